@@ -1,0 +1,55 @@
+// Typed error codes for the whole project. Every code maps to one HTTP status and
+// is documented in README.md ("Error codes"); test/errors-doc.test.ts keeps the
+// two lists equal. Add a code here, then document it.
+
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, description: 'The request body, params or query failed validation.' },
+  UNAUTHORIZED: { status: 401, description: 'A peer or admin call lacked the right cluster secret.' },
+  FORBIDDEN: { status: 403, description: 'The caller is not a member of this cluster, or belongs to another cluster.' },
+  TX_NOT_FOUND: { status: 404, description: 'No transaction with that id is known (it may have been retained past its limit).' },
+  ROUTE_NOT_FOUND: { status: 404, description: 'No such endpoint.' },
+  MEMBER_NOT_FOUND: { status: 404, description: 'No cluster member with that id.' },
+  TX_NOT_ACTIVE: { status: 409, description: 'The transaction is past the active state; participants can no longer be enlisted.' },
+  TX_ALREADY_COMMITTED: { status: 409, description: 'Abort was requested but the decision was commit.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 409, description: 'The Idempotency-Key was already used for a request with a different body.' },
+  CONFIG_CHANGE_IN_PROGRESS: { status: 409, description: 'A membership change is still uncommitted; retry after it commits.' },
+  INVALID_CONFIG_CHANGE: { status: 409, description: 'The membership change is not allowed (for example, removing the last voter).' },
+  TRANSFER_IN_PROGRESS: { status: 409, description: 'A leadership transfer is under way; proposals are paused.' },
+  BODY_TOO_LARGE: { status: 413, description: 'The request body exceeds the configured limit.' },
+  TOO_MANY_PARTICIPANTS: { status: 413, description: 'The transaction would exceed the configured participant limit.' },
+  TOO_MANY_PENDING: { status: 429, description: 'Too many uncommitted proposals or active transactions; back off and retry.' },
+  INTERNAL: { status: 500, description: 'An unexpected error; the logs carry the cause.' },
+  NOT_LEADER: { status: 503, description: 'This node is not the leader and could not forward the request.' },
+  NO_LEADER: { status: 503, description: 'No leader is known (election in progress or no quorum); retry after Retry-After.' },
+  NO_QUORUM: { status: 503, description: 'The leader cannot reach a quorum.' },
+  LEADERSHIP_LOST: { status: 503, description: 'Leadership changed before the proposal was applied; its fate is unknown, retry with the same Idempotency-Key.' },
+  TIMEOUT: { status: 504, description: 'The operation did not finish within its time limit; its fate may be unknown.' },
+  SHUTTING_DOWN: { status: 503, description: 'The node is stopping.' },
+  DATA_CORRUPT: { status: 500, description: 'The data directory failed its integrity checks; the node refuses to start.' },
+  CONFIG_INVALID: { status: 500, description: 'A configuration value is out of range; the message names the value and the limit.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class RatifyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra fields safe to show to clients (for example leaderId). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RatifyError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = options?.details;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...(this.details ?? {}) } };
+  }
+}
+
+export function isRatifyError(e: unknown, code?: ErrorCode): e is RatifyError {
+  return e instanceof RatifyError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,53 @@
+// The public surface of the pure Raft core (implemented in ./raft.ts).
+// The driver (src/node/) and the simulation harness (test/sim/) use only this.
+import type {
+  ConfChange,
+  HardState,
+  Member,
+  Message,
+  NodeId,
+  ProposeResult,
+  Ready,
+  Role,
+  SnapshotMeta,
+} from './types.js';
+
+export interface CoreStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  /** Latest membership in the log (may be uncommitted). */
+  readonly members: readonly Member[];
+  readonly hardState: HardState;
+}
+
+export interface RaftCoreApi {
+  /** Advance logical time by one tick. */
+  tick(): void;
+  /** Feed one received message. Messages from unknown senders or stale terms are handled per the paper. */
+  step(msg: Message): void;
+  /** Append one client entry (leader only). Several calls before ready() share one Ready (batching). */
+  propose(data: Uint8Array): ProposeResult;
+  /** Single-server membership change (thesis §4.1); one uncommitted change at a time. */
+  proposeConfChange(change: ConfChange): ProposeResult;
+  /** Start a ReadIndex round (thesis §6.4). The answer comes out as a ReadState or a droppedReads id. */
+  readIndex(requestId: number): void;
+  /** Leadership transfer (thesis §3.10): catch `to` up, then send TimeoutNow. */
+  transferLeadership(to: NodeId): ProposeResult;
+  hasReady(): boolean;
+  ready(): Ready;
+  /** The driver finished everything in `ready`. */
+  advance(ready: Ready): void;
+  /**
+   * The driver took a state-machine snapshot at meta.index (<= applied index) and
+   * persisted it; the core drops log entries up to meta.index and keeps `data`
+   * to send to followers that fell behind the log.
+   */
+  compact(meta: SnapshotMeta, data: Uint8Array): void;
+  status(): CoreStatus;
+}

@@ -1,0 +1,32 @@
+// Durable storage for one Raft node.
+//
+// Term, vote and log entries must land in ONE synced batch (persist-before-send),
+// so the log store and stable store share a single `save()`; the snapshot store
+// is its own method set but writes through the same database so that installing
+// a snapshot and truncating the log are atomic too.
+import type { Entry, HardState, Snapshot } from '../raft/types.js';
+
+export interface StoredState {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  /** Contiguous entries after the snapshot (or from index 1). */
+  readonly entries: readonly Entry[];
+}
+
+export interface SaveBatch {
+  readonly hardState: HardState | null;
+  /** If entries[0].index <= stored last index, the stored suffix from there is replaced. */
+  readonly entries: readonly Entry[];
+  /** A snapshot received from the leader: replaces the log up to and including its index. */
+  readonly snapshot: Snapshot | null;
+}
+
+export interface RaftStorage {
+  /** Reads and verifies everything. Throws RatifyError('DATA_CORRUPT') on any failed check. */
+  load(): Promise<StoredState>;
+  /** One atomic, synced write (group commit: the driver batches many entries into one call). */
+  save(batch: SaveBatch): Promise<void>;
+  /** Persist a locally taken snapshot and delete log entries up to its index, atomically. */
+  compact(snapshot: Snapshot): Promise<void>;
+  close(): Promise<void>;
+}

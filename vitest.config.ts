@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Multi-process and container tests start real nodes; give them room on a 2-core machine.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Process-heavy suites contend for 2 cores; cap parallel files so timing-based
+    // liveness (elections, retries) stays realistic.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
