@@ -93,7 +93,7 @@ export type Message =
       readonly to: NodeId;
       readonly term: number;
       readonly success: boolean;
-      /** On success: the last index known to match the leader's log. */
+      /** On success: the last index known to match the leader's log. On rejection: the rejected prevLogIndex (lets the leader spot stale rejections). */
       readonly matchIndex: number;
       /** On rejection: where the leader should probe next (fast backtracking, §5.3). */
       readonly rejectHint: number;
@@ -173,7 +173,11 @@ export interface Ready {
   readonly hardState: HardState | null;
   /** Entries to append. entries[0].index may be <= the stored last index: truncate from there first. */
   readonly entries: readonly Entry[];
-  /** A snapshot received from the leader, to persist and restore. */
+  /**
+   * A snapshot received from the leader, to persist and restore. The core only
+   * installs one when its log lacks the snapshot's last entry, so storage keeps
+   * no entry after it unless the stored entry at meta.index has meta.term.
+   */
   readonly snapshot: Snapshot | null;
   readonly messages: readonly Message[];
   /** Committed (by Raft commit index), not yet applied. */

@@ -1,0 +1,121 @@
+// `npm run bench`: Ratify against a 3-member etcd on this machine, in one run.
+// Sections run one after another (never two clusters at once: the machine has
+// few cores and both systems must see the same one). Prints the tables, then
+// writes bench-results/bench-<date>.json and .svg. Options: --help.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { errorMessage, type BenchContext } from './bench/context.js';
+import { runEtcdSection } from './bench/etcd-phase.js';
+import { HttpClients } from './bench/http.js';
+import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
+import { Progress } from './bench/progress.js';
+import { computeGoals, renderReport } from './bench/report.js';
+import type { BenchReport, TxSection, WritesSection } from './bench/results.js';
+import { RatifyCluster } from './bench/ratify-cluster.js';
+import { Supervisor } from './bench/supervisor.js';
+import { chartFromReport, renderSvg } from './bench/svg.js';
+import { runTxSections, skippedFailover, type TxOutcome } from './bench/tx-phase.js';
+import { runWritesSection } from './bench/writes-phase.js';
+
+// dist/scripts/bench.js → repository root.
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function main(): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`${errorMessage(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const sup = new Supervisor();
+  if (opts.keepTemp) sup.keepTempDirs();
+  const progress = new Progress();
+  sup.installSignalHandlers((signal) => progress.note(`${signal}: stopping every process the benchmark started`));
+  const maxConcurrency = Math.max(...opts.concurrency, opts.failoverConcurrency, 64);
+  const http = new HttpClients({ connectionsPerOrigin: maxConcurrency + 4, requestTimeoutMs: opts.requestTimeoutMs });
+  const ctx: BenchContext = { opts, sup, http, progress, cliPath: resolve(opts.cliPath ?? join(REPO_ROOT, 'dist', 'src', 'cli.js')) };
+  const startedAt = new Date();
+  try {
+    const etcd = await runEtcdSection(ctx);
+    const { writes, tx, failover } = await runRatify(ctx);
+    const sections = { etcd, writes, tx, failover };
+    const report: BenchReport = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
+      machine: machine(),
+      options: { ...opts },
+      ...sections,
+      goals: computeGoals(sections),
+    };
+    process.stdout.write(`\n${renderReport(report)}\n\n`);
+    const paths = writeOutputs(report, opts.outDir, startedAt);
+    process.stdout.write(`Wrote ${paths.json} and ${paths.svg}\n`);
+    return 0;
+  } finally {
+    await http.close();
+    await sup.cleanup();
+  }
+}
+
+async function runRatify(ctx: BenchContext): Promise<{ writes: WritesSection } & TxOutcome> {
+  const skippedWrites = (reason: string): WritesSection => ({ status: 'skipped', reason, path: null, runs: [], nodes: [] });
+  const skippedTx = (reason: string): TxOutcome => ({
+    tx: { status: 'skipped', reason, runs: [], finishedTx: 0, nodes: [], diskBytesPerTx: null } satisfies TxSection,
+    failover: skippedFailover(reason, ctx.opts.failoverConcurrency),
+  });
+  const skip = (reason: string): { writes: WritesSection } & TxOutcome => ({ writes: skippedWrites(reason), ...skippedTx(reason) });
+  if (ctx.opts.skipRatify) return skip('--skip-ratify');
+  if (!RatifyCluster.cliExists(ctx.cliPath)) {
+    const reason = `${ctx.cliPath} not found; run \`npm run build\` first`;
+    ctx.progress.note(reason);
+    return skip(reason);
+  }
+  const writes = ctx.opts.skipWrites ? skippedWrites('--skip-writes') : await runWritesSection(ctx);
+  const txOutcome = ctx.opts.skipTx ? skippedTx('--skip-tx') : await runTxSections(ctx);
+  return { writes, ...txOutcome };
+}
+
+function machine(): BenchReport['machine'] {
+  let gitCommit: string | null = null;
+  try {
+    gitCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // Not a git checkout (for example an npm pack); the commit is optional.
+  }
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryBytes: totalmem(),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    gitCommit,
+  };
+}
+
+function writeOutputs(report: BenchReport, outDir: string, startedAt: Date): { json: string; svg: string } {
+  const dir = resolve(outDir);
+  mkdirSync(dir, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, '');
+  const json = join(dir, `bench-${stamp}.json`);
+  const svg = join(dir, `bench-${stamp}.svg`);
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(svg, renderSvg(chartFromReport(report)));
+  return { json, svg };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

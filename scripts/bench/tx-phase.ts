@@ -1,0 +1,149 @@
+// Section 1 (and 4, 5 on the same cluster): one-shot 2PC transactions with two
+// fast participants, then a fill up to the retained-transaction count, memory and
+// disk, and finally the leader kills.
+import { errorMessage, type BenchContext } from './context.js';
+import { runFailover } from './failover.js';
+import { Histogram } from './histogram.js';
+import { runClosedLoop, sleep, type Operation } from './load.js';
+import { LeaderTarget } from './leader-target.js';
+import { Participants } from './participants.js';
+import { RatifyCluster } from './ratify-cluster.js';
+import { PeakRssSampler } from './resources.js';
+import { toSeries, type FailoverSection, type TxRun, type TxSection } from './results.js';
+import { nodeResources } from './writes-phase.js';
+import { HttpStatusError } from './http.js';
+
+/** How long to wait after a phase for participants to receive every commit call. */
+const ACK_WAIT_MS = 10_000;
+const FILL_CONCURRENCY = 64;
+
+export interface TxOutcome {
+  readonly tx: TxSection;
+  readonly failover: FailoverSection;
+}
+
+/** Counts every transaction the cluster finished (warm-up and fill included) for disk bytes per tx. */
+interface TxCounter {
+  finished: number;
+}
+
+export function skippedFailover(reason: string, concurrency: number): FailoverSection {
+  return { status: 'skipped', reason, concurrency, kills: [], p50Ms: null, maxMs: null };
+}
+
+export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
+  const runs: TxRun[] = [];
+  const counter: TxCounter = { finished: 0 };
+  let cluster: RatifyCluster | null = null;
+  let participants: Participants | null = null;
+  let sampler: PeakRssSampler | null = null;
+  let tx: TxSection = { status: 'failed', reason: 'not started', runs, finishedTx: 0, nodes: [], diskBytesPerTx: null };
+  let failover = skippedFailover('the transaction section did not complete', ctx.opts.failoverConcurrency);
+  try {
+    ctx.progress.note('starting 2 participants and a 3-node Ratify cluster for transactions');
+    participants = await Participants.start(ctx.sup, 2, ctx.sup.tempDir('ratify-bench-participants-'));
+    cluster = await RatifyCluster.start({ cliPath: ctx.cliPath, size: 3, extraArgs: ctx.opts.nodeArgs, label: 'tx', cpuProfDir: ctx.opts.cpuProfDir }, ctx.sup, ctx.http);
+    const c = cluster;
+    sampler = new PeakRssSampler(() => c.nodes.flatMap((n) => (n.proc === null ? [] : [{ name: n.id, pid: n.proc.pid }])));
+    sampler.start(1000);
+    const target = await LeaderTarget.discover(cluster);
+    const p = participants;
+    for (const concurrency of ctx.opts.concurrency) runs.push(await txRun(ctx, target, p, counter, concurrency));
+    await fill(ctx, target, p, counter);
+    const nodes = nodeResources(cluster, sampler);
+    const perTx = counter.finished > 0 ? nodes.reduce((a, n) => a + n.diskBytes, 0) / nodes.length / counter.finished : null;
+    tx = { status: 'ok', reason: null, runs, finishedTx: counter.finished, nodes, diskBytesPerTx: perTx };
+    failover = ctx.opts.skipFailover
+      ? skippedFailover('--skip-failover', ctx.opts.failoverConcurrency)
+      : await runFailover(ctx, cluster, target, txOp(ctx, target, p.urls, counter, null));
+    // Peak RSS is a maximum over the whole section, failover restarts included.
+    tx = { ...tx, nodes: nodeResources(cluster, sampler).map((n, i) => ({ ...n, diskBytes: nodes[i]?.diskBytes ?? n.diskBytes })) };
+  } catch (err) {
+    ctx.progress.note(`transactions failed: ${errorMessage(err)}`);
+    if (tx.status !== 'ok') tx = { ...tx, reason: errorMessage(err), finishedTx: counter.finished };
+    else failover = { ...failover, status: 'failed', reason: errorMessage(err) };
+  } finally {
+    sampler?.stop();
+    if (cluster !== null) await cluster.stop();
+    if (participants !== null) await participants.stop(ctx.sup);
+  }
+  return { tx, failover };
+}
+
+/**
+ * One-shot transaction: POST with commit: true; the 200 means the decision is
+ * durable. `started` (when given) maps the transaction id to the POST's start,
+ * for the acknowledgement latency.
+ */
+export function txOp(ctx: BenchContext, target: LeaderTarget, urls: readonly string[], counter: TxCounter, started: Map<string, bigint> | null): Operation {
+  const participants = urls.map((url, i) => ({ name: `p${i + 1}`, url }));
+  return async ({ startNs, measureStartNs }) => {
+    let body: unknown;
+    try {
+      body = await ctx.http.ok(target.url, 'POST', '/v1/transactions', { participants, commit: true });
+    } catch (err) {
+      void target.refresh();
+      throw err;
+    }
+    const view = body as { id?: unknown; outcome?: unknown };
+    if (view.outcome !== 'committed' || typeof view.id !== 'string') {
+      throw new HttpStatusError(200, body, `transaction ended ${String(view.outcome)}, not committed:`);
+    }
+    counter.finished += 1;
+    if (started !== null && process.hrtime.bigint() >= measureStartNs) started.set(view.id, startNs);
+  };
+}
+
+async function txRun(ctx: BenchContext, target: LeaderTarget, participants: Participants, counter: TxCounter, concurrency: number): Promise<TxRun> {
+  await participants.reset();
+  const started = new Map<string, bigint>();
+  const result = await runClosedLoop({
+    label: `ratify tx c=${concurrency}`,
+    concurrency,
+    durationMs: ctx.opts.durationSec * 1000,
+    warmupMs: ctx.opts.warmupSec * 1000,
+    errorBackoffMs: 10,
+    progress: ctx.progress,
+    op: txOp(ctx, target, participants.urls, counter, started),
+  });
+  const acks = await collectAcks(participants, started);
+  return { concurrency, tx: toSeries(result), acks: acks.histogram.summary(), acksMissing: started.size, participantAborts: acks.aborts };
+}
+
+/** Matches commit arrivals to POST starts; what is left in `started` never got every ack. */
+async function collectAcks(participants: Participants, started: Map<string, bigint>): Promise<{ histogram: Histogram; aborts: number }> {
+  const histogram = new Histogram();
+  const deadline = Date.now() + ACK_WAIT_MS;
+  let aborts = 0;
+  for (;;) {
+    const drain = await participants.drain();
+    aborts = drain.aborts;
+    for (const [txId, lastNs] of drain.complete) {
+      const startNs = started.get(txId);
+      if (startNs === undefined) continue; // A warm-up transaction.
+      started.delete(txId);
+      histogram.recordSpanNs(startNs, BigInt(lastNs));
+    }
+    if (started.size === 0 || Date.now() >= deadline) return { histogram, aborts };
+    await sleep(100);
+  }
+}
+
+/** Runs transactions until the cluster has finished `fillTx` of them, so memory is measured at that size. */
+async function fill(ctx: BenchContext, target: LeaderTarget, participants: Participants, counter: TxCounter): Promise<void> {
+  const missing = ctx.opts.fillTx - counter.finished;
+  if (missing <= 0) return;
+  ctx.progress.note(`filling the cluster to ${ctx.opts.fillTx.toLocaleString('en-US')} finished transactions (${missing.toLocaleString('en-US')} to go)`);
+  await runClosedLoop({
+    label: 'ratify fill',
+    concurrency: FILL_CONCURRENCY,
+    durationMs: 0,
+    warmupMs: 0,
+    countMax: missing,
+    signal: AbortSignal.timeout(ctx.opts.fillMaxSec * 1000),
+    errorBackoffMs: 10,
+    progress: ctx.progress,
+    op: txOp(ctx, target, participants.urls, counter, null),
+  });
+  await participants.reset();
+}

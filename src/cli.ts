@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// The `ratify` command.
+//   ratify node    --id n1 --listen 127.0.0.1:7001 --peers n1=...,n2=...,n3=... --data ./data/n1
+//   ratify cluster [--nodes 3] [--base-port 7001] [--data ./data] [any node flag, passed to every node]
+//
+// Exit codes of `ratify node`: 0 after a graceful stop (SIGTERM/SIGINT), 1 on a fatal
+// runtime error, 2 on an invalid configuration, 3 when the data directory fails its
+// integrity checks (the node refuses to serve; restore the directory or wipe it and
+// re-add the node).
+import { Command, Option } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { isRatifyError } from './errors.js';
+import { configFields, resolveNodeConfig, type NodeConfig } from './node/config.js';
+import { runLocalCluster, validateLocalCluster } from './node/local-cluster.js';
+import { installSignalHandlers, startNode } from './node/server.js';
+
+const EXIT_FATAL = 1;
+const EXIT_CONFIG = 2;
+const EXIT_DATA_CORRUPT = 3;
+
+function nodeCommand(): Command {
+  const cmd = new Command('node').description('run one Ratify node');
+  cmd.option('--config <file>', 'JSON config file (flags > RATIFY_* env > file > defaults)');
+  for (const f of configFields()) cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} [env ${f.env}]`));
+  cmd.option('--tx <key=value...>', 'transaction-layer setting (repeatable), e.g. --tx maxParticipants=32 [env RATIFY_TX_<KEY>]');
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const config = loadConfigOrExit(cmd, opts);
+    await runNode(config);
+  });
+  return cmd;
+}
+
+function loadConfigOrExit(cmd: Command, opts: Record<string, unknown>): NodeConfig {
+  const flags: Record<string, unknown> = {};
+  for (const f of configFields()) {
+    const value = opts[new Option(`--${f.flag} <value>`).attributeName()];
+    if (value !== undefined) flags[f.name] = value;
+  }
+  try {
+    return resolveNodeConfig({
+      flags,
+      env: process.env,
+      ...(typeof opts['config'] === 'string' ? { file: opts['config'] } : {}),
+      txFlags: Array.isArray(opts['tx']) ? (opts['tx'] as string[]) : [],
+    });
+  } catch (err) {
+    if (!isRatifyError(err, 'CONFIG_INVALID')) throw err;
+    const errors = err.details?.['errors'];
+    process.stderr.write(`ratify node: invalid configuration\n`);
+    for (const e of Array.isArray(errors) ? errors : [err.message]) process.stderr.write(`  - ${String(e)}\n`);
+    process.stderr.write(`(see: ${cmd.name()} --help)\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}
+
+async function runNode(config: NodeConfig): Promise<void> {
+  try {
+    const running = await startNode(config, { onFatal: () => process.exit(EXIT_FATAL) });
+    installSignalHandlers(running, (code) => process.exit(code));
+  } catch (err) {
+    if (isRatifyError(err, 'DATA_CORRUPT')) {
+      process.stderr.write(
+        `ratify node ${config.id}: the data directory ${config.dataDir} failed its integrity checks and the node refuses to start.\n` +
+          `  ${err.message}\n  Restore the directory from a backup, or wipe it and re-add this node to the cluster.\n`,
+      );
+      process.exit(EXIT_DATA_CORRUPT);
+    }
+    if (isRatifyError(err, 'CONFIG_INVALID')) {
+      process.stderr.write(`ratify node ${config.id}: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    process.stderr.write(`ratify node ${config.id}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(EXIT_FATAL);
+  }
+}
+
+function clusterCommand(): Command {
+  const cmd = new Command('cluster')
+    .description('run a local development cluster of N nodes on 127.0.0.1 (other flags are passed to every node)')
+    .option('--nodes <n>', 'number of nodes', '3')
+    .option('--base-port <port>', 'port of n1; n2 gets the next one, ...', '7001')
+    .option('--host <host>', 'loopback address to bind', '127.0.0.1')
+    .option('--data <dir>', 'data root; node i uses <dir>/n<i>', './data')
+    .allowUnknownOption(true)
+    .allowExcessArguments(true);
+  cmd.action(async (opts: { nodes: string; basePort: string; host: string; data: string }) => {
+    const options = {
+      nodes: Number(opts.nodes),
+      basePort: Number(opts.basePort),
+      host: opts.host,
+      dataDir: opts.data,
+      cliPath: fileURLToPath(import.meta.url),
+      extraArgs: cmd.args,
+    };
+    const errors = validateLocalCluster(options);
+    if (errors.length > 0) {
+      for (const e of errors) process.stderr.write(`ratify cluster: ${e}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    process.exit(await runLocalCluster(options));
+  });
+  return cmd;
+}
+
+const program = new Command('ratify').description('Ratify: a fault-tolerant 2PC/3PC transaction coordinator replicated with Raft');
+program.addCommand(nodeCommand());
+program.addCommand(clusterCommand());
+await program.parseAsync(process.argv);

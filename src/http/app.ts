@@ -1,0 +1,69 @@
+// buildApp(): the fastify instance of one node, built without listening (tests use
+// app.inject(); src/node/server.ts listens). Every route group is its own plugin.
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { KvStateMachine } from '../node/kv-state-machine.js';
+import type { NodeId } from '../raft/types.js';
+import { raftRoutes } from '../transport/raft-routes.js';
+import type { InboundHandler } from '../transport/transport.js';
+import type { ClusterNode } from './cluster-node.js';
+import { clusterRoutes } from './cluster-routes.js';
+import { installErrorHandling } from './error-handler.js';
+import { healthRoutes } from './health-routes.js';
+import { kvRoutes } from './kv-routes.js';
+import { LeaderForwarder } from './leader-forward.js';
+import { metricsRoutes } from './metrics-routes.js';
+
+export interface AppConfig {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly clusterSecret: string | null;
+  readonly bodyLimitBytes: number;
+  readonly raftBodyLimitBytes: number;
+  readonly readyLagEntriesMax: number;
+  /** Bound on a request forwarded to the leader. */
+  readonly forwardTimeoutMs: number;
+}
+
+export interface AppOptions {
+  readonly config: AppConfig;
+  readonly node: ClusterNode;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Raft messages that passed the transport's checks. */
+  readonly onRaftMessages: InboundHandler;
+  /** The transaction API (src/tx), when this node runs the tx state machine. */
+  readonly txPlugin?: FastifyPluginAsync;
+  /** The KV API, when this node runs `--state-machine kv`. */
+  readonly kv?: KvStateMachine;
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config, node } = opts;
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: config.bodyLimitBytes,
+    // Per-request info lines would drown the Raft logs; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  installErrorHandling(app);
+  const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs });
+  app.addHook('onClose', async () => forwarder.close());
+
+  await app.register(raftRoutes, {
+    clusterId: config.clusterId,
+    nodeId: config.nodeId,
+    secret: config.clusterSecret,
+    isMember: (id: NodeId) => node.status().members.some((m) => m.id === id),
+    onMessages: opts.onRaftMessages,
+    bodyLimitBytes: config.raftBodyLimitBytes,
+  });
+  await app.register(clusterRoutes, { node, clusterSecret: config.clusterSecret, forwarder });
+  await app.register(healthRoutes, { node, readyLagEntriesMax: config.readyLagEntriesMax });
+  await app.register(metricsRoutes, { registry: opts.metrics.registry });
+  if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder });
+  if (opts.txPlugin !== undefined) await app.register(opts.txPlugin);
+  return app;
+}

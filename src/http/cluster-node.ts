@@ -1,0 +1,15 @@
+// What the HTTP layer needs from a Raft node: the tx-facing ReplicatedLog plus
+// readiness and membership administration. RaftNode implements it.
+import type { Member, NodeId } from '../raft/types.js';
+import type { Readiness } from '../node/raft-node.js';
+import type { ReplicatedLog } from '../node/replicated-log.js';
+
+export interface ClusterNode extends ReplicatedLog {
+  readiness(): Readiness;
+  /** Index of the latest snapshot (local or installed). */
+  snapshotIndex(): number;
+  addLearner(id: NodeId, url: string, opts?: { timeoutMs?: number }): Promise<readonly Member[]>;
+  promote(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]>;
+  remove(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]>;
+  transferLeadership(to: NodeId, opts?: { timeoutMs?: number }): Promise<void>;
+}

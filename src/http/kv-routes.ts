@@ -1,0 +1,63 @@
+// The key-value API of `--state-machine kv` (raw-consensus tests and benchmarks).
+//   PUT /v1/kv/:key {value}  replicated write; followers forward to the leader.
+//   GET /v1/kv/:key          linearizable read (ReadIndex barrier, works on followers).
+import type { FastifyPluginAsync } from 'fastify';
+import { KV_KEY_BYTES_MAX, encodeKvCommand, type KvPutResult, type KvStateMachine } from '../node/kv-state-machine.js';
+import type { ClusterNode } from './cluster-node.js';
+import type { LeaderForwarder } from './leader-forward.js';
+import { errorResponses } from './schemas.js';
+
+export interface KvRoutesOptions {
+  readonly node: ClusterNode;
+  readonly kv: KvStateMachine;
+  readonly forwarder: LeaderForwarder;
+}
+
+const keyParams = {
+  type: 'object',
+  required: ['key'],
+  properties: { key: { type: 'string', minLength: 1, maxLength: KV_KEY_BYTES_MAX } },
+} as const;
+
+export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, { node, kv, forwarder }) => {
+  app.put<{ Params: { key: string }; Body: { value: string } }>(
+    '/v1/kv/:key',
+    {
+      schema: {
+        params: keyParams,
+        body: { type: 'object', required: ['value'], additionalProperties: false, properties: { value: { type: 'string' } } },
+        response: {
+          200: { type: 'object', required: ['key', 'index'], properties: { key: { type: 'string' }, index: { type: 'integer' } } },
+          ...errorResponses,
+        },
+      },
+    },
+    (req, reply) =>
+      forwarder.run(req, reply, async () => {
+        const result = (await node.propose(encodeKvCommand({ op: 'put', key: req.params.key, value: req.body.value }))) as KvPutResult;
+        return { key: req.params.key, index: result.index };
+      }),
+  );
+
+  app.get<{ Params: { key: string } }>(
+    '/v1/kv/:key',
+    {
+      schema: {
+        params: keyParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['key', 'found', 'value'],
+            properties: { key: { type: 'string' }, found: { type: 'boolean' }, value: { type: ['string', 'null'] } },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      await node.readBarrier();
+      const value = kv.get(req.params.key);
+      return { key: req.params.key, found: value !== undefined, value: value ?? null };
+    },
+  );
+};

@@ -1,0 +1,550 @@
+// Node configuration: fields, defaults, layering and validation.
+//
+// Sources, highest precedence first: CLI flags > environment (RATIFY_*) > JSON
+// config file (--config) > defaults. Every field is declared once in FIELDS with its
+// flag, env var and parser, so the CLI, the env reader and the file reader agree.
+//
+// Timing defaults (tickMs 20, electionTicks 15, heartbeatTicks 3): a follower waits a
+// randomized 300-600 ms without heartbeats before it campaigns, and the leader
+// heartbeats every 60 ms, so five heartbeats must go missing first. On loopback that
+// gives failover (SIGKILL of the leader -> next committed write) well under a second,
+// while an event-loop stall of a couple of hundred milliseconds on a loaded 2-core box
+// (GC, a slow fsync callback) does not depose a healthy leader. PreVote and
+// CheckQuorum keep a node that was merely slow from bumping everyone's term.
+import { readFileSync } from 'node:fs';
+import { RatifyError } from '../errors.js';
+import { LOG_LEVELS, type LogLevel } from '../logger.js';
+import type { Member, NodeId } from '../raft/types.js';
+import { txConfigDefaults, validateTxConfig, type TxConfig } from '../tx/config.js';
+
+export const STATE_MACHINES = ['tx', 'kv'] as const;
+/** `tx`: the transaction coordinator. `kv`: a tiny key-value store for raw-consensus tests and benchmarks. */
+export type StateMachineKind = (typeof STATE_MACHINES)[number];
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeConfig {
+  readonly id: NodeId;
+  readonly listen: ListenAddress;
+  /** Initial voters (bootstrap membership); must include this node. */
+  readonly peers: readonly Member[];
+  readonly dataDir: string;
+  readonly clusterId: string;
+  /** Shared secret for peer and admin calls; null disables the check. */
+  readonly clusterSecret: string | null;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly maxInflightAppends: number;
+  readonly maxAppendBytes: number;
+  readonly snapshotThresholdEntries: number;
+  readonly snapshotChunkBytes: number;
+  readonly maxUncommittedEntries: number;
+  readonly maxPendingProposals: number;
+  readonly maxPendingReads: number;
+  readonly proposalTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  /** Client API request bodies. */
+  readonly bodyLimitBytes: number;
+  /** Raft peer request bodies (append batches, snapshot chunks). */
+  readonly raftBodyLimitBytes: number;
+  /** Outbound Raft messages queued per peer before the transport drops (Raft retries). */
+  readonly maxQueuedMessagesPerPeer: number;
+  /** Concurrent HTTP requests per peer (pipelining). */
+  readonly maxInflightRequestsPerPeer: number;
+  readonly peerRequestTimeoutMs: number;
+  /** /readyz: applied index may trail the leader's commit index by this much and still be ready. */
+  readonly readyLagEntriesMax: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  /** Seed of the election-timeout randomness; null seeds from crypto. */
+  readonly seed: number | null;
+  readonly logLevel: LogLevel;
+  readonly stateMachine: StateMachineKind;
+  readonly tx: TxConfig;
+}
+
+type FieldName = Exclude<keyof NodeConfig, 'tx'>;
+
+interface Field<T> {
+  readonly flag: string;
+  readonly env: string;
+  readonly description: string;
+  /** Accepts a string (flag, env) or a JSON value (file); throws a message naming the field. */
+  readonly parse: (value: unknown, name: string) => T;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const nodeConfigDefaults = {
+  clusterId: 'ratify',
+  clusterSecret: null,
+  tickMs: 20,
+  electionTicks: 15,
+  heartbeatTicks: 3,
+  maxInflightAppends: 32,
+  maxAppendBytes: 1 * MiB,
+  snapshotThresholdEntries: 10_000,
+  snapshotChunkBytes: 1 * MiB,
+  maxUncommittedEntries: 8192,
+  maxPendingProposals: 4096,
+  maxPendingReads: 4096,
+  proposalTimeoutMs: 5000,
+  readTimeoutMs: 5000,
+  bodyLimitBytes: 1 * MiB,
+  raftBodyLimitBytes: 8 * MiB,
+  readyLagEntriesMax: 64,
+  maxQueuedMessagesPerPeer: 8192,
+  maxInflightRequestsPerPeer: 4,
+  peerRequestTimeoutMs: 2000,
+  preVote: true,
+  checkQuorum: true,
+  seed: null,
+  logLevel: 'info',
+  stateMachine: 'tx',
+} as const satisfies Partial<Record<FieldName, unknown>>;
+
+// ---- parsers: strings come from flags and env, other JSON values from the file ----
+
+function parseString(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw new Error(`${name} (${show(value)}) must be a string`);
+  return value;
+}
+
+function parseInteger(value: unknown, name: string): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw new Error(`${name} (${show(value)}) must be an integer`);
+  return n;
+}
+
+function parseBoolean(value: unknown, name: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new Error(`${name} (${show(value)}) must be true or false`);
+}
+
+function parseNullable<T>(inner: (v: unknown, n: string) => T): (v: unknown, n: string) => T | null {
+  return (v, n) => (v === null || v === '' ? null : inner(v, n));
+}
+
+function parseOneOf<T extends string>(allowed: readonly T[]): (v: unknown, n: string) => T {
+  return (value, name) => {
+    if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+    throw new Error(`${name} (${show(value)}) must be one of ${allowed.join(', ')}`);
+  };
+}
+
+export function parseListen(value: unknown, name = 'listen'): ListenAddress {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    return { host: parseString(o['host'], `${name}.host`), port: parseInteger(o['port'], `${name}.port`) };
+  }
+  const s = parseString(value, name);
+  const colon = s.lastIndexOf(':');
+  if (colon <= 0) throw new Error(`${name} (${show(value)}) must look like host:port`);
+  return { host: s.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: parseInteger(s.slice(colon + 1), `${name} port`) };
+}
+
+/** "n1=http://h:1,n2=http://h:2", or in a file an array of {id,url} or an {id: url} object. */
+export function parsePeers(value: unknown, name = 'peers'): Member[] {
+  let pairs: [unknown, unknown][];
+  if (typeof value === 'string') {
+    pairs = value
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '')
+      .map((p) => {
+        const eq = p.indexOf('=');
+        if (eq <= 0) throw new Error(`${name} entry (${show(p)}) must look like id=url`);
+        return [p.slice(0, eq), p.slice(eq + 1)];
+      });
+  } else if (Array.isArray(value)) {
+    pairs = value.map((p: unknown) => {
+      const o = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
+      return [o['id'], o['url']];
+    });
+  } else if (typeof value === 'object' && value !== null) {
+    pairs = Object.entries(value);
+  } else {
+    throw new Error(`${name} (${show(value)}) must be a list of id=url`);
+  }
+  return pairs.map(([id, url]) => ({
+    id: parseString(id, `${name} id`),
+    url: parseString(url, `${name} url`).replace(/\/+$/, ''),
+    voter: true,
+  }));
+}
+
+const int = parseInteger;
+const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
+  id: { flag: 'id', env: 'RATIFY_ID', description: 'node id (must appear in peers)', parse: parseString },
+  listen: { flag: 'listen', env: 'RATIFY_LISTEN', description: 'host:port to listen on (default: from own peer URL)', parse: parseListen },
+  peers: { flag: 'peers', env: 'RATIFY_PEERS', description: 'initial voters: id=url,id=url,...', parse: parsePeers },
+  dataDir: { flag: 'data', env: 'RATIFY_DATA', description: 'data directory', parse: parseString },
+  clusterId: { flag: 'cluster-id', env: 'RATIFY_CLUSTER_ID', description: 'cluster id; peers of another cluster are refused', parse: parseString },
+  clusterSecret: {
+    flag: 'cluster-secret',
+    env: 'RATIFY_CLUSTER_SECRET',
+    description: 'shared secret for peer and admin calls (header x-ratify-secret)',
+    parse: parseNullable(parseString),
+  },
+  tickMs: { flag: 'tick-ms', env: 'RATIFY_TICK_MS', description: 'length of one Raft tick', parse: int },
+  electionTicks: { flag: 'election-ticks', env: 'RATIFY_ELECTION_TICKS', description: 'election timeout base, in ticks', parse: int },
+  heartbeatTicks: { flag: 'heartbeat-ticks', env: 'RATIFY_HEARTBEAT_TICKS', description: 'heartbeat interval, in ticks', parse: int },
+  maxInflightAppends: {
+    flag: 'max-inflight-appends',
+    env: 'RATIFY_MAX_INFLIGHT_APPENDS',
+    description: 'pipelined appends per follower',
+    parse: int,
+  },
+  maxAppendBytes: { flag: 'max-append-bytes', env: 'RATIFY_MAX_APPEND_BYTES', description: 'entry bytes per append message', parse: int },
+  snapshotThresholdEntries: {
+    flag: 'snapshot-threshold-entries',
+    env: 'RATIFY_SNAPSHOT_THRESHOLD_ENTRIES',
+    description: 'applied entries between snapshots (log compaction)',
+    parse: int,
+  },
+  snapshotChunkBytes: {
+    flag: 'snapshot-chunk-bytes',
+    env: 'RATIFY_SNAPSHOT_CHUNK_BYTES',
+    description: 'bytes per InstallSnapshot chunk',
+    parse: int,
+  },
+  maxUncommittedEntries: {
+    flag: 'max-uncommitted-entries',
+    env: 'RATIFY_MAX_UNCOMMITTED_ENTRIES',
+    description: 'leader refuses proposals beyond this many uncommitted entries',
+    parse: int,
+  },
+  maxPendingProposals: {
+    flag: 'max-pending-proposals',
+    env: 'RATIFY_MAX_PENDING_PROPOSALS',
+    description: 'local proposals waiting to be applied',
+    parse: int,
+  },
+  maxPendingReads: { flag: 'max-pending-reads', env: 'RATIFY_MAX_PENDING_READS', description: 'read barriers waiting', parse: int },
+  proposalTimeoutMs: {
+    flag: 'proposal-timeout-ms',
+    env: 'RATIFY_PROPOSAL_TIMEOUT_MS',
+    description: 'default time limit of a proposal',
+    parse: int,
+  },
+  readTimeoutMs: { flag: 'read-timeout-ms', env: 'RATIFY_READ_TIMEOUT_MS', description: 'default time limit of a read barrier', parse: int },
+  bodyLimitBytes: { flag: 'body-limit-bytes', env: 'RATIFY_BODY_LIMIT_BYTES', description: 'client request body limit', parse: int },
+  raftBodyLimitBytes: {
+    flag: 'raft-body-limit-bytes',
+    env: 'RATIFY_RAFT_BODY_LIMIT_BYTES',
+    description: 'peer (Raft) request body limit',
+    parse: int,
+  },
+  maxQueuedMessagesPerPeer: {
+    flag: 'max-queued-messages-per-peer',
+    env: 'RATIFY_MAX_QUEUED_MESSAGES_PER_PEER',
+    description: 'outbound Raft messages queued per peer',
+    parse: int,
+  },
+  maxInflightRequestsPerPeer: {
+    flag: 'max-inflight-requests-per-peer',
+    env: 'RATIFY_MAX_INFLIGHT_REQUESTS_PER_PEER',
+    description: 'concurrent Raft HTTP requests per peer',
+    parse: int,
+  },
+  peerRequestTimeoutMs: {
+    flag: 'peer-request-timeout-ms',
+    env: 'RATIFY_PEER_REQUEST_TIMEOUT_MS',
+    description: 'time limit of one Raft HTTP request',
+    parse: int,
+  },
+  readyLagEntriesMax: {
+    flag: 'ready-lag-entries-max',
+    env: 'RATIFY_READY_LAG_ENTRIES_MAX',
+    description: '/readyz tolerates this many committed-but-unapplied entries',
+    parse: int,
+  },
+  preVote: { flag: 'pre-vote', env: 'RATIFY_PRE_VOTE', description: 'PreVote phase before elections (true|false)', parse: parseBoolean },
+  checkQuorum: { flag: 'check-quorum', env: 'RATIFY_CHECK_QUORUM', description: 'leader steps down without a quorum (true|false)', parse: parseBoolean },
+  seed: { flag: 'seed', env: 'RATIFY_SEED', description: 'seed of election randomness (default: random)', parse: parseNullable(int) },
+  logLevel: { flag: 'log-level', env: 'RATIFY_LOG_LEVEL', description: LOG_LEVELS.join('|'), parse: parseOneOf(LOG_LEVELS) },
+  stateMachine: {
+    flag: 'state-machine',
+    env: 'RATIFY_STATE_MACHINE',
+    description: 'tx (transaction coordinator) | kv (test/benchmark key-value store)',
+    parse: parseOneOf(STATE_MACHINES),
+  },
+};
+
+export interface ConfigFieldInfo {
+  readonly name: FieldName;
+  readonly flag: string;
+  readonly env: string;
+  readonly description: string;
+}
+
+/** For the CLI: one option per field. */
+export function configFields(): ConfigFieldInfo[] {
+  return (Object.keys(FIELDS) as FieldName[]).map((name) => ({ name, flag: FIELDS[name].flag, env: FIELDS[name].env, description: FIELDS[name].description }));
+}
+
+/** Raw values by field name (plus `tx`), before parsing. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+export interface ConfigSources {
+  /** Values from CLI flags, keyed by field name. */
+  readonly flags?: RawConfig;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Path of a JSON config file. */
+  readonly file?: string;
+  /** Tx settings from flags, "key=value". */
+  readonly txFlags?: readonly string[];
+}
+
+/** Layer the sources, parse, and validate. Throws RatifyError('CONFIG_INVALID') naming every bad value. */
+export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
+  const errors: string[] = [];
+  const fileRaw = sources.file === undefined ? {} : readConfigFile(sources.file);
+  const envRaw = envValues(sources.env ?? {});
+  const layered: Record<string, unknown> = { ...fileRaw, ...envRaw, ...(sources.flags ?? {}) };
+  for (const key of Object.keys(fileRaw)) {
+    if (key !== 'tx' && !(key in FIELDS)) errors.push(`config file: unknown setting "${key}"`);
+  }
+  const parsed: Record<string, unknown> = { ...nodeConfigDefaults };
+  for (const name of Object.keys(FIELDS) as FieldName[]) {
+    const value = layered[name];
+    if (value === undefined) continue;
+    try {
+      parsed[name] = FIELDS[name].parse(value, name);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  for (const name of ['id', 'peers', 'dataDir'] as const) {
+    if (parsed[name] === undefined) errors.push(`${name} is required (--${FIELDS[name].flag} or ${FIELDS[name].env})`);
+  }
+  if (parsed['listen'] === undefined && errors.length === 0) {
+    const own = (parsed['peers'] as Member[]).find((m) => m.id === parsed['id']);
+    if (own !== undefined) parsed['listen'] = listenFromUrl(own.url);
+  }
+  parsed['tx'] = resolveTxConfig(fileRaw['tx'], sources.env ?? {}, sources.txFlags ?? [], errors);
+  if (errors.length > 0) throw configError(errors);
+  const config = parsed as unknown as NodeConfig;
+  validateNodeConfig(config);
+  return config;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new RatifyError('CONFIG_INVALID', `config file ${path} cannot be read: ${(e as Error).message}`, { cause: e });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new RatifyError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RatifyError('CONFIG_INVALID', `config file ${path} must hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function envValues(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(FIELDS) as FieldName[]) {
+    const v = env[FIELDS[name].env];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+function listenFromUrl(url: string): ListenAddress | undefined {
+  try {
+    const u = new URL(url);
+    const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+    return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+  } catch {
+    return undefined; // validateNodeConfig reports the bad URL itself
+  }
+}
+
+/**
+ * Tx settings: defaults < file "tx" object < env RATIFY_TX_<SNAKE_CASE> < flags "--tx key=value".
+ * String values are coerced to the type of the default, so only known keys are accepted.
+ */
+function resolveTxConfig(
+  fileTx: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  txFlags: readonly string[],
+  errors: string[],
+): TxConfig {
+  const out: Record<string, unknown> = { ...txConfigDefaults };
+  const defaults = txConfigDefaults as unknown as Record<string, unknown>;
+  const set = (key: string, value: unknown, where: string): void => {
+    if (!(key in defaults)) {
+      errors.push(`${where}: unknown tx setting "${key}"`);
+      return;
+    }
+    try {
+      out[key] = coerceLike(defaults[key], value, `tx.${key}`);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  };
+  if (fileTx !== undefined) {
+    if (typeof fileTx !== 'object' || fileTx === null || Array.isArray(fileTx)) errors.push('config file: tx must be an object');
+    else for (const [k, v] of Object.entries(fileTx)) set(k, v, 'config file');
+  }
+  for (const key of Object.keys(defaults)) {
+    const v = env[`RATIFY_TX_${snakeUpper(key)}`];
+    if (v !== undefined) set(key, v, 'environment');
+  }
+  for (const kv of txFlags) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) errors.push(`--tx (${show(kv)}) must look like key=value`);
+    else set(kv.slice(0, eq), kv.slice(eq + 1), '--tx');
+  }
+  return out as unknown as TxConfig;
+}
+
+function coerceLike(example: unknown, value: unknown, name: string): unknown {
+  if (typeof example === 'number') return typeof value === 'string' ? parseNumber(value, name) : expectType(value, 'number', name);
+  if (typeof example === 'boolean') return parseBoolean(value, name);
+  if (typeof example === 'string') return parseString(value, name);
+  if (Array.isArray(example) && typeof value === 'string') return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  return value; // nested or nullable settings come from the file as JSON; validateTxConfig checks them
+}
+
+function parseNumber(value: string, name: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`${name} (${show(value)}) must be a number`);
+  return n;
+}
+
+function expectType(value: unknown, type: string, name: string): unknown {
+  if (typeof value !== type) throw new Error(`${name} (${show(value)}) must be a ${type}`);
+  return value;
+}
+
+export function snakeUpper(camel: string): string {
+  return camel.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+// ---- validation ----
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const MAX_PEERS = 64;
+const MAX_ELECTION_TIMEOUT_MS = 60_000;
+
+/** Throws RatifyError('CONFIG_INVALID') listing every violated bound. */
+export function validateNodeConfig(config: NodeConfig): void {
+  const errors = nodeConfigErrors(config);
+  if (errors.length > 0) throw configError(errors);
+}
+
+export function nodeConfigErrors(c: NodeConfig): string[] {
+  const errors: string[] = [];
+  const range = (name: string, value: number, min: number, max: number): void => {
+    if (!Number.isSafeInteger(value) || value < min || value > max) errors.push(`${name} (${value}) must be between ${min} and ${max}`);
+  };
+  if (!ID_PATTERN.test(c.id)) errors.push(`id (${show(c.id)}) must match ${ID_PATTERN.source}`);
+  if (!ID_PATTERN.test(c.clusterId)) errors.push(`clusterId (${show(c.clusterId)}) must match ${ID_PATTERN.source}`);
+  if (c.clusterSecret !== null && c.clusterSecret.length < 8) {
+    errors.push(`clusterSecret (${c.clusterSecret.length} characters) must be at least 8 characters`);
+  }
+  if (c.listen.host === '') errors.push('listen host must not be empty');
+  range('listen port', c.listen.port, 1, 65535);
+  errors.push(...peerErrors(c.id, c.peers));
+  if (c.dataDir === '') errors.push('dataDir must not be empty');
+  range('tickMs', c.tickMs, 1, 1000);
+  range('electionTicks', c.electionTicks, 2, 1000);
+  range('heartbeatTicks', c.heartbeatTicks, 1, 1000);
+  if (c.heartbeatTicks >= c.electionTicks) {
+    errors.push(`heartbeatTicks (${c.heartbeatTicks}) must be less than electionTicks (${c.electionTicks})`);
+  }
+  if (c.electionTicks * c.tickMs > MAX_ELECTION_TIMEOUT_MS) {
+    errors.push(`electionTicks * tickMs (${c.electionTicks * c.tickMs} ms) must be at most ${MAX_ELECTION_TIMEOUT_MS} ms`);
+  }
+  range('maxInflightAppends', c.maxInflightAppends, 1, 1024);
+  range('maxAppendBytes', c.maxAppendBytes, 1 * KiB, 64 * MiB);
+  range('snapshotThresholdEntries', c.snapshotThresholdEntries, 1, 10_000_000);
+  range('snapshotChunkBytes', c.snapshotChunkBytes, 1 * KiB, 64 * MiB);
+  range('maxUncommittedEntries', c.maxUncommittedEntries, 1, 1_000_000);
+  range('maxPendingProposals', c.maxPendingProposals, 1, 1_000_000);
+  if (c.maxPendingProposals > c.maxUncommittedEntries) {
+    errors.push(`maxPendingProposals (${c.maxPendingProposals}) must not exceed maxUncommittedEntries (${c.maxUncommittedEntries})`);
+  }
+  range('maxPendingReads', c.maxPendingReads, 1, 1_000_000);
+  range('proposalTimeoutMs', c.proposalTimeoutMs, 10, 600_000);
+  range('readTimeoutMs', c.readTimeoutMs, 10, 600_000);
+  range('bodyLimitBytes', c.bodyLimitBytes, 1 * KiB, 64 * MiB);
+  range('raftBodyLimitBytes', c.raftBodyLimitBytes, 64 * KiB, 256 * MiB);
+  // One append carries up to maxAppendBytes, or one oversized entry (at most a client body).
+  const appendNeed = c.maxAppendBytes + Math.max(c.bodyLimitBytes, c.tx.maxBodyBytes);
+  if (c.raftBodyLimitBytes < appendNeed) {
+    errors.push(
+      `raftBodyLimitBytes (${c.raftBodyLimitBytes}) must be at least maxAppendBytes + max(bodyLimitBytes, tx.maxBodyBytes) (${appendNeed})`,
+    );
+  }
+  const chunkNeed = c.snapshotChunkBytes + 64 * KiB;
+  if (c.raftBodyLimitBytes < chunkNeed) {
+    errors.push(`raftBodyLimitBytes (${c.raftBodyLimitBytes}) must be at least snapshotChunkBytes + 64 KiB (${chunkNeed})`);
+  }
+  range('maxQueuedMessagesPerPeer', c.maxQueuedMessagesPerPeer, 1, 1_000_000);
+  range('maxInflightRequestsPerPeer', c.maxInflightRequestsPerPeer, 1, 64);
+  range('peerRequestTimeoutMs', c.peerRequestTimeoutMs, 10, 600_000);
+  range('readyLagEntriesMax', c.readyLagEntriesMax, 0, 1_000_000);
+  if (c.seed !== null && (!Number.isSafeInteger(c.seed) || c.seed < 0)) errors.push(`seed (${c.seed}) must be a non-negative integer`);
+  if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) errors.push(`logLevel (${show(c.logLevel)}) must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!(STATE_MACHINES as readonly string[]).includes(c.stateMachine)) {
+    errors.push(`stateMachine (${show(c.stateMachine)}) must be one of ${STATE_MACHINES.join(', ')}`);
+  }
+  errors.push(...txErrors(c.tx));
+  return errors;
+}
+
+function peerErrors(id: NodeId, peers: readonly Member[]): string[] {
+  const errors: string[] = [];
+  if (peers.length < 1 || peers.length > MAX_PEERS) errors.push(`peers (${peers.length} members) must be between 1 and ${MAX_PEERS}`);
+  const seen = new Set<string>();
+  for (const p of peers) {
+    if (!ID_PATTERN.test(p.id)) errors.push(`peer id (${show(p.id)}) must match ${ID_PATTERN.source}`);
+    if (seen.has(p.id)) errors.push(`peer id (${show(p.id)}) appears more than once`);
+    seen.add(p.id);
+    if (!isHttpUrl(p.url)) errors.push(`peer ${p.id} url (${show(p.url)}) must be an http(s) URL`);
+  }
+  if (!seen.has(id)) errors.push(`peers (${[...seen].join(', ')}) must include this node's id (${show(id)})`);
+  return errors;
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function txErrors(tx: TxConfig): string[] {
+  try {
+    validateTxConfig(tx);
+    return [];
+  } catch (e) {
+    return [`tx: ${(e as Error).message}`];
+  }
+}
+
+function configError(errors: readonly string[]): RatifyError {
+  return new RatifyError('CONFIG_INVALID', `invalid configuration: ${errors.join('; ')}`, { details: { errors: [...errors] } });
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}

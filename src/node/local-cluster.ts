@@ -1,0 +1,124 @@
+// `ratify cluster`: a development cluster of N child `ratify node` processes on
+// 127.0.0.1. Children are tracked by PID; their output is forwarded line by line
+// with a [id] prefix. SIGINT/SIGTERM stops every child (SIGTERM, then SIGKILL after
+// a grace period) before this process exits.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface LocalClusterOptions {
+  readonly nodes: number;
+  readonly basePort: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** Path of the compiled cli.js to run each child with. */
+  readonly cliPath: string;
+  /** Flags passed to every child unchanged. */
+  readonly extraArgs: readonly string[];
+}
+
+export const LOCAL_CLUSTER_NODES_MAX = 9;
+const STOP_GRACE_MS = 10_000;
+
+interface Child {
+  readonly id: string;
+  readonly url: string;
+  readonly proc: ChildProcess;
+  exited: boolean;
+}
+
+export function validateLocalCluster(o: LocalClusterOptions): string[] {
+  const errors: string[] = [];
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > LOCAL_CLUSTER_NODES_MAX) {
+    errors.push(`nodes (${o.nodes}) must be between 1 and ${LOCAL_CLUSTER_NODES_MAX}`);
+  }
+  if (!Number.isInteger(o.basePort) || o.basePort < 1 || o.basePort + o.nodes - 1 > 65535) {
+    errors.push(`basePort (${o.basePort}) must be between 1 and ${65536 - o.nodes} for ${o.nodes} nodes`);
+  }
+  return errors;
+}
+
+/** Runs until a signal stops it; resolves with the exit code to use. */
+export function runLocalCluster(o: LocalClusterOptions): Promise<number> {
+  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const urlOf = (i: number): string => `http://${o.host}:${o.basePort + i}`;
+  const peers = ids.map((id, i) => `${id}=${urlOf(i)}`).join(',');
+  const children: Child[] = ids.map((id, i) => {
+    const dataDir = resolve(join(o.dataDir, id));
+    mkdirSync(dataDir, { recursive: true });
+    const args = [o.cliPath, 'node', '--id', id, '--listen', `${o.host}:${o.basePort + i}`, '--peers', peers, '--data', dataDir, ...o.extraArgs];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: Child = { id, url: urlOf(i), proc, exited: false };
+    prefixLines(proc.stdout, id, process.stdout);
+    prefixLines(proc.stderr, id, process.stderr);
+    return child;
+  });
+  printEndpoints(children, o.dataDir);
+
+  return new Promise((done) => {
+    let stopping = false;
+    const finish = (code: number): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      done(code);
+    };
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`[cluster] ${signal}: stopping ${children.filter((c) => !c.exited).length} node(s)\n`);
+      void stopChildren(children).then(() => finish(0));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    for (const c of children) {
+      c.proc.on('exit', (code, signal) => {
+        c.exited = true;
+        if (!stopping) process.stderr.write(`[cluster] ${c.id} (pid ${c.proc.pid}) exited (code ${code}, signal ${signal})\n`);
+        if (!stopping && children.every((x) => x.exited)) finish(1);
+      });
+    }
+  });
+}
+
+function printEndpoints(children: readonly Child[], dataDir: string): void {
+  const lines = [
+    `[cluster] ${children.length} Ratify node(s) on loopback, data under ${resolve(dataDir)}:`,
+    ...children.map((c) => `[cluster]   ${c.id}  ${c.url}  (pid ${c.proc.pid})`),
+    `[cluster] status: curl ${children[0]?.url ?? ''}/v1/cluster   stop: Ctrl-C`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+function prefixLines(stream: NodeJS.ReadableStream | null, id: string, out: NodeJS.WritableStream): void {
+  if (stream === null) return;
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(`[${id}] ${line}\n`));
+}
+
+async function stopChildren(children: readonly Child[]): Promise<void> {
+  const live = children.filter((c) => !c.exited && c.proc.pid !== undefined);
+  for (const c of live) signalPid(c.proc.pid, 'SIGTERM');
+  await Promise.all(live.map((c) => waitExit(c, STOP_GRACE_MS)));
+  for (const c of live) if (!c.exited) signalPid(c.proc.pid, 'SIGKILL');
+  await Promise.all(live.map((c) => waitExit(c, STOP_GRACE_MS)));
+}
+
+function signalPid(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function waitExit(c: Child, timeoutMs: number): Promise<void> {
+  if (c.exited) return Promise.resolve();
+  return new Promise((resolveWait) => {
+    const timer = setTimeout(resolveWait, timeoutMs);
+    c.proc.once('exit', () => {
+      clearTimeout(timer);
+      resolveWait();
+    });
+  });
+}

@@ -1,0 +1,583 @@
+// The driver: runs the pure Raft core against real time, storage and a transport.
+//
+// One Ready at a time (etcd's RawNode loop): persist hard state + entries + snapshot
+// in ONE synced batch, then send, then restore/apply, then advance. Proposals,
+// inbound messages and ticks that arrive while a batch is being written land in the
+// core and go out together in the next Ready, which is what makes group commit.
+//
+// Exceptions from the core or the state machine are bugs: the node logs them as
+// fatal and hands them to onFatal (the process exits); it never keeps serving
+// with a state that may have diverged.
+import { randomBytes } from 'node:crypto';
+import { RatifyError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { setRole, type RaftMetrics } from '../metrics.js';
+import type { CoreStatus, RaftCoreApi } from '../raft/api.js';
+import { seededRandom } from '../raft/random.js';
+import { RaftCore } from '../raft/raft.js';
+import type { StateMachine } from '../raft/state-machine.js';
+import {
+  assertNever,
+  type ConfChange,
+  type Entry,
+  type InitialState,
+  type Member,
+  type Message,
+  type NodeId,
+  type ProposeRefusal,
+  type ProposeResult,
+  type RaftConfig,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type SoftState,
+} from '../raft/types.js';
+import type { RaftStorage } from '../storage/raft-storage.js';
+import type { Transport } from '../transport/transport.js';
+import type { NodeConfig } from './config.js';
+import { PendingProposals } from './pending-proposals.js';
+import { PendingReads } from './pending-reads.js';
+import type { ClusterNode } from '../http/cluster-node.js';
+import type { LeadershipEvent, NodeStatus } from './replicated-log.js';
+
+export type RaftNodeConfig = Pick<
+  NodeConfig,
+  | 'id'
+  | 'peers'
+  | 'tickMs'
+  | 'electionTicks'
+  | 'heartbeatTicks'
+  | 'maxInflightAppends'
+  | 'maxAppendBytes'
+  | 'snapshotThresholdEntries'
+  | 'snapshotChunkBytes'
+  | 'maxUncommittedEntries'
+  | 'maxPendingProposals'
+  | 'maxPendingReads'
+  | 'proposalTimeoutMs'
+  | 'readTimeoutMs'
+  | 'preVote'
+  | 'checkQuorum'
+  | 'seed'
+>;
+
+export type CoreFactory = (config: RaftConfig, initial: InitialState) => RaftCoreApi;
+
+export interface RaftNodeOptions {
+  readonly config: RaftNodeConfig;
+  readonly storage: RaftStorage;
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine;
+  readonly logger: Logger;
+  readonly metrics?: RaftMetrics;
+  /** Tests inject a core; the default is RaftCore. */
+  readonly createCore?: CoreFactory;
+  /** A bug surfaced (core or state machine threw, storage write failed). Default: crash the process. */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+/** What /readyz needs beyond NodeStatus. */
+export interface Readiness {
+  readonly leaderKnown: boolean;
+  readonly appliedIndex: number;
+  /** The highest commit index this node has heard of from a leader (its own, when leader). */
+  readonly leaderCommitIndex: number;
+}
+
+export class RaftNode implements ClusterNode {
+  readonly nodeId: NodeId;
+  private readonly core: RaftCoreApi;
+  private readonly cfg: RaftNodeConfig;
+  private readonly storage: RaftStorage;
+  private readonly transport: Transport;
+  private readonly sm: StateMachine;
+  private readonly log: Logger;
+  private readonly metrics: RaftMetrics | undefined;
+  private readonly onFatal: (err: unknown) => void;
+  private readonly proposals: PendingProposals;
+  private readonly reads: PendingReads;
+  private readonly listeners = new Set<(e: LeadershipEvent) => void>();
+  private readonly waiters = new Set<() => void>();
+
+  private ticker: NodeJS.Timeout | null = null;
+  private started = false;
+  private stopped = false;
+  private failed = false;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private kickScheduled = false;
+
+  // Invariant: appliedIndex only grows, by exactly one per applied entry, or jumps to a snapshot's index.
+  private appliedIndex: number;
+  private appliedTerm: number;
+  /** Membership as of appliedIndex (goes into snapshot metadata). */
+  private appliedMembers: readonly Member[];
+  private soft: SoftState;
+  /** Term whose no-op must be applied before we announce leadership. */
+  private leaderAnnouncePendingTerm: number | null = null;
+  private lastEvent: LeadershipEvent;
+  private leaderCommitSeen = 0;
+  private transportMembersKey = '';
+
+  private constructor(opts: RaftNodeOptions, core: RaftCoreApi, initial: InitialState) {
+    this.nodeId = opts.config.id;
+    this.cfg = opts.config;
+    this.core = core;
+    this.storage = opts.storage;
+    this.transport = opts.transport;
+    this.sm = opts.stateMachine;
+    this.log = opts.logger;
+    this.metrics = opts.metrics;
+    this.onFatal = opts.onFatal ?? crashProcess;
+    this.proposals = new PendingProposals(opts.config.maxPendingProposals, (o) => this.metrics?.proposals.inc({ result: o }));
+    this.reads = new PendingReads(opts.config.maxPendingReads, (o) => this.metrics?.readBarriers.inc({ result: o }));
+    this.appliedIndex = initial.appliedIndex;
+    this.appliedTerm = initial.snapshot?.meta.term ?? 0;
+    this.appliedMembers = initial.snapshot?.meta.members ?? initial.bootstrapMembers;
+    const st = core.status();
+    this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
+    this.lastEvent = { isLeader: false, term: st.term };
+    this.syncTransportMembers(st);
+    this.updateGauges(st);
+  }
+
+  /**
+   * Load storage, restore the latest snapshot into the state machine, and build the
+   * core from exactly what was synced. Throws RatifyError('DATA_CORRUPT') from storage.
+   * The node does not tick or accept messages until start().
+   */
+  static async open(opts: RaftNodeOptions): Promise<RaftNode> {
+    const stored = await opts.storage.load();
+    if (stored.snapshot !== null) opts.stateMachine.restore(stored.snapshot.data);
+    const initial: InitialState = {
+      hardState: stored.hardState,
+      snapshot: stored.snapshot,
+      entries: stored.entries,
+      bootstrapMembers: opts.config.peers,
+      appliedIndex: stored.snapshot?.meta.index ?? 0,
+    };
+    const raftConfig = toRaftConfig(opts.config);
+    const core = (opts.createCore ?? defaultCore)(raftConfig, initial);
+    opts.logger.info(
+      {
+        snapshotIndex: initial.appliedIndex,
+        entries: stored.entries.length,
+        term: stored.hardState.term,
+        commitIndex: stored.hardState.commitIndex,
+      },
+      'raft node opened',
+    );
+    return new RaftNode(opts, core, initial);
+  }
+
+  /** Start ticking and accepting messages. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.ticker = setInterval(() => this.guard(() => this.core.tick()), this.cfg.tickMs);
+    this.ticker.unref();
+    this.scheduleKick();
+  }
+
+  /** Stop ticking, finish the Ready being processed, fail every waiter. Does not close storage or transport. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.ticker = null;
+    await this.loopDone;
+    this.proposals.rejectAllShutdown();
+    this.reads.rejectAllShutdown();
+    this.listeners.clear();
+  }
+
+  /** Inbound messages from the transport (already validated there). */
+  receive(messages: readonly Message[]): void {
+    if (!this.started || this.stopped || this.failed) return; // Raft tolerates the loss
+    for (const m of messages) {
+      // The core asserts both (a violation there is a bug); from the network they are misrouting.
+      if (m.to !== this.nodeId || m.from === this.nodeId) {
+        this.log.warn({ to: m.to, from: m.from, type: m.type }, 'dropping a misaddressed message');
+        continue;
+      }
+      this.noteLeaderCommit(m);
+      try {
+        this.guard(() => this.core.step(m));
+      } catch {
+        return; // guard() already failed the node
+      }
+    }
+  }
+
+  status(): NodeStatus {
+    const st = this.core.status();
+    return {
+      nodeId: this.nodeId,
+      role: st.role,
+      term: st.term,
+      leaderId: st.leaderId,
+      leaderUrl: st.members.find((m) => m.id === st.leaderId)?.url ?? null,
+      commitIndex: st.commitIndex,
+      appliedIndex: this.appliedIndex,
+      members: st.members,
+    };
+  }
+
+  /** Current term, cheap enough for every log line. */
+  get term(): number {
+    return this.soft.term;
+  }
+
+  snapshotIndex(): number {
+    return this.core.status().snapshotIndex;
+  }
+
+  coreStatus(): CoreStatus {
+    return this.core.status();
+  }
+
+  readiness(): Readiness {
+    const st = this.core.status();
+    const leaderCommitIndex = st.role === 'leader' ? st.commitIndex : Math.max(this.leaderCommitSeen, st.commitIndex);
+    return { leaderKnown: st.leaderId !== null, appliedIndex: this.appliedIndex, leaderCommitIndex };
+  }
+
+  async propose(data: Uint8Array, opts?: { timeoutMs?: number }): Promise<unknown> {
+    this.assertServing();
+    if (!this.proposals.hasRoom()) {
+      this.metrics?.proposals.inc({ result: 'refused' });
+      throw new RatifyError('TOO_MANY_PENDING', `${this.proposals.size} proposals are pending (maxPendingProposals ${this.cfg.maxPendingProposals})`);
+    }
+    const res = this.guard(() => this.core.propose(data));
+    return this.track(res, opts?.timeoutMs ?? this.cfg.proposalTimeoutMs);
+  }
+
+  async readBarrier(opts?: { timeoutMs?: number }): Promise<void> {
+    this.assertServing();
+    if (!this.reads.hasRoom()) {
+      this.metrics?.readBarriers.inc({ result: 'refused' });
+      throw new RatifyError('TOO_MANY_PENDING', `${this.reads.size} read barriers are pending (maxPendingReads ${this.cfg.maxPendingReads})`);
+    }
+    const { requestId, done } = this.reads.add(opts?.timeoutMs ?? this.cfg.readTimeoutMs);
+    this.guard(() => this.core.readIndex(requestId));
+    this.scheduleKick();
+    return done;
+  }
+
+  onLeadership(listener: (event: LeadershipEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Membership changes resolve with the new member list once the config entry is applied here. */
+  addLearner(id: NodeId, url: string, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
+    return this.changeMembership({ type: 'addLearner', id, url }, opts);
+  }
+
+  promote(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
+    return this.changeMembership({ type: 'promote', id }, opts);
+  }
+
+  remove(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
+    return this.changeMembership({ type: 'remove', id }, opts);
+  }
+
+  /** Resolves once `to` is the known leader (in a later term), or rejects with TIMEOUT. */
+  async transferLeadership(to: NodeId, opts?: { timeoutMs?: number }): Promise<void> {
+    this.assertServing();
+    const startTerm = this.soft.term;
+    const res = this.guard(() => this.core.transferLeadership(to));
+    if (!res.ok) throw this.refusal(res.reason, res.leaderId);
+    this.scheduleKick();
+    const timeoutMs = opts?.timeoutMs ?? this.electionTimeoutMs() * 4;
+    await this.waitFor(() => this.soft.leaderId === to && this.soft.term > startTerm, timeoutMs, `leadership did not move to ${to}`);
+  }
+
+  electionTimeoutMs(): number {
+    return this.cfg.electionTicks * this.cfg.tickMs;
+  }
+
+  private async changeMembership(change: ConfChange, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
+    this.assertServing();
+    const res = this.guard(() => this.core.proposeConfChange(change));
+    return (await this.track(res, opts?.timeoutMs ?? this.cfg.proposalTimeoutMs)) as readonly Member[];
+  }
+
+  private track(res: ProposeResult, timeoutMs: number): Promise<unknown> {
+    if (!res.ok) {
+      this.metrics?.proposals.inc({ result: 'refused' });
+      throw this.refusal(res.reason, res.leaderId);
+    }
+    const done = this.proposals.add(res.index, res.term, timeoutMs);
+    this.scheduleKick();
+    return done;
+  }
+
+  private refusal(reason: ProposeRefusal, leaderId: NodeId | null): RatifyError {
+    switch (reason) {
+      case 'NOT_LEADER':
+        return this.notLeaderError(leaderId);
+      case 'TRANSFER_IN_PROGRESS':
+        return new RatifyError('TRANSFER_IN_PROGRESS', 'a leadership transfer is under way; retry shortly');
+      case 'TOO_MANY_PENDING':
+        return new RatifyError('TOO_MANY_PENDING', `more than maxUncommittedEntries (${this.cfg.maxUncommittedEntries}) entries are uncommitted`);
+      case 'CONFIG_CHANGE_IN_PROGRESS':
+        return new RatifyError('CONFIG_CHANGE_IN_PROGRESS', 'a membership change is still uncommitted');
+      case 'INVALID_CONFIG_CHANGE':
+        return new RatifyError('INVALID_CONFIG_CHANGE', 'the membership change is not allowed in the current configuration');
+      default:
+        return assertNever(reason);
+    }
+  }
+
+  notLeaderError(leaderId: NodeId | null = this.soft.leaderId): RatifyError {
+    if (leaderId === null) return new RatifyError('NO_LEADER', 'no leader is known; retry shortly', { details: { leaderId: null } });
+    const leaderUrl = this.core.status().members.find((m) => m.id === leaderId)?.url ?? null;
+    return new RatifyError('NOT_LEADER', `this node is not the leader; the leader is ${leaderId}`, { details: { leaderId, leaderUrl } });
+  }
+
+  private assertServing(): void {
+    if (this.stopped || this.failed) throw new RatifyError('SHUTTING_DOWN', 'the node is stopping');
+  }
+
+  // ---- the ready loop ----
+
+  private scheduleKick(): void {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    // Coalesce the calls of one synchronous burst (a batch of inbound messages).
+    queueMicrotask(() => {
+      this.kickScheduled = false;
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.running || this.stopped || this.failed || !this.started) return;
+    if (!this.core.hasReady()) return;
+    this.running = true;
+    this.loopDone = this.runLoop();
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      while (!this.stopped && !this.failed && this.core.hasReady()) {
+        await this.handleReady(this.core.ready());
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      // Synchronous with the last hasReady() check: no event can slip in between.
+      this.running = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== null) this.onSoftState(rd.softState);
+    if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) await this.persist(rd);
+    // Config entries take effect when appended (thesis §4.1): address new members before sending.
+    this.syncTransportMembers(this.core.status());
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.readIndex, this.appliedIndex);
+    for (const id of rd.droppedReads) this.reads.dropped(id, this.notLeaderError());
+    this.core.advance(rd);
+    this.reads.applied(this.appliedIndex);
+    await this.maybeSnapshot();
+    this.updateGauges(this.core.status());
+    this.notifyWaiters();
+  }
+
+  private async persist(rd: Ready): Promise<void> {
+    const t0 = performance.now();
+    await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+    this.metrics?.storageBatches.inc();
+    this.metrics?.storageBatchEntries.observe(rd.entries.length);
+    this.metrics?.storageSaveSeconds.observe((performance.now() - t0) / 1000);
+  }
+
+  private installSnapshot(s: Snapshot): void {
+    if (s.meta.index <= this.appliedIndex) throw new Error(`snapshot at ${s.meta.index} is not ahead of applied index ${this.appliedIndex}`);
+    this.sm.restore(s.data);
+    this.appliedIndex = s.meta.index;
+    this.appliedTerm = s.meta.term;
+    this.appliedMembers = s.meta.members;
+    this.proposals.rejectUpTo(s.meta.index);
+    this.metrics?.snapshotsInstalled.inc();
+    this.log.info({ snapshotIndex: s.meta.index, snapshotTerm: s.meta.term, bytes: s.data.length }, 'installed snapshot from leader');
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.index !== this.appliedIndex + 1) throw new Error(`applying index ${e.index} after applied index ${this.appliedIndex}`);
+    let result: unknown;
+    switch (e.kind) {
+      case 'normal':
+        result = this.sm.apply({ index: e.index, term: e.term, data: e.data });
+        break;
+      case 'noop':
+        result = undefined;
+        break;
+      case 'config':
+        this.appliedMembers = e.members;
+        result = e.members;
+        break;
+      default:
+        assertNever(e);
+    }
+    this.appliedIndex = e.index;
+    this.appliedTerm = e.term;
+    this.proposals.applied(e.index, e.term, result);
+    if (e.kind === 'noop' && e.term === this.leaderAnnouncePendingTerm) this.announceLeadership(e.term);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const snapshotIndex = this.core.status().snapshotIndex;
+    if (this.appliedIndex - snapshotIndex < this.cfg.snapshotThresholdEntries) return;
+    const meta = { index: this.appliedIndex, term: this.appliedTerm, members: this.appliedMembers };
+    const data = this.sm.snapshot();
+    await this.storage.compact({ meta, data });
+    this.core.compact(meta, data);
+    this.metrics?.snapshotsTaken.inc();
+    this.log.info({ snapshotIndex: meta.index, bytes: data.length }, 'took snapshot and compacted the log');
+  }
+
+  // ---- leadership ----
+
+  private onSoftState(next: SoftState): void {
+    const prev = this.soft;
+    this.soft = next;
+    if (prev.leaderId !== next.leaderId) {
+      this.metrics?.leaderChanges.inc();
+      this.log.info({ leaderId: next.leaderId, role: next.role, term: next.term }, 'leader changed');
+    }
+    if (prev.role === 'leader' && (next.role !== 'leader' || next.term !== prev.term)) this.proposals.rejectAllLost();
+    if (next.role === 'leader') {
+      if (prev.role !== 'leader' || prev.term !== next.term) this.leaderAnnouncePendingTerm = next.term;
+      return;
+    }
+    this.leaderAnnouncePendingTerm = null;
+    this.emit({ isLeader: false, term: next.term });
+  }
+
+  private announceLeadership(term: number): void {
+    this.leaderAnnouncePendingTerm = null;
+    if (this.soft.role !== 'leader' || this.soft.term !== term) return;
+    this.log.info({ appliedIndex: this.appliedIndex }, 'became leader; state machine is up to date');
+    this.emit({ isLeader: true, term });
+  }
+
+  private emit(event: LeadershipEvent): void {
+    if (event.isLeader === this.lastEvent.isLeader && event.term === this.lastEvent.term) return;
+    this.lastEvent = event;
+    for (const l of [...this.listeners]) {
+      try {
+        l(event);
+      } catch (err) {
+        this.log.error({ err }, 'leadership listener threw');
+      }
+    }
+  }
+
+  private noteLeaderCommit(m: Message): void {
+    if (m.type === 'append' || m.type === 'heartbeat') this.leaderCommitSeen = Math.max(this.leaderCommitSeen, m.leaderCommit);
+    else if (m.type === 'snapshot') this.leaderCommitSeen = Math.max(this.leaderCommitSeen, m.meta.index);
+  }
+
+  private waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.stopped) finish(new RatifyError('SHUTTING_DOWN', 'the node is stopping'));
+        else if (predicate()) finish(null);
+      };
+      const finish = (err: RatifyError | null): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (err === null) resolve();
+        else reject(err);
+      };
+      const timer = setTimeout(() => finish(new RatifyError('TIMEOUT', `${what} within ${timeoutMs} ms`)), timeoutMs);
+      timer.unref();
+      this.waiters.add(check);
+    });
+  }
+
+  private notifyWaiters(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  // ---- plumbing ----
+
+  private syncTransportMembers(st: CoreStatus): void {
+    const key = JSON.stringify(st.members);
+    if (key === this.transportMembersKey) return;
+    this.transportMembersKey = key;
+    this.transport.setMembers(st.members);
+  }
+
+  private updateGauges(st: CoreStatus): void {
+    const m = this.metrics;
+    if (m === undefined) return;
+    m.term.set(st.term);
+    m.commitIndex.set(st.commitIndex);
+    m.appliedIndex.set(this.appliedIndex);
+    m.snapshotIndex.set(st.snapshotIndex);
+    setRole(m, st.role);
+  }
+
+  /** Run a core call; an exception there is a bug, so the node fails hard. */
+  private guard<T>(fn: () => T): T {
+    try {
+      const out = fn();
+      this.scheduleKick();
+      return out;
+    } catch (err) {
+      this.fail(err);
+      throw new RatifyError('INTERNAL', 'the Raft node failed; see the logs', { cause: err });
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.ticker = null;
+    this.log.fatal({ err }, 'raft node failed: a bug or an unrecoverable storage error; stopping');
+    this.proposals.rejectAllShutdown();
+    this.reads.rejectAllShutdown();
+    this.onFatal(err);
+  }
+}
+
+export function toRaftConfig(c: RaftNodeConfig): RaftConfig {
+  const seed = c.seed ?? randomBytes(4).readUInt32LE(0);
+  return {
+    id: c.id,
+    electionTicks: c.electionTicks,
+    heartbeatTicks: c.heartbeatTicks,
+    maxInflightAppends: c.maxInflightAppends,
+    maxAppendBytes: c.maxAppendBytes,
+    snapshotChunkBytes: c.snapshotChunkBytes,
+    maxUncommittedEntries: c.maxUncommittedEntries,
+    preVote: c.preVote,
+    checkQuorum: c.checkQuorum,
+    random: seededRandom(seed),
+  };
+}
+
+function defaultCore(config: RaftConfig, initial: InitialState): RaftCoreApi {
+  return new RaftCore(config, initial);
+}
+
+function crashProcess(err: unknown): void {
+  // Thrown outside any promise chain so the process dies with the stack trace.
+  setImmediate(() => {
+    throw err;
+  });
+}
+
+/** Roles as the HTTP API shows them: a pre-candidate is a candidate to the outside. */
+export function publicRole(role: Role): 'leader' | 'follower' | 'candidate' | 'learner' {
+  return role === 'precandidate' ? 'candidate' : role;
+}

@@ -1,0 +1,79 @@
+// Types of the transaction API as the client sees it (issue 3's contract). They
+// mirror the server's views; the client never imports server internals, so it can
+// be shipped alone.
+
+export type Protocol = '2pc' | '3pc';
+export type TransactionState = 'active' | 'preparing' | 'precommitted' | 'committing' | 'aborting' | 'committed' | 'aborted';
+export type Outcome = 'committed' | 'aborted';
+
+export interface ParticipantSpec {
+  readonly name: string;
+  /** The participant's base URL; the coordinator POSTs to {url}/prepare and so on. */
+  readonly url: string;
+  readonly payload?: unknown;
+}
+
+export interface ParticipantView {
+  readonly name: string;
+  readonly url: string;
+  readonly vote: 'commit' | 'abort' | null;
+  readonly acknowledged: boolean;
+  readonly lastError?: string;
+}
+
+export interface TransactionView {
+  readonly id: string;
+  readonly state: TransactionState;
+  /** Set as soon as the decision is durable. */
+  readonly outcome: Outcome | null;
+  readonly protocol: Protocol;
+  readonly participants: readonly ParticipantView[];
+  /** ISO 8601. */
+  readonly createdAt: string;
+  readonly decidedAt?: string;
+  readonly completedAt?: string;
+}
+
+export interface TransactionPage {
+  readonly transactions: readonly TransactionView[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+export interface ClusterMember {
+  readonly id: string;
+  readonly url: string;
+  readonly voter: boolean;
+}
+
+export interface ClusterView {
+  readonly nodeId: string;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'learner';
+  readonly term: number;
+  readonly leaderId: string | null;
+  readonly leaderUrl?: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly members: readonly ClusterMember[];
+}
+
+export interface CreateTransactionInput {
+  readonly participants?: readonly ParticipantSpec[];
+  readonly protocol?: Protocol;
+  /** The transaction's deadline; undecided past it, it is aborted. */
+  readonly timeoutMs?: number;
+  /** Makes retries safe; one is generated per call when omitted. */
+  readonly idempotencyKey?: string;
+}
+
+export interface RunTransactionInput extends CreateTransactionInput {
+  readonly participants: readonly ParticipantSpec[];
+}
+
+export interface ListInput {
+  readonly state?: TransactionState;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export const FINISHED_STATES: readonly TransactionState[] = ['committed', 'aborted'];

@@ -1,0 +1,256 @@
+// RatifyClient: a typed client of the transaction API.
+//
+// - Finds the leader (leader-finder.ts) and sends writes there over keep-alive
+//   connections (undici).
+// - On a refused or dropped connection, a timeout, 503, 502, 504 or 429 it retries,
+//   on another node when the failure was the node's, with capped exponential
+//   backoff and full jitter, a bounded number of times.
+// - Every write carries an Idempotency-Key, the caller's or a random one made once
+//   per logical call, so a retry after a failover never runs a second transaction.
+//   (commit and abort are idempotent by id; enlist is idempotent by name.)
+import { randomUUID } from 'node:crypto';
+import { Agent, request, type Dispatcher } from 'undici';
+import { RatifyClientError } from './client-error.js';
+import {
+  FINISHED_STATES,
+  type ClusterView,
+  type CreateTransactionInput,
+  type ListInput,
+  type ParticipantSpec,
+  type RunTransactionInput,
+  type TransactionPage,
+  type TransactionView,
+} from './client-types.js';
+import { LeaderFinder } from './leader-finder.js';
+
+export interface RatifyClientOptions {
+  /** Base URLs of cluster nodes, for example http://127.0.0.1:7001. */
+  readonly nodes: readonly string[];
+  /** Per HTTP request; run() and commit() wait longer, for the transaction's own timeout. */
+  readonly timeoutMs?: number;
+  /** Attempts after the first one. */
+  readonly retries?: number;
+  /** Sent as x-ratify-secret (needed by admin endpoints of a cluster with a secret). */
+  readonly secret?: string;
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly connectionsPerNode?: number;
+}
+
+interface Call {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly body?: unknown;
+  readonly idempotencyKey?: string;
+  readonly timeoutMs?: number;
+}
+
+const NODES_MAX = 64;
+const REPLY_BYTES_MAX = 16 * 1024 * 1024;
+/** The server's own default transaction timeout, for run()/commit() request timeouts. */
+const SERVER_TX_TIMEOUT_DEFAULT_MS = 30_000;
+const DECISION_SLACK_MS = 15_000;
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+
+export class RatifyClient {
+  private readonly nodes: readonly string[];
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly secret: string | undefined;
+  private readonly agent: Agent;
+  private readonly finder: LeaderFinder;
+
+  constructor(o: RatifyClientOptions) {
+    this.nodes = checkNodes(o.nodes);
+    this.timeoutMs = inRange('timeoutMs', o.timeoutMs ?? 30_000, 1, 3_600_000);
+    this.retries = inRange('retries', o.retries ?? 8, 0, 100);
+    this.backoffBaseMs = inRange('backoffBaseMs', o.backoffBaseMs ?? 50, 0, 60_000);
+    this.backoffMaxMs = inRange('backoffMaxMs', o.backoffMaxMs ?? 2_000, this.backoffBaseMs, 600_000);
+    const connections = inRange('connectionsPerNode', o.connectionsPerNode ?? 32, 1, 4096);
+    this.secret = o.secret;
+    this.agent = new Agent({ connections, keepAliveTimeout: 30_000, connect: { timeout: this.timeoutMs } });
+    this.finder = new LeaderFinder(this.nodes, (node) => this.fetchJson<ClusterView>(node, { method: 'GET', path: '/v1/cluster', timeoutMs: Math.min(this.timeoutMs, 5_000) }));
+  }
+
+  /** Interactive flow, step 1: a transaction in state "active" (201). */
+  createTransaction(input: CreateTransactionInput = {}): Promise<TransactionView> {
+    const body = createBody(input, false);
+    return this.send({ method: 'POST', path: '/v1/transactions', body, idempotencyKey: input.idempotencyKey ?? randomUUID() });
+  }
+
+  /** One-shot flow: create and run the protocol; resolves once the decision is durable. */
+  run(input: RunTransactionInput): Promise<TransactionView> {
+    const body = createBody(input, true);
+    const timeoutMs = Math.max(this.timeoutMs, (input.timeoutMs ?? SERVER_TX_TIMEOUT_DEFAULT_MS) + DECISION_SLACK_MS);
+    return this.send({ method: 'POST', path: '/v1/transactions', body, idempotencyKey: input.idempotencyKey ?? randomUUID(), timeoutMs });
+  }
+
+  enlist(id: string, participant: ParticipantSpec): Promise<TransactionView> {
+    return this.send({ method: 'POST', path: `${txPath(id)}/participants`, body: participantBody(participant), idempotencyKey: randomUUID() });
+  }
+
+  /** Runs the protocol; resolves once the decision is durable (idempotent). */
+  commit(id: string): Promise<TransactionView> {
+    const timeoutMs = Math.max(this.timeoutMs, SERVER_TX_TIMEOUT_DEFAULT_MS + DECISION_SLACK_MS);
+    return this.send({ method: 'POST', path: `${txPath(id)}/commit`, idempotencyKey: randomUUID(), timeoutMs });
+  }
+
+  /** Rejects with code TX_ALREADY_COMMITTED (409) if the decision was commit. */
+  abort(id: string): Promise<TransactionView> {
+    return this.send({ method: 'POST', path: `${txPath(id)}/abort`, idempotencyKey: randomUUID() });
+  }
+
+  get(id: string): Promise<TransactionView> {
+    return this.send({ method: 'GET', path: txPath(id) });
+  }
+
+  list(input: ListInput = {}): Promise<TransactionPage> {
+    const q = new URLSearchParams();
+    if (input.state !== undefined) q.set('state', input.state);
+    if (input.limit !== undefined) q.set('limit', String(input.limit));
+    if (input.cursor !== undefined) q.set('cursor', input.cursor);
+    const qs = q.toString();
+    return this.send({ method: 'GET', path: `/v1/transactions${qs === '' ? '' : `?${qs}`}` });
+  }
+
+  cluster(): Promise<ClusterView> {
+    return this.send({ method: 'GET', path: '/v1/cluster' });
+  }
+
+  /** Polls get() until every participant acknowledged (state committed or aborted). */
+  async waitUntilFinished(id: string, o: { timeoutMs?: number; pollMs?: number } = {}): Promise<TransactionView> {
+    const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+    for (;;) {
+      const view = await this.get(id);
+      if (FINISHED_STATES.includes(view.state)) return view;
+      if (Date.now() >= deadline) {
+        throw new RatifyClientError('TIMEOUT', `transaction ${id} is still ${view.state}`, { status: 504, node: null, details: { state: view.state } });
+      }
+      await sleep(o.pollMs ?? 100);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** The retry loop. Only retryable failures loop; anything else rejects at once. */
+  private async send<T>(call: Call): Promise<T> {
+    let last: RatifyClientError | null = null;
+    for (let attempt = 0; attempt <= this.retries; attempt++) {
+      if (attempt > 0) await sleep(this.backoffMs(attempt, last));
+      const node = await this.finder.pick();
+      try {
+        return await this.fetchJson<T>(node, call);
+      } catch (e) {
+        if (!(e instanceof RatifyClientError)) throw e;
+        last = e.withAttempts(attempt + 1);
+        if (!isRetryable(e)) throw last;
+        // 429 is back-pressure from a healthy leader: stay; anything else: move on.
+        if (e.status !== 429) this.finder.failed(node);
+      }
+    }
+    throw last!;
+  }
+
+  private async fetchJson<T>(node: string, call: Call): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    if (call.idempotencyKey !== undefined) headers['idempotency-key'] = call.idempotencyKey;
+    if (this.secret !== undefined) headers['x-ratify-secret'] = this.secret;
+    const timeoutMs = call.timeoutMs ?? this.timeoutMs;
+    let status: number;
+    let text: string;
+    let retryAfter: string | string[] | undefined;
+    try {
+      const res = await request(`${node}${call.path}`, {
+        method: call.method,
+        headers,
+        body: call.body === undefined ? null : JSON.stringify(call.body),
+        dispatcher: this.agent as Dispatcher,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = res.statusCode;
+      retryAfter = res.headers['retry-after'];
+      text = await res.body.text();
+    } catch (cause) {
+      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} failed: ${describe(cause)}`, { status: 0, node, cause });
+    }
+    return parseReply<T>(status, text, node, retryAfter);
+  }
+
+  private backoffMs(attempt: number, last: RatifyClientError | null): number {
+    const ceiling = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (attempt - 1));
+    const jittered = Math.random() * ceiling;
+    const hinted = last?.retryAfterMs ?? 0;
+    return Math.min(this.backoffMaxMs, Math.max(jittered, hinted));
+  }
+}
+
+function parseReply<T>(status: number, text: string, node: string, retryAfter: string | string[] | undefined): T {
+  if (text.length > REPLY_BYTES_MAX) throw new RatifyClientError('BAD_RESPONSE', `reply of ${text.length} bytes from ${node}`, { status, node });
+  let body: unknown;
+  try {
+    body = text === '' ? null : JSON.parse(text);
+  } catch {
+    if (RETRY_STATUSES.has(status)) throw new RatifyClientError('UNREACHABLE', `HTTP ${status} from ${node} (not JSON)`, { status, node });
+    throw new RatifyClientError('BAD_RESPONSE', `HTTP ${status} from ${node} is not JSON`, { status, node });
+  }
+  if (status >= 200 && status < 300) return body as T;
+  throw RatifyClientError.fromResponse(status, body, node, retryAfterMs(retryAfter));
+}
+
+/** Retry-After in seconds (the only form the server sends), as ms; undefined if absent or odd. */
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  return header !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+function isRetryable(e: RatifyClientError): boolean {
+  return e.code === 'UNREACHABLE' || RETRY_STATUSES.has(e.status);
+}
+
+function createBody(input: CreateTransactionInput, commit: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (input.participants !== undefined) body['participants'] = input.participants.map(participantBody);
+  if (input.protocol !== undefined) body['protocol'] = input.protocol;
+  if (input.timeoutMs !== undefined) body['timeoutMs'] = input.timeoutMs;
+  if (commit) body['commit'] = true;
+  return body;
+}
+
+function participantBody(p: ParticipantSpec): Record<string, unknown> {
+  return p.payload === undefined ? { name: p.name, url: p.url } : { name: p.name, url: p.url, payload: p.payload };
+}
+
+function txPath(id: string): string {
+  return `/v1/transactions/${encodeURIComponent(id)}`;
+}
+
+function checkNodes(nodes: readonly string[]): readonly string[] {
+  if (!Array.isArray(nodes) || nodes.length === 0) throw new TypeError('RatifyClient: nodes must list at least one node URL');
+  if (nodes.length > NODES_MAX) throw new TypeError(`RatifyClient: nodes (${nodes.length}) must list at most ${NODES_MAX}`);
+  return nodes.map((n) => {
+    const url = new URL(n);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`RatifyClient: node ${n} must be http(s)`);
+    return n.replace(/\/+$/, '');
+  });
+}
+
+function inRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isFinite(value) || value < min || value > max) throw new RangeError(`RatifyClient: ${name} (${value}) must be between ${min} and ${max}`);
+  return value;
+}
+
+function describe(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

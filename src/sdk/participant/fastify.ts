@@ -1,0 +1,116 @@
+// The participant as a fastify plugin: POST {prefix}/prepare, /precommit, /commit
+// and /abort, schema-first, all delegating to the framework-free core.
+//
+//   app.register(ratifyParticipant, { prefix: '/ratify', participant })
+//
+// Given `participant`, the caller owns its lifecycle. Given participant options
+// instead, the plugin creates the participant, starts it when the app is ready and
+// closes it with the app.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RatifyError } from '../../errors.js';
+import { decodeCall, PARTICIPANT_NAME_CHARS_MAX, TX_ID_CHARS_MAX } from './decode.js';
+import type { ParticipantOptions } from './options.js';
+import { createParticipant, type Participant } from './participant.js';
+import { CALL_PATHS, type CallPath } from './types.js';
+
+export type RatifyParticipantPluginOptions = ({ readonly participant: Participant } | ParticipantOptions) & {
+  /** Largest request body in bytes (default 1 MiB). */
+  readonly bodyLimit?: number;
+};
+
+const BODY_LIMIT_DEFAULT = 1024 * 1024;
+
+const common = {
+  txId: { type: 'string', minLength: 1, maxLength: TX_ID_CHARS_MAX },
+  participant: { type: 'string', minLength: 1, maxLength: PARTICIPANT_NAME_CHARS_MAX },
+  term: { type: 'integer', minimum: 0 },
+} as const;
+
+const bodySchemas: Record<CallPath, object> = {
+  prepare: {
+    type: 'object',
+    required: ['txId', 'participant', 'protocol', 'term'],
+    properties: { ...common, protocol: { type: 'string', enum: ['2pc', '3pc'] }, payload: {} },
+  },
+  precommit: { type: 'object', required: ['txId', 'participant', 'term'], properties: common },
+  commit: { type: 'object', required: ['txId', 'participant', 'term'], properties: common },
+  abort: { type: 'object', required: ['txId', 'participant', 'term'], properties: common },
+};
+
+const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' }, highestTerm: { type: 'integer' } },
+      required: ['code', 'message'],
+    },
+  },
+  required: ['error'],
+} as const;
+
+const okSchema = {
+  prepare: {
+    type: 'object',
+    properties: { vote: { type: 'string', enum: ['commit', 'abort'] }, reason: { type: 'string' } },
+    required: ['vote'],
+  },
+  ack: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+} as const;
+
+const termHeaderSchema = {
+  type: 'object',
+  properties: { 'x-ratify-term': { type: 'string', pattern: '^[0-9]{1,16}$' } },
+} as const;
+
+export async function ratifyParticipant(app: FastifyInstance, opts: RatifyParticipantPluginOptions): Promise<void> {
+  const participant = 'participant' in opts ? opts.participant : ownedParticipant(app, opts);
+  const bodyLimit = opts.bodyLimit ?? BODY_LIMIT_DEFAULT;
+  app.setErrorHandler(replyWithError);
+  for (const path of CALL_PATHS) {
+    app.post(
+      `/${path}`,
+      {
+        bodyLimit,
+        // The app's Ajv may coerce types ("42" for 42); the core's decoder is strict,
+        // and running it before schema validation keeps the wire contract exact.
+        preValidation: async (req: FastifyRequest) => {
+          decodeCall(path, req.body, req.headers);
+        },
+        schema: {
+          body: bodySchemas[path],
+          headers: termHeaderSchema,
+          response: { 200: path === 'prepare' ? okSchema.prepare : okSchema.ack, '4xx': errorSchema, '5xx': errorSchema },
+        },
+      },
+      async (req: FastifyRequest, reply: FastifyReply) => {
+        const result = await participant.handle(path, req.body, req.headers);
+        return reply.code(result.status).send(result.body);
+      },
+    );
+  }
+}
+
+function ownedParticipant(app: FastifyInstance, opts: ParticipantOptions): Participant {
+  const participant = createParticipant(opts);
+  app.addHook('onReady', () => participant.start());
+  app.addHook('onClose', () => participant.close());
+  return participant;
+}
+
+/** Fastify's own errors (schema, body size, bad JSON) in the project's error shape. */
+function replyWithError(err: FastifyError | RatifyError, _req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const e = toRatifyError(err);
+  if (e.status >= 500) reply.log.error({ err }, 'participant route failed');
+  return reply.code(e.status).send(e.toJSON());
+}
+
+function toRatifyError(err: FastifyError | RatifyError): RatifyError {
+  if (err instanceof RatifyError) return err;
+  if (err.validation !== undefined) return new RatifyError('VALIDATION_FAILED', err.message);
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RatifyError('BODY_TOO_LARGE', err.message);
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    return new RatifyError('VALIDATION_FAILED', err.message);
+  }
+  return new RatifyError('INTERNAL', 'internal error', { cause: err });
+}

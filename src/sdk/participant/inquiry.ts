@@ -1,0 +1,124 @@
+// Cooperative termination: asking the cluster what became of a transaction.
+//
+// GET {url}/v1/transactions/{id} is a linearizable read, so one answer from any
+// node is authoritative at that moment. An outcome is final. The subtle answer
+// is 404 (TX_NOT_FOUND) for a transaction we prepared:
+//
+// - Retention cannot explain it: the coordinator only forgets a finished
+//   transaction, and finishing needs our acknowledgement, which we have not given
+//   (we are still in doubt, and records are durable before we answer).
+// - So the transaction is not in the committed log. Under presumed abort that
+//   means abort, but only once it can never appear there later: a leader may have
+//   sent our prepare while its `created` entry was still uncommitted, and that
+//   entry may yet commit.
+// - Raft settles it. If some node reports a known leader with a term greater than
+//   the term of our prepare, a majority has moved past that term; every later
+//   leader has committed an entry of its own term before serving a read (ReadIndex),
+//   so an entry of the older term that is not in its log never will be. A 404 from
+//   a read started AFTER that observation is therefore final: `forgotten`, abort.
+// - Without that observation (same leader, same term) a 404 stays `unknown` and
+//   we keep waiting; the leader that prepared us is alive and will decide.
+import { Agent, request, type Dispatcher } from 'undici';
+
+export type InquiryResult =
+  | { readonly kind: 'decided'; readonly outcome: 'committed' | 'aborted' }
+  | { readonly kind: 'undecided'; readonly state: string }
+  | { readonly kind: 'forgotten' }
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'unreachable'; readonly errors: readonly string[] };
+
+export interface TxInquiry {
+  ask(txId: string, preparedTerm: number): Promise<InquiryResult>;
+  close(): Promise<void>;
+}
+
+interface JsonReply {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** Largest reply body read from the cluster (a view of a tx with many participants). */
+const REPLY_BYTES_MAX = 4 * 1024 * 1024;
+
+export class HttpTxInquiry implements TxInquiry {
+  private readonly agent: Agent;
+  private next = 0;
+
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly timeoutMs: number,
+  ) {
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 4, connect: { timeout: timeoutMs } });
+  }
+
+  async ask(txId: string, preparedTerm: number): Promise<InquiryResult> {
+    const errors: string[] = [];
+    // Start at a different node each time so one dead node does not slow every inquiry.
+    const start = this.next++ % Math.max(1, this.urls.length);
+    for (let i = 0; i < this.urls.length; i++) {
+      const url = this.urls[(start + i) % this.urls.length]!;
+      try {
+        return await this.askOne(url, txId, preparedTerm);
+      } catch (e) {
+        errors.push(`${url}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return { kind: 'unreachable', errors };
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async askOne(url: string, txId: string, preparedTerm: number): Promise<InquiryResult> {
+    const txUrl = `${url}/v1/transactions/${encodeURIComponent(txId)}`;
+    const first = interpretTx(await this.getJson(txUrl));
+    if (first.kind !== 'unknown') return first;
+    // Order matters: observe the newer leader first, then read again (see top).
+    const cluster = await this.getJson(`${url}/v1/cluster`);
+    if (!hasLeaderAfter(cluster, preparedTerm)) return first;
+    const second = interpretTx(await this.getJson(txUrl));
+    return second.kind === 'unknown' ? { kind: 'forgotten' } : second;
+  }
+
+  private async getJson(url: string): Promise<JsonReply> {
+    const res = await request(url, {
+      method: 'GET',
+      dispatcher: this.agent as Dispatcher,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      headers: { accept: 'application/json' },
+    });
+    const text = await res.body.text();
+    if (text.length > REPLY_BYTES_MAX) throw new Error(`reply of ${text.length} bytes exceeds ${REPLY_BYTES_MAX}`);
+    let body: unknown = null;
+    try {
+      body = text.length === 0 ? null : JSON.parse(text);
+    } catch {
+      throw new Error(`status ${res.statusCode}, body is not JSON`);
+    }
+    return { status: res.statusCode, body };
+  }
+}
+
+/** Maps a reply to a result; anything unexpected throws so the next node is tried. */
+function interpretTx(r: JsonReply): InquiryResult {
+  if (r.status === 404 && errorCode(r.body) === 'TX_NOT_FOUND') return { kind: 'unknown' };
+  if (r.status !== 200) throw new Error(`status ${r.status} ${errorCode(r.body) ?? ''}`.trim());
+  const view = r.body as { outcome?: unknown; state?: unknown } | null;
+  const outcome = view?.outcome;
+  if (outcome === 'committed' || outcome === 'aborted') return { kind: 'decided', outcome };
+  if (outcome === null && typeof view?.state === 'string') return { kind: 'undecided', state: view.state };
+  throw new Error('transaction view without a valid outcome');
+}
+
+function hasLeaderAfter(r: JsonReply, preparedTerm: number): boolean {
+  if (r.status !== 200 || typeof r.body !== 'object' || r.body === null) return false;
+  const c = r.body as { term?: unknown; leaderId?: unknown };
+  return typeof c.term === 'number' && c.term > preparedTerm && typeof c.leaderId === 'string' && c.leaderId.length > 0;
+}
+
+function errorCode(body: unknown): string | undefined {
+  const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
+  return typeof code === 'string' ? code : undefined;
+}

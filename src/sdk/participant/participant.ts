@@ -1,0 +1,349 @@
+// The framework-free participant: decodes a coordinator call, fences it by term,
+// serializes it per (txId, participant), plans it from the durable record
+// (transitions.ts), runs the user's handler, and makes the new record durable
+// BEFORE the reply leaves. Transports (fastify.ts, node-handler.ts) only move
+// bytes; the background resolver (resolver.ts) drives in-doubt records through
+// the same methods.
+import { RatifyError, isRatifyError } from '../../errors.js';
+import { assertNever } from '../../raft/types.js';
+import { decodeCall, type HeaderBag } from './decode.js';
+import { HttpTxInquiry } from './inquiry.js';
+import { KeyedLock } from './keyed-lock.js';
+import { LevelParticipantStore } from './level-store.js';
+import { resolveOptions, type ParticipantOptions, type ResolvedOptions } from './options.js';
+import { recordKey } from './record.js';
+import { Resolver, type ResolvePassReport } from './resolver.js';
+import type { ParticipantStore } from './store.js';
+import { assertTransition, planCall, type Plan } from './transitions.js';
+import {
+  isInDoubt,
+  type CallPath,
+  type CallSource,
+  type HandleResult,
+  type ParticipantCall,
+  type ParticipantTx,
+  type TxRecord,
+  type TxState,
+  type Vote,
+} from './types.js';
+
+export interface Participant {
+  readonly name: string;
+  /** Answers one coordinator call; never throws (errors become `{error:{code,message}}` replies). */
+  handle(path: CallPath, body: unknown, headers?: HeaderBag): Promise<HandleResult>;
+  /** Opens the store and starts the background resolver (timers are unref'd). Idempotent. */
+  start(): Promise<void>;
+  /** Runs one resolver pass now; the timers call the same thing. */
+  resolvePending(): Promise<ResolvePassReport>;
+  /** Stops the timers, waits for calls in progress, and closes the store. */
+  close(): Promise<void>;
+  highestTerm(): number;
+  inDoubtCount(): number;
+}
+
+export function createParticipant(opts: ParticipantOptions): Participant {
+  return new ParticipantCore(resolveOptions(opts));
+}
+
+/** Per in-doubt record: when the resolver should next look at it. */
+interface Tracked {
+  record: TxRecord;
+  nextAttemptAtMs: number;
+}
+
+/** Queued calls per transaction before TOO_MANY_PENDING (coordinator retries are few). */
+const WAITERS_PER_TX_MAX = 64;
+const REASON_CHARS_MAX = 1024;
+
+export class ParticipantCore implements Participant {
+  readonly name: string;
+  private readonly store: ParticipantStore;
+  private readonly lock: KeyedLock;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly resolver: Resolver;
+  private opened: Promise<void> | null = null;
+  private closed = false;
+  private inflight = 0;
+  private termSeen = 0;
+  private termDurable = 0;
+
+  constructor(private readonly o: ResolvedOptions) {
+    this.name = o.name;
+    this.store = o.store ?? new LevelParticipantStore(o.dataDir!);
+    this.lock = new KeyedLock(WAITERS_PER_TX_MAX);
+    const inquiry = o.coordinatorUrls.length > 0 ? new HttpTxInquiry(o.coordinatorUrls, o.inquiryTimeoutMs) : null;
+    this.resolver = new Resolver(this, inquiry, o);
+  }
+
+  highestTerm(): number {
+    return this.termSeen;
+  }
+
+  inDoubtCount(): number {
+    return this.tracked.size;
+  }
+
+  async start(): Promise<void> {
+    await this.ready();
+    this.resolver.start();
+  }
+
+  resolvePending(): Promise<ResolvePassReport> {
+    return this.ready().then(() => this.resolver.pass());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.resolver.stop();
+    // Calls that got past the closed check finish (and answer) before the store closes.
+    while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.lock.idle();
+    if (this.opened !== null) await this.opened.catch(() => undefined);
+    await this.store.close();
+  }
+
+  async handle(path: CallPath, body: unknown, headers: HeaderBag = {}): Promise<HandleResult> {
+    if (this.closed) return errorResult(new RatifyError('SHUTTING_DOWN', `participant ${this.name} is closing`));
+    if (this.inflight >= this.o.inflightMax) {
+      return errorResult(new RatifyError('TOO_MANY_PENDING', `more than ${this.o.inflightMax} calls in progress`));
+    }
+    this.inflight++;
+    try {
+      await this.ready();
+      const call = decodeCall(path, body, headers);
+      return await this.lock.run(recordKey(call.txId, call.participant), () => this.dispatch(call));
+    } catch (e) {
+      return this.failure(e, path);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  // ---- used by the resolver -------------------------------------------------
+
+  /** Keys the resolver should look at now, oldest deadline first, at most `max`. */
+  dueKeys(nowMs: number, max: number): string[] {
+    return [...this.tracked.entries()]
+      .filter(([key, t]) => t.nextAttemptAtMs <= nowMs && !this.lock.isHeld(key))
+      .sort((a, b) => a[1].nextAttemptAtMs - b[1].nextAttemptAtMs)
+      .slice(0, max)
+      .map(([key]) => key);
+  }
+
+  /** Runs `fn` under the record's lock with a fresh copy, if it is still in doubt and due. */
+  withDueRecord(key: string, fn: (record: TxRecord) => Promise<void>): Promise<void> {
+    return this.lock.run(key, async () => {
+      const t = this.tracked.get(key);
+      if (t === undefined || t.nextAttemptAtMs > this.o.now()) return;
+      const record = await this.store.get(key);
+      if (record === undefined || !isInDoubt(record.state)) {
+        this.tracked.delete(key);
+        return;
+      }
+      await fn(record);
+    });
+  }
+
+  /** Tries again after `ms` (the resolver asked and learned nothing final). */
+  postpone(key: string, ms: number): void {
+    const t = this.tracked.get(key);
+    if (t !== undefined) t.nextAttemptAtMs = this.o.now() + ms;
+  }
+
+  async pruneFinished(nowMs: number, max: number): Promise<number> {
+    const refs = await this.store.finishedBefore(nowMs - this.o.finishedRetentionMs, max);
+    if (refs.length > 0) await this.store.write({ prune: refs });
+    return refs.length;
+  }
+
+  /** Moves a record to `to`, calling the matching handler first. Throws if the handler throws. */
+  async advance(record: TxRecord, to: 'precommitted' | 'committed' | 'aborted', source: CallSource, term: number | null, reason?: string): Promise<void> {
+    assertTransition(record.state, to, record.txId);
+    const tx = txOf(record, source, term);
+    if (to === 'precommitted') await this.o.handlers.precommit?.(tx);
+    else if (to === 'committed') await this.o.handlers.commit(tx);
+    // A record that never voted commit (abort before prepare) has nothing to release.
+    else if (record.state === 'preparing' || record.vote === 'commit') await this.o.handlers.abort(tx);
+    const next: TxRecord = { ...record, state: to, reason: reason ?? record.reason, updatedAtMs: this.o.now() };
+    await this.persist(next);
+    this.o.logger.info({ txId: record.txId, participant: record.participant, from: record.state, to, source }, `participant ${to}`);
+  }
+
+  // ---- coordinator calls ----------------------------------------------------
+
+  private async dispatch(call: ParticipantCall): Promise<HandleResult> {
+    this.fence(call);
+    const key = recordKey(call.txId, call.participant);
+    this.touch(key);
+    const record = await this.store.get(key);
+    const plan = planCall(record, call.path);
+    const result = await this.execute(plan, call, record);
+    // Acks and replayed votes write nothing else; the raised term still must be durable.
+    if (this.termSeen > this.termDurable) await this.persistTerm();
+    return result;
+  }
+
+  private async execute(plan: Plan, call: ParticipantCall, record: TxRecord | undefined): Promise<HandleResult> {
+    switch (plan.kind) {
+      case 'run-prepare':
+        return ok(await this.prepare(call));
+      case 'abort-interrupted':
+        await this.advance(record!, 'aborted', 'recovery', call.term, 'participant restarted during prepare');
+        return ok({ vote: 'abort', reason: 'participant restarted during prepare' });
+      case 'reply-vote':
+        return ok(plan.vote);
+      case 'run-precommit':
+        await this.advance(record!, 'precommitted', 'coordinator', call.term);
+        return ok({ ok: true });
+      case 'run-commit':
+        await this.advance(record!, 'committed', 'coordinator', call.term);
+        return ok({ ok: true });
+      case 'run-abort':
+        await this.advance(record!, 'aborted', 'coordinator', call.term);
+        return ok({ ok: true });
+      case 'record-abort':
+        await this.persist(abortedBeforePrepare(call, this.o.now()));
+        return ok({ ok: true });
+      case 'ack':
+        return ok({ ok: true });
+      case 'refuse':
+        this.o.logger.error(
+          { txId: call.txId, participant: call.participant, path: call.path, state: record?.state ?? 'none', code: plan.code, term: call.term },
+          `PROTOCOL VIOLATION: ${plan.message}`,
+        );
+        throw new RatifyError(plan.code, `${plan.message} (${call.participant}/${call.txId})`);
+      default:
+        return assertNever(plan);
+    }
+  }
+
+  private async prepare(call: ParticipantCall): Promise<Vote> {
+    if (call.path !== 'prepare') throw new RatifyError('INTERNAL', `prepare planned for a ${call.path} call`);
+    const now = this.o.now();
+    const base = { txId: call.txId, participant: call.participant, protocol: call.protocol, payload: call.payload, preparedTerm: call.term };
+    if (this.tracked.size >= this.o.inDoubtMax) {
+      const reason = `participant has ${this.tracked.size} transactions in doubt (inDoubtMax ${this.o.inDoubtMax})`;
+      await this.persist({ ...base, state: 'aborted', vote: 'abort', reason, updatedAtMs: now });
+      return { vote: 'abort', reason };
+    }
+    // The intent record: if we die inside the handler, restart finds it and aborts.
+    const preparing: TxRecord = { ...base, state: 'preparing', vote: null, reason: null, updatedAtMs: now };
+    await this.persist(preparing);
+    const vote = await this.runPrepareHandler(preparing, call.term);
+    const state: TxState = vote.vote === 'commit' ? 'prepared' : 'aborted';
+    assertTransition('preparing', state, call.txId);
+    const reason = vote.vote === 'abort' ? (vote.reason ?? null) : null;
+    await this.persist({ ...preparing, state, vote: vote.vote, reason, updatedAtMs: this.o.now() });
+    return vote;
+  }
+
+  /** A throw or a malformed answer is an abort vote; the handler promised to leave nothing behind. */
+  private async runPrepareHandler(record: TxRecord, term: number): Promise<Vote> {
+    let answer: unknown;
+    try {
+      answer = await this.o.handlers.prepare(txOf(record, 'coordinator', term));
+    } catch (e) {
+      this.o.logger.error({ txId: record.txId, participant: record.participant, err: e }, 'prepare handler threw; voting abort');
+      return { vote: 'abort', reason: clip(`prepare failed: ${e instanceof Error ? e.message : String(e)}`) };
+    }
+    const a = answer as { vote?: unknown; reason?: unknown } | null;
+    if (a?.vote === 'commit') return { vote: 'commit' };
+    if (a?.vote === 'abort') return typeof a.reason === 'string' ? { vote: 'abort', reason: clip(a.reason) } : { vote: 'abort' };
+    this.o.logger.error({ txId: record.txId, answer }, 'prepare handler returned no valid vote; voting abort');
+    return { vote: 'abort', reason: 'prepare handler returned no valid vote' };
+  }
+
+  // ---- terms, persistence, tracking -----------------------------------------
+
+  /** Term fencing: a call from a deposed leader is refused; a newer term is remembered. */
+  private fence(call: ParticipantCall): void {
+    if (call.term < this.termSeen) {
+      this.o.logger.warn({ txId: call.txId, path: call.path, term: call.term, highestTerm: this.termSeen }, 'refused a call from a stale term');
+      throw new RatifyError('STALE_TERM', `term ${call.term} is older than term ${this.termSeen} already seen`, {
+        details: { highestTerm: this.termSeen },
+      });
+    }
+    this.termSeen = call.term;
+  }
+
+  private async persist(record: TxRecord): Promise<void> {
+    const term = this.termSeen;
+    await this.store.write(term > this.termDurable ? { records: [record], highestTerm: term } : { records: [record] });
+    this.termDurable = Math.max(this.termDurable, term);
+    this.track(record);
+  }
+
+  private async persistTerm(): Promise<void> {
+    const term = this.termSeen;
+    await this.store.write({ highestTerm: term });
+    this.termDurable = Math.max(this.termDurable, term);
+  }
+
+  private track(record: TxRecord): void {
+    const key = recordKey(record.txId, record.participant);
+    if (!isInDoubt(record.state)) {
+      this.tracked.delete(key);
+      return;
+    }
+    this.tracked.set(key, { record, nextAttemptAtMs: record.updatedAtMs + this.windowMs(record) });
+  }
+
+  /** Any coordinator call about a record restarts its quiet-period clock. */
+  private touch(key: string): void {
+    const t = this.tracked.get(key);
+    if (t !== undefined) t.nextAttemptAtMs = this.o.now() + this.windowMs(t.record);
+  }
+
+  private windowMs(record: TxRecord): number {
+    if (record.state === 'preparing') return 0;
+    return record.protocol === '3pc' ? this.o.threePcTimeoutMs : this.o.resolveAfterMs;
+  }
+
+  private ready(): Promise<void> {
+    this.opened ??= this.store.open().then((loaded) => {
+      this.termSeen = Math.max(this.termSeen, loaded.highestTerm);
+      this.termDurable = loaded.highestTerm;
+      for (const r of loaded.inDoubt) this.track(r);
+      if (loaded.inDoubt.length > 0) this.o.logger.info({ inDoubt: loaded.inDoubt.length }, 'participant reopened with transactions in doubt');
+    });
+    return this.opened;
+  }
+
+  private failure(e: unknown, path: CallPath): HandleResult {
+    if (isRatifyError(e)) return errorResult(e);
+    this.o.logger.error({ err: e, path }, 'participant call failed');
+    const message = e instanceof Error ? e.message : String(e);
+    return errorResult(new RatifyError('INTERNAL', clip(`${path} failed: ${message}`), { cause: e }));
+  }
+}
+
+function txOf(record: TxRecord, source: CallSource, term: number | null): ParticipantTx {
+  return { txId: record.txId, participant: record.participant, protocol: record.protocol, payload: record.payload, term, source };
+}
+
+function abortedBeforePrepare(call: ParticipantCall, nowMs: number): TxRecord {
+  return {
+    txId: call.txId,
+    participant: call.participant,
+    state: 'aborted',
+    protocol: null,
+    payload: undefined,
+    vote: null,
+    reason: 'aborted before prepare',
+    preparedTerm: null,
+    updatedAtMs: nowMs,
+  };
+}
+
+function ok(body: unknown): HandleResult {
+  return { status: 200, body };
+}
+
+function errorResult(e: RatifyError): HandleResult {
+  return { status: e.status, body: e.toJSON() };
+}
+
+function clip(s: string): string {
+  return s.length <= REASON_CHARS_MAX ? s : `${s.slice(0, REASON_CHARS_MAX - 1)}…`;
+}

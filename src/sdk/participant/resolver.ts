@@ -1,0 +1,126 @@
+// The background resolver: cooperative termination for in-doubt records, the 3PC
+// timeout rule, the recovery of prepares interrupted by a crash, and pruning of
+// old finished records. It decides with the pure decideTermination() and acts
+// through the participant core, under the same per-record lock as coordinator
+// calls, so a late coordinator call and the resolver never both act on a record.
+import { assertNever } from '../../raft/types.js';
+import type { TxInquiry } from './inquiry.js';
+import type { ResolvedOptions } from './options.js';
+import { decideTermination } from './termination.js';
+import type { CallSource, TxRecord } from './types.js';
+
+export interface ResolverHost {
+  dueKeys(nowMs: number, max: number): string[];
+  withDueRecord(key: string, fn: (record: TxRecord) => Promise<void>): Promise<void>;
+  postpone(key: string, ms: number): void;
+  advance(record: TxRecord, to: 'precommitted' | 'committed' | 'aborted', source: CallSource, term: number | null, reason?: string): Promise<void>;
+  pruneFinished(nowMs: number, max: number): Promise<number>;
+}
+
+export interface ResolvePassReport {
+  readonly examined: number;
+  readonly committed: number;
+  readonly aborted: number;
+  readonly precommitted: number;
+  readonly waiting: number;
+  readonly failed: number;
+  readonly pruned: number;
+}
+
+type Tally = { -readonly [K in keyof ResolvePassReport]: number };
+
+/** Finished records forgotten per pass; pruning is background work and must stay small. */
+const PRUNE_PER_PASS_MAX = 256;
+const PASS_INTERVAL_MIN_MS = 5;
+const PASS_INTERVAL_MAX_MS = 1_000;
+
+export class Resolver {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<ResolvePassReport> | null = null;
+
+  constructor(
+    private readonly host: ResolverHost,
+    private readonly inquiry: TxInquiry | null,
+    private readonly o: ResolvedOptions,
+  ) {}
+
+  start(): void {
+    if (this.timer !== null) return;
+    // A few passes per quiet period, so a record is looked at soon after it is due.
+    const quietMs = Math.min(this.o.resolveAfterMs, this.o.threePcTimeoutMs);
+    const intervalMs = Math.min(PASS_INTERVAL_MAX_MS, Math.max(PASS_INTERVAL_MIN_MS, Math.floor(quietMs / 4)));
+    this.timer = setInterval(() => {
+      this.pass().catch((e: unknown) => this.o.logger.error({ err: e }, 'participant resolver pass failed'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+    await this.inquiry?.close();
+  }
+
+  /** One pass; a pass already running is joined rather than overlapped. */
+  pass(): Promise<ResolvePassReport> {
+    this.running ??= this.runPass().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async runPass(): Promise<ResolvePassReport> {
+    const tally: Tally = { examined: 0, committed: 0, aborted: 0, precommitted: 0, waiting: 0, failed: 0, pruned: 0 };
+    const keys = this.host.dueKeys(this.o.now(), this.o.resolveBatchMax);
+    await Promise.all(
+      keys.map((key) =>
+        this.host.withDueRecord(key, (record) => this.resolve(key, record, tally)).catch((e: unknown) => {
+          // Reading the record or taking its lock failed; the record stays due for the next pass.
+          this.o.logger.error({ err: e, key }, 'could not examine an in-doubt transaction');
+          tally.failed++;
+        }),
+      ),
+    );
+    try {
+      tally.pruned = await this.host.pruneFinished(this.o.now(), PRUNE_PER_PASS_MAX);
+    } catch (e) {
+      this.o.logger.warn({ err: e }, 'pruning finished participant records failed');
+    }
+    return tally;
+  }
+
+  private async resolve(key: string, record: TxRecord, tally: Tally): Promise<void> {
+    tally.examined++;
+    const asked = record.state === 'preparing' || this.inquiry === null ? null : await this.inquiry.ask(record.txId, record.preparedTerm ?? 0);
+    const t = decideTermination(record, asked);
+    const log = { txId: record.txId, participant: record.participant, state: record.state, protocol: record.protocol, why: t.why };
+    try {
+      switch (t.kind) {
+        case 'commit':
+          await this.host.advance(record, 'committed', t.source, null);
+          tally.committed++;
+          return;
+        case 'abort':
+          await this.host.advance(record, 'aborted', t.source, null, t.why);
+          tally.aborted++;
+          return;
+        case 'precommit':
+          await this.host.advance(record, 'precommitted', t.source, null);
+          tally.precommitted++;
+          return;
+        case 'wait':
+          this.o.logger.warn(log, 'transaction still in doubt');
+          this.host.postpone(key, this.o.resolveAfterMs);
+          tally.waiting++;
+          return;
+        default:
+          assertNever(t);
+      }
+    } catch (e) {
+      this.o.logger.error({ ...log, err: e }, 'resolving an in-doubt transaction failed; will retry');
+      this.host.postpone(key, this.o.resolveAfterMs);
+      tally.failed++;
+    }
+  }
+}

@@ -1,0 +1,35 @@
+// Durable storage of participant records: the edge interface, with a LevelDB
+// implementation (level-store.ts) and an in-memory one (memory-store.ts) that a
+// shared contract test (test/sdk/participant-store.test.ts) holds to the same rules.
+// Records are addressed by recordKey(txId, participant) from record.ts.
+import type { TxRecord } from './types.js';
+
+export interface StoreWrite {
+  /** Records to put. A finished record also enters the prune index under its updatedAtMs. */
+  readonly records?: readonly TxRecord[];
+  /** The highest coordinator term seen; callers only ever raise it. */
+  readonly highestTerm?: number;
+  /** Finished records to forget (as returned by finishedBefore). */
+  readonly prune?: readonly FinishedRef[];
+}
+
+export interface FinishedRef {
+  readonly key: string;
+  readonly finishedAtMs: number;
+}
+
+export interface LoadedState {
+  readonly highestTerm: number;
+  /** Every record still preparing, prepared or precommitted. */
+  readonly inDoubt: readonly TxRecord[];
+}
+
+export interface ParticipantStore {
+  open(): Promise<LoadedState>;
+  get(key: string): Promise<TxRecord | undefined>;
+  /** Resolves once the write is durable (synced); all of one write lands atomically. */
+  write(w: StoreWrite): Promise<void>;
+  /** Oldest finished records, up to `limit`, finished strictly before `cutoffMs`. */
+  finishedBefore(cutoffMs: number, limit: number): Promise<FinishedRef[]>;
+  close(): Promise<void>;
+}

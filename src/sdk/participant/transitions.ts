@@ -1,0 +1,132 @@
+// The participant's transaction state machine, in one place.
+//
+//   none ──prepare──▶ preparing ──vote commit──▶ prepared ──precommit──▶ precommitted
+//    │                   │ vote abort / crash        │  │                    │   │
+//    │ abort             ▼                           │  └──────commit────────┼──▶ committed
+//    └─────────────▶ aborted ◀──────abort────────────┴───────────────────────┘
+//
+// `planCall` decides what a coordinator call does given the durable record; it is
+// pure so the whole table is tested directly. `assertTransition` guards every
+// write: an illegal edge is a programmer error and crashes loudly.
+import { RatifyError } from '../../errors.js';
+import { assertNever } from '../../raft/types.js';
+import type { CallPath, TxRecord, TxState, Vote } from './types.js';
+
+export type RefusalCode = 'TX_ALREADY_ABORTED' | 'TX_ALREADY_COMMITTED' | 'TX_NOT_FOUND';
+
+export type Plan =
+  /** First prepare: run the user's prepare handler. */
+  | { readonly kind: 'run-prepare' }
+  /** A `preparing` record survived a crash: we never answered, so abort and clean up. */
+  | { readonly kind: 'abort-interrupted' }
+  /** A repeated prepare: answer the vote we recorded, without calling the handler. */
+  | { readonly kind: 'reply-vote'; readonly vote: Vote }
+  | { readonly kind: 'run-precommit' }
+  | { readonly kind: 'run-commit' }
+  | { readonly kind: 'run-abort' }
+  /** An abort for a transaction never prepared: remember it so a late prepare votes abort. */
+  | { readonly kind: 'record-abort' }
+  /** A repeated precommit/commit/abort: acknowledge without calling the handler. */
+  | { readonly kind: 'ack' }
+  /** A protocol violation (or lost data): refuse, and log loudly. */
+  | { readonly kind: 'refuse'; readonly code: RefusalCode; readonly message: string };
+
+export function planCall(record: TxRecord | undefined, path: CallPath): Plan {
+  switch (path) {
+    case 'prepare':
+      return planPrepare(record);
+    case 'precommit':
+      return planPrecommit(record);
+    case 'commit':
+      return planCommit(record);
+    case 'abort':
+      return planAbort(record);
+    default:
+      return assertNever(path);
+  }
+}
+
+function planPrepare(record: TxRecord | undefined): Plan {
+  if (record === undefined) return { kind: 'run-prepare' };
+  switch (record.state) {
+    case 'preparing':
+      return { kind: 'abort-interrupted' };
+    case 'prepared':
+    case 'precommitted':
+    case 'committed':
+      return { kind: 'reply-vote', vote: { vote: 'commit' } };
+    case 'aborted':
+      return { kind: 'reply-vote', vote: abortVote(record.reason) };
+    default:
+      return assertNever(record.state);
+  }
+}
+
+function planPrecommit(record: TxRecord | undefined): Plan {
+  if (record === undefined || record.state === 'preparing') return neverVotedCommit('precommit');
+  switch (record.state) {
+    case 'prepared':
+      return { kind: 'run-precommit' };
+    case 'precommitted':
+    case 'committed':
+      return { kind: 'ack' };
+    case 'aborted':
+      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'precommit for a transaction this participant already aborted' };
+    default:
+      return assertNever(record.state);
+  }
+}
+
+function planCommit(record: TxRecord | undefined): Plan {
+  if (record === undefined || record.state === 'preparing') return neverVotedCommit('commit');
+  switch (record.state) {
+    case 'prepared':
+    case 'precommitted':
+      return { kind: 'run-commit' };
+    case 'committed':
+      return { kind: 'ack' };
+    case 'aborted':
+      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'commit for a transaction this participant already aborted' };
+    default:
+      return assertNever(record.state);
+  }
+}
+
+function planAbort(record: TxRecord | undefined): Plan {
+  if (record === undefined) return { kind: 'record-abort' };
+  switch (record.state) {
+    case 'preparing':
+    case 'prepared':
+    case 'precommitted':
+      return { kind: 'run-abort' };
+    case 'aborted':
+      return { kind: 'ack' };
+    case 'committed':
+      return { kind: 'refuse', code: 'TX_ALREADY_COMMITTED', message: 'abort for a transaction this participant already committed' };
+    default:
+      return assertNever(record.state);
+  }
+}
+
+function neverVotedCommit(path: 'precommit' | 'commit'): Plan {
+  return { kind: 'refuse', code: 'TX_NOT_FOUND', message: `${path} for a transaction this participant never voted commit on` };
+}
+
+function abortVote(reason: string | null): Vote {
+  return reason === null ? { vote: 'abort' } : { vote: 'abort', reason };
+}
+
+const LEGAL_EDGES: Readonly<Record<TxState | 'none', readonly TxState[]>> = {
+  none: ['preparing', 'aborted'],
+  preparing: ['prepared', 'aborted'],
+  prepared: ['precommitted', 'committed', 'aborted'],
+  precommitted: ['committed', 'aborted'],
+  committed: [],
+  aborted: [],
+};
+
+export function assertTransition(from: TxState | 'none', to: TxState, txId: string): void {
+  if (!LEGAL_EDGES[from].includes(to)) {
+    throw new RatifyError('INTERNAL', `illegal participant transition ${from} -> ${to} for transaction ${txId}`);
+  }
+}

@@ -1,0 +1,94 @@
+// Public types of the participant SDK: what the coordinator sends, what the user's
+// handlers see and answer, and the durable per-transaction record.
+
+export type Protocol = '2pc' | '3pc';
+export type CallPath = 'prepare' | 'precommit' | 'commit' | 'abort';
+export const CALL_PATHS = ['prepare', 'precommit', 'commit', 'abort'] as const satisfies readonly CallPath[];
+
+/** A decoded coordinator call (the wire contract of the participant protocol). */
+export type ParticipantCall =
+  | {
+      readonly path: 'prepare';
+      readonly txId: string;
+      readonly participant: string;
+      readonly payload: unknown;
+      readonly protocol: Protocol;
+      readonly term: number;
+    }
+  | { readonly path: 'precommit' | 'commit' | 'abort'; readonly txId: string; readonly participant: string; readonly term: number };
+
+export type Vote = { readonly vote: 'commit' } | { readonly vote: 'abort'; readonly reason?: string };
+
+/** Who caused a handler call: the coordinator, cooperative termination, or the 3PC timeout rule. */
+export type CallSource = 'coordinator' | 'resolver' | 'timeout' | 'recovery';
+
+/** What the user's handlers receive. */
+export interface ParticipantTx {
+  readonly txId: string;
+  /**
+   * The name the coordinator enlisted us under. One service may be enlisted under
+   * several names in one transaction; each (txId, participant) is its own record.
+   */
+  readonly participant: string;
+  readonly protocol: Protocol | null;
+  /** The payload of the prepare call, kept in the record so commit/abort see it too. */
+  readonly payload: unknown;
+  /** Term of the call that triggered the handler; null when the SDK acts on its own. */
+  readonly term: number | null;
+  readonly source: CallSource;
+}
+
+export interface ParticipantHandlers {
+  /**
+   * Reserve what the transaction needs and vote. A vote of abort (or a throw) must
+   * leave nothing behind: abort() is not called for a transaction that voted abort.
+   */
+  prepare(tx: ParticipantTx): Promise<Vote>;
+  /** Apply what prepare reserved. Called at most once per transaction unless it throws. */
+  commit(tx: ParticipantTx): Promise<void>;
+  /**
+   * Release what prepare reserved. Also called when the process died in the middle of
+   * prepare, so it must tolerate finding nothing to release.
+   */
+  abort(tx: ParticipantTx): Promise<void>;
+  precommit?(tx: ParticipantTx): Promise<void>;
+}
+
+export type TxState = 'preparing' | 'prepared' | 'precommitted' | 'committed' | 'aborted';
+export const TX_STATES = ['preparing', 'prepared', 'precommitted', 'committed', 'aborted'] as const satisfies readonly TxState[];
+
+/** States in which the outcome is still unknown to us. */
+export function isInDoubt(state: TxState): boolean {
+  return state === 'preparing' || state === 'prepared' || state === 'precommitted';
+}
+
+/** The durable state of one (txId, participant) pair. */
+export interface TxRecord {
+  readonly txId: string;
+  readonly participant: string;
+  readonly state: TxState;
+  /** null when an abort arrived before any prepare. */
+  readonly protocol: Protocol | null;
+  readonly payload: unknown;
+  /** Our vote as sent to the coordinator; null if we never answered a prepare. */
+  readonly vote: 'commit' | 'abort' | null;
+  readonly reason: string | null;
+  /** Term of the prepare call; cooperative termination compares it with the cluster's term. */
+  readonly preparedTerm: number | null;
+  /** Wall-clock ms of the last change; after a restart the resolver's clocks start from it. */
+  readonly updatedAtMs: number;
+}
+
+/** A reply in the shape every transport (fastify, node:http, tests) sends back. */
+export interface HandleResult {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** The subset of a pino logger the SDK uses. */
+export interface ParticipantLogger {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}

@@ -1,0 +1,151 @@
+// An in-process network for driver and integration tests.
+//
+// Delivery is asynchronous (setImmediate), in send order per link, one
+// onMessages call per (send, destination). Messages are dropped, and counted,
+// when the destination is unknown or closed, or sits on the other side of a
+// partition at delivery time (a partition also eats messages in flight).
+//
+// By default every message makes the wire round trip (encode, decode,
+// validate), so a test sees exactly what an HTTP peer would, and a message the
+// codec would refuse throws from send(): in a test, that is a bug to surface,
+// not loss to tolerate. Errors thrown by a receiver's onMessages also surface
+// (as uncaught exceptions), for the same reason.
+//
+// Membership is not enforced: delivery is by node id. setMembers() is recorded
+// (see members()) so tests can assert what the driver told its transport.
+import { RatifyError } from '../errors.js';
+import type { Member, Message, NodeId } from '../raft/types.js';
+import { decodeEnvelope, encodeEnvelope } from './codec.js';
+import { ENVELOPE_VERSION } from './message-guard.js';
+import type { InboundHandler, Transport } from './transport.js';
+
+export interface MemoryNetworkOptions {
+  /** Encode and decode every message as the HTTP transport would (default true). */
+  readonly roundTrip?: boolean;
+}
+
+export interface MemoryNetworkCounters {
+  delivered: number;
+  dropped: number;
+}
+
+const CLUSTER_ID = 'memory-network';
+
+export class MemoryNetwork {
+  private readonly nodes = new Map<NodeId, MemoryTransport>();
+  /** Node id -> partition group; null when the network is whole. Unlisted nodes share one group. */
+  private groups: Map<NodeId, number> | null = null;
+  private readonly counterValues: MemoryNetworkCounters = { delivered: 0, dropped: 0 };
+  private readonly roundTrip: boolean;
+
+  constructor(opts: MemoryNetworkOptions = {}) {
+    this.roundTrip = opts.roundTrip ?? true;
+  }
+
+  /** Attaches a node. One open transport per node id at a time. */
+  transport(nodeId: NodeId, onMessages: InboundHandler): MemoryTransport {
+    if (this.nodes.has(nodeId)) {
+      throw new RatifyError('INTERNAL', `memory network: node ${nodeId} is already attached; close its transport first`);
+    }
+    const t = new MemoryTransport(this, nodeId, onMessages);
+    this.nodes.set(nodeId, t);
+    return t;
+  }
+
+  /**
+   * Splits the network: nodes can reach each other only within the same group.
+   * Nodes not named in any group form one more group together, so
+   * partition(['n1']) isolates n1 from everyone else.
+   */
+  partition(...groups: readonly (readonly NodeId[])[]): void {
+    const map = new Map<NodeId, number>();
+    groups.forEach((group, i) => {
+      for (const id of group) {
+        if (map.has(id)) throw new RatifyError('INTERNAL', `memory network: node ${id} is in two partition groups`);
+        map.set(id, i + 1);
+      }
+    });
+    this.groups = map;
+  }
+
+  heal(): void {
+    this.groups = null;
+  }
+
+  canReach(from: NodeId, to: NodeId): boolean {
+    return this.groups === null || (this.groups.get(from) ?? 0) === (this.groups.get(to) ?? 0);
+  }
+
+  counters(): Readonly<MemoryNetworkCounters> {
+    return { ...this.counterValues };
+  }
+
+  /** @internal Called by MemoryTransport.send. */
+  route(from: NodeId, messages: readonly Message[]): void {
+    for (const [to, batch] of groupByDestination(messages)) {
+      const payload = this.roundTrip ? wireRoundTrip(from, batch) : batch;
+      setImmediate(() => this.deliver(from, to, payload));
+    }
+  }
+
+  /** @internal Called by MemoryTransport.close. */
+  detach(t: MemoryTransport): void {
+    if (this.nodes.get(t.nodeId) === t) this.nodes.delete(t.nodeId);
+  }
+
+  private deliver(from: NodeId, to: NodeId, messages: readonly Message[]): void {
+    const target = this.nodes.get(to);
+    if (target === undefined || !this.canReach(from, to)) {
+      this.counterValues.dropped += messages.length;
+      return;
+    }
+    this.counterValues.delivered += messages.length;
+    target.onMessages(messages);
+  }
+}
+
+export class MemoryTransport implements Transport {
+  private currentMembers: readonly Member[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly network: MemoryNetwork,
+    readonly nodeId: NodeId,
+    /** @internal */
+    readonly onMessages: InboundHandler,
+  ) {}
+
+  send(messages: readonly Message[]): void {
+    if (this.closed || messages.length === 0) return;
+    this.network.route(this.nodeId, messages);
+  }
+
+  setMembers(members: readonly Member[]): void {
+    this.currentMembers = members.map((m) => ({ ...m }));
+  }
+
+  members(): readonly Member[] {
+    return this.currentMembers;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.network.detach(this);
+  }
+}
+
+function groupByDestination(messages: readonly Message[]): Map<NodeId, Message[]> {
+  const byTo = new Map<NodeId, Message[]>();
+  for (const m of messages) {
+    const list = byTo.get(m.to);
+    if (list === undefined) byTo.set(m.to, [m]);
+    else list.push(m);
+  }
+  return byTo;
+}
+
+/** What an HTTP peer would receive: fresh, validated objects that share nothing with the sender's. */
+function wireRoundTrip(from: NodeId, messages: readonly Message[]): readonly Message[] {
+  return decodeEnvelope(encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: CLUSTER_ID, from, messages })).messages;
+}

@@ -1,0 +1,120 @@
+// Inbound side of the HTTP transport: POST /raft/v1/messages.
+//
+// Checks, in this order:
+//   1. secret (x-ratify-secret, timing-safe)       401 UNAUTHORIZED
+//   2. content type and size                       400 VALIDATION_FAILED / 413 BODY_TOO_LARGE
+//   3. decode + validate every message             400 VALIDATION_FAILED
+//   4. cluster id                                  403 FORBIDDEN
+//   5. sender is a member, and `from` of each msg  403 FORBIDDEN
+//   6. every message is addressed to this node     400 VALIDATION_FAILED
+// The secret comes first, in an onRequest hook, so that an unauthenticated
+// caller never gets this node to buffer or decode a body.
+// A wrong content type answers 400 VALIDATION_FAILED, not 415: every error
+// code maps to one status (src/errors.ts) and no code has 415.
+//
+// On success the reply is 204 and the messages go to onMessages, which must
+// only enqueue them: the node processes them asynchronously.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { RatifyError } from '../errors.js';
+import { checkRange } from './check-range.js';
+import { decodeEnvelope } from './codec.js';
+import { DEFAULT_WIRE_LIMITS, validateWireLimits, type Envelope, type WireLimits } from './message-guard.js';
+import type { InboundHandler } from './transport.js';
+
+export const RAFT_MESSAGES_PATH = '/raft/v1/messages';
+export const SECRET_HEADER = 'x-ratify-secret';
+export const MSGPACK_CONTENT_TYPE = 'application/msgpack';
+
+export interface RaftRoutesOptions {
+  readonly clusterId: string;
+  readonly nodeId: string;
+  /** Shared cluster secret; null disables the check (trusted network only). */
+  readonly secret: string | null;
+  isMember(id: string): boolean;
+  readonly onMessages: InboundHandler;
+  readonly bodyLimitBytes: number;
+  readonly wireLimits?: WireLimits;
+}
+
+export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opts) => {
+  checkRange('bodyLimitBytes', opts.bodyLimitBytes, 1024, 1024 * 1024 * 1024);
+  const limits = validateWireLimits(opts.wireLimits ?? DEFAULT_WIRE_LIMITS);
+  const expectedDigest = opts.secret === null ? null : digest(opts.secret);
+
+  // This plugin is encapsulated: these parsers, hooks and handlers apply to its route only.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(MSGPACK_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes }, (_req, body, done) => {
+    done(null, body);
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(toRatifyError(err, opts.bodyLimitBytes), request, reply));
+  app.addHook('onRequest', async (request) => {
+    if (expectedDigest !== null && !secretMatches(request.headers[SECRET_HEADER], expectedDigest)) {
+      throw new RatifyError('UNAUTHORIZED', `missing or wrong ${SECRET_HEADER} header`);
+    }
+  });
+
+  app.post(RAFT_MESSAGES_PATH, { bodyLimit: opts.bodyLimitBytes }, async (request, reply) => {
+    const envelope = admit(request.body, opts, limits);
+    try {
+      opts.onMessages(envelope.messages);
+    } catch (cause) {
+      throw new RatifyError('INTERNAL', 'the node failed to accept inbound Raft messages', { cause });
+    }
+    return reply.code(204).send();
+  });
+};
+
+/** Steps 3 to 6 of the checks above. */
+function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits): Envelope {
+  if (!(body instanceof Uint8Array)) {
+    throw new RatifyError('VALIDATION_FAILED', `the body must be a ${MSGPACK_CONTENT_TYPE} envelope`);
+  }
+  const envelope = decodeEnvelope(body, limits);
+  if (envelope.clusterId !== opts.clusterId) {
+    throw new RatifyError('FORBIDDEN', `sender belongs to cluster ${JSON.stringify(envelope.clusterId)}, not this node's cluster`);
+  }
+  if (!opts.isMember(envelope.from)) {
+    throw new RatifyError('FORBIDDEN', `sender ${JSON.stringify(envelope.from)} is not a member of this cluster`);
+  }
+  envelope.messages.forEach((m, i) => {
+    if (m.from !== envelope.from) {
+      throw new RatifyError('FORBIDDEN', `messages[${i}].from ${JSON.stringify(m.from)} is not the sender ${JSON.stringify(envelope.from)}`);
+    }
+    if (m.to !== opts.nodeId) {
+      throw new RatifyError('VALIDATION_FAILED', `messages[${i}].to ${JSON.stringify(m.to)} is not this node (${opts.nodeId})`);
+    }
+  });
+  return envelope;
+}
+
+function digest(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+/** Compares digests, so neither the secret's content nor its length leaks through timing. */
+function secretMatches(header: string | string[] | undefined, expected: Buffer): boolean {
+  return typeof header === 'string' && timingSafeEqual(digest(header), expected);
+}
+
+/** Maps fastify's own errors (body parsing, limits) onto our codes. */
+function toRatifyError(err: FastifyError, bodyLimitBytes: number): RatifyError {
+  if (err instanceof RatifyError) return err;
+  switch (err.statusCode) {
+    case 413:
+      return new RatifyError('BODY_TOO_LARGE', `the body exceeds ${bodyLimitBytes} bytes`);
+    case 415:
+      return new RatifyError('VALIDATION_FAILED', `content-type must be ${MSGPACK_CONTENT_TYPE}`);
+    default:
+      if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+        return new RatifyError('VALIDATION_FAILED', err.message);
+      }
+      return new RatifyError('INTERNAL', 'internal error', { cause: err });
+  }
+}
+
+function sendError(err: RatifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err.status >= 500) request.log.error({ err }, 'raft route failed');
+  else request.log.debug({ code: err.code, message: err.message }, 'raft request refused');
+  return reply.code(err.status).send(err.toJSON());
+}

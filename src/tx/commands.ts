@@ -1,0 +1,137 @@
+// The replicated commands: every transaction change that recovery needs is one
+// of these, inside a Raft entry. The proposer (the leader) stamps ids, times and
+// the limits apply() enforces, so apply() never reads a clock, a random source
+// or this node's config.
+import { Packr } from 'msgpackr';
+import type { Decision, ParticipantSpec, Protocol, Vote } from './types.js';
+
+export interface VoteEntry {
+  readonly participant: string;
+  readonly vote: Vote;
+  /** The participant's own abort reason, if it gave one. */
+  readonly reason: string | null;
+  /** Why the prepare call failed, when the abort vote stands for a failure (shown as lastError). */
+  readonly error: string | null;
+}
+
+export type TxCommand =
+  | {
+      readonly type: 'created';
+      readonly txId: string;
+      readonly participants: readonly ParticipantSpec[];
+      readonly protocol: Protocol;
+      readonly createdAt: number;
+      readonly deadlineAt: number;
+      readonly idempotencyKey: string | null;
+      readonly requestHash: string | null;
+      /** One-shot flow: start in `preparing` and save an entry. */
+      readonly commitRequested: boolean;
+      readonly activeMax: number;
+    }
+  | { readonly type: 'enlisted'; readonly txId: string; readonly participant: ParticipantSpec; readonly participantsMax: number }
+  | { readonly type: 'commitRequested'; readonly txId: string }
+  | ({ readonly type: 'voteRecorded'; readonly txId: string } & VoteEntry)
+  | { readonly type: 'precommitted'; readonly txId: string; readonly votes: readonly VoteEntry[] }
+  | {
+      readonly type: 'decided';
+      readonly txId: string;
+      readonly decision: Decision;
+      readonly votes: readonly VoteEntry[];
+      readonly decidedAt: number;
+      readonly reason: string;
+    }
+  | { readonly type: 'participantFailing'; readonly txId: string; readonly participant: string; readonly error: string }
+  | { readonly type: 'acknowledged'; readonly txId: string; readonly participant: string }
+  | { readonly type: 'completed'; readonly txId: string; readonly completedAt: number }
+  | { readonly type: 'gc'; readonly now: number; readonly retainFinishedMs: number; readonly retainFinishedMax: number };
+
+export type TxCommandType = TxCommand['type'];
+
+// Plain maps, no record extension: the bytes depend only on the values, which
+// keeps snapshots of equal tables byte-identical.
+const packr = new Packr({ useRecords: false });
+
+export function encodeCommand(cmd: TxCommand): Uint8Array {
+  return packr.pack(cmd);
+}
+
+/** Returns null when the bytes are not a well-formed command. */
+export function decodeCommand(data: Uint8Array): TxCommand | null {
+  let value: unknown;
+  try {
+    value = packr.unpack(data);
+  } catch {
+    return null;
+  }
+  return isTxCommand(value) ? value : null;
+}
+
+// ---- guards -------------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStrOrNull = (v: unknown): v is string | null => v === null || isStr(v);
+const isVote = (v: unknown): v is Vote => v === 'commit' || v === 'abort';
+
+function isParticipantSpec(v: unknown): v is ParticipantSpec {
+  return isObj(v) && isStr(v.name) && isStr(v.url) && 'payload' in v;
+}
+
+function isVoteEntry(v: unknown): v is VoteEntry {
+  return isObj(v) && isStr(v.participant) && isVote(v.vote) && isStrOrNull(v.reason) && isStrOrNull(v.error);
+}
+
+function hasTx(v: Obj): boolean {
+  return isStr(v.txId) && v.txId.length > 0;
+}
+
+export function isTxCommand(v: unknown): v is TxCommand {
+  if (!isObj(v) || !isStr(v.type)) return false;
+  const type = v.type as TxCommandType;
+  switch (type) {
+    case 'created':
+      return (
+        hasTx(v) &&
+        Array.isArray(v.participants) &&
+        v.participants.every(isParticipantSpec) &&
+        (v.protocol === '2pc' || v.protocol === '3pc') &&
+        isNum(v.createdAt) &&
+        isNum(v.deadlineAt) &&
+        isStrOrNull(v.idempotencyKey) &&
+        isStrOrNull(v.requestHash) &&
+        typeof v.commitRequested === 'boolean' &&
+        isNum(v.activeMax)
+      );
+    case 'enlisted':
+      return hasTx(v) && isParticipantSpec(v.participant) && isNum(v.participantsMax);
+    case 'commitRequested':
+      return hasTx(v);
+    case 'precommitted':
+      return hasTx(v) && Array.isArray(v.votes) && v.votes.every(isVoteEntry);
+    case 'voteRecorded':
+      return hasTx(v) && isVoteEntry(v);
+    case 'decided':
+      return (
+        hasTx(v) &&
+        (v.decision === 'commit' || v.decision === 'abort') &&
+        Array.isArray(v.votes) &&
+        v.votes.every(isVoteEntry) &&
+        isNum(v.decidedAt) &&
+        isStr(v.reason)
+      );
+    case 'participantFailing':
+      return hasTx(v) && isStr(v.participant) && isStr(v.error);
+    case 'acknowledged':
+      return hasTx(v) && isStr(v.participant);
+    case 'completed':
+      return hasTx(v) && isNum(v.completedAt);
+    case 'gc':
+      return isNum(v.now) && isNum(v.retainFinishedMs) && isNum(v.retainFinishedMax);
+    default:
+      // Unknown type (for example from a newer version): not a command we can apply.
+      return false;
+  }
+}

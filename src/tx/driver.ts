@@ -1,0 +1,155 @@
+// The leader-only driver: one independent async run per in-flight transaction
+// (so a slow participant holds up only its own transactions), started when
+// this node becomes leader and stopped, all at once, when it stops leading.
+//
+// A term is an epoch: its AbortController cancels every sleep and every
+// in-flight participant call the moment leadership is lost, and its term goes
+// out with each call so participants can fence a deposed leader.
+import type { LeadershipEvent } from '../node/replicated-log.js';
+import { createFailingTracker, type FailingTracker } from './failing-tracker.js';
+import { runTransaction, type RunContext, type RunDeps, type RunHandle } from './protocol-run.js';
+import { proposeTx } from './proposer.js';
+import { isFinished } from './transitions.js';
+
+interface Epoch {
+  readonly term: number;
+  readonly controller: AbortController;
+  readonly runs: Map<string, RunHandle & { done: Promise<void> }>;
+  readonly timers: NodeJS.Timeout[];
+}
+
+export class TxDriver {
+  private epoch: Epoch | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly failing: FailingTracker;
+  /** Deadline aborts of active transactions already proposed and not yet applied. */
+  private readonly pendingExpiries = new Set<string>();
+  private gcPending = false;
+
+  constructor(private readonly deps: RunDeps) {
+    this.failing = createFailingTracker(deps.config.participantFailingThreshold, (n) => deps.metrics.setFailingParticipants(n));
+  }
+
+  start(): void {
+    if (this.unsubscribe !== null) return;
+    this.unsubscribe = this.deps.log.onLeadership((event) => this.onLeadership(event));
+    const status = this.deps.log.status();
+    if (status.role === 'leader') this.lead(status.term);
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    const runs = [...(this.epoch?.runs.values() ?? [])];
+    this.follow();
+    await Promise.allSettled(runs.map((r) => r.done));
+  }
+
+  /** The term this node currently drives, or null when it is not leading. */
+  leadingTerm(): number | null {
+    return this.epoch?.term ?? null;
+  }
+
+  /**
+   * Make sure `txId` is being driven (no-op unless leading). When a decision
+   * reached the table from elsewhere, a run still waiting in prepare is cut short.
+   */
+  drive(txId: string): void {
+    const epoch = this.epoch;
+    if (epoch === null) return;
+    const existing = epoch.runs.get(txId);
+    if (existing !== undefined) {
+      if (this.deps.sm.get(txId)?.decision != null) existing.cancelPrepare?.();
+      return;
+    }
+    const handle: RunHandle & { done: Promise<void> } = { cancelPrepare: null, done: Promise.resolve() };
+    epoch.runs.set(txId, handle);
+    const ctx: RunContext = { deps: this.deps, term: epoch.term, signal: epoch.controller.signal, failing: this.failing };
+    handle.done = runTransaction(ctx, txId, handle)
+      .catch((e: unknown) => this.deps.logger.error({ err: e, txId }, 'transaction run crashed'))
+      .finally(() => {
+        epoch.runs.delete(txId);
+        // The state may have moved (e.g. commit requested) between the run's last read and now.
+        if (this.epoch === epoch && this.needsRun(txId)) this.drive(txId);
+      });
+  }
+
+  private needsRun(txId: string): boolean {
+    const tx = this.deps.sm.get(txId);
+    return tx !== null && tx.state !== 'active' && !isFinished(tx.state);
+  }
+
+  private onLeadership(event: LeadershipEvent): void {
+    if (event.isLeader) this.lead(event.term);
+    else this.follow();
+  }
+
+  private lead(term: number): void {
+    if (this.epoch?.term === term) {
+      this.sweep();
+      return;
+    }
+    this.follow();
+    const epoch: Epoch = { term, controller: new AbortController(), runs: new Map(), timers: [] };
+    this.epoch = epoch;
+    this.deps.logger.info({ term, inFlight: this.deps.sm.activeCount() }, 'leading: finishing in-flight transactions');
+    const { sweepIntervalMs, gcIntervalMs } = this.deps.config;
+    epoch.timers.push(setInterval(() => this.sweep(), sweepIntervalMs).unref(), setInterval(() => this.gc(), gcIntervalMs).unref());
+    this.sweep();
+  }
+
+  private follow(): void {
+    const epoch = this.epoch;
+    if (epoch === null) return;
+    this.epoch = null;
+    epoch.controller.abort();
+    for (const timer of epoch.timers) clearInterval(timer);
+    this.failing.clear();
+    this.pendingExpiries.clear();
+    this.deps.logger.info({ term: epoch.term }, 'stopped leading: every transaction run stopped');
+  }
+
+  /**
+   * The leader's reconciler, run on election and then periodically: drives every
+   * in-flight transaction that has no run (decided ones through phase 2,
+   * undecided ones through prepare or to abort) and aborts active ones past
+   * their deadline (presumed abort).
+   */
+  private sweep(): void {
+    if (this.epoch === null) return;
+    const now = this.deps.now();
+    for (const tx of this.deps.sm.inFlightBrief()) {
+      if (tx.state !== 'active') this.drive(tx.id);
+      else if (now >= tx.deadlineAt) this.expire(tx.id);
+    }
+  }
+
+  private expire(txId: string): void {
+    if (this.pendingExpiries.has(txId)) return;
+    this.pendingExpiries.add(txId);
+    const cmd = { type: 'decided', txId, decision: 'abort', votes: [], decidedAt: this.deps.now(), reason: 'deadline passed before commit was requested' } as const;
+    proposeTx(this.deps.log, cmd, this.deps.config.proposeTimeoutMs)
+      .then((result) => {
+        if (result.ok && result.existed !== true) this.deps.metrics.decision('abort');
+        this.drive(txId);
+      })
+      .catch((e: unknown) => this.deps.logger.warn({ err: e, txId }, 'aborting an expired transaction failed; will retry'))
+      .finally(() => this.pendingExpiries.delete(txId));
+  }
+
+  /** Proposes a retention entry only when it would remove something, so an idle cluster's log stays quiet. */
+  private gc(): void {
+    if (this.epoch === null || this.gcPending) return;
+    const { retainFinishedMs, retainFinishedMax, proposeTimeoutMs } = this.deps.config;
+    const now = this.deps.now();
+    const { finishedCount, oldestCompletedAt } = this.deps.sm.retentionStats();
+    const due = finishedCount > retainFinishedMax || (oldestCompletedAt !== null && oldestCompletedAt + retainFinishedMs <= now);
+    if (!due) return;
+    this.gcPending = true;
+    proposeTx(this.deps.log, { type: 'gc', now, retainFinishedMs, retainFinishedMax }, proposeTimeoutMs)
+      .catch((e: unknown) => this.deps.logger.warn({ err: e }, 'retention entry failed; will retry'))
+      .finally(() => {
+        this.gcPending = false;
+      });
+  }
+}

@@ -1,0 +1,225 @@
+// What each API call does, free of HTTP. Writes run on the leader (routes
+// forward them there); reads run anywhere behind a ReadIndex barrier.
+//
+// Checks made here before proposing save log entries; apply() repeats the ones
+// a race can defeat (idempotency key, participant limit, state), so they hold
+// even when two requests pass the check at once.
+import { createHash, randomUUID } from 'node:crypto';
+import { RatifyError } from '../errors.js';
+import type { ReplicatedLog } from '../node/replicated-log.js';
+import type { TxCommand } from './commands.js';
+import type { TxConfig } from './config.js';
+import type { TxDriver } from './driver.js';
+import { proposeTx, unwrap } from './proposer.js';
+import type { ParticipantSpec, Protocol, TxListFilter, TxListPage, TxRecord, TxStateMachine } from './types.js';
+import type { TxMetrics } from './metrics.js';
+import type { TxWaiters } from './waiters.js';
+
+export interface ParticipantInput {
+  readonly name: string;
+  readonly url: string;
+  readonly payload?: unknown;
+}
+
+export interface CreateInput {
+  readonly participants?: readonly ParticipantInput[];
+  readonly protocol?: Protocol;
+  readonly timeoutMs?: number;
+  readonly commit?: boolean;
+}
+
+export interface OperationsDeps {
+  readonly log: ReplicatedLog;
+  readonly sm: TxStateMachine;
+  readonly config: TxConfig;
+  readonly driver: TxDriver;
+  readonly waiters: TxWaiters;
+  readonly metrics: TxMetrics;
+  readonly now: () => number;
+  readonly newId?: () => string;
+}
+
+const notFound = (id: string): RatifyError => new RatifyError('TX_NOT_FOUND', `transaction ${id} not found`);
+
+export class TxOperations {
+  constructor(private readonly deps: OperationsDeps) {}
+
+  /** 201 with the active transaction, or 200 once the decision is durable when `commit` is set. */
+  async create(input: CreateInput, idempotencyKey: string | null): Promise<{ status: 200 | 201; tx: TxRecord }> {
+    const { config, sm, now } = this.deps;
+    const participants = (input.participants ?? []).map((p) => this.checkParticipant(p));
+    this.checkCount(participants.length);
+    if (new Set(participants.map((p) => p.name)).size !== participants.length) {
+      throw new RatifyError('VALIDATION_FAILED', 'participant names must be unique within a transaction');
+    }
+    const commit = input.commit === true;
+    const requestHash = idempotencyKey === null ? null : hashRequest(input, participants);
+    const replay = idempotencyKey === null ? null : sm.findByIdempotencyKey(idempotencyKey);
+    if (replay !== null) return this.afterCreate(checkReplay(replay, requestHash), commit);
+    if (sm.activeCount() >= config.maxActiveTransactions) {
+      throw new RatifyError('TOO_MANY_PENDING', `active transactions (${sm.activeCount()}) reached maxActiveTransactions (${config.maxActiveTransactions})`);
+    }
+    const createdAt = now();
+    const result = unwrap(
+      await this.propose({
+        type: 'created',
+        txId: this.deps.newId?.() ?? randomUUID(),
+        participants,
+        protocol: input.protocol ?? '2pc',
+        createdAt,
+        deadlineAt: createdAt + (input.timeoutMs ?? config.defaultTimeoutMs),
+        idempotencyKey,
+        requestHash,
+        commitRequested: commit,
+        activeMax: config.maxActiveTransactions,
+      }),
+    );
+    if (result.tx === null) throw new RatifyError('INTERNAL', 'created entry applied without a transaction');
+    return this.afterCreate(result.tx, commit);
+  }
+
+  private async afterCreate(tx: TxRecord, commit: boolean): Promise<{ status: 200 | 201; tx: TxRecord }> {
+    if (!commit) return { status: 201, tx: this.deps.sm.get(tx.id) ?? tx };
+    return { status: 200, tx: await this.commit(tx.id) };
+  }
+
+  async enlist(txId: string, input: ParticipantInput): Promise<TxRecord> {
+    const participant = this.checkParticipant(input);
+    const tx = this.deps.sm.get(txId);
+    if (tx === null) throw notFound(txId);
+    const same = tx.participants.find((p) => p.name === participant.name);
+    if (tx.state !== 'active' && same === undefined) throw new RatifyError('TX_NOT_ACTIVE', `transaction ${txId} is ${tx.state}, not active`);
+    if (same === undefined) this.checkCount(tx.participants.length + 1);
+    const result = unwrap(await this.propose({ type: 'enlisted', txId, participant, participantsMax: this.deps.config.maxParticipants }));
+    return result.tx ?? tx;
+  }
+
+  /** Idempotent: answers once the decision is durable, whatever it is. */
+  async commit(txId: string): Promise<TxRecord> {
+    const tx = this.deps.sm.get(txId);
+    if (tx === null) throw notFound(txId);
+    if (tx.state === 'active') unwrap(await this.propose({ type: 'commitRequested', txId }));
+    this.deps.driver.drive(txId);
+    const waitMs = Math.max(0, tx.deadlineAt - this.deps.now()) + this.deps.config.decisionWaitSlackMs;
+    const decided = await this.deps.waiters.waitFor(
+      txId,
+      (t) => t === null || t.decision !== null,
+      waitMs,
+      `no decision for transaction ${txId} yet; it may still be decided (GET it, or retry commit)`,
+    );
+    if (decided === null) throw notFound(txId);
+    return decided;
+  }
+
+  /** 409 TX_ALREADY_COMMITTED when the decision is (or, after precommit, can only be) commit. */
+  async abort(txId: string): Promise<TxRecord> {
+    const tx = this.deps.sm.get(txId);
+    if (tx === null) throw notFound(txId);
+    if (tx.decision === 'abort') return tx;
+    if (tx.decision === 'commit' || tx.state === 'precommitted') throw alreadyCommitted(tx);
+    const result = await this.propose({
+      type: 'decided',
+      txId,
+      decision: 'abort',
+      votes: [],
+      decidedAt: this.deps.now(),
+      reason: 'abort requested by a client',
+    });
+    const { tx: after, existed } = unwrap(result);
+    if (after === null) throw notFound(txId);
+    if (after.decision === 'commit') throw alreadyCommitted(after);
+    if (existed !== true) this.deps.metrics.decision('abort');
+    this.deps.driver.drive(txId);
+    return this.deps.sm.get(txId) ?? after;
+  }
+
+  async get(txId: string): Promise<TxRecord> {
+    await this.deps.log.readBarrier({ timeoutMs: this.deps.config.readBarrierTimeoutMs });
+    const tx = this.deps.sm.get(txId);
+    if (tx === null) throw notFound(txId);
+    return tx;
+  }
+
+  async list(filter: TxListFilter): Promise<TxListPage> {
+    await this.deps.log.readBarrier({ timeoutMs: this.deps.config.readBarrierTimeoutMs });
+    return this.deps.sm.list(filter);
+  }
+
+  private propose(cmd: TxCommand): ReturnType<typeof proposeTx> {
+    return proposeTx(this.deps.log, cmd, this.deps.config.proposeTimeoutMs);
+  }
+
+  private checkCount(count: number): void {
+    const max = this.deps.config.maxParticipants;
+    if (count > max) throw new RatifyError('TOO_MANY_PARTICIPANTS', `participants (${count}) exceed maxParticipants (${max})`);
+  }
+
+  private checkParticipant(p: ParticipantInput): ParticipantSpec {
+    const { maxPayloadBytes, participantHostAllowlist } = this.deps.config;
+    const url = parseBaseUrl(p.url, p.name);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (participantHostAllowlist.length > 0 && !participantHostAllowlist.includes(host)) {
+      throw new RatifyError('VALIDATION_FAILED', `participant ${p.name}: host ${host} is not in participantHostAllowlist`);
+    }
+    const payload = p.payload ?? null;
+    const bytes = Buffer.byteLength(JSON.stringify(payload));
+    if (bytes > maxPayloadBytes) {
+      throw new RatifyError('BODY_TOO_LARGE', `participant ${p.name}: payload (${bytes} bytes) exceeds maxPayloadBytes (${maxPayloadBytes})`);
+    }
+    return { name: p.name, url: p.url, payload };
+  }
+}
+
+function parseBaseUrl(raw: string, name: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new RatifyError('VALIDATION_FAILED', `participant ${name}: url is not a valid URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new RatifyError('VALIDATION_FAILED', `participant ${name}: url must use http or https`);
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new RatifyError('VALIDATION_FAILED', `participant ${name}: url must be a base URL without query or fragment`);
+  }
+  return url;
+}
+
+function alreadyCommitted(tx: TxRecord): RatifyError {
+  const why = tx.decision === 'commit' ? 'the decision was commit' : 'it is precommitted, so the decision can only be commit';
+  return new RatifyError('TX_ALREADY_COMMITTED', `transaction ${tx.id} cannot be aborted: ${why}`);
+}
+
+function checkReplay(tx: TxRecord, requestHash: string | null): TxRecord {
+  if (tx.requestHash !== requestHash) {
+    throw new RatifyError('IDEMPOTENCY_KEY_REUSED', 'the Idempotency-Key was already used for a request with a different body');
+  }
+  return tx;
+}
+
+/**
+ * Hash of the request as the client sent it. Defaults this node would fill in
+ * (timeoutMs) stay out, so the same retry hashes the same on every node even
+ * if their configs differ.
+ */
+export function hashRequest(input: CreateInput, participants: readonly ParticipantSpec[]): string {
+  const canonical = canonicalJson({
+    participants: participants.map((p) => ({ name: p.name, url: p.url, payload: p.payload })),
+    protocol: input.protocol ?? '2pc',
+    timeoutMs: input.timeoutMs ?? null,
+    commit: input.commit === true,
+  });
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

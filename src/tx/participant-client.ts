@@ -1,0 +1,128 @@
+// Coordinator -> participant calls (the participant protocol of issue 3).
+//
+// Every call is a JSON POST carrying the leader's term in the X-Ratify-Term
+// header and in the body, so a participant can fence a deposed leader. Any
+// non-2xx answer, timeout, refused connection or malformed answer is a
+// failure; the driver decides what a failure means (abort vote in prepare,
+// retry in phase 2).
+import { Agent, request } from 'undici';
+import type { Protocol } from './types.js';
+
+export interface PrepareRequest {
+  readonly url: string;
+  readonly txId: string;
+  readonly participant: string;
+  readonly payload: unknown;
+  readonly protocol: Protocol;
+  readonly term: number;
+}
+
+export interface Phase2Request {
+  readonly url: string;
+  readonly txId: string;
+  readonly participant: string;
+  readonly term: number;
+}
+
+export type Phase2Kind = 'precommit' | 'commit' | 'abort';
+
+export type PrepareResult =
+  | { readonly kind: 'vote'; readonly vote: 'commit' }
+  | { readonly kind: 'vote'; readonly vote: 'abort'; readonly reason: string | null }
+  | { readonly kind: 'failure'; readonly error: string };
+
+export type DeliverResult = { readonly kind: 'ack' } | { readonly kind: 'failure'; readonly error: string };
+
+export interface CallOptions {
+  readonly timeoutMs: number;
+  /** Aborted when this node stops leading: in-flight calls end at once. */
+  readonly signal: AbortSignal;
+}
+
+export interface ParticipantClient {
+  prepare(req: PrepareRequest, opts: CallOptions): Promise<PrepareResult>;
+  deliver(kind: Phase2Kind, req: Phase2Request, opts: CallOptions): Promise<DeliverResult>;
+  close(): Promise<void>;
+}
+
+/** A participant's answer body is small; anything bigger is a failure, not a memory problem. */
+const ANSWER_BYTES_MAX = 64 * 1024;
+
+export function createHttpParticipantClient(opts: { connectionsPerOrigin: number }): ParticipantClient {
+  // One pool per origin (undici Agent): a slow participant fills only its own sockets.
+  const agent = new Agent({ connections: opts.connectionsPerOrigin, keepAliveTimeout: 30_000, pipelining: 1 });
+
+  async function post(path: string, baseUrl: string, body: object, term: number, call: CallOptions): Promise<{ status: number; text: string }> {
+    const url = `${baseUrl.replace(/\/+$/, '')}/${path}`;
+    const signal = AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]);
+    const res = await request(url, {
+      dispatcher: agent,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-ratify-term': String(term) },
+      body: JSON.stringify(body),
+      signal,
+    });
+    return { status: res.statusCode, text: await readBounded(res.body) };
+  }
+
+  return {
+    async prepare(req, call) {
+      const body = { txId: req.txId, participant: req.participant, payload: req.payload ?? null, protocol: req.protocol, term: req.term };
+      try {
+        const { status, text } = await post('prepare', req.url, body, req.term, call);
+        if (status < 200 || status > 299) return { kind: 'failure', error: `prepare answered HTTP ${status}` };
+        return parseVote(text);
+      } catch (e) {
+        return { kind: 'failure', error: `prepare failed: ${describe(e)}` };
+      }
+    },
+    async deliver(kind, req, call) {
+      const body = { txId: req.txId, participant: req.participant, term: req.term };
+      try {
+        const { status } = await post(kind, req.url, body, req.term, call);
+        if (status < 200 || status > 299) return { kind: 'failure', error: `${kind} answered HTTP ${status}` };
+        return { kind: 'ack' };
+      } catch (e) {
+        return { kind: 'failure', error: `${kind} failed: ${describe(e)}` };
+      }
+    },
+    async close() {
+      await agent.close();
+    },
+  };
+}
+
+export function parseVote(text: string): PrepareResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { kind: 'failure', error: 'prepare answer is not JSON' };
+  }
+  if (typeof value !== 'object' || value === null) return { kind: 'failure', error: 'prepare answer is not an object' };
+  const { vote, reason } = value as { vote?: unknown; reason?: unknown };
+  if (vote === 'commit') return { kind: 'vote', vote: 'commit' };
+  if (vote === 'abort') return { kind: 'vote', vote: 'abort', reason: typeof reason === 'string' ? reason.slice(0, 1024) : null };
+  return { kind: 'failure', error: 'prepare answer has no vote "commit" or "abort"' };
+}
+
+async function readBounded(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > ANSWER_BYTES_MAX) throw new Error(`answer larger than ${ANSWER_BYTES_MAX} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function describe(e: unknown): string {
+  if (e instanceof Error) {
+    if (e.name === 'TimeoutError') return 'timed out';
+    if (e.name === 'AbortError') return 'cancelled';
+    const code = (e as { code?: unknown }).code;
+    return typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
+  }
+  return String(e);
+}

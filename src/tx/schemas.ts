@@ -1,0 +1,107 @@
+// JSON schemas of the transaction routes: body, params, query, headers, and a
+// response schema per status so replies carry the view and nothing internal.
+import type { TxConfig } from './config.js';
+import { TX_STATES } from './types.js';
+
+const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+      required: ['code', 'message'],
+      additionalProperties: true,
+    },
+  },
+  required: ['error'],
+} as const;
+
+const viewSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    state: { type: 'string', enum: TX_STATES },
+    outcome: { type: ['string', 'null'], enum: ['committed', 'aborted', null] },
+    protocol: { type: 'string', enum: ['2pc', '3pc'] },
+    participants: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          url: { type: 'string' },
+          vote: { type: ['string', 'null'], enum: ['commit', 'abort', null] },
+          acknowledged: { type: 'boolean' },
+          lastError: { type: 'string' },
+        },
+        required: ['name', 'url', 'vote', 'acknowledged'],
+      },
+    },
+    createdAt: { type: 'string' },
+    decidedAt: { type: 'string' },
+    completedAt: { type: 'string' },
+  },
+  required: ['id', 'state', 'outcome', 'protocol', 'participants', 'createdAt'],
+} as const;
+
+const errorResponses = { '4xx': errorSchema, '5xx': errorSchema } as const;
+
+export function txSchemas(config: TxConfig) {
+  const participant = {
+    type: 'object',
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: config.maxNameLength },
+      url: { type: 'string', minLength: 1, maxLength: config.maxUrlLength },
+      payload: {},
+    },
+    required: ['name', 'url'],
+    additionalProperties: false,
+  } as const;
+  const idParams = {
+    type: 'object',
+    // 100 is also find-my-way's default maxParamLength (longer ids never reach the schema).
+    properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+    required: ['id'],
+  } as const;
+  return {
+    create: {
+      headers: {
+        type: 'object',
+        properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: config.maxIdempotencyKeyLength } },
+      },
+      body: {
+        type: 'object',
+        properties: {
+          // No maxItems: too many participants is 413 TOO_MANY_PARTICIPANTS, not a 400.
+          participants: { type: 'array', items: participant },
+          protocol: { type: 'string', enum: ['2pc', '3pc'] },
+          timeoutMs: { type: 'integer', minimum: 1, maximum: config.maxTimeoutMs },
+          commit: { type: 'boolean' },
+        },
+        additionalProperties: false,
+      },
+      response: { 200: viewSchema, 201: viewSchema, ...errorResponses },
+    },
+    enlist: { params: idParams, body: participant, response: { 200: viewSchema, ...errorResponses } },
+    byId: { params: idParams, response: { 200: viewSchema, ...errorResponses } },
+    list: {
+      querystring: {
+        type: 'object',
+        properties: {
+          state: { type: 'string', enum: TX_STATES },
+          limit: { type: 'integer', minimum: 1, maximum: config.listLimitMax },
+          cursor: { type: 'string', minLength: 1, maxLength: 64 },
+        },
+        additionalProperties: false,
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: { transactions: { type: 'array', items: viewSchema }, nextCursor: { type: ['string', 'null'] } },
+          required: ['transactions', 'nextCursor'],
+        },
+        ...errorResponses,
+      },
+    },
+  };
+}

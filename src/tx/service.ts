@@ -1,0 +1,52 @@
+// Wires the coordinator together for the node: driver (leader only), the
+// operations behind the API, forwarding, and the fastify plugin.
+import type pino from 'pino';
+import type { Registry } from 'prom-client';
+import type { ReplicatedLog } from '../node/replicated-log.js';
+import { validateTxConfig, type TxConfig } from './config.js';
+import { TxDriver } from './driver.js';
+import { createForwarder } from './forwarder.js';
+import { createTxMetrics } from './metrics.js';
+import { TxOperations } from './operations.js';
+import { createHttpParticipantClient, type ParticipantClient } from './participant-client.js';
+import { createTxRoutes } from './routes.js';
+import type { TxService, TxStateMachine } from './types.js';
+import { TxWaiters } from './waiters.js';
+
+export interface TxServiceOptions {
+  readonly log: ReplicatedLog;
+  readonly stateMachine: TxStateMachine;
+  readonly config: TxConfig;
+  readonly logger: pino.Logger;
+  readonly metrics: Registry;
+  /** Tests inject a recording or failing client; by default undici over HTTP. */
+  readonly participantClient?: ParticipantClient;
+  /** Injected time and randomness (simulation); default Date.now and Math.random. */
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+export function createTxService(opts: TxServiceOptions): TxService {
+  const { log, stateMachine: sm, config } = opts;
+  validateTxConfig(config);
+  const logger = opts.logger.child({ component: 'tx' });
+  const now = opts.now ?? Date.now;
+  const client = opts.participantClient ?? createHttpParticipantClient({ connectionsPerOrigin: config.participantConnectionsPerOrigin });
+  const metrics = createTxMetrics(opts.metrics, () => sm.activeCount());
+  const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random });
+  const waiters = new TxWaiters(sm);
+  const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now });
+  const forwarder = createForwarder(log, config.forwardTimeoutMs);
+  let stopped = false;
+  return {
+    plugin: createTxRoutes({ ops, forwarder, log, config, logger, leadingTerm: () => driver.leadingTerm() }),
+    start: () => driver.start(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      waiters.close();
+      await driver.stop();
+      await Promise.allSettled([client.close(), forwarder.close()]);
+    },
+  };
+}

@@ -1,0 +1,362 @@
+// The coordinator's replicated state machine: applies TxCommands to the table.
+//
+// apply() is deterministic: it reads only the entry (its index and the stamped
+// command), never a clock, a random source or this node's config. A command
+// that a race made stale (a second decision, a vote after the decision, an
+// enlist after commit was requested) is answered with a result, not thrown,
+// so every node rejects it the same way and no node crashes on it.
+import type { AppliedEntry } from '../raft/state-machine.js';
+import { assertNever } from '../raft/types.js';
+import { RatifyError, type ErrorCode } from '../errors.js';
+import { decodeCommand, type TxCommand, type VoteEntry } from './commands.js';
+import type { TxConfig } from './config.js';
+import {
+  assertTransition,
+  canTransition,
+  finishedState,
+  isFinished,
+  phase2State,
+} from './transitions.js';
+import { TxTable } from './tx-table.js';
+import { TX_STATES, type ApplyResult, type TxListFilter, type TxListPage, type TxRecord, type TxStateMachine } from './types.js';
+
+type Cmd<T extends TxCommand['type']> = Extract<TxCommand, { type: T }>;
+
+export function copyRecord(tx: TxRecord): TxRecord {
+  return { ...tx, participants: tx.participants.map((p) => ({ ...p })) };
+}
+
+const ok = (tx: TxRecord | null, existed = false): ApplyResult => ({ ok: true, tx: tx && copyRecord(tx), existed });
+const reject = (code: ErrorCode, message: string, tx: TxRecord | null = null): ApplyResult => ({
+  ok: false,
+  code,
+  message,
+  tx: tx && copyRecord(tx),
+});
+
+export function createTxStateMachine(config: TxConfig): TxStateMachine {
+  return new ReplicatedTxStateMachine(config);
+}
+
+class ReplicatedTxStateMachine implements TxStateMachine {
+  private readonly table = new TxTable();
+  private readonly listeners = new Set<(txId: string) => void>();
+
+  constructor(private readonly config: TxConfig) {}
+
+  apply(entry: AppliedEntry): ApplyResult {
+    const cmd = decodeCommand(entry.data);
+    // Skipping (rather than throwing) keeps every node alive and identical if a
+    // malformed entry ever got into the log; the proposer sees the rejection.
+    if (cmd === null) return reject('INTERNAL', `entry ${entry.index} is not a transaction command`);
+    const result = this.dispatch(cmd, entry.index);
+    if ('txId' in cmd) this.notify(cmd.txId);
+    return result;
+  }
+
+  private dispatch(cmd: TxCommand, index: number): ApplyResult {
+    switch (cmd.type) {
+      case 'created':
+        return this.created(cmd, index);
+      case 'enlisted':
+        return this.enlisted(cmd);
+      case 'commitRequested':
+        return this.commitRequested(cmd);
+      case 'voteRecorded':
+        return this.voteRecorded(cmd);
+      case 'precommitted':
+        return this.precommitted(cmd);
+      case 'decided':
+        return this.decided(cmd);
+      case 'participantFailing':
+        return this.participantFailing(cmd);
+      case 'acknowledged':
+        return this.acknowledged(cmd);
+      case 'completed':
+        return this.completed(cmd);
+      case 'gc':
+        return this.gc(cmd);
+      default:
+        return assertNever(cmd);
+    }
+  }
+
+  private created(cmd: Cmd<'created'>, index: number): ApplyResult {
+    if (cmd.idempotencyKey !== null) {
+      // Two creates with one key can both pass the leader's check; the first applied wins.
+      const existing = this.lookup(this.table.byKey.get(cmd.idempotencyKey));
+      if (existing !== null) {
+        if (existing.requestHash === cmd.requestHash) return ok(existing, true);
+        return reject('IDEMPOTENCY_KEY_REUSED', 'the Idempotency-Key was already used for a different request', existing);
+      }
+    }
+    const same = this.lookup(cmd.txId);
+    if (same !== null) return ok(same, true);
+    if (this.table.unfinished.size >= cmd.activeMax) {
+      return reject('TOO_MANY_PENDING', `active transactions (${this.table.unfinished.size}) reached maxActiveTransactions (${cmd.activeMax})`);
+    }
+    const names = new Set(cmd.participants.map((p) => p.name));
+    if (names.size !== cmd.participants.length) return reject('VALIDATION_FAILED', 'participant names must be unique');
+    const tx: TxRecord = {
+      id: cmd.txId,
+      seq: index,
+      state: cmd.commitRequested ? 'preparing' : 'active',
+      protocol: cmd.protocol,
+      participants: cmd.participants.map((p) => ({ name: p.name, url: p.url, payload: p.payload, vote: null, acknowledged: false, lastError: null })),
+      createdAt: cmd.createdAt,
+      deadlineAt: cmd.deadlineAt,
+      decision: null,
+      decisionReason: null,
+      decidedAt: null,
+      completedAt: null,
+      idempotencyKey: cmd.idempotencyKey,
+      requestHash: cmd.requestHash,
+    };
+    this.table.insert(tx);
+    return ok(tx);
+  }
+
+  private enlisted(cmd: Cmd<'enlisted'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    const { participant } = cmd;
+    const existing = tx.participants.find((p) => p.name === participant.name);
+    if (existing !== undefined) {
+      // A retried enlist is fine; a different participant under the same name is not.
+      if (existing.url === participant.url && samePayload(existing.payload, participant.payload)) return ok(tx, true);
+      return reject('VALIDATION_FAILED', `participant ${participant.name} is already enlisted with a different url or payload`, tx);
+    }
+    if (tx.state !== 'active') return reject('TX_NOT_ACTIVE', `transaction ${tx.id} is ${tx.state}, not active`, tx);
+    if (tx.participants.length >= cmd.participantsMax) {
+      return reject('TOO_MANY_PARTICIPANTS', `participants (${tx.participants.length + 1}) would exceed maxParticipants (${cmd.participantsMax})`, tx);
+    }
+    tx.participants.push({ ...participant, vote: null, acknowledged: false, lastError: null });
+    return ok(tx);
+  }
+
+  private commitRequested(cmd: Cmd<'commitRequested'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    if (tx.state !== 'active') return ok(tx, true); // already preparing or decided: commit is idempotent
+    this.move(tx, 'preparing');
+    return ok(tx);
+  }
+
+  private voteRecorded(cmd: Cmd<'voteRecorded'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    // Votes only matter while preparing; a late one (after the decision) changes nothing.
+    if (tx.state === 'preparing') this.setVotes(tx, [cmd]);
+    return ok(tx);
+  }
+
+  private precommitted(cmd: Cmd<'precommitted'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    if (tx.state === 'precommitted') return ok(tx, true);
+    if (tx.protocol !== '3pc' || tx.state !== 'preparing') {
+      return reject('TX_NOT_ACTIVE', `transaction ${tx.id} (${tx.protocol}, ${tx.state}) cannot precommit`, tx);
+    }
+    if (!this.allVoteCommit(tx, cmd.votes)) return reject('INTERNAL', `precommit of ${tx.id} without a commit vote from every participant`, tx);
+    this.setVotes(tx, cmd.votes);
+    this.move(tx, 'precommitted');
+    return ok(tx);
+  }
+
+  private decided(cmd: Cmd<'decided'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    if (tx.decision !== null) return ok(tx, true); // the first decision applied wins
+    const next = phase2State(cmd.decision);
+    if (!canTransition(tx.state, next)) {
+      const code: ErrorCode = tx.state === 'precommitted' ? 'TX_ALREADY_COMMITTED' : 'TX_NOT_ACTIVE';
+      return reject(code, `transaction ${tx.id} is ${tx.state} and cannot be decided ${cmd.decision}`, tx);
+    }
+    if (cmd.decision === 'commit') {
+      if (tx.protocol === '3pc' && tx.state !== 'precommitted') return reject('INTERNAL', `3PC transaction ${tx.id} decided commit before precommit`, tx);
+      if (tx.protocol === '2pc' && !this.allVoteCommit(tx, cmd.votes)) return reject('INTERNAL', `commit of ${tx.id} without a commit vote from every participant`, tx);
+    }
+    // Prepare is sent only once `preparing` is applied, so no participant of a
+    // transaction aborted while active has heard of it: there is nobody to tell.
+    if (tx.state === 'active') for (const p of tx.participants) p.acknowledged = true;
+    this.setVotes(tx, cmd.votes);
+    tx.decision = cmd.decision;
+    tx.decisionReason = cmd.reason;
+    tx.decidedAt = cmd.decidedAt;
+    this.move(tx, next);
+    return ok(tx);
+  }
+
+  private participantFailing(cmd: Cmd<'participantFailing'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    const p = tx.participants.find((x) => x.name === cmd.participant);
+    if (p !== undefined && !p.acknowledged && !isFinished(tx.state)) p.lastError = cmd.error;
+    return ok(tx);
+  }
+
+  private acknowledged(cmd: Cmd<'acknowledged'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    if (tx.state !== 'committing' && tx.state !== 'aborting') return ok(tx, true);
+    const p = tx.participants.find((x) => x.name === cmd.participant);
+    if (p === undefined) return reject('INTERNAL', `transaction ${tx.id} has no participant ${cmd.participant}`, tx);
+    p.acknowledged = true;
+    p.lastError = null;
+    return ok(tx);
+  }
+
+  private completed(cmd: Cmd<'completed'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    if (isFinished(tx.state)) return ok(tx, true);
+    if (tx.decision === null || !tx.participants.every((p) => p.acknowledged)) {
+      return reject('INTERNAL', `transaction ${tx.id} cannot complete before every participant acknowledged the decision`, tx);
+    }
+    this.move(tx, finishedState(tx.decision));
+    tx.completedAt = cmd.completedAt;
+    this.table.markFinished(tx, cmd.completedAt);
+    return ok(tx);
+  }
+
+  private gc(cmd: Cmd<'gc'>): ApplyResult {
+    const removed: string[] = [];
+    // Completion order approximates time order (leaders' clocks may differ a
+    // little), so stop at the first one still inside the retention window.
+    for (const [id, completedAt] of this.table.finished) {
+      if (completedAt + cmd.retainFinishedMs > cmd.now) break;
+      removed.push(id);
+    }
+    for (const id of removed) this.table.remove(id);
+    const excess = this.table.finished.size - cmd.retainFinishedMax;
+    if (excess > 0) {
+      const oldest = [...this.table.finished.keys()].slice(0, excess);
+      for (const id of oldest) this.table.remove(id);
+      removed.push(...oldest);
+    }
+    for (const id of removed) this.notify(id);
+    return ok(null);
+  }
+
+  // ---- helpers -----------------------------------------------------------
+
+  private lookup(id: string | undefined): TxRecord | null {
+    return id === undefined ? null : (this.table.txs.get(id) ?? null);
+  }
+
+  private move(tx: TxRecord, to: TxRecord['state']): void {
+    assertTransition(tx.state, to);
+    tx.state = to;
+  }
+
+  private setVotes(tx: TxRecord, votes: readonly VoteEntry[]): void {
+    for (const v of votes) {
+      const p = tx.participants.find((x) => x.name === v.participant);
+      if (p === undefined) continue;
+      p.vote = v.vote;
+      if (v.error !== null) p.lastError = v.error;
+    }
+  }
+
+  private allVoteCommit(tx: TxRecord, votes: readonly VoteEntry[]): boolean {
+    return tx.participants.every((p) => votes.some((v) => v.participant === p.name && v.vote === 'commit'));
+  }
+
+  private notify(txId: string): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(txId);
+      } catch {
+        // A waiter's bug must never break apply().
+      }
+    }
+  }
+
+  // ---- StateMachine ------------------------------------------------------
+
+  snapshot(): Uint8Array {
+    return this.table.encode();
+  }
+
+  restore(data: Uint8Array): void {
+    this.table.decodeInto(data);
+    for (const id of this.table.txs.keys()) this.notify(id);
+  }
+
+  // ---- reads -------------------------------------------------------------
+
+  get(id: string): TxRecord | null {
+    const tx = this.table.txs.get(id);
+    return tx === undefined ? null : copyRecord(tx);
+  }
+
+  findByIdempotencyKey(key: string): TxRecord | null {
+    const tx = this.lookup(this.table.byKey.get(key));
+    return tx === null ? null : copyRecord(tx);
+  }
+
+  inFlight(): TxRecord[] {
+    const out: TxRecord[] = [];
+    for (const id of this.table.unfinished) {
+      const tx = this.table.txs.get(id);
+      if (tx !== undefined) out.push(copyRecord(tx));
+    }
+    return out;
+  }
+
+  activeCount(): number {
+    return this.table.unfinished.size;
+  }
+
+  inFlightBrief(): Array<{ id: string; state: TxRecord['state']; deadlineAt: number }> {
+    const out: Array<{ id: string; state: TxRecord['state']; deadlineAt: number }> = [];
+    for (const id of this.table.unfinished) {
+      const tx = this.table.txs.get(id);
+      if (tx !== undefined) out.push({ id, state: tx.state, deadlineAt: tx.deadlineAt });
+    }
+    return out;
+  }
+
+  retentionStats(): { finishedCount: number; oldestCompletedAt: number | null } {
+    const first = this.table.finished.values().next();
+    return { finishedCount: this.table.finished.size, oldestCompletedAt: first.done === true ? null : first.value };
+  }
+
+  list(filter: TxListFilter): TxListPage {
+    const limit = Math.min(Math.max(filter.limit ?? this.config.listLimitDefault, 1), this.config.listLimitMax);
+    const after = filter.cursor === undefined ? 0 : decodeCursor(filter.cursor);
+    if (filter.state !== undefined && !TX_STATES.includes(filter.state)) return { transactions: [], nextCursor: null };
+    const transactions: TxRecord[] = [];
+    // Linear in the table; bounded by retainFinishedMax + maxActiveTransactions.
+    for (const tx of this.table.txs.values()) {
+      if (tx.seq <= after || (filter.state !== undefined && tx.state !== filter.state)) continue;
+      if (transactions.length === limit) {
+        return { transactions, nextCursor: encodeCursor(transactions[transactions.length - 1]?.seq ?? after) };
+      }
+      transactions.push(copyRecord(tx));
+    }
+    return { transactions, nextCursor: null };
+  }
+
+  onChange(listener: (txId: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+function samePayload(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+// Cursors are the Raft index of the last listed created entry: stable across
+// nodes and across snapshots. Opaque to clients.
+export function encodeCursor(seq: number): string {
+  return Buffer.from(`s${seq}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const match = /^s(\d{1,15})$/.exec(text);
+  if (match?.[1] === undefined) throw new RatifyError('VALIDATION_FAILED', 'cursor is not one this API returned');
+  return Number(match[1]);
+}

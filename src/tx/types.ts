@@ -1,0 +1,114 @@
+// The transaction domain: states, records kept in the replicated table, and the
+// public view the HTTP API returns. "Decision" and "outcome" are the
+// transaction's; Raft's commit index never appears here.
+import type { FastifyPluginAsync } from 'fastify';
+import type { StateMachine } from '../raft/state-machine.js';
+import type { ErrorCode } from '../errors.js';
+
+export type TxState = 'active' | 'preparing' | 'precommitted' | 'committing' | 'aborting' | 'committed' | 'aborted';
+export const TX_STATES: readonly TxState[] = ['active', 'preparing', 'precommitted', 'committing', 'aborting', 'committed', 'aborted'];
+
+export type Protocol = '2pc' | '3pc';
+export type Vote = 'commit' | 'abort';
+export type Decision = 'commit' | 'abort';
+export type Outcome = 'committed' | 'aborted';
+
+export interface ParticipantSpec {
+  readonly name: string;
+  readonly url: string;
+  /** Any JSON value; sent to the participant in prepare. */
+  readonly payload: unknown;
+}
+
+/** A participant's vote as carried by voteRecorded/decided entries. */
+export interface VoteRecord {
+  readonly vote: Vote;
+  /** Abort reason from the participant, or why the call failed (a failed prepare counts as abort). */
+  readonly reason: string | null;
+}
+
+export interface ParticipantRecord extends ParticipantSpec {
+  vote: Vote | null;
+  acknowledged: boolean;
+  lastError: string | null;
+}
+
+/** One row of the replicated table. Mutated only by the state machine's apply(). */
+export interface TxRecord {
+  readonly id: string;
+  /** Raft index of the created entry: a total, cluster-wide order used by list cursors. */
+  readonly seq: number;
+  state: TxState;
+  readonly protocol: Protocol;
+  participants: ParticipantRecord[];
+  readonly createdAt: number;
+  readonly deadlineAt: number;
+  decision: Decision | null;
+  decisionReason: string | null;
+  decidedAt: number | null;
+  completedAt: number | null;
+  readonly idempotencyKey: string | null;
+  readonly requestHash: string | null;
+}
+
+export interface ParticipantView {
+  name: string;
+  url: string;
+  vote: Vote | null;
+  acknowledged: boolean;
+  lastError?: string;
+}
+
+/** The API's transaction view, exactly as issue 3 spells it. Timestamps are ISO 8601 strings. */
+export interface TxView {
+  id: string;
+  state: TxState;
+  outcome: Outcome | null;
+  protocol: Protocol;
+  participants: ParticipantView[];
+  createdAt: string;
+  decidedAt?: string;
+  completedAt?: string;
+}
+
+/** What apply() hands back to the proposer. `tx` is a detached copy. */
+export type ApplyResult =
+  | { readonly ok: true; readonly tx: TxRecord | null; readonly existed?: boolean }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly tx: TxRecord | null };
+
+export interface TxListFilter {
+  readonly state?: TxState;
+  readonly limit?: number;
+  /** Opaque cursor from a previous page's nextCursor. */
+  readonly cursor?: string;
+}
+
+export interface TxListPage {
+  readonly transactions: TxRecord[];
+  readonly nextCursor: string | null;
+}
+
+export interface TxStateMachine extends StateMachine {
+  /** Detached copies; callers may not mutate the table. */
+  get(id: string): TxRecord | null;
+  list(filter: TxListFilter): TxListPage;
+  findByIdempotencyKey(key: string): TxRecord | null;
+  /** Transactions not yet committed or aborted, oldest first. */
+  inFlight(): TxRecord[];
+  /** Number of transactions not yet finished. */
+  activeCount(): number;
+  /** Cheap scan for the leader's sweeper: no copies of participants. */
+  inFlightBrief(): Array<{ id: string; state: TxState; deadlineAt: number }>;
+  /** What the leader needs to decide whether a retention (gc) entry would remove anything. */
+  retentionStats(): { finishedCount: number; oldestCompletedAt: number | null };
+  /** Observe applied changes (for waiters). Called synchronously inside apply(); must not throw. */
+  onChange(listener: (txId: string) => void): () => void;
+}
+
+export interface TxService {
+  readonly plugin: FastifyPluginAsync;
+  /** Subscribe to leadership and start the timers. */
+  start(): void;
+  /** Stop every driver loop and timer and close participant connections. */
+  stop(): Promise<void>;
+}

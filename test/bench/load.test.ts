@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { errorKind, runClosedLoop } from '../../scripts/bench/load.js';
+
+describe('runClosedLoop', () => {
+  it('stops at countMax and gives every worker its own sequence', async () => {
+    const seen = new Set<string>();
+    const result = await runClosedLoop({
+      label: 't', concurrency: 4, durationMs: 0, warmupMs: 0, countMax: 40, errorBackoffMs: 0,
+      op: async ({ worker, seq }) => {
+        const key = `${worker}/${seq}`;
+        expect(seen.has(key)).toBe(false);
+        seen.add(key);
+        await Promise.resolve();
+      },
+    });
+    // Workers check the count before starting, so at most concurrency-1 extra finish.
+    expect(result.ok).toBeGreaterThanOrEqual(40);
+    expect(result.ok).toBeLessThan(44);
+    expect(result.latency.count).toBe(result.ok);
+    expect(result.errors).toBe(0);
+  });
+
+  it('counts failures by kind and keeps going', async () => {
+    let calls = 0;
+    const result = await runClosedLoop({
+      label: 't', concurrency: 1, durationMs: 0, warmupMs: 0, countMax: 5, errorBackoffMs: 0,
+      op: async () => {
+        calls += 1;
+        if (calls % 2 === 0) throw Object.assign(new Error('boom'), { code: 'NOT_LEADER' });
+      },
+    });
+    expect(result.ok).toBe(5);
+    expect(result.errors).toBe(4);
+    expect(result.errorKinds).toEqual({ NOT_LEADER: 4 });
+  });
+
+  it('stops when its signal aborts', async () => {
+    const abort = new AbortController();
+    let n = 0;
+    const result = await runClosedLoop({
+      label: 't', concurrency: 2, durationMs: 0, warmupMs: 0, signal: abort.signal, errorBackoffMs: 0,
+      op: async () => {
+        if (++n === 10) abort.abort();
+        await Promise.resolve();
+      },
+    });
+    expect(result.ok).toBeGreaterThanOrEqual(10);
+  });
+
+  it('refuses a load that could never stop, and a bad concurrency', async () => {
+    const op = async (): Promise<void> => {};
+    await expect(runClosedLoop({ label: 't', concurrency: 1, durationMs: 0, warmupMs: 0, errorBackoffMs: 0, op })).rejects.toThrow(/never stops/);
+    await expect(runClosedLoop({ label: 't', concurrency: 0, durationMs: 1, warmupMs: 0, errorBackoffMs: 0, op })).rejects.toThrow(
+      'concurrency (0) must be an integer between 1 and 4096',
+    );
+  });
+});
+
+describe('errorKind', () => {
+  it('prefers an error code and falls back to the message head', () => {
+    expect(errorKind(Object.assign(new Error('x'), { code: 'UND_ERR_SOCKET' }))).toBe('UND_ERR_SOCKET');
+    expect(errorKind(new Error('plain failure'))).toBe('plain failure');
+    expect(errorKind('string thrown')).toBe('string thrown');
+  });
+});

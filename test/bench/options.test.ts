@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { concurrencyList, parseOptions } from '../../scripts/bench/options.js';
+
+describe('parseOptions', () => {
+  it('has the documented defaults', () => {
+    const o = parseOptions([], {});
+    expect(o.durationSec).toBe(10);
+    expect(o.concurrency).toEqual([1, 16, 64]);
+    expect(o.kills).toBe(3);
+    expect(o.fillTx).toBe(100_000);
+    expect(o.skipEtcd).toBe(false);
+    expect(o.writesPath).toBe('auto');
+    expect(o.cliPath).toBeNull();
+  });
+
+  it('shortens everything with --quick, and flags win over the environment', () => {
+    const quick = parseOptions(['--quick'], { BENCH_DURATION: '7' });
+    expect(quick.durationSec).toBe(7);
+    expect(quick.kills).toBe(2);
+    expect(quick.fillTx).toBe(0);
+    const o = parseOptions(['--duration', '2', '--concurrency', '64,1,1', '--skip-etcd'], { BENCH_DURATION: '9', BENCH_SKIP_FAILOVER: '1' });
+    expect(o.durationSec).toBe(2);
+    expect(o.concurrency).toEqual([1, 64]);
+    expect(o.skipEtcd).toBe(true);
+    expect(o.skipFailover).toBe(true);
+  });
+
+  it('reads booleans from the environment, treating 0 and false as off', () => {
+    expect(parseOptions([], { BENCH_SKIP_ETCD: '0' }).skipEtcd).toBe(false);
+    expect(parseOptions([], { BENCH_SKIP_ETCD: 'false' }).skipEtcd).toBe(false);
+    expect(parseOptions([], { BENCH_SKIP_ETCD: 'yes' }).skipEtcd).toBe(true);
+  });
+
+  it('names the value and the limit when a value is out of range', () => {
+    expect(() => parseOptions(['--duration', '0'], {})).toThrow('--duration (0) must be a number between 0.5 and 3600');
+    expect(() => parseOptions(['--kills', '2.5'], {})).toThrow('--kills (2.5) must be an integer between 1 and 50');
+    expect(() => parseOptions(['--writes-path', 'grpc'], {})).toThrow('--writes-path (grpc) must be one of auto, kv, tx');
+    expect(() => concurrencyList('1,0')).toThrow('--concurrency (0) must be an integer between 1 and 1024');
+    expect(() => concurrencyList(' , ')).toThrow('must list between 1 and 16 values');
+  });
+
+  it('rejects unknown flags', () => {
+    expect(() => parseOptions(['--durations', '3'], {})).toThrow(/Unknown option/);
+  });
+});

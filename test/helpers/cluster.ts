@@ -1,0 +1,285 @@
+// Real multi-process Ratify clusters for tests: N `node dist/src/cli.js node ...`
+// processes on 127.0.0.1 with free ports and temp data directories.
+//
+// Reusable by any suite (raw-consensus failover, transaction failover, chaos):
+//
+//   const cluster = await startCluster({ nodes: 3, stateMachine: 'kv', args: ['--snapshot-threshold-entries', '20'] });
+//   afterAll(() => cluster.cleanup());          // kills by PID and removes the temp dir, even after a failure
+//   const { leaderId } = await cluster.waitForLeader();
+//   await cluster.stopNode(leaderId);           // SIGKILL by default
+//   await cluster.restartNode(leaderId);        // same id, port, data directory and flags
+//
+// Needs a build (`npm run build`; `npm test` runs it as pretest). Set
+// RATIFY_TEST_LOGS=1 to echo node output; cluster.dumpLogs() returns it anyway.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { httpJson } from './http.js';
+import { sleep, waitUntil } from './wait.js';
+
+export const CLI_PATH = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+const LOG_LINES_MAX = 5000;
+
+export interface TestClusterOptions {
+  /** Default 3. */
+  readonly nodes?: number;
+  /** Default 'kv' (raw consensus); 'tx' runs the transaction coordinator. */
+  readonly stateMachine?: 'kv' | 'tx';
+  /** Extra flags for every node, e.g. ['--snapshot-threshold-entries', '20']. */
+  readonly args?: readonly string[];
+  /** Extra flags for one node, by id. */
+  readonly nodeArgs?: Readonly<Record<string, readonly string[]>>;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly clusterSecret?: string;
+  /** Default 'info'. */
+  readonly logLevel?: string;
+  readonly echoLogs?: boolean;
+  /** Bound on each node's start (until /healthz answers). Default 30 s. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface ClusterView {
+  readonly nodeId: string;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'learner';
+  readonly term: number;
+  readonly leaderId: string | null;
+  readonly leaderUrl?: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly snapshotIndex?: number;
+  readonly members: readonly { id: string; url: string; voter: boolean }[];
+}
+
+export interface TestNode {
+  readonly id: string;
+  readonly port: number;
+  readonly url: string;
+  readonly dataDir: string;
+  proc: ChildProcess | null;
+  /** Exit of the last incarnation, once it has exited. */
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | null;
+  /** Output of every incarnation (bounded), oldest first. */
+  readonly logs: string[];
+}
+
+// Safety net: whatever happens to the test, no node process outlives the worker.
+const livePids = new Set<number>();
+process.once('exit', () => {
+  for (const pid of livePids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+
+export async function startCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
+  if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first`);
+  const n = opts.nodes ?? 3;
+  const ports = await freePorts(n);
+  const root = mkdtempSync(join(tmpdir(), 'ratify-cluster-'));
+  const nodes: TestNode[] = ports.map((port, i) => ({
+    id: `n${i + 1}`,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    dataDir: join(root, `n${i + 1}`),
+    proc: null,
+    lastExit: null,
+    logs: [],
+  }));
+  const cluster = new TestCluster(root, nodes, opts);
+  try {
+    await Promise.all(nodes.map((node) => cluster.startNode(node.id)));
+  } catch (err) {
+    const logs = cluster.dumpLogs();
+    await cluster.cleanup();
+    throw new Error(`cluster failed to start: ${(err as Error).message}\n${logs}`);
+  }
+  return cluster;
+}
+
+export class TestCluster {
+  constructor(
+    readonly root: string,
+    readonly nodes: readonly TestNode[],
+    private readonly opts: TestClusterOptions,
+  ) {}
+
+  node(id: string): TestNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (n === undefined) throw new Error(`no test node ${id}`);
+    return n;
+  }
+
+  url(id: string): string {
+    return this.node(id).url;
+  }
+
+  /** Nodes whose process is running. */
+  live(): TestNode[] {
+    return this.nodes.filter((n) => n.proc !== null);
+  }
+
+  peersFlag(): string {
+    return this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
+  }
+
+  /** Headers for admin calls (cluster secret), empty without a secret. */
+  adminHeaders(): Record<string, string> {
+    return this.opts.clusterSecret === undefined ? {} : { 'x-ratify-secret': this.opts.clusterSecret };
+  }
+
+  /** Spawn the node (again) with its id, port, data dir and flags; resolves once /healthz answers. */
+  async startNode(id: string): Promise<void> {
+    const node = this.node(id);
+    if (node.proc !== null) throw new Error(`${id} is already running (pid ${node.proc.pid})`);
+    mkdirSync(node.dataDir, { recursive: true });
+    const o = this.opts;
+    const args = [
+      CLI_PATH,
+      'node',
+      ...['--id', id, '--listen', `127.0.0.1:${node.port}`, '--peers', this.peersFlag(), '--data', node.dataDir],
+      ...['--state-machine', o.stateMachine ?? 'kv', '--log-level', o.logLevel ?? 'info'],
+      ...(o.clusterSecret === undefined ? [] : ['--cluster-secret', o.clusterSecret]),
+      ...(o.args ?? []),
+      ...(o.nodeArgs?.[id] ?? []),
+    ];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(o.env ?? {}) } });
+    if (proc.pid === undefined) throw new Error(`could not spawn ${id}`);
+    node.proc = proc;
+    node.lastExit = null;
+    livePids.add(proc.pid);
+    const pid = proc.pid;
+    this.capture(node, `---- ${id} started, pid ${pid} ----`);
+    const echo = o.echoLogs ?? process.env['RATIFY_TEST_LOGS'] === '1';
+    for (const stream of [proc.stdout, proc.stderr]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        this.capture(node, line);
+        if (echo) process.stderr.write(`[${id}] ${line}\n`);
+      });
+    }
+    proc.once('exit', (code, signal) => {
+      livePids.delete(pid);
+      if (node.proc === proc) node.proc = null;
+      node.lastExit = { code, signal };
+      this.capture(node, `---- ${id} (pid ${pid}) exited: code ${code}, signal ${signal} ----`);
+    });
+    await waitUntil(
+      async () => {
+        if (node.proc !== proc) throw new Error(`${id} exited during start-up (${JSON.stringify(node.lastExit)})`);
+        return (await httpJson('GET', `${node.url}/healthz`, { timeoutMs: 1000 })).status === 200;
+      },
+      { timeoutMs: o.startTimeoutMs ?? 30_000, intervalMs: 50, what: `${id} to answer /healthz` },
+    ).catch((err: Error) => {
+      // waitUntil swallows probe errors until the deadline; surface an early exit clearly.
+      throw node.proc === proc ? err : new Error(`${id} exited during start-up: ${JSON.stringify(node.lastExit)}`);
+    });
+  }
+
+  /** Stop one node by PID (SIGKILL by default: a crash) and wait for the process to exit. */
+  async stopNode(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const node = this.node(id);
+    const proc = node.proc;
+    if (proc === null || proc.pid === undefined) throw new Error(`${id} is not running`);
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    process.kill(proc.pid, signal);
+    await Promise.race([exited, sleep(15_000)]);
+    if (node.proc === proc) {
+      process.kill(proc.pid, 'SIGKILL');
+      await exited;
+    }
+    return node.lastExit ?? { code: null, signal: null };
+  }
+
+  /** Start a stopped node again (same data directory). */
+  async restartNode(id: string): Promise<void> {
+    if (this.node(id).proc !== null) await this.stopNode(id);
+    await this.startNode(id);
+  }
+
+  async view(id: string): Promise<ClusterView> {
+    const res = await httpJson<ClusterView>('GET', `${this.url(id)}/v1/cluster`, { timeoutMs: 2000 });
+    if (res.status !== 200) throw new Error(`GET /v1/cluster on ${id}: ${res.status}`);
+    return res.body;
+  }
+
+  async metrics(id: string): Promise<string> {
+    const res = await httpJson<string>('GET', `${this.url(id)}/metrics`, { timeoutMs: 2000 });
+    return res.body;
+  }
+
+  /**
+   * Waits until a live node says it is leader and a majority of the whole cluster
+   * (counting it) reports that leader in the same term.
+   */
+  async waitForLeader(opts: { timeoutMs?: number; among?: readonly string[] } = {}): Promise<{ leaderId: string; term: number; url: string }> {
+    const quorum = Math.floor(this.nodes.length / 2) + 1;
+    return waitUntil(
+      async () => {
+        const ids = opts.among ?? this.live().map((n) => n.id);
+        const views = (await Promise.allSettled(ids.map((id) => this.view(id)))).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        const leader = views.filter((v) => v.role === 'leader').sort((a, b) => b.term - a.term)[0];
+        if (leader === undefined) return undefined;
+        const agree = views.filter((v) => v.term === leader.term && v.leaderId === leader.nodeId).length;
+        return agree >= quorum ? { leaderId: leader.nodeId, term: leader.term, url: this.url(leader.nodeId) } : undefined;
+      },
+      { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 50, what: 'a leader acknowledged by a quorum' },
+    );
+  }
+
+  /** Waits until node `id` has applied at least `index`. */
+  async waitForApplied(id: string, index: number, timeoutMs = 30_000): Promise<ClusterView> {
+    return waitUntil(
+      async () => {
+        const v = await this.view(id);
+        return v.appliedIndex >= index ? v : undefined;
+      },
+      { timeoutMs, what: `${id} to apply index ${index}` },
+    );
+  }
+
+  dumpLogs(ids?: readonly string[]): string {
+    return this.nodes
+      .filter((n) => ids === undefined || ids.includes(n.id))
+      .map((n) => `==== ${n.id} ====\n${n.logs.join('\n')}`)
+      .join('\n');
+  }
+
+  /** Kill every node by PID and remove the temp directory. Safe to call twice. */
+  async cleanup(): Promise<void> {
+    await Promise.all(this.live().map((n) => this.stopNode(n.id, 'SIGKILL').catch(() => undefined)));
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  private capture(node: TestNode, line: string): void {
+    node.logs.push(line);
+    if (node.logs.length > LOG_LINES_MAX) node.logs.splice(0, node.logs.length - LOG_LINES_MAX);
+  }
+}
+
+/** Ports the OS reports free right now (bound then released; a small race is accepted). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const addr = s.address();
+    if (addr === null || typeof addr === 'string') throw new Error('no port');
+    return addr.port;
+  });
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}

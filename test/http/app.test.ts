@@ -1,0 +1,250 @@
+// The HTTP app of a node, driven with app.inject() around real RaftNodes
+// (MemoryNetwork + MemoryRaftStorage). Only the forwarding test listens on
+// loopback, because forwarding is an HTTP call to another node.
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RatifyError } from '../../src/errors.js';
+import { buildApp } from '../../src/http/app.js';
+import { silentLogger } from '../../src/logger.js';
+import { createKvStateMachine, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import type { RaftNode } from '../../src/node/raft-node.js';
+import { freePorts } from '../helpers/cluster.js';
+import { metricValue } from '../helpers/http.js';
+import { InProcessCluster } from '../helpers/in-process-cluster.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const SECRET = 'test-secret-0123456789';
+// Nothing listens on port 1: forwarding there fails at once with ECONNREFUSED.
+const DEAD_URL = (id: string): string => `http://127.0.0.1:1/${id}`;
+
+let cluster: InProcessCluster<KvStateMachine> | null = null;
+const apps: FastifyInstance[] = [];
+
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+  const c = cluster;
+  cluster = null;
+  if (c !== null) {
+    await c.stopAll();
+    expect(c.fatalErrors).toEqual([]);
+  }
+});
+
+async function startCluster(opts: { urlOf?: (id: string) => string; start?: readonly string[] } = {}): Promise<InProcessCluster<KvStateMachine>> {
+  cluster = new InProcessCluster({ createStateMachine: () => createKvStateMachine(), urlOf: opts.urlOf ?? DEAD_URL });
+  for (const id of opts.start ?? ['n1', 'n2', 'n3']) await cluster.start(id);
+  return cluster;
+}
+
+async function appFor(c: InProcessCluster<KvStateMachine>, node: RaftNode, opts: { secret?: string | null; bodyLimitBytes?: number } = {}): Promise<FastifyInstance> {
+  const m = c.member(node.nodeId);
+  const app = await buildApp({
+    config: {
+      nodeId: node.nodeId,
+      clusterId: 'ratify',
+      clusterSecret: opts.secret === undefined ? SECRET : opts.secret,
+      bodyLimitBytes: opts.bodyLimitBytes ?? 64 * 1024,
+      raftBodyLimitBytes: 1024 * 1024,
+      readyLagEntriesMax: 0,
+      forwardTimeoutMs: 5000,
+    },
+    node,
+    logger: silentLogger(),
+    metrics: m.metrics,
+    onRaftMessages: (msgs) => node.receive(msgs),
+    kv: m.stateMachine,
+  });
+  apps.push(app);
+  return app;
+}
+
+const admin = { 'x-ratify-secret': SECRET };
+
+describe('GET /v1/cluster', () => {
+  it('reports role, term, leader, indexes and members on leader and follower', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const follower = c.running().find((n) => n !== leader)!;
+    await leader.propose(new TextEncoder().encode(JSON.stringify({ op: 'put', key: 'a', value: 'b' })));
+    const l = await (await appFor(c, leader)).inject({ method: 'GET', url: '/v1/cluster' });
+    expect(l.statusCode).toBe(200);
+    const body = l.json();
+    expect(body).toMatchObject({ nodeId: leader.nodeId, role: 'leader', leaderId: leader.nodeId, term: leader.status().term });
+    expect(body.commitIndex).toBeGreaterThanOrEqual(2);
+    expect(body.appliedIndex).toBeGreaterThanOrEqual(2);
+    expect(body.members).toEqual(['n1', 'n2', 'n3'].map((id) => ({ id, url: DEAD_URL(id), voter: true })));
+    const f = (await (await appFor(c, follower)).inject({ method: 'GET', url: '/v1/cluster' })).json();
+    expect(f).toMatchObject({ nodeId: follower.nodeId, role: 'follower', leaderId: leader.nodeId });
+  });
+
+  it('shows a pre-candidate as "candidate"', async () => {
+    const c = await startCluster({ start: ['n1'] }); // alone: it campaigns forever
+    const node = c.node('n1');
+    await waitUntil(() => node.status().role === 'precandidate', { what: 'n1 to campaign' });
+    const res = await (await appFor(c, node)).inject({ method: 'GET', url: '/v1/cluster' });
+    expect(res.json()).toMatchObject({ role: 'candidate', leaderId: null });
+  });
+});
+
+describe('health', () => {
+  it('/healthz is 200 while the process lives; /readyz needs a known leader and a caught-up log', async () => {
+    const c = await startCluster({ start: ['n1'] });
+    const lone = await appFor(c, c.node('n1'));
+    expect((await lone.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    const notReady = await lone.inject({ method: 'GET', url: '/readyz' });
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.json()).toMatchObject({ ready: false, leaderKnown: false });
+    await c.start('n2');
+    await c.start('n3');
+    await c.waitForLeader();
+    await waitUntil(async () => (await lone.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, { what: 'n1 ready' });
+    const ready = (await lone.inject({ method: 'GET', url: '/readyz' })).json();
+    expect(ready).toMatchObject({ ready: true, leaderKnown: true });
+    expect(ready.appliedIndex).toBeGreaterThanOrEqual(ready.leaderCommitIndex);
+  });
+});
+
+describe('error mapping', () => {
+  it('maps validation, bad JSON, oversized bodies, unknown routes and internal errors', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const app = await appFor(c, leader, { bodyLimitBytes: 1024 });
+    app.get('/test/boom', async () => {
+      throw new Error('secret internal detail');
+    });
+    app.get('/test/typed', async () => {
+      throw new RatifyError('TX_NOT_FOUND', 'no such tx', { details: { id: 't1' } });
+    });
+
+    const invalid = await app.inject({ method: 'PUT', url: '/v1/kv/a', payload: { nope: 1 } });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().error.code).toBe('VALIDATION_FAILED');
+    expect(invalid.json().error.issues.length).toBeGreaterThan(0);
+
+    const badJson = await app.inject({ method: 'PUT', url: '/v1/kv/a', payload: '{"value":', headers: { 'content-type': 'application/json' } });
+    expect(badJson.statusCode).toBe(400);
+    expect(badJson.json().error.code).toBe('VALIDATION_FAILED');
+
+    const big = await app.inject({ method: 'PUT', url: '/v1/kv/a', payload: { value: 'x'.repeat(2048) } });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().error.code).toBe('BODY_TOO_LARGE');
+
+    const missing = await app.inject({ method: 'GET', url: '/v2/nothing?x=1' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toEqual({ error: { code: 'ROUTE_NOT_FOUND', message: 'no route GET /v2/nothing' } });
+
+    const boom = await app.inject({ method: 'GET', url: '/test/boom' });
+    expect(boom.statusCode).toBe(500);
+    expect(boom.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
+    expect(boom.body).not.toContain('secret internal detail');
+
+    const typed = await app.inject({ method: 'GET', url: '/test/typed' });
+    expect(typed.statusCode).toBe(404);
+    expect(typed.json()).toEqual({ error: { code: 'TX_NOT_FOUND', message: 'no such tx', id: 't1' } });
+  });
+
+  it('answers 503 NOT_LEADER with the leader id and Retry-After when the leader cannot be reached', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const follower = c.running().find((n) => n !== leader)!;
+    const res = await (await appFor(c, follower)).inject({ method: 'PUT', url: '/v1/kv/a', payload: { value: 'b' } });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.json().error).toMatchObject({ code: 'NOT_LEADER', leaderId: leader.nodeId });
+  });
+});
+
+describe('KV API', () => {
+  it('writes on the leader and reads linearizably on a follower', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const follower = c.running().find((n) => n !== leader)!;
+    const la = await appFor(c, leader);
+    const fa = await appFor(c, follower);
+    const put = await la.inject({ method: 'PUT', url: '/v1/kv/color', payload: { value: 'blue' } });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toEqual({ key: 'color', index: expect.any(Number) });
+    expect((await fa.inject({ method: 'GET', url: '/v1/kv/color' })).json()).toEqual({ key: 'color', found: true, value: 'blue' });
+    expect((await fa.inject({ method: 'GET', url: '/v1/kv/other' })).json()).toEqual({ key: 'other', found: false, value: null });
+  });
+
+  it('forwards a write from a follower to the leader over HTTP', async () => {
+    const ports = await freePorts(3);
+    const urlOf = (id: string): string => `http://127.0.0.1:${ports[Number(id.slice(1)) - 1]}`;
+    const c = await startCluster({ urlOf });
+    for (const node of c.running()) {
+      const app = await appFor(c, node);
+      await app.listen({ host: '127.0.0.1', port: ports[Number(node.nodeId.slice(1)) - 1]! });
+    }
+    const leader = await c.waitForLeader();
+    const follower = c.running().find((n) => n !== leader)!;
+    const fa = apps.find((a) => a.server.address() !== null && urlOf(follower.nodeId).endsWith(`:${(a.server.address() as { port: number }).port}`))!;
+    const res = await fa.inject({ method: 'PUT', url: '/v1/kv/fwd', payload: { value: 'ok' } });
+    expect(res.statusCode).toBe(200);
+    await leader.readBarrier();
+    expect(c.member(leader.nodeId).stateMachine.get('fwd')).toBe('ok');
+  });
+});
+
+describe('cluster admin', () => {
+  it('requires the cluster secret', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const app = await appFor(c, leader);
+    const none = await app.inject({ method: 'POST', url: '/v1/cluster/members', payload: { id: 'n4', url: 'http://127.0.0.1:1' } });
+    expect(none.statusCode).toBe(401);
+    expect(none.json().error.code).toBe('UNAUTHORIZED');
+    const wrong = await app.inject({ method: 'DELETE', url: '/v1/cluster/members/n3', headers: { 'x-ratify-secret': 'nope' } });
+    expect(wrong.statusCode).toBe(401);
+    expect(leader.status().members).toHaveLength(3);
+  });
+
+  it('adds a learner, promotes it and removes it; unknown members are 404', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const app = await appFor(c, leader);
+    const add = await app.inject({ method: 'POST', url: '/v1/cluster/members', headers: admin, payload: { id: 'n4', url: 'http://127.0.0.1:1/' } });
+    expect(add.statusCode).toBe(200);
+    expect(add.json().members).toContainEqual({ id: 'n4', url: 'http://127.0.0.1:1', voter: false });
+    const promote = await app.inject({ method: 'POST', url: '/v1/cluster/members/n4/promote', headers: admin });
+    expect(promote.statusCode).toBe(200);
+    expect(promote.json().members).toContainEqual({ id: 'n4', url: 'http://127.0.0.1:1', voter: true });
+    const remove = await app.inject({ method: 'DELETE', url: '/v1/cluster/members/n4', headers: admin });
+    expect(remove.statusCode).toBe(200);
+    expect(remove.json().members.map((m: { id: string }) => m.id)).toEqual(['n1', 'n2', 'n3']);
+    const unknown = await app.inject({ method: 'DELETE', url: '/v1/cluster/members/n9', headers: admin });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error).toMatchObject({ code: 'MEMBER_NOT_FOUND', id: 'n9' });
+    const badBody = await app.inject({ method: 'POST', url: '/v1/cluster/members', headers: admin, payload: { id: 'n5', url: 'ftp://x' } });
+    expect(badBody.statusCode).toBe(400);
+  });
+
+  it('transfers leadership to a follower', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const target = c.running().find((n) => n !== leader)!;
+    const res = await (await appFor(c, leader)).inject({
+      method: 'POST',
+      url: '/v1/cluster/leadership-transfer',
+      headers: admin,
+      payload: { to: target.nodeId },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ leaderId: target.nodeId });
+    expect((await c.waitForLeader()).nodeId).toBe(target.nodeId);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('exposes the Raft gauges in the Prometheus format', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const res = await (await appFor(c, leader)).inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    expect(metricValue(res.body, 'ratify_raft_term')).toBe(leader.status().term);
+    expect(metricValue(res.body, 'ratify_raft_role', { role: 'leader' })).toBe(1);
+    expect(metricValue(res.body, 'ratify_raft_role', { role: 'follower' })).toBe(0);
+    expect(metricValue(res.body, 'ratify_raft_storage_batches_total')).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,154 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isRatifyError } from '../../src/errors.js';
+import { nodeConfigErrors, parsePeers, resolveNodeConfig, type NodeConfig } from '../../src/node/config.js';
+import { txConfigDefaults } from '../../src/tx/config.js';
+
+const PEERS = 'n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002,n3=http://127.0.0.1:7003';
+const base = { id: 'n1', peers: PEERS, dataDir: '/tmp/ratify-n1' };
+
+const tmp = mkdtempSync(join(tmpdir(), 'ratify-config-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function errorsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (isRatifyError(err, 'CONFIG_INVALID')) return err.details?.['errors'] as string[];
+    throw err;
+  }
+  throw new Error('expected CONFIG_INVALID');
+}
+
+function valid(): NodeConfig {
+  return resolveNodeConfig({ flags: base });
+}
+
+describe('resolveNodeConfig', () => {
+  it('fills defaults and derives listen from the own peer URL', () => {
+    const c = valid();
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 7001 });
+    expect(c.clusterId).toBe('ratify');
+    expect(c.clusterSecret).toBeNull();
+    expect(c.peers).toEqual([
+      { id: 'n1', url: 'http://127.0.0.1:7001', voter: true },
+      { id: 'n2', url: 'http://127.0.0.1:7002', voter: true },
+      { id: 'n3', url: 'http://127.0.0.1:7003', voter: true },
+    ]);
+    expect(c.heartbeatTicks).toBeLessThan(c.electionTicks);
+    expect(c.tx).toEqual(txConfigDefaults);
+  });
+
+  it('layers flags over env over file over defaults', () => {
+    const file = join(tmp, 'layers.json');
+    writeFileSync(file, JSON.stringify({ ...base, tickMs: 30, electionTicks: 40, heartbeatTicks: 4, clusterId: 'from-file' }));
+    const c = resolveNodeConfig({
+      file,
+      env: { RATIFY_TICK_MS: '25', RATIFY_ELECTION_TICKS: '30', RATIFY_CLUSTER_SECRET: 'env-secret-123' },
+      flags: { tickMs: '10' },
+    });
+    expect(c.tickMs).toBe(10); // flag
+    expect(c.electionTicks).toBe(30); // env
+    expect(c.heartbeatTicks).toBe(4); // file
+    expect(c.clusterId).toBe('from-file');
+    expect(c.clusterSecret).toBe('env-secret-123');
+    expect(c.snapshotThresholdEntries).toBe(10_000); // default
+  });
+
+  it('reads peers from a file as an array or an object, and tx settings from file, env and flags', () => {
+    const file = join(tmp, 'peers.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        id: 'a',
+        dataDir: '/d',
+        peers: { a: 'http://10.0.0.1:1/', b: 'http://10.0.0.2:1' },
+        tx: { maxParticipants: 8, prepareMaxAttempts: 5 },
+      }),
+    );
+    const c = resolveNodeConfig({ file, env: { RATIFY_TX_PREPARE_MAX_ATTEMPTS: '7' }, txFlags: ['listLimitDefault=50'] });
+    expect(c.peers.map((p) => p.url)).toEqual(['http://10.0.0.1:1', 'http://10.0.0.2:1']);
+    expect(c.tx.maxParticipants).toBe(8);
+    expect(c.tx.prepareMaxAttempts).toBe(7);
+    expect(c.tx.listLimitDefault).toBe(50);
+    expect(parsePeers([{ id: 'x', url: 'http://h:1' }])).toEqual([{ id: 'x', url: 'http://h:1', voter: true }]);
+  });
+
+  it('names every missing required setting with its flag and env var', () => {
+    const errors = errorsOf(() => resolveNodeConfig({}));
+    expect(errors).toContain('id is required (--id or RATIFY_ID)');
+    expect(errors).toContain('peers is required (--peers or RATIFY_PEERS)');
+    expect(errors).toContain('dataDir is required (--data or RATIFY_DATA)');
+  });
+
+  it('reports unparseable values and unknown settings', () => {
+    const file = join(tmp, 'bad.json');
+    writeFileSync(file, JSON.stringify({ ...base, tikMs: 5, tx: { nope: 1 } }));
+    const errors = errorsOf(() => resolveNodeConfig({ file, flags: { tickMs: 'fast', preVote: 'maybe', logLevel: 'loud' } }));
+    expect(errors).toContain('tickMs ("fast") must be an integer');
+    expect(errors).toContain('preVote ("maybe") must be true or false');
+    expect(errors).toContain('logLevel ("loud") must be one of fatal, error, warn, info, debug, trace, silent');
+    expect(errors).toContain('config file: unknown setting "tikMs"');
+    expect(errors).toContain('config file: unknown tx setting "nope"');
+  });
+
+  it('reports an unreadable or non-JSON config file', () => {
+    const file = join(tmp, 'broken.json');
+    writeFileSync(file, '{ not json');
+    expect(() => resolveNodeConfig({ file })).toThrow(/is not valid JSON/);
+    expect(() => resolveNodeConfig({ file: join(tmp, 'missing.json') })).toThrow(/cannot be read/);
+  });
+});
+
+describe('validateNodeConfig messages name the value and the limit', () => {
+  const c = (patch: Partial<NodeConfig>): string[] => nodeConfigErrors({ ...valid(), ...patch });
+
+  it('accepts the defaults', () => {
+    expect(c({})).toEqual([]);
+  });
+
+  it('checks ranges', () => {
+    expect(c({ maxInflightAppends: 0 })).toEqual(['maxInflightAppends (0) must be between 1 and 1024']);
+    expect(c({ tickMs: 0 })).toContain('tickMs (0) must be between 1 and 1000');
+    expect(c({ snapshotThresholdEntries: 0 })).toEqual(['snapshotThresholdEntries (0) must be between 1 and 10000000']);
+    expect(c({ listen: { host: '127.0.0.1', port: 70000 } })).toEqual(['listen port (70000) must be between 1 and 65535']);
+  });
+
+  it('checks relations between settings', () => {
+    expect(c({ heartbeatTicks: 20, electionTicks: 10 })).toEqual(['heartbeatTicks (20) must be less than electionTicks (10)']);
+    expect(c({ maxPendingProposals: 9000, maxUncommittedEntries: 8000 })).toEqual([
+      'maxPendingProposals (9000) must not exceed maxUncommittedEntries (8000)',
+    ]);
+    expect(c({ tickMs: 1000, electionTicks: 100, heartbeatTicks: 10 })).toEqual([
+      'electionTicks * tickMs (100000 ms) must be at most 60000 ms',
+    ]);
+    expect(c({ raftBodyLimitBytes: 1024 * 1024 })).toContain(
+      'raftBodyLimitBytes (1048576) must be at least maxAppendBytes + max(bodyLimitBytes, tx.maxBodyBytes) (2097152)',
+    );
+  });
+
+  it('checks peers, ids and the secret', () => {
+    expect(c({ id: 'n9' })).toEqual(['peers (n1, n2, n3) must include this node\'s id ("n9")']);
+    expect(c({ id: 'bad id' })).toContain('id ("bad id") must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$');
+    expect(
+      c({
+        peers: [
+          { id: 'n1', url: 'ftp://x', voter: true },
+          { id: 'n1', url: 'http://y:1', voter: true },
+        ],
+      }),
+    ).toEqual(['peer n1 url ("ftp://x") must be an http(s) URL', 'peer id ("n1") appears more than once']);
+    expect(c({ clusterSecret: 'short' })).toEqual(['clusterSecret (5 characters) must be at least 8 characters']);
+  });
+
+  it('includes the tx layer validation', () => {
+    expect(c({ tx: { ...txConfigDefaults, maxParticipants: 0 } })).toEqual(['tx: maxParticipants (0) must be an integer between 1 and 1024']);
+  });
+
+  it('resolveNodeConfig throws all of them at once as CONFIG_INVALID', () => {
+    const errors = errorsOf(() => resolveNodeConfig({ flags: { ...base, heartbeatTicks: '50', maxInflightAppends: '0' } }));
+    expect(errors).toEqual(['heartbeatTicks (50) must be less than electionTicks (15)', 'maxInflightAppends (0) must be between 1 and 1024']);
+  });
+});

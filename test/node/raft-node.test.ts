@@ -1,0 +1,196 @@
+// RaftNode (the driver) end to end in one process: three nodes over MemoryNetwork
+// with MemoryRaftStorage and the KV state machine. Liveness waits are bounded
+// polls; nothing asserts on timing.
+import { afterEach, describe, expect, it } from 'vitest';
+import { RatifyError, isRatifyError } from '../../src/errors.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import type { RaftNode } from '../../src/node/raft-node.js';
+import type { LeadershipEvent } from '../../src/node/replicated-log.js';
+import { InProcessCluster } from '../helpers/in-process-cluster.js';
+import { waitUntil } from '../helpers/wait.js';
+
+let cluster: InProcessCluster<KvStateMachine> | null = null;
+
+function makeCluster(config: ConstructorParameters<typeof InProcessCluster>[0]['config'] = {}): InProcessCluster<KvStateMachine> {
+  cluster = new InProcessCluster({ createStateMachine: () => createKvStateMachine(), config });
+  return cluster;
+}
+
+afterEach(async () => {
+  const c = cluster;
+  cluster = null;
+  if (c === null) return;
+  await c.stopAll();
+  expect(c.fatalErrors).toEqual([]);
+});
+
+const put = (key: string, value: string): Uint8Array => encodeKvCommand({ op: 'put', key, value });
+
+async function writeKeys(leader: RaftNode, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) await leader.propose(put(`k${i}`, `v${i}`));
+}
+
+function hasKeys(kv: KvStateMachine, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (kv.get(`k${i}`) !== `v${i}`) return false;
+  return true;
+}
+
+async function rejection(p: Promise<unknown>): Promise<RatifyError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof RatifyError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('RaftNode over MemoryNetwork', () => {
+  it('elects a leader, commits proposals and applies them on every node', async () => {
+    const c = makeCluster();
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => leader.propose(put(`k${i}`, `v${i}`))));
+    // apply() results come back to the proposer: distinct, increasing log indexes.
+    const indexes = results.map((r) => (r as { index: number }).index);
+    expect(new Set(indexes).size).toBe(20);
+    expect([...indexes].sort((a, b) => a - b)).toEqual(indexes);
+    for (const m of c.members.values()) await waitUntil(() => hasKeys(m.stateMachine, 0, 20), { what: `${m.id} to apply 20 keys` });
+    const st = leader.status();
+    expect(st.appliedIndex).toBeGreaterThanOrEqual(indexes.at(-1)!);
+    expect(st.leaderId).toBe(leader.nodeId);
+    expect(st.members.map((m) => m.id)).toEqual(['n1', 'n2', 'n3']);
+    // Group commit: the 20 proposals made in one synchronous burst went to disk in one synced batch.
+    const hist = (await c.member(leader.nodeId).metrics.raft.storageBatchEntries.get()).values;
+    const count = (le: number | string): number => hist.find((v) => v.metricName?.endsWith('_bucket') && v.labels['le'] === le)?.value ?? 0;
+    expect(count(16)).toBeLessThan(count('+Inf'));
+  });
+
+  it('refuses proposals on a follower with NOT_LEADER naming the leader', async () => {
+    const c = makeCluster();
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    const follower = c.running().find((n) => n !== leader)!;
+    const err = await rejection(follower.propose(put('a', 'b')));
+    expect(err.code).toBe('NOT_LEADER');
+    expect(err.details).toMatchObject({ leaderId: leader.nodeId, leaderUrl: `http://${leader.nodeId}.invalid` });
+  });
+
+  it('serves a linearizable read barrier on a follower', async () => {
+    const c = makeCluster();
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    const follower = c.running().find((n) => n !== leader)!;
+    const followerKv = c.member(follower.nodeId).stateMachine;
+    for (let i = 0; i < 10; i++) {
+      await leader.propose(put('x', `v${i}`));
+      // The write was acknowledged; a barrier on any node must observe it.
+      await follower.readBarrier();
+      expect(followerKv.get('x')).toBe(`v${i}`);
+    }
+  });
+
+  it('refuses more than maxPendingProposals local proposals at once', async () => {
+    const c = makeCluster({ maxPendingProposals: 2 });
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    const first = leader.propose(put('a', '1'));
+    const second = leader.propose(put('b', '2'));
+    const third = await rejection(leader.propose(put('c', '3')));
+    expect(third.code).toBe('TOO_MANY_PENDING');
+    await Promise.all([first, second]);
+  });
+
+  it('announces leadership only once the new leader has applied everything committed before', async () => {
+    const c = makeCluster();
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    await writeKeys(leader, 0, 30);
+    const seen: { id: string; event: LeadershipEvent; upToDate: boolean }[] = [];
+    for (const n of c.running()) {
+      if (n === leader) continue;
+      const kv = c.member(n.nodeId).stateMachine;
+      n.onLeadership((event) => seen.push({ id: n.nodeId, event, upToDate: hasKeys(kv, 0, 30) }));
+    }
+    await c.stop(leader.nodeId);
+    const next = await c.waitForLeader();
+    const announced = await waitUntil(() => seen.find((s) => s.event.isLeader), { what: 'a leadership event' });
+    expect(announced.id).toBe(next.nodeId);
+    expect(announced.event.term).toBe(next.status().term);
+    expect(announced.upToDate).toBe(true);
+  });
+
+  it('fails the proposals of a leader cut off from its quorum with LEADERSHIP_LOST', async () => {
+    const c = makeCluster();
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    c.network.partition([leader.nodeId]);
+    const err = await rejection(leader.propose(put('lost', '1'), { timeoutMs: 20_000 }));
+    // CheckQuorum makes it step down; the entry's fate is unknown to the caller.
+    expect(err.code).toBe('LEADERSHIP_LOST');
+    c.network.heal();
+    const next = await c.waitForLeader();
+    await next.propose(put('after', '1'));
+    for (const m of c.members.values()) await waitUntil(() => m.stateMachine.get('after') === '1', { what: `${m.id} to apply` });
+  });
+
+  it('restarts a node from its storage and catches it up from the log', async () => {
+    const c = makeCluster();
+    await c.startAll();
+    let leader = await c.waitForLeader();
+    await writeKeys(leader, 0, 10);
+    const victim = c.running().find((n) => n !== leader)!.nodeId;
+    await waitUntil(() => hasKeys(c.member(victim).stateMachine, 0, 10), { what: 'victim to apply' });
+    await c.stop(victim);
+    await writeKeys(leader, 10, 25);
+    const restarted = await c.start(victim);
+    // Replays its own log (no snapshot yet), then receives the missed suffix.
+    await waitUntil(() => hasKeys(c.member(victim).stateMachine, 0, 25), { what: 'restarted node to catch up' });
+    expect(restarted.snapshotIndex()).toBe(0);
+    // The whole cluster restarting keeps every acknowledged write.
+    await c.stopAll();
+    await c.startAll();
+    leader = await c.waitForLeader();
+    await leader.readBarrier();
+    expect(hasKeys(c.member(leader.nodeId).stateMachine, 0, 25)).toBe(true);
+  });
+
+  it('compacts the log with snapshots and catches a lagging node up with InstallSnapshot', async () => {
+    const c = makeCluster({ snapshotThresholdEntries: 10 });
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    const lagging = c.running().find((n) => n !== leader)!.nodeId;
+    await c.stop(lagging);
+    await writeKeys(leader, 0, 60);
+    // The leader's log no longer reaches back to what the lagging node has.
+    expect(leader.snapshotIndex()).toBeGreaterThanOrEqual(50);
+    expect((await c.member(leader.nodeId).metrics.raft.snapshotsTaken.get()).values[0]?.value).toBeGreaterThanOrEqual(5);
+    await c.start(lagging);
+    const kv = (): KvStateMachine => c.member(lagging).stateMachine;
+    await waitUntil(() => hasKeys(kv(), 0, 60), { what: 'lagging node to catch up' });
+    const installed = (await c.member(lagging).metrics.raft.snapshotsInstalled.get()).values[0]?.value ?? 0;
+    expect(installed).toBeGreaterThanOrEqual(1);
+    // Writes after the snapshot still replicate normally.
+    await writeKeys(leader, 60, 65);
+    await waitUntil(() => hasKeys(kv(), 60, 65), { what: 'post-snapshot writes' });
+    // A restart now starts from the node's own snapshot, not from index 0.
+    await c.stop(lagging);
+    const again = await c.start(lagging);
+    expect(again.status().appliedIndex).toBeGreaterThan(0);
+    expect(hasKeys(c.member(lagging).stateMachine, 0, 50)).toBe(true);
+    await waitUntil(() => hasKeys(c.member(lagging).stateMachine, 0, 65), { what: 'restart from local snapshot' });
+  });
+
+  it('rejects calls after stop with SHUTTING_DOWN', async () => {
+    const c = makeCluster();
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    const pending = leader.propose(put('late', '1'), { timeoutMs: 20_000 });
+    await c.stop(leader.nodeId);
+    const err = await rejection(pending).catch((e: unknown) => e);
+    // Either it was applied before the stop, or its fate is unknown.
+    if (err instanceof RatifyError) expect(['SHUTTING_DOWN', 'LEADERSHIP_LOST']).toContain(err.code);
+    expect(isRatifyError(await rejection(leader.propose(put('x', '1'))), 'SHUTTING_DOWN')).toBe(true);
+    expect(isRatifyError(await rejection(leader.readBarrier()), 'SHUTTING_DOWN')).toBe(true);
+  });
+});

@@ -1,0 +1,99 @@
+// Unit tests of the in-memory log and the replication progress tracker.
+import { describe, expect, it } from 'vitest';
+import { RaftLog } from '../../src/raft/log.js';
+import { Inflights, Progress } from '../../src/raft/progress.js';
+import { entriesWithTerms, voters } from './helpers.js';
+
+function logWith(terms: number[], commitIndex = 0): RaftLog {
+  return new RaftLog({ snapshot: null, entries: entriesWithTerms(terms), commitIndex, appliedIndex: 0 });
+}
+
+describe('RaftLog', () => {
+  it('term lookup covers the snapshot boundary and nothing outside the log', () => {
+    const log = new RaftLog({
+      snapshot: { meta: { index: 3, term: 2, members: voters('a') }, data: new Uint8Array() },
+      entries: entriesWithTerms([2, 3], 4),
+      commitIndex: 3,
+      appliedIndex: 3,
+    });
+    expect([log.termAt(2), log.termAt(3), log.termAt(4), log.termAt(5), log.termAt(6)]).toEqual([undefined, 2, 2, 3, undefined]);
+    expect(log.firstIndex()).toBe(4);
+    expect(log.lastConfig()).toEqual({ index: 3, members: voters('a') });
+  });
+
+  it('findConflictByTerm returns the last index whose term is <= the given term', () => {
+    const log = logWith([1, 1, 2, 2, 5, 5]);
+    expect(log.findConflictByTerm(6, 4)).toEqual({ index: 4, term: 2 });
+    expect(log.findConflictByTerm(6, 5)).toEqual({ index: 6, term: 5 });
+    expect(log.findConflictByTerm(6, 0)).toEqual({ index: 0, term: 0 });
+  });
+
+  it('maybeAppend truncates a conflicting suffix and marks it unstable again', () => {
+    const log = logWith([1, 1, 1, 1], 1);
+    expect(log.unstableEntries()).toEqual([]);
+    expect(log.maybeAppend(2, 1, 3, entriesWithTerms([2, 2], 3))).toBe(4);
+    expect(log.unstableEntries().map((e) => `${e.index}@${e.term}`)).toEqual(['3@2', '4@2']);
+    expect(log.commitIndex).toBe(3);
+    expect(log.maybeAppend(4, 1, 4, [])).toBeNull();
+  });
+
+  it('never truncates a committed entry', () => {
+    const log = logWith([1, 1, 1], 2);
+    expect(() => log.maybeAppend(1, 1, 2, entriesWithTerms([2], 2))).toThrow(/truncating committed entry 2/);
+  });
+
+  it('stableTo ignores a Ready whose entries were overwritten meanwhile', () => {
+    const log = logWith([1], 1);
+    log.maybeAppend(1, 1, 1, entriesWithTerms([1, 1], 2));
+    const handedOut = log.unstableEntries();
+    log.maybeAppend(1, 1, 1, entriesWithTerms([2], 2)); // truncates 2..3 before the driver is done
+    log.stableTo(3, handedOut.at(-1)?.term ?? 0);
+    expect(log.stableIndex).toBe(1);
+    expect(log.unstableEntries().map((e) => `${e.index}@${e.term}`)).toEqual(['2@2']);
+  });
+
+  it('slice respects the byte budget but always returns at least one entry', () => {
+    const log = logWith([1, 1, 1]);
+    expect(log.slice(1, 1, 100)).toHaveLength(1);
+    expect(log.slice(1, 10_000, 2)).toHaveLength(2);
+    expect(log.slice(4, 10_000, 2)).toEqual([]);
+  });
+});
+
+describe('Progress and Inflights', () => {
+  it('inflights fill up to the limit and free by acknowledged index', () => {
+    const f = new Inflights(3);
+    f.add(2);
+    f.add(5);
+    f.add(9);
+    expect(f.full()).toBe(true);
+    f.freeLE(5);
+    expect(f.count).toBe(1);
+    f.freeFirstOne();
+    expect(f.count).toBe(0);
+  });
+
+  it('probe sends one append at a time; a rejection of that append moves next back using the hint', () => {
+    const p = new Progress(11, 4);
+    expect(p.isPaused()).toBe(false);
+    p.sentAppend(10);
+    expect(p.isPaused()).toBe(true);
+    expect(p.maybeDecrTo(7, 3)).toBe(false); // not the append we sent: stale
+    expect(p.maybeDecrTo(10, 3)).toBe(true);
+    expect(p.next).toBe(4);
+    expect(p.isPaused()).toBe(false);
+  });
+
+  it('replicate advances next optimistically and pauses when the pipeline is full', () => {
+    const p = new Progress(1, 2);
+    p.maybeUpdate(3);
+    p.becomeReplicate();
+    p.sentAppend(5);
+    p.sentAppend(8);
+    expect(p.next).toBe(9);
+    expect(p.isPaused()).toBe(true);
+    expect(p.maybeDecrTo(2, 0)).toBe(false); // at or below match: stale
+    expect(p.maybeDecrTo(6, 0)).toBe(true);
+    expect(p.next).toBe(4);
+  });
+});

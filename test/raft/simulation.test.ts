@@ -1,0 +1,308 @@
+// Deterministic simulation of the pure Raft core (test/sim/ holds the harness).
+//
+//   npx vitest run test/raft/simulation.test.ts          # SIM_SEEDS seeds (default below)
+//   SIM_SEED=123 npx vitest run test/raft/simulation.test.ts   # replay one seed, traced
+//   SIM_SEEDS=20000 SIM_STEPS=600 ...                     # longer soak
+//   SIM_TRACE_LINES=5000 with SIM_SEED prints a longer trace of the failing run
+//
+// Every step of every schedule checks Election Safety, Log Matching, Leader
+// Completeness, State Machine Safety, Durability, persist-before-send and
+// ReadIndex linearizability; each schedule ends with a liveness phase.
+import { describe, expect, it } from 'vitest';
+import { RaftCore } from '../../src/raft/raft.js';
+import type { Message, NodeId } from '../../src/raft/types.js';
+import type { Cluster } from '../sim/cluster.js';
+import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, staleReads } from '../sim/faulty-core.js';
+import { settle } from '../sim/liveness.js';
+import { REPLAY_COMMAND, SimFailure, runSchedule, runSeed, type RunStats } from '../sim/schedule.js';
+import { appliedData, commit, elect, isLeader, runUntil, scenarioCluster, storedAt } from '../sim/scenario.js';
+import type { CoreFactory } from '../sim/sim-node.js';
+import { SimViolation, type InvariantName } from '../sim/violation.js';
+
+const realCore: CoreFactory = (config, initial) => new RaftCore(config, initial);
+
+/** Sized so CI runs thousands of schedules in about a minute on 2 cores. */
+const DEFAULT_SEEDS = 2000;
+const DEFAULT_STEPS = 400;
+const MAX_REPORTED_FAILURES = 5;
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} (${raw}) must be a non-negative integer`);
+  return n;
+}
+
+const steps = envInt('SIM_STEPS', DEFAULT_STEPS);
+const replaySeed = process.env['SIM_SEED'];
+
+type Totals = { readonly [K in Exclude<keyof RunStats, 'seed'>]: number };
+
+function totals(all: readonly RunStats[]): Totals {
+  const sum = (f: (s: RunStats) => number) => all.reduce((n, s) => n + f(s), 0);
+  return {
+    steps: sum((s) => s.steps),
+    livenessTicks: sum((s) => s.livenessTicks),
+    committed: sum((s) => s.committed),
+    configsCommitted: sum((s) => s.configsCommitted),
+    terms: sum((s) => s.terms),
+    readsConfirmed: sum((s) => s.readsConfirmed),
+    snapshotsTaken: sum((s) => s.snapshotsTaken),
+    snapshotsInstalled: sum((s) => s.snapshotsInstalled),
+    crashes: sum((s) => s.crashes),
+    messages: sum((s) => s.messages),
+    transfers: sum((s) => s.transfers),
+  };
+}
+
+describe('raft simulation: seeded schedules', () => {
+  if (replaySeed !== undefined) {
+    it(`replays seed ${replaySeed}`, () => {
+      const stats = runSeed(envInt('SIM_SEED', 0), realCore, steps, envInt('SIM_TRACE_LINES', 60));
+      console.log(`SIM_SEED=${replaySeed} passed: ${JSON.stringify(stats)}`);
+    });
+    return;
+  }
+  const count = envInt('SIM_SEEDS', DEFAULT_SEEDS);
+  const base = envInt('SIM_SEED_BASE', 1);
+  it(`${count} schedules of ${steps} steps stay safe and live`, { timeout: 600_000 }, () => {
+    const started = performance.now();
+    const all: RunStats[] = [];
+    const failures: SimFailure[] = [];
+    for (let seed = base; seed < base + count; seed++) {
+      try {
+        all.push(runSeed(seed, realCore, steps));
+      } catch (e) {
+        if (!(e instanceof SimFailure)) throw e;
+        failures.push(e);
+      }
+    }
+    const t = totals(all);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(`simulation: ${all.length} seeds, ${t.steps} steps in ${seconds} s; ${JSON.stringify(t)}`);
+    if (failures.length > 0) {
+      const shown = failures.slice(0, MAX_REPORTED_FAILURES).map((f) => f.message);
+      const seeds = failures.map((f) => f.seed).join(' ');
+      expect.fail(`${failures.length} of ${count} seeds failed (seeds: ${seeds})\n\n${shown.join('\n\n')}`);
+    }
+    expect(all.length).toBe(count);
+    // The schedules must keep exercising every feature, or passing means little.
+    if (count >= 200) {
+      for (const key of ['committed', 'configsCommitted', 'readsConfirmed', 'snapshotsInstalled', 'crashes', 'transfers'] as const) {
+        expect(t[key], `${key} over ${count} seeds`).toBeGreaterThan(count / 20);
+      }
+    }
+  });
+});
+
+describe('raft simulation: targeted scenarios', () => {
+  it('figure 8: an old-term entry on a majority is not committed by counting replicas, and is safely overwritten', () => {
+    const c = scenarioCluster(realCore, { voters: 5, raft: { maxAppendBytes: 1, maxInflightAppends: 1 } });
+    const all = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    elect(c, 'n1');
+    const base = commit(c, 'n1', 'base', all);
+    // (a) n1 replicates X to n2 only, then dies.
+    c.partition([['n1', 'n2'], ['n3', 'n4', 'n5']]);
+    const x = c.propose('n1', 'X');
+    expect(x.ok).toBe(true);
+    c.quiesce();
+    const xIndex = base + 1;
+    expect([storedAt(c, 'n2', xIndex), storedAt(c, 'n3', xIndex)]).toEqual(['X', undefined]);
+    c.crash('n1', 'now');
+    // (b) n5 wins with votes from n3, n4, is cut off before replicating anything, takes Y alone, dies.
+    c.partition([['n2'], ['n3', 'n4', 'n5']]);
+    elect(c, 'n5', (m) => m.type === 'vote' || m.type === 'voteResp');
+    c.network.discard((m) => m.from === 'n5');
+    c.partition([['n5'], ['n2', 'n3', 'n4']]);
+    expect(c.propose('n5', 'Y').ok).toBe(true);
+    c.quiesce();
+    const n5Term = c.status('n5').term;
+    expect(c.node('n5').disk.termAt(xIndex)).toBe(n5Term);
+    c.crash('n5', 'now');
+    // (c) n1 returns, wins a later term with n2, n3; X reaches n3 (now on a majority: n1, n2, n3) but n1's
+    //     own-term no-op reaches only n2, so n5 can still win without n1 and n2.
+    c.restart('n1');
+    c.partition([['n1', 'n2', 'n3'], ['n4'], ['n5']]);
+    elect(c, 'n1', (m) => m.type === 'vote' || m.type === 'voteResp');
+    // n2 gets everything (X is already there, then n1's own no-op); n3's success acks are held back.
+    const held = (m: Message): boolean => m.from === 'n3' && m.type === 'appendResp' && m.success;
+    runUntil(c, 'X replicated to n3', () => storedAt(c, 'n3', xIndex) === 'X', { tickers: [], filter: (m) => !held(m) });
+    expect(c.node('n3').disk.lastIndex).toBe(xIndex);
+    // n1 now sees n3's ack: a core that commits old-term entries by counting replicas would apply X here.
+    c.quiesce((m) => m.from === 'n3' && m.to === 'n1');
+    c.crash('n1', 'now');
+    c.network.discard((m) => m.from === 'n1');
+    expect(c.node('n3').disk.lastIndex).toBe(xIndex);
+    // (d) n5 returns and wins (its last term is newer than X's): it overwrites X everywhere.
+    c.restart('n5');
+    c.partition([['n2', 'n3', 'n4', 'n5'], ['n1']]);
+    elect(c, 'n5');
+    runUntil(c, 'n5 commits over X', () => c.checker.appliedAt(xIndex) !== undefined);
+    expect(c.checker.appliedAt(xIndex)?.term).toBe(n5Term);
+    settle(c, 500);
+    expect(c.node('n1').sm.appliedIndex).toBeGreaterThan(xIndex);
+    expect(c.checker.appliedAt(xIndex)?.fp).not.toBe('d:X');
+  });
+
+  it('a leader that crashes after persisting but before sending loses only uncommitted work', () => {
+    const c = scenarioCluster(realCore, { voters: 3 });
+    elect(c, 'n1');
+    const base = commit(c, 'n1', 'base', ['n1', 'n2', 'n3']);
+    c.crash('n1', 'afterPersist');
+    expect(c.propose('n1', 'Z').ok).toBe(true);
+    expect(c.node('n1').alive).toBe(false);
+    expect(storedAt(c, 'n1', base + 1)).toBe('Z');
+    expect(c.network.peek().filter((m) => m.from === 'n1')).toEqual([]);
+    elect(c, 'n2');
+    const w = commit(c, 'n2', 'W', ['n2', 'n3']);
+    c.restart('n1');
+    runUntil(c, 'n1 catches up', () => appliedData(c, 'n1', w) === 'W');
+    expect(storedAt(c, 'n1', base + 1)).not.toBe('Z');
+    expect(c.checker.committedEntries().get(base + 1)?.fp).not.toBe('d:Z');
+    settle(c, 500);
+  });
+
+  it('a voter that crashes after persisting its vote but before answering never votes twice in that term', () => {
+    const c = scenarioCluster(realCore, { voters: 3 });
+    elect(c, 'n1');
+    commit(c, 'n1', 'base', ['n1', 'n2', 'n3']);
+    c.crash('n1', 'now');
+    runUntil(c, 'n2 campaigns', () => c.status('n2').role === 'candidate', { tickers: ['n2'], filter: () => false });
+    const term = c.status('n2').term;
+    c.crash('n3', 'afterPersist');
+    c.quiesce((m) => m.from === 'n2' && m.to === 'n3' && m.type === 'vote');
+    expect(c.node('n3').alive).toBe(false);
+    expect(c.node('n3').disk.hardState).toMatchObject({ term, vote: 'n2' });
+    c.restart('n3');
+    c.restart('n1');
+    c.network.discard(() => true);
+    // n1 campaigns in the same term n3 already voted in.
+    runUntil(c, `n1 campaigns in term ${term}`, () => c.status('n1').term >= term, { tickers: ['n1'], filter: () => false });
+    expect(c.status('n1').term).toBe(term);
+    c.quiesce((m) => m.type === 'vote' && m.from === 'n1' && m.to === 'n3');
+    const answers = c.network.peek().filter((m) => m.type === 'voteResp' && m.from === 'n3' && m.to === 'n1');
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.every((m) => m.type === 'voteResp' && m.term === term && !m.granted)).toBe(true);
+    expect(c.node('n3').disk.hardState.vote).toBe('n2');
+    settle(c, 500);
+  });
+
+  it('a node that lagged behind a compaction catches up through a chunked snapshot, even across a crash', () => {
+    const c = scenarioCluster(realCore, { voters: 3, raft: { snapshotChunkBytes: 16 }, snapshotEveryEntries: 3 });
+    elect(c, 'n1');
+    commit(c, 'n1', 'base', ['n1', 'n2', 'n3']);
+    c.partition([['n1', 'n2'], ['n3']]);
+    let last = 0;
+    for (let i = 0; i < 20; i++) last = commit(c, 'n1', `e${i}`, ['n1', 'n2']);
+    expect(c.node('n1').disk.snapshotIndex).toBeGreaterThan(c.node('n3').disk.lastIndex);
+    const chunks: { offset: number; done: boolean }[] = [];
+    c.onDeliver = (m) => {
+      if (m.type === 'snapshot' && m.to === 'n3') chunks.push({ offset: m.offset, done: m.done });
+    };
+    const partial = (): number => chunks.filter((ch) => !ch.done).length;
+    c.heal();
+    // Hold further chunks back once two arrived, so the crash lands mid-transfer.
+    runUntil(c, 'n3 receives two snapshot chunks', () => partial() >= 2, {
+      filter: (m) => !(m.type === 'snapshot' && m.to === 'n3' && partial() >= 2),
+    });
+    c.crash('n3', 'now');
+    c.restart('n3');
+    runUntil(c, 'n3 applies the last entry', () => appliedData(c, 'n3', last) === 'e19');
+    expect(c.node('n3').disk.snapshotIndex).toBeGreaterThan(0);
+    expect(chunks.some((ch) => ch.offset > 0)).toBe(true);
+    expect(chunks.some((ch) => ch.done)).toBe(true);
+    settle(c, 500);
+  });
+
+  it('membership: add a learner, promote it, remove the leader, with crashes in between', () => {
+    const c = scenarioCluster(realCore, { voters: 3, snapshotEveryEntries: 5 });
+    elect(c, 'n1');
+    commit(c, 'n1', 'base', ['n1', 'n2', 'n3']);
+    const n4 = c.spawnSpare();
+    expect(n4?.id).toBe('n4');
+    expect(c.confChange('n1', { type: 'addLearner', id: 'n4', url: 'sim://n4' }).ok).toBe(true);
+    runUntil(c, 'n4 applied its own addition', () => c.node('n4').sm.members.some((m) => m.id === 'n4' && !m.voter));
+    c.crash('n2', 'now');
+    expect(c.confChange('n1', { type: 'promote', id: 'n4' }).ok).toBe(true);
+    runUntil(c, 'n4 promoted', () => voters(c, 'n1') === 'n1,n2,n3,n4' && c.configSettled(c.node('n1')));
+    c.restart('n2');
+    commit(c, 'n1', 'after-promote', ['n1', 'n2', 'n3', 'n4']);
+    expect(c.confChange('n1', { type: 'remove', id: 'n1' }).ok).toBe(true);
+    runUntil(c, 'n1 removed and shut down', () => c.node('n1').retired);
+    c.crash('n3', 'afterSend');
+    runUntil(c, 'a new leader among n2..n4', () => ['n2', 'n4'].some((id) => isLeader(c, id)));
+    if (!c.node('n3').alive) c.restart('n3');
+    const result = settle(c, 500);
+    expect(voters(c, result.leaderId)).toBe('n2,n3,n4');
+  });
+});
+
+function voters(c: Cluster, id: NodeId): string {
+  return c
+    .status(id)
+    .members.filter((m) => m.voter)
+    .map((m) => m.id)
+    .sort()
+    .join(',');
+}
+
+describe('raft simulation: the checkers can fail', () => {
+  function expectCaught(factory: CoreFactory, invariant: InvariantName, drive: (c: Cluster) => void): void {
+    const c = scenarioCluster(factory, { voters: 3 });
+    try {
+      drive(c);
+    } catch (e) {
+      expect(e).toBeInstanceOf(SimViolation);
+      expect((e as SimViolation).invariant).toBe(invariant);
+      return;
+    }
+    expect.fail(`the ${invariant} check did not fire`);
+  }
+  const work = (c: Cluster): void => {
+    elect(c, 'n1');
+    for (let i = 0; i < 3; i++) commit(c, 'n1', `w${i}`, ['n1', 'n2', 'n3']);
+    settle(c, 200);
+  };
+
+  it('State Machine Safety catches a node applying a corrupted entry', () => {
+    expectCaught(faultyFactory(realCore, 'n2', corruptFirstApplied), 'state-machine-safety', work);
+  });
+
+  it('Log Matching catches a node storing a diverging entry', () => {
+    expectCaught(faultyFactory(realCore, 'n3', corruptStoredEntries), 'log-matching', work);
+  });
+
+  it('persist-before-send catches a vote that never reaches disk', () => {
+    expectCaught(faultyFactory(realCore, 'n1', forgetVotes), 'persist-before-send', work);
+  });
+
+  it('ReadIndex linearizability catches a stale read index', () => {
+    expectCaught(faultyFactory(realCore, 'n1', staleReads), 'read-linearizability', (c) => {
+      work(c);
+      c.readIndex('n1');
+      runUntil(c, 'read answered', () => false, { maxTicks: 50 });
+    });
+  });
+
+  it('a failing seed reports the SIM FAILED line and the replay command', () => {
+    const broken = faultyFactory(realCore, 'n1', corruptFirstApplied);
+    let failure: unknown;
+    for (let seed = 1; seed <= 20 && failure === undefined; seed++) {
+      try {
+        runSeed(seed, broken, 200);
+      } catch (e) {
+        failure = e;
+      }
+    }
+    expect(failure).toBeInstanceOf(SimFailure);
+    const message = (failure as SimFailure).message;
+    expect(message).toMatch(/^SIM FAILED seed=\d+ step=\d+ invariant=state-machine-safety: /);
+    expect(message).toContain(`replay: SIM_SEED=${(failure as SimFailure).seed} ${REPLAY_COMMAND}`);
+    expect(message).toContain('last actions');
+  });
+
+  it('a schedule replays identically from its seed', () => {
+    expect(runSchedule(7, realCore, 300, 0)).toEqual(runSchedule(7, realCore, 300, 0));
+  });
+});

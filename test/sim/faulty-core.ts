@@ -1,0 +1,95 @@
+// Deliberately broken cores, wrapping a real one, to prove the checkers can fail.
+// Each wrapper changes what one node's Readys say and hands the untouched Ready
+// back to the real core in advance(), so only the harness sees the lie.
+import type { CoreStatus, RaftCoreApi } from '../../src/raft/api.js';
+import type { ConfChange, Message, NodeId, ProposeResult, Ready, SnapshotMeta } from '../../src/raft/types.js';
+import type { CoreFactory } from './sim-node.js';
+
+export type ReadyRewrite = (rd: Ready) => Ready;
+
+class RewritingCore implements RaftCoreApi {
+  private readonly originals = new WeakMap<Ready, Ready>();
+
+  constructor(
+    private readonly inner: RaftCoreApi,
+    private readonly rewrite: ReadyRewrite,
+  ) {}
+
+  tick(): void {
+    this.inner.tick();
+  }
+  step(msg: Message): void {
+    this.inner.step(msg);
+  }
+  propose(data: Uint8Array): ProposeResult {
+    return this.inner.propose(data);
+  }
+  proposeConfChange(change: ConfChange): ProposeResult {
+    return this.inner.proposeConfChange(change);
+  }
+  readIndex(requestId: number): void {
+    this.inner.readIndex(requestId);
+  }
+  transferLeadership(to: NodeId): ProposeResult {
+    return this.inner.transferLeadership(to);
+  }
+  hasReady(): boolean {
+    return this.inner.hasReady();
+  }
+  ready(): Ready {
+    const original = this.inner.ready();
+    const changed = this.rewrite(original);
+    this.originals.set(changed, original);
+    return changed;
+  }
+  advance(ready: Ready): void {
+    this.inner.advance(this.originals.get(ready) ?? ready);
+  }
+  compact(meta: SnapshotMeta, data: Uint8Array): void {
+    this.inner.compact(meta, data);
+  }
+  status(): CoreStatus {
+    return this.inner.status();
+  }
+}
+
+/**
+ * A factory whose node `target` rewrites every Ready. `makeRewrite` runs once per
+ * core instance, so a stateful rewrite behaves the same when a seed is replayed.
+ */
+export function faultyFactory(real: CoreFactory, target: NodeId, makeRewrite: () => ReadyRewrite): CoreFactory {
+  return (config, initial) => {
+    const core = real(config, initial);
+    return config.id === target ? new RewritingCore(core, makeRewrite()) : core;
+  };
+}
+
+const corrupt = new TextEncoder().encode('CORRUPTED');
+
+/** Applies a different payload than the log holds for the first normal entry it applies. */
+export function corruptFirstApplied(): ReadyRewrite {
+  let done = false;
+  return (rd) => {
+    if (done) return rd;
+    const i = rd.committedEntries.findIndex((e) => e.kind === 'normal');
+    if (i < 0) return rd;
+    done = true;
+    const committedEntries = rd.committedEntries.map((e, k) => (k === i && e.kind === 'normal' ? { ...e, data: corrupt } : e));
+    return { ...rd, committedEntries };
+  };
+}
+
+/** Persists a different payload for every normal entry it stores (a diverging log). */
+export function corruptStoredEntries(): ReadyRewrite {
+  return (rd) => ({ ...rd, entries: rd.entries.map((e) => (e.kind === 'normal' ? { ...e, data: corrupt } : e)) });
+}
+
+/** Never persists its vote. */
+export function forgetVotes(): ReadyRewrite {
+  return (rd) => (rd.hardState === null ? rd : { ...rd, hardState: { ...rd.hardState, vote: null } });
+}
+
+/** Answers every read with index 0 (a stale read). */
+export function staleReads(): ReadyRewrite {
+  return (rd) => ({ ...rd, readStates: rd.readStates.map((rs) => ({ ...rs, readIndex: 0 })) });
+}

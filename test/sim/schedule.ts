@@ -1,0 +1,330 @@
+// One seeded schedule: parameters drawn from the seed, a chaos phase of random
+// steps with invariants checked after each, then the liveness phase.
+//
+// A failure becomes a SimFailure whose message is the line the test prints:
+//   SIM FAILED seed=<n> step=<k> invariant=<name>: detail
+// followed by the replay command, the parameters and the last actions (the seed
+// is re-run with tracing on to collect them; bulk runs trace nothing).
+import type { Member, NodeId } from '../../src/raft/types.js';
+import { Cluster, member, type RaftTuning } from './cluster.js';
+import { settle } from './liveness.js';
+import type { NetworkFaults } from './network.js';
+import { Rng } from './rng.js';
+import type { CoreFactory, CrashPoint } from './sim-node.js';
+import { SimViolation, type InvariantName } from './violation.js';
+
+export interface ScheduleParams {
+  readonly voters: 3 | 5;
+  readonly steps: number;
+  readonly raft: RaftTuning;
+  readonly faults: NetworkFaults;
+  readonly snapshotEveryEntries: number;
+  readonly drainProbability: number;
+  readonly maxInFlight: number;
+  /** Multiplier on the weights of crash, partition, membership and transfer steps. */
+  readonly chaosIntensity: number;
+}
+
+export interface RunStats {
+  readonly seed: number;
+  readonly steps: number;
+  readonly livenessTicks: number;
+  /** Highest committed index. */
+  readonly committed: number;
+  readonly configsCommitted: number;
+  readonly terms: number;
+  readonly readsConfirmed: number;
+  readonly snapshotsTaken: number;
+  readonly snapshotsInstalled: number;
+  readonly crashes: number;
+  readonly messages: number;
+  readonly transfers: number;
+}
+
+export const REPLAY_COMMAND = 'npx vitest run test/raft/simulation.test.ts';
+
+export class SimFailure extends Error {
+  constructor(
+    readonly seed: number,
+    readonly step: number,
+    readonly invariant: InvariantName,
+    readonly detail: string,
+    readonly context: string,
+  ) {
+    super(
+      `SIM FAILED seed=${seed} step=${step} invariant=${invariant}: ${detail}\n` +
+        `  replay: SIM_SEED=${seed} ${REPLAY_COMMAND}\n${context}`,
+    );
+    this.name = 'SimFailure';
+  }
+}
+
+export function paramsForSeed(seed: number, steps: number): ScheduleParams {
+  const rng = new Rng(seed).fork('params');
+  const electionTicks = rng.range(4, 8);
+  return {
+    voters: rng.chance(0.5) ? 3 : 5,
+    steps,
+    raft: {
+      electionTicks,
+      heartbeatTicks: rng.range(1, 2),
+      maxInflightAppends: rng.pick([1, 2, 4, 8]),
+      maxAppendBytes: rng.pick([1, 64, 1024]),
+      snapshotChunkBytes: rng.pick([16, 64, 512]),
+      maxUncommittedEntries: rng.pick([4, 16, 256]),
+      preVote: rng.chance(0.5),
+      checkQuorum: rng.chance(0.5),
+    },
+    faults: {
+      dropRate: rng.pick([0, 0.02, 0.1, 0.2]),
+      duplicateRate: rng.pick([0, 0.02, 0.1]),
+      delayMaxSteps: rng.pick([0, 2, 8]),
+    },
+    snapshotEveryEntries: rng.range(2, 20),
+    drainProbability: rng.pick([0.5, 0.8, 1]),
+    maxInFlight: 400,
+    chaosIntensity: rng.pick([0.3, 1, 2.5]),
+  };
+}
+
+/** Run one seed; on failure, re-run it traced and throw a SimFailure. */
+export function runSeed(seed: number, coreFactory: CoreFactory, steps: number, traceLines = 60): RunStats {
+  try {
+    return runSchedule(seed, coreFactory, steps, 0);
+  } catch (e) {
+    const first = asTraced(e);
+    let context = '  (the traced re-run passed: the core or the harness is not deterministic)';
+    try {
+      runSchedule(seed, coreFactory, steps, traceLines);
+    } catch (again) {
+      const traced = asTraced(again);
+      context = traced.context;
+      if (traced.step !== first.step) context += `\n  (the traced re-run failed at step ${traced.step} instead: not deterministic)`;
+    }
+    const v = first.cause;
+    if (v instanceof SimViolation) throw new SimFailure(seed, first.step, v.invariant, v.detail, context);
+    const text = v instanceof Error ? (v.stack ?? v.message) : String(v);
+    throw new SimFailure(seed, first.step, 'core-threw', `harness error: ${text}`, context);
+  }
+}
+
+class TracedError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly step: number,
+    readonly context: string,
+  ) {
+    super(String(cause));
+  }
+}
+
+function asTraced(e: unknown): TracedError {
+  return e instanceof TracedError ? e : new TracedError(e, -1, '');
+}
+
+export function runSchedule(seed: number, coreFactory: CoreFactory, steps: number, traceLines: number): RunStats {
+  const params = paramsForSeed(seed, steps);
+  const cluster = new Cluster({
+    seed,
+    voters: params.voters,
+    maxNodes: params.voters + 4,
+    raft: params.raft,
+    faults: params.faults,
+    maxInFlight: params.maxInFlight,
+    snapshotEveryEntries: params.snapshotEveryEntries,
+    drainProbability: params.drainProbability,
+    coreFactory,
+    traceLines,
+  });
+  const chaos = new Chaos(cluster, new Rng(seed).fork('schedule'), seed, params.chaosIntensity);
+  let step = 0;
+  try {
+    for (; step < params.steps; step++) {
+      chaos.step();
+      cluster.endStep();
+    }
+    const live = settle(cluster, 50 * params.raft.electionTicks);
+    step += live.ticks;
+    return statsOf(seed, step, live.ticks, cluster, chaos.crashes);
+  } catch (e) {
+    const context = traceLines === 0 ? '' : contextOf(params, cluster);
+    throw new TracedError(e, step, context);
+  }
+}
+
+function statsOf(seed: number, steps: number, livenessTicks: number, cluster: Cluster, crashes: number): RunStats {
+  let snapshotsTaken = 0;
+  let snapshotsInstalled = 0;
+  for (const n of cluster.nodes.values()) {
+    snapshotsTaken += n.snapshotsTaken;
+    snapshotsInstalled += n.snapshotsInstalled;
+  }
+  let configsCommitted = 0;
+  for (const c of cluster.checker.committedEntries().values()) if (c.fp.startsWith('c:')) configsCommitted++;
+  return {
+    seed,
+    steps,
+    livenessTicks,
+    committed: cluster.checker.maxCommittedIndex,
+    configsCommitted,
+    terms: cluster.checker.leaderCount(),
+    readsConfirmed: cluster.checker.readsConfirmed,
+    snapshotsTaken,
+    snapshotsInstalled,
+    crashes,
+    messages: cluster.network.stats.sent,
+    transfers: cluster.delivered.get('timeoutNow') ?? 0,
+  };
+}
+
+function contextOf(params: ScheduleParams, cluster: Cluster): string {
+  const lines = cluster.trace.dump().map((l) => `    ${l}`);
+  return `  params: ${JSON.stringify(params)}\n  last actions (oldest first):\n${lines.join('\n')}`;
+}
+
+/** The random step chooser. Weights are relative; message delivery dominates so traffic keeps up with ticks. */
+class Chaos {
+  crashes = 0;
+  private proposalCount = 0;
+  private readonly actions: ReadonlyArray<readonly [number, () => void]>;
+  private readonly totalWeight: number;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly rng: Rng,
+    private readonly seed: number,
+    intensity: number,
+  ) {
+    const k = intensity;
+    this.actions = [
+      [65, () => this.deliver()],
+      [14, () => this.cluster.tickAll(0.1)],
+      [2, () => this.tickOne()],
+      [8, () => this.propose()],
+      [2, () => this.drainOne()],
+      [2, () => this.read()],
+      [1 * k, () => this.crash()],
+      [2 * k, () => this.restart()],
+      [0.6 * k, () => this.partition()],
+      [1.2 * k, () => this.cluster.heal()],
+      [1.5 * k, () => this.membership()],
+      [1 * k, () => this.transfer()],
+    ];
+    this.totalWeight = this.actions.reduce((sum, [w]) => sum + w, 0);
+  }
+
+  step(): void {
+    let r = this.rng.next() * this.totalWeight;
+    for (const [weight, action] of this.actions) {
+      r -= weight;
+      if (r < 0) return action();
+    }
+  }
+
+  private deliver(): void {
+    const count = this.rng.range(1, 3);
+    for (let i = 0; i < count; i++) this.cluster.deliverOne();
+  }
+
+  private someAlive(): NodeId | null {
+    const alive = this.cluster.alive();
+    return alive.length === 0 ? null : this.rng.pick(alive).id;
+  }
+
+  private tickOne(): void {
+    const id = this.someAlive();
+    if (id !== null) this.cluster.tick(id);
+  }
+
+  private drainOne(): void {
+    const id = this.someAlive();
+    if (id !== null) this.cluster.drain(id);
+  }
+
+  /**
+   * Any node that believes it leads, not just the newest: a deposed leader cut
+   * off by a partition accepting proposals is what makes logs diverge.
+   */
+  private someLeader(): NodeId | null {
+    const leaders = this.cluster.alive().filter((n) => this.cluster.status(n.id).role === 'leader');
+    return leaders.length === 0 ? null : this.rng.pick(leaders).id;
+  }
+
+  private propose(): void {
+    const leader = this.someLeader();
+    // Now and then propose on a random node, to exercise NOT_LEADER refusals.
+    const target = leader !== null && this.rng.chance(0.9) ? leader : this.someAlive();
+    if (target === null) return;
+    const count = this.rng.range(1, 3);
+    for (let i = 0; i < count && this.cluster.node(target).alive; i++) {
+      this.cluster.propose(target, `s${this.seed}-p${this.proposalCount++}`);
+    }
+  }
+
+  private read(): void {
+    const id = this.someAlive();
+    if (id !== null) this.cluster.readIndex(id);
+  }
+
+  private crash(): void {
+    const id = this.someAlive();
+    if (id === null) return;
+    const point: CrashPoint | 'now' = this.rng.pick(['now', 'now', 'afterPersist', 'afterSend'] as const);
+    this.cluster.crash(id, point);
+    this.crashes++;
+  }
+
+  private restart(): void {
+    const down = [...this.cluster.nodes.values()].filter((n) => !n.alive && !n.retired);
+    if (down.length > 0) this.cluster.restart(this.rng.pick(down).id);
+  }
+
+  private partition(): void {
+    const ids = [...this.cluster.nodes.values()].filter((n) => !n.retired).map((n) => n.id);
+    const leader = this.cluster.leader();
+    if (leader !== null && this.rng.chance(0.3)) {
+      this.cluster.partition([[leader.id], ids.filter((id) => id !== leader.id)]);
+      return;
+    }
+    const groupCount = this.rng.range(2, 3);
+    const groups: NodeId[][] = Array.from({ length: groupCount }, () => []);
+    for (const id of ids) groups[this.rng.int(groupCount)]?.push(id);
+    this.cluster.partition(groups);
+  }
+
+  /** addLearner a fresh node, promote a learner, or remove a member; never below 3 voters. */
+  private membership(): void {
+    const leaderId = this.someLeader();
+    if (leaderId === null) return;
+    const leader = this.cluster.node(leaderId);
+    const members = this.cluster.status(leader.id).members;
+    const voters = members.filter((m) => m.voter);
+    const learners = members.filter((m) => !m.voter);
+    const choice = this.rng.next();
+    if (learners.length > 0 && choice < 0.6) {
+      this.cluster.confChange(leader.id, { type: 'promote', id: this.rng.pick(learners).id });
+    } else if (learners.length > 0 && choice < 0.7) {
+      this.cluster.confChange(leader.id, { type: 'remove', id: this.rng.pick(learners).id });
+    } else if (voters.length > 3 && choice < 0.85) {
+      this.cluster.confChange(leader.id, { type: 'remove', id: this.rng.pick(voters).id });
+    } else {
+      this.addLearner(leader.id, members);
+    }
+  }
+
+  private addLearner(leaderId: NodeId, members: readonly Member[]): void {
+    if (members.filter((m) => m.voter).length >= 6) return;
+    const spare = this.cluster.spawnSpare();
+    if (spare === null) return;
+    const r = this.cluster.confChange(leaderId, { type: 'addLearner', id: spare.id, url: member(spare.id, false).url });
+    if (!r.ok) this.cluster.discardSpare(spare.id);
+  }
+
+  private transfer(): void {
+    const leaderId = this.someLeader();
+    if (leaderId === null) return;
+    const leader = this.cluster.node(leaderId);
+    const others = this.cluster.status(leader.id).members.filter((m) => m.voter && m.id !== leader.id);
+    if (others.length > 0) this.cluster.transfer(leader.id, this.rng.pick(others).id);
+  }
+}

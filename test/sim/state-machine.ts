@@ -1,0 +1,90 @@
+// The simulated application: the ordered list of every entry applied so far
+// (normal, noop and config alike). Its snapshot is that whole list, so a node
+// restored from a snapshot can be compared entry by entry with what every other
+// node applied — State Machine Safety is checked exactly, not by hash.
+import type { Entry, Member } from '../../src/raft/types.js';
+import { assertNever } from '../../src/raft/types.js';
+import { violation } from './violation.js';
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Identity of an entry's payload; two entries are "the same" iff index, term and this agree. */
+export function fingerprint(entry: Entry): string {
+  switch (entry.kind) {
+    case 'normal':
+      return `d:${decoder.decode(entry.data)}`;
+    case 'noop':
+      return 'noop';
+    case 'config':
+      return `c:${entry.members.map((m) => `${m.id}${m.voter ? '+' : '-'}`).join(',')}`;
+    default:
+      return assertNever(entry);
+  }
+}
+
+export interface AppliedRecord {
+  readonly index: number;
+  readonly term: number;
+  readonly fp: string;
+}
+
+export class ListStateMachine {
+  private text = '';
+  private count = 0;
+  appliedIndex = 0;
+  appliedTerm = 0;
+  /** Membership as of appliedIndex: what a snapshot taken now must carry. */
+  members: readonly Member[];
+
+  constructor(bootstrapMembers: readonly Member[]) {
+    this.members = bootstrapMembers;
+  }
+
+  apply(entry: Entry): AppliedRecord {
+    if (entry.index !== this.appliedIndex + 1) {
+      violation('ready-contract', `committedEntries jump from applied ${this.appliedIndex} to ${entry.index}`);
+    }
+    const record = { index: entry.index, term: entry.term, fp: fingerprint(entry) };
+    if (record.fp.includes('\n')) throw new Error('harness bug: fingerprint contains a newline');
+    this.text += `${this.count === 0 ? '' : '\n'}${record.index} ${record.term} ${record.fp}`;
+    this.count++;
+    this.appliedIndex = entry.index;
+    this.appliedTerm = entry.term;
+    if (entry.kind === 'config') this.members = entry.members;
+    return record;
+  }
+
+  snapshotData(): Uint8Array {
+    return encoder.encode(this.text);
+  }
+
+  /** Replace the state with a snapshot's; returns its records for checking. */
+  restore(data: Uint8Array, index: number, term: number, members: readonly Member[]): AppliedRecord[] {
+    const records = decodeSnapshot(data);
+    const last = records[records.length - 1];
+    if ((last?.index ?? 0) !== index || (last?.term ?? 0) !== term) {
+      violation('state-machine-safety', `snapshot data ends at ${last?.index ?? 0}/${last?.term ?? 0} but meta says ${index}/${term}`);
+    }
+    this.text = decoder.decode(data);
+    this.count = records.length;
+    this.appliedIndex = index;
+    this.appliedTerm = term;
+    this.members = members;
+    return records;
+  }
+}
+
+export function decodeSnapshot(data: Uint8Array): AppliedRecord[] {
+  const text = decoder.decode(data);
+  if (text === '') return [];
+  return text.split('\n').map((line, i) => {
+    const first = line.indexOf(' ');
+    const second = line.indexOf(' ', first + 1);
+    const record = { index: Number(line.slice(0, first)), term: Number(line.slice(first + 1, second)), fp: line.slice(second + 1) };
+    if (record.index !== i + 1 || !Number.isInteger(record.term)) {
+      violation('state-machine-safety', `snapshot data malformed at record ${i + 1}: ${JSON.stringify(line)}`);
+    }
+    return record;
+  });
+}

@@ -1,0 +1,167 @@
+// POST /raft/v1/messages through fastify's inject(): no socket.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isRatifyError } from '../../src/errors.js';
+import type { Message } from '../../src/raft/types.js';
+import { encodeEnvelope } from '../../src/transport/codec.js';
+import type { Envelope } from '../../src/transport/message-guard.js';
+import { RAFT_MESSAGES_PATH, raftRoutes, type RaftRoutesOptions } from '../../src/transport/raft-routes.js';
+import { samplesFrom } from './samples.js';
+
+const SECRET = 's3cret-value';
+const BODY_LIMIT = 256 * 1024;
+const FROM_N2 = Object.values(samplesFrom('n2', 'n1')).filter((m) => m.type !== 'append');
+
+function envelope(overrides: Partial<Envelope> = {}): Envelope {
+  return { v: 1, clusterId: 'cluster-a', from: 'n2', messages: FROM_N2, ...overrides };
+}
+
+describe('raftRoutes', () => {
+  let app: FastifyInstance;
+  let received: Message[][];
+
+  async function build(overrides: Partial<RaftRoutesOptions> = {}): Promise<FastifyInstance> {
+    received = [];
+    app = Fastify({ logger: false });
+    await app.register(raftRoutes, {
+      clusterId: 'cluster-a',
+      nodeId: 'n1',
+      secret: SECRET,
+      isMember: (id) => id === 'n2' || id === 'n3',
+      onMessages: (messages) => {
+        received.push([...messages]);
+      },
+      bodyLimitBytes: BODY_LIMIT,
+      ...overrides,
+    });
+    await app.ready();
+    return app;
+  }
+
+  function post(body: Uint8Array | string, headers: Record<string, string> = {}) {
+    return app.inject({
+      method: 'POST',
+      url: RAFT_MESSAGES_PATH,
+      headers: { 'content-type': 'application/msgpack', 'x-ratify-secret': SECRET, ...headers },
+      payload: Buffer.from(body),
+    });
+  }
+
+  afterEach(async () => {
+    await app?.close();
+  });
+
+  it('accepts a good envelope with 204 and hands every message to the node', async () => {
+    await build();
+    const res = await post(encodeEnvelope(envelope()));
+    expect(res.statusCode).toBe(204);
+    expect(res.body).toBe('');
+    expect(received).toEqual([FROM_N2]);
+  });
+
+  it('accepts appends with binary entries, and an empty envelope', async () => {
+    await build();
+    const append = samplesFrom('n2', 'n1').append;
+    expect((await post(encodeEnvelope(envelope({ messages: [append] })))).statusCode).toBe(204);
+    expect((await post(encodeEnvelope(envelope({ messages: [] })))).statusCode).toBe(204);
+    expect(received).toEqual([[append], []]);
+  });
+
+  it('refuses a missing or wrong secret with 401, before reading the body', async () => {
+    await build();
+    for (const headers of [{ 'x-ratify-secret': 'wrong' }, { 'x-ratify-secret': '' }, { 'x-ratify-secret': SECRET + 'x' }]) {
+      const res = await post(encodeEnvelope(envelope()), headers);
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+    }
+    const noHeader = await app.inject({
+      method: 'POST', url: RAFT_MESSAGES_PATH, headers: { 'content-type': 'application/msgpack' }, payload: Buffer.from('garbage'),
+    });
+    expect(noHeader.statusCode).toBe(401);
+    expect(received).toEqual([]);
+  });
+
+  it('skips the secret check when the cluster has no secret', async () => {
+    await build({ secret: null });
+    expect((await post(encodeEnvelope(envelope()), { 'x-ratify-secret': 'anything' })).statusCode).toBe(204);
+  });
+
+  it('refuses another cluster with 403', async () => {
+    await build();
+    const res = await post(encodeEnvelope(envelope({ clusterId: 'cluster-b' })));
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/cluster/) } });
+  });
+
+  it('refuses a sender that is not a member, or messages whose from is not the sender, with 403', async () => {
+    await build();
+    const stranger = Object.values(samplesFrom('n9', 'n1'));
+    const res = await post(encodeEnvelope(envelope({ from: 'n9', messages: stranger })));
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/not a member/) } });
+    // n3 is a member, but the envelope says n2 sent it.
+    const spoofed = await post(encodeEnvelope(envelope({ messages: [samplesFrom('n3', 'n1').heartbeat] })));
+    expect(spoofed.statusCode).toBe(403);
+    expect(spoofed.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/messages\[0\]\.from/) } });
+    expect(received).toEqual([]);
+  });
+
+  it('refuses messages addressed to another node with 400', async () => {
+    await build();
+    const res = await post(encodeEnvelope(envelope({ messages: [samplesFrom('n2', 'n3').heartbeat] })));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/not this node/) } });
+  });
+
+  it('refuses malformed bodies with 400 VALIDATION_FAILED', async () => {
+    await build();
+    const bad = [
+      new Uint8Array([1, 2, 3, 4]),
+      new Uint8Array(0),
+      encodeEnvelope({ ...envelope(), messages: [{ ...FROM_N2[0], term: -1 } as Message] }),
+      encodeEnvelope({ ...envelope(), v: 7 } as unknown as Envelope),
+    ];
+    for (const body of bad) {
+      const res = await post(body);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });
+    }
+    expect(received).toEqual([]);
+  });
+
+  it('refuses a body over the limit with 413 BODY_TOO_LARGE', async () => {
+    await build();
+    const big = samplesFrom('n2', 'n1').snapshot;
+    const res = await post(encodeEnvelope(envelope({ messages: [{ ...big, chunk: new Uint8Array(BODY_LIMIT + 1) }] })));
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ error: { code: 'BODY_TOO_LARGE' } });
+  });
+
+  it('refuses other content types with 400 VALIDATION_FAILED (not 415: no error code maps to 415)', async () => {
+    await build();
+    for (const type of ['application/json', 'text/plain', 'application/octet-stream']) {
+      const res = await post(type === 'application/json' ? '{"v":1}' : 'hello', { 'content-type': type });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/application\/msgpack/) } });
+    }
+    const none = await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers: { 'x-ratify-secret': SECRET } });
+    expect(none.statusCode).toBe(400);
+  });
+
+  it('answers 500 INTERNAL when the node cannot take the messages', async () => {
+    await build({
+      onMessages: () => {
+        throw new Error('queue broken');
+      },
+    });
+    const res = await post(encodeEnvelope(envelope({ messages: [samplesFrom('n2', 'n1').heartbeat] })));
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toMatchObject({ error: { code: 'INTERNAL' } });
+  });
+
+  it('validates its options at registration', async () => {
+    const err = await build({ bodyLimitBytes: 10 }).catch((e: unknown) => e);
+    expect(isRatifyError(err, 'CONFIG_INVALID')).toBe(true);
+    expect((err as Error).message).toMatch(/bodyLimitBytes \(10\) must be an integer between 1024 and/);
+  });
+});

@@ -1,0 +1,193 @@
+// Leadership changes on a fake cluster of coordinator nodes: fencing of a
+// deposed leader, the new leader's scan (finish decided transactions, re-drive
+// or abort undecided ones), and idempotency-key retries across a failover.
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeCommand } from '../../src/tx/commands.js';
+import type { TxView } from '../../src/tx/types.js';
+import { FakeCluster } from './fake-log.js';
+import { FakeParticipant } from './fake-participant.js';
+import { eventually, participant, startNode, type TestNode } from './harness.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function participants(n: number, fenceByTerm = false): Promise<FakeParticipant[]> {
+  const ps = await Promise.all(Array.from({ length: n }, () => FakeParticipant.start({ fenceByTerm })));
+  for (const p of ps) cleanups.push(() => p.close());
+  return ps;
+}
+
+async function clusterOf(ids: string[]): Promise<{ cluster: FakeCluster; nodes: Record<string, TestNode> }> {
+  const cluster = new FakeCluster();
+  const nodes: Record<string, TestNode> = {};
+  for (const id of ids) {
+    const node = await startNode(cluster, id);
+    nodes[id] = node;
+    cleanups.push(() => node.close());
+  }
+  return { cluster, nodes };
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function post(node: TestNode, url: string, payload?: object, headers: Record<string, string> = {}) {
+  return node.app.inject({ method: 'POST', url, headers, ...(payload && { payload }) });
+}
+
+describe('fencing a deposed leader', () => {
+  it('after a term change the old driver makes no further participant calls', async () => {
+    const { cluster, nodes } = await clusterOf(['n1']);
+    const [a, b] = await participants(2);
+    cluster.elect('n1');
+    a!.setMode('down', ['commit']);
+    const res = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], commit: true });
+    const id = res.json<TxView>().id;
+    await eventually(() => a!.callsOf('commit', id).length >= 2, 'commit retried');
+    const oldTerm = cluster.term;
+    cluster.noLeader();
+    await pause(50); // a call already on the wire may still land
+    const frozen = a!.calls.length;
+    await pause(400); // many backoff periods (cap 50 ms)
+    expect(a!.calls.length).toBe(frozen);
+    expect(a!.calls.every((c) => c.headerTerm === oldTerm)).toBe(true);
+    // leading again in a new term, it finishes with the new term on every call
+    a!.setMode('ok');
+    const newTerm = cluster.elect('n1');
+    await eventually(() => nodes.n1!.sm.get(id)?.state === 'committed', 'committed');
+    expect(a!.answered('commit', id).map((c) => c.headerTerm)).toEqual([newTerm]);
+  });
+
+  it('a partitioned old leader is fenced by term at the participant; the outcome stays single', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a, b] = await participants(2, true);
+    cluster.elect('n1');
+    a!.setMode('error', ['commit']);
+    const res = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], commit: true });
+    const id = res.json<TxView>().id;
+    await eventually(() => a!.callsOf('commit', id).length >= 1, 'commit tried');
+    // n1 is cut off without hearing about it; n2 takes over in a new term
+    nodes.n1!.log.crash();
+    const term2 = cluster.elect('n2');
+    // once a has seen the new term, every call from n1 is stale to it
+    await eventually(() => a!.highestTerm === term2, 'a saw the new term');
+    a!.setMode('ok');
+    await eventually(() => nodes.n2!.sm.get(id)?.state === 'committed', 'committed by n2');
+    // n1 still retries commit with its old term, and the participant refuses it
+    a!.setMode('error', ['commit']);
+    await eventually(() => a!.callsOf('commit', id).some((c) => c.answer === 'fenced'), 'stale call fenced');
+    expect(a!.answered('commit', id).every((c) => c.headerTerm === term2)).toBe(true);
+    // once n1 hears the news it stops at once
+    nodes.n1!.log.recover();
+    await pause(50);
+    const frozen = a!.callsOf(undefined, id).length;
+    await pause(300);
+    expect(a!.callsOf(undefined, id).length).toBe(frozen);
+    expect(nodes.n1!.sm.get(id)?.state).toBe('committed');
+    for (const p of [a!, b!]) expect(p.callsOf('abort')).toEqual([]);
+  });
+});
+
+describe('a new leader scans the table', () => {
+  it('finishes a decided transaction exactly as decided', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a, b] = await participants(2);
+    cluster.elect('n1');
+    a!.setMode('down', ['commit']);
+    const res = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], commit: true });
+    const id = res.json<TxView>().id;
+    expect(res.json<TxView>().outcome).toBe('committed');
+    await nodes.n1!.close(); // the old leader dies
+    nodes.n1!.log.crash();
+    a!.setMode('ok');
+    const term2 = cluster.elect('n2');
+    await eventually(() => nodes.n2!.sm.get(id)?.state === 'committed', 'committed by n2');
+    expect(a!.answered('commit', id).map((c) => c.headerTerm)).toEqual([term2]);
+    expect(a!.callsOf('abort')).toEqual([]);
+    expect(b!.callsOf('abort')).toEqual([]);
+  });
+
+  it('re-drives prepare for an undecided transaction still inside its deadline', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a, b] = await participants(2);
+    cluster.elect('n1');
+    a!.setMode('hang', ['prepare']);
+    const created = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], timeoutMs: 60_000 });
+    const id = created.json<TxView>().id;
+    void post(nodes.n1!, `/v1/transactions/${id}/commit`).catch(() => undefined);
+    await eventually(() => a!.callsOf('prepare', id).length > 0 && b!.answered('prepare', id).length > 0, 'prepare sent');
+    nodes.n1!.log.crash();
+    await nodes.n1!.close();
+    a!.setMode('ok');
+    const term2 = cluster.elect('n2');
+    await eventually(() => nodes.n2!.sm.get(id)?.state === 'committed', 'committed by n2');
+    // prepare is idempotent at the participant, so asking again is safe
+    expect(b!.answered('prepare', id).map((c) => c.headerTerm)).toEqual([1, term2]);
+    expect(a!.answered('commit', id)).toHaveLength(1);
+  });
+
+  it('aborts an undecided transaction past its deadline', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a, b] = await participants(2);
+    cluster.elect('n1');
+    a!.setMode('hang', ['prepare']);
+    const created = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], timeoutMs: 60_000 });
+    const id = created.json<TxView>().id;
+    void post(nodes.n1!, `/v1/transactions/${id}/commit`).catch(() => undefined);
+    await eventually(() => b!.answered('prepare', id).length > 0, 'b prepared');
+    nodes.n1!.log.crash();
+    await nodes.n1!.close();
+    a!.setMode('ok');
+    // the new leader starts after the deadline has passed (injected clock)
+    const late = await startNode(cluster, 'n3', { now: () => Date.now() + 120_000 });
+    cleanups.push(() => late.close());
+    cluster.elect('n3');
+    await eventually(() => late.sm.get(id)?.state === 'aborted', 'aborted by n3');
+    expect(b!.answered('abort', id)).toHaveLength(1);
+    expect(b!.callsOf('commit')).toEqual([]);
+    expect(b!.answered('prepare', id)).toHaveLength(1); // no re-prepare after the deadline
+  });
+});
+
+describe('idempotency keys across a failover', () => {
+  it('a retry on the new leader finds the transaction the old leader created', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a] = await participants(1);
+    cluster.elect('n1');
+    a!.setMode('hang', ['prepare']);
+    const body = { participants: [participant('a', a!.url)], commit: true, timeoutMs: 60_000 };
+    const first = post(nodes.n1!, '/v1/transactions', body, { 'idempotency-key': 'transfer-42' }).catch(() => undefined);
+    await eventually(() => a!.callsOf('prepare').length > 0, 'prepare sent');
+    // the leader dies mid-request; the client never got an answer
+    nodes.n1!.log.crash();
+    await nodes.n1!.close();
+    await first;
+    a!.setMode('ok');
+    cluster.elect('n2');
+    const retry = await post(nodes.n2!, '/v1/transactions', body, { 'idempotency-key': 'transfer-42' });
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json<TxView>().outcome).toBe('committed');
+    const ids = cluster.entries.map((e) => decodeCommand(e.data)).filter((c) => c?.type === 'created');
+    expect(ids).toHaveLength(1);
+    expect(retry.json<TxView>().id).toBe(ids[0]!.type === 'created' ? ids[0]!.txId : '');
+  });
+
+  it('two concurrent creates with one key make one transaction', async () => {
+    const { cluster, nodes } = await clusterOf(['n1']);
+    cluster.elect('n1');
+    // hold proposals so both requests pass the leader's check before either applies
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    cluster.interceptor = async () => held;
+    const reqs = [post(nodes.n1!, '/v1/transactions', {}, { 'idempotency-key': 'dup' }), post(nodes.n1!, '/v1/transactions', {}, { 'idempotency-key': 'dup' })];
+    await eventually(() => nodes.n1!.log.proposals >= 2, 'both proposed');
+    cluster.interceptor = null;
+    release();
+    const [r1, r2] = await Promise.all(reqs);
+    expect(r1!.statusCode).toBe(201);
+    expect(r2!.statusCode).toBe(201);
+    expect(r1!.json<TxView>().id).toBe(r2!.json<TxView>().id);
+    expect(nodes.n1!.sm.list({}).transactions).toHaveLength(1);
+  });
+});

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpParticipantClient, parseVote } from '../../src/tx/participant-client.js';
+import { FakeParticipant } from './fake-participant.js';
+
+describe('HTTP participant client', () => {
+  const client = createHttpParticipantClient({ connectionsPerOrigin: 4 });
+  let p: FakeParticipant;
+  const call = (timeoutMs = 2_000) => ({ timeoutMs, signal: new AbortController().signal });
+  const prepareReq = (url: string) => ({ url, txId: 't1', participant: 'a', payload: { x: 1 }, protocol: '2pc' as const, term: 7 });
+
+  beforeAll(async () => {
+    p = await FakeParticipant.start();
+  });
+  afterAll(async () => {
+    await client.close();
+    await p.close();
+  });
+
+  it('sends the protocol body and the term header, and reads votes', async () => {
+    expect(await client.prepare(prepareReq(p.url), call())).toEqual({ kind: 'vote', vote: 'commit' });
+    const [recorded] = p.callsOf('prepare');
+    expect(recorded?.headerTerm).toBe(7);
+    expect(recorded?.body).toEqual({ txId: 't1', participant: 'a', payload: { x: 1 }, protocol: '2pc', term: 7 });
+    p.vote = { vote: 'abort', reason: 'insufficient funds' };
+    expect(await client.prepare(prepareReq(`${p.url}/`), call())).toEqual({ kind: 'vote', vote: 'abort', reason: 'insufficient funds' });
+    p.vote = { vote: 'commit' };
+  });
+
+  it('delivers phase 2 calls with term in body and header', async () => {
+    for (const kind of ['precommit', 'commit', 'abort'] as const) {
+      expect(await client.deliver(kind, { url: p.url, txId: 't2', participant: 'b', term: 3 }, call())).toEqual({ kind: 'ack' });
+      const last = p.callsOf(kind, 't2').at(-1);
+      expect(last?.body).toEqual({ txId: 't2', participant: 'b', term: 3 });
+      expect(last?.headerTerm).toBe(3);
+    }
+  });
+
+  it('counts non-2xx, dropped connections, timeouts and refused connections as failures', async () => {
+    p.setMode('error');
+    expect(await client.prepare(prepareReq(p.url), call())).toMatchObject({ kind: 'failure', error: 'prepare answered HTTP 500' });
+    expect(await client.deliver('commit', { url: p.url, txId: 't', participant: 'a', term: 1 }, call())).toMatchObject({ kind: 'failure' });
+    p.setMode('down');
+    expect(await client.prepare(prepareReq(p.url), call())).toMatchObject({ kind: 'failure' });
+    p.setMode('hang');
+    expect(await client.deliver('abort', { url: p.url, txId: 't', participant: 'a', term: 1 }, call(100))).toEqual({
+      kind: 'failure',
+      error: 'abort failed: timed out',
+    });
+    p.setMode('ok');
+    const dead = await FakeParticipant.start();
+    const deadUrl = dead.url;
+    await dead.close();
+    expect(await client.prepare(prepareReq(deadUrl), call())).toMatchObject({ kind: 'failure', error: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it('ends a call at once when its signal aborts', async () => {
+    p.setMode('hang');
+    const controller = new AbortController();
+    const pending = client.prepare(prepareReq(p.url), { timeoutMs: 60_000, signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 50));
+    controller.abort();
+    expect(await pending).toEqual({ kind: 'failure', error: 'prepare failed: cancelled' });
+    p.setMode('ok');
+  });
+
+  it('treats a malformed prepare answer as a failure', () => {
+    expect(parseVote('not json')).toMatchObject({ kind: 'failure' });
+    expect(parseVote('{"vote":"maybe"}')).toMatchObject({ kind: 'failure' });
+    expect(parseVote('null')).toMatchObject({ kind: 'failure' });
+    expect(parseVote('{"vote":"abort"}')).toEqual({ kind: 'vote', vote: 'abort', reason: null });
+  });
+});

@@ -1,0 +1,227 @@
+// 2PC and 3PC end to end on one leader (fake log) with real HTTP participants.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TxView } from '../../src/tx/types.js';
+import type { FakeCluster } from './fake-log.js';
+import { FakeParticipant } from './fake-participant.js';
+import { eventually, getView, participant, startLeader, type TestNode } from './harness.js';
+
+describe('transaction protocol on the leader', () => {
+  let node: TestNode;
+  let cluster: FakeCluster;
+  let a: FakeParticipant;
+  let b: FakeParticipant;
+
+  beforeEach(async () => {
+    ({ node, cluster } = await startLeader());
+    a = await FakeParticipant.start();
+    b = await FakeParticipant.start();
+  });
+  afterEach(async () => {
+    await node.close();
+    await a.close();
+    await b.close();
+  });
+
+  const run = async (body: Record<string, unknown>): Promise<TxView> => {
+    const res = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      payload: { participants: [participant('a', a.url, { n: 1 }), participant('b', b.url)], commit: true, ...body },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json<TxView>();
+  };
+  const finished = (id: string, state: 'committed' | 'aborted') => eventually(() => node.sm.get(id)?.state === state, `${id} ${state}`);
+  const failingGauge = async (): Promise<number> => {
+    const metric = await node.registry.getSingleMetric('ratify_tx_participants_failing')?.get();
+    return metric?.values[0]?.value ?? 0;
+  };
+
+  it('2PC commit: prepare everywhere, decision durable before any commit call, then committed', async () => {
+    const decisionsSeenByCommit: Array<string | null | undefined> = [];
+    for (const p of [a, b]) p.onCall = (c) => c.kind === 'commit' && decisionsSeenByCommit.push(node.sm.get(c.txId)?.decision);
+    const view = await run({});
+    expect(view.outcome).toBe('committed');
+    await finished(view.id, 'committed');
+    expect(decisionsSeenByCommit).toEqual(['commit', 'commit']);
+    const prepare = a.callsOf('prepare', view.id)[0];
+    expect(prepare?.body).toEqual({ txId: view.id, participant: 'a', payload: { n: 1 }, protocol: '2pc', term: cluster.term });
+    expect(b.callsOf('prepare', view.id)[0]?.body.payload).toBeNull();
+    for (const p of [a, b]) {
+      expect(p.callsOf(undefined, view.id).map((c) => c.kind)).toEqual(['prepare', 'commit']);
+      expect(p.callsOf(undefined, view.id).every((c) => c.headerTerm === cluster.term)).toBe(true);
+    }
+    const final = await getView(node, view.id);
+    expect(final.participants).toEqual([
+      { name: 'a', url: a.url, vote: 'commit', acknowledged: true },
+      { name: 'b', url: b.url, vote: 'commit', acknowledged: true },
+    ]);
+    expect(final.completedAt).toBeDefined();
+  });
+
+  it('2PC abort vote: everybody hears abort, nobody hears commit', async () => {
+    b.vote = { vote: 'abort', reason: 'insufficient funds' };
+    const view = await run({});
+    expect(view.outcome).toBe('aborted');
+    await finished(view.id, 'aborted');
+    for (const p of [a, b]) expect(p.callsOf('commit')).toEqual([]);
+    expect(b.answered('abort', view.id)).toHaveLength(1);
+    expect(a.answered('abort', view.id)).toHaveLength(1);
+    expect((await getView(node, view.id)).participants.find((p) => p.name === 'b')?.vote).toBe('abort');
+  });
+
+  it('a participant down during prepare makes the outcome aborted; it hears abort once back', async () => {
+    await b.kill();
+    const view = await run({});
+    expect(view.outcome).toBe('aborted');
+    const bView = view.participants.find((p) => p.name === 'b');
+    expect(bView?.vote).toBe('abort');
+    expect(bView?.lastError).toMatch(/prepare failed/);
+    expect(a.callsOf('commit')).toEqual([]);
+    await eventually(() => a.answered('abort', view.id).length > 0, 'a told abort');
+    expect(node.sm.get(view.id)?.state).toBe('aborting'); // b has not acknowledged
+    await b.revive();
+    await finished(view.id, 'aborted');
+    expect(b.answered('abort', view.id).length).toBeGreaterThan(0);
+    expect(b.callsOf('commit')).toEqual([]);
+  });
+
+  it('a participant down during commit: outcome committed, state committing, committed once it returns', async () => {
+    a.setMode('down', ['commit']);
+    const view = await run({});
+    expect(view.outcome).toBe('committed');
+    expect(view.state).toBe('committing');
+    // reported as failing after participantFailingThreshold (3) failed calls, in the view and the metrics
+    const failing = await eventually(async () => {
+      const v = await getView(node, view.id);
+      return v.participants.find((p) => p.name === 'a')?.lastError !== undefined && v;
+    }, 'lastError of a');
+    expect(failing.state).toBe('committing');
+    expect(failing.participants.find((p) => p.name === 'a')?.lastError).toMatch(/calls failed in a row/);
+    expect(failing.participants.find((p) => p.name === 'b')).toEqual({ name: 'b', url: b.url, vote: 'commit', acknowledged: true });
+    expect(await failingGauge()).toBe(1);
+    a.setMode('ok');
+    await finished(view.id, 'committed');
+    const final = await getView(node, view.id);
+    expect(final.participants.every((p) => p.acknowledged && p.lastError === undefined)).toBe(true);
+    expect(a.callsOf('abort')).toEqual([]);
+    expect(await failingGauge()).toBe(0);
+  });
+
+  it('aborts an active transaction past its deadline (presumed abort)', async () => {
+    const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url)], timeoutMs: 50 } });
+    const id = res.json<TxView>().id;
+    await finished(id, 'aborted');
+    // nobody was ever prepared, so nobody needs telling
+    expect(a.calls).toEqual([]);
+    const late = await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
+    expect(late.json<TxView>().outcome).toBe('aborted');
+  });
+
+  it('aborts at the deadline when a prepare never answers', async () => {
+    a.setMode('hang', ['prepare']);
+    const view = await run({ timeoutMs: 300 });
+    expect(view.outcome).toBe('aborted');
+    await finished(view.id, 'aborted');
+    expect(a.answered('abort', view.id)).toHaveLength(1);
+    expect(b.callsOf('commit')).toEqual([]);
+  });
+
+  it('a client abort cuts a pending prepare short', async () => {
+    a.setMode('hang', ['prepare']);
+    const created = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url), participant('b', b.url)] } });
+    const id = created.json<TxView>().id;
+    const commit = node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
+    await eventually(() => a.callsOf('prepare', id).length > 0, 'prepare reached a');
+    const aborted = await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/abort` });
+    expect(aborted.statusCode).toBe(200);
+    expect(aborted.json<TxView>().outcome).toBe('aborted');
+    expect((await commit).json<TxView>().outcome).toBe('aborted');
+    await finished(id, 'aborted');
+    expect(a.answered('abort', id)).toHaveLength(1);
+  });
+
+  it('a slow participant does not hold up other transactions', async () => {
+    const slow = await FakeParticipant.start();
+    try {
+      slow.setMode('hang', ['prepare']);
+      const stuck = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('s', slow.url)], timeoutMs: 60_000 } });
+      const stuckId = stuck.json<TxView>().id;
+      void node.app.inject({ method: 'POST', url: `/v1/transactions/${stuckId}/commit` });
+      await eventually(() => slow.callsOf('prepare').length > 0, 'slow prepare');
+      for (let i = 0; i < 3; i++) expect((await run({})).outcome).toBe('committed');
+      expect(node.sm.get(stuckId)?.state).toBe('preparing');
+      await node.app.inject({ method: 'POST', url: `/v1/transactions/${stuckId}/abort` });
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('tolerates reordered calls: an abort can reach a participant whose prepare is still running', async () => {
+    a.delaysMs.prepare = 300;
+    b.vote = { vote: 'abort' };
+    const view = await run({});
+    expect(view.outcome).toBe('aborted');
+    await finished(view.id, 'aborted');
+    // a was told abort; its prepare answer (commit) came too late to matter
+    expect(a.answered('abort', view.id)).toHaveLength(1);
+    expect(node.sm.get(view.id)?.decision).toBe('abort');
+  });
+
+  it('survives duplicated calls: failed answers are retried and the outcome never changes', async () => {
+    let failures = 2;
+    a.onCall = (c) => {
+      if (c.kind === 'commit' && --failures === 0) a.setMode('ok');
+    };
+    a.setMode('error', ['commit']);
+    const view = await run({});
+    await finished(view.id, 'committed');
+    expect(a.callsOf('commit', view.id).length).toBe(3);
+    expect(a.answered('commit', view.id)).toHaveLength(1);
+    expect(a.callsOf('abort')).toEqual([]);
+  });
+
+  describe('3PC', () => {
+    it('happy path: prepare, precommit (after precommitted is durable), commit', async () => {
+      const statesAtPrecommit: Array<string | undefined> = [];
+      for (const p of [a, b]) p.onCall = (c) => c.kind === 'precommit' && statesAtPrecommit.push(node.sm.get(c.txId)?.state);
+      const view = await run({ protocol: '3pc' });
+      expect(view).toMatchObject({ outcome: 'committed', protocol: '3pc' });
+      await finished(view.id, 'committed');
+      expect(statesAtPrecommit).toEqual(['precommitted', 'precommitted']);
+      for (const p of [a, b]) expect(p.callsOf(undefined, view.id).map((c) => c.kind)).toEqual(['prepare', 'precommit', 'commit']);
+      expect(a.callsOf('prepare', view.id)[0]?.body.protocol).toBe('3pc');
+    });
+
+    it('abort vote: no precommit, everybody aborts', async () => {
+      a.vote = { vote: 'abort' };
+      const view = await run({ protocol: '3pc' });
+      expect(view.outcome).toBe('aborted');
+      await finished(view.id, 'aborted');
+      for (const p of [a, b]) {
+        expect(p.callsOf('precommit')).toEqual([]);
+        expect(p.callsOf('commit')).toEqual([]);
+        expect(p.answered('abort', view.id)).toHaveLength(1);
+      }
+    });
+
+    it('once precommitted, it can only commit: abort answers 409, the precommit is retried until acknowledged', async () => {
+      b.setMode('down', ['precommit']);
+      const created = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: { participants: [participant('a', a.url), participant('b', b.url)], protocol: '3pc' },
+      });
+      const id = created.json<TxView>().id;
+      void node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
+      await eventually(() => b.callsOf('precommit', id).length >= 2, 'precommit retried');
+      expect(node.sm.get(id)?.state).toBe('precommitted');
+      const abort = await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/abort` });
+      expect(abort.statusCode).toBe(409);
+      expect(abort.json<{ error: { code: string } }>().error.code).toBe('TX_ALREADY_COMMITTED');
+      b.setMode('ok');
+      await finished(id, 'committed');
+      expect(a.callsOf('abort')).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,313 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RatifyError } from '../../src/errors.js';
+import { encodeCommand, decodeCommand, type TxCommand, type VoteEntry } from '../../src/tx/commands.js';
+import { txConfigDefaults } from '../../src/tx/config.js';
+import { createTxStateMachine } from '../../src/tx/state-machine.js';
+import { assertTransition, canTransition } from '../../src/tx/transitions.js';
+import { TX_STATES, type ApplyResult, type TxStateMachine } from '../../src/tx/types.js';
+
+const config = { ...txConfigDefaults, listLimitDefault: 2 };
+
+function feeder(sm: TxStateMachine) {
+  let index = 0;
+  return (cmd: TxCommand): ApplyResult => sm.apply({ index: ++index, term: 1, data: encodeCommand(cmd) }) as ApplyResult;
+}
+
+const created = (txId: string, extra: Partial<Extract<TxCommand, { type: 'created' }>> = {}): TxCommand => ({
+  type: 'created',
+  txId,
+  participants: [
+    { name: 'a', url: 'http://127.0.0.1:1', payload: { amount: 5 } },
+    { name: 'b', url: 'http://127.0.0.1:2', payload: null },
+  ],
+  protocol: '2pc',
+  createdAt: 1_000,
+  deadlineAt: 11_000,
+  idempotencyKey: null,
+  requestHash: null,
+  commitRequested: false,
+  activeMax: 100,
+  ...extra,
+});
+
+const commitVotes: VoteEntry[] = [
+  { participant: 'a', vote: 'commit', reason: null, error: null },
+  { participant: 'b', vote: 'commit', reason: null, error: null },
+];
+
+const decided = (txId: string, decision: 'commit' | 'abort', votes: VoteEntry[] = commitVotes, decidedAt = 2_000): TxCommand => ({
+  type: 'decided',
+  txId,
+  decision,
+  votes: decision === 'commit' ? votes : [],
+  decidedAt,
+  reason: 'test',
+});
+
+/** Runs one transaction to the end: created, prepared, decided, acknowledged, completed. */
+function finish(apply: (c: TxCommand) => ApplyResult, txId: string, decision: 'commit' | 'abort', completedAt: number): void {
+  apply(created(txId, { commitRequested: true }));
+  apply(decided(txId, decision));
+  apply({ type: 'acknowledged', txId, participant: 'a' });
+  apply({ type: 'acknowledged', txId, participant: 'b' });
+  expect(apply({ type: 'completed', txId, completedAt }).ok).toBe(true);
+}
+
+describe('transitions', () => {
+  it('allows exactly the documented edges', () => {
+    const legal = new Set([
+      'active>preparing',
+      'active>aborting',
+      'preparing>precommitted',
+      'preparing>committing',
+      'preparing>aborting',
+      'precommitted>committing',
+      'committing>committed',
+      'aborting>aborted',
+    ]);
+    for (const from of TX_STATES) {
+      for (const to of TX_STATES) {
+        expect(canTransition(from, to), `${from}>${to}`).toBe(legal.has(`${from}>${to}`));
+      }
+    }
+  });
+
+  it('throws on an illegal edge', () => {
+    expect(() => assertTransition('committed', 'aborting')).toThrow(RatifyError);
+    expect(() => assertTransition('precommitted', 'aborting')).toThrow(/illegal transaction state transition/);
+    expect(() => assertTransition('active', 'committing')).toThrow(/active -> committing/);
+  });
+});
+
+describe('commands', () => {
+  it('round-trip through msgpack and reject malformed input', () => {
+    const cmd = created('t1', { idempotencyKey: 'k', requestHash: 'h' });
+    expect(decodeCommand(encodeCommand(cmd))).toEqual(cmd);
+    expect(decodeCommand(new Uint8Array([0xc1]))).toBeNull();
+    expect(decodeCommand(encodeCommand({ type: 'nope' } as unknown as TxCommand))).toBeNull();
+    expect(decodeCommand(encodeCommand({ type: 'decided', txId: 't', decision: 'maybe' } as unknown as TxCommand))).toBeNull();
+  });
+});
+
+describe('tx state machine', () => {
+  it('walks a 2PC transaction through its states', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    expect(apply(created('t1')).ok).toBe(true);
+    expect(sm.get('t1')?.state).toBe('active');
+    expect(apply({ type: 'commitRequested', txId: 't1' }).ok).toBe(true);
+    expect(sm.get('t1')?.state).toBe('preparing');
+    apply({ type: 'voteRecorded', txId: 't1', participant: 'a', vote: 'commit', reason: null, error: null });
+    expect(sm.get('t1')?.participants[0]?.vote).toBe('commit');
+    apply(decided('t1', 'commit'));
+    expect(sm.get('t1')).toMatchObject({ state: 'committing', decision: 'commit', decidedAt: 2_000 });
+    // completing before every acknowledgement is refused
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 3_000 })).toMatchObject({ ok: false, code: 'INTERNAL' });
+    apply({ type: 'acknowledged', txId: 't1', participant: 'a' });
+    apply({ type: 'acknowledged', txId: 't1', participant: 'b' });
+    apply({ type: 'completed', txId: 't1', completedAt: 3_000 });
+    expect(sm.get('t1')).toMatchObject({ state: 'committed', completedAt: 3_000 });
+    expect(sm.inFlight()).toEqual([]);
+  });
+
+  it('keeps the first decision applied; a later one changes nothing', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('t1', { commitRequested: true }));
+    expect(apply(decided('t1', 'abort', [], 5))).toMatchObject({ ok: true, existed: false });
+    const second = apply(decided('t1', 'commit', commitVotes, 6));
+    expect(second).toMatchObject({ ok: true, existed: true });
+    expect(second.tx).toMatchObject({ decision: 'abort', decidedAt: 5, state: 'aborting' });
+    expect(sm.get('t1')).toMatchObject({ decision: 'abort', decidedAt: 5 });
+  });
+
+  it('refuses commit without every commit vote, and abort after precommit', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('t1', { commitRequested: true }));
+    expect(apply(decided('t1', 'commit', [commitVotes[0]!]))).toMatchObject({ ok: false, code: 'INTERNAL' });
+    apply(created('t3', { commitRequested: true, protocol: '3pc' }));
+    expect(apply(decided('t3', 'commit'))).toMatchObject({ ok: false, code: 'INTERNAL' });
+    expect(apply({ type: 'precommitted', txId: 't3', votes: commitVotes }).ok).toBe(true);
+    expect(apply(decided('t3', 'abort'))).toMatchObject({ ok: false, code: 'TX_ALREADY_COMMITTED' });
+    expect(apply(decided('t3', 'commit')).ok).toBe(true);
+    expect(sm.get('t3')?.state).toBe('committing');
+    // precommit is 3PC only
+    expect(apply({ type: 'precommitted', txId: 't1', votes: commitVotes })).toMatchObject({ ok: false });
+  });
+
+  it('aborting an active transaction needs no acknowledgement: nobody was prepared', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('t1'));
+    apply(decided('t1', 'abort'));
+    expect(sm.get('t1')?.participants.every((p) => p.acknowledged)).toBe(true);
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 9 }).ok).toBe(true);
+    expect(sm.get('t1')?.state).toBe('aborted');
+  });
+
+  it('enlists only while active, within the participant limit, idempotently', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('t1'));
+    const c = { name: 'c', url: 'http://127.0.0.1:3', payload: 1 };
+    expect(apply({ type: 'enlisted', txId: 't1', participant: c, participantsMax: 3 }).ok).toBe(true);
+    expect(apply({ type: 'enlisted', txId: 't1', participant: c, participantsMax: 3 })).toMatchObject({ ok: true, existed: true });
+    expect(apply({ type: 'enlisted', txId: 't1', participant: { ...c, payload: 2 }, participantsMax: 3 })).toMatchObject({
+      ok: false,
+      code: 'VALIDATION_FAILED',
+    });
+    const d = { name: 'd', url: 'http://127.0.0.1:4', payload: null };
+    expect(apply({ type: 'enlisted', txId: 't1', participant: d, participantsMax: 3 })).toMatchObject({ ok: false, code: 'TOO_MANY_PARTICIPANTS' });
+    apply({ type: 'commitRequested', txId: 't1' });
+    expect(apply({ type: 'enlisted', txId: 't1', participant: d, participantsMax: 9 })).toMatchObject({ ok: false, code: 'TX_NOT_ACTIVE' });
+    expect(apply({ type: 'enlisted', txId: 'zz', participant: d, participantsMax: 9 })).toMatchObject({ ok: false, code: 'TX_NOT_FOUND' });
+  });
+
+  it('dedupes two creates with one idempotency key; a different request is refused', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    expect(apply(created('t1', { idempotencyKey: 'k', requestHash: 'h1' })).ok).toBe(true);
+    const again = apply(created('t2', { idempotencyKey: 'k', requestHash: 'h1' }));
+    expect(again).toMatchObject({ ok: true, existed: true });
+    expect(again.tx?.id).toBe('t1');
+    expect(sm.get('t2')).toBeNull();
+    expect(apply(created('t3', { idempotencyKey: 'k', requestHash: 'h2' }))).toMatchObject({ ok: false, code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(sm.findByIdempotencyKey('k')?.id).toBe('t1');
+  });
+
+  it('limits active transactions with the limit carried in the entry', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    expect(apply(created('t1', { activeMax: 1 })).ok).toBe(true);
+    expect(apply(created('t2', { activeMax: 1 }))).toMatchObject({ ok: false, code: 'TOO_MANY_PENDING' });
+    expect(apply(created('t2', { activeMax: 2 })).ok).toBe(true);
+  });
+
+  it('answers a malformed entry without changing state', () => {
+    const sm = createTxStateMachine(config);
+    const before = sm.snapshot();
+    expect(sm.apply({ index: 1, term: 1, data: new Uint8Array([1, 2, 3]) })).toMatchObject({ ok: false, code: 'INTERNAL' });
+    expect(Buffer.from(sm.snapshot()).equals(Buffer.from(before))).toBe(true);
+  });
+
+  it('returns copies: mutating a read does not touch the table', () => {
+    const sm = createTxStateMachine(config);
+    feeder(sm)(created('t1'));
+    const tx = sm.get('t1')!;
+    tx.state = 'committed';
+    tx.participants[0]!.acknowledged = true;
+    expect(sm.get('t1')).toMatchObject({ state: 'active', participants: [{ acknowledged: false }, { acknowledged: false }] });
+  });
+
+  it('retains finished transactions by time, then by count, through gc entries', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    for (let i = 1; i <= 5; i++) finish(apply, `t${i}`, i % 2 === 0 ? 'abort' : 'commit', i * 100);
+    apply(created('live', { idempotencyKey: 'live-key', requestHash: 'h' }));
+    // time: completed at 100 and 200 are older than 250 ms at now=460
+    apply({ type: 'gc', now: 460, retainFinishedMs: 250, retainFinishedMax: 100 });
+    expect(['t1', 't2', 't3', 't4', 't5'].map((id) => sm.get(id) !== null)).toEqual([false, false, true, true, true]);
+    // count: keep the newest two finished ones
+    apply({ type: 'gc', now: 460, retainFinishedMs: 10_000, retainFinishedMax: 2 });
+    expect(['t3', 't4', 't5'].map((id) => sm.get(id) !== null)).toEqual([false, true, true]);
+    expect(sm.retentionStats()).toEqual({ finishedCount: 2, oldestCompletedAt: 400 });
+    // unfinished ones are never removed
+    apply({ type: 'gc', now: 1e9, retainFinishedMs: 0, retainFinishedMax: 0 });
+    expect(sm.get('live')).not.toBeNull();
+    expect(sm.findByIdempotencyKey('live-key')?.id).toBe('live');
+    expect(sm.list({}).transactions.map((t) => t.id)).toEqual(['live']);
+  });
+
+  it('lists in creation order with a state filter and a cursor', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    for (const id of ['a', 'b', 'c', 'd', 'e']) apply(created(id));
+    apply(decided('b', 'abort'));
+    const first = sm.list({ state: 'active' });
+    expect(first.transactions.map((t) => t.id)).toEqual(['a', 'c']);
+    const second = sm.list({ state: 'active', cursor: first.nextCursor! });
+    expect(second.transactions.map((t) => t.id)).toEqual(['d', 'e']);
+    expect(second.nextCursor).toBeNull();
+    expect(sm.list({ limit: 100 }).transactions).toHaveLength(5);
+    expect(() => sm.list({ cursor: 'garbage' })).toThrow(RatifyError);
+  });
+
+  it('snapshot/restore round-trips the table, indexes and orders', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    finish(apply, 'done', 'commit', 50);
+    apply(created('k1', { idempotencyKey: 'key-1', requestHash: 'h' }));
+    apply(created('p1', { commitRequested: true }));
+    apply({ type: 'participantFailing', txId: 'p1', participant: 'a', error: 'boom' });
+    const bytes = sm.snapshot();
+    const copy = createTxStateMachine(config);
+    copy.restore(bytes);
+    expect(Buffer.from(copy.snapshot()).equals(Buffer.from(bytes))).toBe(true);
+    expect(copy.get('p1')).toEqual(sm.get('p1'));
+    expect(copy.findByIdempotencyKey('key-1')?.id).toBe('k1');
+    expect(copy.inFlight().map((t) => t.id)).toEqual(['k1', 'p1']);
+    expect(copy.retentionStats()).toEqual({ finishedCount: 1, oldestCompletedAt: 50 });
+    // a restored table keeps applying like the original
+    const more: TxCommand = created('k2', { idempotencyKey: 'key-1', requestHash: 'h' });
+    expect((copy.apply({ index: 99, term: 2, data: encodeCommand(more) }) as ApplyResult).tx?.id).toBe('k1');
+    // restore replaces, not merges
+    copy.restore(createTxStateMachine(config).snapshot());
+    expect(copy.get('p1')).toBeNull();
+    expect(copy.findByIdempotencyKey('key-1')).toBeNull();
+  });
+
+  it('rejects a corrupt snapshot', () => {
+    const sm = createTxStateMachine(config);
+    expect(() => sm.restore(encodeCommand({ type: 'gc', now: 1, retainFinishedMs: 1, retainFinishedMax: 1 }))).toThrow(/DATA_CORRUPT|snapshot/);
+  });
+});
+
+// ---- determinism: same entries, same bytes --------------------------------------
+
+const ids = ['t1', 't2', 't3'];
+const names = ['a', 'b'];
+const arbCommand: fc.Arbitrary<TxCommand> = fc.oneof(
+  fc.record({ id: fc.constantFrom(...ids), key: fc.option(fc.constantFrom('k1', 'k2')), hash: fc.constantFrom('h1', 'h2'), commit: fc.boolean(), p3: fc.boolean() }).map(
+    ({ id, key, hash, commit, p3 }) => created(id, { idempotencyKey: key, requestHash: key === null ? null : hash, commitRequested: commit, protocol: p3 ? '3pc' : '2pc', activeMax: 2 }),
+  ),
+  fc.constantFrom(...ids).map((txId): TxCommand => ({ type: 'commitRequested', txId })),
+  fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names), v: fc.constantFrom('commit' as const, 'abort' as const) }).map(
+    ({ txId, p, v }): TxCommand => ({ type: 'voteRecorded', txId, participant: p, vote: v, reason: null, error: v === 'abort' ? 'x' : null }),
+  ),
+  fc.constantFrom(...ids).map((txId): TxCommand => ({ type: 'precommitted', txId, votes: commitVotes })),
+  fc.record({ txId: fc.constantFrom(...ids), d: fc.constantFrom('commit' as const, 'abort' as const), at: fc.nat(1000) }).map(({ txId, d, at }) => decided(txId, d, commitVotes, at)),
+  fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'acknowledged', txId, participant: p })),
+  fc.record({ txId: fc.constantFrom(...ids), at: fc.nat(1000) }).map(({ txId, at }): TxCommand => ({ type: 'completed', txId, completedAt: at })),
+  fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'participantFailing', txId, participant: p, error: 'e' })),
+  fc.record({ now: fc.nat(2000), ms: fc.nat(1000), max: fc.nat(3) }).map(({ now, ms, max }): TxCommand => ({ type: 'gc', now, retainFinishedMs: ms, retainFinishedMax: max })),
+);
+
+describe('determinism', () => {
+  it('the same entries give the same results and snapshot bytes, also across a snapshot', () => {
+    fc.assert(
+      fc.property(fc.array(arbCommand, { maxLength: 60 }), fc.nat(60), (cmds, cut) => {
+        const a = createTxStateMachine(config);
+        const b = createTxStateMachine(config);
+        const entries = cmds.map((cmd, i) => ({ index: i + 1, term: 1, data: encodeCommand(cmd) }));
+        for (const e of entries) expect(b.apply(e)).toEqual(a.apply(e));
+        expect(Buffer.from(b.snapshot()).equals(Buffer.from(a.snapshot()))).toBe(true);
+        // a node that restores a snapshot mid-way and applies the rest ends identical
+        const c = createTxStateMachine(config);
+        const d = createTxStateMachine(config);
+        const split = Math.min(cut, entries.length);
+        for (const e of entries.slice(0, split)) c.apply(e);
+        d.restore(c.snapshot());
+        for (const e of entries.slice(split)) d.apply(e);
+        expect(Buffer.from(d.snapshot()).equals(Buffer.from(a.snapshot()))).toBe(true);
+        // invariants: finished ones carry a decision; the first decision stands
+        for (const tx of a.list({ limit: 1000 }).transactions) {
+          if (tx.state === 'committed' || tx.state === 'aborted') expect(tx.decision).not.toBeNull();
+          if (tx.decision !== null) expect(['committing', 'aborting', 'committed', 'aborted']).toContain(tx.state);
+        }
+      }),
+      { numRuns: 300, seed: 42 },
+    );
+  });
+});
