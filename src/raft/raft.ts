@@ -129,6 +129,7 @@ export class RaftCore implements RaftCoreApi {
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
     for (const id of this.forwardedReads.tick()) this.dropped.push(id);
+    this.checkInvariants();
   }
 
   private tickElection(): void {
@@ -182,6 +183,11 @@ export class RaftCore implements RaftCoreApi {
       this.handleVoteRequest(m);
       return;
     }
+    this.stepByRole(m);
+    this.checkInvariants();
+  }
+
+  private stepByRole(m: NonVoteMessage): void {
     switch (this.role) {
       case 'leader':
         return this.stepLeader(m);
@@ -745,6 +751,8 @@ export class RaftCore implements RaftCoreApi {
       readStates: this.readStates,
       droppedReads: this.dropped,
     };
+    const firstApply = rd.committedEntries[0];
+    assert(firstApply === undefined || firstApply.index === this.log.appliedIndex + 1, 'committed entries do not follow the applied index');
     this.msgs = [];
     this.readStates = [];
     this.dropped = [];
@@ -766,6 +774,7 @@ export class RaftCore implements RaftCoreApi {
       this.rep.selfPersisted();
       this.maybeCommit();
     }
+    this.checkInvariants();
   }
 
   /** Leader: sends what proposals and commits since the last Ready call for, batched. */
@@ -812,6 +821,17 @@ export class RaftCore implements RaftCoreApi {
   }
 
   // ---------------------------------------------------------------- small helpers
+
+  /** Cheap cross-field invariants, checked after every input. */
+  private checkInvariants(): void {
+    assert((this.role === 'leader') === (this.rep !== null), () => `role ${this.role} with replicator ${this.rep !== null}`);
+    assert((this.role === 'leader') === (this.leaderId === this.id), () => `role ${this.role} but leaderId ${this.leaderId}`);
+    assert(this.role !== 'candidate' || this.vote === this.id, 'a candidate votes for itself');
+    assert(this.role !== 'candidate' && this.role !== 'precandidate' ? true : isVoter(this.config.members, this.id), 'a non-voter campaigns');
+    assert(this.role === 'leader' || this.transfer === null, 'a transfer outlived leadership');
+    assert(this.log.lastTerm() <= this.term, () => `last log term ${this.log.lastTerm()} above current term ${this.term}`);
+    assert(this.log.commitIndex <= this.log.lastIndex(), 'commit index beyond the log');
+  }
 
   private send(m: Message): void {
     this.msgs.push(m);

@@ -7,7 +7,7 @@
 // Under load, messages pile up while requests are in flight, so batching grows
 // exactly when it pays.
 import { Pool, type Dispatcher } from 'undici';
-import { assertNever, type Entry, type Message, type NodeId } from '../raft/types.js';
+import { assertNever, type Entry, type Member, type Message, type NodeId } from '../raft/types.js';
 import { encodeEnvelope } from './codec.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH, SECRET_HEADER } from './raft-routes.js';
@@ -108,7 +108,7 @@ export class PeerChannel {
   /** The longest queue prefix within the count and byte caps; always at least one message. */
   private takeBatch(): Message[] {
     let count = 0;
-    let bytes = 0;
+    let bytes = envelopeOverheadBytes(this.config.clusterId, this.config.nodeId);
     for (const m of this.queue) {
       const size = estimateBytes(m);
       if (count > 0 && (count >= this.config.maxMessagesPerEnvelope || bytes + size > this.config.maxEnvelopeBytes)) break;
@@ -179,25 +179,40 @@ export class PeerChannel {
 }
 
 /**
- * A cheap upper-bound guess of a message's encoded size, for the envelope byte
- * cap (encoding twice to measure would double the cost of every send).
+ * An upper bound of a message's encoded size, for the envelope byte cap
+ * (encoding twice to measure would double the cost of every send). Strings
+ * count 3 bytes per UTF-16 unit, the most UTF-8 needs; the property test in
+ * test/transport/peer-channel.test.ts checks that the bound holds.
  */
 export function estimateBytes(m: Message): number {
-  const base = 96 + m.from.length + m.to.length;
+  const base = MESSAGE_OVERHEAD_BYTES + stringBytes(m.from) + stringBytes(m.to);
   switch (m.type) {
     case 'append':
-      return base + m.entries.reduce((sum, e) => sum + 32 + entryPayloadBytes(e), 0);
+      return base + m.entries.reduce((sum, e) => sum + ENTRY_OVERHEAD_BYTES + entryPayloadBytes(e), 0);
     case 'snapshot':
-      return base + m.chunk.byteLength + membersBytes(m.meta.members);
+      return base + 5 + m.chunk.byteLength + membersBytes(m.meta.members);
     default:
       return base;
   }
 }
 
+/** The envelope's own fields, around its messages. */
+export function envelopeOverheadBytes(clusterId: string, from: NodeId): number {
+  return 64 + stringBytes(clusterId) + stringBytes(from);
+}
+
+/** Field names and numbers of the largest message type, with its record definition. */
+const MESSAGE_OVERHEAD_BYTES = 192;
+const ENTRY_OVERHEAD_BYTES = 64;
+
+function stringBytes(s: string): number {
+  return 5 + 3 * s.length;
+}
+
 function entryPayloadBytes(e: Entry): number {
   switch (e.kind) {
     case 'normal':
-      return e.data.byteLength;
+      return 5 + e.data.byteLength;
     case 'noop':
       return 0;
     case 'config':
@@ -207,8 +222,8 @@ function entryPayloadBytes(e: Entry): number {
   }
 }
 
-function membersBytes(members: readonly { id: string; url: string }[]): number {
-  return members.reduce((sum, m) => sum + 32 + m.id.length + m.url.length, 0);
+function membersBytes(members: readonly Member[]): number {
+  return 32 + members.reduce((sum, m) => sum + 16 + stringBytes(m.id) + stringBytes(m.url), 0);
 }
 
 /** The start of an error reply, for the log; leaving the loop early destroys the rest of the body. */

@@ -6,10 +6,14 @@
 // in-flight participant call the moment leadership is lost, and its term goes
 // out with each call so participants can fence a deposed leader.
 import type { LeadershipEvent } from '../node/replicated-log.js';
+import { sleep } from './backoff.js';
 import { createFailingTracker, type FailingTracker } from './failing-tracker.js';
 import { runTransaction, type RunContext, type RunDeps, type RunHandle } from './protocol-run.js';
 import { proposeTx } from './proposer.js';
 import { isFinished } from './transitions.js';
+
+/** How long stop() waits for runs to notice the abort. */
+const STOP_WAIT_MS = 2_000;
 
 interface Epoch {
   readonly term: number;
@@ -42,7 +46,9 @@ export class TxDriver {
     this.unsubscribe = null;
     const runs = [...(this.epoch?.runs.values() ?? [])];
     this.follow();
-    await Promise.allSettled(runs.map((r) => r.done));
+    // Aborted runs make no more participant calls; one may still await a
+    // proposal (up to proposeTimeoutMs), which need not hold up shutdown.
+    await Promise.race([Promise.allSettled(runs.map((r) => r.done)), sleep(STOP_WAIT_MS, new AbortController().signal)]);
   }
 
   /** The term this node currently drives, or null when it is not leading. */

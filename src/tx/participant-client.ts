@@ -54,15 +54,26 @@ export function createHttpParticipantClient(opts: { connectionsPerOrigin: number
 
   async function post(path: string, baseUrl: string, body: object, term: number, call: CallOptions): Promise<{ status: number; text: string }> {
     const url = `${baseUrl.replace(/\/+$/, '')}/${path}`;
-    const signal = AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]);
-    const res = await request(url, {
-      dispatcher: agent,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-ratify-term': String(term) },
-      body: JSON.stringify(body),
-      signal,
-    });
-    return { status: res.statusCode, text: await readBounded(res.body) };
+    // One controller per call, unhooked afterwards: listeners must not pile up on
+    // the long-lived term signal (AbortSignal.any leaks on some Node 20 releases).
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('participant call timed out', 'TimeoutError')), call.timeoutMs);
+    const onTermEnd = (): void => controller.abort(call.signal.reason);
+    if (call.signal.aborted) onTermEnd();
+    else call.signal.addEventListener('abort', onTermEnd, { once: true });
+    try {
+      const res = await request(url, {
+        dispatcher: agent,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-ratify-term': String(term) },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+      return { status: res.statusCode, text: await readBounded(res.body) };
+    } finally {
+      clearTimeout(timer);
+      call.signal.removeEventListener('abort', onTermEnd);
+    }
   }
 
   return {

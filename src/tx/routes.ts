@@ -33,7 +33,7 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync {
     app.setErrorHandler((err: FastifyError | RatifyError, req, reply) => {
       const e = toRatifyError(err, config.maxBodyBytes);
       if (e.code === 'INTERNAL') deps.logger.error({ err, url: req.url }, 'transaction route failed');
-      if (e.status === 503) void reply.header('retry-after', '1');
+      if (e.status === 503 || e.status === 429) void reply.header('retry-after', '1');
       return reply.code(e.status).send(e.toJSON());
     });
 

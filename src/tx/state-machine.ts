@@ -39,7 +39,7 @@ export function createTxStateMachine(config: TxConfig): TxStateMachine {
 }
 
 class ReplicatedTxStateMachine implements TxStateMachine {
-  private readonly table = new TxTable();
+  private table = new TxTable();
   private readonly listeners = new Set<(txId: string) => void>();
 
   constructor(private readonly config: TxConfig) {}
@@ -279,8 +279,12 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   }
 
   restore(data: Uint8Array): void {
-    this.table.decodeInto(data);
-    for (const id of this.table.txs.keys()) this.notify(id);
+    const before = [...this.table.txs.keys()];
+    const next = new TxTable();
+    next.decodeInto(data); // throws DATA_CORRUPT, leaving the current table in place
+    this.table = next;
+    // Waiters on transactions that changed or vanished must hear about it.
+    for (const id of new Set([...before, ...this.table.txs.keys()])) this.notify(id);
   }
 
   // ---- reads -------------------------------------------------------------

@@ -57,10 +57,15 @@ export class TxTable {
     });
   }
 
-  /** Replaces the content; throws DATA_CORRUPT (leaving the table empty) if the bytes are not a valid table. */
+  /** Replaces the content; throws DATA_CORRUPT (leaving the table partly filled: use a fresh table) if the bytes are not a valid table. */
   decodeInto(data: Uint8Array): void {
     this.clear();
-    const decoded: unknown = packr.unpack(data);
+    let decoded: unknown;
+    try {
+      decoded = packr.unpack(data);
+    } catch (e) {
+      throw new RatifyError('DATA_CORRUPT', 'transaction snapshot is not valid msgpack', { cause: e });
+    }
     if (!isObject(decoded) || decoded.version !== SNAPSHOT_VERSION) corrupt('unknown snapshot version');
     const { txs, finishedOrder } = decoded;
     if (!Array.isArray(txs) || !Array.isArray(finishedOrder)) corrupt('snapshot lacks txs/finishedOrder');

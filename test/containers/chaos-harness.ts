@@ -77,7 +77,7 @@ export async function runScenario(
       workers: 3,
       maxTransfers: 5_000,
       txTimeoutMs: TX_TIMEOUT_MS,
-      attemptTimeoutMs: TX_TIMEOUT_MS + 10_000,
+      attemptTimeoutMs: TX_TIMEOUT_MS + 3_000,
       transferDeadlineMs: 60_000,
       pauseMs: 20,
       seed: parseInt(runId, 16),
@@ -122,7 +122,8 @@ export async function runScenario(
   } finally {
     await workload?.stop().catch(() => undefined);
     await observer?.stop().catch(() => undefined);
-    if (failed) {
+    // RATIFY_CHAOS_KEEP_LOGS=1 keeps the logs of passing scenarios too.
+    if (failed || process.env['RATIFY_CHAOS_KEEP_LOGS'] === '1') {
       const dir = join(tmpdir(), `ratify-chaos-${name}-${runId}`);
       const files = await cluster.saveLogs(dir).catch((err: unknown) => [String(err)]);
       log(`container logs kept in ${dir}: ${files.length} files`);

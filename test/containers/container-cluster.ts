@@ -2,9 +2,11 @@
 // Docker network, plus the faults the chaos scenarios inject (docker kill, pause,
 // network disconnect, graceful stop) and the restarts after them.
 //
-// Containers talk to each other by network alias (n1, bank-a, ...), as in
-// cluster/docker-compose.yml. The test process talks to them only through ports published
-// on fixed loopback host ports, so a node keeps its URL across kills and reconnects.
+// Each container sits on this one network only (NetworkMode = the network): testcontainers'
+// network aliases would also leave it on Docker's default bridge, and then disconnecting it
+// from our network would not be a partition. Containers reach each other by container name.
+// The test process reaches them only through ports published on fixed loopback host ports,
+// so a node keeps its URL across kills and reconnects.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container } from 'dockerode';
@@ -26,7 +28,7 @@ const CLUSTER_SECRET = 'chaos-suite-secret';
 export interface BankSpec {
   /** Participant name used in transactions and the bank's --name. */
   readonly name: string;
-  /** Network alias, e.g. bank-a. */
+  /** Short name, e.g. bank-a; the container is named ratify-chaos-<run>-<alias>. */
   readonly alias: string;
   readonly port: number;
 }
@@ -44,7 +46,8 @@ export interface ClusterOptions {
 
 interface Member {
   readonly id: string;
-  readonly alias: string;
+  /** Container name: the host name other containers use. */
+  readonly host: string;
   readonly hostPort: number;
   readonly containerPort: number;
   container: StartedTestContainer;
@@ -65,28 +68,30 @@ export class ContainerCluster {
     const cluster = new ContainerCluster(options, network, nodes, banks);
     try {
       const ports = await freeLoopbackPorts(options.nodeIds.length + options.banks.length);
-      const peers = options.nodeIds.map((id) => `${id}=http://${id}:${NODE_PORT}`).join(',');
-      const startedNodes = await Promise.all(
-        options.nodeIds.map(async (id, i) => {
-          const hostPort = ports[i]!;
-          const container = await cluster.nodeContainer(id, peers, hostPort).start();
-          return { id, alias: id, hostPort, containerPort: NODE_PORT, container };
-        }),
-      );
-      for (const m of startedNodes) nodes.set(m.id, m);
-      const startedBanks = await Promise.all(
-        options.banks.map(async (bank, i) => {
-          const hostPort = ports[options.nodeIds.length + i]!;
-          const container = await cluster.bankContainer(bank, hostPort).start();
-          return { id: bank.name, alias: bank.alias, hostPort, containerPort: bank.port, container };
-        }),
-      );
-      for (const m of startedBanks) banks.set(m.id, m);
+      const peers = options.nodeIds.map((id) => `${id}=http://${cluster.hostName(id)}:${NODE_PORT}`).join(',');
+      // All at once: banks need the coordinators only later, for cooperative termination.
+      const nodeStarts = options.nodeIds.map(async (id, i) => {
+        const hostPort = ports[i]!;
+        const container = await cluster.nodeContainer(id, peers, hostPort).start();
+        nodes.set(id, { id, host: cluster.hostName(id), hostPort, containerPort: NODE_PORT, container });
+      });
+      const bankStarts = options.banks.map(async (bank, i) => {
+        const hostPort = ports[options.nodeIds.length + i]!;
+        const container = await cluster.bankContainer(bank, hostPort).start();
+        banks.set(bank.name, { id: bank.name, host: cluster.hostName(bank.alias), hostPort, containerPort: bank.port, container });
+      });
+      const results = await Promise.allSettled([...nodeStarts, ...bankStarts]);
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure !== undefined) throw failure.reason;
       return cluster;
     } catch (err) {
       await cluster.stop();
       throw err;
     }
+  }
+
+  private hostName(shortName: string): string {
+    return `ratify-chaos-${this.options.runId}-${shortName}`;
   }
 
   private labels(role: string): Record<string, string> {
@@ -95,10 +100,9 @@ export class ContainerCluster {
 
   private nodeContainer(id: string, peers: string, hostPort: number): GenericContainer {
     return new GenericContainer(this.options.image)
-      .withName(`ratify-chaos-${this.options.runId}-${id}`)
+      .withName(this.hostName(id))
       .withLabels(this.labels('node'))
-      .withNetwork(this.network)
-      .withNetworkAliases(id)
+      .withNetworkMode(this.network.getName())
       .withEnvironment({
         RATIFY_ID: id,
         RATIFY_PEERS: peers,
@@ -113,12 +117,11 @@ export class ContainerCluster {
   }
 
   private bankContainer(bank: BankSpec, hostPort: number): GenericContainer {
-    const coordinators = this.options.nodeIds.map((id) => `http://${id}:${NODE_PORT}`).join(',');
+    const coordinators = this.options.nodeIds.map((id) => `http://${this.hostName(id)}:${NODE_PORT}`).join(',');
     return new GenericContainer(this.options.image)
-      .withName(`ratify-chaos-${this.options.runId}-${bank.alias}`)
+      .withName(this.hostName(bank.alias))
       .withLabels(this.labels('bank'))
-      .withNetwork(this.network)
-      .withNetworkAliases(bank.alias)
+      .withNetworkMode(this.network.getName())
       .withEntrypoint(['node', 'dist/examples/bank/bank-service.js'])
       .withCommand([
         '--name', bank.name,
@@ -151,7 +154,7 @@ export class ContainerCluster {
   /** URL of a bank as the coordinators reach it over the Docker network. */
   bankNetworkUrl(name: string): string {
     const m = this.member(this.banks, name);
-    return `http://${m.alias}:${m.containerPort}`;
+    return `http://${m.host}:${m.containerPort}`;
   }
 
   private member(map: Map<string, Member>, id: string): Member {
@@ -170,9 +173,11 @@ export class ContainerCluster {
     await (await this.docker(id)).kill({ signal: 'SIGKILL' });
   }
 
-  /** docker stop: SIGTERM, then SIGKILL after the grace period. */
-  async stopGracefully(id: string, graceS = 10): Promise<void> {
-    await (await this.docker(id)).stop({ t: graceS });
+  /** docker stop: SIGTERM, then SIGKILL after the grace period. Returns the exit code (137: killed). */
+  async stopGracefully(id: string, graceS = 10): Promise<number> {
+    const container = await this.docker(id);
+    await container.stop({ t: graceS });
+    return (await container.inspect()).State.ExitCode;
   }
 
   /** Starts a killed or stopped node again, with its data, and waits for /healthz. */
@@ -199,8 +204,7 @@ export class ContainerCluster {
   async reconnect(id: string): Promise<void> {
     const client = await getContainerRuntimeClient();
     const net = client.network.getById(this.network.getId());
-    const m = this.member(this.nodes, id);
-    await net.connect({ Container: m.container.getId(), EndpointConfig: { Aliases: [m.alias] } });
+    await net.connect({ Container: this.member(this.nodes, id).container.getId() });
   }
 
   /** Writes each container's log to dir (for a failed scenario); returns the file paths. */
@@ -211,11 +215,11 @@ export class ContainerCluster {
     for (const m of [...this.nodes.values(), ...this.banks.values()]) {
       try {
         const raw = (await client.container.getById(m.container.getId()).logs({ stdout: true, stderr: true, timestamps: true })) as unknown as Buffer;
-        const file = join(dir, `${m.alias}.log`);
+        const file = join(dir, `${m.host}.log`);
         writeFileSync(file, demuxDockerLog(raw));
         files.push(file);
       } catch (err) {
-        files.push(`${m.alias}: ${String(err)}`);
+        files.push(`${m.host}: ${String(err)}`);
       }
     }
     return files;

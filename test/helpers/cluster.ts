@@ -163,22 +163,31 @@ export class TestCluster {
         if (echo) process.stderr.write(`[${id}] ${line}\n`);
       });
     }
-    proc.once('exit', (code, signal) => {
+    // 'close' rather than 'exit': it fires after stdout/stderr are drained, so logs are complete.
+    proc.once('close', (code, signal) => {
       livePids.delete(pid);
       if (node.proc === proc) node.proc = null;
       node.lastExit = { code, signal };
       this.capture(node, `---- ${id} (pid ${pid}) exited: code ${code}, signal ${signal} ----`);
     });
-    await waitUntil(
-      async () => {
-        if (node.proc !== proc) throw new Error(`${id} exited during start-up (${JSON.stringify(node.lastExit)})`);
-        return (await httpJson('GET', `${node.url}/healthz`, { timeoutMs: 1000 })).status === 200;
-      },
-      { timeoutMs: o.startTimeoutMs ?? 30_000, intervalMs: 50, what: `${id} to answer /healthz` },
-    ).catch((err: Error) => {
-      // waitUntil swallows probe errors until the deadline; surface an early exit clearly.
-      throw node.proc === proc ? err : new Error(`${id} exited during start-up: ${JSON.stringify(node.lastExit)}`);
+    // Fail fast if the process dies during start-up (bad config, corrupt data dir).
+    let onEarlyExit: (() => void) | null = null;
+    const earlyExit = new Promise<never>((_, reject) => {
+      onEarlyExit = () => reject(new Error(`${id} exited during start-up: ${JSON.stringify(node.lastExit)}`));
+      proc.once('close', onEarlyExit);
     });
+    const healthy = waitUntil(async () => node.proc !== proc || (await httpJson('GET', `${node.url}/healthz`, { timeoutMs: 1000 })).status === 200, {
+      timeoutMs: o.startTimeoutMs ?? 30_000,
+      intervalMs: 50,
+      what: `${id} to answer /healthz`,
+    });
+    try {
+      await Promise.race([healthy, earlyExit]);
+    } finally {
+      if (onEarlyExit !== null) proc.off('close', onEarlyExit);
+      healthy.catch(() => undefined);
+      earlyExit.catch(() => undefined);
+    }
   }
 
   /** Stop one node by PID (SIGKILL by default: a crash) and wait for the process to exit. */
@@ -186,7 +195,7 @@ export class TestCluster {
     const node = this.node(id);
     const proc = node.proc;
     if (proc === null || proc.pid === undefined) throw new Error(`${id} is not running`);
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
     process.kill(proc.pid, signal);
     await Promise.race([exited, sleep(15_000)]);
     if (node.proc === proc) {

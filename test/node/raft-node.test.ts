@@ -181,6 +181,30 @@ describe('RaftNode over MemoryNetwork', () => {
     await waitUntil(() => hasKeys(c.member(lagging).stateMachine, 0, 65), { what: 'restart from local snapshot' });
   });
 
+  it('fails hard when the state machine throws (a bug): onFatal, then no more service', async () => {
+    const c = new InProcessCluster({
+      createStateMachine: () => {
+        const kv = createKvStateMachine();
+        const apply = kv.apply.bind(kv);
+        kv.apply = (entry) => {
+          if (new TextDecoder().decode(entry.data).includes('"boom"')) throw new Error('state machine bug');
+          return apply(entry);
+        };
+        return kv;
+      },
+    });
+    cluster = c;
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    await leader.propose(put('fine', '1'));
+    const err = await rejection(leader.propose(put('boom', '1')));
+    expect(err.code).toBe('SHUTTING_DOWN');
+    await waitUntil(() => c.fatalErrors.length === 3, { what: 'every node to fail on the bad entry' });
+    expect((c.fatalErrors[0] as Error).message).toBe('state machine bug');
+    expect((await rejection(leader.propose(put('after', '1')))).code).toBe('SHUTTING_DOWN');
+    c.fatalErrors.length = 0; // expected here; afterEach checks the rest
+  });
+
   it('rejects calls after stop with SHUTTING_DOWN', async () => {
     const c = makeCluster();
     await c.startAll();

@@ -121,7 +121,7 @@ describe('SimDisk', () => {
     const d = new SimDisk();
     d.save({ hardState: null, entries: [normal(1, 1, 'a')], snapshot: null });
     expectViolation('ready-contract', () => d.save({ hardState: null, entries: [normal(3, 1, 'c')], snapshot: null }));
-    d.compact({ meta: { index: 1, term: 1, members: [] }, data: enc.encode('1 1 d:a') });
+    d.compact({ meta: { index: 1, term: 1, members: [] }, data: enc.encode('#1 1\n1 1 d:a') });
     expectViolation('ready-contract', () => d.save({ hardState: null, entries: [normal(1, 1, 'a')], snapshot: null }));
   });
 
@@ -202,6 +202,15 @@ describe('ListStateMachine', () => {
     expect(copy.appliedIndex).toBe(4);
     expectViolation('ready-contract', () => copy.apply(normal(6, 2, 'c')));
     expectViolation('state-machine-safety', () => new ListStateMachine([]).restore(data, 3, 3, []));
+    // Chunks of an older snapshot followed by the rest of a newer one do not decode.
+    const older = (() => {
+      const sm2 = new ListStateMachine([]);
+      sm2.apply(normal(1, 1, 'a'));
+      return sm2.snapshotData();
+    })();
+    const mixed = new Uint8Array([...older.subarray(0, 4), ...data.subarray(4)]);
+    expectViolation('state-machine-safety', () => decodeSnapshot(mixed));
+    expect(decodeSnapshot(new ListStateMachine([]).snapshotData())).toEqual([]);
   });
 });
 

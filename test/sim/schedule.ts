@@ -61,13 +61,13 @@ export class SimFailure extends Error {
 
 export function paramsForSeed(seed: number, steps: number): ScheduleParams {
   const rng = new Rng(seed).fork('params');
-  const electionTicks = rng.range(4, 8);
+  const electionTicks = rng.range(2, 10);
   return {
     voters: rng.chance(0.5) ? 3 : 5,
     steps,
     raft: {
       electionTicks,
-      heartbeatTicks: rng.range(1, 2),
+      heartbeatTicks: rng.range(1, Math.min(3, electionTicks - 1)),
       maxInflightAppends: rng.pick([1, 2, 4, 8]),
       maxAppendBytes: rng.pick([1, 64, 1024]),
       snapshotChunkBytes: rng.pick([16, 64, 512]),
@@ -78,11 +78,11 @@ export function paramsForSeed(seed: number, steps: number): ScheduleParams {
     faults: {
       dropRate: rng.pick([0, 0.02, 0.1, 0.2]),
       duplicateRate: rng.pick([0, 0.02, 0.1]),
-      delayMaxSteps: rng.pick([0, 2, 8]),
+      delayMaxSteps: rng.pick([0, 2, 8, 30]),
     },
     snapshotEveryEntries: rng.range(2, 20),
     drainProbability: rng.pick([0.5, 0.8, 1]),
-    maxInFlight: 400,
+    maxInFlight: rng.pick([50, 400]),
     chaosIntensity: rng.pick([0.3, 1, 2.5]),
   };
 }

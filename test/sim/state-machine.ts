@@ -55,8 +55,12 @@ export class ListStateMachine {
     return record;
   }
 
+  /**
+   * A header names the last entry, so the data of two snapshots never share a
+   * prefix (the list alone would): mixing chunks of two snapshots is caught.
+   */
   snapshotData(): Uint8Array {
-    return encoder.encode(this.text);
+    return encoder.encode(`#${this.appliedIndex} ${this.appliedTerm}\n${this.text}`);
   }
 
   /** Replace the state with a snapshot's; returns its records for checking. */
@@ -66,7 +70,8 @@ export class ListStateMachine {
     if ((last?.index ?? 0) !== index || (last?.term ?? 0) !== term) {
       violation('state-machine-safety', `snapshot data ends at ${last?.index ?? 0}/${last?.term ?? 0} but meta says ${index}/${term}`);
     }
-    this.text = decoder.decode(data);
+    const text = decoder.decode(data);
+    this.text = text.slice(text.indexOf('\n') + 1);
     this.count = records.length;
     this.appliedIndex = index;
     this.appliedTerm = term;
@@ -76,9 +81,9 @@ export class ListStateMachine {
 }
 
 export function decodeSnapshot(data: Uint8Array): AppliedRecord[] {
-  const text = decoder.decode(data);
-  if (text === '') return [];
-  return text.split('\n').map((line, i) => {
+  const lines = decoder.decode(data).split('\n');
+  const header = lines.shift() ?? '';
+  const records = (lines.length === 1 && lines[0] === '' ? [] : lines).map((line, i) => {
     const first = line.indexOf(' ');
     const second = line.indexOf(' ', first + 1);
     const record = { index: Number(line.slice(0, first)), term: Number(line.slice(first + 1, second)), fp: line.slice(second + 1) };
@@ -87,4 +92,9 @@ export function decodeSnapshot(data: Uint8Array): AppliedRecord[] {
     }
     return record;
   });
+  const last = records[records.length - 1];
+  if (header !== `#${last?.index ?? 0} ${last?.term ?? 0}`) {
+    violation('state-machine-safety', `snapshot header ${JSON.stringify(header)} does not match its last record ${last?.index ?? 0}/${last?.term ?? 0}`);
+  }
+  return records;
 }

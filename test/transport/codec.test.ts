@@ -6,7 +6,7 @@ import { isRatifyError } from '../../src/errors.js';
 import type { Message } from '../../src/raft/types.js';
 import { decodeEntry, decodeEnvelope, encodeEntry, encodeEnvelope } from '../../src/transport/codec.js';
 import { DEFAULT_WIRE_LIMITS, parseMessage, type Envelope } from '../../src/transport/message-guard.js';
-import { ALL_SAMPLES, ENTRIES, SAMPLES } from './samples.js';
+import { ALL_SAMPLES, ENTRIES, SAMPLES, messageArb } from './samples.js';
 
 function envelope(messages: readonly Message[]): Envelope {
   return { v: 1, clusterId: 'cluster-a', from: 'n1', messages };
@@ -175,6 +175,17 @@ describe('decodeEnvelope fuzzing', () => {
         return validatesOrRefuses(() => decodeEnvelope(bad));
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('envelope codec, property', () => {
+  it('round-trips arbitrary well-formed messages', () => {
+    fc.assert(
+      fc.property(fc.array(messageArb, { maxLength: 8 }), (messages) => {
+        expect(decodeEnvelope(encodeEnvelope(envelope(messages)))).toEqual(envelope(messages));
+      }),
+      { numRuns: 1000 },
     );
   });
 });

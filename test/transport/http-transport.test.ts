@@ -42,7 +42,7 @@ describe('HttpTransport', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function startNode(id: string, members: () => readonly Member[]): Promise<Node> {
+  async function startNode(id: string, members: () => readonly Member[], bodyLimitBytes = 8 * 1024 * 1024): Promise<Node> {
     const received: Message[] = [];
     const app = Fastify({ logger: false });
     await app.register(raftRoutes, {
@@ -51,7 +51,7 @@ describe('HttpTransport', () => {
       secret: SECRET,
       isMember: (peer) => members().some((m) => m.id === peer),
       onMessages: (messages) => received.push(...messages),
-      bodyLimitBytes: 8 * 1024 * 1024,
+      bodyLimitBytes,
     });
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => app.close());
@@ -165,6 +165,21 @@ describe('HttpTransport', () => {
     await eventually(() => expect(t.counters().failed).toBe(2));
     expect(n2.received).toEqual([]);
     expect(debugLines[0]).toMatchObject({ peer: 'n2', status: 401, body: expect.stringMatching(/UNAUTHORIZED/) });
+  });
+
+  it('counts a message larger than the peer accepts as failed, and warns', async () => {
+    let members: Member[] = [];
+    const n2 = await startNode('n2', () => members, 64 * 1024);
+    members = [{ id: 'n1', url: 'http://127.0.0.1:1', voter: true }, { id: 'n2', url: n2.url, voter: true }];
+    const warnings: object[] = [];
+    const t = transport('n1', members, { logger: { debug: () => undefined, warn: (o) => warnings.push(o) } });
+    const snapshot = samplesFrom('n1', 'n2').snapshot;
+    t.send([{ ...snapshot, chunk: new Uint8Array(100 * 1024) }]);
+    await eventually(() => expect(t.counters().failed).toBe(1));
+    expect(warnings).toEqual([expect.objectContaining({ peer: 'n2', status: 413 })]);
+    // The connection is still good for normal traffic.
+    t.send(heartbeats('n1', 'n2', 1));
+    await eventually(() => expect(t.counters().sent).toBe(1));
   });
 
   it('follows membership changes and drops messages to non-members, itself, and after close', async () => {

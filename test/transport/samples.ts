@@ -1,5 +1,6 @@
 // One well-formed sample of every Raft message type (the record type makes a
 // new message type without a sample a compile error).
+import fc from 'fast-check';
 import type { Entry, Member, Message, MessageType } from '../../src/raft/types.js';
 
 export const MEMBERS: Member[] = [
@@ -42,3 +43,46 @@ export function samplesFrom(from: string, to: string): Samples {
 
 export const SAMPLES = samplesFrom('n1', 'n2');
 export const ALL_SAMPLES: Message[] = Object.values(SAMPLES);
+
+// ---- arbitraries for property tests ---------------------------------------
+
+const id = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 });
+const nat = fc.maxSafeNat();
+const pos = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
+const memberArb: fc.Arbitrary<Member> = fc.record({ id, url: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), voter: fc.boolean() });
+const membersArb = fc.uniqueArray(memberArb, { maxLength: 5, selector: (m) => m.id });
+
+function entriesAfter(prevLogIndex: number): fc.Arbitrary<Entry[]> {
+  const body = fc.oneof(
+    fc.record({ kind: fc.constant('normal' as const), data: fc.uint8Array({ maxLength: 300 }) }),
+    fc.record({ kind: fc.constant('noop' as const) }),
+    fc.record({ kind: fc.constant('config' as const), members: membersArb }),
+  );
+  return fc.array(fc.tuple(body, pos), { maxLength: 6 }).map((items) =>
+    items.map(([b, term], i) => ({ ...b, index: prevLogIndex + 1 + i, term }) as Entry),
+  );
+}
+
+/** Any well-formed message (field values anywhere in their valid ranges). */
+export const messageArb: fc.Arbitrary<Message> = fc
+  .record({ from: id, to: id, term: nat, a: nat, b: nat, c: nat, flag: fc.boolean(), flag2: fc.boolean(), prev: fc.integer({ min: 0, max: 2 ** 40 }) })
+  .chain(({ from, to, term, a, b, c, flag, flag2, prev }) => {
+    const head = { from, to, term };
+    return fc.oneof(
+      fc.constant<Message>({ type: 'preVote', ...head, lastLogIndex: a, lastLogTerm: b }),
+      fc.constant<Message>({ type: 'preVoteResp', ...head, granted: flag }),
+      fc.constant<Message>({ type: 'vote', ...head, lastLogIndex: a, lastLogTerm: b, transfer: flag }),
+      fc.constant<Message>({ type: 'voteResp', ...head, granted: flag }),
+      entriesAfter(prev).map<Message>((entries) => ({ type: 'append', ...head, prevLogIndex: prev, prevLogTerm: b, entries, leaderCommit: c })),
+      fc.constant<Message>({ type: 'appendResp', ...head, success: flag, matchIndex: a, rejectHint: b, rejectTerm: c }),
+      fc.constant<Message>({ type: 'heartbeat', ...head, leaderCommit: a, readSeq: b }),
+      fc.constant<Message>({ type: 'heartbeatResp', ...head, readSeq: a }),
+      fc.tuple(membersArb, fc.uint8Array({ maxLength: 500 }), pos, pos).map<Message>(([members, chunk, index, snapTerm]) => ({
+        type: 'snapshot', ...head, meta: { index, term: snapTerm, members }, offset: a, chunk, done: flag,
+      })),
+      fc.constant<Message>({ type: 'snapshotResp', ...head, snapshotIndex: a, nextOffset: b, installed: flag, success: flag2 }),
+      fc.constant<Message>({ type: 'timeoutNow', ...head }),
+      fc.constant<Message>({ type: 'readIndex', ...head, requestId: a }),
+      fc.constant<Message>({ type: 'readIndexResp', ...head, requestId: a, readIndex: b, ok: flag }),
+    );
+  });

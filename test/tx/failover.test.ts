@@ -150,6 +150,27 @@ describe('a new leader scans the table', () => {
   });
 });
 
+describe('3PC across a failover', () => {
+  it('a new leader re-sends precommit to a precommitted transaction, then commits', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a, b] = await participants(2);
+    cluster.elect('n1');
+    b!.setMode('down', ['precommit']);
+    const created = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], protocol: '3pc' });
+    const id = created.json<TxView>().id;
+    void post(nodes.n1!, `/v1/transactions/${id}/commit`).catch(() => undefined);
+    await eventually(() => nodes.n1!.sm.get(id)?.state === 'precommitted' && b!.callsOf('precommit', id).length > 0, 'precommitted');
+    nodes.n1!.log.crash();
+    await nodes.n1!.close();
+    b!.setMode('ok');
+    const term2 = cluster.elect('n2');
+    await eventually(() => nodes.n2!.sm.get(id)?.state === 'committed', 'committed by n2');
+    expect(a!.answered('precommit', id).map((c) => c.headerTerm)).toEqual([1, term2]);
+    expect(b!.answered('precommit', id).map((c) => c.headerTerm)).toEqual([term2]);
+    for (const p of [a!, b!]) expect(p.callsOf('abort')).toEqual([]);
+  });
+});
+
 describe('idempotency keys across a failover', () => {
   it('a retry on the new leader finds the transaction the old leader created', async () => {
     const { cluster, nodes } = await clusterOf(['n1', 'n2']);

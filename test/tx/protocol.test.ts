@@ -225,3 +225,18 @@ describe('transaction protocol on the leader', () => {
     });
   });
 });
+
+describe('retention', () => {
+  it('the leader removes finished transactions past retainFinishedMs through a gc entry', async () => {
+    const { node } = await startLeader({ config: { retainFinishedMs: 0 } });
+    try {
+      const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { commit: true } });
+      const id = res.json<TxView>().id;
+      const active = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: {} });
+      await eventually(async () => (await node.app.inject({ method: 'GET', url: `/v1/transactions/${id}` })).statusCode === 404, 'removed');
+      expect(node.sm.get(active.json<TxView>().id)).not.toBeNull();
+    } finally {
+      await node.close();
+    }
+  });
+});

@@ -258,9 +258,22 @@ describe('tx state machine', () => {
     expect(copy.findByIdempotencyKey('key-1')).toBeNull();
   });
 
-  it('rejects a corrupt snapshot', () => {
+  it('rejects a corrupt snapshot and keeps its table', () => {
     const sm = createTxStateMachine(config);
-    expect(() => sm.restore(encodeCommand({ type: 'gc', now: 1, retainFinishedMs: 1, retainFinishedMax: 1 }))).toThrow(/DATA_CORRUPT|snapshot/);
+    feeder(sm)(created('t1'));
+    const isCorrupt = (fn: () => void): boolean => {
+      try {
+        fn();
+      } catch (e) {
+        return e instanceof RatifyError && e.code === 'DATA_CORRUPT';
+      }
+      return false;
+    };
+    expect(isCorrupt(() => sm.restore(encodeCommand({ type: 'gc', now: 1, retainFinishedMs: 1, retainFinishedMax: 1 })))).toBe(true);
+    expect(isCorrupt(() => sm.restore(new Uint8Array([0xc1, 0xc1])))).toBe(true);
+    const good = sm.snapshot();
+    expect(isCorrupt(() => sm.restore(good.subarray(0, good.length - 3)))).toBe(true);
+    expect(sm.get('t1')?.state).toBe('active');
   });
 });
 
