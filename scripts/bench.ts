@@ -3,11 +3,12 @@
 // few cores and both systems must see the same one). Prints the tables, then
 // writes bench-results/bench-<date>.json and .svg. Options: --help.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, type BenchContext } from './bench/context.js';
+import { findProfiles, formatProfileSummary, readProfile, summarizeProfile } from './bench/cpu-profile.js';
 import { runEtcdSection } from './bench/etcd-phase.js';
 import { HttpClients } from './bench/http.js';
 import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
@@ -22,6 +23,7 @@ import { runWritesSection } from './bench/writes-phase.js';
 
 // dist/scripts/bench.js → repository root.
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PROFILE_FRAMES = 20;
 
 async function main(): Promise<number> {
   let opts: BenchOptions;
@@ -59,6 +61,7 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${renderReport(report)}\n\n`);
     const paths = writeOutputs(report, opts.outDir, startedAt);
     process.stdout.write(`Wrote ${paths.json} and ${paths.svg}\n`);
+    if (opts.cpuProfDir !== null) printProfiles(opts.cpuProfDir);
     return 0;
   } finally {
     await http.close();
@@ -82,6 +85,19 @@ async function runRatify(ctx: BenchContext): Promise<{ writes: WritesSection } &
   const writes = ctx.opts.skipWrites ? skippedWrites('--skip-writes') : await runWritesSection(ctx);
   const txOutcome = ctx.opts.skipTx ? skippedTx('--skip-tx') : await runTxSections(ctx);
   return { writes, ...txOutcome };
+}
+
+/** Top frames of every node's CPU profile (nodes write them when they stop cleanly). */
+function printProfiles(dir: string): void {
+  const paths = existsSync(dir) ? findProfiles(dir) : [];
+  if (paths.length === 0) {
+    process.stdout.write(`No CPU profiles in ${dir} (a node writes one only when it exits cleanly on SIGTERM)\n`);
+    return;
+  }
+  for (const path of paths) {
+    const summary = summarizeProfile(readProfile(path), REPO_ROOT);
+    process.stdout.write(`\n${formatProfileSummary(relative(process.cwd(), path), summary, PROFILE_FRAMES)}\n`);
+  }
 }
 
 function machine(): BenchReport['machine'] {

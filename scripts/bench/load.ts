@@ -37,6 +37,8 @@ export interface LoadResult {
   readonly label: string;
   readonly concurrency: number;
   readonly ok: number;
+  /** Successes including warm-up: the denominator for counters read around the whole phase. */
+  readonly completed: number;
   readonly errors: number;
   /** Error kind → count, for the first ERROR_KINDS_MAX kinds seen. */
   readonly errorKinds: Readonly<Record<string, number>>;
@@ -109,6 +111,7 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
     label: spec.label,
     concurrency: spec.concurrency,
     ok,
+    completed,
     errors,
     errorKinds,
     elapsedMs,

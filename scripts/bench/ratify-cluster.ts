@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HttpClients } from './http.js';
 import { sleep } from './load.js';
+import type { ProbedNode } from './node-stats.js';
 import { freeLoopbackPorts } from './ports.js';
 import type { Supervised, Supervisor } from './supervisor.js';
 
@@ -97,6 +98,11 @@ export class RatifyCluster {
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.http.forget(n.url)));
     await Promise.all(this.nodes.map(async (n) => (n.proc === null ? undefined : this.sup.stop(n.proc))));
+  }
+
+  /** Live nodes with their PIDs, for the per-phase CPU and storage counters. */
+  probedNodes(): ProbedNode[] {
+    return this.liveNodes().map((n) => ({ id: n.id, url: n.url, pid: n.proc?.pid ?? null }));
   }
 
   liveNodes(): RatifyNode[] {

@@ -3,6 +3,7 @@
 // everything it did measure.
 import type { LatencySummary } from './histogram.js';
 import type { LoadResult } from './load.js';
+import type { NodePhaseStats } from './node-stats.js';
 
 export interface Series {
   readonly ok: number;
@@ -43,6 +44,8 @@ export interface EtcdSection extends Section {
 export interface WritesRun {
   readonly concurrency: number;
   readonly writes: Series;
+  /** What each node spent on the phase (CPU, fsyncs, entries), to say what bounds the rate. */
+  readonly nodes: readonly NodePhaseStats[];
 }
 
 export interface WritesSection extends Section {
@@ -61,6 +64,7 @@ export interface TxRun {
   /** Successful transactions whose acknowledgements did not all arrive in time. */
   readonly acksMissing: number;
   readonly participantAborts: number;
+  readonly nodes: readonly NodePhaseStats[];
 }
 
 export interface NodeResources {

@@ -8,6 +8,7 @@ import { runClosedLoop, sleep, type Operation } from './load.js';
 import { LeaderTarget } from './leader-target.js';
 import { Participants } from './participants.js';
 import { RatifyCluster } from './ratify-cluster.js';
+import { withNodeStats } from './node-stats.js';
 import { PeakRssSampler } from './resources.js';
 import { toSeries, type FailoverSection, type TxRun, type TxSection } from './results.js';
 import { nodeResources } from './writes-phase.js';
@@ -48,7 +49,7 @@ export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
     sampler.start(1000);
     const target = await LeaderTarget.discover(cluster);
     const p = participants;
-    for (const concurrency of ctx.opts.concurrency) runs.push(await txRun(ctx, target, p, counter, concurrency));
+    for (const concurrency of ctx.opts.concurrency) runs.push(await txRun(ctx, cluster, target, p, counter, concurrency));
     await fill(ctx, target, p, counter);
     const nodes = nodeResources(cluster, sampler);
     const perTx = counter.finished > 0 ? nodes.reduce((a, n) => a + n.diskBytes, 0) / nodes.length / counter.finished : null;
@@ -94,20 +95,35 @@ export function txOp(ctx: BenchContext, target: LeaderTarget, urls: readonly str
   };
 }
 
-async function txRun(ctx: BenchContext, target: LeaderTarget, participants: Participants, counter: TxCounter, concurrency: number): Promise<TxRun> {
+async function txRun(
+  ctx: BenchContext,
+  cluster: RatifyCluster,
+  target: LeaderTarget,
+  participants: Participants,
+  counter: TxCounter,
+  concurrency: number,
+): Promise<TxRun> {
   await participants.reset();
   const started = new Map<string, bigint>();
-  const result = await runClosedLoop({
-    label: `ratify tx c=${concurrency}`,
-    concurrency,
-    durationMs: ctx.opts.durationSec * 1000,
-    warmupMs: ctx.opts.warmupSec * 1000,
-    errorBackoffMs: 10,
-    progress: ctx.progress,
-    op: txOp(ctx, target, participants.urls, counter, started),
-  });
+  const leader = await cluster.leader();
+  const { result, nodes } = await withNodeStats(
+    ctx.http,
+    cluster.probedNodes(),
+    leader?.id ?? null,
+    () =>
+      runClosedLoop({
+        label: `ratify tx c=${concurrency}`,
+        concurrency,
+        durationMs: ctx.opts.durationSec * 1000,
+        warmupMs: ctx.opts.warmupSec * 1000,
+        errorBackoffMs: 10,
+        progress: ctx.progress,
+        op: txOp(ctx, target, participants.urls, counter, started),
+      }),
+    (r) => r.completed,
+  );
   const acks = await collectAcks(participants, started);
-  return { concurrency, tx: toSeries(result), acks: acks.histogram.summary(), acksMissing: started.size, participantAborts: acks.aborts };
+  return { concurrency, tx: toSeries(result), acks: acks.histogram.summary(), acksMissing: started.size, participantAborts: acks.aborts, nodes };
 }
 
 /** Matches commit arrivals to POST starts; what is left in `started` never got every ack. */

@@ -1,8 +1,15 @@
 // What the HTTP layer needs from a Raft node: the tx-facing ReplicatedLog plus
 // readiness and membership administration. RaftNode implements it.
 import type { Member, NodeId } from '../raft/types.js';
-import type { Readiness } from '../node/raft-node.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
+
+/** What /readyz needs beyond NodeStatus. */
+export interface Readiness {
+  readonly leaderKnown: boolean;
+  readonly appliedIndex: number;
+  /** The highest commit index this node has heard of from a leader (its own, when leader). */
+  readonly leaderCommitIndex: number;
+}
 
 export interface ClusterNode extends ReplicatedLog {
   readiness(): Readiness;

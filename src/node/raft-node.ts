@@ -37,7 +37,7 @@ import type { Transport } from '../transport/transport.js';
 import type { NodeConfig } from './config.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
-import type { ClusterNode } from '../http/cluster-node.js';
+import type { ClusterNode, Readiness } from '../http/cluster-node.js';
 import type { LeadershipEvent, NodeStatus } from './replicated-log.js';
 
 export type RaftNodeConfig = Pick<
@@ -74,14 +74,6 @@ export interface RaftNodeOptions {
   readonly createCore?: CoreFactory;
   /** A bug surfaced (core or state machine threw, storage write failed). Default: crash the process. */
   readonly onFatal?: (err: unknown) => void;
-}
-
-/** What /readyz needs beyond NodeStatus. */
-export interface Readiness {
-  readonly leaderKnown: boolean;
-  readonly appliedIndex: number;
-  /** The highest commit index this node has heard of from a leader (its own, when leader). */
-  readonly leaderCommitIndex: number;
 }
 
 export class RaftNode implements ClusterNode {

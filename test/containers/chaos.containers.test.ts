@@ -124,8 +124,9 @@ describe('container chaos', () => {
     it('rolling restart (docker stop/start, one node at a time): the cluster keeps deciding', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
       const report = await runScenario('rolling-restart', image, async ({ cluster, log, progress }) => {
         for (const id of NODE_IDS) {
-          await cluster.stopGracefully(id);
-          log(`stopped ${id}`);
+          const exitCode = await cluster.stopGracefully(id);
+          // 137: SIGTERM did not stop the node within docker's grace period, SIGKILL did.
+          log(`stopped ${id} (exit code ${exitCode}${exitCode === 137 ? ': did not stop on SIGTERM within 10 s' : ''})`);
           await cluster.restart(id);
           await pollUntil(`${id} to know a leader`, 60_000, async () => ((await fetchStatus(cluster.nodeUrl(id)))?.leaderId ? true : undefined));
           await waitForLeader(cluster);

@@ -172,13 +172,15 @@ describe('KV API', () => {
     const ports = await freePorts(3);
     const urlOf = (id: string): string => `http://127.0.0.1:${ports[Number(id.slice(1)) - 1]}`;
     const c = await startCluster({ urlOf });
+    const appOf = new Map<string, FastifyInstance>();
     for (const node of c.running()) {
       const app = await appFor(c, node);
-      await app.listen({ host: '127.0.0.1', port: ports[Number(node.nodeId.slice(1)) - 1]! });
+      await app.listen({ host: '127.0.0.1', port: Number(new URL(urlOf(node.nodeId)).port) });
+      appOf.set(node.nodeId, app);
     }
     const leader = await c.waitForLeader();
     const follower = c.running().find((n) => n !== leader)!;
-    const fa = apps.find((a) => a.server.address() !== null && urlOf(follower.nodeId).endsWith(`:${(a.server.address() as { port: number }).port}`))!;
+    const fa = appOf.get(follower.nodeId)!;
     const res = await fa.inject({ method: 'PUT', url: '/v1/kv/fwd', payload: { value: 'ok' } });
     expect(res.statusCode).toBe(200);
     await leader.readBarrier();

@@ -1,0 +1,134 @@
+// Per-node counters around one phase, to say what bounds a number rather than
+// only report it: CPU used by each node process (from /proc), and from its
+// Prometheus metrics the synced storage writes (fsyncs), the entries they
+// carried, the time they took, and how far the commit index moved.
+import { readFileSync } from 'node:fs';
+import type { HttpClients } from './http.js';
+
+export interface NodeCounters {
+  readonly cpuMs: number | null;
+  readonly fsyncs: number | null;
+  readonly fsyncEntries: number | null;
+  readonly fsyncSeconds: number | null;
+  readonly commitIndex: number | null;
+}
+
+export interface NodePhaseStats {
+  readonly id: string;
+  readonly leader: boolean;
+  /** CPU of the node process over the phase, % of one core. */
+  readonly cpuPercent: number | null;
+  readonly fsyncsPerSec: number | null;
+  readonly entriesPerFsync: number | null;
+  readonly meanFsyncMs: number | null;
+  /** Raft entries committed per successful client operation. */
+  readonly entriesPerOp: number | null;
+  /** Synced writes per successful client operation. */
+  readonly fsyncsPerOp: number | null;
+}
+
+/** Linux reports utime/stime in clock ticks; 100 per second on every mainstream kernel config. */
+const CLOCK_TICKS_PER_SEC = 100;
+
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces; fields after ")" are fixed.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
+    return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return null;
+  }
+}
+
+/** Sums every sample of each metric name (all label sets) in Prometheus text format. */
+export function parsePrometheus(text: string): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (match === null) continue;
+    const value = Number(match[3]);
+    if (!Number.isFinite(value)) continue;
+    const name = match[1] ?? '';
+    sums.set(name, (sums.get(name) ?? 0) + value);
+  }
+  return sums;
+}
+
+export async function readCounters(http: HttpClients, url: string, pid: number | null): Promise<NodeCounters> {
+  let metrics = new Map<string, number>();
+  try {
+    const res = await http.json(url, 'GET', '/metrics');
+    if (res.status === 200 && typeof res.body === 'string') metrics = parsePrometheus(res.body);
+  } catch {
+    // A node without metrics still gets its CPU measured.
+  }
+  return {
+    cpuMs: pid === null ? null : processCpuMs(pid),
+    fsyncs: metrics.get('ratify_raft_storage_batches_total') ?? null,
+    fsyncEntries: metrics.get('ratify_raft_storage_batch_entries_sum') ?? null,
+    fsyncSeconds: metrics.get('ratify_raft_storage_save_seconds_sum') ?? null,
+    commitIndex: metrics.get('ratify_raft_commit_index') ?? null,
+  };
+}
+
+/** Turns counters read before and after a phase into rates. */
+export function phaseStats(id: string, leader: boolean, before: NodeCounters, after: NodeCounters, elapsedMs: number, ops: number): NodePhaseStats {
+  const d = (k: keyof NodeCounters): number | null => {
+    const a = after[k];
+    const b = before[k];
+    return a === null || b === null ? null : a - b;
+  };
+  const cpu = d('cpuMs');
+  const fsyncs = d('fsyncs');
+  const entries = d('fsyncEntries');
+  const seconds = d('fsyncSeconds');
+  const committed = d('commitIndex');
+  const ratio = (n: number | null, den: number | null): number | null => (n === null || den === null || den <= 0 ? null : n / den);
+  return {
+    id,
+    leader,
+    cpuPercent: cpu === null || elapsedMs <= 0 ? null : (100 * cpu) / elapsedMs,
+    fsyncsPerSec: ratio(fsyncs, elapsedMs / 1000),
+    entriesPerFsync: ratio(entries, fsyncs),
+    meanFsyncMs: seconds === null ? null : ratio(seconds * 1000, fsyncs),
+    entriesPerOp: ratio(committed, ops),
+    fsyncsPerOp: ratio(fsyncs, ops),
+  };
+}
+
+export interface ProbedNode {
+  readonly id: string;
+  readonly url: string;
+  readonly pid: number | null;
+}
+
+/**
+ * Runs `phase` between two readings of every node's counters. `ops` gives the
+ * successful operations of the whole phase, warm-up included, as the counters
+ * cover it too.
+ */
+export async function withNodeStats<T>(
+  http: HttpClients,
+  nodes: readonly ProbedNode[],
+  leaderId: string | null,
+  phase: () => Promise<T>,
+  ops: (result: T) => number,
+): Promise<{ result: T; nodes: NodePhaseStats[] }> {
+  const before = await Promise.all(nodes.map((n) => readCounters(http, n.url, n.pid)));
+  const t0 = performance.now();
+  const result = await phase();
+  const elapsedMs = performance.now() - t0;
+  const after = await Promise.all(nodes.map((n) => readCounters(http, n.url, n.pid)));
+  const count = ops(result);
+  const stats = nodes.flatMap((n, i) => {
+    const b = before[i];
+    const a = after[i];
+    return a === undefined || b === undefined ? [] : [phaseStats(n.id, n.id === leaderId, b, a, elapsedMs, count)];
+  });
+  return { result, nodes: stats };
+}
