@@ -1,5 +1,6 @@
 // Turns the measured sections into the printed tables and the goal checks of
 // issue 5. Pure: no I/O, so it is unit-tested on hand-made results.
+import type { NodePhaseStats } from './node-stats.js';
 import type { BenchReport, EtcdSection, FailoverSection, Goal, Section, TxSection, WritesSection } from './results.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './table.js';
 
@@ -16,6 +17,7 @@ export function buildTables(r: Sections): Table[] {
   const tables = [
     txTable(r.tx, r.etcd),
     writesTable(r.writes, r.etcd),
+    boundsTable(r.writes, r.tx),
     ...(r.failover.kills.length > 0 ? [failoverTable(r.failover)] : []),
     resourcesTable(r.tx, r.writes, r.etcd),
   ];
@@ -71,6 +73,26 @@ function writesTable(w: WritesSection, etcd: EtcdSection): Table {
     title: `Raw replicated writes (ratify: ${w.path ?? 'not run'}; etcd: POST /v3/kv/put)`,
     headers: ['conc', 'writes/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'etcd puts/s', 'etcd p50', 'etcd p99', 'etcd p99.9', 'ratify/etcd'],
     rows,
+  };
+}
+
+/** CPU and storage per phase: a node near 100% CPU is CPU-bound; else the fsync chain and round trips are. */
+function boundsTable(w: WritesSection, tx: TxSection): Table {
+  const row = (phase: string, c: number, nodes: readonly NodePhaseStats[]): string[] => {
+    const leader = nodes.find((n) => n.leader);
+    const followerCpu = nodes.filter((n) => !n.leader).map((n) => n.cpuPercent ?? Number.NaN);
+    const num = (v: number | null | undefined, digits: number): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+    return [
+      phase, String(c),
+      num(leader?.cpuPercent, 0), num(followerCpu.length === 0 ? null : Math.max(...followerCpu), 0),
+      num(leader?.fsyncsPerSec, 0), num(leader?.entriesPerFsync, 2), num(leader?.meanFsyncMs, 2),
+      num(leader?.entriesPerOp, 2), num(leader?.fsyncsPerOp, 2),
+    ];
+  };
+  return {
+    title: 'What bounds it: node CPU (% of one core) and the leader\'s synced storage writes, per phase (warm-up included)',
+    headers: ['phase', 'conc', 'leader CPU %', 'follower CPU % (max)', 'leader fsyncs/s', 'entries/fsync', 'ms/fsync', 'entries/op', 'fsyncs/op'],
+    rows: [...w.runs.map((r) => row('writes', r.concurrency, r.nodes)), ...tx.runs.map((r) => row('tx', r.concurrency, r.nodes))],
   };
 }
 

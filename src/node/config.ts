@@ -480,7 +480,8 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   if (c.maxPendingProposals > c.maxUncommittedEntries) {
     errors.push(`maxPendingProposals (${c.maxPendingProposals}) must not exceed maxUncommittedEntries (${c.maxUncommittedEntries})`);
   }
-  range('maxPendingReads', c.maxPendingReads, 1, 1_000_000);
+  // The core holds at most 10,000 reads in flight (src/raft/read-only.ts); more would be refused there.
+  range('maxPendingReads', c.maxPendingReads, 1, 10_000);
   range('proposalTimeoutMs', c.proposalTimeoutMs, 10, 600_000);
   range('readTimeoutMs', c.readTimeoutMs, 10, 600_000);
   range('bodyLimitBytes', c.bodyLimitBytes, 1 * KiB, 64 * MiB);

@@ -1,5 +1,6 @@
 // Hand-made benchmark results for the report, chart and goal tests.
 import type { LatencySummary } from '../../scripts/bench/histogram.js';
+import type { NodePhaseStats } from '../../scripts/bench/node-stats.js';
 import type { BenchReport, Series } from '../../scripts/bench/results.js';
 
 export function latency(p50Ms: number, p99Ms: number): LatencySummary {
@@ -8,6 +9,15 @@ export function latency(p50Ms: number, p99Ms: number): LatencySummary {
 
 export function series(ratePerSec: number, p50Ms: number, p99Ms: number): Series {
   return { ok: ratePerSec * 10, errors: 0, errorKinds: {}, elapsedMs: 10_000, ratePerSec, latency: latency(p50Ms, p99Ms) };
+}
+
+function nodeStats(c: number): NodePhaseStats[] {
+  const base = { cpuPercent: 40, fsyncsPerSec: 500, entriesPerFsync: 1.5, meanFsyncMs: 2, entriesPerOp: 4, fsyncsPerOp: 3 };
+  return [
+    { ...base, id: 'n1', leader: true, cpuPercent: 30 + c },
+    { ...base, id: 'n2', leader: false, cpuPercent: 20 },
+    { ...base, id: 'n3', leader: false, cpuPercent: 25 },
+  ];
 }
 
 export function sampleReport(overrides: Partial<BenchReport> = {}): BenchReport {
@@ -29,13 +39,13 @@ export function sampleReport(overrides: Partial<BenchReport> = {}): BenchReport 
       status: 'ok',
       reason: null,
       path: 'PUT /v1/kv/:key',
-      runs: [1, 16, 64].map((c) => ({ concurrency: c, writes: series(1200 * Math.sqrt(c), 0.8, 4) })),
+      runs: [1, 16, 64].map((c) => ({ concurrency: c, writes: series(1200 * Math.sqrt(c), 0.8, 4), nodes: [] })),
       nodes: [{ id: 'n1', peakRssBytes: 90 * 1024 * 1024, diskBytes: 10 * 1024 * 1024 }],
     },
     tx: {
       status: 'ok',
       reason: null,
-      runs: [1, 16, 64].map((c) => ({ concurrency: c, tx: series(300 * c, 3, 20), acks: latency(4, 25), acksMissing: 0, participantAborts: 0 })),
+      runs: [1, 16, 64].map((c) => ({ concurrency: c, tx: series(300 * c, 3, 20), acks: latency(4, 25), acksMissing: 0, participantAborts: 0, nodes: nodeStats(c) })),
       finishedTx: 120_000,
       nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, peakRssBytes: 150 * 1024 * 1024, diskBytes: 60 * 1024 * 1024 })),
       diskBytesPerTx: 524,

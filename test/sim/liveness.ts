@@ -40,8 +40,8 @@ export function settle(cluster: Cluster, maxTicks: number): LivenessResult {
     cluster.endStep();
     const leader = cluster.leader();
     if (leader === null) continue;
-    retireOutsiders(cluster, leader);
     const leaderTerm = cluster.status(leader.id).term;
+    retireOutsiders(cluster, leader, leaderTerm);
     if (pending === null || lost(cluster, pending, leaderTerm)) {
       const data = `liveness-${attempt++}`;
       const r = cluster.propose(leader.id, data);
@@ -61,9 +61,14 @@ export function settle(cluster: Cluster, maxTicks: number): LivenessResult {
   return violation('liveness', `no progress within ${maxTicks} ticks after healing: ${describe(cluster, pending)}`);
 }
 
-/** Once the leader's config is committed and applied, nodes outside it are gone for good. */
-function retireOutsiders(cluster: Cluster, leader: SimNode): void {
-  if (!cluster.configSettled(leader)) return;
+/**
+ * Nodes outside the leader's config are gone for good once that config is
+ * final: the leader applied an entry of its own term (so everything before it
+ * is committed, and any other log's uncommitted config entry can never commit)
+ * and its latest config is the applied one.
+ */
+function retireOutsiders(cluster: Cluster, leader: SimNode, leaderTerm: number): void {
+  if (leader.sm.appliedTerm !== leaderTerm || !cluster.configSettled(leader)) return;
   const ids = new Set(leader.sm.members.map((m) => m.id));
   for (const n of cluster.nodes.values()) {
     if (!n.retired && !ids.has(n.id)) {

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { parsePrometheus, phaseStats, processCpuMs, type NodeCounters } from '../../scripts/bench/node-stats.js';
+
+describe('parsePrometheus', () => {
+  it('sums samples of a metric over its label sets and skips comments', () => {
+    const text = [
+      '# HELP ratify_raft_storage_batches_total Synced storage writes.',
+      '# TYPE ratify_raft_storage_batches_total counter',
+      'ratify_raft_storage_batches_total{node="n1"} 40',
+      'ratify_raft_proposals_total{result="ok",node="n1"} 7',
+      'ratify_raft_proposals_total{result="refused",node="n1"} 3',
+      'ratify_raft_commit_index 12',
+      'garbage line',
+      '',
+    ].join('\n');
+    const m = parsePrometheus(text);
+    expect(m.get('ratify_raft_storage_batches_total')).toBe(40);
+    expect(m.get('ratify_raft_proposals_total')).toBe(10);
+    expect(m.get('ratify_raft_commit_index')).toBe(12);
+    expect(m.has('garbage')).toBe(false);
+  });
+});
+
+describe('phaseStats', () => {
+  const before: NodeCounters = { cpuMs: 1000, fsyncs: 100, fsyncEntries: 150, fsyncSeconds: 0.2, commitIndex: 50 };
+  it('turns counter deltas into rates per second, per fsync and per operation', () => {
+    const after: NodeCounters = { cpuMs: 1500, fsyncs: 300, fsyncEntries: 550, fsyncSeconds: 0.6, commitIndex: 450 };
+    const { meanFsyncMs, ...rest } = phaseStats('n1', true, before, after, 1000, 100);
+    expect(rest).toEqual({ id: 'n1', leader: true, cpuPercent: 50, fsyncsPerSec: 200, entriesPerFsync: 2, entriesPerOp: 4, fsyncsPerOp: 2 });
+    expect(meanFsyncMs).toBeCloseTo(2, 9);
+  });
+  it('leaves out what a node did not report, and avoids dividing by zero', () => {
+    const after: NodeCounters = { cpuMs: null, fsyncs: 100, fsyncEntries: 150, fsyncSeconds: 0.2, commitIndex: null };
+    const s = phaseStats('n2', false, before, after, 1000, 0);
+    expect(s.cpuPercent).toBeNull();
+    expect(s.entriesPerFsync).toBeNull();
+    expect(s.meanFsyncMs).toBeNull();
+    expect(s.entriesPerOp).toBeNull();
+    expect(s.fsyncsPerSec).toBe(0);
+  });
+});
+
+describe('processCpuMs', () => {
+  it('reads this process and returns null for a PID that does not exist', () => {
+    const ms = processCpuMs(process.pid);
+    if (process.platform === 'linux') expect(ms).not.toBeNull();
+    expect(processCpuMs(2 ** 30)).toBeNull();
+  });
+});

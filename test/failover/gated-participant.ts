@@ -1,0 +1,358 @@
+// A real participant service for the failover suites: a node:http server on
+// 127.0.0.1 (port 0) in front of the participant SDK (createParticipant with a
+// LevelDB store in a temp dir). The SDK does the protocol work (dedupe, durable
+// records, term fencing); this wrapper only adds what the tests need to see and
+// steer it:
+//
+// - every HTTP call is recorded with its term and the SDK's answer;
+// - every call of the user's handlers is counted (dedupe is visible as counts);
+// - a Hold parks matching calls BEFORE they reach the SDK, so a test can kill
+//   the leader at an exact protocol point, then release them (a late, delayed
+//   delivery the SDK must dedupe or fence) or drop them;
+// - crash()/restart() stop the whole participant (server and SDK) and bring it
+//   back on the same port from the same LevelDB directory.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createParticipant, LevelParticipantStore, type Participant } from '../../src/sdk/participant/index.js';
+import { recordKey } from '../../src/sdk/participant/record.js';
+import type { CallPath, ParticipantLogger, ParticipantTx, TxRecord, Vote } from '../../src/sdk/participant/types.js';
+import { waitUntil } from '../helpers/wait.js';
+
+export type HandlerKind = 'prepare' | 'precommit' | 'commit' | 'abort';
+
+export interface CallRecord {
+  readonly seq: number;
+  readonly path: CallPath;
+  readonly txId: string;
+  readonly term: number;
+  /** Highest term the SDK had seen just before handling the call. */
+  readonly highestTermBefore: number;
+  /** 'held' calls were parked first; 'replay' ones were re-sent by the test; 'duplicate' ones copied by the wrapper. */
+  readonly via: 'direct' | 'held' | 'replay' | 'duplicate';
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export interface HandlerCall {
+  readonly kind: HandlerKind;
+  readonly txId: string;
+  readonly term: number | null;
+  readonly source: ParticipantTx['source'];
+}
+
+export interface ArrivedCall {
+  readonly path: CallPath;
+  readonly txId: string;
+  readonly term: number;
+}
+
+export interface Hold {
+  /** Resolves with the first call parked. */
+  readonly arrived: Promise<ArrivedCall>;
+  /** Calls parked so far. */
+  parked(): readonly ArrivedCall[];
+  /** Stops holding and hands every parked call to the SDK (answers go back if the caller still listens). */
+  release(): Promise<CallRecord[]>;
+  /** Stops holding and drops every parked call without an answer (its connection is destroyed). */
+  drop(): void;
+}
+
+export interface GatedParticipantOptions {
+  readonly name: string;
+  readonly coordinatorUrls?: readonly string[];
+  /** Vote per transaction; default commit. */
+  readonly vote?: (txId: string) => Vote;
+  /** Hand every call to the SDK twice at once (a duplicated delivery). */
+  readonly duplicate?: boolean;
+}
+
+interface Parked {
+  readonly call: ArrivedCall;
+  readonly body: unknown;
+  readonly headers: IncomingMessage['headers'];
+  readonly res: ServerResponse;
+}
+
+interface HoldRule {
+  readonly match: (c: ArrivedCall) => boolean;
+  readonly parked: Parked[];
+  active: boolean;
+  onArrive: ((c: ArrivedCall) => void) | null;
+}
+
+const BODY_BYTES_MAX = 1024 * 1024;
+const LOG_LINES_MAX = 500;
+
+export class GatedParticipant {
+  readonly calls: CallRecord[] = [];
+  readonly handlerCalls: HandlerCall[] = [];
+  /** The SDK's warnings and errors (bounded), for failure messages. */
+  readonly logs: string[] = [];
+  private readonly holds: HoldRule[] = [];
+  private participant: Participant;
+  private store: LevelParticipantStore;
+  private server: Server;
+  private port = 0;
+  private seq = 0;
+
+  private constructor(
+    private readonly o: GatedParticipantOptions,
+    private readonly dir: string,
+  ) {
+    this.store = new LevelParticipantStore(join(dir, 'db'));
+    this.participant = this.newParticipant();
+    this.server = this.newServer();
+  }
+
+  static async start(o: GatedParticipantOptions): Promise<GatedParticipant> {
+    const dir = mkdtempSync(join(tmpdir(), `ratify-participant-${o.name}-`));
+    const p = new GatedParticipant(o, dir);
+    try {
+      await p.participant.start();
+      await p.listen(0);
+    } catch (e) {
+      await p.close();
+      throw e;
+    }
+    return p;
+  }
+
+  get name(): string {
+    return this.o.name;
+  }
+
+  /** Base URL to enlist: the coordinator POSTs to {url}/prepare and so on. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  spec(payload?: unknown): { name: string; url: string; payload?: unknown } {
+    return payload === undefined ? { name: this.name, url: this.url } : { name: this.name, url: this.url, payload };
+  }
+
+  highestTerm(): number {
+    return this.participant.highestTerm();
+  }
+
+  handlerCount(kind: HandlerKind, txId: string): number {
+    return this.handlerCalls.filter((h) => h.kind === kind && h.txId === txId).length;
+  }
+
+  callsOf(txId?: string, path?: CallPath): CallRecord[] {
+    return this.calls.filter((c) => (txId === undefined || c.txId === txId) && (path === undefined || c.path === path));
+  }
+
+  /** Transaction ids this participant has heard of (over HTTP, parked calls included). */
+  txIdsSeen(): Set<string> {
+    const held = this.holds.flatMap((h) => h.parked.map((p) => p.call.txId));
+    return new Set([...this.calls.map((c) => c.txId), ...held]);
+  }
+
+  /** The durable record the SDK keeps for `txId` under this participant's name. */
+  record(txId: string): Promise<TxRecord | undefined> {
+    return this.store.get(recordKey(txId, this.name));
+  }
+
+  /** Waits until the SDK has answered `path` for some transaction with a 2xx. */
+  async answered(path: CallPath, txId?: string): Promise<CallRecord> {
+    return waitUntil(() => this.calls.find((c) => c.path === path && (txId === undefined || c.txId === txId) && c.status < 300), {
+      timeoutMs: 30_000,
+      what: `${this.name} to answer ${path}`,
+    });
+  }
+
+  /** Parks every call matching `match` from now until release() or drop(). */
+  hold(match: (c: ArrivedCall) => boolean): Hold {
+    const rule: HoldRule = { match, parked: [], active: true, onArrive: null };
+    const arrived = new Promise<ArrivedCall>((resolve) => {
+      rule.onArrive = resolve;
+    });
+    this.holds.push(rule);
+    return {
+      arrived,
+      parked: () => rule.parked.map((p) => p.call),
+      release: async () => {
+        rule.active = false;
+        const out = await Promise.all(rule.parked.splice(0).map((p) => this.deliver(p.call, p.body, p.headers, p.res, 'held')));
+        return out;
+      },
+      drop: () => {
+        rule.active = false;
+        for (const p of rule.parked.splice(0)) p.res.destroy();
+      },
+    };
+  }
+
+  /** Re-sends every recorded call of `txId` (reversed order by default) straight to the SDK. */
+  async replay(txId: string, order: 'reversed' | 'same' = 'reversed'): Promise<CallRecord[]> {
+    const originals = this.callsOf(txId).filter((c) => c.via !== 'replay' && c.via !== 'duplicate');
+    const list = order === 'reversed' ? [...originals].reverse() : originals;
+    const out: CallRecord[] = [];
+    for (const c of list) out.push(await this.handleAndRecord(c.path, c.body, { 'x-ratify-term': String(c.term) }, 'replay'));
+    return out;
+  }
+
+  /** A crash as the coordinator sees it: connections refused, parked calls dropped, the SDK closed. */
+  async crash(): Promise<void> {
+    for (const rule of this.holds) {
+      rule.active = false;
+      for (const p of rule.parked.splice(0)) p.res.destroy();
+    }
+    await this.closeServer();
+    await this.participant.close();
+  }
+
+  /** Back on the same port, from the same LevelDB directory. */
+  async restart(): Promise<void> {
+    this.store = new LevelParticipantStore(join(this.dir, 'db'));
+    this.participant = this.newParticipant();
+    await this.participant.start();
+    this.server = this.newServer();
+    await this.listen(this.port);
+  }
+
+  async close(): Promise<void> {
+    for (const rule of this.holds) {
+      rule.active = false;
+      for (const p of rule.parked.splice(0)) p.res.destroy();
+    }
+    await this.closeServer().catch(() => undefined);
+    await this.participant.close().catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private newParticipant(): Participant {
+    const count = (kind: HandlerKind) => async (tx: ParticipantTx) => {
+      this.handlerCalls.push({ kind, txId: tx.txId, term: tx.term, source: tx.source });
+    };
+    return createParticipant({
+      name: this.o.name,
+      store: this.store,
+      coordinatorUrls: this.o.coordinatorUrls ?? [],
+      logger: this.logger(),
+      handlers: {
+        prepare: async (tx) => {
+          this.handlerCalls.push({ kind: 'prepare', txId: tx.txId, term: tx.term, source: tx.source });
+          return this.o.vote?.(tx.txId) ?? { vote: 'commit' };
+        },
+        precommit: count('precommit'),
+        commit: count('commit'),
+        abort: count('abort'),
+      },
+    });
+  }
+
+  private logger(): ParticipantLogger {
+    const keep = (level: string) => (obj: object, msg: string): void => {
+      this.logs.push(`${level} ${msg} ${JSON.stringify(obj, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`);
+      if (this.logs.length > LOG_LINES_MAX) this.logs.shift();
+    };
+    return { error: keep('error'), warn: keep('warn'), info: () => undefined, debug: () => undefined };
+  }
+
+  private newServer(): Server {
+    return createServer((req, res) => {
+      void this.serve(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '').replace(/^\/+/, '').split('?')[0] ?? '';
+    if (req.method !== 'POST' || !isCallPath(path)) {
+      req.resume();
+      res.writeHead(404).end();
+      return;
+    }
+    const body = await readJson(req);
+    const o = (body ?? {}) as { txId?: unknown; term?: unknown };
+    const call: ArrivedCall = { path, txId: String(o.txId), term: typeof o.term === 'number' ? o.term : -1 };
+    const rule = this.holds.find((h) => h.active && h.match(call));
+    if (rule !== undefined) {
+      rule.parked.push({ call, body, headers: req.headers, res });
+      rule.onArrive?.(call);
+      return;
+    }
+    await this.deliver(call, body, req.headers, res, 'direct');
+  }
+
+  private async deliver(call: ArrivedCall, body: unknown, headers: IncomingMessage['headers'], res: ServerResponse, via: CallRecord['via']): Promise<CallRecord> {
+    const first = this.handleAndRecord(call.path, body, headers, via);
+    if (this.o.duplicate === true) void this.handleAndRecord(call.path, body, headers, 'duplicate');
+    const rec = await first;
+    if (!res.destroyed && !res.headersSent) {
+      const text = JSON.stringify(rec.body);
+      res.writeHead(rec.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    }
+    return rec;
+  }
+
+  private async handleAndRecord(path: CallPath, body: unknown, headers: IncomingMessage['headers'], via: CallRecord['via']): Promise<CallRecord> {
+    const o = (body ?? {}) as { txId?: unknown; term?: unknown };
+    const highestTermBefore = this.participant.highestTerm();
+    const seq = this.seq++;
+    const result = await this.participant.handle(path, body, headers);
+    const rec: CallRecord = {
+      seq,
+      path,
+      txId: String(o.txId),
+      term: typeof o.term === 'number' ? o.term : -1,
+      highestTermBefore,
+      via,
+      status: result.status,
+      body: result.body,
+    };
+    this.calls.push(rec);
+    return rec;
+  }
+
+  private async listen(port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('participant has no TCP address');
+    this.port = addr.port;
+  }
+
+  private async closeServer(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+}
+
+/** The STALE_TERM code of an SDK reply body, if it is one. */
+export function errorCode(body: unknown): string | undefined {
+  const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isCallPath(s: string): s is CallPath {
+  return s === 'prepare' || s === 'precommit' || s === 'commit' || s === 'abort';
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > BODY_BYTES_MAX) throw new Error('body too large');
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
