@@ -7,7 +7,7 @@ import { ETCD_INSTALL_HINT, etcdPut, etcdVersion, startEtcd, stopEtcd, type Etcd
 import { Histogram } from './histogram.js';
 import { runClosedLoop } from './load.js';
 import { benchTxId, txRecords } from './records.js';
-import { directoryBytes, peakRssBytes } from './resources.js';
+import { directoryBytes, peakRssBytes, rssBytes } from './resources.js';
 import { toSeries, type EtcdRun, type EtcdSection, type NodeResources } from './results.js';
 
 const FAKE_PARTICIPANTS = ['http://127.0.0.1:9/p1', 'http://127.0.0.1:9/p2'];
@@ -40,6 +40,7 @@ function etcdResources(cluster: EtcdCluster): NodeResources[] {
   return cluster.members.map((m) => ({
     id: m.name,
     peakRssBytes: peakRssBytes(m.proc.pid),
+    rssBytes: rssBytes(m.proc.pid),
     diskBytes: directoryBytes(join(cluster.dataDir, m.name, 'data')),
   }));
 }

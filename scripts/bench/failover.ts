@@ -67,9 +67,9 @@ export async function runFailover(ctx: BenchContext, cluster: RatifyCluster, tar
       ctx.progress.note(`kill ${i + 1}: ${kill.killed} -> ${kill.newLeader ?? 'none'}, recovered in ${kill.recoveryMs?.toFixed(1) ?? 'TIMEOUT'} ms`);
       await restart(cluster, leader.id);
     }
-    return { status: 'ok', reason: null, concurrency, kills, ...stats(kills) };
+    return { status: 'ok', reason: null, concurrency, kills, ...stats(kills), peakRssBytes: null };
   } catch (err) {
-    return { status: 'failed', reason: errorMessage(err), concurrency, kills, ...stats(kills) };
+    return { status: 'failed', reason: errorMessage(err), concurrency, kills, ...stats(kills), peakRssBytes: null };
   } finally {
     abort.abort();
     await load;

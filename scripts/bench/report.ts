@@ -1,7 +1,7 @@
 // Turns the measured sections into the printed tables and the goal checks of
 // issue 5. Pure: no I/O, so it is unit-tested on hand-made results.
 import type { NodePhaseStats } from './node-stats.js';
-import type { BenchReport, EtcdSection, FailoverSection, Goal, Section, TxSection, WritesSection } from './results.js';
+import type { BenchReport, EtcdSection, FailoverSection, Goal, NodeResources, Section, TxSection, WritesSection } from './results.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './table.js';
 
 const TX_GOAL_PER_SEC = 2000;
@@ -100,20 +100,20 @@ function failoverTable(f: FailoverSection): Table {
   const rows = f.kills.map((k, i) => [String(i + 1), k.killed, k.newLeader ?? '-', fmtMs(k.recoveryMs), String(k.failedRequests)]);
   rows.push(['p50', '', '', fmtMs(f.p50Ms), ''], ['max', '', '', fmtMs(f.maxMs), '']);
   return {
-    title: `Failover: SIGKILL the leader under ${f.concurrency}-way transaction load; time until a transaction started after the kill commits`,
+    title: `Failover: SIGKILL the leader under ${f.concurrency}-way transaction load; time until a transaction started after the kill commits (peak RSS of any node by the end: ${fmtBytes(f.peakRssBytes)})`,
     headers: ['kill', 'killed', 'new leader', 'recovery ms', 'failed requests'],
     rows,
   };
 }
 
 function resourcesTable(tx: TxSection, w: WritesSection, etcd: EtcdSection): Table {
-  const row = (cluster: string, n: { id: string; peakRssBytes: number | null; diskBytes: number }, perTx: string): string[] => [
-    `${cluster} ${n.id}`, fmtBytes(n.peakRssBytes), fmtBytes(n.diskBytes), perTx,
+  const row = (cluster: string, n: NodeResources, perTx: string): string[] => [
+    `${cluster} ${n.id}`, fmtBytes(n.peakRssBytes), fmtBytes(n.rssBytes), fmtBytes(n.diskBytes), perTx,
   ];
   const per = (bytes: number, count: number): string => (count > 0 ? `${Math.round(bytes / count)} B` : '-');
   return {
-    title: `Resources (ratify tx cluster after ${tx.finishedTx.toLocaleString('en-US')} finished transactions, etcd after ${etcd.txWritten.toLocaleString('en-US')} record+decision pairs; peak RSS = max VmHWM over incarnations)`,
-    headers: ['node', 'peak RSS', 'data on disk', 'disk per tx'],
+    title: `Resources before the kills (ratify tx cluster after ${tx.finishedTx.toLocaleString('en-US')} finished transactions, etcd after ${etcd.txWritten.toLocaleString('en-US')} record+decision pairs; peak RSS = max VmHWM over incarnations)`,
+    headers: ['node', 'peak RSS', 'RSS at end', 'data on disk', 'disk per tx'],
     rows: [
       ...tx.nodes.map((n) => row('ratify tx', n, per(n.diskBytes, tx.finishedTx))),
       ...w.nodes.map((n) => row('ratify writes', n, '-')),

@@ -70,6 +70,8 @@ export interface TxRun {
 export interface NodeResources {
   readonly id: string;
   readonly peakRssBytes: number | null;
+  /** RSS when measured: far below the peak means a transient spike (snapshot, GC), not retained state. */
+  readonly rssBytes: number | null;
   readonly diskBytes: number;
 }
 
@@ -95,6 +97,8 @@ export interface FailoverSection extends Section {
   readonly kills: readonly FailoverKill[];
   readonly p50Ms: number | null;
   readonly maxMs: number | null;
+  /** Highest peak RSS of any node by the end of the kills (restarts catch up by snapshot). */
+  readonly peakRssBytes: number | null;
 }
 
 export interface Goal {

@@ -29,7 +29,7 @@ interface TxCounter {
 }
 
 export function skippedFailover(reason: string, concurrency: number): FailoverSection {
-  return { status: 'skipped', reason, concurrency, kills: [], p50Ms: null, maxMs: null };
+  return { status: 'skipped', reason, concurrency, kills: [], p50Ms: null, maxMs: null, peakRssBytes: null };
 }
 
 export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
@@ -54,11 +54,14 @@ export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
     const nodes = nodeResources(cluster, sampler);
     const perTx = counter.finished > 0 ? nodes.reduce((a, n) => a + n.diskBytes, 0) / nodes.length / counter.finished : null;
     tx = { status: 'ok', reason: null, runs, finishedTx: counter.finished, nodes, diskBytesPerTx: perTx };
-    failover = ctx.opts.skipFailover
-      ? skippedFailover('--skip-failover', ctx.opts.failoverConcurrency)
-      : await runFailover(ctx, cluster, target, txOp(ctx, target, p.urls, counter, null));
-    // Peak RSS is a maximum over the whole section, failover restarts included.
-    tx = { ...tx, nodes: nodeResources(cluster, sampler).map((n, i) => ({ ...n, diskBytes: nodes[i]?.diskBytes ?? n.diskBytes })) };
+    if (ctx.opts.skipFailover) {
+      failover = skippedFailover('--skip-failover', ctx.opts.failoverConcurrency);
+    } else {
+      failover = await runFailover(ctx, cluster, target, txOp(ctx, target, p.urls, counter, null));
+      // Restarted nodes catch up by snapshot; their peak is reported apart from the steady-state one above.
+      const peaks = nodeResources(cluster, sampler).map((n) => n.peakRssBytes ?? 0);
+      failover = { ...failover, peakRssBytes: Math.max(0, ...peaks) || null };
+    }
   } catch (err) {
     ctx.progress.note(`transactions failed: ${errorMessage(err)}`);
     if (tx.status !== 'ok') tx = { ...tx, reason: errorMessage(err), finishedTx: counter.finished };
@@ -150,7 +153,7 @@ async function fill(ctx: BenchContext, target: LeaderTarget, participants: Parti
   const missing = ctx.opts.fillTx - counter.finished;
   if (missing <= 0) return;
   ctx.progress.note(`filling the cluster to ${ctx.opts.fillTx.toLocaleString('en-US')} finished transactions (${missing.toLocaleString('en-US')} to go)`);
-  await runClosedLoop({
+  const result = await runClosedLoop({
     label: 'ratify fill',
     concurrency: FILL_CONCURRENCY,
     durationMs: 0,
@@ -161,5 +164,8 @@ async function fill(ctx: BenchContext, target: LeaderTarget, participants: Parti
     progress: ctx.progress,
     op: txOp(ctx, target, participants.urls, counter, null),
   });
+  if (result.ok < missing) {
+    ctx.progress.note(`fill stopped after --fill-max ${ctx.opts.fillMaxSec} s at ${counter.finished.toLocaleString('en-US')} finished transactions`);
+  }
   await participants.reset();
 }

@@ -9,7 +9,7 @@ import { withNodeStats } from './node-stats.js';
 import { LeaderTarget } from './leader-target.js';
 import { RatifyCluster } from './ratify-cluster.js';
 import { benchTxId, txRecords } from './records.js';
-import { directoryBytes, PeakRssSampler } from './resources.js';
+import { directoryBytes, PeakRssSampler, rssBytes } from './resources.js';
 import { toSeries, type NodeResources, type WritesRun, type WritesSection } from './results.js';
 
 const FAKE_PARTICIPANTS = ['http://127.0.0.1:9/p1', 'http://127.0.0.1:9/p2'];
@@ -104,5 +104,10 @@ async function tryPath(ctx: BenchContext, path: WritePath): Promise<WritesSectio
 export function nodeResources(cluster: RatifyCluster, sampler: PeakRssSampler): NodeResources[] {
   sampler.sample();
   const peaks = sampler.peakBytesByName();
-  return cluster.nodes.map((n) => ({ id: n.id, peakRssBytes: peaks.get(n.id) ?? null, diskBytes: directoryBytes(n.dataDir) }));
+  return cluster.nodes.map((n) => ({
+    id: n.id,
+    peakRssBytes: peaks.get(n.id) ?? null,
+    rssBytes: n.proc === null ? null : rssBytes(n.proc.pid),
+    diskBytes: directoryBytes(n.dataDir),
+  }));
 }

@@ -67,6 +67,9 @@ export interface BankSnapshot {
   readonly recordsNote?: string;
 }
 
+/** A transaction read again after the outage: its outcome, or 404 (missing), or no usable answer. */
+export type RereadOutcome = Outcome | null | 'missing' | 'unreadable';
+
 export interface ChaosEvidence {
   readonly transfers: readonly TransferRecord[];
   /** Every transaction of this run, as each node lists it: node id -> tx id -> view. */
@@ -80,7 +83,7 @@ export interface ChaosEvidence {
    * SIGKILLed, and the same transactions read through the API after the restart.
    * Null when the outage step could not run (reason in the report).
    */
-  readonly outage: { readonly before: ReadonlyMap<string, Outcome>; readonly after: ReadonlyMap<string, Outcome | null | 'unreadable'> } | null;
+  readonly outage: { readonly before: ReadonlyMap<string, Outcome>; readonly after: ReadonlyMap<string, RereadOutcome> } | null;
   /** Terms in which two nodes both claimed leadership (split brain), from live sampling. */
   readonly leadersByTerm: ReadonlyMap<number, readonly string[]>;
 }

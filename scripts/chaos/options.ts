@@ -62,8 +62,8 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   settleTimeoutMs: 120_000,
   nodeLogLevel: 'info',
   accountsPerBank: 4,
-  openingBalance: 1_000,
-  amountMax: 150,
+  openingBalance: 500,
+  amountMax: 200,
 };
 
 /** Faults each target can inject; partitions need a network to cut. */

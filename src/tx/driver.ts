@@ -58,17 +58,17 @@ export class TxDriver {
 
   /**
    * Make sure `txId` is being driven (no-op unless leading). When a decision
-   * reached the table from elsewhere, a run still waiting in prepare is cut short.
+   * reached the table from elsewhere, a run still waiting in prepare or precommit is cut short.
    */
   drive(txId: string): void {
     const epoch = this.epoch;
     if (epoch === null) return;
     const existing = epoch.runs.get(txId);
     if (existing !== undefined) {
-      if (this.deps.sm.get(txId)?.decision != null) existing.cancelPrepare?.();
+      if (this.deps.sm.get(txId)?.decision != null) existing.cancelUndecided?.();
       return;
     }
-    const handle: RunHandle & { done: Promise<void> } = { cancelPrepare: null, done: Promise.resolve() };
+    const handle: RunHandle & { done: Promise<void> } = { cancelUndecided: null, done: Promise.resolve() };
     epoch.runs.set(txId, handle);
     const ctx: RunContext = { deps: this.deps, term: epoch.term, signal: epoch.controller.signal, failing: this.failing };
     handle.done = runTransaction(ctx, txId, handle)

@@ -111,12 +111,17 @@ export class TxOperations {
     return decided;
   }
 
-  /** 409 TX_ALREADY_COMMITTED when the decision is (or, after precommit, can only be) commit. */
+  /**
+   * Decides abort unless a decision exists; 409 TX_ALREADY_COMMITTED only when
+   * the decision is commit. A 3PC transaction in `precommitted` has no decision
+   * yet, so it can still be aborted: the coordinator itself aborts it at the
+   * deadline, and transitions.ts explains why that is safe.
+   */
   async abort(txId: string): Promise<TxRecord> {
     const tx = this.deps.sm.get(txId);
     if (tx === null) throw notFound(txId);
     if (tx.decision === 'abort') return tx;
-    if (tx.decision === 'commit' || tx.state === 'precommitted') throw alreadyCommitted(tx);
+    if (tx.decision === 'commit') throw alreadyCommitted(tx);
     const result = await this.propose({
       type: 'decided',
       txId,
@@ -187,8 +192,7 @@ function parseBaseUrl(raw: string, name: string): URL {
 }
 
 function alreadyCommitted(tx: TxRecord): RatifyError {
-  const why = tx.decision === 'commit' ? 'the decision was commit' : 'it is precommitted, so the decision can only be commit';
-  return new RatifyError('TX_ALREADY_COMMITTED', `transaction ${tx.id} cannot be aborted: ${why}`);
+  return new RatifyError('TX_ALREADY_COMMITTED', `transaction ${tx.id} cannot be aborted: the decision was commit`);
 }
 
 function checkReplay(tx: TxRecord, requestHash: string | null): TxRecord {

@@ -4,7 +4,10 @@
 // header and in the body, so a participant can fence a deposed leader. Any
 // non-2xx answer, timeout, refused connection or malformed answer is a
 // failure; the driver decides what a failure means (abort vote in prepare,
-// retry in phase 2).
+// retry in phase 2). Two answers carry meaning beyond ack/failure, both about
+// 3PC precommit: a refusal with code TX_ALREADY_ABORTED (the participant
+// aborted on its own timeout) and an ack with `state: "committed"` (it
+// committed on its own timeout); see precommitPhase in protocol-run.ts.
 import { Agent, request } from 'undici';
 import type { Protocol } from './types.js';
 
@@ -31,7 +34,11 @@ export type PrepareResult =
   | { readonly kind: 'vote'; readonly vote: 'abort'; readonly reason: string | null }
   | { readonly kind: 'failure'; readonly error: string };
 
-export type DeliverResult = { readonly kind: 'ack' } | { readonly kind: 'failure'; readonly error: string };
+export type DeliverResult =
+  /** `state`: the participant's own state after the call, when its answer names one (the SDK's does). */
+  | { readonly kind: 'ack'; readonly state: string | null }
+  /** `code`: the error code of an answer in the `{error: {code}}` shape, e.g. TX_ALREADY_ABORTED. */
+  | { readonly kind: 'failure'; readonly error: string; readonly code: string | null };
 
 export interface CallOptions {
   readonly timeoutMs: number;
@@ -90,11 +97,12 @@ export function createHttpParticipantClient(opts: { connectionsPerOrigin: number
     async deliver(kind, req, call) {
       const body = { txId: req.txId, participant: req.participant, term: req.term };
       try {
-        const { status } = await post(kind, req.url, body, req.term, call);
-        if (status < 200 || status > 299) return { kind: 'failure', error: `${kind} answered HTTP ${status}` };
-        return { kind: 'ack' };
+        const { status, text } = await post(kind, req.url, body, req.term, call);
+        if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(text, (o) => o.state) };
+        const code = stringField(text, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
+        return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
       } catch (e) {
-        return { kind: 'failure', error: `${kind} failed: ${describe(e)}` };
+        return { kind: 'failure', error: `${kind} failed: ${describe(e)}`, code: null };
       }
     },
     async close() {
@@ -115,6 +123,19 @@ export function parseVote(text: string): PrepareResult {
   if (vote === 'commit') return { kind: 'vote', vote: 'commit' };
   if (vote === 'abort') return { kind: 'vote', vote: 'abort', reason: typeof reason === 'string' ? reason.slice(0, 1024) : null };
   return { kind: 'failure', error: 'prepare answer has no vote "commit" or "abort"' };
+}
+
+/** One short string field of a JSON object answer, or null (answers need not be JSON at all). */
+function stringField(text: string, pick: (o: Record<string, unknown>) => unknown): string | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const field = pick(value as Record<string, unknown>);
+  return typeof field === 'string' && field.length <= 64 ? field : null;
 }
 
 async function readBounded(body: AsyncIterable<Buffer>): Promise<string> {

@@ -37,9 +37,9 @@ export interface RunContext {
   readonly failing: FailingTracker;
 }
 
-/** Lets the driver cut a prepare short when a decision arrives from elsewhere (client abort). */
+/** Lets the driver cut prepare or precommit short when a decision arrives from elsewhere (client abort). */
 export interface RunHandle {
-  cancelPrepare: (() => void) | null;
+  cancelUndecided: (() => void) | null;
 }
 
 /** Drives `txId` until it is finished, back to `active`, gone, or the term ends. */
@@ -66,7 +66,7 @@ async function step(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<v
     case 'preparing':
       return preparePhase(ctx, tx, handle);
     case 'precommitted':
-      return precommitPhase(ctx, tx);
+      return precommitPhase(ctx, tx, handle);
     case 'committing':
     case 'aborting':
       return phase2(ctx, tx);
@@ -82,26 +82,35 @@ async function step(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<v
 // ---- prepare ----------------------------------------------------------------
 
 async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<void> {
-  const { now } = ctx.deps;
-  if (now() >= tx.deadlineAt) return decide(ctx, tx.id, 'abort', [], 'deadline passed before every participant voted');
-  const cancel = new AbortController();
-  const onTermEnd = (): void => cancel.abort();
-  ctx.signal.addEventListener('abort', onTermEnd, { once: true });
-  const deadlineTimer = setTimeout(() => cancel.abort(), tx.deadlineAt - now());
-  deadlineTimer.unref();
-  handle.cancelPrepare = () => cancel.abort();
-  let votes: Array<VoteEntry | null>;
-  try {
-    votes = await Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel)));
-  } finally {
-    clearTimeout(deadlineTimer);
-    ctx.signal.removeEventListener('abort', onTermEnd);
-    handle.cancelPrepare = null;
-  }
+  if (ctx.deps.now() >= tx.deadlineAt) return decide(ctx, tx.id, 'abort', [], 'deadline passed before every participant voted');
+  const votes = await undecidedPhase(ctx, handle, tx.deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel))));
   if (ctx.signal.aborted) return;
   // A client abort may have decided meanwhile; then the decision stands and the loop moves to phase 2.
   if (ctx.deps.sm.get(tx.id)?.state !== 'preparing') return;
   return concludePrepare(ctx, tx, votes);
+}
+
+/**
+ * Runs a phase that waits on participants before the decision (prepare,
+ * precommit) with one cancel for all its calls. It fires when the term ends,
+ * when the driver sees a decision made elsewhere (client abort), at
+ * `deadlineAt` if given, or when `run` fires it itself.
+ */
+async function undecidedPhase<T>(ctx: RunContext, handle: RunHandle, deadlineAt: number | null, run: (cancel: AbortController) => Promise<T>): Promise<T> {
+  const cancel = new AbortController();
+  const onTermEnd = (): void => cancel.abort();
+  if (ctx.signal.aborted) cancel.abort();
+  else ctx.signal.addEventListener('abort', onTermEnd, { once: true });
+  const deadlineTimer = deadlineAt === null ? null : setTimeout(() => cancel.abort(), Math.max(0, deadlineAt - ctx.deps.now()));
+  deadlineTimer?.unref();
+  handle.cancelUndecided = () => cancel.abort();
+  try {
+    return await run(cancel);
+  } finally {
+    if (deadlineTimer !== null) clearTimeout(deadlineTimer);
+    ctx.signal.removeEventListener('abort', onTermEnd);
+    handle.cancelUndecided = null;
+  }
 }
 
 async function concludePrepare(ctx: RunContext, tx: TxRecord, votes: Array<VoteEntry | null>): Promise<void> {
@@ -166,17 +175,84 @@ function propose(ctx: RunContext, cmd: TxCommand): ReturnType<typeof proposeTx> 
   return proposeTx(ctx.deps.log, cmd, ctx.deps.config.proposeTimeoutMs);
 }
 
-// ---- 3PC precommit and phase 2 ------------------------------------------------
+// ---- 3PC precommit -------------------------------------------------------------
+//
+// After precommitted is replicated, the participants' answers decide:
+// - one refuses with TX_ALREADY_ABORTED: it aborted on its own 3PC timeout, so
+//   commit is impossible: decide abort. Nobody has heard commit yet (that needs
+//   a commit decision), so abort is consistent for everyone else.
+// - one acknowledges with state "committed": it committed on its own 3PC timeout
+//   after precommit (every vote was commit, so commit is possible): decide commit.
+// - every one acknowledges: decide commit (3PC's DoCommit).
+// - the deadline passes first: decide abort (presumed abort; 3PC's coordinator
+//   aborts when a PreCommit acknowledgement times out). Every participant gets
+//   at least one attempt before that, even when a new leader finds the deadline
+//   long past after an outage: its answer may be "committed", which abort
+//   would contradict.
+// A participant applies its own timeout rule only when it reached no
+// coordinator node for its whole window (src/sdk/participant/termination.ts),
+// so while the cluster is reachable these answers are the only way a
+// participant's own timer can enter the decision.
 
-async function precommitPhase(ctx: RunContext, tx: TxRecord): Promise<void> {
-  const acks = await Promise.all(tx.participants.map((p) => deliverUntilAck(ctx, tx, p, 'precommit')));
-  if (ctx.signal.aborted || !acks.every(Boolean)) return;
-  const votes: VoteEntry[] = tx.participants.map((p) => ({ participant: p.name, vote: 'commit', reason: null, error: null }));
-  return decide(ctx, tx.id, 'commit', votes, 'every participant acknowledged precommit');
+type PrecommitAnswer = 'ack' | 'committed' | 'aborted';
+
+async function precommitPhase(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<void> {
+  const answers = await undecidedPhase(ctx, handle, null, (cancel) => Promise.all(tx.participants.map((p) => precommitOne(ctx, tx, p, cancel))));
+  if (ctx.signal.aborted) return;
+  if (ctx.deps.sm.get(tx.id)?.state !== 'precommitted') return; // decided meanwhile (client abort)
+  return concludePrecommit(ctx, tx, answers);
 }
 
+async function concludePrecommit(ctx: RunContext, tx: TxRecord, answers: ReadonlyArray<PrecommitAnswer | null>): Promise<void> {
+  const answered = (a: PrecommitAnswer): string[] => tx.participants.filter((_, i) => answers[i] === a).map((p) => p.name);
+  const aborted = answered('aborted');
+  const committed = answered('committed');
+  if (aborted.length > 0 && committed.length > 0) {
+    ctx.deps.logger.error({ txId: tx.id, aborted, committed }, 'PROTOCOL VIOLATION: participants reached different outcomes on their own 3PC timeouts');
+  }
+  if (aborted[0] !== undefined) {
+    const votes = aborted.map((name): VoteEntry => ({ participant: name, vote: 'abort', reason: 'aborted on its own before precommit', error: 'precommit refused: TX_ALREADY_ABORTED' }));
+    return decide(ctx, tx.id, 'abort', votes, `participant ${aborted[0]} had aborted on its own (3PC timeout) before precommit`);
+  }
+  const commitVotes = tx.participants.map((p): VoteEntry => ({ participant: p.name, vote: 'commit', reason: null, error: null }));
+  if (committed[0] !== undefined) {
+    return decide(ctx, tx.id, 'commit', commitVotes, `participant ${committed[0]} had committed on its own (3PC timeout after precommit)`);
+  }
+  if (answers.every((a) => a === 'ack')) return decide(ctx, tx.id, 'commit', commitVotes, 'every participant acknowledged precommit');
+  // A delivery gives up only past the deadline; anything else (a bug) just runs the step again.
+  if (ctx.deps.now() < tx.deadlineAt) return;
+  return decide(ctx, tx.id, 'abort', [], 'deadline passed before every participant acknowledged precommit');
+}
+
+/** Retries (rate-bounded) until an answer, or until the deadline after at least one attempt; null when it gave up or was cancelled. */
+async function precommitOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel: AbortController): Promise<PrecommitAnswer | null> {
+  const { client, config, now, random } = ctx.deps;
+  for (let attempt = 0; !cancel.signal.aborted; attempt++) {
+    const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
+    const result = await client.deliver('precommit', request, { timeoutMs: config.phase2CallTimeoutMs, signal: cancel.signal });
+    if (result.kind === 'ack') {
+      ctx.failing.succeeded(failingKey(tx, p));
+      if (result.state !== 'committed') return 'ack';
+      cancel.abort(); // commit is settled: stop waiting for the others
+      return 'committed';
+    }
+    if (cancel.signal.aborted) return null;
+    if (result.code === 'TX_ALREADY_ABORTED') {
+      cancel.abort(); // abort is settled
+      return 'aborted';
+    }
+    callFailed(ctx, tx, p, 'precommit', result.error);
+    const leftMs = tx.deadlineAt - now();
+    if (leftMs <= 0) return null;
+    await sleep(Math.min(leftMs, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random)), cancel.signal);
+  }
+  return null;
+}
+
+// ---- phase 2 ------------------------------------------------------------------
+
 async function phase2(ctx: RunContext, tx: TxRecord): Promise<void> {
-  const kind: Phase2Kind = tx.decision === 'commit' ? 'commit' : 'abort';
+  const kind = tx.decision === 'commit' ? 'commit' : 'abort';
   const pending = tx.participants.filter((p) => !p.acknowledged);
   // allSettled, not all: a failed proposal must not leave sibling deliveries running into the next round.
   const settled = await Promise.allSettled(
@@ -193,25 +269,36 @@ async function phase2(ctx: RunContext, tx: TxRecord): Promise<void> {
 }
 
 /** Retries forever (rate-bounded by backoff) until a 2xx; false only when the term ends. */
-async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: Phase2Kind): Promise<boolean> {
-  const { client, config, metrics, random } = ctx.deps;
-  const key = `${tx.id}/${p.name}`;
+async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort'): Promise<boolean> {
+  const { client, config, random } = ctx.deps;
   for (let attempt = 0; !ctx.signal.aborted; attempt++) {
     const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
     const result = await client.deliver(kind, request, { timeoutMs: config.phase2CallTimeoutMs, signal: ctx.signal });
     if (result.kind === 'ack') {
-      ctx.failing.succeeded(key);
+      ctx.failing.succeeded(failingKey(tx, p));
       return true;
     }
     if (ctx.signal.aborted) return false;
-    metrics.callFailed(kind);
-    const report = ctx.failing.failed(key, result.error);
-    if (report !== null) {
-      propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error: report }).catch((e: unknown) => {
-        ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a failing participant failed');
-      });
+    if (attempt === 0 && result.code === (kind === 'commit' ? 'TX_ALREADY_ABORTED' : 'TX_ALREADY_COMMITTED')) {
+      // Retrying is all that is left; the view's lastError and this line say why it never ends.
+      ctx.deps.logger.error({ txId: tx.id, participant: p.name, kind, code: result.code }, 'PROTOCOL VIOLATION: participant reached the other outcome on its own');
     }
+    callFailed(ctx, tx, p, kind, result.error);
     await sleep(backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), ctx.signal);
   }
   return false;
+}
+
+function failingKey(tx: TxRecord, p: ParticipantRecord): string {
+  return `${tx.id}/${p.name}`;
+}
+
+/** Counts a failed precommit/commit/abort call and, at the failing threshold and its doublings, replicates it as lastError. */
+function callFailed(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: Phase2Kind, error: string): void {
+  ctx.deps.metrics.callFailed(kind);
+  const report = ctx.failing.failed(failingKey(tx, p), error);
+  if (report === null) return;
+  propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error: report }).catch((e: unknown) => {
+    ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a failing participant failed');
+  });
 }

@@ -3,6 +3,16 @@
 import type { TxConfig } from './config.js';
 import { TX_STATES } from './types.js';
 
+/**
+ * Longest transaction id the routes accept (400 VALIDATION_FAILED beyond it).
+ * Ids are UUIDs (36 characters). Kept below the router's maxParamLength
+ * (fastify's default is 100) so that the schema, not the router, judges every
+ * id up to there: the router answers a longer path parameter with its own 414
+ * before any route or error handler runs, which only the app's
+ * `frameworkErrors` option can put into the `{error: {code, message}}` shape.
+ */
+export const TX_ID_LENGTH_MAX = 64;
+
 const errorSchema = {
   type: 'object',
   properties: {
@@ -59,8 +69,7 @@ export function txSchemas(config: TxConfig) {
   } as const;
   const idParams = {
     type: 'object',
-    // 100 is also find-my-way's default maxParamLength (longer ids never reach the schema).
-    properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+    properties: { id: { type: 'string', minLength: 1, maxLength: TX_ID_LENGTH_MAX } },
     required: ['id'],
   } as const;
   return {

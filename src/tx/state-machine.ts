@@ -168,9 +168,10 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
     if (tx.decision !== null) return ok(tx, true); // the first decision applied wins
     const next = phase2State(cmd.decision);
+    // Without a decision every unfinished state can be decided; precommitted
+    // included (see transitions.ts for why abort after precommit is safe).
     if (!canTransition(tx.state, next)) {
-      const code: ErrorCode = tx.state === 'precommitted' ? 'TX_ALREADY_COMMITTED' : 'TX_NOT_ACTIVE';
-      return reject(code, `transaction ${tx.id} is ${tx.state} and cannot be decided ${cmd.decision}`, tx);
+      return reject('TX_NOT_ACTIVE', `transaction ${tx.id} is ${tx.state} and cannot be decided ${cmd.decision}`, tx);
     }
     if (cmd.decision === 'commit') {
       if (tx.protocol === '3pc' && tx.state !== 'precommitted') return reject('INTERNAL', `3PC transaction ${tx.id} decided commit before precommit`, tx);

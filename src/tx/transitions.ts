@@ -1,23 +1,27 @@
 // The one place that knows the legal edges of a transaction's state.
 //
-//   active ──commitRequested──▶ preparing ──(3PC)──▶ precommitted
-//     │                           │    │                 │
-//     │ abort                     │    └─commit (2PC)─┐  │ commit
-//     ▼                           ▼ abort             ▼  ▼
-//   aborting ◀────────────────────┘               committing
-//     │ every participant acknowledged                │
-//     ▼                                               ▼
-//   aborted                                       committed
+//   active       ──commitRequested──▶ preparing
+//   preparing    ──every vote commit (3PC)──▶ precommitted
+//   preparing    ──every vote commit (2PC)──▶ committing
+//   precommitted ──commit──▶ committing ──every participant acknowledged──▶ committed
+//   active, preparing, precommitted ──abort──▶ aborting ──every participant acknowledged──▶ aborted
 //
-// precommitted never leads to aborting: a 3PC participant that holds a
-// precommit commits on its own timeout, so the coordinator must not abort.
+// precommitted -> aborting is legal: precommitted is not a decision. Until the
+// decision entry exists the outcome is open, and the coordinator decides abort
+// when a participant reports it already aborted (its own 3PC timeout), when the
+// deadline passes before every precommit is acknowledged (presumed abort), or
+// when a client asks. No participant has been told commit at that point: commit
+// goes out only after a commit decision, which needs every precommit
+// acknowledged (or a participant reporting it already committed). A
+// precommitted participant commits on its own only when it could reach no
+// coordinator node for its whole timeout window (src/sdk/participant/termination.ts).
 import { RatifyError } from '../errors.js';
 import type { Decision, Outcome, TxState } from './types.js';
 
 const EDGES: Readonly<Record<TxState, readonly TxState[]>> = {
   active: ['preparing', 'aborting'],
   preparing: ['precommitted', 'committing', 'aborting'],
-  precommitted: ['committing'],
+  precommitted: ['committing', 'aborting'],
   committing: ['committed'],
   aborting: ['aborted'],
   committed: [],
@@ -37,11 +41,6 @@ export function assertTransition(from: TxState, to: TxState): void {
 
 export function isFinished(state: TxState): boolean {
   return state === 'committed' || state === 'aborted';
-}
-
-/** Past the decision point: the outcome is fixed (or, for precommitted, can only be commit). */
-export function isDecided(state: TxState): boolean {
-  return state === 'committing' || state === 'aborting' || isFinished(state);
 }
 
 export function phase2State(decision: Decision): TxState {

@@ -32,7 +32,7 @@ export function sampleReport(overrides: Partial<BenchReport> = {}): BenchReport 
       reason: null,
       version: '3.4.23',
       runs: [1, 16, 64].map((c) => ({ concurrency: c, puts: series(1000 * Math.sqrt(c), 1, 5), tx: series(500 * Math.sqrt(c), 2, 9) })),
-      nodes: [{ id: 'e1', peakRssBytes: 60 * 1024 * 1024, diskBytes: 64 * 1024 * 1024 }],
+      nodes: [{ id: 'e1', peakRssBytes: 60 * 1024 * 1024, rssBytes: 100 * 1024 * 1024, diskBytes: 64 * 1024 * 1024 }],
       txWritten: 100_000,
     },
     writes: {
@@ -40,14 +40,14 @@ export function sampleReport(overrides: Partial<BenchReport> = {}): BenchReport 
       reason: null,
       path: 'PUT /v1/kv/:key',
       runs: [1, 16, 64].map((c) => ({ concurrency: c, writes: series(1200 * Math.sqrt(c), 0.8, 4), nodes: [] })),
-      nodes: [{ id: 'n1', peakRssBytes: 90 * 1024 * 1024, diskBytes: 10 * 1024 * 1024 }],
+      nodes: [{ id: 'n1', peakRssBytes: 90 * 1024 * 1024, rssBytes: 100 * 1024 * 1024, diskBytes: 10 * 1024 * 1024 }],
     },
     tx: {
       status: 'ok',
       reason: null,
       runs: [1, 16, 64].map((c) => ({ concurrency: c, tx: series(300 * c, 3, 20), acks: latency(4, 25), acksMissing: 0, participantAborts: 0, nodes: nodeStats(c) })),
       finishedTx: 120_000,
-      nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, peakRssBytes: 150 * 1024 * 1024, diskBytes: 60 * 1024 * 1024 })),
+      nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, peakRssBytes: 150 * 1024 * 1024, rssBytes: 100 * 1024 * 1024, diskBytes: 60 * 1024 * 1024 })),
       diskBytesPerTx: 524,
     },
     failover: {
@@ -61,6 +61,7 @@ export function sampleReport(overrides: Partial<BenchReport> = {}): BenchReport 
       ],
       p50Ms: 700,
       maxMs: 1300,
+      peakRssBytes: 180 * 1024 * 1024,
     },
     goals: [],
   };

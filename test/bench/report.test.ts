@@ -18,8 +18,8 @@ describe('computeGoals', () => {
     const r = sampleReport();
     const slow = {
       ...r,
-      writes: { ...r.writes, runs: [{ concurrency: 64, writes: series(10, 1, 1) }] },
-      tx: { ...r.tx, runs: [], finishedTx: 5_000, nodes: [{ id: 'n1', peakRssBytes: 300 * 1024 * 1024, diskBytes: 0 }] },
+      writes: { ...r.writes, runs: [{ concurrency: 64, writes: series(10, 1, 1), nodes: [] }] },
+      tx: { ...r.tx, runs: [], finishedTx: 5_000, nodes: [{ id: 'n1', peakRssBytes: 300 * 1024 * 1024, rssBytes: 100 * 1024 * 1024, diskBytes: 0 }] },
       failover: { ...r.failover, kills: [], p50Ms: null, maxMs: null },
     };
     const goals = computeGoals(slow);
@@ -67,10 +67,10 @@ describe('renderReport', () => {
     expect(text).toContain('etcd 3.4.23');
     expect(text).toContain('Goals (issue 5)');
     // Disk per transaction: 60 MiB / 120,000 for ratify, 64 MiB / 100,000 pairs for etcd.
-    expect(text).toMatch(/\| ratify tx n1 +\| +150\.0 MiB \| +60\.0 MiB \| +524 B \|/);
+    expect(text).toMatch(/\| ratify tx n1 +\| +150\.0 MiB \| +100\.0 MiB \| +60\.0 MiB \| +524 B \|/);
     // The bounds table: leader CPU 30+c, busiest follower 25, leader counters.
     expect(text).toMatch(/\| tx +\| +64 \| +94 \| +25 \| +500 \| +1\.50 \| +2\.00 \| +4\.00 \| +3\.00 \|/);
-    expect(text).toMatch(/\| etcd e1 +\| +60\.0 MiB \| +64\.0 MiB \| +671 B \|/);
+    expect(text).toMatch(/\| etcd e1 +\| +60\.0 MiB \| +100\.0 MiB \| +64\.0 MiB \| +671 B \|/);
   });
 
   it('shows the reason of a skipped section and dashes for its cells', () => {

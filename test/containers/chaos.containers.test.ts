@@ -10,10 +10,10 @@
 // removes its own containers and network, and .ci/run sweeps anything left by label.
 import { describe, expect, it } from 'vitest';
 import { NODE_IDS, runScenario, type ScenarioReport } from './chaos-harness.js';
-import { fetchStatus, waitForLeader, waitForRole } from './cluster-status.js';
+import { waitForLeader, waitForRejoin, waitForStatus } from './cluster-status.js';
 import { probeContainerSupport } from './container-support.js';
 import { decidedOutcomes } from './evidence.js';
-import { pollUntil, sleep } from './http-json.js';
+import { sleep } from './http-json.js';
 
 const support = await probeContainerSupport();
 if (support.kind === 'unavailable') {
@@ -53,8 +53,8 @@ describe('container chaos', () => {
         expect(next.term).toBeGreaterThan(leader.term);
         await progress(20);
         await cluster.restart(leader.id);
-        const rejoined = await waitForRole(cluster, leader.id, 'follower', { leaderId: next.id });
-        log(`${leader.id} restarted and follows ${String(rejoined.leaderId)} in term ${rejoined.term}`);
+        const rejoined = await waitForRejoin(cluster, leader.id, next.term);
+        log(`${leader.id} restarted: ${rejoined.role} in term ${rejoined.term}, leader ${String(rejoined.leaderId)}`);
       });
       expectClean(report);
     });
@@ -66,8 +66,8 @@ describe('container chaos', () => {
         log(`killed follower ${follower}`);
         await progress(20);
         await cluster.restart(follower);
-        await waitForRole(cluster, follower, 'follower');
-        log(`${follower} restarted and follows`);
+        const rejoined = await waitForRejoin(cluster, follower, leader.term);
+        log(`${follower} restarted: ${rejoined.role} in term ${rejoined.term}, leader ${String(rejoined.leaderId)}`);
       });
       expectClean(report);
     });
@@ -82,9 +82,11 @@ describe('container chaos', () => {
         await sleep(PAUSE_MS);
         await cluster.unpause(leader.id);
         log(`unpaused ${leader.id}`);
-        const after = await waitForRole(cluster, leader.id, 'follower');
-        expect(after.term).toBeGreaterThanOrEqual(next.term);
-        log(`${leader.id} stepped down: follower in term ${after.term}`);
+        // Stepping down = learning the newer term: from then on it cannot act as leader of
+        // the old one. (It may win a later election; that is a new term, not split brain.)
+        const after = await waitForRejoin(cluster, leader.id, next.term);
+        expect(after.term).toBeGreaterThan(leader.term);
+        log(`${leader.id} stepped down: ${after.role} in term ${after.term}, leader ${String(after.leaderId)}`);
       });
       expectClean(report);
     });
@@ -99,8 +101,9 @@ describe('container chaos', () => {
         await progress();
         await cluster.reconnect(leader.id);
         log(`reconnected ${leader.id}`);
-        const after = await waitForRole(cluster, leader.id, 'follower');
-        log(`${leader.id} rejoined as follower in term ${after.term}`);
+        const after = await waitForRejoin(cluster, leader.id, next.term);
+        expect(after.term).toBeGreaterThan(leader.term);
+        log(`${leader.id} rejoined: ${after.role} in term ${after.term}, leader ${String(after.leaderId)}`);
       });
       expectClean(report);
     });
@@ -128,7 +131,7 @@ describe('container chaos', () => {
           // 137: SIGTERM did not stop the node within docker's grace period, SIGKILL did.
           log(`stopped ${id} (exit code ${exitCode}${exitCode === 137 ? ': did not stop on SIGTERM within 10 s' : ''})`);
           await cluster.restart(id);
-          await pollUntil(`${id} to know a leader`, 60_000, async () => ((await fetchStatus(cluster.nodeUrl(id)))?.leaderId ? true : undefined));
+          await waitForStatus(cluster, id, 'to know a leader', (s) => s.leaderId !== null);
           await waitForLeader(cluster);
           await progress(3);
           log(`${id} is back`);

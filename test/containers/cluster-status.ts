@@ -61,19 +61,27 @@ export async function waitForLeader(
   });
 }
 
-/** Waits until `id` reports `role` (and, if given, knows `leaderId` as leader). */
-export async function waitForRole(
+/** Waits until node `id` answers with a status that satisfies `accept`. */
+export async function waitForStatus(
   dir: NodeDirectory,
   id: string,
-  role: NodeStatus['role'],
-  options: { readonly leaderId?: string; readonly timeoutMs?: number } = {},
+  what: string,
+  accept: (s: NodeStatus) => boolean,
+  timeoutMs = 60_000,
 ): Promise<NodeStatus> {
-  return pollUntil(`${id} to be ${role}`, options.timeoutMs ?? 60_000, async () => {
+  return pollUntil(`${id} ${what}`, timeoutMs, async () => {
     const s = await fetchStatus(dir.nodeUrl(id));
-    if (s === null || s.role !== role) return undefined;
-    if (options.leaderId !== undefined && s.leaderId !== options.leaderId) return undefined;
-    return s;
+    return s !== null && accept(s) ? s : undefined;
   });
+}
+
+/**
+ * Waits until a node that was cut off (killed, paused, partitioned) has caught up with the
+ * cluster: it knows a leader, in a term at least `term`. Leadership may move again
+ * meanwhile on a loaded machine, so this does not insist on one particular leader.
+ */
+export function waitForRejoin(dir: NodeDirectory, id: string, term: number, timeoutMs = 60_000): Promise<NodeStatus> {
+  return waitForStatus(dir, id, `to rejoin in term >= ${term}`, (s) => s.term >= term && s.leaderId !== null, timeoutMs);
 }
 
 /**

@@ -32,7 +32,10 @@ export interface CallRecord {
   /** 'held' calls were parked first; 'replay' ones were re-sent by the test; 'duplicate' ones copied by the wrapper. */
   readonly via: 'direct' | 'held' | 'replay' | 'duplicate';
   readonly status: number;
+  /** The SDK's answer. */
   readonly body: unknown;
+  /** The request body as received. */
+  readonly request: unknown;
 }
 
 export interface HandlerCall {
@@ -190,7 +193,7 @@ export class GatedParticipant {
     const originals = this.callsOf(txId).filter((c) => c.via !== 'replay' && c.via !== 'duplicate');
     const list = order === 'reversed' ? [...originals].reverse() : originals;
     const out: CallRecord[] = [];
-    for (const c of list) out.push(await this.handleAndRecord(c.path, c.body, { 'x-ratify-term': String(c.term) }, 'replay'));
+    for (const c of list) out.push(await this.handleAndRecord(c.path, c.request, { 'x-ratify-term': String(c.term) }, 'replay'));
     return out;
   }
 
@@ -305,6 +308,7 @@ export class GatedParticipant {
       via,
       status: result.status,
       body: result.body,
+      request: body,
     };
     this.calls.push(rec);
     return rec;

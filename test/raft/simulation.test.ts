@@ -14,7 +14,7 @@ import type { Message, NodeId } from '../../src/raft/types.js';
 import type { Cluster } from '../sim/cluster.js';
 import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, staleReads } from '../sim/faulty-core.js';
 import { settle } from '../sim/liveness.js';
-import { REPLAY_COMMAND, SimFailure, runSchedule, runSeed, type RunStats } from '../sim/schedule.js';
+import { DEFAULT_STEPS, SimFailure, replayCommand, runSchedule, runSeed, type RunStats } from '../sim/schedule.js';
 import { appliedData, commit, elect, isLeader, runUntil, scenarioCluster, storedAt } from '../sim/scenario.js';
 import type { CoreFactory } from '../sim/sim-node.js';
 import { SimViolation, type InvariantName } from '../sim/violation.js';
@@ -22,8 +22,7 @@ import { SimViolation, type InvariantName } from '../sim/violation.js';
 const realCore: CoreFactory = (config, initial) => new RaftCore(config, initial);
 
 /** Sized so CI runs thousands of schedules in about a minute on 2 cores. */
-const DEFAULT_SEEDS = 2000;
-const DEFAULT_STEPS = 400;
+const DEFAULT_SEEDS = 3000;
 const MAX_REPORTED_FAILURES = 5;
 
 function envInt(name: string, fallback: number): number {
@@ -298,7 +297,8 @@ describe('raft simulation: the checkers can fail', () => {
     expect(failure).toBeInstanceOf(SimFailure);
     const message = (failure as SimFailure).message;
     expect(message).toMatch(/^SIM FAILED seed=\d+ step=\d+ invariant=state-machine-safety: /);
-    expect(message).toContain(`replay: SIM_SEED=${(failure as SimFailure).seed} ${REPLAY_COMMAND}`);
+    expect(message).toContain(`replay: ${replayCommand((failure as SimFailure).seed, 200)}`);
+    expect(replayCommand(5, DEFAULT_STEPS)).toBe('SIM_SEED=5 npx vitest run test/raft/simulation.test.ts');
     expect(message).toContain('last actions');
   });
 

@@ -5,7 +5,7 @@
 import type { CoreStatus } from '../../src/raft/api.js';
 import type { ConfChange, Member, Message, NodeId, ProposeResult, RaftConfig } from '../../src/raft/types.js';
 import { InvariantChecker, type LeaderLog } from './invariants.js';
-import { RELIABLE, SimNetwork, type NetworkFaults } from './network.js';
+import { SimNetwork, type NetworkFaults } from './network.js';
 import { Rng } from './rng.js';
 import { SimNode, type CoreFactory, type CrashPoint } from './sim-node.js';
 import { fingerprint } from './state-machine.js';
@@ -40,7 +40,6 @@ export class Cluster {
   private readonly rng: Rng;
   private nextNodeNumber: number;
   private nextRequestId = 1;
-  proposals = 0;
 
   constructor(private readonly options: ClusterOptions) {
     const root = new Rng(options.seed);
@@ -212,7 +211,6 @@ export class Cluster {
   propose(id: NodeId, data: string): ProposeResult {
     const n = this.node(id);
     const result = this.input(n, 'propose', () => n.core.propose(new TextEncoder().encode(data)));
-    this.proposals++;
     this.log(`propose ${data} on ${id}: ${result.ok ? `ok ${result.index}/${result.term}` : result.reason}`);
     return result;
   }
@@ -306,12 +304,6 @@ export class Cluster {
     }
   }
 
-  /** Members of the latest config the current leader knows (for schedules). */
-  leaderMembers(): readonly Member[] | null {
-    const l = this.leader();
-    return l === null ? null : this.status(l.id).members;
-  }
-
   /** Leader's latest config equals its applied one, i.e. no change is pending. */
   configSettled(leader: SimNode): boolean {
     return sameMembers(this.status(leader.id).members, leader.sm.members);
@@ -331,4 +323,3 @@ export function sameMembers(a: readonly Member[], b: readonly Member[]): boolean
   return key(a) === key(b);
 }
 
-export { RELIABLE };

@@ -42,6 +42,12 @@ export interface RunStats {
 }
 
 export const REPLAY_COMMAND = 'npx vitest run test/raft/simulation.test.ts';
+/** Steps per schedule unless SIM_STEPS says otherwise. */
+export const DEFAULT_STEPS = 2000;
+
+export function replayCommand(seed: number, steps: number): string {
+  return `SIM_SEED=${seed}${steps === DEFAULT_STEPS ? '' : ` SIM_STEPS=${steps}`} ${REPLAY_COMMAND}`;
+}
 
 export class SimFailure extends Error {
   constructor(
@@ -50,11 +56,9 @@ export class SimFailure extends Error {
     readonly invariant: InvariantName,
     readonly detail: string,
     readonly context: string,
+    steps: number,
   ) {
-    super(
-      `SIM FAILED seed=${seed} step=${step} invariant=${invariant}: ${detail}\n` +
-        `  replay: SIM_SEED=${seed} ${REPLAY_COMMAND}\n${context}`,
-    );
+    super(`SIM FAILED seed=${seed} step=${step} invariant=${invariant}: ${detail}\n  replay: ${replayCommand(seed, steps)}\n${context}`);
     this.name = 'SimFailure';
   }
 }
@@ -104,9 +108,9 @@ export function runSeed(seed: number, coreFactory: CoreFactory, steps: number, t
       if (traced.step !== first.step) context += `\n  (the traced re-run failed at step ${traced.step} instead: not deterministic)`;
     }
     const v = first.cause;
-    if (v instanceof SimViolation) throw new SimFailure(seed, first.step, v.invariant, v.detail, context);
+    if (v instanceof SimViolation) throw new SimFailure(seed, first.step, v.invariant, v.detail, context, steps);
     const text = v instanceof Error ? (v.stack ?? v.message) : String(v);
-    throw new SimFailure(seed, first.step, 'core-threw', `harness error: ${text}`, context);
+    throw new SimFailure(seed, first.step, 'core-threw', `harness error: ${text}`, context, steps);
   }
 }
 

@@ -42,7 +42,6 @@ export class SimNode {
   armedCrash: CrashPoint | null = null;
   /** The Ready being persisted, and the node's term when it was taken. */
   private outstanding: { readonly rd: Ready; readonly term: number } | null = null;
-  readiesProcessed = 0;
   /** requestId -> readIndex of answered reads, and refused ones; lost on crash like any memory. */
   readonly readResults = new Map<number, number>();
   readonly droppedReads = new Set<number>();
@@ -147,7 +146,6 @@ export class SimNode {
     const pending = this.outstanding;
     if (pending === null) return;
     const { rd, term } = pending;
-    this.readiesProcessed++;
     this.persist(rd);
     if (this.armedCrash === 'afterPersist') return this.crash();
     this.send(rd);

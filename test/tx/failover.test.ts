@@ -171,6 +171,64 @@ describe('3PC across a failover', () => {
   });
 });
 
+describe('3PC: a new leader that finds a precommitted transaction past its deadline', () => {
+  interface Late {
+    readonly id: string;
+    /** The next leader, on a clock two minutes ahead (past the deadline); it leads once elect() is called. */
+    readonly late: TestNode;
+    readonly elect: () => number;
+    readonly a: FakeParticipant;
+    readonly b: FakeParticipant;
+  }
+
+  /** n1 gets a 3PC transaction to precommitted (a acknowledged precommit, b never does) and dies. */
+  async function precommittedThenLate(): Promise<Late> {
+    const { cluster, nodes } = await clusterOf(['n1']);
+    const [a, b] = await participants(2);
+    cluster.elect('n1');
+    b!.setMode('down', ['precommit']);
+    const created = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], protocol: '3pc', timeoutMs: 60_000 });
+    const id = created.json<TxView>().id;
+    void post(nodes.n1!, `/v1/transactions/${id}/commit`).catch(() => undefined);
+    await eventually(() => a!.answered('precommit', id).length === 1 && b!.callsOf('precommit', id).length > 0, 'a precommitted, b failing');
+    nodes.n1!.log.crash();
+    await nodes.n1!.close();
+    const late = await startNode(cluster, 'n3', { now: () => Date.now() + 120_000 });
+    cleanups.push(() => late.close());
+    return { id, late, a: a!, b: b!, elect: () => cluster.elect('n3') };
+  }
+
+  it('asks every participant once more before presuming abort: all acknowledge, so it commits', async () => {
+    const { id, late, a, b, elect } = await precommittedThenLate();
+    b.setMode('ok');
+    elect();
+    await eventually(() => late.sm.get(id)?.state === 'committed', 'committed by n3');
+    expect(late.sm.get(id)?.decisionReason).toBe('every participant acknowledged precommit');
+    for (const p of [a, b]) expect(p.callsOf('abort')).toEqual([]);
+  });
+
+  it('a participant that already committed on its own timeout forces commit, even with another one down', async () => {
+    const { id, late, a, b, elect } = await precommittedThenLate();
+    a.ackBodies.precommit = { ok: true, state: 'committed' };
+    elect();
+    await eventually(() => late.sm.get(id)?.decision === 'commit', 'commit decided by n3');
+    expect(late.sm.get(id)?.decisionReason).toMatch(/participant a had committed on its own/);
+    b.setMode('ok');
+    await eventually(() => late.sm.get(id)?.state === 'committed', 'committed once b is back');
+    for (const p of [a, b]) expect(p.callsOf('abort')).toEqual([]);
+  });
+
+  it('with a participant still unreachable and none committed, it presumes abort', async () => {
+    const { id, late, a, b, elect } = await precommittedThenLate();
+    elect();
+    await eventually(() => late.sm.get(id)?.decision === 'abort', 'abort decided by n3');
+    expect(late.sm.get(id)?.decisionReason).toMatch(/deadline passed before every participant acknowledged precommit/);
+    b.setMode('ok');
+    await eventually(() => late.sm.get(id)?.state === 'aborted', 'aborted once b is back');
+    for (const p of [a, b]) expect(p.callsOf('commit')).toEqual([]);
+  });
+});
+
 describe('idempotency keys across a failover', () => {
   it('a retry on the new leader finds the transaction the old leader created', async () => {
     const { cluster, nodes } = await clusterOf(['n1', 'n2']);

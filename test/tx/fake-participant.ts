@@ -9,8 +9,10 @@ export const CALL_KINDS: readonly CallKind[] = ['prepare', 'precommit', 'commit'
 /**
  * ok: answer normally. down: drop the connection without answering (like a
  * crashed process). error: HTTP 500. hang: never answer (until close()).
+ * already-aborted: 409 TX_ALREADY_ABORTED, as the participant SDK refuses a
+ * precommit or commit after aborting on its own.
  */
-export type Mode = 'ok' | 'down' | 'error' | 'hang';
+export type Mode = 'ok' | 'down' | 'error' | 'hang' | 'already-aborted';
 
 export interface RecordedCall {
   readonly kind: CallKind;
@@ -37,6 +39,8 @@ export class FakeParticipant {
   readonly delaysMs: Record<CallKind, number> = { prepare: 0, precommit: 0, commit: 0, abort: 0 };
   /** Prepare's answer; a function can decide per transaction. */
   vote: VoteAnswer | ((txId: string) => VoteAnswer) = { vote: 'commit' };
+  /** The 2xx body of precommit, commit and abort in mode ok. */
+  readonly ackBodies: Record<Exclude<CallKind, 'prepare'>, Record<string, unknown>> = { precommit: { ok: true }, commit: { ok: true }, abort: { ok: true } };
   highestTerm = 0;
   /** Runs as each call arrives, before it is answered (e.g. to check what the coordinator's log holds by then). */
   onCall: ((call: RecordedCall) => void) | null = null;
@@ -127,9 +131,12 @@ export class FakeParticipant {
             record('failed');
             await new Promise<void>((resolve) => this.hanging.add(resolve));
             return reply.code(503).send({ error: 'released' });
+          case 'already-aborted':
+            record('failed');
+            return reply.code(409).send({ error: { code: 'TX_ALREADY_ABORTED', message: `${kind} after aborting on its own` } });
           case 'ok':
             record('answered');
-            if (kind !== 'prepare') return { ok: true };
+            if (kind !== 'prepare') return this.ackBodies[kind];
             return typeof this.vote === 'function' ? this.vote(String(body.txId)) : this.vote;
         }
       });

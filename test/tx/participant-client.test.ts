@@ -28,7 +28,7 @@ describe('HTTP participant client', () => {
 
   it('delivers phase 2 calls with term in body and header', async () => {
     for (const kind of ['precommit', 'commit', 'abort'] as const) {
-      expect(await client.deliver(kind, { url: p.url, txId: 't2', participant: 'b', term: 3 }, call())).toEqual({ kind: 'ack' });
+      expect(await client.deliver(kind, { url: p.url, txId: 't2', participant: 'b', term: 3 }, call())).toEqual({ kind: 'ack', state: null });
       const last = p.callsOf(kind, 't2').at(-1);
       expect(last?.body).toEqual({ txId: 't2', participant: 'b', term: 3 });
       expect(last?.headerTerm).toBe(3);
@@ -45,12 +45,27 @@ describe('HTTP participant client', () => {
     expect(await client.deliver('abort', { url: p.url, txId: 't', participant: 'a', term: 1 }, call(100))).toEqual({
       kind: 'failure',
       error: 'abort failed: timed out',
+      code: null,
     });
     p.setMode('ok');
     const dead = await FakeParticipant.start();
     const deadUrl = dead.url;
     await dead.close();
     expect(await client.prepare(prepareReq(deadUrl), call())).toMatchObject({ kind: 'failure', error: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it("reads a refusal's error code and the participant state an acknowledgement names", async () => {
+    const req = { url: p.url, txId: 't3', participant: 'a', term: 1 };
+    p.setMode('already-aborted', ['precommit']);
+    expect(await client.deliver('precommit', req, call())).toEqual({ kind: 'failure', error: 'precommit answered HTTP 409 TX_ALREADY_ABORTED', code: 'TX_ALREADY_ABORTED' });
+    p.setMode('error', ['commit']);
+    expect(await client.deliver('commit', req, call())).toEqual({ kind: 'failure', error: 'commit answered HTTP 500', code: null });
+    p.setMode('ok');
+    p.ackBodies.precommit = { ok: true, state: 'committed' };
+    expect(await client.deliver('precommit', req, call())).toEqual({ kind: 'ack', state: 'committed' });
+    p.ackBodies.precommit = { ok: true, state: 42 };
+    expect(await client.deliver('precommit', req, call())).toEqual({ kind: 'ack', state: null });
+    p.ackBodies.precommit = { ok: true };
   });
 
   it('ends a call at once when its signal aborts', async () => {

@@ -205,23 +205,68 @@ describe('transaction protocol on the leader', () => {
       }
     });
 
-    it('once precommitted, it can only commit: abort answers 409, the precommit is retried until acknowledged', async () => {
-      b.setMode('down', ['precommit']);
+    const create3pc = async (timeoutMs = 10_000): Promise<string> => {
       const created = await node.app.inject({
         method: 'POST',
         url: '/v1/transactions',
-        payload: { participants: [participant('a', a.url), participant('b', b.url)], protocol: '3pc' },
+        payload: { participants: [participant('a', a.url), participant('b', b.url)], protocol: '3pc', timeoutMs },
       });
-      const id = created.json<TxView>().id;
-      void node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
+      return created.json<TxView>().id;
+    };
+    const commitInBackground = (id: string) => void node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
+
+    it('a participant that aborted on its own refuses precommit (TX_ALREADY_ABORTED): abort everywhere, not stuck', async () => {
+      b.setMode('already-aborted', ['precommit']);
+      const view = await run({ protocol: '3pc' });
+      expect(view.outcome).toBe('aborted');
+      await finished(view.id, 'aborted');
+      for (const p of [a, b]) {
+        expect(p.callsOf('commit')).toEqual([]);
+        expect(p.answered('abort', view.id)).toHaveLength(1);
+      }
+      const final = await getView(node, view.id);
+      expect(final.participants.find((p) => p.name === 'b')?.vote).toBe('abort');
+      expect(node.sm.get(view.id)?.decisionReason).toMatch(/participant b had aborted on its own/);
+    });
+
+    it('a precommit that fails until the deadline: presumed abort, and the precommitted participant hears abort', async () => {
+      b.setMode('down', ['precommit']);
+      const precommitsAfterDecision: string[] = [];
+      b.onCall = (c) => c.kind === 'precommit' && node.sm.get(c.txId)?.decision != null && precommitsAfterDecision.push(c.txId);
+      const id = await create3pc(1_000);
+      commitInBackground(id);
+      await eventually(() => a.answered('precommit', id).length === 1 && b.callsOf('precommit', id).length > 0, 'a precommitted, b failing');
+      await eventually(() => node.sm.get(id)?.decision === 'abort', 'abort at the deadline', 20_000);
+      expect(node.sm.get(id)?.decisionReason).toMatch(/deadline passed before every participant acknowledged precommit/);
+      await eventually(() => a.answered('abort', id).length === 1, 'a told abort');
+      b.setMode('ok');
+      await finished(id, 'aborted');
+      for (const p of [a, b]) expect(p.callsOf('commit')).toEqual([]);
+      // The deadline ended the precommit retries before the abort decision.
+      expect(precommitsAfterDecision).toEqual([]);
+    });
+
+    it('precommitted is not a decision: a client abort wins until commit is decided, then abort answers 409', async () => {
+      b.setMode('down', ['precommit']);
+      const id = await create3pc(60_000);
+      commitInBackground(id);
       await eventually(() => b.callsOf('precommit', id).length >= 2, 'precommit retried');
       expect(node.sm.get(id)?.state).toBe('precommitted');
       const abort = await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/abort` });
-      expect(abort.statusCode).toBe(409);
-      expect(abort.json<{ error: { code: string } }>().error.code).toBe('TX_ALREADY_COMMITTED');
+      expect(abort.statusCode).toBe(200);
+      expect(abort.json<TxView>().outcome).toBe('aborted');
       b.setMode('ok');
-      await finished(id, 'committed');
-      expect(a.callsOf('abort')).toEqual([]);
+      await finished(id, 'aborted');
+      for (const p of [a, b]) {
+        expect(p.callsOf('commit')).toEqual([]);
+        expect(p.answered('abort', id)).toHaveLength(1);
+      }
+      // Once the decision is commit, abort is refused.
+      const committed = await run({ protocol: '3pc' });
+      expect(committed.outcome).toBe('committed');
+      const late = await node.app.inject({ method: 'POST', url: `/v1/transactions/${committed.id}/abort` });
+      expect(late.statusCode).toBe(409);
+      expect(late.json<{ error: { code: string } }>().error.code).toBe('TX_ALREADY_COMMITTED');
     });
   });
 });

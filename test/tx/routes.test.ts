@@ -2,6 +2,7 @@
 // kind (wrong types, missing fields, oversized bodies, unknown ids, wrong state).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
+import { TX_ID_LENGTH_MAX } from '../../src/tx/schemas.js';
 import type { TxView } from '../../src/tx/types.js';
 import { FakeCluster } from './fake-log.js';
 import { FakeParticipant } from './fake-participant.js';
@@ -192,6 +193,16 @@ describe('transaction routes', () => {
       expect(res.statusCode).toBe(200);
       expect(res.json<TxView>()).toEqual(tx);
       expectError(await node.app.inject({ method: 'GET', url: '/v1/transactions/nope' }), 404, 'TX_NOT_FOUND');
+    });
+
+    it('answers an over-long id with 400 VALIDATION_FAILED in the API error shape, on every id route', async () => {
+      const longId = 'x'.repeat(TX_ID_LENGTH_MAX + 1);
+      // Up to the router's maxParamLength (100 by default) the schema judges the id; beyond it see schemas.ts.
+      expect(longId.length).toBeLessThanOrEqual(100);
+      expectError(await node.app.inject({ method: 'GET', url: `/v1/transactions/${longId}` }), 400, 'VALIDATION_FAILED');
+      for (const action of ['commit', 'abort']) expectError(await post(`/v1/transactions/${longId}/${action}`), 400, 'VALIDATION_FAILED');
+      expectError(await post(`/v1/transactions/${longId}/participants`, participant('a', a.url)), 400, 'VALIDATION_FAILED');
+      expectError(await node.app.inject({ method: 'GET', url: `/v1/transactions/${'x'.repeat(TX_ID_LENGTH_MAX)}` }), 404, 'TX_NOT_FOUND');
     });
 
     it('lists with state filter, limit and cursor', async () => {

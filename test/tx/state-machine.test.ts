@@ -63,6 +63,7 @@ describe('transitions', () => {
       'preparing>committing',
       'preparing>aborting',
       'precommitted>committing',
+      'precommitted>aborting',
       'committing>committed',
       'aborting>aborted',
     ]);
@@ -75,7 +76,7 @@ describe('transitions', () => {
 
   it('throws on an illegal edge', () => {
     expect(() => assertTransition('committed', 'aborting')).toThrow(RatifyError);
-    expect(() => assertTransition('precommitted', 'aborting')).toThrow(/illegal transaction state transition/);
+    expect(() => assertTransition('aborting', 'committing')).toThrow(/illegal transaction state transition/);
     expect(() => assertTransition('active', 'committing')).toThrow(/active -> committing/);
   });
 });
@@ -122,7 +123,7 @@ describe('tx state machine', () => {
     expect(sm.get('t1')).toMatchObject({ decision: 'abort', decidedAt: 5 });
   });
 
-  it('refuses commit without every commit vote, and abort after precommit', () => {
+  it('refuses commit without every commit vote, or a 3PC commit before precommit', () => {
     const sm = createTxStateMachine(config);
     const apply = feeder(sm);
     apply(created('t1', { commitRequested: true }));
@@ -130,11 +131,26 @@ describe('tx state machine', () => {
     apply(created('t3', { commitRequested: true, protocol: '3pc' }));
     expect(apply(decided('t3', 'commit'))).toMatchObject({ ok: false, code: 'INTERNAL' });
     expect(apply({ type: 'precommitted', txId: 't3', votes: commitVotes }).ok).toBe(true);
-    expect(apply(decided('t3', 'abort'))).toMatchObject({ ok: false, code: 'TX_ALREADY_COMMITTED' });
     expect(apply(decided('t3', 'commit')).ok).toBe(true);
     expect(sm.get('t3')?.state).toBe('committing');
     // precommit is 3PC only
     expect(apply({ type: 'precommitted', txId: 't1', votes: commitVotes })).toMatchObject({ ok: false });
+  });
+
+  it('precommitted is not a decision: abort can still be decided, and every participant must hear it', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('t3', { commitRequested: true, protocol: '3pc' }));
+    apply({ type: 'precommitted', txId: 't3', votes: commitVotes });
+    const refused: VoteEntry = { participant: 'b', vote: 'abort', reason: 'aborted on its own before precommit', error: 'precommit refused: TX_ALREADY_ABORTED' };
+    expect(apply({ type: 'decided', txId: 't3', decision: 'abort', votes: [refused], decidedAt: 7, reason: 'b aborted' })).toMatchObject({ ok: true, existed: false });
+    expect(sm.get('t3')).toMatchObject({ state: 'aborting', decision: 'abort' });
+    expect(sm.get('t3')?.participants.map((p) => [p.name, p.vote, p.acknowledged, p.lastError])).toEqual([
+      ['a', 'commit', false, null],
+      ['b', 'abort', false, 'precommit refused: TX_ALREADY_ABORTED'],
+    ]);
+    // The first decision stays.
+    expect(apply(decided('t3', 'commit'))).toMatchObject({ ok: true, existed: true, tx: { decision: 'abort' } });
   });
 
   it('aborting an active transaction needs no acknowledgement: nobody was prepared', () => {

@@ -1,0 +1,276 @@
+// The chaos invariants: pure checks over the evidence of one run (evidence.ts). Each
+// returns PASS/FAIL with what it looked at and every violation it found; none of them
+// does I/O, so each is tested on fabricated histories that break it on purpose
+// (test/chaos/invariants.test.ts). A checker that cannot fail proves nothing.
+import {
+  FINISHED_TX_STATES,
+  IN_DOUBT_STATES,
+  type BankSnapshot,
+  type ChaosEvidence,
+  type CoordinatorTx,
+  type Outcome,
+  type ParticipantState,
+  type TransferRecord,
+} from './evidence.js';
+
+export const INVARIANTS = [
+  { name: 'atomicity', title: 'atomicity across participants' },
+  { name: 'conservation', title: 'conservation of money' },
+  { name: 'nothing-in-doubt', title: 'nothing in doubt after the faults stop' },
+  { name: 'api-matches-participants', title: 'API outcomes match what participants applied' },
+  { name: 'decisions-durable', title: 'no decision lost after a full-cluster SIGKILL' },
+  { name: 'one-transaction-per-key', title: 'one transaction per idempotency key' },
+  { name: 'nodes-agree', title: 'every node reports the same outcomes' },
+  { name: 'single-leader-per-term', title: 'at most one leader per term' },
+  { name: 'requests-accepted', title: 'no well-formed transfer refused (4xx)' },
+] as const;
+export type InvariantName = (typeof INVARIANTS)[number]['name'];
+
+export interface InvariantResult {
+  readonly name: InvariantName;
+  readonly title: string;
+  readonly pass: boolean;
+  /** What was checked, e.g. "812 transactions, 2 banks". */
+  readonly checked: string;
+  readonly violations: readonly string[];
+}
+
+type Check = (e: ChaosEvidence, v: FinalView) => { checked: string; violations: string[] };
+
+const CHECKS: Record<InvariantName, Check> = {
+  atomicity: checkAtomicity,
+  conservation: checkConservation,
+  'nothing-in-doubt': checkNothingInDoubt,
+  'api-matches-participants': checkApiMatchesParticipants,
+  'decisions-durable': checkDecisionsDurable,
+  'one-transaction-per-key': checkOneTransactionPerKey,
+  'nodes-agree': checkNodesAgree,
+  'single-leader-per-term': checkSingleLeaderPerTerm,
+  'requests-accepted': checkRequestsAccepted,
+};
+
+export function checkInvariants(e: ChaosEvidence): InvariantResult[] {
+  const view = finalView(e);
+  return INVARIANTS.map(({ name, title }) => {
+    const { checked, violations } = CHECKS[name](e, view);
+    return { name, title, pass: violations.length === 0, checked, violations };
+  });
+}
+
+// ---- the merged final view ---------------------------------------------------
+
+/** The coordinator's final word on each transaction, merged over the nodes that answered. */
+interface FinalView {
+  readonly txs: ReadonlyMap<string, CoordinatorTx>;
+  /** tx id -> bank -> participant state, from the banks that expose records. */
+  readonly records: ReadonlyMap<string, ReadonlyMap<string, ParticipantState>>;
+  /** Banks whose records could be read. */
+  readonly banksWithRecords: ReadonlySet<string>;
+}
+
+function finalView(e: ChaosEvidence): FinalView {
+  const txs = new Map<string, CoordinatorTx>();
+  for (const listing of e.coordinatorByNode.values()) {
+    for (const [id, tx] of listing) {
+      const seen = txs.get(id);
+      // Prefer a view that knows the outcome; disagreement is nodes-agree's business.
+      if (seen === undefined || (seen.outcome === null && tx.outcome !== null)) txs.set(id, tx);
+    }
+  }
+  const records = new Map<string, Map<string, ParticipantState>>();
+  const banksWithRecords = new Set<string>();
+  for (const bank of e.banksAfter) {
+    if (bank.records === null) continue;
+    banksWithRecords.add(bank.bank);
+    for (const r of bank.records) records.set(r.txId, (records.get(r.txId) ?? new Map()).set(bank.bank, r.state));
+  }
+  return { txs, records, banksWithRecords };
+}
+
+function outcomeOf(v: FinalView, t: TransferRecord): Outcome | null {
+  const id = t.txIds.at(-1);
+  return id === undefined ? null : (v.txs.get(id)?.outcome ?? null);
+}
+
+function total(banks: readonly BankSnapshot[]): number {
+  let sum = 0;
+  for (const b of banks) for (const a of b.accounts.values()) sum += a.balance;
+  return sum;
+}
+
+// ---- the checks --------------------------------------------------------------
+
+/**
+ * No transaction committed at one participant and aborted (or never prepared) at another.
+ * Read from the participants' own durable records; for banks without records, from money:
+ * a transfer applied at one bank only leaves an account off by its amount.
+ */
+function checkAtomicity(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+  const violations: string[] = [];
+  let checkedTxs = 0;
+  for (const [id, tx] of v.txs) {
+    const enlisted = tx.participants.filter((b) => v.banksWithRecords.has(b));
+    if (enlisted.length < 2) continue;
+    checkedTxs++;
+    const states = enlisted.map((b) => [b, v.records.get(id)?.get(b) ?? 'no record'] as const);
+    const committedAt = states.filter(([, s]) => s === 'committed').map(([b]) => b);
+    if (committedAt.length > 0 && committedAt.length < states.length) {
+      violations.push(`${id}: committed at ${committedAt.join(',')} but ${states.filter(([, s]) => s !== 'committed').map(([b, s]) => `${b}=${s}`).join(',')}`);
+    }
+  }
+  const noRecords = e.banksAfter.filter((b) => b.records === null).map((b) => b.bank);
+  if (noRecords.length > 0) violations.push(...moneyMismatches(e, v, new Set(noRecords)));
+  const how = noRecords.length === 0 ? 'participant records' : `participant records, and money at ${noRecords.join(',')} (no records there)`;
+  return { checked: `${checkedTxs} multi-bank transactions, from ${how}`, violations };
+}
+
+/** Money is neither made nor lost, and no account goes negative. */
+function checkConservation(e: ChaosEvidence): { checked: string; violations: string[] } {
+  const before = total(e.banksBefore);
+  const after = total(e.banksAfter);
+  const violations = before === after ? [] : [`total was ${before}, is ${after} (${after - before > 0 ? '+' : ''}${after - before})`];
+  for (const b of e.banksAfter) {
+    for (const [name, a] of b.accounts) if (a.balance < 0) violations.push(`${b.bank}/${name} has a negative balance ${a.balance}`);
+  }
+  const accounts = e.banksAfter.reduce((n, b) => n + b.accounts.size, 0);
+  return { checked: `total ${before} -> ${after} over ${accounts} accounts`, violations };
+}
+
+/**
+ * Once the faults stop, every transaction is finished at the coordinator (on every node)
+ * and at every participant (no record still preparing/prepared/precommitted, no funds
+ * held), and every client that got an error learns its outcome by resending.
+ */
+function checkNothingInDoubt(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+  const violations: string[] = [];
+  if (e.coordinatorByNode.size === 0) violations.push('no node could list the transactions');
+  for (const [node, listing] of e.coordinatorByNode) {
+    for (const tx of listing.values()) if (!FINISHED_TX_STATES.includes(tx.state)) violations.push(`${tx.id}: ${node} lists it as ${tx.state}`);
+  }
+  for (const t of e.transfers) {
+    const id = t.txIds.at(-1);
+    if (id !== undefined && !v.txs.has(id) && e.coordinatorByNode.size > 0) violations.push(`${id} (${t.key}): no node lists it`);
+  }
+  let records = 0;
+  for (const b of e.banksAfter) {
+    for (const [name, a] of b.accounts) if (a.held !== 0) violations.push(`${b.bank}/${name}: ${a.held} still held by an undecided transfer`);
+    for (const r of b.records ?? []) {
+      records++;
+      if (IN_DOUBT_STATES.includes(r.state)) violations.push(`${r.txId}: ${b.bank} is still ${r.state}`);
+    }
+  }
+  for (const t of e.transfers) {
+    if (t.rejected === null && t.apiOutcome === null && t.resolvedOutcome === null) {
+      violations.push(`${t.key}: the client never learned an outcome (last error: ${t.error ?? 'none'})`);
+    }
+  }
+  return { checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes, ${records} participant records, ${e.transfers.length} transfers`, violations };
+}
+
+/**
+ * Every outcome the API reported is the coordinator's final one and what each participant
+ * applied: its record says committed exactly when the outcome is commit, and every
+ * account moved by exactly the sum of the committed transfers' legs.
+ */
+function checkApiMatchesParticipants(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+  const violations: string[] = [];
+  let reported = 0;
+  for (const t of e.transfers) {
+    const said = t.apiOutcome ?? t.resolvedOutcome;
+    if (said === null) continue;
+    reported++;
+    const id = t.txIds.at(-1)!;
+    const final = outcomeOf(v, t);
+    if (final !== said) violations.push(`${id} (${t.key}): API said ${said}, the coordinator's final outcome is ${String(final)}`);
+    if (t.apiOutcome !== null && t.resolvedOutcome !== null && t.apiOutcome !== t.resolvedOutcome) {
+      violations.push(`${id} (${t.key}): API said ${t.apiOutcome}, then ${t.resolvedOutcome} on resend`);
+    }
+    for (const [bank, state] of v.records.get(id) ?? []) {
+      const agrees = said === 'committed' ? state === 'committed' : state !== 'committed';
+      if (!agrees) violations.push(`${id} (${t.key}): API said ${said}, ${bank}'s record is ${state}`);
+    }
+    if (said === 'committed') {
+      const banks = new Set(t.legs.map((l) => l.bank));
+      for (const bank of banks) {
+        if (v.banksWithRecords.has(bank) && v.records.get(id)?.get(bank) === undefined) violations.push(`${id} (${t.key}): API said committed, ${bank} has no record of it`);
+      }
+    }
+  }
+  violations.push(...moneyMismatches(e, v, null));
+  return { checked: `${reported} reported outcomes, ${e.banksAfter.reduce((n, b) => n + b.accounts.size, 0)} account balances`, violations };
+}
+
+/** At each account (of `banks`, or all): balance after - before = sum of the committed transfers' legs. */
+function moneyMismatches(e: ChaosEvidence, v: FinalView, banks: ReadonlySet<string> | null): string[] {
+  const expected = new Map<string, number>();
+  for (const t of e.transfers) {
+    if (outcomeOf(v, t) !== 'committed') continue;
+    for (const l of t.legs) expected.set(`${l.bank}/${l.account}`, (expected.get(`${l.bank}/${l.account}`) ?? 0) + l.delta);
+  }
+  const out: string[] = [];
+  for (const after of e.banksAfter) {
+    if (banks !== null && !banks.has(after.bank)) continue;
+    const before = e.banksBefore.find((b) => b.bank === after.bank);
+    for (const [account, state] of after.accounts) {
+      const moved = state.balance - (before?.accounts.get(account)?.balance ?? 0);
+      const committed = expected.get(`${after.bank}/${account}`) ?? 0;
+      if (moved !== committed) out.push(`${after.bank}/${account}: balance moved by ${moved}, committed transfers account for ${committed}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * After SIGKILL of every node and a restart, every outcome read before is read again
+ * unchanged, and so is every outcome the API reported during the run.
+ */
+function checkDecisionsDurable(e: ChaosEvidence): { checked: string; violations: string[] } {
+  if (e.outage === null) return { checked: 'not run', violations: ['the full-cluster kill and restart did not run'] };
+  const { before, after } = e.outage;
+  const violations: string[] = [];
+  for (const [id, outcome] of before) {
+    const now = after.get(id);
+    if (now !== outcome) violations.push(`${id}: ${outcome} before the outage, ${now === undefined ? 'not read' : String(now)} after`);
+  }
+  let reported = 0;
+  for (const t of e.transfers) {
+    const id = t.txIds.at(-1);
+    if (t.apiOutcome === null || id === undefined || before.has(id)) continue;
+    reported++;
+    const now = after.get(id);
+    if (now !== t.apiOutcome) violations.push(`${id} (${t.key}): API reported ${t.apiOutcome}, after the outage ${now === undefined ? 'not read' : String(now)}`);
+  }
+  return { checked: `${before.size} decided outcomes re-read${reported > 0 ? `, plus ${reported} reported ones` : ''}`, violations };
+}
+
+/** A retried request (same key) never ran a second transaction. */
+function checkOneTransactionPerKey(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+  const violations: string[] = [];
+  const named = new Set<string>();
+  for (const t of e.transfers) {
+    for (const id of t.txIds) named.add(id);
+    if (new Set(t.txIds).size > 1) violations.push(`${t.key} was answered as ${[...new Set(t.txIds)].join(' and ')}`);
+  }
+  for (const id of v.txs.keys()) if (!named.has(id)) violations.push(`${id} exists, but no answer to any transfer named it`);
+  return { checked: `${e.transfers.length} keys, ${v.txs.size} transactions`, violations };
+}
+
+/** Every node that answered lists the same outcome for every transaction (no split-brain decision). */
+function checkNodesAgree(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+  const violations = e.unlistedNodes.map((n) => `${n} could not be listed`);
+  for (const id of v.txs.keys()) {
+    const byNode = [...e.coordinatorByNode].map(([node, listing]) => [node, listing.has(id) ? String(listing.get(id)!.outcome) : 'missing'] as const);
+    if (new Set(byNode.map(([, o]) => o)).size > 1) violations.push(`${id}: ${byNode.map(([n, o]) => `${n}=${o}`).join(' ')}`);
+  }
+  return { checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes`, violations };
+}
+
+function checkSingleLeaderPerTerm(e: ChaosEvidence): { checked: string; violations: string[] } {
+  const violations = [...e.leadersByTerm].filter(([, ls]) => new Set(ls).size > 1).map(([term, ls]) => `term ${term}: ${[...new Set(ls)].sort().join(' and ')} both claimed leadership`);
+  return { checked: `${e.leadersByTerm.size} terms observed`, violations };
+}
+
+function checkRequestsAccepted(e: ChaosEvidence): { checked: string; violations: string[] } {
+  const violations = e.transfers.filter((t) => t.rejected !== null).map((t) => `${t.key}: ${t.rejected!}`);
+  return { checked: `${e.transfers.length} transfers`, violations };
+}

@@ -1,0 +1,182 @@
+// 2PC through a leader SIGKILL at each point of the protocol, with three real
+// node processes and two real HTTP participants (participant SDK, LevelDB).
+// A participant holds a call of the leader's term (before it reaches the SDK)
+// so the kill lands at an exact point; calls of later terms pass. After each
+// kill: a new leader is elected, every live node reports one finished outcome,
+// every participant applied it, nothing is in doubt; then the killed node is
+// restarted and reports it too. Held calls are finally delivered late and must
+// be fenced by term.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TestCluster } from '../helpers/cluster.js';
+import { errorCode, GatedParticipant } from './gated-participant.js';
+import {
+  ensureFullCluster,
+  expectSettled,
+  expectStaleCallsFenced,
+  getTx,
+  killLeaderOf,
+  post,
+  postInBackground,
+  restartAndExpect,
+  startTxCluster,
+  txUrl,
+  waitForNewLeader,
+  waitForView,
+  type TxView,
+} from './harness.js';
+
+let cluster: TestCluster | null = null;
+const participants: GatedParticipant[] = [];
+
+beforeAll(async () => {
+  cluster = await startTxCluster();
+});
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && cluster !== null) {
+    console.error(cluster.dumpLogs());
+    for (const p of participants) console.error(`---- participant ${p.name} ----\n${p.logs.join('\n')}`);
+  }
+  await Promise.all(participants.splice(0).map((p) => p.close()));
+  if (cluster !== null) await ensureFullCluster(cluster);
+});
+
+afterAll(async () => {
+  await cluster?.cleanup();
+});
+
+function c(): TestCluster {
+  if (cluster === null) throw new Error('cluster not started');
+  return cluster;
+}
+
+async function twoParticipants(): Promise<[GatedParticipant, GatedParticipant]> {
+  const urls = c().nodes.map((n) => n.url);
+  const a = await GatedParticipant.start({ name: 'a', coordinatorUrls: urls });
+  participants.push(a);
+  const b = await GatedParticipant.start({ name: 'b', coordinatorUrls: urls });
+  participants.push(b);
+  return [a, b];
+}
+
+describe('2PC: SIGKILL of the leader at each protocol point', () => {
+  it('(a) after created: an active transaction survives; commit on the new leader commits it, an abandoned one is aborted at its deadline', async () => {
+    const [a, b] = await twoParticipants();
+    const { leaderId, term } = await c().waitForLeader();
+
+    // Interactive flow, on the leader: create with one participant, enlist the second.
+    const created = await post<TxView>(c(), leaderId, '/v1/transactions', { participants: [a.spec()], timeoutMs: 120_000 });
+    expect(created.status).toBe(201);
+    expect(created.body.state).toBe('active');
+    const kept = created.body.id;
+    const enlisted = await post<TxView>(c(), leaderId, `${txUrl(kept)}/participants`, b.spec());
+    expect(enlisted.status).toBe(200);
+    // A second one that nobody will commit: presumed abort at its deadline, by whichever leader is then in charge.
+    const abandoned = await post<TxView>(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], timeoutMs: 5_000 });
+    expect(abandoned.status).toBe(201);
+    expect(a.calls.length + b.calls.length).toBe(0);
+
+    const killed = await killLeaderOf(c(), term);
+    const next = await waitForNewLeader(c(), term);
+    for (const n of c().live()) {
+      const v = await waitForView(c(), n.id, kept, () => true, `the new leader's cluster to know ${kept}`);
+      expect(v.participants.map((p) => p.name)).toEqual(['a', 'b']);
+    }
+    // Commit through a node that is not the leader: it forwards.
+    const via = c().live().find((n) => n.id !== next.leaderId)!.id;
+    const committed = await post<TxView>(c(), via, `${txUrl(kept)}/commit`);
+    expect(committed.status).toBe(200);
+    const keptOutcome = await expectSettled(c(), kept, [a, b], 'committed');
+    expect(committed.body.outcome).toBe(keptOutcome);
+    await expectSettled(c(), abandoned.body.id, [a, b], 'aborted');
+    // Aborted while active: prepare was never sent, so neither participant ever heard of it.
+    expect([a.txIdsSeen().has(abandoned.body.id), b.txIdsSeen().has(abandoned.body.id)]).toEqual([false, false]);
+    // Every call after the failover carried the new leader's term (or later).
+    for (const p of [a, b]) for (const call of p.calls) expect(call.term).toBeGreaterThan(term);
+
+    await restartAndExpect(c(), killed, new Map([[kept, 'committed'], [abandoned.body.id, 'aborted']]));
+  });
+
+  it('(b) during prepare with some votes in: a votes at once, b holds prepare until the kill', async () => {
+    const [a, b] = await twoParticipants();
+    const { leaderId, term } = await c().waitForLeader();
+    const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term);
+    const answer = postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
+
+    const { txId } = await holdB.arrived;
+    await a.answered('prepare', txId);
+    // "Some votes in": a's vote is in the replicated table, b's is not, and nothing is decided.
+    const before = await waitForView(c(), leaderId, txId, (v) => v.participants[0]?.vote === 'commit', 'a vote to be recorded');
+    expect(before).toMatchObject({ state: 'preparing', outcome: null });
+    expect(before.participants[1]?.vote).toBeNull();
+
+    const killed = await killLeaderOf(c(), term);
+    await waitForNewLeader(c(), term);
+    const outcome = await expectSettled(c(), txId, [a, b]);
+    console.log(`(b) 2PC: the new leader ended the transaction as ${outcome}`);
+
+    // The held prepare reaches b late, from the dead leader's term: fenced, no handler runs.
+    const late = await holdB.release();
+    expect(late.map((r) => [r.status, errorCode(r.body)])).toEqual([[409, 'STALE_TERM']]);
+    expect(expectStaleCallsFenced(b, txId)).toBeGreaterThan(0);
+    expectStaleCallsFenced(a, txId);
+    await expectSettled(c(), txId, [a, b], outcome);
+    await answer; // its node died: an error, never a hang
+
+    await restartAndExpect(c(), killed, new Map([[txId, outcome]]));
+  });
+
+  it('(c) after the decision, before phase 2 completes: commit calls held at both, kill once GET shows committed', async () => {
+    const [a, b] = await twoParticipants();
+    const { leaderId, term } = await c().waitForLeader();
+    const holds = [a, b].map((p) => p.hold((call) => call.path === 'commit' && call.term <= term));
+    const answer = await postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
+    if (answer instanceof Error) throw answer;
+    // commit: true answers once the decision is durable.
+    expect(answer.status).toBe(200);
+    const txId = answer.body.id;
+    expect(answer.body.outcome).toBe('committed');
+    await Promise.all(holds.map((h) => h.arrived));
+    const before = await getTx(c(), leaderId, txId);
+    expect(before.body).toMatchObject({ state: 'committing', outcome: 'committed' });
+    expect(before.body.participants.map((p) => p.acknowledged)).toEqual([false, false]);
+    expect(a.handlerCount('commit', txId) + b.handlerCount('commit', txId)).toBe(0);
+
+    const killed = await killLeaderOf(c(), term);
+    await waitForNewLeader(c(), term);
+    await expectSettled(c(), txId, [a, b], 'committed');
+
+    for (const h of holds) {
+      const late = await h.release();
+      expect(late.map((r) => [r.status, errorCode(r.body)])).toEqual([[409, 'STALE_TERM']]);
+    }
+    await expectSettled(c(), txId, [a, b], 'committed');
+    await restartAndExpect(c(), killed, new Map([[txId, 'committed']]));
+  });
+
+  it('(d) during phase 2 with some acknowledgements in: a acknowledges commit, b holds it', async () => {
+    const [a, b] = await twoParticipants();
+    const { leaderId, term } = await c().waitForLeader();
+    const holdB = b.hold((call) => call.path === 'commit' && call.term <= term);
+    const answer = await postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
+    if (answer instanceof Error) throw answer;
+    expect(answer.status).toBe(200);
+    const txId = answer.body.id;
+    await holdB.arrived;
+    await a.answered('commit', txId);
+    const before = await waitForView(c(), leaderId, txId, (v) => v.participants[0]?.acknowledged === true, 'a acknowledgement to be recorded');
+    expect(before).toMatchObject({ state: 'committing', outcome: 'committed' });
+    expect(before.participants[1]?.acknowledged).toBe(false);
+
+    const killed = await killLeaderOf(c(), term);
+    await waitForNewLeader(c(), term);
+    await expectSettled(c(), txId, [a, b], 'committed');
+    // a's acknowledgement was in the log, so its commit ran once (a repeat would have been deduped).
+    expect(a.handlerCount('commit', txId)).toBe(1);
+
+    const late = await holdB.release();
+    expect(late.map((r) => [r.status, errorCode(r.body)])).toEqual([[409, 'STALE_TERM']]);
+    await expectSettled(c(), txId, [a, b], 'committed');
+    await restartAndExpect(c(), killed, new Map([[txId, 'committed']]));
+  });
+});
