@@ -32,7 +32,9 @@ source_hash() {
     | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16
 }
 
-args=(--force-rm -f cluster/Dockerfile -t "$TAG" --label "org.ratify.source-hash=$(source_hash)")
+# --network host: the compiling stage's `npm ci` then reaches the registry exactly as the host
+# does, even where dockerd runs without iptables (no NAT for containers).
+args=(--force-rm --network host -f cluster/Dockerfile -t "$TAG" --label "org.ratify.source-hash=$(source_hash)")
 if [[ $LOCAL_BASE -eq 1 ]]; then
   scripts/docker/build-base-image.sh --with-build
   args+=(--build-arg BASE_IMAGE=ratify-base:local --build-arg BUILD_IMAGE=ratify-build:local)

@@ -46,10 +46,9 @@ export async function runScenario(
   const runId = randomBytes(3).toString('hex');
   const started = Date.now();
   const lines: string[] = [];
+  // Collected and printed once at the end (vitest prints a header per console call).
   const log = (m: string) => {
-    const line = `[chaos ${name} ${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`;
-    lines.push(line);
-    console.log(line);
+    lines.push(`[chaos ${name} ${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
   };
   const cluster = await ContainerCluster.start({
     image,
@@ -129,6 +128,7 @@ export async function runScenario(
       log(`container logs kept in ${dir}: ${files.length} files`);
     }
     await cluster.stop();
+    console.log(lines.join('\n'));
   }
 }
 

@@ -101,7 +101,7 @@ describe('3PC: SIGKILL of the leader at each protocol point', () => {
     const next = await waitForNewLeader(c(), term);
     // Once precommitted is replicated, a client abort can no longer win.
     const abort = await post(c(), next.leaderId, `${txUrl(txId)}/abort`);
-    expect([abort.status, errorCode(abort.body)]).toEqual([409, 'TX_ALREADY_COMMITTED']);
+    expect([abort.status, errorCode(abort.body)], `abort answered ${JSON.stringify(abort.body)}`).toEqual([409, 'TX_ALREADY_COMMITTED']);
     await expectSettled(c(), txId, [a, b], 'committed');
 
     const late = await holdB.release();

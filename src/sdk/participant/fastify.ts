@@ -11,7 +11,7 @@ import { RatifyError } from '../../errors.js';
 import { decodeCall, PARTICIPANT_NAME_CHARS_MAX, TX_ID_CHARS_MAX } from './decode.js';
 import type { ParticipantOptions } from './options.js';
 import { createParticipant, type Participant } from './participant.js';
-import { CALL_PATHS, type CallPath } from './types.js';
+import { CALL_PATHS, TX_STATES, type CallPath } from './types.js';
 
 export type RatifyParticipantPluginOptions = ({ readonly participant: Participant } | ParticipantOptions) & {
   /** Largest request body in bytes (default 1 MiB). */
@@ -55,7 +55,7 @@ const okSchema = {
     properties: { vote: { type: 'string', enum: ['commit', 'abort'] }, reason: { type: 'string' } },
     required: ['vote'],
   },
-  ack: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+  ack: { type: 'object', properties: { ok: { type: 'boolean' }, state: { type: 'string', enum: TX_STATES } }, required: ['ok', 'state'] },
 } as const;
 
 const termHeaderSchema = {

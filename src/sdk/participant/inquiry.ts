@@ -25,7 +25,13 @@ export type InquiryResult =
   | { readonly kind: 'undecided'; readonly state: string }
   | { readonly kind: 'forgotten' }
   | { readonly kind: 'unknown' }
+  /** Some node answered in the API's error shape (e.g. 503 NO_LEADER) but none could tell: the cluster is there, not deciding yet. */
+  | { readonly kind: 'unavailable'; readonly errors: readonly string[] }
+  /** No node answered at all (refused, timed out, reset, or a reply that is not the API's): the only case the 3PC timeout rule counts. */
   | { readonly kind: 'unreachable'; readonly errors: readonly string[] };
+
+/** A node answered in the API's `{error: {code}}` shape without settling the question. */
+class NodeCouldNotTell extends Error {}
 
 export interface TxInquiry {
   ask(txId: string, preparedTerm: number): Promise<InquiryResult>;
@@ -53,6 +59,7 @@ export class HttpTxInquiry implements TxInquiry {
 
   async ask(txId: string, preparedTerm: number): Promise<InquiryResult> {
     const errors: string[] = [];
+    let someNodeAnswered = false;
     // Start at a different node each time so one dead node does not slow every inquiry.
     const start = this.next++ % Math.max(1, this.urls.length);
     for (let i = 0; i < this.urls.length; i++) {
@@ -60,10 +67,11 @@ export class HttpTxInquiry implements TxInquiry {
       try {
         return await this.askOne(url, txId, preparedTerm);
       } catch (e) {
+        someNodeAnswered ||= e instanceof NodeCouldNotTell;
         errors.push(`${url}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    return { kind: 'unreachable', errors };
+    return { kind: someNodeAnswered ? 'unavailable' : 'unreachable', errors };
   }
 
   async close(): Promise<void> {
@@ -74,11 +82,16 @@ export class HttpTxInquiry implements TxInquiry {
     const txUrl = `${url}/v1/transactions/${encodeURIComponent(txId)}`;
     const first = interpretTx(await this.getJson(txUrl));
     if (first.kind !== 'unknown') return first;
-    // Order matters: observe the newer leader first, then read again (see top).
-    const cluster = await this.getJson(`${url}/v1/cluster`);
-    if (!hasLeaderAfter(cluster, preparedTerm)) return first;
-    const second = interpretTx(await this.getJson(txUrl));
-    return second.kind === 'unknown' ? { kind: 'forgotten' } : second;
+    try {
+      // Order matters: observe the newer leader first, then read again (see top).
+      const cluster = await this.getJson(`${url}/v1/cluster`);
+      if (!hasLeaderAfter(cluster, preparedTerm)) return first;
+      const second = interpretTx(await this.getJson(txUrl));
+      return second.kind === 'unknown' ? { kind: 'forgotten' } : second;
+    } catch {
+      // The first read stands: the node answered "unknown"; only the confirmation failed.
+      return first;
+    }
   }
 
   private async getJson(url: string): Promise<JsonReply> {
@@ -103,8 +116,10 @@ export class HttpTxInquiry implements TxInquiry {
 
 /** Maps a reply to a result; anything unexpected throws so the next node is tried. */
 function interpretTx(r: JsonReply): InquiryResult {
-  if (r.status === 404 && errorCode(r.body) === 'TX_NOT_FOUND') return { kind: 'unknown' };
-  if (r.status !== 200) throw new Error(`status ${r.status} ${errorCode(r.body) ?? ''}`.trim());
+  const code = errorCode(r.body);
+  if (r.status === 404 && code === 'TX_NOT_FOUND') return { kind: 'unknown' };
+  if (r.status !== 200 && code !== undefined) throw new NodeCouldNotTell(`status ${r.status} ${code}`);
+  if (r.status !== 200) throw new Error(`status ${r.status}`);
   const view = r.body as { outcome?: unknown; state?: unknown } | null;
   const outcome = view?.outcome;
   if (outcome === 'committed' || outcome === 'aborted') return { kind: 'decided', outcome };

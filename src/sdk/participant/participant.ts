@@ -49,6 +49,13 @@ export function createParticipant(opts: ParticipantOptions): Participant {
 interface Tracked {
   record: TxRecord;
   nextAttemptAtMs: number;
+  /**
+   * Start of the current unbroken run of inquiries that reached no coordinator
+   * node; null once one reaches a node or a coordinator call arrives. Kept in
+   * memory only: after a restart the run starts again, which only delays the
+   * 3PC timeout rule (the safe direction).
+   */
+  unreachableSinceMs: number | null;
 }
 
 /** Queued calls per transaction before TOO_MANY_PENDING (coordinator retries are few). */
@@ -151,14 +158,24 @@ export class ParticipantCore implements Participant {
     if (t !== undefined) t.nextAttemptAtMs = this.o.now() + ms;
   }
 
+  noteInquiry(key: string, reachedNode: boolean, nowMs: number): number | null {
+    const t = this.tracked.get(key);
+    if (t === undefined || reachedNode) {
+      if (t !== undefined) t.unreachableSinceMs = null;
+      return null;
+    }
+    t.unreachableSinceMs ??= nowMs;
+    return nowMs - t.unreachableSinceMs;
+  }
+
   async pruneFinished(nowMs: number, max: number): Promise<number> {
     const refs = await this.store.finishedBefore(nowMs - this.o.finishedRetentionMs, max);
     if (refs.length > 0) await this.store.write({ prune: refs });
     return refs.length;
   }
 
-  /** Moves a record to `to`, calling the matching handler first. Throws if the handler throws. */
-  async advance(record: TxRecord, to: 'precommitted' | 'committed' | 'aborted', source: CallSource, term: number | null, reason?: string): Promise<void> {
+  /** Moves a record to `to`, calling the matching handler first; returns the new record. Throws if the handler throws. */
+  async advance(record: TxRecord, to: 'precommitted' | 'committed' | 'aborted', source: CallSource, term: number | null, reason?: string): Promise<TxRecord> {
     assertTransition(record.state, to, record.txId);
     const tx = txOf(record, source, term);
     if (to === 'precommitted') await this.o.handlers.precommit?.(tx);
@@ -168,6 +185,7 @@ export class ParticipantCore implements Participant {
     const next: TxRecord = { ...record, state: to, reason: reason ?? record.reason, updatedAtMs: this.o.now() };
     await this.persist(next);
     this.o.logger.info({ txId: record.txId, participant: record.participant, from: record.state, to, source }, `participant ${to}`);
+    return next;
   }
 
   // ---- coordinator calls ----------------------------------------------------
@@ -194,19 +212,18 @@ export class ParticipantCore implements Participant {
       case 'reply-vote':
         return ok(plan.vote);
       case 'run-precommit':
-        await this.advance(record!, 'precommitted', 'coordinator', call.term);
-        return ok({ ok: true });
+        return ack(await this.advance(record!, 'precommitted', 'coordinator', call.term));
       case 'run-commit':
-        await this.advance(record!, 'committed', 'coordinator', call.term);
-        return ok({ ok: true });
+        return ack(await this.advance(record!, 'committed', 'coordinator', call.term));
       case 'run-abort':
-        await this.advance(record!, 'aborted', 'coordinator', call.term);
-        return ok({ ok: true });
-      case 'record-abort':
-        await this.persist(abortedBeforePrepare(call, this.o.now()));
-        return ok({ ok: true });
+        return ack(await this.advance(record!, 'aborted', 'coordinator', call.term));
+      case 'record-abort': {
+        const aborted = abortedBeforePrepare(call, this.o.now());
+        await this.persist(aborted);
+        return ack(aborted);
+      }
       case 'ack':
-        return ok({ ok: true });
+        return ack(record!);
       case 'refuse':
         this.o.logger.error(
           { txId: call.txId, participant: call.participant, path: call.path, state: record?.state ?? 'none', code: plan.code, term: call.term },
@@ -286,18 +303,26 @@ export class ParticipantCore implements Participant {
       this.tracked.delete(key);
       return;
     }
-    this.tracked.set(key, { record, nextAttemptAtMs: record.updatedAtMs + this.windowMs(record) });
+    this.tracked.set(key, { record, nextAttemptAtMs: record.updatedAtMs + this.windowMs(record), unreachableSinceMs: null });
   }
 
-  /** Any coordinator call about a record restarts its quiet-period clock. */
+  /** Any coordinator call about a record restarts its quiet-period clock: the coordinator is there. */
   private touch(key: string): void {
     const t = this.tracked.get(key);
-    if (t !== undefined) t.nextAttemptAtMs = this.o.now() + this.windowMs(t.record);
+    if (t === undefined) return;
+    t.nextAttemptAtMs = this.o.now() + this.windowMs(t.record);
+    t.unreachableSinceMs = null;
   }
 
+  /**
+   * The quiet period before the resolver first looks at a record. With
+   * coordinator urls it asks the cluster after resolveAfterMs, in 3PC too (the
+   * timeout rule is only its fallback); without them a 3PC record waits out
+   * threePcTimeoutMs and applies the rule (termination.ts).
+   */
   private windowMs(record: TxRecord): number {
     if (record.state === 'preparing') return 0;
-    return record.protocol === '3pc' ? this.o.threePcTimeoutMs : this.o.resolveAfterMs;
+    return record.protocol === '3pc' && this.o.coordinatorUrls.length === 0 ? this.o.threePcTimeoutMs : this.o.resolveAfterMs;
   }
 
   private ready(): Promise<void> {
@@ -338,6 +363,15 @@ function abortedBeforePrepare(call: ParticipantCall, nowMs: number): TxRecord {
 
 function ok(body: unknown): HandleResult {
   return { status: 200, body };
+}
+
+/**
+ * An acknowledgement names the record's state after the call. The coordinator
+ * reads one case: a precommit answered `committed` means we committed on our
+ * own 3PC timeout, which forces its decision to commit.
+ */
+function ack(record: TxRecord): HandleResult {
+  return ok({ ok: true, state: record.state });
 }
 
 function errorResult(e: RatifyError): HandleResult {

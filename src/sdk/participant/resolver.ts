@@ -1,5 +1,6 @@
 // The background resolver: cooperative termination for in-doubt records, the 3PC
-// timeout rule, the recovery of prepares interrupted by a crash, and pruning of
+// timeout rule as its fallback (termination.ts says when and why), the
+// recovery of prepares interrupted by a crash, and pruning of
 // old finished records. It decides with the pure decideTermination() and acts
 // through the participant core, under the same per-record lock as coordinator
 // calls, so a late coordinator call and the resolver never both act on a record.
@@ -13,7 +14,12 @@ export interface ResolverHost {
   dueKeys(nowMs: number, max: number): string[];
   withDueRecord(key: string, fn: (record: TxRecord) => Promise<void>): Promise<void>;
   postpone(key: string, ms: number): void;
-  advance(record: TxRecord, to: 'precommitted' | 'committed' | 'aborted', source: CallSource, term: number | null, reason?: string): Promise<void>;
+  /**
+   * Records whether an inquiry about `key` reached a coordinator node; returns
+   * how long inquiries have reached none (null when this one did).
+   */
+  noteInquiry(key: string, reachedNode: boolean, nowMs: number): number | null;
+  advance(record: TxRecord, to: 'committed' | 'aborted', source: CallSource, term: number | null, reason?: string): Promise<unknown>;
   pruneFinished(nowMs: number, max: number): Promise<number>;
 }
 
@@ -21,7 +27,6 @@ export interface ResolvePassReport {
   readonly examined: number;
   readonly committed: number;
   readonly aborted: number;
-  readonly precommitted: number;
   readonly waiting: number;
   readonly failed: number;
   readonly pruned: number;
@@ -71,7 +76,7 @@ export class Resolver {
   }
 
   private async runPass(): Promise<ResolvePassReport> {
-    const tally: Tally = { examined: 0, committed: 0, aborted: 0, precommitted: 0, waiting: 0, failed: 0, pruned: 0 };
+    const tally: Tally = { examined: 0, committed: 0, aborted: 0, waiting: 0, failed: 0, pruned: 0 };
     const keys = this.host.dueKeys(this.o.now(), this.o.resolveBatchMax);
     await Promise.all(
       keys.map((key) =>
@@ -93,7 +98,8 @@ export class Resolver {
   private async resolve(key: string, record: TxRecord, tally: Tally): Promise<void> {
     tally.examined++;
     const asked = record.state === 'preparing' || this.inquiry === null ? null : await this.inquiry.ask(record.txId, record.preparedTerm ?? 0);
-    const t = decideTermination(record, asked);
+    const unreachableForMs = asked === null ? null : this.host.noteInquiry(key, asked.kind !== 'unreachable', this.o.now());
+    const t = decideTermination(record, asked, { unreachableForMs, threePcTimeoutMs: this.o.threePcTimeoutMs, resolveAfterMs: this.o.resolveAfterMs });
     const log = { txId: record.txId, participant: record.participant, state: record.state, protocol: record.protocol, why: t.why };
     try {
       switch (t.kind) {
@@ -105,13 +111,9 @@ export class Resolver {
           await this.host.advance(record, 'aborted', t.source, null, t.why);
           tally.aborted++;
           return;
-        case 'precommit':
-          await this.host.advance(record, 'precommitted', t.source, null);
-          tally.precommitted++;
-          return;
         case 'wait':
           this.o.logger.warn(log, 'transaction still in doubt');
-          this.host.postpone(key, this.o.resolveAfterMs);
+          this.host.postpone(key, t.retryAfterMs);
           tally.waiting++;
           return;
         default:

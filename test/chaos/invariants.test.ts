@@ -1,0 +1,126 @@
+// The chaos checker on fabricated histories: a consistent one passes every invariant, and
+// each broken one fails exactly the invariant it breaks. This is what makes a green chaos
+// run mean something.
+import { describe, expect, it } from 'vitest';
+import type { BankSnapshot, ChaosEvidence, CoordinatorTx } from '../../scripts/chaos/evidence.js';
+import { checkInvariants, INVARIANTS, type InvariantName } from '../../scripts/chaos/invariants.js';
+import { bank, consistentEvidence, coordinatorTx, transfer } from './fixtures.js';
+
+function failing(e: ChaosEvidence): InvariantName[] {
+  return checkInvariants(e)
+    .filter((r) => !r.pass)
+    .map((r) => r.name);
+}
+
+function violations(e: ChaosEvidence, name: InvariantName): readonly string[] {
+  return checkInvariants(e).find((r) => r.name === name)!.violations;
+}
+
+/** Every node's listing with `id` replaced. */
+function relist(e: ChaosEvidence, tx: CoordinatorTx, nodes = ['n1', 'n2', 'n3']): ChaosEvidence {
+  const byNode = new Map([...e.coordinatorByNode].map(([n, l]) => [n, nodes.includes(n) ? new Map(l).set(tx.id, tx) : l]));
+  return { ...e, coordinatorByNode: byNode };
+}
+
+function withBankAfter(e: ChaosEvidence, b: BankSnapshot): ChaosEvidence {
+  return { ...e, banksAfter: e.banksAfter.map((x) => (x.bank === b.bank ? b : x)) };
+}
+
+describe('chaos invariants', () => {
+  it('pass on a consistent history, and report each of them', () => {
+    const results = checkInvariants(consistentEvidence());
+    expect(results.map((r) => r.name)).toEqual(INVARIANTS.map((i) => i.name));
+    expect(results.filter((r) => !r.pass)).toEqual([]);
+  });
+
+  it('atomicity FAILS when a transfer committed at bank A and aborted at bank B', () => {
+    const e = consistentEvidence();
+    // t1 applied at A only: B aborted it and never credited bob.
+    const broken = withBankAfter(e, bank('B', { bob: 90 }, [{ txId: 't1', state: 'aborted' }, { txId: 't2', state: 'committed' }]));
+    expect(failing(broken)).toContain('atomicity');
+    expect(violations(broken, 'atomicity')).toEqual(['t1: committed at A but B=aborted']);
+    // The API said committed, B's record says otherwise, and bob's money shows it.
+    expect(failing(broken)).toContain('api-matches-participants');
+    expect(failing(broken)).toContain('conservation');
+  });
+
+  it('atomicity FAILS when one bank committed and the other has no record at all', () => {
+    const broken = withBankAfter(consistentEvidence(), bank('B', { bob: 90 }, [{ txId: 't2', state: 'committed' }]));
+    expect(violations(broken, 'atomicity')).toEqual(['t1: committed at A but B=no record']);
+  });
+
+  it('atomicity falls back on money where a bank exposes no records, and still FAILS a partial transfer', () => {
+    const e = consistentEvidence();
+    const noRecords: ChaosEvidence = { ...e, banksAfter: [bank('A', { alice: 80 }, null), bank('B', { bob: 90 }, null)] };
+    expect(failing(noRecords)).toContain('atomicity');
+    expect(violations(noRecords, 'atomicity')).toEqual(['B/bob: balance moved by -10, committed transfers account for 20']);
+  });
+
+  it('conservation FAILS when money appears, and on a negative balance', () => {
+    const e = consistentEvidence();
+    const made = { ...e, banksAfter: e.banksAfter.map((b) => (b.bank === 'A' ? bank('A', { alice: 81 }, b.records) : b)) };
+    expect(failing(made)).toContain('conservation');
+    expect(violations(made, 'conservation')[0]).toBe('total was 200, is 201 (+1)');
+    const negative: ChaosEvidence = { ...e, banksBefore: [bank('A', { alice: 0 }, null), bank('B', { bob: 200 }, null)], banksAfter: [bank('A', { alice: -20 }, e.banksAfter[0]!.records), bank('B', { bob: 220 }, e.banksAfter[1]!.records)] };
+    expect(violations(negative, 'conservation')).toEqual(['A/alice has a negative balance -20']);
+  });
+
+  it('nothing-in-doubt FAILS on an unfinished coordinator state, a prepared record, held funds, or an unknown outcome', () => {
+    const e = consistentEvidence();
+    expect(failing(relist(e, coordinatorTx('t1', 'committed', ['A', 'B'], 'committing'), ['n2']))).toEqual(['nothing-in-doubt']);
+    const prepared = withBankAfter(e, bank('B', { bob: 120 }, [...e.banksAfter[1]!.records!, { txId: 't3', state: 'prepared' }]));
+    expect(violations(prepared, 'nothing-in-doubt')).toEqual(['t3: B is still prepared']);
+    const held = withBankAfter(e, bank('A', { alice: 80 }, e.banksAfter[0]!.records, { alice: 5 }));
+    expect(violations(held, 'nothing-in-doubt')).toEqual(['A/alice: 5 still held by an undecided transfer']);
+    const unknown = { ...transfer('k4', 'unused', 'aborted', ['A', 'alice'], ['B', 'bob'], 1), txIds: [], apiOutcome: null, error: 'UNREACHABLE' };
+    expect(violations({ ...e, transfers: [...e.transfers, unknown] }, 'nothing-in-doubt')).toEqual(['k4: the client never learned an outcome (last error: UNREACHABLE)']);
+  });
+
+  it('api-matches-participants FAILS when the API reported an outcome the coordinator and banks did not apply', () => {
+    const e = consistentEvidence();
+    // The client was told t3 committed; everything else says aborted.
+    const lied = { ...e, transfers: e.transfers.map((t) => (t.key === 'k3' ? { ...t, apiOutcome: 'committed' as const } : t)) };
+    expect(failing(lied)).toEqual(['api-matches-participants']);
+    expect(violations(lied, 'api-matches-participants')).toContain("t3 (k3): API said committed, A's record is aborted");
+    // A resend that learns a different outcome than the first answer is a violation too.
+    const flipped = { ...e, transfers: e.transfers.map((t) => (t.key === 'k1' ? { ...t, resolvedOutcome: 'aborted' as const } : t)) };
+    expect(violations(flipped, 'api-matches-participants')).toEqual(['t1 (k1): API said committed, then aborted on resend']);
+  });
+
+  it('decisions-durable FAILS when an outcome changed or vanished across the outage, or the outage never ran', () => {
+    const e = consistentEvidence();
+    const after = new Map(e.outage!.after);
+    after.set('t1', 'aborted');
+    after.set('t2', 'missing');
+    const lost = { ...e, outage: { before: e.outage!.before, after } };
+    expect(failing(lost)).toEqual(['decisions-durable']);
+    expect(violations(lost, 'decisions-durable')).toEqual(['t1: committed before the outage, aborted after', 't2: committed before the outage, missing after']);
+    expect(violations({ ...e, outage: null }, 'decisions-durable')).toEqual(['the full-cluster kill and restart did not run']);
+  });
+
+  it('one-transaction-per-key FAILS when a retried key ran a second transaction', () => {
+    const e = consistentEvidence();
+    const twice = relist({ ...e, transfers: e.transfers.map((t) => (t.key === 'k3' ? { ...t, txIds: ['t3', 't9'] } : t)) }, coordinatorTx('t9', 'aborted'));
+    expect(violations(twice, 'one-transaction-per-key')).toEqual(['k3 was answered as t3 and t9']);
+    const orphan = relist(e, coordinatorTx('t8', 'aborted'));
+    expect(violations(orphan, 'one-transaction-per-key')).toEqual(['t8 exists, but no answer to any transfer named it']);
+  });
+
+  it('nodes-agree FAILS on a split decision or a node that could not be listed', () => {
+    const e = consistentEvidence();
+    const split = relist(e, coordinatorTx('t2', 'aborted'), ['n3']);
+    expect(violations(split, 'nodes-agree')).toEqual(['t2: n1=committed n2=committed n3=aborted']);
+    expect(violations({ ...e, unlistedNodes: ['n2'] }, 'nodes-agree')).toEqual(['n2 could not be listed']);
+  });
+
+  it('single-leader-per-term FAILS when two nodes claimed the same term', () => {
+    const e = { ...consistentEvidence(), leadersByTerm: new Map([[3, ['n1', 'n3']]]) };
+    expect(failing(e)).toEqual(['single-leader-per-term']);
+  });
+
+  it('requests-accepted FAILS when the API refused a well-formed transfer', () => {
+    const e = consistentEvidence();
+    const refused = { ...transfer('k5', 'x', 'aborted', ['A', 'alice'], ['B', 'bob'], 1), txIds: [], apiOutcome: null, rejected: '409 IDEMPOTENCY_KEY_REUSED: ...' };
+    expect(failing({ ...e, transfers: [...e.transfers, refused] })).toEqual(['requests-accepted']);
+  });
+});

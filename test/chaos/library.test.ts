@@ -1,0 +1,90 @@
+// The chaos library's pure pieces: the seeded PRNG, option parsing and validation, the
+// failover statistics and the progress line.
+import { describe, expect, it } from 'vitest';
+import { failoverStats, type FaultEvent } from '../../scripts/chaos/faults.js';
+import { parseChaosArgs } from '../../scripts/chaos/options.js';
+import { formatProgress } from '../../scripts/chaos/progress.js';
+import { SeededRandom } from '../../scripts/chaos/rng.js';
+
+describe('SeededRandom', () => {
+  it('replays the same sequence from the same seed, and forks independent streams', () => {
+    const draw = (r: SeededRandom): number[] => Array.from({ length: 20 }, () => r.int(0, 1000));
+    expect(draw(new SeededRandom(42))).toEqual(draw(new SeededRandom(42)));
+    expect(draw(new SeededRandom(42))).not.toEqual(draw(new SeededRandom(43)));
+    const a = new SeededRandom(7);
+    const b = new SeededRandom(7);
+    const fa = a.fork('faults');
+    a.fork('workload').next(); // draws on a sibling stream do not move this one
+    const fb = b.fork('faults');
+    expect(draw(fa)).toEqual(draw(fb));
+  });
+
+  it('stays in range', () => {
+    const r = new SeededRandom(1);
+    for (let i = 0; i < 1000; i++) {
+      const v = r.int(3, 5);
+      expect(v >= 3 && v <= 5).toBe(true);
+    }
+    expect(() => new SeededRandom(-1)).toThrow(/seed \(-1\)/);
+  });
+});
+
+describe('parseChaosArgs', () => {
+  it('parses the documented flags', () => {
+    const p = parseChaosArgs(['--target', 'compose', '--seed', '9', '--duration', '30', '--faults', 'kill,partition', '--concurrency', '4']);
+    expect(p.kind).toBe('options');
+    if (p.kind !== 'options') return;
+    expect(p.options).toMatchObject({ target: 'compose', seed: 9, durationS: 30, faults: ['kill', 'partition'], concurrency: 4 });
+  });
+
+  it('defaults the faults to what the target supports', () => {
+    const local = parseChaosArgs(['--seed', '1']);
+    const compose = parseChaosArgs(['--seed', '1', '--target', 'compose']);
+    expect(local.kind === 'options' && local.options.faults).toEqual(['kill', 'pause', 'restart']);
+    expect(compose.kind === 'options' && compose.options.faults).toEqual(['kill', 'pause', 'restart', 'partition']);
+  });
+
+  it('names the value and the limit of what is wrong', () => {
+    const p = parseChaosArgs(['--faults', 'partition,bogus', '--concurrency', '0', '--duration', 'x']);
+    expect(p.kind).toBe('invalid');
+    if (p.kind !== 'invalid') return;
+    expect(p.errors).toContain('--faults: unknown fault bogus (known: kill,pause,restart,partition)');
+    expect(p.errors).toContain('concurrency (0) must be an integer between 1 and 256');
+    expect(p.errors).toContain('--duration (x) must be a number');
+    expect(p.errors).toContain('fault partition is not available with --target local (available: kill,pause,restart)');
+  });
+});
+
+describe('failoverStats', () => {
+  const fault = (atMs: number, wasLeader: boolean): FaultEvent => ({ kind: 'kill', node: 'n1', wasLeader, atMs, plannedMs: 1000, quorumLost: false, healedAtMs: atMs + 1000, error: null });
+  const commit = (decidedAtMs: number, endedAtMs: number) => ({ apiOutcome: 'committed', decidedAtMs, endedAtMs });
+
+  it('measures from a leader fault to the first answer of a transfer decided after it', () => {
+    const stats = failoverStats(
+      [fault(1_000, true), fault(5_000, true), fault(6_000, false), fault(20_000, true)],
+      [
+        commit(900, 1_200), // decided before the fault: does not count, however late its answer
+        commit(1_800, 2_000),
+        commit(1_900, 1_950),
+        commit(5_100, 5_400),
+        { apiOutcome: 'aborted', decidedAtMs: 5_050, endedAtMs: 5_060 },
+      ],
+    );
+    expect(stats.samplesMs).toEqual([950, 400]);
+    expect(stats).toMatchObject({ leaderFaults: 3, unobserved: 1, p50Ms: 400, maxMs: 950 });
+  });
+});
+
+describe('formatProgress', () => {
+  it('shows rate, counts, faults and the leader', () => {
+    const history: { atMs: number; finished: number }[] = [];
+    const base = { counts: { attempted: 0, committed: 0, aborted: 0, unknown: 0, rejected: 0, inFlight: 0 }, faults: { kill: 0 }, leader: null, down: [], phase: 'faults' };
+    formatProgress({ ...base, elapsedMs: 0 }, history);
+    const line = formatProgress({ ...base, elapsedMs: 2_000, counts: { ...base.counts, attempted: 22, committed: 18, aborted: 2 }, faults: { kill: 1 }, leader: 'n2', down: ['n1:killed'] }, history);
+    expect(line).toContain('10.0 tx/s');
+    expect(line).toContain('committed 18 aborted 2 unknown 0');
+    expect(line).toContain('kills 1');
+    expect(line).toContain('leader n2');
+    expect(line).toContain('down n1:killed');
+  });
+});

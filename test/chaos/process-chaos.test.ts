@@ -1,0 +1,47 @@
+// Process-based chaos: the chaos runner's own library (scripts/chaos) with the local
+// target: three `ratify node` processes and the two example banks on 127.0.0.1, a
+// transfer workload, and SIGKILL / SIGSTOP+SIGCONT / SIGTERM restarts drawn from a fixed
+// seed. Then the full-cluster SIGKILL and restart, and every invariant must hold. Runs
+// wherever Node runs (no Docker). Needs `npm run build` (the nodes run from dist/).
+//
+// RATIFY_CHAOS_SEEDS=1,2,3 runs other seeds; the report of each is printed.
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OPTIONS, type ChaosOptions } from '../../scripts/chaos/options.js';
+import { createProgress } from '../../scripts/chaos/progress.js';
+import { formatReport, type ChaosReport } from '../../scripts/chaos/report.js';
+import { runChaos } from '../../scripts/chaos/runner.js';
+
+const SEEDS = (process.env['RATIFY_CHAOS_SEEDS'] ?? '20251125').split(',').map(Number);
+/** Seconds of faults; recovery, the outage and the checks come on top. */
+const DURATION_S = 35;
+/** Bounded, and generous: a shared 2-core box, and graceful restarts may take their full grace. */
+const RUN_TIMEOUT_MS = 6 * 60_000;
+
+// A test that times out leaves its run going: abandon it (the runner still stops every
+// process it started, by PID, and removes its temp dir) before the worker goes away.
+const abandon = new AbortController();
+const running: Promise<unknown>[] = [];
+afterAll(async () => {
+  abandon.abort();
+  await Promise.allSettled(running);
+}, 120_000);
+
+describe('process chaos (local node processes, SIGKILL / SIGSTOP / restart)', () => {
+  for (const seed of SEEDS) {
+    it(`seed ${seed}: every invariant holds`, { timeout: RUN_TIMEOUT_MS }, async () => {
+      const options: ChaosOptions = { ...DEFAULT_OPTIONS, target: 'local', seed, durationS: DURATION_S, concurrency: 6, resultsDir: null, dataDir: null };
+      const run = runChaos(options, { abort: abandon.signal, progress: createProgress(process.stderr, 'lines'), command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/process-chaos.test.ts` });
+      running.push(run);
+      const report: ChaosReport = await run;
+      const text = formatReport(report);
+      console.log(text);
+      // The run really exercised something: transfers decided both ways, faults injected.
+      expect(report.transactions.committed, text).toBeGreaterThan(0);
+      expect(Object.values(report.faults.byKind).reduce((a, b) => a + b, 0), text).toBeGreaterThan(0);
+      expect(report.faults.failed, text).toBe(0);
+      expect(report.outage.ran, text).toBe(true);
+      expect(report.invariants.filter((i) => !i.pass).map((i) => `${i.name}: ${i.violations.slice(0, 5).join('; ')}`), text).toEqual([]);
+      expect(report.ok, text).toBe(true);
+    });
+  }
+});
