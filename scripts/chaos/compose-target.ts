@@ -3,8 +3,8 @@
 // docker CLI: docker kill / start, pause / unpause, restart, and partitions as
 // `docker network disconnect` / `connect` (with the service's aliases, so peers still
 // resolve it by name once it is back). A project that is not running is brought up
-// (image ratify:local, no build) and taken down again at the end; one that was running
-// is left running.
+// (image ratify:local, no build) and taken down again at the end (with its volumes, if
+// this run created them); one that was running is left running.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,8 @@ export class ComposeTarget implements ChaosTarget {
   private readonly containers = new Map<string, string>();
   private readonly detached = new Map<string, Attachment[]>();
   private startedProject = false;
+  /** The project's volumes did not exist before this run: `down -v` at the end. */
+  private createdVolumes = false;
   private banksStopped = false;
 
   constructor(private readonly o: ComposeTargetOptions) {}
@@ -55,6 +57,8 @@ export class ComposeTarget implements ChaosTarget {
     if (problem !== null) throw new Error(`--target compose: ${problem} (start one, or use --target local)`);
     this.compose = await findCompose();
     if (!(await this.allRunning())) {
+      const label = `label=com.docker.compose.project=${this.o.project}`;
+      this.createdVolumes = (await docker(['volume', 'ls', '-q', '--filter', label])).trim() === '';
       await this.composeCmd(['up', '-d', '--no-build', ...this.services], START_TIMEOUT_MS);
       this.startedProject = true;
     }
@@ -144,8 +148,8 @@ export class ComposeTarget implements ChaosTarget {
         await docker(['start', cid]).catch(() => undefined);
       }
     }
-    // Volumes stay: they may hold data from before this run (`down -v` removes them).
-    if (this.startedProject) await this.composeCmd(['down'], START_TIMEOUT_MS).catch(() => undefined);
+    // Volumes that held data before this run stay; those it created go.
+    if (this.startedProject) await this.composeCmd(['down', ...(this.createdVolumes ? ['-v'] : [])], START_TIMEOUT_MS).catch(() => undefined);
   }
 
   private cid(service: string): string {

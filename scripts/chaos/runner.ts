@@ -149,6 +149,8 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
     const invariants = checkInvariants(evidence);
     const counts = wl.snapshot();
     const failedFaults = fs.events.filter((e) => e.error !== null).length;
+    const ok = invariants.every((i) => i.pass) && counts.attempted > 0;
+    const logsKept = o.dataDir !== null || !ok || o.target !== 'local';
     if (failedFaults > 0) notes.push(`${failedFaults} faults failed to inject or heal (see events in the JSON report)`);
     report = {
       seed: o.seed,
@@ -180,8 +182,8 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
       outage: outage.summary,
       invariants,
       notes,
-      logs: target.logsHint(),
-      ok: invariants.every((i) => i.pass) && counts.attempted > 0,
+      logs: logsKept ? target.logsHint() : `${target.logsHint()} (removed after a passing run; --data DIR keeps them)`,
+      ok,
     };
     if (counts.attempted === 0) notes.push('no transfer was attempted: nothing was tested');
     return report;
@@ -190,7 +192,8 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
     await faults?.stop().catch(() => undefined);
     await workload?.close().catch(() => undefined);
     await tracker?.stop().catch(() => undefined);
-    const keep = o.dataDir !== null || report === null || !report.ok;
+    // Kept for a post-mortem: a failed run, or one that broke down (but not one abandoned on purpose).
+    const keep = o.dataDir !== null || (report !== null ? !report.ok : !abort.aborted);
     await target.tearDown(keep);
     if (keep && o.target === 'local') progress.log(`data and logs kept under ${target.logsHint()}`);
   }

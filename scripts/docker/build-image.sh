@@ -46,4 +46,6 @@ echo "build-image: docker build ${args[*]} . (log: $log)"
 if ! docker build "${args[@]}" . >"$log" 2>&1; then
   echo "build-image: FAILED; last lines of $log:"; tail -n 30 "$log" | sed 's/^/  /'; exit 1
 fi
+# Earlier builds of the image, now untagged, only take disk space (build-stage layers stay as cache).
+docker image prune -f --filter label=org.ratify.source-hash >/dev/null 2>&1 || true
 echo "build-image: built $TAG ($(docker image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%.0f MB", $1/1e6}'))"

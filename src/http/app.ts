@@ -10,6 +10,7 @@ import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { installErrorHandling } from './error-handler.js';
+import { installStrictValidation } from './validation.js';
 import { healthRoutes } from './health-routes.js';
 import { kvRoutes } from './kv-routes.js';
 import { LeaderForwarder } from './leader-forward.js';
@@ -49,6 +50,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
+  installStrictValidation(app);
   const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs });
   app.addHook('onClose', async () => forwarder.close());
 

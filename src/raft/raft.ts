@@ -184,6 +184,8 @@ export class RaftCore implements RaftCoreApi {
       return;
     }
     this.stepByRole(m);
+    // A commit may have settled a pending removal of this node (see electable()).
+    if (this.role === 'follower' || this.role === 'learner') this.role = this.followerRole();
     this.checkInvariants();
   }
 
@@ -614,12 +616,26 @@ export class RaftCore implements RaftCoreApi {
   }
 
   private followerRole(): Role {
-    return isVoter(this.config.members, this.id) ? 'follower' : 'learner';
+    return this.electable() ? 'follower' : 'learner';
   }
 
-  /** A voter with no snapshot waiting to be installed may campaign; others never do. */
+  /** An electable node with no snapshot waiting to be installed may campaign; others never do. */
   private promotable(): boolean {
-    return isVoter(this.config.members, this.id) && this.log.pendingSnapshot === null;
+    return this.electable() && this.log.pendingSnapshot === null;
+  }
+
+  /**
+   * A voter of the latest configuration, or of the committed one that an
+   * uncommitted change replaces. The second case is a leader that removed itself
+   * and lost leadership before the removal committed: its log may hold the only
+   * copy of C_new, and C_old's other voters cannot win without its vote, which
+   * its longer log denies them (two voters deadlock for good). It campaigns,
+   * counts votes and acks by C_new, and steps down once C_new commits (§4.2.2).
+   */
+  private electable(): boolean {
+    if (isVoter(this.config.members, this.id)) return true;
+    if (this.config.index <= this.log.commitIndex) return false;
+    return isVoter(this.log.configAt(this.log.commitIndex)?.members ?? this.bootstrapMembers, this.id);
   }
 
   private scanConfig(): CurrentConfig {
@@ -657,7 +673,7 @@ export class RaftCore implements RaftCoreApi {
         return;
       case 'candidate':
       case 'precandidate':
-        if (!isVoter(next.members, this.id)) this.becomeFollower(this.term, null);
+        if (!this.electable()) this.becomeFollower(this.term, null);
         return;
       case 'follower':
       case 'learner':
@@ -827,7 +843,7 @@ export class RaftCore implements RaftCoreApi {
     assert((this.role === 'leader') === (this.rep !== null), () => `role ${this.role} with replicator ${this.rep !== null}`);
     assert((this.role === 'leader') === (this.leaderId === this.id), () => `role ${this.role} but leaderId ${this.leaderId}`);
     assert(this.role !== 'candidate' || this.vote === this.id, 'a candidate votes for itself');
-    assert(this.role !== 'candidate' && this.role !== 'precandidate' ? true : isVoter(this.config.members, this.id), 'a non-voter campaigns');
+    assert(this.role !== 'candidate' && this.role !== 'precandidate' ? true : this.electable(), 'a non-voter campaigns');
     assert(this.role === 'leader' || this.transfer === null, 'a transfer outlived leadership');
     assert(this.log.lastTerm() <= this.term, () => `last log term ${this.log.lastTerm()} above current term ${this.term}`);
     assert(this.log.commitIndex <= this.log.lastIndex(), 'commit index beyond the log');

@@ -271,6 +271,8 @@ async function phase2(ctx: RunContext, tx: TxRecord): Promise<void> {
 /** Retries forever (rate-bounded by backoff) until a 2xx; false only when the term ends. */
 async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort'): Promise<boolean> {
   const { client, config, random } = ctx.deps;
+  const otherOutcome = kind === 'commit' ? 'TX_ALREADY_ABORTED' : 'TX_ALREADY_COMMITTED';
+  let violationLogged = false;
   for (let attempt = 0; !ctx.signal.aborted; attempt++) {
     const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
     const result = await client.deliver(kind, request, { timeoutMs: config.phase2CallTimeoutMs, signal: ctx.signal });
@@ -279,8 +281,9 @@ async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantReco
       return true;
     }
     if (ctx.signal.aborted) return false;
-    if (attempt === 0 && result.code === (kind === 'commit' ? 'TX_ALREADY_ABORTED' : 'TX_ALREADY_COMMITTED')) {
+    if (result.code === otherOutcome && !violationLogged) {
       // Retrying is all that is left; the view's lastError and this line say why it never ends.
+      violationLogged = true;
       ctx.deps.logger.error({ txId: tx.id, participant: p.name, kind, code: result.code }, 'PROTOCOL VIOLATION: participant reached the other outcome on its own');
     }
     callFailed(ctx, tx, p, kind, result.error);

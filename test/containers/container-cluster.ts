@@ -62,6 +62,16 @@ export class ContainerCluster {
   ) {}
 
   static async start(options: ClusterOptions): Promise<ContainerCluster> {
+    try {
+      return await ContainerCluster.startOnce(options);
+    } catch (err) {
+      // Another test may take a probed free port before docker binds it: try new ports once.
+      if (!/port is already allocated|address already in use/i.test(String(err))) throw err;
+      return ContainerCluster.startOnce(options);
+    }
+  }
+
+  private static async startOnce(options: ClusterOptions): Promise<ContainerCluster> {
     const network = await new Network().start();
     const nodes = new Map<string, Member>();
     const banks = new Map<string, Member>();

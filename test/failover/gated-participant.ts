@@ -56,8 +56,11 @@ export interface Hold {
   readonly arrived: Promise<ArrivedCall>;
   /** Calls parked so far. */
   parked(): readonly ArrivedCall[];
-  /** Stops holding and hands every parked call to the SDK (answers go back if the caller still listens). */
-  release(): Promise<CallRecord[]>;
+  /**
+   * Stops holding and hands every parked call to the SDK (answers go back if the
+   * caller still listens): in arrival order, or one at a time newest first.
+   */
+  release(order?: 'arrival' | 'newest-first'): Promise<CallRecord[]>;
   /** Stops holding and drops every parked call without an answer (its connection is destroyed). */
   drop(): void;
 }
@@ -176,9 +179,12 @@ export class GatedParticipant {
     return {
       arrived,
       parked: () => rule.parked.map((p) => p.call),
-      release: async () => {
+      release: async (order = 'arrival') => {
         rule.active = false;
-        const out = await Promise.all(rule.parked.splice(0).map((p) => this.deliver(p.call, p.body, p.headers, p.res, 'held')));
+        const parked = rule.parked.splice(0);
+        if (order === 'arrival') return Promise.all(parked.map((p) => this.deliver(p.call, p.body, p.headers, p.res, 'held')));
+        const out: CallRecord[] = [];
+        for (const p of parked.reverse()) out.push(await this.deliver(p.call, p.body, p.headers, p.res, 'held'));
         return out;
       },
       drop: () => {

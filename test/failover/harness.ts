@@ -20,12 +20,16 @@ export interface TxView {
 }
 
 /**
- * Coordinator settings for kill-point tests. Participant calls get a long
+ * Node settings for kill-point tests. Participant calls get a long
  * per-call timeout so a call a test holds stays in flight until the kill (the
  * leader must not give up on it first and move past the kill point); phase 2
  * backoff is capped low so a participant that comes back is retried soon.
  */
 export const TX_FLAGS: readonly string[] = [
+  // Election timeout 600-1200 ms instead of 300-600: on a loaded 2-core machine a
+  // node's event loop can stall long enough to start a needless election, which
+  // would move leadership away from the kill point a test has set up.
+  ...['--election-ticks', '30'],
   ...['--tx', 'prepareCallTimeoutMs=120000'],
   ...['--tx', 'phase2CallTimeoutMs=120000'],
   ...['--tx', 'phase2BackoffCapMs=500'],
@@ -198,4 +202,85 @@ export function expectStaleCallsFenced(p: GatedParticipant, id: string): number 
     });
   }
   return fenced;
+}
+
+const STATE_RANK: Record<TxView['state'], number> = {
+  active: 0,
+  preparing: 1,
+  precommitted: 2,
+  committing: 3,
+  aborting: 3,
+  committed: 4,
+  aborted: 4,
+};
+
+interface TimedRead {
+  readonly node: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly state: TxView['state'];
+  readonly outcome: Outcome | null;
+}
+
+/**
+ * Reads one transaction from every running node, over and over, while a
+ * scenario runs (kills and restarts included), and checks the reads are
+ * linearizable for what a client can see: a read that starts after another
+ * ended never shows an earlier state, and never a different outcome once one
+ * was shown. Reads that fail (dead node, no leader) are skipped.
+ */
+export class ViewWatcher {
+  private readonly reads: TimedRead[] = [];
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly cluster: TestCluster,
+    private readonly id: string,
+    private readonly intervalMs = 100,
+  ) {
+    this.loop = this.run();
+  }
+
+  /** Stops reading and asserts the history; returns how many reads succeeded. */
+  async stop(): Promise<number> {
+    await this.cancel();
+    this.check();
+    return this.reads.length;
+  }
+
+  /** Stops reading without checking (cleanup after a failed test). */
+  async cancel(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      await Promise.all(this.cluster.live().map((n) => this.readOnce(n.id)));
+      await new Promise((r) => setTimeout(r, this.intervalMs));
+    }
+  }
+
+  private async readOnce(node: string): Promise<void> {
+    const startedAt = performance.now();
+    try {
+      const res = await getTx(this.cluster, node, this.id);
+      if (res.status !== 200) return;
+      this.reads.push({ node, startedAt, endedAt: performance.now(), state: res.body.state, outcome: res.body.outcome });
+    } catch {
+      // node down or stalled: not a read
+    }
+  }
+
+  private check(): void {
+    for (const earlier of this.reads) {
+      for (const later of this.reads) {
+        if (later.startedAt <= earlier.endedAt) continue;
+        const pair = { earlier, later };
+        if (STATE_RANK[later.state] < STATE_RANK[earlier.state]) expect.fail(`a later read went back in state: ${JSON.stringify(pair)}`);
+        if (earlier.outcome !== null && later.outcome !== earlier.outcome) expect.fail(`a later read lost or changed the outcome: ${JSON.stringify(pair)}`);
+      }
+    }
+  }
 }

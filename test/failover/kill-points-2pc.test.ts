@@ -8,6 +8,7 @@
 // be fenced by term.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestCluster } from '../helpers/cluster.js';
+import { waitUntil } from '../helpers/wait.js';
 import { errorCode, GatedParticipant } from './gated-participant.js';
 import {
   ensureFullCluster,
@@ -23,10 +24,12 @@ import {
   waitForNewLeader,
   waitForView,
   type TxView,
+  ViewWatcher,
 } from './harness.js';
 
 let cluster: TestCluster | null = null;
 const participants: GatedParticipant[] = [];
+const watchers: ViewWatcher[] = [];
 
 beforeAll(async () => {
   cluster = await startTxCluster();
@@ -37,6 +40,7 @@ afterEach(async (ctx) => {
     console.error(cluster.dumpLogs());
     for (const p of participants) console.error(`---- participant ${p.name} ----\n${p.logs.join('\n')}`);
   }
+  await Promise.all(watchers.splice(0).map((w) => w.cancel()));
   await Promise.all(participants.splice(0).map((p) => p.close()));
   if (cluster !== null) await ensureFullCluster(cluster);
 });
@@ -48,6 +52,13 @@ afterAll(async () => {
 function c(): TestCluster {
   if (cluster === null) throw new Error('cluster not started');
   return cluster;
+}
+
+/** Linearizability watch on `txId` from every node for the rest of the test. */
+function watch(txId: string): ViewWatcher {
+  const w = new ViewWatcher(c(), txId);
+  watchers.push(w);
+  return w;
 }
 
 async function twoParticipants(): Promise<[GatedParticipant, GatedParticipant]> {
@@ -69,6 +80,7 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     expect(created.status).toBe(201);
     expect(created.body.state).toBe('active');
     const kept = created.body.id;
+    const watcher = watch(kept);
     const enlisted = await post<TxView>(c(), leaderId, `${txUrl(kept)}/participants`, b.spec());
     expect(enlisted.status).toBe(200);
     // A second one that nobody will commit: presumed abort at its deadline, by whichever leader is then in charge.
@@ -95,6 +107,7 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     for (const p of [a, b]) for (const call of p.calls) expect(call.term).toBeGreaterThan(term);
 
     await restartAndExpect(c(), killed, new Map([[kept, 'committed'], [abandoned.body.id, 'aborted']]));
+    expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
   });
 
   it('(b) during prepare with some votes in: a votes at once, b holds prepare until the kill', async () => {
@@ -104,6 +117,7 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     const answer = postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
 
     const { txId } = await holdB.arrived;
+    const watcher = watch(txId);
     await a.answered('prepare', txId);
     // "Some votes in": a's vote is in the replicated table, b's is not, and nothing is decided.
     const before = await waitForView(c(), leaderId, txId, (v) => v.participants[0]?.vote === 'commit', 'a vote to be recorded');
@@ -124,6 +138,7 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     await answer; // its node died: an error, never a hang
 
     await restartAndExpect(c(), killed, new Map([[txId, outcome]]));
+    expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
   });
 
   it('(c) after the decision, before phase 2 completes: commit calls held at both, kill once GET shows committed', async () => {
@@ -135,6 +150,7 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     // commit: true answers once the decision is durable.
     expect(answer.status).toBe(200);
     const txId = answer.body.id;
+    const watcher = watch(txId);
     expect(answer.body.outcome).toBe('committed');
     await Promise.all(holds.map((h) => h.arrived));
     const before = await getTx(c(), leaderId, txId);
@@ -152,6 +168,7 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     }
     await expectSettled(c(), txId, [a, b], 'committed');
     await restartAndExpect(c(), killed, new Map([[txId, 'committed']]));
+    expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
   });
 
   it('(d) during phase 2 with some acknowledgements in: a acknowledges commit, b holds it', async () => {
@@ -162,6 +179,7 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     if (answer instanceof Error) throw answer;
     expect(answer.status).toBe(200);
     const txId = answer.body.id;
+    const watcher = watch(txId);
     await holdB.arrived;
     await a.answered('commit', txId);
     const before = await waitForView(c(), leaderId, txId, (v) => v.participants[0]?.acknowledged === true, 'a acknowledgement to be recorded');
@@ -178,5 +196,39 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     expect(late.map((r) => [r.status, errorCode(r.body)])).toEqual([[409, 'STALE_TERM']]);
     await expectSettled(c(), txId, [a, b], 'committed');
     await restartAndExpect(c(), killed, new Map([[txId, 'committed']]));
+    expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
+  });
+
+  it('two leaders killed in a row during phase 2: the third finishes; the commit re-sent by all three runs once, stale ones are fenced', async () => {
+    const [a, b] = await twoParticipants();
+    const first = await c().waitForLeader();
+    const holdB = b.hold((call) => call.path === 'commit');
+    const answer = await postInBackground(c(), first.leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
+    if (answer instanceof Error) throw answer;
+    expect([answer.status, answer.body.outcome]).toEqual([200, 'committed']);
+    const txId = answer.body.id;
+    const watcher = watch(txId);
+    const parkedFrom = (term: number) => waitUntil(() => holdB.parked().some((x) => x.term === term), { what: `b to hold a commit of term ${term}` });
+    await parkedFrom(first.term);
+
+    await killLeaderOf(c(), first.term);
+    const second = await waitForNewLeader(c(), first.term);
+    await parkedFrom(second.term);
+    await killLeaderOf(c(), second.term);
+    // One node left: no quorum until the first leader comes back, behind on the log.
+    await c().startNode(first.leaderId);
+    const third = await waitForNewLeader(c(), second.term);
+    await parkedFrom(third.term);
+    expect((await getTx(c(), third.leaderId, txId)).body).toMatchObject({ state: 'committing', outcome: 'committed' });
+
+    // Newest first: the third leader's commit runs the handler, the two older ones are fenced.
+    const delivered = await holdB.release('newest-first');
+    const byTerm = new Map(delivered.map((r) => [r.term, [r.status, errorCode(r.body) ?? 'ok']]));
+    expect(byTerm.get(third.term)).toEqual([200, 'ok']);
+    expect(byTerm.get(first.term)).toEqual([409, 'STALE_TERM']);
+    expect(byTerm.get(second.term)).toEqual([409, 'STALE_TERM']);
+    await expectSettled(c(), txId, [a, b], 'committed');
+    await restartAndExpect(c(), second.leaderId, new Map([[txId, 'committed']]));
+    expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
   });
 });

@@ -22,6 +22,7 @@ import {
   waitForNewLeader,
   waitForView,
   type TxView,
+  ViewWatcher,
 } from './harness.js';
 
 let cluster: TestCluster | null = null;
@@ -55,6 +56,13 @@ async function participant(name: string, o: Partial<GatedParticipantOptions> = {
   const p = await GatedParticipant.start({ name, coordinatorUrls: c().nodes.map((n) => n.url), ...o });
   participants.push(p);
   return p;
+}
+
+/** Linearizability watch on `txId` from every node for the rest of the test. */
+function watch(txId: string): ViewWatcher {
+  const w = new ViewWatcher(c(), txId);
+  cleanups.push(() => w.cancel());
+  return w;
 }
 
 const oneShot = (ps: readonly GatedParticipant[], extra: Record<string, unknown> = {}) => ({
@@ -158,6 +166,7 @@ describe('participant faults', () => {
     const holdB = b.hold((call) => call.path === 'prepare' && call.term <= oldTerm);
     const answer = postInBackground(c(), oldId, '/v1/transactions', oneShot([a, b]));
     const { txId } = await holdB.arrived;
+    const watcher = watch(txId);
     await a.answered('prepare', txId);
 
     const pid = c().node(oldId).proc?.pid;
@@ -199,6 +208,7 @@ describe('participant faults', () => {
     await expectSettled(c(), txId, [a, b], outcome);
     const first = await answer;
     if (!(first instanceof Error) && first.status === 200) expect(first.body.outcome).toBe(outcome);
+    expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
   });
 
   it('an Idempotency-Key retried on another node after the leader is killed returns the same transaction; only one ran', async () => {
@@ -210,6 +220,7 @@ describe('participant faults', () => {
     const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term);
     const first = postInBackground(c(), leaderId, '/v1/transactions', body, { 'idempotency-key': key });
     const { txId } = await holdB.arrived;
+    const watcher = watch(txId);
 
     const killed = await killLeaderOf(c(), term);
     expect(await first).toBeInstanceOf(Error); // its node died before answering
@@ -239,6 +250,7 @@ describe('participant faults', () => {
     await restartAndExpect(c(), killed, new Map([[txId, outcome]]));
     const again = await post<TxView>(c(), killed, '/v1/transactions', body, { 'idempotency-key': key });
     expect([again.status, again.body.id]).toEqual([200, txId]);
+    expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
   });
 
   it('the client SDK retries run() across a leader kill with its idempotency key; one transaction runs', async () => {

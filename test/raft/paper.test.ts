@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
 import { seededRandom } from '../../src/raft/random.js';
-import type { Entry, InitialState, Message, NodeId, RaftConfig } from '../../src/raft/types.js';
+import type { Entry, InitialState, Message, NodeId, RaftConfig, Ready } from '../../src/raft/types.js';
 import { Cluster, dec, drain, enc, entriesWithTerms, initialState, stepAndCollect, testConfig, voters } from './helpers.js';
 
 const IDS = ['a', 'b', 'c'];
@@ -48,6 +48,16 @@ function appendResp(from: NodeId, to: NodeId, term: number, matchIndex: number):
   return { type: 'appendResp', from, to, term, success: true, matchIndex, rejectHint: 0, rejectTerm: 0 };
 }
 
+/** Steps one message and returns the single Ready it produces (advanced). */
+function stepAndCollectReady(c: RaftCore, m: Message): Ready {
+  c.step(m);
+  const rds = drain(c);
+  expect(rds).toHaveLength(1);
+  const rd = rds[0];
+  if (rd === undefined) throw new Error('no Ready');
+  return rd;
+}
+
 function ofType<T extends Message['type']>(msgs: readonly Message[], type: T): Extract<Message, { type: T }>[] {
   return msgs.filter((m): m is Extract<Message, { type: T }> => m.type === type);
 }
@@ -69,6 +79,29 @@ describe('§5.1 terms', () => {
     const out = stepAndCollect(c, append('b', 'a', 3, [0, 0], entriesWithTerms([3])));
     expect(out).toEqual([{ type: 'appendResp', from: 'a', to: 'b', term: 5, success: false, matchIndex: 0, rejectHint: 0, rejectTerm: 0 }]);
     expect(c.status()).toMatchObject({ term: 5, lastIndex: 0, leaderId: null });
+  });
+
+  it('answers from an older term are ignored: stale vote grants elect nobody (§5.1)', () => {
+    const c = newCore('a');
+    tickUntilCampaign(c); // candidate in term 1
+    c.step({ type: 'vote', from: 'b', to: 'a', term: 2, lastLogIndex: 0, lastLogTerm: 0, transfer: false });
+    drain(c);
+    tickUntilCampaign(c); // candidate in term 3
+    const term = c.status().term;
+    c.step({ type: 'voteResp', from: 'b', to: 'a', term: term - 2, granted: true });
+    c.step({ type: 'voteResp', from: 'c', to: 'a', term: term - 1, granted: true });
+    expect(c.status()).toMatchObject({ role: 'candidate', term });
+  });
+
+  it('a pre-vote grant counts only for the term the pre-candidate would campaign in now (§9.6)', () => {
+    const c = newCore('a', { cfg: { preVote: true }, initial: { hardState: { term: 4, vote: null, commitIndex: 0 } } });
+    tickUntilCampaign(c);
+    expect(c.status()).toMatchObject({ role: 'precandidate', term: 4 });
+    // A grant echoing our own term answers an older pre-campaign (for term 4).
+    c.step({ type: 'preVoteResp', from: 'b', to: 'a', term: 4, granted: true });
+    expect(c.status()).toMatchObject({ role: 'precandidate', term: 4 });
+    c.step({ type: 'preVoteResp', from: 'b', to: 'a', term: 5, granted: true });
+    expect(c.status()).toMatchObject({ role: 'candidate', term: 5 });
   });
 
   it('a deposed leader steps down when an answer carries a newer term (§5.1)', () => {
@@ -184,6 +217,22 @@ describe('§5.3 log replication', () => {
     expect(c.node('c').applied).toEqual([]);
   });
 
+  it("the leader counts its own entry toward a quorum only after the driver persisted it (§5.3, thesis §10.2.1)", () => {
+    const c = new Cluster(IDS);
+    c.elect('a');
+    c.isolate('c');
+    c.propose('a', 'x');
+    const a = c.core('a');
+    const rd = a.ready(); // carries entry 2 to persist and the appends to b
+    c.inFlight.push(...rd.messages);
+    c.deliver((m) => m.to === 'b');
+    c.processReady('b');
+    c.deliver((m) => m.to === 'a'); // b's ack arrives before a's own write finished
+    expect(a.status().commitIndex).toBe(1);
+    a.advance(rd);
+    expect(a.status().commitIndex).toBe(2);
+  });
+
   it('propose on a non-leader is refused with the known leader (§5.1 client interaction, §8)', () => {
     const c = new Cluster(IDS);
     c.elect('a');
@@ -272,6 +321,23 @@ describe('§5.3 log replication', () => {
     expect(appendsToB.map((m) => m.entries.map((e) => e.index))).toEqual([[2], [3]]);
     c.step(appendResp('b', 'a', 1, 2));
     expect(ofType(stepAndCollect(c), 'append').filter((m) => m.to === 'b').map((m) => m.entries.map((e) => e.index))).toEqual([[4]]);
+  });
+
+  it('a rejection in the pipeline falls back to one probe at a time, and a later success reopens the full window (§5.3)', () => {
+    const c = newCore('a', { cfg: { maxAppendBytes: 1, maxInflightAppends: 2 } });
+    makeLeader(c);
+    c.step(appendResp('b', 'a', 1, 1)); // replicate state
+    drain(c);
+    for (let i = 0; i < 6; i++) expect(c.propose(enc(`${i}`)).ok).toBe(true);
+    const toB = (): number[][] => ofType(stepAndCollect(c), 'append').filter((m) => m.to === 'b').map((m) => m.entries.map((e) => e.index));
+    expect(toB()).toEqual([[2], [3]]); // the window is full
+    // b lost entry 2: it rejects the append after it. Back to probing from match + 1.
+    c.step({ type: 'appendResp', from: 'b', to: 'a', term: 1, success: false, matchIndex: 2, rejectHint: 1, rejectTerm: 1 });
+    expect(toB()).toEqual([[2]]);
+    c.step({ type: 'appendResp', from: 'b', to: 'a', term: 1, success: false, matchIndex: 2, rejectHint: 1, rejectTerm: 1 }); // a duplicate: stale
+    expect(toB()).toEqual([]);
+    c.step(appendResp('b', 'a', 1, 2));
+    expect(toB()).toEqual([[3], [4]]);
   });
 
   it('proposals are refused with TOO_MANY_PENDING when too many entries are uncommitted', () => {
@@ -383,6 +449,19 @@ describe('§9.6 pre-vote and CheckQuorum', () => {
     c.elect('a');
     c.isolate('a');
     c.tick('a', 25);
+    expect(c.core('a').status()).toMatchObject({ role: 'follower', leaderId: null });
+  });
+
+  it('CheckQuorum counts voters only: learners that still answer do not keep a cut-off leader (thesis §6.2, §4.2.1)', () => {
+    const members = [...voters(...IDS), { id: 'l1', url: 'http://l1', voter: false }, { id: 'l2', url: 'http://l2', voter: false }];
+    const c = new Cluster([...IDS, 'l1', 'l2'], { members });
+    c.elect('a');
+    c.cutLink('a', 'b');
+    c.cutLink('a', 'c');
+    for (let i = 0; i < 25; i++) {
+      c.tick('a');
+      c.stabilize();
+    }
     expect(c.core('a').status()).toMatchObject({ role: 'follower', leaderId: null });
   });
 
@@ -551,6 +630,42 @@ describe('§4 membership changes', () => {
     expect(c.node(leader === 'b' ? 'c' : 'b').applied).toEqual(['after']);
   });
 
+  it('a leader that removed itself and lost leadership before the removal replicated can still be elected to finish it (§4.2.2)', () => {
+    // Two voters: the removed leader's log holds the only copy of C_new = {b}. b still
+    // uses C_old = {a, b} and needs a's vote, which a refuses (its log is longer). If
+    // a, a voter of the committed configuration, would not campaign, nobody ever could.
+    const c = new Cluster(['a', 'b']);
+    c.elect('a');
+    c.cutLink('a', 'b');
+    const removal = c.core('a').proposeConfChange({ type: 'remove', id: 'a' });
+    expect(removal.ok).toBe(true);
+    c.stabilize();
+    c.restart('a');
+    expect(c.core('a').status().members.map((m) => m.id)).toEqual(['b']);
+    c.heal();
+    c.tickUntil(() => (c.core('b').status().role === 'leader' ? true : undefined));
+    const index = removal.ok ? removal.index : 0;
+    expect(c.core('b').status().commitIndex).toBeGreaterThan(index);
+    expect(c.core('b').status().members.map((m) => m.id)).toEqual(['b']);
+    expect(c.core('a').status().role).toBe('learner');
+    c.propose('b', 'after');
+    c.stabilize();
+    expect(c.node('b').applied).toEqual(['after']);
+  });
+
+  it('a removed leader that saw its removal commit never campaigns again (§4.2.2)', () => {
+    const c = new Cluster(['a', 'b', 'c', 'd']);
+    c.elect('a');
+    expect(c.core('a').proposeConfChange({ type: 'remove', id: 'a' }).ok).toBe(true);
+    c.stabilize();
+    // a committed its own removal and stepped down; it knows the removal is committed.
+    expect(c.core('a').status()).toMatchObject({ role: 'learner' });
+    c.isolate('a');
+    c.tick('a', 100);
+    expect(c.core('a').status().role).toBe('learner');
+    expect(stepAndCollect(c.core('a'))).toEqual([]);
+  });
+
   it('a node absent from the configuration never campaigns', () => {
     const c = newCore('z');
     for (let i = 0; i < 100; i++) c.tick();
@@ -706,6 +821,15 @@ describe('§7 log compaction and InstallSnapshot', () => {
     expect(offsets.length).toBe(Math.ceil(data.byteLength / 8));
     expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
     expect(c.core('c').status()).toMatchObject({ snapshotIndex: meta.index, commitIndex: 12, appliedIndex: 12 });
+  });
+
+  it('a snapshot whose last entry the follower already holds is not installed: the longer matching log survives (§7)', () => {
+    const c = newCore('b', { initial: { hardState: { term: 1, vote: null, commitIndex: 2 }, entries: entriesWithTerms([1, 1, 1, 1, 1, 1]) } });
+    const meta = { index: 4, term: 1, members: voters(...IDS) };
+    const rd = stepAndCollectReady(c, { type: 'snapshot', from: 'a', to: 'b', term: 1, meta, offset: 0, chunk: enc('[]'), done: true });
+    expect(rd.snapshot).toBeNull();
+    expect(rd.messages).toEqual([{ type: 'appendResp', from: 'b', to: 'a', term: 1, success: true, matchIndex: 4, rejectHint: 0, rejectTerm: 0 }]);
+    expect(c.status()).toMatchObject({ lastIndex: 6, commitIndex: 4, snapshotIndex: 0 });
   });
 
   it('a follower restarts the accumulation when the snapshot changes or a chunk is out of order', () => {

@@ -9,6 +9,12 @@ export interface FakeCoordinator {
   readonly url: string;
   readonly txs: Map<string, FakeTx>;
   cluster: { term: number; leaderId: string | null };
+  /**
+   * up: answer. no-leader: every route answers 503 NO_LEADER in the API's error
+   * shape (a node reached, but no leader). down: drop every connection without
+   * an answer (no node reached).
+   */
+  mode: 'up' | 'no-leader' | 'down';
   /** Every request path, in order. */
   readonly seen: string[];
   close(): Promise<void>;
@@ -20,11 +26,18 @@ export async function startFakeCoordinator(): Promise<FakeCoordinator> {
     url: '',
     txs: new Map<string, FakeTx>(),
     cluster: { term: 1, leaderId: 'n1' as string | null },
+    mode: 'up' as FakeCoordinator['mode'],
     seen: [] as string[],
     close: () => app.close(),
   };
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     fake.seen.push(req.url);
+    if (fake.mode === 'no-leader') return reply.code(503).send({ error: { code: 'NO_LEADER', message: 'no leader is known' } });
+    if (fake.mode === 'down') {
+      reply.hijack();
+      req.raw.socket.destroy();
+    }
+    return undefined;
   });
   app.get<{ Params: { id: string } }>('/v1/transactions/:id', async (req, reply) => {
     const tx = fake.txs.get(req.params.id) ?? 'missing';

@@ -41,8 +41,8 @@ describe('participant core: deduplication', () => {
     await p.handle('prepare', prepareBody('c'));
     await p.handle('prepare', prepareBody('a'));
     for (let i = 0; i < 3; i++) {
-      expect(await p.handle('commit', callBody('c'))).toEqual({ status: 200, body: { ok: true } });
-      expect(await p.handle('abort', callBody('a'))).toEqual({ status: 200, body: { ok: true } });
+      expect(await p.handle('commit', callBody('c'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
+      expect(await p.handle('abort', callBody('a'))).toEqual({ status: 200, body: { ok: true, state: 'aborted' } });
     }
     expect(h.count('commit', 'c')).toBe(1);
     expect(h.count('abort', 'a')).toBe(1);
@@ -86,7 +86,7 @@ describe('participant core: protocol orders', () => {
   it('records an abort for a transaction never prepared, so a late prepare votes abort', async () => {
     const h = recordingHandlers();
     const p = memoryParticipant(h);
-    expect(await p.handle('abort', callBody('tx1'))).toEqual({ status: 200, body: { ok: true } });
+    expect(await p.handle('abort', callBody('tx1'))).toEqual({ status: 200, body: { ok: true, state: 'aborted' } });
     const late = await p.handle('prepare', prepareBody('tx1'));
     expect(late.status).toBe(200);
     expect(late.body).toMatchObject({ vote: 'abort' });
@@ -125,10 +125,11 @@ describe('participant core: protocol orders', () => {
     const h = recordingHandlers();
     const p = memoryParticipant(h);
     await p.handle('prepare', prepareBody('t', 1, { protocol: '3pc' }));
-    expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true } });
-    expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true } });
-    expect(await p.handle('commit', callBody('t'))).toEqual({ status: 200, body: { ok: true } });
-    expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true } });
+    expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'precommitted' } });
+    expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'precommitted' } });
+    expect(await p.handle('commit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
+    // A late precommit after commit says so: the coordinator must not decide abort against it.
+    expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
     expect(h.calls.map((c) => c.handler)).toEqual(['prepare', 'precommit', 'commit']);
     await p.close();
   });
@@ -150,7 +151,7 @@ describe('participant core: protocol orders', () => {
     await p.handle('prepare', prepareBody('tx1'));
     h.failNext.commit = new Error('db busy');
     expect(await p.handle('commit', callBody('tx1'))).toMatchObject({ status: 500, body: { error: { code: 'INTERNAL' } } });
-    expect(await p.handle('commit', callBody('tx1'))).toEqual({ status: 200, body: { ok: true } });
+    expect(await p.handle('commit', callBody('tx1'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
     expect(h.count('commit')).toBe(2);
     await p.close();
   });

@@ -41,9 +41,9 @@ describe('fastify plugin', () => {
     const prep = await post(app, 'prepare', prepareBody('t1', 2), 2);
     expect(prep.statusCode).toBe(200);
     expect(prep.json()).toEqual({ vote: 'commit' });
-    expect((await post(app, 'commit', callBody('t1', 2), 2)).json()).toEqual({ ok: true });
-    expect((await post(app, 'commit', callBody('t1', 2), 2)).json()).toEqual({ ok: true });
-    expect((await post(app, 'abort', callBody('t2', 2), 2)).json()).toEqual({ ok: true });
+    expect((await post(app, 'commit', callBody('t1', 2), 2)).json()).toEqual({ ok: true, state: 'committed' });
+    expect((await post(app, 'commit', callBody('t1', 2), 2)).json()).toEqual({ ok: true, state: 'committed' });
+    expect((await post(app, 'abort', callBody('t2', 2), 2)).json()).toEqual({ ok: true, state: 'aborted' });
     expect((await post(app, 'prepare', prepareBody('t2', 2), 2)).json()).toMatchObject({ vote: 'abort' });
     expect(h.calls.map((c) => c.handler)).toEqual(['prepare', 'commit']);
   });
@@ -128,7 +128,7 @@ describe('node:http handler', () => {
     const h = recordingHandlers();
     const base = await serve(h);
     expect(await call(base, '/tx/prepare', JSON.stringify(prepareBody('t', 3)))).toEqual({ status: 200, body: { vote: 'commit' } });
-    expect(await call(base, '/tx/commit', JSON.stringify(callBody('t', 3)))).toEqual({ status: 200, body: { ok: true } });
+    expect(await call(base, '/tx/commit', JSON.stringify(callBody('t', 3)))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
     expect(await call(base, '/tx/commit', JSON.stringify(callBody('t', 2)))).toMatchObject({ status: 409, body: { error: { code: 'STALE_TERM' } } });
     expect(await call(base, '/tx/prepare', '{bad')).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
     expect(await call(base, '/tx/prepare', JSON.stringify(prepareBody('big', 3, { payload: 'x'.repeat(5000) })))).toMatchObject({

@@ -181,30 +181,13 @@ describe('cooperative termination (fake coordinator)', () => {
     expect(await p.resolvePending()).toMatchObject({ waiting: 1 });
   });
 
-  it('3PC: prefers the cluster over the timeout rule', async () => {
-    const p = participant([fake.url]);
-    await p.handle('prepare', prepareBody('joins', 1, { protocol: '3pc' }));
-    await p.handle('prepare', prepareBody('overruled', 1, { protocol: '3pc' }));
-    await p.handle('precommit', callBody('overruled'));
-    fake.txs.set('joins', { outcome: null, state: 'precommitted' });
-    fake.txs.set('overruled', { outcome: 'aborted', state: 'aborting' });
-    clock.advance(THREE_PC_MS);
-    expect(await p.resolvePending()).toMatchObject({ precommitted: 1, aborted: 1 });
-    expect(handled().sort()).toEqual(['abort:resolver', 'precommit:coordinator', 'precommit:resolver']);
-    // Having joined precommitted, the timeout rule now commits it.
-    fake.txs.delete('joins');
-    fake.cluster = { term: 1, leaderId: 'n1' };
-    clock.advance(THREE_PC_MS);
-    expect(await p.resolvePending()).toMatchObject({ committed: 1 });
-  });
-
   it('a coordinator call that arrives after the resolver decided is deduplicated', async () => {
     const p = participant([fake.url]);
     await p.handle('prepare', prepareBody('tx1'));
     fake.txs.set('tx1', { outcome: 'committed', state: 'committing' });
     clock.advance(RESOLVE_AFTER_MS);
     await p.resolvePending();
-    expect(await p.handle('commit', callBody('tx1'))).toEqual({ status: 200, body: { ok: true } });
+    expect(await p.handle('commit', callBody('tx1'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
     expect(h.count('commit')).toBe(1);
   });
 
@@ -226,5 +209,95 @@ describe('cooperative termination (fake coordinator)', () => {
     await p.handle('prepare', prepareBody('bg'));
     fake.txs.set('bg', { outcome: 'committed', state: 'committed' });
     await eventually(() => h.count('commit', 'bg') === 1, 'the background resolver to commit');
+  });
+});
+
+describe('3PC with coordinator urls: the cluster first, the timeout rule only when no node answers for a whole window', () => {
+  let fake: FakeCoordinator;
+  beforeEach(async () => {
+    fake = await startFakeCoordinator();
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  /** 'p' prepared and 'pc' precommitted: the timeout rule would abort 'p' and commit 'pc'. */
+  async function preparedAndPrecommitted(): Promise<Participant> {
+    const p = participant([fake.url]);
+    await p.handle('prepare', prepareBody('p', 1, { protocol: '3pc' }));
+    await p.handle('prepare', prepareBody('pc', 1, { protocol: '3pc' }));
+    await p.handle('precommit', callBody('pc'));
+    return p;
+  }
+  const undecided = (): void => {
+    fake.txs.set('p', { outcome: null, state: 'precommitted' });
+    fake.txs.set('pc', { outcome: null, state: 'precommitted' });
+  };
+
+  it('asks after resolveAfterMs and follows a decided outcome against what the timeout rule would do', async () => {
+    const p = await preparedAndPrecommitted();
+    fake.txs.set('p', { outcome: 'committed', state: 'committing' });
+    fake.txs.set('pc', { outcome: 'aborted', state: 'aborting' });
+    clock.advance(RESOLVE_AFTER_MS);
+    expect(await p.resolvePending()).toMatchObject({ committed: 1, aborted: 1 });
+    expect(handled().sort()).toEqual(['abort:resolver', 'commit:resolver', 'precommit:coordinator']);
+  });
+
+  it('while a node answers, it waits through any number of windows instead of applying the rule', async () => {
+    const p = await preparedAndPrecommitted();
+    undecided();
+    for (let i = 0; i < 10; i++) {
+      clock.advance(THREE_PC_MS);
+      // Undecided, then not known yet, then no leader (503 in the API's error shape): each is a node answering.
+      if (i === 3) fake.txs.clear();
+      if (i === 6) fake.mode = 'no-leader';
+      expect(await p.resolvePending()).toMatchObject({ examined: 2, waiting: 2, committed: 0, aborted: 0 });
+    }
+    expect(handled()).toEqual(['precommit:coordinator']);
+    fake.mode = 'up';
+    fake.txs.set('p', { outcome: 'aborted', state: 'aborted' });
+    fake.txs.set('pc', { outcome: 'aborted', state: 'aborted' });
+    clock.advance(RESOLVE_AFTER_MS);
+    expect(await p.resolvePending()).toMatchObject({ aborted: 2 });
+    // The precommitted one aborted too: the cluster, not its timer, had the last word.
+    expect(handled().sort()).toEqual(['abort:resolver', 'abort:resolver', 'precommit:coordinator']);
+  });
+
+  it('applies the rule once every inquiry for a whole threePcTimeoutMs reached no node', async () => {
+    const p = await preparedAndPrecommitted();
+    fake.mode = 'down';
+    // First failed inquiry at resolveAfterMs; then one every resolveAfterMs, until the window is full.
+    for (let elapsed = 0; elapsed < THREE_PC_MS; elapsed += RESOLVE_AFTER_MS) {
+      clock.advance(RESOLVE_AFTER_MS);
+      expect(await p.resolvePending()).toMatchObject({ examined: 2, waiting: 2 });
+    }
+    clock.advance(RESOLVE_AFTER_MS);
+    expect(await p.resolvePending()).toMatchObject({ committed: 1, aborted: 1 });
+    expect(handled().sort()).toEqual(['abort:timeout', 'commit:timeout', 'precommit:coordinator']);
+    expect(fake.seen.length).toBeGreaterThan(0);
+  });
+
+  it('a node answering, or a coordinator call, starts the window again', async () => {
+    const p = await preparedAndPrecommitted();
+    fake.mode = 'down';
+    clock.advance(RESOLVE_AFTER_MS);
+    await p.resolvePending(); // the unreachable run starts
+    clock.advance(RESOLVE_AFTER_MS);
+    await p.resolvePending();
+    // One answer in between resets the run.
+    fake.mode = 'up';
+    undecided();
+    clock.advance(RESOLVE_AFTER_MS);
+    expect(await p.resolvePending()).toMatchObject({ waiting: 2 });
+    fake.mode = 'down';
+    for (let i = 0; i < 3; i++) {
+      clock.advance(RESOLVE_AFTER_MS);
+      expect(await p.resolvePending()).toMatchObject({ waiting: 2 });
+    }
+    // A coordinator call (a retried prepare of 'p') resets that record's run too.
+    await p.handle('prepare', prepareBody('p', 1, { protocol: '3pc' }));
+    clock.advance(RESOLVE_AFTER_MS);
+    expect(await p.resolvePending()).toMatchObject({ examined: 2, committed: 1, waiting: 1 });
+    expect(handled()).toEqual(['precommit:coordinator', 'commit:timeout']);
   });
 });

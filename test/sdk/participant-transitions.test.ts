@@ -42,6 +42,14 @@ describe('planCall', () => {
     expect(summary).toBe(expected);
   });
 
+  it('logs every refusal as a protocol violation except a 3PC precommit after our own timeout abort', () => {
+    const violations = table.flatMap(([state, record, path]) => {
+      const plan = planCall(record, path);
+      return plan.kind === 'refuse' && !plan.violation ? [`${state} + ${path}`] : [];
+    });
+    expect(violations).toEqual(['aborted + precommit']);
+  });
+
   it('replays the recorded abort reason', () => {
     expect(planCall(rec('aborted', 'abort', 'no funds'), 'prepare')).toEqual({ kind: 'reply-vote', vote: { vote: 'abort', reason: 'no funds' } });
   });

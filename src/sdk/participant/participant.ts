@@ -224,12 +224,12 @@ export class ParticipantCore implements Participant {
       }
       case 'ack':
         return ack(record!);
-      case 'refuse':
-        this.o.logger.error(
-          { txId: call.txId, participant: call.participant, path: call.path, state: record?.state ?? 'none', code: plan.code, term: call.term },
-          `PROTOCOL VIOLATION: ${plan.message}`,
-        );
+      case 'refuse': {
+        const fields = { txId: call.txId, participant: call.participant, path: call.path, state: record?.state ?? 'none', code: plan.code, term: call.term };
+        if (plan.violation) this.o.logger.error(fields, `PROTOCOL VIOLATION: ${plan.message}`);
+        else this.o.logger.warn(fields, `refused: ${plan.message}`);
         throw new RatifyError(plan.code, `${plan.message} (${call.participant}/${call.txId})`);
+      }
       default:
         return assertNever(plan);
     }

@@ -28,8 +28,11 @@ export type Plan =
   | { readonly kind: 'record-abort' }
   /** A repeated precommit/commit/abort: acknowledge without calling the handler. */
   | { readonly kind: 'ack' }
-  /** A protocol violation (or lost data): refuse, and log loudly. */
-  | { readonly kind: 'refuse'; readonly code: RefusalCode; readonly message: string };
+  /**
+   * Refuse. `violation`: a protocol violation (or lost data), logged loudly; the
+   * one expected refusal is a 3PC precommit after we aborted on our own timeout.
+   */
+  | { readonly kind: 'refuse'; readonly code: RefusalCode; readonly message: string; readonly violation: boolean };
 
 export function planCall(record: TxRecord | undefined, path: CallPath): Plan {
   switch (path) {
@@ -71,7 +74,10 @@ function planPrecommit(record: TxRecord | undefined): Plan {
     case 'committed':
       return { kind: 'ack' };
     case 'aborted':
-      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'precommit for a transaction this participant already aborted' };
+      // Expected under 3PC: we aborted on our own timeout (termination.ts). The
+      // refusal tells the coordinator, which then decides abort (nobody has been
+      // told commit: that needs every precommit acknowledged).
+      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'precommit for a transaction this participant already aborted', violation: false };
     default:
       return assertNever(record.state);
   }
@@ -86,7 +92,7 @@ function planCommit(record: TxRecord | undefined): Plan {
     case 'committed':
       return { kind: 'ack' };
     case 'aborted':
-      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'commit for a transaction this participant already aborted' };
+      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'commit for a transaction this participant already aborted', violation: true };
     default:
       return assertNever(record.state);
   }
@@ -102,14 +108,14 @@ function planAbort(record: TxRecord | undefined): Plan {
     case 'aborted':
       return { kind: 'ack' };
     case 'committed':
-      return { kind: 'refuse', code: 'TX_ALREADY_COMMITTED', message: 'abort for a transaction this participant already committed' };
+      return { kind: 'refuse', code: 'TX_ALREADY_COMMITTED', message: 'abort for a transaction this participant already committed', violation: true };
     default:
       return assertNever(record.state);
   }
 }
 
 function neverVotedCommit(path: 'precommit' | 'commit'): Plan {
-  return { kind: 'refuse', code: 'TX_NOT_FOUND', message: `${path} for a transaction this participant never voted commit on` };
+  return { kind: 'refuse', code: 'TX_NOT_FOUND', message: `${path} for a transaction this participant never voted commit on`, violation: true };
 }
 
 function abortVote(reason: string | null): Vote {

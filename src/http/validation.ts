@@ -1,0 +1,32 @@
+// Request validation for every route: strict bodies, coerced query strings.
+//
+// fastify's default Ajv coerces types and silently drops unknown properties.
+// For a coordinator that is wrong: {"commit": "true"} must not run a protocol,
+// and a misspelled field must be an error, not a silent default. Query strings
+// and path params arrive as text, so those parts keep coercion (?limit=10).
+import { Ajv, type Options } from 'ajv';
+import addFormatsImport from 'ajv-formats';
+import type { FastifyInstance, FastifySchema } from 'fastify';
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
+const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
+
+const common: Options = { allErrors: false, useDefaults: true, strict: false };
+
+type HttpPart = 'body' | 'querystring' | 'params' | 'headers';
+
+function makeCompilers(): Record<HttpPart, Ajv> {
+  const strict = addFormats(new Ajv({ ...common, coerceTypes: false, removeAdditional: false }));
+  const coercing = addFormats(new Ajv({ ...common, coerceTypes: 'array', removeAdditional: false }));
+  return { body: strict, querystring: coercing, params: coercing, headers: coercing };
+}
+
+/** Install on a fastify instance before registering routes. Tests of route plugins use it too. */
+export function installStrictValidation(app: FastifyInstance): void {
+  const compilers = makeCompilers();
+  app.setValidatorCompiler(({ schema, httpPart }: { schema: FastifySchema; httpPart?: string }) => {
+    const part = (httpPart ?? 'body') as HttpPart;
+    const ajv = compilers[part] ?? compilers.body;
+    return ajv.compile(schema as object);
+  });
+}
