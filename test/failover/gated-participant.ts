@@ -341,7 +341,7 @@ export class GatedParticipant {
   }
 }
 
-/** The STALE_TERM code of an SDK reply body, if it is one. */
+/** The error code of an SDK reply body (`{error: {code}}`), if it has one. */
 export function errorCode(body: unknown): string | undefined {
   const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
   return typeof code === 'string' ? code : undefined;
