@@ -10,7 +10,7 @@
 import { Command, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { isRatifyError } from './errors.js';
-import { configFields, resolveNodeConfig, type NodeConfig } from './node/config.js';
+import { configFields, resolveNodeConfig, txConfigFields, type NodeConfig } from './node/config.js';
 import { runLocalCluster, validateLocalCluster } from './node/local-cluster.js';
 import { installSignalHandlers, startNode } from './node/server.js';
 
@@ -20,14 +20,24 @@ const EXIT_DATA_CORRUPT = 3;
 
 function nodeCommand(): Command {
   const cmd = new Command('node').description('run one Ratify node');
-  cmd.option('--config <file>', 'JSON config file (flags > RATIFY_* env > file > defaults)');
-  for (const f of configFields()) cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} [env ${f.env}]`));
-  cmd.option('--tx <key=value...>', 'transaction-layer setting (repeatable), e.g. --tx maxParticipants=32 [env RATIFY_TX_<KEY>]');
+  // Defaults are shown as text, never set as commander defaults: a commander default
+  // would count as a flag and override the environment and the config file.
+  cmd.option('--config <file>', 'JSON config file (flags > RATIFY_* env > file > defaults) (default: none)');
+  for (const f of configFields()) cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} (default: ${f.defaultText}) [env ${f.env}]`));
+  cmd.option('--tx <key=value...>', 'transaction-layer setting (repeatable), e.g. --tx maxParticipants=32; keys and defaults below (default: none) [env RATIFY_TX_<KEY>]');
+  cmd.addHelpText('after', txSettingsHelp());
   cmd.action(async (opts: Record<string, unknown>) => {
     const config = loadConfigOrExit(cmd, opts);
     await runNode(config);
   });
   return cmd;
+}
+
+function txSettingsHelp(): string {
+  const fields = txConfigFields();
+  const width = Math.max(...fields.map((f) => f.key.length));
+  const lines = fields.map((f) => `  ${f.key.padEnd(width)}  (default: ${f.defaultText}) [env ${f.env}]`);
+  return `\nTransaction-layer settings (--tx key=value):\n${lines.join('\n')}\n`;
 }
 
 function loadConfigOrExit(cmd: Command, opts: Record<string, unknown>): NodeConfig {

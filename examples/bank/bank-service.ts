@@ -4,7 +4,8 @@
 //        --coordinators http://127.0.0.1:7001,http://127.0.0.1:7002,http://127.0.0.1:7003
 //
 // Routes: POST /ratify/{prepare,precommit,commit,abort} (the participant protocol),
-// GET /accounts, POST /accounts {name, balance}, GET /healthz.
+// GET /accounts, POST /accounts {name, balance}, GET /transactions (what this bank
+// did per transaction: see transactions-route.ts), GET /healthz.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,6 +14,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { createParticipant, ratifyParticipant, type Participant, type ParticipantTx } from '../../src/sdk/participant/index.js';
 import { Ledger } from './ledger.js';
+import { registerTransactionsRoute } from './transactions-route.js';
 
 export interface BankOptions {
   readonly name: string;
@@ -23,6 +25,8 @@ export interface BankOptions {
   readonly coordinators?: readonly string[];
   readonly resolveAfterMs?: number;
   readonly threePcTimeoutMs?: number;
+  /** Finished transaction records kept for GET /transactions (oldest dropped first); default 100000. */
+  readonly transactionsRetainMax?: number;
   readonly logger?: Logger;
 }
 
@@ -44,11 +48,8 @@ const ACCOUNT_BALANCE_MAX = 1e12;
 export async function buildBank(o: BankOptions): Promise<{ app: FastifyInstance; ledger: Ledger; participant: Participant }> {
   const logger = o.logger ?? pino({ level: 'info', base: { bank: o.name } });
   mkdirSync(o.dataDir, { recursive: true });
-  const ledger = new Ledger(join(o.dataDir, 'ledger'));
+  const ledger = new Ledger(join(o.dataDir, 'ledger'), o.transactionsRetainMax);
   await ledger.open();
-  // One reservation per (transaction, participant name): a bank enlisted twice in one
-  // transaction holds two separate reservations.
-  const key = (tx: ParticipantTx): string => `${tx.txId}/${tx.participant}`;
   const participant = createParticipant({
     name: o.name,
     dataDir: join(o.dataDir, 'participant'),
@@ -57,12 +58,14 @@ export async function buildBank(o: BankOptions): Promise<{ app: FastifyInstance;
     ...(o.resolveAfterMs === undefined ? {} : { resolveAfterMs: o.resolveAfterMs }),
     ...(o.threePcTimeoutMs === undefined ? {} : { threePcTimeoutMs: o.threePcTimeoutMs }),
     handlers: {
-      prepare: async (tx) => {
-        const r = await ledger.reserve(key(tx), tx.payload);
+      // One record per (transaction, participant name): a bank enlisted twice in one
+      // transaction holds two separate reservations.
+      prepare: async (tx: ParticipantTx) => {
+        const r = await ledger.reserve(tx.txId, tx.participant, tx.payload);
         return r.ok ? { vote: 'commit' } : { vote: 'abort', reason: r.reason };
       },
-      commit: (tx) => ledger.apply(key(tx)),
-      abort: (tx) => ledger.release(key(tx)),
+      commit: (tx) => ledger.apply(tx.txId, tx.participant),
+      abort: (tx) => ledger.release(tx.txId, tx.participant),
     },
   });
   // Fastify's generics follow the logger type; the plain instance type is all we need.
@@ -70,6 +73,7 @@ export async function buildBank(o: BankOptions): Promise<{ app: FastifyInstance;
   const app = Fastify({ loggerInstance: logger, logController }) as unknown as FastifyInstance;
   await app.register(ratifyParticipant, { prefix: PARTICIPANT_PREFIX, participant });
   registerAccountRoutes(app, o.name, ledger);
+  await app.register(registerTransactionsRoute, { bank: o.name, ledger, participant });
   app.addHook('onReady', () => participant.start());
   app.addHook('onClose', async () => {
     await participant.close();
@@ -125,10 +129,11 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       data: { type: 'string' },
       coordinators: { type: 'string', default: '' },
+      'transactions-retain-max': { type: 'string' },
     },
   });
   if (values.name === undefined || values.data === undefined) {
-    process.stderr.write('usage: bank-service --name <name> --data <dir> [--port <port>] [--coordinators <url,url,...>]\n');
+    process.stderr.write('usage: bank-service --name <name> --data <dir> [--port <port>] [--coordinators <url,url,...>] [--transactions-retain-max <n>]\n');
     process.exit(2);
   }
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info', base: { bank: values.name } });
@@ -138,6 +143,7 @@ async function main(): Promise<void> {
     port: Number(values.port),
     host: values.host,
     coordinators: values.coordinators.split(',').filter((u) => u.length > 0),
+    ...(values['transactions-retain-max'] !== undefined && { transactionsRetainMax: Number(values['transactions-retain-max']) }),
     logger,
   });
   // run.ts (and scripts) read this line to learn the port.

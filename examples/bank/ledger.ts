@@ -1,10 +1,17 @@
-// The bank's accounts, in LevelDB. A transfer's part at this bank is a list of
-// operations (account, delta). Prepare holds the debits, commit applies every
-// operation, abort releases the hold. A reservation is keyed by
-// "<txId>/<participant>", so each step is idempotent on its own as well.
+// The bank's accounts and its per-transaction records, in LevelDB. A transfer's
+// part at this bank is a list of operations (account, delta). Prepare holds the
+// debits, commit applies every operation, abort releases the hold. Each
+// (txId, participant) has one record whose state moves prepared -> committed or
+// prepared -> aborted (or straight to aborted when the bank votes abort), written
+// in the same batch as the balances it changes: the records are the bank's own
+// account of every transaction, for checkers to hold against the coordinator.
 //
-// Keys: acct!<name> -> {balance, held}; resv!<key> -> {ops}.
+// Keys: acct!<name> -> {balance, held}
+//       txn!<recordKey> -> LedgerTxRecord
+//       open!<recordKey> -> 1            index of prepared (undecided) records
+//       fin!<seq>        -> <recordKey>  finished records in finishing order, for retention
 import { Level } from 'level';
+import { encodeCursor, finishedKey, listRange, openKey, recordKey, txKey, type LedgerTxRecord, type LedgerTxState, type TxPage, type TxQuery } from './ledger-records.js';
 
 export interface Account {
   readonly name: string;
@@ -26,18 +33,34 @@ type Batch = ({ type: 'put'; key: string; value: unknown } | { type: 'del'; key:
 
 const OPS_MAX = 16;
 const ACCOUNT_NAME_CHARS_MAX = 64;
+export const TRANSACTIONS_RETAIN_MAX_DEFAULT = 100_000;
+const TRANSACTIONS_RETAIN_LIMIT = 10_000_000;
 
 export class Ledger {
   private readonly db: Level<string, unknown>;
   /** One read-modify-write at a time: two prepares must not both see the same funds. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Finished records kept, and the sequence number of the last one (loaded at open). */
+  private finishedCount = 0;
+  private finishedSeq = 0;
 
-  constructor(dataDir: string) {
+  /** Keeps at most `transactionsRetainMax` finished records (oldest removed first); prepared ones are always kept. */
+  constructor(
+    dataDir: string,
+    private readonly transactionsRetainMax = TRANSACTIONS_RETAIN_MAX_DEFAULT,
+  ) {
+    if (!Number.isSafeInteger(transactionsRetainMax) || transactionsRetainMax < 1 || transactionsRetainMax > TRANSACTIONS_RETAIN_LIMIT) {
+      throw new RangeError(`transactionsRetainMax (${transactionsRetainMax}) must be an integer between 1 and ${TRANSACTIONS_RETAIN_LIMIT}`);
+    }
     this.db = new Level<string, unknown>(dataDir, { valueEncoding: 'json' });
   }
 
-  open(): Promise<void> {
-    return this.db.open();
+  async open(): Promise<void> {
+    await this.db.open();
+    for await (const key of this.db.keys({ gt: 'fin!', lt: 'fin"' })) {
+      this.finishedCount += 1;
+      this.finishedSeq = Number(key.slice(4));
+    }
   }
 
   close(): Promise<void> {
@@ -61,51 +84,113 @@ export class Ledger {
     return out;
   }
 
-  /** Holds the debits; votes abort (ok: false) on an unknown account or insufficient funds. */
-  reserve(key: string, payload: unknown): Promise<ReserveResult> {
+  /**
+   * Holds the debits and records the transaction as prepared. Votes abort (ok:
+   * false, recorded as aborted) on a malformed payload, an unknown account or
+   * insufficient funds. A repeated prepare answers as the record stands.
+   */
+  reserve(txId: string, participant: string, payload: unknown): Promise<ReserveResult> {
     return this.exclusive(async () => {
+      const key = recordKey(txId, participant);
+      const existing = await this.record(key);
+      if (existing !== undefined) return existing.state === 'aborted' ? { ok: false, reason: existing.reason ?? 'aborted earlier' } : { ok: true };
       const ops = parseOps(payload);
-      if (typeof ops === 'string') return { ok: false, reason: ops };
-      if ((await this.db.get(`resv!${key}`)) !== undefined) return { ok: true };
+      if (typeof ops === 'string') return this.refuse(txId, participant, [], ops);
       const accounts = await this.load(ops);
-      if (typeof accounts === 'string') return { ok: false, reason: accounts };
+      if (typeof accounts === 'string') return this.refuse(txId, participant, ops, accounts);
       for (const op of ops) {
         if (op.delta >= 0) continue;
         const a = accounts.get(op.account)!;
         if (a.balance - a.held < -op.delta) {
-          return { ok: false, reason: `insufficient funds in ${op.account}: available ${a.balance - a.held}, needs ${-op.delta}` };
+          return this.refuse(txId, participant, ops, `insufficient funds in ${op.account}: available ${a.balance - a.held}, needs ${-op.delta}`);
         }
         a.held += -op.delta;
       }
-      await this.db.batch([...puts(accounts), { type: 'put', key: `resv!${key}`, value: { ops } }], { sync: true });
+      const record: LedgerTxRecord = { txId, participant, state: 'prepared', ops };
+      await this.db.batch([...puts(accounts), { type: 'put', key: txKey(key), value: record }, { type: 'put', key: openKey(key), value: 1 }], { sync: true });
       return { ok: true };
     });
   }
 
-  /** Applies a reservation; a second call finds none and does nothing. */
-  apply(key: string): Promise<void> {
-    return this.settle(key, (a, op) => {
+  /** Applies a prepared transaction; a second call does nothing. Throws if it was aborted here or never prepared. */
+  apply(txId: string, participant: string): Promise<void> {
+    return this.settle(txId, participant, 'committed', (a, op) => {
       a.balance += op.delta;
       if (op.delta < 0) a.held -= -op.delta;
     });
   }
 
-  /** Releases a reservation's holds; tolerates finding none (prepare never ran or voted abort). */
-  release(key: string): Promise<void> {
-    return this.settle(key, (a, op) => {
+  /** Releases a prepared transaction's holds; a second call, or one for a transaction never prepared here, just records the abort. */
+  release(txId: string, participant: string): Promise<void> {
+    return this.settle(txId, participant, 'aborted', (a, op) => {
       if (op.delta < 0) a.held -= -op.delta;
     });
   }
 
-  private settle(key: string, change: (a: Stored, op: LedgerOp) => void): Promise<void> {
+  /** Records in key order, filtered; `nextCursor` continues the listing (null at the end). `afterKey` comes from a cursor. */
+  async transactions(q: TxQuery, afterKey: string | null): Promise<TxPage> {
+    // Prepared records have their own index: "is anything in doubt?" reads only those.
+    const prefix = q.state === 'prepared' ? 'open!' : 'txn!';
+    const transactions: LedgerTxRecord[] = [];
+    let lastKey: string | null = null;
+    for await (const dbKey of this.db.keys(listRange(prefix, q.txId, afterKey))) {
+      const key = dbKey.slice(prefix.length);
+      const record = await this.record(key);
+      if (record === undefined || (q.state !== undefined && record.state !== q.state)) continue;
+      if (transactions.length === q.limit) return { transactions, nextCursor: encodeCursor(lastKey!) };
+      transactions.push(record);
+      lastKey = key;
+    }
+    return { transactions, nextCursor: null };
+  }
+
+  private async refuse(txId: string, participant: string, ops: LedgerOp[], reason: string): Promise<ReserveResult> {
+    await this.writeFinished(recordKey(txId, participant), { txId, participant, state: 'aborted', ops, reason });
+    return { ok: false, reason };
+  }
+
+  private settle(txId: string, participant: string, to: 'committed' | 'aborted', change: (a: Stored, op: LedgerOp) => void): Promise<void> {
     return this.exclusive(async () => {
-      const resv = (await this.db.get(`resv!${key}`)) as { ops: LedgerOp[] } | undefined;
-      if (resv === undefined) return;
-      const accounts = await this.load(resv.ops);
-      if (typeof accounts === 'string') throw new Error(`reservation ${key} names ${accounts}`);
-      for (const op of resv.ops) change(accounts.get(op.account)!, op);
-      await this.db.batch([...puts(accounts), { type: 'del', key: `resv!${key}` }], { sync: true });
+      const key = recordKey(txId, participant);
+      const record = await this.record(key);
+      if (record?.state === to) return;
+      if (record === undefined && to === 'aborted') {
+        // Prepare never held anything here (interrupted, or it never arrived): only the outcome is recorded.
+        return this.writeFinished(key, { txId, participant, state: 'aborted', ops: [], reason: 'aborted before anything was held' });
+      }
+      if (record?.state !== 'prepared') {
+        // The coordinator's decision contradicts what this bank did: never paper over it.
+        throw new Error(`PROTOCOL VIOLATION: ${to === 'committed' ? 'commit' : 'abort'} of ${participant}/${txId}, which is ${record?.state ?? 'unknown'} here`);
+      }
+      const accounts = await this.load(record.ops);
+      if (typeof accounts === 'string') throw new Error(`reservation ${participant}/${txId} names ${accounts}`);
+      for (const op of record.ops) change(accounts.get(op.account)!, op);
+      return this.writeFinished(key, { ...record, state: to }, puts(accounts));
     });
+  }
+
+  /** Writes a finished record with `extra` in one synced batch, dropping the oldest finished records beyond the retention limit. */
+  private async writeFinished(key: string, record: LedgerTxRecord & { state: Exclude<LedgerTxState, 'prepared'> }, extra: Batch = []): Promise<void> {
+    const seq = this.finishedSeq + 1;
+    const batch: Batch = [
+      ...extra,
+      { type: 'put', key: txKey(key), value: record },
+      { type: 'del', key: openKey(key) },
+      { type: 'put', key: finishedKey(seq), value: key },
+    ];
+    const excess = Math.max(0, this.finishedCount + 1 - this.transactionsRetainMax);
+    if (excess > 0) {
+      for await (const [finKey, oldKey] of this.db.iterator({ gt: 'fin!', lt: 'fin"', limit: excess })) {
+        batch.push({ type: 'del', key: finKey }, { type: 'del', key: txKey(oldKey as string) });
+      }
+    }
+    await this.db.batch(batch, { sync: true });
+    this.finishedSeq = seq;
+    this.finishedCount += 1 - excess;
+  }
+
+  private async record(key: string): Promise<LedgerTxRecord | undefined> {
+    return (await this.db.get(txKey(key))) as LedgerTxRecord | undefined;
   }
 
   private async load(ops: readonly LedgerOp[]): Promise<Map<string, Stored> | string> {

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { RatifyClient } from '../../src/sdk/client.js';
+import { BASE_PORT_DEFAULT, clusterPlan } from './run-options.js';
 
 export interface Spawned {
   readonly pid: number;
@@ -24,20 +25,18 @@ export interface SpawnedBank extends Spawned {
 }
 
 const STOP_GRACE_MS = 15_000;
-const CLUSTER_BASE_PORT = 7001;
-const CLUSTER_NODES = 3;
 
 const cliPath = (): string => fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const bankPath = (): string => fileURLToPath(new URL('./bank-service.js', import.meta.url));
 
-/** `ratify cluster` on 127.0.0.1:7001-7003, its output appended to `logFile`. */
-export async function spawnCluster(dataDir: string, logFile: string): Promise<SpawnedCluster> {
+/** `ratify cluster` on 127.0.0.1:basePort..basePort+2 (7001-7003 by default), its output appended to `logFile`. */
+export async function spawnCluster(dataDir: string, logFile: string, basePort = BASE_PORT_DEFAULT): Promise<SpawnedCluster> {
   const cli = cliPath();
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
-  const urls = Array.from({ length: CLUSTER_NODES }, (_, i) => `http://127.0.0.1:${CLUSTER_BASE_PORT + i}`);
-  for (let i = 0; i < CLUSTER_NODES; i++) await assertPortFree(CLUSTER_BASE_PORT + i);
+  const { urls, args } = clusterPlan(basePort, dataDir);
+  for (const url of urls) await assertPortFree(Number(new URL(url).port));
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [cli, 'cluster', '--data', dataDir], { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [cli, ...args], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   return { pid: pidOf(child), urls, stop: () => stopChild(child) };
 }
@@ -117,7 +116,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 function assertPortFree(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', () => reject(new Error(`127.0.0.1:${port} is in use (is another Ratify cluster running? stop it first)`)));
+    server.once('error', () => reject(new Error(`127.0.0.1:${port} is in use (is another Ratify cluster running? stop it, or pick other ports with --base-port)`)));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
 }

@@ -2,15 +2,18 @@
 // between them through RatifyClient. Some transfers fail for insufficient funds;
 // at the end every transaction is finished and the money is all still there.
 //
-//   node dist/examples/bank/run.js [--data <dir>]   (default: a temp dir, removed after)
+//   node dist/examples/bank/run.js [--data <dir>] [--base-port <port>]
+//     --data       keep data and logs there (default: a temp dir, removed after)
+//     --base-port  the cluster listens on 127.0.0.1:<port>..<port+2> (default 7001)
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { RatifyClient } from '../../src/sdk/client.js';
 import type { TransactionView } from '../../src/sdk/client-types.js';
 import { spawnBank, spawnCluster, waitForLeader, type Spawned, type SpawnedBank } from './processes.js';
+import type { LedgerTxRecord } from './ledger-records.js';
+import { parseRunOptions, USAGE, type RunOptions } from './run-options.js';
 import { transferParticipants, type AccountRef } from './transfer.js';
 
 interface Transfer {
@@ -33,8 +36,14 @@ const SEED: Record<string, Record<string, number>> = {
 };
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { data: { type: 'string' } } });
-  const dataDir = values.data === undefined ? await mkdtemp(join(tmpdir(), 'ratify-bank-')) : resolve(values.data);
+  let options: RunOptions;
+  try {
+    options = parseRunOptions(process.argv.slice(2));
+  } catch (e) {
+    say(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  const dataDir = options.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'ratify-bank-')) : resolve(options.dataDir);
   const children: Spawned[] = [];
   const stopAll = async (): Promise<void> => {
     for (const c of children.splice(0).reverse()) await c.stop().catch((e: unknown) => say(`stopping pid ${c.pid} failed: ${String(e)}`));
@@ -46,7 +55,7 @@ async function main(): Promise<number> {
   try {
     await mkdir(dataDir, { recursive: true });
     say(`data and logs under ${dataDir}`);
-    const cluster = await spawnCluster(join(dataDir, 'cluster'), join(dataDir, 'cluster.log'));
+    const cluster = await spawnCluster(join(dataDir, 'cluster'), join(dataDir, 'cluster.log'), options.basePort);
     children.push(cluster);
     say(`cluster starting (pid ${cluster.pid}) on ${cluster.urls.join(', ')}`);
     say(`leader elected: ${await waitForLeader(cluster.urls)}`);
@@ -71,7 +80,7 @@ async function main(): Promise<number> {
     await client?.close();
     say('stopping banks and cluster');
     await stopAll();
-    if (values.data === undefined) await rm(dataDir, { recursive: true, force: true });
+    if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -96,10 +105,40 @@ async function runTransfers(client: RatifyClient, banks: SpawnedBank[], before: 
   ids.push(...(await Promise.all(concurrent.map((t, i) => runOne(client, series.length + i + 1, t)))));
   // Balances change when participants apply the decision (phase 2): wait until every
   // transaction is finished before comparing.
-  await Promise.all(ids.map((id) => client.waitUntilFinished(id, { timeoutMs: 60_000 })));
+  const finished = await Promise.all(ids.map((id) => client.waitUntilFinished(id, { timeoutMs: 60_000 })));
   const after = await balances(banks);
   printBalances('after', after);
-  return checkInvariants(before, after);
+  const money = checkInvariants(before, after);
+  const perTx = checkEachTransaction(finished, await bankRecords(banks));
+  return money && perTx;
+}
+
+/** Every bank's part of every transaction ended as the coordinator's outcome says, and no bank has one in doubt. */
+function checkEachTransaction(views: TransactionView[], records: LedgerTxRecord[]): boolean {
+  const problems: string[] = [];
+  for (const r of records.filter((x) => x.state === 'prepared')) problems.push(`${r.participant}/${r.txId} is still prepared`);
+  for (const view of views) {
+    for (const r of records.filter((x) => x.txId === view.id)) {
+      if (r.state !== view.outcome) problems.push(`${r.participant}/${r.txId} is ${r.state} but the outcome is ${String(view.outcome)}`);
+    }
+  }
+  say(`each transaction has one outcome at every bank, none in doubt: ${problems.length === 0 ? 'yes' : 'NO'}`);
+  for (const p of problems) say(`  ${p}`);
+  return problems.length === 0;
+}
+
+async function bankRecords(banks: SpawnedBank[]): Promise<LedgerTxRecord[]> {
+  const out: LedgerTxRecord[] = [];
+  for (const b of banks) {
+    let cursor: string | null = null;
+    do {
+      const res = await request(`${b.url}/transactions${cursor === null ? '' : `?cursor=${cursor}`}`);
+      const page = (await res.body.json()) as { transactions: LedgerTxRecord[]; nextCursor: string | null };
+      out.push(...page.transactions);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+  }
+  return out;
 }
 
 async function runOne(client: RatifyClient, n: number, t: Transfer): Promise<string> {

@@ -74,13 +74,18 @@ export class ChildService {
     await this.exited;
   }
 
-  /** SIGTERM (after SIGCONT, in case it is stopped), then SIGKILL after the grace period. */
-  async stop(graceMs: number): Promise<void> {
-    if (this.proc === null) return;
+  /**
+   * SIGTERM (after SIGCONT, in case it is stopped), then SIGKILL after the grace period.
+   * Resolves 'killed' when the grace period ran out: a graceful stop that hangs is a finding.
+   */
+  async stop(graceMs: number): Promise<'exited' | 'killed'> {
+    if (this.proc === null) return 'exited';
     this.signal('SIGCONT');
     this.signal('SIGTERM');
     const timedOut = await Promise.race([this.exited.then(() => false), delay(graceMs).then(() => true)]);
-    if (timedOut) await this.kill();
+    if (!timedOut) return 'exited';
+    await this.kill();
+    return 'killed';
   }
 }
 

@@ -45,6 +45,8 @@ export class ComposeTarget implements ChaosTarget {
   /** The project's volumes did not exist before this run: `down -v` at the end. */
   private createdVolumes = false;
   private banksStopped = false;
+  /** Nodes whose graceful stop ran out of grace. */
+  private readonly forcedStops: string[] = [];
 
   constructor(private readonly o: ComposeTargetOptions) {}
 
@@ -91,7 +93,16 @@ export class ComposeTarget implements ChaosTarget {
   }
 
   async restart(id: string): Promise<void> {
-    await docker(['restart', '-t', String(STOP_GRACE_S), this.cid(id)]);
+    const t0 = Date.now();
+    await docker(['stop', '-t', String(STOP_GRACE_S), this.cid(id)]);
+    // docker stop SIGKILLs silently once the grace period is over; the time tells.
+    if (Date.now() - t0 >= STOP_GRACE_S * 1000) this.forcedStops.push(id);
+    await docker(['start', this.cid(id)]);
+  }
+
+  notes(): string[] {
+    if (this.forcedStops.length === 0) return [];
+    return [`${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) took the whole ${STOP_GRACE_S} s grace of docker stop (SIGKILLed)`];
   }
 
   async disconnect(id: string): Promise<void> {

@@ -34,6 +34,8 @@ export class LocalTarget implements ChaosTarget {
   private root: string | null = null;
   private readonly nodeProcs = new Map<string, ChildService>();
   private readonly bankProcs = new Map<string, { proc: ChildService; dataDir: string }>();
+  /** Nodes whose graceful stop ran out of grace. */
+  private readonly forcedStops: string[] = [];
 
   constructor(private readonly o: LocalTargetOptions) {}
 
@@ -91,8 +93,13 @@ export class LocalTarget implements ChaosTarget {
 
   async restart(id: string): Promise<void> {
     const p = this.node(id);
-    await p.stop(STOP_GRACE_MS);
+    if ((await p.stop(STOP_GRACE_MS)) === 'killed') this.forcedStops.push(id);
     p.start();
+  }
+
+  notes(): string[] {
+    if (this.forcedStops.length === 0) return [];
+    return [`${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM and were SIGKILLed`];
   }
 
   async disconnect(id: string): Promise<void> {

@@ -42,6 +42,11 @@ export interface ChaosOptions {
   readonly openingBalance: number;
   /** Largest amount of one transfer; with the balances it sets how often funds run short. */
   readonly amountMax: number;
+  /**
+   * Retries of the client per call. Fewer leave more transfers "unknown" during failovers,
+   * which exercises resending with the same Idempotency-Key after healing.
+   */
+  readonly clientRetries: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
@@ -64,6 +69,7 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   accountsPerBank: 4,
   openingBalance: 500,
   amountMax: 200,
+  clientRetries: 10,
 };
 
 /** Faults each target can inject; partitions need a network to cut. */
@@ -83,6 +89,7 @@ const RANGES = {
   accountsPerBank: [1, 64],
   openingBalance: [1, 1_000_000_000],
   amountMax: [1, 1_000_000_000],
+  clientRetries: [0, 100],
 } as const satisfies Partial<Record<keyof ChaosOptions, readonly [number, number]>>;
 
 /** Fills defaults, then returns every problem found (empty when valid). */
@@ -124,6 +131,8 @@ export const USAGE = `usage: npm run chaos -- [options]
   --three-pc-share X       share of 3PC transfers, 0..1 (default 0.15)
   --quorum-loss-chance X   chance a fault may briefly take a majority down (default 0.15)
   --node-log-level LEVEL   log level of node processes (default info)
+  --client-retries N       client retries per transfer (default 10; fewer leave more
+                           transfers unknown, to be resolved by resending after healing)
   -h, --help
 `;
 
@@ -150,6 +159,7 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
         'three-pc-share': { type: 'string' },
         'quorum-loss-chance': { type: 'string' },
         'node-log-level': { type: 'string' },
+        'client-retries': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -187,6 +197,7 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
     threePcShare: num('three-pc-share', DEFAULT_OPTIONS.threePcShare),
     quorumLossChance: num('quorum-loss-chance', DEFAULT_OPTIONS.quorumLossChance),
     nodeLogLevel: str('node-log-level') ?? DEFAULT_OPTIONS.nodeLogLevel,
+    clientRetries: num('client-retries', DEFAULT_OPTIONS.clientRetries),
   };
   errors.push(...validateOptions(options));
   return errors.length > 0 ? { kind: 'invalid', errors } : { kind: 'options', options };

@@ -91,6 +91,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
       txTimeoutMs: o.txTimeoutMs,
       threePcShare: o.threePcShare,
       amountMax: o.amountMax,
+      clientRetries: o.clientRetries,
     }).start();
     faults = new FaultScheduler({
       target,
@@ -151,6 +152,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
     const failedFaults = fs.events.filter((e) => e.error !== null).length;
     const ok = invariants.every((i) => i.pass) && counts.attempted > 0;
     const logsKept = o.dataDir !== null || !ok || o.target !== 'local';
+    notes.push(...(target.notes?.() ?? []));
     if (failedFaults > 0) notes.push(`${failedFaults} faults failed to inject or heal (see events in the JSON report)`);
     report = {
       seed: o.seed,

@@ -39,6 +39,8 @@ export interface ChaosTarget {
    * the banks to read their stores: call it last.
    */
   readParticipantRecords(sinceMs: number): Promise<Map<string, RecordsResult>>;
+  /** Things the target noticed that are not invariants (a graceful stop that needed SIGKILL). */
+  notes?(): string[];
   /** Where the logs of the cluster are, for a human after a failure. */
   logsHint(): string;
   /**

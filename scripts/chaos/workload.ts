@@ -20,6 +20,7 @@ export interface WorkloadOptions {
   readonly txTimeoutMs: number;
   readonly threePcShare: number;
   readonly amountMax: number;
+  readonly clientRetries: number;
 }
 
 export interface WorkloadCounts {
@@ -33,8 +34,6 @@ export interface WorkloadCounts {
 
 /** After an error, a worker waits this long before its next transfer (the client already backed off). */
 const AFTER_ERROR_PAUSE_MS = 200;
-/** Client attempts per call: rides out an election or a brief loss of quorum. */
-const CLIENT_RETRIES = 10;
 
 export class TransferWorkload {
   readonly transfers: TransferRecord[] = [];
@@ -46,7 +45,7 @@ export class TransferWorkload {
 
   constructor(private readonly o: WorkloadOptions) {
     // Per attempt: long enough for a decision (the client lengthens run() itself).
-    this.client = new RatifyClient({ nodes: o.nodeUrls, retries: CLIENT_RETRIES, timeoutMs: 10_000, backoffBaseMs: 100, backoffMaxMs: 2_000 });
+    this.client = new RatifyClient({ nodes: o.nodeUrls, retries: o.clientRetries, timeoutMs: 10_000, backoffBaseMs: 100, backoffMaxMs: 2_000 });
   }
 
   start(): this {

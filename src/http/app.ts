@@ -3,13 +3,14 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { KvStateMachine } from '../node/kv-state-machine.js';
+import { KV_KEY_BYTES_MAX, type KvStateMachine } from '../node/kv-state-machine.js';
 import type { NodeId } from '../raft/types.js';
-import { raftRoutes } from '../transport/raft-routes.js';
+import { RAFT_MESSAGES_PATH, raftRoutes } from '../transport/raft-routes.js';
 import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
 import { clusterRoutes } from './cluster-routes.js';
-import { installErrorHandling } from './error-handler.js';
+import { Draining } from './draining.js';
+import { installErrorHandling, sendFrameworkError } from './error-handler.js';
 import { installStrictValidation } from './validation.js';
 import { healthRoutes } from './health-routes.js';
 import { kvRoutes } from './kv-routes.js';
@@ -38,7 +39,15 @@ export interface AppOptions {
   readonly txPlugin?: FastifyPluginAsync;
   /** The KV API, when this node runs `--state-machine kv`. */
   readonly kv?: KvStateMachine;
+  /** The node process drives the stop through it (src/node/server.ts); tests may leave it out. */
+  readonly draining?: Draining;
 }
+
+/**
+ * Longest path parameter accepted: a KV key of KV_KEY_BYTES_MAX bytes, percent-encoded
+ * (up to 3 characters a byte). Ids are far shorter. Anything longer is 414 URI_TOO_LONG.
+ */
+export const PARAM_LENGTH_MAX = 3 * KV_KEY_BYTES_MAX;
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, node } = opts;
@@ -47,11 +56,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimitBytes,
     // Per-request info lines would drown the Raft logs; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Draining answers in the project's error shape instead (see draining.ts).
+    return503OnClosing: false,
+    maxParamLength: PARAM_LENGTH_MAX,
+    // Errors raised before routing (param too long, malformed URL) get the same shape as all others.
+    frameworkErrors: sendFrameworkError,
   }) as unknown as FastifyInstance;
   installErrorHandling(app);
   installStrictValidation(app);
+  const draining = opts.draining ?? new Draining();
+  draining.install(app, (req) => req.routeOptions.url === RAFT_MESSAGES_PATH || req.routeOptions.url === '/healthz');
   const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs });
+  draining.onBegin(() => forwarder.abortInFlight());
   app.addHook('onClose', async () => forwarder.close());
 
   await app.register(raftRoutes, {

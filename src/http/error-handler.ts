@@ -2,7 +2,7 @@
 // RatifyError keeps its code and status; fastify's own client errors map to
 // VALIDATION_FAILED / BODY_TOO_LARGE; anything else is a 500 INTERNAL whose cause
 // goes to the log, never to the client.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RatifyError, isRatifyError } from '../errors.js';
 
 export function toRatifyError(err: unknown): RatifyError {
@@ -12,6 +12,9 @@ export function toRatifyError(err: unknown): RatifyError {
     if (Array.isArray(fe.validation)) {
       const issues = fe.validation.map((v) => ({ path: v.instancePath, message: v.message ?? 'invalid' }));
       return new RatifyError('VALIDATION_FAILED', fe.message ?? 'validation failed', { cause: err, details: { issues } });
+    }
+    if (fe.code === 'FST_ERR_MAX_PARAM_LENGTH' || fe.statusCode === 414) {
+      return new RatifyError('URI_TOO_LONG', 'a path parameter is longer than any valid id or key', { cause: err });
     }
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fe.statusCode === 413) {
       return new RatifyError('BODY_TOO_LARGE', 'the request body exceeds the configured limit', { cause: err });
@@ -37,4 +40,15 @@ export function installErrorHandling(app: FastifyInstance): void {
     const e = new RatifyError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`);
     return reply.code(e.status).send(e.toJSON());
   });
+}
+
+/**
+ * fastify's `frameworkErrors` hook: errors raised before a route is found (a path
+ * parameter over maxParamLength, a malformed URL) skip the error handler, and
+ * fastify would answer them in its own shape.
+ */
+export function sendFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const e = toRatifyError(err);
+  if (e.code === 'INTERNAL') request.log.error({ err, url: request.url }, 'framework error before routing');
+  void reply.code(e.status).send(e.toJSON());
 }

@@ -6,7 +6,7 @@
 // that gets one answers 503 NOT_LEADER, so stale leader hints cannot loop.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request as undiciRequest } from 'undici';
-import { isRatifyError, type RatifyError } from '../errors.js';
+import { RatifyError, isRatifyError } from '../errors.js';
 
 export const FORWARDED_HEADER = 'x-ratify-forwarded';
 export const SECRET_HEADER = 'x-ratify-secret';
@@ -21,6 +21,8 @@ export interface LeaderForwarderOptions {
 
 export class LeaderForwarder {
   private readonly agent: Agent;
+  /** Aborted when the node starts stopping: a forwarded request must not hold the stop up. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: LeaderForwarderOptions) {
     this.agent = new Agent({ connections: 16, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
@@ -38,8 +40,14 @@ export class LeaderForwarder {
     }
   }
 
+  /** Abort every forwarded request in flight (their callers get SHUTTING_DOWN) and refuse new ones. */
+  abortInFlight(): void {
+    this.stopping.abort();
+  }
+
   close(): Promise<void> {
-    return this.agent.close();
+    this.abortInFlight();
+    return this.agent.destroy();
   }
 
   private async forward(request: FastifyRequest, reply: FastifyReply, leaderUrl: string, notLeader: RatifyError): Promise<FastifyReply> {
@@ -58,11 +66,13 @@ export class LeaderForwarder {
         headers,
         body: hasBody ? JSON.stringify(request.body) : null,
         dispatcher: this.agent,
+        signal: this.stopping.signal,
       });
       status = res.statusCode;
       const text = await res.body.text();
       payload = text === '' ? undefined : JSON.parse(text);
     } catch (err) {
+      if (this.stopping.signal.aborted) throw new RatifyError('SHUTTING_DOWN', 'the node is stopping; the forwarded request may have reached the leader', { cause: err });
       // The leader hint is stale or the leader is unreachable: let the client retry.
       request.log.warn({ err, leaderUrl }, 'forwarding to the leader failed');
       throw notLeader;

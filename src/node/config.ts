@@ -58,6 +58,10 @@ export interface NodeConfig {
   readonly peerRequestTimeoutMs: number;
   /** /readyz: applied index may trail the leader's commit index by this much and still be ready. */
   readonly readyLagEntriesMax: number;
+  /** A learner is promoted only when its log trails the leader's last index by at most this many entries. */
+  readonly promoteLagEntriesMax: number;
+  /** Bound on a graceful stop (SIGTERM/SIGINT): past it, open requests are answered SHUTTING_DOWN and connections cut. */
+  readonly shutdownTimeoutMs: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   /** Seed of the election-timeout randomness; null seeds from crypto. */
@@ -73,6 +77,8 @@ interface Field<T> {
   readonly flag: string;
   readonly env: string;
   readonly description: string;
+  /** Shown by --help when there is no plain default value (required settings, derived defaults). */
+  readonly defaultHelp?: string;
   /** Accepts a string (flag, env) or a JSON value (file); throws a message naming the field. */
   readonly parse: (value: unknown, name: string) => T;
 }
@@ -98,6 +104,10 @@ export const nodeConfigDefaults = {
   bodyLimitBytes: 1 * MiB,
   raftBodyLimitBytes: 8 * MiB,
   readyLagEntriesMax: 64,
+  // A learner this close commits its first entries as a voter within a heartbeat or two.
+  promoteLagEntriesMax: 64,
+  // Docker's default grace period is 10 s before SIGKILL: stop well inside it.
+  shutdownTimeoutMs: 5000,
   maxQueuedMessagesPerPeer: 8192,
   maxInflightRequestsPerPeer: 4,
   peerRequestTimeoutMs: 2000,
@@ -182,15 +192,16 @@ export function parsePeers(value: unknown, name = 'peers'): Member[] {
 
 const int = parseInteger;
 const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
-  id: { flag: 'id', env: 'RATIFY_ID', description: 'node id (must appear in peers)', parse: parseString },
-  listen: { flag: 'listen', env: 'RATIFY_LISTEN', description: 'host:port to listen on (default: from own peer URL)', parse: parseListen },
-  peers: { flag: 'peers', env: 'RATIFY_PEERS', description: 'initial voters: id=url,id=url,...', parse: parsePeers },
-  dataDir: { flag: 'data', env: 'RATIFY_DATA', description: 'data directory', parse: parseString },
+  id: { flag: 'id', env: 'RATIFY_ID', description: 'node id (must appear in peers)', defaultHelp: 'required', parse: parseString },
+  listen: { flag: 'listen', env: 'RATIFY_LISTEN', description: 'host:port to listen on', defaultHelp: 'from own peer URL', parse: parseListen },
+  peers: { flag: 'peers', env: 'RATIFY_PEERS', description: 'initial voters: id=url,id=url,...', defaultHelp: 'required', parse: parsePeers },
+  dataDir: { flag: 'data', env: 'RATIFY_DATA', description: 'data directory', defaultHelp: 'required', parse: parseString },
   clusterId: { flag: 'cluster-id', env: 'RATIFY_CLUSTER_ID', description: 'cluster id; peers of another cluster are refused', parse: parseString },
   clusterSecret: {
     flag: 'cluster-secret',
     env: 'RATIFY_CLUSTER_SECRET',
     description: 'shared secret for peer and admin calls (header x-ratify-secret)',
+    defaultHelp: 'none: no check',
     parse: parseNullable(parseString),
   },
   tickMs: { flag: 'tick-ms', env: 'RATIFY_TICK_MS', description: 'length of one Raft tick', parse: int },
@@ -266,9 +277,21 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     description: '/readyz tolerates this many committed-but-unapplied entries',
     parse: int,
   },
+  promoteLagEntriesMax: {
+    flag: 'promote-lag-entries-max',
+    env: 'RATIFY_PROMOTE_LAG_ENTRIES_MAX',
+    description: "promote a learner only when it trails the leader's log by at most this many entries",
+    parse: int,
+  },
+  shutdownTimeoutMs: {
+    flag: 'shutdown-timeout-ms',
+    env: 'RATIFY_SHUTDOWN_TIMEOUT_MS',
+    description: 'bound on a graceful stop (SIGTERM/SIGINT); then open requests are cut and the process exits',
+    parse: int,
+  },
   preVote: { flag: 'pre-vote', env: 'RATIFY_PRE_VOTE', description: 'PreVote phase before elections (true|false)', parse: parseBoolean },
   checkQuorum: { flag: 'check-quorum', env: 'RATIFY_CHECK_QUORUM', description: 'leader steps down without a quorum (true|false)', parse: parseBoolean },
-  seed: { flag: 'seed', env: 'RATIFY_SEED', description: 'seed of election randomness (default: random)', parse: parseNullable(int) },
+  seed: { flag: 'seed', env: 'RATIFY_SEED', description: 'seed of election randomness', defaultHelp: 'random', parse: parseNullable(int) },
   logLevel: { flag: 'log-level', env: 'RATIFY_LOG_LEVEL', description: LOG_LEVELS.join('|'), parse: parseOneOf(LOG_LEVELS) },
   stateMachine: {
     flag: 'state-machine',
@@ -283,11 +306,30 @@ export interface ConfigFieldInfo {
   readonly flag: string;
   readonly env: string;
   readonly description: string;
+  /** The default as --help shows it ("required" for settings without one). */
+  readonly defaultText: string;
 }
 
 /** For the CLI: one option per field. */
 export function configFields(): ConfigFieldInfo[] {
-  return (Object.keys(FIELDS) as FieldName[]).map((name) => ({ name, flag: FIELDS[name].flag, env: FIELDS[name].env, description: FIELDS[name].description }));
+  return fieldNames().map((name) => {
+    const f: Field<unknown> = FIELDS[name];
+    return { name, flag: f.flag, env: f.env, description: f.description, defaultText: f.defaultHelp ?? showDefault(nodeConfigDefaults[name as keyof typeof nodeConfigDefaults]) };
+  });
+}
+
+/** For the CLI: every transaction-layer setting with its env var and default. */
+export function txConfigFields(): { readonly key: string; readonly env: string; readonly defaultText: string }[] {
+  return Object.entries(txConfigDefaults).map(([key, value]) => ({ key, env: txEnvName(key), defaultText: showDefault(value) }));
+}
+
+function fieldNames(): FieldName[] {
+  return Object.keys(FIELDS) as FieldName[];
+}
+
+function showDefault(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.join(',');
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /** Raw values by field name (plus `tx`), before parsing. */
@@ -310,7 +352,7 @@ export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
   const envRaw = envValues(sources.env ?? {});
   const layered: Record<string, unknown> = { ...fileRaw, ...envRaw, ...(sources.flags ?? {}) };
   for (const key of Object.keys(fileRaw)) {
-    if (key !== 'tx' && !(key in FIELDS)) errors.push(`config file: unknown setting "${key}"`);
+    if (key !== 'tx' && !(key in FIELDS)) errors.push(`config file: unknown setting "${key}" (valid: ${[...fieldNames(), 'tx'].join(', ')})`);
   }
   const parsed: Record<string, unknown> = { ...nodeConfigDefaults };
   for (const name of Object.keys(FIELDS) as FieldName[]) {
@@ -377,6 +419,9 @@ function listenFromUrl(url: string): ListenAddress | undefined {
 /**
  * Tx settings: defaults < file "tx" object < env RATIFY_TX_<SNAKE_CASE> < flags "--tx key=value".
  * String values are coerced to the type of the default, so only known keys are accepted.
+ * An unknown key is an error wherever it comes from, RATIFY_TX_* variables included: a
+ * misspelled limit that silently falls back to its default is worse than a refusal to start.
+ * (Other RATIFY_* variables are left alone: test and deploy tooling uses that prefix too.)
  */
 function resolveTxConfig(
   fileTx: unknown,
@@ -386,9 +431,10 @@ function resolveTxConfig(
 ): TxConfig {
   const out: Record<string, unknown> = { ...txConfigDefaults };
   const defaults = txConfigDefaults as unknown as Record<string, unknown>;
+  const keys = Object.keys(defaults);
   const set = (key: string, value: unknown, where: string): void => {
     if (!(key in defaults)) {
-      errors.push(`${where}: unknown tx setting "${key}"`);
+      errors.push(`${where}: unknown tx setting "${key}" (valid: ${keys.join(', ')})`);
       return;
     }
     try {
@@ -401,9 +447,12 @@ function resolveTxConfig(
     if (typeof fileTx !== 'object' || fileTx === null || Array.isArray(fileTx)) errors.push('config file: tx must be an object');
     else for (const [k, v] of Object.entries(fileTx)) set(k, v, 'config file');
   }
-  for (const key of Object.keys(defaults)) {
-    const v = env[`RATIFY_TX_${snakeUpper(key)}`];
-    if (v !== undefined) set(key, v, 'environment');
+  const keyOfEnv = new Map(keys.map((k) => [txEnvName(k), k]));
+  for (const [name, v] of Object.entries(env)) {
+    if (v === undefined || !name.startsWith(TX_ENV_PREFIX)) continue;
+    const key = keyOfEnv.get(name);
+    if (key === undefined) errors.push(`environment: unknown tx setting ${name} (valid: ${[...keyOfEnv.keys()].join(', ')})`);
+    else set(key, v, 'environment');
   }
   for (const kv of txFlags) {
     const eq = kv.indexOf('=');
@@ -411,6 +460,12 @@ function resolveTxConfig(
     else set(kv.slice(0, eq), kv.slice(eq + 1), '--tx');
   }
   return out as unknown as TxConfig;
+}
+
+const TX_ENV_PREFIX = 'RATIFY_TX_';
+
+function txEnvName(key: string): string {
+  return TX_ENV_PREFIX + snakeUpper(key);
 }
 
 function coerceLike(example: unknown, value: unknown, name: string): unknown {
@@ -501,6 +556,8 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   range('maxInflightRequestsPerPeer', c.maxInflightRequestsPerPeer, 1, 64);
   range('peerRequestTimeoutMs', c.peerRequestTimeoutMs, 10, 600_000);
   range('readyLagEntriesMax', c.readyLagEntriesMax, 0, 1_000_000);
+  range('promoteLagEntriesMax', c.promoteLagEntriesMax, 0, 1_000_000);
+  range('shutdownTimeoutMs', c.shutdownTimeoutMs, 100, 600_000);
   if (c.seed !== null && (!Number.isSafeInteger(c.seed) || c.seed < 0)) errors.push(`seed (${c.seed}) must be a non-negative integer`);
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) errors.push(`logLevel (${show(c.logLevel)}) must be one of ${LOG_LEVELS.join(', ')}`);
   if (!(STATE_MACHINES as readonly string[]).includes(c.stateMachine)) {

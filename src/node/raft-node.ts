@@ -37,6 +37,7 @@ import type { Transport } from '../transport/transport.js';
 import type { NodeConfig } from './config.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
+import { PeerMatch } from './peer-match.js';
 import type { ClusterNode, Readiness } from '../http/cluster-node.js';
 import type { LeadershipEvent, NodeStatus } from './replicated-log.js';
 
@@ -56,6 +57,7 @@ export type RaftNodeConfig = Pick<
   | 'maxPendingReads'
   | 'proposalTimeoutMs'
   | 'readTimeoutMs'
+  | 'promoteLagEntriesMax'
   | 'preVote'
   | 'checkQuorum'
   | 'seed'
@@ -90,6 +92,8 @@ export class RaftNode implements ClusterNode {
   private readonly reads: PendingReads;
   private readonly listeners = new Set<(e: LeadershipEvent) => void>();
   private readonly waiters = new Set<() => void>();
+  /** What followers and learners acknowledged to this node as leader (for promotion). */
+  private readonly peerMatch = new PeerMatch();
 
   private ticker: NodeJS.Timeout | null = null;
   private started = false;
@@ -180,6 +184,7 @@ export class RaftNode implements ClusterNode {
     await this.loopDone;
     this.proposals.rejectAllShutdown();
     this.reads.rejectAllShutdown();
+    this.notifyWaiters(); // each sees `stopped` and rejects with SHUTTING_DOWN
     this.listeners.clear();
   }
 
@@ -193,6 +198,7 @@ export class RaftNode implements ClusterNode {
         continue;
       }
       this.noteLeaderCommit(m);
+      this.peerMatch.observe(m);
       try {
         this.guard(() => this.core.step(m));
       } catch {
@@ -266,8 +272,33 @@ export class RaftNode implements ClusterNode {
     return this.changeMembership({ type: 'addLearner', id, url }, opts);
   }
 
-  promote(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
+  /** Refused with LEARNER_NOT_CAUGHT_UP unless the learner's log is within promoteLagEntriesMax of the leader's. */
+  async promote(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
+    this.assertServing();
+    this.assertCaughtUp(id);
     return this.changeMembership({ type: 'promote', id }, opts);
+  }
+
+  /**
+   * A learner promoted while far behind becomes a voter that cannot acknowledge new
+   * entries until it has caught up: in a 3-node cluster going to 4 the quorum grows to
+   * 3, so one slow or dead node then stalls every commit (thesis §4.2.1). Checked
+   * only where the answer is known, on the leader; elsewhere the core refuses with
+   * NOT_LEADER and the request is forwarded to the leader, which checks it.
+   */
+  private assertCaughtUp(id: NodeId): void {
+    const st = this.core.status();
+    if (st.role !== 'leader') return;
+    if (st.members.find((m) => m.id === id)?.voter !== false) return; // not a learner: the core judges the change
+    const matchIndex = this.peerMatch.matchIndex(id, st.term);
+    const lagMax = this.cfg.promoteLagEntriesMax;
+    if (matchIndex !== null && st.lastIndex - matchIndex <= lagMax) return;
+    const where = matchIndex === null ? 'has not acknowledged any entry to this leader yet' : `matches the leader's log up to index ${matchIndex}`;
+    throw new RatifyError(
+      'LEARNER_NOT_CAUGHT_UP',
+      `learner ${id} ${where}; the leader's last index is ${st.lastIndex} and promoteLagEntriesMax is ${lagMax}; retry once it has caught up`,
+      { details: { id, matchIndex, lastIndex: st.lastIndex, promoteLagEntriesMax: lagMax } },
+    );
   }
 
   remove(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
@@ -506,6 +537,7 @@ export class RaftNode implements ClusterNode {
     if (key === this.transportMembersKey) return;
     this.transportMembersKey = key;
     this.transport.setMembers(st.members);
+    this.peerMatch.retain(new Set(st.members.map((m) => m.id)));
   }
 
   private updateGauges(st: CoreStatus): void {

@@ -1,11 +1,14 @@
 // startNode(): wire one node process together and listen.
 //   storage (LevelDB) -> state machine (tx or kv) -> RaftNode -> HTTP transport
 //   -> tx service -> fastify app -> listen -> start ticking.
-// stop() closes in the reverse order of dependency: tx service, Raft node,
-// transport, HTTP app, storage.
+// stop() drains client HTTP first (new requests get SHUTTING_DOWN), then closes in
+// the reverse order of dependency: tx service, Raft node, transport, HTTP app,
+// storage. Every step gets a share of shutdownTimeoutMs, so a stop never waits on a
+// client, a participant or a peer for longer than that.
 import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../http/app.js';
+import { Draining } from '../http/draining.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { StateMachine } from '../raft/state-machine.js';
@@ -39,7 +42,14 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   let raftNode: RaftNode | null = null;
   const logger = opts.logger ?? createLogger({ level: config.logLevel, nodeId: config.id, term: () => raftNode?.term });
   mkdirSync(config.dataDir, { recursive: true });
-  const parts: Parts = { storage: await LevelRaftStorage.open(config.dataDir), transport: null, node: null, tx: null, app: null };
+  const parts: Parts = {
+    storage: await LevelRaftStorage.open(config.dataDir),
+    draining: new Draining(),
+    transport: null,
+    node: null,
+    tx: null,
+    app: null,
+  };
   try {
     const metrics = createMetrics({ processMetrics: opts.processMetrics ?? true, nodeId: config.id });
     const kv = config.stateMachine === 'kv' ? createKvStateMachine() : null;
@@ -87,6 +97,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       onRaftMessages: (messages) => node.receive(messages),
       ...(kv === null ? {} : { kv }),
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
+      draining: parts.draining,
     });
     parts.app = app;
     await app.listen({ host: config.listen.host, port: config.listen.port });
@@ -100,42 +111,81 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       app,
       logger,
       metrics,
-      stop: () => (stopping ??= stopParts(parts, logger).then(() => logger.info('ratify node stopped'))),
+      stop: () => (stopping ??= stopParts(parts, logger, config.shutdownTimeoutMs).then(() => logger.info('ratify node stopped'))),
     };
   } catch (err) {
-    await stopParts(parts, logger);
+    await stopParts(parts, logger, config.shutdownTimeoutMs);
     throw err;
   }
 }
 
 interface Parts {
   readonly storage: RaftStorage;
+  readonly draining: Draining;
   transport: HttpTransport | null;
   node: RaftNode | null;
   tx: ReturnType<typeof createTxService> | null;
   app: FastifyInstance | null;
 }
 
-/** Stop order: no new tx work, then no Raft activity, then no traffic, and the disk last. */
-async function stopParts(p: Parts, logger: Logger): Promise<void> {
-  const steps: [string, (() => unknown) | null][] = [
-    ['tx service', p.tx && (() => p.tx?.stop())],
-    ['raft node', p.node && (() => p.node?.stop())],
-    ['transport', p.transport && (() => p.transport?.close())],
-    ['http app', p.app && (() => p.app?.close())],
-    ['storage', () => p.storage.close()],
-  ];
-  for (const [what, step] of steps) {
-    if (step === null) continue;
-    try {
-      await step();
-    } catch (err) {
-      logger.warn({ err }, `error while stopping the ${what}`);
-    }
+/**
+ * Stop order: no new client work, no tx work, no Raft activity, no traffic, and the
+ * disk last. Each step may run until its share of the bound has passed: tx until 45%
+ * (its driver gives runs up to 2 s), Raft node 60%, transport 65%, HTTP 90%, storage
+ * the rest. So one step that hangs cannot starve the ones after it. A step that overruns
+ * its share is left behind, logged: what it guards is durable already (Raft persists
+ * before it acknowledges), and waiting on it is what made stops hang.
+ */
+async function stopParts(p: Parts, logger: Logger, shutdownTimeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  const until = (share: number): number => t0 + share * shutdownTimeoutMs;
+  p.draining.begin();
+  await bounded(logger, 'tx service', p.tx && (() => p.tx?.stop()), until(0.45));
+  await bounded(logger, 'raft node', p.node && (() => p.node?.stop()), until(0.6));
+  await bounded(logger, 'transport', p.transport && (() => p.transport?.close()), until(0.65));
+  if (p.app !== null) await closeApp(p.app, p.draining, logger, until(0.9));
+  await bounded(logger, 'storage', () => p.storage.close(), until(1));
+}
+
+/** Whatever still waits now waits on something that stopped: answer it, then close; cut connections if that hangs. */
+async function closeApp(app: FastifyInstance, draining: Draining, logger: Logger, deadline: number): Promise<void> {
+  const answered = draining.answerPending();
+  if (answered > 0) logger.info({ answered }, 'answered requests still open with SHUTTING_DOWN');
+  const closed = app.close();
+  const graceEnd = performance.now() + Math.max(0, (deadline - performance.now()) / 2);
+  if (await bounded(logger, 'http app', () => closed, graceEnd, false)) return;
+  // Connections a client holds open (keep-alive, a request still being read) keep close() waiting.
+  app.server.closeAllConnections();
+  await bounded(logger, 'http app', () => closed, deadline);
+}
+
+/** Runs `step` until `deadline` (a performance.now() time). True if it finished in time; errors are logged. */
+async function bounded(logger: Logger, what: string, step: (() => unknown) | null, deadline: number, warnOnTimeout = true): Promise<boolean> {
+  if (step === null) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    const result = await Promise.race([Promise.resolve().then(step), timedOut]);
+    if (result !== 'timeout') return true;
+    if (warnOnTimeout) logger.warn(`the ${what} did not stop within its share of shutdownTimeoutMs; leaving it behind`);
+    return false;
+  } catch (err) {
+    logger.warn({ err }, `error while stopping the ${what}`);
+    return true;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** SIGTERM/SIGINT -> graceful stop, then `exit(0)`; a second signal exits at once. */
+const BACKSTOP_SLACK_MS = 2000;
+
+/**
+ * SIGTERM/SIGINT -> graceful stop (bounded by shutdownTimeoutMs), then `exit(0)`.
+ * A second signal exits at once with 1, and so does a stop that overruns its bound
+ * (a bug: every step of it is bounded).
+ */
 export function installSignalHandlers(running: RunningNode, exit: (code: number) => void): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -144,7 +194,12 @@ export function installSignalHandlers(running: RunningNode, exit: (code: number)
       return;
     }
     stopping = true;
-    running.logger.info({ signal }, 'stopping');
+    running.logger.info({ signal, shutdownTimeoutMs: running.config.shutdownTimeoutMs }, 'stopping');
+    const backstop = setTimeout(() => {
+      running.logger.error('graceful stop overran shutdownTimeoutMs; exiting');
+      exit(1);
+    }, running.config.shutdownTimeoutMs + BACKSTOP_SLACK_MS);
+    backstop.unref();
     running.stop().then(
       () => exit(0),
       (err: unknown) => {

@@ -13,6 +13,7 @@ export interface CurrentConfig extends ConfigAt {
 
 export class ConfigState {
   private current: CurrentConfig;
+  private replaced: { readonly of: CurrentConfig; readonly members: readonly Member[] } | null = null;
 
   constructor(
     private readonly log: RaftLog,
@@ -74,18 +75,26 @@ export class ConfigState {
   }
 
   /**
-   * `id` may stand for election: a voter of the latest configuration, or of the
-   * committed one that an uncommitted change replaces. The second case is a
-   * leader that removed itself and lost leadership before the removal
-   * committed: its log may hold the only copy of C_new, and C_old's other
-   * voters cannot win without its vote, which its longer log denies them (two
-   * voters deadlock for good). It campaigns, counts votes and acks by C_new,
-   * and steps down once C_new commits (thesis §4.2.2).
+   * `id` may stand for election: a voter of the latest configuration, or, while
+   * that one is not known to be committed, of the configuration it replaces
+   * (which is committed: changes go one at a time). The second case is a leader
+   * that removed itself and lost leadership before the removal committed: its
+   * log may hold the only copy of C_new, and C_old's other voters cannot win
+   * without its vote, which its longer log denies them (two voters deadlock for
+   * good). It campaigns, counts votes and acks by C_new, and steps down once
+   * C_new commits (thesis §4.2.2).
    */
   electable(id: NodeId): boolean {
     if (this.isVoter(id)) return true;
     if (this.current.index <= this.log.commitIndex) return false;
-    return isVoter(this.membersAt(this.log.commitIndex), id);
+    return isVoter(this.replacedMembers(), id);
+  }
+
+  /** Members of the config the current one replaced; looked up once per config, not per call. */
+  private replacedMembers(): readonly Member[] {
+    const c = this.current;
+    if (this.replaced?.of !== c) this.replaced = { of: c, members: c.index === 0 ? this.bootstrapMembers : this.membersAt(c.index - 1) };
+    return this.replaced.members;
   }
 
   /** The entry that set the current config was overwritten (compaction keeps it valid). */

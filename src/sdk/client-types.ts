@@ -19,6 +19,8 @@ export interface ParticipantView {
   readonly vote: 'commit' | 'abort' | null;
   readonly acknowledged: boolean;
   readonly lastError?: string;
+  /** ISO 8601: since when the participant's calls have been failing; present only while it is reported failing. */
+  readonly failingSince?: string;
 }
 
 export interface TransactionView {

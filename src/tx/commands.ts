@@ -40,7 +40,14 @@ export type TxCommand =
       readonly decidedAt: number;
       readonly reason: string;
     }
-  | { readonly type: 'participantFailing'; readonly txId: string; readonly participant: string; readonly error: string }
+  | {
+      readonly type: 'participantFailing';
+      readonly txId: string;
+      readonly participant: string;
+      readonly error: string;
+      /** When this leader's run of failed calls to the participant began (ms); apply() keeps the earliest. */
+      readonly failingSince: number;
+    }
   | { readonly type: 'acknowledged'; readonly txId: string; readonly participant: string }
   | { readonly type: 'completed'; readonly txId: string; readonly completedAt: number }
   | { readonly type: 'gc'; readonly now: number; readonly retainFinishedMs: number; readonly retainFinishedMax: number };
@@ -123,7 +130,7 @@ export function isTxCommand(v: unknown): v is TxCommand {
         isStr(v.reason)
       );
     case 'participantFailing':
-      return hasTx(v) && isStr(v.participant) && isStr(v.error);
+      return hasTx(v) && isStr(v.participant) && isStr(v.error) && isNum(v.failingSince);
     case 'acknowledged':
       return hasTx(v) && isStr(v.participant);
     case 'completed':

@@ -31,7 +31,7 @@ export class TxDriver {
   private gcPending = false;
 
   constructor(private readonly deps: RunDeps) {
-    this.failing = createFailingTracker(deps.config.participantFailingThreshold, (n) => deps.metrics.setFailingParticipants(n));
+    this.failing = createFailingTracker(deps.config.participantFailingThreshold, deps.now);
   }
 
   start(): void {

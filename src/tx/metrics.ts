@@ -8,35 +8,49 @@ export type CallKind = 'prepare' | Phase2Kind;
 export interface TxMetrics {
   decision(decision: 'commit' | 'abort'): void;
   callFailed(kind: CallKind): void;
-  /** Participants (per transaction) at or past the failing threshold on this leader. */
-  setFailingParticipants(count: number): void;
 }
 
-export function createTxMetrics(registry: Registry, activeCount: () => number): TxMetrics {
+/** Gauges read at scrape time, from the replicated table. */
+export interface TxGaugeSources {
+  /** Transactions not yet committed or aborted. */
+  readonly inFlight: () => number;
+  /** Participants reported failing (0 on a node that does not lead). */
+  readonly failingParticipants: () => number;
+}
+
+export function createTxMetrics(registry: Registry, sources: TxGaugeSources): TxMetrics {
   const decisions = getOrCreate(registry, 'ratify_tx_decisions_total', () =>
     new Counter({ name: 'ratify_tx_decisions_total', help: 'Transaction decisions made by this node as leader', labelNames: ['decision'], registers: [registry] }),
   );
   const failures = getOrCreate(registry, 'ratify_tx_participant_call_failures_total', () =>
     new Counter({ name: 'ratify_tx_participant_call_failures_total', help: 'Failed participant calls (non-2xx, timeout, refused)', labelNames: ['call'], registers: [registry] }),
   );
-  const failing = getOrCreate(registry, 'ratify_tx_participants_failing', () =>
-    new Gauge({ name: 'ratify_tx_participants_failing', help: 'Participants of in-flight transactions that failed participantFailingThreshold calls in a row', registers: [registry] }),
+  collectedGauge(registry, 'ratify_tx_in_flight', 'Transactions not yet committed or aborted', sources.inFlight);
+  // From the table, not from this leader's own failure counts: a new leader reports
+  // the participants its predecessor found failing from its first scrape on.
+  collectedGauge(
+    registry,
+    'ratify_tx_participants_failing',
+    'Participants of in-flight transactions reported failing (participantFailingThreshold calls in a row) and not yet acknowledged; 0 on non-leaders',
+    sources.failingParticipants,
   );
-  // Re-registered so the gauge reads this instance's table, not an earlier one's.
-  registry.removeSingleMetric('ratify_tx_in_flight');
-  new Gauge({
-    name: 'ratify_tx_in_flight',
-    help: 'Transactions not yet committed or aborted',
-    registers: [registry],
-    collect() {
-      this.set(activeCount());
-    },
-  });
   return {
     decision: (d) => decisions.inc({ decision: d }),
     callFailed: (kind) => failures.inc({ call: kind }),
-    setFailingParticipants: (count) => failing.set(count),
   };
+}
+
+/** Re-registered on every call so the gauge reads this instance's table, not an earlier one's. */
+function collectedGauge(registry: Registry, name: string, help: string, read: () => number): void {
+  registry.removeSingleMetric(name);
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
 }
 
 // A registry can outlive one service instance (tests build several apps on one).

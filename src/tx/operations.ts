@@ -11,6 +11,7 @@ import type { TxCommand } from './commands.js';
 import type { TxConfig } from './config.js';
 import type { TxDriver } from './driver.js';
 import { proposeTx, unwrap } from './proposer.js';
+import { enlistConflict, samePayload } from './state-machine.js';
 import type { ParticipantSpec, Protocol, TxListFilter, TxListPage, TxRecord, TxStateMachine } from './types.js';
 import type { TxMetrics } from './metrics.js';
 import type { TxWaiters } from './waiters.js';
@@ -87,9 +88,13 @@ export class TxOperations {
     const participant = this.checkParticipant(input);
     const tx = this.deps.sm.get(txId);
     if (tx === null) throw notFound(txId);
+    // apply() repeats both checks: a commit request may land between here and the entry.
+    if (tx.state !== 'active') throw new RatifyError('TX_NOT_ACTIVE', `transaction ${txId} is ${tx.state}, not active`);
     const same = tx.participants.find((p) => p.name === participant.name);
-    if (tx.state !== 'active' && same === undefined) throw new RatifyError('TX_NOT_ACTIVE', `transaction ${txId} is ${tx.state}, not active`);
     if (same === undefined) this.checkCount(tx.participants.length + 1);
+    else if (same.url !== participant.url || !samePayload(same.payload, participant.payload)) {
+      throw new RatifyError('IDEMPOTENCY_KEY_REUSED', enlistConflict(participant.name));
+    }
     const result = unwrap(await this.propose({ type: 'enlisted', txId, participant, participantsMax: this.deps.config.maxParticipants }));
     return result.tx ?? tx;
   }

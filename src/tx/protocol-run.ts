@@ -301,7 +301,7 @@ function callFailed(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: P
   ctx.deps.metrics.callFailed(kind);
   const report = ctx.failing.failed(failingKey(tx, p), error);
   if (report === null) return;
-  propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error: report }).catch((e: unknown) => {
+  propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error: report.error, failingSince: report.failingSince }).catch((e: unknown) => {
     ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a failing participant failed');
   });
 }

@@ -43,6 +43,7 @@ const viewSchema = {
           vote: { type: ['string', 'null'], enum: ['commit', 'abort', null] },
           acknowledged: { type: 'boolean' },
           lastError: { type: 'string' },
+          failingSince: { type: 'string' },
         },
         required: ['name', 'url', 'vote', 'acknowledged'],
       },

@@ -102,7 +102,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       seq: index,
       state: cmd.commitRequested ? 'preparing' : 'active',
       protocol: cmd.protocol,
-      participants: cmd.participants.map((p) => ({ name: p.name, url: p.url, payload: p.payload, vote: null, acknowledged: false, lastError: null })),
+      participants: cmd.participants.map((p) => ({ name: p.name, url: p.url, payload: p.payload, vote: null, acknowledged: false, lastError: null, failingSince: null })),
       createdAt: cmd.createdAt,
       deadlineAt: cmd.deadlineAt,
       decision: null,
@@ -119,18 +119,20 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   private enlisted(cmd: Cmd<'enlisted'>): ApplyResult {
     const tx = this.lookup(cmd.txId);
     if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    // Checked first: once commit is requested the participant list is closed,
+    // and an answer of 200 to a late enlist would read as "you are in".
+    if (tx.state !== 'active') return reject('TX_NOT_ACTIVE', `transaction ${tx.id} is ${tx.state}, not active`, tx);
     const { participant } = cmd;
     const existing = tx.participants.find((p) => p.name === participant.name);
     if (existing !== undefined) {
       // A retried enlist is fine; a different participant under the same name is not.
       if (existing.url === participant.url && samePayload(existing.payload, participant.payload)) return ok(tx, true);
-      return reject('VALIDATION_FAILED', `participant ${participant.name} is already enlisted with a different url or payload`, tx);
+      return reject('IDEMPOTENCY_KEY_REUSED', enlistConflict(participant.name), tx);
     }
-    if (tx.state !== 'active') return reject('TX_NOT_ACTIVE', `transaction ${tx.id} is ${tx.state}, not active`, tx);
     if (tx.participants.length >= cmd.participantsMax) {
       return reject('TOO_MANY_PARTICIPANTS', `participants (${tx.participants.length + 1}) would exceed maxParticipants (${cmd.participantsMax})`, tx);
     }
-    tx.participants.push({ ...participant, vote: null, acknowledged: false, lastError: null });
+    tx.participants.push({ ...participant, vote: null, acknowledged: false, lastError: null, failingSince: null });
     return ok(tx);
   }
 
@@ -180,6 +182,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     // Prepare is sent only once `preparing` is applied, so no participant of a
     // transaction aborted while active has heard of it: there is nobody to tell.
     if (tx.state === 'active') for (const p of tx.participants) p.acknowledged = true;
+    // Phase 2 is a new series of calls: failures of the precommit phase no longer say how long it has been failing.
+    for (const p of tx.participants) p.failingSince = null;
     this.setVotes(tx, cmd.votes);
     tx.decision = cmd.decision;
     tx.decisionReason = cmd.reason;
@@ -192,7 +196,11 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     const tx = this.lookup(cmd.txId);
     if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
     const p = tx.participants.find((x) => x.name === cmd.participant);
-    if (p !== undefined && !p.acknowledged && !isFinished(tx.state)) p.lastError = cmd.error;
+    if (p !== undefined && !p.acknowledged && !isFinished(tx.state)) {
+      p.lastError = cmd.error;
+      // A new leader starts its own count; the run began when the first leader saw it begin.
+      p.failingSince = p.failingSince === null ? cmd.failingSince : Math.min(p.failingSince, cmd.failingSince);
+    }
     return ok(tx);
   }
 
@@ -204,6 +212,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     if (p === undefined) return reject('INTERNAL', `transaction ${tx.id} has no participant ${cmd.participant}`, tx);
     p.acknowledged = true;
     p.lastError = null;
+    p.failingSince = null;
     return ok(tx);
   }
 
@@ -313,6 +322,15 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     return this.table.unfinished.size;
   }
 
+  failingParticipantCount(): number {
+    // Linear in the unfinished transactions; read on a metrics scrape, not per entry.
+    let count = 0;
+    for (const id of this.table.unfinished) {
+      for (const p of this.table.txs.get(id)?.participants ?? []) if (p.failingSince !== null && !p.acknowledged) count++;
+    }
+    return count;
+  }
+
   inFlightBrief(): Array<{ id: string; state: TxRecord['state']; deadlineAt: number }> {
     const out: Array<{ id: string; state: TxRecord['state']; deadlineAt: number }> = [];
     for (const id of this.table.unfinished) {
@@ -349,7 +367,18 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   }
 }
 
-function samePayload(a: unknown, b: unknown): boolean {
+/**
+ * Same name, different url or payload. IDEMPOTENCY_KEY_REUSED (409) is the
+ * closest documented code: within a transaction the participant name is the
+ * enlist's idempotency key (the same body again is a harmless replay), so a
+ * different body under it is exactly a key reused for a different request.
+ * VALIDATION_FAILED (400) would say the request itself is malformed, which it is not.
+ */
+export function enlistConflict(name: string): string {
+  return `participant ${name} is already enlisted with a different url or payload (the name identifies an enlist; use another name)`;
+}
+
+export function samePayload(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 

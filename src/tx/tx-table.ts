@@ -70,6 +70,7 @@ export class TxTable {
     const { txs, finishedOrder } = decoded;
     if (!Array.isArray(txs) || !Array.isArray(finishedOrder)) corrupt('snapshot lacks txs/finishedOrder');
     for (const tx of txs) {
+      if (isObject(tx) && Array.isArray(tx.participants)) upgradeParticipants(tx.participants);
       if (!isTxRecord(tx) || this.txs.has(tx.id)) corrupt('snapshot holds an invalid or duplicate transaction');
       this.txs.set(tx.id, tx);
       if (tx.idempotencyKey !== null) this.byKey.set(tx.idempotencyKey, tx.id);
@@ -96,6 +97,11 @@ const isNumOrNull = (v: unknown): boolean => v === null || typeof v === 'number'
 const isStrOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
 const isVoteOrNull = (v: unknown): boolean => v === null || v === 'commit' || v === 'abort';
 
+/** Snapshots written before participants carried failingSince lack the field: it means "not reported failing". */
+function upgradeParticipants(participants: unknown[]): void {
+  for (const p of participants) if (isObject(p) && !('failingSince' in p)) p.failingSince = null;
+}
+
 function isParticipantRecord(v: unknown): v is ParticipantRecord {
   return (
     isObject(v) &&
@@ -104,7 +110,8 @@ function isParticipantRecord(v: unknown): v is ParticipantRecord {
     'payload' in v &&
     isVoteOrNull(v.vote) &&
     typeof v.acknowledged === 'boolean' &&
-    isStrOrNull(v.lastError)
+    isStrOrNull(v.lastError) &&
+    isNumOrNull(v.failingSince)
   );
 }
 

@@ -31,6 +31,12 @@ export interface ParticipantRecord extends ParticipantSpec {
   vote: Vote | null;
   acknowledged: boolean;
   lastError: string | null;
+  /**
+   * Start (ms) of the current run of failed precommit/commit/abort calls, kept
+   * across leader changes (the earliest report wins); null once the
+   * participant acknowledges or a new phase (the decision) begins.
+   */
+  failingSince: number | null;
 }
 
 /** One row of the replicated table. Mutated only by the state machine's apply(). */
@@ -57,6 +63,8 @@ export interface ParticipantView {
   vote: Vote | null;
   acknowledged: boolean;
   lastError?: string;
+  /** ISO 8601; present while the participant is reported failing, so how long is visible. */
+  failingSince?: string;
 }
 
 /** The API's transaction view, exactly as issue 3 spells it. Timestamps are ISO 8601 strings. */
@@ -97,6 +105,8 @@ export interface TxStateMachine extends StateMachine {
   inFlight(): TxRecord[];
   /** Number of transactions not yet finished. */
   activeCount(): number;
+  /** Participants of unfinished transactions reported failing and not yet acknowledged. */
+  failingParticipantCount(): number;
   /** Cheap scan for the leader's sweeper: no copies of participants. */
   inFlightBrief(): Array<{ id: string; state: TxState; deadlineAt: number }>;
   /** What the leader needs to decide whether a retention (gc) entry would remove anything. */

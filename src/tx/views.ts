@@ -14,6 +14,7 @@ export function toView(tx: TxRecord): TxView {
     participants: tx.participants.map((p) => {
       const pv: ParticipantView = { name: p.name, url: p.url, vote: p.vote, acknowledged: p.acknowledged };
       if (p.lastError !== null) pv.lastError = p.lastError;
+      if (p.failingSince !== null) pv.failingSince = iso(p.failingSince);
       return pv;
     }),
     createdAt: iso(tx.createdAt),

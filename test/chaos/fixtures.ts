@@ -26,7 +26,7 @@ export function coordinatorTx(id: string, outcome: Outcome, participants = ['A',
   return { id, state, outcome, createdAtMs: 1_000, participants };
 }
 
-export function bank(name: string, balances: Record<string, number>, records: ParticipantRecord[] | null, held: Record<string, number> = {}): BankSnapshot {
+export function bank(name: string, balances: Record<string, number>, records: readonly ParticipantRecord[] | null, held: Record<string, number> = {}): BankSnapshot {
   return { bank: name, accounts: new Map(Object.entries(balances).map(([a, b]) => [a, { balance: b, held: held[a] ?? 0 }])), records };
 }
 

@@ -29,7 +29,9 @@ afterAll(async () => {
 describe('process chaos (local node processes, SIGKILL / SIGSTOP / restart)', () => {
   for (const seed of SEEDS) {
     it(`seed ${seed}: every invariant holds`, { timeout: RUN_TIMEOUT_MS }, async () => {
-      const options: ChaosOptions = { ...DEFAULT_OPTIONS, target: 'local', seed, durationS: DURATION_S, concurrency: 6, resultsDir: null, dataDir: null };
+      // Few client retries: failovers leave some transfers unknown, so resending them with
+      // the same Idempotency-Key after healing is exercised too.
+      const options: ChaosOptions = { ...DEFAULT_OPTIONS, target: 'local', seed, durationS: DURATION_S, concurrency: 6, clientRetries: 2, resultsDir: null, dataDir: null };
       const run = runChaos(options, { abort: abandon.signal, progress: createProgress(process.stderr, 'lines'), command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/process-chaos.test.ts` });
       running.push(run);
       const report: ChaosReport = await run;

@@ -13,7 +13,9 @@ import { RaftNode, type RaftNodeConfig } from '../../src/node/raft-node.js';
 import type { StateMachine } from '../../src/raft/state-machine.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { MemoryRaftStorage, createMemoryBacking, type MemoryStorageBacking } from '../../src/storage/memory-storage.js';
+import type { RaftStorage } from '../../src/storage/raft-storage.js';
 import { MemoryNetwork, type MemoryTransport } from '../../src/transport/memory-transport.js';
+import type { Transport } from '../../src/transport/transport.js';
 import { waitUntil } from './wait.js';
 
 /** Fast timing for in-process tests: 100-200 ms election timeouts. */
@@ -30,6 +32,7 @@ export const FAST_RAFT: Omit<RaftNodeConfig, 'id' | 'peers'> = {
   maxPendingReads: 1024,
   proposalTimeoutMs: 5000,
   readTimeoutMs: 5000,
+  promoteLagEntriesMax: 8,
   preVote: true,
   checkQuorum: true,
   seed: null,
@@ -42,6 +45,14 @@ export interface InProcessClusterOptions<S extends StateMachine> {
   readonly logger?: Logger;
   /** Member URLs (what NOT_LEADER hints and forwarding use). Default http://<id>.invalid. */
   readonly urlOf?: (id: NodeId) => string;
+  /**
+   * The bootstrap voters (default: every id). A node outside them starts as a
+   * learner-to-be: it knows the voters and waits for the leader to add it.
+   */
+  readonly voters?: readonly NodeId[];
+  /** Wrap a node's storage or transport (spies, held writes). Called on every start. */
+  readonly wrapStorage?: (id: NodeId, storage: RaftStorage, backing: MemoryStorageBacking) => RaftStorage;
+  readonly wrapTransport?: (id: NodeId, transport: Transport) => Transport;
 }
 
 export interface InProcessMember<S extends StateMachine> {
@@ -59,9 +70,11 @@ export class InProcessCluster<S extends StateMachine> {
   /** Fatal errors reported by any node (a test asserts this stays empty). */
   readonly fatalErrors: unknown[] = [];
   private readonly ids: readonly NodeId[];
+  private readonly voters: readonly NodeId[];
 
   constructor(private readonly opts: InProcessClusterOptions<S>) {
     this.ids = opts.ids ?? ['n1', 'n2', 'n3'];
+    this.voters = opts.voters ?? this.ids;
     this.members = new Map(
       this.ids.map((id) => [
         id,
@@ -98,10 +111,11 @@ export class InProcessCluster<S extends StateMachine> {
     m.metrics = createMetrics({ processMetrics: false, nodeId: id });
     let node: RaftNode | null = null;
     const transport = this.network.transport(id, (msgs) => node?.receive(msgs));
+    const storage = new MemoryRaftStorage(m.backing);
     node = await RaftNode.open({
-      config: { ...FAST_RAFT, ...this.opts.config, id, peers: this.ids.map((p) => ({ id: p, url: this.opts.urlOf?.(p) ?? `http://${p}.invalid`, voter: true })) },
-      storage: new MemoryRaftStorage(m.backing),
-      transport,
+      config: { ...FAST_RAFT, ...this.opts.config, id, peers: this.voters.map((p) => ({ id: p, url: this.urlOf(p), voter: true })) },
+      storage: this.opts.wrapStorage?.(id, storage, m.backing) ?? storage,
+      transport: this.opts.wrapTransport?.(id, transport) ?? transport,
       stateMachine: m.stateMachine,
       logger: (this.opts.logger ?? silentLogger()).child({ nodeId: id }),
       metrics: m.metrics.raft,
@@ -111,6 +125,10 @@ export class InProcessCluster<S extends StateMachine> {
     m.transport = transport;
     node.start();
     return node;
+  }
+
+  urlOf(id: NodeId): string {
+    return this.opts.urlOf?.(id) ?? `http://${id}.invalid`;
   }
 
   /** Crash-stop: no more ticks or messages; storage survives. */
@@ -131,7 +149,7 @@ export class InProcessCluster<S extends StateMachine> {
 
   /** A running node that says it leads, acknowledged by a quorum of running nodes in the same term. */
   async waitForLeader(timeoutMs = 20_000): Promise<RaftNode> {
-    const quorum = Math.floor(this.ids.length / 2) + 1;
+    const quorum = Math.floor(this.voters.length / 2) + 1;
     return waitUntil(
       () => {
         const running = this.running();

@@ -108,6 +108,33 @@ describe('a new leader scans the table', () => {
     expect(b!.callsOf('abort')).toEqual([]);
   });
 
+  it('reports a participant its predecessor found failing from the start: failingSince kept, gauge recomputed', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a, b] = await participants(2);
+    const gauge = async (node: TestNode): Promise<number> =>
+      (await node.registry.getSingleMetric('ratify_tx_participants_failing')?.get())?.values[0]?.value ?? -1;
+    cluster.elect('n1');
+    a!.setMode('down', ['commit']);
+    const res = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], commit: true });
+    const id = res.json<TxView>().id;
+    const since = await eventually(() => nodes.n1!.sm.get(id)?.participants.find((p) => p.name === 'a')?.failingSince ?? undefined, 'a reported failing');
+    expect(await gauge(nodes.n1!)).toBe(1);
+    // a follower sees the same table but does not report: only the leader drives phase 2
+    expect(nodes.n2!.sm.get(id)?.participants.find((p) => p.name === 'a')?.failingSince).toBe(since);
+    expect(await gauge(nodes.n2!)).toBe(0);
+    await nodes.n1!.close();
+    nodes.n1!.log.crash();
+    // Calls now hang until phase2CallTimeoutMs: n2 itself reaches the threshold (3 calls) only seconds from now.
+    a!.setMode('hang', ['commit']);
+    cluster.elect('n2');
+    expect(await gauge(nodes.n2!)).toBe(1);
+    const view = (await nodes.n2!.app.inject({ method: 'GET', url: `/v1/transactions/${id}` })).json<TxView>();
+    expect(view.participants.find((p) => p.name === 'a')?.failingSince).toBe(new Date(since).toISOString());
+    a!.setMode('ok');
+    await eventually(() => nodes.n2!.sm.get(id)?.state === 'committed', 'committed by n2');
+    expect(await gauge(nodes.n2!)).toBe(0);
+  });
+
   it('re-drives prepare for an undecided transaction still inside its deadline', async () => {
     const { cluster, nodes } = await clusterOf(['n1', 'n2']);
     const [a, b] = await participants(2);

@@ -2,6 +2,7 @@
 // app with the transaction plugin, its own state machine and driver.
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { installStrictValidation } from '../../src/http/validation.js';
 import { Registry } from 'prom-client';
 import { txConfigDefaults, type TxConfig } from '../../src/tx/config.js';
 import { createTxService } from '../../src/tx/service.js';
@@ -60,6 +61,8 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
     ...(opts.now && { now: opts.now }),
   });
   const app = Fastify({ logger: false, forceCloseConnections: true });
+  // The same validators as the node's app (src/http/app.ts): strict bodies, no coercion.
+  installStrictValidation(app);
   await app.register(service.plugin);
   await app.ready();
   service.start();

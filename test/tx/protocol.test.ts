@@ -97,13 +97,18 @@ describe('transaction protocol on the leader', () => {
       return v.participants.find((p) => p.name === 'a')?.lastError !== undefined && v;
     }, 'lastError of a');
     expect(failing.state).toBe('committing');
-    expect(failing.participants.find((p) => p.name === 'a')?.lastError).toMatch(/calls failed in a row/);
+    const aFailing = failing.participants.find((p) => p.name === 'a');
+    expect(aFailing?.lastError).toMatch(/calls failed in a row/);
+    // failingSince: when the run of failures began, an ISO time between the decision and now
+    expect(new Date(aFailing?.failingSince ?? '').toISOString()).toBe(aFailing?.failingSince);
+    expect(Date.parse(aFailing?.failingSince ?? '')).toBeGreaterThanOrEqual(Date.parse(failing.decidedAt ?? ''));
+    expect(Date.parse(aFailing?.failingSince ?? '')).toBeLessThanOrEqual(Date.now());
     expect(failing.participants.find((p) => p.name === 'b')).toEqual({ name: 'b', url: b.url, vote: 'commit', acknowledged: true });
     expect(await failingGauge()).toBe(1);
     a.setMode('ok');
     await finished(view.id, 'committed');
     const final = await getView(node, view.id);
-    expect(final.participants.every((p) => p.acknowledged && p.lastError === undefined)).toBe(true);
+    expect(final.participants.every((p) => p.acknowledged && p.lastError === undefined && p.failingSince === undefined)).toBe(true);
     expect(a.callsOf('abort')).toEqual([]);
     expect(await failingGauge()).toBe(0);
   });

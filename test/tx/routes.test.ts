@@ -2,6 +2,7 @@
 // kind (wrong types, missing fields, oversized bodies, unknown ids, wrong state).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
+import { decodeCommand } from '../../src/tx/commands.js';
 import { TX_ID_LENGTH_MAX } from '../../src/tx/schemas.js';
 import type { TxView } from '../../src/tx/types.js';
 import { FakeCluster } from './fake-log.js';
@@ -84,8 +85,20 @@ describe('transaction routes', () => {
       ['url with a query', { participants: [{ name: 'a', url: 'http://127.0.0.1:1/?x=1' }] }],
       ['host not allowed', { participants: [{ name: 'a', url: 'http://example.com' }] }],
       ['duplicate names', { participants: [participant('a', 'http://127.0.0.1:1'), participant('a', 'http://127.0.0.1:2')] }],
+      // strict bodies: no type coercion, unknown fields refused (not silently dropped)
+      ['commit the string "true"', { participants: [participant('a', 'http://127.0.0.1:1')], commit: 'true' }],
+      ['commit the number 1', { commit: 1 }],
+      ['timeoutMs a numeric string', { timeoutMs: '5' }],
+      ['participant name a number', { participants: [{ name: 1, url: 'http://127.0.0.1:1' }] }],
+      ['participants an object', { participants: { name: 'a', url: 'http://127.0.0.1:1' } }],
+      ['an unknown top-level field', { participants: [], timeout: 5 }],
+      ['a misspelled field', { comit: true }],
+      ['an unknown participant field', { participants: [{ name: 'a', url: 'http://127.0.0.1:1', amount: 5 }] }],
     ])('answers 400 VALIDATION_FAILED for %s', async (_what, body) => {
+      const creates = (): number => cluster.entries.filter((e) => decodeCommand(e.data)?.type === 'created').length;
+      const before = creates();
       expectError(await post('/v1/transactions', body), 400, 'VALIDATION_FAILED');
+      expect(creates()).toBe(before); // nothing was created
     });
 
     it('answers 400 for malformed JSON and a bad Idempotency-Key', async () => {
@@ -139,6 +152,35 @@ describe('transaction routes', () => {
       const done = await create({});
       expect((await post(`/v1/transactions/${done.id}/commit`)).statusCode).toBe(200);
       expectError(await post(`/v1/transactions/${done.id}/participants`, participant('a', a.url)), 409, 'TX_NOT_ACTIVE');
+    });
+
+    it.each<[string, unknown]>([
+      ['name a number', { name: 1, url: 'http://127.0.0.1:1' }],
+      ['url a number', { name: 'x', url: 42 }],
+      ['an unknown field', { name: 'x', url: 'http://127.0.0.1:1', amount: 5 }],
+      ['a body that is a string', 'x'],
+    ])('enlist answers 400 VALIDATION_FAILED for %s (strict bodies)', async (_what, body) => {
+      const tx = await create({});
+      expectError(await post(`/v1/transactions/${tx.id}/participants`, body), 400, 'VALIDATION_FAILED');
+      expect(node.sm.get(tx.id)?.participants).toEqual([]);
+    });
+
+    it('re-enlisting the same participant on a transaction that is no longer active answers 409 TX_NOT_ACTIVE', async () => {
+      const tx = await create({});
+      expect((await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url))).statusCode).toBe(200);
+      expect((await post(`/v1/transactions/${tx.id}/commit`)).statusCode).toBe(200);
+      expectError(await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url)), 409, 'TX_NOT_ACTIVE');
+      const aborted = await create({ participants: [participant('a', a.url)] });
+      expect((await post(`/v1/transactions/${aborted.id}/abort`)).statusCode).toBe(200);
+      expectError(await post(`/v1/transactions/${aborted.id}/participants`, participant('a', a.url)), 409, 'TX_NOT_ACTIVE');
+    });
+
+    it('the same name with another url or payload on an active transaction answers 409 IDEMPOTENCY_KEY_REUSED', async () => {
+      const tx = await create({});
+      expect((await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url, { n: 1 }))).statusCode).toBe(200);
+      expectError(await post(`/v1/transactions/${tx.id}/participants`, participant('a', b.url, { n: 1 })), 409, 'IDEMPOTENCY_KEY_REUSED');
+      expectError(await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url, { n: 2 })), 409, 'IDEMPOTENCY_KEY_REUSED');
+      expect(node.sm.get(tx.id)?.participants.map((p) => [p.url, p.payload])).toEqual([[a.url, { n: 1 }]]);
     });
   });
 

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Packr, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
 import { encodeCommand, decodeCommand, type TxCommand, type VoteEntry } from '../../src/tx/commands.js';
@@ -172,12 +173,14 @@ describe('tx state machine', () => {
     expect(apply({ type: 'enlisted', txId: 't1', participant: c, participantsMax: 3 })).toMatchObject({ ok: true, existed: true });
     expect(apply({ type: 'enlisted', txId: 't1', participant: { ...c, payload: 2 }, participantsMax: 3 })).toMatchObject({
       ok: false,
-      code: 'VALIDATION_FAILED',
+      code: 'IDEMPOTENCY_KEY_REUSED',
     });
     const d = { name: 'd', url: 'http://127.0.0.1:4', payload: null };
     expect(apply({ type: 'enlisted', txId: 't1', participant: d, participantsMax: 3 })).toMatchObject({ ok: false, code: 'TOO_MANY_PARTICIPANTS' });
     apply({ type: 'commitRequested', txId: 't1' });
     expect(apply({ type: 'enlisted', txId: 't1', participant: d, participantsMax: 9 })).toMatchObject({ ok: false, code: 'TX_NOT_ACTIVE' });
+    // a replay of an earlier enlist is refused too once the transaction is no longer active
+    expect(apply({ type: 'enlisted', txId: 't1', participant: c, participantsMax: 9 })).toMatchObject({ ok: false, code: 'TX_NOT_ACTIVE' });
     expect(apply({ type: 'enlisted', txId: 'zz', participant: d, participantsMax: 9 })).toMatchObject({ ok: false, code: 'TX_NOT_FOUND' });
   });
 
@@ -256,7 +259,7 @@ describe('tx state machine', () => {
     finish(apply, 'done', 'commit', 50);
     apply(created('k1', { idempotencyKey: 'key-1', requestHash: 'h' }));
     apply(created('p1', { commitRequested: true }));
-    apply({ type: 'participantFailing', txId: 'p1', participant: 'a', error: 'boom' });
+    apply({ type: 'participantFailing', txId: 'p1', participant: 'a', error: 'boom', failingSince: 1_500 });
     const bytes = sm.snapshot();
     const copy = createTxStateMachine(config);
     copy.restore(bytes);
@@ -291,6 +294,51 @@ describe('tx state machine', () => {
     expect(isCorrupt(() => sm.restore(good.subarray(0, good.length - 3)))).toBe(true);
     expect(sm.get('t1')?.state).toBe('active');
   });
+
+  it('failingSince: the earliest report wins across leaders; cleared by the acknowledgement and by the decision', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    const failing = (txId: string, participant: string, failingSince: number): TxCommand => ({ type: 'participantFailing', txId, participant, error: 'down', failingSince });
+    const since = (txId: string, name: string): number | null | undefined => sm.get(txId)?.participants.find((p) => p.name === name)?.failingSince;
+    apply(created('t1', { commitRequested: true, protocol: '3pc' }));
+    expect(since('t1', 'a')).toBeNull();
+    // precommit failing: the first leader reports at 5_000, the next one (its own count) at 9_000
+    apply(failing('t1', 'a', 5_000));
+    apply(failing('t1', 'a', 9_000));
+    expect(since('t1', 'a')).toBe(5_000);
+    expect(sm.failingParticipantCount()).toBe(1);
+    // the decision starts phase 2: precommit failures no longer date the run
+    apply({ type: 'precommitted', txId: 't1', votes: commitVotes });
+    apply(decided('t1', 'commit'));
+    expect(since('t1', 'a')).toBeNull();
+    expect(sm.failingParticipantCount()).toBe(0);
+    apply(failing('t1', 'a', 12_000));
+    apply(failing('t1', 'b', 11_000));
+    expect([since('t1', 'a'), since('t1', 'b')]).toEqual([12_000, 11_000]);
+    expect(sm.failingParticipantCount()).toBe(2);
+    apply({ type: 'acknowledged', txId: 't1', participant: 'a' });
+    expect(sm.get('t1')?.participants.find((p) => p.name === 'a')).toMatchObject({ lastError: null, failingSince: null });
+    expect(sm.failingParticipantCount()).toBe(1);
+    // a late report for an acknowledged participant changes nothing
+    apply(failing('t1', 'a', 13_000));
+    expect(since('t1', 'a')).toBeNull();
+    apply({ type: 'acknowledged', txId: 't1', participant: 'b' });
+    apply({ type: 'completed', txId: 't1', completedAt: 14_000 });
+    expect(sm.failingParticipantCount()).toBe(0);
+  });
+
+  it('restores a snapshot written before participants carried failingSince', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('t1', { commitRequested: true }));
+    apply({ type: 'participantFailing', txId: 't1', participant: 'a', error: 'down', failingSince: 7 });
+    const table = unpack(sm.snapshot()) as { txs: Array<{ participants: Array<Record<string, unknown>> }> };
+    for (const tx of table.txs) for (const p of tx.participants) delete p.failingSince;
+    const copy = createTxStateMachine(config);
+    copy.restore(new Packr({ useRecords: false }).pack(table));
+    expect(copy.get('t1')?.participants.map((p) => p.failingSince)).toEqual([null, null]);
+    expect(copy.get('t1')?.participants[0]?.lastError).toBe('down');
+  });
 });
 
 // ---- determinism: same entries, same bytes --------------------------------------
@@ -309,7 +357,7 @@ const arbCommand: fc.Arbitrary<TxCommand> = fc.oneof(
   fc.record({ txId: fc.constantFrom(...ids), d: fc.constantFrom('commit' as const, 'abort' as const), at: fc.nat(1000) }).map(({ txId, d, at }) => decided(txId, d, commitVotes, at)),
   fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'acknowledged', txId, participant: p })),
   fc.record({ txId: fc.constantFrom(...ids), at: fc.nat(1000) }).map(({ txId, at }): TxCommand => ({ type: 'completed', txId, completedAt: at })),
-  fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'participantFailing', txId, participant: p, error: 'e' })),
+  fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'participantFailing', txId, participant: p, error: 'e', failingSince: 1_000 })),
   fc.record({ now: fc.nat(2000), ms: fc.nat(1000), max: fc.nat(3) }).map(({ now, ms, max }): TxCommand => ({ type: 'gc', now, retainFinishedMs: ms, retainFinishedMax: max })),
 );
 

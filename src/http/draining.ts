@@ -1,0 +1,68 @@
+// Draining the HTTP side of a stopping node.
+//
+// fastify's close() waits for every open connection. A stopping node must not wait
+// on its clients: a commit request can wait for a decision for as long as the
+// transaction's deadline, a forwarded request for as long as the leader takes, and
+// a keep-alive client that keeps sending keeps its connection busy. So, once
+// draining begins:
+//   - new client requests are answered 503 SHUTTING_DOWN at once;
+//   - every response closes its connection (Connection: close);
+//   - peer Raft traffic still flows (exempt), so entries already proposed can commit
+//     while the transaction layer and the Raft node stop;
+// and when the node has stopped, answerPending() answers whatever is still waiting
+// with SHUTTING_DOWN, so a client gets a reply rather than a cut connection.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RatifyError } from '../errors.js';
+
+export class Draining {
+  private draining = false;
+  private readonly pending = new Set<FastifyReply>();
+  private readonly onBeginListeners: (() => void)[] = [];
+
+  get active(): boolean {
+    return this.draining;
+  }
+
+  /** Called once, when draining begins (abort in-flight forwards, ...). */
+  onBegin(listener: () => void): void {
+    this.onBeginListeners.push(listener);
+  }
+
+  begin(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const l of this.onBeginListeners) l();
+  }
+
+  /** Answer every request still waiting with 503 SHUTTING_DOWN; returns how many there were. */
+  answerPending(): number {
+    let answered = 0;
+    for (const reply of [...this.pending]) {
+      this.pending.delete(reply);
+      if (reply.sent || reply.raw.headersSent) continue;
+      answered++;
+      void sendShuttingDown(reply);
+    }
+    return answered;
+  }
+
+  /** Hooks on the root instance, before any route is registered. `exempt` requests are served normally while draining. */
+  install(app: FastifyInstance, exempt: (request: FastifyRequest) => boolean): void {
+    app.addHook('onRequest', async (request, reply) => {
+      if (this.draining && !exempt(request)) return sendShuttingDown(reply);
+      this.pending.add(reply);
+      // 'close' fires once the response is written or the connection is gone.
+      reply.raw.once('close', () => this.pending.delete(reply));
+      return undefined;
+    });
+    app.addHook('onSend', async (_request, reply, payload) => {
+      if (this.draining) void reply.header('connection', 'close');
+      return payload;
+    });
+  }
+}
+
+function sendShuttingDown(reply: FastifyReply): FastifyReply {
+  const e = new RatifyError('SHUTTING_DOWN', 'the node is stopping; retry on another node');
+  return reply.code(e.status).header('connection', 'close').header('retry-after', '1').send(e.toJSON());
+}

@@ -1,0 +1,328 @@
+// Persist before send, and before apply, in the real driver (src/node/raft-node.ts).
+//
+// Raft's safety rests on it: a vote or an append acknowledgement that leaves before
+// the vote or the entries are durable can be forgotten by a crash, and then two
+// leaders win one term or a committed entry disappears (thesis §3.8, §11.7.1; etcd's
+// Ready contract). Each node's storage here is wrapped so that a save() can be held
+// until the test releases it, and each node's transport and state machine are spied
+// on: every message sent and every entry applied is checked against what the node's
+// storage has durably written at that moment.
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/logger.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { RaftNode } from '../../src/node/raft-node.js';
+import type { CoreStatus, RaftCoreApi } from '../../src/raft/api.js';
+import type { Entry, HardState, Message, NodeId, Ready } from '../../src/raft/types.js';
+import { MemoryRaftStorage, createMemoryBacking, type MemoryStorageBacking } from '../../src/storage/memory-storage.js';
+import type { RaftStorage, SaveBatch } from '../../src/storage/raft-storage.js';
+import type { Transport } from '../../src/transport/transport.js';
+import { FAST_RAFT, InProcessCluster } from '../helpers/in-process-cluster.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
+
+/**
+ * A storage whose saves can be held until released, or delayed at random, and are
+ * then written through. holdFrom(pred) holds the first save that matches and every
+ * save after it (earlier saves, such as a commit-index-only hard state, pass).
+ */
+class GatedStorage implements RaftStorage {
+  readonly held: { readonly batch: SaveBatch; readonly release: () => void }[] = [];
+  private holdPredicate: ((batch: SaveBatch) => boolean) | null = null;
+
+  constructor(
+    private readonly inner: RaftStorage,
+    private readonly opts: { readonly randomDelayMsMax?: number; readonly onSaved?: () => void } = {},
+  ) {}
+
+  holdFrom(predicate: (batch: SaveBatch) => boolean): void {
+    this.holdPredicate = predicate;
+  }
+
+  openGate(): void {
+    this.holdPredicate = null;
+    for (const h of this.held.splice(0)) h.release();
+  }
+
+  load(): ReturnType<RaftStorage['load']> {
+    return this.inner.load();
+  }
+
+  async save(batch: SaveBatch): Promise<void> {
+    const hold = this.holdPredicate !== null && (this.held.length > 0 || this.holdPredicate(batch));
+    if (hold) await new Promise<void>((release) => this.held.push({ batch, release }));
+    else if ((this.opts.randomDelayMsMax ?? 0) > 0) await sleep(Math.random() * (this.opts.randomDelayMsMax ?? 0));
+    await this.inner.save(batch);
+    this.opts.onSaved?.();
+  }
+
+  compact(...args: Parameters<RaftStorage['compact']>): Promise<void> {
+    return this.inner.compact(...args);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Why sending `m` now would break persist-before-send, given what is durable; null if it is fine. */
+function sendViolation(from: NodeId, m: Message, durable: MemoryStorageBacking): string | null {
+  const hs = durable.hardState;
+  const at = `${from} sent ${m.type} (term ${m.term}) while its durable hard state was ${JSON.stringify(hs)}`;
+  // A PreVote carries the term the sender would campaign in, and its answer echoes it (thesis §9.6).
+  if (m.type !== 'preVote' && m.type !== 'preVoteResp' && hs.term < m.term) return `${at}: its term was not durable`;
+  if (m.type === 'vote' && hs.vote !== from) return `${at}: its vote for itself was not durable`;
+  if (m.type === 'voteResp' && m.granted && !(hs.term === m.term && hs.vote === m.to)) return `${at}: the vote it granted was not durable`;
+  if (m.type === 'appendResp' && m.success && !isDurable(durable, m.matchIndex)) return `${at}: entry ${m.matchIndex} it acknowledged was not durable`;
+  return null;
+}
+
+function isDurable(durable: MemoryStorageBacking, index: number, term?: number): boolean {
+  if (index === 0 || (durable.snapshot !== null && index <= durable.snapshot.meta.index)) return true;
+  const e = durable.entries.get(index);
+  return e !== undefined && (term === undefined || e.term === term);
+}
+
+interface Watch {
+  readonly storage: Map<NodeId, GatedStorage>;
+  readonly sent: Map<NodeId, Message[]>;
+  readonly violations: string[];
+  readonly checked: { voteGranted: number; appendAck: number; applied: number };
+}
+
+function watchedCluster(randomDelayMsMax: number): { c: InProcessCluster<KvStateMachine>; w: Watch } {
+  const w: Watch = { storage: new Map(), sent: new Map(), violations: [], checked: { voteGranted: 0, appendAck: 0, applied: 0 } };
+  const backings = new Map<NodeId, MemoryStorageBacking>();
+  const c: InProcessCluster<KvStateMachine> = new InProcessCluster({
+    createStateMachine: (id) => {
+      const kv = createKvStateMachine();
+      const apply = kv.apply.bind(kv);
+      kv.apply = (entry) => {
+        const durable = backings.get(id);
+        if (durable !== undefined && !isDurable(durable, entry.index, entry.term)) w.violations.push(`${id} applied entry ${entry.index} before it was durable`);
+        w.checked.applied++;
+        return apply(entry);
+      };
+      return kv;
+    },
+    wrapStorage: (id, storage, backing) => {
+      backings.set(id, backing);
+      const gated = new GatedStorage(storage, { randomDelayMsMax });
+      w.storage.set(id, gated);
+      return gated;
+    },
+    wrapTransport: (id, inner): Transport => ({
+      send: (messages) => {
+        const durable = backings.get(id)!;
+        for (const m of messages) {
+          const v = sendViolation(id, m, durable);
+          if (v !== null) w.violations.push(v);
+          if (m.type === 'voteResp' && m.granted) w.checked.voteGranted++;
+          if (m.type === 'appendResp' && m.success) w.checked.appendAck++;
+        }
+        const log = w.sent.get(id) ?? [];
+        log.push(...messages);
+        w.sent.set(id, log);
+        inner.send(messages);
+      },
+      setMembers: (members) => inner.setMembers(members),
+      close: () => inner.close(),
+    }),
+  });
+  return { c, w };
+}
+
+let cluster: InProcessCluster<KvStateMachine> | null = null;
+let gates: Map<NodeId, GatedStorage> | null = null;
+
+afterEach(async () => {
+  for (const g of gates?.values() ?? []) g.openGate(); // a held save would keep stop() waiting
+  const c = cluster;
+  cluster = null;
+  gates = null;
+  if (c === null) return;
+  await c.stopAll();
+  expect(c.fatalErrors).toEqual([]);
+});
+
+function start(randomDelayMsMax = 0): { c: InProcessCluster<KvStateMachine>; w: Watch } {
+  const cw = watchedCluster(randomDelayMsMax);
+  cluster = cw.c;
+  gates = cw.w.storage;
+  return cw;
+}
+
+const put = (key: string, value: string): Uint8Array => encodeKvCommand({ op: 'put', key, value });
+const quietMs = (): number => FAST_RAFT.electionTicks * FAST_RAFT.tickMs * 3;
+
+describe('persist before send, in the real driver', () => {
+  it('a follower acknowledges and applies an entry only after the save that holds it resolved', async () => {
+    const { c, w } = start();
+    const leader = await c.waitForLeader();
+    await leader.propose(put('warm', '1'));
+    const f = c.running().find((n) => n !== leader)!.nodeId;
+    const gate = w.storage.get(f)!;
+    gate.holdFrom((batch) => batch.entries.length > 0);
+    // The leader and the other follower are a majority: the entry commits without f.
+    const { index } = (await leader.propose(put('held', '1'))) as { index: number };
+    await waitUntil(() => gate.held.some((h) => h.batch.entries.some((e) => e.index === index)), { what: `${f} to try to save entry ${index}` });
+    const acks = (): Message[] => (w.sent.get(f) ?? []).filter((m) => m.type === 'appendResp' && m.success && m.matchIndex >= index);
+    await sleep(quietMs()); // heartbeats carry the new commit index to f meanwhile
+    expect(acks()).toEqual([]);
+    expect(c.member(f).stateMachine.get('held')).toBeUndefined();
+
+    gate.openGate();
+    await waitUntil(() => acks().length > 0, { what: `${f} to acknowledge entry ${index}` });
+    await waitUntil(() => c.member(f).stateMachine.get('held') === '1', { what: `${f} to apply entry ${index}` });
+    expect(w.violations).toEqual([]);
+  });
+
+  it('a voter grants its vote, and a candidate asks for votes, only after the vote is durable', async () => {
+    const { c, w } = start();
+    const old = await c.waitForLeader();
+    const oldTerm = old.status().term;
+    const [f, g] = c.running().filter((n) => n !== old).map((n) => n.nodeId) as [NodeId, NodeId];
+    const gate = w.storage.get(f)!;
+    const votesInNewTerm = (b: SaveBatch): boolean => b.hardState !== null && b.hardState.term > oldTerm && b.hardState.vote !== null;
+    gate.holdFrom(votesInNewTerm);
+    await c.stop(old.nodeId);
+    // f votes in a new term, for g or for itself; that hard state is now held.
+    await waitUntil(() => gate.held.some((h) => votesInNewTerm(h.batch)), { what: `${f} to try to save a vote` });
+    await sleep(quietMs());
+    const votes = (): Message[] => (w.sent.get(f) ?? []).filter((m) => m.term > oldTerm && ((m.type === 'voteResp' && m.granted) || m.type === 'vote'));
+    expect(votes()).toEqual([]);
+    // Without f's vote, g cannot win: two of three voters are needed.
+    expect(c.node(g).status().role).not.toBe('leader');
+
+    gate.openGate();
+    const next = await c.waitForLeader();
+    expect(next.status().term).toBeGreaterThan(oldTerm);
+    expect(votes().length).toBeGreaterThan(0);
+    expect(w.violations).toEqual([]);
+  });
+
+  it('checks every message and every apply against durable state through elections, writes and a restart', async () => {
+    const { c, w } = start(4); // every save takes a random 0-4 ms
+    let leader = await c.waitForLeader();
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => leader.propose(put(`r${round}-${i}`, 'v'))));
+      const victim = leader.nodeId;
+      await c.stop(victim);
+      leader = await c.waitForLeader();
+      await leader.propose(put(`after-${round}`, 'v'));
+      await c.start(victim); // catches up through append acknowledgements
+    }
+    await waitUntil(() => c.running().every((n) => c.member(n.nodeId).stateMachine.get('after-2') === 'v'), { what: 'every node to catch up' });
+    expect(w.violations).toEqual([]);
+    // Not vacuous: elections granted votes, followers acknowledged appends, entries were applied.
+    expect(w.checked.voteGranted).toBeGreaterThan(0);
+    expect(w.checked.appendAck).toBeGreaterThan(0);
+    expect(w.checked.applied).toBeGreaterThan(60);
+  });
+});
+
+// ---- the same contract with a scripted core: one Ready, nothing else going on ----
+
+/** A core that hands out exactly one Ready: a new term and vote, an entry, two responses and the entry committed. */
+class OneReadyCore implements RaftCoreApi {
+  private pending: Ready | null;
+  advanced = false;
+
+  constructor(ready: Ready) {
+    this.pending = ready;
+  }
+
+  tick(): void {}
+  step(): void {}
+  propose(): never {
+    throw new Error('not used');
+  }
+  proposeConfChange(): never {
+    throw new Error('not used');
+  }
+  readIndex(): void {}
+  transferLeadership(): never {
+    throw new Error('not used');
+  }
+  hasReady(): boolean {
+    return this.pending !== null;
+  }
+  ready(): Ready {
+    const rd = this.pending!;
+    this.pending = null;
+    return rd;
+  }
+  advance(): void {
+    this.advanced = true;
+  }
+  compact(): void {}
+  status(): CoreStatus {
+    const hardState: HardState = { term: 2, vote: 'n2', commitIndex: 1 };
+    return {
+      id: 'n1',
+      role: 'follower',
+      term: 2,
+      leaderId: null,
+      commitIndex: 1,
+      appliedIndex: 0,
+      lastIndex: 1,
+      snapshotIndex: 0,
+      members: ['n1', 'n2', 'n3'].map((id) => ({ id, url: `http://${id}.invalid`, voter: true })),
+      hardState,
+    };
+  }
+}
+
+describe('persist before send and apply, one Ready', () => {
+  it('sends a granted vote and an append acknowledgement, and applies, only once the save resolved', async () => {
+    const entry: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
+    const ready: Ready = {
+      softState: null,
+      hardState: { term: 2, vote: 'n2', commitIndex: 1 },
+      entries: [entry],
+      snapshot: null,
+      messages: [
+        { type: 'voteResp', from: 'n1', to: 'n2', term: 2, granted: true },
+        { type: 'appendResp', from: 'n1', to: 'n2', term: 2, success: true, matchIndex: 1, rejectHint: 0, rejectTerm: 0 },
+      ],
+      committedEntries: [entry],
+      readStates: [],
+      droppedReads: [],
+    };
+    const core = new OneReadyCore(ready);
+    const events: string[] = [];
+    const storage = new GatedStorage(new MemoryRaftStorage(createMemoryBacking()), { onSaved: () => events.push('saved') });
+    storage.holdFrom(() => true);
+    const kv = createKvStateMachine();
+    const apply = kv.apply.bind(kv);
+    kv.apply = (e) => {
+      events.push(`apply ${e.index}`);
+      return apply(e);
+    };
+    const transport: Transport = {
+      send: (messages) => events.push(...messages.map((m) => `send ${m.type}`)),
+      setMembers: () => undefined,
+      close: async () => undefined,
+    };
+    const node = await RaftNode.open({
+      config: { ...FAST_RAFT, id: 'n1', peers: core.status().members },
+      storage,
+      transport,
+      stateMachine: kv,
+      logger: silentLogger(),
+      createCore: () => core,
+      onFatal: (err) => events.push(`fatal ${String(err)}`),
+    });
+    try {
+      node.start();
+      await waitUntil(() => storage.held.length === 1, { what: 'the Ready to be saved' });
+      await sleep(FAST_RAFT.tickMs * 5);
+      expect(events).toEqual([]);
+      expect(core.advanced).toBe(false);
+      storage.openGate();
+      await waitUntil(() => core.advanced, { what: 'advance()' });
+      expect(events).toEqual(['saved', 'send voteResp', 'send appendResp', 'apply 1']);
+    } finally {
+      storage.openGate();
+      await node.stop();
+    }
+  });
+});
