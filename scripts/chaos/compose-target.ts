@@ -5,9 +5,10 @@
 // resolve it by name once it is back). A project that is not running is brought up
 // (image ratify:local, no build) and taken down again at the end (with its volumes, if
 // this run created them); one that was running is left running.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readParticipantRecords, type BankEndpoint } from './bank.js';
 import { docker, dockerEngineProblem, findCompose, run } from './docker.js';
 import { httpJson, pollUntil } from './http.js';
@@ -57,12 +58,14 @@ export class ComposeTarget implements ChaosTarget {
   async setUp(signal: AbortSignal): Promise<void> {
     const problem = await dockerEngineProblem();
     if (problem !== null) throw new Error(`--target compose: ${problem} (start one, or use --target local)`);
+    if (!existsSync(this.o.composeFile)) throw new Error(`--target compose: no compose file at ${resolve(this.o.composeFile)} (--compose-file)`);
     this.compose = await findCompose();
     if (!(await this.allRunning())) {
       const label = `label=com.docker.compose.project=${this.o.project}`;
       this.createdVolumes = (await docker(['volume', 'ls', '-q', '--filter', label])).trim() === '';
-      await this.composeCmd(['up', '-d', '--no-build', ...this.services], START_TIMEOUT_MS);
+      // Set first: a half-done `up` still has to be taken down.
       this.startedProject = true;
+      await this.composeCmd(['up', '-d', '--no-build', ...this.services], START_TIMEOUT_MS);
     }
     for (const s of this.services) this.containers.set(s, await this.containerOf(s));
     for (let i = 1; i <= this.o.nodes; i++) this.nodes.push({ id: `n${i}`, url: await this.publishedUrl(`n${i}`, NODE_PORT) });

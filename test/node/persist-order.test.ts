@@ -143,10 +143,11 @@ afterEach(async () => {
   expect(c.fatalErrors).toEqual([]);
 });
 
-function start(randomDelayMsMax = 0): { c: InProcessCluster<KvStateMachine>; w: Watch } {
+async function start(randomDelayMsMax = 0): Promise<{ c: InProcessCluster<KvStateMachine>; w: Watch }> {
   const cw = watchedCluster(randomDelayMsMax);
   cluster = cw.c;
   gates = cw.w.storage;
+  await cw.c.startAll();
   return cw;
 }
 
@@ -155,7 +156,7 @@ const quietMs = (): number => FAST_RAFT.electionTicks * FAST_RAFT.tickMs * 3;
 
 describe('persist before send, in the real driver', () => {
   it('a follower acknowledges and applies an entry only after the save that holds it resolved', async () => {
-    const { c, w } = start();
+    const { c, w } = await start();
     const leader = await c.waitForLeader();
     await leader.propose(put('warm', '1'));
     const f = c.running().find((n) => n !== leader)!.nodeId;
@@ -176,7 +177,7 @@ describe('persist before send, in the real driver', () => {
   });
 
   it('a voter grants its vote, and a candidate asks for votes, only after the vote is durable', async () => {
-    const { c, w } = start();
+    const { c, w } = await start();
     const old = await c.waitForLeader();
     const oldTerm = old.status().term;
     const [f, g] = c.running().filter((n) => n !== old).map((n) => n.nodeId) as [NodeId, NodeId];
@@ -200,7 +201,7 @@ describe('persist before send, in the real driver', () => {
   });
 
   it('checks every message and every apply against durable state through elections, writes and a restart', async () => {
-    const { c, w } = start(4); // every save takes a random 0-4 ms
+    const { c, w } = await start(4); // every save takes a random 0-4 ms
     let leader = await c.waitForLeader();
     for (let round = 0; round < 3; round++) {
       await Promise.all(Array.from({ length: 20 }, (_, i) => leader.propose(put(`r${round}-${i}`, 'v'))));

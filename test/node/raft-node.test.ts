@@ -205,16 +205,24 @@ describe('RaftNode over MemoryNetwork', () => {
     c.fatalErrors.length = 0; // expected here; afterEach checks the rest
   });
 
-  it('rejects calls after stop with SHUTTING_DOWN', async () => {
+  it('fails what is pending at stop with SHUTTING_DOWN, and every later call too', async () => {
     const c = makeCluster();
     await c.startAll();
     const leader = await c.waitForLeader();
-    const pending = leader.propose(put('late', '1'), { timeoutMs: 20_000 });
+    const [f, g] = c.running().filter((n) => n !== leader);
+    // Cut off from its followers, the leader can neither commit nor confirm a read, nor
+    // hand leadership over; it stops long before CheckQuorum would depose it.
+    c.network.partition([leader.nodeId]);
+    const proposal = rejection(leader.propose(put('late', '1'), { timeoutMs: 20_000 }));
+    const read = rejection(leader.readBarrier({ timeoutMs: 20_000 }));
+    const transfer = rejection(leader.transferLeadership(f!.nodeId, { timeoutMs: 20_000 }));
     await c.stop(leader.nodeId);
-    const err = await rejection(pending).catch((e: unknown) => e);
-    // Either it was applied before the stop, or its fate is unknown.
-    if (err instanceof RatifyError) expect(['SHUTTING_DOWN', 'LEADERSHIP_LOST']).toContain(err.code);
+    expect((await proposal).code).toBe('SHUTTING_DOWN');
+    expect((await read).code).toBe('SHUTTING_DOWN');
+    expect((await transfer).code).toBe('SHUTTING_DOWN');
     expect(isRatifyError(await rejection(leader.propose(put('x', '1'))), 'SHUTTING_DOWN')).toBe(true);
     expect(isRatifyError(await rejection(leader.readBarrier()), 'SHUTTING_DOWN')).toBe(true);
+    expect(isRatifyError(await rejection(leader.promote(g!.nodeId)), 'SHUTTING_DOWN')).toBe(true);
+    c.network.heal();
   });
 });
