@@ -23,7 +23,7 @@ function nodeCommand(): Command {
   // Defaults are shown as text, never set as commander defaults: a commander default
   // would count as a flag and override the environment and the config file.
   cmd.option('--config <file>', 'JSON config file (flags > RATIFY_* env > file > defaults) (default: none)');
-  for (const f of configFields()) cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} (default: ${f.defaultText}) [env ${f.env}]`));
+  for (const f of configFields()) cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} ${defaultNote(f.defaultText)} [env ${f.env}]`));
   cmd.option('--tx <key=value...>', 'transaction-layer setting (repeatable), e.g. --tx maxParticipants=32; keys and defaults below (default: none) [env RATIFY_TX_<KEY>]');
   cmd.addHelpText('after', txSettingsHelp());
   cmd.action(async (opts: Record<string, unknown>) => {
@@ -31,6 +31,10 @@ function nodeCommand(): Command {
     await runNode(config);
   });
   return cmd;
+}
+
+function defaultNote(defaultText: string): string {
+  return defaultText === 'required' ? '(required)' : `(default: ${defaultText})`;
 }
 
 function txSettingsHelp(): string {

@@ -16,7 +16,12 @@ export interface FaultEvent {
   readonly node: string;
   /** Whether the victim said it was the leader just before the fault. */
   readonly wasLeader: boolean;
-  readonly atMs: number;
+  /**
+   * When the fault was in place: after the kill/pause/disconnect command returned (the old
+   * leader may still decide while a docker command is on its way), and when the restart
+   * began (SIGTERM goes out at once).
+   */
+  atMs: number;
   readonly plannedMs: number;
   /** True when this fault left less than a majority up. */
   readonly quorumLost: boolean;
@@ -27,7 +32,7 @@ export interface FaultEvent {
 
 export interface FaultSchedulerOptions {
   readonly target: ChaosTarget;
-  readonly tracker: LeaderTracker;
+  readonly tracker: Pick<LeaderTracker, 'current'>;
   readonly rng: SeededRandom;
   readonly kinds: readonly FaultKind[];
   readonly quorumLossChance: number;
@@ -132,6 +137,7 @@ export class FaultScheduler {
       if (e.kind === 'kill') await this.o.target.kill(e.node);
       else if (e.kind === 'pause') await this.o.target.pause(e.node);
       else if (e.kind === 'partition') await this.o.target.disconnect(e.node);
+      if (e.kind !== 'restart') e.atMs = Date.now();
     } catch (err) {
       e.error = `inject: ${(err as Error).message}`;
       this.o.log(`[${this.elapsed()}] fault ${e.kind} ${e.node} failed: ${e.error}`);

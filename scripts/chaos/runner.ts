@@ -147,47 +147,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
       outage: outage.evidence,
       leadersByTerm: tr.leadersByTerm(),
     };
-    const invariants = checkInvariants(evidence);
-    const counts = wl.snapshot();
-    const failedFaults = fs.events.filter((e) => e.error !== null).length;
-    const ok = invariants.every((i) => i.pass) && counts.attempted > 0;
-    const logsKept = o.dataDir !== null || !ok || o.target !== 'local';
-    notes.push(...(target.notes?.() ?? []));
-    if (failedFaults > 0) notes.push(`${failedFaults} faults failed to inject or heal (see events in the JSON report)`);
-    report = {
-      seed: o.seed,
-      target: o.target,
-      command: c.command ?? `npm run chaos -- --target ${o.target} --seed ${o.seed} --duration ${o.durationS}`,
-      startedAt: new Date(startedMs).toISOString(),
-      options: o,
-      faultWindowS,
-      totalS: (Date.now() - startedMs) / 1000,
-      transactions: {
-        attempted: counts.attempted,
-        committed: counts.committed,
-        aborted: counts.aborted,
-        unknown: counts.unknown,
-        resolvedAfterHealing: settle.resolved,
-        rejected: counts.rejected,
-        threePc: wl.transfers.filter((t) => t.protocol === '3pc').length,
-      },
-      faults: {
-        byKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, fs.countBy(k)])) as Record<FaultKind, number>,
-        ofLeader: fs.events.filter((e) => e.wasLeader && e.error === null).length,
-        majorityDown: fs.events.filter((e) => e.quorumLost && e.error === null).length,
-        skipped: fs.skipped,
-        failed: failedFaults,
-        events: fs.events,
-      },
-      failover: failoverStats(fs.events, wl.transfers),
-      quiescence: { reached: settle.quiescent, waitedMs: settle.waitedMs },
-      outage: outage.summary,
-      invariants,
-      notes,
-      logs: logsKept ? target.logsHint() : `${target.logsHint()} (removed after a passing run; --data DIR keeps them)`,
-      ok,
-    };
-    if (counts.attempted === 0) notes.push('no transfer was attempted: nothing was tested');
+    report = buildReport({ o, c, target, startedMs, faultWindowS, workload: wl, faults: fs, settle, outage: outage.summary, evidence, notes });
     return report;
   } finally {
     progress.stop();
@@ -279,4 +239,64 @@ async function readBanksAfter(target: ChaosTarget, book: BankBook, sinceMs: numb
 
 function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
   return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+}
+
+interface ReportInputs {
+  readonly o: ChaosOptions;
+  readonly c: RunControls;
+  readonly target: ChaosTarget;
+  readonly startedMs: number;
+  readonly faultWindowS: number;
+  readonly workload: TransferWorkload;
+  readonly faults: FaultScheduler;
+  readonly settle: { resolved: number; quiescent: boolean; waitedMs: number };
+  readonly outage: ChaosReport['outage'];
+  readonly evidence: ChaosEvidence;
+  readonly notes: string[];
+}
+
+/** The invariants' verdicts and the run's numbers, in the report's shape. */
+function buildReport(r: ReportInputs): ChaosReport {
+  const { o, workload: wl, faults: fs, notes } = r;
+  const invariants = checkInvariants(r.evidence);
+  const counts = wl.snapshot();
+  const failedFaults = fs.events.filter((e) => e.error !== null).length;
+  const ok = invariants.every((i) => i.pass) && counts.attempted > 0;
+  const logsKept = o.dataDir !== null || !ok || o.target !== 'local';
+  notes.push(...(r.target.notes?.() ?? []));
+  if (failedFaults > 0) notes.push(`${failedFaults} faults failed to inject or heal (see events in the JSON report)`);
+  if (counts.attempted === 0) notes.push('no transfer was attempted: nothing was tested');
+  return {
+    seed: o.seed,
+    target: o.target,
+    command: r.c.command ?? `npm run chaos -- --target ${o.target} --seed ${o.seed} --duration ${o.durationS}`,
+    startedAt: new Date(r.startedMs).toISOString(),
+    options: o,
+    faultWindowS: r.faultWindowS,
+    totalS: (Date.now() - r.startedMs) / 1000,
+    transactions: {
+      attempted: counts.attempted,
+      committed: counts.committed,
+      aborted: counts.aborted,
+      unknown: counts.unknown,
+      resolvedAfterHealing: r.settle.resolved,
+      rejected: counts.rejected,
+      threePc: wl.transfers.filter((t) => t.protocol === '3pc').length,
+    },
+    faults: {
+      byKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, fs.countBy(k)])) as Record<FaultKind, number>,
+      ofLeader: fs.events.filter((e) => e.wasLeader && e.error === null).length,
+      majorityDown: fs.events.filter((e) => e.quorumLost && e.error === null).length,
+      skipped: fs.skipped,
+      failed: failedFaults,
+      events: fs.events,
+    },
+    failover: failoverStats(fs.events, wl.transfers),
+    quiescence: { reached: r.settle.quiescent, waitedMs: r.settle.waitedMs },
+    outage: r.outage,
+    invariants,
+    notes,
+    logs: logsKept ? r.target.logsHint() : `${r.target.logsHint()} (removed after a passing run; --data DIR keeps them)`,
+    ok,
+  };
 }

@@ -16,6 +16,7 @@ export interface ClusterNode extends ReplicatedLog {
   /** Index of the latest snapshot (local or installed). */
   snapshotIndex(): number;
   addLearner(id: NodeId, url: string, opts?: { timeoutMs?: number }): Promise<readonly Member[]>;
+  /** On the leader, refused with LEARNER_NOT_CAUGHT_UP until the learner's log is within promoteLagEntriesMax of the leader's. */
   promote(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]>;
   remove(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]>;
   transferLeadership(to: NodeId, opts?: { timeoutMs?: number }): Promise<void>;

@@ -4,9 +4,10 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
-import { buildApp } from '../../src/http/app.js';
+import { PARAM_LENGTH_MAX, buildApp } from '../../src/http/app.js';
+import { Draining } from '../../src/http/draining.js';
 import { silentLogger } from '../../src/logger.js';
-import { createKvStateMachine, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
 import type { RaftNode } from '../../src/node/raft-node.js';
 import { freePorts } from '../helpers/cluster.js';
 import { metricValue } from '../helpers/http.js';
@@ -30,13 +31,24 @@ afterEach(async () => {
   }
 });
 
-async function startCluster(opts: { urlOf?: (id: string) => string; start?: readonly string[] } = {}): Promise<InProcessCluster<KvStateMachine>> {
-  cluster = new InProcessCluster({ createStateMachine: () => createKvStateMachine(), urlOf: opts.urlOf ?? DEAD_URL });
+async function startCluster(
+  opts: { urlOf?: (id: string) => string; start?: readonly string[]; ids?: readonly string[]; voters?: readonly string[] } = {},
+): Promise<InProcessCluster<KvStateMachine>> {
+  cluster = new InProcessCluster({
+    createStateMachine: () => createKvStateMachine(),
+    urlOf: opts.urlOf ?? DEAD_URL,
+    ...(opts.ids === undefined ? {} : { ids: opts.ids }),
+    ...(opts.voters === undefined ? {} : { voters: opts.voters }),
+  });
   for (const id of opts.start ?? ['n1', 'n2', 'n3']) await cluster.start(id);
   return cluster;
 }
 
-async function appFor(c: InProcessCluster<KvStateMachine>, node: RaftNode, opts: { secret?: string | null; bodyLimitBytes?: number } = {}): Promise<FastifyInstance> {
+async function appFor(
+  c: InProcessCluster<KvStateMachine>,
+  node: RaftNode,
+  opts: { secret?: string | null; bodyLimitBytes?: number; draining?: Draining } = {},
+): Promise<FastifyInstance> {
   const m = c.member(node.nodeId);
   const app = await buildApp({
     config: {
@@ -53,6 +65,7 @@ async function appFor(c: InProcessCluster<KvStateMachine>, node: RaftNode, opts:
     metrics: m.metrics,
     onRaftMessages: (msgs) => node.receive(msgs),
     kv: m.stateMachine,
+    ...(opts.draining === undefined ? {} : { draining: opts.draining }),
   });
   apps.push(app);
   return app;
@@ -143,6 +156,29 @@ describe('error mapping', () => {
     expect(typed.json()).toEqual({ error: { code: 'TX_NOT_FOUND', message: 'no such tx', id: 't1' } });
   });
 
+  it('answers over-long path parameters and malformed URLs in the same error shape (fastify frameworkErrors)', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const app = await appFor(c, leader);
+    const tooLong = 'k'.repeat(PARAM_LENGTH_MAX + 1);
+    for (const req of [
+      { method: 'GET', url: `/v1/kv/${tooLong}` },
+      { method: 'POST', url: `/v1/cluster/members/${tooLong}/promote`, headers: admin },
+      { method: 'DELETE', url: `/v1/cluster/members/${tooLong}`, headers: admin },
+    ] as const) {
+      const res = await app.inject(req);
+      expect(res.statusCode, req.url).toBe(414);
+      expect(res.json()).toEqual({ error: { code: 'URI_TOO_LONG', message: expect.any(String) } });
+    }
+    const badUrl = await app.inject({ method: 'GET', url: '/v1/kv/%E0%A4%A' });
+    expect(badUrl.statusCode).toBe(400);
+    expect(badUrl.json()).toEqual({ error: { code: 'VALIDATION_FAILED', message: expect.any(String) } });
+    // Every valid key fits: 200 characters used to hit fastify's default limit of 100.
+    const longKey = 'k'.repeat(200);
+    expect((await app.inject({ method: 'PUT', url: `/v1/kv/${longKey}`, payload: { value: 'v' } })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: `/v1/kv/${longKey}` })).json()).toEqual({ key: longKey, found: true, value: 'v' });
+  });
+
   it('answers 503 NOT_LEADER with the leader id and Retry-After when the leader cannot be reached', async () => {
     const c = await startCluster();
     const leader = await c.waitForLeader();
@@ -201,16 +237,18 @@ describe('cluster admin', () => {
     expect(leader.status().members).toHaveLength(3);
   });
 
-  it('adds a learner, promotes it and removes it; unknown members are 404', async () => {
+  it('adds a learner, refuses to promote it while it has not caught up, and removes it; unknown members are 404', async () => {
     const c = await startCluster();
     const leader = await c.waitForLeader();
     const app = await appFor(c, leader);
     const add = await app.inject({ method: 'POST', url: '/v1/cluster/members', headers: admin, payload: { id: 'n4', url: 'http://127.0.0.1:1/' } });
     expect(add.statusCode).toBe(200);
     expect(add.json().members).toContainEqual({ id: 'n4', url: 'http://127.0.0.1:1', voter: false });
+    // Nothing listens at n4's address: it never acknowledges an entry.
     const promote = await app.inject({ method: 'POST', url: '/v1/cluster/members/n4/promote', headers: admin });
-    expect(promote.statusCode).toBe(200);
-    expect(promote.json().members).toContainEqual({ id: 'n4', url: 'http://127.0.0.1:1', voter: true });
+    expect(promote.statusCode).toBe(409);
+    expect(promote.json().error).toMatchObject({ code: 'LEARNER_NOT_CAUGHT_UP', id: 'n4', matchIndex: null, lastIndex: leader.coreStatus().lastIndex });
+    expect(leader.status().members).toContainEqual({ id: 'n4', url: 'http://127.0.0.1:1', voter: false });
     const remove = await app.inject({ method: 'DELETE', url: '/v1/cluster/members/n4', headers: admin });
     expect(remove.statusCode).toBe(200);
     expect(remove.json().members.map((m: { id: string }) => m.id)).toEqual(['n1', 'n2', 'n3']);
@@ -219,6 +257,36 @@ describe('cluster admin', () => {
     expect(unknown.json().error).toMatchObject({ code: 'MEMBER_NOT_FOUND', id: 'n9' });
     const badBody = await app.inject({ method: 'POST', url: '/v1/cluster/members', headers: admin, payload: { id: 'n5', url: 'ftp://x' } });
     expect(badBody.statusCode).toBe(400);
+  });
+
+  it('promotes a learner once it has caught up, and it becomes a voter', async () => {
+    const c = await startCluster({ ids: ['n1', 'n2', 'n3', 'n4'], voters: ['n1', 'n2', 'n3'], start: ['n1', 'n2', 'n3'] });
+    const leader = await c.waitForLeader();
+    const app = await appFor(c, leader);
+    // More history than promoteLagEntriesMax (8 in FAST_RAFT) for the learner to catch up on.
+    for (let i = 0; i < 30; i++) await leader.propose(encodeKvCommand({ op: 'put', key: `k${i}`, value: String(i) }));
+    const add = await app.inject({ method: 'POST', url: '/v1/cluster/members', headers: admin, payload: { id: 'n4', url: c.urlOf('n4') } });
+    expect(add.statusCode).toBe(200);
+    const early = await app.inject({ method: 'POST', url: '/v1/cluster/members/n4/promote', headers: admin });
+    expect(early.statusCode).toBe(409);
+    expect(early.json().error.code).toBe('LEARNER_NOT_CAUGHT_UP');
+
+    const learner = await c.start('n4');
+    expect(learner.status().role).toBe('learner');
+    const promoted = await waitUntil(
+      async () => {
+        const res = await app.inject({ method: 'POST', url: '/v1/cluster/members/n4/promote', headers: admin });
+        return res.statusCode === 409 && res.json().error.code === 'LEARNER_NOT_CAUGHT_UP' ? undefined : res;
+      },
+      { what: 'the learner to catch up' },
+    );
+    expect(promoted.statusCode).toBe(200);
+    expect(promoted.json().members).toContainEqual({ id: 'n4', url: c.urlOf('n4'), voter: true });
+    await waitUntil(() => learner.status().role === 'follower', { what: 'n4 to become a follower' });
+    expect(c.member('n4').stateMachine.get('k29')).toBe('29');
+    // Promoting a voter is not a catch-up question: the core refuses it as a config change.
+    const again = await app.inject({ method: 'POST', url: '/v1/cluster/members/n4/promote', headers: admin });
+    expect(again.json().error.code).toBe('INVALID_CONFIG_CHANGE');
   });
 
   it('transfers leadership to a follower', async () => {
@@ -234,6 +302,32 @@ describe('cluster admin', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ leaderId: target.nodeId });
     expect((await c.waitForLeader()).nodeId).toBe(target.nodeId);
+  });
+});
+
+describe('draining (node stop)', () => {
+  it('answers new client requests SHUTTING_DOWN with Connection: close, keeps /healthz and Raft traffic, and answers waiting ones on demand', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    const draining = new Draining();
+    const app = await appFor(c, leader, { draining });
+    // A write that cannot commit (the leader is cut off) waits when draining begins.
+    c.network.partition([leader.nodeId]);
+    const waiting = app.inject({ method: 'PUT', url: '/v1/kv/stuck', payload: { value: '1' } });
+    await waitUntil(() => leader.coreStatus().lastIndex > leader.coreStatus().commitIndex, { what: 'the write to be proposed' });
+    draining.begin();
+    const fresh = await app.inject({ method: 'GET', url: '/v1/cluster' });
+    expect(fresh.statusCode).toBe(503);
+    expect(fresh.headers['connection']).toBe('close');
+    expect(fresh.json()).toEqual({ error: { code: 'SHUTTING_DOWN', message: expect.any(String) } });
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    const raft = await app.inject({ method: 'POST', url: '/raft/v1/messages', headers: { 'content-type': 'application/msgpack', ...admin }, payload: Buffer.from([0xc0]) });
+    expect(raft.statusCode).toBe(400); // reached the Raft route (and refused the garbage), not the drain
+    expect(draining.answerPending()).toBe(1);
+    const answered = await waiting;
+    expect(answered.statusCode).toBe(503);
+    expect(answered.json().error.code).toBe('SHUTTING_DOWN');
+    c.network.heal();
   });
 });
 

@@ -90,8 +90,24 @@ describe('resolveNodeConfig', () => {
     expect(errors).toContain('tickMs ("fast") must be an integer');
     expect(errors).toContain('preVote ("maybe") must be true or false');
     expect(errors).toContain('logLevel ("loud") must be one of fatal, error, warn, info, debug, trace, silent');
-    expect(errors).toContain('config file: unknown setting "tikMs"');
-    expect(errors).toContain('config file: unknown tx setting "nope"');
+    expect(errors.find((e) => e.startsWith('config file: unknown setting "tikMs"'))).toMatch(/\(valid: id, listen, .*tickMs.*, tx\)$/);
+    expect(errors.find((e) => e.startsWith('config file: unknown tx setting "nope"'))).toMatch(/\(valid: maxParticipants, .*\)$/);
+  });
+
+  it('refuses unknown tx settings from every source, naming the key and listing the valid ones', () => {
+    const errors = errorsOf(() =>
+      resolveNodeConfig({
+        flags: base,
+        env: { RATIFY_TX_MAX_PARTICIPENTS: '4', RATIFY_TX_MAX_PARTICIPANTS: '8', RATIFY_TEST_LOGS: '1' },
+        txFlags: ['maxParticpants=4'],
+      }),
+    );
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^environment: unknown tx setting RATIFY_TX_MAX_PARTICIPENTS \(valid: RATIFY_TX_MAX_PARTICIPANTS, RATIFY_TX_MAX_ACTIVE_TRANSACTIONS, .*\)$/);
+    expect(errors[1]).toMatch(/^--tx: unknown tx setting "maxParticpants" \(valid: maxParticipants, maxActiveTransactions, .*\)$/);
+    // Known RATIFY_TX_* variables still apply; other RATIFY_* variables belong to other tools.
+    const ok = resolveNodeConfig({ flags: base, env: { RATIFY_TX_MAX_PARTICIPANTS: '8', RATIFY_TEST_LOGS: '1' } });
+    expect(ok.tx.maxParticipants).toBe(8);
   });
 
   it('reports an unreadable or non-JSON config file', () => {
@@ -114,6 +130,8 @@ describe('validateNodeConfig messages name the value and the limit', () => {
     expect(c({ tickMs: 0 })).toContain('tickMs (0) must be between 1 and 1000');
     expect(c({ snapshotThresholdEntries: 0 })).toEqual(['snapshotThresholdEntries (0) must be between 1 and 10000000']);
     expect(c({ listen: { host: '127.0.0.1', port: 70000 } })).toEqual(['listen port (70000) must be between 1 and 65535']);
+    expect(c({ shutdownTimeoutMs: 50 })).toEqual(['shutdownTimeoutMs (50) must be between 100 and 600000']);
+    expect(c({ promoteLagEntriesMax: -1 })).toEqual(['promoteLagEntriesMax (-1) must be between 0 and 1000000']);
   });
 
   it('checks relations between settings', () => {

@@ -7,21 +7,33 @@
 //
 // Every step of every schedule checks Election Safety, Log Matching, Leader
 // Completeness, State Machine Safety, Durability, persist-before-send and
-// ReadIndex linearizability; each schedule ends with a liveness phase.
+// ReadIndex linearizability; each schedule ends with a liveness phase. Clusters
+// start with 1 to 5 voters (the seed picks, round robin) and membership changes
+// move them between 1 and 5 voters plus learners, removing the leader too.
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
 import type { Cluster } from '../sim/cluster.js';
 import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, staleReads } from '../sim/faulty-core.js';
 import { settle } from '../sim/liveness.js';
-import { DEFAULT_STEPS, SimFailure, replayCommand, runSchedule, runSeed, type RunStats } from '../sim/schedule.js';
+import {
+  DEFAULT_STEPS,
+  MAX_VOTERS,
+  MIN_VOTERS,
+  SimFailure,
+  replayCommand,
+  runSchedule,
+  runSeed,
+  votersForSeed,
+  type RunStats,
+} from '../sim/schedule.js';
 import { appliedData, commit, elect, isLeader, runUntil, scenarioCluster, storedAt } from '../sim/scenario.js';
 import type { CoreFactory } from '../sim/sim-node.js';
 import { SimViolation, type InvariantName } from '../sim/violation.js';
 
 const realCore: CoreFactory = (config, initial) => new RaftCore(config, initial);
 
-/** Sized so CI runs thousands of schedules in about a minute on 2 cores. */
+/** Sized so CI runs thousands of schedules in well under a minute on 2 cores. */
 const DEFAULT_SEEDS = 3000;
 const MAX_REPORTED_FAILURES = 5;
 
@@ -36,7 +48,8 @@ function envInt(name: string, fallback: number): number {
 const steps = envInt('SIM_STEPS', DEFAULT_STEPS);
 const replaySeed = process.env['SIM_SEED'];
 
-type Totals = { readonly [K in Exclude<keyof RunStats, 'seed'>]: number };
+type Summed = Exclude<keyof RunStats, 'seed' | 'voters' | 'minVoters' | 'maxVoters'>;
+type Totals = { readonly [K in Summed]: number };
 
 function totals(all: readonly RunStats[]): Totals {
   const sum = (f: (s: RunStats) => number) => all.reduce((n, s) => n + f(s), 0);
@@ -52,20 +65,59 @@ function totals(all: readonly RunStats[]): Totals {
     crashes: sum((s) => s.crashes),
     messages: sum((s) => s.messages),
     transfers: sum((s) => s.transfers),
+    leaderSelfRemovals: sum((s) => s.leaderSelfRemovals),
   };
+}
+
+/** Per initial size: seeds run and failed, and how far membership changes took the clusters. */
+interface SizeSummary {
+  readonly voters: number;
+  readonly seeds: number;
+  readonly failed: number;
+  readonly totals: Totals;
+  /** Passed seeds whose committed configs reached MIN_VOTERS / MAX_VOTERS voters. */
+  readonly reachedMin: number;
+  readonly reachedMax: number;
+}
+
+function bySize(all: readonly RunStats[], failures: readonly SimFailure[]): SizeSummary[] {
+  const out: SizeSummary[] = [];
+  for (let voters = MIN_VOTERS; voters <= MAX_VOTERS; voters++) {
+    const runs = all.filter((s) => s.voters === voters);
+    const failed = failures.filter((f) => votersForSeed(f.seed) === voters).length;
+    out.push({
+      voters,
+      seeds: runs.length + failed,
+      failed,
+      totals: totals(runs),
+      reachedMin: runs.filter((s) => s.minVoters === MIN_VOTERS).length,
+      reachedMax: runs.filter((s) => s.maxVoters === MAX_VOTERS).length,
+    });
+  }
+  return out;
+}
+
+function describeSize(s: SizeSummary): string {
+  const t = s.totals;
+  return (
+    `  ${s.voters} voter(s) at start: ${s.seeds} seeds, ${s.failed} failed; ${t.steps} steps, ${t.committed} committed, ` +
+    `${t.configsCommitted} configs committed, ${t.leaderSelfRemovals} leader self-removals, ${t.crashes} crashes; ` +
+    `down to ${MIN_VOTERS} voter in ${s.reachedMin} seeds, up to ${MAX_VOTERS} in ${s.reachedMax}`
+  );
 }
 
 describe('raft simulation: seeded schedules', () => {
   if (replaySeed !== undefined) {
-    it(`replays seed ${replaySeed}`, () => {
-      const stats = runSeed(envInt('SIM_SEED', 0), realCore, steps, envInt('SIM_TRACE_LINES', 60));
+    const seed = envInt('SIM_SEED', 0);
+    it(`replays seed ${replaySeed} (${votersForSeed(seed)} voters at start)`, () => {
+      const stats = runSeed(seed, realCore, steps, envInt('SIM_TRACE_LINES', 60));
       console.log(`SIM_SEED=${replaySeed} passed: ${JSON.stringify(stats)}`);
     });
     return;
   }
   const count = envInt('SIM_SEEDS', DEFAULT_SEEDS);
   const base = envInt('SIM_SEED_BASE', 1);
-  it(`${count} schedules of ${steps} steps stay safe and live`, { timeout: 600_000 }, () => {
+  it(`${count} schedules of ${steps} steps over ${MIN_VOTERS} to ${MAX_VOTERS} voters stay safe and live`, { timeout: 1_800_000 }, () => {
     const started = performance.now();
     const all: RunStats[] = [];
     const failures: SimFailure[] = [];
@@ -78,19 +130,31 @@ describe('raft simulation: seeded schedules', () => {
       }
     }
     const t = totals(all);
+    const sizes = bySize(all, failures);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    console.log(`simulation: ${all.length} seeds, ${t.steps} steps in ${seconds} s; ${JSON.stringify(t)}`);
+    console.log(
+      `simulation: ${all.length} seeds passed, ${failures.length} failed, ${t.steps} steps in ${seconds} s; ${JSON.stringify(t)}\n` +
+        sizes.map(describeSize).join('\n'),
+    );
     if (failures.length > 0) {
       const shown = failures.slice(0, MAX_REPORTED_FAILURES).map((f) => f.message);
-      const seeds = failures.map((f) => f.seed).join(' ');
-      expect.fail(`${failures.length} of ${count} seeds failed (seeds: ${seeds})\n\n${shown.join('\n\n')}`);
+      const seeds = failures.map((f) => `${f.seed} (${votersForSeed(f.seed)}v)`).join(' ');
+      expect.fail(`${failures.length} of ${count} seeds failed (seeds, with voters at start: ${seeds})\n\n${shown.join('\n\n')}`);
     }
     expect(all.length).toBe(count);
-    // The schedules must keep exercising every feature, or passing means little.
+    // The schedules must keep exercising every feature and every size, or passing means little.
     if (count >= 200) {
-      for (const key of ['committed', 'configsCommitted', 'readsConfirmed', 'snapshotsInstalled', 'crashes', 'transfers'] as const) {
+      for (const key of ['committed', 'configsCommitted', 'readsConfirmed', 'snapshotsInstalled', 'crashes', 'transfers', 'leaderSelfRemovals'] as const) {
         expect(t[key], `${key} over ${count} seeds`).toBeGreaterThan(count / 20);
       }
+      for (const s of sizes) {
+        expect(s.seeds, `seeds starting with ${s.voters} voters`).toBeGreaterThanOrEqual(Math.floor(count / sizes.length));
+        expect(s.totals.leaderSelfRemovals, `leader self-removals starting with ${s.voters} voters`).toBeGreaterThan(0);
+      }
+      const shrunk = all.filter((s) => s.voters > MIN_VOTERS && s.minVoters === MIN_VOTERS).length;
+      const grown = all.filter((s) => s.voters < MAX_VOTERS && s.maxVoters === MAX_VOTERS).length;
+      expect(shrunk, `seeds shrunk to ${MIN_VOTERS} voter by membership changes`).toBeGreaterThan(count / 100);
+      expect(grown, `seeds grown to ${MAX_VOTERS} voters by membership changes`).toBeGreaterThan(count / 100);
     }
   });
 });

@@ -1,8 +1,9 @@
 // The end of every schedule: stop the chaos and require progress.
 //
-// Heal every partition, make the network reliable, restart crashed members and
-// shut down nodes the settled configuration no longer contains (a real operator
-// stops removed servers). Then, within a bounded number of ticks, a leader must
+// Heal every partition, make the network reliable, restart every crashed member
+// first (with two or four voters a quorum is all or all but one of them, so
+// progress may need every one) and shut down nodes the settled configuration no
+// longer contains (a real operator stops removed servers). Then, within a bounded number of ticks, a leader must
 // exist, a fresh proposal must commit and be applied by every member (so every
 // entry ever committed is applied everywhere: Durability), and a ReadIndex on the
 // leader must be answered at or above that proposal.

@@ -1,6 +1,12 @@
 // One seeded schedule: parameters drawn from the seed, a chaos phase of random
 // steps with invariants checked after each, then the liveness phase.
 //
+// The cluster starts with 1 to 5 voters (votersForSeed) and membership changes
+// move it anywhere between MIN_VOTERS and MAX_VOTERS, plus learners, removing
+// the leader itself now and then. Even sizes and one- or two-voter clusters are
+// where single-server changes fail to make progress (thesis §4.2.2), so every
+// size gets an equal share of the seeds.
+//
 // A failure becomes a SimFailure whose message is the line the test prints:
 //   SIM FAILED seed=<n> step=<k> invariant=<name>: detail
 // followed by the replay command, the parameters and the last actions (the seed
@@ -11,10 +17,26 @@ import { settle } from './liveness.js';
 import type { NetworkFaults } from './network.js';
 import { Rng } from './rng.js';
 import type { CoreFactory, CrashPoint } from './sim-node.js';
-import { SimViolation, type InvariantName } from './violation.js';
+import { SimViolation, violation, type InvariantName } from './violation.js';
+
+/** Bounds of the voter count, at the start and after any membership change. */
+export const MIN_VOTERS = 1;
+export const MAX_VOTERS = 5;
+/** Learners at most, on top of the voters. */
+export const MAX_LEARNERS = 2;
+/** Nodes a schedule may create beyond its initial voters (ids are never reused, so removals use them up). */
+const SPARE_NODES = 8;
+/**
+ * Chance that a membership step grows the cluster rather than shrinking it.
+ * Above one half because growing a voter takes two changes (addLearner,
+ * promote) and shrinking one, so the voter count still wanders both ways.
+ */
+const GROW_ODDS = 0.6;
 
 export interface ScheduleParams {
-  readonly voters: 3 | 5;
+  readonly seed: number;
+  /** Voters at the start (see votersForSeed). */
+  readonly voters: number;
   readonly steps: number;
   readonly raft: RaftTuning;
   readonly faults: NetworkFaults;
@@ -27,6 +49,11 @@ export interface ScheduleParams {
 
 export interface RunStats {
   readonly seed: number;
+  /** Voters at the start. */
+  readonly voters: number;
+  /** Fewest and most voters in any committed configuration (the initial one included). */
+  readonly minVoters: number;
+  readonly maxVoters: number;
   readonly steps: number;
   readonly livenessTicks: number;
   /** Highest committed index. */
@@ -39,6 +66,8 @@ export interface RunStats {
   readonly crashes: number;
   readonly messages: number;
   readonly transfers: number;
+  /** Accepted proposals of a leader to remove itself. */
+  readonly leaderSelfRemovals: number;
 }
 
 export const REPLAY_COMMAND = 'npx vitest run test/raft/simulation.test.ts';
@@ -63,13 +92,24 @@ export class SimFailure extends Error {
   }
 }
 
+/**
+ * The initial voter count cycles with the seed rather than being drawn, so any
+ * range of MAX_VOTERS consecutive seeds covers every size once: a short run
+ * still tests them all, and a replayed seed gets its size back.
+ */
+export function votersForSeed(seed: number): number {
+  const sizes = MAX_VOTERS - MIN_VOTERS + 1;
+  return MIN_VOTERS + (((seed % sizes) + sizes) % sizes);
+}
+
 export function paramsForSeed(seed: number, steps: number): ScheduleParams {
   const rng = new Rng(seed).fork('params');
   // Not 2: randomized timeouts would take only the values 2 and 3, and split votes
   // among three candidates can then outlast any fair liveness bound.
   const electionTicks = rng.range(3, 10);
   return {
-    voters: rng.chance(0.5) ? 3 : 5,
+    seed,
+    voters: votersForSeed(seed),
     steps,
     raft: {
       electionTicks,
@@ -133,7 +173,7 @@ export function runSchedule(seed: number, coreFactory: CoreFactory, steps: numbe
   const cluster = new Cluster({
     seed,
     voters: params.voters,
-    maxNodes: params.voters + 4,
+    maxNodes: params.voters + SPARE_NODES,
     raft: params.raft,
     faults: params.faults,
     maxInFlight: params.maxInFlight,
@@ -151,14 +191,14 @@ export function runSchedule(seed: number, coreFactory: CoreFactory, steps: numbe
     }
     const live = settle(cluster, 50 * params.raft.electionTicks);
     step += live.ticks;
-    return statsOf(seed, step, live.ticks, cluster, chaos.crashes);
+    return statsOf(params, step, live.ticks, cluster, chaos);
   } catch (e) {
     const context = traceLines === 0 ? '' : contextOf(params, cluster);
     throw new TracedError(e, step, context);
   }
 }
 
-function statsOf(seed: number, steps: number, livenessTicks: number, cluster: Cluster, crashes: number): RunStats {
+function statsOf(params: ScheduleParams, steps: number, livenessTicks: number, cluster: Cluster, chaos: Chaos): RunStats {
   let snapshotsTaken = 0;
   let snapshotsInstalled = 0;
   for (const n of cluster.nodes.values()) {
@@ -166,9 +206,21 @@ function statsOf(seed: number, steps: number, livenessTicks: number, cluster: Cl
     snapshotsInstalled += n.snapshotsInstalled;
   }
   let configsCommitted = 0;
-  for (const c of cluster.checker.committedEntries().values()) if (c.fp.startsWith('c:')) configsCommitted++;
+  let minVoters = params.voters;
+  let maxVoters = params.voters;
+  for (const c of cluster.checker.committedEntries().values()) {
+    if (!c.fp.startsWith('c:')) continue;
+    configsCommitted++;
+    // A config fingerprint lists members as `id+` (voter) or `id-` (learner).
+    const voters = c.fp.split('+').length - 1;
+    minVoters = Math.min(minVoters, voters);
+    maxVoters = Math.max(maxVoters, voters);
+  }
   return {
-    seed,
+    seed: params.seed,
+    voters: params.voters,
+    minVoters,
+    maxVoters,
     steps,
     livenessTicks,
     committed: cluster.checker.maxCommittedIndex,
@@ -177,9 +229,10 @@ function statsOf(seed: number, steps: number, livenessTicks: number, cluster: Cl
     readsConfirmed: cluster.checker.readsConfirmed,
     snapshotsTaken,
     snapshotsInstalled,
-    crashes,
+    crashes: chaos.crashes,
     messages: cluster.network.stats.sent,
     transfers: cluster.delivered.get('timeoutNow') ?? 0,
+    leaderSelfRemovals: chaos.leaderSelfRemovals,
   };
 }
 
@@ -191,6 +244,7 @@ function contextOf(params: ScheduleParams, cluster: Cluster): string {
 /** The random step chooser. Weights are relative; message delivery dominates so traffic keeps up with ticks. */
 class Chaos {
   crashes = 0;
+  leaderSelfRemovals = 0;
   private proposalCount = 0;
   private readonly actions: ReadonlyArray<readonly [number, () => void]>;
   private readonly totalWeight: number;
@@ -213,7 +267,7 @@ class Chaos {
       [2 * k, () => this.restart()],
       [0.6 * k, () => this.partition()],
       [1.2 * k, () => this.cluster.heal()],
-      [1.5 * k, () => this.membership()],
+      [3 * k, () => this.membership()],
       [1 * k, () => this.transfer()],
     ];
     this.totalWeight = this.actions.reduce((sum, [w]) => sum + w, 0);
@@ -298,28 +352,49 @@ class Chaos {
     this.cluster.partition(groups);
   }
 
-  /** addLearner a fresh node, promote a learner, or remove a member; never below 3 voters. */
+  /**
+   * One single-server change proposed on a leader, growing or shrinking the
+   * cluster (GROW_ODDS) so the voter count wanders over the whole range.
+   */
   private membership(): void {
     const leaderId = this.someLeader();
     if (leaderId === null) return;
-    const leader = this.cluster.node(leaderId);
-    const members = this.cluster.status(leader.id).members;
+    const members = this.cluster.status(leaderId).members;
     const voters = members.filter((m) => m.voter);
     const learners = members.filter((m) => !m.voter);
-    const choice = this.rng.next();
-    if (learners.length > 0 && choice < 0.6) {
-      this.cluster.confChange(leader.id, { type: 'promote', id: this.rng.pick(learners).id });
-    } else if (learners.length > 0 && choice < 0.7) {
-      this.cluster.confChange(leader.id, { type: 'remove', id: this.rng.pick(learners).id });
-    } else if (voters.length > 3 && choice < 0.85) {
-      this.cluster.confChange(leader.id, { type: 'remove', id: this.rng.pick(voters).id });
-    } else {
-      this.addLearner(leader.id, members);
+    if (this.rng.chance(GROW_ODDS)) this.grow(leaderId, voters.length, learners);
+    else this.shrink(leaderId, voters, learners);
+  }
+
+  private grow(leaderId: NodeId, voterCount: number, learners: readonly Member[]): void {
+    if (learners.length > 0 && voterCount < MAX_VOTERS && this.rng.chance(0.8)) {
+      this.cluster.confChange(leaderId, { type: 'promote', id: this.rng.pick(learners).id });
+    } else if (learners.length < MAX_LEARNERS) {
+      this.addLearner(leaderId);
     }
   }
 
-  private addLearner(leaderId: NodeId, members: readonly Member[]): void {
-    if (members.filter((m) => m.voter).length >= 6) return;
+  /**
+   * The leader removes itself in a good share of voter removals: with one or
+   * two voters left, a removed leader losing leadership before its removal
+   * replicates is a deadlock unless it may still stand for election (§4.2.2).
+   */
+  private shrink(leaderId: NodeId, voters: readonly Member[], learners: readonly Member[]): void {
+    if (learners.length > 0 && this.rng.chance(0.3)) {
+      this.cluster.confChange(leaderId, { type: 'remove', id: this.rng.pick(learners).id });
+      return;
+    }
+    const self = voters.some((m) => m.id === leaderId) && this.rng.chance(0.4);
+    const target = self ? leaderId : voters.length > 0 ? this.rng.pick(voters).id : null;
+    if (target === null || (voters.length <= MIN_VOTERS && !this.rng.chance(0.1))) return;
+    const r = this.cluster.confChange(leaderId, { type: 'remove', id: target });
+    if (!r.ok) return;
+    if (target === leaderId) this.leaderSelfRemovals++;
+    // The last voter may never go: nothing could be elected again.
+    if (voters.length === 1) violation('membership', `${leaderId} accepted removing ${target}, its last voter`);
+  }
+
+  private addLearner(leaderId: NodeId): void {
     const spare = this.cluster.spawnSpare();
     if (spare === null) return;
     const r = this.cluster.confChange(leaderId, { type: 'addLearner', id: spare.id, url: member(spare.id, false).url });

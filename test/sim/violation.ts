@@ -11,6 +11,7 @@ export type InvariantName =
   | 'persist-before-send'
   | 'hard-state'
   | 'ready-contract'
+  | 'membership'
   | 'core-threw'
   | 'liveness';
 
