@@ -14,6 +14,8 @@ interface Waiter {
 export class TxWaiters {
   private readonly byTx = new Map<string, Set<Waiter>>();
   private readonly unsubscribe: () => void;
+  /** Set by close(): a wait that starts afterwards would otherwise hold shutdown until its timeout. */
+  private closed = false;
 
   constructor(private readonly sm: TxStateMachine) {
     this.unsubscribe = sm.onChange((txId) => this.changed(txId));
@@ -23,6 +25,7 @@ export class TxWaiters {
   waitFor(txId: string, until: (tx: TxRecord | null) => boolean, timeoutMs: number, timeoutMessage: string): Promise<TxRecord | null> {
     const now = this.sm.get(txId);
     if (until(now)) return Promise.resolve(now);
+    if (this.closed) return Promise.reject(new RatifyError('SHUTTING_DOWN', `the node is stopping; transaction ${txId} may still be decided`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.remove(txId, waiter);
@@ -37,6 +40,8 @@ export class TxWaiters {
 
   /** The node is stopping: nobody will be answered by waiting longer. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.unsubscribe();
     for (const [txId, set] of this.byTx) {
       for (const w of set) {
