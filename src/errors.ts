@@ -25,7 +25,6 @@ export const ERROR_CODES = {
   INTERNAL: { status: 500, description: 'An unexpected error; the logs carry the cause.' },
   NOT_LEADER: { status: 503, description: 'This node is not the leader and could not forward the request.' },
   NO_LEADER: { status: 503, description: 'No leader is known (election in progress or no quorum); retry after Retry-After.' },
-  NO_QUORUM: { status: 503, description: 'The leader cannot reach a quorum.' },
   LEADERSHIP_LOST: { status: 503, description: 'Leadership changed before the proposal was applied; its fate is unknown, retry with the same Idempotency-Key.' },
   TIMEOUT: { status: 504, description: 'The operation did not finish within its time limit; its fate may be unknown.' },
   SHUTTING_DOWN: { status: 503, description: 'The node is stopping.' },
