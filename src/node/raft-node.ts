@@ -1,9 +1,15 @@
 // The driver: runs the pure Raft core against real time, storage and a transport.
 //
 // One Ready at a time (etcd's RawNode loop): persist hard state + entries + snapshot
-// in ONE synced batch, then send, then restore/apply, then advance. Proposals,
-// inbound messages and ticks that arrive while a batch is being written land in the
-// core and go out together in the next Ready, which is what makes group commit.
+// in ONE batch, then send, then restore/apply, then advance. Proposals, inbound
+// messages and ticks that arrive while a batch is being written land in the core
+// and go out together in the next Ready, which is what makes group commit.
+//
+// Three refinements keep disk waits off the critical path without loosening
+// persist-before-send (each is argued where it is done):
+// - a batch that only moves the commit index is written without fsync (MustSync);
+// - a leader sends its appends while its own write runs (thesis §10.2.1);
+// - entries committed by earlier Readys are applied before this Ready's write.
 //
 // Exceptions from the core or the state machine are bugs: the node logs them as
 // fatal and hands them to onFatal (the process exits); it never keeps serving
@@ -20,6 +26,7 @@ import {
   assertNever,
   type ConfChange,
   type Entry,
+  type HardState,
   type InitialState,
   type Member,
   type Message,
@@ -33,6 +40,7 @@ import {
   type SoftState,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
+import { mustSync } from '../storage/save-plan.js';
 import type { Transport } from '../transport/transport.js';
 import type { NodeConfig } from './config.js';
 import { PendingProposals } from './pending-proposals.js';
@@ -114,6 +122,8 @@ export class RaftNode implements ClusterNode {
   private lastEvent: LeadershipEvent;
   private leaderCommitSeen = 0;
   private transportMembersKey = '';
+  /** Term and vote as the last save left them on disk (see mustSync). */
+  private persistedHard: HardState;
 
   private constructor(opts: RaftNodeOptions, core: RaftCoreApi, initial: InitialState) {
     this.nodeId = opts.config.id;
@@ -127,6 +137,7 @@ export class RaftNode implements ClusterNode {
     this.onFatal = opts.onFatal ?? crashProcess;
     this.proposals = new PendingProposals(opts.config.maxPendingProposals, (o) => this.metrics?.proposals.inc({ result: o }));
     this.reads = new PendingReads(opts.config.maxPendingReads, (o) => this.metrics?.readBarriers.inc({ result: o }));
+    this.persistedHard = initial.hardState;
     this.appliedIndex = initial.appliedIndex;
     this.appliedTerm = initial.snapshot?.meta.term ?? 0;
     this.appliedMembers = initial.snapshot?.meta.members ?? initial.bootstrapMembers;
@@ -397,12 +408,16 @@ export class RaftNode implements ClusterNode {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== null) this.onSoftState(rd.softState);
-    if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) await this.persist(rd);
     // Config entries take effect when appended (thesis §4.1): address new members before sending.
     this.syncTransportMembers(this.core.status());
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    const sendFirst = this.maySendBeforePersist(rd);
+    if (sendFirst && rd.messages.length > 0) this.transport.send(rd.messages);
+    const durableCount = this.durableCommittedCount(rd);
+    for (let i = 0; i < durableCount; i++) this.applyEntry(rd.committedEntries[i]!);
+    if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) await this.persist(rd);
+    if (!sendFirst && rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (let i = durableCount; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
     for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.readIndex, this.appliedIndex);
     for (const id of rd.droppedReads) this.reads.dropped(id, this.notLeaderError());
     this.core.advance(rd);
@@ -412,9 +427,49 @@ export class RaftNode implements ClusterNode {
     this.notifyWaiters();
   }
 
+  /**
+   * Thesis §10.2.1: a leader may send AppendEntries while its own write of the
+   * same entries runs. Safe because the leader counts its own log towards a
+   * quorum only up to what advance() reported persisted (Replicator.selfPersisted,
+   * called after this Ready's save), and an append promises nothing about the
+   * leader's disk: only the followers' acknowledgements, sent after their own
+   * synced write, make an entry count. What must stay behind the write is
+   * anything whose receiver relies on this node's durable state: a new term or
+   * vote (every message carries the term; a single voter campaigns and wins in
+   * one Ready), a snapshot install, and answers such as vote grants and append
+   * acknowledgements, which a leader does not send; hence the type list.
+   */
+  private maySendBeforePersist(rd: Ready): boolean {
+    if (this.soft.role !== 'leader' || rd.snapshot !== null) return false;
+    if (rd.hardState !== null && !sameTermAndVote(rd.hardState, this.persistedHard)) return false;
+    return rd.messages.every((m) => LEADER_EARLY_MESSAGES.has(m.type));
+  }
+
+  /**
+   * How many of rd.committedEntries (a prefix) were made durable by earlier
+   * Readys, so may be applied before this Ready's write: every entry below the
+   * first one this Ready writes, unless it installs a snapshot. The core hands
+   * out only entries that are committed and already stable (log.nextToApply),
+   * so normally that is all of them; checking here keeps apply-after-durable a
+   * property of the driver, not an assumption. It takes the fsync of the next
+   * batch off every decision's way to its client.
+   */
+  private durableCommittedCount(rd: Ready): number {
+    if (rd.snapshot !== null) return 0;
+    const firstWritten = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    let n = 0;
+    while (n < rd.committedEntries.length && rd.committedEntries[n]!.index < firstWritten) n++;
+    return n;
+  }
+
   private async persist(rd: Ready): Promise<void> {
     const t0 = performance.now();
-    await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+    const batch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
+    // etcd's MustSync: a commit-index-only batch needs no fsync (see mustSync); the storage re-checks.
+    const sync = mustSync(this.persistedHard, batch);
+    await this.storage.save({ ...batch, sync });
+    if (rd.hardState !== null) this.persistedHard = rd.hardState;
+    if (!sync) return; // the metrics below count synced writes
     this.metrics?.storageBatches.inc();
     this.metrics?.storageBatchEntries.observe(rd.entries.length);
     this.metrics?.storageSaveSeconds.observe((performance.now() - t0) / 1000);
@@ -572,6 +627,13 @@ export class RaftNode implements ClusterNode {
     this.reads.rejectAllShutdown();
     this.onFatal(err);
   }
+}
+
+/** Leader-originated messages that promise nothing about the sender's disk. */
+const LEADER_EARLY_MESSAGES: ReadonlySet<Message['type']> = new Set<Message['type']>(['append', 'heartbeat', 'snapshot', 'timeoutNow', 'readIndexResp']);
+
+function sameTermAndVote(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote;
 }
 
 export function toRaftConfig(c: RaftNodeConfig): RaftConfig {

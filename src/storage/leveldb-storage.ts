@@ -1,8 +1,13 @@
 // Durable RaftStorage on LevelDB. Key layout: level-keys.ts; write rules:
 // save-plan.ts; verification on load: level-reader.ts and verify-state.ts.
 //
-// Every save() and compact() is ONE LevelDB batch written with sync: true, so
-// term, vote, entries, truncation and snapshot land together or not at all.
+// Every save() and compact() is ONE LevelDB batch, so term, vote, entries,
+// truncation and snapshot land together or not at all. It is written with
+// sync: true unless the caller allows otherwise and mustSync() agrees (only the
+// commit index changed). LevelDB appends every batch to one log in call order
+// and an fsync covers all that precedes it, so a machine crash can lose only a
+// suffix of unsynced commit-index writes: what is left is always the state
+// after some earlier save, and each of those passed checkHardState().
 // Calls are serialized internally: a compaction racing a save must not plan
 // its deletes from bounds the other call is about to change.
 import { Level } from 'level';
@@ -12,7 +17,7 @@ import { checkRange } from '../transport/check-range.js';
 import { CHUNK_PREFIX, FORMAT_KEY, FORMAT_VERSION, HARD_STATE_KEY, SNAPSHOT_META_KEY, chunkKey, entryKey, parseNumberedKey, prefixRange } from './level-keys.js';
 import { readLevelState } from './level-reader.js';
 import type { RaftStorage, SaveBatch, StoredState } from './raft-storage.js';
-import { EMPTY_BOUNDS, EMPTY_HARD_STATE, planCompact, planSave, termFromBounds, type LogBounds, type WritePlan } from './save-plan.js';
+import { EMPTY_BOUNDS, EMPTY_HARD_STATE, mustSync, planCompact, planSave, termFromBounds, type LogBounds, type WritePlan } from './save-plan.js';
 import { decodeEntryRecord, encodeEntryRecord, encodeFormat, encodeHardState, encodeSnapshotMeta } from './stored-records.js';
 import { encodeRecord } from './record.js';
 import { verifyStoredState } from './verify-state.js';
@@ -59,7 +64,7 @@ export class LevelRaftStorage implements RaftStorage {
     return this.serialized(async () => {
       const state = await readLevelState(this.db);
       if (state === null) {
-        await this.write([{ type: 'put', key: FORMAT_KEY, value: encodeFormat(FORMAT_VERSION) }]);
+        await this.write([{ type: 'put', key: FORMAT_KEY, value: encodeFormat(FORMAT_VERSION) }], true);
         this.loaded = { bounds: EMPTY_BOUNDS, hardState: EMPTY_HARD_STATE };
         return { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
       }
@@ -77,7 +82,7 @@ export class LevelRaftStorage implements RaftStorage {
       if (batch.snapshot !== null) ops.push(...(await this.snapshotOps(batch.snapshot)));
       for (const entry of batch.entries) ops.push({ type: 'put', key: entryKey(entry.index), value: encodeEntryRecord(entry) });
       if (batch.hardState !== null) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(batch.hardState) });
-      await this.write(ops);
+      await this.write(ops, batch.sync !== false || mustSync(hardState, batch));
       this.loaded = { bounds: plan.bounds, hardState: plan.hardState };
     });
   }
@@ -89,7 +94,7 @@ export class LevelRaftStorage implements RaftStorage {
       const plan = planCompact(bounds, hardState, snapshot.meta, term);
       const ops = this.deleteOps(plan);
       ops.push(...(await this.snapshotOps(snapshot)));
-      await this.write(ops);
+      await this.write(ops, true);
       this.loaded = { bounds: plan.bounds, hardState: plan.hardState };
     });
   }
@@ -148,11 +153,11 @@ export class LevelRaftStorage implements RaftStorage {
     return ops;
   }
 
-  private async write(ops: Op[]): Promise<void> {
+  private async write(ops: Op[], sync: boolean): Promise<void> {
     try {
-      await this.db.batch(ops, { sync: true });
+      await this.db.batch(ops, { sync });
     } catch (cause) {
-      throw new RatifyError('INTERNAL', `storage: synced write of ${ops.length} operations to ${this.dir} failed`, { cause });
+      throw new RatifyError('INTERNAL', `storage: ${sync ? 'synced ' : ''}write of ${ops.length} operations to ${this.dir} failed`, { cause });
     }
   }
 }

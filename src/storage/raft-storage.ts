@@ -19,12 +19,24 @@ export interface SaveBatch {
   readonly entries: readonly Entry[];
   /** A snapshot received from the leader: replaces the log up to and including its index. */
   readonly snapshot: Snapshot | null;
+  /**
+   * false lets the storage skip the fsync when nothing in the batch needs one
+   * (see mustSync in save-plan.ts: only the commit index changed). It is a
+   * permission, not an order: entries, a snapshot or a new term or vote are
+   * synced regardless. Absent or true: synced, as always.
+   */
+  readonly sync?: boolean;
 }
 
 export interface RaftStorage {
   /** Reads and verifies everything. Throws RatifyError('DATA_CORRUPT') on any failed check. */
   load(): Promise<StoredState>;
-  /** One atomic, synced write (group commit: the driver batches many entries into one call). */
+  /**
+   * One atomic write (group commit: the driver batches many entries into one
+   * call), synced unless batch.sync is false and mustSync() says it need not be.
+   * Writes become durable in call order: an unsynced write is made durable by
+   * the next synced one at the latest, never after it.
+   */
   save(batch: SaveBatch): Promise<void>;
   /** Persist a locally taken snapshot and delete log entries up to its index, atomically. */
   compact(snapshot: Snapshot): Promise<void>;

@@ -99,6 +99,21 @@ function appendEntries(bounds: LogBounds, entries: readonly Entry[], deletes: In
   return { ...bounds, lastIndex: last.index, lastTerm: last.term };
 }
 
+/**
+ * Whether a save must be synced before the caller may act on it (etcd's
+ * MustSync): when it appends or replaces entries, installs a snapshot, or
+ * changes the term or the vote, since messages and acknowledgements promise
+ * exactly those. The commit index alone need not be: Raft treats it as
+ * volatile, a restart relearns it from the leader, and an older stored value
+ * only means re-applying committed entries on top of the last snapshot,
+ * which is deterministic.
+ */
+export function mustSync(stored: HardState, batch: SaveBatch): boolean {
+  if (batch.entries.length > 0 || batch.snapshot !== null) return true;
+  const hs = batch.hardState;
+  return hs !== null && (hs.term !== stored.term || hs.vote !== stored.vote);
+}
+
 /** Plans compaction by a locally taken snapshot, which must agree with the log. */
 export function planCompact(bounds: LogBounds, stored: HardState, meta: SnapshotMeta, termAtIndex: number | null): WritePlan {
   if (meta.index < bounds.snapshotIndex || meta.index > bounds.lastIndex) {

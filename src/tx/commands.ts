@@ -49,7 +49,16 @@ export type TxCommand =
       readonly failingSince: number;
     }
   | { readonly type: 'acknowledged'; readonly txId: string; readonly participant: string }
-  | { readonly type: 'completed'; readonly txId: string; readonly completedAt: number }
+  | {
+      readonly type: 'completed';
+      readonly txId: string;
+      readonly completedAt: number;
+      /**
+       * Participants acknowledged by this same entry (the fast path records no
+       * acknowledged entries). Absent in entries written before it existed.
+       */
+      readonly acknowledged?: readonly string[];
+    }
   | { readonly type: 'gc'; readonly now: number; readonly retainFinishedMs: number; readonly retainFinishedMax: number };
 
 export type TxCommandType = TxCommand['type'];
@@ -134,7 +143,7 @@ export function isTxCommand(v: unknown): v is TxCommand {
     case 'acknowledged':
       return hasTx(v) && isStr(v.participant);
     case 'completed':
-      return hasTx(v) && isNum(v.completedAt);
+      return hasTx(v) && isNum(v.completedAt) && (v.acknowledged === undefined || (Array.isArray(v.acknowledged) && v.acknowledged.every(isStr)));
     case 'gc':
       return isNum(v.now) && isNum(v.retainFinishedMs) && isNum(v.retainFinishedMax);
     default:

@@ -9,6 +9,7 @@ import type pino from 'pino';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { assertNever } from '../raft/types.js';
 import { backoffDelayMs, sleep } from './backoff.js';
+import { DeferredRecorder } from './deferred-recorder.js';
 import type { TxCommand, VoteEntry } from './commands.js';
 import type { TxConfig } from './config.js';
 import type { FailingTracker } from './failing-tracker.js';
@@ -83,7 +84,14 @@ async function step(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<v
 
 async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<void> {
   if (ctx.deps.now() >= tx.deadlineAt) return decide(ctx, tx.id, 'abort', [], 'deadline passed before every participant voted');
-  const votes = await undecidedPhase(ctx, handle, tx.deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel))));
+  // The decision entry carries every vote; a slow prepare also replicates them as they come (the view's "some votes in").
+  const recorder = new DeferredRecorder<VoteEntry>(ctx.deps.config.progressRecordDelayMs, tx.participants.length, (vote) => recordVote(ctx, tx.id, vote));
+  let votes: Array<VoteEntry | null>;
+  try {
+    votes = await undecidedPhase(ctx, handle, tx.deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel, recorder))));
+  } finally {
+    recorder.close();
+  }
   if (ctx.signal.aborted) return;
   // A client abort may have decided meanwhile; then the decision stands and the loop moves to phase 2.
   if (ctx.deps.sm.get(tx.id)?.state !== 'preparing') return;
@@ -131,7 +139,7 @@ async function concludePrepare(ctx: RunContext, tx: TxRecord, votes: Array<VoteE
 }
 
 /** Resolves with the participant's vote (a failure after bounded retries is an abort vote), or null if cancelled. */
-async function prepareOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel: AbortController): Promise<VoteEntry | null> {
+async function prepareOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel: AbortController, recorder: DeferredRecorder<VoteEntry>): Promise<VoteEntry | null> {
   const { client, config, now, metrics } = ctx.deps;
   for (let attempt = 1; ; attempt++) {
     const left = tx.deadlineAt - now();
@@ -140,25 +148,30 @@ async function prepareOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, c
     const result = await client.prepare(request, { timeoutMs: Math.min(config.prepareCallTimeoutMs, left), signal: cancel.signal });
     if (result.kind === 'vote') {
       const vote: VoteEntry = { participant: p.name, vote: result.vote, reason: result.vote === 'abort' ? result.reason : null, error: null };
-      return recordVote(ctx, tx, vote, cancel);
+      return settleVote(vote, cancel, recorder);
     }
     if (cancel.signal.aborted) return null;
+    recorder.hurry();
     metrics.callFailed('prepare');
     if (attempt >= config.prepareMaxAttempts) {
-      return recordVote(ctx, tx, { participant: p.name, vote: 'abort', reason: null, error: result.error }, cancel);
+      return settleVote({ participant: p.name, vote: 'abort', reason: null, error: result.error }, cancel, recorder);
     }
     await sleep(config.prepareRetryDelayMs, cancel.signal);
   }
 }
 
-function recordVote(ctx: RunContext, tx: TxRecord, vote: VoteEntry, cancel: AbortController): VoteEntry {
+function settleVote(vote: VoteEntry, cancel: AbortController, recorder: DeferredRecorder<VoteEntry>): VoteEntry {
   // One abort vote settles the decision: stop waiting for the others.
   if (vote.vote === 'abort') cancel.abort();
-  // Only for the view ("some votes in"); the decision entry carries the votes that count.
-  propose(ctx, { type: 'voteRecorded', txId: tx.id, ...vote }).catch((e: unknown) => {
-    ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a vote failed');
-  });
+  recorder.add(vote);
   return vote;
+}
+
+/** Only for the view ("some votes in"); the decision entry carries the votes that count. */
+function recordVote(ctx: RunContext, txId: string, vote: VoteEntry): void {
+  propose(ctx, { type: 'voteRecorded', txId, ...vote }).catch((e: unknown) => {
+    ctx.deps.logger.debug({ err: e, txId }, 'recording a vote failed');
+  });
 }
 
 // ---- decision ---------------------------------------------------------------
@@ -254,22 +267,36 @@ async function precommitOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord,
 async function phase2(ctx: RunContext, tx: TxRecord): Promise<void> {
   const kind = tx.decision === 'commit' ? 'commit' : 'abort';
   const pending = tx.participants.filter((p) => !p.acknowledged);
-  // allSettled, not all: a failed proposal must not leave sibling deliveries running into the next round.
-  const settled = await Promise.allSettled(
-    pending.map(async (p) => {
-      if (await deliverUntilAck(ctx, tx, p, kind)) {
-        unwrap(await propose(ctx, { type: 'acknowledged', txId: tx.id, participant: p.name }));
-      }
-    }),
-  );
+  // The completion entry marks every acknowledgement; a slow phase 2 also replicates them as they come,
+  // so the view (and a next leader, which then calls only the others again) sees who is done.
+  const recorder = new DeferredRecorder<string>(ctx.deps.config.progressRecordDelayMs, pending.length, (name) => recordAck(ctx, tx.id, name));
+  let settled: Array<PromiseSettledResult<void>>;
+  try {
+    // allSettled, not all: a failure must not leave sibling deliveries running into the next round.
+    settled = await Promise.allSettled(
+      pending.map(async (p) => {
+        if (await deliverUntilAck(ctx, tx, p, kind, () => recorder.hurry())) recorder.add(p.name);
+      }),
+    );
+  } finally {
+    recorder.close();
+  }
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
+  // deliverUntilAck gives up only when the term ends: past this point every pending participant acknowledged.
   if (ctx.signal.aborted) return;
-  unwrap(await propose(ctx, { type: 'completed', txId: tx.id, completedAt: ctx.deps.now() }));
+  const acknowledged = pending.map((p) => p.name);
+  unwrap(await propose(ctx, { type: 'completed', txId: tx.id, completedAt: ctx.deps.now(), acknowledged }));
+}
+
+function recordAck(ctx: RunContext, txId: string, participant: string): void {
+  propose(ctx, { type: 'acknowledged', txId, participant }).catch((e: unknown) => {
+    ctx.deps.logger.debug({ err: e, txId }, 'recording an acknowledgement failed');
+  });
 }
 
 /** Retries forever (rate-bounded by backoff) until a 2xx; false only when the term ends. */
-async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort'): Promise<boolean> {
+async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort', onFailure: () => void): Promise<boolean> {
   const { client, config, random } = ctx.deps;
   const otherOutcome = kind === 'commit' ? 'TX_ALREADY_ABORTED' : 'TX_ALREADY_COMMITTED';
   let violationLogged = false;
@@ -286,6 +313,7 @@ async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantReco
       violationLogged = true;
       ctx.deps.logger.error({ txId: tx.id, participant: p.name, kind, code: result.code }, 'PROTOCOL VIOLATION: participant reached the other outcome on its own');
     }
+    onFailure();
     callFailed(ctx, tx, p, kind, result.error);
     await sleep(backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), ctx.signal);
   }

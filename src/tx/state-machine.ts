@@ -220,8 +220,18 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     const tx = this.lookup(cmd.txId);
     if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
     if (isFinished(tx.state)) return ok(tx, true);
-    if (tx.decision === null || !tx.participants.every((p) => p.acknowledged)) {
+    const named = cmd.acknowledged ?? [];
+    const stranger = named.find((name) => !tx.participants.some((p) => p.name === name));
+    if (stranger !== undefined) return reject('INTERNAL', `transaction ${tx.id} has no participant ${stranger}`, tx);
+    // Checked before anything changes, so a refused entry leaves the record as it was.
+    if (tx.decision === null || !tx.participants.every((p) => p.acknowledged || named.includes(p.name))) {
       return reject('INTERNAL', `transaction ${tx.id} cannot complete before every participant acknowledged the decision`, tx);
+    }
+    for (const p of tx.participants) {
+      if (!named.includes(p.name)) continue;
+      p.acknowledged = true;
+      p.lastError = null;
+      p.failingSince = null;
     }
     this.move(tx, finishedState(tx.decision));
     tx.completedAt = cmd.completedAt;

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
 import type { Cluster } from '../sim/cluster.js';
-import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, staleReads } from '../sim/faulty-core.js';
+import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, lastVoterRemovingFactory, staleReads } from '../sim/faulty-core.js';
 import { settle } from '../sim/liveness.js';
 import {
   DEFAULT_STEPS,
@@ -382,6 +382,22 @@ describe('raft simulation: the checkers can fail', () => {
     expect(message).toContain(`replay: ${replayCommand((failure as SimFailure).seed, 200)}`);
     expect(replayCommand(5, DEFAULT_STEPS)).toBe('SIM_SEED=5 npx vitest run test/raft/simulation.test.ts');
     expect(message).toContain('last actions');
+  });
+
+  it('the membership check catches a core that accepts removing the last voter', () => {
+    const broken = lastVoterRemovingFactory(realCore);
+    let failure: unknown;
+    // Seeds that start with one voter try to remove it now and then.
+    for (let seed = 1; seed <= 100 && failure === undefined; seed++) {
+      if (votersForSeed(seed) !== MIN_VOTERS) continue;
+      try {
+        runSeed(seed, broken, DEFAULT_STEPS, 0);
+      } catch (e) {
+        failure = e;
+      }
+    }
+    expect(failure).toBeInstanceOf(SimFailure);
+    expect((failure as SimFailure).invariant).toBe('membership');
   });
 
   it('a schedule replays identically from its seed', () => {

@@ -64,6 +64,29 @@ export function faultyFactory(real: CoreFactory, target: NodeId, makeRewrite: ()
   };
 }
 
+/**
+ * Claims to accept removing the last voter, as a core without that guard would
+ * (the real core still refuses it underneath and appends nothing).
+ */
+class LastVoterRemovingCore extends RewritingCore {
+  constructor(inner: RaftCoreApi) {
+    super(inner, (rd) => rd);
+  }
+
+  override proposeConfChange(change: ConfChange): ProposeResult {
+    const r = super.proposeConfChange(change);
+    if (r.ok || r.reason !== 'INVALID_CONFIG_CHANGE' || change.type !== 'remove') return r;
+    const st = this.status();
+    const voters = st.members.filter((m) => m.voter);
+    if (voters.length !== 1 || voters[0]?.id !== change.id) return r;
+    return { ok: true, index: st.lastIndex + 1, term: st.term };
+  }
+}
+
+export function lastVoterRemovingFactory(real: CoreFactory): CoreFactory {
+  return (config, initial) => new LastVoterRemovingCore(real(config, initial));
+}
+
 const corrupt = new TextEncoder().encode('CORRUPTED');
 
 /** Applies a different payload than the log holds for the first normal entry it applies. */

@@ -64,19 +64,37 @@ export function settle(cluster: Cluster, maxTicks: number): LivenessResult {
 
 /**
  * Nodes outside the leader's config are gone for good once that config is
- * final: the leader applied an entry of its own term (so everything before it
- * is committed, and any other log's uncommitted config entry can never commit)
- * and its latest config is the applied one.
+ * final: no term above the leader's exists anywhere (else a deposed leader
+ * could be looking at a config a newer leader already replaced), the leader
+ * applied an entry of its own term (so everything before it is committed, and
+ * any other log's uncommitted config entry can never commit) and its latest
+ * config is the applied one.
  */
 function retireOutsiders(cluster: Cluster, leader: SimNode, leaderTerm: number): void {
   if (leader.sm.appliedTerm !== leaderTerm || !cluster.configSettled(leader)) return;
   const ids = new Set(leader.sm.members.map((m) => m.id));
-  for (const n of cluster.nodes.values()) {
-    if (!n.retired && !ids.has(n.id)) {
-      cluster.log(`retire ${n.id} (not in settled config)`);
-      n.retire();
-    }
+  const outsiders = [...cluster.nodes.values()].filter((n) => !n.retired && !ids.has(n.id));
+  if (outsiders.length === 0 || highestTerm(cluster) > leaderTerm) return;
+  for (const n of outsiders) {
+    cluster.log(`retire ${n.id} (not in settled config)`);
+    n.retire();
   }
+}
+
+/**
+ * The highest term of any node that may still act, or of any message in flight
+ * that carries log entries (a retired node's last appends may still arrive).
+ */
+function highestTerm(cluster: Cluster): number {
+  let max = 0;
+  for (const n of cluster.nodes.values()) {
+    if (n.retired) continue;
+    max = Math.max(max, n.alive ? cluster.status(n.id).term : n.disk.hardState.term);
+  }
+  for (const m of cluster.network.peek()) {
+    if (m.type === 'append' || m.type === 'snapshot') max = Math.max(max, m.term);
+  }
+  return max;
 }
 
 /** The proposal was overwritten, or its leader is gone before it committed. */

@@ -386,6 +386,7 @@ class Chaos {
     }
     const self = voters.some((m) => m.id === leaderId) && this.rng.chance(0.4);
     const target = self ? leaderId : voters.length > 0 ? this.rng.pick(voters).id : null;
+    // At the floor, try anyway now and then: removing the last voter must be refused.
     if (target === null || (voters.length <= MIN_VOTERS && !this.rng.chance(0.1))) return;
     const r = this.cluster.confChange(leaderId, { type: 'remove', id: target });
     if (!r.ok) return;

@@ -121,6 +121,15 @@ function storageContract(name: string, factory: HarnessFactory): void {
       await expectDurable({ hardState: hs(6, 'n3', 2), snapshot: null, entries: run(1, 2, 6) });
     });
 
+    it('writes a batch that may skip its fsync like any other (sync: false)', async () => {
+      await storage.load();
+      await storage.save({ hardState: hs(2, 'n1', 0), entries: run(1, 3, 2), snapshot: null });
+      await storage.save({ hardState: hs(2, 'n1', 3), entries: [], snapshot: null, sync: false });
+      // sync: false is a permission only: entries and a new vote are written all the same
+      await storage.save({ hardState: hs(3, 'n2', 3), entries: run(4, 4, 3), snapshot: null, sync: false });
+      await expectDurable({ hardState: hs(3, 'n2', 3), snapshot: null, entries: [...run(1, 3, 2), ...run(4, 4, 3)] });
+    });
+
     it('installs a received snapshot that matches the log: later entries stay', async () => {
       await storage.load();
       await storage.save({ hardState: hs(2, 'n1', 3), entries: [...run(1, 5, 1), ...run(6, 10, 2)], snapshot: null });

@@ -147,3 +147,37 @@ describe('LevelRaftStorage integrity', () => {
     expectError(err, 'CONFIG_INVALID', /snapshotChunkBytes \(10\) must be an integer between 4096 and 67108864/);
   });
 });
+
+describe('LevelRaftStorage fsyncs (MustSync)', () => {
+  let dir: string;
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('skips the fsync only for a commit-index-only batch that allows it', async () => {
+    dir = await makeTempDir();
+    const storage = await LevelRaftStorage.open(dir);
+    await storage.load();
+    const db = (storage as unknown as { db: { batch: (ops: unknown[], options: { sync: boolean }) => Promise<void> } }).db;
+    const syncs: boolean[] = [];
+    const batch = db.batch.bind(db);
+    db.batch = async (ops, options) => {
+      syncs.push(options.sync);
+      return batch(ops, options);
+    };
+    try {
+      await storage.save({ hardState: { term: 1, vote: 'n1', commitIndex: 0 }, entries: [normal(1, 1)], snapshot: null, sync: false });
+      await storage.save({ hardState: { term: 1, vote: 'n1', commitIndex: 1 }, entries: [], snapshot: null, sync: false });
+      await storage.save({ hardState: { term: 1, vote: 'n1', commitIndex: 1 }, entries: [], snapshot: null });
+      await storage.save({ hardState: { term: 2, vote: null, commitIndex: 1 }, entries: [], snapshot: null, sync: false });
+      await storage.save({ hardState: { term: 2, vote: 'n2', commitIndex: 1 }, entries: [], snapshot: null, sync: false });
+      await storage.save({ hardState: null, entries: [normal(2, 2)], snapshot: null, sync: false });
+      await storage.save({ hardState: { term: 2, vote: 'n2', commitIndex: 2 }, entries: [], snapshot: null, sync: false });
+      await storage.compact({ meta: { index: 1, term: 1, members: MEMBERS }, data: new Uint8Array([1]) });
+    } finally {
+      await storage.close();
+    }
+    // entries, commit only, commit only without permission, new term, new vote, entries, commit only, compaction
+    expect(syncs).toEqual([true, false, true, true, true, true, false, true]);
+  });
+});

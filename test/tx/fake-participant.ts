@@ -93,7 +93,8 @@ export class FakeParticipant {
     await this.app.close();
   }
 
-  private releaseHanging(): void {
+  /** Answers every hanging call (503), e.g. after switching its mode back to ok. */
+  releaseHanging(): void {
     for (const release of this.hanging) release();
     this.hanging.clear();
   }

@@ -1,5 +1,6 @@
 // 2PC and 3PC end to end on one leader (fake log) with real HTTP participants.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeCommand } from '../../src/tx/commands.js';
 import type { TxView } from '../../src/tx/types.js';
 import type { FakeCluster } from './fake-log.js';
 import { FakeParticipant } from './fake-participant.js';
@@ -287,6 +288,72 @@ describe('retention', () => {
       expect(node.sm.get(active.json<TxView>().id)).not.toBeNull();
     } finally {
       await node.close();
+    }
+  });
+});
+
+describe('entries per transaction', () => {
+  const types = (cluster: FakeCluster, txId: string): string[] =>
+    cluster.entries.flatMap((e) => {
+      const cmd = decodeCommand(e.data);
+      return cmd !== null && 'txId' in cmd && cmd.txId === txId ? [cmd.type] : [];
+    });
+
+  it('a fast 2PC transaction costs three entries: votes ride in decided, acknowledgements in completed', async () => {
+    // A delay no test run reaches, so the count does not depend on the machine's speed.
+    const { node, cluster } = await startLeader({ config: { progressRecordDelayMs: 600_000 } });
+    const a = await FakeParticipant.start();
+    const b = await FakeParticipant.start();
+    try {
+      const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url), participant('b', b.url)], commit: true } });
+      const id = res.json<TxView>().id;
+      await eventually(() => node.sm.get(id)?.state === 'committed', 'committed');
+      expect(types(cluster, id)).toEqual(['created', 'decided', 'completed']);
+      const view = await getView(node, id);
+      expect(view.participants.map((p) => [p.name, p.vote, p.acknowledged])).toEqual([
+        ['a', 'commit', true],
+        ['b', 'commit', true],
+      ]);
+    } finally {
+      await node.close();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a slow prepare shows the votes already in; a failing commit shows who acknowledged', async () => {
+    const { node, cluster } = await startLeader({ config: { progressRecordDelayMs: 20 } });
+    const a = await FakeParticipant.start();
+    const b = await FakeParticipant.start();
+    try {
+      b.setMode('hang', ['prepare']);
+      const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url), participant('b', b.url)] } });
+      const id = res.json<TxView>().id;
+      const commit = node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
+      // a's vote is replicated on its own while b's prepare hangs
+      const preparing = await eventually(() => {
+        const tx = node.sm.get(id);
+        return tx?.state === 'preparing' && tx.participants[0]?.vote === 'commit' && tx;
+      }, 'a vote recorded while preparing');
+      expect(preparing.participants[1]?.vote).toBeNull();
+      b.setMode('down', ['commit']);
+      b.setMode('ok', ['prepare']);
+      b.releaseHanging();
+      expect((await commit).json<TxView>().outcome).toBe('committed');
+      // b's commit keeps failing: a's acknowledgement is on record before the transaction can complete
+      await eventually(() => node.sm.get(id)?.participants[0]?.acknowledged === true, 'a acknowledged while b fails');
+      expect(node.sm.get(id)?.state).toBe('committing');
+      b.setMode('ok', ['commit']);
+      await eventually(() => node.sm.get(id)?.state === 'committed', 'committed');
+      const entries = types(cluster, id);
+      // the last vote and the last acknowledgement ride in the entry that closes their phase
+      expect(entries.filter((t) => t === 'voteRecorded')).toEqual(['voteRecorded']);
+      expect(entries.filter((t) => t === 'acknowledged')).toEqual(['acknowledged']);
+      expect(entries.at(-1)).toBe('completed');
+    } finally {
+      await node.close();
+      await a.close();
+      await b.close();
     }
   });
 });

@@ -89,6 +89,13 @@ describe('commands', () => {
     expect(decodeCommand(new Uint8Array([0xc1]))).toBeNull();
     expect(decodeCommand(encodeCommand({ type: 'nope' } as unknown as TxCommand))).toBeNull();
     expect(decodeCommand(encodeCommand({ type: 'decided', txId: 't', decision: 'maybe' } as unknown as TxCommand))).toBeNull();
+    const completed: TxCommand = { type: 'completed', txId: 't', completedAt: 5, acknowledged: ['a', 'b'] };
+    expect(decodeCommand(encodeCommand(completed))).toEqual(completed);
+    // entries written before `acknowledged` existed still decode
+    expect(decodeCommand(encodeCommand({ type: 'completed', txId: 't', completedAt: 5 }))).toEqual({ type: 'completed', txId: 't', completedAt: 5 });
+    for (const acknowledged of ['a', [1], null]) {
+      expect(decodeCommand(encodeCommand({ type: 'completed', txId: 't', completedAt: 5, acknowledged } as unknown as TxCommand))).toBeNull();
+    }
   });
 });
 
@@ -111,6 +118,31 @@ describe('tx state machine', () => {
     apply({ type: 'completed', txId: 't1', completedAt: 3_000 });
     expect(sm.get('t1')).toMatchObject({ state: 'committed', completedAt: 3_000 });
     expect(sm.inFlight()).toEqual([]);
+  });
+
+  it('a completed entry can carry the acknowledgements itself (fast path: no acknowledged entries)', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('t1', { commitRequested: true }));
+    apply({ type: 'participantFailing', txId: 't1', participant: 'a', error: 'prepare slow', failingSince: 1_500 });
+    apply(decided('t1', 'commit'));
+    apply({ type: 'participantFailing', txId: 't1', participant: 'a', error: 'down', failingSince: 2_500 });
+    // refused, and nothing changes, when it misses a participant or names a stranger
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 3_000, acknowledged: ['a'] })).toMatchObject({ ok: false, code: 'INTERNAL' });
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 3_000, acknowledged: ['a', 'b', 'z'] })).toMatchObject({ ok: false, code: 'INTERNAL' });
+    expect(sm.get('t1')?.participants.map((p) => p.acknowledged)).toEqual([false, false]);
+    // one participant acknowledged on its own entry (slow path), the other in the completed entry
+    apply({ type: 'acknowledged', txId: 't1', participant: 'b' });
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 3_000, acknowledged: ['a'] }).ok).toBe(true);
+    const tx = sm.get('t1');
+    expect(tx).toMatchObject({ state: 'committed', completedAt: 3_000 });
+    expect(tx?.participants.map((p) => [p.vote, p.acknowledged, p.lastError, p.failingSince])).toEqual([
+      ['commit', true, null, null],
+      ['commit', true, null, null],
+    ]);
+    // a replay changes nothing
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 4_000, acknowledged: ['a', 'b'] })).toMatchObject({ ok: true, existed: true });
+    expect(sm.get('t1')?.completedAt).toBe(3_000);
   });
 
   it('keeps the first decision applied; a later one changes nothing', () => {
@@ -356,7 +388,9 @@ const arbCommand: fc.Arbitrary<TxCommand> = fc.oneof(
   fc.constantFrom(...ids).map((txId): TxCommand => ({ type: 'precommitted', txId, votes: commitVotes })),
   fc.record({ txId: fc.constantFrom(...ids), d: fc.constantFrom('commit' as const, 'abort' as const), at: fc.nat(1000) }).map(({ txId, d, at }) => decided(txId, d, commitVotes, at)),
   fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'acknowledged', txId, participant: p })),
-  fc.record({ txId: fc.constantFrom(...ids), at: fc.nat(1000) }).map(({ txId, at }): TxCommand => ({ type: 'completed', txId, completedAt: at })),
+  fc.record({ txId: fc.constantFrom(...ids), at: fc.nat(1000), acked: fc.option(fc.subarray([...names, 'stranger'])) }).map(
+    ({ txId, at, acked }): TxCommand => ({ type: 'completed', txId, completedAt: at, ...(acked !== null && { acknowledged: acked }) }),
+  ),
   fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'participantFailing', txId, participant: p, error: 'e', failingSince: 1_000 })),
   fc.record({ now: fc.nat(2000), ms: fc.nat(1000), max: fc.nat(3) }).map(({ now, ms, max }): TxCommand => ({ type: 'gc', now, retainFinishedMs: ms, retainFinishedMax: max })),
 );
