@@ -1,25 +1,43 @@
-// One chaos scenario, start to finish: a fresh cluster in containers, a transfer workload,
-// the scenario's faults, then recovery, settling, evidence and the invariants. The scenario
-// itself supplies only its faults (and what it asserts about leadership along the way).
+// One chaos scenario, start to finish: a fresh cluster in containers, the chaos library's
+// transfer workload (scripts/chaos), the scenario's faults, then recovery, settling,
+// evidence and the canonical invariants. The scenario itself supplies only its faults
+// (and what it asserts about leadership along the way).
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BANKS, readBank, setupBank, transferShape } from './bank-adapter.js';
-import { LeaderObserver, waitForLeader, type Leader } from './cluster-status.js';
-import { ContainerCluster } from './container-cluster.js';
-import { collectCoordinator, resendUnresolved, waitUntilSettled } from './evidence.js';
-import { checkInvariants, summarize, type BankState, type Outcome, type Violation } from './invariants.js';
-import { TransferWorkload } from './transfer-workload.js';
+import { BankBook } from '../../scripts/chaos/bank.js';
+import { LeaderTracker } from '../../scripts/chaos/cluster-view.js';
+import { listEveryNode, rereadOutcomes, waitQuiescent } from '../../scripts/chaos/collect.js';
+import type { BankSnapshot, ChaosEvidence, Outcome } from '../../scripts/chaos/evidence.js';
+import { SeededRandom } from '../../scripts/chaos/rng.js';
+import type { NodeEndpoint } from '../../scripts/chaos/target.js';
+import { TransferWorkload } from '../../scripts/chaos/workload.js';
+import { waitFor, waitForLeader, type Leader } from './cluster-status.js';
+import { ContainerCluster, type BankSpec } from './container-cluster.js';
+import { scenarioVerdict, verdictLines, type ScenarioVerdict } from './scenario-verdict.js';
 
 export const NODE_IDS = ['n1', 'n2', 'n3'] as const;
+const BANKS: readonly BankSpec[] = [
+  { name: 'A', alias: 'bank-a', port: 8001 },
+  { name: 'B', alias: 'bank-b', port: 8002 },
+];
+/** The example bank enlists at {bank}/ratify. */
+const PARTICIPANT_PREFIX = '/ratify';
+/** Small against the largest transfer, so insufficient funds now and then abort one: aborts happen too. */
+const OPENING_BALANCE = 100;
+const AMOUNT_MAX = 20;
 const TX_TIMEOUT_MS = 5_000;
 /** Bounds on the liveness waits: generous, because a 2-core CI box is shared. */
 const PROGRESS_TIMEOUT_MS = 90_000;
+const RESEND_TIMEOUT_MS = 60_000;
 const SETTLE_TIMEOUT_MS = 120_000;
+/** This run's transactions: the cluster is fresh, so all of them. */
+const SINCE_MS = 0;
 
 export interface ScenarioContext {
   readonly cluster: ContainerCluster;
-  readonly workload: TransferWorkload;
+  /** The nodes as the chaos library addresses them (host ports stay fixed across restarts). */
+  readonly nodes: readonly NodeEndpoint[];
   /** The leader when the workload had made progress, just before the faults. */
   readonly leader: Leader;
   log(message: string): void;
@@ -28,13 +46,12 @@ export interface ScenarioContext {
 }
 
 export interface FaultResult {
-  /** Outcomes read before a full-cluster outage, to be compared after it. */
+  /** Outcomes read before a full-cluster outage; read again at the end and compared. */
   readonly decidedBeforeOutage?: ReadonlyMap<string, Outcome>;
 }
 
 export interface ScenarioReport {
-  readonly violations: Violation[];
-  readonly splitBrains: Array<{ term: number; leaders: string[] }>;
+  readonly verdict: ScenarioVerdict;
   readonly lines: string[];
 }
 
@@ -50,77 +67,74 @@ export async function runScenario(
   const log = (m: string) => {
     lines.push(`[chaos ${name} ${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
   };
-  const cluster = await ContainerCluster.start({
-    image,
-    runId,
-    nodeIds: NODE_IDS,
-    banks: BANKS,
-    nodeEnv: { RATIFY_LOG_LEVEL: 'info' },
-  });
-  let observer: LeaderObserver | null = null;
+  const cluster = await ContainerCluster.start({ image, runId, nodeIds: NODE_IDS, banks: BANKS, nodeEnv: { RATIFY_LOG_LEVEL: 'info' } });
+  let tracker: LeaderTracker | null = null;
   let workload: TransferWorkload | null = null;
   let failed = true;
   try {
     log(`cluster up (run ${runId})`);
     const first = await waitForLeader(cluster);
     log(`leader ${first.id} in term ${first.term}`);
-    for (const b of BANKS) await setupBank(cluster.bankUrl(b.name), b.name);
-    const readBanks = () => Promise.all(BANKS.map((b) => readBank(cluster.bankUrl(b.name), b.name)));
-    const banksBefore = await readBanks();
-    observer = new LeaderObserver(cluster).start();
-    const shape = transferShape((bank) => cluster.bankNetworkUrl(bank));
+    const nodes: NodeEndpoint[] = NODE_IDS.map((id) => ({ id, url: cluster.nodeUrl(id) }));
+    const book = new BankBook(
+      BANKS.map((b) => ({ name: b.name, url: cluster.bankUrl(b.name), participantUrl: `${cluster.bankNetworkUrl(b.name)}${PARTICIPANT_PREFIX}` })),
+      runId,
+      1,
+    );
+    await book.open(OPENING_BALANCE);
+    const banksBefore = await book.snapshot();
+    tracker = new LeaderTracker(nodes).start();
     const wl = new TransferWorkload({
-      nodeUrls: () => NODE_IDS.map((id) => cluster.nodeUrl(id)),
-      shape,
+      nodeUrls: nodes.map((n) => n.url),
+      book,
+      rng: new SeededRandom(parseInt(runId, 16)).fork('workload'),
+      concurrency: 3,
       keyPrefix: `${name}-${runId}`,
-      workers: 3,
-      maxTransfers: 5_000,
       txTimeoutMs: TX_TIMEOUT_MS,
-      attemptTimeoutMs: TX_TIMEOUT_MS + 3_000,
-      transferDeadlineMs: 60_000,
-      pauseMs: 20,
-      seed: parseInt(runId, 16),
+      threePcShare: 0,
+      amountMax: AMOUNT_MAX,
+      clientRetries: 10,
     }).start();
     workload = wl;
-    const progress = async (more = 10) => wl.waitForCommits(more, PROGRESS_TIMEOUT_MS);
+    const summary = (): string => {
+      const c = wl.snapshot();
+      return `${c.attempted} transfers: ${c.committed} committed, ${c.aborted} aborted, ${c.unknown} unknown, ${c.inFlight} in flight`;
+    };
+    const progress = async (more = 10): Promise<void> => {
+      const target = wl.snapshot().committed + more;
+      await waitFor(`${more} more committed transfers (${summary()})`, PROGRESS_TIMEOUT_MS, async () => (wl.snapshot().committed >= target ? true : undefined), 200);
+    };
     await progress();
     const leader = await waitForLeader(cluster);
-    log(`workload running (${wl.summary()}); faults start, leader ${leader.id} term ${leader.term}`);
+    log(`workload running (${summary()}); faults start, leader ${leader.id} term ${leader.term}`);
 
-    const result = (await faults({ cluster, workload: wl, leader, log, progress })) ?? {};
+    const result = (await faults({ cluster, nodes, leader, log, progress })) ?? {};
 
     log('faults over; waiting for progress');
     await waitForLeader(cluster);
     await progress();
     await wl.stop();
-    await observer.stop();
-    log(`workload stopped: ${wl.summary()}`);
-    await resendUnresolved(cluster, wl.transfers, shape, TX_TIMEOUT_MS);
-    await waitUntilSettled(cluster, readBanks, SETTLE_TIMEOUT_MS);
-    const banksAfter = await readBanks();
-    const knownIds = new Set<string>([
-      ...wl.transfers.flatMap((t) => [...t.txIdsSeen]),
-      ...banksAfter.flatMap((b) => (b.records ?? []).map((r) => r.txId)),
-    ]);
-    const { coordinator, outcomesByNode } = await collectCoordinator(cluster, knownIds);
-    const violations = checkInvariants({
+    await tracker.stop();
+    log(`workload stopped: ${summary()}`);
+    const resolved = await wl.resendUnknown(RESEND_TIMEOUT_MS);
+    const quiescent = await waitQuiescent(nodes, book, SINCE_MS, SETTLE_TIMEOUT_MS);
+    log(`${resolved} unknown transfers resolved by resending; quiescent: ${quiescent}`);
+    const evidence: ChaosEvidence = {
       transfers: wl.transfers,
-      coordinator,
+      ...(await listEveryNode(nodes, SINCE_MS).then(({ byNode, unlisted }) => ({ coordinatorByNode: byNode, unlistedNodes: unlisted }))),
       banksBefore,
-      banksAfter,
-      outcomesByNode,
-      ...(result.decidedBeforeOutage === undefined ? {} : { decidedBeforeOutage: result.decidedBeforeOutage }),
-    });
-    const splitBrains = observer.splitBrains();
-    log(`settled: ${wl.summary()}; ${coordinator.size} transactions checked; money ${total(banksBefore)} -> ${total(banksAfter)}`);
-    log(`leaders by term: ${observer.history().map((h) => `${h.term}:${h.leaders.join('+')}`).join(' ')} (${observer.samples} samples)`);
-    for (const l of summarize(violations)) log(l);
-    log(splitBrains.length === 0 ? '  ok    no two leaders in one term' : `  FAIL  split brain: ${JSON.stringify(splitBrains)}`);
-    failed = violations.length > 0 || splitBrains.length > 0;
-    return { violations, splitBrains, lines };
+      banksAfter: (await book.snapshot()).map(withoutRecords),
+      outage: await outageEvidence(nodes, wl, result.decidedBeforeOutage),
+      leadersByTerm: tracker.leadersByTerm(),
+    };
+    const verdict = scenarioVerdict(evidence);
+    log(`settled: ${summary()}; leaders by term: ${[...evidence.leadersByTerm].map(([t, ls]) => `${t}:${ls.join('+')}`).join(' ')} (${tracker.samples} samples)`);
+    for (const l of verdictLines(verdict)) log(l);
+    failed = verdict.failed.length > 0;
+    return { verdict, lines };
   } finally {
-    await workload?.stop().catch(() => undefined);
-    await observer?.stop().catch(() => undefined);
+    await workload?.close().catch(() => undefined);
+    await tracker?.stop().catch(() => undefined);
     // RATIFY_CHAOS_KEEP_LOGS=1 keeps the logs of passing scenarios too.
     if (failed || process.env['RATIFY_CHAOS_KEEP_LOGS'] === '1') {
       const dir = join(tmpdir(), `ratify-chaos-${name}-${runId}`);
@@ -132,6 +146,21 @@ export async function runScenario(
   }
 }
 
-function total(banks: readonly BankState[]): number {
-  return banks.reduce((s, b) => s + [...b.accounts.values()].reduce((t, a) => t + a.balance, 0), 0);
+/** The banks run in containers; their LevelDB stores are not read, so atomicity is checked on money. */
+function withoutRecords(b: BankSnapshot): BankSnapshot {
+  return { bank: b.bank, accounts: b.accounts, records: null, recordsNote: 'the bank runs in a container; its store is not read' };
+}
+
+/**
+ * Outcomes read before the scenario's full-cluster outage, and the same ones (plus every
+ * outcome the API reported) read again now. Null when the scenario had no outage.
+ */
+async function outageEvidence(nodes: readonly NodeEndpoint[], wl: TransferWorkload, before: ReadonlyMap<string, Outcome> | undefined): Promise<ChaosEvidence['outage']> {
+  if (before === undefined) return null;
+  const ids = new Set<string>(before.keys());
+  for (const t of wl.transfers) {
+    const id = t.txIds.at(-1);
+    if (id !== undefined && (t.apiOutcome ?? t.resolvedOutcome) !== null) ids.add(id);
+  }
+  return { before, after: await rereadOutcomes(nodes, ids, SINCE_MS) };
 }
