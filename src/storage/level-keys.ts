@@ -2,15 +2,20 @@
 // order matches numeric order within each prefix (fixed-width lowercase hex),
 // so range scans and "first/last entry" reads need no decoding.
 //
-//   m:format      {version}                       written once, on first load of an empty dir
+//   m:format      {version}                       written on first load of an empty dir
 //   m:hardstate   {term, vote, commitIndex}
-//   m:snapshot    {index, term, members, dataBytes, chunkCount}
-//   s:<8 hex>     snapshot data chunk n
+//   m:snapshot    {index, term, members, dataBytes, file, crc}   (format 1: ..., chunkCount)
+//   s:<8 hex>     format 1 only: snapshot data chunk n
 //   e:<16 hex>    log entry at that index
 //
-// Every value is a checksummed record (record.ts).
+// Every value is a checksummed record (record.ts). Format 2 keeps snapshot data
+// in a file of its own (snapshot-file.ts); a format 1 directory is read as it is
+// and becomes format 2 with its next snapshot, in the same atomic batch that
+// deletes its chunks.
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Formats this build reads. */
+export const FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 
 export const FORMAT_KEY = 'm:format';
 export const HARD_STATE_KEY = 'm:hardstate';

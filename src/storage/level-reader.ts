@@ -1,4 +1,5 @@
-// Reads and verifies a whole LevelDB data directory (RaftStorage.load()).
+// Reads and verifies a whole LevelDB data directory (RaftStorage.load()),
+// including the snapshot file its meta names (format 2) or its chunks (format 1).
 //
 // One ordered scan collects the raw records; nothing is decoded until the
 // format version is known, so an unknown version fails on that check rather
@@ -10,13 +11,14 @@ import {
   CHUNK_PREFIX,
   ENTRY_PREFIX,
   FORMAT_KEY,
-  FORMAT_VERSION,
+  FORMAT_VERSIONS_READ,
   HARD_STATE_KEY,
   SNAPSHOT_META_KEY,
   chunkKey,
   parseNumberedKey,
 } from './level-keys.js';
 import { dataCorrupt, decodeRecord } from './record.js';
+import { readSnapshotFile } from './snapshot-file.js';
 import { EMPTY_HARD_STATE } from './save-plan.js';
 import { decodeEntryRecord, decodeFormat, decodeHardState, decodeSnapshotMeta, type StoredSnapshotMeta } from './stored-records.js';
 
@@ -28,23 +30,32 @@ interface RawRecords {
   readonly entries: Array<readonly [number, Uint8Array]>;
 }
 
+/** What load() learns beyond the state: the directory's format and its snapshot file, if any. */
+export interface LevelState {
+  readonly state: StoredState;
+  readonly format: number;
+  readonly snapshotFile: string | null;
+}
+
 /** The decoded state, or null when the directory holds no records at all (a new node). */
-export async function readLevelState(db: Level<string, Uint8Array>): Promise<StoredState | null> {
+export async function readLevelState(db: Level<string, Uint8Array>, dir: string): Promise<LevelState | null> {
   const raw = await scan(db);
   if (raw.format === undefined) {
     const isEmpty = raw.hardState === undefined && raw.snapshotMeta === undefined && raw.chunks.size === 0 && raw.entries.length === 0;
     if (isEmpty) return null;
     throw dataCorrupt(FORMAT_KEY, 'missing format record in a non-empty data directory');
   }
-  const version = decodeFormat(raw.format);
-  if (version !== FORMAT_VERSION) {
-    throw dataCorrupt(FORMAT_KEY, `unknown format version ${version} (this build reads version ${FORMAT_VERSION})`);
+  const format = decodeFormat(raw.format);
+  if (!FORMAT_VERSIONS_READ.includes(format)) {
+    throw dataCorrupt(FORMAT_KEY, `unknown format version ${format} (this build reads versions ${FORMAT_VERSIONS_READ.join(', ')})`);
   }
-  return {
+  const meta = raw.snapshotMeta === undefined ? null : decodeSnapshotMeta(raw.snapshotMeta);
+  const state: StoredState = {
     hardState: raw.hardState === undefined ? EMPTY_HARD_STATE : decodeHardState(raw.hardState),
-    snapshot: readSnapshot(raw),
+    snapshot: await readSnapshot(raw, meta, format, dir),
     entries: raw.entries.map(([index, value]) => decodeEntryRecord(index, value)),
   };
+  return { state, format, snapshotFile: meta?.layout === 'file' ? meta.file : null };
 }
 
 async function scan(db: Level<string, Uint8Array>): Promise<RawRecords> {
@@ -66,16 +77,22 @@ function numbered(key: string, prefix: string): number {
   return n;
 }
 
-function readSnapshot(raw: RawRecords): Snapshot | null {
-  if (raw.snapshotMeta === undefined) {
-    if (raw.chunks.size > 0) throw dataCorrupt(chunkKey(firstKey(raw.chunks)), 'snapshot chunk without snapshot meta');
-    return null;
+async function readSnapshot(raw: RawRecords, meta: StoredSnapshotMeta | null, format: number, dir: string): Promise<Snapshot | null> {
+  if (meta === null || meta.layout === 'file') {
+    // Chunks belong to a format 1 snapshot only; the batch that moved the data to a file deleted them.
+    if (raw.chunks.size > 0) throw dataCorrupt(chunkKey(firstKey(raw.chunks)), `snapshot chunk without a chunked snapshot meta`);
   }
-  const meta = decodeSnapshotMeta(raw.snapshotMeta);
-  return { meta: { index: meta.index, term: meta.term, members: meta.members }, data: assembleChunks(meta, raw.chunks) };
+  if (meta === null) return null;
+  const raftMeta = { index: meta.index, term: meta.term, members: meta.members };
+  if (meta.layout === 'chunks') {
+    if (format !== 1) throw dataCorrupt(SNAPSHOT_META_KEY, `chunked snapshot meta in a format ${format} directory`);
+    return { meta: raftMeta, data: assembleChunks(meta, raw.chunks) };
+  }
+  if (format === 1) throw dataCorrupt(SNAPSHOT_META_KEY, 'snapshot file meta in a format 1 directory');
+  return { meta: raftMeta, data: await readSnapshotFile(dir, meta) };
 }
 
-function assembleChunks(meta: StoredSnapshotMeta, chunks: ReadonlyMap<number, Uint8Array>): Uint8Array {
+function assembleChunks(meta: StoredSnapshotMeta & { layout: 'chunks' }, chunks: ReadonlyMap<number, Uint8Array>): Uint8Array {
   for (const n of chunks.keys()) {
     if (n >= meta.chunkCount) throw dataCorrupt(chunkKey(n), `chunk beyond the snapshot's ${meta.chunkCount} chunks`);
   }

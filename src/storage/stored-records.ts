@@ -7,12 +7,15 @@ import { readObject, readString, readUint } from '../transport/field-guards.js';
 import { DEFAULT_WIRE_LIMITS, parseSnapshotMeta } from '../transport/message-guard.js';
 import { FORMAT_KEY, HARD_STATE_KEY, SNAPSHOT_META_KEY, entryKey } from './level-keys.js';
 import { dataCorrupt, decodeRecord, encodeRecord } from './record.js';
+import type { SnapshotFileRef } from './snapshot-file.js';
 
-/** Snapshot meta as stored: the Raft meta plus how its data is laid out in chunks. */
-export interface StoredSnapshotMeta extends SnapshotMeta {
-  readonly dataBytes: number;
-  readonly chunkCount: number;
-}
+/**
+ * Snapshot meta as stored: the Raft meta plus where the data is. Format 2 keeps
+ * the data in a file (snapshot-file.ts); format 1 kept it in LevelDB chunks,
+ * which this build still reads.
+ */
+export type StoredSnapshotMeta = SnapshotMeta &
+  ({ readonly layout: 'file'; readonly file: string; readonly dataBytes: number; readonly crc: number } | { readonly layout: 'chunks'; readonly dataBytes: number; readonly chunkCount: number });
 
 export function encodeFormat(version: number): Uint8Array {
   return encodeRecord(encodeValue({ version }));
@@ -34,10 +37,11 @@ export function decodeHardState(value: Uint8Array): HardState {
   });
 }
 
-export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Uint8Array {
+/** Format 2 meta: the data is in `ref.file`. (Format 1 meta, with chunkCount, is only read.) */
+export function encodeSnapshotMeta(meta: SnapshotMeta, ref: SnapshotFileRef): Uint8Array {
   const members: Member[] = meta.members.map((m) => ({ id: m.id, url: m.url, voter: m.voter }));
-  const { index, term, dataBytes, chunkCount } = meta;
-  return encodeRecord(encodeValue({ index, term, members, dataBytes, chunkCount }));
+  const { index, term } = meta;
+  return encodeRecord(encodeValue({ index, term, members, dataBytes: ref.dataBytes, file: ref.file, crc: ref.crc }));
 }
 
 export function decodeSnapshotMeta(value: Uint8Array): StoredSnapshotMeta {
@@ -45,7 +49,11 @@ export function decodeSnapshotMeta(value: Uint8Array): StoredSnapshotMeta {
     const x = decodeValue(p, SNAPSHOT_META_KEY);
     const meta = parseSnapshotMeta(x, 'snapshotMeta');
     const o = readObject(x, 'snapshotMeta');
-    return { ...meta, dataBytes: readUint(o, 'dataBytes', 'snapshotMeta'), chunkCount: readUint(o, 'chunkCount', 'snapshotMeta') };
+    const dataBytes = readUint(o, 'dataBytes', 'snapshotMeta');
+    if ('file' in o) {
+      return { ...meta, layout: 'file', dataBytes, file: readString(o, 'file', 'snapshotMeta', 255), crc: readUint(o, 'crc', 'snapshotMeta') };
+    }
+    return { ...meta, layout: 'chunks', dataBytes, chunkCount: readUint(o, 'chunkCount', 'snapshotMeta') };
   });
 }
 

@@ -68,7 +68,12 @@ export type TxCommandType = TxCommand['type'];
 const packr = new Packr({ useRecords: false });
 
 export function encodeCommand(cmd: TxCommand): Uint8Array {
-  return packr.pack(cmd);
+  // A copy with its own memory: pack() returns a view into msgpackr's write
+  // buffer, which every Packr in the process shares and which grows to 4x the
+  // largest message ever packed (a 16 MB snapshot makes it 64 MB). An entry
+  // keeps its data until the log is compacted, and a view would keep that whole
+  // buffer alive with it (as would a slice of Node's shared 8 KiB Buffer pool).
+  return new Uint8Array(packr.pack(cmd));
 }
 
 /** Returns null when the bytes are not a well-formed command. */

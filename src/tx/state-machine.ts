@@ -17,14 +17,11 @@ import {
   isFinished,
   phase2State,
 } from './transitions.js';
-import { TxTable } from './tx-table.js';
+import { ownString } from './finished-tx.js';
+import { copyRecord, detach, TxTable } from './tx-table.js';
 import { TX_STATES, type ApplyResult, type TxListFilter, type TxListPage, type TxRecord, type TxStateMachine } from './types.js';
 
 type Cmd<T extends TxCommand['type']> = Extract<TxCommand, { type: T }>;
-
-export function copyRecord(tx: TxRecord): TxRecord {
-  return { ...tx, participants: tx.participants.map((p) => ({ ...p })) };
-}
 
 const ok = (tx: TxRecord | null, existed = false): ApplyResult => ({ ok: true, tx: tx && copyRecord(tx), existed });
 const reject = (code: ErrorCode, message: string, tx: TxRecord | null = null): ApplyResult => ({
@@ -98,7 +95,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     const names = new Set(cmd.participants.map((p) => p.name));
     if (names.size !== cmd.participants.length) return reject('VALIDATION_FAILED', 'participant names must be unique');
     const tx: TxRecord = {
-      id: cmd.txId,
+      id: ownString(cmd.txId),
       seq: index,
       state: cmd.commitRequested ? 'preparing' : 'active',
       protocol: cmd.protocol,
@@ -109,8 +106,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       decisionReason: null,
       decidedAt: null,
       completedAt: null,
-      idempotencyKey: cmd.idempotencyKey,
-      requestHash: cmd.requestHash,
+      idempotencyKey: cmd.idempotencyKey === null ? null : ownString(cmd.idempotencyKey),
+      requestHash: cmd.requestHash === null ? null : ownString(cmd.requestHash),
     };
     this.table.insert(tx);
     return ok(tx);
@@ -182,8 +179,12 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     // Prepare is sent only once `preparing` is applied, so no participant of a
     // transaction aborted while active has heard of it: there is nobody to tell.
     if (tx.state === 'active') for (const p of tx.participants) p.acknowledged = true;
-    // Phase 2 is a new series of calls: failures of the precommit phase no longer say how long it has been failing.
-    for (const p of tx.participants) p.failingSince = null;
+    for (const p of tx.participants) {
+      // Phase 2 is a new series of calls: failures of the precommit phase no longer say how long it has been failing.
+      p.failingSince = null;
+      // Prepare is over for good (a decided transaction is never prepared again): its payload is dead weight.
+      p.payload = null;
+    }
     this.setVotes(tx, cmd.votes);
     tx.decision = cmd.decision;
     tx.decisionReason = cmd.reason;
@@ -261,7 +262,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   // ---- helpers -----------------------------------------------------------
 
   private lookup(id: string | undefined): TxRecord | null {
-    return id === undefined ? null : (this.table.txs.get(id) ?? null);
+    return id === undefined ? null : (this.table.get(id) ?? null);
   }
 
   private move(tx: TxRecord, to: TxRecord['state']): void {
@@ -299,31 +300,30 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   }
 
   restore(data: Uint8Array): void {
-    const before = [...this.table.txs.keys()];
+    const before = [...this.table.ids()];
     const next = new TxTable();
     next.decodeInto(data); // throws DATA_CORRUPT, leaving the current table in place
     this.table = next;
     // Waiters on transactions that changed or vanished must hear about it.
-    for (const id of new Set([...before, ...this.table.txs.keys()])) this.notify(id);
+    for (const id of new Set([...before, ...this.table.ids()])) this.notify(id);
   }
 
   // ---- reads -------------------------------------------------------------
 
   get(id: string): TxRecord | null {
-    const tx = this.table.txs.get(id);
-    return tx === undefined ? null : copyRecord(tx);
+    return this.table.detached(id) ?? null;
   }
 
   findByIdempotencyKey(key: string): TxRecord | null {
-    const tx = this.lookup(this.table.byKey.get(key));
-    return tx === null ? null : copyRecord(tx);
+    const id = this.table.byKey.get(key);
+    return id === undefined ? null : (this.table.detached(id) ?? null);
   }
 
   inFlight(): TxRecord[] {
     const out: TxRecord[] = [];
     for (const id of this.table.unfinished) {
-      const tx = this.table.txs.get(id);
-      if (tx !== undefined) out.push(copyRecord(tx));
+      const tx = this.table.detached(id);
+      if (tx !== undefined) out.push(tx);
     }
     return out;
   }
@@ -336,7 +336,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     // Linear in the unfinished transactions; read on a metrics scrape, not per entry.
     let count = 0;
     for (const id of this.table.unfinished) {
-      for (const p of this.table.txs.get(id)?.participants ?? []) if (p.failingSince !== null && !p.acknowledged) count++;
+      for (const p of this.table.get(id)?.participants ?? []) if (p.failingSince !== null && !p.acknowledged) count++;
     }
     return count;
   }
@@ -344,7 +344,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   inFlightBrief(): Array<{ id: string; state: TxRecord['state']; deadlineAt: number }> {
     const out: Array<{ id: string; state: TxRecord['state']; deadlineAt: number }> = [];
     for (const id of this.table.unfinished) {
-      const tx = this.table.txs.get(id);
+      const tx = this.table.get(id);
       if (tx !== undefined) out.push({ id, state: tx.state, deadlineAt: tx.deadlineAt });
     }
     return out;
@@ -361,12 +361,12 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     if (filter.state !== undefined && !TX_STATES.includes(filter.state)) return { transactions: [], nextCursor: null };
     const transactions: TxRecord[] = [];
     // Linear in the table; bounded by retainFinishedMax + maxActiveTransactions.
-    for (const tx of this.table.txs.values()) {
-      if (tx.seq <= after || (filter.state !== undefined && tx.state !== filter.state)) continue;
+    for (const row of this.table.scan()) {
+      if (row.seq <= after || (filter.state !== undefined && row.state !== filter.state)) continue;
       if (transactions.length === limit) {
         return { transactions, nextCursor: encodeCursor(transactions[transactions.length - 1]?.seq ?? after) };
       }
-      transactions.push(copyRecord(tx));
+      transactions.push(detach(row));
     }
     return { transactions, nextCursor: null };
   }

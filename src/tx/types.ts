@@ -28,6 +28,8 @@ export interface VoteRecord {
 }
 
 export interface ParticipantRecord extends ParticipantSpec {
+  /** Sent in prepare only; dropped (null) once the decision is made, to keep retained records small. */
+  payload: unknown;
   vote: Vote | null;
   acknowledged: boolean;
   lastError: string | null;

@@ -324,5 +324,4 @@ async function applyRandomOp(storage: RaftStorage, m: LogModel, op: RandomOp): P
 
 storageContract('memory', memoryHarness());
 // Small chunks so that multi-chunk snapshots and stale-chunk cleanup run in every test.
-storageContract('leveldb', levelHarness({ snapshotChunkBytes: 4096 }));
-storageContract('leveldb (default 1 MiB chunks)', levelHarness());
+storageContract('leveldb', levelHarness());

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { LevelRaftStorage, type LevelStorageOptions } from '../../src/storage/leveldb-storage.js';
+import { LevelRaftStorage } from '../../src/storage/leveldb-storage.js';
 import { MemoryRaftStorage } from '../../src/storage/memory-storage.js';
 import type { RaftStorage } from '../../src/storage/raft-storage.js';
 
@@ -22,12 +22,12 @@ export async function makeTempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'ratify-storage-'));
 }
 
-export function levelHarness(opts: LevelStorageOptions = {}): HarnessFactory {
+export function levelHarness(): HarnessFactory {
   return async () => {
     const dir = await makeTempDir();
     const open = new Set<RaftStorage>();
     const openOne = async (): Promise<RaftStorage> => {
-      const s = await LevelRaftStorage.open(dir, opts);
+      const s = await LevelRaftStorage.open(dir);
       open.add(s);
       return s;
     };

@@ -1,11 +1,15 @@
 // LevelDB-only integrity checks: damage a closed data directory on purpose and
 // expect load() to refuse it with DATA_CORRUPT naming the record and the check.
-import { rm } from 'node:fs/promises';
+// Also: snapshot files (format 2) and reading a format 1 directory (chunks).
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRatifyError, type ErrorCode } from '../../src/errors.js';
 import type { Entry, Member } from '../../src/raft/types.js';
+import { encodeValue } from '../../src/transport/codec.js';
 import { FORMAT_KEY, HARD_STATE_KEY, SNAPSHOT_META_KEY, chunkKey, entryKey } from '../../src/storage/level-keys.js';
 import { LevelRaftStorage } from '../../src/storage/leveldb-storage.js';
+import { encodeRecord } from '../../src/storage/record.js';
 import { encodeEntryRecord, encodeFormat, encodeHardState } from '../../src/storage/stored-records.js';
 import { makeTempDir, withRawLevel } from './harness.js';
 
@@ -37,8 +41,8 @@ describe('LevelRaftStorage integrity', () => {
 
   beforeEach(async () => {
     dir = await makeTempDir();
-    // A store with a snapshot in 3 chunks, entries 5..9 and a hard state.
-    const storage = await LevelRaftStorage.open(dir, { snapshotChunkBytes: 4096 });
+    // A store with a snapshot (in its file), entries 5..9 and a hard state.
+    const storage = await LevelRaftStorage.open(dir);
     await storage.load();
     const snapshot = { meta: { index: 4, term: 1, members: MEMBERS }, data: new Uint8Array(10_000).fill(7) };
     const entries = [5, 6, 7, 8, 9].map((i) => normal(i, 2));
@@ -68,7 +72,6 @@ describe('LevelRaftStorage integrity', () => {
     ['an entry', entryKey(7)],
     ['the hard state', HARD_STATE_KEY],
     ['the snapshot meta', SNAPSHOT_META_KEY],
-    ['a snapshot chunk', chunkKey(1)],
     ['the format record', FORMAT_KEY],
   ] as const) {
     it(`detects a flipped byte in ${what}, in the payload or in the checksum`, async () => {
@@ -106,9 +109,49 @@ describe('LevelRaftStorage integrity', () => {
     expectError(await loadError(dir), 'DATA_CORRUPT', /hard state: commitIndex 10 is beyond the last index 9/);
   });
 
-  it('detects a missing snapshot chunk', async () => {
-    await withRawLevel(dir, (db) => db.del(chunkKey(2)));
-    expectError(await loadError(dir), 'DATA_CORRUPT', /s:00000002: missing snapshot chunk 2 of 3/);
+  const snapshotFiles = async (): Promise<string[]> => (await readdir(dir)).filter((f) => f.startsWith('snapshot-'));
+
+  it('detects a damaged, shortened or missing snapshot file', async () => {
+    const [file] = await snapshotFiles();
+    const path = join(dir, file!);
+    const good = await readFile(path);
+    const flipped = Buffer.from(good);
+    flipped[5] = flipped[5]! ^ 0x10;
+    await writeFile(path, flipped);
+    expectError(await loadError(dir), 'DATA_CORRUPT', new RegExp(`${file}: checksum mismatch`));
+    await writeFile(path, good.subarray(1));
+    expectError(await loadError(dir), 'DATA_CORRUPT', new RegExp(`${file}: snapshot file holds 9999 bytes, meta says 10000`));
+    await rm(path);
+    expectError(await loadError(dir), 'DATA_CORRUPT', new RegExp(`${file}: snapshot file named by the snapshot meta cannot be read`));
+    await writeFile(path, good);
+    expect(await loadError(dir)).toBeNull();
+  });
+
+  it('keeps one snapshot file: a replaced one is deleted, and load() removes what a crash left behind', async () => {
+    const [first] = await snapshotFiles();
+    const orphan = 'snapshot-0000000000000009-0000000000000002-0badf00d.bin';
+    await writeFile(join(dir, orphan), 'written, never named by a durable meta');
+    await writeFile(join(dir, `${first}.tmp`), 'half written');
+    const storage = await LevelRaftStorage.open(dir);
+    try {
+      await storage.load();
+      expect(await snapshotFiles()).toEqual([first]);
+      await storage.compact({ meta: { index: 7, term: 2, members: MEMBERS }, data: new Uint8Array(300).fill(3) });
+      const files = await snapshotFiles();
+      expect(files).toHaveLength(1);
+      expect(files[0]).not.toBe(first);
+    } finally {
+      await storage.close();
+    }
+    const again = await LevelRaftStorage.open(dir);
+    try {
+      const state = await again.load();
+      expect(state.snapshot?.meta.index).toBe(7);
+      expect(state.snapshot?.data).toEqual(new Uint8Array(300).fill(3));
+      expect(state.entries.map((e) => e.index)).toEqual([8, 9]);
+    } finally {
+      await again.close();
+    }
   });
 
   it('refuses an unknown format version', async () => {
@@ -142,9 +185,59 @@ describe('LevelRaftStorage integrity', () => {
     }
   });
 
-  it('validates its options', async () => {
-    const err = await LevelRaftStorage.open(dir, { snapshotChunkBytes: 10 }).catch((e: unknown) => e);
-    expectError(err, 'CONFIG_INVALID', /snapshotChunkBytes \(10\) must be an integer between 4096 and 67108864/);
+});
+
+describe('LevelRaftStorage reads a format 1 directory (snapshot in LevelDB chunks)', () => {
+  let dir: string;
+  const data = new Uint8Array(10_000).map((_, i) => i % 251);
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    // What format 1 wrote: chunks of 4096 bytes under s:<n>, their count in the meta.
+    await withRawLevel(dir, async (db) => {
+      await db.put(FORMAT_KEY, encodeFormat(1));
+      await db.put(SNAPSHOT_META_KEY, encodeRecord(encodeValue({ index: 4, term: 1, members: MEMBERS, dataBytes: data.byteLength, chunkCount: 3 })));
+      for (let n = 0; n < 3; n++) await db.put(chunkKey(n), encodeRecord(data.subarray(n * 4096, (n + 1) * 4096)));
+      for (const i of [5, 6, 7]) await db.put(entryKey(i), encodeEntryRecord(normal(i, 2)));
+      await db.put(HARD_STATE_KEY, encodeHardState({ term: 2, vote: 'n1', commitIndex: 6 }));
+    });
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads it, and its next snapshot makes it format 2 (file written, chunks gone) in one batch', async () => {
+    const storage = await LevelRaftStorage.open(dir);
+    try {
+      const state = await storage.load();
+      expect(state.snapshot?.data).toEqual(data);
+      expect(state.entries.map((e) => e.index)).toEqual([5, 6, 7]);
+      await storage.save({ hardState: null, entries: [normal(8, 2)], snapshot: null }); // stays format 1
+      await storage.compact({ meta: { index: 6, term: 2, members: MEMBERS }, data: new Uint8Array([1, 2, 3]) });
+    } finally {
+      await storage.close();
+    }
+    await withRawLevel(dir, async (db) => {
+      expect(await db.get(chunkKey(0))).toBeUndefined();
+      expect(Buffer.from((await db.get(FORMAT_KEY))!).equals(Buffer.from(encodeFormat(2)))).toBe(true);
+    });
+    const again = await LevelRaftStorage.open(dir);
+    try {
+      const state = await again.load();
+      expect(state.snapshot).toEqual({ meta: { index: 6, term: 2, members: MEMBERS }, data: new Uint8Array([1, 2, 3]) });
+      expect(state.entries.map((e) => e.index)).toEqual([7, 8]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('detects a missing or damaged chunk, and chunks in a format 2 directory', async () => {
+    await withRawLevel(dir, (db) => db.del(chunkKey(2)));
+    expectError(await loadError(dir), 'DATA_CORRUPT', /s:00000002: missing snapshot chunk 2 of 3/);
+    await withRawLevel(dir, (db) => db.put(chunkKey(2), encodeRecord(new Uint8Array(5))));
+    expectError(await loadError(dir), 'DATA_CORRUPT', /snapshot chunks hold 8197 bytes, meta says 10000/);
+    await withRawLevel(dir, (db) => db.put(FORMAT_KEY, encodeFormat(2)));
+    expectError(await loadError(dir), 'DATA_CORRUPT', /chunked snapshot meta in a format 2 directory/);
   });
 });
 
@@ -158,12 +251,18 @@ describe('LevelRaftStorage fsyncs (MustSync)', () => {
     dir = await makeTempDir();
     const storage = await LevelRaftStorage.open(dir);
     await storage.load();
-    const db = (storage as unknown as { db: { batch: (ops: unknown[], options: { sync: boolean }) => Promise<void> } }).db;
+    type Chained = { write: (options: { sync: boolean }) => Promise<void> };
+    const db = (storage as unknown as { db: { batch: () => Chained } }).db;
     const syncs: boolean[] = [];
     const batch = db.batch.bind(db);
-    db.batch = async (ops, options) => {
-      syncs.push(options.sync);
-      return batch(ops, options);
+    db.batch = () => {
+      const chained = batch();
+      const write = chained.write.bind(chained);
+      chained.write = async (options) => {
+        syncs.push(options.sync);
+        return write(options);
+      };
+      return chained;
     };
     try {
       await storage.save({ hardState: { term: 1, vote: 'n1', commitIndex: 0 }, entries: [normal(1, 1)], snapshot: null, sync: false });

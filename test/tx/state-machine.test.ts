@@ -359,17 +359,109 @@ describe('tx state machine', () => {
     expect(sm.failingParticipantCount()).toBe(0);
   });
 
-  it('restores a snapshot written before participants carried failingSince', () => {
+  it('restores a version 1 snapshot (field maps, ids in finishedOrder, participants without failingSince)', () => {
+    // What a node wrote before snapshots became version 2: kept readable, as old data directories hold it.
+    const participant = (name: string, extra: Record<string, unknown>) => ({ name, url: `http://127.0.0.1:${name === 'a' ? 1 : 2}`, payload: { amount: 5 }, vote: 'commit', acknowledged: true, lastError: null, ...extra });
+    const record = (id: string, seq: number, extra: Record<string, unknown>) => ({
+      id,
+      seq,
+      state: 'committed',
+      protocol: '2pc',
+      participants: [participant('a', {}), participant('b', {})],
+      createdAt: 1_000,
+      deadlineAt: 11_000,
+      decision: 'commit',
+      decisionReason: 'test',
+      decidedAt: 2_000,
+      completedAt: 3_000,
+      idempotencyKey: null,
+      requestHash: null,
+      ...extra,
+    });
+    const v1 = {
+      version: 1,
+      txs: [
+        record('t1', 1, {}),
+        record('t2', 2, {
+          state: 'preparing',
+          participants: [participant('a', { vote: null, acknowledged: false, lastError: 'down' }), participant('b', { vote: null, acknowledged: false })],
+          decision: null,
+          decisionReason: null,
+          decidedAt: null,
+          completedAt: null,
+          idempotencyKey: 'k',
+          requestHash: 'h',
+        }),
+      ],
+      finishedOrder: ['t1'],
+    };
+    const copy = createTxStateMachine(config);
+    copy.restore(new Packr({ useRecords: false }).pack(v1));
+    expect(copy.get('t2')?.participants.map((p) => p.failingSince)).toEqual([null, null]);
+    expect(copy.get('t2')?.participants[0]?.lastError).toBe('down');
+    expect(copy.findByIdempotencyKey('k')?.id).toBe('t2');
+    expect(copy.retentionStats()).toEqual({ finishedCount: 1, oldestCompletedAt: 3_000 });
+    // A finished one keeps every field the view shows; its payloads are gone (prepare is over).
+    const finished = (name: string) => participant(name, { payload: null, failingSince: null });
+    expect(copy.get('t1')).toEqual({ ...record('t1', 1, {}), participants: [finished('a'), finished('b')] });
+    // Rewritten as version 2, and read back to the same table.
+    const again = createTxStateMachine(config);
+    again.restore(copy.snapshot());
+    expect(again.list({ limit: 10 })).toEqual(copy.list({ limit: 10 }));
+    expect(Buffer.from(again.snapshot()).equals(Buffer.from(copy.snapshot()))).toBe(true);
+  });
+
+  it('keeps a finished transaction in compact form with the same view; payloads go at the decision', () => {
     const sm = createTxStateMachine(config);
     const apply = feeder(sm);
-    apply(created('t1', { commitRequested: true }));
-    apply({ type: 'participantFailing', txId: 't1', participant: 'a', error: 'down', failingSince: 7 });
-    const table = unpack(sm.snapshot()) as { txs: Array<{ participants: Array<Record<string, unknown>> }> };
-    for (const tx of table.txs) for (const p of tx.participants) delete p.failingSince;
-    const copy = createTxStateMachine(config);
-    copy.restore(new Packr({ useRecords: false }).pack(table));
-    expect(copy.get('t1')?.participants.map((p) => p.failingSince)).toEqual([null, null]);
-    expect(copy.get('t1')?.participants[0]?.lastError).toBe('down');
+    apply(created('t1', { commitRequested: true, idempotencyKey: 'k', requestHash: 'h' }));
+    expect(sm.get('t1')?.participants[0]?.payload).toEqual({ amount: 5 });
+    apply(decided('t1', 'commit'));
+    expect(sm.get('t1')?.participants.map((p) => p.payload)).toEqual([null, null]);
+    const beforeCompletion = sm.get('t1')!;
+    apply({ type: 'completed', txId: 't1', completedAt: 3_000, acknowledged: ['a', 'b'] });
+    const after = sm.get('t1')!;
+    expect(after).toEqual({
+      ...beforeCompletion,
+      state: 'committed',
+      completedAt: 3_000,
+      participants: beforeCompletion.participants.map((p) => ({ ...p, acknowledged: true })),
+    });
+    // the snapshot row is exactly the record's fields (version 2: arrays, participants flattened)
+    const row = (unpack(sm.snapshot()) as { version: number; txs: unknown[][] }).txs[0];
+    expect(row).toEqual([
+      after.id,
+      after.seq,
+      'committed',
+      '2pc',
+      after.participants.flatMap((p) => [p.name, p.url, null, p.vote, true, null, null]),
+      after.createdAt,
+      after.deadlineAt,
+      'commit',
+      after.decisionReason,
+      after.decidedAt,
+      3_000,
+      'k',
+      'h',
+    ]);
+    // reads are detached copies of the compact row
+    after.participants[0]!.vote = 'abort';
+    expect(sm.get('t1')?.participants[0]?.vote).toBe('commit');
+    // an idempotent replay of the create still finds it and answers with the same record
+    expect(apply(created('t9', { commitRequested: true, idempotencyKey: 'k', requestHash: 'h' }))).toMatchObject({ ok: true, existed: true, tx: { id: 't1', state: 'committed' } });
+    // a finished transaction that still shows an error (aborted while active, with a vote
+    // carrying one) does not fit the compact form: it stays a full record, error included
+    apply(created('t2'));
+    apply({ type: 'decided', txId: 't2', decision: 'abort', votes: [{ participant: 'a', vote: 'abort', reason: null, error: 'refused' }], decidedAt: 2_000, reason: 'test' });
+    apply({ type: 'completed', txId: 't2', completedAt: 4_000 });
+    expect(sm.get('t2')).toMatchObject({ state: 'aborted', participants: [{ name: 'a', vote: 'abort', lastError: 'refused' }, { name: 'b', vote: null }] });
+    expect(sm.list({ limit: 10 }).transactions.map((t) => [t.id, t.state])).toEqual([
+      ['t1', 'committed'],
+      ['t2', 'aborted'],
+    ]);
+    const restored = createTxStateMachine(config);
+    restored.restore(sm.snapshot());
+    expect(restored.list({ limit: 10 })).toEqual(sm.list({ limit: 10 }));
   });
 });
 
