@@ -164,7 +164,9 @@ export interface SoftState {
 /**
  * Everything the core wants done. The driver must, in this order:
  *   1. persist `snapshot` (if any), `entries` and `hardState` in one synced batch;
- *   2. send `messages`;
+ *   2. send `messages` (one exception, argued in src/node/raft-node.ts: a leader may send
+ *      its appends while its own write runs, thesis §10.2.1, because the core counts the
+ *      leader's own entries toward the commit index only once advance() reports them durable);
  *   3. restore `snapshot` into the state machine, then apply `committedEntries`;
  *   4. call advance(ready).
  */
