@@ -3,7 +3,11 @@
 // Prometheus metrics the synced storage writes (fsyncs), the entries they
 // carried, the time they took, and how far the commit index moved.
 import { readFileSync } from 'node:fs';
+import type { BenchContext } from './context.js';
+import type { Histogram } from './histogram.js';
 import type { HttpClients } from './http.js';
+import { runClosedLoop, type LoadResult, type Operation } from './load.js';
+import type { RatifyCluster } from './ratify-cluster.js';
 
 export interface NodeCounters {
   readonly cpuMs: number | null;
@@ -131,4 +135,34 @@ export async function withNodeStats<T>(
     return a === undefined || b === undefined ? [] : [phaseStats(n.id, n.id === leaderId, b, a, elapsedMs, count)];
   });
   return { result, nodes: stats };
+}
+
+/**
+ * One closed-loop phase against the current leader, with per-node CPU and fsync
+ * counters around it: the step every concurrency level of every Ratify phase runs.
+ */
+export async function measureClosedLoop(
+  ctx: BenchContext,
+  cluster: RatifyCluster,
+  label: string,
+  concurrency: number,
+  op: Operation,
+): Promise<{ result: LoadResult & { histogram: Histogram }; nodes: NodePhaseStats[] }> {
+  const leader = await cluster.leader();
+  return withNodeStats(
+    ctx.http,
+    cluster.probedNodes(),
+    leader?.id ?? null,
+    () =>
+      runClosedLoop({
+        label,
+        concurrency,
+        durationMs: ctx.opts.durationSec * 1000,
+        warmupMs: ctx.opts.warmupSec * 1000,
+        errorBackoffMs: 10,
+        progress: ctx.progress,
+        op,
+      }),
+    (r) => r.completed,
+  );
 }

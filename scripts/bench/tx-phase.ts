@@ -8,7 +8,7 @@ import { runClosedLoop, sleep, type Operation } from './load.js';
 import { LeaderTarget } from './leader-target.js';
 import { Participants } from './participants.js';
 import { RatifyCluster } from './ratify-cluster.js';
-import { withNodeStats } from './node-stats.js';
+import { measureClosedLoop } from './node-stats.js';
 import { PeakRssSampler } from './resources.js';
 import { toSeries, type FailoverSection, type TxRun, type TxSection } from './results.js';
 import { nodeResources } from './writes-phase.js';
@@ -108,23 +108,7 @@ async function txRun(
 ): Promise<TxRun> {
   await participants.reset();
   const started = new Map<string, bigint>();
-  const leader = await cluster.leader();
-  const { result, nodes } = await withNodeStats(
-    ctx.http,
-    cluster.probedNodes(),
-    leader?.id ?? null,
-    () =>
-      runClosedLoop({
-        label: `ratify tx c=${concurrency}`,
-        concurrency,
-        durationMs: ctx.opts.durationSec * 1000,
-        warmupMs: ctx.opts.warmupSec * 1000,
-        errorBackoffMs: 10,
-        progress: ctx.progress,
-        op: txOp(ctx, target, participants.urls, counter, started),
-      }),
-    (r) => r.completed,
-  );
+  const { result, nodes } = await measureClosedLoop(ctx, cluster, `ratify tx c=${concurrency}`, concurrency, txOp(ctx, target, participants.urls, counter, started));
   const acks = await collectAcks(participants, started);
   return { concurrency, tx: toSeries(result), acks: acks.histogram.summary(), acksMissing: started.size, participantAborts: acks.aborts, nodes };
 }

@@ -4,8 +4,8 @@
 // (`--state-machine kv`, `PUT /v1/kv/:key`); fallback: a transaction with no
 // participants through the public API.
 import { errorMessage, type BenchContext } from './context.js';
-import { runClosedLoop, type Operation } from './load.js';
-import { withNodeStats } from './node-stats.js';
+import type { Operation } from './load.js';
+import { measureClosedLoop } from './node-stats.js';
 import { LeaderTarget } from './leader-target.js';
 import { RatifyCluster } from './ratify-cluster.js';
 import { benchTxId, txRecords } from './records.js';
@@ -73,23 +73,7 @@ async function tryPath(ctx: BenchContext, path: WritePath): Promise<WritesSectio
     // One probe write first: a path the node does not serve fails here, not as a phase of errors.
     await path.op(ctx, target, 0)({ worker: 0, seq: 0, startNs: 0n, measureStartNs: 0n });
     for (const concurrency of ctx.opts.concurrency) {
-      const leader = await cluster.leader();
-      const { result, nodes } = await withNodeStats(
-        ctx.http,
-        cluster.probedNodes(),
-        leader?.id ?? null,
-        () =>
-          runClosedLoop({
-            label: `ratify writes c=${concurrency}`,
-            concurrency,
-            durationMs: ctx.opts.durationSec * 1000,
-            warmupMs: ctx.opts.warmupSec * 1000,
-            errorBackoffMs: 10,
-            progress: ctx.progress,
-            op: path.op(ctx, target, concurrency),
-          }),
-        (r) => r.completed,
-      );
+      const { result, nodes } = await measureClosedLoop(ctx, cluster, `ratify writes c=${concurrency}`, concurrency, path.op(ctx, target, concurrency));
       runs.push({ concurrency, writes: toSeries(result), nodes });
     }
     return { status: 'ok', reason: null, path: path.name, runs, nodes: nodeResources(cluster, sampler) };

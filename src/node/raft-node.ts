@@ -121,7 +121,8 @@ export class RaftNode implements ClusterNode {
   private leaderAnnouncePendingTerm: number | null = null;
   private lastEvent: LeadershipEvent;
   private leaderCommitSeen = 0;
-  private transportMembersKey = '';
+  /** The member list last handed to the transport; the core keeps one array per config, so identity tells a change. */
+  private transportMembers: CoreStatus['members'] | null = null;
   /** Term and vote as the last save left them on disk (see mustSync). */
   private persistedHard: HardState;
 
@@ -588,9 +589,10 @@ export class RaftNode implements ClusterNode {
   // ---- plumbing ----
 
   private syncTransportMembers(st: CoreStatus): void {
-    const key = JSON.stringify(st.members);
-    if (key === this.transportMembersKey) return;
-    this.transportMembersKey = key;
+    // Runs on every Ready: compare by identity, not by serializing the list. A new array
+    // with the same members (a restore) only costs one idempotent setMembers().
+    if (st.members === this.transportMembers) return;
+    this.transportMembers = st.members;
     this.transport.setMembers(st.members);
     this.peerMatch.retain(new Set(st.members.map((m) => m.id)));
   }

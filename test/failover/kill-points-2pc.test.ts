@@ -6,12 +6,10 @@
 // every participant applied it, nothing is in doubt; then the killed node is
 // restarted and reports it too. Held calls are finally delivered late and must
 // be fenced by term.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TestCluster } from '../helpers/cluster.js';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/wait.js';
-import { errorCode, GatedParticipant } from './gated-participant.js';
+import { errorCode } from './gated-participant.js';
 import {
-  ensureFullCluster,
   expectSettled,
   expectStaleCallsFenced,
   getTx,
@@ -19,56 +17,14 @@ import {
   post,
   postInBackground,
   restartAndExpect,
-  startTxCluster,
   txUrl,
   waitForNewLeader,
   waitForView,
   type TxView,
-  ViewWatcher,
 } from './harness.js';
+import { useFailoverSuite } from './suite.js';
 
-let cluster: TestCluster | null = null;
-const participants: GatedParticipant[] = [];
-const watchers: ViewWatcher[] = [];
-
-beforeAll(async () => {
-  cluster = await startTxCluster();
-});
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail' && cluster !== null) {
-    console.error(cluster.dumpLogs());
-    for (const p of participants) console.error(`---- participant ${p.name} ----\n${p.logs.join('\n')}`);
-  }
-  await Promise.all(watchers.splice(0).map((w) => w.cancel()));
-  await Promise.all(participants.splice(0).map((p) => p.close()));
-  if (cluster !== null) await ensureFullCluster(cluster);
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-});
-
-function c(): TestCluster {
-  if (cluster === null) throw new Error('cluster not started');
-  return cluster;
-}
-
-/** Linearizability watch on `txId` from every node for the rest of the test. */
-function watch(txId: string): ViewWatcher {
-  const w = new ViewWatcher(c(), txId);
-  watchers.push(w);
-  return w;
-}
-
-async function twoParticipants(): Promise<[GatedParticipant, GatedParticipant]> {
-  const urls = c().nodes.map((n) => n.url);
-  const a = await GatedParticipant.start({ name: 'a', coordinatorUrls: urls });
-  participants.push(a);
-  const b = await GatedParticipant.start({ name: 'b', coordinatorUrls: urls });
-  participants.push(b);
-  return [a, b];
-}
+const { c, watch, twoParticipants } = useFailoverSuite();
 
 describe('2PC: SIGKILL of the leader at each protocol point', () => {
   it('(a) after created: an active transaction survives; commit on the new leader commits it, an abandoned one is aborted at its deadline', async () => {

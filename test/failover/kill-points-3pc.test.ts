@@ -3,66 +3,22 @@
 // phase 2 with some acknowledgements in), three real node processes, two real
 // HTTP participants on the participant SDK. Same end-state checks as the 2PC
 // suite; once precommitted is replicated the outcome MUST be commit.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TestCluster } from '../helpers/cluster.js';
+import { describe, expect, it } from 'vitest';
 import { errorCode, GatedParticipant } from './gated-participant.js';
 import {
-  ensureFullCluster,
   expectSettled,
   expectStaleCallsFenced,
   getTx,
   killLeaderOf,
   postInBackground,
   restartAndExpect,
-  startTxCluster,
   waitForNewLeader,
   waitForView,
   type TxView,
-  ViewWatcher,
 } from './harness.js';
+import { useFailoverSuite } from './suite.js';
 
-let cluster: TestCluster | null = null;
-const participants: GatedParticipant[] = [];
-const watchers: ViewWatcher[] = [];
-
-beforeAll(async () => {
-  cluster = await startTxCluster();
-});
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail' && cluster !== null) {
-    console.error(cluster.dumpLogs());
-    for (const p of participants) console.error(`---- participant ${p.name} ----\n${p.logs.join('\n')}`);
-  }
-  await Promise.all(watchers.splice(0).map((w) => w.cancel()));
-  await Promise.all(participants.splice(0).map((p) => p.close()));
-  if (cluster !== null) await ensureFullCluster(cluster);
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-});
-
-function c(): TestCluster {
-  if (cluster === null) throw new Error('cluster not started');
-  return cluster;
-}
-
-/** Linearizability watch on `txId` from every node for the rest of the test. */
-function watch(txId: string): ViewWatcher {
-  const w = new ViewWatcher(c(), txId);
-  watchers.push(w);
-  return w;
-}
-
-async function twoParticipants(): Promise<[GatedParticipant, GatedParticipant]> {
-  const urls = c().nodes.map((n) => n.url);
-  const a = await GatedParticipant.start({ name: 'a', coordinatorUrls: urls });
-  participants.push(a);
-  const b = await GatedParticipant.start({ name: 'b', coordinatorUrls: urls });
-  participants.push(b);
-  return [a, b];
-}
+const { c, watch, twoParticipants } = useFailoverSuite();
 
 function run3pc(leaderId: string, a: GatedParticipant, b: GatedParticipant): Promise<Awaited<ReturnType<typeof postInBackground>>> {
   return postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], protocol: '3pc', commit: true, timeoutMs: 120_000 });

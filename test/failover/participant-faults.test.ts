@@ -3,14 +3,12 @@
 // by the participant SDK, visible as handler call counts), a deposed leader
 // (SIGSTOP) fenced by term, and Idempotency-Key retries across a leader kill.
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RatifyClient } from '../../src/sdk/client.js';
-import type { TestCluster } from '../helpers/cluster.js';
 import { httpJson } from '../helpers/http.js';
 import { waitUntil } from '../helpers/wait.js';
-import { errorCode, GatedParticipant, type GatedParticipantOptions } from './gated-participant.js';
+import { errorCode, GatedParticipant } from './gated-participant.js';
 import {
-  ensureFullCluster,
   expectSettled,
   expectStaleCallsFenced,
   killLeaderOf,
@@ -18,52 +16,13 @@ import {
   postInBackground,
   restartAndExpect,
   SETTLE_TIMEOUT_MS,
-  startTxCluster,
   waitForNewLeader,
   waitForView,
   type TxView,
-  ViewWatcher,
 } from './harness.js';
+import { useFailoverSuite } from './suite.js';
 
-let cluster: TestCluster | null = null;
-const participants: GatedParticipant[] = [];
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  cluster = await startTxCluster();
-});
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail' && cluster !== null) {
-    console.error(cluster.dumpLogs());
-    for (const p of participants) console.error(`---- participant ${p.name} ----\n${p.logs.join('\n')}`);
-  }
-  for (const f of cleanups.splice(0).reverse()) await f().catch(() => undefined);
-  await Promise.all(participants.splice(0).map((p) => p.close()));
-  if (cluster !== null) await ensureFullCluster(cluster);
-});
-
-afterAll(async () => {
-  await cluster?.cleanup();
-});
-
-function c(): TestCluster {
-  if (cluster === null) throw new Error('cluster not started');
-  return cluster;
-}
-
-async function participant(name: string, o: Partial<GatedParticipantOptions> = {}): Promise<GatedParticipant> {
-  const p = await GatedParticipant.start({ name, coordinatorUrls: c().nodes.map((n) => n.url), ...o });
-  participants.push(p);
-  return p;
-}
-
-/** Linearizability watch on `txId` from every node for the rest of the test. */
-function watch(txId: string): ViewWatcher {
-  const w = new ViewWatcher(c(), txId);
-  cleanups.push(() => w.cancel());
-  return w;
-}
+const { c, participant, watch, onCleanup } = useFailoverSuite();
 
 const oneShot = (ps: readonly GatedParticipant[], extra: Record<string, unknown> = {}) => ({
   participants: ps.map((p) => p.spec()),
@@ -172,7 +131,7 @@ describe('participant faults', () => {
     const pid = c().node(oldId).proc?.pid;
     if (pid === undefined) throw new Error(`${oldId} has no pid`);
     process.kill(pid, 'SIGSTOP');
-    cleanups.push(async () => void process.kill(pid, 'SIGCONT'));
+    onCleanup(async () => void process.kill(pid, 'SIGCONT'));
     const survivors = c().nodes.map((n) => n.id).filter((id) => id !== oldId);
     const next = await waitUntil(
       async () => {
@@ -257,7 +216,7 @@ describe('participant faults', () => {
     const a = await participant('a');
     const b = await participant('b');
     const client = new RatifyClient({ nodes: c().nodes.map((n) => n.url), timeoutMs: 10_000, retries: 20, backoffMaxMs: 1_000 });
-    cleanups.push(() => client.close());
+    onCleanup(() => client.close());
     const { term } = await c().waitForLeader();
     const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term);
     const running = client.run({ participants: [a.spec(), b.spec()], timeoutMs: 120_000, idempotencyKey: `sdk-${randomUUID()}` });

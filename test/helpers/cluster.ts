@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { httpJson } from './http.js';
 import { sleep, waitUntil } from './wait.js';
+import type { ClusterView as SdkClusterView } from '../../src/sdk/client-types.js';
 
 export const CLI_PATH = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const LOG_LINES_MAX = 5000;
@@ -42,17 +43,8 @@ export interface TestClusterOptions {
   readonly startTimeoutMs?: number;
 }
 
-export interface ClusterView {
-  readonly nodeId: string;
-  readonly role: 'leader' | 'follower' | 'candidate' | 'learner';
-  readonly term: number;
-  readonly leaderId: string | null;
-  readonly leaderUrl?: string | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly snapshotIndex?: number;
-  readonly members: readonly { id: string; url: string; voter: boolean }[];
-}
+/** GET /v1/cluster as the SDK types it, plus the node's snapshot index (an extra field tests read). */
+export type ClusterView = SdkClusterView & { readonly snapshotIndex?: number };
 
 export interface TestNode {
   readonly id: string;
