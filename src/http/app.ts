@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { KV_KEY_BYTES_MAX, type KvStateMachine } from '../node/kv-state-machine.js';
 import type { NodeId } from '../raft/types.js';
-import { RAFT_MESSAGES_PATH, raftRoutes } from '../transport/raft-routes.js';
+import { RAFT_MESSAGES_PATH, RAFT_STREAM_PATH, raftRoutes } from '../transport/raft-routes.js';
 import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
 import { clusterRoutes } from './cluster-routes.js';
@@ -49,6 +49,9 @@ export interface AppOptions {
  */
 export const PARAM_LENGTH_MAX = 3 * KV_KEY_BYTES_MAX;
 
+/** Peer traffic keeps flowing while a node drains, so what it proposed can still commit. */
+const EXEMPT_FROM_DRAINING: ReadonlySet<string> = new Set([RAFT_MESSAGES_PATH, RAFT_STREAM_PATH, '/healthz']);
+
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, node } = opts;
   const app = Fastify({
@@ -65,7 +68,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   installErrorHandling(app);
   installStrictValidation(app);
   const draining = opts.draining ?? new Draining();
-  draining.install(app, (req) => req.routeOptions.url === RAFT_MESSAGES_PATH || req.routeOptions.url === '/healthz');
+  draining.install(app, (req) => EXEMPT_FROM_DRAINING.has(req.routeOptions.url ?? ''));
   const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs });
   draining.onBegin(() => forwarder.abortInFlight());
   app.addHook('onClose', async () => forwarder.close());

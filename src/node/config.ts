@@ -55,7 +55,10 @@ export interface NodeConfig {
   readonly maxQueuedMessagesPerPeer: number;
   /** Concurrent HTTP requests per peer (pipelining). */
   readonly maxInflightRequestsPerPeer: number;
+  /** Time limit of one Raft request, and how long a stream may leave bytes unacknowledged. */
   readonly peerRequestTimeoutMs: number;
+  /** Raft traffic over long-lived streams (POST /raft/v1/stream); false sends one request per envelope. */
+  readonly raftStreams: boolean;
   /** /readyz: applied index may trail the leader's commit index by this much and still be ready. */
   readonly readyLagEntriesMax: number;
   /** A learner is promoted only when its log trails the leader's last index by at most this many entries. */
@@ -111,6 +114,7 @@ export const nodeConfigDefaults = {
   maxQueuedMessagesPerPeer: 8192,
   maxInflightRequestsPerPeer: 4,
   peerRequestTimeoutMs: 2000,
+  raftStreams: true,
   preVote: true,
   checkQuorum: true,
   seed: null,
@@ -288,6 +292,12 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     env: 'RATIFY_SHUTDOWN_TIMEOUT_MS',
     description: 'bound on a graceful stop (SIGTERM/SIGINT); then open requests are cut and the process exits',
     parse: int,
+  },
+  raftStreams: {
+    flag: 'raft-streams',
+    env: 'RATIFY_RAFT_STREAMS',
+    description: 'Raft traffic over long-lived streams instead of one request per batch (true|false)',
+    parse: parseBoolean,
   },
   preVote: { flag: 'pre-vote', env: 'RATIFY_PRE_VOTE', description: 'PreVote phase before elections (true|false)', parse: parseBoolean },
   checkQuorum: { flag: 'check-quorum', env: 'RATIFY_CHECK_QUORUM', description: 'leader steps down without a quorum (true|false)', parse: parseBoolean },

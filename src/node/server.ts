@@ -63,6 +63,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       maxQueuedMessagesPerPeer: config.maxQueuedMessagesPerPeer,
       maxInflightRequestsPerPeer: config.maxInflightRequestsPerPeer,
       requestTimeoutMs: config.peerRequestTimeoutMs,
+      streams: config.raftStreams,
       // Every node runs with the same limits: an envelope never exceeds what a peer accepts.
       maxEnvelopeBytes: config.raftBodyLimitBytes,
       logger,

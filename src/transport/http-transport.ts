@@ -1,11 +1,16 @@
-// Outbound HTTP transport: groups messages by destination and hands them to
-// one PeerChannel per peer (bounded queue + keep-alive pool, see peer-channel.ts).
+// Outbound HTTP transport: groups messages by destination. Per peer, a
+// PeerStream (one long-lived request carrying frames, see peer-stream.ts) takes
+// every message but snapshot chunks, which go through a PeerChannel (one request
+// per envelope, keep-alive pool, see peer-channel.ts) so that a megabyte chunk
+// never holds heartbeats and appends up behind it. The channel also serves a peer
+// that does not speak streams, or every message when streams are turned off.
 // The inbound side is raft-routes.ts. send() never throws: Raft retries.
 import { RatifyError } from '../errors.js';
 import type { Member, Message, NodeId } from '../raft/types.js';
 import { checkRange } from './check-range.js';
 import { DEFAULT_WIRE_LIMITS } from './message-guard.js';
 import { PeerChannel, type PeerChannelConfig, type TransportCounters, type TransportLogger } from './peer-channel.js';
+import { PeerStream } from './peer-stream.js';
 import type { Transport } from './transport.js';
 
 export type { TransportCounters, TransportLogger } from './peer-channel.js';
@@ -23,6 +28,14 @@ export interface HttpTransportOptions {
   /** Message cap of one envelope; at most the peers' wire limit. Default DEFAULT_WIRE_LIMITS. */
   readonly maxMessagesPerEnvelope?: number;
   readonly logger?: TransportLogger;
+  /** Send over long-lived streams (default true); false sends one request per envelope. */
+  readonly streams?: boolean;
+}
+
+interface Peer {
+  readonly url: string;
+  readonly channel: PeerChannel;
+  readonly stream: PeerStream | null;
 }
 
 export const DEFAULT_MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
@@ -30,20 +43,23 @@ export const DEFAULT_MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 export class HttpTransport implements Transport {
   private readonly config: PeerChannelConfig;
   /** One channel per peer, with the URL string it was built from. Members with an unusable URL have none. */
-  private readonly peers = new Map<NodeId, { readonly url: string; readonly channel: PeerChannel }>();
+  private readonly peers = new Map<NodeId, Peer>();
+  private readonly streams: boolean;
   private readonly counterValues: TransportCounters = { sent: 0, dropped: 0, failed: 0 };
   private closed = false;
 
   constructor(opts: HttpTransportOptions) {
     this.config = validateOptions(opts);
+    this.streams = opts.streams ?? true;
     this.setMembers(opts.members);
   }
 
   send(messages: readonly Message[]): void {
     for (const m of messages) {
-      const channel = this.closed ? undefined : this.peers.get(m.to)?.channel;
-      if (channel === undefined) this.counterValues.dropped++;
-      else channel.enqueue(m);
+      const peer = this.closed ? undefined : this.peers.get(m.to);
+      if (peer === undefined) this.counterValues.dropped++;
+      else if (m.type !== 'snapshot' && peer.stream?.usable === true) peer.stream.enqueue(m);
+      else peer.channel.enqueue(m);
     }
   }
 
@@ -54,6 +70,7 @@ export class HttpTransport implements Transport {
       if (wanted.get(id) === peer.url) continue;
       // Removed, or moved to a new address: its queue and connections go.
       this.peers.delete(id);
+      peer.stream?.close();
       void peer.channel.close();
     }
     for (const [id, url] of wanted) {
@@ -63,7 +80,8 @@ export class HttpTransport implements Transport {
         this.config.logger?.warn({ peer: id, url }, 'peer URL is not a valid http(s) URL; messages to it are dropped');
         continue;
       }
-      this.peers.set(id, { url, channel: new PeerChannel(id, parsed, this.config, this.counterValues) });
+      const stream = this.streams ? new PeerStream(id, parsed, this.config, this.counterValues) : null;
+      this.peers.set(id, { url, channel: new PeerChannel(id, parsed, this.config, this.counterValues), stream });
     }
   }
 
@@ -77,6 +95,7 @@ export class HttpTransport implements Transport {
     this.closed = true;
     const peers = [...this.peers.values()];
     this.peers.clear();
+    for (const p of peers) p.stream?.close();
     await Promise.all(peers.map((p) => p.channel.close()));
   }
 }

@@ -6,16 +6,15 @@
 // the new message, a failed request drops its messages, and both are counted.
 // Under load, messages pile up while requests are in flight, so batching grows
 // exactly when it pays.
-import { Pool, type Dispatcher } from 'undici';
-import { assertNever, type Entry, type Member, type Message, type NodeId } from '../raft/types.js';
+import { Pool } from 'undici';
+import type { Message, NodeId } from '../raft/types.js';
 import { encodeEnvelope } from './codec.js';
+import { takeBatch, type BatchLimits } from './envelope-batch.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
+import { describeError, readCapped, ThrottledPeerLog, type TransportLogger } from './peer-log.js';
 import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH, SECRET_HEADER } from './raft-routes.js';
 
-export interface TransportLogger {
-  debug(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
+export type { TransportLogger } from './peer-log.js';
 
 export interface TransportCounters {
   /** Messages in requests the peer accepted (2xx). */
@@ -26,23 +25,17 @@ export interface TransportCounters {
   failed: number;
 }
 
-export interface PeerChannelConfig {
+export interface PeerChannelConfig extends BatchLimits {
   readonly clusterId: string;
   readonly nodeId: NodeId;
   readonly secret: string | null;
   readonly maxQueuedMessages: number;
   readonly maxInflightRequests: number;
   readonly requestTimeoutMs: number;
-  readonly maxEnvelopeBytes: number;
-  readonly maxMessagesPerEnvelope: number;
   readonly logger: TransportLogger | undefined;
 }
 
 type FailureDetail = { readonly err: string } | { readonly status: number; readonly bytes: number; readonly body: string };
-
-/** At most one failure line per peer per interval; the rest are counted into the next line. */
-const LOG_INTERVAL_MS = 5000;
-const ERROR_BODY_BYTES_MAX = 1024;
 
 export class PeerChannel {
   private readonly queue: Message[] = [];
@@ -51,8 +44,7 @@ export class PeerChannel {
   private inflight = 0;
   private pumpScheduled = false;
   private closed = false;
-  private lastLogMs = 0;
-  private suppressedLogs = 0;
+  private readonly failures: ThrottledPeerLog;
 
   constructor(
     readonly peerId: NodeId,
@@ -62,6 +54,7 @@ export class PeerChannel {
     private readonly counters: TransportCounters,
   ) {
     this.path = url.pathname.replace(/\/+$/, '') + RAFT_MESSAGES_PATH;
+    this.failures = new ThrottledPeerLog(config.logger);
     this.pool = new Pool(url.origin, {
       connections: config.maxInflightRequests,
       pipelining: 1,
@@ -96,26 +89,13 @@ export class PeerChannel {
 
   private pump(): void {
     while (!this.closed && this.inflight < this.config.maxInflightRequests && this.queue.length > 0) {
-      const batch = this.takeBatch();
+      const batch = takeBatch(this.queue, this.config);
       this.inflight++;
       void this.post(batch).finally(() => {
         this.inflight--;
         this.pump();
       });
     }
-  }
-
-  /** The longest queue prefix within the count and byte caps; always at least one message. */
-  private takeBatch(): Message[] {
-    let count = 0;
-    let bytes = envelopeOverheadBytes(this.config.clusterId, this.config.nodeId);
-    for (const m of this.queue) {
-      const size = estimateBytes(m);
-      if (count > 0 && (count >= this.config.maxMessagesPerEnvelope || bytes + size > this.config.maxEnvelopeBytes)) break;
-      count++;
-      bytes += size;
-    }
-    return this.queue.splice(0, count);
   }
 
   private async post(messages: Message[]): Promise<void> {
@@ -161,87 +141,11 @@ export class PeerChannel {
 
   private fail(count: number, detail: FailureDetail, msg: string): void {
     this.counters.failed += count;
-    const logger = this.config.logger;
-    if (this.closed || logger === undefined) return;
-    const nowMs = Date.now();
-    if (nowMs - this.lastLogMs < LOG_INTERVAL_MS) {
-      this.suppressedLogs++;
-      return;
-    }
-    const line = { peer: this.peerId, url: this.url.origin, messages: count, suppressed: this.suppressedLogs, ...detail };
+    if (this.closed) return;
+    const line = { peer: this.peerId, url: this.url.origin, messages: count, ...detail };
     // Loss is routine for Raft (debug), but a 413 repeats forever: one message is larger than
     // the peer accepts (maxAppendBytes or snapshotChunkBytes vs bodyLimitBytes), so say it louder.
-    if ('status' in detail && detail.status === 413) logger.warn(line, `${msg}: envelope larger than the peer's body limit`);
-    else logger.debug(line, msg);
-    this.lastLogMs = nowMs;
-    this.suppressedLogs = 0;
+    if ('status' in detail && detail.status === 413) this.failures.report('warn', line, `${msg}: envelope larger than the peer's body limit`);
+    else this.failures.report('debug', line, msg);
   }
-}
-
-/**
- * An upper bound of a message's encoded size, for the envelope byte cap
- * (encoding twice to measure would double the cost of every send). Strings
- * count 3 bytes per UTF-16 unit, the most UTF-8 needs; the property test in
- * test/transport/peer-channel.test.ts checks that the bound holds.
- */
-export function estimateBytes(m: Message): number {
-  const base = MESSAGE_OVERHEAD_BYTES + stringBytes(m.from) + stringBytes(m.to);
-  switch (m.type) {
-    case 'append':
-      return base + m.entries.reduce((sum, e) => sum + ENTRY_OVERHEAD_BYTES + entryPayloadBytes(e), 0);
-    case 'snapshot':
-      return base + 5 + m.chunk.byteLength + membersBytes(m.meta.members);
-    default:
-      return base;
-  }
-}
-
-/** The envelope's own fields, around its messages. */
-export function envelopeOverheadBytes(clusterId: string, from: NodeId): number {
-  return 64 + stringBytes(clusterId) + stringBytes(from);
-}
-
-/** Field names and numbers of the largest message type, with its record definition. */
-const MESSAGE_OVERHEAD_BYTES = 192;
-const ENTRY_OVERHEAD_BYTES = 64;
-
-function stringBytes(s: string): number {
-  return 5 + 3 * s.length;
-}
-
-function entryPayloadBytes(e: Entry): number {
-  switch (e.kind) {
-    case 'normal':
-      return 5 + e.data.byteLength;
-    case 'noop':
-      return 0;
-    case 'config':
-      return membersBytes(e.members);
-    default:
-      return assertNever(e);
-  }
-}
-
-function membersBytes(members: readonly Member[]): number {
-  return 32 + members.reduce((sum, m) => sum + 16 + stringBytes(m.id) + stringBytes(m.url), 0);
-}
-
-/** The start of an error reply, for the log; leaving the loop early destroys the rest of the body. */
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of body) {
-    chunks.push(Buffer.from(chunk));
-    bytes += chunk.byteLength;
-    if (bytes >= ERROR_BODY_BYTES_MAX) break;
-  }
-  return Buffer.concat(chunks).subarray(0, ERROR_BODY_BYTES_MAX).toString('utf8');
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : `${err.name}: ${err.message}`;
-  }
-  return String(err);
 }

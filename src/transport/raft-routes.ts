@@ -14,17 +14,27 @@
 //
 // On success the reply is 204 and the messages go to onMessages, which must
 // only enqueue them: the node processes them asynchronously.
+//
+// POST /raft/v1/stream is the same traffic as one long request whose body is a
+// sequence of length-prefixed envelopes (peer-stream.ts, raft-stream-inbound.ts);
+// nodes use it for everything but snapshot chunks. Same secret check; the cluster
+// id and sender come in headers and are checked before the 200.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { RatifyError } from '../errors.js';
 import { checkRange } from './check-range.js';
 import { decodeEnvelope } from './codec.js';
 import { DEFAULT_WIRE_LIMITS, validateWireLimits, type Envelope, type WireLimits } from './message-guard.js';
+import { checkStreamHeaders, InboundStreams, serveStream, type StreamContext } from './raft-stream-inbound.js';
 import type { InboundHandler } from './transport.js';
 
 export const RAFT_MESSAGES_PATH = '/raft/v1/messages';
 export const SECRET_HEADER = 'x-ratify-secret';
 export const MSGPACK_CONTENT_TYPE = 'application/msgpack';
+export const RAFT_STREAM_PATH = '/raft/v1/stream';
+export const STREAM_CONTENT_TYPE = 'application/vnd.ratify.raft-stream';
+export const CLUSTER_ID_HEADER = 'x-ratify-cluster-id';
+export const FROM_HEADER = 'x-ratify-from';
 
 export interface RaftRoutesOptions {
   readonly clusterId: string;
@@ -62,6 +72,31 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
       throw new RatifyError('INTERNAL', 'the node failed to accept inbound Raft messages', { cause });
     }
     return reply.code(204).send();
+  });
+
+  // The body is read by serveStream(), frame by frame, never buffered whole.
+  app.addContentTypeParser(STREAM_CONTENT_TYPE, (_req, _payload, done) => done(null, undefined));
+  const streams = new InboundStreams();
+  const streamContext: StreamContext = {
+    clusterId: opts.clusterId,
+    maxFrameBytes: opts.bodyLimitBytes,
+    isMember: opts.isMember,
+    admit: (bytes) => admit(bytes, opts, limits),
+    onMessages: opts.onMessages,
+    log: app.log,
+  };
+  // close() waits for open requests, and a stream never ends by itself.
+  app.addHook('preClose', async () => streams.destroyAll());
+  const streamSenders = new WeakMap<FastifyRequest, string>();
+  app.post(RAFT_STREAM_PATH, {
+    // Checked before any body parsing: a refused stream is answered at once (and closed, see sendError).
+    onRequest: async (request) => {
+      if (request.headers['content-type'] !== STREAM_CONTENT_TYPE) {
+        throw new RatifyError('VALIDATION_FAILED', `content-type must be ${STREAM_CONTENT_TYPE}`);
+      }
+      streamSenders.set(request, checkStreamHeaders(request, streamContext, CLUSTER_ID_HEADER, FROM_HEADER));
+    },
+    handler: (request, reply) => serveStream(request, reply, streamSenders.get(request)!, streamContext, streams),
   });
 };
 
@@ -114,6 +149,8 @@ function toRatifyError(err: FastifyError, bodyLimitBytes: number): RatifyError {
 }
 
 function sendError(err: RatifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // A refused stream must not leave the connection reading a body that never ends.
+  if (request.routeOptions.url === RAFT_STREAM_PATH) void reply.header('connection', 'close');
   if (err.status >= 500) request.log.error({ err }, 'raft route failed');
   else request.log.debug({ code: err.code, message: err.message }, 'raft request refused');
   return reply.code(err.status).send(err.toJSON());

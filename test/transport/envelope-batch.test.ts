@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../src/transport/codec.js';
-import { envelopeOverheadBytes, estimateBytes } from '../../src/transport/peer-channel.js';
+import { envelopeOverheadBytes, estimateBytes } from '../../src/transport/envelope-batch.js';
 import { ALL_SAMPLES, messageArb } from './samples.js';
 
 describe('estimateBytes', () => {

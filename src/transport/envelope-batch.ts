@@ -1,0 +1,72 @@
+// How many queued Raft messages go into one envelope (one HTTP request or one
+// stream frame): the longest queue prefix within a message cap and a byte cap,
+// with the byte size estimated rather than measured by encoding twice.
+import { assertNever, type Entry, type Member, type Message, type NodeId } from '../raft/types.js';
+
+export interface BatchLimits {
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  readonly maxEnvelopeBytes: number;
+  readonly maxMessagesPerEnvelope: number;
+}
+
+/** Removes and returns the longest prefix of `queue` within the caps; always at least one message. */
+export function takeBatch(queue: Message[], limits: BatchLimits): Message[] {
+  let count = 0;
+  let bytes = envelopeOverheadBytes(limits.clusterId, limits.nodeId);
+  for (const m of queue) {
+    const size = estimateBytes(m);
+    if (count > 0 && (count >= limits.maxMessagesPerEnvelope || bytes + size > limits.maxEnvelopeBytes)) break;
+    count++;
+    bytes += size;
+  }
+  return queue.splice(0, count);
+}
+
+/**
+ * An upper bound of a message's encoded size, for the envelope byte cap
+ * (encoding twice to measure would double the cost of every send). Strings
+ * count 3 bytes per UTF-16 unit, the most UTF-8 needs; the property test in
+ * test/transport/peer-channel.test.ts checks that the bound holds.
+ */
+export function estimateBytes(m: Message): number {
+  const base = MESSAGE_OVERHEAD_BYTES + stringBytes(m.from) + stringBytes(m.to);
+  switch (m.type) {
+    case 'append':
+      return base + m.entries.reduce((sum, e) => sum + ENTRY_OVERHEAD_BYTES + entryPayloadBytes(e), 0);
+    case 'snapshot':
+      return base + 5 + m.chunk.byteLength + membersBytes(m.meta.members);
+    default:
+      return base;
+  }
+}
+
+/** The envelope's own fields, around its messages. */
+export function envelopeOverheadBytes(clusterId: string, from: NodeId): number {
+  return 64 + stringBytes(clusterId) + stringBytes(from);
+}
+
+/** Field names and numbers of the largest message type, with its record definition. */
+const MESSAGE_OVERHEAD_BYTES = 192;
+const ENTRY_OVERHEAD_BYTES = 64;
+
+function stringBytes(s: string): number {
+  return 5 + 3 * s.length;
+}
+
+function entryPayloadBytes(e: Entry): number {
+  switch (e.kind) {
+    case 'normal':
+      return 5 + e.data.byteLength;
+    case 'noop':
+      return 0;
+    case 'config':
+      return membersBytes(e.members);
+    default:
+      return assertNever(e);
+  }
+}
+
+function membersBytes(members: readonly Member[]): number {
+  return 32 + members.reduce((sum, m) => sum + 16 + stringBytes(m.id) + stringBytes(m.url), 0);
+}

@@ -1,0 +1,245 @@
+// Outbound Raft stream to one peer: one long-lived POST /raft/v1/stream whose
+// chunked body carries length-prefixed envelopes (frames.ts), in order.
+//
+// Why a stream (etcd's rafthttp does the same): a request per envelope costs a
+// full HTTP exchange on both nodes, about 230 us of CPU on the 2-core benchmark
+// machine against about 20 us for a frame on an open stream (fastify + undici
+// against node:http writes, one process), and a Raft round at low load is
+// several exchanges. Ordered delivery also spares the leader the probes that reordered
+// appends cause.
+//
+// Liveness: the peer answers 200 at once and then writes one byte now and then
+// while frames arrive. Bytes written and not acknowledged within requestTimeoutMs
+// mean the peer is paused, partitioned or gone; the stream is torn down and
+// reopened after a backoff. While it is down, messages are dropped and counted:
+// Raft re-sends what matters (heartbeats, probes), and a queue of stale messages
+// would only delay the fresh ones.
+//
+// A peer that answers 404 predates streams; the transport then sends to it per
+// request (PeerChannel) and tries the stream again after a while.
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Message, NodeId } from '../raft/types.js';
+import { encodeEnvelope } from './codec.js';
+import { takeBatch } from './envelope-batch.js';
+import { encodeFrame } from './frames.js';
+import { ENVELOPE_VERSION } from './message-guard.js';
+import type { PeerChannelConfig, TransportCounters } from './peer-channel.js';
+import { describeError, readCapped, ThrottledPeerLog } from './peer-log.js';
+import { CLUSTER_ID_HEADER, FROM_HEADER, RAFT_STREAM_PATH, SECRET_HEADER, STREAM_CONTENT_TYPE } from './raft-routes.js';
+
+/** First and last delay before reopening a failed stream; doubles in between. */
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 1000;
+/** How long a peer that answered 404 is served per request before the stream is tried again. */
+const UNSUPPORTED_RETRY_MS = 60_000;
+
+type StreamState =
+  | { readonly kind: 'down' }
+  /** Request sent, waiting for the peer's 200; messages queue meanwhile. */
+  | { readonly kind: 'connecting'; readonly req: ClientRequest }
+  | { readonly kind: 'open'; readonly req: ClientRequest }
+  | { readonly kind: 'backoff'; readonly timer: NodeJS.Timeout }
+  | { readonly kind: 'unsupported'; readonly timer: NodeJS.Timeout }
+  | { readonly kind: 'closed' };
+
+export class PeerStream {
+  private readonly queue: Message[] = [];
+  private readonly path: string;
+  private readonly failures: ThrottledPeerLog;
+  private readonly watchdog: NodeJS.Timeout;
+  /** Socket bytes buffered beyond which frames wait in the queue (the queue's cap then drops). */
+  private readonly bufferedBytesMax: number;
+  private state: StreamState = { kind: 'down' };
+  private flushScheduled = false;
+  /** When the oldest byte not yet acknowledged by the peer was written; null when all are. */
+  private unackedSinceMs: number | null = null;
+  private backoffMs = BACKOFF_MIN_MS;
+
+  constructor(
+    readonly peerId: NodeId,
+    /** Validated http(s) URL of the peer. */
+    readonly url: URL,
+    private readonly config: PeerChannelConfig,
+    private readonly counters: TransportCounters,
+  ) {
+    this.path = url.pathname.replace(/\/+$/, '') + RAFT_STREAM_PATH;
+    this.failures = new ThrottledPeerLog(config.logger);
+    this.bufferedBytesMax = 2 * config.maxEnvelopeBytes;
+    this.watchdog = setInterval(() => this.checkAcks(), Math.max(10, Math.floor(config.requestTimeoutMs / 4)));
+    this.watchdog.unref();
+  }
+
+  /** False while the peer is known not to serve streams: send per request instead. */
+  get usable(): boolean {
+    return this.state.kind !== 'unsupported' && this.state.kind !== 'closed';
+  }
+
+  enqueue(message: Message): void {
+    if (this.state.kind === 'backoff' || this.state.kind === 'unsupported' || this.state.kind === 'closed') {
+      this.counters.dropped++;
+      return;
+    }
+    if (this.queue.length >= this.config.maxQueuedMessages) {
+      this.counters.dropped++;
+      return;
+    }
+    this.queue.push(message);
+    // Flush on a microtask so that every send() of the current turn shares a frame.
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  close(): void {
+    if (this.state.kind === 'closed') return;
+    clearInterval(this.watchdog);
+    this.teardown();
+    this.state = { kind: 'closed' };
+    this.counters.dropped += this.queue.length;
+    this.queue.length = 0;
+  }
+
+  private flush(): void {
+    if (this.state.kind === 'down') this.open();
+    if (this.state.kind !== 'open') return;
+    const req = this.state.req;
+    while (this.queue.length > 0 && req.writableLength < this.bufferedBytesMax) {
+      const batch = takeBatch(this.queue, this.config);
+      let frame: Buffer;
+      try {
+        frame = encodeFrame(encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages: batch }));
+      } catch (err) {
+        this.counters.failed += batch.length;
+        this.failures.report('warn', { peer: this.peerId, err: describeError(err) }, 'encoding Raft messages failed');
+        continue;
+      }
+      if (frame.byteLength > this.config.maxEnvelopeBytes && batch.length > 1) {
+        // The size estimate guessed low; put them back one by one rather than earn a 413.
+        this.queue.unshift(...batch.slice(1));
+        this.queue.unshift(batch[0]!);
+        this.sendAlone();
+        continue;
+      }
+      this.write(req, frame, batch.length);
+    }
+  }
+
+  /** Sends the queue's first message as a frame of its own. */
+  private sendAlone(): void {
+    if (this.state.kind !== 'open') return;
+    const m = this.queue.shift()!;
+    const frame = encodeFrame(encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages: [m] }));
+    this.write(this.state.req, frame, 1);
+  }
+
+  private write(req: ClientRequest, frame: Buffer, count: number): void {
+    req.write(frame);
+    this.counters.sent += count;
+    this.unackedSinceMs ??= Date.now();
+  }
+
+  /** Sends the request head; frames follow once the peer has answered 200 (onResponse). */
+  private open(): void {
+    const headers: Record<string, string> = {
+      'content-type': STREAM_CONTENT_TYPE,
+      [CLUSTER_ID_HEADER]: encodeURIComponent(this.config.clusterId),
+      [FROM_HEADER]: encodeURIComponent(this.config.nodeId),
+    };
+    if (this.config.secret !== null) headers[SECRET_HEADER] = this.config.secret;
+    const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    // A connection of its own (no agent): the stream holds it for its whole life.
+    const req = request({ host: this.url.hostname, port: this.url.port, path: this.path, method: 'POST', headers, agent: false });
+    req.setNoDelay(true);
+    req.on('response', (res) => this.onResponse(req, res));
+    req.on('error', (err) => this.fail(req, { err: describeError(err) }, 'Raft stream failed'));
+    req.on('close', () => this.fail(req, { err: 'connection closed' }, 'Raft stream closed'));
+    req.on('drain', () => this.flush());
+    req.flushHeaders();
+    this.state = { kind: 'connecting', req };
+    // The watchdog covers a peer that accepts the connection and never answers.
+    this.unackedSinceMs = Date.now();
+  }
+
+  private onResponse(req: ClientRequest, res: IncomingMessage): void {
+    if (res.statusCode === 200) {
+      if (this.state.kind !== 'connecting' || this.state.req !== req) return;
+      this.state = { kind: 'open', req };
+      this.unackedSinceMs = null;
+      res.on('data', () => {
+        // Any byte acknowledges everything written before it was sent, which is at least
+        // everything written before the previous acknowledgement: good enough for liveness.
+        this.unackedSinceMs = null;
+        this.backoffMs = BACKOFF_MIN_MS;
+      });
+      res.on('end', () => this.fail(req, { err: 'peer ended the stream' }, 'Raft stream closed'));
+      this.flush();
+      return;
+    }
+    const status = res.statusCode ?? 0;
+    void readCapped(res)
+      .catch(() => '')
+      .then((body) => {
+        if (status === 404) this.markUnsupported(req, body);
+        else this.fail(req, { status, body }, 'peer refused the Raft stream');
+      });
+  }
+
+  /** Tears a stuck stream down: bytes went out and the peer has not acknowledged them in time. */
+  private checkAcks(): void {
+    if ((this.state.kind !== 'open' && this.state.kind !== 'connecting') || this.unackedSinceMs === null) return;
+    const waitedMs = Date.now() - this.unackedSinceMs;
+    if (waitedMs > this.config.requestTimeoutMs) {
+      this.fail(this.state.req, { err: `no acknowledgement for ${waitedMs} ms` }, 'Raft stream timed out');
+    }
+  }
+
+  private fail(req: ClientRequest, detail: object, msg: string): void {
+    if (!this.isCurrent(req)) return; // an older stream, already replaced
+    this.teardown();
+    this.counters.failed += this.queue.length;
+    this.queue.length = 0;
+    const delayMs = this.backoffMs;
+    this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+    const level = 'status' in detail && detail.status !== 503 ? 'warn' : 'debug';
+    this.failures.report(level, { peer: this.peerId, url: this.url.origin, retryInMs: delayMs, ...detail }, msg);
+    const timer = setTimeout(() => {
+      if (this.state.kind === 'backoff') this.state = { kind: 'down' };
+    }, delayMs);
+    timer.unref();
+    this.state = { kind: 'backoff', timer };
+  }
+
+  private markUnsupported(req: ClientRequest, body: string): void {
+    if (!this.isCurrent(req)) return;
+    this.teardown();
+    this.counters.failed += this.queue.length;
+    this.queue.length = 0;
+    this.config.logger?.warn(
+      { peer: this.peerId, url: this.url.origin, body: body.slice(0, 200), retryInMs: UNSUPPORTED_RETRY_MS },
+      'peer does not serve Raft streams (an older version?); sending to it per request',
+    );
+    const timer = setTimeout(() => {
+      if (this.state.kind === 'unsupported') this.state = { kind: 'down' };
+    }, UNSUPPORTED_RETRY_MS);
+    timer.unref();
+    this.state = { kind: 'unsupported', timer };
+  }
+
+  private isCurrent(req: ClientRequest): boolean {
+    return (this.state.kind === 'open' || this.state.kind === 'connecting') && this.state.req === req;
+  }
+
+  /** Ends the current stream, if any, without deciding what comes next. */
+  private teardown(): void {
+    const s = this.state;
+    if (s.kind === 'open' || s.kind === 'connecting') s.req.destroy();
+    else if (s.kind === 'backoff' || s.kind === 'unsupported') clearTimeout(s.timer);
+    this.state = { kind: 'down' };
+    this.unackedSinceMs = null;
+  }
+}

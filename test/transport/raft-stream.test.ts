@@ -1,0 +1,247 @@
+// Raft streams (POST /raft/v1/stream) over real sockets on 127.0.0.1: order,
+// reconnection after a peer restarts, a peer that stops acknowledging, a peer
+// that predates streams, the inbound checks, and a server that closes while
+// streams are open.
+import { request as httpRequest, createServer, type IncomingMessage, type Server } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Member, Message } from '../../src/raft/types.js';
+import { decodeEnvelope, encodeEnvelope } from '../../src/transport/codec.js';
+import { encodeFrame } from '../../src/transport/frames.js';
+import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http-transport.js';
+import {
+  CLUSTER_ID_HEADER,
+  FROM_HEADER,
+  RAFT_MESSAGES_PATH,
+  RAFT_STREAM_PATH,
+  raftRoutes,
+  SECRET_HEADER,
+  STREAM_CONTENT_TYPE,
+} from '../../src/transport/raft-routes.js';
+
+const SECRET = 'cluster-secret';
+
+async function eventually(check: () => void, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+function heartbeats(from: string, to: string, first: number, count: number): Message[] {
+  return Array.from({ length: count }, (_, i) => ({ type: 'heartbeat', from, to, term: 1, leaderCommit: first + i, readSeq: 0 }) as const);
+}
+
+const commits = (ms: readonly Message[]): number[] => ms.map((m) => (m.type === 'heartbeat' ? m.leaderCommit : -1));
+
+interface Peer {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  readonly received: Message[];
+  readonly warnings: object[];
+}
+
+describe('Raft streams', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  const members = (peerUrl: string): Member[] => [
+    { id: 'n1', url: 'http://127.0.0.1:1', voter: true },
+    { id: 'n2', url: peerUrl, voter: true },
+  ];
+
+  async function startPeer(port = 0, received: Message[] = []): Promise<Peer> {
+    const warnings: object[] = [];
+    const app = Fastify({ logger: false });
+    await app.register(raftRoutes, {
+      clusterId: 'c1',
+      nodeId: 'n2',
+      secret: SECRET,
+      isMember: (id) => id === 'n1' || id === 'n2',
+      onMessages: (messages) => received.push(...messages),
+      bodyLimitBytes: 64 * 1024,
+    });
+    // raftRoutes logs through app.log; capture its warnings.
+    app.log.warn = ((obj: object) => warnings.push(obj)) as typeof app.log.warn;
+    const url = await app.listen({ host: '127.0.0.1', port });
+    let closed = false;
+    cleanups.push(async () => {
+      if (!closed) await app.close();
+      closed = true;
+    });
+    return { app, url, received, warnings };
+  }
+
+  function transport(peerUrl: string, overrides: Partial<HttpTransportOptions> = {}): HttpTransport {
+    const t = new HttpTransport({
+      clusterId: 'c1',
+      nodeId: 'n1',
+      secret: SECRET,
+      members: members(peerUrl),
+      maxQueuedMessagesPerPeer: 10_000,
+      maxInflightRequestsPerPeer: 4,
+      requestTimeoutMs: 5000,
+      ...overrides,
+    });
+    cleanups.push(() => t.close());
+    return t;
+  }
+
+  it('delivers in order across many sends and small envelopes', async () => {
+    const n2 = await startPeer();
+    const t = transport(n2.url, { maxMessagesPerEnvelope: 7 });
+    for (let round = 0; round < 50; round++) {
+      t.send(heartbeats('n1', 'n2', round * 20, 20));
+      if (round % 5 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await eventually(() => expect(n2.received).toHaveLength(1000));
+    expect(commits(n2.received)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(t.counters()).toEqual({ sent: 1000, dropped: 0, failed: 0 });
+  });
+
+  it('reconnects after the peer restarts on the same address', async () => {
+    const received: Message[] = [];
+    const first = await startPeer(0, received);
+    const port = Number(new URL(first.url).port);
+    const t = transport(first.url);
+    t.send(heartbeats('n1', 'n2', 0, 1));
+    await eventually(() => expect(received).toHaveLength(1));
+    await first.app.close(); // cuts the open stream (preClose)
+    await startPeer(port, received);
+    // Raft keeps sending; so does this loop, until a message gets through the new stream.
+    let next = 1;
+    await eventually(() => {
+      t.send(heartbeats('n1', 'n2', next++, 1));
+      expect(received.length).toBeGreaterThan(1);
+    });
+    const after = commits(received.slice(1));
+    expect(after).toEqual([...after].sort((a, b) => a - b)); // still in order
+  });
+
+  it('tears down a stream whose peer answered and then stopped acknowledging, and opens a new one', async () => {
+    // A peer that answers 200 and then reads nothing and writes nothing: a paused process.
+    const opened: IncomingMessage[] = [];
+    const silent: Server = createServer((req, res) => {
+      opened.push(req);
+      res.writeHead(200);
+      res.flushHeaders();
+      req.pause();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanups.push(async () => {
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    });
+    const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const t = transport(url, { requestTimeoutMs: 200 });
+    let next = 0;
+    await eventually(() => {
+      t.send(heartbeats('n1', 'n2', next++, 1));
+      expect(opened.length).toBeGreaterThanOrEqual(2);
+    });
+    expect(t.counters().sent).toBeGreaterThan(0);
+  });
+
+  it('falls back to one request per envelope for a peer without the stream route', async () => {
+    const received: Message[] = [];
+    const old = Fastify({ logger: false });
+    old.addContentTypeParser('application/msgpack', { parseAs: 'buffer' }, (_r, body, done) => done(null, body));
+    old.post(RAFT_MESSAGES_PATH, async (req, reply) => {
+      received.push(...decodeEnvelope(req.body as Buffer).messages);
+      return reply.code(204).send();
+    });
+    const url = await old.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => old.close());
+    const warnings: object[] = [];
+    const t = transport(url, { logger: { debug: () => undefined, warn: (o) => warnings.push(o) } });
+    let next = 0;
+    await eventually(() => {
+      t.send(heartbeats('n1', 'n2', next++, 1));
+      expect(received.length).toBeGreaterThan(0);
+    });
+    expect(warnings).toContainEqual(expect.objectContaining({ peer: 'n2', retryInMs: 60_000 }));
+  });
+
+  it('lets the server close while streams are open', async () => {
+    const n2 = await startPeer();
+    const t = transport(n2.url);
+    t.send(heartbeats('n1', 'n2', 0, 1));
+    await eventually(() => expect(n2.received).toHaveLength(1));
+    // Without the preClose hook this would wait for the stream forever (and time the test out).
+    await n2.app.close();
+  });
+
+  describe('inbound checks', () => {
+    function openStream(url: string, headers: Record<string, string>): Promise<{ status: number; body: string; ended: Promise<void>; write(b: Buffer): void }> {
+      return new Promise((resolve, reject) => {
+        const u = new URL(url);
+        const req = httpRequest({ host: u.hostname, port: u.port, path: RAFT_STREAM_PATH, method: 'POST', headers, agent: false });
+        req.on('error', () => undefined); // the server may cut us; the test looks at what it received
+        req.on('response', (res) => {
+          let body = '';
+          const ended = new Promise<void>((r) => res.on('end', () => r()).on('close', () => r()));
+          res.on('data', (c: Buffer) => (body += c.toString('latin1')));
+          resolve({ status: res.statusCode ?? 0, get body() { return body; }, ended, write: (b) => req.write(b) });
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+    }
+
+    const goodHeaders = {
+      'content-type': STREAM_CONTENT_TYPE,
+      [SECRET_HEADER]: SECRET,
+      [CLUSTER_ID_HEADER]: 'c1',
+      [FROM_HEADER]: 'n1',
+    };
+
+    it('refuses a wrong secret, cluster, sender or content type before accepting the stream', async () => {
+      const n2 = await startPeer();
+      const cases: Array<[Record<string, string>, number, RegExp]> = [
+        [{ ...goodHeaders, [SECRET_HEADER]: 'nope' }, 401, /UNAUTHORIZED/],
+        [{ ...goodHeaders, [CLUSTER_ID_HEADER]: 'c2' }, 403, /FORBIDDEN/],
+        [{ ...goodHeaders, [FROM_HEADER]: 'n9' }, 403, /FORBIDDEN/],
+        [{ ...goodHeaders, [FROM_HEADER]: '%E0%A4%A' }, 400, /VALIDATION_FAILED/],
+        [{ ...goodHeaders, 'content-type': 'application/msgpack' }, 400, /VALIDATION_FAILED/],
+      ];
+      for (const [headers, status, body] of cases) {
+        const s = await openStream(n2.url, headers);
+        await s.ended;
+        expect({ status: s.status, body: s.body }).toEqual({ status, body: expect.stringMatching(body) });
+      }
+      expect(n2.received).toEqual([]);
+    });
+
+    it('delivers good frames, acknowledges them, and ends the stream at a bad frame', async () => {
+      const n2 = await startPeer();
+      const s = await openStream(n2.url, goodHeaders);
+      expect(s.status).toBe(200);
+      s.write(encodeFrame(encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n1', messages: heartbeats('n1', 'n2', 0, 2) })));
+      await eventually(() => expect(n2.received).toHaveLength(2));
+      await eventually(() => expect(s.body.length).toBeGreaterThan(0)); // the acknowledgement byte
+      // A frame claiming another sender on n1's stream.
+      s.write(encodeFrame(encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n2', messages: heartbeats('n2', 'n2', 5, 1) })));
+      await s.ended;
+      expect(n2.received).toHaveLength(2);
+      expect(n2.warnings).toContainEqual(expect.objectContaining({ peer: 'n1', code: 'FORBIDDEN' }));
+    });
+
+    it('ends a stream whose frame header announces more than the body limit', async () => {
+      const n2 = await startPeer();
+      const s = await openStream(n2.url, goodHeaders);
+      const header = Buffer.alloc(4);
+      header.writeUInt32BE(64 * 1024 + 1, 0);
+      s.write(header);
+      await s.ended;
+      expect(n2.warnings).toContainEqual(expect.objectContaining({ peer: 'n1', code: 'BODY_TOO_LARGE' }));
+    });
+  });
+});
