@@ -61,7 +61,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // Draining answers in the project's error shape instead (see draining.ts).
     return503OnClosing: false,
-    maxParamLength: PARAM_LENGTH_MAX,
+    routerOptions: { maxParamLength: PARAM_LENGTH_MAX },
     // Errors raised before routing (param too long, malformed URL) get the same shape as all others.
     frameworkErrors: sendFrameworkError,
   }) as unknown as FastifyInstance;

@@ -125,6 +125,8 @@ export class RaftNode implements ClusterNode {
   private transportMembers: CoreStatus['members'] | null = null;
   /** Term and vote as the last save left them on disk (see mustSync). */
   private persistedHard: HardState;
+  /** The latest commit-index-only save, which the loop does not wait for (see persist). */
+  private unsyncedSave: Promise<void> = Promise.resolve();
 
   private constructor(opts: RaftNodeOptions, core: RaftCoreApi, initial: InitialState) {
     this.nodeId = opts.config.id;
@@ -194,6 +196,7 @@ export class RaftNode implements ClusterNode {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
     await this.loopDone;
+    await this.unsyncedSave;
     this.proposals.rejectAllShutdown();
     this.reads.rejectAllShutdown();
     this.notifyWaiters(); // each sees `stopped` and rejects with SHUTTING_DOWN
@@ -468,9 +471,18 @@ export class RaftNode implements ClusterNode {
     const batch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
     // etcd's MustSync: a commit-index-only batch needs no fsync (see mustSync); the storage re-checks.
     const sync = mustSync(this.persistedHard, batch);
+    if (!sync) {
+      // Nor does anything wait for it: Raft never needs the commit index back from disk (a
+      // restarted node relearns it from a leader; the stored one only lets it apply sooner),
+      // and the storage runs saves in order, so the next synced save lands after this one.
+      // Waiting would hold this node's next Ready, often the next append, behind a write
+      // nobody needs. A failure is still fatal.
+      this.unsyncedSave = this.storage.save({ ...batch, sync }).catch((err: unknown) => this.fail(err));
+      if (rd.hardState !== null) this.persistedHard = rd.hardState;
+      return;
+    }
     await this.storage.save({ ...batch, sync });
     if (rd.hardState !== null) this.persistedHard = rd.hardState;
-    if (!sync) return; // the metrics below count synced writes
     this.metrics?.storageBatches.inc();
     this.metrics?.storageBatchEntries.observe(rd.entries.length);
     this.metrics?.storageSaveSeconds.observe((performance.now() - t0) / 1000);

@@ -327,3 +327,94 @@ describe('persist before send and apply, one Ready', () => {
     }
   });
 });
+
+describe('a commit-index-only save', () => {
+  // The node's storage already holds entry 1 of term 2 with the vote; this Ready only
+  // learns that entry 1 is committed. Nothing needs that on disk (a restarted node
+  // relearns the commit index), so the driver must not wait for it.
+  const entry: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
+  const commitOnly: Ready = {
+    softState: null,
+    hardState: { term: 2, vote: 'n2', commitIndex: 1 },
+    entries: [],
+    snapshot: null,
+    messages: [{ type: 'appendResp', from: 'n1', to: 'n2', term: 2, success: true, matchIndex: 1, rejectHint: 0, rejectTerm: 0 }],
+    committedEntries: [entry],
+    readStates: [],
+    droppedReads: [],
+  };
+
+  async function openNode(storage: RaftStorage, events: string[]): Promise<{ node: RaftNode; core: OneReadyCore }> {
+    const core = new OneReadyCore(commitOnly);
+    const kv = createKvStateMachine();
+    const apply = kv.apply.bind(kv);
+    kv.apply = (e) => {
+      events.push(`apply ${e.index}`);
+      return apply(e);
+    };
+    const transport: Transport = {
+      send: (messages) => events.push(...messages.map((m) => `send ${m.type}`)),
+      setMembers: () => undefined,
+      close: async () => undefined,
+    };
+    const node = await RaftNode.open({
+      config: { ...FAST_RAFT, id: 'n1', peers: core.status().members },
+      storage,
+      transport,
+      stateMachine: kv,
+      logger: silentLogger(),
+      createCore: () => core,
+      onFatal: (err) => events.push(`fatal ${err instanceof Error ? err.message : String(err)}`),
+    });
+    return { node, core };
+  }
+
+  function backingWithEntry(): MemoryStorageBacking {
+    return { hardState: { term: 2, vote: 'n2', commitIndex: 0 }, snapshot: null, entries: new Map([[1, entry]]) };
+  }
+
+  it('does not hold the Ready loop, and stop() waits for it', async () => {
+    const events: string[] = [];
+    const storage = new GatedStorage(new MemoryRaftStorage(backingWithEntry()), { onSaved: () => events.push('saved') });
+    storage.holdFrom(() => true);
+    const { node, core } = await openNode(storage, events);
+    let stopped = false;
+    try {
+      node.start();
+      await waitUntil(() => core.advanced, { what: 'advance() while the save is held' });
+      expect(storage.held).toHaveLength(1);
+      expect(storage.held[0]!.batch).toMatchObject({ entries: [], sync: false, hardState: { commitIndex: 1 } });
+      expect(events).toEqual(['apply 1', 'send appendResp']);
+      const stopping = node.stop().then(() => (stopped = true));
+      await sleep(FAST_RAFT.tickMs * 5);
+      expect(stopped).toBe(false); // still waiting for the held save
+      storage.openGate();
+      await stopping;
+      expect(events).toEqual(['apply 1', 'send appendResp', 'saved']);
+    } finally {
+      storage.openGate();
+      await node.stop();
+    }
+  });
+
+  it('fails the node when it fails', async () => {
+    const events: string[] = [];
+    const inner = new MemoryRaftStorage(backingWithEntry());
+    const failing: RaftStorage = {
+      load: () => inner.load(),
+      save: async () => {
+        throw new Error('disk gone');
+      },
+      compact: (...args) => inner.compact(...args),
+      close: () => inner.close(),
+    };
+    const { node } = await openNode(failing, events);
+    try {
+      node.start();
+      await waitUntil(() => events.some((e) => e.startsWith('fatal')), { what: 'the node to fail' });
+      expect(events).toContain('fatal disk gone');
+    } finally {
+      await node.stop();
+    }
+  });
+});
