@@ -74,6 +74,33 @@ function createRaftMetrics(registry: Registry): RaftMetrics {
   };
 }
 
+/** What the Raft transport has sent, read from its counters at scrape time. */
+export function registerTransportMetrics(registry: Registry, read: () => { sent: number; dropped: number; failed: number; envelopes: number }): void {
+  const registers = [registry];
+  new Counter({
+    name: 'ratify_raft_messages_total',
+    help: 'Outbound Raft messages by outcome: sent, dropped (queue full, peer unknown or backing off), failed (request or stream failed).',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      const c = read();
+      this.reset();
+      this.inc({ outcome: 'sent' }, c.sent);
+      this.inc({ outcome: 'dropped' }, c.dropped);
+      this.inc({ outcome: 'failed' }, c.failed);
+    },
+  });
+  new Counter({
+    name: 'ratify_raft_envelopes_total',
+    help: 'Outbound Raft envelopes (stream frames and requests); messages per envelope shows the batching.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read().envelopes);
+    },
+  });
+}
+
 export function setRole(metrics: RaftMetrics, role: Role): void {
   for (const r of ROLES) metrics.role.set({ role: r }, r === role ? 1 : 0);
 }

@@ -1,7 +1,8 @@
 // Per-node counters around one phase, to say what bounds a number rather than
 // only report it: CPU used by each node process (from /proc), and from its
 // Prometheus metrics the synced storage writes (fsyncs), the entries they
-// carried, the time they took, and how far the commit index moved.
+// carried, the time they took, how far the commit index moved, and the Raft
+// envelopes (stream frames or requests) the node sent.
 import { readFileSync } from 'node:fs';
 import type { BenchContext } from './context.js';
 import type { Histogram } from './histogram.js';
@@ -15,6 +16,7 @@ export interface NodeCounters {
   readonly fsyncEntries: number | null;
   readonly fsyncSeconds: number | null;
   readonly commitIndex: number | null;
+  readonly envelopes: number | null;
 }
 
 export interface NodePhaseStats {
@@ -29,6 +31,10 @@ export interface NodePhaseStats {
   readonly entriesPerOp: number | null;
   /** Synced writes per successful client operation. */
   readonly fsyncsPerOp: number | null;
+  /** CPU milliseconds of this node per successful client operation (robust to a shared machine's noise). */
+  readonly cpuMsPerOp: number | null;
+  /** Raft envelopes this node sent per successful client operation. */
+  readonly envelopesPerOp: number | null;
 }
 
 /** Linux reports utime/stime in clock ticks; 100 per second on every mainstream kernel config. */
@@ -77,6 +83,7 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
     fsyncEntries: metrics.get('ratify_raft_storage_batch_entries_sum') ?? null,
     fsyncSeconds: metrics.get('ratify_raft_storage_save_seconds_sum') ?? null,
     commitIndex: metrics.get('ratify_raft_commit_index') ?? null,
+    envelopes: metrics.get('ratify_raft_envelopes_total') ?? null,
   };
 }
 
@@ -102,6 +109,8 @@ export function phaseStats(id: string, leader: boolean, before: NodeCounters, af
     meanFsyncMs: seconds === null ? null : ratio(seconds * 1000, fsyncs),
     entriesPerOp: ratio(committed, ops),
     fsyncsPerOp: ratio(fsyncs, ops),
+    cpuMsPerOp: ratio(cpu, ops),
+    envelopesPerOp: ratio(d('envelopes'), ops),
   };
 }
 

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../http/app.js';
 import { Draining } from '../http/draining.js';
 import { createLogger, type Logger } from '../logger.js';
-import { createMetrics, type Metrics } from '../metrics.js';
+import { createMetrics, registerTransportMetrics, type Metrics } from '../metrics.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import { LevelRaftStorage } from '../storage/leveldb-storage.js';
@@ -69,6 +69,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       logger,
     });
     parts.transport = transport;
+    registerTransportMetrics(metrics.registry, () => transport.counters());
     const node = await RaftNode.open({
       config,
       storage: parts.storage,

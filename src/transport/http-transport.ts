@@ -45,7 +45,7 @@ export class HttpTransport implements Transport {
   /** One channel per peer, with the URL string it was built from. Members with an unusable URL have none. */
   private readonly peers = new Map<NodeId, Peer>();
   private readonly streams: boolean;
-  private readonly counterValues: TransportCounters = { sent: 0, dropped: 0, failed: 0 };
+  private readonly counterValues: TransportCounters = { sent: 0, dropped: 0, failed: 0, envelopes: 0 };
   private closed = false;
 
   constructor(opts: HttpTransportOptions) {

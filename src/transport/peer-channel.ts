@@ -23,6 +23,8 @@ export interface TransportCounters {
   dropped: number;
   /** Messages in requests that failed (network error, timeout, non-2xx). */
   failed: number;
+  /** Envelopes that went out: requests answered 2xx plus stream frames written. */
+  envelopes: number;
 }
 
 export interface PeerChannelConfig extends BatchLimits {
@@ -130,6 +132,7 @@ export class PeerChannel {
       if (res.statusCode >= 200 && res.statusCode < 300) {
         await res.body.dump();
         this.counters.sent += count;
+        this.counters.envelopes++;
         return;
       }
       const detail = { status: res.statusCode, bytes: body.byteLength, body: await readCapped(res.body) };

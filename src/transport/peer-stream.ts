@@ -140,6 +140,7 @@ export class PeerStream {
   private write(req: ClientRequest, frame: Buffer, count: number): void {
     req.write(frame);
     this.counters.sent += count;
+    this.counters.envelopes++;
     this.unackedSinceMs ??= Date.now();
   }
 

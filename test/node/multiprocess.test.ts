@@ -94,6 +94,13 @@ describe('multi-process failover (kv state machine)', () => {
     await expectAllPresent(acked, [leaderId]);
     const installed = metricValue(await c().metrics(leaderId), 'ratify_raft_snapshots_installed_total');
     expect(installed).toBeGreaterThanOrEqual(1);
+    // The leader's transport metrics: messages went out, batched into envelopes.
+    const leaderMetrics = await c().metrics(next.leaderId);
+    const sent = metricValue(leaderMetrics, 'ratify_raft_messages_total', { outcome: 'sent' }) ?? 0;
+    const envelopes = metricValue(leaderMetrics, 'ratify_raft_envelopes_total') ?? 0;
+    expect(sent).toBeGreaterThan(0);
+    expect(envelopes).toBeGreaterThan(0);
+    expect(envelopes).toBeLessThanOrEqual(sent);
     const restartedView = await c().view(leaderId);
     expect(restartedView.role).toBe('follower');
     expect(restartedView.snapshotIndex).toBeGreaterThanOrEqual(leaderView.snapshotIndex!);

@@ -108,7 +108,7 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
     expect(byType(n2.received)).toEqual(byType(toN2));
     expect(byType(n1.received)).toEqual(byType(toN1));
     // The sender counts after the 204 arrives, which may be after the receiver saw the messages.
-    await eventually(() => expect(t1.counters()).toEqual({ sent: toN2.length, dropped: 0, failed: 0 }));
+    await eventually(() => expect(t1.counters()).toMatchObject({ sent: toN2.length, dropped: 0, failed: 0 }));
   });
 
   it('batches a burst into envelopes within the caps and loses nothing', async () => {
@@ -126,7 +126,10 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
     expect(n2.received.map((m) => (m.type === 'heartbeat' ? m.leaderCommit : -1))).toEqual(
       Array.from({ length: 10 }, () => Array.from({ length: 100 }, (_, i) => i)).flat(),
     );
-    await eventually(() => expect(t1.counters()).toEqual({ sent: 1000, dropped: 0, failed: 0 }));
+    await eventually(() => expect(t1.counters()).toMatchObject({ sent: 1000, dropped: 0, failed: 0 }));
+    // At most 64 messages per envelope, and batched: far fewer envelopes than messages.
+    expect(t1.counters().envelopes).toBeGreaterThanOrEqual(16);
+    expect(t1.counters().envelopes).toBeLessThan(1000);
   });
 
   it('survives a peer that is down: no throw, messages dropped or failed and counted', async () => {
@@ -155,7 +158,7 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
     const port = (silent.address() as { port: number }).port;
     const t = transport('n1', [{ id: 'n3', url: `http://127.0.0.1:${port}`, voter: true }], { requestTimeoutMs: 200 });
     t.send(heartbeats('n1', 'n3', 3));
-    await eventually(() => expect(t.counters()).toEqual({ sent: 0, dropped: 0, failed: 3 }));
+    await eventually(() => expect(t.counters()).toEqual({ sent: 0, dropped: 0, failed: 3, envelopes: 0 }));
   });
 
   it('counts messages a peer refuses (wrong secret) as failed', async () => {
