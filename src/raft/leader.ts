@@ -43,8 +43,20 @@ export interface LeaderHost {
 export class Leader {
   private readonly rep: Replicator;
   private transfer: LeadershipTransfer | null = null;
-  /** Entries were appended or the commit index moved since the last broadcast. */
+  /** Entries were appended since the last broadcast. */
   private broadcastPending = false;
+  /**
+   * The commit index moved and no append has carried it to the followers yet.
+   * The next broadcast of new entries carries it, or else the next tick does; not
+   * an append of its own at once. Such an append costs every follower a message,
+   * a storage write and an answer, which at low load doubled the messages per
+   * write; under load the next proposal's append carries the commit anyway.
+   * Followers learn a commit at most a tick later than before. Nothing waits on
+   * that but their own apply (clients are answered by the leader, and follower
+   * reads wait for their read index to apply, a tick at most), and no safety
+   * argument depends on when a follower learns the commit index.
+   */
+  private commitUnannounced = false;
   private heartbeatElapsed = 0;
   /** Ticks since the last CheckQuorum round. */
   private quorumElapsed = 0;
@@ -72,6 +84,7 @@ export class Leader {
     }
     if (this.transfer?.expiredAfterTick(cfg.electionTicks) === true) this.transfer = null;
     this.rep.tick();
+    if (this.commitUnannounced) this.broadcast();
     if (this.heartbeatElapsed >= cfg.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.rep.broadcastHeartbeat(this.host.reads.currentSeq);
@@ -109,14 +122,17 @@ export class Leader {
     this.maybeCommit();
   }
 
-  /** Sends what proposals and commits since the last Ready call for, batched; starts a pending read round. */
+  /** Sends what proposals since the last Ready call for, batched, with the commit index; starts a pending read round. */
   flush(): void {
-    if (this.broadcastPending) {
-      this.broadcastPending = false;
-      this.rep.broadcastAppend();
-    }
+    if (this.broadcastPending) this.broadcast();
     const reads = this.host.reads;
     if (reads.needsRound()) this.rep.broadcastHeartbeat(reads.startRound());
+  }
+
+  private broadcast(): void {
+    this.broadcastPending = false;
+    this.commitUnannounced = false;
+    this.rep.broadcastAppend();
   }
 
   /** The config changed (we appended a config entry): track new members, forget removed ones. */
@@ -203,7 +219,7 @@ export class Leader {
     const index = this.rep.committedIndex(this.host.config.voters());
     if (index <= log.commitIndex || log.termAt(index) !== this.host.term()) return true;
     log.commitTo(index);
-    this.broadcastPending = true;
+    this.commitUnannounced = true;
     this.host.reads.releaseDeferred();
     return !this.maybeStepDownRemoved();
   }

@@ -241,6 +241,18 @@ export class Cluster {
   elect(id: NodeId): void {
     this.campaign(id);
     expect(this.core(id).status().role).toBe('leader');
+    this.stabilizeCommits();
+  }
+
+  /**
+   * stabilize(), then one tick of every leader and stabilize() again: a leader
+   * announces a commit that no new entry carried at its next tick (Leader's
+   * commitUnannounced), so this is what lets the followers learn and apply it.
+   */
+  stabilizeCommits(): void {
+    this.stabilize();
+    for (const id of this.leaderIds()) this.tick(id);
+    this.stabilize();
   }
 
   isolate(id: NodeId): void {

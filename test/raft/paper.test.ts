@@ -210,7 +210,7 @@ describe('§5.3 log replication', () => {
     const r = c.core('a').propose(enc('v'));
     expect(r).toEqual({ ok: true, index: 2, term: c.core('a').status().term });
     c.cutLink('a', 'c');
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.core('a').status().commitIndex).toBe(2);
     expect(c.node('a').applied).toEqual(['v']);
     expect(c.node('b').applied).toEqual(['v']);
@@ -284,7 +284,7 @@ describe('§5.3 log replication', () => {
     // x (absent from the network) votes for l; f may refuse (cases c, d have newer logs).
     c.core('l').step({ type: 'voteResp', from: 'x', to: 'l', term: 8, granted: true });
     expect(c.core('l').status().role).toBe('leader');
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.core('l').status().role).toBe('leader');
     expect(c.logOf('f')).toEqual(c.logOf('l'));
     expect(c.logOf('l')).toHaveLength(11);
@@ -535,11 +535,11 @@ describe('§4 membership changes', () => {
     expect(c.core('l').status().role).toBe('learner');
     c.elect('a');
     c.propose('a', 'x');
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.node('l').applied).toEqual(['x']);
     c.cutLink('a', 'b');
     c.propose('a', 'y');
-    c.stabilize();
+    c.stabilizeCommits();
     // The learner has y, but a and b are the voters: no quorum without b.
     expect(c.core('l').status().lastIndex).toBe(3);
     expect(c.core('a').status().commitIndex).toBe(2);
@@ -554,16 +554,16 @@ describe('§4 membership changes', () => {
     c.elect('a');
     expect(c.core('a').proposeConfChange({ type: 'addLearner', id: 'd', url: 'http://d' }).ok).toBe(true);
     expect(c.core('a').status().members.map((m) => `${m.id}:${m.voter}`)).toEqual(['a:true', 'b:true', 'c:true', 'd:false']);
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.core('d').status().role).toBe('learner');
     expect(c.core('a').proposeConfChange({ type: 'promote', id: 'd' }).ok).toBe(true);
     c.processReady('a');
     c.deliver((m) => m.to === 'd');
     expect(c.core('d').status().commitIndex).toBeLessThan(c.core('d').status().lastIndex);
     expect(c.core('d').status().role).toBe('follower');
-    c.stabilize();
+    c.stabilizeCommits();
     c.propose('a', 'x');
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.node('d').applied).toEqual(['x']);
   });
 
@@ -620,13 +620,13 @@ describe('§4 membership changes', () => {
     c.elect('a');
     expect(c.core('a').proposeConfChange({ type: 'remove', id: 'a' }).ok).toBe(true);
     expect(c.core('a').status().role).toBe('leader');
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.core('a').status()).toMatchObject({ role: 'learner', leaderId: null });
     expect(c.core('b').status().members.map((m) => m.id)).toEqual(['b', 'c']);
     const leader = c.tickUntil(() => c.leaderIds()[0]);
     expect(['b', 'c']).toContain(leader);
     c.propose(leader, 'after');
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.node(leader === 'b' ? 'c' : 'b').applied).toEqual(['after']);
   });
 

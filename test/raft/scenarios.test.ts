@@ -10,7 +10,7 @@ describe('scenarios', () => {
     c.elect('a');
     c.propose('a', 'x');
     c.propose('a', 'y');
-    c.stabilize();
+    c.stabilizeCommits();
     for (const id of ['a', 'b', 'c']) {
       expect(c.node(id).applied).toEqual(['x', 'y']);
       expect(c.core(id).status().commitIndex).toBe(3);
@@ -29,7 +29,7 @@ describe('scenarios', () => {
     for (const m of appends) expect(m.type === 'append' && m.entries.length).toBe(50);
     c.core('a').advance(rd);
     c.inFlight.push(...rd.messages);
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.node('c').applied).toHaveLength(50);
   });
 
@@ -128,26 +128,45 @@ describe('scenarios', () => {
     expect(c.node('c').applied).toEqual(a.applied);
   });
 
+  it('a new commit index rides on the next append, or goes out at the next tick, never in an append of its own at once', () => {
+    const c = new Cluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.propose('a', 'x');
+    c.stabilize();
+    expect(c.node('a').applied).toEqual(['x']);
+    expect([c.node('b').applied, c.node('c').applied]).toEqual([[], []]); // committed, not yet announced
+    c.propose('a', 'y');
+    c.processReady('a');
+    const appends = c.inFlight.filter((m) => m.type === 'append');
+    expect(appends.map((m) => (m.type === 'append' ? [m.to, m.leaderCommit] : null))).toEqual([['b', 2], ['c', 2]]);
+    c.stabilize();
+    expect([c.node('b').applied, c.node('c').applied]).toEqual([['x'], ['x']]); // y's append carried x's commit
+    c.tick('a');
+    c.stabilize();
+    expect([c.node('b').applied, c.node('c').applied]).toEqual([['x', 'y'], ['x', 'y']]); // the tick announced y's
+  });
+
   it('learner add + promote: the new voter then counts toward the quorum', () => {
     const c = new Cluster(['a', 'b', 'c']);
     c.add('d', initialState(voters('a', 'b', 'c')));
     expect(c.core('d').status().role).toBe('learner');
     c.elect('a');
     expect(c.core('a').proposeConfChange({ type: 'addLearner', id: 'd', url: 'http://d' }).ok).toBe(true);
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.core('a').proposeConfChange({ type: 'promote', id: 'd' }).ok).toBe(true);
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.core('d').status().role).toBe('follower');
     // With b and c cut off, a and d are only 2 of 4 voters: nothing commits.
     c.cutLink('a', 'b');
     c.cutLink('a', 'c');
     c.propose('a', 'x');
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.node('a').applied).toEqual([]);
     c.heal();
     c.cutLink('a', 'c');
     c.tickAll(1);
     expect(c.node('a').applied).toEqual(['x']);
+    c.tickAll(1); // d learns the commit with a's next broadcast
     expect(c.node('d').applied).toEqual(['x']);
   });
 
@@ -155,9 +174,9 @@ describe('scenarios', () => {
     const c = new Cluster(['a', 'b', 'c']);
     c.elect('a');
     c.propose('a', 'before');
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.core('a').proposeConfChange({ type: 'remove', id: 'a' }).ok).toBe(true);
-    c.stabilize();
+    c.stabilizeCommits();
     expect(c.core('a').status().role).toBe('learner');
     const leader = c.tickUntil(() => c.leaderIds()[0]);
     expect(leader).not.toBe('a');
@@ -165,7 +184,7 @@ describe('scenarios', () => {
     expect(c.core('a').status().role).toBe('learner');
     expect(c.leaderIds()).toEqual([leader]);
     c.propose(leader, 'after');
-    c.stabilize();
+    c.stabilizeCommits();
     for (const id of ['b', 'c']) expect(c.node(id).applied).toEqual(['before', 'after']);
   });
 
@@ -173,13 +192,13 @@ describe('scenarios', () => {
     const c = new Cluster(['a', 'b', 'c']);
     c.elect('a');
     for (let i = 0; i < 5; i++) c.propose('a', `v${i}`);
-    c.stabilize();
+    c.stabilizeCommits();
     const term = c.core('a').status().term;
     for (const id of ['a', 'b', 'c']) c.restart(id);
     for (const id of ['a', 'b', 'c']) expect(c.core(id).status().term).toBe(term);
     const leader = c.tickUntil(() => c.leaderIds()[0]);
     c.propose(leader, 'v5');
-    c.stabilize();
+    c.stabilizeCommits();
     for (const id of ['a', 'b', 'c']) expect(c.node(id).applied).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
   });
 
