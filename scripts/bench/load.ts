@@ -2,6 +2,7 @@
 // soon as the previous one finishes. Closed loop measures what a client with N
 // requests in flight sees; throughput is then bounded by latency (Little's law),
 // which is exactly the comparison the issue asks for at concurrency 1/16/64.
+import { readFileSync } from 'node:fs';
 import { Histogram, type LatencySummary } from './histogram.js';
 import type { Progress } from './progress.js';
 
@@ -47,6 +48,8 @@ export interface LoadResult {
   readonly latency: LatencySummary;
   /** CPU the benchmark process itself used, as % of one core: shows whether the load generator was the bottleneck. */
   readonly clientCpuPercent: number;
+  /** Busy share of every core of the machine over the phase (0-100, /proc/stat); null off Linux. Near 100 means the box is saturated. */
+  readonly machineCpuPercent: number | null;
 }
 
 const ERROR_KINDS_MAX = 16;
@@ -57,6 +60,7 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
   const errorKinds: Record<string, number> = {};
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
+  const machine0 = machineCpuTicks();
   const measureStartNs = t0 + BigInt(Math.round(spec.warmupMs * 1e6));
   const endNs = spec.durationMs > 0 ? measureStartNs + BigInt(Math.round(spec.durationMs * 1e6)) : null;
   let ok = 0;
@@ -104,8 +108,9 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
   const cpu = process.cpuUsage(cpu0);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   const clientCpuPercent = (100 * (cpu.user + cpu.system)) / Math.max(1, wallUs);
+  const machineCpuPercent = busyPercent(machine0, machineCpuTicks());
   spec.progress?.note(
-    `[${spec.label}] ${Math.round(ok / (elapsedMs / 1000))} ops/s, p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms, ${ok} ok, ${errors} errors, client CPU ${clientCpuPercent.toFixed(0)}%${errors > 0 ? ` ${JSON.stringify(errorKinds)}` : ''}`,
+    `[${spec.label}] ${Math.round(ok / (elapsedMs / 1000))} ops/s, p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms, ${ok} ok, ${errors} errors, client CPU ${clientCpuPercent.toFixed(0)}%${machineCpuPercent === null ? '' : `, machine CPU ${machineCpuPercent.toFixed(0)}%`}${errors > 0 ? ` ${JSON.stringify(errorKinds)}` : ''}`,
   );
   return {
     label: spec.label,
@@ -118,8 +123,28 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
     ratePerSec: ok / (elapsedMs / 1000),
     latency,
     clientCpuPercent,
+    machineCpuPercent,
     histogram,
   };
+}
+
+/** Busy and total jiffies of all cores together (first line of /proc/stat); null where there is none. */
+export function machineCpuTicks(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    if (fields.length < 5 || fields.some((f) => !Number.isFinite(f))) return null;
+    const total = fields.reduce((a, b) => a + b, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+export function busyPercent(a: { busy: number; total: number } | null, b: { busy: number; total: number } | null): number | null {
+  if (a === null || b === null || b.total <= a.total) return null;
+  return (100 * (b.busy - a.busy)) / (b.total - a.total);
 }
 
 function validate(spec: LoadSpec): void {

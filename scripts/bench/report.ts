@@ -1,7 +1,7 @@
 // Turns the measured sections into the printed tables and the goal checks of
 // issue 5. Pure: no I/O, so it is unit-tested on hand-made results.
 import type { NodePhaseStats } from './node-stats.js';
-import type { BenchReport, EtcdSection, FailoverSection, Goal, NodeResources, Section, TxSection, WritesSection } from './results.js';
+import type { BenchReport, EtcdSection, FailoverSection, Goal, NodeResources, Section, Series, TxSection, WritesSection } from './results.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './table.js';
 
 const TX_GOAL_PER_SEC = 2000;
@@ -78,12 +78,13 @@ function writesTable(w: WritesSection, etcd: EtcdSection): Table {
 
 /** CPU and storage per phase: a node near 100% CPU is CPU-bound; else the fsync chain and round trips are. */
 function boundsTable(w: WritesSection, tx: TxSection): Table {
-  const row = (phase: string, c: number, nodes: readonly NodePhaseStats[]): string[] => {
+  const row = (phase: string, c: number, series: Series, nodes: readonly NodePhaseStats[]): string[] => {
     const leader = nodes.find((n) => n.leader);
     const followerCpu = nodes.filter((n) => !n.leader).map((n) => n.cpuPercent ?? Number.NaN);
     const num = (v: number | null | undefined, digits: number): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
     return [
       phase, String(c),
+      num(series.machineCpuPercent, 0),
       num(leader?.cpuPercent, 0), num(followerCpu.length === 0 ? null : Math.max(...followerCpu), 0),
       num(leader?.fsyncsPerSec, 0), num(leader?.entriesPerFsync, 2), num(leader?.meanFsyncMs, 2),
       num(leader?.entriesPerOp, 2), num(leader?.fsyncsPerOp, 2),
@@ -91,9 +92,9 @@ function boundsTable(w: WritesSection, tx: TxSection): Table {
     ];
   };
   return {
-    title: 'What bounds it: node CPU (% of one core) and the leader\'s synced storage writes, per phase (warm-up included)',
-    headers: ['phase', 'conc', 'leader CPU %', 'follower CPU % (max)', 'leader fsyncs/s', 'entries/fsync', 'ms/fsync', 'entries/op', 'fsyncs/op', 'leader CPU ms/op', 'raft envelopes/op'],
-    rows: [...w.runs.map((r) => row('writes', r.concurrency, r.nodes)), ...tx.runs.map((r) => row('tx', r.concurrency, r.nodes))],
+    title: "What bounds it: machine CPU (% of all cores), node CPU (% of one core) and the leader's synced storage writes, per phase (node counters include warm-up)",
+    headers: ['phase', 'conc', 'machine CPU %', 'leader CPU %', 'follower CPU % (max)', 'leader fsyncs/s', 'entries/fsync', 'ms/fsync', 'entries/op', 'fsyncs/op', 'leader CPU ms/op', 'raft envelopes/op'],
+    rows: [...w.runs.map((r) => row('writes', r.concurrency, r.writes, r.nodes)), ...tx.runs.map((r) => row('tx', r.concurrency, r.tx, r.nodes))],
   };
 }
 

@@ -14,6 +14,8 @@ export interface Series {
   readonly latency: LatencySummary;
   /** CPU of the benchmark process during the phase, % of one core (absent for derived series). */
   readonly clientCpuPercent?: number;
+  /** Busy share of all the machine's cores during the phase (absent for derived series). */
+  readonly machineCpuPercent?: number | null;
 }
 
 export type SectionStatus = 'ok' | 'skipped' | 'failed';
@@ -138,5 +140,6 @@ export function toSeries(r: LoadResult): Series {
     ratePerSec: r.ratePerSec,
     latency: r.latency,
     clientCpuPercent: r.clientCpuPercent,
+    machineCpuPercent: r.machineCpuPercent,
   };
 }

@@ -8,7 +8,7 @@ export function latency(p50Ms: number, p99Ms: number): LatencySummary {
 }
 
 export function series(ratePerSec: number, p50Ms: number, p99Ms: number): Series {
-  return { ok: ratePerSec * 10, errors: 0, errorKinds: {}, elapsedMs: 10_000, ratePerSec, latency: latency(p50Ms, p99Ms) };
+  return { ok: ratePerSec * 10, errors: 0, errorKinds: {}, elapsedMs: 10_000, ratePerSec, latency: latency(p50Ms, p99Ms), machineCpuPercent: 97 };
 }
 
 function nodeStats(c: number): NodePhaseStats[] {

@@ -49,3 +49,16 @@ describe('processCpuMs', () => {
     expect(processCpuMs(2 ** 30)).toBeNull();
   });
 });
+
+describe('machine CPU', () => {
+  it('reads /proc/stat and turns two readings into a busy share of all cores', async () => {
+    const { busyPercent, machineCpuTicks } = await import('../../scripts/bench/load.js');
+    expect(busyPercent({ busy: 100, total: 400 }, { busy: 250, total: 600 })).toBe(75);
+    expect(busyPercent({ busy: 100, total: 400 }, { busy: 100, total: 400 })).toBeNull();
+    expect(busyPercent(null, { busy: 1, total: 2 })).toBeNull();
+    const t = machineCpuTicks();
+    expect(t).not.toBeNull();
+    expect(t!.busy).toBeGreaterThan(0);
+    expect(t!.total).toBeGreaterThanOrEqual(t!.busy);
+  });
+});

@@ -68,8 +68,8 @@ describe('renderReport', () => {
     expect(text).toContain('Goals (issue 5)');
     // Disk per transaction: 60 MiB / 120,000 for ratify, 64 MiB / 100,000 pairs for etcd.
     expect(text).toMatch(/\| ratify tx n1 +\| +150\.0 MiB \| +100\.0 MiB \| +60\.0 MiB \| +524 B \|/);
-    // The bounds table: leader CPU 30+c, busiest follower 25, leader counters.
-    expect(text).toMatch(/\| tx +\| +64 \| +94 \| +25 \| +500 \| +1\.50 \| +2\.00 \| +4\.00 \| +3\.00 \|/);
+    // The bounds table: machine CPU 97, leader CPU 30+c, busiest follower 25, leader counters.
+    expect(text).toMatch(/\| tx +\| +64 \| +97 \| +94 \| +25 \| +500 \| +1\.50 \| +2\.00 \| +4\.00 \| +3\.00 \| +0\.800 \| +1\.20 \|/);
     expect(text).toMatch(/\| etcd e1 +\| +60\.0 MiB \| +100\.0 MiB \| +64\.0 MiB \| +671 B \|/);
   });
 
