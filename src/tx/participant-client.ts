@@ -8,7 +8,8 @@
 // 3PC precommit: a refusal with code TX_ALREADY_ABORTED (the participant
 // aborted on its own timeout) and an ack with `state: "committed"` (it
 // committed on its own timeout); see precommitPhase in protocol-run.ts.
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { postJson } from './http-call.js';
 import type { Protocol } from './types.js';
 
 export interface PrepareRequest {
@@ -54,33 +55,37 @@ export interface ParticipantClient {
 
 /** A participant's answer body is small; anything bigger is a failure, not a memory problem. */
 const ANSWER_BYTES_MAX = 64 * 1024;
+/** Parsed participant base URLs; participants are few, but clients choose them, so the cache is capped. */
+const TARGET_CACHE_MAX = 1024;
+const targets = new Map<string, { readonly origin: string; readonly pathPrefix: string }>();
+
+/** Origin and path of a participant's base URL (validated by the API before it gets here). */
+function targetOf(baseUrl: string): { readonly origin: string; readonly pathPrefix: string } {
+  let t = targets.get(baseUrl);
+  if (t === undefined) {
+    const u = new URL(baseUrl);
+    t = { origin: u.origin, pathPrefix: u.pathname.replace(/\/+$/, '') };
+    if (targets.size >= TARGET_CACHE_MAX) targets.clear();
+    targets.set(baseUrl, t);
+  }
+  return t;
+}
 
 export function createHttpParticipantClient(opts: { connectionsPerOrigin: number }): ParticipantClient {
   // One pool per origin (undici Agent): a slow participant fills only its own sockets.
   const agent = new Agent({ connections: opts.connectionsPerOrigin, keepAliveTimeout: 30_000, pipelining: 1 });
 
   async function post(path: string, baseUrl: string, body: object, term: number, call: CallOptions): Promise<{ status: number; text: string }> {
-    const url = `${baseUrl.replace(/\/+$/, '')}/${path}`;
-    // One controller per call, unhooked afterwards: listeners must not pile up on
-    // the long-lived term signal (AbortSignal.any leaks on some Node 20 releases).
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DOMException('participant call timed out', 'TimeoutError')), call.timeoutMs);
-    const onTermEnd = (): void => controller.abort(call.signal.reason);
-    if (call.signal.aborted) onTermEnd();
-    else call.signal.addEventListener('abort', onTermEnd, { once: true });
-    try {
-      const res = await request(url, {
-        dispatcher: agent,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-ratify-term': String(term) },
-        body: JSON.stringify(body),
-        signal: controller.signal,
-      });
-      return { status: res.statusCode, text: await readBounded(res.body) };
-    } finally {
-      clearTimeout(timer);
-      call.signal.removeEventListener('abort', onTermEnd);
-    }
+    const target = targetOf(baseUrl);
+    return postJson(agent, {
+      origin: target.origin,
+      path: `${target.pathPrefix}/${path}`,
+      headers: { 'content-type': 'application/json', 'x-ratify-term': String(term) },
+      body: JSON.stringify(body),
+      timeoutMs: call.timeoutMs,
+      signal: call.signal,
+      answerBytesMax: ANSWER_BYTES_MAX,
+    });
   }
 
   return {
@@ -136,17 +141,6 @@ function stringField(text: string, pick: (o: Record<string, unknown>) => unknown
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const field = pick(value as Record<string, unknown>);
   return typeof field === 'string' && field.length <= 64 ? field : null;
-}
-
-async function readBounded(body: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > ANSWER_BYTES_MAX) throw new Error(`answer larger than ${ANSWER_BYTES_MAX} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export function describe(e: unknown): string {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpParticipantClient, parseVote } from '../../src/tx/participant-client.js';
 import { FakeParticipant } from './fake-participant.js';
@@ -76,6 +77,27 @@ describe('HTTP participant client', () => {
     controller.abort();
     expect(await pending).toEqual({ kind: 'failure', error: 'prepare failed: cancelled' });
     p.setMode('ok');
+  });
+
+  it('fails an answer larger than 64 KiB', async () => {
+    p.ackBodies.commit = { ok: true, filler: 'x'.repeat(70 * 1024) };
+    const res = await client.deliver('commit', { url: p.url, txId: 't4', participant: 'a', term: 1 }, call());
+    expect(res).toMatchObject({ kind: 'failure', error: expect.stringMatching(/answer larger than 65536 bytes/) });
+    p.ackBodies.commit = { ok: true };
+    // The connection pool is still good afterwards.
+    expect(await client.deliver('commit', { url: p.url, txId: 't4', participant: 'a', term: 1 }, call())).toEqual({ kind: 'ack', state: null });
+  });
+
+  it('ends every call under a term at once with one listener on its signal, and refuses calls after it ended', async () => {
+    p.setMode('hang');
+    const term = new AbortController();
+    const pending = Array.from({ length: 20 }, (_, i) => client.deliver('commit', { url: p.url, txId: `h${i}`, participant: 'a', term: 2 }, { timeoutMs: 60_000, signal: term.signal }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(getEventListeners(term.signal, 'abort')).toHaveLength(1);
+    term.abort();
+    for (const r of await Promise.all(pending)) expect(r).toEqual({ kind: 'failure', error: 'commit failed: cancelled', code: null });
+    p.setMode('ok');
+    expect(await client.prepare(prepareReq(p.url), { timeoutMs: 1000, signal: term.signal })).toEqual({ kind: 'failure', error: 'prepare failed: cancelled' });
   });
 
   it('treats a malformed prepare answer as a failure', () => {
