@@ -9,7 +9,7 @@
 // aborted on its own timeout) and an ack with `state: "committed"` (it
 // committed on its own timeout); see precommitPhase in protocol-run.ts.
 import { Agent } from 'undici';
-import { postJson } from './http-call.js';
+import { httpCall } from '../http-call.js';
 import type { Protocol } from './types.js';
 
 export interface PrepareRequest {
@@ -77,8 +77,9 @@ export function createHttpParticipantClient(opts: { connectionsPerOrigin: number
 
   async function post(path: string, baseUrl: string, body: object, term: number, call: CallOptions): Promise<{ status: number; text: string }> {
     const target = targetOf(baseUrl);
-    return postJson(agent, {
+    return httpCall(agent, {
       origin: target.origin,
+      method: 'POST',
       path: `${target.pathPrefix}/${path}`,
       headers: { 'content-type': 'application/json', 'x-ratify-term': String(term) },
       body: JSON.stringify(body),

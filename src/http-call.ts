@@ -1,4 +1,5 @@
-// One small JSON POST over an undici dispatcher, without undici's request() API.
+// One small HTTP call over an undici dispatcher, without undici's request() API:
+// the coordinator's participant calls and the benchmark's load generator.
 //
 // Why: the coordinator makes 2 calls per participant per transaction, and on the
 // benchmark machine undici's request() (a Readable body stream, an AbortSignal
@@ -7,22 +8,24 @@
 // 64 concurrent calls). The handler gathers the answer into a bounded buffer.
 //
 // Cancellation without a listener per call: every call registers its abort in a
-// set kept per term signal, which gets ONE listener; a timer bounds the call.
+// set kept per signal (the leader's term), which gets ONE listener; a timer bounds
+// the whole call, connection included.
 import type { Dispatcher } from 'undici';
 
-export interface PostOptions {
+export interface CallOptions {
   readonly origin: string;
+  readonly method: 'GET' | 'POST' | 'PUT';
   readonly path: string;
   readonly headers: Record<string, string>;
-  readonly body: string;
+  readonly body: string | null;
   readonly timeoutMs: number;
   /** Aborts every call registered under it at once (the leader's term). */
-  readonly signal: AbortSignal;
+  readonly signal?: AbortSignal;
   /** A larger answer fails the call. */
   readonly answerBytesMax: number;
 }
 
-export interface PostAnswer {
+export interface CallAnswer {
   readonly status: number;
   readonly text: string;
 }
@@ -57,9 +60,9 @@ function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new DOMException('the call was cancelled', 'AbortError');
 }
 
-export function postJson(dispatcher: Dispatcher, opts: PostOptions): Promise<PostAnswer> {
-  if (opts.signal.aborted) return Promise.reject(abortReason(opts.signal));
-  return new Promise<PostAnswer>((resolve, reject) => {
+export function httpCall(dispatcher: Dispatcher, opts: CallOptions): Promise<CallAnswer> {
+  if (opts.signal?.aborted === true) return Promise.reject(abortReason(opts.signal));
+  return new Promise<CallAnswer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let status = 0;
@@ -71,13 +74,13 @@ export function postJson(dispatcher: Dispatcher, opts: PostOptions): Promise<Pos
       if (abortRequest !== null) abortRequest(reason);
       else pendingAbort = reason;
     };
-    const unregister = register(opts.signal, abort);
-    const timer = setTimeout(() => abort(new DOMException('participant call timed out', 'TimeoutError')), opts.timeoutMs);
+    const unregister = opts.signal === undefined ? null : register(opts.signal, abort);
+    const timer = setTimeout(() => abort(new DOMException(`the call timed out after ${opts.timeoutMs} ms`, 'TimeoutError')), opts.timeoutMs);
     const finish = (err: Error | null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      unregister();
+      unregister?.();
       if (err !== null) reject(err);
       else resolve({ status, text: Buffer.concat(chunks, bytes).toString('utf8') });
     };
@@ -107,7 +110,7 @@ export function postJson(dispatcher: Dispatcher, opts: PostOptions): Promise<Pos
       },
     };
     try {
-      dispatcher.dispatch({ origin: opts.origin, path: opts.path, method: 'POST', headers: opts.headers, body: opts.body }, handler);
+      dispatcher.dispatch({ origin: opts.origin, path: opts.path, method: opts.method, headers: opts.headers, body: opts.body }, handler);
     } catch (err) {
       finish(err instanceof Error ? err : new Error(String(err)));
     }
