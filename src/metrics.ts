@@ -5,13 +5,22 @@ import type { Role } from './raft/types.js';
 
 export const ROLES = ['follower', 'candidate', 'precandidate', 'leader', 'learner'] as const satisfies readonly Role[];
 
+/** What the Raft gauges show, read when metrics are scraped. */
+export interface RaftGaugeValues {
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly snapshotIndex: number;
+  readonly role: Role;
+}
+
 export interface RaftMetrics {
-  readonly term: Gauge;
-  readonly commitIndex: Gauge;
-  readonly appliedIndex: Gauge;
-  readonly snapshotIndex: Gauge;
-  /** 1 for the current role, 0 for the others. */
-  readonly role: Gauge<'role'>;
+  /**
+   * The node's status, read at scrape time by the term, index and role gauges
+   * (ratify_raft_term, _commit_index, _applied_index, _snapshot_index, _role):
+   * setting them on every Ready cost more than every scrape together.
+   */
+  setStatusSource(read: () => RaftGaugeValues): void;
   readonly leaderChanges: Counter;
   /** result: ok | refused | timeout | lost | shutdown */
   readonly proposals: Counter<'result'>;
@@ -45,14 +54,36 @@ export function createMetrics(opts: MetricsOptions): Metrics {
 
 function createRaftMetrics(registry: Registry): RaftMetrics {
   const registers = [registry];
-  const gauge = (name: string, help: string): Gauge => new Gauge({ name, help, registers });
+  let source: (() => RaftGaugeValues) | null = null;
+  const gauge = (name: string, help: string, pick: (v: RaftGaugeValues) => number): Gauge =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        if (source !== null) this.set(pick(source()));
+      },
+    });
   const counter = (name: string, help: string): Counter => new Counter({ name, help, registers });
+  gauge('ratify_raft_term', 'Current Raft term.', (v) => v.term);
+  gauge('ratify_raft_commit_index', 'Raft commit index known to this node.', (v) => v.commitIndex);
+  gauge('ratify_raft_applied_index', 'Highest log index applied to the state machine.', (v) => v.appliedIndex);
+  gauge('ratify_raft_snapshot_index', 'Last log index covered by the latest snapshot.', (v) => v.snapshotIndex);
+  new Gauge({
+    name: 'ratify_raft_role',
+    help: '1 for the current Raft role.',
+    labelNames: ['role'],
+    registers,
+    collect() {
+      if (source === null) return;
+      const current = source().role;
+      for (const r of ROLES) this.set({ role: r }, r === current ? 1 : 0);
+    },
+  });
   return {
-    term: gauge('ratify_raft_term', 'Current Raft term.'),
-    commitIndex: gauge('ratify_raft_commit_index', 'Raft commit index known to this node.'),
-    appliedIndex: gauge('ratify_raft_applied_index', 'Highest log index applied to the state machine.'),
-    snapshotIndex: gauge('ratify_raft_snapshot_index', 'Last log index covered by the latest snapshot.'),
-    role: new Gauge({ name: 'ratify_raft_role', help: '1 for the current Raft role.', labelNames: ['role'], registers }),
+    setStatusSource(read) {
+      source = read;
+    },
     leaderChanges: counter('ratify_raft_leader_changes_total', 'Times the known leader changed.'),
     proposals: new Counter({ name: 'ratify_raft_proposals_total', help: 'Proposals by result.', labelNames: ['result'], registers }),
     readBarriers: new Counter({ name: 'ratify_raft_read_barriers_total', help: 'ReadIndex barriers by result.', labelNames: ['result'], registers }),
@@ -101,6 +132,3 @@ export function registerTransportMetrics(registry: Registry, read: () => { sent:
   });
 }
 
-export function setRole(metrics: RaftMetrics, role: Role): void {
-  for (const r of ROLES) metrics.role.set({ role: r }, r === role ? 1 : 0);
-}

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { RatifyError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { setRole, type RaftMetrics } from '../metrics.js';
+import type { RaftMetrics } from '../metrics.js';
 import type { CoreStatus, RaftCoreApi } from '../raft/api.js';
 import { seededRandom } from '../raft/random.js';
 import { RaftCore } from '../raft/raft.js';
@@ -148,7 +148,10 @@ export class RaftNode implements ClusterNode {
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
     this.lastEvent = { isLeader: false, term: st.term };
     this.syncTransportMembers(st);
-    this.updateGauges(st);
+    this.metrics?.setStatusSource(() => {
+      const now = this.core.status();
+      return { term: now.term, commitIndex: now.commitIndex, appliedIndex: this.appliedIndex, snapshotIndex: now.snapshotIndex, role: now.role };
+    });
   }
 
   /**
@@ -427,7 +430,6 @@ export class RaftNode implements ClusterNode {
     this.core.advance(rd);
     this.reads.applied(this.appliedIndex);
     await this.maybeSnapshot();
-    this.updateGauges(this.core.status());
     this.notifyWaiters();
   }
 
@@ -609,15 +611,6 @@ export class RaftNode implements ClusterNode {
     this.peerMatch.retain(new Set(st.members.map((m) => m.id)));
   }
 
-  private updateGauges(st: CoreStatus): void {
-    const m = this.metrics;
-    if (m === undefined) return;
-    m.term.set(st.term);
-    m.commitIndex.set(st.commitIndex);
-    m.appliedIndex.set(this.appliedIndex);
-    m.snapshotIndex.set(st.snapshotIndex);
-    setRole(m, st.role);
-  }
 
   /** Run a core call; an exception there is a bug, so the node fails hard. */
   private guard<T>(fn: () => T): T {

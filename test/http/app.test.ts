@@ -342,5 +342,12 @@ describe('GET /metrics', () => {
     expect(metricValue(res.body, 'ratify_raft_role', { role: 'leader' })).toBe(1);
     expect(metricValue(res.body, 'ratify_raft_role', { role: 'follower' })).toBe(0);
     expect(metricValue(res.body, 'ratify_raft_storage_batches_total')).toBeGreaterThan(0);
+    expect(metricValue(res.body, 'ratify_raft_applied_index')).toBe(leader.status().appliedIndex);
+    expect(metricValue(res.body, 'ratify_raft_commit_index')).toBe(leader.status().commitIndex);
+    // Read at scrape time: a write in between shows in the next scrape.
+    await leader.propose(encodeKvCommand({ op: 'put', key: 'm', value: '1' }));
+    const again = await (await appFor(c, leader)).inject({ method: 'GET', url: '/metrics' });
+    expect(metricValue(again.body, 'ratify_raft_applied_index')).toBe(leader.status().appliedIndex);
+    expect(metricValue(again.body, 'ratify_raft_applied_index')).toBeGreaterThan(metricValue(res.body, 'ratify_raft_applied_index') ?? 0);
   });
 });
