@@ -7,7 +7,8 @@
 //
 // Three refinements keep disk waits off the critical path without loosening
 // persist-before-send (each is argued where it is done):
-// - a batch that only moves the commit index is written without fsync (MustSync);
+// - a batch that only moves the commit index is not written on its own: it rides on
+//   the next synced batch (etcd's MustSync, taken one step further);
 // - a leader sends its appends while its own write runs (thesis §10.2.1);
 // - entries committed by earlier Readys are applied before this Ready's write.
 //
@@ -125,8 +126,8 @@ export class RaftNode implements ClusterNode {
   private transportMembers: CoreStatus['members'] | null = null;
   /** Term and vote as the last save left them on disk (see mustSync). */
   private persistedHard: HardState;
-  /** The latest commit-index-only save, which the loop does not wait for (see persist). */
-  private unsyncedSave: Promise<void> = Promise.resolve();
+  /** A commit-index-only hard state not on disk yet: it rides on the next synced save, or is written at stop() (see persist). */
+  private unwrittenHard: HardState | null = null;
 
   private constructor(opts: RaftNodeOptions, core: RaftCoreApi, initial: InitialState) {
     this.nodeId = opts.config.id;
@@ -199,7 +200,7 @@ export class RaftNode implements ClusterNode {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
     await this.loopDone;
-    await this.unsyncedSave;
+    await this.writeUnwrittenHard();
     this.proposals.rejectAllShutdown();
     this.reads.rejectAllShutdown();
     this.notifyWaiters(); // each sees `stopped` and rejects with SHUTTING_DOWN
@@ -472,22 +473,37 @@ export class RaftNode implements ClusterNode {
     const t0 = performance.now();
     const batch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
     // etcd's MustSync: a commit-index-only batch needs no fsync (see mustSync); the storage re-checks.
-    const sync = mustSync(this.persistedHard, batch);
-    if (!sync) {
-      // Nor does anything wait for it: Raft never needs the commit index back from disk (a
-      // restarted node relearns it from a leader; the stored one only lets it apply sooner),
-      // and the storage runs saves in order, so the next synced save lands after this one.
-      // Waiting would hold this node's next Ready, often the next append, behind a write
-      // nobody needs. A failure is still fatal.
-      this.unsyncedSave = this.storage.save({ ...batch, sync }).catch((err: unknown) => this.fail(err));
+    if (!mustSync(this.persistedHard, batch)) {
+      // Nor a write of its own: Raft never needs the commit index back from disk (a restarted
+      // node relearns it from a leader; the stored one only lets it apply sooner). It goes
+      // with the next synced save, so the stored one trails by at most one save. At low load
+      // every write had a commit-only save after it: a LevelDB write and a thread-pool round
+      // trip on every node, for nothing that is waited on.
+      this.unwrittenHard = rd.hardState;
       if (rd.hardState !== null) this.persistedHard = rd.hardState;
       return;
     }
-    await this.storage.save({ ...batch, sync });
+    // A snapshot's Ready carries its own hard state; an older commit index would trail its index.
+    if (batch.hardState === null && batch.snapshot === null) batch.hardState = this.unwrittenHard;
+    this.unwrittenHard = null;
+    await this.storage.save({ ...batch, sync: true });
     if (rd.hardState !== null) this.persistedHard = rd.hardState;
     this.metrics?.storageBatches.inc();
     this.metrics?.storageBatchEntries.observe(rd.entries.length);
     this.metrics?.storageSaveSeconds.observe((performance.now() - t0) / 1000);
+  }
+
+  /** At stop: the commit index learned since the last synced save, so a restart applies up to it at once. */
+  private async writeUnwrittenHard(): Promise<void> {
+    const hardState = this.unwrittenHard;
+    this.unwrittenHard = null;
+    if (hardState === null || this.failed) return;
+    try {
+      await this.storage.save({ hardState, entries: [], snapshot: null, sync: false });
+    } catch (err) {
+      // Nothing depends on it (see persist); a stop must not fail over it.
+      this.log.warn({ err }, 'could not store the latest commit index at stop');
+    }
   }
 
   private installSnapshot(s: Snapshot): void {

@@ -223,12 +223,14 @@ describe('persist before send, in the real driver', () => {
 // ---- the same contract with a scripted core: one Ready, nothing else going on ----
 
 /** A core that hands out exactly one Ready: a new term and vote, an entry, two responses and the entry committed. */
-class OneReadyCore implements RaftCoreApi {
-  private pending: Ready | null;
+/** A core that hands out the given Readys, in order, and nothing else. */
+class ScriptedCore implements RaftCoreApi {
+  private readonly pending: Ready[];
   advanced = false;
+  advances = 0;
 
-  constructor(ready: Ready) {
-    this.pending = ready;
+  constructor(...readys: Ready[]) {
+    this.pending = readys;
   }
 
   tick(): void {}
@@ -244,15 +246,14 @@ class OneReadyCore implements RaftCoreApi {
     throw new Error('not used');
   }
   hasReady(): boolean {
-    return this.pending !== null;
+    return this.pending.length > 0;
   }
   ready(): Ready {
-    const rd = this.pending!;
-    this.pending = null;
-    return rd;
+    return this.pending.shift()!;
   }
   advance(): void {
     this.advanced = true;
+    this.advances++;
   }
   compact(): void {}
   status(): CoreStatus {
@@ -288,7 +289,7 @@ describe('persist before send and apply, one Ready', () => {
       readStates: [],
       droppedReads: [],
     };
-    const core = new OneReadyCore(ready);
+    const core = new ScriptedCore(ready);
     const events: string[] = [];
     const storage = new GatedStorage(new MemoryRaftStorage(createMemoryBacking()), { onSaved: () => events.push('saved') });
     storage.holdFrom(() => true);
@@ -328,24 +329,25 @@ describe('persist before send and apply, one Ready', () => {
   });
 });
 
-describe('a commit-index-only save', () => {
-  // The node's storage already holds entry 1 of term 2 with the vote; this Ready only
-  // learns that entry 1 is committed. Nothing needs that on disk (a restarted node
-  // relearns the commit index), so the driver must not wait for it.
-  const entry: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
+describe('a commit-index-only change', () => {
+  // The node's storage already holds entry 1 of term 2 with the vote; the first Ready only
+  // learns that entry 1 is committed. Nothing needs that on disk (a restarted node relearns
+  // the commit index), so the driver writes it with the next synced save, or at stop().
+  const entry1: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
+  const entry2: Entry = { kind: 'normal', index: 2, term: 2, data: put('k', 'w') };
   const commitOnly: Ready = {
     softState: null,
     hardState: { term: 2, vote: 'n2', commitIndex: 1 },
     entries: [],
     snapshot: null,
     messages: [{ type: 'appendResp', from: 'n1', to: 'n2', term: 2, success: true, matchIndex: 1, rejectHint: 0, rejectTerm: 0 }],
-    committedEntries: [entry],
+    committedEntries: [entry1],
     readStates: [],
     droppedReads: [],
   };
+  const nextEntry: Ready = { ...commitOnly, hardState: null, entries: [entry2], committedEntries: [], messages: [] };
 
-  async function openNode(storage: RaftStorage, events: string[]): Promise<{ node: RaftNode; core: OneReadyCore }> {
-    const core = new OneReadyCore(commitOnly);
+  async function openNode(storage: GatedStorage, core: ScriptedCore, events: string[]): Promise<RaftNode> {
     const kv = createKvStateMachine();
     const apply = kv.apply.bind(kv);
     kv.apply = (e) => {
@@ -357,7 +359,7 @@ describe('a commit-index-only save', () => {
       setMembers: () => undefined,
       close: async () => undefined,
     };
-    const node = await RaftNode.open({
+    return RaftNode.open({
       config: { ...FAST_RAFT, id: 'n1', peers: core.status().members },
       storage,
       transport,
@@ -366,55 +368,52 @@ describe('a commit-index-only save', () => {
       createCore: () => core,
       onFatal: (err) => events.push(`fatal ${err instanceof Error ? err.message : String(err)}`),
     });
-    return { node, core };
   }
 
-  function backingWithEntry(): MemoryStorageBacking {
-    return { hardState: { term: 2, vote: 'n2', commitIndex: 0 }, snapshot: null, entries: new Map([[1, entry]]) };
-  }
-
-  it('does not hold the Ready loop, and stop() waits for it', async () => {
-    const events: string[] = [];
-    const storage = new GatedStorage(new MemoryRaftStorage(backingWithEntry()), { onSaved: () => events.push('saved') });
-    storage.holdFrom(() => true);
-    const { node, core } = await openNode(storage, events);
-    let stopped = false;
-    try {
-      node.start();
-      await waitUntil(() => core.advanced, { what: 'advance() while the save is held' });
-      expect(storage.held).toHaveLength(1);
-      expect(storage.held[0]!.batch).toMatchObject({ entries: [], sync: false, hardState: { commitIndex: 1 } });
-      expect(events).toEqual(['apply 1', 'send appendResp']);
-      const stopping = node.stop().then(() => (stopped = true));
-      await sleep(FAST_RAFT.tickMs * 5);
-      expect(stopped).toBe(false); // still waiting for the held save
-      storage.openGate();
-      await stopping;
-      expect(events).toEqual(['apply 1', 'send appendResp', 'saved']);
-    } finally {
-      storage.openGate();
-      await node.stop();
-    }
-  });
-
-  it('fails the node when it fails', async () => {
-    const events: string[] = [];
-    const inner = new MemoryRaftStorage(backingWithEntry());
-    const failing: RaftStorage = {
+  function storageWithEntry1(events: string[]): { storage: GatedStorage; saved: SaveBatch[] } {
+    const saved: SaveBatch[] = [];
+    const backing: MemoryStorageBacking = { hardState: { term: 2, vote: 'n2', commitIndex: 0 }, snapshot: null, entries: new Map([[1, entry1]]) };
+    const inner = new MemoryRaftStorage(backing);
+    const recording: RaftStorage = {
       load: () => inner.load(),
-      save: async () => {
-        throw new Error('disk gone');
+      save: async (batch) => {
+        saved.push(batch);
+        await inner.save(batch);
       },
       compact: (...args) => inner.compact(...args),
       close: () => inner.close(),
     };
-    const { node } = await openNode(failing, events);
+    return { storage: new GatedStorage(recording, { onSaved: () => events.push('saved') }), saved };
+  }
+
+  it('is not written on its own: it rides on the next synced save', async () => {
+    const events: string[] = [];
+    const { storage, saved } = storageWithEntry1(events);
+    const core = new ScriptedCore(commitOnly, nextEntry);
+    const node = await openNode(storage, core, events);
     try {
       node.start();
-      await waitUntil(() => events.some((e) => e.startsWith('fatal')), { what: 'the node to fail' });
-      expect(events).toContain('fatal disk gone');
+      await waitUntil(() => core.advances === 2, { what: 'both Readys' });
+      expect(events).toEqual(['apply 1', 'send appendResp', 'saved']);
+      expect(saved).toHaveLength(1);
+      expect(saved[0]).toMatchObject({ sync: true, entries: [entry2], hardState: { term: 2, vote: 'n2', commitIndex: 1 } });
     } finally {
       await node.stop();
     }
+  });
+
+  it('is written at stop() when no synced save came after it', async () => {
+    const events: string[] = [];
+    const { storage, saved } = storageWithEntry1(events);
+    const core = new ScriptedCore(commitOnly);
+    const node = await openNode(storage, core, events);
+    node.start();
+    await waitUntil(() => core.advanced, { what: 'the Ready' });
+    await sleep(FAST_RAFT.tickMs * 3);
+    expect(saved).toEqual([]);
+    await node.stop();
+    expect(saved).toHaveLength(1);
+    expect(saved[0]).toMatchObject({ sync: false, entries: [], hardState: { commitIndex: 1 } });
+    expect(events).toEqual(['apply 1', 'send appendResp', 'saved']);
   });
 });
