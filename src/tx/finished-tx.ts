@@ -1,28 +1,56 @@
 // A finished transaction as the table keeps it: only what the view, an
-// idempotent replay, list() and retention read, in about a third of the memory
+// idempotent replay, list() and retention read, in about a sixth of the memory
 // of a live TxRecord. A node retains up to retainFinishedMax (100,000) of
 // these, so every field counts: no payloads (sent in prepare only), no
 // per-participant objects (every participant acknowledged, nothing failing),
-// and names, URLs and decision reasons shared between transactions.
+// names, URLs, decision reasons and whole participant lists shared between
+// transactions, state/decision/protocol in one small integer, and times but
+// createdAt as small offsets (a timestamp field costs a 16-byte heap number).
 import type { Decision, Protocol, TxRecord, TxState, Vote } from './types.js';
+
+/** Offsets kept as small integers (V8 Smis on every build): no heap number each, unlike a timestamp. */
+const OFFSET_LIMIT_MS = 2 ** 30;
 
 export class FinishedTx {
   constructor(
     readonly id: string,
     readonly seq: number,
-    readonly state: TxState,
-    readonly protocol: Protocol,
-    readonly decision: Decision,
+    /** Bit 0: the decision was commit; bit 1: 3PC. State, decision and protocol in one small integer. */
+    private readonly kind: number,
     readonly decisionReason: string | null,
     readonly createdAt: number,
-    readonly deadlineAt: number,
-    readonly decidedAt: number | null,
-    readonly completedAt: number,
+    /** deadlineAt, decidedAt and completedAt as offsets from createdAt (see compactFinished). */
+    private readonly deadlineOffsetMs: number,
+    private readonly decidedOffsetMs: number,
+    private readonly completedOffsetMs: number,
     readonly idempotencyKey: string | null,
     readonly requestHash: string | null,
-    /** name, url, vote of each participant, flat: one array instead of one object per participant. */
+    /**
+     * name, url, vote of each participant, flat: one array instead of one object
+     * per participant, and the same (frozen) array for every transaction with
+     * the same participants and votes (see createPartsInterner).
+     */
     readonly parts: ReadonlyArray<string | Vote | null>,
   ) {}
+
+  get state(): TxState {
+    return (this.kind & 1) === 1 ? 'committed' : 'aborted';
+  }
+  get decision(): Decision {
+    return (this.kind & 1) === 1 ? 'commit' : 'abort';
+  }
+  get protocol(): Protocol {
+    return (this.kind & 2) === 2 ? '3pc' : '2pc';
+  }
+  get deadlineAt(): number {
+    return this.createdAt + this.deadlineOffsetMs;
+  }
+  get decidedAt(): number {
+    return this.createdAt + this.decidedOffsetMs;
+  }
+  get completedAt(): number {
+    return this.createdAt + this.completedOffsetMs;
+  }
 
   /** A fresh TxRecord with the same values as the record this was made from (payloads aside). */
   toRecord(): TxRecord {
@@ -56,43 +84,85 @@ export class FinishedTx {
   }
 }
 
+/** What compactFinished shares between records: strings, and whole participant lists. */
+export interface FinishedInterners {
+  readonly str: (s: string) => string;
+  readonly parts: (parts: Array<string | Vote | null>) => ReadonlyArray<string | Vote | null>;
+}
+
 /**
  * The compact form of a finished record, or null when it holds something the
  * compact form drops (a participant not acknowledged or still showing an
- * error). Every node runs the same check on the same values, so all of them
- * keep the same form, and snapshots (which encode both forms alike) agree.
+ * error, a time too far from createdAt to keep as an offset). Every node runs
+ * the same check on the same values, so all of them keep the same form, and
+ * snapshots (which encode both forms alike) agree.
  */
-export function compactFinished(tx: TxRecord, intern: (s: string) => string): FinishedTx | null {
-  if ((tx.state !== 'committed' && tx.state !== 'aborted') || tx.decision === null || tx.completedAt === null) return null;
+export function compactFinished(tx: TxRecord, intern: FinishedInterners): FinishedTx | null {
+  if ((tx.state !== 'committed' && tx.state !== 'aborted') || tx.decision === null || tx.completedAt === null || tx.decidedAt === null) return null;
+  const deadline = offsetFrom(tx.createdAt, tx.deadlineAt);
+  const decided = offsetFrom(tx.createdAt, tx.decidedAt);
+  const completed = offsetFrom(tx.createdAt, tx.completedAt);
+  if (deadline === null || decided === null || completed === null) return null;
   // Sized once: an array grown by push() keeps spare capacity for the rest of its life.
   const parts = new Array<string | Vote | null>(tx.participants.length * 3);
   let i = 0;
   for (const p of tx.participants) {
     if (!p.acknowledged || p.lastError !== null || p.failingSince !== null) return null;
-    parts[i++] = intern(p.name);
-    parts[i++] = intern(p.url);
+    parts[i++] = intern.str(p.name);
+    parts[i++] = intern.str(p.url);
     parts[i++] = voteConstant(p.vote);
   }
   return new FinishedTx(
     tx.id,
     tx.seq,
-    tx.state === 'committed' ? 'committed' : 'aborted',
-    tx.protocol === '3pc' ? '3pc' : '2pc',
-    tx.decision === 'commit' ? 'commit' : 'abort',
-    tx.decisionReason === null ? null : intern(tx.decisionReason),
+    (tx.decision === 'commit' ? 1 : 0) | (tx.protocol === '3pc' ? 2 : 0),
+    tx.decisionReason === null ? null : intern.str(tx.decisionReason),
     tx.createdAt,
-    tx.deadlineAt,
-    tx.decidedAt,
-    tx.completedAt,
+    deadline,
+    decided,
+    completed,
     tx.idempotencyKey,
     tx.requestHash,
-    parts,
+    intern.parts(parts),
   );
+}
+
+/** `to - from` when it is a small integer that gives `to` back exactly, else null. */
+export function offsetFrom(from: number, to: number): number | null {
+  const offset = to - from;
+  if (!Number.isInteger(offset) || offset <= -OFFSET_LIMIT_MS || offset >= OFFSET_LIMIT_MS) return null;
+  return Object.is(from + offset, to) ? offset : null;
 }
 
 /** The literal, not the decoded copy: one string for every transaction. */
 function voteConstant(v: Vote | null): Vote | null {
   return v === null ? null : v === 'commit' ? 'commit' : 'abort';
+}
+
+/** The interners of one table. */
+export function createFinishedInterners(stringsMax: number, partsMax: number): FinishedInterners {
+  return { str: createInterner(stringsMax), parts: createPartsInterner(partsMax) };
+}
+
+/**
+ * Shares equal participant lists (the same services, all voting commit, is the
+ * common case): one frozen array for all of them instead of one per
+ * transaction. Sharing is invisible to every reader (the lists are never
+ * mutated and snapshots encode values), so its bound only costs memory: when
+ * `max` distinct lists are known it starts over, which keeps adapting to the
+ * lists in use now.
+ */
+export function createPartsInterner(max: number): (parts: Array<string | Vote | null>) => ReadonlyArray<string | Vote | null> {
+  const seen = new Map<string, ReadonlyArray<string | Vote | null>>();
+  return (parts) => {
+    const key = JSON.stringify(parts);
+    const known = seen.get(key);
+    if (known !== undefined) return known;
+    if (seen.size >= max) seen.clear();
+    const shared = Object.freeze(parts);
+    seen.set(key, shared);
+    return shared;
+  };
 }
 
 /**

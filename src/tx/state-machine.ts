@@ -236,7 +236,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     }
     this.move(tx, finishedState(tx.decision));
     tx.completedAt = cmd.completedAt;
-    this.table.markFinished(tx, cmd.completedAt);
+    this.table.markFinished(tx);
     return ok(tx);
   }
 
@@ -244,17 +244,24 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     const removed: string[] = [];
     // Completion order approximates time order (leaders' clocks may differ a
     // little), so stop at the first one still inside the retention window.
-    for (const [id, completedAt] of this.table.finished) {
-      if (completedAt + cmd.retainFinishedMs > cmd.now) break;
+    for (const id of this.table.finished) {
+      if (this.table.completedAt(id) + cmd.retainFinishedMs > cmd.now) break;
       removed.push(id);
     }
-    for (const id of removed) this.table.remove(id);
-    const excess = this.table.finished.size - cmd.retainFinishedMax;
+    // Then by count: the oldest beyond retainFinishedMax (collected first: removing while iterating a Set is legal, but plainer this way).
+    let excess = this.table.finished.size - removed.length - cmd.retainFinishedMax;
     if (excess > 0) {
-      const oldest = [...this.table.finished.keys()].slice(0, excess);
-      for (const id of oldest) this.table.remove(id);
-      removed.push(...oldest);
+      let skip = removed.length;
+      for (const id of this.table.finished) {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        if (excess-- === 0) break;
+        removed.push(id);
+      }
     }
+    for (const id of removed) this.table.remove(id);
     for (const id of removed) this.notify(id);
     return ok(null);
   }
@@ -352,7 +359,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
 
   retentionStats(): { finishedCount: number; oldestCompletedAt: number | null } {
     const first = this.table.finished.values().next();
-    return { finishedCount: this.table.finished.size, oldestCompletedAt: first.done === true ? null : first.value };
+    return { finishedCount: this.table.finished.size, oldestCompletedAt: first.done === true ? null : this.table.completedAt(first.value) };
   }
 
   list(filter: TxListFilter): TxListPage {

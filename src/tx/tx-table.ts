@@ -1,4 +1,4 @@
-// The replicated table and its indexes, plus its snapshot encoding.
+// The replicated table and its indexes; its snapshot is table-snapshot.ts.
 //
 // Orders matter for determinism: rows iterate in creation (Raft index) order
 // and `finished` in completion order, and the snapshot stores both, so a
@@ -10,25 +10,19 @@
 // reads hand out fresh TxRecords made from it.
 import { Packr } from 'msgpackr';
 import { RatifyError } from '../errors.js';
-import { compactFinished, createInterner, FinishedTx, ownString } from './finished-tx.js';
-import { packExact, type MsgpackSink } from './msgpack-writer.js';
+import { compactFinished, createFinishedInterners, FinishedTx, ownString } from './finished-tx.js';
+import { decodeTableSnapshot, encodeTableSnapshot, isCurrentSnapshot, PARTICIPANT_FIELDS, type Row, type SnapshotTarget } from './table-snapshot.js';
 import { isFinished } from './transitions.js';
 import { TX_STATES, type ParticipantRecord, type TxRecord } from './types.js';
 
-/**
- * 1: {version, txs: TxRecord maps, finishedOrder: ids}. 2: the same content as
- * arrays without field names (about 40% of the bytes: a snapshot of 100,000
- * retained transactions is held in memory to send to followers). Both are read.
- */
-const SNAPSHOT_VERSION = 2;
+export type { Row } from './table-snapshot.js';
+
 /** Distinct strings shared between records; see createInterner. */
 const INTERNED_STRINGS_MAX = 4096;
-/** Values per participant in a version 2 row. */
-const PARTICIPANT_FIELDS = 7;
-/** Reads snapshots; they are written by packExact (msgpack-writer.ts). */
+/** Distinct participant lists shared between records; see createPartsInterner. */
+const INTERNED_PARTS_MAX = 1024;
+/** Reads snapshots of versions 1 and 2 (written before table-snapshot.ts). */
 const packr = new Packr({ useRecords: false });
-
-export type Row = TxRecord | FinishedTx;
 
 export class TxTable {
   /** Every known transaction, in creation order. */
@@ -37,9 +31,13 @@ export class TxTable {
   readonly byKey = new Map<string, string>();
   /** Ids of transactions not finished, in creation order. */
   readonly unfinished = new Set<string>();
-  /** Finished ids -> completedAt, in completion order (retention removes from the front). */
-  readonly finished = new Map<string, number>();
-  private readonly intern = createInterner(INTERNED_STRINGS_MAX);
+  /**
+   * Ids of finished transactions in completion order (retention removes from
+   * the front). A Set, not a Map to completedAt: the row has it, and a
+   * timestamp as a Map value costs a heap number per transaction.
+   */
+  readonly finished = new Set<string>();
+  private readonly intern = createFinishedInterners(INTERNED_STRINGS_MAX, INTERNED_PARTS_MAX);
 
   get size(): number {
     return this.rows.size;
@@ -68,6 +66,11 @@ export class TxTable {
     return row === undefined ? undefined : detach(row);
   }
 
+  /** completedAt of a finished transaction (0 if it has none: only a corrupt table could hold that). */
+  completedAt(id: string): number {
+    return this.rows.get(id)?.completedAt ?? 0;
+  }
+
   /** Every row in creation order, for scans that filter on seq and state before paying for a record. */
   scan(): IterableIterator<Row> {
     return this.rows.values();
@@ -76,13 +79,14 @@ export class TxTable {
   insert(tx: TxRecord): void {
     this.rows.set(tx.id, tx);
     if (tx.idempotencyKey !== null) this.byKey.set(tx.idempotencyKey, tx.id);
-    if (isFinished(tx.state)) this.finished.set(tx.id, tx.completedAt ?? 0);
+    if (isFinished(tx.state)) this.finished.add(tx.id);
     else this.unfinished.add(tx.id);
   }
 
-  markFinished(tx: TxRecord, completedAt: number): void {
+  /** `tx` (a row of this table) just reached committed or aborted, completedAt set. */
+  markFinished(tx: TxRecord): void {
     this.unfinished.delete(tx.id);
-    this.finished.set(tx.id, completedAt);
+    this.finished.add(tx.id);
     // Same position in `rows`: Map.set on an existing key keeps the creation order.
     this.rows.set(tx.id, compactFinished(tx, this.intern) ?? tx);
   }
@@ -104,50 +108,49 @@ export class TxTable {
   }
 
   encode(): Uint8Array {
+    const rows = this.rows;
+    const finishedPositions = this.finishedPositions();
+    return encodeTableSnapshot({ rowCount: rows.size, rows: () => rows.values(), finishedPositions });
+  }
+
+  /** Row positions (creation order) of the finished transactions, in completion order. */
+  private finishedPositions(): Uint32Array {
     const position = new Map<string, number>();
     for (const id of this.rows.keys()) position.set(id, position.size);
-    return packExact((w) => {
-      w.map(3);
-      w.str('version');
-      w.num(SNAPSHOT_VERSION);
-      w.str('txs');
-      w.array(this.rows.size);
-      for (const row of this.rows.values()) writeRow(w, row);
-      w.str('finishedOrder');
-      w.array(this.finished.size);
-      for (const id of this.finished.keys()) w.num(position.get(id) ?? -1);
-    });
+    const out = new Uint32Array(this.finished.size);
+    let i = 0;
+    for (const id of this.finished) out[i++] = position.get(id) ?? 0;
+    return out;
   }
 
   /** Replaces the content; throws DATA_CORRUPT (leaving the table partly filled: use a fresh table) if the bytes are not a valid table. */
   decodeInto(data: Uint8Array): void {
     this.clear();
-    let decoded: unknown;
-    try {
-      decoded = packr.unpack(data);
-    } catch (e) {
-      throw new RatifyError('DATA_CORRUPT', 'transaction snapshot is not valid msgpack', { cause: e });
-    }
-    if (!isObject(decoded) || (decoded.version !== 1 && decoded.version !== 2)) corrupt('unknown snapshot version');
-    const { txs, finishedOrder } = decoded;
-    if (!Array.isArray(txs) || !Array.isArray(finishedOrder)) corrupt('snapshot lacks txs/finishedOrder');
-    const records: TxRecord[] = [];
-    for (const raw of txs) {
-      const decodedTx = decoded.version === 1 ? upgradeRecord(raw) : decodeRow(raw);
-      if (!isTxRecord(decodedTx) || this.rows.has(decodedTx.id)) corrupt('snapshot holds an invalid or duplicate transaction');
-      const tx = withOwnKeys(decodedTx);
-      records.push(tx);
-      this.rows.set(tx.id, tx);
-      if (tx.idempotencyKey !== null) this.byKey.set(tx.idempotencyKey, tx.id);
-      if (!isFinished(tx.state)) this.unfinished.add(tx.id);
-    }
-    for (const ref of finishedOrder) {
-      const tx = decoded.version === 1 ? (typeof ref === 'string' ? this.rows.get(ref) : undefined) : typeof ref === 'number' ? records[ref] : undefined;
-      if (tx === undefined || !isFinished(tx.state) || tx.completedAt === null || this.finished.has(tx.id)) corrupt('snapshot finishedOrder is inconsistent');
-      this.finished.set(tx.id, tx.completedAt);
-      // Compacted as if completed here, so this table keeps the form every other node keeps.
-      if (!(tx instanceof FinishedTx)) this.rows.set(tx.id, compactFinished(tx, this.intern) ?? tx);
-    }
+    const ids: string[] = [];
+    const target: SnapshotTarget = {
+      row: (tx) => {
+        if (!isTxRecord(tx) || this.rows.has(tx.id)) corrupt('snapshot holds an invalid or duplicate transaction');
+        ids.push(tx.id);
+        if (tx.idempotencyKey !== null) this.byKey.set(tx.idempotencyKey, tx.id);
+        if (!isFinished(tx.state)) {
+          this.rows.set(tx.id, tx);
+          this.unfinished.add(tx.id);
+          return;
+        }
+        if (tx.completedAt === null) corrupt(`snapshot holds finished transaction ${tx.id} without completedAt`);
+        // Compacted as if completed here, so this table keeps the form every other node keeps; at
+        // once, so a restore never holds every finished record in full.
+        this.rows.set(tx.id, compactFinished(tx, this.intern) ?? tx);
+      },
+      finished: (position) => {
+        const id = ids[position];
+        const row = id === undefined ? undefined : this.rows.get(id);
+        if (row === undefined || !isFinished(row.state) || this.finished.has(row.id)) corrupt('snapshot finishedOrder is inconsistent');
+        this.finished.add(row.id);
+      },
+    };
+    if (isCurrentSnapshot(data)) decodeTableSnapshot(data, target);
+    else decodeLegacy(data, target);
     if (this.finished.size + this.unfinished.size !== this.rows.size) corrupt('snapshot finishedOrder misses transactions');
   }
 }
@@ -161,68 +164,36 @@ export function detach(row: Row): TxRecord {
   return row instanceof FinishedTx ? row.toRecord() : copyRecord(row);
 }
 
-// ---- version 2 rows ------------------------------------------------------------
+// ---- versions 1 and 2 -----------------------------------------------------------
 
 /**
- * One transaction: [id, seq, state, protocol, participants, createdAt,
- * deadlineAt, decision, decisionReason, decidedAt, completedAt,
- * idempotencyKey, requestHash], participants flattened to 7 values each
- * (name, url, payload, vote, acknowledged, lastError, failingSince). Both forms
- * of a row write the same values, so the bytes never depend on the form.
+ * 1: {version, txs: TxRecord maps, finishedOrder: ids}. 2: the same content as
+ * arrays without field names, finishedOrder as row positions. Data directories
+ * and lagging followers may still hold them.
  */
-function writeRow(w: MsgpackSink, row: Row): void {
-  w.array(13);
-  w.str(row.id);
-  w.num(row.seq);
-  w.str(row.state);
-  w.str(row.protocol);
-  if (row instanceof FinishedTx) writeFinishedParticipants(w, row.parts);
-  else writeParticipants(w, row.participants);
-  w.num(row.createdAt);
-  w.num(row.deadlineAt);
-  strOrNil(w, row.decision);
-  strOrNil(w, row.decisionReason);
-  numOrNil(w, row.decidedAt);
-  numOrNil(w, row.completedAt);
-  strOrNil(w, row.idempotencyKey);
-  strOrNil(w, row.requestHash);
-}
-
-function writeParticipants(w: MsgpackSink, participants: readonly ParticipantRecord[]): void {
-  w.array(participants.length * PARTICIPANT_FIELDS);
-  for (const p of participants) {
-    w.str(p.name);
-    w.str(p.url);
-    w.value(p.payload);
-    strOrNil(w, p.vote);
-    w.bool(p.acknowledged);
-    strOrNil(w, p.lastError);
-    numOrNil(w, p.failingSince);
+function decodeLegacy(data: Uint8Array, target: SnapshotTarget): void {
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(data);
+  } catch (e) {
+    throw new RatifyError('DATA_CORRUPT', 'transaction snapshot is not valid msgpack', { cause: e });
   }
-}
-
-/** What toRecord() would yield: no payload, acknowledged, nothing failing. */
-function writeFinishedParticipants(w: MsgpackSink, parts: FinishedTx['parts']): void {
-  w.array((parts.length / 3) * PARTICIPANT_FIELDS);
-  for (let i = 0; i < parts.length; i += 3) {
-    w.str(parts[i] as string);
-    w.str(parts[i + 1] as string);
-    w.nil();
-    strOrNil(w, parts[i + 2] ?? null);
-    w.bool(true);
-    w.nil();
-    w.nil();
+  if (!isObject(decoded) || (decoded.version !== 1 && decoded.version !== 2)) corrupt('unknown snapshot version');
+  const { txs, finishedOrder } = decoded;
+  if (!Array.isArray(txs) || !Array.isArray(finishedOrder)) corrupt('snapshot lacks txs/finishedOrder');
+  const positions = new Map<string, number>();
+  for (const raw of txs) {
+    const decodedTx = decoded.version === 1 ? upgradeRecord(raw) : decodeRow(raw);
+    if (!isTxRecord(decodedTx)) corrupt('snapshot holds an invalid or duplicate transaction');
+    const tx = withOwnKeys(decodedTx);
+    if (decoded.version === 1) positions.set(tx.id, positions.size);
+    target.row(tx);
   }
-}
-
-function strOrNil(w: MsgpackSink, v: string | null): void {
-  if (v === null) w.nil();
-  else w.str(v);
-}
-
-function numOrNil(w: MsgpackSink, v: number | null): void {
-  if (v === null) w.nil();
-  else w.num(v);
+  for (const ref of finishedOrder) {
+    const position = decoded.version === 1 ? (typeof ref === 'string' ? positions.get(ref) : undefined) : typeof ref === 'number' ? ref : undefined;
+    if (position === undefined) corrupt('snapshot finishedOrder is inconsistent');
+    target.finished(position);
+  }
 }
 
 /** A row back to a record; anything malformed yields a value isTxRecord() refuses. */

@@ -327,6 +327,78 @@ describe('tx state machine', () => {
     expect(sm.get('t1')?.state).toBe('active');
   });
 
+  it('every truncation of a snapshot is DATA_CORRUPT, never another error', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    finish(apply, 'done', 'commit', 3_000);
+    apply(created('k1', { idempotencyKey: 'key-1', requestHash: 'h' }));
+    const good = sm.snapshot();
+    for (let n = 0; n < good.length; n++) {
+      const copy = createTxStateMachine(config);
+      expect(() => copy.restore(good.subarray(0, n))).toThrow(expect.objectContaining({ code: 'DATA_CORRUPT' }));
+    }
+    const longer = new Uint8Array(good.length + 1);
+    longer.set(good);
+    expect(() => createTxStateMachine(config).restore(longer)).toThrow(expect.objectContaining({ code: 'DATA_CORRUPT' }));
+  });
+
+  it('keeps every time exactly, also ones no small offset reaches (fractions, far apart, before the previous row)', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    const odd = [
+      { id: 'frac', createdAt: 1_000.5, deadlineAt: 11_000.25, decidedAt: 1_001.5, completedAt: 1_002.75 },
+      { id: 'far', createdAt: 1_764_000_000_000, deadlineAt: 1_764_000_000_000 + 2 ** 40, decidedAt: 1_764_000_000_000 + 2 ** 31, completedAt: 1_764_000_000_000 + 2 ** 30 },
+      { id: 'back', createdAt: 5, deadlineAt: -(2 ** 33), decidedAt: 4, completedAt: 1e300 },
+    ];
+    for (const t of odd) {
+      apply(created(t.id, { commitRequested: true, createdAt: t.createdAt, deadlineAt: t.deadlineAt }));
+      apply(decided(t.id, 'commit', commitVotes, t.decidedAt));
+      apply({ type: 'completed', txId: t.id, completedAt: t.completedAt, acknowledged: ['a', 'b'] });
+    }
+    apply(created('open', { createdAt: Number.MAX_SAFE_INTEGER, deadlineAt: 0.1 }));
+    for (const t of odd) expect(sm.get(t.id)).toMatchObject({ ...t, state: 'committed' });
+    const restored = createTxStateMachine(config);
+    restored.restore(sm.snapshot());
+    expect(restored.list({ limit: 10 })).toEqual(sm.list({ limit: 10 }));
+    expect(restored.get('open')).toMatchObject({ createdAt: Number.MAX_SAFE_INTEGER, deadlineAt: 0.1 });
+    expect(restored.retentionStats()).toEqual(sm.retentionStats());
+    expect(Buffer.from(restored.snapshot()).equals(Buffer.from(sm.snapshot()))).toBe(true);
+  });
+
+  it('restores a version 2 snapshot (rows as arrays, finishedOrder as row positions)', () => {
+    // What a node wrote before version 3: data directories and lagging followers may still hold it.
+    const parts = (vote: string | null, acknowledged: boolean, lastError: string | null) => [
+      'a', 'http://127.0.0.1:1', { amount: 5 }, vote, acknowledged, lastError, null,
+      'b', 'http://127.0.0.1:2', null, vote, acknowledged, null, 1_500,
+    ];
+    const v2 = {
+      version: 2,
+      txs: [
+        ['t1', 1, 'committed', '2pc', parts('commit', true, null).map((v, i) => (i === 2 || i === 13 ? null : v)), 1_000, 11_000, 'commit', 'test', 2_000, 3_000, null, null],
+        ['t2', 4, 'preparing', '3pc', parts(null, false, 'down'), 1_100, 11_100, null, null, null, null, 'k', 'h'],
+      ],
+      finishedOrder: [0],
+    };
+    const copy = createTxStateMachine(config);
+    copy.restore(new Packr({ useRecords: false }).pack(v2));
+    expect(copy.get('t1')).toMatchObject({ state: 'committed', decision: 'commit', decisionReason: 'test', decidedAt: 2_000, completedAt: 3_000 });
+    expect(copy.get('t1')?.participants.map((p) => [p.name, p.vote, p.acknowledged, p.payload])).toEqual([
+      ['a', 'commit', true, null],
+      ['b', 'commit', true, null],
+    ]);
+    expect(copy.get('t2')).toMatchObject({ seq: 4, state: 'preparing', protocol: '3pc', idempotencyKey: 'k', requestHash: 'h' });
+    expect(copy.get('t2')?.participants.map((p) => [p.payload, p.lastError, p.failingSince])).toEqual([
+      [{ amount: 5 }, 'down', null],
+      [null, null, 1_500],
+    ]);
+    expect(copy.retentionStats()).toEqual({ finishedCount: 1, oldestCompletedAt: 3_000 });
+    // Rewritten as version 3, and read back to the same table.
+    const again = createTxStateMachine(config);
+    again.restore(copy.snapshot());
+    expect(again.list({ limit: 10 })).toEqual(copy.list({ limit: 10 }));
+    expect(again.findByIdempotencyKey('k')?.id).toBe('t2');
+  });
+
   it('failingSince: the earliest report wins across leaders; cleared by the acknowledgement and by the decision', () => {
     const sm = createTxStateMachine(config);
     const apply = feeder(sm);
@@ -427,20 +499,23 @@ describe('tx state machine', () => {
       completedAt: 3_000,
       participants: beforeCompletion.participants.map((p) => ({ ...p, acknowledged: true })),
     });
-    // the snapshot row is exactly the record's fields (version 2: arrays, participants flattened)
-    const row = (unpack(sm.snapshot()) as { version: number; txs: unknown[][] }).txs[0];
-    expect(row).toEqual([
+    // the snapshot row (version 3): every field of the record, names, urls and reasons as
+    // indexes into the shared strings, states and votes as codes, times as offsets
+    const snap = unpack(sm.snapshot()) as { version: number; strings: string[]; txs: unknown[][] };
+    expect(snap.version).toBe(3);
+    expect(snap.strings).toEqual(['a', 'http://127.0.0.1:1', 'b', 'http://127.0.0.1:2', 'test']);
+    expect(snap.txs[0]).toEqual([
       after.id,
-      after.seq,
-      'committed',
-      '2pc',
-      after.participants.flatMap((p) => [p.name, p.url, null, p.vote, true, null, null]),
-      after.createdAt,
-      after.deadlineAt,
-      'commit',
-      after.decisionReason,
-      after.decidedAt,
-      3_000,
+      after.seq, // from 0: the first row
+      TX_STATES.indexOf('committed'),
+      0, // 2pc
+      [0, 1, null, 0, true, null, null, 2, 3, null, 0, true, null, null],
+      1_000, // createdAt, from 0: the first row
+      10_000, // deadlineAt - createdAt
+      0, // commit
+      4, // 'test'
+      1_000, // decidedAt - createdAt
+      2_000, // completedAt - createdAt
       'k',
       'h',
     ]);

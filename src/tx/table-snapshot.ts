@@ -1,0 +1,280 @@
+// The table's snapshot, version 3: what every node holds in memory (the
+// latest snapshot, to send to lagging followers), writes to disk every
+// snapshotThresholdEntries entries and reads back on restart or InstallSnapshot.
+//
+//   {version: 3, strings: [...], txs: [row...], finishedOrder: [delta...]}
+//
+// Version 2 wrote every field of every row in full (~210 bytes per finished
+// transaction). Here what repeats is written once or as a small integer:
+// participant names, URLs and decision reasons are indexes into `strings`
+// (by value, in first-use order, so every node writes the same bytes); state,
+// protocol, decision and votes are codes; times are offsets (seq and createdAt
+// from the previous row's, the other times from createdAt). About 75 bytes per
+// finished transaction. tx-table.ts still reads versions 1 and 2.
+//
+// A row: [id, seq, state, protocol, participants, createdAt, deadlineAt,
+// decision, decisionReason, decidedAt, completedAt, idempotencyKey,
+// requestHash], participants flattened to 7 values each (name, url, payload,
+// vote, acknowledged, lastError, failingSince). A time is an integer offset,
+// or [the time itself] when no int32 offset gives it back exactly.
+import { RatifyError } from '../errors.js';
+import type { FinishedTx } from './finished-tx.js';
+import { MsgpackReader } from './msgpack-reader.js';
+import { packExact, type MsgpackSink } from './msgpack-writer.js';
+import { TX_STATES, type Decision, type ParticipantRecord, type Protocol, type TxRecord, type Vote } from './types.js';
+
+export const SNAPSHOT_VERSION = 3;
+const ROW_FIELDS = 13;
+/** Values per participant in a row. */
+export const PARTICIPANT_FIELDS = 7;
+const OFFSET_MIN = -(2 ** 31);
+const OFFSET_MAX = 2 ** 31 - 1;
+const STATE_CODES = new Map(TX_STATES.map((s, i) => [s, i]));
+
+/** A row of either form, as the table holds it. */
+export type Row = TxRecord | FinishedTx;
+
+export interface SnapshotSource {
+  readonly rowCount: number;
+  rows(): Iterable<Row>;
+  /** Row positions (creation order) of the finished transactions, in completion order. */
+  readonly finishedPositions: Uint32Array;
+}
+
+/** Receives a decoded table; each call throws DATA_CORRUPT if what it gets contradicts what came before. */
+export interface SnapshotTarget {
+  row(tx: TxRecord): void;
+  finished(position: number): void;
+}
+
+export function encodeTableSnapshot(src: SnapshotSource): Uint8Array {
+  const strings = sharedStrings(src.rows());
+  return packExact((w) => {
+    w.map(4);
+    w.str('version');
+    w.num(SNAPSHOT_VERSION);
+    w.str('strings');
+    w.array(strings.size);
+    for (const s of strings.keys()) w.str(s);
+    w.str('txs');
+    w.array(src.rowCount);
+    const prev = { seq: 0, createdAt: 0 };
+    for (const row of src.rows()) writeRow(w, row, strings, prev);
+    w.str('finishedOrder');
+    w.array(src.finishedPositions.length);
+    let last = 0;
+    for (const position of src.finishedPositions) {
+      w.num(position - last);
+      last = position;
+    }
+  });
+}
+
+/** True when `data` starts like a version 3 snapshot (anything else is left to the older readers). */
+export function isCurrentSnapshot(data: Uint8Array): boolean {
+  try {
+    const r = new MsgpackReader(data);
+    return r.map() === 4 && r.str() === 'version' && r.num() === SNAPSHOT_VERSION;
+  } catch {
+    return false;
+  }
+}
+
+export function decodeTableSnapshot(data: Uint8Array, target: SnapshotTarget): void {
+  const r = new MsgpackReader(data);
+  if (r.map() !== 4) corrupt('not a version 3 snapshot');
+  expectKey(r, 'version');
+  if (r.num() !== SNAPSHOT_VERSION) corrupt('not a version 3 snapshot');
+  expectKey(r, 'strings');
+  const strings: string[] = [];
+  for (let n = r.array(); n > 0; n--) strings.push(r.str());
+  expectKey(r, 'txs');
+  const prev = { seq: 0, createdAt: 0 };
+  for (let n = r.array(); n > 0; n--) target.row(readRow(r, strings, prev));
+  expectKey(r, 'finishedOrder');
+  let position = 0;
+  for (let n = r.array(); n > 0; n--) {
+    position += r.num();
+    target.finished(position);
+  }
+  if (!r.done) corrupt('bytes after the table');
+}
+
+// ---- writing -------------------------------------------------------------------
+
+/** Every name, URL and decision reason, each once, in first-use order. */
+function sharedStrings(rows: Iterable<Row>): Map<string, number> {
+  const strings = new Map<string, number>();
+  const add = (s: string | null): void => {
+    if (s !== null && !strings.has(s)) strings.set(s, strings.size);
+  };
+  for (const row of rows) {
+    if ('parts' in row) {
+      for (let i = 0; i < row.parts.length; i += 3) {
+        add(row.parts[i] as string);
+        add(row.parts[i + 1] as string);
+      }
+    } else {
+      for (const p of row.participants) {
+        add(p.name);
+        add(p.url);
+      }
+    }
+    add(row.decisionReason);
+  }
+  return strings;
+}
+
+function writeRow(w: MsgpackSink, row: Row, strings: Map<string, number>, prev: { seq: number; createdAt: number }): void {
+  w.array(ROW_FIELDS);
+  w.str(row.id);
+  writeTime(w, row.seq, prev.seq);
+  prev.seq = row.seq;
+  w.num(STATE_CODES.get(row.state) ?? -1);
+  w.num(row.protocol === '3pc' ? 1 : 0);
+  if ('parts' in row) writeFinishedParticipants(w, row.parts, strings);
+  else writeParticipants(w, row.participants, strings);
+  writeTime(w, row.createdAt, prev.createdAt);
+  prev.createdAt = row.createdAt;
+  writeTime(w, row.deadlineAt, row.createdAt);
+  writeCode(w, row.decision);
+  if (row.decisionReason === null) w.nil();
+  else w.num(ref(strings, row.decisionReason));
+  writeTimeOrNil(w, row.decidedAt, row.createdAt);
+  writeTimeOrNil(w, row.completedAt, row.createdAt);
+  strOrNil(w, row.idempotencyKey);
+  strOrNil(w, row.requestHash);
+}
+
+function writeParticipants(w: MsgpackSink, participants: readonly ParticipantRecord[], strings: Map<string, number>): void {
+  w.array(participants.length * PARTICIPANT_FIELDS);
+  for (const p of participants) {
+    w.num(ref(strings, p.name));
+    w.num(ref(strings, p.url));
+    w.value(p.payload);
+    writeCode(w, p.vote);
+    w.bool(p.acknowledged);
+    strOrNil(w, p.lastError);
+    if (p.failingSince === null) w.nil();
+    else w.num(p.failingSince);
+  }
+}
+
+/** What toRecord() would yield: no payload, acknowledged, nothing failing. Both forms of a row write the same bytes. */
+function writeFinishedParticipants(w: MsgpackSink, parts: FinishedTx['parts'], strings: Map<string, number>): void {
+  w.array((parts.length / 3) * PARTICIPANT_FIELDS);
+  for (let i = 0; i < parts.length; i += 3) {
+    w.num(ref(strings, parts[i] as string));
+    w.num(ref(strings, parts[i + 1] as string));
+    w.nil();
+    writeCode(w, (parts[i + 2] ?? null) as Vote | null);
+    w.bool(true);
+    w.nil();
+    w.nil();
+  }
+}
+
+/** `t` as an int32 offset from `base` when that gives `t` back exactly, else as [t]. */
+function writeTime(w: MsgpackSink, t: number, base: number): void {
+  const offset = t - base;
+  if (Number.isInteger(offset) && offset >= OFFSET_MIN && offset <= OFFSET_MAX && Object.is(base + offset, t)) {
+    w.num(offset);
+  } else {
+    w.array(1);
+    w.num(t);
+  }
+}
+
+function writeTimeOrNil(w: MsgpackSink, t: number | null, base: number): void {
+  if (t === null) w.nil();
+  else writeTime(w, t, base);
+}
+
+/** A vote or decision: 0 commit, 1 abort. */
+function writeCode(w: MsgpackSink, v: Vote | Decision | null): void {
+  if (v === null) w.nil();
+  else w.num(v === 'commit' ? 0 : 1);
+}
+
+function strOrNil(w: MsgpackSink, v: string | null): void {
+  if (v === null) w.nil();
+  else w.str(v);
+}
+
+function ref(strings: Map<string, number>, s: string): number {
+  const i = strings.get(s);
+  if (i === undefined) throw new RatifyError('INTERNAL', 'snapshot string table misses a string of the table');
+  return i;
+}
+
+// ---- reading -------------------------------------------------------------------
+
+function readRow(r: MsgpackReader, strings: readonly string[], prev: { seq: number; createdAt: number }): TxRecord {
+  if (r.array() !== ROW_FIELDS) corrupt(`a row is not ${ROW_FIELDS} values`);
+  const id = r.str();
+  const seq = readTime(r, prev.seq);
+  prev.seq = seq;
+  const state = TX_STATES[r.num()] ?? corrupt(`transaction ${id} has an unknown state`);
+  const protocol = readProtocol(r);
+  const participants = readParticipants(r, strings);
+  const createdAt = readTime(r, prev.createdAt);
+  prev.createdAt = createdAt;
+  const deadlineAt = readTime(r, createdAt);
+  const decision = r.nil() ? null : readCode(r);
+  const decisionReason = r.nil() ? null : readRef(r, strings);
+  const decidedAt = r.nil() ? null : readTime(r, createdAt);
+  const completedAt = r.nil() ? null : readTime(r, createdAt);
+  const idempotencyKey = r.strOrNull();
+  const requestHash = r.strOrNull();
+  return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash };
+}
+
+function readParticipants(r: MsgpackReader, strings: readonly string[]): ParticipantRecord[] {
+  const values = r.array();
+  if (values % PARTICIPANT_FIELDS !== 0) corrupt(`a participant list of ${values} values`);
+  const participants: ParticipantRecord[] = [];
+  for (let i = 0; i < values; i += PARTICIPANT_FIELDS) {
+    const name = readRef(r, strings);
+    const url = readRef(r, strings);
+    const payload = r.value();
+    const vote = r.nil() ? null : readCode(r);
+    const acknowledged = r.bool();
+    const lastError = r.strOrNull();
+    const failingSince = r.nil() ? null : r.num();
+    participants.push({ name, url, payload, vote, acknowledged, lastError, failingSince });
+  }
+  return participants;
+}
+
+function readTime(r: MsgpackReader, base: number): number {
+  if (!r.isArray()) return base + r.num();
+  if (r.array() !== 1) corrupt('a time is neither an offset nor [time]');
+  return r.num();
+}
+
+function readCode(r: MsgpackReader): Vote {
+  const code = r.num();
+  if (code === 0) return 'commit';
+  if (code === 1) return 'abort';
+  return corrupt(`vote or decision code ${code}`);
+}
+
+function readProtocol(r: MsgpackReader): Protocol {
+  const code = r.num();
+  if (code === 0) return '2pc';
+  if (code === 1) return '3pc';
+  return corrupt(`protocol code ${code}`);
+}
+
+function readRef(r: MsgpackReader, strings: readonly string[]): string {
+  const i = r.num();
+  return strings[i] ?? corrupt(`string reference ${i} of ${strings.length}`);
+}
+
+function expectKey(r: MsgpackReader, key: string): void {
+  if (r.str() !== key) corrupt(`expected ${key}`);
+}
+
+function corrupt(why: string): never {
+  throw new RatifyError('DATA_CORRUPT', `transaction snapshot: ${why}`);
+}
