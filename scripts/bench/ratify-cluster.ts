@@ -1,5 +1,6 @@
 // A local 3-node Ratify cluster for the benchmark: `node dist/src/cli.js node`
 // three times on free loopback ports, each with its own temporary data folder.
+import { NODE_HEAP_FLAGS } from '../../src/node/local-cluster.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HttpClients } from './http.js';
@@ -76,6 +77,8 @@ export class RatifyCluster {
       name: `ratify ${this.spec.label} ${node.id}`,
       command: process.execPath,
       args: [
+        // The V8 flags `ratify cluster` gives its nodes (see local-cluster.ts): measured as run.
+        ...NODE_HEAP_FLAGS,
         ...(this.spec.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', join(this.spec.cpuProfDir, `${this.spec.label}-${node.id}`)]),
         this.spec.cliPath, 'node',
         '--id', node.id,
