@@ -10,6 +10,43 @@ export interface BatchLimits {
   readonly maxMessagesPerEnvelope: number;
 }
 
+/**
+ * Messages waiting for one peer, for either outbound path. Bounded: a full queue
+ * drops the new message and counts it (Raft retries). Drained on a microtask, so
+ * every send() of the current turn shares one envelope.
+ */
+export class OutboundQueue {
+  readonly messages: Message[] = [];
+  private drainScheduled = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly counters: { dropped: number },
+    private readonly drain: () => void,
+  ) {}
+
+  push(message: Message): void {
+    if (this.messages.length >= this.max) {
+      this.counters.dropped++;
+      return;
+    }
+    this.messages.push(message);
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    queueMicrotask(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  /** Empties the queue and returns how many messages it held. */
+  clear(): number {
+    const n = this.messages.length;
+    this.messages.length = 0;
+    return n;
+  }
+}
+
 /** Removes and returns the longest prefix of `queue` within the caps; always at least one message. */
 export function takeBatch(queue: Message[], limits: BatchLimits): Message[] {
   let count = 0;

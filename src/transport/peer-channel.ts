@@ -9,7 +9,7 @@
 import { Pool } from 'undici';
 import type { Message, NodeId } from '../raft/types.js';
 import { encodeEnvelope } from './codec.js';
-import { takeBatch, type BatchLimits } from './envelope-batch.js';
+import { OutboundQueue, takeBatch, type BatchLimits } from './envelope-batch.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import { describeError, readCapped, ThrottledPeerLog, type TransportLogger } from './peer-log.js';
 import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH, SECRET_HEADER } from './raft-routes.js';
@@ -40,11 +40,10 @@ export interface PeerChannelConfig extends BatchLimits {
 type FailureDetail = { readonly err: string } | { readonly status: number; readonly bytes: number; readonly body: string };
 
 export class PeerChannel {
-  private readonly queue: Message[] = [];
+  private readonly queue: OutboundQueue;
   private readonly pool: Pool;
   private readonly path: string;
   private inflight = 0;
-  private pumpScheduled = false;
   private closed = false;
   private readonly failures: ThrottledPeerLog;
 
@@ -57,6 +56,7 @@ export class PeerChannel {
   ) {
     this.path = url.pathname.replace(/\/+$/, '') + RAFT_MESSAGES_PATH;
     this.failures = new ThrottledPeerLog(config.logger);
+    this.queue = new OutboundQueue(config.maxQueuedMessages, counters, () => this.pump());
     this.pool = new Pool(url.origin, {
       connections: config.maxInflightRequests,
       pipelining: 1,
@@ -65,33 +65,21 @@ export class PeerChannel {
   }
 
   enqueue(message: Message): void {
-    if (this.closed || this.queue.length >= this.config.maxQueuedMessages) {
-      this.counters.dropped++;
-      return;
-    }
-    this.queue.push(message);
-    // Pump on a microtask so that every send() of the current turn shares a request.
-    if (!this.pumpScheduled) {
-      this.pumpScheduled = true;
-      queueMicrotask(() => {
-        this.pumpScheduled = false;
-        this.pump();
-      });
-    }
+    if (this.closed) this.counters.dropped++;
+    else this.queue.push(message);
   }
 
   /** Drops what is queued, aborts requests in flight and closes the connections. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.counters.dropped += this.queue.length;
-    this.queue.length = 0;
+    this.counters.dropped += this.queue.clear();
     await this.pool.destroy().catch(() => undefined); // closing is best effort; requests in flight count as failed
   }
 
   private pump(): void {
-    while (!this.closed && this.inflight < this.config.maxInflightRequests && this.queue.length > 0) {
-      const batch = takeBatch(this.queue, this.config);
+    while (!this.closed && this.inflight < this.config.maxInflightRequests && this.queue.messages.length > 0) {
+      const batch = takeBatch(this.queue.messages, this.config);
       this.inflight++;
       void this.post(batch).finally(() => {
         this.inflight--;

@@ -21,7 +21,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import type { Message, NodeId } from '../raft/types.js';
 import { encodeEnvelope } from './codec.js';
-import { takeBatch } from './envelope-batch.js';
+import { OutboundQueue, takeBatch } from './envelope-batch.js';
 import { encodeFrame } from './frames.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import type { PeerChannelConfig, TransportCounters } from './peer-channel.js';
@@ -44,14 +44,13 @@ type StreamState =
   | { readonly kind: 'closed' };
 
 export class PeerStream {
-  private readonly queue: Message[] = [];
+  private readonly queue: OutboundQueue;
   private readonly path: string;
   private readonly failures: ThrottledPeerLog;
   private readonly watchdog: NodeJS.Timeout;
   /** Socket bytes buffered beyond which frames wait in the queue (the queue's cap then drops). */
   private readonly bufferedBytesMax: number;
   private state: StreamState = { kind: 'down' };
-  private flushScheduled = false;
   /** When the oldest byte not yet acknowledged by the peer was written; null when all are. */
   private unackedSinceMs: number | null = null;
   private backoffMs = BACKOFF_MIN_MS;
@@ -65,6 +64,7 @@ export class PeerStream {
   ) {
     this.path = url.pathname.replace(/\/+$/, '') + RAFT_STREAM_PATH;
     this.failures = new ThrottledPeerLog(config.logger);
+    this.queue = new OutboundQueue(config.maxQueuedMessages, counters, () => this.flush());
     this.bufferedBytesMax = 2 * config.maxEnvelopeBytes;
     this.watchdog = setInterval(() => this.checkAcks(), Math.max(10, Math.floor(config.requestTimeoutMs / 4)));
     this.watchdog.unref();
@@ -80,19 +80,7 @@ export class PeerStream {
       this.counters.dropped++;
       return;
     }
-    if (this.queue.length >= this.config.maxQueuedMessages) {
-      this.counters.dropped++;
-      return;
-    }
     this.queue.push(message);
-    // Flush on a microtask so that every send() of the current turn shares a frame.
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    }
   }
 
   close(): void {
@@ -100,19 +88,18 @@ export class PeerStream {
     clearInterval(this.watchdog);
     this.teardown();
     this.state = { kind: 'closed' };
-    this.counters.dropped += this.queue.length;
-    this.queue.length = 0;
+    this.counters.dropped += this.queue.clear();
   }
 
   private flush(): void {
     if (this.state.kind === 'down') this.open();
     if (this.state.kind !== 'open') return;
     const req = this.state.req;
-    while (this.queue.length > 0 && req.writableLength < this.bufferedBytesMax) {
-      const batch = takeBatch(this.queue, this.config);
+    while (this.queue.messages.length > 0 && req.writableLength < this.bufferedBytesMax) {
+      const batch = takeBatch(this.queue.messages, this.config);
       let frame: Buffer;
       try {
-        frame = encodeFrame(encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages: batch }));
+        frame = this.frameOf(batch);
       } catch (err) {
         this.counters.failed += batch.length;
         this.failures.report('warn', { peer: this.peerId, err: describeError(err) }, 'encoding Raft messages failed');
@@ -120,8 +107,7 @@ export class PeerStream {
       }
       if (frame.byteLength > this.config.maxEnvelopeBytes && batch.length > 1) {
         // The size estimate guessed low; put them back one by one rather than earn a 413.
-        this.queue.unshift(...batch.slice(1));
-        this.queue.unshift(batch[0]!);
+        this.queue.messages.unshift(...batch);
         this.sendAlone();
         continue;
       }
@@ -132,9 +118,13 @@ export class PeerStream {
   /** Sends the queue's first message as a frame of its own. */
   private sendAlone(): void {
     if (this.state.kind !== 'open') return;
-    const m = this.queue.shift()!;
-    const frame = encodeFrame(encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages: [m] }));
+    const m = this.queue.messages.shift()!;
+    const frame = this.frameOf([m]);
     this.write(this.state.req, frame, 1);
+  }
+
+  private frameOf(messages: Message[]): Buffer {
+    return encodeFrame(encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages }));
   }
 
   private write(req: ClientRequest, frame: Buffer, count: number): void {
@@ -202,8 +192,7 @@ export class PeerStream {
   private fail(req: ClientRequest, detail: object, msg: string): void {
     if (!this.isCurrent(req)) return; // an older stream, already replaced
     this.teardown();
-    this.counters.failed += this.queue.length;
-    this.queue.length = 0;
+    this.counters.failed += this.queue.clear();
     const delayMs = this.backoffMs;
     this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
     const level = 'status' in detail && detail.status !== 503 ? 'warn' : 'debug';
@@ -218,8 +207,7 @@ export class PeerStream {
   private markUnsupported(req: ClientRequest, body: string): void {
     if (!this.isCurrent(req)) return;
     this.teardown();
-    this.counters.failed += this.queue.length;
-    this.queue.length = 0;
+    this.counters.failed += this.queue.clear();
     this.config.logger?.warn(
       { peer: this.peerId, url: this.url.origin, body: body.slice(0, 200), retryInMs: UNSUPPORTED_RETRY_MS },
       'peer does not serve Raft streams (an older version?); sending to it per request',

@@ -34,6 +34,23 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | false> |
   }
 }
 
+/**
+ * Repeats `check` (a block of expect() calls) until it passes; past the bound the
+ * last assertion error is thrown as it is, so the test shows what was expected.
+ */
+export async function eventually(check: () => void, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(20);
+    }
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -273,6 +273,33 @@ class ScriptedCore implements RaftCoreApi {
   }
 }
 
+/**
+ * A node over a ScriptedCore that records, in `events`, every entry it applies
+ * ("apply N"), every message it sends ("send type") and a fatal error ("fatal ...").
+ */
+async function openScriptedNode(storage: RaftStorage, core: ScriptedCore, events: string[]): Promise<RaftNode> {
+  const kv = createKvStateMachine();
+  const apply = kv.apply.bind(kv);
+  kv.apply = (e) => {
+    events.push(`apply ${e.index}`);
+    return apply(e);
+  };
+  const transport: Transport = {
+    send: (messages) => events.push(...messages.map((m) => `send ${m.type}`)),
+    setMembers: () => undefined,
+    close: async () => undefined,
+  };
+  return RaftNode.open({
+    config: { ...FAST_RAFT, id: 'n1', peers: core.status().members },
+    storage,
+    transport,
+    stateMachine: kv,
+    logger: silentLogger(),
+    createCore: () => core,
+    onFatal: (err) => events.push(`fatal ${err instanceof Error ? err.message : String(err)}`),
+  });
+}
+
 describe('persist before send and apply, one Ready', () => {
   it('sends a granted vote and an append acknowledgement, and applies, only once the save resolved', async () => {
     const entry: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
@@ -293,26 +320,7 @@ describe('persist before send and apply, one Ready', () => {
     const events: string[] = [];
     const storage = new GatedStorage(new MemoryRaftStorage(createMemoryBacking()), { onSaved: () => events.push('saved') });
     storage.holdFrom(() => true);
-    const kv = createKvStateMachine();
-    const apply = kv.apply.bind(kv);
-    kv.apply = (e) => {
-      events.push(`apply ${e.index}`);
-      return apply(e);
-    };
-    const transport: Transport = {
-      send: (messages) => events.push(...messages.map((m) => `send ${m.type}`)),
-      setMembers: () => undefined,
-      close: async () => undefined,
-    };
-    const node = await RaftNode.open({
-      config: { ...FAST_RAFT, id: 'n1', peers: core.status().members },
-      storage,
-      transport,
-      stateMachine: kv,
-      logger: silentLogger(),
-      createCore: () => core,
-      onFatal: (err) => events.push(`fatal ${String(err)}`),
-    });
+    const node = await openScriptedNode(storage, core, events);
     try {
       node.start();
       await waitUntil(() => storage.held.length === 1, { what: 'the Ready to be saved' });
@@ -347,28 +355,6 @@ describe('a commit-index-only change', () => {
   };
   const nextEntry: Ready = { ...commitOnly, hardState: null, entries: [entry2], committedEntries: [], messages: [] };
 
-  async function openNode(storage: GatedStorage, core: ScriptedCore, events: string[]): Promise<RaftNode> {
-    const kv = createKvStateMachine();
-    const apply = kv.apply.bind(kv);
-    kv.apply = (e) => {
-      events.push(`apply ${e.index}`);
-      return apply(e);
-    };
-    const transport: Transport = {
-      send: (messages) => events.push(...messages.map((m) => `send ${m.type}`)),
-      setMembers: () => undefined,
-      close: async () => undefined,
-    };
-    return RaftNode.open({
-      config: { ...FAST_RAFT, id: 'n1', peers: core.status().members },
-      storage,
-      transport,
-      stateMachine: kv,
-      logger: silentLogger(),
-      createCore: () => core,
-      onFatal: (err) => events.push(`fatal ${err instanceof Error ? err.message : String(err)}`),
-    });
-  }
 
   function storageWithEntry1(events: string[]): { storage: GatedStorage; saved: SaveBatch[] } {
     const saved: SaveBatch[] = [];
@@ -390,7 +376,7 @@ describe('a commit-index-only change', () => {
     const events: string[] = [];
     const { storage, saved } = storageWithEntry1(events);
     const core = new ScriptedCore(commitOnly, nextEntry);
-    const node = await openNode(storage, core, events);
+    const node = await openScriptedNode(storage, core, events);
     try {
       node.start();
       await waitUntil(() => core.advances === 2, { what: 'both Readys' });
@@ -406,7 +392,7 @@ describe('a commit-index-only change', () => {
     const events: string[] = [];
     const { storage, saved } = storageWithEntry1(events);
     const core = new ScriptedCore(commitOnly);
-    const node = await openNode(storage, core, events);
+    const node = await openScriptedNode(storage, core, events);
     node.start();
     await waitUntil(() => core.advanced, { what: 'the Ready' });
     await sleep(FAST_RAFT.tickMs * 3);

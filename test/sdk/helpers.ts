@@ -1,5 +1,6 @@
 // Shared helpers of the SDK tests: a recording set of participant handlers, temp
 // directories that are always removed, and a manual clock.
+import { waitUntil } from '../helpers/wait.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,10 +85,5 @@ export function callBody(txId: string, term = 1, extra: Record<string, unknown> 
 
 /** Polls `check` until it returns true; liveness only, with a generous bound. */
 export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  await waitUntil(check, { what, timeoutMs, intervalMs: 20 });
 }

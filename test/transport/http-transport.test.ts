@@ -10,6 +10,7 @@ import type { Member, Message } from '../../src/raft/types.js';
 import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http-transport.js';
 import { raftRoutes } from '../../src/transport/raft-routes.js';
 import { samplesFrom } from './samples.js';
+import { eventually } from '../helpers/wait.js';
 
 const SECRET = 'cluster-secret';
 
@@ -20,19 +21,6 @@ interface Node {
   readonly received: Message[];
 }
 
-/** Polls until `check` passes; fails after a generous bound (no timing is asserted). */
-async function eventually(check: () => void, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
 
 function heartbeats(from: string, to: string, count: number): Message[] {
   return Array.from({ length: count }, (_, i) => ({ type: 'heartbeat', from, to, term: 1, leaderCommit: i, readSeq: 0 }) as const);

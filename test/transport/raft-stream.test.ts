@@ -18,21 +18,10 @@ import {
   SECRET_HEADER,
   STREAM_CONTENT_TYPE,
 } from '../../src/transport/raft-routes.js';
+import { eventually } from '../helpers/wait.js';
 
 const SECRET = 'cluster-secret';
 
-async function eventually(check: () => void, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
 
 function heartbeats(from: string, to: string, first: number, count: number): Message[] {
   return Array.from({ length: count }, (_, i) => ({ type: 'heartbeat', from, to, term: 1, leaderCommit: first + i, readSeq: 0 }) as const);

@@ -1,5 +1,6 @@
 // Builds coordinator nodes on a FakeCluster for tests: each node is a fastify
 // app with the transaction plugin, its own state machine and driver.
+import { waitUntil } from '../helpers/wait.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { installStrictValidation } from '../../src/http/validation.js';
@@ -103,18 +104,7 @@ export async function startLeader(opts: NodeOptions = {}): Promise<{ cluster: Fa
 
 /** Polls until `check` returns a value other than undefined/false; bounded, never timing-asserting. */
 export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  return waitUntil(check, { what, timeoutMs, intervalMs: 10 });
 }
 
 export async function getView(node: TestNode, id: string): Promise<TxView> {
