@@ -35,7 +35,8 @@ type Abort = (reason: Error) => void;
 /** Per signal, the aborts of the calls in flight under it. */
 const inFlightBySignal = new WeakMap<AbortSignal, Set<Abort>>();
 
-function register(signal: AbortSignal, abort: Abort): () => void {
+/** Runs `abort` when `signal` aborts (one listener per signal, whatever the number of calls); returns the unregister. */
+export function onAbort(signal: AbortSignal, abort: Abort): () => void {
   let set = inFlightBySignal.get(signal);
   if (set === undefined) {
     const calls = new Set<Abort>();
@@ -56,7 +57,8 @@ function register(signal: AbortSignal, abort: Abort): () => void {
   return () => calls.delete(abort);
 }
 
-function abortReason(signal: AbortSignal): Error {
+/** What a call cancelled by `signal` rejects with. */
+export function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new DOMException('the call was cancelled', 'AbortError');
 }
 
@@ -74,7 +76,7 @@ export function httpCall(dispatcher: Dispatcher, opts: CallOptions): Promise<Cal
       if (abortRequest !== null) abortRequest(reason);
       else pendingAbort = reason;
     };
-    const unregister = opts.signal === undefined ? null : register(opts.signal, abort);
+    const unregister = opts.signal === undefined ? null : onAbort(opts.signal, abort);
     const timer = setTimeout(() => abort(new DOMException(`the call timed out after ${opts.timeoutMs} ms`, 'TimeoutError')), opts.timeoutMs);
     const finish = (err: Error | null): void => {
       if (settled) return;

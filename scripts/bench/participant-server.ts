@@ -3,7 +3,8 @@
 // benchmark can report "time until every participant has acknowledged".
 //
 // They speak the participant protocol of issue 3: JSON POSTs to {url}/prepare,
-// /precommit, /commit and /abort with a body carrying `txId`.
+// /precommit, /commit and /abort with a body carrying `txId`, and its batch
+// extension {url}/batch, as the participant SDK does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /** Per transaction: which participants acknowledged commit (bit i = participant i), and when the last did. */
@@ -90,21 +91,39 @@ export class ParticipantFleet {
       const path = (req.url ?? '').split('?')[0] ?? '';
       if (req.method !== 'POST') return reply(res, 405, '{"error":"POST only"}');
       if (bytes > BODY_BYTES_MAX) return reply(res, 413, '{"error":"body too large"}');
-      if (path.endsWith('/prepare')) {
-        this.prepares += 1;
-        return reply(res, 200, '{"vote":"commit"}');
-      }
-      if (path.endsWith('/commit')) {
-        this.recordCommit(index, txIdOf(Buffer.concat(chunks)), arrivedNs);
-        return reply(res, 200, '{}');
-      }
-      if (path.endsWith('/abort')) {
-        this.aborts += 1;
-        return reply(res, 200, '{}');
-      }
-      if (path.endsWith('/precommit')) return reply(res, 200, '{}');
-      return reply(res, 404, '{"error":"unknown path"}');
+      if (path.endsWith('/batch')) return this.batch(index, Buffer.concat(chunks), arrivedNs, res);
+      const call = path.slice(path.lastIndexOf('/') + 1);
+      if (!isCall(call)) return reply(res, 404, '{"error":"unknown path"}');
+      const answer = this.answer(index, call, parseBody(Buffer.concat(chunks)), arrivedNs);
+      return reply(res, answer.status, answer.body);
     });
+  }
+
+  /** The participant protocol's batch extension: one answer per call, in order. */
+  private batch(index: number, body: Buffer, arrivedNs: bigint, res: ServerResponse): void {
+    const calls = (parseBody(body) as { calls?: unknown } | null)?.calls;
+    if (!Array.isArray(calls) || calls.length === 0) return reply(res, 400, '{"error":"calls must be a non-empty array"}');
+    const results = calls.map((c: { call?: unknown; body?: unknown }) => {
+      const answer = typeof c.call === 'string' && isCall(c.call) ? this.answer(index, c.call, c.body, arrivedNs) : { status: 400, body: '{"error":"unknown call"}' };
+      return `{"status":${answer.status},"body":${answer.body}}`;
+    });
+    reply(res, 200, `{"results":[${results.join(',')}]}`);
+  }
+
+  private answer(index: number, call: Call, body: unknown, arrivedNs: bigint): { status: number; body: string } {
+    switch (call) {
+      case 'prepare':
+        this.prepares += 1;
+        return { status: 200, body: '{"vote":"commit"}' };
+      case 'commit':
+        this.recordCommit(index, txIdOf(body), arrivedNs);
+        return { status: 200, body: '{}' };
+      case 'abort':
+        this.aborts += 1;
+        return { status: 200, body: '{}' };
+      case 'precommit':
+        return { status: 200, body: '{}' };
+    }
   }
 
   private recordCommit(index: number, txId: string | null, arrivedNs: bigint): void {
@@ -122,13 +141,23 @@ export class ParticipantFleet {
   }
 }
 
-function txIdOf(body: Buffer): string | null {
+type Call = 'prepare' | 'precommit' | 'commit' | 'abort';
+
+function isCall(s: string): s is Call {
+  return s === 'prepare' || s === 'precommit' || s === 'commit' || s === 'abort';
+}
+
+function parseBody(body: Buffer): unknown {
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { txId?: unknown };
-    return typeof parsed.txId === 'string' ? parsed.txId : null;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     return null;
   }
+}
+
+function txIdOf(body: unknown): string | null {
+  const txId = (body as { txId?: unknown } | null)?.txId;
+  return typeof txId === 'string' ? txId : null;
 }
 
 function reply(res: ServerResponse, status: number, body: string): void {

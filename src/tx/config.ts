@@ -44,6 +44,12 @@ export interface TxConfig {
   readonly progressRecordDelayMs: number;
   /** Sockets per participant origin; isolates a slow participant from the others. */
   readonly participantConnectionsPerOrigin: number;
+  /**
+   * Calls of one kind issued to one participant in the same event-loop turn go
+   * out as one `POST {url}/batch` of at most this many (participant-batch.ts);
+   * 1 sends every call on its own. Participants without /batch get single calls.
+   */
+  readonly participantBatchCallsMax: number;
   /** Finished transactions are removed this long after completion ... */
   readonly retainFinishedMs: number;
   /** ... or once more than this many finished ones are kept (oldest first). */
@@ -85,6 +91,7 @@ export const txConfigDefaults: TxConfig = {
   participantFailingThreshold: 5,
   progressRecordDelayMs: 500,
   participantConnectionsPerOrigin: 32,
+  participantBatchCallsMax: 64,
   retainFinishedMs: 24 * 60 * 60 * 1000,
   retainFinishedMax: 100_000,
   gcIntervalMs: 10_000,
@@ -120,6 +127,7 @@ const RANGES: Record<NumericKey, readonly [number, number]> = {
   participantFailingThreshold: [1, 1_000_000],
   progressRecordDelayMs: [0, 600_000],
   participantConnectionsPerOrigin: [1, 1024],
+  participantBatchCallsMax: [1, 256],
   retainFinishedMs: [0, 365 * 24 * 60 * 60 * 1000],
   retainFinishedMax: [0, 10_000_000],
   gcIntervalMs: [10, 3_600_000],

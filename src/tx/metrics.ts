@@ -8,6 +8,8 @@ export type CallKind = 'prepare' | Phase2Kind;
 export interface TxMetrics {
   decision(decision: 'commit' | 'abort'): void;
   callFailed(kind: CallKind): void;
+  /** A request to a participant: one call, or a batch of `calls`. */
+  participantRequest(shape: 'single' | 'batch', calls: number): void;
 }
 
 /** Gauges read at scrape time, from the replicated table. */
@@ -25,6 +27,12 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
   const failures = getOrCreate(registry, 'ratify_tx_participant_call_failures_total', () =>
     new Counter({ name: 'ratify_tx_participant_call_failures_total', help: 'Failed participant calls (non-2xx, timeout, refused)', labelNames: ['call'], registers: [registry] }),
   );
+  const requests = getOrCreate(registry, 'ratify_tx_participant_requests_total', () =>
+    new Counter({ name: 'ratify_tx_participant_requests_total', help: 'HTTP requests to participants, by shape (single call or batch)', labelNames: ['shape'], registers: [registry] }),
+  );
+  const batchedCalls = getOrCreate(registry, 'ratify_tx_participant_batched_calls_total', () =>
+    new Counter({ name: 'ratify_tx_participant_batched_calls_total', help: 'Participant calls sent inside batch requests', registers: [registry] }),
+  );
   collectedGauge(registry, 'ratify_tx_in_flight', 'Transactions not yet committed or aborted', sources.inFlight);
   // From the table, not from this leader's own failure counts: a new leader reports
   // the participants its predecessor found failing from its first scrape on.
@@ -37,6 +45,10 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
   return {
     decision: (d) => decisions.inc({ decision: d }),
     callFailed: (kind) => failures.inc({ call: kind }),
+    participantRequest: (shape, calls) => {
+      requests.inc({ shape });
+      if (shape === 'batch') batchedCalls.inc(calls);
+    },
   };
 }
 

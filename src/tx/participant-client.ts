@@ -8,8 +8,9 @@
 // 3PC precommit: a refusal with code TX_ALREADY_ABORTED (the participant
 // aborted on its own timeout) and an ack with `state: "committed"` (it
 // committed on its own timeout); see precommitPhase in protocol-run.ts.
+// Calls issued together may travel in one batch request (participant-batch.ts).
 import { Agent } from 'undici';
-import { httpCall } from '../http-call.js';
+import { ParticipantCaller, parseJson, type CallAnswer, type CallName } from './participant-batch.js';
 import type { Protocol } from './types.js';
 
 export interface PrepareRequest {
@@ -53,49 +54,41 @@ export interface ParticipantClient {
   close(): Promise<void>;
 }
 
-/** A participant's answer body is small; anything bigger is a failure, not a memory problem. */
-const ANSWER_BYTES_MAX = 64 * 1024;
-/** Parsed participant base URLs; participants are few, but clients choose them, so the cache is capped. */
-const TARGET_CACHE_MAX = 1024;
-const targets = new Map<string, { readonly origin: string; readonly pathPrefix: string }>();
-
-/** Origin and path of a participant's base URL (validated by the API before it gets here). */
-function targetOf(baseUrl: string): { readonly origin: string; readonly pathPrefix: string } {
-  let t = targets.get(baseUrl);
-  if (t === undefined) {
-    const u = new URL(baseUrl);
-    t = { origin: u.origin, pathPrefix: u.pathname.replace(/\/+$/, '') };
-    if (targets.size >= TARGET_CACHE_MAX) targets.clear();
-    targets.set(baseUrl, t);
-  }
-  return t;
+export interface ParticipantClientOptions {
+  /** Sockets per participant origin. */
+  readonly connectionsPerOrigin: number;
+  /** Calls per batch request (participant-batch.ts); 1 sends every call singly. */
+  readonly batchCallsMax: number;
+  /** Told of every request: one single call, or a batch of `calls`. */
+  readonly onRequest?: (shape: 'single' | 'batch', calls: number) => void;
 }
 
-export function createHttpParticipantClient(opts: { connectionsPerOrigin: number }): ParticipantClient {
+/** Bytes of one batch request body: well under the participant SDK's default body limit (1 MiB). */
+const BATCH_BYTES_MAX = 256 * 1024;
+/** A participant that answered /batch with 404, 405 or 501 gets single calls for this long, then one more try. */
+const BATCH_UNSUPPORTED_FOR_MS = 10 * 60 * 1000;
+
+export function createHttpParticipantClient(opts: ParticipantClientOptions): ParticipantClient {
   // One pool per origin (undici Agent): a slow participant fills only its own sockets.
   const agent = new Agent({ connections: opts.connectionsPerOrigin, keepAliveTimeout: 30_000, pipelining: 1 });
+  const caller = new ParticipantCaller(agent, {
+    callsMax: opts.batchCallsMax,
+    bytesMax: BATCH_BYTES_MAX,
+    unsupportedForMs: BATCH_UNSUPPORTED_FOR_MS,
+    now: Date.now,
+    ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
+  });
 
-  async function post(path: string, baseUrl: string, body: object, term: number, call: CallOptions): Promise<{ status: number; text: string }> {
-    const target = targetOf(baseUrl);
-    return httpCall(agent, {
-      origin: target.origin,
-      method: 'POST',
-      path: `${target.pathPrefix}/${path}`,
-      headers: { 'content-type': 'application/json', 'x-ratify-term': String(term) },
-      body: JSON.stringify(body),
-      timeoutMs: call.timeoutMs,
-      signal: call.signal,
-      answerBytesMax: ANSWER_BYTES_MAX,
-    });
-  }
+  const post = (name: CallName, baseUrl: string, body: object, term: number, call: CallOptions): Promise<CallAnswer> =>
+    caller.call({ name, baseUrl, term, json: JSON.stringify(body), timeoutMs: call.timeoutMs, signal: call.signal });
 
   return {
     async prepare(req, call) {
       const body = { txId: req.txId, participant: req.participant, payload: req.payload ?? null, protocol: req.protocol, term: req.term };
       try {
-        const { status, text } = await post('prepare', req.url, body, req.term, call);
-        if (status < 200 || status > 299) return { kind: 'failure', error: `prepare answered HTTP ${status}` };
-        return parseVote(text);
+        const answer = await post('prepare', req.url, body, req.term, call);
+        if (answer.status < 200 || answer.status > 299) return { kind: 'failure', error: `prepare answered HTTP ${answer.status}` };
+        return voteOf(answer.body);
       } catch (e) {
         return { kind: 'failure', error: `prepare failed: ${describe(e)}` };
       }
@@ -103,9 +96,9 @@ export function createHttpParticipantClient(opts: { connectionsPerOrigin: number
     async deliver(kind, req, call) {
       const body = { txId: req.txId, participant: req.participant, term: req.term };
       try {
-        const { status, text } = await post(kind, req.url, body, req.term, call);
-        if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(text, (o) => o.state) };
-        const code = stringField(text, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
+        const { status, body: answer } = await post(kind, req.url, body, req.term, call);
+        if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(answer, (o) => o.state) };
+        const code = stringField(answer, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
         return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
       } catch (e) {
         return { kind: 'failure', error: `${kind} failed: ${describe(e)}`, code: null };
@@ -118,12 +111,12 @@ export function createHttpParticipantClient(opts: { connectionsPerOrigin: number
 }
 
 export function parseVote(text: string): PrepareResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { kind: 'failure', error: 'prepare answer is not JSON' };
-  }
+  return voteOf(parseJson(text));
+}
+
+/** A prepare answer's vote; `value` is the parsed body, undefined when it was not JSON. */
+function voteOf(value: unknown): PrepareResult {
+  if (value === undefined) return { kind: 'failure', error: 'prepare answer is not JSON' };
   if (typeof value !== 'object' || value === null) return { kind: 'failure', error: 'prepare answer is not an object' };
   const { vote, reason } = value as { vote?: unknown; reason?: unknown };
   if (vote === 'commit') return { kind: 'vote', vote: 'commit' };
@@ -132,13 +125,7 @@ export function parseVote(text: string): PrepareResult {
 }
 
 /** One short string field of a JSON object answer, or null (answers need not be JSON at all). */
-function stringField(text: string, pick: (o: Record<string, unknown>) => unknown): string | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
+function stringField(value: unknown, pick: (o: Record<string, unknown>) => unknown): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const field = pick(value as Record<string, unknown>);
   return typeof field === 'string' && field.length <= 64 ? field : null;

@@ -31,12 +31,18 @@ export function createTxService(opts: TxServiceOptions): TxService {
   validateTxConfig(config);
   const logger = opts.logger.child({ component: 'tx' });
   const now = opts.now ?? Date.now;
-  const client = opts.participantClient ?? createHttpParticipantClient({ connectionsPerOrigin: config.participantConnectionsPerOrigin });
   const metrics = createTxMetrics(opts.metrics, {
     inFlight: () => sm.activeCount(),
     // Only the leader drives phase 2, so only it reports failing participants (no double counting across nodes).
     failingParticipants: () => (driver.leadingTerm() === null ? 0 : sm.failingParticipantCount()),
   });
+  const client =
+    opts.participantClient ??
+    createHttpParticipantClient({
+      connectionsPerOrigin: config.participantConnectionsPerOrigin,
+      batchCallsMax: config.participantBatchCallsMax,
+      onRequest: (shape, calls) => metrics.participantRequest(shape, calls),
+    });
   const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random });
   const waiters = new TxWaiters(sm);
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now });

@@ -53,6 +53,28 @@ describe('ParticipantFleet', () => {
     expect(fleet.drain().aborts).toBe(1);
   });
 
+  it('answers a batch call by call, in order, counting and recording each as a single call', async () => {
+    fleet = new ParticipantFleet(2);
+    const [p1, p2] = await fleet.listen();
+    if (p1 === undefined || p2 === undefined) throw new Error('two urls expected');
+    const calls = [
+      { call: 'prepare', body: { txId: 'b1', participant: 'p1', payload: null, protocol: '2pc', term: 1 } },
+      { call: 'commit', body: { txId: 'b1', participant: 'p1', term: 1 } },
+      { call: 'abort', body: { txId: 'b2', participant: 'p1', term: 1 } },
+      { call: 'nonsense', body: {} },
+    ];
+    expect(await post(`${p1}/batch`, { term: 1, calls })).toEqual({
+      status: 200,
+      body: { results: [{ status: 200, body: { vote: 'commit' } }, { status: 200, body: {} }, { status: 200, body: {} }, { status: 400, body: { error: 'unknown call' } }] },
+    });
+    expect((await post(`${p2}/batch`, { term: 1, calls: [{ call: 'commit', body: { txId: 'b1', participant: 'p2', term: 1 } }] })).status).toBe(200);
+    const drain = fleet.drain();
+    expect(drain.complete.map(([id]) => id)).toEqual(['b1']);
+    expect(drain.prepares).toBe(1);
+    expect(drain.aborts).toBe(1);
+    expect((await post(`${p1}/batch`, { term: 1, calls: [] })).status).toBe(400);
+  });
+
   it('validates its participant count', () => {
     expect(() => new ParticipantFleet(0)).toThrow('participant count (0) must be between 1 and 30');
   });

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpParticipantClient, parseVote } from '../../src/tx/participant-client.js';
 import { FakeParticipant } from './fake-participant.js';
 
+// FakeParticipant has no /batch: these also cover the fallback to single calls.
 describe('HTTP participant client', () => {
-  const client = createHttpParticipantClient({ connectionsPerOrigin: 4 });
+  const client = createHttpParticipantClient({ connectionsPerOrigin: 4, batchCallsMax: 64 });
   let p: FakeParticipant;
   const call = (timeoutMs = 2_000) => ({ timeoutMs, signal: new AbortController().signal });
   const prepareReq = (url: string) => ({ url, txId: 't1', participant: 'a', payload: { x: 1 }, protocol: '2pc' as const, term: 7 });
