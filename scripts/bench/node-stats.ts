@@ -2,7 +2,8 @@
 // only report it: CPU used by each node process (from /proc), and from its
 // Prometheus metrics the synced storage writes (fsyncs), the entries they
 // carried, the time they took, how far the commit index moved, and the Raft
-// envelopes (stream frames or requests) the node sent.
+// envelopes (stream frames or requests) the node sent, and its HTTP requests to
+// participants (a batch request counts once).
 import { readFileSync } from 'node:fs';
 import type { BenchContext } from './context.js';
 import type { Histogram } from './histogram.js';
@@ -17,6 +18,7 @@ export interface NodeCounters {
   readonly fsyncSeconds: number | null;
   readonly commitIndex: number | null;
   readonly envelopes: number | null;
+  readonly participantRequests: number | null;
 }
 
 export interface NodePhaseStats {
@@ -35,6 +37,8 @@ export interface NodePhaseStats {
   readonly cpuMsPerOp: number | null;
   /** Raft envelopes this node sent per successful client operation. */
   readonly envelopesPerOp: number | null;
+  /** HTTP requests to participants per successful client operation (a batch counts once). */
+  readonly participantRequestsPerOp: number | null;
 }
 
 /** Linux reports utime/stime in clock ticks; 100 per second on every mainstream kernel config. */
@@ -84,6 +88,7 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
     fsyncSeconds: metrics.get('ratify_raft_storage_save_seconds_sum') ?? null,
     commitIndex: metrics.get('ratify_raft_commit_index') ?? null,
     envelopes: metrics.get('ratify_raft_envelopes_total') ?? null,
+    participantRequests: metrics.get('ratify_tx_participant_requests_total') ?? null,
   };
 }
 
@@ -111,6 +116,7 @@ export function phaseStats(id: string, leader: boolean, before: NodeCounters, af
     fsyncsPerOp: ratio(fsyncs, ops),
     cpuMsPerOp: ratio(cpu, ops),
     envelopesPerOp: ratio(d('envelopes'), ops),
+    participantRequestsPerOp: ratio(d('participantRequests'), ops),
   };
 }
 

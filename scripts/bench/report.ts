@@ -88,12 +88,12 @@ function boundsTable(w: WritesSection, tx: TxSection): Table {
       num(leader?.cpuPercent, 0), num(followerCpu.length === 0 ? null : Math.max(...followerCpu), 0),
       num(leader?.fsyncsPerSec, 0), num(leader?.entriesPerFsync, 2), num(leader?.meanFsyncMs, 2),
       num(leader?.entriesPerOp, 2), num(leader?.fsyncsPerOp, 2),
-      num(leader?.cpuMsPerOp, 3), num(leader?.envelopesPerOp, 2),
+      num(leader?.cpuMsPerOp, 3), num(leader?.envelopesPerOp, 2), num(leader?.participantRequestsPerOp, 2),
     ];
   };
   return {
     title: "What bounds it: machine CPU (% of all cores), node CPU (% of one core) and the leader's synced storage writes, per phase (node counters include warm-up)",
-    headers: ['phase', 'conc', 'machine CPU %', 'leader CPU %', 'follower CPU % (max)', 'leader fsyncs/s', 'entries/fsync', 'ms/fsync', 'entries/op', 'fsyncs/op', 'leader CPU ms/op', 'raft envelopes/op'],
+    headers: ['phase', 'conc', 'machine CPU %', 'leader CPU %', 'follower CPU % (max)', 'leader fsyncs/s', 'entries/fsync', 'ms/fsync', 'entries/op', 'fsyncs/op', 'leader CPU ms/op', 'raft envelopes/op', 'participant requests/op'],
     rows: [...w.runs.map((r) => row('writes', r.concurrency, r.writes, r.nodes)), ...tx.runs.map((r) => row('tx', r.concurrency, r.tx, r.nodes))],
   };
 }

@@ -12,7 +12,7 @@ export function series(ratePerSec: number, p50Ms: number, p99Ms: number): Series
 }
 
 function nodeStats(c: number): NodePhaseStats[] {
-  const base = { cpuPercent: 40, fsyncsPerSec: 500, entriesPerFsync: 1.5, meanFsyncMs: 2, entriesPerOp: 4, fsyncsPerOp: 3, cpuMsPerOp: 0.8, envelopesPerOp: 1.2 };
+  const base = { cpuPercent: 40, fsyncsPerSec: 500, entriesPerFsync: 1.5, meanFsyncMs: 2, entriesPerOp: 4, fsyncsPerOp: 3, cpuMsPerOp: 0.8, envelopesPerOp: 1.2, participantRequestsPerOp: 0.5 };
   return [
     { ...base, id: 'n1', leader: true, cpuPercent: 30 + c },
     { ...base, id: 'n2', leader: false, cpuPercent: 20 },
