@@ -92,6 +92,26 @@ describe('fastify plugin', () => {
     expect(res.json()).toMatchObject({ error: { code: 'TX_ALREADY_ABORTED' } });
   });
 
+  it('serves POST /batch under the prefix, answering each call as its own route would', async () => {
+    const h = recordingHandlers();
+    const { app } = await appWith(h);
+    const calls = [
+      { call: 'prepare', body: prepareBody('b1', 2) },
+      { call: 'commit', body: callBody('b0', 2) },
+    ];
+    const res = await post(app, 'batch', { term: 2, calls }, 2);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      results: [
+        { status: 200, body: { vote: 'commit' } },
+        { status: 404, body: { error: { code: 'TX_NOT_FOUND', message: expect.any(String) } } },
+      ],
+    });
+    expect((await app.inject({ method: 'GET', url: '/ratify/batch' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/batch', payload: { term: 2, calls } })).statusCode).toBe(404);
+    expect(h.count('prepare')).toBe(1);
+  });
+
   it('creates, starts and closes its own participant when given options', async () => {
     await withTempDir(async (dir) => {
       const h = recordingHandlers();
@@ -138,5 +158,18 @@ describe('node:http handler', () => {
     expect(await call(base, '/tx/explode', '{}')).toMatchObject({ status: 404, body: { error: { code: 'ROUTE_NOT_FOUND' } } });
     expect(await call(base, '/tx/prepare', '', 'GET')).toMatchObject({ status: 404 });
     expect(h.calls.map((c) => c.handler)).toEqual(['prepare', 'commit']);
+  });
+
+  it('serves POST /batch and nothing else at that path', async () => {
+    const h = recordingHandlers();
+    const base = await serve(h);
+    const batch = { term: 3, calls: [{ call: 'prepare', body: prepareBody('t', 3) }, { call: 'undo', body: callBody('t', 3) }] };
+    expect(await call(base, '/tx/batch', JSON.stringify(batch))).toEqual({
+      status: 200,
+      body: { results: [{ status: 200, body: { vote: 'commit' } }, { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: expect.any(String) } } }] },
+    });
+    expect(await call(base, '/tx/batch', '', 'GET')).toMatchObject({ status: 404, body: { error: { code: 'ROUTE_NOT_FOUND' } } });
+    expect(await call(base, '/tx/batch', '{bad')).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
+    expect(h.count('prepare')).toBe(1);
   });
 });

@@ -36,7 +36,7 @@ function boundedString(v: unknown, name: string, charsMax: number): string {
 }
 
 /** The header and the body carry the same term; disagreement means a broken proxy or client. */
-function checkTermHeader(headers: HeaderBag, term: number): void {
+export function checkTermHeader(headers: HeaderBag, term: number): void {
   const raw = headers[TERM_HEADER];
   if (raw === undefined) return;
   const value = Array.isArray(raw) ? raw[0] : raw;

@@ -1,5 +1,5 @@
-// The participant as a fastify plugin: POST {prefix}/prepare, /precommit, /commit
-// and /abort, schema-first, all delegating to the framework-free core.
+// The participant as a fastify plugin: POST {prefix}/prepare, /precommit, /commit,
+// /abort and /batch, schema-first, all delegating to the framework-free core.
 //
 //   app.register(ratifyParticipant, { prefix: '/ratify', participant })
 //
@@ -8,6 +8,7 @@
 // closes it with the app.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RatifyError } from '../../errors.js';
+import { BATCH_CALLS_MAX, decodeBatch } from './batch.js';
 import { decodeCall, PARTICIPANT_NAME_CHARS_MAX, TX_ID_CHARS_MAX } from './decode.js';
 import type { ParticipantOptions } from './options.js';
 import { createParticipant, type Participant } from './participant.js';
@@ -37,6 +38,19 @@ const bodySchemas: Record<CallPath, object> = {
   abort: { type: 'object', required: ['txId', 'participant', 'term'], properties: common },
 };
 
+/**
+ * Only the envelope: each item is decoded by the core, because an item that is
+ * not a call is that item's 400, not the batch's (so `items` stays unconstrained).
+ */
+const batchBodySchema = {
+  type: 'object',
+  required: ['term', 'calls'],
+  properties: {
+    term: common.term,
+    calls: { type: 'array', minItems: 1, maxItems: BATCH_CALLS_MAX, items: {} },
+  },
+} as const;
+
 const errorSchema = {
   type: 'object',
   properties: {
@@ -56,6 +70,18 @@ const okSchema = {
     required: ['vote'],
   },
   ack: { type: 'object', properties: { ok: { type: 'boolean' }, state: { type: 'string', enum: TX_STATES } }, required: ['ok', 'state'] },
+  // `body: {}` has no type, so fast-json-stringify writes it with JSON.stringify:
+  // each item's body leaves exactly as the core made it (a test checks this).
+  batch: {
+    type: 'object',
+    properties: {
+      results: {
+        type: 'array',
+        items: { type: 'object', properties: { status: { type: 'integer' }, body: {} }, required: ['status', 'body'] },
+      },
+    },
+    required: ['results'],
+  },
 } as const;
 
 const termHeaderSchema = {
@@ -89,6 +115,21 @@ export async function ratifyParticipant(app: FastifyInstance, opts: RatifyPartic
       },
     );
   }
+  app.post(
+    '/batch',
+    {
+      bodyLimit,
+      // Strict before Ajv for the same reason as above (a coerced `calls` would wrap a non-array).
+      preValidation: async (req: FastifyRequest) => {
+        decodeBatch(req.body, req.headers);
+      },
+      schema: { body: batchBodySchema, headers: termHeaderSchema, response: { 200: okSchema.batch, '4xx': errorSchema, '5xx': errorSchema } },
+    },
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const result = await participant.handleBatch(req.body, req.headers);
+      return reply.code(result.status).send(result.body);
+    },
+  );
 }
 
 function ownedParticipant(app: FastifyInstance, opts: ParticipantOptions): Participant {

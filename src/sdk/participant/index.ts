@@ -8,6 +8,7 @@ export { LevelParticipantStore } from './level-store.js';
 export type { ParticipantStore, StoreWrite, LoadedState, FinishedRef } from './store.js';
 export type { ResolvePassReport } from './resolver.js';
 export type { HeaderBag } from './decode.js';
+export { BATCH_CALLS_MAX } from './batch.js';
 export type {
   CallPath,
   CallSource,

@@ -1,13 +1,15 @@
 // The participant behind a plain node:http server:
 //
 //   http.createServer(createNodeHandler(participant, { prefix: '/ratify' })).listen(8080)
+//
+// Routes: POST {prefix}/prepare, /precommit, /commit, /abort and /batch.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RatifyError } from '../../errors.js';
 import { isCallPath } from './decode.js';
 import type { Participant } from './participant.js';
 
 export interface NodeHandlerOptions {
-  /** Path prefix of the four routes, for example "/ratify" (default: none). */
+  /** Path prefix of the routes, for example "/ratify" (default: none). */
   readonly prefix?: string;
   /** Largest request body in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
@@ -28,13 +30,13 @@ export function createNodeHandler(participant: Participant, opts: NodeHandlerOpt
 async function serve(participant: Participant, prefix: string, bodyLimit: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const pathname = new URL(req.url ?? '/', 'http://participant').pathname;
   const path = pathname.startsWith(`${prefix}/`) ? pathname.slice(prefix.length + 1) : '';
-  if (req.method !== 'POST' || !isCallPath(path)) {
+  if (req.method !== 'POST' || !(isCallPath(path) || path === 'batch')) {
     req.resume();
     return send(res, new RatifyError('ROUTE_NOT_FOUND', `no route ${req.method ?? ''} ${pathname}`));
   }
   const body = await readJson(req, bodyLimit);
   if (body instanceof RatifyError) return send(res, body);
-  const result = await participant.handle(path, body, req.headers);
+  const result = path === 'batch' ? await participant.handleBatch(body, req.headers) : await participant.handle(path, body, req.headers);
   writeJson(res, result.status, result.body);
 }
 

@@ -6,6 +6,7 @@
 // the same methods.
 import { RatifyError, isRatifyError } from '../../errors.js';
 import { assertNever } from '../../raft/types.js';
+import { decodeBatch, type BatchItem } from './batch.js';
 import { decodeCall, type HeaderBag } from './decode.js';
 import { HttpTxInquiry } from './inquiry.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -31,6 +32,12 @@ export interface Participant {
   readonly name: string;
   /** Answers one coordinator call; never throws (errors become `{error:{code,message}}` replies). */
   handle(path: CallPath, body: unknown, headers?: HeaderBag): Promise<HandleResult>;
+  /**
+   * Answers a batch envelope `{term, calls: [{call, body}]}` (POST {prefix}/batch) with
+   * 200 `{results: [{status, body}]}`, one per call in call order, each exactly what
+   * handle() answers for it; envelope errors are 400. Never throws.
+   */
+  handleBatch(body: unknown, headers?: HeaderBag): Promise<HandleResult>;
   /** Opens the store and starts the background resolver (timers are unref'd). Idempotent. */
   start(): Promise<void>;
   /** Runs one resolver pass now; the timers call the same thing. */
@@ -125,6 +132,21 @@ export class ParticipantCore implements Participant {
     } finally {
       this.inflight--;
     }
+  }
+
+  async handleBatch(body: unknown, headers: HeaderBag = {}): Promise<HandleResult> {
+    let items: BatchItem[];
+    try {
+      items = decodeBatch(body, headers);
+    } catch (e) {
+      return this.failure(e, 'batch');
+    }
+    // Every item passes handle()'s admission, decode, term fence and lock, so it
+    // answers as the single call would. All start in this turn and resume from
+    // the same ready() in call order, so items about one record take its lock,
+    // and run, in call order.
+    const results = await Promise.all(items.map((item) => (item.kind === 'call' ? this.handle(item.path, item.body, headers) : item.result)));
+    return ok({ results });
   }
 
   // ---- used by the resolver -------------------------------------------------
@@ -335,7 +357,7 @@ export class ParticipantCore implements Participant {
     return this.opened;
   }
 
-  private failure(e: unknown, path: CallPath): HandleResult {
+  private failure(e: unknown, path: CallPath | 'batch'): HandleResult {
     if (isRatifyError(e)) return errorResult(e);
     this.o.logger.error({ err: e, path }, 'participant call failed');
     const message = e instanceof Error ? e.message : String(e);
