@@ -75,9 +75,13 @@ export function parsePrometheus(text: string): Map<string, number> {
 
 export async function readCounters(http: HttpClients, url: string, pid: number | null): Promise<NodeCounters> {
   let metrics = new Map<string, number>();
+  let scraped = false;
   try {
     const res = await http.json(url, 'GET', '/metrics');
-    if (res.status === 200 && typeof res.body === 'string') metrics = parsePrometheus(res.body);
+    if (res.status === 200 && typeof res.body === 'string') {
+      metrics = parsePrometheus(res.body);
+      scraped = true;
+    }
   } catch {
     // A node without metrics still gets its CPU measured.
   }
@@ -88,7 +92,8 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
     fsyncSeconds: metrics.get('ratify_raft_storage_save_seconds_sum') ?? null,
     commitIndex: metrics.get('ratify_raft_commit_index') ?? null,
     envelopes: metrics.get('ratify_raft_envelopes_total') ?? null,
-    participantRequests: metrics.get('ratify_tx_participant_requests_total') ?? null,
+    // A labelled counter appears with its first increment: on a node that scraped fine, absent is 0.
+    participantRequests: metrics.get('ratify_tx_participant_requests_total') ?? (scraped ? 0 : null),
   };
 }
 
