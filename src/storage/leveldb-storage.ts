@@ -11,15 +11,16 @@
 // suffix of unsynced commit-index writes: what is left is always the state
 // after some earlier save, and each of those passed checkHardState().
 // Calls are serialized internally: a compaction racing a save must not plan
-// its deletes from bounds the other call is about to change.
+// its deletes from bounds the other call is about to change. Only compact()'s
+// snapshot file is written before it joins the queue (it names no state yet).
 import { Level } from 'level';
 import { RatifyError } from '../errors.js';
-import type { HardState, Snapshot } from '../raft/types.js';
+import type { HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
 import { CHUNK_PREFIX, FORMAT_KEY, FORMAT_VERSION, HARD_STATE_KEY, SNAPSHOT_META_KEY, entryKey, prefixRange } from './level-keys.js';
 import { readLevelState } from './level-reader.js';
 import type { RaftStorage, SaveBatch, StoredState } from './raft-storage.js';
 import { EMPTY_BOUNDS, EMPTY_HARD_STATE, mustSync, planCompact, planSave, termFromBounds, type LogBounds, type WritePlan } from './save-plan.js';
-import { removeSnapshotFile, removeSnapshotFiles, writeSnapshotFile } from './snapshot-file.js';
+import { removeSnapshotFile, removeSnapshotFiles, writeSnapshotFile, type SnapshotFileRef } from './snapshot-file.js';
 import { decodeEntryRecord, encodeEntryRecord, encodeFormat, encodeHardState, encodeSnapshotMeta } from './stored-records.js';
 import { verifyStoredState } from './verify-state.js';
 
@@ -88,26 +89,42 @@ export class LevelRaftStorage implements RaftStorage {
     });
   }
 
-  compact(snapshot: Snapshot): Promise<void> {
+  async compact(snapshot: Snapshot): Promise<void> {
+    this.requireLoaded('compact');
+    if (this.closed) throw new RatifyError('SHUTTING_DOWN', `storage at ${this.dir} is closed`);
+    // The file outside the serialized section: it changes no log state until a
+    // batch names it, and saves (every proposal's fsync) need not queue behind
+    // megabytes reaching the disk. The node compacts in the background.
+    const ref = await writeSnapshotFile(this.dir, snapshot.meta.index, snapshot.meta.term, snapshot.data);
     return this.serialized(async () => {
       const { bounds, hardState } = this.requireLoaded('compact');
+      if (snapshot.meta.index < bounds.snapshotIndex) {
+        // A snapshot installed from the leader while the file was written is newer.
+        await removeSnapshotFile(this.dir, ref.file);
+        return;
+      }
       const term = await this.termAt(bounds, snapshot.meta.index);
       const plan = planCompact(bounds, hardState, snapshot.meta, term);
-      const snapshotFile = await this.writeWithSnapshot(snapshot, this.deleteOps(plan));
+      const snapshotFile = await this.nameSnapshot(snapshot.meta, ref, this.deleteOps(plan));
       this.loaded = { ...this.loaded!, bounds: plan.bounds, hardState: plan.hardState, snapshotFile };
     });
   }
 
-  /**
-   * Writes the snapshot's file, then `ops` plus the meta naming it in one synced
-   * batch (the commit point), then deletes the file it replaced. Returns the new
-   * file. A format 1 directory becomes format 2 in that batch, which also
-   * deletes its chunks.
-   */
+  /** Writes the snapshot's file, then names it (see nameSnapshot). Returns the new file. */
   private async writeWithSnapshot(snapshot: Snapshot, ops: Op[]): Promise<string> {
-    const loaded = this.requireLoaded('write a snapshot');
+    this.requireLoaded('write a snapshot');
     const ref = await writeSnapshotFile(this.dir, snapshot.meta.index, snapshot.meta.term, snapshot.data);
-    ops.push({ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotMeta(snapshot.meta, ref) });
+    return this.nameSnapshot(snapshot.meta, ref, ops);
+  }
+
+  /**
+   * Writes `ops` plus the meta naming the durable file `ref` in one synced batch
+   * (the commit point), then deletes the file it replaced. A format 1 directory
+   * becomes format 2 in that batch, which also deletes its chunks.
+   */
+  private async nameSnapshot(meta: SnapshotMeta, ref: SnapshotFileRef, ops: Op[]): Promise<string> {
+    const loaded = this.requireLoaded('write a snapshot');
+    ops.push({ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotMeta(meta, ref) });
     if (loaded.format !== FORMAT_VERSION) {
       for await (const key of this.db.keys(prefixRange(CHUNK_PREFIX))) ops.push({ type: 'del', key });
       ops.push({ type: 'put', key: FORMAT_KEY, value: encodeFormat(FORMAT_VERSION) });

@@ -6,6 +6,7 @@ import { RatifyError, isRatifyError } from '../../src/errors.js';
 import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
 import type { RaftNode } from '../../src/node/raft-node.js';
 import type { LeadershipEvent } from '../../src/node/replicated-log.js';
+import type { RaftStorage } from '../../src/storage/raft-storage.js';
 import { FAST_RAFT, InProcessCluster } from '../helpers/in-process-cluster.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
@@ -162,8 +163,8 @@ describe('RaftNode over MemoryNetwork', () => {
     const lagging = c.running().find((n) => n !== leader)!.nodeId;
     await c.stop(lagging);
     await writeKeys(leader, 0, 60);
-    // The leader's log no longer reaches back to what the lagging node has.
-    expect(leader.snapshotIndex()).toBeGreaterThanOrEqual(50);
+    // The leader's log no longer reaches back to what the lagging node has (snapshots land in the background).
+    await waitUntil(() => leader.snapshotIndex() >= 50, { what: 'the leader to compact past index 50' });
     expect((await c.member(leader.nodeId).metrics.raft.snapshotsTaken.get()).values[0]?.value).toBeGreaterThanOrEqual(5);
     await c.start(lagging);
     const kv = (): KvStateMachine => c.member(lagging).stateMachine;
@@ -179,6 +180,42 @@ describe('RaftNode over MemoryNetwork', () => {
     expect(again.status().appliedIndex).toBeGreaterThan(0);
     expect(hasKeys(c.member(lagging).stateMachine, 0, 50)).toBe(true);
     await waitUntil(() => hasKeys(c.member(lagging).stateMachine, 0, 65), { what: 'restart from local snapshot' });
+  });
+
+  it('writes snapshots in the background: proposals commit while one is held, and the core compacts once it is durable', async () => {
+    let open = false;
+    const waiting: Array<() => void> = [];
+    const c = new InProcessCluster({
+      createStateMachine: () => createKvStateMachine(),
+      config: { snapshotThresholdEntries: 10 },
+      // Every compaction, on every node, waits until the test opens the gate.
+      wrapStorage: (_id, storage): RaftStorage => ({
+        load: () => storage.load(),
+        save: (batch) => storage.save(batch),
+        close: () => storage.close(),
+        compact: async (snapshot) => {
+          if (!open) await new Promise<void>((r) => waiting.push(r));
+          return storage.compact(snapshot);
+        },
+      }),
+    });
+    cluster = c;
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    await writeKeys(leader, 0, 40);
+    // Far past the threshold, with the first compaction still held: nothing stalled, nothing compacted.
+    expect(waiting.length).toBeGreaterThanOrEqual(1);
+    expect(leader.snapshotIndex()).toBe(0);
+    open = true;
+    for (const r of waiting.splice(0)) r();
+    await waitUntil(() => leader.snapshotIndex() >= 10, { what: 'the held snapshot to reach the core' });
+    await writeKeys(leader, 40, 60);
+    await waitUntil(() => leader.snapshotIndex() >= 40, { what: 'later snapshots' });
+    // A restart starts from the durable snapshot and loses nothing.
+    await c.stop(leader.nodeId);
+    const again = await c.start(leader.nodeId);
+    expect(again.status().appliedIndex).toBeGreaterThan(0);
+    await waitUntil(() => hasKeys(c.member(leader.nodeId).stateMachine, 0, 60), { what: 'restarted node to have every key' });
   });
 
   it('fails hard when the state machine throws (a bug): onFatal, then no more service', async () => {

@@ -154,6 +154,30 @@ describe('LevelRaftStorage integrity', () => {
     }
   });
 
+  it('drops a compaction overtaken by a newer snapshot installed while its file was written, file included', async () => {
+    const storage = await LevelRaftStorage.open(dir);
+    try {
+      await storage.load();
+      // compact() writes its (large) file before it queues; the install queues at once and lands first.
+      const compaction = storage.compact({ meta: { index: 7, term: 2, members: MEMBERS }, data: new Uint8Array(4_000_000).fill(3) });
+      const installed = { meta: { index: 20, term: 3, members: MEMBERS }, data: new Uint8Array(500).fill(9) };
+      await storage.save({ hardState: { term: 3, vote: null, commitIndex: 20 }, entries: [], snapshot: installed });
+      await compaction;
+      expect(await snapshotFiles()).toHaveLength(1);
+    } finally {
+      await storage.close();
+    }
+    const again = await LevelRaftStorage.open(dir);
+    try {
+      const state = await again.load();
+      expect(state.snapshot?.meta.index).toBe(20);
+      expect(state.snapshot?.data).toEqual(new Uint8Array(500).fill(9));
+      expect(state.entries).toEqual([]);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('refuses an unknown format version', async () => {
     await withRawLevel(dir, (db) => db.put(FORMAT_KEY, encodeFormat(99)));
     expectError(await loadError(dir), 'DATA_CORRUPT', /unknown format version 99/);
