@@ -6,6 +6,8 @@
 // /precommit, /commit and /abort with a body carrying `txId`, and its batch
 // extension {url}/batch, as the participant SDK does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isCallPath } from '../../src/sdk/participant/decode.js';
+import type { CallPath } from '../../src/sdk/participant/types.js';
 
 /** Per transaction: which participants acknowledged commit (bit i = participant i), and when the last did. */
 interface AckState {
@@ -93,7 +95,7 @@ export class ParticipantFleet {
       if (bytes > BODY_BYTES_MAX) return reply(res, 413, '{"error":"body too large"}');
       if (path.endsWith('/batch')) return this.batch(index, Buffer.concat(chunks), arrivedNs, res);
       const call = path.slice(path.lastIndexOf('/') + 1);
-      if (!isCall(call)) return reply(res, 404, '{"error":"unknown path"}');
+      if (!isCallPath(call)) return reply(res, 404, '{"error":"unknown path"}');
       const answer = this.answer(index, call, parseBody(Buffer.concat(chunks)), arrivedNs);
       return reply(res, answer.status, answer.body);
     });
@@ -104,13 +106,13 @@ export class ParticipantFleet {
     const calls = (parseBody(body) as { calls?: unknown } | null)?.calls;
     if (!Array.isArray(calls) || calls.length === 0) return reply(res, 400, '{"error":"calls must be a non-empty array"}');
     const results = calls.map((c: { call?: unknown; body?: unknown }) => {
-      const answer = typeof c.call === 'string' && isCall(c.call) ? this.answer(index, c.call, c.body, arrivedNs) : { status: 400, body: '{"error":"unknown call"}' };
+      const answer = typeof c.call === 'string' && isCallPath(c.call) ? this.answer(index, c.call, c.body, arrivedNs) : { status: 400, body: '{"error":"unknown call"}' };
       return `{"status":${answer.status},"body":${answer.body}}`;
     });
     reply(res, 200, `{"results":[${results.join(',')}]}`);
   }
 
-  private answer(index: number, call: Call, body: unknown, arrivedNs: bigint): { status: number; body: string } {
+  private answer(index: number, call: CallPath, body: unknown, arrivedNs: bigint): { status: number; body: string } {
     switch (call) {
       case 'prepare':
         this.prepares += 1;
@@ -139,12 +141,6 @@ export class ParticipantFleet {
     state.mask |= 1 << index;
     if (arrivedNs > state.lastNs) state.lastNs = arrivedNs;
   }
-}
-
-type Call = 'prepare' | 'precommit' | 'commit' | 'abort';
-
-function isCall(s: string): s is Call {
-  return s === 'prepare' || s === 'precommit' || s === 'commit' || s === 'abort';
 }
 
 function parseBody(body: Buffer): unknown {

@@ -142,25 +142,37 @@ export class ParticipantCaller {
 
   private sendSingle(item: Pending): void {
     const { call } = item;
-    const target = this.targetOf(call.baseUrl);
     this.opts.onRequest?.('single', 1);
-    httpCall(this.dispatcher, {
-      origin: target.origin,
-      method: 'POST',
-      path: `${target.pathPrefix}/${call.name}`,
-      headers: { 'content-type': 'application/json', 'x-ratify-term': String(call.term) },
-      body: call.json,
-      timeoutMs: call.timeoutMs,
-      signal: call.signal,
-      answerBytesMax: ANSWER_BYTES_MAX,
-    }).then(
+    this.post({ baseUrl: call.baseUrl, route: call.name, term: call.term, body: call.json, timeoutMs: call.timeoutMs, signal: call.signal, answerBytesMax: ANSWER_BYTES_MAX }).then(
       ({ status, text }) => settle(item, { status, body: parseJson(text) }),
       (err: unknown) => fail(item, toError(err)),
     );
   }
 
+  /** One POST of the participant protocol: `{base path}/{route}` with the term in the header. */
+  private post(p: {
+    baseUrl: string;
+    route: CallName | 'batch';
+    term: number;
+    body: string;
+    timeoutMs: number;
+    signal: AbortSignal;
+    answerBytesMax: number;
+  }): ReturnType<typeof httpCall> {
+    const target = this.targetOf(p.baseUrl);
+    return httpCall(this.dispatcher, {
+      origin: target.origin,
+      method: 'POST',
+      path: `${target.pathPrefix}/${p.route}`,
+      headers: { 'content-type': 'application/json', 'x-ratify-term': String(p.term) },
+      body: p.body,
+      timeoutMs: p.timeoutMs,
+      signal: p.signal,
+      answerBytesMax: p.answerBytesMax,
+    });
+  }
+
   private sendBatch(first: OneCall, items: Pending[]): void {
-    const target = this.targetOf(first.baseUrl);
     // The batch request ends early only when every call in it was cancelled.
     const batchAbort = new AbortController();
     let live = items.length;
@@ -180,16 +192,10 @@ export class ParticipantCaller {
     };
     this.opts.onRequest?.('batch', items.length);
     const calls = items.map((i) => `{"call":"${i.call.name}","body":${i.call.json}}`).join(',');
-    httpCall(this.dispatcher, {
-      origin: target.origin,
-      method: 'POST',
-      path: `${target.pathPrefix}/batch`,
-      headers: { 'content-type': 'application/json', 'x-ratify-term': String(first.term) },
-      body: `{"term":${first.term},"calls":[${calls}]}`,
-      timeoutMs: Math.min(...items.map((i) => i.call.timeoutMs)),
-      signal: batchAbort.signal,
-      answerBytesMax: Math.min(BATCH_ANSWER_BYTES_MAX, ANSWER_BYTES_MAX * items.length),
-    }).then(
+    const body = `{"term":${first.term},"calls":[${calls}]}`;
+    const timeoutMs = Math.min(...items.map((i) => i.call.timeoutMs));
+    const answerBytesMax = Math.min(BATCH_ANSWER_BYTES_MAX, ANSWER_BYTES_MAX * items.length);
+    this.post({ baseUrl: first.baseUrl, route: 'batch', term: first.term, body, timeoutMs, signal: batchAbort.signal, answerBytesMax }).then(
       ({ status, text }) => {
         done();
         const results = status === 200 ? batchResults(text, items.length) : null;

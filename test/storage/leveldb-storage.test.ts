@@ -19,6 +19,19 @@ function normal(index: number, term: number): Entry {
   return { kind: 'normal', index, term, data: new Uint8Array([index, term, 0xab, 0xcd]) };
 }
 
+/** Opens the store in `dir`, runs `fn`, and closes it whatever happens. */
+async function withStorage<T>(dir: string, fn: (storage: LevelRaftStorage) => Promise<T>): Promise<T> {
+  const storage = await LevelRaftStorage.open(dir);
+  try {
+    return await fn(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** What a fresh open of `dir` loads. */
+const reload = (dir: string): ReturnType<LevelRaftStorage['load']> => withStorage(dir, (s) => s.load());
+
 async function loadError(dir: string): Promise<unknown> {
   const storage = await LevelRaftStorage.open(dir);
   try {
@@ -132,31 +145,22 @@ describe('LevelRaftStorage integrity', () => {
     const orphan = 'snapshot-0000000000000009-0000000000000002-0badf00d.bin';
     await writeFile(join(dir, orphan), 'written, never named by a durable meta');
     await writeFile(join(dir, `${first}.tmp`), 'half written');
-    const storage = await LevelRaftStorage.open(dir);
-    try {
+    await withStorage(dir, async (storage) => {
       await storage.load();
       expect(await snapshotFiles()).toEqual([first]);
       await storage.compact({ meta: { index: 7, term: 2, members: MEMBERS }, data: new Uint8Array(300).fill(3) });
       const files = await snapshotFiles();
       expect(files).toHaveLength(1);
       expect(files[0]).not.toBe(first);
-    } finally {
-      await storage.close();
-    }
-    const again = await LevelRaftStorage.open(dir);
-    try {
-      const state = await again.load();
-      expect(state.snapshot?.meta.index).toBe(7);
-      expect(state.snapshot?.data).toEqual(new Uint8Array(300).fill(3));
-      expect(state.entries.map((e) => e.index)).toEqual([8, 9]);
-    } finally {
-      await again.close();
-    }
+    });
+    const state = await reload(dir);
+    expect(state.snapshot?.meta.index).toBe(7);
+    expect(state.snapshot?.data).toEqual(new Uint8Array(300).fill(3));
+    expect(state.entries.map((e) => e.index)).toEqual([8, 9]);
   });
 
   it('drops a compaction overtaken by a newer snapshot installed while its file was written, file included', async () => {
-    const storage = await LevelRaftStorage.open(dir);
-    try {
+    await withStorage(dir, async (storage) => {
       await storage.load();
       // compact() writes its (large) file before it queues; the install queues at once and lands first.
       const compaction = storage.compact({ meta: { index: 7, term: 2, members: MEMBERS }, data: new Uint8Array(4_000_000).fill(3) });
@@ -164,18 +168,11 @@ describe('LevelRaftStorage integrity', () => {
       await storage.save({ hardState: { term: 3, vote: null, commitIndex: 20 }, entries: [], snapshot: installed });
       await compaction;
       expect(await snapshotFiles()).toHaveLength(1);
-    } finally {
-      await storage.close();
-    }
-    const again = await LevelRaftStorage.open(dir);
-    try {
-      const state = await again.load();
-      expect(state.snapshot?.meta.index).toBe(20);
-      expect(state.snapshot?.data).toEqual(new Uint8Array(500).fill(9));
-      expect(state.entries).toEqual([]);
-    } finally {
-      await again.close();
-    }
+    });
+    const state = await reload(dir);
+    expect(state.snapshot?.meta.index).toBe(20);
+    expect(state.snapshot?.data).toEqual(new Uint8Array(500).fill(9));
+    expect(state.entries).toEqual([]);
   });
 
   it('refuses an unknown format version', async () => {
@@ -231,28 +228,20 @@ describe('LevelRaftStorage reads a format 1 directory (snapshot in LevelDB chunk
   });
 
   it('loads it, and its next snapshot makes it format 2 (file written, chunks gone) in one batch', async () => {
-    const storage = await LevelRaftStorage.open(dir);
-    try {
+    await withStorage(dir, async (storage) => {
       const state = await storage.load();
       expect(state.snapshot?.data).toEqual(data);
       expect(state.entries.map((e) => e.index)).toEqual([5, 6, 7]);
       await storage.save({ hardState: null, entries: [normal(8, 2)], snapshot: null }); // stays format 1
       await storage.compact({ meta: { index: 6, term: 2, members: MEMBERS }, data: new Uint8Array([1, 2, 3]) });
-    } finally {
-      await storage.close();
-    }
+    });
     await withRawLevel(dir, async (db) => {
       expect(await db.get(chunkKey(0))).toBeUndefined();
       expect(Buffer.from((await db.get(FORMAT_KEY))!).equals(Buffer.from(encodeFormat(2)))).toBe(true);
     });
-    const again = await LevelRaftStorage.open(dir);
-    try {
-      const state = await again.load();
-      expect(state.snapshot).toEqual({ meta: { index: 6, term: 2, members: MEMBERS }, data: new Uint8Array([1, 2, 3]) });
-      expect(state.entries.map((e) => e.index)).toEqual([7, 8]);
-    } finally {
-      await again.close();
-    }
+    const state = await reload(dir);
+    expect(state.snapshot).toEqual({ meta: { index: 6, term: 2, members: MEMBERS }, data: new Uint8Array([1, 2, 3]) });
+    expect(state.entries.map((e) => e.index)).toEqual([7, 8]);
   });
 
   it('detects a missing or damaged chunk, and chunks in a format 2 directory', async () => {
