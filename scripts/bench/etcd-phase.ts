@@ -6,6 +6,7 @@ import { errorMessage, type BenchContext } from './context.js';
 import { ETCD_INSTALL_HINT, etcdPut, etcdVersion, startEtcd, stopEtcd, type EtcdCluster } from './etcd.js';
 import { Histogram } from './histogram.js';
 import { runClosedLoop } from './load.js';
+import { primeCluster } from './prime.js';
 import { benchTxId, txRecords } from './records.js';
 import { directoryBytes, peakRssBytes, rssBytes } from './resources.js';
 import { toSeries, type EtcdRun, type EtcdSection, type NodeResources } from './results.js';
@@ -26,6 +27,13 @@ export async function runEtcdSection(ctx: BenchContext): Promise<EtcdSection> {
   try {
     ctx.progress.note(`starting a 3-member etcd ${version} cluster`);
     cluster = await startEtcd(ctx.sup, ctx.http, version);
+    const origin = cluster.leaderUrl;
+    await primeCluster(ctx, `etcd ${version}`, async ({ worker, seq }) => {
+      const r = txRecords(benchTxId('prime', worker, seq), FAKE_PARTICIPANTS, Date.now());
+      await etcdPut(ctx.http, origin, r.recordKey, r.record);
+      await etcdPut(ctx.http, origin, r.decisionKey, r.decision);
+      written.tx += 1;
+    });
     for (const c of ctx.opts.concurrency) runs.push(await etcdRun(ctx, cluster.leaderUrl, c, written));
     return { status: 'ok', reason: null, version, runs, nodes: etcdResources(cluster), txWritten: written.tx };
   } catch (err) {

@@ -8,6 +8,8 @@ export type WritesPath = 'auto' | 'kv' | 'tx';
 export interface BenchOptions {
   readonly durationSec: number;
   readonly warmupSec: number;
+  /** Unmeasured load on every freshly started cluster before its first phase (prime.ts says why). */
+  readonly primeSec: number;
   readonly concurrency: readonly number[];
   readonly skipEtcd: boolean;
   readonly skipRatify: boolean;
@@ -40,6 +42,8 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --duration <s>          measured seconds per phase (default 10; quick 3)   env BENCH_DURATION
   --warmup <s>            unmeasured warm-up seconds per phase (default 1)   env BENCH_WARMUP
+  --prime <s>             unmeasured load at concurrency 16 on each new cluster,
+                          Ratify's and etcd's, before its first phase (default 5; quick 2)  env BENCH_PRIME
   --concurrency <list>    comma-separated worker counts (default 1,16,64)    env BENCH_CONCURRENCY
   --quick                 short run: 3 s phases, 2 kills, no fill            env BENCH_QUICK=1
   --skip-etcd             no etcd baseline                                   env BENCH_SKIP_ETCD=1
@@ -69,6 +73,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     options: {
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      prime: { type: 'string' },
       concurrency: { type: 'string' },
       quick: { type: 'boolean' },
       'skip-etcd': { type: 'boolean' },
@@ -95,6 +100,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   return {
     durationSec: numberIn('duration', values.duration ?? env['BENCH_DURATION'], quick ? 3 : 10, 0.5, 3600),
     warmupSec: numberIn('warmup', values.warmup ?? env['BENCH_WARMUP'], quick ? 0.5 : 1, 0, 600),
+    primeSec: numberIn('prime', values.prime ?? env['BENCH_PRIME'], quick ? 2 : 5, 0, 600),
     concurrency: concurrencyList(values.concurrency ?? env['BENCH_CONCURRENCY'] ?? '1,16,64'),
     skipEtcd: flag('BENCH_SKIP_ETCD', values['skip-etcd']),
     skipRatify: flag('BENCH_SKIP_RATIFY', values['skip-ratify']),

@@ -9,6 +9,7 @@ import { LeaderTarget } from './leader-target.js';
 import { Participants } from './participants.js';
 import { RatifyCluster } from './ratify-cluster.js';
 import { measureClosedLoop } from './node-stats.js';
+import { primeCluster } from './prime.js';
 import { PeakRssSampler } from './resources.js';
 import { toSeries, type FailoverSection, type TxRun, type TxSection } from './results.js';
 import { nodeResources } from './writes-phase.js';
@@ -23,7 +24,7 @@ export interface TxOutcome {
   readonly failover: FailoverSection;
 }
 
-/** Counts every transaction the cluster finished (warm-up and fill included) for disk bytes per tx. */
+/** Counts every transaction the cluster finished (priming, warm-up and fill included) for disk bytes per tx. */
 interface TxCounter {
   finished: number;
 }
@@ -49,6 +50,7 @@ export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
     sampler.start(1000);
     const target = await LeaderTarget.discover(cluster);
     const p = participants;
+    await primeCluster(ctx, 'ratify tx', txOp(ctx, target, p.urls, counter, null));
     for (const concurrency of ctx.opts.concurrency) runs.push(await txRun(ctx, cluster, target, p, counter, concurrency));
     await fill(ctx, target, p, counter);
     const nodes = nodeResources(cluster, sampler);

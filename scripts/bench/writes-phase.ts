@@ -6,6 +6,7 @@
 import { errorMessage, type BenchContext } from './context.js';
 import type { Operation } from './load.js';
 import { measureClosedLoop } from './node-stats.js';
+import { primeCluster } from './prime.js';
 import { LeaderTarget } from './leader-target.js';
 import { RatifyCluster } from './ratify-cluster.js';
 import { benchTxId, txRecords } from './records.js';
@@ -72,6 +73,7 @@ async function tryPath(ctx: BenchContext, path: WritePath): Promise<WritesSectio
     const target = await LeaderTarget.discover(cluster);
     // One probe write first: a path the node does not serve fails here, not as a phase of errors.
     await path.op(ctx, target, 0)({ worker: 0, seq: 0, startNs: 0n, measureStartNs: 0n });
+    await primeCluster(ctx, 'ratify writes', path.op(ctx, target, 0));
     for (const concurrency of ctx.opts.concurrency) {
       const { result, nodes } = await measureClosedLoop(ctx, cluster, `ratify writes c=${concurrency}`, concurrency, path.op(ctx, target, concurrency));
       runs.push({ concurrency, writes: toSeries(result), nodes });

@@ -11,6 +11,15 @@ describe('parseOptions', () => {
     expect(o.skipEtcd).toBe(false);
     expect(o.writesPath).toBe('auto');
     expect(o.cliPath).toBeNull();
+    expect(o.warmupSec).toBe(1);
+    expect(o.primeSec).toBe(5);
+  });
+
+  it('primes each new cluster for --prime seconds; 0 turns it off', () => {
+    expect(parseOptions(['--quick'], {}).primeSec).toBe(2);
+    expect(parseOptions(['--prime', '0'], { BENCH_PRIME: '3' }).primeSec).toBe(0);
+    expect(parseOptions([], { BENCH_PRIME: '3' }).primeSec).toBe(3);
+    expect(() => parseOptions(['--prime=-1'], {})).toThrow('--prime (-1) must be a number between 0 and 600');
   });
 
   it('shortens everything with --quick, and flags win over the environment', () => {
