@@ -113,6 +113,15 @@ export class PeerStream {
       }
       this.write(req, frame, batch.length);
     }
+    // Onto the wire now, not on the next tick. Every req.write() corks the socket
+    // and Node uncorks it with process.nextTick, which runs only after the
+    // microtasks queued behind this drain: on a leader, the storage write of the
+    // same entries (encoding and batch building, tens of microseconds). The append
+    // would wait for that, though the follower's fsync, not the leader's, is on
+    // the commit path. Measured with a c=1 probe of sequential writes (3 nodes on
+    // loopback): leader Ready to follower receipt p50 0.155 -> 0.108 ms. One
+    // uncork per drain keeps the frames of one drain in one writev.
+    req.socket?.uncork();
   }
 
   /** Sends the queue's first message as a frame of its own. */

@@ -2,7 +2,9 @@
 // reconnection after a peer restarts, a peer that stops acknowledging, a peer
 // that predates streams, the inbound checks, and a server that closes while
 // streams are open.
+import diagnostics from 'node:diagnostics_channel';
 import { request as httpRequest, createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Member, Message } from '../../src/raft/types.js';
@@ -95,6 +97,42 @@ describe('Raft streams', () => {
     expect(commits(n2.received)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     expect(t.counters()).toMatchObject({ sent: 1000, dropped: 0, failed: 0 });
     expect(t.counters().envelopes).toBeGreaterThanOrEqual(Math.ceil(1000 / 7));
+  });
+
+  it('puts a frame on the wire within the microtasks of the send, not on the next tick', async () => {
+    // The leader's storage write of the same entries runs in the microtasks after the send;
+    // the append must not wait for them behind Node's cork-until-next-tick (see PeerStream.flush).
+    const n2 = await startPeer();
+    // Every client socket the transport opens (the stream's is the only one to this peer).
+    const sockets: Socket[] = [];
+    const onSocket = (msg: unknown): void => {
+      sockets.push((msg as { socket: Socket }).socket);
+    };
+    // Held in a variable: Node 20 keeps channels weakly, and a collected one loses its subscribers.
+    const channel = diagnostics.channel('net.client.socket');
+    channel.subscribe(onSocket);
+    cleanups.push(async () => channel.unsubscribe(onSocket));
+    const t = transport(n2.url);
+    t.send(heartbeats('n1', 'n2', 0, 1));
+    await eventually(() => expect(n2.received).toHaveLength(1));
+    const port = Number(new URL(n2.url).port);
+    const toPeer = sockets.filter((sock) => sock.remotePort === port);
+    expect(toPeer).toHaveLength(1);
+    const socket = toPeer[0]!;
+    let corkedAfterSend: number | null = null;
+    let bufferedAfterSend: number | null = null;
+    await new Promise<void>((resolve) => {
+      t.send(heartbeats('n1', 'n2', 1, 3));
+      // Runs after the transport's drain microtask, before any process.nextTick callback.
+      void Promise.resolve().then(() => Promise.resolve()).then(() => {
+        corkedAfterSend = socket.writableCorked;
+        bufferedAfterSend = socket.writableLength;
+        resolve();
+      });
+    });
+    expect(corkedAfterSend).toBe(0);
+    expect(bufferedAfterSend).toBe(0);
+    await eventually(() => expect(commits(n2.received)).toEqual([0, 1, 2, 3]));
   });
 
   it('reconnects after the peer restarts on the same address', async () => {
