@@ -14,6 +14,7 @@ export interface CurrentConfig extends ConfigAt {
 export class ConfigState {
   private current: CurrentConfig;
   private replaced: { readonly of: CurrentConfig; readonly members: readonly Member[] } | null = null;
+  private votersCache: { readonly members: readonly Member[]; readonly voters: readonly NodeId[] } | null = null;
 
   constructor(
     private readonly log: RaftLog,
@@ -32,8 +33,11 @@ export class ConfigState {
     return this.current.index;
   }
 
-  voters(): NodeId[] {
-    return votersOf(this.current.members);
+  /** The current voters. Cached per membership: the leader asks on every acknowledgement. */
+  voters(): readonly NodeId[] {
+    const members = this.current.members;
+    if (this.votersCache?.members !== members) this.votersCache = { members, voters: votersOf(members) };
+    return this.votersCache.voters;
   }
 
   isVoter(id: NodeId): boolean {

@@ -51,7 +51,7 @@ export interface ElectionHost {
   readonly log: RaftLog;
   term(): number;
   role(): Role;
-  voters(): NodeId[];
+  voters(): readonly NodeId[];
   send(m: Message): void;
   promotable(): boolean;
   becomePreCandidate(): void;

@@ -16,7 +16,7 @@ export interface ReadIndexHost {
   term(): number;
   isLeader(): boolean;
   leaderId(): NodeId | null;
-  voters(): NodeId[];
+  voters(): readonly NodeId[];
   commitIndex(): number;
   /** This leader's commit index is up to date: an entry of its term committed (§6.4 step 1). */
   committedInTerm(): boolean;

@@ -1,7 +1,7 @@
 // Majority arithmetic against a naive model (etcd's quick-check tests of quorum/).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { committedIndex, hasQuorum, majority, voteResult } from '../../src/raft/quorum.js';
+import { committedIndex, hasQuorum, majority, SMALL_QUORUM_MAX, voteResult } from '../../src/raft/quorum.js';
 
 const votersArb = fc.uniqueArray(fc.constantFrom<string>('a', 'b', 'c', 'd', 'e', 'f', 'g'), { minLength: 1, maxLength: 7 });
 
@@ -29,6 +29,19 @@ describe('quorum', () => {
         const got = committedIndex(voters, (id) => match.get(id) ?? 0);
         expect(got).toBe(naiveCommitted(voters.map((id) => match.get(id) ?? 0)));
       }),
+    );
+  });
+
+  it('committedIndex matches the naive model on both sides of SMALL_QUORUM_MAX', () => {
+    const ids = Array.from({ length: SMALL_QUORUM_MAX + 4 }, (_, i) => `n${i}`);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: ids.length }), fc.array(fc.nat(30), { minLength: ids.length, maxLength: ids.length }), (n, raw) => {
+        const voters = ids.slice(0, n);
+        const match = new Map(voters.map((id, i) => [id, raw[i] ?? 0]));
+        const got = committedIndex(voters, (id) => match.get(id) ?? 0);
+        expect(got).toBe(naiveCommitted(voters.map((id) => match.get(id) ?? 0)));
+      }),
+      { numRuns: 500 },
     );
   });
 
