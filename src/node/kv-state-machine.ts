@@ -1,8 +1,18 @@
 // A tiny replicated key-value store: the state machine behind `--state-machine kv`.
 //
 // It exists to exercise raw consensus end to end (multi-process failover tests, the
-// raw-consensus benchmark) without the transaction layer. Commands are JSON; apply()
-// is deterministic and returns the index the write landed at.
+// raw-consensus benchmark) without the transaction layer. apply() is deterministic
+// and returns the index the write landed at.
+//
+// Encoding (MessagePack, like every other internal path): a command is the array
+// [PUT, key, value]; a snapshot is the flat array [key1, value1, key2, value2, ...]
+// in the map's insertion order. That order is the same on every replica at the
+// same applied index (first writes in log order, a restored snapshot keeping its
+// own order), so equal states still give equal bytes without sorting. Logs and
+// snapshots written by earlier versions hold JSON ({"op":"put",...} and sorted
+// [[key, value], ...]); a JSON text starts with '{' or '[', which no MessagePack
+// array does, so both are still read.
+import { Packr } from 'msgpackr';
 import type { AppliedEntry, StateMachine } from '../raft/state-machine.js';
 
 export const KV_KEY_BYTES_MAX = 256;
@@ -19,20 +29,56 @@ export interface KvStateMachine extends StateMachine {
   apply(entry: AppliedEntry): KvPutResult;
 }
 
+const PUT = 1;
+const JSON_OBJECT_START = 0x7b; // '{'
+const JSON_ARRAY_START = 0x5b; // '['
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
+
 export function encodeKvCommand(cmd: KvCommand): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(cmd));
+  return packr.pack([PUT, cmd.key, cmd.value]);
 }
 
 function decodeKvCommand(data: Uint8Array): KvCommand {
-  const v: unknown = JSON.parse(new TextDecoder().decode(data));
-  if (typeof v === 'object' && v !== null) {
+  const v: unknown = data[0] === JSON_OBJECT_START ? JSON.parse(new TextDecoder().decode(data)) : packr.unpack(data);
+  if (Array.isArray(v)) {
+    if (v.length === 3 && v[0] === PUT && typeof v[1] === 'string' && typeof v[2] === 'string') return { op: 'put', key: v[1], value: v[2] };
+  } else if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;
     if (o['op'] === 'put' && typeof o['key'] === 'string' && typeof o['value'] === 'string') {
       return { op: 'put', key: o['key'], value: o['value'] };
     }
   }
   // Only this process's own routes propose KV commands; a malformed one is a bug.
-  throw new Error(`malformed kv command: ${JSON.stringify(v)}`);
+  throw new Error(`malformed kv command: ${JSON.stringify(v)?.slice(0, 200)}`);
+}
+
+function encodeKvSnapshot(data: ReadonlyMap<string, string>): Uint8Array {
+  const flat = new Array<string>(data.size * 2);
+  let i = 0;
+  for (const [key, value] of data) {
+    flat[i++] = key;
+    flat[i++] = value;
+  }
+  return packr.pack(flat);
+}
+
+function decodeKvSnapshot(bytes: Uint8Array): Map<string, string> {
+  if (bytes[0] === JSON_ARRAY_START) {
+    const pairs: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    if (!Array.isArray(pairs)) throw new Error('kv snapshot must be an array of [key, value] pairs');
+    return new Map(pairs as [string, string][]);
+  }
+  const flat: unknown = packr.unpack(bytes);
+  if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new Error('kv snapshot must be a flat array of keys and values');
+  const data = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const key: unknown = flat[i];
+    const value: unknown = flat[i + 1];
+    if (typeof key !== 'string' || typeof value !== 'string') throw new Error(`kv snapshot: entry ${i / 2} is not a pair of strings`);
+    data.set(key, value);
+  }
+  return data;
 }
 
 export function createKvStateMachine(): KvStateMachine {
@@ -45,15 +91,9 @@ export function createKvStateMachine(): KvStateMachine {
     },
     get: (key) => data.get(key),
     size: () => data.size,
-    snapshot() {
-      // Sorted so that equal states give equal bytes on every replica.
-      const pairs = [...data.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return new TextEncoder().encode(JSON.stringify(pairs));
-    },
+    snapshot: () => encodeKvSnapshot(data),
     restore(bytes) {
-      const pairs: unknown = JSON.parse(new TextDecoder().decode(bytes));
-      if (!Array.isArray(pairs)) throw new Error('kv snapshot must be an array of [key, value] pairs');
-      data = new Map(pairs as [string, string][]);
+      data = decodeKvSnapshot(bytes);
     },
   };
 }

@@ -224,7 +224,7 @@ describe('RaftNode over MemoryNetwork', () => {
         const kv = createKvStateMachine();
         const apply = kv.apply.bind(kv);
         kv.apply = (entry) => {
-          if (new TextDecoder().decode(entry.data).includes('"boom"')) throw new Error('state machine bug');
+          if (new TextDecoder().decode(entry.data).includes('boom')) throw new Error('state machine bug');
           return apply(entry);
         };
         return kv;
