@@ -1,6 +1,6 @@
 // A local 3-node Ratify cluster for the benchmark: `node dist/src/cli.js node`
 // three times on free loopback ports, each with its own temporary data folder.
-import { NODE_HEAP_FLAGS } from '../../src/node/local-cluster.js';
+import { NODE_HEAP_FLAGS, nodeProcessEnv } from '../../src/node/local-cluster.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HttpClients } from './http.js';
@@ -88,6 +88,7 @@ export class RatifyCluster {
         ...this.spec.extraArgs,
       ],
       logPath: node.logPath,
+      env: nodeProcessEnv(),
     });
   }
 

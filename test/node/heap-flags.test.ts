@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { NODE_HEAP_FLAGS } from '../../src/node/local-cluster.js';
+import { NODE_ENV_DEFAULTS, NODE_HEAP_FLAGS, nodeProcessEnv } from '../../src/node/local-cluster.js';
 
 const heapLimit = (flags: readonly string[]): number => {
   const r = spawnSync(process.execPath, [...flags, '-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'], { encoding: 'utf8' });
@@ -25,5 +25,26 @@ describe('NODE_HEAP_FLAGS', () => {
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
     expect(entrypoint).not.toBeNull();
     expect(JSON.parse(entrypoint![1]!)).toEqual(['node', ...NODE_HEAP_FLAGS, 'dist/src/cli.js']);
+  });
+});
+
+describe('NODE_ENV_DEFAULTS', () => {
+  it('limit glibc to two malloc arenas unless the caller says otherwise', () => {
+    expect(NODE_ENV_DEFAULTS).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(nodeProcessEnv({ PATH: '/bin' })).toEqual({ MALLOC_ARENA_MAX: '2', PATH: '/bin' });
+    expect(nodeProcessEnv({ MALLOC_ARENA_MAX: '8' })['MALLOC_ARENA_MAX']).toBe('8');
+  });
+
+  it('reach a spawned node process', () => {
+    const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(process.env.MALLOC_ARENA_MAX ?? "unset")'], {
+      encoding: 'utf8',
+      env: nodeProcessEnv({ PATH: process.env['PATH'] }),
+    });
+    expect(r.stdout).toBe('2');
+  });
+
+  it('are set in the container image', () => {
+    const dockerfile = readFileSync(new URL('../../cluster/Dockerfile', import.meta.url), 'utf8');
+    for (const [name, value] of Object.entries(NODE_ENV_DEFAULTS)) expect(dockerfile).toMatch(new RegExp(`^ENV ${name}=${value}$`, 'm'));
   });
 });
