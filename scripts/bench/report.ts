@@ -7,7 +7,8 @@ import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './t
 const TX_GOAL_PER_SEC = 2000;
 const TX_GOAL_CONCURRENCY = 64;
 const FAILOVER_GOAL_MS = 1000;
-const RSS_GOAL_BYTES = 200 * 1024 * 1024;
+/** The issue's "200 MB", read the strict way: 200,000,000 bytes (190.7 MiB), not 200 MiB. */
+const RSS_GOAL_BYTES = 200 * 1000 * 1000;
 const RSS_GOAL_TX = 100_000;
 
 type Sections = Pick<BenchReport, 'etcd' | 'writes' | 'tx' | 'failover'>;
@@ -162,7 +163,7 @@ function failoverGoal(f: FailoverSection): Goal {
 }
 
 function rssGoal(tx: TxSection): Goal {
-  const base = { name: `peak RSS per node with ${fmtRate(RSS_GOAL_TX)} finished tx`, target: `< ${fmtBytes(RSS_GOAL_BYTES)}` };
+  const base = { name: `peak RSS per node with ${fmtRate(RSS_GOAL_TX)} finished tx`, target: `< 200 MB (${fmtBytes(RSS_GOAL_BYTES)})` };
   const peaks = tx.nodes.map((n) => n.peakRssBytes).filter((b): b is number => b !== null);
   if (peaks.length === 0) return { ...base, actual: 'not measured', met: null };
   const max = Math.max(...peaks);

@@ -27,6 +27,13 @@ describe('computeGoals', () => {
     expect(goals[0]?.actual).toMatch(/at c=64/);
   });
 
+  it('reads the memory goal as 200,000,000 bytes, not 200 MiB', () => {
+    const r = sampleReport();
+    const withPeak = (mib: number) => ({ ...r.tx, nodes: [{ id: 'n1', peakRssBytes: mib * 1024 * 1024, rssBytes: 0, diskBytes: 0 }] });
+    expect(computeGoals({ ...r, tx: withPeak(190.5) })[3]).toMatchObject({ met: true, target: '< 200 MB (190.7 MiB)' });
+    expect(computeGoals({ ...r, tx: withPeak(191) })[3]?.met).toBe(false);
+  });
+
   it('does not pass the memory goal below the transaction count it names', () => {
     const r = sampleReport();
     const goals = computeGoals({ ...r, tx: { ...r.tx, finishedTx: 50_000 } });
