@@ -8,10 +8,12 @@
 // [PUT, key, value]; a snapshot is the flat array [key1, value1, key2, value2, ...]
 // in the map's insertion order. That order is the same on every replica at the
 // same applied index (first writes in log order, a restored snapshot keeping its
-// own order), so equal states still give equal bytes without sorting. Logs and
-// snapshots written by earlier versions hold JSON ({"op":"put",...} and sorted
-// [[key, value], ...]); a JSON text starts with '{' or '[', which no MessagePack
-// array does, so both are still read.
+// own order), so equal states give equal bytes without sorting (a replica that
+// restored a sorted snapshot of an earlier version keeps that order; nothing
+// needs the bytes to match, only the state). Logs and snapshots written by
+// earlier versions hold JSON ({"op":"put",...} and sorted [[key, value], ...]);
+// a JSON text starts with '{' or '[', which no MessagePack array does, so both
+// are still read.
 import { Packr } from 'msgpackr';
 import type { AppliedEntry, StateMachine } from '../raft/state-machine.js';
 
