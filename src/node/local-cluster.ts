@@ -51,8 +51,9 @@ export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', 
  *   read buffers come from the main heap and fragment it. On the leader, the
  *   one serving clients and calling participants, the main heap ([heap] in
  *   /proc/PID/smaps) held 40-41 MiB at 70,000-80,000 finished transactions in
- *   two runs without this and 15-16 MiB in two runs with it; followers 14-18
- *   MiB either way. Leader CPU per transaction at concurrency 64 in alternating
+ *   two runs without this, 15-16 MiB in two runs with it and 39 MiB in a third
+ *   (so a partial fix; what else keeps it is not known); followers 14-18 MiB
+ *   either way. Leader CPU per transaction at concurrency 64 in alternating
  *   quick runs: 0.406 and 0.441 ms without, 0.374 and 0.386 ms with.
  */
 export const NODE_ENV_DEFAULTS: Readonly<Record<string, string>> = {
