@@ -38,29 +38,24 @@ export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', 
 
 /**
  * Environment defaults for a Ratify node process; the caller's environment wins.
- * All three tune glibc's malloc, which holds Node's native memory (socket read
- * buffers, Buffers, LevelDB), and are read at process start, so whoever starts
- * the process must set them: `ratify cluster`, the benchmark and the image do.
- * - MALLOC_ARENA_MAX=2: glibc gives each thread that allocates an arena of its
- *   own (up to 8 per core); LevelDB's and libuv's threads free what the main
- *   thread allocated and the other way round, so free pages stay scattered.
- *   Followers with 100,000 finished transactions: RSS 167-173 -> ~151 MiB.
- * - MALLOC_MMAP_THRESHOLD_=65536 (and the trim threshold, fixed with it): by
- *   default glibc raises the mmap threshold to the size of the largest block
- *   freed (a snapshot buffer of megabytes), after which Node's 64 KiB socket
- *   read buffers come from the main heap and fragment it. On the leader, the
- *   one serving clients and calling participants, the main heap ([heap] in
- *   /proc/PID/smaps) held 40-41 MiB at 70,000-80,000 finished transactions in
- *   two runs without this, 15-16 MiB in two runs with it and 39 MiB in a third
- *   (so a partial fix; what else keeps it is not known); followers 14-18 MiB
- *   either way. Leader CPU per transaction at concurrency 64 in alternating
- *   quick runs: 0.406 and 0.441 ms without, 0.374 and 0.386 ms with.
+ * MALLOC_ARENA_MAX=2: glibc gives each thread that allocates its own malloc arena
+ * (up to 8 per core), and LevelDB's and libuv's threads free memory the main
+ * thread allocated and the other way round, so freed pages stay scattered over
+ * many arenas. Measured on the benchmark's transaction cluster with 100,000
+ * finished transactions: followers' RSS 167-173 -> ~151 MiB, peak RSS 174-186
+ * -> 162-176 MiB, with no transaction-rate difference outside the noise of
+ * alternating quick runs (1,976 and 2,378 tx/s at 64 without, 2,238 and 2,114
+ * with). Read by glibc at process start, so it must be set by whoever starts
+ * the process: `ratify cluster`, the benchmark and the container image do.
+ *
+ * Tried and taken out again: a fixed MALLOC_MMAP_THRESHOLD_=65536 (with
+ * MALLOC_TRIM_THRESHOLD_). It shrank the leader's main malloc heap from 40 to
+ * 15-16 MiB in two runs of three, but with it the container chaos scenario that
+ * freezes the leader for 30 s failed 2 runs of 3 (the unfrozen node, back as a
+ * follower, went on to campaign before it heard from the new leader, and could
+ * not be listed), against 13 of 13 passing without it (on three commits).
  */
-export const NODE_ENV_DEFAULTS: Readonly<Record<string, string>> = {
-  MALLOC_ARENA_MAX: '2',
-  MALLOC_MMAP_THRESHOLD_: '65536',
-  MALLOC_TRIM_THRESHOLD_: '131072',
-};
+export const NODE_ENV_DEFAULTS: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 /** The environment to start a node process with: NODE_ENV_DEFAULTS under `base`. */
 export function nodeProcessEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

@@ -29,8 +29,8 @@ describe('NODE_HEAP_FLAGS', () => {
 });
 
 describe('NODE_ENV_DEFAULTS', () => {
-  it('tune glibc malloc unless the caller says otherwise', () => {
-    expect(NODE_ENV_DEFAULTS).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '131072' });
+  it('limit glibc to two malloc arenas unless the caller says otherwise', () => {
+    expect(NODE_ENV_DEFAULTS).toEqual({ MALLOC_ARENA_MAX: '2' });
     expect(nodeProcessEnv({ PATH: '/bin' })).toEqual({ ...NODE_ENV_DEFAULTS, PATH: '/bin' });
     expect(nodeProcessEnv({ MALLOC_ARENA_MAX: '8' })['MALLOC_ARENA_MAX']).toBe('8');
   });
@@ -45,7 +45,7 @@ describe('NODE_ENV_DEFAULTS', () => {
 
   it('are set in the container image', () => {
     const dockerfile = readFileSync(new URL('../../cluster/Dockerfile', import.meta.url), 'utf8');
-    // The runtime stage's ENV instruction, continued over lines ending in a backslash.
+    // The runtime stage's ENV instruction (it may continue over lines ending in a backslash).
     const env = /^ENV (MALLOC_(?:.*\\\n)*.*)$/m.exec(dockerfile)?.[1] ?? '';
     const set = Object.fromEntries(env.split(/\s+\\?\s*/).filter((w) => w.includes('=')).map((w) => w.split('=') as [string, string]));
     expect(set).toEqual(NODE_ENV_DEFAULTS);
