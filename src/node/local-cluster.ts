@@ -61,6 +61,7 @@ export const NODE_ENV_DEFAULTS: Readonly<Record<string, string>> = { MALLOC_AREN
 export function nodeProcessEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return { ...NODE_ENV_DEFAULTS, ...base };
 }
+
 const STOP_GRACE_MS = 10_000;
 
 interface Child {

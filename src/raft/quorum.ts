@@ -7,6 +7,9 @@ export function majority(n: number): number {
   return Math.floor(n / 2) + 1;
 }
 
+/** Up to this many voters committedIndex counts pairwise instead of sorting. */
+export const SMALL_QUORUM_MAX = 9;
+
 /**
  * The highest index that a majority of `voters` has acknowledged.
  * With no voters nothing can commit, so the answer is 0.
@@ -34,9 +37,6 @@ export function committedIndex(voters: readonly NodeId[], matchOf: (id: NodeId) 
   }
   return best;
 }
-
-/** Up to this many voters committedIndex counts pairwise instead of sorting. */
-export const SMALL_QUORUM_MAX = 9;
 
 export type VoteResult = 'won' | 'lost' | 'pending';
 
