@@ -152,7 +152,7 @@ export class RaftNode implements ClusterNode {
     const st = core.status();
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
     this.lastEvent = { isLeader: false, term: st.term };
-    this.syncTransportMembers(st);
+    this.syncTransportMembers(st.members);
     this.metrics?.setStatusSource(() => {
       const now = this.core.status();
       return { term: now.term, commitIndex: now.commitIndex, appliedIndex: this.appliedIndex, snapshotIndex: now.snapshotIndex, role: now.role };
@@ -251,7 +251,7 @@ export class RaftNode implements ClusterNode {
   }
 
   snapshotIndex(): number {
-    return this.core.status().snapshotIndex;
+    return this.core.snapshotIndex();
   }
 
   coreStatus(): CoreStatus {
@@ -423,7 +423,7 @@ export class RaftNode implements ClusterNode {
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== null) this.onSoftState(rd.softState);
     // Config entries take effect when appended (thesis §4.1): address new members before sending.
-    this.syncTransportMembers(this.core.status());
+    this.syncTransportMembers(this.core.members());
     const sendFirst = this.maySendBeforePersist(rd);
     if (sendFirst && rd.messages.length > 0) this.transport.send(rd.messages);
     const durableCount = this.durableCommittedCount(rd);
@@ -558,7 +558,7 @@ export class RaftNode implements ClusterNode {
    */
   private maybeSnapshot(): void {
     if (this.snapshotting !== null || this.durableSnapshot !== null) return;
-    if (this.appliedIndex - this.core.status().snapshotIndex < this.cfg.snapshotThresholdEntries) return;
+    if (this.appliedIndex - this.core.snapshotIndex() < this.cfg.snapshotThresholdEntries) return;
     const snapshot: Snapshot = { meta: { index: this.appliedIndex, term: this.appliedTerm, members: this.appliedMembers }, data: this.sm.snapshot() };
     this.snapshotting = this.storeSnapshot(snapshot).finally(() => {
       this.snapshotting = null;
@@ -586,7 +586,7 @@ export class RaftNode implements ClusterNode {
     if (snapshot === null || this.stopped || this.failed) return;
     this.durableSnapshot = null;
     // A leader's snapshot installed meanwhile is at least as new: ours has nothing to add.
-    if (this.core.status().snapshotIndex >= snapshot.meta.index) return;
+    if (this.core.snapshotIndex() >= snapshot.meta.index) return;
     try {
       this.guard(() => this.core.compact(snapshot.meta, snapshot.data));
     } catch {
@@ -663,13 +663,13 @@ export class RaftNode implements ClusterNode {
 
   // ---- plumbing ----
 
-  private syncTransportMembers(st: CoreStatus): void {
+  private syncTransportMembers(members: readonly Member[]): void {
     // Runs on every Ready: compare by identity, not by serializing the list. A new array
     // with the same members (a restore) only costs one idempotent setMembers().
-    if (st.members === this.transportMembers) return;
-    this.transportMembers = st.members;
-    this.transport.setMembers(st.members);
-    this.peerMatch.retain(new Set(st.members.map((m) => m.id)));
+    if (members === this.transportMembers) return;
+    this.transportMembers = members;
+    this.transport.setMembers(members);
+    this.peerMatch.retain(new Set(members.map((m) => m.id)));
   }
 
 

@@ -50,4 +50,8 @@ export interface RaftCoreApi {
    */
   compact(meta: SnapshotMeta, data: Uint8Array): void;
   status(): CoreStatus;
+  /** status().snapshotIndex, without building a status (the driver asks on every Ready). */
+  snapshotIndex(): number;
+  /** status().members, without building a status (the driver asks on every Ready). */
+  members(): readonly Member[];
 }

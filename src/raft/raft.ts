@@ -50,6 +50,7 @@ import {
   type ConfChange,
   type HardState,
   type InitialState,
+  type Member,
   type Message,
   type NodeId,
   type ProposeRefusal,
@@ -403,6 +404,14 @@ export class RaftCore implements RaftCoreApi {
     const expected = this.snapshotMetaAt(meta.index);
     assert(expected.term === meta.term && sameMembers(expected.members, meta.members), () => `compact meta ${JSON.stringify(meta)} does not match the log`);
     this.log.compact(meta, data);
+  }
+
+  snapshotIndex(): number {
+    return this.log.snapshotIndex;
+  }
+
+  members(): readonly Member[] {
+    return this.config.members;
   }
 
   status(): CoreStatus {

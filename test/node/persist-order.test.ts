@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/logger.js';
 import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { CoreStatus, RaftCoreApi } from '../../src/raft/api.js';
-import type { Entry, HardState, Message, NodeId, Ready } from '../../src/raft/types.js';
+import type { Entry, HardState, Member, Message, NodeId, Ready } from '../../src/raft/types.js';
 import { MemoryRaftStorage, createMemoryBacking, type MemoryStorageBacking } from '../../src/storage/memory-storage.js';
 import type { RaftStorage, SaveBatch } from '../../src/storage/raft-storage.js';
 import type { Transport } from '../../src/transport/transport.js';
@@ -267,11 +267,19 @@ class ScriptedCore implements RaftCoreApi {
       appliedIndex: 0,
       lastIndex: 1,
       snapshotIndex: 0,
-      members: ['n1', 'n2', 'n3'].map((id) => ({ id, url: `http://${id}.invalid`, voter: true })),
+      members: this.members(),
       hardState,
     };
   }
+  snapshotIndex(): number {
+    return 0;
+  }
+  members(): readonly Member[] {
+    return SCRIPTED_MEMBERS;
+  }
 }
+
+const SCRIPTED_MEMBERS: readonly Member[] = ['n1', 'n2', 'n3'].map((id) => ({ id, url: `http://${id}.invalid`, voter: true }));
 
 /**
  * A node over a ScriptedCore that records, in `events`, every entry it applies

@@ -2,7 +2,7 @@
 // Each wrapper changes what one node's Readys say and hands the untouched Ready
 // back to the real core in advance(), so only the harness sees the lie.
 import type { CoreStatus, RaftCoreApi } from '../../src/raft/api.js';
-import type { ConfChange, Message, NodeId, ProposeResult, Ready, SnapshotMeta } from '../../src/raft/types.js';
+import type { ConfChange, Member, Message, NodeId, ProposeResult, Ready, SnapshotMeta } from '../../src/raft/types.js';
 import type { CoreFactory } from './sim-node.js';
 
 export type ReadyRewrite = (rd: Ready) => Ready;
@@ -50,6 +50,12 @@ class RewritingCore implements RaftCoreApi {
   }
   status(): CoreStatus {
     return this.inner.status();
+  }
+  snapshotIndex(): number {
+    return this.inner.snapshotIndex();
+  }
+  members(): readonly Member[] {
+    return this.inner.members();
   }
 }
 

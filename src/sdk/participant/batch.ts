@@ -5,23 +5,23 @@
 // same handle() a single call goes through, and an item that cannot be a call
 // at all gets its own 400 while the others still run.
 import { RatifyError } from '../../errors.js';
-import { checkTermHeader, isCallPath, type HeaderBag } from './decode.js';
+import { checkTermHeader, invalid, isCallPath, isJsonObject, type HeaderBag } from './decode.js';
 import { isTerm } from './record.js';
-import type { CallPath, HandleResult } from './types.js';
+import type { CallPath } from './types.js';
 
 /** Calls per batch request; the coordinator sends at most 64, so this is headroom, not a target. */
 export const BATCH_CALLS_MAX = 256;
 
 const SHOWN_CHARS_MAX = 64;
 
-/** One envelope item: a call to run, or the 400 it answers without running. */
+/** One envelope item: a call to run, or the VALIDATION_FAILED it answers without running. */
 export type BatchItem =
   | { readonly kind: 'call'; readonly path: CallPath; readonly body: object }
-  | { readonly kind: 'invalid'; readonly result: HandleResult };
+  | { readonly kind: 'invalid'; readonly error: RatifyError };
 
 /** Narrows a batch body to its items; throws VALIDATION_FAILED when the envelope itself is wrong. */
 export function decodeBatch(body: unknown, headers: HeaderBag): BatchItem[] {
-  if (!isObject(body)) invalid('batch body must be a JSON object');
+  if (!isJsonObject(body)) invalid('batch body must be a JSON object');
   const term = body['term'];
   if (!isTerm(term)) invalid(`batch term must be a non-negative integer, got ${shown(term)}`);
   checkTermHeader(headers, term);
@@ -33,12 +33,12 @@ export function decodeBatch(body: unknown, headers: HeaderBag): BatchItem[] {
 }
 
 function decodeItem(item: unknown, index: number): BatchItem {
-  const call = isObject(item) ? item['call'] : undefined;
-  const body = isObject(item) ? item['body'] : undefined;
+  const call = isJsonObject(item) ? item['call'] : undefined;
+  const body = isJsonObject(item) ? item['body'] : undefined;
   if (typeof call !== 'string' || !isCallPath(call)) {
     return itemInvalid(`calls[${index}].call must be one of prepare, precommit, commit, abort, got ${shown(call)}`);
   }
-  if (!isObject(body)) return itemInvalid(`calls[${index}].body must be a JSON object`);
+  if (!isJsonObject(body)) return itemInvalid(`calls[${index}].body must be a JSON object`);
   return { kind: 'call', path: call, body };
 }
 
@@ -48,15 +48,6 @@ function shown(v: unknown): string {
   return text.length <= SHOWN_CHARS_MAX ? text : `${text.slice(0, SHOWN_CHARS_MAX)}…`;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function itemInvalid(message: string): BatchItem {
-  const e = new RatifyError('VALIDATION_FAILED', message);
-  return { kind: 'invalid', result: { status: e.status, body: e.toJSON() } };
-}
-
-function invalid(message: string): never {
-  throw new RatifyError('VALIDATION_FAILED', message);
+  return { kind: 'invalid', error: new RatifyError('VALIDATION_FAILED', message) };
 }

@@ -12,8 +12,8 @@ export const TERM_HEADER = 'x-ratify-term';
 export type HeaderBag = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 export function decodeCall(path: CallPath, body: unknown, headers: HeaderBag): ParticipantCall {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) invalid('body must be a JSON object');
-  const o = body as Record<string, unknown>;
+  if (!isJsonObject(body)) invalid('body must be a JSON object');
+  const o = body;
   const txId = boundedString(o['txId'], 'txId', TX_ID_CHARS_MAX);
   const participant = boundedString(o['participant'], 'participant', PARTICIPANT_NAME_CHARS_MAX);
   const term = o['term'];
@@ -45,6 +45,12 @@ export function checkTermHeader(headers: HeaderBag, term: number): void {
   }
 }
 
-function invalid(message: string): never {
+/** A JSON object: not null, not an array. */
+export function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Throws the VALIDATION_FAILED every malformed call or envelope answers with. */
+export function invalid(message: string): never {
   throw new RatifyError('VALIDATION_FAILED', message);
 }

@@ -145,7 +145,7 @@ export class ParticipantCore implements Participant {
     // answers as the single call would. All start in this turn and resume from
     // the same ready() in call order, so items about one record take its lock,
     // and run, in call order.
-    const results = await Promise.all(items.map((item) => (item.kind === 'call' ? this.handle(item.path, item.body, headers) : item.result)));
+    const results = await Promise.all(items.map((item) => (item.kind === 'call' ? this.handle(item.path, item.body, headers) : errorResult(item.error))));
     return ok({ results });
   }
 
