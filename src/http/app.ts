@@ -1,6 +1,7 @@
 // buildApp(): the fastify instance of one node, built without listening (tests use
 // app.inject(); src/node/server.ts listens). Every route group is its own plugin.
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { TxPluginOptions } from '../tx/routes.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { KV_KEY_BYTES_MAX, type KvStateMachine } from '../node/kv-state-machine.js';
@@ -10,8 +11,8 @@ import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { Draining } from './draining.js';
-import { installErrorHandling, sendFrameworkError } from './error-handler.js';
-import { installStrictValidation } from './validation.js';
+import { installEdge } from './edge.js';
+import { sendFrameworkError } from './error-handler.js';
 import { healthRoutes } from './health-routes.js';
 import { kvRoutes } from './kv-routes.js';
 import { LeaderForwarder } from './leader-forward.js';
@@ -36,7 +37,7 @@ export interface AppOptions {
   /** Raft messages that passed the transport's checks. */
   readonly onRaftMessages: InboundHandler;
   /** The transaction API (src/tx), when this node runs the tx state machine. */
-  readonly txPlugin?: FastifyPluginAsync;
+  readonly txPlugin?: FastifyPluginAsync<TxPluginOptions>;
   /** The KV API, when this node runs `--state-machine kv`. */
   readonly kv?: KvStateMachine;
   /** The node process drives the stop through it (src/node/server.ts); tests may leave it out. */
@@ -65,10 +66,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Errors raised before routing (param too long, malformed URL) get the same shape as all others.
     frameworkErrors: sendFrameworkError,
   }) as unknown as FastifyInstance;
-  installErrorHandling(app);
-  installStrictValidation(app);
+  installEdge(app, { clusterSecret: config.clusterSecret });
   const draining = opts.draining ?? new Draining();
   draining.install(app, (req) => EXEMPT_FROM_DRAINING.has(req.routeOptions.url ?? ''));
+  // The one forwarder of the node: every route group relays writes to the leader through it.
   const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs });
   draining.onBegin(() => forwarder.abortInFlight());
   app.addHook('onClose', async () => forwarder.close());
@@ -76,15 +77,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(raftRoutes, {
     clusterId: config.clusterId,
     nodeId: config.nodeId,
-    secret: config.clusterSecret,
     isMember: (id: NodeId) => node.status().members.some((m) => m.id === id),
     onMessages: opts.onRaftMessages,
     bodyLimitBytes: config.raftBodyLimitBytes,
   });
-  await app.register(clusterRoutes, { node, clusterSecret: config.clusterSecret, forwarder });
+  await app.register(clusterRoutes, { node, forwarder });
   await app.register(healthRoutes, { node, readyLagEntriesMax: config.readyLagEntriesMax });
   await app.register(metricsRoutes, { registry: opts.metrics.registry });
   if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder });
-  if (opts.txPlugin !== undefined) await app.register(opts.txPlugin);
+  if (opts.txPlugin !== undefined) await app.register(opts.txPlugin, { forwarder });
   return app;
 }

@@ -7,14 +7,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import { RatifyError } from '../errors.js';
 import { publicRole } from '../node/raft-node.js';
 import type { Member, NodeId } from '../raft/types.js';
-import { requireSecret } from './admin-auth.js';
 import type { ClusterNode } from './cluster-node.js';
 import type { LeaderForwarder } from './leader-forward.js';
+import { ADMIN, PUBLIC } from './auth.js';
 import { errorResponses, memberSchema, nodeIdSchema, urlSchema } from './schemas.js';
 
 export interface ClusterRoutesOptions {
   readonly node: ClusterNode;
-  readonly clusterSecret: string | null;
   readonly forwarder: LeaderForwarder;
 }
 
@@ -41,8 +40,8 @@ const membersReply = {
 
 const idParams = { type: 'object', required: ['id'], properties: { id: nodeIdSchema } } as const;
 
-export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (app, { node, clusterSecret, forwarder }) => {
-  app.get('/v1/cluster', { schema: { response: { 200: clusterSchema, ...errorResponses } } }, async () => {
+export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (app, { node, forwarder }) => {
+  app.get('/v1/cluster', { config: PUBLIC, schema: { response: { 200: clusterSchema, ...errorResponses } } }, async () => {
     const s = node.status();
     return {
       nodeId: s.nodeId,
@@ -57,58 +56,56 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
     };
   });
 
-  // Admin routes live in their own encapsulated context so the secret hook covers only them.
-  await app.register(async (admin) => {
-    admin.addHook('preHandler', requireSecret(clusterSecret));
+  // Admin routes (config: ADMIN): the app's auth hook checks them (src/http/auth.ts) before any body is read.
+  app.post<{ Body: { id: NodeId; url: string } }>(
+    '/v1/cluster/members',
+    {
+      config: ADMIN,
+      schema: {
+        body: { type: 'object', required: ['id', 'url'], additionalProperties: false, properties: { id: nodeIdSchema, url: urlSchema } },
+        response: membersReply,
+      },
+    },
+    (req, reply) => forwarder.run(req, reply, async () => ({ members: await node.addLearner(req.body.id, req.body.url.replace(/\/+$/, '')) })),
+  );
 
-    admin.post<{ Body: { id: NodeId; url: string } }>(
-      '/v1/cluster/members',
-      {
-        schema: {
-          body: { type: 'object', required: ['id', 'url'], additionalProperties: false, properties: { id: nodeIdSchema, url: urlSchema } },
-          response: membersReply,
+  app.post<{ Params: { id: NodeId } }>('/v1/cluster/members/:id/promote', { config: ADMIN, schema: { params: idParams, response: membersReply } }, (req, reply) =>
+    forwarder.run(req, reply, async () => {
+      requireMember(node, req.params.id);
+      return { members: await node.promote(req.params.id) };
+    }),
+  );
+
+  app.delete<{ Params: { id: NodeId } }>('/v1/cluster/members/:id', { config: ADMIN, schema: { params: idParams, response: membersReply } }, (req, reply) =>
+    forwarder.run(req, reply, async () => {
+      requireMember(node, req.params.id);
+      return { members: await node.remove(req.params.id) };
+    }),
+  );
+
+  app.post<{ Body: { to: NodeId } }>(
+    '/v1/cluster/leadership-transfer',
+    {
+      config: ADMIN,
+      schema: {
+        body: { type: 'object', required: ['to'], additionalProperties: false, properties: { to: nodeIdSchema } },
+        response: {
+          200: { type: 'object', required: ['leaderId', 'term'], properties: { leaderId: { type: ['string', 'null'] }, term: { type: 'integer' } } },
+          ...errorResponses,
         },
       },
-      (req, reply) => forwarder.run(req, reply, async () => ({ members: await node.addLearner(req.body.id, req.body.url.replace(/\/+$/, '')) })),
-    );
-
-    admin.post<{ Params: { id: NodeId } }>('/v1/cluster/members/:id/promote', { schema: { params: idParams, response: membersReply } }, (req, reply) =>
+    },
+    (req, reply) =>
       forwarder.run(req, reply, async () => {
-        requireMember(node, req.params.id);
-        return { members: await node.promote(req.params.id) };
+        const target = requireMember(node, req.body.to);
+        if (target !== null && !target.voter) {
+          throw new RatifyError('INVALID_CONFIG_CHANGE', `${req.body.to} is a learner; only a voter can take leadership`);
+        }
+        await node.transferLeadership(req.body.to);
+        const s = node.status();
+        return { leaderId: s.leaderId, term: s.term };
       }),
-    );
-
-    admin.delete<{ Params: { id: NodeId } }>('/v1/cluster/members/:id', { schema: { params: idParams, response: membersReply } }, (req, reply) =>
-      forwarder.run(req, reply, async () => {
-        requireMember(node, req.params.id);
-        return { members: await node.remove(req.params.id) };
-      }),
-    );
-
-    admin.post<{ Body: { to: NodeId } }>(
-      '/v1/cluster/leadership-transfer',
-      {
-        schema: {
-          body: { type: 'object', required: ['to'], additionalProperties: false, properties: { to: nodeIdSchema } },
-          response: {
-            200: { type: 'object', required: ['leaderId', 'term'], properties: { leaderId: { type: ['string', 'null'] }, term: { type: 'integer' } } },
-            ...errorResponses,
-          },
-        },
-      },
-      (req, reply) =>
-        forwarder.run(req, reply, async () => {
-          const target = requireMember(node, req.body.to);
-          if (target !== null && !target.voter) {
-            throw new RatifyError('INVALID_CONFIG_CHANGE', `${req.body.to} is a learner; only a voter can take leadership`);
-          }
-          await node.transferLeadership(req.body.to);
-          const s = node.status();
-          return { leaderId: s.leaderId, term: s.term };
-        }),
-    );
-  });
+  );
 };
 
 /**

@@ -1,41 +1,67 @@
-// One error shape for every reply: {error: {code, message, ...details}}.
-// RatifyError keeps its code and status; fastify's own client errors map to
-// VALIDATION_FAILED / BODY_TOO_LARGE; anything else is a 500 INTERNAL whose cause
-// goes to the log, never to the client.
+// One error shape for every reply: {error: {code, message, ...details}}, and the
+// one place that maps an error onto it. RatifyError keeps its code and status;
+// fastify's own client errors map to VALIDATION_FAILED / BODY_TOO_LARGE /
+// URI_TOO_LONG; anything else is a 500 INTERNAL whose cause goes to the log,
+// never to the client.
+//
+// The node's app installs the handler once at its root (installErrorHandling);
+// every route group inherits it. The participant SDK's fastify plugin runs inside
+// a user's app, whose root handler is not ours, so it installs sendError in its
+// own encapsulated context: the same mapping, the same shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RatifyError, isRatifyError } from '../errors.js';
 
-export function toRatifyError(err: unknown): RatifyError {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The setting behind the route's bodyLimit, named in a 413's message (for example `--tx maxBodyBytes`). */
+    bodyLimitSetting?: string;
+  }
+}
+
+/** What a 413's message names: the limit, and the setting behind it when the route says which. */
+export interface BodyLimit {
+  readonly bytes: number;
+  readonly setting?: string | undefined;
+}
+
+/** `limit`, when known, is named in a 413's message. */
+export function toRatifyError(err: unknown, limit?: BodyLimit): RatifyError {
   if (isRatifyError(err)) return err;
   const fe = err as Partial<FastifyError> | null;
-  if (fe !== null && typeof fe === 'object') {
-    if (Array.isArray(fe.validation)) {
-      const issues = fe.validation.map((v) => ({ path: v.instancePath, message: v.message ?? 'invalid' }));
-      return new RatifyError('VALIDATION_FAILED', fe.message ?? 'validation failed', { cause: err, details: { issues } });
-    }
-    if (fe.code === 'FST_ERR_MAX_PARAM_LENGTH' || fe.statusCode === 414) {
-      return new RatifyError('URI_TOO_LONG', 'a path parameter is longer than any valid id or key', { cause: err });
-    }
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fe.statusCode === 413) {
-      return new RatifyError('BODY_TOO_LARGE', 'the request body exceeds the configured limit', { cause: err });
-    }
-    // fastify's own client errors (bad JSON, unsupported media type, ...) carry safe messages.
-    if (typeof fe.code === 'string' && fe.code.startsWith('FST_') && typeof fe.statusCode === 'number' && fe.statusCode < 500) {
-      return new RatifyError('VALIDATION_FAILED', fe.message ?? 'bad request', { cause: err });
-    }
+  if (fe === null || typeof fe !== 'object') return new RatifyError('INTERNAL', 'internal error', { cause: err });
+  if (Array.isArray(fe.validation)) {
+    const issues = fe.validation.map((v) => ({ path: v.instancePath, message: v.message ?? 'invalid' }));
+    return new RatifyError('VALIDATION_FAILED', fe.message ?? 'validation failed', { cause: err, details: { issues } });
+  }
+  if (fe.code === 'FST_ERR_MAX_PARAM_LENGTH' || fe.statusCode === 414) {
+    return new RatifyError('URI_TOO_LONG', 'a path parameter is longer than any valid id or key', { cause: err });
+  }
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fe.statusCode === 413) {
+    return new RatifyError('BODY_TOO_LARGE', `the request body exceeds ${describeLimit(limit)}`, { cause: err });
+  }
+  // fastify's own client errors (bad JSON, unsupported media type, ...) carry safe messages.
+  // No code maps to 415, so a wrong content type is a VALIDATION_FAILED (400) like any other bad input.
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new RatifyError('VALIDATION_FAILED', fe.message ?? 'bad request', { cause: err });
   }
   return new RatifyError('INTERNAL', 'internal error', { cause: err });
 }
 
+/** Maps, logs and sends `err`. Every error reply of the node and of the SDK's plugin goes through here. */
+export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Before routing (frameworkErrors) a request may have no route options yet, whatever the types say.
+  const route = request.routeOptions as Partial<typeof request.routeOptions> | undefined;
+  const e = toRatifyError(err, route?.bodyLimit === undefined ? undefined : { bytes: route.bodyLimit, setting: route.config?.bodyLimitSetting });
+  if (e.code === 'INTERNAL') request.log.error({ err, url: request.url, method: request.method }, 'unhandled error in request');
+  else if (e.status >= 500) request.log.warn({ code: e.code, url: request.url }, e.message);
+  else request.log.debug({ code: e.code, url: request.url }, e.message);
+  // NOT_LEADER, NO_LEADER, TOO_MANY_PENDING, ...: an election takes well under a second.
+  if (e.status === 503 || e.status === 429) void reply.header('retry-after', '1');
+  return reply.code(e.status).send(e.toJSON());
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err, request, reply) => {
-    const e = toRatifyError(err);
-    if (e.code === 'INTERNAL') request.log.error({ err, url: request.url, method: request.method }, 'unhandled error in request');
-    else if (e.status >= 500) request.log.warn({ code: e.code, url: request.url }, e.message);
-    // NOT_LEADER, NO_LEADER, LEADERSHIP_LOST, ...: an election takes well under a second.
-    if (e.status === 503) void reply.header('retry-after', '1');
-    return reply.code(e.status).send(e.toJSON());
-  });
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) => {
     const e = new RatifyError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`);
     return reply.code(e.status).send(e.toJSON());
@@ -48,7 +74,10 @@ export function installErrorHandling(app: FastifyInstance): void {
  * fastify would answer them in its own shape.
  */
 export function sendFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const e = toRatifyError(err);
-  if (e.code === 'INTERNAL') request.log.error({ err, url: request.url }, 'framework error before routing');
-  void reply.code(e.status).send(e.toJSON());
+  void sendError(err, request, reply);
+}
+
+function describeLimit(limit: BodyLimit | undefined): string {
+  if (limit === undefined) return 'the configured limit';
+  return limit.setting === undefined ? `its limit of ${limit.bytes} bytes` : `${limit.setting} (${limit.bytes})`;
 }

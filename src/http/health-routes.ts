@@ -3,6 +3,7 @@
 //   GET /readyz:  200 once a leader is known and this node has applied everything
 //                 the leader told it is committed (minus readyLagEntriesMax), else 503.
 import type { FastifyPluginAsync } from 'fastify';
+import { PUBLIC } from './auth.js';
 import type { ClusterNode } from './cluster-node.js';
 
 export interface HealthRoutesOptions {
@@ -25,11 +26,11 @@ const readySchema = {
 export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { node, readyLagEntriesMax }) => {
   app.get(
     '/healthz',
-    { schema: { response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } } } } },
+    { config: PUBLIC, schema: { response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } } } } },
     async () => ({ status: 'ok' }),
   );
 
-  app.get('/readyz', { schema: { response: { 200: readySchema, 503: readySchema } } }, async (_req, reply) => {
+  app.get('/readyz', { config: PUBLIC, schema: { response: { 200: readySchema, 503: readySchema } } }, async (_req, reply) => {
     const r = node.readiness();
     const ready = r.leaderKnown && r.appliedIndex + readyLagEntriesMax >= r.leaderCommitIndex;
     return reply.code(ready ? 200 : 503).send({ ready, ...r });

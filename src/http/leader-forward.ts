@@ -1,22 +1,40 @@
-// Forwarding a write that reached a follower to the leader.
+// The one way a write that reached a follower gets to the leader: one hop, same
+// method, path, body and the headers worth replaying, marked so the leader never
+// forwards it again (two nodes that each think the other leads would otherwise
+// bounce it between them). The leader's status, headers worth passing back and
+// body go to the client unchanged.
 //
-// The local handler runs first; only when it fails with NOT_LEADER (the core
-// refused synchronously, so nothing was proposed here) is the request replayed
-// against the leader. A forwarded request is never forwarded again: a follower
-// that gets one answers 503 NOT_LEADER, so stale leader hints cannot loop.
+// Two entry points, for the two ways a route learns it is not on the leader:
+//   run()      the local handler runs first; only when it fails with NOT_LEADER
+//              (the core refused synchronously, so nothing was proposed here) is
+//              the request replayed against the leader (cluster and KV routes);
+//   toLeader() the route already knows this node does not lead (transaction
+//              routes check the role before doing anything).
+// One instance per node, created by the app and handed to every route group.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request as undiciRequest } from 'undici';
 import { RatifyError, isRatifyError } from '../errors.js';
+import { describeError } from '../util/describe-error.js';
+import { SECRET_HEADER } from './auth.js';
 
 export const FORWARDED_HEADER = 'x-ratify-forwarded';
-export const SECRET_HEADER = 'x-ratify-secret';
 
-/** Headers worth replaying on the leader. */
+/** Request headers worth replaying on the leader. */
 const PASS_HEADERS = [SECRET_HEADER, 'idempotency-key'] as const;
+/** Response headers worth passing back to the client. */
+const PASSED_BACK_HEADERS = ['content-type', 'retry-after'] as const;
 
 export interface LeaderForwarderOptions {
   readonly nodeId: string;
+  /** Bound on a forwarded request unless the route gives its own (a commit waits for its decision). */
   readonly timeoutMs: number;
+  /** Keep-alive connections to the leader. */
+  readonly connections?: number;
+}
+
+export interface LeaderHint {
+  readonly leaderId: string | null;
+  readonly leaderUrl: string | null;
 }
 
 export class LeaderForwarder {
@@ -25,7 +43,7 @@ export class LeaderForwarder {
   private readonly stopping = new AbortController();
 
   constructor(private readonly opts: LeaderForwarderOptions) {
-    this.agent = new Agent({ connections: 16, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
+    this.agent = new Agent({ connections: opts.connections ?? 64, keepAliveTimeout: 30_000 });
   }
 
   /** Run `local`; on NOT_LEADER, relay the request to the leader and send its reply instead. */
@@ -33,11 +51,27 @@ export class LeaderForwarder {
     try {
       return await local();
     } catch (err) {
-      if (!isRatifyError(err, 'NOT_LEADER') || request.headers[FORWARDED_HEADER] !== undefined) throw err;
+      if (!isRatifyError(err, 'NOT_LEADER') || isForwarded(request)) throw err;
       const leaderUrl = err.details?.['leaderUrl'];
       if (typeof leaderUrl !== 'string') throw err;
-      return this.forward(request, reply, leaderUrl, err);
+      return this.forward(request, reply, leaderUrl, this.opts.timeoutMs, () => err);
     }
+  }
+
+  /** Relay to the leader named by `hint`: NO_LEADER when none is known, NOT_LEADER when the request was forwarded already or the hop fails. */
+  async toLeader(request: FastifyRequest, reply: FastifyReply, hint: LeaderHint, timeoutMs = this.opts.timeoutMs): Promise<FastifyReply> {
+    if (isForwarded(request)) {
+      throw new RatifyError('NOT_LEADER', `node ${this.opts.nodeId} is not the leader and does not forward a forwarded request`, {
+        details: { leaderId: hint.leaderId },
+      });
+    }
+    if (hint.leaderUrl === null || hint.leaderId === this.opts.nodeId) throw new RatifyError('NO_LEADER', 'no leader is known; retry later');
+    const failed = (cause: unknown): RatifyError =>
+      new RatifyError('NOT_LEADER', `forwarding to leader ${String(hint.leaderId)} failed: ${describeError(cause)}`, {
+        cause,
+        details: { leaderId: hint.leaderId },
+      });
+    return this.forward(request, reply, hint.leaderUrl, timeoutMs, failed);
   }
 
   /** Abort every forwarded request in flight (their callers get SHUTTING_DOWN) and refuse new ones. */
@@ -50,7 +84,13 @@ export class LeaderForwarder {
     return this.agent.destroy();
   }
 
-  private async forward(request: FastifyRequest, reply: FastifyReply, leaderUrl: string, notLeader: RatifyError): Promise<FastifyReply> {
+  private async forward(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    leaderUrl: string,
+    timeoutMs: number,
+    failed: (cause: unknown) => RatifyError,
+  ): Promise<FastifyReply> {
     const headers: Record<string, string> = { [FORWARDED_HEADER]: this.opts.nodeId };
     for (const h of PASS_HEADERS) {
       const v = request.headers[h];
@@ -59,24 +99,37 @@ export class LeaderForwarder {
     const hasBody = request.body !== undefined && request.body !== null;
     if (hasBody) headers['content-type'] = 'application/json';
     let status: number;
-    let payload: unknown;
+    let text: string;
+    let passedBack: Array<[string, string]>;
     try {
-      const res = await undiciRequest(leaderUrl + request.url, {
+      const res = await undiciRequest(leaderUrl.replace(/\/+$/, '') + request.url, {
         method: request.method as 'POST',
         headers,
         body: hasBody ? JSON.stringify(request.body) : null,
         dispatcher: this.agent,
         signal: this.stopping.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       status = res.statusCode;
-      const text = await res.body.text();
-      payload = text === '' ? undefined : JSON.parse(text);
+      passedBack = PASSED_BACK_HEADERS.flatMap((name) => {
+        const value = res.headers[name];
+        return typeof value === 'string' ? [[name, value] as [string, string]] : [];
+      });
+      text = await res.body.text();
     } catch (err) {
       if (this.stopping.signal.aborted) throw new RatifyError('SHUTTING_DOWN', 'the node is stopping; the forwarded request may have reached the leader', { cause: err });
       // The leader hint is stale or the leader is unreachable: let the client retry.
       request.log.warn({ err, leaderUrl }, 'forwarding to the leader failed');
-      throw notLeader;
+      throw failed(err);
     }
-    return reply.code(status).send(payload);
+    for (const [name, value] of passedBack) void reply.header(name, value);
+    // The leader's body as it sent it: already in the route's response shape, so not serialized again.
+    return reply.code(status).send(text === '' ? undefined : text);
   }
 }
+
+function isForwarded(request: FastifyRequest): boolean {
+  return request.headers[FORWARDED_HEADER] !== undefined;
+}
+

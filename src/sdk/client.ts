@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import { RatifyClientError } from './client-error.js';
+import { describeError } from '../util/describe-error.js';
 import {
   FINISHED_STATES,
   type ClusterView,
@@ -177,7 +178,7 @@ export class RatifyClient {
       retryAfter = res.headers['retry-after'];
       text = await res.body.text();
     } catch (cause) {
-      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} failed: ${describe(cause)}`, { status: 0, node, cause });
+      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} failed: ${describeError(cause)}`, { status: 0, node, cause });
     }
     return parseReply<T>(status, text, node, retryAfter);
   }
@@ -245,11 +246,6 @@ function inRange(name: string, value: number, min: number, max: number): number 
   return value;
 }
 
-function describe(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -12,7 +12,8 @@ import { encodeEnvelope } from './codec.js';
 import { OutboundQueue, takeBatch, type BatchLimits } from './envelope-batch.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import { describeError, readCapped, ThrottledPeerLog, type TransportLogger } from './peer-log.js';
-import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH, SECRET_HEADER } from './raft-routes.js';
+import { SECRET_HEADER } from '../http/auth.js';
+import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH } from './raft-routes.js';
 
 export type { TransportLogger } from './peer-log.js';
 

@@ -26,7 +26,8 @@ import { encodeFrame } from './frames.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import type { PeerChannelConfig, TransportCounters } from './peer-channel.js';
 import { describeError, readCapped, ThrottledPeerLog } from './peer-log.js';
-import { CLUSTER_ID_HEADER, FROM_HEADER, RAFT_STREAM_PATH, SECRET_HEADER, STREAM_CONTENT_TYPE } from './raft-routes.js';
+import { SECRET_HEADER } from '../http/auth.js';
+import { CLUSTER_ID_HEADER, FROM_HEADER, RAFT_STREAM_PATH, STREAM_CONTENT_TYPE } from './raft-routes.js';
 
 /** First and last delay before reopening a failed stream; doubles in between. */
 const BACKOFF_MIN_MS = 50;

@@ -1,27 +1,28 @@
 // Inbound side of the HTTP transport: POST /raft/v1/messages.
 //
 // Checks, in this order:
-//   1. secret (x-ratify-secret, timing-safe)       401 UNAUTHORIZED
+//   1. peer authentication (the app's auth hook)   401 UNAUTHORIZED
 //   2. content type and size                       400 VALIDATION_FAILED / 413 BODY_TOO_LARGE
 //   3. decode + validate every message             400 VALIDATION_FAILED
 //   4. cluster id                                  403 FORBIDDEN
 //   5. sender is a member, and `from` of each msg  403 FORBIDDEN
 //   6. every message is addressed to this node     400 VALIDATION_FAILED
-// The secret comes first, in an onRequest hook, so that an unauthenticated
-// caller never gets this node to buffer or decode a body.
-// A wrong content type answers 400 VALIDATION_FAILED, not 415: every error
-// code maps to one status (src/errors.ts) and no code has 415.
+// Authentication comes first, in the app's onRequest hook (src/http/auth.ts,
+// `access: 'peer'`), so that an unauthenticated caller never gets this node to
+// buffer or decode a body. Errors go through the app's one handler
+// (src/http/error-handler.ts); a wrong content type answers 400
+// VALIDATION_FAILED, not 415: every error code maps to one status and no code has 415.
 //
 // On success the reply is 204 and the messages go to onMessages, which must
 // only enqueue them: the node processes them asynchronously.
 //
 // POST /raft/v1/stream is the same traffic as one long request whose body is a
 // sequence of length-prefixed envelopes (peer-stream.ts, raft-stream-inbound.ts);
-// nodes use it for everything but snapshot chunks. Same secret check; the cluster
+// nodes use it for everything but snapshot chunks. Same authentication; the cluster
 // id and sender come in headers and are checked before the 200.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { RatifyError } from '../errors.js';
+import { PEER } from '../http/auth.js';
 import { checkRange } from './check-range.js';
 import { decodeEnvelope } from './codec.js';
 import { DEFAULT_WIRE_LIMITS, validateWireLimits, type Envelope, type WireLimits } from './message-guard.js';
@@ -29,7 +30,6 @@ import { checkStreamHeaders, InboundStreams, serveStream, type StreamContext } f
 import type { InboundHandler } from './transport.js';
 
 export const RAFT_MESSAGES_PATH = '/raft/v1/messages';
-export const SECRET_HEADER = 'x-ratify-secret';
 export const MSGPACK_CONTENT_TYPE = 'application/msgpack';
 export const RAFT_STREAM_PATH = '/raft/v1/stream';
 export const STREAM_CONTENT_TYPE = 'application/vnd.ratify.raft-stream';
@@ -39,8 +39,6 @@ export const FROM_HEADER = 'x-ratify-from';
 export interface RaftRoutesOptions {
   readonly clusterId: string;
   readonly nodeId: string;
-  /** Shared cluster secret; null disables the check (trusted network only). */
-  readonly secret: string | null;
   isMember(id: string): boolean;
   readonly onMessages: InboundHandler;
   readonly bodyLimitBytes: number;
@@ -50,21 +48,23 @@ export interface RaftRoutesOptions {
 export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opts) => {
   checkRange('bodyLimitBytes', opts.bodyLimitBytes, 1024, 1024 * 1024 * 1024);
   const limits = validateWireLimits(opts.wireLimits ?? DEFAULT_WIRE_LIMITS);
-  const expectedDigest = opts.secret === null ? null : digest(opts.secret);
 
   // This plugin is encapsulated: these parsers, hooks and handlers apply to its route only.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(MSGPACK_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes }, (_req, body, done) => {
     done(null, body);
   });
-  app.setErrorHandler((err: FastifyError, request, reply) => sendError(toRatifyError(err, opts.bodyLimitBytes), request, reply));
-  app.addHook('onRequest', async (request) => {
-    if (expectedDigest !== null && !secretMatches(request.headers[SECRET_HEADER], expectedDigest)) {
-      throw new RatifyError('UNAUTHORIZED', `missing or wrong ${SECRET_HEADER} header`);
-    }
+  // A refused stream must not leave the connection reading a body that never ends.
+  app.addHook('onSend', async (request, reply) => {
+    if (reply.statusCode >= 400 && request.routeOptions.url === RAFT_STREAM_PATH) void reply.header('connection', 'close');
   });
 
-  app.post(RAFT_MESSAGES_PATH, { bodyLimit: opts.bodyLimitBytes }, async (request, reply) => {
+  app.post(RAFT_MESSAGES_PATH, {
+    bodyLimit: opts.bodyLimitBytes,
+    config: { ...PEER, bodyLimitSetting: 'raftBodyLimitBytes' },
+    // Before the body is parsed, so the message names the type this route takes.
+    onRequest: async (request) => requireContentType(request, MSGPACK_CONTENT_TYPE),
+  }, async (request, reply) => {
     const envelope = admit(request.body, opts, limits);
     try {
       opts.onMessages(envelope.messages);
@@ -89,16 +89,20 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
   app.addHook('preClose', async () => streams.destroyAll());
   const streamSenders = new WeakMap<FastifyRequest, string>();
   app.post(RAFT_STREAM_PATH, {
+    config: PEER,
     // Checked before any body parsing: a refused stream is answered at once (and closed, see sendError).
     onRequest: async (request) => {
-      if (request.headers['content-type'] !== STREAM_CONTENT_TYPE) {
-        throw new RatifyError('VALIDATION_FAILED', `content-type must be ${STREAM_CONTENT_TYPE}`);
-      }
+      requireContentType(request, STREAM_CONTENT_TYPE);
       streamSenders.set(request, checkStreamHeaders(request, streamContext, CLUSTER_ID_HEADER, FROM_HEADER));
     },
     handler: (request, reply) => serveStream(request, reply, streamSenders.get(request)!, streamContext, streams),
   });
 };
+
+function requireContentType(request: FastifyRequest, expected: string): void {
+  const given = request.headers['content-type'];
+  if (given?.split(';')[0]?.trim().toLowerCase() !== expected) throw new RatifyError('VALIDATION_FAILED', `content-type must be ${expected}`);
+}
 
 /** Steps 3 to 6 of the checks above. */
 function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits): Envelope {
@@ -121,37 +125,4 @@ function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits): Enve
     }
   });
   return envelope;
-}
-
-function digest(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
-}
-
-/** Compares digests, so neither the secret's content nor its length leaks through timing. */
-function secretMatches(header: string | string[] | undefined, expected: Buffer): boolean {
-  return typeof header === 'string' && timingSafeEqual(digest(header), expected);
-}
-
-/** Maps fastify's own errors (body parsing, limits) onto our codes. */
-function toRatifyError(err: FastifyError, bodyLimitBytes: number): RatifyError {
-  if (err instanceof RatifyError) return err;
-  switch (err.statusCode) {
-    case 413:
-      return new RatifyError('BODY_TOO_LARGE', `the body exceeds ${bodyLimitBytes} bytes`);
-    case 415:
-      return new RatifyError('VALIDATION_FAILED', `content-type must be ${MSGPACK_CONTENT_TYPE}`);
-    default:
-      if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-        return new RatifyError('VALIDATION_FAILED', err.message);
-      }
-      return new RatifyError('INTERNAL', 'internal error', { cause: err });
-  }
-}
-
-function sendError(err: RatifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  // A refused stream must not leave the connection reading a body that never ends.
-  if (request.routeOptions.url === RAFT_STREAM_PATH) void reply.header('connection', 'close');
-  if (err.status >= 500) request.log.error({ err }, 'raft route failed');
-  else request.log.debug({ code: err.code, message: err.message }, 'raft request refused');
-  return reply.code(err.status).send(err.toJSON());
 }

@@ -12,6 +12,7 @@
 import { Agent } from 'undici';
 import { ParticipantCaller, parseJson, type CallAnswer, type CallName } from './participant-batch.js';
 import type { Protocol } from './types.js';
+import { describeError } from '../util/describe-error.js';
 
 export interface PrepareRequest {
   readonly url: string;
@@ -90,7 +91,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
         if (answer.status < 200 || answer.status > 299) return { kind: 'failure', error: `prepare answered HTTP ${answer.status}` };
         return voteOf(answer.body);
       } catch (e) {
-        return { kind: 'failure', error: `prepare failed: ${describe(e)}` };
+        return { kind: 'failure', error: `prepare failed: ${describeError(e)}` };
       }
     },
     async deliver(kind, req, call) {
@@ -101,7 +102,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
         const code = stringField(answer, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
         return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
       } catch (e) {
-        return { kind: 'failure', error: `${kind} failed: ${describe(e)}`, code: null };
+        return { kind: 'failure', error: `${kind} failed: ${describeError(e)}`, code: null };
       }
     },
     async close() {
@@ -131,12 +132,3 @@ function stringField(value: unknown, pick: (o: Record<string, unknown>) => unkno
   return typeof field === 'string' && field.length <= 64 ? field : null;
 }
 
-export function describe(e: unknown): string {
-  if (e instanceof Error) {
-    if (e.name === 'TimeoutError') return 'timed out';
-    if (e.name === 'AbortError') return 'cancelled';
-    const code = (e as { code?: unknown }).code;
-    return typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
-  }
-  return String(e);
-}

@@ -1,12 +1,12 @@
-// The transaction HTTP API (issue 3), as an encapsulated fastify plugin.
-// Writes run on the leader; a follower forwards them (one hop). Reads are
-// linearizable on any node (ReadIndex barrier, then the local table).
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type pino from 'pino';
-import { isRatifyError, RatifyError } from '../errors.js';
+// The transaction HTTP API, as an encapsulated fastify plugin. Writes run on the
+// leader; a follower forwards them (one hop, through the app's LeaderForwarder).
+// Reads are linearizable on any node (ReadIndex barrier, then the local table).
+// Errors, validation and authentication come from the app's root (src/http/).
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { PUBLIC } from '../http/auth.js';
+import type { LeaderForwarder } from '../http/leader-forward.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import type { TxConfig } from './config.js';
-import type { Forwarder } from './forwarder.js';
 import type { CreateInput, ParticipantInput, TxOperations } from './operations.js';
 import { txSchemas } from './schemas.js';
 import type { TxRecord, TxState } from './types.js';
@@ -14,33 +14,36 @@ import { toView } from './views.js';
 
 export interface RoutesDeps {
   readonly ops: TxOperations;
-  readonly forwarder: Forwarder;
   readonly log: ReplicatedLog;
   readonly config: TxConfig;
-  readonly logger: pino.Logger;
   /** The term whose leadership the driver has taken up, or null. */
   readonly leadingTerm: () => number | null;
 }
+
+/** What the app hands the plugin when it registers it. */
+export interface TxPluginOptions {
+  readonly forwarder: LeaderForwarder;
+}
+
+/** Writes: open to every client for now; the setting is named in a 413's message. */
+const WRITE = { ...PUBLIC, bodyLimitSetting: 'maxBodyBytes' } as const;
 
 interface IdParams {
   id: string;
 }
 
-export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync {
-  const { ops, forwarder, log, config } = deps;
-  return async (app) => {
+export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOptions> {
+  const { ops, log, config } = deps;
+  return async (app, { forwarder }) => {
     const s = txSchemas(config);
-    app.setErrorHandler((err: FastifyError | RatifyError, req, reply) => {
-      const e = toRatifyError(err, config.maxBodyBytes);
-      if (e.code === 'INTERNAL') deps.logger.error({ err, url: req.url }, 'transaction route failed');
-      if (e.status === 503 || e.status === 429) void reply.header('retry-after', '1');
-      return reply.code(e.status).send(e.toJSON());
-    });
 
     /** Runs `op` here if this node leads, else hands the request to the leader. */
     async function onLeader(req: FastifyRequest, reply: FastifyReply, op: () => Promise<{ status: number; tx: TxRecord }>): Promise<void> {
       const status = log.status();
-      if (status.role !== 'leader') return forwarder.forward(req, reply);
+      if (status.role !== 'leader') {
+        await forwarder.toLeader(req, reply, status, config.forwardTimeoutMs);
+        return;
+      }
       // Newly elected and not yet told (its term's no-op may not be applied): make
       // the table current first, so a transaction the old leader created is found.
       if (deps.leadingTerm() !== status.term) await log.readBarrier({ timeoutMs: config.readBarrierTimeoutMs });
@@ -54,6 +57,7 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync {
       {
         schema: s.create,
         bodyLimit: config.maxBodyBytes,
+        config: WRITE,
         // Every field is optional, so no body at all means the same as {}.
         preValidation: async (req) => {
           if (req.body === undefined) req.body = {};
@@ -64,21 +68,21 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync {
 
     app.post<{ Params: IdParams; Body: ParticipantInput }>(
       '/v1/transactions/:id/participants',
-      { schema: s.enlist, bodyLimit: config.maxBodyBytes },
+      { schema: s.enlist, bodyLimit: config.maxBodyBytes, config: WRITE },
       async (req, reply) => onLeader(req, reply, () => ops.enlist(req.params.id, req.body).then(withStatus(200))),
     );
 
-    app.post<{ Params: IdParams }>('/v1/transactions/:id/commit', { schema: s.byId, bodyLimit: config.maxBodyBytes }, async (req, reply) =>
+    app.post<{ Params: IdParams }>('/v1/transactions/:id/commit', { schema: s.byId, bodyLimit: config.maxBodyBytes, config: WRITE }, async (req, reply) =>
       onLeader(req, reply, () => ops.commit(req.params.id).then(withStatus(200))),
     );
 
-    app.post<{ Params: IdParams }>('/v1/transactions/:id/abort', { schema: s.byId, bodyLimit: config.maxBodyBytes }, async (req, reply) =>
+    app.post<{ Params: IdParams }>('/v1/transactions/:id/abort', { schema: s.byId, bodyLimit: config.maxBodyBytes, config: WRITE }, async (req, reply) =>
       onLeader(req, reply, () => ops.abort(req.params.id).then(withStatus(200))),
     );
 
-    app.get<{ Params: IdParams }>('/v1/transactions/:id', { schema: s.byId }, async (req) => toView(await ops.get(req.params.id)));
+    app.get<{ Params: IdParams }>('/v1/transactions/:id', { config: PUBLIC, schema: s.byId }, async (req) => toView(await ops.get(req.params.id)));
 
-    app.get<{ Querystring: { state?: TxState; limit?: number; cursor?: string } }>('/v1/transactions', { schema: s.list }, async (req) => {
+    app.get<{ Querystring: { state?: TxState; limit?: number; cursor?: string } }>('/v1/transactions', { config: PUBLIC, schema: s.list }, async (req) => {
       const { state, limit, cursor } = req.query;
       const page = await ops.list({ ...(state && { state }), ...(limit && { limit }), ...(cursor && { cursor }) });
       return { transactions: page.transactions.map(toView), nextCursor: page.nextCursor };
@@ -86,17 +90,3 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync {
   };
 }
 
-/** Every failure leaves as `{error: {code, message}}` with the code's status. */
-export function toRatifyError(err: unknown, bodyLimitBytes: number): RatifyError {
-  if (isRatifyError(err)) return err;
-  const fe = err as Partial<FastifyError>;
-  if (fe.validation !== undefined) return new RatifyError('VALIDATION_FAILED', fe.message ?? 'invalid request', { cause: err });
-  if (fe.statusCode === 413 || fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new RatifyError('BODY_TOO_LARGE', `request body exceeds maxBodyBytes (${bodyLimitBytes})`, { cause: err });
-  }
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    // Malformed JSON, empty JSON body, unsupported media type: the request is wrong, not the server.
-    return new RatifyError('VALIDATION_FAILED', fe.message ?? 'invalid request', { cause: err });
-  }
-  return new RatifyError('INTERNAL', 'internal error', { cause: err });
-}

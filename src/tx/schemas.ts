@@ -1,5 +1,6 @@
 // JSON schemas of the transaction routes: body, params, query, headers, and a
 // response schema per status so replies carry the view and nothing internal.
+import { errorResponses } from '../http/schemas.js';
 import type { TxConfig } from './config.js';
 import { TX_STATES } from './types.js';
 
@@ -12,19 +13,6 @@ import { TX_STATES } from './types.js';
  * `frameworkErrors` option can put into the `{error: {code, message}}` shape.
  */
 export const TX_ID_LENGTH_MAX = 64;
-
-const errorSchema = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
-      required: ['code', 'message'],
-      additionalProperties: true,
-    },
-  },
-  required: ['error'],
-} as const;
 
 const viewSchema = {
   type: 'object',
@@ -54,8 +42,6 @@ const viewSchema = {
   },
   required: ['id', 'state', 'outcome', 'protocol', 'participants', 'createdAt'],
 } as const;
-
-const errorResponses = { '4xx': errorSchema, '5xx': errorSchema } as const;
 
 export function txSchemas(config: TxConfig) {
   const participant = {

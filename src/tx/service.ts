@@ -5,7 +5,6 @@ import type { Registry } from 'prom-client';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { validateTxConfig, type TxConfig } from './config.js';
 import { TxDriver } from './driver.js';
-import { createForwarder } from './forwarder.js';
 import { createTxMetrics } from './metrics.js';
 import { TxOperations } from './operations.js';
 import { createHttpParticipantClient, type ParticipantClient } from './participant-client.js';
@@ -46,17 +45,16 @@ export function createTxService(opts: TxServiceOptions): TxService {
   const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random });
   const waiters = new TxWaiters(sm);
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now });
-  const forwarder = createForwarder(log, config.forwardTimeoutMs);
   let stopped = false;
   return {
-    plugin: createTxRoutes({ ops, forwarder, log, config, logger, leadingTerm: () => driver.leadingTerm() }),
+    plugin: createTxRoutes({ ops, log, config, leadingTerm: () => driver.leadingTerm() }),
     start: () => driver.start(),
     async stop() {
       if (stopped) return;
       stopped = true;
       waiters.close();
       await driver.stop();
-      await Promise.allSettled([client.close(), forwarder.close()]);
+      await client.close();
     },
   };
 }

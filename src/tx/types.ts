@@ -2,6 +2,7 @@
 // public view the HTTP API returns. "Decision" and "outcome" are the
 // transaction's; Raft's commit index never appears here.
 import type { FastifyPluginAsync } from 'fastify';
+import type { TxPluginOptions } from './routes.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import type { ErrorCode } from '../errors.js';
 
@@ -118,7 +119,8 @@ export interface TxStateMachine extends StateMachine {
 }
 
 export interface TxService {
-  readonly plugin: FastifyPluginAsync;
+  /** Register with the app's LeaderForwarder; errors, validation and auth come from the app's root. */
+  readonly plugin: FastifyPluginAsync<TxPluginOptions>;
   /** Subscribe to leadership and start the timers. */
   start(): void;
   /** Stop every driver loop and timer and close participant connections. */

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
 import { PARAM_LENGTH_MAX, buildApp } from '../../src/http/app.js';
+import { PUBLIC } from '../../src/http/auth.js';
 import { Draining } from '../../src/http/draining.js';
 import { silentLogger } from '../../src/logger.js';
 import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
@@ -122,10 +123,10 @@ describe('error mapping', () => {
     const c = await startCluster();
     const leader = await c.waitForLeader();
     const app = await appFor(c, leader, { bodyLimitBytes: 1024 });
-    app.get('/test/boom', async () => {
+    app.get('/test/boom', { config: PUBLIC }, async () => {
       throw new Error('secret internal detail');
     });
-    app.get('/test/typed', async () => {
+    app.get('/test/typed', { config: PUBLIC }, async () => {
       throw new RatifyError('TX_NOT_FOUND', 'no such tx', { details: { id: 't1' } });
     });
 

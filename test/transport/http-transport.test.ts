@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isRatifyError } from '../../src/errors.js';
 import type { Member, Message } from '../../src/raft/types.js';
 import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http-transport.js';
+import { installEdge } from '../../src/http/edge.js';
 import { raftRoutes } from '../../src/transport/raft-routes.js';
 import { samplesFrom } from './samples.js';
 import { eventually } from '../helpers/wait.js';
@@ -35,10 +36,10 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
   async function startNode(id: string, members: () => readonly Member[], bodyLimitBytes = 8 * 1024 * 1024): Promise<Node> {
     const received: Message[] = [];
     const app = Fastify({ logger: false });
+    installEdge(app, { clusterSecret: SECRET });
     await app.register(raftRoutes, {
       clusterId: 'c1',
       nodeId: id,
-      secret: SECRET,
       isMember: (peer) => members().some((m) => m.id === peer),
       onMessages: (messages) => received.push(...messages),
       bodyLimitBytes,

@@ -5,6 +5,7 @@ import { isRatifyError } from '../../src/errors.js';
 import type { Message } from '../../src/raft/types.js';
 import { encodeEnvelope } from '../../src/transport/codec.js';
 import type { Envelope } from '../../src/transport/message-guard.js';
+import { installEdge } from '../../src/http/edge.js';
 import { RAFT_MESSAGES_PATH, raftRoutes, type RaftRoutesOptions } from '../../src/transport/raft-routes.js';
 import { samplesFrom } from './samples.js';
 
@@ -20,13 +21,14 @@ describe('raftRoutes', () => {
   let app: FastifyInstance;
   let received: Message[][];
 
-  async function build(overrides: Partial<RaftRoutesOptions> = {}): Promise<FastifyInstance> {
+  async function build({ secret = SECRET, ...overrides }: Partial<RaftRoutesOptions> & { secret?: string | null } = {}): Promise<FastifyInstance> {
     received = [];
     app = Fastify({ logger: false });
+    // The node's edge (auth hook, error handler), as buildApp installs it.
+    installEdge(app, { clusterSecret: secret });
     await app.register(raftRoutes, {
       clusterId: 'cluster-a',
       nodeId: 'n1',
-      secret: SECRET,
       isMember: (id) => id === 'n2' || id === 'n3',
       onMessages: (messages) => {
         received.push([...messages]);

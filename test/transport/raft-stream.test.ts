@@ -11,13 +11,14 @@ import type { Member, Message } from '../../src/raft/types.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frames.js';
 import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http-transport.js';
+import { SECRET_HEADER } from '../../src/http/auth.js';
+import { installEdge } from '../../src/http/edge.js';
 import {
   CLUSTER_ID_HEADER,
   FROM_HEADER,
   RAFT_MESSAGES_PATH,
   RAFT_STREAM_PATH,
   raftRoutes,
-  SECRET_HEADER,
   STREAM_CONTENT_TYPE,
 } from '../../src/transport/raft-routes.js';
 import { eventually } from '../helpers/wait.js';
@@ -52,10 +53,10 @@ describe('Raft streams', () => {
   async function startPeer(port = 0, received: Message[] = []): Promise<Peer> {
     const warnings: object[] = [];
     const app = Fastify({ logger: false });
+    installEdge(app, { clusterSecret: SECRET });
     await app.register(raftRoutes, {
       clusterId: 'c1',
       nodeId: 'n2',
-      secret: SECRET,
       isMember: (id) => id === 'n1' || id === 'n2',
       onMessages: (messages) => received.push(...messages),
       bodyLimitBytes: 64 * 1024,

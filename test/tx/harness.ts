@@ -3,7 +3,8 @@
 import { waitUntil } from '../helpers/wait.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { installStrictValidation } from '../../src/http/validation.js';
+import { installEdge } from '../../src/http/edge.js';
+import { LeaderForwarder } from '../../src/http/leader-forward.js';
 import { Registry } from 'prom-client';
 import { txConfigDefaults, type TxConfig } from '../../src/tx/config.js';
 import { createTxService } from '../../src/tx/service.js';
@@ -62,9 +63,11 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
     ...(opts.now && { now: opts.now }),
   });
   const app = Fastify({ logger: false, forceCloseConnections: true });
-  // The same validators as the node's app (src/http/app.ts): strict bodies, no coercion.
-  installStrictValidation(app);
-  await app.register(service.plugin);
+  // The same edge as the node's app (src/http/app.ts): error handler, strict validation, auth.
+  installEdge(app, { clusterSecret: null });
+  const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs });
+  app.addHook('onClose', () => forwarder.close());
+  await app.register(service.plugin, { forwarder });
   await app.ready();
   service.start();
   let closed = false;

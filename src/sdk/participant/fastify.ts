@@ -6,8 +6,9 @@
 // Given `participant`, the caller owns its lifecycle. Given participant options
 // instead, the plugin creates the participant, starts it when the app is ready and
 // closes it with the app.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RatifyError } from '../../errors.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sendError } from '../../http/error-handler.js';
+import { errorResponses } from '../../http/schemas.js';
 import { BATCH_CALLS_MAX, decodeBatch } from './batch.js';
 import { decodeCall, PARTICIPANT_NAME_CHARS_MAX, TX_ID_CHARS_MAX } from './decode.js';
 import type { ParticipantOptions } from './options.js';
@@ -51,18 +52,6 @@ const batchBodySchema = {
   },
 } as const;
 
-const errorSchema = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' }, highestTerm: { type: 'integer' } },
-      required: ['code', 'message'],
-    },
-  },
-  required: ['error'],
-} as const;
-
 const okSchema = {
   prepare: {
     type: 'object',
@@ -92,7 +81,8 @@ const termHeaderSchema = {
 export async function ratifyParticipant(app: FastifyInstance, opts: RatifyParticipantPluginOptions): Promise<void> {
   const participant = 'participant' in opts ? opts.participant : ownedParticipant(app, opts);
   const bodyLimit = opts.bodyLimit ?? BODY_LIMIT_DEFAULT;
-  app.setErrorHandler(replyWithError);
+  // The user's app has its own root handler; ours applies inside this plugin only.
+  app.setErrorHandler(sendError);
   for (const path of CALL_PATHS) {
     app.post(
       `/${path}`,
@@ -106,7 +96,7 @@ export async function ratifyParticipant(app: FastifyInstance, opts: RatifyPartic
         schema: {
           body: bodySchemas[path],
           headers: termHeaderSchema,
-          response: { 200: path === 'prepare' ? okSchema.prepare : okSchema.ack, '4xx': errorSchema, '5xx': errorSchema },
+          response: { 200: path === 'prepare' ? okSchema.prepare : okSchema.ack, ...errorResponses },
         },
       },
       async (req: FastifyRequest, reply: FastifyReply) => {
@@ -123,7 +113,7 @@ export async function ratifyParticipant(app: FastifyInstance, opts: RatifyPartic
       preValidation: async (req: FastifyRequest) => {
         decodeBatch(req.body, req.headers);
       },
-      schema: { body: batchBodySchema, headers: termHeaderSchema, response: { 200: okSchema.batch, '4xx': errorSchema, '5xx': errorSchema } },
+      schema: { body: batchBodySchema, headers: termHeaderSchema, response: { 200: okSchema.batch, ...errorResponses } },
     },
     async (req: FastifyRequest, reply: FastifyReply) => {
       const result = await participant.handleBatch(req.body, req.headers);
@@ -137,21 +127,4 @@ function ownedParticipant(app: FastifyInstance, opts: ParticipantOptions): Parti
   app.addHook('onReady', () => participant.start());
   app.addHook('onClose', () => participant.close());
   return participant;
-}
-
-/** Fastify's own errors (schema, body size, bad JSON) in the project's error shape. */
-function replyWithError(err: FastifyError | RatifyError, _req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const e = toRatifyError(err);
-  if (e.status >= 500) reply.log.error({ err }, 'participant route failed');
-  return reply.code(e.status).send(e.toJSON());
-}
-
-function toRatifyError(err: FastifyError | RatifyError): RatifyError {
-  if (err instanceof RatifyError) return err;
-  if (err.validation !== undefined) return new RatifyError('VALIDATION_FAILED', err.message);
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RatifyError('BODY_TOO_LARGE', err.message);
-  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-    return new RatifyError('VALIDATION_FAILED', err.message);
-  }
-  return new RatifyError('INTERNAL', 'internal error', { cause: err });
 }
