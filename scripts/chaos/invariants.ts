@@ -1,7 +1,9 @@
 // The chaos invariants: pure checks over the evidence of one run (evidence.ts). Each
 // returns PASS/FAIL with what it looked at and every violation it found; none of them
 // does I/O, so each is tested on fabricated histories that break it on purpose
-// (test/chaos/invariants.test.ts). A checker that cannot fail proves nothing.
+// (test/chaos/invariants.test.ts). A checker that cannot fail proves nothing, and
+// neither does one that checked nothing: each invariant also FAILS when what it
+// looked at falls below a floor (EvidenceFloors), so an empty history is not a pass.
 import {
   FINISHED_TX_STATES,
   IN_DOUBT_STATES,
@@ -35,7 +37,25 @@ export interface InvariantResult {
   readonly violations: readonly string[];
 }
 
-type Check = (e: ChaosEvidence, v: FinalView) => { checked: string; violations: string[] };
+/**
+ * The least evidence each invariant must have looked at before its PASS means
+ * anything. Every floor is at least 1 by default; a caller lowers one only where
+ * that evidence cannot exist (and says so).
+ */
+export interface EvidenceFloors {
+  /** Transactions (and transfers) an invariant over transactions must have checked. */
+  readonly transactions: number;
+  /** Decided outcomes read before the full-cluster outage and re-read after it. */
+  readonly rereadDecisions: number;
+  /** Terms in which the live sampling saw a leader. */
+  readonly leaderTerms: number;
+  /** Participant records read, over every bank. */
+  readonly participantRecords: number;
+}
+
+export const DEFAULT_FLOORS: EvidenceFloors = { transactions: 1, rereadDecisions: 1, leaderTerms: 1, participantRecords: 1 };
+
+type Check = (e: ChaosEvidence, v: FinalView, floors: EvidenceFloors) => { checked: string; violations: string[] };
 
 const CHECKS: Record<InvariantName, Check> = {
   atomicity: checkAtomicity,
@@ -49,10 +69,10 @@ const CHECKS: Record<InvariantName, Check> = {
   'requests-accepted': checkRequestsAccepted,
 };
 
-export function checkInvariants(e: ChaosEvidence): InvariantResult[] {
+export function checkInvariants(e: ChaosEvidence, floors: EvidenceFloors = DEFAULT_FLOORS): InvariantResult[] {
   const view = finalView(e);
   return INVARIANTS.map(({ name, title }) => {
-    const { checked, violations } = CHECKS[name](e, view);
+    const { checked, violations } = CHECKS[name](e, view, floors);
     return { name, title, pass: violations.length === 0, checked, violations };
   });
 }
@@ -92,6 +112,15 @@ function outcomeOf(v: FinalView, t: TransferRecord): Outcome | null {
   return id === undefined ? null : (v.txs.get(id)?.outcome ?? null);
 }
 
+/** A violation when `count` of `what` is below `floor`: a check over too little evidence proves nothing. */
+function belowFloor(count: number, floor: number, what: string): string[] {
+  return count >= floor ? [] : [`checked ${count} ${what}, below the floor of ${floor}: this run proves nothing about it`];
+}
+
+function recordsRead(e: ChaosEvidence): number {
+  return e.banksAfter.reduce((n, b) => n + (b.records?.length ?? 0), 0);
+}
+
 function total(banks: readonly BankSnapshot[]): number {
   let sum = 0;
   for (const b of banks) for (const a of b.accounts.values()) sum += a.balance;
@@ -105,13 +134,14 @@ function total(banks: readonly BankSnapshot[]): number {
  * Read from the participants' own durable records; for banks without records, from money:
  * a transfer applied at one bank only leaves an account off by its amount.
  */
-function checkAtomicity(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+function checkAtomicity(e: ChaosEvidence, v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations: string[] = [];
+  // Every multi-bank transaction is checked: from records where its banks have them, from money where not.
   let checkedTxs = 0;
   for (const [id, tx] of v.txs) {
+    if (tx.participants.length >= 2) checkedTxs++;
     const enlisted = tx.participants.filter((b) => v.banksWithRecords.has(b));
     if (enlisted.length < 2) continue;
-    checkedTxs++;
     const states = enlisted.map((b) => [b, v.records.get(id)?.get(b) ?? 'no record'] as const);
     const committedAt = states.filter(([, s]) => s === 'committed').map(([b]) => b);
     if (committedAt.length > 0 && committedAt.length < states.length) {
@@ -120,8 +150,10 @@ function checkAtomicity(e: ChaosEvidence, v: FinalView): { checked: string; viol
   }
   const noRecords = e.banksAfter.filter((b) => b.records === null).map((b) => b.bank);
   if (noRecords.length > 0) violations.push(...moneyMismatches(e, v, new Set(noRecords)));
+  violations.push(...belowFloor(checkedTxs, floors.transactions, 'multi-bank transactions'));
+  violations.push(...belowFloor(recordsRead(e), floors.participantRecords, 'participant records'));
   const how = noRecords.length === 0 ? 'participant records' : `participant records, and money at ${noRecords.join(',')} (no records there)`;
-  return { checked: `${checkedTxs} multi-bank transactions, from ${how}`, violations };
+  return { checked: `${checkedTxs} multi-bank transactions, ${recordsRead(e)} participant records, from ${how}`, violations };
 }
 
 /** Money is neither made nor lost, and no account goes negative. */
@@ -133,6 +165,7 @@ function checkConservation(e: ChaosEvidence): { checked: string; violations: str
     for (const [name, a] of b.accounts) if (a.balance < 0) violations.push(`${b.bank}/${name} has a negative balance ${a.balance}`);
   }
   const accounts = e.banksAfter.reduce((n, b) => n + b.accounts.size, 0);
+  violations.push(...belowFloor(accounts, 1, 'accounts'));
   return { checked: `total ${before} -> ${after} over ${accounts} accounts`, violations };
 }
 
@@ -141,7 +174,7 @@ function checkConservation(e: ChaosEvidence): { checked: string; violations: str
  * and at every participant (no record still preparing/prepared/precommitted, no funds
  * held), and every client that got an error learns its outcome by resending.
  */
-function checkNothingInDoubt(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+function checkNothingInDoubt(e: ChaosEvidence, v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations: string[] = [];
   if (e.coordinatorByNode.size === 0) violations.push('no node could list the transactions');
   for (const [node, listing] of e.coordinatorByNode) {
@@ -164,6 +197,7 @@ function checkNothingInDoubt(e: ChaosEvidence, v: FinalView): { checked: string;
       violations.push(`${t.key}: the client never learned an outcome (last error: ${t.error ?? 'none'})`);
     }
   }
+  violations.push(...belowFloor(v.txs.size, floors.transactions, 'transactions'), ...belowFloor(records, floors.participantRecords, 'participant records'));
   return { checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes, ${records} participant records, ${e.transfers.length} transfers`, violations };
 }
 
@@ -172,7 +206,7 @@ function checkNothingInDoubt(e: ChaosEvidence, v: FinalView): { checked: string;
  * applied: its record says committed exactly when the outcome is commit, and every
  * account moved by exactly the sum of the committed transfers' legs.
  */
-function checkApiMatchesParticipants(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+function checkApiMatchesParticipants(e: ChaosEvidence, v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations: string[] = [];
   let reported = 0;
   for (const t of e.transfers) {
@@ -197,6 +231,7 @@ function checkApiMatchesParticipants(e: ChaosEvidence, v: FinalView): { checked:
     }
   }
   violations.push(...moneyMismatches(e, v, null));
+  violations.push(...belowFloor(reported, floors.transactions, 'reported outcomes'));
   return { checked: `${reported} reported outcomes, ${e.banksAfter.reduce((n, b) => n + b.accounts.size, 0)} account balances`, violations };
 }
 
@@ -224,7 +259,7 @@ function moneyMismatches(e: ChaosEvidence, v: FinalView, banks: ReadonlySet<stri
  * After SIGKILL of every node and a restart, every outcome read before is read again
  * unchanged, and so is every outcome the API reported during the run.
  */
-function checkDecisionsDurable(e: ChaosEvidence): { checked: string; violations: string[] } {
+function checkDecisionsDurable(e: ChaosEvidence, _v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   if (e.outage === null) return { checked: 'not run', violations: ['the full-cluster kill and restart did not run'] };
   const { before, after } = e.outage;
   const violations: string[] = [];
@@ -240,11 +275,12 @@ function checkDecisionsDurable(e: ChaosEvidence): { checked: string; violations:
     const now = after.get(id);
     if (now !== t.apiOutcome) violations.push(`${id} (${t.key}): API reported ${t.apiOutcome}, after the outage ${now === undefined ? 'not read' : String(now)}`);
   }
+  violations.push(...belowFloor(before.size, floors.rereadDecisions, 'decided outcomes re-read after the outage'));
   return { checked: `${before.size} decided outcomes re-read${reported > 0 ? `, plus ${reported} reported ones` : ''}`, violations };
 }
 
 /** A retried request (same key) never ran a second transaction. */
-function checkOneTransactionPerKey(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+function checkOneTransactionPerKey(e: ChaosEvidence, v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations: string[] = [];
   const named = new Set<string>();
   for (const t of e.transfers) {
@@ -252,25 +288,29 @@ function checkOneTransactionPerKey(e: ChaosEvidence, v: FinalView): { checked: s
     if (new Set(t.txIds).size > 1) violations.push(`${t.key} was answered as ${[...new Set(t.txIds)].join(' and ')}`);
   }
   for (const id of v.txs.keys()) if (!named.has(id)) violations.push(`${id} exists, but no answer to any transfer named it`);
+  violations.push(...belowFloor(e.transfers.length, floors.transactions, 'transfers'));
   return { checked: `${e.transfers.length} keys, ${v.txs.size} transactions`, violations };
 }
 
 /** Every node that answered lists the same outcome for every transaction (no split-brain decision). */
-function checkNodesAgree(e: ChaosEvidence, v: FinalView): { checked: string; violations: string[] } {
+function checkNodesAgree(e: ChaosEvidence, v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations = e.unlistedNodes.map((n) => `${n} could not be listed`);
   for (const id of v.txs.keys()) {
     const byNode = [...e.coordinatorByNode].map(([node, listing]) => [node, listing.has(id) ? String(listing.get(id)!.outcome) : 'missing'] as const);
     if (new Set(byNode.map(([, o]) => o)).size > 1) violations.push(`${id}: ${byNode.map(([n, o]) => `${n}=${o}`).join(' ')}`);
   }
+  violations.push(...belowFloor(v.txs.size, floors.transactions, 'transactions'), ...belowFloor(e.coordinatorByNode.size, 2, 'node listings to compare'));
   return { checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes`, violations };
 }
 
-function checkSingleLeaderPerTerm(e: ChaosEvidence): { checked: string; violations: string[] } {
+function checkSingleLeaderPerTerm(e: ChaosEvidence, _v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations = [...e.leadersByTerm].filter(([, ls]) => new Set(ls).size > 1).map(([term, ls]) => `term ${term}: ${[...new Set(ls)].sort().join(' and ')} both claimed leadership`);
+  violations.push(...belowFloor(e.leadersByTerm.size, floors.leaderTerms, 'terms with a leader sampled'));
   return { checked: `${e.leadersByTerm.size} terms observed`, violations };
 }
 
-function checkRequestsAccepted(e: ChaosEvidence): { checked: string; violations: string[] } {
+function checkRequestsAccepted(e: ChaosEvidence, _v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations = e.transfers.filter((t) => t.rejected !== null).map((t) => `${t.key}: ${t.rejected!}`);
+  violations.push(...belowFloor(e.transfers.length, floors.transactions, 'transfers'));
   return { checked: `${e.transfers.length} transfers`, violations };
 }

@@ -53,7 +53,10 @@ describe('chaos invariants', () => {
     const e = consistentEvidence();
     const noRecords: ChaosEvidence = { ...e, banksAfter: [bank('A', { alice: 80 }, null), bank('B', { bob: 90 }, null)] };
     expect(failing(noRecords)).toContain('atomicity');
-    expect(violations(noRecords, 'atomicity')).toEqual(['B/bob: balance moved by -10, committed transfers account for 20']);
+    expect(violations(noRecords, 'atomicity')).toEqual([
+      'B/bob: balance moved by -10, committed transfers account for 20',
+      'checked 0 participant records, below the floor of 1: this run proves nothing about it',
+    ]);
   });
 
   it('conservation FAILS when money appears, and on a negative balance', () => {
@@ -122,5 +125,75 @@ describe('chaos invariants', () => {
     const e = consistentEvidence();
     const refused = { ...transfer('k5', 'x', 'aborted', ['A', 'alice'], ['B', 'bob'], 1), txIds: [], apiOutcome: null, rejected: '409 IDEMPOTENCY_KEY_REUSED: ...' };
     expect(failing({ ...e, transfers: [...e.transfers, refused] })).toEqual(['requests-accepted']);
+  });
+
+  // ---- evidence floors: a run that checked nothing does not pass ----------------
+
+  it('every invariant FAILS on an empty history (no transfers, no transactions, no records, no terms)', () => {
+    const empty: ChaosEvidence = {
+      transfers: [],
+      coordinatorByNode: new Map([
+        ['n1', new Map()],
+        ['n2', new Map()],
+      ]),
+      unlistedNodes: [],
+      banksBefore: [],
+      banksAfter: [],
+      outage: { before: new Map(), after: new Map() },
+      leadersByTerm: new Map(),
+    };
+    expect(failing(empty)).toEqual(INVARIANTS.map((i) => i.name));
+    for (const r of checkInvariants(empty)) expect(r.violations.join('\n')).toMatch(/below the floor/);
+  });
+
+  it('each floor is checked against the evidence it names, and a caller can raise it', () => {
+    const e = consistentEvidence();
+    const floors = { transactions: 4, rereadDecisions: 4, leaderTerms: 3, participantRecords: 6 };
+    const below = checkInvariants(e, floors).filter((r) => !r.pass).map((r) => r.name);
+    // 3 transactions and transfers, 3 re-read decisions, 2 terms sampled, 5 participant records.
+    expect(below).toEqual([
+      'atomicity',
+      'nothing-in-doubt',
+      'api-matches-participants',
+      'decisions-durable',
+      'one-transaction-per-key',
+      'nodes-agree',
+      'single-leader-per-term',
+      'requests-accepted',
+    ]);
+    expect(violations(e, 'decisions-durable')).toEqual([]);
+    expect(checkInvariants(e, { ...floors, transactions: 3, rereadDecisions: 3, leaderTerms: 2, participantRecords: 5 }).every((r) => r.pass)).toBe(true);
+  });
+
+  // ---- violation branches that no other test reaches --------------------------
+
+  it('nothing-in-doubt FAILS when no node could list the transactions', () => {
+    const e = { ...consistentEvidence(), coordinatorByNode: new Map(), unlistedNodes: ['n1', 'n2', 'n3'] };
+    expect(violations(e, 'nothing-in-doubt')).toContain('no node could list the transactions');
+  });
+
+  it('nothing-in-doubt FAILS when a transfer the API named is listed by no node', () => {
+    const e = consistentEvidence();
+    const ghost = { ...transfer('k4', 't4', 'committed', ['A', 'alice'], ['B', 'bob'], 1), apiOutcome: null };
+    expect(violations({ ...e, transfers: [...e.transfers, ghost] }, 'nothing-in-doubt')).toContain('t4 (k4): no node lists it');
+  });
+
+  it('api-matches-participants FAILS when the API said committed and a bank with records has no record of it', () => {
+    const e = consistentEvidence();
+    // B lost its record of t2 (but the money moved, so only the record check can see it).
+    const lost = withBankAfter(e, bank('B', { bob: 120 }, [{ txId: 't1', state: 'committed' }]));
+    expect(violations(lost, 'api-matches-participants')).toEqual(['t2 (k2): API said committed, B has no record of it']);
+  });
+
+  it('decisions-durable FAILS when an outcome the API reported during the run is lost after the outage', () => {
+    const e = consistentEvidence();
+    const outage = e.outage!;
+    // t3 was not among the outcomes read before the outage, but the API reported it: it must read back too.
+    const before = new Map([...outage.before].filter(([id]) => id !== 't3'));
+    const after = new Map([...outage.after].filter(([id]) => id !== 't3'));
+    expect(violations({ ...e, outage: { before, after } }, 'decisions-durable')).toEqual(['t3 (k3): API reported aborted, after the outage not read']);
+    expect(violations({ ...e, outage: { before, after: new Map([...after, ['t3', 'missing']]) } }, 'decisions-durable')).toEqual([
+      't3 (k3): API reported aborted, after the outage missing',
+    ]);
   });
 });
