@@ -39,7 +39,7 @@ function others(id: string): string[] {
 
 describe('container chaos', () => {
   if (support.kind === 'unavailable' && support.required) {
-    it('has a Docker engine and the image (RATIFY_CONTAINERS_REQUIRED=1)', () => {
+    it('has a Docker engine and the image (required under CI=true or RATIFY_CONTAINERS_REQUIRED=1)', () => {
       throw new Error(support.reason);
     });
   }

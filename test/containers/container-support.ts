@@ -1,8 +1,9 @@
 // Decides, once per test file, whether the container suite can run here, and says why not.
 //
 // It runs when a Docker engine answers and the project image exists. Otherwise the suite is
-// skipped with the reason printed, unless RATIFY_CONTAINERS_REQUIRED=1 (set by .ci/run after
-// it started an engine and built the image): then a missing piece is a failure, not a skip.
+// skipped with the reason printed, unless it is required (containersRequired): then a
+// missing piece is a failure, not a skip. Under CI=true it is always required, so a CI run
+// can never go green with the suite silently off (RATIFY_SKIP_CONTAINER_TESTS included).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -20,10 +21,19 @@ export type ContainerSupport =
 /** Sources the image is built from; the label written by scripts/docker/build-image.sh. */
 const FEATURE_SOURCES = ['src/cli.ts', 'examples/bank/bank-service.ts'];
 
-export async function probeContainerSupport(): Promise<ContainerSupport> {
-  const required = process.env['RATIFY_CONTAINERS_REQUIRED'] === '1';
+/**
+ * Whether a missing engine or image fails the suite instead of skipping it: in CI
+ * (CI=true, which .ci/run sets), or when RATIFY_CONTAINERS_REQUIRED=1. Only a local
+ * run outside CI may skip, and it says why.
+ */
+export function containersRequired(env: NodeJS.ProcessEnv): boolean {
+  return env['CI'] === 'true' || env['RATIFY_CONTAINERS_REQUIRED'] === '1';
+}
+
+export async function probeContainerSupport(env: NodeJS.ProcessEnv = process.env): Promise<ContainerSupport> {
+  const required = containersRequired(env);
   const unavailable = (reason: string): ContainerSupport => ({ kind: 'unavailable', reason, required });
-  if (process.env['RATIFY_SKIP_CONTAINER_TESTS'] === '1') return unavailable('RATIFY_SKIP_CONTAINER_TESTS=1');
+  if (env['RATIFY_SKIP_CONTAINER_TESTS'] === '1') return unavailable('RATIFY_SKIP_CONTAINER_TESTS=1');
   const missing = FEATURE_SOURCES.filter((f) => !existsSync(join(REPO_ROOT, f)));
   if (missing.length > 0) return unavailable(`not in this tree yet: ${missing.join(', ')}`);
 

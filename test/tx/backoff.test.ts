@@ -1,25 +1,14 @@
 // backoffDelayMs: full jitter in [0, min(cap, base * 2^attempt)), with a 1 ms floor.
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/raft/random.js';
 import { BACKOFF_FLOOR_MS, backoffDelayMs } from '../../src/tx/backoff.js';
-
-/** mulberry32: a small seeded generator, so a failure replays exactly. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BASE_MS = 50;
 const CAP_MS = 10_000;
 const DRAWS = 2_000;
 
 function draws(attempt: number, seed: number): number[] {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   return Array.from({ length: DRAWS }, () => backoffDelayMs(attempt, BASE_MS, CAP_MS, random));
 }
 
@@ -34,7 +23,7 @@ describe('backoffDelayMs', () => {
   });
 
   it.each([1, 2, 3, 42])('stays within [floor, min(cap, base * 2^attempt)) for every attempt (seed %i)', (seed) => {
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     for (let attempt = 0; attempt < 40; attempt++) {
       const ceiling = Math.min(CAP_MS, BASE_MS * 2 ** attempt);
       for (let i = 0; i < 200; i++) {
