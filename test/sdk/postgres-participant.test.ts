@@ -112,6 +112,13 @@ describePostgres('PostgreSQL participant adapter', () => {
     expect(await preparedGids(prefix)).toEqual([]);
   });
 
+  it('declines batch calls, so that no prepare waits on a lock held by its own batch', async () => {
+    const p = participant({ gidPrefix: freshPrefix() });
+    await p.start();
+    const batch = { term: 1, calls: [{ call: 'prepare', body: prepareBody(randomUUID(), []) }] };
+    expect(await p.handleBatch(batch)).toMatchObject({ status: 404, body: { error: { code: 'ROUTE_NOT_FOUND' } } });
+  });
+
   it('abort rolls the prepared transaction back', async () => {
     const prefix = freshPrefix();
     const p = participant({ gidPrefix: prefix });
