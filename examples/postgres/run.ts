@@ -167,7 +167,7 @@ async function checkEachTransfer(views: TransactionView[], pools: pg.Pool[]): Pr
 async function abortReasons(pools: pg.Pool[], txId: string): Promise<string> {
   const reasons: string[] = [];
   for (const [i, pool] of pools.entries()) {
-    const r = await pool.query<{ reason: string | null }>("SELECT record->>'reason' AS reason FROM ratify.participant_records WHERE record->>'txId' = $1 AND record->>'vote' = 'abort'", [txId]);
+    const r = await pool.query<{ reason: string | null }>("SELECT record->>'reason' AS reason FROM ratify_participant.records WHERE record->>'txId' = $1 AND record->>'vote' = 'abort'", [txId]);
     for (const row of r.rows) reasons.push(`${BANKS[i]!.name} voted abort (${row.reason ?? 'no reason'})`);
   }
   return reasons.length > 0 ? reasons.join('; ') : 'aborted by the coordinator';

@@ -19,6 +19,7 @@ import { ManualClock, quiet } from './helpers.js';
 import { participantStoreContract } from './store-contract.js';
 
 const DB = 'contract';
+const SCHEMA = 'ratify_participant';
 let server: LocalPostgres | null = null;
 let pool: pg.Pool;
 const open: PostgresParticipant[] = [];
@@ -45,7 +46,7 @@ beforeAll(async () => {
   pool = new pg.Pool({ ...server.config(DB), max: 8 });
   pool.on('error', () => undefined);
   await pool.query('CREATE TABLE accounts (name text PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0))');
-  await createTables(pool, 'ratify');
+  await createTables(pool, SCHEMA);
 });
 
 afterEach(async () => {
@@ -90,7 +91,7 @@ async function prepareByHand(gid: string, txId: string, acct: string, delta: num
   try {
     await c.query('BEGIN');
     await c.query('UPDATE accounts SET balance = balance + $2 WHERE name = $1', [acct, delta]);
-    await c.query('INSERT INTO ratify.commit_markers (gid, tx_id, participant) VALUES ($1, $2, $3)', [gid, txId, 'bank']);
+    await c.query('INSERT INTO ratify_participant.commit_markers (gid, tx_id, participant) VALUES ($1, $2, $3)', [gid, txId, 'bank']);
     await c.query(`PREPARE TRANSACTION '${gid}'`);
   } finally {
     c.release();
@@ -292,7 +293,7 @@ describePostgres('PostgreSQL participant adapter', () => {
     const acct = await account(100);
     const txId = randomUUID();
     // What a crash right after PREPARE TRANSACTION leaves: a `preparing` record and the prepared transaction.
-    const store = new PostgresParticipantStore(pool, { gidPrefix: prefix, schema: 'ratify' });
+    const store = new PostgresParticipantStore(pool, { gidPrefix: prefix, schema: SCHEMA });
     await store.open();
     await store.write({ records: [{ txId, participant: 'bank', state: 'preparing', protocol: '2pc', payload: { ops: [] }, vote: null, reason: null, preparedTerm: 1, updatedAtMs: 1 }], highestTerm: 1 });
     await prepareByHand(`${prefix}:bank:${txId}`, txId, acct, -50);
@@ -360,12 +361,12 @@ describePostgres('PostgreSQL participant adapter', () => {
 
   participantStoreContract('postgres', async (fn) => {
     const gidPrefix = freshPrefix();
-    await fn(() => new PostgresParticipantStore(pool, { gidPrefix, schema: 'ratify' }));
+    await fn(() => new PostgresParticipantStore(pool, { gidPrefix, schema: SCHEMA }));
   });
 
   it('store: keeps a record for a gid still prepared when pruning', async () => {
     const prefix = freshPrefix();
-    const store = new PostgresParticipantStore(pool, { gidPrefix: prefix, schema: 'ratify' });
+    const store = new PostgresParticipantStore(pool, { gidPrefix: prefix, schema: SCHEMA });
     await store.open();
     const txId = randomUUID();
     await store.write({ records: [{ txId, participant: 'bank', state: 'aborted', protocol: null, payload: undefined, vote: null, reason: 'x', preparedTerm: null, updatedAtMs: 5 }] });

@@ -32,7 +32,7 @@ export interface PostgresParticipantOptions extends Omit<ParticipantOptions, 'st
   readonly work: PostgresWork;
   /** Starts every gid and names this store in the shared tables. Default "ratify". */
   readonly gidPrefix?: string;
-  /** Schema of the adapter's tables, created if missing. Default "ratify". */
+  /** Schema of the adapter's tables, created if missing. Default "ratify_participant"; not a database user's name (schema.ts says why). */
   readonly schema?: string;
   /** Default "read committed". */
   readonly isolationLevel?: IsolationLevel;
@@ -53,6 +53,7 @@ export interface PostgresParticipant extends Participant {
   gidOf(txId: string, participant: string): string;
 }
 
+export const DEFAULT_SCHEMA = 'ratify_participant';
 const ISOLATION_LEVELS: readonly IsolationLevel[] = ['read committed', 'repeatable read', 'serializable'];
 
 export function createPostgresParticipant(o: PostgresParticipantOptions): PostgresParticipant {
@@ -60,7 +61,7 @@ export function createPostgresParticipant(o: PostgresParticipantOptions): Postgr
   if (typeof o.work !== 'function') throw configError('work must be a function (client, tx) => Promise<vote | void>');
   const gidPrefix = o.gidPrefix ?? 'ratify';
   if (!GID_PREFIX_PATTERN.test(gidPrefix)) throw configError(`gidPrefix (${JSON.stringify(gidPrefix)}) must match ${String(GID_PREFIX_PATTERN)}`);
-  const schema = o.schema ?? 'ratify';
+  const schema = o.schema ?? DEFAULT_SCHEMA;
   if (!SCHEMA_PATTERN.test(schema)) throw configError(`schema (${JSON.stringify(schema)}) must match ${String(SCHEMA_PATTERN)}`);
   const isolationLevel = o.isolationLevel ?? 'read committed';
   if (!ISOLATION_LEVELS.includes(isolationLevel)) throw configError(`isolationLevel (${String(isolationLevel)}) must be one of ${ISOLATION_LEVELS.join(', ')}`);

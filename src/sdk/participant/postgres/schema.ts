@@ -1,14 +1,22 @@
 // The adapter's own tables, in a schema of the participant's database (default
-// `ratify`), created at start if missing, and the server settings checked at start.
+// `ratify_participant`), created at start if missing, and the server settings checked
+// at start.
 //
-//   participant_records  the SDK's record of each (txId, participant), keyed like the
-//                        LevelDB store, plus the gid of its prepared transaction
-//   participant_terms    the highest coordinator term seen, per store: term fencing
-//                        survives a restart of the participant process
-//   commit_markers       one row per prepared transaction, INSERTed inside it just
-//                        before PREPARE TRANSACTION: after COMMIT PREPARED the row
-//                        exists, after ROLLBACK PREPARED it never did. So when a gid is
-//                        gone, the marker tells which way it went (prepared.ts).
+//   records          the SDK's record of each (txId, participant), keyed like the
+//                    LevelDB store, plus the gid of its prepared transaction
+//   terms            the highest coordinator term seen, per store: term fencing
+//                    survives a restart of the participant process
+//   commit_markers   one row per prepared transaction, INSERTed inside it just
+//                    before PREPARE TRANSACTION: after COMMIT PREPARED the row
+//                    exists, after ROLLBACK PREPARED it never did. So when a gid is
+//                    gone, the marker tells which way it went (prepared.ts).
+//
+// Every name is schema-qualified. The schema's name should not be a database user's:
+// PostgreSQL's default search_path starts with "$user", so for a user of that name
+// the schema would become where unqualified CREATE TABLEs land (a bank's second
+// `CREATE TABLE IF NOT EXISTS accounts` would create an empty one there, hiding
+// public.accounts: the chaos runner found this with a schema named `ratify` and a
+// superuser named `ratify`).
 //
 // `store` is the gid prefix: several services may share one database and one schema
 // (each with its own records), or keep apart with different prefixes.
@@ -28,7 +36,7 @@ const DDL_LOCK_KEY = 0x52617469; // "Rati"
 
 export function tablesOf(schema: string): Tables {
   if (!SCHEMA_PATTERN.test(schema)) throw new RangeError(`schema ${JSON.stringify(schema)} must match ${String(SCHEMA_PATTERN)}`);
-  return { records: `"${schema}".participant_records`, terms: `"${schema}".participant_terms`, markers: `"${schema}".commit_markers` };
+  return { records: `"${schema}".records`, terms: `"${schema}".terms`, markers: `"${schema}".commit_markers` };
 }
 
 export async function createTables(pool: Pool, schema: string): Promise<void> {
@@ -47,9 +55,9 @@ export async function createTables(pool: Pool, schema: string): Promise<void> {
       updated_at_ms bigint NOT NULL,
       record jsonb NOT NULL,
       PRIMARY KEY (store, key))`);
-    await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS participant_records_gid ON ${t.records} (gid)`);
-    await client.query(`CREATE INDEX IF NOT EXISTS participant_records_in_doubt ON ${t.records} (store) WHERE in_doubt`);
-    await client.query(`CREATE INDEX IF NOT EXISTS participant_records_finished ON ${t.records} (store, updated_at_ms, key) WHERE NOT in_doubt`);
+    await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS records_gid ON ${t.records} (gid)`);
+    await client.query(`CREATE INDEX IF NOT EXISTS records_in_doubt ON ${t.records} (store) WHERE in_doubt`);
+    await client.query(`CREATE INDEX IF NOT EXISTS records_finished ON ${t.records} (store, updated_at_ms, key) WHERE NOT in_doubt`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${t.terms} (store text PRIMARY KEY, highest_term bigint NOT NULL CHECK (highest_term >= 0))`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${t.markers} (
       gid text PRIMARY KEY,
