@@ -14,7 +14,7 @@ import { createTables } from '../../src/sdk/participant/postgres/schema.js';
 import { recordKey } from '../../src/sdk/participant/record.js';
 import type { ParticipantTx } from '../../src/sdk/participant/types.js';
 import { describePostgres, postgresAvailability } from '../helpers/postgres.js';
-import { startFakeCoordinator, type FakeCoordinator } from './fake-coordinator.js';
+import { startFakeCoordinator } from './fake-coordinator.js';
 import { ManualClock, quiet } from './helpers.js';
 import { participantStoreContract } from './store-contract.js';
 
