@@ -85,6 +85,7 @@ class PgParticipant implements PostgresParticipant {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<ReconcileReport> | null = null;
   private started = false;
+  private starting: Promise<void> | null = null;
 
   constructor(
     private readonly core: Participant,
@@ -117,9 +118,16 @@ class PgParticipant implements PostgresParticipant {
     return { status: e.status, body: e.toJSON() };
   }
 
-  /** Opens the store (settings check, tables, records), reconciles once, then starts the timers. */
-  async start(): Promise<void> {
-    if (this.started) return;
+  /** Opens the store (settings check, tables, records), reconciles once, then starts the timers. Idempotent. */
+  start(): Promise<void> {
+    this.starting ??= this.startOnce().catch((e: unknown) => {
+      this.starting = null;
+      throw e;
+    });
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
     await this.core.start();
     this.started = true;
     const first = await this.reconcile();
@@ -143,6 +151,8 @@ class PgParticipant implements PostgresParticipant {
   }
 
   async close(): Promise<void> {
+    // A start still under way finishes first, so its timer is not set after the clear.
+    await this.starting?.catch(() => undefined);
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.running?.catch(() => undefined);
