@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   URI_TOO_LONG: { status: 414, description: 'A path parameter (an id or key) in the URL is longer than any valid one.' },
   TOO_MANY_PENDING: { status: 429, description: 'Too many uncommitted proposals or active transactions; back off and retry.' },
   INTERNAL: { status: 500, description: 'An unexpected error; the logs carry the cause.' },
+  HEURISTIC_OUTCOME: { status: 500, description: 'A participant\'s prepared work was already finished the other way outside Ratify (for example a manual ROLLBACK PREPARED); an operator must reconcile it.' },
   NOT_LEADER: { status: 503, description: 'This node is not the leader and could not forward the request.' },
   NO_LEADER: { status: 503, description: 'No leader is known (election in progress or no quorum); retry after Retry-After.' },
   LEADERSHIP_LOST: { status: 503, description: 'Leadership changed before the proposal was applied; its fate is unknown, retry with the same Idempotency-Key.' },

@@ -75,7 +75,7 @@ export async function waitForLeader(urls: readonly string[], timeoutMs = 60_000)
   throw new Error(`no leader among ${urls.join(', ')} within ${timeoutMs} ms`);
 }
 
-function parseBankUrl(line: string): string | null {
+export function parseBankUrl(line: string): string | null {
   try {
     const o = JSON.parse(line) as { bankUrl?: unknown };
     return typeof o.bankUrl === 'string' ? o.bankUrl : null;

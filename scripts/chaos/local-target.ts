@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { readParticipantRecords, type BankEndpoint } from './bank.js';
 import { ChildService } from './child.js';
 import { httpJson, pollUntil } from './http.js';
+import type { ParticipantKind } from './options.js';
+import { PostgresBanks } from './postgres-banks.js';
 import type { ChaosTarget, NodeEndpoint, RecordsResult } from './target.js';
 
 export interface LocalTargetOptions {
@@ -21,6 +23,8 @@ export interface LocalTargetOptions {
   readonly nodeLogLevel: string;
   /** Extra flags for every node (for example a shorter election timeout). */
   readonly nodeArgs?: readonly string[];
+  /** Default 'bank' (the example's LevelDB banks); 'postgres': databases of a throwaway PostgreSQL. */
+  readonly participants?: ParticipantKind;
 }
 
 export const BANK_NAMES = ['bank-a', 'bank-b'] as const;
@@ -36,13 +40,15 @@ export class LocalTarget implements ChaosTarget {
   private readonly bankProcs = new Map<string, { proc: ChildService; dataDir: string }>();
   /** Nodes whose graceful stop ran out of grace. */
   private readonly forcedStops: string[] = [];
+  private postgres: PostgresBanks | null = null;
 
   constructor(private readonly o: LocalTargetOptions) {}
 
   async setUp(signal: AbortSignal): Promise<void> {
     const dist = distDir();
     const cli = join(dist, 'src', 'cli.js');
-    const bankService = join(dist, 'examples', 'bank', 'bank-service.js');
+    const pg = this.o.participants === 'postgres';
+    const bankService = join(dist, 'examples', pg ? 'postgres' : 'bank', pg ? 'pg-bank-service.js' : 'bank-service.js');
     for (const f of [cli, bankService]) if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`);
     // A fresh directory per run even under --data: node data is bound to its peer URLs.
     this.root = this.o.dataDir === null ? await mkdtemp(join(tmpdir(), 'ratify-chaos-')) : resolve(this.o.dataDir, `run-${this.o.runId}`);
@@ -60,11 +66,15 @@ export class LocalTarget implements ChaosTarget {
     for (const p of this.nodeProcs.values()) p.start();
     await Promise.all(this.nodes.map((n) => waitHealthy(n.url, this.nodeProcs.get(n.id)!, signal)));
     const coordinators = this.nodes.map((n) => n.url).join(',');
+    if (pg) this.postgres = await PostgresBanks.start(BANK_NAMES, join(this.root, 'logs'));
     for (const [i, name] of BANK_NAMES.entries()) {
       const port = ports[this.o.nodes + i]!;
       const dataDir = join(this.root, name);
-      const args = [bankService, '--name', name, '--host', '127.0.0.1', '--port', String(port), '--data', dataDir, '--coordinators', coordinators];
-      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`));
+      const args =
+        this.postgres === null
+          ? [bankService, '--name', name, '--host', '127.0.0.1', '--port', String(port), '--data', dataDir, '--coordinators', coordinators]
+          : [bankService, ...this.postgres.serviceArgs(name, port, coordinators)];
+      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), this.postgres?.serviceEnv() ?? {});
       this.bankProcs.set(name, { proc, dataDir });
       const url = `http://127.0.0.1:${port}`;
       this.banks.push({ name, url, participantUrl: `${url}/ratify` });
@@ -97,6 +107,17 @@ export class LocalTarget implements ChaosTarget {
     p.start();
   }
 
+  async killParticipant(name: string): Promise<void> {
+    await this.bank(name).kill();
+  }
+
+  async reviveParticipant(name: string): Promise<void> {
+    const p = this.bank(name);
+    if (!p.running) p.start();
+    const url = this.banks.find((b) => b.name === name)!.url;
+    await waitHealthy(url, p, new AbortController().signal);
+  }
+
   notes(): string[] {
     if (this.forcedStops.length === 0) return [];
     return [`${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM and were SIGKILLed`];
@@ -112,6 +133,17 @@ export class LocalTarget implements ChaosTarget {
 
   async readParticipantRecords(sinceMs: number): Promise<Map<string, RecordsResult>> {
     const out = new Map<string, RecordsResult>();
+    if (this.postgres !== null) {
+      // Read from the databases while the services still run (their reconcilers finish late PREPAREs).
+      for (const name of this.bankProcs.keys()) {
+        try {
+          out.set(name, { kind: 'records', records: await this.postgres.records(name, sinceMs) });
+        } catch (e) {
+          out.set(name, { kind: 'unavailable', reason: `cannot read the ${name} database: ${(e as Error).message}` });
+        }
+      }
+      return out;
+    }
     for (const [name, { proc, dataDir }] of this.bankProcs) {
       // LevelDB admits one process: the bank must be down to read its store.
       await proc.stop(STOP_GRACE_MS);
@@ -131,7 +163,15 @@ export class LocalTarget implements ChaosTarget {
   async tearDown(keep: boolean): Promise<void> {
     const all = [...this.nodeProcs.values(), ...[...this.bankProcs.values()].map((b) => b.proc)];
     await Promise.all(all.map((p) => p.kill().catch(() => undefined)));
+    // The server's own data is always thrown away; its log stays with the others.
+    await this.postgres?.stop().catch(() => undefined);
     if (!keep && this.root !== null && this.o.dataDir === null) await rm(this.root, { recursive: true, force: true });
+  }
+
+  private bank(name: string): ChildService {
+    const b = this.bankProcs.get(name);
+    if (b === undefined) throw new Error(`no bank ${name}`);
+    return b.proc;
   }
 
   private node(id: string): ChildService {

@@ -7,6 +7,10 @@ export const TARGETS = ['local', 'compose'] as const;
 export type TargetKind = (typeof TARGETS)[number];
 
 export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition'] as const;
+
+/** What the banks are: the example's LevelDB bank services, or PostgreSQL databases through the PostgreSQL participant adapter. */
+export const PARTICIPANT_KINDS = ['bank', 'postgres'] as const;
+export type ParticipantKind = (typeof PARTICIPANT_KINDS)[number];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ChaosOptions {
@@ -47,6 +51,10 @@ export interface ChaosOptions {
    * which exercises resending with the same Idempotency-Key after healing.
    */
   readonly clientRetries: number;
+  /** The participants' kind (local target only for postgres). */
+  readonly participants: ParticipantKind;
+  /** SIGKILL a participant process now and then, and start it again (local target). */
+  readonly killParticipants: boolean;
 }
 
 export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
@@ -70,6 +78,8 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   openingBalance: 500,
   amountMax: 200,
   clientRetries: 10,
+  participants: 'bank',
+  killParticipants: false,
 };
 
 /** Faults each target can inject; partitions need a network to cut. */
@@ -108,6 +118,9 @@ export function validateOptions(o: ChaosOptions): string[] {
   for (const f of o.faults) {
     if (!FAULTS_BY_TARGET[o.target].includes(f)) errors.push(`fault ${f} is not available with --target ${o.target} (available: ${FAULTS_BY_TARGET[o.target].join(',')})`);
   }
+  if (!(PARTICIPANT_KINDS as readonly string[]).includes(o.participants)) errors.push(`participants (${o.participants}) must be one of ${PARTICIPANT_KINDS.join(', ')}`);
+  if (o.target !== 'local' && o.participants === 'postgres') errors.push(`participants postgres needs --target local (the runner starts PostgreSQL itself)`);
+  if (o.target !== 'local' && o.killParticipants) errors.push('--kill-participants needs --target local');
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(o.composeProject)) errors.push(`composeProject (${o.composeProject}) must be lower-case letters, digits, '-' and '_'`);
   return errors;
 }
@@ -133,6 +146,11 @@ export const USAGE = `usage: npm run chaos -- [options]
   --node-log-level LEVEL   log level of node processes (default info)
   --client-retries N       client retries per transfer (default 10; fewer leave more
                            transfers unknown, to be resolved by resending after healing)
+  --participants KIND      bank: the example's LevelDB banks (default); postgres: two
+                           databases of a throwaway PostgreSQL through the PostgreSQL
+                           participant adapter (local target; needs PostgreSQL installed)
+  --kill-participants      also SIGKILL a participant process every few seconds and start
+                           it again (local target)
   -h, --help
 `;
 
@@ -160,6 +178,8 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
         'quorum-loss-chance': { type: 'string' },
         'node-log-level': { type: 'string' },
         'client-retries': { type: 'string' },
+        participants: { type: 'string' },
+        'kill-participants': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -198,6 +218,8 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
     quorumLossChance: num('quorum-loss-chance', DEFAULT_OPTIONS.quorumLossChance),
     nodeLogLevel: str('node-log-level') ?? DEFAULT_OPTIONS.nodeLogLevel,
     clientRetries: num('client-retries', DEFAULT_OPTIONS.clientRetries),
+    participants: (str('participants') ?? DEFAULT_OPTIONS.participants) as ParticipantKind,
+    killParticipants: values['kill-participants'] === true,
   };
   errors.push(...validateOptions(options));
   return errors.length > 0 ? { kind: 'invalid', errors } : { kind: 'options', options };

@@ -34,6 +34,8 @@ export interface ChaosReport {
     /** Drawn but not injected, to keep a quorum. */
     readonly skipped: number;
     readonly failed: number;
+    /** Participant processes SIGKILLed and started again (--kill-participants). */
+    readonly participantKills: number;
     readonly events: readonly FaultEvent[];
   };
   readonly failover: FailoverStats;
@@ -55,11 +57,11 @@ export function formatReport(r: ChaosReport): string {
   const ms = (v: number | null): string => (v === null ? 'n/a' : v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(2)} s`);
   const lines = [
     '',
-    `chaos report: seed ${r.seed}, target ${r.target}, ${r.options.nodes} nodes, faults ${r.options.faults.join(',') || 'none'}, concurrency ${r.options.concurrency}`,
+    `chaos report: seed ${r.seed}, target ${r.target}, ${r.options.nodes} nodes, faults ${r.options.faults.join(',') || 'none'}, concurrency ${r.options.concurrency}${r.options.participants === 'postgres' ? ', participants postgres' : ''}`,
     `  command       ${r.command}`,
     `  duration      ${r.faultWindowS.toFixed(1)} s of faults under load, ${r.totalS.toFixed(1)} s in all`,
     `  transactions  attempted ${t.attempted}, committed ${t.committed}, aborted ${t.aborted}, unknown ${t.unknown} (client errors; ${t.resolvedAfterHealing} resolved by resending after healing)${t.rejected > 0 ? `, REJECTED ${t.rejected}` : ''}; ${t.threePc} ran 3PC`,
-    `  faults        ${FAULT_KINDS.map((k) => `${k} ${f.byKind[k]}`).join(', ')}; ${f.ofLeader} hit the leader, ${f.majorityDown} took a majority down, ${f.skipped} skipped to keep a quorum${f.failed > 0 ? `, ${f.failed} FAILED to inject/heal` : ''}`,
+    `  faults        ${FAULT_KINDS.map((k) => `${k} ${f.byKind[k]}`).join(', ')}; ${f.ofLeader} hit the leader, ${f.majorityDown} took a majority down, ${f.skipped} skipped to keep a quorum${f.failed > 0 ? `, ${f.failed} FAILED to inject/heal` : ''}${f.participantKills > 0 ? `; ${f.participantKills} participant processes SIGKILLed and restarted` : ''}`,
     `  failover      p50 ${ms(r.failover.p50Ms)}, max ${ms(r.failover.maxMs)} (${r.failover.samplesMs.length} of ${r.failover.leaderFaults} leader faults; fault -> next committed transfer)`,
     `  quiescence    ${r.quiescence.reached ? 'reached' : 'NOT reached'} after ${ms(r.quiescence.waitedMs)}`,
     `  final outage  ${r.outage.ran ? `SIGKILL of all ${r.options.nodes} nodes and restart: ${r.outage.decidedBefore} decided outcomes re-read, leader back after ${ms(r.outage.leaderAfterMs)}` : `did not run: ${r.outage.note ?? ''}`}`,

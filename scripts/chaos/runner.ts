@@ -10,6 +10,7 @@ import { LeaderTracker, fetchStatus, waitForLeader } from './cluster-view.js';
 import { decidedOutcomes, listEveryNode, rereadOutcomes, waitQuiescent } from './collect.js';
 import type { BankSnapshot, ChaosEvidence, Outcome, RereadOutcome } from './evidence.js';
 import { FaultScheduler, failoverStats } from './faults.js';
+import { ParticipantKiller } from './participant-faults.js';
 import { sleep, pollUntil } from './http.js';
 import { checkInvariants } from './invariants.js';
 import { LocalTarget } from './local-target.js';
@@ -48,7 +49,7 @@ export class RunAborted extends Error {
 
 export function createTarget(o: ChaosOptions, runId: string, nodeArgs?: readonly string[]): ChaosTarget {
   if (o.target === 'local') {
-    return new LocalTarget({ nodes: o.nodes, dataDir: o.dataDir, runId, nodeLogLevel: o.nodeLogLevel, ...(nodeArgs === undefined ? {} : { nodeArgs }) });
+    return new LocalTarget({ nodes: o.nodes, dataDir: o.dataDir, runId, nodeLogLevel: o.nodeLogLevel, participants: o.participants, ...(nodeArgs === undefined ? {} : { nodeArgs }) });
   }
   return new ComposeTarget({ composeFile: o.composeFile, project: o.composeProject, nodes: o.nodes });
 }
@@ -68,9 +69,11 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
   let workload: TransferWorkload | null = null;
   let tracker: LeaderTracker | null = null;
   let faults: FaultScheduler | null = null;
+  let killer: ParticipantKiller | null = null;
   let phase = 'starting';
   try {
-    say(`chaos: seed ${o.seed}, target ${o.target}, ${o.durationS} s, faults ${o.faults.join(',') || 'none'}, concurrency ${o.concurrency} (run ${runId})`);
+    const extra = `${o.participants === 'postgres' ? ', participants postgres' : ''}${o.killParticipants ? ', participant kills' : ''}`;
+    say(`chaos: seed ${o.seed}, target ${o.target}, ${o.durationS} s, faults ${o.faults.join(',') || 'none'}${extra}, concurrency ${o.concurrency} (run ${runId})`);
     await target.setUp(abort);
     checkAbort();
     const first = await waitForLeader(target.nodes, FIRST_LEADER_TIMEOUT_MS, abort);
@@ -103,6 +106,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
       gapMaxMs: o.faultGapMaxMs,
       log: say,
     }).start();
+    if (o.killParticipants) killer = new ParticipantKiller({ target, rng: rng.fork('participant-faults'), log: say }).start();
     const wl = workload;
     const fs = faults;
     const tr = tracker;
@@ -123,7 +127,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
 
     phase = 'healing';
     say(`faults stop after ${faultWindowS.toFixed(1)} s; healing every node and draining the workload`);
-    await Promise.all([fs.stop(), wl.stop()]);
+    await Promise.all([fs.stop(), wl.stop(), killer?.stop()]);
     checkAbort();
     const notes: string[] = [];
     phase = 'settling';
@@ -147,11 +151,12 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
       outage: outage.evidence,
       leadersByTerm: tr.leadersByTerm(),
     };
-    report = buildReport({ o, c, target, startedMs, faultWindowS, workload: wl, faults: fs, settle, outage: outage.summary, evidence, notes });
+    report = buildReport({ o, c, target, startedMs, faultWindowS, workload: wl, faults: fs, killer, settle, outage: outage.summary, evidence, notes });
     return report;
   } finally {
     progress.stop();
     await faults?.stop().catch(() => undefined);
+    await killer?.stop().catch(() => undefined);
     await workload?.close().catch(() => undefined);
     await tracker?.stop().catch(() => undefined);
     // Kept for a post-mortem: a failed run, or one that broke down (but not one abandoned on purpose).
@@ -249,6 +254,7 @@ interface ReportInputs {
   readonly faultWindowS: number;
   readonly workload: TransferWorkload;
   readonly faults: FaultScheduler;
+  readonly killer: ParticipantKiller | null;
   readonly settle: { resolved: number; quiescent: boolean; waitedMs: number };
   readonly outage: ChaosReport['outage'];
   readonly evidence: ChaosEvidence;
@@ -265,6 +271,7 @@ function buildReport(r: ReportInputs): ChaosReport {
   const logsKept = o.dataDir !== null || !ok || o.target !== 'local';
   notes.push(...(r.target.notes?.() ?? []));
   if (failedFaults > 0) notes.push(`${failedFaults} faults failed to inject or heal (see events in the JSON report)`);
+  if ((r.killer?.failed ?? 0) > 0) notes.push(`${r.killer!.failed} participant kills failed to inject or heal (see the log lines)`);
   if (counts.attempted === 0) notes.push('no transfer was attempted: nothing was tested');
   return {
     seed: o.seed,
@@ -289,6 +296,7 @@ function buildReport(r: ReportInputs): ChaosReport {
       majorityDown: fs.events.filter((e) => e.quorumLost && e.error === null).length,
       skipped: fs.skipped,
       failed: failedFaults,
+      participantKills: r.killer?.kills ?? 0,
       events: fs.events,
     },
     failover: failoverStats(fs.events, wl.transfers),

@@ -39,6 +39,9 @@ export interface ChaosTarget {
    * the banks to read their stores: call it last.
    */
   readParticipantRecords(sinceMs: number): Promise<Map<string, RecordsResult>>;
+  /** SIGKILL of a participant (bank) process, and starting it again; targets that can (local). */
+  killParticipant?(name: string): Promise<void>;
+  reviveParticipant?(name: string): Promise<void>;
   /** Things the target noticed that are not invariants (a graceful stop that needed SIGKILL). */
   notes?(): string[];
   /** Where the logs of the cluster are, for a human after a failure. */

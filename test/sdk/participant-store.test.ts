@@ -1,111 +1,12 @@
-// One contract, two stores: the LevelDB store and the in-memory double must agree.
-import { describe, expect, it } from 'vitest';
-import { LevelParticipantStore, MemoryParticipantStore, type ParticipantStore, type TxRecord } from '../../src/sdk/participant/index.js';
-import { recordKey } from '../../src/sdk/participant/record.js';
+// One contract, two stores: the LevelDB store and the in-memory double must agree
+// (test/sdk/store-contract.ts; the PostgreSQL store runs it in postgres-participant.test.ts).
+import { LevelParticipantStore, MemoryParticipantStore } from '../../src/sdk/participant/index.js';
 import { withTempDir } from './helpers.js';
+import { participantStoreContract } from './store-contract.js';
 
-function rec(txId: string, state: TxRecord['state'], updatedAtMs = 1000, participant = 'p'): TxRecord {
-  const voted = state === 'prepared' || state === 'precommitted' || state === 'committed';
-  return {
-    txId,
-    participant,
-    state,
-    protocol: '2pc',
-    payload: { txId },
-    vote: voted ? 'commit' : state === 'aborted' ? 'abort' : null,
-    reason: null,
-    preparedTerm: 3,
-    updatedAtMs,
-  };
-}
-
-type Reopen = (fn: (open: () => ParticipantStore) => Promise<void>) => Promise<void>;
-
-const stores: [string, Reopen][] = [
-  [
-    'memory',
-    async (fn) => {
-      const s = new MemoryParticipantStore();
-      await fn(() => s);
-    },
-  ],
-  ['level', (fn) => withTempDir((dir) => fn(() => new LevelParticipantStore(dir)))],
-];
-
-describe.each(stores)('participant store contract (%s)', (_name, withStore) => {
-  it('round-trips records and reloads the in-doubt ones and the term after reopening', async () => {
-    await withStore(async (open) => {
-      const s1 = open();
-      expect(await s1.open()).toEqual({ highestTerm: 0, inDoubt: [] });
-      await s1.write({ records: [rec('a', 'prepared'), rec('b', 'committed'), rec('c', 'preparing')], highestTerm: 7 });
-      await s1.write({ records: [rec('a', 'precommitted')] });
-      await s1.close();
-      const s2 = open();
-      const loaded = await s2.open();
-      expect(loaded.highestTerm).toBe(7);
-      expect(loaded.inDoubt.map((r) => `${r.txId}:${r.state}`).sort()).toEqual(['a:precommitted', 'c:preparing']);
-      expect(await s2.get(recordKey('b', 'p'))).toEqual(rec('b', 'committed'));
-      expect(await s2.get(recordKey('zz', 'p'))).toBeUndefined();
-      await s2.close();
-    });
-  });
-
-  it('keeps records of different participants of one transaction apart', async () => {
-    await withStore(async (open) => {
-      const s = open();
-      await s.open();
-      await s.write({ records: [rec('t', 'prepared', 1, 'x'), rec('t', 'aborted', 1, 'y')] });
-      expect((await s.get(recordKey('t', 'x')))?.state).toBe('prepared');
-      expect((await s.get(recordKey('t', 'y')))?.state).toBe('aborted');
-      await s.close();
-    });
-  });
-
-  it('lists finished records by age and prunes them', async () => {
-    await withStore(async (open) => {
-      const s = open();
-      await s.open();
-      await s.write({ records: [rec('old', 'committed', 100), rec('mid', 'aborted', 200), rec('new', 'committed', 300), rec('open', 'prepared', 50)] });
-      const due = await s.finishedBefore(300, 10);
-      expect(due).toEqual([
-        { key: recordKey('old', 'p'), finishedAtMs: 100 },
-        { key: recordKey('mid', 'p'), finishedAtMs: 200 },
-      ]);
-      expect(await s.finishedBefore(300, 1)).toEqual([due[0]]);
-      await s.write({ prune: due });
-      expect(await s.get(recordKey('old', 'p'))).toBeUndefined();
-      expect(await s.get(recordKey('new', 'p'))).toBeDefined();
-      expect(await s.get(recordKey('open', 'p'))).toBeDefined();
-      expect(await s.finishedBefore(1e15, 10)).toEqual([{ key: recordKey('new', 'p'), finishedAtMs: 300 }]);
-      await s.close();
-    });
-  });
-
-  it('refuses to write a record that breaks its invariants', async () => {
-    await withStore(async (open) => {
-      const s = open();
-      await s.open();
-      const bad = { ...rec('x', 'committed'), vote: 'abort' as const };
-      await expect(s.write({ records: [bad] })).rejects.toMatchObject({ code: 'INTERNAL' });
-      expect(await s.get(recordKey('x', 'p'))).toBeUndefined();
-      await s.close();
-    });
-  });
-
-  it('lands concurrent writes (group commit) and they are all readable', async () => {
-    await withStore(async (open) => {
-      const s = open();
-      await s.open();
-      await Promise.all(Array.from({ length: 200 }, (_, i) => s.write({ records: [rec(`t${i}`, 'prepared')], highestTerm: i })));
-      const loaded = await (async () => {
-        await s.close();
-        const again = open();
-        const l = await again.open();
-        await again.close();
-        return l;
-      })();
-      expect(loaded.inDoubt).toHaveLength(200);
-      expect(loaded.highestTerm).toBe(199);
-    });
-  });
+participantStoreContract('memory', async (fn) => {
+  const s = new MemoryParticipantStore();
+  await fn(() => s);
 });
+
+participantStoreContract('level', (fn) => withTempDir((dir) => fn(() => new LevelParticipantStore(dir))));

@@ -79,7 +79,8 @@ export function resolveOptions(o: ParticipantOptions): ResolvedOptions {
   };
 }
 
-function inRange(name: string, value: number, min: number, max: number): number {
+/** The value, or a CONFIG_INVALID naming the value and its bounds. */
+export function inRange(name: string, value: number, min: number, max: number): number {
   if (!Number.isFinite(value) || value < min || value > max) {
     throw configError(`${name} (${value}) must be between ${min} and ${max}`);
   }
@@ -108,6 +109,6 @@ function checkHandlers(h: ParticipantHandlers | undefined): void {
   if (h.precommit !== undefined && typeof h.precommit !== 'function') throw configError('handlers.precommit must be a function');
 }
 
-function configError(message: string): RatifyError {
+export function configError(message: string): RatifyError {
   return new RatifyError('CONFIG_INVALID', message);
 }
