@@ -8,10 +8,12 @@ import {
   type BankSnapshot,
   type ChaosEvidence,
   type CoordinatorTx,
+  type KvEvidence,
   type Outcome,
   type ParticipantState,
   type TransferRecord,
 } from './evidence.js';
+import { checkKvHistory, checkTxHistory, DEFAULT_LINEARIZABILITY_BUDGET, linearizabilityLines, type LinearizabilityBudget, type LinearizabilitySummary } from './linearizability.js';
 
 export const INVARIANTS = [
   { name: 'atomicity', title: 'atomicity across participants' },
@@ -23,6 +25,7 @@ export const INVARIANTS = [
   { name: 'nodes-agree', title: 'every node reports the same outcomes' },
   { name: 'single-leader-per-term', title: 'at most one leader per term' },
   { name: 'requests-accepted', title: 'no well-formed transfer refused (4xx)' },
+  { name: 'linearizable', title: 'every client call linearizable' },
 ] as const;
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
 
@@ -33,6 +36,8 @@ export interface InvariantResult {
   /** What was checked, e.g. "812 transactions, 2 banks". */
   readonly checked: string;
   readonly violations: readonly string[];
+  /** The linearizability check's numbers and verdict (on the `linearizable` result only). */
+  readonly linearizability?: LinearizabilitySummary;
 }
 
 type Check = (e: ChaosEvidence, v: FinalView) => { checked: string; violations: string[] };
@@ -47,14 +52,36 @@ const CHECKS: Record<InvariantName, Check> = {
   'nodes-agree': checkNodesAgree,
   'single-leader-per-term': checkSingleLeaderPerTerm,
   'requests-accepted': checkRequestsAccepted,
+  // Run apart (below): it also hands back its numbers for the report.
+  linearizable: () => ({ checked: '', violations: [] }),
 };
 
-export function checkInvariants(e: ChaosEvidence): InvariantResult[] {
+export function checkInvariants(e: ChaosEvidence, budget: LinearizabilityBudget = DEFAULT_LINEARIZABILITY_BUDGET): InvariantResult[] {
   const view = finalView(e);
   return INVARIANTS.map(({ name, title }) => {
+    if (name === 'linearizable') return linearizableResult(title, checkTxHistory(e.history, budget));
     const { checked, violations } = CHECKS[name](e, view);
     return { name, title, pass: violations.length === 0, checked, violations };
   });
+}
+
+/**
+ * A `--state-machine kv` run has no transactions, banks or participants: what applies is
+ * one leader per term, and the linearizability of every put and get.
+ */
+export function checkKvInvariants(e: KvEvidence, budget: LinearizabilityBudget = DEFAULT_LINEARIZABILITY_BUDGET): InvariantResult[] {
+  const title = (name: InvariantName): string => INVARIANTS.find((i) => i.name === name)!.title;
+  const leaders = checkSingleLeaderPerTerm({ leadersByTerm: e.leadersByTerm });
+  return [
+    { name: 'single-leader-per-term', title: title('single-leader-per-term'), pass: leaders.violations.length === 0, ...leaders },
+    linearizableResult(title('linearizable'), checkKvHistory(e.history, budget)),
+  ];
+}
+
+/** Fails only on a violation: a pruned search ("unknown") says so in `checked` and passes. */
+export function linearizableResult(title: string, s: LinearizabilitySummary): InvariantResult {
+  const { checked, violations } = linearizabilityLines(s);
+  return { name: 'linearizable', title, pass: s.verdict !== 'no', checked, violations, linearizability: s };
 }
 
 // ---- the merged final view ---------------------------------------------------
@@ -265,7 +292,7 @@ function checkNodesAgree(e: ChaosEvidence, v: FinalView): { checked: string; vio
   return { checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes`, violations };
 }
 
-function checkSingleLeaderPerTerm(e: ChaosEvidence): { checked: string; violations: string[] } {
+function checkSingleLeaderPerTerm(e: Pick<ChaosEvidence, 'leadersByTerm'>): { checked: string; violations: string[] } {
   const violations = [...e.leadersByTerm].filter(([, ls]) => new Set(ls).size > 1).map(([term, ls]) => `term ${term}: ${[...new Set(ls)].sort().join(' and ')} both claimed leadership`);
   return { checked: `${e.leadersByTerm.size} terms observed`, violations };
 }

@@ -6,11 +6,19 @@ import { randomSeed } from './rng.js';
 export const TARGETS = ['local', 'compose'] as const;
 export type TargetKind = (typeof TARGETS)[number];
 
+export const STATE_MACHINES = ['tx', 'kv'] as const;
+export type StateMachineKind = (typeof STATE_MACHINES)[number];
+
 export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ChaosOptions {
   readonly target: TargetKind;
+  /**
+   * What the nodes run: tx (the coordinator, under bank transfers) or kv (the test
+   * key-value store, under puts and gets; local target only).
+   */
+  readonly stateMachine: StateMachineKind;
   readonly seed: number;
   /** How long faults are injected under load; recovery and checks come after. */
   readonly durationS: number;
@@ -47,10 +55,22 @@ export interface ChaosOptions {
    * which exercises resending with the same Idempotency-Key after healing.
    */
   readonly clientRetries: number;
+  /** tx: share of transfers run interactively (create, then commit) instead of one-shot. */
+  readonly interactiveShare: number;
+  /** tx: of the interactive transfers, the share that also send an abort racing the commit. */
+  readonly abortShare: number;
+  /** tx: loops that GET the views of recent transactions from random nodes while transfers run. */
+  readonly readers: number;
+  /** kv: keys the puts and gets spread over (fewer keys, more contention per key). */
+  readonly kvKeys: number;
+  /** Linearizability check: search steps per partition, and wall-clock bound on the search. */
+  readonly linStepsMax: number;
+  readonly linTimeMaxMs: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   target: 'local',
+  stateMachine: 'tx',
   durationS: 60,
   nodes: 3,
   faults: ['kill', 'pause', 'restart'],
@@ -70,6 +90,12 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   openingBalance: 500,
   amountMax: 200,
   clientRetries: 10,
+  interactiveShare: 0.3,
+  abortShare: 0.3,
+  readers: 2,
+  kvKeys: 8,
+  linStepsMax: 2_000_000,
+  linTimeMaxMs: 60_000,
 };
 
 /** Faults each target can inject; partitions need a network to cut. */
@@ -90,6 +116,10 @@ const RANGES = {
   openingBalance: [1, 1_000_000_000],
   amountMax: [1, 1_000_000_000],
   clientRetries: [0, 100],
+  readers: [0, 64],
+  kvKeys: [1, 10_000],
+  linStepsMax: [1_000, 1_000_000_000],
+  linTimeMaxMs: [1_000, 3_600_000],
 } as const satisfies Partial<Record<keyof ChaosOptions, readonly [number, number]>>;
 
 /** Fills defaults, then returns every problem found (empty when valid). */
@@ -100,7 +130,7 @@ export function validateOptions(o: ChaosOptions): string[] {
     if (!Number.isInteger(v) || v < min || v > max) errors.push(`${name} (${v}) must be an integer between ${min} and ${max}`);
   }
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) errors.push(`seed (${o.seed}) must be a non-negative integer`);
-  for (const name of ['threePcShare', 'quorumLossChance'] as const) {
+  for (const name of ['threePcShare', 'quorumLossChance', 'interactiveShare', 'abortShare'] as const) {
     if (!(o[name] >= 0 && o[name] <= 1)) errors.push(`${name} (${o[name]}) must be between 0 and 1`);
   }
   if (o.faultGapMaxMs < o.faultGapMinMs) errors.push(`faultGapMaxMs (${o.faultGapMaxMs}) must be at least faultGapMinMs (${o.faultGapMinMs})`);
@@ -108,6 +138,7 @@ export function validateOptions(o: ChaosOptions): string[] {
   for (const f of o.faults) {
     if (!FAULTS_BY_TARGET[o.target].includes(f)) errors.push(`fault ${f} is not available with --target ${o.target} (available: ${FAULTS_BY_TARGET[o.target].join(',')})`);
   }
+  if (o.stateMachine === 'kv' && o.target !== 'local') errors.push(`--state-machine kv needs --target local (the compose project runs the transaction coordinator)`);
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(o.composeProject)) errors.push(`composeProject (${o.composeProject}) must be lower-case letters, digits, '-' and '_'`);
   return errors;
 }
@@ -116,6 +147,8 @@ export const USAGE = `usage: npm run chaos -- [options]
 
   --target local|compose   local: the runner starts the nodes and banks as processes on
                            127.0.0.1; compose: faults against the docker compose project
+  --state-machine tx|kv    tx (default): bank transfers through the coordinator; kv: puts
+                           and gets on the test key-value store (local target only)
   --seed N                 seed of every random choice (printed; default: random)
   --duration S             seconds of faults under load (default 60)
   --nodes N                coordinator nodes (default 3)
@@ -133,6 +166,14 @@ export const USAGE = `usage: npm run chaos -- [options]
   --node-log-level LEVEL   log level of node processes (default info)
   --client-retries N       client retries per transfer (default 10; fewer leave more
                            transfers unknown, to be resolved by resending after healing)
+  --interactive-share X    tx: share of transfers run as create, then commit (default 0.3)
+  --abort-share X          tx: of those, the share that send an abort racing the commit
+                           (default 0.3)
+  --readers N              tx: loops reading transaction views from random nodes (default 2)
+  --kv-keys N              kv: keys the puts and gets spread over (default 8)
+  --lin-steps-max N        linearizability search steps per partition (default 2000000);
+                           past it the verdict is "unknown", never "yes"
+  --lin-time-max-ms N      bound on the whole linearizability search (default 60000)
   -h, --help
 `;
 
@@ -160,6 +201,13 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
         'quorum-loss-chance': { type: 'string' },
         'node-log-level': { type: 'string' },
         'client-retries': { type: 'string' },
+        'state-machine': { type: 'string' },
+        'interactive-share': { type: 'string' },
+        'abort-share': { type: 'string' },
+        readers: { type: 'string' },
+        'kv-keys': { type: 'string' },
+        'lin-steps-max': { type: 'string' },
+        'lin-time-max-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -179,11 +227,14 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
   const target = str('target') ?? DEFAULT_OPTIONS.target;
   if (!(TARGETS as readonly string[]).includes(target)) errors.push(`--target (${target}) must be one of ${TARGETS.join(', ')}`);
   const kind = target as TargetKind;
+  const stateMachine = str('state-machine') ?? DEFAULT_OPTIONS.stateMachine;
+  if (!(STATE_MACHINES as readonly string[]).includes(stateMachine)) errors.push(`--state-machine (${stateMachine}) must be one of ${STATE_MACHINES.join(', ')}`);
   const faults = parseFaults(str('faults'), kind, errors);
   const results = str('results');
   const options: ChaosOptions = {
     ...DEFAULT_OPTIONS,
     target: kind,
+    stateMachine: stateMachine as StateMachineKind,
     seed: num('seed', randomSeed()),
     durationS: num('duration', DEFAULT_OPTIONS.durationS),
     nodes: num('nodes', DEFAULT_OPTIONS.nodes),
@@ -198,6 +249,12 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
     quorumLossChance: num('quorum-loss-chance', DEFAULT_OPTIONS.quorumLossChance),
     nodeLogLevel: str('node-log-level') ?? DEFAULT_OPTIONS.nodeLogLevel,
     clientRetries: num('client-retries', DEFAULT_OPTIONS.clientRetries),
+    interactiveShare: num('interactive-share', DEFAULT_OPTIONS.interactiveShare),
+    abortShare: num('abort-share', DEFAULT_OPTIONS.abortShare),
+    readers: num('readers', DEFAULT_OPTIONS.readers),
+    kvKeys: num('kv-keys', DEFAULT_OPTIONS.kvKeys),
+    linStepsMax: num('lin-steps-max', DEFAULT_OPTIONS.linStepsMax),
+    linTimeMaxMs: num('lin-time-max-ms', DEFAULT_OPTIONS.linTimeMaxMs),
   };
   errors.push(...validateOptions(options));
   return errors.length > 0 ? { kind: 'invalid', errors } : { kind: 'options', options };

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BankSnapshot, ChaosEvidence, CoordinatorTx } from '../../scripts/chaos/evidence.js';
 import { checkInvariants, INVARIANTS, type InvariantName } from '../../scripts/chaos/invariants.js';
-import { bank, consistentEvidence, coordinatorTx, transfer } from './fixtures.js';
+import { bank, consistentEvidence, coordinatorTx, transfer, transferCalls } from './fixtures.js';
 
 function failing(e: ChaosEvidence): InvariantName[] {
   return checkInvariants(e)
@@ -122,5 +122,35 @@ describe('chaos invariants', () => {
     const e = consistentEvidence();
     const refused = { ...transfer('k5', 'x', 'aborted', ['A', 'alice'], ['B', 'bob'], 1), txIds: [], apiOutcome: null, rejected: '409 IDEMPOTENCY_KEY_REUSED: ...' };
     expect(failing({ ...e, transfers: [...e.transfers, refused] })).toEqual(['requests-accepted']);
+  });
+
+  it('linearizable passes the recorded calls of a consistent run, with its numbers', () => {
+    const r = checkInvariants(consistentEvidence()).find((x) => x.name === 'linearizable')!;
+    expect(r.pass).toBe(true);
+    expect(r.linearizability).toMatchObject({ verdict: 'yes', operations: 6, pending: 0, partitions: 3, counterexample: null });
+    expect(r.checked).toMatch(/^6 operations \(0 unknown\) in 3 partitions, checked in \d+ ms$/);
+  });
+
+  it('linearizable FAILS when a read shows an outcome other than the one the API answered, and names the calls', () => {
+    const e = consistentEvidence();
+    // A reader saw t1 aborted after its create answered committed.
+    const stale = { id: 99, client: 'r1', input: { op: 'get' as const, key: 'k1', id: 't1' }, output: { kind: 'view' as const, id: 't1', state: 'aborted' as const, outcome: 'aborted' as const }, callMs: 30, returnMs: 31 };
+    const broken: ChaosEvidence = { ...e, history: [...e.history, stale] };
+    expect(failing(broken)).toEqual(['linearizable']);
+    expect(violations(broken, 'linearizable')).toEqual([
+      // (The create with commit counts as two operations: its request and its answer.)
+      '1 of 3 partitions are not linearizable; smallest failing sub-history of k1 (2 of its 4 operations):',
+      '  [+0.0, +5.0 ms] r0  get k1 t1 -> t1 committed (outcome committed)',
+      '  [+10.0, +11.0 ms] r1  get k1 t1 -> t1 aborted (outcome aborted)',
+    ]);
+  });
+
+  it('linearizable says unknown, not yes and not FAIL, when the search is pruned', () => {
+    const e = consistentEvidence();
+    const many = Array.from({ length: 40 }, (_, i) => transferCalls('k9', 't9', 'committed', 1_000 + i * 30, 100 + 2 * i)).flat();
+    const r = checkInvariants({ ...e, history: many }, { stepsMax: 5, timeMaxMs: 60_000 }).find((x) => x.name === 'linearizable')!;
+    expect(r.pass).toBe(true);
+    expect(r.linearizability?.verdict).toBe('unknown');
+    expect(r.checked).toMatch(/UNKNOWN: partition k9 \(\d+ operations\): search pruned after 5 steps \(stepsMax\)/);
   });
 });
