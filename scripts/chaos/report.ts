@@ -70,8 +70,10 @@ export function formatReport(r: ChaosReport): string {
       ? `  transactions  attempted ${t.attempted}, committed ${t.committed}, aborted ${t.aborted}, unknown ${t.unknown} (client errors; ${t.resolvedAfterHealing} resolved by resending after healing)${t.rejected > 0 ? `, REJECTED ${t.rejected}` : ''}; ${t.threePc} ran 3PC`
       : `  kv            ${r.kv.puts} puts (${r.kv.putsOk} answered), ${r.kv.gets} gets (${r.kv.getsOk} answered) on ${r.kv.keys} keys, any node; ${r.kv.unknown} without an answer`,
     `  faults        ${FAULT_KINDS.map((k) => `${k} ${f.byKind[k]}`).join(', ')}; ${f.ofLeader} hit the leader, ${f.majorityDown} took a majority down, ${f.skipped} skipped to keep a quorum${f.failed > 0 ? `, ${f.failed} FAILED to inject/heal` : ''}`,
-    `  failover      p50 ${ms(r.failover.p50Ms)}, max ${ms(r.failover.maxMs)} (${r.failover.samplesMs.length} of ${r.failover.leaderFaults} leader faults; fault -> next committed transfer)`,
-    `  quiescence    ${r.quiescence.reached ? 'reached' : 'NOT reached'} after ${ms(r.quiescence.waitedMs)}`,
+    `  failover      p50 ${ms(r.failover.p50Ms)}, max ${ms(r.failover.maxMs)} (${r.failover.samplesMs.length} of ${r.failover.leaderFaults} leader faults; fault -> ${r.kv === null ? 'next committed transfer' : 'first answer to a put sent after it'})`,
+    r.kv === null
+      ? `  quiescence    ${r.quiescence.reached ? 'reached' : 'NOT reached'} after ${ms(r.quiescence.waitedMs)}`
+      : `  after faults  ${r.quiescence.reached ? 'a leader' : 'NO leader'} after ${ms(r.quiescence.waitedMs)}; every key read on every node (${r.kv.finalReads} reads answered)`,
     `  final outage  ${r.outage.ran ? `SIGKILL of all ${r.options.nodes} nodes and restart: ${r.kv === null ? `${r.outage.decidedBefore} decided outcomes` : `every key on every node (${r.kv.finalReadsAfterOutage} reads)`} re-read, leader back after ${ms(r.outage.leaderAfterMs)}` : `did not run: ${r.outage.note ?? ''}`}`,
     ...linearizabilityReport(r.linearizability),
     '  invariants',
