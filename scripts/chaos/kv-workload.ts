@@ -39,7 +39,7 @@ const AFTER_ERROR_PAUSE_MS = 100;
 
 export class KvWorkload {
   readonly keys: readonly string[];
-  private readonly recorder = new HistoryRecorder<KvInput, KvOutput>();
+  private readonly recorder: KvRecorder = new HistoryRecorder();
   private stopping = false;
   private workers: Promise<void>[] = [];
   private seq = 0;
@@ -86,10 +86,7 @@ export class KvWorkload {
 
   private async put(client: string, node: NodeEndpoint, key: string, value: string): Promise<boolean> {
     this.counts.puts++;
-    const end = this.recorder.begin(client, { op: 'put', key, value });
-    const r = await httpJson('PUT', `${node.url}/v1/kv/${encodeURIComponent(key)}`, { body: { value }, timeoutMs: OP_TIMEOUT_MS });
-    const index = r.kind === 'reply' && r.status === 200 && isObject(r.body) && Number.isSafeInteger(r.body['index']) ? (r.body['index'] as number) : null;
-    end(index === null ? null : { op: 'put', index });
+    const index = await recordedPut(this.recorder, client, node.url, key, value, OP_TIMEOUT_MS);
     if (index === null) this.counts.unknown++;
     else this.counts.putsOk++;
     return index !== null;
@@ -97,13 +94,30 @@ export class KvWorkload {
 
   private async get(client: string, node: NodeEndpoint, key: string): Promise<boolean> {
     this.counts.gets++;
-    const end = this.recorder.begin(client, { op: 'get', key });
-    const r = await httpJson('GET', `${node.url}/v1/kv/${encodeURIComponent(key)}`, { timeoutMs: OP_TIMEOUT_MS });
-    const body = r.kind === 'reply' && r.status === 200 && isObject(r.body) ? r.body : null;
-    const value = body === null ? undefined : body['found'] === true && typeof body['value'] === 'string' ? body['value'] : body['found'] === false ? null : undefined;
-    end(value === undefined ? null : { op: 'get', value });
+    const value = await recordedGet(this.recorder, client, node.url, key, OP_TIMEOUT_MS);
     if (value === undefined) this.counts.unknown++;
     else this.counts.getsOk++;
     return value !== undefined;
   }
+}
+
+export type KvRecorder = HistoryRecorder<KvInput, KvOutput>;
+
+/** PUT /v1/kv/{key} at one node, recorded; the index it landed at, or null when the outcome is unknown. */
+export async function recordedPut(recorder: KvRecorder, client: string, nodeUrl: string, key: string, value: string, timeoutMs: number): Promise<number | null> {
+  const end = recorder.begin(client, { op: 'put', key, value });
+  const r = await httpJson('PUT', `${nodeUrl}/v1/kv/${encodeURIComponent(key)}`, { body: { value }, timeoutMs });
+  const index = r.kind === 'reply' && r.status === 200 && isObject(r.body) && Number.isSafeInteger(r.body['index']) ? (r.body['index'] as number) : null;
+  end(index === null ? null : { op: 'put', index });
+  return index;
+}
+
+/** GET /v1/kv/{key} at one node, recorded; the value (null: not found), or undefined without an answer. */
+export async function recordedGet(recorder: KvRecorder, client: string, nodeUrl: string, key: string, timeoutMs: number): Promise<string | null | undefined> {
+  const end = recorder.begin(client, { op: 'get', key });
+  const r = await httpJson('GET', `${nodeUrl}/v1/kv/${encodeURIComponent(key)}`, { timeoutMs });
+  const body = r.kind === 'reply' && r.status === 200 && isObject(r.body) ? r.body : null;
+  const value = body === null ? undefined : body['found'] === true && typeof body['value'] === 'string' ? body['value'] : body['found'] === false ? null : undefined;
+  end(value === undefined ? null : { op: 'get', value });
+  return value;
 }
