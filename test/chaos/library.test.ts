@@ -44,6 +44,18 @@ describe('parseChaosArgs', () => {
     expect(compose.kind === 'options' && compose.options.faults).toEqual(['kill', 'pause', 'restart', 'partition']);
   });
 
+  it('parses the workload and linearizability flags, and keeps kv to the local target', () => {
+    const p = parseChaosArgs(['--state-machine', 'kv', '--kv-keys', '4', '--lin-steps-max', '5000', '--interactive-share', '0.5', '--abort-share', '1', '--readers', '0']);
+    expect(p.kind === 'options' && p.options).toMatchObject({ stateMachine: 'kv', kvKeys: 4, linStepsMax: 5000, interactiveShare: 0.5, abortShare: 1, readers: 0 });
+    const bad = parseChaosArgs(['--state-machine', 'kv', '--target', 'compose', '--abort-share', '2']);
+    expect(bad.kind === 'invalid' && bad.errors).toEqual([
+      'abortShare (2) must be between 0 and 1',
+      '--state-machine kv needs --target local (the compose project runs the transaction coordinator)',
+    ]);
+    const unknown = parseChaosArgs(['--state-machine', 'sql']);
+    expect(unknown.kind === 'invalid' && unknown.errors[0]).toBe('--state-machine (sql) must be one of tx, kv');
+  });
+
   it('names the value and the limit of what is wrong', () => {
     const p = parseChaosArgs(['--faults', 'partition,bogus', '--concurrency', '0', '--duration', 'x']);
     expect(p.kind).toBe('invalid');
