@@ -2,7 +2,7 @@
 // the history the workload recorded (transactions, or KV puts and gets), summarized for
 // the report: yes / no / unknown (the search was pruned, with the reason), the numbers,
 // and on a violation the smallest failing sub-history as lines.
-import { checkHistory, formatOperations, type CheckResult } from '../../test/linearizability/check.js';
+import { checkHistory, DEFAULT_STEPS_MAX, DEFAULT_TIME_MAX_MS, formatOperations, type CheckResult } from '../../test/linearizability/check.js';
 import { kvModel, type KvInput, type KvOutput } from '../../test/linearizability/kv-model.js';
 import type { Model, Operation } from '../../test/linearizability/model.js';
 import { txModel, type TxInput, type TxOutput } from '../../test/linearizability/tx-model.js';
@@ -36,7 +36,7 @@ export interface LinearizabilitySummary {
   } | null;
 }
 
-export const DEFAULT_LINEARIZABILITY_BUDGET: LinearizabilityBudget = { stepsMax: 2_000_000, timeMaxMs: 60_000 };
+export const DEFAULT_LINEARIZABILITY_BUDGET: LinearizabilityBudget = { stepsMax: DEFAULT_STEPS_MAX, timeMaxMs: DEFAULT_TIME_MAX_MS };
 
 export function checkTxHistory(history: readonly Operation<TxInput, TxOutput>[], budget: LinearizabilityBudget = DEFAULT_LINEARIZABILITY_BUDGET): LinearizabilitySummary {
   return check(txModel, history, budget);

@@ -1,6 +1,7 @@
 // The chaos runner's options: defaults, command-line parsing and validation. Every
 // bound is here, checked up front with a message that names the value and the limit.
 import { parseArgs } from 'node:util';
+import { DEFAULT_LINEARIZABILITY_BUDGET } from './linearizability.js';
 import { randomSeed } from './rng.js';
 
 export const TARGETS = ['local', 'compose'] as const;
@@ -94,8 +95,8 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   abortShare: 0.3,
   readers: 2,
   kvKeys: 8,
-  linStepsMax: 2_000_000,
-  linTimeMaxMs: 60_000,
+  linStepsMax: DEFAULT_LINEARIZABILITY_BUDGET.stepsMax,
+  linTimeMaxMs: DEFAULT_LINEARIZABILITY_BUDGET.timeMaxMs,
 };
 
 /** Faults each target can inject; partitions need a network to cut. */

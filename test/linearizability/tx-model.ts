@@ -55,7 +55,7 @@ export interface TxRecordState {
 }
 
 /** null: no transaction with this key exists yet. */
-export type TxState = TxRecordState | null;
+export type TxModelState = TxRecordState | null;
 export type TxOperation = Operation<TxInput, TxOutput>;
 
 /** The coordinator's own moves (no client call causes them). */
@@ -80,7 +80,7 @@ const INTERNAL: Readonly<Record<TxProtocol, Readonly<Record<TxPhase, readonly Tx
   },
 };
 
-export const txModel: Model<TxState, TxInput, TxOutput> = {
+export const txModel: Model<TxModelState, TxInput, TxOutput> = {
   name: 'transaction per idempotency key',
   init: () => null,
   step(s, input, output) {
@@ -127,7 +127,7 @@ function expand(op: TxOperation): TxOperation[] {
   ];
 }
 
-function create(s: TxState, input: Extract<TxInput, { op: 'create' }>, out: TxOutput | null): TxState[] {
+function create(s: TxModelState, input: Extract<TxInput, { op: 'create' }>, out: TxOutput | null): TxModelState[] {
   if (out !== null && (out.kind !== 'view' || input.commit)) return [];
   // A new key creates the transaction; a replay finds it as the coordinator has moved it since.
   const found = s === null ? [{ id: null, protocol: input.protocol, phase: 'active' as const }] : closure(s);
@@ -135,22 +135,22 @@ function create(s: TxState, input: Extract<TxInput, { op: 'create' }>, out: TxOu
   return out === null ? requested : requested.flatMap((t) => answered(t, out));
 }
 
-function commit(s: TxState, id: string, out: TxOutput | null): TxState[] {
+function commit(s: TxModelState, id: string, out: TxOutput | null): TxModelState[] {
   if (!exists(s, id)) return out === null || isError(out, 'TX_NOT_FOUND') ? [s] : [];
   // A commit that answered a view was expanded into its request and its decision.
   return out === null ? closure(s).map(requestCommit) : [];
 }
 
 /** The answer of a commit: the transaction is decided, and in the state shown. */
-function decision(s: TxState, id: string, out: TxOutput | null): TxState[] {
+function decision(s: TxModelState, id: string, out: TxOutput | null): TxModelState[] {
   if (out === null) return [s];
   if (!exists(s, id) || out.kind !== 'view' || out.outcome === null) return [];
   return closure(s).flatMap((t) => answered(t, out));
 }
 
-function abort(s: TxState, id: string, out: TxOutput | null): TxState[] {
+function abort(s: TxModelState, id: string, out: TxOutput | null): TxModelState[] {
   if (!exists(s, id)) return out === null || isError(out, 'TX_NOT_FOUND') ? [s] : [];
-  return closure(s).flatMap((t): TxState[] => {
+  return closure(s).flatMap((t): TxModelState[] => {
     const outcome = outcomeOf(t.phase);
     if (outcome === 'committed') return out === null || isError(out, 'TX_ALREADY_COMMITTED') ? [t] : [];
     const aborted: TxRecordState = outcome === 'aborted' ? t : { ...t, phase: 'aborting' };
@@ -159,14 +159,14 @@ function abort(s: TxState, id: string, out: TxOutput | null): TxState[] {
   });
 }
 
-function get(s: TxState, id: string, out: TxOutput | null): TxState[] {
+function get(s: TxModelState, id: string, out: TxOutput | null): TxModelState[] {
   if (!exists(s, id)) return out === null || isError(out, 'TX_NOT_FOUND') ? [s] : [];
   if (out === null) return [s];
   return out.kind === 'view' ? closure(s).flatMap((t) => answered(t, out)) : [];
 }
 
 /** The transaction `id` is in `s` (an id still unbound may be it). */
-function exists(s: TxState, id: string): s is TxRecordState {
+function exists(s: TxModelState, id: string): s is TxRecordState {
   return s !== null && (s.id === null || s.id === id);
 }
 
