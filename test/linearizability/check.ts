@@ -82,7 +82,8 @@ export function checkHistory<S, I, O>(model: Model<S, I, O>, history: readonly O
     }
     const r = searchPartition(model, part, { stepsMax, deadlineMs });
     steps += r.steps;
-    if (r.kind === 'violation') failing.push({ key, ops: part });
+    // Shrinking works on the operations as recorded, so the sub-history it reports is one.
+    if (r.kind === 'violation') failing.push({ key, ops: all });
     else if (r.kind === 'pruned') pruned.push({ partition: key, operations: part.length, reason: r.reason });
   }
   const verdict: Verdict = failing.length > 0 ? 'no' : pruned.length > 0 ? 'unknown' : 'yes';

@@ -19,12 +19,13 @@ export interface Minimized<I, O> {
   readonly checks: number;
 }
 
+/** `failing`: the partition as recorded (expanded, unknown reads dropped); each candidate is simplified before its search. */
 export function minimizeFailure<S, I, O>(model: Model<S, I, O>, failing: readonly Operation<I, O>[], budget: SearchBudget): Minimized<I, O> {
   let checks = 0;
   let complete = true;
   const verdict = (ops: readonly Operation<I, O>[]): 'yes' | 'no' | 'unknown' => {
     checks++;
-    const r = searchPartition(model, ops, budget);
+    const r = searchPartition(model, model.simplify?.(ops) ?? ops, budget);
     if (r.kind === 'pruned') complete = false;
     return r.kind === 'linearizable' ? 'yes' : r.kind === 'violation' ? 'no' : 'unknown';
   };

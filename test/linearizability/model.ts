@@ -48,6 +48,14 @@ export interface Model<S, I, O> {
   partition(input: I): string;
   /** True when the operation never changes the state (a read): unknown reads are dropped. */
   readOnly(input: I): boolean;
+  /**
+   * Optional: true when the model is deterministic and a read-only operation's step
+   * returns exactly [state] or []: no internal transition rides on a read. Then a read
+   * that fits the current state can be placed at once without trying other orders (one
+   * that fits later also fits now, as it changes nothing in between), which prunes most
+   * of the search of a busy register. Not for models whose reads may see internal moves.
+   */
+  readonly readsArePure?: boolean;
   /** One line for a report: the input and the output ("?" when unknown). */
   describe(input: I, output: O | null): string;
   /**
@@ -58,8 +66,9 @@ export interface Model<S, I, O> {
    */
   expand?(op: Operation<I, O>): Operation<I, O>[];
   /**
-   * Optional: drops operations that cannot change the verdict of one partition, to keep
-   * the search small. Must be exact: the partition is linearizable with them iff without.
+   * Optional: rewrites one partition into one that is cheaper to search (drops operations
+   * that cannot matter, bounds unknown ones). Must be exact: the rewritten partition is
+   * linearizable if and only if the original is.
    */
   simplify?(ops: readonly Operation<I, O>[]): Operation<I, O>[];
 }
