@@ -18,6 +18,8 @@ export interface LinearizabilitySummary {
   readonly verdict: 'yes' | 'no' | 'unknown';
   readonly model: string;
   readonly operations: number;
+  /** Operations by kind (create, commit, abort, get; put, get), as recorded. */
+  readonly byKind: Readonly<Record<string, number>>;
   /** Operations whose outcome stayed unknown (reads among them are left out of the search). */
   readonly pending: number;
   readonly partitions: number;
@@ -46,16 +48,19 @@ export function checkKvHistory(history: readonly Operation<KvInput, KvOutput>[],
   return check(kvModel, history, budget);
 }
 
-function check<S, I, O>(model: Model<S, I, O>, history: readonly Operation<I, O>[], budget: LinearizabilityBudget): LinearizabilitySummary {
-  return summarize(model, checkHistory(model, history, { stepsMax: budget.stepsMax, timeMaxMs: budget.timeMaxMs }));
+function check<S, I extends { readonly op: string }, O>(model: Model<S, I, O>, history: readonly Operation<I, O>[], budget: LinearizabilityBudget): LinearizabilitySummary {
+  const byKind: Record<string, number> = {};
+  for (const op of history) byKind[op.input.op] = (byKind[op.input.op] ?? 0) + 1;
+  return summarize(model, checkHistory(model, history, { stepsMax: budget.stepsMax, timeMaxMs: budget.timeMaxMs }), byKind);
 }
 
-function summarize<S, I, O>(model: Model<S, I, O>, r: CheckResult<I, O>): LinearizabilitySummary {
+function summarize<S, I, O>(model: Model<S, I, O>, r: CheckResult<I, O>, byKind: Record<string, number>): LinearizabilitySummary {
   const ce = r.counterexample;
   return {
     verdict: r.verdict,
     model: r.model,
     operations: r.operations,
+    byKind,
     pending: r.pending,
     partitions: r.partitions,
     failingPartitions: r.failingCount,

@@ -94,7 +94,10 @@ export function formatReport(r: ChaosReport): string {
 
 /** "linearizable: yes/no/unknown" with its numbers, and on a violation the smallest failing sub-history. */
 export function linearizabilityReport(l: LinearizabilitySummary): string[] {
-  const numbers = `${l.operations} operations (${l.pending} with unknown outcome) in ${l.partitions} partitions (${l.model}), checked in ${(l.checkMs / 1000).toFixed(2)} s`;
+  const kinds = Object.entries(l.byKind)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  const numbers = `${l.operations} operations (${kinds}; ${l.pending} with unknown outcome) in ${l.partitions} partitions (${l.model}), checked in ${(l.checkMs / 1000).toFixed(2)} s`;
   const lines = [`  linearizable  ${l.verdict}: ${numbers}`];
   if (l.verdict === 'unknown') lines.push(`                the search was pruned: ${l.reason ?? ''}`);
   const ce = l.counterexample;

@@ -127,7 +127,7 @@ describe('chaos invariants', () => {
   it('linearizable passes the recorded calls of a consistent run, with its numbers', () => {
     const r = checkInvariants(consistentEvidence()).find((x) => x.name === 'linearizable')!;
     expect(r.pass).toBe(true);
-    expect(r.linearizability).toMatchObject({ verdict: 'yes', operations: 6, pending: 0, partitions: 3, counterexample: null });
+    expect(r.linearizability).toMatchObject({ verdict: 'yes', operations: 6, byKind: { create: 3, get: 3 }, pending: 0, partitions: 3, counterexample: null });
     expect(r.checked).toMatch(/^6 operations \(0 unknown\) in 3 partitions, checked in \d+ ms$/);
   });
 
