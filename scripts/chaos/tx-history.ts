@@ -28,11 +28,13 @@ export function errorOutput(e: unknown): TxOutput | null {
   return null;
 }
 
-/** GET /v1/transactions/{id} straight at one node (no client retries), recorded. */
-export async function readView(recorder: TxRecorder, client: string, nodeUrl: string, key: string, id: string, timeoutMs: number): Promise<void> {
+/** GET /v1/transactions/{id} straight at one node (no client retries), recorded; false when it gave no definite answer. */
+export async function readView(recorder: TxRecorder, client: string, nodeUrl: string, key: string, id: string, timeoutMs: number): Promise<boolean> {
   const end = recorder.begin(client, { op: 'get', key, id });
   const r = await httpJson('GET', `${nodeUrl}/v1/transactions/${encodeURIComponent(id)}`, { timeoutMs });
-  end(r.kind === 'reply' ? replyOutput(r.status, r.body) : null);
+  const output = r.kind === 'reply' ? replyOutput(r.status, r.body) : null;
+  end(output);
+  return output !== null;
 }
 
 function replyOutput(status: number, body: unknown): TxOutput | null {

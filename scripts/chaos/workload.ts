@@ -57,6 +57,8 @@ const ABORT_DELAY_MAX_MS = 30;
 const READ_RECENT = 32;
 const READ_TIMEOUT_MS = 3_000;
 const READ_PAUSE_MAX_MS = 40;
+/** A node that is down refuses at once: a reader that hit one waits before its next read. */
+const READ_PAUSE_AFTER_ERROR_MS = 200;
 
 export class TransferWorkload {
   readonly transfers: TransferRecord[] = [];
@@ -190,11 +192,12 @@ export class TransferWorkload {
   private async reader(name: string, rng: SeededRandom): Promise<void> {
     while (!this.stopping) {
       const recent = this.transfers.slice(-READ_RECENT).filter((t) => t.txIds.length > 0);
+      let answered = true;
       if (recent.length > 0) {
         const t = rng.pick(recent);
-        await readView(this.recorder, name, rng.pick(this.o.nodeUrls), t.key, t.txIds[0]!, READ_TIMEOUT_MS);
+        answered = await readView(this.recorder, name, rng.pick(this.o.nodeUrls), t.key, t.txIds[0]!, READ_TIMEOUT_MS);
       }
-      await sleep(rng.int(0, READ_PAUSE_MAX_MS));
+      await sleep(answered ? rng.int(0, READ_PAUSE_MAX_MS) : READ_PAUSE_AFTER_ERROR_MS);
     }
   }
 
