@@ -73,7 +73,7 @@ export function formatReport(r: ChaosReport): string {
     `  failover      p50 ${ms(r.failover.p50Ms)}, max ${ms(r.failover.maxMs)} (${r.failover.samplesMs.length} of ${r.failover.leaderFaults} leader faults; fault -> ${r.kv === null ? 'next committed transfer' : 'first answer to a put sent after it'})`,
     r.kv === null
       ? `  quiescence    ${r.quiescence.reached ? 'reached' : 'NOT reached'} after ${ms(r.quiescence.waitedMs)}`
-      : `  after faults  ${r.quiescence.reached ? 'a leader' : 'NO leader'} after ${ms(r.quiescence.waitedMs)}; every key read on every node (${r.kv.finalReads} reads answered)`,
+      : `  after faults  ${r.quiescence.reached ? 'every node following a leader' : 'NOT every node following a leader'} after ${ms(r.quiescence.waitedMs)}; every key read on every node (${r.kv.finalReads} reads answered)`,
     `  final outage  ${r.outage.ran ? `SIGKILL of all ${r.options.nodes} nodes and restart: ${r.kv === null ? `${r.outage.decidedBefore} decided outcomes` : `every key on every node (${r.kv.finalReadsAfterOutage} reads)`} re-read, leader back after ${ms(r.outage.leaderAfterMs)}` : `did not run: ${r.outage.note ?? ''}`}`,
     ...linearizabilityReport(r.linearizability),
     '  invariants',

@@ -246,6 +246,9 @@ async function runKv(run: Run): Promise<ChaosReport> {
   const t0 = Date.now();
   const leader = await waitForLeader(target.nodes, o.settleTimeoutMs, run.abort);
   if (leader === null) notes.push(`no leader within ${o.settleTimeoutMs} ms after healing`);
+  // A node revived at the end of the fault window must be up and following before it is read.
+  const following = await everyNodeFollows(target, o.settleTimeoutMs, run.abort);
+  if (following === null) notes.push('not every node follows a leader after healing');
   const finalReads = await wl.readEverywhere('final');
   const waitedMs = Date.now() - t0;
   await tracker.stop();
@@ -259,8 +262,7 @@ async function runKv(run: Run): Promise<ChaosReport> {
   const after = await waitForLeader(target.nodes, o.settleTimeoutMs, run.abort);
   const leaderAfterMs = after === null ? null : Date.now() - restartMs;
   if (after === null) notes.push(`no leader within ${o.settleTimeoutMs} ms after the full-cluster restart`);
-  const following = await pollUntil(o.settleTimeoutMs, async () => ((await Promise.all(target.nodes.map((n) => fetchStatus(n.url)))).every((s) => s?.leaderId != null) ? true : undefined), 250, run.abort);
-  if (following === null) notes.push('not every node follows a leader after the full-cluster restart');
+  if ((await everyNodeFollows(target, o.settleTimeoutMs, run.abort)) === null) notes.push('not every node follows a leader after the full-cluster restart');
   const finalReadsAfterOutage = await wl.readEverywhere('after-outage');
   run.say(`after the restart: leader ${after?.id ?? 'none'} after ${leaderAfterMs ?? '-'} ms; ${finalReadsAfterOutage} of ${target.nodes.length * wl.keys.length} reads answered`);
   run.checkAbort();
@@ -282,12 +284,17 @@ async function runKv(run: Run): Promise<ChaosReport> {
     ),
     transactions: { attempted: 0, committed: 0, aborted: 0, unknown: 0, resolvedAfterHealing: 0, rejected: 0, threePc: 0 },
     kv: { ...counts, keys: wl.keys.length, finalReads, finalReadsAfterOutage },
-    quiescence: { reached: leader !== null, waitedMs },
+    quiescence: { reached: leader !== null && following !== null, waitedMs },
     outage: { ran: true, decidedBefore: 0, leaderAfterMs, note: null },
     invariants,
     attempted: counts.puts + counts.gets,
     notes,
   });
+}
+
+/** Resolves true once every node names a leader; null at the bound. */
+function everyNodeFollows(target: ChaosTarget, timeoutMs: number, abort: AbortSignal): Promise<true | null> {
+  return pollUntil(timeoutMs, async () => ((await Promise.all(target.nodes.map((n) => fetchStatus(n.url)))).every((s) => s?.leaderId != null) ? true : undefined), 250, abort);
 }
 
 /** After healing: a leader, every unknown transfer resent with its key, then quiescence. */
@@ -341,8 +348,7 @@ async function fullClusterOutage(
   const leaderAfterMs = leader === null ? null : Date.now() - t0;
   if (leader === null) notes.push(`no leader within ${timeoutMs} ms after the full-cluster restart`);
   // Every node should be back and following before the final listing of each.
-  const following = await pollUntil(timeoutMs, async () => ((await Promise.all(target.nodes.map((n) => fetchStatus(n.url)))).every((s) => s?.leaderId != null) ? true : undefined), 250, abort);
-  if (following === null) notes.push('not every node follows a leader after the full-cluster restart');
+  if ((await everyNodeFollows(target, timeoutMs, abort)) === null) notes.push('not every node follows a leader after the full-cluster restart');
   const ids = new Set<string>(before.keys());
   for (const t of wl.transfers) {
     const id = t.txIds.at(-1);
