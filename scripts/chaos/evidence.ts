@@ -1,8 +1,17 @@
 // What a chaos run records and gathers, as plain data: the checker (invariants.ts) is a
 // pure function of it, so it can be fed fabricated histories to prove it can fail.
 
+import type { KvOperation } from '../../test/linearizability/kv-model.js';
+import type { Operation } from '../../test/linearizability/model.js';
+import type { TxInput, TxOutput } from '../../test/linearizability/tx-model.js';
+
 export type Outcome = 'committed' | 'aborted';
 export type Protocol = '2pc' | '3pc';
+/**
+ * How a transfer talks to the API: one-shot (create with commit: true), interactive
+ * (create, then commit), or interactive with an abort sent to race the commit.
+ */
+export type TransferFlow = 'one-shot' | 'interactive' | 'abort-race';
 
 /** One account change a transfer makes at one bank if it commits. */
 export interface Leg {
@@ -16,6 +25,7 @@ export interface TransferRecord {
   readonly key: string;
   readonly legs: readonly Leg[];
   readonly protocol: Protocol;
+  readonly flow: TransferFlow;
   readonly startedAtMs: number;
   /** When the last answer (or the final error) came back; null while in flight. */
   endedAtMs: number | null;
@@ -85,5 +95,14 @@ export interface ChaosEvidence {
    */
   readonly outage: { readonly before: ReadonlyMap<string, Outcome>; readonly after: ReadonlyMap<string, RereadOutcome> } | null;
   /** Terms in which two nodes both claimed leadership (split brain), from live sampling. */
+  readonly leadersByTerm: ReadonlyMap<number, readonly string[]>;
+  /** Every transaction call of the workload and its readers, for the linearizability check. */
+  readonly history: readonly Operation<TxInput, TxOutput>[];
+}
+
+/** What a `--state-machine kv` run records: its puts and gets, and the leaders it saw. */
+export interface KvEvidence {
+  /** Every put and get, including the reads of every key on every node at the end. */
+  readonly history: readonly KvOperation[];
   readonly leadersByTerm: ReadonlyMap<number, readonly string[]>;
 }

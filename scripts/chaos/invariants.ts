@@ -10,10 +10,12 @@ import {
   type BankSnapshot,
   type ChaosEvidence,
   type CoordinatorTx,
+  type KvEvidence,
   type Outcome,
   type ParticipantState,
   type TransferRecord,
 } from './evidence.js';
+import { checkKvHistory, checkTxHistory, linearizabilityLines, type LinearizabilityBudget, type LinearizabilitySummary } from './linearizability.js';
 
 export const INVARIANTS = [
   { name: 'atomicity', title: 'atomicity across participants' },
@@ -25,6 +27,7 @@ export const INVARIANTS = [
   { name: 'nodes-agree', title: 'every node reports the same outcomes' },
   { name: 'single-leader-per-term', title: 'at most one leader per term' },
   { name: 'requests-accepted', title: 'no well-formed transfer refused (4xx)' },
+  { name: 'linearizable', title: 'every client call linearizable' },
 ] as const;
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
 
@@ -35,6 +38,8 @@ export interface InvariantResult {
   /** What was checked, e.g. "812 transactions, 2 banks". */
   readonly checked: string;
   readonly violations: readonly string[];
+  /** The linearizability check's numbers and verdict (on the `linearizable` result only). */
+  readonly linearizability?: LinearizabilitySummary;
 }
 
 /**
@@ -57,7 +62,8 @@ export const DEFAULT_FLOORS: EvidenceFloors = { transactions: 1, rereadDecisions
 
 type Check = (e: ChaosEvidence, v: FinalView, floors: EvidenceFloors) => { checked: string; violations: string[] };
 
-const CHECKS: Record<InvariantName, Check> = {
+/** Every invariant but linearizable, which also hands back its numbers for the report (below). */
+const CHECKS: Record<Exclude<InvariantName, 'linearizable'>, Check> = {
   atomicity: checkAtomicity,
   conservation: checkConservation,
   'nothing-in-doubt': checkNothingInDoubt,
@@ -69,12 +75,44 @@ const CHECKS: Record<InvariantName, Check> = {
   'requests-accepted': checkRequestsAccepted,
 };
 
-export function checkInvariants(e: ChaosEvidence, floors: EvidenceFloors = DEFAULT_FLOORS): InvariantResult[] {
+/** What a caller may tune: the evidence floors, and the linearizability search's budget. */
+export interface CheckOptions {
+  readonly floors?: EvidenceFloors;
+  readonly budget?: LinearizabilityBudget;
+}
+
+export function checkInvariants(e: ChaosEvidence, opts: CheckOptions = {}): InvariantResult[] {
+  const floors = opts.floors ?? DEFAULT_FLOORS;
   const view = finalView(e);
   return INVARIANTS.map(({ name, title }) => {
+    if (name === 'linearizable') return linearizableResult(title, checkTxHistory(e.history, opts.budget), floors);
     const { checked, violations } = CHECKS[name](e, view, floors);
     return { name, title, pass: violations.length === 0, checked, violations };
   });
+}
+
+/**
+ * A `--state-machine kv` run has no transactions, banks or participants: what applies is
+ * one leader per term, and the linearizability of every put and get.
+ */
+export function checkKvInvariants(e: KvEvidence, opts: CheckOptions = {}): InvariantResult[] {
+  const floors = opts.floors ?? DEFAULT_FLOORS;
+  const title = (name: InvariantName): string => INVARIANTS.find((i) => i.name === name)!.title;
+  const leaders = checkSingleLeaderPerTerm({ leadersByTerm: e.leadersByTerm }, null, floors);
+  return [
+    { name: 'single-leader-per-term', title: title('single-leader-per-term'), pass: leaders.violations.length === 0, ...leaders },
+    linearizableResult(title('linearizable'), checkKvHistory(e.history, opts.budget), floors),
+  ];
+}
+
+/**
+ * Fails on a violation, and on a history below the floor of operations; a pruned search
+ * ("unknown") says so in `checked` and passes (the tests that run chaos require "yes").
+ */
+export function linearizableResult(title: string, s: LinearizabilitySummary, floors: EvidenceFloors = DEFAULT_FLOORS): InvariantResult {
+  const { checked, violations } = linearizabilityLines(s);
+  violations.push(...belowFloor(s.operations - s.pending, floors.transactions, 'operations with a known outcome'));
+  return { name: 'linearizable', title, pass: violations.length === 0 && s.verdict !== 'no', checked, violations, linearizability: s };
 }
 
 // ---- the merged final view ---------------------------------------------------
@@ -303,7 +341,7 @@ function checkNodesAgree(e: ChaosEvidence, v: FinalView, floors: EvidenceFloors)
   return { checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes`, violations };
 }
 
-function checkSingleLeaderPerTerm(e: ChaosEvidence, _v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
+function checkSingleLeaderPerTerm(e: Pick<ChaosEvidence, 'leadersByTerm'>, _v: unknown, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations = [...e.leadersByTerm].filter(([, ls]) => new Set(ls).size > 1).map(([term, ls]) => `term ${term}: ${[...new Set(ls)].sort().join(' and ')} both claimed leadership`);
   violations.push(...belowFloor(e.leadersByTerm.size, floors.leaderTerms, 'terms with a leader sampled'));
   return { checked: `${e.leadersByTerm.size} terms observed`, violations };

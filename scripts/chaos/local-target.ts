@@ -1,5 +1,5 @@
-// The local target: N `ratify node` processes and the two example banks, all on
-// 127.0.0.1 with free ports, under a temp directory (or --data). Faults are signals
+// The local target: N `ratify node` processes and the two example banks (none in kv
+// mode: nothing enlists them), all on 127.0.0.1 with free ports, under a temp directory (or --data). Faults are signals
 // sent by PID: SIGKILL, SIGSTOP/SIGCONT, SIGTERM + start. No partitions: processes on
 // one loopback interface share one network.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -21,6 +21,8 @@ export interface LocalTargetOptions {
   readonly dataDir: string | null;
   readonly runId: string;
   readonly nodeLogLevel: string;
+  /** What the nodes run; kv starts no banks. Default tx. */
+  readonly stateMachine?: 'tx' | 'kv';
   /** Extra flags for every node (for example a shorter election timeout). */
   readonly nodeArgs?: readonly string[];
   /** Default 'bank' (the example's LevelDB banks); 'postgres': databases of a throwaway PostgreSQL. */
@@ -53,21 +55,22 @@ export class LocalTarget implements ChaosTarget {
     // A fresh directory per run even under --data: node data is bound to its peer URLs.
     this.root = this.o.dataDir === null ? await mkdtemp(join(tmpdir(), 'ratify-chaos-')) : resolve(this.o.dataDir, `run-${this.o.runId}`);
     mkdirSync(join(this.root, 'logs'), { recursive: true });
-    const ports = await freePorts(this.o.nodes + BANK_NAMES.length);
+    const bankNames = this.o.stateMachine === 'kv' ? [] : BANK_NAMES;
+    const ports = await freePorts(this.o.nodes + bankNames.length);
     this.nodes = Array.from({ length: this.o.nodes }, (_, i) => ({ id: `n${i + 1}`, url: `http://127.0.0.1:${ports[i]!}` }));
     const peers = this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
     for (const [i, n] of this.nodes.entries()) {
       const dataDir = join(this.root, n.id);
       mkdirSync(dataDir, { recursive: true });
       const args = [cli, 'node', '--id', n.id, '--listen', `127.0.0.1:${ports[i]!}`, '--peers', peers, '--data', dataDir];
-      args.push('--state-machine', 'tx', '--log-level', this.o.nodeLogLevel, ...(this.o.nodeArgs ?? []));
+      args.push('--state-machine', this.o.stateMachine ?? 'tx', '--log-level', this.o.nodeLogLevel, ...(this.o.nodeArgs ?? []));
       this.nodeProcs.set(n.id, new ChildService(n.id, args, join(this.root, 'logs', `${n.id}.log`)));
     }
     for (const p of this.nodeProcs.values()) p.start();
     await Promise.all(this.nodes.map((n) => waitHealthy(n.url, this.nodeProcs.get(n.id)!, signal)));
     const coordinators = this.nodes.map((n) => n.url).join(',');
-    if (pg) this.postgres = await PostgresBanks.start(BANK_NAMES, join(this.root, 'logs'));
-    for (const [i, name] of BANK_NAMES.entries()) {
+    if (pg && bankNames.length > 0) this.postgres = await PostgresBanks.start(bankNames, join(this.root, 'logs'));
+    for (const [i, name] of bankNames.entries()) {
       const port = ports[this.o.nodes + i]!;
       const dataDir = join(this.root, name);
       const args =

@@ -1,10 +1,14 @@
 // The chaos runner's options: defaults, command-line parsing and validation. Every
 // bound is here, checked up front with a message that names the value and the limit.
 import { parseArgs } from 'node:util';
+import { DEFAULT_LINEARIZABILITY_BUDGET } from './linearizability.js';
 import { randomSeed } from './rng.js';
 
 export const TARGETS = ['local', 'compose'] as const;
 export type TargetKind = (typeof TARGETS)[number];
+
+export const STATE_MACHINES = ['tx', 'kv'] as const;
+export type StateMachineKind = (typeof STATE_MACHINES)[number];
 
 export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition'] as const;
 
@@ -15,6 +19,11 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ChaosOptions {
   readonly target: TargetKind;
+  /**
+   * What the nodes run: tx (the coordinator, under bank transfers) or kv (the test
+   * key-value store, under puts and gets; local target only).
+   */
+  readonly stateMachine: StateMachineKind;
   readonly seed: number;
   /** How long faults are injected under load; recovery and checks come after. */
   readonly durationS: number;
@@ -55,10 +64,22 @@ export interface ChaosOptions {
   readonly participants: ParticipantKind;
   /** SIGKILL a participant process now and then, and start it again (local target). */
   readonly killParticipants: boolean;
+  /** tx: share of transfers run interactively (create, then commit) instead of one-shot. */
+  readonly interactiveShare: number;
+  /** tx: of the interactive transfers, the share that also send an abort racing the commit. */
+  readonly abortShare: number;
+  /** tx: loops that GET the views of recent transactions from random nodes while transfers run. */
+  readonly readers: number;
+  /** kv: keys the puts and gets spread over (fewer keys, more contention per key). */
+  readonly kvKeys: number;
+  /** Linearizability check: search steps per partition, and wall-clock bound on the search. */
+  readonly linStepsMax: number;
+  readonly linTimeMaxMs: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   target: 'local',
+  stateMachine: 'tx',
   durationS: 60,
   nodes: 3,
   faults: ['kill', 'pause', 'restart'],
@@ -80,6 +101,12 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   clientRetries: 10,
   participants: 'bank',
   killParticipants: false,
+  interactiveShare: 0.3,
+  abortShare: 0.3,
+  readers: 2,
+  kvKeys: 8,
+  linStepsMax: DEFAULT_LINEARIZABILITY_BUDGET.stepsMax,
+  linTimeMaxMs: DEFAULT_LINEARIZABILITY_BUDGET.timeMaxMs,
 };
 
 /** Faults each target can inject; partitions need a network to cut. */
@@ -100,6 +127,10 @@ const RANGES = {
   openingBalance: [1, 1_000_000_000],
   amountMax: [1, 1_000_000_000],
   clientRetries: [0, 100],
+  readers: [0, 64],
+  kvKeys: [1, 10_000],
+  linStepsMax: [1_000, 1_000_000_000],
+  linTimeMaxMs: [1_000, 3_600_000],
 } as const satisfies Partial<Record<keyof ChaosOptions, readonly [number, number]>>;
 
 /** Fills defaults, then returns every problem found (empty when valid). */
@@ -110,7 +141,7 @@ export function validateOptions(o: ChaosOptions): string[] {
     if (!Number.isInteger(v) || v < min || v > max) errors.push(`${name} (${v}) must be an integer between ${min} and ${max}`);
   }
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) errors.push(`seed (${o.seed}) must be a non-negative integer`);
-  for (const name of ['threePcShare', 'quorumLossChance'] as const) {
+  for (const name of ['threePcShare', 'quorumLossChance', 'interactiveShare', 'abortShare'] as const) {
     if (!(o[name] >= 0 && o[name] <= 1)) errors.push(`${name} (${o[name]}) must be between 0 and 1`);
   }
   if (o.faultGapMaxMs < o.faultGapMinMs) errors.push(`faultGapMaxMs (${o.faultGapMaxMs}) must be at least faultGapMinMs (${o.faultGapMinMs})`);
@@ -121,6 +152,7 @@ export function validateOptions(o: ChaosOptions): string[] {
   if (!(PARTICIPANT_KINDS as readonly string[]).includes(o.participants)) errors.push(`participants (${o.participants}) must be one of ${PARTICIPANT_KINDS.join(', ')}`);
   if (o.target !== 'local' && o.participants === 'postgres') errors.push(`participants postgres needs --target local (the runner starts PostgreSQL itself)`);
   if (o.target !== 'local' && o.killParticipants) errors.push('--kill-participants needs --target local');
+  if (o.stateMachine === 'kv' && o.target !== 'local') errors.push(`--state-machine kv needs --target local (the compose project runs the transaction coordinator)`);
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(o.composeProject)) errors.push(`composeProject (${o.composeProject}) must be lower-case letters, digits, '-' and '_'`);
   return errors;
 }
@@ -129,6 +161,8 @@ export const USAGE = `usage: npm run chaos -- [options]
 
   --target local|compose   local: the runner starts the nodes and banks as processes on
                            127.0.0.1; compose: faults against the docker compose project
+  --state-machine tx|kv    tx (default): bank transfers through the coordinator; kv: puts
+                           and gets on the test key-value store (local target only)
   --seed N                 seed of every random choice (printed; default: random)
   --duration S             seconds of faults under load (default 60)
   --nodes N                coordinator nodes (default 3)
@@ -151,6 +185,14 @@ export const USAGE = `usage: npm run chaos -- [options]
                            participant adapter (local target; needs PostgreSQL installed)
   --kill-participants      also SIGKILL a participant process every few seconds and start
                            it again (local target)
+  --interactive-share X    tx: share of transfers run as create, then commit (default 0.3)
+  --abort-share X          tx: of those, the share that send an abort racing the commit
+                           (default 0.3)
+  --readers N              tx: loops reading transaction views from random nodes (default 2)
+  --kv-keys N              kv: keys the puts and gets spread over (default 8)
+  --lin-steps-max N        linearizability search steps per partition (default 2000000);
+                           past it the verdict is "unknown", never "yes"
+  --lin-time-max-ms N      bound on the whole linearizability search (default 60000)
   -h, --help
 `;
 
@@ -180,6 +222,13 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
         'client-retries': { type: 'string' },
         participants: { type: 'string' },
         'kill-participants': { type: 'boolean' },
+        'state-machine': { type: 'string' },
+        'interactive-share': { type: 'string' },
+        'abort-share': { type: 'string' },
+        readers: { type: 'string' },
+        'kv-keys': { type: 'string' },
+        'lin-steps-max': { type: 'string' },
+        'lin-time-max-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -199,11 +248,14 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
   const target = str('target') ?? DEFAULT_OPTIONS.target;
   if (!(TARGETS as readonly string[]).includes(target)) errors.push(`--target (${target}) must be one of ${TARGETS.join(', ')}`);
   const kind = target as TargetKind;
+  const stateMachine = str('state-machine') ?? DEFAULT_OPTIONS.stateMachine;
+  if (!(STATE_MACHINES as readonly string[]).includes(stateMachine)) errors.push(`--state-machine (${stateMachine}) must be one of ${STATE_MACHINES.join(', ')}`);
   const faults = parseFaults(str('faults'), kind, errors);
   const results = str('results');
   const options: ChaosOptions = {
     ...DEFAULT_OPTIONS,
     target: kind,
+    stateMachine: stateMachine as StateMachineKind,
     seed: num('seed', randomSeed()),
     durationS: num('duration', DEFAULT_OPTIONS.durationS),
     nodes: num('nodes', DEFAULT_OPTIONS.nodes),
@@ -220,6 +272,12 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
     clientRetries: num('client-retries', DEFAULT_OPTIONS.clientRetries),
     participants: (str('participants') ?? DEFAULT_OPTIONS.participants) as ParticipantKind,
     killParticipants: values['kill-participants'] === true,
+    interactiveShare: num('interactive-share', DEFAULT_OPTIONS.interactiveShare),
+    abortShare: num('abort-share', DEFAULT_OPTIONS.abortShare),
+    readers: num('readers', DEFAULT_OPTIONS.readers),
+    kvKeys: num('kv-keys', DEFAULT_OPTIONS.kvKeys),
+    linStepsMax: num('lin-steps-max', DEFAULT_OPTIONS.linStepsMax),
+    linTimeMaxMs: num('lin-time-max-ms', DEFAULT_OPTIONS.linTimeMaxMs),
   };
   errors.push(...validateOptions(options));
   return errors.length > 0 ? { kind: 'invalid', errors } : { kind: 'options', options };

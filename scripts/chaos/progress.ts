@@ -1,10 +1,15 @@
 // Live progress on stderr: one line redrawn in place on a terminal, a plain line every
 // few seconds otherwise (CI logs). Event lines (faults) print above the live line.
+import type { KvCounts } from './kv-workload.js';
 import type { WorkloadCounts } from './workload.js';
 
 export interface ProgressSample {
   readonly elapsedMs: number;
-  readonly counts: WorkloadCounts;
+  /** Operations finished so far (the rate is taken over these) and their unit. */
+  readonly finished: number;
+  readonly unit: 'tx' | 'ops';
+  /** What the workload counts, as text. */
+  readonly counts: string;
   readonly faults: Readonly<Record<string, number>>;
   readonly leader: string | null;
   readonly down: readonly string[];
@@ -19,7 +24,7 @@ export interface ProgressSink {
 
 const TTY_REDRAW_MS = 250;
 const LINE_EVERY_MS = 5_000;
-/** tx/s over this trailing window, so a stall shows at once. */
+/** The rate over this trailing window, so a stall shows at once. */
 const RATE_WINDOW_MS = 5_000;
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, mode: 'auto' | 'tty' | 'lines' | 'off' = 'auto'): ProgressSink {
@@ -67,8 +72,16 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, mode
   };
 }
 
+export function txProgress(c: WorkloadCounts): Pick<ProgressSample, 'finished' | 'unit' | 'counts'> {
+  return { finished: c.committed + c.aborted, unit: 'tx', counts: `committed ${c.committed} aborted ${c.aborted} unknown ${c.unknown}${c.rejected > 0 ? ` REJECTED ${c.rejected}` : ''}` };
+}
+
+export function kvProgress(c: KvCounts): Pick<ProgressSample, 'finished' | 'unit' | 'counts'> {
+  return { finished: c.putsOk + c.getsOk, unit: 'ops', counts: `puts ${c.putsOk} gets ${c.getsOk} unknown ${c.unknown}` };
+}
+
 export function formatProgress(s: ProgressSample, history: { atMs: number; finished: number }[]): string {
-  const finished = s.counts.committed + s.counts.aborted;
+  const finished = s.finished;
   history.push({ atMs: s.elapsedMs, finished });
   while (history.length > 2 && history[0]!.atMs < s.elapsedMs - RATE_WINDOW_MS) history.shift();
   const first = history[0]!;
@@ -76,9 +89,8 @@ export function formatProgress(s: ProgressSample, history: { atMs: number; finis
   const rate = spanS > 0 ? (finished - first.finished) / spanS : 0;
   const faults = Object.entries(s.faults).map(([k, n]) => `${k}s ${n}`).join(' ');
   return (
-    `[${(s.elapsedMs / 1000).toFixed(0).padStart(4)}s ${s.phase}] ${rate.toFixed(1).padStart(5)} tx/s  ` +
-    `committed ${s.counts.committed} aborted ${s.counts.aborted} unknown ${s.counts.unknown}` +
-    `${s.counts.rejected > 0 ? ` REJECTED ${s.counts.rejected}` : ''}  ${faults}  leader ${s.leader ?? 'none'}` +
+    `[${(s.elapsedMs / 1000).toFixed(0).padStart(4)}s ${s.phase}] ${rate.toFixed(1).padStart(5)} ${s.unit}/s  ` +
+    `${s.counts}  ${faults}  leader ${s.leader ?? 'none'}` +
     `${s.down.length > 0 ? `  down ${s.down.join(',')}` : ''}`
   );
 }

@@ -1,15 +1,26 @@
 // The transfer workload: `concurrency` workers, each running one bank transfer at a time
-// through RatifyClient.run() with its own Idempotency-Key, and recording exactly what the
-// API answered (outcome, transaction id, decision time) or the client error it ended in.
-// The client retries failovers itself with the same key; a transfer that still ends in an
-// error is "unknown", and resendUnknown() asks again with the same key once all is healed.
+// with its own Idempotency-Key, and recording exactly what the API answered (outcome,
+// transaction id, decision time) or the client error it ended in. A transfer runs one of
+// three flows (evidence.ts, TransferFlow): one-shot through RatifyClient.run(), or
+// interactive (create, then commit), and some interactive ones also send an abort that
+// races the commit. The client retries failovers itself with the same key; a transfer
+// that still ends in an error is "unknown", and resendUnknown() asks again with the same
+// key once all is healed.
+//
+// Every call, and every GET of a view that `readers` send to random nodes while the
+// transfers run, is recorded with its invocation and response times for the
+// linearizability check (history()).
 import { RatifyClient } from '../../src/sdk/client.js';
 import { isRatifyClientError } from '../../src/sdk/client-error.js';
 import type { TransactionView } from '../../src/sdk/client-types.js';
+import type { Operation } from '../../test/linearizability/model.js';
+import type { TxInput, TxOutput } from '../../test/linearizability/tx-model.js';
 import type { BankBook } from './bank.js';
-import type { Outcome, TransferRecord } from './evidence.js';
+import type { Outcome, TransferFlow, TransferRecord } from './evidence.js';
+import { HistoryRecorder } from './history.js';
 import { sleep } from './http.js';
 import type { SeededRandom } from './rng.js';
+import { errorOutput, readView, viewOutput, type TxRecorder } from './tx-history.js';
 
 export interface WorkloadOptions {
   readonly nodeUrls: readonly string[];
@@ -21,6 +32,12 @@ export interface WorkloadOptions {
   readonly threePcShare: number;
   readonly amountMax: number;
   readonly clientRetries: number;
+  /** Share of transfers run interactively (create, then commit). */
+  readonly interactiveShare: number;
+  /** Of the interactive ones, the share that also send an abort racing the commit. */
+  readonly abortShare: number;
+  /** Loops that GET the views of recent transfers from random nodes. */
+  readonly readers: number;
 }
 
 export interface WorkloadCounts {
@@ -34,10 +51,19 @@ export interface WorkloadCounts {
 
 /** After an error, a worker waits this long before its next transfer (the client already backed off). */
 const AFTER_ERROR_PAUSE_MS = 200;
+/** An abort that races a commit goes out up to this long after it. */
+const ABORT_DELAY_MAX_MS = 30;
+/** Readers pick among the transfers started most recently, so they see transactions move. */
+const READ_RECENT = 32;
+const READ_TIMEOUT_MS = 3_000;
+const READ_PAUSE_MAX_MS = 40;
+/** A node that is down refuses at once: a reader that hit one waits before its next read. */
+const READ_PAUSE_AFTER_ERROR_MS = 200;
 
 export class TransferWorkload {
   readonly transfers: TransferRecord[] = [];
   private readonly client: RatifyClient;
+  private readonly recorder: TxRecorder = new HistoryRecorder();
   private stopping = false;
   private workers: Promise<void>[] = [];
   private next = 0;
@@ -49,7 +75,8 @@ export class TransferWorkload {
   }
 
   start(): this {
-    for (let w = 0; w < this.o.concurrency; w++) this.workers.push(this.worker());
+    for (let w = 0; w < this.o.concurrency; w++) this.workers.push(this.worker(`w${w}`));
+    for (let r = 0; r < this.o.readers; r++) this.workers.push(this.reader(`r${r}`, this.o.rng.fork(`reader-${r}`)));
     return this;
   }
 
@@ -68,6 +95,11 @@ export class TransferWorkload {
     return { attempted: this.transfers.length, ...this.counts };
   }
 
+  /** Every call recorded so far (calls still waiting count as unknown). */
+  history(): Operation<TxInput, TxOutput>[] {
+    return this.recorder.history();
+  }
+
   /**
    * Resends every transfer that ended in an error, same key and body, until the API
    * names its outcome or `timeoutMs` passes: the one transaction that key names must come
@@ -82,7 +114,7 @@ export class TransferWorkload {
       for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
         while (t.resolvedOutcome === null && Date.now() < deadline) {
           try {
-            const view = await this.send(t);
+            const view = await this.decide(t, 'resend');
             t.txIds.push(view.id);
             if (view.outcome !== null) t.resolvedOutcome = view.outcome;
           } catch (e) {
@@ -97,12 +129,12 @@ export class TransferWorkload {
     return resolved;
   }
 
-  private async worker(): Promise<void> {
+  private async worker(name: string): Promise<void> {
     while (!this.stopping) {
       const t = this.newTransfer();
       this.counts.inFlight++;
       try {
-        this.record(t, await this.send(t));
+        await this.execute(t, name);
       } catch (e) {
         this.recordError(t, e);
       } finally {
@@ -113,12 +145,69 @@ export class TransferWorkload {
     }
   }
 
+  private async execute(t: TransferRecord, client: string): Promise<void> {
+    if (t.flow !== 'abort-race') return this.record(t, await this.decide(t, client));
+    const id = await this.created(t, client);
+    const commit = this.commit(t, id, client);
+    const abort = sleep(this.o.rng.int(0, ABORT_DELAY_MAX_MS)).then(() => this.abort(t, id, client));
+    const [c, a] = await Promise.allSettled([commit, abort]);
+    if (a.status === 'rejected' && !isAlreadyCommitted(a.reason)) this.noteRefusal(t, a.reason);
+    if (c.status === 'fulfilled') return this.record(t, c.value);
+    // The commit's answer was lost; the abort's still names the outcome.
+    if (a.status === 'fulfilled') return this.record(t, a.value);
+    if (isAlreadyCommitted(a.reason)) return this.recordOutcome(t, 'committed', null);
+    throw c.reason;
+  }
+
+  /** Runs the transfer's flow up to its decision: one call for one-shot, create (unless known) then commit otherwise. */
+  private async decide(t: TransferRecord, client: string): Promise<TransactionView> {
+    if (t.flow === 'one-shot') return this.oneShot(t, client);
+    return this.commit(t, t.txIds[0] ?? (await this.created(t, client)), client);
+  }
+
+  /** The same body every time for a key: the API hashes it against the Idempotency-Key. */
+  private oneShot(t: TransferRecord, client: string): Promise<TransactionView> {
+    const input: TxInput = { op: 'create', key: t.key, protocol: t.protocol, commit: true };
+    const body = { participants: this.o.book.participants(t.key, t.legs), protocol: t.protocol, timeoutMs: this.o.txTimeoutMs, idempotencyKey: t.key };
+    return this.recorder.record(client, input, () => this.client.run(body), viewOutput, errorOutput);
+  }
+
+  private async created(t: TransferRecord, client: string): Promise<string> {
+    const input: TxInput = { op: 'create', key: t.key, protocol: t.protocol, commit: false };
+    const body = { participants: this.o.book.participants(t.key, t.legs), protocol: t.protocol, timeoutMs: this.o.txTimeoutMs, idempotencyKey: t.key };
+    const view = await this.recorder.record(client, input, () => this.client.createTransaction(body), viewOutput, errorOutput);
+    if (!t.txIds.includes(view.id)) t.txIds.push(view.id);
+    return view.id;
+  }
+
+  private commit(t: TransferRecord, id: string, client: string): Promise<TransactionView> {
+    return this.recorder.record(client, { op: 'commit', key: t.key, id }, () => this.client.commit(id), viewOutput, errorOutput);
+  }
+
+  private abort(t: TransferRecord, id: string, client: string): Promise<TransactionView> {
+    return this.recorder.record(`${client}-abort`, { op: 'abort', key: t.key, id }, () => this.client.abort(id), viewOutput, errorOutput);
+  }
+
+  /** GETs recent transactions' views from random nodes (followers included), recorded. */
+  private async reader(name: string, rng: SeededRandom): Promise<void> {
+    while (!this.stopping) {
+      const recent = this.transfers.slice(-READ_RECENT).filter((t) => t.txIds.length > 0);
+      let answered = true;
+      if (recent.length > 0) {
+        const t = rng.pick(recent);
+        answered = await readView(this.recorder, name, rng.pick(this.o.nodeUrls), t.key, t.txIds[0]!, READ_TIMEOUT_MS);
+      }
+      await sleep(answered ? rng.int(0, READ_PAUSE_MAX_MS) : READ_PAUSE_AFTER_ERROR_MS);
+    }
+  }
+
   private newTransfer(): TransferRecord {
     const legs = this.o.book.randomLegs(this.o.rng, this.o.amountMax);
     const t: TransferRecord = {
       key: `${this.o.keyPrefix}-${this.next++}`,
       legs,
       protocol: this.o.rng.chance(this.o.threePcShare) ? '3pc' : '2pc',
+      flow: this.drawFlow(),
       startedAtMs: Date.now(),
       endedAtMs: null,
       txIds: [],
@@ -132,39 +221,47 @@ export class TransferWorkload {
     return t;
   }
 
-  /** The same body every time for a key: the API hashes it against the Idempotency-Key. */
-  private send(t: TransferRecord): Promise<TransactionView> {
-    return this.client.run({
-      participants: this.o.book.participants(t.key, t.legs),
-      protocol: t.protocol,
-      timeoutMs: this.o.txTimeoutMs,
-      idempotencyKey: t.key,
-    });
+  private drawFlow(): TransferFlow {
+    if (!this.o.rng.chance(this.o.interactiveShare)) return 'one-shot';
+    return this.o.rng.chance(this.o.abortShare) ? 'abort-race' : 'interactive';
   }
 
   private record(t: TransferRecord, view: TransactionView): void {
-    t.txIds.push(view.id);
+    if (!t.txIds.includes(view.id)) t.txIds.push(view.id);
     if (view.outcome === null) {
       t.error = `answered without an outcome (state ${view.state})`;
       this.counts.unknown++;
       return;
     }
-    t.apiOutcome = view.outcome;
-    t.decidedAtMs = view.decidedAt === undefined ? null : Date.parse(view.decidedAt);
-    this.counts[view.outcome === 'committed' ? 'committed' : 'aborted']++;
+    this.recordOutcome(t, view.outcome, view.decidedAt === undefined ? null : Date.parse(view.decidedAt));
+  }
+
+  private recordOutcome(t: TransferRecord, outcome: Outcome, decidedAtMs: number | null): void {
+    t.apiOutcome = outcome;
+    t.decidedAtMs = decidedAtMs;
+    this.counts[outcome === 'committed' ? 'committed' : 'aborted']++;
   }
 
   private recordError(t: TransferRecord, e: unknown): void {
-    // A 4xx other than back-pressure or a leadership hand-over means the API refused a
-    // well-formed transfer: a bug in the API (or in this workload), never "unknown".
-    if (isRatifyClientError(e) && e.status >= 400 && e.status < 500 && e.status !== 429 && e.code !== 'TRANSFER_IN_PROGRESS') {
-      t.rejected = `${e.status} ${e.code}: ${e.message}`;
-      this.counts.rejected++;
-      return;
-    }
+    if (this.noteRefusal(t, e)) return;
     t.error = describe(e);
     this.counts.unknown++;
   }
+
+  /**
+   * A 4xx other than back-pressure or a leadership hand-over means the API refused a
+   * well-formed request: a bug in the API (or in this workload), never "unknown".
+   */
+  private noteRefusal(t: TransferRecord, e: unknown): boolean {
+    if (!(isRatifyClientError(e) && e.status >= 400 && e.status < 500 && e.status !== 429 && e.code !== 'TRANSFER_IN_PROGRESS')) return false;
+    if (t.rejected === null) this.counts.rejected++;
+    t.rejected = `${e.status} ${e.code}: ${e.message}`;
+    return true;
+  }
+}
+
+function isAlreadyCommitted(e: unknown): boolean {
+  return isRatifyClientError(e, 'TX_ALREADY_COMMITTED');
 }
 
 export function countOutcome(transfers: readonly TransferRecord[], o: Outcome): number {

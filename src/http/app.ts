@@ -40,6 +40,8 @@ export interface AppOptions {
   readonly txPlugin?: FastifyPluginAsync<TxPluginOptions>;
   /** The KV API, when this node runs `--state-machine kv`. */
   readonly kv?: KvStateMachine;
+  /** Test only (src/node/test-switches.ts): KV reads on a follower skip the read barrier. */
+  readonly staleFollowerReads?: boolean;
   /** The node process drives the stop through it (src/node/server.ts); tests may leave it out. */
   readonly draining?: Draining;
 }
@@ -84,7 +86,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(clusterRoutes, { node, forwarder });
   await app.register(healthRoutes, { node, readyLagEntriesMax: config.readyLagEntriesMax });
   await app.register(metricsRoutes, { registry: opts.metrics.registry });
-  if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder });
+  if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder, staleFollowerReads: opts.staleFollowerReads ?? false });
   if (opts.txPlugin !== undefined) await app.register(opts.txPlugin, { forwarder });
   return app;
 }

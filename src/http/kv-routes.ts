@@ -12,6 +12,12 @@ export interface KvRoutesOptions {
   readonly node: ClusterNode;
   readonly kv: KvStateMachine;
   readonly forwarder: LeaderForwarder;
+  /**
+   * Test only, and unsafe (src/node/test-switches.ts): a follower answers reads from its
+   * own state without the ReadIndex round, so the linearizability check can be shown to
+   * catch the stale reads that follow.
+   */
+  readonly staleFollowerReads: boolean;
 }
 
 const keyParams = {
@@ -20,7 +26,7 @@ const keyParams = {
   properties: { key: { type: 'string', minLength: 1, maxLength: KV_KEY_BYTES_MAX } },
 } as const;
 
-export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, { node, kv, forwarder }) => {
+export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, { node, kv, forwarder, staleFollowerReads }) => {
   app.put<{ Params: { key: string }; Body: { value: string } }>(
     '/v1/kv/:key',
     {
@@ -58,7 +64,7 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, { node,
       },
     },
     async (req) => {
-      await node.readBarrier();
+      if (!staleFollowerReads || node.status().role === 'leader') await node.readBarrier();
       const value = kv.get(req.params.key);
       return { key: req.params.key, found: value !== undefined, value: value ?? null };
     },

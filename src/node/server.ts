@@ -20,6 +20,7 @@ import { createTxStateMachine } from '../tx/state-machine.js';
 import type { NodeConfig } from './config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
+import { readTestSwitches } from './test-switches.js';
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -36,6 +37,8 @@ export interface StartNodeOptions {
   /** Tests running several nodes in one process turn process metrics off. */
   readonly processMetrics?: boolean;
   readonly logger?: Logger;
+  /** Where test switches (test-switches.ts) are read from; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export async function startNode(config: NodeConfig, opts: StartNodeOptions = {}): Promise<RunningNode> {
@@ -53,6 +56,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   try {
     const metrics = createMetrics({ processMetrics: opts.processMetrics ?? true, nodeId: config.id });
     const kv = config.stateMachine === 'kv' ? createKvStateMachine() : null;
+    const tests = readTestSwitches(opts.env ?? process.env);
+    for (const w of tests.warnings) logger.warn(w);
     const txStateMachine = kv === null ? createTxStateMachine(config.tx) : null;
     const stateMachine: StateMachine = kv ?? txStateMachine!;
     const transport = new HttpTransport({
@@ -97,7 +102,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       logger,
       metrics,
       onRaftMessages: (messages) => node.receive(messages),
-      ...(kv === null ? {} : { kv }),
+      ...(kv === null ? {} : { kv, staleFollowerReads: tests.switches.staleFollowerReads }),
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
       draining: parts.draining,
     });

@@ -2,6 +2,7 @@
 // committed across banks, one aborted), every node agreeing, the outage re-read intact.
 // Each test breaks one thing in a copy of it and expects exactly that invariant to fail.
 import type { BankSnapshot, ChaosEvidence, CoordinatorTx, Outcome, ParticipantRecord, TransferRecord } from '../../scripts/chaos/evidence.js';
+import type { TxOperation, TxOutput } from '../../test/linearizability/tx-model.js';
 
 export function transfer(key: string, txId: string, outcome: Outcome, from: [string, string], to: [string, string], amount: number): TransferRecord {
   return {
@@ -11,6 +12,7 @@ export function transfer(key: string, txId: string, outcome: Outcome, from: [str
       { bank: to[0], account: to[1], delta: amount },
     ],
     protocol: '2pc',
+    flow: 'one-shot',
     startedAtMs: 1_000,
     endedAtMs: 2_000,
     txIds: [txId],
@@ -28,6 +30,18 @@ export function coordinatorTx(id: string, outcome: Outcome, participants = ['A',
 
 export function bank(name: string, balances: Record<string, number>, records: readonly ParticipantRecord[] | null, held: Record<string, number> = {}): BankSnapshot {
   return { bank: name, accounts: new Map(Object.entries(balances).map(([a, b]) => [a, { balance: b, held: held[a] ?? 0 }])), records };
+}
+
+/**
+ * The calls a client made for a one-shot transfer, as the workload records them: the
+ * create with commit, answered with the decision, then a reader's GET of the finished view.
+ */
+export function transferCalls(key: string, txId: string, outcome: Outcome, startMs: number, firstId: number): TxOperation[] {
+  const view = (state: 'committing' | 'aborting' | Outcome): TxOutput => ({ kind: 'view', id: txId, state, outcome });
+  return [
+    { id: firstId, client: 'w0', input: { op: 'create', key, protocol: '2pc', commit: true }, output: view(outcome === 'committed' ? 'committing' : 'aborting'), callMs: startMs, returnMs: startMs + 10 },
+    { id: firstId + 1, client: 'r0', input: { op: 'get', key, id: txId }, output: view(outcome), callMs: startMs + 20, returnMs: startMs + 25 },
+  ];
 }
 
 /** t1: alice@A -> bob@B 30 committed; t2: bob@B -> alice@A 10 committed; t3: alice@A -> bob@B 500 aborted. */
@@ -79,5 +93,6 @@ export function consistentEvidence(): ChaosEvidence {
       [1, ['n1']],
       [2, ['n2']],
     ]),
+    history: [...transferCalls('k1', 't1', 'committed', 0, 0), ...transferCalls('k2', 't2', 'committed', 100, 2), ...transferCalls('k3', 't3', 'aborted', 200, 4)],
   };
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BankSnapshot, ChaosEvidence, CoordinatorTx } from '../../scripts/chaos/evidence.js';
 import { checkInvariants, INVARIANTS, type InvariantName } from '../../scripts/chaos/invariants.js';
-import { bank, consistentEvidence, coordinatorTx, transfer } from './fixtures.js';
+import { bank, consistentEvidence, coordinatorTx, transfer, transferCalls } from './fixtures.js';
 
 function failing(e: ChaosEvidence): InvariantName[] {
   return checkInvariants(e)
@@ -141,6 +141,7 @@ describe('chaos invariants', () => {
       banksAfter: [],
       outage: { before: new Map(), after: new Map() },
       leadersByTerm: new Map(),
+      history: [],
     };
     expect(failing(empty)).toEqual(INVARIANTS.map((i) => i.name));
     for (const r of checkInvariants(empty)) expect(r.violations.join('\n')).toMatch(/below the floor/);
@@ -149,7 +150,7 @@ describe('chaos invariants', () => {
   it('each floor is checked against the evidence it names, and a caller can raise it', () => {
     const e = consistentEvidence();
     const floors = { transactions: 4, rereadDecisions: 4, leaderTerms: 3, participantRecords: 6 };
-    const below = checkInvariants(e, floors).filter((r) => !r.pass).map((r) => r.name);
+    const below = checkInvariants(e, { floors }).filter((r) => !r.pass).map((r) => r.name);
     // 3 transactions and transfers, 3 re-read decisions, 2 terms sampled, 5 participant records.
     expect(below).toEqual([
       'atomicity',
@@ -162,7 +163,7 @@ describe('chaos invariants', () => {
       'requests-accepted',
     ]);
     expect(violations(e, 'decisions-durable')).toEqual([]);
-    expect(checkInvariants(e, { ...floors, transactions: 3, rereadDecisions: 3, leaderTerms: 2, participantRecords: 5 }).every((r) => r.pass)).toBe(true);
+    expect(checkInvariants(e, { floors: { ...floors, transactions: 3, rereadDecisions: 3, leaderTerms: 2, participantRecords: 5 } }).every((r) => r.pass)).toBe(true);
   });
 
   // ---- violation branches that no other test reaches --------------------------
@@ -195,5 +196,35 @@ describe('chaos invariants', () => {
     expect(violations({ ...e, outage: { before, after: new Map([...after, ['t3', 'missing']]) } }, 'decisions-durable')).toEqual([
       't3 (k3): API reported aborted, after the outage missing',
     ]);
+  });
+
+  it('linearizable passes the recorded calls of a consistent run, with its numbers', () => {
+    const r = checkInvariants(consistentEvidence()).find((x) => x.name === 'linearizable')!;
+    expect(r.pass).toBe(true);
+    expect(r.linearizability).toMatchObject({ verdict: 'yes', operations: 6, byKind: { create: 3, get: 3 }, pending: 0, partitions: 3, counterexample: null });
+    expect(r.checked).toMatch(/^6 operations \(0 unknown\) in 3 partitions, checked in \d+ ms$/);
+  });
+
+  it('linearizable FAILS when a read shows an outcome other than the one the API answered, and names the calls', () => {
+    const e = consistentEvidence();
+    // A reader saw t1 aborted after its create answered committed.
+    const stale = { id: 99, client: 'r1', input: { op: 'get' as const, key: 'k1', id: 't1' }, output: { kind: 'view' as const, id: 't1', state: 'aborted' as const, outcome: 'aborted' as const }, callMs: 30, returnMs: 31 };
+    const broken: ChaosEvidence = { ...e, history: [...e.history, stale] };
+    expect(failing(broken)).toEqual(['linearizable']);
+    expect(violations(broken, 'linearizable')).toEqual([
+      // (The create with commit counts as two operations: its request and its answer.)
+      '1 of 3 partitions are not linearizable; smallest failing sub-history of k1 (2 of its 4 operations):',
+      '  [+0.0, +5.0 ms] r0  get k1 t1 -> t1 committed (outcome committed)',
+      '  [+10.0, +11.0 ms] r1  get k1 t1 -> t1 aborted (outcome aborted)',
+    ]);
+  });
+
+  it('linearizable says unknown, not yes and not FAIL, when the search is pruned', () => {
+    const e = consistentEvidence();
+    const many = Array.from({ length: 40 }, (_, i) => transferCalls('k9', 't9', 'committed', 1_000 + i * 30, 100 + 2 * i)).flat();
+    const r = checkInvariants({ ...e, history: many }, { budget: { stepsMax: 5, timeMaxMs: 60_000 } }).find((x) => x.name === 'linearizable')!;
+    expect(r.pass).toBe(true);
+    expect(r.linearizability?.verdict).toBe('unknown');
+    expect(r.checked).toMatch(/UNKNOWN: partition k9 \(\d+ operations\): search pruned after 5 steps \(stepsMax\)/);
   });
 });

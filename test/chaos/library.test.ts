@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { failoverStats, type FaultEvent } from '../../scripts/chaos/faults.js';
 import { parseChaosArgs } from '../../scripts/chaos/options.js';
-import { formatProgress } from '../../scripts/chaos/progress.js';
+import { formatProgress, kvProgress, txProgress } from '../../scripts/chaos/progress.js';
 import { SeededRandom } from '../../scripts/chaos/rng.js';
 
 describe('SeededRandom', () => {
@@ -44,6 +44,18 @@ describe('parseChaosArgs', () => {
     expect(compose.kind === 'options' && compose.options.faults).toEqual(['kill', 'pause', 'restart', 'partition']);
   });
 
+  it('parses the workload and linearizability flags, and keeps kv to the local target', () => {
+    const p = parseChaosArgs(['--state-machine', 'kv', '--kv-keys', '4', '--lin-steps-max', '5000', '--interactive-share', '0.5', '--abort-share', '1', '--readers', '0']);
+    expect(p.kind === 'options' && p.options).toMatchObject({ stateMachine: 'kv', kvKeys: 4, linStepsMax: 5000, interactiveShare: 0.5, abortShare: 1, readers: 0 });
+    const bad = parseChaosArgs(['--state-machine', 'kv', '--target', 'compose', '--abort-share', '2']);
+    expect(bad.kind === 'invalid' && bad.errors).toEqual([
+      'abortShare (2) must be between 0 and 1',
+      '--state-machine kv needs --target local (the compose project runs the transaction coordinator)',
+    ]);
+    const unknown = parseChaosArgs(['--state-machine', 'sql']);
+    expect(unknown.kind === 'invalid' && unknown.errors[0]).toBe('--state-machine (sql) must be one of tx, kv');
+  });
+
   it('names the value and the limit of what is wrong', () => {
     const p = parseChaosArgs(['--faults', 'partition,bogus', '--concurrency', '0', '--duration', 'x']);
     expect(p.kind).toBe('invalid');
@@ -78,13 +90,23 @@ describe('failoverStats', () => {
 describe('formatProgress', () => {
   it('shows rate, counts, faults and the leader', () => {
     const history: { atMs: number; finished: number }[] = [];
-    const base = { counts: { attempted: 0, committed: 0, aborted: 0, unknown: 0, rejected: 0, inFlight: 0 }, faults: { kill: 0 }, leader: null, down: [], phase: 'faults' };
+    const counts = { attempted: 0, committed: 0, aborted: 0, unknown: 0, rejected: 0, inFlight: 0 };
+    const base = { ...txProgress(counts), faults: { kill: 0 }, leader: null, down: [], phase: 'faults' };
     formatProgress({ ...base, elapsedMs: 0 }, history);
-    const line = formatProgress({ ...base, elapsedMs: 2_000, counts: { ...base.counts, attempted: 22, committed: 18, aborted: 2 }, faults: { kill: 1 }, leader: 'n2', down: ['n1:killed'] }, history);
+    const line = formatProgress({ ...base, ...txProgress({ ...counts, attempted: 22, committed: 18, aborted: 2 }), elapsedMs: 2_000, faults: { kill: 1 }, leader: 'n2', down: ['n1:killed'] }, history);
     expect(line).toContain('10.0 tx/s');
     expect(line).toContain('committed 18 aborted 2 unknown 0');
     expect(line).toContain('kills 1');
     expect(line).toContain('leader n2');
     expect(line).toContain('down n1:killed');
+  });
+
+  it('counts KV operations in ops/s', () => {
+    const history: { atMs: number; finished: number }[] = [];
+    const base = { faults: {}, leader: 'n1', down: [], phase: 'faults' };
+    formatProgress({ ...base, ...kvProgress({ puts: 0, putsOk: 0, gets: 0, getsOk: 0, unknown: 0, inFlight: 0 }), elapsedMs: 0 }, history);
+    const line = formatProgress({ ...base, ...kvProgress({ puts: 12, putsOk: 10, gets: 30, getsOk: 30, unknown: 2, inFlight: 3 }), elapsedMs: 4_000 }, history);
+    expect(line).toContain('10.0 ops/s');
+    expect(line).toContain('puts 10 gets 30 unknown 2');
   });
 });

@@ -1,8 +1,10 @@
 // Process-based chaos: the chaos runner's own library (scripts/chaos) with the local
 // target: three `ratify node` processes and the two example banks on 127.0.0.1, a
 // transfer workload, and SIGKILL / SIGSTOP+SIGCONT / SIGTERM restarts drawn from a fixed
-// seed. Then the full-cluster SIGKILL and restart, and every invariant must hold. Runs
-// wherever Node runs (no Docker). Needs `npm run build` (the nodes run from dist/).
+// seed. Then the full-cluster SIGKILL and restart, and every invariant must hold, the
+// linearizability of every recorded client call included (verdict "yes": a pruned search
+// fails the test too). The same again with --state-machine kv: puts and gets on any node.
+// Runs wherever Node runs (no Docker). Needs `npm run build` (the nodes run from dist/).
 //
 // RATIFY_CHAOS_SEEDS=1,2,3 runs other seeds; the report of each is printed.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ import { runChaos } from '../../scripts/chaos/runner.js';
 const SEEDS = (process.env['RATIFY_CHAOS_SEEDS'] ?? '20251125').split(',').map(Number);
 /** Seconds of faults; recovery, the outage and the checks come on top. */
 const DURATION_S = 35;
+const KV_DURATION_S = 20;
 /** Bounded, and generous: a shared 2-core box, and graceful restarts may take their full grace. */
 const RUN_TIMEOUT_MS = 6 * 60_000;
 
@@ -43,6 +46,25 @@ describe('process chaos (local node processes, SIGKILL / SIGSTOP / restart)', ()
       expect(report.faults.failed, text).toBe(0);
       expect(report.outage.ran, text).toBe(true);
       expect(report.invariants.filter((i) => !i.pass).map((i) => `${i.name}: ${i.violations.slice(0, 5).join('; ')}`), text).toEqual([]);
+      expect(report.linearizability.verdict, text).toBe('yes');
+      // Reads and interactive calls were recorded, not only the one-shot creates.
+      expect(report.linearizability.operations, text).toBeGreaterThan(report.transactions.attempted);
+      expect(report.ok, text).toBe(true);
+    });
+
+    it(`seed ${seed}, --state-machine kv: every put and get linearizable, across the faults and the full-cluster restart`, { timeout: RUN_TIMEOUT_MS }, async () => {
+      const options: ChaosOptions = { ...DEFAULT_OPTIONS, target: 'local', stateMachine: 'kv', seed, durationS: KV_DURATION_S, concurrency: 6, resultsDir: null, dataDir: null };
+      const run = runChaos(options, { abort: abandon.signal, progress: createProgress(process.stderr, 'lines'), command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/process-chaos.test.ts` });
+      running.push(run);
+      const report: ChaosReport = await run;
+      const text = formatReport(report);
+      console.log(text);
+      expect(report.kv?.putsOk, text).toBeGreaterThan(0);
+      expect(report.kv?.getsOk, text).toBeGreaterThan(0);
+      expect(report.kv?.finalReadsAfterOutage, text).toBeGreaterThan(0);
+      expect(Object.values(report.faults.byKind).reduce((a, b) => a + b, 0), text).toBeGreaterThan(0);
+      expect(report.invariants.map((i) => i.name)).toEqual(['single-leader-per-term', 'linearizable']);
+      expect(report.linearizability.verdict, text).toBe('yes');
       expect(report.ok, text).toBe(true);
     });
   }

@@ -1,6 +1,8 @@
 // One chaos scenario, start to finish: a fresh cluster in containers, the chaos library's
-// transfer workload (scripts/chaos), the scenario's faults, then recovery, settling,
-// evidence and the canonical invariants. The scenario itself supplies only its faults
+// transfer workload (scripts/chaos; one-shot and interactive transfers, aborts racing
+// commits, and readers of views on every node, all recorded for the linearizability
+// check), the scenario's faults, then recovery, settling, evidence and the canonical
+// invariants, linearizability included. The scenario itself supplies only its faults
 // (and what it asserts about leadership along the way).
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,10 @@ const PARTICIPANT_PREFIX = '/ratify';
 const OPENING_BALANCE = 100;
 const AMOUNT_MAX = 20;
 const TX_TIMEOUT_MS = 5_000;
+/** As the chaos runner's defaults: some transfers create then commit, some race an abort, two loops read views. */
+const INTERACTIVE_SHARE = 0.3;
+const ABORT_SHARE = 0.3;
+const READERS = 2;
 /** Bounds on the liveness waits: generous, because a 2-core CI box is shared. */
 const PROGRESS_TIMEOUT_MS = 90_000;
 const RESEND_TIMEOUT_MS = 60_000;
@@ -94,6 +100,9 @@ export async function runScenario(
       threePcShare: 0,
       amountMax: AMOUNT_MAX,
       clientRetries: 10,
+      interactiveShare: INTERACTIVE_SHARE,
+      abortShare: ABORT_SHARE,
+      readers: READERS,
     }).start();
     workload = wl;
     const summary = (): string => {
@@ -126,6 +135,7 @@ export async function runScenario(
       banksAfter: (await book.snapshot()).map(withoutRecords),
       outage: await outageEvidence(nodes, wl, result.decidedBeforeOutage),
       leadersByTerm: tracker.leadersByTerm(),
+      history: wl.history(),
     };
     const verdict = scenarioVerdict(evidence);
     log(`settled: ${summary()}; leaders by term: ${[...evidence.leadersByTerm].map(([t, ls]) => `${t}:${ls.join('+')}`).join(' ')} (${tracker.samples} samples)`);

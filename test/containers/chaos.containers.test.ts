@@ -3,7 +3,8 @@
 // disconnect, a full-cluster kill, a rolling restart. After each scenario the chaos
 // library's invariants (scripts/chaos/invariants.ts: atomicity, conservation, nothing in
 // doubt, API outcomes = participants' state, one transaction per idempotency key, no
-// decision lost, nodes agree, one leader per term) must all hold.
+// decision lost, nodes agree, one leader per term, and every recorded client call
+// linearizable) must all hold.
 //
 // Needs a Docker engine and the image (scripts/docker/ensure-docker.sh, then
 // scripts/docker/build-image.sh); skipped, saying why, when either is missing.
@@ -31,6 +32,9 @@ const PAUSE_MS = 4_000;
 
 function expectClean(report: ScenarioReport): void {
   expect(report.verdict.failed, report.lines.join('\n')).toEqual([]);
+  // Linearizable, and proven so: a pruned search ("unknown") is not a pass here.
+  const linearizable = report.verdict.results.find((r) => r.name === 'linearizable');
+  expect(linearizable?.linearizability?.verdict, report.lines.join('\n')).toBe('yes');
 }
 
 function others(id: string): string[] {

@@ -5,6 +5,7 @@
 // with "did not run". Pure, so invariants.test.ts can feed it fabricated evidence.
 import type { ChaosEvidence } from '../../scripts/chaos/evidence.js';
 import { checkInvariants, DEFAULT_FLOORS, type InvariantResult } from '../../scripts/chaos/invariants.js';
+import { linearizabilityReport } from '../../scripts/chaos/report.js';
 
 export interface ScenarioVerdict {
   /** The invariants that apply to this scenario, each PASS or FAIL. */
@@ -20,7 +21,7 @@ const DETAILS_PRINTED_MAX = 5;
 const CONTAINER_FLOORS = { ...DEFAULT_FLOORS, participantRecords: 0 };
 
 export function scenarioVerdict(e: ChaosEvidence): ScenarioVerdict {
-  const all = checkInvariants(e, CONTAINER_FLOORS);
+  const all = checkInvariants(e, { floors: CONTAINER_FLOORS });
   const applies = (r: InvariantResult): boolean => !(r.name === 'decisions-durable' && e.outage === null);
   const results = all.filter(applies);
   return {
@@ -35,7 +36,9 @@ export function verdictLines(v: ScenarioVerdict): string[] {
   const lines: string[] = [];
   for (const r of v.results) {
     lines.push(`  ${r.pass ? 'ok  ' : 'FAIL'}  ${r.name}: ${r.checked}${r.pass ? '' : `, ${r.violations.length} violations`}`);
-    for (const d of r.violations.slice(0, DETAILS_PRINTED_MAX)) lines.push(`          - ${d}`);
+    // "linearizable: yes/no/unknown", and on a violation the whole failing sub-history.
+    if (r.linearizability !== undefined) lines.push(...linearizabilityReport(r.linearizability));
+    else for (const d of r.violations.slice(0, DETAILS_PRINTED_MAX)) lines.push(`          - ${d}`);
   }
   for (const name of v.notApplicable) lines.push(`  n/a   ${name}: no full-cluster outage in this scenario`);
   return lines;

@@ -35,6 +35,15 @@ export interface TestClusterOptions {
   /** Extra flags for one node, by id. */
   readonly nodeArgs?: Readonly<Record<string, readonly string[]>>;
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra environment for one node, by id. */
+  readonly nodeEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Listen on these ports (one per node) instead of free ones picked here. */
+  readonly ports?: readonly number[];
+  /**
+   * The URL the other nodes reach a node at, by id (default its own): a TCP proxy in
+   * front of it (tcp-proxy.ts) can then cut the traffic to it while clients still reach it.
+   */
+  readonly peerUrls?: Readonly<Record<string, string>>;
   readonly clusterSecret?: string;
   /** Default 'info'. */
   readonly logLevel?: string;
@@ -73,7 +82,8 @@ process.once('exit', () => {
 export async function startCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first`);
   const n = opts.nodes ?? 3;
-  const ports = await freePorts(n);
+  const ports = opts.ports ?? (await freePorts(n));
+  if (ports.length !== n) throw new Error(`ports lists ${ports.length} ports for ${n} nodes`);
   const root = mkdtempSync(join(tmpdir(), 'ratify-cluster-'));
   const nodes: TestNode[] = ports.map((port, i) => ({
     id: `n${i + 1}`,
@@ -118,7 +128,7 @@ export class TestCluster {
   }
 
   peersFlag(): string {
-    return this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
+    return this.nodes.map((n) => `${n.id}=${this.opts.peerUrls?.[n.id] ?? n.url}`).join(',');
   }
 
   /** Headers for admin calls (cluster secret), empty without a secret. */
@@ -141,7 +151,7 @@ export class TestCluster {
       ...(o.args ?? []),
       ...(o.nodeArgs?.[id] ?? []),
     ];
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(o.env ?? {}) } });
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(o.env ?? {}), ...(o.nodeEnv?.[id] ?? {}) } });
     if (proc.pid === undefined) throw new Error(`could not spawn ${id}`);
     node.proc = proc;
     node.lastExit = null;
