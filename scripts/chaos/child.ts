@@ -27,6 +27,8 @@ export class ChildService {
     readonly name: string,
     private readonly args: readonly string[],
     private readonly logFile: string,
+    /** Added to the runner's environment. */
+    private readonly env: Readonly<Record<string, string>> = {},
   ) {}
 
   get pid(): number | null {
@@ -43,7 +45,7 @@ export class ChildService {
     const fd = openSync(this.logFile, 'a');
     let proc: ChildProcess;
     try {
-      proc = spawn(process.execPath, [...this.args], { detached: true, stdio: ['ignore', fd, fd] });
+      proc = spawn(process.execPath, [...this.args], { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...this.env } });
     } finally {
       closeSync(fd);
     }

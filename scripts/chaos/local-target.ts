@@ -2,7 +2,12 @@
 // 127.0.0.1 with free ports, under a temp directory (or --data). Faults are signals
 // sent by PID: SIGKILL, SIGSTOP/SIGCONT, SIGTERM + start. No partitions: processes on
 // one loopback interface share one network.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+//
+// Secured as production should be: a cluster secret from a file and HTTPS with mutual
+// TLS between the nodes, from a throwaway CA made for the run (scripts/dev-certs.ts).
+// The banks and this runner trust that CA to reach the nodes.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +15,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readParticipantRecords, type BankEndpoint } from './bank.js';
 import { ChildService } from './child.js';
-import { httpJson, pollUntil } from './http.js';
+import { makeClusterCerts } from '../dev-certs.js';
+import { httpJson, pollUntil, trustCa } from './http.js';
 import type { ChaosTarget, NodeEndpoint, RecordsResult } from './target.js';
 
 export interface LocalTargetOptions {
@@ -48,12 +54,13 @@ export class LocalTarget implements ChaosTarget {
     this.root = this.o.dataDir === null ? await mkdtemp(join(tmpdir(), 'ratify-chaos-')) : resolve(this.o.dataDir, `run-${this.o.runId}`);
     mkdirSync(join(this.root, 'logs'), { recursive: true });
     const ports = await freePorts(this.o.nodes + BANK_NAMES.length);
-    this.nodes = Array.from({ length: this.o.nodes }, (_, i) => ({ id: `n${i + 1}`, url: `http://127.0.0.1:${ports[i]!}` }));
+    this.nodes = Array.from({ length: this.o.nodes }, (_, i) => ({ id: `n${i + 1}`, url: `https://127.0.0.1:${ports[i]!}` }));
+    const security = this.secure(this.nodes.map((n) => n.id));
     const peers = this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
     for (const [i, n] of this.nodes.entries()) {
       const dataDir = join(this.root, n.id);
       mkdirSync(dataDir, { recursive: true });
-      const args = [cli, 'node', '--id', n.id, '--listen', `127.0.0.1:${ports[i]!}`, '--peers', peers, '--data', dataDir];
+      const args = [cli, 'node', '--id', n.id, '--listen', `127.0.0.1:${ports[i]!}`, '--peers', peers, '--data', dataDir, ...security.nodeArgs(n.id)];
       args.push('--state-machine', 'tx', '--log-level', this.o.nodeLogLevel, ...(this.o.nodeArgs ?? []));
       this.nodeProcs.set(n.id, new ChildService(n.id, args, join(this.root, 'logs', `${n.id}.log`)));
     }
@@ -64,13 +71,27 @@ export class LocalTarget implements ChaosTarget {
       const port = ports[this.o.nodes + i]!;
       const dataDir = join(this.root, name);
       const args = [bankService, '--name', name, '--host', '127.0.0.1', '--port', String(port), '--data', dataDir, '--coordinators', coordinators];
-      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`));
+      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), security.bankEnv);
       this.bankProcs.set(name, { proc, dataDir });
       const url = `http://127.0.0.1:${port}`;
       this.banks.push({ name, url, participantUrl: `${url}/ratify` });
       proc.start();
     }
     await Promise.all(this.banks.map((b) => waitHealthy(b.url, this.bankProcs.get(b.name)!.proc, signal)));
+  }
+
+  /** A secret file and certificates for this run; the runner trusts the CA from here on. */
+  private secure(ids: readonly string[]): { nodeArgs(id: string): string[]; bankEnv: Record<string, string> } {
+    const dir = join(this.root!, 'certs');
+    const ca = makeClusterCerts(dir, ids);
+    const secretFile = join(dir, 'cluster-secret');
+    writeFileSync(secretFile, `${randomBytes(24).toString('base64')}\n`, { mode: 0o600 });
+    trustCa(readFileSync(ca.cert));
+    return {
+      nodeArgs: (id) => ['--cluster-secret-file', secretFile, '--tls-cert', join(dir, `${id}.pem`), '--tls-key', join(dir, `${id}.key`), '--tls-ca', ca.cert, '--tls-mutual', 'true'],
+      // The banks' client SDK asks the coordinators about transactions in doubt.
+      bankEnv: { NODE_EXTRA_CA_CERTS: ca.cert },
+    };
   }
 
   async kill(id: string): Promise<void> {
@@ -131,6 +152,7 @@ export class LocalTarget implements ChaosTarget {
   async tearDown(keep: boolean): Promise<void> {
     const all = [...this.nodeProcs.values(), ...[...this.bankProcs.values()].map((b) => b.proc)];
     await Promise.all(all.map((p) => p.kill().catch(() => undefined)));
+    trustCa(null);
     if (!keep && this.root !== null && this.o.dataDir === null) await rm(this.root, { recursive: true, force: true });
   }
 
