@@ -49,7 +49,7 @@ export function peerAuthenticator(o: PeerAuthOptions): (request: FastifyRequest)
   return (request) => {
     if (keys === null && !o.tlsMutual) return UNCHECKED;
     const from = senderOf(request);
-    if (o.tlsMutual && process.env["NO_MTLS_CHECK"] !== "1") checkCertificate(request, from);
+    if (o.tlsMutual) checkCertificate(request, from);
     if (keys === null) return { ...UNCHECKED, from };
     const route = request.routeOptions.url ?? request.url;
     const bodySha256 = header(request, BODY_SHA256_HEADER) ?? '';
