@@ -90,7 +90,7 @@ async function runNode(config: NodeConfig): Promise<void> {
 
 function clusterCommand(): Command {
   const cmd = new Command('cluster')
-    .description('run a local development cluster of N nodes on 127.0.0.1 (other flags are passed to every node)')
+    .description('run a local development cluster of N nodes on 127.0.0.1 (other flags are passed to every node, {id} in them becoming its id; with --tls-cert the peer URLs are https)')
     .option('--nodes <n>', 'number of nodes', '3')
     .option('--base-port <port>', 'port of n1; n2 gets the next one, ...', '7001')
     .option('--host <host>', 'loopback address to bind', '127.0.0.1')

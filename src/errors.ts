@@ -4,8 +4,8 @@
 
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, description: 'The request body, params or query failed validation.' },
-  UNAUTHORIZED: { status: 401, description: 'A peer or admin call lacked the right cluster secret.' },
-  FORBIDDEN: { status: 403, description: 'The caller is not a member of this cluster, or belongs to another cluster.' },
+  UNAUTHORIZED: { status: 401, description: 'A peer or admin call was not authenticated: no valid signature under the cluster secret, a replayed or stale one, a wrong x-ratify-secret, or no trusted client certificate (mutual TLS).' },
+  FORBIDDEN: { status: 403, description: 'The caller is not a member of this cluster, belongs to another cluster, or speaks for another member than it authenticated as.' },
   TX_NOT_FOUND: { status: 404, description: 'No transaction with that id is known (it may have been retained past its limit).' },
   ROUTE_NOT_FOUND: { status: 404, description: 'No such endpoint.' },
   MEMBER_NOT_FOUND: { status: 404, description: 'No cluster member with that id.' },

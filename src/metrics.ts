@@ -1,6 +1,7 @@
 // Prometheus metrics of one node. Each node owns its own Registry (several nodes
 // run inside one test process), exposed at GET /metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REJECT_REASON_NAMES, type RejectReason } from './raft/plausibility.js';
 import type { Role } from './raft/types.js';
 
 export const ROLES = ['follower', 'candidate', 'precandidate', 'leader', 'learner'] as const satisfies readonly Role[];
@@ -32,6 +33,8 @@ export interface RaftMetrics {
   readonly snapshotsTaken: Counter;
   /** Snapshots received from a leader (InstallSnapshot), not the local restore at start-up. */
   readonly snapshotsInstalled: Counter;
+  /** Inbound Raft messages dropped as implausible (src/raft/plausibility.ts), by reason. */
+  readonly rejectedMessages: Counter<'reason'>;
 }
 
 export interface Metrics {
@@ -102,7 +105,20 @@ function createRaftMetrics(registry: Registry): RaftMetrics {
     }),
     snapshotsTaken: counter('ratify_raft_snapshots_taken_total', 'Local state-machine snapshots taken (log compactions).'),
     snapshotsInstalled: counter('ratify_raft_snapshots_installed_total', 'Snapshots received from a leader and restored.'),
+    rejectedMessages: rejectedCounter(registers),
   };
+}
+
+function rejectedCounter(registers: Registry[]): Counter<'reason'> {
+  const c = new Counter({
+    name: 'ratify_raft_rejected_messages_total',
+    help: 'Inbound Raft messages dropped before the core as implausible (a buggy or hostile peer), by reason.',
+    labelNames: ['reason'],
+    registers,
+  });
+  // Every reason shows from the start, at 0, so an alert can watch any of them.
+  for (const reason of REJECT_REASON_NAMES) c.inc({ reason } satisfies { reason: RejectReason }, 0);
+  return c;
 }
 
 /** What the Raft transport has sent, read from its counters at scrape time. */

@@ -27,7 +27,7 @@ export class ChildService {
     readonly name: string,
     private readonly args: readonly string[],
     private readonly logFile: string,
-    /** Added to the runner's environment (a password that must stay off the command line). */
+    /** Added to the runner's environment (a password that must stay off the command line, a CA to trust). */
     private readonly env: Readonly<Record<string, string>> = {},
   ) {}
 

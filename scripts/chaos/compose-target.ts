@@ -5,13 +5,13 @@
 // resolve it by name once it is back). A project that is not running is brought up
 // (image ratify:local, no build) and taken down again at the end (with its volumes, if
 // this run created them); one that was running is left running.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { readParticipantRecords, type BankEndpoint } from './bank.js';
 import { docker, dockerEngineProblem, findCompose, run } from './docker.js';
-import { httpJson, pollUntil } from './http.js';
+import { httpJson, pollUntil, trustCa } from './http.js';
 import type { ChaosTarget, NodeEndpoint, RecordsResult } from './target.js';
 
 export interface ComposeTargetOptions {
@@ -59,6 +59,10 @@ export class ComposeTarget implements ChaosTarget {
     const problem = await dockerEngineProblem();
     if (problem !== null) throw new Error(`--target compose: ${problem} (start one, or use --target local)`);
     if (!existsSync(this.o.composeFile)) throw new Error(`--target compose: no compose file at ${resolve(this.o.composeFile)} (--compose-file)`);
+    // The compose file serves HTTPS from certs/ beside it (see its header); the runner trusts that CA.
+    const ca = join(dirname(resolve(this.o.composeFile)), 'certs', 'ca.pem');
+    if (!existsSync(ca)) throw new Error(`--target compose: no ${ca}; make the certificates first (cluster/README.md, "Docker Compose")`);
+    trustCa(readFileSync(ca));
     this.compose = await findCompose();
     if (!(await this.allRunning())) {
       const label = `label=com.docker.compose.project=${this.o.project}`;
@@ -198,7 +202,7 @@ export class ComposeTarget implements ChaosTarget {
     const m = /:(\d+)$/.exec(out);
     if (m === null) throw new Error(`${service} does not publish port ${port} (compose port said "${out}")`);
     // Published on 127.0.0.1 by docker-compose.yml; loopback either way.
-    return `http://127.0.0.1:${m[1]!}`;
+    return `${service.startsWith('bank') ? 'http' : 'https'}://127.0.0.1:${m[1]!}`;
   }
 
   private async attachments(cid: string): Promise<Attachment[]> {

@@ -1,6 +1,21 @@
 // JSON over HTTP with a hard time bound on every call: a SIGSTOPped node (or a paused
 // container behind docker-proxy) accepts the connection and then never answers.
-import { request } from 'undici';
+import { Agent, request } from 'undici';
+
+/** Trusts the cluster's CA for every call below (the local target's nodes serve HTTPS); null: the system's CAs. */
+let agent: Agent | null = null;
+let trusted: Buffer | null = null;
+
+export function trustCa(pem: Buffer | null): void {
+  void agent?.close();
+  trusted = pem;
+  agent = pem === null ? null : new Agent({ connect: { ca: pem } });
+}
+
+/** The CA given to trustCa, for the client SDK's own connections. */
+export function trustedCa(): Buffer | null {
+  return trusted;
+}
 
 export type HttpResult = { readonly kind: 'reply'; readonly status: number; readonly body: unknown } | { readonly kind: 'failure'; readonly error: string };
 
@@ -15,6 +30,7 @@ export async function httpJson(method: 'GET' | 'POST' | 'PUT', url: string, o: {
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
       signal: AbortSignal.timeout(o.timeoutMs),
+      ...(agent === null ? {} : { dispatcher: agent }),
     });
     const text = await res.body.text();
     let body: unknown = text;

@@ -2,7 +2,12 @@
 // mode: nothing enlists them), all on 127.0.0.1 with free ports, under a temp directory (or --data). Faults are signals
 // sent by PID: SIGKILL, SIGSTOP/SIGCONT, SIGTERM + start. No partitions: processes on
 // one loopback interface share one network.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+//
+// Secured as production should be: a cluster secret from a file and HTTPS with mutual
+// TLS between the nodes, from a throwaway CA made for the run (scripts/dev-certs.ts).
+// The banks and this runner trust that CA to reach the nodes.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +15,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readParticipantRecords, type BankEndpoint } from './bank.js';
 import { ChildService } from './child.js';
-import { httpJson, pollUntil } from './http.js';
+import { makeClusterCerts } from '../dev-certs.js';
+import { httpJson, pollUntil, trustCa } from './http.js';
 import type { ParticipantKind } from './options.js';
 import { PostgresBanks } from './postgres-banks.js';
 import type { ChaosTarget, NodeEndpoint, RecordsResult } from './target.js';
@@ -57,12 +63,13 @@ export class LocalTarget implements ChaosTarget {
     mkdirSync(join(this.root, 'logs'), { recursive: true });
     const bankNames = this.o.stateMachine === 'kv' ? [] : BANK_NAMES;
     const ports = await freePorts(this.o.nodes + bankNames.length);
-    this.nodes = Array.from({ length: this.o.nodes }, (_, i) => ({ id: `n${i + 1}`, url: `http://127.0.0.1:${ports[i]!}` }));
+    this.nodes = Array.from({ length: this.o.nodes }, (_, i) => ({ id: `n${i + 1}`, url: `https://127.0.0.1:${ports[i]!}` }));
+    const security = this.secure(this.nodes.map((n) => n.id));
     const peers = this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
     for (const [i, n] of this.nodes.entries()) {
       const dataDir = join(this.root, n.id);
       mkdirSync(dataDir, { recursive: true });
-      const args = [cli, 'node', '--id', n.id, '--listen', `127.0.0.1:${ports[i]!}`, '--peers', peers, '--data', dataDir];
+      const args = [cli, 'node', '--id', n.id, '--listen', `127.0.0.1:${ports[i]!}`, '--peers', peers, '--data', dataDir, ...security.nodeArgs(n.id)];
       args.push('--state-machine', this.o.stateMachine ?? 'tx', '--log-level', this.o.nodeLogLevel, ...(this.o.nodeArgs ?? []));
       this.nodeProcs.set(n.id, new ChildService(n.id, args, join(this.root, 'logs', `${n.id}.log`)));
     }
@@ -77,13 +84,27 @@ export class LocalTarget implements ChaosTarget {
         this.postgres === null
           ? [bankService, '--name', name, '--host', '127.0.0.1', '--port', String(port), '--data', dataDir, '--coordinators', coordinators]
           : [bankService, ...this.postgres.serviceArgs(name, port, coordinators)];
-      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), this.postgres?.serviceEnv() ?? {});
+      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), { ...security.bankEnv, ...(this.postgres?.serviceEnv() ?? {}) });
       this.bankProcs.set(name, { proc, dataDir });
       const url = `http://127.0.0.1:${port}`;
       this.banks.push({ name, url, participantUrl: `${url}/ratify` });
       proc.start();
     }
     await Promise.all(this.banks.map((b) => waitHealthy(b.url, this.bankProcs.get(b.name)!.proc, signal)));
+  }
+
+  /** A secret file and certificates for this run; the runner trusts the CA from here on. */
+  private secure(ids: readonly string[]): { nodeArgs(id: string): string[]; bankEnv: Record<string, string> } {
+    const dir = join(this.root!, 'certs');
+    const ca = makeClusterCerts(dir, ids);
+    const secretFile = join(dir, 'cluster-secret');
+    writeFileSync(secretFile, `${randomBytes(24).toString('base64')}\n`, { mode: 0o600 });
+    trustCa(readFileSync(ca.cert));
+    return {
+      nodeArgs: (id) => ['--cluster-secret-file', secretFile, '--tls-cert', join(dir, `${id}.pem`), '--tls-key', join(dir, `${id}.key`), '--tls-ca', ca.cert, '--tls-mutual', 'true'],
+      // The banks' client SDK asks the coordinators about transactions in doubt.
+      bankEnv: { NODE_EXTRA_CA_CERTS: ca.cert },
+    };
   }
 
   async kill(id: string): Promise<void> {
@@ -168,6 +189,7 @@ export class LocalTarget implements ChaosTarget {
     await Promise.all(all.map((p) => p.kill().catch(() => undefined)));
     // The server's own data is always thrown away; its log stays with the others.
     await this.postgres?.stop().catch(() => undefined);
+    trustCa(null);
     if (!keep && this.root !== null && this.o.dataDir === null) await rm(this.root, { recursive: true, force: true });
   }
 

@@ -12,6 +12,7 @@
 // linearizability check (history()).
 import { RatifyClient } from '../../src/sdk/client.js';
 import { isRatifyClientError } from '../../src/sdk/client-error.js';
+import { trustedCa } from './http.js';
 import type { TransactionView } from '../../src/sdk/client-types.js';
 import type { Operation } from '../../test/linearizability/model.js';
 import type { TxInput, TxOutput } from '../../test/linearizability/tx-model.js';
@@ -71,7 +72,15 @@ export class TransferWorkload {
 
   constructor(private readonly o: WorkloadOptions) {
     // Per attempt: long enough for a decision (the client lengthens run() itself).
-    this.client = new RatifyClient({ nodes: o.nodeUrls, retries: o.clientRetries, timeoutMs: 10_000, backoffBaseMs: 100, backoffMaxMs: 2_000 });
+    const ca = trustedCa();
+    this.client = new RatifyClient({
+      nodes: o.nodeUrls,
+      retries: o.clientRetries,
+      timeoutMs: 10_000,
+      backoffBaseMs: 100,
+      backoffMaxMs: 2_000,
+      ...(ca === null ? {} : { tls: { ca } }),
+    });
   }
 
   start(): this {

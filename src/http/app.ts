@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { KV_KEY_BYTES_MAX, type KvStateMachine } from '../node/kv-state-machine.js';
 import type { NodeId } from '../raft/types.js';
+import type { TlsMaterial } from '../transport/peer-tls.js';
 import { RAFT_MESSAGES_PATH, RAFT_STREAM_PATH, raftRoutes } from '../transport/raft-routes.js';
 import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
@@ -21,7 +22,10 @@ import { metricsRoutes } from './metrics-routes.js';
 export interface AppConfig {
   readonly nodeId: NodeId;
   readonly clusterId: string;
+  /** One secret, or several comma-separated while rotating (src/node/secrets.ts). */
   readonly clusterSecret: string | null;
+  /** Serve HTTPS with this material (and ask for client certificates with mutual TLS); null or absent: HTTP. */
+  readonly tls?: TlsMaterial | null;
   readonly bodyLimitBytes: number;
   readonly raftBodyLimitBytes: number;
   readonly readyLagEntriesMax: number;
@@ -57,7 +61,9 @@ const EXEMPT_FROM_DRAINING: ReadonlySet<string> = new Set([RAFT_MESSAGES_PATH, R
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, node } = opts;
+  const tls = config.tls ?? null;
   const app = Fastify({
+    ...(tls === null ? {} : { https: httpsOptions(tls) }),
     loggerInstance: opts.logger,
     bodyLimit: config.bodyLimitBytes,
     // Per-request info lines would drown the Raft logs; errors are logged by the handler.
@@ -68,11 +74,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Errors raised before routing (param too long, malformed URL) get the same shape as all others.
     frameworkErrors: sendFrameworkError,
   }) as unknown as FastifyInstance;
-  installEdge(app, { clusterSecret: config.clusterSecret });
+  installEdge(app, { clusterSecret: config.clusterSecret, clusterId: config.clusterId, nodeId: config.nodeId, tlsMutual: tls?.mutual ?? false });
   const draining = opts.draining ?? new Draining();
   draining.install(app, (req) => EXEMPT_FROM_DRAINING.has(req.routeOptions.url ?? ''));
   // The one forwarder of the node: every route group relays writes to the leader through it.
-  const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs });
+  const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs, tls });
   draining.onBegin(() => forwarder.abortInFlight());
   app.addHook('onClose', async () => forwarder.close());
 
@@ -89,4 +95,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder, staleFollowerReads: opts.staleFollowerReads ?? false });
   if (opts.txPlugin !== undefined) await app.register(opts.txPlugin, { forwarder });
   return app;
+}
+
+/**
+ * With mutual TLS the server asks every client for a certificate but lets those
+ * without one in: the client API stays open to them, and the auth hook requires a
+ * verified certificate naming the sender on peer routes (and on admin routes
+ * when there is no cluster secret).
+ */
+function httpsOptions(tls: TlsMaterial): { key: Buffer; cert: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean } {
+  return { key: tls.key, cert: tls.cert, ...(tls.ca === null ? {} : { ca: tls.ca }), requestCert: tls.mutual, rejectUnauthorized: false };
 }

@@ -5,15 +5,22 @@
 // build: nothing is open by omission.
 //
 //   public  no check (health, metrics, the client API while it has no tokens)
-//   peer    Raft traffic between nodes: the cluster secret
-//   admin   membership and leadership changes: the cluster secret
+//   peer    Raft traffic between nodes: a request head signed under the sender's
+//           key derived from the cluster secret, and with mutual TLS a certificate
+//           naming the sender (peer-auth.ts); the result is request.peerAuth
+//   admin   membership and leadership changes: the cluster secret in
+//           x-ratify-secret (any accepted one, during a rotation), or with mutual
+//           TLS and no secret a client certificate from the cluster's CA
 //
-// A null secret disables the checks (loopback development clusters; the node
-// refuses to listen beyond loopback without one, see src/node/config.ts).
+// Neither secret nor mutual TLS disables the checks (loopback development clusters;
+// the node refuses to listen beyond loopback without one, see src/node/config.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RatifyError } from '../errors.js';
+import { parseSecretList } from '../node/secrets.js';
 import { assertNever } from '../raft/types.js';
+import { clientIdentity } from '../transport/peer-tls.js';
+import { peerAuthenticator, type PeerAuth } from './peer-auth.js';
 
 export type Access = 'public' | 'peer' | 'admin';
 const ACCESS = { public: true, peer: true, admin: true } as const satisfies Record<Access, true>;
@@ -34,16 +41,30 @@ declare module 'fastify' {
     /** Who may call the route. Required on every route of a node (installAuth checks). */
     access?: Access;
   }
+  interface FastifyRequest {
+    /** Set by the auth hook on peer routes: who sent the request and the key its body must verify under. */
+    peerAuth: PeerAuth | null;
+  }
 }
 
 export const SECRET_HEADER = 'x-ratify-secret';
 
 export interface AuthOptions {
+  /** One secret, or several separated by commas while rotating (src/node/secrets.ts); null: none. */
   readonly clusterSecret: string | null;
+  readonly clusterId: string;
+  /** This node: peer requests are signed for it. */
+  readonly nodeId: string;
+  /** Mutual TLS between nodes (the server asks clients for certificates). */
+  readonly tlsMutual?: boolean;
 }
 
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
-  const check = secretCheck(opts.clusterSecret);
+  const secrets = parseSecretList(opts.clusterSecret);
+  const mutual = opts.tlsMutual ?? false;
+  const admin = adminCheck(secrets, mutual);
+  const peer = peerAuthenticator({ clusterId: opts.clusterId, nodeId: opts.nodeId, secrets, tlsMutual: mutual });
+  app.decorateRequest('peerAuth', null);
   // Every route says who may call it: a route that forgot is a programmer error,
   // caught when the app is built, not a silently open endpoint.
   app.addHook('onRoute', (route) => {
@@ -57,22 +78,33 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       case 'public':
         return;
       case 'peer':
+        request.peerAuth = peer(request);
+        return;
       case 'admin':
-        return check(request);
+        return admin(request);
       default:
         return assertNever(access);
     }
   });
 }
 
-/** Throws UNAUTHORIZED unless the request carries the secret; a null secret admits everyone. */
-export function secretCheck(secret: string | null): (request: FastifyRequest) => void {
-  const expected = secret === null ? null : digest(secret);
+/**
+ * Throws UNAUTHORIZED unless the request carries one of the secrets; with none, a
+ * client certificate from the cluster CA when mutual TLS is on, else nothing.
+ */
+export function adminCheck(secrets: readonly string[], mutualTls = false): (request: FastifyRequest) => void {
+  const expected = secrets.map(digest);
   return (request) => {
-    if (expected === null) return;
+    if (expected.length === 0) {
+      if (!mutualTls) return;
+      const id = clientIdentity(request.raw.socket);
+      if (!id.ok) throw new RatifyError('UNAUTHORIZED', `an admin call needs a client certificate from --tls-ca: ${id.why}`);
+      return;
+    }
     const given = request.headers[SECRET_HEADER];
-    // Compare digests so that neither the length nor the content leaks through timing.
-    if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
+    // Compare digests so that neither the length nor the content leaks through timing; try every accepted secret.
+    const g = typeof given === 'string' ? digest(given) : null;
+    if (g === null || !expected.reduce((ok, e) => timingSafeEqual(g, e) || ok, false)) {
       throw new RatifyError('UNAUTHORIZED', `missing or wrong ${SECRET_HEADER} header`);
     }
   };

@@ -14,6 +14,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request as undiciRequest } from 'undici';
 import { RatifyError, isRatifyError } from '../errors.js';
+import { nodeConnectOptions, type TlsMaterial } from '../transport/peer-tls.js';
 import { describeError } from '../util/describe-error.js';
 import { SECRET_HEADER } from './auth.js';
 
@@ -30,6 +31,8 @@ export interface LeaderForwarderOptions {
   readonly timeoutMs: number;
   /** Keep-alive connections to the leader. */
   readonly connections?: number;
+  /** For an https:// leader: the cluster's CA, and our certificate with mutual TLS. */
+  readonly tls?: TlsMaterial | null;
 }
 
 export interface LeaderHint {
@@ -43,7 +46,8 @@ export class LeaderForwarder {
   private readonly stopping = new AbortController();
 
   constructor(private readonly opts: LeaderForwarderOptions) {
-    this.agent = new Agent({ connections: opts.connections ?? 64, keepAliveTimeout: 30_000 });
+    const tls = opts.tls ?? null;
+    this.agent = new Agent({ connections: opts.connections ?? 64, keepAliveTimeout: 30_000, ...(tls === null ? {} : { connect: nodeConnectOptions(tls) }) });
   }
 
   /** Run `local`; on NOT_LEADER, relay the request to the leader and send its reply instead. */

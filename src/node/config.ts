@@ -16,6 +16,8 @@ import { RatifyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import type { Member, NodeId } from '../raft/types.js';
 import { txConfigDefaults, validateTxConfig, type TxConfig } from '../tx/config.js';
+import { isLoopbackHost } from './loopback.js';
+import { parseSecretList, readSecretFile, secretErrors } from './secrets.js';
 
 export const STATE_MACHINES = ['tx', 'kv'] as const;
 /** `tx`: the transaction coordinator. `kv`: a tiny key-value store for raw-consensus tests and benchmarks. */
@@ -33,8 +35,21 @@ export interface NodeConfig {
   readonly peers: readonly Member[];
   readonly dataDir: string;
   readonly clusterId: string;
-  /** Shared secret for peer and admin calls; null disables the check. */
+  /**
+   * Shared secret(s) for peer and admin calls, comma-separated during a rotation (the
+   * first signs, all are accepted; src/node/secrets.ts); null disables the check.
+   * Filled from clusterSecretFile when that is set.
+   */
   readonly clusterSecret: string | null;
+  /** A file holding the secret(s), one per line, instead of clusterSecret. */
+  readonly clusterSecretFile: string | null;
+  /** PEM certificate (chain) and key: serve HTTPS, to clients and peers alike. */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  /** PEM CA bundle that peers' certificates must chain to (and clients' certificates, with tlsMutual). */
+  readonly tlsCa: string | null;
+  /** Mutual TLS between nodes: peer calls need a certificate from tlsCa naming the sender's member id. */
+  readonly tlsMutual: boolean;
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
@@ -42,6 +57,8 @@ export interface NodeConfig {
   readonly maxAppendBytes: number;
   readonly snapshotThresholdEntries: number;
   readonly snapshotChunkBytes: number;
+  /** Bytes of one incoming snapshot gathered in memory; a larger one is refused. */
+  readonly snapshotBytesMax: number;
   readonly maxUncommittedEntries: number;
   readonly maxPendingProposals: number;
   readonly maxPendingReads: number;
@@ -92,6 +109,11 @@ const MiB = 1024 * KiB;
 export const nodeConfigDefaults = {
   clusterId: 'ratify',
   clusterSecret: null,
+  clusterSecretFile: null,
+  tlsCert: null,
+  tlsKey: null,
+  tlsCa: null,
+  tlsMutual: false,
   tickMs: 20,
   electionTicks: 15,
   heartbeatTicks: 3,
@@ -99,6 +121,9 @@ export const nodeConfigDefaults = {
   maxAppendBytes: 1 * MiB,
   snapshotThresholdEntries: 10_000,
   snapshotChunkBytes: 1 * MiB,
+  // The transaction state at its default limits stays far below (tens of MiB); a cap
+  // keeps a broken or hostile leader from making a follower gather without end.
+  snapshotBytesMax: 1024 * MiB,
   maxUncommittedEntries: 8192,
   maxPendingProposals: 4096,
   maxPendingReads: 4096,
@@ -204,9 +229,31 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
   clusterSecret: {
     flag: 'cluster-secret',
     env: 'RATIFY_CLUSTER_SECRET',
-    description: 'shared secret for peer and admin calls (header x-ratify-secret)',
-    defaultHelp: 'none: no check',
+    description: 'shared secret for peer calls (signed) and admin calls (header x-ratify-secret); "new,old" while rotating; prefer the env or --cluster-secret-file: ps shows flags',
+    defaultHelp: 'none: required unless listening on loopback',
     parse: parseNullable(parseString),
+  },
+  clusterSecretFile: {
+    flag: 'cluster-secret-file',
+    env: 'RATIFY_CLUSTER_SECRET_FILE',
+    description: 'file with the cluster secret(s), one per line (the first signs)',
+    defaultHelp: 'none',
+    parse: parseNullable(parseString),
+  },
+  tlsCert: { flag: 'tls-cert', env: 'RATIFY_TLS_CERT', description: 'PEM certificate: serve HTTPS to clients and peers (peer URLs are https://)', defaultHelp: 'none: plain HTTP', parse: parseNullable(parseString) },
+  tlsKey: { flag: 'tls-key', env: 'RATIFY_TLS_KEY', description: 'PEM private key of --tls-cert', defaultHelp: 'none', parse: parseNullable(parseString) },
+  tlsCa: {
+    flag: 'tls-ca',
+    env: 'RATIFY_TLS_CA',
+    description: "PEM CA bundle that peers' certificates must chain to",
+    defaultHelp: "none: the system's CAs",
+    parse: parseNullable(parseString),
+  },
+  tlsMutual: {
+    flag: 'tls-mutual',
+    env: 'RATIFY_TLS_MUTUAL',
+    description: 'mutual TLS between nodes: peer calls need a --tls-ca certificate whose DNS subjectAltName is the member id (true|false)',
+    parse: parseBoolean,
   },
   tickMs: { flag: 'tick-ms', env: 'RATIFY_TICK_MS', description: 'length of one Raft tick', parse: int },
   electionTicks: { flag: 'election-ticks', env: 'RATIFY_ELECTION_TICKS', description: 'election timeout base, in ticks', parse: int },
@@ -228,6 +275,12 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     flag: 'snapshot-chunk-bytes',
     env: 'RATIFY_SNAPSHOT_CHUNK_BYTES',
     description: 'bytes per InstallSnapshot chunk',
+    parse: int,
+  },
+  snapshotBytesMax: {
+    flag: 'snapshot-bytes-max',
+    env: 'RATIFY_SNAPSHOT_BYTES_MAX',
+    description: 'largest snapshot this node gathers from a leader (in memory); a larger one is refused',
     parse: int,
   },
   maxUncommittedEntries: {
@@ -381,11 +434,27 @@ export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
     const own = (parsed['peers'] as Member[]).find((m) => m.id === parsed['id']);
     if (own !== undefined) parsed['listen'] = listenFromUrl(own.url);
   }
+  resolveSecretFile(parsed, errors);
   parsed['tx'] = resolveTxConfig(fileRaw['tx'], sources.env ?? {}, sources.txFlags ?? [], errors);
   if (errors.length > 0) throw configError(errors);
   const config = parsed as unknown as NodeConfig;
   validateNodeConfig(config);
   return config;
+}
+
+/** A secret file fills clusterSecret; giving both is ambiguous (which would win a rotation?). */
+function resolveSecretFile(parsed: Record<string, unknown>, errors: string[]): void {
+  const file = parsed['clusterSecretFile'];
+  if (typeof file !== 'string') return;
+  if (parsed['clusterSecret'] !== null && parsed['clusterSecret'] !== undefined) {
+    errors.push('clusterSecret and clusterSecretFile are both set: give one (--cluster-secret-file is the one ps cannot show)');
+    return;
+  }
+  try {
+    parsed['clusterSecret'] = readSecretFile(file);
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -520,9 +589,7 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   };
   if (!ID_PATTERN.test(c.id)) errors.push(`id (${show(c.id)}) must match ${ID_PATTERN.source}`);
   if (!ID_PATTERN.test(c.clusterId)) errors.push(`clusterId (${show(c.clusterId)}) must match ${ID_PATTERN.source}`);
-  if (c.clusterSecret !== null && c.clusterSecret.length < 8) {
-    errors.push(`clusterSecret (${c.clusterSecret.length} characters) must be at least 8 characters`);
-  }
+  errors.push(...secretErrors(parseSecretList(c.clusterSecret)), ...tlsErrors(c), ...peerAuthErrors(c));
   if (c.listen.host === '') errors.push('listen host must not be empty');
   range('listen port', c.listen.port, 1, 65535);
   errors.push(...peerErrors(c.id, c.peers));
@@ -540,6 +607,11 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   range('maxAppendBytes', c.maxAppendBytes, 1 * KiB, 64 * MiB);
   range('snapshotThresholdEntries', c.snapshotThresholdEntries, 1, 10_000_000);
   range('snapshotChunkBytes', c.snapshotChunkBytes, 1 * KiB, 64 * MiB);
+  // 2 GiB: well below what one Node.js buffer can hold (the snapshot is one array once gathered).
+  range('snapshotBytesMax', c.snapshotBytesMax, 1 * MiB, 2048 * MiB);
+  if (c.snapshotBytesMax < c.snapshotChunkBytes) {
+    errors.push(`snapshotBytesMax (${c.snapshotBytesMax}) must be at least snapshotChunkBytes (${c.snapshotChunkBytes})`);
+  }
   range('maxUncommittedEntries', c.maxUncommittedEntries, 1, 1_000_000);
   range('maxPendingProposals', c.maxPendingProposals, 1, 1_000_000);
   if (c.maxPendingProposals > c.maxUncommittedEntries) {
@@ -574,6 +646,28 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
     errors.push(`stateMachine (${show(c.stateMachine)}) must be one of ${STATE_MACHINES.join(', ')}`);
   }
   errors.push(...txErrors(c.tx));
+  return errors;
+}
+
+/** Secure by default: beyond loopback, anyone who reaches the port could otherwise speak Raft. */
+function peerAuthErrors(c: NodeConfig): string[] {
+  if (isLoopbackHost(c.listen.host) || parseSecretList(c.clusterSecret).length > 0 || c.tlsMutual) return [];
+  return [
+    `listen host ${show(c.listen.host)} is not loopback, so peers must authenticate: set a cluster secret ` +
+      '(--cluster-secret-file FILE with one line of at least 16 random characters, or RATIFY_CLUSTER_SECRET; ' +
+      'e.g. `head -c 24 /dev/urandom | base64`, the same on every node), or mutual TLS (--tls-cert, --tls-key, --tls-ca and --tls-mutual true)',
+  ];
+}
+
+function tlsErrors(c: NodeConfig): string[] {
+  const errors: string[] = [];
+  if ((c.tlsCert === null) !== (c.tlsKey === null)) errors.push('tlsCert and tlsKey go together: set both (--tls-cert, --tls-key) or neither');
+  if (c.tlsMutual && (c.tlsCert === null || c.tlsCa === null)) errors.push('tlsMutual needs tlsCert, tlsKey and tlsCa (--tls-cert, --tls-key, --tls-ca)');
+  const scheme = c.tlsCert === null ? 'http:' : 'https:';
+  const own = c.peers.find((p) => p.id === c.id);
+  if (own !== undefined && isHttpUrl(own.url) && new URL(own.url).protocol !== scheme) {
+    errors.push(`this node's peer url (${show(own.url)}) must be ${scheme}// ${c.tlsCert === null ? 'without' : 'with'} --tls-cert`);
+  }
   return errors;
 }
 

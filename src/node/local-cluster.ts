@@ -82,15 +82,29 @@ export function validateLocalCluster(o: LocalClusterOptions): string[] {
   return errors;
 }
 
+/**
+ * With --tls-cert the nodes serve HTTPS and their peer URLs are https://. Each node
+ * needs a certificate naming its own id for mutual TLS, so "{id}" in any flag passed
+ * through becomes the node's id: --tls-cert certs/{id}.pem --tls-key certs/{id}.key.
+ */
+export function nodeArgsFor(id: string, extraArgs: readonly string[]): string[] {
+  return extraArgs.map((a) => a.replaceAll('{id}', id));
+}
+
+function usesTls(extraArgs: readonly string[]): boolean {
+  return extraArgs.some((a) => a === '--tls-cert' || a.startsWith('--tls-cert='));
+}
+
 /** Runs until a signal stops it; resolves with the exit code to use. */
 export function runLocalCluster(o: LocalClusterOptions): Promise<number> {
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
-  const urlOf = (i: number): string => `http://${o.host}:${o.basePort + i}`;
+  const scheme = usesTls(o.extraArgs) ? 'https' : 'http';
+  const urlOf = (i: number): string => `${scheme}://${o.host}:${o.basePort + i}`;
   const peers = ids.map((id, i) => `${id}=${urlOf(i)}`).join(',');
   const children: Child[] = ids.map((id, i) => {
     const dataDir = resolve(join(o.dataDir, id));
     mkdirSync(dataDir, { recursive: true });
-    const args = [...NODE_HEAP_FLAGS, o.cliPath, 'node', '--id', id, '--listen', `${o.host}:${o.basePort + i}`, '--peers', peers, '--data', dataDir, ...o.extraArgs];
+    const args = [...NODE_HEAP_FLAGS, o.cliPath, 'node', '--id', id, '--listen', `${o.host}:${o.basePort + i}`, '--peers', peers, '--data', dataDir, ...nodeArgsFor(id, o.extraArgs)];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: nodeProcessEnv() });
     const child: Child = { id, url: urlOf(i), proc, exited: false };
     prefixLines(proc.stdout, id, process.stdout);

@@ -44,6 +44,7 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import { mustSync } from '../storage/save-plan.js';
 import type { Transport } from '../transport/transport.js';
 import type { NodeConfig } from './config.js';
+import { InboundGuard } from './inbound-guard.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
 import { PeerMatch } from './peer-match.js';
@@ -61,6 +62,7 @@ export type RaftNodeConfig = Pick<
   | 'maxAppendBytes'
   | 'snapshotThresholdEntries'
   | 'snapshotChunkBytes'
+  | 'snapshotBytesMax'
   | 'maxUncommittedEntries'
   | 'maxPendingProposals'
   | 'maxPendingReads'
@@ -103,6 +105,8 @@ export class RaftNode implements ClusterNode {
   private readonly waiters = new Set<() => void>();
   /** What followers and learners acknowledged to this node as leader (for promotion). */
   private readonly peerMatch = new PeerMatch();
+  /** Drops implausible inbound messages before the core sees them. */
+  private readonly inbound: InboundGuard;
 
   private ticker: NodeJS.Timeout | null = null;
   private started = false;
@@ -133,8 +137,9 @@ export class RaftNode implements ClusterNode {
   /** A commit-index-only hard state not on disk yet: it rides on the next synced save, or is written at stop() (see persist). */
   private unwrittenHard: HardState | null = null;
 
-  private constructor(opts: RaftNodeOptions, core: RaftCoreApi, initial: InitialState) {
+  private constructor(opts: RaftNodeOptions, core: RaftCoreApi, initial: InitialState, inbound: InboundGuard) {
     this.nodeId = opts.config.id;
+    this.inbound = inbound;
     this.cfg = opts.config;
     this.core = core;
     this.storage = opts.storage;
@@ -174,7 +179,13 @@ export class RaftNode implements ClusterNode {
       bootstrapMembers: opts.config.peers,
       appliedIndex: stored.snapshot?.meta.index ?? 0,
     };
-    const raftConfig = toRaftConfig(opts.config);
+    const inbound = new InboundGuard({
+      limits: { snapshotBytesMax: opts.config.snapshotBytesMax },
+      logger: opts.logger,
+      count: (reason) => opts.metrics?.rejectedMessages.inc({ reason }),
+    });
+    const acceptSnapshot = inbound.snapshotAcceptor(opts.stateMachine);
+    const raftConfig = { ...toRaftConfig(opts.config), ...(acceptSnapshot === undefined ? {} : { acceptSnapshot }) };
     const core = (opts.createCore ?? defaultCore)(raftConfig, initial);
     opts.logger.info(
       {
@@ -185,7 +196,7 @@ export class RaftNode implements ClusterNode {
       },
       'raft node opened',
     );
-    return new RaftNode(opts, core, initial);
+    return new RaftNode(opts, core, initial, inbound);
   }
 
   /** Start ticking and accepting messages. */
@@ -212,15 +223,12 @@ export class RaftNode implements ClusterNode {
     this.listeners.clear();
   }
 
-  /** Inbound messages from the transport (already validated there). */
+  /** Inbound messages from the transport (well-formed there; judged plausible here, one by one). */
   receive(messages: readonly Message[]): void {
     if (!this.started || this.stopped || this.failed) return; // Raft tolerates the loss
     for (const m of messages) {
-      // The core asserts both (a violation there is a bug); from the network they are misrouting.
-      if (m.to !== this.nodeId || m.from === this.nodeId) {
-        this.log.warn({ to: m.to, from: m.from, type: m.type }, 'dropping a misaddressed message');
-        continue;
-      }
+      // Against the state the core is in right now: earlier messages of the batch may have changed it.
+      if (!this.inbound.admit(m, this.core.localState())) continue;
       this.noteLeaderCommit(m);
       this.peerMatch.observe(m);
       try {

@@ -21,6 +21,7 @@ import type { NodeConfig } from './config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
 import { readTestSwitches } from './test-switches.js';
+import { loadTlsMaterial } from './tls-files.js';
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -44,6 +45,7 @@ export interface StartNodeOptions {
 export async function startNode(config: NodeConfig, opts: StartNodeOptions = {}): Promise<RunningNode> {
   let raftNode: RaftNode | null = null;
   const logger = opts.logger ?? createLogger({ level: config.logLevel, nodeId: config.id, term: () => raftNode?.term });
+  const tls = loadTlsMaterial(config);
   mkdirSync(config.dataDir, { recursive: true });
   const parts: Parts = {
     storage: await LevelRaftStorage.open(config.dataDir),
@@ -64,6 +66,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       nodeId: config.id,
       clusterId: config.clusterId,
       secret: config.clusterSecret,
+      tls,
       members: config.peers,
       maxQueuedMessagesPerPeer: config.maxQueuedMessagesPerPeer,
       maxInflightRequestsPerPeer: config.maxInflightRequestsPerPeer,
@@ -93,6 +96,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         nodeId: config.id,
         clusterId: config.clusterId,
         clusterSecret: config.clusterSecret,
+        tls,
         bodyLimitBytes: config.bodyLimitBytes,
         raftBodyLimitBytes: config.raftBodyLimitBytes,
         readyLagEntriesMax: config.readyLagEntriesMax,
@@ -110,7 +114,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     await app.listen({ host: config.listen.host, port: config.listen.port });
     node.start();
     await parts.tx?.start();
-    logger.info({ listen: config.listen, peers: config.peers, stateMachine: config.stateMachine }, 'ratify node started');
+    const security = { tls: tls === null ? 'off' : tls.mutual ? 'mutual' : 'server', clusterSecret: config.clusterSecret === null ? 'none' : 'set' };
+    logger.info({ listen: config.listen, peers: config.peers, stateMachine: config.stateMachine, ...security }, 'ratify node started');
     let stopping: Promise<void> | null = null;
     return {
       config,

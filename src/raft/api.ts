@@ -1,5 +1,6 @@
 // The public surface of the pure Raft core (implemented in ./raft.ts).
 // The driver (src/node/) and the simulation harness (test/sim/) use only this.
+import type { LocalState } from './plausibility.js';
 import type {
   ConfChange,
   HardState,
@@ -54,4 +55,6 @@ export interface RaftCoreApi {
   snapshotIndex(): number;
   /** status().members, without building a status (the driver asks on every Ready). */
   members(): readonly Member[];
+  /** What the inbound plausibility check reads (plausibility.ts), taken before each message is stepped. */
+  localState(): LocalState;
 }

@@ -17,6 +17,8 @@ export interface FollowerHost {
   onAppended(entries: readonly Entry[]): void;
   /** A snapshot replaced the whole log: the config comes from it now. */
   onRestored(): void;
+  /** The state machine can restore this snapshot data (RaftConfig.acceptSnapshot). */
+  acceptSnapshot(data: Uint8Array): boolean;
 }
 
 export class FollowerReplication {
@@ -71,7 +73,9 @@ export class FollowerReplication {
       return;
     }
     const r = this.receiver.accept(m);
-    if (r.complete !== null) {
+    // Data the state machine cannot read would stop the node at restore: keep the log as it is.
+    const usable = r.complete === null || this.host.acceptSnapshot(r.complete.data);
+    if (r.complete !== null && usable) {
       log.restore(r.complete);
       this.host.onRestored();
     }
@@ -81,9 +85,9 @@ export class FollowerReplication {
       to: m.from,
       term: this.host.term(),
       snapshotIndex: meta.index,
-      nextOffset: r.nextOffset,
-      installed: r.complete !== null,
-      success: true,
+      nextOffset: usable ? r.nextOffset : 0,
+      installed: r.complete !== null && usable,
+      success: usable,
     });
   }
 

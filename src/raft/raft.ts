@@ -43,6 +43,7 @@ import { Leader, type LeaderHost } from './leader.js';
 import { RaftLog } from './log.js';
 import { sameMembers } from './membership.js';
 import { Outbox } from './outbox.js';
+import type { LocalState } from './plausibility.js';
 import { LinearizableReads } from './read-index.js';
 import { ReadyTracker } from './ready.js';
 import {
@@ -414,6 +415,10 @@ export class RaftCore implements RaftCoreApi {
     return this.config.members;
   }
 
+  localState(): LocalState {
+    return { id: this.id, term: this.term, role: this.role, leaderId: this.leaderId, lastIndex: this.log.lastIndex() };
+  }
+
   status(): CoreStatus {
     return {
       id: this.id,
@@ -458,6 +463,7 @@ export class RaftCore implements RaftCoreApi {
         if (next !== null) this.adoptConfig(next);
       },
       onRestored: () => this.adoptConfig(this.config.scan()),
+      acceptSnapshot: (data) => this.cfg.acceptSnapshot?.(data) ?? true,
     });
   }
 

@@ -16,4 +16,10 @@ export interface StateMachine {
   snapshot(): Uint8Array;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
+  /**
+   * Whether restore(data) would succeed, without changing any state: null if so,
+   * else what is wrong. Asked before a snapshot received from a leader replaces the
+   * log (RaftConfig.acceptSnapshot); without it every snapshot is accepted.
+   */
+  checkSnapshot?(data: Uint8Array): string | null;
 }

@@ -218,6 +218,13 @@ export interface RaftConfig {
   readonly checkQuorum: boolean;
   /** Seeded random source in [0, 1). Only the driver may pass Math.random. */
   readonly random: () => number;
+  /**
+   * Whether a snapshot received from a leader can be restored: its data belongs to
+   * the state machine, so only the driver can tell. Asked once every chunk has
+   * arrived, before the snapshot replaces the log; a refused one is answered as a
+   * failed transfer and changes nothing. It must not change what it reads. Default: accept.
+   */
+  readonly acceptSnapshot?: (data: Uint8Array) => boolean;
 }
 
 /** Reasons the core refuses a request synchronously. */

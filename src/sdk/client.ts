@@ -36,6 +36,13 @@ export interface RatifyClientOptions {
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
   readonly connectionsPerNode?: number;
+  /**
+   * For https:// nodes: the PEM CA the nodes' certificates chain to (default: the
+   * system's CAs), and a client certificate and key where the cluster asks for one
+   * (the transaction API does not; admin calls of a cluster with mutual TLS and no
+   * secret do).
+   */
+  readonly tls?: { readonly ca?: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
 }
 
 interface Call {
@@ -71,7 +78,9 @@ export class RatifyClient {
     this.backoffMaxMs = inRange('backoffMaxMs', o.backoffMaxMs ?? 2_000, this.backoffBaseMs, 600_000);
     const connections = inRange('connectionsPerNode', o.connectionsPerNode ?? 32, 1, 4096);
     this.secret = o.secret;
-    this.agent = new Agent({ connections, keepAliveTimeout: 30_000, connect: { timeout: this.timeoutMs } });
+    const tls = o.tls ?? {};
+    const connect = { timeout: this.timeoutMs, ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.cert === undefined ? {} : { cert: tls.cert }), ...(tls.key === undefined ? {} : { key: tls.key }) };
+    this.agent = new Agent({ connections, keepAliveTimeout: 30_000, connect });
     this.finder = new LeaderFinder(this.nodes, (node) => this.fetchJson<ClusterView>(node, { method: 'GET', path: '/v1/cluster', timeoutMs: Math.min(this.timeoutMs, 5_000) }));
   }
 

@@ -10,7 +10,10 @@ import type { Member, Message, NodeId } from '../raft/types.js';
 import { checkRange } from './check-range.js';
 import { DEFAULT_WIRE_LIMITS } from './message-guard.js';
 import { PeerChannel, type PeerChannelConfig, type TransportCounters, type TransportLogger } from './peer-channel.js';
+import { PeerKeys } from './peer-mac.js';
 import { PeerStream } from './peer-stream.js';
+import type { TlsMaterial } from './peer-tls.js';
+import { parseSecretList } from '../node/secrets.js';
 import type { Transport } from './transport.js';
 
 export type { TransportCounters, TransportLogger } from './peer-channel.js';
@@ -18,7 +21,10 @@ export type { TransportCounters, TransportLogger } from './peer-channel.js';
 export interface HttpTransportOptions {
   readonly clusterId: string;
   readonly nodeId: NodeId;
+  /** The cluster secret(s), comma-separated (the first signs); null sends unsigned. */
   readonly secret: string | null;
+  /** TLS material for https:// peers; null or absent uses the system's defaults. */
+  readonly tls?: TlsMaterial | null;
   readonly members: readonly Member[];
   readonly maxQueuedMessagesPerPeer: number;
   readonly maxInflightRequestsPerPeer: number;
@@ -105,6 +111,7 @@ function validateOptions(opts: HttpTransportOptions): PeerChannelConfig {
     throw new RatifyError('CONFIG_INVALID', 'clusterId and nodeId must be non-empty');
   }
   const maxEnvelopeBytes = opts.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+  const secrets = parseSecretList(opts.secret);
   const maxMessagesPerEnvelope = opts.maxMessagesPerEnvelope ?? DEFAULT_WIRE_LIMITS.maxMessagesPerEnvelope;
   checkRange('maxQueuedMessagesPerPeer', opts.maxQueuedMessagesPerPeer, 1, 1_000_000);
   checkRange('maxInflightRequestsPerPeer', opts.maxInflightRequestsPerPeer, 1, 64);
@@ -114,7 +121,8 @@ function validateOptions(opts: HttpTransportOptions): PeerChannelConfig {
   return {
     clusterId: opts.clusterId,
     nodeId: opts.nodeId,
-    secret: opts.secret,
+    keys: secrets.length === 0 ? null : new PeerKeys(secrets, opts.clusterId),
+    tls: opts.tls ?? null,
     maxQueuedMessages: opts.maxQueuedMessagesPerPeer,
     maxInflightRequests: opts.maxInflightRequestsPerPeer,
     requestTimeoutMs: opts.requestTimeoutMs,

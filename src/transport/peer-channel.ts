@@ -12,7 +12,8 @@ import { encodeEnvelope } from './codec.js';
 import { OutboundQueue, takeBatch, type BatchLimits } from './envelope-batch.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import { describeError, readCapped, ThrottledPeerLog, type TransportLogger } from './peer-log.js';
-import { SECRET_HEADER } from '../http/auth.js';
+import { BODY_SHA256_HEADER, bodySha256, newNonce, PEER_AUTH_HEADER, PEER_FROM_HEADER, signOpening, type PeerKeys } from './peer-mac.js';
+import { peerConnectOptions, type TlsMaterial } from './peer-tls.js';
 import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH } from './raft-routes.js';
 
 export type { TransportLogger } from './peer-log.js';
@@ -31,7 +32,10 @@ export interface TransportCounters {
 export interface PeerChannelConfig extends BatchLimits {
   readonly clusterId: string;
   readonly nodeId: NodeId;
-  readonly secret: string | null;
+  /** Keys from the cluster secrets: every request and frame is signed (peer-mac.ts); null: unsigned. */
+  readonly keys: PeerKeys | null;
+  /** TLS to https:// peers (trust, and our certificate with mutual TLS); null: the system's defaults. */
+  readonly tls: TlsMaterial | null;
   readonly maxQueuedMessages: number;
   readonly maxInflightRequests: number;
   readonly requestTimeoutMs: number;
@@ -61,7 +65,7 @@ export class PeerChannel {
     this.pool = new Pool(url.origin, {
       connections: config.maxInflightRequests,
       pipelining: 1,
-      connect: { timeout: config.requestTimeoutMs },
+      connect: { timeout: config.requestTimeoutMs, ...(config.tls !== null && url.protocol === 'https:' ? peerConnectOptions(config.tls, peerId) : {}) },
     });
   }
 
@@ -109,8 +113,7 @@ export class PeerChannel {
 
   private async request(body: Uint8Array, count: number): Promise<void> {
     try {
-      const headers: Record<string, string> = { 'content-type': MSGPACK_CONTENT_TYPE };
-      if (this.config.secret !== null) headers[SECRET_HEADER] = this.config.secret;
+      const headers = this.headers(body);
       const res = await this.pool.request({
         method: 'POST',
         path: this.path,
@@ -129,6 +132,18 @@ export class PeerChannel {
     } catch (err) {
       this.fail(count, { err: describeError(err) }, 'sending Raft messages failed');
     }
+  }
+
+  /** Who sends, and with a cluster secret the signed opening over this body (peer-mac.ts). */
+  private headers(body: Uint8Array): Record<string, string> {
+    const { nodeId, keys } = this.config;
+    const headers: Record<string, string> = { 'content-type': MSGPACK_CONTENT_TYPE, [PEER_FROM_HEADER]: encodeURIComponent(nodeId) };
+    if (keys === null) return headers;
+    const sha = bodySha256(body);
+    const opening = { method: 'POST', route: RAFT_MESSAGES_PATH, from: nodeId, to: this.peerId, bodySha256: sha };
+    headers[BODY_SHA256_HEADER] = sha;
+    headers[PEER_AUTH_HEADER] = signOpening(keys.signing(nodeId), opening, Date.now(), newNonce());
+    return headers;
   }
 
   private fail(count: number, detail: FailureDetail, msg: string): void {

@@ -26,7 +26,8 @@ import { encodeFrame } from './frames.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import type { PeerChannelConfig, TransportCounters } from './peer-channel.js';
 import { describeError, readCapped, ThrottledPeerLog } from './peer-log.js';
-import { SECRET_HEADER } from '../http/auth.js';
+import { FRAME_TAG_BYTES, frameTag, newNonce, PEER_AUTH_HEADER, signOpening } from './peer-mac.js';
+import { peerConnectOptions } from './peer-tls.js';
 import { CLUSTER_ID_HEADER, FROM_HEADER, RAFT_STREAM_PATH, STREAM_CONTENT_TYPE } from './raft-routes.js';
 
 /** First and last delay before reopening a failed stream; doubles in between. */
@@ -55,6 +56,9 @@ export class PeerStream {
   /** When the oldest byte not yet acknowledged by the peer was written; null when all are. */
   private unackedSinceMs: number | null = null;
   private backoffMs = BACKOFF_MIN_MS;
+  /** The current stream's signing key and opening nonce, and the number of its next frame (peer-mac.ts); key null: unsigned. */
+  private signing: { readonly key: Buffer; readonly nonce: string } | null = null;
+  private seq = 0;
 
   constructor(
     readonly peerId: NodeId,
@@ -98,21 +102,21 @@ export class PeerStream {
     const req = this.state.req;
     while (this.queue.messages.length > 0 && req.writableLength < this.bufferedBytesMax) {
       const batch = takeBatch(this.queue.messages, this.config);
-      let frame: Buffer;
+      let envelope: Uint8Array;
       try {
-        frame = this.frameOf(batch);
+        envelope = this.encode(batch);
       } catch (err) {
         this.counters.failed += batch.length;
         this.failures.report('warn', { peer: this.peerId, err: describeError(err) }, 'encoding Raft messages failed');
         continue;
       }
-      if (frame.byteLength > this.config.maxEnvelopeBytes && batch.length > 1) {
+      if (envelope.byteLength + FRAME_TAG_BYTES > this.config.maxEnvelopeBytes && batch.length > 1) {
         // The size estimate guessed low; put them back one by one rather than earn a 413.
         this.queue.messages.unshift(...batch);
         this.sendAlone();
         continue;
       }
-      this.write(req, frame, batch.length);
+      this.write(req, envelope, batch.length);
     }
     // Onto the wire now, not on the next tick. Every req.write() corks the socket
     // and Node uncorks it with process.nextTick, which runs only after the
@@ -129,15 +133,17 @@ export class PeerStream {
   private sendAlone(): void {
     if (this.state.kind !== 'open') return;
     const m = this.queue.messages.shift()!;
-    const frame = this.frameOf([m]);
-    this.write(this.state.req, frame, 1);
+    this.write(this.state.req, this.encode([m]), 1);
   }
 
-  private frameOf(messages: Message[]): Buffer {
-    return encodeFrame(encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages }));
+  private encode(messages: Message[]): Uint8Array {
+    return encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages });
   }
 
-  private write(req: ClientRequest, frame: Buffer, count: number): void {
+  /** Frames, tags (numbering frames in the order they are written) and writes one envelope. */
+  private write(req: ClientRequest, envelope: Uint8Array, count: number): void {
+    const s = this.signing;
+    const frame = s === null ? encodeFrame(envelope) : encodeFrame(Buffer.concat([frameTag(s.key, s.nonce, this.seq++, envelope), envelope]));
     req.write(frame);
     this.counters.sent += count;
     this.counters.envelopes++;
@@ -151,10 +157,18 @@ export class PeerStream {
       [CLUSTER_ID_HEADER]: encodeURIComponent(this.config.clusterId),
       [FROM_HEADER]: encodeURIComponent(this.config.nodeId),
     };
-    if (this.config.secret !== null) headers[SECRET_HEADER] = this.config.secret;
-    const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const { keys, nodeId, tls } = this.config;
+    this.signing = null;
+    this.seq = 0;
+    if (keys !== null) {
+      this.signing = { key: keys.signing(nodeId), nonce: newNonce() };
+      const opening = { method: 'POST', route: RAFT_STREAM_PATH, from: nodeId, to: this.peerId, bodySha256: '' };
+      headers[PEER_AUTH_HEADER] = signOpening(this.signing.key, opening, Date.now(), this.signing.nonce);
+    }
+    const https = this.url.protocol === 'https:';
+    const options = { host: this.url.hostname, port: this.url.port, path: this.path, method: 'POST', headers, agent: false as const };
     // A connection of its own (no agent): the stream holds it for its whole life.
-    const req = request({ host: this.url.hostname, port: this.url.port, path: this.path, method: 'POST', headers, agent: false });
+    const req = https ? httpsRequest({ ...options, ...(tls === null ? {} : peerConnectOptions(tls, this.peerId)) }) : httpRequest(options);
     req.setNoDelay(true);
     req.on('response', (res) => this.onResponse(req, res));
     req.on('error', (err) => this.fail(req, { err: describeError(err) }, 'Raft stream failed'));

@@ -1,11 +1,12 @@
 // Inbound side of the HTTP transport: POST /raft/v1/messages.
 //
 // Checks, in this order:
-//   1. peer authentication (the app's auth hook)   401 UNAUTHORIZED
+//   1. peer authentication (the app's auth hook)   401 UNAUTHORIZED / 403 FORBIDDEN
 //   2. content type and size                       400 VALIDATION_FAILED / 413 BODY_TOO_LARGE
+//   2b. the body is the one the opening signed     401 UNAUTHORIZED (with a cluster secret)
 //   3. decode + validate every message             400 VALIDATION_FAILED
 //   4. cluster id                                  403 FORBIDDEN
-//   5. sender is a member, and `from` of each msg  403 FORBIDDEN
+//   5. sender is a member and the authenticated one, and `from` of each msg  403 FORBIDDEN
 //   6. every message is addressed to this node     400 VALIDATION_FAILED
 // Authentication comes first, in the app's onRequest hook (src/http/auth.ts,
 // `access: 'peer'`), so that an unauthenticated caller never gets this node to
@@ -23,8 +24,10 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { RatifyError } from '../errors.js';
 import { PEER } from '../http/auth.js';
+import type { PeerAuth } from '../http/peer-auth.js';
 import { checkRange } from './check-range.js';
 import { decodeEnvelope } from './codec.js';
+import { bodySha256 } from './peer-mac.js';
 import { DEFAULT_WIRE_LIMITS, validateWireLimits, type Envelope, type WireLimits } from './message-guard.js';
 import { checkStreamHeaders, InboundStreams, serveStream, type StreamContext } from './raft-stream-inbound.js';
 import type { InboundHandler } from './transport.js';
@@ -65,7 +68,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
     // Before the body is parsed, so the message names the type this route takes.
     onRequest: async (request) => requireContentType(request, MSGPACK_CONTENT_TYPE),
   }, async (request, reply) => {
-    const envelope = admit(request.body, opts, limits);
+    const envelope = admit(signedBody(request.body, request.peerAuth), opts, limits, request.peerAuth);
     try {
       opts.onMessages(envelope.messages);
     } catch (cause) {
@@ -81,7 +84,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
     clusterId: opts.clusterId,
     maxFrameBytes: opts.bodyLimitBytes,
     isMember: opts.isMember,
-    admit: (bytes) => admit(bytes, opts, limits),
+    admit: (bytes, auth) => admit(bytes, opts, limits, auth),
     onMessages: opts.onMessages,
     log: app.log,
   };
@@ -104,12 +107,24 @@ function requireContentType(request: FastifyRequest, expected: string): void {
   if (given?.split(';')[0]?.trim().toLowerCase() !== expected) throw new RatifyError('VALIDATION_FAILED', `content-type must be ${expected}`);
 }
 
+/** Step 2b: with a cluster secret, the body must hash to what the sender signed in its opening. */
+function signedBody(body: unknown, auth: PeerAuth | null): unknown {
+  if (auth === null || auth.key === null || !(body instanceof Uint8Array)) return body;
+  if (auth.bodySha256 === null || bodySha256(body) !== auth.bodySha256) {
+    throw new RatifyError('UNAUTHORIZED', 'the body is not the one the request was signed for');
+  }
+  return body;
+}
+
 /** Steps 3 to 6 of the checks above. */
-function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits): Envelope {
+function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits, auth: PeerAuth | null): Envelope {
   if (!(body instanceof Uint8Array)) {
     throw new RatifyError('VALIDATION_FAILED', `the body must be a ${MSGPACK_CONTENT_TYPE} envelope`);
   }
   const envelope = decodeEnvelope(body, limits);
+  if (auth !== null && auth.from !== null && envelope.from !== auth.from) {
+    throw new RatifyError('FORBIDDEN', `the envelope says it is from ${JSON.stringify(envelope.from)}, the request was authenticated as ${JSON.stringify(auth.from)}`);
+  }
   if (envelope.clusterId !== opts.clusterId) {
     throw new RatifyError('FORBIDDEN', `sender belongs to cluster ${JSON.stringify(envelope.clusterId)}, not this node's cluster`);
   }

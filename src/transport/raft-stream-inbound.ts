@@ -14,8 +14,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RatifyError } from '../errors.js';
+import type { PeerAuth } from '../http/peer-auth.js';
 import type { Envelope } from './message-guard.js';
 import { FrameReader } from './frames.js';
+import { openFrame } from './peer-mac.js';
 
 const ACK_DELAY_MS = 50;
 const ACK = Buffer.from([1]);
@@ -25,7 +27,7 @@ export interface StreamContext {
   readonly maxFrameBytes: number;
   isMember(id: string): boolean;
   /** Decodes and checks one envelope (throws RatifyError), as for POST /raft/v1/messages. */
-  admit(bytes: Uint8Array): Envelope;
+  admit(bytes: Uint8Array, auth: PeerAuth | null): Envelope;
   onMessages(messages: Envelope['messages']): void;
   readonly log: { debug(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
@@ -69,6 +71,9 @@ export function serveStream(request: FastifyRequest, reply: FastifyReply, from: 
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' });
   res.flushHeaders();
   const reader = new FrameReader(ctx.maxFrameBytes);
+  // With a cluster secret every frame carries a tag under the opening's key and nonce, and its number (peer-mac.ts).
+  const auth = request.peerAuth;
+  let seq = 0;
   let ackTimer: NodeJS.Timeout | null = null;
   const ack = (): void => {
     ackTimer = null;
@@ -84,7 +89,10 @@ export function serveStream(request: FastifyRequest, reply: FastifyReply, from: 
   req.on('data', (chunk: Buffer) => {
     try {
       for (const frame of reader.push(chunk)) {
-        const envelope = ctx.admit(frame);
+        const bytes = auth?.key == null || auth.nonce === null ? frame : openFrame(auth.key, auth.nonce, seq, frame);
+        if (bytes === null) throw new RatifyError('UNAUTHORIZED', `frame ${seq} of ${JSON.stringify(from)}'s stream does not verify`);
+        seq++;
+        const envelope = ctx.admit(bytes, auth);
         if (envelope.from !== from) throw new RatifyError('FORBIDDEN', `a frame from ${JSON.stringify(envelope.from)} on ${JSON.stringify(from)}'s stream`);
         ctx.onMessages(envelope.messages);
       }

@@ -315,6 +315,15 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     for (const id of new Set([...before, ...this.table.ids()])) this.notify(id);
   }
 
+  checkSnapshot(data: Uint8Array): string | null {
+    try {
+      new TxTable().decodeInto(data);
+      return null;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
   // ---- reads -------------------------------------------------------------
 
   get(id: string): TxRecord | null {

@@ -7,8 +7,15 @@
 // from our network would not be a partition. Containers reach each other by container name.
 // The test process reaches them only through ports published on fixed loopback host ports,
 // so a node keeps its URL across kills and reconnects.
-import { mkdirSync, writeFileSync } from 'node:fs';
+//
+// Secured as in production: a cluster secret, and HTTPS with mutual TLS between the
+// nodes from a throwaway CA made per run (scripts/dev-certs.ts), copied into each
+// container. The banks and the test process trust that CA.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeClusterCerts } from '../../scripts/dev-certs.js';
+import { trustCa } from '../../scripts/chaos/http.js';
 import type { Container } from 'dockerode';
 import {
   GenericContainer,
@@ -23,7 +30,8 @@ import { freeLoopbackPorts } from './host-ports.js';
 export const NODE_PORT = 7001;
 export const TEST_LABEL = 'org.ratify.test';
 const STARTUP_TIMEOUT_MS = 60_000;
-const CLUSTER_SECRET = 'chaos-suite-secret';
+const CLUSTER_SECRET = 'chaos-suite-secret-0123456789';
+const CERTS_IN_CONTAINER = '/certs';
 
 export interface BankSpec {
   /** Participant name used in transactions and the bank's --name. */
@@ -59,6 +67,8 @@ export class ContainerCluster {
     private readonly network: StartedNetwork,
     private readonly nodes: Map<string, Member>,
     private readonly banks: Map<string, Member>,
+    /** Host directory with ca.pem and <id>.pem/.key per node. */
+    private readonly certsDir: string,
   ) {}
 
   static async start(options: ClusterOptions): Promise<ContainerCluster> {
@@ -75,10 +85,14 @@ export class ContainerCluster {
     const network = await new Network().start();
     const nodes = new Map<string, Member>();
     const banks = new Map<string, Member>();
-    const cluster = new ContainerCluster(options, network, nodes, banks);
+    const certsDir = mkdtempSync(join(tmpdir(), 'ratify-chaos-certs-'));
+    const cluster = new ContainerCluster(options, network, nodes, banks, certsDir);
+    // Each certificate names the member id (mutual TLS), the container name (peer URLs) and 127.0.0.1 (the test process).
+    const ca = makeClusterCerts(certsDir, options.nodeIds, Object.fromEntries(options.nodeIds.map((id) => [id, [cluster.hostName(id)]])));
+    trustCa(readFileSync(ca.cert));
     try {
       const ports = await freeLoopbackPorts(options.nodeIds.length + options.banks.length);
-      const peers = options.nodeIds.map((id) => `${id}=http://${cluster.hostName(id)}:${NODE_PORT}`).join(',');
+      const peers = options.nodeIds.map((id) => `${id}=https://${cluster.hostName(id)}:${NODE_PORT}`).join(',');
       // All at once: banks need the coordinators only later, for cooperative termination.
       const nodeStarts = options.nodeIds.map(async (id, i) => {
         const hostPort = ports[i]!;
@@ -119,15 +133,28 @@ export class ContainerCluster {
         RATIFY_LISTEN: `0.0.0.0:${NODE_PORT}`,
         RATIFY_DATA: '/data',
         RATIFY_CLUSTER_SECRET: CLUSTER_SECRET,
+        RATIFY_TLS_CERT: `${CERTS_IN_CONTAINER}/node.pem`,
+        RATIFY_TLS_KEY: `${CERTS_IN_CONTAINER}/node.key`,
+        RATIFY_TLS_CA: `${CERTS_IN_CONTAINER}/ca.pem`,
+        RATIFY_TLS_MUTUAL: 'true',
+        // The image's health check fetches this; node trusts the CA through NODE_EXTRA_CA_CERTS.
+        RATIFY_HEALTH_URL: `https://127.0.0.1:${NODE_PORT}/healthz`,
+        NODE_EXTRA_CA_CERTS: `${CERTS_IN_CONTAINER}/ca.pem`,
         ...this.options.nodeEnv,
       })
+      .withCopyFilesToContainer([
+        { source: join(this.certsDir, `${id}.pem`), target: `${CERTS_IN_CONTAINER}/node.pem`, mode: 0o444 },
+        // Readable by the image's user; a throwaway key of a throwaway CA.
+        { source: join(this.certsDir, `${id}.key`), target: `${CERTS_IN_CONTAINER}/node.key`, mode: 0o444 },
+        { source: join(this.certsDir, 'ca.pem'), target: `${CERTS_IN_CONTAINER}/ca.pem`, mode: 0o444 },
+      ])
       .withExposedPorts({ container: NODE_PORT, host: hostPort })
-      .withWaitStrategy(Wait.forHttp('/healthz', NODE_PORT).forStatusCode(200))
+      .withWaitStrategy(Wait.forHttp('/healthz', NODE_PORT).usingTls().allowInsecure().forStatusCode(200))
       .withStartupTimeout(STARTUP_TIMEOUT_MS);
   }
 
   private bankContainer(bank: BankSpec, hostPort: number): GenericContainer {
-    const coordinators = this.options.nodeIds.map((id) => `http://${this.hostName(id)}:${NODE_PORT}`).join(',');
+    const coordinators = this.options.nodeIds.map((id) => `https://${this.hostName(id)}:${NODE_PORT}`).join(',');
     return new GenericContainer(this.options.image)
       .withName(this.hostName(bank.alias))
       .withLabels(this.labels('bank'))
@@ -141,7 +168,9 @@ export class ContainerCluster {
         '--coordinators', coordinators,
         ...(this.options.bankArgs ?? []),
       ])
-      .withEnvironment({ RATIFY_HEALTH_URL: `http://127.0.0.1:${bank.port}/healthz` })
+      // Its client SDK asks the coordinators (https) about transactions in doubt.
+      .withEnvironment({ RATIFY_HEALTH_URL: `http://127.0.0.1:${bank.port}/healthz`, NODE_EXTRA_CA_CERTS: `${CERTS_IN_CONTAINER}/ca.pem` })
+      .withCopyFilesToContainer([{ source: join(this.certsDir, 'ca.pem'), target: `${CERTS_IN_CONTAINER}/ca.pem`, mode: 0o444 }])
       .withExposedPorts({ container: bank.port, host: hostPort })
       .withWaitStrategy(Wait.forHttp('/healthz', bank.port).forStatusCode(200))
       .withStartupTimeout(STARTUP_TIMEOUT_MS);
@@ -153,7 +182,7 @@ export class ContainerCluster {
 
   /** URL of a node as the test process reaches it (published loopback port). */
   nodeUrl(id: string): string {
-    return `http://127.0.0.1:${this.member(this.nodes, id).hostPort}`;
+    return `https://127.0.0.1:${this.member(this.nodes, id).hostPort}`;
   }
 
   /** URL of a bank as the test process reaches it. */
@@ -254,6 +283,8 @@ export class ContainerCluster {
     } catch {
       // Already gone, or a container still attached that docker will drop with it.
     }
+    trustCa(null);
+    rmSync(this.certsDir, { recursive: true, force: true });
   }
 }
 

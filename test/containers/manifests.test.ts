@@ -100,20 +100,45 @@ describe('Kubernetes manifests (cluster/k8s)', () => {
     expect(at(envValue(container, 'RATIFY_ID'), 'valueFrom.fieldRef.fieldPath')).toBe('metadata.name');
     const peers = parsePeers(String(envValue(container, 'RATIFY_PEERS')['value']));
     const svc = String(at(headless, 'metadata.name'));
-    expect(peers).toEqual([0, 1, 2].map((i) => [`${stsName}-${i}`, `http://${stsName}-${i}.${svc}:${NODE_PORT}`]));
+    expect(peers).toEqual([0, 1, 2].map((i) => [`${stsName}-${i}`, `https://${stsName}-${i}.${svc}:${NODE_PORT}`]));
     expect(envValue(container, 'RATIFY_LISTEN')['value']).toBe(`0.0.0.0:${NODE_PORT}`);
   });
 
-  it('keeps data on the per-pod claim and reads the secret from the Secret', () => {
+  it('keeps data on the per-pod claim', () => {
     const dataDir = String(envValue(container, 'RATIFY_DATA')['value']);
     const claim = String(at(obj(arr(at(sts, 'spec.volumeClaimTemplates'), 'claims')[0], 'claim'), 'metadata.name'));
-    const mounts = arr(container['volumeMounts'], 'volumeMounts').map((m) => obj(m, 'mount'));
-    expect(mounts.find((m) => m['name'] === claim)?.['mountPath']).toBe(dataDir);
-    const ref = obj(at(envValue(container, 'RATIFY_CLUSTER_SECRET'), 'valueFrom.secretKeyRef'), 'secretKeyRef');
-    const secret = byKind(docs, 'Secret').find((s) => at(s, 'metadata.name') === ref['name']);
-    expect(secret, `Secret ${String(ref['name'])}`).toBeDefined();
-    // stringData as shipped; data (base64) once replaced by `kubectl create secret --dry-run -o yaml`.
-    expect({ ...obj(secret, 'Secret')['data'] as Obj, ...obj(secret, 'Secret')['stringData'] as Obj }).toHaveProperty(String(ref['key']));
+    expect(mounts().find((m) => m['name'] === claim)?.['mountPath']).toBe(dataDir);
+  });
+
+  const mounts = (): Obj[] => arr(container['volumeMounts'], 'volumeMounts').map((m) => obj(m, 'mount'));
+  /** The secret volume mounted at a directory that holds `file`, and the Secret's name. */
+  function secretVolumeFor(file: string): { secretName: string; optional: unknown } {
+    const mount = mounts().find((m) => file.startsWith(`${String(m['mountPath'])}/`));
+    expect(mount, `a volume mounted above ${file}`).toBeDefined();
+    expect(mount!['readOnly']).toBe(true);
+    const volume = arr(podSpec['volumes'], 'volumes').map((v) => obj(v, 'volume')).find((v) => v['name'] === mount!['name']);
+    const secret = obj(volume?.['secret'], `secret volume ${String(mount!['name'])}`);
+    return { secretName: String(secret['secretName']), optional: secret['optional'] };
+  }
+
+  it('ships no placeholder secret: the cluster secret is a file from a Secret the pod cannot start without', () => {
+    expect(byKind(docs, 'Secret'), 'a Secret with a value anyone can read in this repository').toEqual([]);
+    expect(container['env']).not.toContainEqual(expect.objectContaining({ name: 'RATIFY_CLUSTER_SECRET' }));
+    const file = String(envValue(container, 'RATIFY_CLUSTER_SECRET_FILE')['value']);
+    expect(secretVolumeFor(file)).toEqual({ secretName: 'ratify-cluster', optional: false });
+  });
+
+  it('serves HTTPS with mutual TLS from a mounted Secret, each pod with the certificate of its own id, probed over HTTPS', () => {
+    expect(envValue(container, 'RATIFY_TLS_CERT')['value']).toBe('/certs/$(RATIFY_ID).pem');
+    expect(envValue(container, 'RATIFY_TLS_KEY')['value']).toBe('/certs/$(RATIFY_ID).key');
+    expect(envValue(container, 'RATIFY_TLS_MUTUAL')['value']).toBe('true');
+    // $(RATIFY_ID) expands only if RATIFY_ID is defined before it.
+    const names = arr(container['env'], 'env').map((e) => obj(e, 'env')['name']);
+    expect(names.indexOf('RATIFY_ID')).toBeLessThan(names.indexOf('RATIFY_TLS_CERT'));
+    for (const name of ['RATIFY_TLS_CERT', 'RATIFY_TLS_KEY', 'RATIFY_TLS_CA']) {
+      expect(secretVolumeFor(String(envValue(container, name)['value']))).toEqual({ secretName: 'ratify-tls', optional: false });
+    }
+    for (const probe of ['readinessProbe', 'livenessProbe']) expect(at(container, `${probe}.httpGet.scheme`)).toBe('HTTPS');
   });
 
   it('probes readiness on /readyz and liveness on /healthz at the container port', () => {
@@ -155,7 +180,7 @@ describe('docker-compose.yml (cluster/)', () => {
       const svc = obj(services[name], name);
       const env = obj(svc['environment'], `${name}.environment`);
       expect(env['RATIFY_ID']).toBe(name);
-      expect(parsePeers(String(env['RATIFY_PEERS']))).toEqual(nodeNames.map((n) => [n, `http://${n}:${NODE_PORT}`]));
+      expect(parsePeers(String(env['RATIFY_PEERS']))).toEqual(nodeNames.map((n) => [n, `https://${n}:${NODE_PORT}`]));
       const dataDir = String(env['RATIFY_DATA']);
       const volume = arr(svc['volumes'], `${name}.volumes`).map(String).find((v) => v.endsWith(`:${dataDir}`));
       expect(volume, `${name} mounts a volume at ${dataDir}`).toBeDefined();
@@ -163,6 +188,30 @@ describe('docker-compose.yml (cluster/)', () => {
     }
     expect(volumes.size).toBe(3);
     for (const v of volumes) expect(obj(compose['volumes'], 'volumes')).toHaveProperty(v);
+  });
+
+  it('refuses to start without a cluster secret (no default value), and serves HTTPS with mutual TLS from the mounted certificates', () => {
+    const raw = readFileSync(new URL('docker-compose.yml', clusterDir), 'utf8');
+    expect(raw).toMatch(/RATIFY_CLUSTER_SECRET: \$\{RATIFY_CLUSTER_SECRET:\?[^}]+\}/);
+    expect(raw).not.toMatch(/RATIFY_CLUSTER_SECRET:-/);
+    for (const name of nodeNames) {
+      const svc = obj(services[name], name);
+      const env = obj(svc['environment'], `${name}.environment`);
+      expect(env['RATIFY_TLS_CERT']).toBe(`/certs/${name}.pem`);
+      expect(env['RATIFY_TLS_KEY']).toBe(`/certs/${name}.key`);
+      expect(env['RATIFY_TLS_CA']).toBe('/certs/ca.pem');
+      expect(env['RATIFY_TLS_MUTUAL']).toBe('true');
+      expect(env['RATIFY_HEALTH_URL']).toBe(`https://127.0.0.1:${NODE_PORT}/healthz`);
+      expect(env['NODE_EXTRA_CA_CERTS']).toBe('/certs/ca.pem');
+      expect(arr(svc['volumes'], `${name}.volumes`)).toContain('./certs:/certs:ro');
+    }
+    for (const name of ['bank-a', 'bank-b']) {
+      const svc = obj(services[name], name);
+      expect(arr(svc['volumes'], `${name}.volumes`)).toContain('./certs/ca.pem:/certs/ca.pem:ro');
+      expect(at(svc, 'environment.NODE_EXTRA_CA_CERTS')).toBe('/certs/ca.pem');
+      const command = arr(svc['command'], 'command').map(String);
+      expect(command[command.indexOf('--coordinators') + 1]).toBe(nodeNames.map((n) => `https://${n}:${NODE_PORT}`).join(','));
+    }
   });
 
   it('runs bank A and bank B from the same image, after the nodes are healthy', () => {

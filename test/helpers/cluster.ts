@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { httpJson } from './http.js';
+import type { Dispatcher } from 'undici';
+import { httpJson, type HttpJsonOptions } from './http.js';
 import { sleep, waitUntil } from './wait.js';
 import type { ClusterView as SdkClusterView } from '../../src/sdk/client-types.js';
 
@@ -50,6 +51,8 @@ export interface TestClusterOptions {
   readonly echoLogs?: boolean;
   /** Bound on each node's start (until /healthz answers). Default 30 s. */
   readonly startTimeoutMs?: number;
+  /** https:// peer URLs (pass the TLS flags in args or nodeArgs), and the Agent the helper's own calls use. */
+  readonly https?: { readonly dispatcher: Dispatcher };
 }
 
 /** GET /v1/cluster as the SDK types it, plus the node's snapshot index (an extra field tests read). */
@@ -88,7 +91,7 @@ export async function startCluster(opts: TestClusterOptions = {}): Promise<TestC
   const nodes: TestNode[] = ports.map((port, i) => ({
     id: `n${i + 1}`,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.https === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     dataDir: join(root, `n${i + 1}`),
     proc: null,
     lastExit: null,
@@ -129,6 +132,11 @@ export class TestCluster {
 
   peersFlag(): string {
     return this.nodes.map((n) => `${n.id}=${this.opts.peerUrls?.[n.id] ?? n.url}`).join(',');
+  }
+
+  /** Options for httpJson against these nodes (the https Agent, if any). */
+  http(timeoutMs: number): HttpJsonOptions {
+    return { timeoutMs, ...(this.opts.https === undefined ? {} : { dispatcher: this.opts.https.dispatcher }) };
   }
 
   /** Headers for admin calls (cluster secret), empty without a secret. */
@@ -178,7 +186,7 @@ export class TestCluster {
       onEarlyExit = () => reject(new Error(`${id} exited during start-up: ${JSON.stringify(node.lastExit)}`));
       proc.once('close', onEarlyExit);
     });
-    const healthy = waitUntil(async () => node.proc !== proc || (await httpJson('GET', `${node.url}/healthz`, { timeoutMs: 1000 })).status === 200, {
+    const healthy = waitUntil(async () => node.proc !== proc || (await httpJson('GET', `${node.url}/healthz`, this.http(1000))).status === 200, {
       timeoutMs: o.startTimeoutMs ?? 30_000,
       intervalMs: 50,
       what: `${id} to answer /healthz`,
@@ -214,13 +222,13 @@ export class TestCluster {
   }
 
   async view(id: string): Promise<ClusterView> {
-    const res = await httpJson<ClusterView>('GET', `${this.url(id)}/v1/cluster`, { timeoutMs: 2000 });
+    const res = await httpJson<ClusterView>('GET', `${this.url(id)}/v1/cluster`, this.http(2000));
     if (res.status !== 200) throw new Error(`GET /v1/cluster on ${id}: ${res.status}`);
     return res.body;
   }
 
   async metrics(id: string): Promise<string> {
-    const res = await httpJson<string>('GET', `${this.url(id)}/metrics`, { timeoutMs: 2000 });
+    const res = await httpJson<string>('GET', `${this.url(id)}/metrics`, this.http(2000));
     return res.body;
   }
 

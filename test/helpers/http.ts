@@ -1,5 +1,5 @@
 // Minimal JSON-over-HTTP client for tests against real node processes.
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 
 export interface JsonResponse<T = unknown> {
   readonly status: number;
@@ -12,6 +12,8 @@ export interface HttpJsonOptions {
   readonly headers?: Record<string, string>;
   /** Per-request bound; a hung node must not hang the test. Default 10 s. */
   readonly timeoutMs?: number;
+  /** For https:// nodes: an undici Agent that trusts the test CA (and presents a certificate with mutual TLS). */
+  readonly dispatcher?: Dispatcher;
 }
 
 export async function httpJson<T = any>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, opts: HttpJsonOptions = {}): Promise<JsonResponse<T>> {
@@ -25,6 +27,7 @@ export async function httpJson<T = any>(method: 'GET' | 'PUT' | 'POST' | 'DELETE
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     signal: AbortSignal.timeout(timeoutMs),
+    ...(opts.dispatcher === undefined ? {} : { dispatcher: opts.dispatcher }),
   });
   const text = await res.body.text();
   const contentType = String(res.headers['content-type'] ?? '');

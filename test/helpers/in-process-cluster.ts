@@ -27,6 +27,7 @@ export const FAST_RAFT: Omit<RaftNodeConfig, 'id' | 'peers'> = {
   maxAppendBytes: 64 * 1024,
   snapshotThresholdEntries: 1000,
   snapshotChunkBytes: 4096,
+  snapshotBytesMax: 64 * 1024 * 1024,
   maxUncommittedEntries: 4096,
   maxPendingProposals: 1024,
   maxPendingReads: 1024,

@@ -14,6 +14,7 @@ import { freePorts } from '../helpers/cluster.js';
 import { metricValue } from '../helpers/http.js';
 import { InProcessCluster } from '../helpers/in-process-cluster.js';
 import { waitUntil } from '../helpers/wait.js';
+import { messagesHeaders } from '../transport/signing.js';
 
 const SECRET = 'test-secret-0123456789';
 // Nothing listens on port 1: forwarding there fails at once with ECONNREFUSED.
@@ -322,7 +323,9 @@ describe('draining (node stop)', () => {
     expect(fresh.headers['connection']).toBe('close');
     expect(fresh.json()).toEqual({ error: { code: 'SHUTTING_DOWN', message: expect.any(String) } });
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
-    const raft = await app.inject({ method: 'POST', url: '/raft/v1/messages', headers: { 'content-type': 'application/msgpack', ...admin }, payload: Buffer.from([0xc0]) });
+    const garbage = Buffer.from([0xc0]);
+    const signed = messagesHeaders({ secret: SECRET, clusterId: 'ratify', from: 'n2', to: leader.nodeId }, garbage);
+    const raft = await app.inject({ method: 'POST', url: '/raft/v1/messages', headers: { 'content-type': 'application/msgpack', ...signed }, payload: garbage });
     expect(raft.statusCode).toBe(400); // reached the Raft route (and refused the garbage), not the drain
     expect(draining.answerPending()).toBe(1);
     const answered = await waiting;

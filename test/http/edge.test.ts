@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
 import { PUBLIC } from '../../src/http/auth.js';
 import { installEdge } from '../../src/http/edge.js';
+import { peerHead } from '../transport/signing.js';
 
 const SECRET = 'edge-secret-0123456789';
 const apps: Array<{ close(): Promise<unknown> }> = [];
@@ -16,7 +17,7 @@ afterEach(async () => {
 function edgeApp(secret: string | null = SECRET) {
   const app = Fastify({ logger: false });
   apps.push(app);
-  installEdge(app, { clusterSecret: secret });
+  installEdge(app, { clusterSecret: secret, clusterId: 'ratify', nodeId: 'n1' });
   return app;
 }
 
@@ -43,10 +44,23 @@ describe('the HTTP edge', () => {
       const bad = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: '{not json' });
       expect(bad.statusCode).toBe(401);
       expect(bad.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
-      const ok = await app.inject({ method: 'POST', url, headers: { 'x-ratify-secret': SECRET }, payload: { x: 1 } });
+      const headers = url === '/admin' ? { 'x-ratify-secret': SECRET } : peerHead({ secret: SECRET, clusterId: 'ratify', from: 'n2', to: 'n1' }, '/peer');
+      const ok = await app.inject({ method: 'POST', url, headers, payload: { x: 1 } });
       expect(ok.statusCode).toBe(200);
+      // A peer route takes a signed head, never the bare secret; an admin route takes the secret.
+      if (url === '/peer') expect((await app.inject({ method: 'POST', url, headers: { 'x-ratify-secret': SECRET }, payload: { x: 1 } })).statusCode).toBe(401);
     }
     expect(handled).toBe(2);
+  });
+
+  it('takes any secret of a rotation on admin routes', async () => {
+    const app = edgeApp(`rotated-in-0123456789,${SECRET}`);
+    app.post('/admin', { config: { access: 'admin' } }, async () => ({ ok: true }));
+    await app.ready();
+    for (const secret of [SECRET, 'rotated-in-0123456789']) {
+      expect((await app.inject({ method: 'POST', url: '/admin', headers: { 'x-ratify-secret': secret }, payload: {} })).statusCode).toBe(200);
+    }
+    expect((await app.inject({ method: 'POST', url: '/admin', headers: { 'x-ratify-secret': 'rotated-in' }, payload: {} })).statusCode).toBe(401);
   });
 
   it('admits everyone when no secret is set (loopback development clusters)', async () => {

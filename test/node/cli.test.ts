@@ -1,9 +1,16 @@
 // The `ratify node` command as a user meets it (the built CLI, spawned): --help shows
 // every flag's default, since the README points there for them, and a misspelled
 // RATIFY_TX_* variable stops the start with a message naming it and the valid keys.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { makeClusterCerts } from '../../scripts/dev-certs.js';
+import { httpJson } from '../helpers/http.js';
+import { waitUntil } from '../helpers/wait.js';
 import { configFields, nodeConfigDefaults, txConfigFields } from '../../src/node/config.js';
 import { CLI_PATH } from '../helpers/cluster.js';
 
@@ -59,4 +66,71 @@ describe('ratify node with an unknown RATIFY_TX_* variable', () => {
     expect(status).toBe(2);
     expect(stderr).toMatch(/unknown tx setting RATIFY_TX_MAX_PARTICIPENTS \(valid: [^)]*RATIFY_TX_MAX_PARTICIPANTS[,)]/);
   });
+});
+
+describe('peer security at start-up', () => {
+  it('refuses to listen beyond loopback without a cluster secret or mutual TLS (exit 2), saying how to set one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ratify-cli-'));
+    try {
+      const { status, stderr } = runCli(['node', '--id', 'n1', '--listen', '0.0.0.0:7999', '--peers', 'n1=http://10.0.0.1:7999', '--data', dir]);
+      expect(status).toBe(2);
+      expect(stderr).toMatch(/listen host "0\.0\.0\.0" is not loopback, so peers must authenticate: set a cluster secret \(--cluster-secret-file FILE/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A base port with the next n-1 free too (ratify cluster takes consecutive ports). */
+async function consecutiveFreePorts(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const servers: Server[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        servers.push(await new Promise<Server>((res, rej) => {
+          const s = createServer();
+          s.once('error', rej);
+          s.listen(base + i, '127.0.0.1', () => res(s));
+        }));
+      }
+      return base;
+    } catch {
+      // taken: try another base
+    } finally {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+  }
+  throw new Error('no consecutive free ports');
+}
+
+describe('ratify cluster over HTTPS with mutual TLS', () => {
+  it('passes the TLS flags to every node ({id} becoming its id), uses https peer URLs and elects a leader', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ratify-cli-tls-'));
+    const ca = makeClusterCerts(join(dir, 'certs'), ['n1', 'n2', 'n3']);
+    const base = await consecutiveFreePorts(3);
+    const proc = spawn(process.execPath, [
+      CLI_PATH, 'cluster', '--nodes', '3', '--base-port', String(base), '--data', join(dir, 'data'),
+      '--state-machine', 'kv', '--tls-cert', join(dir, 'certs', '{id}.pem'), '--tls-key', join(dir, 'certs', '{id}.key'),
+      '--tls-ca', ca.cert, '--tls-mutual', 'true',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    proc.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    const dispatcher = new Agent({ connect: { ca: readFileSync(ca.cert) } });
+    try {
+      const view = await waitUntil(async () => {
+        const res = await httpJson('GET', `https://127.0.0.1:${base}/v1/cluster`, { dispatcher, timeoutMs: 2000 }).catch(() => null);
+        return res?.status === 200 && res.body.leaderId !== null ? res.body : undefined;
+      }, { timeoutMs: 60_000, what: `a leader over https (output: ${output.slice(-2000)})` });
+      expect(view.members.map((m: { url: string }) => m.url)).toEqual([0, 1, 2].map((i) => `https://127.0.0.1:${base + i}`));
+      expect(output).toContain(`https://127.0.0.1:${base}`);
+    } finally {
+      const exited = new Promise((r) => proc.once('exit', r));
+      if (proc.pid !== undefined) process.kill(proc.pid, 'SIGINT');
+      await exited;
+      await dispatcher.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

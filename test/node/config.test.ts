@@ -8,6 +8,7 @@ import { txConfigDefaults } from '../../src/tx/config.js';
 
 const PEERS = 'n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002,n3=http://127.0.0.1:7003';
 const base = { id: 'n1', peers: PEERS, dataDir: '/tmp/ratify-n1' };
+const httpsPeers = parsePeers(PEERS.replaceAll('http:', 'https:'));
 
 const tmp = mkdtempSync(join(tmpdir(), 'ratify-config-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -46,14 +47,14 @@ describe('resolveNodeConfig', () => {
     writeFileSync(file, JSON.stringify({ ...base, tickMs: 30, electionTicks: 40, heartbeatTicks: 4, clusterId: 'from-file' }));
     const c = resolveNodeConfig({
       file,
-      env: { RATIFY_TICK_MS: '25', RATIFY_ELECTION_TICKS: '30', RATIFY_CLUSTER_SECRET: 'env-secret-123' },
+      env: { RATIFY_TICK_MS: '25', RATIFY_ELECTION_TICKS: '30', RATIFY_CLUSTER_SECRET: 'env-secret-1234567' },
       flags: { tickMs: '10' },
     });
     expect(c.tickMs).toBe(10); // flag
     expect(c.electionTicks).toBe(30); // env
     expect(c.heartbeatTicks).toBe(4); // file
     expect(c.clusterId).toBe('from-file');
-    expect(c.clusterSecret).toBe('env-secret-123');
+    expect(c.clusterSecret).toBe('env-secret-1234567');
     expect(c.snapshotThresholdEntries).toBe(10_000); // default
   });
 
@@ -65,6 +66,7 @@ describe('resolveNodeConfig', () => {
         id: 'a',
         dataDir: '/d',
         peers: { a: 'http://10.0.0.1:1/', b: 'http://10.0.0.2:1' },
+        clusterSecret: 'a-secret-of-16-chars',
         tx: { maxParticipants: 8, prepareMaxAttempts: 5 },
       }),
     );
@@ -74,6 +76,21 @@ describe('resolveNodeConfig', () => {
     expect(c.tx.prepareMaxAttempts).toBe(7);
     expect(c.tx.listLimitDefault).toBe(50);
     expect(parsePeers([{ id: 'x', url: 'http://h:1' }])).toEqual([{ id: 'x', url: 'http://h:1', voter: true }]);
+  });
+
+  it('reads the cluster secrets from a file, one per line, and refuses a secret given twice', () => {
+    const file = join(tmp, 'secret');
+    writeFileSync(file, '# rotated in 2026-11\nthe-new-secret-value-1\n\nthe-old-secret-value-2\n');
+    const c = resolveNodeConfig({ flags: { ...base, clusterSecretFile: file } });
+    expect(c.clusterSecret).toBe('the-new-secret-value-1,the-old-secret-value-2');
+    const fromEnv = resolveNodeConfig({ flags: base, env: { RATIFY_CLUSTER_SECRET_FILE: file } });
+    expect(fromEnv.clusterSecret).toBe(c.clusterSecret);
+    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, clusterSecretFile: file, clusterSecret: 'x'.repeat(16) } }))).toEqual([
+      'clusterSecret and clusterSecretFile are both set: give one (--cluster-secret-file is the one ps cannot show)',
+    ]);
+    writeFileSync(file, '\n# nothing\n');
+    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, clusterSecretFile: file } }))).toEqual([`clusterSecretFile ${file} holds no secret (one per line)`]);
+    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, clusterSecretFile: join(tmp, 'missing') } }))[0]).toMatch(/clusterSecretFile .*missing cannot be read/);
   });
 
   it('names every missing required setting with its flag and env var', () => {
@@ -158,7 +175,34 @@ describe('validateNodeConfig messages name the value and the limit', () => {
         ],
       }),
     ).toEqual(['peer n1 url ("ftp://x") must be an http(s) URL', 'peer id ("n1") appears more than once']);
-    expect(c({ clusterSecret: 'short' })).toEqual(['clusterSecret (5 characters) must be at least 8 characters']);
+    expect(c({ clusterSecret: 'short' })).toEqual(['clusterSecret (5 characters) must be at least 16 characters']);
+    expect(c({ clusterSecret: 'a-long-enough-secret,short' })).toEqual(['clusterSecret #2 (5 characters) must be at least 16 characters']);
+  });
+
+  it('refuses to listen beyond loopback unless peers authenticate, saying how to set it up', () => {
+    const listen = (host: string): Partial<NodeConfig> => ({ listen: { host, port: 7001 } });
+    for (const host of ['127.0.0.1', '127.9.8.7', '::1', 'localhost', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(c(listen(host)), host).toEqual([]);
+    for (const host of ['0.0.0.0', '::', '10.1.2.3', 'n1.example', '::ffff:10.0.0.1', '128.0.0.1']) {
+      const errors = c(listen(host));
+      expect(errors, host).toHaveLength(1);
+      expect(errors[0]).toMatch(/is not loopback, so peers must authenticate: set a cluster secret \(--cluster-secret-file FILE.*RATIFY_CLUSTER_SECRET.*or mutual TLS \(--tls-cert, --tls-key, --tls-ca and --tls-mutual true\)/);
+      expect(c({ ...listen(host), clusterSecret: 'sixteen-chars-ok' }), host).toEqual([]);
+      expect(c({ ...listen(host), tlsCert: 'c.pem', tlsKey: 'k.pem', tlsCa: 'ca.pem', tlsMutual: true, peers: httpsPeers }), host).toEqual([]);
+    }
+  });
+
+  it('checks the TLS settings together', () => {
+    expect(c({ tlsCert: 'c.pem' })).toContain('tlsCert and tlsKey go together: set both (--tls-cert, --tls-key) or neither');
+    expect(c({ tlsCert: 'c.pem', tlsKey: 'k.pem', tlsMutual: true, peers: httpsPeers })).toEqual(['tlsMutual needs tlsCert, tlsKey and tlsCa (--tls-cert, --tls-key, --tls-ca)']);
+    expect(c({ tlsCert: 'c.pem', tlsKey: 'k.pem' })).toEqual(['this node\'s peer url ("http://127.0.0.1:7001") must be https:// with --tls-cert']);
+    expect(c({ peers: httpsPeers })).toEqual(['this node\'s peer url ("https://127.0.0.1:7001") must be http:// without --tls-cert']);
+  });
+
+  it('bounds the snapshot a follower gathers', () => {
+    expect(c({ snapshotBytesMax: 1024 })).toEqual(['snapshotBytesMax (1024) must be between 1048576 and 2147483648', 'snapshotBytesMax (1024) must be at least snapshotChunkBytes (1048576)']);
+    expect(c({ snapshotBytesMax: 2 * 1024 * 1024, snapshotChunkBytes: 4 * 1024 * 1024, raftBodyLimitBytes: 16 * 1024 * 1024 })).toEqual([
+      'snapshotBytesMax (2097152) must be at least snapshotChunkBytes (4194304)',
+    ]);
   });
 
   it('includes the tx layer validation', () => {

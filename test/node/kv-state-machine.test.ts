@@ -26,11 +26,19 @@ describe('KV state machine', () => {
     expect(sm.get('old')).toBe('json');
   });
 
-  it('refuses malformed commands', () => {
+  it('skips malformed commands (entries come from the leader: a node must not stop on one)', () => {
     const sm = createKvStateMachine();
-    const bad = [encodeKvCommand({ op: 'put', key: 'k', value: 'v' }).slice(0, 3), utf8('{"op":"del","key":"k"}'), new Uint8Array([0x93, 0x02, 0xa1, 0x6b, 0xa1, 0x76])];
-    for (const data of bad) expect(() => sm.apply({ index: 1, term: 1, data })).toThrow();
+    const bad = [encodeKvCommand({ op: 'put', key: 'k', value: 'v' }).slice(0, 3), utf8('{"op":"del","key":"k"}'), new Uint8Array([0x93, 0x02, 0xa1, 0x6b, 0xa1, 0x76]), utf8('{not json')];
+    for (const data of bad) expect(sm.apply({ index: 1, term: 1, data })).toEqual({ index: 1, malformed: true });
     expect(sm.size()).toBe(0);
+  });
+
+  it('tells a snapshot it cannot restore without changing its state', () => {
+    const sm = createKvStateMachine();
+    sm.apply({ index: 1, term: 1, data: encodeKvCommand({ op: 'put', key: 'k', value: 'v' }) });
+    expect(sm.checkSnapshot?.(sm.snapshot())).toBeNull();
+    for (const data of [new Uint8Array([1, 2, 3]), utf8('[1,2'), new Uint8Array([0x91, 0x01])]) expect(sm.checkSnapshot?.(data)).toEqual(expect.any(String));
+    expect(sm.get('k')).toBe('v');
   });
 
   it('restores its own snapshot, and one replica restored mid-way snapshots the same bytes as one that applied everything', () => {

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/logger.js';
 import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { CoreStatus, RaftCoreApi } from '../../src/raft/api.js';
+import type { LocalState } from '../../src/raft/plausibility.js';
 import type { Entry, HardState, Member, Message, NodeId, Ready } from '../../src/raft/types.js';
 import { MemoryRaftStorage, createMemoryBacking, type MemoryStorageBacking } from '../../src/storage/memory-storage.js';
 import type { RaftStorage, SaveBatch } from '../../src/storage/raft-storage.js';
@@ -276,6 +277,9 @@ class ScriptedCore implements RaftCoreApi {
   }
   members(): readonly Member[] {
     return SCRIPTED_MEMBERS;
+  }
+  localState(): LocalState {
+    return { id: 'n1', role: 'follower', term: 2, leaderId: null, lastIndex: 1 };
   }
 }
 

@@ -2,6 +2,7 @@
 // Each wrapper changes what one node's Readys say and hands the untouched Ready
 // back to the real core in advance(), so only the harness sees the lie.
 import type { CoreStatus, RaftCoreApi } from '../../src/raft/api.js';
+import type { LocalState } from '../../src/raft/plausibility.js';
 import type { ConfChange, Member, Message, NodeId, ProposeResult, Ready, SnapshotMeta } from '../../src/raft/types.js';
 import type { CoreFactory } from './sim-node.js';
 
@@ -56,6 +57,9 @@ class RewritingCore implements RaftCoreApi {
   }
   members(): readonly Member[] {
     return this.inner.members();
+  }
+  localState(): LocalState {
+    return this.inner.localState();
   }
 }
 

@@ -36,7 +36,7 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
   async function startNode(id: string, members: () => readonly Member[], bodyLimitBytes = 8 * 1024 * 1024): Promise<Node> {
     const received: Message[] = [];
     const app = Fastify({ logger: false });
-    installEdge(app, { clusterSecret: SECRET });
+    installEdge(app, { clusterSecret: SECRET, clusterId: 'c1', nodeId: id });
     await app.register(raftRoutes, {
       clusterId: 'c1',
       nodeId: id,

@@ -8,8 +8,10 @@ import type { Envelope } from '../../src/transport/message-guard.js';
 import { installEdge } from '../../src/http/edge.js';
 import { RAFT_MESSAGES_PATH, raftRoutes, type RaftRoutesOptions } from '../../src/transport/raft-routes.js';
 import { samplesFrom } from './samples.js';
+import { messagesHeaders, type Signer } from './signing.js';
 
-const SECRET = 's3cret-value';
+const SECRET = 's3cret-value-0123';
+const N2: Signer = { secret: SECRET, clusterId: 'cluster-a', from: 'n2', to: 'n1' };
 const BODY_LIMIT = 256 * 1024;
 const FROM_N2 = Object.values(samplesFrom('n2', 'n1')).filter((m) => m.type !== 'append');
 
@@ -25,7 +27,7 @@ describe('raftRoutes', () => {
     received = [];
     app = Fastify({ logger: false });
     // The node's edge (auth hook, error handler), as buildApp installs it.
-    installEdge(app, { clusterSecret: secret });
+    installEdge(app, { clusterSecret: secret, clusterId: 'cluster-a', nodeId: 'n1' });
     await app.register(raftRoutes, {
       clusterId: 'cluster-a',
       nodeId: 'n1',
@@ -40,12 +42,14 @@ describe('raftRoutes', () => {
     return app;
   }
 
-  function post(body: Uint8Array | string, headers: Record<string, string> = {}) {
+  /** POSTs `body`, signed as `signer` (by default n2 with the cluster secret). */
+  function post(body: Uint8Array | string, headers: Record<string, string> = {}, signer: Signer = N2) {
+    const payload = Buffer.from(body);
     return app.inject({
       method: 'POST',
       url: RAFT_MESSAGES_PATH,
-      headers: { 'content-type': 'application/msgpack', 'x-ratify-secret': SECRET, ...headers },
-      payload: Buffer.from(body),
+      headers: { 'content-type': 'application/msgpack', ...messagesHeaders(signer, payload), ...headers },
+      payload,
     });
   }
 
@@ -69,21 +73,52 @@ describe('raftRoutes', () => {
     expect(received).toEqual([[append], []]);
   });
 
-  it('refuses a missing or wrong secret with 401, before reading the body', async () => {
+  it('refuses a request not signed with the cluster secret with 401, before reading the body; the bare secret is not enough', async () => {
     await build();
-    for (const headers of [{ 'x-ratify-secret': 'wrong' }, { 'x-ratify-secret': '' }, { 'x-ratify-secret': SECRET + 'x' }]) {
-      const res = await post(encodeEnvelope(envelope()), headers);
+    const body = encodeEnvelope(envelope());
+    const cases: Array<[Record<string, string>, Signer, RegExp]> = [
+      [{}, { ...N2, secret: 'not-the-secret-0123' }, /does not verify/],
+      [{}, { ...N2, to: 'n3' }, /does not verify/],
+      [{}, { ...N2, nowMs: Date.now() + 3 * 60_000 }, /clock/],
+      [{ 'x-ratify-auth': 'v1.0.aaaaaaaaaaaaaaaaaaaa.AAAA' }, N2, /does not verify/],
+    ];
+    for (const [headers, signer, why] of cases) {
+      const res = await post(body, headers, signer);
       expect(res.statusCode).toBe(401);
-      expect(res.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+      expect(res.json()).toMatchObject({ error: { code: 'UNAUTHORIZED', message: expect.stringMatching(why) } });
     }
-    const noHeader = await app.inject({
-      method: 'POST', url: RAFT_MESSAGES_PATH, headers: { 'content-type': 'application/msgpack' }, payload: Buffer.from('garbage'),
+    const bare = await app.inject({
+      method: 'POST', url: RAFT_MESSAGES_PATH, headers: { 'content-type': 'application/msgpack', 'x-ratify-secret': SECRET, 'x-ratify-from': 'n2' }, payload: Buffer.from('garbage'),
     });
-    expect(noHeader.statusCode).toBe(401);
+    expect(bare.statusCode).toBe(401);
+    expect(bare.json()).toMatchObject({ error: { code: 'UNAUTHORIZED', message: expect.stringMatching(/missing x-ratify-auth/) } });
     expect(received).toEqual([]);
   });
 
-  it('skips the secret check when the cluster has no secret', async () => {
+  it('refuses a replayed request, another body under a signed head, and an envelope from another sender than the signer', async () => {
+    await build();
+    const body = encodeEnvelope(envelope());
+    const headers = { 'content-type': 'application/msgpack', ...messagesHeaders(N2, body) };
+    expect((await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers, payload: Buffer.from(body) })).statusCode).toBe(204);
+    const replay = await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers, payload: Buffer.from(body) });
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json()).toMatchObject({ error: { message: expect.stringMatching(/seen before/) } });
+    const other = encodeEnvelope(envelope({ messages: [samplesFrom('n2', 'n1').timeoutNow] }));
+    const swapped = await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers: { ...headers, ...messagesHeaders(N2, body), 'content-type': 'application/msgpack' }, payload: Buffer.from(other) });
+    expect(swapped.statusCode).toBe(401);
+    expect(swapped.json()).toMatchObject({ error: { message: expect.stringMatching(/not the one the request was signed for/) } });
+    // Signed by n3 (any holder of the secret can), but the envelope speaks for n2.
+    const asN3 = await post(body, {}, { ...N2, from: 'n3' });
+    expect(asN3.statusCode).toBe(403);
+    expect(asN3.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/authenticated as "n3"/) } });
+    expect(received).toEqual([FROM_N2]);
+  });
+
+  it('accepts a request signed with any secret of a rotation, and skips the checks when the cluster has no secret', async () => {
+    await build({ secret: `new-secret-abcdefg,${SECRET}` });
+    expect((await post(encodeEnvelope(envelope()))).statusCode).toBe(204);
+    expect((await post(encodeEnvelope(envelope()), {}, { ...N2, secret: 'new-secret-abcdefg' })).statusCode).toBe(204);
+    await app.close();
     await build({ secret: null });
     expect((await post(encodeEnvelope(envelope()), { 'x-ratify-secret': 'anything' })).statusCode).toBe(204);
   });
@@ -98,7 +133,7 @@ describe('raftRoutes', () => {
   it('refuses a sender that is not a member, or messages whose from is not the sender, with 403', async () => {
     await build();
     const stranger = Object.values(samplesFrom('n9', 'n1'));
-    const res = await post(encodeEnvelope(envelope({ from: 'n9', messages: stranger })));
+    const res = await post(encodeEnvelope(envelope({ from: 'n9', messages: stranger })), {}, { ...N2, from: 'n9' });
     expect(res.statusCode).toBe(403);
     expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/not a member/) } });
     // n3 is a member, but the envelope says n2 sent it.
@@ -146,7 +181,7 @@ describe('raftRoutes', () => {
       expect(res.statusCode).toBe(400);
       expect(res.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/application\/msgpack/) } });
     }
-    const none = await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers: { 'x-ratify-secret': SECRET } });
+    const none = await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers: messagesHeaders(N2, new Uint8Array(0)) });
     expect(none.statusCode).toBe(400);
   });
 

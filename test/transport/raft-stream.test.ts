@@ -11,7 +11,6 @@ import type { Member, Message } from '../../src/raft/types.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frames.js';
 import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http-transport.js';
-import { SECRET_HEADER } from '../../src/http/auth.js';
 import { installEdge } from '../../src/http/edge.js';
 import {
   CLUSTER_ID_HEADER,
@@ -22,8 +21,9 @@ import {
   STREAM_CONTENT_TYPE,
 } from '../../src/transport/raft-routes.js';
 import { eventually } from '../helpers/wait.js';
+import { streamOpening, taggedFrame, type Signer } from './signing.js';
 
-const SECRET = 'cluster-secret';
+const SECRET = 'cluster-secret-0123';
 
 
 function heartbeats(from: string, to: string, first: number, count: number): Message[] {
@@ -53,7 +53,7 @@ describe('Raft streams', () => {
   async function startPeer(port = 0, received: Message[] = []): Promise<Peer> {
     const warnings: object[] = [];
     const app = Fastify({ logger: false });
-    installEdge(app, { clusterSecret: SECRET });
+    installEdge(app, { clusterSecret: SECRET, clusterId: 'c1', nodeId: 'n2' });
     await app.register(raftRoutes, {
       clusterId: 'c1',
       nodeId: 'n2',
@@ -225,24 +225,38 @@ describe('Raft streams', () => {
       });
     }
 
-    const goodHeaders = {
-      'content-type': STREAM_CONTENT_TYPE,
-      [SECRET_HEADER]: SECRET,
-      [CLUSTER_ID_HEADER]: 'c1',
-      [FROM_HEADER]: 'n1',
+    const N1: Signer = { secret: SECRET, clusterId: 'c1', from: 'n1', to: 'n2' };
+    /** A signed opening as n1 (a fresh nonce every call: each may be used once). */
+    const good = (signer: Signer = N1, nonce?: string) => {
+      const o = streamOpening(signer, nonce);
+      return { ...o, headers: { 'content-type': STREAM_CONTENT_TYPE, [CLUSTER_ID_HEADER]: 'c1', ...o.headers } };
     };
 
     it('refuses a wrong secret, cluster, sender or content type before accepting the stream', async () => {
       const n2 = await startPeer();
+      const replayed = good();
       const cases: Array<[Record<string, string>, number, RegExp]> = [
-        [{ ...goodHeaders, [SECRET_HEADER]: 'nope' }, 401, /UNAUTHORIZED/],
-        [{ ...goodHeaders, [CLUSTER_ID_HEADER]: 'c2' }, 403, /FORBIDDEN/],
-        [{ ...goodHeaders, [FROM_HEADER]: 'n9' }, 403, /FORBIDDEN/],
-        [{ ...goodHeaders, [FROM_HEADER]: '%E0%A4%A' }, 400, /VALIDATION_FAILED/],
-        [{ ...goodHeaders, 'content-type': 'application/msgpack' }, 400, /VALIDATION_FAILED/],
+        [good({ ...N1, secret: 'another-secret-4567' }).headers, 401, /UNAUTHORIZED.*does not verify/],
+        [{ ...good().headers, 'x-ratify-auth': 'v1.1.2.3' }, 401, /UNAUTHORIZED/],
+        [(({ 'x-ratify-auth': _, ...rest }: Record<string, string>) => rest)(good().headers), 401, /UNAUTHORIZED.*missing x-ratify-auth/],
+        // Signed for another receiver, or at a time too far from the receiver's clock.
+        [good({ ...N1, to: 'n3' }).headers, 401, /UNAUTHORIZED.*does not verify/],
+        [good({ ...N1, nowMs: Date.now() - 5 * 60_000 }).headers, 401, /UNAUTHORIZED.*off this node's clock/],
+        // A captured opening sent again, or its headers relabelled with another sender.
+        [replayed.headers, 200, /^/],
+        [replayed.headers, 401, /UNAUTHORIZED.*seen before/],
+        [{ ...good().headers, [FROM_HEADER]: 'n3' }, 401, /UNAUTHORIZED.*not from n3/],
+        [{ ...good().headers, [CLUSTER_ID_HEADER]: 'c2' }, 403, /FORBIDDEN/],
+        [good({ ...N1, from: 'n9' }).headers, 403, /FORBIDDEN/],
+        [{ ...good().headers, [FROM_HEADER]: '%E0%A4%A' }, 401, /UNAUTHORIZED/],
+        [{ ...good().headers, 'content-type': 'application/msgpack' }, 400, /VALIDATION_FAILED/],
       ];
       for (const [headers, status, body] of cases) {
         const s = await openStream(n2.url, headers);
+        if (status === 200) {
+          expect(s.status).toBe(200);
+          continue;
+        }
         await s.ended;
         expect({ status: s.status, body: s.body }).toEqual({ status, body: expect.stringMatching(body) });
       }
@@ -251,21 +265,46 @@ describe('Raft streams', () => {
 
     it('delivers good frames, acknowledges them, and ends the stream at a bad frame', async () => {
       const n2 = await startPeer();
-      const s = await openStream(n2.url, goodHeaders);
+      const o = good();
+      const s = await openStream(n2.url, o.headers);
       expect(s.status).toBe(200);
-      s.write(encodeFrame(encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n1', messages: heartbeats('n1', 'n2', 0, 2) })));
+      s.write(taggedFrame(o.key, o.nonce, 0, encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n1', messages: heartbeats('n1', 'n2', 0, 2) })));
       await eventually(() => expect(n2.received).toHaveLength(2));
       await eventually(() => expect(s.body.length).toBeGreaterThan(0)); // the acknowledgement byte
       // A frame claiming another sender on n1's stream.
-      s.write(encodeFrame(encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n2', messages: heartbeats('n2', 'n2', 5, 1) })));
+      s.write(taggedFrame(o.key, o.nonce, 1, encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n2', messages: heartbeats('n2', 'n2', 5, 1) })));
       await s.ended;
       expect(n2.received).toHaveLength(2);
       expect(n2.warnings).toContainEqual(expect.objectContaining({ peer: 'n1', code: 'FORBIDDEN' }));
     });
 
+    it('ends a stream at a frame captured elsewhere: from another stream, repeated, out of order, or unsigned', async () => {
+      const n2 = await startPeer();
+      const envelope = (first: number): Uint8Array => encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n1', messages: heartbeats('n1', 'n2', first, 1) });
+      const other = good();
+      const bad: Array<(o: ReturnType<typeof good>) => Buffer> = [
+        () => taggedFrame(other.key, other.nonce, 1, envelope(10)), // right sender and number, another stream
+        (o) => taggedFrame(o.key, o.nonce, 0, envelope(0)), // frame 0 again
+        (o) => taggedFrame(o.key, o.nonce, 2, envelope(10)), // skips frame 1
+        () => encodeFrame(envelope(10)), // no tag
+        (o) => taggedFrame(good({ ...N1, secret: 'another-secret-4567' }).key, o.nonce, 1, envelope(10)), // another secret
+      ];
+      for (const frame of bad) {
+        const before = n2.received.length;
+        const o = good();
+        const s = await openStream(n2.url, o.headers);
+        expect(s.status).toBe(200);
+        s.write(taggedFrame(o.key, o.nonce, 0, envelope(0)));
+        s.write(frame(o));
+        await s.ended;
+        expect(n2.received).toHaveLength(before + 1);
+      }
+      expect(n2.warnings.filter((w) => (w as { code?: string }).code === 'UNAUTHORIZED')).toHaveLength(bad.length);
+    });
+
     it('ends a stream whose frame header announces more than the body limit', async () => {
       const n2 = await startPeer();
-      const s = await openStream(n2.url, goodHeaders);
+      const s = await openStream(n2.url, good().headers);
       const header = Buffer.alloc(4);
       header.writeUInt32BE(64 * 1024 + 1, 0);
       s.write(header);

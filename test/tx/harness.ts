@@ -64,7 +64,7 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
   });
   const app = Fastify({ logger: false, forceCloseConnections: true });
   // The same edge as the node's app (src/http/app.ts): error handler, strict validation, auth.
-  installEdge(app, { clusterSecret: null });
+  installEdge(app, { clusterSecret: null, clusterId: 'ratify', nodeId: 'n1' });
   const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs });
   app.addHook('onClose', () => forwarder.close());
   await app.register(service.plugin, { forwarder });
