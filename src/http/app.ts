@@ -77,7 +77,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     clusterId: config.clusterId,
     nodeId: config.nodeId,
     secret: config.clusterSecret,
-    isMember: (id: NodeId) => node.status().members.some((m) => m.id === id),
+    // Refuse only senders whose removal is committed and applied here (peer-admission.ts).
+    admit: (id: NodeId) => node.admitPeer(id),
     onMessages: opts.onRaftMessages,
     bodyLimitBytes: config.raftBodyLimitBytes,
   });

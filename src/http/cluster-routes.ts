@@ -31,6 +31,7 @@ const clusterSchema = {
     appliedIndex: { type: 'integer' },
     snapshotIndex: { type: 'integer' },
     members: { type: 'array', items: memberSchema },
+    removed: { type: 'boolean' },
   },
 } as const;
 
@@ -54,6 +55,7 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
       appliedIndex: s.appliedIndex,
       snapshotIndex: node.snapshotIndex(),
       members: s.members,
+      removed: s.removed,
     };
   });
 

@@ -9,6 +9,7 @@ import { RatifyError } from '../errors.js';
 import type { Member, Message, NodeId } from '../raft/types.js';
 import { checkRange } from './check-range.js';
 import { DEFAULT_WIRE_LIMITS } from './message-guard.js';
+import type { RemovalNotice } from './peer-admission.js';
 import { PeerChannel, type PeerChannelConfig, type TransportCounters, type TransportLogger } from './peer-channel.js';
 import { PeerStream } from './peer-stream.js';
 import type { Transport } from './transport.js';
@@ -30,6 +31,8 @@ export interface HttpTransportOptions {
   readonly logger?: TransportLogger;
   /** Send over long-lived streams (default true); false sends one request per envelope. */
   readonly streams?: boolean;
+  /** A peer answered 410 MEMBER_REMOVED: it applied this node's removal (see peer-admission.ts). */
+  readonly onRemovedByPeer?: (notice: RemovalNotice) => void;
 }
 
 interface Peer {
@@ -121,6 +124,7 @@ function validateOptions(opts: HttpTransportOptions): PeerChannelConfig {
     maxEnvelopeBytes,
     maxMessagesPerEnvelope,
     logger: opts.logger,
+    onRemoved: opts.onRemovedByPeer,
   };
 }
 

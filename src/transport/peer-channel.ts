@@ -12,7 +12,9 @@ import { encodeEnvelope } from './codec.js';
 import { OutboundQueue, takeBatch, type BatchLimits } from './envelope-batch.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import { describeError, readCapped, ThrottledPeerLog, type TransportLogger } from './peer-log.js';
+import type { RemovalNotice } from './peer-admission.js';
 import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH, SECRET_HEADER } from './raft-routes.js';
+import { MEMBER_REMOVED_STATUS, removalNoticeOf } from './removal-answer.js';
 
 export type { TransportLogger } from './peer-log.js';
 
@@ -35,6 +37,8 @@ export interface PeerChannelConfig extends BatchLimits {
   readonly maxInflightRequests: number;
   readonly requestTimeoutMs: number;
   readonly logger: TransportLogger | undefined;
+  /** A peer refused this node with 410 MEMBER_REMOVED (the node decides what it means). */
+  readonly onRemoved: ((notice: RemovalNotice) => void) | undefined;
 }
 
 type FailureDetail = { readonly err: string } | { readonly status: number; readonly bytes: number; readonly body: string };
@@ -124,6 +128,8 @@ export class PeerChannel {
         return;
       }
       const detail = { status: res.statusCode, bytes: body.byteLength, body: await readCapped(res.body) };
+      const notice = removalNoticeOf(this.peerId, detail.status, detail.body);
+      if (notice !== null) this.config.onRemoved?.(notice);
       this.fail(count, detail, 'peer refused Raft messages');
     } catch (err) {
       this.fail(count, { err: describeError(err) }, 'sending Raft messages failed');
@@ -137,6 +143,7 @@ export class PeerChannel {
     // Loss is routine for Raft (debug), but a 413 repeats forever: one message is larger than
     // the peer accepts (maxAppendBytes or snapshotChunkBytes vs bodyLimitBytes), so say it louder.
     if ('status' in detail && detail.status === 413) this.failures.report('warn', line, `${msg}: envelope larger than the peer's body limit`);
+    else if ('status' in detail && detail.status === MEMBER_REMOVED_STATUS) this.failures.report('debug', line, `${msg}: this node was removed`);
     else this.failures.report('debug', line, msg);
   }
 }

@@ -27,6 +27,7 @@ import { ENVELOPE_VERSION } from './message-guard.js';
 import type { PeerChannelConfig, TransportCounters } from './peer-channel.js';
 import { describeError, readCapped, ThrottledPeerLog } from './peer-log.js';
 import { CLUSTER_ID_HEADER, FROM_HEADER, RAFT_STREAM_PATH, SECRET_HEADER, STREAM_CONTENT_TYPE } from './raft-routes.js';
+import { MEMBER_REMOVED_STATUS, removalNoticeOf } from './removal-answer.js';
 
 /** First and last delay before reopening a failed stream; doubles in between. */
 const BACKOFF_MIN_MS = 50;
@@ -184,8 +185,13 @@ export class PeerStream {
     void readCapped(res)
       .catch(() => '')
       .then((body) => {
-        if (status === 404) this.markUnsupported(req, body);
-        else this.fail(req, { status, body }, 'peer refused the Raft stream');
+        if (status === 404) {
+          this.markUnsupported(req, body);
+          return;
+        }
+        const notice = removalNoticeOf(this.peerId, status, body);
+        if (notice !== null) this.config.onRemoved?.(notice);
+        this.fail(req, { status, body }, 'peer refused the Raft stream');
       });
   }
 
@@ -204,7 +210,8 @@ export class PeerStream {
     this.counters.failed += this.queue.clear();
     const delayMs = this.backoffMs;
     this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
-    const level = 'status' in detail && detail.status !== 503 ? 'warn' : 'debug';
+    // 503: the peer is stopping; 410: this node was removed, which the node itself reports.
+    const level = 'status' in detail && detail.status !== 503 && detail.status !== MEMBER_REMOVED_STATUS ? 'warn' : 'debug';
     this.failures.report(level, { peer: this.peerId, url: this.url.origin, retryInMs: delayMs, ...detail }, msg);
     const timer = setTimeout(() => {
       if (this.state.kind === 'backoff') this.state = { kind: 'down' };

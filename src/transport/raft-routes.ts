@@ -5,8 +5,9 @@
 //   2. content type and size                       400 VALIDATION_FAILED / 413 BODY_TOO_LARGE
 //   3. decode + validate every message             400 VALIDATION_FAILED
 //   4. cluster id                                  403 FORBIDDEN
-//   5. sender is a member, and `from` of each msg  403 FORBIDDEN
-//   6. every message is addressed to this node     400 VALIDATION_FAILED
+//   5. sender not removed (peer-admission.ts)      410 MEMBER_REMOVED
+//   6. `from` of each message is the sender        403 FORBIDDEN
+//   7. every message is addressed to this node     400 VALIDATION_FAILED
 // The secret comes first, in an onRequest hook, so that an unauthenticated
 // caller never gets this node to buffer or decode a body.
 // A wrong content type answers 400 VALIDATION_FAILED, not 415: every error
@@ -25,6 +26,8 @@ import { RatifyError } from '../errors.js';
 import { checkRange } from './check-range.js';
 import { decodeEnvelope } from './codec.js';
 import { DEFAULT_WIRE_LIMITS, validateWireLimits, type Envelope, type WireLimits } from './message-guard.js';
+import type { PeerAdmission } from './peer-admission.js';
+import { memberRemovedError } from './removal-answer.js';
 import { checkStreamHeaders, InboundStreams, serveStream, type StreamContext } from './raft-stream-inbound.js';
 import type { InboundHandler } from './transport.js';
 
@@ -41,7 +44,8 @@ export interface RaftRoutesOptions {
   readonly nodeId: string;
   /** Shared cluster secret; null disables the check (trusted network only). */
   readonly secret: string | null;
-  isMember(id: string): boolean;
+  /** Whether the node takes messages from this sender (admitPeer in peer-admission.ts). */
+  admit(from: string): PeerAdmission;
   readonly onMessages: InboundHandler;
   readonly bodyLimitBytes: number;
   readonly wireLimits?: WireLimits;
@@ -80,7 +84,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
   const streamContext: StreamContext = {
     clusterId: opts.clusterId,
     maxFrameBytes: opts.bodyLimitBytes,
-    isMember: opts.isMember,
+    admitSender: (from) => admitSender(from, opts),
     admit: (bytes) => admit(bytes, opts, limits),
     onMessages: opts.onMessages,
     log: app.log,
@@ -100,7 +104,13 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
   });
 };
 
-/** Steps 3 to 6 of the checks above. */
+/** Step 5 of the checks above. */
+function admitSender(from: string, opts: RaftRoutesOptions): void {
+  const a = opts.admit(from);
+  if (a.kind === 'removed') throw memberRemovedError(from, a.appliedIndex);
+}
+
+/** Steps 3 to 7 of the checks above. */
 function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits): Envelope {
   if (!(body instanceof Uint8Array)) {
     throw new RatifyError('VALIDATION_FAILED', `the body must be a ${MSGPACK_CONTENT_TYPE} envelope`);
@@ -109,9 +119,7 @@ function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits): Enve
   if (envelope.clusterId !== opts.clusterId) {
     throw new RatifyError('FORBIDDEN', `sender belongs to cluster ${JSON.stringify(envelope.clusterId)}, not this node's cluster`);
   }
-  if (!opts.isMember(envelope.from)) {
-    throw new RatifyError('FORBIDDEN', `sender ${JSON.stringify(envelope.from)} is not a member of this cluster`);
-  }
+  admitSender(envelope.from, opts);
   envelope.messages.forEach((m, i) => {
     if (m.from !== envelope.from) {
       throw new RatifyError('FORBIDDEN', `messages[${i}].from ${JSON.stringify(m.from)} is not the sender ${JSON.stringify(envelope.from)}`);

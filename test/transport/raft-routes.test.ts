@@ -27,7 +27,8 @@ describe('raftRoutes', () => {
       clusterId: 'cluster-a',
       nodeId: 'n1',
       secret: SECRET,
-      isMember: (id) => id === 'n2' || id === 'n3',
+      // n8 was removed (as of applied index 7); anyone else is admitted, n9 (never heard of) too.
+      admit: (id) => (id === 'n8' ? { kind: 'removed', appliedIndex: 7 } : { kind: 'admit' }),
       onMessages: (messages) => {
         received.push([...messages]);
       },
@@ -93,12 +94,21 @@ describe('raftRoutes', () => {
     expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/cluster/) } });
   });
 
-  it('refuses a sender that is not a member, or messages whose from is not the sender, with 403', async () => {
+  it('refuses a removed sender with 410 MEMBER_REMOVED and its applied index, and admits a sender it never heard of', async () => {
     await build();
+    const removed = Object.values(samplesFrom('n8', 'n1'));
+    const res = await post(encodeEnvelope(envelope({ from: 'n8', messages: removed })));
+    expect(res.statusCode).toBe(410);
+    expect(res.json()).toEqual({ error: { code: 'MEMBER_REMOVED', message: expect.stringMatching(/n8.*removed/), appliedIndex: 7 } });
+    expect(received).toEqual([]);
+    // A node lagging behind a member's addition must still take that member's messages.
     const stranger = Object.values(samplesFrom('n9', 'n1'));
-    const res = await post(encodeEnvelope(envelope({ from: 'n9', messages: stranger })));
-    expect(res.statusCode).toBe(403);
-    expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/not a member/) } });
+    expect((await post(encodeEnvelope(envelope({ from: 'n9', messages: stranger })))).statusCode).toBe(204);
+    expect(received).toEqual([stranger]);
+  });
+
+  it('refuses messages whose from is not the sender with 403', async () => {
+    await build();
     // n3 is a member, but the envelope says n2 sent it.
     const spoofed = await post(encodeEnvelope(envelope({ messages: [samplesFrom('n3', 'n1').heartbeat] })));
     expect(spoofed.statusCode).toBe(403);

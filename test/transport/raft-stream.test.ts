@@ -56,7 +56,7 @@ describe('Raft streams', () => {
       clusterId: 'c1',
       nodeId: 'n2',
       secret: SECRET,
-      isMember: (id) => id === 'n1' || id === 'n2',
+      admit: (id) => (id === 'n9' ? { kind: 'removed', appliedIndex: 3 } : { kind: 'admit' }),
       onMessages: (messages) => received.push(...messages),
       bodyLimitBytes: 64 * 1024,
     });
@@ -231,12 +231,12 @@ describe('Raft streams', () => {
       [FROM_HEADER]: 'n1',
     };
 
-    it('refuses a wrong secret, cluster, sender or content type before accepting the stream', async () => {
+    it('refuses a wrong secret, cluster, removed sender or content type before accepting the stream', async () => {
       const n2 = await startPeer();
       const cases: Array<[Record<string, string>, number, RegExp]> = [
         [{ ...goodHeaders, [SECRET_HEADER]: 'nope' }, 401, /UNAUTHORIZED/],
         [{ ...goodHeaders, [CLUSTER_ID_HEADER]: 'c2' }, 403, /FORBIDDEN/],
-        [{ ...goodHeaders, [FROM_HEADER]: 'n9' }, 403, /FORBIDDEN/],
+        [{ ...goodHeaders, [FROM_HEADER]: 'n9' }, 410, /MEMBER_REMOVED.*"appliedIndex":3/],
         [{ ...goodHeaders, [FROM_HEADER]: '%E0%A4%A' }, 400, /VALIDATION_FAILED/],
         [{ ...goodHeaders, 'content-type': 'application/msgpack' }, 400, /VALIDATION_FAILED/],
       ];
