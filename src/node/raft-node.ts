@@ -71,6 +71,7 @@ export type RaftNodeConfig = Pick<
   | 'proposalTimeoutMs'
   | 'readTimeoutMs'
   | 'promoteLagEntriesMax'
+  | 'join'
   | 'preVote'
   | 'checkQuorum'
   | 'seed'
@@ -179,7 +180,8 @@ export class RaftNode implements ClusterNode {
       hardState: stored.hardState,
       snapshot: stored.snapshot,
       entries: stored.entries,
-      bootstrapMembers: opts.config.peers,
+      // A joining node is not an initial voter: it must never campaign before the leader adds it.
+      bootstrapMembers: opts.config.join ? opts.config.peers.filter((p) => p.id !== opts.config.id) : opts.config.peers,
       appliedIndex: stored.snapshot?.meta.index ?? 0,
     };
     const raftConfig = toRaftConfig(opts.config);

@@ -34,6 +34,7 @@ export const FAST_RAFT: Omit<RaftNodeConfig, 'id' | 'peers'> = {
   proposalTimeoutMs: 5000,
   readTimeoutMs: 5000,
   promoteLagEntriesMax: 8,
+  join: false,
   preVote: true,
   checkQuorum: true,
   seed: null,
