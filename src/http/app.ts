@@ -79,6 +79,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     secret: config.clusterSecret,
     // Refuse only senders whose removal is committed and applied here (peer-admission.ts).
     admit: (id: NodeId) => node.admitPeer(id),
+    onSenderUrl: (id: NodeId, url: string) => node.noteSenderUrl(id, url),
     onMessages: opts.onRaftMessages,
     bodyLimitBytes: config.raftBodyLimitBytes,
   });

@@ -25,6 +25,8 @@ export interface ClusterNode extends ReplicatedLog {
   transferLeadership(to: NodeId, opts?: { timeoutMs?: number }): Promise<void>;
   /** Whether Raft messages from `from` are taken (src/transport/peer-admission.ts). */
   admitPeer(from: NodeId): PeerAdmission;
+  /** An admitted sender said where it listens (src/transport/learned-addresses.ts). */
+  noteSenderUrl(from: NodeId, url: string): void;
   /** A peer refused this node as removed (HTTP 410 MEMBER_REMOVED). */
   onRemovedByPeer(notice: RemovalNotice): void;
 }

@@ -40,6 +40,7 @@ import {
   type SoftState,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
+import { LearnedAddresses } from '../transport/learned-addresses.js';
 import { admitPeer, reachablePeers, type PeerAdmission, type RemovalNotice } from '../transport/peer-admission.js';
 import type { Transport } from '../transport/transport.js';
 import { AppliedMembership } from './applied-membership.js';
@@ -137,6 +138,8 @@ export class RaftNode implements ClusterNode {
    * AppliedMembership keep one array per configuration, so identity tells a change.
    */
   private transportConfigs: { readonly latest: readonly Member[]; readonly applied: readonly Member[] } | null = null;
+  /** Addresses of admitted senders no configuration lists (see learned-addresses.ts). */
+  private readonly learned = new LearnedAddresses();
   /** What of each Ready's hard state reaches the disk, and when (MustSync). */
   private readonly writes: HardStateWrites;
 
@@ -262,6 +265,16 @@ export class RaftNode implements ClusterNode {
   /** Whether the transport takes messages from `from` (see peer-admission.ts). */
   admitPeer(from: NodeId): PeerAdmission {
     return admitPeer({ latest: this.core.members(), applied: this.membership.members, removed: this.membership.removed, appliedIndex: this.appliedIndex }, from);
+  }
+
+  /** An admitted sender said where it listens; kept while no configuration lists it. */
+  noteSenderUrl(from: NodeId, url: string): void {
+    if (from === this.nodeId || this.stopped || this.failed) return;
+    const known = reachablePeers({ latest: this.core.members(), applied: this.membership.members }, this.nodeId);
+    if (!this.learned.note(from, url, known)) return;
+    this.log.info({ peer: from, url }, 'learned the address of a peer no configuration lists yet');
+    this.transportConfigs = null; // hand the transport the new address book
+    this.syncTransportMembers();
   }
 
   /** The transport heard MEMBER_REMOVED from a peer. */
@@ -644,7 +657,7 @@ export class RaftNode implements ClusterNode {
     const applied = this.membership.members;
     if (this.transportConfigs?.latest === latest && this.transportConfigs.applied === applied) return;
     this.transportConfigs = { latest, applied };
-    this.transport.setMembers(reachablePeers({ latest, applied }, this.nodeId));
+    this.transport.setMembers(this.learned.addressBook(reachablePeers({ latest, applied }, this.nodeId)));
     this.peerMatch.retain(new Set(latest.map((m) => m.id)));
   }
 

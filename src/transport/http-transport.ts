@@ -31,6 +31,8 @@ export interface HttpTransportOptions {
   readonly logger?: TransportLogger;
   /** Send over long-lived streams (default true); false sends one request per envelope. */
   readonly streams?: boolean;
+  /** This node's URL, sent to peers in x-ratify-from-url (default: its entry in `members`, if any). */
+  readonly selfUrl?: string;
   /** A peer answered 410 MEMBER_REMOVED: it applied this node's removal (see peer-admission.ts). */
   readonly onRemovedByPeer?: (notice: RemovalNotice) => void;
 }
@@ -124,6 +126,7 @@ function validateOptions(opts: HttpTransportOptions): PeerChannelConfig {
     maxEnvelopeBytes,
     maxMessagesPerEnvelope,
     logger: opts.logger,
+    selfUrl: opts.selfUrl ?? opts.members.find((m) => m.id === opts.nodeId)?.url ?? null,
     onRemoved: opts.onRemovedByPeer,
   };
 }

@@ -28,6 +28,9 @@ import type { InboundHandler, Transport } from './transport.js';
 export interface MemoryMembershipHooks {
   readonly admit?: (from: NodeId) => PeerAdmission;
   readonly onRemoved?: (notice: RemovalNotice) => void;
+  /** This node's URL, handed to receivers as the x-ratify-from-url header would be. */
+  readonly selfUrl?: string;
+  readonly onSenderUrl?: (from: NodeId, url: string) => void;
 }
 
 export interface MemoryNetworkOptions {
@@ -126,6 +129,8 @@ export class MemoryNetwork {
       return;
     }
     this.counterValues.delivered += messages.length;
+    const senderUrl = this.nodes.get(from)?.hooks.selfUrl;
+    if (senderUrl !== undefined) target.hooks.onSenderUrl?.(from, senderUrl);
     target.onMessages(messages);
   }
 }

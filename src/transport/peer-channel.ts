@@ -13,7 +13,7 @@ import { OutboundQueue, takeBatch, type BatchLimits } from './envelope-batch.js'
 import { ENVELOPE_VERSION } from './message-guard.js';
 import { describeError, readCapped, ThrottledPeerLog, type TransportLogger } from './peer-log.js';
 import type { RemovalNotice } from './peer-admission.js';
-import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH, SECRET_HEADER } from './raft-routes.js';
+import { FROM_URL_HEADER, MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH, SECRET_HEADER } from './raft-routes.js';
 import { MEMBER_REMOVED_STATUS, removalNoticeOf } from './removal-answer.js';
 
 export type { TransportLogger } from './peer-log.js';
@@ -37,6 +37,8 @@ export interface PeerChannelConfig extends BatchLimits {
   readonly maxInflightRequests: number;
   readonly requestTimeoutMs: number;
   readonly logger: TransportLogger | undefined;
+  /** This node's own URL, sent along so a peer without an address for it can answer. */
+  readonly selfUrl: string | null;
   /** A peer refused this node with 410 MEMBER_REMOVED (the node decides what it means). */
   readonly onRemoved: ((notice: RemovalNotice) => void) | undefined;
 }
@@ -114,6 +116,7 @@ export class PeerChannel {
     try {
       const headers: Record<string, string> = { 'content-type': MSGPACK_CONTENT_TYPE };
       if (this.config.secret !== null) headers[SECRET_HEADER] = this.config.secret;
+      if (this.config.selfUrl !== null) headers[FROM_URL_HEADER] = encodeURIComponent(this.config.selfUrl);
       const res = await this.pool.request({
         method: 'POST',
         path: this.path,

@@ -26,8 +26,9 @@ import { encodeFrame } from './frames.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
 import type { PeerChannelConfig, TransportCounters } from './peer-channel.js';
 import { describeError, readCapped, ThrottledPeerLog } from './peer-log.js';
-import { CLUSTER_ID_HEADER, FROM_HEADER, RAFT_STREAM_PATH, SECRET_HEADER, STREAM_CONTENT_TYPE } from './raft-routes.js';
+import { CLUSTER_ID_HEADER, FROM_HEADER, FROM_URL_HEADER, RAFT_STREAM_PATH, SECRET_HEADER, STREAM_CONTENT_TYPE } from './raft-routes.js';
 import { MEMBER_REMOVED_STATUS, removalNoticeOf } from './removal-answer.js';
+import { StreamBackoff } from './stream-backoff.js';
 
 /** First and last delay before reopening a failed stream; doubles in between. */
 const BACKOFF_MIN_MS = 50;
@@ -54,7 +55,7 @@ export class PeerStream {
   private state: StreamState = { kind: 'down' };
   /** When the oldest byte not yet acknowledged by the peer was written; null when all are. */
   private unackedSinceMs: number | null = null;
-  private backoffMs = BACKOFF_MIN_MS;
+  private readonly backoff = new StreamBackoff(BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 
   constructor(
     readonly peerId: NodeId,
@@ -152,6 +153,7 @@ export class PeerStream {
       [FROM_HEADER]: encodeURIComponent(this.config.nodeId),
     };
     if (this.config.secret !== null) headers[SECRET_HEADER] = this.config.secret;
+    if (this.config.selfUrl !== null) headers[FROM_URL_HEADER] = encodeURIComponent(this.config.selfUrl);
     const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
     // A connection of its own (no agent): the stream holds it for its whole life.
     const req = request({ host: this.url.hostname, port: this.url.port, path: this.path, method: 'POST', headers, agent: false });
@@ -175,7 +177,7 @@ export class PeerStream {
         // Any byte acknowledges everything written before it was sent, which is at least
         // everything written before the previous acknowledgement: good enough for liveness.
         this.unackedSinceMs = null;
-        this.backoffMs = BACKOFF_MIN_MS;
+        this.backoff.acked();
       });
       res.on('end', () => this.fail(req, { err: 'peer ended the stream' }, 'Raft stream closed'));
       this.flush();
@@ -208,8 +210,7 @@ export class PeerStream {
     if (!this.isCurrent(req)) return; // an older stream, already replaced
     this.teardown();
     this.counters.failed += this.queue.clear();
-    const delayMs = this.backoffMs;
-    this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+    const delayMs = this.backoff.failed();
     // 503: the peer is stopping; 410: this node was removed, which the node itself reports.
     const level = 'status' in detail && detail.status !== 503 && detail.status !== MEMBER_REMOVED_STATUS ? 'warn' : 'debug';
     this.failures.report(level, { peer: this.peerId, url: this.url.origin, retryInMs: delayMs, ...detail }, msg);

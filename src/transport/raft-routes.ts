@@ -38,6 +38,9 @@ export const RAFT_STREAM_PATH = '/raft/v1/stream';
 export const STREAM_CONTENT_TYPE = 'application/vnd.ratify.raft-stream';
 export const CLUSTER_ID_HEADER = 'x-ratify-cluster-id';
 export const FROM_HEADER = 'x-ratify-from';
+/** Where the sender listens, so a node that has no address for it yet can answer (learned-addresses.ts). Optional. */
+export const FROM_URL_HEADER = 'x-ratify-from-url';
+const FROM_URL_LENGTH_MAX = 2048;
 
 export interface RaftRoutesOptions {
   readonly clusterId: string;
@@ -46,6 +49,8 @@ export interface RaftRoutesOptions {
   readonly secret: string | null;
   /** Whether the node takes messages from this sender (admitPeer in peer-admission.ts). */
   admit(from: string): PeerAdmission;
+  /** An admitted sender's own URL (FROM_URL_HEADER), when it sent a valid one. */
+  onSenderUrl?(from: string, url: string): void;
   readonly onMessages: InboundHandler;
   readonly bodyLimitBytes: number;
   readonly wireLimits?: WireLimits;
@@ -70,6 +75,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
 
   app.post(RAFT_MESSAGES_PATH, { bodyLimit: opts.bodyLimitBytes }, async (request, reply) => {
     const envelope = admit(request.body, opts, limits);
+    noteSenderUrl(request, envelope.from, opts);
     try {
       opts.onMessages(envelope.messages);
     } catch (cause) {
@@ -98,11 +104,26 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
       if (request.headers['content-type'] !== STREAM_CONTENT_TYPE) {
         throw new RatifyError('VALIDATION_FAILED', `content-type must be ${STREAM_CONTENT_TYPE}`);
       }
-      streamSenders.set(request, checkStreamHeaders(request, streamContext, CLUSTER_ID_HEADER, FROM_HEADER));
+      const from = checkStreamHeaders(request, streamContext, CLUSTER_ID_HEADER, FROM_HEADER);
+      noteSenderUrl(request, from, opts);
+      streamSenders.set(request, from);
     },
     handler: (request, reply) => serveStream(request, reply, streamSenders.get(request)!, streamContext, streams),
   });
 };
+
+/** A hint, never a reason to refuse: a missing or malformed header is ignored. */
+function noteSenderUrl(request: FastifyRequest, from: string, opts: RaftRoutesOptions): void {
+  const raw = request.headers[FROM_URL_HEADER];
+  if (opts.onSenderUrl === undefined || typeof raw !== 'string' || raw.length > FROM_URL_LENGTH_MAX) return;
+  let url: URL;
+  try {
+    url = new URL(decodeURIComponent(raw));
+  } catch {
+    return;
+  }
+  if (url.protocol === 'http:' || url.protocol === 'https:') opts.onSenderUrl(from, url.href.replace(/\/+$/, ''));
+}
 
 /** Step 5 of the checks above. */
 function admitSender(from: string, opts: RaftRoutesOptions): void {

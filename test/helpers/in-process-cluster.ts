@@ -121,6 +121,8 @@ export class InProcessCluster<S extends StateMachine> {
     const transport = this.network.transport(id, (msgs) => node?.receive(msgs), {
       admit: (from) => (node === null ? { kind: 'admit' } : admission(node, from)),
       onRemoved: (notice) => node?.onRemovedByPeer(notice),
+      selfUrl: this.urlOf(id),
+      onSenderUrl: (from, url) => node?.noteSenderUrl(from, url),
     });
     const storage = new MemoryRaftStorage(m.backing);
     node = await RaftNode.open({
