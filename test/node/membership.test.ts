@@ -5,6 +5,7 @@
 // (refuse whatever the latest, uncommitted configuration lacks), which failed
 // all three. Liveness waits are bounded polls; nothing asserts on timing.
 import { afterEach, describe, expect, it } from 'vitest';
+import { RatifyError } from '../../src/errors.js';
 import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
 import type { RaftNode } from '../../src/node/raft-node.js';
 import type { NodeId } from '../../src/raft/types.js';
@@ -43,6 +44,21 @@ async function leaderAmong(c: InProcessCluster<KvStateMachine>, among: readonly 
       return nodes.every((n) => n.status().leaderId === leader.nodeId && n.status().term === term) ? leader : undefined;
     },
     { what: `a leader among ${among.join(',')}` },
+  );
+}
+
+/** Repeats a membership call while the cluster is not ready for it yet (a change in flight, a learner behind). */
+async function retrying<T>(call: () => Promise<T>): Promise<T> {
+  return waitUntil(
+    async () => {
+      try {
+        return await call();
+      } catch (err) {
+        if (err instanceof RatifyError && (err.code === 'CONFIG_CHANGE_IN_PROGRESS' || err.code === 'LEARNER_NOT_CAUGHT_UP')) return undefined;
+        throw err;
+      }
+    },
+    { what: 'the membership call to be accepted' },
   );
 }
 
@@ -120,5 +136,28 @@ describe('membership over the transport: an uncommitted removal', () => {
     expect(ids(c.node(holder))).toContain(x);
     expect(c.node(holder).status().appliedIndex).toBeGreaterThanOrEqual(res.index);
     expect(c.node(holder).status().removed).toBe(false);
+  });
+});
+
+describe('membership over the transport: addresses', () => {
+  it('a learner started with the initial voters as --peers catches up from a leader added after them', async () => {
+    cluster = new InProcessCluster({ ids: ['n1', 'n2', 'n3', 'n4', 'n5'], voters: ['n1', 'n2', 'n3'], createStateMachine: () => createKvStateMachine() });
+    const c = cluster;
+    for (const id of ['n1', 'n2', 'n3']) await c.start(id);
+    const first = await c.waitForLeader();
+    await first.propose(put('base', '1'));
+    await c.start('n4');
+    await first.addLearner('n4', c.urlOf('n4'));
+    await waitUntil(() => c.member('n4').stateMachine.get('base') === '1', { what: 'n4 to catch up' });
+    await retrying(() => first.promote('n4'));
+    await first.transferLeadership('n4');
+    const n4 = c.node('n4');
+    expect(n4.status().role).toBe('leader');
+    // n5 knows n1..n3 only; its answers to n4 need the address n4 sends along.
+    await c.start('n5');
+    await retrying(() => n4.addLearner('n5', c.urlOf('n5')));
+    await n4.propose(put('late', '1'));
+    await waitUntil(() => c.member('n5').stateMachine.get('late') === '1', { what: 'n5 to catch up from n4' });
+    expect(c.node('n5').status().role).toBe('learner');
   });
 });

@@ -107,6 +107,18 @@ describe('raftRoutes', () => {
     expect(received).toEqual([stranger]);
   });
 
+  it('passes an admitted sender\'s x-ratify-from-url on, and ignores a malformed one or a refused sender\'s', async () => {
+    const urls: [string, string][] = [];
+    await build({ onSenderUrl: (from, url) => urls.push([from, url]) });
+    const hint = (url: string) => ({ 'x-ratify-from-url': encodeURIComponent(url) });
+    expect((await post(encodeEnvelope(envelope()), hint('http://127.0.0.1:7004/'))).statusCode).toBe(204);
+    expect((await post(encodeEnvelope(envelope()), hint('ftp://127.0.0.1:7004'))).statusCode).toBe(204);
+    expect((await post(encodeEnvelope(envelope()), { 'x-ratify-from-url': '%E0%A4%A' })).statusCode).toBe(204);
+    const removed = Object.values(samplesFrom('n8', 'n1'));
+    expect((await post(encodeEnvelope(envelope({ from: 'n8', messages: removed })), hint('http://127.0.0.1:7008'))).statusCode).toBe(410);
+    expect(urls).toEqual([['n2', 'http://127.0.0.1:7004']]);
+  });
+
   it('refuses messages whose from is not the sender with 403', async () => {
     await build();
     // n3 is a member, but the envelope says n2 sent it.
