@@ -40,15 +40,14 @@ import {
   type SoftState,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
-import { LearnedAddresses } from '../transport/learned-addresses.js';
-import { admitPeer, reachablePeers, type PeerAdmission, type RemovalNotice } from '../transport/peer-admission.js';
+import type { PeerAdmission, RemovalNotice } from '../transport/peer-admission.js';
 import type { Transport } from '../transport/transport.js';
-import { AppliedMembership } from './applied-membership.js';
 import { BackgroundSnapshots } from './background-snapshots.js';
 import type { NodeConfig } from './config.js';
 import { HardStateWrites } from './hard-state-writes.js';
 import { planReady } from './ready-plan.js';
-import { SelfRemoval, type SelfView } from './self-removal.js';
+import { describeRemoval, SelfRemoval, type SelfView } from './self-removal.js';
+import { TransportMembership } from './transport-membership.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
 import { PeerMatch } from './peer-match.js';
@@ -125,21 +124,14 @@ export class RaftNode implements ClusterNode {
   // Invariant: appliedIndex only grows, by exactly one per applied entry, or jumps to a snapshot's index.
   private appliedIndex: number;
   private appliedTerm: number;
-  /** Membership as of appliedIndex (goes into snapshot metadata), and the members it dropped. */
-  private readonly membership: AppliedMembership;
+  /** The transport's address book and admission (membership.applied: membership as of appliedIndex). */
+  private readonly membership: TransportMembership;
   private readonly removal = new SelfRemoval();
   private soft: SoftState;
   /** Term whose no-op must be applied before we announce leadership. */
   private leaderAnnouncePendingTerm: number | null = null;
   private lastEvent: LeadershipEvent;
   private leaderCommitSeen = 0;
-  /**
-   * The configurations last handed to the transport (latest and applied). The core and
-   * AppliedMembership keep one array per configuration, so identity tells a change.
-   */
-  private transportConfigs: { readonly latest: readonly Member[]; readonly applied: readonly Member[] } | null = null;
-  /** Addresses of admitted senders no configuration lists (see learned-addresses.ts). */
-  private readonly learned = new LearnedAddresses();
   /** What of each Ready's hard state reaches the disk, and when (MustSync). */
   private readonly writes: HardStateWrites;
 
@@ -159,7 +151,7 @@ export class RaftNode implements ClusterNode {
     this.snapshots = new BackgroundSnapshots(opts.config.snapshotThresholdEntries);
     this.appliedIndex = initial.appliedIndex;
     this.appliedTerm = initial.snapshot?.meta.term ?? 0;
-    this.membership = new AppliedMembership(this.nodeId, initial.bootstrapMembers, initial.snapshot?.meta.members ?? null);
+    this.membership = new TransportMembership(this.nodeId, this.transport, initial.bootstrapMembers, initial.snapshot?.meta.members ?? null);
     const st = core.status();
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
     this.lastEvent = { isLeader: false, term: st.term };
@@ -264,17 +256,13 @@ export class RaftNode implements ClusterNode {
 
   /** Whether the transport takes messages from `from` (see peer-admission.ts). */
   admitPeer(from: NodeId): PeerAdmission {
-    return admitPeer({ latest: this.core.members(), applied: this.membership.members, removed: this.membership.removed, appliedIndex: this.appliedIndex }, from);
+    return this.membership.admit(this.core.members(), this.appliedIndex, from);
   }
 
   /** An admitted sender said where it listens; kept while no configuration lists it. */
   noteSenderUrl(from: NodeId, url: string): void {
-    if (from === this.nodeId || this.stopped || this.failed) return;
-    const known = reachablePeers({ latest: this.core.members(), applied: this.membership.members }, this.nodeId);
-    if (!this.learned.note(from, url, known)) return;
+    if (this.stopped || this.failed || !this.membership.noteSenderUrl(this.core.members(), from, url)) return;
     this.log.info({ peer: from, url }, 'learned the address of a peer no configuration lists yet');
-    this.transportConfigs = null; // hand the transport the new address book
-    this.syncTransportMembers();
   }
 
   /** The transport heard MEMBER_REMOVED from a peer. */
@@ -510,7 +498,7 @@ export class RaftNode implements ClusterNode {
     this.sm.restore(s.data);
     this.appliedIndex = s.meta.index;
     this.appliedTerm = s.meta.term;
-    this.membership.apply(s.meta.members);
+    this.membership.applied.apply(s.meta.members);
     this.proposals.rejectUpTo(s.meta.index);
     this.metrics?.snapshotsInstalled.inc();
     this.log.info({ snapshotIndex: s.meta.index, snapshotTerm: s.meta.term, bytes: s.data.length }, 'installed snapshot from leader');
@@ -527,7 +515,7 @@ export class RaftNode implements ClusterNode {
         result = undefined;
         break;
       case 'config':
-        this.membership.apply(e.members);
+        this.membership.applied.apply(e.members);
         result = e.members;
         break;
       default:
@@ -543,7 +531,7 @@ export class RaftNode implements ClusterNode {
   private maybeSnapshot(): void {
     if (!this.snapshots.due(this.appliedIndex, this.core.snapshotIndex())) return;
     // Serialized here, at a Ready boundary, so the bytes are exactly the state at appliedIndex.
-    const snapshot: Snapshot = { meta: { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.members }, data: this.sm.snapshot() };
+    const snapshot: Snapshot = { meta: { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.applied.members }, data: this.sm.snapshot() };
     this.snapshots.started(snapshot);
     this.snapshotting = this.storeSnapshot(snapshot).finally(() => {
       this.snapshotting = null;
@@ -646,19 +634,10 @@ export class RaftNode implements ClusterNode {
 
   // ---- plumbing ----
 
-  /**
-   * Hands the transport the union of the latest and the applied configuration
-   * (peer-admission.ts). Runs twice per Ready: compare by identity, not by
-   * serializing the lists. A new array with the same members (a restore) only
-   * costs one idempotent setMembers().
-   */
+  /** The transport's address book follows the configurations (transport-membership.ts). */
   private syncTransportMembers(): void {
     const latest = this.core.members();
-    const applied = this.membership.members;
-    if (this.transportConfigs?.latest === latest && this.transportConfigs.applied === applied) return;
-    this.transportConfigs = { latest, applied };
-    this.transport.setMembers(this.learned.addressBook(reachablePeers({ latest, applied }, this.nodeId)));
-    this.peerMatch.retain(new Set(latest.map((m) => m.id)));
+    if (this.membership.sync(latest)) this.peerMatch.retain(new Set(latest.map((m) => m.id)));
   }
 
   // ---- removal from the cluster ----
@@ -669,22 +648,15 @@ export class RaftNode implements ClusterNode {
   }
 
   private updateRemoval(): void {
-    if (this.removal.update(this.membership.selfRemoved, () => this.selfView())) this.onRemovalChanged();
+    if (this.removal.update(this.membership.applied.selfRemoved, () => this.selfView())) this.onRemovalChanged();
   }
 
   private onRemovalChanged(): void {
     const state = this.removal.state;
-    if (state.kind === 'member') {
-      this.log.info({ appliedIndex: this.appliedIndex }, 'this node is a member of the cluster again');
-      return;
-    }
-    const how = state.how === 'applied' ? { appliedIndex: this.appliedIndex } : { by: state.notice.by, peerAppliedIndex: state.notice.appliedIndex };
-    this.log.warn(
-      { ...how, role: this.soft.role },
-      state.how === 'applied'
-        ? 'this node was removed from the cluster (it applied its removal); it stops campaigning and serving: stop the process'
-        : `this node was removed from the cluster (peer ${state.notice.by} refused it as removed); it stops campaigning and serving: stop the process`,
-    );
+    const { fields, message } = describeRemoval(state);
+    const line = { ...fields, appliedIndex: this.appliedIndex, role: this.soft.role };
+    if (state.kind === 'member') return this.log.info(line, message);
+    this.log.warn(line, message);
     // Committed proposals still resolve as they are applied; the fate of the others is unknown.
     this.proposals.rejectLostAbove(this.core.status().commitIndex);
     this.reads.rejectAll(new RatifyError('MEMBER_REMOVED', `this node (${this.nodeId}) was removed from the cluster`));

@@ -26,6 +26,17 @@ export interface SelfView {
 
 const MEMBER: RemovalState = { kind: 'member' };
 
+/** The log line for a change of state (the warning says what the operator should do). */
+export function describeRemoval(state: RemovalState): { readonly fields: Record<string, unknown>; readonly message: string } {
+  if (state.kind === 'member') return { fields: {}, message: 'this node is a member of the cluster again' };
+  const advice = 'it stops campaigning and serving: stop the process';
+  if (state.how === 'applied') return { fields: {}, message: `this node was removed from the cluster (it applied its removal); ${advice}` };
+  return {
+    fields: { by: state.notice.by, peerAppliedIndex: state.notice.appliedIndex },
+    message: `this node was removed from the cluster (peer ${state.notice.by} refused it as removed); ${advice}`,
+  };
+}
+
 export class SelfRemoval {
   private current: RemovalState = MEMBER;
 
