@@ -292,6 +292,8 @@ describe('cluster admin', () => {
   it('removes the leader: 200 once the removal commits; the removed node says so on /v1/cluster and /readyz, and refuses clients', async () => {
     const c = await startCluster();
     const leader = await c.waitForLeader();
+    // Membership changes wait for an entry of the leader's own term to commit.
+    await leader.propose(encodeKvCommand({ op: 'put', key: 'first', value: '1' }));
     const app = await appFor(c, leader);
     const res = await app.inject({ method: 'DELETE', url: `/v1/cluster/members/${leader.nodeId}`, headers: admin });
     expect(res.statusCode).toBe(200);

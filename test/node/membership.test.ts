@@ -96,6 +96,8 @@ describe.each([
     const c = makeCluster(['n1', 'n2', 'n3'], flags);
     await c.startAll();
     const leader = await c.waitForLeader();
+    // Membership changes wait for an entry of the leader's own term to commit.
+    await leader.propose(put('before', '1'));
     const victim = c.running().find((n) => n !== leader)!;
     await leader.remove(victim.nodeId);
     // The leader stops replicating to it at once; it learns of its removal from a refusal.
