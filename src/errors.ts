@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   TX_NOT_FOUND: { status: 404, description: 'No transaction with that id is known (it may have been retained past its limit).' },
   ROUTE_NOT_FOUND: { status: 404, description: 'No such endpoint.' },
   MEMBER_NOT_FOUND: { status: 404, description: 'No cluster member with that id.' },
+  MEMBER_REMOVED: { status: 410, description: 'The calling peer, or this node, was removed from the cluster: the removal is committed and applied. A removed node stops campaigning and serving.' },
   TX_NOT_ACTIVE: { status: 409, description: 'The transaction is past the active state; participants can no longer be enlisted.' },
   TX_ALREADY_COMMITTED: { status: 409, description: 'Abort was requested but the decision was commit.' },
   TX_ALREADY_ABORTED: { status: 409, description: 'A participant was told to precommit or commit a transaction it had already aborted (a protocol violation).' },

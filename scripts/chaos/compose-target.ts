@@ -112,6 +112,14 @@ export class ComposeTarget implements ChaosTarget {
     return [`${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) took the whole ${STOP_GRACE_S} s grace of docker stop (SIGKILLed)`];
   }
 
+  async wipe(id: string): Promise<void> {
+    throw new Error(`the compose target cannot churn ${id}: wiping a service's volume is not supported`);
+  }
+
+  async rejoin(id: string): Promise<void> {
+    await this.wipe(id);
+  }
+
   async disconnect(id: string): Promise<void> {
     const cid = this.cid(id);
     const attachments = await this.attachments(cid);

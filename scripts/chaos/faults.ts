@@ -3,13 +3,14 @@
 // and heals it when the duration is up. It keeps each node's condition, so at most a
 // minority is down at once, except that now and then (quorumLossChance, with a cooldown)
 // it allows a brief outage of a majority: the cluster must stall, then recover.
+import { addBack, removeMember } from './churn.js';
 import { fetchStatus, type LeaderTracker } from './cluster-view.js';
 import { sleep } from './http.js';
 import type { FaultKind } from './options.js';
 import type { SeededRandom } from './rng.js';
 import type { ChaosTarget } from './target.js';
 
-export type NodeCondition = 'up' | 'killed' | 'paused' | 'restarting' | 'partitioned';
+export type NodeCondition = 'up' | 'killed' | 'paused' | 'restarting' | 'partitioned' | 'churned';
 
 export interface FaultEvent {
   readonly kind: FaultKind;
@@ -28,6 +29,8 @@ export interface FaultEvent {
   healedAtMs: number | null;
   /** Set when the target failed to inject (or heal) it. */
   error: string | null;
+  /** What a churn did: the removal's answers, whether the node knew, the re-addition. */
+  note?: string;
 }
 
 export interface FaultSchedulerOptions {
@@ -47,12 +50,22 @@ const DURATION_MS: Readonly<Record<FaultKind, readonly [number, number]>> = {
   pause: [1_500, 4_000],
   restart: [0, 0],
   partition: [2_000, 6_000],
+  // How long the node stays out of the cluster before it is added back.
+  churn: [2_000, 5_000],
 };
 /** A fault that takes the majority down is kept brief... */
 const QUORUM_LOSS_MS: readonly [number, number] = [500, 2_000];
 /** ... and rare: at most one per this long. */
 const QUORUM_LOSS_COOLDOWN_MS = 15_000;
-const CONDITION_OF: Readonly<Record<FaultKind, NodeCondition>> = { kill: 'killed', pause: 'paused', restart: 'restarting', partition: 'partitioned' };
+const CONDITION_OF: Readonly<Record<FaultKind, NodeCondition>> = {
+  kill: 'killed',
+  pause: 'paused',
+  restart: 'restarting',
+  partition: 'partitioned',
+  churn: 'churned',
+};
+/** Bound on each step of a churn (removal, learning of it, addition, promotion). */
+const CHURN_STEP_TIMEOUT_MS = 30_000;
 
 export class FaultScheduler {
   readonly events: FaultEvent[] = [];
@@ -63,6 +76,8 @@ export class FaultScheduler {
   private readonly stopping = new AbortController();
   private loop: Promise<void> = Promise.resolve();
   private lastQuorumLossMs = -Infinity;
+  /** Churned nodes whose data was wiped (they rejoin empty); the others come back with their data. */
+  private readonly wiped = new Set<string>();
   private readonly startedMs = Date.now();
 
   constructor(private readonly o: FaultSchedulerOptions) {
@@ -137,6 +152,7 @@ export class FaultScheduler {
       if (e.kind === 'kill') await this.o.target.kill(e.node);
       else if (e.kind === 'pause') await this.o.target.pause(e.node);
       else if (e.kind === 'partition') await this.o.target.disconnect(e.node);
+      else if (e.kind === 'churn') await this.churnOut(e);
       if (e.kind !== 'restart') e.atMs = Date.now();
     } catch (err) {
       e.error = `inject: ${(err as Error).message}`;
@@ -162,6 +178,9 @@ export class FaultScheduler {
         case 'partition':
           await this.o.target.reconnect(e.node);
           break;
+        case 'churn':
+          await this.churnIn(e);
+          break;
       }
     } catch (err) {
       e.error = `${e.error ?? ''}heal: ${(err as Error).message}`;
@@ -169,6 +188,38 @@ export class FaultScheduler {
     }
     e.healedAtMs = Date.now();
     this.conditions.set(e.node, 'up');
+  }
+
+  /**
+   * Removes the node over the admin API; wipes it only once it says it was removed
+   * (a committed removal: see churn.ts), else stops it with its data.
+   */
+  private async churnOut(e: FaultEvent): Promise<void> {
+    const removal = await removeMember(this.churnContext(), e.node);
+    e.note = `DELETE answered ${removal.answers.join(',') || 'nothing'}; the node ${removal.nodeKnew ? 'reported removed: true' : 'never reported removed'}`;
+    this.o.log(`[${this.elapsed()}] churn ${e.node}: out (${e.note})`);
+    if (removal.nodeKnew) {
+      await this.o.target.wipe(e.node);
+      this.wiped.add(e.node);
+    } else {
+      await this.o.target.kill(e.node);
+    }
+    if (!removal.committed) throw new Error(`the removal of ${e.node} did not commit within ${CHURN_STEP_TIMEOUT_MS} ms (${e.note})`);
+  }
+
+  private async churnIn(e: FaultEvent): Promise<void> {
+    if (this.wiped.delete(e.node)) await this.o.target.rejoin(e.node);
+    else await this.o.target.revive(e.node);
+    const url = this.o.target.nodes.find((n) => n.id === e.node)!.url;
+    const back = await addBack(this.churnContext(), e.node, url);
+    if (back.kind === 'failed') throw new Error(back.why);
+    e.note = `${e.note ?? ''}; added back and promoted`;
+    this.o.log(`[${this.elapsed()}] churn ${e.node}: back as a voter`);
+  }
+
+  /** Churn steps run to the end even while the scheduler stops: a half-removed node is no state to leave. */
+  private churnContext(): { nodes: ChaosTarget['nodes']; stepTimeoutMs: number; signal: AbortSignal } {
+    return { nodes: this.o.target.nodes, stepTimeoutMs: CHURN_STEP_TIMEOUT_MS, signal: new AbortController().signal };
   }
 
   private elapsed(): string {

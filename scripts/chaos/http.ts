@@ -19,7 +19,7 @@ export function trustedCa(): Buffer | null {
 
 export type HttpResult = { readonly kind: 'reply'; readonly status: number; readonly body: unknown } | { readonly kind: 'failure'; readonly error: string };
 
-export async function httpJson(method: 'GET' | 'POST' | 'PUT', url: string, o: { body?: unknown; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpResult> {
+export async function httpJson(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, o: { body?: unknown; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpResult> {
   try {
     const headers: Record<string, string> = { accept: 'application/json', ...(o.headers ?? {}) };
     if (o.body !== undefined) headers['content-type'] = 'application/json';

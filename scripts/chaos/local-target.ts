@@ -1,14 +1,15 @@
 // The local target: N `ratify node` processes and the two example banks (none in kv
-// mode: nothing enlists them), all on 127.0.0.1 with free ports, under a temp directory (or --data). Faults are signals
-// sent by PID: SIGKILL, SIGSTOP/SIGCONT, SIGTERM + start. No partitions: processes on
-// one loopback interface share one network.
+// mode: nothing enlists them), all on 127.0.0.1 with free ports, under a temp directory
+// (or --data). Faults are signals sent by PID: SIGKILL, SIGSTOP/SIGCONT, SIGTERM + start,
+// and for membership churn a wipe of a removed node's data and a start with --join. No
+// partitions: processes on one loopback interface share one network.
 //
 // Secured as production should be: a cluster secret from a file and HTTPS with mutual
 // TLS between the nodes, from a throwaway CA made for the run (scripts/dev-certs.ts).
 // The banks and this runner trust that CA to reach the nodes.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -45,6 +46,8 @@ export class LocalTarget implements ChaosTarget {
   banks: BankEndpoint[] = [];
   private root: string | null = null;
   private readonly nodeProcs = new Map<string, ChildService>();
+  /** How each node is started, for a rejoin after a wipe. */
+  private readonly nodeLaunch = new Map<string, { readonly args: readonly string[]; readonly dataDir: string; readonly logFile: string }>();
   private readonly bankProcs = new Map<string, { proc: ChildService; dataDir: string }>();
   /** Nodes whose graceful stop ran out of grace. */
   private readonly forcedStops: string[] = [];
@@ -71,7 +74,9 @@ export class LocalTarget implements ChaosTarget {
       mkdirSync(dataDir, { recursive: true });
       const args = [cli, 'node', '--id', n.id, '--listen', `127.0.0.1:${ports[i]!}`, '--peers', peers, '--data', dataDir, ...security.nodeArgs(n.id)];
       args.push('--state-machine', this.o.stateMachine ?? 'tx', '--log-level', this.o.nodeLogLevel, ...(this.o.nodeArgs ?? []));
-      this.nodeProcs.set(n.id, new ChildService(n.id, args, join(this.root, 'logs', `${n.id}.log`)));
+      const logFile = join(this.root, 'logs', `${n.id}.log`);
+      this.nodeLaunch.set(n.id, { args, dataDir, logFile });
+      this.nodeProcs.set(n.id, new ChildService(n.id, args, logFile));
     }
     for (const p of this.nodeProcs.values()) p.start();
     await Promise.all(this.nodes.map((n) => waitHealthy(n.url, this.nodeProcs.get(n.id)!, signal)));
@@ -147,6 +152,22 @@ export class LocalTarget implements ChaosTarget {
     return [`${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM and were SIGKILLed`];
   }
 
+  async wipe(id: string): Promise<void> {
+    await this.node(id).kill();
+    const { dataDir } = this.launch(id);
+    await rm(dataDir, { recursive: true, force: true });
+    await mkdir(dataDir, { recursive: true });
+  }
+
+  async rejoin(id: string): Promise<void> {
+    const { args, logFile } = this.launch(id);
+    if (this.node(id).running) throw new Error(`${id} is running: wipe it before it rejoins`);
+    // Empty data: it must wait to be added instead of campaigning as one of the initial voters.
+    const proc = new ChildService(id, [...args, '--join', 'true'], logFile);
+    this.nodeProcs.set(id, proc);
+    proc.start();
+  }
+
   async disconnect(id: string): Promise<void> {
     throw new Error(`the local target cannot partition ${id}: processes on loopback share one network`);
   }
@@ -197,6 +218,12 @@ export class LocalTarget implements ChaosTarget {
     const b = this.bankProcs.get(name);
     if (b === undefined) throw new Error(`no bank ${name}`);
     return b.proc;
+  }
+
+  private launch(id: string): { readonly args: readonly string[]; readonly dataDir: string; readonly logFile: string } {
+    const l = this.nodeLaunch.get(id);
+    if (l === undefined) throw new Error(`no node ${id}`);
+    return l;
   }
 
   private node(id: string): ChildService {

@@ -10,7 +10,7 @@ export type TargetKind = (typeof TARGETS)[number];
 export const STATE_MACHINES = ['tx', 'kv'] as const;
 export type StateMachineKind = (typeof STATE_MACHINES)[number];
 
-export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition', 'churn'] as const;
 
 /** What the banks are: the example's LevelDB bank services, or PostgreSQL databases through the PostgreSQL participant adapter. */
 export const PARTICIPANT_KINDS = ['bank', 'postgres'] as const;
@@ -82,7 +82,7 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   stateMachine: 'tx',
   durationS: 60,
   nodes: 3,
-  faults: ['kill', 'pause', 'restart'],
+  faults: ['kill', 'pause', 'restart', 'churn'],
   concurrency: 8,
   composeFile: 'cluster/docker-compose.yml',
   composeProject: 'ratify',
@@ -109,9 +109,9 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   linTimeMaxMs: DEFAULT_LINEARIZABILITY_BUDGET.timeMaxMs,
 };
 
-/** Faults each target can inject; partitions need a network to cut. */
+/** Faults each target can inject; partitions need a network to cut, churn a data directory to wipe. */
 export const FAULTS_BY_TARGET: Readonly<Record<TargetKind, readonly FaultKind[]>> = {
-  local: ['kill', 'pause', 'restart'],
+  local: ['kill', 'pause', 'restart', 'churn'],
   compose: ['kill', 'pause', 'restart', 'partition'],
 };
 
@@ -166,8 +166,11 @@ export const USAGE = `usage: npm run chaos -- [options]
   --seed N                 seed of every random choice (printed; default: random)
   --duration S             seconds of faults under load (default 60)
   --nodes N                coordinator nodes (default 3)
-  --faults LIST            comma-separated: kill,pause,restart,partition
-                           (default kill,pause,restart; partition needs --target compose)
+  --faults LIST            comma-separated: kill,pause,restart,partition,churn
+                           (default: all the target supports; partition needs --target
+                           compose, churn --target local). churn removes a node (the leader
+                           half of the time) over the admin API, wipes it once it says it was
+                           removed, and adds it back as a learner and promotes it
   --concurrency N          transfers in flight (default 8)
   --compose-file PATH      default cluster/docker-compose.yml
   --compose-project NAME   default ratify

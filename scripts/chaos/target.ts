@@ -31,6 +31,10 @@ export interface ChaosTarget {
   resume(id: string): Promise<void>;
   /** A graceful stop (SIGTERM) and start. */
   restart(id: string): Promise<void>;
+  /** Stops a node removed from the cluster and deletes its data; only targets that support churn. */
+  wipe(id: string): Promise<void>;
+  /** Starts a wiped node again, empty, as a node joining the cluster (--join true). */
+  rejoin(id: string): Promise<void>;
   /** Cuts the node off the cluster network; only targets that support partitions. */
   disconnect(id: string): Promise<void>;
   reconnect(id: string): Promise<void>;

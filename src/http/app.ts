@@ -85,7 +85,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(raftRoutes, {
     clusterId: config.clusterId,
     nodeId: config.nodeId,
-    isMember: (id: NodeId) => node.status().members.some((m) => m.id === id),
+    // Refuse only senders whose removal is committed and applied here (peer-admission.ts).
+    admit: (id: NodeId) => node.admitPeer(id),
+    onSenderUrl: (id: NodeId, url: string) => node.noteSenderUrl(id, url),
     onMessages: opts.onRaftMessages,
     bodyLimitBytes: config.raftBodyLimitBytes,
   });

@@ -30,6 +30,7 @@ const clusterSchema = {
     appliedIndex: { type: 'integer' },
     snapshotIndex: { type: 'integer' },
     members: { type: 'array', items: memberSchema },
+    removed: { type: 'boolean' },
   },
 } as const;
 
@@ -53,6 +54,7 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
       appliedIndex: s.appliedIndex,
       snapshotIndex: node.snapshotIndex(),
       members: s.members,
+      removed: s.removed,
     };
   });
 

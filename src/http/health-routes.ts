@@ -18,6 +18,7 @@ const readySchema = {
   properties: {
     ready: { type: 'boolean' },
     leaderKnown: { type: 'boolean' },
+    removed: { type: 'boolean' },
     appliedIndex: { type: 'integer' },
     leaderCommitIndex: { type: 'integer' },
   },
@@ -32,7 +33,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
 
   app.get('/readyz', { config: PUBLIC, schema: { response: { 200: readySchema, 503: readySchema } } }, async (_req, reply) => {
     const r = node.readiness();
-    const ready = r.leaderKnown && r.appliedIndex + readyLagEntriesMax >= r.leaderCommitIndex;
+    const ready = !r.removed && r.leaderKnown && r.appliedIndex + readyLagEntriesMax >= r.leaderCommitIndex;
     return reply.code(ready ? 200 : 503).send({ ready, ...r });
   });
 };

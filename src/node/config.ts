@@ -31,8 +31,14 @@ export interface ListenAddress {
 export interface NodeConfig {
   readonly id: NodeId;
   readonly listen: ListenAddress;
-  /** Initial voters (bootstrap membership); must include this node. */
+  /** Initial voters (bootstrap membership); must include this node (for its address). */
   readonly peers: readonly Member[];
+  /**
+   * Join a running cluster: this node is not one of the initial voters; it waits,
+   * not campaigning, until the leader adds it as a learner. Only matters on an
+   * empty data directory.
+   */
+  readonly join: boolean;
   readonly dataDir: string;
   readonly clusterId: string;
   /**
@@ -140,6 +146,7 @@ export const nodeConfigDefaults = {
   maxInflightRequestsPerPeer: 4,
   peerRequestTimeoutMs: 2000,
   raftStreams: true,
+  join: false,
   preVote: true,
   checkQuorum: true,
   seed: null,
@@ -350,6 +357,12 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     flag: 'raft-streams',
     env: 'RATIFY_RAFT_STREAMS',
     description: 'Raft traffic over long-lived streams instead of one request per batch (true|false)',
+    parse: parseBoolean,
+  },
+  join: {
+    flag: 'join',
+    env: 'RATIFY_JOIN',
+    description: 'join a running cluster as a learner-to-be: --peers lists its voters and this node; add it with POST /v1/cluster/members (true|false)',
     parse: parseBoolean,
   },
   preVote: { flag: 'pre-vote', env: 'RATIFY_PRE_VOTE', description: 'PreVote phase before elections (true|false)', parse: parseBoolean },

@@ -66,9 +66,13 @@ export class PendingProposals {
     }
   }
 
-  /** Leadership was lost: the entries may still commit under the new leader, or not. */
-  rejectAllLost(): void {
-    for (const i of [...this.waiters.keys()]) this.rejectOne(i, lostError(i), 'lost');
+  /**
+   * Leadership was lost, or the node was removed. Entries above `commitIndex` may
+   * still commit under a new leader, or not. Those up to it are committed and
+   * keep waiting: applying them settles them (a term mismatch there still means lost).
+   */
+  rejectLostAbove(commitIndex: number): void {
+    for (const i of [...this.waiters.keys()]) if (i > commitIndex) this.rejectOne(i, lostError(i), 'lost');
   }
 
   rejectAllShutdown(): void {

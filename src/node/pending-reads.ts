@@ -67,7 +67,11 @@ export class PendingReads {
   }
 
   rejectAllShutdown(): void {
-    for (const id of [...this.readers.keys()]) this.dropped(id, new RatifyError('SHUTTING_DOWN', 'the node is stopping'), 'shutdown');
+    this.rejectAll(new RatifyError('SHUTTING_DOWN', 'the node is stopping'), 'shutdown');
+  }
+
+  rejectAll(err: RatifyError, outcome: ReadOutcome = 'dropped'): void {
+    for (const id of [...this.readers.keys()]) this.dropped(id, err, outcome);
   }
 
   private settle(id: number, r: Reader): void {

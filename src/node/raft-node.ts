@@ -27,7 +27,6 @@ import {
   assertNever,
   type ConfChange,
   type Entry,
-  type HardState,
   type InitialState,
   type Member,
   type Message,
@@ -41,10 +40,15 @@ import {
   type SoftState,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
-import { mustSync } from '../storage/save-plan.js';
+import type { PeerAdmission, RemovalNotice } from '../transport/peer-admission.js';
 import type { Transport } from '../transport/transport.js';
+import { BackgroundSnapshots } from './background-snapshots.js';
 import type { NodeConfig } from './config.js';
+import { HardStateWrites } from './hard-state-writes.js';
 import { InboundGuard } from './inbound-guard.js';
+import { planReady } from './ready-plan.js';
+import { describeRemoval, SelfRemoval, type SelfView } from './self-removal.js';
+import { TransportMembership } from './transport-membership.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
 import { PeerMatch } from './peer-match.js';
@@ -69,6 +73,7 @@ export type RaftNodeConfig = Pick<
   | 'proposalTimeoutMs'
   | 'readTimeoutMs'
   | 'promoteLagEntriesMax'
+  | 'join'
   | 'preVote'
   | 'checkQuorum'
   | 'seed'
@@ -115,27 +120,24 @@ export class RaftNode implements ClusterNode {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private kickScheduled = false;
-  /** The snapshot being written to storage in the background; one at a time. */
+  /** Local snapshots: taken at a Ready boundary, written in the background, handed to the core between Readys. */
+  private readonly snapshots: BackgroundSnapshots;
+  /** The background write of snapshots.inFlight, for stop() to wait on. */
   private snapshotting: Promise<void> | null = null;
-  /** A snapshot durable in storage that the core has not been handed yet (that happens between Readys). */
-  private durableSnapshot: Snapshot | null = null;
 
   // Invariant: appliedIndex only grows, by exactly one per applied entry, or jumps to a snapshot's index.
   private appliedIndex: number;
   private appliedTerm: number;
-  /** Membership as of appliedIndex (goes into snapshot metadata). */
-  private appliedMembers: readonly Member[];
+  /** The transport's address book and admission (membership.applied: membership as of appliedIndex). */
+  private readonly membership: TransportMembership;
+  private readonly removal = new SelfRemoval();
   private soft: SoftState;
   /** Term whose no-op must be applied before we announce leadership. */
   private leaderAnnouncePendingTerm: number | null = null;
   private lastEvent: LeadershipEvent;
   private leaderCommitSeen = 0;
-  /** The member list last handed to the transport; the core keeps one array per config, so identity tells a change. */
-  private transportMembers: CoreStatus['members'] | null = null;
-  /** Term and vote as the last save left them on disk (see mustSync). */
-  private persistedHard: HardState;
-  /** A commit-index-only hard state not on disk yet: it rides on the next synced save, or is written at stop() (see persist). */
-  private unwrittenHard: HardState | null = null;
+  /** What of each Ready's hard state reaches the disk, and when (MustSync). */
+  private readonly writes: HardStateWrites;
 
   private constructor(opts: RaftNodeOptions, core: RaftCoreApi, initial: InitialState, inbound: InboundGuard) {
     this.nodeId = opts.config.id;
@@ -150,14 +152,16 @@ export class RaftNode implements ClusterNode {
     this.onFatal = opts.onFatal ?? crashProcess;
     this.proposals = new PendingProposals(opts.config.maxPendingProposals, (o) => this.metrics?.proposals.inc({ result: o }));
     this.reads = new PendingReads(opts.config.maxPendingReads, (o) => this.metrics?.readBarriers.inc({ result: o }));
-    this.persistedHard = initial.hardState;
+    this.writes = new HardStateWrites(initial.hardState);
+    this.snapshots = new BackgroundSnapshots(opts.config.snapshotThresholdEntries);
     this.appliedIndex = initial.appliedIndex;
     this.appliedTerm = initial.snapshot?.meta.term ?? 0;
-    this.appliedMembers = initial.snapshot?.meta.members ?? initial.bootstrapMembers;
+    this.membership = new TransportMembership(this.nodeId, this.transport, initial.bootstrapMembers, initial.snapshot?.meta.members ?? null);
     const st = core.status();
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
     this.lastEvent = { isLeader: false, term: st.term };
-    this.syncTransportMembers(st.members);
+    this.syncTransportMembers();
+    this.updateRemoval();
     this.metrics?.setStatusSource(() => {
       const now = this.core.status();
       return { term: now.term, commitIndex: now.commitIndex, appliedIndex: this.appliedIndex, snapshotIndex: now.snapshotIndex, role: now.role };
@@ -176,7 +180,8 @@ export class RaftNode implements ClusterNode {
       hardState: stored.hardState,
       snapshot: stored.snapshot,
       entries: stored.entries,
-      bootstrapMembers: opts.config.peers,
+      // A joining node is not an initial voter: it must never campaign before the leader adds it.
+      bootstrapMembers: opts.config.join ? opts.config.peers.filter((p) => p.id !== opts.config.id) : opts.config.peers,
       appliedIndex: stored.snapshot?.meta.index ?? 0,
     };
     const inbound = new InboundGuard({
@@ -203,7 +208,10 @@ export class RaftNode implements ClusterNode {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.ticker = setInterval(() => this.guard(() => this.core.tick()), this.cfg.tickMs);
+    // A removed node does not tick: it must never campaign again (see self-removal.ts).
+    this.ticker = setInterval(() => {
+      if (!this.removal.removed) this.guard(() => this.core.tick());
+    }, this.cfg.tickMs);
     this.ticker.unref();
     this.scheduleKick();
   }
@@ -250,7 +258,25 @@ export class RaftNode implements ClusterNode {
       commitIndex: st.commitIndex,
       appliedIndex: this.appliedIndex,
       members: st.members,
+      removed: this.removal.removed,
     };
+  }
+
+  /** Whether the transport takes messages from `from` (see peer-admission.ts). */
+  admitPeer(from: NodeId): PeerAdmission {
+    return this.membership.admit(this.core.members(), this.appliedIndex, from);
+  }
+
+  /** An admitted sender said where it listens; kept while no configuration lists it. */
+  noteSenderUrl(from: NodeId, url: string): void {
+    if (this.stopped || this.failed || !this.membership.noteSenderUrl(this.core.members(), from, url)) return;
+    this.log.info({ peer: from, url }, 'learned the address of a peer no configuration lists yet');
+  }
+
+  /** The transport heard MEMBER_REMOVED from a peer. */
+  onRemovedByPeer(notice: RemovalNotice): void {
+    if (this.stopped || this.failed) return;
+    if (this.removal.told(notice, this.selfView())) this.onRemovalChanged();
   }
 
   /** Current term, cheap enough for every log line. */
@@ -269,7 +295,7 @@ export class RaftNode implements ClusterNode {
   readiness(): Readiness {
     const st = this.core.status();
     const leaderCommitIndex = st.role === 'leader' ? st.commitIndex : Math.max(this.leaderCommitSeen, st.commitIndex);
-    return { leaderKnown: st.leaderId !== null, appliedIndex: this.appliedIndex, leaderCommitIndex };
+    return { leaderKnown: st.leaderId !== null, removed: this.removal.removed, appliedIndex: this.appliedIndex, leaderCommitIndex };
   }
 
   async propose(data: Uint8Array, opts?: { timeoutMs?: number }): Promise<unknown> {
@@ -393,6 +419,7 @@ export class RaftNode implements ClusterNode {
 
   private assertServing(): void {
     if (this.stopped || this.failed) throw new RatifyError('SHUTTING_DOWN', 'the node is stopping');
+    if (this.removal.removed) throw new RatifyError('MEMBER_REMOVED', `this node (${this.nodeId}) was removed from the cluster; it no longer serves`);
   }
 
   // ---- the ready loop ----
@@ -431,77 +458,32 @@ export class RaftNode implements ClusterNode {
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== null) this.onSoftState(rd.softState);
     // Config entries take effect when appended (thesis §4.1): address new members before sending.
-    this.syncTransportMembers(this.core.members());
-    const sendFirst = this.maySendBeforePersist(rd);
-    if (sendFirst && rd.messages.length > 0) this.transport.send(rd.messages);
-    const durableCount = this.durableCommittedCount(rd);
-    for (let i = 0; i < durableCount; i++) this.applyEntry(rd.committedEntries[i]!);
-    if (rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null) await this.persist(rd);
-    if (!sendFirst && rd.messages.length > 0) this.transport.send(rd.messages);
+    this.syncTransportMembers();
+    const plan = planReady(rd, this.soft.role, this.writes.persisted);
+    if (plan.sendBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
+    for (let i = 0; i < plan.applyBeforePersist; i++) this.applyEntry(rd.committedEntries[i]!);
+    await this.persist(rd);
+    if (!plan.sendBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    for (let i = durableCount; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
+    for (let i = plan.applyBeforePersist; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
     for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.readIndex, this.appliedIndex);
     for (const id of rd.droppedReads) this.reads.dropped(id, this.notLeaderError());
     this.core.advance(rd);
     this.reads.applied(this.appliedIndex);
+    // A removal applied in this Ready drops the peer here (the union keeps it until then).
+    this.syncTransportMembers();
+    this.updateRemoval();
     this.maybeSnapshot();
     this.notifyWaiters();
   }
 
-  /**
-   * Thesis §10.2.1: a leader may send AppendEntries while its own write of the
-   * same entries runs. Safe because the leader counts its own log towards a
-   * quorum only up to what advance() reported persisted (Replicator.selfPersisted,
-   * called after this Ready's save), and an append promises nothing about the
-   * leader's disk: only the followers' acknowledgements, sent after their own
-   * synced write, make an entry count. What must stay behind the write is
-   * anything whose receiver relies on this node's durable state: a new term or
-   * vote (every message carries the term; a single voter campaigns and wins in
-   * one Ready), a snapshot install, and answers such as vote grants and append
-   * acknowledgements, which a leader does not send; hence the type list.
-   */
-  private maySendBeforePersist(rd: Ready): boolean {
-    if (this.soft.role !== 'leader' || rd.snapshot !== null) return false;
-    if (rd.hardState !== null && !sameTermAndVote(rd.hardState, this.persistedHard)) return false;
-    return rd.messages.every((m) => LEADER_EARLY_MESSAGES.has(m.type));
-  }
-
-  /**
-   * How many of rd.committedEntries (a prefix) were made durable by earlier
-   * Readys, so may be applied before this Ready's write: every entry below the
-   * first one this Ready writes, unless it installs a snapshot. The core hands
-   * out only entries that are committed and already stable (log.nextToApply),
-   * so normally that is all of them; checking here keeps apply-after-durable a
-   * property of the driver, not an assumption. It takes the fsync of the next
-   * batch off every decision's way to its client.
-   */
-  private durableCommittedCount(rd: Ready): number {
-    if (rd.snapshot !== null) return 0;
-    const firstWritten = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
-    let n = 0;
-    while (n < rd.committedEntries.length && rd.committedEntries[n]!.index < firstWritten) n++;
-    return n;
-  }
-
+  /** One synced save, unless only the commit index changed (see hard-state-writes.ts). */
   private async persist(rd: Ready): Promise<void> {
+    const batch = this.writes.plan(rd);
+    if (batch === null) return;
     const t0 = performance.now();
-    const batch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
-    // etcd's MustSync: a commit-index-only batch needs no fsync (see mustSync); the storage re-checks.
-    if (!mustSync(this.persistedHard, batch)) {
-      // Nor a write of its own: Raft never needs the commit index back from disk (a restarted
-      // node relearns it from a leader; the stored one only lets it apply sooner). It goes
-      // with the next synced save, so the stored one trails by at most one save. At low load
-      // every write had a commit-only save after it: a LevelDB write and a thread-pool round
-      // trip on every node, for nothing that is waited on.
-      this.unwrittenHard = rd.hardState;
-      if (rd.hardState !== null) this.persistedHard = rd.hardState;
-      return;
-    }
-    // A snapshot's Ready carries its own hard state; an older commit index would trail its index.
-    if (batch.hardState === null && batch.snapshot === null) batch.hardState = this.unwrittenHard;
-    this.unwrittenHard = null;
-    await this.storage.save({ ...batch, sync: true });
-    if (rd.hardState !== null) this.persistedHard = rd.hardState;
+    await this.storage.save(batch);
+    this.writes.saved(rd);
     this.metrics?.storageBatches.inc();
     this.metrics?.storageBatchEntries.observe(rd.entries.length);
     this.metrics?.storageSaveSeconds.observe((performance.now() - t0) / 1000);
@@ -509,8 +491,7 @@ export class RaftNode implements ClusterNode {
 
   /** At stop: the commit index learned since the last synced save, so a restart applies up to it at once. */
   private async writeUnwrittenHard(): Promise<void> {
-    const hardState = this.unwrittenHard;
-    this.unwrittenHard = null;
+    const hardState = this.writes.takeUnwritten();
     if (hardState === null || this.failed) return;
     try {
       await this.storage.save({ hardState, entries: [], snapshot: null, sync: false });
@@ -525,7 +506,7 @@ export class RaftNode implements ClusterNode {
     this.sm.restore(s.data);
     this.appliedIndex = s.meta.index;
     this.appliedTerm = s.meta.term;
-    this.appliedMembers = s.meta.members;
+    this.membership.applied.apply(s.meta.members);
     this.proposals.rejectUpTo(s.meta.index);
     this.metrics?.snapshotsInstalled.inc();
     this.log.info({ snapshotIndex: s.meta.index, snapshotTerm: s.meta.term, bytes: s.data.length }, 'installed snapshot from leader');
@@ -542,7 +523,7 @@ export class RaftNode implements ClusterNode {
         result = undefined;
         break;
       case 'config':
-        this.appliedMembers = e.members;
+        this.membership.applied.apply(e.members);
         result = e.members;
         break;
       default:
@@ -554,20 +535,12 @@ export class RaftNode implements ClusterNode {
     if (e.kind === 'noop' && e.term === this.leaderAnnouncePendingTerm) this.announceLeadership(e.term);
   }
 
-  /**
-   * Starts a snapshot once snapshotThresholdEntries entries were applied since
-   * the last one. The state machine is serialized here, at a Ready boundary, so
-   * the bytes are exactly the state at appliedIndex; writing them (a file of
-   * megabytes, an fsync, a batch deleting the compacted entries) runs in the
-   * background. WHY: awaited inside the Ready loop it stalled every proposal
-   * for 25-110 ms every 10,000 entries (1.5 s at full load), which was most of
-   * the writes benchmark's p99.9. Nothing waits for it: entries stay in the log
-   * (and in memory) until the core is handed the durable snapshot.
-   */
+  /** Starts a local snapshot when one is due (see background-snapshots.ts). */
   private maybeSnapshot(): void {
-    if (this.snapshotting !== null || this.durableSnapshot !== null) return;
-    if (this.appliedIndex - this.core.snapshotIndex() < this.cfg.snapshotThresholdEntries) return;
-    const snapshot: Snapshot = { meta: { index: this.appliedIndex, term: this.appliedTerm, members: this.appliedMembers }, data: this.sm.snapshot() };
+    if (!this.snapshots.due(this.appliedIndex, this.core.snapshotIndex())) return;
+    // Serialized here, at a Ready boundary, so the bytes are exactly the state at appliedIndex.
+    const snapshot: Snapshot = { meta: { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.applied.members }, data: this.sm.snapshot() };
+    this.snapshots.started(snapshot);
     this.snapshotting = this.storeSnapshot(snapshot).finally(() => {
       this.snapshotting = null;
     });
@@ -577,24 +550,19 @@ export class RaftNode implements ClusterNode {
     try {
       await this.storage.compact(snapshot);
     } catch (err) {
+      this.snapshots.abandoned();
       if (!this.stopped) this.fail(err);
       return;
     }
-    this.durableSnapshot = snapshot;
+    this.snapshots.written();
     // With no Ready in flight the core takes it now; else runLoop hands it over after that Ready.
     if (!this.running) this.handOverSnapshot();
   }
 
-  /**
-   * Only between Readys: compacting the core's log while a Ready's save is in
-   * flight would change the log under the advance() that follows it.
-   */
   private handOverSnapshot(): void {
-    const snapshot = this.durableSnapshot;
-    if (snapshot === null || this.stopped || this.failed) return;
-    this.durableSnapshot = null;
-    // A leader's snapshot installed meanwhile is at least as new: ours has nothing to add.
-    if (this.core.snapshotIndex() >= snapshot.meta.index) return;
+    if (this.stopped || this.failed) return;
+    const snapshot = this.snapshots.takeDurable(this.core.snapshotIndex());
+    if (snapshot === null) return;
     try {
       this.guard(() => this.core.compact(snapshot.meta, snapshot.data));
     } catch {
@@ -613,7 +581,10 @@ export class RaftNode implements ClusterNode {
       this.metrics?.leaderChanges.inc();
       this.log.info({ leaderId: next.leaderId, role: next.role, term: next.term }, 'leader changed');
     }
-    if (prev.role === 'leader' && (next.role !== 'leader' || next.term !== prev.term)) this.proposals.rejectAllLost();
+    // Entries up to the commit index are committed: their proposals resolve once applied (a
+    // leader that committed its own removal steps down before it applies it). Above it, the
+    // fate is unknown.
+    if (prev.role === 'leader' && (next.role !== 'leader' || next.term !== prev.term)) this.proposals.rejectLostAbove(this.core.status().commitIndex);
     if (next.role === 'leader') {
       if (prev.role !== 'leader' || prev.term !== next.term) this.leaderAnnouncePendingTerm = next.term;
       return;
@@ -671,15 +642,34 @@ export class RaftNode implements ClusterNode {
 
   // ---- plumbing ----
 
-  private syncTransportMembers(members: readonly Member[]): void {
-    // Runs on every Ready: compare by identity, not by serializing the list. A new array
-    // with the same members (a restore) only costs one idempotent setMembers().
-    if (members === this.transportMembers) return;
-    this.transportMembers = members;
-    this.transport.setMembers(members);
-    this.peerMatch.retain(new Set(members.map((m) => m.id)));
+  /** The transport's address book follows the configurations (transport-membership.ts). */
+  private syncTransportMembers(): void {
+    const latest = this.core.members();
+    if (this.membership.sync(latest)) this.peerMatch.retain(new Set(latest.map((m) => m.id)));
   }
 
+  // ---- removal from the cluster ----
+
+  private selfView(): SelfView {
+    const st = this.core.status();
+    return { id: this.nodeId, latest: st.members, latestConfigIndex: st.configIndex };
+  }
+
+  private updateRemoval(): void {
+    if (this.removal.update(this.membership.applied.selfRemoved, () => this.selfView())) this.onRemovalChanged();
+  }
+
+  private onRemovalChanged(): void {
+    const state = this.removal.state;
+    const { fields, message } = describeRemoval(state);
+    const line = { ...fields, appliedIndex: this.appliedIndex, role: this.soft.role };
+    if (state.kind === 'member') return this.log.info(line, message);
+    this.log.warn(line, message);
+    // Committed proposals still resolve as they are applied; the fate of the others is unknown.
+    this.proposals.rejectLostAbove(this.core.status().commitIndex);
+    this.reads.rejectAll(new RatifyError('MEMBER_REMOVED', `this node (${this.nodeId}) was removed from the cluster`));
+    this.emit({ isLeader: false, term: this.soft.term });
+  }
 
   /** Run a core call; an exception there is a bug, so the node fails hard. */
   private guard<T>(fn: () => T): T {
@@ -703,13 +693,6 @@ export class RaftNode implements ClusterNode {
     this.reads.rejectAllShutdown();
     this.onFatal(err);
   }
-}
-
-/** Leader-originated messages that promise nothing about the sender's disk. */
-const LEADER_EARLY_MESSAGES: ReadonlySet<Message['type']> = new Set<Message['type']>(['append', 'heartbeat', 'snapshot', 'timeoutNow', 'readIndexResp']);
-
-function sameTermAndVote(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote;
 }
 
 export function toRaftConfig(c: RaftNodeConfig): RaftConfig {

@@ -11,6 +11,8 @@ export interface NodeStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly members: readonly Member[];
+  /** This node knows it was removed from the cluster (see src/node/self-removal.ts). */
+  readonly removed: boolean;
 }
 
 export interface LeadershipEvent {

@@ -75,6 +75,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       // Every node runs with the same limits: an envelope never exceeds what a peer accepts.
       maxEnvelopeBytes: config.raftBodyLimitBytes,
       logger,
+      onRemovedByPeer: (notice) => raftNode?.onRemovedByPeer(notice),
     });
     parts.transport = transport;
     registerTransportMetrics(metrics.registry, () => transport.counters());

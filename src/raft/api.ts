@@ -24,6 +24,8 @@ export interface CoreStatus {
   readonly snapshotIndex: number;
   /** Latest membership in the log (may be uncommitted). */
   readonly members: readonly Member[];
+  /** Index of the entry (or snapshot) that set `members`; 0 for the bootstrap membership. */
+  readonly configIndex: number;
   readonly hardState: HardState;
 }
 

@@ -430,6 +430,7 @@ export class RaftCore implements RaftCoreApi {
       lastIndex: this.log.lastIndex(),
       snapshotIndex: this.log.snapshotIndex,
       members: this.config.members,
+      configIndex: this.config.index,
       hardState: this.hardState(),
     };
   }

@@ -57,6 +57,8 @@ export interface ClusterView {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly members: readonly ClusterMember[];
+  /** This node was removed from the cluster and no longer takes part (absent from older versions). */
+  readonly removed?: boolean;
 }
 
 export interface CreateTransactionInput {

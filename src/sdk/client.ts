@@ -2,7 +2,8 @@
 //
 // - Finds the leader (leader-finder.ts) and sends writes there over keep-alive
 //   connections (undici).
-// - On a refused or dropped connection, a timeout, 503, 502, 504 or 429 it retries,
+// - On a refused or dropped connection, a timeout, 503, 502, 504, 429 or 410 (a
+//   node removed from the cluster, which refuses before doing anything) it retries,
 //   on another node when the failure was the node's, with capped exponential
 //   backoff and full jitter, a bounded number of times.
 // - Every write carries an Idempotency-Key, the caller's or a random one made once
@@ -58,7 +59,7 @@ const REPLY_BYTES_MAX = 16 * 1024 * 1024;
 /** The server's own default transaction timeout, for run()/commit() request timeouts. */
 const SERVER_TX_TIMEOUT_DEFAULT_MS = 30_000;
 const DECISION_SLACK_MS = 15_000;
-const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+const RETRY_STATUSES = new Set([410, 429, 502, 503, 504]);
 
 export class RatifyClient {
   private readonly nodes: readonly string[];

@@ -9,6 +9,7 @@ import { RatifyError } from '../errors.js';
 import type { Member, Message, NodeId } from '../raft/types.js';
 import { checkRange } from './check-range.js';
 import { DEFAULT_WIRE_LIMITS } from './message-guard.js';
+import type { RemovalNotice } from './peer-admission.js';
 import { PeerChannel, type PeerChannelConfig, type TransportCounters, type TransportLogger } from './peer-channel.js';
 import { PeerKeys } from './peer-mac.js';
 import { PeerStream } from './peer-stream.js';
@@ -36,6 +37,10 @@ export interface HttpTransportOptions {
   readonly logger?: TransportLogger;
   /** Send over long-lived streams (default true); false sends one request per envelope. */
   readonly streams?: boolean;
+  /** This node's URL, sent to peers in x-ratify-from-url (default: its entry in `members`, if any). */
+  readonly selfUrl?: string;
+  /** A peer answered 410 MEMBER_REMOVED: it applied this node's removal (see peer-admission.ts). */
+  readonly onRemovedByPeer?: (notice: RemovalNotice) => void;
 }
 
 interface Peer {
@@ -129,6 +134,8 @@ function validateOptions(opts: HttpTransportOptions): PeerChannelConfig {
     maxEnvelopeBytes,
     maxMessagesPerEnvelope,
     logger: opts.logger,
+    selfUrl: opts.selfUrl ?? opts.members.find((m) => m.id === opts.nodeId)?.url ?? null,
+    onRemoved: opts.onRemovedByPeer,
   };
 }
 

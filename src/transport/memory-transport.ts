@@ -11,13 +11,27 @@
 // not loss to tolerate. Errors thrown by a receiver's onMessages also surface
 // (as uncaught exceptions), for the same reason.
 //
-// Membership is not enforced: delivery is by node id. setMembers() is recorded
+// Membership is enforced as the HTTP transport enforces it: once setMembers()
+// was called, messages to a peer not in the list are dropped (there is no
+// address for it), and a receiver attached with an `admit` hook refuses the
+// senders it says were removed; the sender's `onRemoved` hook then hears of it,
+// as from a 410 MEMBER_REMOVED (see peer-admission.ts). setMembers() is recorded
 // (see members()) so tests can assert what the driver told its transport.
 import { RatifyError } from '../errors.js';
 import type { Member, Message, NodeId } from '../raft/types.js';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
 import { ENVELOPE_VERSION } from './message-guard.js';
+import type { PeerAdmission, RemovalNotice } from './peer-admission.js';
 import type { InboundHandler, Transport } from './transport.js';
+
+/** What the HTTP side of a node does beyond delivery: refuse removed senders, hear refusals. */
+export interface MemoryMembershipHooks {
+  readonly admit?: (from: NodeId) => PeerAdmission;
+  readonly onRemoved?: (notice: RemovalNotice) => void;
+  /** This node's URL, handed to receivers as the x-ratify-from-url header would be. */
+  readonly selfUrl?: string;
+  readonly onSenderUrl?: (from: NodeId, url: string) => void;
+}
 
 export interface MemoryNetworkOptions {
   /** Encode and decode every message as the HTTP transport would (default true). */
@@ -43,11 +57,11 @@ export class MemoryNetwork {
   }
 
   /** Attaches a node. One open transport per node id at a time. */
-  transport(nodeId: NodeId, onMessages: InboundHandler): MemoryTransport {
+  transport(nodeId: NodeId, onMessages: InboundHandler, hooks: MemoryMembershipHooks = {}): MemoryTransport {
     if (this.nodes.has(nodeId)) {
       throw new RatifyError('INTERNAL', `memory network: node ${nodeId} is already attached; close its transport first`);
     }
-    const t = new MemoryTransport(this, nodeId, onMessages);
+    const t = new MemoryTransport(this, nodeId, onMessages, hooks);
     this.nodes.set(nodeId, t);
     return t;
   }
@@ -88,6 +102,11 @@ export class MemoryNetwork {
     }
   }
 
+  /** @internal Called by MemoryTransport.send for messages to peers it has no address for. */
+  countDropped(n: number): void {
+    this.counterValues.dropped += n;
+  }
+
   /** @internal Called by MemoryTransport.close. */
   detach(t: MemoryTransport): void {
     if (this.nodes.get(t.nodeId) === t) this.nodes.delete(t.nodeId);
@@ -99,13 +118,27 @@ export class MemoryNetwork {
       this.counterValues.dropped += messages.length;
       return;
     }
+    const admission = target.hooks.admit?.(from);
+    if (admission?.kind === 'removed') {
+      this.counterValues.dropped += messages.length;
+      const notice = { by: to, appliedIndex: admission.appliedIndex };
+      // The refusal travels back like a response (a partition in between eats it).
+      setImmediate(() => {
+        if (this.canReach(to, from)) this.nodes.get(from)?.hooks.onRemoved?.(notice);
+      });
+      return;
+    }
     this.counterValues.delivered += messages.length;
+    const senderUrl = this.nodes.get(from)?.hooks.selfUrl;
+    if (senderUrl !== undefined) target.hooks.onSenderUrl?.(from, senderUrl);
     target.onMessages(messages);
   }
 }
 
 export class MemoryTransport implements Transport {
   private currentMembers: readonly Member[] = [];
+  /** Ids with an address; null until setMembers() is first called (then everything goes). */
+  private addressed: ReadonlySet<NodeId> | null = null;
   private closed = false;
 
   constructor(
@@ -113,15 +146,21 @@ export class MemoryTransport implements Transport {
     readonly nodeId: NodeId,
     /** @internal */
     readonly onMessages: InboundHandler,
+    /** @internal */
+    readonly hooks: MemoryMembershipHooks = {},
   ) {}
 
   send(messages: readonly Message[]): void {
     if (this.closed || messages.length === 0) return;
-    this.network.route(this.nodeId, messages);
+    const addressed = this.addressed;
+    const out = addressed === null ? messages : messages.filter((m) => addressed.has(m.to));
+    if (out.length < messages.length) this.network.countDropped(messages.length - out.length);
+    if (out.length > 0) this.network.route(this.nodeId, out);
   }
 
   setMembers(members: readonly Member[]): void {
     this.currentMembers = members.map((m) => ({ ...m }));
+    this.addressed = new Set(members.map((m) => m.id));
   }
 
   members(): readonly Member[] {

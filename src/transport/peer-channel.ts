@@ -14,7 +14,9 @@ import { ENVELOPE_VERSION } from './message-guard.js';
 import { describeError, readCapped, ThrottledPeerLog, type TransportLogger } from './peer-log.js';
 import { BODY_SHA256_HEADER, bodySha256, newNonce, PEER_AUTH_HEADER, PEER_FROM_HEADER, signOpening, type PeerKeys } from './peer-mac.js';
 import { peerConnectOptions, type TlsMaterial } from './peer-tls.js';
-import { MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH } from './raft-routes.js';
+import type { RemovalNotice } from './peer-admission.js';
+import { FROM_URL_HEADER, MSGPACK_CONTENT_TYPE, RAFT_MESSAGES_PATH } from './raft-routes.js';
+import { MEMBER_REMOVED_STATUS, removalNoticeOf } from './removal-answer.js';
 
 export type { TransportLogger } from './peer-log.js';
 
@@ -40,6 +42,10 @@ export interface PeerChannelConfig extends BatchLimits {
   readonly maxInflightRequests: number;
   readonly requestTimeoutMs: number;
   readonly logger: TransportLogger | undefined;
+  /** This node's own URL, sent along so a peer without an address for it can answer. */
+  readonly selfUrl: string | null;
+  /** A peer refused this node with 410 MEMBER_REMOVED (the node decides what it means). */
+  readonly onRemoved: ((notice: RemovalNotice) => void) | undefined;
 }
 
 type FailureDetail = { readonly err: string } | { readonly status: number; readonly bytes: number; readonly body: string };
@@ -128,6 +134,8 @@ export class PeerChannel {
         return;
       }
       const detail = { status: res.statusCode, bytes: body.byteLength, body: await readCapped(res.body) };
+      const notice = removalNoticeOf(this.peerId, detail.status, detail.body);
+      if (notice !== null) this.config.onRemoved?.(notice);
       this.fail(count, detail, 'peer refused Raft messages');
     } catch (err) {
       this.fail(count, { err: describeError(err) }, 'sending Raft messages failed');
@@ -138,6 +146,7 @@ export class PeerChannel {
   private headers(body: Uint8Array): Record<string, string> {
     const { nodeId, keys } = this.config;
     const headers: Record<string, string> = { 'content-type': MSGPACK_CONTENT_TYPE, [PEER_FROM_HEADER]: encodeURIComponent(nodeId) };
+    if (this.config.selfUrl !== null) headers[FROM_URL_HEADER] = encodeURIComponent(this.config.selfUrl);
     if (keys === null) return headers;
     const sha = bodySha256(body);
     const opening = { method: 'POST', route: RAFT_MESSAGES_PATH, from: nodeId, to: this.peerId, bodySha256: sha };
@@ -153,6 +162,7 @@ export class PeerChannel {
     // Loss is routine for Raft (debug), but a 413 repeats forever: one message is larger than
     // the peer accepts (maxAppendBytes or snapshotChunkBytes vs bodyLimitBytes), so say it louder.
     if ('status' in detail && detail.status === 413) this.failures.report('warn', line, `${msg}: envelope larger than the peer's body limit`);
+    else if ('status' in detail && detail.status === MEMBER_REMOVED_STATUS) this.failures.report('debug', line, `${msg}: this node was removed`);
     else this.failures.report('debug', line, msg);
   }
 }

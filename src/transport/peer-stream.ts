@@ -28,7 +28,9 @@ import type { PeerChannelConfig, TransportCounters } from './peer-channel.js';
 import { describeError, readCapped, ThrottledPeerLog } from './peer-log.js';
 import { FRAME_TAG_BYTES, frameTag, newNonce, PEER_AUTH_HEADER, signOpening } from './peer-mac.js';
 import { peerConnectOptions } from './peer-tls.js';
-import { CLUSTER_ID_HEADER, FROM_HEADER, RAFT_STREAM_PATH, STREAM_CONTENT_TYPE } from './raft-routes.js';
+import { CLUSTER_ID_HEADER, FROM_HEADER, FROM_URL_HEADER, RAFT_STREAM_PATH, STREAM_CONTENT_TYPE } from './raft-routes.js';
+import { MEMBER_REMOVED_STATUS, removalNoticeOf } from './removal-answer.js';
+import { StreamBackoff } from './stream-backoff.js';
 
 /** First and last delay before reopening a failed stream; doubles in between. */
 const BACKOFF_MIN_MS = 50;
@@ -55,7 +57,7 @@ export class PeerStream {
   private state: StreamState = { kind: 'down' };
   /** When the oldest byte not yet acknowledged by the peer was written; null when all are. */
   private unackedSinceMs: number | null = null;
-  private backoffMs = BACKOFF_MIN_MS;
+  private readonly backoff = new StreamBackoff(BACKOFF_MIN_MS, BACKOFF_MAX_MS);
   /** The current stream's signing key and opening nonce, and the number of its next frame (peer-mac.ts); key null: unsigned. */
   private signing: { readonly key: Buffer; readonly nonce: string } | null = null;
   private seq = 0;
@@ -157,6 +159,7 @@ export class PeerStream {
       [CLUSTER_ID_HEADER]: encodeURIComponent(this.config.clusterId),
       [FROM_HEADER]: encodeURIComponent(this.config.nodeId),
     };
+    if (this.config.selfUrl !== null) headers[FROM_URL_HEADER] = encodeURIComponent(this.config.selfUrl);
     const { keys, nodeId, tls } = this.config;
     this.signing = null;
     this.seq = 0;
@@ -189,7 +192,7 @@ export class PeerStream {
         // Any byte acknowledges everything written before it was sent, which is at least
         // everything written before the previous acknowledgement: good enough for liveness.
         this.unackedSinceMs = null;
-        this.backoffMs = BACKOFF_MIN_MS;
+        this.backoff.acked();
       });
       res.on('end', () => this.fail(req, { err: 'peer ended the stream' }, 'Raft stream closed'));
       this.flush();
@@ -199,8 +202,13 @@ export class PeerStream {
     void readCapped(res)
       .catch(() => '')
       .then((body) => {
-        if (status === 404) this.markUnsupported(req, body);
-        else this.fail(req, { status, body }, 'peer refused the Raft stream');
+        if (status === 404) {
+          this.markUnsupported(req, body);
+          return;
+        }
+        const notice = removalNoticeOf(this.peerId, status, body);
+        if (notice !== null) this.config.onRemoved?.(notice);
+        this.fail(req, { status, body }, 'peer refused the Raft stream');
       });
   }
 
@@ -217,9 +225,9 @@ export class PeerStream {
     if (!this.isCurrent(req)) return; // an older stream, already replaced
     this.teardown();
     this.counters.failed += this.queue.clear();
-    const delayMs = this.backoffMs;
-    this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
-    const level = 'status' in detail && detail.status !== 503 ? 'warn' : 'debug';
+    const delayMs = this.backoff.failed();
+    // 503: the peer is stopping; 410: this node was removed, which the node itself reports.
+    const level = 'status' in detail && detail.status !== 503 && detail.status !== MEMBER_REMOVED_STATUS ? 'warn' : 'debug';
     this.failures.report(level, { peer: this.peerId, url: this.url.origin, retryInMs: delayMs, ...detail }, msg);
     const timer = setTimeout(() => {
       if (this.state.kind === 'backoff') this.state = { kind: 'down' };

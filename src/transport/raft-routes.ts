@@ -6,8 +6,10 @@
 //   2b. the body is the one the opening signed     401 UNAUTHORIZED (with a cluster secret)
 //   3. decode + validate every message             400 VALIDATION_FAILED
 //   4. cluster id                                  403 FORBIDDEN
-//   5. sender is a member and the authenticated one, and `from` of each msg  403 FORBIDDEN
-//   6. every message is addressed to this node     400 VALIDATION_FAILED
+//   5. sender is the authenticated one             403 FORBIDDEN
+//   6. sender not removed (peer-admission.ts)      410 MEMBER_REMOVED
+//   7. `from` of each message is the sender        403 FORBIDDEN
+//   8. every message is addressed to this node     400 VALIDATION_FAILED
 // Authentication comes first, in the app's onRequest hook (src/http/auth.ts,
 // `access: 'peer'`), so that an unauthenticated caller never gets this node to
 // buffer or decode a body. Errors go through the app's one handler
@@ -29,6 +31,8 @@ import { checkRange } from './check-range.js';
 import { decodeEnvelope } from './codec.js';
 import { bodySha256 } from './peer-mac.js';
 import { DEFAULT_WIRE_LIMITS, validateWireLimits, type Envelope, type WireLimits } from './message-guard.js';
+import type { PeerAdmission } from './peer-admission.js';
+import { memberRemovedError } from './removal-answer.js';
 import { checkStreamHeaders, InboundStreams, serveStream, type StreamContext } from './raft-stream-inbound.js';
 import type { InboundHandler } from './transport.js';
 
@@ -38,11 +42,17 @@ export const RAFT_STREAM_PATH = '/raft/v1/stream';
 export const STREAM_CONTENT_TYPE = 'application/vnd.ratify.raft-stream';
 export const CLUSTER_ID_HEADER = 'x-ratify-cluster-id';
 export const FROM_HEADER = 'x-ratify-from';
+/** Where the sender listens, so a node that has no address for it yet can answer (learned-addresses.ts). Optional. */
+export const FROM_URL_HEADER = 'x-ratify-from-url';
+const FROM_URL_LENGTH_MAX = 2048;
 
 export interface RaftRoutesOptions {
   readonly clusterId: string;
   readonly nodeId: string;
-  isMember(id: string): boolean;
+  /** Whether the node takes messages from this sender (admitPeer in peer-admission.ts). */
+  admit(from: string): PeerAdmission;
+  /** An admitted sender's own URL (FROM_URL_HEADER), when it sent a valid one. */
+  onSenderUrl?(from: string, url: string): void;
   readonly onMessages: InboundHandler;
   readonly bodyLimitBytes: number;
   readonly wireLimits?: WireLimits;
@@ -69,6 +79,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
     onRequest: async (request) => requireContentType(request, MSGPACK_CONTENT_TYPE),
   }, async (request, reply) => {
     const envelope = admit(signedBody(request.body, request.peerAuth), opts, limits, request.peerAuth);
+    noteSenderUrl(request, envelope.from, opts);
     try {
       opts.onMessages(envelope.messages);
     } catch (cause) {
@@ -83,7 +94,7 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
   const streamContext: StreamContext = {
     clusterId: opts.clusterId,
     maxFrameBytes: opts.bodyLimitBytes,
-    isMember: opts.isMember,
+    admitSender: (from) => admitSender(from, opts),
     admit: (bytes, auth) => admit(bytes, opts, limits, auth),
     onMessages: opts.onMessages,
     log: app.log,
@@ -96,7 +107,9 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
     // Checked before any body parsing: a refused stream is answered at once (and closed, see sendError).
     onRequest: async (request) => {
       requireContentType(request, STREAM_CONTENT_TYPE);
-      streamSenders.set(request, checkStreamHeaders(request, streamContext, CLUSTER_ID_HEADER, FROM_HEADER));
+      const from = checkStreamHeaders(request, streamContext, CLUSTER_ID_HEADER, FROM_HEADER);
+      noteSenderUrl(request, from, opts);
+      streamSenders.set(request, from);
     },
     handler: (request, reply) => serveStream(request, reply, streamSenders.get(request)!, streamContext, streams),
   });
@@ -116,7 +129,26 @@ function signedBody(body: unknown, auth: PeerAuth | null): unknown {
   return body;
 }
 
-/** Steps 3 to 6 of the checks above. */
+/** A hint, never a reason to refuse: a missing or malformed header is ignored. */
+function noteSenderUrl(request: FastifyRequest, from: string, opts: RaftRoutesOptions): void {
+  const raw = request.headers[FROM_URL_HEADER];
+  if (opts.onSenderUrl === undefined || typeof raw !== 'string' || raw.length > FROM_URL_LENGTH_MAX) return;
+  let url: URL;
+  try {
+    url = new URL(decodeURIComponent(raw));
+  } catch {
+    return;
+  }
+  if (url.protocol === 'http:' || url.protocol === 'https:') opts.onSenderUrl(from, url.href.replace(/\/+$/, ''));
+}
+
+/** Step 6 of the checks above. */
+function admitSender(from: string, opts: RaftRoutesOptions): void {
+  const a = opts.admit(from);
+  if (a.kind === 'removed') throw memberRemovedError(from, a.appliedIndex);
+}
+
+/** Steps 3 to 8 of the checks above. */
 function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits, auth: PeerAuth | null): Envelope {
   if (!(body instanceof Uint8Array)) {
     throw new RatifyError('VALIDATION_FAILED', `the body must be a ${MSGPACK_CONTENT_TYPE} envelope`);
@@ -128,9 +160,7 @@ function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits, auth:
   if (envelope.clusterId !== opts.clusterId) {
     throw new RatifyError('FORBIDDEN', `sender belongs to cluster ${JSON.stringify(envelope.clusterId)}, not this node's cluster`);
   }
-  if (!opts.isMember(envelope.from)) {
-    throw new RatifyError('FORBIDDEN', `sender ${JSON.stringify(envelope.from)} is not a member of this cluster`);
-  }
+  admitSender(envelope.from, opts);
   envelope.messages.forEach((m, i) => {
     if (m.from !== envelope.from) {
       throw new RatifyError('FORBIDDEN', `messages[${i}].from ${JSON.stringify(m.from)} is not the sender ${JSON.stringify(envelope.from)}`);

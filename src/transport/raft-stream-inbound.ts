@@ -3,9 +3,10 @@
 // The headers are checked before anything is accepted, so a misconfigured peer
 // gets a plain error status (403 with the usual error body) instead of a stream
 // that dies: the secret in raft-routes' onRequest hook, then the cluster id and
-// the sender here. After the 200, every frame still goes through the same
-// decode-and-admit checks as a per-request envelope; a bad frame ends the
-// stream (logged), since no status can be sent any more.
+// the sender here (410 MEMBER_REMOVED for a removed one). After the 200, every
+// frame still goes through the same decode-and-admit checks as a per-request
+// envelope; a bad frame ends the stream (logged), since no status can be sent
+// any more: the sender reconnects, and a sender removed meanwhile then gets its 410.
 //
 // While frames arrive the node writes one byte back at most every ACK_DELAY_MS:
 // the sender's liveness check (peer-stream.ts). Streams are held in a set so the
@@ -25,7 +26,8 @@ const ACK = Buffer.from([1]);
 export interface StreamContext {
   readonly clusterId: string;
   readonly maxFrameBytes: number;
-  isMember(id: string): boolean;
+  /** Throws RatifyError (MEMBER_REMOVED) when the sender is refused. */
+  admitSender(from: string): void;
   /** Decodes and checks one envelope (throws RatifyError), as for POST /raft/v1/messages. */
   admit(bytes: Uint8Array, auth: PeerAuth | null): Envelope;
   onMessages(messages: Envelope['messages']): void;
@@ -58,7 +60,7 @@ export function checkStreamHeaders(request: FastifyRequest, ctx: StreamContext, 
   if (clusterId !== ctx.clusterId) {
     throw new RatifyError('FORBIDDEN', `sender belongs to cluster ${JSON.stringify(clusterId)}, not this node's cluster`);
   }
-  if (!ctx.isMember(from)) throw new RatifyError('FORBIDDEN', `sender ${JSON.stringify(from)} is not a member of this cluster`);
+  ctx.admitSender(from);
   return from;
 }
 

@@ -48,6 +48,12 @@ class FakeTarget implements ChaosTarget {
     await new Promise((r) => setTimeout(r, 50));
     this.heal('restarted', id);
   }
+  async wipe(id: string): Promise<void> {
+    this.fault('wipe', id);
+  }
+  async rejoin(id: string): Promise<void> {
+    this.heal('rejoin', id);
+  }
   async disconnect(id: string): Promise<void> {
     this.fault('disconnect', id);
   }

@@ -40,7 +40,7 @@ describe('parseChaosArgs', () => {
   it('defaults the faults to what the target supports', () => {
     const local = parseChaosArgs(['--seed', '1']);
     const compose = parseChaosArgs(['--seed', '1', '--target', 'compose']);
-    expect(local.kind === 'options' && local.options.faults).toEqual(['kill', 'pause', 'restart']);
+    expect(local.kind === 'options' && local.options.faults).toEqual(['kill', 'pause', 'restart', 'churn']);
     expect(compose.kind === 'options' && compose.options.faults).toEqual(['kill', 'pause', 'restart', 'partition']);
   });
 
@@ -60,10 +60,10 @@ describe('parseChaosArgs', () => {
     const p = parseChaosArgs(['--faults', 'partition,bogus', '--concurrency', '0', '--duration', 'x']);
     expect(p.kind).toBe('invalid');
     if (p.kind !== 'invalid') return;
-    expect(p.errors).toContain('--faults: unknown fault bogus (known: kill,pause,restart,partition)');
+    expect(p.errors).toContain('--faults: unknown fault bogus (known: kill,pause,restart,partition,churn)');
     expect(p.errors).toContain('concurrency (0) must be an integer between 1 and 256');
     expect(p.errors).toContain('--duration (x) must be a number');
-    expect(p.errors).toContain('fault partition is not available with --target local (available: kill,pause,restart)');
+    expect(p.errors).toContain('fault partition is not available with --target local (available: kill,pause,restart,churn)');
   });
 });
 

@@ -29,6 +29,12 @@ const LOG_LINES_MAX = 5000;
 export interface TestClusterOptions {
   /** Default 3. */
   readonly nodes?: number;
+  /**
+   * Extra nodes (ids after the initial ones) that are not initial voters: they are
+   * not started by startCluster, and startNode runs them with `--join true` and
+   * `--peers` listing the initial voters and themselves. Add them over the admin API.
+   */
+  readonly joiners?: number;
   /** Default 'kv' (raw consensus); 'tx' runs the transaction coordinator. */
   readonly stateMachine?: 'kv' | 'tx';
   /** Extra flags for every node, e.g. ['--snapshot-threshold-entries', '20']. */
@@ -85,8 +91,9 @@ process.once('exit', () => {
 export async function startCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first`);
   const n = opts.nodes ?? 3;
-  const ports = opts.ports ?? (await freePorts(n));
-  if (ports.length !== n) throw new Error(`ports lists ${ports.length} ports for ${n} nodes`);
+  const total = n + (opts.joiners ?? 0);
+  const ports = opts.ports ?? (await freePorts(total));
+  if (ports.length !== total) throw new Error(`ports lists ${ports.length} ports for ${total} nodes`);
   const root = mkdtempSync(join(tmpdir(), 'ratify-cluster-'));
   const nodes: TestNode[] = ports.map((port, i) => ({
     id: `n${i + 1}`,
@@ -99,7 +106,7 @@ export async function startCluster(opts: TestClusterOptions = {}): Promise<TestC
   }));
   const cluster = new TestCluster(root, nodes, opts);
   try {
-    await Promise.all(nodes.map((node) => cluster.startNode(node.id)));
+    await Promise.all(nodes.slice(0, n).map((node) => cluster.startNode(node.id)));
   } catch (err) {
     const logs = cluster.dumpLogs();
     await cluster.cleanup();
@@ -130,8 +137,19 @@ export class TestCluster {
     return this.nodes.filter((n) => n.proc !== null);
   }
 
-  peersFlag(): string {
-    return this.nodes.map((n) => `${n.id}=${this.opts.peerUrls?.[n.id] ?? n.url}`).join(',');
+  /** The initial voters. */
+  get initial(): readonly TestNode[] {
+    return this.nodes.slice(0, this.opts.nodes ?? 3);
+  }
+
+  isJoiner(id: string): boolean {
+    return !this.initial.some((n) => n.id === id);
+  }
+
+  /** --peers for `id`: the initial voters, plus itself when it is a joiner (peerUrls may stand in for a node's URL). */
+  peersFlag(id?: string): string {
+    const peers = id !== undefined && this.isJoiner(id) ? [...this.initial, this.node(id)] : this.initial;
+    return peers.map((n) => `${n.id}=${this.opts.peerUrls?.[n.id] ?? n.url}`).join(',');
   }
 
   /** Options for httpJson against these nodes (the https Agent, if any). */
@@ -153,7 +171,8 @@ export class TestCluster {
     const args = [
       CLI_PATH,
       'node',
-      ...['--id', id, '--listen', `127.0.0.1:${node.port}`, '--peers', this.peersFlag(), '--data', node.dataDir],
+      ...['--id', id, '--listen', `127.0.0.1:${node.port}`, '--peers', this.peersFlag(id), '--data', node.dataDir],
+      ...(this.isJoiner(id) ? ['--join', 'true'] : []),
       ...['--state-machine', o.stateMachine ?? 'kv', '--log-level', o.logLevel ?? 'info'],
       ...(o.clusterSecret === undefined ? [] : ['--cluster-secret', o.clusterSecret]),
       ...(o.args ?? []),
@@ -236,8 +255,8 @@ export class TestCluster {
    * Waits until a live node says it is leader and a majority of the whole cluster
    * (counting it) reports that leader in the same term.
    */
-  async waitForLeader(opts: { timeoutMs?: number; among?: readonly string[] } = {}): Promise<{ leaderId: string; term: number; url: string }> {
-    const quorum = Math.floor(this.nodes.length / 2) + 1;
+  async waitForLeader(opts: { timeoutMs?: number; among?: readonly string[]; quorum?: number } = {}): Promise<{ leaderId: string; term: number; url: string }> {
+    const quorum = opts.quorum ?? Math.floor(this.initial.length / 2) + 1;
     return waitUntil(
       async () => {
         const ids = opts.among ?? this.live().map((n) => n.id);

@@ -15,6 +15,7 @@ import type { NodeId } from '../../src/raft/types.js';
 import { MemoryRaftStorage, createMemoryBacking, type MemoryStorageBacking } from '../../src/storage/memory-storage.js';
 import type { RaftStorage } from '../../src/storage/raft-storage.js';
 import { MemoryNetwork, type MemoryTransport } from '../../src/transport/memory-transport.js';
+import type { PeerAdmission } from '../../src/transport/peer-admission.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { waitUntil } from './wait.js';
 
@@ -34,6 +35,7 @@ export const FAST_RAFT: Omit<RaftNodeConfig, 'id' | 'peers'> = {
   proposalTimeoutMs: 5000,
   readTimeoutMs: 5000,
   promoteLagEntriesMax: 8,
+  join: false,
   preVote: true,
   checkQuorum: true,
   seed: null,
@@ -54,6 +56,11 @@ export interface InProcessClusterOptions<S extends StateMachine> {
   /** Wrap a node's storage or transport (spies, held writes). Called on every start. */
   readonly wrapStorage?: (id: NodeId, storage: RaftStorage, backing: MemoryStorageBacking) => RaftStorage;
   readonly wrapTransport?: (id: NodeId, transport: Transport) => Transport;
+  /**
+   * Which senders a node refuses (what its HTTP routes would answer). Default: the
+   * node's own rule, RaftNode.admitPeer. Tests swap in a faulty one to show what it breaks.
+   */
+  readonly admission?: (node: RaftNode, from: NodeId) => PeerAdmission;
 }
 
 export interface InProcessMember<S extends StateMachine> {
@@ -111,7 +118,13 @@ export class InProcessCluster<S extends StateMachine> {
     m.stateMachine = this.opts.createStateMachine(id);
     m.metrics = createMetrics({ processMetrics: false, nodeId: id });
     let node: RaftNode | null = null;
-    const transport = this.network.transport(id, (msgs) => node?.receive(msgs));
+    const admission = this.opts.admission ?? ((n: RaftNode, from: NodeId) => n.admitPeer(from));
+    const transport = this.network.transport(id, (msgs) => node?.receive(msgs), {
+      admit: (from) => (node === null ? { kind: 'admit' } : admission(node, from)),
+      onRemoved: (notice) => node?.onRemovedByPeer(notice),
+      selfUrl: this.urlOf(id),
+      onSenderUrl: (from, url) => node?.noteSenderUrl(from, url),
+    });
     const storage = new MemoryRaftStorage(m.backing);
     node = await RaftNode.open({
       config: { ...FAST_RAFT, ...this.opts.config, id, peers: this.voters.map((p) => ({ id: p, url: this.urlOf(p), voter: true })) },

@@ -291,6 +291,29 @@ describe('cluster admin', () => {
     expect(again.json().error.code).toBe('INVALID_CONFIG_CHANGE');
   });
 
+  it('removes the leader: 200 once the removal commits; the removed node says so on /v1/cluster and /readyz, and refuses clients', async () => {
+    const c = await startCluster();
+    const leader = await c.waitForLeader();
+    // Membership changes wait for an entry of the leader's own term to commit.
+    await leader.propose(encodeKvCommand({ op: 'put', key: 'first', value: '1' }));
+    const app = await appFor(c, leader);
+    const res = await app.inject({ method: 'DELETE', url: `/v1/cluster/members/${leader.nodeId}`, headers: admin });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().members.map((m: { id: string }) => m.id)).not.toContain(leader.nodeId);
+    await waitUntil(() => leader.status().removed, { what: 'the old leader to know it was removed' });
+    const view = (await app.inject({ method: 'GET', url: '/v1/cluster' })).json();
+    expect(view).toMatchObject({ nodeId: leader.nodeId, removed: true });
+    expect(view.role).not.toBe('leader');
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ ready: false, removed: true });
+    const write = await app.inject({ method: 'PUT', url: '/v1/kv/k', payload: { value: 'v' } });
+    expect(write.statusCode).toBe(410);
+    expect(write.json().error.code).toBe('MEMBER_REMOVED');
+    const other = c.running().find((n) => n !== leader)!;
+    expect((await (await appFor(c, other)).inject({ method: 'GET', url: '/v1/cluster' })).json()).toMatchObject({ removed: false });
+  });
+
   it('transfers leadership to a follower', async () => {
     const c = await startCluster();
     const leader = await c.waitForLeader();

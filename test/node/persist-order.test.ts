@@ -268,6 +268,7 @@ class ScriptedCore implements RaftCoreApi {
       appliedIndex: 0,
       lastIndex: 1,
       snapshotIndex: 0,
+      configIndex: 0,
       members: this.members(),
       hardState,
     };

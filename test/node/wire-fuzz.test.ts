@@ -230,7 +230,7 @@ async function start(): Promise<FuzzCluster> {
     await app.register(raftRoutes, {
       clusterId: 'ratify',
       nodeId: id,
-      isMember: (peer) => cluster.member(id).node?.status().members.some((m) => m.id === peer) ?? false,
+      admit: (peer) => cluster.member(id).node?.admitPeer(peer) ?? { kind: 'admit' },
       onMessages: (messages) => cluster.member(id).node?.receive(messages),
       bodyLimitBytes: 1024 * 1024,
     });

@@ -30,6 +30,9 @@ import {
 import { appliedData, commit, elect, isLeader, runUntil, scenarioCluster, storedAt } from '../sim/scenario.js';
 import type { CoreFactory } from '../sim/sim-node.js';
 import { SimViolation, type InvariantName } from '../sim/violation.js';
+import { SEND_BEFORE_PERSIST } from '../sim/faulty-driver.js';
+import { PRODUCTION_DRIVER } from '../sim/sim-node.js';
+import { LATEST_CONFIG_FILTER, PRODUCTION_RULES, type TransportRules } from '../sim/transport-rules.js';
 
 const realCore: CoreFactory = (config, initial) => new RaftCore(config, initial);
 
@@ -67,6 +70,12 @@ function totals(all: readonly RunStats[]): Totals {
     messages: sum((s) => s.messages),
     transfers: sum((s) => s.transfers),
     leaderSelfRemovals: sum((s) => s.leaderSelfRemovals),
+    earlySends: sum((s) => s.earlySends),
+    deferredCommits: sum((s) => s.deferredCommits),
+    removalNotices: sum((s) => s.removalNotices),
+    gracefulStops: sum((s) => s.gracefulStops),
+    oneWayPartitions: sum((s) => s.oneWayPartitions),
+    linkDrops: sum((s) => s.linkDrops),
   };
 }
 
@@ -145,7 +154,11 @@ describe('raft simulation: seeded schedules', () => {
     expect(all.length).toBe(count);
     // The schedules must keep exercising every feature and every size, or passing means little.
     if (count >= 200) {
-      for (const key of ['committed', 'configsCommitted', 'readsConfirmed', 'snapshotsInstalled', 'crashes', 'transfers', 'leaderSelfRemovals'] as const) {
+      const exercised = [
+        ...['committed', 'configsCommitted', 'readsConfirmed', 'snapshotsInstalled', 'crashes', 'transfers', 'leaderSelfRemovals'],
+        ...['earlySends', 'deferredCommits', 'removalNotices', 'gracefulStops', 'oneWayPartitions', 'linkDrops'],
+      ] as const;
+      for (const key of exercised) {
         expect(t[key], `${key} over ${count} seeds`).toBeGreaterThan(count / 20);
       }
       for (const s of sizes) {
@@ -209,7 +222,7 @@ describe('raft simulation: targeted scenarios', () => {
     expect(c.checker.appliedAt(xIndex)?.fp).not.toBe('d:X');
   });
 
-  it('a leader that crashes after persisting but before sending loses only uncommitted work', () => {
+  it('a leader that crashes after persisting loses only uncommitted work, though its appends left before the write', () => {
     const c = scenarioCluster(realCore, { voters: 3 });
     elect(c, 'n1');
     const base = commit(c, 'n1', 'base', ['n1', 'n2', 'n3']);
@@ -217,7 +230,9 @@ describe('raft simulation: targeted scenarios', () => {
     expect(c.propose('n1', 'Z').ok).toBe(true);
     expect(c.node('n1').alive).toBe(false);
     expect(storedAt(c, 'n1', base + 1)).toBe('Z');
-    expect(c.network.peek().filter((m) => m.from === 'n1')).toEqual([]);
+    // Thesis §10.2.1: the leader sent its appends while its own write ran. They are lost here.
+    expect(c.network.peek().filter((m) => m.from === 'n1').map((m) => m.type)).toEqual(['append', 'append']);
+    c.network.discard((m) => m.from === 'n1');
     elect(c, 'n2');
     const w = commit(c, 'n2', 'W', ['n2', 'n3']);
     c.restart('n1');
@@ -319,6 +334,30 @@ describe('raft simulation: targeted scenarios', () => {
   });
 });
 
+/**
+ * Issue 12's second consequence: 5 voters; n1 removes n5 and only n2 appends it;
+ * n1 crashes; n5 wins under the old configuration with n3 and n4. n2 must then
+ * follow n5 (dropping its uncommitted removal), or the cluster runs on 3 of 5.
+ */
+function followTheRemovedLeader(rules: TransportRules): void {
+  // With Pre-Vote n2 cannot disrupt its way back (its log is behind, its pre-votes fail): it must follow n5.
+  const c = scenarioCluster(realCore, { voters: 5, rules, raft: { preVote: true } });
+  const all = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  elect(c, 'n1');
+  commit(c, 'n1', 'base', all);
+  c.partition([['n1', 'n2'], ['n3', 'n4', 'n5']]);
+  expect(c.confChange('n1', { type: 'remove', id: 'n5' }).ok).toBe(true);
+  c.quiesce();
+  expect(c.status('n2').members.map((m) => m.id)).toEqual(['n1', 'n2', 'n3', 'n4']);
+  c.crash('n1', 'now');
+  c.partition([['n2'], ['n3', 'n4', 'n5']]);
+  elect(c, 'n5');
+  const after = commit(c, 'n5', 'after', ['n3', 'n4', 'n5']);
+  c.heal();
+  runUntil(c, 'n2 follows n5 and applies its write', () => appliedData(c, 'n2', after) === 'after', { maxTicks: 200 });
+  expect(c.status('n2').members.map((m) => m.id)).toContain('n5');
+}
+
 function voters(c: Cluster, id: NodeId): string {
   return c
     .status(id)
@@ -398,6 +437,44 @@ describe('raft simulation: the checkers can fail', () => {
     }
     expect(failure).toBeInstanceOf(SimFailure);
     expect((failure as SimFailure).invariant).toBe('membership');
+  });
+
+  it('production transport rules: a follower holding an uncommitted removal follows the removed node once it leads', () => {
+    followTheRemovedLeader(PRODUCTION_RULES);
+  });
+
+  it('the old transport filter (latest, uncommitted configuration) is caught: in a targeted scenario, and by seeded schedules', () => {
+    let caught: unknown;
+    try {
+      followTheRemovedLeader(LATEST_CONFIG_FILTER);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(SimViolation);
+    expect((caught as SimViolation).invariant).toBe('liveness');
+    // The random schedules find it too, from its other consequences (a removed node never learns it is out).
+    let failure: unknown;
+    for (let seed = 1; seed <= 40 && failure === undefined; seed++) {
+      try {
+        runSeed(seed, realCore, DEFAULT_STEPS, 0, { rules: LATEST_CONFIG_FILTER, driver: PRODUCTION_DRIVER });
+      } catch (e) {
+        failure = e;
+      }
+    }
+    expect(failure).toBeInstanceOf(SimFailure);
+    expect((failure as SimFailure).invariant).toBe('liveness');
+  });
+
+  it('persist-before-send catches a driver that sends every Ready before its write (not only a leader\'s appends)', () => {
+    const c = scenarioCluster(realCore, { voters: 3, driver: SEND_BEFORE_PERSIST });
+    let caught: unknown;
+    try {
+      elect(c, 'n1');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(SimViolation);
+    expect((caught as SimViolation).invariant).toBe('persist-before-send');
   });
 
   it('a schedule replays identically from its seed', () => {

@@ -115,6 +115,17 @@ describe('RatifyClient: failover', () => {
     expect(new Set(writes().map((r) => r.idempotencyKey)).size).toBe(1);
   });
 
+  it('moves on from a node removed from the cluster (410 MEMBER_REMOVED), with the same key', async () => {
+    const c = client(cluster.urls());
+    cluster.nodes[0]!.respond = () => ({ status: 410, body: { error: { code: 'MEMBER_REMOVED', message: 'removed', appliedIndex: 9 } } });
+    cluster.elect('n2');
+    cluster.nodes[0]!.role = 'leader'; // the removed node still calls itself leader: the finder asks it first
+    const v = await c.createTransaction();
+    expect(v.id).toBe('tx-1');
+    expect(writes().map((r) => r.node)).toEqual(['n1', 'n2']);
+    expect(new Set(writes().map((r) => r.idempotencyKey)).size).toBe(1);
+  });
+
   it('retries 429 on the same node', async () => {
     const c = client(cluster.urls());
     let n = 0;

@@ -4,13 +4,18 @@
 // each step by the same invariant checks.
 import type { CoreStatus } from '../../src/raft/api.js';
 import type { ConfChange, Member, Message, NodeId, ProposeResult, RaftConfig } from '../../src/raft/types.js';
+import type { RemovalNotice } from '../../src/transport/peer-admission.js';
 import { InvariantChecker, type LeaderLog } from './invariants.js';
-import { SimNetwork, type NetworkFaults } from './network.js';
+import { SimNetwork, type LinkLimits, type NetworkFaults } from './network.js';
 import { Rng } from './rng.js';
-import { SimNode, type CoreFactory, type CrashPoint } from './sim-node.js';
+import { SimNode, type CoreFactory, type CrashPoint, type DriverRules } from './sim-node.js';
 import { fingerprint } from './state-machine.js';
 import { Trace, describeMessage } from './trace.js';
+import type { TransportRules } from './transport-rules.js';
 import { violation } from './violation.js';
+
+/** How a node goes down: a process crash now or at an armed point, or a graceful stop (then maybe a power loss). */
+export type CrashKind = CrashPoint | 'now' | 'stop' | 'stopPowerLoss';
 
 export type RaftTuning = Omit<RaftConfig, 'id' | 'random'>;
 
@@ -21,11 +26,18 @@ export interface ClusterOptions {
   readonly maxNodes: number;
   readonly raft: RaftTuning;
   readonly faults: NetworkFaults;
+  readonly links: LinkLimits;
   readonly maxInFlight: number;
   readonly snapshotEveryEntries: number;
   /** Chance that a node processes its Readys right after an input (1 = always). */
   readonly drainProbability: number;
   readonly coreFactory: CoreFactory;
+  /** The transport's membership rules (production, or a faulty variant). */
+  readonly rules: TransportRules;
+  /** The driver's Ready plan (production, or a faulty variant). */
+  readonly driver: DriverRules;
+  /** Chance that a node's background snapshot write completes after an input to it (1: at once). */
+  readonly snapshotWriteChance: number;
   readonly traceLines: number;
 }
 
@@ -44,7 +56,7 @@ export class Cluster {
   constructor(private readonly options: ClusterOptions) {
     const root = new Rng(options.seed);
     this.rng = root.fork('cluster');
-    this.network = new SimNetwork(root.fork('network'), options.faults, options.maxInFlight);
+    this.network = new SimNetwork(root.fork('network'), options.faults, options.maxInFlight, options.links);
     this.checker = new InvariantChecker(() => this.leaderLogs());
     this.trace = new Trace(options.traceLines);
     this.initialMembers = Array.from({ length: options.voters }, (_, i) => member(`n${i + 1}`, true));
@@ -66,6 +78,9 @@ export class Cluster {
       }),
       bootstrapMembers: this.initialMembers,
       snapshotEveryEntries: this.options.snapshotEveryEntries,
+      rules: this.options.rules,
+      driver: this.options.driver,
+      log: (line) => this.log(line),
     });
     this.nodes.set(id, node);
     return node;
@@ -139,18 +154,20 @@ export class Cluster {
       if (r < p) n.drain();
       else if (r < p + (1 - p) / 2 && n.alive) n.takeReady();
     }
+    const w = this.options.snapshotWriteChance;
+    if (n.alive && n.snapshotInFlight && (w >= 1 || this.rng.chance(w))) n.finishSnapshotWrite();
     return result;
   }
 
   tick(id: NodeId): void {
     const n = this.node(id);
-    if (n.alive) this.input(n, 'tick', () => n.core.tick());
+    if (n.alive) this.input(n, 'tick', () => n.tick());
   }
 
   tickAll(skipProbability = 0): void {
     for (const n of this.alive()) {
       if (skipProbability > 0 && this.rng.chance(skipProbability)) continue;
-      this.input(n, 'tick', () => n.core.tick());
+      this.input(n, 'tick', () => n.tick());
     }
   }
 
@@ -165,6 +182,9 @@ export class Cluster {
   /** Scenarios watch traffic through this (for example to count snapshot chunks). */
   onDeliver: ((msg: Message) => void) | null = null;
 
+  /** Nodes that learned of their removal from a peer's refusal. */
+  removalNotices = 0;
+
   /** Delivered messages by type, for coverage statistics. */
   readonly delivered = new Map<Message['type'], number>();
 
@@ -174,10 +194,47 @@ export class Cluster {
     const n = this.nodes.get(msg.to);
     if (n === undefined || !n.alive) {
       this.log(`lost ${describeMessage(msg)}`);
+      // The sender's stream to a dead peer fails and backs off.
+      this.network.linkFailed(msg.from, msg.to, this.now);
       return;
     }
+    // The receiver's HTTP routes (src/transport/peer-admission.ts, or the rules under test).
+    const admission = this.options.rules.admit(n.guard('peerView', () => n.peerView()), msg.from);
+    if (admission.kind !== 'admit') {
+      this.log(`refused (${admission.kind}) ${describeMessage(msg)}`);
+      this.network.linkFailed(msg.from, msg.to, this.now);
+      if (admission.kind === 'removed') this.tellRemoved(msg.from, { by: msg.to, appliedIndex: admission.appliedIndex });
+      return;
+    }
+    n.noteSender(msg.from);
     this.log(`deliver ${describeMessage(msg)}`);
     this.input(n, `step(${msg.type})`, () => n.core.step(msg));
+  }
+
+  /**
+   * The 410 goes back on the sender's own request (a one-way partition towards it
+   * eats the answer). A node told it is removed must be outside the latest
+   * committed configuration: ids are never reused here, so anything else is a
+   * wrong refusal.
+   */
+  private tellRemoved(to: NodeId, notice: RemovalNotice): void {
+    const sender = this.nodes.get(to);
+    if (sender === undefined || !sender.alive || !this.network.canReach(notice.by, to)) return;
+    if (!sender.onRemovedByPeer(notice)) return;
+    this.removalNotices++;
+    const committed = this.latestCommittedConfig();
+    if (committed.includes(to)) violation('membership', `${notice.by} told ${to} it was removed, but the latest committed configuration (${committed.join(',')}) has it`);
+  }
+
+  /** Member ids of the config entry at the highest committed index (or the bootstrap members). */
+  private latestCommittedConfig(): string[] {
+    let best: { index: number; fp: string } | null = null;
+    for (const [index, c] of this.checker.committedEntries()) {
+      if (c.fp.startsWith('c:') && (best === null || index > best.index)) best = { index, fp: c.fp };
+    }
+    // A config fingerprint lists members as `id+` (voter) or `id-` (learner).
+    if (best === null) return this.initialMembers.map((m) => m.id);
+    return best.fp.slice(2).split(',').filter((s) => s !== '').map((s) => s.slice(0, -1));
   }
 
   /** Deliver until nothing is due; a bound turns a message storm into a finding. */
@@ -204,8 +261,12 @@ export class Cluster {
     if (n.alive) n.drain();
   }
 
+  /** Every live node processes its Readys and finishes its snapshot write. */
   drainAll(): void {
-    for (const n of this.alive()) n.drain();
+    for (const n of this.alive()) {
+      n.drain();
+      if (n.alive && n.snapshotInFlight) n.finishSnapshotWrite();
+    }
   }
 
   propose(id: NodeId, data: string): ProposeResult {
@@ -238,11 +299,19 @@ export class Cluster {
     return requestId;
   }
 
-  crash(id: NodeId, point: CrashPoint | 'now'): void {
+  crash(id: NodeId, kind: CrashKind): void {
     const n = this.node(id);
-    this.log(`crash ${id} ${point}`);
-    if (point === 'now') n.crash();
-    else n.armedCrash = point;
+    this.log(`crash ${id} ${kind}`);
+    switch (kind) {
+      case 'now':
+        return n.crash();
+      case 'stop':
+        return n.stop(false);
+      case 'stopPowerLoss':
+        return n.stop(true);
+      default:
+        n.armedCrash = kind;
+    }
   }
 
   restart(id: NodeId): void {
@@ -253,6 +322,12 @@ export class Cluster {
   partition(groups: readonly (readonly NodeId[])[]): void {
     this.log(`partition ${groups.map((g) => `{${g.join(',')}}`).join(' ')}`);
     this.network.partition(groups);
+  }
+
+  /** One-way partition: messages from -> to are lost, to -> from still flow. */
+  cutOneWay(links: readonly (readonly [NodeId, NodeId])[]): void {
+    this.log(`cut ${links.map(([a, b]) => `${a}->${b}`).join(' ')}`);
+    this.network.cutOneWay(links);
   }
 
   heal(): void {
@@ -277,11 +352,11 @@ export class Cluster {
 
   // ---- per-step bookkeeping and checks ---------------------------------------
 
-  /** Close a step: shut down removed nodes, run per-step checks, advance the clock. */
+  /** Close a step: shut down nodes that know they were removed (an operator stops them), run per-step checks, advance the clock. */
   endStep(): void {
     for (const n of this.nodes.values()) {
-      if (n.retiredByConfig && !n.retired) {
-        this.log(`retire ${n.id} (removed from config)`);
+      if (n.alive && n.removed) {
+        this.log(`retire ${n.id} (knows it was removed)`);
         n.retire();
       }
     }
@@ -306,7 +381,7 @@ export class Cluster {
 
   /** Leader's latest config equals its applied one, i.e. no change is pending. */
   configSettled(leader: SimNode): boolean {
-    return sameMembers(this.status(leader.id).members, leader.sm.members);
+    return sameMembers(this.status(leader.id).members, leader.membership.members);
   }
 
   static fingerprintOf(data: string): string {

@@ -1,5 +1,10 @@
-// Simulated disk of one node. Everything here is "synced": the harness never
-// crashes a node in the middle of a write, so a crash keeps exactly this.
+// Simulated disk of one node. Every write is synced but one: the commit index a
+// graceful stop writes without an fsync (src/node/hard-state-writes.ts). That
+// one survives the process (the OS has it) and is lost with the machine
+// (powerLoss()), as LevelDB's unsynced writes are; a synced save makes it
+// durable first. The harness never crashes a node in the middle of a synced
+// write, so a crash keeps exactly the synced state (and, but for a power loss,
+// the unsynced one).
 //
 // save() follows src/storage/raft-storage.ts: a snapshot from the leader replaces
 // the log up to its index (keeping the suffix only if it matches, as in the
@@ -17,14 +22,28 @@ export interface SaveBatch {
 
 export class SimDisk {
   private hard: HardState = { term: 0, vote: null, commitIndex: 0 };
+  /** Written without an fsync, newer than `hard`. */
+  private unsyncedHard: HardState | null = null;
   private snap: Snapshot | null = null;
   /** Contiguous entries after the snapshot (or from index 1). */
   private log: Entry[] = [];
   /** Number of synced writes; lets checks skip work when nothing changed. */
   writes = 0;
 
+  /** What a reader sees: the unsynced write if there is one. */
   get hardState(): HardState {
-    return this.hard;
+    return this.unsyncedHard ?? this.hard;
+  }
+
+  /** A write without an fsync (only ever a hard state whose term and vote are on disk already). */
+  saveUnsynced(hardState: HardState): void {
+    this.writes++;
+    this.unsyncedHard = hardState;
+  }
+
+  /** The machine lost power: what was not synced is gone. */
+  powerLoss(): void {
+    this.unsyncedHard = null;
   }
 
   get snapshot(): Snapshot | null {
@@ -53,6 +72,9 @@ export class SimDisk {
   /** One synced batch. Returns the entries it removed from the log (not those a snapshot covers). */
   save(batch: SaveBatch): Entry[] {
     this.writes++;
+    // An fsync covers every write before it.
+    if (this.unsyncedHard !== null) this.hard = this.unsyncedHard;
+    this.unsyncedHard = null;
     const removed: Entry[] = [];
     if (batch.snapshot !== null) removed.push(...this.installSnapshot(batch.snapshot));
     if (batch.entries.length > 0) removed.push(...this.appendEntries(batch.entries));
@@ -97,6 +119,8 @@ export class SimDisk {
     const { index } = snapshot.meta;
     if (index <= this.snapshotIndex) throw new Error(`harness bug: compact to ${index} <= snapshot ${this.snapshotIndex}`);
     if (index > this.lastIndex) throw new Error(`harness bug: compact to ${index} beyond last index ${this.lastIndex}`);
+    if (this.unsyncedHard !== null) this.hard = this.unsyncedHard; // a synced batch too
+    this.unsyncedHard = null;
     this.log = this.log.filter((e) => e.index > index);
     this.snap = snapshot;
   }
@@ -104,7 +128,7 @@ export class SimDisk {
   /** What a restarting node gets: exactly the synced state. */
   load(bootstrapMembers: readonly Member[]): InitialState {
     return {
-      hardState: this.hard,
+      hardState: this.hardState,
       snapshot: this.snap,
       entries: this.log.slice(),
       bootstrapMembers,

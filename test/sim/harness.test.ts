@@ -176,11 +176,55 @@ describe('SimNetwork', () => {
     expect(got).toBe(2);
   });
 
+  it('cuts one direction only, and heals', () => {
+    const net = new SimNetwork(new Rng(5), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100);
+    net.cutOneWay([['a', 'b']]);
+    net.send(msg('a', 'b'), 0);
+    net.send(msg('b', 'a'), 0);
+    expect(net.peek().map((m) => `${m.from}->${m.to}`)).toEqual(['b->a']);
+    expect(net.isPartitioned()).toBe(true);
+    net.heal();
+    expect(net.canReach('a', 'b')).toBe(true);
+  });
+
+  it('links behave as the transport\'s: a full queue drops the newest, a failure loses what is in flight and backs off, doubling', () => {
+    const net = new SimNetwork(new Rng(6), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100, { queueMax: 2, streamFailures: true, backoffMinSteps: 2, backoffMaxSteps: 8 });
+    for (let i = 0; i < 3; i++) net.send(msg('a', 'b'), 0);
+    net.send(msg('a', 'c'), 0);
+    expect([net.inFlight, net.stats.queueFull]).toEqual([3, 1]);
+    net.linkFailed('a', 'b', 10);
+    expect([net.inFlight, net.stats.lostOnFailure]).toEqual([1, 2]);
+    net.send(msg('a', 'b'), 11);
+    expect(net.stats.backoffDropped).toBe(1);
+    net.send(msg('a', 'b'), 12);
+    expect(net.inFlight).toBe(2);
+    net.linkFailed('a', 'b', 20); // the second failure in a row waits twice as long
+    net.send(msg('a', 'b'), 23);
+    expect(net.stats.backoffDropped).toBe(2);
+    net.send(msg('a', 'b'), 24);
+    expect(net.takeRandom(24)).not.toBeNull();
+  });
+
   it('bounds in-flight messages by dropping the oldest', () => {
     const net = new SimNetwork(new Rng(4), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 2);
     for (const to of ['b', 'c', 'd']) net.send(msg('a', to), 0);
     expect(net.peek().map((m) => m.to)).toEqual(['c', 'd']);
     expect(net.stats.overflowed).toBe(1);
+  });
+});
+
+describe('SimDisk: unsynced writes', () => {
+  it('keeps an unsynced hard state across a process crash, loses it with power, and an fsync makes it durable', () => {
+    const d = new SimDisk();
+    d.save({ hardState: hs(2, 'n1', 1), entries: [normal(1, 1, 'a'), normal(2, 2, 'b')], snapshot: null });
+    d.saveUnsynced(hs(2, 'n1', 2));
+    expect(d.load([]).hardState).toEqual(hs(2, 'n1', 2));
+    d.powerLoss();
+    expect(d.hardState).toEqual(hs(2, 'n1', 1));
+    d.saveUnsynced(hs(2, 'n1', 2));
+    d.save({ hardState: null, entries: [normal(3, 2, 'c')], snapshot: null });
+    d.powerLoss();
+    expect(d.hardState).toEqual(hs(2, 'n1', 2));
   });
 });
 

@@ -3,8 +3,9 @@
 // holds (bounded, failing as a liveness violation otherwise).
 import type { Message, NodeId } from '../../src/raft/types.js';
 import { Cluster, type RaftTuning } from './cluster.js';
-import { RELIABLE } from './network.js';
-import type { CoreFactory } from './sim-node.js';
+import { RELIABLE, UNBOUNDED_LINKS } from './network.js';
+import { PRODUCTION_DRIVER, type CoreFactory, type DriverRules } from './sim-node.js';
+import { PRODUCTION_RULES, type TransportRules } from './transport-rules.js';
 import { violation } from './violation.js';
 
 export const SCENARIO_TUNING: RaftTuning = {
@@ -23,6 +24,8 @@ export interface ScenarioOptions {
   readonly raft?: Partial<RaftTuning>;
   readonly snapshotEveryEntries?: number;
   readonly seed?: number;
+  readonly rules?: TransportRules;
+  readonly driver?: DriverRules;
 }
 
 export function scenarioCluster(coreFactory: CoreFactory, opts: ScenarioOptions): Cluster {
@@ -32,10 +35,14 @@ export function scenarioCluster(coreFactory: CoreFactory, opts: ScenarioOptions)
     maxNodes: opts.voters + 4,
     raft: { ...SCENARIO_TUNING, ...opts.raft },
     faults: RELIABLE,
+    links: UNBOUNDED_LINKS,
     maxInFlight: 10_000,
     snapshotEveryEntries: opts.snapshotEveryEntries ?? 1_000_000,
     drainProbability: 1,
     coreFactory,
+    rules: opts.rules ?? PRODUCTION_RULES,
+    driver: opts.driver ?? PRODUCTION_DRIVER,
+    snapshotWriteChance: 1,
     traceLines: 200,
   });
 }

@@ -12,12 +12,21 @@
 // followed by the replay command, the parameters and the last actions (the seed
 // is re-run with tracing on to collect them; bulk runs trace nothing).
 import type { Member, NodeId } from '../../src/raft/types.js';
-import { Cluster, member, type RaftTuning } from './cluster.js';
+import { Cluster, member, type CrashKind, type RaftTuning } from './cluster.js';
 import { settle } from './liveness.js';
-import type { NetworkFaults } from './network.js';
+import type { LinkLimits, NetworkFaults } from './network.js';
 import { Rng } from './rng.js';
-import type { CoreFactory, CrashPoint } from './sim-node.js';
+import { PRODUCTION_DRIVER, type CoreFactory, type DriverRules } from './sim-node.js';
+import { PRODUCTION_RULES, type TransportRules } from './transport-rules.js';
 import { SimViolation, violation, type InvariantName } from './violation.js';
+
+/** What runs between the core and the wire: production's rules unless a test swaps in a faulty variant. */
+export interface Layers {
+  readonly rules: TransportRules;
+  readonly driver: DriverRules;
+}
+
+export const PRODUCTION_LAYERS: Layers = { rules: PRODUCTION_RULES, driver: PRODUCTION_DRIVER };
 
 /** Bounds of the voter count, at the start and after any membership change. */
 export const MIN_VOTERS = 1;
@@ -40,8 +49,11 @@ export interface ScheduleParams {
   readonly steps: number;
   readonly raft: RaftTuning;
   readonly faults: NetworkFaults;
+  readonly links: LinkLimits;
   readonly snapshotEveryEntries: number;
   readonly drainProbability: number;
+  /** Chance that a background snapshot write completes after an input to its node. */
+  readonly snapshotWriteChance: number;
   readonly maxInFlight: number;
   /** Multiplier on the weights of crash, partition, membership and transfer steps. */
   readonly chaosIntensity: number;
@@ -68,6 +80,16 @@ export interface RunStats {
   readonly transfers: number;
   /** Accepted proposals of a leader to remove itself. */
   readonly leaderSelfRemovals: number;
+  /** Readys a leader sent before its write (thesis §10.2.1). */
+  readonly earlySends: number;
+  /** Commit-index-only Readys not written on their own (MustSync). */
+  readonly deferredCommits: number;
+  /** Removed nodes that learned it from a peer's MEMBER_REMOVED. */
+  readonly removalNotices: number;
+  readonly gracefulStops: number;
+  readonly oneWayPartitions: number;
+  /** Messages lost to a full link queue, a link's backoff, or a link failing under them. */
+  readonly linkDrops: number;
 }
 
 export const REPLAY_COMMAND = 'npx vitest run test/raft/simulation.test.ts';
@@ -130,18 +152,21 @@ export function paramsForSeed(seed: number, steps: number): ScheduleParams {
     drainProbability: rng.pick([0.5, 0.8, 1]),
     maxInFlight: rng.pick([50, 400]),
     chaosIntensity: rng.pick([0.3, 1, 2.5]),
+    // Drawn last, so the parameters above stay what they were for every seed.
+    links: { queueMax: rng.pick([4, 16, 10_000]), streamFailures: true, backoffMinSteps: 1, backoffMaxSteps: rng.pick([2, 8, 32]) },
+    snapshotWriteChance: rng.pick([0.05, 0.3, 1]),
   };
 }
 
 /** Run one seed; on failure, re-run it traced and throw a SimFailure. */
-export function runSeed(seed: number, coreFactory: CoreFactory, steps: number, traceLines = 60): RunStats {
+export function runSeed(seed: number, coreFactory: CoreFactory, steps: number, traceLines = 60, layers: Layers = PRODUCTION_LAYERS): RunStats {
   try {
-    return runSchedule(seed, coreFactory, steps, 0);
+    return runSchedule(seed, coreFactory, steps, 0, layers);
   } catch (e) {
     const first = asTraced(e);
     let context = '  (the traced re-run passed: the core or the harness is not deterministic)';
     try {
-      runSchedule(seed, coreFactory, steps, traceLines);
+      runSchedule(seed, coreFactory, steps, traceLines, layers);
     } catch (again) {
       const traced = asTraced(again);
       context = traced.context;
@@ -168,7 +193,7 @@ function asTraced(e: unknown): TracedError {
   return e instanceof TracedError ? e : new TracedError(e, -1, '');
 }
 
-export function runSchedule(seed: number, coreFactory: CoreFactory, steps: number, traceLines: number): RunStats {
+export function runSchedule(seed: number, coreFactory: CoreFactory, steps: number, traceLines: number, layers: Layers = PRODUCTION_LAYERS): RunStats {
   const params = paramsForSeed(seed, steps);
   const cluster = new Cluster({
     seed,
@@ -176,10 +201,14 @@ export function runSchedule(seed: number, coreFactory: CoreFactory, steps: numbe
     maxNodes: params.voters + SPARE_NODES,
     raft: params.raft,
     faults: params.faults,
+    links: params.links,
     maxInFlight: params.maxInFlight,
     snapshotEveryEntries: params.snapshotEveryEntries,
     drainProbability: params.drainProbability,
+    snapshotWriteChance: params.snapshotWriteChance,
     coreFactory,
+    rules: layers.rules,
+    driver: layers.driver,
     traceLines,
   });
   const chaos = new Chaos(cluster, new Rng(seed).fork('schedule'), seed, params.chaosIntensity);
@@ -201,10 +230,15 @@ export function runSchedule(seed: number, coreFactory: CoreFactory, steps: numbe
 function statsOf(params: ScheduleParams, steps: number, livenessTicks: number, cluster: Cluster, chaos: Chaos): RunStats {
   let snapshotsTaken = 0;
   let snapshotsInstalled = 0;
+  let earlySends = 0;
+  let deferredCommits = 0;
   for (const n of cluster.nodes.values()) {
     snapshotsTaken += n.snapshotsTaken;
     snapshotsInstalled += n.snapshotsInstalled;
+    earlySends += n.earlySends;
+    deferredCommits += n.deferredCommits;
   }
+  const net = cluster.network.stats;
   let configsCommitted = 0;
   let minVoters = params.voters;
   let maxVoters = params.voters;
@@ -233,6 +267,12 @@ function statsOf(params: ScheduleParams, steps: number, livenessTicks: number, c
     messages: cluster.network.stats.sent,
     transfers: cluster.delivered.get('timeoutNow') ?? 0,
     leaderSelfRemovals: chaos.leaderSelfRemovals,
+    earlySends,
+    deferredCommits,
+    removalNotices: cluster.removalNotices,
+    gracefulStops: chaos.gracefulStops,
+    oneWayPartitions: chaos.oneWayPartitions,
+    linkDrops: net.queueFull + net.backoffDropped + net.lostOnFailure,
   };
 }
 
@@ -244,6 +284,8 @@ function contextOf(params: ScheduleParams, cluster: Cluster): string {
 /** The random step chooser. Weights are relative; message delivery dominates so traffic keeps up with ticks. */
 class Chaos {
   crashes = 0;
+  gracefulStops = 0;
+  oneWayPartitions = 0;
   leaderSelfRemovals = 0;
   private proposalCount = 0;
   private readonly actions: ReadonlyArray<readonly [number, () => void]>;
@@ -266,6 +308,7 @@ class Chaos {
       [1 * k, () => this.crash()],
       [2 * k, () => this.restart()],
       [0.6 * k, () => this.partition()],
+      [0.4 * k, () => this.partitionOneWay()],
       [1.2 * k, () => this.cluster.heal()],
       [3 * k, () => this.membership()],
       [1 * k, () => this.transfer()],
@@ -329,9 +372,10 @@ class Chaos {
   private crash(): void {
     const id = this.someAlive();
     if (id === null) return;
-    const point: CrashPoint | 'now' = this.rng.pick(['now', 'now', 'afterPersist', 'afterSend'] as const);
-    this.cluster.crash(id, point);
+    const kind: CrashKind = this.rng.pick(['now', 'now', 'afterPersist', 'afterSend', 'stop', 'stopPowerLoss'] as const);
+    this.cluster.crash(id, kind);
     this.crashes++;
+    if (kind === 'stop' || kind === 'stopPowerLoss') this.gracefulStops++;
   }
 
   private restart(): void {
@@ -350,6 +394,29 @@ class Chaos {
     const groups: NodeId[][] = Array.from({ length: groupCount }, () => []);
     for (const id of ids) groups[this.rng.int(groupCount)]?.push(id);
     this.cluster.partition(groups);
+  }
+
+  /**
+   * Cut links in one direction only: a node that cannot send (its heartbeats
+   * or votes lost, while it still hears everyone), one that cannot hear, or a
+   * random set of directed links.
+   */
+  private partitionOneWay(): void {
+    const ids = [...this.cluster.nodes.values()].filter((n) => !n.retired).map((n) => n.id);
+    if (ids.length < 2) return;
+    const leader = this.cluster.leader();
+    const victim = leader !== null && this.rng.chance(0.4) ? leader.id : this.rng.pick(ids);
+    const others = ids.filter((id) => id !== victim);
+    const mode = this.rng.pick(['out', 'in', 'links'] as const);
+    const links: (readonly [NodeId, NodeId])[] =
+      mode === 'out'
+        ? others.map((id) => [victim, id] as const)
+        : mode === 'in'
+          ? others.map((id) => [id, victim] as const)
+          : ids.flatMap((a) => ids.filter((b) => b !== a && this.rng.chance(0.3)).map((b) => [a, b] as const));
+    if (links.length === 0) return;
+    this.cluster.cutOneWay(links);
+    this.oneWayPartitions++;
   }
 
   /**

@@ -1,21 +1,48 @@
-// One simulated Ratify node: a RaftCore, its synced disk, the list state machine,
-// and a driver that obeys the Ready contract exactly like src/node/ does:
-//   0. take a Ready (the core may keep receiving input while it is persisted),
-//   1. persist snapshot + entries + hardState (one synced batch),
-//   2. hand messages to the network,
-//   3. restore the snapshot, apply committed entries, report read states,
-//   4. advance(), then maybe take a local snapshot and compact.
-// A crash before 1 loses the batch; one can also be armed to hit between 1 and 2
-// or between 2 and 3. Either way only the disk survives.
+// One simulated Ratify node: a RaftCore, its disk, the list state machine, and a
+// driver that runs the decisions of src/node/raft-node.ts through the same pure
+// pieces (src/node/ready-plan.ts, hard-state-writes.ts, background-snapshots.ts,
+// applied-membership.ts, self-removal.ts), so what the simulation checks is what
+// production does between the core and the disk and wire:
+//   takeReady():   a leader's early send (thesis §10.2.1), applying what earlier
+//                  Readys made durable, and planning the write (a commit-index-only
+//                  change is not written on its own: MustSync);
+//   finishReady(): the synced write completed: late send, snapshot install, apply,
+//                  read states, advance(); the transport's peer list follows the
+//                  union of the latest and the applied configuration; a local
+//                  snapshot is serialized and its write starts in the background.
+// Between the two the core keeps taking input, as while the driver awaits its
+// fsync. A background snapshot write completes at a step of the cluster's
+// choosing (before this node's next save at the latest: storage serializes them)
+// and reaches the core between two Readys. A crash loses memory, the Ready being
+// written and a snapshot write in flight; a crash can be armed to hit between
+// the write and the send, or between the send and the apply; a graceful stop
+// writes the deferred commit index unsynced (lost if the machine loses power).
 import type { RaftCoreApi } from '../../src/raft/api.js';
-import type { InitialState, Member, NodeId, RaftConfig, Ready, Snapshot } from '../../src/raft/types.js';
+import type { InitialState, Member, NodeId, RaftConfig, Ready, Snapshot, SoftState } from '../../src/raft/types.js';
+import { AppliedMembership } from '../../src/node/applied-membership.js';
+import { BackgroundSnapshots } from '../../src/node/background-snapshots.js';
+import { HardStateWrites } from '../../src/node/hard-state-writes.js';
+import { planReady, type ReadyPlan } from '../../src/node/ready-plan.js';
+import { SelfRemoval, type SelfView } from '../../src/node/self-removal.js';
+import type { SaveBatch } from '../../src/storage/raft-storage.js';
+import { LearnedAddresses } from '../../src/transport/learned-addresses.js';
+import type { PeerMembership, RemovalNotice } from '../../src/transport/peer-admission.js';
 import { SimDisk } from './disk.js';
 import type { InvariantChecker } from './invariants.js';
 import type { SimNetwork } from './network.js';
 import { ListStateMachine, fingerprint } from './state-machine.js';
+import type { TransportRules } from './transport-rules.js';
 import { SimViolation, violation } from './violation.js';
 
 export type CoreFactory = (config: RaftConfig, initial: InitialState) => RaftCoreApi;
+
+/** The driver's decisions the simulation takes from src/node/ (a faulty variant can replace them). */
+export interface DriverRules {
+  readonly name: string;
+  readonly planReady: typeof planReady;
+}
+
+export const PRODUCTION_DRIVER: DriverRules = { name: 'production', planReady };
 
 /** Where an armed crash hits inside the next Ready. */
 export type CrashPoint = 'afterPersist' | 'afterSend';
@@ -30,6 +57,18 @@ export interface SimNodeEnv {
   readonly bootstrapMembers: readonly Member[];
   /** Take a local snapshot once this many entries are applied past the last one. */
   readonly snapshotEveryEntries: number;
+  readonly rules: TransportRules;
+  readonly driver: DriverRules;
+  readonly log: (line: string) => void;
+}
+
+interface Outstanding {
+  readonly rd: Ready;
+  /** The node's term when the Ready was taken. */
+  readonly term: number;
+  readonly plan: ReadyPlan;
+  /** The synced save this Ready needs, or null (nothing, or only the commit index). */
+  readonly batch: SaveBatch | null;
 }
 
 export class SimNode {
@@ -40,24 +79,35 @@ export class SimNode {
   /** Removed from the cluster and shut down for good (ids are never reused). */
   retired = false;
   armedCrash: CrashPoint | null = null;
-  /** The Ready being persisted, and the node's term when it was taken. */
-  private outstanding: { readonly rd: Ready; readonly term: number } | null = null;
+  private outstanding: Outstanding | null = null;
   /** requestId -> readIndex of answered reads, and refused ones; lost on crash like any memory. */
   readonly readResults = new Map<number, number>();
   readonly droppedReads = new Set<number>();
-  /** This node has been in an applied configuration (bootstrap members count). */
-  private wasMember: boolean;
-  /** Applied a config without itself after being a member: removed, the cluster shuts it down. */
-  retiredByConfig = false;
+  // The driver's state, rebuilt from the disk at every start.
+  private soft: SoftState = { role: 'follower', leaderId: null, term: 0 };
+  private writes = new HardStateWrites({ term: 0, vote: null, commitIndex: 0 });
+  private snapshots: BackgroundSnapshots;
+  membership: AppliedMembership;
+  private removal = new SelfRemoval();
+  /** Ids the transport has addresses for, and the configurations they came from. */
+  private peers: ReadonlySet<NodeId> = new Set();
+  private peersOf: { readonly latest: readonly Member[]; readonly applied: readonly Member[] } | null = null;
+  /** Addresses of admitted senders that no configuration lists (learned-addresses.ts). */
+  private learned = new LearnedAddresses();
   snapshotsTaken = 0;
   snapshotsInstalled = 0;
+  earlySends = 0;
+  deferredCommits = 0;
+  /** Messages the transport had no address for. */
+  unaddressed = 0;
 
   constructor(
     readonly id: NodeId,
     private readonly env: SimNodeEnv,
   ) {
     this.sm = new ListStateMachine(env.bootstrapMembers);
-    this.wasMember = env.bootstrapMembers.some((m) => m.id === id);
+    this.snapshots = new BackgroundSnapshots(env.snapshotEveryEntries);
+    this.membership = new AppliedMembership(id, env.bootstrapMembers, null);
   }
 
   get alive(): boolean {
@@ -69,6 +119,15 @@ export class SimNode {
     return this.coreRef;
   }
 
+  /** The node knows it was removed (applied its removal, or a peer said so): it stops ticking. */
+  get removed(): boolean {
+    return this.removal.removed;
+  }
+
+  get snapshotInFlight(): boolean {
+    return this.snapshots.inFlight !== null;
+  }
+
   /** Boot (or reboot) from exactly what is on disk. */
   start(): void {
     if (this.alive || this.retired) throw new Error(`harness bug: start ${this.id} (alive=${this.alive}, retired=${this.retired})`);
@@ -76,25 +135,53 @@ export class SimNode {
     this.armedCrash = null;
     const initial = this.disk.load(this.env.bootstrapMembers);
     this.sm = new ListStateMachine(this.env.bootstrapMembers);
-    // Membership is re-learned from the replay: a new node re-applies configs older than its own addition.
-    this.wasMember = this.env.bootstrapMembers.some((m) => m.id === this.id);
-    this.retiredByConfig = false;
+    this.writes = new HardStateWrites(initial.hardState);
+    this.snapshots = new BackgroundSnapshots(this.env.snapshotEveryEntries);
+    this.membership = new AppliedMembership(this.id, this.env.bootstrapMembers, initial.snapshot?.meta.members ?? null);
+    this.removal = new SelfRemoval();
+    this.learned = new LearnedAddresses();
+    this.peersOf = null;
+    this.env.network.resetSender(this.id);
     const snap = initial.snapshot;
     if (snap !== null) {
       const records = this.sm.restore(snap.data, snap.meta.index, snap.meta.term, snap.meta.members);
       this.env.checker.onSnapshotRestored(this.id, records, initial.hardState.term);
-      this.noteMembership(snap.meta.members);
     }
     this.coreRef = this.guard('constructor', () => this.env.coreFactory(this.env.configFor(this.id, this.incarnation), initial));
+    const st = this.core.status();
+    this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
+    this.syncPeers();
+    this.updateRemoval();
   }
 
-  /** Lose everything that is not on disk. */
+  /** Lose everything that is not on disk (a process crash: unsynced writes the OS holds survive). */
   crash(): void {
     this.coreRef = null;
     this.armedCrash = null;
     this.outstanding = null;
+    this.snapshots.abandoned();
     this.readResults.clear();
     this.droppedReads.clear();
+  }
+
+  /**
+   * A graceful stop (RaftNode.stop): finish the Ready being written, wait for the
+   * snapshot write, write the deferred commit index unsynced, exit. With
+   * `powerLoss` the machine then loses what was not synced.
+   */
+  stop(powerLoss: boolean): void {
+    if (!this.alive) return;
+    this.armedCrash = null;
+    if (this.outstanding !== null) this.finishReady();
+    this.completeSnapshotWrite();
+    const hs = this.writes.takeUnwritten();
+    if (hs !== null) {
+      const prev = this.disk.hardState;
+      this.disk.saveUnsynced(hs);
+      this.env.checker.onPersisted(this.id, this.disk, prev, [], []);
+    }
+    this.crash();
+    if (powerLoss) this.disk.powerLoss();
   }
 
   retire(): void {
@@ -113,6 +200,11 @@ export class SimNode {
     }
   }
 
+  /** A tick of the driver's ticker; a removed node does not tick (it must never campaign again). */
+  tick(): void {
+    if (!this.removal.removed) this.core.tick();
+  }
+
   /** Finish the outstanding Ready, then process Readys until none is left (or the node crashed). */
   drain(): void {
     if (this.outstanding !== null) this.finishReady();
@@ -128,9 +220,9 @@ export class SimNode {
   }
 
   /**
-   * Take a Ready and start "persisting" it. Until finishReady() the core keeps
-   * running (ticks, messages, proposals), as it does while the real driver awaits
-   * its fsync; a crash in between loses the whole batch.
+   * Take a Ready and start "persisting" it (RaftNode.handleReady up to its
+   * await). Until finishReady() the core keeps running (ticks, messages,
+   * proposals); a crash in between loses the whole batch.
    */
   takeReady(): void {
     if (this.outstanding !== null || !this.guard('hasReady', () => this.core.hasReady())) return;
@@ -138,22 +230,42 @@ export class SimNode {
     const status = this.guard('status', () => this.core.status());
     if (rd.softState?.role === 'leader') this.env.checker.onLeaderObserved(this.id, rd.softState.term);
     if (status.role === 'leader') this.env.checker.onLeaderObserved(this.id, status.term);
-    this.outstanding = { rd, term: status.term };
+    if (rd.softState !== null) this.soft = rd.softState;
+    this.syncPeers();
+    const plan = this.env.driver.planReady(rd, this.soft.role, this.writes.persisted);
+    if (plan.sendBeforePersist && rd.messages.length > 0) {
+      this.earlySends++;
+      this.send(rd);
+    }
+    this.applyEntries(rd, 0, plan.applyBeforePersist, status.term);
+    const batch = this.writes.plan(rd);
+    if (batch === null && rd.hardState !== null && rd.entries.length === 0 && rd.snapshot === null) this.deferredCommits++;
+    this.outstanding = { rd, term: status.term, plan, batch };
   }
 
-  /** The fsync completed: send, apply, advance, maybe compact. */
+  /** The save completed: send, apply, advance, then the between-Readys work. */
   finishReady(): void {
     const pending = this.outstanding;
     if (pending === null) return;
-    const { rd, term } = pending;
-    this.persist(rd);
+    const { rd, term, plan, batch } = pending;
+    if (batch !== null) {
+      // Storage runs calls in order: a snapshot write started before this save lands first.
+      this.completeSnapshotWrite();
+      this.persist(batch, rd);
+      this.writes.saved(rd);
+    }
     if (this.armedCrash === 'afterPersist') return this.crash();
-    this.send(rd);
+    if (!plan.sendBeforePersist) this.send(rd);
     if (this.armedCrash === 'afterSend') return this.crash();
-    this.applyReady(rd, term);
+    if (rd.snapshot !== null) this.restore(rd.snapshot, term);
+    this.applyEntries(rd, plan.applyBeforePersist, rd.committedEntries.length, term);
+    this.answerReads(rd);
     this.outstanding = null;
     this.guard('advance', () => this.core.advance(rd));
-    this.maybeCompact();
+    this.syncPeers();
+    this.updateRemoval();
+    this.maybeSnapshot();
+    this.handOverSnapshot();
   }
 
   /** Memory log equals the synced log: no Ready outstanding and nothing unstable. */
@@ -161,31 +273,81 @@ export class SimNode {
     return this.alive && this.outstanding === null && !this.guard('hasReady', () => this.core.hasReady());
   }
 
-  private persist(rd: Ready): void {
-    if (rd.snapshot === null && rd.entries.length === 0 && rd.hardState === null) return;
+  // ---- the transport's view ----------------------------------------------------
+
+  /** What the node's HTTP routes decide on (RaftNode.admitPeer). */
+  peerView(): PeerMembership {
+    return { latest: this.core.members(), applied: this.membership.members, removed: this.membership.removed, appliedIndex: this.sm.appliedIndex };
+  }
+
+  /** An admitted message came from `from`, with its x-ratify-from-url. */
+  noteSender(from: NodeId): void {
+    if (this.peers.has(from)) return;
+    const known = this.env.rules.reachable({ latest: this.core.members(), applied: this.membership.members }, this.id);
+    if (!this.learned.note(from, `sim://${from}`, known)) return;
+    this.peersOf = null;
+    this.syncPeers();
+  }
+
+  /** A peer answered 410 MEMBER_REMOVED. Returns true when that made the node removed. */
+  onRemovedByPeer(notice: RemovalNotice): boolean {
+    if (!this.alive || !this.removal.told(notice, this.selfView())) return false;
+    this.env.log(`${this.id} told it was removed by ${notice.by} (applied ${notice.appliedIndex})`);
+    return true;
+  }
+
+  private selfView(): SelfView {
+    const st = this.core.status();
+    return { id: this.id, latest: st.members, latestConfigIndex: st.configIndex };
+  }
+
+  private updateRemoval(): void {
+    if (this.removal.update(this.membership.selfRemoved, () => this.selfView())) this.env.log(`${this.id} removal: ${this.removal.state.kind}`);
+  }
+
+  /** HttpTransport.setMembers: the union of the latest and the applied configuration (per the rules). */
+  private syncPeers(): void {
+    const latest = this.core.members();
+    const applied = this.membership.members;
+    if (this.peersOf?.latest === latest && this.peersOf.applied === applied) return;
+    this.peersOf = { latest, applied };
+    this.peers = new Set(this.learned.addressBook(this.env.rules.reachable({ latest, applied }, this.id)).map((m) => m.id));
+  }
+
+  // ---- the Ready, piece by piece -------------------------------------------------
+
+  private persist(batch: SaveBatch, rd: Ready): void {
     const prev = this.disk.hardState;
-    const removed = this.disk.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+    const removed = this.disk.save(batch);
     this.env.checker.onPersisted(this.id, this.disk, prev, rd.entries, removed);
   }
 
   private send(rd: Ready): void {
     for (const msg of rd.messages) {
       this.env.checker.onSend(this.id, msg, this.disk);
+      if (!this.peers.has(msg.to)) {
+        this.unaddressed++;
+        continue;
+      }
       this.env.network.send(msg, this.env.now());
     }
   }
 
-  private applyReady(rd: Ready, term: number): void {
+  private applyEntries(rd: Ready, from: number, to: number, term: number): void {
     const checker = this.env.checker;
-    if (rd.snapshot !== null) this.restore(rd.snapshot, term);
-    for (const e of rd.committedEntries) {
+    for (let i = from; i < to; i++) {
+      const e = rd.committedEntries[i]!;
       const stored = e.index > this.disk.snapshotIndex ? this.disk.entryAt(e.index) : undefined;
       if (stored === undefined || stored.term !== e.term || fingerprint(stored) !== fingerprint(e)) {
         violation('state-machine-safety', `${this.id} applies ${e.index}/${e.term} (${fingerprint(e)}) which is not the entry in its synced log`);
       }
       checker.onApplied(this.id, this.sm.apply(e), term);
-      if (e.kind === 'config') this.noteMembership(e.members);
+      if (e.kind === 'config') this.membership.apply(e.members);
     }
+  }
+
+  private answerReads(rd: Ready): void {
+    const checker = this.env.checker;
     for (const rs of rd.readStates) {
       checker.onReadState(this.id, rs);
       this.readResults.set(rs.requestId, rs.readIndex);
@@ -207,31 +369,43 @@ export class SimNode {
     const records = this.sm.restore(snapshot.data, index, snapTerm, members);
     this.env.checker.onSnapshotRestored(this.id, records, term);
     this.snapshotsInstalled++;
-    this.noteMembership(members);
+    this.membership.apply(members);
   }
 
-  /**
-   * A new node applies older configs without itself before the one that adds it,
-   * so only leaving a config it was in means removal (ids are never reused).
-   */
-  private noteMembership(members: readonly Member[]): void {
-    if (members.some((m) => m.id === this.id)) this.wasMember = true;
-    else if (this.wasMember) this.retiredByConfig = true;
-  }
+  // ---- local snapshots (background-snapshots.ts) ------------------------------------
 
   /**
-   * Local compaction. meta.members comes from the state machine's own record of
-   * applied config entries, because status().members is the latest config in
-   * the log, which may be newer (and uncommitted) than the snapshot index.
+   * Serialize a snapshot at this Ready boundary; its write runs "in the
+   * background". meta.members comes from AppliedMembership, the driver's record
+   * of applied configurations; core.compact() checks it against the log.
    */
-  private maybeCompact(): void {
-    if (!this.alive || this.sm.appliedIndex - this.disk.snapshotIndex <= this.env.snapshotEveryEntries) return;
+  private maybeSnapshot(): void {
+    if (!this.alive || !this.snapshots.due(this.sm.appliedIndex, this.core.snapshotIndex())) return;
     const snapshot: Snapshot = {
-      meta: { index: this.sm.appliedIndex, term: this.sm.appliedTerm, members: this.sm.members },
+      meta: { index: this.sm.appliedIndex, term: this.sm.appliedTerm, members: this.membership.members },
       data: this.sm.snapshotData(),
     };
-    this.disk.compact(snapshot);
+    this.snapshots.started(snapshot);
+  }
+
+  /** The background write completes: on disk now, handed to the core between Readys. */
+  finishSnapshotWrite(): void {
+    this.completeSnapshotWrite();
+    this.handOverSnapshot();
+  }
+
+  private completeSnapshotWrite(): void {
+    const s = this.snapshots.inFlight;
+    if (s === null) return;
+    if (s.meta.index <= this.disk.snapshotIndex) throw new Error(`harness bug: local snapshot ${s.meta.index} is behind the disk's ${this.disk.snapshotIndex}`);
+    this.disk.compact(s);
+    this.snapshots.written();
     this.snapshotsTaken++;
-    this.guard('compact', () => this.core.compact(snapshot.meta, snapshot.data));
+  }
+
+  private handOverSnapshot(): void {
+    if (!this.alive || this.outstanding !== null) return;
+    const s = this.snapshots.takeDurable(this.core.snapshotIndex());
+    if (s !== null) this.guard('compact', () => this.core.compact(s.meta, s.data));
   }
 }

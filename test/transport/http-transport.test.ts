@@ -9,6 +9,7 @@ import { isRatifyError } from '../../src/errors.js';
 import type { Member, Message } from '../../src/raft/types.js';
 import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http-transport.js';
 import { installEdge } from '../../src/http/edge.js';
+import type { RemovalNotice } from '../../src/transport/peer-admission.js';
 import { raftRoutes } from '../../src/transport/raft-routes.js';
 import { samplesFrom } from './samples.js';
 import { eventually } from '../helpers/wait.js';
@@ -40,7 +41,8 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
     await app.register(raftRoutes, {
       clusterId: 'c1',
       nodeId: id,
-      isMember: (peer) => members().some((m) => m.id === peer),
+      // Here a peer missing from the list counts as removed.
+      admit: (peer) => (members().some((m) => m.id === peer) ? { kind: 'admit' } : { kind: 'removed', appliedIndex: 42 }),
       onMessages: (messages) => received.push(...messages),
       bodyLimitBytes,
     });
@@ -190,13 +192,23 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
     expect(warnings).toEqual([expect.objectContaining({ peer: 'n4' })]);
     t.send([...heartbeats('n1', 'n2', 1), ...heartbeats('n1', 'n4', 1)]);
     await eventually(() => expect(t.counters()).toMatchObject({ sent: 1, dropped: 3 }));
-    expect(n2.received).toHaveLength(1);
+    // A stream counts a message sent once it is written: its arrival may come a little later.
+    await eventually(() => expect(n2.received).toHaveLength(1));
     t.setMembers(members.filter((m) => m.id !== 'n2'));
     t.send(heartbeats('n1', 'n2', 1));
     expect(t.counters().dropped).toBe(4);
     await t.close();
     t.send(heartbeats('n1', 'n2', 1));
     expect(t.counters().dropped).toBe(5);
+  });
+
+  it('hands a peer\'s 410 MEMBER_REMOVED to onRemovedByPeer, with the peer\'s applied index', async () => {
+    const n2 = await startNode('n2', () => [{ id: 'n2', url: 'http://127.0.0.1:1', voter: true }]);
+    const notices: RemovalNotice[] = [];
+    const t = transport('n1', [{ id: 'n2', url: n2.url, voter: true }], { onRemovedByPeer: (n) => notices.push(n) });
+    t.send(heartbeats('n1', 'n2', 1));
+    await eventually(() => expect(notices).toEqual([{ by: 'n2', appliedIndex: 42 }]));
+    expect(n2.received).toEqual([]);
   });
 
   it('validates its options with messages naming the value and the range', () => {

@@ -31,7 +31,8 @@ describe('raftRoutes', () => {
     await app.register(raftRoutes, {
       clusterId: 'cluster-a',
       nodeId: 'n1',
-      isMember: (id) => id === 'n2' || id === 'n3',
+      // n8 was removed (as of applied index 7); anyone else is admitted, n9 (never heard of) too.
+      admit: (id) => (id === 'n8' ? { kind: 'removed', appliedIndex: 7 } : { kind: 'admit' }),
       onMessages: (messages) => {
         received.push([...messages]);
       },
@@ -130,12 +131,34 @@ describe('raftRoutes', () => {
     expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/cluster/) } });
   });
 
-  it('refuses a sender that is not a member, or messages whose from is not the sender, with 403', async () => {
+  it('refuses a removed sender with 410 MEMBER_REMOVED and its applied index, and admits a sender it never heard of', async () => {
     await build();
+    const removed = Object.values(samplesFrom('n8', 'n1'));
+    const res = await post(encodeEnvelope(envelope({ from: 'n8', messages: removed })), {}, { ...N2, from: 'n8' });
+    expect(res.statusCode).toBe(410);
+    expect(res.json()).toEqual({ error: { code: 'MEMBER_REMOVED', message: expect.stringMatching(/n8.*removed/), appliedIndex: 7 } });
+    expect(received).toEqual([]);
+    // A node lagging behind a member's addition must still take that member's messages.
     const stranger = Object.values(samplesFrom('n9', 'n1'));
-    const res = await post(encodeEnvelope(envelope({ from: 'n9', messages: stranger })), {}, { ...N2, from: 'n9' });
-    expect(res.statusCode).toBe(403);
-    expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/not a member/) } });
+    const admitted = await post(encodeEnvelope(envelope({ from: 'n9', messages: stranger })), {}, { ...N2, from: 'n9' });
+    expect(admitted.statusCode).toBe(204);
+    expect(received).toEqual([stranger]);
+  });
+
+  it('passes an admitted sender\'s x-ratify-from-url on, and ignores a malformed one or a refused sender\'s', async () => {
+    const urls: [string, string][] = [];
+    await build({ onSenderUrl: (from, url) => urls.push([from, url]) });
+    const hint = (url: string) => ({ 'x-ratify-from-url': encodeURIComponent(url) });
+    expect((await post(encodeEnvelope(envelope()), hint('http://127.0.0.1:7004/'))).statusCode).toBe(204);
+    expect((await post(encodeEnvelope(envelope()), hint('ftp://127.0.0.1:7004'))).statusCode).toBe(204);
+    expect((await post(encodeEnvelope(envelope()), { 'x-ratify-from-url': '%E0%A4%A' })).statusCode).toBe(204);
+    const removed = Object.values(samplesFrom('n8', 'n1'));
+    expect((await post(encodeEnvelope(envelope({ from: 'n8', messages: removed })), hint('http://127.0.0.1:7008'), { ...N2, from: 'n8' })).statusCode).toBe(410);
+    expect(urls).toEqual([['n2', 'http://127.0.0.1:7004']]);
+  });
+
+  it('refuses messages whose from is not the sender with 403', async () => {
+    await build();
     // n3 is a member, but the envelope says n2 sent it.
     const spoofed = await post(encodeEnvelope(envelope({ messages: [samplesFrom('n3', 'n1').heartbeat] })));
     expect(spoofed.statusCode).toBe(403);

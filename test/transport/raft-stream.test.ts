@@ -57,7 +57,7 @@ describe('Raft streams', () => {
     await app.register(raftRoutes, {
       clusterId: 'c1',
       nodeId: 'n2',
-      isMember: (id) => id === 'n1' || id === 'n2',
+      admit: (id) => (id === 'n9' ? { kind: 'removed', appliedIndex: 3 } : { kind: 'admit' }),
       onMessages: (messages) => received.push(...messages),
       bodyLimitBytes: 64 * 1024,
     });
@@ -232,7 +232,7 @@ describe('Raft streams', () => {
       return { ...o, headers: { 'content-type': STREAM_CONTENT_TYPE, [CLUSTER_ID_HEADER]: 'c1', ...o.headers } };
     };
 
-    it('refuses a wrong secret, cluster, sender or content type before accepting the stream', async () => {
+    it('refuses a wrong secret, cluster, removed sender or content type before accepting the stream', async () => {
       const n2 = await startPeer();
       const replayed = good();
       const cases: Array<[Record<string, string>, number, RegExp]> = [
@@ -247,7 +247,8 @@ describe('Raft streams', () => {
         [replayed.headers, 401, /UNAUTHORIZED.*seen before/],
         [{ ...good().headers, [FROM_HEADER]: 'n3' }, 401, /UNAUTHORIZED.*not from n3/],
         [{ ...good().headers, [CLUSTER_ID_HEADER]: 'c2' }, 403, /FORBIDDEN/],
-        [good({ ...N1, from: 'n9' }).headers, 403, /FORBIDDEN/],
+        // A removed sender, properly signed (any holder of the secret can sign as any id).
+        [good({ ...N1, from: 'n9' }).headers, 410, /MEMBER_REMOVED.*"appliedIndex":3/],
         [{ ...good().headers, [FROM_HEADER]: '%E0%A4%A' }, 401, /UNAUTHORIZED/],
         [{ ...good().headers, 'content-type': 'application/msgpack' }, 400, /VALIDATION_FAILED/],
       ];

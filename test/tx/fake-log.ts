@@ -103,6 +103,7 @@ export class FakeReplicatedLog implements ReplicatedLog {
       commitIndex: c.entries.length,
       appliedIndex: this.appliedIndex,
       members: [...c.nodes.values()].map((n) => ({ id: n.nodeId, url: n.url, voter: true })),
+      removed: false,
     };
   }
 
