@@ -99,6 +99,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       onRaftMessages: (messages) => node.receive(messages),
       ...(kv === null ? {} : { kv }),
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
+      ...(txStateMachine === null ? {} : { txTable: txStateMachine }),
       draining: parts.draining,
     });
     parts.app = app;
