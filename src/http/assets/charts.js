@@ -9,6 +9,8 @@ const WIDTH = 600;
 const HEIGHT = 180;
 const MARGIN = { left: 44, right: 8, top: 8, bottom: 20 };
 const Y_TICKS = 4;
+const X_TICKS_MAX = 6;
+const X_STEPS_MS = [10_000, 15_000, 30_000, 60_000, 120_000, 300_000];
 
 /**
  * @typedef {{ x: number, y: number | null }} Point
@@ -39,11 +41,12 @@ export function drawLineChart(container, spec) {
     svg.append(svgEl('line', { class: 'grid', x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: py(y), y2: py(y) }));
     svg.append(svgText(tickLabel(y), { class: 'tick', x: MARGIN.left - 4, y: py(y) + 3, 'text-anchor': 'end' }));
   }
-  // One tick a minute, labelled by how long ago.
-  for (let ago = 0; spec.xMaxMs - ago >= spec.xMinMs; ago += 60_000) {
+  // Time ticks labelled by how long ago, at most X_TICKS_MAX of them.
+  const step = X_STEPS_MS.find((s) => xSpan / s <= X_TICKS_MAX) ?? X_STEPS_MS[X_STEPS_MS.length - 1] ?? 60_000;
+  for (let ago = 0; spec.xMaxMs - ago >= spec.xMinMs; ago += step) {
     const x = px(spec.xMaxMs - ago);
     svg.append(svgEl('line', { class: 'grid', x1: x, x2: x, y1: MARGIN.top, y2: MARGIN.top + plotH }));
-    svg.append(svgText(ago === 0 ? 'now' : `-${ago / 60_000}m`, { class: 'tick', x, y: HEIGHT - 6, 'text-anchor': 'middle' }));
+    svg.append(svgText(agoLabel(ago), { class: 'tick', x, y: HEIGHT - 6, 'text-anchor': 'middle' }));
   }
   for (const s of spec.series) {
     const d = pathOf(s.points, px, py);
@@ -90,6 +93,18 @@ export function niceCeiling(v) {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
+}
+
+/**
+ * -45s, -1m, -1m30s; "now" for 0.
+ * @param {number} ms
+ * @returns {string}
+ */
+export function agoLabel(ms) {
+  if (ms === 0) return 'now';
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return `-${m > 0 ? `${m}m` : ''}${s > 0 ? `${s}s` : ''}`;
 }
 
 /** @param {number} v */

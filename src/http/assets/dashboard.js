@@ -16,6 +16,7 @@ const REQUEST_TIMEOUT_MS = 3000;
 const LIST_LIMIT = 100;
 const STUCK_AFTER_MS = 10_000;
 const FINISHED = ['committed', 'aborted'];
+const CHART_SPAN_MIN_MS = 60_000;
 
 /**
  * Shapes of the JSON this page reads (see GET /openapi.json).
@@ -180,7 +181,10 @@ function renderCharts(s) {
   const byWindow = new Map(s.samples.filter((x) => x.atMs < closedUntil).map((x) => [x.atMs, x]));
   const perSecond = 1000 / s.intervalMs;
   const xMaxMs = closedUntil - s.intervalMs;
-  const xMinMs = xMaxMs - (s.windowsMax - 2) * s.intervalMs;
+  // From the oldest window the node has (a young node's charts are not mostly empty), at least a minute.
+  const oldest = s.samples[0]?.atMs ?? xMaxMs;
+  const spanMs = Math.max(xMaxMs - Math.max(oldest, xMaxMs - (s.windowsMax - 2) * s.intervalMs), CHART_SPAN_MIN_MS);
+  const xMinMs = xMaxMs - Math.ceil(spanMs / s.intervalMs) * s.intervalMs; // on the windows' grid
   /** @type {Record<string, import('./charts.js').Point[]>} */
   const pts = { committed: [], aborted: [], entries: [], p50: [], p99: [] };
   for (let at = xMinMs; at <= xMaxMs; at += s.intervalMs) {
