@@ -113,7 +113,8 @@ describe('the dashboard in Chromium', () => {
       await shows(`#failing tr[data-participant="ledger"][data-tx="${stuck.id}"]`);
       await shows(`#transactions tr[data-tx="${stuck.id}"][data-state="committing"]`);
       // At least one closed window with decisions drawn.
-      await page.waitForFunction(() => Number(document.querySelector('#chart-throughput path[data-series="committed"]')?.getAttribute('data-points') ?? 0) > 0, undefined, {
+      // (A string: it runs in the page, whose DOM types this Node project does not load.)
+      await page.waitForFunction(`Number(document.querySelector('#chart-throughput path[data-series="committed"]')?.getAttribute('data-points') ?? 0) > 0`, undefined, {
         timeout: SHOW_TIMEOUT_MS,
       });
     });
@@ -147,7 +148,7 @@ describe('the dashboard in Chromium', () => {
       await page.click(`#transactions button[data-open="${stuck.id}"]`);
       await shows(`#detail[data-tx="${stuck.id}"][data-state="committing"]`);
       await shows('#detail-participants tr[data-participant="ledger"][data-acknowledged="false"]');
-      await page.waitForFunction(() => (document.querySelector('#detail-timeline')?.textContent ?? '').includes('ledger failing'), undefined, { timeout: SHOW_TIMEOUT_MS });
+      await page.locator('#detail-timeline li', { hasText: 'ledger failing' }).waitFor({ timeout: SHOW_TIMEOUT_MS });
       expect(await page.locator('#detail-timeline').textContent()).toContain('waiting for acknowledgements of ledger');
 
       const path = join(shotsDir, 'dashboard-detail.png');

@@ -141,15 +141,21 @@ function tryIt(path, params) {
  * @returns {HTMLElement}
  */
 function schemaNode(schema, depth) {
-  const s = resolve(schema);
+  // A named schema (Error) folds away under its name: every error answer points at it.
+  if (typeof schema['$ref'] === 'string') {
+    const name = schema['$ref'].split('/').pop() ?? '';
+    return el('details', { class: 'ref' }, el('summary', {}, el('span', { class: 'type' }, name)), schemaNode(resolve(schema), depth + 1));
+  }
+  const s = schema;
   if (depth > SCHEMA_DEPTH_MAX) return el('span', { class: 'muted' }, '…');
+  // The error codes are listed once, at the end of the page.
+  if (Array.isArray(s['x-errors'])) return el('span', {}, el('span', { class: 'type' }, 'string'), ' ', el('a', { href: '#errors' }, 'one of the error codes'));
   const alternatives = s['anyOf'] ?? s['oneOf'];
   if (Array.isArray(alternatives)) {
     return el('div', {}, el('span', { class: 'type' }, 'one of'), ...alternatives.map((a) => el('div', { class: 'schema' }, schemaNode(a, depth + 1))));
   }
   const head = el('span', {}, el('span', { class: 'type' }, typeName(s)), constraints(s));
-  const ref = typeof schema['$ref'] === 'string' ? el('span', { class: 'muted small' }, ` (${schema['$ref'].split('/').pop()})`) : null;
-  const node = el('div', {}, head, ref, s['description'] === undefined || depth === 0 ? null : el('div', { class: 'muted small' }, s['description']));
+  const node = el('div', {}, head, s['description'] === undefined || depth === 0 ? null : el('div', { class: 'muted small' }, s['description']));
   const props = /** @type {Record<string, Json> | undefined} */ (s['properties']);
   if (props !== undefined) {
     /** @type {string[]} */
