@@ -17,6 +17,7 @@ import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { ERROR_CODES } from '../errors.js';
 import { PUBLIC, SECRET_HEADER, type Access } from './auth.js';
 import { pageSchema } from './dashboard-schemas.js';
+import { errorBodySchema } from './schemas.js';
 import { sendAsset, type AssetStore } from './static-assets.js';
 
 export const OPENAPI_PATH = '/openapi.json';
@@ -161,15 +162,13 @@ function withErrorSchemas(doc: OpenApiObject): OpenApiObject {
       // The same facts as data, for the docs page and for generators.
       'x-errors': codes.map((code) => ({ code, status: ERROR_CODES[code].status, description: ERROR_CODES[code].description })),
     },
+    // The routes' own error schema (src/http/schemas.ts), its code narrowed to the enum.
     [ERROR_SCHEMA]: {
-      type: 'object',
-      required: ['error'],
+      ...errorBodySchema,
       properties: {
         error: {
-          type: 'object',
-          required: ['code', 'message'],
-          properties: { code: { $ref: `#/components/schemas/${ERROR_CODE_SCHEMA}` }, message: { type: 'string' } },
-          additionalProperties: true,
+          ...errorBodySchema.properties.error,
+          properties: { ...errorBodySchema.properties.error.properties, code: { $ref: `#/components/schemas/${ERROR_CODE_SCHEMA}` } },
           description: 'Further fields (leaderId, issues, ...) depend on the code.',
         },
       },
