@@ -51,13 +51,14 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
   const page = assets.require('dashboard.html');
 
   const series = new ActivitySeries({ intervalMs: tuning.intervalMs, windowsMax: tuning.windowsMax });
+  const feed = txTable === undefined ? null : new DecisionFeed({ table: txTable, series, recentMax: RECENT_DECISIONS_MAX, trackedMax: TRACKED_UNDECIDED_MAX, now });
   const sampleRaft = (): void => {
+    feed?.flush();
     const s = node.status();
     series.recordRaft({ term: s.term, leaderId: s.leaderId, commitIndex: s.commitIndex, appliedIndex: s.appliedIndex }, now());
   };
   sampleRaft();
   const ticker = setInterval(sampleRaft, tuning.intervalMs).unref();
-  const feed = txTable === undefined ? null : new DecisionFeed({ table: txTable, series, recentMax: RECENT_DECISIONS_MAX, trackedMax: TRACKED_UNDECIDED_MAX, now });
   const survey = new ClusterSurvey({
     node,
     lagEntriesMax: opts.lagEntriesMax,
@@ -81,12 +82,14 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
   app.get('/v1/cluster/nodes', { config: PUBLIC, schema: surveySchema }, async () => survey.survey());
 
   app.get('/v1/stats', { config: PUBLIC, schema: statsSchema }, async () => {
+    feed?.flush();
     const at = now();
     return { nodeId: node.nodeId, atMs: at, intervalMs: series.intervalMs, windowsMax: series.windowsMax, samples: series.samples(at) };
   });
 
   if (txTable !== undefined && feed !== null) {
     app.get<{ Querystring: { stuckAfterMs: number; limit: number } }>('/v1/activity', { config: PUBLIC, schema: activitySchema }, async (req) => {
+      feed.flush();
       const appliedIndex = node.status().appliedIndex;
       const activity = txActivity(txTable, feed.recentIds(), { nowMs: now(), stuckAfterMs: req.query.stuckAfterMs, limit: req.query.limit });
       return { nodeId: node.nodeId, appliedIndex, ...activity };

@@ -4,10 +4,21 @@
 //
 // Every node applies every entry, so every node sees every decision, whoever led
 // when it was made; the dashboard of any node draws the whole cluster's traffic.
-// The table tells only *which* transaction changed, so the feed remembers which
-// ones it has seen undecided: a change that finds one of them decided is that
-// transaction's decision, seen exactly once (the first decision applied wins and
-// never changes). The memory is bounded by the transactions in flight; a table
+//
+// Nothing runs per change but remembering the id: the table calls its listeners
+// inside apply(), on the path of every entry, and copying a record there (the
+// table hands out copies only) cost as much again as the apply itself. The
+// changed ids are read in flush(), once per sampler tick and before an answer
+// that shows them. A changed transaction that is now decided is a decision to
+// count when
+//   - it was undecided when last read (the feed remembers those), or
+//   - it is newer than every record read before (its seq, the Raft index of its
+//     created entry, is above the highest seen): created and decided between two
+//     flushes. Transactions are created in seq order, so an older one was read
+//     before, undecided (and remembered) or decided (and counted then).
+// So each decision counts exactly once (the first decision applied wins and never
+// changes); later changes (acknowledgements, failures, completion, retention) do
+// not count again. The memory is bounded by the transactions in flight; a table
 // restored from a snapshot notifies every id, which clears what left it.
 import type { TxRecord, TxStateMachine } from '../tx/types.js';
 import type { ActivitySeries } from './activity-series.js';
@@ -23,30 +34,72 @@ export interface DecisionFeedOptions {
   /**
    * Undecided transactions remembered at most. Above maxActiveTransactions a
    * valid table never reaches it; if it does, the oldest are forgotten and their
-   * decisions go uncounted.
+   * decisions may go uncounted.
    */
   readonly trackedMax: number;
+  /** Changed ids held between flushes; reaching it flushes at once. Default 100,000. */
+  readonly changedMax?: number;
   readonly now?: () => number;
 }
 
+const CHANGED_MAX_DEFAULT = 100_000;
+
 export class DecisionFeed {
-  // Invariant: holds only ids whose record, when last seen, had no decision.
+  // Invariant: holds only ids whose record, when last read, had no decision.
   private readonly undecided = new Set<string>();
+  /** Ids the table changed since the last flush. */
+  private readonly changed = new Set<string>();
+  /** The highest seq of any record read (a Raft index; 0 before any). */
+  private seqMax = 0;
   /** Recently decided ids, oldest first, at most recentMax. */
   private readonly recent: string[] = [];
   private readonly unsubscribe: () => void;
   private readonly now: () => number;
+  private readonly changedMax: number;
 
   constructor(private readonly opts: DecisionFeedOptions) {
-    if (!Number.isInteger(opts.recentMax) || opts.recentMax < 1) throw new RangeError(`recentMax (${opts.recentMax}) must be a positive integer`);
-    if (!Number.isInteger(opts.trackedMax) || opts.trackedMax < 1) throw new RangeError(`trackedMax (${opts.trackedMax}) must be a positive integer`);
+    for (const [name, v] of [
+      ['recentMax', opts.recentMax],
+      ['trackedMax', opts.trackedMax],
+      ['changedMax', opts.changedMax ?? CHANGED_MAX_DEFAULT],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} (${v}) must be a positive integer`);
+    }
     this.now = opts.now ?? Date.now;
-    // Transactions already in flight when the feed starts (a node that restarted).
-    for (const tx of opts.table.inFlight()) if (tx.decidedAt === null) this.track(tx.id);
-    this.unsubscribe = opts.table.onChange((id) => this.changed(id));
+    this.changedMax = opts.changedMax ?? CHANGED_MAX_DEFAULT;
+    // What is in flight when the feed starts (a node that restarted): decided ones were decided before.
+    for (const tx of opts.table.inFlight()) {
+      this.seqMax = Math.max(this.seqMax, tx.seq);
+      if (tx.decidedAt === null) this.track(tx.id);
+    }
+    this.unsubscribe = opts.table.onChange((id) => {
+      this.changed.add(id);
+      if (this.changed.size >= this.changedMax) this.flush();
+    });
   }
 
-  /** Ids of the most recent decisions this node applied, newest first. */
+  /** Reads what changed since the last flush and counts the decisions among it. */
+  flush(): void {
+    if (this.changed.size === 0) return;
+    const seenBefore = this.seqMax;
+    const decided: TxRecord[] = [];
+    for (const id of this.changed) {
+      const tx = this.opts.table.get(id);
+      if (tx === null) {
+        this.undecided.delete(id);
+        continue;
+      }
+      if (tx.seq > this.seqMax) this.seqMax = tx.seq;
+      if (tx.decidedAt === null) this.track(id);
+      else if (this.undecided.delete(id) || tx.seq > seenBefore) decided.push(tx);
+    }
+    this.changed.clear();
+    // In the order they were decided, for the list of recent outcomes.
+    decided.sort((a, b) => (a.decidedAt ?? 0) - (b.decidedAt ?? 0) || a.seq - b.seq);
+    for (const tx of decided) this.count(tx, tx.decidedAt ?? 0);
+  }
+
+  /** Ids of the most recent decisions this node applied, newest first (call flush() first for the latest). */
   recentIds(): string[] {
     return [...this.recent].reverse();
   }
@@ -54,23 +107,10 @@ export class DecisionFeed {
   close(): void {
     this.unsubscribe();
     this.undecided.clear();
+    this.changed.clear();
   }
 
-  /** Runs inside the table's apply(): cheap, and never throws (the table swallows it anyway). */
-  private changed(id: string): void {
-    const tx = this.opts.table.get(id);
-    if (tx === null) {
-      this.undecided.delete(id);
-      return;
-    }
-    if (tx.decidedAt === null) {
-      this.track(id);
-      return;
-    }
-    if (this.undecided.delete(id)) this.decided(tx, tx.decidedAt);
-  }
-
-  private decided(tx: TxRecord, decidedAt: number): void {
+  private count(tx: TxRecord, decidedAt: number): void {
     const outcome = tx.decision === 'commit' ? 'committed' : 'aborted';
     this.opts.series.recordDecision({ outcome, decidedAtMs: decidedAt, latencyMs: Math.max(0, decidedAt - tx.createdAt) }, this.now());
     this.recent.push(tx.id);

@@ -48,24 +48,44 @@ describe('decisions and activity from the replicated table', () => {
   };
   const finished = (id: string) => eventually(() => node.sm.get(id)?.completedAt != null, `${id} finished`);
 
-  it('counts each decision once, by outcome, however many entries follow it (acknowledgements, failures, completion)', async () => {
-    b.vote = (txId) => (txId === abortId ? { vote: 'abort', reason: 'no funds' } : { vote: 'commit' });
-    let abortId = '';
-    const c1 = await create({ commit: true });
-    a.setMode('error', ['commit']); // phase 2 of the next one fails a few times: participantFailing entries after the decision
-    const c2 = await create({ commit: true });
-    await eventually(() => node.sm.get(c2.id)?.participants.find((p) => p.name === 'a')?.failingSince != null, 'a reported failing');
-    a.setMode('ok');
-    abortId = (await create({})).id;
-    const aborted = await node.app.inject({ method: 'POST', url: `/v1/transactions/${abortId}/commit` });
-    expect(aborted.json<TxView>().outcome).toBe('aborted');
-    for (const id of [c1.id, c2.id, abortId]) await finished(id);
-    const open = await create({}); // undecided: not counted
-    expect(totals(series)).toMatchObject({ committed: 2, aborted: 1 });
-    expect(totals(series).timed).toBeGreaterThan(0);
-    expect(feed.recentIds()).toEqual([abortId, c2.id, c1.id]);
-    expect(feed.recentIds()).not.toContain(open.id);
-  });
+  // However often the feed reads the table: at every change, between the steps (sampler ticks), or once at the end.
+  for (const cadence of ['every change', 'between steps', 'at the end'] as const) {
+    it(`counts each decision once, by outcome, however many entries follow it (reading ${cadence})`, async () => {
+      if (cadence === 'every change') {
+        feed.close();
+        feed = new DecisionFeed({ table: node.sm, series, recentMax: 3, trackedMax: 1000, changedMax: 1 });
+      }
+      const step = (): void => {
+        if (cadence === 'between steps') feed.flush();
+      };
+      let abortId = '';
+      b.vote = (txId) => (txId === abortId ? { vote: 'abort', reason: 'no funds' } : { vote: 'commit' });
+      const c1 = await create({ commit: true });
+      step();
+      a.setMode('error', ['commit']); // phase 2 of the next one fails a few times: participantFailing entries after the decision
+      const c2 = await create({ commit: true });
+      step();
+      await eventually(() => node.sm.get(c2.id)?.participants.find((p) => p.name === 'a')?.failingSince != null, 'a reported failing');
+      step();
+      a.setMode('ok');
+      abortId = (await create({})).id;
+      step();
+      const aborted = await node.app.inject({ method: 'POST', url: `/v1/transactions/${abortId}/commit` });
+      expect(aborted.json<TxView>().outcome).toBe('aborted');
+      for (const id of [c1.id, c2.id, abortId]) await finished(id);
+      step();
+      const open = await create({}); // undecided: not counted
+      feed.flush();
+      expect(totals(series)).toMatchObject({ committed: 2, aborted: 1 });
+      expect(totals(series).timed).toBeGreaterThan(0);
+      expect(feed.recentIds()).toEqual([abortId, c2.id, c1.id]);
+      expect(feed.recentIds()).not.toContain(open.id);
+      // Nothing new: reading again counts nothing again.
+      await node.app.inject({ method: 'POST', url: `/v1/transactions/${open.id}/participants`, payload: participant('c', a.url) });
+      feed.flush();
+      expect(totals(series)).toMatchObject({ committed: 2, aborted: 1 });
+    });
+  }
 
   it('a node that replays the log (restart, catch-up) counts every decision once, in the window of its decidedAt', async () => {
     const ids: string[] = [];
@@ -76,21 +96,25 @@ describe('decisions and activity from the replicated table', () => {
     const replaySeries = new ActivitySeries({ intervalMs: 1000, windowsMax: 600 });
     const replayFeed = new DecisionFeed({ table: replica, series: replaySeries, recentMax: 10, trackedMax: 1000 });
     cluster.addNode('n9', replica);
+    replayFeed.flush();
     expect(totals(replaySeries)).toMatchObject({ committed: 4, aborted: 0 });
     expect(replayFeed.recentIds()).toEqual([...ids].reverse());
     // A snapshot restore notifies every id again: nothing is counted twice.
     replica.restore(node.sm.snapshot());
+    replayFeed.flush();
     expect(totals(replaySeries)).toMatchObject({ committed: 4, aborted: 0 });
     replayFeed.close();
   });
 
-  it('remembers at most trackedMax undecided transactions: one evicted and then decided at once goes uncounted', async () => {
+  it('remembers at most trackedMax undecided transactions: one evicted and then decided goes uncounted', async () => {
     feed.close();
     feed = new DecisionFeed({ table: node.sm, series, recentMax: 3, trackedMax: 1 });
     const first = await create({});
-    const second = await create({}); // evicts first
-    // An abort while active is one decided entry: no undecided change in between re-tracks the first.
+    feed.flush();
+    const second = await create({});
+    feed.flush(); // evicts first
     for (const id of [first.id, second.id]) expect((await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/abort` })).statusCode).toBe(200);
+    feed.flush();
     expect(totals(series)).toMatchObject({ committed: 0, aborted: 1 });
     expect(feed.recentIds()).toEqual([second.id]);
   });
@@ -104,6 +128,7 @@ describe('decisions and activity from the replicated table', () => {
     await eventually(() => node.sm.get(stuck.id)?.participants.find((p) => p.name === 'b')?.failingSince != null, 'b reported failing');
     const young = await create({});
 
+    feed.flush();
     const createdAt = (id: string): number => node.sm.get(id)!.createdAt;
     const nowMs = createdAt(young.id) + 5;
     const activity = txActivity(node.sm, feed.recentIds(), { nowMs, stuckAfterMs: nowMs - createdAt(stuck.id), limit: 10 });
