@@ -11,6 +11,8 @@ import { RAFT_MESSAGES_PATH, RAFT_STREAM_PATH, raftRoutes } from '../transport/r
 import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
 import { clusterRoutes } from './cluster-routes.js';
+import { dashboardRoutes, type DashboardTuning } from './dashboard-routes.js';
+import type { TxTableReader } from './decision-feed.js';
 import { Draining } from './draining.js';
 import { installEdge } from './edge.js';
 import { sendFrameworkError } from './error-handler.js';
@@ -18,6 +20,8 @@ import { healthRoutes } from './health-routes.js';
 import { kvRoutes } from './kv-routes.js';
 import { LeaderForwarder } from './leader-forward.js';
 import { metricsRoutes } from './metrics-routes.js';
+import { installOpenApi, openApiRoutes } from './openapi.js';
+import { AssetStore } from './static-assets.js';
 
 export interface AppConfig {
   readonly nodeId: NodeId;
@@ -48,6 +52,10 @@ export interface AppOptions {
   readonly staleFollowerReads?: boolean;
   /** The node process drives the stop through it (src/node/server.ts); tests may leave it out. */
   readonly draining?: Draining;
+  /** The replicated transaction table, read by the dashboard (transactions in flight, recent outcomes). */
+  readonly txTable?: TxTableReader;
+  /** Tests shorten the dashboard's windows and timeouts. */
+  readonly dashboard?: DashboardTuning;
 }
 
 /**
@@ -75,6 +83,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: sendFrameworkError,
   }) as unknown as FastifyInstance;
   installEdge(app, { clusterSecret: config.clusterSecret, clusterId: config.clusterId, nodeId: config.nodeId, tlsMutual: tls?.mutual ?? false });
+  // Before any route: the generator collects the routes as they are added.
+  await installOpenApi(app);
+  const assets = new AssetStore();
   const draining = opts.draining ?? new Draining();
   draining.install(app, (req) => EXEMPT_FROM_DRAINING.has(req.routeOptions.url ?? ''));
   // The one forwarder of the node: every route group relays writes to the leader through it.
@@ -96,6 +107,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { registry: opts.metrics.registry });
   if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder, staleFollowerReads: opts.staleFollowerReads ?? false });
   if (opts.txPlugin !== undefined) await app.register(opts.txPlugin, { forwarder });
+  await app.register(dashboardRoutes, {
+    node,
+    lagEntriesMax: config.readyLagEntriesMax,
+    assets,
+    tls,
+    ...(opts.txTable === undefined ? {} : { txTable: opts.txTable }),
+    ...(opts.dashboard === undefined ? {} : { tuning: opts.dashboard }),
+  });
+  await app.register(openApiRoutes, { assets });
   return app;
 }
 

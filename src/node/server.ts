@@ -109,6 +109,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       onRaftMessages: (messages) => node.receive(messages),
       ...(kv === null ? {} : { kv, staleFollowerReads: tests.switches.staleFollowerReads }),
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
+      ...(txStateMachine === null ? {} : { txTable: txStateMachine }),
       draining: parts.draining,
     });
     parts.app = app;

@@ -56,6 +56,8 @@ export interface ClusterView {
   readonly leaderUrl?: string | null;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** Index of the node's latest snapshot (local or installed). */
+  readonly snapshotIndex?: number;
   readonly members: readonly ClusterMember[];
   /** This node was removed from the cluster and no longer takes part (absent from older versions). */
   readonly removed?: boolean;
