@@ -7,6 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { RatifyError } from '../errors.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import type { TxCommand } from './commands.js';
 import type { TxConfig } from './config.js';
 import type { TxDriver } from './driver.js';
@@ -220,15 +221,4 @@ export function hashRequest(input: CreateInput, participants: readonly Participa
     commit: input.commit === true,
   });
   return createHash('sha256').update(canonical).digest('base64url');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }

@@ -8,6 +8,7 @@
 import type { AppliedEntry } from '../raft/state-machine.js';
 import { assertNever } from '../raft/types.js';
 import { RatifyError, type ErrorCode } from '../errors.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import { decodeCommand, type TxCommand, type VoteEntry } from './commands.js';
 import type { TxConfig } from './config.js';
 import {
@@ -395,8 +396,13 @@ export function enlistConflict(name: string): string {
   return `participant ${name} is already enlisted with a different url or payload (the name identifies an enlist; use another name)`;
 }
 
+/**
+ * Equal as JSON values: key order does not count (canonical JSON). Replaying an
+ * older log gives the same table: an entry this refused before (reordered keys)
+ * and now accepts as a replay changes nothing either way.
+ */
 export function samePayload(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 // Cursors are the Raft index of the last listed created entry: stable across

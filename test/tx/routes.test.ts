@@ -182,6 +182,15 @@ describe('transaction routes', () => {
       expectError(await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url, { n: 2 })), 409, 'IDEMPOTENCY_KEY_REUSED');
       expect(node.sm.get(tx.id)?.participants.map((p) => [p.url, p.payload])).toEqual([[a.url, { n: 1 }]]);
     });
+
+    it('the same payload with its keys reordered is a replay, not a conflict (canonical JSON)', async () => {
+      const tx = await create({});
+      const first = { amount: 5, account: { id: 'alice', bank: 'a' } };
+      const reordered = { account: { bank: 'a', id: 'alice' }, amount: 5 };
+      expect((await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url, first))).statusCode).toBe(200);
+      expect((await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url, reordered))).statusCode).toBe(200);
+      expect(node.sm.get(tx.id)?.participants.map((p) => p.payload)).toEqual([first]);
+    });
   });
 
   describe('POST /v1/transactions/:id/commit', () => {

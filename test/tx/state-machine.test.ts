@@ -203,6 +203,10 @@ describe('tx state machine', () => {
     const c = { name: 'c', url: 'http://127.0.0.1:3', payload: 1 };
     expect(apply({ type: 'enlisted', txId: 't1', participant: c, participantsMax: 3 }).ok).toBe(true);
     expect(apply({ type: 'enlisted', txId: 't1', participant: c, participantsMax: 3 })).toMatchObject({ ok: true, existed: true });
+    // The same payload with its keys in another order is the same payload (canonical JSON).
+    const e = { name: 'e', url: 'http://127.0.0.1:5', payload: { x: 1, y: { p: 1, q: 2 } } };
+    expect(apply({ type: 'enlisted', txId: 't1', participant: e, participantsMax: 9 }).ok).toBe(true);
+    expect(apply({ type: 'enlisted', txId: 't1', participant: { ...e, payload: { y: { q: 2, p: 1 }, x: 1 } }, participantsMax: 9 })).toMatchObject({ ok: true, existed: true });
     expect(apply({ type: 'enlisted', txId: 't1', participant: { ...c, payload: 2 }, participantsMax: 3 })).toMatchObject({
       ok: false,
       code: 'IDEMPOTENCY_KEY_REUSED',
