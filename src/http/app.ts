@@ -10,6 +10,7 @@ import { RAFT_MESSAGES_PATH, RAFT_STREAM_PATH, raftRoutes } from '../transport/r
 import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
 import { clusterRoutes } from './cluster-routes.js';
+import { peerCredentialHeaders } from './auth.js';
 import { Draining } from './draining.js';
 import { installEdge } from './edge.js';
 import { sendFrameworkError } from './error-handler.js';
@@ -17,6 +18,7 @@ import { healthRoutes } from './health-routes.js';
 import { kvRoutes } from './kv-routes.js';
 import { LeaderForwarder } from './leader-forward.js';
 import { metricsRoutes } from './metrics-routes.js';
+import type { ClientTokens } from './tokens.js';
 
 export interface AppConfig {
   readonly nodeId: NodeId;
@@ -27,6 +29,8 @@ export interface AppConfig {
   readonly readyLagEntriesMax: number;
   /** Bound on a request forwarded to the leader. */
   readonly forwardTimeoutMs: number;
+  /** Deepest nesting of a JSON body (default 64, json-body.ts). */
+  readonly jsonDepthMax?: number;
 }
 
 export interface AppOptions {
@@ -40,6 +44,8 @@ export interface AppOptions {
   readonly txPlugin?: FastifyPluginAsync<TxPluginOptions>;
   /** The KV API, when this node runs `--state-machine kv`. */
   readonly kv?: KvStateMachine;
+  /** Client API tokens (tokens.ts); without them reader and client routes are open. */
+  readonly clientTokens?: ClientTokens;
   /** The node process drives the stop through it (src/node/server.ts); tests may leave it out. */
   readonly draining?: Draining;
 }
@@ -66,11 +72,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Errors raised before routing (param too long, malformed URL) get the same shape as all others.
     frameworkErrors: sendFrameworkError,
   }) as unknown as FastifyInstance;
-  installEdge(app, { clusterSecret: config.clusterSecret });
+  installEdge(app, {
+    clusterSecret: config.clusterSecret,
+    isMember: (id) => node.status().members.some((m) => m.id === id),
+    ...(opts.clientTokens === undefined ? {} : { clientTokens: opts.clientTokens }),
+    ...(config.jsonDepthMax === undefined ? {} : { jsonDepthMax: config.jsonDepthMax }),
+  });
   const draining = opts.draining ?? new Draining();
   draining.install(app, (req) => EXEMPT_FROM_DRAINING.has(req.routeOptions.url ?? ''));
   // The one forwarder of the node: every route group relays writes to the leader through it.
-  const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs });
+  const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs, peerHeaders: peerCredentialHeaders(config.clusterSecret) });
   draining.onBegin(() => forwarder.abortInFlight());
   app.addHook('onClose', async () => forwarder.close());
 

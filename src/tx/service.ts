@@ -23,6 +23,8 @@ export interface TxServiceOptions {
   /** Injected time and randomness (simulation); default Date.now and Math.random. */
   readonly now?: () => number;
   readonly random?: () => number;
+  /** A client-role principal sees only its own transactions; the node turns it on by default once tokens are set. Default false. */
+  readonly ownTransactionsOnly?: boolean;
 }
 
 export function createTxService(opts: TxServiceOptions): TxService {
@@ -47,7 +49,7 @@ export function createTxService(opts: TxServiceOptions): TxService {
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now });
   let stopped = false;
   return {
-    plugin: createTxRoutes({ ops, log, config, leadingTerm: () => driver.leadingTerm() }),
+    plugin: createTxRoutes({ ops, log, config, leadingTerm: () => driver.leadingTerm(), ownTransactionsOnly: opts.ownTransactionsOnly ?? false }),
     start: () => driver.start(),
     async stop() {
       if (stopped) return;

@@ -19,7 +19,7 @@ import {
   phase2State,
 } from './transitions.js';
 import { ownString } from './finished-tx.js';
-import { copyRecord, detach, TxTable } from './tx-table.js';
+import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
 import { TX_STATES, type ApplyResult, type TxListFilter, type TxListPage, type TxRecord, type TxStateMachine } from './types.js';
 
 type Cmd<T extends TxCommand['type']> = Extract<TxCommand, { type: T }>;
@@ -80,9 +80,11 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   }
 
   private created(cmd: Cmd<'created'>, index: number): ApplyResult {
+    const principal = cmd.principal ?? null;
     if (cmd.idempotencyKey !== null) {
       // Two creates with one key can both pass the leader's check; the first applied wins.
-      const existing = this.lookup(this.table.byKey.get(cmd.idempotencyKey));
+      // Keys are per principal: another principal's key is another key.
+      const existing = this.lookup(this.table.byKey.get(keyIndex(principal, cmd.idempotencyKey)));
       if (existing !== null) {
         if (existing.requestHash === cmd.requestHash) return ok(existing, true);
         return reject('IDEMPOTENCY_KEY_REUSED', 'the Idempotency-Key was already used for a different request', existing);
@@ -109,6 +111,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       completedAt: null,
       idempotencyKey: cmd.idempotencyKey === null ? null : ownString(cmd.idempotencyKey),
       requestHash: cmd.requestHash === null ? null : ownString(cmd.requestHash),
+      principal: principal === null ? null : ownString(principal),
     };
     this.table.insert(tx);
     return ok(tx);
@@ -322,8 +325,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     return this.table.detached(id) ?? null;
   }
 
-  findByIdempotencyKey(key: string): TxRecord | null {
-    const id = this.table.byKey.get(key);
+  findByIdempotencyKey(key: string, principal: string | null): TxRecord | null {
+    const id = this.table.byKey.get(keyIndex(principal, key));
     return id === undefined ? null : (this.table.detached(id) ?? null);
   }
 
@@ -371,6 +374,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     // Linear in the table; bounded by retainFinishedMax + maxActiveTransactions.
     for (const row of this.table.scan()) {
       if (row.seq <= after || (filter.state !== undefined && row.state !== filter.state)) continue;
+      if (filter.principal !== undefined && row.principal !== filter.principal) continue;
       if (transactions.length === limit) {
         return { transactions, nextCursor: encodeCursor(transactions[transactions.length - 1]?.seq ?? after) };
       }

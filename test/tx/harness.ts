@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { installEdge } from '../../src/http/edge.js';
 import { LeaderForwarder } from '../../src/http/leader-forward.js';
+import type { ClientTokens } from '../../src/http/tokens.js';
 import { Registry } from 'prom-client';
 import { txConfigDefaults, type TxConfig } from '../../src/tx/config.js';
 import { createTxService } from '../../src/tx/service.js';
@@ -46,6 +47,9 @@ export interface NodeOptions {
   readonly config?: Partial<TxConfig>;
   readonly participantClient?: ParticipantClient;
   readonly now?: () => number;
+  /** Client API tokens for the node's edge; none leaves the API open. */
+  readonly clientTokens?: ClientTokens;
+  readonly ownTransactionsOnly?: boolean;
 }
 
 export async function startNode(cluster: FakeCluster, id: string, opts: NodeOptions = {}): Promise<TestNode> {
@@ -61,11 +65,12 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
     metrics: registry,
     ...(opts.participantClient && { participantClient: opts.participantClient }),
     ...(opts.now && { now: opts.now }),
+    ...(opts.ownTransactionsOnly !== undefined && { ownTransactionsOnly: opts.ownTransactionsOnly }),
   });
   const app = Fastify({ logger: false, forceCloseConnections: true });
   // The same edge as the node's app (src/http/app.ts): error handler, strict validation, auth.
-  installEdge(app, { clusterSecret: null });
-  const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs });
+  installEdge(app, { clusterSecret: null, isMember: (member) => cluster.nodes.has(member), ...(opts.clientTokens && { clientTokens: opts.clientTokens }) });
+  const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs, peerHeaders: {} });
   app.addHook('onClose', () => forwarder.close());
   await app.register(service.plugin, { forwarder });
   await app.ready();

@@ -321,10 +321,13 @@ describe('limits and leadership', () => {
       const missing = await follower.app.inject({ method: 'POST', url: '/v1/transactions/nope/commit' });
       expect(missing.statusCode).toBe(404);
       expect(missing.json<{ error: { code: string } }>().error.code).toBe('TX_NOT_FOUND');
-      // one hop only: a forwarded request reaching a non-leader is refused
-      const hop = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'x-ratify-forwarded': '1' } });
+      // one hop only: a forwarded request reaching a non-leader is refused (a peer's mark names a member)
+      const hop = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'x-ratify-forwarded': 'n1' } });
       expect(hop.statusCode).toBe(503);
       expect(hop.json<{ error: { code: string } }>().error.code).toBe('NOT_LEADER');
+      // a mark that names no member is a client's header: ignored, the request is forwarded as any other
+      const fake = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'x-ratify-forwarded': '1' } });
+      expect(fake.statusCode).toBe(201);
       cluster.noLeader();
       const none = await follower.app.inject({ method: 'POST', url: `/v1/transactions/${view.id}/abort` });
       expect(none.statusCode).toBe(503);
