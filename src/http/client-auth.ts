@@ -50,6 +50,8 @@ export function clientAuthenticator(tokens: ClientTokens, secretCheck: (request:
       const why = header === undefined ? 'missing Authorization: Bearer <token> header' : 'the Authorization header holds no valid token';
       throw new RatifyError('UNAUTHORIZED', why);
     }
+    // Known before the role check, so the audit line of a refusal names who was refused.
+    request.principal = principal;
     if (ROLE_RANK[principal.role] < ROLE_RANK[need]) {
       throw new RatifyError('FORBIDDEN', `principal ${principal.name} has role ${principal.role}; this call needs ${need}`, {
         details: { role: principal.role, needs: need },

@@ -3,6 +3,7 @@
 import { waitUntil } from '../helpers/wait.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { peerCredentialHeaders } from '../../src/http/auth.js';
 import { installEdge } from '../../src/http/edge.js';
 import { LeaderForwarder } from '../../src/http/leader-forward.js';
 import type { ClientTokens } from '../../src/http/tokens.js';
@@ -50,6 +51,10 @@ export interface NodeOptions {
   /** Client API tokens for the node's edge; none leaves the API open. */
   readonly clientTokens?: ClientTokens;
   readonly ownTransactionsOnly?: boolean;
+  /** The cluster secret of the node's edge (peer checks, forwarded marks); default none. */
+  readonly clusterSecret?: string;
+  /** The HTTP app's logger (audit lines); default none. */
+  readonly appLogger?: pino.Logger;
 }
 
 export async function startNode(cluster: FakeCluster, id: string, opts: NodeOptions = {}): Promise<TestNode> {
@@ -67,10 +72,13 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
     ...(opts.now && { now: opts.now }),
     ...(opts.ownTransactionsOnly !== undefined && { ownTransactionsOnly: opts.ownTransactionsOnly }),
   });
-  const app = Fastify({ logger: false, forceCloseConnections: true });
-  // The same edge as the node's app (src/http/app.ts): error handler, strict validation, auth.
-  installEdge(app, { clusterSecret: null, isMember: (member) => cluster.nodes.has(member), ...(opts.clientTokens && { clientTokens: opts.clientTokens }) });
-  const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs, peerHeaders: {} });
+  const app = (opts.appLogger === undefined
+    ? Fastify({ logger: false, forceCloseConnections: true })
+    : Fastify({ loggerInstance: opts.appLogger, forceCloseConnections: true })) as unknown as FastifyInstance;
+  // The same edge as the node's app (src/http/app.ts): error handler, strict validation, JSON bodies, auth, audit.
+  const clusterSecret = opts.clusterSecret ?? null;
+  installEdge(app, { clusterSecret, isMember: (member) => cluster.nodes.has(member), ...(opts.clientTokens && { clientTokens: opts.clientTokens }) });
+  const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs, peerHeaders: peerCredentialHeaders(clusterSecret) });
   app.addHook('onClose', () => forwarder.close());
   await app.register(service.plugin, { forwarder });
   await app.ready();
