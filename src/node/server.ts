@@ -20,6 +20,7 @@ import { createTxStateMachine } from '../tx/state-machine.js';
 import type { NodeConfig } from './config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
+import { securityNotes } from './security-warnings.js';
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -81,7 +82,16 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     });
     raftNode = parts.node = node;
     if (txStateMachine !== null) {
-      parts.tx = createTxService({ log: node, stateMachine: txStateMachine, config: config.tx, logger, metrics: metrics.registry });
+      parts.tx = createTxService({
+        log: node,
+        stateMachine: txStateMachine,
+        config: config.tx,
+        logger,
+        metrics: metrics.registry,
+        listen: config.listen,
+        // On by default once there are principals to tell apart.
+        ownTransactionsOnly: config.ownTransactionsOnly ?? config.clientTokens.enabled,
+      });
     }
     const app = await buildApp({
       config: {
@@ -92,7 +102,9 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         raftBodyLimitBytes: config.raftBodyLimitBytes,
         readyLagEntriesMax: config.readyLagEntriesMax,
         forwardTimeoutMs: config.proposalTimeoutMs * 2,
+        jsonDepthMax: config.jsonDepthMax,
       },
+      clientTokens: config.clientTokens,
       node,
       logger,
       metrics,
@@ -106,6 +118,9 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     node.start();
     await parts.tx?.start();
     logger.info({ listen: config.listen, peers: config.peers, stateMachine: config.stateMachine }, 'ratify node started');
+    const security = securityNotes(config);
+    if (Object.keys(security.info).length > 0) logger.info(security.info, 'client API tokens loaded');
+    for (const warning of security.warnings) logger.warn(warning);
     let stopping: Promise<void> | null = null;
     return {
       config,

@@ -13,6 +13,7 @@ import type { TxConfig } from './config.js';
 import type { TxDriver } from './driver.js';
 import { proposeTx, unwrap } from './proposer.js';
 import { enlistConflict, samePayload } from './state-machine.js';
+import type { ParticipantUrlPolicy } from './participant-url-policy.js';
 import type { ParticipantSpec, Protocol, TxListFilter, TxListPage, TxRecord, TxStateMachine } from './types.js';
 import type { TxMetrics } from './metrics.js';
 import type { TxWaiters } from './waiters.js';
@@ -54,6 +55,8 @@ export interface OperationsDeps {
   readonly metrics: TxMetrics;
   readonly now: () => number;
   readonly newId?: () => string;
+  /** Refuses participant URLs before they reach the log (participant-url-policy.ts). */
+  readonly urlPolicy: ParticipantUrlPolicy;
 }
 
 const notFound = (id: string): RatifyError => new RatifyError('TX_NOT_FOUND', `transaction ${id} not found`);
@@ -66,6 +69,7 @@ export class TxOperations {
     const { config, sm, now } = this.deps;
     const participants = (input.participants ?? []).map((p) => this.checkParticipant(p));
     this.checkCount(participants.length);
+    for (const p of participants) await this.deps.urlPolicy.checkAtEnlist(p.url, p.name);
     if (new Set(participants.map((p) => p.name)).size !== participants.length) {
       throw new RatifyError('VALIDATION_FAILED', 'participant names must be unique within a transaction');
     }
@@ -104,6 +108,7 @@ export class TxOperations {
   async enlist(txId: string, input: ParticipantInput, caller: Caller): Promise<TxRecord> {
     const participant = this.checkParticipant(input);
     const tx = this.visible(txId, caller);
+    await this.deps.urlPolicy.checkAtEnlist(participant.url, participant.name);
     // apply() repeats both checks: a commit request may land between here and the entry.
     if (tx.state !== 'active') throw new RatifyError('TX_NOT_ACTIVE', `transaction ${txId} is ${tx.state}, not active`);
     const same = tx.participants.find((p) => p.name === participant.name);
@@ -184,12 +189,9 @@ export class TxOperations {
   }
 
   private checkParticipant(p: ParticipantInput): ParticipantSpec {
-    const { maxPayloadBytes, participantHostAllowlist } = this.deps.config;
-    const url = parseBaseUrl(p.url, p.name);
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (participantHostAllowlist.length > 0 && !participantHostAllowlist.includes(host)) {
-      throw new RatifyError('VALIDATION_FAILED', `participant ${p.name}: host ${host} is not in participantHostAllowlist`);
-    }
+    const { maxPayloadBytes } = this.deps.config;
+    // The URL policy (credentials, addresses, allowlist) is checkAtEnlist's, after these.
+    parseBaseUrl(p.url, p.name);
     const payload = p.payload ?? null;
     const bytes = Buffer.byteLength(JSON.stringify(payload));
     if (bytes > maxPayloadBytes) {

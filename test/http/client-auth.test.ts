@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
@@ -47,7 +48,7 @@ async function leaderNode(opts: NodeOptions = {}): Promise<TestNode> {
   return node;
 }
 
-type Inject = (method: 'GET' | 'POST', url: string, headers?: Record<string, string>, payload?: object) => ReturnType<TestNode['app']['inject']>;
+type Inject = (method: 'GET' | 'POST', url: string, headers?: Record<string, string>, payload?: object) => Promise<LightMyRequestResponse>;
 const injector =
   (node: TestNode): Inject =>
   (method, url, headers = {}, payload) =>

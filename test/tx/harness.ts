@@ -13,6 +13,7 @@ import { createTxService } from '../../src/tx/service.js';
 import { createTxStateMachine } from '../../src/tx/state-machine.js';
 import type { TxService, TxStateMachine, TxView } from '../../src/tx/types.js';
 import type { ParticipantClient } from '../../src/tx/participant-client.js';
+import { ParticipantUrlPolicy, type HostPort } from '../../src/tx/participant-url-policy.js';
 import { FakeCluster, type FakeReplicatedLog } from './fake-log.js';
 
 /** Short timings so failure paths finish fast; only loopback participants. */
@@ -55,6 +56,8 @@ export interface NodeOptions {
   readonly clusterSecret?: string;
   /** The HTTP app's logger (audit lines); default none. */
   readonly appLogger?: pino.Logger;
+  /** Where the node says it listens (participant URL policy); default 127.0.0.1, so loopback participants are allowed. */
+  readonly listen?: HostPort;
 }
 
 export async function startNode(cluster: FakeCluster, id: string, opts: NodeOptions = {}): Promise<TestNode> {
@@ -71,6 +74,7 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
     ...(opts.participantClient && { participantClient: opts.participantClient }),
     ...(opts.now && { now: opts.now }),
     ...(opts.ownTransactionsOnly !== undefined && { ownTransactionsOnly: opts.ownTransactionsOnly }),
+    listen: opts.listen ?? { host: '127.0.0.1', port: 0 },
   });
   const app = (opts.appLogger === undefined
     ? Fastify({ logger: false, forceCloseConnections: true })
@@ -131,4 +135,9 @@ export async function getView(node: TestNode, id: string): Promise<TxView> {
 
 export function participant(name: string, url: string, payload?: unknown): { name: string; url: string; payload?: unknown } {
   return payload === undefined ? { name, url } : { name, url, payload };
+}
+
+/** The URL policy of a node on loopback with no allowlist, for tests of the participant client. */
+export function loopbackUrlPolicy(memberUrls: readonly string[] = []): ParticipantUrlPolicy {
+  return new ParticipantUrlPolicy({ allowlist: [], listen: { host: '127.0.0.1', port: 0 }, memberUrls: () => memberUrls });
 }

@@ -83,7 +83,6 @@ describe('transaction routes', () => {
       ['url not a URL', { participants: [{ name: 'a', url: 'nope' }] }],
       ['url not http', { participants: [{ name: 'a', url: 'ftp://127.0.0.1/x' }] }],
       ['url with a query', { participants: [{ name: 'a', url: 'http://127.0.0.1:1/?x=1' }] }],
-      ['host not allowed', { participants: [{ name: 'a', url: 'http://example.com' }] }],
       ['duplicate names', { participants: [participant('a', 'http://127.0.0.1:1'), participant('a', 'http://127.0.0.1:2')] }],
       // strict bodies: no type coercion, unknown fields refused (not silently dropped)
       ['commit the string "true"', { participants: [participant('a', 'http://127.0.0.1:1')], commit: 'true' }],
@@ -99,6 +98,13 @@ describe('transaction routes', () => {
       const before = creates();
       expectError(await post('/v1/transactions', body), 400, 'VALIDATION_FAILED');
       expect(creates()).toBe(before); // nothing was created
+    });
+
+    it('answers 400 PARTICIPANT_URL_REFUSED for a host not in participantHostAllowlist, and creates nothing', async () => {
+      const creates = (): number => cluster.entries.filter((e) => decodeCommand(e.data)?.type === 'created').length;
+      const before = creates();
+      expectError(await post('/v1/transactions', { participants: [{ name: 'a', url: 'http://example.com' }] }), 400, 'PARTICIPANT_URL_REFUSED');
+      expect(creates()).toBe(before);
     });
 
     it('answers 400 for malformed JSON and a bad Idempotency-Key', async () => {
