@@ -3,9 +3,10 @@
 // two lists equal. Add a code here, then document it.
 
 export const ERROR_CODES = {
-  VALIDATION_FAILED: { status: 400, description: 'The request body, params or query failed validation.' },
-  UNAUTHORIZED: { status: 401, description: 'A peer or admin call was not authenticated: no valid signature under the cluster secret, a replayed or stale one, a wrong x-ratify-secret, or no trusted client certificate (mutual TLS).' },
-  FORBIDDEN: { status: 403, description: 'The caller is not a member of this cluster, belongs to another cluster, or speaks for another member than it authenticated as.' },
+  VALIDATION_FAILED: { status: 400, description: 'The request body, params or query failed validation (also a JSON body nested deeper than jsonDepthMax, or one holding a "__proto__" key).' },
+  PARTICIPANT_URL_REFUSED: { status: 400, description: 'A participant URL is refused by the coordinator\'s URL policy: it carries credentials, points at a link-local, metadata or cluster member address, at loopback while the node listens beyond it, or outside participantHostAllowlist. It is never called.' },
+  UNAUTHORIZED: { status: 401, description: 'The call is not authenticated: a client API call without a valid token (Authorization: Bearer); a peer call without a valid signature under the cluster secret, or a replayed or stale one; an admin call without a token or the right x-ratify-secret; or no trusted client certificate (mutual TLS).' },
+  FORBIDDEN: { status: 403, description: 'The token\'s role does not allow the call (reader < client < admin), or the caller is not a member of this cluster, belongs to another cluster, or speaks for another member than it authenticated as.' },
   TX_NOT_FOUND: { status: 404, description: 'No transaction with that id is known (it may have been retained past its limit).' },
   ROUTE_NOT_FOUND: { status: 404, description: 'No such endpoint.' },
   MEMBER_NOT_FOUND: { status: 404, description: 'No cluster member with that id.' },

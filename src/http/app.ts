@@ -13,6 +13,7 @@ import type { ClusterNode } from './cluster-node.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { dashboardRoutes, type DashboardTuning } from './dashboard-routes.js';
 import type { TxTableReader } from './decision-feed.js';
+import { peerCredentialHeaders } from './auth.js';
 import { Draining } from './draining.js';
 import { installEdge } from './edge.js';
 import { sendFrameworkError } from './error-handler.js';
@@ -22,6 +23,7 @@ import { LeaderForwarder } from './leader-forward.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
 import { AssetStore } from './static-assets.js';
+import type { ClientTokens } from './tokens.js';
 
 export interface AppConfig {
   readonly nodeId: NodeId;
@@ -35,6 +37,8 @@ export interface AppConfig {
   readonly readyLagEntriesMax: number;
   /** Bound on a request forwarded to the leader. */
   readonly forwardTimeoutMs: number;
+  /** Deepest nesting of a JSON body (default 64, json-body.ts). */
+  readonly jsonDepthMax?: number;
 }
 
 export interface AppOptions {
@@ -50,6 +54,8 @@ export interface AppOptions {
   readonly kv?: KvStateMachine;
   /** Test only (src/node/test-switches.ts): KV reads on a follower skip the read barrier. */
   readonly staleFollowerReads?: boolean;
+  /** Client API tokens (tokens.ts); without them reader and client routes are open. */
+  readonly clientTokens?: ClientTokens;
   /** The node process drives the stop through it (src/node/server.ts); tests may leave it out. */
   readonly draining?: Draining;
   /** The replicated transaction table, read by the dashboard (transactions in flight, recent outcomes). */
@@ -82,14 +88,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Errors raised before routing (param too long, malformed URL) get the same shape as all others.
     frameworkErrors: sendFrameworkError,
   }) as unknown as FastifyInstance;
-  installEdge(app, { clusterSecret: config.clusterSecret, clusterId: config.clusterId, nodeId: config.nodeId, tlsMutual: tls?.mutual ?? false });
+  installEdge(app, {
+    clusterSecret: config.clusterSecret,
+    clusterId: config.clusterId,
+    nodeId: config.nodeId,
+    tlsMutual: tls?.mutual ?? false,
+    isMember: (id) => node.status().members.some((m) => m.id === id),
+    ...(opts.clientTokens === undefined ? {} : { clientTokens: opts.clientTokens }),
+    ...(config.jsonDepthMax === undefined ? {} : { jsonDepthMax: config.jsonDepthMax }),
+  });
   // Before any route: the generator collects the routes as they are added.
   await installOpenApi(app);
   const assets = new AssetStore();
   const draining = opts.draining ?? new Draining();
   draining.install(app, (req) => EXEMPT_FROM_DRAINING.has(req.routeOptions.url ?? ''));
   // The one forwarder of the node: every route group relays writes to the leader through it.
-  const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs, tls });
+  const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs, tls, peerHeaders: peerCredentialHeaders(config.clusterSecret) });
   draining.onBegin(() => forwarder.abortInFlight());
   app.addHook('onClose', async () => forwarder.close());
 

@@ -9,7 +9,7 @@ import { publicRole } from '../node/raft-node.js';
 import type { Member, NodeId } from '../raft/types.js';
 import type { ClusterNode } from './cluster-node.js';
 import type { LeaderForwarder } from './leader-forward.js';
-import { ADMIN, PUBLIC } from './auth.js';
+import { ADMIN, READER } from './auth.js';
 import { errorResponses, memberSchema, nodeIdSchema, urlSchema } from './schemas.js';
 
 export interface ClusterRoutesOptions {
@@ -42,7 +42,7 @@ const membersReply = {
 const idParams = { type: 'object', required: ['id'], properties: { id: nodeIdSchema } } as const;
 
 export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (app, { node, forwarder }) => {
-  app.get('/v1/cluster', { config: PUBLIC, schema: { response: { 200: clusterSchema, ...errorResponses } } }, async () => {
+  app.get('/v1/cluster', { config: READER, schema: { response: { 200: clusterSchema, ...errorResponses } } }, async () => {
     const s = node.status();
     return {
       nodeId: s.nodeId,
@@ -62,7 +62,7 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
   app.post<{ Body: { id: NodeId; url: string } }>(
     '/v1/cluster/members',
     {
-      config: ADMIN,
+      config: { ...ADMIN, audit: 'cluster.addMember' },
       schema: {
         body: { type: 'object', required: ['id', 'url'], additionalProperties: false, properties: { id: nodeIdSchema, url: urlSchema } },
         response: membersReply,
@@ -71,14 +71,14 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
     (req, reply) => forwarder.run(req, reply, async () => ({ members: await node.addLearner(req.body.id, req.body.url.replace(/\/+$/, '')) })),
   );
 
-  app.post<{ Params: { id: NodeId } }>('/v1/cluster/members/:id/promote', { config: ADMIN, schema: { params: idParams, response: membersReply } }, (req, reply) =>
+  app.post<{ Params: { id: NodeId } }>('/v1/cluster/members/:id/promote', { config: { ...ADMIN, audit: 'cluster.promote' }, schema: { params: idParams, response: membersReply } }, (req, reply) =>
     forwarder.run(req, reply, async () => {
       requireMember(node, req.params.id);
       return { members: await node.promote(req.params.id) };
     }),
   );
 
-  app.delete<{ Params: { id: NodeId } }>('/v1/cluster/members/:id', { config: ADMIN, schema: { params: idParams, response: membersReply } }, (req, reply) =>
+  app.delete<{ Params: { id: NodeId } }>('/v1/cluster/members/:id', { config: { ...ADMIN, audit: 'cluster.removeMember' }, schema: { params: idParams, response: membersReply } }, (req, reply) =>
     forwarder.run(req, reply, async () => {
       requireMember(node, req.params.id);
       return { members: await node.remove(req.params.id) };
@@ -88,7 +88,7 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
   app.post<{ Body: { to: NodeId } }>(
     '/v1/cluster/leadership-transfer',
     {
-      config: ADMIN,
+      config: { ...ADMIN, audit: 'cluster.transferLeadership' },
       schema: {
         body: { type: 'object', required: ['to'], additionalProperties: false, properties: { to: nodeIdSchema } },
         response: {

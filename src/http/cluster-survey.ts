@@ -56,7 +56,8 @@ export interface SurveyView {
 }
 
 /** Asks one member for its status. Tests pass a fake. */
-export type Prober = (member: Member, timeoutMs: number) => Promise<SelfReport>;
+/** `authorization`: the caller's own Authorization header, passed on: a member's GET /v1/cluster needs a reader token once tokens are set. */
+export type Prober = (member: Member, timeoutMs: number, authorization: string | null) => Promise<SelfReport>;
 
 export interface ClusterSurveyOptions {
   readonly node: ClusterNode;
@@ -77,12 +78,16 @@ export class ClusterSurvey {
   constructor(private readonly opts: ClusterSurveyOptions) {
     const tls = opts.tls ?? null;
     this.agent = opts.prober === undefined ? new Agent({ connections: 2, keepAliveTimeout: 10_000, ...(tls === null ? {} : { connect: nodeConnectOptions(tls) }) }) : null;
-    this.prober = opts.prober ?? ((m, timeoutMs) => probeOverHttp(this.agent!, m, timeoutMs));
+    this.prober = opts.prober ?? ((m, timeoutMs, authorization) => probeOverHttp(this.agent!, m, timeoutMs, authorization));
     this.now = opts.now ?? Date.now;
   }
 
-  survey(): Promise<SurveyView> {
-    this.inFlight ??= this.run().finally(() => {
+  /**
+   * Callers at the same time share one round, asked with the first caller's
+   * Authorization: each caller was itself admitted as a reader by the auth hook.
+   */
+  survey(authorization: string | null = null): Promise<SurveyView> {
+    this.inFlight ??= this.run(authorization).finally(() => {
       this.inFlight = null;
     });
     return this.inFlight;
@@ -92,7 +97,7 @@ export class ClusterSurvey {
     await this.agent?.close();
   }
 
-  private async run(): Promise<SurveyView> {
+  private async run(authorization: string | null): Promise<SurveyView> {
     const own = this.opts.node.status();
     const reports = await Promise.all(
       own.members.map(async (m): Promise<{ member: Member; report: SelfReport | null; error: string | null }> => {
@@ -108,7 +113,7 @@ export class ClusterSurvey {
           return { member: m, report, error: null };
         }
         try {
-          const report = await this.prober(m, this.opts.probeTimeoutMs);
+          const report = await this.prober(m, this.opts.probeTimeoutMs, authorization);
           if (report.nodeId !== m.id) return { member: m, report: null, error: `${m.url} answers as node ${report.nodeId}` };
           return { member: m, report, error: null };
         } catch (err) {
@@ -139,9 +144,10 @@ export function judge(member: Member, report: SelfReport | null, error: string |
   return { ...base, health, error: null, report, lagEntries };
 }
 
-async function probeOverHttp(agent: Agent, member: Member, timeoutMs: number): Promise<SelfReport> {
+async function probeOverHttp(agent: Agent, member: Member, timeoutMs: number, authorization: string | null): Promise<SelfReport> {
   const res = await request(`${member.url.replace(/\/+$/, '')}/v1/cluster`, {
     method: 'GET',
+    ...(authorization === null ? {} : { headers: { authorization } }),
     dispatcher: agent,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,

@@ -8,7 +8,7 @@
 // /v1/activity exists only on nodes that run the transaction state machine.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { ActivitySeries } from './activity-series.js';
-import { PUBLIC } from './auth.js';
+import { PUBLIC, READER } from './auth.js';
 import type { TlsMaterial } from '../transport/peer-tls.js';
 import type { ClusterNode } from './cluster-node.js';
 import { ClusterSurvey, type Prober } from './cluster-survey.js';
@@ -83,16 +83,16 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
     async (req, reply): Promise<FastifyReply> => sendAsset(req, reply, assets.script(req.params.name)),
   );
 
-  app.get('/v1/cluster/nodes', { config: PUBLIC, schema: surveySchema }, async () => survey.survey());
+  app.get('/v1/cluster/nodes', { config: READER, schema: surveySchema }, async (req) => survey.survey(req.headers.authorization ?? null));
 
-  app.get('/v1/stats', { config: PUBLIC, schema: statsSchema }, async () => {
+  app.get('/v1/stats', { config: READER, schema: statsSchema }, async () => {
     feed?.flush();
     const at = now();
     return { nodeId: node.nodeId, atMs: at, intervalMs: series.intervalMs, windowsMax: series.windowsMax, samples: series.samples(at) };
   });
 
   if (txTable !== undefined && feed !== null) {
-    app.get<{ Querystring: { stuckAfterMs: number; limit: number } }>('/v1/activity', { config: PUBLIC, schema: activitySchema }, async (req) => {
+    app.get<{ Querystring: { stuckAfterMs: number; limit: number } }>('/v1/activity', { config: READER, schema: activitySchema }, async (req) => {
       feed.flush();
       const appliedIndex = node.status().appliedIndex;
       const activity = txActivity(txTable, feed.recentIds(), { nowMs: now(), stuckAfterMs: req.query.stuckAfterMs, limit: req.query.limit });

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { KV_KEY_BYTES_MAX, encodeKvCommand, type KvPutResult, type KvStateMachine } from '../node/kv-state-machine.js';
 import type { ClusterNode } from './cluster-node.js';
 import type { LeaderForwarder } from './leader-forward.js';
-import { PUBLIC } from './auth.js';
+import { CLIENT, READER } from './auth.js';
 import { errorResponses } from './schemas.js';
 
 export interface KvRoutesOptions {
@@ -30,7 +30,7 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, { node,
   app.put<{ Params: { key: string }; Body: { value: string } }>(
     '/v1/kv/:key',
     {
-      config: PUBLIC,
+      config: CLIENT,
       schema: {
         params: keyParams,
         body: { type: 'object', required: ['value'], additionalProperties: false, properties: { value: { type: 'string' } } },
@@ -50,7 +50,7 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, { node,
   app.get<{ Params: { key: string } }>(
     '/v1/kv/:key',
     {
-      config: PUBLIC,
+      config: READER,
       schema: {
         params: keyParams,
         response: {

@@ -11,17 +11,39 @@
 //   toLeader() the route already knows this node does not lead (transaction
 //              routes check the role before doing anything).
 // One instance per node, created by the app and handed to every route group.
+//
+// Credentials on the hop. The client's own `Authorization` header is replayed and
+// the leader authenticates it again (client-auth.ts): the leader never takes a
+// follower's word for who the caller is, so a node (or anyone holding the peer
+// credential) cannot act as a principal whose token it was never shown. The
+// follower adds its own peer credential (the cluster secret) to the hop, which is
+// what makes the leader trust the `x-ratify-forwarded` mark and the client's
+// address it passes along (auth.ts decides, as request.forwardedBy). A mark that
+// does not pass the peer check, or does not name a member, is ignored and the
+// request is served as any other (a client that sends the header gets no 503).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request as undiciRequest } from 'undici';
 import { RatifyError, isRatifyError } from '../errors.js';
 import { nodeConnectOptions, type TlsMaterial } from '../transport/peer-tls.js';
 import { describeError } from '../util/describe-error.js';
-import { SECRET_HEADER } from './auth.js';
 
 export const FORWARDED_HEADER = 'x-ratify-forwarded';
+/** The address the client's request came from, for the leader's audit line; trusted only on a trusted hop. */
+export const CLIENT_ADDRESS_HEADER = 'x-ratify-client-address';
 
-/** Request headers worth replaying on the leader. */
-const PASS_HEADERS = [SECRET_HEADER, 'idempotency-key'] as const;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the node that relayed this request to the leader (the leader's audit line stands for it). */
+    forwardedTo: string | null;
+  }
+}
+
+/**
+ * Request headers worth replaying on the leader: the client's token, which the
+ * leader checks again, and the key. The client's x-ratify-secret is not among
+ * them: the follower checked it already, and the hop carries the node's own.
+ */
+const PASS_HEADERS = ['authorization', 'idempotency-key'] as const;
 /** Response headers worth passing back to the client. */
 const PASSED_BACK_HEADERS = ['content-type', 'retry-after'] as const;
 
@@ -33,6 +55,8 @@ export interface LeaderForwarderOptions {
   readonly connections?: number;
   /** For an https:// leader: the cluster's CA, and our certificate with mutual TLS. */
   readonly tls?: TlsMaterial | null;
+  /** Added to every hop so that the leader's peer check admits it (auth.ts peerCredentialHeaders). */
+  readonly peerHeaders: Readonly<Record<string, string>>;
 }
 
 export interface LeaderHint {
@@ -95,7 +119,7 @@ export class LeaderForwarder {
     timeoutMs: number,
     failed: (cause: unknown) => RatifyError,
   ): Promise<FastifyReply> {
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: this.opts.nodeId };
+    const headers: Record<string, string> = { ...this.opts.peerHeaders, [FORWARDED_HEADER]: this.opts.nodeId, [CLIENT_ADDRESS_HEADER]: request.clientAddress };
     for (const h of PASS_HEADERS) {
       const v = request.headers[h];
       if (typeof v === 'string') headers[h] = v;
@@ -127,13 +151,15 @@ export class LeaderForwarder {
       request.log.warn({ err, leaderUrl }, 'forwarding to the leader failed');
       throw failed(err);
     }
+    request.forwardedTo = leaderUrl;
     for (const [name, value] of passedBack) void reply.header(name, value);
     // The leader's body as it sent it: already in the route's response shape, so not serialized again.
     return reply.code(status).send(text === '' ? undefined : text);
   }
 }
 
+/** A hop another node made, as the auth hook judged it (trusted marks only). */
 function isForwarded(request: FastifyRequest): boolean {
-  return request.headers[FORWARDED_HEADER] !== undefined;
+  return request.forwardedBy !== null;
 }
 

@@ -13,6 +13,8 @@
 // CheckQuorum keep a node that was merely slow from bumping everyone's term.
 import { readFileSync } from 'node:fs';
 import { RatifyError } from '../errors.js';
+import { JSON_DEPTH_MAX_DEFAULT } from '../http/json-body.js';
+import { ClientTokens, loadClientTokens } from '../http/tokens.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import type { Member, NodeId } from '../raft/types.js';
 import { txConfigDefaults, validateTxConfig, type TxConfig } from '../tx/config.js';
@@ -94,10 +96,18 @@ export interface NodeConfig {
   readonly seed: number | null;
   readonly logLevel: LogLevel;
   readonly stateMachine: StateMachineKind;
+  /** File of client API tokens (src/http/tokens.ts); RATIFY_TOKENS holds them inline instead. Null: none. */
+  readonly tokensFile: string | null;
+  /** A client-role principal sees only its own transactions; null: on exactly when tokens are set. */
+  readonly ownTransactionsOnly: boolean | null;
+  /** Deepest nesting of a JSON request body (src/http/json-body.ts). */
+  readonly jsonDepthMax: number;
   readonly tx: TxConfig;
+  /** Loaded from tokensFile or RATIFY_TOKENS by resolveNodeConfig (digests only; never a flag). */
+  readonly clientTokens: ClientTokens;
 }
 
-type FieldName = Exclude<keyof NodeConfig, 'tx'>;
+type FieldName = Exclude<keyof NodeConfig, 'tx' | 'clientTokens'>;
 
 interface Field<T> {
   readonly flag: string;
@@ -152,6 +162,9 @@ export const nodeConfigDefaults = {
   seed: null,
   logLevel: 'info',
   stateMachine: 'tx',
+  tokensFile: null,
+  ownTransactionsOnly: null,
+  jsonDepthMax: JSON_DEPTH_MAX_DEFAULT,
 } as const satisfies Partial<Record<FieldName, unknown>>;
 
 // ---- parsers: strings come from flags and env, other JSON values from the file ----
@@ -375,6 +388,22 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     description: 'tx (transaction coordinator) | kv (test/benchmark key-value store)',
     parse: parseOneOf(STATE_MACHINES),
   },
+  // Client API tokens: a file, or RATIFY_TOKENS (inline, same format); never a flag holding tokens.
+  tokensFile: {
+    flag: 'tokens-file',
+    env: 'RATIFY_TOKENS_FILE',
+    description: 'file of client API tokens, "principal role token" per line (or RATIFY_TOKENS inline)',
+    defaultHelp: 'none: client API open',
+    parse: parseNullable(parseString),
+  },
+  ownTransactionsOnly: {
+    flag: 'own-transactions-only',
+    env: 'RATIFY_OWN_TRANSACTIONS_ONLY',
+    description: 'a client-role token sees and acts on only the transactions it created (true|false)',
+    defaultHelp: 'true when tokens are set',
+    parse: parseNullable(parseBoolean),
+  },
+  jsonDepthMax: { flag: 'json-depth-max', env: 'RATIFY_JSON_DEPTH_MAX', description: 'deepest nesting of a JSON request body', parse: int },
 };
 
 export interface ConfigFieldInfo {
@@ -449,6 +478,7 @@ export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
   }
   resolveSecretFile(parsed, errors);
   parsed['tx'] = resolveTxConfig(fileRaw['tx'], sources.env ?? {}, sources.txFlags ?? [], errors);
+  parsed['clientTokens'] = clientTokensOf(parsed['tokensFile'] as string | null, sources.env ?? {}, errors);
   if (errors.length > 0) throw configError(errors);
   const config = parsed as unknown as NodeConfig;
   validateNodeConfig(config);
@@ -467,6 +497,16 @@ function resolveSecretFile(parsed: Record<string, unknown>, errors: string[]): v
     parsed['clusterSecret'] = readSecretFile(file);
   } catch (e) {
     errors.push((e as Error).message);
+  }
+}
+
+function clientTokensOf(file: string | null, env: Readonly<Record<string, string | undefined>>, errors: string[]): ClientTokens {
+  try {
+    return loadClientTokens(file, env);
+  } catch (e) {
+    const listed = (e as { details?: { errors?: unknown } }).details?.errors;
+    errors.push(...(Array.isArray(listed) ? listed.map(String) : [(e as Error).message]));
+    return ClientTokens.NONE;
   }
 }
 
@@ -653,6 +693,8 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   range('readyLagEntriesMax', c.readyLagEntriesMax, 0, 1_000_000);
   range('promoteLagEntriesMax', c.promoteLagEntriesMax, 0, 1_000_000);
   range('shutdownTimeoutMs', c.shutdownTimeoutMs, 100, 600_000);
+  // msgpackr overflows the stack near 1,500 levels (src/http/json-body.ts); nothing needs more than a few.
+  range('jsonDepthMax', c.jsonDepthMax, 4, 256);
   if (c.seed !== null && (!Number.isSafeInteger(c.seed) || c.seed < 0)) errors.push(`seed (${c.seed}) must be a non-negative integer`);
   if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) errors.push(`logLevel (${show(c.logLevel)}) must be one of ${LOG_LEVELS.join(', ')}`);
   if (!(STATE_MACHINES as readonly string[]).includes(c.stateMachine)) {

@@ -22,6 +22,7 @@ import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
 import { readTestSwitches } from './test-switches.js';
 import { loadTlsMaterial } from './tls-files.js';
+import { securityNotes } from './security-warnings.js';
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -90,7 +91,16 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     });
     raftNode = parts.node = node;
     if (txStateMachine !== null) {
-      parts.tx = createTxService({ log: node, stateMachine: txStateMachine, config: config.tx, logger, metrics: metrics.registry });
+      parts.tx = createTxService({
+        log: node,
+        stateMachine: txStateMachine,
+        config: config.tx,
+        logger,
+        metrics: metrics.registry,
+        listen: config.listen,
+        // On by default once there are principals to tell apart.
+        ownTransactionsOnly: config.ownTransactionsOnly ?? config.clientTokens.enabled,
+      });
     }
     const app = await buildApp({
       config: {
@@ -102,7 +112,9 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         raftBodyLimitBytes: config.raftBodyLimitBytes,
         readyLagEntriesMax: config.readyLagEntriesMax,
         forwardTimeoutMs: config.proposalTimeoutMs * 2,
+        jsonDepthMax: config.jsonDepthMax,
       },
+      clientTokens: config.clientTokens,
       node,
       logger,
       metrics,
@@ -118,6 +130,9 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     await parts.tx?.start();
     const security = { tls: tls === null ? 'off' : tls.mutual ? 'mutual' : 'server', clusterSecret: config.clusterSecret === null ? 'none' : 'set' };
     logger.info({ listen: config.listen, peers: config.peers, stateMachine: config.stateMachine, ...security }, 'ratify node started');
+    const notes = securityNotes(config);
+    if (Object.keys(notes.info).length > 0) logger.info(notes.info, 'client API tokens loaded');
+    for (const warning of notes.warnings) logger.warn(warning);
     let stopping: Promise<void> | null = null;
     return {
       config,

@@ -32,7 +32,14 @@ export interface RatifyClientOptions {
   readonly timeoutMs?: number;
   /** Attempts after the first one. */
   readonly retries?: number;
-  /** Sent as x-ratify-secret (needed by admin endpoints of a cluster with a secret). */
+  /**
+   * The client API token (README, Security), sent as `Authorization: Bearer <token>`
+   * on every request, leader discovery included. A cluster with tokens answers a
+   * request without one 401 UNAUTHORIZED, and one whose role is too low 403
+   * FORBIDDEN; neither is retried. Read it from a file or the environment, not argv.
+   */
+  readonly token?: string;
+  /** Sent as x-ratify-secret (admin endpoints of a cluster with a secret, where no admin token is used). */
   readonly secret?: string;
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
@@ -68,6 +75,7 @@ export class RatifyClient {
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly secret: string | undefined;
+  private readonly authorization: string | undefined;
   private readonly agent: Agent;
   private readonly finder: LeaderFinder;
 
@@ -79,6 +87,7 @@ export class RatifyClient {
     this.backoffMaxMs = inRange('backoffMaxMs', o.backoffMaxMs ?? 2_000, this.backoffBaseMs, 600_000);
     const connections = inRange('connectionsPerNode', o.connectionsPerNode ?? 32, 1, 4096);
     this.secret = o.secret;
+    this.authorization = o.token === undefined ? undefined : `Bearer ${checkToken(o.token)}`;
     const tls = o.tls ?? {};
     const connect = { timeout: this.timeoutMs, ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.cert === undefined ? {} : { cert: tls.cert }), ...(tls.key === undefined ? {} : { key: tls.key }) };
     this.agent = new Agent({ connections, keepAliveTimeout: 30_000, connect });
@@ -171,6 +180,7 @@ export class RatifyClient {
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     if (call.idempotencyKey !== undefined) headers['idempotency-key'] = call.idempotencyKey;
     if (this.secret !== undefined) headers['x-ratify-secret'] = this.secret;
+    if (this.authorization !== undefined) headers['authorization'] = this.authorization;
     const timeoutMs = call.timeoutMs ?? this.timeoutMs;
     let status: number;
     let text: string;
@@ -249,6 +259,14 @@ function checkNodes(nodes: readonly string[]): readonly string[] {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`RatifyClient: node ${n} must be http(s)`);
     return n.replace(/\/+$/, '');
   });
+}
+
+/** A token must fit an Authorization header as is (RFC 6750 b64token): no spaces, no line breaks. */
+function checkToken(token: string): string {
+  if (typeof token !== 'string' || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+    throw new TypeError('RatifyClient: token must be a bearer token (letters, digits and - . _ ~ + /, then = padding)');
+  }
+  return token;
 }
 
 function inRange(name: string, value: number, min: number, max: number): number {

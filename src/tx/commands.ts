@@ -27,6 +27,8 @@ export type TxCommand =
       /** One-shot flow: start in `preparing` and save an entry. */
       readonly commitRequested: boolean;
       readonly activeMax: number;
+      /** Who created it (src/http/tokens.ts); null with no tokens. Absent in entries written before it existed: null. */
+      readonly principal?: string | null;
     }
   | { readonly type: 'enlisted'; readonly txId: string; readonly participant: ParticipantSpec; readonly participantsMax: number }
   | { readonly type: 'commitRequested'; readonly txId: string }
@@ -124,7 +126,8 @@ export function isTxCommand(v: unknown): v is TxCommand {
         isStrOrNull(v.idempotencyKey) &&
         isStrOrNull(v.requestHash) &&
         typeof v.commitRequested === 'boolean' &&
-        isNum(v.activeMax)
+        isNum(v.activeMax) &&
+        (v.principal === undefined || isStrOrNull(v.principal))
       );
     case 'enlisted':
       return hasTx(v) && isParticipantSpec(v.participant) && isNum(v.participantsMax);

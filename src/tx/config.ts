@@ -4,6 +4,7 @@
 // machine: the leader copies them into the command it proposes, so two nodes
 // with different configs can never apply the same entry differently.
 import { RatifyError } from '../errors.js';
+import { parseAllowlist } from './participant-url-policy.js';
 
 export interface TxConfig {
   /** Participants per transaction (create and enlist). */
@@ -68,7 +69,12 @@ export interface TxConfig {
   readonly decisionWaitSlackMs: number;
   /** Bound on a write forwarded from a follower to the leader (covers a commit's whole wait). */
   readonly forwardTimeoutMs: number;
-  /** Hosts participants may live on; empty means any host. */
+  /**
+   * Where participants may live: host names (any port, as before), host:port,
+   * CIDR ranges and http(s) URL prefixes (participant-url-policy.ts). Empty:
+   * anywhere but link-local, metadata and cluster member addresses (and
+   * loopback unless this node listens on loopback).
+   */
   readonly participantHostAllowlist: readonly string[];
 }
 
@@ -163,12 +169,7 @@ export function validateTxConfig(c: TxConfig): void {
     ],
   ];
   for (const [ok, message] of relations) if (!ok) invalid(message);
-  if (!Array.isArray(c.participantHostAllowlist) || c.participantHostAllowlist.length > 1024) {
-    invalid(`participantHostAllowlist (${String(c.participantHostAllowlist?.length)} entries) must be an array of at most 1024 hosts`);
-  }
-  for (const host of c.participantHostAllowlist) {
-    if (typeof host !== 'string' || host.length === 0 || host.length > 255) {
-      invalid(`participantHostAllowlist entry (${JSON.stringify(host)}) must be a host name of 1 to 255 characters`);
-    }
-  }
+  if (!Array.isArray(c.participantHostAllowlist)) invalid('participantHostAllowlist must be an array of hosts, host:port, CIDR ranges or URL prefixes');
+  const { errors } = parseAllowlist(c.participantHostAllowlist);
+  if (errors.length > 0) invalid(errors.join('; '));
 }

@@ -31,6 +31,8 @@ export class FinishedTx {
      * the same participants and votes (see createPartsInterner).
      */
     readonly parts: ReadonlyArray<string | Vote | null>,
+    /** Interned: a deployment has few principals. */
+    readonly principal: string | null,
   ) {}
 
   get state(): TxState {
@@ -80,6 +82,7 @@ export class FinishedTx {
       completedAt: this.completedAt,
       idempotencyKey: this.idempotencyKey,
       requestHash: this.requestHash,
+      principal: this.principal,
     };
   }
 }
@@ -124,6 +127,7 @@ export function compactFinished(tx: TxRecord, intern: FinishedInterners): Finish
     tx.idempotencyKey,
     tx.requestHash,
     intern.parts(parts),
+    tx.principal === null ? null : intern.str(tx.principal),
   );
 }
 

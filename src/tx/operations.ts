@@ -7,11 +7,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { RatifyError } from '../errors.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import type { TxCommand } from './commands.js';
 import type { TxConfig } from './config.js';
 import type { TxDriver } from './driver.js';
 import { proposeTx, unwrap } from './proposer.js';
 import { enlistConflict, samePayload } from './state-machine.js';
+import type { ParticipantUrlPolicy } from './participant-url-policy.js';
 import type { ParticipantSpec, Protocol, TxListFilter, TxListPage, TxRecord, TxStateMachine } from './types.js';
 import type { TxMetrics } from './metrics.js';
 import type { TxWaiters } from './waiters.js';
@@ -29,6 +31,21 @@ export interface CreateInput {
   readonly commit?: boolean;
 }
 
+/** Who asks, as the routes authenticated it (src/http/client-auth.ts). */
+export interface Caller {
+  /** The token's principal; null while the client API has no tokens. */
+  readonly principal: string | null;
+  /**
+   * ownTransactionsOnly for a client-role principal: another principal's
+   * transaction does not exist for it (TX_NOT_FOUND, not 403: its id and
+   * existence are not this caller's business).
+   */
+  readonly ownOnly: boolean;
+}
+
+/** A caller of an API without tokens. */
+export const ANONYMOUS: Caller = { principal: null, ownOnly: false };
+
 export interface OperationsDeps {
   readonly log: ReplicatedLog;
   readonly sm: TxStateMachine;
@@ -38,6 +55,8 @@ export interface OperationsDeps {
   readonly metrics: TxMetrics;
   readonly now: () => number;
   readonly newId?: () => string;
+  /** Refuses participant URLs before they reach the log (participant-url-policy.ts). */
+  readonly urlPolicy: ParticipantUrlPolicy;
 }
 
 const notFound = (id: string): RatifyError => new RatifyError('TX_NOT_FOUND', `transaction ${id} not found`);
@@ -46,17 +65,18 @@ export class TxOperations {
   constructor(private readonly deps: OperationsDeps) {}
 
   /** 201 with the active transaction, or 200 once the decision is durable when `commit` is set. */
-  async create(input: CreateInput, idempotencyKey: string | null): Promise<{ status: 200 | 201; tx: TxRecord }> {
+  async create(input: CreateInput, idempotencyKey: string | null, caller: Caller): Promise<{ status: 200 | 201; tx: TxRecord }> {
     const { config, sm, now } = this.deps;
     const participants = (input.participants ?? []).map((p) => this.checkParticipant(p));
     this.checkCount(participants.length);
+    for (const p of participants) await this.deps.urlPolicy.checkAtEnlist(p.url, p.name);
     if (new Set(participants.map((p) => p.name)).size !== participants.length) {
       throw new RatifyError('VALIDATION_FAILED', 'participant names must be unique within a transaction');
     }
     const commit = input.commit === true;
     const requestHash = idempotencyKey === null ? null : hashRequest(input, participants);
-    const replay = idempotencyKey === null ? null : sm.findByIdempotencyKey(idempotencyKey);
-    if (replay !== null) return this.afterCreate(checkReplay(replay, requestHash), commit);
+    const replay = idempotencyKey === null ? null : sm.findByIdempotencyKey(idempotencyKey, caller.principal);
+    if (replay !== null) return this.afterCreate(checkReplay(replay, requestHash), commit, caller);
     if (sm.activeCount() >= config.maxActiveTransactions) {
       throw new RatifyError('TOO_MANY_PENDING', `active transactions (${sm.activeCount()}) reached maxActiveTransactions (${config.maxActiveTransactions})`);
     }
@@ -73,21 +93,22 @@ export class TxOperations {
         requestHash,
         commitRequested: commit,
         activeMax: config.maxActiveTransactions,
+        principal: caller.principal,
       }),
     );
     if (result.tx === null) throw new RatifyError('INTERNAL', 'created entry applied without a transaction');
-    return this.afterCreate(result.tx, commit);
+    return this.afterCreate(result.tx, commit, caller);
   }
 
-  private async afterCreate(tx: TxRecord, commit: boolean): Promise<{ status: 200 | 201; tx: TxRecord }> {
+  private async afterCreate(tx: TxRecord, commit: boolean, caller: Caller): Promise<{ status: 200 | 201; tx: TxRecord }> {
     if (!commit) return { status: 201, tx: this.deps.sm.get(tx.id) ?? tx };
-    return { status: 200, tx: await this.commit(tx.id) };
+    return { status: 200, tx: await this.commit(tx.id, caller) };
   }
 
-  async enlist(txId: string, input: ParticipantInput): Promise<TxRecord> {
+  async enlist(txId: string, input: ParticipantInput, caller: Caller): Promise<TxRecord> {
     const participant = this.checkParticipant(input);
-    const tx = this.deps.sm.get(txId);
-    if (tx === null) throw notFound(txId);
+    const tx = this.visible(txId, caller);
+    await this.deps.urlPolicy.checkAtEnlist(participant.url, participant.name);
     // apply() repeats both checks: a commit request may land between here and the entry.
     if (tx.state !== 'active') throw new RatifyError('TX_NOT_ACTIVE', `transaction ${txId} is ${tx.state}, not active`);
     const same = tx.participants.find((p) => p.name === participant.name);
@@ -100,9 +121,8 @@ export class TxOperations {
   }
 
   /** Idempotent: answers once the decision is durable, whatever it is. */
-  async commit(txId: string): Promise<TxRecord> {
-    const tx = this.deps.sm.get(txId);
-    if (tx === null) throw notFound(txId);
+  async commit(txId: string, caller: Caller): Promise<TxRecord> {
+    const tx = this.visible(txId, caller);
     if (tx.state === 'active') unwrap(await this.propose({ type: 'commitRequested', txId }));
     this.deps.driver.drive(txId);
     const waitMs = Math.max(0, tx.deadlineAt - this.deps.now()) + this.deps.config.decisionWaitSlackMs;
@@ -122,9 +142,8 @@ export class TxOperations {
    * yet, so it can still be aborted: the coordinator itself aborts it at the
    * deadline, and transitions.ts explains why that is safe.
    */
-  async abort(txId: string): Promise<TxRecord> {
-    const tx = this.deps.sm.get(txId);
-    if (tx === null) throw notFound(txId);
+  async abort(txId: string, caller: Caller): Promise<TxRecord> {
+    const tx = this.visible(txId, caller);
     if (tx.decision === 'abort') return tx;
     if (tx.decision === 'commit') throw alreadyCommitted(tx);
     const result = await this.propose({
@@ -143,16 +162,21 @@ export class TxOperations {
     return this.deps.sm.get(txId) ?? after;
   }
 
-  async get(txId: string): Promise<TxRecord> {
+  async get(txId: string, caller: Caller): Promise<TxRecord> {
     await this.deps.log.readBarrier({ timeoutMs: this.deps.config.readBarrierTimeoutMs });
-    const tx = this.deps.sm.get(txId);
-    if (tx === null) throw notFound(txId);
-    return tx;
+    return this.visible(txId, caller);
   }
 
-  async list(filter: TxListFilter): Promise<TxListPage> {
+  async list(filter: TxListFilter, caller: Caller): Promise<TxListPage> {
     await this.deps.log.readBarrier({ timeoutMs: this.deps.config.readBarrierTimeoutMs });
-    return this.deps.sm.list(filter);
+    return this.deps.sm.list(caller.ownOnly ? { ...filter, principal: caller.principal } : filter);
+  }
+
+  /** The transaction, if it exists for `caller` (see Caller.ownOnly); else TX_NOT_FOUND. */
+  private visible(txId: string, caller: Caller): TxRecord {
+    const tx = this.deps.sm.get(txId);
+    if (tx === null || (caller.ownOnly && tx.principal !== caller.principal)) throw notFound(txId);
+    return tx;
   }
 
   private propose(cmd: TxCommand): ReturnType<typeof proposeTx> {
@@ -165,12 +189,9 @@ export class TxOperations {
   }
 
   private checkParticipant(p: ParticipantInput): ParticipantSpec {
-    const { maxPayloadBytes, participantHostAllowlist } = this.deps.config;
-    const url = parseBaseUrl(p.url, p.name);
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (participantHostAllowlist.length > 0 && !participantHostAllowlist.includes(host)) {
-      throw new RatifyError('VALIDATION_FAILED', `participant ${p.name}: host ${host} is not in participantHostAllowlist`);
-    }
+    const { maxPayloadBytes } = this.deps.config;
+    // The URL policy (credentials, addresses, allowlist) is checkAtEnlist's, after these.
+    parseBaseUrl(p.url, p.name);
     const payload = p.payload ?? null;
     const bytes = Buffer.byteLength(JSON.stringify(payload));
     if (bytes > maxPayloadBytes) {
@@ -220,15 +241,4 @@ export function hashRequest(input: CreateInput, participants: readonly Participa
     commit: input.commit === true,
   });
   return createHash('sha256').update(canonical).digest('base64url');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }

@@ -9,10 +9,18 @@
 // aborted on its own timeout) and an ack with `state: "committed"` (it
 // committed on its own timeout); see precommitPhase in protocol-run.ts.
 // Calls issued together may travel in one batch request (participant-batch.ts).
+//
+// Every call passes the participant URL policy first (participant-url-policy.ts):
+// its URL before the request, and each address a new connection goes to
+// (participant-connector.ts). A refused call is never sent. What a failure says
+// to readers of the view, and what goes to the log, is participant-error.ts's.
+import type pino from 'pino';
 import { Agent } from 'undici';
 import { ParticipantCaller, parseJson, type CallAnswer, type CallName } from './participant-batch.js';
 import type { Protocol } from './types.js';
-import { describeError } from '../util/describe-error.js';
+import { policyConnector } from './participant-connector.js';
+import { CallErrorLog, publicCallError } from './participant-error.js';
+import type { ParticipantUrlPolicy } from './participant-url-policy.js';
 
 export interface PrepareRequest {
   readonly url: string;
@@ -62,6 +70,10 @@ export interface ParticipantClientOptions {
   readonly batchCallsMax: number;
   /** Told of every request: one single call, or a batch of `calls`. */
   readonly onRequest?: (shape: 'single' | 'batch', calls: number) => void;
+  /** Which URLs and addresses may be called. */
+  readonly urlPolicy: ParticipantUrlPolicy;
+  /** Where the causes of failed calls go (the view shows only a plain phrase). */
+  readonly logger?: pino.Logger;
 }
 
 /** Bytes of one batch request body: well under the participant SDK's default body limit (1 MiB). */
@@ -71,7 +83,8 @@ const BATCH_UNSUPPORTED_FOR_MS = 10 * 60 * 1000;
 
 export function createHttpParticipantClient(opts: ParticipantClientOptions): ParticipantClient {
   // One pool per origin (undici Agent): a slow participant fills only its own sockets.
-  const agent = new Agent({ connections: opts.connectionsPerOrigin, keepAliveTimeout: 30_000, pipelining: 1 });
+  const agent = new Agent({ connections: opts.connectionsPerOrigin, keepAliveTimeout: 30_000, pipelining: 1, connect: policyConnector(opts.urlPolicy) });
+  const errorLog = new CallErrorLog(opts.logger);
   const caller = new ParticipantCaller(agent, {
     callsMax: opts.batchCallsMax,
     bytesMax: BATCH_BYTES_MAX,
@@ -80,8 +93,15 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
   });
 
-  const post = (name: CallName, baseUrl: string, body: object, term: number, call: CallOptions): Promise<CallAnswer> =>
-    caller.call({ name, baseUrl, term, json: JSON.stringify(body), timeoutMs: call.timeoutMs, signal: call.signal });
+  const post = (name: CallName, baseUrl: string, body: object, term: number, call: CallOptions): Promise<CallAnswer> => {
+    const refused = opts.urlPolicy.checkUrl(baseUrl);
+    if (refused !== null) return Promise.reject(refused);
+    return caller.call({ name, baseUrl, term, json: JSON.stringify(body), timeoutMs: call.timeoutMs, signal: call.signal });
+  };
+  const failed = (call: CallName, req: Phase2Request, e: unknown): string => {
+    errorLog.failed({ call, url: req.url, txId: req.txId, participant: req.participant }, e);
+    return `${call} failed: ${publicCallError(e)}`;
+  };
 
   return {
     async prepare(req, call) {
@@ -91,7 +111,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
         if (answer.status < 200 || answer.status > 299) return { kind: 'failure', error: `prepare answered HTTP ${answer.status}` };
         return voteOf(answer.body);
       } catch (e) {
-        return { kind: 'failure', error: `prepare failed: ${describeError(e)}` };
+        return { kind: 'failure', error: failed('prepare', req, e) };
       }
     },
     async deliver(kind, req, call) {
@@ -102,7 +122,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
         const code = stringField(answer, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
         return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
       } catch (e) {
-        return { kind: 'failure', error: `${kind} failed: ${describeError(e)}`, code: null };
+        return { kind: 'failure', error: failed(kind, req, e), code: null };
       }
     },
     async close() {

@@ -1,13 +1,18 @@
 // The transaction HTTP API, as an encapsulated fastify plugin. Writes run on the
 // leader; a follower forwards them (one hop, through the app's LeaderForwarder).
 // Reads are linearizable on any node (ReadIndex barrier, then the local table).
-// Errors, validation and authentication come from the app's root (src/http/).
+// Errors, validation, authentication and the audit log come from the app's root
+// (src/http/): reads need a reader token, writes a client token, once tokens are set.
+// With ownTransactionsOnly, a client-role principal sees and touches only the
+// transactions it created (src/tx/operations.ts, Caller).
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { PUBLIC } from '../http/auth.js';
+import type { FastifyContextConfig } from 'fastify';
+import type { AuditAction } from '../http/audit.js';
+import { CLIENT, READER } from '../http/auth.js';
 import type { LeaderForwarder } from '../http/leader-forward.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import type { TxConfig } from './config.js';
-import type { CreateInput, ParticipantInput, TxOperations } from './operations.js';
+import type { Caller, CreateInput, ParticipantInput, TxOperations } from './operations.js';
 import { txSchemas } from './schemas.js';
 import type { TxRecord, TxState } from './types.js';
 import { toView } from './views.js';
@@ -18,6 +23,8 @@ export interface RoutesDeps {
   readonly config: TxConfig;
   /** The term whose leadership the driver has taken up, or null. */
   readonly leadingTerm: () => number | null;
+  /** A client-role principal sees only its own transactions (resolved: on by default once tokens are set). */
+  readonly ownTransactionsOnly: boolean;
 }
 
 /** What the app hands the plugin when it registers it. */
@@ -25,8 +32,8 @@ export interface TxPluginOptions {
   readonly forwarder: LeaderForwarder;
 }
 
-/** Writes: open to every client for now; the setting is named in a 413's message. */
-const WRITE = { ...PUBLIC, bodyLimitSetting: 'maxBodyBytes' } as const;
+/** Writes need a client token (once tokens are set) and are audited; the setting is named in a 413's message. */
+const write = (audit: AuditAction): FastifyContextConfig => ({ ...CLIENT, bodyLimitSetting: 'maxBodyBytes', audit });
 
 interface IdParams {
   id: string;
@@ -36,6 +43,10 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOpt
   const { ops, log, config } = deps;
   return async (app, { forwarder }) => {
     const s = txSchemas(config);
+    const caller = (req: FastifyRequest): Caller => ({
+      principal: req.principal?.name ?? null,
+      ownOnly: deps.ownTransactionsOnly && req.principal?.role === 'client',
+    });
 
     /** Runs `op` here if this node leads, else hands the request to the leader. */
     async function onLeader(req: FastifyRequest, reply: FastifyReply, op: () => Promise<{ status: number; tx: TxRecord }>): Promise<void> {
@@ -57,34 +68,34 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOpt
       {
         schema: s.create,
         bodyLimit: config.maxBodyBytes,
-        config: WRITE,
+        config: write('tx.create'),
         // Every field is optional, so no body at all means the same as {}.
         preValidation: async (req) => {
           if (req.body === undefined) req.body = {};
         },
       },
-      async (req, reply) => onLeader(req, reply, () => ops.create(req.body ?? {}, req.headers['idempotency-key'] ?? null)),
+      async (req, reply) => onLeader(req, reply, () => ops.create(req.body ?? {}, req.headers['idempotency-key'] ?? null, caller(req))),
     );
 
     app.post<{ Params: IdParams; Body: ParticipantInput }>(
       '/v1/transactions/:id/participants',
-      { schema: s.enlist, bodyLimit: config.maxBodyBytes, config: WRITE },
-      async (req, reply) => onLeader(req, reply, () => ops.enlist(req.params.id, req.body).then(withStatus(200))),
+      { schema: s.enlist, bodyLimit: config.maxBodyBytes, config: write('tx.enlist') },
+      async (req, reply) => onLeader(req, reply, () => ops.enlist(req.params.id, req.body, caller(req)).then(withStatus(200))),
     );
 
-    app.post<{ Params: IdParams }>('/v1/transactions/:id/commit', { schema: s.byId, bodyLimit: config.maxBodyBytes, config: WRITE }, async (req, reply) =>
-      onLeader(req, reply, () => ops.commit(req.params.id).then(withStatus(200))),
+    app.post<{ Params: IdParams }>('/v1/transactions/:id/commit', { schema: s.byId, bodyLimit: config.maxBodyBytes, config: write('tx.commit') }, async (req, reply) =>
+      onLeader(req, reply, () => ops.commit(req.params.id, caller(req)).then(withStatus(200))),
     );
 
-    app.post<{ Params: IdParams }>('/v1/transactions/:id/abort', { schema: s.byId, bodyLimit: config.maxBodyBytes, config: WRITE }, async (req, reply) =>
-      onLeader(req, reply, () => ops.abort(req.params.id).then(withStatus(200))),
+    app.post<{ Params: IdParams }>('/v1/transactions/:id/abort', { schema: s.byId, bodyLimit: config.maxBodyBytes, config: write('tx.abort') }, async (req, reply) =>
+      onLeader(req, reply, () => ops.abort(req.params.id, caller(req)).then(withStatus(200))),
     );
 
-    app.get<{ Params: IdParams }>('/v1/transactions/:id', { config: PUBLIC, schema: s.byId }, async (req) => toView(await ops.get(req.params.id)));
+    app.get<{ Params: IdParams }>('/v1/transactions/:id', { config: READER, schema: s.byId }, async (req) => toView(await ops.get(req.params.id, caller(req))));
 
-    app.get<{ Querystring: { state?: TxState; limit?: number; cursor?: string } }>('/v1/transactions', { config: PUBLIC, schema: s.list }, async (req) => {
+    app.get<{ Querystring: { state?: TxState; limit?: number; cursor?: string } }>('/v1/transactions', { config: READER, schema: s.list }, async (req) => {
       const { state, limit, cursor } = req.query;
-      const page = await ops.list({ ...(state && { state }), ...(limit && { limit }), ...(cursor && { cursor }) });
+      const page = await ops.list({ ...(state && { state }), ...(limit && { limit }), ...(cursor && { cursor }) }, caller(req));
       return { transactions: page.transactions.map(toView), nextCursor: page.nextCursor };
     });
   };

@@ -8,6 +8,7 @@ import { TxDriver } from './driver.js';
 import { createTxMetrics } from './metrics.js';
 import { TxOperations } from './operations.js';
 import { createHttpParticipantClient, type ParticipantClient } from './participant-client.js';
+import { ParticipantUrlPolicy, type HostPort } from './participant-url-policy.js';
 import { createTxRoutes } from './routes.js';
 import type { TxService, TxStateMachine } from './types.js';
 import { TxWaiters } from './waiters.js';
@@ -23,6 +24,10 @@ export interface TxServiceOptions {
   /** Injected time and randomness (simulation); default Date.now and Math.random. */
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Where this node listens: the participant URL policy refuses it, and allows loopback participants only when it is loopback. */
+  readonly listen: HostPort;
+  /** A client-role principal sees only its own transactions; the node turns it on by default once tokens are set. Default false. */
+  readonly ownTransactionsOnly?: boolean;
 }
 
 export function createTxService(opts: TxServiceOptions): TxService {
@@ -35,19 +40,26 @@ export function createTxService(opts: TxServiceOptions): TxService {
     // Only the leader drives phase 2, so only it reports failing participants (no double counting across nodes).
     failingParticipants: () => (driver.leadingTerm() === null ? 0 : sm.failingParticipantCount()),
   });
+  const urlPolicy = new ParticipantUrlPolicy({
+    allowlist: config.participantHostAllowlist,
+    listen: opts.listen,
+    memberUrls: () => log.status().members.map((m) => m.url),
+  });
   const client =
     opts.participantClient ??
     createHttpParticipantClient({
       connectionsPerOrigin: config.participantConnectionsPerOrigin,
       batchCallsMax: config.participantBatchCallsMax,
       onRequest: (shape, calls) => metrics.participantRequest(shape, calls),
+      urlPolicy,
+      logger,
     });
   const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random });
   const waiters = new TxWaiters(sm);
-  const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now });
+  const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now, urlPolicy });
   let stopped = false;
   return {
-    plugin: createTxRoutes({ ops, log, config, leadingTerm: () => driver.leadingTerm() }),
+    plugin: createTxRoutes({ ops, log, config, leadingTerm: () => driver.leadingTerm(), ownTransactionsOnly: opts.ownTransactionsOnly ?? false }),
     start: () => driver.start(),
     async stop() {
       if (stopped) return;

@@ -8,6 +8,7 @@
 import type { AppliedEntry } from '../raft/state-machine.js';
 import { assertNever } from '../raft/types.js';
 import { RatifyError, type ErrorCode } from '../errors.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import { decodeCommand, type TxCommand, type VoteEntry } from './commands.js';
 import type { TxConfig } from './config.js';
 import {
@@ -18,7 +19,7 @@ import {
   phase2State,
 } from './transitions.js';
 import { ownString } from './finished-tx.js';
-import { copyRecord, detach, TxTable } from './tx-table.js';
+import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
 import { TX_STATES, type ApplyResult, type TxListFilter, type TxListPage, type TxRecord, type TxStateMachine } from './types.js';
 
 type Cmd<T extends TxCommand['type']> = Extract<TxCommand, { type: T }>;
@@ -79,9 +80,11 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   }
 
   private created(cmd: Cmd<'created'>, index: number): ApplyResult {
+    const principal = cmd.principal ?? null;
     if (cmd.idempotencyKey !== null) {
       // Two creates with one key can both pass the leader's check; the first applied wins.
-      const existing = this.lookup(this.table.byKey.get(cmd.idempotencyKey));
+      // Keys are per principal: another principal's key is another key.
+      const existing = this.lookup(this.table.byKey.get(keyIndex(principal, cmd.idempotencyKey)));
       if (existing !== null) {
         if (existing.requestHash === cmd.requestHash) return ok(existing, true);
         return reject('IDEMPOTENCY_KEY_REUSED', 'the Idempotency-Key was already used for a different request', existing);
@@ -108,6 +111,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       completedAt: null,
       idempotencyKey: cmd.idempotencyKey === null ? null : ownString(cmd.idempotencyKey),
       requestHash: cmd.requestHash === null ? null : ownString(cmd.requestHash),
+      principal: principal === null ? null : ownString(principal),
     };
     this.table.insert(tx);
     return ok(tx);
@@ -330,8 +334,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     return this.table.detached(id) ?? null;
   }
 
-  findByIdempotencyKey(key: string): TxRecord | null {
-    const id = this.table.byKey.get(key);
+  findByIdempotencyKey(key: string, principal: string | null): TxRecord | null {
+    const id = this.table.byKey.get(keyIndex(principal, key));
     return id === undefined ? null : (this.table.detached(id) ?? null);
   }
 
@@ -379,6 +383,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     // Linear in the table; bounded by retainFinishedMax + maxActiveTransactions.
     for (const row of this.table.scan()) {
       if (row.seq <= after || (filter.state !== undefined && row.state !== filter.state)) continue;
+      if (filter.principal !== undefined && row.principal !== filter.principal) continue;
       if (transactions.length === limit) {
         return { transactions, nextCursor: encodeCursor(transactions[transactions.length - 1]?.seq ?? after) };
       }
@@ -404,8 +409,13 @@ export function enlistConflict(name: string): string {
   return `participant ${name} is already enlisted with a different url or payload (the name identifies an enlist; use another name)`;
 }
 
+/**
+ * Equal as JSON values: key order does not count (canonical JSON). Replaying an
+ * older log gives the same table: an entry this refused before (reordered keys)
+ * and now accepts as a replay changes nothing either way.
+ */
 export function samePayload(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 // Cursors are the Raft index of the last listed created entry: stable across

@@ -1,8 +1,12 @@
-// The table's snapshot, version 3: what every node holds in memory (the
+// The table's snapshot, version 4: what every node holds in memory (the
 // latest snapshot, to send to lagging followers), writes to disk every
 // snapshotThresholdEntries entries and reads back on restart or InstallSnapshot.
 //
-//   {version: 3, strings: [...], txs: [row...], finishedOrder: [delta...]}
+//   {version: 4, strings: [...], txs: [row...], finishedOrder: [delta...]}
+//
+// Version 4 is version 3 with one more field per row, the principal that
+// created the transaction (a `strings` index, or nil). Version 3 is still read
+// (its rows have no principal: null).
 //
 // Version 2 wrote every field of every row in full (~210 bytes per finished
 // transaction). Here what repeats is written once or as a small integer:
@@ -14,7 +18,7 @@
 //
 // A row: [id, seq, state, protocol, participants, createdAt, deadlineAt,
 // decision, decisionReason, decidedAt, completedAt, idempotencyKey,
-// requestHash], participants flattened to 7 values each (name, url, payload,
+// requestHash, principal], participants flattened to 7 values each (name, url, payload,
 // vote, acknowledged, lastError, failingSince). A time is an integer offset,
 // or [the time itself] when no int32 offset gives it back exactly.
 import { RatifyError } from '../errors.js';
@@ -23,8 +27,12 @@ import { MsgpackReader } from './msgpack-reader.js';
 import { packExact, type MsgpackSink } from './msgpack-writer.js';
 import { TX_STATES, type Decision, type ParticipantRecord, type Protocol, type TxRecord, type Vote } from './types.js';
 
-export const SNAPSHOT_VERSION = 3;
-const ROW_FIELDS = 13;
+export const SNAPSHOT_VERSION = 4;
+/** The version before principals, still read. */
+const SNAPSHOT_VERSION_3 = 3;
+/** Fields of a row, by version. */
+const ROW_FIELDS = { 3: 13, 4: 14 } as const;
+type ReadableVersion = keyof typeof ROW_FIELDS;
 /** Values per participant in a row. */
 export const PARTICIPANT_FIELDS = 7;
 const OFFSET_MIN = -(2 ** 31);
@@ -70,27 +78,32 @@ export function encodeTableSnapshot(src: SnapshotSource): Uint8Array {
   });
 }
 
-/** True when `data` starts like a version 3 snapshot (anything else is left to the older readers). */
+/** True when `data` starts like a version 3 or 4 snapshot (anything else is left to the older readers). */
 export function isCurrentSnapshot(data: Uint8Array): boolean {
   try {
     const r = new MsgpackReader(data);
-    return r.map() === 4 && r.str() === 'version' && r.num() === SNAPSHOT_VERSION;
+    return r.map() === 4 && r.str() === 'version' && isReadableVersion(r.num());
   } catch {
     return false;
   }
 }
 
+function isReadableVersion(v: number): v is ReadableVersion {
+  return v === SNAPSHOT_VERSION || v === SNAPSHOT_VERSION_3;
+}
+
 export function decodeTableSnapshot(data: Uint8Array, target: SnapshotTarget): void {
   const r = new MsgpackReader(data);
-  if (r.map() !== 4) corrupt('not a version 3 snapshot');
+  if (r.map() !== 4) corrupt('not a version 3 or 4 snapshot');
   expectKey(r, 'version');
-  if (r.num() !== SNAPSHOT_VERSION) corrupt('not a version 3 snapshot');
+  const version = r.num();
+  if (!isReadableVersion(version)) corrupt('not a version 3 or 4 snapshot');
   expectKey(r, 'strings');
   const strings: string[] = [];
   for (let n = r.array(); n > 0; n--) strings.push(r.str());
   expectKey(r, 'txs');
   const prev = { seq: 0, createdAt: 0 };
-  for (let n = r.array(); n > 0; n--) target.row(readRow(r, strings, prev));
+  for (let n = r.array(); n > 0; n--) target.row(readRow(r, strings, prev, version));
   expectKey(r, 'finishedOrder');
   let position = 0;
   for (let n = r.array(); n > 0; n--) {
@@ -102,7 +115,7 @@ export function decodeTableSnapshot(data: Uint8Array, target: SnapshotTarget): v
 
 // ---- writing -------------------------------------------------------------------
 
-/** Every name, URL and decision reason, each once, in first-use order. */
+/** Every name, URL, decision reason and principal, each once, in first-use order. */
 function sharedStrings(rows: Iterable<Row>): Map<string, number> {
   const strings = new Map<string, number>();
   const add = (s: string | null): void => {
@@ -121,12 +134,13 @@ function sharedStrings(rows: Iterable<Row>): Map<string, number> {
       }
     }
     add(row.decisionReason);
+    add(row.principal);
   }
   return strings;
 }
 
 function writeRow(w: MsgpackSink, row: Row, strings: Map<string, number>, prev: { seq: number; createdAt: number }): void {
-  w.array(ROW_FIELDS);
+  w.array(ROW_FIELDS[SNAPSHOT_VERSION]);
   w.str(row.id);
   writeTime(w, row.seq, prev.seq);
   prev.seq = row.seq;
@@ -144,6 +158,8 @@ function writeRow(w: MsgpackSink, row: Row, strings: Map<string, number>, prev: 
   writeTimeOrNil(w, row.completedAt, row.createdAt);
   strOrNil(w, row.idempotencyKey);
   strOrNil(w, row.requestHash);
+  if (row.principal === null) w.nil();
+  else w.num(ref(strings, row.principal));
 }
 
 function writeParticipants(w: MsgpackSink, participants: readonly ParticipantRecord[], strings: Map<string, number>): void {
@@ -209,8 +225,8 @@ function ref(strings: Map<string, number>, s: string): number {
 
 // ---- reading -------------------------------------------------------------------
 
-function readRow(r: MsgpackReader, strings: readonly string[], prev: { seq: number; createdAt: number }): TxRecord {
-  if (r.array() !== ROW_FIELDS) corrupt(`a row is not ${ROW_FIELDS} values`);
+function readRow(r: MsgpackReader, strings: readonly string[], prev: { seq: number; createdAt: number }, version: ReadableVersion): TxRecord {
+  if (r.array() !== ROW_FIELDS[version]) corrupt(`a row is not ${ROW_FIELDS[version]} values`);
   const id = r.str();
   const seq = readTime(r, prev.seq);
   prev.seq = seq;
@@ -226,7 +242,8 @@ function readRow(r: MsgpackReader, strings: readonly string[], prev: { seq: numb
   const completedAt = r.nil() ? null : readTime(r, createdAt);
   const idempotencyKey = r.strOrNull();
   const requestHash = r.strOrNull();
-  return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash };
+  const principal = version === SNAPSHOT_VERSION_3 || r.nil() ? null : readRef(r, strings);
+  return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash, principal };
 }
 
 function readParticipants(r: MsgpackReader, strings: readonly string[]): ParticipantRecord[] {

@@ -27,7 +27,7 @@ const packr = new Packr({ useRecords: false });
 export class TxTable {
   /** Every known transaction, in creation order. */
   private readonly rows = new Map<string, Row>();
-  /** Idempotency key -> txId. Invariant: only keys of transactions present in `rows`. */
+  /** keyIndex(principal, idempotency key) -> txId. Invariant: only keys of transactions present in `rows`. */
   readonly byKey = new Map<string, string>();
   /** Ids of transactions not finished, in creation order. */
   readonly unfinished = new Set<string>();
@@ -78,7 +78,7 @@ export class TxTable {
 
   insert(tx: TxRecord): void {
     this.rows.set(tx.id, tx);
-    if (tx.idempotencyKey !== null) this.byKey.set(tx.idempotencyKey, tx.id);
+    if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), tx.id);
     if (isFinished(tx.state)) this.finished.add(tx.id);
     else this.unfinished.add(tx.id);
   }
@@ -97,7 +97,9 @@ export class TxTable {
     this.rows.delete(id);
     this.unfinished.delete(id);
     this.finished.delete(id);
-    if (row.idempotencyKey !== null && this.byKey.get(row.idempotencyKey) === id) this.byKey.delete(row.idempotencyKey);
+    if (row.idempotencyKey === null) return;
+    const key = keyIndex(row.principal, row.idempotencyKey);
+    if (this.byKey.get(key) === id) this.byKey.delete(key);
   }
 
   clear(): void {
@@ -131,7 +133,7 @@ export class TxTable {
       row: (tx) => {
         if (!isTxRecord(tx) || this.rows.has(tx.id)) corrupt('snapshot holds an invalid or duplicate transaction');
         ids.push(tx.id);
-        if (tx.idempotencyKey !== null) this.byKey.set(tx.idempotencyKey, tx.id);
+        if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), tx.id);
         if (!isFinished(tx.state)) {
           this.rows.set(tx.id, tx);
           this.unfinished.add(tx.id);
@@ -153,6 +155,16 @@ export class TxTable {
     else decodeLegacy(data, target);
     if (this.finished.size + this.unfinished.size !== this.rows.size) corrupt('snapshot finishedOrder misses transactions');
   }
+}
+
+/**
+ * The byKey index's key: idempotency keys are per principal, so one principal's
+ * key never finds (or blocks) another's transaction. A key without a principal
+ * (no tokens, or an entry from before principals) indexes as it always did; a
+ * scoped one starts with NUL, which no HTTP header value can hold.
+ */
+export function keyIndex(principal: string | null, key: string): string {
+  return principal === null ? key : `\u0000${principal}\u0000${key}`;
 }
 
 export function copyRecord(tx: TxRecord): TxRecord {
@@ -206,7 +218,7 @@ function decodeRow(raw: unknown): unknown {
     const [name, url, payload, vote, acknowledged, lastError, failingSince] = parts.slice(i, i + PARTICIPANT_FIELDS);
     participants.push({ name, url, payload, vote, acknowledged, lastError, failingSince });
   }
-  return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash };
+  return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash, principal: null };
 }
 
 /**
@@ -232,8 +244,9 @@ const isNumOrNull = (v: unknown): boolean => v === null || typeof v === 'number'
 const isStrOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
 const isVoteOrNull = (v: unknown): boolean => v === null || v === 'commit' || v === 'abort';
 
-/** Version 1 snapshots written before participants carried failingSince lack the field: it means "not reported failing". */
+/** Version 1 snapshots written before participants carried failingSince lack the field: it means "not reported failing". No version before 4 has principals. */
 function upgradeRecord(tx: unknown): unknown {
+  if (isObject(tx) && !('principal' in tx)) tx.principal = null;
   if (isObject(tx) && Array.isArray(tx.participants)) {
     for (const p of tx.participants) if (isObject(p) && !('failingSince' in p)) p.failingSince = null;
   }
@@ -270,6 +283,7 @@ function isTxRecord(v: unknown): v is TxRecord {
     isNumOrNull(v.decidedAt) &&
     isNumOrNull(v.completedAt) &&
     isStrOrNull(v.idempotencyKey) &&
-    isStrOrNull(v.requestHash)
+    isStrOrNull(v.requestHash) &&
+    isStrOrNull(v.principal)
   );
 }

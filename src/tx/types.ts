@@ -58,6 +58,11 @@ export interface TxRecord {
   completedAt: number | null;
   readonly idempotencyKey: string | null;
   readonly requestHash: string | null;
+  /**
+   * The principal whose token created it (src/http/tokens.ts), or null when the
+   * client API had no tokens. Scopes reads and idempotency keys per principal.
+   */
+  readonly principal: string | null;
 }
 
 export interface ParticipantView {
@@ -92,6 +97,8 @@ export interface TxListFilter {
   readonly limit?: number;
   /** Opaque cursor from a previous page's nextCursor. */
   readonly cursor?: string;
+  /** Only transactions this principal created (ownTransactionsOnly); absent: every one. */
+  readonly principal?: string | null;
 }
 
 export interface TxListPage {
@@ -103,7 +110,8 @@ export interface TxStateMachine extends StateMachine {
   /** Detached copies; callers may not mutate the table. */
   get(id: string): TxRecord | null;
   list(filter: TxListFilter): TxListPage;
-  findByIdempotencyKey(key: string): TxRecord | null;
+  /** Keys are per principal: the same key from two principals names two transactions. */
+  findByIdempotencyKey(key: string, principal: string | null): TxRecord | null;
   /** Transactions not yet committed or aborted, oldest first. */
   inFlight(): TxRecord[];
   /** Number of transactions not yet finished. */

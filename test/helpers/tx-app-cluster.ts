@@ -9,6 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/http/app.js';
 import type { DashboardTuning } from '../../src/http/dashboard-routes.js';
+import type { ClientTokens } from '../../src/http/tokens.js';
 import { silentLogger } from '../../src/logger.js';
 import type { RaftNode } from '../../src/node/raft-node.js';
 import { createTxService } from '../../src/tx/service.js';
@@ -61,7 +62,7 @@ export class TxAppCluster {
   }
 }
 
-export async function startTxAppCluster(opts: { dashboard?: DashboardTuning } = {}): Promise<TxAppCluster> {
+export async function startTxAppCluster(opts: { dashboard?: DashboardTuning; clientTokens?: ClientTokens } = {}): Promise<TxAppCluster> {
   const ids = ['n1', 'n2', 'n3'];
   const ports = await freePorts(ids.length);
   const urlOf = (id: string): string => `http://127.0.0.1:${ports[ids.indexOf(id)]}`;
@@ -72,7 +73,14 @@ export async function startTxAppCluster(opts: { dashboard?: DashboardTuning } = 
     for (const id of ids) {
       const node = raft.node(id);
       const m = raft.member(id);
-      const service = createTxService({ log: node, stateMachine: m.stateMachine, config: testTxConfig, logger: silentLogger(), metrics: m.metrics.registry });
+      const service = createTxService({
+        log: node,
+        stateMachine: m.stateMachine,
+        config: testTxConfig,
+        logger: silentLogger(),
+        metrics: m.metrics.registry,
+        listen: { host: '127.0.0.1', port: ports[ids.indexOf(id)]! },
+      });
       const app = await buildApp({
         config: { nodeId: id, clusterId: 'ratify', clusterSecret: null, bodyLimitBytes: 1 << 20, raftBodyLimitBytes: 1 << 20, readyLagEntriesMax: 64, forwardTimeoutMs: 5000 },
         node,
@@ -82,6 +90,7 @@ export async function startTxAppCluster(opts: { dashboard?: DashboardTuning } = 
         txPlugin: service.plugin,
         txTable: m.stateMachine,
         ...(opts.dashboard === undefined ? {} : { dashboard: opts.dashboard }),
+        ...(opts.clientTokens === undefined ? {} : { clientTokens: opts.clientTokens }),
       });
       await app.listen({ host: '127.0.0.1', port: ports[ids.indexOf(id)]! });
       service.start();

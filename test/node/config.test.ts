@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isRatifyError } from '../../src/errors.js';
 import { nodeConfigErrors, parsePeers, resolveNodeConfig, type NodeConfig } from '../../src/node/config.js';
+import { securityNotes } from '../../src/node/security-warnings.js';
 import { txConfigDefaults } from '../../src/tx/config.js';
 
 const PEERS = 'n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002,n3=http://127.0.0.1:7003';
@@ -212,5 +213,53 @@ describe('validateNodeConfig messages name the value and the limit', () => {
   it('resolveNodeConfig throws all of them at once as CONFIG_INVALID', () => {
     const errors = errorsOf(() => resolveNodeConfig({ flags: { ...base, heartbeatTicks: '50', maxInflightAppends: '0' } }));
     expect(errors).toEqual(['heartbeatTicks (50) must be less than electionTicks (15)', 'maxInflightAppends (0) must be between 1 and 1024']);
+  });
+});
+
+describe('client API security settings', () => {
+  const TOKEN = 'a-client-token-0123456789';
+
+  it('loads tokens from --tokens-file or RATIFY_TOKENS (digests only), never both', () => {
+    const file = join(tmp, 'tokens');
+    writeFileSync(file, `payments client ${TOKEN}\n`);
+    const fromFile = resolveNodeConfig({ flags: { ...base, tokensFile: file } });
+    expect(fromFile.clientTokens.verify(TOKEN)).toEqual({ name: 'payments', role: 'client' });
+    expect(JSON.stringify(fromFile)).not.toContain(TOKEN);
+    const fromEnv = resolveNodeConfig({ flags: base, env: { RATIFY_TOKENS: `ops admin ${TOKEN}` } });
+    expect(fromEnv.clientTokens.verify(TOKEN)).toEqual({ name: 'ops', role: 'admin' });
+    expect(resolveNodeConfig({ flags: base, env: { RATIFY_TOKENS_FILE: file } }).clientTokens.size).toBe(1);
+    expect(valid().clientTokens.enabled).toBe(false);
+    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, tokensFile: file }, env: { RATIFY_TOKENS: `ops admin ${TOKEN}` } })).join()).toMatch(/not both/);
+  });
+
+  it('reports a bad token file among the other configuration errors, without the token', () => {
+    const file = join(tmp, 'bad-tokens');
+    writeFileSync(file, 'payments client short\nops superuser a-long-enough-token-0123\n');
+    const errors = errorsOf(() => resolveNodeConfig({ flags: { ...base, tokensFile: file, heartbeatTicks: 'x' } }));
+    expect(errors.some((e) => e.includes('entry 1') && e.includes('16 to 512 characters'))).toBe(true);
+    expect(errors.some((e) => e.includes('entry 2') && e.includes('role "superuser"'))).toBe(true);
+    expect(errors.some((e) => e.startsWith('heartbeatTicks'))).toBe(true);
+    expect(errors.join()).not.toMatch(/short|a-long-enough-token/);
+  });
+
+  it('parses ownTransactionsOnly (null: on with tokens) and bounds jsonDepthMax', () => {
+    expect(valid().ownTransactionsOnly).toBeNull();
+    expect(resolveNodeConfig({ flags: base, env: { RATIFY_OWN_TRANSACTIONS_ONLY: 'false' } }).ownTransactionsOnly).toBe(false);
+    expect(valid().jsonDepthMax).toBe(64);
+    expect(nodeConfigErrors({ ...valid(), jsonDepthMax: 2000 })).toContain('jsonDepthMax (2000) must be between 4 and 256');
+  });
+
+  it('warns at start-up about an open client API and, beyond loopback, about an empty participant allowlist', () => {
+    const loopback = securityNotes(valid());
+    expect(loopback.warnings).toHaveLength(1);
+    expect(loopback.warnings[0]).toMatch(/client API authentication is disabled/);
+    const file = join(tmp, 'tokens-2');
+    writeFileSync(file, `payments client ${TOKEN}\n`);
+    const exposed = resolveNodeConfig({ flags: { ...base, tokensFile: file, listen: '0.0.0.0:7001' } });
+    const notes = securityNotes(exposed);
+    expect(notes.warnings).toEqual([expect.stringMatching(/participantHostAllowlist is empty and this node listens on 0\.0\.0\.0/)]);
+    expect(notes.info).toEqual({ tokens: 1, principals: ['payments'], ownTransactionsOnly: true });
+    const allowlisted = resolveNodeConfig({ flags: { ...base, tokensFile: file, listen: '0.0.0.0:7001' }, txFlags: ['participantHostAllowlist=10.0.0.0/8'] });
+    expect(securityNotes(allowlisted).warnings).toEqual([]);
   });
 });

@@ -58,4 +58,34 @@ describe('startNode', () => {
     const again = await httpJson<{ id: string }>('GET', `${url}/v1/transactions/${(created.body as { id: string }).id}`);
     expect(again.status).toBe(200);
   });
+
+  it('wires the client security settings: tokens on every client route, the start-up warnings, the URL policy, the depth limit', async () => {
+    const [port] = await freePorts(1);
+    const url = `http://127.0.0.1:${port}`;
+    const token = 'server-test-token-0123456789';
+    const config = resolveNodeConfig({
+      flags: { id: 'secure', peers: `secure=${url}`, dataDir: join(dataRoot, 'secure'), stateMachine: 'tx', jsonDepthMax: '8' },
+      env: { RATIFY_TOKENS: `payments client ${token}` },
+    });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ level: 'info', nodeId: 'secure', destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
+    const node = await startNode(config, { processMetrics: false, logger });
+    running.push(node);
+    await waitUntil(async () => (await httpJson('GET', `${url}/readyz`)).status === 200, { what: 'single node ready' });
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await httpJson('POST', `${url}/v1/transactions`, { body: {} })).status).toBe(401);
+    expect((await httpJson('GET', `${url}/v1/cluster`)).status).toBe(401);
+    const created = await httpJson<{ id: string }>('POST', `${url}/v1/transactions`, { body: {}, headers: auth });
+    expect(created.status).toBe(201);
+    expect(node.node.status().role).toBe('leader');
+    const deep = await httpJson('POST', `${url}/v1/transactions`, { body: { participants: [{ name: 'a', url: 'http://127.0.0.1:9/x', payload: [[[[[[[[1]]]]]]]] }] }, headers: auth });
+    expect(deep.status).toBe(400);
+    const metadata = await httpJson('POST', `${url}/v1/transactions`, { body: { participants: [{ name: 'a', url: 'http://169.254.169.254/' }] }, headers: auth });
+    expect(metadata.body).toMatchObject({ error: { code: 'PARTICIPANT_URL_REFUSED' } });
+    // tokens set, on loopback: no warning; the token count and principals are logged, never the token
+    expect(lines.filter((l) => l['level'] === 40)).toEqual([]);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'client API tokens loaded', tokens: 1, principals: ['payments'], ownTransactionsOnly: true }));
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'audit', audit: 'tx.create', principal: 'payments', txId: created.body.id, status: 201 }));
+    expect(JSON.stringify(lines)).not.toContain(token);
+  });
 });

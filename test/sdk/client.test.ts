@@ -65,6 +65,24 @@ describe('RatifyClient: leader discovery and requests', () => {
     expect((await c.cluster()).nodeId).toBe('n1');
   });
 
+  it('sends its token as a bearer token on every request; 401 and 403 are not retried', async () => {
+    const c = client(cluster.urls(), { token: 'payments-token-0123456789' });
+    await c.createTransaction();
+    await c.get('t1');
+    expect(cluster.seen.map((r) => r.authorization)).toEqual(['Bearer payments-token-0123456789', 'Bearer payments-token-0123456789']);
+    for (const [status, code] of [
+      [401, 'UNAUTHORIZED'],
+      [403, 'FORBIDDEN'],
+    ] as const) {
+      cluster.seen.length = 0;
+      for (const n of cluster.nodes) n.respond = () => ({ status, body: { error: { code, message: code } } });
+      await expect(c.abort('t1')).rejects.toMatchObject({ code, status, attempts: 1 });
+      expect(cluster.seen).toHaveLength(1);
+    }
+    expect(() => new RatifyClient({ nodes: cluster.urls(), token: 'has a space' })).toThrow(/bearer token/);
+    expect(() => new RatifyClient({ nodes: cluster.urls(), token: 'line\nbreak' })).toThrow(/bearer token/);
+  });
+
   it('gives each logical call its own idempotency key', async () => {
     const c = client(cluster.urls());
     await c.createTransaction();

@@ -8,6 +8,7 @@ export interface SeenRequest {
   readonly url: string;
   readonly idempotencyKey: string | undefined;
   readonly secret: string | undefined;
+  readonly authorization: string | undefined;
   readonly body: unknown;
 }
 
@@ -85,6 +86,7 @@ export async function startFakeCluster(size = 3): Promise<FakeCluster> {
         url: req.url,
         idempotencyKey: req.headers['idempotency-key'] as string | undefined,
         secret: req.headers['x-ratify-secret'] as string | undefined,
+        authorization: req.headers.authorization,
         body: req.body,
       };
       seen.push(r);

@@ -3,14 +3,17 @@
 import { waitUntil } from '../helpers/wait.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { peerCredentialHeaders } from '../../src/http/auth.js';
 import { installEdge } from '../../src/http/edge.js';
 import { LeaderForwarder } from '../../src/http/leader-forward.js';
+import type { ClientTokens } from '../../src/http/tokens.js';
 import { Registry } from 'prom-client';
 import { txConfigDefaults, type TxConfig } from '../../src/tx/config.js';
 import { createTxService } from '../../src/tx/service.js';
 import { createTxStateMachine } from '../../src/tx/state-machine.js';
 import type { TxService, TxStateMachine, TxView } from '../../src/tx/types.js';
 import type { ParticipantClient } from '../../src/tx/participant-client.js';
+import { ParticipantUrlPolicy, type HostPort } from '../../src/tx/participant-url-policy.js';
 import { FakeCluster, type FakeReplicatedLog } from './fake-log.js';
 
 /** Short timings so failure paths finish fast; only loopback participants. */
@@ -46,6 +49,15 @@ export interface NodeOptions {
   readonly config?: Partial<TxConfig>;
   readonly participantClient?: ParticipantClient;
   readonly now?: () => number;
+  /** Client API tokens for the node's edge; none leaves the API open. */
+  readonly clientTokens?: ClientTokens;
+  readonly ownTransactionsOnly?: boolean;
+  /** The cluster secret of the node's edge (peer checks, forwarded marks); default none. */
+  readonly clusterSecret?: string;
+  /** The HTTP app's logger (audit lines); default none. */
+  readonly appLogger?: pino.Logger;
+  /** Where the node says it listens (participant URL policy); default 127.0.0.1, so loopback participants are allowed. */
+  readonly listen?: HostPort;
 }
 
 export async function startNode(cluster: FakeCluster, id: string, opts: NodeOptions = {}): Promise<TestNode> {
@@ -61,11 +73,16 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
     metrics: registry,
     ...(opts.participantClient && { participantClient: opts.participantClient }),
     ...(opts.now && { now: opts.now }),
+    ...(opts.ownTransactionsOnly !== undefined && { ownTransactionsOnly: opts.ownTransactionsOnly }),
+    listen: opts.listen ?? { host: '127.0.0.1', port: 0 },
   });
-  const app = Fastify({ logger: false, forceCloseConnections: true });
-  // The same edge as the node's app (src/http/app.ts): error handler, strict validation, auth.
-  installEdge(app, { clusterSecret: null, clusterId: 'ratify', nodeId: 'n1' });
-  const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs });
+  const app = (opts.appLogger === undefined
+    ? Fastify({ logger: false, forceCloseConnections: true })
+    : Fastify({ loggerInstance: opts.appLogger, forceCloseConnections: true })) as unknown as FastifyInstance;
+  // The same edge as the node's app (src/http/app.ts): error handler, strict validation, JSON bodies, auth, audit.
+  const clusterSecret = opts.clusterSecret ?? null;
+  installEdge(app, { clusterSecret, clusterId: 'ratify', nodeId: 'n1', isMember: (member) => cluster.nodes.has(member), ...(opts.clientTokens && { clientTokens: opts.clientTokens }) });
+  const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs, peerHeaders: peerCredentialHeaders(clusterSecret) });
   app.addHook('onClose', () => forwarder.close());
   await app.register(service.plugin, { forwarder });
   await app.ready();
@@ -118,4 +135,9 @@ export async function getView(node: TestNode, id: string): Promise<TxView> {
 
 export function participant(name: string, url: string, payload?: unknown): { name: string; url: string; payload?: unknown } {
   return payload === undefined ? { name, url } : { name, url, payload };
+}
+
+/** The URL policy of a node on loopback with no allowlist, for tests of the participant client. */
+export function loopbackUrlPolicy(memberUrls: readonly string[] = []): ParticipantUrlPolicy {
+  return new ParticipantUrlPolicy({ allowlist: [], listen: { host: '127.0.0.1', port: 0 }, memberUrls: () => memberUrls });
 }

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { batchResults, ParticipantCaller, type BatchOptions, type CallName, type OneCall } from '../../src/tx/participant-batch.js';
 import { createHttpParticipantClient } from '../../src/tx/participant-client.js';
 import { waitUntil } from '../helpers/wait.js';
+import { loopbackUrlPolicy } from './harness.js';
 
 /** ok: answer every batch. 404/500: answer /batch with that status. short: a 200 with one result too few. drop: destroy the socket. hang: never answer. */
 type BatchMode = 'ok' | '404' | '500' | 'short' | 'drop' | 'hang';
@@ -258,7 +259,7 @@ describe('participant call batching', () => {
   });
 
   it('reads votes, acknowledged states and refusal codes from batch answers through the participant client', async () => {
-    const client = createHttpParticipantClient({ connectionsPerOrigin: 4, batchCallsMax: 64 });
+    const client = createHttpParticipantClient({ connectionsPerOrigin: 4, batchCallsMax: 64, urlPolicy: loopbackUrlPolicy() });
     try {
       const signal = new AbortController().signal;
       const req = (txId: string) => ({ url: p.url, txId, participant: 'a', payload: { n: 1 }, protocol: '2pc' as const, term: 9 });

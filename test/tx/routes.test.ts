@@ -83,7 +83,6 @@ describe('transaction routes', () => {
       ['url not a URL', { participants: [{ name: 'a', url: 'nope' }] }],
       ['url not http', { participants: [{ name: 'a', url: 'ftp://127.0.0.1/x' }] }],
       ['url with a query', { participants: [{ name: 'a', url: 'http://127.0.0.1:1/?x=1' }] }],
-      ['host not allowed', { participants: [{ name: 'a', url: 'http://example.com' }] }],
       ['duplicate names', { participants: [participant('a', 'http://127.0.0.1:1'), participant('a', 'http://127.0.0.1:2')] }],
       // strict bodies: no type coercion, unknown fields refused (not silently dropped)
       ['commit the string "true"', { participants: [participant('a', 'http://127.0.0.1:1')], commit: 'true' }],
@@ -99,6 +98,13 @@ describe('transaction routes', () => {
       const before = creates();
       expectError(await post('/v1/transactions', body), 400, 'VALIDATION_FAILED');
       expect(creates()).toBe(before); // nothing was created
+    });
+
+    it('answers 400 PARTICIPANT_URL_REFUSED for a host not in participantHostAllowlist, and creates nothing', async () => {
+      const creates = (): number => cluster.entries.filter((e) => decodeCommand(e.data)?.type === 'created').length;
+      const before = creates();
+      expectError(await post('/v1/transactions', { participants: [{ name: 'a', url: 'http://example.com' }] }), 400, 'PARTICIPANT_URL_REFUSED');
+      expect(creates()).toBe(before);
     });
 
     it('answers 400 for malformed JSON and a bad Idempotency-Key', async () => {
@@ -181,6 +187,15 @@ describe('transaction routes', () => {
       expectError(await post(`/v1/transactions/${tx.id}/participants`, participant('a', b.url, { n: 1 })), 409, 'IDEMPOTENCY_KEY_REUSED');
       expectError(await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url, { n: 2 })), 409, 'IDEMPOTENCY_KEY_REUSED');
       expect(node.sm.get(tx.id)?.participants.map((p) => [p.url, p.payload])).toEqual([[a.url, { n: 1 }]]);
+    });
+
+    it('the same payload with its keys reordered is a replay, not a conflict (canonical JSON)', async () => {
+      const tx = await create({});
+      const first = { amount: 5, account: { id: 'alice', bank: 'a' } };
+      const reordered = { account: { bank: 'a', id: 'alice' }, amount: 5 };
+      expect((await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url, first))).statusCode).toBe(200);
+      expect((await post(`/v1/transactions/${tx.id}/participants`, participant('a', a.url, reordered))).statusCode).toBe(200);
+      expect(node.sm.get(tx.id)?.participants.map((p) => p.payload)).toEqual([first]);
     });
   });
 
@@ -312,10 +327,13 @@ describe('limits and leadership', () => {
       const missing = await follower.app.inject({ method: 'POST', url: '/v1/transactions/nope/commit' });
       expect(missing.statusCode).toBe(404);
       expect(missing.json<{ error: { code: string } }>().error.code).toBe('TX_NOT_FOUND');
-      // one hop only: a forwarded request reaching a non-leader is refused
-      const hop = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'x-ratify-forwarded': '1' } });
+      // one hop only: a forwarded request reaching a non-leader is refused (a peer's mark names a member)
+      const hop = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'x-ratify-forwarded': 'n1' } });
       expect(hop.statusCode).toBe(503);
       expect(hop.json<{ error: { code: string } }>().error.code).toBe('NOT_LEADER');
+      // a mark that names no member is a client's header: ignored, the request is forwarded as any other
+      const fake = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'x-ratify-forwarded': '1' } });
+      expect(fake.statusCode).toBe(201);
       cluster.noLeader();
       const none = await follower.app.inject({ method: 'POST', url: `/v1/transactions/${view.id}/abort` });
       expect(none.statusCode).toBe(503);

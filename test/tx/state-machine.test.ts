@@ -203,6 +203,10 @@ describe('tx state machine', () => {
     const c = { name: 'c', url: 'http://127.0.0.1:3', payload: 1 };
     expect(apply({ type: 'enlisted', txId: 't1', participant: c, participantsMax: 3 }).ok).toBe(true);
     expect(apply({ type: 'enlisted', txId: 't1', participant: c, participantsMax: 3 })).toMatchObject({ ok: true, existed: true });
+    // The same payload with its keys in another order is the same payload (canonical JSON).
+    const e = { name: 'e', url: 'http://127.0.0.1:5', payload: { x: 1, y: { p: 1, q: 2 } } };
+    expect(apply({ type: 'enlisted', txId: 't1', participant: e, participantsMax: 9 }).ok).toBe(true);
+    expect(apply({ type: 'enlisted', txId: 't1', participant: { ...e, payload: { y: { q: 2, p: 1 }, x: 1 } }, participantsMax: 9 })).toMatchObject({ ok: true, existed: true });
     expect(apply({ type: 'enlisted', txId: 't1', participant: { ...c, payload: 2 }, participantsMax: 3 })).toMatchObject({
       ok: false,
       code: 'IDEMPOTENCY_KEY_REUSED',
@@ -225,7 +229,7 @@ describe('tx state machine', () => {
     expect(again.tx?.id).toBe('t1');
     expect(sm.get('t2')).toBeNull();
     expect(apply(created('t3', { idempotencyKey: 'k', requestHash: 'h2' }))).toMatchObject({ ok: false, code: 'IDEMPOTENCY_KEY_REUSED' });
-    expect(sm.findByIdempotencyKey('k')?.id).toBe('t1');
+    expect(sm.findByIdempotencyKey('k', null)?.id).toBe('t1');
   });
 
   it('limits active transactions with the limit carried in the entry', () => {
@@ -267,7 +271,7 @@ describe('tx state machine', () => {
     // unfinished ones are never removed
     apply({ type: 'gc', now: 1e9, retainFinishedMs: 0, retainFinishedMax: 0 });
     expect(sm.get('live')).not.toBeNull();
-    expect(sm.findByIdempotencyKey('live-key')?.id).toBe('live');
+    expect(sm.findByIdempotencyKey('live-key', null)?.id).toBe('live');
     expect(sm.list({}).transactions.map((t) => t.id)).toEqual(['live']);
   });
 
@@ -297,7 +301,7 @@ describe('tx state machine', () => {
     copy.restore(bytes);
     expect(Buffer.from(copy.snapshot()).equals(Buffer.from(bytes))).toBe(true);
     expect(copy.get('p1')).toEqual(sm.get('p1'));
-    expect(copy.findByIdempotencyKey('key-1')?.id).toBe('k1');
+    expect(copy.findByIdempotencyKey('key-1', null)?.id).toBe('k1');
     expect(copy.inFlight().map((t) => t.id)).toEqual(['k1', 'p1']);
     expect(copy.retentionStats()).toEqual({ finishedCount: 1, oldestCompletedAt: 50 });
     // a restored table keeps applying like the original
@@ -306,7 +310,7 @@ describe('tx state machine', () => {
     // restore replaces, not merges
     copy.restore(createTxStateMachine(config).snapshot());
     expect(copy.get('p1')).toBeNull();
-    expect(copy.findByIdempotencyKey('key-1')).toBeNull();
+    expect(copy.findByIdempotencyKey('key-1', null)).toBeNull();
   });
 
   it('rejects a corrupt snapshot and keeps its table', () => {
@@ -396,7 +400,57 @@ describe('tx state machine', () => {
     const again = createTxStateMachine(config);
     again.restore(copy.snapshot());
     expect(again.list({ limit: 10 })).toEqual(copy.list({ limit: 10 }));
-    expect(again.findByIdempotencyKey('k')?.id).toBe('t2');
+    expect(again.findByIdempotencyKey('k', null)?.id).toBe('t2');
+  });
+
+  it('restores a version 3 snapshot (rows without a principal)', () => {
+    // What a node wrote before principals (version 4): data directories and lagging followers may still hold it.
+    const v3 = {
+      version: 3,
+      strings: ['a', 'http://127.0.0.1:1', 'test'],
+      txs: [
+        ['t1', 1, TX_STATES.indexOf('committed'), 0, [0, 1, null, 0, true, null, null], 1_000, 10_000, 0, 2, 1_000, 2_000, 'k', 'h'],
+        ['t2', 1, TX_STATES.indexOf('active'), 1, [0, 1, { amount: 5 }, null, false, null, null], 100, 10_000, null, null, null, null, null, null],
+      ],
+      finishedOrder: [0],
+    };
+    const copy = createTxStateMachine(config);
+    copy.restore(new Packr({ useRecords: false }).pack(v3));
+    expect(copy.get('t1')).toMatchObject({ state: 'committed', principal: null, idempotencyKey: 'k', decisionReason: 'test', completedAt: 3_000 });
+    expect(copy.get('t2')).toMatchObject({ seq: 2, state: 'active', protocol: '3pc', principal: null, participants: [{ payload: { amount: 5 } }] });
+    expect(copy.findByIdempotencyKey('k', null)?.id).toBe('t1');
+    // Rewritten as version 4, and read back to the same table.
+    const again = createTxStateMachine(config);
+    again.restore(copy.snapshot());
+    expect((unpack(copy.snapshot()) as { version: number }).version).toBe(4);
+    expect(again.list({ limit: 10 })).toEqual(copy.list({ limit: 10 }));
+  });
+
+  it('records the principal; idempotency keys and the principal filter of list are per principal', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    expect(apply(created('p1', { idempotencyKey: 'k', requestHash: 'h', principal: 'payments' })).ok).toBe(true);
+    // The same key and body from another principal is another transaction, never the first one's.
+    expect(apply(created('r1', { idempotencyKey: 'k', requestHash: 'h', principal: 'refunds' }))).toMatchObject({ ok: true, existed: false, tx: { id: 'r1' } });
+    expect(apply(created('n1', { idempotencyKey: 'k', requestHash: 'h' })).tx?.id).toBe('n1');
+    expect(apply(created('p2', { idempotencyKey: 'k', requestHash: 'h', principal: 'payments' }))).toMatchObject({ ok: true, existed: true, tx: { id: 'p1' } });
+    expect(apply(created('p3', { idempotencyKey: 'k', requestHash: 'other', principal: 'payments' }))).toMatchObject({ ok: false, code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(['payments', 'refunds', null].map((p) => sm.findByIdempotencyKey('k', p)?.id)).toEqual(['p1', 'r1', 'n1']);
+    expect(sm.get('p1')?.principal).toBe('payments');
+    expect(sm.list({ principal: 'refunds' }).transactions.map((t) => t.id)).toEqual(['r1']);
+    expect(sm.list({ principal: null }).transactions.map((t) => t.id)).toEqual(['n1']);
+    // A created entry written before principals existed has none, and still decodes.
+    const legacy = new Packr({ useRecords: false }).pack(created('old'));
+    expect(Object.keys(unpack(legacy) as object)).not.toContain('principal');
+    expect(decodeCommand(legacy)).not.toBeNull();
+    sm.apply({ index: 99, term: 1, data: legacy });
+    expect(sm.get('old')?.principal).toBeNull();
+    // Finished, compacted and snapshotted, the principal and the scoped keys survive.
+    finish(apply, 'p9', 'commit', 5_000);
+    const copy = createTxStateMachine(config);
+    copy.restore(sm.snapshot());
+    expect(['payments', 'refunds', null].map((p) => copy.findByIdempotencyKey('k', p)?.id)).toEqual(['p1', 'r1', 'n1']);
+    expect(copy.list({ principal: 'payments', limit: 10 }).transactions.map((t) => t.id)).toEqual(['p1']);
   });
 
   it('failingSince: the earliest report wins across leaders; cleared by the acknowledgement and by the decision', () => {
@@ -471,11 +525,11 @@ describe('tx state machine', () => {
     copy.restore(new Packr({ useRecords: false }).pack(v1));
     expect(copy.get('t2')?.participants.map((p) => p.failingSince)).toEqual([null, null]);
     expect(copy.get('t2')?.participants[0]?.lastError).toBe('down');
-    expect(copy.findByIdempotencyKey('k')?.id).toBe('t2');
+    expect(copy.findByIdempotencyKey('k', null)?.id).toBe('t2');
     expect(copy.retentionStats()).toEqual({ finishedCount: 1, oldestCompletedAt: 3_000 });
     // A finished one keeps every field the view shows; its payloads are gone (prepare is over).
     const finished = (name: string) => participant(name, { payload: null, failingSince: null });
-    expect(copy.get('t1')).toEqual({ ...record('t1', 1, {}), participants: [finished('a'), finished('b')] });
+    expect(copy.get('t1')).toEqual({ ...record('t1', 1, {}), participants: [finished('a'), finished('b')], principal: null });
     // Rewritten as version 2, and read back to the same table.
     const again = createTxStateMachine(config);
     again.restore(copy.snapshot());
@@ -486,7 +540,7 @@ describe('tx state machine', () => {
   it('keeps a finished transaction in compact form with the same view; payloads go at the decision', () => {
     const sm = createTxStateMachine(config);
     const apply = feeder(sm);
-    apply(created('t1', { commitRequested: true, idempotencyKey: 'k', requestHash: 'h' }));
+    apply(created('t1', { commitRequested: true, idempotencyKey: 'k', requestHash: 'h', principal: 'payments' }));
     expect(sm.get('t1')?.participants[0]?.payload).toEqual({ amount: 5 });
     apply(decided('t1', 'commit'));
     expect(sm.get('t1')?.participants.map((p) => p.payload)).toEqual([null, null]);
@@ -499,11 +553,11 @@ describe('tx state machine', () => {
       completedAt: 3_000,
       participants: beforeCompletion.participants.map((p) => ({ ...p, acknowledged: true })),
     });
-    // the snapshot row (version 3): every field of the record, names, urls and reasons as
-    // indexes into the shared strings, states and votes as codes, times as offsets
+    // the snapshot row (version 4): every field of the record, names, urls, reasons and principals
+    // as indexes into the shared strings, states and votes as codes, times as offsets
     const snap = unpack(sm.snapshot()) as { version: number; strings: string[]; txs: unknown[][] };
-    expect(snap.version).toBe(3);
-    expect(snap.strings).toEqual(['a', 'http://127.0.0.1:1', 'b', 'http://127.0.0.1:2', 'test']);
+    expect(snap.version).toBe(4);
+    expect(snap.strings).toEqual(['a', 'http://127.0.0.1:1', 'b', 'http://127.0.0.1:2', 'test', 'payments']);
     expect(snap.txs[0]).toEqual([
       after.id,
       after.seq, // from 0: the first row
@@ -518,12 +572,13 @@ describe('tx state machine', () => {
       2_000, // completedAt - createdAt
       'k',
       'h',
+      5, // 'payments'
     ]);
     // reads are detached copies of the compact row
     after.participants[0]!.vote = 'abort';
     expect(sm.get('t1')?.participants[0]?.vote).toBe('commit');
     // an idempotent replay of the create still finds it and answers with the same record
-    expect(apply(created('t9', { commitRequested: true, idempotencyKey: 'k', requestHash: 'h' }))).toMatchObject({ ok: true, existed: true, tx: { id: 't1', state: 'committed' } });
+    expect(apply(created('t9', { commitRequested: true, idempotencyKey: 'k', requestHash: 'h', principal: 'payments' }))).toMatchObject({ ok: true, existed: true, tx: { id: 't1', state: 'committed', principal: 'payments' } });
     // a finished transaction that still shows an error (aborted while active, with a vote
     // carrying one) does not fit the compact form: it stays a full record, error included
     apply(created('t2'));

@@ -8,6 +8,9 @@
 //   GET v1/transactions/{id}      the open detail view
 // URLs are relative, so the page also works behind a proxy under a path prefix.
 // A failed read leaves the last data in place under a banner that says so.
+// A cluster with client tokens answers 401: the page then asks for a token with
+// the reader role, keeps it in sessionStorage (this tab only) and sends it as
+// Authorization: Bearer on every read.
 import { drawLineChart } from './charts.js';
 import { byId, clock, count, duration, el, replace, shortId } from './format.js';
 
@@ -17,6 +20,7 @@ const LIST_LIMIT = 100;
 const STUCK_AFTER_MS = 10_000;
 const FINISHED = ['committed', 'aborted'];
 const CHART_SPAN_MIN_MS = 60_000;
+const TOKEN_KEY = 'ratify-reader-token';
 
 /**
  * Shapes of the JSON this page reads (see GET /openapi.json).
@@ -50,15 +54,39 @@ class ApiError extends Error {
  */
 async function getJson(path) {
   let res;
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  /** @type {Record<string, string>} */
+  const headers = { accept: 'application/json' };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
   try {
-    res = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    res = await fetch(path, { headers, cache: 'no-store', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   } catch (err) {
     throw new ApiError(err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'no answer', 0);
   }
   const body = await res.json().catch(() => null);
+  if (res.status === 401) askForToken();
   if (!res.ok) throw new ApiError(body?.error?.message ?? `HTTP ${res.status}`, res.status);
   return body;
 }
+
+const tokenForm = byId('token-form', HTMLFormElement);
+const tokenInput = byId('token-input', HTMLInputElement);
+
+function askForToken() {
+  if (!tokenForm.hidden) return;
+  tokenForm.hidden = false;
+  tokenInput.focus();
+}
+
+tokenForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = tokenInput.value.trim();
+  if (token === '') return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  tokenInput.value = '';
+  tokenForm.hidden = true;
+  void refresh();
+});
 
 const view = {
   leader: byId('leader', HTMLElement),
