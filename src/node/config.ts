@@ -17,6 +17,7 @@ import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import type { Member, NodeId } from '../raft/types.js';
 import { txConfigDefaults, validateTxConfig, type TxConfig } from '../tx/config.js';
 import { isLoopbackHost } from './loopback.js';
+import { isHttpUrl, listenFromPeers, peerUrlError } from './peer-urls.js';
 import { parseSecretList, readSecretFile, secretErrors } from './secrets.js';
 
 export const STATE_MACHINES = ['tx', 'kv'] as const;
@@ -431,8 +432,9 @@ export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
     if (parsed[name] === undefined) errors.push(`${name} is required (--${FIELDS[name].flag} or ${FIELDS[name].env})`);
   }
   if (parsed['listen'] === undefined && errors.length === 0) {
-    const own = (parsed['peers'] as Member[]).find((m) => m.id === parsed['id']);
-    if (own !== undefined) parsed['listen'] = listenFromUrl(own.url);
+    const listen = listenFromPeers(parsed['id'] as NodeId, parsed['peers'] as Member[]);
+    if ('errors' in listen) errors.push(...listen.errors);
+    else parsed['listen'] = listen;
   }
   resolveSecretFile(parsed, errors);
   parsed['tx'] = resolveTxConfig(fileRaw['tx'], sources.env ?? {}, sources.txFlags ?? [], errors);
@@ -483,16 +485,6 @@ function envValues(env: Readonly<Record<string, string | undefined>>): Record<st
     if (v !== undefined) out[name] = v;
   }
   return out;
-}
-
-function listenFromUrl(url: string): ListenAddress | undefined {
-  try {
-    const u = new URL(url);
-    const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
-    return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
-  } catch {
-    return undefined; // validateNodeConfig reports the bad URL itself
-  }
 }
 
 /**
@@ -679,19 +671,11 @@ function peerErrors(id: NodeId, peers: readonly Member[]): string[] {
     if (!ID_PATTERN.test(p.id)) errors.push(`peer id (${show(p.id)}) must match ${ID_PATTERN.source}`);
     if (seen.has(p.id)) errors.push(`peer id (${show(p.id)}) appears more than once`);
     seen.add(p.id);
-    if (!isHttpUrl(p.url)) errors.push(`peer ${p.id} url (${show(p.url)}) must be an http(s) URL`);
+    const badUrl = peerUrlError(p.id, p.url);
+    if (badUrl !== null) errors.push(badUrl);
   }
   if (!seen.has(id)) errors.push(`peers (${[...seen].join(', ')}) must include this node's id (${show(id)})`);
   return errors;
-}
-
-function isHttpUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
 }
 
 function txErrors(tx: TxConfig): string[] {

@@ -95,18 +95,34 @@ function usesTls(extraArgs: readonly string[]): boolean {
   return extraArgs.some((a) => a === '--tls-cert' || a.startsWith('--tls-cert='));
 }
 
-/** Runs until a signal stops it; resolves with the exit code to use. */
-export function runLocalCluster(o: LocalClusterOptions): Promise<number> {
+/** One node of the cluster: its id, URL, data directory and `ratify node` arguments. */
+export interface LocalNodePlan {
+  readonly id: string;
+  readonly url: string;
+  readonly dataDir: string;
+  readonly args: readonly string[];
+}
+
+export function planLocalCluster(o: LocalClusterOptions): LocalNodePlan[] {
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const scheme = usesTls(o.extraArgs) ? 'https' : 'http';
   const urlOf = (i: number): string => `${scheme}://${o.host}:${o.basePort + i}`;
   const peers = ids.map((id, i) => `${id}=${urlOf(i)}`).join(',');
-  const children: Child[] = ids.map((id, i) => {
+  return ids.map((id, i) => {
     const dataDir = resolve(join(o.dataDir, id));
+    const args = ['--id', id, '--listen', `${o.host}:${o.basePort + i}`, '--peers', peers, '--data', dataDir, ...nodeArgsFor(id, o.extraArgs)];
+    return { id, url: urlOf(i), dataDir, args };
+  });
+}
+
+/** Runs until a signal stops it; resolves with the exit code to use. Check the plan first (cluster-preflight.ts). */
+export function runLocalCluster(o: LocalClusterOptions): Promise<number> {
+  const children: Child[] = planLocalCluster(o).map((plan) => {
+    const { id, dataDir } = plan;
     mkdirSync(dataDir, { recursive: true });
-    const args = [...NODE_HEAP_FLAGS, o.cliPath, 'node', '--id', id, '--listen', `${o.host}:${o.basePort + i}`, '--peers', peers, '--data', dataDir, ...nodeArgsFor(id, o.extraArgs)];
+    const args = [...NODE_HEAP_FLAGS, o.cliPath, 'node', ...plan.args];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: nodeProcessEnv() });
-    const child: Child = { id, url: urlOf(i), proc, exited: false };
+    const child: Child = { id, url: plan.url, proc, exited: false };
     prefixLines(proc.stdout, id, process.stdout);
     prefixLines(proc.stderr, id, process.stderr);
     return child;
