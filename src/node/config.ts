@@ -11,11 +11,11 @@
 // while an event-loop stall of a couple of hundred milliseconds on a loaded 2-core box
 // (GC, a slow fsync callback) does not depose a healthy leader. PreVote and
 // CheckQuorum keep a node that was merely slow from bumping everyone's term.
-import { readFileSync } from 'node:fs';
 import { RatifyError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import type { Member, NodeId } from '../raft/types.js';
 import { txConfigDefaults, validateTxConfig, type TxConfig } from '../tx/config.js';
+import { readConfigFile } from './config-file.js';
 import { isLoopbackHost } from './loopback.js';
 import { isHttpUrl, listenFromPeers, peerUrlError } from './peer-urls.js';
 import { parseSecretList, readSecretFile, secretErrors } from './secrets.js';
@@ -411,13 +411,11 @@ export interface ConfigSources {
 
 /** Layer the sources, parse, and validate. Throws RatifyError('CONFIG_INVALID') naming every bad value. */
 export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
-  const errors: string[] = [];
-  const fileRaw = sources.file === undefined ? {} : readConfigFile(sources.file);
+  const file = sources.file === undefined ? { values: {}, errors: [] } : readConfigFile(sources.file, configFields());
+  const errors: string[] = [...file.errors];
+  const fileRaw: Record<string, unknown> = file.values;
   const envRaw = envValues(sources.env ?? {});
   const layered: Record<string, unknown> = { ...fileRaw, ...envRaw, ...(sources.flags ?? {}) };
-  for (const key of Object.keys(fileRaw)) {
-    if (key !== 'tx' && !(key in FIELDS)) errors.push(`config file: unknown setting "${key}" (valid: ${[...fieldNames(), 'tx'].join(', ')})`);
-  }
   const parsed: Record<string, unknown> = { ...nodeConfigDefaults };
   for (const name of Object.keys(FIELDS) as FieldName[]) {
     const value = layered[name];
@@ -457,25 +455,6 @@ function resolveSecretFile(parsed: Record<string, unknown>, errors: string[]): v
   } catch (e) {
     errors.push((e as Error).message);
   }
-}
-
-function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new RatifyError('CONFIG_INVALID', `config file ${path} cannot be read: ${(e as Error).message}`, { cause: e });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new RatifyError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new RatifyError('CONFIG_INVALID', `config file ${path} must hold a JSON object`);
-  }
-  return value as Record<string, unknown>;
 }
 
 function envValues(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -18,6 +18,7 @@ import { HttpTransport } from '../transport/http-transport.js';
 import { createTxService } from '../tx/service.js';
 import { createTxStateMachine } from '../tx/state-machine.js';
 import type { NodeConfig } from './config.js';
+import { effectiveConfig } from './effective-config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
 import { readTestSwitches } from './test-switches.js';
@@ -45,6 +46,7 @@ export interface StartNodeOptions {
 export async function startNode(config: NodeConfig, opts: StartNodeOptions = {}): Promise<RunningNode> {
   let raftNode: RaftNode | null = null;
   const logger = opts.logger ?? createLogger({ level: config.logLevel, nodeId: config.id, term: () => raftNode?.term });
+  logger.info({ config: effectiveConfig(config) }, 'effective configuration (flags > RATIFY_* env > config file > defaults; secrets redacted)');
   const tls = loadTlsMaterial(config);
   mkdirSync(config.dataDir, { recursive: true });
   const parts: Parts = {
