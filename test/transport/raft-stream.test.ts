@@ -249,7 +249,7 @@ describe('Raft streams', () => {
         [{ ...good().headers, [CLUSTER_ID_HEADER]: 'c2' }, 403, /FORBIDDEN/],
         [good({ ...N1, from: 'n9' }).headers, 403, /FORBIDDEN/],
         [{ ...good().headers, [FROM_HEADER]: '%E0%A4%A' }, 401, /UNAUTHORIZED/],
-        [{ ...good().headers, 'content-type': 'application/msgpack' }, 400, /VALIDATION_FAILED/],
+        [{ ...good().headers, 'content-type': 'application/msgpack' }, 415, /UNSUPPORTED_MEDIA_TYPE/],
       ];
       for (const [headers, status, body] of cases) {
         const s = await openStream(n2.url, headers);
