@@ -10,6 +10,7 @@
 import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { isRatifyError } from './errors.js';
+import { colorLogs } from './log-format.js';
 import { preflightLocalCluster } from './node/cluster-preflight.js';
 import { resolveNodeConfig, type NodeConfig } from './node/config.js';
 import { planLocalCluster, runLocalCluster, validateLocalCluster } from './node/local-cluster.js';
@@ -87,14 +88,18 @@ function clusterCommand(): Command {
       process.exit(EXIT_CONFIG);
     }
     // Every node's whole configuration, before anything is spawned or printed.
-    const problems = preflightLocalCluster(planLocalCluster(options), process.env);
-    if (problems.length > 0) {
+    const preflight = preflightLocalCluster(planLocalCluster(options), process.env);
+    if (preflight.problems.length > 0) {
       process.stderr.write('ratify cluster: invalid node configuration, no node started\n');
-      for (const p of problems) process.stderr.write(`  - ${p}\n`);
+      for (const p of preflight.problems) process.stderr.write(`  - ${p}\n`);
       process.stderr.write('(see: ratify node --help)\n');
       process.exit(EXIT_CONFIG);
     }
-    process.exit(await runLocalCluster(options));
+    // The nodes write to a pipe, so `auto` gives JSON lines there; on a terminal this
+    // process makes them readable as it relays them.
+    const terminal = process.stdout.isTTY === true;
+    const relayPretty = preflight.configs[0]?.logFormat === 'auto' && terminal ? { color: colorLogs(terminal), omitNodeId: true } : undefined;
+    process.exit(await runLocalCluster({ ...options, ...(relayPretty === undefined ? {} : { relayPretty }) }));
   });
   return cmd;
 }

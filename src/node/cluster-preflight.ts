@@ -8,31 +8,41 @@
 // read), so what passes here fails in a child only for what cannot be known before
 // it runs (a port taken, a data directory that fails its checks).
 import { isRatifyError } from '../errors.js';
-import { resolveNodeConfig } from './config.js';
+import { resolveNodeConfig, type NodeConfig } from './config.js';
 import type { LocalNodePlan } from './local-cluster.js';
 import { parseNodeArgs } from './node-options.js';
 import { loadTlsMaterial } from './tls-files.js';
 
-/** Problems in the nodes' configurations, each once, with the nodes it applies to ("n1, n2, n3: ..."). Empty when all are fine. */
-export function preflightLocalCluster(plan: readonly LocalNodePlan[], env: Readonly<Record<string, string | undefined>>): string[] {
-  const nodesByProblem = new Map<string, string[]>();
-  for (const node of plan) {
-    for (const problem of nodeProblems(node, env)) nodesByProblem.set(problem, [...(nodesByProblem.get(problem) ?? []), node.id]);
-  }
-  return [...nodesByProblem].map(([problem, ids]) => `${ids.join(', ')}: ${problem}`);
+export interface Preflight {
+  /** Each problem once, with the nodes it applies to ("n1, n2, n3: ..."). Empty when all are fine. */
+  readonly problems: string[];
+  /** The nodes' configurations, when there are no problems. */
+  readonly configs: NodeConfig[];
 }
 
-function nodeProblems(node: LocalNodePlan, env: Readonly<Record<string, string | undefined>>): string[] {
+export function preflightLocalCluster(plan: readonly LocalNodePlan[], env: Readonly<Record<string, string | undefined>>): Preflight {
+  const nodesByProblem = new Map<string, string[]>();
+  const configs: NodeConfig[] = [];
+  for (const node of plan) {
+    const result = checkNode(node, env);
+    if ('problems' in result) for (const problem of result.problems) nodesByProblem.set(problem, [...(nodesByProblem.get(problem) ?? []), node.id]);
+    else configs.push(result);
+  }
+  const problems = [...nodesByProblem].map(([problem, ids]) => `${ids.join(', ')}: ${problem}`);
+  return { problems, configs: problems.length === 0 ? configs : [] };
+}
+
+function checkNode(node: LocalNodePlan, env: Readonly<Record<string, string | undefined>>): NodeConfig | { problems: string[] } {
   try {
     const config = resolveNodeConfig({ ...parseNodeArgs(node.args), env });
     loadTlsMaterial(config);
-    return [];
+    return config;
   } catch (e) {
     if (isRatifyError(e, 'CONFIG_INVALID')) {
       const errors = e.details?.['errors'];
-      return Array.isArray(errors) ? errors.map(String) : [e.message];
+      return { problems: Array.isArray(errors) ? errors.map(String) : [e.message] };
     }
-    if (e instanceof Error) return [e.message];
+    if (e instanceof Error) return { problems: [e.message] };
     throw e;
   }
 }

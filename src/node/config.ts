@@ -12,6 +12,7 @@
 // (GC, a slow fsync callback) does not depose a healthy leader. PreVote and
 // CheckQuorum keep a node that was merely slow from bumping everyone's term.
 import { RatifyError } from '../errors.js';
+import { LOG_FORMATS, type LogFormat } from '../log-format.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import type { Member, NodeId } from '../raft/types.js';
 import { txConfigDefaults, validateTxConfig, type TxConfig } from '../tx/config.js';
@@ -88,6 +89,8 @@ export interface NodeConfig {
   /** Seed of the election-timeout randomness; null seeds from crypto. */
   readonly seed: number | null;
   readonly logLevel: LogLevel;
+  /** JSON lines, or readable lines for a terminal (src/log-format.ts); `auto` picks by whether stdout is a terminal. */
+  readonly logFormat: LogFormat;
   readonly stateMachine: StateMachineKind;
   readonly tx: TxConfig;
 }
@@ -145,6 +148,7 @@ export const nodeConfigDefaults = {
   checkQuorum: true,
   seed: null,
   logLevel: 'info',
+  logFormat: 'auto',
   stateMachine: 'tx',
 } as const satisfies Partial<Record<FieldName, unknown>>;
 
@@ -357,6 +361,12 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
   checkQuorum: { flag: 'check-quorum', env: 'RATIFY_CHECK_QUORUM', description: 'leader steps down without a quorum (true|false)', parse: parseBoolean },
   seed: { flag: 'seed', env: 'RATIFY_SEED', description: 'seed of election randomness', defaultHelp: 'random', parse: parseNullable(int) },
   logLevel: { flag: 'log-level', env: 'RATIFY_LOG_LEVEL', description: LOG_LEVELS.join('|'), parse: parseOneOf(LOG_LEVELS) },
+  logFormat: {
+    flag: 'log-format',
+    env: 'RATIFY_LOG_FORMAT',
+    description: 'auto (readable on a terminal, JSON lines otherwise) | json | pretty',
+    parse: parseOneOf(LOG_FORMATS),
+  },
   stateMachine: {
     flag: 'state-machine',
     env: 'RATIFY_STATE_MACHINE',

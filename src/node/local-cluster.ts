@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { formatLogLine, type PrettyOptions } from '../log-format.js';
 
 export interface LocalClusterOptions {
   readonly nodes: number;
@@ -16,6 +17,8 @@ export interface LocalClusterOptions {
   readonly cliPath: string;
   /** Flags passed to every child unchanged. */
   readonly extraArgs: readonly string[];
+  /** Relay the children's JSON log lines as readable lines (this process's stdout is a terminal). */
+  readonly relayPretty?: PrettyOptions;
 }
 
 export const LOCAL_CLUSTER_NODES_MAX = 9;
@@ -123,8 +126,8 @@ export function runLocalCluster(o: LocalClusterOptions): Promise<number> {
     const args = [...NODE_HEAP_FLAGS, o.cliPath, 'node', ...plan.args];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: nodeProcessEnv() });
     const child: Child = { id, url: plan.url, proc, exited: false };
-    prefixLines(proc.stdout, id, process.stdout);
-    prefixLines(proc.stderr, id, process.stderr);
+    prefixLines(proc.stdout, id, process.stdout, o.relayPretty);
+    prefixLines(proc.stderr, id, process.stderr, o.relayPretty);
     return child;
   });
   printEndpoints(children, o.dataDir);
@@ -163,9 +166,18 @@ function printEndpoints(children: readonly Child[], dataDir: string): void {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-function prefixLines(stream: NodeJS.ReadableStream | null, id: string, out: NodeJS.WritableStream): void {
+function prefixLines(stream: NodeJS.ReadableStream | null, id: string, out: NodeJS.WritableStream, pretty: PrettyOptions | undefined): void {
   if (stream === null) return;
-  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(`[${id}] ${line}\n`));
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(relayLine(id, line, pretty)));
+}
+
+/** A child's output line as this process prints it: prefixed with the node id, readable when `pretty` (JSON lines only; others unchanged). */
+export function relayLine(id: string, line: string, pretty: PrettyOptions | undefined): string {
+  const text = pretty === undefined ? line : formatLogLine(line, pretty);
+  return text
+    .split('\n')
+    .map((l) => `[${id}] ${l}\n`)
+    .join('');
 }
 
 async function stopChildren(children: readonly Child[]): Promise<void> {
