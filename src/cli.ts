@@ -7,11 +7,14 @@
 // runtime error, 2 on an invalid configuration, 3 when the data directory fails its
 // integrity checks (the node refuses to serve; restore the directory or wipe it and
 // re-add the node).
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { isRatifyError } from './errors.js';
-import { configFields, resolveNodeConfig, txConfigFields, type NodeConfig } from './node/config.js';
-import { runLocalCluster, validateLocalCluster } from './node/local-cluster.js';
+import { colorLogs } from './log-format.js';
+import { preflightLocalCluster } from './node/cluster-preflight.js';
+import { resolveNodeConfig, type NodeConfig } from './node/config.js';
+import { planLocalCluster, runLocalCluster, validateLocalCluster } from './node/local-cluster.js';
+import { addNodeOptions, nodeSources } from './node/node-options.js';
 import { installSignalHandlers, startNode } from './node/server.js';
 
 const EXIT_FATAL = 1;
@@ -19,50 +22,23 @@ const EXIT_CONFIG = 2;
 const EXIT_DATA_CORRUPT = 3;
 
 function nodeCommand(): Command {
-  const cmd = new Command('node').description('run one Ratify node');
-  // Defaults are shown as text, never set as commander defaults: a commander default
-  // would count as a flag and override the environment and the config file.
-  cmd.option('--config <file>', 'JSON config file (flags > RATIFY_* env > file > defaults) (default: none)');
-  for (const f of configFields()) cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} ${defaultNote(f.defaultText)} [env ${f.env}]`));
-  cmd.option('--tx <key=value...>', 'transaction-layer setting (repeatable), e.g. --tx maxParticipants=32; keys and defaults below (default: none) [env RATIFY_TX_<KEY>]');
-  cmd.addHelpText('after', txSettingsHelp());
+  const cmd = addNodeOptions(new Command('node').description('run one Ratify node'));
   cmd.action(async (opts: Record<string, unknown>) => {
-    const config = loadConfigOrExit(cmd, opts);
+    const config = loadConfigOrExit(opts);
     await runNode(config);
   });
   return cmd;
 }
 
-function defaultNote(defaultText: string): string {
-  return defaultText === 'required' ? '(required)' : `(default: ${defaultText})`;
-}
-
-function txSettingsHelp(): string {
-  const fields = txConfigFields();
-  const width = Math.max(...fields.map((f) => f.key.length));
-  const lines = fields.map((f) => `  ${f.key.padEnd(width)}  (default: ${f.defaultText}) [env ${f.env}]`);
-  return `\nTransaction-layer settings (--tx key=value):\n${lines.join('\n')}\n`;
-}
-
-function loadConfigOrExit(cmd: Command, opts: Record<string, unknown>): NodeConfig {
-  const flags: Record<string, unknown> = {};
-  for (const f of configFields()) {
-    const value = opts[new Option(`--${f.flag} <value>`).attributeName()];
-    if (value !== undefined) flags[f.name] = value;
-  }
+function loadConfigOrExit(opts: Record<string, unknown>): NodeConfig {
   try {
-    return resolveNodeConfig({
-      flags,
-      env: process.env,
-      ...(typeof opts['config'] === 'string' ? { file: opts['config'] } : {}),
-      txFlags: Array.isArray(opts['tx']) ? (opts['tx'] as string[]) : [],
-    });
+    return resolveNodeConfig({ ...nodeSources(opts), env: process.env });
   } catch (err) {
     if (!isRatifyError(err, 'CONFIG_INVALID')) throw err;
     const errors = err.details?.['errors'];
     process.stderr.write(`ratify node: invalid configuration\n`);
     for (const e of Array.isArray(errors) ? errors : [err.message]) process.stderr.write(`  - ${String(e)}\n`);
-    process.stderr.write(`(see: ${cmd.name()} --help)\n`);
+    process.stderr.write(`(see: ratify node --help)\n`);
     process.exit(EXIT_CONFIG);
   }
 }
@@ -111,7 +87,19 @@ function clusterCommand(): Command {
       for (const e of errors) process.stderr.write(`ratify cluster: ${e}\n`);
       process.exit(EXIT_CONFIG);
     }
-    process.exit(await runLocalCluster(options));
+    // Every node's whole configuration, before anything is spawned or printed.
+    const preflight = preflightLocalCluster(planLocalCluster(options), process.env);
+    if (preflight.problems.length > 0) {
+      process.stderr.write('ratify cluster: invalid node configuration, no node started\n');
+      for (const p of preflight.problems) process.stderr.write(`  - ${p}\n`);
+      process.stderr.write('(see: ratify node --help)\n');
+      process.exit(EXIT_CONFIG);
+    }
+    // The nodes write to a pipe, so `auto` gives JSON lines there; on a terminal this
+    // process makes them readable as it relays them.
+    const terminal = process.stdout.isTTY === true;
+    const relayPretty = preflight.configs[0]?.logFormat === 'auto' && terminal ? { color: colorLogs(terminal), omitNodeId: true } : undefined;
+    process.exit(await runLocalCluster({ ...options, ...(relayPretty === undefined ? {} : { relayPretty }) }));
   });
   return cmd;
 }

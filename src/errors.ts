@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: { status: 413, description: 'The request body exceeds the configured limit.' },
   TOO_MANY_PARTICIPANTS: { status: 413, description: 'The transaction would exceed the configured participant limit.' },
   URI_TOO_LONG: { status: 414, description: 'A path parameter (an id or key) in the URL is longer than any valid one.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request has a body in a content type the endpoint does not take (or none): send JSON with content-type: application/json (peers: the Raft types).' },
   TOO_MANY_PENDING: { status: 429, description: 'Too many uncommitted proposals or active transactions; back off and retry.' },
   INTERNAL: { status: 500, description: 'An unexpected error; the logs carry the cause.' },
   HEURISTIC_OUTCOME: { status: 500, description: 'A participant\'s prepared work was already finished the other way outside Ratify (for example a manual ROLLBACK PREPARED); an operator must reconcile it.' },

@@ -4,6 +4,7 @@
 // term is read through a mixin at write time, because the logger is created before
 // the Raft node exists and the term keeps changing afterwards.
 import { destination, pino, stdTimeFunctions, type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
+import { formatLogLine, type PrettyOptions } from './log-format.js';
 
 export type { Logger } from 'pino';
 
@@ -17,6 +18,8 @@ export interface LoggerOptions {
   readonly term?: () => number | undefined;
   /** Defaults to stdout. Tests pass a stream to capture lines. */
   readonly destination?: DestinationStream;
+  /** Readable lines instead of JSON (a terminal, see log-format.ts); absent: JSON. */
+  readonly pretty?: PrettyOptions;
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
@@ -31,10 +34,16 @@ export function createLogger(opts: LoggerOptions): Logger {
         return term === undefined ? {} : { term };
       },
     },
-    // pino's default destination is a sync stdout sonic-boom; keep that so a fatal
-    // line is on the terminal before the process exits.
-    opts.destination ?? destination({ dest: 1, sync: true }),
+    opts.destination ?? stdoutDestination(opts.pretty),
   );
+}
+
+// pino's default destination is a sync stdout sonic-boom; keep that so a fatal
+// line is on the terminal before the process exits. Pretty lines go through it too.
+function stdoutDestination(pretty: PrettyOptions | undefined): DestinationStream {
+  const stdout = destination({ dest: 1, sync: true });
+  if (pretty === undefined) return stdout;
+  return { write: (line: string) => void stdout.write(formatLogLine(line, pretty)) };
 }
 
 /** A logger that drops everything (unit tests). */

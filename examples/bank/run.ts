@@ -14,6 +14,7 @@ import type { TransactionView } from '../../src/sdk/client-types.js';
 import { spawnBank, spawnCluster, waitForLeader, type Spawned, type SpawnedBank } from './processes.js';
 import type { LedgerTxRecord } from './ledger-records.js';
 import { parseRunOptions, USAGE, type RunOptions } from './run-options.js';
+import { seedAccounts } from './seed.js';
 import { transferParticipants, type AccountRef } from './transfer.js';
 
 interface Transfer {
@@ -174,15 +175,8 @@ function checkInvariants(before: AccountsReply[], after: AccountsReply[]): boole
 
 async function seed(banks: SpawnedBank[]): Promise<void> {
   for (const bank of banks) {
-    for (const [name, balance] of Object.entries(SEED[bank.name] ?? {})) {
-      const res = await request(`${bank.url}/accounts`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name, balance }),
-      });
-      await res.body.dump();
-      if (res.statusCode !== 201) throw new Error(`seeding ${bank.name}/${name} answered ${res.statusCode}`);
-    }
+    const { kept } = await seedAccounts(bank.url, SEED[bank.name] ?? {});
+    if (kept.length > 0) say(`${bank.name}: kept accounts ${kept.join(', ')} from an earlier run in this data directory`);
   }
 }
 

@@ -238,7 +238,7 @@ export function distDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'ratify') return join(dir, 'dist');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === '@ratify-tx/ratify') return join(dir, 'dist');
     dir = dirname(dir);
   }
   throw new Error('cannot find the ratify package root above scripts/chaos');

@@ -1,8 +1,9 @@
 // One error shape for every reply: {error: {code, message, ...details}}, and the
 // one place that maps an error onto it. RatifyError keeps its code and status;
-// fastify's own client errors map to VALIDATION_FAILED / BODY_TOO_LARGE /
-// URI_TOO_LONG; anything else is a 500 INTERNAL whose cause goes to the log,
-// never to the client.
+// fastify's own client errors map to VALIDATION_FAILED (with a message that names
+// the field and what was expected, validation-messages.ts) / UNSUPPORTED_MEDIA_TYPE /
+// BODY_TOO_LARGE / URI_TOO_LONG; anything else is a 500 INTERNAL whose cause goes
+// to the log, never to the client.
 //
 // The node's app installs the handler once at its root (installErrorHandling);
 // every route group inherits it. The participant SDK's fastify plugin runs inside
@@ -10,6 +11,7 @@
 // own encapsulated context: the same mapping, the same shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RatifyError, isRatifyError } from '../errors.js';
+import { describeIssues } from './validation-messages.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -24,14 +26,21 @@ export interface BodyLimit {
   readonly setting?: string | undefined;
 }
 
-/** `limit`, when known, is named in a 413's message. */
-export function toRatifyError(err: unknown, limit?: BodyLimit): RatifyError {
+/** `limit`, when known, is named in a 413's message; `contentType`, the request's, in a 415's. */
+export function toRatifyError(err: unknown, limit?: BodyLimit, contentType?: string): RatifyError {
   if (isRatifyError(err)) return err;
   const fe = err as Partial<FastifyError> | null;
   if (fe === null || typeof fe !== 'object') return new RatifyError('INTERNAL', 'internal error', { cause: err });
   if (Array.isArray(fe.validation)) {
-    const issues = fe.validation.map((v) => ({ path: v.instancePath, message: v.message ?? 'invalid' }));
-    return new RatifyError('VALIDATION_FAILED', fe.message ?? 'validation failed', { cause: err, details: { issues } });
+    const issues = describeIssues(fe.validationContext ?? 'request', fe.validation);
+    const message = issues.length === 0 ? (fe.message ?? 'validation failed') : issues.map((i) => i.message).join('; ');
+    return new RatifyError('VALIDATION_FAILED', message, { cause: err, details: { issues } });
+  }
+  // A body in a type no route here parses: no content-type (curl -d without -H sends
+  // a form), text/plain, a form. The hint says what to send instead.
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.statusCode === 415) {
+    const given = contentType === undefined || contentType === '' ? 'no content-type' : `content-type ${JSON.stringify(contentType)}`;
+    return new RatifyError('UNSUPPORTED_MEDIA_TYPE', `a request body with ${given} is not accepted: send JSON with the header "content-type: application/json"`, { cause: err });
   }
   if (fe.code === 'FST_ERR_MAX_PARAM_LENGTH' || fe.statusCode === 414) {
     return new RatifyError('URI_TOO_LONG', 'a path parameter is longer than any valid id or key', { cause: err });
@@ -39,8 +48,7 @@ export function toRatifyError(err: unknown, limit?: BodyLimit): RatifyError {
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fe.statusCode === 413) {
     return new RatifyError('BODY_TOO_LARGE', `the request body exceeds ${describeLimit(limit)}`, { cause: err });
   }
-  // fastify's own client errors (bad JSON, unsupported media type, ...) carry safe messages.
-  // No code maps to 415, so a wrong content type is a VALIDATION_FAILED (400) like any other bad input.
+  // fastify's other client errors (bad JSON, an empty JSON body, ...) carry safe messages.
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new RatifyError('VALIDATION_FAILED', fe.message ?? 'bad request', { cause: err });
   }
@@ -51,7 +59,8 @@ export function toRatifyError(err: unknown, limit?: BodyLimit): RatifyError {
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   // Before routing (frameworkErrors) a request may have no route options yet, whatever the types say.
   const route = request.routeOptions as Partial<typeof request.routeOptions> | undefined;
-  const e = toRatifyError(err, route?.bodyLimit === undefined ? undefined : { bytes: route.bodyLimit, setting: route.config?.bodyLimitSetting });
+  const limit = route?.bodyLimit === undefined ? undefined : { bytes: route.bodyLimit, setting: route.config?.bodyLimitSetting };
+  const e = toRatifyError(err, limit, request.headers['content-type']);
   if (e.code === 'INTERNAL') request.log.error({ err, url: request.url, method: request.method }, 'unhandled error in request');
   else if (e.status >= 500) request.log.warn({ code: e.code, url: request.url }, e.message);
   else request.log.debug({ code: e.code, url: request.url }, e.message);

@@ -11,7 +11,10 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
 
-const common: Options = { allErrors: false, useDefaults: true, strict: false };
+// verbose: each error carries its schema, so a message can list the allowed properties
+// and name the type that was sent (validation-messages.ts). It costs nothing until a
+// request fails.
+const common: Options = { allErrors: false, useDefaults: true, strict: false, verbose: true };
 
 type HttpPart = 'body' | 'querystring' | 'params' | 'headers';
 
@@ -23,6 +26,10 @@ function makeCompilers(): Record<HttpPart, Ajv> {
 
 /** Install on a fastify instance before registering routes. Tests of route plugins use it too. */
 export function installStrictValidation(app: FastifyInstance): void {
+  // Bodies are JSON. fastify also parses text/plain by default, which turned a body
+  // sent as text into "body must be object"; without the parser it is 415
+  // UNSUPPORTED_MEDIA_TYPE with a hint, like a form or a body with no content-type.
+  app.removeContentTypeParser('text/plain');
   const compilers = makeCompilers();
   app.setValidatorCompiler(({ schema, httpPart }: { schema: FastifySchema; httpPart?: string }) => {
     const part = (httpPart ?? 'body') as HttpPart;

@@ -11,14 +11,16 @@
 // while an event-loop stall of a couple of hundred milliseconds on a loaded 2-core box
 // (GC, a slow fsync callback) does not depose a healthy leader. PreVote and
 // CheckQuorum keep a node that was merely slow from bumping everyone's term.
-import { readFileSync } from 'node:fs';
 import { RatifyError } from '../errors.js';
 import { JSON_DEPTH_MAX_DEFAULT } from '../http/json-body.js';
 import { ClientTokens, loadClientTokens } from '../http/tokens.js';
+import { LOG_FORMATS, type LogFormat } from '../log-format.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import type { Member, NodeId } from '../raft/types.js';
 import { txConfigDefaults, validateTxConfig, type TxConfig } from '../tx/config.js';
+import { readConfigFile } from './config-file.js';
 import { isLoopbackHost } from './loopback.js';
+import { isHttpUrl, listenFromPeers, peerUrlError } from './peer-urls.js';
 import { parseSecretList, readSecretFile, secretErrors } from './secrets.js';
 
 export const STATE_MACHINES = ['tx', 'kv'] as const;
@@ -95,6 +97,8 @@ export interface NodeConfig {
   /** Seed of the election-timeout randomness; null seeds from crypto. */
   readonly seed: number | null;
   readonly logLevel: LogLevel;
+  /** JSON lines, or readable lines for a terminal (src/log-format.ts); `auto` picks by whether stdout is a terminal. */
+  readonly logFormat: LogFormat;
   readonly stateMachine: StateMachineKind;
   /** File of client API tokens (src/http/tokens.ts); RATIFY_TOKENS holds them inline instead. Null: none. */
   readonly tokensFile: string | null;
@@ -161,6 +165,7 @@ export const nodeConfigDefaults = {
   checkQuorum: true,
   seed: null,
   logLevel: 'info',
+  logFormat: 'auto',
   stateMachine: 'tx',
   tokensFile: null,
   ownTransactionsOnly: null,
@@ -382,6 +387,12 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
   checkQuorum: { flag: 'check-quorum', env: 'RATIFY_CHECK_QUORUM', description: 'leader steps down without a quorum (true|false)', parse: parseBoolean },
   seed: { flag: 'seed', env: 'RATIFY_SEED', description: 'seed of election randomness', defaultHelp: 'random', parse: parseNullable(int) },
   logLevel: { flag: 'log-level', env: 'RATIFY_LOG_LEVEL', description: LOG_LEVELS.join('|'), parse: parseOneOf(LOG_LEVELS) },
+  logFormat: {
+    flag: 'log-format',
+    env: 'RATIFY_LOG_FORMAT',
+    description: 'auto (readable on a terminal, JSON lines otherwise) | json | pretty',
+    parse: parseOneOf(LOG_FORMATS),
+  },
   stateMachine: {
     flag: 'state-machine',
     env: 'RATIFY_STATE_MACHINE',
@@ -452,13 +463,11 @@ export interface ConfigSources {
 
 /** Layer the sources, parse, and validate. Throws RatifyError('CONFIG_INVALID') naming every bad value. */
 export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
-  const errors: string[] = [];
-  const fileRaw = sources.file === undefined ? {} : readConfigFile(sources.file);
+  const file = sources.file === undefined ? { values: {}, errors: [] } : readConfigFile(sources.file, configFields());
+  const errors: string[] = [...file.errors];
+  const fileRaw: Record<string, unknown> = file.values;
   const envRaw = envValues(sources.env ?? {});
   const layered: Record<string, unknown> = { ...fileRaw, ...envRaw, ...(sources.flags ?? {}) };
-  for (const key of Object.keys(fileRaw)) {
-    if (key !== 'tx' && !(key in FIELDS)) errors.push(`config file: unknown setting "${key}" (valid: ${[...fieldNames(), 'tx'].join(', ')})`);
-  }
   const parsed: Record<string, unknown> = { ...nodeConfigDefaults };
   for (const name of Object.keys(FIELDS) as FieldName[]) {
     const value = layered[name];
@@ -473,8 +482,9 @@ export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
     if (parsed[name] === undefined) errors.push(`${name} is required (--${FIELDS[name].flag} or ${FIELDS[name].env})`);
   }
   if (parsed['listen'] === undefined && errors.length === 0) {
-    const own = (parsed['peers'] as Member[]).find((m) => m.id === parsed['id']);
-    if (own !== undefined) parsed['listen'] = listenFromUrl(own.url);
+    const listen = listenFromPeers(parsed['id'] as NodeId, parsed['peers'] as Member[]);
+    if ('errors' in listen) errors.push(...listen.errors);
+    else parsed['listen'] = listen;
   }
   resolveSecretFile(parsed, errors);
   parsed['tx'] = resolveTxConfig(fileRaw['tx'], sources.env ?? {}, sources.txFlags ?? [], errors);
@@ -510,25 +520,6 @@ function clientTokensOf(file: string | null, env: Readonly<Record<string, string
   }
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new RatifyError('CONFIG_INVALID', `config file ${path} cannot be read: ${(e as Error).message}`, { cause: e });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new RatifyError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new RatifyError('CONFIG_INVALID', `config file ${path} must hold a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
-
 function envValues(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of Object.keys(FIELDS) as FieldName[]) {
@@ -536,16 +527,6 @@ function envValues(env: Readonly<Record<string, string | undefined>>): Record<st
     if (v !== undefined) out[name] = v;
   }
   return out;
-}
-
-function listenFromUrl(url: string): ListenAddress | undefined {
-  try {
-    const u = new URL(url);
-    const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
-    return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
-  } catch {
-    return undefined; // validateNodeConfig reports the bad URL itself
-  }
 }
 
 /**
@@ -734,19 +715,11 @@ function peerErrors(id: NodeId, peers: readonly Member[]): string[] {
     if (!ID_PATTERN.test(p.id)) errors.push(`peer id (${show(p.id)}) must match ${ID_PATTERN.source}`);
     if (seen.has(p.id)) errors.push(`peer id (${show(p.id)}) appears more than once`);
     seen.add(p.id);
-    if (!isHttpUrl(p.url)) errors.push(`peer ${p.id} url (${show(p.url)}) must be an http(s) URL`);
+    const badUrl = peerUrlError(p.id, p.url);
+    if (badUrl !== null) errors.push(badUrl);
   }
   if (!seen.has(id)) errors.push(`peers (${[...seen].join(', ')}) must include this node's id (${show(id)})`);
   return errors;
-}
-
-function isHttpUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
 }
 
 function txErrors(tx: TxConfig): string[] {

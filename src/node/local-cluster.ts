@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { formatLogLine, type PrettyOptions } from '../log-format.js';
 
 export interface LocalClusterOptions {
   readonly nodes: number;
@@ -16,6 +17,8 @@ export interface LocalClusterOptions {
   readonly cliPath: string;
   /** Flags passed to every child unchanged. */
   readonly extraArgs: readonly string[];
+  /** Relay the children's JSON log lines as readable lines (this process's stdout is a terminal). */
+  readonly relayPretty?: PrettyOptions;
 }
 
 export const LOCAL_CLUSTER_NODES_MAX = 9;
@@ -95,20 +98,36 @@ function usesTls(extraArgs: readonly string[]): boolean {
   return extraArgs.some((a) => a === '--tls-cert' || a.startsWith('--tls-cert='));
 }
 
-/** Runs until a signal stops it; resolves with the exit code to use. */
-export function runLocalCluster(o: LocalClusterOptions): Promise<number> {
+/** One node of the cluster: its id, URL, data directory and `ratify node` arguments. */
+export interface LocalNodePlan {
+  readonly id: string;
+  readonly url: string;
+  readonly dataDir: string;
+  readonly args: readonly string[];
+}
+
+export function planLocalCluster(o: LocalClusterOptions): LocalNodePlan[] {
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const scheme = usesTls(o.extraArgs) ? 'https' : 'http';
   const urlOf = (i: number): string => `${scheme}://${o.host}:${o.basePort + i}`;
   const peers = ids.map((id, i) => `${id}=${urlOf(i)}`).join(',');
-  const children: Child[] = ids.map((id, i) => {
+  return ids.map((id, i) => {
     const dataDir = resolve(join(o.dataDir, id));
+    const args = ['--id', id, '--listen', `${o.host}:${o.basePort + i}`, '--peers', peers, '--data', dataDir, ...nodeArgsFor(id, o.extraArgs)];
+    return { id, url: urlOf(i), dataDir, args };
+  });
+}
+
+/** Runs until a signal stops it; resolves with the exit code to use. Check the plan first (cluster-preflight.ts). */
+export function runLocalCluster(o: LocalClusterOptions): Promise<number> {
+  const children: Child[] = planLocalCluster(o).map((plan) => {
+    const { id, dataDir } = plan;
     mkdirSync(dataDir, { recursive: true });
-    const args = [...NODE_HEAP_FLAGS, o.cliPath, 'node', '--id', id, '--listen', `${o.host}:${o.basePort + i}`, '--peers', peers, '--data', dataDir, ...nodeArgsFor(id, o.extraArgs)];
+    const args = [...NODE_HEAP_FLAGS, o.cliPath, 'node', ...plan.args];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: nodeProcessEnv() });
-    const child: Child = { id, url: urlOf(i), proc, exited: false };
-    prefixLines(proc.stdout, id, process.stdout);
-    prefixLines(proc.stderr, id, process.stderr);
+    const child: Child = { id, url: plan.url, proc, exited: false };
+    prefixLines(proc.stdout, id, process.stdout, o.relayPretty);
+    prefixLines(proc.stderr, id, process.stderr, o.relayPretty);
     return child;
   });
   printEndpoints(children, o.dataDir);
@@ -147,9 +166,18 @@ function printEndpoints(children: readonly Child[], dataDir: string): void {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-function prefixLines(stream: NodeJS.ReadableStream | null, id: string, out: NodeJS.WritableStream): void {
+function prefixLines(stream: NodeJS.ReadableStream | null, id: string, out: NodeJS.WritableStream, pretty: PrettyOptions | undefined): void {
   if (stream === null) return;
-  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(`[${id}] ${line}\n`));
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(relayLine(id, line, pretty)));
+}
+
+/** A child's output line as this process prints it: prefixed with the node id, readable when `pretty` (JSON lines only; others unchanged). */
+export function relayLine(id: string, line: string, pretty: PrettyOptions | undefined): string {
+  const text = pretty === undefined ? line : formatLogLine(line, pretty);
+  return text
+    .split('\n')
+    .map((l) => `[${id}] ${l}\n`)
+    .join('');
 }
 
 async function stopChildren(children: readonly Child[]): Promise<void> {

@@ -371,7 +371,9 @@ export class RaftNode implements ClusterNode {
     if (!res.ok) throw this.refusal(res.reason, res.leaderId);
     this.scheduleKick();
     const timeoutMs = opts?.timeoutMs ?? this.electionTimeoutMs() * 4;
-    await this.waitFor(() => this.soft.leaderId === to && this.soft.term > startTerm, timeoutMs, `leadership did not move to ${to}`);
+    // To the node that already leads: the core accepts it as a no-op, and no new term will come.
+    const done = (): boolean => this.soft.leaderId === to && (this.soft.term > startTerm || to === this.nodeId);
+    await this.waitFor(done, timeoutMs, `leadership did not move to ${to}`);
   }
 
   electionTimeoutMs(): number {

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../http/app.js';
 import { Draining } from '../http/draining.js';
+import { colorLogs, prettyLogs, type LogFormat, type PrettyOptions } from '../log-format.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createMetrics, registerTransportMetrics, type Metrics } from '../metrics.js';
 import type { StateMachine } from '../raft/state-machine.js';
@@ -18,6 +19,7 @@ import { HttpTransport } from '../transport/http-transport.js';
 import { createTxService } from '../tx/service.js';
 import { createTxStateMachine } from '../tx/state-machine.js';
 import type { NodeConfig } from './config.js';
+import { effectiveConfig } from './effective-config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
 import { readTestSwitches } from './test-switches.js';
@@ -43,9 +45,16 @@ export interface StartNodeOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** Readable log lines when stdout is a terminal (or --log-format pretty); JSON lines otherwise. */
+function stdoutFormat(format: LogFormat): { pretty?: PrettyOptions } {
+  const terminal = process.stdout.isTTY === true;
+  return prettyLogs(format, terminal) ? { pretty: { color: colorLogs(terminal) } } : {};
+}
+
 export async function startNode(config: NodeConfig, opts: StartNodeOptions = {}): Promise<RunningNode> {
   let raftNode: RaftNode | null = null;
-  const logger = opts.logger ?? createLogger({ level: config.logLevel, nodeId: config.id, term: () => raftNode?.term });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel, nodeId: config.id, term: () => raftNode?.term, ...stdoutFormat(config.logFormat) });
+  logger.info({ config: effectiveConfig(config) }, 'effective configuration (flags > RATIFY_* env > config file > defaults; secrets redacted)');
   const tls = loadTlsMaterial(config);
   mkdirSync(config.dataDir, { recursive: true });
   const parts: Parts = {

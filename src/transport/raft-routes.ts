@@ -2,7 +2,7 @@
 //
 // Checks, in this order:
 //   1. peer authentication (the app's auth hook)   401 UNAUTHORIZED / 403 FORBIDDEN
-//   2. content type and size                       400 VALIDATION_FAILED / 413 BODY_TOO_LARGE
+//   2. content type and size                       415 UNSUPPORTED_MEDIA_TYPE / 413 BODY_TOO_LARGE
 //   2b. the body is the one the opening signed     401 UNAUTHORIZED (with a cluster secret)
 //   3. decode + validate every message             400 VALIDATION_FAILED
 //   4. cluster id                                  403 FORBIDDEN
@@ -13,8 +13,10 @@
 // Authentication comes first, in the app's onRequest hook (src/http/auth.ts,
 // `access: 'peer'`), so that an unauthenticated caller never gets this node to
 // buffer or decode a body. Errors go through the app's one handler
-// (src/http/error-handler.ts); a wrong content type answers 400
-// VALIDATION_FAILED, not 415: every error code maps to one status and no code has 415.
+// (src/http/error-handler.ts); a wrong content type answers 415
+// UNSUPPORTED_MEDIA_TYPE, as on every other route. (It was 400 while no code had 415.
+// No sender reacts to either status: nodes always send the right type, and the
+// transport treats both as a failed delivery, so mixed versions are unaffected.)
 //
 // On success the reply is 204 and the messages go to onMessages, which must
 // only enqueue them: the node processes them asynchronously.
@@ -117,7 +119,9 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
 
 function requireContentType(request: FastifyRequest, expected: string): void {
   const given = request.headers['content-type'];
-  if (given?.split(';')[0]?.trim().toLowerCase() !== expected) throw new RatifyError('VALIDATION_FAILED', `content-type must be ${expected}`);
+  if (given?.split(';')[0]?.trim().toLowerCase() !== expected) {
+    throw new RatifyError('UNSUPPORTED_MEDIA_TYPE', `content-type must be ${expected} (got ${given === undefined ? 'none' : JSON.stringify(given)})`);
+  }
 }
 
 /** Step 2b: with a cluster secret, the body must hash to what the sender signed in its opening. */

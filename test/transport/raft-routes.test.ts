@@ -197,15 +197,15 @@ describe('raftRoutes', () => {
     expect(res.json()).toMatchObject({ error: { code: 'BODY_TOO_LARGE' } });
   });
 
-  it('refuses other content types with 400 VALIDATION_FAILED (not 415: no error code maps to 415)', async () => {
+  it('refuses other content types with 415 UNSUPPORTED_MEDIA_TYPE, like every route', async () => {
     await build();
     for (const type of ['application/json', 'text/plain', 'application/octet-stream']) {
       const res = await post(type === 'application/json' ? '{"v":1}' : 'hello', { 'content-type': type });
-      expect(res.statusCode).toBe(400);
-      expect(res.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/application\/msgpack/) } });
+      expect(res.statusCode).toBe(415);
+      expect(res.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringMatching(/application\/msgpack/) } });
     }
     const none = await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers: messagesHeaders(N2, new Uint8Array(0)) });
-    expect(none.statusCode).toBe(400);
+    expect(none.statusCode).toBe(415);
   });
 
   it('answers 500 INTERNAL when the node cannot take the messages', async () => {

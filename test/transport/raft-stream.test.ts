@@ -250,7 +250,7 @@ describe('Raft streams', () => {
         // A removed sender, properly signed (any holder of the secret can sign as any id).
         [good({ ...N1, from: 'n9' }).headers, 410, /MEMBER_REMOVED.*"appliedIndex":3/],
         [{ ...good().headers, [FROM_HEADER]: '%E0%A4%A' }, 401, /UNAUTHORIZED/],
-        [{ ...good().headers, 'content-type': 'application/msgpack' }, 400, /VALIDATION_FAILED/],
+        [{ ...good().headers, 'content-type': 'application/msgpack' }, 415, /UNSUPPORTED_MEDIA_TYPE/],
       ];
       for (const [headers, status, body] of cases) {
         const s = await openStream(n2.url, headers);
