@@ -11,6 +11,9 @@ import type { InteractionEnv } from './env.js';
 
 type Value = string | readonly string[];
 
+/** A check that does not hold: the scenario's behaviour is wrong, not the script's syntax. */
+export class CheckFailure extends Error {}
+
 /** What `check <ids...> key=value` can ask of a node. Lists are written `(a,b)`. */
 const NODE_PROPS: Record<string, (c: Cluster, id: NodeId) => Value> = {
   role: (c, id) => c.core(id).status().role,
@@ -90,7 +93,7 @@ function check(env: InteractionEnv, args: Args): void {
     }
   }
   if (checked === 0) throw new ScriptError('check needs at least one key=value: a check of nothing passes always');
-  if (failures.length > 0) throw new ScriptError(`check failed:\n  ${failures.join('\n  ')}`);
+  if (failures.length > 0) throw new CheckFailure(`check failed:\n  ${failures.join('\n  ')}`);
 }
 
 export const CHECK_COMMANDS: Record<string, Command> = {

@@ -38,6 +38,9 @@ export class InteractionEnv {
     try {
       command.run(this, args);
       args.done();
+    } catch (e) {
+      if (e instanceof ScriptError) e.message += `\n  usage: ${command.usage}`;
+      throw e;
     } finally {
       if (override !== undefined) this.level = saved;
     }
@@ -147,12 +150,12 @@ export class InteractionEnv {
 
   /** Ticks `id` alone until it starts a (pre-)campaign (Cluster.campaign, without the stabilize). */
   campaign(id: NodeId): void {
-    const core = (): ReturnType<Cluster['core']> => this.cluster.core(id);
-    const waiting = (): boolean => core().status().role === 'follower' || core().status().role === 'learner';
+    const core = this.cluster.core(id);
+    const waiting = (): boolean => core.status().role === 'follower' || core.status().role === 'learner';
     let ticks = 0;
-    for (; ticks < CAMPAIGN_TICKS_MAX && waiting(); ticks++) this.cluster.tick(id);
+    for (; ticks < CAMPAIGN_TICKS_MAX && waiting(); ticks++) core.tick();
     if (waiting()) throw new ScriptError(`${id} did not campaign within ${CAMPAIGN_TICKS_MAX} ticks`);
-    const s = core().status();
+    const s = core.status();
     this.print(`${id} campaigns after ${ticks} ticks: ${s.role} at term ${s.term}`);
   }
 
