@@ -71,7 +71,7 @@ const MESSAGE_TYPES = {
   readIndexResp: true,
 } as const satisfies Record<MessageType, true>;
 
-function isMessageType(x: unknown): x is MessageType {
+export function isMessageType(x: unknown): x is MessageType {
   return typeof x === 'string' && Object.hasOwn(MESSAGE_TYPES, x);
 }
 

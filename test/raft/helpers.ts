@@ -96,6 +96,20 @@ export interface TestNode {
   appliedEntries: Entry[];
 }
 
+/** What became of a message the network handled. */
+export type MessageFate = 'stepped' | 'cut' | 'no-node';
+
+/**
+ * Listens to what the cluster does, without changing it: the interaction scripts
+ * (interaction/) print a trace from these calls.
+ */
+export interface ClusterObserver {
+  /** A node's Ready, before it is persisted, sent, applied and advanced. */
+  ready?(id: NodeId, rd: Ready): void;
+  /** A message left the in-flight list: stepped into its receiver, or lost. */
+  message?(m: Message, fate: MessageFate): void;
+}
+
 export interface ClusterOptions {
   readonly config?: Partial<RaftConfig>;
   /** Members every node bootstraps with; defaults to all ids as voters. */
@@ -109,6 +123,7 @@ export class Cluster {
   /** Directed links that drop everything: "a->b". */
   private readonly cut = new Set<string>();
   private readonly members: readonly Member[];
+  observer: ClusterObserver = {};
 
   constructor(
     ids: readonly NodeId[],
@@ -152,6 +167,7 @@ export class Cluster {
     const n = this.node(id);
     if (!n.core.hasReady()) return false;
     const rd = n.core.ready();
+    this.observer.ready?.(id, rd);
     n.disk.save(rd);
     this.inFlight.push(...rd.messages);
     if (rd.snapshot !== null) {
@@ -189,7 +205,11 @@ export class Cluster {
         this.inFlight.push(m);
         continue;
       }
-      if (this.cut.has(`${m.from}->${m.to}`) || !this.nodes.has(m.to)) continue;
+      if (this.cut.has(`${m.from}->${m.to}`) || !this.nodes.has(m.to)) {
+        this.observer.message?.(m, this.nodes.has(m.to) ? 'cut' : 'no-node');
+        continue;
+      }
+      this.observer.message?.(m, 'stepped');
       this.core(m.to).step(m);
       n++;
     }
