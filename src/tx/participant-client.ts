@@ -87,8 +87,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
       const body = { txId: req.txId, participant: req.participant, payload: req.payload ?? null, protocol: req.protocol, term: req.term };
       try {
         const answer = await post('prepare', req.url, body, req.term, call);
-        if (answer.status < 200 || answer.status > 299) return { kind: 'failure', error: `prepare answered HTTP ${answer.status}` };
-        return voteOf(answer.body);
+        return prepareResultOf(answer.status, answer.body);
       } catch (e) {
         return { kind: 'failure', error: `prepare failed: ${describe(e)}` };
       }
@@ -97,9 +96,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
       const body = { txId: req.txId, participant: req.participant, term: req.term };
       try {
         const { status, body: answer } = await post(kind, req.url, body, req.term, call);
-        if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(answer, (o) => o.state) };
-        const code = stringField(answer, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
-        return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
+        return deliverResultOf(kind, status, answer);
       } catch (e) {
         return { kind: 'failure', error: `${kind} failed: ${describe(e)}`, code: null };
       }
@@ -108,6 +105,19 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
       await agent.close();
     },
   };
+}
+
+/** A prepare answer (status and parsed body, undefined when it was not JSON) as a result. */
+export function prepareResultOf(status: number, body: unknown): PrepareResult {
+  if (status < 200 || status > 299) return { kind: 'failure', error: `prepare answered HTTP ${status}` };
+  return voteOf(body);
+}
+
+/** A precommit, commit or abort answer (status and parsed body) as a result. */
+export function deliverResultOf(kind: Phase2Kind, status: number, body: unknown): DeliverResult {
+  if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(body, (o) => o.state) };
+  const code = stringField(body, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
+  return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
 }
 
 export function parseVote(text: string): PrepareResult {
