@@ -20,7 +20,7 @@
 //   acknowledged, forever (a refusal naming the other outcome is a violation,
 //   retried like any failure), then complete.
 import { assertNever } from '../raft/types.js';
-import type { VoteEntry } from './commands.js';
+import type { TxCommand, VoteEntry } from './commands.js';
 import type { DeliverResult, PrepareResult } from './participant-client.js';
 import type { Decision, ParticipantRecord, TxRecord, TxState } from './types.js';
 
@@ -31,8 +31,13 @@ export type NextStep =
   /** Not the run's business: active (waiting for commit), or finished. */
   | { readonly kind: 'none' }
   | Decide
-  /** Call `participants` (names, in the record's order); what follows depends on their answers. */
-  | { readonly kind: 'call'; readonly call: ParticipantCallKind; readonly participants: readonly string[] };
+  /**
+   * Call `participants` (names, in the record's order); what follows depends on
+   * their answers. `deadlineAt`: the calls are cut short then, and the phase
+   * concludes with the answers in (prepare only: precommit and phase 2 wait for
+   * every answer, however long).
+   */
+  | { readonly kind: 'call'; readonly call: ParticipantCallKind; readonly participants: readonly string[]; readonly deadlineAt: number | null };
 
 export interface Decide {
   readonly kind: 'decide';
@@ -51,14 +56,14 @@ export function nextStep(tx: TxRecord, nowMs: number): NextStep {
   switch (tx.state) {
     case 'preparing':
       if (nowMs >= tx.deadlineAt) return decide('abort', [], DEADLINE_BEFORE_VOTES);
-      return call('prepare', tx.participants);
+      return call('prepare', tx.participants, tx.deadlineAt);
     case 'precommitted':
       // No deadline: the outcome is commit; only every participant's answer ends this phase.
-      return call('precommit', tx.participants);
+      return call('precommit', tx.participants, null);
     case 'committing':
-      return call('commit', tx.participants.filter((p) => !p.acknowledged));
+      return call('commit', tx.participants.filter((p) => !p.acknowledged), null);
     case 'aborting':
-      return call('abort', tx.participants.filter((p) => !p.acknowledged));
+      return call('abort', tx.participants.filter((p) => !p.acknowledged), null);
     case 'active':
     case 'committed':
     case 'aborted':
@@ -72,6 +77,17 @@ export function nextStep(tx: TxRecord, nowMs: number): NextStep {
 export function sweepAction(tx: { readonly state: TxState; readonly deadlineAt: number }, nowMs: number): 'drive' | 'expire' | 'none' {
   if (tx.state !== 'active') return tx.state === 'committed' || tx.state === 'aborted' ? 'none' : 'drive';
   return nowMs >= tx.deadlineAt ? 'expire' : 'none';
+}
+
+/** The entry that records a conclusion, stamped with the proposer's clock. */
+export function conclusionCommand(txId: string, conclusion: Conclusion, nowMs: number): TxCommand {
+  if (conclusion.kind === 'precommit') return { type: 'precommitted', txId, votes: conclusion.votes, precommittedAt: nowMs };
+  return { type: 'decided', txId, decision: conclusion.decision, votes: conclusion.votes, decidedAt: nowMs, reason: conclusion.reason };
+}
+
+/** The entry that ends phase 2 once `acknowledged` (every participant not acknowledged before) did. */
+export function completionCommand(txId: string, acknowledged: readonly string[], nowMs: number): TxCommand {
+  return { type: 'completed', txId, completedAt: nowMs, acknowledged };
 }
 
 // ---- prepare ----------------------------------------------------------------
@@ -180,8 +196,8 @@ export function violationMessage(call: 'precommit' | 'commit' | 'abort', code: s
   return `PROTOCOL VIOLATION: ${call} refused with ${code} (the participant reached the other outcome on its own); the outcome stays ${outcome}`;
 }
 
-function call(kind: ParticipantCallKind, participants: readonly ParticipantRecord[]): NextStep {
-  return { kind: 'call', call: kind, participants: participants.map((p) => p.name) };
+function call(kind: ParticipantCallKind, participants: readonly ParticipantRecord[], deadlineAt: number | null): NextStep {
+  return { kind: 'call', call: kind, participants: participants.map((p) => p.name), deadlineAt };
 }
 
 function decide(decision: Decision, votes: readonly VoteEntry[], reason: string): Decide {

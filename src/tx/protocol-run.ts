@@ -20,8 +20,10 @@ import type { ParticipantClient, Phase2Kind } from './participant-client.js';
 import { proposeTx, unwrap } from './proposer.js';
 import {
   answerOf,
+  completionCommand,
   concludePrecommit,
   concludePrepare,
+  conclusionCommand,
   nextStep,
   precommitAnswerOf,
   settlesPrecommit,
@@ -88,9 +90,9 @@ async function step(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<v
     case 'call':
       switch (next.call) {
         case 'prepare':
-          return preparePhase(ctx, tx, handle);
+          return preparePhase(ctx, tx, handle, next.deadlineAt);
         case 'precommit':
-          return precommitPhase(ctx, tx, handle);
+          return precommitPhase(ctx, tx, handle, next.deadlineAt);
         case 'commit':
         case 'abort':
           return phase2(ctx, tx, next.call, next.participants);
@@ -104,12 +106,12 @@ async function step(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<v
 
 // ---- prepare ----------------------------------------------------------------
 
-async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<void> {
+async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, deadlineAt: number | null): Promise<void> {
   // The decision entry carries every vote; a slow prepare also replicates them as they come (the view's "some votes in").
   const recorder = new DeferredRecorder<VoteEntry>(ctx.deps.config.progressRecordDelayMs, tx.participants.length, (vote) => recordVote(ctx, tx.id, vote));
   let votes: Array<VoteEntry | null>;
   try {
-    votes = await undecidedPhase(ctx, handle, tx.deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel, recorder))));
+    votes = await undecidedPhase(ctx, handle, deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel, recorder))));
   } finally {
     recorder.close();
   }
@@ -144,7 +146,7 @@ async function undecidedPhase<T>(ctx: RunContext, handle: RunHandle, deadlineAt:
 
 async function conclude(ctx: RunContext, tx: TxRecord, conclusion: Conclusion): Promise<void> {
   if (conclusion.kind === 'decide') return decide(ctx, tx.id, conclusion);
-  unwrap(await propose(ctx, { type: 'precommitted', txId: tx.id, votes: conclusion.votes, precommittedAt: ctx.deps.now() }));
+  unwrap(await propose(ctx, conclusionCommand(tx.id, conclusion, ctx.deps.now())));
 }
 
 /** Resolves with the participant's vote (a failure after bounded retries is an abort vote), or null if cancelled. */
@@ -180,7 +182,7 @@ function recordVote(ctx: RunContext, txId: string, vote: VoteEntry): void {
 // ---- decision ---------------------------------------------------------------
 
 async function decide(ctx: RunContext, txId: string, d: Decide): Promise<void> {
-  const result = unwrap(await propose(ctx, { type: 'decided', txId, decision: d.decision, votes: d.votes, decidedAt: ctx.deps.now(), reason: d.reason }));
+  const result = unwrap(await propose(ctx, conclusionCommand(txId, d, ctx.deps.now())));
   if (result.existed !== true) {
     ctx.deps.metrics.decision(d.decision);
     ctx.deps.logger.info({ txId, decision: d.decision, reason: d.reason }, 'transaction decided');
@@ -199,8 +201,8 @@ function propose(ctx: RunContext, cmd: TxCommand): ReturnType<typeof proposeTx> 
 // own if the whole cluster is gone (src/sdk/participant/termination.ts), a
 // prepared one cannot. protocol-rules.ts has the rules.
 
-async function precommitPhase(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<void> {
-  const answers = await undecidedPhase(ctx, handle, null, (cancel) => Promise.all(tx.participants.map((p) => precommitOne(ctx, tx, p, cancel))));
+async function precommitPhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, deadlineAt: number | null): Promise<void> {
+  const answers = await undecidedPhase(ctx, handle, deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => precommitOne(ctx, tx, p, cancel))));
   if (ctx.signal.aborted) return;
   if (ctx.deps.sm.get(tx.id)?.state !== 'precommitted') return; // decided meanwhile
   const conclusion = concludePrecommit(tx, answers);
@@ -252,7 +254,7 @@ async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', n
   // deliverUntilAck gives up only when the term ends: past this point every pending participant acknowledged.
   if (ctx.signal.aborted) return;
   const acknowledged = pending.map((p) => p.name);
-  unwrap(await propose(ctx, { type: 'completed', txId: tx.id, completedAt: ctx.deps.now(), acknowledged }));
+  unwrap(await propose(ctx, completionCommand(tx.id, acknowledged, ctx.deps.now())));
 }
 
 function recordAck(ctx: RunContext, txId: string, participant: string): void {
