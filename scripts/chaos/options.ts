@@ -6,8 +6,12 @@ import { randomSeed } from './rng.js';
 export const TARGETS = ['local', 'compose'] as const;
 export type TargetKind = (typeof TARGETS)[number];
 
-export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition', 'freeze'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Which protocol the transfers run: a seeded mix (threePcShare of them 3PC), or all one. */
+export const WORKLOAD_PROTOCOLS = ['mix', '2pc', '3pc'] as const;
+export type WorkloadProtocol = (typeof WORKLOAD_PROTOCOLS)[number];
 
 export interface ChaosOptions {
   readonly target: TargetKind;
@@ -26,8 +30,15 @@ export interface ChaosOptions {
   readonly resultsDir: string | null;
   /** The deadline each transfer asks for (timeoutMs in the request). */
   readonly txTimeoutMs: number;
-  /** Share of transfers run with 3PC instead of 2PC. */
+  /** Which protocol the transfers run; `mix` draws 3PC for threePcShare of them. */
+  readonly protocol: WorkloadProtocol;
+  /** Share of transfers run with 3PC instead of 2PC (protocol `mix`). */
   readonly threePcShare: number;
+  /**
+   * The banks' threePcTimeoutMs (local target): a precommitted bank that reaches no node
+   * for this long commits on its own. The freeze fault outlasts it.
+   */
+  readonly participantThreePcTimeoutMs: number;
   /** Chance that a fault may take a majority down (a brief loss of quorum). */
   readonly quorumLossChance: number;
   /** Pause between two fault injections, drawn uniformly from this range. */
@@ -60,7 +71,9 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   dataDir: null,
   resultsDir: 'chaos-results',
   txTimeoutMs: 10_000,
+  protocol: 'mix',
   threePcShare: 0.15,
+  participantThreePcTimeoutMs: 2_000,
   quorumLossChance: 0.15,
   faultGapMinMs: 1_500,
   faultGapMaxMs: 4_000,
@@ -72,8 +85,18 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   clientRetries: 10,
 };
 
-/** Faults each target can inject; partitions need a network to cut. */
+/**
+ * Faults each target can inject. Partitions need a network to cut. A freeze (every node
+ * paused at once, longer than the banks' 3PC timeout) needs banks whose timeout the
+ * runner sets: the ones it starts itself.
+ */
 export const FAULTS_BY_TARGET: Readonly<Record<TargetKind, readonly FaultKind[]>> = {
+  local: ['kill', 'pause', 'restart', 'freeze'],
+  compose: ['kill', 'pause', 'restart', 'partition'],
+};
+
+/** Faults without --faults: every one but the freeze, which takes the whole cluster away for seconds. */
+export const DEFAULT_FAULTS_BY_TARGET: Readonly<Record<TargetKind, readonly FaultKind[]>> = {
   local: ['kill', 'pause', 'restart'],
   compose: ['kill', 'pause', 'restart', 'partition'],
 };
@@ -90,6 +113,7 @@ const RANGES = {
   openingBalance: [1, 1_000_000_000],
   amountMax: [1, 1_000_000_000],
   clientRetries: [0, 100],
+  participantThreePcTimeoutMs: [100, 600_000],
 } as const satisfies Partial<Record<keyof ChaosOptions, readonly [number, number]>>;
 
 /** Fills defaults, then returns every problem found (empty when valid). */
@@ -103,6 +127,7 @@ export function validateOptions(o: ChaosOptions): string[] {
   for (const name of ['threePcShare', 'quorumLossChance'] as const) {
     if (!(o[name] >= 0 && o[name] <= 1)) errors.push(`${name} (${o[name]}) must be between 0 and 1`);
   }
+  if (!(WORKLOAD_PROTOCOLS as readonly string[]).includes(o.protocol)) errors.push(`protocol (${o.protocol}) must be one of ${WORKLOAD_PROTOCOLS.join(', ')}`);
   if (o.faultGapMaxMs < o.faultGapMinMs) errors.push(`faultGapMaxMs (${o.faultGapMaxMs}) must be at least faultGapMinMs (${o.faultGapMinMs})`);
   if (o.amountMax > o.openingBalance) errors.push(`amountMax (${o.amountMax}) must not exceed openingBalance (${o.openingBalance})`);
   for (const f of o.faults) {
@@ -119,8 +144,10 @@ export const USAGE = `usage: npm run chaos -- [options]
   --seed N                 seed of every random choice (printed; default: random)
   --duration S             seconds of faults under load (default 60)
   --nodes N                coordinator nodes (default 3)
-  --faults LIST            comma-separated: kill,pause,restart,partition
-                           (default kill,pause,restart; partition needs --target compose)
+  --faults LIST            comma-separated: kill,pause,restart,partition,freeze
+                           (default kill,pause,restart; partition needs --target compose;
+                           freeze pauses every node at once for 2-3 times the banks'
+                           3PC window, local target only)
   --concurrency N          transfers in flight (default 8)
   --compose-file PATH      default cluster/docker-compose.yml
   --compose-project NAME   default ratify
@@ -128,7 +155,10 @@ export const USAGE = `usage: npm run chaos -- [options]
                            removed after a passing run)
   --results DIR            where the JSON report goes (default chaos-results; "" = none)
   --tx-timeout-ms N        each transfer's deadline (default 10000)
-  --three-pc-share X       share of 3PC transfers, 0..1 (default 0.15)
+  --protocol P             mix|2pc|3pc: the transfers' protocol (default mix)
+  --three-pc-share X       with --protocol mix: share of 3PC transfers, 0..1 (default 0.15)
+  --participant-3pc-timeout-ms N
+                           local target: the banks' threePcTimeoutMs (default 2000)
   --quorum-loss-chance X   chance a fault may briefly take a majority down (default 0.15)
   --node-log-level LEVEL   log level of node processes (default info)
   --client-retries N       client retries per transfer (default 10; fewer leave more
@@ -156,7 +186,9 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
         data: { type: 'string' },
         results: { type: 'string' },
         'tx-timeout-ms': { type: 'string' },
+        protocol: { type: 'string' },
         'three-pc-share': { type: 'string' },
+        'participant-3pc-timeout-ms': { type: 'string' },
         'quorum-loss-chance': { type: 'string' },
         'node-log-level': { type: 'string' },
         'client-retries': { type: 'string' },
@@ -194,7 +226,9 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
     dataDir: str('data') ?? null,
     resultsDir: results === undefined ? DEFAULT_OPTIONS.resultsDir : results === '' ? null : results,
     txTimeoutMs: num('tx-timeout-ms', DEFAULT_OPTIONS.txTimeoutMs),
+    protocol: (str('protocol') ?? DEFAULT_OPTIONS.protocol) as WorkloadProtocol,
     threePcShare: num('three-pc-share', DEFAULT_OPTIONS.threePcShare),
+    participantThreePcTimeoutMs: num('participant-3pc-timeout-ms', DEFAULT_OPTIONS.participantThreePcTimeoutMs),
     quorumLossChance: num('quorum-loss-chance', DEFAULT_OPTIONS.quorumLossChance),
     nodeLogLevel: str('node-log-level') ?? DEFAULT_OPTIONS.nodeLogLevel,
     clientRetries: num('client-retries', DEFAULT_OPTIONS.clientRetries),
@@ -204,8 +238,8 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
 }
 
 function parseFaults(list: string | undefined, target: TargetKind, errors: string[]): FaultKind[] {
-  // Without --faults, every fault the target supports (local has no partitions).
-  if (list === undefined) return [...FAULTS_BY_TARGET[target]];
+  // Without --faults, the target's default set (local has no partitions).
+  if (list === undefined) return [...DEFAULT_FAULTS_BY_TARGET[target]];
   const names = list.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   const out: FaultKind[] = [];
   for (const n of names) {

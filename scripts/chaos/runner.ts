@@ -9,10 +9,10 @@ import { BankBook } from './bank.js';
 import { LeaderTracker, fetchStatus, waitForLeader } from './cluster-view.js';
 import { decidedOutcomes, listEveryNode, rereadOutcomes, waitQuiescent } from './collect.js';
 import type { BankSnapshot, ChaosEvidence, Outcome, RereadOutcome } from './evidence.js';
-import { FaultScheduler, failoverStats } from './faults.js';
+import { FaultScheduler, failoverStats, freezeRangeMs } from './faults.js';
 import { sleep, pollUntil } from './http.js';
 import { checkInvariants } from './invariants.js';
-import { LocalTarget } from './local-target.js';
+import { bankTiming, LocalTarget } from './local-target.js';
 import { ComposeTarget } from './compose-target.js';
 import { FAULT_KINDS, type ChaosOptions, type FaultKind } from './options.js';
 import { createProgress, type ProgressSink } from './progress.js';
@@ -48,7 +48,14 @@ export class RunAborted extends Error {
 
 export function createTarget(o: ChaosOptions, runId: string, nodeArgs?: readonly string[]): ChaosTarget {
   if (o.target === 'local') {
-    return new LocalTarget({ nodes: o.nodes, dataDir: o.dataDir, runId, nodeLogLevel: o.nodeLogLevel, ...(nodeArgs === undefined ? {} : { nodeArgs }) });
+    return new LocalTarget({
+      nodes: o.nodes,
+      dataDir: o.dataDir,
+      runId,
+      nodeLogLevel: o.nodeLogLevel,
+      bankTiming: bankTiming(o.participantThreePcTimeoutMs),
+      ...(nodeArgs === undefined ? {} : { nodeArgs }),
+    });
   }
   return new ComposeTarget({ composeFile: o.composeFile, project: o.composeProject, nodes: o.nodes });
 }
@@ -70,7 +77,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
   let faults: FaultScheduler | null = null;
   let phase = 'starting';
   try {
-    say(`chaos: seed ${o.seed}, target ${o.target}, ${o.durationS} s, faults ${o.faults.join(',') || 'none'}, concurrency ${o.concurrency} (run ${runId})`);
+    say(`chaos: seed ${o.seed}, target ${o.target}, ${o.durationS} s, faults ${o.faults.join(',') || 'none'}, concurrency ${o.concurrency}, protocol ${o.protocol} (run ${runId})`);
     await target.setUp(abort);
     checkAbort();
     const first = await waitForLeader(target.nodes, FIRST_LEADER_TIMEOUT_MS, abort);
@@ -89,6 +96,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
       concurrency: o.concurrency,
       keyPrefix: `chaos-${runId}`,
       txTimeoutMs: o.txTimeoutMs,
+      protocol: o.protocol,
       threePcShare: o.threePcShare,
       amountMax: o.amountMax,
       clientRetries: o.clientRetries,
@@ -101,6 +109,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
       quorumLossChance: o.quorumLossChance,
       gapMinMs: o.faultGapMinMs,
       gapMaxMs: o.faultGapMaxMs,
+      freezeMs: freezeRangeMs(bankTiming(o.participantThreePcTimeoutMs), o.nodes),
       log: say,
     }).start();
     const wl = workload;

@@ -9,6 +9,7 @@ import type { TransactionView } from '../../src/sdk/client-types.js';
 import type { BankBook } from './bank.js';
 import type { Outcome, TransferRecord } from './evidence.js';
 import { sleep } from './http.js';
+import type { WorkloadProtocol } from './options.js';
 import type { SeededRandom } from './rng.js';
 
 export interface WorkloadOptions {
@@ -18,6 +19,8 @@ export interface WorkloadOptions {
   readonly concurrency: number;
   readonly keyPrefix: string;
   readonly txTimeoutMs: number;
+  readonly protocol: WorkloadProtocol;
+  /** With protocol `mix`: the share of 3PC transfers. */
   readonly threePcShare: number;
   readonly amountMax: number;
   readonly clientRetries: number;
@@ -118,7 +121,7 @@ export class TransferWorkload {
     const t: TransferRecord = {
       key: `${this.o.keyPrefix}-${this.next++}`,
       legs,
-      protocol: this.o.rng.chance(this.o.threePcShare) ? '3pc' : '2pc',
+      protocol: this.protocolOf(this.o.rng.chance(this.o.threePcShare)),
       startedAtMs: Date.now(),
       endedAtMs: null,
       txIds: [],
@@ -130,6 +133,12 @@ export class TransferWorkload {
     };
     this.transfers.push(t);
     return t;
+  }
+
+  /** The draw is made whatever the mode, so a seed fixes the same transfers (amounts, legs) in each. */
+  private protocolOf(drewThreePc: boolean): '2pc' | '3pc' {
+    if (this.o.protocol === 'mix') return drewThreePc ? '3pc' : '2pc';
+    return this.o.protocol;
   }
 
   /** The same body every time for a key: the API hashes it against the Idempotency-Key. */
