@@ -4,10 +4,11 @@
 // header and in the body, so a participant can fence a deposed leader. Any
 // non-2xx answer, timeout, refused connection or malformed answer is a
 // failure; the driver decides what a failure means (abort vote in prepare,
-// retry in phase 2). Two answers carry meaning beyond ack/failure, both about
-// 3PC precommit: a refusal with code TX_ALREADY_ABORTED (the participant
-// aborted on its own timeout) and an ack with `state: "committed"` (it
-// committed on its own timeout); see precommitPhase in protocol-run.ts.
+// retry in phase 2). Two answers carry meaning beyond ack/failure: a refusal
+// whose code names the other outcome (TX_ALREADY_ABORTED to precommit or
+// commit, TX_ALREADY_COMMITTED to abort: a protocol violation), and a
+// precommit acknowledged with `state: "committed"` (the participant already
+// committed); see answerOf in protocol-rules.ts.
 // Calls issued together may travel in one batch request (participant-batch.ts).
 import { Agent } from 'undici';
 import { ParticipantCaller, parseJson, type CallAnswer, type CallName } from './participant-batch.js';
