@@ -31,7 +31,7 @@ export interface CheckReport {
   readonly violation: (Violation & { readonly trace: readonly string[] }) | null;
 }
 
-const NO_FAULTS: Bounds = { losses: 0, leaderFaults: 0, elections: 0, participantCrashes: 0, duplicates: 0, clientAborts: 0, cuts: 0, freezes: 0 };
+const NO_FAULTS: Bounds = { losses: 0, leaderCrashes: 0, leaderPauses: 0, elections: 0, participantCrashes: 0, duplicates: 0, clientAborts: 0, cuts: 0, freezes: 0 };
 
 export function checkModel(config: ModelConfig, rules: ProtocolRules, statesMax = 5_000_000): CheckReport {
   const started = performance.now();
@@ -115,7 +115,7 @@ function initialState(ctx: Ctx): State {
     deadlinePassed: false,
     commitAsked: ctx.config.oneShot,
     msgs: [],
-    parts: Array.from({ length: ctx.config.participants }, () => ({ rec: null, hi: 0, up: true, cut: false, late: false })),
+    parts: Array.from({ length: ctx.config.participants }, () => ({ rec: null, hi: 0, cut: false })),
     budget: ctx.config.bounds,
   };
 }
@@ -184,7 +184,7 @@ function noOpForever(state: SdkState | undefined, c: CallPath): boolean {
   return c === 'precommit' && state === 'precommitted';
 }
 
-/** Every fault healed: the cluster running with a leader of the newest term (a new one if needed), every participant up and connected, no more faults. */
+/** Every fault healed: the cluster running with a leader of the newest term (a new one if needed), every participant connected, no more faults. */
 export function healed(s: State): State {
   const current = s.leaders.filter((l) => l.term === s.term).map((l) => ({ ...l, running: true }));
   const term = current.length > 0 ? s.term : s.term + 1;
@@ -195,7 +195,7 @@ export function healed(s: State): State {
     leaders,
     frozen: false,
     msgs: s.msgs.filter((m) => m.k === 'req' || leaders.some((l) => l.term === m.t)),
-    parts: s.parts.map((p) => ({ ...p, up: true, cut: false, late: false })),
+    parts: s.parts.map((p) => (p.cut ? { ...p, cut: false } : p)),
     budget: NO_FAULTS,
   };
 }

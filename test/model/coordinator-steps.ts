@@ -64,9 +64,11 @@ const IDLE: Run = { k: 'idle' };
 function leaderSteps(ctx: Ctx, s: State, li: number, l: Leader, healed: boolean, out: Step[]): void {
   const who = `leader t${l.term}`;
   if (l.term < s.term) return deposedSteps(ctx, s, li, l, out);
-  if (!healed && s.budget.leaderFaults > 0) {
-    out.push({ label: `${who} crashes`, state: { ...s, leaders: s.leaders.filter((_, i) => i !== li), msgs: dropRepliesTo(s.msgs, l.term), budget: { ...s.budget, leaderFaults: s.budget.leaderFaults - 1 } } });
-    if (l.running) out.push({ label: `${who} pauses`, state: { ...s, leaders: replaceAt(s.leaders, li, { ...l, running: false }), budget: { ...s.budget, leaderFaults: s.budget.leaderFaults - 1 } } });
+  if (!healed && s.budget.leaderCrashes > 0) {
+    out.push({ label: `${who} crashes`, state: { ...s, leaders: s.leaders.filter((_, i) => i !== li), msgs: dropRepliesTo(s.msgs, l.term), budget: { ...s.budget, leaderCrashes: s.budget.leaderCrashes - 1 } } });
+  }
+  if (!healed && s.budget.leaderPauses > 0 && l.running) {
+    out.push({ label: `${who} pauses`, state: { ...s, leaders: replaceAt(s.leaders, li, { ...l, running: false }), budget: { ...s.budget, leaderPauses: s.budget.leaderPauses - 1 } } });
   }
   if (!l.running) {
     if (!s.frozen) out.push({ label: `${who} resumes`, state: { ...s, leaders: replaceAt(s.leaders, li, { ...l, running: true }) } });

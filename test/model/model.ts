@@ -10,10 +10,15 @@
 //   when its term is older than the newest leader's (that leader's log lacks
 //   it); an entry proposed by a deposed leader never commits.
 // - A leader acts on its own applied prefix (`view`), which may lag the log.
-// - Time is the deadline (passed or not) and, per participant, whether a whole
-//   threePcTimeoutMs of failed inquiries has passed. Every other wait (resolve
-//   windows, retry backoff, call timeouts) is an event that may happen at any
-//   point, which includes every timing a real run can produce.
+// - Time is the deadline (passed or not). Every other wait (resolve windows,
+//   retry backoff, call timeouts, a participant's threePcTimeoutMs of failed
+//   inquiries) is an event that may happen at any point, which includes every
+//   timing a real run can produce: a participant's resolver that finds no node
+//   reachable may act as if its whole window has passed.
+// - A participant's crash is a restart at once: while it is down, calls wait
+//   and its resolver does not run, which leaving them unscheduled covers; what
+//   a crash adds is a prepare cut short (the record stays `preparing`) or an
+//   answer never sent.
 // - A call's timeout is its loss: a leader resends (or, in prepare, gives up)
 //   only when neither the request nor its answer is in flight; a late copy is
 //   a duplicate.
@@ -33,8 +38,9 @@ export const RESOLVE_AFTER_MS = 10_000;
 export interface Bounds {
   /** Messages lost (any message, any time; a leader's retry follows a loss). */
   readonly losses: number;
-  /** Leader crashes and pauses (a paused leader resumes as a deposed one once a newer one is elected). */
-  readonly leaderFaults: number;
+  readonly leaderCrashes: number;
+  /** Leader pauses (a paused leader may resume as a deposed one once a newer one is elected). */
+  readonly leaderPauses: number;
   /** New leaders (each in a new term). */
   readonly elections: number;
   /** Participant crashes (including one inside its prepare handler). */
@@ -94,10 +100,8 @@ export interface Part {
   readonly rec: SdkRecord | null;
   /** Durable highest term seen. */
   readonly hi: number;
-  readonly up: boolean;
+  /** Cut off from every coordinator node: calls to it and its inquiries fail. */
   readonly cut: boolean;
-  /** A whole threePcTimeoutMs of inquiries has reached no coordinator node (in memory). */
-  readonly late: boolean;
 }
 
 export interface State {
@@ -115,8 +119,11 @@ export interface State {
   readonly budget: Bounds;
 }
 
-export function names(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => String.fromCharCode(97 + i));
+const NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+
+/** The participants' names: a, b, c... */
+export function names(n: number): readonly string[] {
+  return NAMES.slice(0, n);
 }
 
 export function createdCommand(config: ModelConfig): TxCommand {
@@ -195,31 +202,32 @@ export function describeMsg(m: Msg, who: readonly string[]): string {
  * The canonical key of a state. States are immutable and steps share every
  * part they leave alone, so the key of each part is cached on its object.
  */
+/**
+ * The canonical key of a state. States are immutable and steps share every
+ * array they leave alone, so each array's key is cached on it.
+ */
 export function keyOf(s: State): string {
   const b = s.budget;
   return [
     cached(s.hist, () => s.hist.join(',')),
     cached(s.pending, () => s.pending.map((p) => p.key).join(';')),
-    cached(s.leaders, () => s.leaders.map((l) => cached(l, () => `${l.term}${l.running ? 'r' : 'p'}${l.view}${runKey(l.run)}`)).join(';')),
-    s.term,
-    `${s.frozen ? 'F' : ''}${s.deadlinePassed ? 'D' : ''}${s.commitAsked ? 'C' : ''}`,
+    cached(s.leaders, () => s.leaders.map((l) => `${l.term}${l.running ? 'r' : 'p'}${l.view}${runKey(l.run)}`).join(';')),
+    `${s.term}${s.frozen ? 'F' : ''}${s.deadlinePassed ? 'D' : ''}${s.commitAsked ? 'C' : ''}`,
     cached(s.msgs, () => s.msgs.map((m) => m.key).join(';')),
-    cached(s.parts, () => s.parts.map((p) => cached(p, () => partKey(p))).join(';')),
-    cached(b, () => `${b.losses}${b.leaderFaults}${b.elections}${b.participantCrashes}${b.duplicates}${b.clientAborts}${b.cuts}${b.freezes}`),
+    cached(s.parts, () => s.parts.map(partKey).join(';')),
+    `${b.losses}${b.leaderCrashes}${b.leaderPauses}${b.elections}${b.participantCrashes}${b.duplicates}${b.clientAborts}${b.cuts}${b.freezes}`,
   ].join('|');
 }
 
-// The key rides on the object as a non-enumerable property: spreads and array
-// copies (how steps derive new parts) never carry it over, so a changed part
-// never shows a stale key. (A WeakMap cost more than it saved.)
-const KEY = '__modelKey';
-
-function cached(o: object, make: () => string): string {
-  const known = (o as Record<string, unknown>)[KEY];
-  if (typeof known === 'string') return known;
-  const k = make();
-  Object.defineProperty(o, KEY, { value: k, enumerable: false });
-  return k;
+/**
+ * The key rides on the array as a named property: array copies (spread, slice,
+ * filter, map: how steps derive new arrays) never carry it over, so a changed
+ * array never shows a stale key. (A WeakMap, or defineProperty on every
+ * object, cost more than they saved.)
+ */
+function cached(arr: readonly unknown[], make: () => string): string {
+  const holder = arr as unknown as { modelKey?: string };
+  return (holder.modelKey ??= make());
 }
 
 function runKey(run: Run): string {
@@ -241,5 +249,5 @@ function partKey(p: Part): string {
   const r = p.rec;
   // The protocol is left out: every record in doubt has the configuration's.
   const rec = r === null ? '-' : `${STATE_CODE[r.state]}${r.vote?.[0] ?? '-'}${r.reason === null ? '' : intern(r.reason)}.${r.preparedTerm ?? ''}`;
-  return `${rec}:${p.hi}${p.up ? '' : 'x'}${p.cut ? 'c' : ''}${p.late ? 'l' : ''}`;
+  return `${rec}:${p.hi}${p.cut ? 'c' : ''}`;
 }

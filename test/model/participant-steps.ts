@@ -1,9 +1,9 @@
 // The participants' side of the model and the network: a call delivered (the
 // SDK's term fence and planCall decide what it does), lost or duplicated; a
-// participant crashing (also inside its prepare handler) and restarting with
-// its durable record; its background resolver asking the cluster and applying
-// decideTermination; being cut off from every coordinator node, and a whole
-// threePcTimeoutMs passing without an answer.
+// participant crashing inside its prepare handler, or after acting and before
+// answering, and restarting with its durable record; its background resolver
+// asking the cluster and applying decideTermination; being cut off from every
+// coordinator node (calls to it and its inquiries fail).
 import { ERROR_CODES } from '../../src/errors.js';
 import type { InquiryResult } from '../../src/sdk/participant/inquiry.js';
 import type { Plan } from '../../src/sdk/participant/transitions.js';
@@ -28,24 +28,25 @@ export function participantSteps(ctx: Ctx, s: State, healed: boolean): Step[] {
 
 function deliverySteps(ctx: Ctx, s: State, m: Extract<Msg, { k: 'req' }>, mi: number, name: string, healed: boolean, out: Step[]): void {
   const part = s.parts[m.p]!;
-  if (!part.up || part.cut) return;
+  if (part.cut) return;
   const rest = removeMsgAt(s.msgs, mi);
+  const crash = !healed && s.budget.participantCrashes > 0 ? { ...s.budget, participantCrashes: s.budget.participantCrashes - 1 } : null;
   for (const h of handle(ctx, s, part, m, name)) {
     // An answer to a leader that is gone can never be delivered: it is left out.
     const msgs = s.leaders.some((l) => l.term === m.t) ? addMsg(rest, reply(m.t, m.p, m.c, h.result)) : rest;
     const acted = h.part.rec !== part.rec; // execute() builds a new record only when it changes one
     const stale = m.t < part.hi && acted;
-    out.push({
-      label: `${name} handles ${m.c} from term ${m.t}: ${h.what}`,
-      state: { ...s, msgs, parts: replaceAt(s.parts, m.p, h.part) },
-      ...(stale ? { violation: { kind: 'fencing', message: `${name} acted on a ${m.c} from term ${m.t} after seeing term ${part.hi}` } } : {}),
-    });
+    const violation = stale ? { violation: { kind: 'fencing' as const, message: `${name} acted on a ${m.c} from term ${m.t} after seeing term ${part.hi}` } } : {};
+    out.push({ label: `${name} handles ${m.c} from term ${m.t}: ${h.what}`, state: { ...s, msgs, parts: replaceAt(s.parts, m.p, h.part) }, ...violation });
+    // It acts, makes the result durable, and dies before the answer leaves (then restarts).
+    if (crash !== null && acted) {
+      out.push({ label: `${name} handles ${m.c} from term ${m.t} (${h.what}), crashes before answering and restarts`, state: { ...s, msgs: rest, parts: replaceAt(s.parts, m.p, h.part), budget: crash }, ...violation });
+    }
   }
   // The process dies inside the user's prepare handler: the intent record (`preparing`) is durable, no answer leaves.
-  if (!healed && s.budget.participantCrashes > 0 && m.c === 'prepare' && ctx.rules.fenceTerm(part.hi, m.t) !== null && ctx.rules.planCall(part.rec ?? undefined, 'prepare').kind === 'run-prepare') {
+  if (crash !== null && m.c === 'prepare' && ctx.rules.fenceTerm(part.hi, m.t) !== null && ctx.rules.planCall(part.rec ?? undefined, 'prepare').kind === 'run-prepare') {
     const rec: SdkRecord = { txId: TX_ID, participant: name, state: 'preparing', protocol: ctx.config.protocol, payload: null, vote: null, reason: null, preparedTerm: m.t, updatedAtMs: 0 };
-    const crashed: Part = { rec, hi: m.t, up: false, cut: part.cut, late: false };
-    out.push({ label: `${name} crashes inside its prepare handler (term ${m.t})`, state: { ...s, msgs: rest, parts: replaceAt(s.parts, m.p, crashed), budget: { ...s.budget, participantCrashes: s.budget.participantCrashes - 1 } } });
+    out.push({ label: `${name} crashes inside its prepare handler (term ${m.t}) and restarts`, state: { ...s, msgs: rest, parts: replaceAt(s.parts, m.p, { ...part, rec, hi: m.t }), budget: crash } });
   }
 }
 
@@ -61,8 +62,7 @@ function handle(ctx: Ctx, s: State, part: Part, m: Extract<Msg, { k: 'req' }>, n
   if (highest === null) {
     return [{ part, result: answerOf(m.c, ERROR_CODES.STALE_TERM.status, { error: { code: 'STALE_TERM' } }), what: 'refused: STALE_TERM' }];
   }
-  // Any call that passes the fence restarts the record's quiet period (touch).
-  const touched: Part = { ...part, hi: highest, late: false };
+  const touched: Part = highest === part.hi ? part : { ...part, hi: highest };
   const plan = ctx.rules.planCall(part.rec ?? undefined, m.c);
   return execute(ctx, s, touched, plan, m, name);
 }
@@ -125,44 +125,26 @@ function blank(name: string): SdkRecord {
 
 function partSteps(ctx: Ctx, s: State, i: number, p: Part, name: string, healed: boolean, out: Step[]): void {
   const set = (next: Part, budget = s.budget): State => ({ ...s, parts: replaceAt(s.parts, i, next), budget });
-  if (!healed && p.up && s.budget.participantCrashes > 0) {
-    out.push({ label: `${name} crashes`, state: set({ ...p, up: false, late: false }, { ...s.budget, participantCrashes: s.budget.participantCrashes - 1 }) });
-  }
-  if (!p.up) {
-    out.push({ label: `${name} restarts from its durable record`, state: set({ ...p, up: true }) });
-    return;
-  }
   if (!healed && !p.cut && s.budget.cuts > 0) out.push({ label: `${name} is cut off from every coordinator node`, state: set({ ...p, cut: true }, { ...s.budget, cuts: s.budget.cuts - 1 }) });
   if (p.cut) out.push({ label: `${name} can reach the cluster again`, state: set({ ...p, cut: false }) });
   const rec = p.rec;
   if (rec === null || !isInDoubt(rec.state)) return;
-  if (!p.late && (p.cut || s.frozen) && rec.protocol === '3pc' && rec.state !== 'preparing') {
-    out.push({ label: `${name}: threePcTimeoutMs pass with no coordinator node reachable`, state: set({ ...p, late: true }) });
-  }
   resolveStep(ctx, s, i, p, rec, name, out);
 }
 
-/** One resolver pass over the record (resolver.ts): ask, then decideTermination(). */
+/**
+ * One resolver pass over the record (resolver.ts): ask, then decideTermination().
+ * When no node is reachable, the pass may come after a whole threePcTimeoutMs of
+ * such inquiries (model.ts: any timing); one that comes sooner only waits.
+ */
 function resolveStep(ctx: Ctx, s: State, i: number, p: Part, rec: SdkRecord, name: string, out: Step[]): void {
   const asked: InquiryResult | null = rec.state === 'preparing' ? null : p.cut || s.frozen ? { kind: 'unreachable', errors: ['timed out'] } : inquiry(ctx, s);
-  const reached = asked !== null && asked.kind !== 'unreachable';
-  const unreachableForMs = asked === null || reached ? null : p.late ? THREE_PC_TIMEOUT_MS : 0;
+  const unreachableForMs = asked?.kind === 'unreachable' ? THREE_PC_TIMEOUT_MS : null;
   const t = ctx.rules.decideTermination(rec, asked, { unreachableForMs, threePcTimeoutMs: THREE_PC_TIMEOUT_MS, resolveAfterMs: RESOLVE_AFTER_MS });
-  const late = reached ? false : p.late;
-  let next: Part;
-  switch (t.kind) {
-    case 'commit':
-      next = { ...p, late, rec: advance(ctx, rec, 'committed') };
-      break;
-    case 'abort':
-      next = { ...p, late, rec: advance(ctx, rec, 'aborted', t.why) };
-      break;
-    case 'wait':
-      next = { ...p, late };
-      break;
-  }
-  if (next.rec === p.rec && next.late === p.late) return;
-  out.push({ label: `${name}'s resolver: ${t.kind}${t.kind === 'wait' ? '' : ` (${t.source})`}: ${t.why}`, state: { ...s, parts: replaceAt(s.parts, i, next) } });
+  if (t.kind === 'wait') return;
+  const next: Part = { ...p, rec: t.kind === 'commit' ? advance(ctx, rec, 'committed') : advance(ctx, rec, 'aborted', t.why) };
+  const after = asked?.kind === 'unreachable' ? ` after ${THREE_PC_TIMEOUT_MS} ms with no node reachable` : '';
+  out.push({ label: `${name}'s resolver${after}: ${t.kind} (${t.source}): ${t.why}`, state: { ...s, parts: replaceAt(s.parts, i, next) } });
 }
 
 /** GET /v1/transactions/{id} on some node: a linearizable read of the committed record, as the SDK reads it. */
