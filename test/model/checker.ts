@@ -7,7 +7,7 @@
 // with faults off, by a backward search over the healed graph.
 import { coordinatorSteps } from './coordinator-steps.js';
 import { checkState, isFinished, OutcomeCache } from './invariants.js';
-import { createdCommand, keyOf, TX_ID, type Bounds, type ModelConfig, type State } from './model.js';
+import { awaits, createdCommand, keyOf, runCall, TX_ID, type Bounds, type ModelConfig, type State } from './model.js';
 import { SmOracle } from './oracle.js';
 import { participantSteps } from './participant-steps.js';
 import type { ProtocolRules } from './rules.js';
@@ -148,18 +148,7 @@ function withoutDeadMessages(ctx: Ctx, s: State): State {
   const awaited = (t: number, p: number, c: CallPath): boolean => {
     // A deposed leader makes no use of answers (deposedSteps).
     const l = s.leaders.find((x) => x.term === t);
-    if (l === undefined || l.term < s.term) return false;
-    const run = l.run;
-    switch (run.k) {
-      case 'prepare':
-        return c === 'prepare' && run.votes[p] === null;
-      case 'precommit':
-        return c === 'precommit' && run.answers[p] === null;
-      case 'phase2':
-        return c === run.call && run.waiting[p] === true;
-      default:
-        return false;
-    }
+    return l !== undefined && l.term === s.term && runCall(l.run) === c && awaits(l.run, p);
   };
   const alive = (m: State['msgs'][number]): boolean => {
     if (m.k === 'rep') return awaited(m.t, m.p, m.c);

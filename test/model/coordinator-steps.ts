@@ -7,7 +7,7 @@ import type { DeliverResult, PrepareResult } from '../../src/tx/participant-clie
 import { DEADLINE_BEFORE_COMMIT_REQUEST, type Conclusion } from '../../src/tx/protocol-rules.js';
 import type { TxCommand } from '../../src/tx/commands.js';
 import type { TxRecord } from '../../src/tx/types.js';
-import { addMsg, names, pending, removeMsgAt, replaceAt, request, TX_ID, type Leader, type Msg, type Run, type State } from './model.js';
+import { addMsg, awaits, pending, removeMsgAt, replaceAt, request, runCall, TX_ID, type Leader, type Msg, type Run, type State } from './model.js';
 import { clusterServes, nowMs, type Ctx, type Step } from './step.js';
 
 /** Every coordinator-side step enabled in `s`; `healed` leaves out the faults. */
@@ -129,10 +129,9 @@ function deposedCalls(ctx: Ctx, s: State, l: Leader, tx: TxRecord): Msg[] {
     if (next.kind !== 'call') return [];
     return next.participants.map((name) => tx.participants.findIndex((p) => p.name === name)).flatMap((p) => (inFlight(p, next.call) ? [] : [request(l.term, p, next.call)]));
   }
-  if (run.k === 'proposed') return [];
-  const call = run.k === 'phase2' ? run.call : run.k;
-  const waiting = tx.participants.map((_, p) => (run.k === 'prepare' ? run.votes[p] === null : run.k === 'precommit' ? run.answers[p] === null : run.waiting[p] === true));
-  return waiting.flatMap((w, p) => (w && !inFlight(p, call) ? [request(l.term, p, call)] : []));
+  const call = runCall(run);
+  if (call === null) return [];
+  return tx.participants.flatMap((_, p) => (awaits(run, p) && !inFlight(p, call) ? [request(l.term, p, call)] : []));
 }
 
 /** The run reads its view and does what nextStep() says. */
@@ -171,17 +170,17 @@ function startStep(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, out:
 /** A run waiting on participants: their answers, retries after a loss, giving up (prepare), the deadline. */
 function runSteps(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, out: Step[]): void {
   const run = l.run;
-  if (run.k === 'idle' || run.k === 'proposed') return;
+  const call = runCall(run);
+  if (call === null) return;
   const who = `leader t${l.term}`;
-  const call = run.k === 'phase2' ? run.call : run.k;
-  const names_ = tx.participants.map((p) => p.name);
-  const waitingOn = (p: number): boolean => (run.k === 'prepare' ? run.votes[p] === null : run.k === 'precommit' ? run.answers[p] === null : run.waiting[p] === true);
+  const who_ = tx.participants.map((p) => p.name);
+  const waitingOn = (p: number): boolean => awaits(run, p);
   s.msgs.forEach((m, mi) => {
     if (m.k !== 'rep' || m.t !== l.term || m.c !== call || !waitingOn(m.p)) return;
     const st = answer(ctx, { ...s, msgs: removeMsgAt(s.msgs, mi) }, li, l, tx, m);
-    out.push({ label: `${who} gets ${names_[m.p]}'s ${call} answer: ${describeResult(m.r)}`, state: st });
+    out.push({ label: `${who} gets ${who_[m.p]}'s ${call} answer: ${describeResult(m.r)}`, state: st });
   });
-  names_.forEach((name, p) => {
+  who_.forEach((name, p) => {
     if (!waitingOn(p) || s.msgs.some((m) => m.t === l.term && m.p === p && m.c === call)) return;
     out.push({ label: `${who} retries ${call} at ${name}`, state: { ...s, msgs: addMsg(s.msgs, request(l.term, p, call)) } });
     if (run.k === 'prepare') {
@@ -297,20 +296,14 @@ function afterApply(ctx: Ctx, run: Run, stateId: number): Run {
   return phaseState(run) === ctx.oracle.record(stateId).state ? run : IDLE;
 }
 
+/** The record state a run's phase belongs to. */
 function phaseState(run: Run): TxRecord['state'] | null {
-  switch (run.k) {
-    case 'prepare':
-      return 'preparing';
-    case 'precommit':
-      return 'precommitted';
-    case 'phase2':
-      return run.call === 'commit' ? 'committing' : 'aborting';
-    default:
-      return null;
-  }
+  const states = { prepare: 'preparing', precommit: 'precommitted', commit: 'committing', abort: 'aborting' } as const;
+  const call = runCall(run);
+  return call === null ? null : states[call];
 }
 
-export function describeCmd(cmd: TxCommand): string {
+function describeCmd(cmd: TxCommand): string {
   switch (cmd.type) {
     case 'decided':
       return `decided ${cmd.decision} (${cmd.reason})`;
@@ -331,4 +324,3 @@ function describeResult(r: Extract<Msg, { k: 'rep' }>['r']): string {
   return r.error;
 }
 
-export { names };

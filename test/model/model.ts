@@ -83,6 +83,33 @@ export type Run =
   | { readonly k: 'precommit'; readonly answers: ReadonlyArray<PrecommitAnswer | null>; readonly deadline: boolean }
   | { readonly k: 'phase2'; readonly call: 'commit' | 'abort'; readonly waiting: readonly boolean[] };
 
+/** The call a run is waiting on answers to, or null when it waits on none. */
+export function runCall(run: Run): CallPath | null {
+  switch (run.k) {
+    case 'prepare':
+    case 'precommit':
+      return run.k;
+    case 'phase2':
+      return run.call;
+    default:
+      return null;
+  }
+}
+
+/** Whether the run still waits on participant `p`'s answer to its call. */
+export function awaits(run: Run, p: number): boolean {
+  switch (run.k) {
+    case 'prepare':
+      return run.votes[p] === null;
+    case 'precommit':
+      return run.answers[p] === null;
+    case 'phase2':
+      return run.waiting[p] === true;
+    default:
+      return false;
+  }
+}
+
 export interface Leader {
   readonly term: number;
   readonly running: boolean;
