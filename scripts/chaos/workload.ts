@@ -19,7 +19,8 @@ export interface WorkloadOptions {
   readonly concurrency: number;
   readonly keyPrefix: string;
   readonly txTimeoutMs: number;
-  readonly protocol: WorkloadProtocol;
+  /** Default `mix`. */
+  readonly protocol?: WorkloadProtocol;
   /** With protocol `mix`: the share of 3PC transfers. */
   readonly threePcShare: number;
   readonly amountMax: number;
@@ -137,8 +138,9 @@ export class TransferWorkload {
 
   /** The draw is made whatever the mode, so a seed fixes the same transfers (amounts, legs) in each. */
   private protocolOf(drewThreePc: boolean): '2pc' | '3pc' {
-    if (this.o.protocol === 'mix') return drewThreePc ? '3pc' : '2pc';
-    return this.o.protocol;
+    const protocol = this.o.protocol ?? 'mix';
+    if (protocol === 'mix') return drewThreePc ? '3pc' : '2pc';
+    return protocol;
   }
 
   /** The same body every time for a key: the API hashes it against the Idempotency-Key. */
