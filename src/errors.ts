@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   MEMBER_REMOVED: { status: 410, description: 'The calling peer, or this node, was removed from the cluster: the removal is committed and applied. A removed node stops campaigning and serving.' },
   TX_NOT_ACTIVE: { status: 409, description: 'The transaction is past the active state; participants can no longer be enlisted.' },
   TX_ALREADY_COMMITTED: { status: 409, description: 'Abort was requested but the decision was commit.' },
+  TX_PRECOMMITTED: { status: 409, description: 'Abort was requested for a 3PC transaction that is already precommitted: its outcome can only be commit (the view already says committed).' },
   TX_ALREADY_ABORTED: { status: 409, description: 'A participant was told to precommit or commit a transaction it had already aborted (a protocol violation).' },
   STALE_TERM: { status: 409, description: 'A participant refused a call from a deposed leader: the term is lower than the highest it has seen.' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, description: 'The Idempotency-Key was already used for a request with a different body, or a participant name was enlisted again with a different url or payload (within a transaction the name is the enlist\'s idempotency key).' },

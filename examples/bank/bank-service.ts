@@ -25,6 +25,7 @@ export interface BankOptions {
   readonly coordinators?: readonly string[];
   readonly resolveAfterMs?: number;
   readonly threePcTimeoutMs?: number;
+  readonly inquiryTimeoutMs?: number;
   /** Finished transaction records kept for GET /transactions (oldest dropped first); default 100000. */
   readonly transactionsRetainMax?: number;
   readonly logger?: Logger;
@@ -57,6 +58,7 @@ export async function buildBank(o: BankOptions): Promise<{ app: FastifyInstance;
     logger,
     ...(o.resolveAfterMs === undefined ? {} : { resolveAfterMs: o.resolveAfterMs }),
     ...(o.threePcTimeoutMs === undefined ? {} : { threePcTimeoutMs: o.threePcTimeoutMs }),
+    ...(o.inquiryTimeoutMs === undefined ? {} : { inquiryTimeoutMs: o.inquiryTimeoutMs }),
     handlers: {
       // One record per (transaction, participant name): a bank enlisted twice in one
       // transaction holds two separate reservations.
@@ -130,10 +132,17 @@ async function main(): Promise<void> {
       data: { type: 'string' },
       coordinators: { type: 'string', default: '' },
       'transactions-retain-max': { type: 'string' },
+      // The participant SDK's timing (its defaults when absent; the SDK validates the values).
+      'resolve-after-ms': { type: 'string' },
+      'three-pc-timeout-ms': { type: 'string' },
+      'inquiry-timeout-ms': { type: 'string' },
     },
   });
   if (values.name === undefined || values.data === undefined) {
-    process.stderr.write('usage: bank-service --name <name> --data <dir> [--port <port>] [--coordinators <url,url,...>] [--transactions-retain-max <n>]\n');
+    process.stderr.write(
+      'usage: bank-service --name <name> --data <dir> [--port <port>] [--coordinators <url,url,...>] [--transactions-retain-max <n>]\n' +
+        '                    [--resolve-after-ms <ms>] [--three-pc-timeout-ms <ms>] [--inquiry-timeout-ms <ms>]\n',
+    );
     process.exit(2);
   }
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info', base: { bank: values.name } });
@@ -144,6 +153,9 @@ async function main(): Promise<void> {
     host: values.host,
     coordinators: values.coordinators.split(',').filter((u) => u.length > 0),
     ...(values['transactions-retain-max'] !== undefined && { transactionsRetainMax: Number(values['transactions-retain-max']) }),
+    ...(values['resolve-after-ms'] !== undefined && { resolveAfterMs: Number(values['resolve-after-ms']) }),
+    ...(values['three-pc-timeout-ms'] !== undefined && { threePcTimeoutMs: Number(values['three-pc-timeout-ms']) }),
+    ...(values['inquiry-timeout-ms'] !== undefined && { inquiryTimeoutMs: Number(values['inquiry-timeout-ms']) }),
     logger,
   });
   // run.ts (and scripts) read this line to learn the port.

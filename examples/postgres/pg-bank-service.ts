@@ -28,6 +28,8 @@ export interface PgBankOptions {
   readonly host?: string;
   readonly coordinators?: readonly string[];
   readonly resolveAfterMs?: number;
+  readonly threePcTimeoutMs?: number;
+  readonly inquiryTimeoutMs?: number;
   readonly reconcileIntervalMs?: number;
   readonly poolMax?: number;
   readonly logger?: Logger;
@@ -56,6 +58,8 @@ export async function buildPgBank(o: PgBankOptions): Promise<{ app: FastifyInsta
     coordinatorUrls: o.coordinators ?? [],
     logger,
     ...(o.resolveAfterMs === undefined ? {} : { resolveAfterMs: o.resolveAfterMs }),
+    ...(o.threePcTimeoutMs === undefined ? {} : { threePcTimeoutMs: o.threePcTimeoutMs }),
+    ...(o.inquiryTimeoutMs === undefined ? {} : { inquiryTimeoutMs: o.inquiryTimeoutMs }),
     ...(o.reconcileIntervalMs === undefined ? {} : { reconcileIntervalMs: o.reconcileIntervalMs }),
   });
   const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
@@ -113,11 +117,13 @@ async function main(): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       coordinators: { type: 'string', default: '' },
       'resolve-after-ms': { type: 'string' },
+      'three-pc-timeout-ms': { type: 'string' },
+      'inquiry-timeout-ms': { type: 'string' },
       'reconcile-interval-ms': { type: 'string' },
     },
   });
   if (values.name === undefined || values.database === undefined) {
-    process.stderr.write('usage: pg-bank-service --name <name> --database <postgres://user@host:port/db> [--port <port>] [--coordinators <url,url,...>]  (password in PGPASSWORD)\n');
+    process.stderr.write('usage: pg-bank-service --name <name> --database <postgres://user@host:port/db> [--port <port>] [--coordinators <url,url,...>] [--resolve-after-ms <ms>] [--three-pc-timeout-ms <ms>] [--inquiry-timeout-ms <ms>]  (password in PGPASSWORD)\n');
     process.exit(2);
   }
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info', base: { bank: values.name } });
@@ -128,6 +134,8 @@ async function main(): Promise<void> {
     host: values.host,
     coordinators: values.coordinators.split(',').filter((u) => u.length > 0),
     ...(values['resolve-after-ms'] !== undefined && { resolveAfterMs: Number(values['resolve-after-ms']) }),
+    ...(values['three-pc-timeout-ms'] !== undefined && { threePcTimeoutMs: Number(values['three-pc-timeout-ms']) }),
+    ...(values['inquiry-timeout-ms'] !== undefined && { inquiryTimeoutMs: Number(values['inquiry-timeout-ms']) }),
     ...(values['reconcile-interval-ms'] !== undefined && { reconcileIntervalMs: Number(values['reconcile-interval-ms']) }),
     logger,
   });

@@ -3,6 +3,11 @@
 // and heals it when the duration is up. It keeps each node's condition, so at most a
 // minority is down at once, except that now and then (quorumLossChance, with a cooldown)
 // it allows a brief outage of a majority: the cluster must stall, then recover.
+//
+// A freeze is the one deliberate whole-cluster outage: every node paused at once
+// (SIGSTOP), for longer than the banks' 3PC window, and only when every node is up. A
+// precommitted bank then commits on its own while a prepared one waits (issue 11); when
+// the nodes resume, the cluster must reach the same outcome.
 import { addBack, removeMember } from './churn.js';
 import { fetchStatus, type LeaderTracker } from './cluster-view.js';
 import { sleep } from './http.js';
@@ -41,11 +46,16 @@ export interface FaultSchedulerOptions {
   readonly quorumLossChance: number;
   readonly gapMinMs: number;
   readonly gapMaxMs: number;
+  /** How long a freeze lasts [min, max] ms (freezeRangeMs()). */
+  readonly freezeMs: readonly [number, number];
   readonly log: (line: string) => void;
 }
 
+/** The victim of a freeze: every node. */
+export const EVERY_NODE = 'all';
+
 /** Durations per kind [min, max] ms. Pauses outlast the default election timeout (300-600 ms) several times. */
-const DURATION_MS: Readonly<Record<FaultKind, readonly [number, number]>> = {
+const DURATION_MS: Readonly<Record<Exclude<FaultKind, 'freeze'>, readonly [number, number]>> = {
   kill: [1_000, 5_000],
   pause: [1_500, 4_000],
   restart: [0, 0],
@@ -53,6 +63,16 @@ const DURATION_MS: Readonly<Record<FaultKind, readonly [number, number]>> = {
   // How long the node stays out of the cluster before it is added back.
   churn: [2_000, 5_000],
 };
+
+/**
+ * A freeze lasts 2-3 times the time a precommitted bank needs to commit on its own: its
+ * quiet period, a full 3PC window of failed inquiries, and one round of inquiries (one
+ * per node, each timing out). So the 3PC rule has surely applied when the nodes resume.
+ */
+export function freezeRangeMs(bank: { resolveAfterMs: number; threePcTimeoutMs: number; inquiryTimeoutMs: number }, nodes: number): readonly [number, number] {
+  const selfCommitMs = bank.resolveAfterMs + bank.threePcTimeoutMs + nodes * bank.inquiryTimeoutMs;
+  return [2 * selfCommitMs, 3 * selfCommitMs];
+}
 /** A fault that takes the majority down is kept brief... */
 const QUORUM_LOSS_MS: readonly [number, number] = [500, 2_000];
 /** ... and rare: at most one per this long. */
@@ -63,6 +83,7 @@ const CONDITION_OF: Readonly<Record<FaultKind, NodeCondition>> = {
   restart: 'restarting',
   partition: 'partitioned',
   churn: 'churned',
+  freeze: 'paused',
 };
 /** Bound on each step of a churn (removal, learning of it, addition, promotion). */
 const CHURN_STEP_TIMEOUT_MS = 30_000;
@@ -119,7 +140,7 @@ export class FaultScheduler {
     const preferLeader = rng.chance(0.5);
     const victimRoll = rng.next();
     const quorumRoll = rng.next();
-    const [min, max] = DURATION_MS[kind];
+    const [min, max] = kind === 'freeze' ? this.o.freezeMs : DURATION_MS[kind];
     const normalMs = rng.int(min, max);
     const briefMs = rng.int(QUORUM_LOSS_MS[0], QUORUM_LOSS_MS[1]);
 
@@ -127,6 +148,15 @@ export class FaultScheduler {
     const up = ids.filter((id) => this.conditions.get(id) === 'up');
     if (up.length === 0) return;
     const leader = tracker.current();
+    if (kind === 'freeze') {
+      // Only from a whole cluster: a freeze on top of another fault would be a longer majority outage than intended.
+      if (up.length < ids.length) {
+        this.skipped++;
+        return;
+      }
+      await this.inject({ kind, node: EVERY_NODE, wasLeader: leader !== null, atMs: Date.now(), plannedMs: normalMs, quorumLost: true, healedAtMs: null, error: null });
+      return;
+    }
     const victim = preferLeader && leader !== null && up.includes(leader) ? leader : up[Math.floor(victimRoll * up.length)]!;
     const quorumLost = ids.length - up.length + 1 > Math.floor((ids.length - 1) / 2);
     if (quorumLost) {
@@ -145,7 +175,7 @@ export class FaultScheduler {
 
   private async inject(e: FaultEvent): Promise<void> {
     this.events.push(e);
-    this.conditions.set(e.node, CONDITION_OF[e.kind]);
+    for (const id of this.victims(e)) this.conditions.set(id, CONDITION_OF[e.kind]);
     const what = `${e.kind} ${e.node}${e.wasLeader ? ' (leader)' : ''}${e.kind === 'restart' ? '' : ` for ${(e.plannedMs / 1000).toFixed(1)} s`}${e.quorumLost ? ', majority down' : ''}`;
     this.o.log(`[${this.elapsed()}] fault: ${what}`);
     try {
@@ -153,6 +183,7 @@ export class FaultScheduler {
       else if (e.kind === 'pause') await this.o.target.pause(e.node);
       else if (e.kind === 'partition') await this.o.target.disconnect(e.node);
       else if (e.kind === 'churn') await this.churnOut(e);
+      else if (e.kind === 'freeze') await Promise.all(this.victims(e).map((id) => this.o.target.pause(id)));
       if (e.kind !== 'restart') e.atMs = Date.now();
     } catch (err) {
       e.error = `inject: ${(err as Error).message}`;
@@ -181,13 +212,20 @@ export class FaultScheduler {
         case 'churn':
           await this.churnIn(e);
           break;
+        case 'freeze':
+          await Promise.all(this.victims(e).map((id) => this.o.target.resume(id)));
+          break;
       }
     } catch (err) {
       e.error = `${e.error ?? ''}heal: ${(err as Error).message}`;
       this.o.log(`[${this.elapsed()}] healing ${e.kind} ${e.node} failed: ${(err as Error).message}`);
     }
     e.healedAtMs = Date.now();
-    this.conditions.set(e.node, 'up');
+    for (const id of this.victims(e)) this.conditions.set(id, 'up');
+  }
+
+  private victims(e: FaultEvent): string[] {
+    return e.node === EVERY_NODE ? [...this.conditions.keys()] : [e.node];
   }
 
   /**

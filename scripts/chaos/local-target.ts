@@ -34,6 +34,24 @@ export interface LocalTargetOptions {
   readonly nodeArgs?: readonly string[];
   /** Default 'bank' (the example's LevelDB banks); 'postgres': databases of a throwaway PostgreSQL. */
   readonly participants?: ParticipantKind;
+  /** The banks' participant SDK timing. */
+  readonly bankTiming?: BankTiming;
+}
+
+/** The participant SDK timing the runner gives its banks (see bankTiming()). */
+export interface BankTiming {
+  readonly resolveAfterMs: number;
+  readonly threePcTimeoutMs: number;
+  readonly inquiryTimeoutMs: number;
+}
+
+/**
+ * Timing for banks under chaos: the given 3PC window, and inquiries quick enough that a
+ * frozen cluster is found unreachable within it (the SDK's defaults, 10 s quiet and 5 s
+ * per node asked, would take a minute before the 3PC rule could apply).
+ */
+export function bankTiming(threePcTimeoutMs: number): BankTiming {
+  return { resolveAfterMs: Math.min(1_000, threePcTimeoutMs), threePcTimeoutMs, inquiryTimeoutMs: 500 };
 }
 
 export const BANK_NAMES = ['bank-a', 'bank-b'] as const;
@@ -89,6 +107,10 @@ export class LocalTarget implements ChaosTarget {
         this.postgres === null
           ? [bankService, '--name', name, '--host', '127.0.0.1', '--port', String(port), '--data', dataDir, '--coordinators', coordinators]
           : [bankService, ...this.postgres.serviceArgs(name, port, coordinators)];
+      const t = this.o.bankTiming;
+      if (t !== undefined) {
+        args.push('--resolve-after-ms', String(t.resolveAfterMs), '--three-pc-timeout-ms', String(t.threePcTimeoutMs), '--inquiry-timeout-ms', String(t.inquiryTimeoutMs));
+      }
       const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), { ...security.bankEnv, ...(this.postgres?.serviceEnv() ?? {}) });
       this.bankProcs.set(name, { proc, dataDir });
       const url = `http://127.0.0.1:${port}`;

@@ -10,12 +10,16 @@ export type TargetKind = (typeof TARGETS)[number];
 export const STATE_MACHINES = ['tx', 'kv'] as const;
 export type StateMachineKind = (typeof STATE_MACHINES)[number];
 
-export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition', 'churn'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'restart', 'partition', 'churn', 'freeze'] as const;
 
 /** What the banks are: the example's LevelDB bank services, or PostgreSQL databases through the PostgreSQL participant adapter. */
 export const PARTICIPANT_KINDS = ['bank', 'postgres'] as const;
 export type ParticipantKind = (typeof PARTICIPANT_KINDS)[number];
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Which protocol the transfers run: a seeded mix (threePcShare of them 3PC), or all one. */
+export const WORKLOAD_PROTOCOLS = ['mix', '2pc', '3pc'] as const;
+export type WorkloadProtocol = (typeof WORKLOAD_PROTOCOLS)[number];
 
 export interface ChaosOptions {
   readonly target: TargetKind;
@@ -39,8 +43,15 @@ export interface ChaosOptions {
   readonly resultsDir: string | null;
   /** The deadline each transfer asks for (timeoutMs in the request). */
   readonly txTimeoutMs: number;
-  /** Share of transfers run with 3PC instead of 2PC. */
+  /** Which protocol the transfers run; `mix` draws 3PC for threePcShare of them. */
+  readonly protocol: WorkloadProtocol;
+  /** Share of transfers run with 3PC instead of 2PC (protocol `mix`). */
   readonly threePcShare: number;
+  /**
+   * The banks' threePcTimeoutMs (local target): a precommitted bank that reaches no node
+   * for this long commits on its own. The freeze fault outlasts it.
+   */
+  readonly participantThreePcTimeoutMs: number;
   /** Chance that a fault may take a majority down (a brief loss of quorum). */
   readonly quorumLossChance: number;
   /** Pause between two fault injections, drawn uniformly from this range. */
@@ -89,7 +100,9 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   dataDir: null,
   resultsDir: 'chaos-results',
   txTimeoutMs: 10_000,
+  protocol: 'mix',
   threePcShare: 0.15,
+  participantThreePcTimeoutMs: 2_000,
   quorumLossChance: 0.15,
   faultGapMinMs: 1_500,
   faultGapMaxMs: 4_000,
@@ -109,8 +122,18 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
   linTimeMaxMs: DEFAULT_LINEARIZABILITY_BUDGET.timeMaxMs,
 };
 
-/** Faults each target can inject; partitions need a network to cut, churn a data directory to wipe. */
+/**
+ * Faults each target can inject. Partitions need a network to cut, churn a data directory
+ * to wipe. A freeze (every node paused at once, longer than the banks' 3PC timeout) needs
+ * banks whose timeout the runner sets: the ones it starts itself.
+ */
 export const FAULTS_BY_TARGET: Readonly<Record<TargetKind, readonly FaultKind[]>> = {
+  local: ['kill', 'pause', 'restart', 'churn', 'freeze'],
+  compose: ['kill', 'pause', 'restart', 'partition'],
+};
+
+/** Faults without --faults: every one but the freeze, which takes the whole cluster away for seconds. */
+export const DEFAULT_FAULTS_BY_TARGET: Readonly<Record<TargetKind, readonly FaultKind[]>> = {
   local: ['kill', 'pause', 'restart', 'churn'],
   compose: ['kill', 'pause', 'restart', 'partition'],
 };
@@ -131,6 +154,7 @@ const RANGES = {
   kvKeys: [1, 10_000],
   linStepsMax: [1_000, 1_000_000_000],
   linTimeMaxMs: [1_000, 3_600_000],
+  participantThreePcTimeoutMs: [100, 600_000],
 } as const satisfies Partial<Record<keyof ChaosOptions, readonly [number, number]>>;
 
 /** Fills defaults, then returns every problem found (empty when valid). */
@@ -144,6 +168,7 @@ export function validateOptions(o: ChaosOptions): string[] {
   for (const name of ['threePcShare', 'quorumLossChance', 'interactiveShare', 'abortShare'] as const) {
     if (!(o[name] >= 0 && o[name] <= 1)) errors.push(`${name} (${o[name]}) must be between 0 and 1`);
   }
+  if (!(WORKLOAD_PROTOCOLS as readonly string[]).includes(o.protocol)) errors.push(`protocol (${o.protocol}) must be one of ${WORKLOAD_PROTOCOLS.join(', ')}`);
   if (o.faultGapMaxMs < o.faultGapMinMs) errors.push(`faultGapMaxMs (${o.faultGapMaxMs}) must be at least faultGapMinMs (${o.faultGapMinMs})`);
   if (o.amountMax > o.openingBalance) errors.push(`amountMax (${o.amountMax}) must not exceed openingBalance (${o.openingBalance})`);
   for (const f of o.faults) {
@@ -166,11 +191,12 @@ export const USAGE = `usage: npm run chaos -- [options]
   --seed N                 seed of every random choice (printed; default: random)
   --duration S             seconds of faults under load (default 60)
   --nodes N                coordinator nodes (default 3)
-  --faults LIST            comma-separated: kill,pause,restart,partition,churn
-                           (default: all the target supports; partition needs --target
-                           compose, churn --target local). churn removes a node (the leader
-                           half of the time) over the admin API, wipes it once it says it was
-                           removed, and adds it back as a learner and promotes it
+  --faults LIST            comma-separated: kill,pause,restart,partition,churn,freeze
+                           (default: all the target supports but freeze; partition needs
+                           --target compose, churn and freeze --target local). churn removes a
+                           node (the leader half of the time) over the admin API, wipes it once
+                           it says it was removed, and adds it back as a learner and promotes it;
+                           freeze pauses every node at once for 2-3 times the banks' 3PC window
   --concurrency N          transfers in flight (default 8)
   --compose-file PATH      default cluster/docker-compose.yml
   --compose-project NAME   default ratify
@@ -178,7 +204,10 @@ export const USAGE = `usage: npm run chaos -- [options]
                            removed after a passing run)
   --results DIR            where the JSON report goes (default chaos-results; "" = none)
   --tx-timeout-ms N        each transfer's deadline (default 10000)
-  --three-pc-share X       share of 3PC transfers, 0..1 (default 0.15)
+  --protocol P             mix|2pc|3pc: the transfers' protocol (default mix)
+  --three-pc-share X       with --protocol mix: share of 3PC transfers, 0..1 (default 0.15)
+  --participant-3pc-timeout-ms N
+                           local target: the banks' threePcTimeoutMs (default 2000)
   --quorum-loss-chance X   chance a fault may briefly take a majority down (default 0.15)
   --node-log-level LEVEL   log level of node processes (default info)
   --client-retries N       client retries per transfer (default 10; fewer leave more
@@ -219,7 +248,9 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
         data: { type: 'string' },
         results: { type: 'string' },
         'tx-timeout-ms': { type: 'string' },
+        protocol: { type: 'string' },
         'three-pc-share': { type: 'string' },
+        'participant-3pc-timeout-ms': { type: 'string' },
         'quorum-loss-chance': { type: 'string' },
         'node-log-level': { type: 'string' },
         'client-retries': { type: 'string' },
@@ -269,7 +300,9 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
     dataDir: str('data') ?? null,
     resultsDir: results === undefined ? DEFAULT_OPTIONS.resultsDir : results === '' ? null : results,
     txTimeoutMs: num('tx-timeout-ms', DEFAULT_OPTIONS.txTimeoutMs),
+    protocol: (str('protocol') ?? DEFAULT_OPTIONS.protocol) as WorkloadProtocol,
     threePcShare: num('three-pc-share', DEFAULT_OPTIONS.threePcShare),
+    participantThreePcTimeoutMs: num('participant-3pc-timeout-ms', DEFAULT_OPTIONS.participantThreePcTimeoutMs),
     quorumLossChance: num('quorum-loss-chance', DEFAULT_OPTIONS.quorumLossChance),
     nodeLogLevel: str('node-log-level') ?? DEFAULT_OPTIONS.nodeLogLevel,
     clientRetries: num('client-retries', DEFAULT_OPTIONS.clientRetries),
@@ -287,8 +320,8 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
 }
 
 function parseFaults(list: string | undefined, target: TargetKind, errors: string[]): FaultKind[] {
-  // Without --faults, every fault the target supports (local has no partitions).
-  if (list === undefined) return [...FAULTS_BY_TARGET[target]];
+  // Without --faults, the target's default set (local has no partitions).
+  if (list === undefined) return [...DEFAULT_FAULTS_BY_TARGET[target]];
   const names = list.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   const out: FaultKind[] = [];
   for (const n of names) {

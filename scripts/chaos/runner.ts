@@ -11,12 +11,12 @@ import { BankBook } from './bank.js';
 import { LeaderTracker, fetchStatus, waitForLeader } from './cluster-view.js';
 import { decidedOutcomes, listEveryNode, rereadOutcomes, waitQuiescent } from './collect.js';
 import type { BankSnapshot, ChaosEvidence, Outcome, RereadOutcome } from './evidence.js';
-import { FaultScheduler, failoverStats } from './faults.js';
+import { FaultScheduler, failoverStats, freezeRangeMs } from './faults.js';
 import { ParticipantKiller } from './participant-faults.js';
 import { sleep, pollUntil } from './http.js';
 import { checkInvariants, checkKvInvariants, type InvariantResult } from './invariants.js';
 import { KvWorkload } from './kv-workload.js';
-import { LocalTarget } from './local-target.js';
+import { bankTiming, LocalTarget } from './local-target.js';
 import { ComposeTarget } from './compose-target.js';
 import { FAULT_KINDS, type ChaosOptions, type FaultKind } from './options.js';
 import { createProgress, kvProgress, txProgress, type ProgressSample, type ProgressSink } from './progress.js';
@@ -52,7 +52,16 @@ export class RunAborted extends Error {
 
 export function createTarget(o: ChaosOptions, runId: string, nodeArgs?: readonly string[]): ChaosTarget {
   if (o.target === 'local') {
-    return new LocalTarget({ nodes: o.nodes, dataDir: o.dataDir, runId, nodeLogLevel: o.nodeLogLevel, stateMachine: o.stateMachine, participants: o.participants, ...(nodeArgs === undefined ? {} : { nodeArgs }) });
+    return new LocalTarget({
+      nodes: o.nodes,
+      dataDir: o.dataDir,
+      runId,
+      nodeLogLevel: o.nodeLogLevel,
+      stateMachine: o.stateMachine,
+      participants: o.participants,
+      bankTiming: bankTiming(o.participantThreePcTimeoutMs),
+      ...(nodeArgs === undefined ? {} : { nodeArgs }),
+    });
   }
   return new ComposeTarget({ composeFile: o.composeFile, project: o.composeProject, nodes: o.nodes });
 }
@@ -85,7 +94,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
   let report: ChaosReport | null = null;
   try {
     const extra = `${o.participants === 'postgres' ? ', participants postgres' : ''}${o.killParticipants ? ', participant kills' : ''}`;
-    run.say(`chaos: seed ${o.seed}, target ${o.target}, state machine ${o.stateMachine}, ${o.durationS} s, faults ${o.faults.join(',') || 'none'}${extra}, concurrency ${o.concurrency} (run ${runId})`);
+    run.say(`chaos: seed ${o.seed}, target ${o.target}, state machine ${o.stateMachine}, ${o.durationS} s, faults ${o.faults.join(',') || 'none'}${extra}, concurrency ${o.concurrency}, protocol ${o.protocol} (run ${runId})`);
     await target.setUp(abort);
     run.checkAbort();
     const first = await waitForLeader(target.nodes, FIRST_LEADER_TIMEOUT_MS, abort);
@@ -142,6 +151,7 @@ async function faultWindow(run: Run, workload: { stop(): Promise<void> }, counts
     quorumLossChance: o.quorumLossChance,
     gapMinMs: o.faultGapMinMs,
     gapMaxMs: o.faultGapMaxMs,
+    freezeMs: freezeRangeMs(bankTiming(o.participantThreePcTimeoutMs), o.nodes),
     log: run.say,
   }).start());
   const killer = o.killParticipants ? (run.killer = new ParticipantKiller({ target, rng: run.rng.fork('participant-faults'), log: run.say }).start()) : null;
@@ -179,6 +189,7 @@ async function runTx(run: Run): Promise<ChaosReport> {
     concurrency: o.concurrency,
     keyPrefix: `chaos-${runId}`,
     txTimeoutMs: o.txTimeoutMs,
+    protocol: o.protocol,
     threePcShare: o.threePcShare,
     amountMax: o.amountMax,
     clientRetries: o.clientRetries,

@@ -20,6 +20,7 @@ import type { BankBook } from './bank.js';
 import type { Outcome, TransferFlow, TransferRecord } from './evidence.js';
 import { HistoryRecorder } from './history.js';
 import { sleep } from './http.js';
+import type { WorkloadProtocol } from './options.js';
 import type { SeededRandom } from './rng.js';
 import { errorOutput, readView, viewOutput, type TxRecorder } from './tx-history.js';
 
@@ -30,6 +31,9 @@ export interface WorkloadOptions {
   readonly concurrency: number;
   readonly keyPrefix: string;
   readonly txTimeoutMs: number;
+  /** Default `mix`. */
+  readonly protocol?: WorkloadProtocol;
+  /** With protocol `mix`: the share of 3PC transfers. */
   readonly threePcShare: number;
   readonly amountMax: number;
   readonly clientRetries: number;
@@ -215,7 +219,7 @@ export class TransferWorkload {
     const t: TransferRecord = {
       key: `${this.o.keyPrefix}-${this.next++}`,
       legs,
-      protocol: this.o.rng.chance(this.o.threePcShare) ? '3pc' : '2pc',
+      protocol: this.protocolOf(this.o.rng.chance(this.o.threePcShare)),
       flow: this.drawFlow(),
       startedAtMs: Date.now(),
       endedAtMs: null,
@@ -228,6 +232,13 @@ export class TransferWorkload {
     };
     this.transfers.push(t);
     return t;
+  }
+
+  /** The draw is made whatever the mode, so a seed fixes the same transfers (amounts, legs) in each. */
+  private protocolOf(drewThreePc: boolean): '2pc' | '3pc' {
+    const protocol = this.o.protocol ?? 'mix';
+    if (protocol === 'mix') return drewThreePc ? '3pc' : '2pc';
+    return protocol;
   }
 
   private drawFlow(): TransferFlow {

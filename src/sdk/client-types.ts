@@ -26,7 +26,7 @@ export interface ParticipantView {
 export interface TransactionView {
   readonly id: string;
   readonly state: TransactionState;
-  /** Set as soon as the decision is durable. */
+  /** Set as soon as the outcome is fixed: the decision is durable, or (3PC) `precommitted` is, which can only end in commit. */
   readonly outcome: Outcome | null;
   readonly protocol: Protocol;
   readonly participants: readonly ParticipantView[];

@@ -100,7 +100,7 @@ export class RatifyClient {
     return this.send({ method: 'POST', path: '/v1/transactions', body, idempotencyKey: input.idempotencyKey ?? randomUUID() });
   }
 
-  /** One-shot flow: create and run the protocol; resolves once the decision is durable. */
+  /** One-shot flow: create and run the protocol; resolves once the outcome is fixed (the decision, or 3PC's precommitted, is durable). */
   run(input: RunTransactionInput): Promise<TransactionView> {
     const body = createBody(input, true);
     const timeoutMs = Math.max(this.timeoutMs, (input.timeoutMs ?? SERVER_TX_TIMEOUT_DEFAULT_MS) + DECISION_SLACK_MS);
@@ -111,13 +111,13 @@ export class RatifyClient {
     return this.send({ method: 'POST', path: `${txPath(id)}/participants`, body: participantBody(participant), idempotencyKey: randomUUID() });
   }
 
-  /** Runs the protocol; resolves once the decision is durable (idempotent). */
+  /** Runs the protocol; resolves once the outcome is fixed (idempotent). */
   commit(id: string): Promise<TransactionView> {
     const timeoutMs = Math.max(this.timeoutMs, SERVER_TX_TIMEOUT_DEFAULT_MS + DECISION_SLACK_MS);
     return this.send({ method: 'POST', path: `${txPath(id)}/commit`, idempotencyKey: randomUUID(), timeoutMs });
   }
 
-  /** Rejects with code TX_ALREADY_COMMITTED (409) if the decision was commit. */
+  /** Rejects with code TX_ALREADY_COMMITTED (409) if the decision was commit, TX_PRECOMMITTED (409) if a 3PC transaction is precommitted. */
   abort(id: string): Promise<TransactionView> {
     return this.send({ method: 'POST', path: `${txPath(id)}/abort`, idempotencyKey: randomUUID() });
   }

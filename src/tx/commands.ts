@@ -33,7 +33,17 @@ export type TxCommand =
   | { readonly type: 'enlisted'; readonly txId: string; readonly participant: ParticipantSpec; readonly participantsMax: number }
   | { readonly type: 'commitRequested'; readonly txId: string }
   | ({ readonly type: 'voteRecorded'; readonly txId: string } & VoteEntry)
-  | { readonly type: 'precommitted'; readonly txId: string; readonly votes: readonly VoteEntry[] }
+  | {
+      readonly type: 'precommitted';
+      readonly txId: string;
+      readonly votes: readonly VoteEntry[];
+      /**
+       * When the leader proposed it (ms): the outcome is fixed from here on
+       * (commit), so apply() sets the view's decidedAt. Absent in entries
+       * written before it existed.
+       */
+      readonly precommittedAt?: number;
+    }
   | {
       readonly type: 'decided';
       readonly txId: string;
@@ -134,7 +144,7 @@ export function isTxCommand(v: unknown): v is TxCommand {
     case 'commitRequested':
       return hasTx(v);
     case 'precommitted':
-      return hasTx(v) && Array.isArray(v.votes) && v.votes.every(isVoteEntry);
+      return hasTx(v) && Array.isArray(v.votes) && v.votes.every(isVoteEntry) && (v.precommittedAt === undefined || isNum(v.precommittedAt));
     case 'voteRecorded':
       return hasTx(v) && isVoteEntry(v);
     case 'decided':

@@ -10,6 +10,7 @@ import { sleep } from './backoff.js';
 import { createFailingTracker, type FailingTracker } from './failing-tracker.js';
 import { runTransaction, type RunContext, type RunDeps, type RunHandle } from './protocol-run.js';
 import { proposeTx } from './proposer.js';
+import { DEADLINE_BEFORE_COMMIT_REQUEST, sweepAction } from './protocol-rules.js';
 import { isFinished } from './transitions.js';
 
 /** How long stop() waits for runs to notice the abort. */
@@ -58,7 +59,8 @@ export class TxDriver {
 
   /**
    * Make sure `txId` is being driven (no-op unless leading). When a decision
-   * reached the table from elsewhere, a run still waiting in prepare or precommit is cut short.
+   * reached the table from elsewhere (a client abort during prepare), a run
+   * still waiting in prepare or precommit is cut short.
    */
   drive(txId: string): void {
     const epoch = this.epoch;
@@ -125,15 +127,17 @@ export class TxDriver {
     if (this.epoch === null) return;
     const now = this.deps.now();
     for (const tx of this.deps.sm.inFlightBrief()) {
-      if (tx.state !== 'active') this.drive(tx.id);
-      else if (now >= tx.deadlineAt) this.expire(tx.id);
+      const action = sweepAction(tx, now);
+      if (action === 'drive') this.drive(tx.id);
+      else if (action === 'expire') this.expire(tx.id);
     }
   }
 
   private expire(txId: string): void {
     if (this.pendingExpiries.has(txId)) return;
     this.pendingExpiries.add(txId);
-    const cmd = { type: 'decided', txId, decision: 'abort', votes: [], decidedAt: this.deps.now(), reason: 'deadline passed before commit was requested' } as const;
+    // apply() refuses it if the transaction moved on meanwhile (precommitted, or decided).
+    const cmd = { type: 'decided', txId, decision: 'abort', votes: [], decidedAt: this.deps.now(), reason: DEADLINE_BEFORE_COMMIT_REQUEST } as const;
     proposeTx(this.deps.log, cmd, this.deps.config.proposeTimeoutMs)
       .then((result) => {
         if (result.ok && result.existed !== true) this.deps.metrics.decision('abort');

@@ -8,6 +8,8 @@ export type CallKind = 'prepare' | Phase2Kind;
 export interface TxMetrics {
   decision(decision: 'commit' | 'abort'): void;
   callFailed(kind: CallKind): void;
+  /** A participant answered a call with the other outcome (it decided on its own against the protocol). */
+  protocolViolation(kind: Phase2Kind): void;
   /** A request to a participant: one call, or a batch of `calls`. */
   participantRequest(shape: 'single' | 'batch', calls: number): void;
 }
@@ -33,6 +35,14 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
   const batchedCalls = getOrCreate(registry, 'ratify_tx_participant_batched_calls_total', () =>
     new Counter({ name: 'ratify_tx_participant_batched_calls_total', help: 'Participant calls sent inside batch requests', registers: [registry] }),
   );
+  const violations = getOrCreate(registry, 'ratify_tx_protocol_violations_total', () =>
+    new Counter({
+      name: 'ratify_tx_protocol_violations_total',
+      help: 'Participants that answered precommit/commit with TX_ALREADY_ABORTED or abort with TX_ALREADY_COMMITTED (they decided on their own against the protocol); counted once per participant, call and leader',
+      labelNames: ['call'],
+      registers: [registry],
+    }),
+  );
   collectedGauge(registry, 'ratify_tx_in_flight', 'Transactions not yet committed or aborted', sources.inFlight);
   // From the table, not from this leader's own failure counts: a new leader reports
   // the participants its predecessor found failing from its first scrape on.
@@ -45,6 +55,7 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
   return {
     decision: (d) => decisions.inc({ decision: d }),
     callFailed: (kind) => failures.inc({ call: kind }),
+    protocolViolation: (kind) => violations.inc({ call: kind }),
     participantRequest: (shape, calls) => {
       requests.inc({ shape });
       if (shape === 'batch') batchedCalls.inc(calls);

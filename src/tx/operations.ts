@@ -12,8 +12,9 @@ import type { TxCommand } from './commands.js';
 import type { TxConfig } from './config.js';
 import type { TxDriver } from './driver.js';
 import { proposeTx, unwrap } from './proposer.js';
-import { enlistConflict, samePayload } from './state-machine.js';
+import { enlistConflict, precommittedRefusal, samePayload } from './state-machine.js';
 import type { ParticipantUrlPolicy } from './participant-url-policy.js';
+import { fixedOutcome } from './transitions.js';
 import type { ParticipantSpec, Protocol, TxListFilter, TxListPage, TxRecord, TxStateMachine } from './types.js';
 import type { TxMetrics } from './metrics.js';
 import type { TxWaiters } from './waiters.js';
@@ -120,7 +121,11 @@ export class TxOperations {
     return result.tx ?? tx;
   }
 
-  /** Idempotent: answers once the decision is durable, whatever it is. */
+  /**
+   * Idempotent: answers once the outcome is fixed, whatever it is: the decision
+   * is durable, or (3PC) precommitted is, which can only end in commit
+   * (transitions.ts). The view then says `outcome: committed`.
+   */
   async commit(txId: string, caller: Caller): Promise<TxRecord> {
     const tx = this.visible(txId, caller);
     if (tx.state === 'active') unwrap(await this.propose({ type: 'commitRequested', txId }));
@@ -128,7 +133,7 @@ export class TxOperations {
     const waitMs = Math.max(0, tx.deadlineAt - this.deps.now()) + this.deps.config.decisionWaitSlackMs;
     const decided = await this.deps.waiters.waitFor(
       txId,
-      (t) => t === null || t.decision !== null,
+      (t) => t === null || fixedOutcome(t) !== null,
       waitMs,
       `no decision for transaction ${txId} yet; it may still be decided (GET it, or retry commit)`,
     );
@@ -137,15 +142,15 @@ export class TxOperations {
   }
 
   /**
-   * Decides abort unless a decision exists; 409 TX_ALREADY_COMMITTED only when
-   * the decision is commit. A 3PC transaction in `precommitted` has no decision
-   * yet, so it can still be aborted: the coordinator itself aborts it at the
-   * deadline, and transitions.ts explains why that is safe.
+   * Decides abort unless the outcome is fixed: 409 TX_ALREADY_COMMITTED when
+   * the decision is commit, 409 TX_PRECOMMITTED when a 3PC transaction is
+   * precommitted (its outcome can only be commit). apply() refuses the abort
+   * entry the same way when the check here raced with precommitted.
    */
   async abort(txId: string, caller: Caller): Promise<TxRecord> {
     const tx = this.visible(txId, caller);
     if (tx.decision === 'abort') return tx;
-    if (tx.decision === 'commit') throw alreadyCommitted(tx);
+    refuseAbort(tx);
     const result = await this.propose({
       type: 'decided',
       txId,
@@ -156,7 +161,7 @@ export class TxOperations {
     });
     const { tx: after, existed } = unwrap(result);
     if (after === null) throw notFound(txId);
-    if (after.decision === 'commit') throw alreadyCommitted(after);
+    refuseAbort(after);
     if (existed !== true) this.deps.metrics.decision('abort');
     this.deps.driver.drive(txId);
     return this.deps.sm.get(txId) ?? after;
@@ -217,8 +222,10 @@ function parseBaseUrl(raw: string, name: string): URL {
   return url;
 }
 
-function alreadyCommitted(tx: TxRecord): RatifyError {
-  return new RatifyError('TX_ALREADY_COMMITTED', `transaction ${tx.id} cannot be aborted: the decision was commit`);
+/** Throws when the outcome of `tx` is fixed as commit, so a client abort cannot have it. */
+function refuseAbort(tx: TxRecord): void {
+  if (tx.decision === 'commit') throw new RatifyError('TX_ALREADY_COMMITTED', `transaction ${tx.id} cannot be aborted: the decision was commit`);
+  if (tx.state === 'precommitted') throw new RatifyError('TX_PRECOMMITTED', precommittedRefusal(tx.id));
 }
 
 function checkReplay(tx: TxRecord, requestHash: string | null): TxRecord {

@@ -4,10 +4,11 @@
 // header and in the body, so a participant can fence a deposed leader. Any
 // non-2xx answer, timeout, refused connection or malformed answer is a
 // failure; the driver decides what a failure means (abort vote in prepare,
-// retry in phase 2). Two answers carry meaning beyond ack/failure, both about
-// 3PC precommit: a refusal with code TX_ALREADY_ABORTED (the participant
-// aborted on its own timeout) and an ack with `state: "committed"` (it
-// committed on its own timeout); see precommitPhase in protocol-run.ts.
+// retry in phase 2). Two answers carry meaning beyond ack/failure: a refusal
+// whose code names the other outcome (TX_ALREADY_ABORTED to precommit or
+// commit, TX_ALREADY_COMMITTED to abort: a protocol violation), and a
+// precommit acknowledged with `state: "committed"` (the participant already
+// committed); see answerOf in protocol-rules.ts.
 // Calls issued together may travel in one batch request (participant-batch.ts).
 //
 // Every call passes the participant URL policy first (participant-url-policy.ts):
@@ -108,8 +109,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
       const body = { txId: req.txId, participant: req.participant, payload: req.payload ?? null, protocol: req.protocol, term: req.term };
       try {
         const answer = await post('prepare', req.url, body, req.term, call);
-        if (answer.status < 200 || answer.status > 299) return { kind: 'failure', error: `prepare answered HTTP ${answer.status}` };
-        return voteOf(answer.body);
+        return prepareResultOf(answer.status, answer.body);
       } catch (e) {
         return { kind: 'failure', error: failed('prepare', req, e) };
       }
@@ -118,9 +118,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
       const body = { txId: req.txId, participant: req.participant, term: req.term };
       try {
         const { status, body: answer } = await post(kind, req.url, body, req.term, call);
-        if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(answer, (o) => o.state) };
-        const code = stringField(answer, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
-        return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
+        return deliverResultOf(kind, status, answer);
       } catch (e) {
         return { kind: 'failure', error: failed(kind, req, e), code: null };
       }
@@ -129,6 +127,19 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
       await agent.close();
     },
   };
+}
+
+/** A prepare answer (status and parsed body, undefined when it was not JSON) as a result. */
+export function prepareResultOf(status: number, body: unknown): PrepareResult {
+  if (status < 200 || status > 299) return { kind: 'failure', error: `prepare answered HTTP ${status}` };
+  return voteOf(body);
+}
+
+/** A precommit, commit or abort answer (status and parsed body) as a result. */
+export function deliverResultOf(kind: Phase2Kind, status: number, body: unknown): DeliverResult {
+  if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(body, (o) => o.state) };
+  const code = stringField(body, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
+  return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
 }
 
 export function parseVote(text: string): PrepareResult {

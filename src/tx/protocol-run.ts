@@ -5,6 +5,8 @@
 //
 // Safety rule: a participant hears a decision (or a precommit) only after the
 // entry that fixes it has been applied locally, i.e. committed in the Raft log.
+// What to do at each step is decided by the pure rules of protocol-rules.ts,
+// which the model checker (test/model/) explores; this file only does the I/O.
 import type pino from 'pino';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { assertNever } from '../raft/types.js';
@@ -16,8 +18,24 @@ import type { FailingTracker } from './failing-tracker.js';
 import type { TxMetrics } from './metrics.js';
 import type { ParticipantClient, Phase2Kind } from './participant-client.js';
 import { proposeTx, unwrap } from './proposer.js';
+import {
+  answerOf,
+  completionCommand,
+  concludePrecommit,
+  concludePrepare,
+  conclusionCommand,
+  nextStep,
+  precommitAnswerOf,
+  settlesPrecommit,
+  settlesPrepare,
+  violationMessage,
+  voteOfPrepare,
+  type Conclusion,
+  type Decide,
+  type PrecommitAnswer,
+} from './protocol-rules.js';
 import { isFinished } from './transitions.js';
-import type { Decision, ParticipantRecord, TxRecord, TxStateMachine } from './types.js';
+import type { ParticipantRecord, TxRecord, TxStateMachine } from './types.js';
 
 export interface RunDeps {
   readonly log: ReplicatedLog;
@@ -63,39 +81,44 @@ export async function runTransaction(ctx: RunContext, txId: string, handle: RunH
 }
 
 async function step(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<void> {
-  switch (tx.state) {
-    case 'preparing':
-      return preparePhase(ctx, tx, handle);
-    case 'precommitted':
-      return precommitPhase(ctx, tx, handle);
-    case 'committing':
-    case 'aborting':
-      return phase2(ctx, tx);
-    case 'active':
-    case 'committed':
-    case 'aborted':
+  const next = nextStep(tx, ctx.deps.now());
+  switch (next.kind) {
+    case 'none':
       return;
+    case 'decide':
+      return decide(ctx, tx.id, next);
+    case 'call':
+      switch (next.call) {
+        case 'prepare':
+          return preparePhase(ctx, tx, handle, next.deadlineAt);
+        case 'precommit':
+          return precommitPhase(ctx, tx, handle, next.deadlineAt);
+        case 'commit':
+        case 'abort':
+          return phase2(ctx, tx, next.call, next.participants);
+        default:
+          return assertNever(next.call);
+      }
     default:
-      return assertNever(tx.state);
+      return assertNever(next);
   }
 }
 
 // ---- prepare ----------------------------------------------------------------
 
-async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<void> {
-  if (ctx.deps.now() >= tx.deadlineAt) return decide(ctx, tx.id, 'abort', [], 'deadline passed before every participant voted');
+async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, deadlineAt: number | null): Promise<void> {
   // The decision entry carries every vote; a slow prepare also replicates them as they come (the view's "some votes in").
   const recorder = new DeferredRecorder<VoteEntry>(ctx.deps.config.progressRecordDelayMs, tx.participants.length, (vote) => recordVote(ctx, tx.id, vote));
   let votes: Array<VoteEntry | null>;
   try {
-    votes = await undecidedPhase(ctx, handle, tx.deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel, recorder))));
+    votes = await undecidedPhase(ctx, handle, deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel, recorder))));
   } finally {
     recorder.close();
   }
   if (ctx.signal.aborted) return;
   // A client abort may have decided meanwhile; then the decision stands and the loop moves to phase 2.
   if (ctx.deps.sm.get(tx.id)?.state !== 'preparing') return;
-  return concludePrepare(ctx, tx, votes);
+  return conclude(ctx, tx, concludePrepare(tx, votes, ctx.deps.now()));
 }
 
 /**
@@ -121,21 +144,9 @@ async function undecidedPhase<T>(ctx: RunContext, handle: RunHandle, deadlineAt:
   }
 }
 
-async function concludePrepare(ctx: RunContext, tx: TxRecord, votes: Array<VoteEntry | null>): Promise<void> {
-  const known = votes.filter((v): v is VoteEntry => v !== null);
-  const firstAbort = known.find((v) => v.vote === 'abort');
-  if (firstAbort !== undefined) {
-    const why = firstAbort.error ?? (firstAbort.reason === null ? 'voted abort' : `voted abort: ${firstAbort.reason}`);
-    return decide(ctx, tx.id, 'abort', known, `participant ${firstAbort.participant} ${why}`);
-  }
-  if (known.length < tx.participants.length || ctx.deps.now() >= tx.deadlineAt) {
-    return decide(ctx, tx.id, 'abort', known, 'deadline passed before every participant voted');
-  }
-  if (tx.protocol === '3pc') {
-    unwrap(await propose(ctx, { type: 'precommitted', txId: tx.id, votes: known }));
-    return;
-  }
-  return decide(ctx, tx.id, 'commit', known, 'every participant voted commit');
+async function conclude(ctx: RunContext, tx: TxRecord, conclusion: Conclusion): Promise<void> {
+  if (conclusion.kind === 'decide') return decide(ctx, tx.id, conclusion);
+  unwrap(await propose(ctx, conclusionCommand(tx.id, conclusion, ctx.deps.now())));
 }
 
 /** Resolves with the participant's vote (a failure after bounded retries is an abort vote), or null if cancelled. */
@@ -146,25 +157,19 @@ async function prepareOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, c
     if (cancel.signal.aborted || left <= 0) return null;
     const request = { url: p.url, txId: tx.id, participant: p.name, payload: p.payload, protocol: tx.protocol, term: ctx.term };
     const result = await client.prepare(request, { timeoutMs: Math.min(config.prepareCallTimeoutMs, left), signal: cancel.signal });
-    if (result.kind === 'vote') {
-      const vote: VoteEntry = { participant: p.name, vote: result.vote, reason: result.vote === 'abort' ? result.reason : null, error: null };
-      return settleVote(vote, cancel, recorder);
+    if (result.kind === 'failure') {
+      if (cancel.signal.aborted) return null;
+      recorder.hurry();
+      metrics.callFailed('prepare');
     }
-    if (cancel.signal.aborted) return null;
-    recorder.hurry();
-    metrics.callFailed('prepare');
-    if (attempt >= config.prepareMaxAttempts) {
-      return settleVote({ participant: p.name, vote: 'abort', reason: null, error: result.error }, cancel, recorder);
+    const vote = voteOfPrepare(p.name, result, attempt, config.prepareMaxAttempts);
+    if (vote !== null) {
+      if (settlesPrepare(vote)) cancel.abort(); // stop waiting for the others
+      recorder.add(vote);
+      return vote;
     }
     await sleep(config.prepareRetryDelayMs, cancel.signal);
   }
-}
-
-function settleVote(vote: VoteEntry, cancel: AbortController, recorder: DeferredRecorder<VoteEntry>): VoteEntry {
-  // One abort vote settles the decision: stop waiting for the others.
-  if (vote.vote === 'abort') cancel.abort();
-  recorder.add(vote);
-  return vote;
 }
 
 /** Only for the view ("some votes in"); the decision entry carries the votes that count. */
@@ -176,11 +181,11 @@ function recordVote(ctx: RunContext, txId: string, vote: VoteEntry): void {
 
 // ---- decision ---------------------------------------------------------------
 
-async function decide(ctx: RunContext, txId: string, decision: Decision, votes: readonly VoteEntry[], reason: string): Promise<void> {
-  const result = unwrap(await propose(ctx, { type: 'decided', txId, decision, votes, decidedAt: ctx.deps.now(), reason }));
+async function decide(ctx: RunContext, txId: string, d: Decide): Promise<void> {
+  const result = unwrap(await propose(ctx, conclusionCommand(txId, d, ctx.deps.now())));
   if (result.existed !== true) {
-    ctx.deps.metrics.decision(decision);
-    ctx.deps.logger.info({ txId, decision, reason }, 'transaction decided');
+    ctx.deps.metrics.decision(d.decision);
+    ctx.deps.logger.info({ txId, decision: d.decision, reason: d.reason }, 'transaction decided');
   }
 }
 
@@ -190,83 +195,46 @@ function propose(ctx: RunContext, cmd: TxCommand): ReturnType<typeof proposeTx> 
 
 // ---- 3PC precommit -------------------------------------------------------------
 //
-// After precommitted is replicated, the participants' answers decide:
-// - one refuses with TX_ALREADY_ABORTED: it aborted on its own 3PC timeout, so
-//   commit is impossible: decide abort. Nobody has heard commit yet (that needs
-//   a commit decision), so abort is consistent for everyone else.
-// - one acknowledges with state "committed": it committed on its own 3PC timeout
-//   after precommit (every vote was commit, so commit is possible): decide commit.
-// - every one acknowledges: decide commit (3PC's DoCommit).
-// - the deadline passes first: decide abort (presumed abort; 3PC's coordinator
-//   aborts when a PreCommit acknowledgement times out). Every participant gets
-//   at least one attempt before that, even when a new leader finds the deadline
-//   long past after an outage: its answer may be "committed", which abort
-//   would contradict.
-// A participant applies its own timeout rule only when it reached no
-// coordinator node for its whole window (src/sdk/participant/termination.ts),
-// so while the cluster is reachable these answers are the only way a
-// participant's own timer can enter the decision.
+// precommitted is replicated: the outcome is commit (transitions.ts). Precommit
+// is retried until every participant has answered, so that nobody hears commit
+// before everyone is precommitted: a precommitted participant can finish on its
+// own if the whole cluster is gone (src/sdk/participant/termination.ts), a
+// prepared one cannot. protocol-rules.ts has the rules.
 
-type PrecommitAnswer = 'ack' | 'committed' | 'aborted';
-
-async function precommitPhase(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<void> {
-  const answers = await undecidedPhase(ctx, handle, null, (cancel) => Promise.all(tx.participants.map((p) => precommitOne(ctx, tx, p, cancel))));
+async function precommitPhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, deadlineAt: number | null): Promise<void> {
+  const answers = await undecidedPhase(ctx, handle, deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => precommitOne(ctx, tx, p, cancel))));
   if (ctx.signal.aborted) return;
-  if (ctx.deps.sm.get(tx.id)?.state !== 'precommitted') return; // decided meanwhile (client abort)
-  return concludePrecommit(ctx, tx, answers);
+  if (ctx.deps.sm.get(tx.id)?.state !== 'precommitted') return; // decided meanwhile
+  const conclusion = concludePrecommit(tx, answers);
+  // Not every answer came (the phase was cancelled): the loop runs the step again.
+  if (conclusion !== null) return decide(ctx, tx.id, conclusion);
 }
 
-async function concludePrecommit(ctx: RunContext, tx: TxRecord, answers: ReadonlyArray<PrecommitAnswer | null>): Promise<void> {
-  const answered = (a: PrecommitAnswer): string[] => tx.participants.filter((_, i) => answers[i] === a).map((p) => p.name);
-  const aborted = answered('aborted');
-  const committed = answered('committed');
-  if (aborted.length > 0 && committed.length > 0) {
-    ctx.deps.logger.error({ txId: tx.id, aborted, committed }, 'PROTOCOL VIOLATION: participants reached different outcomes on their own 3PC timeouts');
-  }
-  if (aborted[0] !== undefined) {
-    const votes = aborted.map((name): VoteEntry => ({ participant: name, vote: 'abort', reason: 'aborted on its own before precommit', error: 'precommit refused: TX_ALREADY_ABORTED' }));
-    return decide(ctx, tx.id, 'abort', votes, `participant ${aborted[0]} had aborted on its own (3PC timeout) before precommit`);
-  }
-  const commitVotes = tx.participants.map((p): VoteEntry => ({ participant: p.name, vote: 'commit', reason: null, error: null }));
-  if (committed[0] !== undefined) {
-    return decide(ctx, tx.id, 'commit', commitVotes, `participant ${committed[0]} had committed on its own (3PC timeout after precommit)`);
-  }
-  if (answers.every((a) => a === 'ack')) return decide(ctx, tx.id, 'commit', commitVotes, 'every participant acknowledged precommit');
-  // A delivery gives up only past the deadline; anything else (a bug) just runs the step again.
-  if (ctx.deps.now() < tx.deadlineAt) return;
-  return decide(ctx, tx.id, 'abort', [], 'deadline passed before every participant acknowledged precommit');
-}
-
-/** Retries (rate-bounded) until an answer, or until the deadline after at least one attempt; null when it gave up or was cancelled. */
+/** Retries (rate-bounded) until the participant answers; null only when cancelled. */
 async function precommitOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel: AbortController): Promise<PrecommitAnswer | null> {
-  const { client, config, now, random } = ctx.deps;
+  const { client, config, random } = ctx.deps;
   for (let attempt = 0; !cancel.signal.aborted; attempt++) {
     const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
     const result = await client.deliver('precommit', request, { timeoutMs: config.phase2CallTimeoutMs, signal: cancel.signal });
-    if (result.kind === 'ack') {
-      ctx.failing.succeeded(failingKey(tx, p));
-      if (result.state !== 'committed') return 'ack';
-      cancel.abort(); // commit is settled: stop waiting for the others
-      return 'committed';
+    if (result.kind === 'failure' && cancel.signal.aborted) return null;
+    const answer = answerOf('precommit', result);
+    if (answer.kind === 'ack') ctx.failing.succeeded(failingKey(tx, p));
+    if (answer.kind === 'violation') protocolViolation(ctx, tx, p, 'precommit', answer.code);
+    const settled = precommitAnswerOf(answer);
+    if (settled !== null) {
+      if (settlesPrecommit(settled)) cancel.abort(); // commit is settled: stop waiting for the others
+      return settled;
     }
-    if (cancel.signal.aborted) return null;
-    if (result.code === 'TX_ALREADY_ABORTED') {
-      cancel.abort(); // abort is settled
-      return 'aborted';
-    }
-    callFailed(ctx, tx, p, 'precommit', result.error);
-    const leftMs = tx.deadlineAt - now();
-    if (leftMs <= 0) return null;
-    await sleep(Math.min(leftMs, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random)), cancel.signal);
+    callFailed(ctx, tx, p, 'precommit', result.kind === 'failure' ? result.error : 'precommit failed');
+    await sleep(backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), cancel.signal);
   }
   return null;
 }
 
 // ---- phase 2 ------------------------------------------------------------------
 
-async function phase2(ctx: RunContext, tx: TxRecord): Promise<void> {
-  const kind = tx.decision === 'commit' ? 'commit' : 'abort';
-  const pending = tx.participants.filter((p) => !p.acknowledged);
+async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', names: readonly string[]): Promise<void> {
+  const pending = tx.participants.filter((p) => names.includes(p.name));
   // The completion entry marks every acknowledgement; a slow phase 2 also replicates them as they come,
   // so the view (and a next leader, which then calls only the others again) sees who is done.
   const recorder = new DeferredRecorder<string>(ctx.deps.config.progressRecordDelayMs, pending.length, (name) => recordAck(ctx, tx.id, name));
@@ -286,7 +254,7 @@ async function phase2(ctx: RunContext, tx: TxRecord): Promise<void> {
   // deliverUntilAck gives up only when the term ends: past this point every pending participant acknowledged.
   if (ctx.signal.aborted) return;
   const acknowledged = pending.map((p) => p.name);
-  unwrap(await propose(ctx, { type: 'completed', txId: tx.id, completedAt: ctx.deps.now(), acknowledged }));
+  unwrap(await propose(ctx, completionCommand(tx.id, acknowledged, ctx.deps.now())));
 }
 
 function recordAck(ctx: RunContext, txId: string, participant: string): void {
@@ -298,26 +266,42 @@ function recordAck(ctx: RunContext, txId: string, participant: string): void {
 /** Retries forever (rate-bounded by backoff) until a 2xx; false only when the term ends. */
 async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort', onFailure: () => void): Promise<boolean> {
   const { client, config, random } = ctx.deps;
-  const otherOutcome = kind === 'commit' ? 'TX_ALREADY_ABORTED' : 'TX_ALREADY_COMMITTED';
-  let violationLogged = false;
+  let violationSeen = false;
   for (let attempt = 0; !ctx.signal.aborted; attempt++) {
     const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
     const result = await client.deliver(kind, request, { timeoutMs: config.phase2CallTimeoutMs, signal: ctx.signal });
-    if (result.kind === 'ack') {
+    const answer = answerOf(kind, result);
+    if (answer.kind === 'ack') {
       ctx.failing.succeeded(failingKey(tx, p));
       return true;
     }
     if (ctx.signal.aborted) return false;
-    if (result.code === otherOutcome && !violationLogged) {
-      // Retrying is all that is left; the view's lastError and this line say why it never ends.
-      violationLogged = true;
-      ctx.deps.logger.error({ txId: tx.id, participant: p.name, kind, code: result.code }, 'PROTOCOL VIOLATION: participant reached the other outcome on its own');
-    }
     onFailure();
-    callFailed(ctx, tx, p, kind, result.error);
+    if (answer.kind === 'violation') {
+      // Retrying is all that is left; the view's lastError, the metric and the log line say why it never ends.
+      if (!violationSeen) protocolViolation(ctx, tx, p, kind, answer.code);
+      violationSeen = true;
+      callFailed(ctx, tx, p, kind, violationMessage(kind, answer.code));
+    } else {
+      callFailed(ctx, tx, p, kind, answer.error);
+    }
     await sleep(backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), ctx.signal);
   }
   return false;
+}
+
+/**
+ * A participant answered with the other outcome: it decided on its own against
+ * the protocol. Logged, counted and replicated as its lastError at once; the
+ * outcome never changes because of it.
+ */
+function protocolViolation(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: Phase2Kind, code: string): void {
+  const error = violationMessage(kind, code);
+  ctx.deps.metrics.protocolViolation(kind);
+  ctx.deps.logger.error({ txId: tx.id, participant: p.name, call: kind, code }, error);
+  propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error, failingSince: ctx.deps.now() }).catch((e: unknown) => {
+    ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a protocol violation failed');
+  });
 }
 
 function failingKey(tx: TxRecord, p: ParticipantRecord): string {

@@ -162,6 +162,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     }
     if (!this.allVoteCommit(tx, cmd.votes)) return reject('INTERNAL', `precommit of ${tx.id} without a commit vote from every participant`, tx);
     this.setVotes(tx, cmd.votes);
+    // The outcome is fixed (commit) from here on: the view shows it with this time.
+    if (cmd.precommittedAt !== undefined) tx.decidedAt = cmd.precommittedAt;
     this.move(tx, 'precommitted');
     return ok(tx);
   }
@@ -170,9 +172,13 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     const tx = this.lookup(cmd.txId);
     if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
     if (tx.decision !== null) return ok(tx, true); // the first decision applied wins
+    // The 3PC invariant (transitions.ts): an abort entry that lost the race with
+    // precommitted (a client abort, a deadline abort proposed from a stale
+    // view, an old leader's entry) is refused here, the same way on every node.
+    if (tx.state === 'precommitted' && cmd.decision === 'abort') {
+      return reject('TX_PRECOMMITTED', precommittedRefusal(tx.id), tx);
+    }
     const next = phase2State(cmd.decision);
-    // Without a decision every unfinished state can be decided; precommitted
-    // included (see transitions.ts for why abort after precommit is safe).
     if (!canTransition(tx.state, next)) {
       return reject('TX_NOT_ACTIVE', `transaction ${tx.id} is ${tx.state} and cannot be decided ${cmd.decision}`, tx);
     }
@@ -192,7 +198,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     this.setVotes(tx, cmd.votes);
     tx.decision = cmd.decision;
     tx.decisionReason = cmd.reason;
-    tx.decidedAt = cmd.decidedAt;
+    // A precommitted transaction's outcome was fixed when precommitted applied; that time stays.
+    tx.decidedAt ??= cmd.decidedAt;
     this.move(tx, next);
     return ok(tx);
   }
@@ -396,6 +403,11 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+}
+
+/** Why an abort of a precommitted transaction is refused (apply() and the abort route say the same). */
+export function precommittedRefusal(txId: string): string {
+  return `transaction ${txId} is precommitted (3PC): its outcome can only be commit`;
 }
 
 /**

@@ -4,24 +4,24 @@
 //   preparing    ──every vote commit (3PC)──▶ precommitted
 //   preparing    ──every vote commit (2PC)──▶ committing
 //   precommitted ──commit──▶ committing ──every participant acknowledged──▶ committed
-//   active, preparing, precommitted ──abort──▶ aborting ──every participant acknowledged──▶ aborted
+//   active, preparing ──abort──▶ aborting ──every participant acknowledged──▶ aborted
 //
-// precommitted -> aborting is legal: precommitted is not a decision. Until the
-// decision entry exists the outcome is open, and the coordinator decides abort
-// when a participant reports it already aborted (its own 3PC timeout), when the
-// deadline passes before every precommit is acknowledged (presumed abort), or
-// when a client asks. No participant has been told commit at that point: commit
-// goes out only after a commit decision, which needs every precommit
-// acknowledged (or a participant reporting it already committed). A
-// precommitted participant commits on its own only when it could reach no
-// coordinator node for its whole timeout window (src/sdk/participant/termination.ts).
+// Invariant (3PC): once `precommitted` is applied, the outcome can only be
+// commit. There is no precommitted -> aborting edge: neither the deadline, nor a
+// client, nor a participant's answer can abort a precommitted transaction. That
+// is what makes a precommitted participant's own timeout rule safe (it commits
+// when it can reach no coordinator node for threePcTimeoutMs,
+// src/sdk/participant/termination.ts), including when the whole cluster is
+// frozen or the participant is cut off while the cluster carries on. An earlier
+// version allowed the edge and split outcomes both ways (issue 11). The view
+// therefore already reports `outcome: committed` at precommitted (fixedOutcome).
 import { RatifyError } from '../errors.js';
 import type { Decision, Outcome, TxState } from './types.js';
 
 const EDGES: Readonly<Record<TxState, readonly TxState[]>> = {
   active: ['preparing', 'aborting'],
   preparing: ['precommitted', 'committing', 'aborting'],
-  precommitted: ['committing', 'aborting'],
+  precommitted: ['committing'],
   committing: ['committed'],
   aborting: ['aborted'],
   committed: [],
@@ -54,4 +54,15 @@ export function finishedState(decision: Decision): TxState {
 export function outcomeOf(decision: Decision | null): Outcome | null {
   if (decision === null) return null;
   return decision === 'commit' ? 'committed' : 'aborted';
+}
+
+/**
+ * The outcome as soon as it can no longer change: the decision's, or
+ * `committed` for a precommitted 3PC transaction (no abort edge leaves that
+ * state). Null while the outcome is open. The view's `outcome`, the commit
+ * call's answer and participants' cooperative termination all read this.
+ */
+export function fixedOutcome(tx: { readonly state: TxState; readonly decision: Decision | null }): Outcome | null {
+  if (tx.state === 'precommitted') return 'committed';
+  return outcomeOf(tx.decision);
 }

@@ -52,8 +52,10 @@ export interface TxRecord {
   participants: ParticipantRecord[];
   readonly createdAt: number;
   readonly deadlineAt: number;
+  /** The decided entry's decision; null before it, also at precommitted (whose outcome is already commit: fixedOutcome()). */
   decision: Decision | null;
   decisionReason: string | null;
+  /** When the outcome became fixed: the decided entry's time, or for 3PC the precommitted entry's. */
   decidedAt: number | null;
   completedAt: number | null;
   readonly idempotencyKey: string | null;

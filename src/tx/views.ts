@@ -1,6 +1,6 @@
 // Table record -> the API's transaction view (issue 3's shape, nothing more:
 // payloads, idempotency keys and deadlines stay inside).
-import { outcomeOf } from './transitions.js';
+import { fixedOutcome } from './transitions.js';
 import type { ParticipantView, TxRecord, TxView } from './types.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -9,7 +9,7 @@ export function toView(tx: TxRecord): TxView {
   const view: TxView = {
     id: tx.id,
     state: tx.state,
-    outcome: outcomeOf(tx.decision),
+    outcome: fixedOutcome(tx),
     protocol: tx.protocol,
     participants: tx.participants.map((p) => {
       const pv: ParticipantView = { name: p.name, url: p.url, vote: p.vote, acknowledged: p.acknowledged };

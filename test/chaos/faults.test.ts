@@ -2,7 +2,7 @@
 // majority outage (at most one per cooldown), and stop() heals every node it touched.
 import { describe, expect, it } from 'vitest';
 import type { BankEndpoint } from '../../scripts/chaos/bank.js';
-import { FaultScheduler } from '../../scripts/chaos/faults.js';
+import { EVERY_NODE, FaultScheduler, freezeRangeMs } from '../../scripts/chaos/faults.js';
 import type { FaultKind } from '../../scripts/chaos/options.js';
 import { SeededRandom } from '../../scripts/chaos/rng.js';
 import type { ChaosTarget, NodeEndpoint, RecordsResult } from '../../scripts/chaos/target.js';
@@ -69,7 +69,7 @@ class FakeTarget implements ChaosTarget {
   async tearDown(): Promise<void> {}
 }
 
-async function runFor(ms: number, kinds: FaultKind[], quorumLossChance: number, seed: number): Promise<{ target: FakeTarget; scheduler: FaultScheduler }> {
+async function runFor(ms: number, kinds: FaultKind[], quorumLossChance: number, seed: number, freezeMs: readonly [number, number] = [100, 200]): Promise<{ target: FakeTarget; scheduler: FaultScheduler }> {
   const target = new FakeTarget();
   const scheduler = new FaultScheduler({
     target,
@@ -79,6 +79,7 @@ async function runFor(ms: number, kinds: FaultKind[], quorumLossChance: number, 
     quorumLossChance,
     gapMinMs: 5,
     gapMaxMs: 20,
+    freezeMs,
     log: () => undefined,
   }).start();
   await new Promise((r) => setTimeout(r, ms));
@@ -111,5 +112,24 @@ describe('FaultScheduler', () => {
     const n = Math.min(a.length, b.length);
     expect(n).toBeGreaterThan(0);
     expect(a.slice(0, n)).toEqual(b.slice(0, n));
+  });
+
+  it('a freeze pauses every node at once, only from a whole cluster, and resumes them all', async () => {
+    const { target, scheduler } = await runFor(1_500, ['freeze', 'pause'], 0, 7, [60, 120]);
+    const freezes = scheduler.events.filter((e) => e.kind === 'freeze');
+    expect(freezes.length).toBeGreaterThan(0);
+    expect(freezes.every((e) => e.node === EVERY_NODE && e.quorumLost && e.wasLeader && e.error === null)).toBe(true);
+    expect(target.maxDown).toBe(3);
+    // Every freeze paused the three nodes together (the fake refuses a pause of a node already down).
+    const paused = target.calls.filter((c) => c.startsWith('pause'));
+    expect(paused.length).toBeGreaterThanOrEqual(3 * freezes.length);
+    expect(scheduler.skipped).toBeGreaterThan(0); // drawn while a pause was on: skipped
+    expect(target.down.size).toBe(0);
+    expect(scheduler.down()).toEqual([]);
+  });
+
+  it('a freeze outlasts what a precommitted bank needs to commit on its own, 2-3 times over', () => {
+    // quiet 1 s + 3PC window 2 s + one inquiry per node at 0.5 s each
+    expect(freezeRangeMs({ resolveAfterMs: 1_000, threePcTimeoutMs: 2_000, inquiryTimeoutMs: 500 }, 3)).toEqual([9_000, 13_500]);
   });
 });

@@ -37,7 +37,18 @@ describe('parseChaosArgs', () => {
     expect(p.options).toMatchObject({ target: 'compose', seed: 9, durationS: 30, faults: ['kill', 'partition'], concurrency: 4 });
   });
 
-  it('defaults the faults to what the target supports', () => {
+  it('parses the 3PC workload and the freeze fault (local target only)', () => {
+    const p = parseChaosArgs(['--seed', '1', '--protocol', '3pc', '--faults', 'freeze,pause', '--participant-3pc-timeout-ms', '1500']);
+    expect(p.kind === 'options' && p.options).toMatchObject({ protocol: '3pc', faults: ['freeze', 'pause'], participantThreePcTimeoutMs: 1500 });
+    const bad = parseChaosArgs(['--target', 'compose', '--faults', 'freeze', '--protocol', 'xa', '--participant-3pc-timeout-ms', '5']);
+    expect(bad.kind).toBe('invalid');
+    if (bad.kind !== 'invalid') return;
+    expect(bad.errors).toContain('fault freeze is not available with --target compose (available: kill,pause,restart,partition)');
+    expect(bad.errors).toContain('protocol (xa) must be one of mix, 2pc, 3pc');
+    expect(bad.errors).toContain('participantThreePcTimeoutMs (5) must be an integer between 100 and 600000');
+  });
+
+  it('defaults the faults to what the target supports, freeze left out', () => {
     const local = parseChaosArgs(['--seed', '1']);
     const compose = parseChaosArgs(['--seed', '1', '--target', 'compose']);
     expect(local.kind === 'options' && local.options.faults).toEqual(['kill', 'pause', 'restart', 'churn']);
@@ -60,10 +71,10 @@ describe('parseChaosArgs', () => {
     const p = parseChaosArgs(['--faults', 'partition,bogus', '--concurrency', '0', '--duration', 'x']);
     expect(p.kind).toBe('invalid');
     if (p.kind !== 'invalid') return;
-    expect(p.errors).toContain('--faults: unknown fault bogus (known: kill,pause,restart,partition,churn)');
+    expect(p.errors).toContain('--faults: unknown fault bogus (known: kill,pause,restart,partition,churn,freeze)');
     expect(p.errors).toContain('concurrency (0) must be an integer between 1 and 256');
     expect(p.errors).toContain('--duration (x) must be a number');
-    expect(p.errors).toContain('fault partition is not available with --target local (available: kill,pause,restart,churn)');
+    expect(p.errors).toContain('fault partition is not available with --target local (available: kill,pause,restart,churn,freeze)');
   });
 });
 

@@ -6,7 +6,8 @@
 // fails the test too). The same again with --state-machine kv: puts and gets on any node.
 // Runs wherever Node runs (no Docker). Needs `npm run build` (the nodes run from dist/).
 //
-// RATIFY_CHAOS_SEEDS=1,2,3 runs other seeds; the report of each is printed.
+// RATIFY_CHAOS_SEEDS=1,2,3 runs other seeds; the report of each is printed. A second run
+// freezes the whole cluster under a 3PC workload (RATIFY_CHAOS_FREEZE_SEED picks its seed).
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS, type ChaosOptions } from '../../scripts/chaos/options.js';
 import { createProgress } from '../../scripts/chaos/progress.js';
@@ -29,6 +30,19 @@ afterAll(async () => {
   await Promise.allSettled(running);
 }, 120_000);
 
+function expectAllPass(report: ChaosReport, text: string): void {
+  // The run really exercised something: transfers decided both ways, faults injected.
+  expect(report.transactions.committed, text).toBeGreaterThan(0);
+  expect(Object.values(report.faults.byKind).reduce((a, b) => a + b, 0), text).toBeGreaterThan(0);
+  expect(report.faults.failed, text).toBe(0);
+  expect(report.outage.ran, text).toBe(true);
+  expect(report.invariants.filter((i) => !i.pass).map((i) => `${i.name}: ${i.violations.slice(0, 5).join('; ')}`), text).toEqual([]);
+  expect(report.linearizability.verdict, text).toBe('yes');
+  // Reads and interactive calls were recorded, not only the one-shot creates.
+  expect(report.linearizability.operations, text).toBeGreaterThan(report.transactions.attempted);
+  expect(report.ok, text).toBe(true);
+}
+
 describe('process chaos (local node processes, SIGKILL / SIGSTOP / restart)', () => {
   for (const seed of SEEDS) {
     it(`seed ${seed}: every invariant holds`, { timeout: RUN_TIMEOUT_MS }, async () => {
@@ -40,16 +54,7 @@ describe('process chaos (local node processes, SIGKILL / SIGSTOP / restart)', ()
       const report: ChaosReport = await run;
       const text = formatReport(report);
       console.log(text);
-      // The run really exercised something: transfers decided both ways, faults injected.
-      expect(report.transactions.committed, text).toBeGreaterThan(0);
-      expect(Object.values(report.faults.byKind).reduce((a, b) => a + b, 0), text).toBeGreaterThan(0);
-      expect(report.faults.failed, text).toBe(0);
-      expect(report.outage.ran, text).toBe(true);
-      expect(report.invariants.filter((i) => !i.pass).map((i) => `${i.name}: ${i.violations.slice(0, 5).join('; ')}`), text).toEqual([]);
-      expect(report.linearizability.verdict, text).toBe('yes');
-      // Reads and interactive calls were recorded, not only the one-shot creates.
-      expect(report.linearizability.operations, text).toBeGreaterThan(report.transactions.attempted);
-      expect(report.ok, text).toBe(true);
+      expectAllPass(report, text);
     });
 
     it(`seed ${seed}, --state-machine kv: every put and get linearizable, across the faults and the full-cluster restart`, { timeout: RUN_TIMEOUT_MS }, async () => {
@@ -68,4 +73,33 @@ describe('process chaos (local node processes, SIGKILL / SIGSTOP / restart)', ()
       expect(report.ok, text).toBe(true);
     });
   }
+});
+
+// Issue 11: every transfer 3PC, and the whole cluster frozen (every node SIGSTOPped at
+// once) for 2-3 times what a precommitted bank needs to commit on its own. Precommitted
+// banks commit during the freeze, prepared ones wait; every invariant must still hold.
+describe('process chaos, 3PC: the whole cluster frozen past the banks\' 3PC window', () => {
+  const seed = Number(process.env['RATIFY_CHAOS_FREEZE_SEED'] ?? '20261204');
+  it(`seed ${seed}: every invariant holds`, { timeout: RUN_TIMEOUT_MS }, async () => {
+    const options: ChaosOptions = {
+      ...DEFAULT_OPTIONS,
+      target: 'local',
+      seed,
+      durationS: DURATION_S,
+      faults: ['freeze', 'kill'],
+      protocol: '3pc',
+      concurrency: 6,
+      clientRetries: 2,
+      resultsDir: null,
+      dataDir: null,
+    };
+    const run = runChaos(options, { abort: abandon.signal, progress: createProgress(process.stderr, 'lines'), command: `RATIFY_CHAOS_FREEZE_SEED=${seed} vitest run test/chaos/process-chaos.test.ts` });
+    running.push(run);
+    const report: ChaosReport = await run;
+    const text = formatReport(report);
+    console.log(text);
+    expect(report.faults.byKind.freeze, text).toBeGreaterThan(0);
+    expect(report.transactions.threePc, text).toBe(report.transactions.attempted);
+    expectAllPass(report, text);
+  });
 });

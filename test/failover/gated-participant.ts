@@ -10,15 +10,21 @@
 //   the leader at an exact protocol point, then release them (a late, delayed
 //   delivery the SDK must dedupe or fence) or drop them;
 // - crash()/restart() stop the whole participant (server and SDK) and bring it
-//   back on the same port from the same LevelDB directory.
+//   back on the same port from the same LevelDB directory;
+// - a Refusal fails matching calls before they reach the SDK (an answer of 503,
+//   or a reset connection), for as long as the test wants;
+// - with gateInquiries, the SDK's cooperative termination reaches the cluster
+//   through TcpGates (tcp-gate.ts) that cutInquiries() cuts: together with a
+//   Refusal of every call, the participant is cut off both ways.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createParticipant, LevelParticipantStore, type Participant } from '../../src/sdk/participant/index.js';
+import { createParticipant, LevelParticipantStore, type Participant, type ParticipantOptions } from '../../src/sdk/participant/index.js';
 import { recordKey } from '../../src/sdk/participant/record.js';
 import type { CallPath, ParticipantLogger, ParticipantTx, TxRecord, Vote } from '../../src/sdk/participant/types.js';
 import { waitUntil } from '../helpers/wait.js';
+import { TcpGate } from './tcp-gate.js';
 
 export type HandlerKind = 'prepare' | 'precommit' | 'commit' | 'abort';
 
@@ -29,8 +35,11 @@ export interface CallRecord {
   readonly term: number;
   /** Highest term the SDK had seen just before handling the call. */
   readonly highestTermBefore: number;
-  /** 'held' calls were parked first; 'replay' ones were re-sent by the test; 'duplicate' ones copied by the wrapper. */
-  readonly via: 'direct' | 'held' | 'replay' | 'duplicate';
+  /**
+   * 'held' calls were parked first; 'replay' ones were re-sent by the test;
+   * 'duplicate' ones copied by the wrapper; 'refused' ones never reached the SDK.
+   */
+  readonly via: 'direct' | 'held' | 'replay' | 'duplicate' | 'refused';
   readonly status: number;
   /** The SDK's answer. */
   readonly body: unknown;
@@ -72,6 +81,17 @@ export interface GatedParticipantOptions {
   readonly vote?: (txId: string) => Vote;
   /** Hand every call to the SDK twice at once (a duplicated delivery). */
   readonly duplicate?: boolean;
+  /** SDK timing options (the defaults are the SDK's). */
+  readonly sdk?: Partial<Pick<ParticipantOptions, 'threePcTimeoutMs' | 'resolveAfterMs' | 'inquiryTimeoutMs'>>;
+  /** Route cooperative termination through gates that cutInquiries() can cut. */
+  readonly gateInquiries?: boolean;
+}
+
+export interface Refusal {
+  /** Calls refused so far. */
+  count(): number;
+  /** Lets matching calls through again. */
+  stop(): void;
 }
 
 interface Parked {
@@ -79,6 +99,13 @@ interface Parked {
   readonly body: unknown;
   readonly headers: IncomingMessage['headers'];
   readonly res: ServerResponse;
+}
+
+interface RefusalRule {
+  readonly match: (c: ArrivedCall) => boolean;
+  readonly how: 'unavailable' | 'reset';
+  active: boolean;
+  refused: number;
 }
 
 interface HoldRule {
@@ -97,6 +124,8 @@ export class GatedParticipant {
   /** The SDK's warnings and errors (bounded), for failure messages. */
   readonly logs: string[] = [];
   private readonly holds: HoldRule[] = [];
+  private readonly refusals: RefusalRule[] = [];
+  private gates: TcpGate[] = [];
   private participant: Participant;
   private store: LevelParticipantStore;
   private server: Server;
@@ -106,7 +135,9 @@ export class GatedParticipant {
   private constructor(
     private readonly o: GatedParticipantOptions,
     private readonly dir: string,
+    gates: TcpGate[],
   ) {
+    this.gates = gates;
     this.store = new LevelParticipantStore(join(dir, 'db'));
     this.participant = this.newParticipant();
     this.server = this.newServer();
@@ -114,7 +145,8 @@ export class GatedParticipant {
 
   static async start(o: GatedParticipantOptions): Promise<GatedParticipant> {
     const dir = mkdtempSync(join(tmpdir(), `ratify-participant-${o.name}-`));
-    const p = new GatedParticipant(o, dir);
+    const gates = o.gateInquiries === true ? await Promise.all((o.coordinatorUrls ?? []).map((u) => TcpGate.start(u))) : [];
+    const p = new GatedParticipant(o, dir, gates);
     try {
       await p.participant.start();
       await p.listen(0);
@@ -194,6 +226,32 @@ export class GatedParticipant {
     };
   }
 
+  /**
+   * Fails every call matching `match` before it reaches the SDK, from now until
+   * stop(): with 503 (the service is up but cannot act) or by resetting the
+   * connection (it is unreachable).
+   */
+  refuse(match: (c: ArrivedCall) => boolean, how: RefusalRule['how'] = 'unavailable'): Refusal {
+    const rule: RefusalRule = { match, how, active: true, refused: 0 };
+    this.refusals.push(rule);
+    return {
+      count: () => rule.refused,
+      stop: () => {
+        rule.active = false;
+      },
+    };
+  }
+
+  /** Cooperative termination reaches no node from now on (needs gateInquiries). */
+  cutInquiries(): void {
+    if (this.gates.length === 0) throw new Error(`${this.name} was started without gateInquiries`);
+    for (const g of this.gates) g.cut();
+  }
+
+  restoreInquiries(): void {
+    for (const g of this.gates) g.restore();
+  }
+
   /** Re-sends every recorded call of `txId` (reversed order by default) straight to the SDK. */
   async replay(txId: string, order: 'reversed' | 'same' = 'reversed'): Promise<CallRecord[]> {
     const originals = this.callsOf(txId).filter((c) => c.via !== 'replay' && c.via !== 'duplicate');
@@ -229,6 +287,7 @@ export class GatedParticipant {
     }
     await this.closeServer().catch(() => undefined);
     await this.participant.close().catch(() => undefined);
+    await Promise.all(this.gates.map((g) => g.close().catch(() => undefined)));
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -239,7 +298,8 @@ export class GatedParticipant {
     return createParticipant({
       name: this.o.name,
       store: this.store,
-      coordinatorUrls: this.o.coordinatorUrls ?? [],
+      coordinatorUrls: this.gates.length > 0 ? this.gates.map((g) => g.url) : (this.o.coordinatorUrls ?? []),
+      ...this.o.sdk,
       logger: this.logger(),
       handlers: {
         prepare: async (tx) => {
@@ -279,6 +339,14 @@ export class GatedParticipant {
     const body = await readJson(req);
     const o = (body ?? {}) as { txId?: unknown; term?: unknown };
     const call: ArrivedCall = { path, txId: String(o.txId), term: typeof o.term === 'number' ? o.term : -1 };
+    const refusal = this.refusals.find((r) => r.active && r.match(call));
+    if (refusal !== undefined) {
+      refusal.refused++;
+      this.calls.push({ seq: this.seq++, path, txId: call.txId, term: call.term, highestTermBefore: this.participant.highestTerm(), via: 'refused', status: 503, body: null, request: body });
+      if (refusal.how === 'reset') res.destroy();
+      else res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'refused by the test' } }));
+      return;
+    }
     const rule = this.holds.find((h) => h.active && h.match(call));
     if (rule !== undefined) {
       rule.parked.push({ call, body, headers: req.headers, res });

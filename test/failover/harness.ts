@@ -141,9 +141,12 @@ export async function expectParticipantSettled(p: GatedParticipant, id: string, 
   expect(record?.state, where).toBe(outcome);
   const count = (k: 'prepare' | 'precommit' | 'commit' | 'abort'): number => p.handlerCount(k, id);
   if (outcome === 'committed') {
-    expect({ prepare: count('prepare'), precommit: count('precommit'), commit: count('commit'), abort: count('abort') }, where).toEqual({
+    // 3PC: a prepared participant may learn the outcome from the cluster (committed from
+    // precommitted on) and commit before its precommit call arrives; it then skips precommit.
+    const precommits = count('precommit');
+    expect({ prepare: count('prepare'), precommit: protocol === '3pc' ? precommits <= 1 : precommits, commit: count('commit'), abort: count('abort') }, where).toEqual({
       prepare: 1,
-      precommit: protocol === '3pc' ? 1 : 0,
+      precommit: protocol === '3pc' ? true : 0,
       commit: 1,
       abort: 0,
     });
@@ -189,7 +192,7 @@ export async function ensureFullCluster(cluster: TestCluster): Promise<void> {
 export function expectStaleCallsFenced(p: GatedParticipant, id: string): number {
   let fenced = 0;
   for (const c of p.callsOf(id)) {
-    if (c.term >= c.highestTermBefore) continue;
+    if (c.via === 'refused' || c.term >= c.highestTermBefore) continue;
     fenced++;
     const code = (c.body as { error?: { code?: string } } | null)?.error?.code;
     expect({ participant: p.name, path: c.path, term: c.term, seen: c.highestTermBefore, status: c.status, code }).toEqual({

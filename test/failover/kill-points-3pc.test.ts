@@ -2,7 +2,7 @@
 // votes in; precommitted with some precommit acknowledgements in; decided;
 // phase 2 with some acknowledgements in), three real node processes, two real
 // HTTP participants on the participant SDK. Same end-state checks as the 2PC
-// suite; once precommitted is replicated the outcome MUST be commit.
+// suite; once precommitted is replicated the outcome MUST be commit (and the view says so).
 import { describe, expect, it } from 'vitest';
 import { errorCode, GatedParticipant } from './gated-participant.js';
 import {
@@ -58,17 +58,16 @@ describe('3PC: SIGKILL of the leader at each protocol point', () => {
     const { txId } = await holdB.arrived;
     const watcher = watch(txId);
     await a.answered('precommit', txId);
-    // precommitted is in the replicated table; no decision yet (b has not acknowledged precommit).
+    // precommitted is in the replicated table: no decision entry yet (b has not acknowledged
+    // precommit), but the outcome is already fixed, and shown, as committed.
     const before = await getTx(c(), leaderId, txId);
-    expect(before.body).toMatchObject({ state: 'precommitted', outcome: null });
+    expect(before.body).toMatchObject({ state: 'precommitted', outcome: 'committed' });
     expect((await a.record(txId))?.state).toBe('precommitted');
     expect((await b.record(txId))?.state).toBe('prepared');
 
     const killed = await killLeaderOf(c(), term);
     await waitForNewLeader(c(), term);
-    // precommitted is not a decision (a client abort or the deadline could still
-    // abort it), but with every participant reachable and voting commit, the new
-    // leader re-sends precommit and must decide commit.
+    // Once precommitted, nothing can abort it: the new leader re-sends precommit and decides commit.
     await expectSettled(c(), txId, [a, b], 'committed');
 
     const late = await holdB.release();

@@ -128,7 +128,7 @@ describe('participant core: protocol orders', () => {
     expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'precommitted' } });
     expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'precommitted' } });
     expect(await p.handle('commit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
-    // A late precommit after commit says so: the coordinator must not decide abort against it.
+    // A late precommit after commit says so: the coordinator then decides commit at once.
     expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
     expect(h.calls.map((c) => c.handler)).toEqual(['prepare', 'precommit', 'commit']);
     await p.close();

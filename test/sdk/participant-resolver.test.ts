@@ -39,16 +39,17 @@ afterEach(async () => {
 const handled = (): string[] => h.calls.filter((c) => c.handler !== 'prepare').map((c) => `${c.handler}:${c.tx.source}`);
 
 describe('3PC timeout rule (no coordinator urls)', () => {
-  it('aborts a prepared 3PC tx that hears no precommit within threePcTimeoutMs', async () => {
+  it('never aborts a prepared 3PC tx on its own: with nobody to ask it waits, like 2PC, and precommit still works', async () => {
     const p = participant();
     await p.handle('prepare', prepareBody('t', 1, { protocol: '3pc' }));
-    clock.advance(THREE_PC_MS - 1);
-    expect((await p.resolvePending()).examined).toBe(0);
-    clock.advance(1);
-    expect(await p.resolvePending()).toMatchObject({ aborted: 1 });
-    expect(handled()).toEqual(['abort:timeout']);
-    // The coordinator's late precommit is refused, so it cannot count us in.
-    expect((await p.handle('precommit', callBody('t'))).status).toBe(409);
+    for (let i = 0; i < 10; i++) {
+      clock.advance(THREE_PC_MS);
+      expect(await p.resolvePending()).toMatchObject({ aborted: 0, committed: 0 });
+    }
+    expect(handled()).toEqual([]);
+    expect(p.inDoubtCount()).toBe(1);
+    // The coordinator's late precommit is acknowledged: we kept our commit vote.
+    expect(await p.handle('precommit', callBody('t'))).toEqual({ status: 200, body: { ok: true, state: 'precommitted' } });
   });
 
   it('commits a precommitted 3PC tx that hears nothing within threePcTimeoutMs', async () => {
@@ -68,10 +69,13 @@ describe('3PC timeout rule (no coordinator urls)', () => {
   it('restarts the quiet period on any coordinator call about the tx', async () => {
     const p = participant();
     await p.handle('prepare', prepareBody('t', 1, { protocol: '3pc' }));
+    await p.handle('precommit', callBody('t'));
     clock.advance(THREE_PC_MS - 1);
-    await p.handle('prepare', prepareBody('t', 1, { protocol: '3pc' }));
+    await p.handle('precommit', callBody('t'));
     clock.advance(THREE_PC_MS - 1);
     expect((await p.resolvePending()).examined).toBe(0);
+    clock.advance(1);
+    expect(await p.resolvePending()).toMatchObject({ committed: 1 });
   });
 
   it('never applies the timeout rule to a 2PC tx: it waits for the coordinator', async () => {
@@ -221,7 +225,7 @@ describe('3PC with coordinator urls: the cluster first, the timeout rule only wh
     await fake.close();
   });
 
-  /** 'p' prepared and 'pc' precommitted: the timeout rule would abort 'p' and commit 'pc'. */
+  /** 'p' prepared and 'pc' precommitted: the timeout rule commits 'pc'; 'p' only ever follows the cluster. */
   async function preparedAndPrecommitted(): Promise<Participant> {
     const p = participant([fake.url]);
     await p.handle('prepare', prepareBody('p', 1, { protocol: '3pc' }));
@@ -259,11 +263,12 @@ describe('3PC with coordinator urls: the cluster first, the timeout rule only wh
     fake.txs.set('pc', { outcome: 'aborted', state: 'aborted' });
     clock.advance(RESOLVE_AFTER_MS);
     expect(await p.resolvePending()).toMatchObject({ aborted: 2 });
-    // The precommitted one aborted too: the cluster, not its timer, had the last word.
+    // The SDK follows whatever the cluster says, even for the precommitted one (a
+    // cluster that keeps the 3PC invariant never says aborted there).
     expect(handled().sort()).toEqual(['abort:resolver', 'abort:resolver', 'precommit:coordinator']);
   });
 
-  it('applies the rule once every inquiry for a whole threePcTimeoutMs reached no node', async () => {
+  it('commits a precommitted tx once every inquiry for a whole threePcTimeoutMs reached no node; a prepared one keeps waiting', async () => {
     const p = await preparedAndPrecommitted();
     fake.mode = 'down';
     // First failed inquiry at resolveAfterMs; then one every resolveAfterMs, until the window is full.
@@ -272,9 +277,19 @@ describe('3PC with coordinator urls: the cluster first, the timeout rule only wh
       expect(await p.resolvePending()).toMatchObject({ examined: 2, waiting: 2 });
     }
     clock.advance(RESOLVE_AFTER_MS);
-    expect(await p.resolvePending()).toMatchObject({ committed: 1, aborted: 1 });
-    expect(handled().sort()).toEqual(['abort:timeout', 'commit:timeout', 'precommit:coordinator']);
+    expect(await p.resolvePending()).toMatchObject({ committed: 1, aborted: 0, waiting: 1 });
+    expect(handled().sort()).toEqual(['commit:timeout', 'precommit:coordinator']);
+    for (let i = 0; i < 10; i++) {
+      clock.advance(THREE_PC_MS);
+      expect(await p.resolvePending()).toMatchObject({ examined: 1, waiting: 1 });
+    }
     expect(fake.seen.length).toBeGreaterThan(0);
+    // Once the cluster answers again, the prepared one follows it.
+    fake.mode = 'up';
+    fake.txs.set('p', { outcome: 'committed', state: 'committing' });
+    clock.advance(RESOLVE_AFTER_MS);
+    expect(await p.resolvePending()).toMatchObject({ committed: 1 });
+    expect(handled().sort()).toEqual(['commit:resolver', 'commit:timeout', 'precommit:coordinator']);
   });
 
   it('a node answering, or a coordinator call, starts the window again', async () => {
@@ -294,10 +309,14 @@ describe('3PC with coordinator urls: the cluster first, the timeout rule only wh
       clock.advance(RESOLVE_AFTER_MS);
       expect(await p.resolvePending()).toMatchObject({ waiting: 2 });
     }
-    // A coordinator call (a retried prepare of 'p') resets that record's run too.
-    await p.handle('prepare', prepareBody('p', 1, { protocol: '3pc' }));
+    // A coordinator call (a retried precommit of 'pc') resets that record's run too.
+    await p.handle('precommit', callBody('pc'));
     clock.advance(RESOLVE_AFTER_MS);
-    expect(await p.resolvePending()).toMatchObject({ examined: 2, committed: 1, waiting: 1 });
+    expect(await p.resolvePending()).toMatchObject({ examined: 2, committed: 0, waiting: 2 });
+    for (let elapsed = 0; elapsed < THREE_PC_MS; elapsed += RESOLVE_AFTER_MS) {
+      clock.advance(RESOLVE_AFTER_MS);
+      await p.resolvePending();
+    }
     expect(handled()).toEqual(['precommit:coordinator', 'commit:timeout']);
   });
 });

@@ -221,56 +221,67 @@ describe('transaction protocol on the leader', () => {
     };
     const commitInBackground = (id: string) => void node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
 
-    it('a participant that aborted on its own refuses precommit (TX_ALREADY_ABORTED): abort everywhere, not stuck', async () => {
-      b.setMode('already-aborted', ['precommit']);
+    const violations = async (call: string): Promise<number> => {
+      const metric = await node.registry.getSingleMetric('ratify_tx_protocol_violations_total')?.get();
+      return metric?.values.find((v) => v.labels.call === call)?.value ?? 0;
+    };
+
+    it('a participant that refuses precommit with TX_ALREADY_ABORTED broke the protocol: commit anyway, and the view, the metric and the log say so', async () => {
+      b.setMode('already-aborted', ['precommit', 'commit']);
       const view = await run({ protocol: '3pc' });
-      expect(view.outcome).toBe('aborted');
-      await finished(view.id, 'aborted');
-      for (const p of [a, b]) {
-        expect(p.callsOf('commit')).toEqual([]);
-        expect(p.answered('abort', view.id)).toHaveLength(1);
-      }
-      const final = await getView(node, view.id);
-      expect(final.participants.find((p) => p.name === 'b')?.vote).toBe('abort');
-      expect(node.sm.get(view.id)?.decisionReason).toMatch(/participant b had aborted on its own/);
-    });
-
-    it('a precommit that fails until the deadline: presumed abort, and the precommitted participant hears abort', async () => {
-      b.setMode('down', ['precommit']);
-      const precommitsAfterDecision: string[] = [];
-      b.onCall = (c) => c.kind === 'precommit' && node.sm.get(c.txId)?.decision != null && precommitsAfterDecision.push(c.txId);
-      const id = await create3pc(1_000);
-      commitInBackground(id);
-      await eventually(() => a.answered('precommit', id).length === 1 && b.callsOf('precommit', id).length > 0, 'a precommitted, b failing');
-      await eventually(() => node.sm.get(id)?.decision === 'abort', 'abort at the deadline', 20_000);
-      expect(node.sm.get(id)?.decisionReason).toMatch(/deadline passed before every participant acknowledged precommit/);
-      await eventually(() => a.answered('abort', id).length === 1, 'a told abort');
+      expect(view.outcome).toBe('committed');
+      await eventually(() => node.sm.get(view.id)?.decision === 'commit', 'commit decided');
+      expect(node.sm.get(view.id)?.decisionReason).toMatch(/b refused it \(PROTOCOL VIOLATION/);
+      await eventually(() => a.answered('commit', view.id).length === 1, 'a told commit');
+      // b keeps refusing commit: phase 2 retries it forever, with the violation on the view.
+      const stuck = await eventually(async () => {
+        const v = await getView(node, view.id);
+        return v.participants.find((p) => p.name === 'b')?.lastError?.startsWith('PROTOCOL VIOLATION') === true && v;
+      }, 'b reported as violating');
+      expect(stuck).toMatchObject({ state: 'committing', outcome: 'committed' });
+      expect(await violations('precommit')).toBe(1);
+      await eventually(async () => (await violations('commit')) === 1, 'commit violation counted');
+      for (const p of [a, b]) expect(p.callsOf('abort')).toEqual([]);
       b.setMode('ok');
-      await finished(id, 'aborted');
-      for (const p of [a, b]) expect(p.callsOf('commit')).toEqual([]);
-      // The deadline ended the precommit retries before the abort decision.
-      expect(precommitsAfterDecision).toEqual([]);
+      await finished(view.id, 'committed');
     });
 
-    it('precommitted is not a decision: a client abort wins until commit is decided, then abort answers 409', async () => {
+    it('a precommit that fails past the deadline: no abort; the commit call answers committed at precommitted, and precommit is retried until it is acknowledged', async () => {
+      b.setMode('down', ['precommit']);
+      const id = await create3pc(1_000);
+      const deadlineAt = Date.now() + 1_000;
+      const commit = await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
+      expect(commit.statusCode, commit.body).toBe(200);
+      expect(commit.json<TxView>()).toMatchObject({ state: 'precommitted', outcome: 'committed' });
+      expect(commit.json<TxView>().decidedAt).toBeDefined();
+      await eventually(() => a.answered('precommit', id).length === 1 && b.callsOf('precommit', id).length > 0, 'a precommitted, b failing');
+      // Well past the deadline, b's precommit is still being retried and nothing was decided abort.
+      await eventually(() => Date.now() > deadlineAt + 1_000 && b.callsOf('precommit', id).length >= 3, 'precommit retried past the deadline');
+      expect(node.sm.get(id)).toMatchObject({ state: 'precommitted', decision: null });
+      expect(await getView(node, id)).toMatchObject({ state: 'precommitted', outcome: 'committed' });
+      b.setMode('ok');
+      await finished(id, 'committed');
+      expect(node.sm.get(id)?.decisionReason).toBe('every participant acknowledged precommit');
+      for (const p of [a, b]) expect(p.callsOf('abort')).toEqual([]);
+    });
+
+    it('a client abort of a precommitted transaction answers 409 TX_PRECOMMITTED, and the outcome stays commit', async () => {
       b.setMode('down', ['precommit']);
       const id = await create3pc(60_000);
       commitInBackground(id);
       await eventually(() => b.callsOf('precommit', id).length >= 2, 'precommit retried');
       expect(node.sm.get(id)?.state).toBe('precommitted');
       const abort = await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/abort` });
-      expect(abort.statusCode).toBe(200);
-      expect(abort.json<TxView>().outcome).toBe('aborted');
+      expect(abort.statusCode).toBe(409);
+      expect(abort.json<{ error: { code: string } }>().error.code).toBe('TX_PRECOMMITTED');
       b.setMode('ok');
-      await finished(id, 'aborted');
+      await finished(id, 'committed');
       for (const p of [a, b]) {
-        expect(p.callsOf('commit')).toEqual([]);
-        expect(p.answered('abort', id)).toHaveLength(1);
+        expect(p.callsOf('abort')).toEqual([]);
+        expect(p.answered('commit', id)).toHaveLength(1);
       }
-      // Once the decision is commit, abort is refused.
-      const committed = await run({ protocol: '3pc' });
-      expect(committed.outcome).toBe('committed');
-      const late = await node.app.inject({ method: 'POST', url: `/v1/transactions/${committed.id}/abort` });
+      // Once the decision is commit, abort is refused as before.
+      const late = await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/abort` });
       expect(late.statusCode).toBe(409);
       expect(late.json<{ error: { code: string } }>().error.code).toBe('TX_ALREADY_COMMITTED');
     });

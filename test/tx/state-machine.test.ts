@@ -7,6 +7,7 @@ import { txConfigDefaults } from '../../src/tx/config.js';
 import { createTxStateMachine } from '../../src/tx/state-machine.js';
 import { assertTransition, canTransition } from '../../src/tx/transitions.js';
 import { TX_STATES, type ApplyResult, type TxStateMachine } from '../../src/tx/types.js';
+import { toView } from '../../src/tx/views.js';
 
 const config = { ...txConfigDefaults, listLimitDefault: 2 };
 
@@ -64,7 +65,6 @@ describe('transitions', () => {
       'preparing>committing',
       'preparing>aborting',
       'precommitted>committing',
-      'precommitted>aborting',
       'committing>committed',
       'aborting>aborted',
     ]);
@@ -170,20 +170,40 @@ describe('tx state machine', () => {
     expect(apply({ type: 'precommitted', txId: 't1', votes: commitVotes })).toMatchObject({ ok: false });
   });
 
-  it('precommitted is not a decision: abort can still be decided, and every participant must hear it', () => {
+  it('precommitted is irrevocable: an abort entry is refused with TX_PRECOMMITTED, and the view says committed from then on', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('t3', { commitRequested: true, protocol: '3pc' }));
+    expect(toView(sm.get('t3')!)).toMatchObject({ state: 'preparing', outcome: null });
+    expect(toView(sm.get('t3')!).decidedAt).toBeUndefined();
+    apply({ type: 'precommitted', txId: 't3', votes: commitVotes, precommittedAt: 1_500 });
+    expect(toView(sm.get('t3')!)).toMatchObject({ state: 'precommitted', outcome: 'committed', decidedAt: new Date(1_500).toISOString() });
+    // A client abort, a deadline abort from a stale view, an old leader's entry: all refused alike.
+    for (const reason of ['abort requested by a client', 'deadline passed before every participant voted']) {
+      const refused = apply({ type: 'decided', txId: 't3', decision: 'abort', votes: [], decidedAt: 7, reason });
+      expect(refused).toMatchObject({ ok: false, code: 'TX_PRECOMMITTED', tx: { state: 'precommitted', decision: null } });
+    }
+    expect(sm.get('t3')).toMatchObject({ state: 'precommitted', decision: null, decidedAt: 1_500 });
+    // Commit goes through; the outcome's time stays the one it was fixed at.
+    expect(apply(decided('t3', 'commit', commitVotes, 9_000))).toMatchObject({ ok: true, existed: false });
+    expect(sm.get('t3')).toMatchObject({ state: 'committing', decision: 'commit', decidedAt: 1_500 });
+    expect(toView(sm.get('t3')!)).toMatchObject({ outcome: 'committed', decidedAt: new Date(1_500).toISOString() });
+  });
+
+  it('a precommitted entry written before precommittedAt existed leaves decidedAt to the decision', () => {
     const sm = createTxStateMachine(config);
     const apply = feeder(sm);
     apply(created('t3', { commitRequested: true, protocol: '3pc' }));
     apply({ type: 'precommitted', txId: 't3', votes: commitVotes });
-    const refused: VoteEntry = { participant: 'b', vote: 'abort', reason: 'aborted on its own before precommit', error: 'precommit refused: TX_ALREADY_ABORTED' };
-    expect(apply({ type: 'decided', txId: 't3', decision: 'abort', votes: [refused], decidedAt: 7, reason: 'b aborted' })).toMatchObject({ ok: true, existed: false });
-    expect(sm.get('t3')).toMatchObject({ state: 'aborting', decision: 'abort' });
-    expect(sm.get('t3')?.participants.map((p) => [p.name, p.vote, p.acknowledged, p.lastError])).toEqual([
-      ['a', 'commit', false, null],
-      ['b', 'abort', false, 'precommit refused: TX_ALREADY_ABORTED'],
-    ]);
-    // The first decision stays.
-    expect(apply(decided('t3', 'commit'))).toMatchObject({ ok: true, existed: true, tx: { decision: 'abort' } });
+    expect(toView(sm.get('t3')!)).toMatchObject({ state: 'precommitted', outcome: 'committed' });
+    expect(sm.get('t3')?.decidedAt).toBeNull();
+    apply(decided('t3', 'commit', commitVotes, 9_000));
+    expect(sm.get('t3')?.decidedAt).toBe(9_000);
+    // and the guard accepts both shapes, and refuses a malformed time
+    const base = { type: 'precommitted', txId: 't', votes: commitVotes } as const;
+    expect(decodeCommand(encodeCommand(base))).toEqual(base);
+    expect(decodeCommand(encodeCommand({ ...base, precommittedAt: 5 }))).toEqual({ ...base, precommittedAt: 5 });
+    expect(decodeCommand(encodeCommand({ ...base, precommittedAt: 'soon' } as unknown as TxCommand))).toBeNull();
   });
 
   it('aborting an active transaction needs no acknowledgement: nobody was prepared', () => {

@@ -1,7 +1,7 @@
 // 3PC end to end: the coordinator (fake log, real HTTP) with real participants
 // on the participant SDK (fastify plugin, in-memory store, manual clocks). The
-// coordinator's `precommitted` proposal is held back so a participant's own
-// resolver can run in the gap between prepare and precommit.
+// coordinator's `precommitted` (or `decided`) proposal is held back so a
+// participant's own resolver can run in the gap before it.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createParticipant, MemoryParticipantStore, ratifyParticipant, type Participant } from '../../src/sdk/participant/index.js';
@@ -62,13 +62,13 @@ async function sdkParticipant(name: string, coordinatorUrls: string[]): Promise<
   return { name, url: `${base}/ratify`, clock, handlers, core, handled };
 }
 
-/** Holds the coordinator's `precommitted` proposal until release() (every other proposal passes). */
-function holdPrecommitted(cluster: FakeCluster): { held: () => boolean; release: () => void } {
+/** Holds the coordinator's first proposal of `type` until release() (every other proposal passes). */
+function holdProposal(cluster: FakeCluster, type: 'precommitted' | 'decided'): { held: () => boolean; release: () => void } {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let held = false;
   cluster.interceptor = async (data) => {
-    if (decodeCommand(data)?.type !== 'precommitted') return;
+    if (decodeCommand(data)?.type !== type) return;
     held = true;
     await gate;
   };
@@ -95,35 +95,52 @@ describe('3PC with participants on the SDK', () => {
     for (const p of [a, b]) expect(p.handled()).toEqual(['precommit:coordinator', 'commit:coordinator']);
   });
 
-  it('a participant that aborts on its own timeout before precommit: aborted everywhere, not stuck', async () => {
+  it('a prepared participant that reaches no coordinator node never aborts on its own: it waits, then commits with the others', async () => {
     const { node, cluster } = await coordinator();
     const a = await sdkParticipant('a', [node.url]);
-    // b cannot reach any coordinator node, so its 3PC timeout rule may apply.
+    // b cannot reach any coordinator node; an earlier version aborted it on its 3PC timeout here.
     const b = await sdkParticipant('b', [await refusedUrl()]);
-    const gate = holdPrecommitted(cluster);
+    const gate = holdProposal(cluster, 'precommitted');
     const answer = commit3pc(node, [a, b]);
     await eventually(() => gate.held(), 'every vote in, precommitted proposed');
-    // b hears nothing: the first inquiry after resolveAfterMs, then a full window of failed ones.
-    for (let elapsed = 0; elapsed <= THREE_PC_MS; elapsed += RESOLVE_AFTER_MS) {
+    // b hears nothing for many windows: each inquiry fails, and it waits.
+    for (let elapsed = 0; elapsed <= 3 * THREE_PC_MS; elapsed += RESOLVE_AFTER_MS) {
       b.clock.advance(RESOLVE_AFTER_MS);
-      await b.core.resolvePending();
+      expect(await b.core.resolvePending()).toMatchObject({ examined: 1, waiting: 1, aborted: 0, committed: 0 });
     }
-    expect(b.handled()).toEqual(['abort:timeout']);
+    expect(b.handled()).toEqual([]);
     gate.release();
     const view = await answer;
-    expect(view.outcome).toBe('aborted');
-    await eventually(() => node.sm.get(view.id)?.state === 'aborted', 'aborted');
-    // a may or may not have got its precommit before b's refusal ended the round; it never commits.
-    expect(a.handled().filter((h) => h !== 'precommit:coordinator')).toEqual(['abort:coordinator']);
-    expect(b.handled()).toEqual(['abort:timeout']);
-    expect(a.handlers.count('commit') + b.handlers.count('commit')).toBe(0);
+    expect(view.outcome).toBe('committed');
+    await eventually(() => node.sm.get(view.id)?.state === 'committed', 'committed');
+    for (const p of [a, b]) expect(p.handled()).toEqual(['precommit:coordinator', 'commit:coordinator']);
+  });
+
+  it('a precommitted participant that reaches no coordinator node for threePcTimeoutMs commits on its own, and the outcome is commit', async () => {
+    const { node, cluster } = await coordinator();
+    const a = await sdkParticipant('a', [await refusedUrl()]);
+    const b = await sdkParticipant('b', [node.url]);
+    const gate = holdProposal(cluster, 'decided');
+    const answer = commit3pc(node, [a, b]);
+    await eventually(() => gate.held(), 'every precommit acknowledged, commit proposed');
+    const view = await answer;
+    expect(view).toMatchObject({ state: 'precommitted', outcome: 'committed' }); // fixed at precommitted
+    for (let elapsed = 0; elapsed <= THREE_PC_MS; elapsed += RESOLVE_AFTER_MS) {
+      a.clock.advance(RESOLVE_AFTER_MS);
+      await a.core.resolvePending();
+    }
+    expect(a.handled()).toEqual(['precommit:coordinator', 'commit:timeout']);
+    gate.release();
+    await eventually(() => node.sm.get(view.id)?.state === 'committed', 'committed');
+    expect(a.handled()).toEqual(['precommit:coordinator', 'commit:timeout']); // the coordinator's commit was an ack
+    expect(b.handled()).toEqual(['precommit:coordinator', 'commit:coordinator']);
   });
 
   it('while the cluster answers, a participant follows it rather than its timer', async () => {
     const { node, cluster } = await coordinator();
     const a = await sdkParticipant('a', [node.url]);
     const b = await sdkParticipant('b', [node.url]);
-    const gate = holdPrecommitted(cluster);
+    const gate = holdProposal(cluster, 'precommitted');
     const answer = commit3pc(node, [a, b]);
     await eventually(() => gate.held(), 'every vote in, precommitted proposed');
     // Far past b's 3PC window: each inquiry finds the transaction undecided, so b waits.

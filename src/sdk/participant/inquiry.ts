@@ -38,7 +38,7 @@ export interface TxInquiry {
   close(): Promise<void>;
 }
 
-interface JsonReply {
+export interface JsonReply {
   readonly status: number;
   readonly body: unknown;
 }
@@ -115,7 +115,7 @@ export class HttpTxInquiry implements TxInquiry {
 }
 
 /** Maps a reply to a result; anything unexpected throws so the next node is tried. */
-function interpretTx(r: JsonReply): InquiryResult {
+export function interpretTx(r: JsonReply): InquiryResult {
   const code = errorCode(r.body);
   if (r.status === 404 && code === 'TX_NOT_FOUND') return { kind: 'unknown' };
   if (r.status !== 200 && code !== undefined) throw new NodeCouldNotTell(`status ${r.status} ${code}`);

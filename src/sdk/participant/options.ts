@@ -18,7 +18,11 @@ export interface ParticipantOptions {
   readonly coordinatorUrls?: readonly string[];
   /** A tx prepared and not heard about for this long is resolved by asking the cluster. */
   readonly resolveAfterMs?: number;
-  /** 3PC: commit this long after precommit, abort this long after prepare without precommit. */
+  /**
+   * 3PC: a precommitted transaction commits on its own once no coordinator node
+   * could be reached for this long (without coordinatorUrls: once no coordinator
+   * call came for this long). A prepared one never decides on its own.
+   */
   readonly threePcTimeoutMs?: number;
   /** Per-request timeout of cooperative-termination calls to the cluster. */
   readonly inquiryTimeoutMs?: number;

@@ -15,7 +15,7 @@ import { resolveOptions, type ParticipantOptions, type ResolvedOptions } from '.
 import { recordKey } from './record.js';
 import { Resolver, type ResolvePassReport } from './resolver.js';
 import type { ParticipantStore } from './store.js';
-import { assertTransition, planCall, type Plan } from './transitions.js';
+import { assertTransition, fenceTerm, planCall, type Plan } from './transitions.js';
 import {
   isInDoubt,
   type CallPath,
@@ -297,13 +297,14 @@ export class ParticipantCore implements Participant {
 
   /** Term fencing: a call from a deposed leader is refused; a newer term is remembered. */
   private fence(call: ParticipantCall): void {
-    if (call.term < this.termSeen) {
+    const highest = fenceTerm(this.termSeen, call.term);
+    if (highest === null) {
       this.o.logger.warn({ txId: call.txId, path: call.path, term: call.term, highestTerm: this.termSeen }, 'refused a call from a stale term');
       throw new RatifyError('STALE_TERM', `term ${call.term} is older than term ${this.termSeen} already seen`, {
         details: { highestTerm: this.termSeen },
       });
     }
-    this.termSeen = call.term;
+    this.termSeen = highest;
   }
 
   private async persist(record: TxRecord): Promise<void> {
@@ -339,12 +340,12 @@ export class ParticipantCore implements Participant {
   /**
    * The quiet period before the resolver first looks at a record. With
    * coordinator urls it asks the cluster after resolveAfterMs, in 3PC too (the
-   * timeout rule is only its fallback); without them a 3PC record waits out
-   * threePcTimeoutMs and applies the rule (termination.ts).
+   * timeout rule is only its fallback); without them a precommitted record
+   * waits out threePcTimeoutMs and commits (termination.ts).
    */
   private windowMs(record: TxRecord): number {
     if (record.state === 'preparing') return 0;
-    return record.protocol === '3pc' && this.o.coordinatorUrls.length === 0 ? this.o.threePcTimeoutMs : this.o.resolveAfterMs;
+    return record.state === 'precommitted' && this.o.coordinatorUrls.length === 0 ? this.o.threePcTimeoutMs : this.o.resolveAfterMs;
   }
 
   private ready(): Promise<void> {
@@ -389,8 +390,9 @@ function ok(body: unknown): HandleResult {
 
 /**
  * An acknowledgement names the record's state after the call. The coordinator
- * reads one case: a precommit answered `committed` means we committed on our
- * own 3PC timeout, which forces its decision to commit.
+ * reads one case: a precommit answered `committed` means we already committed
+ * (on our own 3PC timeout, or because the cluster said so), and it decides
+ * commit at once.
  */
 function ack(record: TxRecord): HandleResult {
   return ok({ ok: true, state: record.state });

@@ -3,32 +3,30 @@
 // coordinator urls to ask) and how long the cluster has been out of reach.
 // See inquiry.ts for why `forgotten` is safe to abort.
 //
-// Cooperative termination comes FIRST, for both protocols; the 3PC timeout rule
-// is a fallback used only when no coordinator node can be reached for a whole
-// timeout window. Why:
+// The rules, for both protocols:
+// - `preparing` (we died inside prepare and never answered): abort. No commit
+//   can depend on a vote nobody received.
+// - Otherwise ask the cluster and follow its outcome: the replicated log is the
+//   single source of truth while any node answers.
+// - `prepared` never decides on its own, in 2PC and in 3PC alike: a commit
+//   vote is a promise, and another participant may already be precommitted
+//   (whose outcome can only be commit). It waits, asking again, however long
+//   that takes: cooperative termination.
+// - 3PC `precommitted`: the coordinator wrote precommitted to the log before
+//   calling us, and from then on the outcome can only be commit
+//   (src/tx/transitions.ts). So when no coordinator node can be reached for a
+//   whole threePcTimeoutMs (the whole cluster is down or frozen, or we are cut
+//   off from it), we commit on our own. That is safe whether the cluster is gone
+//   or carries on without us, and it is what 3PC buys over 2PC here: a
+//   precommitted participant does not block when the whole cluster is gone.
 //
-// - The coordinator is a Raft-replicated log. While any of its nodes answers,
-//   that log is the single source of truth: the outcome is the first decision
-//   entry committed for the transaction, and nothing else.
-// - The 3PC timeout rule (commit on timeout after precommit, abort on timeout
-//   before it) is what 3PC prescribes for a coordinator that is GONE. Applied
-//   while the coordinator is merely slow it breaks atomicity, because in an
-//   asynchronous network a late message looks exactly like a lost one. Example:
-//   we are precommitted and commit on our timer, while another participant's
-//   precommit is still being retried; it aborts on ITS timer, or the deadline
-//   passes, and the coordinator (correctly, nobody has been told commit)
-//   decides abort. One transaction, two outcomes.
-// - So while a node answers and the outcome is open, we wait, however long
-//   that takes; the coordinator always reaches a decision (it aborts at the
-//   transaction's deadline) and we follow it.
-// - Only when every inquiry has failed to reach any node for a full
-//   threePcTimeoutMs do we apply the rule: then there is nothing else to go on,
-//   which is 3PC's own premise. This remains unsafe if we are merely cut off (a
-//   partition between us and every node while the cluster carries on): that is
-//   the price 3PC's timeout rule always carries; 2PC never takes it and blocks
-//   instead.
-// - A node that answers with an error (503 NO_LEADER during an election or
-//   without quorum) counts as reached: the log still exists and will decide.
+// An earlier version also aborted a prepared 3PC participant on its timeout,
+// and its coordinator could still abort a precommitted transaction: together
+// they split outcomes (issue 11). The model checker (test/model/) explores
+// these rules against the coordinator's.
+//
+// A node that answers with an error (503 NO_LEADER during an election or
+// without quorum) counts as reached: the log still exists and will decide.
 import { assertNever } from '../../raft/types.js';
 import type { InquiryResult } from './inquiry.js';
 import type { TxRecord } from './types.js';
@@ -85,29 +83,28 @@ function followCluster(asked: InquiryResult | null): Termination | null {
   }
 }
 
-/** 3PC with the outcome still open: wait while the cluster is reachable, apply the timeout rule once it has not been for a whole window. */
+/** 3PC with the outcome still open: a precommitted record commits once the cluster has been out of reach for a whole window; a prepared one waits. */
 function threePcFallback(record: TxRecord, asked: InquiryResult | null, timing: TerminationTiming): Termination {
+  if (record.state !== 'precommitted') {
+    return { kind: 'wait', why: `${waitReason(asked)}; prepared but not precommitted, so only the cluster can decide`, retryAfterMs: timing.resolveAfterMs };
+  }
   // No coordinator urls: there is nobody to ask, so the window is the quiet
   // period itself (threePcTimeoutMs since the last coordinator call).
-  if (asked === null) return timeoutRule(record, `no coordinator urls and no coordinator call for ${timing.threePcTimeoutMs} ms`);
+  if (asked === null) return commitOnTimeout(`no coordinator urls and no coordinator call for ${timing.threePcTimeoutMs} ms`);
   if (asked.kind !== 'unreachable') return { kind: 'wait', why: waitReason(asked), retryAfterMs: timing.resolveAfterMs };
   const forMs = timing.unreachableForMs ?? 0;
-  if (forMs >= timing.threePcTimeoutMs) return timeoutRule(record, `no coordinator node reachable for ${forMs} ms`);
+  if (forMs >= timing.threePcTimeoutMs) return commitOnTimeout(`no coordinator node reachable for ${forMs} ms`);
   return {
     kind: 'wait',
-    why: `no coordinator node reachable for ${forMs} ms; the 3PC timeout rule applies after ${timing.threePcTimeoutMs} ms`,
+    why: `no coordinator node reachable for ${forMs} ms; a precommitted participant commits after ${timing.threePcTimeoutMs} ms`,
     // Ask again within the window, and once more right at its end.
     retryAfterMs: Math.max(1, Math.min(timing.resolveAfterMs, timing.threePcTimeoutMs - forMs)),
   };
 }
 
-/**
- * Classic 3PC termination: a participant that reached precommitted knows every
- * vote was commit, so it commits; one that did not may not assume so, and aborts.
- */
-function timeoutRule(record: TxRecord, why: string): Termination {
-  if (record.state === 'precommitted') return { kind: 'commit', why: `3PC timeout after precommit: ${why}`, source: 'timeout' };
-  return { kind: 'abort', why: `3PC timeout before precommit: ${why}`, source: 'timeout' };
+/** 3PC's timeout rule after precommit: every vote was commit and the outcome can only be commit. */
+function commitOnTimeout(why: string): Termination {
+  return { kind: 'commit', why: `3PC timeout after precommit: ${why}`, source: 'timeout' };
 }
 
 function waitReason(asked: InquiryResult | null): string {

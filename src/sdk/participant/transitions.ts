@@ -29,8 +29,9 @@ export type Plan =
   /** A repeated precommit/commit/abort: acknowledge without calling the handler. */
   | { readonly kind: 'ack' }
   /**
-   * Refuse. `violation`: a protocol violation (or lost data), logged loudly; the
-   * one expected refusal is a 3PC precommit after we aborted on our own timeout.
+   * Refuse. `violation`: a protocol violation (or lost data), logged loudly.
+   * Every refusal is one today; the flag stays so a future expected refusal can
+   * be logged quietly.
    */
   | { readonly kind: 'refuse'; readonly code: RefusalCode; readonly message: string; readonly violation: boolean };
 
@@ -74,10 +75,11 @@ function planPrecommit(record: TxRecord | undefined): Plan {
     case 'committed':
       return { kind: 'ack' };
     case 'aborted':
-      // Expected under 3PC: we aborted on our own timeout (termination.ts). The
-      // refusal tells the coordinator, which then decides abort (nobody has been
-      // told commit: that needs every precommit acknowledged).
-      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'precommit for a transaction this participant already aborted', violation: false };
+      // The SDK never aborts on its own after voting commit (termination.ts), and
+      // the coordinator sends precommit only after every commit vote: a
+      // violation (lost data, or a record changed behind the SDK's back). The
+      // coordinator reports it and commits anyway.
+      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'precommit for a transaction this participant already aborted', violation: true };
     default:
       return assertNever(record.state);
   }
@@ -112,6 +114,15 @@ function planAbort(record: TxRecord | undefined): Plan {
     default:
       return assertNever(record.state);
   }
+}
+
+/**
+ * Term fencing: the highest term seen after a call of `callTerm`, or null when
+ * the call comes from a deposed leader (a term lower than one already seen)
+ * and must be refused without acting on it.
+ */
+export function fenceTerm(highestSeen: number, callTerm: number): number | null {
+  return callTerm < highestSeen ? null : callTerm;
 }
 
 function neverVotedCommit(path: 'precommit' | 'commit'): Plan {
