@@ -2,8 +2,8 @@
 // (test/linearizability/tx-model.ts), and the GETs of transaction views that readers
 // send to any node (followers answer after a ReadIndex round).
 //
-// Only answers that say something definite are kept: a view, 404 TX_NOT_FOUND and 409
-// TX_ALREADY_COMMITTED. Every other failure (a timeout, a refused or dropped connection,
+// Only answers that say something definite are kept: a view, 404 TX_NOT_FOUND, 409
+// TX_ALREADY_COMMITTED and 409 TX_PRECOMMITTED. Every other failure (a timeout, a refused or dropped connection,
 // 503 LEADERSHIP_LOST or NO_LEADER, 504, 429 after the client's retries) leaves the
 // outcome open and is recorded as unknown. Recording a definite refusal as unknown only
 // makes the check weaker, never wrong.
@@ -15,7 +15,7 @@ import { httpJson, isObject } from './http.js';
 
 export type TxRecorder = HistoryRecorder<TxInput, TxOutput>;
 
-const DEFINITE_CODES: ReadonlySet<string> = new Set(['TX_NOT_FOUND', 'TX_ALREADY_COMMITTED']);
+const DEFINITE_CODES: ReadonlySet<string> = new Set(['TX_NOT_FOUND', 'TX_ALREADY_COMMITTED', 'TX_PRECOMMITTED']);
 const PHASES: ReadonlySet<string> = new Set<TxPhase>(['active', 'preparing', 'precommitted', 'committing', 'aborting', 'committed', 'aborted']);
 
 export function viewOutput(view: Pick<TransactionView, 'id' | 'state' | 'outcome'>): TxOutput {

@@ -280,8 +280,9 @@ export class TransferWorkload {
   }
 }
 
+/** An abort refused because the outcome is commit: decided, or (3PC) precommitted, which can only commit. */
 function isAlreadyCommitted(e: unknown): boolean {
-  return isRatifyClientError(e, 'TX_ALREADY_COMMITTED');
+  return isRatifyClientError(e, 'TX_ALREADY_COMMITTED') || isRatifyClientError(e, 'TX_PRECOMMITTED');
 }
 
 export function countOutcome(transfers: readonly TransferRecord[], o: Outcome): number {

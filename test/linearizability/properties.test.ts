@@ -101,7 +101,7 @@ describe('kv histories from a sequential run with random overlaps', () => {
 
 const INTERNAL: Record<TxProtocol, Record<TxPhase, TxPhase[]>> = {
   '2pc': { active: ['aborting'], preparing: ['committing', 'aborting'], precommitted: [], committing: ['committed'], aborting: ['aborted'], committed: [], aborted: [] },
-  '3pc': { active: ['aborting'], preparing: ['precommitted', 'aborting'], precommitted: ['committing', 'aborting'], committing: ['committed'], aborting: ['aborted'], committed: [], aborted: [] },
+  '3pc': { active: ['aborting'], preparing: ['precommitted', 'aborting'], precommitted: ['committing'], committing: ['committed'], aborting: ['aborted'], committed: [], aborted: [] },
 };
 
 /**
@@ -149,7 +149,8 @@ function txRun(plan: readonly Step[], protocol: TxProtocol): TxOperation[] {
     } else if (choice === 3) {
       const outcome = outcomeOf(phase);
       if (outcome === null) phase = 'aborting';
-      add(s, { op: 'abort', key: 'k', id: 'T' }, outcome === 'committed' ? { kind: 'error', status: 409, code: 'TX_ALREADY_COMMITTED' } : view());
+      const refusal = phase === 'precommitted' ? 'TX_PRECOMMITTED' : 'TX_ALREADY_COMMITTED';
+      add(s, { op: 'abort', key: 'k', id: 'T' }, outcome === 'committed' ? { kind: 'error', status: 409, code: refusal } : view());
     } else if (choice <= 6) {
       add(s, { op: 'get', key: 'k', id: 'T' }, view());
     } else {

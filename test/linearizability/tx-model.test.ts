@@ -11,7 +11,7 @@ function op(input: TxInput, output: TxOutput | null, callMs: number, returnMs: n
   return { id: nextId++, client: 'c', input, output, callMs, returnMs: output === null ? Infinity : returnMs };
 }
 function view(state: TxPhase, id = 'T1'): TxOutput {
-  const outcome = state === 'committing' || state === 'committed' ? 'committed' : state === 'aborting' || state === 'aborted' ? 'aborted' : null;
+  const outcome = state === 'precommitted' || state === 'committing' || state === 'committed' ? 'committed' : state === 'aborting' || state === 'aborted' ? 'aborted' : null;
   return { kind: 'view', id, state, outcome };
 }
 const error = (status: number, code: string): TxOutput => ({ kind: 'error', status, code });
@@ -81,8 +81,13 @@ describe('transaction model', () => {
     expect(verdict(h3)).toBe('yes');
     const h2 = [create(view('active'), [0, 1]), commit(null, [2, 2]), get(view('precommitted'), [3, 4])];
     expect(verdict(h2)).toBe('no');
-    // 3PC decides commit only after precommitted; an abort may still come after it.
-    expect(verdict([create(view('active'), [0, 1], { protocol: '3pc' }), commit(null, [2, 2]), get(view('precommitted'), [3, 4]), get(view('aborting'), [5, 6])])).toBe('yes');
+    // Precommitted is irrevocable: its outcome is committed already, nothing aborts it after.
+    expect(verdict([create(view('active'), [0, 1], { protocol: '3pc' }), commit(null, [2, 2]), get(view('precommitted'), [3, 4]), get(view('aborting'), [5, 6])])).toBe('no');
+    expect(verdict([create(view('active'), [0, 1], { protocol: '3pc' }), commit(null, [2, 2]), get({ kind: 'view', id: 'T1', state: 'precommitted', outcome: null }, [3, 4])])).toBe('no');
+    // A client abort at precommitted is refused with TX_PRECOMMITTED, not TX_ALREADY_COMMITTED.
+    const pre = [create(view('active'), [0, 1], { protocol: '3pc' }), commit(null, [2, 2]), get(view('precommitted'), [3, 4])];
+    expect(verdict([...pre, abort(error(409, 'TX_PRECOMMITTED'), [5, 6]), get(view('committed'), [7, 8])])).toBe('yes');
+    expect(verdict([...pre, abort(view('aborting'), [5, 6])])).toBe('no');
   });
 
   it('reads active only until a commit request may have happened', () => {

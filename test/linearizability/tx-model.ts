@@ -10,14 +10,16 @@
 //                                404 TX_NOT_FOUND if there is no such transaction
 //   POST .../{id}/abort          200 view with outcome aborted (deciding abort unless a
 //                                decision exists); 409 TX_ALREADY_COMMITTED if the
-//                                decision was commit; 404 TX_NOT_FOUND
+//                                decision was commit, 409 TX_PRECOMMITTED if it is a
+//                                precommitted 3PC transaction; 404 TX_NOT_FOUND
 //   GET  .../{id}                200 view: state and outcome now; 404 TX_NOT_FOUND
 //
-// A view's outcome is committed in committing/committed, aborted in aborting/aborted,
-// null before: it appears with the decision and never changes.
+// A view's outcome is committed in precommitted/committing/committed (a precommitted 3PC
+// transaction can only commit), aborted in aborting/aborted, null before: it appears
+// once fixed and never changes.
 //
 // The coordinator also moves a transaction by itself, with no client call: it decides
-// abort at the deadline (from active or while preparing), votes come in (preparing to
+// abort at the deadline (from active or while preparing, never once precommitted), votes come in (preparing to
 // precommitted in 3PC, or straight to a decision in 2PC), and phase 2 finishes
 // (committing to committed, aborting to aborted). These internal transitions may happen
 // any number of times before any operation; the model is nondeterministic in them. A
@@ -29,6 +31,7 @@
 // which may take effect at any time after the call (it must have, if the answer shows a
 // decision only it could lead to), and the `decision` it answered, read at one moment
 // within the call. Abort is one step: its decision is its effect.
+import { canTransition, fixedOutcome } from '../../src/tx/transitions.js';
 import type { Model, Operation } from './model.js';
 
 export type TxPhase = 'active' | 'preparing' | 'precommitted' | 'committing' | 'aborting' | 'committed' | 'aborted';
@@ -58,27 +61,25 @@ export interface TxRecordState {
 export type TxModelState = TxRecordState | null;
 export type TxOperation = Operation<TxInput, TxOutput>;
 
-/** The coordinator's own moves (no client call causes them). */
+const PHASES: readonly TxPhase[] = ['active', 'preparing', 'precommitted', 'committing', 'aborting', 'committed', 'aborted'];
+
+/**
+ * The coordinator's own moves (no client call causes them): the real transition table
+ * (src/tx/transitions.ts) without the one edge only a client takes (active -> preparing,
+ * its commit request), and without precommitted in 2PC.
+ */
 const INTERNAL: Readonly<Record<TxProtocol, Readonly<Record<TxPhase, readonly TxPhase[]>>>> = {
-  '2pc': {
-    active: ['aborting'],
-    preparing: ['committing', 'aborting'],
-    precommitted: [],
-    committing: ['committed'],
-    aborting: ['aborted'],
-    committed: [],
-    aborted: [],
-  },
-  '3pc': {
-    active: ['aborting'],
-    preparing: ['precommitted', 'aborting'],
-    precommitted: ['committing', 'aborting'],
-    committing: ['committed'],
-    aborting: ['aborted'],
-    committed: [],
-    aborted: [],
-  },
+  '2pc': internalMoves('2pc'),
+  '3pc': internalMoves('3pc'),
 };
+
+function internalMoves(protocol: TxProtocol): Record<TxPhase, TxPhase[]> {
+  const moves = {} as Record<TxPhase, TxPhase[]>;
+  for (const from of PHASES) {
+    moves[from] = PHASES.filter((to) => canTransition(from, to) && !(from === 'active' && to === 'preparing') && (protocol === '3pc' || to !== 'precommitted'));
+  }
+  return moves;
+}
 
 export const txModel: Model<TxModelState, TxInput, TxOutput> = {
   name: 'transaction per idempotency key',
@@ -107,10 +108,10 @@ export const txModel: Model<TxModelState, TxInput, TxOutput> = {
     'requestOnly' in input ? `${describeInput(input)}: its request (takes effect once, at any time after the call)` : `${describeInput(input)} -> ${describeOutput(output)}`,
 };
 
+/** The view's outcome in a phase: the real rule (fixedOutcome), with the decision the phase implies. */
 export function outcomeOf(phase: TxPhase): TxOutcome | null {
-  if (phase === 'committing' || phase === 'committed') return 'committed';
-  if (phase === 'aborting' || phase === 'aborted') return 'aborted';
-  return null;
+  const decision = phase === 'committing' || phase === 'committed' ? 'commit' : phase === 'aborting' || phase === 'aborted' ? 'abort' : null;
+  return fixedOutcome({ state: phase, decision });
 }
 
 /**
@@ -152,7 +153,9 @@ function abort(s: TxModelState, id: string, out: TxOutput | null): TxModelState[
   if (!exists(s, id)) return out === null || isError(out, 'TX_NOT_FOUND') ? [s] : [];
   return closure(s).flatMap((t): TxModelState[] => {
     const outcome = outcomeOf(t.phase);
-    if (outcome === 'committed') return out === null || isError(out, 'TX_ALREADY_COMMITTED') ? [t] : [];
+    // A precommitted transaction's outcome is commit already: its abort is refused with its own code.
+    const refusal = t.phase === 'precommitted' ? 'TX_PRECOMMITTED' : 'TX_ALREADY_COMMITTED';
+    if (outcome === 'committed') return out === null || isError(out, refusal) ? [t] : [];
     const aborted: TxRecordState = outcome === 'aborted' ? t : { ...t, phase: 'aborting' };
     if (out === null) return [aborted];
     return out.kind === 'view' ? answered(aborted, out) : [];
