@@ -36,10 +36,11 @@ describe('HistoryRecorder', () => {
 describe('transaction answers', () => {
   const err = (status: number, code: string) => new RatifyClientError(code, code, { status, node: 'http://n1' });
 
-  it('keeps a view, 404 TX_NOT_FOUND and 409 TX_ALREADY_COMMITTED as definite answers', () => {
+  it('keeps a view, 404 TX_NOT_FOUND, 409 TX_ALREADY_COMMITTED and 409 TX_PRECOMMITTED as definite answers', () => {
     expect(viewOutput({ id: 't', state: 'committing', outcome: 'committed' })).toEqual({ kind: 'view', id: 't', state: 'committing', outcome: 'committed' });
     expect(errorOutput(err(404, 'TX_NOT_FOUND'))).toEqual({ kind: 'error', status: 404, code: 'TX_NOT_FOUND' });
     expect(errorOutput(err(409, 'TX_ALREADY_COMMITTED'))).toEqual({ kind: 'error', status: 409, code: 'TX_ALREADY_COMMITTED' });
+    expect(errorOutput(err(409, 'TX_PRECOMMITTED'))).toEqual({ kind: 'error', status: 409, code: 'TX_PRECOMMITTED' });
   });
 
   it('counts everything else as unknown: the call may still take effect', () => {
