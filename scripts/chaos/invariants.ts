@@ -155,7 +155,8 @@ function belowFloor(count: number, floor: number, what: string): string[] {
   return count >= floor ? [] : [`checked ${count} ${what}, below the floor of ${floor}: this run proves nothing about it`];
 }
 
-function recordsRead(e: ChaosEvidence): number {
+/** Participant records read, over every bank (what the participantRecords floor counts). */
+export function recordsRead(e: Pick<ChaosEvidence, 'banksAfter'>): number {
   return e.banksAfter.reduce((n, b) => n + (b.records?.length ?? 0), 0);
 }
 
