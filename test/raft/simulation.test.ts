@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
 import type { Cluster } from '../sim/cluster.js';
-import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, lastVoterRemovingFactory, staleReads } from '../sim/faulty-core.js';
+import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, lastVoterRemovingFactory, staleReads, throwingFactory } from '../sim/faulty-core.js';
 import { settle } from '../sim/liveness.js';
 import {
   DEFAULT_STEPS,
@@ -38,7 +38,7 @@ import { SimViolation, type InvariantName } from '../sim/violation.js';
 import { SEND_BEFORE_PERSIST } from '../sim/faulty-driver.js';
 import { countKnob, seedKnob, underCi } from '../helpers/env-knob.js';
 import { PRODUCTION_DRIVER } from '../sim/sim-node.js';
-import { LATEST_CONFIG_FILTER, PRODUCTION_RULES, type TransportRules } from '../sim/transport-rules.js';
+import { LATEST_CONFIG_FILTER, PRODUCTION_RULES, REFUSE_EVERY_PEER, THROWING_ADMISSION, type TransportRules } from '../sim/transport-rules.js';
 
 const realCore: CoreFactory = (config, initial) => new RaftCore(config, initial);
 
@@ -505,6 +505,64 @@ describe('raft simulation: the checkers can fail', () => {
     }
     expect(caught).toBeInstanceOf(SimViolation);
     expect((caught as SimViolation).invariant).toBe('persist-before-send');
+  });
+
+  /** The first seed in 1..40 that fails under `layers`/`factory`, and the failure. */
+  function firstFailure(factory: CoreFactory, layers: Parameters<typeof runSeed>[4], want: (seed: number) => boolean = () => true): SimFailure {
+    for (let seed = 1; seed <= 40; seed++) {
+      if (!want(seed)) continue;
+      try {
+        runSeed(seed, factory, 200, 0, layers);
+      } catch (e) {
+        if (e instanceof SimFailure) return e;
+        throw e;
+      }
+    }
+    return expect.fail('no seed failed');
+  }
+
+  it('liveness catches a transport that refuses every peer: safe, but no leader is ever elected', () => {
+    const c = scenarioCluster(realCore, { voters: 3, rules: REFUSE_EVERY_PEER });
+    let caught: unknown;
+    try {
+      settle(c, 200);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(SimViolation);
+    expect((caught as SimViolation).invariant).toBe('liveness');
+    expect((caught as SimViolation).detail).toMatch(/^no progress within 200 ticks after healing/);
+    // The seeded schedules report it too, as a SIM FAILED line with its replay command.
+    const layers = { rules: REFUSE_EVERY_PEER, driver: PRODUCTION_DRIVER };
+    const failure = firstFailure(realCore, layers, (seed) => votersForSeed(seed) > 1);
+    expect(failure.message).toMatch(/^SIM FAILED seed=\d+ step=\d+ invariant=liveness: no progress within \d+ ticks after healing/);
+    // The same seed passes with the production rules: the rule, not the seed, is at fault.
+    expect(runSeed(failure.seed, realCore, 200, 0).livenessTicks).toBeGreaterThan(0);
+  });
+
+  it('core-threw catches a core that throws on an input, naming the node and the call', () => {
+    const throwsOnEntries = (m: Message): boolean => m.type === 'append' && m.entries.some((e) => e.kind === 'normal');
+    let caught: unknown;
+    try {
+      work(scenarioCluster(throwingFactory(realCore, 'n2', throwsOnEntries), { voters: 3 }));
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(SimViolation);
+    expect((caught as SimViolation).invariant).toBe('core-threw');
+    expect((caught as SimViolation).detail).toMatch(/^n2 step\b[^]*injected fault: append from n1/);
+    // In the seeded schedules: every node throws on its first vote request.
+    const onVote = (m: Message): boolean => m.type === 'vote';
+    const everywhere: CoreFactory = (config, initial) => throwingFactory(realCore, config.id, onVote)(config, initial);
+    const failure = firstFailure(everywhere, undefined, (seed) => votersForSeed(seed) > 1);
+    expect(failure.invariant).toBe('core-threw');
+    expect(failure.message).toMatch(/^SIM FAILED seed=\d+ step=\d+ invariant=core-threw: n\d+ step\b[^]*injected fault: vote from/);
+  });
+
+  it('an error outside the core (here, a throwing transport rule) is reported as core-threw, a harness error, not lost', () => {
+    const failure = firstFailure(realCore, { rules: THROWING_ADMISSION, driver: PRODUCTION_DRIVER }, (seed) => votersForSeed(seed) > 1);
+    expect(failure.invariant).toBe('core-threw');
+    expect(failure.detail).toMatch(/^harness error: Error: injected fault: admission threw/);
   });
 
   it('a schedule replays identically from its seed', () => {

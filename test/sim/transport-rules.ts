@@ -32,3 +32,23 @@ export const LATEST_CONFIG_FILTER: TransportRules = {
   admit: (view, from) => (view.latest.some((m) => m.id === from) ? { kind: 'admit' } : { kind: 'forbidden' }),
   reachable: (view, self) => view.latest.filter((m) => m.id !== self),
 };
+
+/**
+ * A receiver that refuses every sender, as a node with the wrong cluster secret would.
+ * Nothing unsafe ever happens (no votes, no appends), so only the liveness check can
+ * tell: with more than one voter no leader is ever elected.
+ */
+export const REFUSE_EVERY_PEER: TransportRules = {
+  name: 'refuse every peer',
+  admit: () => ({ kind: 'forbidden' }),
+  reachable: reachablePeers,
+};
+
+/** Admission code that throws: a bug in the harness's layers, not in the core. */
+export const THROWING_ADMISSION: TransportRules = {
+  name: 'throwing admission',
+  admit: () => {
+    throw new Error('injected fault: admission threw');
+  },
+  reachable: reachablePeers,
+};
