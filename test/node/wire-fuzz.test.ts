@@ -1,4 +1,4 @@
-// Fuzzing a running node with hostile peer traffic (issue 13): random and mutated
+// Fuzzing a running node with hostile peer traffic (README, "The peer side: threat model"): random and mutated
 // envelopes of valid shape go through the real path of a node, signed with the
 // cluster secret as a member would sign them (the worst case: the sender is
 // authenticated): the auth hook, decode and admission of the Raft route, the

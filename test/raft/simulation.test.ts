@@ -365,7 +365,7 @@ describe('raft simulation: targeted scenarios', () => {
 });
 
 /**
- * Issue 12's second consequence: 5 voters; n1 removes n5 and only n2 appends it;
+ * The old filter's second consequence (LATEST_CONFIG_FILTER): 5 voters; n1 removes n5 and only n2 appends it;
  * n1 crashes; n5 wins under the old configuration with n3 and n4. n2 must then
  * follow n5 (dropping its uncommitted removal), or the cluster runs on 3 of 5.
  */

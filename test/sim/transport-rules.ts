@@ -22,8 +22,9 @@ export const PRODUCTION_RULES: TransportRules = {
 };
 
 /**
- * The filter before issue 12: both directions follow the latest configuration in
- * the log, committed or not, and a refused sender gets a plain 403. A leader then
+ * The filter before the rules of src/transport/peer-admission.ts: both directions
+ * follow the latest configuration in the log, committed or not, and a refused
+ * sender gets a plain 403. A leader then
  * cannot commit its own removal, a removed node never learns it is out, and a
  * follower holding an uncommitted removal of X refuses X after X is elected.
  */
