@@ -255,11 +255,13 @@ describe('client API security settings', () => {
     expect(loopback.warnings[0]).toMatch(/client API authentication is disabled/);
     const file = join(tmp, 'tokens-2');
     writeFileSync(file, `payments client ${TOKEN}\n`);
-    const exposed = resolveNodeConfig({ flags: { ...base, tokensFile: file, listen: '0.0.0.0:7001' } });
+    // Beyond loopback a node also needs peer authentication to start at all (a cluster secret here).
+    const secret = { RATIFY_CLUSTER_SECRET: 'a-secret-of-16-chars' };
+    const exposed = resolveNodeConfig({ flags: { ...base, tokensFile: file, listen: '0.0.0.0:7001' }, env: secret });
     const notes = securityNotes(exposed);
     expect(notes.warnings).toEqual([expect.stringMatching(/participantHostAllowlist is empty and this node listens on 0\.0\.0\.0/)]);
     expect(notes.info).toEqual({ tokens: 1, principals: ['payments'], ownTransactionsOnly: true });
-    const allowlisted = resolveNodeConfig({ flags: { ...base, tokensFile: file, listen: '0.0.0.0:7001' }, txFlags: ['participantHostAllowlist=10.0.0.0/8'] });
+    const allowlisted = resolveNodeConfig({ flags: { ...base, tokensFile: file, listen: '0.0.0.0:7001' }, env: secret, txFlags: ['participantHostAllowlist=10.0.0.0/8'] });
     expect(securityNotes(allowlisted).warnings).toEqual([]);
   });
 });
