@@ -5,7 +5,9 @@
 //
 // Routes: POST /ratify/{prepare,precommit,commit,abort} (the participant protocol),
 // GET /accounts, POST /accounts {name, balance}, GET /transactions (what this bank
-// did per transaction: see transactions-route.ts), GET /healthz.
+// did per transaction: see transactions-route.ts), GET /participant-records (the
+// participant SDK's records, loopback or token only: see participant-records-route.ts),
+// GET /healthz.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +16,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { createParticipant, ratifyParticipant, type Participant, type ParticipantTx } from '../../src/sdk/participant/index.js';
 import { Ledger } from './ledger.js';
+import { checkRecordsToken, registerParticipantRecordsRoute, RECORDS_TOKEN_ENV } from './participant-records-route.js';
 import { registerTransactionsRoute } from './transactions-route.js';
 
 export interface BankOptions {
@@ -28,6 +31,8 @@ export interface BankOptions {
   readonly inquiryTimeoutMs?: number;
   /** Finished transaction records kept for GET /transactions (oldest dropped first); default 100000. */
   readonly transactionsRetainMax?: number;
+  /** Who may read GET /participant-records: null or absent, loopback callers only; else callers presenting this bearer token. */
+  readonly recordsToken?: string | null;
   readonly logger?: Logger;
 }
 
@@ -47,6 +52,8 @@ const ACCOUNT_BALANCE_MAX = 1e12;
 
 /** Builds the app without listening (tests use inject()). The caller closes the app. */
 export async function buildBank(o: BankOptions): Promise<{ app: FastifyInstance; ledger: Ledger; participant: Participant }> {
+  // Before anything is opened: a bad token stops the bank with nothing to clean up.
+  if (o.recordsToken != null) checkRecordsToken(o.recordsToken);
   const logger = o.logger ?? pino({ level: 'info', base: { bank: o.name } });
   mkdirSync(o.dataDir, { recursive: true });
   const ledger = new Ledger(join(o.dataDir, 'ledger'), o.transactionsRetainMax);
@@ -76,6 +83,7 @@ export async function buildBank(o: BankOptions): Promise<{ app: FastifyInstance;
   await app.register(ratifyParticipant, { prefix: PARTICIPANT_PREFIX, participant });
   registerAccountRoutes(app, o.name, ledger);
   await app.register(registerTransactionsRoute, { bank: o.name, ledger, participant });
+  await app.register(registerParticipantRecordsRoute, { bank: o.name, participant, token: o.recordsToken ?? null });
   app.addHook('onReady', () => participant.start());
   app.addHook('onClose', async () => {
     await participant.close();
@@ -146,6 +154,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info', base: { bank: values.name } });
+  const recordsToken = process.env[RECORDS_TOKEN_ENV];
   const bank = await startBank({
     name: values.name,
     dataDir: resolve(values.data),
@@ -156,6 +165,7 @@ async function main(): Promise<void> {
     ...(values['resolve-after-ms'] !== undefined && { resolveAfterMs: Number(values['resolve-after-ms']) }),
     ...(values['three-pc-timeout-ms'] !== undefined && { threePcTimeoutMs: Number(values['three-pc-timeout-ms']) }),
     ...(values['inquiry-timeout-ms'] !== undefined && { inquiryTimeoutMs: Number(values['inquiry-timeout-ms']) }),
+    recordsToken: recordsToken === undefined || recordsToken === '' ? null : recordsToken,
     logger,
   });
   // run.ts (and scripts) read this line to learn the port.

@@ -1,7 +1,8 @@
 // Closed-loop load generator: N workers, each issuing its next operation as
 // soon as the previous one finishes. Closed loop measures what a client with N
 // requests in flight sees; throughput is then bounded by latency (Little's law),
-// which is exactly the comparison the issue asks for at concurrency 1/16/64.
+// which is exactly the comparison the benchmark makes at concurrency 1/16/64
+// (README, "Performance").
 import { readFileSync } from 'node:fs';
 import { Histogram, type LatencySummary } from './histogram.js';
 import type { Progress } from './progress.js';

@@ -2,7 +2,7 @@
 // and acknowledge every commit/abort, recording when each commit arrived so the
 // benchmark can report "time until every participant has acknowledged".
 //
-// They speak the participant protocol of issue 3: JSON POSTs to {url}/prepare,
+// They speak the participant protocol (README, "Participant protocol"): JSON POSTs to {url}/prepare,
 // /precommit, /commit and /abort with a body carrying `txId`, and its batch
 // extension {url}/batch, as the participant SDK does.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';

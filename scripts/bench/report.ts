@@ -1,5 +1,5 @@
-// Turns the measured sections into the printed tables and the goal checks of
-// issue 5. Pure: no I/O, so it is unit-tested on hand-made results.
+// Turns the measured sections into the printed tables and the goal checks
+// (README, "Performance"). Pure: no I/O, so it is unit-tested on hand-made results.
 import type { NodePhaseStats } from './node-stats.js';
 import type { BenchReport, EtcdSection, FailoverSection, Goal, NodeResources, Section, Series, TxSection, WritesSection } from './results.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './table.js';
@@ -7,7 +7,7 @@ import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './t
 const TX_GOAL_PER_SEC = 2000;
 const TX_GOAL_CONCURRENCY = 64;
 const FAILOVER_GOAL_MS = 1000;
-/** The issue's "200 MB", read the strict way: 200,000,000 bytes (190.7 MiB), not 200 MiB. */
+/** The goal's "200 MB", read the strict way: 200,000,000 bytes (190.7 MiB), not 200 MiB. */
 const RSS_GOAL_BYTES = 200 * 1000 * 1000;
 const RSS_GOAL_TX = 100_000;
 
@@ -127,7 +127,7 @@ function resourcesTable(tx: TxSection, w: WritesSection, etcd: EtcdSection): Tab
 
 function goalsTable(goals: readonly Goal[]): Table {
   return {
-    title: 'Goals (issue 5)',
+    title: 'Goals',
     headers: ['goal', 'target', 'actual', 'met'],
     rows: goals.map((g) => [g.name, g.target, g.actual, g.met === null ? 'not measured' : g.met ? 'yes' : 'NO']),
     align: ['left', 'left', 'left', 'left'],

@@ -6,7 +6,7 @@
 //
 // A freeze is the one deliberate whole-cluster outage: every node paused at once
 // (SIGSTOP), for longer than the banks' 3PC window, and only when every node is up. A
-// precommitted bank then commits on its own while a prepared one waits (issue 11); when
+// precommitted bank then commits on its own while a prepared one waits (README "3PC"); when
 // the nodes resume, the cluster must reach the same outcome.
 import { addBack, removeMember } from './churn.js';
 import { fetchStatus, type LeaderTracker } from './cluster-view.js';

@@ -49,6 +49,11 @@ export interface ChaosReport {
   readonly failover: FailoverStats;
   readonly quiescence: { readonly reached: boolean; readonly waitedMs: number };
   readonly outage: { readonly ran: boolean; readonly decidedBefore: number; readonly leaderAfterMs: number | null; readonly note: string | null };
+  /**
+   * How much the invariants looked at, so a caller can require evidence: participant
+   * records read over every bank (0 in kv mode), and terms in which the sampling saw a leader.
+   */
+  readonly evidence: { readonly participantRecords: number; readonly leaderTerms: number };
   readonly invariants: readonly InvariantResult[];
   /** Steps that went wrong outside the invariants (a node that did not come back, ...). */
   readonly notes: readonly string[];
@@ -77,6 +82,7 @@ export function formatReport(r: ChaosReport): string {
       ? `  quiescence    ${r.quiescence.reached ? 'reached' : 'NOT reached'} after ${ms(r.quiescence.waitedMs)}`
       : `  after faults  ${r.quiescence.reached ? 'every node following a leader' : 'NOT every node following a leader'} after ${ms(r.quiescence.waitedMs)}; every key read on every node (${r.kv.finalReads} reads answered)`,
     `  final outage  ${r.outage.ran ? `SIGKILL of all ${r.options.nodes} nodes and restart: ${r.kv === null ? `${r.outage.decidedBefore} decided outcomes` : `every key on every node (${r.kv.finalReadsAfterOutage} reads)`} re-read, leader back after ${ms(r.outage.leaderAfterMs)}` : `did not run: ${r.outage.note ?? ''}`}`,
+    `  evidence      ${r.kv === null ? `${r.evidence.participantRecords} participant records read, ` : ''}a leader seen in ${r.evidence.leaderTerms} terms`,
     ...linearizabilityReport(r.linearizability),
     '  invariants',
   ];

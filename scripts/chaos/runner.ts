@@ -14,7 +14,7 @@ import type { BankSnapshot, ChaosEvidence, Outcome, RereadOutcome } from './evid
 import { FaultScheduler, failoverStats, freezeRangeMs } from './faults.js';
 import { ParticipantKiller } from './participant-faults.js';
 import { sleep, pollUntil } from './http.js';
-import { checkInvariants, checkKvInvariants, type InvariantResult } from './invariants.js';
+import { checkInvariants, checkKvInvariants, recordsRead, type InvariantResult } from './invariants.js';
 import { KvWorkload } from './kv-workload.js';
 import { bankTiming, LocalTarget } from './local-target.js';
 import { ComposeTarget } from './compose-target.js';
@@ -242,6 +242,7 @@ async function runTx(run: Run): Promise<ChaosReport> {
     kv: null,
     quiescence: { reached: settle.quiescent, waitedMs: settle.waitedMs },
     outage: outage.summary,
+    evidence: { participantRecords: recordsRead(evidence), leaderTerms: evidence.leadersByTerm.size },
     invariants,
     attempted: counts.attempted,
     notes,
@@ -304,6 +305,7 @@ async function runKv(run: Run): Promise<ChaosReport> {
     kv: { ...counts, keys: wl.keys.length, finalReads, finalReadsAfterOutage },
     quiescence: { reached: leader !== null && following !== null, waitedMs },
     outage: { ran: true, decidedBefore: 0, leaderAfterMs, note: null },
+    evidence: { participantRecords: 0, leaderTerms: tracker.leadersByTerm().size },
     invariants,
     attempted: counts.puts + counts.gets,
     notes,
@@ -403,6 +405,7 @@ interface ReportInputs {
   readonly kv: ChaosReport['kv'];
   readonly quiescence: ChaosReport['quiescence'];
   readonly outage: ChaosReport['outage'];
+  readonly evidence: ChaosReport['evidence'];
   readonly invariants: readonly InvariantResult[];
   /** Calls the workload made: zero means nothing was tested. */
   readonly attempted: number;
@@ -446,6 +449,7 @@ function buildReport(r: ReportInputs): ChaosReport {
     failover: r.failover,
     quiescence: r.quiescence,
     outage: r.outage,
+    evidence: r.evidence,
     invariants: r.invariants,
     notes,
     logs: logsKept ? target.logsHint() : `${target.logsHint()} (removed after a passing run; --data DIR keeps them)`,

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * What an audited route does. `tx.forceFinish` is reserved for the admin
- * endpoint that force-finishes a stuck transaction (issue 14, "No wedge"): that
+ * endpoint that force-finishes a stuck transaction (README, "Audit log"): that
  * route declares `config: { ...ADMIN, audit: 'tx.forceFinish' }` and is logged
  * like every other.
  */

@@ -4,12 +4,11 @@
 // For a coordinator that is wrong: {"commit": "true"} must not run a protocol,
 // and a misspelled field must be an error, not a silent default. Query strings
 // and path params arrive as text, so those parts keep coercion (?limit=10).
+//
+// No schema uses a `format` (ids, URLs and the like are checked by pattern or by code,
+// with our own error codes), so Ajv gets no format definitions.
 import { Ajv, type Options } from 'ajv';
-import addFormatsImport from 'ajv-formats';
 import type { FastifyInstance, FastifySchema } from 'fastify';
-
-// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
-const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
 
 // verbose: each error carries its schema, so a message can list the allowed properties
 // and name the type that was sent (validation-messages.ts). It costs nothing until a
@@ -19,8 +18,8 @@ const common: Options = { allErrors: false, useDefaults: true, strict: false, ve
 type HttpPart = 'body' | 'querystring' | 'params' | 'headers';
 
 function makeCompilers(): Record<HttpPart, Ajv> {
-  const strict = addFormats(new Ajv({ ...common, coerceTypes: false, removeAdditional: false }));
-  const coercing = addFormats(new Ajv({ ...common, coerceTypes: 'array', removeAdditional: false }));
+  const strict = new Ajv({ ...common, coerceTypes: false, removeAdditional: false });
+  const coercing = new Ajv({ ...common, coerceTypes: 'array', removeAdditional: false });
   return { body: strict, querystring: coercing, params: coercing, headers: coercing };
 }
 

@@ -1,4 +1,4 @@
-// Types of the transaction API as the client sees it (issue 3's contract). They
+// Types of the transaction API as the client sees it (README, "Transaction API"). They
 // mirror the server's views; the client never imports server internals, so it can
 // be shipped alone.
 

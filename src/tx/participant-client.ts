@@ -1,4 +1,4 @@
-// Coordinator -> participant calls (the participant protocol of issue 3).
+// Coordinator -> participant calls (README, "Participant protocol").
 //
 // Every call is a JSON POST carrying the leader's term in the X-Ratify-Term
 // header and in the body, so a participant can fence a deposed leader. Any

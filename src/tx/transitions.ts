@@ -13,7 +13,7 @@
 // when it can reach no coordinator node for threePcTimeoutMs,
 // src/sdk/participant/termination.ts), including when the whole cluster is
 // frozen or the participant is cut off while the cluster carries on. An earlier
-// version allowed the edge and split outcomes both ways (issue 11). The view
+// version allowed the edge and split outcomes both ways (README "3PC"). The view
 // therefore already reports `outcome: committed` at precommitted (fixedOutcome).
 import { RatifyError } from '../errors.js';
 import type { Decision, Outcome, TxState } from './types.js';

@@ -77,7 +77,7 @@ export interface ParticipantView {
   failingSince?: string;
 }
 
-/** The API's transaction view, exactly as issue 3 spells it. Timestamps are ISO 8601 strings. */
+/** The API's transaction view, exactly as README "The transaction view" spells it. Timestamps are ISO 8601 strings. */
 export interface TxView {
   id: string;
   state: TxState;

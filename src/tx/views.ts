@@ -1,4 +1,4 @@
-// Table record -> the API's transaction view (issue 3's shape, nothing more:
+// Table record -> the API's transaction view (README, "The transaction view"; nothing more:
 // payloads, idempotency keys and deadlines stay inside).
 import { fixedOutcome } from './transitions.js';
 import type { ParticipantView, TxRecord, TxView } from './types.js';

@@ -49,14 +49,39 @@ describe('chaos invariants', () => {
     expect(violations(broken, 'atomicity')).toEqual(['t1: committed at A but B=no record']);
   });
 
-  it('atomicity falls back on money where a bank exposes no records, and still FAILS a partial transfer', () => {
+  it('atomicity FAILS when a bank\'s records could not be read, though its money adds up: there is no fallback to money', () => {
     const e = consistentEvidence();
-    const noRecords: ChaosEvidence = { ...e, banksAfter: [bank('A', { alice: 80 }, null), bank('B', { bob: 90 }, null)] };
-    expect(failing(noRecords)).toContain('atomicity');
-    expect(violations(noRecords, 'atomicity')).toEqual([
-      'B/bob: balance moved by -10, committed transfers account for 20',
+    // Balances exactly as a consistent run leaves them; only B's records are missing.
+    const unread = withBankAfter(e, { ...bank('B', { bob: 120 }, null), recordsNote: 'GET /participant-records: 401' });
+    expect(failing(unread)).toEqual(['atomicity']);
+    expect(violations(unread, 'atomicity')).toEqual(['B: participant records not read (GET /participant-records: 401)']);
+    const none: ChaosEvidence = { ...e, banksAfter: [bank('A', { alice: 80 }, null), bank('B', { bob: 120 }, null)] };
+    expect(violations(none, 'atomicity')).toEqual([
+      'A: participant records not read (no reason given)',
+      'B: participant records not read (no reason given)',
       'checked 0 participant records, below the floor of 1: this run proves nothing about it',
     ]);
+  });
+
+  it('atomicity FAILS two broken transfers whose money compensates, from the records', () => {
+    const e = consistentEvidence();
+    // t1 (30, committed) never credited bob at B; t4 (30, aborted) credited him anyway: bob's balance is right.
+    const t4 = transfer('k4', 't4', 'aborted', ['A', 'alice'], ['B', 'bob'], 30);
+    const broken: ChaosEvidence = {
+      ...relist({ ...e, transfers: [...e.transfers, t4], history: [...e.history, ...transferCalls('k4', 't4', 'aborted', 300, 6)] }, coordinatorTx('t4', 'aborted')),
+      outage: { before: e.outage!.before, after: new Map([...e.outage!.after, ['t4', 'aborted']]) },
+      banksAfter: [
+        bank('A', { alice: 80 }, [...e.banksAfter[0]!.records!, { txId: 't4', state: 'aborted' }]),
+        bank('B', { bob: 120 }, [{ txId: 't1', state: 'aborted' }, { txId: 't2', state: 'committed' }, { txId: 't4', state: 'committed' }]),
+      ],
+    };
+    expect(failing(broken)).toEqual(['atomicity', 'api-matches-participants']);
+    expect(violations(broken, 'atomicity')).toEqual(['t1: committed at A but B=aborted', 't4: committed at B but A=aborted']);
+  });
+
+  it('atomicity FAILS a transaction at a participant the evidence has no bank for', () => {
+    const e = relist(consistentEvidence(), coordinatorTx('t2', 'committed', ['A', 'B', 'C']));
+    expect(violations(e, 'atomicity')).toEqual(['t2: committed at A,B but C=no record']);
   });
 
   it('conservation FAILS when money appears, and on a negative balance', () => {

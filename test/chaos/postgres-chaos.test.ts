@@ -15,9 +15,10 @@ import { DEFAULT_OPTIONS, type ChaosOptions } from '../../scripts/chaos/options.
 import { createProgress } from '../../scripts/chaos/progress.js';
 import { formatReport, type ChaosReport } from '../../scripts/chaos/report.js';
 import { runChaos } from '../../scripts/chaos/runner.js';
+import { seedListKnob } from '../helpers/env-knob.js';
 import { describePostgres } from '../helpers/postgres.js';
 
-const SEEDS = (process.env['RATIFY_CHAOS_SEEDS'] ?? '20261204').split(',').map(Number);
+const SEEDS = seedListKnob('RATIFY_CHAOS_SEEDS', [20261204]);
 const DURATION_S = 35;
 const RUN_TIMEOUT_MS = 6 * 60_000;
 

@@ -15,7 +15,8 @@ import { SeededRandom } from '../../scripts/chaos/rng.js';
 import type { NodeEndpoint } from '../../scripts/chaos/target.js';
 import { TransferWorkload } from '../../scripts/chaos/workload.js';
 import { waitFor, waitForLeader, type Leader } from './cluster-status.js';
-import { ContainerCluster, type BankSpec } from './container-cluster.js';
+import { fetchParticipantRecords } from './bank-records.js';
+import { BANK_RECORDS_TOKEN, ContainerCluster, type BankSpec } from './container-cluster.js';
 import { scenarioVerdict, verdictLines, type ScenarioVerdict } from './scenario-verdict.js';
 
 export const NODE_IDS = ['n1', 'n2', 'n3'] as const;
@@ -132,7 +133,7 @@ export async function runScenario(
       transfers: wl.transfers,
       ...(await listEveryNode(nodes, SINCE_MS).then(({ byNode, unlisted }) => ({ coordinatorByNode: byNode, unlistedNodes: unlisted }))),
       banksBefore,
-      banksAfter: (await book.snapshot()).map(withoutRecords),
+      banksAfter: await banksAfter(cluster, book),
       outage: await outageEvidence(nodes, wl, result.decidedBeforeOutage),
       leadersByTerm: tracker.leadersByTerm(),
       history: wl.history(),
@@ -156,9 +157,18 @@ export async function runScenario(
   }
 }
 
-/** The banks run in containers; their LevelDB stores are not read, so atomicity is checked on money. */
-function withoutRecords(b: BankSnapshot): BankSnapshot {
-  return { bank: b.bank, accounts: b.accounts, records: null, recordsNote: 'the bank runs in a container; its store is not read' };
+/**
+ * Balances, then each bank's participant records over HTTP. A bank whose records cannot
+ * be read gets none (and the reason): the atomicity invariant then fails the scenario.
+ */
+async function banksAfter(cluster: ContainerCluster, book: BankBook): Promise<BankSnapshot[]> {
+  const balances = await book.snapshot();
+  return Promise.all(
+    balances.map(async (b) => {
+      const r = await fetchParticipantRecords(cluster.bankUrl(b.bank), BANK_RECORDS_TOKEN, SINCE_MS);
+      return r.kind === 'records' ? { bank: b.bank, accounts: b.accounts, records: r.records } : { bank: b.bank, accounts: b.accounts, records: null, recordsNote: r.reason };
+    }),
+  );
 }
 
 /**

@@ -10,7 +10,9 @@
 //
 // Secured as in production: a cluster secret, and HTTPS with mutual TLS between the
 // nodes from a throwaway CA made per run (scripts/dev-certs.ts), copied into each
-// container. The banks and the test process trust that CA.
+// container. The banks and the test process trust that CA. The banks serve their
+// participant records only to holders of a records token (the test process reaches
+// them through docker's port publishing, which is not loopback inside the container).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,12 +27,15 @@ import {
   type StartedNetwork,
   type StartedTestContainer,
 } from 'testcontainers';
+import { RECORDS_TOKEN_ENV } from '../../examples/bank/participant-records-route.js';
 import { freeLoopbackPorts } from './host-ports.js';
 
 export const NODE_PORT = 7001;
 export const TEST_LABEL = 'org.ratify.test';
 const STARTUP_TIMEOUT_MS = 60_000;
 const CLUSTER_SECRET = 'chaos-suite-secret-0123456789';
+/** The banks' BANK_RECORDS_TOKEN (examples/bank/participant-records-route.ts). */
+export const BANK_RECORDS_TOKEN = 'chaos-suite-records-token-0123456789';
 const CERTS_IN_CONTAINER = '/certs';
 
 export interface BankSpec {
@@ -169,7 +174,11 @@ export class ContainerCluster {
         ...(this.options.bankArgs ?? []),
       ])
       // Its client SDK asks the coordinators (https) about transactions in doubt.
-      .withEnvironment({ RATIFY_HEALTH_URL: `http://127.0.0.1:${bank.port}/healthz`, NODE_EXTRA_CA_CERTS: `${CERTS_IN_CONTAINER}/ca.pem` })
+      .withEnvironment({
+        RATIFY_HEALTH_URL: `http://127.0.0.1:${bank.port}/healthz`,
+        NODE_EXTRA_CA_CERTS: `${CERTS_IN_CONTAINER}/ca.pem`,
+        [RECORDS_TOKEN_ENV]: BANK_RECORDS_TOKEN,
+      })
       .withCopyFilesToContainer([{ source: join(this.certsDir, 'ca.pem'), target: `${CERTS_IN_CONTAINER}/ca.pem`, mode: 0o444 }])
       .withExposedPorts({ container: bank.port, host: hostPort })
       .withWaitStrategy(Wait.forHttp('/healthz', bank.port).forStatusCode(200))

@@ -1,21 +1,23 @@
 // The container suite's verdict (scenario-verdict.ts) on hand-made evidence shaped like what
-// the container harness gathers: banks in containers expose no participant records, so
-// atomicity rests on money, and only the kill-all scenario has an outage to check. The
-// invariants themselves are the chaos library's, tested in test/chaos/invariants.test.ts;
-// this proves the container suite's use of them can still fail. Runs without Docker.
+// the container harness gathers: balances and each bank's participant records (read over
+// HTTP, bank-records.ts), and an outage only in the kill-all scenario. The invariants
+// themselves are the chaos library's, tested in test/chaos/invariants.test.ts; this proves
+// the container suite's use of them can still fail, and that it waives no floor: records
+// that could not be read fail the scenario. Runs without Docker.
 import { describe, expect, it } from 'vitest';
-import type { BankSnapshot, ChaosEvidence, Outcome } from '../../scripts/chaos/evidence.js';
+import type { BankSnapshot, ChaosEvidence, Outcome, ParticipantRecord } from '../../scripts/chaos/evidence.js';
 import { bank, consistentEvidence } from '../chaos/fixtures.js';
 import { scenarioVerdict, verdictLines } from './scenario-verdict.js';
 
-/** The fixture history as the container harness sees it: balances only, no outage. */
+/** The fixture history as the container harness sees it: balances and records, no outage. */
 function containerEvidence(): ChaosEvidence {
-  const e = consistentEvidence();
-  return { ...e, banksAfter: e.banksAfter.map((b) => ({ ...b, records: null })), outage: null };
+  return { ...consistentEvidence(), outage: null };
 }
 
-function banksAfter(alice: number, bob: number): BankSnapshot[] {
-  return [bank('A', { alice }, null), bank('B', { bob }, null)];
+/** Balances after, and each bank's records; by default the consistent run's. */
+function banksAfter(alice: number, bob: number, records: { a?: ParticipantRecord[] | null; b?: ParticipantRecord[] | null } = {}): BankSnapshot[] {
+  const e = consistentEvidence();
+  return [bank('A', { alice }, records.a === undefined ? e.banksAfter[0]!.records : records.a), bank('B', { bob }, records.b === undefined ? e.banksAfter[1]!.records : records.b)];
 }
 
 function failedNames(e: ChaosEvidence): string[] {
@@ -45,16 +47,26 @@ describe('container scenario verdict', () => {
     expect(failedNames(lost)).toEqual(['decisions-durable']);
   });
 
-  it('FAILS a committed transfer applied at one bank only, from money alone', () => {
-    // t1 (30) never reached bob: alice 80, bob 90 instead of 120.
-    const e = { ...containerEvidence(), banksAfter: banksAfter(80, 90) };
+  it('FAILS when a bank\'s participant records could not be read, even with every balance right', () => {
+    const e = { ...containerEvidence(), banksAfter: banksAfter(80, 120, { b: null }) };
+    expect(failedNames(e)).toEqual(['atomicity']);
+    const both = { ...containerEvidence(), banksAfter: banksAfter(80, 120, { a: null, b: null }) };
+    expect(failedNames(both)).toEqual(['atomicity', 'nothing-in-doubt']);
+    expect(verdictLines(scenarioVerdict(both)).join('\n')).toMatch(/checked 0 participant records, below the floor of 1/);
+  });
+
+  it('FAILS a committed transfer applied at one bank only', () => {
+    // t1 (30) never reached bob: B aborted it; alice 80, bob 90 instead of 120.
+    const e = { ...containerEvidence(), banksAfter: banksAfter(80, 90, { b: [{ txId: 't1', state: 'aborted' }, { txId: 't2', state: 'committed' }] }) };
     expect(failedNames(e)).toEqual(['api-matches-participants', 'atomicity', 'conservation']);
   });
 
   it('FAILS an aborted transfer applied at both banks, though money is conserved', () => {
-    // t3 (500, aborted) moved anyway: alice -420, bob 620.
-    const e = { ...containerEvidence(), banksAfter: banksAfter(-420, 620) };
-    expect(failedNames(e)).toEqual(['api-matches-participants', 'atomicity', 'conservation']);
+    // t3 (500, aborted) moved anyway: alice -420, bob 620, and both records say committed.
+    const records = (r: readonly ParticipantRecord[] | null): ParticipantRecord[] => [...(r ?? []).filter((x) => x.txId !== 't3'), { txId: 't3', state: 'committed' }];
+    const e0 = consistentEvidence();
+    const e = { ...containerEvidence(), banksAfter: banksAfter(-420, 620, { a: records(e0.banksAfter[0]!.records), b: records(e0.banksAfter[1]!.records) }) };
+    expect(failedNames(e)).toEqual(['api-matches-participants', 'conservation']);
     const v = scenarioVerdict(e);
     expect(v.failed.find((r) => r.name === 'conservation')!.violations).toEqual(['A/alice has a negative balance -420']);
   });

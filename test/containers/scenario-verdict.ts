@@ -4,7 +4,7 @@
 // outage to check, so decisions-durable is "not applicable" elsewhere instead of failing
 // with "did not run". Pure, so invariants.test.ts can feed it fabricated evidence.
 import type { ChaosEvidence } from '../../scripts/chaos/evidence.js';
-import { checkInvariants, DEFAULT_FLOORS, type InvariantResult } from '../../scripts/chaos/invariants.js';
+import { checkInvariants, type InvariantResult } from '../../scripts/chaos/invariants.js';
 import { linearizabilityReport } from '../../scripts/chaos/report.js';
 
 export interface ScenarioVerdict {
@@ -17,11 +17,8 @@ export interface ScenarioVerdict {
 
 const DETAILS_PRINTED_MAX = 5;
 
-/** Banks in containers expose no participant records yet, so that floor cannot be met there. */
-const CONTAINER_FLOORS = { ...DEFAULT_FLOORS, participantRecords: 0 };
-
 export function scenarioVerdict(e: ChaosEvidence): ScenarioVerdict {
-  const all = checkInvariants(e, { floors: CONTAINER_FLOORS });
+  const all = checkInvariants(e);
   const applies = (r: InvariantResult): boolean => !(r.name === 'decisions-durable' && e.outage === null);
   const results = all.filter(applies);
   return {

@@ -24,6 +24,7 @@ import { recordKey } from '../../src/sdk/participant/record.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { httpJson } from '../helpers/http.js';
 import { waitUntil } from '../helpers/wait.js';
+import { seedKnob } from '../helpers/env-knob.js';
 import { spawnBankProcess, type BankProcess } from './bank-process.js';
 import { isFinished, SETTLE_TIMEOUT_MS, startTxCluster, waitForNewLeader, type Outcome, type TxView } from './harness.js';
 
@@ -128,7 +129,7 @@ describe('bank invariant under concurrent transfers and a leader kill', () => {
       for (const b of banks) console.error(`---- ${b.name} ----\n${b.logs.slice(-200).join('\n')}`);
     });
     // A fixed seed, so a CI failure replays exactly; RATIFY_BANK_SEED explores others.
-    const seed = Number(process.env['RATIFY_BANK_SEED'] ?? BANK_SEED_DEFAULT);
+    const seed = seedKnob('RATIFY_BANK_SEED', BANK_SEED_DEFAULT);
     console.log(`bank workload seed ${seed} (set RATIFY_BANK_SEED to replay or vary the workload)`);
     const random = seededRandom(seed);
     const client = new RatifyClient({ nodes: c().nodes.map((n) => n.url), timeoutMs: 10_000, retries: 30, backoffMaxMs: 1_000 });

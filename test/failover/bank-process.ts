@@ -35,10 +35,11 @@ process.once('exit', () => {
   }
 });
 
-export async function spawnBankProcess(o: { name: string; dataDir: string; coordinators: readonly string[] }): Promise<BankProcess> {
+/** `env`: extra environment for the bank (BANK_RECORDS_TOKEN). */
+export async function spawnBankProcess(o: { name: string; dataDir: string; coordinators: readonly string[]; env?: Readonly<Record<string, string>> }): Promise<BankProcess> {
   if (!existsSync(BANK_SERVICE_PATH)) throw new Error(`${BANK_SERVICE_PATH} is missing: run \`npm run build\` first`);
   const args = [BANK_SERVICE_PATH, '--name', o.name, '--port', '0', '--data', o.dataDir, '--coordinators', o.coordinators.join(',')];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not spawn bank ${o.name}`);
   livePids.add(pid);

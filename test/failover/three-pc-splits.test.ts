@@ -1,4 +1,4 @@
-// The two ways 3PC split an outcome before issue 11, against three real node
+// The two ways 3PC split an outcome under its earlier rules, against three real node
 // processes and two participants on the participant SDK (small
 // threePcTimeoutMs, as a new user would try it). Both end with one outcome
 // everywhere now; both ended with two before:
@@ -37,7 +37,7 @@ function signalAll(signal: 'SIGSTOP' | 'SIGCONT'): void {
   for (const n of c().nodes) if (n.proc?.pid !== undefined) process.kill(n.proc.pid, signal);
 }
 
-describe('3PC never splits (issue 11)', () => {
+describe('3PC never splits', () => {
   it('the whole cluster frozen mid-precommit for several times threePcTimeoutMs: a commits on its timeout, b waits, the cluster commits', async () => {
     const a = await participant('a', { sdk });
     const b = await participant('b', { sdk });

@@ -11,11 +11,15 @@
 // a membership or leadership call on the node, Raft messages handed to the
 // node, a KV entry. The coordinator's own background work (deadline aborts,
 // phase 2) is told apart by command type.
+//
+// FUZZ_RUNS=n and FUZZ_SEED=n size and replay it; under CI=true FUZZ_RUNS may not go
+// below the default (test/helpers/env-knob.ts).
 import type { PeerAdmission } from '../../src/transport/peer-admission.js';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { countKnob, seedKnob } from '../helpers/env-knob.js';
 import { buildApp } from '../../src/http/app.js';
 import type { ClusterNode, Readiness } from '../../src/http/cluster-node.js';
 import { ClientTokens } from '../../src/http/tokens.js';
@@ -44,7 +48,7 @@ type Role = 'reader' | 'client' | 'admin';
 const ROLE_OF: Record<Holder, Role> = { reader: 'reader', client: 'client', other: 'client', admin: 'admin' };
 const RANK: Record<Role | 'none', number> = { none: 0, reader: 1, client: 2, admin: 3 };
 const tokens = ClientTokens.parse(Object.entries(TOKENS).map(([holder, token]) => `fuzz-${holder} ${ROLE_OF[holder as Holder]} ${token}`).join('\n'), 'fuzz');
-const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
+const RUNS = countKnob('FUZZ_RUNS', { fallback: 400 });
 
 /** Votes commit and acknowledges at once: no network, and every commit decides quickly. */
 const instantParticipants: ParticipantClient = {
@@ -425,7 +429,7 @@ describe('fuzzing every route through inject()', () => {
             expect(res.statusCode).toBeGreaterThanOrEqual(400);
           }
         }),
-        { numRuns: RUNS, ...(process.env.FUZZ_SEED === undefined ? {} : { seed: Number(process.env.FUZZ_SEED) }) },
+        { numRuns: RUNS, ...(process.env.FUZZ_SEED === undefined ? {} : { seed: seedKnob('FUZZ_SEED', 0) }) },
       );
       // The right credential does change state, often: the property above is not vacuous.
       expect(changes).toBeGreaterThan(RUNS / 40);

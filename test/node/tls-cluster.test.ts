@@ -1,4 +1,4 @@
-// Real node processes over HTTPS with mutual TLS (issue 13), certificates from a
+// Real node processes over HTTPS with mutual TLS (README, "Security"), certificates from a
 // throwaway CA made by openssl. Four voters are configured: n1..n3 hold
 // certificates of the cluster CA, n4 one of another CA (it trusts the cluster CA,
 // as anyone can who saw a certificate, so its own calls get as far as the server).

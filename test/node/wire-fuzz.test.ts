@@ -1,4 +1,4 @@
-// Fuzzing a running node with hostile peer traffic (issue 13): random and mutated
+// Fuzzing a running node with hostile peer traffic (README, "The peer side: threat model"): random and mutated
 // envelopes of valid shape go through the real path of a node, signed with the
 // cluster secret as a member would sign them (the worst case: the sender is
 // authenticated): the auth hook, decode and admission of the Raft route, the
@@ -17,6 +17,8 @@
 //     first property shows that even a member that does cannot stop a node.
 //
 // Seeds: FUZZ_SEED=n replays one (the failure message of fast-check prints it).
+// FUZZ_RUNS=n runs more (or, outside CI, fewer) clusters per property; never below the
+// default under CI=true (test/helpers/env-knob.ts).
 import fc from 'fast-check';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,11 +32,12 @@ import type { Transport } from '../../src/transport/transport.js';
 import { InProcessCluster } from '../helpers/in-process-cluster.js';
 import { waitUntil } from '../helpers/wait.js';
 import { messagesHeaders } from '../transport/signing.js';
+import { countKnob, seedKnob } from '../helpers/env-knob.js';
 
 const SECRET = 'fuzz-cluster-secret-0123';
 const IDS = ['n1', 'n2', 'n3'] as const;
-const RUNS = Number(process.env['FUZZ_RUNS'] ?? 15);
-const SEED = process.env['FUZZ_SEED'] === undefined ? undefined : Number(process.env['FUZZ_SEED']);
+const RUNS = countKnob('FUZZ_RUNS', { fallback: 15 });
+const SEED = process.env['FUZZ_SEED'] === undefined ? undefined : seedKnob('FUZZ_SEED', 0);
 
 /** A hostile message as random choices; materialized against the target's state when it is sent. */
 interface Plan {

@@ -1,9 +1,14 @@
 // Deterministic simulation of the pure Raft core (test/sim/ holds the harness).
 //
-//   npx vitest run test/raft/simulation.test.ts          # SIM_SEEDS seeds (default below)
-//   SIM_SEED=123 npx vitest run test/raft/simulation.test.ts   # replay one seed, traced
-//   SIM_SEEDS=20000 SIM_STEPS=600 ...                     # longer soak
+//   npx vitest run test/raft/simulation.test.ts          # SIM_SEEDS seeds from SIM_SEED_BASE (defaults below)
+//   SIM_SEED=123 npx vitest run test/raft/simulation.test.ts   # replay one seed, traced, with the same checks
+//   SIM_SEEDS=20000 SIM_STEPS=6000 ...                    # longer soak
 //   SIM_TRACE_LINES=5000 with SIM_SEED prints a longer trace of the failing run
+//
+// The seeds are SIM_SEED_BASE .. SIM_SEED_BASE + SIM_SEEDS - 1; the test's name and its
+// summary print them. Outside CI a replay runs instead of the bulk run (which shows as
+// skipped); under CI=true both run, and SIM_SEEDS and SIM_STEPS may not go below their
+// defaults (test/helpers/env-knob.ts): a knob never shrinks what CI proves.
 //
 // Every step of every schedule checks Election Safety, Log Matching, Leader
 // Completeness, State Machine Safety, Durability, persist-before-send and
@@ -14,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
 import type { Cluster } from '../sim/cluster.js';
-import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, lastVoterRemovingFactory, staleReads } from '../sim/faulty-core.js';
+import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, lastVoterRemovingFactory, staleReads, throwingFactory } from '../sim/faulty-core.js';
 import { settle } from '../sim/liveness.js';
 import {
   DEFAULT_STEPS,
@@ -31,26 +36,22 @@ import { appliedData, commit, elect, isLeader, runUntil, scenarioCluster, stored
 import type { CoreFactory } from '../sim/sim-node.js';
 import { SimViolation, type InvariantName } from '../sim/violation.js';
 import { SEND_BEFORE_PERSIST } from '../sim/faulty-driver.js';
+import { countKnob, seedKnob, underCi } from '../helpers/env-knob.js';
 import { PRODUCTION_DRIVER } from '../sim/sim-node.js';
-import { LATEST_CONFIG_FILTER, PRODUCTION_RULES, type TransportRules } from '../sim/transport-rules.js';
+import { LATEST_CONFIG_FILTER, PRODUCTION_RULES, REFUSE_EVERY_PEER, THROWING_ADMISSION, type TransportRules } from '../sim/transport-rules.js';
 
 const realCore: CoreFactory = (config, initial) => new RaftCore(config, initial);
 
 /** Sized so CI runs thousands of schedules in well under a minute on 2 cores. */
 // 4000 seeds here cost about what 3000 did when every cluster had 3 or 5 voters.
 const DEFAULT_SEEDS = 4000;
+const DEFAULT_SEED_BASE = 1;
 const MAX_REPORTED_FAILURES = 5;
+/** Below this many seeds the coverage checks (every feature, every size) are not meaningful. */
+const COVERAGE_SEEDS_MIN = 200;
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} (${raw}) must be a non-negative integer`);
-  return n;
-}
-
-const steps = envInt('SIM_STEPS', DEFAULT_STEPS);
-const replaySeed = process.env['SIM_SEED'];
+const steps = countKnob('SIM_STEPS', { fallback: DEFAULT_STEPS });
+const replaySeed = process.env['SIM_SEED'] === undefined || process.env['SIM_SEED'] === '' ? null : seedKnob('SIM_SEED', 0);
 
 type Summed = Exclude<keyof RunStats, 'seed' | 'voters' | 'minVoters' | 'maxVoters'>;
 type Totals = { readonly [K in Summed]: number };
@@ -116,60 +117,89 @@ function describeSize(s: SizeSummary): string {
   );
 }
 
-describe('raft simulation: seeded schedules', () => {
-  if (replaySeed !== undefined) {
-    const seed = envInt('SIM_SEED', 0);
-    it(`replays seed ${replaySeed} (${votersForSeed(seed)} voters at start)`, () => {
-      const stats = runSeed(seed, realCore, steps, envInt('SIM_TRACE_LINES', 60));
-      console.log(`SIM_SEED=${replaySeed} passed: ${JSON.stringify(stats)}`);
-    });
-    return;
+/**
+ * Every seed's own floor: it ran its chaos steps, then a liveness phase in which a leader
+ * committed something. A passing seed meets it by construction; a harness that stopped
+ * running schedules would not.
+ */
+function seedShortfalls(st: RunStats, stepsWanted: number): string[] {
+  const out: string[] = [];
+  if (st.steps < stepsWanted) out.push(`seed ${st.seed}: ran ${st.steps} steps, fewer than the ${stepsWanted} chaos steps asked for`);
+  if (st.livenessTicks < 1) out.push(`seed ${st.seed}: no liveness phase`);
+  if (st.committed < 1) out.push(`seed ${st.seed}: committed nothing`);
+  if (st.terms < 1) out.push(`seed ${st.seed}: no leader observed`);
+  return out;
+}
+
+/**
+ * Runs `seeds` and applies the checks every run gets: no seed fails (each failure printed
+ * with its replay command), every seed meets its floor, and, over COVERAGE_SEEDS_MIN seeds
+ * or more, the schedules exercised every feature and every cluster size.
+ */
+function runAndCheck(seeds: readonly number[], traceLines = 60): void {
+  const started = performance.now();
+  const all: RunStats[] = [];
+  const failures: SimFailure[] = [];
+  for (const seed of seeds) {
+    try {
+      all.push(runSeed(seed, realCore, steps, traceLines));
+    } catch (e) {
+      if (!(e instanceof SimFailure)) throw e;
+      failures.push(e);
+    }
   }
-  const count = envInt('SIM_SEEDS', DEFAULT_SEEDS);
-  const base = envInt('SIM_SEED_BASE', 1);
-  it(`${count} schedules of ${steps} steps over ${MIN_VOTERS} to ${MAX_VOTERS} voters stay safe and live`, { timeout: 1_800_000 }, () => {
-    const started = performance.now();
-    const all: RunStats[] = [];
-    const failures: SimFailure[] = [];
-    for (let seed = base; seed < base + count; seed++) {
-      try {
-        all.push(runSeed(seed, realCore, steps));
-      } catch (e) {
-        if (!(e instanceof SimFailure)) throw e;
-        failures.push(e);
-      }
-    }
-    const t = totals(all);
-    const sizes = bySize(all, failures);
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    console.log(
-      `simulation: ${all.length} seeds passed, ${failures.length} failed, ${t.steps} steps in ${seconds} s; ${JSON.stringify(t)}\n` +
-        sizes.map(describeSize).join('\n'),
-    );
-    if (failures.length > 0) {
-      const shown = failures.slice(0, MAX_REPORTED_FAILURES).map((f) => f.message);
-      const seeds = failures.map((f) => `${f.seed} (${votersForSeed(f.seed)}v)`).join(' ');
-      expect.fail(`${failures.length} of ${count} seeds failed (seeds, with voters at start: ${seeds})\n\n${shown.join('\n\n')}`);
-    }
-    expect(all.length).toBe(count);
-    // The schedules must keep exercising every feature and every size, or passing means little.
-    if (count >= 200) {
-      const exercised = [
-        ...['committed', 'configsCommitted', 'readsConfirmed', 'snapshotsInstalled', 'crashes', 'transfers', 'leaderSelfRemovals'],
-        ...['earlySends', 'deferredCommits', 'removalNotices', 'gracefulStops', 'oneWayPartitions', 'linkDrops'],
-      ] as const;
-      for (const key of exercised) {
-        expect(t[key], `${key} over ${count} seeds`).toBeGreaterThan(count / 20);
-      }
-      for (const s of sizes) {
-        expect(s.seeds, `seeds starting with ${s.voters} voters`).toBeGreaterThanOrEqual(Math.floor(count / sizes.length));
-        expect(s.totals.leaderSelfRemovals, `leader self-removals starting with ${s.voters} voters`).toBeGreaterThan(0);
-      }
-      const shrunk = all.filter((s) => s.voters > MIN_VOTERS && s.minVoters === MIN_VOTERS).length;
-      const grown = all.filter((s) => s.voters < MAX_VOTERS && s.maxVoters === MAX_VOTERS).length;
-      expect(shrunk, `seeds shrunk to ${MIN_VOTERS} voter by membership changes`).toBeGreaterThan(count / 100);
-      expect(grown, `seeds grown to ${MAX_VOTERS} voters by membership changes`).toBeGreaterThan(count / 100);
-    }
+  const t = totals(all);
+  const sizes = bySize(all, failures);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const range = seeds.length === 1 ? `seed ${seeds[0]!}` : `seeds ${seeds[0]!}..${seeds.at(-1)!}`;
+  console.log(
+    `simulation (${range}): ${all.length} seeds passed, ${failures.length} failed, ${t.steps} steps in ${seconds} s; ${JSON.stringify(t)}\n` +
+      sizes.map(describeSize).join('\n') +
+      (seeds.length < COVERAGE_SEEDS_MIN ? `\n  (coverage of features and sizes is checked from ${COVERAGE_SEEDS_MIN} seeds on)` : ''),
+  );
+  if (failures.length > 0) {
+    const shown = failures.slice(0, MAX_REPORTED_FAILURES).map((f) => f.message);
+    const failed = failures.map((f) => `${f.seed} (${votersForSeed(f.seed)}v)`).join(' ');
+    expect.fail(`${failures.length} of ${seeds.length} seeds failed (seeds, with voters at start: ${failed})\n\n${shown.join('\n\n')}`);
+  }
+  expect(all.length).toBe(seeds.length);
+  expect(all.flatMap((st) => seedShortfalls(st, steps))).toEqual([]);
+  // The schedules must keep exercising every feature and every size, or passing means little.
+  if (seeds.length < COVERAGE_SEEDS_MIN) return;
+  const count = seeds.length;
+  const exercised = [
+    ...['committed', 'configsCommitted', 'readsConfirmed', 'snapshotsInstalled', 'crashes', 'transfers', 'leaderSelfRemovals'],
+    ...['earlySends', 'deferredCommits', 'removalNotices', 'gracefulStops', 'oneWayPartitions', 'linkDrops'],
+  ] as const;
+  for (const key of exercised) {
+    expect(t[key], `${key} over ${count} seeds`).toBeGreaterThan(count / 20);
+  }
+  for (const sz of sizes) {
+    expect(sz.seeds, `seeds starting with ${sz.voters} voters`).toBeGreaterThanOrEqual(Math.floor(count / sizes.length));
+    expect(sz.totals.leaderSelfRemovals, `leader self-removals starting with ${sz.voters} voters`).toBeGreaterThan(0);
+  }
+  const shrunk = all.filter((st) => st.voters > MIN_VOTERS && st.minVoters === MIN_VOTERS).length;
+  const grown = all.filter((st) => st.voters < MAX_VOTERS && st.maxVoters === MAX_VOTERS).length;
+  expect(shrunk, `seeds shrunk to ${MIN_VOTERS} voter by membership changes`).toBeGreaterThan(count / 100);
+  expect(grown, `seeds grown to ${MAX_VOTERS} voters by membership changes`).toBeGreaterThan(count / 100);
+}
+
+describe('raft simulation: seeded schedules', () => {
+  const count = countKnob('SIM_SEEDS', { fallback: DEFAULT_SEEDS });
+  const base = seedKnob('SIM_SEED_BASE', DEFAULT_SEED_BASE);
+  const seeds = Array.from({ length: count }, (_, i) => base + i);
+  // Outside CI a replay stands in for the bulk run, and the bulk run says it was skipped.
+  const bulk = replaySeed === null || underCi(process.env) ? it : it.skip;
+  bulk(
+    `${count} schedules (SIM_SEED_BASE=${base}: seeds ${base}..${base + count - 1}) of ${steps} steps over ${MIN_VOTERS} to ${MAX_VOTERS} voters stay safe and live`,
+    { timeout: 1_800_000 },
+    () => runAndCheck(seeds),
+  );
+  if (replaySeed === null) return;
+  it(`replays seed ${replaySeed} (${votersForSeed(replaySeed)} voters at start) with the same checks, identically`, () => {
+    runAndCheck([replaySeed], countKnob('SIM_TRACE_LINES', { fallback: 60, min: 0, ciMin: 0 }));
+    // A replay that does not reproduce its run tells nothing about the original.
+    expect(runSchedule(replaySeed, realCore, steps, 0)).toEqual(runSchedule(replaySeed, realCore, steps, 0));
   });
 });
 
@@ -335,7 +365,7 @@ describe('raft simulation: targeted scenarios', () => {
 });
 
 /**
- * Issue 12's second consequence: 5 voters; n1 removes n5 and only n2 appends it;
+ * The old filter's second consequence (LATEST_CONFIG_FILTER): 5 voters; n1 removes n5 and only n2 appends it;
  * n1 crashes; n5 wins under the old configuration with n3 and n4. n2 must then
  * follow n5 (dropping its uncommitted removal), or the cluster runs on 3 of 5.
  */
@@ -475,6 +505,64 @@ describe('raft simulation: the checkers can fail', () => {
     }
     expect(caught).toBeInstanceOf(SimViolation);
     expect((caught as SimViolation).invariant).toBe('persist-before-send');
+  });
+
+  /** The first seed in 1..40 that fails under `layers`/`factory`, and the failure. */
+  function firstFailure(factory: CoreFactory, layers: Parameters<typeof runSeed>[4], want: (seed: number) => boolean = () => true): SimFailure {
+    for (let seed = 1; seed <= 40; seed++) {
+      if (!want(seed)) continue;
+      try {
+        runSeed(seed, factory, 200, 0, layers);
+      } catch (e) {
+        if (e instanceof SimFailure) return e;
+        throw e;
+      }
+    }
+    return expect.fail('no seed failed');
+  }
+
+  it('liveness catches a transport that refuses every peer: safe, but no leader is ever elected', () => {
+    const c = scenarioCluster(realCore, { voters: 3, rules: REFUSE_EVERY_PEER });
+    let caught: unknown;
+    try {
+      settle(c, 200);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(SimViolation);
+    expect((caught as SimViolation).invariant).toBe('liveness');
+    expect((caught as SimViolation).detail).toMatch(/^no progress within 200 ticks after healing/);
+    // The seeded schedules report it too, as a SIM FAILED line with its replay command.
+    const layers = { rules: REFUSE_EVERY_PEER, driver: PRODUCTION_DRIVER };
+    const failure = firstFailure(realCore, layers, (seed) => votersForSeed(seed) > 1);
+    expect(failure.message).toMatch(/^SIM FAILED seed=\d+ step=\d+ invariant=liveness: no progress within \d+ ticks after healing/);
+    // The same seed passes with the production rules: the rule, not the seed, is at fault.
+    expect(runSeed(failure.seed, realCore, 200, 0).livenessTicks).toBeGreaterThan(0);
+  });
+
+  it('core-threw catches a core that throws on an input, naming the node and the call', () => {
+    const throwsOnEntries = (m: Message): boolean => m.type === 'append' && m.entries.some((e) => e.kind === 'normal');
+    let caught: unknown;
+    try {
+      work(scenarioCluster(throwingFactory(realCore, 'n2', throwsOnEntries), { voters: 3 }));
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(SimViolation);
+    expect((caught as SimViolation).invariant).toBe('core-threw');
+    expect((caught as SimViolation).detail).toMatch(/^n2 step\b[^]*injected fault: append from n1/);
+    // In the seeded schedules: every node throws on its first vote request.
+    const onVote = (m: Message): boolean => m.type === 'vote';
+    const everywhere: CoreFactory = (config, initial) => throwingFactory(realCore, config.id, onVote)(config, initial);
+    const failure = firstFailure(everywhere, undefined, (seed) => votersForSeed(seed) > 1);
+    expect(failure.invariant).toBe('core-threw');
+    expect(failure.message).toMatch(/^SIM FAILED seed=\d+ step=\d+ invariant=core-threw: n\d+ step\b[^]*injected fault: vote from/);
+  });
+
+  it('an error outside the core (here, a throwing transport rule) is reported as core-threw, a harness error, not lost', () => {
+    const failure = firstFailure(realCore, { rules: THROWING_ADMISSION, driver: PRODUCTION_DRIVER }, (seed) => votersForSeed(seed) > 1);
+    expect(failure.invariant).toBe('core-threw');
+    expect(failure.detail).toMatch(/^harness error: Error: injected fault: admission threw/);
   });
 
   it('a schedule replays identically from its seed', () => {

@@ -323,3 +323,43 @@ describe('participant core: retention', () => {
     await p.close();
   });
 });
+
+describe('participant core: listing records', () => {
+  const states = (l: { records: readonly { txId: string; state: string }[] }): string[] => l.records.map((r) => `${r.txId}=${r.state}`).sort();
+
+  it('lists every record, in doubt and finished, updated at or after sinceMs, and says when the scan was cut short', async () => {
+    const clock = new ManualClock();
+    const p = memoryParticipant(recordingHandlers(), new MemoryParticipantStore(), { now: clock.now, resolveAfterMs: 1e6 });
+    await p.handle('prepare', prepareBody('old'));
+    await p.handle('commit', callBody('old'));
+    clock.advance(10);
+    const since = clock.ms;
+    await p.handle('prepare', prepareBody('committed'));
+    await p.handle('commit', callBody('committed'));
+    await p.handle('abort', callBody('never-prepared'));
+    await p.handle('prepare', prepareBody('doubt'));
+    expect(states(await p.listRecords(0, 100))).toEqual(['committed=committed', 'doubt=prepared', 'never-prepared=aborted', 'old=committed']);
+    const recent = await p.listRecords(since, 100);
+    expect(states(recent)).toEqual(['committed=committed', 'doubt=prepared', 'never-prepared=aborted']);
+    expect(recent.complete).toBe(true);
+    // Three finished records, a scan of two: the oldest two are read, and the listing says it is not complete.
+    const cut = await p.listRecords(0, 2);
+    expect(cut.complete).toBe(false);
+    expect(states(cut)).toEqual(['committed=committed', 'doubt=prepared', 'old=committed']);
+    await p.close();
+    await expect(p.listRecords(0, 100)).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+  });
+
+  it('lists a LevelDB participant\'s records after a restart, the in-doubt ones included', async () => {
+    await withTempDir(async (dir) => {
+      const first = createParticipant({ name: 't', dataDir: dir, handlers: recordingHandlers(), logger: quiet });
+      await first.handle('prepare', prepareBody('c'));
+      await first.handle('commit', callBody('c'));
+      await first.handle('prepare', prepareBody('p'));
+      await first.close();
+      const again = createParticipant({ name: 't', dataDir: dir, handlers: recordingHandlers(), logger: quiet, resolveAfterMs: 1e6 });
+      expect(states(await again.listRecords(0, 10))).toEqual(['c=committed', 'p=prepared']);
+      await again.close();
+    });
+  });
+});

@@ -126,3 +126,29 @@ export function forgetVotes(): ReadyRewrite {
 export function staleReads(): ReadyRewrite {
   return (rd) => ({ ...rd, readStates: rd.readStates.map((rs) => ({ ...rs, readIndex: 0 })) });
 }
+
+/**
+ * Throws from step() on node `target` whenever `throwsOn` holds for the message: a core
+ * with a programmer error on some input. The harness must report it as `core-threw`
+ * (SimNode.guard), naming the node and the call, not crash or pass.
+ */
+class ThrowingCore extends RewritingCore {
+  constructor(
+    inner: RaftCoreApi,
+    private readonly throwsOn: (msg: Message) => boolean,
+  ) {
+    super(inner, (rd) => rd);
+  }
+
+  override step(msg: Message): void {
+    if (this.throwsOn(msg)) throw new Error(`injected fault: ${msg.type} from ${msg.from} in term ${msg.term}`);
+    super.step(msg);
+  }
+}
+
+export function throwingFactory(real: CoreFactory, target: NodeId, throwsOn: (msg: Message) => boolean): CoreFactory {
+  return (config, initial) => {
+    const core = real(config, initial);
+    return config.id === target ? new ThrowingCore(core, throwsOn) : core;
+  };
+}

@@ -22,8 +22,9 @@ export const PRODUCTION_RULES: TransportRules = {
 };
 
 /**
- * The filter before issue 12: both directions follow the latest configuration in
- * the log, committed or not, and a refused sender gets a plain 403. A leader then
+ * The filter before the rules of src/transport/peer-admission.ts: both directions
+ * follow the latest configuration in the log, committed or not, and a refused
+ * sender gets a plain 403. A leader then
  * cannot commit its own removal, a removed node never learns it is out, and a
  * follower holding an uncommitted removal of X refuses X after X is elected.
  */
@@ -31,4 +32,24 @@ export const LATEST_CONFIG_FILTER: TransportRules = {
   name: 'latest-config filter',
   admit: (view, from) => (view.latest.some((m) => m.id === from) ? { kind: 'admit' } : { kind: 'forbidden' }),
   reachable: (view, self) => view.latest.filter((m) => m.id !== self),
+};
+
+/**
+ * A receiver that refuses every sender, as a node with the wrong cluster secret would.
+ * Nothing unsafe ever happens (no votes, no appends), so only the liveness check can
+ * tell: with more than one voter no leader is ever elected.
+ */
+export const REFUSE_EVERY_PEER: TransportRules = {
+  name: 'refuse every peer',
+  admit: () => ({ kind: 'forbidden' }),
+  reachable: reachablePeers,
+};
+
+/** Admission code that throws: a bug in the harness's layers, not in the core. */
+export const THROWING_ADMISSION: TransportRules = {
+  name: 'throwing admission',
+  admit: () => {
+    throw new Error('injected fault: admission threw');
+  },
+  reachable: reachablePeers,
 };

@@ -1,5 +1,5 @@
 // Participant SDK entry point.
-export { createParticipant, type Participant } from './participant.js';
+export { createParticipant, type Participant, type RecordListing } from './participant.js';
 export type { ParticipantOptions } from './options.js';
 export { ratifyParticipant, type RatifyParticipantPluginOptions } from './fastify.js';
 export { createNodeHandler, type NodeHandlerOptions } from './node-handler.js';

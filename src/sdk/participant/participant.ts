@@ -46,6 +46,21 @@ export interface Participant {
   close(): Promise<void>;
   highestTerm(): number;
   inDoubtCount(): number;
+  /**
+   * This participant's records updated at or after `sinceMs`: every one in doubt, and
+   * the finished ones among the `scanMax` oldest (the finished index is ordered by age,
+   * so older records are scanned first). `complete` is false when finished records
+   * beyond the scan exist. Read-only, for checkers and operators, and meant for a
+   * participant at rest: a record that changes while the listing runs may show either
+   * state, and one created meanwhile may be missing.
+   */
+  listRecords(sinceMs: number, scanMax: number): Promise<RecordListing>;
+}
+
+export interface RecordListing {
+  readonly records: readonly TxRecord[];
+  /** False when the scan stopped at scanMax finished records: there may be more. */
+  readonly complete: boolean;
 }
 
 export function createParticipant(opts: ParticipantOptions): Participant {
@@ -95,6 +110,29 @@ export class ParticipantCore implements Participant {
 
   inDoubtCount(): number {
     return this.tracked.size;
+  }
+
+  async listRecords(sinceMs: number, scanMax: number): Promise<RecordListing> {
+    if (this.closed) throw new RatifyError('SHUTTING_DOWN', `participant ${this.name} is closing`);
+    // Counted as a call in progress, so close() waits before it closes the store.
+    this.inflight++;
+    try {
+      await this.ready();
+      const byKey = new Map<string, TxRecord>();
+      const keep = (key: string, r: TxRecord | undefined): void => {
+        if (r !== undefined && r.updatedAtMs >= sinceMs) byKey.set(key, r);
+      };
+      // Every in-doubt record is tracked (loaded at open, kept by persist). A finished
+      // read below replaces an in-doubt one read here.
+      for (const key of [...this.tracked.keys()]) keep(key, await this.store.get(key));
+      const refs = await this.store.finishedBefore(Number.MAX_SAFE_INTEGER, scanMax + 1);
+      for (const ref of refs.slice(0, scanMax)) {
+        if (ref.finishedAtMs >= sinceMs) keep(ref.key, await this.store.get(ref.key));
+      }
+      return { records: [...byKey.values()], complete: refs.length <= scanMax };
+    } finally {
+      this.inflight--;
+    }
   }
 
   async start(): Promise<void> {

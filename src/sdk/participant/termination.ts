@@ -22,7 +22,7 @@
 //
 // An earlier version also aborted a prepared 3PC participant on its timeout,
 // and its coordinator could still abort a precommitted transaction: together
-// they split outcomes (issue 11). The model checker (test/model/) explores
+// they split outcomes (README "3PC"). The model checker (test/model/) explores
 // these rules against the coordinator's.
 //
 // A node that answers with an error (503 NO_LEADER during an election or

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { RatifyError } from '../../../errors.js';
 import type { HeaderBag } from '../decode.js';
 import { configError, inRange, type ParticipantOptions } from '../options.js';
-import { createParticipant, type Participant } from '../participant.js';
+import { createParticipant, type Participant, type RecordListing } from '../participant.js';
 import type { ResolvePassReport } from '../resolver.js';
 import type { CallPath, HandleResult, ParticipantLogger } from '../types.js';
 import { GID_PREFIX_PATTERN, gidOf } from './gid.js';
@@ -166,6 +166,10 @@ class PgParticipant implements PostgresParticipant {
 
   inDoubtCount(): number {
     return this.core.inDoubtCount();
+  }
+
+  listRecords(sinceMs: number, scanMax: number): Promise<RecordListing> {
+    return this.core.listRecords(sinceMs, scanMax);
   }
 
   gidOf(txId: string, participant: string): string {
