@@ -96,6 +96,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     isMember: (id) => node.status().members.some((m) => m.id === id),
     ...(opts.clientTokens === undefined ? {} : { clientTokens: opts.clientTokens }),
     ...(config.jsonDepthMax === undefined ? {} : { jsonDepthMax: config.jsonDepthMax }),
+    rejections: { rejected: (code, status) => opts.metrics.rejectedRequests.inc({ code, status: String(status) }) },
   });
   // Before any route: the generator collects the routes as they are added.
   await installOpenApi(app);

@@ -47,6 +47,7 @@ import type { NodeConfig } from './config.js';
 import { HardStateWrites } from './hard-state-writes.js';
 import { InboundGuard } from './inbound-guard.js';
 import { planReady } from './ready-plan.js';
+import { electionOutcome } from './election-outcome.js';
 import { describeRemoval, SelfRemoval, type SelfView } from './self-removal.js';
 import { TransportMembership } from './transport-membership.js';
 import { PendingProposals } from './pending-proposals.js';
@@ -579,6 +580,8 @@ export class RaftNode implements ClusterNode {
   private onSoftState(next: SoftState): void {
     const prev = this.soft;
     this.soft = next;
+    const election = electionOutcome(prev, next);
+    if (election !== null) this.metrics?.elections.inc({ result: election });
     if (prev.leaderId !== next.leaderId) {
       this.metrics?.leaderChanges.inc();
       this.log.info({ leaderId: next.leaderId, role: next.role, term: next.term }, 'leader changed');

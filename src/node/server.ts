@@ -22,6 +22,7 @@ import type { NodeConfig } from './config.js';
 import { effectiveConfig } from './effective-config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
+import { ReplicationMetrics } from './replication-metrics.js';
 import { readTestSwitches } from './test-switches.js';
 import { loadTlsMaterial } from './tls-files.js';
 import { securityNotes } from './security-warnings.js';
@@ -89,10 +90,11 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     });
     parts.transport = transport;
     registerTransportMetrics(metrics.registry, () => transport.counters());
+    const replication = new ReplicationMetrics(metrics.registry, () => raftNode?.coreStatus() ?? null);
     const node = await RaftNode.open({
       config,
       storage: parts.storage,
-      transport,
+      transport: replication.wrap(transport),
       stateMachine,
       logger,
       metrics: metrics.raft,
@@ -127,7 +129,10 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       node,
       logger,
       metrics,
-      onRaftMessages: (messages) => node.receive(messages),
+      onRaftMessages: (messages) => {
+        replication.received(messages);
+        node.receive(messages);
+      },
       ...(kv === null ? {} : { kv, staleFollowerReads: tests.switches.staleFollowerReads }),
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
       ...(txStateMachine === null ? {} : { txTable: txStateMachine }),

@@ -19,7 +19,7 @@ import { Agent } from 'undici';
 import { ParticipantCaller, parseJson, type CallAnswer, type CallName } from './participant-batch.js';
 import type { Protocol } from './types.js';
 import { policyConnector } from './participant-connector.js';
-import { CallErrorLog, publicCallError } from './participant-error.js';
+import { answerError, CallErrorLog, publicCallError } from './participant-error.js';
 import type { ParticipantUrlPolicy } from './participant-url-policy.js';
 
 export interface PrepareRequest {
@@ -108,7 +108,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
       const body = { txId: req.txId, participant: req.participant, payload: req.payload ?? null, protocol: req.protocol, term: req.term };
       try {
         const answer = await post('prepare', req.url, body, req.term, call);
-        if (answer.status < 200 || answer.status > 299) return { kind: 'failure', error: `prepare answered HTTP ${answer.status}` };
+        if (answer.status < 200 || answer.status > 299) return { kind: 'failure', error: answerError('prepare', answer.status, answer.body).error };
         return voteOf(answer.body);
       } catch (e) {
         return { kind: 'failure', error: failed('prepare', req, e) };
@@ -119,8 +119,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
       try {
         const { status, body: answer } = await post(kind, req.url, body, req.term, call);
         if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(answer, (o) => o.state) };
-        const code = stringField(answer, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
-        return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
+        return { kind: 'failure', ...answerError(kind, status, answer) };
       } catch (e) {
         return { kind: 'failure', error: failed(kind, req, e), code: null };
       }

@@ -15,6 +15,7 @@ import type { TxConfig } from './config.js';
 import type { FailingTracker } from './failing-tracker.js';
 import type { TxMetrics } from './metrics.js';
 import type { ParticipantClient, Phase2Kind } from './participant-client.js';
+import type { ParticipantAttempts } from './participant-attempts.js';
 import { proposeTx, unwrap } from './proposer.js';
 import { isFinished } from './transitions.js';
 import type { Decision, ParticipantRecord, TxRecord, TxStateMachine } from './types.js';
@@ -28,6 +29,8 @@ export interface RunDeps {
   readonly metrics: TxMetrics;
   readonly now: () => number;
   readonly random: () => number;
+  /** The leader's record of its calls, for the view (participant-attempts.ts); absent in some tests. */
+  readonly attempts?: ParticipantAttempts;
 }
 
 /** One leadership term. `signal` aborts the moment this node stops leading. */
@@ -156,7 +159,7 @@ async function prepareOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, c
     if (attempt >= config.prepareMaxAttempts) {
       return settleVote({ participant: p.name, vote: 'abort', reason: null, error: result.error }, cancel, recorder);
     }
-    await sleep(config.prepareRetryDelayMs, cancel.signal);
+    await retryAfter(ctx, tx, p, config.prepareRetryDelayMs, cancel.signal);
   }
 }
 
@@ -222,6 +225,7 @@ async function concludePrecommit(ctx: RunContext, tx: TxRecord, answers: Readonl
   const committed = answered('committed');
   if (aborted.length > 0 && committed.length > 0) {
     ctx.deps.logger.error({ txId: tx.id, aborted, committed }, 'PROTOCOL VIOLATION: participants reached different outcomes on their own 3PC timeouts');
+    ctx.deps.metrics.protocolViolation('split-own-outcomes');
   }
   if (aborted[0] !== undefined) {
     const votes = aborted.map((name): VoteEntry => ({ participant: name, vote: 'abort', reason: 'aborted on its own before precommit', error: 'precommit refused: TX_ALREADY_ABORTED' }));
@@ -257,7 +261,7 @@ async function precommitOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord,
     callFailed(ctx, tx, p, 'precommit', result.error);
     const leftMs = tx.deadlineAt - now();
     if (leftMs <= 0) return null;
-    await sleep(Math.min(leftMs, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random)), cancel.signal);
+    await retryAfter(ctx, tx, p, Math.min(leftMs, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random)), cancel.signal);
   }
   return null;
 }
@@ -312,12 +316,19 @@ async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantReco
       // Retrying is all that is left; the view's lastError and this line say why it never ends.
       violationLogged = true;
       ctx.deps.logger.error({ txId: tx.id, participant: p.name, kind, code: result.code }, 'PROTOCOL VIOLATION: participant reached the other outcome on its own');
+      ctx.deps.metrics.protocolViolation('other-outcome');
     }
     onFailure();
     callFailed(ctx, tx, p, kind, result.error);
-    await sleep(backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), ctx.signal);
+    await retryAfter(ctx, tx, p, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), ctx.signal);
   }
   return false;
+}
+
+/** Waits before the next call to `p`, and tells the view when that will be. */
+function retryAfter(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, delayMs: number, signal: AbortSignal): Promise<void> {
+  ctx.deps.attempts?.retryAt(tx.id, p.name, ctx.deps.now() + delayMs);
+  return sleep(delayMs, signal);
 }
 
 function failingKey(tx: TxRecord, p: ParticipantRecord): string {
