@@ -23,6 +23,8 @@ import { effectiveConfig } from './effective-config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
 import { ReplicationMetrics } from './replication-metrics.js';
+import { WatchedStorage, wedgedReason } from './liveness.js';
+import { stallableStorage } from './stall-switch.js';
 import { readTestSwitches } from './test-switches.js';
 import { loadTlsMaterial } from './tls-files.js';
 import { securityNotes } from './security-warnings.js';
@@ -91,9 +93,11 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     parts.transport = transport;
     registerTransportMetrics(metrics.registry, () => transport.counters());
     const replication = new ReplicationMetrics(metrics.registry, () => raftNode?.coreStatus() ?? null);
+    const stallFile = tests.switches.stallStorageFile;
+    const watched = new WatchedStorage(stallFile === null ? parts.storage : stallableStorage(parts.storage, stallFile));
     const node = await RaftNode.open({
       config,
-      storage: parts.storage,
+      storage: watched,
       transport: replication.wrap(transport),
       stateMachine,
       logger,
@@ -137,6 +141,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
       ...(txStateMachine === null ? {} : { txTable: txStateMachine }),
       draining: parts.draining,
+      wedged: () =>
+        wedgedReason({ loopStalledSince: () => node.loopStalledSince(), oldestWriteStartedAt: () => watched.oldestWriteStartedAt() }, config.healthStallMs),
     });
     parts.app = app;
     await app.listen({ host: config.listen.host, port: config.listen.port });
