@@ -35,11 +35,15 @@ export interface RaftMetrics {
   readonly snapshotsInstalled: Counter;
   /** Inbound Raft messages dropped as implausible (src/raft/plausibility.ts), by reason. */
   readonly rejectedMessages: Counter<'reason'>;
+  /** Campaigns this node ran as a candidate, by result: won | lost (src/node/election-outcome.ts). */
+  readonly elections: Counter<'result'>;
 }
 
 export interface Metrics {
   readonly registry: Registry;
   readonly raft: RaftMetrics;
+  /** Error replies of the client and admin API, by error code and HTTP status (counted at the one edge, src/http/error-handler.ts). */
+  readonly rejectedRequests: Counter<'code' | 'status'>;
 }
 
 export interface MetricsOptions {
@@ -52,7 +56,13 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: opts.nodeId });
   if (opts.processMetrics) collectDefaultMetrics({ register: registry });
-  return { registry, raft: createRaftMetrics(registry) };
+  const rejectedRequests = new Counter({
+    name: 'ratify_http_requests_rejected_total',
+    help: 'Requests answered with an error, by error code and HTTP status (429 TOO_MANY_PENDING, 503 NO_LEADER, 4xx ...).',
+    labelNames: ['code', 'status'],
+    registers: [registry],
+  });
+  return { registry, raft: createRaftMetrics(registry), rejectedRequests };
 }
 
 function createRaftMetrics(registry: Registry): RaftMetrics {
@@ -106,7 +116,19 @@ function createRaftMetrics(registry: Registry): RaftMetrics {
     snapshotsTaken: counter('ratify_raft_snapshots_taken_total', 'Local state-machine snapshots taken (log compactions).'),
     snapshotsInstalled: counter('ratify_raft_snapshots_installed_total', 'Snapshots received from a leader and restored.'),
     rejectedMessages: rejectedCounter(registers),
+    elections: electionsCounter(registers),
   };
+}
+
+function electionsCounter(registers: Registry[]): Counter<'result'> {
+  const c = new Counter({
+    name: 'ratify_raft_elections_total',
+    help: 'Elections this node ran as a candidate, by result: won (became leader) or lost (stepped down or timed out into a new term).',
+    labelNames: ['result'],
+    registers,
+  });
+  for (const result of ['won', 'lost']) c.inc({ result }, 0);
+  return c;
 }
 
 function rejectedCounter(registers: Registry[]): Counter<'reason'> {

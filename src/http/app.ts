@@ -62,6 +62,8 @@ export interface AppOptions {
   readonly txTable?: TxTableReader;
   /** Tests shorten the dashboard's windows and timeouts. */
   readonly dashboard?: DashboardTuning;
+  /** Why the node is wedged, or null: /healthz answers 503 with it (src/node/liveness.ts). */
+  readonly wedged?: () => string | null;
 }
 
 /**
@@ -96,6 +98,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     isMember: (id) => node.status().members.some((m) => m.id === id),
     ...(opts.clientTokens === undefined ? {} : { clientTokens: opts.clientTokens }),
     ...(config.jsonDepthMax === undefined ? {} : { jsonDepthMax: config.jsonDepthMax }),
+    rejections: { rejected: (code, status) => opts.metrics.rejectedRequests.inc({ code, status: String(status) }) },
   });
   // Before any route: the generator collects the routes as they are added.
   await installOpenApi(app);
@@ -117,7 +120,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimitBytes: config.raftBodyLimitBytes,
   });
   await app.register(clusterRoutes, { node, forwarder });
-  await app.register(healthRoutes, { node, readyLagEntriesMax: config.readyLagEntriesMax });
+  await app.register(healthRoutes, { node, readyLagEntriesMax: config.readyLagEntriesMax, ...(opts.wedged === undefined ? {} : { wedged: opts.wedged }) });
   await app.register(metricsRoutes, { registry: opts.metrics.registry });
   if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder, staleFollowerReads: opts.staleFollowerReads ?? false });
   if (opts.txPlugin !== undefined) await app.register(opts.txPlugin, { forwarder });

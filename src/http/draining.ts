@@ -13,6 +13,7 @@
 // with SHUTTING_DOWN, so a client gets a reply rather than a cut connection.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RatifyError } from '../errors.js';
+import { noteRejection } from './error-handler.js';
 
 export class Draining {
   private draining = false;
@@ -41,7 +42,7 @@ export class Draining {
       this.pending.delete(reply);
       if (reply.sent || reply.raw.headersSent) continue;
       answered++;
-      void sendShuttingDown(reply);
+      void sendShuttingDown(reply.request, reply);
     }
     return answered;
   }
@@ -49,7 +50,7 @@ export class Draining {
   /** Hooks on the root instance, before any route is registered. `exempt` requests are served normally while draining. */
   install(app: FastifyInstance, exempt: (request: FastifyRequest) => boolean): void {
     app.addHook('onRequest', async (request, reply) => {
-      if (this.draining && !exempt(request)) return sendShuttingDown(reply);
+      if (this.draining && !exempt(request)) return sendShuttingDown(request, reply);
       this.pending.add(reply);
       // 'close' fires once the response is written or the connection is gone.
       reply.raw.once('close', () => this.pending.delete(reply));
@@ -62,7 +63,8 @@ export class Draining {
   }
 }
 
-function sendShuttingDown(reply: FastifyReply): FastifyReply {
+function sendShuttingDown(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const e = new RatifyError('SHUTTING_DOWN', 'the node is stopping; retry on another node');
+  noteRejection(request, e);
   return reply.code(e.status).header('connection', 'close').header('retry-after', '1').send(e.toJSON());
 }

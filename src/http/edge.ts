@@ -7,17 +7,19 @@
 import type { FastifyInstance } from 'fastify';
 import { installAudit } from './audit.js';
 import { installAuth, type AuthOptions } from './auth.js';
-import { installErrorHandling } from './error-handler.js';
+import { installErrorHandling, type RejectionObserver } from './error-handler.js';
 import { installJsonBody, JSON_DEPTH_MAX_DEFAULT } from './json-body.js';
 import { installStrictValidation } from './validation.js';
 
 export interface EdgeOptions extends AuthOptions {
   /** Deepest nesting of a JSON body (jsonDepthMax); deeper is 400 VALIDATION_FAILED. */
   readonly jsonDepthMax?: number;
+  /** Hears of every error reply (the node's ratify_http_requests_rejected_total). */
+  readonly rejections?: RejectionObserver;
 }
 
 export function installEdge(app: FastifyInstance, opts: EdgeOptions): void {
-  installErrorHandling(app);
+  installErrorHandling(app, opts.rejections);
   installStrictValidation(app);
   installJsonBody(app, opts.jsonDepthMax ?? JSON_DEPTH_MAX_DEFAULT);
   installAuth(app, opts);

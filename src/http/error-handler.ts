@@ -10,7 +10,7 @@
 // a user's app, whose root handler is not ours, so it installs sendError in its
 // own encapsulated context: the same mapping, the same shape.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RatifyError, isRatifyError } from '../errors.js';
+import { RatifyError, isRatifyError, type ErrorCode } from '../errors.js';
 import { describeIssues } from './validation-messages.js';
 
 declare module 'fastify' {
@@ -18,6 +18,21 @@ declare module 'fastify' {
     /** The setting behind the route's bodyLimit, named in a 413's message (for example `--tx maxBodyBytes`). */
     bodyLimitSetting?: string;
   }
+  interface FastifyInstance {
+    /** Told of every error reply (installErrorHandling); absent in apps whose root is not ours (the SDK's plugin). */
+    ratifyRejections?: RejectionObserver;
+  }
+}
+
+/** Counts error replies (ratify_http_requests_rejected_total). */
+export interface RejectionObserver {
+  rejected(code: ErrorCode, status: number): void;
+}
+
+/** Every error reply of a node goes through here, whoever sends it (error handler, 404, draining). */
+export function noteRejection(request: FastifyRequest, e: RatifyError): void {
+  // Before routing (frameworkErrors) request.server may be missing, whatever the types say.
+  (request.server as FastifyInstance | undefined)?.ratifyRejections?.rejected(e.code, e.status);
 }
 
 /** What a 413's message names: the limit, and the setting behind it when the route says which. */
@@ -66,13 +81,17 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   else request.log.debug({ code: e.code, url: request.url }, e.message);
   // NOT_LEADER, NO_LEADER, TOO_MANY_PENDING, ...: an election takes well under a second.
   if (e.status === 503 || e.status === 429) void reply.header('retry-after', '1');
+  noteRejection(request, e);
   return reply.code(e.status).send(e.toJSON());
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
+/** `rejections`, when given, hears of every error reply of the app (the node's metric). */
+export function installErrorHandling(app: FastifyInstance, rejections?: RejectionObserver): void {
+  if (rejections !== undefined) app.decorate('ratifyRejections', rejections);
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) => {
     const e = new RatifyError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`);
+    noteRejection(request, e);
     return reply.code(e.status).send(e.toJSON());
   });
 }

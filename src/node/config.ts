@@ -92,6 +92,8 @@ export interface NodeConfig {
   readonly promoteLagEntriesMax: number;
   /** Bound on a graceful stop (SIGTERM/SIGINT): past it, open requests are answered SHUTTING_DOWN and connections cut. */
   readonly shutdownTimeoutMs: number;
+  /** /healthz answers 503 once the Raft loop or a log write has had work pending and made no progress for this long (liveness.ts). */
+  readonly healthStallMs: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   /** Seed of the election-timeout randomness; null seeds from crypto. */
@@ -156,6 +158,9 @@ export const nodeConfigDefaults = {
   promoteLagEntriesMax: 64,
   // Docker's default grace period is 10 s before SIGKILL: stop well inside it.
   shutdownTimeoutMs: 5000,
+  // Far above any healthy synced write (milliseconds) or a busy disk's worst (seconds); the
+  // liveness probe adds its own periodSeconds x failureThreshold before a restart.
+  healthStallMs: 30_000,
   maxQueuedMessagesPerPeer: 8192,
   maxInflightRequestsPerPeer: 4,
   peerRequestTimeoutMs: 2000,
@@ -369,6 +374,12 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     flag: 'shutdown-timeout-ms',
     env: 'RATIFY_SHUTDOWN_TIMEOUT_MS',
     description: 'bound on a graceful stop (SIGTERM/SIGINT); then open requests are cut and the process exits',
+    parse: int,
+  },
+  healthStallMs: {
+    flag: 'health-stall-ms',
+    env: 'RATIFY_HEALTH_STALL_MS',
+    description: '/healthz answers 503 (wedged) when the Raft loop or a log write has had work pending and made no progress for this long',
     parse: int,
   },
   raftStreams: {
@@ -674,6 +685,9 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   range('readyLagEntriesMax', c.readyLagEntriesMax, 0, 1_000_000);
   range('promoteLagEntriesMax', c.promoteLagEntriesMax, 0, 1_000_000);
   range('shutdownTimeoutMs', c.shutdownTimeoutMs, 100, 600_000);
+  range('healthStallMs', c.healthStallMs, 100, 3_600_000);
+  // A Ready can rightly take a few ticks on a loaded machine; a bound inside that would restart healthy nodes.
+  if (c.healthStallMs < 10 * c.tickMs) errors.push(`healthStallMs (${c.healthStallMs}) must be at least 10 x tickMs (${10 * c.tickMs})`);
   // msgpackr overflows the stack near 1,500 levels (src/http/json-body.ts); nothing needs more than a few.
   range('jsonDepthMax', c.jsonDepthMax, 4, 256);
   if (c.seed !== null && (!Number.isSafeInteger(c.seed) || c.seed < 0)) errors.push(`seed (${c.seed}) must be a non-negative integer`);

@@ -47,6 +47,8 @@ import type { NodeConfig } from './config.js';
 import { HardStateWrites } from './hard-state-writes.js';
 import { InboundGuard } from './inbound-guard.js';
 import { planReady } from './ready-plan.js';
+import { electionOutcome } from './election-outcome.js';
+import { LoopProgress } from './liveness.js';
 import { describeRemoval, SelfRemoval, type SelfView } from './self-removal.js';
 import { TransportMembership } from './transport-membership.js';
 import { PendingProposals } from './pending-proposals.js';
@@ -112,6 +114,8 @@ export class RaftNode implements ClusterNode {
   private readonly peerMatch = new PeerMatch();
   /** Drops implausible inbound messages before the core sees them. */
   private readonly inbound: InboundGuard;
+  /** When Readys start and finish, for /healthz (liveness.ts). */
+  private readonly progress = new LoopProgress();
 
   private ticker: NodeJS.Timeout | null = null;
   private started = false;
@@ -292,6 +296,12 @@ export class RaftNode implements ClusterNode {
     return this.core.status();
   }
 
+  /** Since when the Ready loop has had work without finishing a Ready (performance.now() ms), or null. */
+  loopStalledSince(): number | null {
+    if (this.stopped || this.failed || !this.started) return null;
+    return this.progress.stalledSince(this.core.hasReady());
+  }
+
   readiness(): Readiness {
     const st = this.core.status();
     const leaderCommitIndex = st.role === 'leader' ? st.commitIndex : Math.max(this.leaderCommitSeen, st.commitIndex);
@@ -446,7 +456,9 @@ export class RaftNode implements ClusterNode {
   private async runLoop(): Promise<void> {
     try {
       while (!this.stopped && !this.failed && this.core.hasReady()) {
+        this.progress.begin();
         await this.handleReady(this.core.ready());
+        this.progress.end();
         this.handOverSnapshot();
       }
     } catch (err) {
@@ -579,6 +591,8 @@ export class RaftNode implements ClusterNode {
   private onSoftState(next: SoftState): void {
     const prev = this.soft;
     this.soft = next;
+    const election = electionOutcome(prev, next);
+    if (election !== null) this.metrics?.elections.inc({ result: election });
     if (prev.leaderId !== next.leaderId) {
       this.metrics?.leaderChanges.inc();
       this.log.info({ leaderId: next.leaderId, role: next.role, term: next.term }, 'leader changed');

@@ -22,6 +22,9 @@ import type { NodeConfig } from './config.js';
 import { effectiveConfig } from './effective-config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
+import { ReplicationMetrics } from './replication-metrics.js';
+import { WatchedStorage, wedgedReason } from './liveness.js';
+import { stallableStorage } from './stall-switch.js';
 import { readTestSwitches } from './test-switches.js';
 import { loadTlsMaterial } from './tls-files.js';
 import { securityNotes } from './security-warnings.js';
@@ -89,10 +92,13 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     });
     parts.transport = transport;
     registerTransportMetrics(metrics.registry, () => transport.counters());
+    const replication = new ReplicationMetrics(metrics.registry, () => raftNode?.coreStatus() ?? null);
+    const stallFile = tests.switches.stallStorageFile;
+    const watched = new WatchedStorage(stallFile === null ? parts.storage : stallableStorage(parts.storage, stallFile));
     const node = await RaftNode.open({
       config,
-      storage: parts.storage,
-      transport,
+      storage: watched,
+      transport: replication.wrap(transport),
       stateMachine,
       logger,
       metrics: metrics.raft,
@@ -127,11 +133,16 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       node,
       logger,
       metrics,
-      onRaftMessages: (messages) => node.receive(messages),
+      onRaftMessages: (messages) => {
+        replication.received(messages);
+        node.receive(messages);
+      },
       ...(kv === null ? {} : { kv, staleFollowerReads: tests.switches.staleFollowerReads }),
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
       ...(txStateMachine === null ? {} : { txTable: txStateMachine }),
       draining: parts.draining,
+      wedged: () =>
+        wedgedReason({ loopStalledSince: () => node.loopStalledSince(), oldestWriteStartedAt: () => watched.oldestWriteStartedAt() }, config.healthStallMs),
     });
     parts.app = app;
     await app.listen({ host: config.listen.host, port: config.listen.port });

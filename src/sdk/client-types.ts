@@ -21,6 +21,35 @@ export interface ParticipantView {
   readonly lastError?: string;
   /** ISO 8601: since when the participant's calls have been failing; present only while it is reported failing. */
   readonly failingSince?: string;
+  // Known only to the leader that calls the participant: present in a view served by it, until the participant acknowledges.
+  /** The call the leader is making. */
+  readonly call?: 'prepare' | 'precommit' | 'commit' | 'abort';
+  /** Calls of `call` this leader has made, the one in flight included. */
+  readonly attempts?: number;
+  /** ISO 8601. */
+  readonly lastAttemptAt?: string;
+  /** ISO 8601: when the next call is due, while the leader waits to retry. */
+  readonly nextRetryAt?: string;
+}
+
+/** Why a transaction was decided as it was. */
+export type DecisionReasonCode =
+  | 'all-voted-commit'
+  | 'all-acknowledged-precommit'
+  | 'participant-voted-abort'
+  | 'participant-failed'
+  | 'participant-aborted-on-own'
+  | 'participant-committed-on-own'
+  | 'deadline'
+  | 'client-abort'
+  | 'other';
+
+export interface DecisionReason {
+  readonly code: DecisionReasonCode;
+  /** The coordinator's sentence, e.g. "participant bank-b voted abort: insufficient funds". */
+  readonly message: string;
+  /** The participant whose answer decided it (participant-* codes). */
+  readonly participant?: string;
 }
 
 export interface TransactionView {
@@ -32,8 +61,12 @@ export interface TransactionView {
   readonly participants: readonly ParticipantView[];
   /** ISO 8601. */
   readonly createdAt: string;
+  /** ISO 8601: undecided past it, the transaction is aborted. */
+  readonly deadlineAt: string;
   readonly decidedAt?: string;
   readonly completedAt?: string;
+  /** Present once decided. */
+  readonly decisionReason?: DecisionReason;
 }
 
 export interface TransactionPage {

@@ -20,7 +20,7 @@ import { Agent } from 'undici';
 import { ParticipantCaller, parseJson, type CallAnswer, type CallName } from './participant-batch.js';
 import type { Protocol } from './types.js';
 import { policyConnector } from './participant-connector.js';
-import { CallErrorLog, publicCallError } from './participant-error.js';
+import { answerError, CallErrorLog, publicCallError } from './participant-error.js';
 import type { ParticipantUrlPolicy } from './participant-url-policy.js';
 
 export interface PrepareRequest {
@@ -131,15 +131,15 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
 
 /** A prepare answer (status and parsed body, undefined when it was not JSON) as a result. */
 export function prepareResultOf(status: number, body: unknown): PrepareResult {
-  if (status < 200 || status > 299) return { kind: 'failure', error: `prepare answered HTTP ${status}` };
+  if (status < 200 || status > 299) return { kind: 'failure', error: answerError('prepare', status, body).error };
   return voteOf(body);
 }
 
 /** A precommit, commit or abort answer (status and parsed body) as a result. */
 export function deliverResultOf(kind: Phase2Kind, status: number, body: unknown): DeliverResult {
   if (status >= 200 && status <= 299) return { kind: 'ack', state: stringField(body, (o) => o.state) };
-  const code = stringField(body, (o) => (typeof o.error === 'object' && o.error !== null ? (o.error as Record<string, unknown>).code : undefined));
-  return { kind: 'failure', error: `${kind} answered HTTP ${status}${code === null ? '' : ` ${code}`}`, code };
+  // The participant's own code and message (bounded, one line) go to the view's lastError.
+  return { kind: 'failure', ...answerError(kind, status, body) };
 }
 
 export function parseVote(text: string): PrepareResult {

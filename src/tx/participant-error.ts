@@ -29,6 +29,43 @@ export function publicCallError(e: unknown): string {
   return NO_ANSWER;
 }
 
+/** Longest part of a participant's own error message carried into lastError. */
+export const PARTICIPANT_MESSAGE_CHARS_MAX = 200;
+/** Longest error code taken from an answer (longer is no code: codes are short identifiers). */
+const CODE_CHARS_MAX = 64;
+
+/**
+ * A participant answered with an error status: what lastError says. The
+ * participant's own words (`{"error": {"code", "message"}}`, the participant
+ * protocol's shape, or a top-level `code`/`message`) are shown: they come from
+ * the service the client enlisted, which is what an operator needs to read,
+ * and they are its answer, not the network's. Bounded, one line, control
+ * characters out. `code` is returned apart for the callers that act on it.
+ */
+export function answerError(call: string, status: number, body: unknown): { error: string; code: string | null } {
+  const { code, message } = ownWords(body);
+  let error = `${call} answered HTTP ${status}`;
+  if (code !== null) error += ` ${code}`;
+  if (message !== null) error += `: ${message}`;
+  return { error, code };
+}
+
+function ownWords(body: unknown): { code: string | null; message: string | null } {
+  if (!isObject(body)) return { code: null, message: null };
+  const inner = isObject(body.error) ? body.error : body;
+  const code = typeof inner.code === 'string' && inner.code.length <= CODE_CHARS_MAX && /^[A-Za-z0-9_.:-]+$/.test(inner.code) ? inner.code : null;
+  const message = typeof inner.message === 'string' ? oneLine(inner.message) : null;
+  return { code, message: message === '' ? null : message };
+}
+
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  return flat.length <= PARTICIPANT_MESSAGE_CHARS_MAX ? flat : `${flat.slice(0, PARTICIPANT_MESSAGE_CHARS_MAX - 1)}…`;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export interface CallFailure {
   readonly call: string;
   readonly url: string;

@@ -17,6 +17,7 @@ import type { TxConfig } from './config.js';
 import type { FailingTracker } from './failing-tracker.js';
 import type { TxMetrics } from './metrics.js';
 import type { ParticipantClient, Phase2Kind } from './participant-client.js';
+import type { ParticipantAttempts } from './participant-attempts.js';
 import { proposeTx, unwrap } from './proposer.js';
 import {
   answerOf,
@@ -46,6 +47,8 @@ export interface RunDeps {
   readonly metrics: TxMetrics;
   readonly now: () => number;
   readonly random: () => number;
+  /** The leader's record of its calls, for the view (participant-attempts.ts); absent in some tests. */
+  readonly attempts?: ParticipantAttempts;
 }
 
 /** One leadership term. `signal` aborts the moment this node stops leading. */
@@ -168,7 +171,7 @@ async function prepareOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, c
       recorder.add(vote);
       return vote;
     }
-    await sleep(config.prepareRetryDelayMs, cancel.signal);
+    await retryAfter(ctx, tx, p, config.prepareRetryDelayMs, cancel.signal);
   }
 }
 
@@ -226,7 +229,7 @@ async function precommitOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord,
       return settled;
     }
     callFailed(ctx, tx, p, 'precommit', result.kind === 'failure' ? result.error : 'precommit failed');
-    await sleep(backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), cancel.signal);
+    await retryAfter(ctx, tx, p, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), cancel.signal);
   }
   return null;
 }
@@ -285,7 +288,7 @@ async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantReco
     } else {
       callFailed(ctx, tx, p, kind, answer.error);
     }
-    await sleep(backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), ctx.signal);
+    await retryAfter(ctx, tx, p, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), ctx.signal);
   }
   return false;
 }
@@ -302,6 +305,12 @@ function protocolViolation(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, 
   propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error, failingSince: ctx.deps.now() }).catch((e: unknown) => {
     ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a protocol violation failed');
   });
+}
+
+/** Waits before the next call to `p`, and tells the view when that will be. */
+function retryAfter(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, delayMs: number, signal: AbortSignal): Promise<void> {
+  ctx.deps.attempts?.retryAt(tx.id, p.name, ctx.deps.now() + delayMs);
+  return sleep(delayMs, signal);
 }
 
 function failingKey(tx: TxRecord, p: ParticipantRecord): string {

@@ -15,7 +15,8 @@ import type { TxConfig } from './config.js';
 import type { Caller, CreateInput, ParticipantInput, TxOperations } from './operations.js';
 import { txSchemas } from './schemas.js';
 import type { TxRecord, TxState } from './types.js';
-import { toView } from './views.js';
+import type { ParticipantAttempt } from './participant-attempts.js';
+import { toView as recordView } from './views.js';
 
 export interface RoutesDeps {
   readonly ops: TxOperations;
@@ -25,6 +26,8 @@ export interface RoutesDeps {
   readonly leadingTerm: () => number | null;
   /** A client-role principal sees only its own transactions (resolved: on by default once tokens are set). */
   readonly ownTransactionsOnly: boolean;
+  /** The leader's own attempts per participant (participant-attempts.ts); empty on other nodes. */
+  readonly attemptsOf?: (txId: string) => ReadonlyMap<string, ParticipantAttempt>;
 }
 
 /** What the app hands the plugin when it registers it. */
@@ -41,6 +44,7 @@ interface IdParams {
 
 export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOptions> {
   const { ops, log, config } = deps;
+  const toView = (tx: TxRecord): ReturnType<typeof recordView> => recordView(tx, deps.attemptsOf?.(tx.id));
   return async (app, { forwarder }) => {
     const s = txSchemas(config);
     const caller = (req: FastifyRequest): Caller => ({

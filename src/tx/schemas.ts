@@ -3,6 +3,7 @@
 import { errorResponses } from '../http/schemas.js';
 import type { TxConfig } from './config.js';
 import { TX_STATES } from './types.js';
+import { DECISION_REASON_CODES } from './decision-reason.js';
 
 /**
  * Longest transaction id the routes accept (400 VALIDATION_FAILED beyond it).
@@ -32,15 +33,29 @@ const viewSchema = {
           acknowledged: { type: 'boolean' },
           lastError: { type: 'string' },
           failingSince: { type: 'string' },
+          call: { type: 'string', enum: ['prepare', 'precommit', 'commit', 'abort'] },
+          attempts: { type: 'integer' },
+          lastAttemptAt: { type: 'string' },
+          nextRetryAt: { type: 'string' },
         },
         required: ['name', 'url', 'vote', 'acknowledged'],
       },
     },
     createdAt: { type: 'string' },
+    deadlineAt: { type: 'string' },
     decidedAt: { type: 'string' },
     completedAt: { type: 'string' },
+    decisionReason: {
+      type: 'object',
+      properties: {
+        code: { type: 'string', enum: DECISION_REASON_CODES },
+        message: { type: 'string' },
+        participant: { type: 'string' },
+      },
+      required: ['code', 'message'],
+    },
   },
-  required: ['id', 'state', 'outcome', 'protocol', 'participants', 'createdAt'],
+  required: ['id', 'state', 'outcome', 'protocol', 'participants', 'createdAt', 'deadlineAt'],
 } as const;
 
 export function txSchemas(config: TxConfig) {

@@ -12,6 +12,8 @@ import { ParticipantUrlPolicy, type HostPort } from './participant-url-policy.js
 import { createTxRoutes } from './routes.js';
 import type { TxService, TxStateMachine } from './types.js';
 import { TxWaiters } from './waiters.js';
+import { instrumentParticipantClient } from './instrumented-client.js';
+import { ParticipantAttempts } from './participant-attempts.js';
 
 export interface TxServiceOptions {
   readonly log: ReplicatedLog;
@@ -39,31 +41,49 @@ export function createTxService(opts: TxServiceOptions): TxService {
     inFlight: () => sm.activeCount(),
     // Only the leader drives phase 2, so only it reports failing participants (no double counting across nodes).
     failingParticipants: () => (driver.leadingTerm() === null ? 0 : sm.failingParticipantCount()),
+    stats: () => sm.stats(),
+    now,
+  });
+  const attempts = new ParticipantAttempts(config.maxActiveTransactions);
+  const unsubscribe = sm.onTransition((tx) => {
+    // Timed once per transaction, by the leader that applies it (not once per replica).
+    if (driver.leadingTerm() !== null) metrics.transition(tx, now());
+    if (tx.state === 'committed' || tx.state === 'aborted') attempts.forget(tx.id);
   });
   const urlPolicy = new ParticipantUrlPolicy({
     allowlist: config.participantHostAllowlist,
     listen: opts.listen,
     memberUrls: () => log.status().members.map((m) => m.url),
   });
-  const client =
+  const client = instrumentParticipantClient(
     opts.participantClient ??
-    createHttpParticipantClient({
-      connectionsPerOrigin: config.participantConnectionsPerOrigin,
-      batchCallsMax: config.participantBatchCallsMax,
-      onRequest: (shape, calls) => metrics.participantRequest(shape, calls),
-      urlPolicy,
-      logger,
-    });
-  const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random });
+      createHttpParticipantClient({
+        connectionsPerOrigin: config.participantConnectionsPerOrigin,
+        batchCallsMax: config.participantBatchCallsMax,
+        onRequest: (shape, calls) => metrics.participantRequest(shape, calls),
+        urlPolicy,
+        logger,
+      }),
+    { metrics, attempts, now },
+  );
+  const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random, attempts });
   const waiters = new TxWaiters(sm);
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now, urlPolicy });
   let stopped = false;
   return {
-    plugin: createTxRoutes({ ops, log, config, leadingTerm: () => driver.leadingTerm(), ownTransactionsOnly: opts.ownTransactionsOnly ?? false }),
+    plugin: createTxRoutes({
+      ops,
+      log,
+      config,
+      leadingTerm: () => driver.leadingTerm(),
+      ownTransactionsOnly: opts.ownTransactionsOnly ?? false,
+      attemptsOf: (txId) => attempts.of(txId, driver.leadingTerm()),
+    }),
     start: () => driver.start(),
     async stop() {
       if (stopped) return;
       stopped = true;
+      unsubscribe();
       waiters.close();
       await driver.stop();
       await client.close();

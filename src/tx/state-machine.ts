@@ -19,8 +19,9 @@ import {
   phase2State,
 } from './transitions.js';
 import { ownString } from './finished-tx.js';
+import { countByState, oldestUnfinishedCreatedAt, type TableStats } from './table-stats.js';
 import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
-import { TX_STATES, type ApplyResult, type TxListFilter, type TxListPage, type TxRecord, type TxStateMachine } from './types.js';
+import { TX_STATES, type ApplyResult, type TransitionListener, type TxListFilter, type TxListPage, type TxRecord, type TxStateMachine } from './types.js';
 
 type Cmd<T extends TxCommand['type']> = Extract<TxCommand, { type: T }>;
 
@@ -39,6 +40,7 @@ export function createTxStateMachine(config: TxConfig): TxStateMachine {
 class ReplicatedTxStateMachine implements TxStateMachine {
   private table = new TxTable();
   private readonly listeners = new Set<(txId: string) => void>();
+  private readonly transitionListeners = new Set<TransitionListener>();
 
   constructor(private readonly config: TxConfig) {}
 
@@ -285,7 +287,15 @@ class ReplicatedTxStateMachine implements TxStateMachine {
 
   private move(tx: TxRecord, to: TxRecord['state']): void {
     assertTransition(tx.state, to);
+    const from = tx.state;
     tx.state = to;
+    for (const listener of this.transitionListeners) {
+      try {
+        listener(tx, from);
+      } catch {
+        // A metric's bug must never break apply().
+      }
+    }
   }
 
   private setVotes(tx: TxRecord, votes: readonly VoteEntry[]): void {
@@ -402,6 +412,15 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   onChange(listener: (txId: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onTransition(listener: TransitionListener): () => void {
+    this.transitionListeners.add(listener);
+    return () => this.transitionListeners.delete(listener);
+  }
+
+  stats(): TableStats {
+    return { byState: () => countByState(this.table), oldestUnfinishedCreatedAt: () => oldestUnfinishedCreatedAt(this.table) };
   }
 }
 

@@ -5,6 +5,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TxPluginOptions } from './routes.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import type { ErrorCode } from '../errors.js';
+import type { TableStats } from './table-stats.js';
+import type { DecisionReason } from './decision-reason.js';
+import type { CallKind } from './metrics.js';
 
 export type TxState = 'active' | 'preparing' | 'precommitted' | 'committing' | 'aborting' | 'committed' | 'aborted';
 export const TX_STATES: readonly TxState[] = ['active', 'preparing', 'precommitted', 'committing', 'aborting', 'committed', 'aborted'];
@@ -75,6 +78,15 @@ export interface ParticipantView {
   lastError?: string;
   /** ISO 8601; present while the participant is reported failing, so how long is visible. */
   failingSince?: string;
+  // Leader-local (participant-attempts.ts): present only in a view served by the leader
+  // that is calling this participant, and only until it acknowledges.
+  /** The call the leader is making: prepare, precommit, commit or abort. */
+  call?: CallKind;
+  /** Calls of `call` this leader has made, the one in flight included. */
+  attempts?: number;
+  lastAttemptAt?: string;
+  /** ISO 8601: when the next call is due, while the leader waits to retry. */
+  nextRetryAt?: string;
 }
 
 /** The API's transaction view, exactly as README "The transaction view" spells it. Timestamps are ISO 8601 strings. */
@@ -85,8 +97,12 @@ export interface TxView {
   protocol: Protocol;
   participants: ParticipantView[];
   createdAt: string;
+  /** ISO 8601: undecided past it, the transaction is aborted (replicated: every node shows the same). */
+  deadlineAt: string;
   decidedAt?: string;
   completedAt?: string;
+  /** Why the decision was what it was; present once decided (decision-reason.ts). */
+  decisionReason?: DecisionReason;
 }
 
 /** What apply() hands back to the proposer. `tx` is a detached copy. */
@@ -126,7 +142,16 @@ export interface TxStateMachine extends StateMachine {
   retentionStats(): { finishedCount: number; oldestCompletedAt: number | null };
   /** Observe applied changes (for waiters). Called synchronously inside apply(); must not throw. */
   onChange(listener: (txId: string) => void): () => void;
+  /**
+   * Observe every state change as apply() makes it (metrics). Called synchronously
+   * with the live record, which the listener must neither keep nor change; must not throw.
+   */
+  onTransition(listener: TransitionListener): () => void;
+  /** Transactions per state and the oldest unfinished one (src/tx/table-stats.ts). */
+  stats(): TableStats;
 }
+
+export type TransitionListener = (tx: Readonly<TxRecord>, from: TxState) => void;
 
 export interface TxService {
   /** Register with the app's LeaderForwarder; errors, validation and auth come from the app's root. */

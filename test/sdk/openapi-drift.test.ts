@@ -220,10 +220,10 @@ describe('client SDK types vs the OpenAPI document', () => {
     view.properties!['state']!.enum = ['active', 'preparing', 'committed', 'aborted', 'aborting', 'committing', 'prepared'];
     delete view.properties!['decidedAt'];
     view.required = view.required!.filter((r) => r !== 'createdAt');
-    view.properties!['participants']!.items!.properties!['attempts'] = { type: 'integer' };
+    view.properties!['participants']!.items!.properties!['retries'] = { type: 'integer' };
     expect(compare(sdk, 'TransactionView', view, 'mutated')).toEqual([
       expect.stringContaining('TransactionView.state (mutated): values'),
-      'ParticipantView.attempts (TransactionView.participants (mutated)[]): in the document, not in the SDK type',
+      'ParticipantView.retries (TransactionView.participants (mutated)[]): in the document, not in the SDK type',
       'TransactionView.createdAt (mutated): required in the SDK, optional in the document',
       'TransactionView.decidedAt (mutated): in the SDK type, not in the document',
     ]);

@@ -273,7 +273,7 @@ describe('participant call batching', () => {
       const acks = await Promise.all(['m1', 'm2'].map((txId) => client.deliver('precommit', { url: p.url, txId, participant: 'a', term: 9 }, { timeoutMs: 5_000, signal })));
       expect(acks).toEqual([
         { kind: 'ack', state: 'committed' },
-        { kind: 'failure', error: 'precommit answered HTTP 409 TX_ALREADY_ABORTED', code: 'TX_ALREADY_ABORTED' },
+        { kind: 'failure', error: 'precommit answered HTTP 409 TX_ALREADY_ABORTED: aborted', code: 'TX_ALREADY_ABORTED' },
       ]);
       expect(p.paths()).toEqual(['/p/batch', '/p/batch']);
     } finally {

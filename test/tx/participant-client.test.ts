@@ -64,7 +64,7 @@ describe('HTTP participant client', () => {
   it("reads a refusal's error code and the participant state an acknowledgement names", async () => {
     const req = { url: p.url, txId: 't3', participant: 'a', term: 1 };
     p.setMode('already-aborted', ['precommit']);
-    expect(await client.deliver('precommit', req, call())).toEqual({ kind: 'failure', error: 'precommit answered HTTP 409 TX_ALREADY_ABORTED', code: 'TX_ALREADY_ABORTED' });
+    expect(await client.deliver('precommit', req, call())).toEqual({ kind: 'failure', error: 'precommit answered HTTP 409 TX_ALREADY_ABORTED: precommit after aborting on its own', code: 'TX_ALREADY_ABORTED' });
     p.setMode('error', ['commit']);
     expect(await client.deliver('commit', req, call())).toEqual({ kind: 'failure', error: 'commit answered HTTP 500', code: null });
     p.setMode('ok');

@@ -45,10 +45,11 @@ describe('transaction routes', () => {
       const res = await post('/v1/transactions', { participants: [participant('a', a.url, { amount: 5 })], protocol: '3pc', timeoutMs: 5_000 });
       expect(res.statusCode).toBe(201);
       const view = res.json<TxView>();
-      expect(Object.keys(view).sort()).toEqual(['createdAt', 'id', 'outcome', 'participants', 'protocol', 'state']);
+      expect(Object.keys(view).sort()).toEqual(['createdAt', 'deadlineAt', 'id', 'outcome', 'participants', 'protocol', 'state']);
       expect(view).toMatchObject({ state: 'active', outcome: null, protocol: '3pc' });
       expect(view.participants).toEqual([{ name: 'a', url: a.url, vote: null, acknowledged: false }]);
       expect(new Date(view.createdAt).toISOString()).toBe(view.createdAt);
+      expect(Date.parse(view.deadlineAt) - Date.parse(view.createdAt)).toBe(5_000);
     });
 
     it('accepts an empty body and no body', async () => {
