@@ -7,11 +7,12 @@ import { leaderCommand } from './leader.js';
 import { membersCommand } from './members.js';
 import type { CliIo } from './output.js';
 import type { ExitBox } from './run.js';
+import { snapshotCommand } from './snapshot.js';
 import { statusCommand } from './status.js';
 import { txCommand } from './tx.js';
 
 export function operatorCommands(io: CliIo, box: ExitBox): Command[] {
-  return [statusCommand(io, box), txCommand(io, box), membersCommand(io, box), leaderCommand(io, box)];
+  return [statusCommand(io, box), txCommand(io, box), membersCommand(io, box), leaderCommand(io, box), snapshotCommand(io, box)];
 }
 
 /** Exit codes instead of process.exit, and commander's messages through `io` (usage errors exit 2). */

@@ -22,6 +22,7 @@ import { kvRoutes } from './kv-routes.js';
 import { LeaderForwarder } from './leader-forward.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
+import { snapshotRoutes, type BackupSource } from './snapshot-routes.js';
 import { AssetStore } from './static-assets.js';
 import type { ClientTokens } from './tokens.js';
 
@@ -60,6 +61,8 @@ export interface AppOptions {
   readonly draining?: Draining;
   /** The replicated transaction table, read by the dashboard (transactions in flight, recent outcomes). */
   readonly txTable?: TxTableReader;
+  /** GET /v1/cluster/snapshot (backups); absent, the route is not served. */
+  readonly backup?: { readonly source: BackupSource; readonly stateMachine: 'tx' | 'kv'; readonly bytesMax: number };
   /** Tests shorten the dashboard's windows and timeouts. */
   readonly dashboard?: DashboardTuning;
 }
@@ -117,6 +120,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimitBytes: config.raftBodyLimitBytes,
   });
   await app.register(clusterRoutes, { node, forwarder });
+  if (opts.backup !== undefined) await app.register(snapshotRoutes, { ...opts.backup, nodeId: config.nodeId, clusterId: config.clusterId });
   await app.register(healthRoutes, { node, readyLagEntriesMax: config.readyLagEntriesMax });
   await app.register(metricsRoutes, { registry: opts.metrics.registry });
   if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder, staleFollowerReads: opts.staleFollowerReads ?? false });

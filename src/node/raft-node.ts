@@ -262,6 +262,18 @@ export class RaftNode implements ClusterNode {
     };
   }
 
+  /**
+   * The applied state as a snapshot, taken now, for a backup (GET /v1/cluster/snapshot).
+   * Between two inputs the state machine holds exactly the state at appliedIndex, which
+   * is committed (applied <= commit). Leader only: its state is the most recent one.
+   */
+  backupSnapshot(): { readonly snapshot: Snapshot; readonly currentTerm: number } {
+    this.assertServing();
+    if (this.soft.role !== 'leader') throw this.notLeaderError();
+    const meta = { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.applied.members };
+    return { snapshot: { meta, data: this.sm.snapshot() }, currentTerm: this.soft.term };
+  }
+
   /** Whether the transport takes messages from `from` (see peer-admission.ts). */
   admitPeer(from: NodeId): PeerAdmission {
     return this.membership.admit(this.core.members(), this.appliedIndex, from);

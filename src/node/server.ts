@@ -132,6 +132,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
       ...(txStateMachine === null ? {} : { txTable: txStateMachine }),
       draining: parts.draining,
+      backup: { source: node, stateMachine: config.stateMachine, bytesMax: config.snapshotBytesMax },
     });
     parts.app = app;
     await app.listen({ host: config.listen.host, port: config.listen.port });
