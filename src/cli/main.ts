@@ -2,6 +2,7 @@
 // check), which talk to a running cluster. src/cli.ts adds them to the `ratify`
 // program; runOperatorCli() runs one with its own output, as tests do.
 import { Command, CommanderError } from 'commander';
+import { checkCommand } from './check.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { leaderCommand } from './leader.js';
 import { membersCommand } from './members.js';
@@ -12,7 +13,7 @@ import { statusCommand } from './status.js';
 import { txCommand } from './tx.js';
 
 export function operatorCommands(io: CliIo, box: ExitBox): Command[] {
-  return [statusCommand(io, box), txCommand(io, box), membersCommand(io, box), leaderCommand(io, box), snapshotCommand(io, box)];
+  return [statusCommand(io, box), txCommand(io, box), membersCommand(io, box), leaderCommand(io, box), snapshotCommand(io, box), checkCommand(io, box)];
 }
 
 /** Exit codes instead of process.exit, and commander's messages through `io` (usage errors exit 2). */

@@ -61,7 +61,7 @@ export function defineAction<O>(cmd: Command, io: CliIo, box: ExitBox, handler: 
 
 function report(io: CliIo, cmd: Command, asJson: boolean, err: unknown): ExitCode {
   const code = exitCodeOf(err);
-  if (code === EXIT.failed && !isRatifyClientError(err) && !(err instanceof CheckFailed)) {
+  if (code === EXIT.failed && !isRatifyClientError(err)) {
     // Neither the cluster's answer nor a finding: our own bug. Show all of it.
     io.stderr(`ratify ${commandPath(cmd)}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return code;
@@ -74,11 +74,6 @@ function report(io: CliIo, cmd: Command, asJson: boolean, err: unknown): ExitCod
     io.stdout(json({ error }));
   }
   return code;
-}
-
-/** A finding that fails the command (exit 1) without being the cluster's error, e.g. a failed consistency check. */
-export class CheckFailed extends Error {
-  override readonly name = 'CheckFailed';
 }
 
 function describeClientError(err: RatifyClientError): string {

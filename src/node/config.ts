@@ -90,6 +90,10 @@ export interface NodeConfig {
   readonly readyLagEntriesMax: number;
   /** A learner is promoted only when its log trails the leader's last index by at most this many entries. */
   readonly promoteLagEntriesMax: number;
+  /** Every node digests its applied state (sha256 of its snapshot bytes) at applied indexes that are multiples of this (src/node/state-digests.ts). */
+  readonly consistencyIntervalEntries: number;
+  /** How often the leader compares the members' digests (src/http/consistency-routes.ts); 0 turns the periodic check off. */
+  readonly consistencyCheckMs: number;
   /** Bound on a graceful stop (SIGTERM/SIGINT): past it, open requests are answered SHUTTING_DOWN and connections cut. */
   readonly shutdownTimeoutMs: number;
   readonly preVote: boolean;
@@ -154,6 +158,9 @@ export const nodeConfigDefaults = {
   readyLagEntriesMax: 64,
   // A learner this close commits its first entries as a voter within a heartbeat or two.
   promoteLagEntriesMax: 64,
+  // As often as snapshots by default: a digest costs one serialization of the state, like a snapshot.
+  consistencyIntervalEntries: 10_000,
+  consistencyCheckMs: 60_000,
   // Docker's default grace period is 10 s before SIGKILL: stop well inside it.
   shutdownTimeoutMs: 5000,
   maxQueuedMessagesPerPeer: 8192,
@@ -363,6 +370,18 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     flag: 'promote-lag-entries-max',
     env: 'RATIFY_PROMOTE_LAG_ENTRIES_MAX',
     description: "promote a learner only when it trails the leader's log by at most this many entries",
+    parse: int,
+  },
+  consistencyIntervalEntries: {
+    flag: 'consistency-interval-entries',
+    env: 'RATIFY_CONSISTENCY_INTERVAL_ENTRIES',
+    description: 'digest the applied state (sha256) at applied indexes that are multiples of this, for the consistency check across replicas',
+    parse: int,
+  },
+  consistencyCheckMs: {
+    flag: 'consistency-check-ms',
+    env: 'RATIFY_CONSISTENCY_CHECK_MS',
+    description: "how often the leader compares the members' state digests (0: never; `ratify check` still can)",
     parse: int,
   },
   shutdownTimeoutMs: {
@@ -673,6 +692,8 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   range('peerRequestTimeoutMs', c.peerRequestTimeoutMs, 10, 600_000);
   range('readyLagEntriesMax', c.readyLagEntriesMax, 0, 1_000_000);
   range('promoteLagEntriesMax', c.promoteLagEntriesMax, 0, 1_000_000);
+  range('consistencyIntervalEntries', c.consistencyIntervalEntries, 1, 100_000_000);
+  range('consistencyCheckMs', c.consistencyCheckMs, 0, 86_400_000);
   range('shutdownTimeoutMs', c.shutdownTimeoutMs, 100, 600_000);
   // msgpackr overflows the stack near 1,500 levels (src/http/json-body.ts); nothing needs more than a few.
   range('jsonDepthMax', c.jsonDepthMax, 4, 256);

@@ -22,7 +22,8 @@ import type { NodeConfig } from './config.js';
 import { effectiveConfig } from './effective-config.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
-import { readTestSwitches } from './test-switches.js';
+import { StateDigests } from './state-digests.js';
+import { loseFirstApply, readTestSwitches } from './test-switches.js';
 import { loadTlsMaterial } from './tls-files.js';
 import { securityNotes } from './security-warnings.js';
 
@@ -71,7 +72,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const tests = readTestSwitches(opts.env ?? process.env);
     for (const w of tests.warnings) logger.warn(w);
     const txStateMachine = kv === null ? createTxStateMachine(config.tx) : null;
-    const stateMachine: StateMachine = kv ?? txStateMachine!;
+    const stateMachine: StateMachine = tests.switches.loseApply ? loseFirstApply(kv ?? txStateMachine!) : (kv ?? txStateMachine!);
     const transport = new HttpTransport({
       nodeId: config.id,
       clusterId: config.clusterId,
@@ -96,6 +97,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       stateMachine,
       logger,
       metrics: metrics.raft,
+      digests: new StateDigests(config.consistencyIntervalEntries),
       ...(opts.onFatal === undefined ? {} : { onFatal: opts.onFatal }),
     });
     raftNode = parts.node = node;
@@ -132,6 +134,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
       ...(txStateMachine === null ? {} : { txTable: txStateMachine }),
       draining: parts.draining,
+      consistency: { node, intervalEntries: config.consistencyIntervalEntries, checkMs: config.consistencyCheckMs },
       backup: { source: node, stateMachine: config.stateMachine, bytesMax: config.snapshotBytesMax },
     });
     parts.app = app;

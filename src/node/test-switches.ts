@@ -5,19 +5,51 @@
 //   RATIFY_TEST_STALE_FOLLOWER_READS=1   in --state-machine kv, a follower answers
 //       GET /v1/kv/{key} from its own state without the ReadIndex round, so a follower
 //       cut off from the leader serves stale values (test/linearizability/stale-read.test.ts).
+//   RATIFY_TEST_LOSE_APPLY=1   the node silently loses the effect of the first normal
+//       entry it applies: it applies it, answers its proposer, then puts its state back
+//       as it was, as a lost disk write or a flipped bit would leave a replica. Its state
+//       then differs from the other replicas' (test/cli/check.test.ts: the consistency
+//       check must name it).
+import type { AppliedEntry, StateMachine } from '../raft/state-machine.js';
 
 export interface TestSwitches {
   readonly staleFollowerReads: boolean;
+  readonly loseApply: boolean;
 }
 
 export const STALE_FOLLOWER_READS_ENV = 'RATIFY_TEST_STALE_FOLLOWER_READS';
-export const NO_TEST_SWITCHES: TestSwitches = { staleFollowerReads: false };
+export const LOSE_APPLY_ENV = 'RATIFY_TEST_LOSE_APPLY';
+export const NO_TEST_SWITCHES: TestSwitches = { staleFollowerReads: false, loseApply: false };
+
+const SWITCHES = [
+  { env: STALE_FOLLOWER_READS_ENV, key: 'staleFollowerReads', what: 'followers answer KV reads without ReadIndex (stale reads)' },
+  { env: LOSE_APPLY_ENV, key: 'loseApply', what: 'this node loses the effect of the first entry it applies (its state diverges)' },
+] as const satisfies readonly { env: string; key: keyof TestSwitches; what: string }[];
 
 /** The switches `env` turns on, and a warning for each one (honoured or ignored). */
 export function readTestSwitches(env: NodeJS.ProcessEnv): { switches: TestSwitches; warnings: string[] } {
-  if (env[STALE_FOLLOWER_READS_ENV] !== '1') return { switches: NO_TEST_SWITCHES, warnings: [] };
-  if (env['NODE_ENV'] !== 'test') {
-    return { switches: NO_TEST_SWITCHES, warnings: [`${STALE_FOLLOWER_READS_ENV} is ignored: test switches need NODE_ENV=test`] };
-  }
-  return { switches: { staleFollowerReads: true }, warnings: [`UNSAFE test switch ${STALE_FOLLOWER_READS_ENV}: followers answer KV reads without ReadIndex (stale reads)`] };
+  const on = SWITCHES.filter((s) => env[s.env] === '1');
+  if (on.length === 0) return { switches: NO_TEST_SWITCHES, warnings: [] };
+  if (env['NODE_ENV'] !== 'test') return { switches: NO_TEST_SWITCHES, warnings: on.map((s) => `${s.env} is ignored: test switches need NODE_ENV=test`) };
+  const switches = { ...NO_TEST_SWITCHES };
+  for (const s of on) switches[s.key] = true;
+  return { switches, warnings: on.map((s) => `UNSAFE test switch ${s.env}: ${s.what}`) };
+}
+
+/** RATIFY_TEST_LOSE_APPLY: `sm`, except that the first normal entry's effect is rolled back after it is applied. */
+export function loseFirstApply(sm: StateMachine): StateMachine {
+  let lost = false;
+  return {
+    apply(entry: AppliedEntry): unknown {
+      if (lost) return sm.apply(entry);
+      lost = true;
+      const before = sm.snapshot();
+      const result = sm.apply(entry);
+      sm.restore(before);
+      return result;
+    },
+    snapshot: () => sm.snapshot(),
+    restore: (data) => sm.restore(data),
+    ...(sm.checkSnapshot === undefined ? {} : { checkSnapshot: (data: Uint8Array) => sm.checkSnapshot!(data) }),
+  };
 }
