@@ -694,6 +694,8 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   range('promoteLagEntriesMax', c.promoteLagEntriesMax, 0, 1_000_000);
   range('consistencyIntervalEntries', c.consistencyIntervalEntries, 1, 100_000_000);
   range('consistencyCheckMs', c.consistencyCheckMs, 0, 86_400_000);
+  // Each check asks every member; more often than this would be load, not vigilance.
+  if (c.consistencyCheckMs > 0 && c.consistencyCheckMs < 100) errors.push(`consistencyCheckMs (${c.consistencyCheckMs}) must be 0 (off) or at least 100`);
   range('shutdownTimeoutMs', c.shutdownTimeoutMs, 100, 600_000);
   // msgpackr overflows the stack near 1,500 levels (src/http/json-body.ts); nothing needs more than a few.
   range('jsonDepthMax', c.jsonDepthMax, 4, 256);
