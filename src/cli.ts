@@ -3,6 +3,8 @@
 //   ratify node    --id n1 --listen 127.0.0.1:7001 --peers n1=...,n2=...,n3=... --data ./data/n1
 //   ratify cluster [--nodes 3] [--base-port 7001] [--data ./data] [any node flag, passed to every node]
 //
+//   ratify status | tx ... | members ... | leader transfer | snapshot ... | check   (src/cli/: talk to a running cluster)
+//
 // Exit codes of `ratify node`: 0 after a graceful stop (SIGTERM/SIGINT), 1 on a fatal
 // runtime error, 2 on an invalid configuration, 3 when the data directory fails its
 // integrity checks (the node refuses to serve; restore the directory or wipe it and
@@ -16,6 +18,9 @@ import { resolveNodeConfig, type NodeConfig } from './node/config.js';
 import { planLocalCluster, runLocalCluster, validateLocalCluster } from './node/local-cluster.js';
 import { addNodeOptions, nodeSources } from './node/node-options.js';
 import { installSignalHandlers, startNode } from './node/server.js';
+import { configureForIo, operatorCommands, parseWithExitCode } from './cli/main.js';
+import { PROCESS_IO } from './cli/output.js';
+import type { ExitBox } from './cli/run.js';
 
 const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
@@ -107,4 +112,10 @@ function clusterCommand(): Command {
 const program = new Command('ratify').description('Ratify: a fault-tolerant 2PC/3PC transaction coordinator replicated with Raft');
 program.addCommand(nodeCommand());
 program.addCommand(clusterCommand());
-await program.parseAsync(process.argv);
+// The operator commands report an exit code (src/cli/exit-codes.ts) instead of exiting.
+const box: ExitBox = { code: 0 };
+for (const c of operatorCommands(PROCESS_IO, box)) {
+  configureForIo(c, PROCESS_IO);
+  program.addCommand(c);
+}
+process.exitCode = await parseWithExitCode(program.exitOverride(), process.argv.slice(2), box);

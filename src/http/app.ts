@@ -22,6 +22,8 @@ import { kvRoutes } from './kv-routes.js';
 import { LeaderForwarder } from './leader-forward.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';
+import { snapshotRoutes, type BackupSource } from './snapshot-routes.js';
+import { consistencyRoutes, type DigestNode } from './consistency-routes.js';
 import { AssetStore } from './static-assets.js';
 import type { ClientTokens } from './tokens.js';
 
@@ -60,6 +62,10 @@ export interface AppOptions {
   readonly draining?: Draining;
   /** The replicated transaction table, read by the dashboard (transactions in flight, recent outcomes). */
   readonly txTable?: TxTableReader;
+  /** GET /v1/cluster/snapshot (backups); absent, the route is not served. */
+  readonly backup?: { readonly source: BackupSource; readonly stateMachine: 'tx' | 'kv'; readonly bytesMax: number };
+  /** The consistency check across replicas (consistency-routes.ts); absent, its routes are not served. */
+  readonly consistency?: { readonly node: DigestNode; readonly intervalEntries: number; readonly checkMs: number };
   /** Tests shorten the dashboard's windows and timeouts. */
   readonly dashboard?: DashboardTuning;
   /** Why the node is wedged, or null: /healthz answers 503 with it (src/node/liveness.ts). */
@@ -120,6 +126,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimitBytes: config.raftBodyLimitBytes,
   });
   await app.register(clusterRoutes, { node, forwarder });
+  if (opts.consistency !== undefined) await app.register(consistencyRoutes, { ...opts.consistency, registry: opts.metrics.registry, logger: opts.logger, tls });
+  if (opts.backup !== undefined) await app.register(snapshotRoutes, { ...opts.backup, nodeId: config.nodeId, clusterId: config.clusterId });
   await app.register(healthRoutes, { node, readyLagEntriesMax: config.readyLagEntriesMax, ...(opts.wedged === undefined ? {} : { wedged: opts.wedged }) });
   await app.register(metricsRoutes, { registry: opts.metrics.registry });
   if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder, staleFollowerReads: opts.staleFollowerReads ?? false });

@@ -29,7 +29,8 @@ export type AuditAction =
   | 'cluster.addMember'
   | 'cluster.promote'
   | 'cluster.removeMember'
-  | 'cluster.transferLeadership';
+  | 'cluster.transferLeadership'
+  | 'cluster.snapshot';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -90,6 +90,10 @@ export interface NodeConfig {
   readonly readyLagEntriesMax: number;
   /** A learner is promoted only when its log trails the leader's last index by at most this many entries. */
   readonly promoteLagEntriesMax: number;
+  /** Every node digests its applied state (sha256 of its snapshot bytes) at applied indexes that are multiples of this (src/node/state-digests.ts). */
+  readonly consistencyIntervalEntries: number;
+  /** How often the leader compares the members' digests (src/http/consistency-routes.ts); 0 turns the periodic check off. */
+  readonly consistencyCheckMs: number;
   /** Bound on a graceful stop (SIGTERM/SIGINT): past it, open requests are answered SHUTTING_DOWN and connections cut. */
   readonly shutdownTimeoutMs: number;
   /** /healthz answers 503 once the Raft loop or a log write has had work pending and made no progress for this long (liveness.ts). */
@@ -156,6 +160,9 @@ export const nodeConfigDefaults = {
   readyLagEntriesMax: 64,
   // A learner this close commits its first entries as a voter within a heartbeat or two.
   promoteLagEntriesMax: 64,
+  // As often as snapshots by default: a digest costs one serialization of the state, like a snapshot.
+  consistencyIntervalEntries: 10_000,
+  consistencyCheckMs: 60_000,
   // Docker's default grace period is 10 s before SIGKILL: stop well inside it.
   shutdownTimeoutMs: 5000,
   // Far above any healthy synced write (milliseconds) or a busy disk's worst (seconds); the
@@ -368,6 +375,18 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     flag: 'promote-lag-entries-max',
     env: 'RATIFY_PROMOTE_LAG_ENTRIES_MAX',
     description: "promote a learner only when it trails the leader's log by at most this many entries",
+    parse: int,
+  },
+  consistencyIntervalEntries: {
+    flag: 'consistency-interval-entries',
+    env: 'RATIFY_CONSISTENCY_INTERVAL_ENTRIES',
+    description: 'digest the applied state (sha256) at applied indexes that are multiples of this, for the consistency check across replicas',
+    parse: int,
+  },
+  consistencyCheckMs: {
+    flag: 'consistency-check-ms',
+    env: 'RATIFY_CONSISTENCY_CHECK_MS',
+    description: "how often the leader compares the members' state digests (0: never; `ratify check` still can)",
     parse: int,
   },
   shutdownTimeoutMs: {
@@ -684,6 +703,10 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   range('peerRequestTimeoutMs', c.peerRequestTimeoutMs, 10, 600_000);
   range('readyLagEntriesMax', c.readyLagEntriesMax, 0, 1_000_000);
   range('promoteLagEntriesMax', c.promoteLagEntriesMax, 0, 1_000_000);
+  range('consistencyIntervalEntries', c.consistencyIntervalEntries, 1, 100_000_000);
+  range('consistencyCheckMs', c.consistencyCheckMs, 0, 86_400_000);
+  // Each check asks every member; more often than this would be load, not vigilance.
+  if (c.consistencyCheckMs > 0 && c.consistencyCheckMs < 100) errors.push(`consistencyCheckMs (${c.consistencyCheckMs}) must be 0 (off) or at least 100`);
   range('shutdownTimeoutMs', c.shutdownTimeoutMs, 100, 600_000);
   range('healthStallMs', c.healthStallMs, 100, 3_600_000);
   // A Ready can rightly take a few ticks on a loaded machine; a bound inside that would restart healthy nodes.

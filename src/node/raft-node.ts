@@ -43,6 +43,7 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import type { PeerAdmission, RemovalNotice } from '../transport/peer-admission.js';
 import type { Transport } from '../transport/transport.js';
 import { BackgroundSnapshots } from './background-snapshots.js';
+import type { StateDigest, StateDigests } from './state-digests.js';
 import type { NodeConfig } from './config.js';
 import { HardStateWrites } from './hard-state-writes.js';
 import { InboundGuard } from './inbound-guard.js';
@@ -94,6 +95,8 @@ export interface RaftNodeOptions {
   readonly createCore?: CoreFactory;
   /** A bug surfaced (core or state machine threw, storage write failed). Default: crash the process. */
   readonly onFatal?: (err: unknown) => void;
+  /** Digests of the applied state for the consistency check (state-digests.ts); none without it. */
+  readonly digests?: StateDigests;
 }
 
 export class RaftNode implements ClusterNode {
@@ -106,6 +109,7 @@ export class RaftNode implements ClusterNode {
   private readonly log: Logger;
   private readonly metrics: RaftMetrics | undefined;
   private readonly onFatal: (err: unknown) => void;
+  private readonly digests: StateDigests | null;
   private readonly proposals: PendingProposals;
   private readonly reads: PendingReads;
   private readonly listeners = new Set<(e: LeadershipEvent) => void>();
@@ -154,6 +158,7 @@ export class RaftNode implements ClusterNode {
     this.log = opts.logger;
     this.metrics = opts.metrics;
     this.onFatal = opts.onFatal ?? crashProcess;
+    this.digests = opts.digests ?? null;
     this.proposals = new PendingProposals(opts.config.maxPendingProposals, (o) => this.metrics?.proposals.inc({ result: o }));
     this.reads = new PendingReads(opts.config.maxPendingReads, (o) => this.metrics?.readBarriers.inc({ result: o }));
     this.writes = new HardStateWrites(initial.hardState);
@@ -264,6 +269,23 @@ export class RaftNode implements ClusterNode {
       members: st.members,
       removed: this.removal.removed,
     };
+  }
+
+  /**
+   * The applied state as a snapshot, taken now, for a backup (GET /v1/cluster/snapshot).
+   * Between two inputs the state machine holds exactly the state at appliedIndex, which
+   * is committed (applied <= commit). Leader only: its state is the most recent one.
+   */
+  backupSnapshot(): { readonly snapshot: Snapshot; readonly currentTerm: number } {
+    this.assertServing();
+    if (this.soft.role !== 'leader') throw this.notLeaderError();
+    const meta = { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.applied.members };
+    return { snapshot: { meta, data: this.sm.snapshot() }, currentTerm: this.soft.term };
+  }
+
+  /** This node's state digests (state-digests.ts), for GET /v1/cluster/digests. */
+  stateDigests(): { readonly appliedIndex: number; readonly intervalEntries: number | null; readonly digests: readonly StateDigest[] } {
+    return { appliedIndex: this.appliedIndex, intervalEntries: this.digests?.intervalEntries ?? null, digests: this.digests?.list() ?? [] };
   }
 
   /** Whether the transport takes messages from `from` (see peer-admission.ts). */
@@ -521,6 +543,7 @@ export class RaftNode implements ClusterNode {
     this.appliedIndex = s.meta.index;
     this.appliedTerm = s.meta.term;
     this.membership.applied.apply(s.meta.members);
+    this.digests?.applied(this.appliedIndex, () => this.sm.snapshot());
     this.proposals.rejectUpTo(s.meta.index);
     this.metrics?.snapshotsInstalled.inc();
     this.log.info({ snapshotIndex: s.meta.index, snapshotTerm: s.meta.term, bytes: s.data.length }, 'installed snapshot from leader');
@@ -545,6 +568,8 @@ export class RaftNode implements ClusterNode {
     }
     this.appliedIndex = e.index;
     this.appliedTerm = e.term;
+    // Here, between two entries, the state machine holds exactly the state at e.index.
+    this.digests?.applied(e.index, () => this.sm.snapshot());
     this.proposals.applied(e.index, e.term, result);
     if (e.kind === 'noop' && e.term === this.leaderAnnouncePendingTerm) this.announceLeadership(e.term);
   }

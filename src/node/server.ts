@@ -25,7 +25,8 @@ import { RaftNode } from './raft-node.js';
 import { ReplicationMetrics } from './replication-metrics.js';
 import { WatchedStorage, wedgedReason } from './liveness.js';
 import { stallableStorage } from './stall-switch.js';
-import { readTestSwitches } from './test-switches.js';
+import { StateDigests } from './state-digests.js';
+import { loseFirstApply, readTestSwitches } from './test-switches.js';
 import { loadTlsMaterial } from './tls-files.js';
 import { securityNotes } from './security-warnings.js';
 
@@ -74,7 +75,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const tests = readTestSwitches(opts.env ?? process.env);
     for (const w of tests.warnings) logger.warn(w);
     const txStateMachine = kv === null ? createTxStateMachine(config.tx) : null;
-    const stateMachine: StateMachine = kv ?? txStateMachine!;
+    const stateMachine: StateMachine = tests.switches.loseApply ? loseFirstApply(kv ?? txStateMachine!) : (kv ?? txStateMachine!);
     const transport = new HttpTransport({
       nodeId: config.id,
       clusterId: config.clusterId,
@@ -102,6 +103,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       stateMachine,
       logger,
       metrics: metrics.raft,
+      digests: new StateDigests(config.consistencyIntervalEntries),
       ...(opts.onFatal === undefined ? {} : { onFatal: opts.onFatal }),
     });
     raftNode = parts.node = node;
@@ -143,6 +145,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       draining: parts.draining,
       wedged: () =>
         wedgedReason({ loopStalledSince: () => node.loopStalledSince(), oldestWriteStartedAt: () => watched.oldestWriteStartedAt() }, config.healthStallMs),
+      consistency: { node, intervalEntries: config.consistencyIntervalEntries, checkMs: config.consistencyCheckMs },
+      backup: { source: node, stateMachine: config.stateMachine, bytesMax: config.snapshotBytesMax },
     });
     parts.app = app;
     await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -23,6 +23,7 @@ import {
   type TransactionPage,
   type TransactionView,
 } from './client-types.js';
+import type { ClusterNodesView, ConsistencyView, MembersView } from './admin-types.js';
 import { LeaderFinder } from './leader-finder.js';
 
 export interface RatifyClientOptions {
@@ -54,7 +55,7 @@ export interface RatifyClientOptions {
 }
 
 interface Call {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   readonly path: string;
   readonly body?: unknown;
   readonly idempotencyKey?: string;
@@ -139,6 +140,46 @@ export class RatifyClient {
     return this.send({ method: 'GET', path: '/v1/cluster' });
   }
 
+  /** Every member's own status, gathered by the node asked (GET /v1/cluster/nodes). */
+  clusterNodes(): Promise<ClusterNodesView> {
+    return this.send({ method: 'GET', path: '/v1/cluster/nodes' });
+  }
+
+  // ---- administration (an admin token, or the cluster secret as `secret`) ----
+
+  /** Adds a learner; promote it once it has caught up. */
+  addMember(id: string, url: string): Promise<MembersView> {
+    return this.send({ method: 'POST', path: '/v1/cluster/members', body: { id, url } });
+  }
+
+  /** Rejects with LEARNER_NOT_CAUGHT_UP (409) while the learner trails the leader. */
+  promoteMember(id: string): Promise<MembersView> {
+    return this.send({ method: 'POST', path: `/v1/cluster/members/${encodeURIComponent(id)}/promote` });
+  }
+
+  removeMember(id: string): Promise<MembersView> {
+    return this.send({ method: 'DELETE', path: `/v1/cluster/members/${encodeURIComponent(id)}` });
+  }
+
+  /** Resolves once `to` leads. */
+  transferLeadership(to: string): Promise<{ readonly leaderId: string | null; readonly term: number }> {
+    return this.send({ method: 'POST', path: '/v1/cluster/leadership-transfer', body: { to } });
+  }
+
+  /** The replicas' state digests compared at common applied indexes (GET /v1/cluster/consistency). */
+  consistency(): Promise<ConsistencyView> {
+    return this.send({ method: 'GET', path: '/v1/cluster/consistency' });
+  }
+
+  /**
+   * The leader's replicated state as a backup file (GET /v1/cluster/snapshot, see
+   * backup-format.ts), refused with BAD_RESPONSE past `bytesMax` before more is read.
+   */
+  downloadSnapshot(o: { bytesMax: number; onProgress?: (bytes: number, totalBytes: number | null) => void }): Promise<Uint8Array> {
+    const call: Call = { method: 'GET', path: '/v1/cluster/snapshot', timeoutMs: Math.max(this.timeoutMs, 120_000) };
+    return this.sendWith(call, (node) => this.fetchBytes(node, call, o.bytesMax, o.onProgress));
+  }
+
   /** Polls get() until every participant acknowledged (state committed or aborted). */
   async waitUntilFinished(id: string, o: { timeoutMs?: number; pollMs?: number } = {}): Promise<TransactionView> {
     const deadline = Date.now() + (o.timeoutMs ?? 60_000);
@@ -157,13 +198,17 @@ export class RatifyClient {
   }
 
   /** The retry loop. Only retryable failures loop; anything else rejects at once. */
-  private async send<T>(call: Call): Promise<T> {
+  private send<T>(call: Call): Promise<T> {
+    return this.sendWith(call, (node) => this.fetchJson<T>(node, call));
+  }
+
+  private async sendWith<T>(call: Call, fetch: (node: string) => Promise<T>): Promise<T> {
     let last: RatifyClientError | null = null;
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (attempt > 0) await sleep(this.backoffMs(attempt, last));
       const node = await this.finder.pick();
       try {
-        return await this.fetchJson<T>(node, call);
+        return await fetch(node);
       } catch (e) {
         if (!(e instanceof RatifyClientError)) throw e;
         last = e.withAttempts(attempt + 1);
@@ -175,12 +220,54 @@ export class RatifyClient {
     throw last!;
   }
 
-  private async fetchJson<T>(node: string, call: Call): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  /** A binary answer, read as it streams in and cut off past bytesMax; an error answer is the API's JSON. */
+  private async fetchBytes(node: string, call: Call, bytesMax: number, onProgress?: (bytes: number, totalBytes: number | null) => void): Promise<Uint8Array> {
+    const timeoutMs = call.timeoutMs ?? this.timeoutMs;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(`${node}${call.path}`, { method: call.method, headers: this.headers(call, 'application/octet-stream'), dispatcher: this.agent as Dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    } catch (cause) {
+      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} failed: ${describeError(cause)}`, { status: 0, node, cause });
+    }
+    if (res.statusCode !== 200) return parseReply<never>(res.statusCode, await res.body.text(), node, res.headers['retry-after']);
+    const declared = Number(res.headers['content-length']);
+    const totalBytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
+    const tooLarge = (bytes: number): RatifyClientError =>
+      new RatifyClientError('BAD_RESPONSE', `the answer from ${node} holds ${bytes} bytes or more, past the limit of ${bytesMax}`, { status: res.statusCode, node });
+    if (totalBytes !== null && totalBytes > bytesMax) {
+      res.body.destroy();
+      throw tooLarge(totalBytes);
+    }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        bytes += chunk.byteLength;
+        if (bytes > bytesMax) {
+          res.body.destroy();
+          throw tooLarge(bytes);
+        }
+        chunks.push(chunk);
+        onProgress?.(bytes, totalBytes);
+      }
+    } catch (cause) {
+      if (cause instanceof RatifyClientError) throw cause;
+      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} broke off after ${bytes} bytes: ${describeError(cause)}`, { status: 0, node, cause });
+    }
+    return new Uint8Array(Buffer.concat(chunks, bytes));
+  }
+
+  private headers(call: Call, accept: string): Record<string, string> {
+    const headers: Record<string, string> = { accept };
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     if (call.idempotencyKey !== undefined) headers['idempotency-key'] = call.idempotencyKey;
     if (this.secret !== undefined) headers['x-ratify-secret'] = this.secret;
     if (this.authorization !== undefined) headers['authorization'] = this.authorization;
+    return headers;
+  }
+
+  private async fetchJson<T>(node: string, call: Call): Promise<T> {
+    const headers = this.headers(call, 'application/json');
     const timeoutMs = call.timeoutMs ?? this.timeoutMs;
     let status: number;
     let text: string;

@@ -57,6 +57,8 @@ export interface TestClusterOptions {
   readonly echoLogs?: boolean;
   /** Bound on each node's start (until /healthz answers). Default 30 s. */
   readonly startTimeoutMs?: number;
+  /** Runs once the nodes' ports and data directories are chosen, before any starts (e.g. to restore a backup into them). */
+  readonly prepare?: (nodes: readonly TestNode[]) => Promise<void>;
   /** https:// peer URLs (pass the TLS flags in args or nodeArgs), and the Agent the helper's own calls use. */
   readonly https?: { readonly dispatcher: Dispatcher };
 }
@@ -106,6 +108,7 @@ export async function startCluster(opts: TestClusterOptions = {}): Promise<TestC
   }));
   const cluster = new TestCluster(root, nodes, opts);
   try {
+    await opts.prepare?.(nodes);
     await Promise.all(nodes.slice(0, n).map((node) => cluster.startNode(node.id)));
   } catch (err) {
     const logs = cluster.dumpLogs();

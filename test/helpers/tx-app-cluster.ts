@@ -89,6 +89,9 @@ export async function startTxAppCluster(opts: { dashboard?: DashboardTuning; cli
         onRaftMessages: (msgs) => node.receive(msgs),
         txPlugin: service.plugin,
         txTable: m.stateMachine,
+        // Served as a node serves them (src/node/server.ts), so the OpenAPI document lists them.
+        consistency: { node, intervalEntries: 1000, checkMs: 0 },
+        backup: { source: node, stateMachine: 'tx', bytesMax: 64 * 1024 * 1024 },
         ...(opts.dashboard === undefined ? {} : { dashboard: opts.dashboard }),
         ...(opts.clientTokens === undefined ? {} : { clientTokens: opts.clientTokens }),
       });
