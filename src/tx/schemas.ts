@@ -2,7 +2,7 @@
 // response schema per status so replies carry the view and nothing internal.
 import { errorResponses } from '../http/schemas.js';
 import type { TxConfig } from './config.js';
-import { TX_STATES } from './types.js';
+import { ABANDON_REASONS, TX_STATES } from './types.js';
 
 /**
  * Longest transaction id the routes accept (400 VALIDATION_FAILED beyond it).
@@ -14,7 +14,7 @@ import { TX_STATES } from './types.js';
  */
 export const TX_ID_LENGTH_MAX = 64;
 
-const viewSchema = {
+export const viewSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -32,6 +32,7 @@ const viewSchema = {
           acknowledged: { type: 'boolean' },
           lastError: { type: 'string' },
           failingSince: { type: 'string' },
+          abandoned: { type: 'string', enum: ABANDON_REASONS },
         },
         required: ['name', 'url', 'vote', 'acknowledged'],
       },

@@ -10,6 +10,8 @@ import { TxOperations } from './operations.js';
 import { createHttpParticipantClient, type ParticipantClient } from './participant-client.js';
 import { ParticipantUrlPolicy, type HostPort } from './participant-url-policy.js';
 import { createTxRoutes } from './routes.js';
+import { StuckOperations } from './stuck-operations.js';
+import { registerTxStateMetrics } from './state-metrics.js';
 import type { TxService, TxStateMachine } from './types.js';
 import { TxWaiters } from './waiters.js';
 
@@ -40,6 +42,7 @@ export function createTxService(opts: TxServiceOptions): TxService {
     // Only the leader drives phase 2, so only it reports failing participants (no double counting across nodes).
     failingParticipants: () => (driver.leadingTerm() === null ? 0 : sm.failingParticipantCount()),
   });
+  registerTxStateMetrics(opts.metrics, sm, now);
   const urlPolicy = new ParticipantUrlPolicy({
     allowlist: config.participantHostAllowlist,
     listen: opts.listen,
@@ -57,9 +60,10 @@ export function createTxService(opts: TxServiceOptions): TxService {
   const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random });
   const waiters = new TxWaiters(sm);
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now, urlPolicy });
+  const stuck = new StuckOperations({ log, sm, config, driver, logger, now });
   let stopped = false;
   return {
-    plugin: createTxRoutes({ ops, log, config, leadingTerm: () => driver.leadingTerm(), ownTransactionsOnly: opts.ownTransactionsOnly ?? false }),
+    plugin: createTxRoutes({ ops, stuck, log, config, leadingTerm: () => driver.leadingTerm(), ownTransactionsOnly: opts.ownTransactionsOnly ?? false }),
     start: () => driver.start(),
     async stop() {
       if (stopped) return;

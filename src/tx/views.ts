@@ -15,6 +15,7 @@ export function toView(tx: TxRecord): TxView {
       const pv: ParticipantView = { name: p.name, url: p.url, vote: p.vote, acknowledged: p.acknowledged };
       if (p.lastError !== null) pv.lastError = p.lastError;
       if (p.failingSince !== null) pv.failingSince = iso(p.failingSince);
+      if (p.abandoned !== null) pv.abandoned = p.abandoned;
       return pv;
     }),
     createdAt: iso(tx.createdAt),
