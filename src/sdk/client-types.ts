@@ -21,6 +21,13 @@ export interface ParticipantView {
   readonly lastError?: string;
   /** ISO 8601: since when the participant's calls have been failing; present only while it is reported failing. */
   readonly failingSince?: string;
+  /**
+   * Present when the coordinator stopped delivering the decision to it:
+   * `presumed-abort`, it never voted commit and did not acknowledge the abort
+   * within abandonAfterMs; `force-finish`, an operator force-finished the
+   * transaction.
+   */
+  readonly abandoned?: 'presumed-abort' | 'force-finish';
 }
 
 export interface TransactionView {
