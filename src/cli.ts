@@ -2,6 +2,7 @@
 // The `ratify` command.
 //   ratify node    --id n1 --listen 127.0.0.1:7001 --peers n1=...,n2=...,n3=... --data ./data/n1
 //   ratify cluster [--nodes 3] [--base-port 7001] [--data ./data] [any node flag, passed to every node]
+//   ratify tx stuck | ratify tx force-finish <id> --confirm <id>   (src/cli/tx-stuck.ts)
 //
 // Exit codes of `ratify node`: 0 after a graceful stop (SIGTERM/SIGINT), 1 on a fatal
 // runtime error, 2 on an invalid configuration, 3 when the data directory fails its
@@ -16,6 +17,7 @@ import { resolveNodeConfig, type NodeConfig } from './node/config.js';
 import { planLocalCluster, runLocalCluster, validateLocalCluster } from './node/local-cluster.js';
 import { addNodeOptions, nodeSources } from './node/node-options.js';
 import { installSignalHandlers, startNode } from './node/server.js';
+import { txCommand } from './cli/tx-stuck.js';
 
 const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
@@ -107,4 +109,5 @@ function clusterCommand(): Command {
 const program = new Command('ratify').description('Ratify: a fault-tolerant 2PC/3PC transaction coordinator replicated with Raft');
 program.addCommand(nodeCommand());
 program.addCommand(clusterCommand());
+program.addCommand(txCommand({ env: process.env, out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), exit: (c) => process.exit(c) }));
 await program.parseAsync(process.argv);
