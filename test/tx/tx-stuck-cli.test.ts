@@ -5,7 +5,7 @@ import { txCommand, type CliIo } from '../../src/cli/tx-stuck.js';
 import { ClientTokens } from '../../src/http/tokens.js';
 import type { TxView } from '../../src/tx/types.js';
 import { FakeParticipant } from './fake-participant.js';
-import { eventually, participant, startLeader, type TestNode } from './harness.js';
+import { eventually, participant, startLeader } from './harness.js';
 
 const ADMIN = 'ops-token-0123456789abcdef';
 const tokens = ClientTokens.parse(`ops admin ${ADMIN}\npayments client payments-token-0123456789`, 'test');
