@@ -2,6 +2,7 @@
 // The `ratify` command.
 //   ratify node    --id n1 --listen 127.0.0.1:7001 --peers n1=...,n2=...,n3=... --data ./data/n1
 //   ratify cluster [--nodes 3] [--base-port 7001] [--data ./data] [any node flag, passed to every node]
+//   ratify tx stuck | ratify tx force-finish <id> --confirm <id>   (src/cli/tx-stuck.ts)
 //
 //   ratify status | tx ... | members ... | leader transfer | snapshot ... | check   (src/cli/: talk to a running cluster)
 //

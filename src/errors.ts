@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, description: 'The request body, params or query failed validation (also a JSON body nested deeper than jsonDepthMax, or one holding a "__proto__" key).' },
   PARTICIPANT_URL_REFUSED: { status: 400, description: 'A participant URL is refused by the coordinator\'s URL policy: it carries credentials, points at a link-local, metadata or cluster member address, at loopback while the node listens beyond it, or outside participantHostAllowlist. It is never called.' },
+  CONFIRMATION_REQUIRED: { status: 400, description: 'A destructive admin call was not confirmed: force-finish needs a body {"confirm": "<the transaction id>"}.' },
   UNAUTHORIZED: { status: 401, description: 'The call is not authenticated: a client API call without a valid token (Authorization: Bearer); a peer call without a valid signature under the cluster secret, or a replayed or stale one; an admin call without a token or the right x-ratify-secret; or no trusted client certificate (mutual TLS).' },
   FORBIDDEN: { status: 403, description: 'The token\'s role does not allow the call (reader < client < admin), or the caller is not a member of this cluster, belongs to another cluster, or speaks for another member than it authenticated as.' },
   TX_NOT_FOUND: { status: 404, description: 'No transaction with that id is known (it may have been retained past its limit).' },
@@ -15,6 +16,7 @@ export const ERROR_CODES = {
   TX_ALREADY_COMMITTED: { status: 409, description: 'Abort was requested but the decision was commit.' },
   TX_PRECOMMITTED: { status: 409, description: 'Abort was requested for a 3PC transaction that is already precommitted: its outcome can only be commit (the view already says committed).' },
   TX_ALREADY_ABORTED: { status: 409, description: 'A participant was told to precommit or commit a transaction it had already aborted (a protocol violation).' },
+  OUTCOME_CONFLICT: { status: 409, description: 'A force-finish named an outcome other than the transaction\'s: force-finish never contradicts a decision (a commit, or a 3PC precommitted transaction, finishes committed; a decided abort, or an undecided transaction, aborted).' },
   STALE_TERM: { status: 409, description: 'A participant refused a call from a deposed leader: the term is lower than the highest it has seen.' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, description: 'The Idempotency-Key was already used for a request with a different body, or a participant name was enlisted again with a different url or payload (within a transaction the name is the enlist\'s idempotency key).' },
   CONFIG_CHANGE_IN_PROGRESS: { status: 409, description: 'A membership change is still uncommitted; retry after it commits.' },

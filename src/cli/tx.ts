@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import type { ParticipantSpec, Protocol, TransactionState, TransactionView } from '../sdk/client-types.js';
 import { addConnectionOptions } from './connection.js';
+import { addStuckCommands } from './tx-stuck.js';
 import { UsageError } from './exit-codes.js';
 import { fields, table, type CliIo } from './output.js';
 import { defineAction, ok, type ExitBox } from './run.js';
@@ -17,6 +18,8 @@ export function txCommand(io: CliIo, box: ExitBox): Command {
   tx.addCommand(createCommand(io, box));
   tx.addCommand(commitCommand(io, box));
   tx.addCommand(abortCommand(io, box));
+  // Stuck transactions (admin): list them, force-finish one (README: Stuck transactions).
+  addStuckCommands(tx, { env: io.env, out: io.stdout, err: io.stderr, exit: (code) => (box.code = code as ExitBox['code']) });
   return tx;
 }
 

@@ -30,6 +30,7 @@ const ERROR_CODE_SCHEMA = 'ErrorCode';
 /** Tags in the order the docs page lists them; a path's first match wins. */
 const TAGS: ReadonlyArray<{ readonly name: string; readonly description: string; readonly matches: (url: string) => boolean }> = [
   { name: 'Transactions', description: 'Create, run and read transactions (README: Transaction API).', matches: (u) => u.startsWith('/v1/transactions') },
+  { name: 'Admin', description: 'Stuck transactions: list them, force-finish one (README: Stuck transactions).', matches: (u) => u.startsWith('/v1/admin') },
   { name: 'Cluster', description: 'Members, leadership and membership changes (README: Cluster API).', matches: (u) => u.startsWith('/v1/cluster') },
   { name: 'Dashboard', description: 'The data behind the dashboard page, local to the node asked.', matches: (u) => u === '/v1/stats' || u === '/v1/activity' },
   { name: 'Operations', description: 'Health, readiness and metrics for orchestrators and scrapers.', matches: (u) => ['/healthz', '/readyz', '/metrics'].includes(u) },
@@ -51,6 +52,8 @@ const SUMMARIES: Readonly<Record<string, string>> = {
   'POST /v1/cluster/members/{id}/promote': 'Promote a caught-up learner to voter (admin)',
   'DELETE /v1/cluster/members/{id}': 'Remove a member (admin)',
   'POST /v1/cluster/leadership-transfer': 'Hand leadership to another voter (admin)',
+  'GET /v1/admin/stuck-transactions': 'Transactions whose outcome is fixed but which have not finished, longest stuck first (admin)',
+  'POST /v1/admin/stuck-transactions/{id}/force-finish': 'Finish a stuck transaction with its own outcome, giving up on the participants that have not acknowledged (admin)',
   'GET /v1/stats': 'Decisions per second, decision latency and Raft indexes over the last minutes, in fixed windows',
   'GET /v1/activity': 'Transactions in flight, stuck transactions, failing participants and recent outcomes',
   'GET /healthz': 'Liveness: 200 while the process serves HTTP',

@@ -30,6 +30,13 @@ export interface ParticipantView {
   readonly lastAttemptAt?: string;
   /** ISO 8601: when the next call is due, while the leader waits to retry. */
   readonly nextRetryAt?: string;
+  /**
+   * Present when the coordinator stopped delivering the decision to it:
+   * `presumed-abort`, it never voted commit and did not acknowledge the abort
+   * within abandonAfterMs; `force-finish`, an operator force-finished the
+   * transaction.
+   */
+  readonly abandoned?: 'presumed-abort' | 'force-finish';
 }
 
 /** Why a transaction was decided as it was. */

@@ -3,7 +3,7 @@
 // the limits apply() enforces, so apply() never reads a clock, a random source
 // or this node's config.
 import { Packr } from 'msgpackr';
-import type { Decision, ParticipantSpec, Protocol, Vote } from './types.js';
+import type { Decision, Outcome, ParticipantSpec, Protocol, Vote } from './types.js';
 
 export interface VoteEntry {
   readonly participant: string;
@@ -26,7 +26,14 @@ export type TxCommand =
       readonly requestHash: string | null;
       /** One-shot flow: start in `preparing` and save an entry. */
       readonly commitRequested: boolean;
+      /** Bound on the undecided transactions (active, preparing); before stuckMax existed, on every unfinished one. */
       readonly activeMax: number;
+      /**
+       * Bound on the unfinished transactions whose outcome is fixed
+       * (maxStuckTransactions). Absent in entries written before it existed:
+       * then activeMax bounds every unfinished transaction, as it did.
+       */
+      readonly stuckMax?: number;
       /** Who created it (src/http/tokens.ts); null with no tokens. Absent in entries written before it existed: null. */
       readonly principal?: string | null;
     }
@@ -70,6 +77,22 @@ export type TxCommand =
        * acknowledged entries). Absent in entries written before it existed.
        */
       readonly acknowledged?: readonly string[];
+      /**
+       * Participants the coordinator stopped delivering an abort to (presumed
+       * abort: none of them voted commit; src/tx/abandon.ts). Absent in entries
+       * written before it existed.
+       */
+      readonly abandoned?: readonly string[];
+    }
+  | {
+      /** An operator finished the transaction by hand (src/tx/force-finish.ts); never against its outcome. */
+      readonly type: 'forceFinished';
+      readonly txId: string;
+      /** The outcome the operator expects; apply() refuses the entry when it is not the transaction's. Null: whatever it is. */
+      readonly outcome: Outcome | null;
+      /** The admin principal that asked (null without tokens), kept in the log. */
+      readonly principal: string | null;
+      readonly at: number;
     }
   | { readonly type: 'gc'; readonly now: number; readonly retainFinishedMs: number; readonly retainFinishedMax: number };
 
@@ -117,6 +140,10 @@ function isVoteEntry(v: unknown): v is VoteEntry {
   return isObj(v) && isStr(v.participant) && isVote(v.vote) && isStrOrNull(v.reason) && isStrOrNull(v.error);
 }
 
+function isOptionalNames(v: unknown): boolean {
+  return v === undefined || (Array.isArray(v) && v.every(isStr));
+}
+
 function hasTx(v: Obj): boolean {
   return isStr(v.txId) && v.txId.length > 0;
 }
@@ -137,6 +164,7 @@ export function isTxCommand(v: unknown): v is TxCommand {
         isStrOrNull(v.requestHash) &&
         typeof v.commitRequested === 'boolean' &&
         isNum(v.activeMax) &&
+        (v.stuckMax === undefined || isNum(v.stuckMax)) &&
         (v.principal === undefined || isStrOrNull(v.principal))
       );
     case 'enlisted':
@@ -161,7 +189,9 @@ export function isTxCommand(v: unknown): v is TxCommand {
     case 'acknowledged':
       return hasTx(v) && isStr(v.participant);
     case 'completed':
-      return hasTx(v) && isNum(v.completedAt) && (v.acknowledged === undefined || (Array.isArray(v.acknowledged) && v.acknowledged.every(isStr)));
+      return hasTx(v) && isNum(v.completedAt) && isOptionalNames(v.acknowledged) && isOptionalNames(v.abandoned);
+    case 'forceFinished':
+      return hasTx(v) && (v.outcome === null || v.outcome === 'committed' || v.outcome === 'aborted') && isStrOrNull(v.principal) && isNum(v.at);
     case 'gc':
       return isNum(v.now) && isNum(v.retainFinishedMs) && isNum(v.retainFinishedMax);
     default:

@@ -9,8 +9,29 @@ import { parseAllowlist } from './participant-url-policy.js';
 export interface TxConfig {
   /** Participants per transaction (create and enlist). */
   readonly maxParticipants: number;
-  /** Transactions not yet finished (committed/aborted); new creates get TOO_MANY_PENDING beyond it. */
+  /**
+   * Transactions whose outcome is still open (active, preparing); new creates
+   * get TOO_MANY_PENDING beyond it. Each of them is decided by its deadline
+   * at the latest, so this bounds creates per maxTimeoutMs.
+   */
   readonly maxActiveTransactions: number;
+  /**
+   * Transactions whose outcome is fixed but which have not finished
+   * (precommitted, committing, aborting: a participant has not acknowledged
+   * yet). Normally one is there for milliseconds; it stays while a participant
+   * is unreachable. Counted apart from maxActiveTransactions, so that work
+   * stuck in phase 2 does not refuse new work until this many pile up (then
+   * TOO_MANY_PENDING, naming this setting). A bound on memory, not a rate.
+   */
+  readonly maxStuckTransactions: number;
+  /**
+   * Presumed abort: an abort not acknowledged this long after the decision by
+   * a participant that never voted commit is given up (abandon.ts). Long
+   * enough for a participant's restart or a rolling deploy (so a healthy one
+   * still hears its abort directly), short enough that a URL leading nowhere
+   * frees its slot in maxStuckTransactions within minutes.
+   */
+  readonly abandonAfterMs: number;
   /** Bytes of one participant's JSON payload. */
   readonly maxPayloadBytes: number;
   /** Bytes of one request body on the transaction routes (413 BODY_TOO_LARGE beyond it). */
@@ -81,6 +102,8 @@ export interface TxConfig {
 export const txConfigDefaults: TxConfig = {
   maxParticipants: 16,
   maxActiveTransactions: 10_000,
+  maxStuckTransactions: 50_000,
+  abandonAfterMs: 5 * 60 * 1000,
   maxPayloadBytes: 64 * 1024,
   maxBodyBytes: 1024 * 1024,
   maxNameLength: 128,
@@ -117,6 +140,8 @@ type NumericKey = { [K in keyof TxConfig]: TxConfig[K] extends number ? K : neve
 const RANGES: Record<NumericKey, readonly [number, number]> = {
   maxParticipants: [1, 1024],
   maxActiveTransactions: [1, 1_000_000],
+  maxStuckTransactions: [1, 1_000_000],
+  abandonAfterMs: [1, 7 * 24 * 60 * 60 * 1000],
   maxPayloadBytes: [0, 16 * 1024 * 1024],
   maxBodyBytes: [1024, 64 * 1024 * 1024],
   maxNameLength: [1, 1024],

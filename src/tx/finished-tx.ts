@@ -2,7 +2,8 @@
 // idempotent replay, list() and retention read, in about a sixth of the memory
 // of a live TxRecord. A node retains up to retainFinishedMax (100,000) of
 // these, so every field counts: no payloads (sent in prepare only), no
-// per-participant objects (every participant acknowledged, nothing failing),
+// per-participant objects (every participant acknowledged, nothing failing or
+// abandoned: a record with one stays a full TxRecord),
 // names, URLs, decision reasons and whole participant lists shared between
 // transactions, state/decision/protocol in one small integer, and times but
 // createdAt as small offsets (a timestamp field costs a 16-byte heap number).
@@ -66,6 +67,7 @@ export class FinishedTx {
         acknowledged: true,
         lastError: null,
         failingSince: null,
+        abandoned: null,
       });
     }
     return {
@@ -110,7 +112,7 @@ export function compactFinished(tx: TxRecord, intern: FinishedInterners): Finish
   const parts = new Array<string | Vote | null>(tx.participants.length * 3);
   let i = 0;
   for (const p of tx.participants) {
-    if (!p.acknowledged || p.lastError !== null || p.failingSince !== null) return null;
+    if (!p.acknowledged || p.lastError !== null || p.failingSince !== null || p.abandoned !== null) return null;
     parts[i++] = intern.str(p.name);
     parts[i++] = intern.str(p.url);
     parts[i++] = voteConstant(p.vote);

@@ -23,6 +23,8 @@ export interface TxMetrics {
   callFailed(kind: CallKind): void;
   /** A participant answered a call with the other outcome (it decided on its own against the protocol). */
   protocolViolation(kind: Phase2Kind): void;
+  /** Participants given up under presumed abort (abandon.ts). */
+  abandoned(count: number): void;
   /** A request to a participant: one call, or a batch of `calls`. */
   participantRequest(shape: 'single' | 'batch', calls: number): void;
   /** One call to a participant and how long it took, answered or not. */
@@ -97,6 +99,13 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
     for (const call of PHASE2_KINDS) c.inc({ call }, 0);
     return c;
   });
+  const abandoned = getOrCreate(registry, 'ratify_tx_participants_abandoned_total', () =>
+    new Counter({
+      name: 'ratify_tx_participants_abandoned_total',
+      help: 'Participants that never voted commit and did not acknowledge an abort within abandonAfterMs: given up (presumed abort)',
+      registers: [registry],
+    }),
+  );
   collectedGauge(registry, 'ratify_tx_in_flight', 'Transactions not yet committed or aborted', sources.inFlight);
   // From the table, not from this leader's own failure counts: a new leader reports
   // the participants its predecessor found failing from its first scrape on.
@@ -112,6 +121,7 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
     decision: (d) => decisions.inc({ decision: d }),
     callFailed: (kind) => failures.inc({ call: kind }),
     protocolViolation: (kind) => violations.inc({ call: kind }),
+    abandoned: (count) => abandoned.inc(count),
     participantRequest: (shape, calls) => {
       requests.inc({ shape });
       if (shape === 'batch') batchedCalls.inc(calls);

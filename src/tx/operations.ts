@@ -78,8 +78,15 @@ export class TxOperations {
     const requestHash = idempotencyKey === null ? null : hashRequest(input, participants);
     const replay = idempotencyKey === null ? null : sm.findByIdempotencyKey(idempotencyKey, caller.principal);
     if (replay !== null) return this.afterCreate(checkReplay(replay, requestHash), commit, caller);
-    if (sm.activeCount() >= config.maxActiveTransactions) {
-      throw new RatifyError('TOO_MANY_PENDING', `active transactions (${sm.activeCount()}) reached maxActiveTransactions (${config.maxActiveTransactions})`);
+    // apply() repeats both checks (quotaRefusal), counting what it counts.
+    if (sm.undecidedCount() >= config.maxActiveTransactions) {
+      throw new RatifyError('TOO_MANY_PENDING', `active transactions (${sm.undecidedCount()}, not yet decided) reached maxActiveTransactions (${config.maxActiveTransactions})`);
+    }
+    if (sm.finishingCount() >= config.maxStuckTransactions) {
+      throw new RatifyError(
+        'TOO_MANY_PENDING',
+        `decided but unfinished transactions (${sm.finishingCount()}) reached maxStuckTransactions (${config.maxStuckTransactions}); see GET /v1/admin/stuck-transactions`,
+      );
     }
     const createdAt = now();
     const result = unwrap(
@@ -94,6 +101,7 @@ export class TxOperations {
         requestHash,
         commitRequested: commit,
         activeMax: config.maxActiveTransactions,
+        stuckMax: config.maxStuckTransactions,
         principal: caller.principal,
       }),
     );

@@ -18,7 +18,9 @@
 //   precommit as already committed settles it at once.
 // - committing/aborting: deliver the decision to every participant not yet
 //   acknowledged, forever (a refusal naming the other outcome is a violation,
-//   retried like any failure), then complete.
+//   retried like any failure), then complete. Except under presumed abort: an
+//   abort to a participant that never voted commit is given up abandonAfterMs
+//   after the decision, and the completion names it abandoned (abandon.ts).
 import { assertNever } from '../raft/types.js';
 import type { TxCommand, VoteEntry } from './commands.js';
 import type { DeliverResult, PrepareResult } from './participant-client.js';
@@ -85,9 +87,15 @@ export function conclusionCommand(txId: string, conclusion: Conclusion, nowMs: n
   return { type: 'decided', txId, decision: conclusion.decision, votes: conclusion.votes, decidedAt: nowMs, reason: conclusion.reason };
 }
 
-/** The entry that ends phase 2 once `acknowledged` (every participant not acknowledged before) did. */
-export function completionCommand(txId: string, acknowledged: readonly string[], nowMs: number): TxCommand {
-  return { type: 'completed', txId, completedAt: nowMs, acknowledged };
+/**
+ * The entry that ends phase 2 once `acknowledged` (every participant not
+ * acknowledged before, but the `abandoned` ones) did. `abandoned`: given up
+ * under presumed abort (abandon.ts); left out when empty, so the common entry
+ * stays as it was.
+ */
+export function completionCommand(txId: string, acknowledged: readonly string[], nowMs: number, abandoned: readonly string[] = []): TxCommand {
+  if (abandoned.length === 0) return { type: 'completed', txId, completedAt: nowMs, acknowledged };
+  return { type: 'completed', txId, completedAt: nowMs, acknowledged, abandoned };
 }
 
 // ---- prepare ----------------------------------------------------------------

@@ -36,6 +36,7 @@ import {
   type PrecommitAnswer,
 } from './protocol-rules.js';
 import { isFinished } from './transitions.js';
+import { abandonAtMs, mayAbandon } from './abandon.js';
 import type { ParticipantRecord, TxRecord, TxStateMachine } from './types.js';
 
 export interface RunDeps {
@@ -241,12 +242,14 @@ async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', n
   // The completion entry marks every acknowledgement; a slow phase 2 also replicates them as they come,
   // so the view (and a next leader, which then calls only the others again) sees who is done.
   const recorder = new DeferredRecorder<string>(ctx.deps.config.progressRecordDelayMs, pending.length, (name) => recordAck(ctx, tx.id, name));
-  let settled: Array<PromiseSettledResult<void>>;
+  let settled: Array<PromiseSettledResult<Delivery>>;
   try {
     // allSettled, not all: a failure must not leave sibling deliveries running into the next round.
     settled = await Promise.allSettled(
       pending.map(async (p) => {
-        if (await deliverUntilAck(ctx, tx, p, kind, () => recorder.hurry())) recorder.add(p.name);
+        const delivery = await deliverUntilAck(ctx, tx, p, kind, () => recorder.hurry());
+        if (delivery === 'ack') recorder.add(p.name);
+        return delivery;
       }),
     );
   } finally {
@@ -254,10 +257,16 @@ async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', n
   }
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
-  // deliverUntilAck gives up only when the term ends: past this point every pending participant acknowledged.
-  if (ctx.signal.aborted) return;
-  const acknowledged = pending.map((p) => p.name);
-  unwrap(await propose(ctx, completionCommand(tx.id, acknowledged, ctx.deps.now())));
+  // deliverUntilAck stops otherwise only when the term ends or the transaction finished elsewhere (force-finish).
+  const outcomes = settled.map((s) => (s.status === 'fulfilled' ? s.value : 'stopped'));
+  if (ctx.signal.aborted || outcomes.includes('stopped')) return;
+  const acknowledged = pending.filter((_, i) => outcomes[i] === 'ack').map((p) => p.name);
+  const abandoned = pending.filter((_, i) => outcomes[i] === 'abandoned').map((p) => p.name);
+  unwrap(await propose(ctx, completionCommand(tx.id, acknowledged, ctx.deps.now(), abandoned)));
+  if (abandoned.length > 0) {
+    ctx.deps.metrics.abandoned(abandoned.length);
+    ctx.deps.logger.warn({ txId: tx.id, abandoned, abandonAfterMs: ctx.deps.config.abandonAfterMs }, 'abort not acknowledged in time by participants that never voted commit: abandoned (presumed abort)');
+  }
 }
 
 function recordAck(ctx: RunContext, txId: string, participant: string): void {
@@ -266,19 +275,30 @@ function recordAck(ctx: RunContext, txId: string, participant: string): void {
   });
 }
 
-/** Retries forever (rate-bounded by backoff) until a 2xx; false only when the term ends. */
-async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort', onFailure: () => void): Promise<boolean> {
-  const { client, config, random } = ctx.deps;
+/** How one participant's phase 2 ended. */
+type Delivery = 'ack' | 'abandoned' | 'stopped';
+
+/**
+ * Retries (rate-bounded by backoff) until a 2xx: forever for a commit, and for
+ * an abort to a participant that voted commit. An abort to one that did not is
+ * given up at abandonAtMs (abandon.ts). 'stopped' when the term ends or the
+ * transaction finished without this run (force-finish).
+ */
+async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort', onFailure: () => void): Promise<Delivery> {
+  const { client, config, random, now } = ctx.deps;
+  const giveUpAt = mayAbandon(tx, p) ? abandonAtMs(tx, config.abandonAfterMs) : null;
   let violationSeen = false;
   for (let attempt = 0; !ctx.signal.aborted; attempt++) {
+    if (giveUpAt !== null && now() >= giveUpAt) return 'abandoned';
+    if (attempt > 0 && !stillUnfinished(ctx, tx.id)) return 'stopped';
     const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
     const result = await client.deliver(kind, request, { timeoutMs: config.phase2CallTimeoutMs, signal: ctx.signal });
     const answer = answerOf(kind, result);
     if (answer.kind === 'ack') {
       ctx.failing.succeeded(failingKey(tx, p));
-      return true;
+      return 'ack';
     }
-    if (ctx.signal.aborted) return false;
+    if (ctx.signal.aborted) return 'stopped';
     onFailure();
     if (answer.kind === 'violation') {
       // Retrying is all that is left; the view's lastError, the metric and the log line say why it never ends.
@@ -288,9 +308,16 @@ async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantReco
     } else {
       callFailed(ctx, tx, p, kind, answer.error);
     }
-    await retryAfter(ctx, tx, p, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), ctx.signal);
+    const backoff = backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random);
+    // Never sleep past the bound: the participant is given up on time, not a backoff later.
+    await retryAfter(ctx, tx, p, giveUpAt === null ? backoff : Math.max(0, Math.min(backoff, giveUpAt - now())), ctx.signal);
   }
-  return false;
+  return 'stopped';
+}
+
+function stillUnfinished(ctx: RunContext, txId: string): boolean {
+  const state = ctx.deps.sm.get(txId)?.state;
+  return state !== undefined && !isFinished(state);
 }
 
 /**

@@ -14,12 +14,16 @@ import type { ReplicatedLog } from '../node/replicated-log.js';
 import type { TxConfig } from './config.js';
 import type { Caller, CreateInput, ParticipantInput, TxOperations } from './operations.js';
 import { txSchemas } from './schemas.js';
+import type { StuckOperations } from './stuck-operations.js';
+import { registerStuckRoutes } from './stuck-routes.js';
 import type { TxRecord, TxState } from './types.js';
 import type { ParticipantAttempt } from './participant-attempts.js';
 import { toView as recordView } from './views.js';
 
 export interface RoutesDeps {
   readonly ops: TxOperations;
+  /** The admin routes for stuck transactions (stuck-routes.ts). */
+  readonly stuck: StuckOperations;
   readonly log: ReplicatedLog;
   readonly config: TxConfig;
   /** The term whose leadership the driver has taken up, or null. */
@@ -102,6 +106,8 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOpt
       const page = await ops.list({ ...(state && { state }), ...(limit && { limit }), ...(cursor && { cursor }) }, caller(req));
       return { transactions: page.transactions.map(toView), nextCursor: page.nextCursor };
     });
+
+    registerStuckRoutes(app, { stuck: deps.stuck, config, onLeader });
   };
 }
 

@@ -2,7 +2,7 @@
 // response schema per status so replies carry the view and nothing internal.
 import { errorResponses } from '../http/schemas.js';
 import type { TxConfig } from './config.js';
-import { TX_STATES } from './types.js';
+import { ABANDON_REASONS, TX_STATES } from './types.js';
 import { DECISION_REASON_CODES } from './decision-reason.js';
 
 /**
@@ -15,7 +15,7 @@ import { DECISION_REASON_CODES } from './decision-reason.js';
  */
 export const TX_ID_LENGTH_MAX = 64;
 
-const viewSchema = {
+export const viewSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -37,6 +37,7 @@ const viewSchema = {
           attempts: { type: 'integer' },
           lastAttemptAt: { type: 'string' },
           nextRetryAt: { type: 'string' },
+          abandoned: { type: 'string', enum: ABANDON_REASONS },
         },
         required: ['name', 'url', 'vote', 'acknowledged'],
       },

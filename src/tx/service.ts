@@ -10,6 +10,7 @@ import { TxOperations } from './operations.js';
 import { createHttpParticipantClient, type ParticipantClient } from './participant-client.js';
 import { ParticipantUrlPolicy, type HostPort } from './participant-url-policy.js';
 import { createTxRoutes } from './routes.js';
+import { StuckOperations } from './stuck-operations.js';
 import type { TxService, TxStateMachine } from './types.js';
 import { TxWaiters } from './waiters.js';
 import { instrumentParticipantClient } from './instrumented-client.js';
@@ -69,10 +70,12 @@ export function createTxService(opts: TxServiceOptions): TxService {
   const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random, attempts });
   const waiters = new TxWaiters(sm);
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now, urlPolicy });
+  const stuck = new StuckOperations({ log, sm, config, driver, logger, now });
   let stopped = false;
   return {
     plugin: createTxRoutes({
       ops,
+      stuck,
       log,
       config,
       leadingTerm: () => driver.leadingTerm(),

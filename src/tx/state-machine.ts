@@ -11,15 +11,11 @@ import { RatifyError, type ErrorCode } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { decodeCommand, type TxCommand, type VoteEntry } from './commands.js';
 import type { TxConfig } from './config.js';
-import {
-  assertTransition,
-  canTransition,
-  finishedState,
-  isFinished,
-  phase2State,
-} from './transitions.js';
+import { assertTransition, canTransition, finishedState, isFinished, phase2State } from './transitions.js';
 import { ownString } from './finished-tx.js';
 import { countByState, oldestUnfinishedCreatedAt, type TableStats } from './table-stats.js';
+import { FORCE_FINISH_REASON, planForceFinish } from './force-finish.js';
+import { mayAbandon } from './abandon.js';
 import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
 import { TX_STATES, type ApplyResult, type TransitionListener, type TxListFilter, type TxListPage, type TxRecord, type TxStateMachine } from './types.js';
 
@@ -74,6 +70,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
         return this.acknowledged(cmd);
       case 'completed':
         return this.completed(cmd);
+      case 'forceFinished':
+        return this.forceFinished(cmd);
       case 'gc':
         return this.gc(cmd);
       default:
@@ -94,9 +92,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     }
     const same = this.lookup(cmd.txId);
     if (same !== null) return ok(same, true);
-    if (this.table.unfinished.size >= cmd.activeMax) {
-      return reject('TOO_MANY_PENDING', `active transactions (${this.table.unfinished.size}) reached maxActiveTransactions (${cmd.activeMax})`);
-    }
+    const refusal = this.quotaRefusal(cmd);
+    if (refusal !== null) return reject('TOO_MANY_PENDING', refusal);
     const names = new Set(cmd.participants.map((p) => p.name));
     if (names.size !== cmd.participants.length) return reject('VALIDATION_FAILED', 'participant names must be unique');
     const tx: TxRecord = {
@@ -104,7 +101,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       seq: index,
       state: cmd.commitRequested ? 'preparing' : 'active',
       protocol: cmd.protocol,
-      participants: cmd.participants.map((p) => ({ name: p.name, url: p.url, payload: p.payload, vote: null, acknowledged: false, lastError: null, failingSince: null })),
+      participants: cmd.participants.map((p) => ({ name: p.name, url: p.url, payload: p.payload, vote: null, acknowledged: false, lastError: null, failingSince: null, abandoned: null })),
       createdAt: cmd.createdAt,
       deadlineAt: cmd.deadlineAt,
       decision: null,
@@ -135,7 +132,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     if (tx.participants.length >= cmd.participantsMax) {
       return reject('TOO_MANY_PARTICIPANTS', `participants (${tx.participants.length + 1}) would exceed maxParticipants (${cmd.participantsMax})`, tx);
     }
-    tx.participants.push({ ...participant, vote: null, acknowledged: false, lastError: null, failingSince: null });
+    tx.participants.push({ ...participant, vote: null, acknowledged: false, lastError: null, failingSince: null, abandoned: null });
     return ok(tx);
   }
 
@@ -235,22 +232,83 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
     if (isFinished(tx.state)) return ok(tx, true);
     const named = cmd.acknowledged ?? [];
-    const stranger = named.find((name) => !tx.participants.some((p) => p.name === name));
+    const abandoned = cmd.abandoned ?? [];
+    const stranger = [...named, ...abandoned].find((name) => !tx.participants.some((p) => p.name === name));
     if (stranger !== undefined) return reject('INTERNAL', `transaction ${tx.id} has no participant ${stranger}`, tx);
     // Checked before anything changes, so a refused entry leaves the record as it was.
-    if (tx.decision === null || !tx.participants.every((p) => p.acknowledged || named.includes(p.name))) {
+    if (tx.decision === null || !tx.participants.every((p) => p.acknowledged || named.includes(p.name) || abandoned.includes(p.name))) {
       return reject('INTERNAL', `transaction ${tx.id} cannot complete before every participant acknowledged the decision`, tx);
     }
+    // Presumed abort only: a participant that voted commit holds locks and hears the decision until it acknowledges (abandon.ts).
+    const refused = tx.participants.find((p) => abandoned.includes(p.name) && !mayAbandon(tx, p));
+    if (refused !== undefined) return reject('INTERNAL', `transaction ${tx.id} cannot abandon participant ${refused.name}: ${tx.decision} decided, vote ${String(refused.vote)}`, tx);
     for (const p of tx.participants) {
-      if (!named.includes(p.name)) continue;
-      p.acknowledged = true;
-      p.lastError = null;
-      p.failingSince = null;
+      if (named.includes(p.name)) {
+        p.acknowledged = true;
+        p.lastError = null;
+        p.failingSince = null;
+      } else if (abandoned.includes(p.name)) {
+        // lastError stays: the view says what the last delivery met.
+        p.abandoned = 'presumed-abort';
+        p.failingSince = null;
+      }
     }
-    this.move(tx, finishedState(tx.decision));
-    tx.completedAt = cmd.completedAt;
-    this.table.markFinished(tx);
+    this.finish(tx, finishedState(tx.decision), cmd.completedAt);
     return ok(tx);
+  }
+
+  private forceFinished(cmd: Cmd<'forceFinished'>): ApplyResult {
+    const tx = this.lookup(cmd.txId);
+    if (tx === null) return reject('TX_NOT_FOUND', `transaction ${cmd.txId} not found`);
+    const plan = planForceFinish(tx, cmd.outcome);
+    switch (plan.kind) {
+      case 'done':
+        return ok(tx, true);
+      case 'conflict':
+        return reject('OUTCOME_CONFLICT', plan.message, tx);
+      case 'finish':
+        break;
+      default:
+        return assertNever(plan);
+    }
+    if (tx.decision === null) {
+      // Open (active, preparing): decided abort first. Precommitted: the outcome was fixed as commit there.
+      const decision = plan.outcome === 'committed' ? 'commit' : 'abort';
+      tx.decision = decision;
+      tx.decisionReason = decision === 'abort' ? FORCE_FINISH_REASON : 'force-finished by an operator while precommitted (3PC: the outcome was commit)';
+      tx.decidedAt ??= cmd.at;
+      // Nobody heard prepare of a transaction still active: nobody to abandon (as in decided()).
+      if (tx.state === 'active') for (const p of tx.participants) p.acknowledged = true;
+      this.move(tx, phase2State(decision));
+    }
+    for (const p of tx.participants) {
+      p.payload = null;
+      p.failingSince = null;
+      if (!p.acknowledged) p.abandoned = 'force-finish';
+    }
+    this.finish(tx, plan.outcome === 'committed' ? 'committed' : 'aborted', cmd.at);
+    return ok(tx);
+  }
+
+  private finish(tx: TxRecord, state: TxRecord['state'], completedAt: number): void {
+    this.move(tx, state);
+    tx.completedAt = completedAt;
+    this.table.markFinished(tx);
+  }
+
+  /** Why a create is refused by the quotas, or null. */
+  private quotaRefusal(cmd: Cmd<'created'>): string | null {
+    const { unfinished, finishing } = this.table;
+    // An entry from before maxStuckTransactions: the old rule, so replaying an old log gives the same table.
+    if (cmd.stuckMax === undefined) {
+      return unfinished.size >= cmd.activeMax ? `active transactions (${unfinished.size}) reached maxActiveTransactions (${cmd.activeMax})` : null;
+    }
+    const undecided = unfinished.size - finishing.size;
+    if (undecided >= cmd.activeMax) return `active transactions (${undecided}, not yet decided) reached maxActiveTransactions (${cmd.activeMax})`;
+    if (finishing.size >= cmd.stuckMax) {
+      return `decided but unfinished transactions (${finishing.size}) reached maxStuckTransactions (${cmd.stuckMax}); see GET /v1/admin/stuck-transactions`;
+    }
+    return null;
   }
 
   private gc(cmd: Cmd<'gc'>): ApplyResult {
@@ -289,6 +347,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     assertTransition(tx.state, to);
     const from = tx.state;
     tx.state = to;
+    this.table.noteState(tx);
     for (const listener of this.transitionListeners) {
       try {
         listener(tx, from);
@@ -368,6 +427,15 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   activeCount(): number {
     return this.table.unfinished.size;
   }
+
+  undecidedCount(): number {
+    return this.table.unfinished.size - this.table.finishing.size;
+  }
+
+  finishingCount(): number {
+    return this.table.finishing.size;
+  }
+
 
   failingParticipantCount(): number {
     // Linear in the unfinished transactions; read on a metrics scrape, not per entry.

@@ -1,12 +1,14 @@
-// The table's snapshot, version 4: what every node holds in memory (the
+// The table's snapshot, version 5: what every node holds in memory (the
 // latest snapshot, to send to lagging followers), writes to disk every
 // snapshotThresholdEntries entries and reads back on restart or InstallSnapshot.
 //
-//   {version: 4, strings: [...], txs: [row...], finishedOrder: [delta...]}
+//   {version: 5, strings: [...], txs: [row...], finishedOrder: [delta...]}
 //
-// Version 4 is version 3 with one more field per row, the principal that
-// created the transaction (a `strings` index, or nil). Version 3 is still read
-// (its rows have no principal: null).
+// Version 5 is version 4 with one more value per participant, why the
+// coordinator abandoned it (0 presumed-abort, 1 force-finish, or nil). Version
+// 4 is version 3 with one more field per row, the principal that created the
+// transaction (a `strings` index, or nil). Versions 3 and 4 are still read
+// (no principal in 3: null; no abandoned participant in either: null).
 //
 // Version 2 wrote every field of every row in full (~210 bytes per finished
 // transaction). Here what repeats is written once or as a small integer:
@@ -18,23 +20,26 @@
 //
 // A row: [id, seq, state, protocol, participants, createdAt, deadlineAt,
 // decision, decisionReason, decidedAt, completedAt, idempotencyKey,
-// requestHash, principal], participants flattened to 7 values each (name, url, payload,
-// vote, acknowledged, lastError, failingSince). A time is an integer offset,
+// requestHash, principal], participants flattened to 8 values each (name, url, payload,
+// vote, acknowledged, lastError, failingSince, abandoned; 7 before version 5). A time is an integer offset,
 // or [the time itself] when no int32 offset gives it back exactly.
 import { RatifyError } from '../errors.js';
 import type { FinishedTx } from './finished-tx.js';
 import { MsgpackReader } from './msgpack-reader.js';
 import { packExact, type MsgpackSink } from './msgpack-writer.js';
-import { TX_STATES, type Decision, type ParticipantRecord, type Protocol, type TxRecord, type Vote } from './types.js';
+import { TX_STATES, type AbandonReason, type Decision, type ParticipantRecord, type Protocol, type TxRecord, type Vote } from './types.js';
 
-export const SNAPSHOT_VERSION = 4;
+export const SNAPSHOT_VERSION = 5;
 /** The version before principals, still read. */
 const SNAPSHOT_VERSION_3 = 3;
 /** Fields of a row, by version. */
-const ROW_FIELDS = { 3: 13, 4: 14 } as const;
+const ROW_FIELDS = { 3: 13, 4: 14, 5: 14 } as const;
 type ReadableVersion = keyof typeof ROW_FIELDS;
-/** Values per participant in a row. */
+/** Values per participant in a row, by version. */
+const PARTICIPANT_VALUES = { 3: 7, 4: 7, 5: 8 } as const;
+/** Values per participant through version 4 (and in version 2's rows, tx-table.ts). */
 export const PARTICIPANT_FIELDS = 7;
+const ABANDON_CODES: readonly AbandonReason[] = ['presumed-abort', 'force-finish'];
 const OFFSET_MIN = -(2 ** 31);
 const OFFSET_MAX = 2 ** 31 - 1;
 const STATE_CODES = new Map(TX_STATES.map((s, i) => [s, i]));
@@ -78,7 +83,7 @@ export function encodeTableSnapshot(src: SnapshotSource): Uint8Array {
   });
 }
 
-/** True when `data` starts like a version 3 or 4 snapshot (anything else is left to the older readers). */
+/** True when `data` starts like a version 3, 4 or 5 snapshot (anything else is left to the older readers). */
 export function isCurrentSnapshot(data: Uint8Array): boolean {
   try {
     const r = new MsgpackReader(data);
@@ -89,15 +94,15 @@ export function isCurrentSnapshot(data: Uint8Array): boolean {
 }
 
 function isReadableVersion(v: number): v is ReadableVersion {
-  return v === SNAPSHOT_VERSION || v === SNAPSHOT_VERSION_3;
+  return v === SNAPSHOT_VERSION || v === 4 || v === SNAPSHOT_VERSION_3;
 }
 
 export function decodeTableSnapshot(data: Uint8Array, target: SnapshotTarget): void {
   const r = new MsgpackReader(data);
-  if (r.map() !== 4) corrupt('not a version 3 or 4 snapshot');
+  if (r.map() !== 4) corrupt('not a version 3, 4 or 5 snapshot');
   expectKey(r, 'version');
   const version = r.num();
-  if (!isReadableVersion(version)) corrupt('not a version 3 or 4 snapshot');
+  if (!isReadableVersion(version)) corrupt('not a version 3, 4 or 5 snapshot');
   expectKey(r, 'strings');
   const strings: string[] = [];
   for (let n = r.array(); n > 0; n--) strings.push(r.str());
@@ -163,7 +168,7 @@ function writeRow(w: MsgpackSink, row: Row, strings: Map<string, number>, prev: 
 }
 
 function writeParticipants(w: MsgpackSink, participants: readonly ParticipantRecord[], strings: Map<string, number>): void {
-  w.array(participants.length * PARTICIPANT_FIELDS);
+  w.array(participants.length * PARTICIPANT_VALUES[SNAPSHOT_VERSION]);
   for (const p of participants) {
     w.num(ref(strings, p.name));
     w.num(ref(strings, p.url));
@@ -173,18 +178,21 @@ function writeParticipants(w: MsgpackSink, participants: readonly ParticipantRec
     strOrNil(w, p.lastError);
     if (p.failingSince === null) w.nil();
     else w.num(p.failingSince);
+    if (p.abandoned === null) w.nil();
+    else w.num(ABANDON_CODES.indexOf(p.abandoned));
   }
 }
 
 /** What toRecord() would yield: no payload, acknowledged, nothing failing. Both forms of a row write the same bytes. */
 function writeFinishedParticipants(w: MsgpackSink, parts: FinishedTx['parts'], strings: Map<string, number>): void {
-  w.array((parts.length / 3) * PARTICIPANT_FIELDS);
+  w.array((parts.length / 3) * PARTICIPANT_VALUES[SNAPSHOT_VERSION]);
   for (let i = 0; i < parts.length; i += 3) {
     w.num(ref(strings, parts[i] as string));
     w.num(ref(strings, parts[i + 1] as string));
     w.nil();
     writeCode(w, (parts[i + 2] ?? null) as Vote | null);
     w.bool(true);
+    w.nil();
     w.nil();
     w.nil();
   }
@@ -232,7 +240,7 @@ function readRow(r: MsgpackReader, strings: readonly string[], prev: { seq: numb
   prev.seq = seq;
   const state = TX_STATES[r.num()] ?? corrupt(`transaction ${id} has an unknown state`);
   const protocol = readProtocol(r);
-  const participants = readParticipants(r, strings);
+  const participants = readParticipants(r, strings, PARTICIPANT_VALUES[version]);
   const createdAt = readTime(r, prev.createdAt);
   prev.createdAt = createdAt;
   const deadlineAt = readTime(r, createdAt);
@@ -246,11 +254,11 @@ function readRow(r: MsgpackReader, strings: readonly string[], prev: { seq: numb
   return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash, principal };
 }
 
-function readParticipants(r: MsgpackReader, strings: readonly string[]): ParticipantRecord[] {
+function readParticipants(r: MsgpackReader, strings: readonly string[], each: number): ParticipantRecord[] {
   const values = r.array();
-  if (values % PARTICIPANT_FIELDS !== 0) corrupt(`a participant list of ${values} values`);
+  if (values % each !== 0) corrupt(`a participant list of ${values} values`);
   const participants: ParticipantRecord[] = [];
-  for (let i = 0; i < values; i += PARTICIPANT_FIELDS) {
+  for (let i = 0; i < values; i += each) {
     const name = readRef(r, strings);
     const url = readRef(r, strings);
     const payload = r.value();
@@ -258,9 +266,15 @@ function readParticipants(r: MsgpackReader, strings: readonly string[]): Partici
     const acknowledged = r.bool();
     const lastError = r.strOrNull();
     const failingSince = r.nil() ? null : r.num();
-    participants.push({ name, url, payload, vote, acknowledged, lastError, failingSince });
+    const abandoned = each === PARTICIPANT_FIELDS || r.nil() ? null : readAbandoned(r);
+    participants.push({ name, url, payload, vote, acknowledged, lastError, failingSince, abandoned });
   }
   return participants;
+}
+
+function readAbandoned(r: MsgpackReader): AbandonReason {
+  const code = r.num();
+  return ABANDON_CODES[code] ?? corrupt(`abandoned code ${code}`);
 }
 
 function readTime(r: MsgpackReader, base: number): number {

@@ -13,7 +13,7 @@ import { RatifyError } from '../errors.js';
 import { compactFinished, createFinishedInterners, FinishedTx, ownString } from './finished-tx.js';
 import { decodeTableSnapshot, encodeTableSnapshot, isCurrentSnapshot, PARTICIPANT_FIELDS, type Row, type SnapshotTarget } from './table-snapshot.js';
 import { isFinished } from './transitions.js';
-import { TX_STATES, type ParticipantRecord, type TxRecord } from './types.js';
+import { ABANDON_REASONS, TX_STATES, type AbandonReason, type ParticipantRecord, type TxRecord } from './types.js';
 
 export type { Row } from './table-snapshot.js';
 
@@ -31,6 +31,13 @@ export class TxTable {
   readonly byKey = new Map<string, string>();
   /** Ids of transactions not finished, in creation order. */
   readonly unfinished = new Set<string>();
+  /**
+   * Ids of unfinished transactions whose outcome is fixed (precommitted,
+   * committing, aborting): what maxStuckTransactions bounds. Invariant: a
+   * subset of `unfinished`; the rest of `unfinished` is what
+   * maxActiveTransactions bounds.
+   */
+  readonly finishing = new Set<string>();
   /**
    * Ids of finished transactions in completion order (retention removes from
    * the front). A Set, not a Map to completedAt: the row has it, and a
@@ -81,11 +88,19 @@ export class TxTable {
     if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), tx.id);
     if (isFinished(tx.state)) this.finished.add(tx.id);
     else this.unfinished.add(tx.id);
+    this.noteState(tx);
+  }
+
+  /** Keeps `finishing` true to `tx`'s state; apply() calls it after every state change. */
+  noteState(tx: TxRecord): void {
+    if (isFinishing(tx.state)) this.finishing.add(tx.id);
+    else this.finishing.delete(tx.id);
   }
 
   /** `tx` (a row of this table) just reached committed or aborted, completedAt set. */
   markFinished(tx: TxRecord): void {
     this.unfinished.delete(tx.id);
+    this.finishing.delete(tx.id);
     this.finished.add(tx.id);
     // Same position in `rows`: Map.set on an existing key keeps the creation order.
     this.rows.set(tx.id, compactFinished(tx, this.intern) ?? tx);
@@ -96,6 +111,7 @@ export class TxTable {
     if (row === undefined) return;
     this.rows.delete(id);
     this.unfinished.delete(id);
+    this.finishing.delete(id);
     this.finished.delete(id);
     if (row.idempotencyKey === null) return;
     const key = keyIndex(row.principal, row.idempotencyKey);
@@ -106,6 +122,7 @@ export class TxTable {
     this.rows.clear();
     this.byKey.clear();
     this.unfinished.clear();
+    this.finishing.clear();
     this.finished.clear();
   }
 
@@ -137,6 +154,7 @@ export class TxTable {
         if (!isFinished(tx.state)) {
           this.rows.set(tx.id, tx);
           this.unfinished.add(tx.id);
+          this.noteState(tx);
           return;
         }
         if (tx.completedAt === null) corrupt(`snapshot holds finished transaction ${tx.id} without completedAt`);
@@ -155,6 +173,11 @@ export class TxTable {
     else decodeLegacy(data, target);
     if (this.finished.size + this.unfinished.size !== this.rows.size) corrupt('snapshot finishedOrder misses transactions');
   }
+}
+
+/** The outcome is fixed but not every participant has acknowledged it (or been abandoned). */
+export function isFinishing(state: TxRecord['state']): boolean {
+  return state === 'precommitted' || state === 'committing' || state === 'aborting';
 }
 
 /**
@@ -216,7 +239,7 @@ function decodeRow(raw: unknown): unknown {
   const participants: unknown[] = [];
   for (let i = 0; i < parts.length; i += PARTICIPANT_FIELDS) {
     const [name, url, payload, vote, acknowledged, lastError, failingSince] = parts.slice(i, i + PARTICIPANT_FIELDS);
-    participants.push({ name, url, payload, vote, acknowledged, lastError, failingSince });
+    participants.push({ name, url, payload, vote, acknowledged, lastError, failingSince, abandoned: null });
   }
   return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash, principal: null };
 }
@@ -244,11 +267,14 @@ const isNumOrNull = (v: unknown): boolean => v === null || typeof v === 'number'
 const isStrOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
 const isVoteOrNull = (v: unknown): boolean => v === null || v === 'commit' || v === 'abort';
 
-/** Version 1 snapshots written before participants carried failingSince lack the field: it means "not reported failing". No version before 4 has principals. */
+/** Version 1 snapshots written before participants carried failingSince lack the field: it means "not reported failing". No version before 4 has principals, none before 5 abandoned participants. */
 function upgradeRecord(tx: unknown): unknown {
   if (isObject(tx) && !('principal' in tx)) tx.principal = null;
   if (isObject(tx) && Array.isArray(tx.participants)) {
-    for (const p of tx.participants) if (isObject(p) && !('failingSince' in p)) p.failingSince = null;
+    for (const p of tx.participants) {
+      if (isObject(p) && !('failingSince' in p)) p.failingSince = null;
+      if (isObject(p) && !('abandoned' in p)) p.abandoned = null;
+    }
   }
   return tx;
 }
@@ -262,7 +288,8 @@ function isParticipantRecord(v: unknown): v is ParticipantRecord {
     isVoteOrNull(v.vote) &&
     typeof v.acknowledged === 'boolean' &&
     isStrOrNull(v.lastError) &&
-    isNumOrNull(v.failingSince)
+    isNumOrNull(v.failingSince) &&
+    (v.abandoned === null || ABANDON_REASONS.includes(v.abandoned as AbandonReason))
   );
 }
 

@@ -17,6 +17,15 @@ export type Vote = 'commit' | 'abort';
 export type Decision = 'commit' | 'abort';
 export type Outcome = 'committed' | 'aborted';
 
+/**
+ * Why the coordinator stopped delivering the decision to a participant that
+ * never acknowledged it: `presumed-abort`, it never voted commit and the abort
+ * went unacknowledged for abandonAfterMs (src/tx/abandon.ts); `force-finish`,
+ * an operator force-finished the transaction (src/tx/force-finish.ts).
+ */
+export type AbandonReason = 'presumed-abort' | 'force-finish';
+export const ABANDON_REASONS: readonly AbandonReason[] = ['presumed-abort', 'force-finish'];
+
 export interface ParticipantSpec {
   readonly name: string;
   readonly url: string;
@@ -43,6 +52,8 @@ export interface ParticipantRecord extends ParticipantSpec {
    * participant acknowledges or a new phase (the decision) begins.
    */
   failingSince: number | null;
+  /** Set (with the finishing entry) when the coordinator gave up delivering the decision to it; null otherwise. */
+  abandoned: AbandonReason | null;
 }
 
 /** One row of the replicated table. Mutated only by the state machine's apply(). */
@@ -87,6 +98,8 @@ export interface ParticipantView {
   lastAttemptAt?: string;
   /** ISO 8601: when the next call is due, while the leader waits to retry. */
   nextRetryAt?: string;
+  /** Present when the coordinator stopped delivering the decision to it (see AbandonReason). */
+  abandoned?: AbandonReason;
 }
 
 /** The API's transaction view, exactly as README "The transaction view" spells it. Timestamps are ISO 8601 strings. */
@@ -134,6 +147,10 @@ export interface TxStateMachine extends StateMachine {
   inFlight(): TxRecord[];
   /** Number of transactions not yet finished. */
   activeCount(): number;
+  /** Unfinished transactions whose outcome is still open (active, preparing): what maxActiveTransactions bounds. */
+  undecidedCount(): number;
+  /** Unfinished transactions whose outcome is fixed (precommitted, committing, aborting): what maxStuckTransactions bounds. */
+  finishingCount(): number;
   /** Participants of unfinished transactions reported failing and not yet acknowledged. */
   failingParticipantCount(): number;
   /** Cheap scan for the leader's sweeper: no copies of participants. */

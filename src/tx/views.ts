@@ -32,6 +32,7 @@ function participantView(p: TxRecord['participants'][number], attempt: Participa
   const pv: ParticipantView = { name: p.name, url: p.url, vote: p.vote, acknowledged: p.acknowledged };
   if (p.lastError !== null) pv.lastError = p.lastError;
   if (p.failingSince !== null) pv.failingSince = iso(p.failingSince);
+  if (p.abandoned !== null) pv.abandoned = p.abandoned;
   // Calls to a participant that has acknowledged are over: its attempts explain nothing any more.
   if (attempt !== undefined && !p.acknowledged) {
     pv.call = attempt.call;

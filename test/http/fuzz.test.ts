@@ -132,7 +132,7 @@ async function world(setup: Setup): Promise<World> {
   txCluster.addNode('n2', createTxStateMachine(config), 'http://127.0.0.1:7002');
   txCluster.interceptor = (data) => {
     const cmd = decodeCommand(data);
-    const byClient = cmd !== null && (cmd.type === 'created' || cmd.type === 'enlisted' || cmd.type === 'commitRequested' || (cmd.type === 'decided' && cmd.reason === 'abort requested by a client'));
+    const byClient = cmd !== null && (cmd.type === 'created' || cmd.type === 'enlisted' || cmd.type === 'commitRequested' || (cmd.type === 'decided' && cmd.reason === 'abort requested by a client') || cmd.type === 'forceFinished');
     if (byClient) counts.clientCommands++;
   };
   const service = createTxService({
@@ -209,6 +209,7 @@ function needOf(method: string, path: string): Need {
   const p = path.split('?')[0] ?? '';
   if (p.startsWith('/raft/v1/')) return method === 'POST' ? 'peer' : 'none';
   if (p.startsWith('/v1/cluster/')) return method === 'POST' || method === 'DELETE' ? 'admin' : 'none';
+  if (p.startsWith('/v1/admin/')) return method === 'POST' ? 'admin' : 'none';
   if (p.startsWith('/v1/transactions')) return method === 'POST' ? 'client' : 'none';
   if (p.startsWith('/v1/kv/')) return method === 'PUT' ? 'client' : 'none';
   return 'none';
@@ -301,6 +302,10 @@ const bodyFor = (path: string): fc.Arbitrary<unknown> => {
   if (p.endsWith('/participants')) return participantBody;
   if (p === '/v1/cluster/members') return fc.record({ id: fc.oneof(fc.constantFrom('n3', 'n4'), weirdString), url: fc.oneof(fc.constant('http://127.0.0.1:7009'), weirdString) }, { requiredKeys: [] });
   if (p === '/v1/cluster/leadership-transfer') return fc.record({ to: fc.oneof(fc.constantFrom('n1', 'n2'), weirdString) }, { requiredKeys: [] });
+  if (p.endsWith('/force-finish')) {
+    const confirm = fc.oneof({ weight: 3, arbitrary: fc.constant(TARGET) }, { weight: 1, arbitrary: weirdString });
+    return fc.record({ confirm, outcome: fc.oneof(fc.constantFrom('committed', 'aborted'), weirdString), extra: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] });
+  }
   if (p.startsWith('/v1/kv/')) return fc.record({ value: fc.oneof(fc.string(), fc.integer()) }, { requiredKeys: [] });
   if (p.startsWith('/raft/v1/')) return fc.oneof({ weight: 2, arbitrary: fc.constant(RAFT_ENVELOPE) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) });
   return fc.jsonValue({ maxDepth: 3 });
@@ -324,6 +329,14 @@ const path = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.oneof(fc.constantFrom('n1', 'n2', 'n9'), weirdString.map(encodeURIComponent)), fc.constantFrom('', '/promote')).map(([m, s]) => `/v1/cluster/members/${m}${s}`) },
   { weight: 1, arbitrary: fc.constantFrom('state=committed', 'limit=5', 'limit=-1', 'cursor=abc', 'state=x&limit=1e9', 'nope=1').map((q) => `/v1/transactions?${q}`) },
   { weight: 1, arbitrary: weirdString.map((k) => `/v1/kv/${encodeURIComponent(k) || 'k'}`) },
+  // One weight for both admin routes: more would thin out the writes the property's non-vacuity check counts.
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.constantFrom('', '?olderThanMs=0', '?limit=2', '?olderThanMs=-1', '?nope=1').map((q) => `/v1/admin/stuck-transactions${q}`),
+      id.map((i) => `/v1/admin/stuck-transactions/${i}/force-finish`),
+    ),
+  },
 );
 
 /** The methods a path's routes take: most requests use one, the rest any method. */
@@ -331,6 +344,7 @@ function naturalMethods(p: string): readonly string[] {
   if (p.startsWith('/v1/kv/')) return ['PUT', 'GET'];
   if (p.startsWith('/v1/cluster/members/')) return p.endsWith('/promote') ? ['POST'] : ['DELETE'];
   if (p === '/v1/transactions' || p.startsWith('/v1/transactions?')) return ['POST', 'GET'];
+  if (p.startsWith('/v1/admin/stuck-transactions') && !p.endsWith('/force-finish')) return ['GET'];
   if (/^\/v1\/transactions\/[^/]+$/.test(p) || ['/v1/cluster', '/healthz', '/readyz', '/metrics'].includes(p)) return ['GET'];
   return ['POST'];
 }
@@ -381,6 +395,8 @@ function toInject(r: Request, target: string): { options: InjectOptions; creds: 
   let payload: InjectOptions['payload'];
   if (Buffer.isBuffer(r.body) || typeof r.body === 'string') payload = r.structured && typeof r.body === 'string' ? JSON.stringify(r.body) : r.body;
   else if (r.body !== undefined) payload = JSON.stringify(r.body);
+  // A force-finish confirms the id it names: the target, when the body says TARGET.
+  if (typeof payload === 'string') payload = payload.split(TARGET).join(target);
   const holder = creds.authorization === 'none' || creds.authorization === 'garbage' || creds.authorization === 'basic' ? 'none' : creds.authorization;
   return {
     options: { method: r.method as 'GET', url: r.path.replace(TARGET, target), headers, ...(payload === undefined ? {} : { payload }) },

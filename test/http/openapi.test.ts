@@ -113,7 +113,15 @@ describe('GET /openapi.json', () => {
   it('marks the admin routes with the cluster-secret header, and only them; every operation has a tag', () => {
     expect(txDoc.components.securitySchemes['clusterSecret']).toEqual(expect.objectContaining({ type: 'apiKey', in: 'header', name: 'x-ratify-secret' }));
     const secured = Object.entries(txDoc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.security !== undefined).map(([m]) => `${m.toUpperCase()} ${path}`));
-    expect(secured.sort()).toEqual(['DELETE /v1/cluster/members/{id}', 'GET /v1/cluster/snapshot', 'POST /v1/cluster/leadership-transfer', 'POST /v1/cluster/members', 'POST /v1/cluster/members/{id}/promote']);
+    expect(secured.sort()).toEqual([
+      'DELETE /v1/cluster/members/{id}',
+      'GET /v1/admin/stuck-transactions',
+      'GET /v1/cluster/snapshot',
+      'POST /v1/admin/stuck-transactions/{id}/force-finish',
+      'POST /v1/cluster/leadership-transfer',
+      'POST /v1/cluster/members',
+      'POST /v1/cluster/members/{id}/promote',
+    ]);
     for (const ops of Object.values(txDoc.paths)) for (const op of Object.values(ops)) expect(op.tags?.length).toBe(1);
   });
 

@@ -156,7 +156,7 @@ function startStep(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, out:
       let run: Run;
       if (next.call === 'prepare') run = { k: 'prepare', votes: Array<VoteEntry | null>(n).fill(null), deadline };
       else if (next.call === 'precommit') run = { k: 'precommit', answers: Array(n).fill(null), deadline };
-      else run = { k: 'phase2', call: next.call, waiting: tx.participants.map((_, i) => targets.includes(i)) };
+      else run = { k: 'phase2', call: next.call, waiting: tx.participants.map((_, i) => targets.includes(i)), abandoned: tx.participants.map(() => false) };
       if (run.k === 'phase2' && targets.length === 0) {
         out.push({ label: `${who} completes (nobody left to call)`, state: proposeRun(ctx, s, li, l, ctx.rules.completionCommand(TX_ID, [], nowMs(s))) });
         return;
@@ -189,6 +189,14 @@ function runSteps(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, out: 
       if (vote !== null) out.push({ label: `${who} gives up on ${name}'s prepare (attempts exhausted)`, state: recordVote(ctx, s, li, l, tx, p, vote) });
     }
   });
+  // abandonAfterMs passes: the abort to a participant that never voted commit is given up (the real rule decides who).
+  if (run.k === 'phase2') {
+    who_.forEach((name, p) => {
+      if (!waitingOn(p) || !ctx.rules.mayAbandon(tx, tx.participants[p]!)) return;
+      const next = { ...run, waiting: replaceAt(run.waiting, p, false), abandoned: replaceAt(run.abandoned, p, true) };
+      out.push({ label: `${who}: abandonAfterMs passes, gives up the ${run.call} to ${name}`, state: afterPhase2Answer(ctx, s, li, l, tx, next) });
+    });
+  }
   if (s.deadlinePassed && (run.k === 'prepare' || run.k === 'precommit') && run.deadline) {
     const now = nowMs(s);
     const c: Conclusion | null = run.k === 'prepare' ? ctx.rules.concludePrepare(tx, run.votes, now) : ctx.rules.concludePrecommit(tx, run.answers, now);
@@ -217,16 +225,22 @@ function answer(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, m: Extr
     }
     case 'phase2': {
       if (ctx.rules.answerOf(run.call, m.r as DeliverResult).kind !== 'ack') return s;
-      const waiting = replaceAt(run.waiting, m.p, false);
-      if (waiting.some((w) => w)) return { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: { ...run, waiting } }) };
-      // Everyone this phase called (those not acknowledged in the record it read), as the real run names them.
-      const acknowledged = tx.participants.filter((p) => !p.acknowledged).map((p) => p.name);
-      return proposeRun(ctx, s, li, l, ctx.rules.completionCommand(TX_ID, acknowledged, nowMs(s)));
+      return afterPhase2Answer(ctx, s, li, l, tx, { ...run, waiting: replaceAt(run.waiting, m.p, false) });
     }
     case 'idle':
     case 'proposed':
       return s;
   }
+}
+
+/** Waits on the rest, or once nobody is left proposes the completion. */
+function afterPhase2Answer(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, run: Extract<Run, { k: 'phase2' }>): State {
+  if (run.waiting.some((w) => w)) return { ...s, leaders: replaceAt(s.leaders, li, { ...l, run }) };
+  // Everyone this phase called (those not acknowledged in the record it read), as the real run names them.
+  const called = tx.participants.map((p, i) => ({ name: p.name, i })).filter(({ i }) => !tx.participants[i]!.acknowledged);
+  const acknowledged = called.filter(({ i }) => run.abandoned[i] !== true).map((c) => c.name);
+  const abandoned = called.filter(({ i }) => run.abandoned[i] === true).map((c) => c.name);
+  return proposeRun(ctx, s, li, l, ctx.rules.completionCommand(TX_ID, acknowledged, nowMs(s), abandoned));
 }
 
 function recordVote(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, p: number, vote: VoteEntry): State {

@@ -19,6 +19,8 @@
 //   and its resolver does not run, which leaving them unscheduled covers; what
 //   a crash adds is a prepare cut short (the record stays `preparing`) or an
 //   answer never sent.
+// - abandonAfterMs (presumed abort giving up on a participant that never voted
+//   commit) is an event that may happen at any point of an abort's phase 2.
 // - A call's timeout is its loss: a leader resends (or, in prepare, gives up)
 //   only when neither the request nor its answer is in flight; a late copy is
 //   a duplicate.
@@ -81,7 +83,8 @@ export type Run =
   | { readonly k: 'proposed' }
   | { readonly k: 'prepare'; readonly votes: ReadonlyArray<VoteEntry | null>; readonly deadline: boolean }
   | { readonly k: 'precommit'; readonly answers: ReadonlyArray<PrecommitAnswer | null>; readonly deadline: boolean }
-  | { readonly k: 'phase2'; readonly call: 'commit' | 'abort'; readonly waiting: readonly boolean[] };
+  /** `abandoned`: participants this run gave up on (presumed abort, src/tx/abandon.ts). */
+  | { readonly k: 'phase2'; readonly call: 'commit' | 'abort'; readonly waiting: readonly boolean[]; readonly abandoned: readonly boolean[] };
 
 /** The call a run is waiting on answers to, or null when it waits on none. */
 export function runCall(run: Run): CallPath | null {
@@ -268,7 +271,7 @@ function runKey(run: Run): string {
     case 'precommit':
       return `C${run.deadline ? 'd' : ''}${run.answers.map((a) => (a === null ? '' : a[0])).join('')}`;
     case 'phase2':
-      return `${run.call}${run.waiting.map((w) => (w ? 1 : 0)).join('')}`;
+      return `${run.call}${run.waiting.map((w, i) => (w ? 1 : run.abandoned[i] === true ? 'x' : 0)).join('')}`;
   }
 }
 

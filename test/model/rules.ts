@@ -10,6 +10,7 @@ import { interpretTx, type InquiryResult } from '../../src/sdk/participant/inqui
 import type { CallPath, TxRecord as SdkRecord } from '../../src/sdk/participant/types.js';
 import type { TxCommand, VoteEntry } from '../../src/tx/commands.js';
 import * as run from '../../src/tx/protocol-rules.js';
+import * as abandon from '../../src/tx/abandon.js';
 import type { TxRecord, TxView } from '../../src/tx/types.js';
 import { toView } from '../../src/tx/views.js';
 import type { SmOracle } from './oracle.js';
@@ -32,6 +33,8 @@ export interface ProtocolRules {
   concludePrecommit(tx: TxRecord, answers: ReadonlyArray<run.PrecommitAnswer | null>, nowMs: number): run.Decide | null;
   conclusionCommand: typeof run.conclusionCommand;
   completionCommand: typeof run.completionCommand;
+  /** Whether phase 2 may give up delivering the abort to a participant (presumed abort). */
+  mayAbandon: typeof abandon.mayAbandon;
   // ---- participant (SDK) ----
   planCall(record: SdkRecord | undefined, path: CallPath): sdk.Plan;
   fenceTerm: typeof sdk.fenceTerm;
@@ -55,6 +58,7 @@ export const realRules: ProtocolRules = {
   concludePrecommit: (tx, answers) => run.concludePrecommit(tx, answers),
   conclusionCommand: run.conclusionCommand,
   completionCommand: run.completionCommand,
+  mayAbandon: abandon.mayAbandon,
   planCall: sdk.planCall,
   fenceTerm: sdk.fenceTerm,
   assertTransition: sdk.assertTransition,

@@ -24,6 +24,8 @@ export interface RecordedCall {
   readonly mode: Mode;
   /** 'fenced' when refused for carrying a term older than one already seen. */
   readonly answer: 'answered' | 'failed' | 'fenced';
+  /** When it arrived (Date.now()). */
+  readonly atMs: number;
 }
 
 export type VoteAnswer = { vote: 'commit' } | { vote: 'abort'; reason?: string } | Record<string, unknown>;
@@ -107,7 +109,7 @@ export class FakeParticipant {
         const term = Number.isFinite(headerTerm) ? headerTerm : null;
         const mode = this.modes[kind];
         const record = (answer: RecordedCall['answer']): void => {
-          const call: RecordedCall = { kind, txId: String(body.txId), participant: String(body.participant), headerTerm: term, body, mode, answer };
+          const call: RecordedCall = { kind, txId: String(body.txId), participant: String(body.participant), headerTerm: term, body, mode, answer, atMs: Date.now() };
           this.calls.push(call);
           this.onCall?.(call);
         };

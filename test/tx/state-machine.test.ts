@@ -439,10 +439,10 @@ describe('tx state machine', () => {
     expect(copy.get('t1')).toMatchObject({ state: 'committed', principal: null, idempotencyKey: 'k', decisionReason: 'test', completedAt: 3_000 });
     expect(copy.get('t2')).toMatchObject({ seq: 2, state: 'active', protocol: '3pc', principal: null, participants: [{ payload: { amount: 5 } }] });
     expect(copy.findByIdempotencyKey('k', null)?.id).toBe('t1');
-    // Rewritten as version 4, and read back to the same table.
+    // Rewritten as version 5, and read back to the same table.
     const again = createTxStateMachine(config);
     again.restore(copy.snapshot());
-    expect((unpack(copy.snapshot()) as { version: number }).version).toBe(4);
+    expect((unpack(copy.snapshot()) as { version: number }).version).toBe(5);
     expect(again.list({ limit: 10 })).toEqual(copy.list({ limit: 10 }));
   });
 
@@ -548,7 +548,7 @@ describe('tx state machine', () => {
     expect(copy.findByIdempotencyKey('k', null)?.id).toBe('t2');
     expect(copy.retentionStats()).toEqual({ finishedCount: 1, oldestCompletedAt: 3_000 });
     // A finished one keeps every field the view shows; its payloads are gone (prepare is over).
-    const finished = (name: string) => participant(name, { payload: null, failingSince: null });
+    const finished = (name: string) => participant(name, { payload: null, failingSince: null, abandoned: null });
     expect(copy.get('t1')).toEqual({ ...record('t1', 1, {}), participants: [finished('a'), finished('b')], principal: null });
     // Rewritten as version 2, and read back to the same table.
     const again = createTxStateMachine(config);
@@ -573,17 +573,17 @@ describe('tx state machine', () => {
       completedAt: 3_000,
       participants: beforeCompletion.participants.map((p) => ({ ...p, acknowledged: true })),
     });
-    // the snapshot row (version 4): every field of the record, names, urls, reasons and principals
+    // the snapshot row (version 5): every field of the record, names, urls, reasons and principals
     // as indexes into the shared strings, states and votes as codes, times as offsets
     const snap = unpack(sm.snapshot()) as { version: number; strings: string[]; txs: unknown[][] };
-    expect(snap.version).toBe(4);
+    expect(snap.version).toBe(5);
     expect(snap.strings).toEqual(['a', 'http://127.0.0.1:1', 'b', 'http://127.0.0.1:2', 'test', 'payments']);
     expect(snap.txs[0]).toEqual([
       after.id,
       after.seq, // from 0: the first row
       TX_STATES.indexOf('committed'),
       0, // 2pc
-      [0, 1, null, 0, true, null, null, 2, 3, null, 0, true, null, null],
+      [0, 1, null, 0, true, null, null, null, 2, 3, null, 0, true, null, null, null],
       1_000, // createdAt, from 0: the first row
       10_000, // deadlineAt - createdAt
       0, // commit
