@@ -2,12 +2,14 @@
 // operations behind the API, forwarding, and the fastify plugin.
 import type pino from 'pino';
 import type { Registry } from 'prom-client';
+import { clusterCaller, replicateIncarnation, type IncarnatedStateMachine } from '../node/cluster-incarnation.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { validateTxConfig, type TxConfig } from './config.js';
 import { TxDriver } from './driver.js';
 import { createTxMetrics } from './metrics.js';
 import { TxOperations } from './operations.js';
 import { createHttpParticipantClient, type ParticipantClient } from './participant-client.js';
+import type { ParticipantKeys } from './participant-keys.js';
 import { ParticipantUrlPolicy, type HostPort } from './participant-url-policy.js';
 import { createTxRoutes } from './routes.js';
 import type { TxService, TxStateMachine } from './types.js';
@@ -28,6 +30,14 @@ export interface TxServiceOptions {
   readonly listen: HostPort;
   /** A client-role principal sees only its own transactions; the node turns it on by default once tokens are set. Default false. */
   readonly ownTransactionsOnly?: boolean;
+  /**
+   * The cluster participant calls name: its id and the replicated incarnation
+   * (the leader makes one when there is none). Absent: calls carry no fence
+   * headers and are never signed (tests with a fake log).
+   */
+  readonly cluster?: { readonly clusterId: string; readonly incarnation: IncarnatedStateMachine };
+  /** Keys that sign participant calls (needs `cluster`). */
+  readonly participantKeys?: ParticipantKeys;
 }
 
 export function createTxService(opts: TxServiceOptions): TxService {
@@ -53,17 +63,27 @@ export function createTxService(opts: TxServiceOptions): TxService {
       onRequest: (shape, calls) => metrics.participantRequest(shape, calls),
       urlPolicy,
       logger,
+      ...(opts.cluster === undefined ? {} : { caller: clusterCaller(opts.cluster.clusterId, opts.cluster.incarnation) }),
+      ...(opts.participantKeys === undefined ? {} : { keys: opts.participantKeys }),
     });
   const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random });
   const waiters = new TxWaiters(sm);
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now, urlPolicy });
   let stopped = false;
+  let stopReplicating = (): void => undefined;
   return {
     plugin: createTxRoutes({ ops, log, config, leadingTerm: () => driver.leadingTerm(), ownTransactionsOnly: opts.ownTransactionsOnly ?? false }),
-    start: () => driver.start(),
+    start: () => {
+      const cluster = opts.cluster;
+      if (cluster !== undefined) {
+        stopReplicating = replicateIncarnation(log, cluster.incarnation, (e) => logger.warn({ err: e }, 'replicating the cluster incarnation failed; will retry'));
+      }
+      driver.start();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
+      stopReplicating();
       waiters.close();
       await driver.stop();
       await client.close();
