@@ -50,9 +50,14 @@ export class HttpTxInquiry implements TxInquiry {
   private readonly agent: Agent;
   private next = 0;
 
+  /**
+   * `token`: a client API token for clusters with tokens configured; both
+   * routes asked are GETs, which a `reader` token may call.
+   */
   constructor(
     private readonly urls: readonly string[],
     private readonly timeoutMs: number,
+    private readonly token: string | null = null,
   ) {
     this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 4, connect: { timeout: timeoutMs } });
   }
@@ -100,7 +105,7 @@ export class HttpTxInquiry implements TxInquiry {
       dispatcher: this.agent as Dispatcher,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
-      headers: { accept: 'application/json' },
+      headers: this.token === null ? { accept: 'application/json' } : { accept: 'application/json', authorization: `Bearer ${this.token}` },
     });
     const text = await res.body.text();
     if (text.length > REPLY_BYTES_MAX) throw new Error(`reply of ${text.length} bytes exceeds ${REPLY_BYTES_MAX}`);
