@@ -8,7 +8,8 @@
 // TLS between the nodes, from a throwaway CA made for the run (scripts/dev-certs.ts).
 // The banks and this runner trust that CA to reach the nodes. Participant calls are
 // signed: the nodes get a --participant-keys-file with one key per bank, and each bank
-// its own key (RATIFY_PARTICIPANT_KEY), so a bank refuses any unsigned call.
+// its own key (RATIFY_PARTICIPANT_KEY), so a bank refuses any unsigned call. Client
+// tokens are on: the runner calls with an admin token, the banks ask with a reader one.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { readParticipantRecords, type BankEndpoint } from './bank.js';
 import { ChildService } from './child.js';
 import { makeClusterCerts } from '../dev-certs.js';
-import { httpJson, pollUntil, trustCa } from './http.js';
+import { authorizeWith, httpJson, pollUntil, trustCa } from './http.js';
 import type { ParticipantKind } from './options.js';
 import { PostgresBanks } from './postgres-banks.js';
 import type { ChaosTarget, NodeEndpoint, RecordsResult } from './target.js';
@@ -132,12 +133,19 @@ export class LocalTarget implements ChaosTarget {
     const keys = new Map(banks.map((b) => [b, randomBytes(32).toString('hex')]));
     const keysFile = join(dir, 'participant-keys');
     writeFileSync(keysFile, [...keys].map(([b, k]) => `${b} ${k}\n`).join(''), { mode: 0o600 });
+    // Client tokens: the runner is an admin (workload, reads, membership churn), the banks
+    // read (cooperative termination). Only with banks: a kv run has no client API to guard.
+    const runnerToken = randomBytes(24).toString('base64url');
+    const bankToken = randomBytes(24).toString('base64url');
+    const tokensFile = join(dir, 'tokens');
+    writeFileSync(tokensFile, `chaos-runner admin ${runnerToken}\nbanks reader ${bankToken}\n`, { mode: 0o600 });
+    authorizeWith(banks.length > 0 ? runnerToken : null);
     trustCa(readFileSync(ca.cert));
     const tls = (id: string): string[] => ['--tls-cert', join(dir, `${id}.pem`), '--tls-key', join(dir, `${id}.key`), '--tls-ca', ca.cert, '--tls-mutual', 'true'];
     return {
-      nodeArgs: (id) => ['--cluster-secret-file', secretFile, ...(banks.length > 0 ? ['--participant-keys-file', keysFile] : []), ...tls(id)],
+      nodeArgs: (id) => ['--cluster-secret-file', secretFile, ...(banks.length > 0 ? ['--participant-keys-file', keysFile, '--tokens-file', tokensFile] : []), ...tls(id)],
       // The banks' client SDK asks the coordinators about transactions in doubt.
-      bankEnv: (bank) => ({ NODE_EXTRA_CA_CERTS: ca.cert, RATIFY_PARTICIPANT_KEY: keys.get(bank) ?? '' }),
+      bankEnv: (bank) => ({ NODE_EXTRA_CA_CERTS: ca.cert, RATIFY_PARTICIPANT_KEY: keys.get(bank) ?? '', RATIFY_COORDINATOR_TOKEN: bankToken }),
     };
   }
 
