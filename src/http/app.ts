@@ -10,6 +10,7 @@ import type { TlsMaterial } from '../transport/peer-tls.js';
 import { RAFT_MESSAGES_PATH, RAFT_STREAM_PATH, raftRoutes } from '../transport/raft-routes.js';
 import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
+import { installClusterIdentity } from './cluster-identity.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { dashboardRoutes, type DashboardTuning } from './dashboard-routes.js';
 import type { TxTableReader } from './decision-feed.js';
@@ -62,6 +63,8 @@ export interface AppOptions {
   readonly txTable?: TxTableReader;
   /** Tests shorten the dashboard's windows and timeouts. */
   readonly dashboard?: DashboardTuning;
+  /** The cluster's replicated incarnation, named on every reply (cluster-identity.ts); absent on KV nodes. */
+  readonly incarnation?: () => string | null;
 }
 
 /**
@@ -97,6 +100,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ...(opts.clientTokens === undefined ? {} : { clientTokens: opts.clientTokens }),
     ...(config.jsonDepthMax === undefined ? {} : { jsonDepthMax: config.jsonDepthMax }),
   });
+  installClusterIdentity(app, { clusterId: config.clusterId, incarnation: opts.incarnation ?? (() => null) });
   // Before any route: the generator collects the routes as they are added.
   await installOpenApi(app);
   const assets = new AssetStore();

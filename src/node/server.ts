@@ -136,6 +136,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       ...(kv === null ? {} : { kv, staleFollowerReads: tests.switches.staleFollowerReads }),
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
       ...(txStateMachine === null ? {} : { txTable: txStateMachine }),
+      ...(incarnated === null ? {} : { incarnation: () => incarnated.incarnation() }),
       draining: parts.draining,
     });
     parts.app = app;

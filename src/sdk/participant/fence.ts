@@ -18,6 +18,7 @@
 // Stores written before scopes existed hold just that legacy number.
 import { RatifyError } from '../../errors.js';
 import { CLUSTER_HEADER, CLUSTER_ID_PATTERN, INCARNATION_HEADER, INCARNATION_PATTERN } from './signature.js';
+import type { ClusterScope } from './answer-scope.js';
 import type { HeaderBag } from './decode.js';
 
 /** A scope key: "" (legacy) or "<cluster id>/<incarnation>". */
@@ -45,6 +46,14 @@ export function scopeOf(headers: HeaderBag): FenceScope {
   if (cluster === undefined || !CLUSTER_ID_PATTERN.test(cluster)) throw invalid(`header ${CLUSTER_HEADER} must match ${CLUSTER_ID_PATTERN.source} when ${INCARNATION_HEADER} is sent`);
   if (incarnation === undefined || !INCARNATION_PATTERN.test(incarnation)) throw invalid(`header ${INCARNATION_HEADER} must match ${INCARNATION_PATTERN.source} when ${CLUSTER_HEADER} is sent`);
   return `${cluster}/${incarnation}`;
+}
+
+/** The cluster incarnation a scope names; null for the legacy scope. */
+export function clusterOfScope(scope: FenceScope): ClusterScope | null {
+  if (scope === LEGACY_SCOPE) return null;
+  // Neither part may hold a "/" (CLUSTER_ID_PATTERN, INCARNATION_PATTERN).
+  const [clusterId, incarnation] = scope.split('/') as [string, string];
+  return { clusterId, incarnation };
 }
 
 /** Highest terms per scope, in memory, with what is not yet durable. */

@@ -8,7 +8,7 @@ import { RatifyError, isRatifyError } from '../../errors.js';
 import { assertNever } from '../../raft/types.js';
 import { decodeBatch, type BatchItem } from './batch.js';
 import { decodeCall, type HeaderBag } from './decode.js';
-import { fenceWrite, FenceTable, LEGACY_SCOPE, scopeOf, type FenceScope } from './fence.js';
+import { clusterOfScope, fenceWrite, FenceTable, LEGACY_SCOPE, scopeOf, type FenceScope } from './fence.js';
 import { HttpTxInquiry } from './inquiry.js';
 import { KeyedLock } from './keyed-lock.js';
 import { LevelParticipantStore } from './level-store.js';
@@ -100,7 +100,7 @@ export class ParticipantCore implements Participant {
     this.name = o.name;
     this.store = o.store ?? new LevelParticipantStore(o.dataDir!);
     this.lock = new KeyedLock(WAITERS_PER_TX_MAX);
-    const inquiry = o.coordinatorUrls.length > 0 ? new HttpTxInquiry(o.coordinatorUrls, o.inquiryTimeoutMs, o.coordinatorToken) : null;
+    const inquiry = o.coordinatorUrls.length > 0 ? new HttpTxInquiry(o.coordinatorUrls, o.inquiryTimeoutMs, o.coordinatorToken, o.logger) : null;
     this.resolver = new Resolver(this, inquiry, o);
   }
 
@@ -253,16 +253,16 @@ export class ParticipantCore implements Participant {
     this.touch(key);
     const record = await this.store.get(key);
     const plan = planCall(record, call.path);
-    const result = await this.execute(plan, call, record);
+    const result = await this.execute(plan, call, record, scope);
     // Acks and replayed votes write nothing else; the raised term still must be durable.
     if (this.fences.pending().length > 0) await this.persistTerm();
     return result;
   }
 
-  private async execute(plan: Plan, call: ParticipantCall, record: TxRecord | undefined): Promise<HandleResult> {
+  private async execute(plan: Plan, call: ParticipantCall, record: TxRecord | undefined, scope: FenceScope): Promise<HandleResult> {
     switch (plan.kind) {
       case 'run-prepare':
-        return ok(await this.prepare(call));
+        return ok(await this.prepare(call, scope));
       case 'abort-interrupted':
         await this.advance(record!, 'aborted', 'recovery', call.term, 'participant restarted during prepare');
         return ok({ vote: 'abort', reason: 'participant restarted during prepare' });
@@ -292,10 +292,19 @@ export class ParticipantCore implements Participant {
     }
   }
 
-  private async prepare(call: ParticipantCall): Promise<Vote> {
+  private async prepare(call: ParticipantCall, scope: FenceScope): Promise<Vote> {
     if (call.path !== 'prepare') throw new RatifyError('INTERNAL', `prepare planned for a ${call.path} call`);
     const now = this.o.now();
-    const base = { txId: call.txId, participant: call.participant, protocol: call.protocol, payload: call.payload, preparedTerm: call.term };
+    // Which cluster prepared us: cooperative termination only believes its answers (answer-scope.ts).
+    const preparedBy = clusterOfScope(scope);
+    const base = {
+      txId: call.txId,
+      participant: call.participant,
+      protocol: call.protocol,
+      payload: call.payload,
+      preparedTerm: call.term,
+      ...(preparedBy === null ? {} : { preparedBy }),
+    };
     if (this.tracked.size >= this.o.inDoubtMax) {
       const reason = `participant has ${this.tracked.size} transactions in doubt (inDoubtMax ${this.o.inDoubtMax})`;
       await this.persist({ ...base, state: 'aborted', vote: 'abort', reason, updatedAtMs: now });
