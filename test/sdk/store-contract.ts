@@ -43,6 +43,23 @@ export function participantStoreContract(name: string, withStore: Reopen): void 
       });
     });
 
+    it('keeps which cluster incarnation prepared a record, and reads records without it as before', async () => {
+      await withStore(async (open) => {
+        const s1 = open();
+        await s1.open();
+        const scoped: TxRecord = { ...rec('scoped', 'prepared'), preparedBy: { clusterId: 'beta', incarnation: 'b1b1' } };
+        await s1.write({ records: [scoped, rec('plain', 'prepared')] });
+        await expect(s1.write({ records: [{ ...rec('bad', 'prepared'), preparedBy: { clusterId: 'a/b', incarnation: 'x' } }] })).rejects.toThrow(/preparedBy/);
+        await s1.close();
+        const s2 = open();
+        const loaded = await s2.open();
+        expect(loaded.inDoubt.find((r) => r.txId === 'scoped')?.preparedBy).toEqual({ clusterId: 'beta', incarnation: 'b1b1' });
+        expect(await s2.get(recordKey('plain', 'p'))).toEqual(rec('plain', 'prepared'));
+        expect('preparedBy' in ((await s2.get(recordKey('plain', 'p'))) ?? {})).toBe(false);
+        await s2.close();
+      });
+    });
+
     it('round-trips records and reloads the in-doubt ones and the term after reopening', async () => {
       await withStore(async (open) => {
         const s1 = open();
