@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { participantSecretsFromEnv } from '../participant-secrets.js';
 import { pino, type Logger } from 'pino';
 import { createParticipant, ratifyParticipant, type Participant, type ParticipantTx } from '../../src/sdk/participant/index.js';
 import { Ledger } from './ledger.js';
@@ -29,6 +30,10 @@ export interface BankOptions {
   readonly resolveAfterMs?: number;
   readonly threePcTimeoutMs?: number;
   readonly inquiryTimeoutMs?: number;
+  /** The key the cluster signs our calls with; set, unsigned calls are refused (examples/participant-secrets.ts). */
+  readonly coordinatorKey?: string;
+  /** A client API token for cooperative termination. */
+  readonly coordinatorToken?: string;
   /** Finished transaction records kept for GET /transactions (oldest dropped first); default 100000. */
   readonly transactionsRetainMax?: number;
   /** Who may read GET /participant-records: null or absent, loopback callers only; else callers presenting this bearer token. */
@@ -63,6 +68,8 @@ export async function buildBank(o: BankOptions): Promise<{ app: FastifyInstance;
     dataDir: join(o.dataDir, 'participant'),
     coordinatorUrls: o.coordinators ?? [],
     logger,
+    ...(o.coordinatorKey === undefined ? {} : { coordinatorKey: o.coordinatorKey }),
+    ...(o.coordinatorToken === undefined ? {} : { coordinatorToken: o.coordinatorToken }),
     ...(o.resolveAfterMs === undefined ? {} : { resolveAfterMs: o.resolveAfterMs }),
     ...(o.threePcTimeoutMs === undefined ? {} : { threePcTimeoutMs: o.threePcTimeoutMs }),
     ...(o.inquiryTimeoutMs === undefined ? {} : { inquiryTimeoutMs: o.inquiryTimeoutMs }),
@@ -161,6 +168,7 @@ async function main(): Promise<void> {
     port: Number(values.port),
     host: values.host,
     coordinators: values.coordinators.split(',').filter((u) => u.length > 0),
+    ...participantSecretsFromEnv(),
     ...(values['transactions-retain-max'] !== undefined && { transactionsRetainMax: Number(values['transactions-retain-max']) }),
     ...(values['resolve-after-ms'] !== undefined && { resolveAfterMs: Number(values['resolve-after-ms']) }),
     ...(values['three-pc-timeout-ms'] !== undefined && { threePcTimeoutMs: Number(values['three-pc-timeout-ms']) }),

@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import pg from 'pg';
+import { participantSecretsFromEnv } from '../participant-secrets.js';
 import { pino, type Logger } from 'pino';
 import { ratifyParticipant } from '../../src/sdk/participant/index.js';
 import { createPostgresParticipant, type PostgresParticipant } from '../../src/sdk/participant/postgres.js';
@@ -30,6 +31,10 @@ export interface PgBankOptions {
   readonly resolveAfterMs?: number;
   readonly threePcTimeoutMs?: number;
   readonly inquiryTimeoutMs?: number;
+  /** The key the cluster signs our calls with; set, unsigned calls are refused (examples/participant-secrets.ts). */
+  readonly coordinatorKey?: string;
+  /** A client API token for cooperative termination. */
+  readonly coordinatorToken?: string;
   readonly reconcileIntervalMs?: number;
   readonly poolMax?: number;
   readonly logger?: Logger;
@@ -57,6 +62,8 @@ export async function buildPgBank(o: PgBankOptions): Promise<{ app: FastifyInsta
     work: transferWork,
     coordinatorUrls: o.coordinators ?? [],
     logger,
+    ...(o.coordinatorKey === undefined ? {} : { coordinatorKey: o.coordinatorKey }),
+    ...(o.coordinatorToken === undefined ? {} : { coordinatorToken: o.coordinatorToken }),
     ...(o.resolveAfterMs === undefined ? {} : { resolveAfterMs: o.resolveAfterMs }),
     ...(o.threePcTimeoutMs === undefined ? {} : { threePcTimeoutMs: o.threePcTimeoutMs }),
     ...(o.inquiryTimeoutMs === undefined ? {} : { inquiryTimeoutMs: o.inquiryTimeoutMs }),
@@ -133,6 +140,7 @@ async function main(): Promise<void> {
     port: Number(values.port),
     host: values.host,
     coordinators: values.coordinators.split(',').filter((u) => u.length > 0),
+    ...participantSecretsFromEnv(),
     ...(values['resolve-after-ms'] !== undefined && { resolveAfterMs: Number(values['resolve-after-ms']) }),
     ...(values['three-pc-timeout-ms'] !== undefined && { threePcTimeoutMs: Number(values['three-pc-timeout-ms']) }),
     ...(values['inquiry-timeout-ms'] !== undefined && { inquiryTimeoutMs: Number(values['inquiry-timeout-ms']) }),

@@ -17,11 +17,23 @@ export function trustedCa(): Buffer | null {
   return trusted;
 }
 
+/** A client API token sent with every call below (the local target's nodes require one); null: none. */
+let bearer: string | null = null;
+
+export function authorizeWith(token: string | null): void {
+  bearer = token;
+}
+
+/** The token given to authorizeWith, for the client SDK's own calls. */
+export function clientToken(): string | null {
+  return bearer;
+}
+
 export type HttpResult = { readonly kind: 'reply'; readonly status: number; readonly body: unknown } | { readonly kind: 'failure'; readonly error: string };
 
 export async function httpJson(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, o: { body?: unknown; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpResult> {
   try {
-    const headers: Record<string, string> = { accept: 'application/json', ...(o.headers ?? {}) };
+    const headers: Record<string, string> = { accept: 'application/json', ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }), ...(o.headers ?? {}) };
     if (o.body !== undefined) headers['content-type'] = 'application/json';
     const res = await request(url, {
       method,

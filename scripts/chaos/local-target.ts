@@ -6,7 +6,10 @@
 //
 // Secured as production should be: a cluster secret from a file and HTTPS with mutual
 // TLS between the nodes, from a throwaway CA made for the run (scripts/dev-certs.ts).
-// The banks and this runner trust that CA to reach the nodes.
+// The banks and this runner trust that CA to reach the nodes. Participant calls are
+// signed: the nodes get a --participant-keys-file with one key per bank, and each bank
+// its own key (RATIFY_PARTICIPANT_KEY), so a bank refuses any unsigned call. Client
+// tokens are on: the runner calls with an admin token, the banks ask with a reader one.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -17,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { readParticipantRecords, type BankEndpoint } from './bank.js';
 import { ChildService } from './child.js';
 import { makeClusterCerts } from '../dev-certs.js';
-import { httpJson, pollUntil, trustCa } from './http.js';
+import { authorizeWith, httpJson, pollUntil, trustCa } from './http.js';
 import type { ParticipantKind } from './options.js';
 import { PostgresBanks } from './postgres-banks.js';
 import type { ChaosTarget, NodeEndpoint, RecordsResult } from './target.js';
@@ -85,7 +88,7 @@ export class LocalTarget implements ChaosTarget {
     const bankNames = this.o.stateMachine === 'kv' ? [] : BANK_NAMES;
     const ports = await freePorts(this.o.nodes + bankNames.length);
     this.nodes = Array.from({ length: this.o.nodes }, (_, i) => ({ id: `n${i + 1}`, url: `https://127.0.0.1:${ports[i]!}` }));
-    const security = this.secure(this.nodes.map((n) => n.id));
+    const security = this.secure(this.nodes.map((n) => n.id), bankNames);
     const peers = this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
     for (const [i, n] of this.nodes.entries()) {
       const dataDir = join(this.root, n.id);
@@ -111,7 +114,7 @@ export class LocalTarget implements ChaosTarget {
       if (t !== undefined) {
         args.push('--resolve-after-ms', String(t.resolveAfterMs), '--three-pc-timeout-ms', String(t.threePcTimeoutMs), '--inquiry-timeout-ms', String(t.inquiryTimeoutMs));
       }
-      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), { ...security.bankEnv, ...(this.postgres?.serviceEnv() ?? {}) });
+      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), { ...security.bankEnv(name), ...(this.postgres?.serviceEnv() ?? {}) });
       this.bankProcs.set(name, { proc, dataDir });
       const url = `http://127.0.0.1:${port}`;
       this.banks.push({ name, url, participantUrl: `${url}/ratify` });
@@ -121,16 +124,28 @@ export class LocalTarget implements ChaosTarget {
   }
 
   /** A secret file and certificates for this run; the runner trusts the CA from here on. */
-  private secure(ids: readonly string[]): { nodeArgs(id: string): string[]; bankEnv: Record<string, string> } {
+  private secure(ids: readonly string[], banks: readonly string[]): { nodeArgs(id: string): string[]; bankEnv(bank: string): Record<string, string> } {
     const dir = join(this.root!, 'certs');
     const ca = makeClusterCerts(dir, ids);
     const secretFile = join(dir, 'cluster-secret');
     writeFileSync(secretFile, `${randomBytes(24).toString('base64')}\n`, { mode: 0o600 });
+    // One key per bank, the participant name the workload enlists it under.
+    const keys = new Map(banks.map((b) => [b, randomBytes(32).toString('hex')]));
+    const keysFile = join(dir, 'participant-keys');
+    writeFileSync(keysFile, [...keys].map(([b, k]) => `${b} ${k}\n`).join(''), { mode: 0o600 });
+    // Client tokens: the runner is an admin (workload, reads, membership churn), the banks
+    // read (cooperative termination). Only with banks: a kv run has no client API to guard.
+    const runnerToken = randomBytes(24).toString('base64url');
+    const bankToken = randomBytes(24).toString('base64url');
+    const tokensFile = join(dir, 'tokens');
+    writeFileSync(tokensFile, `chaos-runner admin ${runnerToken}\nbanks reader ${bankToken}\n`, { mode: 0o600 });
+    authorizeWith(banks.length > 0 ? runnerToken : null);
     trustCa(readFileSync(ca.cert));
+    const tls = (id: string): string[] => ['--tls-cert', join(dir, `${id}.pem`), '--tls-key', join(dir, `${id}.key`), '--tls-ca', ca.cert, '--tls-mutual', 'true'];
     return {
-      nodeArgs: (id) => ['--cluster-secret-file', secretFile, '--tls-cert', join(dir, `${id}.pem`), '--tls-key', join(dir, `${id}.key`), '--tls-ca', ca.cert, '--tls-mutual', 'true'],
+      nodeArgs: (id) => ['--cluster-secret-file', secretFile, ...(banks.length > 0 ? ['--participant-keys-file', keysFile, '--tokens-file', tokensFile] : []), ...tls(id)],
       // The banks' client SDK asks the coordinators about transactions in doubt.
-      bankEnv: { NODE_EXTRA_CA_CERTS: ca.cert },
+      bankEnv: (bank) => ({ NODE_EXTRA_CA_CERTS: ca.cert, RATIFY_PARTICIPANT_KEY: keys.get(bank) ?? '', RATIFY_COORDINATOR_TOKEN: bankToken }),
     };
   }
 

@@ -12,7 +12,7 @@
 // linearizability check (history()).
 import { RatifyClient } from '../../src/sdk/client.js';
 import { isRatifyClientError } from '../../src/sdk/client-error.js';
-import { trustedCa } from './http.js';
+import { clientToken, trustedCa } from './http.js';
 import type { TransactionView } from '../../src/sdk/client-types.js';
 import type { Operation } from '../../test/linearizability/model.js';
 import type { TxInput, TxOutput } from '../../test/linearizability/tx-model.js';
@@ -77,7 +77,9 @@ export class TransferWorkload {
   constructor(private readonly o: WorkloadOptions) {
     // Per attempt: long enough for a decision (the client lengthens run() itself).
     const ca = trustedCa();
+    const token = clientToken();
     this.client = new RatifyClient({
+      ...(token === null ? {} : { token }),
       nodes: o.nodeUrls,
       retries: o.clientRetries,
       timeoutMs: 10_000,

@@ -10,6 +10,7 @@ import type { TlsMaterial } from '../transport/peer-tls.js';
 import { RAFT_MESSAGES_PATH, RAFT_STREAM_PATH, raftRoutes } from '../transport/raft-routes.js';
 import type { InboundHandler } from '../transport/transport.js';
 import type { ClusterNode } from './cluster-node.js';
+import { installClusterIdentity } from './cluster-identity.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { dashboardRoutes, type DashboardTuning } from './dashboard-routes.js';
 import type { TxTableReader } from './decision-feed.js';
@@ -70,6 +71,8 @@ export interface AppOptions {
   readonly dashboard?: DashboardTuning;
   /** Why the node is wedged, or null: /healthz answers 503 with it (src/node/liveness.ts). */
   readonly wedged?: () => string | null;
+  /** The cluster's replicated incarnation, named on every reply (cluster-identity.ts); absent on KV nodes. */
+  readonly incarnation?: () => string | null;
 }
 
 /**
@@ -106,6 +109,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ...(config.jsonDepthMax === undefined ? {} : { jsonDepthMax: config.jsonDepthMax }),
     rejections: { rejected: (code, status) => opts.metrics.rejectedRequests.inc({ code, status: String(status) }) },
   });
+  installClusterIdentity(app, { clusterId: config.clusterId, incarnation: opts.incarnation ?? (() => null) });
   // Before any route: the generator collects the routes as they are added.
   await installOpenApi(app);
   const assets = new AssetStore();

@@ -14,6 +14,7 @@
 import { RatifyError } from '../errors.js';
 import { JSON_DEPTH_MAX_DEFAULT } from '../http/json-body.js';
 import { ClientTokens, loadClientTokens } from '../http/tokens.js';
+import { loadParticipantKeys, ParticipantKeys } from '../tx/participant-keys.js';
 import { LOG_FORMATS, type LogFormat } from '../log-format.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import type { Member, NodeId } from '../raft/types.js';
@@ -115,9 +116,13 @@ export interface NodeConfig {
   readonly tx: TxConfig;
   /** Loaded from tokensFile or RATIFY_TOKENS by resolveNodeConfig (digests only; never a flag). */
   readonly clientTokens: ClientTokens;
+  /** File of the keys that sign participant calls (src/tx/participant-keys.ts). Null: calls go unsigned. */
+  readonly participantKeysFile: string | null;
+  /** Loaded from participantKeysFile by resolveNodeConfig; absent in configs built without it (tests): none. */
+  readonly participantKeys?: ParticipantKeys;
 }
 
-type FieldName = Exclude<keyof NodeConfig, 'tx' | 'clientTokens'>;
+type FieldName = Exclude<keyof NodeConfig, 'tx' | 'clientTokens' | 'participantKeys'>;
 
 interface Field<T> {
   readonly flag: string;
@@ -180,6 +185,7 @@ export const nodeConfigDefaults = {
   logFormat: 'auto',
   stateMachine: 'tx',
   tokensFile: null,
+  participantKeysFile: null,
   ownTransactionsOnly: null,
   jsonDepthMax: JSON_DEPTH_MAX_DEFAULT,
 } as const satisfies Partial<Record<FieldName, unknown>>;
@@ -437,6 +443,13 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     defaultHelp: 'none: client API open',
     parse: parseNullable(parseString),
   },
+  participantKeysFile: {
+    flag: 'participant-keys-file',
+    env: 'RATIFY_PARTICIPANT_KEYS_FILE',
+    description: 'file of the keys that sign participant calls, "participant key" per line (* for every other participant)',
+    defaultHelp: 'none: participant calls go unsigned',
+    parse: parseNullable(parseString),
+  },
   ownTransactionsOnly: {
     flag: 'own-transactions-only',
     env: 'RATIFY_OWN_TRANSACTIONS_ONLY',
@@ -519,6 +532,7 @@ export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
   resolveSecretFile(parsed, errors);
   parsed['tx'] = resolveTxConfig(fileRaw['tx'], sources.env ?? {}, sources.txFlags ?? [], errors);
   parsed['clientTokens'] = clientTokensOf(parsed['tokensFile'] as string | null, sources.env ?? {}, errors);
+  parsed['participantKeys'] = participantKeysOf(parsed['participantKeysFile'] as string | null, errors);
   if (errors.length > 0) throw configError(errors);
   const config = parsed as unknown as NodeConfig;
   validateNodeConfig(config);
@@ -547,6 +561,16 @@ function clientTokensOf(file: string | null, env: Readonly<Record<string, string
     const listed = (e as { details?: { errors?: unknown } }).details?.errors;
     errors.push(...(Array.isArray(listed) ? listed.map(String) : [(e as Error).message]));
     return ClientTokens.NONE;
+  }
+}
+
+function participantKeysOf(file: string | null, errors: string[]): ParticipantKeys {
+  try {
+    return loadParticipantKeys(file);
+  } catch (e) {
+    const listed = (e as { details?: { errors?: unknown } }).details?.errors;
+    errors.push(...(Array.isArray(listed) ? listed.map(String) : [(e as Error).message]));
+    return ParticipantKeys.NONE;
   }
 }
 

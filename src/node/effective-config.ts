@@ -9,7 +9,7 @@
 // shown. A URL's password (http://user:pass@host) is hidden wherever it appears.
 import type { NodeConfig } from './config.js';
 
-const SECRET_KEY = /secret|token|password|passphrase|credential|api[-_]?key|private[-_]?key/i;
+const SECRET_KEY = /secret|token|password|passphrase|credential|api[-_]?key|private[-_]?key|participant[-_]?keys?$/i;
 const PATH_KEY = /File$/;
 export const REDACTED = '[redacted]';
 

@@ -28,8 +28,16 @@ export function securityNotes(c: NodeConfig): SecurityNotes {
         'but link-local, metadata and cluster members; set --tx participantHostAllowlist=host:port,10.0.0.0/8,https://svc/prefix/ in production',
     );
   }
-  const info = c.clientTokens.enabled
-    ? { tokens: c.clientTokens.size, principals: c.clientTokens.principals(), ownTransactionsOnly: c.ownTransactionsOnly ?? true }
-    : {};
+  const keys = c.participantKeys;
+  if (c.stateMachine === 'tx' && keys?.enabled !== true && !isLoopbackHost(c.listen.host)) {
+    warnings.push(
+      'participant calls are unsigned: no --participant-keys-file, so a participant cannot tell this cluster from anyone who reaches it; ' +
+        'give each participant a key (README, Security) and the same key to its SDK (coordinatorKey)',
+    );
+  }
+  const info = {
+    ...(c.clientTokens.enabled ? { tokens: c.clientTokens.size, principals: c.clientTokens.principals(), ownTransactionsOnly: c.ownTransactionsOnly ?? true } : {}),
+    ...(keys?.enabled === true ? { participantKeys: keys.toJSON() } : {}),
+  };
   return { warnings, info };
 }

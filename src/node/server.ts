@@ -20,6 +20,7 @@ import { createTxService } from '../tx/service.js';
 import { createTxStateMachine } from '../tx/state-machine.js';
 import type { NodeConfig } from './config.js';
 import { effectiveConfig } from './effective-config.js';
+import { IncarnatedStateMachine } from './cluster-incarnation.js';
 import { createKvStateMachine } from './kv-state-machine.js';
 import { RaftNode } from './raft-node.js';
 import { ReplicationMetrics } from './replication-metrics.js';
@@ -75,7 +76,10 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const tests = readTestSwitches(opts.env ?? process.env);
     for (const w of tests.warnings) logger.warn(w);
     const txStateMachine = kv === null ? createTxStateMachine(config.tx) : null;
-    const stateMachine: StateMachine = tests.switches.loseApply ? loseFirstApply(kv ?? txStateMachine!) : (kv ?? txStateMachine!);
+    // The tx state machine with the cluster's incarnation around it (participants fence per incarnation).
+    const incarnated = txStateMachine === null ? null : new IncarnatedStateMachine(txStateMachine);
+    const applied: StateMachine = kv ?? incarnated!;
+    const stateMachine: StateMachine = tests.switches.loseApply ? loseFirstApply(applied) : applied;
     const transport = new HttpTransport({
       nodeId: config.id,
       clusterId: config.clusterId,
@@ -117,6 +121,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         listen: config.listen,
         // On by default once there are principals to tell apart.
         ownTransactionsOnly: config.ownTransactionsOnly ?? config.clientTokens.enabled,
+        cluster: { clusterId: config.clusterId, incarnation: incarnated! },
+        ...(config.participantKeys === undefined ? {} : { participantKeys: config.participantKeys }),
       });
     }
     const app = await buildApp({
@@ -142,6 +148,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       ...(kv === null ? {} : { kv, staleFollowerReads: tests.switches.staleFollowerReads }),
       ...(parts.tx === null ? {} : { txPlugin: parts.tx.plugin }),
       ...(txStateMachine === null ? {} : { txTable: txStateMachine }),
+      ...(incarnated === null ? {} : { incarnation: () => incarnated.incarnation() }),
       draining: parts.draining,
       wedged: () =>
         wedgedReason({ loopStalledSince: () => node.loopStalledSince(), oldestWriteStartedAt: () => watched.oldestWriteStartedAt() }, config.healthStallMs),

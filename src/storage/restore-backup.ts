@@ -11,6 +11,7 @@ import { createKvStateMachine } from '../node/kv-state-machine.js';
 import type { Member } from '../raft/types.js';
 import { txConfigDefaults } from '../tx/config.js';
 import { createTxStateMachine } from '../tx/state-machine.js';
+import { IncarnatedStateMachine } from '../node/cluster-incarnation.js';
 import { snapshotMetaOf, type Backup } from './backup-file.js';
 import { LevelRaftStorage } from './leveldb-storage.js';
 
@@ -37,7 +38,8 @@ function restoreProblem(backup: Backup, dataDir: string, members: readonly Membe
   if (!members.some((m) => m.voter)) return 'the restored configuration needs at least one voter';
   if (new Set(members.map((m) => m.id)).size !== members.length) return 'the restored configuration lists a member id twice';
   // The state machine of the backup must be able to read it (a node would refuse to start otherwise).
-  const sm = backup.header.stateMachine === 'kv' ? createKvStateMachine() : createTxStateMachine(txConfigDefaults);
+  // A tx node's state is the transaction table inside the cluster-incarnation envelope (cluster-incarnation.ts).
+  const sm = backup.header.stateMachine === 'kv' ? createKvStateMachine() : new IncarnatedStateMachine(createTxStateMachine(txConfigDefaults));
   const why = sm.checkSnapshot?.(backup.data) ?? null;
   return why === null ? null : `the backup's state cannot be read by the ${backup.header.stateMachine} state machine: ${why}`;
 }

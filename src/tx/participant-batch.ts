@@ -18,6 +18,8 @@
 // one, and the driver's usual retry rules apply.
 import type { Dispatcher } from 'undici';
 import { abortReason, httpCall, onAbort } from '../http-call.js';
+import { CLUSTER_HEADER, INCARNATION_HEADER, signatureHeaders } from '../sdk/participant/signature.js';
+import type { SigningKey } from './participant-keys.js';
 
 export type CallName = 'prepare' | 'precommit' | 'commit' | 'abort';
 
@@ -31,6 +33,16 @@ export interface OneCall {
   readonly timeoutMs: number;
   /** Cancels the call (the transaction's phase or the leader's term). */
   readonly signal: AbortSignal;
+  /** The cluster's fence and the key that signs the call; null sends neither (tests, a cluster without identity). */
+  readonly identity: CallIdentity | null;
+}
+
+/** Who calls (the fence a participant keeps per cluster incarnation) and the key the call is signed with. */
+export interface CallIdentity {
+  readonly clusterId: string;
+  readonly incarnation: string;
+  /** null: no key for this participant, the call goes unsigned (with the fence headers). */
+  readonly signing: SigningKey | null;
 }
 
 /** The participant's answer to one call: HTTP status and the body parsed as JSON (undefined when it is not JSON). */
@@ -91,7 +103,8 @@ export class ParticipantCaller {
     return new Promise<CallAnswer>((resolve, reject) => {
       const item: Pending = { call, resolve, reject, settled: false };
       if (!this.canBatch(call.baseUrl)) return this.sendSingle(item);
-      const key = `${call.baseUrl}\u0000${call.name}\u0000${call.term}`;
+      // One batch is one signature, so one key: calls signed for different participants never share one.
+      const key = `${call.baseUrl}\u0000${call.name}\u0000${call.term}\u0000${call.identity?.signing?.owner ?? ''}`;
       let queue = this.queues.get(key);
       if (queue !== undefined && queue.bytes + call.json.length > this.opts.bytesMax) {
         this.queues.delete(key);
@@ -143,33 +156,42 @@ export class ParticipantCaller {
   private sendSingle(item: Pending): void {
     const { call } = item;
     this.opts.onRequest?.('single', 1);
-    this.post({ baseUrl: call.baseUrl, route: call.name, term: call.term, body: call.json, timeoutMs: call.timeoutMs, signal: call.signal, answerBytesMax: ANSWER_BYTES_MAX }).then(
+    this.post({ baseUrl: call.baseUrl, route: call.name, term: call.term, identity: call.identity, body: call.json, timeoutMs: call.timeoutMs, signal: call.signal, answerBytesMax: ANSWER_BYTES_MAX }).then(
       ({ status, text }) => settle(item, { status, body: parseJson(text) }),
       (err: unknown) => fail(item, toError(err)),
     );
   }
 
-  /** One POST of the participant protocol: `{base path}/{route}` with the term in the header. */
+  /** One POST of the participant protocol: `{base path}/{route}` with the term, fence and signature in headers. */
   private post(p: {
     baseUrl: string;
     route: CallName | 'batch';
     term: number;
+    identity: CallIdentity | null;
     body: string;
     timeoutMs: number;
     signal: AbortSignal;
     answerBytesMax: number;
   }): ReturnType<typeof httpCall> {
     const target = this.targetOf(p.baseUrl);
+    const path = `${target.pathPrefix}/${p.route}`;
     return httpCall(this.dispatcher, {
       origin: target.origin,
       method: 'POST',
-      path: `${target.pathPrefix}/${p.route}`,
-      headers: { 'content-type': 'application/json', 'x-ratify-term': String(p.term) },
+      path,
+      headers: { 'content-type': 'application/json', 'x-ratify-term': String(p.term), ...this.identityHeaders(p.identity, path, p.term, p.body) },
       body: p.body,
       timeoutMs: p.timeoutMs,
       signal: p.signal,
       answerBytesMax: p.answerBytesMax,
     });
+  }
+
+  private identityHeaders(identity: CallIdentity | null, path: string, term: number, body: string): Record<string, string> {
+    if (identity === null) return {};
+    const { clusterId, incarnation, signing } = identity;
+    if (signing === null) return { [CLUSTER_HEADER]: clusterId, [INCARNATION_HEADER]: incarnation };
+    return signatureHeaders(signing.key, { method: 'POST', path, clusterId, incarnation, term, timestampMs: this.opts.now(), body });
   }
 
   private sendBatch(first: OneCall, items: Pending[]): void {
@@ -195,7 +217,7 @@ export class ParticipantCaller {
     const body = `{"term":${first.term},"calls":[${calls}]}`;
     const timeoutMs = Math.min(...items.map((i) => i.call.timeoutMs));
     const answerBytesMax = Math.min(BATCH_ANSWER_BYTES_MAX, ANSWER_BYTES_MAX * items.length);
-    this.post({ baseUrl: first.baseUrl, route: 'batch', term: first.term, body, timeoutMs, signal: batchAbort.signal, answerBytesMax }).then(
+    this.post({ baseUrl: first.baseUrl, route: 'batch', term: first.term, identity: first.identity, body, timeoutMs, signal: batchAbort.signal, answerBytesMax }).then(
       ({ status, text }) => {
         done();
         const results = status === 200 ? batchResults(text, items.length) : null;

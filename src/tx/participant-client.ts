@@ -17,7 +17,8 @@
 // to readers of the view, and what goes to the log, is participant-error.ts's.
 import type pino from 'pino';
 import { Agent } from 'undici';
-import { ParticipantCaller, parseJson, type CallAnswer, type CallName } from './participant-batch.js';
+import { ParticipantCaller, parseJson, type CallAnswer, type CallIdentity, type CallName } from './participant-batch.js';
+import type { ParticipantKeys } from './participant-keys.js';
 import type { Protocol } from './types.js';
 import { policyConnector } from './participant-connector.js';
 import { answerError, CallErrorLog, publicCallError } from './participant-error.js';
@@ -75,6 +76,25 @@ export interface ParticipantClientOptions {
   readonly urlPolicy: ParticipantUrlPolicy;
   /** Where the causes of failed calls go (the view shows only a plain phrase). */
   readonly logger?: pino.Logger;
+  /**
+   * The cluster every call names (participants fence per cluster id and
+   * incarnation); absent: calls carry neither, and are never signed.
+   */
+  readonly caller?: ClusterCaller;
+  /** Keys that sign calls, per participant name (participant-keys.ts). */
+  readonly keys?: ParticipantKeys;
+}
+
+/** The cluster a coordinator speaks for (src/node/cluster-incarnation.ts makes the real one). */
+export interface ClusterCaller {
+  readonly clusterId: string;
+  /**
+   * The cluster's incarnation once this node has applied it; a call waits for
+   * it (a new cluster's first leader replicates it right after its election),
+   * rejecting when `signal` aborts or `timeoutMs` passes. No call leaves
+   * without it: a call with no incarnation could not be fenced per cluster.
+   */
+  incarnation(signal: AbortSignal, timeoutMs: number): Promise<string>;
 }
 
 /** Bytes of one batch request body: well under the participant SDK's default body limit (1 MiB). */
@@ -94,10 +114,16 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
   });
 
-  const post = (name: CallName, baseUrl: string, body: object, term: number, call: CallOptions): Promise<CallAnswer> => {
-    const refused = opts.urlPolicy.checkUrl(baseUrl);
-    if (refused !== null) return Promise.reject(refused);
-    return caller.call({ name, baseUrl, term, json: JSON.stringify(body), timeoutMs: call.timeoutMs, signal: call.signal });
+  const identityOf = async (participant: string, call: CallOptions): Promise<CallIdentity | null> => {
+    if (opts.caller === undefined) return null;
+    const incarnation = await opts.caller.incarnation(call.signal, call.timeoutMs);
+    return { clusterId: opts.caller.clusterId, incarnation, signing: opts.keys?.keyFor(participant) ?? null };
+  };
+  const post = async (name: CallName, req: Phase2Request, body: object, call: CallOptions): Promise<CallAnswer> => {
+    const refused = opts.urlPolicy.checkUrl(req.url);
+    if (refused !== null) throw refused;
+    const identity = await identityOf(req.participant, call);
+    return caller.call({ name, baseUrl: req.url, term: req.term, identity, json: JSON.stringify(body), timeoutMs: call.timeoutMs, signal: call.signal });
   };
   const failed = (call: CallName, req: Phase2Request, e: unknown): string => {
     errorLog.failed({ call, url: req.url, txId: req.txId, participant: req.participant }, e);
@@ -108,7 +134,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
     async prepare(req, call) {
       const body = { txId: req.txId, participant: req.participant, payload: req.payload ?? null, protocol: req.protocol, term: req.term };
       try {
-        const answer = await post('prepare', req.url, body, req.term, call);
+        const answer = await post('prepare', req, body, call);
         return prepareResultOf(answer.status, answer.body);
       } catch (e) {
         return { kind: 'failure', error: failed('prepare', req, e) };
@@ -117,7 +143,7 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
     async deliver(kind, req, call) {
       const body = { txId: req.txId, participant: req.participant, term: req.term };
       try {
-        const { status, body: answer } = await post(kind, req.url, body, req.term, call);
+        const { status, body: answer } = await post(kind, req, body, call);
         return deliverResultOf(kind, status, answer);
       } catch (e) {
         return { kind: 'failure', error: failed(kind, req, e), code: null };

@@ -19,6 +19,7 @@ import { registerStuckRoutes } from './stuck-routes.js';
 import type { TxRecord, TxState } from './types.js';
 import type { ParticipantAttempt } from './participant-attempts.js';
 import { toView as recordView } from './views.js';
+import { TX_VISIBILITY_HEADER } from '../sdk/participant/answer-scope.js';
 
 export interface RoutesDeps {
   readonly ops: TxOperations;
@@ -54,6 +55,15 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOpt
     const caller = (req: FastifyRequest): Caller => ({
       principal: req.principal?.name ?? null,
       ownOnly: deps.ownTransactionsOnly && req.principal?.role === 'client',
+    });
+
+    // Tells an asker whether TX_NOT_FOUND is authoritative: "own" when this caller
+    // sees only the transactions it created, so a 404 may just mean "not yours".
+    // Cooperative termination presumes abort only on a 404 marked "all"
+    // (src/sdk/participant/answer-scope.ts).
+    app.addHook('onSend', async (req, reply, payload) => {
+      void reply.header(TX_VISIBILITY_HEADER, caller(req).ownOnly ? 'own' : 'all');
+      return payload;
     });
 
     /** Runs `op` here if this node leads, else hands the request to the leader. */

@@ -2,12 +2,14 @@
 // operations behind the API, forwarding, and the fastify plugin.
 import type pino from 'pino';
 import type { Registry } from 'prom-client';
+import { clusterCaller, replicateIncarnation, type IncarnatedStateMachine } from '../node/cluster-incarnation.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { validateTxConfig, type TxConfig } from './config.js';
 import { TxDriver } from './driver.js';
 import { createTxMetrics } from './metrics.js';
 import { TxOperations } from './operations.js';
 import { createHttpParticipantClient, type ParticipantClient } from './participant-client.js';
+import type { ParticipantKeys } from './participant-keys.js';
 import { ParticipantUrlPolicy, type HostPort } from './participant-url-policy.js';
 import { createTxRoutes } from './routes.js';
 import { StuckOperations } from './stuck-operations.js';
@@ -31,6 +33,14 @@ export interface TxServiceOptions {
   readonly listen: HostPort;
   /** A client-role principal sees only its own transactions; the node turns it on by default once tokens are set. Default false. */
   readonly ownTransactionsOnly?: boolean;
+  /**
+   * The cluster participant calls name: its id and the replicated incarnation
+   * (the leader makes one when there is none). Absent: calls carry no fence
+   * headers and are never signed (tests with a fake log).
+   */
+  readonly cluster?: { readonly clusterId: string; readonly incarnation: IncarnatedStateMachine };
+  /** Keys that sign participant calls (needs `cluster`). */
+  readonly participantKeys?: ParticipantKeys;
 }
 
 export function createTxService(opts: TxServiceOptions): TxService {
@@ -64,6 +74,8 @@ export function createTxService(opts: TxServiceOptions): TxService {
         onRequest: (shape, calls) => metrics.participantRequest(shape, calls),
         urlPolicy,
         logger,
+        ...(opts.cluster === undefined ? {} : { caller: clusterCaller(opts.cluster.clusterId, opts.cluster.incarnation) }),
+        ...(opts.participantKeys === undefined ? {} : { keys: opts.participantKeys }),
       }),
     { metrics, attempts, now },
   );
@@ -72,6 +84,7 @@ export function createTxService(opts: TxServiceOptions): TxService {
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now, urlPolicy });
   const stuck = new StuckOperations({ log, sm, config, driver, logger, now });
   let stopped = false;
+  let stopReplicating = (): void => undefined;
   return {
     plugin: createTxRoutes({
       ops,
@@ -82,11 +95,18 @@ export function createTxService(opts: TxServiceOptions): TxService {
       ownTransactionsOnly: opts.ownTransactionsOnly ?? false,
       attemptsOf: (txId) => attempts.of(txId, driver.leadingTerm()),
     }),
-    start: () => driver.start(),
+    start: () => {
+      const cluster = opts.cluster;
+      if (cluster !== undefined) {
+        stopReplicating = replicateIncarnation(log, cluster.incarnation, (e) => logger.warn({ err: e }, 'replicating the cluster incarnation failed; will retry'));
+      }
+      driver.start();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       unsubscribe();
+      stopReplicating();
       waiters.close();
       await driver.stop();
       await client.close();

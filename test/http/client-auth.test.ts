@@ -153,6 +153,12 @@ describe('roles on the transaction routes', () => {
     ] as const) {
       const res = await call(method, `/v1/transactions/${theirs}${path}`, bearer('payments'), body);
       expect([path, res.statusCode, errorCode(res)]).toEqual([path, 404, 'TX_NOT_FOUND']);
+      // Not authoritative: cooperative termination must not read it as "forgotten".
+      expect(res.headers['x-ratify-tx-visibility']).toBe('own');
+    }
+    for (const who of ['dashboard', 'ops'] as const) {
+      const res = await call('GET', '/v1/transactions/no-such-tx', bearer(who));
+      expect([who, res.statusCode, res.headers['x-ratify-tx-visibility']]).toEqual([who, 404, 'all']);
     }
     expect(node.sm.get(theirs)).toMatchObject({ state: 'active', participants: [] });
     const listed = (who: keyof typeof TOKENS) => call('GET', '/v1/transactions', bearer(who)).then((r) => r.json<{ transactions: TxView[] }>().transactions.map((t) => t.id));
@@ -168,6 +174,7 @@ describe('roles on the transaction routes', () => {
     const call = injector(node);
     const theirs = (await call('POST', '/v1/transactions', bearer('refunds'), {})).json<TxView>().id;
     expect((await call('GET', `/v1/transactions/${theirs}`, bearer('payments'))).statusCode).toBe(200);
+    expect((await call('GET', '/v1/transactions/no-such-tx', bearer('payments'))).headers['x-ratify-tx-visibility']).toBe('all');
     expect((await call('POST', `/v1/transactions/${theirs}/abort`, bearer('payments'))).statusCode).toBe(200);
   });
 

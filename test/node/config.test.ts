@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isRatifyError } from '../../src/errors.js';
 import { nodeConfigErrors, parsePeers, resolveNodeConfig, type NodeConfig } from '../../src/node/config.js';
 import { securityNotes } from '../../src/node/security-warnings.js';
+import { effectiveConfig } from '../../src/node/effective-config.js';
 import { txConfigDefaults } from '../../src/tx/config.js';
 
 const PEERS = 'n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002,n3=http://127.0.0.1:7003';
@@ -259,9 +260,26 @@ describe('client API security settings', () => {
     const exposedFlags = { ...base, tokensFile: file, listen: '0.0.0.0:7001', clusterSecret: 'peer-secret-0123456789' };
     const exposed = resolveNodeConfig({ flags: exposedFlags });
     const notes = securityNotes(exposed);
-    expect(notes.warnings).toEqual([expect.stringMatching(/participantHostAllowlist is empty and this node listens on 0\.0\.0\.0/)]);
+    expect(notes.warnings).toEqual([
+      expect.stringMatching(/participantHostAllowlist is empty and this node listens on 0\.0\.0\.0/),
+      expect.stringMatching(/participant calls are unsigned/),
+    ]);
     expect(notes.info).toEqual({ tokens: 1, principals: ['payments'], ownTransactionsOnly: true });
-    const allowlisted = resolveNodeConfig({ flags: exposedFlags, txFlags: ['participantHostAllowlist=10.0.0.0/8'] });
+    const keysFile = join(tmp, 'participant-keys');
+    writeFileSync(keysFile, `bank-a ${'k'.repeat(32)}\n* ${'d'.repeat(40)}\n`);
+    const allowlisted = resolveNodeConfig({ flags: { ...exposedFlags, participantKeysFile: keysFile }, txFlags: ['participantHostAllowlist=10.0.0.0/8'] });
     expect(securityNotes(allowlisted).warnings).toEqual([]);
+    expect(securityNotes(allowlisted).info).toMatchObject({ participantKeys: { participants: ['bank-a'], defaultKey: true } });
+    expect(JSON.stringify(effectiveConfig(allowlisted))).not.toMatch(/kkkkkkkk|dddddddd/);
+  });
+
+  it('refuses a participant keys file with a short key, a repeated name or a missing key, naming the line and never the key', () => {
+    const file = join(tmp, 'bad-participant-keys');
+    writeFileSync(file, `bank-a short-key-0123\nbank-b ${'b'.repeat(32)}\nbank-b ${'c'.repeat(32)}\nbank-c\n`);
+    const errors = errorsOf(() => resolveNodeConfig({ flags: { ...base, participantKeysFile: file } }));
+    expect(errors.some((e) => e.includes('line 1') && e.includes('32 to 512 characters'))).toBe(true);
+    expect(errors.some((e) => e.includes('line 3') && e.includes('already has a key'))).toBe(true);
+    expect(errors.some((e) => e.includes('line 4') && e.includes('"participant key"'))).toBe(true);
+    expect(errors.join()).not.toMatch(/short-key-0123|bbbbbbbb|cccccccc/);
   });
 });

@@ -17,6 +17,10 @@ export interface FakeCoordinator {
   mode: 'up' | 'no-leader' | 'down';
   /** Every request path, in order. */
   readonly seen: string[];
+  /** Named on every reply as x-ratify-cluster / x-ratify-incarnation, as real nodes do; null: no headers (an old node). */
+  identity: { clusterId: string; incarnation: string } | null;
+  /** x-ratify-tx-visibility on every reply; null: no header (an old node). */
+  visibility: 'all' | 'own' | null;
   close(): Promise<void>;
 }
 
@@ -28,10 +32,14 @@ export async function startFakeCoordinator(): Promise<FakeCoordinator> {
     cluster: { term: 1, leaderId: 'n1' as string | null },
     mode: 'up' as FakeCoordinator['mode'],
     seen: [] as string[],
+    identity: null as FakeCoordinator['identity'],
+    visibility: null as FakeCoordinator['visibility'],
     close: () => app.close(),
   };
   app.addHook('onRequest', async (req, reply) => {
     fake.seen.push(req.url);
+    if (fake.identity !== null) void reply.header('x-ratify-cluster', fake.identity.clusterId).header('x-ratify-incarnation', fake.identity.incarnation);
+    if (fake.visibility !== null) void reply.header('x-ratify-tx-visibility', fake.visibility);
     if (fake.mode === 'no-leader') return reply.code(503).send({ error: { code: 'NO_LEADER', message: 'no leader is known' } });
     if (fake.mode === 'down') {
       reply.hijack();

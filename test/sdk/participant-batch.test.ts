@@ -241,7 +241,7 @@ describe.each(rigs)('batch calls (%s)', (_name, makeRig) => {
     expect(rig.h.calls).toEqual([]);
     expect(rig.p.highestTerm()).toBe(0);
     await rig.p.close();
-    expect(await rig.store.open()).toEqual({ highestTerm: 0, inDoubt: [] });
+    expect(await rig.store.open()).toEqual({ highestTerm: 0, fences: [], inDoubt: [] });
     expect(await rig.store.get(recordKey('t', 'p1'))).toBeUndefined();
     expect(await rig.store.get(recordKey('t0', 'p1'))).toBeUndefined();
   });

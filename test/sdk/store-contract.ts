@@ -24,10 +24,46 @@ function rec(txId: string, state: TxRecord['state'], updatedAtMs = 1000, partici
 
 export function participantStoreContract(name: string, withStore: Reopen): void {
   describe(`participant store contract (${name})`, () => {
+    it('keeps the term fence of each cluster incarnation apart from the legacy one, raised only', async () => {
+      await withStore(async (open) => {
+        const s1 = open();
+        await s1.open();
+        await s1.write({ highestTerm: 9, fences: [{ scope: 'ratify/aaaa', term: 4 }, { scope: 'other.cluster/bbbb', term: 9 }] });
+        await s1.write({ records: [rec('x', 'prepared')], fences: [{ scope: 'ratify/aaaa', term: 5 }] });
+        await s1.close();
+        const s2 = open();
+        const loaded = await s2.open();
+        expect(loaded.highestTerm).toBe(9);
+        const fences = [...(loaded.fences ?? [])].sort((a, b) => (a.scope < b.scope ? -1 : 1));
+        expect(fences).toEqual([
+          { scope: 'other.cluster/bbbb', term: 9 },
+          { scope: 'ratify/aaaa', term: 5 },
+        ]);
+        await s2.close();
+      });
+    });
+
+    it('keeps which cluster incarnation prepared a record, and reads records without it as before', async () => {
+      await withStore(async (open) => {
+        const s1 = open();
+        await s1.open();
+        const scoped: TxRecord = { ...rec('scoped', 'prepared'), preparedBy: { clusterId: 'beta', incarnation: 'b1b1' } };
+        await s1.write({ records: [scoped, rec('plain', 'prepared')] });
+        await expect(s1.write({ records: [{ ...rec('bad', 'prepared'), preparedBy: { clusterId: 'a/b', incarnation: 'x' } }] })).rejects.toThrow(/preparedBy/);
+        await s1.close();
+        const s2 = open();
+        const loaded = await s2.open();
+        expect(loaded.inDoubt.find((r) => r.txId === 'scoped')?.preparedBy).toEqual({ clusterId: 'beta', incarnation: 'b1b1' });
+        expect(await s2.get(recordKey('plain', 'p'))).toEqual(rec('plain', 'prepared'));
+        expect('preparedBy' in ((await s2.get(recordKey('plain', 'p'))) ?? {})).toBe(false);
+        await s2.close();
+      });
+    });
+
     it('round-trips records and reloads the in-doubt ones and the term after reopening', async () => {
       await withStore(async (open) => {
         const s1 = open();
-        expect(await s1.open()).toEqual({ highestTerm: 0, inDoubt: [] });
+        expect(await s1.open()).toEqual({ highestTerm: 0, fences: [], inDoubt: [] });
         await s1.write({ records: [rec('a', 'prepared'), rec('b', 'committed'), rec('c', 'preparing')], highestTerm: 7 });
         await s1.write({ records: [rec('a', 'precommitted')] });
         await s1.close();

@@ -113,6 +113,7 @@ describe('participant call batching', () => {
     term: 5,
     json: JSON.stringify(name === 'prepare' ? { txId, participant: 'a', payload: null, protocol: '2pc', term: 5 } : { txId, participant: 'a', term: 5 }),
     timeoutMs: 5_000,
+    identity: null,
     signal: new AbortController().signal,
     ...over,
   });

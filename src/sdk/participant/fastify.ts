@@ -12,7 +12,7 @@ import { errorResponses } from '../../http/schemas.js';
 import { BATCH_CALLS_MAX, decodeBatch } from './batch.js';
 import { decodeCall, PARTICIPANT_NAME_CHARS_MAX, TX_ID_CHARS_MAX } from './decode.js';
 import type { ParticipantOptions } from './options.js';
-import { createParticipant, type Participant } from './participant.js';
+import { createParticipant, type Participant, type ReceivedRequest } from './participant.js';
 import { CALL_PATHS, TX_STATES, type CallPath } from './types.js';
 
 export type RatifyParticipantPluginOptions = ({ readonly participant: Participant } | ParticipantOptions) & {
@@ -83,6 +83,21 @@ export async function ratifyParticipant(app: FastifyInstance, opts: RatifyPartic
   const bodyLimit = opts.bodyLimit ?? BODY_LIMIT_DEFAULT;
   // The user's app has its own root handler; ours applies inside this plugin only.
   app.setErrorHandler(sendError);
+  // Signatures cover the exact body bytes, so this plugin's JSON parser keeps
+  // them (fastify's own parser otherwise; a parent app's parser is replaced
+  // inside this plugin only).
+  const rawBodies = new WeakMap<FastifyRequest, string>();
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    rawBodies.set(req, body as string);
+    parseJson(req, body as string, done);
+  });
+  const received = (req: FastifyRequest): ReceivedRequest => ({
+    method: req.method,
+    path: req.url.split('?', 1)[0] ?? req.url,
+    body: rawBodies.get(req) ?? '',
+  });
   for (const path of CALL_PATHS) {
     app.post(
       `/${path}`,
@@ -100,7 +115,7 @@ export async function ratifyParticipant(app: FastifyInstance, opts: RatifyPartic
         },
       },
       async (req: FastifyRequest, reply: FastifyReply) => {
-        const result = await participant.handle(path, req.body, req.headers);
+        const result = await participant.handle(path, req.body, req.headers, received(req));
         return reply.code(result.status).send(result.body);
       },
     );
@@ -116,7 +131,7 @@ export async function ratifyParticipant(app: FastifyInstance, opts: RatifyPartic
       schema: { body: batchBodySchema, headers: termHeaderSchema, response: { 200: okSchema.batch, ...errorResponses } },
     },
     async (req: FastifyRequest, reply: FastifyReply) => {
-      const result = await participant.handleBatch(req.body, req.headers);
+      const result = await participant.handleBatch(req.body, req.headers, received(req));
       return reply.code(result.status).send(result.body);
     },
   );

@@ -1,5 +1,17 @@
 // Participant SDK entry point.
-export { createParticipant, type Participant, type RecordListing } from './participant.js';
+export { createParticipant, type Participant, type ReceivedRequest, type RecordListing } from './participant.js';
+export {
+  canonicalString,
+  signCall,
+  signatureHeaders,
+  verifyCall,
+  CLUSTER_HEADER,
+  INCARNATION_HEADER,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  type SignedCall,
+} from './signature.js';
+export type { FenceEntry } from './fence.js';
 export type { ParticipantOptions } from './options.js';
 export { ratifyParticipant, type RatifyParticipantPluginOptions } from './fastify.js';
 export { createNodeHandler, type NodeHandlerOptions } from './node-handler.js';

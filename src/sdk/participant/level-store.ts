@@ -4,7 +4,8 @@
 //   t!<key>                  the record (JSON); key = recordKey(txId, participant)
 //   d!<key>                  index of in-doubt records, scanned at open
 //   f!<finishedAtMs>!<key>   index of finished records by age, scanned when pruning
-//   m!term                   the highest coordinator term seen
+//   m!term                   the highest coordinator term seen from any cluster (legacy fence)
+//   m!fence!<scope>          the highest term per cluster incarnation (fence.ts)
 //
 // Group commit: writes that arrive while a synced batch is in flight are queued
 // and go to disk together in the next batch, so concurrent transactions share
@@ -12,6 +13,7 @@
 import { Level } from 'level';
 import { RatifyError } from '../../errors.js';
 import { decodeRecord, encodeRecord, isTerm, recordKey } from './record.js';
+import type { FenceEntry } from './fence.js';
 import type { FinishedRef, LoadedState, ParticipantStore, StoreWrite } from './store.js';
 import { isInDoubt, type TxRecord } from './types.js';
 
@@ -24,6 +26,7 @@ interface Pending {
 }
 
 const TERM_KEY = 'm!term';
+const FENCE_PREFIX = 'm!fence!';
 const MS_DIGITS = 16;
 /** Writes per synced batch; bounds the memory of one batch under a burst. */
 const GROUP_WRITES_MAX = 512;
@@ -49,6 +52,11 @@ export class LevelParticipantStore implements ParticipantStore {
     }
     const term = (await this.db.get(TERM_KEY)) ?? 0;
     if (!isTerm(term)) throw new RatifyError('DATA_CORRUPT', `participant database ${this.dataDir}: ${TERM_KEY} is not a term`);
+    const fences: FenceEntry[] = [];
+    for await (const [key, value] of this.db.iterator({ gt: FENCE_PREFIX, lt: `${FENCE_PREFIX}\uffff` })) {
+      if (!isTerm(value)) throw new RatifyError('DATA_CORRUPT', `participant database ${this.dataDir}: ${key} is not a term`);
+      fences.push({ scope: key.slice(FENCE_PREFIX.length), term: value });
+    }
     const inDoubt: TxRecord[] = [];
     for await (const key of this.db.keys({ gt: 'd!', lt: 'd"' })) {
       const recKey = key.slice(2);
@@ -58,7 +66,7 @@ export class LevelParticipantStore implements ParticipantStore {
       }
       inDoubt.push(record);
     }
-    return { highestTerm: term, inDoubt };
+    return { highestTerm: term, fences, inDoubt };
   }
 
   async get(key: string): Promise<TxRecord | undefined> {
@@ -126,6 +134,7 @@ function toOps(w: StoreWrite): Op[] {
     }
   }
   if (w.highestTerm !== undefined) ops.push({ type: 'put', key: TERM_KEY, value: w.highestTerm });
+  for (const f of w.fences ?? []) ops.push({ type: 'put', key: `${FENCE_PREFIX}${f.scope}`, value: f.term });
   for (const p of w.prune ?? []) {
     ops.push({ type: 'del', key: txKey(p.key) });
     ops.push({ type: 'del', key: finishedKey(p.finishedAtMs, p.key) });

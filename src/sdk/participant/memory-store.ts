@@ -10,12 +10,13 @@ export class MemoryParticipantStore implements ParticipantStore {
   private readonly records = new Map<string, unknown>();
   private readonly finished = new Map<string, number>();
   private highestTerm = 0;
+  private readonly fences = new Map<string, number>();
   private isOpen = false;
 
   async open(): Promise<LoadedState> {
     this.isOpen = true;
     const inDoubt = [...this.records.entries()].map(([k, v]) => decodeRecord(v, k)).filter((r) => isInDoubt(r.state));
-    return { highestTerm: this.highestTerm, inDoubt };
+    return { highestTerm: this.highestTerm, fences: [...this.fences].map(([scope, term]) => ({ scope, term })), inDoubt };
   }
 
   async get(key: string): Promise<TxRecord | undefined> {
@@ -34,6 +35,7 @@ export class MemoryParticipantStore implements ParticipantStore {
       else this.finished.set(key, r.updatedAtMs);
     }
     if (w.highestTerm !== undefined) this.highestTerm = w.highestTerm;
+    for (const f of w.fences ?? []) this.fences.set(f.scope, f.term);
     for (const p of w.prune ?? []) {
       if (this.finished.get(p.key) === p.finishedAtMs) {
         this.finished.delete(p.key);

@@ -34,13 +34,17 @@ async function serve(participant: Participant, prefix: string, bodyLimit: number
     req.resume();
     return send(res, new RatifyError('ROUTE_NOT_FOUND', `no route ${req.method ?? ''} ${pathname}`));
   }
-  const body = await readJson(req, bodyLimit);
+  const raw = await readBody(req, bodyLimit);
+  if (raw instanceof RatifyError) return send(res, raw);
+  const body = parseJson(raw);
   if (body instanceof RatifyError) return send(res, body);
-  const result = path === 'batch' ? await participant.handleBatch(body, req.headers) : await participant.handle(path, body, req.headers);
+  // The exact bytes go along: a signature covers them (signature.ts).
+  const request = { method: req.method, path: pathname, body: raw };
+  const result = path === 'batch' ? await participant.handleBatch(body, req.headers, request) : await participant.handle(path, body, req.headers, request);
   writeJson(res, result.status, result.body);
 }
 
-async function readJson(req: IncomingMessage, bodyLimit: number): Promise<unknown> {
+async function readBody(req: IncomingMessage, bodyLimit: number): Promise<Buffer | RatifyError> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > bodyLimit) {
     req.resume();
@@ -53,8 +57,12 @@ async function readJson(req: IncomingMessage, bodyLimit: number): Promise<unknow
     if (bytes > bodyLimit) return new RatifyError('BODY_TOO_LARGE', `body exceeds the limit of ${bodyLimit} bytes`);
     chunks.push(chunk);
   }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(raw: Buffer): unknown {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(raw.toString('utf8'));
   } catch {
     return new RatifyError('VALIDATION_FAILED', 'body is not valid JSON');
   }

@@ -3,6 +3,7 @@
 // misbehave only much later, under failure, where it is hardest to see).
 import { pino } from 'pino';
 import { RatifyError } from '../../errors.js';
+import { participantKeyProblem } from './signature.js';
 import type { ParticipantStore } from './store.js';
 import type { ParticipantHandlers, ParticipantLogger } from './types.js';
 
@@ -16,6 +17,22 @@ export interface ParticipantOptions {
   readonly handlers: ParticipantHandlers;
   /** Cluster nodes asked by cooperative termination; without them a 2PC tx waits for the coordinator. */
   readonly coordinatorUrls?: readonly string[];
+  /**
+   * The key the cluster signs our calls with (its --participant-keys-file line
+   * for our participant name, or its `*` line). Given, every call must carry a
+   * valid signature (signature.ts) or is refused with 401 SIGNATURE_INVALID
+   * before it touches a record or the term fence. Several keys: any one
+   * verifies (while a key is rotated). Absent: calls are not checked, and
+   * start() logs a warning.
+   */
+  readonly coordinatorKey?: string | readonly string[];
+  /** How far a signed call's timestamp may be from our clock, either way (default 5 minutes). */
+  readonly signatureSkewMsMax?: number;
+  /**
+   * A client API token (a `reader` role suffices) sent by cooperative
+   * termination to coordinatorUrls, for a cluster with --tokens-file.
+   */
+  readonly coordinatorToken?: string;
   /** A tx prepared and not heard about for this long is resolved by asking the cluster. */
   readonly resolveAfterMs?: number;
   /**
@@ -45,6 +62,9 @@ export interface ResolvedOptions {
   readonly dataDir: string | null;
   readonly handlers: ParticipantHandlers;
   readonly coordinatorUrls: readonly string[];
+  readonly coordinatorKeys: readonly string[];
+  readonly signatureSkewMsMax: number;
+  readonly coordinatorToken: string | null;
   readonly resolveAfterMs: number;
   readonly threePcTimeoutMs: number;
   readonly inquiryTimeoutMs: number;
@@ -58,6 +78,8 @@ export interface ResolvedOptions {
 
 const DAY_MS = 86_400_000;
 const COORDINATOR_URLS_MAX = 16;
+/** Keys accepted at once: the current one and those being rotated out. */
+const COORDINATOR_KEYS_MAX = 4;
 
 export function resolveOptions(o: ParticipantOptions): ResolvedOptions {
   if (o.store === undefined && (typeof o.dataDir !== 'string' || o.dataDir.length === 0)) {
@@ -71,6 +93,9 @@ export function resolveOptions(o: ParticipantOptions): ResolvedOptions {
     dataDir: o.dataDir ?? null,
     handlers: o.handlers,
     coordinatorUrls: checkUrls(o.coordinatorUrls ?? []),
+    coordinatorKeys: checkKeys(o.coordinatorKey),
+    signatureSkewMsMax: inRange('signatureSkewMsMax', o.signatureSkewMsMax ?? 300_000, 1_000, 3_600_000),
+    coordinatorToken: checkToken(o.coordinatorToken),
     resolveAfterMs: inRange('resolveAfterMs', o.resolveAfterMs ?? 10_000, 10, DAY_MS),
     threePcTimeoutMs: inRange('threePcTimeoutMs', o.threePcTimeoutMs ?? 30_000, 10, DAY_MS),
     inquiryTimeoutMs: inRange('inquiryTimeoutMs', o.inquiryTimeoutMs ?? 5_000, 10, 600_000),
@@ -103,6 +128,28 @@ function checkUrls(urls: readonly string[]): readonly string[] {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw configError(`coordinatorUrls entry ${u} must be http(s)`);
     return u.replace(/\/+$/, '');
   });
+}
+
+function checkKeys(key: string | readonly string[] | undefined): readonly string[] {
+  if (key === undefined) return [];
+  const keys = typeof key === 'string' ? [key] : key;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > COORDINATOR_KEYS_MAX) {
+    throw configError(`coordinatorKey must be a key or a list of 1 to ${COORDINATOR_KEYS_MAX} keys`);
+  }
+  return keys.map((k: unknown, i) => {
+    const problem = typeof k === 'string' ? participantKeyProblem(k) : 'a participant key must be a string';
+    // Never the key itself in the message.
+    if (problem !== null) throw configError(`coordinatorKey${keys.length > 1 ? `[${i}]` : ''}: ${problem}`);
+    return k as string;
+  });
+}
+
+function checkToken(token: string | undefined): string | null {
+  if (token === undefined) return null;
+  if (typeof token !== 'string' || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token) || token.length < 16 || token.length > 512) {
+    throw configError('coordinatorToken must be a client API token: 16 to 512 characters of letters, digits and - . _ ~ + / (then = padding)');
+  }
+  return token;
 }
 
 function checkHandlers(h: ParticipantHandlers | undefined): void {

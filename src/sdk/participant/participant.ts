@@ -8,14 +8,16 @@ import { RatifyError, isRatifyError } from '../../errors.js';
 import { assertNever } from '../../raft/types.js';
 import { decodeBatch, type BatchItem } from './batch.js';
 import { decodeCall, type HeaderBag } from './decode.js';
+import { clusterOfScope, fenceWrite, FenceTable, LEGACY_SCOPE, scopeOf, type FenceScope } from './fence.js';
 import { HttpTxInquiry } from './inquiry.js';
 import { KeyedLock } from './keyed-lock.js';
 import { LevelParticipantStore } from './level-store.js';
 import { resolveOptions, type ParticipantOptions, type ResolvedOptions } from './options.js';
 import { recordKey } from './record.js';
 import { Resolver, type ResolvePassReport } from './resolver.js';
+import { verifyCall } from './signature.js';
 import type { ParticipantStore } from './store.js';
-import { assertTransition, fenceTerm, planCall, type Plan } from './transitions.js';
+import { assertTransition, planCall, type Plan } from './transitions.js';
 import {
   isInDoubt,
   type CallPath,
@@ -28,23 +30,36 @@ import {
   type Vote,
 } from './types.js';
 
+/**
+ * The request as it arrived, for signature checks (signature.ts): the transports
+ * pass it; a direct caller of handle() with coordinatorKey set must too.
+ */
+export interface ReceivedRequest {
+  readonly method: string;
+  /** The request path without the query string, e.g. "/ratify/commit". */
+  readonly path: string;
+  /** The exact body bytes (the signature covers them, not the parsed JSON). */
+  readonly body: string | Uint8Array;
+}
+
 export interface Participant {
   readonly name: string;
   /** Answers one coordinator call; never throws (errors become `{error:{code,message}}` replies). */
-  handle(path: CallPath, body: unknown, headers?: HeaderBag): Promise<HandleResult>;
+  handle(path: CallPath, body: unknown, headers?: HeaderBag, request?: ReceivedRequest): Promise<HandleResult>;
   /**
    * Answers a batch envelope `{term, calls: [{call, body}]}` (POST {prefix}/batch) with
    * 200 `{results: [{status, body}]}`, one per call in call order, each exactly what
    * handle() answers for it; envelope errors are 400. Never throws.
    */
-  handleBatch(body: unknown, headers?: HeaderBag): Promise<HandleResult>;
+  handleBatch(body: unknown, headers?: HeaderBag, request?: ReceivedRequest): Promise<HandleResult>;
   /** Opens the store and starts the background resolver (timers are unref'd). Idempotent. */
   start(): Promise<void>;
   /** Runs one resolver pass now; the timers call the same thing. */
   resolvePending(): Promise<ResolvePassReport>;
   /** Stops the timers, waits for calls in progress, and closes the store. */
   close(): Promise<void>;
-  highestTerm(): number;
+  /** The highest term seen from any cluster, or from one (cluster id, incarnation) scope "<id>/<incarnation>" (fence.ts). */
+  highestTerm(scope?: string): number;
   inDoubtCount(): number;
   /**
    * This participant's records updated at or after `sinceMs`: every one in doubt, and
@@ -91,21 +106,21 @@ export class ParticipantCore implements Participant {
   private readonly tracked = new Map<string, Tracked>();
   private readonly resolver: Resolver;
   private opened: Promise<void> | null = null;
+  private warnedUnsigned = false;
   private closed = false;
   private inflight = 0;
-  private termSeen = 0;
-  private termDurable = 0;
+  private readonly fences = new FenceTable();
 
   constructor(private readonly o: ResolvedOptions) {
     this.name = o.name;
     this.store = o.store ?? new LevelParticipantStore(o.dataDir!);
     this.lock = new KeyedLock(WAITERS_PER_TX_MAX);
-    const inquiry = o.coordinatorUrls.length > 0 ? new HttpTxInquiry(o.coordinatorUrls, o.inquiryTimeoutMs) : null;
+    const inquiry = o.coordinatorUrls.length > 0 ? new HttpTxInquiry(o.coordinatorUrls, o.inquiryTimeoutMs, o.coordinatorToken, o.logger) : null;
     this.resolver = new Resolver(this, inquiry, o);
   }
 
-  highestTerm(): number {
-    return this.termSeen;
+  highestTerm(scope: string = LEGACY_SCOPE): number {
+    return this.fences.highest(scope);
   }
 
   inDoubtCount(): number {
@@ -137,6 +152,13 @@ export class ParticipantCore implements Participant {
 
   async start(): Promise<void> {
     await this.ready();
+    if (this.o.coordinatorKeys.length === 0 && !this.warnedUnsigned) {
+      this.warnedUnsigned = true;
+      this.o.logger.warn(
+        { participant: this.name },
+        'coordinator calls are not verified: no coordinatorKey, so anyone who reaches this participant can prepare, commit and abort, and raise its term fence',
+      );
+    }
     this.resolver.start();
   }
 
@@ -155,7 +177,17 @@ export class ParticipantCore implements Participant {
     await this.store.close();
   }
 
-  async handle(path: CallPath, body: unknown, headers: HeaderBag = {}): Promise<HandleResult> {
+  async handle(path: CallPath, body: unknown, headers: HeaderBag = {}, request?: ReceivedRequest): Promise<HandleResult> {
+    try {
+      this.authenticate(path, headers, request);
+    } catch (e) {
+      return this.failure(e, path);
+    }
+    return this.handleAuthenticated(path, body, headers);
+  }
+
+  /** A call whose signature (if we require one) was checked, alone or as its batch. */
+  private async handleAuthenticated(path: CallPath, body: unknown, headers: HeaderBag): Promise<HandleResult> {
     if (this.closed) return errorResult(new RatifyError('SHUTTING_DOWN', `participant ${this.name} is closing`));
     if (this.inflight >= this.o.inflightMax) {
       return errorResult(new RatifyError('TOO_MANY_PENDING', `more than ${this.o.inflightMax} calls in progress`));
@@ -164,7 +196,8 @@ export class ParticipantCore implements Participant {
     try {
       await this.ready();
       const call = decodeCall(path, body, headers);
-      return await this.lock.run(recordKey(call.txId, call.participant), () => this.dispatch(call));
+      const scope = scopeOf(headers);
+      return await this.lock.run(recordKey(call.txId, call.participant), () => this.dispatch(call, scope));
     } catch (e) {
       return this.failure(e, path);
     } finally {
@@ -172,9 +205,11 @@ export class ParticipantCore implements Participant {
     }
   }
 
-  async handleBatch(body: unknown, headers: HeaderBag = {}): Promise<HandleResult> {
+  async handleBatch(body: unknown, headers: HeaderBag = {}, request?: ReceivedRequest): Promise<HandleResult> {
     let items: BatchItem[];
     try {
+      // One signature covers the whole envelope.
+      this.authenticate('batch', headers, request);
       items = decodeBatch(body, headers);
     } catch (e) {
       return this.failure(e, 'batch');
@@ -183,7 +218,7 @@ export class ParticipantCore implements Participant {
     // answers as the single call would. All start in this turn and resume from
     // the same ready() in call order, so items about one record take its lock,
     // and run, in call order.
-    const results = await Promise.all(items.map((item) => (item.kind === 'call' ? this.handle(item.path, item.body, headers) : errorResult(item.error))));
+    const results = await Promise.all(items.map((item) => (item.kind === 'call' ? this.handleAuthenticated(item.path, item.body, headers) : errorResult(item.error))));
     return ok({ results });
   }
 
@@ -250,22 +285,22 @@ export class ParticipantCore implements Participant {
 
   // ---- coordinator calls ----------------------------------------------------
 
-  private async dispatch(call: ParticipantCall): Promise<HandleResult> {
-    this.fence(call);
+  private async dispatch(call: ParticipantCall, scope: FenceScope): Promise<HandleResult> {
+    this.fence(call, scope);
     const key = recordKey(call.txId, call.participant);
     this.touch(key);
     const record = await this.store.get(key);
     const plan = planCall(record, call.path);
-    const result = await this.execute(plan, call, record);
+    const result = await this.execute(plan, call, record, scope);
     // Acks and replayed votes write nothing else; the raised term still must be durable.
-    if (this.termSeen > this.termDurable) await this.persistTerm();
+    if (this.fences.pending().length > 0) await this.persistTerm();
     return result;
   }
 
-  private async execute(plan: Plan, call: ParticipantCall, record: TxRecord | undefined): Promise<HandleResult> {
+  private async execute(plan: Plan, call: ParticipantCall, record: TxRecord | undefined, scope: FenceScope): Promise<HandleResult> {
     switch (plan.kind) {
       case 'run-prepare':
-        return ok(await this.prepare(call));
+        return ok(await this.prepare(call, scope));
       case 'abort-interrupted':
         await this.advance(record!, 'aborted', 'recovery', call.term, 'participant restarted during prepare');
         return ok({ vote: 'abort', reason: 'participant restarted during prepare' });
@@ -295,10 +330,19 @@ export class ParticipantCore implements Participant {
     }
   }
 
-  private async prepare(call: ParticipantCall): Promise<Vote> {
+  private async prepare(call: ParticipantCall, scope: FenceScope): Promise<Vote> {
     if (call.path !== 'prepare') throw new RatifyError('INTERNAL', `prepare planned for a ${call.path} call`);
     const now = this.o.now();
-    const base = { txId: call.txId, participant: call.participant, protocol: call.protocol, payload: call.payload, preparedTerm: call.term };
+    // Which cluster prepared us: cooperative termination only believes its answers (answer-scope.ts).
+    const preparedBy = clusterOfScope(scope);
+    const base = {
+      txId: call.txId,
+      participant: call.participant,
+      protocol: call.protocol,
+      payload: call.payload,
+      preparedTerm: call.term,
+      ...(preparedBy === null ? {} : { preparedBy }),
+    };
     if (this.tracked.size >= this.o.inDoubtMax) {
       const reason = `participant has ${this.tracked.size} transactions in doubt (inDoubtMax ${this.o.inDoubtMax})`;
       await this.persist({ ...base, state: 'aborted', vote: 'abort', reason, updatedAtMs: now });
@@ -333,29 +377,44 @@ export class ParticipantCore implements Participant {
 
   // ---- terms, persistence, tracking -----------------------------------------
 
-  /** Term fencing: a call from a deposed leader is refused; a newer term is remembered. */
-  private fence(call: ParticipantCall): void {
-    const highest = fenceTerm(this.termSeen, call.term);
-    if (highest === null) {
-      this.o.logger.warn({ txId: call.txId, path: call.path, term: call.term, highestTerm: this.termSeen }, 'refused a call from a stale term');
-      throw new RatifyError('STALE_TERM', `term ${call.term} is older than term ${this.termSeen} already seen`, {
-        details: { highestTerm: this.termSeen },
-      });
+  /**
+   * Signature check (signature.ts) when we hold a coordinator key: before
+   * anything else, so a forged call touches no record and no fence.
+   */
+  private authenticate(kind: CallPath | 'batch', headers: HeaderBag, request: ReceivedRequest | undefined): void {
+    if (this.o.coordinatorKeys.length === 0) return;
+    const refuse = (reason: string, message: string): never => {
+      this.o.logger.warn({ path: request?.path ?? kind, reason }, `refused a coordinator call: ${message}`);
+      throw new RatifyError('SIGNATURE_INVALID', `refused: ${message}`, { details: { reason } });
+    };
+    if (request === undefined) return refuse('unverifiable', 'coordinatorKey is set but the transport passed no request to verify');
+    // The signed path must be the route that runs: a signed prepare is not a commit.
+    if (request.path !== kind && !request.path.endsWith(`/${kind}`)) return refuse('malformed', `the request path does not name the ${kind} call`);
+    const verdict = verifyCall({ method: request.method, path: request.path, headers, body: request.body }, { keys: this.o.coordinatorKeys, nowMs: this.o.now(), skewMsMax: this.o.signatureSkewMsMax });
+    if (!verdict.ok) refuse(verdict.reason, verdict.message);
+  }
+
+  /** Term fencing per cluster incarnation (fence.ts): a call from a deposed leader is refused; a newer term is remembered. */
+  private fence(call: ParticipantCall, scope: FenceScope): void {
+    try {
+      this.fences.admit(scope, call.term);
+    } catch (e) {
+      this.o.logger.warn({ txId: call.txId, path: call.path, term: call.term, scope, highestTerm: this.fences.highest(scope) }, 'refused a call from a stale term');
+      throw e;
     }
-    this.termSeen = highest;
   }
 
   private async persist(record: TxRecord): Promise<void> {
-    const term = this.termSeen;
-    await this.store.write(term > this.termDurable ? { records: [record], highestTerm: term } : { records: [record] });
-    this.termDurable = Math.max(this.termDurable, term);
+    const terms = this.fences.pending();
+    await this.store.write({ records: [record], ...fenceWrite(terms) });
+    this.fences.markDurable(terms);
     this.track(record);
   }
 
   private async persistTerm(): Promise<void> {
-    const term = this.termSeen;
-    await this.store.write({ highestTerm: term });
-    this.termDurable = Math.max(this.termDurable, term);
+    const terms = this.fences.pending();
+    await this.store.write(fenceWrite(terms));
+    this.fences.markDurable(terms);
   }
 
   private track(record: TxRecord): void {
@@ -388,8 +447,7 @@ export class ParticipantCore implements Participant {
 
   private ready(): Promise<void> {
     this.opened ??= this.store.open().then((loaded) => {
-      this.termSeen = Math.max(this.termSeen, loaded.highestTerm);
-      this.termDurable = loaded.highestTerm;
+      this.fences.load([{ scope: LEGACY_SCOPE, term: loaded.highestTerm }, ...(loaded.fences ?? [])]);
       for (const r of loaded.inDoubt) this.track(r);
       if (loaded.inDoubt.length > 0) this.o.logger.info({ inDoubt: loaded.inDoubt.length }, 'participant reopened with transactions in doubt');
     });

@@ -3,6 +3,8 @@
 // after it is read back. A record that fails either check means a bug or a
 // damaged data directory, never something to paper over.
 import { RatifyError } from '../../errors.js';
+import type { ClusterScope } from './answer-scope.js';
+import { CLUSTER_ID_PATTERN, INCARNATION_PATTERN } from './signature.js';
 import { TX_STATES, isInDoubt, type Protocol, type TxRecord, type TxState } from './types.js';
 
 const RECORD_VERSION = 1;
@@ -29,6 +31,7 @@ export function encodeRecord(r: TxRecord): StoredRecord {
     vote: r.vote,
     reason: r.reason,
     preparedTerm: r.preparedTerm,
+    ...(r.preparedBy === undefined ? {} : { preparedBy: { clusterId: r.preparedBy.clusterId, incarnation: r.preparedBy.incarnation } }),
     updatedAtMs: r.updatedAtMs,
   };
 }
@@ -46,6 +49,8 @@ export function decodeRecord(value: unknown, key: string): TxRecord {
     vote: o['vote'] as 'commit' | 'abort' | null,
     reason: o['reason'] as string | null,
     preparedTerm: o['preparedTerm'] as number | null,
+    // Optional: records written before scopes have none and keep the old inquiry rules.
+    ...(o['preparedBy'] === undefined ? {} : { preparedBy: o['preparedBy'] as ClusterScope }),
     updatedAtMs: o['updatedAtMs'] as number,
   };
   const problem = recordProblem(r);
@@ -61,6 +66,7 @@ function recordProblem(r: TxRecord): string | null {
   if (r.vote !== null && r.vote !== 'commit' && r.vote !== 'abort') return `unknown vote ${String(r.vote)}`;
   if (r.reason !== null && typeof r.reason !== 'string') return 'reason must be a string or null';
   if (r.preparedTerm !== null && !isTerm(r.preparedTerm)) return 'preparedTerm must be a non-negative integer or null';
+  if (r.preparedBy !== undefined && !isClusterScope(r.preparedBy)) return 'preparedBy must be {clusterId, incarnation} in the formats of the cluster headers';
   if (!Number.isFinite(r.updatedAtMs)) return 'updatedAtMs must be a number';
   return stateProblem(r);
 }
@@ -83,6 +89,11 @@ function stateProblem(r: TxRecord): string | null {
  */
 export function recordKey(txId: string, participant: string): string {
   return `${participant.length}:${participant}:${txId}`;
+}
+
+function isClusterScope(v: unknown): v is ClusterScope {
+  const s = v as { clusterId?: unknown; incarnation?: unknown } | null;
+  return typeof s === 'object' && s !== null && typeof s.clusterId === 'string' && CLUSTER_ID_PATTERN.test(s.clusterId) && typeof s.incarnation === 'string' && INCARNATION_PATTERN.test(s.incarnation);
 }
 
 export function isTerm(n: unknown): n is number {

@@ -97,7 +97,10 @@ export class Resolver {
 
   private async resolve(key: string, record: TxRecord, tally: Tally): Promise<void> {
     tally.examined++;
-    const asked = record.state === 'preparing' || this.inquiry === null ? null : await this.inquiry.ask(record.txId, record.preparedTerm ?? 0);
+    const asked =
+      record.state === 'preparing' || this.inquiry === null
+        ? null
+        : await this.inquiry.ask({ txId: record.txId, preparedTerm: record.preparedTerm ?? 0, preparedBy: record.preparedBy ?? null });
     const unreachableForMs = asked === null ? null : this.host.noteInquiry(key, asked.kind !== 'unreachable', this.o.now());
     const t = decideTermination(record, asked, { unreachableForMs, threePcTimeoutMs: this.o.threePcTimeoutMs, resolveAfterMs: this.o.resolveAfterMs });
     const log = { txId: record.txId, participant: record.participant, state: record.state, protocol: record.protocol, why: t.why };

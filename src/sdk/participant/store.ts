@@ -2,13 +2,16 @@
 // implementation (level-store.ts) and an in-memory one (memory-store.ts) that a
 // shared contract test (test/sdk/participant-store.test.ts) holds to the same rules.
 // Records are addressed by recordKey(txId, participant) from record.ts.
+import type { FenceEntry } from './fence.js';
 import type { TxRecord } from './types.js';
 
 export interface StoreWrite {
   /** Records to put. A finished record also enters the prune index under its updatedAtMs. */
   readonly records?: readonly TxRecord[];
-  /** The highest coordinator term seen; callers only ever raise it. */
+  /** The highest coordinator term seen from any cluster (the legacy fence, fence.ts); callers only ever raise it. */
   readonly highestTerm?: number;
+  /** The highest term per cluster incarnation (fence.ts); callers only ever raise them. */
+  readonly fences?: readonly FenceEntry[];
   /** Finished records to forget (as returned by finishedBefore). */
   readonly prune?: readonly FinishedRef[];
 }
@@ -20,6 +23,8 @@ export interface FinishedRef {
 
 export interface LoadedState {
   readonly highestTerm: number;
+  /** Per cluster incarnation; a store from before scopes (or a custom one that keeps none) may leave it out. */
+  readonly fences?: readonly FenceEntry[];
   /** Every record still preparing, prepared or precommitted. */
   readonly inDoubt: readonly TxRecord[];
 }

@@ -1,5 +1,6 @@
 // Public types of the participant SDK: what the coordinator sends, what the user's
 // handlers see and answer, and the durable per-transaction record.
+import type { ClusterScope } from './answer-scope.js';
 
 export type Protocol = '2pc' | '3pc';
 export type CallPath = 'prepare' | 'precommit' | 'commit' | 'abort';
@@ -75,6 +76,13 @@ export interface TxRecord {
   readonly reason: string | null;
   /** Term of the prepare call; cooperative termination compares it with the cluster's term. */
   readonly preparedTerm: number | null;
+  /**
+   * The cluster incarnation whose prepare created this record (its call's
+   * x-ratify-cluster / x-ratify-incarnation). Cooperative termination only acts
+   * on answers from it (answer-scope.ts). Absent for calls without those
+   * headers and for records written before the field existed.
+   */
+  readonly preparedBy?: ClusterScope;
   /** Wall-clock ms of the last change; after a restart the resolver's clocks start from it. */
   readonly updatedAtMs: number;
 }

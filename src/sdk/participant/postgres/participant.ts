@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { RatifyError } from '../../../errors.js';
 import type { HeaderBag } from '../decode.js';
 import { configError, inRange, type ParticipantOptions } from '../options.js';
-import { createParticipant, type Participant, type RecordListing } from '../participant.js';
+import { createParticipant, type Participant, type ReceivedRequest, type RecordListing } from '../participant.js';
 import type { ResolvePassReport } from '../resolver.js';
 import type { CallPath, HandleResult, ParticipantLogger } from '../types.js';
 import { GID_PREFIX_PATTERN, gidOf } from './gid.js';
@@ -100,8 +100,8 @@ class PgParticipant implements PostgresParticipant {
     return this.core.name;
   }
 
-  handle(path: CallPath, body: unknown, headers?: HeaderBag): Promise<HandleResult> {
-    return this.core.handle(path, body, headers);
+  handle(path: CallPath, body: unknown, headers?: HeaderBag, request?: ReceivedRequest): Promise<HandleResult> {
+    return this.core.handle(path, body, headers, request);
   }
 
   /**
@@ -160,8 +160,8 @@ class PgParticipant implements PostgresParticipant {
     await this.core.close();
   }
 
-  highestTerm(): number {
-    return this.core.highestTerm();
+  highestTerm(scope?: string): number {
+    return this.core.highestTerm(scope);
   }
 
   inDoubtCount(): number {

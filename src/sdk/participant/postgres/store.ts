@@ -12,6 +12,7 @@
 import type { Pool } from 'pg';
 import { RatifyError } from '../../../errors.js';
 import { decodeRecord, encodeRecord, isTerm, recordKey } from '../record.js';
+import type { FenceEntry } from '../fence.js';
 import type { FinishedRef, LoadedState, ParticipantStore, StoreWrite } from '../store.js';
 import { isInDoubt, type TxRecord } from '../types.js';
 import { gidOf } from './gid.js';
@@ -47,15 +48,26 @@ export class PostgresParticipantStore implements ParticipantStore {
   async open(): Promise<LoadedState> {
     this.maxPreparedTransactions = (await checkServerSettings(this.pool)).maxPreparedTransactions;
     await createTables(this.pool, this.o.schema);
-    const term = await this.pool.query<{ highest_term: string }>(`SELECT highest_term FROM ${this.tables.terms} WHERE store = $1`, [this.o.gidPrefix]);
-    const highestTerm = Number(term.rows[0]?.highest_term ?? 0);
-    if (!isTerm(highestTerm)) throw new RatifyError('DATA_CORRUPT', `${this.tables.terms} holds ${String(term.rows[0]?.highest_term)} for ${this.o.gidPrefix}, not a term`);
+    // The legacy fence under the store's name, a cluster incarnation's under "<name>@<scope>"
+    // (no '@' in a gid prefix, so names never collide): the table of older versions, unchanged.
+    const terms = await this.pool.query<{ store: string; highest_term: string }>(
+      `SELECT store, highest_term FROM ${this.tables.terms} WHERE store = $1 OR starts_with(store, $1 || '@')`,
+      [this.o.gidPrefix],
+    );
+    let highestTerm = 0;
+    const fences: FenceEntry[] = [];
+    for (const row of terms.rows) {
+      const term = Number(row.highest_term);
+      if (!isTerm(term)) throw new RatifyError('DATA_CORRUPT', `${this.tables.terms} holds ${String(row.highest_term)} for ${row.store}, not a term`);
+      if (row.store === this.o.gidPrefix) highestTerm = term;
+      else fences.push({ scope: row.store.slice(this.o.gidPrefix.length + 1), term });
+    }
     const rows = await this.pool.query<{ key: string; record: unknown }>(`SELECT key, record FROM ${this.tables.records} WHERE store = $1 AND in_doubt`, [this.o.gidPrefix]);
     const inDoubt = rows.rows.map((r) => decodeRecord(r.record, r.key));
     const notInDoubt = inDoubt.find((r) => !isInDoubt(r.state));
     if (notInDoubt !== undefined) throw new RatifyError('DATA_CORRUPT', `${this.tables.records}: ${recordKey(notInDoubt.txId, notInDoubt.participant)} is marked in doubt but is ${notInDoubt.state}`);
     this.isOpen = true;
-    return { highestTerm, inDoubt };
+    return { highestTerm, fences, inDoubt };
   }
 
   async get(key: string): Promise<TxRecord | undefined> {
@@ -77,14 +89,14 @@ export class PostgresParticipantStore implements ParticipantStore {
     // Encoded (and asserted) before anything is sent, so a bad record fails the whole write.
     const rows = dedupe((w.records ?? []).map((r) => this.row(r)));
     if ((w.prune ?? []).length === 0) {
-      await this.upsert(this.pool, rows, w.highestTerm);
+      await this.upsert(this.pool, rows, this.terms(w));
       return;
     }
     const client = await this.pool.connect();
     let failed: unknown;
     try {
       await client.query('BEGIN');
-      await this.upsert(client, rows, w.highestTerm);
+      await this.upsert(client, rows, this.terms(w));
       await this.prune(client, w.prune ?? []);
       await client.query('COMMIT');
     } catch (e) {
@@ -114,9 +126,16 @@ export class PostgresParticipantStore implements ParticipantStore {
     return { key: recordKey(r.txId, r.participant), gid: gidOf(this.o.gidPrefix, r.txId, r.participant), inDoubt: isInDoubt(r.state), updatedAtMs: r.updatedAtMs, record: encodeRecord(r) };
   }
 
-  /** Records and the term in one statement (so one implicit transaction, one commit). */
-  private async upsert(db: Pick<Pool, 'query'>, rows: readonly RecordRow[], highestTerm: number | undefined): Promise<void> {
-    if (rows.length === 0 && highestTerm === undefined) return;
+  /** The terms of a write as rows of the terms table (see open). */
+  private terms(w: StoreWrite): Array<{ store: string; term: number }> {
+    const out = (w.fences ?? []).map((f) => ({ store: `${this.o.gidPrefix}@${f.scope}`, term: f.term }));
+    if (w.highestTerm !== undefined) out.push({ store: this.o.gidPrefix, term: w.highestTerm });
+    return out;
+  }
+
+  /** Records and the terms in one statement (so one implicit transaction, one commit). */
+  private async upsert(db: Pick<Pool, 'query'>, rows: readonly RecordRow[], terms: ReadonlyArray<{ store: string; term: number }>): Promise<void> {
+    if (rows.length === 0 && terms.length === 0) return;
     await db.query(
       `WITH recs AS (
          INSERT INTO ${this.tables.records} (store, key, gid, in_doubt, updated_at_ms, record)
@@ -124,11 +143,11 @@ export class PostgresParticipantStore implements ParticipantStore {
          ON CONFLICT (store, key) DO UPDATE SET gid = EXCLUDED.gid, in_doubt = EXCLUDED.in_doubt, updated_at_ms = EXCLUDED.updated_at_ms, record = EXCLUDED.record
          RETURNING 1
        ), term AS (
-         INSERT INTO ${this.tables.terms} (store, highest_term) SELECT $1, $3::bigint WHERE $3::bigint IS NOT NULL
+         INSERT INTO ${this.tables.terms} (store, highest_term) SELECT e->>'store', (e->>'term')::bigint FROM jsonb_array_elements($3::jsonb) AS e
          ON CONFLICT (store) DO UPDATE SET highest_term = GREATEST(${this.tables.terms}.highest_term, EXCLUDED.highest_term)
          RETURNING 1
        ) SELECT (SELECT count(*) FROM recs) AS records, (SELECT count(*) FROM term) AS terms`,
-      [this.o.gidPrefix, JSON.stringify(rows), highestTerm ?? null],
+      [this.o.gidPrefix, JSON.stringify(rows), JSON.stringify(terms)],
     );
   }
 
