@@ -132,9 +132,11 @@ describe('GET /v1/stats and GET /v1/activity', () => {
       async () => {
         const res = await get(`${follower.url}/v1/stats`);
         const committed = res.body.samples.reduce((n: number, s: { committed: number }) => n + s.committed, 0);
-        return committed === 2 ? res.body : undefined;
+        // The Raft indexes are sampled on the sampler's own tick, which may come after the decisions are counted.
+        const sampledRaft = res.body.samples.some((s: { raft: { appliedIndex: number } | null }) => s.raft !== null && s.raft.appliedIndex > 0);
+        return committed === 2 && sampledRaft ? res.body : undefined;
       },
-      { what: 'two decisions in the follower series' },
+      { what: 'two decisions and a Raft sample in the follower series' },
     );
     expect(stats).toMatchObject({ nodeId: follower.id, intervalMs: 100 });
     expect(stats.samples.some((s: { raft: { appliedIndex: number } | null }) => s.raft !== null && s.raft.appliedIndex > 0)).toBe(true);
