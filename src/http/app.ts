@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync }
 import type { TxPluginOptions } from '../tx/routes.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { KV_KEY_BYTES_MAX, type KvStateMachine } from '../node/kv-state-machine.js';
+import { KV_KEY_BYTES_MAX, type KvStateMachine } from '../kv/state-machine.js';
 import type { NodeId } from '../raft/types.js';
 import type { TlsMaterial } from '../transport/peer-tls.js';
 import { RAFT_MESSAGES_PATH, RAFT_STREAM_PATH, raftRoutes } from '../transport/raft-routes.js';
@@ -19,7 +19,7 @@ import { Draining } from './draining.js';
 import { installEdge } from './edge.js';
 import { sendFrameworkError } from './error-handler.js';
 import { healthRoutes } from './health-routes.js';
-import { kvRoutes } from './kv-routes.js';
+import { kvRoutes } from '../kv/routes.js';
 import { LeaderForwarder } from './leader-forward.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { installOpenApi, openApiRoutes } from './openapi.js';

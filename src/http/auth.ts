@@ -21,7 +21,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RatifyError } from '../errors.js';
 import { parseSecretList } from '../node/secrets.js';
-import { assertNever } from '../raft/types.js';
+import { assertNever } from '../util/assert-never.js';
 import { clientIdentity } from '../transport/peer-tls.js';
 import { clientAuthenticator } from './client-auth.js';
 import { CLIENT_ADDRESS_HEADER, FORWARDED_HEADER } from './leader-forward.js';

@@ -23,8 +23,8 @@ import type { CoreStatus, RaftCoreApi } from '../raft/api.js';
 import { seededRandom } from '../raft/random.js';
 import { RaftCore } from '../raft/raft.js';
 import type { StateMachine } from '../raft/state-machine.js';
+import { assertNever } from '../util/assert-never.js';
 import {
-  assertNever,
   type ConfChange,
   type Entry,
   type InitialState,

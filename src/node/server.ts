@@ -21,7 +21,7 @@ import { createTxStateMachine } from '../tx/state-machine.js';
 import type { NodeConfig } from './config.js';
 import { effectiveConfig } from './effective-config.js';
 import { IncarnatedStateMachine } from './cluster-incarnation.js';
-import { createKvStateMachine } from './kv-state-machine.js';
+import { createKvStateMachine } from '../kv/state-machine.js';
 import { RaftNode } from './raft-node.js';
 import { ReplicationMetrics } from './replication-metrics.js';
 import { WatchedStorage, wedgedReason } from './liveness.js';

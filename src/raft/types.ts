@@ -239,6 +239,5 @@ export type ConfChange =
   | { readonly type: 'promote'; readonly id: NodeId }
   | { readonly type: 'remove'; readonly id: NodeId };
 
-export function assertNever(x: never): never {
-  throw new Error(`unexpected value: ${JSON.stringify(x)}`);
-}
+// The Raft core's exhaustive switches use it too; it lives in src/util.
+export { assertNever } from '../util/assert-never.js';

@@ -7,7 +7,7 @@
 // state and one configuration at one index, as after a compaction; they then
 // elect a leader in a term above the backup's currentTerm.
 import { mkdirSync, readdirSync } from 'node:fs';
-import { createKvStateMachine } from '../node/kv-state-machine.js';
+import { createKvStateMachine } from '../kv/state-machine.js';
 import type { Member } from '../raft/types.js';
 import { txConfigDefaults } from '../tx/config.js';
 import { createTxStateMachine } from '../tx/state-machine.js';

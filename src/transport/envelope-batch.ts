@@ -1,7 +1,8 @@
 // How many queued Raft messages go into one envelope (one HTTP request or one
 // stream frame): the longest queue prefix within a message cap and a byte cap,
 // with the byte size estimated rather than measured by encoding twice.
-import { assertNever, type Entry, type Member, type Message, type NodeId } from '../raft/types.js';
+import { assertNever } from '../util/assert-never.js';
+import { type Entry, type Member, type Message, type NodeId } from '../raft/types.js';
 
 export interface BatchLimits {
   readonly clusterId: string;

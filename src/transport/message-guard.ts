@@ -4,7 +4,7 @@
 // from the known fields only, so unknown fields (for example from a newer
 // peer) are dropped instead of leaking into the core. Anything malformed throws
 // RatifyError('VALIDATION_FAILED'); a bad message must never crash a node.
-import { assertNever } from '../raft/types.js';
+import { assertNever } from '../util/assert-never.js';
 import type { Entry, Member, Message, MessageType, SnapshotMeta } from '../raft/types.js';
 import { checkRange } from './check-range.js';
 import {

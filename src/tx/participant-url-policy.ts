@@ -39,7 +39,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { RatifyError } from '../errors.js';
-import { assertNever } from '../raft/types.js';
+import { assertNever } from '../util/assert-never.js';
 import { cidrContains, formatIp, parseCidr, parseIp, type Cidr, type IpBytes } from './ip-address.js';
 
 /** The ranges no participant may live in (rule 2). */

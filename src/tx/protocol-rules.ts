@@ -21,7 +21,7 @@
 //   retried like any failure), then complete. Except under presumed abort: an
 //   abort to a participant that never voted commit is given up abandonAfterMs
 //   after the decision, and the completion names it abandoned (abandon.ts).
-import { assertNever } from '../raft/types.js';
+import { assertNever } from '../util/assert-never.js';
 import type { TxCommand, VoteEntry } from './commands.js';
 import type { DeliverResult, PrepareResult } from './participant-client.js';
 import type { Decision, ParticipantRecord, TxRecord, TxState } from './types.js';

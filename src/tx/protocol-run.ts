@@ -9,7 +9,7 @@
 // which the model checker (test/model/) explores; this file only does the I/O.
 import type pino from 'pino';
 import type { ReplicatedLog } from '../node/replicated-log.js';
-import { assertNever } from '../raft/types.js';
+import { assertNever } from '../util/assert-never.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { DeferredRecorder } from './deferred-recorder.js';
 import type { TxCommand, VoteEntry } from './commands.js';

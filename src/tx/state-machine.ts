@@ -6,7 +6,7 @@
 // enlist after commit was requested) is answered with a result, not thrown,
 // so every node rejects it the same way and no node crashes on it.
 import type { AppliedEntry } from '../raft/state-machine.js';
-import { assertNever } from '../raft/types.js';
+import { assertNever } from '../util/assert-never.js';
 import { RatifyError, type ErrorCode } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
 import { decodeCommand, type TxCommand, type VoteEntry } from './commands.js';

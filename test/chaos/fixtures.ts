@@ -2,7 +2,7 @@
 // committed across banks, one aborted), every node agreeing, the outage re-read intact.
 // Each test breaks one thing in a copy of it and expects exactly that invariant to fail.
 import type { BankSnapshot, ChaosEvidence, CoordinatorTx, Outcome, ParticipantRecord, TransferRecord } from '../../scripts/chaos/evidence.js';
-import type { TxOperation, TxOutput } from '../../test/linearizability/tx-model.js';
+import type { TxOperation, TxOutput } from '../linearizability/tx-model.js';
 
 export function transfer(key: string, txId: string, outcome: Outcome, from: [string, string], to: [string, string], amount: number): TransferRecord {
   return {

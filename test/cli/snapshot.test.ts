@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TransactionPage, TransactionView } from '../../src/sdk/client-types.js';
-import { createKvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine } from '../../src/kv/state-machine.js';
 import { decodeBackup, encodeBackup } from '../../src/storage/backup-file.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { ratify } from './cli-harness.js';

@@ -8,7 +8,7 @@ import { PARAM_LENGTH_MAX, buildApp } from '../../src/http/app.js';
 import { PUBLIC } from '../../src/http/auth.js';
 import { Draining } from '../../src/http/draining.js';
 import { silentLogger } from '../../src/logger.js';
-import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import type { RaftNode } from '../../src/node/raft-node.js';
 import { freePorts } from '../helpers/cluster.js';
 import { metricValue } from '../helpers/http.js';

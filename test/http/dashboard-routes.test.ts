@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
 import { ASSET_DIR, AssetStore, PAGE_CSP } from '../../src/http/static-assets.js';
 import { silentLogger } from '../../src/logger.js';
-import { createKvStateMachine, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, type KvStateMachine } from '../../src/kv/state-machine.js';
 import type { TxView } from '../../src/tx/types.js';
 import { httpJson } from '../helpers/http.js';
 import { InProcessCluster } from '../helpers/in-process-cluster.js';

@@ -24,7 +24,7 @@ import { buildApp } from '../../src/http/app.js';
 import type { ClusterNode, Readiness } from '../../src/http/cluster-node.js';
 import { ClientTokens } from '../../src/http/tokens.js';
 import { createMetrics } from '../../src/metrics.js';
-import { createKvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine } from '../../src/kv/state-machine.js';
 import type { LeadershipEvent, NodeStatus } from '../../src/node/replicated-log.js';
 import type { Member, NodeId } from '../../src/raft/types.js';
 import { encodeEnvelope } from '../../src/transport/codec.js';

@@ -9,7 +9,7 @@ import { ERROR_CODES } from '../../src/errors.js';
 import { buildApp } from '../../src/http/app.js';
 import { openApiPath, packageVersion } from '../../src/http/openapi.js';
 import { silentLogger } from '../../src/logger.js';
-import { createKvStateMachine, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, type KvStateMachine } from '../../src/kv/state-machine.js';
 import { InProcessCluster } from '../helpers/in-process-cluster.js';
 import { startTxAppCluster, type TxAppCluster } from '../helpers/tx-app-cluster.js';
 

@@ -1,4 +1,4 @@
-// The sequential specification of `--state-machine kv` (src/http/kv-routes.ts), one
+// The sequential specification of `--state-machine kv` (src/kv/routes.ts), one
 // register per key:
 //   PUT /v1/kv/{key} {value} -> 200 {key, index}: the value is written; `index` is the
 //       Raft index the write landed at, and writes apply in index order, so a later

@@ -5,8 +5,8 @@
 // read is refused before it replaces the log.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
-import { createKvStateMachine, type KvStateMachine } from '../../src/node/kv-state-machine.js';
-import { encodeKvCommand } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, type KvStateMachine } from '../../src/kv/state-machine.js';
+import { encodeKvCommand } from '../../src/kv/state-machine.js';
 import { metricValue } from '../helpers/http.js';
 import { InProcessCluster } from '../helpers/in-process-cluster.js';
 import { waitUntil } from '../helpers/wait.js';

@@ -6,7 +6,7 @@
 // all three. Liveness waits are bounded polls; nothing asserts on timing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
-import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import type { RaftNode } from '../../src/node/raft-node.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { FAST_RAFT, InProcessCluster } from '../helpers/in-process-cluster.js';

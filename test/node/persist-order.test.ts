@@ -9,7 +9,7 @@
 // storage has durably written at that moment.
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
-import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import { RaftNode } from '../../src/node/raft-node.js';
 import type { CoreStatus, RaftCoreApi } from '../../src/raft/api.js';
 import type { LocalState } from '../../src/raft/plausibility.js';

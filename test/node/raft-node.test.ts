@@ -3,7 +3,7 @@
 // polls; nothing asserts on timing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { RatifyError, isRatifyError } from '../../src/errors.js';
-import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import type { RaftNode } from '../../src/node/raft-node.js';
 import type { LeadershipEvent } from '../../src/node/replicated-log.js';
 import type { RaftStorage } from '../../src/storage/raft-storage.js';

@@ -2,7 +2,7 @@
 // used to wait for a new term that never comes, and answered 504 TIMEOUT after four
 // election timeouts).
 import { afterEach, expect, it } from 'vitest';
-import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import { InProcessCluster } from '../helpers/in-process-cluster.js';
 
 let cluster: InProcessCluster<KvStateMachine> | null = null;

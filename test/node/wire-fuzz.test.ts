@@ -23,7 +23,7 @@ import fc from 'fast-check';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { installEdge } from '../../src/http/edge.js';
-import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import { implausibility, WIRE_COUNTER_MAX, type LocalState } from '../../src/raft/plausibility.js';
 import type { Entry, Member, Message, MessageType, NodeId } from '../../src/raft/types.js';
 import { encodeEnvelope } from '../../src/transport/codec.js';

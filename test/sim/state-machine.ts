@@ -3,7 +3,7 @@
 // restored from a snapshot can be compared entry by entry with what every other
 // node applied — State Machine Safety is checked exactly, not by hash.
 import type { Entry, Member } from '../../src/raft/types.js';
-import { assertNever } from '../../src/raft/types.js';
+import { assertNever } from '../../src/util/assert-never.js';
 import { violation } from './violation.js';
 
 const decoder = new TextDecoder();

@@ -1,7 +1,7 @@
 // A short ring buffer of what the schedule did, printed with a failure so a
 // replayed seed can be read without a debugger.
 import type { Message } from '../../src/raft/types.js';
-import { assertNever } from '../../src/raft/types.js';
+import { assertNever } from '../../src/util/assert-never.js';
 
 export class Trace {
   private readonly lines: string[] = [];

@@ -4,7 +4,7 @@
 // entries towards commit. Real RaftNodes on memory storage and transport; the
 // wider persist-before-send checks live in test/node/persist-order.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import type { NodeId } from '../../src/raft/types.js';
 import type { MemoryStorageBacking } from '../../src/storage/memory-storage.js';
 import type { RaftStorage, SaveBatch } from '../../src/storage/raft-storage.js';

@@ -5,7 +5,7 @@
 // bytes; the background resolver (resolver.ts) drives in-doubt records through
 // the same methods.
 import { RatifyError, isRatifyError } from '../../errors.js';
-import { assertNever } from '../../raft/types.js';
+import { assertNever } from '../../util/assert-never.js';
 import { decodeBatch, type BatchItem } from './batch.js';
 import { decodeCall, type HeaderBag } from './decode.js';
 import { clusterOfScope, fenceWrite, FenceTable, LEGACY_SCOPE, scopeOf, type FenceScope } from './fence.js';

@@ -4,7 +4,7 @@
 // old finished records. It decides with the pure decideTermination() and acts
 // through the participant core, under the same per-record lock as coordinator
 // calls, so a late coordinator call and the resolver never both act on a record.
-import { assertNever } from '../../raft/types.js';
+import { assertNever } from '../../util/assert-never.js';
 import type { TxInquiry } from './inquiry.js';
 import type { ResolvedOptions } from './options.js';
 import { decideTermination } from './termination.js';

@@ -27,7 +27,7 @@
 //
 // A node that answers with an error (503 NO_LEADER during an election or
 // without quorum) counts as reached: the log still exists and will decide.
-import { assertNever } from '../../raft/types.js';
+import { assertNever } from '../../util/assert-never.js';
 import type { InquiryResult } from './inquiry.js';
 import type { TxRecord } from './types.js';
 

@@ -9,7 +9,7 @@
 // pure so the whole table is tested directly. `assertTransition` guards every
 // write: an illegal edge is a programmer error and crashes loudly.
 import { RatifyError } from '../../errors.js';
-import { assertNever } from '../../raft/types.js';
+import { assertNever } from '../../util/assert-never.js';
 import type { CallPath, TxRecord, TxState, Vote } from './types.js';
 
 export type RefusalCode = 'TX_ALREADY_ABORTED' | 'TX_ALREADY_COMMITTED' | 'TX_NOT_FOUND';

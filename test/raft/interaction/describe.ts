@@ -4,7 +4,7 @@
 //
 // Entries are `index@term` (as helpers.ts's logOf), payloads are JSON strings.
 import type { CoreStatus } from '../../../src/raft/api.js';
-import { assertNever } from '../../../src/raft/types.js';
+import { assertNever } from '../../../src/util/assert-never.js';
 import type { Entry, Member, Message, Ready, SnapshotMeta } from '../../../src/raft/types.js';
 import { dec } from '../helpers.js';
 

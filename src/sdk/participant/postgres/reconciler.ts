@@ -22,7 +22,7 @@
 // Finished records are terminal, so acting on them needs no lock against coordinator
 // calls: no handler runs again for them.
 import type { Pool } from 'pg';
-import { assertNever } from '../../../raft/types.js';
+import { assertNever } from '../../../util/assert-never.js';
 import type { ParticipantLogger } from '../types.js';
 import { finishPrepared, preparedGids } from './prepared.js';
 import type { PostgresParticipantStore } from './store.js';

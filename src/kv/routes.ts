@@ -2,11 +2,11 @@
 //   PUT /v1/kv/:key {value}  replicated write; followers forward to the leader.
 //   GET /v1/kv/:key          linearizable read (ReadIndex barrier, works on followers).
 import type { FastifyPluginAsync } from 'fastify';
-import { KV_KEY_BYTES_MAX, encodeKvCommand, type KvPutResult, type KvStateMachine } from '../node/kv-state-machine.js';
-import type { ClusterNode } from './cluster-node.js';
-import type { LeaderForwarder } from './leader-forward.js';
-import { CLIENT, READER } from './auth.js';
-import { errorResponses } from './schemas.js';
+import { KV_KEY_BYTES_MAX, encodeKvCommand, type KvPutResult, type KvStateMachine } from './state-machine.js';
+import type { ClusterNode } from '../http/cluster-node.js';
+import type { LeaderForwarder } from '../http/leader-forward.js';
+import { CLIENT, READER } from '../http/auth.js';
+import { errorResponses } from '../http/schemas.js';
 
 export interface KvRoutesOptions {
   readonly node: ClusterNode;

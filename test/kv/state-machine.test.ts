@@ -2,7 +2,7 @@
 // of earlier versions still read, equal bytes for equal states, malformed input refused.
 import { unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/node/kv-state-machine.js';
+import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 let index = 0;
