@@ -11,7 +11,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 describe('test layers', () => {
   it('every file a layer names exists, and every glob starts in a directory that exists', () => {
     const missing = [...SIM_TESTS, ...PROCESS_TESTS, ...CONTAINER_TESTS].filter((entry) => {
-      const fixed = entry.includes('*') ? dirname(entry.slice(0, entry.indexOf('*')) + 'x') : entry;
+      const fixed = entry.includes('*') ? dirname(`${entry.slice(0, entry.indexOf('*'))}x`) : entry;
       return !existsSync(`${ROOT}/${fixed}`);
     });
     expect(missing).toEqual([]);

@@ -1,6 +1,6 @@
 // Resource measurements: peak resident memory per process (Linux VmHWM) and
 // the bytes a data folder holds on disk.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { type Dirent, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Peak RSS in bytes of a live process (VmHWM), or null when it is gone or not on Linux. */
@@ -26,7 +26,7 @@ function statusFieldBytes(pid: number, field: string): number | null {
 export function directoryBytes(dir: string): number {
   let total = 0;
   const walk = (d: string): void => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = readdirSync(d, { withFileTypes: true });
     } catch {

@@ -3,7 +3,7 @@
 // mirror the node's (--tls-ca, --tls-cert, --tls-key and their RATIFY_TLS_*
 // variables), so one environment serves both.
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { RatifyClient, type RatifyClientOptions } from '../sdk/client.js';
 import { parseSecretList, readSecretFile } from '../node/secrets.js';
 import { UsageError } from './exit-codes.js';

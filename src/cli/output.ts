@@ -18,17 +18,17 @@ export const PROCESS_IO: CliIo = {
 export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
   const cells = [headers.map(String), ...rows.map((r) => r.map(cell))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return `${cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n')}\n`;
 }
 
 /** "key  value" lines, keys aligned. */
 export function fields(pairs: readonly (readonly [string, unknown])[]): string {
   const width = Math.max(...pairs.map(([k]) => k.length));
-  return pairs.map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`).join('\n') + '\n';
+  return `${pairs.map(([k, v]) => `${k.padEnd(width)}  ${cell(v)}`).join('\n')}\n`;
 }
 
 export function json(value: unknown): string {
-  return JSON.stringify(value, null, 2) + '\n';
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 function cell(v: unknown): string {

@@ -6,7 +6,7 @@
 // --cluster-secret/RATIFY_CLUSTER_SECRET (nodes without tokens).
 //
 // Exit codes: 0 done, 1 the cluster refused or could not be reached, 2 usage.
-import { Command } from 'commander';
+import type { Command } from 'commander';
 
 export const EXIT_REFUSED = 1;
 export const EXIT_USAGE = 2;

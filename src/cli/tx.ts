@@ -129,9 +129,9 @@ export function renderTransaction(t: TransactionView): string {
     ['decided', t.decidedAt],
     ['completed', t.completedAt],
   ]);
-  if (t.participants.length === 0) return head + 'participants: none\n';
+  if (t.participants.length === 0) return `${head}participants: none\n`;
   const rows = t.participants.map((p) => [p.name, p.url, p.vote, p.acknowledged ? 'yes' : 'no', p.lastError ?? '']);
-  return head + '\n' + table(['PARTICIPANT', 'URL', 'VOTE', 'ACKED', 'LAST ERROR'], rows);
+  return `${head}\n${table(['PARTICIPANT', 'URL', 'VOTE', 'ACKED', 'LAST ERROR'], rows)}`;
 }
 
 function parseParticipants(specs: readonly string[], payloads: readonly string[]): ParticipantSpec[] {

@@ -14,7 +14,7 @@ import type { ClusterNode } from './cluster-node.js';
 import { ClusterSurvey, type Prober } from './cluster-survey.js';
 import { activitySchema, pageSchema, statsSchema, surveySchema } from './dashboard-schemas.js';
 import { DecisionFeed, type TxTableReader } from './decision-feed.js';
-import { ASSET_NAME_PATTERN, AssetStore, sendAsset } from './static-assets.js';
+import { ASSET_NAME_PATTERN, type AssetStore, sendAsset } from './static-assets.js';
 import { txActivity } from './tx-activity.js';
 
 /** Knobs with production defaults; tests shorten them or inject fakes. */

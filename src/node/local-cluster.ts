@@ -163,7 +163,7 @@ function printEndpoints(children: readonly Child[], dataDir: string): void {
     ...children.map((c) => `[cluster]   ${c.id}  ${c.url}  (pid ${c.proc.pid})`),
     `[cluster] status: curl ${children[0]?.url ?? ''}/v1/cluster   stop: Ctrl-C`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function prefixLines(stream: NodeJS.ReadableStream | null, id: string, out: NodeJS.WritableStream, pretty: PrettyOptions | undefined): void {

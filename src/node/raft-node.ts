@@ -24,20 +24,20 @@ import { seededRandom } from '../raft/random.js';
 import { RaftCore } from '../raft/raft.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import { assertNever } from '../util/assert-never.js';
-import {
-  type ConfChange,
-  type Entry,
-  type InitialState,
-  type Member,
-  type Message,
-  type NodeId,
-  type ProposeRefusal,
-  type ProposeResult,
-  type RaftConfig,
-  type Ready,
-  type Role,
-  type Snapshot,
-  type SoftState,
+import type {
+  ConfChange,
+  Entry,
+  InitialState,
+  Member,
+  Message,
+  NodeId,
+  ProposeRefusal,
+  ProposeResult,
+  RaftConfig,
+  Ready,
+  Role,
+  Snapshot,
+  SoftState,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { PeerAdmission, RemovalNotice } from '../transport/peer-admission.js';

@@ -177,7 +177,7 @@ export class RatifyClient {
    */
   downloadSnapshot(o: { bytesMax: number; onProgress?: (bytes: number, totalBytes: number | null) => void }): Promise<Uint8Array> {
     const call: Call = { method: 'GET', path: '/v1/cluster/snapshot', timeoutMs: Math.max(this.timeoutMs, 120_000) };
-    return this.sendWith(call, (node) => this.fetchBytes(node, call, o.bytesMax, o.onProgress));
+    return this.sendWith((node) => this.fetchBytes(node, call, o.bytesMax, o.onProgress));
   }
 
   /** Polls get() until every participant acknowledged (state committed or aborted). */
@@ -199,10 +199,10 @@ export class RatifyClient {
 
   /** The retry loop. Only retryable failures loop; anything else rejects at once. */
   private send<T>(call: Call): Promise<T> {
-    return this.sendWith(call, (node) => this.fetchJson<T>(node, call));
+    return this.sendWith((node) => this.fetchJson<T>(node, call));
   }
 
-  private async sendWith<T>(call: Call, fetch: (node: string) => Promise<T>): Promise<T> {
+  private async sendWith<T>(fetch: (node: string) => Promise<T>): Promise<T> {
     let last: RatifyClientError | null = null;
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (attempt > 0) await sleep(this.backoffMs(attempt, last));

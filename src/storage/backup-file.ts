@@ -39,7 +39,7 @@ export interface Backup {
 
 export function encodeBackup(h: Omit<BackupHeader, 'dataBytes' | 'sha256'>, data: Uint8Array): Buffer {
   const header: BackupHeader = { ...h, dataBytes: data.byteLength, sha256: sha256Hex(data) };
-  return Buffer.concat([Buffer.from(BACKUP_MAGIC + JSON.stringify(header) + '\n', 'utf8'), data]);
+  return Buffer.concat([Buffer.from(`${BACKUP_MAGIC + JSON.stringify(header)}\n`, 'utf8'), data]);
 }
 
 /** Parses and verifies a backup; throws an Error saying what is wrong (a truncated download, another file). */

@@ -29,7 +29,7 @@ const CHUNK_DIGITS = 8;
 
 /** Bounds for a range scan over every key with `prefix` (';' is the byte after ':'). */
 export function prefixRange(prefix: string): { gte: string; lt: string } {
-  return { gte: prefix, lt: prefix.slice(0, -1) + ';' };
+  return { gte: prefix, lt: `${prefix.slice(0, -1)};` };
 }
 
 export function entryKey(index: number): string {

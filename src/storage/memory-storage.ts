@@ -7,7 +7,7 @@
 // MemoryRaftStorage over the old instance's `backing`.
 import { RatifyError } from '../errors.js';
 import { assertNever } from '../util/assert-never.js';
-import { type Entry, type HardState, type Member, type Snapshot } from '../raft/types.js';
+import type { Entry, HardState, Member, Snapshot } from '../raft/types.js';
 import type { RaftStorage, SaveBatch, StoredState } from './raft-storage.js';
 import { EMPTY_HARD_STATE, planCompact, planSave, termFromBounds, type LogBounds, type WritePlan } from './save-plan.js';
 import { verifyStoredState } from './verify-state.js';

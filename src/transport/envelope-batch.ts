@@ -2,7 +2,7 @@
 // stream frame): the longest queue prefix within a message cap and a byte cap,
 // with the byte size estimated rather than measured by encoding twice.
 import { assertNever } from '../util/assert-never.js';
-import { type Entry, type Member, type Message, type NodeId } from '../raft/types.js';
+import type { Entry, Member, Message, NodeId } from '../raft/types.js';
 
 export interface BatchLimits {
   readonly clusterId: string;

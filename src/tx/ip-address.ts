@@ -73,7 +73,7 @@ function parseIpv6(s: string): IpBytes | null {
     if (!isIPv4(v4)) return null;
     const [a, b, c, d] = v4.split('.').map(Number) as [number, number, number, number];
     tail.push((a << 8) | b, (c << 8) | d);
-    text = text.slice(0, lastColon + 1) + '0';
+    text = `${text.slice(0, lastColon + 1)}0`;
   }
   const [head, rest] = text.split('::') as [string, string | undefined];
   const groups = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));

@@ -31,6 +31,7 @@ describe('number formatting', () => {
     expect(fmtRate(Number.NaN)).toBe('-');
     expect(fmtRate(undefined)).toBe('-');
     expect(fmtMs(0.8123)).toBe('0.812');
+    // biome-ignore lint/suspicious/noApproximativeNumericConstant: a number with more digits than the format keeps
     expect(fmtMs(3.14159)).toBe('3.14');
     expect(fmtMs(42.42)).toBe('42.4');
     expect(fmtMs(1234.4)).toBe('1,234');

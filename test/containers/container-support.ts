@@ -37,7 +37,7 @@ export async function probeContainerSupport(env: NodeJS.ProcessEnv = process.env
   const missing = FEATURE_SOURCES.filter((f) => !existsSync(join(REPO_ROOT, f)));
   if (missing.length > 0) return unavailable(`not in this tree yet: ${missing.join(', ')}`);
 
-  let client;
+  let client: Awaited<ReturnType<typeof getContainerRuntimeClient>>;
   try {
     client = await withTimeout(getContainerRuntimeClient(), ENGINE_PROBE_TIMEOUT_MS, 'engine probe');
   } catch (err) {

@@ -47,6 +47,7 @@ export function txUrl(id: string): string {
   return `/v1/transactions/${encodeURIComponent(id)}`;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read the JSON they expect
 export function post<T = any>(cluster: TestCluster, nodeId: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
   return httpJson<T>('POST', `${cluster.url(nodeId)}${path}`, { ...(body === undefined ? {} : { body }), headers, timeoutMs: 60_000 });
 }

@@ -4,7 +4,7 @@
 // HTTP participants on the participant SDK. Same end-state checks as the 2PC
 // suite; once precommitted is replicated the outcome MUST be commit (and the view says so).
 import { describe, expect, it } from 'vitest';
-import { errorCode, GatedParticipant } from './gated-participant.js';
+import { errorCode, type GatedParticipant } from './gated-participant.js';
 import {
   expectSettled,
   expectStaleCallsFenced,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { RatifyClient } from '../../src/sdk/client.js';
 import { httpJson } from '../helpers/http.js';
 import { waitUntil } from '../helpers/wait.js';
-import { errorCode, GatedParticipant } from './gated-participant.js';
+import { errorCode, type GatedParticipant } from './gated-participant.js';
 import {
   expectSettled,
   expectStaleCallsFenced,

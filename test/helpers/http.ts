@@ -16,6 +16,7 @@ export interface HttpJsonOptions {
   readonly dispatcher?: Dispatcher;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read the JSON they expect
 export async function httpJson<T = any>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, opts: HttpJsonOptions = {}): Promise<JsonResponse<T>> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };

@@ -17,7 +17,7 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | false> |
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
-  let last: unknown = undefined;
+  let last: unknown ;
   for (;;) {
     try {
       const v = await probe();

@@ -317,7 +317,7 @@ const RAFT_ENVELOPE = Buffer.from(encodeEnvelope({ v: 1, clusterId: 'ratify', fr
 const rawBody = fc.oneof(
   fc.constant(undefined),
   fc.string({ maxLength: 60 }),
-  fc.constantFrom('{', '[]', 'null', '{"__proto__":{"x":1}}', '{"a":' + '['.repeat(2_000), '['.repeat(3_000) + ']'.repeat(3_000)),
+  fc.constantFrom('{', '[]', 'null', '{"__proto__":{"x":1}}', `{"a":${'['.repeat(2_000)}`, '['.repeat(3_000) + ']'.repeat(3_000)),
   fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
 );
 

@@ -17,7 +17,7 @@ afterEach(async () => {
 
 /** `[[[...null...]]]` nested `depth` deep: depth 1 is `[null]`. */
 function nested(depth: number): string {
-  return '['.repeat(depth) + 'null' + ']'.repeat(depth);
+  return `${'['.repeat(depth)}null${']'.repeat(depth)}`;
 }
 
 async function echoApp(jsonDepthMax?: number) {

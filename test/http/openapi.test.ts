@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 /** Every method and path the router knows, read from fastify's own route tree. */
-export function routerRoutes(app: FastifyInstance): Array<{ method: string; url: string }> {
+function routerRoutes(app: FastifyInstance): Array<{ method: string; url: string }> {
   const out: Array<{ method: string; url: string }> = [];
   const pathAt: string[] = [];
   for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {

@@ -127,7 +127,7 @@ interface Level<S, I, O> {
 function candidates<S, I, O>(model: Model<S, I, O>, head: Entry<I, O>, state: StateSet<S>): Entry<I, O>[] | 'done' {
   const calls: Entry<I, O>[] = [];
   let e = head.next;
-  while (e !== null && e.isCall) {
+  while (e?.isCall) {
     calls.push(e);
     e = e.next;
   }

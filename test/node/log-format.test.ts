@@ -74,7 +74,7 @@ describe('ratify cluster output', () => {
     proc.stdout.on('data', (b: Buffer) => (out += b.toString()));
     try {
       await waitUntil(() => out.includes('ratify node started'), { timeoutMs: 60_000, what: `the node to start (output: ${out.slice(-1500)})` });
-      expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  n1( t\d+)? ratify node started  listen=/m);
+      expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}n1( t\d+)? ratify node started {2}listen=/m);
       expect(out).not.toContain('{"level"');
       expect(out).not.toMatch(ANSI); // not a terminal: no colours
     } finally {
@@ -95,8 +95,8 @@ describe('ratify cluster output', () => {
     try {
       await waitUntil(() => out.includes('ratify node started'), { timeoutMs: 60_000, what: `the node to start (output: ${out.slice(-1500)})` });
       const plain = out.replace(ANSI, '');
-      expect(plain).toMatch(/^\[n1\] \d\d:\d\d:\d\d\.\d{3} INFO  t\d+ ratify node started  listen=/m);
-      expect(plain).toMatch(/^\[n1\] \d\d:\d\d:\d\d\.\d{3} INFO  effective configuration/m);
+      expect(plain).toMatch(/^\[n1\] \d\d:\d\d:\d\d\.\d{3} INFO {2}t\d+ ratify node started {2}listen=/m);
+      expect(plain).toMatch(/^\[n1\] \d\d:\d\d:\d\d\.\d{3} INFO {2}effective configuration/m);
       expect(plain).not.toContain('[n1] {"level"');
       proc.stdin.write('\u0003'); // Ctrl-C, as a user stops it
       await exited;

@@ -9,7 +9,7 @@ import { RatifyError } from '../../src/errors.js';
 import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import type { RaftNode } from '../../src/node/raft-node.js';
 import type { NodeId } from '../../src/raft/types.js';
-import { FAST_RAFT, InProcessCluster } from '../helpers/in-process-cluster.js';
+import { type FAST_RAFT, InProcessCluster } from '../helpers/in-process-cluster.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
 let cluster: InProcessCluster<KvStateMachine> | null = null;

@@ -550,13 +550,13 @@ describe('raft simulation: the checkers can fail', () => {
     }
     expect(caught).toBeInstanceOf(SimViolation);
     expect((caught as SimViolation).invariant).toBe('core-threw');
-    expect((caught as SimViolation).detail).toMatch(/^n2 step\b[^]*injected fault: append from n1/);
+    expect((caught as SimViolation).detail).toMatch(/^n2 step\b[\s\S]*injected fault: append from n1/);
     // In the seeded schedules: every node throws on its first vote request.
     const onVote = (m: Message): boolean => m.type === 'vote';
     const everywhere: CoreFactory = (config, initial) => throwingFactory(realCore, config.id, onVote)(config, initial);
     const failure = firstFailure(everywhere, undefined, (seed) => votersForSeed(seed) > 1);
     expect(failure.invariant).toBe('core-threw');
-    expect(failure.message).toMatch(/^SIM FAILED seed=\d+ step=\d+ invariant=core-threw: n\d+ step\b[^]*injected fault: vote from/);
+    expect(failure.message).toMatch(/^SIM FAILED seed=\d+ step=\d+ invariant=core-threw: n\d+ step\b[\s\S]*injected fault: vote from/);
   });
 
   it('an error outside the core (here, a throwing transport rule) is reported as core-threw, a harness error, not lost', () => {

@@ -88,7 +88,7 @@ function tellers(cluster: Cluster, n: SimNode): NodeId[] {
     .members.filter((m) => m.voter && m.id !== n.id)
     .filter((m) => {
       const p = cluster.nodes.get(m.id);
-      return p !== undefined && p.alive && p.membership.removed.has(n.id);
+      return p?.alive && p.membership.removed.has(n.id);
     })
     .map((m) => m.id);
 }
@@ -147,7 +147,7 @@ function appliedEverywhere(cluster: Cluster, leader: SimNode, p: Pending): boole
   const target = Math.max(p.index, cluster.checker.maxCommittedIndex);
   return cluster.status(leader.id).members.every((m) => {
     const n = cluster.nodes.get(m.id);
-    return n !== undefined && n.alive && n.sm.appliedIndex >= target;
+    return n?.alive && n.sm.appliedIndex >= target;
   });
 }
 

@@ -71,7 +71,7 @@ export function runUntil(
 
 export function isLeader(cluster: Cluster, id: NodeId): boolean {
   const n = cluster.nodes.get(id);
-  return n !== undefined && n.alive && cluster.status(id).role === 'leader';
+  return n?.alive === true && cluster.status(id).role === 'leader';
 }
 
 /** Make `id` leader by letting only its election timer run. */

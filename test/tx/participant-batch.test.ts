@@ -269,7 +269,7 @@ describe('participant call batching', () => {
         { kind: 'vote', vote: 'commit' },
         { kind: 'vote', vote: 'abort', reason: 'no to no-m2' },
       ]);
-      p.answer = (call, body) =>
+      p.answer = (_call, body) =>
         body.txId === 'm1' ? { status: 200, body: { ok: true, state: 'committed' } } : { status: 409, body: { error: { code: 'TX_ALREADY_ABORTED', message: 'aborted' } } };
       const acks = await Promise.all(['m1', 'm2'].map((txId) => client.deliver('precommit', { url: p.url, txId, participant: 'a', term: 9 }, { timeoutMs: 5_000, signal })));
       expect(acks).toEqual([

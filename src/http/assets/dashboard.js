@@ -264,7 +264,7 @@ function renderActivity(a) {
   view.txSection.hidden = false;
   view.troubleSection.hidden = false;
   const states = Object.entries(a.inFlight.byState).filter(([s, n]) => n > 0 && !FINISHED.includes(s));
-  replace(view.inFlightCounts, `${count(a.inFlight.count)} in flight${states.length === 0 ? '' : ': ' + states.map(([s, n]) => `${s} ${count(n)}`).join(', ')}`);
+  replace(view.inFlightCounts, `${count(a.inFlight.count)} in flight${states.length === 0 ? '' : `: ${states.map(([s, n]) => `${s} ${count(n)}`).join(', ')}`}`);
 
   replace(view.stuckCount, count(a.stuck.count));
   view.stuckCount.classList.toggle('bad', a.stuck.count > 0);

@@ -5,7 +5,7 @@
 import type { ConfChange, Member, Message, ProposeResult, RaftConfig } from '../../../src/raft/types.js';
 import { isMessageType, parseMessage } from '../../../src/transport/message-guard.js';
 import { Cluster, enc, initialState } from '../helpers.js';
-import { Args, parseList, ScriptError } from './args.js';
+import { type Args, parseList, ScriptError } from './args.js';
 import { CHECK_COMMANDS } from './checks.js';
 import { describeMessage, describeStatus } from './describe.js';
 import type { InteractionEnv } from './env.js';

@@ -6,7 +6,7 @@
 // environment only adds the order etcd's interaction tests use (all Readys until
 // quiet, then every message in flight) and the words of the trace (describe.ts).
 import type { Message, NodeId } from '../../../src/raft/types.js';
-import { Cluster, type MessageFate } from '../helpers.js';
+import type { Cluster, MessageFate } from '../helpers.js';
 import { Args, ScriptError } from './args.js';
 import { COMMANDS } from './commands.js';
 import { describeMessage, describeReady, readyEvents } from './describe.js';
