@@ -17,7 +17,10 @@ export default defineConfig({
     projects: [
       // The container chaos suite runs on its own (vitest.containers.config.ts): it is
       // CPU-heavy, and beside the multi-process tests it would distort their elections.
-      { extends: true, test: { name: 'unit', include: [ALL_TESTS], exclude: [...CONTAINER_TESTS, ...SIM_TESTS, ...PROCESS_TESTS, 'node_modules/**'] } },
+      {
+        extends: true,
+        test: { name: 'unit', include: [ALL_TESTS], exclude: [...CONTAINER_TESTS, ...SIM_TESTS, ...PROCESS_TESTS, 'node_modules/**'] },
+      },
       { extends: true, test: { name: 'sim', include: [...SIM_TESTS] } },
       { extends: true, test: { name: 'process', include: [...PROCESS_TESTS] } },
     ],

@@ -36,7 +36,11 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => abort.abort());
   const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim();
   try {
-    const report = await runChaos(o, { finishEarly: finishEarly.signal, abort: abort.signal, command: command.includes('--seed') ? command : `${command} --seed ${o.seed}` });
+    const report = await runChaos(o, {
+      finishEarly: finishEarly.signal,
+      abort: abort.signal,
+      command: command.includes('--seed') ? command : `${command} --seed ${o.seed}`,
+    });
     process.stdout.write(`${formatReport(report)}\n`);
     if (o.resultsDir !== null) process.stdout.write(`  json          ${await writeReportJson(report, o.resultsDir)}\n`);
     return report.ok ? 0 : 1;
@@ -45,7 +49,9 @@ async function main(): Promise<number> {
       process.stderr.write(`chaos: abandoned (seed ${o.seed})\n`);
       return 130;
     }
-    process.stderr.write(`chaos: the run could not be carried out (seed ${o.seed}): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      `chaos: the run could not be carried out (seed ${o.seed}): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
     return 2;
   }
 }

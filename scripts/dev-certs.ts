@@ -37,19 +37,70 @@ export function makeCa(dir: string, name: string): DevCa {
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
   openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '30', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '30',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return { dir, name, cert, key };
 }
 
 /** A certificate for `id` signed by `ca`, with `names` as subjectAltNames (DNS:x, IP:y); by default the id and 127.0.0.1. */
-export function makeCert(ca: DevCa, id: string, names: readonly string[] = [`DNS:${id}`, 'IP:127.0.0.1'], file = `${ca.name}-${id}`): DevCert {
+export function makeCert(
+  ca: DevCa,
+  id: string,
+  names: readonly string[] = [`DNS:${id}`, 'IP:127.0.0.1'],
+  file = `${ca.name}-${id}`,
+): DevCert {
   const base = join(ca.dir, file);
   const ext = `${base}.ext`;
   writeFileSync(ext, `subjectAltName=${names.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n`);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${id}`]);
-  openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', `${base}.pem`, '-days', '30', '-extfile', ext]);
+  openssl([
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${base}.key`,
+    '-out',
+    `${base}.csr`,
+    '-subj',
+    `/CN=${id}`,
+  ]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    `${base}.csr`,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    `${base}.pem`,
+    '-days',
+    '30',
+    '-extfile',
+    ext,
+  ]);
   return { cert: `${base}.pem`, key: `${base}.key` };
 }
 

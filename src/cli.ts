@@ -72,7 +72,9 @@ async function runNode(config: NodeConfig): Promise<void> {
 
 function clusterCommand(): Command {
   const cmd = new Command('cluster')
-    .description('run a local development cluster of N nodes on 127.0.0.1 (other flags are passed to every node, {id} in them becoming its id; with --tls-cert the peer URLs are https)')
+    .description(
+      'run a local development cluster of N nodes on 127.0.0.1 (other flags are passed to every node, {id} in them becoming its id; with --tls-cert the peer URLs are https)',
+    )
     .option('--nodes <n>', 'number of nodes', '3')
     .option('--base-port <port>', 'port of n1; n2 gets the next one, ...', '7001')
     .option('--host <host>', 'loopback address to bind', '127.0.0.1')
@@ -104,7 +106,8 @@ function clusterCommand(): Command {
     // The nodes write to a pipe, so `auto` gives JSON lines there; on a terminal this
     // process makes them readable as it relays them.
     const terminal = process.stdout.isTTY === true;
-    const relayPretty = preflight.configs[0]?.logFormat === 'auto' && terminal ? { color: colorLogs(terminal), omitNodeId: true } : undefined;
+    const relayPretty =
+      preflight.configs[0]?.logFormat === 'auto' && terminal ? { color: colorLogs(terminal), omitNodeId: true } : undefined;
     process.exit(await runLocalCluster({ ...options, ...(relayPretty === undefined ? {} : { relayPretty }) }));
   });
   return cmd;

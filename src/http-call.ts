@@ -77,7 +77,10 @@ export function httpCall(dispatcher: Dispatcher, opts: CallOptions): Promise<Cal
       else pendingAbort = reason;
     };
     const unregister = opts.signal === undefined ? null : onAbort(opts.signal, abort);
-    const timer = setTimeout(() => abort(new DOMException(`the call timed out after ${opts.timeoutMs} ms`, 'TimeoutError')), opts.timeoutMs);
+    const timer = setTimeout(
+      () => abort(new DOMException(`the call timed out after ${opts.timeoutMs} ms`, 'TimeoutError')),
+      opts.timeoutMs,
+    );
     const finish = (err: Error | null): void => {
       if (settled) return;
       settled = true;

@@ -55,7 +55,12 @@ export function formatLogLine(line: string, opts: PrettyOptions): string {
   const level = LEVELS[Number(entry['level'])] ?? { name: String(entry['level']).padEnd(5), color: '0' };
   const paint = (code: string, s: string): string => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const time = typeof entry['time'] === 'string' ? entry['time'].slice(11, 23) : String(entry['time'] ?? '');
-  const who = [opts.omitNodeId === true ? '' : String(entry['nodeId'] ?? ''), entry['term'] === undefined ? '' : `t${String(entry['term'])}`].filter((s) => s !== '').join(' ');
+  const who = [
+    opts.omitNodeId === true ? '' : String(entry['nodeId'] ?? ''),
+    entry['term'] === undefined ? '' : `t${String(entry['term'])}`,
+  ]
+    .filter((s) => s !== '')
+    .join(' ');
   const fields = Object.entries(entry)
     .filter(([k]) => !SHOWN_APART.has(k))
     .map(([k, v]) => `${paint('2', `${k}=`)}${showValue(v)}`)

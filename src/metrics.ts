@@ -99,7 +99,12 @@ function createRaftMetrics(registry: Registry): RaftMetrics {
     },
     leaderChanges: counter('ratify_raft_leader_changes_total', 'Times the known leader changed.'),
     proposals: new Counter({ name: 'ratify_raft_proposals_total', help: 'Proposals by result.', labelNames: ['result'], registers }),
-    readBarriers: new Counter({ name: 'ratify_raft_read_barriers_total', help: 'ReadIndex barriers by result.', labelNames: ['result'], registers }),
+    readBarriers: new Counter({
+      name: 'ratify_raft_read_barriers_total',
+      help: 'ReadIndex barriers by result.',
+      labelNames: ['result'],
+      registers,
+    }),
     storageBatches: counter('ratify_raft_storage_batches_total', 'Synced storage writes (one per Ready).'),
     storageBatchEntries: new Histogram({
       name: 'ratify_raft_storage_batch_entries',
@@ -144,7 +149,10 @@ function rejectedCounter(registers: Registry[]): Counter<'reason'> {
 }
 
 /** What the Raft transport has sent, read from its counters at scrape time. */
-export function registerTransportMetrics(registry: Registry, read: () => { sent: number; dropped: number; failed: number; envelopes: number }): void {
+export function registerTransportMetrics(
+  registry: Registry,
+  read: () => { sent: number; dropped: number; failed: number; envelopes: number },
+): void {
   const registers = [registry];
   new Counter({
     name: 'ratify_raft_messages_total',
@@ -169,4 +177,3 @@ export function registerTransportMetrics(registry: Registry, read: () => { sent:
     },
   });
 }
-

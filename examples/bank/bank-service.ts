@@ -113,7 +113,10 @@ function registerAccountRoutes(app: FastifyInstance, bank: string, ledger: Ledge
           type: 'object',
           required: ['name', 'balance'],
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, balance: { type: 'integer', minimum: 0, maximum: ACCOUNT_BALANCE_MAX } },
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 64 },
+            balance: { type: 'integer', minimum: 0, maximum: ACCOUNT_BALANCE_MAX },
+          },
         },
       },
     },

@@ -11,7 +11,18 @@
 //       open!<recordKey> -> 1            index of prepared (undecided) records
 //       fin!<seq>        -> <recordKey>  finished records in finishing order, for retention
 import { Level } from 'level';
-import { encodeCursor, finishedKey, listRange, openKey, recordKey, txKey, type LedgerTxRecord, type LedgerTxState, type TxPage, type TxQuery } from './ledger-records.js';
+import {
+  encodeCursor,
+  finishedKey,
+  listRange,
+  openKey,
+  recordKey,
+  txKey,
+  type LedgerTxRecord,
+  type LedgerTxState,
+  type TxPage,
+  type TxQuery,
+} from './ledger-records.js';
 
 export interface Account {
   readonly name: string;
@@ -50,7 +61,9 @@ export class Ledger {
     private readonly transactionsRetainMax = TRANSACTIONS_RETAIN_MAX_DEFAULT,
   ) {
     if (!Number.isSafeInteger(transactionsRetainMax) || transactionsRetainMax < 1 || transactionsRetainMax > TRANSACTIONS_RETAIN_LIMIT) {
-      throw new RangeError(`transactionsRetainMax (${transactionsRetainMax}) must be an integer between 1 and ${TRANSACTIONS_RETAIN_LIMIT}`);
+      throw new RangeError(
+        `transactionsRetainMax (${transactionsRetainMax}) must be an integer between 1 and ${TRANSACTIONS_RETAIN_LIMIT}`,
+      );
     }
     this.db = new Level<string, unknown>(dataDir, { valueEncoding: 'json' });
   }
@@ -93,7 +106,8 @@ export class Ledger {
     return this.exclusive(async () => {
       const key = recordKey(txId, participant);
       const existing = await this.record(key);
-      if (existing !== undefined) return existing.state === 'aborted' ? { ok: false, reason: existing.reason ?? 'aborted earlier' } : { ok: true };
+      if (existing !== undefined)
+        return existing.state === 'aborted' ? { ok: false, reason: existing.reason ?? 'aborted earlier' } : { ok: true };
       const ops = parseOps(payload);
       if (typeof ops === 'string') return this.refuse(txId, participant, [], ops);
       const accounts = await this.load(ops);
@@ -102,12 +116,20 @@ export class Ledger {
         if (op.delta >= 0) continue;
         const a = accounts.get(op.account)!;
         if (a.balance - a.held < -op.delta) {
-          return this.refuse(txId, participant, ops, `insufficient funds in ${op.account}: available ${a.balance - a.held}, needs ${-op.delta}`);
+          return this.refuse(
+            txId,
+            participant,
+            ops,
+            `insufficient funds in ${op.account}: available ${a.balance - a.held}, needs ${-op.delta}`,
+          );
         }
         a.held += -op.delta;
       }
       const record: LedgerTxRecord = { txId, participant, state: 'prepared', ops };
-      await this.db.batch([...puts(accounts), { type: 'put', key: txKey(key), value: record }, { type: 'put', key: openKey(key), value: 1 }], { sync: true });
+      await this.db.batch(
+        [...puts(accounts), { type: 'put', key: txKey(key), value: record }, { type: 'put', key: openKey(key), value: 1 }],
+        { sync: true },
+      );
       return { ok: true };
     });
   }
@@ -160,7 +182,9 @@ export class Ledger {
       }
       if (record?.state !== 'prepared') {
         // The coordinator's decision contradicts what this bank did: never paper over it.
-        throw new Error(`PROTOCOL VIOLATION: ${to === 'committed' ? 'commit' : 'abort'} of ${participant}/${txId}, which is ${record?.state ?? 'unknown'} here`);
+        throw new Error(
+          `PROTOCOL VIOLATION: ${to === 'committed' ? 'commit' : 'abort'} of ${participant}/${txId}, which is ${record?.state ?? 'unknown'} here`,
+        );
       }
       const accounts = await this.load(record.ops);
       if (typeof accounts === 'string') throw new Error(`reservation ${participant}/${txId} names ${accounts}`);
@@ -170,7 +194,11 @@ export class Ledger {
   }
 
   /** Writes a finished record with `extra` in one synced batch, dropping the oldest finished records beyond the retention limit. */
-  private async writeFinished(key: string, record: LedgerTxRecord & { state: Exclude<LedgerTxState, 'prepared'> }, extra: Batch = []): Promise<void> {
+  private async writeFinished(
+    key: string,
+    record: LedgerTxRecord & { state: Exclude<LedgerTxState, 'prepared'> },
+    extra: Batch = [],
+  ): Promise<void> {
     const seq = this.finishedSeq + 1;
     const batch: Batch = [
       ...extra,
@@ -221,7 +249,8 @@ export function parseOps(payload: unknown): LedgerOp[] | string {
   if (!Array.isArray(ops) || ops.length === 0 || ops.length > OPS_MAX) return `payload.ops must be an array of 1 to ${OPS_MAX} operations`;
   for (const op of ops as unknown[]) {
     const o = op as { account?: unknown; delta?: unknown } | null;
-    if (typeof o?.account !== 'string' || o.account.length === 0 || o.account.length > ACCOUNT_NAME_CHARS_MAX) return 'every op needs an account name';
+    if (typeof o?.account !== 'string' || o.account.length === 0 || o.account.length > ACCOUNT_NAME_CHARS_MAX)
+      return 'every op needs an account name';
     if (typeof o.delta !== 'number' || !Number.isSafeInteger(o.delta) || o.delta === 0) return 'every op needs a non-zero integer delta';
   }
   return (ops as LedgerOp[]).map((o) => ({ account: o.account, delta: o.delta }));

@@ -34,7 +34,9 @@ export interface ParticipantRecordsRouteOptions {
 /** Throws, naming the length and the limit (never the token), on a token too short or too long. */
 export function checkRecordsToken(token: string): void {
   if (token.length < RECORDS_TOKEN_CHARS_MIN || token.length > RECORDS_TOKEN_CHARS_MAX) {
-    throw new Error(`${RECORDS_TOKEN_ENV} length (${token.length}) must be ${RECORDS_TOKEN_CHARS_MIN}-${RECORDS_TOKEN_CHARS_MAX} characters`);
+    throw new Error(
+      `${RECORDS_TOKEN_ENV} length (${token.length}) must be ${RECORDS_TOKEN_CHARS_MIN}-${RECORDS_TOKEN_CHARS_MAX} characters`,
+    );
   }
 }
 
@@ -90,11 +92,21 @@ export const registerParticipantRecordsRoute: FastifyPluginAsync<ParticipantReco
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (expected === null) {
       if (isLoopbackHost(req.socket.remoteAddress ?? '')) return;
-      return reply.code(403).send({ error: { code: 'FORBIDDEN', message: `participant records are served to loopback callers only; set ${RECORDS_TOKEN_ENV} to serve them to callers with that token` } });
+      return reply.code(403).send({
+        error: {
+          code: 'FORBIDDEN',
+          message: `participant records are served to loopback callers only; set ${RECORDS_TOKEN_ENV} to serve them to callers with that token`,
+        },
+      });
     }
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
     if (m === null || !timingSafeEqual(digest(m[1]!), expected)) {
-      return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: `participant records need the bank's records token (Authorization: Bearer <${RECORDS_TOKEN_ENV}>)` } });
+      return reply.code(401).send({
+        error: {
+          code: 'UNAUTHORIZED',
+          message: `participant records need the bank's records token (Authorization: Bearer <${RECORDS_TOKEN_ENV}>)`,
+        },
+      });
     }
   });
   app.get<{ Querystring: { sinceMs?: number; scanMax?: number } }>('/participant-records', { schema }, async (req) => {

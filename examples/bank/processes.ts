@@ -42,7 +42,12 @@ export async function spawnCluster(dataDir: string, logFile: string, basePort = 
 }
 
 /** A bank-service process on a free loopback port; resolves once it listens. */
-export async function spawnBank(o: { name: string; dataDir: string; coordinators: readonly string[]; logFile: string }): Promise<SpawnedBank> {
+export async function spawnBank(o: {
+  name: string;
+  dataDir: string;
+  coordinators: readonly string[];
+  logFile: string;
+}): Promise<SpawnedBank> {
   const args = [bankPath(), '--name', o.name, '--port', '0', '--data', o.dataDir, '--coordinators', o.coordinators.join(',')];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(o.logFile, { flags: 'a' });
@@ -116,7 +121,9 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 function assertPortFree(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', () => reject(new Error(`127.0.0.1:${port} is in use (is another Ratify cluster running? stop it, or pick other ports with --base-port)`)));
+    server.once('error', () =>
+      reject(new Error(`127.0.0.1:${port} is in use (is another Ratify cluster running? stop it, or pick other ports with --base-port)`)),
+    );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
 }

@@ -25,7 +25,9 @@ export function parseRunOptions(argv: readonly string[]): RunOptions {
   const raw = values['base-port'];
   const basePort = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(basePort) || basePort < 1 || basePort > BASE_PORT_MAX) {
-    throw new Error(`--base-port (${raw}) must be an integer between 1 and ${BASE_PORT_MAX} (${CLUSTER_NODES} nodes take consecutive ports)`);
+    throw new Error(
+      `--base-port (${raw}) must be an integer between 1 and ${BASE_PORT_MAX} (${CLUSTER_NODES} nodes take consecutive ports)`,
+    );
   }
   return { dataDir: values.data, basePort };
 }

@@ -62,7 +62,12 @@ async function main(): Promise<number> {
     say(`leader elected: ${await waitForLeader(cluster.urls)}`);
     const banks: SpawnedBank[] = [];
     for (const name of Object.keys(SEED)) {
-      const bank = await spawnBank({ name, dataDir: join(dataDir, name), coordinators: cluster.urls, logFile: join(dataDir, `${name}.log`) });
+      const bank = await spawnBank({
+        name,
+        dataDir: join(dataDir, name),
+        coordinators: cluster.urls,
+        logFile: join(dataDir, `${name}.log`),
+      });
       children.push(bank);
       banks.push(bank);
       say(`${name} listening on ${bank.url} (pid ${bank.pid})`);

@@ -76,7 +76,9 @@ const DEBIAN_PG_ROOT = '/usr/lib/postgresql';
 export function findPostgres(): PostgresAvailability {
   const fromEnv = process.env['RATIFY_PG_BIN'];
   if (fromEnv !== undefined && fromEnv !== '') {
-    return hasBinaries(fromEnv) ? { ok: true, binDir: fromEnv } : { ok: false, reason: `RATIFY_PG_BIN=${fromEnv} holds no initdb and postgres` };
+    return hasBinaries(fromEnv)
+      ? { ok: true, binDir: fromEnv }
+      : { ok: false, reason: `RATIFY_PG_BIN=${fromEnv} holds no initdb and postgres` };
   }
   const debian = existsSync(DEBIAN_PG_ROOT)
     ? readdirSync(DEBIAN_PG_ROOT)
@@ -87,9 +89,14 @@ export function findPostgres(): PostgresAvailability {
   const onPath = (process.env['PATH'] ?? '').split(delimiter).filter((d) => d.length > 0);
   const binDir = [...debian, ...onPath].find(hasBinaries);
   if (binDir === undefined) {
-    return { ok: false, reason: 'no PostgreSQL server binaries (initdb, postgres) found: install them with `apt-get install -y postgresql` (or set RATIFY_PG_BIN)' };
+    return {
+      ok: false,
+      reason:
+        'no PostgreSQL server binaries (initdb, postgres) found: install them with `apt-get install -y postgresql` (or set RATIFY_PG_BIN)',
+    };
   }
-  if (process.getuid?.() === 0 && unprivilegedUser() === null) return { ok: false, reason: 'running as root and no unprivileged user (postgres, nobody) to run PostgreSQL as' };
+  if (process.getuid?.() === 0 && unprivilegedUser() === null)
+    return { ok: false, reason: 'running as root and no unprivileged user (postgres, nobody) to run PostgreSQL as' };
   return { ok: true, binDir };
 }
 
@@ -127,7 +134,8 @@ async function initAndStart(binDir: string, dir: string, runAs: RunAs | null, o:
     { encoding: 'utf8', cwd: dir },
   );
   rmSync(join(dir, 'pwfile'), { force: true });
-  if (init.status !== 0) throw new Error(`initdb failed (${init.error?.message ?? `exit ${String(init.status)}`}): ${init.stderr.trim().slice(-2000)}`);
+  if (init.status !== 0)
+    throw new Error(`initdb failed (${init.error?.message ?? `exit ${String(init.status)}`}): ${init.stderr.trim().slice(-2000)}`);
   const logFile = o.logFile ?? join(dir, 'postgres.log');
   let lastError: Error | null = null;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
@@ -145,7 +153,15 @@ async function initAndStart(binDir: string, dir: string, runAs: RunAs | null, o:
   throw new Error(`PostgreSQL did not start after ${START_ATTEMPTS} attempts: ${lastError?.message ?? ''}; log: ${tail(logFile)}`);
 }
 
-function spawnServer(binDir: string, dataDir: string, socketDir: string, port: number, runAs: RunAs | null, logFile: string, o: LocalPostgresOptions): ChildProcess {
+function spawnServer(
+  binDir: string,
+  dataDir: string,
+  socketDir: string,
+  port: number,
+  runAs: RunAs | null,
+  logFile: string,
+  o: LocalPostgresOptions,
+): ChildProcess {
   const settings: Record<string, string | number> = {
     listen_addresses: '127.0.0.1',
     port,
@@ -179,8 +195,16 @@ async function waitReady(server: ChildProcess, port: number, password: string, t
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (server.exitCode !== null || server.signalCode !== null) throw new Error(`postgres exited (${server.exitCode ?? server.signalCode}) during start-up`);
-    const client = new pg.Client({ host: '127.0.0.1', port, user: SUPERUSER, password, database: 'postgres', connectionTimeoutMillis: 2_000 });
+    if (server.exitCode !== null || server.signalCode !== null)
+      throw new Error(`postgres exited (${server.exitCode ?? server.signalCode}) during start-up`);
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: SUPERUSER,
+      password,
+      database: 'postgres',
+      connectionTimeoutMillis: 2_000,
+    });
     try {
       await client.connect();
       await client.query('SELECT 1');
@@ -234,7 +258,10 @@ async function stopServer(server: ChildProcess): Promise<void> {
   // The child is unref'd while it runs; waiting for its exit must keep us alive.
   server.ref();
   signal(server.pid, 'SIGINT');
-  const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), STOP_GRACE_MS).unref())]);
+  const timedOut = await Promise.race([
+    exited.then(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(true), STOP_GRACE_MS).unref()),
+  ]);
   if (timedOut) {
     signal(server.pid, 'SIGKILL');
     await exited;

@@ -69,7 +69,10 @@ export async function buildPgBank(o: PgBankOptions): Promise<{ app: FastifyInsta
     ...(o.inquiryTimeoutMs === undefined ? {} : { inquiryTimeoutMs: o.inquiryTimeoutMs }),
     ...(o.reconcileIntervalMs === undefined ? {} : { reconcileIntervalMs: o.reconcileIntervalMs }),
   });
-  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance;
   await app.register(ratifyParticipant, { prefix: PARTICIPANT_PREFIX, participant });
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/accounts', async () => {
@@ -86,12 +89,16 @@ export async function buildPgBank(o: PgBankOptions): Promise<{ app: FastifyInsta
           type: 'object',
           required: ['name', 'balance'],
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, balance: { type: 'integer', minimum: 0, maximum: ACCOUNT_BALANCE_MAX } },
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 64 },
+            balance: { type: 'integer', minimum: 0, maximum: ACCOUNT_BALANCE_MAX },
+          },
         },
       },
     },
     async (req, reply) => {
-      if (!(await openAccount(pool, req.body.name, req.body.balance))) return reply.code(409).send({ error: { code: 'ACCOUNT_EXISTS', message: `account ${req.body.name} exists` } });
+      if (!(await openAccount(pool, req.body.name, req.body.balance)))
+        return reply.code(409).send({ error: { code: 'ACCOUNT_EXISTS', message: `account ${req.body.name} exists` } });
       return reply.code(201).send({ name: req.body.name, balance: req.body.balance, held: 0 });
     },
   );
@@ -130,7 +137,9 @@ async function main(): Promise<void> {
     },
   });
   if (values.name === undefined || values.database === undefined) {
-    process.stderr.write('usage: pg-bank-service --name <name> --database <postgres://user@host:port/db> [--port <port>] [--coordinators <url,url,...>] [--resolve-after-ms <ms>] [--three-pc-timeout-ms <ms>] [--inquiry-timeout-ms <ms>]  (password in PGPASSWORD)\n');
+    process.stderr.write(
+      'usage: pg-bank-service --name <name> --database <postgres://user@host:port/db> [--port <port>] [--coordinators <url,url,...>] [--resolve-after-ms <ms>] [--three-pc-timeout-ms <ms>] [--inquiry-timeout-ms <ms>]  (password in PGPASSWORD)\n',
+    );
     process.exit(2);
   }
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info', base: { bank: values.name } });

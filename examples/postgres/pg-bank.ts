@@ -32,11 +32,19 @@ export async function transferWork(client: PoolClient, tx: ParticipantTx): Promi
   if (ops === null) return { vote: 'abort', reason: 'malformed payload: expected {ops: [{account, delta}]}' };
   // Rows in one order, whatever the payload's: two transfers over the same two accounts
   // then queue instead of deadlocking.
-  const ordered = ops.map((op, ordinal) => ({ ...op, ordinal })).sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : a.ordinal - b.ordinal));
+  const ordered = ops
+    .map((op, ordinal) => ({ ...op, ordinal }))
+    .sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : a.ordinal - b.ordinal));
   for (const op of ordered) {
     const r = await client.query('UPDATE accounts SET balance = balance + $2 WHERE name = $1', [op.account, op.delta]);
     if (r.rowCount !== 1) return { vote: 'abort', reason: `no account ${op.account}` };
-    await client.query('INSERT INTO transfer_legs (tx_id, participant, ordinal, account, delta) VALUES ($1, $2, $3, $4, $5)', [tx.txId, tx.participant, op.ordinal, op.account, op.delta]);
+    await client.query('INSERT INTO transfer_legs (tx_id, participant, ordinal, account, delta) VALUES ($1, $2, $3, $4, $5)', [
+      tx.txId,
+      tx.participant,
+      op.ordinal,
+      op.account,
+      op.delta,
+    ]);
   }
   return undefined;
 }
@@ -69,7 +77,8 @@ function parseOps(payload: unknown): Op[] | null {
   const out: Op[] = [];
   for (const op of ops as unknown[]) {
     const o = op as { account?: unknown; delta?: unknown } | null;
-    if (typeof o?.account !== 'string' || o.account.length === 0 || typeof o.delta !== 'number' || !Number.isSafeInteger(o.delta)) return null;
+    if (typeof o?.account !== 'string' || o.account.length === 0 || typeof o.delta !== 'number' || !Number.isSafeInteger(o.delta))
+      return null;
     out.push({ account: o.account, delta: o.delta });
   }
   return out;

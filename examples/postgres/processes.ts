@@ -22,8 +22,23 @@ export interface PgBankSpawn {
 
 /** A pg-bank-service process; resolves once it listens. */
 export async function spawnPgBank(o: PgBankSpawn): Promise<SpawnedBank> {
-  const args = [PG_BANK_SERVICE_PATH, '--name', o.name, '--port', String(o.port ?? 0), '--database', o.database, '--coordinators', o.coordinators.join(','), ...(o.extraArgs ?? [])];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGPASSWORD: o.password } });
+  const args = [
+    PG_BANK_SERVICE_PATH,
+    '--name',
+    o.name,
+    '--port',
+    String(o.port ?? 0),
+    '--database',
+    o.database,
+    '--coordinators',
+    o.coordinators.join(','),
+    ...(o.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PGPASSWORD: o.password },
+  });
   const log = createWriteStream(o.logFile, { flags: 'a' });
   child.stderr.pipe(log);
   const url = await new Promise<string>((resolve, reject) => {

@@ -27,7 +27,14 @@ const BANKS = [
 ] as const;
 /** Around the ring of accounts, alternating banks: transfer i sends from the i-th to the next. */
 const RING: readonly [bank: number, account: string][] = [
-  [0, 'alice'], [1, 'bob'], [0, 'carol'], [1, 'dave'], [0, 'erin'], [1, 'frank'], [0, 'grace'], [1, 'heidi'],
+  [0, 'alice'],
+  [1, 'bob'],
+  [0, 'carol'],
+  [1, 'dave'],
+  [0, 'erin'],
+  [1, 'frank'],
+  [0, 'grace'],
+  [1, 'heidi'],
 ];
 const TRANSFERS = 24;
 /**
@@ -88,7 +95,13 @@ async function main(): Promise<number> {
     say(`leader elected: ${await waitForLeader(cluster.urls)}`);
     const banks: SpawnedBank[] = [];
     for (const b of BANKS) {
-      const bank = await spawnPgBank({ name: b.name, database: server.url(b.database), password: server.password, coordinators: cluster.urls, logFile: join(dataDir, `${b.name}.log`) });
+      const bank = await spawnPgBank({
+        name: b.name,
+        database: server.url(b.database),
+        password: server.password,
+        coordinators: cluster.urls,
+        logFile: join(dataDir, `${b.name}.log`),
+      });
       children.push(bank);
       banks.push(bank);
       say(`${b.name} (database ${b.database}) listening on ${bank.url} (pid ${bank.pid})`);
@@ -100,7 +113,7 @@ async function main(): Promise<number> {
     return ok ? 0 : 1;
   } catch (e) {
     say(`failed: ${e instanceof Error ? e.message : String(e)}`);
-    if (e instanceof PostgresUnavailable) say('this example needs PostgreSQL\'s server binaries: apt-get install -y postgresql');
+    if (e instanceof PostgresUnavailable) say("this example needs PostgreSQL's server binaries: apt-get install -y postgresql");
     say(`logs: ${dataDir}`);
     return 1;
   } finally {
@@ -136,7 +149,9 @@ async function runTransfers(client: RatifyClient, banks: SpawnedBank[], pools: p
   views.sort((a, b) => a.t.n - b.t.n);
   for (const { t, view } of views) {
     const why = view.outcome === 'aborted' ? `: ${await abortReasons(pools, view.id)}` : '';
-    say(`  #${String(t.n).padStart(2)} ${label(t.from).padEnd(13)} -> ${label(t.to).padEnd(13)} ${String(t.amount).padStart(4)}  ${view.outcome ?? view.state}${why}`);
+    say(
+      `  #${String(t.n).padStart(2)} ${label(t.from).padEnd(13)} -> ${label(t.to).padEnd(13)} ${String(t.amount).padStart(4)}  ${view.outcome ?? view.state}${why}`,
+    );
   }
   const after = await balances(pools);
   printBalances('after', after);
@@ -152,10 +167,20 @@ async function checkEachTransfer(views: TransactionView[], pools: pg.Pool[]): Pr
   for (const v of views) {
     const present = inDb.map((ids) => ids.has(v.id));
     const want = v.outcome === 'committed';
-    if (present.some((p) => p !== want)) problems.push(`${v.id} is ${v.outcome ?? v.state} but its legs are in ${present.map((p, i) => (p ? BANKS[i]!.database : null)).filter((x) => x !== null).join(', ') || 'no database'}`);
+    if (present.some((p) => p !== want))
+      problems.push(
+        `${v.id} is ${v.outcome ?? v.state} but its legs are in ${
+          present
+            .map((p, i) => (p ? BANKS[i]!.database : null))
+            .filter((x) => x !== null)
+            .join(', ') || 'no database'
+        }`,
+      );
   }
   const committed = views.filter((v) => v.outcome === 'committed').length;
-  say(`each transfer in both databases (${committed} committed) or in neither (${views.length - committed} aborted): ${problems.length === 0 ? 'yes' : 'NO'}`);
+  say(
+    `each transfer in both databases (${committed} committed) or in neither (${views.length - committed} aborted): ${problems.length === 0 ? 'yes' : 'NO'}`,
+  );
   for (const p of problems) say(`  ${p}`);
   // pg_prepared_xacts lists the prepared transactions of every database of the server.
   const prepared = (await pools[0]!.query<{ gid: string; database: string }>('SELECT gid, database FROM pg_prepared_xacts')).rows;
@@ -167,7 +192,10 @@ async function checkEachTransfer(views: TransactionView[], pools: pg.Pool[]): Pr
 async function abortReasons(pools: pg.Pool[], txId: string): Promise<string> {
   const reasons: string[] = [];
   for (const [i, pool] of pools.entries()) {
-    const r = await pool.query<{ reason: string | null }>("SELECT record->>'reason' AS reason FROM ratify_participant.records WHERE record->>'txId' = $1 AND record->>'vote' = 'abort'", [txId]);
+    const r = await pool.query<{ reason: string | null }>(
+      "SELECT record->>'reason' AS reason FROM ratify_participant.records WHERE record->>'txId' = $1 AND record->>'vote' = 'abort'",
+      [txId],
+    );
     for (const row of r.rows) reasons.push(`${BANKS[i]!.name} voted abort (${row.reason ?? 'no reason'})`);
   }
   return reasons.length > 0 ? reasons.join('; ') : 'aborted by the coordinator';

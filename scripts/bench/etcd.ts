@@ -9,7 +9,8 @@ import { sleep } from './load.js';
 import { freeLoopbackPorts } from './ports.js';
 import type { Supervised, Supervisor } from './supervisor.js';
 
-export const ETCD_INSTALL_HINT = 'etcd-server is not installed; install it with `apt-get install etcd-server` (Debian/Ubuntu) to get the baseline';
+export const ETCD_INSTALL_HINT =
+  'etcd-server is not installed; install it with `apt-get install etcd-server` (Debian/Ubuntu) to get the baseline';
 
 export interface EtcdMember {
   readonly name: string;
@@ -50,17 +51,28 @@ export async function startEtcd(sup: Supervisor, http: HttpClients, version: str
       name: `etcd ${name}`,
       command: 'etcd',
       args: [
-        '--name', name,
-        '--data-dir', join(dir, 'data'),
-        '--listen-client-urls', clientUrl(i),
-        '--advertise-client-urls', clientUrl(i),
-        '--listen-peer-urls', peerUrl(i),
-        '--initial-advertise-peer-urls', peerUrl(i),
-        '--initial-cluster', initialCluster,
-        '--initial-cluster-token', `ratify-bench-${process.pid}`,
-        '--initial-cluster-state', 'new',
-        '--logger', 'zap',
-        '--log-level', 'warn',
+        '--name',
+        name,
+        '--data-dir',
+        join(dir, 'data'),
+        '--listen-client-urls',
+        clientUrl(i),
+        '--advertise-client-urls',
+        clientUrl(i),
+        '--listen-peer-urls',
+        peerUrl(i),
+        '--initial-advertise-peer-urls',
+        peerUrl(i),
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-token',
+        `ratify-bench-${process.pid}`,
+        '--initial-cluster-state',
+        'new',
+        '--logger',
+        'zap',
+        '--log-level',
+        'warn',
       ],
       logPath: join(dir, 'etcd.log'),
     });

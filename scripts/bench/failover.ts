@@ -20,7 +20,12 @@ interface KillWatch {
   resolve: ((recoveryNs: bigint) => void) | null;
 }
 
-export async function runFailover(ctx: BenchContext, cluster: RatifyCluster, target: LeaderTarget, txOp: Operation): Promise<FailoverSection> {
+export async function runFailover(
+  ctx: BenchContext,
+  cluster: RatifyCluster,
+  target: LeaderTarget,
+  txOp: Operation,
+): Promise<FailoverSection> {
   const concurrency = ctx.opts.failoverConcurrency;
   const kills: FailoverKill[] = [];
   const abort = new AbortController();
@@ -39,7 +44,16 @@ export async function runFailover(ctx: BenchContext, cluster: RatifyCluster, tar
       w.resolve = null;
     }
   };
-  const load = runClosedLoop({ label: 'ratify failover', concurrency, durationMs: 0, warmupMs: 0, signal: abort.signal, errorBackoffMs: 20, progress: ctx.progress, op });
+  const load = runClosedLoop({
+    label: 'ratify failover',
+    concurrency,
+    durationMs: 0,
+    warmupMs: 0,
+    signal: abort.signal,
+    errorBackoffMs: 20,
+    progress: ctx.progress,
+    op,
+  });
   try {
     for (let i = 0; i < ctx.opts.kills; i++) {
       await sleep(STEADY_MS);
@@ -64,7 +78,9 @@ export async function runFailover(ctx: BenchContext, cluster: RatifyCluster, tar
         failedRequests: w.failed,
       };
       kills.push(kill);
-      ctx.progress.note(`kill ${i + 1}: ${kill.killed} -> ${kill.newLeader ?? 'none'}, recovered in ${kill.recoveryMs?.toFixed(1) ?? 'TIMEOUT'} ms`);
+      ctx.progress.note(
+        `kill ${i + 1}: ${kill.killed} -> ${kill.newLeader ?? 'none'}, recovered in ${kill.recoveryMs?.toFixed(1) ?? 'TIMEOUT'} ms`,
+      );
       await restart(cluster, leader.id);
     }
     return { status: 'ok', reason: null, concurrency, kills, ...stats(kills), peakRssBytes: null };

@@ -71,9 +71,7 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
   let lastDoneNs = measureStartNs;
 
   const stopped = (now: bigint): boolean =>
-    (endNs !== null && now >= endNs) ||
-    spec.signal?.aborted === true ||
-    (spec.countMax !== undefined && ok >= spec.countMax);
+    (endNs !== null && now >= endNs) || spec.signal?.aborted === true || (spec.countMax !== undefined && ok >= spec.countMax);
 
   const worker = async (w: number): Promise<void> => {
     for (let seq = 0; ; seq++) {
@@ -98,7 +96,11 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
     }
   };
 
-  const ticker = spec.progress?.startPhase(spec.label, () => ({ ok: completed, errors, measuring: process.hrtime.bigint() >= measureStartNs }));
+  const ticker = spec.progress?.startPhase(spec.label, () => ({
+    ok: completed,
+    errors,
+    measuring: process.hrtime.bigint() >= measureStartNs,
+  }));
   try {
     await Promise.all(Array.from({ length: spec.concurrency }, (_, w) => worker(w)));
   } finally {

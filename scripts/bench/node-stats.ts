@@ -98,7 +98,14 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
 }
 
 /** Turns counters read before and after a phase into rates. */
-export function phaseStats(id: string, leader: boolean, before: NodeCounters, after: NodeCounters, elapsedMs: number, ops: number): NodePhaseStats {
+export function phaseStats(
+  id: string,
+  leader: boolean,
+  before: NodeCounters,
+  after: NodeCounters,
+  elapsedMs: number,
+  ops: number,
+): NodePhaseStats {
   const d = (k: keyof NodeCounters): number | null => {
     const a = after[k];
     const b = before[k];

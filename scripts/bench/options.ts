@@ -146,7 +146,10 @@ function integerIn(name: string, raw: string | undefined, dflt: number, min: num
 }
 
 export function concurrencyList(raw: string): number[] {
-  const parts = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (parts.length === 0 || parts.length > 16) {
     throw new RangeError(`--concurrency (${raw}) must list between 1 and 16 values`);
   }

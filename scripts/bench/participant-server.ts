@@ -106,7 +106,10 @@ export class ParticipantFleet {
     const calls = (parseBody(body) as { calls?: unknown } | null)?.calls;
     if (!Array.isArray(calls) || calls.length === 0) return reply(res, 400, '{"error":"calls must be a non-empty array"}');
     const results = calls.map((c: { call?: unknown; body?: unknown }) => {
-      const answer = typeof c.call === 'string' && isCallPath(c.call) ? this.answer(index, c.call, c.body, arrivedNs) : { status: 400, body: '{"error":"unknown call"}' };
+      const answer =
+        typeof c.call === 'string' && isCallPath(c.call)
+          ? this.answer(index, c.call, c.body, arrivedNs)
+          : { status: 400, body: '{"error":"unknown call"}' };
       return `{"status":${answer.status},"body":${answer.body}}`;
     });
     reply(res, 200, `{"results":[${results.join(',')}]}`);

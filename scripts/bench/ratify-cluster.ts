@@ -79,12 +79,19 @@ export class RatifyCluster {
       args: [
         // The V8 flags `ratify cluster` gives its nodes (see local-cluster.ts): measured as run.
         ...NODE_HEAP_FLAGS,
-        ...(this.spec.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', join(this.spec.cpuProfDir, `${this.spec.label}-${node.id}`)]),
-        this.spec.cliPath, 'node',
-        '--id', node.id,
-        '--listen', node.url.replace('http://', ''),
-        '--peers', peers,
-        '--data', node.dataDir,
+        ...(this.spec.cpuProfDir === null
+          ? []
+          : ['--cpu-prof', '--cpu-prof-dir', join(this.spec.cpuProfDir, `${this.spec.label}-${node.id}`)]),
+        this.spec.cliPath,
+        'node',
+        '--id',
+        node.id,
+        '--listen',
+        node.url.replace('http://', ''),
+        '--peers',
+        peers,
+        '--data',
+        node.dataDir,
         ...this.spec.extraArgs,
       ],
       logPath: node.logPath,

@@ -1,7 +1,17 @@
 // Turns the measured sections into the printed tables and the goal checks
 // (README, "Performance"). Pure: no I/O, so it is unit-tested on hand-made results.
 import type { NodePhaseStats } from './node-stats.js';
-import type { BenchReport, EtcdSection, FailoverSection, Goal, NodeResources, Section, Series, TxSection, WritesSection } from './results.js';
+import type {
+  BenchReport,
+  EtcdSection,
+  FailoverSection,
+  Goal,
+  NodeResources,
+  Section,
+  Series,
+  TxSection,
+  WritesSection,
+} from './results.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './table.js';
 
 const TX_GOAL_PER_SEC = 2000;
@@ -47,14 +57,38 @@ function txTable(tx: TxSection, etcd: EtcdSection): Table {
     const e = etcd.runs.find((x) => x.concurrency === c);
     return [
       String(c),
-      fmtRate(t?.tx.ratePerSec), fmtMs(t?.tx.latency.p50Ms), fmtMs(t?.tx.latency.p99Ms), fmtMs(t?.tx.latency.p999Ms),
-      fmtMs(t?.acks.p50Ms), fmtMs(t?.acks.p99Ms), fmtMs(t?.acks.p999Ms), t === undefined ? '-' : String(t.tx.errors),
-      fmtRate(e?.tx.ratePerSec), fmtMs(e?.tx.latency.p50Ms), fmtMs(e?.tx.latency.p99Ms), fmtRatio(t?.tx.ratePerSec, e?.tx.ratePerSec),
+      fmtRate(t?.tx.ratePerSec),
+      fmtMs(t?.tx.latency.p50Ms),
+      fmtMs(t?.tx.latency.p99Ms),
+      fmtMs(t?.tx.latency.p999Ms),
+      fmtMs(t?.acks.p50Ms),
+      fmtMs(t?.acks.p99Ms),
+      fmtMs(t?.acks.p999Ms),
+      t === undefined ? '-' : String(t.tx.errors),
+      fmtRate(e?.tx.ratePerSec),
+      fmtMs(e?.tx.latency.p50Ms),
+      fmtMs(e?.tx.latency.p99Ms),
+      fmtRatio(t?.tx.ratePerSec, e?.tx.ratePerSec),
     ];
   });
   return {
-    title: '2PC transactions, 2 participants (ratify: POST to durable decision; acks: POST to last participant commit; etcd: record put + decision put)',
-    headers: ['conc', 'tx/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'acks p50', 'acks p99', 'acks p99.9', 'errors', 'etcd tx/s', 'etcd p50', 'etcd p99', 'ratify/etcd'],
+    title:
+      '2PC transactions, 2 participants (ratify: POST to durable decision; acks: POST to last participant commit; etcd: record put + decision put)',
+    headers: [
+      'conc',
+      'tx/s',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'acks p50',
+      'acks p99',
+      'acks p99.9',
+      'errors',
+      'etcd tx/s',
+      'etcd p50',
+      'etcd p99',
+      'ratify/etcd',
+    ],
     rows,
   };
 }
@@ -65,14 +99,33 @@ function writesTable(w: WritesSection, etcd: EtcdSection): Table {
     const e = etcd.runs.find((x) => x.concurrency === c)?.puts;
     return [
       String(c),
-      fmtRate(r?.ratePerSec), fmtMs(r?.latency.p50Ms), fmtMs(r?.latency.p99Ms), fmtMs(r?.latency.p999Ms), r === undefined ? '-' : String(r.errors),
-      fmtRate(e?.ratePerSec), fmtMs(e?.latency.p50Ms), fmtMs(e?.latency.p99Ms), fmtMs(e?.latency.p999Ms),
+      fmtRate(r?.ratePerSec),
+      fmtMs(r?.latency.p50Ms),
+      fmtMs(r?.latency.p99Ms),
+      fmtMs(r?.latency.p999Ms),
+      r === undefined ? '-' : String(r.errors),
+      fmtRate(e?.ratePerSec),
+      fmtMs(e?.latency.p50Ms),
+      fmtMs(e?.latency.p99Ms),
+      fmtMs(e?.latency.p999Ms),
       fmtRatio(r?.ratePerSec, e?.ratePerSec),
     ];
   });
   return {
     title: `Raw replicated writes (ratify: ${w.path ?? 'not run'}; etcd: POST /v3/kv/put)`,
-    headers: ['conc', 'writes/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'etcd puts/s', 'etcd p50', 'etcd p99', 'etcd p99.9', 'ratify/etcd'],
+    headers: [
+      'conc',
+      'writes/s',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'errors',
+      'etcd puts/s',
+      'etcd p50',
+      'etcd p99',
+      'etcd p99.9',
+      'ratify/etcd',
+    ],
     rows,
   };
 }
@@ -82,20 +135,46 @@ function boundsTable(w: WritesSection, tx: TxSection): Table {
   const row = (phase: string, c: number, series: Series, nodes: readonly NodePhaseStats[]): string[] => {
     const leader = nodes.find((n) => n.leader);
     const followerCpu = nodes.filter((n) => !n.leader).map((n) => n.cpuPercent ?? Number.NaN);
-    const num = (v: number | null | undefined, digits: number): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+    const num = (v: number | null | undefined, digits: number): string =>
+      v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
     return [
-      phase, String(c),
+      phase,
+      String(c),
       num(series.machineCpuPercent, 0),
-      num(leader?.cpuPercent, 0), num(followerCpu.length === 0 ? null : Math.max(...followerCpu), 0),
-      num(leader?.fsyncsPerSec, 0), num(leader?.entriesPerFsync, 2), num(leader?.meanFsyncMs, 2),
-      num(leader?.entriesPerOp, 2), num(leader?.fsyncsPerOp, 2),
-      num(leader?.cpuMsPerOp, 3), num(leader?.envelopesPerOp, 2), num(leader?.participantRequestsPerOp, 2),
+      num(leader?.cpuPercent, 0),
+      num(followerCpu.length === 0 ? null : Math.max(...followerCpu), 0),
+      num(leader?.fsyncsPerSec, 0),
+      num(leader?.entriesPerFsync, 2),
+      num(leader?.meanFsyncMs, 2),
+      num(leader?.entriesPerOp, 2),
+      num(leader?.fsyncsPerOp, 2),
+      num(leader?.cpuMsPerOp, 3),
+      num(leader?.envelopesPerOp, 2),
+      num(leader?.participantRequestsPerOp, 2),
     ];
   };
   return {
-    title: "What bounds it: machine CPU (% of all cores), node CPU (% of one core) and the leader's synced storage writes, per phase (node counters include warm-up)",
-    headers: ['phase', 'conc', 'machine CPU %', 'leader CPU %', 'follower CPU % (max)', 'leader fsyncs/s', 'entries/fsync', 'ms/fsync', 'entries/op', 'fsyncs/op', 'leader CPU ms/op', 'raft envelopes/op', 'participant requests/op'],
-    rows: [...w.runs.map((r) => row('writes', r.concurrency, r.writes, r.nodes)), ...tx.runs.map((r) => row('tx', r.concurrency, r.tx, r.nodes))],
+    title:
+      "What bounds it: machine CPU (% of all cores), node CPU (% of one core) and the leader's synced storage writes, per phase (node counters include warm-up)",
+    headers: [
+      'phase',
+      'conc',
+      'machine CPU %',
+      'leader CPU %',
+      'follower CPU % (max)',
+      'leader fsyncs/s',
+      'entries/fsync',
+      'ms/fsync',
+      'entries/op',
+      'fsyncs/op',
+      'leader CPU ms/op',
+      'raft envelopes/op',
+      'participant requests/op',
+    ],
+    rows: [
+      ...w.runs.map((r) => row('writes', r.concurrency, r.writes, r.nodes)),
+      ...tx.runs.map((r) => row('tx', r.concurrency, r.tx, r.nodes)),
+    ],
   };
 }
 
@@ -111,7 +190,11 @@ function failoverTable(f: FailoverSection): Table {
 
 function resourcesTable(tx: TxSection, w: WritesSection, etcd: EtcdSection): Table {
   const row = (cluster: string, n: NodeResources, perTx: string): string[] => [
-    `${cluster} ${n.id}`, fmtBytes(n.peakRssBytes), fmtBytes(n.rssBytes), fmtBytes(n.diskBytes), perTx,
+    `${cluster} ${n.id}`,
+    fmtBytes(n.peakRssBytes),
+    fmtBytes(n.rssBytes),
+    fmtBytes(n.diskBytes),
+    perTx,
   ];
   const per = (bytes: number, count: number): string => (count > 0 ? `${Math.round(bytes / count)} B` : '-');
   return {
@@ -158,7 +241,8 @@ function txGoal(tx: TxSection): Goal {
 
 function failoverGoal(f: FailoverSection): Goal {
   const base = { name: 'failover p50 after leader SIGKILL', target: `< ${FAILOVER_GOAL_MS} ms` };
-  if (f.p50Ms === null) return { ...base, actual: f.kills.length > 0 ? 'no recovery observed' : 'not measured', met: f.kills.length > 0 ? false : null };
+  if (f.p50Ms === null)
+    return { ...base, actual: f.kills.length > 0 ? 'no recovery observed' : 'not measured', met: f.kills.length > 0 ? false : null };
   return { ...base, actual: `${fmtMs(f.p50Ms)} ms (max ${fmtMs(f.maxMs)} ms)`, met: f.p50Ms < FAILOVER_GOAL_MS };
 }
 

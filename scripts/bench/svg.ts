@@ -57,10 +57,12 @@ function throughputPanel(series: readonly ChartSeries[], concs: readonly number[
   const y = (v: number): number => PANEL.top + PANEL.height - (v / maxRate) * PANEL.height;
   const ticks = [0, 0.2, 0.4, 0.6, 0.8, 1].map((f) => f * maxRate);
   const out = [axes(PANEL.left1, 'operations / s (higher is better)'), ...ticks.map((t) => gridLine(PANEL.left1, y(t), fmtTick(t)))];
-  out.push(...groupedBars(series, concs, PANEL.left1, (p) => {
-    const v = finiteOr(p.ratePerSec, 0);
-    return { top: y(v), bottom: y(0), whiskerTop: null };
-  }));
+  out.push(
+    ...groupedBars(series, concs, PANEL.left1, (p) => {
+      const v = finiteOr(p.ratePerSec, 0);
+      return { top: y(v), bottom: y(0), whiskerTop: null };
+    }),
+  );
   return out.join('\n');
 }
 
@@ -74,11 +76,13 @@ function latencyPanel(series: readonly ChartSeries[], concs: readonly number[]):
   };
   const out = [axes(PANEL.left2, 'latency ms, log scale: bar p50, whisker p99 (lower is better)')];
   for (let e = minExp; e <= maxExp + 1e-9; e++) out.push(gridLine(PANEL.left2, y(10 ** e), fmtTick(10 ** e)));
-  out.push(...groupedBars(series, concs, PANEL.left2, (p) => ({
-    top: y(finiteOr(p.p50Ms, LOG_MIN_MS)),
-    bottom: y(LOG_MIN_MS),
-    whiskerTop: Number.isFinite(p.p99Ms) ? y(p.p99Ms) : null,
-  })));
+  out.push(
+    ...groupedBars(series, concs, PANEL.left2, (p) => ({
+      top: y(finiteOr(p.p50Ms, LOG_MIN_MS)),
+      bottom: y(LOG_MIN_MS),
+      whiskerTop: Number.isFinite(p.p99Ms) ? y(p.p99Ms) : null,
+    })),
+  );
   return out.join('\n');
 }
 
@@ -88,7 +92,12 @@ interface BarGeometry {
   readonly whiskerTop: number | null;
 }
 
-function groupedBars(series: readonly ChartSeries[], concs: readonly number[], left: number, geo: (p: ChartPoint) => BarGeometry): string[] {
+function groupedBars(
+  series: readonly ChartSeries[],
+  concs: readonly number[],
+  left: number,
+  geo: (p: ChartPoint) => BarGeometry,
+): string[] {
   const out: string[] = [];
   const groupWidth = PANEL.width / Math.max(1, concs.length);
   const barWidth = Math.max(4, (groupWidth * 0.8) / Math.max(1, series.length));
@@ -100,11 +109,15 @@ function groupedBars(series: readonly ChartSeries[], concs: readonly number[], l
       if (p === undefined) return;
       const g = geo(p);
       const x = groupLeft + si * barWidth;
-      out.push(`<rect x="${n(x)}" y="${n(g.top)}" width="${n(barWidth - 2)}" height="${n(Math.max(0, g.bottom - g.top))}" fill="${s.color}"/>`);
+      out.push(
+        `<rect x="${n(x)}" y="${n(g.top)}" width="${n(barWidth - 2)}" height="${n(Math.max(0, g.bottom - g.top))}" fill="${s.color}"/>`,
+      );
       if (g.whiskerTop !== null) {
         const mid = x + (barWidth - 2) / 2;
         out.push(`<line x1="${n(mid)}" y1="${n(g.top)}" x2="${n(mid)}" y2="${n(g.whiskerTop)}" stroke="#333" stroke-width="1"/>`);
-        out.push(`<line x1="${n(mid - 3)}" y1="${n(g.whiskerTop)}" x2="${n(mid + 3)}" y2="${n(g.whiskerTop)}" stroke="#333" stroke-width="1"/>`);
+        out.push(
+          `<line x1="${n(mid - 3)}" y1="${n(g.whiskerTop)}" x2="${n(mid + 3)}" y2="${n(g.whiskerTop)}" stroke="#333" stroke-width="1"/>`,
+        );
       }
     });
   });
@@ -160,7 +173,10 @@ function finiteOr(v: number, fallback: number): number {
 /** The benchmark's chart: four series, plus failover and memory lines. */
 export function chartFromReport(r: BenchReport): Chart {
   const pt = (concurrency: number, s: { ratePerSec: number; latency: { p50Ms: number; p99Ms: number } }): ChartPoint => ({
-    concurrency, ratePerSec: s.ratePerSec, p50Ms: s.latency.p50Ms, p99Ms: s.latency.p99Ms,
+    concurrency,
+    ratePerSec: s.ratePerSec,
+    p50Ms: s.latency.p50Ms,
+    p99Ms: s.latency.p99Ms,
   });
   const series: ChartSeries[] = [
     { name: 'ratify 2PC tx (2 participants)', color: '#1f77b4', points: r.tx.runs.map((x) => pt(x.concurrency, x.tx)) },

@@ -18,8 +18,7 @@ export function renderTable(t: Table): string {
   }
   const align = (i: number): Align => t.align?.[i] ?? (i === 0 ? 'left' : 'right');
   const widths = t.headers.map((h, i) => Math.max(3, h.length, ...t.rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    `| ${cells.map((c, i) => pad(c, widths[i] ?? 0, align(i))).join(' | ')} |`;
+  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => pad(c, widths[i] ?? 0, align(i))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (align(i) === 'right' ? `${'-'.repeat(w + 1)}:` : `:${'-'.repeat(w + 1)}`)).join('|')}|`;
   return [`### ${t.title}`, '', line(t.headers), rule, ...t.rows.map(line)].join('\n');
 }

@@ -44,7 +44,11 @@ export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
   try {
     ctx.progress.note('starting 2 participants and a 3-node Ratify cluster for transactions');
     participants = await Participants.start(ctx.sup, 2, ctx.sup.tempDir('ratify-bench-participants-'));
-    cluster = await RatifyCluster.start({ cliPath: ctx.cliPath, size: 3, extraArgs: ctx.opts.nodeArgs, label: 'tx', cpuProfDir: ctx.opts.cpuProfDir }, ctx.sup, ctx.http);
+    cluster = await RatifyCluster.start(
+      { cliPath: ctx.cliPath, size: 3, extraArgs: ctx.opts.nodeArgs, label: 'tx', cpuProfDir: ctx.opts.cpuProfDir },
+      ctx.sup,
+      ctx.http,
+    );
     const c = cluster;
     sampler = new PeakRssSampler(() => c.nodes.flatMap((n) => (n.proc === null ? [] : [{ name: n.id, pid: n.proc.pid }])));
     sampler.start(1000);
@@ -81,7 +85,13 @@ export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
  * durable. `started` (when given) maps the transaction id to the POST's start,
  * for the acknowledgement latency.
  */
-export function txOp(ctx: BenchContext, target: LeaderTarget, urls: readonly string[], counter: TxCounter, started: Map<string, bigint> | null): Operation {
+export function txOp(
+  ctx: BenchContext,
+  target: LeaderTarget,
+  urls: readonly string[],
+  counter: TxCounter,
+  started: Map<string, bigint> | null,
+): Operation {
   const participants = urls.map((url, i) => ({ name: `p${i + 1}`, url }));
   return async ({ startNs, measureStartNs }) => {
     let body: unknown;
@@ -110,9 +120,22 @@ async function txRun(
 ): Promise<TxRun> {
   await participants.reset();
   const started = new Map<string, bigint>();
-  const { result, nodes } = await measureClosedLoop(ctx, cluster, `ratify tx c=${concurrency}`, concurrency, txOp(ctx, target, participants.urls, counter, started));
+  const { result, nodes } = await measureClosedLoop(
+    ctx,
+    cluster,
+    `ratify tx c=${concurrency}`,
+    concurrency,
+    txOp(ctx, target, participants.urls, counter, started),
+  );
   const acks = await collectAcks(participants, started);
-  return { concurrency, tx: toSeries(result), acks: acks.histogram.summary(), acksMissing: started.size, participantAborts: acks.aborts, nodes };
+  return {
+    concurrency,
+    tx: toSeries(result),
+    acks: acks.histogram.summary(),
+    acksMissing: started.size,
+    participantAborts: acks.aborts,
+    nodes,
+  };
 }
 
 /** Matches commit arrivals to POST starts; what is left in `started` never got every ack. */
@@ -138,7 +161,9 @@ async function collectAcks(participants: Participants, started: Map<string, bigi
 async function fill(ctx: BenchContext, target: LeaderTarget, participants: Participants, counter: TxCounter): Promise<void> {
   const missing = ctx.opts.fillTx - counter.finished;
   if (missing <= 0) return;
-  ctx.progress.note(`filling the cluster to ${ctx.opts.fillTx.toLocaleString('en-US')} finished transactions (${missing.toLocaleString('en-US')} to go)`);
+  ctx.progress.note(
+    `filling the cluster to ${ctx.opts.fillTx.toLocaleString('en-US')} finished transactions (${missing.toLocaleString('en-US')} to go)`,
+  );
   const result = await runClosedLoop({
     label: 'ratify fill',
     concurrency: FILL_CONCURRENCY,
@@ -151,7 +176,9 @@ async function fill(ctx: BenchContext, target: LeaderTarget, participants: Parti
     op: txOp(ctx, target, participants.urls, counter, null),
   });
   if (result.ok < missing) {
-    ctx.progress.note(`fill stopped after --fill-max ${ctx.opts.fillMaxSec} s at ${counter.finished.toLocaleString('en-US')} finished transactions`);
+    ctx.progress.note(
+      `fill stopped after --fill-max ${ctx.opts.fillMaxSec} s at ${counter.finished.toLocaleString('en-US')} finished transactions`,
+    );
   }
   await participants.reset();
 }

@@ -24,11 +24,13 @@ interface WritePath {
 const KV_PATH: WritePath = {
   name: 'PUT /v1/kv/:key (--state-machine kv)',
   extraArgs: ['--state-machine', 'kv'],
-  op: (ctx, target, concurrency) => async ({ worker, seq }) => {
-    const r = txRecords(benchTxId(`w${concurrency}`, worker, seq >> 1), FAKE_PARTICIPANTS, Date.now());
-    const [key, value] = seq % 2 === 0 ? [r.recordKey, r.record] : [r.decisionKey, r.decision];
-    await withRefresh(target, () => ctx.http.ok(target.url, 'PUT', `/v1/kv/${encodeURIComponent(key)}`, { value }));
-  },
+  op:
+    (ctx, target, concurrency) =>
+    async ({ worker, seq }) => {
+      const r = txRecords(benchTxId(`w${concurrency}`, worker, seq >> 1), FAKE_PARTICIPANTS, Date.now());
+      const [key, value] = seq % 2 === 0 ? [r.recordKey, r.record] : [r.decisionKey, r.decision];
+      await withRefresh(target, () => ctx.http.ok(target.url, 'PUT', `/v1/kv/${encodeURIComponent(key)}`, { value }));
+    },
 };
 
 const EMPTY_TX_PATH: WritePath = {
@@ -66,7 +68,17 @@ async function tryPath(ctx: BenchContext, path: WritePath): Promise<WritesSectio
   let sampler: PeakRssSampler | null = null;
   try {
     ctx.progress.note(`starting a 3-node Ratify cluster for raw writes (${path.name})`);
-    cluster = await RatifyCluster.start({ cliPath: ctx.cliPath, size: 3, extraArgs: [...path.extraArgs, ...ctx.opts.nodeArgs], label: 'writes', cpuProfDir: ctx.opts.cpuProfDir }, ctx.sup, ctx.http);
+    cluster = await RatifyCluster.start(
+      {
+        cliPath: ctx.cliPath,
+        size: 3,
+        extraArgs: [...path.extraArgs, ...ctx.opts.nodeArgs],
+        label: 'writes',
+        cpuProfDir: ctx.opts.cpuProfDir,
+      },
+      ctx.sup,
+      ctx.http,
+    );
     const c = cluster;
     sampler = new PeakRssSampler(() => c.nodes.flatMap((n) => (n.proc === null ? [] : [{ name: n.id, pid: n.proc.pid }])));
     sampler.start(1000);
@@ -75,7 +87,13 @@ async function tryPath(ctx: BenchContext, path: WritePath): Promise<WritesSectio
     await path.op(ctx, target, 0)({ worker: 0, seq: 0, startNs: 0n, measureStartNs: 0n });
     await primeCluster(ctx, 'ratify writes', path.op(ctx, target, 0));
     for (const concurrency of ctx.opts.concurrency) {
-      const { result, nodes } = await measureClosedLoop(ctx, cluster, `ratify writes c=${concurrency}`, concurrency, path.op(ctx, target, concurrency));
+      const { result, nodes } = await measureClosedLoop(
+        ctx,
+        cluster,
+        `ratify writes c=${concurrency}`,
+        concurrency,
+        path.op(ctx, target, concurrency),
+      );
       runs.push({ concurrency, writes: toSeries(result), nodes });
     }
     return { status: 'ok', reason: null, path: path.name, runs, nodes: nodeResources(cluster, sampler) };

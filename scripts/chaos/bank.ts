@@ -45,7 +45,9 @@ export class BankBook {
       for (const account of this.accounts.get(bank.name)!) {
         const r = await httpJson('POST', `${bank.url}/accounts`, { body: { name: account, balance }, timeoutMs: BANK_TIMEOUT_MS });
         if (r.kind !== 'reply' || r.status !== 201) {
-          throw new Error(`bank ${bank.name}: cannot open account ${account}: ${r.kind === 'reply' ? `${r.status} ${JSON.stringify(r.body)}` : r.error}`);
+          throw new Error(
+            `bank ${bank.name}: cannot open account ${account}: ${r.kind === 'reply' ? `${r.status} ${JSON.stringify(r.body)}` : r.error}`,
+          );
         }
       }
     }
@@ -78,7 +80,9 @@ export class BankBook {
 
   /** Balances of this run's accounts at every bank (records are read separately). */
   async snapshot(): Promise<BankSnapshot[]> {
-    return Promise.all(this.banks.map(async (b) => ({ bank: b.name, accounts: await this.readAccounts(b), records: null, recordsNote: 'not read yet' })));
+    return Promise.all(
+      this.banks.map(async (b) => ({ bank: b.name, accounts: await this.readAccounts(b), records: null, recordsNote: 'not read yet' })),
+    );
   }
 
   private async readAccounts(bank: BankEndpoint): Promise<Map<string, AccountState>> {
@@ -90,7 +94,8 @@ export class BankBook {
     const out = new Map<string, AccountState>();
     for (const a of r.body['accounts'].filter(isObject)) {
       if (typeof a['name'] !== 'string' || !mine.has(a['name'])) continue;
-      if (typeof a['balance'] !== 'number' || typeof a['held'] !== 'number') throw new Error(`bank ${bank.name}: malformed account ${JSON.stringify(a)}`);
+      if (typeof a['balance'] !== 'number' || typeof a['held'] !== 'number')
+        throw new Error(`bank ${bank.name}: malformed account ${JSON.stringify(a)}`);
       out.set(a['name'], { balance: a['balance'], held: a['held'] });
     }
     for (const name of mine) if (!out.has(name)) throw new Error(`bank ${bank.name}: account ${name} is gone`);

@@ -23,7 +23,11 @@ export async function fetchStatus(url: string, timeoutMs = STATUS_TIMEOUT_MS): P
 }
 
 /** Waits until a majority of all nodes names one leader in one term and the leader agrees; null on timeout. */
-export async function waitForLeader(nodes: readonly NodeEndpoint[], timeoutMs: number, signal?: AbortSignal): Promise<{ id: string; term: number } | null> {
+export async function waitForLeader(
+  nodes: readonly NodeEndpoint[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ id: string; term: number } | null> {
   const majority = Math.floor(nodes.length / 2) + 1;
   return pollUntil(
     timeoutMs,

@@ -46,7 +46,10 @@ export async function getTransaction(nodeUrl: string, id: string): Promise<Coord
 }
 
 /** The listing of each node; nodes that fail it are returned apart. */
-export async function listEveryNode(nodes: readonly NodeEndpoint[], sinceMs: number): Promise<{ byNode: Map<string, Map<string, CoordinatorTx>>; unlisted: string[] }> {
+export async function listEveryNode(
+  nodes: readonly NodeEndpoint[],
+  sinceMs: number,
+): Promise<{ byNode: Map<string, Map<string, CoordinatorTx>>; unlisted: string[] }> {
   const byNode = new Map<string, Map<string, CoordinatorTx>>();
   const unlisted: string[] = [];
   for (const n of nodes) {
@@ -72,7 +75,13 @@ export async function listAnyNode(nodes: readonly NodeEndpoint[], sinceMs: numbe
  * funds for an undecided one. Resolves true when quiescent, false at the bound (the
  * checks then say what is still in doubt).
  */
-export async function waitQuiescent(nodes: readonly NodeEndpoint[], book: BankBook, sinceMs: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+export async function waitQuiescent(
+  nodes: readonly NodeEndpoint[],
+  book: BankBook,
+  sinceMs: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const done = await pollUntil(
     timeoutMs,
     async () => {
@@ -97,7 +106,11 @@ export async function decidedOutcomes(nodes: readonly NodeEndpoint[], sinceMs: n
 }
 
 /** Reads `ids` again through the API after the outage: a listing, then a GET for any it lacks. */
-export async function rereadOutcomes(nodes: readonly NodeEndpoint[], ids: Iterable<string>, sinceMs: number): Promise<Map<string, RereadOutcome>> {
+export async function rereadOutcomes(
+  nodes: readonly NodeEndpoint[],
+  ids: Iterable<string>,
+  sinceMs: number,
+): Promise<Map<string, RereadOutcome>> {
   const listing = (await listAnyNode(nodes, sinceMs)) ?? new Map<string, CoordinatorTx>();
   const out = new Map<string, RereadOutcome>();
   for (const id of ids) {

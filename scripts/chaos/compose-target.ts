@@ -58,7 +58,8 @@ export class ComposeTarget implements ChaosTarget {
   async setUp(signal: AbortSignal): Promise<void> {
     const problem = await dockerEngineProblem();
     if (problem !== null) throw new Error(`--target compose: ${problem} (start one, or use --target local)`);
-    if (!existsSync(this.o.composeFile)) throw new Error(`--target compose: no compose file at ${resolve(this.o.composeFile)} (--compose-file)`);
+    if (!existsSync(this.o.composeFile))
+      throw new Error(`--target compose: no compose file at ${resolve(this.o.composeFile)} (--compose-file)`);
     // The compose file serves HTTPS from certs/ beside it (see its header); the runner trusts that CA.
     const ca = join(dirname(resolve(this.o.composeFile)), 'certs', 'ca.pem');
     if (!existsSync(ca)) throw new Error(`--target compose: no ${ca}; make the certificates first (cluster/README.md, "Docker Compose")`);
@@ -74,11 +75,23 @@ export class ComposeTarget implements ChaosTarget {
     for (const s of this.services) this.containers.set(s, await this.containerOf(s));
     for (let i = 1; i <= this.o.nodes; i++) this.nodes.push({ id: `n${i}`, url: await this.publishedUrl(`n${i}`, NODE_PORT) });
     for (const b of BANK_SERVICES) {
-      this.banks.push({ name: b.service, url: await this.publishedUrl(b.service, b.port), participantUrl: `http://${b.service}:${b.port}/ratify` });
+      this.banks.push({
+        name: b.service,
+        url: await this.publishedUrl(b.service, b.port),
+        participantUrl: `http://${b.service}:${b.port}/ratify`,
+      });
     }
     for (const url of [...this.nodes.map((n) => n.url), ...this.banks.map((b) => b.url)]) {
-      const ok = await pollUntil(START_TIMEOUT_MS, async () => ((await httpJson('GET', `${url}/healthz`, { timeoutMs: 1_000 })).kind === 'reply' ? true : undefined), 250, signal);
-      if (ok === null) throw new Error(`${url}/healthz does not answer; see \`${this.compose.join(' ')} -f ${this.o.composeFile} -p ${this.o.project} logs\``);
+      const ok = await pollUntil(
+        START_TIMEOUT_MS,
+        async () => ((await httpJson('GET', `${url}/healthz`, { timeoutMs: 1_000 })).kind === 'reply' ? true : undefined),
+        250,
+        signal,
+      );
+      if (ok === null)
+        throw new Error(
+          `${url}/healthz does not answer; see \`${this.compose.join(' ')} -f ${this.o.composeFile} -p ${this.o.project} logs\``,
+        );
     }
   }
 
@@ -109,7 +122,9 @@ export class ComposeTarget implements ChaosTarget {
 
   notes(): string[] {
     if (this.forcedStops.length === 0) return [];
-    return [`${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) took the whole ${STOP_GRACE_S} s grace of docker stop (SIGKILLed)`];
+    return [
+      `${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) took the whole ${STOP_GRACE_S} s grace of docker stop (SIGKILLed)`,
+    ];
   }
 
   async wipe(id: string): Promise<void> {
@@ -175,7 +190,8 @@ export class ComposeTarget implements ChaosTarget {
       }
     }
     // Volumes that held data before this run stay; those it created go.
-    if (this.startedProject) await this.composeCmd(['down', ...(this.createdVolumes ? ['-v'] : [])], START_TIMEOUT_MS).catch(() => undefined);
+    if (this.startedProject)
+      await this.composeCmd(['down', ...(this.createdVolumes ? ['-v'] : [])], START_TIMEOUT_MS).catch(() => undefined);
   }
 
   private cid(service: string): string {

@@ -69,7 +69,10 @@ const DURATION_MS: Readonly<Record<Exclude<FaultKind, 'freeze'>, readonly [numbe
  * quiet period, a full 3PC window of failed inquiries, and one round of inquiries (one
  * per node, each timing out). So the 3PC rule has surely applied when the nodes resume.
  */
-export function freezeRangeMs(bank: { resolveAfterMs: number; threePcTimeoutMs: number; inquiryTimeoutMs: number }, nodes: number): readonly [number, number] {
+export function freezeRangeMs(
+  bank: { resolveAfterMs: number; threePcTimeoutMs: number; inquiryTimeoutMs: number },
+  nodes: number,
+): readonly [number, number] {
   const selfCommitMs = bank.resolveAfterMs + bank.threePcTimeoutMs + nodes * bank.inquiryTimeoutMs;
   return [2 * selfCommitMs, 3 * selfCommitMs];
 }
@@ -154,7 +157,16 @@ export class FaultScheduler {
         this.skipped++;
         return;
       }
-      await this.inject({ kind, node: EVERY_NODE, wasLeader: leader !== null, atMs: Date.now(), plannedMs: normalMs, quorumLost: true, healedAtMs: null, error: null });
+      await this.inject({
+        kind,
+        node: EVERY_NODE,
+        wasLeader: leader !== null,
+        atMs: Date.now(),
+        plannedMs: normalMs,
+        quorumLost: true,
+        healedAtMs: null,
+        error: null,
+      });
       return;
     }
     const victim = preferLeader && leader !== null && up.includes(leader) ? leader : up[Math.floor(victimRoll * up.length)]!;
@@ -280,7 +292,10 @@ export interface FailoverStats {
  * transfer committed by a decision made after it (decidedAt >= fault time; an answer that
  * arrives later for a decision made before the fault does not count).
  */
-export function failoverStats(events: readonly FaultEvent[], transfers: readonly { apiOutcome: string | null; endedAtMs: number | null; decidedAtMs: number | null }[]): FailoverStats {
+export function failoverStats(
+  events: readonly FaultEvent[],
+  transfers: readonly { apiOutcome: string | null; endedAtMs: number | null; decidedAtMs: number | null }[],
+): FailoverStats {
   const commits = transfers
     .filter((t) => t.apiOutcome === 'committed' && t.endedAtMs !== null)
     .map((t) => ({ endedAtMs: t.endedAtMs!, decidedAtMs: t.decidedAtMs ?? t.endedAtMs! }));

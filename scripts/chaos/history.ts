@@ -24,7 +24,13 @@ export class HistoryRecorder<I, O> {
   }
 
   /** Wraps one call: its value becomes the answer through `answer`, a throw through `failure`. */
-  async record<T>(client: string, input: I, call: () => Promise<T>, answer: (v: T) => O | null, failure: (e: unknown) => O | null): Promise<T> {
+  async record<T>(
+    client: string,
+    input: I,
+    call: () => Promise<T>,
+    answer: (v: T) => O | null,
+    failure: (e: unknown) => O | null,
+  ): Promise<T> {
     const end = this.begin(client, input);
     try {
       const v = await call();

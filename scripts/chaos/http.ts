@@ -29,11 +29,21 @@ export function clientToken(): string | null {
   return bearer;
 }
 
-export type HttpResult = { readonly kind: 'reply'; readonly status: number; readonly body: unknown } | { readonly kind: 'failure'; readonly error: string };
+export type HttpResult =
+  | { readonly kind: 'reply'; readonly status: number; readonly body: unknown }
+  | { readonly kind: 'failure'; readonly error: string };
 
-export async function httpJson(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, o: { body?: unknown; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpResult> {
+export async function httpJson(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  o: { body?: unknown; headers?: Record<string, string>; timeoutMs: number },
+): Promise<HttpResult> {
   try {
-    const headers: Record<string, string> = { accept: 'application/json', ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }), ...(o.headers ?? {}) };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }),
+      ...(o.headers ?? {}),
+    };
     if (o.body !== undefined) headers['content-type'] = 'application/json';
     const res = await request(url, {
       method,
@@ -76,7 +86,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Polls `probe` until it returns something other than undefined; null after `timeoutMs`. */
-export async function pollUntil<T>(timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 250, signal?: AbortSignal): Promise<T | null> {
+export async function pollUntil<T>(
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  intervalMs = 250,
+  signal?: AbortSignal,
+): Promise<T | null> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe().catch(() => undefined);

@@ -15,7 +15,13 @@ import {
   type ParticipantState,
   type TransferRecord,
 } from './evidence.js';
-import { checkKvHistory, checkTxHistory, linearizabilityLines, type LinearizabilityBudget, type LinearizabilitySummary } from './linearizability.js';
+import {
+  checkKvHistory,
+  checkTxHistory,
+  linearizabilityLines,
+  type LinearizabilityBudget,
+  type LinearizabilitySummary,
+} from './linearizability.js';
 
 export const INVARIANTS = [
   { name: 'atomicity', title: 'atomicity across participants' },
@@ -185,7 +191,12 @@ function checkAtomicity(e: ChaosEvidence, v: FinalView, floors: EvidenceFloors):
     const states = enlisted.map((b) => [b, v.records.get(id)?.get(b) ?? 'no record'] as const);
     const committedAt = states.filter(([, s]) => s === 'committed').map(([b]) => b);
     if (committedAt.length > 0 && committedAt.length < states.length) {
-      violations.push(`${id}: committed at ${committedAt.join(',')} but ${states.filter(([, s]) => s !== 'committed').map(([b, s]) => `${b}=${s}`).join(',')}`);
+      violations.push(
+        `${id}: committed at ${committedAt.join(',')} but ${states
+          .filter(([, s]) => s !== 'committed')
+          .map(([b, s]) => `${b}=${s}`)
+          .join(',')}`,
+      );
     }
   }
   violations.push(...belowFloor(checkedTxs, floors.transactions, 'multi-bank transactions'));
@@ -215,7 +226,8 @@ function checkNothingInDoubt(e: ChaosEvidence, v: FinalView, floors: EvidenceFlo
   const violations: string[] = [];
   if (e.coordinatorByNode.size === 0) violations.push('no node could list the transactions');
   for (const [node, listing] of e.coordinatorByNode) {
-    for (const tx of listing.values()) if (!FINISHED_TX_STATES.includes(tx.state)) violations.push(`${tx.id}: ${node} lists it as ${tx.state}`);
+    for (const tx of listing.values())
+      if (!FINISHED_TX_STATES.includes(tx.state)) violations.push(`${tx.id}: ${node} lists it as ${tx.state}`);
   }
   for (const t of e.transfers) {
     const id = t.txIds.at(-1);
@@ -223,7 +235,8 @@ function checkNothingInDoubt(e: ChaosEvidence, v: FinalView, floors: EvidenceFlo
   }
   let records = 0;
   for (const b of e.banksAfter) {
-    for (const [name, a] of b.accounts) if (a.held !== 0) violations.push(`${b.bank}/${name}: ${a.held} still held by an undecided transfer`);
+    for (const [name, a] of b.accounts)
+      if (a.held !== 0) violations.push(`${b.bank}/${name}: ${a.held} still held by an undecided transfer`);
     for (const r of b.records ?? []) {
       records++;
       if (IN_DOUBT_STATES.includes(r.state)) violations.push(`${r.txId}: ${b.bank} is still ${r.state}`);
@@ -234,8 +247,14 @@ function checkNothingInDoubt(e: ChaosEvidence, v: FinalView, floors: EvidenceFlo
       violations.push(`${t.key}: the client never learned an outcome (last error: ${t.error ?? 'none'})`);
     }
   }
-  violations.push(...belowFloor(v.txs.size, floors.transactions, 'transactions'), ...belowFloor(records, floors.participantRecords, 'participant records'));
-  return { checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes, ${records} participant records, ${e.transfers.length} transfers`, violations };
+  violations.push(
+    ...belowFloor(v.txs.size, floors.transactions, 'transactions'),
+    ...belowFloor(records, floors.participantRecords, 'participant records'),
+  );
+  return {
+    checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes, ${records} participant records, ${e.transfers.length} transfers`,
+    violations,
+  };
 }
 
 /**
@@ -263,13 +282,17 @@ function checkApiMatchesParticipants(e: ChaosEvidence, v: FinalView, floors: Evi
     if (said === 'committed') {
       const banks = new Set(t.legs.map((l) => l.bank));
       for (const bank of banks) {
-        if (v.banksWithRecords.has(bank) && v.records.get(id)?.get(bank) === undefined) violations.push(`${id} (${t.key}): API said committed, ${bank} has no record of it`);
+        if (v.banksWithRecords.has(bank) && v.records.get(id)?.get(bank) === undefined)
+          violations.push(`${id} (${t.key}): API said committed, ${bank} has no record of it`);
       }
     }
   }
   violations.push(...moneyMismatches(e, v));
   violations.push(...belowFloor(reported, floors.transactions, 'reported outcomes'));
-  return { checked: `${reported} reported outcomes, ${e.banksAfter.reduce((n, b) => n + b.accounts.size, 0)} account balances`, violations };
+  return {
+    checked: `${reported} reported outcomes, ${e.banksAfter.reduce((n, b) => n + b.accounts.size, 0)} account balances`,
+    violations,
+  };
 }
 
 /** At each account: balance after - before = sum of the committed transfers' legs. */
@@ -285,7 +308,8 @@ function moneyMismatches(e: ChaosEvidence, v: FinalView): string[] {
     for (const [account, state] of after.accounts) {
       const moved = state.balance - (before?.accounts.get(account)?.balance ?? 0);
       const committed = expected.get(`${after.bank}/${account}`) ?? 0;
-      if (moved !== committed) out.push(`${after.bank}/${account}: balance moved by ${moved}, committed transfers account for ${committed}`);
+      if (moved !== committed)
+        out.push(`${after.bank}/${account}: balance moved by ${moved}, committed transfers account for ${committed}`);
     }
   }
   return out;
@@ -309,7 +333,8 @@ function checkDecisionsDurable(e: ChaosEvidence, _v: FinalView, floors: Evidence
     if (t.apiOutcome === null || id === undefined || before.has(id)) continue;
     reported++;
     const now = after.get(id);
-    if (now !== t.apiOutcome) violations.push(`${id} (${t.key}): API reported ${t.apiOutcome}, after the outage ${now === undefined ? 'not read' : String(now)}`);
+    if (now !== t.apiOutcome)
+      violations.push(`${id} (${t.key}): API reported ${t.apiOutcome}, after the outage ${now === undefined ? 'not read' : String(now)}`);
   }
   violations.push(...belowFloor(before.size, floors.rereadDecisions, 'decided outcomes re-read after the outage'));
   return { checked: `${before.size} decided outcomes re-read${reported > 0 ? `, plus ${reported} reported ones` : ''}`, violations };
@@ -332,15 +357,26 @@ function checkOneTransactionPerKey(e: ChaosEvidence, v: FinalView, floors: Evide
 function checkNodesAgree(e: ChaosEvidence, v: FinalView, floors: EvidenceFloors): { checked: string; violations: string[] } {
   const violations = e.unlistedNodes.map((n) => `${n} could not be listed`);
   for (const id of v.txs.keys()) {
-    const byNode = [...e.coordinatorByNode].map(([node, listing]) => [node, listing.has(id) ? String(listing.get(id)!.outcome) : 'missing'] as const);
+    const byNode = [...e.coordinatorByNode].map(
+      ([node, listing]) => [node, listing.has(id) ? String(listing.get(id)!.outcome) : 'missing'] as const,
+    );
     if (new Set(byNode.map(([, o]) => o)).size > 1) violations.push(`${id}: ${byNode.map(([n, o]) => `${n}=${o}`).join(' ')}`);
   }
-  violations.push(...belowFloor(v.txs.size, floors.transactions, 'transactions'), ...belowFloor(e.coordinatorByNode.size, 2, 'node listings to compare'));
+  violations.push(
+    ...belowFloor(v.txs.size, floors.transactions, 'transactions'),
+    ...belowFloor(e.coordinatorByNode.size, 2, 'node listings to compare'),
+  );
   return { checked: `${v.txs.size} transactions on ${e.coordinatorByNode.size} nodes`, violations };
 }
 
-function checkSingleLeaderPerTerm(e: Pick<ChaosEvidence, 'leadersByTerm'>, _v: unknown, floors: EvidenceFloors): { checked: string; violations: string[] } {
-  const violations = [...e.leadersByTerm].filter(([, ls]) => new Set(ls).size > 1).map(([term, ls]) => `term ${term}: ${[...new Set(ls)].sort().join(' and ')} both claimed leadership`);
+function checkSingleLeaderPerTerm(
+  e: Pick<ChaosEvidence, 'leadersByTerm'>,
+  _v: unknown,
+  floors: EvidenceFloors,
+): { checked: string; violations: string[] } {
+  const violations = [...e.leadersByTerm]
+    .filter(([, ls]) => new Set(ls).size > 1)
+    .map(([term, ls]) => `term ${term}: ${[...new Set(ls)].sort().join(' and ')} both claimed leadership`);
   violations.push(...belowFloor(e.leadersByTerm.size, floors.leaderTerms, 'terms with a leader sampled'));
   return { checked: `${e.leadersByTerm.size} terms observed`, violations };
 }

@@ -104,20 +104,43 @@ export class KvWorkload {
 export type KvRecorder = HistoryRecorder<KvInput, KvOutput>;
 
 /** PUT /v1/kv/{key} at one node, recorded; the index it landed at, or null when the outcome is unknown. */
-export async function recordedPut(recorder: KvRecorder, client: string, nodeUrl: string, key: string, value: string, timeoutMs: number): Promise<number | null> {
+export async function recordedPut(
+  recorder: KvRecorder,
+  client: string,
+  nodeUrl: string,
+  key: string,
+  value: string,
+  timeoutMs: number,
+): Promise<number | null> {
   const end = recorder.begin(client, { op: 'put', key, value });
   const r = await httpJson('PUT', `${nodeUrl}/v1/kv/${encodeURIComponent(key)}`, { body: { value }, timeoutMs });
-  const index = r.kind === 'reply' && r.status === 200 && isObject(r.body) && Number.isSafeInteger(r.body['index']) ? (r.body['index'] as number) : null;
+  const index =
+    r.kind === 'reply' && r.status === 200 && isObject(r.body) && Number.isSafeInteger(r.body['index'])
+      ? (r.body['index'] as number)
+      : null;
   end(index === null ? null : { op: 'put', index });
   return index;
 }
 
 /** GET /v1/kv/{key} at one node, recorded; the value (null: not found), or undefined without an answer. */
-export async function recordedGet(recorder: KvRecorder, client: string, nodeUrl: string, key: string, timeoutMs: number): Promise<string | null | undefined> {
+export async function recordedGet(
+  recorder: KvRecorder,
+  client: string,
+  nodeUrl: string,
+  key: string,
+  timeoutMs: number,
+): Promise<string | null | undefined> {
   const end = recorder.begin(client, { op: 'get', key });
   const r = await httpJson('GET', `${nodeUrl}/v1/kv/${encodeURIComponent(key)}`, { timeoutMs });
   const body = r.kind === 'reply' && r.status === 200 && isObject(r.body) ? r.body : null;
-  const value = body === null ? undefined : body['found'] === true && typeof body['value'] === 'string' ? body['value'] : body['found'] === false ? null : undefined;
+  const value =
+    body === null
+      ? undefined
+      : body['found'] === true && typeof body['value'] === 'string'
+        ? body['value']
+        : body['found'] === false
+          ? null
+          : undefined;
   end(value === undefined ? null : { op: 'get', value });
   return value;
 }

@@ -2,7 +2,13 @@
 // the history the workload recorded (transactions, or KV puts and gets), summarized for
 // the report: yes / no / unknown (the search was pruned, with the reason), the numbers,
 // and on a violation the smallest failing sub-history as lines.
-import { checkHistory, DEFAULT_STEPS_MAX, DEFAULT_TIME_MAX_MS, formatOperations, type CheckResult } from '../../test/linearizability/check.js';
+import {
+  checkHistory,
+  DEFAULT_STEPS_MAX,
+  DEFAULT_TIME_MAX_MS,
+  formatOperations,
+  type CheckResult,
+} from '../../test/linearizability/check.js';
 import { kvModel, type KvInput, type KvOutput } from '../../test/linearizability/kv-model.js';
 import type { Model, Operation } from '../../test/linearizability/model.js';
 import { txModel, type TxInput, type TxOutput } from '../../test/linearizability/tx-model.js';
@@ -40,15 +46,25 @@ export interface LinearizabilitySummary {
 
 export const DEFAULT_LINEARIZABILITY_BUDGET: LinearizabilityBudget = { stepsMax: DEFAULT_STEPS_MAX, timeMaxMs: DEFAULT_TIME_MAX_MS };
 
-export function checkTxHistory(history: readonly Operation<TxInput, TxOutput>[], budget: LinearizabilityBudget = DEFAULT_LINEARIZABILITY_BUDGET): LinearizabilitySummary {
+export function checkTxHistory(
+  history: readonly Operation<TxInput, TxOutput>[],
+  budget: LinearizabilityBudget = DEFAULT_LINEARIZABILITY_BUDGET,
+): LinearizabilitySummary {
   return check(txModel, history, budget);
 }
 
-export function checkKvHistory(history: readonly Operation<KvInput, KvOutput>[], budget: LinearizabilityBudget = DEFAULT_LINEARIZABILITY_BUDGET): LinearizabilitySummary {
+export function checkKvHistory(
+  history: readonly Operation<KvInput, KvOutput>[],
+  budget: LinearizabilityBudget = DEFAULT_LINEARIZABILITY_BUDGET,
+): LinearizabilitySummary {
   return check(kvModel, history, budget);
 }
 
-function check<S, I extends { readonly op: string }, O>(model: Model<S, I, O>, history: readonly Operation<I, O>[], budget: LinearizabilityBudget): LinearizabilitySummary {
+function check<S, I extends { readonly op: string }, O>(
+  model: Model<S, I, O>,
+  history: readonly Operation<I, O>[],
+  budget: LinearizabilityBudget,
+): LinearizabilitySummary {
   const byKind: Record<string, number> = {};
   for (const op of history) byKind[op.input.op] = (byKind[op.input.op] ?? 0) + 1;
   return summarize(model, checkHistory(model, history, { stepsMax: budget.stepsMax, timeMaxMs: budget.timeMaxMs }), byKind);
@@ -69,7 +85,14 @@ function summarize<S, I, O>(model: Model<S, I, O>, r: CheckResult<I, O>, byKind:
     checkMs: r.elapsedMs,
     reason: r.reason,
     counterexample:
-      ce === null ? null : { partition: ce.partition, partitionOperations: ce.partitionOperations, minimal: ce.minimal, lines: formatOperations(model, ce.operations) },
+      ce === null
+        ? null
+        : {
+            partition: ce.partition,
+            partitionOperations: ce.partitionOperations,
+            minimal: ce.minimal,
+            lines: formatOperations(model, ce.operations),
+          },
   };
 }
 

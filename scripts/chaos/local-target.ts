@@ -88,12 +88,27 @@ export class LocalTarget implements ChaosTarget {
     const bankNames = this.o.stateMachine === 'kv' ? [] : BANK_NAMES;
     const ports = await freePorts(this.o.nodes + bankNames.length);
     this.nodes = Array.from({ length: this.o.nodes }, (_, i) => ({ id: `n${i + 1}`, url: `https://127.0.0.1:${ports[i]!}` }));
-    const security = this.secure(this.nodes.map((n) => n.id), bankNames);
+    const security = this.secure(
+      this.nodes.map((n) => n.id),
+      bankNames,
+    );
     const peers = this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
     for (const [i, n] of this.nodes.entries()) {
       const dataDir = join(this.root, n.id);
       mkdirSync(dataDir, { recursive: true });
-      const args = [cli, 'node', '--id', n.id, '--listen', `127.0.0.1:${ports[i]!}`, '--peers', peers, '--data', dataDir, ...security.nodeArgs(n.id)];
+      const args = [
+        cli,
+        'node',
+        '--id',
+        n.id,
+        '--listen',
+        `127.0.0.1:${ports[i]!}`,
+        '--peers',
+        peers,
+        '--data',
+        dataDir,
+        ...security.nodeArgs(n.id),
+      ];
       args.push('--state-machine', this.o.stateMachine ?? 'tx', '--log-level', this.o.nodeLogLevel, ...(this.o.nodeArgs ?? []));
       const logFile = join(this.root, 'logs', `${n.id}.log`);
       this.nodeLaunch.set(n.id, { args, dataDir, logFile });
@@ -112,9 +127,19 @@ export class LocalTarget implements ChaosTarget {
           : [bankService, ...this.postgres.serviceArgs(name, port, coordinators)];
       const t = this.o.bankTiming;
       if (t !== undefined) {
-        args.push('--resolve-after-ms', String(t.resolveAfterMs), '--three-pc-timeout-ms', String(t.threePcTimeoutMs), '--inquiry-timeout-ms', String(t.inquiryTimeoutMs));
+        args.push(
+          '--resolve-after-ms',
+          String(t.resolveAfterMs),
+          '--three-pc-timeout-ms',
+          String(t.threePcTimeoutMs),
+          '--inquiry-timeout-ms',
+          String(t.inquiryTimeoutMs),
+        );
       }
-      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), { ...security.bankEnv(name), ...(this.postgres?.serviceEnv() ?? {}) });
+      const proc = new ChildService(name, args, join(this.root, 'logs', `${name}.log`), {
+        ...security.bankEnv(name),
+        ...(this.postgres?.serviceEnv() ?? {}),
+      });
       this.bankProcs.set(name, { proc, dataDir });
       const url = `http://127.0.0.1:${port}`;
       this.banks.push({ name, url, participantUrl: `${url}/ratify` });
@@ -124,7 +149,10 @@ export class LocalTarget implements ChaosTarget {
   }
 
   /** A secret file and certificates for this run; the runner trusts the CA from here on. */
-  private secure(ids: readonly string[], banks: readonly string[]): { nodeArgs(id: string): string[]; bankEnv(bank: string): Record<string, string> } {
+  private secure(
+    ids: readonly string[],
+    banks: readonly string[],
+  ): { nodeArgs(id: string): string[]; bankEnv(bank: string): Record<string, string> } {
     const dir = join(this.root!, 'certs');
     const ca = makeClusterCerts(dir, ids);
     const secretFile = join(dir, 'cluster-secret');
@@ -141,11 +169,29 @@ export class LocalTarget implements ChaosTarget {
     writeFileSync(tokensFile, `chaos-runner admin ${runnerToken}\nbanks reader ${bankToken}\n`, { mode: 0o600 });
     authorizeWith(banks.length > 0 ? runnerToken : null);
     trustCa(readFileSync(ca.cert));
-    const tls = (id: string): string[] => ['--tls-cert', join(dir, `${id}.pem`), '--tls-key', join(dir, `${id}.key`), '--tls-ca', ca.cert, '--tls-mutual', 'true'];
+    const tls = (id: string): string[] => [
+      '--tls-cert',
+      join(dir, `${id}.pem`),
+      '--tls-key',
+      join(dir, `${id}.key`),
+      '--tls-ca',
+      ca.cert,
+      '--tls-mutual',
+      'true',
+    ];
     return {
-      nodeArgs: (id) => ['--cluster-secret-file', secretFile, ...(banks.length > 0 ? ['--participant-keys-file', keysFile, '--tokens-file', tokensFile] : []), ...tls(id)],
+      nodeArgs: (id) => [
+        '--cluster-secret-file',
+        secretFile,
+        ...(banks.length > 0 ? ['--participant-keys-file', keysFile, '--tokens-file', tokensFile] : []),
+        ...tls(id),
+      ],
       // The banks' client SDK asks the coordinators about transactions in doubt.
-      bankEnv: (bank) => ({ NODE_EXTRA_CA_CERTS: ca.cert, RATIFY_PARTICIPANT_KEY: keys.get(bank) ?? '', RATIFY_COORDINATOR_TOKEN: bankToken }),
+      bankEnv: (bank) => ({
+        NODE_EXTRA_CA_CERTS: ca.cert,
+        RATIFY_PARTICIPANT_KEY: keys.get(bank) ?? '',
+        RATIFY_COORDINATOR_TOKEN: bankToken,
+      }),
     };
   }
 
@@ -186,7 +232,9 @@ export class LocalTarget implements ChaosTarget {
 
   notes(): string[] {
     if (this.forcedStops.length === 0) return [];
-    return [`${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM and were SIGKILLed`];
+    return [
+      `${this.forcedStops.length} graceful restarts (${this.forcedStops.join(',')}) did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM and were SIGKILLed`,
+    ];
   }
 
   async wipe(id: string): Promise<void> {
@@ -275,7 +323,8 @@ export function distDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === '@ratify-tx/ratify') return join(dir, 'dist');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === '@ratify-tx/ratify')
+      return join(dir, 'dist');
     dir = dirname(dir);
   }
   throw new Error('cannot find the ratify package root above scripts/chaos');

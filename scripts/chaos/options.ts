@@ -168,17 +168,24 @@ export function validateOptions(o: ChaosOptions): string[] {
   for (const name of ['threePcShare', 'quorumLossChance', 'interactiveShare', 'abortShare'] as const) {
     if (!(o[name] >= 0 && o[name] <= 1)) errors.push(`${name} (${o[name]}) must be between 0 and 1`);
   }
-  if (!(WORKLOAD_PROTOCOLS as readonly string[]).includes(o.protocol)) errors.push(`protocol (${o.protocol}) must be one of ${WORKLOAD_PROTOCOLS.join(', ')}`);
-  if (o.faultGapMaxMs < o.faultGapMinMs) errors.push(`faultGapMaxMs (${o.faultGapMaxMs}) must be at least faultGapMinMs (${o.faultGapMinMs})`);
+  if (!(WORKLOAD_PROTOCOLS as readonly string[]).includes(o.protocol))
+    errors.push(`protocol (${o.protocol}) must be one of ${WORKLOAD_PROTOCOLS.join(', ')}`);
+  if (o.faultGapMaxMs < o.faultGapMinMs)
+    errors.push(`faultGapMaxMs (${o.faultGapMaxMs}) must be at least faultGapMinMs (${o.faultGapMinMs})`);
   if (o.amountMax > o.openingBalance) errors.push(`amountMax (${o.amountMax}) must not exceed openingBalance (${o.openingBalance})`);
   for (const f of o.faults) {
-    if (!FAULTS_BY_TARGET[o.target].includes(f)) errors.push(`fault ${f} is not available with --target ${o.target} (available: ${FAULTS_BY_TARGET[o.target].join(',')})`);
+    if (!FAULTS_BY_TARGET[o.target].includes(f))
+      errors.push(`fault ${f} is not available with --target ${o.target} (available: ${FAULTS_BY_TARGET[o.target].join(',')})`);
   }
-  if (!(PARTICIPANT_KINDS as readonly string[]).includes(o.participants)) errors.push(`participants (${o.participants}) must be one of ${PARTICIPANT_KINDS.join(', ')}`);
-  if (o.target !== 'local' && o.participants === 'postgres') errors.push(`participants postgres needs --target local (the runner starts PostgreSQL itself)`);
+  if (!(PARTICIPANT_KINDS as readonly string[]).includes(o.participants))
+    errors.push(`participants (${o.participants}) must be one of ${PARTICIPANT_KINDS.join(', ')}`);
+  if (o.target !== 'local' && o.participants === 'postgres')
+    errors.push(`participants postgres needs --target local (the runner starts PostgreSQL itself)`);
   if (o.target !== 'local' && o.killParticipants) errors.push('--kill-participants needs --target local');
-  if (o.stateMachine === 'kv' && o.target !== 'local') errors.push(`--state-machine kv needs --target local (the compose project runs the transaction coordinator)`);
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(o.composeProject)) errors.push(`composeProject (${o.composeProject}) must be lower-case letters, digits, '-' and '_'`);
+  if (o.stateMachine === 'kv' && o.target !== 'local')
+    errors.push(`--state-machine kv needs --target local (the compose project runs the transaction coordinator)`);
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(o.composeProject))
+    errors.push(`composeProject (${o.composeProject}) must be lower-case letters, digits, '-' and '_'`);
   return errors;
 }
 
@@ -228,7 +235,10 @@ export const USAGE = `usage: npm run chaos -- [options]
   -h, --help
 `;
 
-export type ParsedArgs = { readonly kind: 'help' } | { readonly kind: 'options'; readonly options: ChaosOptions } | { readonly kind: 'invalid'; readonly errors: string[] };
+export type ParsedArgs =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'options'; readonly options: ChaosOptions }
+  | { readonly kind: 'invalid'; readonly errors: string[] };
 
 export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
   let values: Record<string, string | boolean | undefined>;
@@ -283,7 +293,8 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
   if (!(TARGETS as readonly string[]).includes(target)) errors.push(`--target (${target}) must be one of ${TARGETS.join(', ')}`);
   const kind = target as TargetKind;
   const stateMachine = str('state-machine') ?? DEFAULT_OPTIONS.stateMachine;
-  if (!(STATE_MACHINES as readonly string[]).includes(stateMachine)) errors.push(`--state-machine (${stateMachine}) must be one of ${STATE_MACHINES.join(', ')}`);
+  if (!(STATE_MACHINES as readonly string[]).includes(stateMachine))
+    errors.push(`--state-machine (${stateMachine}) must be one of ${STATE_MACHINES.join(', ')}`);
   const faults = parseFaults(str('faults'), kind, errors);
   const results = str('results');
   const options: ChaosOptions = {
@@ -322,7 +333,10 @@ export function parseChaosArgs(argv: readonly string[]): ParsedArgs {
 function parseFaults(list: string | undefined, target: TargetKind, errors: string[]): FaultKind[] {
   // Without --faults, the target's default set (local has no partitions).
   if (list === undefined) return [...DEFAULT_FAULTS_BY_TARGET[target]];
-  const names = list.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const out: FaultKind[] = [];
   for (const n of names) {
     if ((FAULT_KINDS as readonly string[]).includes(n)) out.push(n as FaultKind);

@@ -28,7 +28,8 @@ export class ParticipantKiller {
 
   start(): this {
     const { target } = this.o;
-    if (target.killParticipant === undefined || target.reviveParticipant === undefined) throw new Error(`the ${target.kind} target cannot kill participants`);
+    if (target.killParticipant === undefined || target.reviveParticipant === undefined)
+      throw new Error(`the ${target.kind} target cannot kill participants`);
     this.loop = this.run();
     return this;
   }
@@ -46,7 +47,9 @@ export class ParticipantKiller {
       if (this.stopping.signal.aborted) return;
       const victim = rng.pick(target.banks).name;
       const downMs = rng.int(DOWN_MS[0], DOWN_MS[1]);
-      this.o.log(`[${((Date.now() - this.startedMs) / 1000).toFixed(1)}s] fault: SIGKILL participant ${victim} for ${(downMs / 1000).toFixed(1)} s`);
+      this.o.log(
+        `[${((Date.now() - this.startedMs) / 1000).toFixed(1)}s] fault: SIGKILL participant ${victim} for ${(downMs / 1000).toFixed(1)} s`,
+      );
       try {
         await target.killParticipant!(victim);
         this.kills++;

@@ -44,7 +44,20 @@ export class PostgresBanks {
 
   /** The pg-bank-service arguments after its path, for one bank. */
   serviceArgs(name: string, port: number, coordinators: string): string[] {
-    return ['--name', name, '--host', '127.0.0.1', '--port', String(port), '--database', this.server.url(this.database(name)), '--coordinators', coordinators, '--reconcile-interval-ms', String(RECONCILE_INTERVAL_MS)];
+    return [
+      '--name',
+      name,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--database',
+      this.server.url(this.database(name)),
+      '--coordinators',
+      coordinators,
+      '--reconcile-interval-ms',
+      String(RECONCILE_INTERVAL_MS),
+    ];
   }
 
   /** The password travels in the environment, not on a command line. */

@@ -73,7 +73,11 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, mode
 }
 
 export function txProgress(c: WorkloadCounts): Pick<ProgressSample, 'finished' | 'unit' | 'counts'> {
-  return { finished: c.committed + c.aborted, unit: 'tx', counts: `committed ${c.committed} aborted ${c.aborted} unknown ${c.unknown}${c.rejected > 0 ? ` REJECTED ${c.rejected}` : ''}` };
+  return {
+    finished: c.committed + c.aborted,
+    unit: 'tx',
+    counts: `committed ${c.committed} aborted ${c.aborted} unknown ${c.unknown}${c.rejected > 0 ? ` REJECTED ${c.rejected}` : ''}`,
+  };
 }
 
 export function kvProgress(c: KvCounts): Pick<ProgressSample, 'finished' | 'unit' | 'counts'> {
@@ -87,7 +91,9 @@ export function formatProgress(s: ProgressSample, history: { atMs: number; finis
   const first = history[0]!;
   const spanS = (s.elapsedMs - first.atMs) / 1000;
   const rate = spanS > 0 ? (finished - first.finished) / spanS : 0;
-  const faults = Object.entries(s.faults).map(([k, n]) => `${k}s ${n}`).join(' ');
+  const faults = Object.entries(s.faults)
+    .map(([k, n]) => `${k}s ${n}`)
+    .join(' ');
   return (
     `[${(s.elapsedMs / 1000).toFixed(0).padStart(4)}s ${s.phase}] ${rate.toFixed(1).padStart(5)} ${s.unit}/s  ` +
     `${s.counts}  ${faults}  leader ${s.leader ?? 'none'}` +

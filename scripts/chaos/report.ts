@@ -48,7 +48,12 @@ export interface ChaosReport {
   };
   readonly failover: FailoverStats;
   readonly quiescence: { readonly reached: boolean; readonly waitedMs: number };
-  readonly outage: { readonly ran: boolean; readonly decidedBefore: number; readonly leaderAfterMs: number | null; readonly note: string | null };
+  readonly outage: {
+    readonly ran: boolean;
+    readonly decidedBefore: number;
+    readonly leaderAfterMs: number | null;
+    readonly note: string | null;
+  };
   /**
    * How much the invariants looked at, so a caller can require evidence: participant
    * records read over every bank (0 in kv mode), and terms in which the sampling saw a leader.
@@ -90,9 +95,12 @@ export function formatReport(r: ChaosReport): string {
   for (const i of r.invariants) {
     // The failing sub-history is printed whole above.
     const details = i.name === 'linearizable' ? [] : i.violations;
-    lines.push(`    ${i.pass ? 'PASS' : 'FAIL'}  ${i.title.padEnd(width)}  ${i.checked}${i.pass || i.name === 'linearizable' ? '' : `: ${details.length} violations`}`);
+    lines.push(
+      `    ${i.pass ? 'PASS' : 'FAIL'}  ${i.title.padEnd(width)}  ${i.checked}${i.pass || i.name === 'linearizable' ? '' : `: ${details.length} violations`}`,
+    );
     for (const v of details.slice(0, DETAILS_PRINTED_MAX)) lines.push(`            - ${v}`);
-    if (details.length > DETAILS_PRINTED_MAX) lines.push(`            ... and ${details.length - DETAILS_PRINTED_MAX} more (see the JSON report)`);
+    if (details.length > DETAILS_PRINTED_MAX)
+      lines.push(`            ... and ${details.length - DETAILS_PRINTED_MAX} more (see the JSON report)`);
   }
   for (const n of r.notes) lines.push(`  note: ${n}`);
   lines.push(`  logs          ${r.logs}`);
@@ -110,7 +118,9 @@ export function linearizabilityReport(l: LinearizabilitySummary): string[] {
   if (l.verdict === 'unknown') lines.push(`                the search was pruned: ${l.reason ?? ''}`);
   const ce = l.counterexample;
   if (l.verdict === 'no' && ce !== null) {
-    lines.push(`                ${l.failingPartitions} partitions are not linearizable; ${ce.minimal ? 'smallest' : 'a (not fully shrunk)'} failing sub-history of ${ce.partition}, ${ce.lines.length} of its ${ce.partitionOperations} operations (times from its first call):`);
+    lines.push(
+      `                ${l.failingPartitions} partitions are not linearizable; ${ce.minimal ? 'smallest' : 'a (not fully shrunk)'} failing sub-history of ${ce.partition}, ${ce.lines.length} of its ${ce.partitionOperations} operations (times from its first call):`,
+    );
     for (const op of ce.lines) lines.push(`                  ${op}`);
   }
   return lines;
@@ -121,7 +131,14 @@ export async function writeReportJson(r: ChaosReport, dir: string): Promise<stri
   await mkdir(dir, { recursive: true });
   const stamp = r.startedAt.replace(/[:.]/g, '-');
   const file = resolve(join(dir, `chaos-${r.target}-seed${r.seed}-${stamp}.json`));
-  const capped = { ...r, invariants: r.invariants.map((i) => ({ ...i, violations: i.violations.slice(0, DETAILS_STORED_MAX), violationCount: i.violations.length })) };
+  const capped = {
+    ...r,
+    invariants: r.invariants.map((i) => ({
+      ...i,
+      violations: i.violations.slice(0, DETAILS_STORED_MAX),
+      violationCount: i.violations.length,
+    })),
+  };
   await writeFile(file, `${JSON.stringify(capped, null, 2)}\n`);
   return file;
 }

@@ -22,7 +22,8 @@ export class SeededRandom {
 
   /** Uniform integer in [min, max], both inclusive. */
   int(min: number, max: number): number {
-    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || max < min) throw new RangeError(`int(${min}, ${max}): need integers with min <= max`);
+    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || max < min)
+      throw new RangeError(`int(${min}, ${max}): need integers with min <= max`);
     return min + Math.floor(this.next() * (max - min + 1));
   }
 

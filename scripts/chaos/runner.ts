@@ -94,7 +94,9 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
   let report: ChaosReport | null = null;
   try {
     const extra = `${o.participants === 'postgres' ? ', participants postgres' : ''}${o.killParticipants ? ', participant kills' : ''}`;
-    run.say(`chaos: seed ${o.seed}, target ${o.target}, state machine ${o.stateMachine}, ${o.durationS} s, faults ${o.faults.join(',') || 'none'}${extra}, concurrency ${o.concurrency}, protocol ${o.protocol} (run ${runId})`);
+    run.say(
+      `chaos: seed ${o.seed}, target ${o.target}, state machine ${o.stateMachine}, ${o.durationS} s, faults ${o.faults.join(',') || 'none'}${extra}, concurrency ${o.concurrency}, protocol ${o.protocol} (run ${runId})`,
+    );
     await target.setUp(abort);
     run.checkAbort();
     const first = await waitForLeader(target.nodes, FIRST_LEADER_TIMEOUT_MS, abort);
@@ -140,7 +142,11 @@ interface Run {
  * The leader sampling, the fault scheduler and the live line, then the fault window
  * under load; ends with the faults stopped (every node healed) and the workload drained.
  */
-async function faultWindow(run: Run, workload: { stop(): Promise<void> }, counts: () => Pick<ProgressSample, 'finished' | 'unit' | 'counts'>): Promise<{ faultWindowS: number; tracker: LeaderTracker; faults: FaultScheduler }> {
+async function faultWindow(
+  run: Run,
+  workload: { stop(): Promise<void> },
+  counts: () => Pick<ProgressSample, 'finished' | 'unit' | 'counts'>,
+): Promise<{ faultWindowS: number; tracker: LeaderTracker; faults: FaultScheduler }> {
   const { o, target } = run;
   const tracker = (run.tracker = new LeaderTracker(target.nodes).start());
   const faults = (run.faults = new FaultScheduler({
@@ -154,7 +160,9 @@ async function faultWindow(run: Run, workload: { stop(): Promise<void> }, counts
     freezeMs: freezeRangeMs(bankTiming(o.participantThreePcTimeoutMs), o.nodes),
     log: run.say,
   }).start());
-  const killer = o.killParticipants ? (run.killer = new ParticipantKiller({ target, rng: run.rng.fork('participant-faults'), log: run.say }).start()) : null;
+  const killer = o.killParticipants
+    ? (run.killer = new ParticipantKiller({ target, rng: run.rng.fork('participant-faults'), log: run.say }).start())
+    : null;
   run.progress.start(() => ({
     elapsedMs: Date.now() - run.startedMs,
     ...counts(),
@@ -257,7 +265,13 @@ async function runTx(run: Run): Promise<ChaosReport> {
  */
 async function runKv(run: Run): Promise<ChaosReport> {
   const { o, target } = run;
-  const wl = new KvWorkload({ nodes: target.nodes, rng: run.rng.fork('workload'), concurrency: o.concurrency, keys: o.kvKeys, keyPrefix: `chaos-${run.runId}` }).start();
+  const wl = new KvWorkload({
+    nodes: target.nodes,
+    rng: run.rng.fork('workload'),
+    concurrency: o.concurrency,
+    keys: o.kvKeys,
+    keyPrefix: `chaos-${run.runId}`,
+  }).start();
   run.workload = { close: () => wl.stop() };
   const { faultWindowS, tracker, faults } = await faultWindow(run, wl, () => kvProgress(wl.snapshot()));
   const notes: string[] = [];
@@ -281,15 +295,21 @@ async function runKv(run: Run): Promise<ChaosReport> {
   const after = await waitForLeader(target.nodes, o.settleTimeoutMs, run.abort);
   const leaderAfterMs = after === null ? null : Date.now() - restartMs;
   if (after === null) notes.push(`no leader within ${o.settleTimeoutMs} ms after the full-cluster restart`);
-  if ((await everyNodeFollows(target, o.settleTimeoutMs, run.abort)) === null) notes.push('not every node follows a leader after the full-cluster restart');
+  if ((await everyNodeFollows(target, o.settleTimeoutMs, run.abort)) === null)
+    notes.push('not every node follows a leader after the full-cluster restart');
   const finalReadsAfterOutage = await wl.readEverywhere('after-outage');
-  run.say(`after the restart: leader ${after?.id ?? 'none'} after ${leaderAfterMs ?? '-'} ms; ${finalReadsAfterOutage} of ${target.nodes.length * wl.keys.length} reads answered`);
+  run.say(
+    `after the restart: leader ${after?.id ?? 'none'} after ${leaderAfterMs ?? '-'} ms; ${finalReadsAfterOutage} of ${target.nodes.length * wl.keys.length} reads answered`,
+  );
   run.checkAbort();
 
   run.phase = 'checking';
   const history = wl.history();
   run.say(`checking the linearizability of ${history.length} recorded puts and gets`);
-  const invariants = checkKvInvariants({ history, leadersByTerm: tracker.leadersByTerm() }, { budget: { stepsMax: o.linStepsMax, timeMaxMs: o.linTimeMaxMs } });
+  const invariants = checkKvInvariants(
+    { history, leadersByTerm: tracker.leadersByTerm() },
+    { budget: { stepsMax: o.linStepsMax, timeMaxMs: o.linTimeMaxMs } },
+  );
   const counts = wl.snapshot();
   const puts = history.filter((op) => op.input.op === 'put' && op.output !== null);
   return buildReport({
@@ -299,7 +319,11 @@ async function runKv(run: Run): Promise<ChaosReport> {
     // From a fault on the leader to the first answer of a put called after it.
     failover: failoverStats(
       faults.events,
-      puts.map((op) => ({ apiOutcome: 'committed', decidedAtMs: performance.timeOrigin + op.callMs, endedAtMs: performance.timeOrigin + op.returnMs })),
+      puts.map((op) => ({
+        apiOutcome: 'committed',
+        decidedAtMs: performance.timeOrigin + op.callMs,
+        endedAtMs: performance.timeOrigin + op.returnMs,
+      })),
     ),
     transactions: { attempted: 0, committed: 0, aborted: 0, unknown: 0, resolvedAfterHealing: 0, rejected: 0, threePc: 0 },
     kv: { ...counts, keys: wl.keys.length, finalReads, finalReadsAfterOutage },
@@ -314,7 +338,12 @@ async function runKv(run: Run): Promise<ChaosReport> {
 
 /** Resolves true once every node names a leader; null at the bound. */
 function everyNodeFollows(target: ChaosTarget, timeoutMs: number, abort: AbortSignal): Promise<true | null> {
-  return pollUntil(timeoutMs, async () => ((await Promise.all(target.nodes.map((n) => fetchStatus(n.url)))).every((s) => s?.leaderId != null) ? true : undefined), 250, abort);
+  return pollUntil(
+    timeoutMs,
+    async () => ((await Promise.all(target.nodes.map((n) => fetchStatus(n.url)))).every((s) => s?.leaderId != null) ? true : undefined),
+    250,
+    abort,
+  );
 }
 
 /** After healing: a leader, every unknown transfer resent with its key, then quiescence. */
@@ -340,7 +369,9 @@ async function settleAfterFaults(
   const quiescent = await waitQuiescent(target.nodes, book, sinceMs, timeoutMs, abort);
   if (!quiescent) notes.push(`not quiescent within ${timeoutMs} ms after healing`);
   const waitedMs = Date.now() - t0;
-  say(`settled in ${(waitedMs / 1000).toFixed(1)} s: leader ${leader?.id ?? 'none'}, ${resolved}/${unknown} unknown transfers resolved, quiescent: ${quiescent}`);
+  say(
+    `settled in ${(waitedMs / 1000).toFixed(1)} s: leader ${leader?.id ?? 'none'}, ${resolved}/${unknown} unknown transfers resolved, quiescent: ${quiescent}`,
+  );
   return { resolved, quiescent, waitedMs };
 }
 
@@ -368,7 +399,8 @@ async function fullClusterOutage(
   const leaderAfterMs = leader === null ? null : Date.now() - t0;
   if (leader === null) notes.push(`no leader within ${timeoutMs} ms after the full-cluster restart`);
   // Every node should be back and following before the final listing of each.
-  if ((await everyNodeFollows(target, timeoutMs, abort)) === null) notes.push('not every node follows a leader after the full-cluster restart');
+  if ((await everyNodeFollows(target, timeoutMs, abort)) === null)
+    notes.push('not every node follows a leader after the full-cluster restart');
   const ids = new Set<string>(before.keys());
   for (const t of wl.transfers) {
     const id = t.txIds.at(-1);
@@ -376,7 +408,10 @@ async function fullClusterOutage(
   }
   const after: Map<string, RereadOutcome> = await rereadOutcomes(target.nodes, ids, sinceMs);
   say(`after the restart: leader ${leader?.id ?? 'none'} after ${leaderAfterMs ?? '-'} ms; ${after.size} outcomes re-read`);
-  return { evidence: { before: before as Map<string, Outcome>, after }, summary: { ran: true, decidedBefore: before.size, leaderAfterMs, note: null } };
+  return {
+    evidence: { before: before as Map<string, Outcome>, after },
+    summary: { ran: true, decidedBefore: before.size, leaderAfterMs, note: null },
+  };
 }
 
 /** Balances over HTTP (banks up), then the participant records (which may stop the banks). */
@@ -428,7 +463,9 @@ function buildReport(r: ReportInputs): ChaosReport {
   return {
     seed: o.seed,
     target: o.target,
-    command: r.run.c.command ?? `npm run chaos -- --target ${o.target} --state-machine ${o.stateMachine} --seed ${o.seed} --duration ${o.durationS}`,
+    command:
+      r.run.c.command ??
+      `npm run chaos -- --target ${o.target} --state-machine ${o.stateMachine} --seed ${o.seed} --duration ${o.durationS}`,
     startedAt: new Date(r.run.startedMs).toISOString(),
     options: o,
     stateMachine: o.stateMachine,

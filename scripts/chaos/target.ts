@@ -12,7 +12,9 @@ export interface NodeEndpoint {
   readonly url: string;
 }
 
-export type RecordsResult = { readonly kind: 'records'; readonly records: readonly ParticipantRecord[] } | { readonly kind: 'unavailable'; readonly reason: string };
+export type RecordsResult =
+  | { readonly kind: 'records'; readonly records: readonly ParticipantRecord[] }
+  | { readonly kind: 'unavailable'; readonly reason: string };
 
 export interface ChaosTarget {
   readonly kind: TargetKind;

@@ -16,7 +16,15 @@ import { httpJson, isObject } from './http.js';
 export type TxRecorder = HistoryRecorder<TxInput, TxOutput>;
 
 const DEFINITE_CODES: ReadonlySet<string> = new Set(['TX_NOT_FOUND', 'TX_ALREADY_COMMITTED', 'TX_PRECOMMITTED']);
-const PHASES: ReadonlySet<string> = new Set<TxPhase>(['active', 'preparing', 'precommitted', 'committing', 'aborting', 'committed', 'aborted']);
+const PHASES: ReadonlySet<string> = new Set<TxPhase>([
+  'active',
+  'preparing',
+  'precommitted',
+  'committing',
+  'aborting',
+  'committed',
+  'aborted',
+]);
 
 export function viewOutput(view: Pick<TransactionView, 'id' | 'state' | 'outcome'>): TxOutput {
   return { kind: 'view', id: view.id, state: view.state, outcome: view.outcome };
@@ -29,7 +37,14 @@ export function errorOutput(e: unknown): TxOutput | null {
 }
 
 /** GET /v1/transactions/{id} straight at one node (no client retries), recorded; false when it gave no definite answer. */
-export async function readView(recorder: TxRecorder, client: string, nodeUrl: string, key: string, id: string, timeoutMs: number): Promise<boolean> {
+export async function readView(
+  recorder: TxRecorder,
+  client: string,
+  nodeUrl: string,
+  key: string,
+  id: string,
+  timeoutMs: number,
+): Promise<boolean> {
   const end = recorder.begin(client, { op: 'get', key, id });
   const r = await httpJson('GET', `${nodeUrl}/v1/transactions/${encodeURIComponent(id)}`, { timeoutMs });
   const output = r.kind === 'reply' ? replyOutput(r.status, r.body) : null;
@@ -38,7 +53,13 @@ export async function readView(recorder: TxRecorder, client: string, nodeUrl: st
 }
 
 function replyOutput(status: number, body: unknown): TxOutput | null {
-  if (status === 200 && isObject(body) && typeof body['id'] === 'string' && typeof body['state'] === 'string' && PHASES.has(body['state'])) {
+  if (
+    status === 200 &&
+    isObject(body) &&
+    typeof body['id'] === 'string' &&
+    typeof body['state'] === 'string' &&
+    PHASES.has(body['state'])
+  ) {
     const outcome = body['outcome'] === 'committed' || body['outcome'] === 'aborted' ? body['outcome'] : null;
     return { kind: 'view', id: body['id'], state: body['state'] as TxPhase, outcome };
   }

@@ -183,13 +183,23 @@ export class TransferWorkload {
   /** The same body every time for a key: the API hashes it against the Idempotency-Key. */
   private oneShot(t: TransferRecord, client: string): Promise<TransactionView> {
     const input: TxInput = { op: 'create', key: t.key, protocol: t.protocol, commit: true };
-    const body = { participants: this.o.book.participants(t.key, t.legs), protocol: t.protocol, timeoutMs: this.o.txTimeoutMs, idempotencyKey: t.key };
+    const body = {
+      participants: this.o.book.participants(t.key, t.legs),
+      protocol: t.protocol,
+      timeoutMs: this.o.txTimeoutMs,
+      idempotencyKey: t.key,
+    };
     return this.recorder.record(client, input, () => this.client.run(body), viewOutput, errorOutput);
   }
 
   private async created(t: TransferRecord, client: string): Promise<string> {
     const input: TxInput = { op: 'create', key: t.key, protocol: t.protocol, commit: false };
-    const body = { participants: this.o.book.participants(t.key, t.legs), protocol: t.protocol, timeoutMs: this.o.txTimeoutMs, idempotencyKey: t.key };
+    const body = {
+      participants: this.o.book.participants(t.key, t.legs),
+      protocol: t.protocol,
+      timeoutMs: this.o.txTimeoutMs,
+      idempotencyKey: t.key,
+    };
     const view = await this.recorder.record(client, input, () => this.client.createTransaction(body), viewOutput, errorOutput);
     if (!t.txIds.includes(view.id)) t.txIds.push(view.id);
     return view.id;
@@ -275,7 +285,8 @@ export class TransferWorkload {
    * well-formed request: a bug in the API (or in this workload), never "unknown".
    */
   private noteRefusal(t: TransferRecord, e: unknown): boolean {
-    if (!(isRatifyClientError(e) && e.status >= 400 && e.status < 500 && e.status !== 429 && e.code !== 'TRANSFER_IN_PROGRESS')) return false;
+    if (!(isRatifyClientError(e) && e.status >= 400 && e.status < 500 && e.status !== 429 && e.code !== 'TRANSFER_IN_PROGRESS'))
+      return false;
     if (t.rejected === null) this.counts.rejected++;
     t.rejected = `${e.status} ${e.code}: ${e.message}`;
     return true;

@@ -27,12 +27,34 @@ const TIMEOUT_MAX_MS = 3_600_000;
 
 export function addConnectionOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--nodes <urls>', 'comma-separated node URLs, e.g. http://127.0.0.1:7001,http://127.0.0.1:7002 [env RATIFY_NODES]'))
-    .addOption(new Option('--token <token>', 'client API token, sent as Authorization: Bearer (prefer RATIFY_TOKEN or --token-file: ps shows flags) [env RATIFY_TOKEN]'))
+    .addOption(
+      new Option('--nodes <urls>', 'comma-separated node URLs, e.g. http://127.0.0.1:7001,http://127.0.0.1:7002 [env RATIFY_NODES]'),
+    )
+    .addOption(
+      new Option(
+        '--token <token>',
+        'client API token, sent as Authorization: Bearer (prefer RATIFY_TOKEN or --token-file: ps shows flags) [env RATIFY_TOKEN]',
+      ),
+    )
     .addOption(new Option('--token-file <file>', 'a file holding the token [env RATIFY_TOKEN_FILE]'))
-    .addOption(new Option('--cluster-secret-file <file>', 'admin calls of a cluster with a secret and no tokens: a file with the secret (first line) [env RATIFY_CLUSTER_SECRET_FILE, or RATIFY_CLUSTER_SECRET]'))
-    .addOption(new Option('--tls-ca <file>', 'PEM CA bundle the nodes\' certificates chain to (https:// nodes; default: system CAs) [env RATIFY_TLS_CA]'))
-    .addOption(new Option('--tls-cert <file>', 'client certificate, where the cluster asks for one (mutual TLS, admin calls without a secret) [env RATIFY_TLS_CERT]'))
+    .addOption(
+      new Option(
+        '--cluster-secret-file <file>',
+        'admin calls of a cluster with a secret and no tokens: a file with the secret (first line) [env RATIFY_CLUSTER_SECRET_FILE, or RATIFY_CLUSTER_SECRET]',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--tls-ca <file>',
+        "PEM CA bundle the nodes' certificates chain to (https:// nodes; default: system CAs) [env RATIFY_TLS_CA]",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--tls-cert <file>',
+        'client certificate, where the cluster asks for one (mutual TLS, admin calls without a secret) [env RATIFY_TLS_CERT]',
+      ),
+    )
     .addOption(new Option('--tls-key <file>', 'key of --tls-cert [env RATIFY_TLS_KEY]'))
     .addOption(new Option('--timeout-ms <ms>', `bound on each request (default: ${TIMEOUT_DEFAULT_MS})`))
     .option('--json', 'print the result as JSON (for scripts)', false);
@@ -47,7 +69,10 @@ function pick(flag: string | undefined, io: CliIo, env: string): string | undefi
 export function clientOptions(flags: ConnectionFlags, io: CliIo): RatifyClientOptions {
   const nodesText = pick(flags.nodes, io, 'RATIFY_NODES');
   if (nodesText === undefined) throw new UsageError('no cluster given: pass --nodes http://host:port,... or set RATIFY_NODES');
-  const nodes = nodesText.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const nodes = nodesText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const n of nodes) {
     let url: URL;
     try {
@@ -55,10 +80,12 @@ export function clientOptions(flags: ConnectionFlags, io: CliIo): RatifyClientOp
     } catch {
       throw new UsageError(`node ${JSON.stringify(n)} is not a URL; write it as http://host:port`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`node ${JSON.stringify(n)} must be an http:// or https:// URL`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new UsageError(`node ${JSON.stringify(n)} must be an http:// or https:// URL`);
   }
   const timeoutMs = flags.timeoutMs === undefined ? TIMEOUT_DEFAULT_MS : Number(flags.timeoutMs);
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > TIMEOUT_MAX_MS) throw new UsageError(`--timeout-ms (${flags.timeoutMs}) must be an integer from 1 to ${TIMEOUT_MAX_MS}`);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > TIMEOUT_MAX_MS)
+    throw new UsageError(`--timeout-ms (${flags.timeoutMs}) must be an integer from 1 to ${TIMEOUT_MAX_MS}`);
   const token = readToken(flags, io);
   const secret = readSecret(flags, io);
   const ca = pick(flags.tlsCa, io, 'RATIFY_TLS_CA');
@@ -95,7 +122,8 @@ export function connect(flags: ConnectionFlags, io: CliIo): RatifyClient {
 function readToken(flags: ConnectionFlags, io: CliIo): string | undefined {
   const inline = pick(flags.token, io, 'RATIFY_TOKEN');
   const file = pick(flags.tokenFile, io, 'RATIFY_TOKEN_FILE');
-  if (inline !== undefined && file !== undefined) throw new UsageError('give the token once: --token/RATIFY_TOKEN or --token-file/RATIFY_TOKEN_FILE');
+  if (inline !== undefined && file !== undefined)
+    throw new UsageError('give the token once: --token/RATIFY_TOKEN or --token-file/RATIFY_TOKEN_FILE');
   const token = file === undefined ? inline : readFile('--token-file', file).toString('utf8').trim();
   if (token !== undefined && !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
     throw new UsageError('the token must be a bearer token (letters, digits and - . _ ~ + /, then = padding); it is not printed here');

@@ -13,7 +13,14 @@ import { statusCommand } from './status.js';
 import { txCommand } from './tx.js';
 
 export function operatorCommands(io: CliIo, box: ExitBox): Command[] {
-  return [statusCommand(io, box), txCommand(io, box), membersCommand(io, box), leaderCommand(io, box), snapshotCommand(io, box), checkCommand(io, box)];
+  return [
+    statusCommand(io, box),
+    txCommand(io, box),
+    membersCommand(io, box),
+    leaderCommand(io, box),
+    snapshotCommand(io, box),
+    checkCommand(io, box),
+  ];
 }
 
 /** Exit codes instead of process.exit, and commander's messages through `io` (usage errors exit 2). */

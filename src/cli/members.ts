@@ -22,7 +22,10 @@ export function membersCommand(io: CliIo, box: ExitBox): Command {
 
 function addCommand(io: CliIo, box: ExitBox): Command {
   const cmd = addConnectionOptions(
-    new Command('add').description('add a node as a learner (start it with --join true first); promote it once it has caught up').argument('<id>', 'its member id').argument('<url>', 'its peer URL, e.g. http://10.0.0.4:7004'),
+    new Command('add')
+      .description('add a node as a learner (start it with --join true first); promote it once it has caught up')
+      .argument('<id>', 'its member id')
+      .argument('<url>', 'its peer URL, e.g. http://10.0.0.4:7004'),
   );
   return defineAction(cmd, io, box, async (ctx) => {
     const [id, url] = [ctx.args[0]!, ctx.args[1]!];
@@ -38,7 +41,9 @@ interface PromoteFlags {
 }
 
 function promoteCommand(io: CliIo, box: ExitBox): Command {
-  const cmd = addConnectionOptions(new Command('promote').description('make a caught-up learner a voter').argument('<id>', 'the learner\'s member id')).option(
+  const cmd = addConnectionOptions(
+    new Command('promote').description('make a caught-up learner a voter').argument('<id>', "the learner's member id"),
+  ).option(
     '--wait-ms <ms>',
     'while the learner is still catching up (LEARNER_NOT_CAUGHT_UP), retry for up to this long (default: 0, no retry)',
   );
@@ -61,7 +66,11 @@ function promoteCommand(io: CliIo, box: ExitBox): Command {
 }
 
 function removeCommand(io: CliIo, box: ExitBox): Command {
-  const cmd = addConnectionOptions(new Command('remove').description('remove a member (the leader too: it steps down once its removal commits)').argument('<id>', 'its member id'));
+  const cmd = addConnectionOptions(
+    new Command('remove')
+      .description('remove a member (the leader too: it steps down once its removal commits)')
+      .argument('<id>', 'its member id'),
+  );
   return defineAction(cmd, io, box, async (ctx) => {
     const view = await ctx.client().removeMember(ctx.args[0]!);
     return ok(renderMembers(view), view);
@@ -69,5 +78,8 @@ function removeCommand(io: CliIo, box: ExitBox): Command {
 }
 
 export function renderMembers(view: MembersView): string {
-  return table(['ID', 'KIND', 'URL'], view.members.map((m) => [m.id, m.voter ? 'voter' : 'learner', m.url]));
+  return table(
+    ['ID', 'KIND', 'URL'],
+    view.members.map((m) => [m.id, m.voter ? 'voter' : 'learner', m.url]),
+  );
 }

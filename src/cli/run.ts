@@ -70,7 +70,9 @@ function report(io: CliIo, cmd: Command, asJson: boolean, err: unknown): ExitCod
   io.stderr(`ratify ${commandPath(cmd)}: ${message}\n`);
   if (isRatifyClientError(err, 'UNREACHABLE')) io.stderr('  (is the cluster running where --nodes / RATIFY_NODES says?)\n');
   if (asJson) {
-    const error = isRatifyClientError(err) ? { code: err.code, status: err.status, message: err.message, node: err.node, ...err.details } : { code: code === EXIT.usage ? 'USAGE' : 'FAILED', message };
+    const error = isRatifyClientError(err)
+      ? { code: err.code, status: err.status, message: err.message, node: err.node, ...err.details }
+      : { code: code === EXIT.usage ? 'USAGE' : 'FAILED', message };
     io.stdout(json({ error }));
   }
   return code;

@@ -33,8 +33,13 @@ interface SaveFlags {
 }
 
 function saveCommand(io: CliIo, box: ExitBox): Command {
-  const cmd = addConnectionOptions(new Command('save').description("a backup of the leader's state at its applied index").argument('<file>', 'where to write it'))
-    .option('--bytes-max <n>', `refuse a backup larger than this (default: ${BACKUP_BYTES_MAX_DEFAULT}, the nodes' default snapshotBytesMax)`)
+  const cmd = addConnectionOptions(
+    new Command('save').description("a backup of the leader's state at its applied index").argument('<file>', 'where to write it'),
+  )
+    .option(
+      '--bytes-max <n>',
+      `refuse a backup larger than this (default: ${BACKUP_BYTES_MAX_DEFAULT}, the nodes' default snapshotBytesMax)`,
+    )
     .option('--force', 'overwrite FILE if it exists', false);
   return defineAction<SaveFlags>(cmd, io, box, async (ctx) => {
     const file = ctx.args[0]!;
@@ -68,7 +73,11 @@ interface RestoreFlags {
 }
 
 function restoreCommand(io: CliIo, box: ExitBox): Command {
-  const cmd = addRestoreFlags(new Command('restore').description("write a backup into a new node's data directory (once per node, each with its own --data)").argument('<file>', 'a file of `ratify snapshot save`'));
+  const cmd = addRestoreFlags(
+    new Command('restore')
+      .description("write a backup into a new node's data directory (once per node, each with its own --data)")
+      .argument('<file>', 'a file of `ratify snapshot save`'),
+  );
   return defineAction<RestoreFlags>(cmd, io, box, async (ctx) => {
     const file = ctx.args[0]!;
     let backup: Backup;
@@ -83,7 +92,9 @@ function restoreCommand(io: CliIo, box: ExitBox): Command {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    ctx.progress(`restored ${file} into ${ctx.flags.data}; start the node with --data ${ctx.flags.data} --peers ${members.map((m) => `${m.id}=${m.url}`).join(',')}`);
+    ctx.progress(
+      `restored ${file} into ${ctx.flags.data}; start the node with --data ${ctx.flags.data} --peers ${members.map((m) => `${m.id}=${m.url}`).join(',')}`,
+    );
     return ok(renderHeader({ ...backup.header, members }, file), { file, dataDir: ctx.flags.data, ...backup.header, members });
   });
 }

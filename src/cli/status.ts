@@ -9,7 +9,9 @@ import { table } from './output.js';
 import { defineAction, type ExitBox } from './run.js';
 
 export function statusCommand(io: CliIo, box: ExitBox): Command {
-  const cmd = addConnectionOptions(new Command('status').description('the members of the cluster: roles, term, commit and applied index, lag and health'));
+  const cmd = addConnectionOptions(
+    new Command('status').description('the members of the cluster: roles, term, commit and applied index, lag and health'),
+  );
   return defineAction(cmd, io, box, async (ctx) => {
     const view = await ctx.client().clusterNodes();
     // A member that cannot be reached or a cluster without a leader is worth a non-zero exit for a script.

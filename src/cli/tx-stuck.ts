@@ -50,7 +50,7 @@ export function addStuckCommands(tx: Command, io: StuckIo): Command {
     .description('finish a stuck transaction with its own outcome, giving up on participants that have not acknowledged')
     .argument('<id>', 'the transaction')
     .option('--confirm <id>', 'the same id again: force-finish is not undone')
-    .option('--outcome <outcome>', 'the outcome you expect (committed|aborted); refused if it is not the transaction\'s')
+    .option('--outcome <outcome>', "the outcome you expect (committed|aborted); refused if it is not the transaction's")
     .action(async (id: string, opts: CommonOptions & { confirm?: string; outcome?: string }) => {
       if (opts.confirm !== id) {
         io.err(`ratify tx force-finish: repeat the id to confirm: --confirm ${id}\n`);
@@ -69,7 +69,15 @@ export function addStuckCommands(tx: Command, io: StuckIo): Command {
       if (answer === null) return;
       const view = answer as TxViewLike;
       if (opts.json === true) io.out(`${JSON.stringify(view, null, 2)}\n`);
-      else io.out(`${view.id}: ${view.state}; abandoned: ${view.participants.filter((p) => p.abandoned !== undefined).map((p) => p.name).join(', ') || 'none'}\n`);
+      else
+        io.out(
+          `${view.id}: ${view.state}; abandoned: ${
+            view.participants
+              .filter((p) => p.abandoned !== undefined)
+              .map((p) => p.name)
+              .join(', ') || 'none'
+          }\n`,
+        );
     });
   return tx;
 }

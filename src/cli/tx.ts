@@ -43,7 +43,11 @@ function listCommand(io: CliIo, box: ExitBox): Command {
     let cursor = ctx.flags.cursor;
     let nextCursor: string | null = null;
     for (let page = 0; page < (ctx.flags.all === true ? LIST_PAGES_MAX : 1); page++) {
-      const p = await ctx.client().list({ ...(state === undefined ? {} : { state }), ...(limit === undefined ? {} : { limit }), ...(cursor === undefined ? {} : { cursor }) });
+      const p = await ctx.client().list({
+        ...(state === undefined ? {} : { state }),
+        ...(limit === undefined ? {} : { limit }),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
       transactions.push(...p.transactions);
       nextCursor = p.nextCursor;
       if (nextCursor === null) break;
@@ -57,7 +61,9 @@ function listCommand(io: CliIo, box: ExitBox): Command {
 }
 
 function getCommand(io: CliIo, box: ExitBox): Command {
-  const cmd = addConnectionOptions(new Command('get').description('one transaction, with its participants').argument('<id>', 'transaction id'));
+  const cmd = addConnectionOptions(
+    new Command('get').description('one transaction, with its participants').argument('<id>', 'transaction id'),
+  );
   return defineAction(cmd, io, box, async (ctx) => {
     const view = await ctx.client().get(ctx.args[0]!);
     return ok(renderTransaction(view), view);
@@ -101,7 +107,9 @@ function createCommand(io: CliIo, box: ExitBox): Command {
 }
 
 function commitCommand(io: CliIo, box: ExitBox): Command {
-  const cmd = addConnectionOptions(new Command('commit').description('run the commit protocol; waits until the decision is durable').argument('<id>', 'transaction id'));
+  const cmd = addConnectionOptions(
+    new Command('commit').description('run the commit protocol; waits until the decision is durable').argument('<id>', 'transaction id'),
+  );
   return defineAction(cmd, io, box, async (ctx) => {
     const id = ctx.args[0]!;
     ctx.progress(`committing ${id}: preparing the participants and waiting for the decision...`);
@@ -112,7 +120,11 @@ function commitCommand(io: CliIo, box: ExitBox): Command {
 }
 
 function abortCommand(io: CliIo, box: ExitBox): Command {
-  const cmd = addConnectionOptions(new Command('abort').description('abort a transaction (refused with TX_ALREADY_COMMITTED if it was decided commit)').argument('<id>', 'transaction id'));
+  const cmd = addConnectionOptions(
+    new Command('abort')
+      .description('abort a transaction (refused with TX_ALREADY_COMMITTED if it was decided commit)')
+      .argument('<id>', 'transaction id'),
+  );
   return defineAction(cmd, io, box, async (ctx) => {
     const view = await ctx.client().abort(ctx.args[0]!);
     return ok(renderTransaction(view), view);

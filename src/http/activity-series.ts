@@ -62,7 +62,10 @@ export class ActivitySeries {
   }
 
   /** A decision this node applied; dropped when it lies before the oldest window kept. */
-  recordDecision(d: { readonly outcome: 'committed' | 'aborted'; readonly decidedAtMs: number; readonly latencyMs: number }, nowMs: number): void {
+  recordDecision(
+    d: { readonly outcome: 'committed' | 'aborted'; readonly decidedAtMs: number; readonly latencyMs: number },
+    nowMs: number,
+  ): void {
     const current = this.indexOf(nowMs);
     const index = Math.min(this.indexOf(d.decidedAtMs), current);
     if (index <= current - this.windowsMax) return;
@@ -84,7 +87,13 @@ export class ActivitySeries {
     for (let index = current - this.windowsMax + 1; index <= current; index++) {
       const w = this.slots[this.slotOf(index)];
       if (w === null || w === undefined || w.index !== index) continue;
-      out.push({ atMs: index * this.intervalMs, committed: w.committed, aborted: w.aborted, decisionLatencyMs: w.latency.summary(), raft: w.raft });
+      out.push({
+        atMs: index * this.intervalMs,
+        committed: w.committed,
+        aborted: w.aborted,
+        decisionLatencyMs: w.latency.summary(),
+        raft: w.raft,
+      });
     }
     return out;
   }

@@ -116,7 +116,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const draining = opts.draining ?? new Draining();
   draining.install(app, (req) => EXEMPT_FROM_DRAINING.has(req.routeOptions.url ?? ''));
   // The one forwarder of the node: every route group relays writes to the leader through it.
-  const forwarder = new LeaderForwarder({ nodeId: config.nodeId, timeoutMs: config.forwardTimeoutMs, tls, peerHeaders: peerCredentialHeaders(config.clusterSecret) });
+  const forwarder = new LeaderForwarder({
+    nodeId: config.nodeId,
+    timeoutMs: config.forwardTimeoutMs,
+    tls,
+    peerHeaders: peerCredentialHeaders(config.clusterSecret),
+  });
   draining.onBegin(() => forwarder.abortInFlight());
   app.addHook('onClose', async () => forwarder.close());
 
@@ -130,11 +135,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimitBytes: config.raftBodyLimitBytes,
   });
   await app.register(clusterRoutes, { node, forwarder });
-  if (opts.consistency !== undefined) await app.register(consistencyRoutes, { ...opts.consistency, registry: opts.metrics.registry, logger: opts.logger, tls });
+  if (opts.consistency !== undefined)
+    await app.register(consistencyRoutes, { ...opts.consistency, registry: opts.metrics.registry, logger: opts.logger, tls });
   if (opts.backup !== undefined) await app.register(snapshotRoutes, { ...opts.backup, nodeId: config.nodeId, clusterId: config.clusterId });
-  await app.register(healthRoutes, { node, readyLagEntriesMax: config.readyLagEntriesMax, ...(opts.wedged === undefined ? {} : { wedged: opts.wedged }) });
+  await app.register(healthRoutes, {
+    node,
+    readyLagEntriesMax: config.readyLagEntriesMax,
+    ...(opts.wedged === undefined ? {} : { wedged: opts.wedged }),
+  });
   await app.register(metricsRoutes, { registry: opts.metrics.registry });
-  if (opts.kv !== undefined) await app.register(kvRoutes, { node, kv: opts.kv, forwarder, staleFollowerReads: opts.staleFollowerReads ?? false });
+  if (opts.kv !== undefined)
+    await app.register(kvRoutes, { node, kv: opts.kv, forwarder, staleFollowerReads: opts.staleFollowerReads ?? false });
   if (opts.txPlugin !== undefined) await app.register(opts.txPlugin, { forwarder });
   await app.register(dashboardRoutes, {
     node,

@@ -95,7 +95,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   // caught when the app is built, not a silently open endpoint.
   app.addHook('onRoute', (route) => {
     const access = (route.config as { access?: unknown } | undefined)?.access;
-    if (!isAccess(access)) throw new RatifyError('INTERNAL', `route ${route.method.toString()} ${route.url} declares no access (config.access)`);
+    if (!isAccess(access))
+      throw new RatifyError('INTERNAL', `route ${route.method.toString()} ${route.url} declares no access (config.access)`);
   });
   app.addHook('onRequest', async (request, reply) => {
     hopOf(request);
@@ -153,7 +154,8 @@ function trustedHop(isNode: (request: FastifyRequest) => boolean, isMember: (id:
     request.forwardedBy = trusted ? mark : null;
     const address = request.headers[CLIENT_ADDRESS_HEADER];
     request.clientAddress = trusted && typeof address === 'string' && address.length <= 64 ? address : request.ip;
-    if (mark !== undefined && !trusted) request.log.debug({ url: request.url }, `ignoring an ${FORWARDED_HEADER} header that does not come from a peer`);
+    if (mark !== undefined && !trusted)
+      request.log.debug({ url: request.url }, `ignoring an ${FORWARDED_HEADER} header that does not come from a peer`);
   };
 }
 

@@ -31,7 +31,11 @@ export type ClientAuthenticator = (request: FastifyRequest, reply: FastifyReply,
  * `secretCheck` throws UNAUTHORIZED unless the request carries the cluster
  * secret (and admits everyone when there is none): the admin path as it was.
  */
-export function clientAuthenticator(tokens: ClientTokens, secretCheck: (request: FastifyRequest) => void, hasSecret: boolean): ClientAuthenticator {
+export function clientAuthenticator(
+  tokens: ClientTokens,
+  secretCheck: (request: FastifyRequest) => void,
+  hasSecret: boolean,
+): ClientAuthenticator {
   return (request, reply, need) => {
     const header = request.headers.authorization;
     if (!tokens.enabled) {

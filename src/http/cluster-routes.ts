@@ -68,21 +68,28 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
         response: membersReply,
       },
     },
-    (req, reply) => forwarder.run(req, reply, async () => ({ members: await node.addLearner(req.body.id, req.body.url.replace(/\/+$/, '')) })),
+    (req, reply) =>
+      forwarder.run(req, reply, async () => ({ members: await node.addLearner(req.body.id, req.body.url.replace(/\/+$/, '')) })),
   );
 
-  app.post<{ Params: { id: NodeId } }>('/v1/cluster/members/:id/promote', { config: { ...ADMIN, audit: 'cluster.promote' }, schema: { params: idParams, response: membersReply } }, (req, reply) =>
-    forwarder.run(req, reply, async () => {
-      requireMember(node, req.params.id);
-      return { members: await node.promote(req.params.id) };
-    }),
+  app.post<{ Params: { id: NodeId } }>(
+    '/v1/cluster/members/:id/promote',
+    { config: { ...ADMIN, audit: 'cluster.promote' }, schema: { params: idParams, response: membersReply } },
+    (req, reply) =>
+      forwarder.run(req, reply, async () => {
+        requireMember(node, req.params.id);
+        return { members: await node.promote(req.params.id) };
+      }),
   );
 
-  app.delete<{ Params: { id: NodeId } }>('/v1/cluster/members/:id', { config: { ...ADMIN, audit: 'cluster.removeMember' }, schema: { params: idParams, response: membersReply } }, (req, reply) =>
-    forwarder.run(req, reply, async () => {
-      requireMember(node, req.params.id);
-      return { members: await node.remove(req.params.id) };
-    }),
+  app.delete<{ Params: { id: NodeId } }>(
+    '/v1/cluster/members/:id',
+    { config: { ...ADMIN, audit: 'cluster.removeMember' }, schema: { params: idParams, response: membersReply } },
+    (req, reply) =>
+      forwarder.run(req, reply, async () => {
+        requireMember(node, req.params.id);
+        return { members: await node.remove(req.params.id) };
+      }),
   );
 
   app.post<{ Body: { to: NodeId } }>(
@@ -92,7 +99,11 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRoutesOptions> = async (ap
       schema: {
         body: { type: 'object', required: ['to'], additionalProperties: false, properties: { to: nodeIdSchema } },
         response: {
-          200: { type: 'object', required: ['leaderId', 'term'], properties: { leaderId: { type: ['string', 'null'] }, term: { type: 'integer' } } },
+          200: {
+            type: 'object',
+            required: ['leaderId', 'term'],
+            properties: { leaderId: { type: ['string', 'null'] }, term: { type: 'integer' } },
+          },
           ...errorResponses,
         },
       },

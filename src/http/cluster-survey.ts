@@ -77,7 +77,10 @@ export class ClusterSurvey {
 
   constructor(private readonly opts: ClusterSurveyOptions) {
     const tls = opts.tls ?? null;
-    this.agent = opts.prober === undefined ? new Agent({ connections: 2, keepAliveTimeout: 10_000, ...(tls === null ? {} : { connect: nodeConnectOptions(tls) }) }) : null;
+    this.agent =
+      opts.prober === undefined
+        ? new Agent({ connections: 2, keepAliveTimeout: 10_000, ...(tls === null ? {} : { connect: nodeConnectOptions(tls) }) })
+        : null;
     this.prober = opts.prober ?? ((m, timeoutMs, authorization) => probeOverHttp(this.agent!, m, timeoutMs, authorization));
     this.now = opts.now ?? Date.now;
   }
@@ -121,9 +124,7 @@ export class ClusterSurvey {
         }
       }),
     );
-    const leader = reports
-      .flatMap((r) => (r.report?.role === 'leader' ? [r.report] : []))
-      .sort((a, b) => b.term - a.term)[0];
+    const leader = reports.flatMap((r) => (r.report?.role === 'leader' ? [r.report] : [])).sort((a, b) => b.term - a.term)[0];
     return {
       observedBy: own.nodeId,
       atMs: this.now(),
@@ -136,7 +137,13 @@ export class ClusterSurvey {
 }
 
 /** Pure: one member's health from its report and the leader's. */
-export function judge(member: Member, report: SelfReport | null, error: string | null, leader: SelfReport | null, lagEntriesMax: number): MemberStatus {
+export function judge(
+  member: Member,
+  report: SelfReport | null,
+  error: string | null,
+  leader: SelfReport | null,
+  lagEntriesMax: number,
+): MemberStatus {
   const base = { id: member.id, url: member.url, voter: member.voter };
   if (report === null) return { ...base, health: 'unreachable', error: error ?? 'no answer', report: null, lagEntries: null };
   const lagEntries = leader === null ? null : Math.max(0, leader.commitIndex - report.appliedIndex);
@@ -165,7 +172,14 @@ export function parseSelfReport(x: unknown): SelfReport {
   const o = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
   const { nodeId, role, term, leaderId, commitIndex, appliedIndex } = o;
   const index = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  if (typeof nodeId !== 'string' || typeof role !== 'string' || !ROLES.has(role) || !index(term) || !index(commitIndex) || !index(appliedIndex)) {
+  if (
+    typeof nodeId !== 'string' ||
+    typeof role !== 'string' ||
+    !ROLES.has(role) ||
+    !index(term) ||
+    !index(commitIndex) ||
+    !index(appliedIndex)
+  ) {
     throw new Error('implausible GET /v1/cluster answer');
   }
   if (leaderId !== null && typeof leaderId !== 'string') throw new Error('implausible GET /v1/cluster answer');

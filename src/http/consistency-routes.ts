@@ -42,11 +42,20 @@ export interface ConsistencyRoutesOptions {
 
 export const MISMATCH_METRIC = 'ratify_consistency_mismatch';
 
-const digestSchema = { type: 'object', required: ['index', 'sha256'], properties: { index: { type: 'integer' }, sha256: { type: 'string' } } } as const;
+const digestSchema = {
+  type: 'object',
+  required: ['index', 'sha256'],
+  properties: { index: { type: 'integer' }, sha256: { type: 'string' } },
+} as const;
 const digestsReply = {
   type: 'object',
   required: ['nodeId', 'appliedIndex', 'intervalEntries', 'digests'],
-  properties: { nodeId: { type: 'string' }, appliedIndex: { type: 'integer' }, intervalEntries: { type: ['integer', 'null'] }, digests: { type: 'array', items: digestSchema } },
+  properties: {
+    nodeId: { type: 'string' },
+    appliedIndex: { type: 'integer' },
+    intervalEntries: { type: ['integer', 'null'] },
+    digests: { type: 'array', items: digestSchema },
+  },
 } as const;
 const memberSchema = {
   type: 'object',
@@ -85,7 +94,9 @@ export const consistencyRoutes: FastifyPluginAsync<ConsistencyRoutesOptions> = a
         if (m.id === s.nodeId) return { id: m.id, report: own() };
         try {
           const report = await probe(agent, m, probeTimeoutMs);
-          return report.nodeId === m.id ? { id: m.id, report } : { id: m.id, report: null, error: `${m.url} answers as node ${report.nodeId}` };
+          return report.nodeId === m.id
+            ? { id: m.id, report }
+            : { id: m.id, report: null, error: `${m.url} answers as node ${report.nodeId}` };
         } catch (err) {
           return { id: m.id, report: null, error: describeError(err) };
         }
@@ -95,9 +106,15 @@ export const consistencyRoutes: FastifyPluginAsync<ConsistencyRoutesOptions> = a
   };
 
   app.get('/v1/cluster/digests', { config: PUBLIC, schema: { response: { 200: digestsReply, ...errorResponses } } }, async () => own());
-  app.get('/v1/cluster/consistency', { config: READER, schema: { response: { 200: consistencyReply, ...errorResponses } } }, async () => survey());
+  app.get('/v1/cluster/consistency', { config: READER, schema: { response: { 200: consistencyReply, ...errorResponses } } }, async () =>
+    survey(),
+  );
 
-  const gauge = new Gauge({ name: MISMATCH_METRIC, help: "members whose state digest differed from the leader's at the leader's last consistency check (0: all equal)", registers: [o.registry] });
+  const gauge = new Gauge({
+    name: MISMATCH_METRIC,
+    help: "members whose state digest differed from the leader's at the leader's last consistency check (0: all equal)",
+    registers: [o.registry],
+  });
   let timer: NodeJS.Timeout | null = null;
   let running = false;
   const check = async (): Promise<void> => {
@@ -108,7 +125,10 @@ export const consistencyRoutes: FastifyPluginAsync<ConsistencyRoutesOptions> = a
       gauge.set(view.mismatched.length);
       for (const m of view.members) {
         if (m.verdict !== 'mismatch') continue;
-        o.logger.error({ member: m.id, index: m.index, digest: m.digest, leaderDigest: m.referenceDigest }, `consistency check: the state of ${m.id} differs from the leader's at applied index ${m.index}`);
+        o.logger.error(
+          { member: m.id, index: m.index, digest: m.digest, leaderDigest: m.referenceDigest },
+          `consistency check: the state of ${m.id} differs from the leader's at applied index ${m.index}`,
+        );
       }
     } catch (err) {
       o.logger.warn({ err }, 'consistency check failed');
@@ -127,7 +147,13 @@ export const consistencyRoutes: FastifyPluginAsync<ConsistencyRoutesOptions> = a
 };
 
 async function probe(agent: Agent, member: Member, timeoutMs: number): Promise<DigestReport> {
-  const res = await request(`${member.url.replace(/\/+$/, '')}/v1/cluster/digests`, { method: 'GET', dispatcher: agent, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+  const res = await request(`${member.url.replace(/\/+$/, '')}/v1/cluster/digests`, {
+    method: 'GET',
+    dispatcher: agent,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`GET /v1/cluster/digests answered ${res.statusCode}`);
   return parseDigestReport(JSON.parse(text));

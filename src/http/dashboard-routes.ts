@@ -54,7 +54,10 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
   const page = assets.require('dashboard.html');
 
   const series = new ActivitySeries({ intervalMs: tuning.intervalMs, windowsMax: tuning.windowsMax });
-  const feed = txTable === undefined ? null : new DecisionFeed({ table: txTable, series, recentMax: RECENT_DECISIONS_MAX, trackedMax: TRACKED_UNDECIDED_MAX, now });
+  const feed =
+    txTable === undefined
+      ? null
+      : new DecisionFeed({ table: txTable, series, recentMax: RECENT_DECISIONS_MAX, trackedMax: TRACKED_UNDECIDED_MAX, now });
   const sampleRaft = (): void => {
     feed?.flush();
     const s = node.status();
@@ -79,7 +82,16 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
   app.get('/', { config: PUBLIC, schema: pageSchema }, async (req, reply) => sendAsset(req, reply, page));
   app.get<{ Params: { name: string } }>(
     '/assets/:name',
-    { config: PUBLIC, schema: { params: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64, pattern: ASSET_NAME_PATTERN } } } } },
+    {
+      config: PUBLIC,
+      schema: {
+        params: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { type: 'string', maxLength: 64, pattern: ASSET_NAME_PATTERN } },
+        },
+      },
+    },
     async (req, reply): Promise<FastifyReply> => sendAsset(req, reply, assets.script(req.params.name)),
   );
 
@@ -92,11 +104,19 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
   });
 
   if (txTable !== undefined && feed !== null) {
-    app.get<{ Querystring: { stuckAfterMs: number; limit: number } }>('/v1/activity', { config: READER, schema: activitySchema }, async (req) => {
-      feed.flush();
-      const appliedIndex = node.status().appliedIndex;
-      const activity = txActivity(txTable, feed.recentIds(), { nowMs: now(), stuckAfterMs: req.query.stuckAfterMs, limit: req.query.limit });
-      return { nodeId: node.nodeId, appliedIndex, ...activity };
-    });
+    app.get<{ Querystring: { stuckAfterMs: number; limit: number } }>(
+      '/v1/activity',
+      { config: READER, schema: activitySchema },
+      async (req) => {
+        feed.flush();
+        const appliedIndex = node.status().appliedIndex;
+        const activity = txActivity(txTable, feed.recentIds(), {
+          nowMs: now(),
+          stuckAfterMs: req.query.stuckAfterMs,
+          limit: req.query.limit,
+        });
+        return { nodeId: node.nodeId, appliedIndex, ...activity };
+      },
+    );
   }
 };

@@ -53,7 +53,10 @@ export const surveySchema = {
               voter: { type: 'boolean' },
               health: { type: 'string', enum: HEALTH_VALUES },
               error: { ...nullableString, description: 'Why the member could not be asked.' },
-              report: { anyOf: [selfReportSchema, { type: 'null' }], description: "The member's own GET /v1/cluster; null when unreachable." },
+              report: {
+                anyOf: [selfReportSchema, { type: 'null' }],
+                description: "The member's own GET /v1/cluster; null when unreachable.",
+              },
               lagEntries: { ...nullableInteger, description: "The leader's commit index minus this member's applied index." },
             },
           },
@@ -66,7 +69,11 @@ export const surveySchema = {
 
 const latencySchema = {
   anyOf: [
-    { type: 'object', required: ['p50', 'p90', 'p99', 'max'], properties: { p50: { type: 'number' }, p90: { type: 'number' }, p99: { type: 'number' }, max: { type: 'number' } } },
+    {
+      type: 'object',
+      required: ['p50', 'p90', 'p99', 'max'],
+      properties: { p50: { type: 'number' }, p90: { type: 'number' }, p99: { type: 'number' }, max: { type: 'number' } },
+    },
     { type: 'null' },
   ],
 } as const;
@@ -91,7 +98,10 @@ export const statsSchema = {
               atMs: { ...integer, description: 'Start of the window.' },
               committed: { ...integer, description: 'Decisions to commit whose decidedAt falls in the window.' },
               aborted: integer,
-              decisionLatencyMs: { ...latencySchema, description: 'Creation to durable decision over those decisions (bin upper bounds; max exact).' },
+              decisionLatencyMs: {
+                ...latencySchema,
+                description: 'Creation to durable decision over those decisions (bin upper bounds; max exact).',
+              },
               raft: {
                 anyOf: [
                   {
@@ -121,8 +131,20 @@ export const activitySchema = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      stuckAfterMs: { type: 'integer', minimum: 0, maximum: STUCK_AFTER_MS_MAX, default: 10_000, description: 'In flight for longer than this is stuck.' },
-      limit: { type: 'integer', minimum: 1, maximum: ACTIVITY_LIMIT_MAX, default: 50, description: 'Bound on each list (the counts are exact).' },
+      stuckAfterMs: {
+        type: 'integer',
+        minimum: 0,
+        maximum: STUCK_AFTER_MS_MAX,
+        default: 10_000,
+        description: 'In flight for longer than this is stuck.',
+      },
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: ACTIVITY_LIMIT_MAX,
+        default: 50,
+        description: 'Bound on each list (the counts are exact).',
+      },
     },
   },
   response: {

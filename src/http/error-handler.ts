@@ -55,7 +55,11 @@ export function toRatifyError(err: unknown, limit?: BodyLimit, contentType?: str
   // a form), text/plain, a form. The hint says what to send instead.
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.statusCode === 415) {
     const given = contentType === undefined || contentType === '' ? 'no content-type' : `content-type ${JSON.stringify(contentType)}`;
-    return new RatifyError('UNSUPPORTED_MEDIA_TYPE', `a request body with ${given} is not accepted: send JSON with the header "content-type: application/json"`, { cause: err });
+    return new RatifyError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `a request body with ${given} is not accepted: send JSON with the header "content-type: application/json"`,
+      { cause: err },
+    );
   }
   if (fe.code === 'FST_ERR_MAX_PARAM_LENGTH' || fe.statusCode === 414) {
     return new RatifyError('URI_TOO_LONG', 'a path parameter is longer than any valid id or key', { cause: err });

@@ -16,7 +16,11 @@ export interface HealthRoutesOptions {
   readonly wedged?: () => string | null;
 }
 
-const healthSchema = { type: 'object', required: ['status'], properties: { status: { type: 'string' }, reason: { type: 'string' } } } as const;
+const healthSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string' }, reason: { type: 'string' } },
+} as const;
 
 const readySchema = {
   type: 'object',

@@ -36,7 +36,8 @@ export function installJsonBody(app: FastifyInstance, depthMax: number): void {
 
 /** Parses and checks one body; throws VALIDATION_FAILED naming what is wrong and where. */
 export function parseJsonBody(text: string, depthMax: number): unknown {
-  if (text.length === 0) throw new RatifyError('VALIDATION_FAILED', "the body is empty but content-type is application/json (send {} or no content-type)");
+  if (text.length === 0)
+    throw new RatifyError('VALIDATION_FAILED', 'the body is empty but content-type is application/json (send {} or no content-type)');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -60,7 +61,10 @@ export function checkJsonValue(value: unknown, depthMax: number): void {
   const stack: Frame[] = [{ value, depth: 1, parent: null, key: '' }];
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     if (frame.depth > depthMax) {
-      throw new RatifyError('VALIDATION_FAILED', `the body nests deeper than ${depthMax} levels (at ${pointer(frame)}); jsonDepthMax is ${depthMax}`);
+      throw new RatifyError(
+        'VALIDATION_FAILED',
+        `the body nests deeper than ${depthMax} levels (at ${pointer(frame)}); jsonDepthMax is ${depthMax}`,
+      );
     }
     const push = (child: unknown, key: string): void => {
       if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: frame.depth + 1, parent: frame, key });
@@ -72,7 +76,10 @@ export function checkJsonValue(value: unknown, depthMax: number): void {
     const obj = frame.value as Record<string, unknown>;
     for (const key of Object.keys(obj)) {
       const child = obj[key];
-      if (key === '__proto__' || (key === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype'))) {
+      if (
+        key === '__proto__' ||
+        (key === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype'))
+      ) {
         throw new RatifyError(
           'VALIDATION_FAILED',
           `the body holds a key "${key === '__proto__' ? '__proto__' : 'constructor.prototype'}" at ${pointer(frame)}: such keys are refused ` +
@@ -87,6 +94,7 @@ export function checkJsonValue(value: unknown, depthMax: number): void {
 /** JSON Pointer (RFC 6901) of a frame, "/" for the body itself. */
 function pointer(frame: Frame): string {
   const keys: string[] = [];
-  for (let f: Frame | null = frame; f !== null && f.parent !== null; f = f.parent) keys.push(f.key.replace(/~/g, '~0').replace(/\//g, '~1'));
+  for (let f: Frame | null = frame; f !== null && f.parent !== null; f = f.parent)
+    keys.push(f.key.replace(/~/g, '~0').replace(/\//g, '~1'));
   return keys.length === 0 ? '/' : `/${keys.reverse().join('/')}`;
 }

@@ -71,7 +71,11 @@ export class LeaderForwarder {
 
   constructor(private readonly opts: LeaderForwarderOptions) {
     const tls = opts.tls ?? null;
-    this.agent = new Agent({ connections: opts.connections ?? 64, keepAliveTimeout: 30_000, ...(tls === null ? {} : { connect: nodeConnectOptions(tls) }) });
+    this.agent = new Agent({
+      connections: opts.connections ?? 64,
+      keepAliveTimeout: 30_000,
+      ...(tls === null ? {} : { connect: nodeConnectOptions(tls) }),
+    });
   }
 
   /** Run `local`; on NOT_LEADER, relay the request to the leader and send its reply instead. */
@@ -93,7 +97,8 @@ export class LeaderForwarder {
         details: { leaderId: hint.leaderId },
       });
     }
-    if (hint.leaderUrl === null || hint.leaderId === this.opts.nodeId) throw new RatifyError('NO_LEADER', 'no leader is known; retry later');
+    if (hint.leaderUrl === null || hint.leaderId === this.opts.nodeId)
+      throw new RatifyError('NO_LEADER', 'no leader is known; retry later');
     const failed = (cause: unknown): RatifyError =>
       new RatifyError('NOT_LEADER', `forwarding to leader ${String(hint.leaderId)} failed: ${describeError(cause)}`, {
         cause,
@@ -119,7 +124,11 @@ export class LeaderForwarder {
     timeoutMs: number,
     failed: (cause: unknown) => RatifyError,
   ): Promise<FastifyReply> {
-    const headers: Record<string, string> = { ...this.opts.peerHeaders, [FORWARDED_HEADER]: this.opts.nodeId, [CLIENT_ADDRESS_HEADER]: request.clientAddress };
+    const headers: Record<string, string> = {
+      ...this.opts.peerHeaders,
+      [FORWARDED_HEADER]: this.opts.nodeId,
+      [CLIENT_ADDRESS_HEADER]: request.clientAddress,
+    };
     for (const h of PASS_HEADERS) {
       const v = request.headers[h];
       if (typeof v === 'string') headers[h] = v;
@@ -146,7 +155,8 @@ export class LeaderForwarder {
       });
       text = await res.body.text();
     } catch (err) {
-      if (this.stopping.signal.aborted) throw new RatifyError('SHUTTING_DOWN', 'the node is stopping; the forwarded request may have reached the leader', { cause: err });
+      if (this.stopping.signal.aborted)
+        throw new RatifyError('SHUTTING_DOWN', 'the node is stopping; the forwarded request may have reached the leader', { cause: err });
       // The leader hint is stale or the leader is unreachable: let the client retry.
       request.log.warn({ err, leaderUrl }, 'forwarding to the leader failed');
       throw failed(err);
@@ -162,4 +172,3 @@ export class LeaderForwarder {
 function isForwarded(request: FastifyRequest): boolean {
   return request.forwardedBy !== null;
 }
-

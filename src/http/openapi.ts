@@ -29,11 +29,31 @@ const ERROR_CODE_SCHEMA = 'ErrorCode';
 
 /** Tags in the order the docs page lists them; a path's first match wins. */
 const TAGS: ReadonlyArray<{ readonly name: string; readonly description: string; readonly matches: (url: string) => boolean }> = [
-  { name: 'Transactions', description: 'Create, run and read transactions (README: Transaction API).', matches: (u) => u.startsWith('/v1/transactions') },
-  { name: 'Admin', description: 'Stuck transactions: list them, force-finish one (README: Stuck transactions).', matches: (u) => u.startsWith('/v1/admin') },
-  { name: 'Cluster', description: 'Members, leadership and membership changes (README: Cluster API).', matches: (u) => u.startsWith('/v1/cluster') },
-  { name: 'Dashboard', description: 'The data behind the dashboard page, local to the node asked.', matches: (u) => u === '/v1/stats' || u === '/v1/activity' },
-  { name: 'Operations', description: 'Health, readiness and metrics for orchestrators and scrapers.', matches: (u) => ['/healthz', '/readyz', '/metrics'].includes(u) },
+  {
+    name: 'Transactions',
+    description: 'Create, run and read transactions (README: Transaction API).',
+    matches: (u) => u.startsWith('/v1/transactions'),
+  },
+  {
+    name: 'Admin',
+    description: 'Stuck transactions: list them, force-finish one (README: Stuck transactions).',
+    matches: (u) => u.startsWith('/v1/admin'),
+  },
+  {
+    name: 'Cluster',
+    description: 'Members, leadership and membership changes (README: Cluster API).',
+    matches: (u) => u.startsWith('/v1/cluster'),
+  },
+  {
+    name: 'Dashboard',
+    description: 'The data behind the dashboard page, local to the node asked.',
+    matches: (u) => u === '/v1/stats' || u === '/v1/activity',
+  },
+  {
+    name: 'Operations',
+    description: 'Health, readiness and metrics for orchestrators and scrapers.',
+    matches: (u) => ['/healthz', '/readyz', '/metrics'].includes(u),
+  },
   { name: 'KV', description: 'The test/benchmark key-value store (`--state-machine kv` only).', matches: (u) => u.startsWith('/v1/kv') },
   { name: 'Pages', description: 'The dashboard, this document and its docs page.', matches: () => true },
 ];
@@ -53,7 +73,8 @@ const SUMMARIES: Readonly<Record<string, string>> = {
   'DELETE /v1/cluster/members/{id}': 'Remove a member (admin)',
   'POST /v1/cluster/leadership-transfer': 'Hand leadership to another voter (admin)',
   'GET /v1/admin/stuck-transactions': 'Transactions whose outcome is fixed but which have not finished, longest stuck first (admin)',
-  'POST /v1/admin/stuck-transactions/{id}/force-finish': 'Finish a stuck transaction with its own outcome, giving up on the participants that have not acknowledged (admin)',
+  'POST /v1/admin/stuck-transactions/{id}/force-finish':
+    'Finish a stuck transaction with its own outcome, giving up on the participants that have not acknowledged (admin)',
   'GET /v1/stats': 'Decisions per second, decision latency and Raft indexes over the last minutes, in fixed windows',
   'GET /v1/activity': 'Transactions in flight, stuck transactions, failing participants and recent outcomes',
   'GET /healthz': 'Liveness: 200 while the process serves HTTP',
@@ -104,7 +125,12 @@ export async function installOpenApi(app: FastifyInstance, opts: { readonly vers
       tags: TAGS.map(({ name, description }) => ({ name, description })),
       components: {
         securitySchemes: {
-          [SECURITY_SCHEME]: { type: 'apiKey', in: 'header', name: SECRET_HEADER, description: 'The cluster secret; required on admin routes when the cluster has one.' },
+          [SECURITY_SCHEME]: {
+            type: 'apiKey',
+            in: 'header',
+            name: SECRET_HEADER,
+            description: 'The cluster secret; required on admin routes when the cluster has one.',
+          },
         },
       },
     },
@@ -181,7 +207,8 @@ function withErrorSchemas(doc: OpenApiObject): OpenApiObject {
     for (const op of Object.values(operations)) {
       for (const [status, response] of Object.entries(op.responses ?? {})) {
         const json = response.content?.['application/json'];
-        if (/^[45]/.test(status) && json !== undefined && isErrorBody(json.schema)) json.schema = { $ref: `#/components/schemas/${ERROR_SCHEMA}` };
+        if (/^[45]/.test(status) && json !== undefined && isErrorBody(json.schema))
+          json.schema = { $ref: `#/components/schemas/${ERROR_SCHEMA}` };
       }
     }
   }

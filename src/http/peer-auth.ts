@@ -11,14 +11,7 @@
 import type { FastifyRequest } from 'fastify';
 import { RatifyError } from '../errors.js';
 import { clientIdentity } from '../transport/peer-tls.js';
-import {
-  BODY_SHA256_HEADER,
-  PEER_AUTH_HEADER,
-  PEER_FROM_HEADER,
-  PeerKeys,
-  ReplayWindow,
-  verifyOpening,
-} from '../transport/peer-mac.js';
+import { BODY_SHA256_HEADER, PEER_AUTH_HEADER, PEER_FROM_HEADER, PeerKeys, ReplayWindow, verifyOpening } from '../transport/peer-mac.js';
 
 /** What the auth hook established about a peer call (request.peerAuth). */
 export interface PeerAuth {
@@ -54,18 +47,28 @@ export function peerAuthenticator(o: PeerAuthOptions): (request: FastifyRequest)
     const route = request.routeOptions.url ?? request.url;
     const bodySha256 = header(request, BODY_SHA256_HEADER) ?? '';
     const nowMs = now();
-    const check = verifyOpening(keys.all(from), header(request, PEER_AUTH_HEADER), { method: request.method, route, from, to: o.nodeId, bodySha256 }, nowMs);
+    const check = verifyOpening(
+      keys.all(from),
+      header(request, PEER_AUTH_HEADER),
+      { method: request.method, route, from, to: o.nodeId, bodySha256 },
+      nowMs,
+    );
     if (!check.ok) throw new RatifyError('UNAUTHORIZED', `peer ${JSON.stringify(from)}: ${check.why}`);
-    if (!replays.admit(check.nonce, nowMs)) throw new RatifyError('UNAUTHORIZED', `peer ${JSON.stringify(from)}: this opening was seen before (a replay)`);
+    if (!replays.admit(check.nonce, nowMs))
+      throw new RatifyError('UNAUTHORIZED', `peer ${JSON.stringify(from)}: this opening was seen before (a replay)`);
     return { from, key: check.key, nonce: check.nonce, bodySha256: bodySha256 === '' ? null : bodySha256 };
   };
 }
 
 function checkCertificate(request: FastifyRequest, from: string): void {
   const id = clientIdentity(request.raw.socket);
-  if (!id.ok) throw new RatifyError('UNAUTHORIZED', `peer ${JSON.stringify(from)}: ${id.why}; mutual TLS needs a certificate from --tls-ca`);
+  if (!id.ok)
+    throw new RatifyError('UNAUTHORIZED', `peer ${JSON.stringify(from)}: ${id.why}; mutual TLS needs a certificate from --tls-ca`);
   if (!id.names.includes(from)) {
-    throw new RatifyError('FORBIDDEN', `peer ${JSON.stringify(from)}: its certificate names ${id.names.join(', ') || 'no DNS name'}, not the sender id`);
+    throw new RatifyError(
+      'FORBIDDEN',
+      `peer ${JSON.stringify(from)}: its certificate names ${id.names.join(', ') || 'no DNS name'}, not the sender id`,
+    );
   }
 }
 

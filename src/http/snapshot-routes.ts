@@ -36,7 +36,8 @@ export const snapshotRoutes: FastifyPluginAsync<SnapshotRoutesOptions> = async (
     {
       config: { ...ADMIN, audit: 'cluster.snapshot' },
       schema: {
-        description: 'A backup of the replicated state from the leader (application/octet-stream, a RATIFY-BACKUP 1 file); a follower answers 503 NOT_LEADER.',
+        description:
+          'A backup of the replicated state from the leader (application/octet-stream, a RATIFY-BACKUP 1 file); a follower answers 503 NOT_LEADER.',
         response: { 200: { description: 'the backup file', type: 'string', format: 'binary' }, ...errorResponses },
       },
     },
@@ -58,7 +59,10 @@ export const snapshotRoutes: FastifyPluginAsync<SnapshotRoutesOptions> = async (
         },
         snapshot.data,
       );
-      return reply.header('content-type', 'application/octet-stream').header('content-disposition', `attachment; filename="ratify-${o.clusterId}-${snapshot.meta.index}.backup"`).send(file);
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-disposition', `attachment; filename="ratify-${o.clusterId}-${snapshot.meta.index}.backup"`)
+        .send(file);
     },
   );
 };

@@ -40,7 +40,10 @@ export class AssetStore {
   /** Reads every servable file of `dir`; throws when the directory is missing (a build without the copy step). */
   constructor(dir: string = ASSET_DIR) {
     if (!existsSync(dir)) {
-      throw new RatifyError('INTERNAL', `the dashboard's files are missing from ${dir}: run \`npm run build\`, which copies src/http/assets there`);
+      throw new RatifyError(
+        'INTERNAL',
+        `the dashboard's files are missing from ${dir}: run \`npm run build\`, which copies src/http/assets there`,
+      );
     }
     for (const name of readdirSync(dir)) {
       const contentType = CONTENT_TYPES[extname(name)];

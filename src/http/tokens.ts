@@ -85,7 +85,8 @@ export class ClientTokens {
       const digest = digestOf(token, where, errors);
       if (!isRole(role) || digest === null) return;
       const earlier = roleOf.get(name);
-      if (earlier !== undefined && earlier !== role) errors.push(`${where}: principal ${name} already has role ${earlier}; one principal has one role`);
+      if (earlier !== undefined && earlier !== role)
+        errors.push(`${where}: principal ${name} already has role ${earlier}; one principal has one role`);
       if (digests.has(digest.toString('hex'))) errors.push(`${where}: the same token appears more than once`);
       roleOf.set(name, role);
       digests.add(digest.toString('hex'));
@@ -137,7 +138,8 @@ export function loadClientTokens(file: string | null, env: Readonly<Record<strin
     throw new RatifyError('CONFIG_INVALID', `tokensFile ${file} cannot be read: ${(e as Error).message}`, { cause: e });
   }
   const tokens = ClientTokens.parse(text, `tokensFile ${file}`);
-  if (!tokens.enabled) throw new RatifyError('CONFIG_INVALID', `tokensFile ${file} holds no tokens; remove the setting to run without client authentication`);
+  if (!tokens.enabled)
+    throw new RatifyError('CONFIG_INVALID', `tokensFile ${file} holds no tokens; remove the setting to run without client authentication`);
   return tokens;
 }
 
@@ -163,7 +165,9 @@ function digestOf(token: string, where: string, errors: string[]): Buffer | null
     return null;
   }
   if (!TOKEN_PATTERN.test(token)) {
-    errors.push(`${where}: the token must use only letters, digits and - . _ ~ + / (then = padding), as an Authorization header carries it`);
+    errors.push(
+      `${where}: the token must use only letters, digits and - . _ ~ + / (then = padding), as an Authorization header carries it`,
+    );
     return null;
   }
   return sha256(token);

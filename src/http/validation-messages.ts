@@ -65,7 +65,10 @@ export function readablePath(part: string, pointer: string): string {
     .split('/')
     .slice(1)
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  return segments.reduce((out, s) => out + (/^\d+$/.test(s) ? `[${s}]` : /^[A-Za-z_$][\w$]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`), part);
+  return segments.reduce(
+    (out, s) => out + (/^\d+$/.test(s) ? `[${s}]` : /^[A-Za-z_$][\w$]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`),
+    part,
+  );
 }
 
 function allowedProperties(schema: unknown): string[] | null {

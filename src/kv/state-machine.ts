@@ -51,7 +51,8 @@ function decodeKvCommand(data: Uint8Array): KvCommand | null {
     return null;
   }
   if (Array.isArray(v)) {
-    if (v.length === 3 && v[0] === PUT && typeof v[1] === 'string' && typeof v[2] === 'string') return { op: 'put', key: v[1], value: v[2] };
+    if (v.length === 3 && v[0] === PUT && typeof v[1] === 'string' && typeof v[2] === 'string')
+      return { op: 'put', key: v[1], value: v[2] };
   } else if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;
     if (o['op'] === 'put' && typeof o['key'] === 'string' && typeof o['value'] === 'string') {

@@ -162,7 +162,10 @@ export function replicateIncarnation(log: ReplicatedLog, sm: IncarnatedStateMach
 }
 
 /** The participant client's view of the cluster (participant-client.ts ClusterCaller). */
-export function clusterCaller(clusterId: string, sm: IncarnatedStateMachine): { clusterId: string; incarnation(signal: AbortSignal, timeoutMs: number): Promise<string> } {
+export function clusterCaller(
+  clusterId: string,
+  sm: IncarnatedStateMachine,
+): { clusterId: string; incarnation(signal: AbortSignal, timeoutMs: number): Promise<string> } {
   return {
     clusterId,
     incarnation(signal, timeoutMs) {

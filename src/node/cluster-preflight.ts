@@ -25,7 +25,8 @@ export function preflightLocalCluster(plan: readonly LocalNodePlan[], env: Reado
   const configs: NodeConfig[] = [];
   for (const node of plan) {
     const result = checkNode(node, env);
-    if ('problems' in result) for (const problem of result.problems) nodesByProblem.set(problem, [...(nodesByProblem.get(problem) ?? []), node.id]);
+    if ('problems' in result)
+      for (const problem of result.problems) nodesByProblem.set(problem, [...(nodesByProblem.get(problem) ?? []), node.id]);
     else configs.push(result);
   }
   const problems = [...nodesByProblem].map(([problem, ids]) => `${ids.join(', ')}: ${problem}`);

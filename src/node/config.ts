@@ -265,14 +265,32 @@ export function parsePeers(value: unknown, name = 'peers'): Member[] {
 const int = parseInteger;
 const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
   id: { flag: 'id', env: 'RATIFY_ID', description: 'node id (must appear in peers)', defaultHelp: 'required', parse: parseString },
-  listen: { flag: 'listen', env: 'RATIFY_LISTEN', description: 'host:port to listen on', defaultHelp: 'from own peer URL', parse: parseListen },
-  peers: { flag: 'peers', env: 'RATIFY_PEERS', description: 'initial voters: id=url,id=url,...', defaultHelp: 'required', parse: parsePeers },
+  listen: {
+    flag: 'listen',
+    env: 'RATIFY_LISTEN',
+    description: 'host:port to listen on',
+    defaultHelp: 'from own peer URL',
+    parse: parseListen,
+  },
+  peers: {
+    flag: 'peers',
+    env: 'RATIFY_PEERS',
+    description: 'initial voters: id=url,id=url,...',
+    defaultHelp: 'required',
+    parse: parsePeers,
+  },
   dataDir: { flag: 'data', env: 'RATIFY_DATA', description: 'data directory', defaultHelp: 'required', parse: parseString },
-  clusterId: { flag: 'cluster-id', env: 'RATIFY_CLUSTER_ID', description: 'cluster id; peers of another cluster are refused', parse: parseString },
+  clusterId: {
+    flag: 'cluster-id',
+    env: 'RATIFY_CLUSTER_ID',
+    description: 'cluster id; peers of another cluster are refused',
+    parse: parseString,
+  },
   clusterSecret: {
     flag: 'cluster-secret',
     env: 'RATIFY_CLUSTER_SECRET',
-    description: 'shared secret for peer calls (signed) and admin calls (header x-ratify-secret); "new,old" while rotating; prefer the env or --cluster-secret-file: ps shows flags',
+    description:
+      'shared secret for peer calls (signed) and admin calls (header x-ratify-secret); "new,old" while rotating; prefer the env or --cluster-secret-file: ps shows flags',
     defaultHelp: 'none: required unless listening on loopback',
     parse: parseNullable(parseString),
   },
@@ -283,8 +301,20 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     defaultHelp: 'none',
     parse: parseNullable(parseString),
   },
-  tlsCert: { flag: 'tls-cert', env: 'RATIFY_TLS_CERT', description: 'PEM certificate: serve HTTPS to clients and peers (peer URLs are https://)', defaultHelp: 'none: plain HTTP', parse: parseNullable(parseString) },
-  tlsKey: { flag: 'tls-key', env: 'RATIFY_TLS_KEY', description: 'PEM private key of --tls-cert', defaultHelp: 'none', parse: parseNullable(parseString) },
+  tlsCert: {
+    flag: 'tls-cert',
+    env: 'RATIFY_TLS_CERT',
+    description: 'PEM certificate: serve HTTPS to clients and peers (peer URLs are https://)',
+    defaultHelp: 'none: plain HTTP',
+    parse: parseNullable(parseString),
+  },
+  tlsKey: {
+    flag: 'tls-key',
+    env: 'RATIFY_TLS_KEY',
+    description: 'PEM private key of --tls-cert',
+    defaultHelp: 'none',
+    parse: parseNullable(parseString),
+  },
   tlsCa: {
     flag: 'tls-ca',
     env: 'RATIFY_TLS_CA',
@@ -345,7 +375,12 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
     description: 'default time limit of a proposal',
     parse: int,
   },
-  readTimeoutMs: { flag: 'read-timeout-ms', env: 'RATIFY_READ_TIMEOUT_MS', description: 'default time limit of a read barrier', parse: int },
+  readTimeoutMs: {
+    flag: 'read-timeout-ms',
+    env: 'RATIFY_READ_TIMEOUT_MS',
+    description: 'default time limit of a read barrier',
+    parse: int,
+  },
   bodyLimitBytes: { flag: 'body-limit-bytes', env: 'RATIFY_BODY_LIMIT_BYTES', description: 'client request body limit', parse: int },
   raftBodyLimitBytes: {
     flag: 'raft-body-limit-bytes',
@@ -386,7 +421,8 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
   consistencyIntervalEntries: {
     flag: 'consistency-interval-entries',
     env: 'RATIFY_CONSISTENCY_INTERVAL_ENTRIES',
-    description: 'digest the applied state (sha256) at applied indexes that are multiples of this, for the consistency check across replicas',
+    description:
+      'digest the applied state (sha256) at applied indexes that are multiples of this, for the consistency check across replicas',
     parse: int,
   },
   consistencyCheckMs: {
@@ -416,11 +452,17 @@ const FIELDS: { readonly [K in FieldName]: Field<NodeConfig[K]> } = {
   join: {
     flag: 'join',
     env: 'RATIFY_JOIN',
-    description: 'join a running cluster as a learner-to-be: --peers lists its voters and this node; add it with POST /v1/cluster/members (true|false)',
+    description:
+      'join a running cluster as a learner-to-be: --peers lists its voters and this node; add it with POST /v1/cluster/members (true|false)',
     parse: parseBoolean,
   },
   preVote: { flag: 'pre-vote', env: 'RATIFY_PRE_VOTE', description: 'PreVote phase before elections (true|false)', parse: parseBoolean },
-  checkQuorum: { flag: 'check-quorum', env: 'RATIFY_CHECK_QUORUM', description: 'leader steps down without a quorum (true|false)', parse: parseBoolean },
+  checkQuorum: {
+    flag: 'check-quorum',
+    env: 'RATIFY_CHECK_QUORUM',
+    description: 'leader steps down without a quorum (true|false)',
+    parse: parseBoolean,
+  },
   seed: { flag: 'seed', env: 'RATIFY_SEED', description: 'seed of election randomness', defaultHelp: 'random', parse: parseNullable(int) },
   logLevel: { flag: 'log-level', env: 'RATIFY_LOG_LEVEL', description: LOG_LEVELS.join('|'), parse: parseOneOf(LOG_LEVELS) },
   logFormat: {
@@ -473,7 +515,13 @@ export interface ConfigFieldInfo {
 export function configFields(): ConfigFieldInfo[] {
   return fieldNames().map((name) => {
     const f: Field<unknown> = FIELDS[name];
-    return { name, flag: f.flag, env: f.env, description: f.description, defaultText: f.defaultHelp ?? showDefault(nodeConfigDefaults[name as keyof typeof nodeConfigDefaults]) };
+    return {
+      name,
+      flag: f.flag,
+      env: f.env,
+      description: f.description,
+      defaultText: f.defaultHelp ?? showDefault(nodeConfigDefaults[name as keyof typeof nodeConfigDefaults]),
+    };
   });
 }
 
@@ -639,7 +687,11 @@ function coerceLike(example: unknown, value: unknown, name: string): unknown {
   if (typeof example === 'number') return typeof value === 'string' ? parseNumber(value, name) : expectType(value, 'number', name);
   if (typeof example === 'boolean') return parseBoolean(value, name);
   if (typeof example === 'string') return parseString(value, name);
-  if (Array.isArray(example) && typeof value === 'string') return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  if (Array.isArray(example) && typeof value === 'string')
+    return value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
   return value; // nested or nullable settings come from the file as JSON; validateTxConfig checks them
 }
 
@@ -730,7 +782,8 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   range('consistencyIntervalEntries', c.consistencyIntervalEntries, 1, 100_000_000);
   range('consistencyCheckMs', c.consistencyCheckMs, 0, 86_400_000);
   // Each check asks every member; more often than this would be load, not vigilance.
-  if (c.consistencyCheckMs > 0 && c.consistencyCheckMs < 100) errors.push(`consistencyCheckMs (${c.consistencyCheckMs}) must be 0 (off) or at least 100`);
+  if (c.consistencyCheckMs > 0 && c.consistencyCheckMs < 100)
+    errors.push(`consistencyCheckMs (${c.consistencyCheckMs}) must be 0 (off) or at least 100`);
   range('shutdownTimeoutMs', c.shutdownTimeoutMs, 100, 600_000);
   range('healthStallMs', c.healthStallMs, 100, 3_600_000);
   // A Ready can rightly take a few ticks on a loaded machine; a bound inside that would restart healthy nodes.
@@ -738,7 +791,8 @@ export function nodeConfigErrors(c: NodeConfig): string[] {
   // msgpackr overflows the stack near 1,500 levels (src/http/json-body.ts); nothing needs more than a few.
   range('jsonDepthMax', c.jsonDepthMax, 4, 256);
   if (c.seed !== null && (!Number.isSafeInteger(c.seed) || c.seed < 0)) errors.push(`seed (${c.seed}) must be a non-negative integer`);
-  if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel)) errors.push(`logLevel (${show(c.logLevel)}) must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(c.logLevel))
+    errors.push(`logLevel (${show(c.logLevel)}) must be one of ${LOG_LEVELS.join(', ')}`);
   if (!(STATE_MACHINES as readonly string[]).includes(c.stateMachine)) {
     errors.push(`stateMachine (${show(c.stateMachine)}) must be one of ${STATE_MACHINES.join(', ')}`);
   }
@@ -758,8 +812,10 @@ function peerAuthErrors(c: NodeConfig): string[] {
 
 function tlsErrors(c: NodeConfig): string[] {
   const errors: string[] = [];
-  if ((c.tlsCert === null) !== (c.tlsKey === null)) errors.push('tlsCert and tlsKey go together: set both (--tls-cert, --tls-key) or neither');
-  if (c.tlsMutual && (c.tlsCert === null || c.tlsCa === null)) errors.push('tlsMutual needs tlsCert, tlsKey and tlsCa (--tls-cert, --tls-key, --tls-ca)');
+  if ((c.tlsCert === null) !== (c.tlsKey === null))
+    errors.push('tlsCert and tlsKey go together: set both (--tls-cert, --tls-key) or neither');
+  if (c.tlsMutual && (c.tlsCert === null || c.tlsCa === null))
+    errors.push('tlsMutual needs tlsCert, tlsKey and tlsCa (--tls-cert, --tls-key, --tls-ca)');
   const scheme = c.tlsCert === null ? 'http:' : 'https:';
   const own = c.peers.find((p) => p.id === c.id);
   if (own !== undefined && isHttpUrl(own.url) && new URL(own.url).protocol !== scheme) {

@@ -113,7 +113,17 @@ export function planLocalCluster(o: LocalClusterOptions): LocalNodePlan[] {
   const peers = ids.map((id, i) => `${id}=${urlOf(i)}`).join(',');
   return ids.map((id, i) => {
     const dataDir = resolve(join(o.dataDir, id));
-    const args = ['--id', id, '--listen', `${o.host}:${o.basePort + i}`, '--peers', peers, '--data', dataDir, ...nodeArgsFor(id, o.extraArgs)];
+    const args = [
+      '--id',
+      id,
+      '--listen',
+      `${o.host}:${o.basePort + i}`,
+      '--peers',
+      peers,
+      '--data',
+      dataDir,
+      ...nodeArgsFor(id, o.extraArgs),
+    ];
     return { id, url: urlOf(i), dataDir, args };
   });
 }
@@ -166,7 +176,12 @@ function printEndpoints(children: readonly Child[], dataDir: string): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function prefixLines(stream: NodeJS.ReadableStream | null, id: string, out: NodeJS.WritableStream, pretty: PrettyOptions | undefined): void {
+function prefixLines(
+  stream: NodeJS.ReadableStream | null,
+  id: string,
+  out: NodeJS.WritableStream,
+  pretty: PrettyOptions | undefined,
+): void {
   if (stream === null) return;
   createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(relayLine(id, line, pretty)));
 }

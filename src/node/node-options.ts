@@ -9,9 +9,16 @@ import { configFields, txConfigFields, type ConfigSources } from './config.js';
 export function addNodeOptions(cmd: Command): Command {
   // Defaults are shown as text, never set as commander defaults: a commander default
   // would count as a flag and override the environment and the config file.
-  cmd.option('--config <file>', 'JSON config file (flags > RATIFY_* env > file > defaults); keys are the flags in camelCase, see cluster/ratify.example.json (default: none)');
-  for (const f of configFields()) cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} ${defaultNote(f.defaultText)} [env ${f.env}]`));
-  cmd.option('--tx <key=value...>', 'transaction-layer setting (repeatable), e.g. --tx maxParticipants=32; keys and defaults below (default: none) [env RATIFY_TX_<KEY>]');
+  cmd.option(
+    '--config <file>',
+    'JSON config file (flags > RATIFY_* env > file > defaults); keys are the flags in camelCase, see cluster/ratify.example.json (default: none)',
+  );
+  for (const f of configFields())
+    cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} ${defaultNote(f.defaultText)} [env ${f.env}]`));
+  cmd.option(
+    '--tx <key=value...>',
+    'transaction-layer setting (repeatable), e.g. --tx maxParticipants=32; keys and defaults below (default: none) [env RATIFY_TX_<KEY>]',
+  );
   cmd.addHelpText('after', txSettingsHelp());
   return cmd;
 }

@@ -43,7 +43,10 @@ export function listenFromPeers(id: NodeId, peers: readonly Member[]): ListenAdd
   const bad = peerUrlError(own.id, own.url);
   if (bad !== null) {
     // Name every other malformed URL too: they usually share the slip.
-    const others = peers.filter((p) => p !== own).map((p) => peerUrlError(p.id, p.url)).filter((e): e is string => e !== null);
+    const others = peers
+      .filter((p) => p !== own)
+      .map((p) => peerUrlError(p.id, p.url))
+      .filter((e): e is string => e !== null);
     return { errors: [`${bad}; without --listen the node listens on its own peer URL's host:port, ${fix}`, ...others] };
   }
   const u = new URL(own.url);

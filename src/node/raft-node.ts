@@ -165,7 +165,12 @@ export class RaftNode implements ClusterNode {
     this.snapshots = new BackgroundSnapshots(opts.config.snapshotThresholdEntries);
     this.appliedIndex = initial.appliedIndex;
     this.appliedTerm = initial.snapshot?.meta.term ?? 0;
-    this.membership = new TransportMembership(this.nodeId, this.transport, initial.bootstrapMembers, initial.snapshot?.meta.members ?? null);
+    this.membership = new TransportMembership(
+      this.nodeId,
+      this.transport,
+      initial.bootstrapMembers,
+      initial.snapshot?.meta.members ?? null,
+    );
     const st = core.status();
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
     this.lastEvent = { isLeader: false, term: st.term };
@@ -173,7 +178,13 @@ export class RaftNode implements ClusterNode {
     this.updateRemoval();
     this.metrics?.setStatusSource(() => {
       const now = this.core.status();
-      return { term: now.term, commitIndex: now.commitIndex, appliedIndex: this.appliedIndex, snapshotIndex: now.snapshotIndex, role: now.role };
+      return {
+        term: now.term,
+        commitIndex: now.commitIndex,
+        appliedIndex: this.appliedIndex,
+        snapshotIndex: now.snapshotIndex,
+        role: now.role,
+      };
     });
   }
 
@@ -334,7 +345,10 @@ export class RaftNode implements ClusterNode {
     this.assertServing();
     if (!this.proposals.hasRoom()) {
       this.metrics?.proposals.inc({ result: 'refused' });
-      throw new RatifyError('TOO_MANY_PENDING', `${this.proposals.size} proposals are pending (maxPendingProposals ${this.cfg.maxPendingProposals})`);
+      throw new RatifyError(
+        'TOO_MANY_PENDING',
+        `${this.proposals.size} proposals are pending (maxPendingProposals ${this.cfg.maxPendingProposals})`,
+      );
     }
     const res = this.guard(() => this.core.propose(data));
     return this.track(res, opts?.timeoutMs ?? this.cfg.proposalTimeoutMs);
@@ -344,7 +358,10 @@ export class RaftNode implements ClusterNode {
     this.assertServing();
     if (!this.reads.hasRoom()) {
       this.metrics?.readBarriers.inc({ result: 'refused' });
-      throw new RatifyError('TOO_MANY_PENDING', `${this.reads.size} read barriers are pending (maxPendingReads ${this.cfg.maxPendingReads})`);
+      throw new RatifyError(
+        'TOO_MANY_PENDING',
+        `${this.reads.size} read barriers are pending (maxPendingReads ${this.cfg.maxPendingReads})`,
+      );
     }
     const { requestId, done } = this.reads.add(opts?.timeoutMs ?? this.cfg.readTimeoutMs);
     this.guard(() => this.core.readIndex(requestId));
@@ -383,7 +400,8 @@ export class RaftNode implements ClusterNode {
     const matchIndex = this.peerMatch.matchIndex(id, st.term);
     const lagMax = this.cfg.promoteLagEntriesMax;
     if (matchIndex !== null && st.lastIndex - matchIndex <= lagMax) return;
-    const where = matchIndex === null ? 'has not acknowledged any entry to this leader yet' : `matches the leader's log up to index ${matchIndex}`;
+    const where =
+      matchIndex === null ? 'has not acknowledged any entry to this leader yet' : `matches the leader's log up to index ${matchIndex}`;
     throw new RatifyError(
       'LEARNER_NOT_CAUGHT_UP',
       `learner ${id} ${where}; the leader's last index is ${st.lastIndex} and promoteLagEntriesMax is ${lagMax}; retry once it has caught up`,
@@ -435,7 +453,10 @@ export class RaftNode implements ClusterNode {
       case 'TRANSFER_IN_PROGRESS':
         return new RatifyError('TRANSFER_IN_PROGRESS', 'a leadership transfer is under way; retry shortly');
       case 'TOO_MANY_PENDING':
-        return new RatifyError('TOO_MANY_PENDING', `more than maxUncommittedEntries (${this.cfg.maxUncommittedEntries}) entries are uncommitted`);
+        return new RatifyError(
+          'TOO_MANY_PENDING',
+          `more than maxUncommittedEntries (${this.cfg.maxUncommittedEntries}) entries are uncommitted`,
+        );
       case 'CONFIG_CHANGE_IN_PROGRESS':
         return new RatifyError('CONFIG_CHANGE_IN_PROGRESS', 'a membership change is still uncommitted');
       case 'INVALID_CONFIG_CHANGE':
@@ -453,7 +474,8 @@ export class RaftNode implements ClusterNode {
 
   private assertServing(): void {
     if (this.stopped || this.failed) throw new RatifyError('SHUTTING_DOWN', 'the node is stopping');
-    if (this.removal.removed) throw new RatifyError('MEMBER_REMOVED', `this node (${this.nodeId}) was removed from the cluster; it no longer serves`);
+    if (this.removal.removed)
+      throw new RatifyError('MEMBER_REMOVED', `this node (${this.nodeId}) was removed from the cluster; it no longer serves`);
   }
 
   // ---- the ready loop ----
@@ -538,7 +560,8 @@ export class RaftNode implements ClusterNode {
   }
 
   private installSnapshot(s: Snapshot): void {
-    if (s.meta.index <= this.appliedIndex) throw new Error(`snapshot at ${s.meta.index} is not ahead of applied index ${this.appliedIndex}`);
+    if (s.meta.index <= this.appliedIndex)
+      throw new Error(`snapshot at ${s.meta.index} is not ahead of applied index ${this.appliedIndex}`);
     this.sm.restore(s.data);
     this.appliedIndex = s.meta.index;
     this.appliedTerm = s.meta.term;
@@ -578,7 +601,10 @@ export class RaftNode implements ClusterNode {
   private maybeSnapshot(): void {
     if (!this.snapshots.due(this.appliedIndex, this.core.snapshotIndex())) return;
     // Serialized here, at a Ready boundary, so the bytes are exactly the state at appliedIndex.
-    const snapshot: Snapshot = { meta: { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.applied.members }, data: this.sm.snapshot() };
+    const snapshot: Snapshot = {
+      meta: { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.applied.members },
+      data: this.sm.snapshot(),
+    };
     this.snapshots.started(snapshot);
     this.snapshotting = this.storeSnapshot(snapshot).finally(() => {
       this.snapshotting = null;
@@ -625,7 +651,8 @@ export class RaftNode implements ClusterNode {
     // Entries up to the commit index are committed: their proposals resolve once applied (a
     // leader that committed its own removal steps down before it applies it). Above it, the
     // fate is unknown.
-    if (prev.role === 'leader' && (next.role !== 'leader' || next.term !== prev.term)) this.proposals.rejectLostAbove(this.core.status().commitIndex);
+    if (prev.role === 'leader' && (next.role !== 'leader' || next.term !== prev.term))
+      this.proposals.rejectLostAbove(this.core.status().commitIndex);
     if (next.role === 'leader') {
       if (prev.role !== 'leader' || prev.term !== next.term) this.leaderAnnouncePendingTerm = next.term;
       return;

@@ -19,7 +19,13 @@ export function planReady(rd: Ready, role: Role, persistedHard: HardState): Read
 }
 
 /** Leader-originated messages that promise nothing about the sender's disk. */
-const LEADER_EARLY_MESSAGES: ReadonlySet<Message['type']> = new Set<Message['type']>(['append', 'heartbeat', 'snapshot', 'timeoutNow', 'readIndexResp']);
+const LEADER_EARLY_MESSAGES: ReadonlySet<Message['type']> = new Set<Message['type']>([
+  'append',
+  'heartbeat',
+  'snapshot',
+  'timeoutNow',
+  'readIndexResp',
+]);
 
 /**
  * Thesis §10.2.1: a leader may send AppendEntries while its own write of the

@@ -47,10 +47,13 @@ export function readSecretFile(path: string): string {
 /** What is wrong with a resolved list of secrets (never the secrets themselves). */
 export function secretErrors(secrets: readonly string[]): string[] {
   const errors: string[] = [];
-  if (secrets.length > CLUSTER_SECRETS_MAX) errors.push(`clusterSecret lists ${secrets.length} secrets, at most ${CLUSTER_SECRETS_MAX} are accepted`);
+  if (secrets.length > CLUSTER_SECRETS_MAX)
+    errors.push(`clusterSecret lists ${secrets.length} secrets, at most ${CLUSTER_SECRETS_MAX} are accepted`);
   secrets.forEach((s, i) => {
     if (s.length < CLUSTER_SECRET_LENGTH_MIN) {
-      errors.push(`clusterSecret${secrets.length > 1 ? ` #${i + 1}` : ''} (${s.length} characters) must be at least ${CLUSTER_SECRET_LENGTH_MIN} characters`);
+      errors.push(
+        `clusterSecret${secrets.length > 1 ? ` #${i + 1}` : ''} (${s.length} characters) must be at least ${CLUSTER_SECRET_LENGTH_MIN} characters`,
+      );
     }
   });
   return errors;

@@ -20,7 +20,8 @@ export function securityNotes(c: NodeConfig): SecurityNotes {
       `client API authentication is disabled: no tokens are configured (--tokens-file or RATIFY_TOKENS), so anyone who can reach ${listen} ` +
         'can create, list, commit and abort transactions',
     );
-    if (c.ownTransactionsOnly === true) warnings.push('ownTransactionsOnly has no effect without tokens: there are no principals to tell apart');
+    if (c.ownTransactionsOnly === true)
+      warnings.push('ownTransactionsOnly has no effect without tokens: there are no principals to tell apart');
   }
   if (c.stateMachine === 'tx' && c.tx.participantHostAllowlist.length === 0 && !isLoopbackHost(c.listen.host)) {
     warnings.push(
@@ -36,7 +37,9 @@ export function securityNotes(c: NodeConfig): SecurityNotes {
     );
   }
   const info = {
-    ...(c.clientTokens.enabled ? { tokens: c.clientTokens.size, principals: c.clientTokens.principals(), ownTransactionsOnly: c.ownTransactionsOnly ?? true } : {}),
+    ...(c.clientTokens.enabled
+      ? { tokens: c.clientTokens.size, principals: c.clientTokens.principals(), ownTransactionsOnly: c.ownTransactionsOnly ?? true }
+      : {}),
     ...(keys?.enabled === true ? { participantKeys: keys.toJSON() } : {}),
   };
   return { warnings, info };

@@ -58,7 +58,8 @@ export class SelfRemoval {
     const c = this.current;
     let next: RemovalState = c;
     if (appliedRemoval) next = c.kind === 'removed' && c.how === 'applied' ? c : { kind: 'removed', how: 'applied' };
-    else if (c.kind === 'removed' && c.how === 'applied') next = MEMBER; // added back
+    else if (c.kind === 'removed' && c.how === 'applied')
+      next = MEMBER; // added back
     else if (c.kind === 'removed' && c.how === 'told' && !removalNoticeHolds(c.notice, self())) next = MEMBER;
     this.current = next;
     return next !== c;

@@ -58,8 +58,13 @@ function stdoutFormat(format: LogFormat): { pretty?: PrettyOptions } {
 
 export async function startNode(config: NodeConfig, opts: StartNodeOptions = {}): Promise<RunningNode> {
   let raftNode: RaftNode | null = null;
-  const logger = opts.logger ?? createLogger({ level: config.logLevel, nodeId: config.id, term: () => raftNode?.term, ...stdoutFormat(config.logFormat) });
-  logger.info({ config: effectiveConfig(config) }, 'effective configuration (flags > RATIFY_* env > config file > defaults; secrets redacted)');
+  const logger =
+    opts.logger ??
+    createLogger({ level: config.logLevel, nodeId: config.id, term: () => raftNode?.term, ...stdoutFormat(config.logFormat) });
+  logger.info(
+    { config: effectiveConfig(config) },
+    'effective configuration (flags > RATIFY_* env > config file > defaults; secrets redacted)',
+  );
   const tls = loadTlsMaterial(config);
   mkdirSync(config.dataDir, { recursive: true });
   const parts: Parts = {
@@ -151,7 +156,10 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       ...(incarnated === null ? {} : { incarnation: () => incarnated.incarnation() }),
       draining: parts.draining,
       wedged: () =>
-        wedgedReason({ loopStalledSince: () => node.loopStalledSince(), oldestWriteStartedAt: () => watched.oldestWriteStartedAt() }, config.healthStallMs),
+        wedgedReason(
+          { loopStalledSince: () => node.loopStalledSince(), oldestWriteStartedAt: () => watched.oldestWriteStartedAt() },
+          config.healthStallMs,
+        ),
       consistency: { node, intervalEntries: config.consistencyIntervalEntries, checkMs: config.consistencyCheckMs },
       backup: { source: node, stateMachine: config.stateMachine, bytesMax: config.snapshotBytesMax },
     });
@@ -159,7 +167,10 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     await app.listen({ host: config.listen.host, port: config.listen.port });
     node.start();
     await parts.tx?.start();
-    const security = { tls: tls === null ? 'off' : tls.mutual ? 'mutual' : 'server', clusterSecret: config.clusterSecret === null ? 'none' : 'set' };
+    const security = {
+      tls: tls === null ? 'off' : tls.mutual ? 'mutual' : 'server',
+      clusterSecret: config.clusterSecret === null ? 'none' : 'set',
+    };
     logger.info({ listen: config.listen, peers: config.peers, stateMachine: config.stateMachine, ...security }, 'ratify node started');
     const notes = securityNotes(config);
     if (Object.keys(notes.info).length > 0) logger.info(notes.info, 'client API tokens loaded');
@@ -220,7 +231,13 @@ async function closeApp(app: FastifyInstance, draining: Draining, logger: Logger
 }
 
 /** Runs `step` until `deadline` (a performance.now() time). True if it finished in time; errors are logged. */
-async function bounded(logger: Logger, what: string, step: (() => unknown) | null, deadline: number, warnOnTimeout = true): Promise<boolean> {
+async function bounded(
+  logger: Logger,
+  what: string,
+  step: (() => unknown) | null,
+  deadline: number,
+  warnOnTimeout = true,
+): Promise<boolean> {
   if (step === null) return true;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {

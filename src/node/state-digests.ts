@@ -27,7 +27,8 @@ export class StateDigests {
   private readonly kept: StateDigest[] = [];
 
   constructor(readonly intervalEntries: number) {
-    if (!Number.isSafeInteger(intervalEntries) || intervalEntries < 1) throw new RangeError(`intervalEntries (${intervalEntries}) must be a positive integer`);
+    if (!Number.isSafeInteger(intervalEntries) || intervalEntries < 1)
+      throw new RangeError(`intervalEntries (${intervalEntries}) must be a positive integer`);
   }
 
   /** After the state reached `appliedIndex` (by an entry or a snapshot): digest it if the index is due. */

@@ -39,7 +39,8 @@ export function readTestSwitches(env: NodeJS.ProcessEnv): { switches: TestSwitch
   const stallFile = env[STALL_STORAGE_FILE_ENV] ?? '';
   const asked = [...on.map((s) => s.env), ...(stallFile !== '' ? [STALL_STORAGE_FILE_ENV] : [])];
   if (asked.length === 0) return { switches: NO_TEST_SWITCHES, warnings: [] };
-  if (env['NODE_ENV'] !== 'test') return { switches: NO_TEST_SWITCHES, warnings: asked.map((name) => `${name} is ignored: test switches need NODE_ENV=test`) };
+  if (env['NODE_ENV'] !== 'test')
+    return { switches: NO_TEST_SWITCHES, warnings: asked.map((name) => `${name} is ignored: test switches need NODE_ENV=test`) };
   const switches = { ...NO_TEST_SWITCHES, stallStorageFile: stallFile === '' ? null : stallFile };
   for (const s of on) switches[s.key] = true;
   const warnings = on.map((s) => `UNSAFE test switch ${s.env}: ${s.what}`);

@@ -20,10 +20,14 @@ export function loadTlsMaterial(c: Pick<NodeConfig, 'tlsCert' | 'tlsKey' | 'tlsC
   } catch (e) {
     throw new RatifyError('CONFIG_INVALID', `tlsCert ${c.tlsCert} or tlsKey ${c.tlsKey} is not valid PEM: ${(e as Error).message}`);
   }
-  if (!leaf.checkPrivateKey(createPrivateKey(key))) throw new RatifyError('CONFIG_INVALID', `tlsKey ${c.tlsKey} is not the key of tlsCert ${c.tlsCert}`);
+  if (!leaf.checkPrivateKey(createPrivateKey(key)))
+    throw new RatifyError('CONFIG_INVALID', `tlsKey ${c.tlsKey} is not the key of tlsCert ${c.tlsCert}`);
   // With mutual TLS peers check that our certificate names our member id; say so now rather than be refused by every peer.
   if (c.tlsMutual && leaf.checkHost(c.id, { subject: 'never', wildcards: false }) === undefined) {
-    throw new RatifyError('CONFIG_INVALID', `tlsCert ${c.tlsCert} does not name this node's id ${JSON.stringify(c.id)} as a DNS subjectAltName (${leaf.subjectAltName ?? 'none'}); mutual TLS needs it`);
+    throw new RatifyError(
+      'CONFIG_INVALID',
+      `tlsCert ${c.tlsCert} does not name this node's id ${JSON.stringify(c.id)} as a DNS subjectAltName (${leaf.subjectAltName ?? 'none'}); mutual TLS needs it`,
+    );
   }
   return { cert, key, ca, mutual: c.tlsMutual };
 }

@@ -1,17 +1,7 @@
 // The public surface of the pure Raft core (implemented in ./raft.ts).
 // The driver (src/node/) and the simulation harness (test/sim/) use only this.
 import type { LocalState } from './plausibility.js';
-import type {
-  ConfChange,
-  HardState,
-  Member,
-  Message,
-  NodeId,
-  ProposeResult,
-  Ready,
-  Role,
-  SnapshotMeta,
-} from './types.js';
+import type { ConfChange, HardState, Member, Message, NodeId, ProposeResult, Ready, Role, SnapshotMeta } from './types.js';
 
 export interface CoreStatus {
   readonly id: NodeId;

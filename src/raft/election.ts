@@ -29,9 +29,7 @@ export interface VoterState {
  */
 export function grantsVote(voter: VoterState, m: VoteRequest): boolean {
   const canVote =
-    voter.vote === m.from ||
-    (voter.vote === null && voter.leaderId === null) ||
-    (m.type === 'preVote' && m.term > voter.term);
+    voter.vote === m.from || (voter.vote === null && voter.leaderId === null) || (m.type === 'preVote' && m.term > voter.term);
   return canVote && voter.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
 }
 

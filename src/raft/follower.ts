@@ -92,6 +92,15 @@ export class FollowerReplication {
   }
 
   private ack(to: NodeId, matchIndex: number): void {
-    this.host.send({ type: 'appendResp', from: this.host.id, to, term: this.host.term(), success: true, matchIndex, rejectHint: 0, rejectTerm: 0 });
+    this.host.send({
+      type: 'appendResp',
+      from: this.host.id,
+      to,
+      term: this.host.term(),
+      success: true,
+      matchIndex,
+      rejectHint: 0,
+      rejectTerm: 0,
+    });
   }
 }

@@ -287,7 +287,10 @@ export class RaftLog {
   }
 
   checkInvariants(): void {
-    assert(this.snapIndex <= this.stable && this.stable <= this.lastIndex(), () => `stable ${this.stable} outside ${this.snapIndex}..${this.lastIndex()}`);
+    assert(
+      this.snapIndex <= this.stable && this.stable <= this.lastIndex(),
+      () => `stable ${this.stable} outside ${this.snapIndex}..${this.lastIndex()}`,
+    );
     assert(this.snapIndex <= this.commit, () => `commit ${this.commit} below snapshot ${this.snapIndex}`);
     assert(this.applied <= this.commit, () => `applied ${this.applied} > commit ${this.commit}`);
     assert(this.commit <= this.lastIndex(), () => `commit ${this.commit} > last index ${this.lastIndex()}`);

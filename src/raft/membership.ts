@@ -22,9 +22,7 @@ export function assertValidMembers(members: readonly Member[]): void {
   assert(ids.size === members.length, () => `duplicate member ids in ${JSON.stringify(members)}`);
 }
 
-export type ConfChangeResult =
-  | { readonly ok: true; readonly members: readonly Member[] }
-  | { readonly ok: false; readonly why: string };
+export type ConfChangeResult = { readonly ok: true; readonly members: readonly Member[] } | { readonly ok: false; readonly why: string };
 
 /**
  * Applies one single-server change to `members`. Each change moves the voter

@@ -112,7 +112,8 @@ export function implausibility(m: Message, local: LocalState, limits: Plausibili
     case 'readIndexResp':
       // A refusal (ok false) may come from anyone the read reached; a confirmation only from
       // our leader (with no leader known, no forwarded read is pending and the core ignores it).
-      if (m.ok && m.term === local.term && local.leaderId !== null && m.from !== local.leaderId) return bad('not_from_leader', `read answer from ${m.from}, leader is ${String(local.leaderId)}`);
+      if (m.ok && m.term === local.term && local.leaderId !== null && m.from !== local.leaderId)
+        return bad('not_from_leader', `read answer from ${m.from}, leader is ${String(local.leaderId)}`);
       return null;
     case 'preVoteResp':
     case 'voteResp':
@@ -136,7 +137,10 @@ function bad(reason: RejectReason, detail: string): Implausible {
  * may well be the new leader. A higher term makes us its follower first; a lower
  * one is answered by the core's stale-term rule.
  */
-function leaderInTerm(m: Extract<Message, { type: 'append' | 'heartbeat' | 'snapshot' | 'timeoutNow' }>, local: LocalState): Implausible | null {
+function leaderInTerm(
+  m: Extract<Message, { type: 'append' | 'heartbeat' | 'snapshot' | 'timeoutNow' }>,
+  local: LocalState,
+): Implausible | null {
   if (m.term !== local.term) return null;
   if (local.role === 'leader') return bad('two_leaders', `${m.type} from ${m.from} in term ${m.term}, which this node leads`);
   if (local.leaderId !== null && local.leaderId !== m.from) {
@@ -146,7 +150,8 @@ function leaderInTerm(m: Extract<Message, { type: 'append' | 'heartbeat' | 'snap
 }
 
 function logPosition(what: string, index: number, term: number): Implausible | null {
-  if (index > WIRE_COUNTER_MAX || term > WIRE_COUNTER_MAX) return bad('out_of_range', `${what} (${index}, ${term}) beyond ${WIRE_COUNTER_MAX}`);
+  if (index > WIRE_COUNTER_MAX || term > WIRE_COUNTER_MAX)
+    return bad('out_of_range', `${what} (${index}, ${term}) beyond ${WIRE_COUNTER_MAX}`);
   // Index 0 is the empty log's sentinel with term 0; every real entry has a term >= 1.
   if ((index === 0) !== (term === 0)) return bad('log_position', `${what} index ${index} with term ${term}`);
   return null;
@@ -198,8 +203,10 @@ function ackWithinLog(m: Extract<Message, { type: 'appendResp' }>, local: LocalS
   }
   // Answers of our own term are about appends we sent in it, from our log.
   if (m.term !== local.term) return null;
-  if (m.matchIndex > local.lastIndex) return bad('match_beyond_log', `${m.success ? 'match' : 'rejected'} index ${m.matchIndex} > last index ${local.lastIndex}`);
-  if (!m.success && m.rejectHint > m.matchIndex) return bad('reject_hint_beyond_match', `rejectHint ${m.rejectHint} > rejected index ${m.matchIndex}`);
+  if (m.matchIndex > local.lastIndex)
+    return bad('match_beyond_log', `${m.success ? 'match' : 'rejected'} index ${m.matchIndex} > last index ${local.lastIndex}`);
+  if (!m.success && m.rejectHint > m.matchIndex)
+    return bad('reject_hint_beyond_match', `rejectHint ${m.rejectHint} > rejected index ${m.matchIndex}`);
   return null;
 }
 

@@ -174,7 +174,16 @@ export class RaftCore implements RaftCoreApi {
     if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
       // Tell a deposed leader about the newer term so it steps down; otherwise a
       // node whose votes are ignored (lease) could never rejoin.
-      this.send({ type: 'appendResp', from: this.id, to: m.from, term: this.term, success: false, matchIndex: 0, rejectHint: 0, rejectTerm: 0 });
+      this.send({
+        type: 'appendResp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        success: false,
+        matchIndex: 0,
+        rejectHint: 0,
+        rejectTerm: 0,
+      });
     } else if (m.type === 'preVote') {
       this.send({ type: 'preVoteResp', from: this.id, to: m.from, term: this.term, granted: false });
     }
@@ -403,7 +412,10 @@ export class RaftCore implements RaftCoreApi {
   compact(meta: SnapshotMeta, data: Uint8Array): void {
     if (meta.index <= this.log.snapshotIndex) return;
     const expected = this.snapshotMetaAt(meta.index);
-    assert(expected.term === meta.term && sameMembers(expected.members, meta.members), () => `compact meta ${JSON.stringify(meta)} does not match the log`);
+    assert(
+      expected.term === meta.term && sameMembers(expected.members, meta.members),
+      () => `compact meta ${JSON.stringify(meta)} does not match the log`,
+    );
     this.log.compact(meta, data);
   }
 

@@ -228,7 +228,12 @@ export interface RaftConfig {
 }
 
 /** Reasons the core refuses a request synchronously. */
-export type ProposeRefusal = 'NOT_LEADER' | 'TRANSFER_IN_PROGRESS' | 'TOO_MANY_PENDING' | 'CONFIG_CHANGE_IN_PROGRESS' | 'INVALID_CONFIG_CHANGE';
+export type ProposeRefusal =
+  | 'NOT_LEADER'
+  | 'TRANSFER_IN_PROGRESS'
+  | 'TOO_MANY_PENDING'
+  | 'CONFIG_CHANGE_IN_PROGRESS'
+  | 'INVALID_CONFIG_CHANGE';
 
 export type ProposeResult =
   | { readonly ok: true; readonly index: number; readonly term: number }

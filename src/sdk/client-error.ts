@@ -27,7 +27,14 @@ export class RatifyClientError extends Error {
   constructor(
     code: ClientErrorCode,
     message: string,
-    o: { status: number; node: string | null; attempts?: number; details?: Record<string, unknown>; retryAfterMs?: number | undefined; cause?: unknown },
+    o: {
+      status: number;
+      node: string | null;
+      attempts?: number;
+      details?: Record<string, unknown>;
+      retryAfterMs?: number | undefined;
+      cause?: unknown;
+    },
   ) {
     super(message, o.cause === undefined ? undefined : { cause: o.cause });
     this.name = 'RatifyClientError';

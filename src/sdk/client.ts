@@ -90,9 +90,16 @@ export class RatifyClient {
     this.secret = o.secret;
     this.authorization = o.token === undefined ? undefined : `Bearer ${checkToken(o.token)}`;
     const tls = o.tls ?? {};
-    const connect = { timeout: this.timeoutMs, ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.cert === undefined ? {} : { cert: tls.cert }), ...(tls.key === undefined ? {} : { key: tls.key }) };
+    const connect = {
+      timeout: this.timeoutMs,
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+      ...(tls.key === undefined ? {} : { key: tls.key }),
+    };
     this.agent = new Agent({ connections, keepAliveTimeout: 30_000, connect });
-    this.finder = new LeaderFinder(this.nodes, (node) => this.fetchJson<ClusterView>(node, { method: 'GET', path: '/v1/cluster', timeoutMs: Math.min(this.timeoutMs, 5_000) }));
+    this.finder = new LeaderFinder(this.nodes, (node) =>
+      this.fetchJson<ClusterView>(node, { method: 'GET', path: '/v1/cluster', timeoutMs: Math.min(this.timeoutMs, 5_000) }),
+    );
   }
 
   /** Interactive flow, step 1: a transaction in state "active" (201). */
@@ -109,7 +116,12 @@ export class RatifyClient {
   }
 
   enlist(id: string, participant: ParticipantSpec): Promise<TransactionView> {
-    return this.send({ method: 'POST', path: `${txPath(id)}/participants`, body: participantBody(participant), idempotencyKey: randomUUID() });
+    return this.send({
+      method: 'POST',
+      path: `${txPath(id)}/participants`,
+      body: participantBody(participant),
+      idempotencyKey: randomUUID(),
+    });
   }
 
   /** Runs the protocol; resolves once the outcome is fixed (idempotent). */
@@ -187,7 +199,11 @@ export class RatifyClient {
       const view = await this.get(id);
       if (FINISHED_STATES.includes(view.state)) return view;
       if (Date.now() >= deadline) {
-        throw new RatifyClientError('TIMEOUT', `transaction ${id} is still ${view.state}`, { status: 504, node: null, details: { state: view.state } });
+        throw new RatifyClientError('TIMEOUT', `transaction ${id} is still ${view.state}`, {
+          status: 504,
+          node: null,
+          details: { state: view.state },
+        });
       }
       await sleep(o.pollMs ?? 100);
     }
@@ -221,19 +237,37 @@ export class RatifyClient {
   }
 
   /** A binary answer, read as it streams in and cut off past bytesMax; an error answer is the API's JSON. */
-  private async fetchBytes(node: string, call: Call, bytesMax: number, onProgress?: (bytes: number, totalBytes: number | null) => void): Promise<Uint8Array> {
+  private async fetchBytes(
+    node: string,
+    call: Call,
+    bytesMax: number,
+    onProgress?: (bytes: number, totalBytes: number | null) => void,
+  ): Promise<Uint8Array> {
     const timeoutMs = call.timeoutMs ?? this.timeoutMs;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(`${node}${call.path}`, { method: call.method, headers: this.headers(call, 'application/octet-stream'), dispatcher: this.agent as Dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      res = await request(`${node}${call.path}`, {
+        method: call.method,
+        headers: this.headers(call, 'application/octet-stream'),
+        dispatcher: this.agent as Dispatcher,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
     } catch (cause) {
-      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} failed: ${describeError(cause)}`, { status: 0, node, cause });
+      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} failed: ${describeError(cause)}`, {
+        status: 0,
+        node,
+        cause,
+      });
     }
     if (res.statusCode !== 200) return parseReply<never>(res.statusCode, await res.body.text(), node, res.headers['retry-after']);
     const declared = Number(res.headers['content-length']);
     const totalBytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
     const tooLarge = (bytes: number): RatifyClientError =>
-      new RatifyClientError('BAD_RESPONSE', `the answer from ${node} holds ${bytes} bytes or more, past the limit of ${bytesMax}`, { status: res.statusCode, node });
+      new RatifyClientError('BAD_RESPONSE', `the answer from ${node} holds ${bytes} bytes or more, past the limit of ${bytesMax}`, {
+        status: res.statusCode,
+        node,
+      });
     if (totalBytes !== null && totalBytes > bytesMax) {
       res.body.destroy();
       throw tooLarge(totalBytes);
@@ -252,7 +286,11 @@ export class RatifyClient {
       }
     } catch (cause) {
       if (cause instanceof RatifyClientError) throw cause;
-      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} broke off after ${bytes} bytes: ${describeError(cause)}`, { status: 0, node, cause });
+      throw new RatifyClientError(
+        'UNREACHABLE',
+        `${call.method} ${node}${call.path} broke off after ${bytes} bytes: ${describeError(cause)}`,
+        { status: 0, node, cause },
+      );
     }
     return new Uint8Array(Buffer.concat(chunks, bytes));
   }
@@ -285,7 +323,11 @@ export class RatifyClient {
       retryAfter = res.headers['retry-after'];
       text = await res.body.text();
     } catch (cause) {
-      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} failed: ${describeError(cause)}`, { status: 0, node, cause });
+      throw new RatifyClientError('UNREACHABLE', `${call.method} ${node}${call.path} failed: ${describeError(cause)}`, {
+        status: 0,
+        node,
+        cause,
+      });
     }
     return parseReply<T>(status, text, node, retryAfter);
   }
@@ -299,7 +341,8 @@ export class RatifyClient {
 }
 
 function parseReply<T>(status: number, text: string, node: string, retryAfter: string | string[] | undefined): T {
-  if (text.length > REPLY_BYTES_MAX) throw new RatifyClientError('BAD_RESPONSE', `reply of ${text.length} bytes from ${node}`, { status, node });
+  if (text.length > REPLY_BYTES_MAX)
+    throw new RatifyClientError('BAD_RESPONSE', `reply of ${text.length} bytes from ${node}`, { status, node });
   let body: unknown;
   try {
     body = text === '' ? null : JSON.parse(text);
@@ -357,10 +400,10 @@ function checkToken(token: string): string {
 }
 
 function inRange(name: string, value: number, min: number, max: number): number {
-  if (!Number.isFinite(value) || value < min || value > max) throw new RangeError(`RatifyClient: ${name} (${value}) must be between ${min} and ${max}`);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new RangeError(`RatifyClient: ${name} (${value}) must be between ${min} and ${max}`);
   return value;
 }
-
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -45,7 +45,8 @@ export function encodeBackup(h: Omit<BackupHeader, 'dataBytes' | 'sha256'>, data
 /** Parses and verifies a backup; throws an Error saying what is wrong (a truncated download, another file). */
 export function decodeBackup(bytes: Uint8Array): Backup {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (!buf.subarray(0, BACKUP_MAGIC.length).equals(Buffer.from(BACKUP_MAGIC))) throw new Error('not a Ratify backup (no RATIFY-BACKUP 1 line at the start)');
+  if (!buf.subarray(0, BACKUP_MAGIC.length).equals(Buffer.from(BACKUP_MAGIC)))
+    throw new Error('not a Ratify backup (no RATIFY-BACKUP 1 line at the start)');
   const end = buf.indexOf(0x0a, BACKUP_MAGIC.length);
   if (end < 0 || end - BACKUP_MAGIC.length > HEADER_BYTES_MAX) throw new Error('the backup header is missing or longer than 1 MiB');
   let parsed: unknown;
@@ -56,9 +57,11 @@ export function decodeBackup(bytes: Uint8Array): Backup {
   }
   const header = checkHeader(parsed);
   const data = new Uint8Array(buf.subarray(end + 1));
-  if (data.byteLength !== header.dataBytes) throw new Error(`the backup holds ${data.byteLength} data bytes, its header says ${header.dataBytes} (truncated?)`);
+  if (data.byteLength !== header.dataBytes)
+    throw new Error(`the backup holds ${data.byteLength} data bytes, its header says ${header.dataBytes} (truncated?)`);
   const digest = sha256Hex(data);
-  if (digest !== header.sha256) throw new Error(`the backup's data does not match its checksum (sha256 ${digest}, header says ${header.sha256})`);
+  if (digest !== header.sha256)
+    throw new Error(`the backup's data does not match its checksum (sha256 ${digest}, header says ${header.sha256})`);
   return { header, data };
 }
 
@@ -79,9 +82,11 @@ function checkHeader(x: unknown): BackupHeader {
     return v;
   };
   const stateMachine = text('stateMachine');
-  if (stateMachine !== 'tx' && stateMachine !== 'kv') throw new Error(`backup header: stateMachine ${JSON.stringify(stateMachine)} is neither tx nor kv`);
+  if (stateMachine !== 'tx' && stateMachine !== 'kv')
+    throw new Error(`backup header: stateMachine ${JSON.stringify(stateMachine)} is neither tx nor kv`);
   const members = o['members'];
-  if (!Array.isArray(members) || members.length === 0 || !members.every(isMember)) throw new Error('backup header: members must list {id, url, voter}');
+  if (!Array.isArray(members) || members.length === 0 || !members.every(isMember))
+    throw new Error('backup header: members must list {id, url, voter}');
   const sha256 = text('sha256');
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('backup header: sha256 must be 64 hex digits');
   const header: BackupHeader = {
@@ -96,13 +101,18 @@ function checkHeader(x: unknown): BackupHeader {
     dataBytes: count('dataBytes'),
     sha256,
   };
-  if (header.index < 1 || header.currentTerm < header.term) throw new Error(`backup header: index ${header.index} must be at least 1 and currentTerm ${header.currentTerm} at least term ${header.term}`);
+  if (header.index < 1 || header.currentTerm < header.term)
+    throw new Error(
+      `backup header: index ${header.index} must be at least 1 and currentTerm ${header.currentTerm} at least term ${header.term}`,
+    );
   return header;
 }
 
 function isMember(m: unknown): m is Member {
   const o = m as Record<string, unknown>;
-  return typeof m === 'object' && m !== null && typeof o['id'] === 'string' && typeof o['url'] === 'string' && typeof o['voter'] === 'boolean';
+  return (
+    typeof m === 'object' && m !== null && typeof o['id'] === 'string' && typeof o['url'] === 'string' && typeof o['voter'] === 'boolean'
+  );
 }
 
 export function sha256Hex(data: Uint8Array): string {

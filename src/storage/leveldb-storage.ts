@@ -19,7 +19,16 @@ import type { HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
 import { CHUNK_PREFIX, FORMAT_KEY, FORMAT_VERSION, HARD_STATE_KEY, SNAPSHOT_META_KEY, entryKey, prefixRange } from './level-keys.js';
 import { readLevelState } from './level-reader.js';
 import type { RaftStorage, SaveBatch, StoredState } from './raft-storage.js';
-import { EMPTY_BOUNDS, EMPTY_HARD_STATE, mustSync, planCompact, planSave, termFromBounds, type LogBounds, type WritePlan } from './save-plan.js';
+import {
+  EMPTY_BOUNDS,
+  EMPTY_HARD_STATE,
+  mustSync,
+  planCompact,
+  planSave,
+  termFromBounds,
+  type LogBounds,
+  type WritePlan,
+} from './save-plan.js';
 import { removeSnapshotFile, removeSnapshotFiles, writeSnapshotFile, type SnapshotFileRef } from './snapshot-file.js';
 import { decodeEntryRecord, encodeEntryRecord, encodeFormat, encodeHardState, encodeSnapshotMeta } from './stored-records.js';
 import { verifyStoredState } from './verify-state.js';
@@ -189,7 +198,9 @@ export class LevelRaftStorage implements RaftStorage {
       await batch.write({ sync });
     } catch (cause) {
       await batch.close().catch(() => undefined); // idempotent; write() closes it itself
-      throw new RatifyError('INTERNAL', `storage: ${sync ? 'synced ' : ''}write of ${ops.length} operations to ${this.dir} failed`, { cause });
+      throw new RatifyError('INTERNAL', `storage: ${sync ? 'synced ' : ''}write of ${ops.length} operations to ${this.dir} failed`, {
+        cause,
+      });
     }
   }
 }

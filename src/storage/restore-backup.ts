@@ -24,22 +24,29 @@ export async function restoreBackup(backup: Backup, dataDir: string, members: re
   try {
     await storage.load();
     const meta = snapshotMetaOf(backup.header, members);
-    await storage.save({ hardState: { term: backup.header.currentTerm, vote: null, commitIndex: meta.index }, entries: [], snapshot: { meta, data: backup.data } });
+    await storage.save({
+      hardState: { term: backup.header.currentTerm, vote: null, commitIndex: meta.index },
+      entries: [],
+      snapshot: { meta, data: backup.data },
+    });
     // Read back what a node will read: the write is only done once it loads.
     const stored = await storage.load();
-    if (stored.snapshot?.meta.index !== meta.index || stored.snapshot.data.byteLength !== backup.data.byteLength) throw new Error(`the snapshot read back from ${dataDir} is not the one written`);
+    if (stored.snapshot?.meta.index !== meta.index || stored.snapshot.data.byteLength !== backup.data.byteLength)
+      throw new Error(`the snapshot read back from ${dataDir} is not the one written`);
   } finally {
     await storage.close();
   }
 }
 
 function restoreProblem(backup: Backup, dataDir: string, members: readonly Member[]): string | null {
-  if (existsNonEmpty(dataDir)) return `${dataDir} is not empty: a restore writes a new node's data directory (stop the node and move the old one away)`;
+  if (existsNonEmpty(dataDir))
+    return `${dataDir} is not empty: a restore writes a new node's data directory (stop the node and move the old one away)`;
   if (!members.some((m) => m.voter)) return 'the restored configuration needs at least one voter';
   if (new Set(members.map((m) => m.id)).size !== members.length) return 'the restored configuration lists a member id twice';
   // The state machine of the backup must be able to read it (a node would refuse to start otherwise).
   // A tx node's state is the transaction table inside the cluster-incarnation envelope (cluster-incarnation.ts).
-  const sm = backup.header.stateMachine === 'kv' ? createKvStateMachine() : new IncarnatedStateMachine(createTxStateMachine(txConfigDefaults));
+  const sm =
+    backup.header.stateMachine === 'kv' ? createKvStateMachine() : new IncarnatedStateMachine(createTxStateMachine(txConfigDefaults));
   const why = sm.checkSnapshot?.(backup.data) ?? null;
   return why === null ? null : `the backup's state cannot be read by the ${backup.header.stateMachine} state machine: ${why}`;
 }

@@ -65,7 +65,8 @@ export async function readSnapshotFile(dir: string, ref: SnapshotFileRef): Promi
   } catch (e) {
     throw dataCorrupt(ref.file, 'snapshot file named by the snapshot meta cannot be read', e);
   }
-  if (data.byteLength !== ref.dataBytes) throw dataCorrupt(ref.file, `snapshot file holds ${data.byteLength} bytes, meta says ${ref.dataBytes}`);
+  if (data.byteLength !== ref.dataBytes)
+    throw dataCorrupt(ref.file, `snapshot file holds ${data.byteLength} bytes, meta says ${ref.dataBytes}`);
   const crc = crc32(data);
   if (crc !== ref.crc) throw dataCorrupt(ref.file, `checksum mismatch (stored ${hex8(ref.crc)}, computed ${hex8(crc)})`);
   // A plain Uint8Array like the other stored bytes; a view when the Buffer owns its memory, else a copy (a

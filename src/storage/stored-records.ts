@@ -15,7 +15,10 @@ import type { SnapshotFileRef } from './snapshot-file.js';
  * which this build still reads.
  */
 export type StoredSnapshotMeta = SnapshotMeta &
-  ({ readonly layout: 'file'; readonly file: string; readonly dataBytes: number; readonly crc: number } | { readonly layout: 'chunks'; readonly dataBytes: number; readonly chunkCount: number });
+  (
+    | { readonly layout: 'file'; readonly file: string; readonly dataBytes: number; readonly crc: number }
+    | { readonly layout: 'chunks'; readonly dataBytes: number; readonly chunkCount: number }
+  );
 
 export function encodeFormat(version: number): Uint8Array {
   return encodeRecord(encodeValue({ version }));
@@ -51,7 +54,13 @@ export function decodeSnapshotMeta(value: Uint8Array): StoredSnapshotMeta {
     const o = readObject(x, 'snapshotMeta');
     const dataBytes = readUint(o, 'dataBytes', 'snapshotMeta');
     if ('file' in o) {
-      return { ...meta, layout: 'file', dataBytes, file: readString(o, 'file', 'snapshotMeta', 255), crc: readUint(o, 'crc', 'snapshotMeta') };
+      return {
+        ...meta,
+        layout: 'file',
+        dataBytes,
+        file: readString(o, 'file', 'snapshotMeta', 255),
+        crc: readUint(o, 'crc', 'snapshotMeta'),
+      };
     }
     return { ...meta, layout: 'chunks', dataBytes, chunkCount: readUint(o, 'chunkCount', 'snapshotMeta') };
   });

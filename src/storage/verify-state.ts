@@ -15,9 +15,10 @@ export function verifyStoredState(state: StoredState): LogBounds {
   for (const entry of state.entries) {
     const where = `${entryKey(entry.index)} (index ${entry.index})`;
     if (entry.index !== lastIndex + 1) {
-      const check = lastIndex === snapshotIndex
-        ? `first entry must be at index ${snapshotIndex + 1} (snapshot index + 1)`
-        : `gap in the log: expected index ${lastIndex + 1} after ${lastIndex}`;
+      const check =
+        lastIndex === snapshotIndex
+          ? `first entry must be at index ${snapshotIndex + 1} (snapshot index + 1)`
+          : `gap in the log: expected index ${lastIndex + 1} after ${lastIndex}`;
       throw dataCorrupt(where, check);
     }
     if (entry.term < lastTerm) {

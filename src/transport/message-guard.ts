@@ -7,16 +7,7 @@
 import { assertNever } from '../util/assert-never.js';
 import type { Entry, Member, Message, MessageType, SnapshotMeta } from '../raft/types.js';
 import { checkRange } from './check-range.js';
-import {
-  invalid,
-  readArray,
-  readBool,
-  readBytes,
-  readObject,
-  readString,
-  readUint,
-  type Fields,
-} from './field-guards.js';
+import { invalid, readArray, readBool, readBytes, readObject, readString, readUint, type Fields } from './field-guards.js';
 
 export interface WireLimits {
   /** Raft messages in one envelope (one HTTP request). */
@@ -156,8 +147,14 @@ export function parseMessage(x: unknown, path = 'message', limits: WireLimits = 
     }
     case 'appendResp':
       return {
-        type, from, to, term,
-        success: b('success'), matchIndex: u('matchIndex'), rejectHint: u('rejectHint'), rejectTerm: u('rejectTerm'),
+        type,
+        from,
+        to,
+        term,
+        success: b('success'),
+        matchIndex: u('matchIndex'),
+        rejectHint: u('rejectHint'),
+        rejectTerm: u('rejectTerm'),
       };
     case 'heartbeat':
       return { type, from, to, term, leaderCommit: u('leaderCommit'), readSeq: u('readSeq') };
@@ -165,14 +162,25 @@ export function parseMessage(x: unknown, path = 'message', limits: WireLimits = 
       return { type, from, to, term, readSeq: u('readSeq') };
     case 'snapshot':
       return {
-        type, from, to, term,
+        type,
+        from,
+        to,
+        term,
         meta: parseSnapshotMeta(o['meta'], `${path}.meta`, limits),
-        offset: u('offset'), chunk: readBytes(o, 'chunk', path), done: b('done'),
+        offset: u('offset'),
+        chunk: readBytes(o, 'chunk', path),
+        done: b('done'),
       };
     case 'snapshotResp':
       return {
-        type, from, to, term,
-        snapshotIndex: u('snapshotIndex'), nextOffset: u('nextOffset'), installed: b('installed'), success: b('success'),
+        type,
+        from,
+        to,
+        term,
+        snapshotIndex: u('snapshotIndex'),
+        nextOffset: u('nextOffset'),
+        installed: b('installed'),
+        success: b('success'),
       };
     case 'timeoutNow':
       return { type, from, to, term };

@@ -72,7 +72,10 @@ export interface RemovalNotice {
  * refusing peer's applied index: then the peer lags behind this node being
  * added back (an id reused after its removal), and the notice is stale.
  */
-export function removalNoticeHolds(notice: RemovalNotice, self: { readonly id: NodeId; readonly latest: readonly Member[]; readonly latestConfigIndex: number }): boolean {
+export function removalNoticeHolds(
+  notice: RemovalNotice,
+  self: { readonly id: NodeId; readonly latest: readonly Member[]; readonly latestConfigIndex: number },
+): boolean {
   return !(isIn(self.latest, self.id) && self.latestConfigIndex > notice.appliedIndex);
 }
 

@@ -71,7 +71,10 @@ export class PeerChannel {
     this.pool = new Pool(url.origin, {
       connections: config.maxInflightRequests,
       pipelining: 1,
-      connect: { timeout: config.requestTimeoutMs, ...(config.tls !== null && url.protocol === 'https:' ? peerConnectOptions(config.tls, peerId) : {}) },
+      connect: {
+        timeout: config.requestTimeoutMs,
+        ...(config.tls !== null && url.protocol === 'https:' ? peerConnectOptions(config.tls, peerId) : {}),
+      },
     });
   }
 
@@ -161,8 +164,10 @@ export class PeerChannel {
     const line = { peer: this.peerId, url: this.url.origin, messages: count, ...detail };
     // Loss is routine for Raft (debug), but a 413 repeats forever: one message is larger than
     // the peer accepts (maxAppendBytes or snapshotChunkBytes vs bodyLimitBytes), so say it louder.
-    if ('status' in detail && detail.status === 413) this.failures.report('warn', line, `${msg}: envelope larger than the peer's body limit`);
-    else if ('status' in detail && detail.status === MEMBER_REMOVED_STATUS) this.failures.report('debug', line, `${msg}: this node was removed`);
+    if ('status' in detail && detail.status === 413)
+      this.failures.report('warn', line, `${msg}: envelope larger than the peer's body limit`);
+    else if ('status' in detail && detail.status === MEMBER_REMOVED_STATUS)
+      this.failures.report('debug', line, `${msg}: this node was removed`);
     else this.failures.report('debug', line, msg);
   }
 }

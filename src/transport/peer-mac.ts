@@ -100,7 +100,8 @@ export type OpeningCheck =
 
 /** Checks an x-ratify-auth value against every accepted key and the clock; not the nonce (ReplayWindow). */
 export function verifyOpening(keys: readonly Buffer[], header: string | undefined, o: Opening, nowMs: number): OpeningCheck {
-  if (header === undefined) return { ok: false, why: `missing ${PEER_AUTH_HEADER} header (is the peer configured with the cluster secret?)` };
+  if (header === undefined)
+    return { ok: false, why: `missing ${PEER_AUTH_HEADER} header (is the peer configured with the cluster secret?)` };
   const parts = header.split('.');
   if (parts.length !== 4 || parts[0] !== VERSION) return { ok: false, why: `${PEER_AUTH_HEADER} is not a ${VERSION} opening` };
   const [, msText, nonce, tagText] = parts as [string, string, string, string];
@@ -115,7 +116,10 @@ export function verifyOpening(keys: readonly Buffer[], header: string | undefine
   // After the tag: an unauthenticated caller learns nothing about our clock.
   const skewMs = ms - nowMs;
   if (Math.abs(skewMs) > OPEN_WINDOW_MS) {
-    return { ok: false, why: `the opening is ${Math.round(skewMs / 1000)} s off this node's clock (allowed ±${OPEN_WINDOW_MS / 1000} s): replayed, or a clock is wrong (check NTP)` };
+    return {
+      ok: false,
+      why: `the opening is ${Math.round(skewMs / 1000)} s off this node's clock (allowed ±${OPEN_WINDOW_MS / 1000} s): replayed, or a clock is wrong (check NTP)`,
+    };
   }
   return { ok: true, key: match, nonce };
 }

@@ -145,7 +145,8 @@ export class PeerStream {
   /** Frames, tags (numbering frames in the order they are written) and writes one envelope. */
   private write(req: ClientRequest, envelope: Uint8Array, count: number): void {
     const s = this.signing;
-    const frame = s === null ? encodeFrame(envelope) : encodeFrame(Buffer.concat([frameTag(s.key, s.nonce, this.seq++, envelope), envelope]));
+    const frame =
+      s === null ? encodeFrame(envelope) : encodeFrame(Buffer.concat([frameTag(s.key, s.nonce, this.seq++, envelope), envelope]));
     req.write(frame);
     this.counters.sent += count;
     this.counters.envelopes++;

@@ -39,7 +39,9 @@ export function peerConnectOptions(tls: TlsMaterial, peerId: string): TlsConnect
     checkServerIdentity: (host, cert) => {
       const err = checkServerIdentity(host, cert);
       if (err !== undefined || !tls.mutual || dnsNames(cert).includes(peerId)) return err;
-      return new Error(`the certificate of ${host} does not name member ${peerId} (DNS subjectAltName; has ${dnsNames(cert).join(', ') || 'none'})`);
+      return new Error(
+        `the certificate of ${host} does not name member ${peerId} (DNS subjectAltName; has ${dnsNames(cert).join(', ') || 'none'})`,
+      );
     },
   };
 }
@@ -68,6 +70,7 @@ export function clientIdentity(socket: unknown): ClientIdentity {
   if (typeof tls.getPeerCertificate !== 'function') return { ok: false, why: 'not a TLS connection' };
   const cert = tls.getPeerCertificate();
   if (cert === null || Object.keys(cert).length === 0) return { ok: false, why: 'no client certificate presented' };
-  if (tls.authorized !== true) return { ok: false, why: `the client certificate is not trusted (${String(tls.authorizationError ?? 'unknown')})` };
+  if (tls.authorized !== true)
+    return { ok: false, why: `the client certificate is not trusted (${String(tls.authorizationError ?? 'unknown')})` };
   return { ok: true, names: dnsNames(cert) };
 }

@@ -74,21 +74,25 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
     if (reply.statusCode >= 400 && request.routeOptions.url === RAFT_STREAM_PATH) void reply.header('connection', 'close');
   });
 
-  app.post(RAFT_MESSAGES_PATH, {
-    bodyLimit: opts.bodyLimitBytes,
-    config: { ...PEER, bodyLimitSetting: 'raftBodyLimitBytes' },
-    // Before the body is parsed, so the message names the type this route takes.
-    onRequest: async (request) => requireContentType(request, MSGPACK_CONTENT_TYPE),
-  }, async (request, reply) => {
-    const envelope = admit(signedBody(request.body, request.peerAuth), opts, limits, request.peerAuth);
-    noteSenderUrl(request, envelope.from, opts);
-    try {
-      opts.onMessages(envelope.messages);
-    } catch (cause) {
-      throw new RatifyError('INTERNAL', 'the node failed to accept inbound Raft messages', { cause });
-    }
-    return reply.code(204).send();
-  });
+  app.post(
+    RAFT_MESSAGES_PATH,
+    {
+      bodyLimit: opts.bodyLimitBytes,
+      config: { ...PEER, bodyLimitSetting: 'raftBodyLimitBytes' },
+      // Before the body is parsed, so the message names the type this route takes.
+      onRequest: async (request) => requireContentType(request, MSGPACK_CONTENT_TYPE),
+    },
+    async (request, reply) => {
+      const envelope = admit(signedBody(request.body, request.peerAuth), opts, limits, request.peerAuth);
+      noteSenderUrl(request, envelope.from, opts);
+      try {
+        opts.onMessages(envelope.messages);
+      } catch (cause) {
+        throw new RatifyError('INTERNAL', 'the node failed to accept inbound Raft messages', { cause });
+      }
+      return reply.code(204).send();
+    },
+  );
 
   // The body is read by serveStream(), frame by frame, never buffered whole.
   app.addContentTypeParser(STREAM_CONTENT_TYPE, (_req, _payload, done) => done(null, undefined));
@@ -120,7 +124,10 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
 function requireContentType(request: FastifyRequest, expected: string): void {
   const given = request.headers['content-type'];
   if (given?.split(';')[0]?.trim().toLowerCase() !== expected) {
-    throw new RatifyError('UNSUPPORTED_MEDIA_TYPE', `content-type must be ${expected} (got ${given === undefined ? 'none' : JSON.stringify(given)})`);
+    throw new RatifyError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `content-type must be ${expected} (got ${given === undefined ? 'none' : JSON.stringify(given)})`,
+    );
   }
 }
 
@@ -159,7 +166,10 @@ function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits, auth:
   }
   const envelope = decodeEnvelope(body, limits);
   if (auth !== null && auth.from !== null && envelope.from !== auth.from) {
-    throw new RatifyError('FORBIDDEN', `the envelope says it is from ${JSON.stringify(envelope.from)}, the request was authenticated as ${JSON.stringify(auth.from)}`);
+    throw new RatifyError(
+      'FORBIDDEN',
+      `the envelope says it is from ${JSON.stringify(envelope.from)}, the request was authenticated as ${JSON.stringify(auth.from)}`,
+    );
   }
   if (envelope.clusterId !== opts.clusterId) {
     throw new RatifyError('FORBIDDEN', `sender belongs to cluster ${JSON.stringify(envelope.clusterId)}, not this node's cluster`);
@@ -167,7 +177,10 @@ function admit(body: unknown, opts: RaftRoutesOptions, limits: WireLimits, auth:
   admitSender(envelope.from, opts);
   envelope.messages.forEach((m, i) => {
     if (m.from !== envelope.from) {
-      throw new RatifyError('FORBIDDEN', `messages[${i}].from ${JSON.stringify(m.from)} is not the sender ${JSON.stringify(envelope.from)}`);
+      throw new RatifyError(
+        'FORBIDDEN',
+        `messages[${i}].from ${JSON.stringify(m.from)} is not the sender ${JSON.stringify(envelope.from)}`,
+      );
     }
     if (m.to !== opts.nodeId) {
       throw new RatifyError('VALIDATION_FAILED', `messages[${i}].to ${JSON.stringify(m.to)} is not this node (${opts.nodeId})`);

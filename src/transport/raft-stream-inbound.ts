@@ -95,7 +95,8 @@ export function serveStream(request: FastifyRequest, reply: FastifyReply, from: 
         if (bytes === null) throw new RatifyError('UNAUTHORIZED', `frame ${seq} of ${JSON.stringify(from)}'s stream does not verify`);
         seq++;
         const envelope = ctx.admit(bytes, auth);
-        if (envelope.from !== from) throw new RatifyError('FORBIDDEN', `a frame from ${JSON.stringify(envelope.from)} on ${JSON.stringify(from)}'s stream`);
+        if (envelope.from !== from)
+          throw new RatifyError('FORBIDDEN', `a frame from ${JSON.stringify(envelope.from)} on ${JSON.stringify(from)}'s stream`);
         ctx.onMessages(envelope.messages);
       }
     } catch (err) {
@@ -117,7 +118,8 @@ function finish(res: ServerResponse, ackTimer: NodeJS.Timeout | null): void {
 }
 
 function decodeHeader(value: string | string[] | undefined, name: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw new RatifyError('VALIDATION_FAILED', `header ${name} is required on a Raft stream`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new RatifyError('VALIDATION_FAILED', `header ${name} is required on a Raft stream`);
   try {
     return decodeURIComponent(value);
   } catch {

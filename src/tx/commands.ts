@@ -172,7 +172,9 @@ export function isTxCommand(v: unknown): v is TxCommand {
     case 'commitRequested':
       return hasTx(v);
     case 'precommitted':
-      return hasTx(v) && Array.isArray(v.votes) && v.votes.every(isVoteEntry) && (v.precommittedAt === undefined || isNum(v.precommittedAt));
+      return (
+        hasTx(v) && Array.isArray(v.votes) && v.votes.every(isVoteEntry) && (v.precommittedAt === undefined || isNum(v.precommittedAt))
+      );
     case 'voteRecorded':
       return hasTx(v) && isVoteEntry(v);
     case 'decided':
@@ -191,7 +193,9 @@ export function isTxCommand(v: unknown): v is TxCommand {
     case 'completed':
       return hasTx(v) && isNum(v.completedAt) && isOptionalNames(v.acknowledged) && isOptionalNames(v.abandoned);
     case 'forceFinished':
-      return hasTx(v) && (v.outcome === null || v.outcome === 'committed' || v.outcome === 'aborted') && isStrOrNull(v.principal) && isNum(v.at);
+      return (
+        hasTx(v) && (v.outcome === null || v.outcome === 'committed' || v.outcome === 'aborted') && isStrOrNull(v.principal) && isNum(v.at)
+      );
     case 'gc':
       return isNum(v.now) && isNum(v.retainFinishedMs) && isNum(v.retainFinishedMax);
     default:

@@ -184,9 +184,18 @@ export function validateTxConfig(c: TxConfig): void {
     }
   }
   const relations: ReadonlyArray<readonly [boolean, string]> = [
-    [c.defaultTimeoutMs <= c.maxTimeoutMs, `defaultTimeoutMs (${c.defaultTimeoutMs}) cannot be larger than maxTimeoutMs (${c.maxTimeoutMs})`],
-    [c.phase2BackoffBaseMs <= c.phase2BackoffCapMs, `phase2BackoffBaseMs (${c.phase2BackoffBaseMs}) cannot be larger than phase2BackoffCapMs (${c.phase2BackoffCapMs})`],
-    [c.listLimitDefault <= c.listLimitMax, `listLimitDefault (${c.listLimitDefault}) cannot be larger than listLimitMax (${c.listLimitMax})`],
+    [
+      c.defaultTimeoutMs <= c.maxTimeoutMs,
+      `defaultTimeoutMs (${c.defaultTimeoutMs}) cannot be larger than maxTimeoutMs (${c.maxTimeoutMs})`,
+    ],
+    [
+      c.phase2BackoffBaseMs <= c.phase2BackoffCapMs,
+      `phase2BackoffBaseMs (${c.phase2BackoffBaseMs}) cannot be larger than phase2BackoffCapMs (${c.phase2BackoffCapMs})`,
+    ],
+    [
+      c.listLimitDefault <= c.listLimitMax,
+      `listLimitDefault (${c.listLimitDefault}) cannot be larger than listLimitMax (${c.listLimitMax})`,
+    ],
     [c.maxPayloadBytes < c.maxBodyBytes, `maxPayloadBytes (${c.maxPayloadBytes}) must be smaller than maxBodyBytes (${c.maxBodyBytes})`],
     [
       c.forwardTimeoutMs > c.maxTimeoutMs + c.decisionWaitSlackMs,
@@ -194,7 +203,8 @@ export function validateTxConfig(c: TxConfig): void {
     ],
   ];
   for (const [ok, message] of relations) if (!ok) invalid(message);
-  if (!Array.isArray(c.participantHostAllowlist)) invalid('participantHostAllowlist must be an array of hosts, host:port, CIDR ranges or URL prefixes');
+  if (!Array.isArray(c.participantHostAllowlist))
+    invalid('participantHostAllowlist must be an array of hosts, host:port, CIDR ranges or URL prefixes');
   const { errors } = parseAllowlist(c.participantHostAllowlist);
   if (errors.length > 0) invalid(errors.join('; '));
 }

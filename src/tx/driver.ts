@@ -137,7 +137,14 @@ export class TxDriver {
     if (this.pendingExpiries.has(txId)) return;
     this.pendingExpiries.add(txId);
     // apply() refuses it if the transaction moved on meanwhile (precommitted, or decided).
-    const cmd = { type: 'decided', txId, decision: 'abort', votes: [], decidedAt: this.deps.now(), reason: DEADLINE_BEFORE_COMMIT_REQUEST } as const;
+    const cmd = {
+      type: 'decided',
+      txId,
+      decision: 'abort',
+      votes: [],
+      decidedAt: this.deps.now(),
+      reason: DEADLINE_BEFORE_COMMIT_REQUEST,
+    } as const;
     proposeTx(this.deps.log, cmd, this.deps.config.proposeTimeoutMs)
       .then((result) => {
         if (result.ok && result.existed !== true) this.deps.metrics.decision('abort');

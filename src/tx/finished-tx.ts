@@ -103,7 +103,8 @@ export interface FinishedInterners {
  * snapshots (which encode both forms alike) agree.
  */
 export function compactFinished(tx: TxRecord, intern: FinishedInterners): FinishedTx | null {
-  if ((tx.state !== 'committed' && tx.state !== 'aborted') || tx.decision === null || tx.completedAt === null || tx.decidedAt === null) return null;
+  if ((tx.state !== 'committed' && tx.state !== 'aborted') || tx.decision === null || tx.completedAt === null || tx.decidedAt === null)
+    return null;
   const deadline = offsetFrom(tx.createdAt, tx.deadlineAt);
   const decided = offsetFrom(tx.createdAt, tx.decidedAt);
   const completed = offsetFrom(tx.createdAt, tx.completedAt);

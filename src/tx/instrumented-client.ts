@@ -14,7 +14,12 @@ export interface InstrumentOptions {
 }
 
 export function instrumentParticipantClient(inner: ParticipantClient, opts: InstrumentOptions): ParticipantClient {
-  const timed = async <T>(kind: CallKind, req: { txId: string; participant: string; term: number }, call: CallOptions, run: () => Promise<T>): Promise<T> => {
+  const timed = async <T>(
+    kind: CallKind,
+    req: { txId: string; participant: string; term: number },
+    call: CallOptions,
+    run: () => Promise<T>,
+  ): Promise<T> => {
     opts.attempts.called(req.txId, req.participant, kind, req.term, opts.now());
     const t0 = performance.now();
     try {

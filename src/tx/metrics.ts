@@ -50,44 +50,80 @@ const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 
 export function createTxMetrics(registry: Registry, sources: TxGaugeSources): TxMetrics {
   const registers = [registry];
-  const decisions = getOrCreate(registry, 'ratify_tx_decisions_total', () =>
-    new Counter({ name: 'ratify_tx_decisions_total', help: 'Transaction decisions made by this node as leader', labelNames: ['decision'], registers }),
+  const decisions = getOrCreate(
+    registry,
+    'ratify_tx_decisions_total',
+    () =>
+      new Counter({
+        name: 'ratify_tx_decisions_total',
+        help: 'Transaction decisions made by this node as leader',
+        labelNames: ['decision'],
+        registers,
+      }),
   );
-  const failures = getOrCreate(registry, 'ratify_tx_participant_call_failures_total', () =>
-    new Counter({ name: 'ratify_tx_participant_call_failures_total', help: 'Failed participant calls (non-2xx, timeout, refused)', labelNames: ['call'], registers }),
+  const failures = getOrCreate(
+    registry,
+    'ratify_tx_participant_call_failures_total',
+    () =>
+      new Counter({
+        name: 'ratify_tx_participant_call_failures_total',
+        help: 'Failed participant calls (non-2xx, timeout, refused)',
+        labelNames: ['call'],
+        registers,
+      }),
   );
-  const requests = getOrCreate(registry, 'ratify_tx_participant_requests_total', () =>
-    new Counter({ name: 'ratify_tx_participant_requests_total', help: 'HTTP requests to participants, by shape (single call or batch)', labelNames: ['shape'], registers }),
+  const requests = getOrCreate(
+    registry,
+    'ratify_tx_participant_requests_total',
+    () =>
+      new Counter({
+        name: 'ratify_tx_participant_requests_total',
+        help: 'HTTP requests to participants, by shape (single call or batch)',
+        labelNames: ['shape'],
+        registers,
+      }),
   );
-  const batchedCalls = getOrCreate(registry, 'ratify_tx_participant_batched_calls_total', () =>
-    new Counter({ name: 'ratify_tx_participant_batched_calls_total', help: 'Participant calls sent inside batch requests', registers }),
+  const batchedCalls = getOrCreate(
+    registry,
+    'ratify_tx_participant_batched_calls_total',
+    () =>
+      new Counter({ name: 'ratify_tx_participant_batched_calls_total', help: 'Participant calls sent inside batch requests', registers }),
   );
-  const decisionSeconds = getOrCreate(registry, 'ratify_tx_decision_seconds', () =>
-    new Histogram({
-      name: 'ratify_tx_decision_seconds',
-      help: 'From a transaction created to its decision durable (applied on the leader), by protocol',
-      labelNames: ['protocol'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
+  const decisionSeconds = getOrCreate(
+    registry,
+    'ratify_tx_decision_seconds',
+    () =>
+      new Histogram({
+        name: 'ratify_tx_decision_seconds',
+        help: 'From a transaction created to its decision durable (applied on the leader), by protocol',
+        labelNames: ['protocol'],
+        buckets: LATENCY_BUCKETS,
+        registers,
+      }),
   );
-  const completionSeconds = getOrCreate(registry, 'ratify_tx_completion_seconds', () =>
-    new Histogram({
-      name: 'ratify_tx_completion_seconds',
-      help: 'From a transaction created to every participant having acknowledged the decision (completion applied on the leader), by protocol',
-      labelNames: ['protocol'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
+  const completionSeconds = getOrCreate(
+    registry,
+    'ratify_tx_completion_seconds',
+    () =>
+      new Histogram({
+        name: 'ratify_tx_completion_seconds',
+        help: 'From a transaction created to every participant having acknowledged the decision (completion applied on the leader), by protocol',
+        labelNames: ['protocol'],
+        buckets: LATENCY_BUCKETS,
+        registers,
+      }),
   );
-  const callSeconds = getOrCreate(registry, 'ratify_tx_participant_call_seconds', () =>
-    new Histogram({
-      name: 'ratify_tx_participant_call_seconds',
-      help: 'Duration of one call to a participant (answered, failed or timed out), by participant name (the first 32 names, then "other") and call',
-      labelNames: ['participant', 'call'],
-      buckets: CALL_BUCKETS,
-      registers,
-    }),
+  const callSeconds = getOrCreate(
+    registry,
+    'ratify_tx_participant_call_seconds',
+    () =>
+      new Histogram({
+        name: 'ratify_tx_participant_call_seconds',
+        help: 'Duration of one call to a participant (answered, failed or timed out), by participant name (the first 32 names, then "other") and call',
+        labelNames: ['participant', 'call'],
+        buckets: CALL_BUCKETS,
+        registers,
+      }),
   );
   const violations = getOrCreate(registry, 'ratify_tx_protocol_violations_total', () => {
     const c = new Counter({
@@ -99,12 +135,15 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
     for (const call of PHASE2_KINDS) c.inc({ call }, 0);
     return c;
   });
-  const abandoned = getOrCreate(registry, 'ratify_tx_participants_abandoned_total', () =>
-    new Counter({
-      name: 'ratify_tx_participants_abandoned_total',
-      help: 'Participants that never voted commit and did not acknowledge an abort within abandonAfterMs: given up (presumed abort)',
-      registers: [registry],
-    }),
+  const abandoned = getOrCreate(
+    registry,
+    'ratify_tx_participants_abandoned_total',
+    () =>
+      new Counter({
+        name: 'ratify_tx_participants_abandoned_total',
+        help: 'Participants that never voted commit and did not acknowledge an abort within abandonAfterMs: given up (presumed abort)',
+        registers: [registry],
+      }),
   );
   collectedGauge(registry, 'ratify_tx_in_flight', 'Transactions not yet committed or aborted', sources.inFlight);
   // From the table, not from this leader's own failure counts: a new leader reports
@@ -148,10 +187,15 @@ function registerTableGauges(registry: Registry, stats: () => TableStats, now: (
       for (const state of TX_STATES) this.set({ state } satisfies { state: TxState }, byState[state]);
     },
   });
-  collectedGauge(registry, 'ratify_tx_oldest_unfinished_age_seconds', 'Age of the oldest transaction not yet committed or aborted (0 when there is none)', () => {
-    const oldest = stats().oldestUnfinishedCreatedAt();
-    return oldest === null ? 0 : Math.max(0, now() - oldest) / 1000;
-  });
+  collectedGauge(
+    registry,
+    'ratify_tx_oldest_unfinished_age_seconds',
+    'Age of the oldest transaction not yet committed or aborted (0 when there is none)',
+    () => {
+      const oldest = stats().oldestUnfinishedCreatedAt();
+      return oldest === null ? 0 : Math.max(0, now() - oldest) / 1000;
+    },
+  );
 }
 
 /** Re-registered on every call so the gauge reads this instance's table, not an earlier one's. */

@@ -25,7 +25,8 @@ export function packExact(emit: (sink: MsgpackSink) => void): Uint8Array {
   emit(sizer);
   const writer = new Writer(Buffer.allocUnsafeSlow(sizer.bytes));
   emit(writer);
-  if (writer.pos !== sizer.bytes) throw new RatifyError('INTERNAL', `msgpack writer wrote ${writer.pos} bytes after measuring ${sizer.bytes}`);
+  if (writer.pos !== sizer.bytes)
+    throw new RatifyError('INTERNAL', `msgpack writer wrote ${writer.pos} bytes after measuring ${sizer.bytes}`);
   return writer.buf;
 }
 

@@ -80,7 +80,10 @@ export class TxOperations {
     if (replay !== null) return this.afterCreate(checkReplay(replay, requestHash), commit, caller);
     // apply() repeats both checks (quotaRefusal), counting what it counts.
     if (sm.undecidedCount() >= config.maxActiveTransactions) {
-      throw new RatifyError('TOO_MANY_PENDING', `active transactions (${sm.undecidedCount()}, not yet decided) reached maxActiveTransactions (${config.maxActiveTransactions})`);
+      throw new RatifyError(
+        'TOO_MANY_PENDING',
+        `active transactions (${sm.undecidedCount()}, not yet decided) reached maxActiveTransactions (${config.maxActiveTransactions})`,
+      );
     }
     if (sm.finishingCount() >= config.maxStuckTransactions) {
       throw new RatifyError(
@@ -208,7 +211,10 @@ export class TxOperations {
     const payload = p.payload ?? null;
     const bytes = Buffer.byteLength(JSON.stringify(payload));
     if (bytes > maxPayloadBytes) {
-      throw new RatifyError('BODY_TOO_LARGE', `participant ${p.name}: payload (${bytes} bytes) exceeds maxPayloadBytes (${maxPayloadBytes})`);
+      throw new RatifyError(
+        'BODY_TOO_LARGE',
+        `participant ${p.name}: payload (${bytes} bytes) exceeds maxPayloadBytes (${maxPayloadBytes})`,
+      );
     }
     return { name: p.name, url: p.url, payload };
   }
@@ -232,7 +238,8 @@ function parseBaseUrl(raw: string, name: string): URL {
 
 /** Throws when the outcome of `tx` is fixed as commit, so a client abort cannot have it. */
 function refuseAbort(tx: TxRecord): void {
-  if (tx.decision === 'commit') throw new RatifyError('TX_ALREADY_COMMITTED', `transaction ${tx.id} cannot be aborted: the decision was commit`);
+  if (tx.decision === 'commit')
+    throw new RatifyError('TX_ALREADY_COMMITTED', `transaction ${tx.id} cannot be aborted: the decision was commit`);
   if (tx.state === 'precommitted') throw new RatifyError('TX_PRECOMMITTED', precommittedRefusal(tx.id));
 }
 

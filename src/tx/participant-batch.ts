@@ -156,7 +156,16 @@ export class ParticipantCaller {
   private sendSingle(item: Pending): void {
     const { call } = item;
     this.opts.onRequest?.('single', 1);
-    this.post({ baseUrl: call.baseUrl, route: call.name, term: call.term, identity: call.identity, body: call.json, timeoutMs: call.timeoutMs, signal: call.signal, answerBytesMax: ANSWER_BYTES_MAX }).then(
+    this.post({
+      baseUrl: call.baseUrl,
+      route: call.name,
+      term: call.term,
+      identity: call.identity,
+      body: call.json,
+      timeoutMs: call.timeoutMs,
+      signal: call.signal,
+      answerBytesMax: ANSWER_BYTES_MAX,
+    }).then(
       ({ status, text }) => settle(item, { status, body: parseJson(text) }),
       (err: unknown) => fail(item, toError(err)),
     );
@@ -179,7 +188,11 @@ export class ParticipantCaller {
       origin: target.origin,
       method: 'POST',
       path,
-      headers: { 'content-type': 'application/json', 'x-ratify-term': String(p.term), ...this.identityHeaders(p.identity, path, p.term, p.body) },
+      headers: {
+        'content-type': 'application/json',
+        'x-ratify-term': String(p.term),
+        ...this.identityHeaders(p.identity, path, p.term, p.body),
+      },
       body: p.body,
       timeoutMs: p.timeoutMs,
       signal: p.signal,
@@ -217,7 +230,16 @@ export class ParticipantCaller {
     const body = `{"term":${first.term},"calls":[${calls}]}`;
     const timeoutMs = Math.min(...items.map((i) => i.call.timeoutMs));
     const answerBytesMax = Math.min(BATCH_ANSWER_BYTES_MAX, ANSWER_BYTES_MAX * items.length);
-    this.post({ baseUrl: first.baseUrl, route: 'batch', term: first.term, identity: first.identity, body, timeoutMs, signal: batchAbort.signal, answerBytesMax }).then(
+    this.post({
+      baseUrl: first.baseUrl,
+      route: 'batch',
+      term: first.term,
+      identity: first.identity,
+      body,
+      timeoutMs,
+      signal: batchAbort.signal,
+      answerBytesMax,
+    }).then(
       ({ status, text }) => {
         done();
         const results = status === 200 ? batchResults(text, items.length) : null;

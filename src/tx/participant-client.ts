@@ -104,7 +104,12 @@ const BATCH_UNSUPPORTED_FOR_MS = 10 * 60 * 1000;
 
 export function createHttpParticipantClient(opts: ParticipantClientOptions): ParticipantClient {
   // One pool per origin (undici Agent): a slow participant fills only its own sockets.
-  const agent = new Agent({ connections: opts.connectionsPerOrigin, keepAliveTimeout: 30_000, pipelining: 1, connect: policyConnector(opts.urlPolicy) });
+  const agent = new Agent({
+    connections: opts.connectionsPerOrigin,
+    keepAliveTimeout: 30_000,
+    pipelining: 1,
+    connect: policyConnector(opts.urlPolicy),
+  });
   const errorLog = new CallErrorLog(opts.logger);
   const caller = new ParticipantCaller(agent, {
     callsMax: opts.batchCallsMax,
@@ -123,7 +128,15 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
     const refused = opts.urlPolicy.checkUrl(req.url);
     if (refused !== null) throw refused;
     const identity = await identityOf(req.participant, call);
-    return caller.call({ name, baseUrl: req.url, term: req.term, identity, json: JSON.stringify(body), timeoutMs: call.timeoutMs, signal: call.signal });
+    return caller.call({
+      name,
+      baseUrl: req.url,
+      term: req.term,
+      identity,
+      json: JSON.stringify(body),
+      timeoutMs: call.timeoutMs,
+      signal: call.signal,
+    });
   };
   const failed = (call: CallName, req: Phase2Request, e: unknown): string => {
     errorLog.failed({ call, url: req.url, txId: req.txId, participant: req.participant }, e);
@@ -188,4 +201,3 @@ function stringField(value: unknown, pick: (o: Record<string, unknown>) => unkno
   const field = pick(value as Record<string, unknown>);
   return typeof field === 'string' && field.length <= 64 ? field : null;
 }
-

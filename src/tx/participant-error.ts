@@ -53,7 +53,8 @@ export function answerError(call: string, status: number, body: unknown): { erro
 function ownWords(body: unknown): { code: string | null; message: string | null } {
   if (!isObject(body)) return { code: null, message: null };
   const inner = isObject(body.error) ? body.error : body;
-  const code = typeof inner.code === 'string' && inner.code.length <= CODE_CHARS_MAX && /^[A-Za-z0-9_.:-]+$/.test(inner.code) ? inner.code : null;
+  const code =
+    typeof inner.code === 'string' && inner.code.length <= CODE_CHARS_MAX && /^[A-Za-z0-9_.:-]+$/.test(inner.code) ? inner.code : null;
   const message = typeof inner.message === 'string' ? oneLine(inner.message) : null;
   return { code, message: message === '' ? null : message };
 }

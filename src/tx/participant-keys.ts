@@ -56,7 +56,8 @@ export class ParticipantKeys {
         errors.push(`${where} must be "participant key" (it has ${fields.length} fields)`);
         return;
       }
-      if (name.length > NAME_CHARS_MAX) errors.push(`${where}: the participant name (${name.length} characters) must be at most ${NAME_CHARS_MAX}`);
+      if (name.length > NAME_CHARS_MAX)
+        errors.push(`${where}: the participant name (${name.length} characters) must be at most ${NAME_CHARS_MAX}`);
       const problem = participantKeyProblem(key);
       if (problem !== null) errors.push(`${where}: ${problem}`);
       if (name === DEFAULT_KEY_NAME ? fallback !== null : byName.has(name)) errors.push(`${where}: participant ${name} already has a key`);
@@ -64,7 +65,8 @@ export class ParticipantKeys {
       else byName.set(name, key);
     });
     const count = byName.size + (fallback === null ? 0 : 1);
-    if (count > PARTICIPANT_KEYS_MAX) errors.push(`${source} holds ${count} keys, more than PARTICIPANT_KEYS_MAX (${PARTICIPANT_KEYS_MAX})`);
+    if (count > PARTICIPANT_KEYS_MAX)
+      errors.push(`${source} holds ${count} keys, more than PARTICIPANT_KEYS_MAX (${PARTICIPANT_KEYS_MAX})`);
     if (errors.length > 0) throw new RatifyError('CONFIG_INVALID', `participant keys: ${errors.join('; ')}`, { details: { errors } });
     return new ParticipantKeys(byName, fallback);
   }
@@ -96,6 +98,10 @@ export function loadParticipantKeys(file: string | null): ParticipantKeys {
     throw new RatifyError('CONFIG_INVALID', `participantKeysFile ${file} cannot be read: ${(e as Error).message}`, { cause: e });
   }
   const keys = ParticipantKeys.parse(text, `participantKeysFile ${file}`);
-  if (!keys.enabled) throw new RatifyError('CONFIG_INVALID', `participantKeysFile ${file} holds no keys; remove the setting to send unsigned participant calls`);
+  if (!keys.enabled)
+    throw new RatifyError(
+      'CONFIG_INVALID',
+      `participantKeysFile ${file} holds no keys; remove the setting to send unsigned participant calls`,
+    );
   return keys;
 }

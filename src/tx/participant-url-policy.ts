@@ -58,7 +58,13 @@ const FORBIDDEN_RANGES: ReadonlyArray<readonly [string, string]> = [
 const FORBIDDEN = FORBIDDEN_RANGES.map(([text, why]) => ({ cidr: parseCidr(text)!, why }));
 const UNSPECIFIED = [parseCidr('0.0.0.0/8')!, parseCidr('::/128')!];
 /** Names of metadata services, refused before any lookup (their addresses are refused too). */
-const METADATA_NAMES: ReadonlySet<string> = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal']);
+const METADATA_NAMES: ReadonlySet<string> = new Set([
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 const LOOPBACK = [parseCidr('127.0.0.0/8')!, parseCidr('::1/128')!];
 /** How long member and own addresses are kept resolved (connectAddress runs per new connection). */
 const SELF_CACHE_MS = 10_000;
@@ -167,7 +173,8 @@ export class ParticipantUrlPolicy {
 
   /** The static rules (1-5) on a URL's text. True when the allowlist can only judge it by its resolved address. */
   private check(url: URL): boolean {
-    if (url.username !== '' || url.password !== '') throw new ParticipantUrlRefused('it carries credentials (user:password@); participants get none from the URL');
+    if (url.username !== '' || url.password !== '')
+      throw new ParticipantUrlRefused('it carries credentials (user:password@); participants get none from the URL');
     const host = hostOf(url);
     const port = portOf(url);
     const ip = parseIp(host);
@@ -175,7 +182,8 @@ export class ParticipantUrlPolicy {
     else if (METADATA_NAMES.has(host)) throw new ParticipantUrlRefused('it names a cloud metadata service');
     if (this.isMemberByName(host, port)) throw new ParticipantUrlRefused('it points at a member of this cluster');
     const match = this.allowlistMatch(url, host, port, ip);
-    if (this.allowlist.length > 0 && match === 'no') throw new ParticipantUrlRefused(`its host ${host}${url.port === '' ? '' : `:${url.port}`} is not in participantHostAllowlist`);
+    if (this.allowlist.length > 0 && match === 'no')
+      throw new ParticipantUrlRefused(`its host ${host}${url.port === '' ? '' : `:${url.port}`} is not in participantHostAllowlist`);
     const loopback = ip === null ? isLocalhostName(host) : isLoopback(ip);
     if (loopback && !this.loopbackAllowed && match !== 'yes') throw loopbackRefused();
     return match === 'address';
@@ -184,14 +192,16 @@ export class ParticipantUrlPolicy {
   /** Every address of `host`, each checked (rules 2, 3, 4 by address, 5); any refused one refuses the host. */
   private async resolveChecked(host: string, port: number, protocol: string): Promise<IpBytes[]> {
     const literal = parseIp(host);
-    const addresses = literal !== null ? [literal] : (await this.lookup(host)).map((a) => parseIp(a)).filter((a): a is IpBytes => a !== null);
+    const addresses =
+      literal !== null ? [literal] : (await this.lookup(host)).map((a) => parseIp(a)).filter((a): a is IpBytes => a !== null);
     const self = await this.selfAddresses();
     const byName = literal === null && this.allowlist.some((e) => nameMatches(e, host, port, protocol));
     for (const ip of addresses) {
       forbiddenAddress(ip);
       if (self.has(`${formatIp(ip)}|${port}`)) throw new ParticipantUrlRefused('it points at a member of this cluster');
       const byAddress = this.allowlist.some((e) => addressMatches(e, ip, port, protocol));
-      if (this.allowlist.length > 0 && !byName && !byAddress) throw new ParticipantUrlRefused(`host ${host} resolves outside participantHostAllowlist`);
+      if (this.allowlist.length > 0 && !byName && !byAddress)
+        throw new ParticipantUrlRefused(`host ${host} resolves outside participantHostAllowlist`);
       if (isLoopback(ip) && !this.loopbackAllowed && !byName && !byAddress) throw loopbackRefused();
     }
     return addresses;
@@ -246,10 +256,12 @@ export class ParticipantUrlPolicy {
 export function parseAllowlist(raw: readonly unknown[]): { entries: AllowEntry[]; errors: string[] } {
   const entries: AllowEntry[] = [];
   const errors: string[] = [];
-  if (raw.length > ALLOWLIST_ENTRIES_MAX) errors.push(`participantHostAllowlist (${raw.length} entries) must hold at most ${ALLOWLIST_ENTRIES_MAX}`);
+  if (raw.length > ALLOWLIST_ENTRIES_MAX)
+    errors.push(`participantHostAllowlist (${raw.length} entries) must hold at most ${ALLOWLIST_ENTRIES_MAX}`);
   for (const item of raw) {
     const entry = typeof item === 'string' && item.length > 0 && item.length <= 2048 ? parseEntry(item.trim()) : null;
-    if (entry === null) errors.push(`participantHostAllowlist entry ${JSON.stringify(item)} must be a host, host:port, CIDR or http(s) URL prefix`);
+    if (entry === null)
+      errors.push(`participantHostAllowlist entry ${JSON.stringify(item)} must be a host, host:port, CIDR or http(s) URL prefix`);
     else entries.push(entry);
   }
   return { entries, errors };
@@ -263,7 +275,8 @@ function parseEntry(s: string): AllowEntry | null {
     } catch {
       return null;
     }
-    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') return null;
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '')
+      return null;
     return { kind: 'urlPrefix', protocol: u.protocol, host: hostOf(u), port: portOf(u), path: u.pathname };
   }
   if (s.includes('/')) {
@@ -363,7 +376,9 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 function loopbackRefused(): ParticipantUrlRefused {
-  return new ParticipantUrlRefused('it points at loopback, which is refused while this node listens beyond loopback (allow it in participantHostAllowlist)');
+  return new ParticipantUrlRefused(
+    'it points at loopback, which is refused while this node listens beyond loopback (allow it in participantHostAllowlist)',
+  );
 }
 
 async function resolveSelf(targets: readonly HostPort[], listen: HostPort, lookup: Lookup): Promise<ReadonlySet<string>> {

@@ -39,7 +39,12 @@ export type NextStep =
    * concludes with the answers in (prepare only: precommit and phase 2 wait for
    * every answer, however long).
    */
-  | { readonly kind: 'call'; readonly call: ParticipantCallKind; readonly participants: readonly string[]; readonly deadlineAt: number | null };
+  | {
+      readonly kind: 'call';
+      readonly call: ParticipantCallKind;
+      readonly participants: readonly string[];
+      readonly deadlineAt: number | null;
+    };
 
 export interface Decide {
   readonly kind: 'decide';
@@ -63,9 +68,17 @@ export function nextStep(tx: TxRecord, nowMs: number): NextStep {
       // No deadline: the outcome is commit; only every participant's answer ends this phase.
       return call('precommit', tx.participants, null);
     case 'committing':
-      return call('commit', tx.participants.filter((p) => !p.acknowledged), null);
+      return call(
+        'commit',
+        tx.participants.filter((p) => !p.acknowledged),
+        null,
+      );
     case 'aborting':
-      return call('abort', tx.participants.filter((p) => !p.acknowledged), null);
+      return call(
+        'abort',
+        tx.participants.filter((p) => !p.acknowledged),
+        null,
+      );
     case 'active':
     case 'committed':
     case 'aborted':
@@ -93,7 +106,12 @@ export function conclusionCommand(txId: string, conclusion: Conclusion, nowMs: n
  * under presumed abort (abandon.ts); left out when empty, so the common entry
  * stays as it was.
  */
-export function completionCommand(txId: string, acknowledged: readonly string[], nowMs: number, abandoned: readonly string[] = []): TxCommand {
+export function completionCommand(
+  txId: string,
+  acknowledged: readonly string[],
+  nowMs: number,
+  abandoned: readonly string[] = [],
+): TxCommand {
   if (abandoned.length === 0) return { type: 'completed', txId, completedAt: nowMs, acknowledged };
   return { type: 'completed', txId, completedAt: nowMs, acknowledged, abandoned };
 }
@@ -187,11 +205,20 @@ export function settlesPrecommit(answer: PrecommitAnswer): boolean {
 export function concludePrecommit(tx: TxRecord, answers: ReadonlyArray<PrecommitAnswer | null>): Decide | null {
   const votes = tx.participants.map((p): VoteEntry => ({ participant: p.name, vote: 'commit', reason: null, error: null }));
   const committed = tx.participants.find((_, i) => answers[i] === 'committed');
-  if (committed !== undefined) return decide('commit', votes, `participant ${committed.name} had already committed (3PC timeout after precommit, or the cluster's answer)`);
+  if (committed !== undefined)
+    return decide(
+      'commit',
+      votes,
+      `participant ${committed.name} had already committed (3PC timeout after precommit, or the cluster's answer)`,
+    );
   if (answers.length < tx.participants.length || answers.some((a) => a === null)) return null;
   const violators = precommitViolators(tx, answers);
   if (violators.length === 0) return decide('commit', votes, 'every participant acknowledged precommit');
-  return decide('commit', votes, `every participant answered precommit; ${violators.join(', ')} refused it (PROTOCOL VIOLATION: aborted on its own after voting commit)`);
+  return decide(
+    'commit',
+    votes,
+    `every participant answered precommit; ${violators.join(', ')} refused it (PROTOCOL VIOLATION: aborted on its own after voting commit)`,
+  );
 }
 
 export function precommitViolators(tx: TxRecord, answers: ReadonlyArray<PrecommitAnswer | null>): string[] {

@@ -112,10 +112,14 @@ async function step(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<v
 
 async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, deadlineAt: number | null): Promise<void> {
   // The decision entry carries every vote; a slow prepare also replicates them as they come (the view's "some votes in").
-  const recorder = new DeferredRecorder<VoteEntry>(ctx.deps.config.progressRecordDelayMs, tx.participants.length, (vote) => recordVote(ctx, tx.id, vote));
+  const recorder = new DeferredRecorder<VoteEntry>(ctx.deps.config.progressRecordDelayMs, tx.participants.length, (vote) =>
+    recordVote(ctx, tx.id, vote),
+  );
   let votes: Array<VoteEntry | null>;
   try {
-    votes = await undecidedPhase(ctx, handle, deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel, recorder))));
+    votes = await undecidedPhase(ctx, handle, deadlineAt, (cancel) =>
+      Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel, recorder))),
+    );
   } finally {
     recorder.close();
   }
@@ -131,7 +135,12 @@ async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, de
  * when the driver sees a decision made elsewhere (client abort), at
  * `deadlineAt` if given, or when `run` fires it itself.
  */
-async function undecidedPhase<T>(ctx: RunContext, handle: RunHandle, deadlineAt: number | null, run: (cancel: AbortController) => Promise<T>): Promise<T> {
+async function undecidedPhase<T>(
+  ctx: RunContext,
+  handle: RunHandle,
+  deadlineAt: number | null,
+  run: (cancel: AbortController) => Promise<T>,
+): Promise<T> {
   const cancel = new AbortController();
   const onTermEnd = (): void => cancel.abort();
   if (ctx.signal.aborted) cancel.abort();
@@ -154,7 +163,13 @@ async function conclude(ctx: RunContext, tx: TxRecord, conclusion: Conclusion): 
 }
 
 /** Resolves with the participant's vote (a failure after bounded retries is an abort vote), or null if cancelled. */
-async function prepareOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel: AbortController, recorder: DeferredRecorder<VoteEntry>): Promise<VoteEntry | null> {
+async function prepareOne(
+  ctx: RunContext,
+  tx: TxRecord,
+  p: ParticipantRecord,
+  cancel: AbortController,
+  recorder: DeferredRecorder<VoteEntry>,
+): Promise<VoteEntry | null> {
   const { client, config, now, metrics } = ctx.deps;
   for (let attempt = 1; ; attempt++) {
     const left = tx.deadlineAt - now();
@@ -206,7 +221,9 @@ function propose(ctx: RunContext, cmd: TxCommand): ReturnType<typeof proposeTx> 
 // prepared one cannot. protocol-rules.ts has the rules.
 
 async function precommitPhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, deadlineAt: number | null): Promise<void> {
-  const answers = await undecidedPhase(ctx, handle, deadlineAt, (cancel) => Promise.all(tx.participants.map((p) => precommitOne(ctx, tx, p, cancel))));
+  const answers = await undecidedPhase(ctx, handle, deadlineAt, (cancel) =>
+    Promise.all(tx.participants.map((p) => precommitOne(ctx, tx, p, cancel))),
+  );
   if (ctx.signal.aborted) return;
   if (ctx.deps.sm.get(tx.id)?.state !== 'precommitted') return; // decided meanwhile
   const conclusion = concludePrecommit(tx, answers);
@@ -241,7 +258,9 @@ async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', n
   const pending = tx.participants.filter((p) => names.includes(p.name));
   // The completion entry marks every acknowledgement; a slow phase 2 also replicates them as they come,
   // so the view (and a next leader, which then calls only the others again) sees who is done.
-  const recorder = new DeferredRecorder<string>(ctx.deps.config.progressRecordDelayMs, pending.length, (name) => recordAck(ctx, tx.id, name));
+  const recorder = new DeferredRecorder<string>(ctx.deps.config.progressRecordDelayMs, pending.length, (name) =>
+    recordAck(ctx, tx.id, name),
+  );
   let settled: Array<PromiseSettledResult<Delivery>>;
   try {
     // allSettled, not all: a failure must not leave sibling deliveries running into the next round.
@@ -265,7 +284,10 @@ async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', n
   unwrap(await propose(ctx, completionCommand(tx.id, acknowledged, ctx.deps.now(), abandoned)));
   if (abandoned.length > 0) {
     ctx.deps.metrics.abandoned(abandoned.length);
-    ctx.deps.logger.warn({ txId: tx.id, abandoned, abandonAfterMs: ctx.deps.config.abandonAfterMs }, 'abort not acknowledged in time by participants that never voted commit: abandoned (presumed abort)');
+    ctx.deps.logger.warn(
+      { txId: tx.id, abandoned, abandonAfterMs: ctx.deps.config.abandonAfterMs },
+      'abort not acknowledged in time by participants that never voted commit: abandoned (presumed abort)',
+    );
   }
 }
 
@@ -284,7 +306,13 @@ type Delivery = 'ack' | 'abandoned' | 'stopped';
  * given up at abandonAtMs (abandon.ts). 'stopped' when the term ends or the
  * transaction finished without this run (force-finish).
  */
-async function deliverUntilAck(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort', onFailure: () => void): Promise<Delivery> {
+async function deliverUntilAck(
+  ctx: RunContext,
+  tx: TxRecord,
+  p: ParticipantRecord,
+  kind: 'commit' | 'abort',
+  onFailure: () => void,
+): Promise<Delivery> {
   const { client, config, random, now } = ctx.deps;
   const giveUpAt = mayAbandon(tx, p) ? abandonAtMs(tx, config.abandonAfterMs) : null;
   let violationSeen = false;
@@ -329,9 +357,11 @@ function protocolViolation(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, 
   const error = violationMessage(kind, code);
   ctx.deps.metrics.protocolViolation(kind);
   ctx.deps.logger.error({ txId: tx.id, participant: p.name, call: kind, code }, error);
-  propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error, failingSince: ctx.deps.now() }).catch((e: unknown) => {
-    ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a protocol violation failed');
-  });
+  propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error, failingSince: ctx.deps.now() }).catch(
+    (e: unknown) => {
+      ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a protocol violation failed');
+    },
+  );
 }
 
 /** Waits before the next call to `p`, and tells the view when that will be. */
@@ -349,7 +379,13 @@ function callFailed(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: P
   ctx.deps.metrics.callFailed(kind);
   const report = ctx.failing.failed(failingKey(tx, p), error);
   if (report === null) return;
-  propose(ctx, { type: 'participantFailing', txId: tx.id, participant: p.name, error: report.error, failingSince: report.failingSince }).catch((e: unknown) => {
+  propose(ctx, {
+    type: 'participantFailing',
+    txId: tx.id,
+    participant: p.name,
+    error: report.error,
+    failingSince: report.failingSince,
+  }).catch((e: unknown) => {
     ctx.deps.logger.debug({ err: e, txId: tx.id }, 'recording a failing participant failed');
   });
 }

@@ -101,23 +101,32 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOpt
       async (req, reply) => onLeader(req, reply, () => ops.enlist(req.params.id, req.body, caller(req)).then(withStatus(200))),
     );
 
-    app.post<{ Params: IdParams }>('/v1/transactions/:id/commit', { schema: s.byId, bodyLimit: config.maxBodyBytes, config: write('tx.commit') }, async (req, reply) =>
-      onLeader(req, reply, () => ops.commit(req.params.id, caller(req)).then(withStatus(200))),
+    app.post<{ Params: IdParams }>(
+      '/v1/transactions/:id/commit',
+      { schema: s.byId, bodyLimit: config.maxBodyBytes, config: write('tx.commit') },
+      async (req, reply) => onLeader(req, reply, () => ops.commit(req.params.id, caller(req)).then(withStatus(200))),
     );
 
-    app.post<{ Params: IdParams }>('/v1/transactions/:id/abort', { schema: s.byId, bodyLimit: config.maxBodyBytes, config: write('tx.abort') }, async (req, reply) =>
-      onLeader(req, reply, () => ops.abort(req.params.id, caller(req)).then(withStatus(200))),
+    app.post<{ Params: IdParams }>(
+      '/v1/transactions/:id/abort',
+      { schema: s.byId, bodyLimit: config.maxBodyBytes, config: write('tx.abort') },
+      async (req, reply) => onLeader(req, reply, () => ops.abort(req.params.id, caller(req)).then(withStatus(200))),
     );
 
-    app.get<{ Params: IdParams }>('/v1/transactions/:id', { config: READER, schema: s.byId }, async (req) => toView(await ops.get(req.params.id, caller(req))));
+    app.get<{ Params: IdParams }>('/v1/transactions/:id', { config: READER, schema: s.byId }, async (req) =>
+      toView(await ops.get(req.params.id, caller(req))),
+    );
 
-    app.get<{ Querystring: { state?: TxState; limit?: number; cursor?: string } }>('/v1/transactions', { config: READER, schema: s.list }, async (req) => {
-      const { state, limit, cursor } = req.query;
-      const page = await ops.list({ ...(state && { state }), ...(limit && { limit }), ...(cursor && { cursor }) }, caller(req));
-      return { transactions: page.transactions.map(toView), nextCursor: page.nextCursor };
-    });
+    app.get<{ Querystring: { state?: TxState; limit?: number; cursor?: string } }>(
+      '/v1/transactions',
+      { config: READER, schema: s.list },
+      async (req) => {
+        const { state, limit, cursor } = req.query;
+        const page = await ops.list({ ...(state && { state }), ...(limit && { limit }), ...(cursor && { cursor }) }, caller(req));
+        return { transactions: page.transactions.map(toView), nextCursor: page.nextCursor };
+      },
+    );
 
     registerStuckRoutes(app, { stuck: deps.stuck, config, onLeader });
   };
 }
-

@@ -98,7 +98,9 @@ export function createTxService(opts: TxServiceOptions): TxService {
     start: () => {
       const cluster = opts.cluster;
       if (cluster !== undefined) {
-        stopReplicating = replicateIncarnation(log, cluster.incarnation, (e) => logger.warn({ err: e }, 'replicating the cluster incarnation failed; will retry'));
+        stopReplicating = replicateIncarnation(log, cluster.incarnation, (e) =>
+          logger.warn({ err: e }, 'replicating the cluster incarnation failed; will retry'),
+        );
       }
       driver.start();
     },

@@ -17,7 +17,15 @@ import { countByState, oldestUnfinishedCreatedAt, type TableStats } from './tabl
 import { FORCE_FINISH_REASON, planForceFinish } from './force-finish.js';
 import { mayAbandon } from './abandon.js';
 import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
-import { TX_STATES, type ApplyResult, type TransitionListener, type TxListFilter, type TxListPage, type TxRecord, type TxStateMachine } from './types.js';
+import {
+  TX_STATES,
+  type ApplyResult,
+  type TransitionListener,
+  type TxListFilter,
+  type TxListPage,
+  type TxRecord,
+  type TxStateMachine,
+} from './types.js';
 
 type Cmd<T extends TxCommand['type']> = Extract<TxCommand, { type: T }>;
 
@@ -101,7 +109,16 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       seq: index,
       state: cmd.commitRequested ? 'preparing' : 'active',
       protocol: cmd.protocol,
-      participants: cmd.participants.map((p) => ({ name: p.name, url: p.url, payload: p.payload, vote: null, acknowledged: false, lastError: null, failingSince: null, abandoned: null })),
+      participants: cmd.participants.map((p) => ({
+        name: p.name,
+        url: p.url,
+        payload: p.payload,
+        vote: null,
+        acknowledged: false,
+        lastError: null,
+        failingSince: null,
+        abandoned: null,
+      })),
       createdAt: cmd.createdAt,
       deadlineAt: cmd.deadlineAt,
       decision: null,
@@ -130,7 +147,11 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       return reject('IDEMPOTENCY_KEY_REUSED', enlistConflict(participant.name), tx);
     }
     if (tx.participants.length >= cmd.participantsMax) {
-      return reject('TOO_MANY_PARTICIPANTS', `participants (${tx.participants.length + 1}) would exceed maxParticipants (${cmd.participantsMax})`, tx);
+      return reject(
+        'TOO_MANY_PARTICIPANTS',
+        `participants (${tx.participants.length + 1}) would exceed maxParticipants (${cmd.participantsMax})`,
+        tx,
+      );
     }
     tx.participants.push({ ...participant, vote: null, acknowledged: false, lastError: null, failingSince: null, abandoned: null });
     return ok(tx);
@@ -159,7 +180,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     if (tx.protocol !== '3pc' || tx.state !== 'preparing') {
       return reject('TX_NOT_ACTIVE', `transaction ${tx.id} (${tx.protocol}, ${tx.state}) cannot precommit`, tx);
     }
-    if (!this.allVoteCommit(tx, cmd.votes)) return reject('INTERNAL', `precommit of ${tx.id} without a commit vote from every participant`, tx);
+    if (!this.allVoteCommit(tx, cmd.votes))
+      return reject('INTERNAL', `precommit of ${tx.id} without a commit vote from every participant`, tx);
     this.setVotes(tx, cmd.votes);
     // The outcome is fixed (commit) from here on: the view shows it with this time.
     if (cmd.precommittedAt !== undefined) tx.decidedAt = cmd.precommittedAt;
@@ -182,8 +204,10 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       return reject('TX_NOT_ACTIVE', `transaction ${tx.id} is ${tx.state} and cannot be decided ${cmd.decision}`, tx);
     }
     if (cmd.decision === 'commit') {
-      if (tx.protocol === '3pc' && tx.state !== 'precommitted') return reject('INTERNAL', `3PC transaction ${tx.id} decided commit before precommit`, tx);
-      if (tx.protocol === '2pc' && !this.allVoteCommit(tx, cmd.votes)) return reject('INTERNAL', `commit of ${tx.id} without a commit vote from every participant`, tx);
+      if (tx.protocol === '3pc' && tx.state !== 'precommitted')
+        return reject('INTERNAL', `3PC transaction ${tx.id} decided commit before precommit`, tx);
+      if (tx.protocol === '2pc' && !this.allVoteCommit(tx, cmd.votes))
+        return reject('INTERNAL', `commit of ${tx.id} without a commit vote from every participant`, tx);
     }
     // Prepare is sent only once `preparing` is applied, so no participant of a
     // transaction aborted while active has heard of it: there is nobody to tell.
@@ -241,7 +265,12 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     }
     // Presumed abort only: a participant that voted commit holds locks and hears the decision until it acknowledges (abandon.ts).
     const refused = tx.participants.find((p) => abandoned.includes(p.name) && !mayAbandon(tx, p));
-    if (refused !== undefined) return reject('INTERNAL', `transaction ${tx.id} cannot abandon participant ${refused.name}: ${tx.decision} decided, vote ${String(refused.vote)}`, tx);
+    if (refused !== undefined)
+      return reject(
+        'INTERNAL',
+        `transaction ${tx.id} cannot abandon participant ${refused.name}: ${tx.decision} decided, vote ${String(refused.vote)}`,
+        tx,
+      );
     for (const p of tx.participants) {
       if (named.includes(p.name)) {
         p.acknowledged = true;
@@ -275,7 +304,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       // Open (active, preparing): decided abort first. Precommitted: the outcome was fixed as commit there.
       const decision = plan.outcome === 'committed' ? 'commit' : 'abort';
       tx.decision = decision;
-      tx.decisionReason = decision === 'abort' ? FORCE_FINISH_REASON : 'force-finished by an operator while precommitted (3PC: the outcome was commit)';
+      tx.decisionReason =
+        decision === 'abort' ? FORCE_FINISH_REASON : 'force-finished by an operator while precommitted (3PC: the outcome was commit)';
       tx.decidedAt ??= cmd.at;
       // Nobody heard prepare of a transaction still active: nobody to abandon (as in decided()).
       if (tx.state === 'active') for (const p of tx.participants) p.acknowledged = true;
@@ -301,10 +331,13 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     const { unfinished, finishing } = this.table;
     // An entry from before maxStuckTransactions: the old rule, so replaying an old log gives the same table.
     if (cmd.stuckMax === undefined) {
-      return unfinished.size >= cmd.activeMax ? `active transactions (${unfinished.size}) reached maxActiveTransactions (${cmd.activeMax})` : null;
+      return unfinished.size >= cmd.activeMax
+        ? `active transactions (${unfinished.size}) reached maxActiveTransactions (${cmd.activeMax})`
+        : null;
     }
     const undecided = unfinished.size - finishing.size;
-    if (undecided >= cmd.activeMax) return `active transactions (${undecided}, not yet decided) reached maxActiveTransactions (${cmd.activeMax})`;
+    if (undecided >= cmd.activeMax)
+      return `active transactions (${undecided}, not yet decided) reached maxActiveTransactions (${cmd.activeMax})`;
     if (finishing.size >= cmd.stuckMax) {
       return `decided but unfinished transactions (${finishing.size}) reached maxStuckTransactions (${cmd.stuckMax}); see GET /v1/admin/stuck-transactions`;
     }
@@ -435,7 +468,6 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   finishingCount(): number {
     return this.table.finishing.size;
   }
-
 
   failingParticipantCount(): number {
     // Linear in the unfinished transactions; read on a metrics scrape, not per entry.

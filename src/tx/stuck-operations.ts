@@ -82,7 +82,10 @@ export class StuckOperations {
   async forceFinish(txId: string, input: ForceFinishInput, principal: string | null): Promise<TxRecord> {
     const { sm, config, now, logger } = this.deps;
     if (input.confirm !== txId) {
-      throw new RatifyError('CONFIRMATION_REQUIRED', `force-finish of ${txId} needs the body {"confirm": "${txId}"}: it gives up delivering the outcome to every participant that has not acknowledged it`);
+      throw new RatifyError(
+        'CONFIRMATION_REQUIRED',
+        `force-finish of ${txId} needs the body {"confirm": "${txId}"}: it gives up delivering the outcome to every participant that has not acknowledged it`,
+      );
     }
     const tx = sm.get(txId);
     if (tx === null) throw new RatifyError('TX_NOT_FOUND', `transaction ${txId} not found`);
@@ -91,7 +94,9 @@ export class StuckOperations {
     const plan = planForceFinish(tx, expected);
     if (plan.kind === 'conflict') throw new RatifyError('OUTCOME_CONFLICT', plan.message);
     if (plan.kind === 'done') return tx;
-    const result = unwrap(await proposeTx(this.deps.log, { type: 'forceFinished', txId, outcome: expected, principal, at: now() }, config.proposeTimeoutMs));
+    const result = unwrap(
+      await proposeTx(this.deps.log, { type: 'forceFinished', txId, outcome: expected, principal, at: now() }, config.proposeTimeoutMs),
+    );
     if (result.tx === null) throw new RatifyError('TX_NOT_FOUND', `transaction ${txId} not found`);
     if (result.existed !== true) {
       const abandoned = result.tx.participants.filter((p) => p.abandoned === 'force-finish').map((p) => p.name);

@@ -71,10 +71,17 @@ export function registerStuckRoutes(app: FastifyInstance, deps: StuckRoutesDeps)
     response: { 200: viewSchema, ...errorResponses },
   } as const;
 
-  app.get<{ Querystring: { olderThanMs?: number; limit?: number } }>('/v1/admin/stuck-transactions', { config: ADMIN, schema: listSchema }, async (req) => {
-    const list = await stuck.list({ olderThanMs: req.query.olderThanMs ?? STUCK_OLDER_THAN_DEFAULT_MS, limit: req.query.limit ?? config.listLimitDefault });
-    return { ...list, transactions: list.transactions.map((t) => ({ ageMs: t.ageMs, stuckForMs: t.stuckForMs, tx: toView(t.tx) })) };
-  });
+  app.get<{ Querystring: { olderThanMs?: number; limit?: number } }>(
+    '/v1/admin/stuck-transactions',
+    { config: ADMIN, schema: listSchema },
+    async (req) => {
+      const list = await stuck.list({
+        olderThanMs: req.query.olderThanMs ?? STUCK_OLDER_THAN_DEFAULT_MS,
+        limit: req.query.limit ?? config.listLimitDefault,
+      });
+      return { ...list, transactions: list.transactions.map((t) => ({ ageMs: t.ageMs, stuckForMs: t.stuckForMs, tx: toView(t.tx) })) };
+    },
+  );
 
   app.post<{ Params: { id: string }; Body: ForceFinishInput | undefined }>(
     '/v1/admin/stuck-transactions/:id/force-finish',
@@ -87,6 +94,9 @@ export function registerStuckRoutes(app: FastifyInstance, deps: StuckRoutesDeps)
       },
     },
     async (req, reply) =>
-      deps.onLeader(req, reply, async () => ({ status: 200, tx: await stuck.forceFinish(req.params.id, req.body ?? {}, req.principal?.name ?? null) })),
+      deps.onLeader(req, reply, async () => ({
+        status: 200,
+        tx: await stuck.forceFinish(req.params.id, req.body ?? {}, req.principal?.name ?? null),
+      })),
   );
 }

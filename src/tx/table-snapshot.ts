@@ -233,7 +233,12 @@ function ref(strings: Map<string, number>, s: string): number {
 
 // ---- reading -------------------------------------------------------------------
 
-function readRow(r: MsgpackReader, strings: readonly string[], prev: { seq: number; createdAt: number }, version: ReadableVersion): TxRecord {
+function readRow(
+  r: MsgpackReader,
+  strings: readonly string[],
+  prev: { seq: number; createdAt: number },
+  version: ReadableVersion,
+): TxRecord {
   if (r.array() !== ROW_FIELDS[version]) corrupt(`a row is not ${ROW_FIELDS[version]} values`);
   const id = r.str();
   const seq = readTime(r, prev.seq);
@@ -251,7 +256,22 @@ function readRow(r: MsgpackReader, strings: readonly string[], prev: { seq: numb
   const idempotencyKey = r.strOrNull();
   const requestHash = r.strOrNull();
   const principal = version === SNAPSHOT_VERSION_3 || r.nil() ? null : readRef(r, strings);
-  return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash, principal };
+  return {
+    id,
+    seq,
+    state,
+    protocol,
+    participants,
+    createdAt,
+    deadlineAt,
+    decision,
+    decisionReason,
+    decidedAt,
+    completedAt,
+    idempotencyKey,
+    requestHash,
+    principal,
+  };
 }
 
 function readParticipants(r: MsgpackReader, strings: readonly string[], each: number): ParticipantRecord[] {

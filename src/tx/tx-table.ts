@@ -11,7 +11,14 @@
 import { Packr } from 'msgpackr';
 import { RatifyError } from '../errors.js';
 import { compactFinished, createFinishedInterners, FinishedTx, ownString } from './finished-tx.js';
-import { decodeTableSnapshot, encodeTableSnapshot, isCurrentSnapshot, PARTICIPANT_FIELDS, type Row, type SnapshotTarget } from './table-snapshot.js';
+import {
+  decodeTableSnapshot,
+  encodeTableSnapshot,
+  isCurrentSnapshot,
+  PARTICIPANT_FIELDS,
+  type Row,
+  type SnapshotTarget,
+} from './table-snapshot.js';
 import { isFinished } from './transitions.js';
 import { ABANDON_REASONS, TX_STATES, type AbandonReason, type ParticipantRecord, type TxRecord } from './types.js';
 
@@ -225,7 +232,8 @@ function decodeLegacy(data: Uint8Array, target: SnapshotTarget): void {
     target.row(tx);
   }
   for (const ref of finishedOrder) {
-    const position = decoded.version === 1 ? (typeof ref === 'string' ? positions.get(ref) : undefined) : typeof ref === 'number' ? ref : undefined;
+    const position =
+      decoded.version === 1 ? (typeof ref === 'string' ? positions.get(ref) : undefined) : typeof ref === 'number' ? ref : undefined;
     if (position === undefined) corrupt('snapshot finishedOrder is inconsistent');
     target.finished(position);
   }
@@ -234,14 +242,43 @@ function decodeLegacy(data: Uint8Array, target: SnapshotTarget): void {
 /** A row back to a record; anything malformed yields a value isTxRecord() refuses. */
 function decodeRow(raw: unknown): unknown {
   if (!Array.isArray(raw) || raw.length !== 13) return null;
-  const [id, seq, state, protocol, parts, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash] = raw;
+  const [
+    id,
+    seq,
+    state,
+    protocol,
+    parts,
+    createdAt,
+    deadlineAt,
+    decision,
+    decisionReason,
+    decidedAt,
+    completedAt,
+    idempotencyKey,
+    requestHash,
+  ] = raw;
   if (!Array.isArray(parts) || parts.length % PARTICIPANT_FIELDS !== 0) return null;
   const participants: unknown[] = [];
   for (let i = 0; i < parts.length; i += PARTICIPANT_FIELDS) {
     const [name, url, payload, vote, acknowledged, lastError, failingSince] = parts.slice(i, i + PARTICIPANT_FIELDS);
     participants.push({ name, url, payload, vote, acknowledged, lastError, failingSince, abandoned: null });
   }
-  return { id, seq, state, protocol, participants, createdAt, deadlineAt, decision, decisionReason, decidedAt, completedAt, idempotencyKey, requestHash, principal: null };
+  return {
+    id,
+    seq,
+    state,
+    protocol,
+    participants,
+    createdAt,
+    deadlineAt,
+    decision,
+    decisionReason,
+    decidedAt,
+    completedAt,
+    idempotencyKey,
+    requestHash,
+    principal: null,
+  };
 }
 
 /**

@@ -23,7 +23,10 @@ export function toView(tx: TxRecord, attempts: ReadonlyMap<string, ParticipantAt
   if (tx.decidedAt !== null) view.decidedAt = iso(tx.decidedAt);
   if (tx.completedAt !== null) view.completedAt = iso(tx.completedAt);
   if (tx.decision !== null && tx.decisionReason !== null) {
-    view.decisionReason = decisionReason(tx.decisionReason, tx.participants.map((p) => p.name));
+    view.decisionReason = decisionReason(
+      tx.decisionReason,
+      tx.participants.map((p) => p.name),
+    );
   }
   return view;
 }

@@ -25,7 +25,8 @@ export class TxWaiters {
   waitFor(txId: string, until: (tx: TxRecord | null) => boolean, timeoutMs: number, timeoutMessage: string): Promise<TxRecord | null> {
     const now = this.sm.get(txId);
     if (until(now)) return Promise.resolve(now);
-    if (this.closed) return Promise.reject(new RatifyError('SHUTTING_DOWN', `the node is stopping; transaction ${txId} may still be decided`));
+    if (this.closed)
+      return Promise.reject(new RatifyError('SHUTTING_DOWN', `the node is stopping; transaction ${txId} may still be decided`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.remove(txId, waiter);

@@ -22,7 +22,11 @@ describe('summarizeProfile', () => {
     expect(s.wallMs).toBe(10);
     expect(s.busyMs).toBe(4);
     const byName = Object.fromEntries(s.frames.map((f) => [f.frame, f]));
-    expect(byName['encode node_modules/msgpackr/pack.js:1']).toEqual({ frame: 'encode node_modules/msgpackr/pack.js:1', selfMs: 2, totalMs: 2 });
+    expect(byName['encode node_modules/msgpackr/pack.js:1']).toEqual({
+      frame: 'encode node_modules/msgpackr/pack.js:1',
+      selfMs: 2,
+      totalMs: 2,
+    });
     expect(byName['main dist/src/a.js:10']).toMatchObject({ selfMs: 1, totalMs: 4 });
     expect(byName['(anonymous) dist/src/a.js:21']).toMatchObject({ selfMs: 1, totalMs: 1 });
     expect(s.frames[0]?.frame).toBe('(idle)');

@@ -8,11 +8,29 @@ export function latency(p50Ms: number, p99Ms: number): LatencySummary {
 }
 
 export function series(ratePerSec: number, p50Ms: number, p99Ms: number): Series {
-  return { ok: ratePerSec * 10, errors: 0, errorKinds: {}, elapsedMs: 10_000, ratePerSec, latency: latency(p50Ms, p99Ms), machineCpuPercent: 97 };
+  return {
+    ok: ratePerSec * 10,
+    errors: 0,
+    errorKinds: {},
+    elapsedMs: 10_000,
+    ratePerSec,
+    latency: latency(p50Ms, p99Ms),
+    machineCpuPercent: 97,
+  };
 }
 
 function nodeStats(c: number): NodePhaseStats[] {
-  const base = { cpuPercent: 40, fsyncsPerSec: 500, entriesPerFsync: 1.5, meanFsyncMs: 2, entriesPerOp: 4, fsyncsPerOp: 3, cpuMsPerOp: 0.8, envelopesPerOp: 1.2, participantRequestsPerOp: 0.5 };
+  const base = {
+    cpuPercent: 40,
+    fsyncsPerSec: 500,
+    entriesPerFsync: 1.5,
+    meanFsyncMs: 2,
+    entriesPerOp: 4,
+    fsyncsPerOp: 3,
+    cpuMsPerOp: 0.8,
+    envelopesPerOp: 1.2,
+    participantRequestsPerOp: 0.5,
+  };
   return [
     { ...base, id: 'n1', leader: true, cpuPercent: 30 + c },
     { ...base, id: 'n2', leader: false, cpuPercent: 20 },
@@ -25,7 +43,14 @@ export function sampleReport(overrides: Partial<BenchReport> = {}): BenchReport 
     startedAt: '2025-01-01T00:00:00.000Z',
     finishedAt: '2025-01-01T00:05:00.000Z',
     command: 'npm run bench --',
-    machine: { cpus: 2, cpuModel: 'Test CPU <fast> & cheap', memoryBytes: 8 * 1024 ** 3, os: 'linux 6', node: 'v20.0.0', gitCommit: 'abc123' },
+    machine: {
+      cpus: 2,
+      cpuModel: 'Test CPU <fast> & cheap',
+      memoryBytes: 8 * 1024 ** 3,
+      os: 'linux 6',
+      node: 'v20.0.0',
+      gitCommit: 'abc123',
+    },
     options: {},
     etcd: {
       status: 'ok',
@@ -45,9 +70,21 @@ export function sampleReport(overrides: Partial<BenchReport> = {}): BenchReport 
     tx: {
       status: 'ok',
       reason: null,
-      runs: [1, 16, 64].map((c) => ({ concurrency: c, tx: series(300 * c, 3, 20), acks: latency(4, 25), acksMissing: 0, participantAborts: 0, nodes: nodeStats(c) })),
+      runs: [1, 16, 64].map((c) => ({
+        concurrency: c,
+        tx: series(300 * c, 3, 20),
+        acks: latency(4, 25),
+        acksMissing: 0,
+        participantAborts: 0,
+        nodes: nodeStats(c),
+      })),
       finishedTx: 120_000,
-      nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, peakRssBytes: 150 * 1024 * 1024, rssBytes: 100 * 1024 * 1024, diskBytes: 60 * 1024 * 1024 })),
+      nodes: ['n1', 'n2', 'n3'].map((id) => ({
+        id,
+        peakRssBytes: 150 * 1024 * 1024,
+        rssBytes: 100 * 1024 * 1024,
+        diskBytes: 60 * 1024 * 1024,
+      })),
       diskBytesPerTx: 524,
     },
     failover: {

@@ -17,7 +17,10 @@ describe('Histogram', () => {
         (values, p) => {
           const h = new Histogram();
           for (const v of values) h.recordUs(v);
-          const expected = nearestRank([...values].sort((a, b) => a - b), p);
+          const expected = nearestRank(
+            [...values].sort((a, b) => a - b),
+            p,
+          );
           const actual = h.percentileUs(p);
           // Below 128 µs buckets are 1 µs wide; above, 1/128 of the octave start.
           const tolerance = Math.max(1, expected / 128);
@@ -49,8 +52,8 @@ describe('Histogram', () => {
           const left = new Histogram();
           const right = new Histogram();
           const all = new Histogram();
-          for (const v of a) (left.recordUs(v), all.recordUs(v));
-          for (const v of b) (right.recordUs(v), all.recordUs(v));
+          for (const v of a) left.recordUs(v), all.recordUs(v);
+          for (const v of b) right.recordUs(v), all.recordUs(v);
           merged.merge(left);
           merged.merge(right);
           // The mean is a float sum, whose rounding depends on the order of addition.

@@ -5,7 +5,12 @@ describe('runClosedLoop', () => {
   it('stops at countMax and gives every worker its own sequence', async () => {
     const seen = new Set<string>();
     const result = await runClosedLoop({
-      label: 't', concurrency: 4, durationMs: 0, warmupMs: 0, countMax: 40, errorBackoffMs: 0,
+      label: 't',
+      concurrency: 4,
+      durationMs: 0,
+      warmupMs: 0,
+      countMax: 40,
+      errorBackoffMs: 0,
       op: async ({ worker, seq }) => {
         const key = `${worker}/${seq}`;
         expect(seen.has(key)).toBe(false);
@@ -23,7 +28,12 @@ describe('runClosedLoop', () => {
   it('counts failures by kind and keeps going', async () => {
     let calls = 0;
     const result = await runClosedLoop({
-      label: 't', concurrency: 1, durationMs: 0, warmupMs: 0, countMax: 5, errorBackoffMs: 0,
+      label: 't',
+      concurrency: 1,
+      durationMs: 0,
+      warmupMs: 0,
+      countMax: 5,
+      errorBackoffMs: 0,
       op: async () => {
         calls += 1;
         if (calls % 2 === 0) throw Object.assign(new Error('boom'), { code: 'NOT_LEADER' });
@@ -38,7 +48,12 @@ describe('runClosedLoop', () => {
     const abort = new AbortController();
     let n = 0;
     const result = await runClosedLoop({
-      label: 't', concurrency: 2, durationMs: 0, warmupMs: 0, signal: abort.signal, errorBackoffMs: 0,
+      label: 't',
+      concurrency: 2,
+      durationMs: 0,
+      warmupMs: 0,
+      signal: abort.signal,
+      errorBackoffMs: 0,
       op: async () => {
         if (++n === 10) abort.abort();
         await Promise.resolve();
@@ -49,7 +64,9 @@ describe('runClosedLoop', () => {
 
   it('refuses a load that could never stop, and a bad concurrency', async () => {
     const op = async (): Promise<void> => {};
-    await expect(runClosedLoop({ label: 't', concurrency: 1, durationMs: 0, warmupMs: 0, errorBackoffMs: 0, op })).rejects.toThrow(/never stops/);
+    await expect(runClosedLoop({ label: 't', concurrency: 1, durationMs: 0, warmupMs: 0, errorBackoffMs: 0, op })).rejects.toThrow(
+      /never stops/,
+    );
     await expect(runClosedLoop({ label: 't', concurrency: 0, durationMs: 1, warmupMs: 0, errorBackoffMs: 0, op })).rejects.toThrow(
       'concurrency (0) must be an integer between 1 and 4096',
     );

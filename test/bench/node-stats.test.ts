@@ -22,17 +22,50 @@ describe('parsePrometheus', () => {
 });
 
 describe('phaseStats', () => {
-  const before: NodeCounters = { cpuMs: 1000, fsyncs: 100, fsyncEntries: 150, fsyncSeconds: 0.2, commitIndex: 50, envelopes: 10, participantRequests: 20 };
+  const before: NodeCounters = {
+    cpuMs: 1000,
+    fsyncs: 100,
+    fsyncEntries: 150,
+    fsyncSeconds: 0.2,
+    commitIndex: 50,
+    envelopes: 10,
+    participantRequests: 20,
+  };
   it('turns counter deltas into rates per second, per fsync and per operation', () => {
-    const after: NodeCounters = { cpuMs: 1500, fsyncs: 300, fsyncEntries: 550, fsyncSeconds: 0.6, commitIndex: 450, envelopes: 160, participantRequests: 60 };
+    const after: NodeCounters = {
+      cpuMs: 1500,
+      fsyncs: 300,
+      fsyncEntries: 550,
+      fsyncSeconds: 0.6,
+      commitIndex: 450,
+      envelopes: 160,
+      participantRequests: 60,
+    };
     const { meanFsyncMs, ...rest } = phaseStats('n1', true, before, after, 1000, 100);
     expect(rest).toEqual({
-      id: 'n1', leader: true, cpuPercent: 50, fsyncsPerSec: 200, entriesPerFsync: 2, entriesPerOp: 4, fsyncsPerOp: 2, cpuMsPerOp: 5, envelopesPerOp: 1.5, participantRequestsPerOp: 0.4,
+      id: 'n1',
+      leader: true,
+      cpuPercent: 50,
+      fsyncsPerSec: 200,
+      entriesPerFsync: 2,
+      entriesPerOp: 4,
+      fsyncsPerOp: 2,
+      cpuMsPerOp: 5,
+      envelopesPerOp: 1.5,
+      participantRequestsPerOp: 0.4,
     });
     expect(meanFsyncMs).toBeCloseTo(2, 9);
   });
   it('leaves out what a node did not report, and avoids dividing by zero', () => {
-    const after: NodeCounters = { cpuMs: null, fsyncs: 100, fsyncEntries: 150, fsyncSeconds: 0.2, commitIndex: null, envelopes: null, participantRequests: null };
+    const after: NodeCounters = {
+      cpuMs: null,
+      fsyncs: 100,
+      fsyncEntries: 150,
+      fsyncSeconds: 0.2,
+      commitIndex: null,
+      envelopes: null,
+      participantRequests: null,
+    };
     const s = phaseStats('n2', false, before, after, 1000, 0);
     expect(s.cpuPercent).toBeNull();
     expect(s.entriesPerFsync).toBeNull();

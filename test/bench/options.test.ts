@@ -27,7 +27,10 @@ describe('parseOptions', () => {
     expect(quick.durationSec).toBe(7);
     expect(quick.kills).toBe(2);
     expect(quick.fillTx).toBe(0);
-    const o = parseOptions(['--duration', '2', '--concurrency', '64,1,1', '--skip-etcd'], { BENCH_DURATION: '9', BENCH_SKIP_FAILOVER: '1' });
+    const o = parseOptions(['--duration', '2', '--concurrency', '64,1,1', '--skip-etcd'], {
+      BENCH_DURATION: '9',
+      BENCH_SKIP_FAILOVER: '1',
+    });
     expect(o.durationSec).toBe(2);
     expect(o.concurrency).toEqual([1, 64]);
     expect(o.skipEtcd).toBe(true);

@@ -65,9 +65,18 @@ describe('ParticipantFleet', () => {
     ];
     expect(await post(`${p1}/batch`, { term: 1, calls })).toEqual({
       status: 200,
-      body: { results: [{ status: 200, body: { vote: 'commit' } }, { status: 200, body: {} }, { status: 200, body: {} }, { status: 400, body: { error: 'unknown call' } }] },
+      body: {
+        results: [
+          { status: 200, body: { vote: 'commit' } },
+          { status: 200, body: {} },
+          { status: 200, body: {} },
+          { status: 400, body: { error: 'unknown call' } },
+        ],
+      },
     });
-    expect((await post(`${p2}/batch`, { term: 1, calls: [{ call: 'commit', body: { txId: 'b1', participant: 'p2', term: 1 } }] })).status).toBe(200);
+    expect(
+      (await post(`${p2}/batch`, { term: 1, calls: [{ call: 'commit', body: { txId: 'b1', participant: 'p2', term: 1 } }] })).status,
+    ).toBe(200);
     const drain = fleet.drain();
     expect(drain.complete.map(([id]) => id)).toEqual(['b1']);
     expect(drain.prepares).toBe(1);

@@ -7,7 +7,12 @@ import { Progress } from '../../scripts/bench/progress.js';
 
 function context(argv: string[]): { ctx: BenchContext; notes: () => string } {
   let text = '';
-  const out = new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }) as unknown as NodeJS.WriteStream;
+  const out = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk);
+      done();
+    },
+  }) as unknown as NodeJS.WriteStream;
   const ctx = { opts: parseOptions(argv, {}), progress: new Progress(out) } as unknown as BenchContext;
   return { ctx, notes: () => text };
 }

@@ -19,7 +19,12 @@ describe('computeGoals', () => {
     const slow = {
       ...r,
       writes: { ...r.writes, runs: [{ concurrency: 64, writes: series(10, 1, 1), nodes: [] }] },
-      tx: { ...r.tx, runs: [], finishedTx: 5_000, nodes: [{ id: 'n1', peakRssBytes: 300 * 1024 * 1024, rssBytes: 100 * 1024 * 1024, diskBytes: 0 }] },
+      tx: {
+        ...r.tx,
+        runs: [],
+        finishedTx: 5_000,
+        nodes: [{ id: 'n1', peakRssBytes: 300 * 1024 * 1024, rssBytes: 100 * 1024 * 1024, diskBytes: 0 }],
+      },
       failover: { ...r.failover, kills: [], p50Ms: null, maxMs: null },
     };
     const goals = computeGoals(slow);
@@ -81,7 +86,9 @@ describe('renderReport', () => {
   });
 
   it('shows the reason of a skipped section and dashes for its cells', () => {
-    const r = sampleReport({ etcd: { status: 'skipped', reason: 'etcd-server is not installed', version: null, runs: [], nodes: [], txWritten: 0 } });
+    const r = sampleReport({
+      etcd: { status: 'skipped', reason: 'etcd-server is not installed', version: null, runs: [], nodes: [], txWritten: 0 },
+    });
     const text = renderReport({ ...r, goals: computeGoals(r) });
     expect(text).toContain('(etcd baseline skipped: etcd-server is not installed)');
     const writes = buildTables(r)[1];

@@ -3,15 +3,15 @@ import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable } from '../../scripts/b
 
 describe('renderTable', () => {
   it('pads columns to the widest cell and right-aligns numbers', () => {
-    const out = renderTable({ title: 'T', headers: ['conc', 'tx/s'], rows: [['1', '950'], ['64', '12,345']] });
-    expect(out.split('\n')).toEqual([
-      '### T',
-      '',
-      '| conc |   tx/s |',
-      '|:-----|-------:|',
-      '| 1    |    950 |',
-      '| 64   | 12,345 |',
-    ]);
+    const out = renderTable({
+      title: 'T',
+      headers: ['conc', 'tx/s'],
+      rows: [
+        ['1', '950'],
+        ['64', '12,345'],
+      ],
+    });
+    expect(out.split('\n')).toEqual(['### T', '', '| conc |   tx/s |', '|:-----|-------:|', '| 1    |    950 |', '| 64   | 12,345 |']);
   });
 
   it('honours explicit alignment', () => {

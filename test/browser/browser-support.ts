@@ -38,7 +38,9 @@ export function probeBrowser(env: NodeJS.ProcessEnv = process.env): BrowserSuppo
   if (env['RATIFY_SKIP_BROWSER_TESTS'] === '1') return unavailable('RATIFY_SKIP_BROWSER_TESTS=1');
   const executablePath = env['RATIFY_CHROMIUM'] ?? DEFAULT_CHROMIUM;
   if (!existsSync(executablePath)) {
-    return unavailable(`no Chromium at ${executablePath}: install it with \`apt-get install -y chromium\` (.ci/run does), or point RATIFY_CHROMIUM at one`);
+    return unavailable(
+      `no Chromium at ${executablePath}: install it with \`apt-get install -y chromium\` (.ci/run does), or point RATIFY_CHROMIUM at one`,
+    );
   }
   try {
     accessSync(executablePath, constants.X_OK);

@@ -20,7 +20,8 @@ import { FakeParticipant } from '../tx/fake-participant.js';
 import { CHROMIUM_FLAGS, probeBrowser } from './browser-support.js';
 
 const support = probeBrowser();
-if (support.kind === 'unavailable') console.warn(`[dashboard.browser] browser test ${support.required ? 'CANNOT RUN' : 'SKIPPED'}: ${support.reason}`);
+if (support.kind === 'unavailable')
+  console.warn(`[dashboard.browser] browser test ${support.required ? 'CANNOT RUN' : 'SKIPPED'}: ${support.reason}`);
 const ready = support.kind === 'ready';
 
 /** Bound on each wait for the page to show something; the page refreshes every 2 s. */
@@ -81,7 +82,10 @@ describe('the dashboard in Chromium', () => {
 
     const run = async (participants: FakeParticipant[], names: string[]): Promise<TxView> => {
       const res = await httpJson<TxView>('POST', `${cluster.url(pageNode)}/v1/transactions`, {
-        body: { participants: participants.map((p, i) => ({ name: names[i]!, url: p.url, payload: { amount: 10 * (i + 1) } })), commit: true },
+        body: {
+          participants: participants.map((p, i) => ({ name: names[i]!, url: p.url, payload: { amount: 10 * (i + 1) } })),
+          commit: true,
+        },
         timeoutMs: 30_000,
       });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -114,9 +118,13 @@ describe('the dashboard in Chromium', () => {
       await shows(`#transactions tr[data-tx="${stuck.id}"][data-state="committing"]`);
       // At least one closed window with decisions drawn.
       // (A string: it runs in the page, whose DOM types this Node project does not load.)
-      await page.waitForFunction(`Number(document.querySelector('#chart-throughput path[data-series="committed"]')?.getAttribute('data-points') ?? 0) > 0`, undefined, {
-        timeout: SHOW_TIMEOUT_MS,
-      });
+      await page.waitForFunction(
+        `Number(document.querySelector('#chart-throughput path[data-series="committed"]')?.getAttribute('data-points') ?? 0) > 0`,
+        undefined,
+        {
+          timeout: SHOW_TIMEOUT_MS,
+        },
+      );
     });
 
     it('follows a SIGKILL of the leader to the new one', { timeout: 90_000 }, async () => {
@@ -138,7 +146,8 @@ describe('the dashboard in Chromium', () => {
       await shows(`#detail[data-tx="${committed.id}"][data-state="committed"]`);
       expect(await page.locator('#detail').isVisible()).toBe(true);
       expect(await page.locator('#detail-id').textContent()).toBe(committed.id);
-      for (const name of ['bank-a', 'bank-b']) await shows(`#detail-participants tr[data-participant="${name}"][data-vote="commit"][data-acknowledged="true"]`);
+      for (const name of ['bank-a', 'bank-b'])
+        await shows(`#detail-participants tr[data-participant="${name}"][data-vote="commit"][data-acknowledged="true"]`);
       const timeline = await page.locator('#detail-timeline').textContent();
       expect(timeline).toContain('decision durable: committed');
       expect(timeline).toContain('every participant acknowledged');

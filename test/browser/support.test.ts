@@ -13,9 +13,17 @@ describe('browser test support', () => {
 
   it('a missing Chromium is a reason to skip locally and a failure under CI, and says how to install it', () => {
     const env = { RATIFY_CHROMIUM: '/nonexistent/chromium' };
-    expect(probeBrowser(env)).toEqual({ kind: 'unavailable', required: false, reason: expect.stringContaining('apt-get install -y chromium') });
+    expect(probeBrowser(env)).toEqual({
+      kind: 'unavailable',
+      required: false,
+      reason: expect.stringContaining('apt-get install -y chromium'),
+    });
     expect(probeBrowser({ ...env, CI: 'true' })).toMatchObject({ kind: 'unavailable', required: true });
-    expect(probeBrowser({ CI: 'true', RATIFY_SKIP_BROWSER_TESTS: '1' })).toEqual({ kind: 'unavailable', required: true, reason: 'RATIFY_SKIP_BROWSER_TESTS=1' });
+    expect(probeBrowser({ CI: 'true', RATIFY_SKIP_BROWSER_TESTS: '1' })).toEqual({
+      kind: 'unavailable',
+      required: true,
+      reason: 'RATIFY_SKIP_BROWSER_TESTS=1',
+    });
   });
 
   it('finds an executable it is pointed at', () => {

@@ -49,7 +49,13 @@ describe('churn admin calls', () => {
       calls.push(`n2 ${method} ${path}`);
       return { status: 200, body: { nodeId: 'n2', role: 'learner', term: 3, leaderId: null, removed: ++clusterReads >= 3 } };
     });
-    const removal = await removeMember(context([{ id: 'n1', url: n1 }, { id: 'n2', url: n2 }]), 'n2');
+    const removal = await removeMember(
+      context([
+        { id: 'n1', url: n1 },
+        { id: 'n2', url: n2 },
+      ]),
+      'n2',
+    );
     expect(removal).toEqual({ committed: true, nodeKnew: true, answers: ['503 NO_LEADER', '200'] });
     expect(calls.filter((c) => c.startsWith('DELETE'))).toEqual(['DELETE /v1/cluster/members/n2', 'DELETE /v1/cluster/members/n2']);
     expect(calls.filter((c) => c.startsWith('n2 DELETE'))).toEqual([]);
@@ -61,10 +67,18 @@ describe('churn admin calls', () => {
     const n1 = await fakeNode((method, path) => {
       seen.push(`${method} ${path}`);
       if (path === '/v1/cluster/members') return seen.length === 1 ? error(409, 'CONFIG_CHANGE_IN_PROGRESS') : ok;
-      if (path === '/v1/cluster/members/n3/promote') return ++promotes < 3 ? error(409, 'LEARNER_NOT_CAUGHT_UP') : error(409, 'INVALID_CONFIG_CHANGE');
+      if (path === '/v1/cluster/members/n3/promote')
+        return ++promotes < 3 ? error(409, 'LEARNER_NOT_CAUGHT_UP') : error(409, 'INVALID_CONFIG_CHANGE');
       return error(404, 'ROUTE_NOT_FOUND');
     });
-    const result = await addBack(context([{ id: 'n1', url: n1 }, { id: 'n3', url: 'http://127.0.0.1:1' }]), 'n3', 'http://n3.example:7003');
+    const result = await addBack(
+      context([
+        { id: 'n1', url: n1 },
+        { id: 'n3', url: 'http://127.0.0.1:1' },
+      ]),
+      'n3',
+      'http://n3.example:7003',
+    );
     expect(result).toEqual({ kind: 'voter' });
     expect(seen).toEqual([
       'POST /v1/cluster/members',

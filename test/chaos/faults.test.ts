@@ -69,7 +69,13 @@ class FakeTarget implements ChaosTarget {
   async tearDown(): Promise<void> {}
 }
 
-async function runFor(ms: number, kinds: FaultKind[], quorumLossChance: number, seed: number, freezeMs: readonly [number, number] = [100, 200]): Promise<{ target: FakeTarget; scheduler: FaultScheduler }> {
+async function runFor(
+  ms: number,
+  kinds: FaultKind[],
+  quorumLossChance: number,
+  seed: number,
+  freezeMs: readonly [number, number] = [100, 200],
+): Promise<{ target: FakeTarget; scheduler: FaultScheduler }> {
   const target = new FakeTarget();
   const scheduler = new FaultScheduler({
     target,

@@ -1,10 +1,24 @@
 // A small, consistent chaos history built by hand: two banks, three transfers (two
 // committed across banks, one aborted), every node agreeing, the outage re-read intact.
 // Each test breaks one thing in a copy of it and expects exactly that invariant to fail.
-import type { BankSnapshot, ChaosEvidence, CoordinatorTx, Outcome, ParticipantRecord, TransferRecord } from '../../scripts/chaos/evidence.js';
+import type {
+  BankSnapshot,
+  ChaosEvidence,
+  CoordinatorTx,
+  Outcome,
+  ParticipantRecord,
+  TransferRecord,
+} from '../../scripts/chaos/evidence.js';
 import type { TxOperation, TxOutput } from '../linearizability/tx-model.js';
 
-export function transfer(key: string, txId: string, outcome: Outcome, from: [string, string], to: [string, string], amount: number): TransferRecord {
+export function transfer(
+  key: string,
+  txId: string,
+  outcome: Outcome,
+  from: [string, string],
+  to: [string, string],
+  amount: number,
+): TransferRecord {
   return {
     key,
     legs: [
@@ -28,7 +42,12 @@ export function coordinatorTx(id: string, outcome: Outcome, participants = ['A',
   return { id, state, outcome, createdAtMs: 1_000, participants };
 }
 
-export function bank(name: string, balances: Record<string, number>, records: readonly ParticipantRecord[] | null, held: Record<string, number> = {}): BankSnapshot {
+export function bank(
+  name: string,
+  balances: Record<string, number>,
+  records: readonly ParticipantRecord[] | null,
+  held: Record<string, number> = {},
+): BankSnapshot {
   return { bank: name, accounts: new Map(Object.entries(balances).map(([a, b]) => [a, { balance: b, held: held[a] ?? 0 }])), records };
 }
 
@@ -39,8 +58,22 @@ export function bank(name: string, balances: Record<string, number>, records: re
 export function transferCalls(key: string, txId: string, outcome: Outcome, startMs: number, firstId: number): TxOperation[] {
   const view = (state: 'committing' | 'aborting' | Outcome): TxOutput => ({ kind: 'view', id: txId, state, outcome });
   return [
-    { id: firstId, client: 'w0', input: { op: 'create', key, protocol: '2pc', commit: true }, output: view(outcome === 'committed' ? 'committing' : 'aborting'), callMs: startMs, returnMs: startMs + 10 },
-    { id: firstId + 1, client: 'r0', input: { op: 'get', key, id: txId }, output: view(outcome), callMs: startMs + 20, returnMs: startMs + 25 },
+    {
+      id: firstId,
+      client: 'w0',
+      input: { op: 'create', key, protocol: '2pc', commit: true },
+      output: view(outcome === 'committed' ? 'committing' : 'aborting'),
+      callMs: startMs,
+      returnMs: startMs + 10,
+    },
+    {
+      id: firstId + 1,
+      client: 'r0',
+      input: { op: 'get', key, id: txId },
+      output: view(outcome),
+      callMs: startMs + 20,
+      returnMs: startMs + 25,
+    },
   ];
 }
 
@@ -93,6 +126,10 @@ export function consistentEvidence(): ChaosEvidence {
       [1, ['n1']],
       [2, ['n2']],
     ]),
-    history: [...transferCalls('k1', 't1', 'committed', 0, 0), ...transferCalls('k2', 't2', 'committed', 100, 2), ...transferCalls('k3', 't3', 'aborted', 200, 4)],
+    history: [
+      ...transferCalls('k1', 't1', 'committed', 0, 0),
+      ...transferCalls('k2', 't2', 'committed', 100, 2),
+      ...transferCalls('k3', 't3', 'aborted', 200, 4),
+    ],
   };
 }

@@ -36,7 +36,13 @@ describe('chaos invariants', () => {
   it('atomicity FAILS when a transfer committed at bank A and aborted at bank B', () => {
     const e = consistentEvidence();
     // t1 applied at A only: B aborted it and never credited bob.
-    const broken = withBankAfter(e, bank('B', { bob: 90 }, [{ txId: 't1', state: 'aborted' }, { txId: 't2', state: 'committed' }]));
+    const broken = withBankAfter(
+      e,
+      bank('B', { bob: 90 }, [
+        { txId: 't1', state: 'aborted' },
+        { txId: 't2', state: 'committed' },
+      ]),
+    );
     expect(failing(broken)).toContain('atomicity');
     expect(violations(broken, 'atomicity')).toEqual(['t1: committed at A but B=aborted']);
     // The API said committed, B's record says otherwise, and bob's money shows it.
@@ -49,7 +55,7 @@ describe('chaos invariants', () => {
     expect(violations(broken, 'atomicity')).toEqual(['t1: committed at A but B=no record']);
   });
 
-  it('atomicity FAILS when a bank\'s records could not be read, though its money adds up: there is no fallback to money', () => {
+  it("atomicity FAILS when a bank's records could not be read, though its money adds up: there is no fallback to money", () => {
     const e = consistentEvidence();
     // Balances exactly as a consistent run leaves them; only B's records are missing.
     const unread = withBankAfter(e, { ...bank('B', { bob: 120 }, null), recordsNote: 'GET /participant-records: 401' });
@@ -68,11 +74,18 @@ describe('chaos invariants', () => {
     // t1 (30, committed) never credited bob at B; t4 (30, aborted) credited him anyway: bob's balance is right.
     const t4 = transfer('k4', 't4', 'aborted', ['A', 'alice'], ['B', 'bob'], 30);
     const broken: ChaosEvidence = {
-      ...relist({ ...e, transfers: [...e.transfers, t4], history: [...e.history, ...transferCalls('k4', 't4', 'aborted', 300, 6)] }, coordinatorTx('t4', 'aborted')),
+      ...relist(
+        { ...e, transfers: [...e.transfers, t4], history: [...e.history, ...transferCalls('k4', 't4', 'aborted', 300, 6)] },
+        coordinatorTx('t4', 'aborted'),
+      ),
       outage: { before: e.outage!.before, after: new Map([...e.outage!.after, ['t4', 'aborted']]) },
       banksAfter: [
         bank('A', { alice: 80 }, [...e.banksAfter[0]!.records!, { txId: 't4', state: 'aborted' }]),
-        bank('B', { bob: 120 }, [{ txId: 't1', state: 'aborted' }, { txId: 't2', state: 'committed' }, { txId: 't4', state: 'committed' }]),
+        bank('B', { bob: 120 }, [
+          { txId: 't1', state: 'aborted' },
+          { txId: 't2', state: 'committed' },
+          { txId: 't4', state: 'committed' },
+        ]),
       ],
     };
     expect(failing(broken)).toEqual(['atomicity', 'api-matches-participants']);
@@ -89,7 +102,11 @@ describe('chaos invariants', () => {
     const made = { ...e, banksAfter: e.banksAfter.map((b) => (b.bank === 'A' ? bank('A', { alice: 81 }, b.records) : b)) };
     expect(failing(made)).toContain('conservation');
     expect(violations(made, 'conservation')[0]).toBe('total was 200, is 201 (+1)');
-    const negative: ChaosEvidence = { ...e, banksBefore: [bank('A', { alice: 0 }, null), bank('B', { bob: 200 }, null)], banksAfter: [bank('A', { alice: -20 }, e.banksAfter[0]!.records), bank('B', { bob: 220 }, e.banksAfter[1]!.records)] };
+    const negative: ChaosEvidence = {
+      ...e,
+      banksBefore: [bank('A', { alice: 0 }, null), bank('B', { bob: 200 }, null)],
+      banksAfter: [bank('A', { alice: -20 }, e.banksAfter[0]!.records), bank('B', { bob: 220 }, e.banksAfter[1]!.records)],
+    };
     expect(violations(negative, 'conservation')).toEqual(['A/alice has a negative balance -20']);
   });
 
@@ -100,8 +117,15 @@ describe('chaos invariants', () => {
     expect(violations(prepared, 'nothing-in-doubt')).toEqual(['t3: B is still prepared']);
     const held = withBankAfter(e, bank('A', { alice: 80 }, e.banksAfter[0]!.records, { alice: 5 }));
     expect(violations(held, 'nothing-in-doubt')).toEqual(['A/alice: 5 still held by an undecided transfer']);
-    const unknown = { ...transfer('k4', 'unused', 'aborted', ['A', 'alice'], ['B', 'bob'], 1), txIds: [], apiOutcome: null, error: 'UNREACHABLE' };
-    expect(violations({ ...e, transfers: [...e.transfers, unknown] }, 'nothing-in-doubt')).toEqual(['k4: the client never learned an outcome (last error: UNREACHABLE)']);
+    const unknown = {
+      ...transfer('k4', 'unused', 'aborted', ['A', 'alice'], ['B', 'bob'], 1),
+      txIds: [],
+      apiOutcome: null,
+      error: 'UNREACHABLE',
+    };
+    expect(violations({ ...e, transfers: [...e.transfers, unknown] }, 'nothing-in-doubt')).toEqual([
+      'k4: the client never learned an outcome (last error: UNREACHABLE)',
+    ]);
   });
 
   it('api-matches-participants FAILS when the API reported an outcome the coordinator and banks did not apply', () => {
@@ -122,13 +146,19 @@ describe('chaos invariants', () => {
     after.set('t2', 'missing');
     const lost = { ...e, outage: { before: e.outage!.before, after } };
     expect(failing(lost)).toEqual(['decisions-durable']);
-    expect(violations(lost, 'decisions-durable')).toEqual(['t1: committed before the outage, aborted after', 't2: committed before the outage, missing after']);
+    expect(violations(lost, 'decisions-durable')).toEqual([
+      't1: committed before the outage, aborted after',
+      't2: committed before the outage, missing after',
+    ]);
     expect(violations({ ...e, outage: null }, 'decisions-durable')).toEqual(['the full-cluster kill and restart did not run']);
   });
 
   it('one-transaction-per-key FAILS when a retried key ran a second transaction', () => {
     const e = consistentEvidence();
-    const twice = relist({ ...e, transfers: e.transfers.map((t) => (t.key === 'k3' ? { ...t, txIds: ['t3', 't9'] } : t)) }, coordinatorTx('t9', 'aborted'));
+    const twice = relist(
+      { ...e, transfers: e.transfers.map((t) => (t.key === 'k3' ? { ...t, txIds: ['t3', 't9'] } : t)) },
+      coordinatorTx('t9', 'aborted'),
+    );
     expect(violations(twice, 'one-transaction-per-key')).toEqual(['k3 was answered as t3 and t9']);
     const orphan = relist(e, coordinatorTx('t8', 'aborted'));
     expect(violations(orphan, 'one-transaction-per-key')).toEqual(['t8 exists, but no answer to any transfer named it']);
@@ -148,7 +178,12 @@ describe('chaos invariants', () => {
 
   it('requests-accepted FAILS when the API refused a well-formed transfer', () => {
     const e = consistentEvidence();
-    const refused = { ...transfer('k5', 'x', 'aborted', ['A', 'alice'], ['B', 'bob'], 1), txIds: [], apiOutcome: null, rejected: '409 IDEMPOTENCY_KEY_REUSED: ...' };
+    const refused = {
+      ...transfer('k5', 'x', 'aborted', ['A', 'alice'], ['B', 'bob'], 1),
+      txIds: [],
+      apiOutcome: null,
+      rejected: '409 IDEMPOTENCY_KEY_REUSED: ...',
+    };
     expect(failing({ ...e, transfers: [...e.transfers, refused] })).toEqual(['requests-accepted']);
   });
 
@@ -175,7 +210,9 @@ describe('chaos invariants', () => {
   it('each floor is checked against the evidence it names, and a caller can raise it', () => {
     const e = consistentEvidence();
     const floors = { transactions: 4, rereadDecisions: 4, leaderTerms: 3, participantRecords: 6 };
-    const below = checkInvariants(e, { floors }).filter((r) => !r.pass).map((r) => r.name);
+    const below = checkInvariants(e, { floors })
+      .filter((r) => !r.pass)
+      .map((r) => r.name);
     // 3 transactions and transfers, 3 re-read decisions, 2 terms sampled, 5 participant records.
     expect(below).toEqual([
       'atomicity',
@@ -188,7 +225,11 @@ describe('chaos invariants', () => {
       'requests-accepted',
     ]);
     expect(violations(e, 'decisions-durable')).toEqual([]);
-    expect(checkInvariants(e, { floors: { ...floors, transactions: 3, rereadDecisions: 3, leaderTerms: 2, participantRecords: 5 } }).every((r) => r.pass)).toBe(true);
+    expect(
+      checkInvariants(e, { floors: { ...floors, transactions: 3, rereadDecisions: 3, leaderTerms: 2, participantRecords: 5 } }).every(
+        (r) => r.pass,
+      ),
+    ).toBe(true);
   });
 
   // ---- violation branches that no other test reaches --------------------------
@@ -217,7 +258,9 @@ describe('chaos invariants', () => {
     // t3 was not among the outcomes read before the outage, but the API reported it: it must read back too.
     const before = new Map([...outage.before].filter(([id]) => id !== 't3'));
     const after = new Map([...outage.after].filter(([id]) => id !== 't3'));
-    expect(violations({ ...e, outage: { before, after } }, 'decisions-durable')).toEqual(['t3 (k3): API reported aborted, after the outage not read']);
+    expect(violations({ ...e, outage: { before, after } }, 'decisions-durable')).toEqual([
+      't3 (k3): API reported aborted, after the outage not read',
+    ]);
     expect(violations({ ...e, outage: { before, after: new Map([...after, ['t3', 'missing']]) } }, 'decisions-durable')).toEqual([
       't3 (k3): API reported aborted, after the outage missing',
     ]);
@@ -226,14 +269,28 @@ describe('chaos invariants', () => {
   it('linearizable passes the recorded calls of a consistent run, with its numbers', () => {
     const r = checkInvariants(consistentEvidence()).find((x) => x.name === 'linearizable')!;
     expect(r.pass).toBe(true);
-    expect(r.linearizability).toMatchObject({ verdict: 'yes', operations: 6, byKind: { create: 3, get: 3 }, pending: 0, partitions: 3, counterexample: null });
+    expect(r.linearizability).toMatchObject({
+      verdict: 'yes',
+      operations: 6,
+      byKind: { create: 3, get: 3 },
+      pending: 0,
+      partitions: 3,
+      counterexample: null,
+    });
     expect(r.checked).toMatch(/^6 operations \(0 unknown\) in 3 partitions, checked in \d+ ms$/);
   });
 
   it('linearizable FAILS when a read shows an outcome other than the one the API answered, and names the calls', () => {
     const e = consistentEvidence();
     // A reader saw t1 aborted after its create answered committed.
-    const stale = { id: 99, client: 'r1', input: { op: 'get' as const, key: 'k1', id: 't1' }, output: { kind: 'view' as const, id: 't1', state: 'aborted' as const, outcome: 'aborted' as const }, callMs: 30, returnMs: 31 };
+    const stale = {
+      id: 99,
+      client: 'r1',
+      input: { op: 'get' as const, key: 'k1', id: 't1' },
+      output: { kind: 'view' as const, id: 't1', state: 'aborted' as const, outcome: 'aborted' as const },
+      callMs: 30,
+      returnMs: 31,
+    };
     const broken: ChaosEvidence = { ...e, history: [...e.history, stale] };
     expect(failing(broken)).toEqual(['linearizable']);
     expect(violations(broken, 'linearizable')).toEqual([
@@ -247,7 +304,9 @@ describe('chaos invariants', () => {
   it('linearizable says unknown, not yes and not FAIL, when the search is pruned', () => {
     const e = consistentEvidence();
     const many = Array.from({ length: 40 }, (_, i) => transferCalls('k9', 't9', 'committed', 1_000 + i * 30, 100 + 2 * i)).flat();
-    const r = checkInvariants({ ...e, history: many }, { budget: { stepsMax: 5, timeMaxMs: 60_000 } }).find((x) => x.name === 'linearizable')!;
+    const r = checkInvariants({ ...e, history: many }, { budget: { stepsMax: 5, timeMaxMs: 60_000 } }).find(
+      (x) => x.name === 'linearizable',
+    )!;
     expect(r.pass).toBe(true);
     expect(r.linearizability?.verdict).toBe('unknown');
     expect(r.checked).toMatch(/UNKNOWN: partition k9 \(\d+ operations\): search pruned after 5 steps \(stepsMax\)/);

@@ -31,7 +31,18 @@ describe('SeededRandom', () => {
 
 describe('parseChaosArgs', () => {
   it('parses the documented flags', () => {
-    const p = parseChaosArgs(['--target', 'compose', '--seed', '9', '--duration', '30', '--faults', 'kill,partition', '--concurrency', '4']);
+    const p = parseChaosArgs([
+      '--target',
+      'compose',
+      '--seed',
+      '9',
+      '--duration',
+      '30',
+      '--faults',
+      'kill,partition',
+      '--concurrency',
+      '4',
+    ]);
     expect(p.kind).toBe('options');
     if (p.kind !== 'options') return;
     expect(p.options).toMatchObject({ target: 'compose', seed: 9, durationS: 30, faults: ['kill', 'partition'], concurrency: 4 });
@@ -39,7 +50,11 @@ describe('parseChaosArgs', () => {
 
   it('parses the 3PC workload and the freeze fault (local target only)', () => {
     const p = parseChaosArgs(['--seed', '1', '--protocol', '3pc', '--faults', 'freeze,pause', '--participant-3pc-timeout-ms', '1500']);
-    expect(p.kind === 'options' && p.options).toMatchObject({ protocol: '3pc', faults: ['freeze', 'pause'], participantThreePcTimeoutMs: 1500 });
+    expect(p.kind === 'options' && p.options).toMatchObject({
+      protocol: '3pc',
+      faults: ['freeze', 'pause'],
+      participantThreePcTimeoutMs: 1500,
+    });
     const bad = parseChaosArgs(['--target', 'compose', '--faults', 'freeze', '--protocol', 'xa', '--participant-3pc-timeout-ms', '5']);
     expect(bad.kind).toBe('invalid');
     if (bad.kind !== 'invalid') return;
@@ -56,8 +71,28 @@ describe('parseChaosArgs', () => {
   });
 
   it('parses the workload and linearizability flags, and keeps kv to the local target', () => {
-    const p = parseChaosArgs(['--state-machine', 'kv', '--kv-keys', '4', '--lin-steps-max', '5000', '--interactive-share', '0.5', '--abort-share', '1', '--readers', '0']);
-    expect(p.kind === 'options' && p.options).toMatchObject({ stateMachine: 'kv', kvKeys: 4, linStepsMax: 5000, interactiveShare: 0.5, abortShare: 1, readers: 0 });
+    const p = parseChaosArgs([
+      '--state-machine',
+      'kv',
+      '--kv-keys',
+      '4',
+      '--lin-steps-max',
+      '5000',
+      '--interactive-share',
+      '0.5',
+      '--abort-share',
+      '1',
+      '--readers',
+      '0',
+    ]);
+    expect(p.kind === 'options' && p.options).toMatchObject({
+      stateMachine: 'kv',
+      kvKeys: 4,
+      linStepsMax: 5000,
+      interactiveShare: 0.5,
+      abortShare: 1,
+      readers: 0,
+    });
     const bad = parseChaosArgs(['--state-machine', 'kv', '--target', 'compose', '--abort-share', '2']);
     expect(bad.kind === 'invalid' && bad.errors).toEqual([
       'abortShare (2) must be between 0 and 1',
@@ -79,7 +114,16 @@ describe('parseChaosArgs', () => {
 });
 
 describe('failoverStats', () => {
-  const fault = (atMs: number, wasLeader: boolean): FaultEvent => ({ kind: 'kill', node: 'n1', wasLeader, atMs, plannedMs: 1000, quorumLost: false, healedAtMs: atMs + 1000, error: null });
+  const fault = (atMs: number, wasLeader: boolean): FaultEvent => ({
+    kind: 'kill',
+    node: 'n1',
+    wasLeader,
+    atMs,
+    plannedMs: 1000,
+    quorumLost: false,
+    healedAtMs: atMs + 1000,
+    error: null,
+  });
   const commit = (decidedAtMs: number, endedAtMs: number) => ({ apiOutcome: 'committed', decidedAtMs, endedAtMs });
 
   it('measures from a leader fault to the first answer of a transfer decided after it', () => {
@@ -104,7 +148,17 @@ describe('formatProgress', () => {
     const counts = { attempted: 0, committed: 0, aborted: 0, unknown: 0, rejected: 0, inFlight: 0 };
     const base = { ...txProgress(counts), faults: { kill: 0 }, leader: null, down: [], phase: 'faults' };
     formatProgress({ ...base, elapsedMs: 0 }, history);
-    const line = formatProgress({ ...base, ...txProgress({ ...counts, attempted: 22, committed: 18, aborted: 2 }), elapsedMs: 2_000, faults: { kill: 1 }, leader: 'n2', down: ['n1:killed'] }, history);
+    const line = formatProgress(
+      {
+        ...base,
+        ...txProgress({ ...counts, attempted: 22, committed: 18, aborted: 2 }),
+        elapsedMs: 2_000,
+        faults: { kill: 1 },
+        leader: 'n2',
+        down: ['n1:killed'],
+      },
+      history,
+    );
     expect(line).toContain('10.0 tx/s');
     expect(line).toContain('committed 18 aborted 2 unknown 0');
     expect(line).toContain('kills 1');
@@ -116,7 +170,10 @@ describe('formatProgress', () => {
     const history: { atMs: number; finished: number }[] = [];
     const base = { faults: {}, leader: 'n1', down: [], phase: 'faults' };
     formatProgress({ ...base, ...kvProgress({ puts: 0, putsOk: 0, gets: 0, getsOk: 0, unknown: 0, inFlight: 0 }), elapsedMs: 0 }, history);
-    const line = formatProgress({ ...base, ...kvProgress({ puts: 12, putsOk: 10, gets: 30, getsOk: 30, unknown: 2, inFlight: 3 }), elapsedMs: 4_000 }, history);
+    const line = formatProgress(
+      { ...base, ...kvProgress({ puts: 12, putsOk: 10, gets: 30, getsOk: 30, unknown: 2, inFlight: 3 }), elapsedMs: 4_000 },
+      history,
+    );
     expect(line).toContain('10.0 ops/s');
     expect(line).toContain('puts 10 gets 30 unknown 2');
   });

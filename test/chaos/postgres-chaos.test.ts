@@ -31,40 +31,47 @@ afterAll(async () => {
 
 describePostgres('PostgreSQL participants under leader and participant SIGKILLs', () => {
   for (const seed of SEEDS) {
-    it(`seed ${seed}: money conserved, nothing prepared, every transfer in both databases or neither`, { timeout: RUN_TIMEOUT_MS }, async () => {
-      const options: ChaosOptions = {
-        ...DEFAULT_OPTIONS,
-        target: 'local',
-        seed,
-        durationS: DURATION_S,
-        faults: ['kill'],
-        participants: 'postgres',
-        killParticipants: true,
-        concurrency: 6,
-        // More accounts than the LevelDB run: a prepared transaction holds its rows until
-        // the decision reaches it, and with few hot rows most transfers would only wait.
-        accountsPerBank: 16,
-        clientRetries: 2,
-        resultsDir: null,
-        dataDir: null,
-      };
-      const run = runChaos(options, {
-        abort: abandon.signal,
-        progress: createProgress(process.stderr, 'lines'),
-        command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/postgres-chaos.test.ts`,
-      });
-      running.push(run);
-      const report: ChaosReport = await run;
-      const text = formatReport(report);
-      console.log(text);
-      expect(report.transactions.committed, text).toBeGreaterThan(0);
-      expect(report.transactions.aborted, text).toBeGreaterThan(0);
-      expect(report.faults.ofLeader, text).toBeGreaterThan(0);
-      expect(report.faults.participantKills, text).toBeGreaterThan(0);
-      expect(report.faults.failed, text).toBe(0);
-      expect(report.outage.ran, text).toBe(true);
-      expect(report.invariants.filter((i) => !i.pass).map((i) => `${i.name}: ${i.violations.slice(0, 5).join('; ')}`), text).toEqual([]);
-      expect(report.ok, text).toBe(true);
-    });
+    it(
+      `seed ${seed}: money conserved, nothing prepared, every transfer in both databases or neither`,
+      { timeout: RUN_TIMEOUT_MS },
+      async () => {
+        const options: ChaosOptions = {
+          ...DEFAULT_OPTIONS,
+          target: 'local',
+          seed,
+          durationS: DURATION_S,
+          faults: ['kill'],
+          participants: 'postgres',
+          killParticipants: true,
+          concurrency: 6,
+          // More accounts than the LevelDB run: a prepared transaction holds its rows until
+          // the decision reaches it, and with few hot rows most transfers would only wait.
+          accountsPerBank: 16,
+          clientRetries: 2,
+          resultsDir: null,
+          dataDir: null,
+        };
+        const run = runChaos(options, {
+          abort: abandon.signal,
+          progress: createProgress(process.stderr, 'lines'),
+          command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/postgres-chaos.test.ts`,
+        });
+        running.push(run);
+        const report: ChaosReport = await run;
+        const text = formatReport(report);
+        console.log(text);
+        expect(report.transactions.committed, text).toBeGreaterThan(0);
+        expect(report.transactions.aborted, text).toBeGreaterThan(0);
+        expect(report.faults.ofLeader, text).toBeGreaterThan(0);
+        expect(report.faults.participantKills, text).toBeGreaterThan(0);
+        expect(report.faults.failed, text).toBe(0);
+        expect(report.outage.ran, text).toBe(true);
+        expect(
+          report.invariants.filter((i) => !i.pass).map((i) => `${i.name}: ${i.violations.slice(0, 5).join('; ')}`),
+          text,
+        ).toEqual([]);
+        expect(report.ok, text).toBe(true);
+      },
+    );
   }
 });

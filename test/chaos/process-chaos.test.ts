@@ -40,13 +40,19 @@ function expectAllPass(report: ChaosReport, text: string): void {
   // own records read (every committed transfer leaves one at each bank it touched).
   expect(report.transactions.committed, text).toBeGreaterThan(0);
   expect(report.transactions.aborted, text).toBeGreaterThan(0);
-  expect(Object.values(report.faults.byKind).reduce((a, b) => a + b, 0), text).toBeGreaterThan(0);
+  expect(
+    Object.values(report.faults.byKind).reduce((a, b) => a + b, 0),
+    text,
+  ).toBeGreaterThan(0);
   expect(report.faults.ofLeader, text).toBeGreaterThan(0);
   expect(report.evidence.participantRecords, text).toBeGreaterThanOrEqual(report.transactions.committed);
   expect(report.evidence.leaderTerms, text).toBeGreaterThan(0);
   expect(report.faults.failed, text).toBe(0);
   expect(report.outage.ran, text).toBe(true);
-  expect(report.invariants.filter((i) => !i.pass).map((i) => `${i.name}: ${i.violations.slice(0, 5).join('; ')}`), text).toEqual([]);
+  expect(
+    report.invariants.filter((i) => !i.pass).map((i) => `${i.name}: ${i.violations.slice(0, 5).join('; ')}`),
+    text,
+  ).toEqual([]);
   expect(report.linearizability.verdict, text).toBe('yes');
   // Reads and interactive calls were recorded, not only the one-shot creates.
   expect(report.linearizability.operations, text).toBeGreaterThan(report.transactions.attempted);
@@ -58,8 +64,21 @@ describe('process chaos (local node processes, SIGKILL / SIGSTOP / restart)', ()
     it(`seed ${seed}: every invariant holds`, { timeout: RUN_TIMEOUT_MS }, async () => {
       // Few client retries: failovers leave some transfers unknown, so resending them with
       // the same Idempotency-Key after healing is exercised too.
-      const options: ChaosOptions = { ...DEFAULT_OPTIONS, target: 'local', seed, durationS: DURATION_S, concurrency: 6, clientRetries: 2, resultsDir: null, dataDir: null };
-      const run = runChaos(options, { abort: abandon.signal, progress: createProgress(process.stderr, 'lines'), command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/process-chaos.test.ts` });
+      const options: ChaosOptions = {
+        ...DEFAULT_OPTIONS,
+        target: 'local',
+        seed,
+        durationS: DURATION_S,
+        concurrency: 6,
+        clientRetries: 2,
+        resultsDir: null,
+        dataDir: null,
+      };
+      const run = runChaos(options, {
+        abort: abandon.signal,
+        progress: createProgress(process.stderr, 'lines'),
+        command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/process-chaos.test.ts`,
+      });
       running.push(run);
       const report: ChaosReport = await run;
       const text = formatReport(report);
@@ -67,30 +86,50 @@ describe('process chaos (local node processes, SIGKILL / SIGSTOP / restart)', ()
       expectAllPass(report, text);
     });
 
-    it(`seed ${seed}, --state-machine kv: every put and get linearizable, across the faults and the full-cluster restart`, { timeout: RUN_TIMEOUT_MS }, async () => {
-      const options: ChaosOptions = { ...DEFAULT_OPTIONS, target: 'local', stateMachine: 'kv', seed, durationS: KV_DURATION_S, concurrency: 6, resultsDir: null, dataDir: null };
-      const run = runChaos(options, { abort: abandon.signal, progress: createProgress(process.stderr, 'lines'), command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/process-chaos.test.ts` });
-      running.push(run);
-      const report: ChaosReport = await run;
-      const text = formatReport(report);
-      console.log(text);
-      expect(report.kv?.putsOk, text).toBeGreaterThan(0);
-      expect(report.kv?.getsOk, text).toBeGreaterThan(0);
-      expect(report.kv?.finalReadsAfterOutage, text).toBeGreaterThan(0);
-      expect(Object.values(report.faults.byKind).reduce((a, b) => a + b, 0), text).toBeGreaterThan(0);
-      expect(report.faults.ofLeader, text).toBeGreaterThan(0);
-      expect(report.evidence.leaderTerms, text).toBeGreaterThan(0);
-      expect(report.invariants.map((i) => i.name)).toEqual(['single-leader-per-term', 'linearizable']);
-      expect(report.linearizability.verdict, text).toBe('yes');
-      expect(report.ok, text).toBe(true);
-    });
+    it(
+      `seed ${seed}, --state-machine kv: every put and get linearizable, across the faults and the full-cluster restart`,
+      { timeout: RUN_TIMEOUT_MS },
+      async () => {
+        const options: ChaosOptions = {
+          ...DEFAULT_OPTIONS,
+          target: 'local',
+          stateMachine: 'kv',
+          seed,
+          durationS: KV_DURATION_S,
+          concurrency: 6,
+          resultsDir: null,
+          dataDir: null,
+        };
+        const run = runChaos(options, {
+          abort: abandon.signal,
+          progress: createProgress(process.stderr, 'lines'),
+          command: `RATIFY_CHAOS_SEEDS=${seed} vitest run test/chaos/process-chaos.test.ts`,
+        });
+        running.push(run);
+        const report: ChaosReport = await run;
+        const text = formatReport(report);
+        console.log(text);
+        expect(report.kv?.putsOk, text).toBeGreaterThan(0);
+        expect(report.kv?.getsOk, text).toBeGreaterThan(0);
+        expect(report.kv?.finalReadsAfterOutage, text).toBeGreaterThan(0);
+        expect(
+          Object.values(report.faults.byKind).reduce((a, b) => a + b, 0),
+          text,
+        ).toBeGreaterThan(0);
+        expect(report.faults.ofLeader, text).toBeGreaterThan(0);
+        expect(report.evidence.leaderTerms, text).toBeGreaterThan(0);
+        expect(report.invariants.map((i) => i.name)).toEqual(['single-leader-per-term', 'linearizable']);
+        expect(report.linearizability.verdict, text).toBe('yes');
+        expect(report.ok, text).toBe(true);
+      },
+    );
   }
 });
 
 // Issue 11: every transfer 3PC, and the whole cluster frozen (every node SIGSTOPped at
 // once) for 2-3 times what a precommitted bank needs to commit on its own. Precommitted
 // banks commit during the freeze, prepared ones wait; every invariant must still hold.
-describe('process chaos, 3PC: the whole cluster frozen past the banks\' 3PC window', () => {
+describe("process chaos, 3PC: the whole cluster frozen past the banks' 3PC window", () => {
   const seed = seedKnob('RATIFY_CHAOS_FREEZE_SEED', 20261204);
   it(`seed ${seed}: every invariant holds`, { timeout: RUN_TIMEOUT_MS }, async () => {
     const options: ChaosOptions = {
@@ -105,7 +144,11 @@ describe('process chaos, 3PC: the whole cluster frozen past the banks\' 3PC wind
       resultsDir: null,
       dataDir: null,
     };
-    const run = runChaos(options, { abort: abandon.signal, progress: createProgress(process.stderr, 'lines'), command: `RATIFY_CHAOS_FREEZE_SEED=${seed} vitest run test/chaos/process-chaos.test.ts` });
+    const run = runChaos(options, {
+      abort: abandon.signal,
+      progress: createProgress(process.stderr, 'lines'),
+      command: `RATIFY_CHAOS_FREEZE_SEED=${seed} vitest run test/chaos/process-chaos.test.ts`,
+    });
     running.push(run);
     const report: ChaosReport = await run;
     const text = formatReport(report);

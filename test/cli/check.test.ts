@@ -43,10 +43,13 @@ async function check(args: string[] = []): Promise<{ code: number; view: Consist
 describe('ratify check', () => {
   it('finds equal digests on replicas that applied the same log', async () => {
     await transactions(6);
-    const done = await waitUntil(async () => {
-      const r = await check(['--require-all']);
-      return r.view.members.length === 3 && r.view.members.every((m) => m.verdict === 'match') ? r : undefined;
-    }, { timeoutMs: 20_000 });
+    const done = await waitUntil(
+      async () => {
+        const r = await check(['--require-all']);
+        return r.view.members.length === 3 && r.view.members.every((m) => m.verdict === 'match') ? r : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(done.code).toBe(0);
     expect(done.view.mismatched).toEqual([]);
     const table = await ratify(['check'], env);
@@ -58,11 +61,14 @@ describe('ratify check', () => {
   it('names a replica whose state diverged: the leader logs it and counts it, and check exits 1', async () => {
     await cluster.startNode('n4');
     expect((await ratify(['members', 'add', 'n4', cluster.url('n4')], env)).code).toBe(0);
-    const found = await waitUntil(async () => {
-      await transactions(1);
-      const r = await check();
-      return r.view.mismatched.includes('n4') ? r : undefined;
-    }, { timeoutMs: 30_000 });
+    const found = await waitUntil(
+      async () => {
+        await transactions(1);
+        const r = await check();
+        return r.view.mismatched.includes('n4') ? r : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
     expect(found.code).toBe(1);
     expect(found.view.mismatched).toEqual(['n4']);
     expect(found.stderr).toContain("MISMATCH: the state of n4 differs from the leader's");
@@ -75,7 +81,9 @@ describe('ratify check', () => {
 
     // The leader found it on its own too.
     const leaderId = found.view.referenceId!;
-    await waitUntil(() => cluster.node(leaderId).logs.some((l) => l.includes('consistency check: the state of n4 differs')) || undefined, { timeoutMs: 10_000 });
+    await waitUntil(() => cluster.node(leaderId).logs.some((l) => l.includes('consistency check: the state of n4 differs')) || undefined, {
+      timeoutMs: 10_000,
+    });
     const metrics = await httpJson<string>('GET', `${cluster.url(leaderId)}/metrics`);
     expect(metricValue(metrics.body, 'ratify_consistency_mismatch')).toBe(1);
   });

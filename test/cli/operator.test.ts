@@ -127,7 +127,8 @@ describe('exit codes for usage and reachability', () => {
 
 describe('the built ratify bin', () => {
   it('runs an operator command and exits with its code', async () => {
-    const run = (args: string[]) => spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
     const ok = run(['status', '--json']);
     expect(ok.status, ok.stderr).toBe(0);
     expect((JSON.parse(ok.stdout) as ClusterNodesView).members).toHaveLength(3);
@@ -159,7 +160,9 @@ describe('ratify members and leader transfer', () => {
     const removed = await ratify(['members', 'remove', joiner.id, '--json'], env);
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.json<MembersView>().members.map((m) => m.id)).not.toContain(joiner.id);
-    await waitUntil(async () => (await ratify(['status', '--json'], env)).json<ClusterNodesView>().members.length === 3, { timeoutMs: 10_000 });
+    await waitUntil(async () => (await ratify(['status', '--json'], env)).json<ClusterNodesView>().members.length === 3, {
+      timeoutMs: 10_000,
+    });
   });
 
   it('exits 1 naming the code when the member is unknown, and 2 when --to is missing', async () => {

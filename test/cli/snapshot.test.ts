@@ -99,7 +99,22 @@ describe('ratify snapshot save and restore', () => {
     writeFileSync(join(dir, 'LOCK'), '');
     const backup = join(tmp, 'valid.backup');
     const members = [{ id: 'n1', url: 'http://127.0.0.1:7001', voter: true }];
-    writeFileSync(backup, encodeBackup({ clusterId: 'ratify', stateMachine: 'kv', takenBy: 'n1', takenAt: new Date().toISOString(), index: 5, term: 2, currentTerm: 3, members }, createKvStateMachine().snapshot()));
+    writeFileSync(
+      backup,
+      encodeBackup(
+        {
+          clusterId: 'ratify',
+          stateMachine: 'kv',
+          takenBy: 'n1',
+          takenAt: new Date().toISOString(),
+          index: 5,
+          term: 2,
+          currentTerm: 3,
+          members,
+        },
+        createKvStateMachine().snapshot(),
+      ),
+    );
     const inUse = await ratify(['snapshot', 'restore', backup, '--data', dir]);
     expect(inUse.code).toBe(2);
     expect(inUse.stderr).toContain('is not empty');

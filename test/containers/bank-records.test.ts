@@ -26,7 +26,9 @@ beforeAll(async () => {
     spawnBankProcess({ name: 'B', dataDir: join(root, 'B'), coordinators: [], env: {} }),
   ]);
   for (const bank of [guarded, open]) {
-    expect((await httpJson('POST', `${bank.url}/accounts`, { body: { name: 'alice', balance: 100 }, timeoutMs: 10_000 })).kind).toBe('reply');
+    expect((await httpJson('POST', `${bank.url}/accounts`, { body: { name: 'alice', balance: 100 }, timeoutMs: 10_000 })).kind).toBe(
+      'reply',
+    );
     const call = (path: string, txId: string, extra: object = {}) =>
       httpJson('POST', `${bank.participantUrl}/${path}`, { body: { txId, participant: bank.name, term: 1, ...extra }, timeoutMs: 10_000 });
     const prepare = (txId: string) => call('prepare', txId, { protocol: '2pc', payload: { ops: [{ account: 'alice', delta: -1 }] } });
@@ -43,7 +45,8 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 }, 60_000);
 
-const sorted = (r: Awaited<ReturnType<typeof fetchParticipantRecords>>) => (r.kind === 'records' ? [...r.records].sort((a, b) => a.txId.localeCompare(b.txId)) : r);
+const sorted = (r: Awaited<ReturnType<typeof fetchParticipantRecords>>) =>
+  r.kind === 'records' ? [...r.records].sort((a, b) => a.txId.localeCompare(b.txId)) : r;
 
 describe('container harness: participant records over HTTP', () => {
   it('reads every record of this run from a bank process, with its token', async () => {

@@ -14,7 +14,10 @@ const STATES: readonly ParticipantState[] = [...IN_DOUBT_STATES, 'committed', 'a
 /** This run's records (updated at or after `sinceMs`) of the bank at `bankUrl`; `token`: its BANK_RECORDS_TOKEN. */
 export async function fetchParticipantRecords(bankUrl: string, token: string | null, sinceMs: number): Promise<RecordsResult> {
   const url = `${bankUrl}/participant-records?sinceMs=${sinceMs}&scanMax=${RECORDS_SCAN_MAX}`;
-  const r = await httpJson('GET', url, { timeoutMs: RECORDS_TIMEOUT_MS, ...(token === null ? {} : { headers: { authorization: `Bearer ${token}` } }) });
+  const r = await httpJson('GET', url, {
+    timeoutMs: RECORDS_TIMEOUT_MS,
+    ...(token === null ? {} : { headers: { authorization: `Bearer ${token}` } }),
+  });
   const unavailable = (why: string): RecordsResult => ({ kind: 'unavailable', reason: `GET ${url}: ${why}` });
   if (r.kind === 'failure') return unavailable(r.error);
   if (r.status !== 200) return unavailable(`${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);

@@ -84,7 +84,11 @@ export async function runScenario(
     log(`leader ${first.id} in term ${first.term}`);
     const nodes: NodeEndpoint[] = NODE_IDS.map((id) => ({ id, url: cluster.nodeUrl(id) }));
     const book = new BankBook(
-      BANKS.map((b) => ({ name: b.name, url: cluster.bankUrl(b.name), participantUrl: `${cluster.bankNetworkUrl(b.name)}${PARTICIPANT_PREFIX}` })),
+      BANKS.map((b) => ({
+        name: b.name,
+        url: cluster.bankUrl(b.name),
+        participantUrl: `${cluster.bankNetworkUrl(b.name)}${PARTICIPANT_PREFIX}`,
+      })),
       runId,
       1,
     );
@@ -112,7 +116,12 @@ export async function runScenario(
     };
     const progress = async (more = 10): Promise<void> => {
       const target = wl.snapshot().committed + more;
-      await waitFor(`${more} more committed transfers (${summary()})`, PROGRESS_TIMEOUT_MS, async () => (wl.snapshot().committed >= target ? true : undefined), 200);
+      await waitFor(
+        `${more} more committed transfers (${summary()})`,
+        PROGRESS_TIMEOUT_MS,
+        async () => (wl.snapshot().committed >= target ? true : undefined),
+        200,
+      );
     };
     await progress();
     const leader = await waitForLeader(cluster);
@@ -139,7 +148,9 @@ export async function runScenario(
       history: wl.history(),
     };
     const verdict = scenarioVerdict(evidence);
-    log(`settled: ${summary()}; leaders by term: ${[...evidence.leadersByTerm].map(([t, ls]) => `${t}:${ls.join('+')}`).join(' ')} (${tracker.samples} samples)`);
+    log(
+      `settled: ${summary()}; leaders by term: ${[...evidence.leadersByTerm].map(([t, ls]) => `${t}:${ls.join('+')}`).join(' ')} (${tracker.samples} samples)`,
+    );
     for (const l of verdictLines(verdict)) log(l);
     failed = verdict.failed.length > 0;
     return { verdict, lines };
@@ -166,7 +177,9 @@ async function banksAfter(cluster: ContainerCluster, book: BankBook): Promise<Ba
   return Promise.all(
     balances.map(async (b) => {
       const r = await fetchParticipantRecords(cluster.bankUrl(b.bank), BANK_RECORDS_TOKEN, SINCE_MS);
-      return r.kind === 'records' ? { bank: b.bank, accounts: b.accounts, records: r.records } : { bank: b.bank, accounts: b.accounts, records: null, recordsNote: r.reason };
+      return r.kind === 'records'
+        ? { bank: b.bank, accounts: b.accounts, records: r.records }
+        : { bank: b.bank, accounts: b.accounts, records: null, recordsNote: r.reason };
     }),
   );
 }
@@ -175,7 +188,11 @@ async function banksAfter(cluster: ContainerCluster, book: BankBook): Promise<Ba
  * Outcomes read before the scenario's full-cluster outage, and the same ones (plus every
  * outcome the API reported) read again now. Null when the scenario had no outage.
  */
-async function outageEvidence(nodes: readonly NodeEndpoint[], wl: TransferWorkload, before: ReadonlyMap<string, Outcome> | undefined): Promise<ChaosEvidence['outage']> {
+async function outageEvidence(
+  nodes: readonly NodeEndpoint[],
+  wl: TransferWorkload,
+  before: ReadonlyMap<string, Outcome> | undefined,
+): Promise<ChaosEvidence['outage']> {
   if (before === undefined) return null;
   const ids = new Set<string>(before.keys());
   for (const t of wl.transfers) {

@@ -49,21 +49,25 @@ describe('container chaos', () => {
   }
 
   describe.skipIf(!ready).sequential('scenarios', () => {
-    it('kill the leader (docker kill) and restart it: a new leader takes over, the old one rejoins', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
-      const report = await runScenario('kill-leader', image, async ({ cluster, leader, log, progress }) => {
-        await cluster.kill(leader.id);
-        log(`killed leader ${leader.id}`);
-        const next = await waitForLeader(cluster, { among: others(leader.id) });
-        log(`new leader ${next.id} in term ${next.term}`);
-        expect(next.id).not.toBe(leader.id);
-        expect(next.term).toBeGreaterThan(leader.term);
-        await progress(20);
-        await cluster.restart(leader.id);
-        const rejoined = await waitForRejoin(cluster, leader.id, next.term);
-        log(`${leader.id} restarted: ${rejoined.role} in term ${rejoined.term}, leader ${String(rejoined.leaderId)}`);
-      });
-      expectClean(report);
-    });
+    it(
+      'kill the leader (docker kill) and restart it: a new leader takes over, the old one rejoins',
+      { timeout: SCENARIO_TIMEOUT_MS },
+      async () => {
+        const report = await runScenario('kill-leader', image, async ({ cluster, leader, log, progress }) => {
+          await cluster.kill(leader.id);
+          log(`killed leader ${leader.id}`);
+          const next = await waitForLeader(cluster, { among: others(leader.id) });
+          log(`new leader ${next.id} in term ${next.term}`);
+          expect(next.id).not.toBe(leader.id);
+          expect(next.term).toBeGreaterThan(leader.term);
+          await progress(20);
+          await cluster.restart(leader.id);
+          const rejoined = await waitForRejoin(cluster, leader.id, next.term);
+          log(`${leader.id} restarted: ${rejoined.role} in term ${rejoined.term}, leader ${String(rejoined.leaderId)}`);
+        });
+        expectClean(report);
+      },
+    );
 
     it('kill a follower and restart it: the cluster keeps deciding', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
       const report = await runScenario('kill-follower', image, async ({ cluster, leader, log, progress }) => {
@@ -78,24 +82,28 @@ describe('container chaos', () => {
       expectClean(report);
     });
 
-    it('pause the leader past the election timeout: it steps down on unpause, no split brain', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
-      const report = await runScenario('pause-leader', image, async ({ cluster, leader, log, progress }) => {
-        await cluster.pause(leader.id);
-        log(`paused leader ${leader.id}`);
-        const next = await waitForLeader(cluster, { among: others(leader.id) });
-        log(`new leader ${next.id} in term ${next.term} while ${leader.id} is frozen`);
-        await progress();
-        await sleep(PAUSE_MS);
-        await cluster.unpause(leader.id);
-        log(`unpaused ${leader.id}`);
-        // Stepping down = learning the newer term: from then on it cannot act as leader of
-        // the old one. (It may win a later election; that is a new term, not split brain.)
-        const after = await waitForRejoin(cluster, leader.id, next.term);
-        expect(after.term).toBeGreaterThan(leader.term);
-        log(`${leader.id} stepped down: ${after.role} in term ${after.term}, leader ${String(after.leaderId)}`);
-      });
-      expectClean(report);
-    });
+    it(
+      'pause the leader past the election timeout: it steps down on unpause, no split brain',
+      { timeout: SCENARIO_TIMEOUT_MS },
+      async () => {
+        const report = await runScenario('pause-leader', image, async ({ cluster, leader, log, progress }) => {
+          await cluster.pause(leader.id);
+          log(`paused leader ${leader.id}`);
+          const next = await waitForLeader(cluster, { among: others(leader.id) });
+          log(`new leader ${next.id} in term ${next.term} while ${leader.id} is frozen`);
+          await progress();
+          await sleep(PAUSE_MS);
+          await cluster.unpause(leader.id);
+          log(`unpaused ${leader.id}`);
+          // Stepping down = learning the newer term: from then on it cannot act as leader of
+          // the old one. (It may win a later election; that is a new term, not split brain.)
+          const after = await waitForRejoin(cluster, leader.id, next.term);
+          expect(after.term).toBeGreaterThan(leader.term);
+          log(`${leader.id} stepped down: ${after.role} in term ${after.term}, leader ${String(after.leaderId)}`);
+        });
+        expectClean(report);
+      },
+    );
 
     it('disconnect the leader from the network and reconnect it: a real partition heals', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
       const report = await runScenario('partition-leader', image, async ({ cluster, leader, log, progress }) => {
@@ -132,20 +140,24 @@ describe('container chaos', () => {
       expect(report.verdict.notApplicable).toEqual([]);
     });
 
-    it('rolling restart (docker stop/start, one node at a time): the cluster keeps deciding', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
-      const report = await runScenario('rolling-restart', image, async ({ cluster, log, progress }) => {
-        for (const id of NODE_IDS) {
-          const exitCode = await cluster.stopGracefully(id);
-          // 137: SIGTERM did not stop the node within docker's grace period, SIGKILL did.
-          log(`stopped ${id} (exit code ${exitCode}${exitCode === 137 ? ': did not stop on SIGTERM within 10 s' : ''})`);
-          await cluster.restart(id);
-          await waitForStatus(cluster, id, 'to know a leader', (s) => s.leaderId !== null);
-          await waitForLeader(cluster);
-          await progress(3);
-          log(`${id} is back`);
-        }
-      });
-      expectClean(report);
-    });
+    it(
+      'rolling restart (docker stop/start, one node at a time): the cluster keeps deciding',
+      { timeout: SCENARIO_TIMEOUT_MS },
+      async () => {
+        const report = await runScenario('rolling-restart', image, async ({ cluster, log, progress }) => {
+          for (const id of NODE_IDS) {
+            const exitCode = await cluster.stopGracefully(id);
+            // 137: SIGTERM did not stop the node within docker's grace period, SIGKILL did.
+            log(`stopped ${id} (exit code ${exitCode}${exitCode === 137 ? ': did not stop on SIGTERM within 10 s' : ''})`);
+            await cluster.restart(id);
+            await waitForStatus(cluster, id, 'to know a leader', (s) => s.leaderId !== null);
+            await waitForLeader(cluster);
+            await progress(3);
+            log(`${id} is back`);
+          }
+        });
+        expectClean(report);
+      },
+    );
   });
 });

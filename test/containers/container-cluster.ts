@@ -19,14 +19,7 @@ import { join } from 'node:path';
 import { makeClusterCerts } from '../../scripts/dev-certs.js';
 import { trustCa } from '../../scripts/chaos/http.js';
 import type { Container } from 'dockerode';
-import {
-  GenericContainer,
-  Network,
-  Wait,
-  getContainerRuntimeClient,
-  type StartedNetwork,
-  type StartedTestContainer,
-} from 'testcontainers';
+import { GenericContainer, Network, Wait, getContainerRuntimeClient, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { RECORDS_TOKEN_ENV } from '../../examples/bank/participant-records-route.js';
 import { freeLoopbackPorts } from './host-ports.js';
 
@@ -160,29 +153,36 @@ export class ContainerCluster {
 
   private bankContainer(bank: BankSpec, hostPort: number): GenericContainer {
     const coordinators = this.options.nodeIds.map((id) => `https://${this.hostName(id)}:${NODE_PORT}`).join(',');
-    return new GenericContainer(this.options.image)
-      .withName(this.hostName(bank.alias))
-      .withLabels(this.labels('bank'))
-      .withNetworkMode(this.network.getName())
-      .withEntrypoint(['node', 'dist/examples/bank/bank-service.js'])
-      .withCommand([
-        '--name', bank.name,
-        '--host', '0.0.0.0',
-        '--port', String(bank.port),
-        '--data', '/data',
-        '--coordinators', coordinators,
-        ...(this.options.bankArgs ?? []),
-      ])
-      // Its client SDK asks the coordinators (https) about transactions in doubt.
-      .withEnvironment({
-        RATIFY_HEALTH_URL: `http://127.0.0.1:${bank.port}/healthz`,
-        NODE_EXTRA_CA_CERTS: `${CERTS_IN_CONTAINER}/ca.pem`,
-        [RECORDS_TOKEN_ENV]: BANK_RECORDS_TOKEN,
-      })
-      .withCopyFilesToContainer([{ source: join(this.certsDir, 'ca.pem'), target: `${CERTS_IN_CONTAINER}/ca.pem`, mode: 0o444 }])
-      .withExposedPorts({ container: bank.port, host: hostPort })
-      .withWaitStrategy(Wait.forHttp('/healthz', bank.port).forStatusCode(200))
-      .withStartupTimeout(STARTUP_TIMEOUT_MS);
+    return (
+      new GenericContainer(this.options.image)
+        .withName(this.hostName(bank.alias))
+        .withLabels(this.labels('bank'))
+        .withNetworkMode(this.network.getName())
+        .withEntrypoint(['node', 'dist/examples/bank/bank-service.js'])
+        .withCommand([
+          '--name',
+          bank.name,
+          '--host',
+          '0.0.0.0',
+          '--port',
+          String(bank.port),
+          '--data',
+          '/data',
+          '--coordinators',
+          coordinators,
+          ...(this.options.bankArgs ?? []),
+        ])
+        // Its client SDK asks the coordinators (https) about transactions in doubt.
+        .withEnvironment({
+          RATIFY_HEALTH_URL: `http://127.0.0.1:${bank.port}/healthz`,
+          NODE_EXTRA_CA_CERTS: `${CERTS_IN_CONTAINER}/ca.pem`,
+          [RECORDS_TOKEN_ENV]: BANK_RECORDS_TOKEN,
+        })
+        .withCopyFilesToContainer([{ source: join(this.certsDir, 'ca.pem'), target: `${CERTS_IN_CONTAINER}/ca.pem`, mode: 0o444 }])
+        .withExposedPorts({ container: bank.port, host: hostPort })
+        .withWaitStrategy(Wait.forHttp('/healthz', bank.port).forStatusCode(200))
+        .withStartupTimeout(STARTUP_TIMEOUT_MS)
+    );
   }
 
   get nodeIds(): readonly string[] {
@@ -262,7 +262,9 @@ export class ContainerCluster {
     const files: string[] = [];
     for (const m of [...this.nodes.values(), ...this.banks.values()]) {
       try {
-        const raw = (await client.container.getById(m.container.getId()).logs({ stdout: true, stderr: true, timestamps: true })) as unknown as Buffer;
+        const raw = (await client.container
+          .getById(m.container.getId())
+          .logs({ stdout: true, stderr: true, timestamps: true })) as unknown as Buffer;
         const file = join(dir, `${m.host}.log`);
         writeFileSync(file, demuxDockerLog(raw));
         files.push(file);
@@ -280,7 +282,10 @@ export class ContainerCluster {
       all.map(async (m) => {
         try {
           // A paused container cannot be stopped; unpausing a running one fails harmlessly.
-          await (await getContainerRuntimeClient()).container.getById(m.container.getId()).unpause().catch(() => undefined);
+          await (await getContainerRuntimeClient()).container
+            .getById(m.container.getId())
+            .unpause()
+            .catch(() => undefined);
           await m.container.stop({ timeout: 0, remove: true, removeVolumes: true });
         } catch {
           // Already gone: nothing to clean.

@@ -51,7 +51,9 @@ export async function probeContainerSupport(env: NodeJS.ProcessEnv = process.env
   const built = info.Config?.Labels?.['org.ratify.source-hash'];
   const current = sourceHash();
   if (built !== current) {
-    warnings.push(`image ${IMAGE} was built from other sources (label ${String(built)}, tree ${current}); rebuild with scripts/docker/build-image.sh`);
+    warnings.push(
+      `image ${IMAGE} was built from other sources (label ${String(built)}, tree ${current}); rebuild with scripts/docker/build-image.sh`,
+    );
   }
   return { kind: 'ready', image: IMAGE, warnings };
 }
@@ -65,7 +67,14 @@ export function sourceHash(): string {
     .filter((f) => !f.startsWith('scripts/docker/'))
     .concat(['package.json', 'package-lock.json', 'tsconfig.json'])
     .sort();
-  const lines = listed.map((f) => `${createHash('sha256').update(readFileSync(join(REPO_ROOT, f))).digest('hex')}  ${f}\n`).join('');
+  const lines = listed
+    .map(
+      (f) =>
+        `${createHash('sha256')
+          .update(readFileSync(join(REPO_ROOT, f)))
+          .digest('hex')}  ${f}\n`,
+    )
+    .join('');
   return createHash('sha256').update(lines).digest('hex').slice(0, 16);
 }
 

@@ -53,7 +53,9 @@ function one(docs: Obj[], kind: string): Obj {
 }
 
 function envValue(container: Obj, name: string): Obj {
-  const entry = arr(container['env'], 'container env').map((e) => obj(e, 'env entry')).find((e) => e['name'] === name);
+  const entry = arr(container['env'], 'container env')
+    .map((e) => obj(e, 'env entry'))
+    .find((e) => e['name'] === name);
   expect(entry, `env ${name}`).toBeDefined();
   return entry!;
 }
@@ -116,7 +118,9 @@ describe('Kubernetes manifests (cluster/k8s)', () => {
     const mount = mounts().find((m) => file.startsWith(`${String(m['mountPath'])}/`));
     expect(mount, `a volume mounted above ${file}`).toBeDefined();
     expect(mount!['readOnly']).toBe(true);
-    const volume = arr(podSpec['volumes'], 'volumes').map((v) => obj(v, 'volume')).find((v) => v['name'] === mount!['name']);
+    const volume = arr(podSpec['volumes'], 'volumes')
+      .map((v) => obj(v, 'volume'))
+      .find((v) => v['name'] === mount!['name']);
     const secret = obj(volume?.['secret'], `secret volume ${String(mount!['name'])}`);
     return { secretName: String(secret['secretName']), optional: secret['optional'] };
   }
@@ -182,7 +186,9 @@ describe('docker-compose.yml (cluster/)', () => {
       expect(env['RATIFY_ID']).toBe(name);
       expect(parsePeers(String(env['RATIFY_PEERS']))).toEqual(nodeNames.map((n) => [n, `https://${n}:${NODE_PORT}`]));
       const dataDir = String(env['RATIFY_DATA']);
-      const volume = arr(svc['volumes'], `${name}.volumes`).map(String).find((v) => v.endsWith(`:${dataDir}`));
+      const volume = arr(svc['volumes'], `${name}.volumes`)
+        .map(String)
+        .find((v) => v.endsWith(`:${dataDir}`));
       expect(volume, `${name} mounts a volume at ${dataDir}`).toBeDefined();
       volumes.add(volume!.split(':')[0]!);
     }

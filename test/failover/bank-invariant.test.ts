@@ -151,7 +151,11 @@ describe('bank invariant under concurrent transfers and a leader kill', () => {
       }),
     );
     const killer = (async () => {
-      await waitUntil(() => answered >= KILL_AFTER, { timeoutMs: SETTLE_TIMEOUT_MS * 2, intervalMs: 10, what: `${KILL_AFTER} transfers answered` });
+      await waitUntil(() => answered >= KILL_AFTER, {
+        timeoutMs: SETTLE_TIMEOUT_MS * 2,
+        intervalMs: 10,
+        what: `${KILL_AFTER} transfers answered`,
+      });
       const { leaderId, term } = await c().waitForLeader();
       await c().stopNode(leaderId, 'SIGKILL');
       killed = { id: leaderId, term };
@@ -162,7 +166,11 @@ describe('bank invariant under concurrent transfers and a leader kill', () => {
         plan.map(async (series) => {
           for (const t of series) {
             try {
-              const view = await client.run({ participants: transferParticipants(t.from, t.to, t.amount), protocol: t.protocol, timeoutMs: 60_000 });
+              const view = await client.run({
+                participants: transferParticipants(t.from, t.to, t.amount),
+                protocol: t.protocol,
+                timeoutMs: 60_000,
+              });
               transfers.push({ id: view.id, from: t.from, to: t.to, amount: t.amount, outcome: view.outcome });
             } catch (e) {
               errors.push(e instanceof Error ? e.message : String(e));
@@ -181,7 +189,9 @@ describe('bank invariant under concurrent transfers and a leader kill', () => {
     await waitForNewLeader(c(), k.term);
 
     // Exactly one transaction per client call: retries with the same key made no second one.
-    const liveIds = c().live().map((n) => n.id);
+    const liveIds = c()
+      .live()
+      .map((n) => n.id);
     const outcomes = await settledOn(liveIds[0]!, transfers.length);
     expect([...outcomes.keys()].sort()).toEqual(transfers.map((t) => t.id).sort());
     for (const id of liveIds.slice(1)) expect(await settledOn(id, transfers.length)).toEqual(outcomes);
@@ -215,7 +225,10 @@ describe('bank invariant under concurrent transfers and a leader kill', () => {
       const store = new LevelParticipantStore(join(root!, name, 'participant'));
       const loaded = await store.open();
       try {
-        expect(loaded.inDoubt.map((r) => `${r.txId} ${r.state}`), `${name}: transactions in doubt`).toEqual([]);
+        expect(
+          loaded.inDoubt.map((r) => `${r.txId} ${r.state}`),
+          `${name}: transactions in doubt`,
+        ).toEqual([]);
         const states = new Map<string, string | undefined>();
         for (const t of transfers) states.set(t.id, (await store.get(recordKey(t.id, name)))?.state);
         perBank.set(name, states);
@@ -224,7 +237,10 @@ describe('bank invariant under concurrent transfers and a leader kill', () => {
       }
     }
     const split = transfers.filter((t) => perBank.get('bank-a')!.get(t.id) !== perBank.get('bank-b')!.get(t.id));
-    expect(split.map((t) => [t.id, perBank.get('bank-a')!.get(t.id), perBank.get('bank-b')!.get(t.id)]), 'committed at one bank, not at the other').toEqual([]);
+    expect(
+      split.map((t) => [t.id, perBank.get('bank-a')!.get(t.id), perBank.get('bank-b')!.get(t.id)]),
+      'committed at one bank, not at the other',
+    ).toEqual([]);
     for (const t of transfers) expect({ id: t.id, bank: perBank.get('bank-a')!.get(t.id) }).toEqual({ id: t.id, bank: outcomes.get(t.id) });
   });
 });

@@ -36,7 +36,12 @@ process.once('exit', () => {
 });
 
 /** `env`: extra environment for the bank (BANK_RECORDS_TOKEN). */
-export async function spawnBankProcess(o: { name: string; dataDir: string; coordinators: readonly string[]; env?: Readonly<Record<string, string>> }): Promise<BankProcess> {
+export async function spawnBankProcess(o: {
+  name: string;
+  dataDir: string;
+  coordinators: readonly string[];
+  env?: Readonly<Record<string, string>>;
+}): Promise<BankProcess> {
   if (!existsSync(BANK_SERVICE_PATH)) throw new Error(`${BANK_SERVICE_PATH} is missing: run \`npm run build\` first`);
   const args = [BANK_SERVICE_PATH, '--name', o.name, '--port', '0', '--data', o.dataDir, '--coordinators', o.coordinators.join(',')];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
@@ -57,7 +62,9 @@ export async function spawnBankProcess(o: { name: string; dataDir: string; coord
       const found = bankUrlOf(line);
       if (found !== null) resolve(found);
     });
-    child.once('exit', (code, signal) => reject(new Error(`bank ${o.name} exited (${code ?? signal}) before listening:\n${logs.join('\n')}`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`bank ${o.name} exited (${code ?? signal}) before listening:\n${logs.join('\n')}`)),
+    );
     timer = setTimeout(() => reject(new Error(`bank ${o.name} did not listen within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
   }).catch((e: unknown) => {
     stopChild(child, pid).catch(() => undefined);
@@ -71,7 +78,10 @@ async function stopChild(child: ChildProcess, pid: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   process.kill(pid, 'SIGTERM');
-  const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), STOP_GRACE_MS).unref())]);
+  const timedOut = await Promise.race([
+    exited.then(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(true), STOP_GRACE_MS).unref()),
+  ]);
   if (timedOut) {
     process.kill(pid, 'SIGKILL');
     await exited;

@@ -314,10 +314,12 @@ export class GatedParticipant {
   }
 
   private logger(): ParticipantLogger {
-    const keep = (level: string) => (obj: object, msg: string): void => {
-      this.logs.push(`${level} ${msg} ${JSON.stringify(obj, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`);
-      if (this.logs.length > LOG_LINES_MAX) this.logs.shift();
-    };
+    const keep =
+      (level: string) =>
+      (obj: object, msg: string): void => {
+        this.logs.push(`${level} ${msg} ${JSON.stringify(obj, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`);
+        if (this.logs.length > LOG_LINES_MAX) this.logs.shift();
+      };
     return { error: keep('error'), warn: keep('warn'), info: () => undefined, debug: () => undefined };
   }
 
@@ -342,9 +344,22 @@ export class GatedParticipant {
     const refusal = this.refusals.find((r) => r.active && r.match(call));
     if (refusal !== undefined) {
       refusal.refused++;
-      this.calls.push({ seq: this.seq++, path, txId: call.txId, term: call.term, highestTermBefore: this.participant.highestTerm(), via: 'refused', status: 503, body: null, request: body });
+      this.calls.push({
+        seq: this.seq++,
+        path,
+        txId: call.txId,
+        term: call.term,
+        highestTermBefore: this.participant.highestTerm(),
+        via: 'refused',
+        status: 503,
+        body: null,
+        request: body,
+      });
       if (refusal.how === 'reset') res.destroy();
-      else res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'refused by the test' } }));
+      else
+        res
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'refused by the test' } }));
       return;
     }
     const rule = this.holds.find((h) => h.active && h.match(call));
@@ -356,7 +371,13 @@ export class GatedParticipant {
     await this.deliver(call, body, req.headers, res, 'direct');
   }
 
-  private async deliver(call: ArrivedCall, body: unknown, headers: IncomingMessage['headers'], res: ServerResponse, via: CallRecord['via']): Promise<CallRecord> {
+  private async deliver(
+    call: ArrivedCall,
+    body: unknown,
+    headers: IncomingMessage['headers'],
+    res: ServerResponse,
+    via: CallRecord['via'],
+  ): Promise<CallRecord> {
     const first = this.handleAndRecord(call.path, body, headers, via);
     if (this.o.duplicate === true) void this.handleAndRecord(call.path, body, headers, 'duplicate');
     const rec = await first;
@@ -368,7 +389,12 @@ export class GatedParticipant {
     return rec;
   }
 
-  private async handleAndRecord(path: CallPath, body: unknown, headers: IncomingMessage['headers'], via: CallRecord['via']): Promise<CallRecord> {
+  private async handleAndRecord(
+    path: CallPath,
+    body: unknown,
+    headers: IncomingMessage['headers'],
+    via: CallRecord['via'],
+  ): Promise<CallRecord> {
     const o = (body ?? {}) as { txId?: unknown; term?: unknown };
     const highestTermBefore = this.participant.highestTerm();
     const seq = this.seq++;
@@ -433,4 +459,3 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     return null;
   }
 }
-

@@ -16,7 +16,13 @@ export interface TxView {
   readonly state: 'active' | 'preparing' | 'precommitted' | 'committing' | 'aborting' | 'committed' | 'aborted';
   readonly outcome: Outcome | null;
   readonly protocol: '2pc' | '3pc';
-  readonly participants: readonly { name: string; url: string; vote: 'commit' | 'abort' | null; acknowledged: boolean; lastError?: string }[];
+  readonly participants: readonly {
+    name: string;
+    url: string;
+    vote: 'commit' | 'abort' | null;
+    acknowledged: boolean;
+    lastError?: string;
+  }[];
 }
 
 /**
@@ -48,12 +54,24 @@ export function txUrl(id: string): string {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read the JSON they expect
-export function post<T = any>(cluster: TestCluster, nodeId: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+export function post<T = any>(
+  cluster: TestCluster,
+  nodeId: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse<T>> {
   return httpJson<T>('POST', `${cluster.url(nodeId)}${path}`, { ...(body === undefined ? {} : { body }), headers, timeoutMs: 60_000 });
 }
 
 /** A POST whose answer may never come (its node is about to be killed): never rejects. */
-export function postInBackground(cluster: TestCluster, nodeId: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<TxView> | Error> {
+export function postInBackground(
+  cluster: TestCluster,
+  nodeId: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse<TxView> | Error> {
   return post<TxView>(cluster, nodeId, path, body, headers).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
 }
 
@@ -81,7 +99,8 @@ export function waitForView(cluster: TestCluster, nodeId: string, id: string, pr
  */
 export async function killLeaderOf(cluster: TestCluster, term: number): Promise<string> {
   const { leaderId, term: now } = await cluster.waitForLeader();
-  if (now !== term) throw new Error(`leadership moved from term ${term} to ${now} (leader ${leaderId}) before the kill; the kill point was missed`);
+  if (now !== term)
+    throw new Error(`leadership moved from term ${term} to ${now} (leader ${leaderId}) before the kill; the kill point was missed`);
   await cluster.stopNode(leaderId, 'SIGKILL');
   return leaderId;
 }
@@ -136,7 +155,10 @@ export async function expectParticipantSettled(p: GatedParticipant, id: string, 
     // Presumed abort: a transaction aborted before prepare was sent needs no word
     // to its participants. Settled only if this one really never heard of it.
     expect(p.txIdsSeen().has(id), `${where}: no record, yet it was called`).toBe(false);
-    expect(p.handlerCalls.filter((h) => h.txId === id), where).toEqual([]);
+    expect(
+      p.handlerCalls.filter((h) => h.txId === id),
+      where,
+    ).toEqual([]);
     return;
   }
   expect(record?.state, where).toBe(outcome);
@@ -145,7 +167,15 @@ export async function expectParticipantSettled(p: GatedParticipant, id: string, 
     // 3PC: a prepared participant may learn the outcome from the cluster (committed from
     // precommitted on) and commit before its precommit call arrives; it then skips precommit.
     const precommits = count('precommit');
-    expect({ prepare: count('prepare'), precommit: protocol === '3pc' ? precommits <= 1 : precommits, commit: count('commit'), abort: count('abort') }, where).toEqual({
+    expect(
+      {
+        prepare: count('prepare'),
+        precommit: protocol === '3pc' ? precommits <= 1 : precommits,
+        commit: count('commit'),
+        abort: count('abort'),
+      },
+      where,
+    ).toEqual({
       prepare: 1,
       precommit: protocol === '3pc' ? true : 0,
       commit: 1,
@@ -283,7 +313,8 @@ export class ViewWatcher {
         if (later.startedAt <= earlier.endedAt) continue;
         const pair = { earlier, later };
         if (STATE_RANK[later.state] < STATE_RANK[earlier.state]) expect.fail(`a later read went back in state: ${JSON.stringify(pair)}`);
-        if (earlier.outcome !== null && later.outcome !== earlier.outcome) expect.fail(`a later read lost or changed the outcome: ${JSON.stringify(pair)}`);
+        if (earlier.outcome !== null && later.outcome !== earlier.outcome)
+          expect.fail(`a later read lost or changed the outcome: ${JSON.stringify(pair)}`);
       }
     }
   }

@@ -51,7 +51,9 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
       expect(v.participants.map((p) => p.name)).toEqual(['a', 'b']);
     }
     // Commit through a node that is not the leader: it forwards.
-    const via = c().live().find((n) => n.id !== next.leaderId)!.id;
+    const via = c()
+      .live()
+      .find((n) => n.id !== next.leaderId)!.id;
     const committed = await post<TxView>(c(), via, `${txUrl(kept)}/commit`);
     expect(committed.status).toBe(200);
     const keptOutcome = await expectSettled(c(), kept, [a, b], 'committed');
@@ -62,7 +64,14 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     // Every call after the failover carried the new leader's term (or later).
     for (const p of [a, b]) for (const call of p.calls) expect(call.term).toBeGreaterThan(term);
 
-    await restartAndExpect(c(), killed, new Map([[kept, 'committed'], [abandoned.body.id, 'aborted']]));
+    await restartAndExpect(
+      c(),
+      killed,
+      new Map([
+        [kept, 'committed'],
+        [abandoned.body.id, 'aborted'],
+      ]),
+    );
     expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
   });
 
@@ -70,7 +79,11 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     const [a, b] = await twoParticipants();
     const { leaderId, term } = await c().waitForLeader();
     const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term);
-    const answer = postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
+    const answer = postInBackground(c(), leaderId, '/v1/transactions', {
+      participants: [a.spec(), b.spec()],
+      commit: true,
+      timeoutMs: 120_000,
+    });
 
     const { txId } = await holdB.arrived;
     const watcher = watch(txId);
@@ -101,7 +114,11 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     const [a, b] = await twoParticipants();
     const { leaderId, term } = await c().waitForLeader();
     const holds = [a, b].map((p) => p.hold((call) => call.path === 'commit' && call.term <= term));
-    const answer = await postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
+    const answer = await postInBackground(c(), leaderId, '/v1/transactions', {
+      participants: [a.spec(), b.spec()],
+      commit: true,
+      timeoutMs: 120_000,
+    });
     if (answer instanceof Error) throw answer;
     // commit: true answers once the decision is durable.
     expect(answer.status).toBe(200);
@@ -131,14 +148,24 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     const [a, b] = await twoParticipants();
     const { leaderId, term } = await c().waitForLeader();
     const holdB = b.hold((call) => call.path === 'commit' && call.term <= term);
-    const answer = await postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
+    const answer = await postInBackground(c(), leaderId, '/v1/transactions', {
+      participants: [a.spec(), b.spec()],
+      commit: true,
+      timeoutMs: 120_000,
+    });
     if (answer instanceof Error) throw answer;
     expect(answer.status).toBe(200);
     const txId = answer.body.id;
     const watcher = watch(txId);
     await holdB.arrived;
     await a.answered('commit', txId);
-    const before = await waitForView(c(), leaderId, txId, (v) => v.participants[0]?.acknowledged === true, 'a acknowledgement to be recorded');
+    const before = await waitForView(
+      c(),
+      leaderId,
+      txId,
+      (v) => v.participants[0]?.acknowledged === true,
+      'a acknowledgement to be recorded',
+    );
     expect(before).toMatchObject({ state: 'committing', outcome: 'committed' });
     expect(before.participants[1]?.acknowledged).toBe(false);
 
@@ -159,12 +186,17 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     const [a, b] = await twoParticipants();
     const first = await c().waitForLeader();
     const holdB = b.hold((call) => call.path === 'commit');
-    const answer = await postInBackground(c(), first.leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 });
+    const answer = await postInBackground(c(), first.leaderId, '/v1/transactions', {
+      participants: [a.spec(), b.spec()],
+      commit: true,
+      timeoutMs: 120_000,
+    });
     if (answer instanceof Error) throw answer;
     expect([answer.status, answer.body.outcome]).toEqual([200, 'committed']);
     const txId = answer.body.id;
     const watcher = watch(txId);
-    const parkedFrom = (term: number) => waitUntil(() => holdB.parked().some((x) => x.term === term), { what: `b to hold a commit of term ${term}` });
+    const parkedFrom = (term: number) =>
+      waitUntil(() => holdB.parked().some((x) => x.term === term), { what: `b to hold a commit of term ${term}` });
     await parkedFrom(first.term);
 
     await killLeaderOf(c(), first.term);

@@ -21,7 +21,12 @@ import { useFailoverSuite } from './suite.js';
 const { c, watch, twoParticipants } = useFailoverSuite();
 
 function run3pc(leaderId: string, a: GatedParticipant, b: GatedParticipant): Promise<Awaited<ReturnType<typeof postInBackground>>> {
-  return postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], protocol: '3pc', commit: true, timeoutMs: 120_000 });
+  return postInBackground(c(), leaderId, '/v1/transactions', {
+    participants: [a.spec(), b.spec()],
+    protocol: '3pc',
+    commit: true,
+    timeoutMs: 120_000,
+  });
 }
 
 describe('3PC: SIGKILL of the leader at each protocol point', () => {
@@ -92,7 +97,10 @@ describe('3PC: SIGKILL of the leader at each protocol point', () => {
     await Promise.all(holds.map((h) => h.arrived));
     const before = await getTx(c(), leaderId, txId);
     expect(before.body).toMatchObject({ state: 'committing', outcome: 'committed' });
-    expect(await Promise.all([a.record(txId), b.record(txId)]).then((rs) => rs.map((r) => r?.state))).toEqual(['precommitted', 'precommitted']);
+    expect(await Promise.all([a.record(txId), b.record(txId)]).then((rs) => rs.map((r) => r?.state))).toEqual([
+      'precommitted',
+      'precommitted',
+    ]);
 
     const killed = await killLeaderOf(c(), term);
     await waitForNewLeader(c(), term);
@@ -117,7 +125,13 @@ describe('3PC: SIGKILL of the leader at each protocol point', () => {
     const watcher = watch(txId);
     await holdB.arrived;
     await a.answered('commit', txId);
-    const before = await waitForView(c(), leaderId, txId, (v) => v.participants[0]?.acknowledged === true, 'a acknowledgement to be recorded');
+    const before = await waitForView(
+      c(),
+      leaderId,
+      txId,
+      (v) => v.participants[0]?.acknowledged === true,
+      'a acknowledgement to be recorded',
+    );
     expect(before).toMatchObject({ state: 'committing', outcome: 'committed' });
     expect(before.participants[1]?.acknowledged).toBe(false);
 

@@ -65,7 +65,13 @@ describe('participant faults', () => {
     await holdB.arrived;
     expect((await b.record(txId))?.state).toBe('prepared');
     await b.crash(); // drops the commit it held, unanswered
-    const failing = await waitForView(c(), leaderId, txId, (v) => v.participants[1]?.lastError !== undefined, 'b to be reported as failing');
+    const failing = await waitForView(
+      c(),
+      leaderId,
+      txId,
+      (v) => v.participants[1]?.lastError !== undefined,
+      'b to be reported as failing',
+    );
     expect(failing).toMatchObject({ state: 'committing', outcome: 'committed' });
     expect(failing.participants.map((p) => p.acknowledged)).toEqual([true, false]);
 
@@ -118,7 +124,7 @@ describe('participant faults', () => {
     await expectSettled(c(), txId, [a, b], 'aborted');
   });
 
-  it('a deposed leader (SIGSTOP) is fenced: the new leader finishes, the old one\'s calls carry its old term and are refused', async () => {
+  it("a deposed leader (SIGSTOP) is fenced: the new leader finishes, the old one's calls carry its old term and are refused", async () => {
     const a = await participant('a');
     const b = await participant('b');
     const { leaderId: oldId, term: oldTerm } = await c().waitForLeader();
@@ -132,7 +138,9 @@ describe('participant faults', () => {
     if (pid === undefined) throw new Error(`${oldId} has no pid`);
     process.kill(pid, 'SIGSTOP');
     onCleanup(async () => void process.kill(pid, 'SIGCONT'));
-    const survivors = c().nodes.map((n) => n.id).filter((id) => id !== oldId);
+    const survivors = c()
+      .nodes.map((n) => n.id)
+      .filter((id) => id !== oldId);
     const next = await waitUntil(
       async () => {
         const l = await c().waitForLeader({ among: survivors, timeoutMs: 5_000 });

@@ -30,7 +30,10 @@ const sdk = { threePcTimeoutMs: THREE_PC_TIMEOUT_MS, resolveAfterMs: 3_000, inqu
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function commitSources(p: GatedParticipant, txId: string): string {
-  return p.handlerCalls.filter((h) => h.txId === txId && h.kind === 'commit').map((h) => h.source).join(',');
+  return p.handlerCalls
+    .filter((h) => h.txId === txId && h.kind === 'commit')
+    .map((h) => h.source)
+    .join(',');
 }
 
 function signalAll(signal: 'SIGSTOP' | 'SIGCONT'): void {
@@ -43,15 +46,26 @@ describe('3PC never splits', () => {
     const b = await participant('b', { sdk });
     const refuseB = b.refuse((call) => call.path === 'precommit');
     const { leaderId } = await c().waitForLeader();
-    const answer = postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], protocol: '3pc', commit: true, timeoutMs: 120_000 });
-    const { txId } = await waitUntil(() => a.callsOf(undefined, 'precommit').find((call) => call.status < 300), { timeoutMs: SETTLE_TIMEOUT_MS, what: 'a to acknowledge precommit' });
+    const answer = postInBackground(c(), leaderId, '/v1/transactions', {
+      participants: [a.spec(), b.spec()],
+      protocol: '3pc',
+      commit: true,
+      timeoutMs: 120_000,
+    });
+    const { txId } = await waitUntil(() => a.callsOf(undefined, 'precommit').find((call) => call.status < 300), {
+      timeoutMs: SETTLE_TIMEOUT_MS,
+      what: 'a to acknowledge precommit',
+    });
     await waitUntil(() => refuseB.count() >= 1 || undefined, { timeoutMs: SETTLE_TIMEOUT_MS, what: "b's precommit to fail" });
     const atPrecommit = await waitForView(c(), leaderId, txId, (v) => v.state === 'precommitted', 'precommitted');
 
     signalAll('SIGSTOP');
     onCleanup(async () => signalAll('SIGCONT'));
     // a is precommitted and reaches no node: after threePcTimeoutMs it commits on its own.
-    await waitUntil(async () => (await a.record(txId))?.state === 'committed', { timeoutMs: SETTLE_TIMEOUT_MS, what: 'a to commit on its 3PC timeout' });
+    await waitUntil(async () => (await a.record(txId))?.state === 'committed', {
+      timeoutMs: SETTLE_TIMEOUT_MS,
+      what: 'a to commit on its 3PC timeout',
+    });
     console.log(`freeze: a committed on its own (${commitSources(a, txId)})`);
     // Several more windows with every node frozen: b, prepared only, never aborts on its own
     // (an earlier version did, and the cluster then decided abort).
@@ -75,16 +89,30 @@ describe('3PC never splits', () => {
     const { leaderId } = await c().waitForLeader();
     const timeoutMs = 3_000;
     const createdAt = Date.now();
-    const answer = postInBackground(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], protocol: '3pc', commit: true, timeoutMs });
-    const { txId } = await waitUntil(() => a.callsOf(undefined, 'precommit').find((call) => call.status < 300), { timeoutMs: SETTLE_TIMEOUT_MS, what: 'a to acknowledge precommit' });
+    const answer = postInBackground(c(), leaderId, '/v1/transactions', {
+      participants: [a.spec(), b.spec()],
+      protocol: '3pc',
+      commit: true,
+      timeoutMs,
+    });
+    const { txId } = await waitUntil(() => a.callsOf(undefined, 'precommit').find((call) => call.status < 300), {
+      timeoutMs: SETTLE_TIMEOUT_MS,
+      what: 'a to acknowledge precommit',
+    });
 
     // a is cut off both ways: calls to it fail, its inquiries reach no node.
     const cutA = a.refuse(() => true, 'reset');
     a.cutInquiries();
-    await waitUntil(async () => (await a.record(txId))?.state === 'committed', { timeoutMs: SETTLE_TIMEOUT_MS, what: 'a to commit on its 3PC timeout' });
+    await waitUntil(async () => (await a.record(txId))?.state === 'committed', {
+      timeoutMs: SETTLE_TIMEOUT_MS,
+      what: 'a to commit on its 3PC timeout',
+    });
     expect(a.handlerCalls.filter((h) => h.txId === txId && h.kind === 'commit').map((h) => h.source)).toEqual(['timeout']);
     // Well past the deadline, with b's precommit still failing: the outcome stays commit.
-    await waitUntil(() => Date.now() > createdAt + timeoutMs + 2_000 && refuseB.count() >= 3, { timeoutMs: SETTLE_TIMEOUT_MS, what: "b's precommit to fail past the deadline" });
+    await waitUntil(() => Date.now() > createdAt + timeoutMs + 2_000 && refuseB.count() >= 3, {
+      timeoutMs: SETTLE_TIMEOUT_MS,
+      what: "b's precommit to fail past the deadline",
+    });
     const view = (await getTx(c(), (await c().waitForLeader()).leaderId, txId)).body as TxView;
     expect(view).toMatchObject({ state: 'precommitted', outcome: 'committed' });
 

@@ -181,7 +181,10 @@ export class TestCluster {
       ...(o.args ?? []),
       ...(o.nodeArgs?.[id] ?? []),
     ];
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(o.env ?? {}), ...(o.nodeEnv?.[id] ?? {}) } });
+    const proc = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(o.env ?? {}), ...(o.nodeEnv?.[id] ?? {}) },
+    });
     if (proc.pid === undefined) throw new Error(`could not spawn ${id}`);
     node.proc = proc;
     node.lastExit = null;
@@ -208,11 +211,14 @@ export class TestCluster {
       onEarlyExit = () => reject(new Error(`${id} exited during start-up: ${JSON.stringify(node.lastExit)}`));
       proc.once('close', onEarlyExit);
     });
-    const healthy = waitUntil(async () => node.proc !== proc || (await httpJson('GET', `${node.url}/healthz`, this.http(1000))).status === 200, {
-      timeoutMs: o.startTimeoutMs ?? 30_000,
-      intervalMs: 50,
-      what: `${id} to answer /healthz`,
-    });
+    const healthy = waitUntil(
+      async () => node.proc !== proc || (await httpJson('GET', `${node.url}/healthz`, this.http(1000))).status === 200,
+      {
+        timeoutMs: o.startTimeoutMs ?? 30_000,
+        intervalMs: 50,
+        what: `${id} to answer /healthz`,
+      },
+    );
     try {
       await Promise.race([healthy, earlyExit]);
     } finally {
@@ -258,12 +264,16 @@ export class TestCluster {
    * Waits until a live node says it is leader and a majority of the whole cluster
    * (counting it) reports that leader in the same term.
    */
-  async waitForLeader(opts: { timeoutMs?: number; among?: readonly string[]; quorum?: number } = {}): Promise<{ leaderId: string; term: number; url: string }> {
+  async waitForLeader(
+    opts: { timeoutMs?: number; among?: readonly string[]; quorum?: number } = {},
+  ): Promise<{ leaderId: string; term: number; url: string }> {
     const quorum = opts.quorum ?? Math.floor(this.initial.length / 2) + 1;
     return waitUntil(
       async () => {
         const ids = opts.among ?? this.live().map((n) => n.id);
-        const views = (await Promise.allSettled(ids.map((id) => this.view(id)))).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        const views = (await Promise.allSettled(ids.map((id) => this.view(id)))).flatMap((r) =>
+          r.status === 'fulfilled' ? [r.value] : [],
+        );
         const leader = views.filter((v) => v.role === 'leader').sort((a, b) => b.term - a.term)[0];
         if (leader === undefined) return undefined;
         const agree = views.filter((v) => v.term === leader.term && v.leaderId === leader.nodeId).length;

@@ -18,7 +18,9 @@ describe('countKnob', () => {
 
   it('under CI=true refuses a value below the floor, naming the knob, the value and the floor', () => {
     const ci = { CI: 'true' };
-    expect(() => countKnob('SIM_SEEDS', { fallback: 4000 }, { ...ci, SIM_SEEDS: '3999' })).toThrow('SIM_SEEDS (3999) is below its floor of 4000 under CI=true');
+    expect(() => countKnob('SIM_SEEDS', { fallback: 4000 }, { ...ci, SIM_SEEDS: '3999' })).toThrow(
+      'SIM_SEEDS (3999) is below its floor of 4000 under CI=true',
+    );
     expect(() => countKnob('SIM_SEEDS', { fallback: 4000 }, { ...ci, SIM_SEEDS: '0' })).toThrow('SIM_SEEDS (0) must be at least 1');
     expect(() => countKnob('FUZZ_RUNS', { fallback: 400, ciMin: 100 }, { ...ci, FUZZ_RUNS: '99' })).toThrow('below its floor of 100');
     expect(countKnob('SIM_SEEDS', { fallback: 4000 }, { ...ci, SIM_SEEDS: '4000' })).toBe(4000);
@@ -46,7 +48,9 @@ describe('seedKnob and seedListKnob', () => {
   it('a seed list refuses an empty or malformed entry instead of running seed 0', () => {
     expect(seedListKnob('RATIFY_CHAOS_SEEDS', [5], {})).toEqual([5]);
     expect(seedListKnob('RATIFY_CHAOS_SEEDS', [5], { RATIFY_CHAOS_SEEDS: '1,2, 3' })).toEqual([1, 2, 3]);
-    expect(() => seedListKnob('RATIFY_CHAOS_SEEDS', [5], { RATIFY_CHAOS_SEEDS: '1,,3' })).toThrow('RATIFY_CHAOS_SEEDS () must be an integer');
+    expect(() => seedListKnob('RATIFY_CHAOS_SEEDS', [5], { RATIFY_CHAOS_SEEDS: '1,,3' })).toThrow(
+      'RATIFY_CHAOS_SEEDS () must be an integer',
+    );
     expect(() => seedListKnob('RATIFY_CHAOS_SEEDS', [5], { RATIFY_CHAOS_SEEDS: '1;2' })).toThrow('must be an integer');
   });
 });

@@ -29,7 +29,9 @@ export function countKnob(name: string, k: CountKnob, env: Env = process.env): n
   if (n < min) throw new Error(`${name} (${raw}) must be at least ${min}: a smaller run proves nothing`);
   const ciMin = k.ciMin ?? k.fallback;
   if (underCi(env) && n < ciMin) {
-    throw new Error(`${name} (${raw}) is below its floor of ${ciMin} under CI=true: CI may not shrink the proof (unset ${name}, or raise it)`);
+    throw new Error(
+      `${name} (${raw}) is below its floor of ${ciMin} under CI=true: CI may not shrink the proof (unset ${name}, or raise it)`,
+    );
   }
   return n;
 }

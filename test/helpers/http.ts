@@ -17,7 +17,11 @@ export interface HttpJsonOptions {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read the JSON they expect
-export async function httpJson<T = any>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, opts: HttpJsonOptions = {}): Promise<JsonResponse<T>> {
+export async function httpJson<T = any>(
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+  url: string,
+  opts: HttpJsonOptions = {},
+): Promise<JsonResponse<T>> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';

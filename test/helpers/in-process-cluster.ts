@@ -86,7 +86,14 @@ export class InProcessCluster<S extends StateMachine> {
     this.members = new Map(
       this.ids.map((id) => [
         id,
-        { id, backing: createMemoryBacking(), node: null, transport: null, stateMachine: opts.createStateMachine(id), metrics: createMetrics({ processMetrics: false, nodeId: id }) },
+        {
+          id,
+          backing: createMemoryBacking(),
+          node: null,
+          transport: null,
+          stateMachine: opts.createStateMachine(id),
+          metrics: createMetrics({ processMetrics: false, nodeId: id }),
+        },
       ]),
     );
   }

@@ -82,7 +82,15 @@ export async function startTxAppCluster(opts: { dashboard?: DashboardTuning; cli
         listen: { host: '127.0.0.1', port: ports[ids.indexOf(id)]! },
       });
       const app = await buildApp({
-        config: { nodeId: id, clusterId: 'ratify', clusterSecret: null, bodyLimitBytes: 1 << 20, raftBodyLimitBytes: 1 << 20, readyLagEntriesMax: 64, forwardTimeoutMs: 5000 },
+        config: {
+          nodeId: id,
+          clusterId: 'ratify',
+          clusterSecret: null,
+          bodyLimitBytes: 1 << 20,
+          raftBodyLimitBytes: 1 << 20,
+          readyLagEntriesMax: 64,
+          forwardTimeoutMs: 5000,
+        },
         node,
         logger: silentLogger(),
         metrics: m.metrics,

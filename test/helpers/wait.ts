@@ -13,11 +13,14 @@ export interface WaitOptions {
  * Polls `probe` until it returns a value other than undefined/false, and returns it.
  * Exceptions from `probe` count as "not yet" (a node may be down or restarting).
  */
-export async function waitUntil<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, opts: WaitOptions = {}): Promise<T> {
+export async function waitUntil<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: WaitOptions = {},
+): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
-  let last: unknown ;
+  let last: unknown;
   for (;;) {
     try {
       const v = await probe();

@@ -136,7 +136,12 @@ describe('error mapping', () => {
     expect(invalid.json().error.code).toBe('VALIDATION_FAILED');
     expect(invalid.json().error.issues.length).toBeGreaterThan(0);
 
-    const badJson = await app.inject({ method: 'PUT', url: '/v1/kv/a', payload: '{"value":', headers: { 'content-type': 'application/json' } });
+    const badJson = await app.inject({
+      method: 'PUT',
+      url: '/v1/kv/a',
+      payload: '{"value":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json().error.code).toBe('VALIDATION_FAILED');
 
@@ -243,13 +248,23 @@ describe('cluster admin', () => {
     const c = await startCluster();
     const leader = await c.waitForLeader();
     const app = await appFor(c, leader);
-    const add = await app.inject({ method: 'POST', url: '/v1/cluster/members', headers: admin, payload: { id: 'n4', url: 'http://127.0.0.1:1/' } });
+    const add = await app.inject({
+      method: 'POST',
+      url: '/v1/cluster/members',
+      headers: admin,
+      payload: { id: 'n4', url: 'http://127.0.0.1:1/' },
+    });
     expect(add.statusCode).toBe(200);
     expect(add.json().members).toContainEqual({ id: 'n4', url: 'http://127.0.0.1:1', voter: false });
     // Nothing listens at n4's address: it never acknowledges an entry.
     const promote = await app.inject({ method: 'POST', url: '/v1/cluster/members/n4/promote', headers: admin });
     expect(promote.statusCode).toBe(409);
-    expect(promote.json().error).toMatchObject({ code: 'LEARNER_NOT_CAUGHT_UP', id: 'n4', matchIndex: null, lastIndex: leader.coreStatus().lastIndex });
+    expect(promote.json().error).toMatchObject({
+      code: 'LEARNER_NOT_CAUGHT_UP',
+      id: 'n4',
+      matchIndex: null,
+      lastIndex: leader.coreStatus().lastIndex,
+    });
     expect(leader.status().members).toContainEqual({ id: 'n4', url: 'http://127.0.0.1:1', voter: false });
     const remove = await app.inject({ method: 'DELETE', url: '/v1/cluster/members/n4', headers: admin });
     expect(remove.statusCode).toBe(200);
@@ -348,7 +363,12 @@ describe('draining (node stop)', () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     const garbage = Buffer.from([0xc0]);
     const signed = messagesHeaders({ secret: SECRET, clusterId: 'ratify', from: 'n2', to: leader.nodeId }, garbage);
-    const raft = await app.inject({ method: 'POST', url: '/raft/v1/messages', headers: { 'content-type': 'application/msgpack', ...signed }, payload: garbage });
+    const raft = await app.inject({
+      method: 'POST',
+      url: '/raft/v1/messages',
+      headers: { 'content-type': 'application/msgpack', ...signed },
+      payload: garbage,
+    });
     expect(raft.statusCode).toBe(400); // reached the Raft route (and refused the garbage), not the drain
     expect(draining.answerPending()).toBe(1);
     const answered = await waiting;

@@ -114,7 +114,8 @@ describe('token file', () => {
   it('reads only well-formed Bearer headers', () => {
     expect(bearerToken(`Bearer ${TOKENS.ops}`)).toBe(TOKENS.ops);
     expect(bearerToken(`bearer ${TOKENS.ops}`)).toBe(TOKENS.ops);
-    for (const h of [undefined, TOKENS.ops, `Basic ${TOKENS.ops}`, 'Bearer ', 'Bearer a b', `Bearer ${'x'.repeat(600)}`]) expect(bearerToken(h)).toBeNull();
+    for (const h of [undefined, TOKENS.ops, `Basic ${TOKENS.ops}`, 'Bearer ', 'Bearer a b', `Bearer ${'x'.repeat(600)}`])
+      expect(bearerToken(h)).toBeNull();
   });
 });
 
@@ -123,8 +124,14 @@ describe('roles on the transaction routes', () => {
     const node = await leaderNode();
     const call = injector(node);
     const missing = await call('POST', '/v1/transactions', {}, {});
-    expect([missing.statusCode, errorCode(missing), missing.headers['www-authenticate']]).toEqual([401, 'UNAUTHORIZED', 'Bearer realm="ratify"']);
-    expect(errorCode(await call('POST', '/v1/transactions', { authorization: 'Bearer not-a-known-token-at-all' }, {}))).toBe('UNAUTHORIZED');
+    expect([missing.statusCode, errorCode(missing), missing.headers['www-authenticate']]).toEqual([
+      401,
+      'UNAUTHORIZED',
+      'Bearer realm="ratify"',
+    ]);
+    expect(errorCode(await call('POST', '/v1/transactions', { authorization: 'Bearer not-a-known-token-at-all' }, {}))).toBe(
+      'UNAUTHORIZED',
+    );
     expect(errorCode(await call('GET', '/v1/transactions', { authorization: 'Basic dXNlcjpwYXNz' }))).toBe('UNAUTHORIZED');
     const reader = await call('POST', '/v1/transactions', bearer('dashboard'), {});
     expect([reader.statusCode, errorCode(reader)]).toEqual([403, 'FORBIDDEN']);
@@ -161,7 +168,8 @@ describe('roles on the transaction routes', () => {
       expect([who, res.statusCode, res.headers['x-ratify-tx-visibility']]).toEqual([who, 404, 'all']);
     }
     expect(node.sm.get(theirs)).toMatchObject({ state: 'active', participants: [] });
-    const listed = (who: keyof typeof TOKENS) => call('GET', '/v1/transactions', bearer(who)).then((r) => r.json<{ transactions: TxView[] }>().transactions.map((t) => t.id));
+    const listed = (who: keyof typeof TOKENS) =>
+      call('GET', '/v1/transactions', bearer(who)).then((r) => r.json<{ transactions: TxView[] }>().transactions.map((t) => t.id));
     expect(await listed('payments')).toEqual([mine]);
     expect(await listed('refunds')).toEqual([theirs]);
     expect(await listed('dashboard')).toEqual([mine, theirs]);
@@ -178,7 +186,7 @@ describe('roles on the transaction routes', () => {
     expect((await call('POST', `/v1/transactions/${theirs}/abort`, bearer('payments'))).statusCode).toBe(200);
   });
 
-  it('the same Idempotency-Key from two principals makes two transactions, never the other one\'s', async () => {
+  it("the same Idempotency-Key from two principals makes two transactions, never the other one's", async () => {
     const node = await leaderNode({ ownTransactionsOnly: true });
     const call = injector(node);
     const create = (who: keyof typeof TOKENS) => call('POST', '/v1/transactions', { ...bearer(who), 'idempotency-key': 'transfer-42' }, {});
@@ -206,17 +214,32 @@ describe('forwarding and the audit log', () => {
     const cluster = new FakeCluster();
     const leaderLines: Record<string, unknown>[] = [];
     const followerLines: Record<string, unknown>[] = [];
-    const logger = (lines: Record<string, unknown>[]) => pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const logger = (lines: Record<string, unknown>[]) =>
+      pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
     const leader = await startNode(cluster, 'n1', { clientTokens: tokens, clusterSecret: SECRET, appLogger: logger(leaderLines), ...opts });
-    const follower = await startNode(cluster, 'n2', { clientTokens: tokens, clusterSecret: SECRET, appLogger: logger(followerLines), ...opts });
-    closers.push(() => leader.close(), () => follower.close());
+    const follower = await startNode(cluster, 'n2', {
+      clientTokens: tokens,
+      clusterSecret: SECRET,
+      appLogger: logger(followerLines),
+      ...opts,
+    });
+    closers.push(
+      () => leader.close(),
+      () => follower.close(),
+    );
     await leader.listen();
     cluster.elect('n1');
     const audit = (lines: Record<string, unknown>[]) => lines.filter((l) => l['msg'] === 'audit');
-    return { leader, follower, leaderAudit: () => audit(leaderLines), followerAudit: () => audit(followerLines), allLines: () => [...leaderLines, ...followerLines] };
+    return {
+      leader,
+      follower,
+      leaderAudit: () => audit(leaderLines),
+      followerAudit: () => audit(followerLines),
+      allLines: () => [...leaderLines, ...followerLines],
+    };
   }
 
-  it('a follower relays the client\'s token and the leader authenticates it again: the principal is the client\'s', async () => {
+  it("a follower relays the client's token and the leader authenticates it again: the principal is the client's", async () => {
     const { leader, follower, leaderAudit, followerAudit, allLines } = await twoNodes({ ownTransactionsOnly: true });
     const call = injector(follower);
     const created = await call('POST', '/v1/transactions', bearer('payments'), {});
@@ -225,7 +248,17 @@ describe('forwarding and the audit log', () => {
     expect(leader.sm.get(id)?.principal).toBe('payments');
     // one audit line, on the leader, with the client's address and the hop
     expect(followerAudit()).toEqual([]);
-    expect(leaderAudit()).toEqual([expect.objectContaining({ audit: 'tx.create', principal: 'payments', role: 'client', source: '127.0.0.1', txId: id, status: 201, forwardedBy: 'n2' })]);
+    expect(leaderAudit()).toEqual([
+      expect.objectContaining({
+        audit: 'tx.create',
+        principal: 'payments',
+        role: 'client',
+        source: '127.0.0.1',
+        txId: id,
+        status: 201,
+        forwardedBy: 'n2',
+      }),
+    ]);
     // another client's commit through the follower: the leader scopes it to that client
     const other = await call('POST', `/v1/transactions/${id}/commit`, bearer('refunds'));
     expect([other.statusCode, errorCode(other)]).toEqual([404, 'TX_NOT_FOUND']);
@@ -260,7 +293,12 @@ describe('forwarding and the audit log', () => {
     expect(line).toMatchObject({ source: '127.0.0.1' });
     expect(line).not.toHaveProperty('forwardedBy');
     // a peer's mark (it carries the cluster secret) is still honoured: one hop only
-    const peerHop = await follower.app.inject({ method: 'POST', url: '/v1/transactions', headers: { ...bearer('payments'), 'x-ratify-forwarded': 'n1', 'x-ratify-secret': SECRET }, payload: {} });
+    const peerHop = await follower.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      headers: { ...bearer('payments'), 'x-ratify-forwarded': 'n1', 'x-ratify-secret': SECRET },
+      payload: {},
+    });
     expect([peerHop.statusCode, errorCode(peerHop)]).toEqual([503, 'NOT_LEADER']);
   });
 });

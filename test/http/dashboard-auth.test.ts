@@ -35,10 +35,14 @@ describe('dashboard with client tokens', () => {
 
   it("surveys every member with the caller's token: all of them answer", async () => {
     const follower = await cluster.follower();
-    const res = await httpJson<{ members: Array<{ id: string; health: string; error: string | null }> }>('GET', `${follower.url}/v1/cluster/nodes`, {
-      headers: { authorization: `Bearer ${READER_TOKEN}` },
-      timeoutMs: 5000,
-    });
+    const res = await httpJson<{ members: Array<{ id: string; health: string; error: string | null }> }>(
+      'GET',
+      `${follower.url}/v1/cluster/nodes`,
+      {
+        headers: { authorization: `Bearer ${READER_TOKEN}` },
+        timeoutMs: 5000,
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.body.members.map((m) => [m.id, m.health, m.error])).toEqual([
       ['n1', 'ok', null],

@@ -33,7 +33,13 @@ const get = (url: string) => httpJson('GET', url, { timeoutMs: 5000 });
 
 async function commitOne(nodeUrl: string): Promise<TxView> {
   const res = await httpJson<TxView>('POST', `${nodeUrl}/v1/transactions`, {
-    body: { participants: [{ name: 'a', url: a.url, payload: 1 }, { name: 'b', url: b.url }], commit: true },
+    body: {
+      participants: [
+        { name: 'a', url: a.url, payload: 1 },
+        { name: 'b', url: b.url },
+      ],
+      commit: true,
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;
@@ -97,7 +103,9 @@ describe('GET /v1/cluster/nodes over HTTP', () => {
     const healthy = await waitUntil(
       async () => {
         const res = await get(`${follower.url}/v1/cluster/nodes`);
-        return res.status === 200 && res.body.leaderId === leader.id && res.body.members.every((m: { health: string }) => m.health === 'ok') ? res.body : undefined;
+        return res.status === 200 && res.body.leaderId === leader.id && res.body.members.every((m: { health: string }) => m.health === 'ok')
+          ? res.body
+          : undefined;
       },
       { what: 'all members ok' },
     );
@@ -133,7 +141,9 @@ describe('GET /v1/stats and GET /v1/activity', () => {
         const res = await get(`${follower.url}/v1/stats`);
         const committed = res.body.samples.reduce((n: number, s: { committed: number }) => n + s.committed, 0);
         // The Raft indexes are sampled on the sampler's own tick, which may come after the decisions are counted.
-        const sampledRaft = res.body.samples.some((s: { raft: { appliedIndex: number } | null }) => s.raft !== null && s.raft.appliedIndex > 0);
+        const sampledRaft = res.body.samples.some(
+          (s: { raft: { appliedIndex: number } | null }) => s.raft !== null && s.raft.appliedIndex > 0,
+        );
         return committed === 2 && sampledRaft ? res.body : undefined;
       },
       { what: 'two decisions and a Raft sample in the follower series' },
@@ -146,9 +156,20 @@ describe('GET /v1/stats and GET /v1/activity', () => {
 
     const activity = await get(`${follower.url}/v1/activity?limit=5`);
     expect(activity.status).toBe(200);
-    expect(activity.body).toMatchObject({ nodeId: follower.id, stuckAfterMs: 10_000, inFlight: { count: expect.any(Number) }, failing: { count: 0, participants: [] } });
+    expect(activity.body).toMatchObject({
+      nodeId: follower.id,
+      stuckAfterMs: 10_000,
+      inFlight: { count: expect.any(Number) },
+      failing: { count: 0, participants: [] },
+    });
     expect(activity.body.recent.map((r: { tx: TxView }) => r.tx.id)).toEqual([views[1]!.id, views[0]!.id]);
-    expect(activity.body.recent[0].tx).toMatchObject({ outcome: 'committed', participants: [{ name: 'a', vote: 'commit' }, { name: 'b', vote: 'commit' }] });
+    expect(activity.body.recent[0].tx).toMatchObject({
+      outcome: 'committed',
+      participants: [
+        { name: 'a', vote: 'commit' },
+        { name: 'b', vote: 'commit' },
+      ],
+    });
   });
 
   it('refuses bad query parameters', async () => {
@@ -174,7 +195,15 @@ describe('a node of the kv state machine', () => {
     const node = await kv.waitForLeader();
     const m = kv.member('k1');
     const app = await buildApp({
-      config: { nodeId: 'k1', clusterId: 'ratify', clusterSecret: null, bodyLimitBytes: 1 << 16, raftBodyLimitBytes: 1 << 20, readyLagEntriesMax: 0, forwardTimeoutMs: 1000 },
+      config: {
+        nodeId: 'k1',
+        clusterId: 'ratify',
+        clusterSecret: null,
+        bodyLimitBytes: 1 << 16,
+        raftBodyLimitBytes: 1 << 20,
+        readyLagEntriesMax: 0,
+        forwardTimeoutMs: 1000,
+      },
       node,
       logger: silentLogger(),
       metrics: m.metrics,

@@ -92,9 +92,19 @@ describe('ActivitySeries', () => {
     s.recordDecision(committed(1000), 1000);
     s.recordRaft({ term: 1, leaderId: null, commitIndex: 1, appliedIndex: 1 }, 1100);
     s.recordRaft({ term: 2, leaderId: 'n2', commitIndex: 5, appliedIndex: 4 }, 1900);
-    expect(s.samples(1900)).toEqual([{ atMs: 1000, committed: 1, aborted: 0, decisionLatencyMs: { p50: 10, p90: 10, p99: 10, max: 10 }, raft: { term: 2, leaderId: 'n2', commitIndex: 5, appliedIndex: 4 } }]);
+    expect(s.samples(1900)).toEqual([
+      {
+        atMs: 1000,
+        committed: 1,
+        aborted: 0,
+        decisionLatencyMs: { p50: 10, p90: 10, p99: 10, max: 10 },
+        raft: { term: 2, leaderId: 'n2', commitIndex: 5, appliedIndex: 4 },
+      },
+    ]);
     s.recordRaft({ term: 3, leaderId: 'n3', commitIndex: 9, appliedIndex: 9 }, 6000); // same slot as window 1
-    expect(s.samples(6000)).toEqual([{ atMs: 6000, committed: 0, aborted: 0, decisionLatencyMs: null, raft: { term: 3, leaderId: 'n3', commitIndex: 9, appliedIndex: 9 } }]);
+    expect(s.samples(6000)).toEqual([
+      { atMs: 6000, committed: 0, aborted: 0, decisionLatencyMs: null, raft: { term: 3, leaderId: 'n3', commitIndex: 9, appliedIndex: 9 } },
+    ]);
   });
 
   it('refuses a shape out of its bounds, naming the value and the bound', () => {

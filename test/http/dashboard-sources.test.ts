@@ -17,7 +17,14 @@ import { FakeParticipant } from '../tx/fake-participant.js';
 import { eventually, participant, startLeader, testTxConfig, type TestNode } from '../tx/harness.js';
 
 const totals = (s: ActivitySeries, nowMs = Date.now()) =>
-  s.samples(nowMs).reduce((t, w) => ({ committed: t.committed + w.committed, aborted: t.aborted + w.aborted, timed: t.timed + (w.decisionLatencyMs === null ? 0 : 1) }), { committed: 0, aborted: 0, timed: 0 });
+  s.samples(nowMs).reduce(
+    (t, w) => ({
+      committed: t.committed + w.committed,
+      aborted: t.aborted + w.aborted,
+      timed: t.timed + (w.decisionLatencyMs === null ? 0 : 1),
+    }),
+    { committed: 0, aborted: 0, timed: 0 },
+  );
 
 describe('decisions and activity from the replicated table', () => {
   let node: TestNode;
@@ -42,7 +49,11 @@ describe('decisions and activity from the replicated table', () => {
   });
 
   const create = async (body: Record<string, unknown>): Promise<TxView> => {
-    const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url, { n: 1 }), participant('b', b.url)], ...body } });
+    const res = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      payload: { participants: [participant('a', a.url, { n: 1 }), participant('b', b.url)], ...body },
+    });
     expect(res.statusCode, res.body).toBeLessThan(300);
     return res.json<TxView>();
   };
@@ -113,7 +124,8 @@ describe('decisions and activity from the replicated table', () => {
     feed.flush();
     const second = await create({});
     feed.flush(); // evicts first
-    for (const id of [first.id, second.id]) expect((await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/abort` })).statusCode).toBe(200);
+    for (const id of [first.id, second.id])
+      expect((await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/abort` })).statusCode).toBe(200);
     feed.flush();
     expect(totals(series)).toMatchObject({ committed: 0, aborted: 1 });
     expect(feed.recentIds()).toEqual([second.id]);
@@ -164,9 +176,26 @@ describe('ClusterSurvey', () => {
     { id: 'n3', url: 'http://n3.test', voter: true },
     { id: 'n4', url: 'http://n4.test', voter: false },
   ];
-  const self: NodeStatus = { nodeId: 'n1', role: 'follower', term: 7, leaderId: 'n2', leaderUrl: 'http://n2.test', commitIndex: 100, appliedIndex: 98, members, removed: false };
+  const self: NodeStatus = {
+    nodeId: 'n1',
+    role: 'follower',
+    term: 7,
+    leaderId: 'n2',
+    leaderUrl: 'http://n2.test',
+    commitIndex: 100,
+    appliedIndex: 98,
+    members,
+    removed: false,
+  };
   const fakeNode = (status: NodeStatus = self): ClusterNode => ({ nodeId: status.nodeId, status: () => status }) as unknown as ClusterNode;
-  const report = (r: Partial<SelfReport> & { nodeId: string }): SelfReport => ({ role: 'follower', term: 7, leaderId: 'n2', commitIndex: 100, appliedIndex: 100, ...r });
+  const report = (r: Partial<SelfReport> & { nodeId: string }): SelfReport => ({
+    role: 'follower',
+    term: 7,
+    leaderId: 'n2',
+    commitIndex: 100,
+    appliedIndex: 100,
+    ...r,
+  });
 
   it("asks every other member, takes the leader's commit index as the reference, and judges each member", async () => {
     const asked: string[] = [];
@@ -219,13 +248,19 @@ describe('ClusterSurvey', () => {
       node: fakeNode(),
       lagEntriesMax: 10,
       probeTimeoutMs: 50,
-      prober: async (m) => report({ nodeId: m.id, role: m.id === 'n4' ? 'learner' : 'leader', term: m.id === 'n3' ? 8 : 7, leaderId: m.id }),
+      prober: async (m) =>
+        report({ nodeId: m.id, role: m.id === 'n4' ? 'learner' : 'leader', term: m.id === 'n3' ? 8 : 7, leaderId: m.id }),
     });
     expect(await survey.survey()).toMatchObject({ leaderId: 'n3', term: 8 });
   });
 
   it('a member URL that answers as another node is reported, not believed', async () => {
-    const survey = new ClusterSurvey({ node: fakeNode(), lagEntriesMax: 10, probeTimeoutMs: 50, prober: async () => report({ nodeId: 'n7', role: 'leader' }) });
+    const survey = new ClusterSurvey({
+      node: fakeNode(),
+      lagEntriesMax: 10,
+      probeTimeoutMs: 50,
+      prober: async () => report({ nodeId: 'n7', role: 'leader' }),
+    });
     const n2 = (await survey.survey()).members.find((m) => m.id === 'n2');
     expect(n2).toMatchObject({ health: 'unreachable', error: 'http://n2.test answers as node n7', report: null });
   });
@@ -254,7 +289,9 @@ describe('ClusterSurvey', () => {
   });
 
   it("a member's answer is data: an implausible one is refused", () => {
-    expect(parseSelfReport({ nodeId: 'n2', role: 'leader', term: 3, leaderId: 'n2', commitIndex: 9, appliedIndex: 9, extra: true })).toEqual({
+    expect(
+      parseSelfReport({ nodeId: 'n2', role: 'leader', term: 3, leaderId: 'n2', commitIndex: 9, appliedIndex: 9, extra: true }),
+    ).toEqual({
       nodeId: 'n2',
       role: 'leader',
       term: 3,
@@ -262,7 +299,13 @@ describe('ClusterSurvey', () => {
       commitIndex: 9,
       appliedIndex: 9,
     });
-    for (const bad of [null, 'x', { nodeId: 'n2', role: 'king', term: 1, leaderId: null, commitIndex: 1, appliedIndex: 1 }, { nodeId: 'n2', role: 'leader', term: -1, leaderId: null, commitIndex: 1, appliedIndex: 1 }, { nodeId: 'n2', role: 'leader', term: 1, leaderId: 5, commitIndex: 1, appliedIndex: 1 }]) {
+    for (const bad of [
+      null,
+      'x',
+      { nodeId: 'n2', role: 'king', term: 1, leaderId: null, commitIndex: 1, appliedIndex: 1 },
+      { nodeId: 'n2', role: 'leader', term: -1, leaderId: null, commitIndex: 1, appliedIndex: 1 },
+      { nodeId: 'n2', role: 'leader', term: 1, leaderId: 5, commitIndex: 1, appliedIndex: 1 },
+    ]) {
       expect(() => parseSelfReport(bad)).toThrow('implausible');
     }
   });

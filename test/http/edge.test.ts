@@ -44,11 +44,13 @@ describe('the HTTP edge', () => {
       const bad = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: '{not json' });
       expect(bad.statusCode).toBe(401);
       expect(bad.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
-      const headers = url === '/admin' ? { 'x-ratify-secret': SECRET } : peerHead({ secret: SECRET, clusterId: 'ratify', from: 'n2', to: 'n1' }, '/peer');
+      const headers =
+        url === '/admin' ? { 'x-ratify-secret': SECRET } : peerHead({ secret: SECRET, clusterId: 'ratify', from: 'n2', to: 'n1' }, '/peer');
       const ok = await app.inject({ method: 'POST', url, headers, payload: { x: 1 } });
       expect(ok.statusCode).toBe(200);
       // A peer route takes a signed head, never the bare secret; an admin route takes the secret.
-      if (url === '/peer') expect((await app.inject({ method: 'POST', url, headers: { 'x-ratify-secret': SECRET }, payload: { x: 1 } })).statusCode).toBe(401);
+      if (url === '/peer')
+        expect((await app.inject({ method: 'POST', url, headers: { 'x-ratify-secret': SECRET }, payload: { x: 1 } })).statusCode).toBe(401);
     }
     expect(handled).toBe(2);
   });
@@ -58,9 +60,13 @@ describe('the HTTP edge', () => {
     app.post('/admin', { config: { access: 'admin' } }, async () => ({ ok: true }));
     await app.ready();
     for (const secret of [SECRET, 'rotated-in-0123456789']) {
-      expect((await app.inject({ method: 'POST', url: '/admin', headers: { 'x-ratify-secret': secret }, payload: {} })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'POST', url: '/admin', headers: { 'x-ratify-secret': secret }, payload: {} })).statusCode).toBe(
+        200,
+      );
     }
-    expect((await app.inject({ method: 'POST', url: '/admin', headers: { 'x-ratify-secret': 'rotated-in' }, payload: {} })).statusCode).toBe(401);
+    expect(
+      (await app.inject({ method: 'POST', url: '/admin', headers: { 'x-ratify-secret': 'rotated-in' }, payload: {} })).statusCode,
+    ).toBe(401);
   });
 
   it('admits everyone when no secret is set (loopback development clusters)', async () => {
@@ -75,14 +81,25 @@ describe('the HTTP edge', () => {
     app.post('/typed', { config: PUBLIC }, async () => {
       throw new RatifyError('NO_LEADER', 'no leader');
     });
-    app.post('/schema', { config: PUBLIC, schema: { body: { type: 'object', required: ['x'], additionalProperties: false, properties: { x: { type: 'integer' } } } } }, async () => 'ok');
+    app.post(
+      '/schema',
+      {
+        config: PUBLIC,
+        schema: { body: { type: 'object', required: ['x'], additionalProperties: false, properties: { x: { type: 'integer' } } } },
+      },
+      async () => 'ok',
+    );
     app.post('/small', { config: { ...PUBLIC, bodyLimitSetting: 'someLimitBytes' }, bodyLimit: 16 }, async () => 'ok');
     app.get('/boom', { config: PUBLIC }, async () => {
       throw new Error('secret internal detail');
     });
     await app.ready();
     const typed = await app.inject({ method: 'POST', url: '/typed', payload: {} });
-    expect([typed.statusCode, typed.headers['retry-after'], typed.json()]).toEqual([503, '1', { error: { code: 'NO_LEADER', message: 'no leader' } }]);
+    expect([typed.statusCode, typed.headers['retry-after'], typed.json()]).toEqual([
+      503,
+      '1',
+      { error: { code: 'NO_LEADER', message: 'no leader' } },
+    ]);
     // Strict bodies: a string is not coerced to an integer.
     const schema = await app.inject({ method: 'POST', url: '/schema', payload: { x: '1' } });
     expect(schema.statusCode).toBe(400);

@@ -47,7 +47,12 @@ type Holder = keyof typeof TOKENS;
 type Role = 'reader' | 'client' | 'admin';
 const ROLE_OF: Record<Holder, Role> = { reader: 'reader', client: 'client', other: 'client', admin: 'admin' };
 const RANK: Record<Role | 'none', number> = { none: 0, reader: 1, client: 2, admin: 3 };
-const tokens = ClientTokens.parse(Object.entries(TOKENS).map(([holder, token]) => `fuzz-${holder} ${ROLE_OF[holder as Holder]} ${token}`).join('\n'), 'fuzz');
+const tokens = ClientTokens.parse(
+  Object.entries(TOKENS)
+    .map(([holder, token]) => `fuzz-${holder} ${ROLE_OF[holder as Holder]} ${token}`)
+    .join('\n'),
+  'fuzz',
+);
 const RUNS = countKnob('FUZZ_RUNS', { fallback: 400 });
 
 /** Votes commit and acknowledges at once: no network, and every commit decides quickly. */
@@ -132,7 +137,13 @@ async function world(setup: Setup): Promise<World> {
   txCluster.addNode('n2', createTxStateMachine(config), 'http://127.0.0.1:7002');
   txCluster.interceptor = (data) => {
     const cmd = decodeCommand(data);
-    const byClient = cmd !== null && (cmd.type === 'created' || cmd.type === 'enlisted' || cmd.type === 'commitRequested' || (cmd.type === 'decided' && cmd.reason === 'abort requested by a client') || cmd.type === 'forceFinished');
+    const byClient =
+      cmd !== null &&
+      (cmd.type === 'created' ||
+        cmd.type === 'enlisted' ||
+        cmd.type === 'commitRequested' ||
+        (cmd.type === 'decided' && cmd.reason === 'abort requested by a client') ||
+        cmd.type === 'forceFinished');
     if (byClient) counts.clientCommands++;
   };
   const service = createTxService({
@@ -170,7 +181,12 @@ async function world(setup: Setup): Promise<World> {
     },
     ...(setup.tokens ? { clientTokens: tokens } : {}),
   };
-  const txApp = await buildApp({ ...common, node: txNode, metrics: createMetrics({ processMetrics: false, nodeId: 'n1' }), txPlugin: service.plugin });
+  const txApp = await buildApp({
+    ...common,
+    node: txNode,
+    metrics: createMetrics({ processMetrics: false, nodeId: 'n1' }),
+    txPlugin: service.plugin,
+  });
   const kvApp = await buildApp({ ...common, node: kvNode, metrics: createMetrics({ processMetrics: false, nodeId: 'n1' }), kv });
   txCluster.elect('n1');
   kvCluster.elect('n1');
@@ -179,7 +195,12 @@ async function world(setup: Setup): Promise<World> {
   const freshTarget = async (): Promise<string> => {
     if (target !== null && sm.get(target)?.state === 'active') return target;
     const before = counts.clientCommands;
-    const created = await txApp.inject({ method: 'POST', url: '/v1/transactions', headers: { authorization: `Bearer ${TOKENS.client}` }, payload: {} });
+    const created = await txApp.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      headers: { authorization: `Bearer ${TOKENS.client}` },
+      payload: {},
+    });
     if (created.statusCode !== 201) throw new Error(`target create: ${created.statusCode} ${created.body}`);
     counts.clientCommands = before; // the harness's own write, not the request's
     target = created.json<{ id: string }>().id;
@@ -252,7 +273,11 @@ const weirdString = fc.oneof(
 );
 /** Stands for the transaction the run aims at; replaced at run time by one still active (see freshTarget). */
 const TARGET = 'TARGET-TX';
-const id = fc.oneof({ weight: 4, arbitrary: fc.constant(TARGET) }, { weight: 1, arbitrary: weirdString.map((s) => encodeURIComponent(s)) }, { weight: 1, arbitrary: fc.uuid() });
+const id = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(TARGET) },
+  { weight: 1, arbitrary: weirdString.map((s) => encodeURIComponent(s)) },
+  { weight: 1, arbitrary: fc.uuid() },
+);
 
 /** JSON nested `depth` deep: around the limit (64) and far past it (msgpackr overflowed near 1,500). */
 const deepValue = fc.integer({ min: 60, max: 2_500 }).map((depth) => {
@@ -260,7 +285,11 @@ const deepValue = fc.integer({ min: 60, max: 2_500 }).map((depth) => {
   for (let i = 0; i < depth; i++) v = [v];
   return v;
 });
-const payload = fc.oneof({ weight: 4, arbitrary: fc.jsonValue({ maxDepth: 4 }) }, { weight: 1, arbitrary: deepValue }, { weight: 1, arbitrary: fc.constant(JSON.parse('{"__proto__":{"x":1}}') as unknown) });
+const payload = fc.oneof(
+  { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
+  { weight: 1, arbitrary: deepValue },
+  { weight: 1, arbitrary: fc.constant(JSON.parse('{"__proto__":{"x":1}}') as unknown) },
+);
 const goodUrl = fc.constantFrom('http://127.0.0.1:7101/ratify', 'http://127.0.0.1:7102/ratify', 'http://bank.example.com/ratify');
 const badUrl = fc.constantFrom(
   'http://127.0.0.1:7001/v1/transactions/victim',
@@ -272,7 +301,15 @@ const badUrl = fc.constantFrom(
 );
 
 const validParticipant = fc.record({ name: fc.constantFrom('a', 'b', 'bank-a'), url: goodUrl, payload });
-const mutatedParticipant = fc.record({ name: fc.oneof(fc.constantFrom('a', 'b'), weirdString), url: fc.oneof(goodUrl, badUrl, weirdString), payload, extra: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: [] });
+const mutatedParticipant = fc.record(
+  {
+    name: fc.oneof(fc.constantFrom('a', 'b'), weirdString),
+    url: fc.oneof(goodUrl, badUrl, weirdString),
+    payload,
+    extra: fc.jsonValue({ maxDepth: 2 }),
+  },
+  { requiredKeys: [] },
+);
 const participantBody = fc.oneof({ weight: 3, arbitrary: validParticipant }, { weight: 2, arbitrary: mutatedParticipant });
 
 const validCreate = fc.record(
@@ -300,14 +337,26 @@ const bodyFor = (path: string): fc.Arbitrary<unknown> => {
   const p = path.split('?')[0] ?? '';
   if (p === '/v1/transactions') return fc.oneof({ weight: 3, arbitrary: validCreate }, { weight: 2, arbitrary: mutatedCreate });
   if (p.endsWith('/participants')) return participantBody;
-  if (p === '/v1/cluster/members') return fc.record({ id: fc.oneof(fc.constantFrom('n3', 'n4'), weirdString), url: fc.oneof(fc.constant('http://127.0.0.1:7009'), weirdString) }, { requiredKeys: [] });
-  if (p === '/v1/cluster/leadership-transfer') return fc.record({ to: fc.oneof(fc.constantFrom('n1', 'n2'), weirdString) }, { requiredKeys: [] });
+  if (p === '/v1/cluster/members')
+    return fc.record(
+      { id: fc.oneof(fc.constantFrom('n3', 'n4'), weirdString), url: fc.oneof(fc.constant('http://127.0.0.1:7009'), weirdString) },
+      { requiredKeys: [] },
+    );
+  if (p === '/v1/cluster/leadership-transfer')
+    return fc.record({ to: fc.oneof(fc.constantFrom('n1', 'n2'), weirdString) }, { requiredKeys: [] });
   if (p.endsWith('/force-finish')) {
     const confirm = fc.oneof({ weight: 3, arbitrary: fc.constant(TARGET) }, { weight: 1, arbitrary: weirdString });
-    return fc.record({ confirm, outcome: fc.oneof(fc.constantFrom('committed', 'aborted'), weirdString), extra: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] });
+    return fc.record(
+      { confirm, outcome: fc.oneof(fc.constantFrom('committed', 'aborted'), weirdString), extra: fc.jsonValue({ maxDepth: 1 }) },
+      { requiredKeys: [] },
+    );
   }
   if (p.startsWith('/v1/kv/')) return fc.record({ value: fc.oneof(fc.string(), fc.integer()) }, { requiredKeys: [] });
-  if (p.startsWith('/raft/v1/')) return fc.oneof({ weight: 2, arbitrary: fc.constant(RAFT_ENVELOPE) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) });
+  if (p.startsWith('/raft/v1/'))
+    return fc.oneof(
+      { weight: 2, arbitrary: fc.constant(RAFT_ENVELOPE) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)) },
+    );
   return fc.jsonValue({ maxDepth: 3 });
 };
 
@@ -322,12 +371,39 @@ const rawBody = fc.oneof(
 );
 
 const path = fc.oneof(
-  { weight: 2, arbitrary: fc.constantFrom('/v1/transactions', '/v1/cluster', '/v1/cluster/members', '/v1/cluster/leadership-transfer', '/healthz', '/readyz', '/metrics', '/raft/v1/messages', '/raft/v1/stream', '/nope') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '/v1/transactions',
+      '/v1/cluster',
+      '/v1/cluster/members',
+      '/v1/cluster/leadership-transfer',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/raft/v1/messages',
+      '/raft/v1/stream',
+      '/nope',
+    ),
+  },
   { weight: 2, arbitrary: fc.constant('/v1/transactions') },
   { weight: 1, arbitrary: id.map((i) => `/v1/transactions/${i}`) },
-  { weight: 3, arbitrary: fc.tuple(id, fc.constantFrom('participants', 'commit', 'abort', 'nope')).map(([i, s]) => `/v1/transactions/${i}/${s}`) },
-  { weight: 1, arbitrary: fc.tuple(fc.oneof(fc.constantFrom('n1', 'n2', 'n9'), weirdString.map(encodeURIComponent)), fc.constantFrom('', '/promote')).map(([m, s]) => `/v1/cluster/members/${m}${s}`) },
-  { weight: 1, arbitrary: fc.constantFrom('state=committed', 'limit=5', 'limit=-1', 'cursor=abc', 'state=x&limit=1e9', 'nope=1').map((q) => `/v1/transactions?${q}`) },
+  {
+    weight: 3,
+    arbitrary: fc.tuple(id, fc.constantFrom('participants', 'commit', 'abort', 'nope')).map(([i, s]) => `/v1/transactions/${i}/${s}`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.oneof(fc.constantFrom('n1', 'n2', 'n9'), weirdString.map(encodeURIComponent)), fc.constantFrom('', '/promote'))
+      .map(([m, s]) => `/v1/cluster/members/${m}${s}`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('state=committed', 'limit=5', 'limit=-1', 'cursor=abc', 'state=x&limit=1e9', 'nope=1')
+      .map((q) => `/v1/transactions?${q}`),
+  },
   { weight: 1, arbitrary: weirdString.map((k) => `/v1/kv/${encodeURIComponent(k) || 'k'}`) },
   // One weight for both admin routes: more would thin out the writes the property's non-vacuity check counts.
   {
@@ -357,16 +433,25 @@ const credsArb = (structured: boolean) =>
     ),
     secret: fc.constantFrom<'none' | 'right' | 'wrong'>('none', 'right', 'wrong'),
     forwarded: fc.constantFrom<string | null>(null, null, 'n2', 'n9', '1'),
-    idempotencyKey: fc.option(weirdString.filter((s) => /^[\x21-\x7e]{1,300}$/.test(s)), { nil: undefined }),
+    idempotencyKey: fc.option(
+      weirdString.filter((s) => /^[\x21-\x7e]{1,300}$/.test(s)),
+      { nil: undefined },
+    ),
     // A structured body mostly goes as JSON, so that the routes behind the parser see many of them.
     contentType: structured
-      ? fc.oneof({ weight: 5, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: fc.constantFrom<string | null>('application/json; charset=utf-8', 'text/plain', null) })
+      ? fc.oneof(
+          { weight: 5, arbitrary: fc.constant('application/json') },
+          { weight: 1, arbitrary: fc.constantFrom<string | null>('application/json; charset=utf-8', 'text/plain', null) },
+        )
       : fc.constantFrom<string | null>('application/json', 'text/plain', 'application/msgpack', 'application/vnd.ratify.raft-stream', null),
     raftHeaders: fc.boolean(),
   });
 
 const methodFor = (p: string) =>
-  fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...naturalMethods(p)) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH') });
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...naturalMethods(p)) },
+    { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH') },
+  );
 const requestArb = fc
   .tuple(path, fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }))
   .chain(([p, structured]) =>
@@ -393,14 +478,21 @@ function toInject(r: Request, target: string): { options: InjectOptions; creds: 
     headers['x-ratify-from'] = 'n2';
   }
   let payload: InjectOptions['payload'];
-  if (Buffer.isBuffer(r.body) || typeof r.body === 'string') payload = r.structured && typeof r.body === 'string' ? JSON.stringify(r.body) : r.body;
+  if (Buffer.isBuffer(r.body) || typeof r.body === 'string')
+    payload = r.structured && typeof r.body === 'string' ? JSON.stringify(r.body) : r.body;
   else if (r.body !== undefined) payload = JSON.stringify(r.body);
   // A force-finish confirms the id it names: the target, when the body says TARGET.
   if (typeof payload === 'string') payload = payload.split(TARGET).join(target);
-  const holder = creds.authorization === 'none' || creds.authorization === 'garbage' || creds.authorization === 'basic' ? 'none' : creds.authorization;
+  const holder =
+    creds.authorization === 'none' || creds.authorization === 'garbage' || creds.authorization === 'basic' ? 'none' : creds.authorization;
   return {
     options: { method: r.method as 'GET', url: r.path.replace(TARGET, target), headers, ...(payload === undefined ? {} : { payload }) },
-    creds: { holder, role: holder === 'none' ? 'none' : ROLE_OF[holder], rightSecret: creds.secret === 'right', hasAuthorization: headers['authorization'] !== undefined },
+    creds: {
+      holder,
+      role: holder === 'none' ? 'none' : ROLE_OF[holder],
+      rightSecret: creds.secret === 'right',
+      hasAuthorization: headers['authorization'] !== undefined,
+    },
   };
 }
 
@@ -431,7 +523,8 @@ describe('fuzzing every route through inject()', () => {
           const path = String(options.url);
           // An admitted Raft stream is a long-lived request over a real socket, which inject() cannot carry
           // (test/transport covers streams); refused ones are answered at once and stay in.
-          const admittedStream = path === '/raft/v1/stream' && r.creds.raftHeaders && r.creds.contentType === 'application/vnd.ratify.raft-stream';
+          const admittedStream =
+            path === '/raft/v1/stream' && r.creds.raftHeaders && r.creds.contentType === 'application/vnd.ratify.raft-stream';
           fc.pre(!(admittedStream && allowed(setup, 'peer', creds)));
           const app = path.startsWith('/v1/kv/') ? w.kvApp : w.txApp;
           const before = { ...w.counts, admin: w.txNode.adminCalls + w.kvNode.adminCalls };
@@ -454,7 +547,10 @@ describe('fuzzing every route through inject()', () => {
       expect(ok.statusCode).toBe(201);
       const admin = setup.tokens ? { authorization: `Bearer ${TOKENS.admin}` } : setup.secret ? { 'x-ratify-secret': SECRET } : {};
       const before = w.txNode.adminCalls;
-      expect((await w.txApp.inject({ method: 'POST', url: '/v1/cluster/leadership-transfer', headers: admin, payload: { to: 'n2' } })).statusCode).toBe(200);
+      expect(
+        (await w.txApp.inject({ method: 'POST', url: '/v1/cluster/leadership-transfer', headers: admin, payload: { to: 'n2' } }))
+          .statusCode,
+      ).toBe(200);
       expect(w.txNode.adminCalls).toBe(before + 1);
     }, 120_000);
   }

@@ -26,7 +26,8 @@ async function echoApp(jsonDepthMax?: number) {
   installEdge(app, { clusterSecret: null, clusterId: 'ratify', nodeId: 'n1', ...(jsonDepthMax === undefined ? {} : { jsonDepthMax }) });
   app.post('/echo', { config: PUBLIC }, async (req) => ({ body: req.body }));
   await app.ready();
-  return (payload: string, contentType = 'application/json') => app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': contentType }, payload });
+  return (payload: string, contentType = 'application/json') =>
+    app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': contentType }, payload });
 }
 
 describe('JSON bodies at the edge', () => {
@@ -77,7 +78,10 @@ describe('deep payloads through the transaction routes', () => {
     const cluster = new FakeCluster();
     const leader = await startNode(cluster, 'n1');
     const follower = await startNode(cluster, 'n2');
-    closers.push(() => leader.close(), () => follower.close());
+    closers.push(
+      () => leader.close(),
+      () => follower.close(),
+    );
     await leader.listen();
     cluster.elect('n1');
     return { leader, follower };
@@ -87,7 +91,12 @@ describe('deep payloads through the transaction routes', () => {
     const { leader, follower } = await twoNodes();
     const body = `{"participants":[{"name":"a","url":"http://127.0.0.1:1","payload":${nested(1_500)}}]}`;
     for (const node of [leader, follower]) {
-      const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', headers: { 'content-type': 'application/json' }, payload: body });
+      const res = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        headers: { 'content-type': 'application/json' },
+        payload: body,
+      });
       expect([res.statusCode, res.json().error.code]).toEqual([400, 'VALIDATION_FAILED']);
     }
     expect(leader.sm.activeCount()).toBe(0);

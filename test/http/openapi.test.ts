@@ -16,7 +16,17 @@ import { startTxAppCluster, type TxAppCluster } from '../helpers/tx-app-cluster.
 type Doc = {
   openapi: string;
   info: { version: string };
-  paths: Record<string, Record<string, { tags?: string[]; security?: unknown[]; responses: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        tags?: string[];
+        security?: unknown[];
+        responses: Record<string, { content?: Record<string, { schema?: Record<string, unknown> }> }>;
+      }
+    >
+  >;
   components: { schemas: Record<string, Record<string, unknown>>; securitySchemes: Record<string, unknown> };
 };
 
@@ -34,7 +44,15 @@ beforeAll(async () => {
   await kvCluster.startAll();
   const node = kvCluster.node('k1');
   kvApp = await buildApp({
-    config: { nodeId: 'k1', clusterId: 'ratify', clusterSecret: 'a-secret-of-16-chars', bodyLimitBytes: 1 << 16, raftBodyLimitBytes: 1 << 20, readyLagEntriesMax: 0, forwardTimeoutMs: 1000 },
+    config: {
+      nodeId: 'k1',
+      clusterId: 'ratify',
+      clusterSecret: 'a-secret-of-16-chars',
+      bodyLimitBytes: 1 << 16,
+      raftBodyLimitBytes: 1 << 20,
+      readyLagEntriesMax: 0,
+      forwardTimeoutMs: 1000,
+    },
     node,
     logger: silentLogger(),
     metrics: kvCluster.member('k1').metrics,
@@ -65,7 +83,8 @@ function routerRoutes(app: FastifyInstance): Array<{ method: string; url: string
   return out;
 }
 
-const operations = (doc: Doc): string[] => Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
+const operations = (doc: Doc): string[] =>
+  Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
 
 describe('GET /openapi.json', () => {
   it('is an OpenAPI 3.1 document of this version of the package', () => {
@@ -84,10 +103,14 @@ describe('GET /openapi.json', () => {
       const peer = routes.filter((r) => r.url.startsWith('/raft/'));
       expect(peer.length).toBeGreaterThan(0); // they exist on the node ...
       expect(Object.keys(doc.paths).filter((p) => p.startsWith('/raft'))).toEqual([]); // ... and stay out of the document
-      const missing = routes.filter((r) => !r.url.startsWith('/raft/') && doc.paths[openApiPath(r.url)]?.[r.method.toLowerCase()] === undefined);
+      const missing = routes.filter(
+        (r) => !r.url.startsWith('/raft/') && doc.paths[openApiPath(r.url)]?.[r.method.toLowerCase()] === undefined,
+      );
       expect(missing).toEqual([]);
     }
-    expect(operations(txDoc)).toEqual(expect.arrayContaining(['POST /v1/transactions', 'GET /v1/transactions/{id}', 'GET /v1/activity', 'GET /v1/cluster/nodes', 'GET /']));
+    expect(operations(txDoc)).toEqual(
+      expect.arrayContaining(['POST /v1/transactions', 'GET /v1/transactions/{id}', 'GET /v1/activity', 'GET /v1/cluster/nodes', 'GET /']),
+    );
     expect(operations(kvDoc)).toEqual(expect.arrayContaining(['PUT /v1/kv/{key}', 'GET /v1/stats']));
     expect(operations(kvDoc)).not.toContain('GET /v1/activity');
   });
@@ -95,15 +118,20 @@ describe('GET /openapi.json', () => {
   it('names every error code of src/errors.ts, with its status, and every error answer points at the Error schema', () => {
     const codeSchema = txDoc.components.schemas['ErrorCode']!;
     expect(codeSchema['enum']).toEqual(Object.keys(ERROR_CODES));
-    expect(codeSchema['x-errors']).toEqual(Object.entries(ERROR_CODES).map(([code, v]) => ({ code, status: v.status, description: v.description })));
-    for (const code of Object.keys(ERROR_CODES)) expect(codeSchema['description']).toContain(`\`${code}\` (${ERROR_CODES[code as keyof typeof ERROR_CODES].status})`);
+    expect(codeSchema['x-errors']).toEqual(
+      Object.entries(ERROR_CODES).map(([code, v]) => ({ code, status: v.status, description: v.description })),
+    );
+    for (const code of Object.keys(ERROR_CODES))
+      expect(codeSchema['description']).toContain(`\`${code}\` (${ERROR_CODES[code as keyof typeof ERROR_CODES].status})`);
     let errorAnswers = 0;
     for (const [path, ops] of Object.entries(txDoc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         for (const [status, response] of Object.entries(op.responses)) {
           if (!/^[45]XX$/.test(status)) continue; // (a 503 of /readyz is its readiness body, not an error)
           errorAnswers++;
-          expect(response.content?.['application/json']?.schema, `${method} ${path} ${status}`).toEqual({ $ref: '#/components/schemas/Error' });
+          expect(response.content?.['application/json']?.schema, `${method} ${path} ${status}`).toEqual({
+            $ref: '#/components/schemas/Error',
+          });
         }
       }
     }
@@ -111,8 +139,14 @@ describe('GET /openapi.json', () => {
   });
 
   it('marks the admin routes with the cluster-secret header, and only them; every operation has a tag', () => {
-    expect(txDoc.components.securitySchemes['clusterSecret']).toEqual(expect.objectContaining({ type: 'apiKey', in: 'header', name: 'x-ratify-secret' }));
-    const secured = Object.entries(txDoc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.security !== undefined).map(([m]) => `${m.toUpperCase()} ${path}`));
+    expect(txDoc.components.securitySchemes['clusterSecret']).toEqual(
+      expect.objectContaining({ type: 'apiKey', in: 'header', name: 'x-ratify-secret' }),
+    );
+    const secured = Object.entries(txDoc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => op.security !== undefined)
+        .map(([m]) => `${m.toUpperCase()} ${path}`),
+    );
     expect(secured.sort()).toEqual([
       'DELETE /v1/cluster/members/{id}',
       'GET /v1/admin/stuck-transactions',
@@ -126,8 +160,18 @@ describe('GET /openapi.json', () => {
   });
 
   it('describes the transaction view with the enums the server uses', () => {
-    const view = txDoc.paths['/v1/transactions/{id}']!['get']!.responses['200']!.content!['application/json']!.schema as { properties: Record<string, { enum?: unknown[] }> };
-    expect(view.properties['state']?.enum).toEqual(['active', 'preparing', 'precommitted', 'committing', 'aborting', 'committed', 'aborted']);
+    const view = txDoc.paths['/v1/transactions/{id}']!['get']!.responses['200']!.content!['application/json']!.schema as {
+      properties: Record<string, { enum?: unknown[] }>;
+    };
+    expect(view.properties['state']?.enum).toEqual([
+      'active',
+      'preparing',
+      'precommitted',
+      'committing',
+      'aborting',
+      'committed',
+      'aborted',
+    ]);
     expect(view.properties['protocol']?.enum).toEqual(['2pc', '3pc']);
   });
 });

@@ -38,11 +38,23 @@ describe('validation and content-type errors on the transaction routes', () => {
 
   it('names the path of a wrong type and of a missing property', async () => {
     const wrongType = '{"participants":[{"name":"a","url":5}]}';
-    expect(await error(post('/v1/transactions', wrongType, 'application/json'))).toMatchObject({ status: 400, message: 'body.participants[0].url must be a string, not a number' });
+    expect(await error(post('/v1/transactions', wrongType, 'application/json'))).toMatchObject({
+      status: 400,
+      message: 'body.participants[0].url must be a string, not a number',
+    });
     const missing = '{"participants":[{"name":"a"}]}';
-    expect(await error(post('/v1/transactions', missing, 'application/json'))).toMatchObject({ status: 400, message: 'body.participants[0] is missing the required property "url"' });
-    expect(await error(post('/v1/transactions', '{"commit":"true"}', 'application/json'))).toMatchObject({ status: 400, message: 'body.commit must be a boolean, not a string' });
-    expect(await error(post('/v1/transactions', '"x"', 'application/json'))).toMatchObject({ status: 400, message: 'body must be an object, not a string' });
+    expect(await error(post('/v1/transactions', missing, 'application/json'))).toMatchObject({
+      status: 400,
+      message: 'body.participants[0] is missing the required property "url"',
+    });
+    expect(await error(post('/v1/transactions', '{"commit":"true"}', 'application/json'))).toMatchObject({
+      status: 400,
+      message: 'body.commit must be a boolean, not a string',
+    });
+    expect(await error(post('/v1/transactions', '"x"', 'application/json'))).toMatchObject({
+      status: 400,
+      message: 'body must be an object, not a string',
+    });
   });
 
   it('answers a body without a content-type, as a form or as text with 415 and a hint', async () => {
@@ -71,9 +83,15 @@ describe('validation messages', () => {
   });
 
   it('falls back to the validator message, and leaves out what the error does not carry', () => {
-    expect(describeIssue('querystring', { keyword: 'maximum', instancePath: '/limit', params: {}, message: 'must be <= 50', data: 99 })).toBe('querystring.limit (99) must be <= 50');
-    expect(describeIssue('body', { keyword: 'additionalProperties', instancePath: '', params: { additionalProperty: 'x' } })).toBe('body has an unknown property "x"');
-    expect(describeIssue('body', { keyword: 'type', instancePath: '/n', params: { type: 'integer,null' }, data: [] })).toBe('body.n must be an integer or null, not an array');
+    expect(
+      describeIssue('querystring', { keyword: 'maximum', instancePath: '/limit', params: {}, message: 'must be <= 50', data: 99 }),
+    ).toBe('querystring.limit (99) must be <= 50');
+    expect(describeIssue('body', { keyword: 'additionalProperties', instancePath: '', params: { additionalProperty: 'x' } })).toBe(
+      'body has an unknown property "x"',
+    );
+    expect(describeIssue('body', { keyword: 'type', instancePath: '/n', params: { type: 'integer,null' }, data: [] })).toBe(
+      'body.n must be an integer or null, not an array',
+    );
     expect(describeIssue('body', { keyword: 'type', instancePath: '/n', params: { type: 'integer' } })).toBe('body.n must be an integer');
   });
 });

@@ -28,7 +28,12 @@ describe('KV state machine', () => {
 
   it('skips malformed commands (entries come from the leader: a node must not stop on one)', () => {
     const sm = createKvStateMachine();
-    const bad = [encodeKvCommand({ op: 'put', key: 'k', value: 'v' }).slice(0, 3), utf8('{"op":"del","key":"k"}'), new Uint8Array([0x93, 0x02, 0xa1, 0x6b, 0xa1, 0x76]), utf8('{not json')];
+    const bad = [
+      encodeKvCommand({ op: 'put', key: 'k', value: 'v' }).slice(0, 3),
+      utf8('{"op":"del","key":"k"}'),
+      new Uint8Array([0x93, 0x02, 0xa1, 0x6b, 0xa1, 0x76]),
+      utf8('{not json'),
+    ];
     for (const data of bad) expect(sm.apply({ index: 1, term: 1, data })).toEqual({ index: 1, malformed: true });
     expect(sm.size()).toBe(0);
   });
@@ -37,7 +42,8 @@ describe('KV state machine', () => {
     const sm = createKvStateMachine();
     sm.apply({ index: 1, term: 1, data: encodeKvCommand({ op: 'put', key: 'k', value: 'v' }) });
     expect(sm.checkSnapshot?.(sm.snapshot())).toBeNull();
-    for (const data of [new Uint8Array([1, 2, 3]), utf8('[1,2'), new Uint8Array([0x91, 0x01])]) expect(sm.checkSnapshot?.(data)).toEqual(expect.any(String));
+    for (const data of [new Uint8Array([1, 2, 3]), utf8('[1,2'), new Uint8Array([0x91, 0x01])])
+      expect(sm.checkSnapshot?.(data)).toEqual(expect.any(String));
     expect(sm.get('k')).toBe('v');
   });
 
@@ -59,7 +65,14 @@ describe('KV state machine', () => {
   it('restores the sorted JSON snapshots of earlier versions', () => {
     const sm = createKvStateMachine();
     put(sm, 'gone', 'replaced by the restore');
-    sm.restore(utf8(JSON.stringify([['a', '1'], ['b', '2']])));
+    sm.restore(
+      utf8(
+        JSON.stringify([
+          ['a', '1'],
+          ['b', '2'],
+        ]),
+      ),
+    );
     expect(sm.size()).toBe(2);
     expect(sm.get('b')).toBe('2');
     expect(sm.get('gone')).toBeUndefined();

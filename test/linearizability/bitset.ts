@@ -8,7 +8,12 @@ export class Bitset {
   private hi = 0;
   private lo = 0;
 
-  constructor(readonly size: number, words?: Uint32Array, hi = 0, lo = 0) {
+  constructor(
+    readonly size: number,
+    words?: Uint32Array,
+    hi = 0,
+    lo = 0,
+  ) {
     this.words = words ?? new Uint32Array(Math.ceil(size / 32));
     this.hi = hi;
     this.lo = lo;

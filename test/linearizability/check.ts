@@ -64,13 +64,20 @@ export const DEFAULT_TIME_MAX_MS = 60_000;
 export const DEFAULT_MINIMIZE_TIME_MAX_MS = 30_000;
 const FAILING_LISTED_MAX = 20;
 
-export function checkHistory<S, I, O>(model: Model<S, I, O>, history: readonly Operation<I, O>[], options: CheckOptions = {}): CheckResult<I, O> {
+export function checkHistory<S, I, O>(
+  model: Model<S, I, O>,
+  history: readonly Operation<I, O>[],
+  options: CheckOptions = {},
+): CheckResult<I, O> {
   const t0 = performance.now();
   const stepsMax = options.stepsMax ?? DEFAULT_STEPS_MAX;
   const deadlineMs = t0 + (options.timeMaxMs ?? DEFAULT_TIME_MAX_MS);
   const ops = history.map(normalize);
   const stepped = model.expand === undefined ? ops : ops.flatMap((op) => model.expand!(op).map(normalize));
-  const partitions = partition(model, stepped.filter((op) => op.output !== null || !model.readOnly(op.input)));
+  const partitions = partition(
+    model,
+    stepped.filter((op) => op.output !== null || !model.readOnly(op.input)),
+  );
   const failing: { key: string; ops: Operation<I, O>[] }[] = [];
   const pruned: PrunedPartition[] = [];
   let steps = 0;
@@ -106,7 +113,13 @@ export function checkHistory<S, I, O>(model: Model<S, I, O>, history: readonly O
   };
 }
 
-function explain<S, I, O>(model: Model<S, I, O>, f: { key: string; ops: Operation<I, O>[] }, minimize: boolean, stepsMax: number, deadlineMs: number): Counterexample<I, O> {
+function explain<S, I, O>(
+  model: Model<S, I, O>,
+  f: { key: string; ops: Operation<I, O>[] },
+  minimize: boolean,
+  stepsMax: number,
+  deadlineMs: number,
+): Counterexample<I, O> {
   if (!minimize) return { partition: f.key, partitionOperations: f.ops.length, operations: f.ops, minimal: false };
   const m = minimizeFailure(model, f.ops, { stepsMax, deadlineMs });
   return { partition: f.key, partitionOperations: f.ops.length, operations: m.ops, minimal: m.complete };

@@ -45,7 +45,10 @@ describe('checker budget', () => {
   it('answers "unknown" for partitions left unsearched at the time limit', () => {
     const r = checkHistory(kvModel, [...longRun('x', 3), ...longRun('y', 3)], { timeMaxMs: -1 });
     expect(r.verdict).toBe('unknown');
-    expect(r.pruned.map((p) => p.reason)).toEqual(['not searched: the time limit of the check was reached', 'not searched: the time limit of the check was reached']);
+    expect(r.pruned.map((p) => p.reason)).toEqual([
+      'not searched: the time limit of the check was reached',
+      'not searched: the time limit of the check was reached',
+    ]);
   });
 });
 
@@ -59,7 +62,11 @@ describe('shrinking a violation', () => {
     const ce = r.counterexample!;
     expect(ce.minimal).toBe(true);
     expect(ce.partitionOperations).toBe(181);
-    expect(ce.operations.map((o) => `${o.input.op} ${o.input.op === 'put' ? o.input.value : String(o.output?.op === 'get' ? o.output.value : '?')}`)).toEqual(['put v29', 'put v30', 'get v29']);
+    expect(
+      ce.operations.map(
+        (o) => `${o.input.op} ${o.input.op === 'put' ? o.input.value : String(o.output?.op === 'get' ? o.output.value : '?')}`,
+      ),
+    ).toEqual(['put v29', 'put v30', 'get v29']);
     // The witness fails on its own.
     expect(checkHistory(kvModel, ce.operations).verdict).toBe('no');
   });

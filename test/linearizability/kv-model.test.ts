@@ -6,11 +6,25 @@ import { kvModel, type KvOperation } from './kv-model.js';
 
 let nextId = 0;
 function put(key: string, value: string, index: number | null, callMs: number, returnMs: number, client = 'c1'): KvOperation {
-  return { id: nextId++, client, input: { op: 'put', key, value }, output: index === null ? null : { op: 'put', index }, callMs, returnMs: index === null ? Infinity : returnMs };
+  return {
+    id: nextId++,
+    client,
+    input: { op: 'put', key, value },
+    output: index === null ? null : { op: 'put', index },
+    callMs,
+    returnMs: index === null ? Infinity : returnMs,
+  };
 }
 function get(key: string, value: string | null | undefined, callMs: number, returnMs: number, client = 'c2'): KvOperation {
   // undefined: the answer was lost
-  return { id: nextId++, client, input: { op: 'get', key }, output: value === undefined ? null : { op: 'get', value }, callMs, returnMs: value === undefined ? Infinity : returnMs };
+  return {
+    id: nextId++,
+    client,
+    input: { op: 'get', key },
+    output: value === undefined ? null : { op: 'get', value },
+    callMs,
+    returnMs: value === undefined ? Infinity : returnMs,
+  };
 }
 const verdict = (h: KvOperation[]): string => checkHistory(kvModel, h).verdict;
 

@@ -53,7 +53,8 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
   readOnly: (input) => input.op === 'get',
   readsArePure: true,
   describe(input, output) {
-    if (input.op === 'put') return `put ${input.key}=${input.value} -> ${output === null ? '? (unknown)' : output.op !== 'put' ? 'a get answer' : output.index === null ? '? (no answer, but its value was read: it took effect by then)' : `ok index ${output.index}`}`;
+    if (input.op === 'put')
+      return `put ${input.key}=${input.value} -> ${output === null ? '? (unknown)' : output.op !== 'put' ? 'a get answer' : output.index === null ? '? (no answer, but its value was read: it took effect by then)' : `ok index ${output.index}`}`;
     if (output === null) return `get ${input.key} -> ? (unknown)`;
     return `get ${input.key} -> ${output.op === 'get' ? (output.value === null ? 'not found' : output.value) : 'a put answer'}`;
   },
@@ -81,9 +82,13 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
  * overlapping, those branches are most of the search.
  */
 export function chainPuts(ops: readonly KvOperation[]): KvOperation[] {
-  const indexes = [...new Set(ops.flatMap((op) => (op.output?.op === 'put' && op.output.index !== null ? [op.output.index] : [])))].sort((a, b) => a - b);
+  const indexes = [...new Set(ops.flatMap((op) => (op.output?.op === 'put' && op.output.index !== null ? [op.output.index] : [])))].sort(
+    (a, b) => a - b,
+  );
   const before = new Map(indexes.map((index, i) => [index, i === 0 ? 0 : indexes[i - 1]!]));
-  return ops.map((op) => (op.output?.op === 'put' && op.output.index !== null ? { ...op, output: { ...op.output, after: before.get(op.output.index)! } } : op));
+  return ops.map((op) =>
+    op.output?.op === 'put' && op.output.index !== null ? { ...op, output: { ...op.output, after: before.get(op.output.index)! } } : op,
+  );
 }
 
 export function boundUnknownPuts(ops: readonly KvOperation[]): KvOperation[] {
@@ -91,7 +96,8 @@ export function boundUnknownPuts(ops: readonly KvOperation[]): KvOperation[] {
   const writers = new Map<string, number>();
   for (const op of ops) {
     if (op.input.op === 'put') writers.set(op.input.value, (writers.get(op.input.value) ?? 0) + 1);
-    else if (op.output?.op === 'get' && op.output.value !== null) firstReadMs.set(op.output.value, Math.min(firstReadMs.get(op.output.value) ?? Infinity, op.returnMs));
+    else if (op.output?.op === 'get' && op.output.value !== null)
+      firstReadMs.set(op.output.value, Math.min(firstReadMs.get(op.output.value) ?? Infinity, op.returnMs));
   }
   return ops.flatMap((op): KvOperation[] => {
     if (op.input.op !== 'put' || op.output !== null) return [op];

@@ -20,7 +20,11 @@ export interface Minimized<I, O> {
 }
 
 /** `failing`: the partition as recorded (expanded, unknown reads dropped); each candidate is simplified before its search. */
-export function minimizeFailure<S, I, O>(model: Model<S, I, O>, failing: readonly Operation<I, O>[], budget: SearchBudget): Minimized<I, O> {
+export function minimizeFailure<S, I, O>(
+  model: Model<S, I, O>,
+  failing: readonly Operation<I, O>[],
+  budget: SearchBudget,
+): Minimized<I, O> {
   let checks = 0;
   let complete = true;
   const verdict = (ops: readonly Operation<I, O>[]): 'yes' | 'no' | 'unknown' => {

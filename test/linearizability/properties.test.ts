@@ -21,7 +21,10 @@ interface Step {
   readonly lost: number;
 }
 const steps = (max: number): fc.Arbitrary<Step[]> =>
-  fc.array(fc.record({ action: fc.nat(99), before: fc.nat(3 * GAP_MS), after: fc.nat(3 * GAP_MS), lost: fc.nat(9) }), { minLength: 1, maxLength: max });
+  fc.array(fc.record({ action: fc.nat(99), before: fc.nat(3 * GAP_MS), after: fc.nat(3 * GAP_MS), lost: fc.nat(9) }), {
+    minLength: 1,
+    maxLength: max,
+  });
 
 // ---- KV ------------------------------------------------------------------------
 
@@ -47,7 +50,10 @@ function kvRun(plan: readonly Step[]): KvOperation[] {
 function staleCandidate(h: readonly KvOperation[]): { read: number; value: string } | null {
   for (const g of h) {
     if (g.input.op !== 'get' || g.output === null) continue;
-    const puts = h.filter((p): p is KvOperation & { input: { op: 'put'; value: string } } => p.input.op === 'put' && p.input.key === g.input.key && p.output !== null);
+    const puts = h.filter(
+      (p): p is KvOperation & { input: { op: 'put'; value: string } } =>
+        p.input.op === 'put' && p.input.key === g.input.key && p.output !== null,
+    );
     for (const newer of puts) {
       if (!(newer.returnMs < g.callMs)) continue;
       const older = puts.find((p) => p.returnMs < newer.callMs);
@@ -100,8 +106,24 @@ describe('kv histories from a sequential run with random overlaps', () => {
 // ---- transactions ---------------------------------------------------------------
 
 const INTERNAL: Record<TxProtocol, Record<TxPhase, TxPhase[]>> = {
-  '2pc': { active: ['aborting'], preparing: ['committing', 'aborting'], precommitted: [], committing: ['committed'], aborting: ['aborted'], committed: [], aborted: [] },
-  '3pc': { active: ['aborting'], preparing: ['precommitted', 'aborting'], precommitted: ['committing'], committing: ['committed'], aborting: ['aborted'], committed: [], aborted: [] },
+  '2pc': {
+    active: ['aborting'],
+    preparing: ['committing', 'aborting'],
+    precommitted: [],
+    committing: ['committed'],
+    aborting: ['aborted'],
+    committed: [],
+    aborted: [],
+  },
+  '3pc': {
+    active: ['aborting'],
+    preparing: ['precommitted', 'aborting'],
+    precommitted: ['committing'],
+    committing: ['committed'],
+    aborting: ['aborted'],
+    committed: [],
+    aborted: [],
+  },
 };
 
 /**
@@ -117,7 +139,14 @@ function txRun(plan: readonly Step[], protocol: TxProtocol): TxOperation[] {
   const view = (): TxOutput => ({ kind: 'view', id: 'T', state: phase!, outcome: outcomeOf(phase!) });
   const add = (s: Step, input: TxOperation['input'], output: TxOutput | null): void => {
     const lost = s.lost === 0;
-    ops.push({ id: ops.length, client: `c${ops.length % 3}`, input, output: lost ? null : output, callMs: at - s.before, returnMs: lost ? Infinity : at + s.after });
+    ops.push({
+      id: ops.length,
+      client: `c${ops.length % 3}`,
+      input,
+      output: lost ? null : output,
+      callMs: at - s.before,
+      returnMs: lost ? Infinity : at + s.after,
+    });
   };
   const answerDecided = (force: boolean): void => {
     for (const w of [...waiting]) {
@@ -139,13 +168,33 @@ function txRun(plan: readonly Step[], protocol: TxProtocol): TxOperation[] {
       phase ??= 'active';
       if (commit) {
         request();
-        waiting.push({ op: { id: ops.length + 1_000 + waiting.length, client: 'c', input: { op: 'create', key: 'k', protocol, commit: true }, output: null, callMs: at - s.before, returnMs: Infinity }, step: s });
+        waiting.push({
+          op: {
+            id: ops.length + 1_000 + waiting.length,
+            client: 'c',
+            input: { op: 'create', key: 'k', protocol, commit: true },
+            output: null,
+            callMs: at - s.before,
+            returnMs: Infinity,
+          },
+          step: s,
+        });
       } else {
         add(s, { op: 'create', key: 'k', protocol, commit: false }, view());
       }
     } else if (choice === 2) {
       request();
-      waiting.push({ op: { id: ops.length + 1_000 + waiting.length, client: 'c', input: { op: 'commit', key: 'k', id: 'T' }, output: null, callMs: at - s.before, returnMs: Infinity }, step: s });
+      waiting.push({
+        op: {
+          id: ops.length + 1_000 + waiting.length,
+          client: 'c',
+          input: { op: 'commit', key: 'k', id: 'T' },
+          output: null,
+          callMs: at - s.before,
+          returnMs: Infinity,
+        },
+        step: s,
+      });
     } else if (choice === 3) {
       const outcome = outcomeOf(phase);
       if (outcome === null) phase = 'aborting';

@@ -84,7 +84,8 @@ export function searchPartition<S, I, O>(model: Model<S, I, O>, ops: readonly Op
       continue;
     }
     steps++;
-    if (steps > budget.stepsMax) return { kind: 'pruned', steps, reason: `search pruned after ${budget.stepsMax} steps (stepsMax) over ${ops.length} operations` };
+    if (steps > budget.stepsMax)
+      return { kind: 'pruned', steps, reason: `search pruned after ${budget.stepsMax} steps (stepsMax) over ${ops.length} operations` };
     if (steps % CLOCK_EVERY_STEPS === 0 && performance.now() > budget.deadlineMs) {
       return { kind: 'pruned', steps, reason: `search pruned at the time limit after ${steps} steps over ${ops.length} operations` };
     }
@@ -171,7 +172,15 @@ function buildList<I, O>(ops: readonly Operation<I, O>[]): Entry<I, O> {
   const entries: Entry<I, O>[] = [];
   ops.forEach((op, slot) => {
     const call: Entry<I, O> = { op, slot, isCall: true, timeMs: op.callMs, match: null, prev: null, next: null };
-    const ret: Entry<I, O> = { op, slot, isCall: false, timeMs: op.output === null ? Infinity : op.returnMs, match: null, prev: null, next: null };
+    const ret: Entry<I, O> = {
+      op,
+      slot,
+      isCall: false,
+      timeMs: op.output === null ? Infinity : op.returnMs,
+      match: null,
+      prev: null,
+      next: null,
+    };
     call.match = ret;
     entries.push(call, ret);
   });

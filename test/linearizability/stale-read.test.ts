@@ -55,50 +55,55 @@ async function leaderAmongFirstThree(c: TestCluster): Promise<string> {
 }
 
 describe('a stale follower read, recorded from real processes', () => {
-  it('is rejected by the checker, which names the write it missed; ReadIndex reads under the same partition pass', { timeout: 120_000 }, async () => {
-    const c = cluster!;
-    const log = c.dumpLogs(['n4']);
-    expect(log).toContain(`UNSAFE test switch ${STALE_FOLLOWER_READS_ENV}`);
-    const leader = await leaderAmongFirstThree(c);
-    const recorder: KvRecorder = new HistoryRecorder();
-    const put = (value: string): Promise<number | null> => recordedPut(recorder, 'writer', c.url(leader), KEY, value, OP_TIMEOUT_MS);
-    const get = (node: string, timeoutMs = OP_TIMEOUT_MS): Promise<string | null | undefined> => recordedGet(recorder, node, c.url(node), KEY, timeoutMs);
+  it(
+    'is rejected by the checker, which names the write it missed; ReadIndex reads under the same partition pass',
+    { timeout: 120_000 },
+    async () => {
+      const c = cluster!;
+      const log = c.dumpLogs(['n4']);
+      expect(log).toContain(`UNSAFE test switch ${STALE_FOLLOWER_READS_ENV}`);
+      const leader = await leaderAmongFirstThree(c);
+      const recorder: KvRecorder = new HistoryRecorder();
+      const put = (value: string): Promise<number | null> => recordedPut(recorder, 'writer', c.url(leader), KEY, value, OP_TIMEOUT_MS);
+      const get = (node: string, timeoutMs = OP_TIMEOUT_MS): Promise<string | null | undefined> =>
+        recordedGet(recorder, node, c.url(node), KEY, timeoutMs);
 
-    const first = await put('v1');
-    expect(first).not.toBeNull();
-    await Promise.all(['n4', 'n5'].map((id) => c.waitForApplied(id, first!)));
-    expect(await get('n4')).toBe('v1');
-    expect(await get('n5')).toBe('v1');
+      const first = await put('v1');
+      expect(first).not.toBeNull();
+      await Promise.all(['n4', 'n5'].map((id) => c.waitForApplied(id, first!)));
+      expect(await get('n4')).toBe('v1');
+      expect(await get('n5')).toBe('v1');
 
-    for (const p of proxies) p.cut();
-    const second = await put('v2');
-    expect(second, 'n1-n3 are a quorum of 5 and commit without n4 and n5').not.toBeNull();
-    // Both are behind: they never received the second write.
-    for (const id of ['n4', 'n5']) expect((await c.view(id)).appliedIndex).toBeLessThan(second!);
-    const stale = await get('n4');
-    const honest = await get('n5', CUT_READ_TIMEOUT_MS);
-    expect(stale, 'n4 skips ReadIndex and answers from its own state').toBe('v1');
-    expect(honest, 'n5 cannot confirm a read index while cut off').toBeUndefined();
+      for (const p of proxies) p.cut();
+      const second = await put('v2');
+      expect(second, 'n1-n3 are a quorum of 5 and commit without n4 and n5').not.toBeNull();
+      // Both are behind: they never received the second write.
+      for (const id of ['n4', 'n5']) expect((await c.view(id)).appliedIndex).toBeLessThan(second!);
+      const stale = await get('n4');
+      const honest = await get('n5', CUT_READ_TIMEOUT_MS);
+      expect(stale, 'n4 skips ReadIndex and answers from its own state').toBe('v1');
+      expect(honest, 'n5 cannot confirm a read index while cut off').toBeUndefined();
 
-    for (const p of proxies) p.heal();
-    await Promise.all(['n4', 'n5'].map((id) => c.waitForApplied(id, second!)));
-    expect(await waitUntil(async () => ((await get('n5')) === 'v2' ? true : undefined), { what: 'n5 to read v2' })).toBe(true);
-    expect(await get('n4')).toBe('v2');
+      for (const p of proxies) p.heal();
+      await Promise.all(['n4', 'n5'].map((id) => c.waitForApplied(id, second!)));
+      expect(await waitUntil(async () => ((await get('n5')) === 'v2' ? true : undefined), { what: 'n5 to read v2' })).toBe(true);
+      expect(await get('n4')).toBe('v2');
 
-    const history = recorder.history();
-    const r = checkHistory(kvModel, history);
-    const report = r.counterexample === null ? '' : formatOperations(kvModel, r.counterexample.operations).join('\n');
-    expect(r.verdict, report).toBe('no');
-    // The smallest failing sub-history: the write of v1, the write of v2 that completed,
-    // and n4's read of v1 that began after it.
-    expect(r.counterexample!.operations.map((o) => `${o.client} ${kvModel.describe(o.input, o.output)}`)).toEqual([
-      `writer put ${KEY}=v1 -> ok index ${first!}`,
-      `writer put ${KEY}=v2 -> ok index ${second!}`,
-      `n4 get ${KEY} -> v1`,
-    ]);
-    console.log(`stale follower read rejected; smallest failing sub-history:\n${report}`);
+      const history = recorder.history();
+      const r = checkHistory(kvModel, history);
+      const report = r.counterexample === null ? '' : formatOperations(kvModel, r.counterexample.operations).join('\n');
+      expect(r.verdict, report).toBe('no');
+      // The smallest failing sub-history: the write of v1, the write of v2 that completed,
+      // and n4's read of v1 that began after it.
+      expect(r.counterexample!.operations.map((o) => `${o.client} ${kvModel.describe(o.input, o.output)}`)).toEqual([
+        `writer put ${KEY}=v1 -> ok index ${first!}`,
+        `writer put ${KEY}=v2 -> ok index ${second!}`,
+        `n4 get ${KEY} -> v1`,
+      ]);
+      console.log(`stale follower read rejected; smallest failing sub-history:\n${report}`);
 
-    const withoutN4 = history.filter((op) => op.client !== 'n4');
-    expect(checkHistory(kvModel, withoutN4).verdict).toBe('yes');
-  });
+      const withoutN4 = history.filter((op) => op.client !== 'n4');
+      expect(checkHistory(kvModel, withoutN4).verdict).toBe('yes');
+    },
+  );
 });

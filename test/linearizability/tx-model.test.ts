@@ -11,12 +11,20 @@ function op(input: TxInput, output: TxOutput | null, callMs: number, returnMs: n
   return { id: nextId++, client: 'c', input, output, callMs, returnMs: output === null ? Infinity : returnMs };
 }
 function view(state: TxPhase, id = 'T1'): TxOutput {
-  const outcome = state === 'precommitted' || state === 'committing' || state === 'committed' ? 'committed' : state === 'aborting' || state === 'aborted' ? 'aborted' : null;
+  const outcome =
+    state === 'precommitted' || state === 'committing' || state === 'committed'
+      ? 'committed'
+      : state === 'aborting' || state === 'aborted'
+        ? 'aborted'
+        : null;
   return { kind: 'view', id, state, outcome };
 }
 const error = (status: number, code: string): TxOutput => ({ kind: 'error', status, code });
-const create = (out: TxOutput | null, t: [number, number], o: { commit?: boolean; protocol?: '2pc' | '3pc'; key?: string } = {}): TxOperation =>
-  op({ op: 'create', key: o.key ?? 'k1', protocol: o.protocol ?? '2pc', commit: o.commit ?? false }, out, ...t);
+const create = (
+  out: TxOutput | null,
+  t: [number, number],
+  o: { commit?: boolean; protocol?: '2pc' | '3pc'; key?: string } = {},
+): TxOperation => op({ op: 'create', key: o.key ?? 'k1', protocol: o.protocol ?? '2pc', commit: o.commit ?? false }, out, ...t);
 const commit = (out: TxOutput | null, t: [number, number], id = 'T1'): TxOperation => op({ op: 'commit', key: 'k1', id }, out, ...t);
 const abort = (out: TxOutput | null, t: [number, number], id = 'T1'): TxOperation => op({ op: 'abort', key: 'k1', id }, out, ...t);
 const get = (out: TxOutput | null, t: [number, number], id = 'T1'): TxOperation => op({ op: 'get', key: 'k1', id }, out, ...t);
@@ -24,16 +32,31 @@ const verdict = (h: TxOperation[]): string => checkHistory(txModel, h).verdict;
 
 describe('transaction model', () => {
   it('accepts the one-shot flow and reads of it', () => {
-    expect(verdict([create(view('committing'), [0, 10], { commit: true }), get(view('committed'), [11, 12]), abort(error(409, 'TX_ALREADY_COMMITTED'), [13, 14])])).toBe('yes');
+    expect(
+      verdict([
+        create(view('committing'), [0, 10], { commit: true }),
+        get(view('committed'), [11, 12]),
+        abort(error(409, 'TX_ALREADY_COMMITTED'), [13, 14]),
+      ]),
+    ).toBe('yes');
   });
 
   it('accepts the interactive flow with reads during phase 2 on any node', () => {
-    const h = [create(view('active'), [0, 1]), get(view('active'), [2, 3]), commit(view('committing'), [4, 20]), get(view('preparing'), [5, 6]), get(view('committing'), [21, 22]), get(view('committed'), [23, 24])];
+    const h = [
+      create(view('active'), [0, 1]),
+      get(view('active'), [2, 3]),
+      commit(view('committing'), [4, 20]),
+      get(view('preparing'), [5, 6]),
+      get(view('committing'), [21, 22]),
+      get(view('committed'), [23, 24]),
+    ];
     expect(verdict(h)).toBe('yes');
   });
 
   it('rejects an outcome that changes', () => {
-    expect(verdict([create(view('committing'), [0, 10], { commit: true }), get(view('committed'), [11, 12]), get(view('aborted'), [13, 14])])).toBe('no');
+    expect(
+      verdict([create(view('committing'), [0, 10], { commit: true }), get(view('committed'), [11, 12]), get(view('aborted'), [13, 14])]),
+    ).toBe('no');
     // In either order, and even concurrently: no single point explains both answers.
     expect(verdict([create(view('active'), [0, 1]), commit(view('committed'), [2, 10]), abort(view('aborting'), [2, 10])])).toBe('no');
   });
@@ -50,10 +73,16 @@ describe('transaction model', () => {
   });
 
   it('answers abort of a decided commit with 409, and only then', () => {
-    expect(verdict([create(view('active'), [0, 1]), commit(view('committing'), [2, 3]), abort(error(409, 'TX_ALREADY_COMMITTED'), [4, 5])])).toBe('yes');
-    expect(verdict([create(view('active'), [0, 1]), commit(view('aborting'), [2, 3]), abort(error(409, 'TX_ALREADY_COMMITTED'), [4, 5])])).toBe('no');
+    expect(
+      verdict([create(view('active'), [0, 1]), commit(view('committing'), [2, 3]), abort(error(409, 'TX_ALREADY_COMMITTED'), [4, 5])]),
+    ).toBe('yes');
+    expect(
+      verdict([create(view('active'), [0, 1]), commit(view('aborting'), [2, 3]), abort(error(409, 'TX_ALREADY_COMMITTED'), [4, 5])]),
+    ).toBe('no');
     // Racing: the abort lost to the commit decision, which the later read shows.
-    expect(verdict([create(view('active'), [0, 1]), commit(view('committing'), [2, 10]), abort(error(409, 'TX_ALREADY_COMMITTED'), [3, 9])])).toBe('yes');
+    expect(
+      verdict([create(view('active'), [0, 1]), commit(view('committing'), [2, 10]), abort(error(409, 'TX_ALREADY_COMMITTED'), [3, 9])]),
+    ).toBe('yes');
     // An abort that answered 200 decided abort; a later commit cannot answer committed.
     expect(verdict([create(view('active'), [0, 1]), abort(view('aborting'), [2, 3]), commit(view('committed'), [4, 5])])).toBe('no');
   });
@@ -73,17 +102,37 @@ describe('transaction model', () => {
     expect(verdict([create(view('active'), [0, 1]), create(view('active'), [2, 3])])).toBe('yes');
     expect(verdict([create(view('active'), [0, 1]), create(view('active', 'T2'), [2, 3])])).toBe('no');
     // A create whose answer was lost, then a replay that learns the id and the decision.
-    expect(verdict([create(null, [0, 0], { commit: true }), create(view('aborted'), [5, 6], { commit: true }), get(view('aborted'), [7, 8])])).toBe('yes');
+    expect(
+      verdict([create(null, [0, 0], { commit: true }), create(view('aborted'), [5, 6], { commit: true }), get(view('aborted'), [7, 8])]),
+    ).toBe('yes');
   });
 
   it('knows precommitted only in 3PC', () => {
-    const h3 = [create(view('active'), [0, 1], { protocol: '3pc' }), commit(null, [2, 2]), get(view('precommitted'), [3, 4]), get(view('committed'), [5, 6])];
+    const h3 = [
+      create(view('active'), [0, 1], { protocol: '3pc' }),
+      commit(null, [2, 2]),
+      get(view('precommitted'), [3, 4]),
+      get(view('committed'), [5, 6]),
+    ];
     expect(verdict(h3)).toBe('yes');
     const h2 = [create(view('active'), [0, 1]), commit(null, [2, 2]), get(view('precommitted'), [3, 4])];
     expect(verdict(h2)).toBe('no');
     // Precommitted is irrevocable: its outcome is committed already, nothing aborts it after.
-    expect(verdict([create(view('active'), [0, 1], { protocol: '3pc' }), commit(null, [2, 2]), get(view('precommitted'), [3, 4]), get(view('aborting'), [5, 6])])).toBe('no');
-    expect(verdict([create(view('active'), [0, 1], { protocol: '3pc' }), commit(null, [2, 2]), get({ kind: 'view', id: 'T1', state: 'precommitted', outcome: null }, [3, 4])])).toBe('no');
+    expect(
+      verdict([
+        create(view('active'), [0, 1], { protocol: '3pc' }),
+        commit(null, [2, 2]),
+        get(view('precommitted'), [3, 4]),
+        get(view('aborting'), [5, 6]),
+      ]),
+    ).toBe('no');
+    expect(
+      verdict([
+        create(view('active'), [0, 1], { protocol: '3pc' }),
+        commit(null, [2, 2]),
+        get({ kind: 'view', id: 'T1', state: 'precommitted', outcome: null }, [3, 4]),
+      ]),
+    ).toBe('no');
     // A client abort at precommitted is refused with TX_PRECOMMITTED, not TX_ALREADY_COMMITTED.
     const pre = [create(view('active'), [0, 1], { protocol: '3pc' }), commit(null, [2, 2]), get(view('precommitted'), [3, 4])];
     expect(verdict([...pre, abort(error(409, 'TX_PRECOMMITTED'), [5, 6]), get(view('committed'), [7, 8])])).toBe('yes');
@@ -101,7 +150,10 @@ describe('transaction model', () => {
   });
 
   it('checks each transaction apart', () => {
-    const r = checkHistory(txModel, [create(view('active', 'A'), [0, 1], { key: 'a' }), create(view('committing', 'B'), [0, 1], { key: 'b', commit: true })]);
+    const r = checkHistory(txModel, [
+      create(view('active', 'A'), [0, 1], { key: 'a' }),
+      create(view('committing', 'B'), [0, 1], { key: 'b', commit: true }),
+    ]);
     expect(r).toMatchObject({ verdict: 'yes', partitions: 2 });
   });
 });

@@ -76,7 +76,9 @@ const INTERNAL: Readonly<Record<TxProtocol, Readonly<Record<TxPhase, readonly Tx
 function internalMoves(protocol: TxProtocol): Record<TxPhase, TxPhase[]> {
   const moves = {} as Record<TxPhase, TxPhase[]>;
   for (const from of PHASES) {
-    moves[from] = PHASES.filter((to) => canTransition(from, to) && !(from === 'active' && to === 'preparing') && (protocol === '3pc' || to !== 'precommitted'));
+    moves[from] = PHASES.filter(
+      (to) => canTransition(from, to) && !(from === 'active' && to === 'preparing') && (protocol === '3pc' || to !== 'precommitted'),
+    );
   }
   return moves;
 }
@@ -105,12 +107,15 @@ export const txModel: Model<TxModelState, TxInput, TxOutput> = {
   partition: (input) => input.key,
   readOnly: (input) => input.op === 'get' || input.op === 'decision',
   describe: (input, output) =>
-    'requestOnly' in input ? `${describeInput(input)}: its request (takes effect once, at any time after the call)` : `${describeInput(input)} -> ${describeOutput(output)}`,
+    'requestOnly' in input
+      ? `${describeInput(input)}: its request (takes effect once, at any time after the call)`
+      : `${describeInput(input)} -> ${describeOutput(output)}`,
 };
 
 /** The view's outcome in a phase: the real rule (fixedOutcome), with the decision the phase implies. */
 export function outcomeOf(phase: TxPhase): TxOutcome | null {
-  const decision = phase === 'committing' || phase === 'committed' ? 'commit' : phase === 'aborting' || phase === 'aborted' ? 'abort' : null;
+  const decision =
+    phase === 'committing' || phase === 'committed' ? 'commit' : phase === 'aborting' || phase === 'aborted' ? 'abort' : null;
   return fixedOutcome({ state: phase, decision });
 }
 

@@ -31,7 +31,17 @@ export interface CheckReport {
   readonly violation: (Violation & { readonly trace: readonly string[] }) | null;
 }
 
-const NO_FAULTS: Bounds = { losses: 0, leaderCrashes: 0, leaderPauses: 0, elections: 0, participantCrashes: 0, duplicates: 0, clientAborts: 0, cuts: 0, freezes: 0 };
+const NO_FAULTS: Bounds = {
+  losses: 0,
+  leaderCrashes: 0,
+  leaderPauses: 0,
+  elections: 0,
+  participantCrashes: 0,
+  duplicates: 0,
+  clientAborts: 0,
+  cuts: 0,
+  freezes: 0,
+};
 
 export function checkModel(config: ModelConfig, rules: ProtocolRules, statesMax = 5_000_000): CheckReport {
   const started = performance.now();
@@ -126,7 +136,10 @@ export function successors(ctx: Ctx, s: State, healed: boolean): { steps: Step[]
     const steps = [...coordinatorSteps(ctx, s, healed), ...participantSteps(ctx, s, healed)];
     return { steps: steps.map((st) => ({ ...st, state: withoutDeadMessages(ctx, st.state) })), crash: null };
   } catch (e) {
-    return { steps: [], crash: { kind: 'apply-crashed', message: `the code under test threw: ${e instanceof Error ? e.message : String(e)}` } };
+    return {
+      steps: [],
+      crash: { kind: 'apply-crashed', message: `the code under test threw: ${e instanceof Error ? e.message : String(e)}` },
+    };
   }
 }
 
@@ -235,7 +248,10 @@ class HealedGraph {
     }
     const stuck = canFinish.indexOf(0);
     if (stuck === -1) return null;
-    return { ...this.traceTo(stuck), message: 'after healing every fault, no sequence of steps finishes every participant and the cluster' };
+    return {
+      ...this.traceTo(stuck),
+      message: 'after healing every fault, no sequence of steps finishes every participant and the cluster',
+    };
   }
 
   private add(s: State, parent: number, label: string, origin: number): number {

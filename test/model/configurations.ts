@@ -27,43 +27,114 @@
 // prepared, one not yet asked.
 import type { Bounds, ModelConfig } from './model.js';
 
-const NONE: Bounds = { losses: 0, leaderCrashes: 0, leaderPauses: 0, elections: 0, participantCrashes: 0, duplicates: 0, clientAborts: 0, cuts: 0, freezes: 0 };
+const NONE: Bounds = {
+  losses: 0,
+  leaderCrashes: 0,
+  leaderPauses: 0,
+  elections: 0,
+  participantCrashes: 0,
+  duplicates: 0,
+  clientAborts: 0,
+  cuts: 0,
+  freezes: 0,
+};
 
 function config(name: string, o: Partial<Omit<ModelConfig, 'bounds' | 'name'>> & { bounds: Partial<Bounds> }): ModelConfig {
-  return { name, protocol: '3pc', participants: 2, abortVoters: 1, oneShot: true, deadline: true, termination: true, ...o, bounds: { ...NONE, ...o.bounds } };
+  return {
+    name,
+    protocol: '3pc',
+    participants: 2,
+    abortVoters: 1,
+    oneShot: true,
+    deadline: true,
+    termination: true,
+    ...o,
+    bounds: { ...NONE, ...o.bounds },
+  };
 }
 
 export const CI_CONFIGS: readonly ModelConfig[] = (['2pc', '3pc'] as const).flatMap((protocol) => [
   config(`${protocol}, 2 participants: 2 losses, 1 duplicate`, { protocol, bounds: { losses: 2, duplicates: 1 } }),
-  config(`${protocol}, 2 participants: a leader crash and a pause, a new leader`, { protocol, bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1 } }),
-  config(`${protocol}, 2 participants: a participant crash, a cut-off, a whole-cluster freeze, 1 loss`, { protocol, bounds: { participantCrashes: 1, cuts: 1, freezes: 1, losses: 1 } }),
-  config(`${protocol}, 2 participants, interactive: client commit or abort, expiry, 1 loss`, { protocol, oneShot: false, bounds: { clientAborts: 1, losses: 1 } }),
+  config(`${protocol}, 2 participants: a leader crash and a pause, a new leader`, {
+    protocol,
+    bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1 },
+  }),
+  config(`${protocol}, 2 participants: a participant crash, a cut-off, a whole-cluster freeze, 1 loss`, {
+    protocol,
+    bounds: { participantCrashes: 1, cuts: 1, freezes: 1, losses: 1 },
+  }),
+  config(`${protocol}, 2 participants, interactive: client commit or abort, expiry, 1 loss`, {
+    protocol,
+    oneShot: false,
+    bounds: { clientAborts: 1, losses: 1 },
+  }),
   config(`${protocol}, 3 participants: 1 loss`, { protocol, participants: 3, bounds: { losses: 1 } }),
-  config(`${protocol}, 3 participants: a leader crash, a new leader (no deadline)`, { protocol, participants: 3, abortVoters: 0, deadline: false, bounds: { leaderCrashes: 1, elections: 1 } }),
+  config(`${protocol}, 3 participants: a leader crash, a new leader (no deadline)`, {
+    protocol,
+    participants: 3,
+    abortVoters: 0,
+    deadline: false,
+    bounds: { leaderCrashes: 1, elections: 1 },
+  }),
   protocol === '3pc'
-    ? config('3pc, 3 participants: a cut-off, a whole-cluster freeze', { protocol, participants: 3, abortVoters: 0, bounds: { cuts: 1, freezes: 1 } })
+    ? config('3pc, 3 participants: a cut-off, a whole-cluster freeze', {
+        protocol,
+        participants: 3,
+        abortVoters: 0,
+        bounds: { cuts: 1, freezes: 1 },
+      })
     : config('2pc, 3 participants: a participant crash', { protocol, participants: 3, bounds: { participantCrashes: 1 } }),
 ]);
 
 export const DEEP_CONFIGS: readonly ModelConfig[] = (['2pc', '3pc'] as const).flatMap((protocol) => [
-  config(`${protocol}, 2 participants: two leader crashes and pauses, two new leaders`, { protocol, bounds: { leaderCrashes: 2, leaderPauses: 2, elections: 2 } }),
-  config(`${protocol}, 2 participants: a leader crash or pause, a new leader, 1 loss`, { protocol, bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1, losses: 1 } }),
-  config(`${protocol}, 2 participants: a leader change and participant faults`, { protocol, bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1, participantCrashes: 1, cuts: 1, freezes: 1 } }),
+  config(`${protocol}, 2 participants: two leader crashes and pauses, two new leaders`, {
+    protocol,
+    bounds: { leaderCrashes: 2, leaderPauses: 2, elections: 2 },
+  }),
+  config(`${protocol}, 2 participants: a leader crash or pause, a new leader, 1 loss`, {
+    protocol,
+    bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1, losses: 1 },
+  }),
+  config(`${protocol}, 2 participants: a leader change and participant faults`, {
+    protocol,
+    bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1, participantCrashes: 1, cuts: 1, freezes: 1 },
+  }),
   config(`${protocol}, 2 participants: 3 losses, 2 duplicates`, { protocol, bounds: { losses: 3, duplicates: 2 } }),
-  config(`${protocol}, 3 participants: a leader crash and a pause, a new leader`, { protocol, participants: 3, abortVoters: 0, bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1 } }),
-  config(`${protocol}, 3 participants: a participant crash, a cut-off, a whole-cluster freeze`, { protocol, participants: 3, abortVoters: 0, bounds: { participantCrashes: 1, cuts: 1, freezes: 1 } }),
+  config(`${protocol}, 3 participants: a leader crash and a pause, a new leader`, {
+    protocol,
+    participants: 3,
+    abortVoters: 0,
+    bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1 },
+  }),
+  config(`${protocol}, 3 participants: a participant crash, a cut-off, a whole-cluster freeze`, {
+    protocol,
+    participants: 3,
+    abortVoters: 0,
+    bounds: { participantCrashes: 1, cuts: 1, freezes: 1 },
+  }),
 ]);
 
 /** Small configurations aimed at one behaviour each, for the faulty variants (and the real rules on the same ground). */
 export const SCENARIOS = {
   /** Issue 11, 1: every node paused mid-precommit; b's precommit fails (or is still on its way). */
-  freeze: config('issue 11 scenario 1: whole-cluster freeze mid-precommit', { abortVoters: 0, deadline: false, bounds: { losses: 1, freezes: 1 } }),
+  freeze: config('issue 11 scenario 1: whole-cluster freeze mid-precommit', {
+    abortVoters: 0,
+    deadline: false,
+    bounds: { losses: 1, freezes: 1 },
+  }),
   /** Issue 11, 2: a cut off after precommit; b's precommit failing past the deadline. */
-  cutOff: config('issue 11 scenario 2: a participant cut off after precommit, the deadline passes', { abortVoters: 0, bounds: { losses: 1, cuts: 1 } }),
+  cutOff: config('issue 11 scenario 2: a participant cut off after precommit, the deadline passes', {
+    abortVoters: 0,
+    bounds: { losses: 1, cuts: 1 },
+  }),
   /** A client abort racing precommitted, with a participant cut off (so it commits on its own). */
-  clientAbort: config('client abort racing precommit, a participant cut off', { abortVoters: 0, deadline: false, bounds: { clientAborts: 1, cuts: 1 } }),
+  clientAbort: config('client abort racing precommit, a participant cut off', {
+    abortVoters: 0,
+    deadline: false,
+    bounds: { clientAborts: 1, cuts: 1 },
+  }),
   /** A deposed leader's calls arriving after a newer term's. */
-  fencing: config('leader change: a deposed leader\'s calls arrive late', { bounds: { leaderPauses: 1, elections: 1 } }),
+  fencing: config("leader change: a deposed leader's calls arrive late", { bounds: { leaderPauses: 1, elections: 1 } }),
   /** No faults at all: every run must finish. */
   stubborn: config('2pc, an abort vote, no faults', { protocol: '2pc', deadline: false, bounds: {} }),
 } as const satisfies Record<string, ModelConfig>;

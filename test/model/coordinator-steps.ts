@@ -7,7 +7,20 @@ import type { DeliverResult, PrepareResult } from '../../src/tx/participant-clie
 import { DEADLINE_BEFORE_COMMIT_REQUEST, type Conclusion } from '../../src/tx/protocol-rules.js';
 import type { TxCommand } from '../../src/tx/commands.js';
 import type { TxRecord } from '../../src/tx/types.js';
-import { addMsg, awaits, pending, removeMsgAt, replaceAt, request, runCall, TX_ID, type Leader, type Msg, type Run, type State } from './model.js';
+import {
+  addMsg,
+  awaits,
+  pending,
+  removeMsgAt,
+  replaceAt,
+  request,
+  runCall,
+  TX_ID,
+  type Leader,
+  type Msg,
+  type Run,
+  type State,
+} from './model.js';
 import { clusterServes, nowMs, type Ctx, type Step } from './step.js';
 
 /** Every coordinator-side step enabled in `s`; `healed` leaves out the faults. */
@@ -32,7 +45,10 @@ function logSteps(ctx: Ctx, s: State, healed: boolean, out: Step[]): void {
     const kept = s.pending.filter((q, j) => j < i || q.term >= s.term);
     // A leader whose proposal is dropped is a deposed one: it steps down.
     const leaders = s.leaders.filter((l) => !(dropped.some((d) => d.origin === 'run' && d.term === l.term) && l.run.k === 'proposed'));
-    out.push({ label: `the term-${s.term} leader's log lacks ${dropped.map((d) => describeCmd(d.cmd)).join(', ')}: dropped`, state: { ...s, pending: kept, leaders } });
+    out.push({
+      label: `the term-${s.term} leader's log lacks ${dropped.map((d) => describeCmd(d.cmd)).join(', ')}: dropped`,
+      state: { ...s, pending: kept, leaders },
+    });
   });
 }
 
@@ -65,10 +81,25 @@ function leaderSteps(ctx: Ctx, s: State, li: number, l: Leader, healed: boolean,
   const who = `leader t${l.term}`;
   if (l.term < s.term) return deposedSteps(ctx, s, li, l, out);
   if (!healed && s.budget.leaderCrashes > 0) {
-    out.push({ label: `${who} crashes`, state: { ...s, leaders: s.leaders.filter((_, i) => i !== li), msgs: dropRepliesTo(s.msgs, l.term), budget: { ...s.budget, leaderCrashes: s.budget.leaderCrashes - 1 } } });
+    out.push({
+      label: `${who} crashes`,
+      state: {
+        ...s,
+        leaders: s.leaders.filter((_, i) => i !== li),
+        msgs: dropRepliesTo(s.msgs, l.term),
+        budget: { ...s.budget, leaderCrashes: s.budget.leaderCrashes - 1 },
+      },
+    });
   }
   if (!healed && s.budget.leaderPauses > 0 && l.running) {
-    out.push({ label: `${who} pauses`, state: { ...s, leaders: replaceAt(s.leaders, li, { ...l, running: false }), budget: { ...s.budget, leaderPauses: s.budget.leaderPauses - 1 } } });
+    out.push({
+      label: `${who} pauses`,
+      state: {
+        ...s,
+        leaders: replaceAt(s.leaders, li, { ...l, running: false }),
+        budget: { ...s.budget, leaderPauses: s.budget.leaderPauses - 1 },
+      },
+    });
   }
   if (!l.running) {
     if (!s.frozen) out.push({ label: `${who} resumes`, state: { ...s, leaders: replaceAt(s.leaders, li, { ...l, running: true }) } });
@@ -76,7 +107,10 @@ function leaderSteps(ctx: Ctx, s: State, li: number, l: Leader, healed: boolean,
   }
   if (s.frozen) return;
   if (l.run.k === 'proposed' && !s.pending.some((p) => p.origin === 'run' && p.term === l.term)) {
-    out.push({ label: `${who} learns its proposal was applied or dropped`, state: { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: IDLE }) } });
+    out.push({
+      label: `${who} learns its proposal was applied or dropped`,
+      state: { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: IDLE }) },
+    });
   }
   const set = (next: Leader, extra: Partial<State> = {}): State => ({ ...s, ...extra, leaders: replaceAt(s.leaders, li, next) });
   // Applies the next committed entry; a run whose phase no longer matches the state starts over.
@@ -87,9 +121,17 @@ function leaderSteps(ctx: Ctx, s: State, li: number, l: Leader, healed: boolean,
   const tx = ctx.oracle.record(s.hist[l.view]!);
   const now = nowMs(s);
   if (ctx.rules.sweepAction(tx, now) === 'expire' && !s.pending.some((p) => p.origin === 'sweep' && p.term === l.term)) {
-    const cmd: TxCommand = { type: 'decided', txId: TX_ID, decision: 'abort', votes: [], decidedAt: now, reason: DEADLINE_BEFORE_COMMIT_REQUEST };
+    const cmd: TxCommand = {
+      type: 'decided',
+      txId: TX_ID,
+      decision: 'abort',
+      votes: [],
+      decidedAt: now,
+      reason: DEADLINE_BEFORE_COMMIT_REQUEST,
+    };
     const proposed = propose(s, l, cmd, 'sweep');
-    if (proposed !== null) out.push({ label: `${who}'s sweep: active past the deadline, proposes abort`, state: { ...s, pending: proposed } });
+    if (proposed !== null)
+      out.push({ label: `${who}'s sweep: active past the deadline, proposes abort`, state: { ...s, pending: proposed } });
   }
   if (l.run.k === 'idle') startStep(ctx, s, li, l, tx, out);
   else runSteps(ctx, s, li, l, tx, out);
@@ -118,7 +160,10 @@ function deposedSteps(ctx: Ctx, s: State, li: number, l: Leader, out: Step[]): v
   let msgs: Msg[] = [...s.msgs];
   for (const m of calls) msgs = addMsg(msgs, m);
   const what = calls.map((m) => `${m.c} to ${tx.participants[m.p]!.name}`).join(', ');
-  out.push({ label: `${who} resumes, deposed without knowing it: sends ${what} with term ${l.term}, then steps down`, state: { ...s, leaders: rest, msgs } });
+  out.push({
+    label: `${who} resumes, deposed without knowing it: sends ${what} with term ${l.term}, then steps down`,
+    state: { ...s, leaders: rest, msgs },
+  });
 }
 
 function deposedCalls(ctx: Ctx, s: State, l: Leader, tx: TxRecord): Msg[] {
@@ -127,7 +172,9 @@ function deposedCalls(ctx: Ctx, s: State, l: Leader, tx: TxRecord): Msg[] {
   if (run.k === 'idle') {
     const next = ctx.rules.nextStep(tx, nowMs(s));
     if (next.kind !== 'call') return [];
-    return next.participants.map((name) => tx.participants.findIndex((p) => p.name === name)).flatMap((p) => (inFlight(p, next.call) ? [] : [request(l.term, p, next.call)]));
+    return next.participants
+      .map((name) => tx.participants.findIndex((p) => p.name === name))
+      .flatMap((p) => (inFlight(p, next.call) ? [] : [request(l.term, p, next.call)]));
   }
   const call = runCall(run);
   if (call === null) return [];
@@ -150,18 +197,32 @@ function startStep(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, out:
       const targets = next.participants.map(index);
       let msgs: Msg[] = [...s.msgs];
       // A call still in flight from an earlier round is the same call (the SDK dedupes it): one copy is enough.
-      for (const p of targets) if (!msgs.some((m) => m.k === 'req' && m.t === l.term && m.p === p && m.c === next.call)) msgs = addMsg(msgs, request(l.term, p, next.call));
+      for (const p of targets)
+        if (!msgs.some((m) => m.k === 'req' && m.t === l.term && m.p === p && m.c === next.call))
+          msgs = addMsg(msgs, request(l.term, p, next.call));
       const n = tx.participants.length;
       const deadline = next.deadlineAt !== null;
       let run: Run;
       if (next.call === 'prepare') run = { k: 'prepare', votes: Array<VoteEntry | null>(n).fill(null), deadline };
       else if (next.call === 'precommit') run = { k: 'precommit', answers: Array(n).fill(null), deadline };
-      else run = { k: 'phase2', call: next.call, waiting: tx.participants.map((_, i) => targets.includes(i)), abandoned: tx.participants.map(() => false) };
+      else
+        run = {
+          k: 'phase2',
+          call: next.call,
+          waiting: tx.participants.map((_, i) => targets.includes(i)),
+          abandoned: tx.participants.map(() => false),
+        };
       if (run.k === 'phase2' && targets.length === 0) {
-        out.push({ label: `${who} completes (nobody left to call)`, state: proposeRun(ctx, s, li, l, ctx.rules.completionCommand(TX_ID, [], nowMs(s))) });
+        out.push({
+          label: `${who} completes (nobody left to call)`,
+          state: proposeRun(ctx, s, li, l, ctx.rules.completionCommand(TX_ID, [], nowMs(s))),
+        });
         return;
       }
-      out.push({ label: `${who} (view: ${tx.state}) sends ${next.call} to ${next.participants.join(',')}`, state: { ...s, msgs, leaders: replaceAt(s.leaders, li, { ...l, run }) } });
+      out.push({
+        label: `${who} (view: ${tx.state}) sends ${next.call} to ${next.participants.join(',')}`,
+        state: { ...s, msgs, leaders: replaceAt(s.leaders, li, { ...l, run }) },
+      });
       return;
     }
   }
@@ -186,7 +247,8 @@ function runSteps(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, out: 
     if (run.k === 'prepare') {
       const failure: PrepareResult = { kind: 'failure', error: 'prepare failed: timed out' };
       const vote = ctx.rules.voteOfPrepare(name, failure, Number.MAX_SAFE_INTEGER, 1);
-      if (vote !== null) out.push({ label: `${who} gives up on ${name}'s prepare (attempts exhausted)`, state: recordVote(ctx, s, li, l, tx, p, vote) });
+      if (vote !== null)
+        out.push({ label: `${who} gives up on ${name}'s prepare (attempts exhausted)`, state: recordVote(ctx, s, li, l, tx, p, vote) });
     }
   });
   // abandonAfterMs passes: the abort to a participant that never voted commit is given up (the real rule decides who).
@@ -194,12 +256,16 @@ function runSteps(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, out: 
     who_.forEach((name, p) => {
       if (!waitingOn(p) || !ctx.rules.mayAbandon(tx, tx.participants[p]!)) return;
       const next = { ...run, waiting: replaceAt(run.waiting, p, false), abandoned: replaceAt(run.abandoned, p, true) };
-      out.push({ label: `${who}: abandonAfterMs passes, gives up the ${run.call} to ${name}`, state: afterPhase2Answer(ctx, s, li, l, tx, next) });
+      out.push({
+        label: `${who}: abandonAfterMs passes, gives up the ${run.call} to ${name}`,
+        state: afterPhase2Answer(ctx, s, li, l, tx, next),
+      });
     });
   }
   if (s.deadlinePassed && (run.k === 'prepare' || run.k === 'precommit') && run.deadline) {
     const now = nowMs(s);
-    const c: Conclusion | null = run.k === 'prepare' ? ctx.rules.concludePrepare(tx, run.votes, now) : ctx.rules.concludePrecommit(tx, run.answers, now);
+    const c: Conclusion | null =
+      run.k === 'prepare' ? ctx.rules.concludePrepare(tx, run.votes, now) : ctx.rules.concludePrecommit(tx, run.answers, now);
     const st = c === null ? { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: IDLE }) } : conclude(ctx, s, li, l, c);
     out.push({ label: `${who}: the deadline cuts ${run.k} short${c === null ? '' : ` (${describeConclusion(c)})`}`, state: st });
   }
@@ -218,7 +284,8 @@ function answer(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, m: Extr
       const a = ctx.rules.precommitAnswerOf(ctx.rules.answerOf('precommit', m.r as DeliverResult));
       if (a === null) return s;
       const answers = replaceAt(run.answers, m.p, a);
-      if (!ctx.rules.settlesPrecommit(a) && answers.some((x) => x === null)) return { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: { ...run, answers } }) };
+      if (!ctx.rules.settlesPrecommit(a) && answers.some((x) => x === null))
+        return { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: { ...run, answers } }) };
       const d = ctx.rules.concludePrecommit(tx, answers, nowMs(s));
       if (d === null) return { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: IDLE }) };
       return conclude(ctx, s, li, l, d);
@@ -247,7 +314,8 @@ function recordVote(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, p: 
   const run = l.run;
   if (run.k !== 'prepare') return s;
   const votes = replaceAt(run.votes, p, vote);
-  if (!ctx.rules.settlesPrepare(vote) && votes.some((v) => v === null)) return { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: { ...run, votes } }) };
+  if (!ctx.rules.settlesPrepare(vote) && votes.some((v) => v === null))
+    return { ...s, leaders: replaceAt(s.leaders, li, { ...l, run: { ...run, votes } }) };
   const c = ctx.rules.concludePrepare(tx, votes, nowMs(s));
   return conclude(ctx, s, li, l, c);
 }
@@ -281,21 +349,53 @@ function clusterSteps(ctx: Ctx, s: State, healed: boolean, out: Step[]): void {
     const keep = s.leaders.filter((l) => l.term === s.term);
     const budget = { ...s.budget, elections: s.budget.elections - 1 };
     const last = s.hist.length - 1;
-    const elect = (view: number): State => ({ ...s, term, budget, leaders: [...keep, { term, running: true, view, run: IDLE }], msgs: s.msgs.filter((m) => m.k === 'req' || keep.some((l) => l.term === m.t)) });
+    const elect = (view: number): State => ({
+      ...s,
+      term,
+      budget,
+      leaders: [...keep, { term, running: true, view, run: IDLE }],
+      msgs: s.msgs.filter((m) => m.k === 'req' || keep.some((l) => l.term === m.t)),
+    });
     out.push({ label: `a leader is elected in term ${term}`, state: elect(last) });
-    if (last > 0) out.push({ label: `a leader is elected in term ${term}, one committed entry behind in applying`, state: elect(last - 1) });
+    if (last > 0)
+      out.push({ label: `a leader is elected in term ${term}, one committed entry behind in applying`, state: elect(last - 1) });
   }
   if (current !== undefined && !s.frozen) {
     if (!s.commitAsked) {
-      out.push({ label: 'the client asks to commit', state: { ...s, commitAsked: true, pending: [...s.pending, pending(current.term, { type: 'commitRequested', txId: TX_ID }, 'client')] } });
+      out.push({
+        label: 'the client asks to commit',
+        state: {
+          ...s,
+          commitAsked: true,
+          pending: [...s.pending, pending(current.term, { type: 'commitRequested', txId: TX_ID }, 'client')],
+        },
+      });
     }
     if (!healed && s.budget.clientAborts > 0) {
-      const cmd: TxCommand = { type: 'decided', txId: TX_ID, decision: 'abort', votes: [], decidedAt: nowMs(s), reason: 'abort requested by a client' };
-      out.push({ label: 'the client asks to abort', state: { ...s, pending: [...s.pending, pending(current.term, cmd, 'client')], budget: { ...s.budget, clientAborts: s.budget.clientAborts - 1 } } });
+      const cmd: TxCommand = {
+        type: 'decided',
+        txId: TX_ID,
+        decision: 'abort',
+        votes: [],
+        decidedAt: nowMs(s),
+        reason: 'abort requested by a client',
+      };
+      out.push({
+        label: 'the client asks to abort',
+        state: {
+          ...s,
+          pending: [...s.pending, pending(current.term, cmd, 'client')],
+          budget: { ...s.budget, clientAborts: s.budget.clientAborts - 1 },
+        },
+      });
     }
   }
   if (ctx.config.deadline && !s.deadlinePassed) out.push({ label: 'the deadline passes', state: { ...s, deadlinePassed: true } });
-  if (!healed && s.budget.freezes > 0 && !s.frozen) out.push({ label: 'every coordinator node is paused (SIGSTOP)', state: { ...s, frozen: true, budget: { ...s.budget, freezes: s.budget.freezes - 1 } } });
+  if (!healed && s.budget.freezes > 0 && !s.frozen)
+    out.push({
+      label: 'every coordinator node is paused (SIGSTOP)',
+      state: { ...s, frozen: true, budget: { ...s.budget, freezes: s.budget.freezes - 1 } },
+    });
   if (s.frozen) out.push({ label: 'every coordinator node resumes (SIGCONT)', state: { ...s, frozen: false } });
 }
 
@@ -337,4 +437,3 @@ function describeResult(r: Extract<Msg, { k: 'rep' }>['r']): string {
   if (r.kind === 'ack') return `ack${r.state === null ? '' : ` (${r.state})`}`;
   return r.error;
 }
-

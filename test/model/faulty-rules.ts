@@ -68,12 +68,15 @@ export const stubbornParticipantRules: ProtocolRules = {
   ...realRules,
   name: 'participant that refuses abort after voting commit',
   planCall: (record, path) => {
-    if (path === 'abort' && record?.state === 'prepared') return { kind: 'refuse', code: 'TX_ALREADY_COMMITTED', message: 'refuses abort', violation: true };
+    if (path === 'abort' && record?.state === 'prepared')
+      return { kind: 'refuse', code: 'TX_ALREADY_COMMITTED', message: 'refuses abort', violation: true };
     return realRules.planCall(record, path);
   },
   decideTermination: (record, asked, timing) => {
     const t = decideTermination(record, asked, timing);
-    return t.kind === 'abort' && record.state === 'prepared' ? { kind: 'wait', why: 'refuses abort', retryAfterMs: timing.resolveAfterMs } : t;
+    return t.kind === 'abort' && record.state === 'prepared'
+      ? { kind: 'wait', why: 'refuses abort', retryAfterMs: timing.resolveAfterMs }
+      : t;
   },
 };
 
@@ -102,7 +105,16 @@ function preparingWithVotes(tx: TxRecord): TxCommand[] {
     commitRequested: true,
     activeMax: 100,
   };
-  const votes = tx.participants.map((p): TxCommand => ({ type: 'voteRecorded', txId: tx.id, participant: p.name, vote: p.vote ?? 'commit', reason: null, error: p.lastError }));
+  const votes = tx.participants.map(
+    (p): TxCommand => ({
+      type: 'voteRecorded',
+      txId: tx.id,
+      participant: p.name,
+      vote: p.vote ?? 'commit',
+      reason: null,
+      error: p.lastError,
+    }),
+  );
   return [created, ...votes];
 }
 
@@ -112,12 +124,31 @@ function oldConcludePrecommit(tx: TxRecord, answers: ReadonlyArray<PrecommitAnsw
   const aborted = answered('violation');
   const committed = answered('committed');
   if (aborted[0] !== undefined) {
-    const votes = aborted.map((name): VoteEntry => ({ participant: name, vote: 'abort', reason: 'aborted on its own before precommit', error: 'precommit refused: TX_ALREADY_ABORTED' }));
-    return { kind: 'decide', decision: 'abort', votes, reason: `participant ${aborted[0]} had aborted on its own (3PC timeout) before precommit` };
+    const votes = aborted.map(
+      (name): VoteEntry => ({
+        participant: name,
+        vote: 'abort',
+        reason: 'aborted on its own before precommit',
+        error: 'precommit refused: TX_ALREADY_ABORTED',
+      }),
+    );
+    return {
+      kind: 'decide',
+      decision: 'abort',
+      votes,
+      reason: `participant ${aborted[0]} had aborted on its own (3PC timeout) before precommit`,
+    };
   }
   const commitVotes = tx.participants.map((p): VoteEntry => ({ participant: p.name, vote: 'commit', reason: null, error: null }));
-  if (committed[0] !== undefined) return { kind: 'decide', decision: 'commit', votes: commitVotes, reason: `participant ${committed[0]} had committed on its own (3PC timeout after precommit)` };
-  if (answers.every((a) => a === 'ack')) return { kind: 'decide', decision: 'commit', votes: commitVotes, reason: 'every participant acknowledged precommit' };
+  if (committed[0] !== undefined)
+    return {
+      kind: 'decide',
+      decision: 'commit',
+      votes: commitVotes,
+      reason: `participant ${committed[0]} had committed on its own (3PC timeout after precommit)`,
+    };
+  if (answers.every((a) => a === 'ack'))
+    return { kind: 'decide', decision: 'commit', votes: commitVotes, reason: 'every participant acknowledged precommit' };
   if (nowMs < tx.deadlineAt) return null;
   return { kind: 'decide', decision: 'abort', votes: [], reason: 'deadline passed before every participant acknowledged precommit' };
 }

@@ -25,11 +25,13 @@ export function checkState(ctx: Ctx, s: State, outcomes: OutcomeCache): Violatio
   }
   const first = history.find((o) => o !== null) ?? null;
   const changed = first === null ? -1 : history.findIndex((o, i) => i > history.indexOf(first) && o !== first);
-  if (changed !== -1) return { kind: 'decision-stability', message: `the cluster's outcome went from ${first} to ${String(history[changed])}` };
+  if (changed !== -1)
+    return { kind: 'decision-stability', message: `the cluster's outcome went from ${first} to ${String(history[changed])}` };
   const now = history[history.length - 1] ?? null;
   if (now !== null) {
     const other = now === 'committed' ? aborted : committed;
-    if (other.length > 0) return { kind: 'decision-stability', message: `the cluster's outcome is ${now} but ${other.join(',')} applied the other` };
+    if (other.length > 0)
+      return { kind: 'decision-stability', message: `the cluster's outcome is ${now} but ${other.join(',')} applied the other` };
   }
   return null;
 }

@@ -26,7 +26,10 @@ function line(r: CheckReport): string {
 
 function describeViolation(r: CheckReport): string {
   if (r.violation === null) return 'no violation';
-  return [`${r.violation.kind}: ${r.violation.message}`, ...r.violation.trace.map((step, i) => `  ${String(i + 1).padStart(2)}. ${step}`)].join('\n');
+  return [
+    `${r.violation.kind}: ${r.violation.message}`,
+    ...r.violation.trace.map((step, i) => `  ${String(i + 1).padStart(2)}. ${step}`),
+  ].join('\n');
 }
 
 function run(config: ModelConfig, rules = realRules): CheckReport {
@@ -81,7 +84,7 @@ describe('the checker catches broken rules', () => {
     expect(run(SCENARIOS.clientAbort).violation).toBeNull();
   });
 
-  it('fencing: a participant SDK without the term fence acts on a deposed leader\'s call', () => {
+  it("fencing: a participant SDK without the term fence acts on a deposed leader's call", () => {
     const r = run(SCENARIOS.fencing, unfencedParticipantRules);
     expect(r.violation?.kind, describeViolation(r)).toBe('fencing');
   });

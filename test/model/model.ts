@@ -84,7 +84,12 @@ export type Run =
   | { readonly k: 'prepare'; readonly votes: ReadonlyArray<VoteEntry | null>; readonly deadline: boolean }
   | { readonly k: 'precommit'; readonly answers: ReadonlyArray<PrecommitAnswer | null>; readonly deadline: boolean }
   /** `abandoned`: participants this run gave up on (presumed abort, src/tx/abandon.ts). */
-  | { readonly k: 'phase2'; readonly call: 'commit' | 'abort'; readonly waiting: readonly boolean[]; readonly abandoned: readonly boolean[] };
+  | {
+      readonly k: 'phase2';
+      readonly call: 'commit' | 'abort';
+      readonly waiting: readonly boolean[];
+      readonly abandoned: readonly boolean[];
+    };
 
 /** The call a run is waiting on answers to, or null when it waits on none. */
 export function runCall(run: Run): CallPath | null {
@@ -123,7 +128,14 @@ export interface Leader {
 
 export type Msg =
   | { readonly k: 'req'; readonly t: number; readonly p: number; readonly c: CallPath; readonly key: string }
-  | { readonly k: 'rep'; readonly t: number; readonly p: number; readonly c: CallPath; readonly r: PrepareResult | DeliverResult; readonly key: string };
+  | {
+      readonly k: 'rep';
+      readonly t: number;
+      readonly p: number;
+      readonly c: CallPath;
+      readonly r: PrepareResult | DeliverResult;
+      readonly key: string;
+    };
 
 export interface Part {
   /** Durable. */
@@ -184,7 +196,13 @@ export function reply(t: number, p: number, c: CallPath, r: PrepareResult | Deli
 }
 
 const CALL_CODE: Readonly<Record<CallPath, string>> = { prepare: 'p', precommit: 'c', commit: 'C', abort: 'A' };
-const STATE_CODE: Readonly<Record<SdkRecord['state'], string>> = { preparing: 'g', prepared: 'p', precommitted: 'c', committed: 'C', aborted: 'A' };
+const STATE_CODE: Readonly<Record<SdkRecord['state'], string>> = {
+  preparing: 'g',
+  prepared: 'p',
+  precommitted: 'c',
+  committed: 'C',
+  aborted: 'A',
+};
 
 const interned = new Map<string, number>();
 
@@ -278,6 +296,7 @@ function runKey(run: Run): string {
 function partKey(p: Part): string {
   const r = p.rec;
   // The protocol is left out: every record in doubt has the configuration's.
-  const rec = r === null ? '-' : `${STATE_CODE[r.state]}${r.vote?.[0] ?? '-'}${r.reason === null ? '' : intern(r.reason)}.${r.preparedTerm ?? ''}`;
+  const rec =
+    r === null ? '-' : `${STATE_CODE[r.state]}${r.vote?.[0] ?? '-'}${r.reason === null ? '' : intern(r.reason)}.${r.preparedTerm ?? ''}`;
   return `${rec}:${p.hi}${p.cut ? 'c' : ''}`;
 }

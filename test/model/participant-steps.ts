@@ -9,7 +9,20 @@ import type { InquiryResult } from '../../src/sdk/participant/inquiry.js';
 import type { Plan } from '../../src/sdk/participant/transitions.js';
 import { isInDoubt, type CallPath, type TxRecord as SdkRecord, type TxState as SdkState } from '../../src/sdk/participant/types.js';
 import { deliverResultOf, prepareResultOf, type DeliverResult, type PrepareResult } from '../../src/tx/participant-client.js';
-import { addMsg, describeMsg, names, removeMsgAt, replaceAt, reply, RESOLVE_AFTER_MS, THREE_PC_TIMEOUT_MS, TX_ID, type Msg, type Part, type State } from './model.js';
+import {
+  addMsg,
+  describeMsg,
+  names,
+  removeMsgAt,
+  replaceAt,
+  reply,
+  RESOLVE_AFTER_MS,
+  THREE_PC_TIMEOUT_MS,
+  TX_ID,
+  type Msg,
+  type Part,
+  type State,
+} from './model.js';
 import { clusterRecord, clusterServes, type Ctx, type Step } from './step.js';
 
 const ABORT_REASON = 'no';
@@ -18,8 +31,16 @@ export function participantSteps(ctx: Ctx, s: State, healed: boolean): Step[] {
   const out: Step[] = [];
   const who = names(s.parts.length);
   s.msgs.forEach((m, mi) => {
-    if (!healed && s.budget.duplicates > 0) out.push({ label: `the network duplicates ${describeMsg(m, who)}`, state: { ...s, msgs: addMsg(s.msgs, m), budget: { ...s.budget, duplicates: s.budget.duplicates - 1 } } });
-    if (!healed && s.budget.losses > 0) out.push({ label: `the network loses ${describeMsg(m, who)}`, state: { ...s, msgs: removeMsgAt(s.msgs, mi), budget: { ...s.budget, losses: s.budget.losses - 1 } } });
+    if (!healed && s.budget.duplicates > 0)
+      out.push({
+        label: `the network duplicates ${describeMsg(m, who)}`,
+        state: { ...s, msgs: addMsg(s.msgs, m), budget: { ...s.budget, duplicates: s.budget.duplicates - 1 } },
+      });
+    if (!healed && s.budget.losses > 0)
+      out.push({
+        label: `the network loses ${describeMsg(m, who)}`,
+        state: { ...s, msgs: removeMsgAt(s.msgs, mi), budget: { ...s.budget, losses: s.budget.losses - 1 } },
+      });
     if (m.k === 'req') deliverySteps(ctx, s, m, mi, who[m.p]!, healed, out);
   });
   s.parts.forEach((p, i) => partSteps(ctx, s, i, p, who[i]!, healed, out));
@@ -36,17 +57,45 @@ function deliverySteps(ctx: Ctx, s: State, m: Extract<Msg, { k: 'req' }>, mi: nu
     const msgs = s.leaders.some((l) => l.term === m.t) ? addMsg(rest, reply(m.t, m.p, m.c, h.result)) : rest;
     const acted = h.part.rec !== part.rec; // execute() builds a new record only when it changes one
     const stale = m.t < part.hi && acted;
-    const violation = stale ? { violation: { kind: 'fencing' as const, message: `${name} acted on a ${m.c} from term ${m.t} after seeing term ${part.hi}` } } : {};
-    out.push({ label: `${name} handles ${m.c} from term ${m.t}: ${h.what}`, state: { ...s, msgs, parts: replaceAt(s.parts, m.p, h.part) }, ...violation });
+    const violation = stale
+      ? { violation: { kind: 'fencing' as const, message: `${name} acted on a ${m.c} from term ${m.t} after seeing term ${part.hi}` } }
+      : {};
+    out.push({
+      label: `${name} handles ${m.c} from term ${m.t}: ${h.what}`,
+      state: { ...s, msgs, parts: replaceAt(s.parts, m.p, h.part) },
+      ...violation,
+    });
     // It acts, makes the result durable, and dies before the answer leaves (then restarts).
     if (crash !== null && acted) {
-      out.push({ label: `${name} handles ${m.c} from term ${m.t} (${h.what}), crashes before answering and restarts`, state: { ...s, msgs: rest, parts: replaceAt(s.parts, m.p, h.part), budget: crash }, ...violation });
+      out.push({
+        label: `${name} handles ${m.c} from term ${m.t} (${h.what}), crashes before answering and restarts`,
+        state: { ...s, msgs: rest, parts: replaceAt(s.parts, m.p, h.part), budget: crash },
+        ...violation,
+      });
     }
   }
   // The process dies inside the user's prepare handler: the intent record (`preparing`) is durable, no answer leaves.
-  if (crash !== null && m.c === 'prepare' && ctx.rules.fenceTerm(part.hi, m.t) !== null && ctx.rules.planCall(part.rec ?? undefined, 'prepare').kind === 'run-prepare') {
-    const rec: SdkRecord = { txId: TX_ID, participant: name, state: 'preparing', protocol: ctx.config.protocol, payload: null, vote: null, reason: null, preparedTerm: m.t, updatedAtMs: 0 };
-    out.push({ label: `${name} crashes inside its prepare handler (term ${m.t}) and restarts`, state: { ...s, msgs: rest, parts: replaceAt(s.parts, m.p, { ...part, rec, hi: m.t }), budget: crash } });
+  if (
+    crash !== null &&
+    m.c === 'prepare' &&
+    ctx.rules.fenceTerm(part.hi, m.t) !== null &&
+    ctx.rules.planCall(part.rec ?? undefined, 'prepare').kind === 'run-prepare'
+  ) {
+    const rec: SdkRecord = {
+      txId: TX_ID,
+      participant: name,
+      state: 'preparing',
+      protocol: ctx.config.protocol,
+      payload: null,
+      vote: null,
+      reason: null,
+      preparedTerm: m.t,
+      updatedAtMs: 0,
+    };
+    out.push({
+      label: `${name} crashes inside its prepare handler (term ${m.t}) and restarts`,
+      state: { ...s, msgs: rest, parts: replaceAt(s.parts, m.p, { ...part, rec, hi: m.t }), budget: crash },
+    });
   }
 }
 
@@ -69,7 +118,11 @@ function handle(ctx: Ctx, s: State, part: Part, m: Extract<Msg, { k: 'req' }>, n
 
 function execute(ctx: Ctx, s: State, part: Part, plan: Plan, m: Extract<Msg, { k: 'req' }>, name: string): Handled[] {
   const rec = part.rec;
-  const ack = (next: SdkRecord): Handled => ({ part: { ...part, rec: next }, result: answerOf(m.c, 200, { ok: true, state: next.state }), what: `ack (${next.state})` });
+  const ack = (next: SdkRecord): Handled => ({
+    part: { ...part, rec: next },
+    result: answerOf(m.c, 200, { ok: true, state: next.state }),
+    what: `ack (${next.state})`,
+  });
   switch (plan.kind) {
     case 'run-prepare': {
       const votes: Array<'commit' | 'abort'> = ['commit'];
@@ -78,14 +131,27 @@ function execute(ctx: Ctx, s: State, part: Part, plan: Plan, m: Extract<Msg, { k
         const state: SdkState = vote === 'commit' ? 'prepared' : 'aborted';
         ctx.rules.assertTransition('none', 'preparing', TX_ID);
         ctx.rules.assertTransition('preparing', state, TX_ID);
-        const next: SdkRecord = { ...blank(name), state, protocol: ctx.config.protocol, vote, reason: vote === 'abort' ? ABORT_REASON : null, preparedTerm: m.t };
+        const next: SdkRecord = {
+          ...blank(name),
+          state,
+          protocol: ctx.config.protocol,
+          vote,
+          reason: vote === 'abort' ? ABORT_REASON : null,
+          preparedTerm: m.t,
+        };
         const body = vote === 'commit' ? { vote } : { vote, reason: ABORT_REASON };
         return { part: { ...part, rec: next }, result: answerOf('prepare', 200, body), what: `votes ${vote}` };
       });
     }
     case 'abort-interrupted': {
       const next = advance(ctx, rec!, 'aborted', 'participant restarted during prepare');
-      return [{ part: { ...part, rec: next }, result: answerOf('prepare', 200, { vote: 'abort', reason: next.reason }), what: 'aborts the interrupted prepare' }];
+      return [
+        {
+          part: { ...part, rec: next },
+          result: answerOf('prepare', 200, { vote: 'abort', reason: next.reason }),
+          what: 'aborts the interrupted prepare',
+        },
+      ];
     }
     case 'reply-vote':
       return [{ part, result: answerOf('prepare', 200, plan.vote), what: `replays its vote ${plan.vote.vote}` }];
@@ -102,7 +168,9 @@ function execute(ctx: Ctx, s: State, part: Part, plan: Plan, m: Extract<Msg, { k
     case 'ack':
       return [{ part, result: answerOf(m.c, 200, { ok: true, state: rec!.state }), what: `ack (${rec!.state})` }];
     case 'refuse':
-      return [{ part, result: answerOf(m.c, ERROR_CODES[plan.code].status, { error: { code: plan.code } }), what: `refused: ${plan.code}` }];
+      return [
+        { part, result: answerOf(m.c, ERROR_CODES[plan.code].status, { error: { code: plan.code } }), what: `refused: ${plan.code}` },
+      ];
   }
 }
 
@@ -118,14 +186,28 @@ function answerOf(c: CallPath, status: number, body: unknown): PrepareResult | D
 
 /** The base of a new record (the SDK's shape; payload and clock are constant in the model). */
 function blank(name: string): SdkRecord {
-  return { txId: TX_ID, participant: name, state: 'preparing', protocol: null, payload: null, vote: null, reason: null, preparedTerm: null, updatedAtMs: 0 };
+  return {
+    txId: TX_ID,
+    participant: name,
+    state: 'preparing',
+    protocol: null,
+    payload: null,
+    vote: null,
+    reason: null,
+    preparedTerm: null,
+    updatedAtMs: 0,
+  };
 }
 
 // ---- one participant ----------------------------------------------------------------
 
 function partSteps(ctx: Ctx, s: State, i: number, p: Part, name: string, healed: boolean, out: Step[]): void {
   const set = (next: Part, budget = s.budget): State => ({ ...s, parts: replaceAt(s.parts, i, next), budget });
-  if (!healed && !p.cut && s.budget.cuts > 0) out.push({ label: `${name} is cut off from every coordinator node`, state: set({ ...p, cut: true }, { ...s.budget, cuts: s.budget.cuts - 1 }) });
+  if (!healed && !p.cut && s.budget.cuts > 0)
+    out.push({
+      label: `${name} is cut off from every coordinator node`,
+      state: set({ ...p, cut: true }, { ...s.budget, cuts: s.budget.cuts - 1 }),
+    });
   if (p.cut) out.push({ label: `${name} can reach the cluster again`, state: set({ ...p, cut: false }) });
   const rec = p.rec;
   if (rec === null || !isInDoubt(rec.state)) return;
@@ -138,9 +220,14 @@ function partSteps(ctx: Ctx, s: State, i: number, p: Part, name: string, healed:
  * such inquiries (model.ts: any timing); one that comes sooner only waits.
  */
 function resolveStep(ctx: Ctx, s: State, i: number, p: Part, rec: SdkRecord, name: string, out: Step[]): void {
-  const asked: InquiryResult | null = rec.state === 'preparing' ? null : p.cut || s.frozen ? { kind: 'unreachable', errors: ['timed out'] } : inquiry(ctx, s);
+  const asked: InquiryResult | null =
+    rec.state === 'preparing' ? null : p.cut || s.frozen ? { kind: 'unreachable', errors: ['timed out'] } : inquiry(ctx, s);
   const unreachableForMs = asked?.kind === 'unreachable' ? THREE_PC_TIMEOUT_MS : null;
-  const t = ctx.rules.decideTermination(rec, asked, { unreachableForMs, threePcTimeoutMs: THREE_PC_TIMEOUT_MS, resolveAfterMs: RESOLVE_AFTER_MS });
+  const t = ctx.rules.decideTermination(rec, asked, {
+    unreachableForMs,
+    threePcTimeoutMs: THREE_PC_TIMEOUT_MS,
+    resolveAfterMs: RESOLVE_AFTER_MS,
+  });
   if (t.kind === 'wait') return;
   const next: Part = { ...p, rec: t.kind === 'commit' ? advance(ctx, rec, 'committed') : advance(ctx, rec, 'aborted', t.why) };
   const after = asked?.kind === 'unreachable' ? ` after ${THREE_PC_TIMEOUT_MS} ms with no node reachable` : '';

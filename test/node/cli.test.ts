@@ -54,7 +54,10 @@ describe('ratify node --help', () => {
     expect(options.get('--id')).toContain('(required)');
     expect(options.get('--listen')).toContain('(default: from own peer URL)');
     for (const o of ['--config', '--tx']) expect(options.get(o), o).toMatch(/\(default: [^)]+\)/);
-    for (const t of txConfigFields()) expect(stdout).toMatch(new RegExp(`\\n\\s+${t.key}\\s+\\(default: ${t.defaultText.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) \\[env ${t.env}\\]`));
+    for (const t of txConfigFields())
+      expect(stdout).toMatch(
+        new RegExp(`\\n\\s+${t.key}\\s+\\(default: ${t.defaultText.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) \\[env ${t.env}\\]`),
+      );
   });
 });
 
@@ -72,9 +75,21 @@ describe('peer security at start-up', () => {
   it('refuses to listen beyond loopback without a cluster secret or mutual TLS (exit 2), saying how to set one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ratify-cli-'));
     try {
-      const { status, stderr } = runCli(['node', '--id', 'n1', '--listen', '0.0.0.0:7999', '--peers', 'n1=http://10.0.0.1:7999', '--data', dir]);
+      const { status, stderr } = runCli([
+        'node',
+        '--id',
+        'n1',
+        '--listen',
+        '0.0.0.0:7999',
+        '--peers',
+        'n1=http://10.0.0.1:7999',
+        '--data',
+        dir,
+      ]);
       expect(status).toBe(2);
-      expect(stderr).toMatch(/listen host "0\.0\.0\.0" is not loopback, so peers must authenticate: set a cluster secret \(--cluster-secret-file FILE/);
+      expect(stderr).toMatch(
+        /listen host "0\.0\.0\.0" is not loopback, so peers must authenticate: set a cluster secret \(--cluster-secret-file FILE/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -88,11 +103,13 @@ async function consecutiveFreePorts(n: number): Promise<number> {
     const servers: Server[] = [];
     try {
       for (let i = 0; i < n; i++) {
-        servers.push(await new Promise<Server>((res, rej) => {
-          const s = createServer();
-          s.once('error', rej);
-          s.listen(base + i, '127.0.0.1', () => res(s));
-        }));
+        servers.push(
+          await new Promise<Server>((res, rej) => {
+            const s = createServer();
+            s.once('error', rej);
+            s.listen(base + i, '127.0.0.1', () => res(s));
+          }),
+        );
       }
       return base;
     } catch {
@@ -109,20 +126,42 @@ describe('ratify cluster over HTTPS with mutual TLS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ratify-cli-tls-'));
     const ca = makeClusterCerts(join(dir, 'certs'), ['n1', 'n2', 'n3']);
     const base = await consecutiveFreePorts(3);
-    const proc = spawn(process.execPath, [
-      CLI_PATH, 'cluster', '--nodes', '3', '--base-port', String(base), '--data', join(dir, 'data'),
-      '--state-machine', 'kv', '--tls-cert', join(dir, 'certs', '{id}.pem'), '--tls-key', join(dir, 'certs', '{id}.key'),
-      '--tls-ca', ca.cert, '--tls-mutual', 'true',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      process.execPath,
+      [
+        CLI_PATH,
+        'cluster',
+        '--nodes',
+        '3',
+        '--base-port',
+        String(base),
+        '--data',
+        join(dir, 'data'),
+        '--state-machine',
+        'kv',
+        '--tls-cert',
+        join(dir, 'certs', '{id}.pem'),
+        '--tls-key',
+        join(dir, 'certs', '{id}.key'),
+        '--tls-ca',
+        ca.cert,
+        '--tls-mutual',
+        'true',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     proc.stdout.on('data', (b: Buffer) => (output += b.toString()));
     proc.stderr.on('data', (b: Buffer) => (output += b.toString()));
     const dispatcher = new Agent({ connect: { ca: readFileSync(ca.cert) } });
     try {
-      const view = await waitUntil(async () => {
-        const res = await httpJson('GET', `https://127.0.0.1:${base}/v1/cluster`, { dispatcher, timeoutMs: 2000 }).catch(() => null);
-        return res?.status === 200 && res.body.leaderId !== null ? res.body : undefined;
-      }, { timeoutMs: 60_000, what: `a leader over https (output: ${output.slice(-2000)})` });
+      const view = await waitUntil(
+        async () => {
+          const res = await httpJson('GET', `https://127.0.0.1:${base}/v1/cluster`, { dispatcher, timeoutMs: 2000 }).catch(() => null);
+          return res?.status === 200 && res.body.leaderId !== null ? res.body : undefined;
+        },
+        { timeoutMs: 60_000, what: `a leader over https (output: ${output.slice(-2000)})` },
+      );
       expect(view.members.map((m: { url: string }) => m.url)).toEqual([0, 1, 2].map((i) => `https://127.0.0.1:${base + i}`));
       expect(output).toContain(`https://127.0.0.1:${base}`);
     } finally {

@@ -16,7 +16,18 @@ import { createTxStateMachine } from '../../src/tx/state-machine.js';
 import { txConfigDefaults } from '../../src/tx/config.js';
 
 const created = (txId: string) =>
-  encodeCommand({ type: 'created', txId, participants: [], protocol: '2pc', createdAt: 1, deadlineAt: 2, idempotencyKey: null, requestHash: null, commitRequested: false, activeMax: 10 });
+  encodeCommand({
+    type: 'created',
+    txId,
+    participants: [],
+    protocol: '2pc',
+    createdAt: 1,
+    deadlineAt: 2,
+    idempotencyKey: null,
+    requestHash: null,
+    commitRequested: false,
+    activeMax: 10,
+  });
 const fresh = () => new IncarnatedStateMachine(createTxStateMachine(txConfigDefaults));
 
 describe('cluster incarnation', () => {

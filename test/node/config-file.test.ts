@@ -38,7 +38,9 @@ function errorsOf(fn: () => unknown): string[] {
 
 describe('config file keys', () => {
   it('takes the flag names in camelCase, and the field names it took before', () => {
-    const byFlag = resolveNodeConfig({ file: fileWith('flags.json', { id: 'n1', peers: PEERS, data: '/d1', clusterSecretFile: null, tickMs: 25 }) });
+    const byFlag = resolveNodeConfig({
+      file: fileWith('flags.json', { id: 'n1', peers: PEERS, data: '/d1', clusterSecretFile: null, tickMs: 25 }),
+    });
     expect(byFlag.dataDir).toBe('/d1');
     expect(byFlag.tickMs).toBe(25);
     const byField = resolveNodeConfig({ file: fileWith('fields.json', { id: 'n1', peers: PEERS, dataDir: '/d2' }) });
@@ -46,7 +48,9 @@ describe('config file keys', () => {
   });
 
   it('refuses one setting under both names, and lists the flag names for an unknown key', () => {
-    const errors = errorsOf(() => resolveNodeConfig({ file: fileWith('both.json', { id: 'n1', peers: PEERS, data: '/a', dataDir: '/b', participnts: 3 }) }));
+    const errors = errorsOf(() =>
+      resolveNodeConfig({ file: fileWith('both.json', { id: 'n1', peers: PEERS, data: '/a', dataDir: '/b', participnts: 3 }) }),
+    );
     expect(errors).toContain('config file: "data" and "dataDir" are the same setting (--data); give one');
     const unknown = errors.find((e) => e.startsWith('config file: unknown setting "participnts"'));
     expect(unknown).toMatch(/\(valid: id, listen, peers, data, .*clusterSecretFile, tlsCert, .*, tx\)$/);
@@ -82,9 +86,16 @@ describe('effective configuration', () => {
     });
     const shown = JSON.stringify(effectiveConfig(config));
     for (const secret of ['first-secret-123456', 'second-secret-12345', 'hunter2']) expect(shown).not.toContain(secret);
-    expect(effectiveConfig(config)).toMatchObject({ clusterSecret: '[redacted] (2)', listen: '127.0.0.1:7001', dataDir: '/d', tx: { maxParticipants: 16 } });
+    expect(effectiveConfig(config)).toMatchObject({
+      clusterSecret: '[redacted] (2)',
+      listen: '127.0.0.1:7001',
+      dataDir: '/d',
+      tx: { maxParticipants: 16 },
+    });
     expect(shown).toContain('n2=http://user:[redacted]@127.0.0.1:7002');
-    expect(redact({ clientTokens: ['a', 'b'], clientTokensFile: '/etc/tokens', nested: { apiKey: 'k', password: '' }, adminToken: null })).toEqual({
+    expect(
+      redact({ clientTokens: ['a', 'b'], clientTokensFile: '/etc/tokens', nested: { apiKey: 'k', password: '' }, adminToken: null }),
+    ).toEqual({
       clientTokens: '[redacted] (2)',
       clientTokensFile: '/etc/tokens',
       nested: { apiKey: '[redacted]', password: '' },
@@ -95,7 +106,12 @@ describe('effective configuration', () => {
   it('is logged by ratify node at start, as JSON when stdout is not a terminal, without the secret', async () => {
     const [port] = await freePorts(1);
     const secret = 'never-print-me-1234567890';
-    const file = fileWith('node.json', { id: 'n1', peers: { n1: `http://127.0.0.1:${port}` }, data: join(tmp, 'data-n1'), logLevel: 'info' });
+    const file = fileWith('node.json', {
+      id: 'n1',
+      peers: { n1: `http://127.0.0.1:${port}` },
+      data: join(tmp, 'data-n1'),
+      logLevel: 'info',
+    });
     const proc = spawn(process.execPath, [CLI_PATH, 'node', '--config', file, '--tick-ms', '25'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, RATIFY_CLUSTER_SECRET: secret },
@@ -110,7 +126,13 @@ describe('effective configuration', () => {
       });
       const entry = JSON.parse(line) as { nodeId: string; config: Record<string, unknown> };
       expect(entry.nodeId).toBe('n1');
-      expect(entry.config).toMatchObject({ id: 'n1', dataDir: join(tmp, 'data-n1'), tickMs: 25, clusterSecret: '[redacted]', listen: `127.0.0.1:${port}` });
+      expect(entry.config).toMatchObject({
+        id: 'n1',
+        dataDir: join(tmp, 'data-n1'),
+        tickMs: 25,
+        clusterSecret: '[redacted]',
+        listen: `127.0.0.1:${port}`,
+      });
       await waitUntil(() => out.includes('ratify node started'), { timeoutMs: 30_000, what: 'the node to start' });
       expect(out).not.toContain(secret);
     } finally {

@@ -91,8 +91,12 @@ describe('resolveNodeConfig', () => {
       'clusterSecret and clusterSecretFile are both set: give one (--cluster-secret-file is the one ps cannot show)',
     ]);
     writeFileSync(file, '\n# nothing\n');
-    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, clusterSecretFile: file } }))).toEqual([`clusterSecretFile ${file} holds no secret (one per line)`]);
-    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, clusterSecretFile: join(tmp, 'missing') } }))[0]).toMatch(/clusterSecretFile .*missing cannot be read/);
+    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, clusterSecretFile: file } }))).toEqual([
+      `clusterSecretFile ${file} holds no secret (one per line)`,
+    ]);
+    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, clusterSecretFile: join(tmp, 'missing') } }))[0]).toMatch(
+      /clusterSecretFile .*missing cannot be read/,
+    );
   });
 
   it('names every missing required setting with its flag and env var', () => {
@@ -122,7 +126,9 @@ describe('resolveNodeConfig', () => {
       }),
     );
     expect(errors).toHaveLength(2);
-    expect(errors[0]).toMatch(/^environment: unknown tx setting RATIFY_TX_MAX_PARTICIPENTS \(valid: RATIFY_TX_MAX_PARTICIPANTS, RATIFY_TX_MAX_ACTIVE_TRANSACTIONS, .*\)$/);
+    expect(errors[0]).toMatch(
+      /^environment: unknown tx setting RATIFY_TX_MAX_PARTICIPENTS \(valid: RATIFY_TX_MAX_PARTICIPANTS, RATIFY_TX_MAX_ACTIVE_TRANSACTIONS, .*\)$/,
+    );
     expect(errors[1]).toMatch(/^--tx: unknown tx setting "maxParticpants" \(valid: maxParticipants, maxActiveTransactions, .*\)$/);
     // Known RATIFY_TX_* variables still apply; other RATIFY_* variables belong to other tools.
     const ok = resolveNodeConfig({ flags: base, env: { RATIFY_TX_MAX_PARTICIPANTS: '8', RATIFY_TEST_LOGS: '1' } });
@@ -183,37 +189,54 @@ describe('validateNodeConfig messages name the value and the limit', () => {
 
   it('refuses to listen beyond loopback unless peers authenticate, saying how to set it up', () => {
     const listen = (host: string): Partial<NodeConfig> => ({ listen: { host, port: 7001 } });
-    for (const host of ['127.0.0.1', '127.9.8.7', '::1', 'localhost', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(c(listen(host)), host).toEqual([]);
+    for (const host of ['127.0.0.1', '127.9.8.7', '::1', 'localhost', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])
+      expect(c(listen(host)), host).toEqual([]);
     for (const host of ['0.0.0.0', '::', '10.1.2.3', 'n1.example', '::ffff:10.0.0.1', '128.0.0.1']) {
       const errors = c(listen(host));
       expect(errors, host).toHaveLength(1);
-      expect(errors[0]).toMatch(/is not loopback, so peers must authenticate: set a cluster secret \(--cluster-secret-file FILE.*RATIFY_CLUSTER_SECRET.*or mutual TLS \(--tls-cert, --tls-key, --tls-ca and --tls-mutual true\)/);
+      expect(errors[0]).toMatch(
+        /is not loopback, so peers must authenticate: set a cluster secret \(--cluster-secret-file FILE.*RATIFY_CLUSTER_SECRET.*or mutual TLS \(--tls-cert, --tls-key, --tls-ca and --tls-mutual true\)/,
+      );
       expect(c({ ...listen(host), clusterSecret: 'sixteen-chars-ok' }), host).toEqual([]);
-      expect(c({ ...listen(host), tlsCert: 'c.pem', tlsKey: 'k.pem', tlsCa: 'ca.pem', tlsMutual: true, peers: httpsPeers }), host).toEqual([]);
+      expect(c({ ...listen(host), tlsCert: 'c.pem', tlsKey: 'k.pem', tlsCa: 'ca.pem', tlsMutual: true, peers: httpsPeers }), host).toEqual(
+        [],
+      );
     }
   });
 
   it('checks the TLS settings together', () => {
     expect(c({ tlsCert: 'c.pem' })).toContain('tlsCert and tlsKey go together: set both (--tls-cert, --tls-key) or neither');
-    expect(c({ tlsCert: 'c.pem', tlsKey: 'k.pem', tlsMutual: true, peers: httpsPeers })).toEqual(['tlsMutual needs tlsCert, tlsKey and tlsCa (--tls-cert, --tls-key, --tls-ca)']);
-    expect(c({ tlsCert: 'c.pem', tlsKey: 'k.pem' })).toEqual(['this node\'s peer url ("http://127.0.0.1:7001") must be https:// with --tls-cert']);
+    expect(c({ tlsCert: 'c.pem', tlsKey: 'k.pem', tlsMutual: true, peers: httpsPeers })).toEqual([
+      'tlsMutual needs tlsCert, tlsKey and tlsCa (--tls-cert, --tls-key, --tls-ca)',
+    ]);
+    expect(c({ tlsCert: 'c.pem', tlsKey: 'k.pem' })).toEqual([
+      'this node\'s peer url ("http://127.0.0.1:7001") must be https:// with --tls-cert',
+    ]);
     expect(c({ peers: httpsPeers })).toEqual(['this node\'s peer url ("https://127.0.0.1:7001") must be http:// without --tls-cert']);
   });
 
   it('bounds the snapshot a follower gathers', () => {
-    expect(c({ snapshotBytesMax: 1024 })).toEqual(['snapshotBytesMax (1024) must be between 1048576 and 2147483648', 'snapshotBytesMax (1024) must be at least snapshotChunkBytes (1048576)']);
+    expect(c({ snapshotBytesMax: 1024 })).toEqual([
+      'snapshotBytesMax (1024) must be between 1048576 and 2147483648',
+      'snapshotBytesMax (1024) must be at least snapshotChunkBytes (1048576)',
+    ]);
     expect(c({ snapshotBytesMax: 2 * 1024 * 1024, snapshotChunkBytes: 4 * 1024 * 1024, raftBodyLimitBytes: 16 * 1024 * 1024 })).toEqual([
       'snapshotBytesMax (2097152) must be at least snapshotChunkBytes (4194304)',
     ]);
   });
 
   it('includes the tx layer validation', () => {
-    expect(c({ tx: { ...txConfigDefaults, maxParticipants: 0 } })).toEqual(['tx: maxParticipants (0) must be an integer between 1 and 1024']);
+    expect(c({ tx: { ...txConfigDefaults, maxParticipants: 0 } })).toEqual([
+      'tx: maxParticipants (0) must be an integer between 1 and 1024',
+    ]);
   });
 
   it('resolveNodeConfig throws all of them at once as CONFIG_INVALID', () => {
     const errors = errorsOf(() => resolveNodeConfig({ flags: { ...base, heartbeatTicks: '50', maxInflightAppends: '0' } }));
-    expect(errors).toEqual(['heartbeatTicks (50) must be less than electionTicks (15)', 'maxInflightAppends (0) must be between 1 and 1024']);
+    expect(errors).toEqual([
+      'heartbeatTicks (50) must be less than electionTicks (15)',
+      'maxInflightAppends (0) must be between 1 and 1024',
+    ]);
   });
 });
 
@@ -230,7 +253,9 @@ describe('client API security settings', () => {
     expect(fromEnv.clientTokens.verify(TOKEN)).toEqual({ name: 'ops', role: 'admin' });
     expect(resolveNodeConfig({ flags: base, env: { RATIFY_TOKENS_FILE: file } }).clientTokens.size).toBe(1);
     expect(valid().clientTokens.enabled).toBe(false);
-    expect(errorsOf(() => resolveNodeConfig({ flags: { ...base, tokensFile: file }, env: { RATIFY_TOKENS: `ops admin ${TOKEN}` } })).join()).toMatch(/not both/);
+    expect(
+      errorsOf(() => resolveNodeConfig({ flags: { ...base, tokensFile: file }, env: { RATIFY_TOKENS: `ops admin ${TOKEN}` } })).join(),
+    ).toMatch(/not both/);
   });
 
   it('reports a bad token file among the other configuration errors, without the token', () => {
@@ -267,7 +292,10 @@ describe('client API security settings', () => {
     expect(notes.info).toEqual({ tokens: 1, principals: ['payments'], ownTransactionsOnly: true });
     const keysFile = join(tmp, 'participant-keys');
     writeFileSync(keysFile, `bank-a ${'k'.repeat(32)}\n* ${'d'.repeat(40)}\n`);
-    const allowlisted = resolveNodeConfig({ flags: { ...exposedFlags, participantKeysFile: keysFile }, txFlags: ['participantHostAllowlist=10.0.0.0/8'] });
+    const allowlisted = resolveNodeConfig({
+      flags: { ...exposedFlags, participantKeysFile: keysFile },
+      txFlags: ['participantHostAllowlist=10.0.0.0/8'],
+    });
     expect(securityNotes(allowlisted).warnings).toEqual([]);
     expect(securityNotes(allowlisted).info).toMatchObject({ participantKeys: { participants: ['bank-a'], defaultKey: true } });
     expect(JSON.stringify(effectiveConfig(allowlisted))).not.toMatch(/kkkkkkkk|dddddddd/);

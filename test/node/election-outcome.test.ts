@@ -25,6 +25,13 @@ describe('elections won and lost', () => {
 describe('participant names as a bounded label', () => {
   it('keeps the first N distinct names and counts every later one as other', () => {
     const labels = new ParticipantLabels(2);
-    expect(['a', 'b', 'a', 'c', 'b', 'd'].map((n) => labels.label(n))).toEqual(['a', 'b', 'a', OTHER_PARTICIPANTS, 'b', OTHER_PARTICIPANTS]);
+    expect(['a', 'b', 'a', 'c', 'b', 'd'].map((n) => labels.label(n))).toEqual([
+      'a',
+      'b',
+      'a',
+      OTHER_PARTICIPANTS,
+      'b',
+      OTHER_PARTICIPANTS,
+    ]);
   });
 });

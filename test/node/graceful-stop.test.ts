@@ -86,13 +86,18 @@ describe('graceful stop of a leader under load', () => {
     const silent = await silentParticipant();
     const slow = await slowParticipant(100);
     const { leaderId, url } = await c.waitForLeader();
-    const created = await httpJson<{ id: string }>('POST', `${url}/v1/transactions`, { body: { participants: [{ name: 'silent', url: silent }] } });
+    const created = await httpJson<{ id: string }>('POST', `${url}/v1/transactions`, {
+      body: { participants: [{ name: 'silent', url: silent }] },
+    });
     expect(created.status).toBe(201);
     const commit = httpJson('POST', `${url}/v1/transactions/${created.body.id}/commit`, { timeoutMs: 60_000 }).catch((err: unknown) => err);
     // The commit request is in flight: the transaction has left "active".
-    await waitUntil(async () => (await httpJson<{ state: string }>('GET', `${url}/v1/transactions/${created.body.id}`)).body.state !== 'active', {
-      what: 'commit to be requested',
-    });
+    await waitUntil(
+      async () => (await httpJson<{ state: string }>('GET', `${url}/v1/transactions/${created.body.id}`)).body.state !== 'active',
+      {
+        what: 'commit to be requested',
+      },
+    );
     // Transactions that commit in one request each wait for their decision while the node stops.
     const agent = new Agent({ connections: 16, keepAliveTimeout: 60_000 });
     cleanups.push(() => agent.destroy());
@@ -106,7 +111,13 @@ describe('graceful stop of a leader under load', () => {
             path: '/v1/transactions',
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ participants: [{ name: 'a', url: `${slow}/a` }, { name: 'b', url: `${slow}/b` }], commit: true }),
+            body: JSON.stringify({
+              participants: [
+                { name: 'a', url: `${slow}/a` },
+                { name: 'b', url: `${slow}/b` },
+              ],
+              commit: true,
+            }),
           });
           await res.body.text();
           if (res.statusCode === 200) decided++; // created and decided in one request

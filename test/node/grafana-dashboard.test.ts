@@ -62,10 +62,13 @@ const panels = (JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[]
 beforeAll(async () => {
   const [port] = await freePorts(1);
   const url = `http://127.0.0.1:${port}`;
-  running = await startNode(resolveNodeConfig({ flags: { id: 'g1', peers: `g1=${url}`, dataDir: join(dataRoot, 'g1'), stateMachine: 'tx' } }), {
-    processMetrics: false,
-    logger: silentLogger(),
-  });
+  running = await startNode(
+    resolveNodeConfig({ flags: { id: 'g1', peers: `g1=${url}`, dataDir: join(dataRoot, 'g1'), stateMachine: 'tx' } }),
+    {
+      processMetrics: false,
+      logger: silentLogger(),
+    },
+  );
   await waitUntil(async () => (await httpJson('GET', `${url}/readyz`)).status === 200, { what: 'node ready' });
   exposed = exposedNames((await httpJson<string>('GET', `${url}/metrics`)).body);
 });

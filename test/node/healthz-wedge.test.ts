@@ -30,8 +30,14 @@ describe('/healthz on a wedged node', () => {
   it('answers 503 with the reason while a log write is stuck past healthStallMs, and 200 once it moves', async () => {
     const [port] = await freePorts(1);
     const url = `http://127.0.0.1:${port}`;
-    const config = resolveNodeConfig({ flags: { id: 'w1', peers: `w1=${url}`, dataDir: join(dataRoot, 'w1'), stateMachine: 'tx', healthStallMs: '300' } });
-    running = await startNode(config, { processMetrics: false, logger: silentLogger(), env: { NODE_ENV: 'test', [STALL_STORAGE_FILE_ENV]: stallFile } });
+    const config = resolveNodeConfig({
+      flags: { id: 'w1', peers: `w1=${url}`, dataDir: join(dataRoot, 'w1'), stateMachine: 'tx', healthStallMs: '300' },
+    });
+    running = await startNode(config, {
+      processMetrics: false,
+      logger: silentLogger(),
+      env: { NODE_ENV: 'test', [STALL_STORAGE_FILE_ENV]: stallFile },
+    });
     await waitUntil(async () => (await httpJson('GET', `${url}/readyz`)).status === 200, { what: 'node ready' });
     expect(await httpJson('GET', `${url}/healthz`)).toMatchObject({ status: 200, body: { status: 'ok' } });
 
@@ -54,10 +60,12 @@ describe('/healthz on a wedged node', () => {
   });
 
   it('refuses a bound below ten ticks, naming the value and the limit', () => {
-    expect(() => resolveNodeConfig({ flags: { id: 'a', peers: 'a=http://127.0.0.1:1', dataDir: '/tmp/x', healthStallMs: '150', tickMs: '20' } })).toThrow(
-      'healthStallMs (150) must be at least 10 x tickMs (200)',
+    expect(() =>
+      resolveNodeConfig({ flags: { id: 'a', peers: 'a=http://127.0.0.1:1', dataDir: '/tmp/x', healthStallMs: '150', tickMs: '20' } }),
+    ).toThrow('healthStallMs (150) must be at least 10 x tickMs (200)');
+    expect(() => resolveNodeConfig({ flags: { id: 'a', peers: 'a=http://127.0.0.1:1', dataDir: '/tmp/x', healthStallMs: '50' } })).toThrow(
+      /healthStallMs \(50\)/,
     );
-    expect(() => resolveNodeConfig({ flags: { id: 'a', peers: 'a=http://127.0.0.1:1', dataDir: '/tmp/x', healthStallMs: '50' } })).toThrow(/healthStallMs \(50\)/);
   });
 });
 

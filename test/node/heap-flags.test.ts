@@ -6,7 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { NODE_ENV_DEFAULTS, NODE_HEAP_FLAGS, nodeProcessEnv } from '../../src/node/local-cluster.js';
 
 const heapLimit = (flags: readonly string[]): number => {
-  const r = spawnSync(process.execPath, [...flags, '-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [...flags, '-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'],
+    { encoding: 'utf8' },
+  );
   expect(r.status, r.stderr).toBe(0);
   return Number(r.stdout);
 };
@@ -47,7 +51,12 @@ describe('NODE_ENV_DEFAULTS', () => {
     const dockerfile = readFileSync(new URL('../../cluster/Dockerfile', import.meta.url), 'utf8');
     // The runtime stage's ENV instruction (it may continue over lines ending in a backslash).
     const env = /^ENV (MALLOC_(?:.*\\\n)*.*)$/m.exec(dockerfile)?.[1] ?? '';
-    const set = Object.fromEntries(env.split(/\s+\\?\s*/).filter((w) => w.includes('=')).map((w) => w.split('=') as [string, string]));
+    const set = Object.fromEntries(
+      env
+        .split(/\s+\\?\s*/)
+        .filter((w) => w.includes('='))
+        .map((w) => w.split('=') as [string, string]),
+    );
     expect(set).toEqual(NODE_ENV_DEFAULTS);
   });
 });

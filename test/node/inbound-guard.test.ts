@@ -22,7 +22,11 @@ afterEach(async () => {
 });
 
 function start(): InProcessCluster<KvStateMachine> {
-  const logger = createLogger({ level: 'warn', nodeId: 'test', destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) } });
+  const logger = createLogger({
+    level: 'warn',
+    nodeId: 'test',
+    destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  });
   cluster = new InProcessCluster({ createStateMachine: () => createKvStateMachine(), logger });
   return cluster;
 }
@@ -34,7 +38,14 @@ describe('inbound guard in a running node', () => {
     const leader = await c.waitForLeader();
     const follower = c.running().find((n) => n !== leader)!;
     const st = follower.coreStatus();
-    const bogus = { type: 'heartbeat', from: leader.nodeId, to: follower.nodeId, term: st.term, leaderCommit: st.lastIndex + 1000, readSeq: 0 } as const;
+    const bogus = {
+      type: 'heartbeat',
+      from: leader.nodeId,
+      to: follower.nodeId,
+      term: st.term,
+      leaderCommit: st.lastIndex + 1000,
+      readSeq: 0,
+    } as const;
     for (let i = 0; i < 5; i++) follower.receive([bogus]);
     const text = await c.member(follower.nodeId).metrics.registry.metrics();
     expect(metricValue(text, 'ratify_raft_rejected_messages_total', { reason: 'commit_beyond_log' })).toBe(5);
@@ -53,8 +64,25 @@ describe('inbound guard in a running node', () => {
     const follower = c.running().find((n) => n !== leader)!;
     const st = follower.coreStatus();
     const members = st.members;
-    follower.receive([{ type: 'snapshot', from: leader.nodeId, to: follower.nodeId, term: st.term, meta: { index: st.lastIndex + 50, term: st.term, members }, offset: 0, chunk: new Uint8Array([0xc1, 0x00]), done: true }]);
-    await waitUntil(async () => metricValue(await c.member(follower.nodeId).metrics.registry.metrics(), 'ratify_raft_rejected_messages_total', { reason: 'snapshot_data' }) === 1, { what: 'the refusal to be counted' });
+    follower.receive([
+      {
+        type: 'snapshot',
+        from: leader.nodeId,
+        to: follower.nodeId,
+        term: st.term,
+        meta: { index: st.lastIndex + 50, term: st.term, members },
+        offset: 0,
+        chunk: new Uint8Array([0xc1, 0x00]),
+        done: true,
+      },
+    ]);
+    await waitUntil(
+      async () =>
+        metricValue(await c.member(follower.nodeId).metrics.registry.metrics(), 'ratify_raft_rejected_messages_total', {
+          reason: 'snapshot_data',
+        }) === 1,
+      { what: 'the refusal to be counted' },
+    );
     expect(follower.coreStatus().snapshotIndex).toBe(st.snapshotIndex);
     expect(lines).toContainEqual(expect.objectContaining({ peer: leader.nodeId, reason: 'snapshot_data' }));
     await leader.propose(encodeKvCommand({ op: 'put', key: 'k', value: 'v' }));

@@ -34,10 +34,15 @@ async function putVia(id: string, key: string, value: string): Promise<number> {
 
 async function putAcked(key: string, value: string, via: readonly string[]): Promise<void> {
   let attempt = 0;
-  await waitUntil(async () => (await putVia(via[attempt++ % via.length]!, key, value)) === 200, { what: `write ${key} acknowledged`, intervalMs: 20 });
+  await waitUntil(async () => (await putVia(via[attempt++ % via.length]!, key, value)) === 200, {
+    what: `write ${key} acknowledged`,
+    intervalMs: 20,
+  });
 }
 
-async function views(ids: readonly string[]): Promise<Record<string, { term: number; role: string; leaderId: string | null; removed: boolean | undefined }>> {
+async function views(
+  ids: readonly string[],
+): Promise<Record<string, { term: number; role: string; leaderId: string | null; removed: boolean | undefined }>> {
   const out: Record<string, { term: number; role: string; leaderId: string | null; removed: boolean | undefined }> = {};
   for (const id of ids) {
     const v: ClusterView = await c().view(id);
@@ -46,7 +51,8 @@ async function views(ids: readonly string[]): Promise<Record<string, { term: num
   return out;
 }
 
-const memberIds = (body: { members: { id: string; voter: boolean }[] }): string[] => body.members.map((m) => `${m.id}${m.voter ? '' : '(learner)'}`).sort();
+const memberIds = (body: { members: { id: string; voter: boolean }[] }): string[] =>
+  body.members.map((m) => `${m.id}${m.voter ? '' : '(learner)'}`).sort();
 
 describe('membership churn over HTTP with real processes', () => {
   it('adds a learner, promotes it, removes a follower and then the leader; the rest elect a leader and stay in one term', async () => {

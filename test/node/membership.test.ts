@@ -54,7 +54,8 @@ async function retrying<T>(call: () => Promise<T>): Promise<T> {
       try {
         return await call();
       } catch (err) {
-        if (err instanceof RatifyError && (err.code === 'CONFIG_CHANGE_IN_PROGRESS' || err.code === 'LEARNER_NOT_CAUGHT_UP')) return undefined;
+        if (err instanceof RatifyError && (err.code === 'CONFIG_CHANGE_IN_PROGRESS' || err.code === 'LEARNER_NOT_CAUGHT_UP'))
+          return undefined;
         throw err;
       }
     },
@@ -121,7 +122,14 @@ describe('membership over the transport: an uncommitted removal', () => {
     // Only `holder` gets the removal of x; it never commits.
     c.network.partition([first.nodeId, holder]);
     void first.remove(x).catch(() => undefined);
-    await waitUntil(() => !c.node(holder).coreStatus().members.some((m) => m.id === x), { what: `${holder} to append the removal of ${x}` });
+    await waitUntil(
+      () =>
+        !c
+          .node(holder)
+          .coreStatus()
+          .members.some((m) => m.id === x),
+      { what: `${holder} to append the removal of ${x}` },
+    );
     await c.stop(first.nodeId);
     // x wins under the old configuration with the others (holder's longer log denies it holder's vote).
     c.network.partition([holder]);
@@ -143,7 +151,11 @@ describe('membership over the transport: an uncommitted removal', () => {
 
 describe('membership over the transport: addresses', () => {
   it('a learner started with the initial voters as --peers catches up from a leader added after them', async () => {
-    cluster = new InProcessCluster({ ids: ['n1', 'n2', 'n3', 'n4', 'n5'], voters: ['n1', 'n2', 'n3'], createStateMachine: () => createKvStateMachine() });
+    cluster = new InProcessCluster({
+      ids: ['n1', 'n2', 'n3', 'n4', 'n5'],
+      voters: ['n1', 'n2', 'n3'],
+      createStateMachine: () => createKvStateMachine(),
+    });
     const c = cluster;
     for (const id of ['n1', 'n2', 'n3']) await c.start(id);
     const first = await c.waitForLeader();

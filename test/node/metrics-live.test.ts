@@ -47,7 +47,11 @@ async function leader(): Promise<string> {
       // Ask a node still running: an earlier test may have stopped any of them.
       const asked = [...nodes.keys()][0]!;
       const r = await httpJson<{ leaderId: string | null }>('GET', `${urls[asked]}/v1/cluster`);
-      return r.body.leaderId !== null && nodes.has(r.body.leaderId) && (await httpJson('GET', `${urls[r.body.leaderId]}/readyz`)).status === 200 ? r.body.leaderId : undefined;
+      return r.body.leaderId !== null &&
+        nodes.has(r.body.leaderId) &&
+        (await httpJson('GET', `${urls[r.body.leaderId]}/readyz`)).status === 200
+        ? r.body.leaderId
+        : undefined;
     },
     { what: 'a ready leader' },
   );
@@ -68,17 +72,30 @@ describe('metrics that answer questions, on a live cluster', () => {
     const l = await leader();
     const before = await scrape(l);
     for (const protocol of ['2pc', '3pc'] as const) {
-      const r = await httpJson('POST', `${urls[l]}/v1/transactions`, { body: { participants: [participant('bank-a'), participant('bank-b')], protocol, commit: true } });
+      const r = await httpJson('POST', `${urls[l]}/v1/transactions`, {
+        body: { participants: [participant('bank-a'), participant('bank-b')], protocol, commit: true },
+      });
       expect(r.status).toBe(200);
     }
-    await waitUntil(async () => read(await scrape(l), 'ratify_tx_completion_seconds_count', { protocol: '3pc' }) >= read(before, 'ratify_tx_completion_seconds_count', { protocol: '3pc' }) + 1, {
-      what: 'completions observed',
-    });
+    await waitUntil(
+      async () =>
+        read(await scrape(l), 'ratify_tx_completion_seconds_count', { protocol: '3pc' }) >=
+        read(before, 'ratify_tx_completion_seconds_count', { protocol: '3pc' }) + 1,
+      {
+        what: 'completions observed',
+      },
+    );
     const after = await scrape(l);
     for (const protocol of ['2pc', '3pc']) {
-      expect(read(after, 'ratify_tx_decision_seconds_count', { protocol })).toBe(read(before, 'ratify_tx_decision_seconds_count', { protocol }) + 1);
-      expect(read(after, 'ratify_tx_completion_seconds_count', { protocol })).toBe(read(before, 'ratify_tx_completion_seconds_count', { protocol }) + 1);
-      expect(read(after, 'ratify_tx_decision_seconds_sum', { protocol })).toBeGreaterThan(read(before, 'ratify_tx_decision_seconds_sum', { protocol }));
+      expect(read(after, 'ratify_tx_decision_seconds_count', { protocol })).toBe(
+        read(before, 'ratify_tx_decision_seconds_count', { protocol }) + 1,
+      );
+      expect(read(after, 'ratify_tx_completion_seconds_count', { protocol })).toBe(
+        read(before, 'ratify_tx_completion_seconds_count', { protocol }) + 1,
+      );
+      expect(read(after, 'ratify_tx_decision_seconds_sum', { protocol })).toBeGreaterThan(
+        read(before, 'ratify_tx_decision_seconds_sum', { protocol }),
+      );
     }
     // 2PC: prepare and commit; 3PC: prepare, precommit and commit; to each of the two participants.
     expect(read(after, 'ratify_tx_participant_call_seconds_count', { participant: 'bank-a', call: 'prepare' })).toBe(2);
@@ -97,11 +114,17 @@ describe('metrics that answer questions, on a live cluster', () => {
     expect(open.status).toBe(201);
     // Every replica reads the same table.
     for (const id of ids) {
-      await waitUntil(async () => read(await scrape(id), 'ratify_tx_transactions', { state: 'active' }) === 1, { what: `${id} counts the active transaction` });
+      await waitUntil(async () => read(await scrape(id), 'ratify_tx_transactions', { state: 'active' }) === 1, {
+        what: `${id} counts the active transaction`,
+      });
     }
-    await waitUntil(async () => read(await scrape(l), 'ratify_tx_oldest_unfinished_age_seconds') > 0.05, { what: 'the open transaction ages' });
+    await waitUntil(async () => read(await scrape(l), 'ratify_tx_oldest_unfinished_age_seconds') > 0.05, {
+      what: 'the open transaction ages',
+    });
     expect((await httpJson('POST', `${urls[l]}/v1/transactions/${open.body.id}/abort`)).status).toBe(200);
-    await waitUntil(async () => read(await scrape(l), 'ratify_tx_oldest_unfinished_age_seconds') === 0, { what: 'no unfinished transaction' });
+    await waitUntil(async () => read(await scrape(l), 'ratify_tx_oldest_unfinished_age_seconds') === 0, {
+      what: 'no unfinished transaction',
+    });
     expect(read(await scrape(l), 'ratify_tx_transactions', { state: 'aborted' })).toBeGreaterThanOrEqual(1);
   });
 
@@ -121,7 +144,9 @@ describe('metrics that answer questions, on a live cluster', () => {
     }
     expect(refused).toBe(1);
     const after = await scrape(l);
-    const moved = (code: string, status: string): number => read(after, 'ratify_http_requests_rejected_total', { code, status }) - read(before, 'ratify_http_requests_rejected_total', { code, status });
+    const moved = (code: string, status: string): number =>
+      read(after, 'ratify_http_requests_rejected_total', { code, status }) -
+      read(before, 'ratify_http_requests_rejected_total', { code, status });
     expect(moved('TX_NOT_FOUND', '404')).toBe(1);
     expect(moved('VALIDATION_FAILED', '400')).toBe(1);
     expect(moved('ROUTE_NOT_FOUND', '404')).toBe(1);
@@ -136,7 +161,9 @@ describe('metrics that answer questions, on a live cluster', () => {
     try {
       const r = await httpJson('POST', `${urls[l]}/v1/transactions`, { body: { participants: [participant('bank-v')], commit: true } });
       expect(r.status).toBe(200);
-      await waitUntil(async () => read(await scrape(l), 'ratify_tx_protocol_violations_total', { call: 'commit' }) === before + 1, { what: 'the violation counted' });
+      await waitUntil(async () => read(await scrape(l), 'ratify_tx_protocol_violations_total', { call: 'commit' }) === before + 1, {
+        what: 'the violation counted',
+      });
     } finally {
       bank.setMode('ok');
     }
@@ -162,7 +189,9 @@ describe('metrics that answer questions, on a live cluster', () => {
     const lagBefore = read(await scrape(l), 'ratify_raft_replication_lag_entries', { peer: stopped });
     for (let i = 0; i < 3; i++) expect((await httpJson('POST', `${urls[l]}/v1/transactions`, { body: { commit: true } })).status).toBe(200);
     expect(read(await scrape(l), 'ratify_raft_replication_lag_entries', { peer: stopped })).toBeGreaterThanOrEqual(lagBefore + 3);
-    await waitUntil(async () => read(await scrape(l), 'ratify_raft_replication_lag_entries', { peer: followers[1]! }) === 0, { what: 'the live follower caught up' });
+    await waitUntil(async () => read(await scrape(l), 'ratify_raft_replication_lag_entries', { peer: followers[1]! }) === 0, {
+      what: 'the live follower caught up',
+    });
   });
 
   it('counts 503s once the last follower is gone (no leader, no quorum)', async () => {
@@ -172,9 +201,15 @@ describe('metrics that answer questions, on a live cluster', () => {
     await nodes.get(last)!.stop();
     nodes.delete(last);
     // CheckQuorum makes the lone leader step down; reads then find no leader.
-    await waitUntil(async () => (await httpJson('GET', `${urls[l]}/v1/transactions`, { timeoutMs: 10_000 })).status === 503, { what: 'a 503 without quorum' });
+    await waitUntil(async () => (await httpJson('GET', `${urls[l]}/v1/transactions`, { timeoutMs: 10_000 })).status === 503, {
+      what: 'a 503 without quorum',
+    });
     const after = await scrape(l);
-    const sum = (text: string): number => ['NO_LEADER', 'NOT_LEADER', 'LEADERSHIP_LOST'].reduce((n, code) => n + read(text, 'ratify_http_requests_rejected_total', { code, status: '503' }), 0);
+    const sum = (text: string): number =>
+      ['NO_LEADER', 'NOT_LEADER', 'LEADERSHIP_LOST'].reduce(
+        (n, code) => n + read(text, 'ratify_http_requests_rejected_total', { code, status: '503' }),
+        0,
+      );
     expect(sum(after)).toBeGreaterThan(sum(before));
   });
 });

@@ -127,6 +127,12 @@ describe('multi-process failover (kv state machine)', () => {
     expect(victim.lastExit).toEqual({ code: 3, signal: null });
     expect(victim.logs.join('\n')).toMatch(/failed its integrity checks/);
     // The cluster keeps serving with the two healthy nodes.
-    await putAcked('still-serving', '1', c().live().map((n) => n.id));
+    await putAcked(
+      'still-serving',
+      '1',
+      c()
+        .live()
+        .map((n) => n.id),
+    );
   });
 });

@@ -20,7 +20,15 @@ function runCli(args: readonly string[], env: Record<string, string> = {}): { st
 
 describe('ratify node without --listen', () => {
   it('names the id missing from --peers instead of crashing', () => {
-    const { status, stderr } = runCli(['node', '--id', 'n4', '--peers', 'n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002', '--data', join(tmp, 'n4')]);
+    const { status, stderr } = runCli([
+      'node',
+      '--id',
+      'n4',
+      '--peers',
+      'n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002',
+      '--data',
+      join(tmp, 'n4'),
+    ]);
     expect(stderr).not.toMatch(/TypeError|at .*\.js:\d+/);
     expect(status).toBe(2);
     expect(stderr).toContain('id ("n4") is not in peers (n1, n2)');
@@ -33,7 +41,9 @@ describe('ratify node without --listen', () => {
     const { status, stderr } = runCli(['node', '--id', 'n1', '--peers', 'n1=127.0.0.1:7001,n2=localhost:7002', '--data', join(tmp, 'n1')]);
     expect(stderr).not.toMatch(/TypeError|at .*\.js:\d+/);
     expect(status).toBe(2);
-    expect(stderr).toContain('peer n1 url ("127.0.0.1:7001") must be an http(s) URL, e.g. "http://127.0.0.1:7001" (the scheme is required)');
+    expect(stderr).toContain(
+      'peer n1 url ("127.0.0.1:7001") must be an http(s) URL, e.g. "http://127.0.0.1:7001" (the scheme is required)',
+    );
     expect(stderr).toContain('peer n2 url ("localhost:7002") must be an http(s) URL, e.g. "http://localhost:7002"');
   });
 });
@@ -56,7 +66,17 @@ describe('ratify cluster with a bad node flag', () => {
     const unknown = runCli(['cluster', '--base-port', String(port), '--data', join(tmp, 'c2'), '--tick-msx', '5']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("n1, n2, n3: unknown option '--tick-msx'");
-    const tls = runCli(['cluster', '--base-port', String(port), '--data', join(tmp, 'c3'), '--tls-cert', join(tmp, 'missing-{id}.pem'), '--tls-key', join(tmp, 'k.pem')]);
+    const tls = runCli([
+      'cluster',
+      '--base-port',
+      String(port),
+      '--data',
+      join(tmp, 'c3'),
+      '--tls-cert',
+      join(tmp, 'missing-{id}.pem'),
+      '--tls-key',
+      join(tmp, 'k.pem'),
+    ]);
     expect(tls.status).toBe(2);
     expect(tls.stdout).not.toContain('[cluster]');
     expect(tls.stderr).toMatch(/n1: tlsCert \S*missing-n1\.pem cannot be read/);

@@ -72,7 +72,8 @@ function sendViolation(from: NodeId, m: Message, durable: MemoryStorageBacking):
   if (m.type !== 'preVote' && m.type !== 'preVoteResp' && hs.term < m.term) return `${at}: its term was not durable`;
   if (m.type === 'vote' && hs.vote !== from) return `${at}: its vote for itself was not durable`;
   if (m.type === 'voteResp' && m.granted && !(hs.term === m.term && hs.vote === m.to)) return `${at}: the vote it granted was not durable`;
-  if (m.type === 'appendResp' && m.success && !isDurable(durable, m.matchIndex)) return `${at}: entry ${m.matchIndex} it acknowledged was not durable`;
+  if (m.type === 'appendResp' && m.success && !isDurable(durable, m.matchIndex))
+    return `${at}: entry ${m.matchIndex} it acknowledged was not durable`;
   return null;
 }
 
@@ -98,7 +99,8 @@ function watchedCluster(randomDelayMsMax: number): { c: InProcessCluster<KvState
       const apply = kv.apply.bind(kv);
       kv.apply = (entry) => {
         const durable = backings.get(id);
-        if (durable !== undefined && !isDurable(durable, entry.index, entry.term)) w.violations.push(`${id} applied entry ${entry.index} before it was durable`);
+        if (durable !== undefined && !isDurable(durable, entry.index, entry.term))
+          w.violations.push(`${id} applied entry ${entry.index} before it was durable`);
         w.checked.applied++;
         return apply(entry);
       };
@@ -165,7 +167,9 @@ describe('persist before send, in the real driver', () => {
     gate.holdFrom((batch) => batch.entries.length > 0);
     // The leader and the other follower are a majority: the entry commits without f.
     const { index } = (await leader.propose(put('held', '1'))) as { index: number };
-    await waitUntil(() => gate.held.some((h) => h.batch.entries.some((e) => e.index === index)), { what: `${f} to try to save entry ${index}` });
+    await waitUntil(() => gate.held.some((h) => h.batch.entries.some((e) => e.index === index)), {
+      what: `${f} to try to save entry ${index}`,
+    });
     const acks = (): Message[] => (w.sent.get(f) ?? []).filter((m) => m.type === 'appendResp' && m.success && m.matchIndex >= index);
     await sleep(quietMs()); // heartbeats carry the new commit index to f meanwhile
     expect(acks()).toEqual([]);
@@ -181,7 +185,10 @@ describe('persist before send, in the real driver', () => {
     const { c, w } = await start();
     const old = await c.waitForLeader();
     const oldTerm = old.status().term;
-    const [f, g] = c.running().filter((n) => n !== old).map((n) => n.nodeId) as [NodeId, NodeId];
+    const [f, g] = c
+      .running()
+      .filter((n) => n !== old)
+      .map((n) => n.nodeId) as [NodeId, NodeId];
     const gate = w.storage.get(f)!;
     const votesInNewTerm = (b: SaveBatch): boolean => b.hardState !== null && b.hardState.term > oldTerm && b.hardState.vote !== null;
     gate.holdFrom(votesInNewTerm);
@@ -189,7 +196,8 @@ describe('persist before send, in the real driver', () => {
     // f votes in a new term, for g or for itself; that hard state is now held.
     await waitUntil(() => gate.held.some((h) => votesInNewTerm(h.batch)), { what: `${f} to try to save a vote` });
     await sleep(quietMs());
-    const votes = (): Message[] => (w.sent.get(f) ?? []).filter((m) => m.term > oldTerm && ((m.type === 'voteResp' && m.granted) || m.type === 'vote'));
+    const votes = (): Message[] =>
+      (w.sent.get(f) ?? []).filter((m) => m.term > oldTerm && ((m.type === 'voteResp' && m.granted) || m.type === 'vote'));
     expect(votes()).toEqual([]);
     // Without f's vote, g cannot win: two of three voters are needed.
     expect(c.node(g).status().role).not.toBe('leader');
@@ -212,7 +220,9 @@ describe('persist before send, in the real driver', () => {
       await leader.propose(put(`after-${round}`, 'v'));
       await c.start(victim); // catches up through append acknowledgements
     }
-    await waitUntil(() => c.running().every((n) => c.member(n.nodeId).stateMachine.get('after-2') === 'v'), { what: 'every node to catch up' });
+    await waitUntil(() => c.running().every((n) => c.member(n.nodeId).stateMachine.get('after-2') === 'v'), {
+      what: 'every node to catch up',
+    });
     expect(w.violations).toEqual([]);
     // Not vacuous: elections granted votes, followers acknowledged appends, entries were applied.
     expect(w.checked.voteGranted).toBeGreaterThan(0);
@@ -368,10 +378,13 @@ describe('a commit-index-only change', () => {
   };
   const nextEntry: Ready = { ...commitOnly, hardState: null, entries: [entry2], committedEntries: [], messages: [] };
 
-
   function storageWithEntry1(events: string[]): { storage: GatedStorage; saved: SaveBatch[] } {
     const saved: SaveBatch[] = [];
-    const backing: MemoryStorageBacking = { hardState: { term: 2, vote: 'n2', commitIndex: 0 }, snapshot: null, entries: new Map([[1, entry1]]) };
+    const backing: MemoryStorageBacking = {
+      hardState: { term: 2, vote: 'n2', commitIndex: 0 },
+      snapshot: null,
+      entries: new Map([[1, entry1]]),
+    };
     const inner = new MemoryRaftStorage(backing);
     const recording: RaftStorage = {
       load: () => inner.load(),

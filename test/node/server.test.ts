@@ -26,7 +26,13 @@ describe('startNode', () => {
     const url = `http://127.0.0.1:${port}`;
     const config = resolveNodeConfig({ flags: { id: 'solo', peers: `solo=${url}`, dataDir: join(dataRoot, 'solo'), stateMachine: 'tx' } });
     const lines: string[] = [];
-    const logger = () => createLogger({ level: 'info', nodeId: 'solo', term: () => first?.node.term, destination: { write: (s: string) => void lines.push(s) } });
+    const logger = () =>
+      createLogger({
+        level: 'info',
+        nodeId: 'solo',
+        term: () => first?.node.term,
+        destination: { write: (s: string) => void lines.push(s) },
+      });
     let first: RunningNode | null = null;
     first = await startNode(config, { processMetrics: false, logger: logger() });
     running.push(first);
@@ -40,7 +46,9 @@ describe('startNode', () => {
     const created = await httpJson('POST', `${url}/v1/transactions`, { body: {} });
     expect(created.status).toBe(201);
 
-    const leaderLine = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'became leader; state machine is up to date');
+    const leaderLine = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['msg'] === 'became leader; state machine is up to date');
     expect(leaderLine).toMatchObject({ nodeId: 'solo', term: first.node.term });
 
     const termBefore = first.node.term;
@@ -68,7 +76,11 @@ describe('startNode', () => {
       env: { RATIFY_TOKENS: `payments client ${token}` },
     });
     const lines: Array<Record<string, unknown>> = [];
-    const logger = createLogger({ level: 'info', nodeId: 'secure', destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
+    const logger = createLogger({
+      level: 'info',
+      nodeId: 'secure',
+      destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+    });
     const node = await startNode(config, { processMetrics: false, logger });
     running.push(node);
     await waitUntil(async () => (await httpJson('GET', `${url}/readyz`)).status === 200, { what: 'single node ready' });
@@ -78,14 +90,24 @@ describe('startNode', () => {
     const created = await httpJson<{ id: string }>('POST', `${url}/v1/transactions`, { body: {}, headers: auth });
     expect(created.status).toBe(201);
     expect(node.node.status().role).toBe('leader');
-    const deep = await httpJson('POST', `${url}/v1/transactions`, { body: { participants: [{ name: 'a', url: 'http://127.0.0.1:9/x', payload: [[[[[[[[1]]]]]]]] }] }, headers: auth });
+    const deep = await httpJson('POST', `${url}/v1/transactions`, {
+      body: { participants: [{ name: 'a', url: 'http://127.0.0.1:9/x', payload: [[[[[[[[1]]]]]]]] }] },
+      headers: auth,
+    });
     expect(deep.status).toBe(400);
-    const metadata = await httpJson('POST', `${url}/v1/transactions`, { body: { participants: [{ name: 'a', url: 'http://169.254.169.254/' }] }, headers: auth });
+    const metadata = await httpJson('POST', `${url}/v1/transactions`, {
+      body: { participants: [{ name: 'a', url: 'http://169.254.169.254/' }] },
+      headers: auth,
+    });
     expect(metadata.body).toMatchObject({ error: { code: 'PARTICIPANT_URL_REFUSED' } });
     // tokens set, on loopback: no warning; the token count and principals are logged, never the token
     expect(lines.filter((l) => l['level'] === 40)).toEqual([]);
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'client API tokens loaded', tokens: 1, principals: ['payments'], ownTransactionsOnly: true }));
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'audit', audit: 'tx.create', principal: 'payments', txId: created.body.id, status: 201 }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'client API tokens loaded', tokens: 1, principals: ['payments'], ownTransactionsOnly: true }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'audit', audit: 'tx.create', principal: 'payments', txId: created.body.id, status: 201 }),
+    );
     expect(JSON.stringify(lines)).not.toContain(token);
   });
 });

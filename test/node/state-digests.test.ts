@@ -29,7 +29,14 @@ function commands(n: number): TxCommand[] {
     });
     if (i % 4 === 3) continue; // left open
     const commit = i % 2 === 0;
-    out.push({ type: 'decided', txId, decision: commit ? 'commit' : 'abort', votes: commit ? [{ participant: 'a', vote: 'commit', reason: null, error: null }] : [], decidedAt: 2_000 + i, reason: 'test' });
+    out.push({
+      type: 'decided',
+      txId,
+      decision: commit ? 'commit' : 'abort',
+      votes: commit ? [{ participant: 'a', vote: 'commit', reason: null, error: null }] : [],
+      decidedAt: 2_000 + i,
+      reason: 'test',
+    });
     out.push({ type: 'acknowledged', txId, participant: 'a' });
     out.push({ type: 'completed', txId, completedAt: 3_000 + i });
     if (i % 5 === 4) out.push({ type: 'gc', now: 3_000 + i, retainFinishedMs: 3, retainFinishedMax: 6 });
@@ -80,7 +87,12 @@ describe('state digests', () => {
     const da = new StateDigests(5);
     const db = new StateDigests(5);
     applyAll(a, da, cmds, 1);
-    applyAll(b, db, cmds.map((c, k) => (k === 2 ? { type: 'gc', now: 0, retainFinishedMs: 1e9, retainFinishedMax: 1e6 } : c)), 1);
+    applyAll(
+      b,
+      db,
+      cmds.map((c, k) => (k === 2 ? { type: 'gc', now: 0, retainFinishedMs: 1e9, retainFinishedMax: 1e6 } : c)),
+      1,
+    );
     expect(da.list().at(-1)!.sha256).not.toBe(db.list().at(-1)!.sha256);
   });
 });

@@ -11,7 +11,9 @@ describe('test switches', () => {
   it('turn stale follower reads on only under NODE_ENV=test, with a warning', () => {
     const on = readTestSwitches({ NODE_ENV: 'test', [STALE_FOLLOWER_READS_ENV]: '1' });
     expect(on.switches.staleFollowerReads).toBe(true);
-    expect(on.warnings).toEqual([`UNSAFE test switch ${STALE_FOLLOWER_READS_ENV}: followers answer KV reads without ReadIndex (stale reads)`]);
+    expect(on.warnings).toEqual([
+      `UNSAFE test switch ${STALE_FOLLOWER_READS_ENV}: followers answer KV reads without ReadIndex (stale reads)`,
+    ]);
   });
 
   it('are ignored, saying so, anywhere else', () => {

@@ -76,7 +76,9 @@ describe('a cluster over HTTPS with mutual TLS', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
     for (const id of ['n1', 'n2', 'n3']) {
-      await waitUntil(async () => (await c().view(id)).appliedIndex >= (await c().view(leaderId)).commitIndex, { what: `${id} to catch up` });
+      await waitUntil(async () => (await c().view(id)).appliedIndex >= (await c().view(leaderId)).commitIndex, {
+        what: `${id} to catch up`,
+      });
     }
     const client = new RatifyClient({ nodes: [c().url('n1'), c().url('n2')], tls: { ca: readFileSync(good.cert) }, retries: 3 });
     try {
@@ -106,7 +108,10 @@ describe('a cluster over HTTPS with mutual TLS', () => {
     // ...and the leader cannot reach it: the term never moved for its sake.
     expect((await c().view(leaderId)).term).toBe((await c().waitForLeader()).term);
     // Join: added as a learner under another id at its address, it never catches up.
-    const learner = await httpJson('POST', `${c().url(leaderId)}/v1/cluster/members`, { body: { id: 'n9', url: c().url('n4') }, ...c().http(10_000) });
+    const learner = await httpJson('POST', `${c().url(leaderId)}/v1/cluster/members`, {
+      body: { id: 'n9', url: c().url('n4') },
+      ...c().http(10_000),
+    });
     expect(learner.status, JSON.stringify(learner.body)).toBe(200);
     await sleep(1000);
     const promote = await httpJson('POST', `${c().url(leaderId)}/v1/cluster/members/n9/promote`, c().http(10_000));
@@ -134,7 +139,11 @@ describe('a cluster over HTTPS with mutual TLS', () => {
     const impostor = await open(agent(makeCert(good, 'n2'), [good]), 'n3');
     expect(impostor).toEqual({ status: 403, body: expect.stringMatching(/names n2, not the sender id/) });
     // Admin calls without a cluster secret need a certificate of the cluster CA.
-    const admin = await httpJson('POST', `${c().url('n1')}/v1/cluster/leadership-transfer`, { body: { to: 'n2' }, dispatcher: agent(undefined, [good]), timeoutMs: 5000 });
+    const admin = await httpJson('POST', `${c().url('n1')}/v1/cluster/leadership-transfer`, {
+      body: { to: 'n2' },
+      dispatcher: agent(undefined, [good]),
+      timeoutMs: 5000,
+    });
     expect(admin.status).toBe(401);
   });
 });

@@ -58,8 +58,19 @@ interface Plan {
 }
 
 const TYPES: readonly MessageType[] = [
-  'preVote', 'preVoteResp', 'vote', 'voteResp', 'append', 'appendResp', 'heartbeat',
-  'heartbeatResp', 'snapshot', 'snapshotResp', 'timeoutNow', 'readIndex', 'readIndexResp',
+  'preVote',
+  'preVoteResp',
+  'vote',
+  'voteResp',
+  'append',
+  'appendResp',
+  'heartbeat',
+  'heartbeatResp',
+  'snapshot',
+  'snapshotResp',
+  'timeoutNow',
+  'readIndex',
+  'readIndexResp',
 ];
 
 const planArb: fc.Arbitrary<Plan> = fc.record({
@@ -68,7 +79,12 @@ const planArb: fc.Arbitrary<Plan> = fc.record({
   mutate: fc.boolean(),
   type: fc.constantFrom(...TYPES),
   pick: fc.nat(1000),
-  n: fc.tuple(fc.integer({ min: -3, max: 3 }), fc.integer({ min: -4, max: 4 }), fc.integer({ min: -4, max: 4 }), fc.integer({ min: -4, max: 4 })),
+  n: fc.tuple(
+    fc.integer({ min: -3, max: 3 }),
+    fc.integer({ min: -4, max: 4 }),
+    fc.integer({ min: -4, max: 4 }),
+    fc.integer({ min: -4, max: 4 }),
+  ),
   extreme: fc.tuple(fc.nat(9), fc.nat(9), fc.nat(9), fc.nat(9)),
   flags: fc.tuple(fc.boolean(), fc.boolean()),
   entryTerms: fc.array(fc.integer({ min: -2, max: 2 }), { maxLength: 4 }),
@@ -119,7 +135,9 @@ function materialize(p: Plan, t: Target, captured: readonly Message[]): Message 
       const entries: Entry[] = p.entryTerms.map((dt, i) => {
         const e = { index: prevLogIndex + 1 + i, term: Math.max(1, term + dt) };
         if (i === 0 && !p.voters) return { kind: 'config', ...e, members: t.members.map((m) => ({ ...m, voter: false })) };
-        return i % 2 === 0 ? { kind: 'normal', ...e, data: f2 ? encodeKvCommand({ op: 'put', key: `forged${i}`, value: 'x' }) : new Uint8Array([0xc1, i]) } : { kind: 'noop', ...e };
+        return i % 2 === 0
+          ? { kind: 'normal', ...e, data: f2 ? encodeKvCommand({ op: 'put', key: `forged${i}`, value: 'x' }) : new Uint8Array([0xc1, i]) }
+          : { kind: 'noop', ...e };
       });
       return { type: 'append', ...head, prevLogIndex, prevLogTerm: prevLogIndex === 0 ? 0 : termAt(2), entries, leaderCommit: idx(3) };
     }
@@ -131,9 +149,21 @@ function materialize(p: Plan, t: Target, captured: readonly Message[]): Message 
       return { type: 'heartbeatResp', ...head, readSeq: p.pick };
     case 'snapshot': {
       const index = Math.max(1, idx(1));
-      const data = [new Uint8Array([0xc1, 0xff]), new Uint8Array([0x90]), new Uint8Array(2048), encodeKvCommand({ op: 'put', key: 'k', value: 'v' })][p.chunk]!;
+      const data = [
+        new Uint8Array([0xc1, 0xff]),
+        new Uint8Array([0x90]),
+        new Uint8Array(2048),
+        encodeKvCommand({ op: 'put', key: 'k', value: 'v' }),
+      ][p.chunk]!;
       const members = p.voters ? t.members : t.members.map((m) => ({ ...m, voter: false }));
-      return { type: 'snapshot', ...head, meta: { index, term: Math.max(1, termAt(2)), members }, offset: p.extreme[3] === 1 ? 2 ** 40 : 0, chunk: data, done: f1 };
+      return {
+        type: 'snapshot',
+        ...head,
+        meta: { index, term: Math.max(1, termAt(2)), members },
+        offset: p.extreme[3] === 1 ? 2 ** 40 : 0,
+        chunk: data,
+        done: f1,
+      };
     }
     case 'snapshotResp':
       return { type: 'snapshotResp', ...head, snapshotIndex: idx(1), nextOffset: idx(2), installed: f1, success: f2 };
@@ -224,7 +254,11 @@ async function start(): Promise<FuzzCluster> {
     setMembers: (members) => t.setMembers(members),
     close: () => t.close(),
   });
-  const cluster = new InProcessCluster({ createStateMachine: () => createKvStateMachine(), wrapTransport: capture, config: { snapshotThresholdEntries: 40 } });
+  const cluster = new InProcessCluster({
+    createStateMachine: () => createKvStateMachine(),
+    wrapTransport: capture,
+    config: { snapshotThresholdEntries: 40 },
+  });
   await cluster.startAll();
   const apps = new Map<NodeId, FastifyInstance>();
   for (const id of IDS) {
@@ -260,7 +294,12 @@ function blank(): Tally {
 }
 
 /** Sends the plans' messages in envelopes of 1 to 3, signed by their sender; honest writes go on meanwhile. */
-async function attack(c: FuzzCluster, plans: readonly Plan[], tally: Tally, filter: ((m: Message, local: LocalState) => boolean) | null): Promise<Map<string, string>> {
+async function attack(
+  c: FuzzCluster,
+  plans: readonly Plan[],
+  tally: Tally,
+  filter: ((m: Message, local: LocalState) => boolean) | null,
+): Promise<Map<string, string>> {
   const written = new Map<string, string>();
   let writes = 0;
   for (let i = 0; i < plans.length; ) {
@@ -271,7 +310,11 @@ async function attack(c: FuzzCluster, plans: readonly Plan[], tally: Tally, filt
     const size = 1 + (p.pick % 3);
     for (let k = 0; k < size && i < plans.length; k++, i++) {
       const st = node.coreStatus();
-      const target: Target = { local: { id: st.id, term: st.term, role: st.role, leaderId: st.leaderId, lastIndex: st.lastIndex }, commitIndex: st.commitIndex, members: st.members };
+      const target: Target = {
+        local: { id: st.id, term: st.term, role: st.role, leaderId: st.leaderId, lastIndex: st.lastIndex },
+        commitIndex: st.commitIndex,
+        members: st.members,
+      };
       const plan = { ...plans[i]!, target: p.target, sender: p.sender };
       const m = materialize(plan, target, c.captured);
       if (filter !== null && !filter(m, target.local)) continue;

@@ -17,7 +17,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
 const require = createRequire(import.meta.url);
 const TSC = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
-const typesVersion = (name: string): string => (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+const typesVersion = (name: string): string =>
+  (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 
 let work = '';
 let app = '';
@@ -60,7 +61,14 @@ beforeAll(() => {
   execFileSync('mkdir', [app]);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'an-application', private: true, type: 'module' }));
   // What the README tells an application to run, plus the Node types a TypeScript user has.
-  const install = ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball), `@types/node@${typesVersion('@types/node')}`];
+  const install = [
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--prefer-offline',
+    join(work, tarball),
+    `@types/node@${typesVersion('@types/node')}`,
+  ];
   installLog = npm(install, app);
 }, 180_000);
 
@@ -76,10 +84,18 @@ describe(`the packed ${pkg.name}`, () => {
 
   it('ships the compiled SDK and its declarations, not the sources, tests or source maps', () => {
     const root = join(app, 'node_modules', ...pkg.name.split('/'));
-    for (const f of ['dist/src/sdk/index.js', 'dist/src/sdk/index.d.ts', 'dist/src/sdk/participant/index.d.ts', 'dist/src/sdk/participant/postgres.d.ts', 'dist/src/cli.js', 'README.md']) {
+    for (const f of [
+      'dist/src/sdk/index.js',
+      'dist/src/sdk/index.d.ts',
+      'dist/src/sdk/participant/index.d.ts',
+      'dist/src/sdk/participant/postgres.d.ts',
+      'dist/src/cli.js',
+      'README.md',
+    ]) {
       expect(existsSync(join(root, f)), f).toBe(true);
     }
-    for (const f of ['src/sdk/index.ts', 'dist/test', 'dist/scripts', 'dist/src/sdk/index.js.map', 'test']) expect(existsSync(join(root, f)), f).toBe(false);
+    for (const f of ['src/sdk/index.ts', 'dist/test', 'dist/scripts', 'dist/src/sdk/index.js.map', 'test'])
+      expect(existsSync(join(root, f)), f).toBe(false);
   });
 
   it('imports every entry point from an ESM script, and none of them loads pg', () => {
@@ -164,7 +180,15 @@ export function make(pool: Pool) {
 /** A strict application setup; skipLibCheck off, so the shipped declarations are checked too. */
 function tsconfig(files: readonly string[]): string {
   return JSON.stringify({
-    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] },
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+      types: ['node'],
+    },
     files,
   });
 }

@@ -67,7 +67,9 @@ describe('commands fail loudly', () => {
   it('a check that does not hold fails with what it expected and what it got', () => {
     const env = envWith('cluster a b c', 'elect a log-level=none');
     expect(env.run('check a role=leader leaders=(a)')).toEqual(['ok']);
-    expect(() => env.run('check b role=leader applied=(x)')).toThrow(/b role: expected leader, got follower\n\s+b applied: expected \(x\), got \(\)/);
+    expect(() => env.run('check b role=leader applied=(x)')).toThrow(
+      /b role: expected leader, got follower\n\s+b applied: expected \(x\), got \(\)/,
+    );
   });
 
   it('a check of nothing, an unknown key and an unknown command are errors', () => {

@@ -16,7 +16,9 @@ import { InteractionEnv } from './interaction/env.js';
 import { type Directive, parseScript, renderScript } from './interaction/script.js';
 
 const TESTDATA = new URL('./testdata/', import.meta.url);
-const scripts = readdirSync(TESTDATA).filter((f) => f.endsWith('.txt')).sort();
+const scripts = readdirSync(TESTDATA)
+  .filter((f) => f.endsWith('.txt'))
+  .sort();
 
 /** Replays a script and returns the file as its commands produce it now. */
 function replay(file: string, source: string): string {

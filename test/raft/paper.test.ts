@@ -29,7 +29,10 @@ function tickUntilCampaign(c: RaftCore): void {
 function makeLeader(c: RaftCore): Message[] {
   tickUntilCampaign(c);
   const me = c.status().id;
-  const others = c.status().members.filter((m) => m.voter && m.id !== me).map((m) => m.id);
+  const others = c
+    .status()
+    .members.filter((m) => m.voter && m.id !== me)
+    .map((m) => m.id);
   if (c.status().role === 'precandidate') {
     const term = c.status().term + 1;
     for (const from of others) c.step({ type: 'preVoteResp', from, to: me, term, granted: true });
@@ -151,7 +154,11 @@ describe('§5.2 leader election', () => {
     c.step({ type: 'voteResp', from: 'd', to: 'a', term: 1, granted: true });
     expect(c.status()).toMatchObject({ role: 'leader', leaderId: 'a', term: 1 });
     const out = stepAndCollect(c);
-    expect(ofType(out, 'append').map((m) => m.to).sort()).toEqual(['b', 'c', 'd', 'e']);
+    expect(
+      ofType(out, 'append')
+        .map((m) => m.to)
+        .sort(),
+    ).toEqual(['b', 'c', 'd', 'e']);
   });
 
   it('a candidate rejected by a majority returns to follower (§5.2)', () => {
@@ -217,7 +224,7 @@ describe('§5.3 log replication', () => {
     expect(c.node('c').applied).toEqual([]);
   });
 
-  it("the leader counts its own entry toward a quorum only after the driver persisted it (§5.3, thesis §10.2.1)", () => {
+  it('the leader counts its own entry toward a quorum only after the driver persisted it (§5.3, thesis §10.2.1)', () => {
     const c = new Cluster(IDS);
     c.elect('a');
     c.isolate('c');
@@ -252,7 +259,9 @@ describe('§5.3 log replication', () => {
     c.step(append('a', 'b', 3, [2, 1], entriesWithTerms([3], 3), 1));
     const rd = c.ready();
     expect(rd.entries.map((e) => `${e.index}@${e.term}`)).toEqual(['3@3']);
-    expect(rd.messages).toEqual([{ type: 'appendResp', from: 'b', to: 'a', term: 3, success: true, matchIndex: 3, rejectHint: 0, rejectTerm: 0 }]);
+    expect(rd.messages).toEqual([
+      { type: 'appendResp', from: 'b', to: 'a', term: 3, success: true, matchIndex: 3, rejectHint: 0, rejectTerm: 0 },
+    ]);
     c.advance(rd);
     expect(c.status().lastIndex).toBe(3);
   });
@@ -295,8 +304,17 @@ describe('§5.3 log replication', () => {
   it('fast backtracking: one rejection skips a whole conflicting term (§5.3 optimization)', () => {
     const members = voters('l', 'f', 'x');
     const c = new Cluster([], { members, config: { preVote: false, checkQuorum: false } });
-    c.add('l', initialState(members, { hardState: { term: 7, vote: null, commitIndex: 0 }, entries: entriesWithTerms([1, 1, 1, 4, 4, 5, 5, 6, 6, 6]) }));
-    c.add('f', initialState(members, { hardState: { term: 3, vote: null, commitIndex: 0 }, entries: entriesWithTerms(figure7['f'] ?? []) }));
+    c.add(
+      'l',
+      initialState(members, {
+        hardState: { term: 7, vote: null, commitIndex: 0 },
+        entries: entriesWithTerms([1, 1, 1, 4, 4, 5, 5, 6, 6, 6]),
+      }),
+    );
+    c.add(
+      'f',
+      initialState(members, { hardState: { term: 3, vote: null, commitIndex: 0 }, entries: entriesWithTerms(figure7['f'] ?? []) }),
+    );
     tickUntilCampaign(c.core('l'));
     c.core('l').step({ type: 'voteResp', from: 'x', to: 'l', term: 8, granted: true });
     let rejections = 0;
@@ -320,7 +338,11 @@ describe('§5.3 log replication', () => {
     // 40 data + 24 overhead bytes per entry: one entry per 100-byte message, two messages in flight.
     expect(appendsToB.map((m) => m.entries.map((e) => e.index))).toEqual([[2], [3]]);
     c.step(appendResp('b', 'a', 1, 2));
-    expect(ofType(stepAndCollect(c), 'append').filter((m) => m.to === 'b').map((m) => m.entries.map((e) => e.index))).toEqual([[4]]);
+    expect(
+      ofType(stepAndCollect(c), 'append')
+        .filter((m) => m.to === 'b')
+        .map((m) => m.entries.map((e) => e.index)),
+    ).toEqual([[4]]);
   });
 
   it('a rejection in the pipeline falls back to one probe at a time, and a later success reopens the full window (§5.3)', () => {
@@ -329,7 +351,10 @@ describe('§5.3 log replication', () => {
     c.step(appendResp('b', 'a', 1, 1)); // replicate state
     drain(c);
     for (let i = 0; i < 6; i++) expect(c.propose(enc(`${i}`)).ok).toBe(true);
-    const toB = (): number[][] => ofType(stepAndCollect(c), 'append').filter((m) => m.to === 'b').map((m) => m.entries.map((e) => e.index));
+    const toB = (): number[][] =>
+      ofType(stepAndCollect(c), 'append')
+        .filter((m) => m.to === 'b')
+        .map((m) => m.entries.map((e) => e.index));
     expect(toB()).toEqual([[2], [3]]); // the window is full
     // b lost entry 2: it rejects the append after it. Back to probing from match + 1.
     c.step({ type: 'appendResp', from: 'b', to: 'a', term: 1, success: false, matchIndex: 2, rejectHint: 1, rejectTerm: 1 });
@@ -415,8 +440,18 @@ describe('§9.6 pre-vote and CheckQuorum', () => {
   });
 
   it('a pre-vote does not change the voter term, and is granted only to an up-to-date log (§9.6)', () => {
-    const c = newCore('a', { cfg: { preVote: true }, initial: { hardState: { term: 2, vote: 'c', commitIndex: 0 }, entries: entriesWithTerms([1, 2]) } });
-    const preVote = (lastLogIndex: number, lastLogTerm: number): Message => ({ type: 'preVote', from: 'b', to: 'a', term: 3, lastLogIndex, lastLogTerm });
+    const c = newCore('a', {
+      cfg: { preVote: true },
+      initial: { hardState: { term: 2, vote: 'c', commitIndex: 0 }, entries: entriesWithTerms([1, 2]) },
+    });
+    const preVote = (lastLogIndex: number, lastLogTerm: number): Message => ({
+      type: 'preVote',
+      from: 'b',
+      to: 'a',
+      term: 3,
+      lastLogIndex,
+      lastLogTerm,
+    });
     expect(stepAndCollect(c, preVote(2, 2))).toEqual([{ type: 'preVoteResp', from: 'a', to: 'b', term: 3, granted: true }]);
     expect(stepAndCollect(c, preVote(1, 1))).toEqual([{ type: 'preVoteResp', from: 'a', to: 'b', term: 2, granted: false }]);
     expect(c.status().hardState).toEqual({ term: 2, vote: 'c', commitIndex: 0 });
@@ -553,7 +588,12 @@ describe('§4 membership changes', () => {
     c.add('d', initialState(voters('a', 'b', 'c')));
     c.elect('a');
     expect(c.core('a').proposeConfChange({ type: 'addLearner', id: 'd', url: 'http://d' }).ok).toBe(true);
-    expect(c.core('a').status().members.map((m) => `${m.id}:${m.voter}`)).toEqual(['a:true', 'b:true', 'c:true', 'd:false']);
+    expect(
+      c
+        .core('a')
+        .status()
+        .members.map((m) => `${m.id}:${m.voter}`),
+    ).toEqual(['a:true', 'b:true', 'c:true', 'd:false']);
     c.stabilizeCommits();
     expect(c.core('d').status().role).toBe('learner');
     expect(c.core('a').proposeConfChange({ type: 'promote', id: 'd' }).ok).toBe(true);
@@ -575,9 +615,17 @@ describe('§4 membership changes', () => {
     // Fresh leader whose no-op is not committed yet.
     const fresh = newCore('a');
     makeLeader(fresh);
-    expect(fresh.proposeConfChange({ type: 'addLearner', id: 'd', url: 'u' })).toEqual({ ok: false, reason: 'CONFIG_CHANGE_IN_PROGRESS', leaderId: 'a' });
+    expect(fresh.proposeConfChange({ type: 'addLearner', id: 'd', url: 'u' })).toEqual({
+      ok: false,
+      reason: 'CONFIG_CHANGE_IN_PROGRESS',
+      leaderId: 'a',
+    });
     expect(a.proposeConfChange({ type: 'addLearner', id: 'd', url: 'u' }).ok).toBe(true);
-    expect(a.proposeConfChange({ type: 'addLearner', id: 'e', url: 'u' })).toEqual({ ok: false, reason: 'CONFIG_CHANGE_IN_PROGRESS', leaderId: 'a' });
+    expect(a.proposeConfChange({ type: 'addLearner', id: 'e', url: 'u' })).toEqual({
+      ok: false,
+      reason: 'CONFIG_CHANGE_IN_PROGRESS',
+      leaderId: 'a',
+    });
     c.stabilize();
     expect(a.proposeConfChange({ type: 'addLearner', id: 'e', url: 'u' }).ok).toBe(true);
   });
@@ -622,7 +670,12 @@ describe('§4 membership changes', () => {
     expect(c.core('a').status().role).toBe('leader');
     c.stabilizeCommits();
     expect(c.core('a').status()).toMatchObject({ role: 'learner', leaderId: null });
-    expect(c.core('b').status().members.map((m) => m.id)).toEqual(['b', 'c']);
+    expect(
+      c
+        .core('b')
+        .status()
+        .members.map((m) => m.id),
+    ).toEqual(['b', 'c']);
     const leader = c.tickUntil(() => c.leaderIds()[0]);
     expect(['b', 'c']).toContain(leader);
     c.propose(leader, 'after');
@@ -641,12 +694,22 @@ describe('§4 membership changes', () => {
     expect(removal.ok).toBe(true);
     c.stabilize();
     c.restart('a');
-    expect(c.core('a').status().members.map((m) => m.id)).toEqual(['b']);
+    expect(
+      c
+        .core('a')
+        .status()
+        .members.map((m) => m.id),
+    ).toEqual(['b']);
     c.heal();
     c.tickUntil(() => (c.core('b').status().role === 'leader' ? true : undefined));
     const index = removal.ok ? removal.index : 0;
     expect(c.core('b').status().commitIndex).toBeGreaterThan(index);
-    expect(c.core('b').status().members.map((m) => m.id)).toEqual(['b']);
+    expect(
+      c
+        .core('b')
+        .status()
+        .members.map((m) => m.id),
+    ).toEqual(['b']);
     expect(c.core('a').status().role).toBe('learner');
     c.propose('b', 'after');
     c.stabilize();
@@ -715,7 +778,12 @@ describe('§6.4 ReadIndex', () => {
     expect(drain(c).flatMap((rd) => rd.readStates)).toEqual([]);
     c.step(appendResp('b', 'a', 1, 1));
     const out = drain(c);
-    expect(ofType(out.flatMap((rd) => rd.messages), 'heartbeat').length).toBeGreaterThan(0);
+    expect(
+      ofType(
+        out.flatMap((rd) => rd.messages),
+        'heartbeat',
+      ).length,
+    ).toBeGreaterThan(0);
     c.step({ type: 'heartbeatResp', from: 'b', to: 'a', term: 1, readSeq: 1 });
     expect(drain(c).flatMap((rd) => rd.readStates)).toEqual([{ requestId: 1, readIndex: 1 }]);
   });
@@ -824,11 +892,15 @@ describe('§7 log compaction and InstallSnapshot', () => {
   });
 
   it('a snapshot whose last entry the follower already holds is not installed: the longer matching log survives (§7)', () => {
-    const c = newCore('b', { initial: { hardState: { term: 1, vote: null, commitIndex: 2 }, entries: entriesWithTerms([1, 1, 1, 1, 1, 1]) } });
+    const c = newCore('b', {
+      initial: { hardState: { term: 1, vote: null, commitIndex: 2 }, entries: entriesWithTerms([1, 1, 1, 1, 1, 1]) },
+    });
     const meta = { index: 4, term: 1, members: voters(...IDS) };
     const rd = stepAndCollectReady(c, { type: 'snapshot', from: 'a', to: 'b', term: 1, meta, offset: 0, chunk: enc('[]'), done: true });
     expect(rd.snapshot).toBeNull();
-    expect(rd.messages).toEqual([{ type: 'appendResp', from: 'b', to: 'a', term: 1, success: true, matchIndex: 4, rejectHint: 0, rejectTerm: 0 }]);
+    expect(rd.messages).toEqual([
+      { type: 'appendResp', from: 'b', to: 'a', term: 1, success: true, matchIndex: 4, rejectHint: 0, rejectTerm: 0 },
+    ]);
     expect(c.status()).toMatchObject({ lastIndex: 6, commitIndex: 4, snapshotIndex: 0 });
   });
 
@@ -836,7 +908,14 @@ describe('§7 log compaction and InstallSnapshot', () => {
     const c = newCore('b');
     const meta1 = { index: 5, term: 1, members: voters(...IDS) };
     const chunk = (meta: typeof meta1, offset: number, bytes: string, done: boolean): Message => ({
-      type: 'snapshot', from: 'a', to: 'b', term: 1, meta, offset, chunk: enc(bytes), done,
+      type: 'snapshot',
+      from: 'a',
+      to: 'b',
+      term: 1,
+      meta,
+      offset,
+      chunk: enc(bytes),
+      done,
     });
     const resp = (m: Message) => ofType(stepAndCollect(c, m), 'snapshotResp')[0];
     expect(resp(chunk(meta1, 0, 'abcd', false))).toMatchObject({ nextOffset: 4, installed: false });
@@ -848,7 +927,9 @@ describe('§7 log compaction and InstallSnapshot', () => {
     const rd = c.ready();
     expect(rd.snapshot?.meta).toEqual(meta2);
     expect(dec(rd.snapshot?.data ?? new Uint8Array())).toBe('["x"]');
-    expect(rd.messages).toEqual([{ type: 'snapshotResp', from: 'b', to: 'a', term: 1, snapshotIndex: 6, nextOffset: 5, installed: true, success: true }]);
+    expect(rd.messages).toEqual([
+      { type: 'snapshotResp', from: 'b', to: 'a', term: 1, snapshotIndex: 6, nextOffset: 5, installed: true, success: true },
+    ]);
     expect(rd.committedEntries).toEqual([]);
     c.advance(rd);
     expect(c.status()).toMatchObject({ snapshotIndex: 6, commitIndex: 6, appliedIndex: 6, lastIndex: 6 });

@@ -64,8 +64,14 @@ describe('plausibility: every core assertion a peer can reach is out of its reac
     const { term, lastIndex } = b.status();
     const prevTerm = b.status().term;
     const m: Message = {
-      type: 'append', from: 'a', to: 'b', term, prevLogIndex: lastIndex, prevLogTerm: prevTerm,
-      entries: entriesWithTerms([term + 3], lastIndex + 1), leaderCommit: 0,
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term,
+      prevLogIndex: lastIndex,
+      prevLogTerm: prevTerm,
+      entries: entriesWithTerms([term + 3], lastIndex + 1),
+      leaderCommit: 0,
     };
     expect(reasonOf(b, m)).toBe('entry_term_above_message_term');
     expect(crash(b, m)).toBeInstanceOf(RaftInvariantError);
@@ -76,8 +82,14 @@ describe('plausibility: every core assertion a peer can reach is out of its reac
     const b = c.core('b');
     const { term, lastIndex } = b.status();
     const m: Message = {
-      type: 'append', from: 'a', to: 'b', term, prevLogIndex: lastIndex, prevLogTerm: term,
-      entries: entriesWithTerms([term - 1], lastIndex + 1), leaderCommit: 0,
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term,
+      prevLogIndex: lastIndex,
+      prevLogTerm: term,
+      entries: entriesWithTerms([term - 1], lastIndex + 1),
+      leaderCommit: 0,
     };
     expect(reasonOf(b, m)).toBe('entry_terms_decrease');
     expect(crash(b, m)).toBeInstanceOf(RaftInvariantError);
@@ -87,7 +99,16 @@ describe('plausibility: every core assertion a peer can reach is out of its reac
     const c = cluster();
     const a = c.core('a');
     const { term, lastIndex } = a.status();
-    const m: Message = { type: 'appendResp', from: 'b', to: 'a', term, success: true, matchIndex: lastIndex + 10, rejectHint: 0, rejectTerm: 0 };
+    const m: Message = {
+      type: 'appendResp',
+      from: 'b',
+      to: 'a',
+      term,
+      success: true,
+      matchIndex: lastIndex + 10,
+      rejectHint: 0,
+      rejectTerm: 0,
+    };
     expect(reasonOf(a, m)).toBe('match_beyond_log');
     a.propose(enc('z')); // something left to send, so the leader uses the bogus progress
     expect(crash(a, m)).toBeInstanceOf(RaftInvariantError);
@@ -116,8 +137,14 @@ describe('plausibility: every core assertion a peer can reach is out of its reac
     const b = c.core('b');
     const { term, lastIndex, members } = b.status();
     const m: Message = {
-      type: 'snapshot', from: 'a', to: 'b', term, meta: { index: lastIndex + 5, term: term + 1, members },
-      offset: 0, chunk: enc('[]'), done: true,
+      type: 'snapshot',
+      from: 'a',
+      to: 'b',
+      term,
+      meta: { index: lastIndex + 5, term: term + 1, members },
+      offset: 0,
+      chunk: enc('[]'),
+      done: true,
     };
     expect(reasonOf(b, m)).toBe('snapshot_term_above_message_term');
     expect(crash(b, m)).toBeInstanceOf(RaftInvariantError);
@@ -144,12 +171,39 @@ describe('plausibility: every core assertion a peer can reach is out of its reac
       [b, { type: 'vote', from: 'c', to: 'b', term: term + 1, lastLogIndex: 0, lastLogTerm: 3, transfer: false }, 'log_position'],
       [b, { type: 'preVote', from: 'c', to: 'b', term: term + 1, lastLogIndex: 9, lastLogTerm: term + 1 }, 'log_term_above_term'],
       [b, { type: 'heartbeat', from: 'a', to: 'b', term: WIRE_COUNTER_MAX + 1, leaderCommit: 0, readSeq: 0 }, 'out_of_range'],
-      [b, {
-        type: 'append', from: 'a', to: 'b', term, prevLogIndex: lastIndex, prevLogTerm: term,
-        entries: [{ kind: 'config', index: lastIndex + 1, term, members: members.map((m) => ({ ...m, voter: false })) }], leaderCommit: 0,
-      }, 'config_without_voters'],
-      [b, { type: 'snapshot', from: 'a', to: 'b', term, meta: { index: 50, term, members }, offset: LIMITS.snapshotBytesMax - 1, chunk: new Uint8Array(2), done: false }, 'snapshot_too_large'],
-      [a, { type: 'appendResp', from: 'b', to: 'a', term, success: false, matchIndex: 1, rejectHint: 2, rejectTerm: 1 }, 'reject_hint_beyond_match'],
+      [
+        b,
+        {
+          type: 'append',
+          from: 'a',
+          to: 'b',
+          term,
+          prevLogIndex: lastIndex,
+          prevLogTerm: term,
+          entries: [{ kind: 'config', index: lastIndex + 1, term, members: members.map((m) => ({ ...m, voter: false })) }],
+          leaderCommit: 0,
+        },
+        'config_without_voters',
+      ],
+      [
+        b,
+        {
+          type: 'snapshot',
+          from: 'a',
+          to: 'b',
+          term,
+          meta: { index: 50, term, members },
+          offset: LIMITS.snapshotBytesMax - 1,
+          chunk: new Uint8Array(2),
+          done: false,
+        },
+        'snapshot_too_large',
+      ],
+      [
+        a,
+        { type: 'appendResp', from: 'b', to: 'a', term, success: false, matchIndex: 1, rejectHint: 2, rejectTerm: 1 },
+        'reject_hint_beyond_match',
+      ],
       [b, { type: 'readIndexResp', from: 'c', to: 'b', term, requestId: 1, readIndex: 3, ok: true }, 'not_from_leader'],
       [b, { type: 'timeoutNow', from: 'c', to: 'b', term }, 'two_leaders'],
     ];
@@ -163,7 +217,8 @@ function guardChecking(real: CoreFactory, stats: { checked: number }): CoreFacto
     const core = real(config, initial);
     const step = (m: Message): void => {
       const bad = implausibility(m, core.localState(), { snapshotBytesMax: Number.MAX_SAFE_INTEGER });
-      if (bad !== null) throw new Error(`plausibility check refused an honest message (${bad.reason}: ${bad.detail}): ${JSON.stringify(m)}`);
+      if (bad !== null)
+        throw new Error(`plausibility check refused an honest message (${bad.reason}: ${bad.detail}): ${JSON.stringify(m)}`);
       stats.checked++;
       core.step(m);
     };

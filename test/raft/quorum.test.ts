@@ -35,12 +35,16 @@ describe('quorum', () => {
   it('committedIndex matches the naive model on both sides of SMALL_QUORUM_MAX', () => {
     const ids = Array.from({ length: SMALL_QUORUM_MAX + 4 }, (_, i) => `n${i}`);
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: ids.length }), fc.array(fc.nat(30), { minLength: ids.length, maxLength: ids.length }), (n, raw) => {
-        const voters = ids.slice(0, n);
-        const match = new Map(voters.map((id, i) => [id, raw[i] ?? 0]));
-        const got = committedIndex(voters, (id) => match.get(id) ?? 0);
-        expect(got).toBe(naiveCommitted(voters.map((id) => match.get(id) ?? 0)));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: ids.length }),
+        fc.array(fc.nat(30), { minLength: ids.length, maxLength: ids.length }),
+        (n, raw) => {
+          const voters = ids.slice(0, n);
+          const match = new Map(voters.map((id, i) => [id, raw[i] ?? 0]));
+          const got = committedIndex(voters, (id) => match.get(id) ?? 0);
+          expect(got).toBe(naiveCommitted(voters.map((id) => match.get(id) ?? 0)));
+        },
+      ),
       { numRuns: 500 },
     );
   });

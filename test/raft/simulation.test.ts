@@ -19,7 +19,15 @@ import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
 import type { Cluster } from '../sim/cluster.js';
-import { corruptFirstApplied, corruptStoredEntries, faultyFactory, forgetVotes, lastVoterRemovingFactory, staleReads, throwingFactory } from '../sim/faulty-core.js';
+import {
+  corruptFirstApplied,
+  corruptStoredEntries,
+  faultyFactory,
+  forgetVotes,
+  lastVoterRemovingFactory,
+  staleReads,
+  throwingFactory,
+} from '../sim/faulty-core.js';
 import { settle } from '../sim/liveness.js';
 import {
   DEFAULT_STEPS,
@@ -38,7 +46,13 @@ import { SimViolation, type InvariantName } from '../sim/violation.js';
 import { SEND_BEFORE_PERSIST } from '../sim/faulty-driver.js';
 import { countKnob, seedKnob, underCi } from '../helpers/env-knob.js';
 import { PRODUCTION_DRIVER } from '../sim/sim-node.js';
-import { LATEST_CONFIG_FILTER, PRODUCTION_RULES, REFUSE_EVERY_PEER, THROWING_ADMISSION, type TransportRules } from '../sim/transport-rules.js';
+import {
+  LATEST_CONFIG_FILTER,
+  PRODUCTION_RULES,
+  REFUSE_EVERY_PEER,
+  THROWING_ADMISSION,
+  type TransportRules,
+} from '../sim/transport-rules.js';
 
 const realCore: CoreFactory = (config, initial) => new RaftCore(config, initial);
 
@@ -210,7 +224,10 @@ describe('raft simulation: targeted scenarios', () => {
     elect(c, 'n1');
     const base = commit(c, 'n1', 'base', all);
     // (a) n1 replicates X to n2 only, then dies.
-    c.partition([['n1', 'n2'], ['n3', 'n4', 'n5']]);
+    c.partition([
+      ['n1', 'n2'],
+      ['n3', 'n4', 'n5'],
+    ]);
     const x = c.propose('n1', 'X');
     expect(x.ok).toBe(true);
     c.quiesce();
@@ -261,7 +278,12 @@ describe('raft simulation: targeted scenarios', () => {
     expect(c.node('n1').alive).toBe(false);
     expect(storedAt(c, 'n1', base + 1)).toBe('Z');
     // Thesis §10.2.1: the leader sent its appends while its own write ran. They are lost here.
-    expect(c.network.peek().filter((m) => m.from === 'n1').map((m) => m.type)).toEqual(['append', 'append']);
+    expect(
+      c.network
+        .peek()
+        .filter((m) => m.from === 'n1')
+        .map((m) => m.type),
+    ).toEqual(['append', 'append']);
     c.network.discard((m) => m.from === 'n1');
     elect(c, 'n2');
     const w = commit(c, 'n2', 'W', ['n2', 'n3']);
@@ -375,7 +397,10 @@ function followTheRemovedLeader(rules: TransportRules): void {
   const all = ['n1', 'n2', 'n3', 'n4', 'n5'];
   elect(c, 'n1');
   commit(c, 'n1', 'base', all);
-  c.partition([['n1', 'n2'], ['n3', 'n4', 'n5']]);
+  c.partition([
+    ['n1', 'n2'],
+    ['n3', 'n4', 'n5'],
+  ]);
   expect(c.confChange('n1', { type: 'remove', id: 'n5' }).ok).toBe(true);
   c.quiesce();
   expect(c.status('n2').members.map((m) => m.id)).toEqual(['n1', 'n2', 'n3', 'n4']);
@@ -495,7 +520,7 @@ describe('raft simulation: the checkers can fail', () => {
     expect((failure as SimFailure).invariant).toBe('liveness');
   });
 
-  it('persist-before-send catches a driver that sends every Ready before its write (not only a leader\'s appends)', () => {
+  it("persist-before-send catches a driver that sends every Ready before its write (not only a leader's appends)", () => {
     const c = scenarioCluster(realCore, { voters: 3, driver: SEND_BEFORE_PERSIST });
     let caught: unknown;
     try {
@@ -508,7 +533,11 @@ describe('raft simulation: the checkers can fail', () => {
   });
 
   /** The first seed in 1..40 that fails under `layers`/`factory`, and the failure. */
-  function firstFailure(factory: CoreFactory, layers: Parameters<typeof runSeed>[4], want: (seed: number) => boolean = () => true): SimFailure {
+  function firstFailure(
+    factory: CoreFactory,
+    layers: Parameters<typeof runSeed>[4],
+    want: (seed: number) => boolean = () => true,
+  ): SimFailure {
     for (let seed = 1; seed <= 40; seed++) {
       if (!want(seed)) continue;
       try {

@@ -19,8 +19,10 @@ async function bank(dir: string, recordsToken: string | null): Promise<FastifyIn
   apps.push(app);
   await app.ready();
   expect((await app.inject({ method: 'POST', url: '/accounts', payload: { name: 'alice', balance: 100 } })).statusCode).toBe(201);
-  const call = (path: string, txId: string, extra: object = {}) => app.inject({ method: 'POST', url: `/ratify/${path}`, payload: { txId, participant: 'bank-a', term: 1, ...extra } });
-  const prepare = (txId: string, delta: number) => call('prepare', txId, { protocol: '2pc', payload: { ops: [{ account: 'alice', delta }] } });
+  const call = (path: string, txId: string, extra: object = {}) =>
+    app.inject({ method: 'POST', url: `/ratify/${path}`, payload: { txId, participant: 'bank-a', term: 1, ...extra } });
+  const prepare = (txId: string, delta: number) =>
+    call('prepare', txId, { protocol: '2pc', payload: { ops: [{ account: 'alice', delta }] } });
   await prepare('t1', -10);
   await call('commit', 't1');
   await prepare('t2', -500); // insufficient funds: voted abort
@@ -45,7 +47,7 @@ interface Listing {
 }
 
 describe('bank: GET /participant-records', () => {
-  it('lists the SDK\'s records (every state, aborts before prepare too) without their payloads', async () => {
+  it("lists the SDK's records (every state, aborts before prepare too) without their payloads", async () => {
     await withTempDir(async (dir) => {
       const app = await bank(dir, null);
       const res = await read(app);
@@ -105,9 +107,9 @@ describe('bank: GET /participant-records', () => {
 
   it('refuses a token too short to start with, naming its length and the limit but not the token', async () => {
     await withTempDir(async (dir) => {
-      await expect(buildBank({ name: 'bank-a', dataDir: `${dir}/bank-a`, logger: quiet as never, recordsToken: 'short-token' })).rejects.toThrow(
-        'BANK_RECORDS_TOKEN length (11) must be 16-1024 characters',
-      );
+      await expect(
+        buildBank({ name: 'bank-a', dataDir: `${dir}/bank-a`, logger: quiet as never, recordsToken: 'short-token' }),
+      ).rejects.toThrow('BANK_RECORDS_TOKEN length (11) must be 16-1024 characters');
     });
   });
 });

@@ -17,7 +17,10 @@ describe('seeding the bank example', () => {
       }
       const again = await startBank({ name: 'bank-a', dataDir: dir, logger: quiet as never });
       try {
-        expect(await seedAccounts(again.url, { alice: 1000, carol: 500, erin: 7 })).toEqual({ created: ['erin'], kept: ['alice', 'carol'] });
+        expect(await seedAccounts(again.url, { alice: 1000, carol: 500, erin: 7 })).toEqual({
+          created: ['erin'],
+          kept: ['alice', 'carol'],
+        });
         const accounts = (await (await fetch(`${again.url}/accounts`)).json()) as { accounts: { name: string; balance: number }[] };
         expect(accounts.accounts.find((a) => a.name === 'alice')?.balance).toBe(1000);
         await expect(seedAccounts(again.url, { bad: -1 })).rejects.toThrow(/opening account bad at .* answered 400/);

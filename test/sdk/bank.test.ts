@@ -19,7 +19,12 @@ afterEach(async () => {
 });
 
 async function bank(name: string, dir: string, seed: Record<string, number>, transactionsRetainMax?: number): Promise<FastifyInstance> {
-  const { app } = await buildBank({ name, dataDir: `${dir}/${name}`, logger: quiet as never, ...(transactionsRetainMax !== undefined && { transactionsRetainMax }) });
+  const { app } = await buildBank({
+    name,
+    dataDir: `${dir}/${name}`,
+    logger: quiet as never,
+    ...(transactionsRetainMax !== undefined && { transactionsRetainMax }),
+  });
   apps.push(app);
   await app.ready();
   for (const [account, balance] of Object.entries(seed)) {
@@ -59,7 +64,11 @@ async function accounts(app: FastifyInstance): Promise<Accounts> {
 }
 
 /** A tiny 2PC coordinator over inject(): prepare everyone, then commit or abort everyone. */
-async function transfer(byName: Map<string, FastifyInstance>, txId: string, participants: { name: string; payload?: unknown }[]): Promise<'committed' | 'aborted'> {
+async function transfer(
+  byName: Map<string, FastifyInstance>,
+  txId: string,
+  participants: { name: string; payload?: unknown }[],
+): Promise<'committed' | 'aborted'> {
   const call = (p: { name: string }, path: string, extra: object = {}) =>
     byName.get(p.name)!.inject({ method: 'POST', url: `/ratify/${path}`, payload: { txId, participant: p.name, term: 1, ...extra } });
   const votes = await Promise.all(participants.map((p) => call(p, 'prepare', { protocol: '2pc', payload: p.payload })));
@@ -94,11 +103,19 @@ describe('bank example as a participant', () => {
       expect(short.json()).toMatchObject({ vote: 'abort', reason: expect.stringContaining('insufficient funds in alice') });
       await a.inject({ method: 'POST', url: '/ratify/abort', payload: { txId: 't1', participant: 'bank-a', term: 1 } });
       expect((await accounts(a)).accounts).toEqual([{ name: 'alice', balance: 100, held: 0 }]);
-      const outcome = await transfer(byName, 't3', transferParticipants({ bank: ref('bank-a'), account: 'alice' }, { bank: ref('bank-b'), account: 'bob' }, 70));
+      const outcome = await transfer(
+        byName,
+        't3',
+        transferParticipants({ bank: ref('bank-a'), account: 'alice' }, { bank: ref('bank-b'), account: 'bob' }, 70),
+      );
       expect(outcome).toBe('committed');
       expect((await accounts(a)).accounts).toEqual([{ name: 'alice', balance: 30, held: 0 }]);
       expect((await accounts(b)).accounts).toEqual([{ name: 'bob', balance: 70, held: 0 }]);
-      const unknown = await transfer(byName, 't4', transferParticipants({ bank: ref('bank-a'), account: 'alice' }, { bank: ref('bank-b'), account: 'zed' }, 1));
+      const unknown = await transfer(
+        byName,
+        't4',
+        transferParticipants({ bank: ref('bank-a'), account: 'alice' }, { bank: ref('bank-b'), account: 'zed' }, 1),
+      );
       expect(unknown).toBe('aborted');
       expect((await accounts(a)).accounts).toEqual([{ name: 'alice', balance: 30, held: 0 }]);
     });
@@ -119,7 +136,9 @@ describe('bank example as a participant', () => {
         { bank: ref('bank-b'), account: 'dave' },
       ];
       const outcomes = await Promise.all(
-        Array.from({ length: 60 }, (_, i) => transfer(byName, `c${i}`, transferParticipants(accts[i % 4]!, accts[(i * 7 + 1) % 4]!, 100 + (i % 5) * 60))),
+        Array.from({ length: 60 }, (_, i) =>
+          transfer(byName, `c${i}`, transferParticipants(accts[i % 4]!, accts[(i * 7 + 1) % 4]!, 100 + (i % 5) * 60)),
+        ),
       );
       expect(outcomes).toContain('committed');
       expect(outcomes).toContain('aborted');
@@ -139,7 +158,10 @@ describe('bank example as a participant', () => {
         expect(await txList(app, '?state=prepared')).toMatchObject({ transactions: [], participantInDoubt: 0, nextCursor: null });
       }
       const committedDelta = (account: string): number =>
-        records.filter((r) => r.state === 'committed').flatMap((r) => r.ops.filter((op) => op.account === account)).reduce((s, op) => s + op.delta, 0);
+        records
+          .filter((r) => r.state === 'committed')
+          .flatMap((r) => r.ops.filter((op) => op.account === account))
+          .reduce((s, op) => s + op.delta, 0);
       for (const x of all) expect(x.balance, x.name).toBe(500 + committedDelta(x.name));
     });
   });
@@ -161,7 +183,8 @@ describe('bank example as a participant', () => {
       const a = await bank('bank-a', dir, { alice: 100, carol: 0 });
       const call = (path: string, txId: string, participantName: string, extra: object = {}) =>
         a.inject({ method: 'POST', url: `/ratify/${path}`, payload: { txId, participant: participantName, term: 1, ...extra } });
-      const prepare = (txId: string, ops: object[], name = 'bank-a') => call('prepare', txId, name, { protocol: '2pc', payload: { ops, transferKey: 'k' } });
+      const prepare = (txId: string, ops: object[], name = 'bank-a') =>
+        call('prepare', txId, name, { protocol: '2pc', payload: { ops, transferKey: 'k' } });
       const debit = (n: number) => [{ account: 'alice', delta: -n }];
       expect((await prepare('t1', debit(30))).json()).toEqual({ vote: 'commit' });
       expect((await prepare('t10', debit(20))).json()).toEqual({ vote: 'commit' });
@@ -174,8 +197,12 @@ describe('bank example as a participant', () => {
       const byTx = (txId: string) => records.filter((r) => r.txId === txId);
       expect(byTx('t1')).toEqual([{ txId: 't1', participant: 'bank-a', state: 'committed', ops: debit(30) }]);
       expect(byTx('t10')).toEqual([{ txId: 't10', participant: 'bank-a', state: 'aborted', ops: debit(20) }]);
-      expect(byTx('t2')).toEqual([{ txId: 't2', participant: 'bank-a', state: 'aborted', ops: debit(500), reason: expect.stringContaining('insufficient funds') }]);
-      expect(byTx('t3')).toEqual([{ txId: 't3', participant: 'bank-a-2', state: 'prepared', ops: [...debit(10), { account: 'carol', delta: 10 }] }]);
+      expect(byTx('t2')).toEqual([
+        { txId: 't2', participant: 'bank-a', state: 'aborted', ops: debit(500), reason: expect.stringContaining('insufficient funds') },
+      ]);
+      expect(byTx('t3')).toEqual([
+        { txId: 't3', participant: 'bank-a-2', state: 'prepared', ops: [...debit(10), { account: 'carol', delta: 10 }] },
+      ]);
       // an abort before any prepare reaches the SDK only: the bank held nothing, so it has no record
       expect(byTx('t4')).toEqual([]);
       expect(records).toHaveLength(4);
@@ -197,7 +224,13 @@ describe('bank example as a participant', () => {
     await withTempDir(async (dir) => {
       const a = await bank('bank-a', dir, { alice: 100 });
       for (let i = 0; i < 5; i++) {
-        const payload = { txId: `p${i}`, participant: 'bank-a', term: 1, protocol: '2pc', payload: { ops: [{ account: 'alice', delta: -1 }] } };
+        const payload = {
+          txId: `p${i}`,
+          participant: 'bank-a',
+          term: 1,
+          protocol: '2pc',
+          payload: { ops: [{ account: 'alice', delta: -1 }] },
+        };
         expect((await a.inject({ method: 'POST', url: '/ratify/prepare', payload })).json()).toEqual({ vote: 'commit' });
       }
       const first = await txList(a, '?limit=2');
@@ -207,7 +240,11 @@ describe('bank example as a participant', () => {
       expect(ids.sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
       for (const qs of ['state=bogus', 'limit=0', 'limit=10001', 'limit=ten', 'cursor=garbage', 'other=1']) {
         const res = await a.inject({ method: 'GET', url: `/transactions?${qs}` });
-        expect({ qs, status: res.statusCode, code: res.json<{ error?: { code?: string } }>().error?.code }).toEqual({ qs, status: 400, code: 'VALIDATION_FAILED' });
+        expect({ qs, status: res.statusCode, code: res.json<{ error?: { code?: string } }>().error?.code }).toEqual({
+          qs,
+          status: 400,
+          code: 'VALIDATION_FAILED',
+        });
       }
     });
   });

@@ -59,7 +59,10 @@ describe('RatifyClient: leader discovery and requests', () => {
       'GET /v1/transactions/t%2F1',
       'GET /v1/transactions?state=committed&limit=5&cursor=c1',
     ]);
-    expect(cluster.seen[0]).toMatchObject({ idempotencyKey: 'mine', body: { participants: [{ name: 'a', url: 'http://x/p' }], timeoutMs: 1000, commit: true } });
+    expect(cluster.seen[0]).toMatchObject({
+      idempotencyKey: 'mine',
+      body: { participants: [{ name: 'a', url: 'http://x/p' }], timeoutMs: 1000, commit: true },
+    });
     expect(cluster.seen[1]!.body).toEqual({ name: 'b', url: 'http://x/q' });
     expect(cluster.seen.every((r) => r.secret === 's3cret')).toBe(true);
     expect((await c.cluster()).nodeId).toBe('n1');
@@ -173,10 +176,19 @@ describe('RatifyClient: failover', () => {
 describe('RatifyClient: error mapping', () => {
   it('does not retry a 4xx and carries code, status and details', async () => {
     const c = client(cluster.urls());
-    cluster.nodes[0]!.respond = () => ({ status: 409, body: { error: { code: 'TX_ALREADY_COMMITTED', message: 'decision was commit', txState: 'committing' } } });
+    cluster.nodes[0]!.respond = () => ({
+      status: 409,
+      body: { error: { code: 'TX_ALREADY_COMMITTED', message: 'decision was commit', txState: 'committing' } },
+    });
     const err = await c.abort('t1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RatifyClientError);
-    expect(err).toMatchObject({ code: 'TX_ALREADY_COMMITTED', status: 409, message: 'decision was commit', attempts: 1, details: { txState: 'committing' } });
+    expect(err).toMatchObject({
+      code: 'TX_ALREADY_COMMITTED',
+      status: 409,
+      message: 'decision was commit',
+      attempts: 1,
+      details: { txState: 'committing' },
+    });
     expect(writes()).toHaveLength(1);
   });
 

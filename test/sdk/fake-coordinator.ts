@@ -38,7 +38,8 @@ export async function startFakeCoordinator(): Promise<FakeCoordinator> {
   };
   app.addHook('onRequest', async (req, reply) => {
     fake.seen.push(req.url);
-    if (fake.identity !== null) void reply.header('x-ratify-cluster', fake.identity.clusterId).header('x-ratify-incarnation', fake.identity.incarnation);
+    if (fake.identity !== null)
+      void reply.header('x-ratify-cluster', fake.identity.clusterId).header('x-ratify-incarnation', fake.identity.incarnation);
     if (fake.visibility !== null) void reply.header('x-ratify-tx-visibility', fake.visibility);
     if (fake.mode === 'no-leader') return reply.code(503).send({ error: { code: 'NO_LEADER', message: 'no leader is known' } });
     if (fake.mode === 'down') {

@@ -64,10 +64,12 @@ function shapeOf(node: ts.TypeNode, types: SdkTypes): { nullable: boolean; shape
     const nullable = parts.includes(null);
     const rest = parts.filter((p): p is { nullable: boolean; shape: Shape } => p !== null);
     if (rest.length === 1) return { nullable: nullable || rest[0]!.nullable, shape: rest[0]!.shape };
-    if (rest.every((p) => p.shape.kind === 'enum')) return { nullable, shape: { kind: 'enum', values: rest.flatMap((p) => (p.shape.kind === 'enum' ? p.shape.values : [])) } };
+    if (rest.every((p) => p.shape.kind === 'enum'))
+      return { nullable, shape: { kind: 'enum', values: rest.flatMap((p) => (p.shape.kind === 'enum' ? p.shape.values : [])) } };
     throw new Error(`unsupported union ${node.getText()}`);
   }
-  if (ts.isLiteralTypeNode(node) && ts.isStringLiteral(node.literal)) return { nullable: false, shape: { kind: 'enum', values: [node.literal.text] } };
+  if (ts.isLiteralTypeNode(node) && ts.isStringLiteral(node.literal))
+    return { nullable: false, shape: { kind: 'enum', values: [node.literal.text] } };
   if (ts.isTypeReferenceNode(node)) {
     const name = node.typeName.getText();
     const alias = types.aliases.get(name);
@@ -102,7 +104,14 @@ function propsOf(types: SdkTypes, name: string): Map<string, Prop> {
 
 // ---- the comparison ----------------------------------------------------------
 
-type Schema = { type?: string | string[]; enum?: unknown[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; anyOf?: Schema[] };
+type Schema = {
+  type?: string | string[];
+  enum?: unknown[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  anyOf?: Schema[];
+};
 
 /** Differences between an SDK interface and an object schema of the document, as readable lines. */
 function compare(types: SdkTypes, iface: string, schema: Schema, where: string, skip: ReadonlySet<string> = new Set()): string[] {
@@ -123,7 +132,8 @@ function compare(types: SdkTypes, iface: string, schema: Schema, where: string, 
       out.push(`${at}: in the SDK type, not in the document`);
       continue;
     }
-    if (p.optional === required.has(name)) out.push(`${at}: ${p.optional ? 'optional in the SDK, required in the document' : 'required in the SDK, optional in the document'}`);
+    if (p.optional === required.has(name))
+      out.push(`${at}: ${p.optional ? 'optional in the SDK, required in the document' : 'required in the SDK, optional in the document'}`);
     const schemaTypes = ([] as string[]).concat(s.type ?? []);
     const schemaNullable = schemaTypes.includes('null') || (s.enum ?? []).includes(null);
     if (p.nullable !== schemaNullable) out.push(`${at}: ${p.nullable ? 'nullable in the SDK only' : 'nullable in the document only'}`);
@@ -136,19 +146,27 @@ function compareShape(types: SdkTypes, shape: Shape, s: Schema, at: string): str
   const schemaTypes = ([] as string[]).concat(s.type ?? []).filter((t) => t !== 'null');
   switch (shape.kind) {
     case 'primitive': {
-      const expected: readonly string[] = { string: ['string'], number: ['integer', 'number'], boolean: ['boolean'], unknown: [] }[shape.name];
-      if (shape.name === 'unknown') return schemaTypes.length === 0 ? [] : [`${at}: unknown in the SDK, ${schemaTypes.join('|')} in the document`];
-      return schemaTypes.length === 1 && expected.includes(schemaTypes[0]!) ? [] : [`${at}: ${shape.name} in the SDK, ${schemaTypes.join('|') || 'any'} in the document`];
+      const expected: readonly string[] = { string: ['string'], number: ['integer', 'number'], boolean: ['boolean'], unknown: [] }[
+        shape.name
+      ];
+      if (shape.name === 'unknown')
+        return schemaTypes.length === 0 ? [] : [`${at}: unknown in the SDK, ${schemaTypes.join('|')} in the document`];
+      return schemaTypes.length === 1 && expected.includes(schemaTypes[0]!)
+        ? []
+        : [`${at}: ${shape.name} in the SDK, ${schemaTypes.join('|') || 'any'} in the document`];
     }
     case 'enum': {
       const values = (s.enum ?? []).filter((v) => v !== null);
-      return JSON.stringify([...values].sort()) === JSON.stringify([...shape.values].sort()) ? [] : [`${at}: values ${shape.values.join(', ')} in the SDK, ${values.join(', ') || '(no enum)'} in the document`];
+      return JSON.stringify([...values].sort()) === JSON.stringify([...shape.values].sort())
+        ? []
+        : [`${at}: values ${shape.values.join(', ')} in the SDK, ${values.join(', ') || '(no enum)'} in the document`];
     }
     case 'array':
       if (!schemaTypes.includes('array') || s.items === undefined) return [`${at}: an array in the SDK, not in the document`];
       return compareShape(types, shape.of, s.items, `${at}[]`);
     case 'ref':
-      if (!schemaTypes.includes('object') && s.properties === undefined) return [`${at}: ${shape.name} in the SDK, not an object in the document`];
+      if (!schemaTypes.includes('object') && s.properties === undefined)
+        return [`${at}: ${shape.name} in the SDK, not an object in the document`];
       return compare(types, shape.name, s, at);
     default:
       return [];
@@ -157,7 +175,19 @@ function compareShape(types: SdkTypes, shape: Shape, s: Schema, at: string): str
 
 // ---- the document ----------------------------------------------------------
 
-type Doc = { paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string; required?: boolean; schema: Schema }>; requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, { content?: Record<string, { schema: Schema }> }> }>> };
+type Doc = {
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        parameters?: Array<{ name: string; in: string; required?: boolean; schema: Schema }>;
+        requestBody?: { content: Record<string, { schema: Schema }> };
+        responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
+      }
+    >
+  >;
+};
 
 let cluster: TxAppCluster;
 let doc: Doc;
@@ -177,7 +207,8 @@ const op = (method: string, path: string) => {
   if (o === undefined) throw new Error(`${method.toUpperCase()} ${path} is not in the document`);
   return o;
 };
-const answer = (method: string, path: string, status = '200'): Schema => op(method, path).responses[status]!.content!['application/json']!.schema;
+const answer = (method: string, path: string, status = '200'): Schema =>
+  op(method, path).responses[status]!.content!['application/json']!.schema;
 const body = (method: string, path: string): Schema => op(method, path).requestBody!.content['application/json']!.schema;
 
 describe('client SDK types vs the OpenAPI document', () => {
@@ -198,11 +229,16 @@ describe('client SDK types vs the OpenAPI document', () => {
   it('ParticipantSpec matches the enlist body, and CreateTransactionInput the create body (the idempotency key travels as a header)', () => {
     expect(compare(sdk, 'ParticipantSpec', body('post', '/v1/transactions/{id}/participants'), 'enlist body')).toEqual([]);
     // `commit` is the one-shot flag the SDK sets itself (run()); the key is the Idempotency-Key header.
-    expect(compare(sdk, 'CreateTransactionInput', body('post', '/v1/transactions'), 'create body', new Set(['commit', 'idempotencyKey']))).toEqual([]);
+    expect(
+      compare(sdk, 'CreateTransactionInput', body('post', '/v1/transactions'), 'create body', new Set(['commit', 'idempotencyKey'])),
+    ).toEqual([]);
     expect(body('post', '/v1/transactions').properties?.['commit']).toEqual({ type: 'boolean' });
     const header = op('post', '/v1/transactions').parameters?.find((p) => p.in === 'header' && p.name === 'idempotency-key');
     expect(header?.schema.type).toBe('string');
-    expect(propsOf(sdk, 'CreateTransactionInput').get('idempotencyKey')).toMatchObject({ optional: true, shape: { kind: 'primitive', name: 'string' } });
+    expect(propsOf(sdk, 'CreateTransactionInput').get('idempotencyKey')).toMatchObject({
+      optional: true,
+      shape: { kind: 'primitive', name: 'string' },
+    });
   });
 
   it('ListInput matches the list query parameters', () => {

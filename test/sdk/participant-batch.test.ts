@@ -84,7 +84,11 @@ const coreRig: RigFactory = async () => {
 const fastifyRig: RigFactory = async (o = {}) => {
   const base = newParticipant();
   const app = Fastify({ logger: false });
-  await app.register(ratifyParticipant, { prefix: '/ratify', participant: base.p, ...(o.bodyLimit === undefined ? {} : { bodyLimit: o.bodyLimit }) });
+  await app.register(ratifyParticipant, {
+    prefix: '/ratify',
+    participant: base.p,
+    ...(o.bodyLimit === undefined ? {} : { bodyLimit: o.bodyLimit }),
+  });
   cleanups.push(() => app.close());
   const post = async (path: string, body: unknown, term: number | null): Promise<Answer> => {
     const res = await app.inject({
@@ -100,7 +104,9 @@ const fastifyRig: RigFactory = async (o = {}) => {
 
 const nodeRig: RigFactory = async (o = {}) => {
   const base = newParticipant();
-  const server = createServer(createNodeHandler(base.p, { prefix: '/tx', ...(o.bodyLimit === undefined ? {} : { bodyLimit: o.bodyLimit }) }));
+  const server = createServer(
+    createNodeHandler(base.p, { prefix: '/tx', ...(o.bodyLimit === undefined ? {} : { bodyLimit: o.bodyLimit }) }),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => server.close(r)));
   const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -206,7 +212,12 @@ describe.each(rigs)('batch calls (%s)', (_name, makeRig) => {
   it('runs items about one record in call order', async () => {
     const rig = await makeRig();
     const answer = await rig.batch(
-      envelope(1, [item('abort', callBody('late', 1)), item('prepare', prepareBody('late', 1)), item('prepare', prepareBody('ok', 1)), item('commit', callBody('ok', 1))]),
+      envelope(1, [
+        item('abort', callBody('late', 1)),
+        item('prepare', prepareBody('late', 1)),
+        item('prepare', prepareBody('ok', 1)),
+        item('commit', callBody('ok', 1)),
+      ]),
       1,
     );
     expect(results(answer)).toEqual([

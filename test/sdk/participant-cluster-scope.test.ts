@@ -32,7 +32,15 @@ const open: Participant[] = [];
 const logger: ParticipantLogger = { ...quiet, warn: (obj, msg) => void warnings.push(`${msg} ${JSON.stringify(obj)}`) };
 
 function participant(coordinatorUrls: string[]): Participant {
-  const p = createParticipant({ store: new MemoryParticipantStore(), handlers: h, logger, now: clock.now, coordinatorUrls, resolveAfterMs: RESOLVE_AFTER_MS, threePcTimeoutMs: THREE_PC_MS });
+  const p = createParticipant({
+    store: new MemoryParticipantStore(),
+    handlers: h,
+    logger,
+    now: clock.now,
+    coordinatorUrls,
+    resolveAfterMs: RESOLVE_AFTER_MS,
+    threePcTimeoutMs: THREE_PC_MS,
+  });
   open.push(p);
   return p;
 }
@@ -173,7 +181,9 @@ describe('two real clusters sharing a participant', () => {
   async function soloCluster(clusterId: string): Promise<{ url: string; scope: { clusterId: string; incarnation: string } }> {
     const [port] = await freePorts(1);
     const url = `http://127.0.0.1:${port}`;
-    const config = resolveNodeConfig({ flags: { id: 'solo', clusterId, peers: `solo=${url}`, dataDir: join(dataRoot, clusterId), stateMachine: 'tx' } });
+    const config = resolveNodeConfig({
+      flags: { id: 'solo', clusterId, peers: `solo=${url}`, dataDir: join(dataRoot, clusterId), stateMachine: 'tx' },
+    });
     running.push(await startNode(config, { processMetrics: false, logger: createLogger({ level: 'silent', nodeId: 'solo' }) }));
     let incarnation: string | undefined;
     await waitUntil(
@@ -189,7 +199,7 @@ describe('two real clusters sharing a participant', () => {
     return { url, scope: { clusterId, incarnation: incarnation! } };
   }
 
-  it('cluster alpha answering 404 for beta\'s transaction does not abort it; alpha\'s own forgotten one is aborted', async () => {
+  it("cluster alpha answering 404 for beta's transaction does not abort it; alpha's own forgotten one is aborted", async () => {
     const alpha = await soloCluster('alpha');
     const beta = await soloCluster('beta');
     const p = participant([alpha.url]);

@@ -325,7 +325,8 @@ describe('participant core: retention', () => {
 });
 
 describe('participant core: listing records', () => {
-  const states = (l: { records: readonly { txId: string; state: string }[] }): string[] => l.records.map((r) => `${r.txId}=${r.state}`).sort();
+  const states = (l: { records: readonly { txId: string; state: string }[] }): string[] =>
+    l.records.map((r) => `${r.txId}=${r.state}`).sort();
 
   it('lists every record, in doubt and finished, updated at or after sinceMs, and says when the scan was cut short', async () => {
     const clock = new ManualClock();
@@ -338,7 +339,12 @@ describe('participant core: listing records', () => {
     await p.handle('commit', callBody('committed'));
     await p.handle('abort', callBody('never-prepared'));
     await p.handle('prepare', prepareBody('doubt'));
-    expect(states(await p.listRecords(0, 100))).toEqual(['committed=committed', 'doubt=prepared', 'never-prepared=aborted', 'old=committed']);
+    expect(states(await p.listRecords(0, 100))).toEqual([
+      'committed=committed',
+      'doubt=prepared',
+      'never-prepared=aborted',
+      'old=committed',
+    ]);
     const recent = await p.listRecords(since, 100);
     expect(states(recent)).toEqual(['committed=committed', 'doubt=prepared', 'never-prepared=aborted']);
     expect(recent.complete).toBe(true);
@@ -350,7 +356,7 @@ describe('participant core: listing records', () => {
     await expect(p.listRecords(0, 100)).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
   });
 
-  it('lists a LevelDB participant\'s records after a restart, the in-doubt ones included', async () => {
+  it("lists a LevelDB participant's records after a restart, the in-doubt ones included", async () => {
     await withTempDir(async (dir) => {
       const first = createParticipant({ name: 't', dataDir: dir, handlers: recordingHandlers(), logger: quiet });
       await first.handle('prepare', prepareBody('c'));

@@ -21,7 +21,10 @@ async function appWith(h: RecordingHandlers, bodyLimit?: number): Promise<{ app:
   const p = createParticipant({ store: new MemoryParticipantStore(), handlers: h, logger: quiet });
   const app = Fastify({ logger: false });
   await app.register(ratifyParticipant, { prefix: '/ratify', participant: p, ...(bodyLimit === undefined ? {} : { bodyLimit }) });
-  cleanups.push(() => p.close(), () => app.close());
+  cleanups.push(
+    () => p.close(),
+    () => app.close(),
+  );
   return { app, p };
 }
 
@@ -64,7 +67,12 @@ describe('fastify plugin', () => {
     }
     const badHeader = await post(app, 'prepare', prepareBody('t', 1), 2);
     expect(badHeader.statusCode).toBe(400);
-    const badJson = await app.inject({ method: 'POST', url: '/ratify/prepare', payload: '{nope', headers: { 'content-type': 'application/json' } });
+    const badJson = await app.inject({
+      method: 'POST',
+      url: '/ratify/prepare',
+      payload: '{nope',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });
   });
@@ -135,12 +143,19 @@ describe('node:http handler', () => {
     const p = createParticipant({ store: new MemoryParticipantStore(), handlers: h, logger: quiet });
     const server: Server = createServer(createNodeHandler(p, { prefix: '/tx', bodyLimit: 4096 }));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => p.close(), () => new Promise((r) => server.close(r)));
+    cleanups.push(
+      () => p.close(),
+      () => new Promise((r) => server.close(r)),
+    );
     return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   }
 
   async function call(base: string, path: string, body: string, method = 'POST') {
-    const res = await request(`${base}${path}`, { method, body: method === 'POST' ? body : null, headers: { 'content-type': 'application/json' } });
+    const res = await request(`${base}${path}`, {
+      method,
+      body: method === 'POST' ? body : null,
+      headers: { 'content-type': 'application/json' },
+    });
     return { status: res.statusCode, body: (await res.body.json()) as unknown };
   }
 
@@ -148,8 +163,14 @@ describe('node:http handler', () => {
     const h = recordingHandlers();
     const base = await serve(h);
     expect(await call(base, '/tx/prepare', JSON.stringify(prepareBody('t', 3)))).toEqual({ status: 200, body: { vote: 'commit' } });
-    expect(await call(base, '/tx/commit', JSON.stringify(callBody('t', 3)))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
-    expect(await call(base, '/tx/commit', JSON.stringify(callBody('t', 2)))).toMatchObject({ status: 409, body: { error: { code: 'STALE_TERM' } } });
+    expect(await call(base, '/tx/commit', JSON.stringify(callBody('t', 3)))).toEqual({
+      status: 200,
+      body: { ok: true, state: 'committed' },
+    });
+    expect(await call(base, '/tx/commit', JSON.stringify(callBody('t', 2)))).toMatchObject({
+      status: 409,
+      body: { error: { code: 'STALE_TERM' } },
+    });
     expect(await call(base, '/tx/prepare', '{bad')).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
     expect(await call(base, '/tx/prepare', JSON.stringify(prepareBody('big', 3, { payload: 'x'.repeat(5000) })))).toMatchObject({
       status: 413,
@@ -163,10 +184,21 @@ describe('node:http handler', () => {
   it('serves POST /batch and nothing else at that path', async () => {
     const h = recordingHandlers();
     const base = await serve(h);
-    const batch = { term: 3, calls: [{ call: 'prepare', body: prepareBody('t', 3) }, { call: 'undo', body: callBody('t', 3) }] };
+    const batch = {
+      term: 3,
+      calls: [
+        { call: 'prepare', body: prepareBody('t', 3) },
+        { call: 'undo', body: callBody('t', 3) },
+      ],
+    };
     expect(await call(base, '/tx/batch', JSON.stringify(batch))).toEqual({
       status: 200,
-      body: { results: [{ status: 200, body: { vote: 'commit' } }, { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: expect.any(String) } } }] },
+      body: {
+        results: [
+          { status: 200, body: { vote: 'commit' } },
+          { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: expect.any(String) } } },
+        ],
+      },
     });
     expect(await call(base, '/tx/batch', '', 'GET')).toMatchObject({ status: 404, body: { error: { code: 'ROUTE_NOT_FOUND' } } });
     expect(await call(base, '/tx/batch', '{bad')).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });

@@ -207,7 +207,13 @@ describe('cooperative termination (fake coordinator)', () => {
   });
 
   it('start() runs passes in the background on real timers', async () => {
-    const p = createParticipant({ store: new MemoryParticipantStore(), handlers: h, logger: quiet, coordinatorUrls: [fake.url], resolveAfterMs: 50 });
+    const p = createParticipant({
+      store: new MemoryParticipantStore(),
+      handlers: h,
+      logger: quiet,
+      coordinatorUrls: [fake.url],
+      resolveAfterMs: 50,
+    });
     open.push(p);
     await p.start();
     await p.handle('prepare', prepareBody('bg'));

@@ -47,14 +47,27 @@ async function rig(key: string | undefined): Promise<Rig> {
 }
 
 /** A hand-made call: body, headers signed with `key` (or none) for `signedPath`, sent to `path`. */
-async function send(r: Rig, path: string, body: object, o: { key?: string; signedPath?: string; term?: number; timestampMs?: number; incarnation?: string } = {}) {
+async function send(
+  r: Rig,
+  path: string,
+  body: object,
+  o: { key?: string; signedPath?: string; term?: number; timestampMs?: number; incarnation?: string } = {},
+) {
   const json = JSON.stringify(body);
   const term = o.term ?? (body as { term: number }).term;
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-ratify-term': String(term) };
   if (o.key !== undefined) {
     Object.assign(
       headers,
-      signatureHeaders(o.key, { method: 'POST', path: o.signedPath ?? `/ratify/${path}`, clusterId: 'ratify', incarnation: o.incarnation ?? 'inc-1', term, timestampMs: o.timestampMs ?? Date.now(), body: json }),
+      signatureHeaders(o.key, {
+        method: 'POST',
+        path: o.signedPath ?? `/ratify/${path}`,
+        clusterId: 'ratify',
+        incarnation: o.incarnation ?? 'inc-1',
+        term,
+        timestampMs: o.timestampMs ?? Date.now(),
+        body: json,
+      }),
     );
   }
   const res = await r.app.inject({ method: 'POST', url: `/ratify/${path}`, headers, payload: json });
@@ -63,7 +76,13 @@ async function send(r: Rig, path: string, body: object, o: { key?: string; signe
 
 describe('signed participant calls (SDK with coordinatorKey)', () => {
   let r: Rig;
-  const client = createHttpParticipantClient({ connectionsPerOrigin: 2, batchCallsMax: 1, urlPolicy: loopbackUrlPolicy(), caller: caller('ratify', 'inc-1'), keys });
+  const client = createHttpParticipantClient({
+    connectionsPerOrigin: 2,
+    batchCallsMax: 1,
+    urlPolicy: loopbackUrlPolicy(),
+    caller: caller('ratify', 'inc-1'),
+    keys,
+  });
 
   beforeAll(async () => {
     r = await rig(KEY_A);
@@ -74,8 +93,11 @@ describe('signed participant calls (SDK with coordinatorKey)', () => {
     await r.participant.close();
   });
 
-  it('accepts the coordinator client\'s signed calls', async () => {
-    const prepared = await client.prepare({ url: r.url, txId: 't1', participant: 'bank-a', payload: { amount: 5 }, protocol: '2pc', term: 3 }, call());
+  it("accepts the coordinator client's signed calls", async () => {
+    const prepared = await client.prepare(
+      { url: r.url, txId: 't1', participant: 'bank-a', payload: { amount: 5 }, protocol: '2pc', term: 3 },
+      call(),
+    );
     expect(prepared).toEqual({ kind: 'vote', vote: 'commit' });
     expect(r.participant.highestTerm('ratify/inc-1')).toBe(3);
   });
@@ -101,14 +123,22 @@ describe('signed participant calls (SDK with coordinatorKey)', () => {
     expect(r.participant.highestTerm()).toBe(3);
     expect(r.participant.highestTerm('ratify/inc-1')).toBe(3);
     expect(await r.store.open().then((l) => l.highestTerm)).toBeLessThan(huge);
-    const next = await client.prepare({ url: r.url, txId: 'after-forgery', participant: 'bank-a', payload: null, protocol: '2pc', term: 3 }, call());
+    const next = await client.prepare(
+      { url: r.url, txId: 'after-forgery', participant: 'bank-a', payload: null, protocol: '2pc', term: 3 },
+      call(),
+    );
     expect(next).toEqual({ kind: 'vote', vote: 'commit' });
   });
 
   it('refuses a signed call replayed to another path or signed for another participant', async () => {
     await client.prepare({ url: r.url, txId: 'replay', participant: 'bank-a', payload: null, protocol: '2pc', term: 3 }, call());
     // A genuine abort signature (path /ratify/abort) sent as a commit.
-    const asCommit = await send(r, 'commit', { txId: 'replay', participant: 'bank-a', term: 3 }, { key: KEY_A, signedPath: '/ratify/abort' });
+    const asCommit = await send(
+      r,
+      'commit',
+      { txId: 'replay', participant: 'bank-a', term: 3 },
+      { key: KEY_A, signedPath: '/ratify/abort' },
+    );
     expect(asCommit).toMatchObject({ status: 401, body: { error: { code: 'SIGNATURE_INVALID', reason: 'mismatch' } } });
     // A call the cluster signed for bank-b (its own key) replayed to bank-a.
     const otherParticipant = await send(r, 'commit', { txId: 'replay', participant: 'bank-a', term: 3 }, { key: KEY_B });
@@ -118,7 +148,12 @@ describe('signed participant calls (SDK with coordinatorKey)', () => {
   });
 
   it('refuses a call whose timestamp is beyond the allowed skew', async () => {
-    const stale = await send(r, 'commit', { txId: 'replay', participant: 'bank-a', term: 3 }, { key: KEY_A, timestampMs: Date.now() - 10 * 60_000 });
+    const stale = await send(
+      r,
+      'commit',
+      { txId: 'replay', participant: 'bank-a', term: 3 },
+      { key: KEY_A, timestampMs: Date.now() - 10 * 60_000 },
+    );
     expect(stale).toMatchObject({ status: 401, body: { error: { code: 'SIGNATURE_INVALID', reason: 'stale' } } });
     expect(r.h.count('commit', 'replay')).toBe(0);
     // The same call, fresh, commits: the refusals above were about the signature only.
@@ -127,15 +162,35 @@ describe('signed participant calls (SDK with coordinatorKey)', () => {
   });
 
   it('verifies batches through node:http too', async () => {
-    const participant = createParticipant({ store: new MemoryParticipantStore(), handlers: recordingHandlers(), logger: quiet, coordinatorKey: KEY_A });
+    const participant = createParticipant({
+      store: new MemoryParticipantStore(),
+      handlers: recordingHandlers(),
+      logger: quiet,
+      coordinatorKey: KEY_A,
+    });
     const server: Server = createServer(createNodeHandler(participant, { prefix: '/p' }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/p`;
-    const batching = createHttpParticipantClient({ connectionsPerOrigin: 2, batchCallsMax: 8, urlPolicy: loopbackUrlPolicy(), caller: caller('ratify', 'inc-1'), keys });
-    const unsigned = createHttpParticipantClient({ connectionsPerOrigin: 2, batchCallsMax: 8, urlPolicy: loopbackUrlPolicy(), caller: caller('ratify', 'inc-1') });
+    const batching = createHttpParticipantClient({
+      connectionsPerOrigin: 2,
+      batchCallsMax: 8,
+      urlPolicy: loopbackUrlPolicy(),
+      caller: caller('ratify', 'inc-1'),
+      keys,
+    });
+    const unsigned = createHttpParticipantClient({
+      connectionsPerOrigin: 2,
+      batchCallsMax: 8,
+      urlPolicy: loopbackUrlPolicy(),
+      caller: caller('ratify', 'inc-1'),
+    });
     try {
-      const votes = await Promise.all(['n1', 'n2', 'n3'].map((txId) => batching.prepare({ url, txId, participant: 'bank-a', payload: null, protocol: '2pc', term: 2 }, call())));
+      const votes = await Promise.all(
+        ['n1', 'n2', 'n3'].map((txId) =>
+          batching.prepare({ url, txId, participant: 'bank-a', payload: null, protocol: '2pc', term: 2 }, call()),
+        ),
+      );
       expect(votes).toEqual(Array(3).fill({ kind: 'vote', vote: 'commit' }));
       const refused = await unsigned.deliver('commit', { url, txId: 'n1', participant: 'bank-a', term: 2 }, call());
       expect(refused).toMatchObject({ kind: 'failure', code: 'SIGNATURE_INVALID' });
@@ -152,7 +207,13 @@ describe('term fence per (cluster id, incarnation)', () => {
   let r: Rig;
   const clients: Array<ReturnType<typeof createHttpParticipantClient>> = [];
   const clientOf = (clusterId: string, incarnation: string) => {
-    const c = createHttpParticipantClient({ connectionsPerOrigin: 1, batchCallsMax: 1, urlPolicy: loopbackUrlPolicy(), caller: caller(clusterId, incarnation), keys });
+    const c = createHttpParticipantClient({
+      connectionsPerOrigin: 1,
+      batchCallsMax: 1,
+      urlPolicy: loopbackUrlPolicy(),
+      caller: caller(clusterId, incarnation),
+      keys,
+    });
     clients.push(c);
     return c;
   };
@@ -212,7 +273,11 @@ describe('unsigned mode (no coordinatorKey)', () => {
   });
 
   it('refuses a bad coordinatorKey at creation without repeating it', () => {
-    expect(() => createParticipant({ store: new MemoryParticipantStore(), handlers: recordingHandlers(), coordinatorKey: 'too-short-secret' })).toThrow(/32 to 512 characters/);
-    expect(() => createParticipant({ store: new MemoryParticipantStore(), handlers: recordingHandlers(), coordinatorKey: 'too-short-secret' })).not.toThrow(/too-short-secret/);
+    expect(() =>
+      createParticipant({ store: new MemoryParticipantStore(), handlers: recordingHandlers(), coordinatorKey: 'too-short-secret' }),
+    ).toThrow(/32 to 512 characters/);
+    expect(() =>
+      createParticipant({ store: new MemoryParticipantStore(), handlers: recordingHandlers(), coordinatorKey: 'too-short-secret' }),
+    ).not.toThrow(/too-short-secret/);
   });
 });

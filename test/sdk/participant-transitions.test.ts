@@ -38,7 +38,8 @@ const table: Row[] = [
 describe('planCall', () => {
   it.each(table)('%s + %s -> %s', (_s, record, path, expected) => {
     const plan = planCall(record, path);
-    const summary = plan.kind === 'refuse' ? `refuse:${plan.code}` : plan.kind === 'reply-vote' ? `reply-vote:${plan.vote.vote}` : plan.kind;
+    const summary =
+      plan.kind === 'refuse' ? `refuse:${plan.code}` : plan.kind === 'reply-vote' ? `reply-vote:${plan.vote.vote}` : plan.kind;
     expect(summary).toBe(expected);
   });
 
@@ -53,7 +54,10 @@ describe('planCall', () => {
   });
 
   it('replays the recorded abort reason', () => {
-    expect(planCall(rec('aborted', 'abort', 'no funds'), 'prepare')).toEqual({ kind: 'reply-vote', vote: { vote: 'abort', reason: 'no funds' } });
+    expect(planCall(rec('aborted', 'abort', 'no funds'), 'prepare')).toEqual({
+      kind: 'reply-vote',
+      vote: { vote: 'abort', reason: 'no funds' },
+    });
   });
 });
 

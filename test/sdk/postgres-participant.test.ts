@@ -9,7 +9,12 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startLocalPostgres, type LocalPostgres } from '../../examples/postgres/local-postgres.js';
-import { createPostgresParticipant, PostgresParticipantStore, type PostgresParticipant, type PostgresParticipantOptions } from '../../src/sdk/participant/postgres.js';
+import {
+  createPostgresParticipant,
+  PostgresParticipantStore,
+  type PostgresParticipant,
+  type PostgresParticipantOptions,
+} from '../../src/sdk/participant/postgres.js';
 import { createTables } from '../../src/sdk/participant/postgres/schema.js';
 import { recordKey } from '../../src/sdk/participant/record.js';
 import type { ParticipantTx } from '../../src/sdk/participant/types.js';
@@ -59,7 +64,15 @@ afterAll(async () => {
 });
 
 function participant(o: Partial<PostgresParticipantOptions> & { gidPrefix: string }): PostgresParticipant {
-  const p = createPostgresParticipant({ name: 'bank', pool, work, logger: quiet, lockTimeoutMs: 500, reconcileIntervalMs: 3_600_000, ...o });
+  const p = createPostgresParticipant({
+    name: 'bank',
+    pool,
+    work,
+    logger: quiet,
+    lockTimeoutMs: 500,
+    reconcileIntervalMs: 3_600_000,
+    ...o,
+  });
   open.push(p);
   return p;
 }
@@ -79,10 +92,18 @@ async function balance(name: string): Promise<number> {
 }
 
 async function preparedGids(prefix: string): Promise<string[]> {
-  return (await pool.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts WHERE left(gid, length($1)) = $1', [`${prefix}:`])).rows.map((r) => r.gid);
+  return (await pool.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts WHERE left(gid, length($1)) = $1', [`${prefix}:`])).rows.map(
+    (r) => r.gid,
+  );
 }
 
-const prepareBody = (txId: string, ops: readonly Op[], term = 1): object => ({ txId, participant: 'bank', payload: { ops }, protocol: '2pc', term });
+const prepareBody = (txId: string, ops: readonly Op[], term = 1): object => ({
+  txId,
+  participant: 'bank',
+  payload: { ops },
+  protocol: '2pc',
+  term,
+});
 const callBody = (txId: string, term = 1): object => ({ txId, participant: 'bank', term });
 
 /** PREPARE TRANSACTION by hand, as a crashed adapter would have left it (work, marker, prepare). */
@@ -105,7 +126,10 @@ describePostgres('PostgreSQL participant adapter', () => {
     await p.start();
     const acct = await account(100);
     const txId = randomUUID();
-    expect(await p.handle('prepare', prepareBody(txId, [{ account: acct, delta: -30 }]))).toEqual({ status: 200, body: { vote: 'commit' } });
+    expect(await p.handle('prepare', prepareBody(txId, [{ account: acct, delta: -30 }]))).toEqual({
+      status: 200,
+      body: { vote: 'commit' },
+    });
     expect(await preparedGids(prefix)).toEqual([`${prefix}:bank:${txId}`]);
     expect(await balance(acct)).toBe(100);
     expect(await p.handle('commit', callBody(txId))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
@@ -186,7 +210,9 @@ describePostgres('PostgreSQL participant adapter', () => {
     const r = await p.handle('prepare', prepareBody(txId, [{ account: acct, delta: -11 }]));
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ vote: 'abort' });
-    expect((r.body as { reason: string }).reason).toMatch(/^postgres 23514 \(constraint accounts_balance_check\): new row for relation "accounts" violates check constraint/);
+    expect((r.body as { reason: string }).reason).toMatch(
+      /^postgres 23514 \(constraint accounts_balance_check\): new row for relation "accounts" violates check constraint/,
+    );
     expect(await preparedGids(prefix)).toEqual([]);
     expect(await balance(acct)).toBe(10);
     // The abort that follows is acknowledged without any prepared transaction to roll back.
@@ -228,7 +254,10 @@ describePostgres('PostgreSQL participant adapter', () => {
     await new Promise((r) => setTimeout(r, 200));
     await pool.query('UPDATE accounts SET balance = balance + 5 WHERE name = $1', [acct]); // commits after the snapshot
     release();
-    expect((await pending).body).toMatchObject({ vote: 'abort', reason: expect.stringMatching(/^postgres 40001: could not serialize access/) });
+    expect((await pending).body).toMatchObject({
+      vote: 'abort',
+      reason: expect.stringMatching(/^postgres 40001: could not serialize access/),
+    });
     expect(await preparedGids(prefix)).toEqual([]);
   });
 
@@ -260,7 +289,11 @@ describePostgres('PostgreSQL participant adapter', () => {
       // One account each: a prepared transaction holds its row lock until it is finished.
       const [a, b, c] = [await account(100), await account(100), await account(100)];
       const [toCommit, toAbort, undecided] = [randomUUID(), randomUUID(), randomUUID()];
-      for (const [id, acct] of [[toCommit, a], [toAbort, b], [undecided, c]] as const) {
+      for (const [id, acct] of [
+        [toCommit, a],
+        [toAbort, b],
+        [undecided, c],
+      ] as const) {
         expect((await first.handle('prepare', prepareBody(id, [{ account: acct, delta: -10 }]))).body).toEqual({ vote: 'commit' });
       }
       // The process dies: nothing finishes its prepared transactions.
@@ -295,7 +328,22 @@ describePostgres('PostgreSQL participant adapter', () => {
     // What a crash right after PREPARE TRANSACTION leaves: a `preparing` record and the prepared transaction.
     const store = new PostgresParticipantStore(pool, { gidPrefix: prefix, schema: SCHEMA });
     await store.open();
-    await store.write({ records: [{ txId, participant: 'bank', state: 'preparing', protocol: '2pc', payload: { ops: [] }, vote: null, reason: null, preparedTerm: 1, updatedAtMs: 1 }], highestTerm: 1 });
+    await store.write({
+      records: [
+        {
+          txId,
+          participant: 'bank',
+          state: 'preparing',
+          protocol: '2pc',
+          payload: { ops: [] },
+          vote: null,
+          reason: null,
+          preparedTerm: 1,
+          updatedAtMs: 1,
+        },
+      ],
+      highestTerm: 1,
+    });
     await prepareByHand(`${prefix}:bank:${txId}`, txId, acct, -50);
     const p = participant({ gidPrefix: prefix });
     await p.start();
@@ -303,7 +351,10 @@ describePostgres('PostgreSQL participant adapter', () => {
     expect(await preparedGids(prefix)).toEqual([]);
     expect(await balance(acct)).toBe(100);
     // The coordinator's retried prepare learns the abort.
-    expect((await p.handle('prepare', prepareBody(txId, []))).body).toEqual({ vote: 'abort', reason: 'participant restarted during prepare' });
+    expect((await p.handle('prepare', prepareBody(txId, []))).body).toEqual({
+      vote: 'abort',
+      reason: 'participant restarted during prepare',
+    });
   });
 
   it('reconciliation rolls back a PREPARE that landed after its record was aborted, and reports a gid without a record', async () => {
@@ -347,7 +398,10 @@ describePostgres('PostgreSQL participant adapter', () => {
     p0.on('error', () => undefined);
     try {
       const p = createPostgresParticipant({ name: 'bank', pool: p0, work, logger: quiet });
-      await expect(p.start()).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/max_prepared_transactions \(0\) on database postgres must be greater than 0/) });
+      await expect(p.start()).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/max_prepared_transactions \(0\) on database postgres must be greater than 0/),
+      });
       await p.close();
     } finally {
       await p0.end();
@@ -371,7 +425,21 @@ describePostgres('PostgreSQL participant adapter', () => {
     const store = new PostgresParticipantStore(pool, { gidPrefix: prefix, schema: SCHEMA });
     await store.open();
     const txId = randomUUID();
-    await store.write({ records: [{ txId, participant: 'bank', state: 'aborted', protocol: null, payload: undefined, vote: null, reason: 'x', preparedTerm: null, updatedAtMs: 5 }] });
+    await store.write({
+      records: [
+        {
+          txId,
+          participant: 'bank',
+          state: 'aborted',
+          protocol: null,
+          payload: undefined,
+          vote: null,
+          reason: 'x',
+          preparedTerm: null,
+          updatedAtMs: 5,
+        },
+      ],
+    });
     await prepareByHand(`${prefix}:bank:${txId}`, txId, await account(1), 1);
     await store.write({ prune: await store.finishedBefore(10, 10) });
     expect((await store.get(recordKey(txId, 'bank')))?.state).toBe('aborted');

@@ -23,7 +23,11 @@ function documentedExample(): Map<string, string[]> {
 
 describe('the documented signature example', () => {
   const doc = documentedExample();
-  const header = (name: string) => doc.get('headers')!.find((h) => h.startsWith(`${name}: `))!.slice(name.length + 2);
+  const header = (name: string) =>
+    doc
+      .get('headers')!
+      .find((h) => h.startsWith(`${name}: `))!
+      .slice(name.length + 2);
   const [method, path] = doc.get('request')![0]!.split(' ') as [string, string];
   const call = {
     method,

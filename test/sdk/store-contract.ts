@@ -28,7 +28,13 @@ export function participantStoreContract(name: string, withStore: Reopen): void 
       await withStore(async (open) => {
         const s1 = open();
         await s1.open();
-        await s1.write({ highestTerm: 9, fences: [{ scope: 'ratify/aaaa', term: 4 }, { scope: 'other.cluster/bbbb', term: 9 }] });
+        await s1.write({
+          highestTerm: 9,
+          fences: [
+            { scope: 'ratify/aaaa', term: 4 },
+            { scope: 'other.cluster/bbbb', term: 9 },
+          ],
+        });
         await s1.write({ records: [rec('x', 'prepared')], fences: [{ scope: 'ratify/aaaa', term: 5 }] });
         await s1.close();
         const s2 = open();
@@ -49,7 +55,9 @@ export function participantStoreContract(name: string, withStore: Reopen): void 
         await s1.open();
         const scoped: TxRecord = { ...rec('scoped', 'prepared'), preparedBy: { clusterId: 'beta', incarnation: 'b1b1' } };
         await s1.write({ records: [scoped, rec('plain', 'prepared')] });
-        await expect(s1.write({ records: [{ ...rec('bad', 'prepared'), preparedBy: { clusterId: 'a/b', incarnation: 'x' } }] })).rejects.toThrow(/preparedBy/);
+        await expect(
+          s1.write({ records: [{ ...rec('bad', 'prepared'), preparedBy: { clusterId: 'a/b', incarnation: 'x' } }] }),
+        ).rejects.toThrow(/preparedBy/);
         await s1.close();
         const s2 = open();
         const loaded = await s2.open();
@@ -92,7 +100,9 @@ export function participantStoreContract(name: string, withStore: Reopen): void 
       await withStore(async (open) => {
         const s = open();
         await s.open();
-        await s.write({ records: [rec('old', 'committed', 100), rec('mid', 'aborted', 200), rec('new', 'committed', 300), rec('open', 'prepared', 50)] });
+        await s.write({
+          records: [rec('old', 'committed', 100), rec('mid', 'aborted', 200), rec('new', 'committed', 300), rec('open', 'prepared', 50)],
+        });
         const due = await s.finishedBefore(300, 10);
         expect(due).toEqual([
           { key: recordKey('old', 'p'), finishedAtMs: 100 },

@@ -199,7 +199,10 @@ export class Cluster {
       return;
     }
     // The receiver's HTTP routes (src/transport/peer-admission.ts, or the rules under test).
-    const admission = this.options.rules.admit(n.guard('peerView', () => n.peerView()), msg.from);
+    const admission = this.options.rules.admit(
+      n.guard('peerView', () => n.peerView()),
+      msg.from,
+    );
     if (admission.kind !== 'admit') {
       this.log(`refused (${admission.kind}) ${describeMessage(msg)}`);
       this.network.linkFailed(msg.from, msg.to, this.now);
@@ -223,7 +226,11 @@ export class Cluster {
     if (!sender.onRemovedByPeer(notice)) return;
     this.removalNotices++;
     const committed = this.latestCommittedConfig();
-    if (committed.includes(to)) violation('membership', `${notice.by} told ${to} it was removed, but the latest committed configuration (${committed.join(',')}) has it`);
+    if (committed.includes(to))
+      violation(
+        'membership',
+        `${notice.by} told ${to} it was removed, but the latest committed configuration (${committed.join(',')}) has it`,
+      );
   }
 
   /** Member ids of the config entry at the highest committed index (or the bootstrap members). */
@@ -234,7 +241,11 @@ export class Cluster {
     }
     // A config fingerprint lists members as `id+` (voter) or `id-` (learner).
     if (best === null) return this.initialMembers.map((m) => m.id);
-    return best.fp.slice(2).split(',').filter((s) => s !== '').map((s) => s.slice(0, -1));
+    return best.fp
+      .slice(2)
+      .split(',')
+      .filter((s) => s !== '')
+      .map((s) => s.slice(0, -1));
   }
 
   /** Deliver until nothing is due; a bound turns a message storm into a finding. */
@@ -375,7 +386,8 @@ export class Cluster {
       if (!(st.appliedIndex <= st.commitIndex && st.commitIndex <= st.lastIndex)) {
         violation('ready-contract', `${n.id} status has applied ${st.appliedIndex}, commit ${st.commitIndex}, last ${st.lastIndex}`);
       }
-      if (st.term < n.disk.hardState.term) violation('hard-state', `${n.id} is in term ${st.term} below its disk term ${n.disk.hardState.term}`);
+      if (st.term < n.disk.hardState.term)
+        violation('hard-state', `${n.id} is in term ${st.term} below its disk term ${n.disk.hardState.term}`);
     }
   }
 
@@ -394,7 +406,10 @@ export function member(id: NodeId, voter: boolean): Member {
 }
 
 export function sameMembers(a: readonly Member[], b: readonly Member[]): boolean {
-  const key = (ms: readonly Member[]) => ms.map((m) => `${m.id}${m.voter ? '+' : '-'}`).sort().join(',');
+  const key = (ms: readonly Member[]) =>
+    ms
+      .map((m) => `${m.id}${m.voter ? '+' : '-'}`)
+      .sort()
+      .join(',');
   return key(a) === key(b);
 }
-

@@ -187,8 +187,13 @@ describe('SimNetwork', () => {
     expect(net.canReach('a', 'b')).toBe(true);
   });
 
-  it('links behave as the transport\'s: a full queue drops the newest, a failure loses what is in flight and backs off, doubling', () => {
-    const net = new SimNetwork(new Rng(6), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100, { queueMax: 2, streamFailures: true, backoffMinSteps: 2, backoffMaxSteps: 8 });
+  it("links behave as the transport's: a full queue drops the newest, a failure loses what is in flight and backs off, doubling", () => {
+    const net = new SimNetwork(new Rng(6), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100, {
+      queueMax: 2,
+      streamFailures: true,
+      backoffMinSteps: 2,
+      backoffMaxSteps: 8,
+    });
     for (let i = 0; i < 3; i++) net.send(msg('a', 'b'), 0);
     net.send(msg('a', 'c'), 0);
     expect([net.inFlight, net.stats.queueFull]).toEqual([3, 1]);

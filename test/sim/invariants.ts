@@ -89,7 +89,8 @@ export class InvariantChecker {
    */
   private checkLogMatching(id: NodeId, e: Entry, prevTerm: number | undefined): void {
     if (prevTerm === undefined) violation('ready-contract', `${id} stored entry ${e.index} with no predecessor`);
-    if (prevTerm > e.term) violation('log-matching', `${id} log has term ${prevTerm} at ${e.index - 1} before term ${e.term} at ${e.index}`);
+    if (prevTerm > e.term)
+      violation('log-matching', `${id} log has term ${prevTerm} at ${e.index - 1} before term ${e.term} at ${e.index}`);
     const key = `${e.index}:${e.term}`;
     const fp = fingerprint(e);
     const known = this.seen.get(key);
@@ -113,11 +114,21 @@ export class InvariantChecker {
     this.commitRecorded.set(id, Math.max(this.commitRecorded.get(id) ?? 0, disk.hardState.commitIndex));
   }
 
-  private recordCommitted(id: NodeId, index: number, term: number, fp: string, observerTerm: number, onConflict: 'log-matching' | 'state-machine-safety'): void {
+  private recordCommitted(
+    id: NodeId,
+    index: number,
+    term: number,
+    fp: string,
+    observerTerm: number,
+    onConflict: 'log-matching' | 'state-machine-safety',
+  ): void {
     const known = this.committed.get(index);
     if (known !== undefined) {
       if (known.term !== term || known.fp !== fp) {
-        violation(onConflict, `${id} has ${index}/${term} (${fp}) committed, but ${index}/${known.term} (${known.fp}) was committed before`);
+        violation(
+          onConflict,
+          `${id} has ${index}/${term} (${fp}) committed, but ${index}/${known.term} (${known.fp}) was committed before`,
+        );
       }
       known.commitTermBound = Math.min(known.commitTermBound, Math.max(term, observerTerm));
       return;
@@ -233,7 +244,10 @@ export class InvariantChecker {
     const minIndex = this.pendingReads.get(`${id}:${rs.requestId}`);
     if (minIndex === undefined) violation('read-linearizability', `${id} returned ReadState for unknown request ${rs.requestId}`);
     if (rs.readIndex < minIndex) {
-      violation('read-linearizability', `${id} read ${rs.requestId} got readIndex ${rs.readIndex}, but ${minIndex} was committed when it was issued`);
+      violation(
+        'read-linearizability',
+        `${id} read ${rs.requestId} got readIndex ${rs.readIndex}, but ${minIndex} was committed when it was issued`,
+      );
     }
     this.readsConfirmed++;
   }

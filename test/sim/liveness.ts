@@ -66,8 +66,13 @@ export function settle(cluster: Cluster, maxTicks: number): LivenessResult {
   const leader = cluster.leader();
   const stuck = leader === null ? [] : unawareOutsiders(cluster, leader);
   if (stuck.length > 0) {
-    const who = stuck.map((n) => `${n.id} (${cluster.status(n.id).role}/t${cluster.status(n.id).term}; applied its removal: ${tellers(cluster, n).join(',')})`);
-    return violation('liveness', `removed node(s) never learned they were removed, and campaign on: ${who.join('; ')}; ${describe(cluster, pending)}`);
+    const who = stuck.map(
+      (n) => `${n.id} (${cluster.status(n.id).role}/t${cluster.status(n.id).term}; applied its removal: ${tellers(cluster, n).join(',')})`,
+    );
+    return violation(
+      'liveness',
+      `removed node(s) never learned they were removed, and campaign on: ${who.join('; ')}; ${describe(cluster, pending)}`,
+    );
   }
   return violation('liveness', `no progress within ${maxTicks} ticks after healing: ${describe(cluster, pending)}`);
 }

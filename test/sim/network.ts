@@ -39,7 +39,12 @@ export interface LinkLimits {
 }
 
 /** Idealized links that never fill up nor fail (the scripted scenarios). */
-export const UNBOUNDED_LINKS: LinkLimits = { queueMax: Number.MAX_SAFE_INTEGER, streamFailures: false, backoffMinSteps: 1, backoffMaxSteps: 1 };
+export const UNBOUNDED_LINKS: LinkLimits = {
+  queueMax: Number.MAX_SAFE_INTEGER,
+  streamFailures: false,
+  backoffMinSteps: 1,
+  backoffMaxSteps: 1,
+};
 
 interface Link {
   inFlight: number;

@@ -159,7 +159,13 @@ export function paramsForSeed(seed: number, steps: number): ScheduleParams {
 }
 
 /** Run one seed; on failure, re-run it traced and throw a SimFailure. */
-export function runSeed(seed: number, coreFactory: CoreFactory, steps: number, traceLines = 60, layers: Layers = PRODUCTION_LAYERS): RunStats {
+export function runSeed(
+  seed: number,
+  coreFactory: CoreFactory,
+  steps: number,
+  traceLines = 60,
+  layers: Layers = PRODUCTION_LAYERS,
+): RunStats {
   try {
     return runSchedule(seed, coreFactory, steps, 0, layers);
   } catch (e) {
@@ -193,7 +199,13 @@ function asTraced(e: unknown): TracedError {
   return e instanceof TracedError ? e : new TracedError(e, -1, '');
 }
 
-export function runSchedule(seed: number, coreFactory: CoreFactory, steps: number, traceLines: number, layers: Layers = PRODUCTION_LAYERS): RunStats {
+export function runSchedule(
+  seed: number,
+  coreFactory: CoreFactory,
+  steps: number,
+  traceLines: number,
+  layers: Layers = PRODUCTION_LAYERS,
+): RunStats {
   const params = paramsForSeed(seed, steps);
   const cluster = new Cluster({
     seed,

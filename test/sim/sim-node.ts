@@ -277,7 +277,12 @@ export class SimNode {
 
   /** What the node's HTTP routes decide on (RaftNode.admitPeer). */
   peerView(): PeerMembership {
-    return { latest: this.core.members(), applied: this.membership.members, removed: this.membership.removed, appliedIndex: this.sm.appliedIndex };
+    return {
+      latest: this.core.members(),
+      applied: this.membership.members,
+      removed: this.membership.removed,
+      appliedIndex: this.sm.appliedIndex,
+    };
   }
 
   /** An admitted message came from `from`, with its x-ratify-from-url. */
@@ -302,7 +307,8 @@ export class SimNode {
   }
 
   private updateRemoval(): void {
-    if (this.removal.update(this.membership.selfRemoved, () => this.selfView())) this.env.log(`${this.id} removal: ${this.removal.state.kind}`);
+    if (this.removal.update(this.membership.selfRemoved, () => this.selfView()))
+      this.env.log(`${this.id} removal: ${this.removal.state.kind}`);
   }
 
   /** HttpTransport.setMembers: the union of the latest and the applied configuration (per the rules). */
@@ -339,7 +345,10 @@ export class SimNode {
       const e = rd.committedEntries[i]!;
       const stored = e.index > this.disk.snapshotIndex ? this.disk.entryAt(e.index) : undefined;
       if (stored === undefined || stored.term !== e.term || fingerprint(stored) !== fingerprint(e)) {
-        violation('state-machine-safety', `${this.id} applies ${e.index}/${e.term} (${fingerprint(e)}) which is not the entry in its synced log`);
+        violation(
+          'state-machine-safety',
+          `${this.id} applies ${e.index}/${e.term} (${fingerprint(e)}) which is not the entry in its synced log`,
+        );
       }
       checker.onApplied(this.id, this.sm.apply(e), term);
       if (e.kind === 'config') this.membership.apply(e.members);
@@ -397,7 +406,8 @@ export class SimNode {
   private completeSnapshotWrite(): void {
     const s = this.snapshots.inFlight;
     if (s === null) return;
-    if (s.meta.index <= this.disk.snapshotIndex) throw new Error(`harness bug: local snapshot ${s.meta.index} is behind the disk's ${this.disk.snapshotIndex}`);
+    if (s.meta.index <= this.disk.snapshotIndex)
+      throw new Error(`harness bug: local snapshot ${s.meta.index} is behind the disk's ${this.disk.snapshotIndex}`);
     this.disk.compact(s);
     this.snapshots.written();
     this.snapshotsTaken++;

@@ -94,7 +94,10 @@ export function decodeSnapshot(data: Uint8Array): AppliedRecord[] {
   });
   const last = records[records.length - 1];
   if (header !== `#${last?.index ?? 0} ${last?.term ?? 0}`) {
-    violation('state-machine-safety', `snapshot header ${JSON.stringify(header)} does not match its last record ${last?.index ?? 0}/${last?.term ?? 0}`);
+    violation(
+      'state-machine-safety',
+      `snapshot header ${JSON.stringify(header)} does not match its last record ${last?.index ?? 0}/${last?.term ?? 0}`,
+    );
   }
   return records;
 }

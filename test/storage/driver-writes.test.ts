@@ -80,7 +80,8 @@ async function start(config: Partial<typeof FAST_RAFT> = {}): Promise<InProcessC
       const kv = createKvStateMachine();
       const apply = kv.apply.bind(kv);
       kv.apply = (entry) => {
-        if (backings.get(id)?.entries.get(entry.index)?.term !== entry.term) applyViolations.push(`${id} applied ${entry.index} before it was durable`);
+        if (backings.get(id)?.entries.get(entry.index)?.term !== entry.term)
+          applyViolations.push(`${id} applied ${entry.index} before it was durable`);
         return apply(entry);
       };
       return kv;
@@ -133,7 +134,10 @@ describe('driver writes', () => {
     const c = await start(SLOW_ELECTION);
     const leader = await c.waitForLeader();
     await leader.propose(put('warm'));
-    const [f1, f2] = c.running().filter((n) => n !== leader).map((n) => n.nodeId) as [NodeId, NodeId];
+    const [f1, f2] = c
+      .running()
+      .filter((n) => n !== leader)
+      .map((n) => n.nodeId) as [NodeId, NodeId];
     // The leader's disk and f1's disk stall; only f2 can make the entry durable.
     storages.get(leader.nodeId)!.hold();
     storages.get(f1)!.hold();

@@ -205,7 +205,6 @@ describe('LevelRaftStorage integrity', () => {
       await first.close();
     }
   });
-
 });
 
 describe('LevelRaftStorage reads a format 1 directory (snapshot in LevelDB chunks)', () => {
@@ -217,7 +216,10 @@ describe('LevelRaftStorage reads a format 1 directory (snapshot in LevelDB chunk
     // What format 1 wrote: chunks of 4096 bytes under s:<n>, their count in the meta.
     await withRawLevel(dir, async (db) => {
       await db.put(FORMAT_KEY, encodeFormat(1));
-      await db.put(SNAPSHOT_META_KEY, encodeRecord(encodeValue({ index: 4, term: 1, members: MEMBERS, dataBytes: data.byteLength, chunkCount: 3 })));
+      await db.put(
+        SNAPSHOT_META_KEY,
+        encodeRecord(encodeValue({ index: 4, term: 1, members: MEMBERS, dataBytes: data.byteLength, chunkCount: 3 })),
+      );
       for (let n = 0; n < 3; n++) await db.put(chunkKey(n), encodeRecord(data.subarray(n * 4096, (n + 1) * 4096)));
       for (const i of [5, 6, 7]) await db.put(entryKey(i), encodeEntryRecord(normal(i, 2)));
       await db.put(HARD_STATE_KEY, encodeHardState({ term: 2, vote: 'n1', commitIndex: 6 }));

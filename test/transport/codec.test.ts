@@ -72,8 +72,14 @@ describe('envelope codec', () => {
   it('refuses other envelope versions and envelopes over the limits', () => {
     expectRefused(() => decodeEnvelope(encodeEnvelope({ ...envelope([]), v: 2 } as unknown as Envelope)), /envelope\.v/);
     const many = Array.from({ length: 5 }, () => SAMPLES.heartbeat);
-    expectRefused(() => decodeEnvelope(encodeEnvelope(envelope(many)), { ...DEFAULT_WIRE_LIMITS, maxMessagesPerEnvelope: 4 }), /at most 4 items/);
-    expectRefused(() => decodeEnvelope(encodeEnvelope(envelope([SAMPLES.append])), { ...DEFAULT_WIRE_LIMITS, maxEntriesPerAppend: 2 }), /entries/);
+    expectRefused(
+      () => decodeEnvelope(encodeEnvelope(envelope(many)), { ...DEFAULT_WIRE_LIMITS, maxMessagesPerEnvelope: 4 }),
+      /at most 4 items/,
+    );
+    expectRefused(
+      () => decodeEnvelope(encodeEnvelope(envelope([SAMPLES.append])), { ...DEFAULT_WIRE_LIMITS, maxEntriesPerAppend: 2 }),
+      /entries/,
+    );
     expectRefused(() => decodeEnvelope(encodeEnvelope({ ...envelope([]), clusterId: 'x'.repeat(129) })), /clusterId/);
   });
 
@@ -119,7 +125,10 @@ describe('parseMessage', () => {
     const config = ENTRIES[2]!;
     const dupMembers = [...(config.kind === 'config' ? config.members : []), { id: 'n1', url: 'http://x', voter: true }];
     expectRefused(() => parseMessage({ ...append, prevLogIndex: 12, entries: [{ ...config, members: dupMembers }] }), /unique member ids/);
-    expectRefused(() => parseMessage({ ...append, prevLogIndex: 12, entries: [{ ...config, members: [{ id: 'n1', url: 'u' }] }] }), /voter/);
+    expectRefused(
+      () => parseMessage({ ...append, prevLogIndex: 12, entries: [{ ...config, members: [{ id: 'n1', url: 'u' }] }] }),
+      /voter/,
+    );
     expectRefused(() => parseMessage({ ...SAMPLES.snapshot, meta: { ...SAMPLES.snapshot.meta, term: -1 } }), /meta\.term/);
     expectRefused(() => parseMessage({ ...SAMPLES.snapshot, meta: 'x' }), /meta: expected an object/);
     expectRefused(() => parseMessage({ ...SAMPLES.heartbeat, type: 'hello' }), /Raft message type/);
@@ -129,9 +138,12 @@ describe('parseMessage', () => {
   });
 
   it('never throws anything but VALIDATION_FAILED on arbitrary values', () => {
-    fc.assert(fc.property(fc.anything({ withNullPrototype: true, withTypedArray: true }), (x) => validatesOrRefuses(() => parseMessage(x))), {
-      numRuns: 2000,
-    });
+    fc.assert(
+      fc.property(fc.anything({ withNullPrototype: true, withTypedArray: true }), (x) => validatesOrRefuses(() => parseMessage(x))),
+      {
+        numRuns: 2000,
+      },
+    );
   });
 
   it('never throws anything but VALIDATION_FAILED on samples with one field replaced', () => {
@@ -153,7 +165,10 @@ describe('parseMessage', () => {
 
 describe('decodeEnvelope fuzzing', () => {
   it('random bytes never throw anything but VALIDATION_FAILED', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => validatesOrRefuses(() => decodeEnvelope(bytes))), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => validatesOrRefuses(() => decodeEnvelope(bytes))),
+      { numRuns: 5000 },
+    );
   });
 
   it('random values encoded as MessagePack never throw anything but VALIDATION_FAILED', () => {

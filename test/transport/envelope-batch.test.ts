@@ -9,11 +9,16 @@ describe('estimateBytes', () => {
   it('bounds the encoded size of any envelope from above', () => {
     const clusterIdArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 });
     fc.assert(
-      fc.property(clusterIdArb, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), fc.array(messageArb, { maxLength: 12 }), (clusterId, from, messages) => {
-        const encoded = encodeEnvelope({ v: 1, clusterId, from, messages }).byteLength;
-        const estimate = envelopeOverheadBytes(clusterId, from) + messages.reduce((sum, m) => sum + estimateBytes(m), 0);
-        expect(encoded).toBeLessThanOrEqual(estimate);
-      }),
+      fc.property(
+        clusterIdArb,
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }),
+        fc.array(messageArb, { maxLength: 12 }),
+        (clusterId, from, messages) => {
+          const encoded = encodeEnvelope({ v: 1, clusterId, from, messages }).byteLength;
+          const estimate = envelopeOverheadBytes(clusterId, from) + messages.reduce((sum, m) => sum + estimateBytes(m), 0);
+          expect(encoded).toBeLessThanOrEqual(estimate);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -23,7 +23,6 @@ interface Node {
   readonly received: Message[];
 }
 
-
 function heartbeats(from: string, to: string, count: number): Message[] {
   return Array.from({ length: count }, (_, i) => ({ type: 'heartbeat', from, to, term: 1, leaderCommit: i, readSeq: 0 }) as const);
 }
@@ -155,7 +154,10 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
   it('counts messages a peer refuses (wrong secret) as failed', async () => {
     let members: Member[] = [];
     const n2 = await startNode('n2', () => members);
-    members = [{ id: 'n1', url: 'http://127.0.0.1:1', voter: true }, { id: 'n2', url: n2.url, voter: true }];
+    members = [
+      { id: 'n1', url: 'http://127.0.0.1:1', voter: true },
+      { id: 'n2', url: n2.url, voter: true },
+    ];
     const lines: object[] = [];
     const t = transport('n1', members, { secret: 'wrong', logger: { debug: (o) => lines.push(o), warn: (o) => lines.push(o) } });
     t.send(heartbeats('n1', 'n2', 2));
@@ -167,7 +169,10 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
   it('counts a message larger than the peer accepts as failed, and warns', async () => {
     let members: Member[] = [];
     const n2 = await startNode('n2', () => members, 64 * 1024);
-    members = [{ id: 'n1', url: 'http://127.0.0.1:1', voter: true }, { id: 'n2', url: n2.url, voter: true }];
+    members = [
+      { id: 'n1', url: 'http://127.0.0.1:1', voter: true },
+      { id: 'n2', url: n2.url, voter: true },
+    ];
     const warnings: object[] = [];
     const t = transport('n1', members, { logger: { debug: () => undefined, warn: (o) => warnings.push(o) } });
     const snapshot = samplesFrom('n1', 'n2').snapshot;
@@ -202,7 +207,7 @@ describe.each([{ streams: true }, { streams: false }])('HttpTransport (streams: 
     expect(t.counters().dropped).toBe(5);
   });
 
-  it('hands a peer\'s 410 MEMBER_REMOVED to onRemovedByPeer, with the peer\'s applied index', async () => {
+  it("hands a peer's 410 MEMBER_REMOVED to onRemovedByPeer, with the peer's applied index", async () => {
     const n2 = await startNode('n2', () => [{ id: 'n2', url: 'http://127.0.0.1:1', voter: true }]);
     const notices: RemovalNotice[] = [];
     const t = transport('n1', [{ id: 'n2', url: n2.url, voter: true }], { onRemovedByPeer: (n) => notices.push(n) });

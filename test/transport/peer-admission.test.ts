@@ -23,7 +23,7 @@ describe('admitPeer and reachablePeers', () => {
     expect(reachablePeers(view(), 'n1').map((p) => p.id)).toEqual(['n2']);
   });
 
-  it('admit a sender never heard of (a member added past this node\'s log), and one added back', () => {
+  it("admit a sender never heard of (a member added past this node's log), and one added back", () => {
     const applied = new AppliedMembership('n1', C_OLD, null);
     applied.apply(C_NEW);
     const view = { latest: [...C_NEW, m('n3', false)], applied: applied.members, removed: applied.removed, appliedIndex: 4 };
@@ -31,7 +31,7 @@ describe('admitPeer and reachablePeers', () => {
     expect(admitPeer(view, 'n3')).toEqual({ kind: 'admit' });
   });
 
-  it('prefer the latest configuration\'s URL when both list an id', () => {
+  it("prefer the latest configuration's URL when both list an id", () => {
     const peers = reachablePeers({ latest: [m('n2', true, 'http://new')], applied: [m('n2', true, 'http://old'), m('n3')] }, 'n1');
     expect(peers).toEqual([m('n2', true, 'http://new'), m('n3')]);
   });
@@ -62,7 +62,7 @@ describe('AppliedMembership', () => {
 describe('SelfRemoval', () => {
   const self = (latest: readonly Member[], latestConfigIndex: number): SelfView => ({ id: 'n3', latest, latestConfigIndex });
 
-  it('believes a notice unless its own latest configuration re-added it after the peer\'s applied index', () => {
+  it("believes a notice unless its own latest configuration re-added it after the peer's applied index", () => {
     expect(removalNoticeHolds({ by: 'n1', appliedIndex: 9 }, self(C_OLD, 5))).toBe(true);
     expect(removalNoticeHolds({ by: 'n1', appliedIndex: 9 }, self(C_NEW, 12))).toBe(true);
     expect(removalNoticeHolds({ by: 'n1', appliedIndex: 9 }, self(C_OLD, 12))).toBe(false);

@@ -23,7 +23,10 @@ describe('raftRoutes', () => {
   let app: FastifyInstance;
   let received: Message[][];
 
-  async function build({ secret = SECRET, ...overrides }: Partial<RaftRoutesOptions> & { secret?: string | null } = {}): Promise<FastifyInstance> {
+  async function build({
+    secret = SECRET,
+    ...overrides
+  }: Partial<RaftRoutesOptions> & { secret?: string | null } = {}): Promise<FastifyInstance> {
     received = [];
     app = Fastify({ logger: false });
     // The node's edge (auth hook, error handler), as buildApp installs it.
@@ -89,7 +92,10 @@ describe('raftRoutes', () => {
       expect(res.json()).toMatchObject({ error: { code: 'UNAUTHORIZED', message: expect.stringMatching(why) } });
     }
     const bare = await app.inject({
-      method: 'POST', url: RAFT_MESSAGES_PATH, headers: { 'content-type': 'application/msgpack', 'x-ratify-secret': SECRET, 'x-ratify-from': 'n2' }, payload: Buffer.from('garbage'),
+      method: 'POST',
+      url: RAFT_MESSAGES_PATH,
+      headers: { 'content-type': 'application/msgpack', 'x-ratify-secret': SECRET, 'x-ratify-from': 'n2' },
+      payload: Buffer.from('garbage'),
     });
     expect(bare.statusCode).toBe(401);
     expect(bare.json()).toMatchObject({ error: { code: 'UNAUTHORIZED', message: expect.stringMatching(/missing x-ratify-auth/) } });
@@ -105,7 +111,12 @@ describe('raftRoutes', () => {
     expect(replay.statusCode).toBe(401);
     expect(replay.json()).toMatchObject({ error: { message: expect.stringMatching(/seen before/) } });
     const other = encodeEnvelope(envelope({ messages: [samplesFrom('n2', 'n1').timeoutNow] }));
-    const swapped = await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers: { ...headers, ...messagesHeaders(N2, body), 'content-type': 'application/msgpack' }, payload: Buffer.from(other) });
+    const swapped = await app.inject({
+      method: 'POST',
+      url: RAFT_MESSAGES_PATH,
+      headers: { ...headers, ...messagesHeaders(N2, body), 'content-type': 'application/msgpack' },
+      payload: Buffer.from(other),
+    });
     expect(swapped.statusCode).toBe(401);
     expect(swapped.json()).toMatchObject({ error: { message: expect.stringMatching(/not the one the request was signed for/) } });
     // Signed by n3 (any holder of the secret can), but the envelope speaks for n2.
@@ -145,7 +156,7 @@ describe('raftRoutes', () => {
     expect(received).toEqual([stranger]);
   });
 
-  it('passes an admitted sender\'s x-ratify-from-url on, and ignores a malformed one or a refused sender\'s', async () => {
+  it("passes an admitted sender's x-ratify-from-url on, and ignores a malformed one or a refused sender's", async () => {
     const urls: [string, string][] = [];
     await build({ onSenderUrl: (from, url) => urls.push([from, url]) });
     const hint = (url: string) => ({ 'x-ratify-from-url': encodeURIComponent(url) });
@@ -153,7 +164,10 @@ describe('raftRoutes', () => {
     expect((await post(encodeEnvelope(envelope()), hint('ftp://127.0.0.1:7004'))).statusCode).toBe(204);
     expect((await post(encodeEnvelope(envelope()), { 'x-ratify-from-url': '%E0%A4%A' })).statusCode).toBe(204);
     const removed = Object.values(samplesFrom('n8', 'n1'));
-    expect((await post(encodeEnvelope(envelope({ from: 'n8', messages: removed })), hint('http://127.0.0.1:7008'), { ...N2, from: 'n8' })).statusCode).toBe(410);
+    expect(
+      (await post(encodeEnvelope(envelope({ from: 'n8', messages: removed })), hint('http://127.0.0.1:7008'), { ...N2, from: 'n8' }))
+        .statusCode,
+    ).toBe(410);
     expect(urls).toEqual([['n2', 'http://127.0.0.1:7004']]);
   });
 
@@ -202,7 +216,9 @@ describe('raftRoutes', () => {
     for (const type of ['application/json', 'text/plain', 'application/octet-stream']) {
       const res = await post(type === 'application/json' ? '{"v":1}' : 'hello', { 'content-type': type });
       expect(res.statusCode).toBe(415);
-      expect(res.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringMatching(/application\/msgpack/) } });
+      expect(res.json()).toMatchObject({
+        error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringMatching(/application\/msgpack/) },
+      });
     }
     const none = await app.inject({ method: 'POST', url: RAFT_MESSAGES_PATH, headers: messagesHeaders(N2, new Uint8Array(0)) });
     expect(none.statusCode).toBe(415);

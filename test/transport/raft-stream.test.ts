@@ -25,7 +25,6 @@ import { streamOpening, taggedFrame, type Signer } from './signing.js';
 
 const SECRET = 'cluster-secret-0123';
 
-
 function heartbeats(from: string, to: string, first: number, count: number): Message[] {
   return Array.from({ length: count }, (_, i) => ({ type: 'heartbeat', from, to, term: 1, leaderCommit: first + i, readSeq: 0 }) as const);
 }
@@ -125,11 +124,13 @@ describe('Raft streams', () => {
     await new Promise<void>((resolve) => {
       t.send(heartbeats('n1', 'n2', 1, 3));
       // Runs after the transport's drain microtask, before any process.nextTick callback.
-      void Promise.resolve().then(() => Promise.resolve()).then(() => {
-        corkedAfterSend = socket.writableCorked;
-        bufferedAfterSend = socket.writableLength;
-        resolve();
-      });
+      void Promise.resolve()
+        .then(() => Promise.resolve())
+        .then(() => {
+          corkedAfterSend = socket.writableCorked;
+          bufferedAfterSend = socket.writableLength;
+          resolve();
+        });
     });
     expect(corkedAfterSend).toBe(0);
     expect(bufferedAfterSend).toBe(0);
@@ -209,7 +210,10 @@ describe('Raft streams', () => {
   });
 
   describe('inbound checks', () => {
-    function openStream(url: string, headers: Record<string, string>): Promise<{ status: number; body: string; ended: Promise<void>; write(b: Buffer): void }> {
+    function openStream(
+      url: string,
+      headers: Record<string, string>,
+    ): Promise<{ status: number; body: string; ended: Promise<void>; write(b: Buffer): void }> {
       return new Promise((resolve, reject) => {
         const u = new URL(url);
         const req = httpRequest({ host: u.hostname, port: u.port, path: RAFT_STREAM_PATH, method: 'POST', headers, agent: false });
@@ -218,7 +222,14 @@ describe('Raft streams', () => {
           let body = '';
           const ended = new Promise<void>((r) => res.on('end', () => r()).on('close', () => r()));
           res.on('data', (c: Buffer) => (body += c.toString('latin1')));
-          resolve({ status: res.statusCode ?? 0, get body() { return body; }, ended, write: (b) => req.write(b) });
+          resolve({
+            status: res.statusCode ?? 0,
+            get body() {
+              return body;
+            },
+            ended,
+            write: (b) => req.write(b),
+          });
         });
         req.on('error', reject);
         req.flushHeaders();
@@ -269,11 +280,15 @@ describe('Raft streams', () => {
       const o = good();
       const s = await openStream(n2.url, o.headers);
       expect(s.status).toBe(200);
-      s.write(taggedFrame(o.key, o.nonce, 0, encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n1', messages: heartbeats('n1', 'n2', 0, 2) })));
+      s.write(
+        taggedFrame(o.key, o.nonce, 0, encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n1', messages: heartbeats('n1', 'n2', 0, 2) })),
+      );
       await eventually(() => expect(n2.received).toHaveLength(2));
       await eventually(() => expect(s.body.length).toBeGreaterThan(0)); // the acknowledgement byte
       // A frame claiming another sender on n1's stream.
-      s.write(taggedFrame(o.key, o.nonce, 1, encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n2', messages: heartbeats('n2', 'n2', 5, 1) })));
+      s.write(
+        taggedFrame(o.key, o.nonce, 1, encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n2', messages: heartbeats('n2', 'n2', 5, 1) })),
+      );
       await s.ended;
       expect(n2.received).toHaveLength(2);
       expect(n2.warnings).toContainEqual(expect.objectContaining({ peer: 'n1', code: 'FORBIDDEN' }));
@@ -281,7 +296,8 @@ describe('Raft streams', () => {
 
     it('ends a stream at a frame captured elsewhere: from another stream, repeated, out of order, or unsigned', async () => {
       const n2 = await startPeer();
-      const envelope = (first: number): Uint8Array => encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n1', messages: heartbeats('n1', 'n2', first, 1) });
+      const envelope = (first: number): Uint8Array =>
+        encodeEnvelope({ v: 1, clusterId: 'c1', from: 'n1', messages: heartbeats('n1', 'n2', first, 1) });
       const other = good();
       const bad: Array<(o: ReturnType<typeof good>) => Buffer> = [
         () => taggedFrame(other.key, other.nonce, 1, envelope(10)), // right sender and number, another stream

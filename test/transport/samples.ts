@@ -30,9 +30,14 @@ export function samplesFrom(from: string, to: string): Samples {
     heartbeat: { type: 'heartbeat', from, to, term: 4, leaderCommit: 15, readSeq: 2 ** 40 },
     heartbeatResp: { type: 'heartbeatResp', from, to, term: 4, readSeq: 0 },
     snapshot: {
-      type: 'snapshot', from, to, term: 4,
+      type: 'snapshot',
+      from,
+      to,
+      term: 4,
       meta: { index: 100, term: 4, members: MEMBERS },
-      offset: 1024 * 1024, chunk: new Uint8Array([9, 8, 7, 0, 0, 1]), done: true,
+      offset: 1024 * 1024,
+      chunk: new Uint8Array([9, 8, 7, 0, 0, 1]),
+      done: true,
     },
     snapshotResp: { type: 'snapshotResp', from, to, term: 4, snapshotIndex: 100, nextOffset: 2048, installed: false, success: true },
     timeoutNow: { type: 'timeoutNow', from, to, term: 6 },
@@ -49,7 +54,11 @@ export const ALL_SAMPLES: Message[] = Object.values(SAMPLES);
 const id = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 });
 const nat = fc.maxSafeNat();
 const pos = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
-const memberArb: fc.Arbitrary<Member> = fc.record({ id, url: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), voter: fc.boolean() });
+const memberArb: fc.Arbitrary<Member> = fc.record({
+  id,
+  url: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+  voter: fc.boolean(),
+});
 const membersArb = fc.uniqueArray(memberArb, { maxLength: 5, selector: (m) => m.id });
 
 function entriesAfter(prevLogIndex: number): fc.Arbitrary<Entry[]> {
@@ -58,14 +67,24 @@ function entriesAfter(prevLogIndex: number): fc.Arbitrary<Entry[]> {
     fc.record({ kind: fc.constant('noop' as const) }),
     fc.record({ kind: fc.constant('config' as const), members: membersArb }),
   );
-  return fc.array(fc.tuple(body, pos), { maxLength: 6 }).map((items) =>
-    items.map(([b, term], i) => ({ ...b, index: prevLogIndex + 1 + i, term }) as Entry),
-  );
+  return fc
+    .array(fc.tuple(body, pos), { maxLength: 6 })
+    .map((items) => items.map(([b, term], i) => ({ ...b, index: prevLogIndex + 1 + i, term }) as Entry));
 }
 
 /** Any well-formed message (field values anywhere in their valid ranges). */
 export const messageArb: fc.Arbitrary<Message> = fc
-  .record({ from: id, to: id, term: nat, a: nat, b: nat, c: nat, flag: fc.boolean(), flag2: fc.boolean(), prev: fc.integer({ min: 0, max: 2 ** 40 }) })
+  .record({
+    from: id,
+    to: id,
+    term: nat,
+    a: nat,
+    b: nat,
+    c: nat,
+    flag: fc.boolean(),
+    flag2: fc.boolean(),
+    prev: fc.integer({ min: 0, max: 2 ** 40 }),
+  })
   .chain(({ from, to, term, a, b, c, flag, flag2, prev }) => {
     const head = { from, to, term };
     return fc.oneof(
@@ -73,12 +92,24 @@ export const messageArb: fc.Arbitrary<Message> = fc
       fc.constant<Message>({ type: 'preVoteResp', ...head, granted: flag }),
       fc.constant<Message>({ type: 'vote', ...head, lastLogIndex: a, lastLogTerm: b, transfer: flag }),
       fc.constant<Message>({ type: 'voteResp', ...head, granted: flag }),
-      entriesAfter(prev).map<Message>((entries) => ({ type: 'append', ...head, prevLogIndex: prev, prevLogTerm: b, entries, leaderCommit: c })),
+      entriesAfter(prev).map<Message>((entries) => ({
+        type: 'append',
+        ...head,
+        prevLogIndex: prev,
+        prevLogTerm: b,
+        entries,
+        leaderCommit: c,
+      })),
       fc.constant<Message>({ type: 'appendResp', ...head, success: flag, matchIndex: a, rejectHint: b, rejectTerm: c }),
       fc.constant<Message>({ type: 'heartbeat', ...head, leaderCommit: a, readSeq: b }),
       fc.constant<Message>({ type: 'heartbeatResp', ...head, readSeq: a }),
       fc.tuple(membersArb, fc.uint8Array({ maxLength: 500 }), pos, pos).map<Message>(([members, chunk, index, snapTerm]) => ({
-        type: 'snapshot', ...head, meta: { index, term: snapTerm, members }, offset: a, chunk, done: flag,
+        type: 'snapshot',
+        ...head,
+        meta: { index, term: snapTerm, members },
+        offset: a,
+        chunk,
+        done: flag,
       })),
       fc.constant<Message>({ type: 'snapshotResp', ...head, snapshotIndex: a, nextOffset: b, installed: flag, success: flag2 }),
       fc.constant<Message>({ type: 'timeoutNow', ...head }),

@@ -34,14 +34,24 @@ export function keyOf(s: Signer): Buffer {
 /** x-ratify-from and x-ratify-auth for opening a stream. */
 export function streamOpening(s: Signer, nonce = newNonce()): SignedStream {
   const key = keyOf(s);
-  const auth = signOpening(key, { method: 'POST', route: RAFT_STREAM_PATH, from: s.from, to: s.to, bodySha256: '' }, s.nowMs ?? Date.now(), nonce);
+  const auth = signOpening(
+    key,
+    { method: 'POST', route: RAFT_STREAM_PATH, from: s.from, to: s.to, bodySha256: '' },
+    s.nowMs ?? Date.now(),
+    nonce,
+  );
   return { headers: { [PEER_FROM_HEADER]: encodeURIComponent(s.from), [PEER_AUTH_HEADER]: auth }, key, nonce };
 }
 
 /** The headers of one signed envelope request. */
 export function messagesHeaders(s: Signer, body: Uint8Array): Record<string, string> {
   const sha = bodySha256(body);
-  const auth = signOpening(keyOf(s), { method: 'POST', route: RAFT_MESSAGES_PATH, from: s.from, to: s.to, bodySha256: sha }, s.nowMs ?? Date.now(), newNonce());
+  const auth = signOpening(
+    keyOf(s),
+    { method: 'POST', route: RAFT_MESSAGES_PATH, from: s.from, to: s.to, bodySha256: sha },
+    s.nowMs ?? Date.now(),
+    newNonce(),
+  );
   return { [PEER_FROM_HEADER]: encodeURIComponent(s.from), [PEER_AUTH_HEADER]: auth, [BODY_SHA256_HEADER]: sha };
 }
 

@@ -74,7 +74,11 @@ describe('batch calls with participants on the SDK', () => {
     const views = await Promise.all(
       Array.from({ length: TX_COUNT }, (_, i) =>
         node.app
-          .inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url), participant('b', b.url, { refuse: refuse(i) })], commit: true } })
+          .inject({
+            method: 'POST',
+            url: '/v1/transactions',
+            payload: { participants: [participant('a', a.url), participant('b', b.url, { refuse: refuse(i) })], commit: true },
+          })
           .then((res) => {
             expect(res.statusCode, res.body).toBe(200);
             return res.json<TxView>();

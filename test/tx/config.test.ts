@@ -24,8 +24,12 @@ describe('validateTxConfig', () => {
   });
 
   it('checks the relations between fields', () => {
-    expect(errorOf({ ...txConfigDefaults, defaultTimeoutMs: 700_000 })).toBe('defaultTimeoutMs (700000) cannot be larger than maxTimeoutMs (600000)');
-    expect(errorOf({ ...txConfigDefaults, phase2BackoffBaseMs: 20_000 })).toMatch(/phase2BackoffBaseMs \(20000\) cannot be larger than phase2BackoffCapMs \(10000\)/);
+    expect(errorOf({ ...txConfigDefaults, defaultTimeoutMs: 700_000 })).toBe(
+      'defaultTimeoutMs (700000) cannot be larger than maxTimeoutMs (600000)',
+    );
+    expect(errorOf({ ...txConfigDefaults, phase2BackoffBaseMs: 20_000 })).toMatch(
+      /phase2BackoffBaseMs \(20000\) cannot be larger than phase2BackoffCapMs \(10000\)/,
+    );
     expect(errorOf({ ...txConfigDefaults, listLimitDefault: 5_000 })).toMatch(/listLimitDefault \(5000\)/);
     expect(errorOf({ ...txConfigDefaults, forwardTimeoutMs: 1_000 })).toMatch(/forwardTimeoutMs \(1000\) must be larger than/);
     expect(errorOf({ ...txConfigDefaults, participantHostAllowlist: [''] })).toMatch(/participantHostAllowlist entry/);

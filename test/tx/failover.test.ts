@@ -42,7 +42,10 @@ describe('fencing a deposed leader', () => {
     const [a, b] = await participants(2);
     cluster.elect('n1');
     a!.setMode('down', ['commit']);
-    const res = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], commit: true });
+    const res = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      commit: true,
+    });
     const id = res.json<TxView>().id;
     await eventually(() => a!.callsOf('commit', id).length >= 2, 'commit retried');
     const oldTerm = cluster.term;
@@ -64,7 +67,10 @@ describe('fencing a deposed leader', () => {
     const [a, b] = await participants(2, true);
     cluster.elect('n1');
     a!.setMode('error', ['commit']);
-    const res = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], commit: true });
+    const res = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      commit: true,
+    });
     const id = res.json<TxView>().id;
     await eventually(() => a!.callsOf('commit', id).length >= 1, 'commit tried');
     // n1 is cut off without hearing about it; n2 takes over in a new term
@@ -95,7 +101,10 @@ describe('a new leader scans the table', () => {
     const [a, b] = await participants(2);
     cluster.elect('n1');
     a!.setMode('down', ['commit']);
-    const res = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], commit: true });
+    const res = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      commit: true,
+    });
     const id = res.json<TxView>().id;
     expect(res.json<TxView>().outcome).toBe('committed');
     await nodes.n1!.close(); // the old leader dies
@@ -115,9 +124,15 @@ describe('a new leader scans the table', () => {
       (await node.registry.getSingleMetric('ratify_tx_participants_failing')?.get())?.values[0]?.value ?? -1;
     cluster.elect('n1');
     a!.setMode('down', ['commit']);
-    const res = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], commit: true });
+    const res = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      commit: true,
+    });
     const id = res.json<TxView>().id;
-    const since = await eventually(() => nodes.n1!.sm.get(id)?.participants.find((p) => p.name === 'a')?.failingSince ?? undefined, 'a reported failing');
+    const since = await eventually(
+      () => nodes.n1!.sm.get(id)?.participants.find((p) => p.name === 'a')?.failingSince ?? undefined,
+      'a reported failing',
+    );
     expect(await gauge(nodes.n1!)).toBe(1);
     // a follower sees the same table but does not report: only the leader drives phase 2
     expect(nodes.n2!.sm.get(id)?.participants.find((p) => p.name === 'a')?.failingSince).toBe(since);
@@ -140,7 +155,10 @@ describe('a new leader scans the table', () => {
     const [a, b] = await participants(2);
     cluster.elect('n1');
     a!.setMode('hang', ['prepare']);
-    const created = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], timeoutMs: 60_000 });
+    const created = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      timeoutMs: 60_000,
+    });
     const id = created.json<TxView>().id;
     void post(nodes.n1!, `/v1/transactions/${id}/commit`).catch(() => undefined);
     await eventually(() => a!.callsOf('prepare', id).length > 0 && b!.answered('prepare', id).length > 0, 'prepare sent');
@@ -159,7 +177,10 @@ describe('a new leader scans the table', () => {
     const [a, b] = await participants(2);
     cluster.elect('n1');
     a!.setMode('hang', ['prepare']);
-    const created = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], timeoutMs: 60_000 });
+    const created = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      timeoutMs: 60_000,
+    });
     const id = created.json<TxView>().id;
     void post(nodes.n1!, `/v1/transactions/${id}/commit`).catch(() => undefined);
     await eventually(() => b!.answered('prepare', id).length > 0, 'b prepared');
@@ -183,7 +204,10 @@ describe('3PC across a failover', () => {
     const [a, b] = await participants(2);
     cluster.elect('n1');
     b!.setMode('down', ['precommit']);
-    const created = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], protocol: '3pc' });
+    const created = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      protocol: '3pc',
+    });
     const id = created.json<TxView>().id;
     void post(nodes.n1!, `/v1/transactions/${id}/commit`).catch(() => undefined);
     await eventually(() => nodes.n1!.sm.get(id)?.state === 'precommitted' && b!.callsOf('precommit', id).length > 0, 'precommitted');
@@ -214,10 +238,17 @@ describe('3PC: a new leader that finds a precommitted transaction past its deadl
     const [a, b] = await participants(2);
     cluster.elect('n1');
     b!.setMode('down', ['precommit']);
-    const created = await post(nodes.n1!, '/v1/transactions', { participants: [participant('a', a!.url), participant('b', b!.url)], protocol: '3pc', timeoutMs: 60_000 });
+    const created = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      protocol: '3pc',
+      timeoutMs: 60_000,
+    });
     const id = created.json<TxView>().id;
     void post(nodes.n1!, `/v1/transactions/${id}/commit`).catch(() => undefined);
-    await eventually(() => a!.answered('precommit', id).length === 1 && b!.callsOf('precommit', id).length > 0, 'a precommitted, b failing');
+    await eventually(
+      () => a!.answered('precommit', id).length === 1 && b!.callsOf('precommit', id).length > 0,
+      'a precommitted, b failing',
+    );
     nodes.n1!.log.crash();
     await nodes.n1!.close();
     const late = await startNode(cluster, 'n3', { now: () => Date.now() + 120_000 });
@@ -290,7 +321,10 @@ describe('idempotency keys across a failover', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     cluster.interceptor = async () => held;
-    const reqs = [post(nodes.n1!, '/v1/transactions', {}, { 'idempotency-key': 'dup' }), post(nodes.n1!, '/v1/transactions', {}, { 'idempotency-key': 'dup' })];
+    const reqs = [
+      post(nodes.n1!, '/v1/transactions', {}, { 'idempotency-key': 'dup' }),
+      post(nodes.n1!, '/v1/transactions', {}, { 'idempotency-key': 'dup' }),
+    ];
     await eventually(() => nodes.n1!.log.proposals >= 2, 'both proposed');
     cluster.interceptor = null;
     release();

@@ -42,7 +42,11 @@ export class FakeParticipant {
   /** Prepare's answer; a function can decide per transaction. */
   vote: VoteAnswer | ((txId: string) => VoteAnswer) = { vote: 'commit' };
   /** The 2xx body of precommit, commit and abort in mode ok. */
-  readonly ackBodies: Record<Exclude<CallKind, 'prepare'>, Record<string, unknown>> = { precommit: { ok: true }, commit: { ok: true }, abort: { ok: true } };
+  readonly ackBodies: Record<Exclude<CallKind, 'prepare'>, Record<string, unknown>> = {
+    precommit: { ok: true },
+    commit: { ok: true },
+    abort: { ok: true },
+  };
   highestTerm = 0;
   /** Runs as each call arrives, before it is answered (e.g. to check what the coordinator's log holds by then). */
   onCall: ((call: RecordedCall) => void) | null = null;
@@ -109,7 +113,16 @@ export class FakeParticipant {
         const term = Number.isFinite(headerTerm) ? headerTerm : null;
         const mode = this.modes[kind];
         const record = (answer: RecordedCall['answer']): void => {
-          const call: RecordedCall = { kind, txId: String(body.txId), participant: String(body.participant), headerTerm: term, body, mode, answer, atMs: Date.now() };
+          const call: RecordedCall = {
+            kind,
+            txId: String(body.txId),
+            participant: String(body.participant),
+            headerTerm: term,
+            body,
+            mode,
+            answer,
+            atMs: Date.now(),
+          };
           this.calls.push(call);
           this.onCall?.(call);
         };

@@ -81,8 +81,18 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
     : Fastify({ loggerInstance: opts.appLogger, forceCloseConnections: true })) as unknown as FastifyInstance;
   // The same edge as the node's app (src/http/app.ts): error handler, strict validation, JSON bodies, auth, audit.
   const clusterSecret = opts.clusterSecret ?? null;
-  installEdge(app, { clusterSecret, clusterId: 'ratify', nodeId: 'n1', isMember: (member) => cluster.nodes.has(member), ...(opts.clientTokens && { clientTokens: opts.clientTokens }) });
-  const forwarder = new LeaderForwarder({ nodeId: id, timeoutMs: config.forwardTimeoutMs, peerHeaders: peerCredentialHeaders(clusterSecret) });
+  installEdge(app, {
+    clusterSecret,
+    clusterId: 'ratify',
+    nodeId: 'n1',
+    isMember: (member) => cluster.nodes.has(member),
+    ...(opts.clientTokens && { clientTokens: opts.clientTokens }),
+  });
+  const forwarder = new LeaderForwarder({
+    nodeId: id,
+    timeoutMs: config.forwardTimeoutMs,
+    peerHeaders: peerCredentialHeaders(clusterSecret),
+  });
   app.addHook('onClose', () => forwarder.close());
   await app.register(service.plugin, { forwarder });
   await app.ready();
@@ -123,7 +133,11 @@ export async function startLeader(opts: NodeOptions = {}): Promise<{ cluster: Fa
 }
 
 /** Polls until `check` returns a value other than undefined/false; bounded, never timing-asserting. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   return waitUntil(check, { what, timeoutMs, intervalMs: 10 });
 }
 

@@ -32,9 +32,27 @@ const created = (txId: string, extra: Partial<Extract<TxCommand, { type: 'create
   stuckMax: 100,
   ...extra,
 });
-const vote = (participant: string, v: 'commit' | 'abort', error: string | null = null): VoteEntry => ({ participant, vote: v, reason: null, error });
-const decided = (txId: string, decision: 'commit' | 'abort', votes: VoteEntry[]): TxCommand => ({ type: 'decided', txId, decision, votes, decidedAt: 2_000, reason: 'test' });
-const force = (txId: string, outcome: 'committed' | 'aborted' | null = null): TxCommand => ({ type: 'forceFinished', txId, outcome, principal: 'ops', at: 9_000 });
+const vote = (participant: string, v: 'commit' | 'abort', error: string | null = null): VoteEntry => ({
+  participant,
+  vote: v,
+  reason: null,
+  error,
+});
+const decided = (txId: string, decision: 'commit' | 'abort', votes: VoteEntry[]): TxCommand => ({
+  type: 'decided',
+  txId,
+  decision,
+  votes,
+  decidedAt: 2_000,
+  reason: 'test',
+});
+const force = (txId: string, outcome: 'committed' | 'aborted' | null = null): TxCommand => ({
+  type: 'forceFinished',
+  txId,
+  outcome,
+  principal: 'ops',
+  at: 9_000,
+});
 
 describe('presumed abort: abandoned participants in the completed entry', () => {
   it('finishes an abort with a participant that never voted commit abandoned, shown on the view', () => {
@@ -43,11 +61,21 @@ describe('presumed abort: abandoned participants in the completed entry', () => 
     apply(created('t'));
     apply(decided('t', 'abort', [vote('a', 'commit'), vote('b', 'abort', 'no answer from the participant')]));
     apply({ type: 'acknowledged', txId: 't', participant: 'a' });
-    expect(apply({ type: 'completed', txId: 't', completedAt: 5_000, acknowledged: [], abandoned: ['b'] })).toMatchObject({ ok: true, tx: { state: 'aborted' } });
+    expect(apply({ type: 'completed', txId: 't', completedAt: 5_000, acknowledged: [], abandoned: ['b'] })).toMatchObject({
+      ok: true,
+      tx: { state: 'aborted' },
+    });
     const view = toView(sm.get('t')!);
     expect(view.participants).toEqual([
       { name: 'a', url: 'http://127.0.0.1:1', vote: 'commit', acknowledged: true },
-      { name: 'b', url: 'http://127.0.0.1:2', vote: 'abort', acknowledged: false, lastError: 'no answer from the participant', abandoned: 'presumed-abort' },
+      {
+        name: 'b',
+        url: 'http://127.0.0.1:2',
+        vote: 'abort',
+        acknowledged: false,
+        lastError: 'no answer from the participant',
+        abandoned: 'presumed-abort',
+      },
     ]);
     expect(sm.activeCount()).toBe(0);
   });
@@ -57,11 +85,23 @@ describe('presumed abort: abandoned participants in the completed entry', () => 
     const apply = feeder(sm);
     apply(created('ab'));
     apply(decided('ab', 'abort', [vote('a', 'commit'), vote('b', 'abort')]));
-    expect(apply({ type: 'completed', txId: 'ab', completedAt: 5_000, acknowledged: ['b'], abandoned: ['a'] })).toMatchObject({ ok: false, code: 'INTERNAL' });
-    expect(sm.get('ab')).toMatchObject({ state: 'aborting', participants: [{ acknowledged: false, abandoned: null }, { acknowledged: false, abandoned: null }] });
+    expect(apply({ type: 'completed', txId: 'ab', completedAt: 5_000, acknowledged: ['b'], abandoned: ['a'] })).toMatchObject({
+      ok: false,
+      code: 'INTERNAL',
+    });
+    expect(sm.get('ab')).toMatchObject({
+      state: 'aborting',
+      participants: [
+        { acknowledged: false, abandoned: null },
+        { acknowledged: false, abandoned: null },
+      ],
+    });
     apply(created('co'));
     apply(decided('co', 'commit', [vote('a', 'commit'), vote('b', 'commit')]));
-    expect(apply({ type: 'completed', txId: 'co', completedAt: 5_000, acknowledged: ['a'], abandoned: ['b'] })).toMatchObject({ ok: false, code: 'INTERNAL' });
+    expect(apply({ type: 'completed', txId: 'co', completedAt: 5_000, acknowledged: ['a'], abandoned: ['b'] })).toMatchObject({
+      ok: false,
+      code: 'INTERNAL',
+    });
     expect(sm.get('co')?.state).toBe('committing');
   });
 });
@@ -77,9 +117,17 @@ describe('quotas: undecided transactions and decided-but-unfinished ones count a
     expect([sm.undecidedCount(), sm.finishingCount(), sm.activeCount()]).toEqual([0, 3, 3]);
     // With 3 stuck, one undecided slot is still free under activeMax 1 (the old rule, every unfinished one, would refuse).
     expect(apply(created('new', { activeMax: 1, stuckMax: 4 })).ok).toBe(true);
-    expect(apply(created('new2', { activeMax: 1, stuckMax: 4 }))).toMatchObject({ ok: false, code: 'TOO_MANY_PENDING', message: expect.stringMatching(/maxActiveTransactions \(1\)/) });
+    expect(apply(created('new2', { activeMax: 1, stuckMax: 4 }))).toMatchObject({
+      ok: false,
+      code: 'TOO_MANY_PENDING',
+      message: expect.stringMatching(/maxActiveTransactions \(1\)/),
+    });
     apply(decided('new', 'abort', [vote('a', 'abort')]));
-    expect(apply(created('new3', { activeMax: 10, stuckMax: 4 }))).toMatchObject({ ok: false, code: 'TOO_MANY_PENDING', message: expect.stringMatching(/maxStuckTransactions \(4\)/) });
+    expect(apply(created('new3', { activeMax: 10, stuckMax: 4 }))).toMatchObject({
+      ok: false,
+      code: 'TOO_MANY_PENDING',
+      message: expect.stringMatching(/maxStuckTransactions \(4\)/),
+    });
     // An entry from before stuckMax keeps the old rule: activeMax bounds every unfinished transaction.
     const { stuckMax: _, ...old } = created('old', { activeMax: 4 }) as Extract<TxCommand, { type: 'created' }>;
     expect(apply(old)).toMatchObject({ ok: false, code: 'TOO_MANY_PENDING' });
@@ -137,7 +185,10 @@ describe('forceFinished', () => {
   });
 
   it('decides an undecided one abort first (presumed abort); asking for committed is a conflict', () => {
-    const { sm, apply } = setup([['u', [{ type: 'voteRecorded', txId: 'u', ...vote('a', 'commit') }]], ['act', []]]);
+    const { sm, apply } = setup([
+      ['u', [{ type: 'voteRecorded', txId: 'u', ...vote('a', 'commit') }]],
+      ['act', []],
+    ]);
     expect(apply(force('u', 'committed'))).toMatchObject({ ok: false, code: 'OUTCOME_CONFLICT' });
     expect(sm.get('u')?.state).toBe('preparing');
     expect(apply(force('u', 'aborted'))).toMatchObject({ ok: true, tx: { state: 'aborted', decision: 'abort', decidedAt: 9_000 } });
@@ -156,7 +207,10 @@ describe('forceFinished', () => {
   });
 
   it('keeps abandoned participants through a version 5 snapshot, and still reads version 4', () => {
-    const { sm, apply } = setup([['c', [decided('c', 'commit', commitVotes)]], ['x', [decided('x', 'abort', [vote('a', 'abort')])]]]);
+    const { sm, apply } = setup([
+      ['c', [decided('c', 'commit', commitVotes)]],
+      ['x', [decided('x', 'abort', [vote('a', 'abort')])]],
+    ]);
     apply(force('c'));
     apply({ type: 'completed', txId: 'x', completedAt: 5_000, acknowledged: ['b'], abandoned: ['a'] });
     const snap = sm.snapshot();
@@ -169,12 +223,18 @@ describe('forceFinished', () => {
     const v4 = {
       version: 4,
       strings: ['a', 'http://127.0.0.1:1', 'test', 'payments'],
-      txs: [['t1', 1, TX_STATES.indexOf('aborting'), 0, [0, 1, null, 1, false, 'down', 1_500], 1_000, 10_000, 1, 2, 1_000, null, null, null, 3]],
+      txs: [
+        ['t1', 1, TX_STATES.indexOf('aborting'), 0, [0, 1, null, 1, false, 'down', 1_500], 1_000, 10_000, 1, 2, 1_000, null, null, null, 3],
+      ],
       finishedOrder: [],
     };
     const old = createTxStateMachine(txConfigDefaults);
     old.restore(new Packr({ useRecords: false }).pack(v4));
-    expect(old.get('t1')).toMatchObject({ state: 'aborting', principal: 'payments', participants: [{ lastError: 'down', failingSince: 1_500, abandoned: null }] });
+    expect(old.get('t1')).toMatchObject({
+      state: 'aborting',
+      principal: 'payments',
+      participants: [{ lastError: 'down', failingSince: 1_500, abandoned: null }],
+    });
     expect(old.finishingCount()).toBe(1);
   });
 });

@@ -63,7 +63,10 @@ describe('the wedge of issue 14', () => {
     for (let i = 0; i < 2; i++) expect((await oneShot(node, [participant('p', nowhere)])).statusCode).toBe(200);
     const refused = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: {} });
     expect(refused.statusCode).toBe(429);
-    expect(refused.json<{ error: { code: string; message: string } }>().error).toMatchObject({ code: 'TOO_MANY_PENDING', message: expect.stringMatching(/maxStuckTransactions \(2\)/) });
+    expect(refused.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+      code: 'TOO_MANY_PENDING',
+      message: expect.stringMatching(/maxStuckTransactions \(2\)/),
+    });
   });
 });
 
@@ -80,7 +83,11 @@ describe('presumed abort: abandoning participants that never voted commit', () =
     // a answers, so it hears the abort (whatever its vote, which the failed prepare may have cut short).
     expect(view.participants.find((p) => p.name === 'a')).toMatchObject({ name: 'a', acknowledged: true });
     expect(view.participants.find((p) => p.name === 'a')?.abandoned).toBeUndefined();
-    expect(view.participants.find((p) => p.name === 'gone')).toMatchObject({ vote: 'abort', acknowledged: false, abandoned: 'presumed-abort' });
+    expect(view.participants.find((p) => p.name === 'gone')).toMatchObject({
+      vote: 'abort',
+      acknowledged: false,
+      abandoned: 'presumed-abort',
+    });
     const counter = await node.registry.getSingleMetric('ratify_tx_participants_abandoned_total')?.get();
     expect(counter?.values[0]?.value).toBe(1);
   });
@@ -95,7 +102,10 @@ describe('presumed abort: abandoning participants that never voted commit', () =
     const id = res.json<TxView>().id;
     const decidedAt = Date.parse(res.json<TxView>().decidedAt ?? '');
     // Calls made well after the bound (decision + 50 ms) still go out, and the transaction waits.
-    await eventually(() => prepared.callsOf('abort', id).filter((c) => c.atMs - decidedAt > 500).length >= 3, 'abort retried past the bound');
+    await eventually(
+      () => prepared.callsOf('abort', id).filter((c) => c.atMs - decidedAt > 500).length >= 3,
+      'abort retried past the bound',
+    );
     const view = await getView(node, id);
     expect(view.state).toBe('aborting');
     expect(view.participants.find((p) => p.name === 'prepared')).toMatchObject({ vote: 'commit', acknowledged: false });
@@ -133,7 +143,10 @@ describe('admin: stuck transactions and force-finish', () => {
     const opts: NodeOptions = { clientTokens: tokens, clusterSecret: SECRET, appLogger, config: { prepareMaxAttempts: 1 } };
     const n1 = await startNode(cluster, 'n1', opts);
     const n2 = await startNode(cluster, 'n2', opts);
-    closers.push(() => n1.close(), () => n2.close());
+    closers.push(
+      () => n1.close(),
+      () => n2.close(),
+    );
     await n1.listen();
     cluster.elect('n1');
     return { n1, n2, audit: () => lines.filter((l) => l['msg'] === 'audit' && l['audit'] === 'tx.forceFinish') };
@@ -143,24 +156,41 @@ describe('admin: stuck transactions and force-finish', () => {
     const { n1, n2, audit } = await twoNodes();
     const a = await fake();
     a.setMode('down', ['commit']);
-    const created = await n1.app.inject({ method: 'POST', url: '/v1/transactions', headers: as('payments'), payload: { participants: [participant('a', a.url)], commit: true } });
+    const created = await n1.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      headers: as('payments'),
+      payload: { participants: [participant('a', a.url)], commit: true },
+    });
     const id = created.json<TxView>().id;
     await eventually(() => n1.sm.get(id)?.participants[0]?.lastError !== null && n1.sm.get(id), 'a failing');
 
-    const list = (node: TestNode, who: keyof typeof TOKENS) => node.app.inject({ method: 'GET', url: '/v1/admin/stuck-transactions?olderThanMs=0', headers: as(who) });
+    const list = (node: TestNode, who: keyof typeof TOKENS) =>
+      node.app.inject({ method: 'GET', url: '/v1/admin/stuck-transactions?olderThanMs=0', headers: as(who) });
     expect((await list(n1, 'payments')).statusCode).toBe(403);
     expect((await n1.app.inject({ method: 'GET', url: '/v1/admin/stuck-transactions' })).statusCode).toBe(401);
-    const listed = (await list(n2, 'ops')).json<{ count: number; finishing: number; transactions: Array<{ ageMs: number; stuckForMs: number; tx: TxView }> }>();
+    const listed = (await list(n2, 'ops')).json<{
+      count: number;
+      finishing: number;
+      transactions: Array<{ ageMs: number; stuckForMs: number; tx: TxView }>;
+    }>();
     expect(listed).toMatchObject({ count: 1, finishing: 1, transactions: [{ tx: { id, state: 'committing', outcome: 'committed' } }] });
     expect(listed.transactions[0]?.tx.participants[0]?.lastError).toMatch(/calls failed in a row/);
     expect(listed.transactions[0]?.ageMs).toBeGreaterThanOrEqual(listed.transactions[0]?.stuckForMs ?? -1);
 
     const forceFinish = (node: TestNode, who: keyof typeof TOKENS, payload?: unknown) =>
-      node.app.inject({ method: 'POST', url: `/v1/admin/stuck-transactions/${id}/force-finish`, headers: as(who), ...(payload === undefined ? {} : { payload: payload as object }) });
+      node.app.inject({
+        method: 'POST',
+        url: `/v1/admin/stuck-transactions/${id}/force-finish`,
+        headers: as(who),
+        ...(payload === undefined ? {} : { payload: payload as object }),
+      });
     expect((await forceFinish(n1, 'payments', { confirm: id })).statusCode).toBe(403);
     const unconfirmed = await forceFinish(n1, 'ops');
     expect([unconfirmed.statusCode, unconfirmed.json<{ error: { code: string } }>().error.code]).toEqual([400, 'CONFIRMATION_REQUIRED']);
-    expect((await forceFinish(n1, 'ops', { confirm: 'another-id' })).json<{ error: { code: string } }>().error.code).toBe('CONFIRMATION_REQUIRED');
+    expect((await forceFinish(n1, 'ops', { confirm: 'another-id' })).json<{ error: { code: string } }>().error.code).toBe(
+      'CONFIRMATION_REQUIRED',
+    );
     // The decision was commit: it can only be finished committed.
     const conflict = await forceFinish(n1, 'ops', { confirm: id, outcome: 'aborted' });
     expect([conflict.statusCode, conflict.json<{ error: { code: string } }>().error.code]).toEqual([409, 'OUTCOME_CONFLICT']);
@@ -169,11 +199,22 @@ describe('admin: stuck transactions and force-finish', () => {
     // Through the follower: forwarded to the leader, which serves and audits it.
     const done = await forceFinish(n2, 'ops', { confirm: id });
     expect(done.statusCode, done.body).toBe(200);
-    expect(done.json<TxView>()).toMatchObject({ id, state: 'committed', outcome: 'committed', participants: [{ name: 'a', acknowledged: false, abandoned: 'force-finish' }] });
+    expect(done.json<TxView>()).toMatchObject({
+      id,
+      state: 'committed',
+      outcome: 'committed',
+      participants: [{ name: 'a', acknowledged: false, abandoned: 'force-finish' }],
+    });
     await eventually(() => n2.sm.get(id)?.state === 'committed', 'the follower applied it');
     expect(n2.sm.get(id)?.participants[0]?.abandoned).toBe('force-finish');
-    expect(audit().filter((l) => l['status'] === 200)).toEqual([expect.objectContaining({ principal: 'ops', role: 'admin', txId: id, status: 200, forwardedBy: 'n2' })]);
-    expect(audit().map((l) => l['status']).sort()).toEqual([200, 400, 400, 403, 409]);
+    expect(audit().filter((l) => l['status'] === 200)).toEqual([
+      expect.objectContaining({ principal: 'ops', role: 'admin', txId: id, status: 200, forwardedBy: 'n2' }),
+    ]);
+    expect(
+      audit()
+        .map((l) => l['status'])
+        .sort(),
+    ).toEqual([200, 400, 400, 403, 409]);
     // The entry in the log carries the principal.
     const entries = n1.log.cluster.entries.map((e) => decodeCommand(e.data));
     expect(entries.some((e) => e?.type === 'forceFinished' && e.principal === 'ops' && e.txId === id)).toBe(true);
@@ -193,19 +234,31 @@ describe('admin: stuck transactions and force-finish', () => {
     const node = await leader();
     const a = await fake();
     a.setMode('hang', ['prepare']);
-    const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url)], timeoutMs: 60_000 } });
+    const res = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      payload: { participants: [participant('a', a.url)], timeoutMs: 60_000 },
+    });
     const id = res.json<TxView>().id;
     void node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
     await eventually(() => a.callsOf('prepare', id).length > 0, 'prepare sent');
-    const conflict = await node.app.inject({ method: 'POST', url: `/v1/admin/stuck-transactions/${id}/force-finish`, payload: { confirm: id, outcome: 'committed' } });
+    const conflict = await node.app.inject({
+      method: 'POST',
+      url: `/v1/admin/stuck-transactions/${id}/force-finish`,
+      payload: { confirm: id, outcome: 'committed' },
+    });
     expect(conflict.json<{ error: { code: string } }>().error.code).toBe('OUTCOME_CONFLICT');
-    const done = await node.app.inject({ method: 'POST', url: `/v1/admin/stuck-transactions/${id}/force-finish`, payload: { confirm: id } });
+    const done = await node.app.inject({
+      method: 'POST',
+      url: `/v1/admin/stuck-transactions/${id}/force-finish`,
+      payload: { confirm: id },
+    });
     expect(done.json<TxView>()).toMatchObject({ state: 'aborted', outcome: 'aborted', participants: [{ abandoned: 'force-finish' }] });
     a.releaseHanging();
     expect(a.callsOf('commit', id)).toEqual([]);
   });
 
-  it('the state gauges: the oldest unfinished transaction\'s age and the count per state', async () => {
+  it("the state gauges: the oldest unfinished transaction's age and the count per state", async () => {
     let now = 1_000_000;
     const node = await leader({ now: () => now });
     await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: {} });

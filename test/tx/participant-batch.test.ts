@@ -24,7 +24,9 @@ class BatchParticipant {
   batchMode: BatchMode = 'ok';
   /** Answer to one call: by default commit votes and acks naming the call. */
   static readonly defaultAnswer = (call: string, body: { txId: string }): { status: number; body: unknown } =>
-    call === 'prepare' ? { status: 200, body: body.txId.startsWith('no') ? { vote: 'abort', reason: `no to ${body.txId}` } : { vote: 'commit' } } : { status: 200, body: { ok: true, state: call === 'commit' ? 'committed' : `${call}ed` } };
+    call === 'prepare'
+      ? { status: 200, body: body.txId.startsWith('no') ? { vote: 'abort', reason: `no to ${body.txId}` } : { vote: 'commit' } }
+      : { status: 200, body: { ok: true, state: call === 'commit' ? 'committed' : `${call}ed` } };
   answer = BatchParticipant.defaultAnswer;
   /** txId of the first call of every hanging batch whose request the coordinator closed. */
   readonly closedBatches: string[] = [];
@@ -111,7 +113,9 @@ describe('participant call batching', () => {
     name,
     baseUrl: p.url,
     term: 5,
-    json: JSON.stringify(name === 'prepare' ? { txId, participant: 'a', payload: null, protocol: '2pc', term: 5 } : { txId, participant: 'a', term: 5 }),
+    json: JSON.stringify(
+      name === 'prepare' ? { txId, participant: 'a', payload: null, protocol: '2pc', term: 5 } : { txId, participant: 'a', term: 5 },
+    ),
     timeoutMs: 5_000,
     identity: null,
     signal: new AbortController().signal,
@@ -132,7 +136,11 @@ describe('participant call batching', () => {
 
   it('sends calls of one kind, term and URL issued in one turn as one batch, and gives each call its own answer', async () => {
     const caller = new ParticipantCaller(agent, options());
-    const answers = await Promise.all([caller.call(one('prepare', 'yes1')), caller.call(one('prepare', 'no2')), caller.call(one('prepare', 'yes3'))]);
+    const answers = await Promise.all([
+      caller.call(one('prepare', 'yes1')),
+      caller.call(one('prepare', 'no2')),
+      caller.call(one('prepare', 'yes3')),
+    ]);
     expect(answers).toEqual([
       { status: 200, body: { vote: 'commit' } },
       { status: 200, body: { vote: 'abort', reason: 'no to no2' } },
@@ -143,7 +151,10 @@ describe('participant call batching', () => {
     expect(seen?.headerTerm).toBe('5');
     expect(seen?.body).toEqual({
       term: 5,
-      calls: ['yes1', 'no2', 'yes3'].map((txId) => ({ call: 'prepare', body: { txId, participant: 'a', payload: null, protocol: '2pc', term: 5 } })),
+      calls: ['yes1', 'no2', 'yes3'].map((txId) => ({
+        call: 'prepare',
+        body: { txId, participant: 'a', payload: null, protocol: '2pc', term: 5 },
+      })),
     });
     expect(requests).toEqual([['batch', 3]]);
   });
@@ -227,7 +238,10 @@ describe('participant call batching', () => {
   it('times a batch out at the smallest timeout of its calls', async () => {
     const caller = new ParticipantCaller(agent, options());
     p.batchMode = 'hang';
-    const settled = await Promise.allSettled([caller.call(one('commit', 'i1', { timeoutMs: 100 })), caller.call(one('commit', 'i2', { timeoutMs: 60_000 }))]);
+    const settled = await Promise.allSettled([
+      caller.call(one('commit', 'i1', { timeoutMs: 100 })),
+      caller.call(one('commit', 'i2', { timeoutMs: 60_000 })),
+    ]);
     for (const s of settled) expect(s).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
   });
 
@@ -236,14 +250,24 @@ describe('participant call batching', () => {
     p.batchMode = 'hang';
     const term = new AbortController();
     const own = new AbortController();
-    const calls = [caller.call(one('commit', 'j1', { signal: own.signal })), caller.call(one('commit', 'j2', { signal: term.signal })), caller.call(one('commit', 'j3', { signal: term.signal }))];
+    const calls = [
+      caller.call(one('commit', 'j1', { signal: own.signal })),
+      caller.call(one('commit', 'j2', { signal: term.signal })),
+      caller.call(one('commit', 'j3', { signal: term.signal })),
+    ];
     await waitUntil(() => p.seen.length === 1);
     // Two calls share the term's signal: still one listener on it.
     expect(getEventListeners(term.signal, 'abort')).toHaveLength(1);
     own.abort();
     await expect(calls[0]).rejects.toMatchObject({ name: 'AbortError' });
     // The other two still wait on the same request.
-    const later = await Promise.race([calls[1]!.then(() => 'settled', () => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 100))]);
+    const later = await Promise.race([
+      calls[1]!.then(
+        () => 'settled',
+        () => 'settled',
+      ),
+      new Promise((r) => setTimeout(() => r('pending'), 100)),
+    ]);
     expect(later).toBe('pending');
     expect(p.closedBatches).not.toContain('j1');
     term.abort();
@@ -254,7 +278,10 @@ describe('participant call batching', () => {
     const gone = new AbortController();
     gone.abort();
     p.seen.length = 0;
-    const settled = await Promise.allSettled([caller.call(one('commit', 'k1', { signal: gone.signal })), caller.call(one('commit', 'k2', { signal: gone.signal }))]);
+    const settled = await Promise.allSettled([
+      caller.call(one('commit', 'k1', { signal: gone.signal })),
+      caller.call(one('commit', 'k2', { signal: gone.signal })),
+    ]);
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
     expect(p.seen).toEqual([]);
   });
@@ -264,14 +291,23 @@ describe('participant call batching', () => {
     try {
       const signal = new AbortController().signal;
       const req = (txId: string) => ({ url: p.url, txId, participant: 'a', payload: { n: 1 }, protocol: '2pc' as const, term: 9 });
-      const votes = await Promise.all([client.prepare(req('m1'), { timeoutMs: 5_000, signal }), client.prepare(req('no-m2'), { timeoutMs: 5_000, signal })]);
+      const votes = await Promise.all([
+        client.prepare(req('m1'), { timeoutMs: 5_000, signal }),
+        client.prepare(req('no-m2'), { timeoutMs: 5_000, signal }),
+      ]);
       expect(votes).toEqual([
         { kind: 'vote', vote: 'commit' },
         { kind: 'vote', vote: 'abort', reason: 'no to no-m2' },
       ]);
       p.answer = (_call, body) =>
-        body.txId === 'm1' ? { status: 200, body: { ok: true, state: 'committed' } } : { status: 409, body: { error: { code: 'TX_ALREADY_ABORTED', message: 'aborted' } } };
-      const acks = await Promise.all(['m1', 'm2'].map((txId) => client.deliver('precommit', { url: p.url, txId, participant: 'a', term: 9 }, { timeoutMs: 5_000, signal })));
+        body.txId === 'm1'
+          ? { status: 200, body: { ok: true, state: 'committed' } }
+          : { status: 409, body: { error: { code: 'TX_ALREADY_ABORTED', message: 'aborted' } } };
+      const acks = await Promise.all(
+        ['m1', 'm2'].map((txId) =>
+          client.deliver('precommit', { url: p.url, txId, participant: 'a', term: 9 }, { timeoutMs: 5_000, signal }),
+        ),
+      );
       expect(acks).toEqual([
         { kind: 'ack', state: 'committed' },
         { kind: 'failure', error: 'precommit answered HTTP 409 TX_ALREADY_ABORTED: aborted', code: 'TX_ALREADY_ABORTED' },

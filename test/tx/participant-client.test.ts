@@ -32,7 +32,10 @@ describe('HTTP participant client', () => {
 
   it('delivers phase 2 calls with term in body and header', async () => {
     for (const kind of ['precommit', 'commit', 'abort'] as const) {
-      expect(await client.deliver(kind, { url: p.url, txId: 't2', participant: 'b', term: 3 }, call())).toEqual({ kind: 'ack', state: null });
+      expect(await client.deliver(kind, { url: p.url, txId: 't2', participant: 'b', term: 3 }, call())).toEqual({
+        kind: 'ack',
+        state: null,
+      });
       const last = p.callsOf(kind, 't2').at(-1);
       expect(last?.body).toEqual({ txId: 't2', participant: 'b', term: 3 });
       expect(last?.headerTerm).toBe(3);
@@ -64,7 +67,11 @@ describe('HTTP participant client', () => {
   it("reads a refusal's error code and the participant state an acknowledgement names", async () => {
     const req = { url: p.url, txId: 't3', participant: 'a', term: 1 };
     p.setMode('already-aborted', ['precommit']);
-    expect(await client.deliver('precommit', req, call())).toEqual({ kind: 'failure', error: 'precommit answered HTTP 409 TX_ALREADY_ABORTED: precommit after aborting on its own', code: 'TX_ALREADY_ABORTED' });
+    expect(await client.deliver('precommit', req, call())).toEqual({
+      kind: 'failure',
+      error: 'precommit answered HTTP 409 TX_ALREADY_ABORTED: precommit after aborting on its own',
+      code: 'TX_ALREADY_ABORTED',
+    });
     p.setMode('error', ['commit']);
     expect(await client.deliver('commit', req, call())).toEqual({ kind: 'failure', error: 'commit answered HTTP 500', code: null });
     p.setMode('ok');
@@ -91,19 +98,27 @@ describe('HTTP participant client', () => {
     expect(res).toMatchObject({ kind: 'failure', error: expect.stringMatching(/answer larger than 65536 bytes/) });
     p.ackBodies.commit = { ok: true };
     // The connection pool is still good afterwards.
-    expect(await client.deliver('commit', { url: p.url, txId: 't4', participant: 'a', term: 1 }, call())).toEqual({ kind: 'ack', state: null });
+    expect(await client.deliver('commit', { url: p.url, txId: 't4', participant: 'a', term: 1 }, call())).toEqual({
+      kind: 'ack',
+      state: null,
+    });
   });
 
   it('ends every call under a term at once with one listener on its signal, and refuses calls after it ended', async () => {
     p.setMode('hang');
     const term = new AbortController();
-    const pending = Array.from({ length: 20 }, (_, i) => client.deliver('commit', { url: p.url, txId: `h${i}`, participant: 'a', term: 2 }, { timeoutMs: 60_000, signal: term.signal }));
+    const pending = Array.from({ length: 20 }, (_, i) =>
+      client.deliver('commit', { url: p.url, txId: `h${i}`, participant: 'a', term: 2 }, { timeoutMs: 60_000, signal: term.signal }),
+    );
     await new Promise((r) => setTimeout(r, 50));
     expect(getEventListeners(term.signal, 'abort')).toHaveLength(1);
     term.abort();
     for (const r of await Promise.all(pending)) expect(r).toEqual({ kind: 'failure', error: 'commit failed: cancelled', code: null });
     p.setMode('ok');
-    expect(await client.prepare(prepareReq(p.url), { timeoutMs: 1000, signal: term.signal })).toEqual({ kind: 'failure', error: 'prepare failed: cancelled' });
+    expect(await client.prepare(prepareReq(p.url), { timeoutMs: 1000, signal: term.signal })).toEqual({
+      kind: 'failure',
+      error: 'prepare failed: cancelled',
+    });
   });
 
   it('treats a malformed prepare answer as a failure', () => {

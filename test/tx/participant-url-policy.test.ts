@@ -23,7 +23,9 @@ afterEach(async () => {
 const LOOPBACK_NODE = { host: '127.0.0.1', port: 7001 };
 const PUBLIC_NODE = { host: '10.0.0.5', port: 7001 };
 
-function policy(opts: { allowlist?: string[]; listen?: { host: string; port: number }; members?: string[]; dns?: Record<string, string[]> } = {}) {
+function policy(
+  opts: { allowlist?: string[]; listen?: { host: string; port: number }; members?: string[]; dns?: Record<string, string[]> } = {},
+) {
   const lookups: string[] = [];
   const lookup: Lookup = async (host) => {
     lookups.push(host);
@@ -115,7 +117,13 @@ describe('the participant URL policy when a URL is enlisted', () => {
 
   it('matches allowlist hosts (any port, as before), host:port, CIDR ranges and URL prefixes', async () => {
     const { p, lookups } = policy({
-      allowlist: ['bank-a.internal', 'bank-b.internal:8443', '10.1.0.0/16', 'https://pay.example.com/ratify/', 'https://ledger.example.com/v1'],
+      allowlist: [
+        'bank-a.internal',
+        'bank-b.internal:8443',
+        '10.1.0.0/16',
+        'https://pay.example.com/ratify/',
+        'https://ledger.example.com/v1',
+      ],
       dns: { 'bank-c.internal': ['10.1.2.3'], 'elsewhere.internal': ['10.2.0.1'] },
     });
     const cases: Array<[string, boolean]> = [
@@ -149,7 +157,9 @@ describe('the participant URL policy when a URL is enlisted', () => {
     const { errors } = parseAllowlist(['ok.internal', 'bad host', '10.0.0.0/40', 'ftp://x/', 'host:99999', '', 7]);
     expect(errors).toHaveLength(6);
     expect(errors[0]).toContain('"bad host"');
-    expect(() => new ParticipantUrlPolicy({ allowlist: ['bad host'], listen: LOOPBACK_NODE, memberUrls: () => [] })).toThrow(/participantHostAllowlist entry/);
+    expect(() => new ParticipantUrlPolicy({ allowlist: ['bad host'], listen: LOOPBACK_NODE, memberUrls: () => [] })).toThrow(
+      /participantHostAllowlist entry/,
+    );
   });
 });
 
@@ -216,9 +226,19 @@ describe('participant calls under the policy', () => {
     closers.push(() => client.close());
     // accepted at enlist by a node that did not refuse it then (another config), refused at the call
     const direct = await client.prepare(prepare(server.url), call);
-    expect(direct).toEqual({ kind: 'failure', error: expect.stringMatching(/^prepare failed: refused by the participant URL policy: .*loopback/) });
-    const resolved = await client.deliver('abort', { url: `http://sneaky.test:${server.port}`, txId: 't1', participant: 'a', term: 1 }, call);
-    expect(resolved).toMatchObject({ kind: 'failure', error: expect.stringMatching(/^abort failed: refused by the participant URL policy/) });
+    expect(direct).toEqual({
+      kind: 'failure',
+      error: expect.stringMatching(/^prepare failed: refused by the participant URL policy: .*loopback/),
+    });
+    const resolved = await client.deliver(
+      'abort',
+      { url: `http://sneaky.test:${server.port}`, txId: 't1', participant: 'a', term: 1 },
+      call,
+    );
+    expect(resolved).toMatchObject({
+      kind: 'failure',
+      error: expect.stringMatching(/^abort failed: refused by the participant URL policy/),
+    });
     expect(server.hits()).toBe(0);
   });
 
@@ -230,12 +250,24 @@ describe('participant calls under the policy', () => {
     const server = await countingServer();
     await new Promise<void>((resolve) => {
       // close it again: nothing listens on that port now
-      closers.pop()!().then(() => resolve(), () => resolve());
+      closers.pop()!().then(
+        () => resolve(),
+        () => resolve(),
+      );
     });
     const result = await client.prepare(prepare(server.url), call);
     expect(result).toMatchObject({ kind: 'failure' });
     expect(JSON.stringify(result)).not.toContain('ECONNREFUSED');
-    expect(lines).toContainEqual(expect.objectContaining({ level: 40, participant: 'a', txId: 't1', call: 'prepare', origin: server.url, cause: expect.stringContaining('ECONNREFUSED') }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        participant: 'a',
+        txId: 't1',
+        call: 'prepare',
+        origin: server.url,
+        cause: expect.stringContaining('ECONNREFUSED'),
+      }),
+    );
     // a second failure to the same origin soon after goes to debug
     await client.prepare(prepare(server.url), call);
     expect(lines.filter((l) => l['level'] === 40)).toHaveLength(1);
@@ -270,9 +302,20 @@ describe('through the API', () => {
     cluster.elect('n1');
     const tx = (await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: {} })).json<TxView>().id;
     for (const bad of ['http://169.254.169.254/latest/meta-data/', 'http://admin:hunter2@127.0.0.1:7101/ratify']) {
-      const created = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', bad)] } });
-      expect(created.json<{ error: { code: string; message: string } }>().error).toMatchObject({ code: 'PARTICIPANT_URL_REFUSED', message: expect.stringContaining('participant a: url refused') });
-      const enlisted = await node.app.inject({ method: 'POST', url: `/v1/transactions/${tx}/participants`, payload: participant('a', bad) });
+      const created = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: { participants: [participant('a', bad)] },
+      });
+      expect(created.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+        code: 'PARTICIPANT_URL_REFUSED',
+        message: expect.stringContaining('participant a: url refused'),
+      });
+      const enlisted = await node.app.inject({
+        method: 'POST',
+        url: `/v1/transactions/${tx}/participants`,
+        payload: participant('a', bad),
+      });
       expect(enlisted.statusCode).toBe(400);
       expect(created.body).not.toContain('hunter2');
     }

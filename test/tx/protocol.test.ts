@@ -115,7 +115,11 @@ describe('transaction protocol on the leader', () => {
   });
 
   it('aborts an active transaction past its deadline (presumed abort)', async () => {
-    const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url)], timeoutMs: 50 } });
+    const res = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      payload: { participants: [participant('a', a.url)], timeoutMs: 50 },
+    });
     const id = res.json<TxView>().id;
     await finished(id, 'aborted');
     // nobody was ever prepared, so nobody needs telling
@@ -135,7 +139,11 @@ describe('transaction protocol on the leader', () => {
 
   it('a client abort cuts a pending prepare short', async () => {
     a.setMode('hang', ['prepare']);
-    const created = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url), participant('b', b.url)] } });
+    const created = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      payload: { participants: [participant('a', a.url), participant('b', b.url)] },
+    });
     const id = created.json<TxView>().id;
     const commit = node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
     await eventually(() => a.callsOf('prepare', id).length > 0, 'prepare reached a');
@@ -151,7 +159,11 @@ describe('transaction protocol on the leader', () => {
     const slow = await FakeParticipant.start();
     try {
       slow.setMode('hang', ['prepare']);
-      const stuck = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('s', slow.url)], timeoutMs: 60_000 } });
+      const stuck = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: { participants: [participant('s', slow.url)], timeoutMs: 60_000 },
+      });
       const stuckId = stuck.json<TxView>().id;
       void node.app.inject({ method: 'POST', url: `/v1/transactions/${stuckId}/commit` });
       await eventually(() => slow.callsOf('prepare').length > 0, 'slow prepare');
@@ -255,9 +267,15 @@ describe('transaction protocol on the leader', () => {
       expect(commit.statusCode, commit.body).toBe(200);
       expect(commit.json<TxView>()).toMatchObject({ state: 'precommitted', outcome: 'committed' });
       expect(commit.json<TxView>().decidedAt).toBeDefined();
-      await eventually(() => a.answered('precommit', id).length === 1 && b.callsOf('precommit', id).length > 0, 'a precommitted, b failing');
+      await eventually(
+        () => a.answered('precommit', id).length === 1 && b.callsOf('precommit', id).length > 0,
+        'a precommitted, b failing',
+      );
       // Well past the deadline, b's precommit is still being retried and nothing was decided abort.
-      await eventually(() => Date.now() > deadlineAt + 1_000 && b.callsOf('precommit', id).length >= 3, 'precommit retried past the deadline');
+      await eventually(
+        () => Date.now() > deadlineAt + 1_000 && b.callsOf('precommit', id).length >= 3,
+        'precommit retried past the deadline',
+      );
       expect(node.sm.get(id)).toMatchObject({ state: 'precommitted', decision: null });
       expect(await getView(node, id)).toMatchObject({ state: 'precommitted', outcome: 'committed' });
       b.setMode('ok');
@@ -317,7 +335,11 @@ describe('entries per transaction', () => {
     const a = await FakeParticipant.start();
     const b = await FakeParticipant.start();
     try {
-      const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url), participant('b', b.url)], commit: true } });
+      const res = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: { participants: [participant('a', a.url), participant('b', b.url)], commit: true },
+      });
       const id = res.json<TxView>().id;
       await eventually(() => node.sm.get(id)?.state === 'committed', 'committed');
       expect(types(cluster, id)).toEqual(['created', 'decided', 'completed']);
@@ -339,7 +361,11 @@ describe('entries per transaction', () => {
     const b = await FakeParticipant.start();
     try {
       b.setMode('hang', ['prepare']);
-      const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: { participants: [participant('a', a.url), participant('b', b.url)] } });
+      const res = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: { participants: [participant('a', a.url), participant('b', b.url)] },
+      });
       const id = res.json<TxView>().id;
       const commit = node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
       // a's vote is replicated on its own while b's prepare hangs

@@ -18,7 +18,9 @@ describe('transaction routes', () => {
   let b: FakeParticipant;
 
   beforeAll(async () => {
-    ({ cluster, node } = await startLeader({ config: { maxParticipants: 3, maxPayloadBytes: 1024, maxBodyBytes: 4096, listLimitDefault: 20, listLimitMax: 50 } }));
+    ({ cluster, node } = await startLeader({
+      config: { maxParticipants: 3, maxPayloadBytes: 1024, maxBodyBytes: 4096, listLimitDefault: 20, listLimitMax: 50 },
+    }));
     a = await FakeParticipant.start();
     b = await FakeParticipant.start();
   });
@@ -42,7 +44,11 @@ describe('transaction routes', () => {
 
   describe('POST /v1/transactions', () => {
     it('creates an active transaction and answers 201 with the view', async () => {
-      const res = await post('/v1/transactions', { participants: [participant('a', a.url, { amount: 5 })], protocol: '3pc', timeoutMs: 5_000 });
+      const res = await post('/v1/transactions', {
+        participants: [participant('a', a.url, { amount: 5 })],
+        protocol: '3pc',
+        timeoutMs: 5_000,
+      });
       expect(res.statusCode).toBe(201);
       const view = res.json<TxView>();
       expect(Object.keys(view).sort()).toEqual(['createdAt', 'deadlineAt', 'id', 'outcome', 'participants', 'protocol', 'state']);
@@ -104,12 +110,21 @@ describe('transaction routes', () => {
     it('answers 400 PARTICIPANT_URL_REFUSED for a host not in participantHostAllowlist, and creates nothing', async () => {
       const creates = (): number => cluster.entries.filter((e) => decodeCommand(e.data)?.type === 'created').length;
       const before = creates();
-      expectError(await post('/v1/transactions', { participants: [{ name: 'a', url: 'http://example.com' }] }), 400, 'PARTICIPANT_URL_REFUSED');
+      expectError(
+        await post('/v1/transactions', { participants: [{ name: 'a', url: 'http://example.com' }] }),
+        400,
+        'PARTICIPANT_URL_REFUSED',
+      );
       expect(creates()).toBe(before);
     });
 
     it('answers 400 for malformed JSON and a bad Idempotency-Key', async () => {
-      const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', headers: { 'content-type': 'application/json' }, payload: '{"participants": [' });
+      const res = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"participants": [',
+      });
       expectError(res, 400, 'VALIDATION_FAILED');
       expectError(await post('/v1/transactions', {}, { 'idempotency-key': 'k'.repeat(257) }), 400, 'VALIDATION_FAILED');
     });
@@ -303,7 +318,8 @@ describe('limits and leadership', () => {
   it('answers 429 TOO_MANY_PENDING past maxActiveTransactions', async () => {
     const { node } = await startLeader({ config: { maxActiveTransactions: 2 } });
     try {
-      for (let i = 0; i < 2; i++) expect((await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: {} })).statusCode).toBe(201);
+      for (let i = 0; i < 2; i++)
+        expect((await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: {} })).statusCode).toBe(201);
       const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', payload: {} });
       expect(res.statusCode).toBe(429);
       expect(res.json<{ error: { code: string } }>().error.code).toBe('TOO_MANY_PENDING');
@@ -319,7 +335,12 @@ describe('limits and leadership', () => {
     try {
       await leader.listen();
       cluster.elect('n1');
-      const res = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'idempotency-key': 'fwd-1' } });
+      const res = await follower.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: {},
+        headers: { 'idempotency-key': 'fwd-1' },
+      });
       expect(res.statusCode).toBe(201);
       const view = res.json<TxView>();
       expect(leader.sm.get(view.id)?.idempotencyKey).toBe('fwd-1');
@@ -330,11 +351,21 @@ describe('limits and leadership', () => {
       expect(missing.statusCode).toBe(404);
       expect(missing.json<{ error: { code: string } }>().error.code).toBe('TX_NOT_FOUND');
       // one hop only: a forwarded request reaching a non-leader is refused (a peer's mark names a member)
-      const hop = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'x-ratify-forwarded': 'n1' } });
+      const hop = await follower.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: {},
+        headers: { 'x-ratify-forwarded': 'n1' },
+      });
       expect(hop.statusCode).toBe(503);
       expect(hop.json<{ error: { code: string } }>().error.code).toBe('NOT_LEADER');
       // a mark that names no member is a client's header: ignored, the request is forwarded as any other
-      const fake = await follower.app.inject({ method: 'POST', url: '/v1/transactions', payload: {}, headers: { 'x-ratify-forwarded': '1' } });
+      const fake = await follower.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: {},
+        headers: { 'x-ratify-forwarded': '1' },
+      });
       expect(fake.statusCode).toBe(201);
       cluster.noLeader();
       const none = await follower.app.inject({ method: 'POST', url: `/v1/transactions/${view.id}/abort` });

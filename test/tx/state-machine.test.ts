@@ -92,9 +92,15 @@ describe('commands', () => {
     const completed: TxCommand = { type: 'completed', txId: 't', completedAt: 5, acknowledged: ['a', 'b'] };
     expect(decodeCommand(encodeCommand(completed))).toEqual(completed);
     // entries written before `acknowledged` existed still decode
-    expect(decodeCommand(encodeCommand({ type: 'completed', txId: 't', completedAt: 5 }))).toEqual({ type: 'completed', txId: 't', completedAt: 5 });
+    expect(decodeCommand(encodeCommand({ type: 'completed', txId: 't', completedAt: 5 }))).toEqual({
+      type: 'completed',
+      txId: 't',
+      completedAt: 5,
+    });
     for (const acknowledged of ['a', [1], null]) {
-      expect(decodeCommand(encodeCommand({ type: 'completed', txId: 't', completedAt: 5, acknowledged } as unknown as TxCommand))).toBeNull();
+      expect(
+        decodeCommand(encodeCommand({ type: 'completed', txId: 't', completedAt: 5, acknowledged } as unknown as TxCommand)),
+      ).toBeNull();
     }
   });
 });
@@ -128,8 +134,14 @@ describe('tx state machine', () => {
     apply(decided('t1', 'commit'));
     apply({ type: 'participantFailing', txId: 't1', participant: 'a', error: 'down', failingSince: 2_500 });
     // refused, and nothing changes, when it misses a participant or names a stranger
-    expect(apply({ type: 'completed', txId: 't1', completedAt: 3_000, acknowledged: ['a'] })).toMatchObject({ ok: false, code: 'INTERNAL' });
-    expect(apply({ type: 'completed', txId: 't1', completedAt: 3_000, acknowledged: ['a', 'b', 'z'] })).toMatchObject({ ok: false, code: 'INTERNAL' });
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 3_000, acknowledged: ['a'] })).toMatchObject({
+      ok: false,
+      code: 'INTERNAL',
+    });
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 3_000, acknowledged: ['a', 'b', 'z'] })).toMatchObject({
+      ok: false,
+      code: 'INTERNAL',
+    });
     expect(sm.get('t1')?.participants.map((p) => p.acknowledged)).toEqual([false, false]);
     // one participant acknowledged on its own entry (slow path), the other in the completed entry
     apply({ type: 'acknowledged', txId: 't1', participant: 'b' });
@@ -141,7 +153,10 @@ describe('tx state machine', () => {
       ['commit', true, null, null],
     ]);
     // a replay changes nothing
-    expect(apply({ type: 'completed', txId: 't1', completedAt: 4_000, acknowledged: ['a', 'b'] })).toMatchObject({ ok: true, existed: true });
+    expect(apply({ type: 'completed', txId: 't1', completedAt: 4_000, acknowledged: ['a', 'b'] })).toMatchObject({
+      ok: true,
+      existed: true,
+    });
     expect(sm.get('t1')?.completedAt).toBe(3_000);
   });
 
@@ -226,13 +241,18 @@ describe('tx state machine', () => {
     // The same payload with its keys in another order is the same payload (canonical JSON).
     const e = { name: 'e', url: 'http://127.0.0.1:5', payload: { x: 1, y: { p: 1, q: 2 } } };
     expect(apply({ type: 'enlisted', txId: 't1', participant: e, participantsMax: 9 }).ok).toBe(true);
-    expect(apply({ type: 'enlisted', txId: 't1', participant: { ...e, payload: { y: { q: 2, p: 1 }, x: 1 } }, participantsMax: 9 })).toMatchObject({ ok: true, existed: true });
+    expect(
+      apply({ type: 'enlisted', txId: 't1', participant: { ...e, payload: { y: { q: 2, p: 1 }, x: 1 } }, participantsMax: 9 }),
+    ).toMatchObject({ ok: true, existed: true });
     expect(apply({ type: 'enlisted', txId: 't1', participant: { ...c, payload: 2 }, participantsMax: 3 })).toMatchObject({
       ok: false,
       code: 'IDEMPOTENCY_KEY_REUSED',
     });
     const d = { name: 'd', url: 'http://127.0.0.1:4', payload: null };
-    expect(apply({ type: 'enlisted', txId: 't1', participant: d, participantsMax: 3 })).toMatchObject({ ok: false, code: 'TOO_MANY_PARTICIPANTS' });
+    expect(apply({ type: 'enlisted', txId: 't1', participant: d, participantsMax: 3 })).toMatchObject({
+      ok: false,
+      code: 'TOO_MANY_PARTICIPANTS',
+    });
     apply({ type: 'commitRequested', txId: 't1' });
     expect(apply({ type: 'enlisted', txId: 't1', participant: d, participantsMax: 9 })).toMatchObject({ ok: false, code: 'TX_NOT_ACTIVE' });
     // a replay of an earlier enlist is refused too once the transaction is no longer active
@@ -371,7 +391,13 @@ describe('tx state machine', () => {
     const apply = feeder(sm);
     const odd = [
       { id: 'frac', createdAt: 1_000.5, deadlineAt: 11_000.25, decidedAt: 1_001.5, completedAt: 1_002.75 },
-      { id: 'far', createdAt: 1_764_000_000_000, deadlineAt: 1_764_000_000_000 + 2 ** 40, decidedAt: 1_764_000_000_000 + 2 ** 31, completedAt: 1_764_000_000_000 + 2 ** 30 },
+      {
+        id: 'far',
+        createdAt: 1_764_000_000_000,
+        deadlineAt: 1_764_000_000_000 + 2 ** 40,
+        decidedAt: 1_764_000_000_000 + 2 ** 31,
+        completedAt: 1_764_000_000_000 + 2 ** 30,
+      },
       { id: 'back', createdAt: 5, deadlineAt: -(2 ** 33), decidedAt: 4, completedAt: 1e300 },
     ];
     for (const t of odd) {
@@ -392,20 +418,52 @@ describe('tx state machine', () => {
   it('restores a version 2 snapshot (rows as arrays, finishedOrder as row positions)', () => {
     // What a node wrote before version 3: data directories and lagging followers may still hold it.
     const parts = (vote: string | null, acknowledged: boolean, lastError: string | null) => [
-      'a', 'http://127.0.0.1:1', { amount: 5 }, vote, acknowledged, lastError, null,
-      'b', 'http://127.0.0.1:2', null, vote, acknowledged, null, 1_500,
+      'a',
+      'http://127.0.0.1:1',
+      { amount: 5 },
+      vote,
+      acknowledged,
+      lastError,
+      null,
+      'b',
+      'http://127.0.0.1:2',
+      null,
+      vote,
+      acknowledged,
+      null,
+      1_500,
     ];
     const v2 = {
       version: 2,
       txs: [
-        ['t1', 1, 'committed', '2pc', parts('commit', true, null).map((v, i) => (i === 2 || i === 13 ? null : v)), 1_000, 11_000, 'commit', 'test', 2_000, 3_000, null, null],
+        [
+          't1',
+          1,
+          'committed',
+          '2pc',
+          parts('commit', true, null).map((v, i) => (i === 2 || i === 13 ? null : v)),
+          1_000,
+          11_000,
+          'commit',
+          'test',
+          2_000,
+          3_000,
+          null,
+          null,
+        ],
         ['t2', 4, 'preparing', '3pc', parts(null, false, 'down'), 1_100, 11_100, null, null, null, null, 'k', 'h'],
       ],
       finishedOrder: [0],
     };
     const copy = createTxStateMachine(config);
     copy.restore(new Packr({ useRecords: false }).pack(v2));
-    expect(copy.get('t1')).toMatchObject({ state: 'committed', decision: 'commit', decisionReason: 'test', decidedAt: 2_000, completedAt: 3_000 });
+    expect(copy.get('t1')).toMatchObject({
+      state: 'committed',
+      decision: 'commit',
+      decisionReason: 'test',
+      decidedAt: 2_000,
+      completedAt: 3_000,
+    });
     expect(copy.get('t1')?.participants.map((p) => [p.name, p.vote, p.acknowledged, p.payload])).toEqual([
       ['a', 'commit', true, null],
       ['b', 'commit', true, null],
@@ -430,14 +488,40 @@ describe('tx state machine', () => {
       strings: ['a', 'http://127.0.0.1:1', 'test'],
       txs: [
         ['t1', 1, TX_STATES.indexOf('committed'), 0, [0, 1, null, 0, true, null, null], 1_000, 10_000, 0, 2, 1_000, 2_000, 'k', 'h'],
-        ['t2', 1, TX_STATES.indexOf('active'), 1, [0, 1, { amount: 5 }, null, false, null, null], 100, 10_000, null, null, null, null, null, null],
+        [
+          't2',
+          1,
+          TX_STATES.indexOf('active'),
+          1,
+          [0, 1, { amount: 5 }, null, false, null, null],
+          100,
+          10_000,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+        ],
       ],
       finishedOrder: [0],
     };
     const copy = createTxStateMachine(config);
     copy.restore(new Packr({ useRecords: false }).pack(v3));
-    expect(copy.get('t1')).toMatchObject({ state: 'committed', principal: null, idempotencyKey: 'k', decisionReason: 'test', completedAt: 3_000 });
-    expect(copy.get('t2')).toMatchObject({ seq: 2, state: 'active', protocol: '3pc', principal: null, participants: [{ payload: { amount: 5 } }] });
+    expect(copy.get('t1')).toMatchObject({
+      state: 'committed',
+      principal: null,
+      idempotencyKey: 'k',
+      decisionReason: 'test',
+      completedAt: 3_000,
+    });
+    expect(copy.get('t2')).toMatchObject({
+      seq: 2,
+      state: 'active',
+      protocol: '3pc',
+      principal: null,
+      participants: [{ payload: { amount: 5 } }],
+    });
     expect(copy.findByIdempotencyKey('k', null)?.id).toBe('t1');
     // Rewritten as version 5, and read back to the same table.
     const again = createTxStateMachine(config);
@@ -451,10 +535,21 @@ describe('tx state machine', () => {
     const apply = feeder(sm);
     expect(apply(created('p1', { idempotencyKey: 'k', requestHash: 'h', principal: 'payments' })).ok).toBe(true);
     // The same key and body from another principal is another transaction, never the first one's.
-    expect(apply(created('r1', { idempotencyKey: 'k', requestHash: 'h', principal: 'refunds' }))).toMatchObject({ ok: true, existed: false, tx: { id: 'r1' } });
+    expect(apply(created('r1', { idempotencyKey: 'k', requestHash: 'h', principal: 'refunds' }))).toMatchObject({
+      ok: true,
+      existed: false,
+      tx: { id: 'r1' },
+    });
     expect(apply(created('n1', { idempotencyKey: 'k', requestHash: 'h' })).tx?.id).toBe('n1');
-    expect(apply(created('p2', { idempotencyKey: 'k', requestHash: 'h', principal: 'payments' }))).toMatchObject({ ok: true, existed: true, tx: { id: 'p1' } });
-    expect(apply(created('p3', { idempotencyKey: 'k', requestHash: 'other', principal: 'payments' }))).toMatchObject({ ok: false, code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(apply(created('p2', { idempotencyKey: 'k', requestHash: 'h', principal: 'payments' }))).toMatchObject({
+      ok: true,
+      existed: true,
+      tx: { id: 'p1' },
+    });
+    expect(apply(created('p3', { idempotencyKey: 'k', requestHash: 'other', principal: 'payments' }))).toMatchObject({
+      ok: false,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
     expect(['payments', 'refunds', null].map((p) => sm.findByIdempotencyKey('k', p)?.id)).toEqual(['p1', 'r1', 'n1']);
     expect(sm.get('p1')?.principal).toBe('payments');
     expect(sm.list({ principal: 'refunds' }).transactions.map((t) => t.id)).toEqual(['r1']);
@@ -476,8 +571,15 @@ describe('tx state machine', () => {
   it('failingSince: the earliest report wins across leaders; cleared by the acknowledgement and by the decision', () => {
     const sm = createTxStateMachine(config);
     const apply = feeder(sm);
-    const failing = (txId: string, participant: string, failingSince: number): TxCommand => ({ type: 'participantFailing', txId, participant, error: 'down', failingSince });
-    const since = (txId: string, name: string): number | null | undefined => sm.get(txId)?.participants.find((p) => p.name === name)?.failingSince;
+    const failing = (txId: string, participant: string, failingSince: number): TxCommand => ({
+      type: 'participantFailing',
+      txId,
+      participant,
+      error: 'down',
+      failingSince,
+    });
+    const since = (txId: string, name: string): number | null | undefined =>
+      sm.get(txId)?.participants.find((p) => p.name === name)?.failingSince;
     apply(created('t1', { commitRequested: true, protocol: '3pc' }));
     expect(since('t1', 'a')).toBeNull();
     // precommit failing: the first leader reports at 5_000, the next one (its own count) at 9_000
@@ -507,7 +609,15 @@ describe('tx state machine', () => {
 
   it('restores a version 1 snapshot (field maps, ids in finishedOrder, participants without failingSince)', () => {
     // What a node wrote before snapshots became version 2: kept readable, as old data directories hold it.
-    const participant = (name: string, extra: Record<string, unknown>) => ({ name, url: `http://127.0.0.1:${name === 'a' ? 1 : 2}`, payload: { amount: 5 }, vote: 'commit', acknowledged: true, lastError: null, ...extra });
+    const participant = (name: string, extra: Record<string, unknown>) => ({
+      name,
+      url: `http://127.0.0.1:${name === 'a' ? 1 : 2}`,
+      payload: { amount: 5 },
+      vote: 'commit',
+      acknowledged: true,
+      lastError: null,
+      ...extra,
+    });
     const record = (id: string, seq: number, extra: Record<string, unknown>) => ({
       id,
       seq,
@@ -530,7 +640,10 @@ describe('tx state machine', () => {
         record('t1', 1, {}),
         record('t2', 2, {
           state: 'preparing',
-          participants: [participant('a', { vote: null, acknowledged: false, lastError: 'down' }), participant('b', { vote: null, acknowledged: false })],
+          participants: [
+            participant('a', { vote: null, acknowledged: false, lastError: 'down' }),
+            participant('b', { vote: null, acknowledged: false }),
+          ],
           decision: null,
           decisionReason: null,
           decidedAt: null,
@@ -598,13 +711,30 @@ describe('tx state machine', () => {
     after.participants[0]!.vote = 'abort';
     expect(sm.get('t1')?.participants[0]?.vote).toBe('commit');
     // an idempotent replay of the create still finds it and answers with the same record
-    expect(apply(created('t9', { commitRequested: true, idempotencyKey: 'k', requestHash: 'h', principal: 'payments' }))).toMatchObject({ ok: true, existed: true, tx: { id: 't1', state: 'committed', principal: 'payments' } });
+    expect(apply(created('t9', { commitRequested: true, idempotencyKey: 'k', requestHash: 'h', principal: 'payments' }))).toMatchObject({
+      ok: true,
+      existed: true,
+      tx: { id: 't1', state: 'committed', principal: 'payments' },
+    });
     // a finished transaction that still shows an error (aborted while active, with a vote
     // carrying one) does not fit the compact form: it stays a full record, error included
     apply(created('t2'));
-    apply({ type: 'decided', txId: 't2', decision: 'abort', votes: [{ participant: 'a', vote: 'abort', reason: null, error: 'refused' }], decidedAt: 2_000, reason: 'test' });
+    apply({
+      type: 'decided',
+      txId: 't2',
+      decision: 'abort',
+      votes: [{ participant: 'a', vote: 'abort', reason: null, error: 'refused' }],
+      decidedAt: 2_000,
+      reason: 'test',
+    });
     apply({ type: 'completed', txId: 't2', completedAt: 4_000 });
-    expect(sm.get('t2')).toMatchObject({ state: 'aborted', participants: [{ name: 'a', vote: 'abort', lastError: 'refused' }, { name: 'b', vote: null }] });
+    expect(sm.get('t2')).toMatchObject({
+      state: 'aborted',
+      participants: [
+        { name: 'a', vote: 'abort', lastError: 'refused' },
+        { name: 'b', vote: null },
+      ],
+    });
     expect(sm.list({ limit: 10 }).transactions.map((t) => [t.id, t.state])).toEqual([
       ['t1', 'committed'],
       ['t2', 'aborted'],
@@ -620,21 +750,52 @@ describe('tx state machine', () => {
 const ids = ['t1', 't2', 't3'];
 const names = ['a', 'b'];
 const arbCommand: fc.Arbitrary<TxCommand> = fc.oneof(
-  fc.record({ id: fc.constantFrom(...ids), key: fc.option(fc.constantFrom('k1', 'k2')), hash: fc.constantFrom('h1', 'h2'), commit: fc.boolean(), p3: fc.boolean() }).map(
-    ({ id, key, hash, commit, p3 }) => created(id, { idempotencyKey: key, requestHash: key === null ? null : hash, commitRequested: commit, protocol: p3 ? '3pc' : '2pc', activeMax: 2 }),
-  ),
+  fc
+    .record({
+      id: fc.constantFrom(...ids),
+      key: fc.option(fc.constantFrom('k1', 'k2')),
+      hash: fc.constantFrom('h1', 'h2'),
+      commit: fc.boolean(),
+      p3: fc.boolean(),
+    })
+    .map(({ id, key, hash, commit, p3 }) =>
+      created(id, {
+        idempotencyKey: key,
+        requestHash: key === null ? null : hash,
+        commitRequested: commit,
+        protocol: p3 ? '3pc' : '2pc',
+        activeMax: 2,
+      }),
+    ),
   fc.constantFrom(...ids).map((txId): TxCommand => ({ type: 'commitRequested', txId })),
   fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names), v: fc.constantFrom('commit' as const, 'abort' as const) }).map(
-    ({ txId, p, v }): TxCommand => ({ type: 'voteRecorded', txId, participant: p, vote: v, reason: null, error: v === 'abort' ? 'x' : null }),
+    ({ txId, p, v }): TxCommand => ({
+      type: 'voteRecorded',
+      txId,
+      participant: p,
+      vote: v,
+      reason: null,
+      error: v === 'abort' ? 'x' : null,
+    }),
   ),
   fc.constantFrom(...ids).map((txId): TxCommand => ({ type: 'precommitted', txId, votes: commitVotes })),
-  fc.record({ txId: fc.constantFrom(...ids), d: fc.constantFrom('commit' as const, 'abort' as const), at: fc.nat(1000) }).map(({ txId, d, at }) => decided(txId, d, commitVotes, at)),
-  fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'acknowledged', txId, participant: p })),
-  fc.record({ txId: fc.constantFrom(...ids), at: fc.nat(1000), acked: fc.option(fc.subarray([...names, 'stranger'])) }).map(
-    ({ txId, at, acked }): TxCommand => ({ type: 'completed', txId, completedAt: at, ...(acked !== null && { acknowledged: acked }) }),
-  ),
-  fc.record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) }).map(({ txId, p }): TxCommand => ({ type: 'participantFailing', txId, participant: p, error: 'e', failingSince: 1_000 })),
-  fc.record({ now: fc.nat(2000), ms: fc.nat(1000), max: fc.nat(3) }).map(({ now, ms, max }): TxCommand => ({ type: 'gc', now, retainFinishedMs: ms, retainFinishedMax: max })),
+  fc
+    .record({ txId: fc.constantFrom(...ids), d: fc.constantFrom('commit' as const, 'abort' as const), at: fc.nat(1000) })
+    .map(({ txId, d, at }) => decided(txId, d, commitVotes, at)),
+  fc
+    .record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) })
+    .map(({ txId, p }): TxCommand => ({ type: 'acknowledged', txId, participant: p })),
+  fc
+    .record({ txId: fc.constantFrom(...ids), at: fc.nat(1000), acked: fc.option(fc.subarray([...names, 'stranger'])) })
+    .map(
+      ({ txId, at, acked }): TxCommand => ({ type: 'completed', txId, completedAt: at, ...(acked !== null && { acknowledged: acked }) }),
+    ),
+  fc
+    .record({ txId: fc.constantFrom(...ids), p: fc.constantFrom(...names) })
+    .map(({ txId, p }): TxCommand => ({ type: 'participantFailing', txId, participant: p, error: 'e', failingSince: 1_000 })),
+  fc
+    .record({ now: fc.nat(2000), ms: fc.nat(1000), max: fc.nat(3) })
+    .map(({ now, ms, max }): TxCommand => ({ type: 'gc', now, retainFinishedMs: ms, retainFinishedMax: max })),
 );
 
 describe('determinism', () => {

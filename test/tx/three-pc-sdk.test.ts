@@ -77,7 +77,11 @@ function holdProposal(cluster: FakeCluster, type: 'precommitted' | 'decided'): {
 
 function commit3pc(node: TestNode, ps: readonly SdkParticipant[]): Promise<TxView> {
   return node.app
-    .inject({ method: 'POST', url: '/v1/transactions', payload: { participants: ps.map((p) => participant(p.name, p.url)), protocol: '3pc', commit: true } })
+    .inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      payload: { participants: ps.map((p) => participant(p.name, p.url)), protocol: '3pc', commit: true },
+    })
     .then((res) => {
       expect(res.statusCode, res.body).toBe(200);
       return res.json<TxView>();

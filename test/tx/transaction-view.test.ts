@@ -17,7 +17,9 @@ let a: FakeParticipant;
 let b: FakeParticipant;
 
 beforeAll(async () => {
-  ({ cluster, node } = await startLeader({ config: { participantFailingThreshold: 2, phase2BackoffBaseMs: 200, phase2BackoffCapMs: 400 } }));
+  ({ cluster, node } = await startLeader({
+    config: { participantFailingThreshold: 2, phase2BackoffBaseMs: 200, phase2BackoffCapMs: 400 },
+  }));
   a = await FakeParticipant.start();
   b = await FakeParticipant.start();
 });
@@ -34,10 +36,11 @@ async function create(body: Record<string, unknown>): Promise<TxView> {
   return res.json<TxView>();
 }
 
-const decided = (id: string): Promise<TxView> => eventually(async () => {
-  const v = await getView(node, id);
-  return v.decisionReason === undefined ? undefined : v;
-}, `decision of ${id}`);
+const decided = (id: string): Promise<TxView> =>
+  eventually(async () => {
+    const v = await getView(node, id);
+    return v.decisionReason === undefined ? undefined : v;
+  }, `decision of ${id}`);
 
 describe('the decision reason', () => {
   it('all-voted-commit (2PC) and all-acknowledged-precommit (3PC)', async () => {
@@ -51,7 +54,11 @@ describe('the decision reason', () => {
     b.vote = { vote: 'abort', reason: 'insufficient funds' };
     try {
       const tx = await create({ participants: [participant('a', a.url), participant('b b', b.url)], commit: true });
-      expect((await decided(tx.id)).decisionReason).toEqual({ code: 'participant-voted-abort', participant: 'b b', message: 'participant b b voted abort: insufficient funds' });
+      expect((await decided(tx.id)).decisionReason).toEqual({
+        code: 'participant-voted-abort',
+        participant: 'b b',
+        message: 'participant b b voted abort: insufficient funds',
+      });
     } finally {
       b.vote = { vote: 'commit' };
     }
@@ -79,12 +86,23 @@ describe('the decision reason', () => {
   });
 
   it('is read from the replicated sentence: the same on every node, unknown sentences are other', () => {
-    expect(decisionReason('participant x had aborted on its own (3PC timeout) before precommit', ['x'])).toMatchObject({ code: 'participant-aborted-on-own', participant: 'x' });
-    expect(decisionReason('participant x had committed on its own (3PC timeout after precommit)', ['x'])).toMatchObject({ code: 'participant-committed-on-own' });
+    expect(decisionReason('participant x had aborted on its own (3PC timeout) before precommit', ['x'])).toMatchObject({
+      code: 'participant-aborted-on-own',
+      participant: 'x',
+    });
+    expect(decisionReason('participant x had committed on its own (3PC timeout after precommit)', ['x'])).toMatchObject({
+      code: 'participant-committed-on-own',
+    });
     expect(decisionReason('deadline passed before every participant acknowledged precommit', [])).toMatchObject({ code: 'deadline' });
     // The sentences of the 3PC rules now (protocol-rules.ts): precommitted is irrevocable.
-    expect(decisionReason("participant x had already committed (3PC timeout after precommit, or the cluster's answer)", ['x'])).toMatchObject({ code: 'participant-committed-on-own', participant: 'x' });
-    expect(decisionReason('every participant answered precommit; x refused it (PROTOCOL VIOLATION: aborted on its own after voting commit)', ['x'])).toMatchObject({ code: 'all-acknowledged-precommit' });
+    expect(
+      decisionReason("participant x had already committed (3PC timeout after precommit, or the cluster's answer)", ['x']),
+    ).toMatchObject({ code: 'participant-committed-on-own', participant: 'x' });
+    expect(
+      decisionReason('every participant answered precommit; x refused it (PROTOCOL VIOLATION: aborted on its own after voting commit)', [
+        'x',
+      ]),
+    ).toMatchObject({ code: 'all-acknowledged-precommit' });
     // The longest enlisted name that fits, since names are free text.
     expect(decisionReason('participant a b voted abort', ['a', 'a b'])).toMatchObject({ participant: 'a b' });
     expect(decisionReason('participant z voted abort', ['a'])).toEqual({ code: 'other', message: 'participant z voted abort' });
@@ -144,7 +162,10 @@ describe("the leader's attempts and lastError in phase 2", () => {
 
 describe('lastError: the participant own words', () => {
   it('takes code and message from the error shape or the top level, bounded, one line', () => {
-    expect(answerError('commit', 503, { error: { code: 'DB_DOWN', message: 'database\nis down' } })).toEqual({ error: 'commit answered HTTP 503 DB_DOWN: database is down', code: 'DB_DOWN' });
+    expect(answerError('commit', 503, { error: { code: 'DB_DOWN', message: 'database\nis down' } })).toEqual({
+      error: 'commit answered HTTP 503 DB_DOWN: database is down',
+      code: 'DB_DOWN',
+    });
     expect(answerError('prepare', 400, { message: 'bad payload' }).error).toBe('prepare answered HTTP 400: bad payload');
     expect(answerError('abort', 500, 'not json').error).toBe('abort answered HTTP 500');
     expect(answerError('abort', 500, { error: { code: 'has spaces in it' } })).toEqual({ error: 'abort answered HTTP 500', code: null });

@@ -17,7 +17,10 @@ afterEach(async () => {
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ out: string; err: string; code: number }> {
   const result = { out: '', err: '', code: 0 };
   const io: StuckIo = { env, out: (t) => void (result.out += t), err: (t) => void (result.err += t), exit: (c) => void (result.code = c) };
-  await new Command().exitOverride().addCommand(addStuckCommands(new Command('tx'), io)).parseAsync(args, { from: 'user' });
+  await new Command()
+    .exitOverride()
+    .addCommand(addStuckCommands(new Command('tx'), io))
+    .parseAsync(args, { from: 'user' });
   return result;
 }
 
@@ -29,7 +32,12 @@ describe('ratify tx stuck / force-finish', () => {
     const a = await FakeParticipant.start();
     closers.push(() => a.close());
     a.setMode('down', ['commit']);
-    const res = await node.app.inject({ method: 'POST', url: '/v1/transactions', headers: { authorization: `Bearer ${ADMIN}` }, payload: { participants: [participant('a', a.url)], commit: true } });
+    const res = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      headers: { authorization: `Bearer ${ADMIN}` },
+      payload: { participants: [participant('a', a.url)], commit: true },
+    });
     const id = res.json<TxView>().id;
     await eventually((): boolean => node.sm.get(id)?.participants[0]?.lastError != null, 'failing');
     // A dead node first: the next one answers.

@@ -56,7 +56,14 @@ export function drawLineChart(container, spec) {
   const legend = el('ul', { class: 'legend' });
   for (const s of spec.series) {
     const last = [...s.points].reverse().find((p) => p.y !== null);
-    legend.append(el('li', { class: `series-${s.key}` }, el('span', { class: 'swatch' }), `${s.label}: ${last?.y === undefined || last.y === null ? '–' : tickLabel(last.y)} ${spec.unit}`));
+    legend.append(
+      el(
+        'li',
+        { class: `series-${s.key}` },
+        el('span', { class: 'swatch' }),
+        `${s.label}: ${last?.y === undefined || last.y === null ? '–' : tickLabel(last.y)} ${spec.unit}`,
+      ),
+    );
   }
   container.replaceChildren(svg, legend);
   if (values.length === 0) container.append(el('p', { class: 'muted empty' }, 'No data in this window yet.'));

@@ -183,13 +183,24 @@ function renderSurvey(s) {
     return el(
       'tr',
       { 'data-member': m.id, 'data-role': r?.role ?? 'unknown', 'data-health': m.health, class: isLeader ? 'leader-row' : null },
-      el('td', {}, el('strong', {}, m.id), isLeader ? el('span', { class: 'pill good', title: 'leader' }, 'leader') : null, m.voter ? null : el('span', { class: 'pill' }, 'learner')),
+      el(
+        'td',
+        {},
+        el('strong', {}, m.id),
+        isLeader ? el('span', { class: 'pill good', title: 'leader' }, 'leader') : null,
+        m.voter ? null : el('span', { class: 'pill' }, 'learner'),
+      ),
       el('td', {}, r?.role ?? '–'),
       el('td', {}, r === null ? '–' : r.term),
       el('td', { class: 'num' }, count(r?.commitIndex)),
       el('td', { class: 'num' }, count(r?.appliedIndex)),
       el('td', { class: 'num' }, m.lagEntries === null ? '–' : count(m.lagEntries)),
-      el('td', {}, el('span', { class: `health health-${m.health}`, title: m.error ?? '' }, m.health), m.error === null ? null : el('span', { class: 'muted small' }, ` ${m.error}`)),
+      el(
+        'td',
+        {},
+        el('span', { class: `health health-${m.health}`, title: m.error ?? '' }, m.health),
+        m.error === null ? null : el('span', { class: 'muted small' }, ` ${m.error}`),
+      ),
       el('td', { class: 'muted small' }, m.url),
     );
   });
@@ -264,7 +275,10 @@ function renderActivity(a) {
   view.txSection.hidden = false;
   view.troubleSection.hidden = false;
   const states = Object.entries(a.inFlight.byState).filter(([s, n]) => n > 0 && !FINISHED.includes(s));
-  replace(view.inFlightCounts, `${count(a.inFlight.count)} in flight${states.length === 0 ? '' : `: ${states.map(([s, n]) => `${s} ${count(n)}`).join(', ')}`}`);
+  replace(
+    view.inFlightCounts,
+    `${count(a.inFlight.count)} in flight${states.length === 0 ? '' : `: ${states.map(([s, n]) => `${s} ${count(n)}`).join(', ')}`}`,
+  );
 
   replace(view.stuckCount, count(a.stuck.count));
   view.stuckCount.classList.toggle('bad', a.stuck.count > 0);
@@ -274,7 +288,14 @@ function renderActivity(a) {
     ...(a.stuck.oldest.length === 0
       ? [emptyRow(4, 'Nothing is stuck.')]
       : a.stuck.oldest.map(({ ageMs, tx }) =>
-          el('tr', { 'data-tx': tx.id, 'data-state': tx.state }, el('td', {}, openButton(tx.id)), el('td', {}, stateBadge(tx.state)), el('td', { class: 'num' }, duration(ageMs)), el('td', {}, waitingOn(tx))),
+          el(
+            'tr',
+            { 'data-tx': tx.id, 'data-state': tx.state },
+            el('td', {}, openButton(tx.id)),
+            el('td', {}, stateBadge(tx.state)),
+            el('td', { class: 'num' }, duration(ageMs)),
+            el('td', {}, waitingOn(tx)),
+          ),
         )),
   );
 
@@ -356,7 +377,9 @@ function ageAt(nowMs, tx) {
 /** @param {TxView} tx */
 function waitingOn(tx) {
   const names =
-    tx.outcome === null ? tx.participants.filter((p) => p.vote === null).map((p) => p.name) : tx.participants.filter((p) => !p.acknowledged).map((p) => p.name);
+    tx.outcome === null
+      ? tx.participants.filter((p) => p.vote === null).map((p) => p.name)
+      : tx.participants.filter((p) => !p.acknowledged).map((p) => p.name);
   if (tx.state === 'active') return 'the client (commit or abort)';
   if (names.length === 0) return '–';
   return `${tx.outcome === null ? 'votes' : 'acknowledgements'} of ${names.join(', ')}`;
@@ -394,7 +417,10 @@ async function refreshDetail(id) {
   } catch (err) {
     if (state.detailId !== id) return;
     view.detailError.hidden = false;
-    replace(view.detailError, `Could not read the transaction: ${reason(err)}${view.detail.dataset['state'] === undefined ? '' : '. Showing the last answer.'}`);
+    replace(
+      view.detailError,
+      `Could not read the transaction: ${reason(err)}${view.detail.dataset['state'] === undefined ? '' : '. Showing the last answer.'}`,
+    );
   }
 }
 
@@ -411,21 +437,35 @@ function renderDetail(tx) {
     ...field('Protocol', tx.protocol),
     ...field('Created', clock(tx.createdAt)),
     ...field('Decided', decided === null ? '–' : `${clock(tx.decidedAt)} (+${duration(decided - created)})`),
-    ...field('Completed', completed === null ? '–' : `${clock(tx.completedAt)} (+${duration(completed - (decided ?? created))} after the decision)`),
+    ...field(
+      'Completed',
+      completed === null ? '–' : `${clock(tx.completedAt)} (+${duration(completed - (decided ?? created))} after the decision)`,
+    ),
   );
   /** @type {Array<{ at: number, what: string, kind: string }>} */
   const events = [{ at: created, what: `created (${tx.protocol}, ${tx.participants.length} participants)`, kind: 'created' }];
   if (decided !== null) events.push({ at: decided, what: `decision durable: ${tx.outcome}`, kind: 'decided' });
   for (const p of tx.participants) {
-    if (p.failingSince !== undefined) events.push({ at: Date.parse(p.failingSince), what: `${p.name} failing${p.lastError === undefined ? '' : `: ${p.lastError}`}`, kind: 'failing' });
+    if (p.failingSince !== undefined)
+      events.push({
+        at: Date.parse(p.failingSince),
+        what: `${p.name} failing${p.lastError === undefined ? '' : `: ${p.lastError}`}`,
+        kind: 'failing',
+      });
   }
   if (completed !== null) events.push({ at: completed, what: 'every participant acknowledged', kind: 'completed' });
   events.sort((a, b) => a.at - b.at);
   const pending =
-    completed !== null ? null : decided === null ? `no decision yet: ${tx.state} for ${duration(Date.now() - created)}` : `waiting for ${waitingOn(tx)} since ${duration(Date.now() - decided)}`;
+    completed !== null
+      ? null
+      : decided === null
+        ? `no decision yet: ${tx.state} for ${duration(Date.now() - created)}`
+        : `waiting for ${waitingOn(tx)} since ${duration(Date.now() - decided)}`;
   replace(
     view.detailTimeline,
-    ...events.map((e) => el('li', { class: `event-${e.kind}` }, el('span', { class: 'when' }, `+${duration(e.at - created)}`), ' ', e.what)),
+    ...events.map((e) =>
+      el('li', { class: `event-${e.kind}` }, el('span', { class: 'when' }, `+${duration(e.at - created)}`), ' ', e.what),
+    ),
     pending === null ? null : el('li', { class: 'event-pending' }, el('span', { class: 'when' }, 'now'), ' ', pending),
   );
   replace(

@@ -41,7 +41,9 @@ function renderOperations(container) {
   const tagInfo = new Map((doc['tags'] ?? []).map((/** @type {Json} */ t) => [t['name'], t['description'] ?? '']));
   for (const [tag, ops] of byTag) {
     if (ops.length === 0) continue;
-    container.append(el('section', { 'data-tag': tag }, el('h2', {}, tag), el('p', { class: 'muted small' }, tagInfo.get(tag) ?? ''), ...ops));
+    container.append(
+      el('section', { 'data-tag': tag }, el('h2', {}, tag), el('p', { class: 'muted small' }, tagInfo.get(tag) ?? ''), ...ops),
+    );
   }
 }
 
@@ -66,20 +68,35 @@ function operation(method, path, op) {
           'tbody',
           {},
           ...params.map((p) =>
-            el('tr', {}, el('td', {}, el('code', {}, p.name), p.required ? el('span', { class: 'req' }, ' required') : null), el('td', {}, p.in), el('td', {}, schemaNode(p.schema ?? {}, 0)), el('td', {}, p.description ?? p.schema?.['description'] ?? '')),
+            el(
+              'tr',
+              {},
+              el('td', {}, el('code', {}, p.name), p.required ? el('span', { class: 'req' }, ' required') : null),
+              el('td', {}, p.in),
+              el('td', {}, schemaNode(p.schema ?? {}, 0)),
+              el('td', {}, p.description ?? p.schema?.['description'] ?? ''),
+            ),
           ),
         ),
       ),
     );
   }
   const requestBody = op['requestBody']?.content?.['application/json']?.schema;
-  if (requestBody !== undefined) body.append(el('h3', {}, `Request body${op['requestBody']?.required ? ' (required)' : ''}`), schemaNode(requestBody, 0));
+  if (requestBody !== undefined)
+    body.append(el('h3', {}, `Request body${op['requestBody']?.required ? ' (required)' : ''}`), schemaNode(requestBody, 0));
   body.append(el('h3', {}, 'Answers'));
   for (const [status, response] of Object.entries(op['responses'] ?? {})) {
     const r = /** @type {Json} */ (response);
     const [type, content] = Object.entries(r['content'] ?? {})[0] ?? [];
     append(body, [
-      el('div', { class: 'prop' }, el('strong', {}, status), ' ', r['description'] ?? '', type === undefined ? null : el('span', { class: 'muted small' }, ` (${type})`)),
+      el(
+        'div',
+        { class: 'prop' },
+        el('strong', {}, status),
+        ' ',
+        r['description'] ?? '',
+        type === undefined ? null : el('span', { class: 'muted small' }, ` (${type})`),
+      ),
       content?.schema === undefined || type !== 'application/json' ? null : el('div', { class: 'schema' }, schemaNode(content.schema, 0)),
     ]);
   }
@@ -105,7 +122,9 @@ function operation(method, path, op) {
  * @param {Parameter[]} params
  */
 function tryIt(path, params) {
-  const inputs = params.filter((p) => p.in === 'path' || p.in === 'query').map((p) => ({ p, input: /** @type {HTMLInputElement} */ (el('input', { name: p.name, placeholder: p.name, size: 24 })) }));
+  const inputs = params
+    .filter((p) => p.in === 'path' || p.in === 'query')
+    .map((p) => ({ p, input: /** @type {HTMLInputElement} */ (el('input', { name: p.name, placeholder: p.name, size: 24 })) }));
   const out = el('pre', { hidden: true });
   const send = el('button', { type: 'button' }, 'Send');
   send.addEventListener('click', async () => {
@@ -149,24 +168,45 @@ function schemaNode(schema, depth) {
   const s = schema;
   if (depth > SCHEMA_DEPTH_MAX) return el('span', { class: 'muted' }, '…');
   // The error codes are listed once, at the end of the page.
-  if (Array.isArray(s['x-errors'])) return el('span', {}, el('span', { class: 'type' }, 'string'), ' ', el('a', { href: '#errors' }, 'one of the error codes'));
+  if (Array.isArray(s['x-errors']))
+    return el('span', {}, el('span', { class: 'type' }, 'string'), ' ', el('a', { href: '#errors' }, 'one of the error codes'));
   const alternatives = s['anyOf'] ?? s['oneOf'];
   if (Array.isArray(alternatives)) {
-    return el('div', {}, el('span', { class: 'type' }, 'one of'), ...alternatives.map((a) => el('div', { class: 'schema' }, schemaNode(a, depth + 1))));
+    return el(
+      'div',
+      {},
+      el('span', { class: 'type' }, 'one of'),
+      ...alternatives.map((a) => el('div', { class: 'schema' }, schemaNode(a, depth + 1))),
+    );
   }
   const head = el('span', {}, el('span', { class: 'type' }, typeName(s)), constraints(s));
-  const node = el('div', {}, head, s['description'] === undefined || depth === 0 ? null : el('div', { class: 'muted small' }, s['description']));
+  const node = el(
+    'div',
+    {},
+    head,
+    s['description'] === undefined || depth === 0 ? null : el('div', { class: 'muted small' }, s['description']),
+  );
   const props = /** @type {Record<string, Json> | undefined} */ (s['properties']);
   if (props !== undefined) {
     /** @type {string[]} */
     const required = s['required'] ?? [];
     const list = el('div', { class: 'schema' });
     for (const [name, p] of Object.entries(props)) {
-      list.append(el('div', { class: 'prop' }, el('code', {}, name), required.includes(name) ? el('span', { class: 'req' }, ' required') : null, ': ', schemaNode(p, depth + 1)));
+      list.append(
+        el(
+          'div',
+          { class: 'prop' },
+          el('code', {}, name),
+          required.includes(name) ? el('span', { class: 'req' }, ' required') : null,
+          ': ',
+          schemaNode(p, depth + 1),
+        ),
+      );
     }
     node.append(list);
   }
-  if (s['items'] !== undefined) node.append(el('div', { class: 'schema' }, el('span', { class: 'muted small' }, 'items: '), schemaNode(s['items'], depth + 1)));
+  if (s['items'] !== undefined)
+    node.append(el('div', { class: 'schema' }, el('span', { class: 'muted small' }, 'items: '), schemaNode(s['items'], depth + 1)));
   return node;
 }
 
@@ -212,7 +252,12 @@ function renderErrors(table) {
   const errors = doc['components']?.schemas?.ErrorCode?.['x-errors'] ?? [];
   const body = table.tBodies[0];
   if (body === undefined) return;
-  replace(body, ...errors.map((e) => el('tr', { 'data-code': e.code }, el('td', {}, el('code', {}, e.code)), el('td', {}, e.status), el('td', {}, e.description))));
+  replace(
+    body,
+    ...errors.map((e) =>
+      el('tr', { 'data-code': e.code }, el('td', {}, el('code', {}, e.code)), el('td', {}, e.status), el('td', {}, e.description)),
+    ),
+  );
 }
 
 main().catch((err) => {

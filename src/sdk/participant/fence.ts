@@ -43,8 +43,10 @@ export function scopeOf(headers: HeaderBag): FenceScope {
   const cluster = one(headers[CLUSTER_HEADER]);
   const incarnation = one(headers[INCARNATION_HEADER]);
   if (cluster === undefined && incarnation === undefined) return LEGACY_SCOPE;
-  if (cluster === undefined || !CLUSTER_ID_PATTERN.test(cluster)) throw invalid(`header ${CLUSTER_HEADER} must match ${CLUSTER_ID_PATTERN.source} when ${INCARNATION_HEADER} is sent`);
-  if (incarnation === undefined || !INCARNATION_PATTERN.test(incarnation)) throw invalid(`header ${INCARNATION_HEADER} must match ${INCARNATION_PATTERN.source} when ${CLUSTER_HEADER} is sent`);
+  if (cluster === undefined || !CLUSTER_ID_PATTERN.test(cluster))
+    throw invalid(`header ${CLUSTER_HEADER} must match ${CLUSTER_ID_PATTERN.source} when ${INCARNATION_HEADER} is sent`);
+  if (incarnation === undefined || !INCARNATION_PATTERN.test(incarnation))
+    throw invalid(`header ${INCARNATION_HEADER} must match ${INCARNATION_PATTERN.source} when ${CLUSTER_HEADER} is sent`);
   return `${cluster}/${incarnation}`;
 }
 
@@ -77,12 +79,19 @@ export class FenceTable {
   admit(scope: FenceScope, term: number): void {
     const highest = this.highest(scope);
     if (term < highest) {
-      throw new RatifyError('STALE_TERM', `term ${term} is older than term ${highest} already seen${scope === LEGACY_SCOPE ? '' : ` from ${scope}`}`, {
-        details: { highestTerm: highest },
-      });
+      throw new RatifyError(
+        'STALE_TERM',
+        `term ${term} is older than term ${highest} already seen${scope === LEGACY_SCOPE ? '' : ` from ${scope}`}`,
+        {
+          details: { highestTerm: highest },
+        },
+      );
     }
     if (!this.seen.has(scope) && this.seen.size >= FENCE_SCOPES_MAX) {
-      throw new RatifyError('TOO_MANY_PENDING', `calls came from ${FENCE_SCOPES_MAX} cluster incarnations already (FENCE_SCOPES_MAX); refusing a new one, ${scope}`);
+      throw new RatifyError(
+        'TOO_MANY_PENDING',
+        `calls came from ${FENCE_SCOPES_MAX} cluster incarnations already (FENCE_SCOPES_MAX); refusing a new one, ${scope}`,
+      );
     }
     this.seen.set(scope, term);
     if (scope !== LEGACY_SCOPE) this.seen.set(LEGACY_SCOPE, Math.max(this.highest(LEGACY_SCOPE), term));

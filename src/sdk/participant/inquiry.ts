@@ -147,7 +147,10 @@ export class HttpTxInquiry implements TxInquiry {
     const key = `${url} ${reason}`;
     if (this.warned.has(key) || this.warned.size >= WARNED_MAX) return;
     this.warned.add(key);
-    this.logger?.warn({ url, txId, reason }, 'a coordinator node answered an inquiry, but not for the cluster that prepared the transaction (or not with the right to see it); treating it as unreachable: check coordinatorUrls and coordinatorToken');
+    this.logger?.warn(
+      { url, txId, reason },
+      'a coordinator node answered an inquiry, but not for the cluster that prepared the transaction (or not with the right to see it); treating it as unreachable: check coordinatorUrls and coordinatorToken',
+    );
   }
 }
 
@@ -161,7 +164,8 @@ export function interpretTx(r: JsonReply, preparedBy: ClusterScope | null = null
   if (mismatch !== null) throw new NotEvidence(mismatch);
   const code = errorCode(r.body);
   if (r.status === 404 && code === 'TX_NOT_FOUND') {
-    if (!notFoundIsAuthoritative(r.headers)) throw new NotEvidence('404 TX_NOT_FOUND for a token that sees only its own transactions (use a reader token)');
+    if (!notFoundIsAuthoritative(r.headers))
+      throw new NotEvidence('404 TX_NOT_FOUND for a token that sees only its own transactions (use a reader token)');
     return { kind: 'unknown' };
   }
   if (r.status !== 200 && code !== undefined) throw new NodeCouldNotTell(`status ${r.status} ${code}`);

@@ -62,7 +62,10 @@ export class LevelParticipantStore implements ParticipantStore {
       const recKey = key.slice(2);
       const record = await this.get(recKey);
       if (record === undefined || !isInDoubt(record.state)) {
-        throw new RatifyError('DATA_CORRUPT', `participant database ${this.dataDir}: in-doubt index names ${recKey}, whose record is not in doubt`);
+        throw new RatifyError(
+          'DATA_CORRUPT',
+          `participant database ${this.dataDir}: in-doubt index names ${recKey}, whose record is not in doubt`,
+        );
       }
       inDoubt.push(record);
     }
@@ -109,7 +112,10 @@ export class LevelParticipantStore implements ParticipantStore {
       while (this.queue.length > 0) {
         const group = this.queue.splice(0, GROUP_WRITES_MAX);
         try {
-          await this.db.batch(group.flatMap((p) => p.ops), { sync: true });
+          await this.db.batch(
+            group.flatMap((p) => p.ops),
+            { sync: true },
+          );
           for (const p of group) p.resolve();
         } catch (e) {
           for (const p of group) p.reject(e);

@@ -17,7 +17,10 @@ export interface NodeHandlerOptions {
 
 const BODY_LIMIT_DEFAULT = 1024 * 1024;
 
-export function createNodeHandler(participant: Participant, opts: NodeHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+export function createNodeHandler(
+  participant: Participant,
+  opts: NodeHandlerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
   const prefix = (opts.prefix ?? '').replace(/\/+$/, '');
   const bodyLimit = opts.bodyLimit ?? BODY_LIMIT_DEFAULT;
   return (req, res) => {
@@ -27,7 +30,13 @@ export function createNodeHandler(participant: Participant, opts: NodeHandlerOpt
   };
 }
 
-async function serve(participant: Participant, prefix: string, bodyLimit: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(
+  participant: Participant,
+  prefix: string,
+  bodyLimit: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const pathname = new URL(req.url ?? '/', 'http://participant').pathname;
   const path = pathname.startsWith(`${prefix}/`) ? pathname.slice(prefix.length + 1) : '';
   if (req.method !== 'POST' || !(isCallPath(path) || path === 'batch')) {
@@ -40,7 +49,10 @@ async function serve(participant: Participant, prefix: string, bodyLimit: number
   if (body instanceof RatifyError) return send(res, body);
   // The exact bytes go along: a signature covers them (signature.ts).
   const request = { method: req.method, path: pathname, body: raw };
-  const result = path === 'batch' ? await participant.handleBatch(body, req.headers, request) : await participant.handle(path, body, req.headers, request);
+  const result =
+    path === 'batch'
+      ? await participant.handleBatch(body, req.headers, request)
+      : await participant.handle(path, body, req.headers, request);
   writeJson(res, result.status, result.body);
 }
 

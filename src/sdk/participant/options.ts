@@ -117,7 +117,8 @@ export function inRange(name: string, value: number, min: number, max: number): 
 }
 
 function checkUrls(urls: readonly string[]): readonly string[] {
-  if (urls.length > COORDINATOR_URLS_MAX) throw configError(`coordinatorUrls (${urls.length} urls) must list at most ${COORDINATOR_URLS_MAX}`);
+  if (urls.length > COORDINATOR_URLS_MAX)
+    throw configError(`coordinatorUrls (${urls.length} urls) must list at most ${COORDINATOR_URLS_MAX}`);
   return urls.map((u) => {
     let parsed: URL;
     try {
@@ -147,7 +148,9 @@ function checkKeys(key: string | readonly string[] | undefined): readonly string
 function checkToken(token: string | undefined): string | null {
   if (token === undefined) return null;
   if (typeof token !== 'string' || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token) || token.length < 16 || token.length > 512) {
-    throw configError('coordinatorToken must be a client API token: 16 to 512 characters of letters, digits and - . _ ~ + / (then = padding)');
+    throw configError(
+      'coordinatorToken must be a client API token: 16 to 512 characters of letters, digits and - . _ ~ + / (then = padding)',
+    );
   }
   return token;
 }

@@ -115,7 +115,8 @@ export class ParticipantCore implements Participant {
     this.name = o.name;
     this.store = o.store ?? new LevelParticipantStore(o.dataDir!);
     this.lock = new KeyedLock(WAITERS_PER_TX_MAX);
-    const inquiry = o.coordinatorUrls.length > 0 ? new HttpTxInquiry(o.coordinatorUrls, o.inquiryTimeoutMs, o.coordinatorToken, o.logger) : null;
+    const inquiry =
+      o.coordinatorUrls.length > 0 ? new HttpTxInquiry(o.coordinatorUrls, o.inquiryTimeoutMs, o.coordinatorToken, o.logger) : null;
     this.resolver = new Resolver(this, inquiry, o);
   }
 
@@ -218,7 +219,9 @@ export class ParticipantCore implements Participant {
     // answers as the single call would. All start in this turn and resume from
     // the same ready() in call order, so items about one record take its lock,
     // and run, in call order.
-    const results = await Promise.all(items.map((item) => (item.kind === 'call' ? this.handleAuthenticated(item.path, item.body, headers) : errorResult(item.error))));
+    const results = await Promise.all(
+      items.map((item) => (item.kind === 'call' ? this.handleAuthenticated(item.path, item.body, headers) : errorResult(item.error))),
+    );
     return ok({ results });
   }
 
@@ -270,7 +273,13 @@ export class ParticipantCore implements Participant {
   }
 
   /** Moves a record to `to`, calling the matching handler first; returns the new record. Throws if the handler throws. */
-  async advance(record: TxRecord, to: 'precommitted' | 'committed' | 'aborted', source: CallSource, term: number | null, reason?: string): Promise<TxRecord> {
+  async advance(
+    record: TxRecord,
+    to: 'precommitted' | 'committed' | 'aborted',
+    source: CallSource,
+    term: number | null,
+    reason?: string,
+  ): Promise<TxRecord> {
     assertTransition(record.state, to, record.txId);
     const tx = txOf(record, source, term);
     if (to === 'precommitted') await this.o.handlers.precommit?.(tx);
@@ -320,7 +329,14 @@ export class ParticipantCore implements Participant {
       case 'ack':
         return ack(record!);
       case 'refuse': {
-        const fields = { txId: call.txId, participant: call.participant, path: call.path, state: record?.state ?? 'none', code: plan.code, term: call.term };
+        const fields = {
+          txId: call.txId,
+          participant: call.participant,
+          path: call.path,
+          state: record?.state ?? 'none',
+          code: plan.code,
+          term: call.term,
+        };
         if (plan.violation) this.o.logger.error(fields, `PROTOCOL VIOLATION: ${plan.message}`);
         else this.o.logger.warn(fields, `refused: ${plan.message}`);
         throw new RatifyError(plan.code, `${plan.message} (${call.participant}/${call.txId})`);
@@ -389,8 +405,12 @@ export class ParticipantCore implements Participant {
     };
     if (request === undefined) return refuse('unverifiable', 'coordinatorKey is set but the transport passed no request to verify');
     // The signed path must be the route that runs: a signed prepare is not a commit.
-    if (request.path !== kind && !request.path.endsWith(`/${kind}`)) return refuse('malformed', `the request path does not name the ${kind} call`);
-    const verdict = verifyCall({ method: request.method, path: request.path, headers, body: request.body }, { keys: this.o.coordinatorKeys, nowMs: this.o.now(), skewMsMax: this.o.signatureSkewMsMax });
+    if (request.path !== kind && !request.path.endsWith(`/${kind}`))
+      return refuse('malformed', `the request path does not name the ${kind} call`);
+    const verdict = verifyCall(
+      { method: request.method, path: request.path, headers, body: request.body },
+      { keys: this.o.coordinatorKeys, nowMs: this.o.now(), skewMsMax: this.o.signatureSkewMsMax },
+    );
     if (!verdict.ok) refuse(verdict.reason, verdict.message);
   }
 
@@ -399,7 +419,10 @@ export class ParticipantCore implements Participant {
     try {
       this.fences.admit(scope, call.term);
     } catch (e) {
-      this.o.logger.warn({ txId: call.txId, path: call.path, term: call.term, scope, highestTerm: this.fences.highest(scope) }, 'refused a call from a stale term');
+      this.o.logger.warn(
+        { txId: call.txId, path: call.path, term: call.term, scope, highestTerm: this.fences.highest(scope) },
+        'refused a call from a stale term',
+      );
       throw e;
     }
   }
@@ -449,7 +472,8 @@ export class ParticipantCore implements Participant {
     this.opened ??= this.store.open().then((loaded) => {
       this.fences.load([{ scope: LEGACY_SCOPE, term: loaded.highestTerm }, ...(loaded.fences ?? [])]);
       for (const r of loaded.inDoubt) this.track(r);
-      if (loaded.inDoubt.length > 0) this.o.logger.info({ inDoubt: loaded.inDoubt.length }, 'participant reopened with transactions in doubt');
+      if (loaded.inDoubt.length > 0)
+        this.o.logger.info({ inDoubt: loaded.inDoubt.length }, 'participant reopened with transactions in doubt');
     });
     return this.opened;
   }

@@ -16,7 +16,8 @@ interface StoredRecord extends TxRecord {
 
 export function assertRecord(r: TxRecord): void {
   const problem = recordProblem(r);
-  if (problem !== null) throw new RatifyError('INTERNAL', `refusing to write a bad participant record for ${r.participant}/${r.txId}: ${problem}`);
+  if (problem !== null)
+    throw new RatifyError('INTERNAL', `refusing to write a bad participant record for ${r.participant}/${r.txId}: ${problem}`);
 }
 
 export function encodeRecord(r: TxRecord): StoredRecord {
@@ -66,7 +67,8 @@ function recordProblem(r: TxRecord): string | null {
   if (r.vote !== null && r.vote !== 'commit' && r.vote !== 'abort') return `unknown vote ${String(r.vote)}`;
   if (r.reason !== null && typeof r.reason !== 'string') return 'reason must be a string or null';
   if (r.preparedTerm !== null && !isTerm(r.preparedTerm)) return 'preparedTerm must be a non-negative integer or null';
-  if (r.preparedBy !== undefined && !isClusterScope(r.preparedBy)) return 'preparedBy must be {clusterId, incarnation} in the formats of the cluster headers';
+  if (r.preparedBy !== undefined && !isClusterScope(r.preparedBy))
+    return 'preparedBy must be {clusterId, incarnation} in the formats of the cluster headers';
   if (!Number.isFinite(r.updatedAtMs)) return 'updatedAtMs must be a number';
   return stateProblem(r);
 }
@@ -93,7 +95,14 @@ export function recordKey(txId: string, participant: string): string {
 
 function isClusterScope(v: unknown): v is ClusterScope {
   const s = v as { clusterId?: unknown; incarnation?: unknown } | null;
-  return typeof s === 'object' && s !== null && typeof s.clusterId === 'string' && CLUSTER_ID_PATTERN.test(s.clusterId) && typeof s.incarnation === 'string' && INCARNATION_PATTERN.test(s.incarnation);
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.clusterId === 'string' &&
+    CLUSTER_ID_PATTERN.test(s.clusterId) &&
+    typeof s.incarnation === 'string' &&
+    INCARNATION_PATTERN.test(s.incarnation)
+  );
 }
 
 export function isTerm(n: unknown): n is number {

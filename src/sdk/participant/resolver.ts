@@ -80,11 +80,13 @@ export class Resolver {
     const keys = this.host.dueKeys(this.o.now(), this.o.resolveBatchMax);
     await Promise.all(
       keys.map((key) =>
-        this.host.withDueRecord(key, (record) => this.resolve(key, record, tally)).catch((e: unknown) => {
-          // Reading the record or taking its lock failed; the record stays due for the next pass.
-          this.o.logger.error({ err: e, key }, 'could not examine an in-doubt transaction');
-          tally.failed++;
-        }),
+        this.host
+          .withDueRecord(key, (record) => this.resolve(key, record, tally))
+          .catch((e: unknown) => {
+            // Reading the record or taking its lock failed; the record stays due for the next pass.
+            this.o.logger.error({ err: e, key }, 'could not examine an in-doubt transaction');
+            tally.failed++;
+          }),
       ),
     );
     try {
@@ -102,7 +104,11 @@ export class Resolver {
         ? null
         : await this.inquiry.ask({ txId: record.txId, preparedTerm: record.preparedTerm ?? 0, preparedBy: record.preparedBy ?? null });
     const unreachableForMs = asked === null ? null : this.host.noteInquiry(key, asked.kind !== 'unreachable', this.o.now());
-    const t = decideTermination(record, asked, { unreachableForMs, threePcTimeoutMs: this.o.threePcTimeoutMs, resolveAfterMs: this.o.resolveAfterMs });
+    const t = decideTermination(record, asked, {
+      unreachableForMs,
+      threePcTimeoutMs: this.o.threePcTimeoutMs,
+      resolveAfterMs: this.o.resolveAfterMs,
+    });
     const log = { txId: record.txId, participant: record.participant, state: record.state, protocol: record.protocol, why: t.why };
     try {
       switch (t.kind) {

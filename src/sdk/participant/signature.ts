@@ -56,7 +56,16 @@ export interface SignedCall {
 
 export function canonicalString(c: SignedCall): string {
   const bodyHash = createHash('sha256').update(c.body).digest('hex');
-  return [SIGNATURE_SCHEME, c.method.toUpperCase(), c.path, c.clusterId, c.incarnation, String(c.term), String(c.timestampMs), bodyHash].join('\n');
+  return [
+    SIGNATURE_SCHEME,
+    c.method.toUpperCase(),
+    c.path,
+    c.clusterId,
+    c.incarnation,
+    String(c.term),
+    String(c.timestampMs),
+    bodyHash,
+  ].join('\n');
 }
 
 /** The hex HMAC-SHA256 of the canonical string under `key` (its UTF-8 bytes). */
@@ -86,7 +95,9 @@ export interface ReceivedCall {
 }
 
 /** Why a call was refused; `reason` names the check (for logs and the error's details), never a key. */
-export type Verification = { readonly ok: true } | { readonly ok: false; readonly reason: 'unsigned' | 'malformed' | 'stale' | 'mismatch'; readonly message: string };
+export type Verification =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'unsigned' | 'malformed' | 'stale' | 'mismatch'; readonly message: string };
 
 export interface VerifyOptions {
   /** Keys accepted (several while a key is being rotated). */
@@ -104,24 +115,38 @@ export function verifyCall(call: ReceivedCall, o: VerifyOptions): Verification {
   const incarnation = header(call.headers, INCARNATION_HEADER);
   const term = header(call.headers, SIGNED_TERM_HEADER);
   const timestamp = header(call.headers, TIMESTAMP_HEADER);
-  if (clusterId === undefined || !CLUSTER_ID_PATTERN.test(clusterId)) return refused('malformed', `${CLUSTER_HEADER} is missing or malformed`);
-  if (incarnation === undefined || !INCARNATION_PATTERN.test(incarnation)) return refused('malformed', `${INCARNATION_HEADER} is missing or malformed`);
+  if (clusterId === undefined || !CLUSTER_ID_PATTERN.test(clusterId))
+    return refused('malformed', `${CLUSTER_HEADER} is missing or malformed`);
+  if (incarnation === undefined || !INCARNATION_PATTERN.test(incarnation))
+    return refused('malformed', `${INCARNATION_HEADER} is missing or malformed`);
   if (term === undefined || !/^[0-9]{1,16}$/.test(term)) return refused('malformed', `${SIGNED_TERM_HEADER} is missing or malformed`);
-  if (timestamp === undefined || !/^[0-9]{1,16}$/.test(timestamp)) return refused('malformed', `${TIMESTAMP_HEADER} is missing or malformed`);
+  if (timestamp === undefined || !/^[0-9]{1,16}$/.test(timestamp))
+    return refused('malformed', `${TIMESTAMP_HEADER} is missing or malformed`);
   if (!signature.startsWith(SIGNATURE_PREFIX) || !/^[0-9a-f]{64}$/.test(signature.slice(SIGNATURE_PREFIX.length))) {
     return refused('malformed', `${SIGNATURE_HEADER} must be ${SIGNATURE_PREFIX} and 64 lower-case hex digits`);
   }
   const timestampMs = Number(timestamp);
   if (Math.abs(o.nowMs - timestampMs) > o.skewMsMax) {
-    return refused('stale', `the call's timestamp is ${o.nowMs - timestampMs} ms from this participant's clock (at most ${o.skewMsMax} ms allowed)`);
+    return refused(
+      'stale',
+      `the call's timestamp is ${o.nowMs - timestampMs} ms from this participant's clock (at most ${o.skewMsMax} ms allowed)`,
+    );
   }
   const given = Buffer.from(signature.slice(SIGNATURE_PREFIX.length), 'hex');
-  const fields: SignedCall = { method: call.method, path: call.path, clusterId, incarnation, term: Number(term), timestampMs, body: call.body };
+  const fields: SignedCall = {
+    method: call.method,
+    path: call.path,
+    clusterId,
+    incarnation,
+    term: Number(term),
+    timestampMs,
+    body: call.body,
+  };
   let matched = false;
   for (const key of o.keys) {
     if (timingSafeEqual(Buffer.from(signCall(key, fields), 'hex'), given)) matched = true;
   }
-  return matched ? { ok: true } : refused('mismatch', 'the signature does not match this participant\'s key');
+  return matched ? { ok: true } : refused('mismatch', "the signature does not match this participant's key");
 }
 
 /** The problem with a participant key, or null (the same rule at both ends). */

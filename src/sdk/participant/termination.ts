@@ -86,7 +86,11 @@ function followCluster(asked: InquiryResult | null): Termination | null {
 /** 3PC with the outcome still open: a precommitted record commits once the cluster has been out of reach for a whole window; a prepared one waits. */
 function threePcFallback(record: TxRecord, asked: InquiryResult | null, timing: TerminationTiming): Termination {
   if (record.state !== 'precommitted') {
-    return { kind: 'wait', why: `${waitReason(asked)}; prepared but not precommitted, so only the cluster can decide`, retryAfterMs: timing.resolveAfterMs };
+    return {
+      kind: 'wait',
+      why: `${waitReason(asked)}; prepared but not precommitted, so only the cluster can decide`,
+      retryAfterMs: timing.resolveAfterMs,
+    };
   }
   // No coordinator urls: there is nobody to ask, so the window is the quiet
   // period itself (threePcTimeoutMs since the last coordinator call).

@@ -79,7 +79,12 @@ function planPrecommit(record: TxRecord | undefined): Plan {
       // the coordinator sends precommit only after every commit vote: a
       // violation (lost data, or a record changed behind the SDK's back). The
       // coordinator reports it and commits anyway.
-      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'precommit for a transaction this participant already aborted', violation: true };
+      return {
+        kind: 'refuse',
+        code: 'TX_ALREADY_ABORTED',
+        message: 'precommit for a transaction this participant already aborted',
+        violation: true,
+      };
     default:
       return assertNever(record.state);
   }
@@ -94,7 +99,12 @@ function planCommit(record: TxRecord | undefined): Plan {
     case 'committed':
       return { kind: 'ack' };
     case 'aborted':
-      return { kind: 'refuse', code: 'TX_ALREADY_ABORTED', message: 'commit for a transaction this participant already aborted', violation: true };
+      return {
+        kind: 'refuse',
+        code: 'TX_ALREADY_ABORTED',
+        message: 'commit for a transaction this participant already aborted',
+        violation: true,
+      };
     default:
       return assertNever(record.state);
   }
@@ -110,7 +120,12 @@ function planAbort(record: TxRecord | undefined): Plan {
     case 'aborted':
       return { kind: 'ack' };
     case 'committed':
-      return { kind: 'refuse', code: 'TX_ALREADY_COMMITTED', message: 'abort for a transaction this participant already committed', violation: true };
+      return {
+        kind: 'refuse',
+        code: 'TX_ALREADY_COMMITTED',
+        message: 'abort for a transaction this participant already committed',
+        violation: true,
+      };
     default:
       return assertNever(record.state);
   }
@@ -126,7 +141,12 @@ export function fenceTerm(highestSeen: number, callTerm: number): number | null 
 }
 
 function neverVotedCommit(path: 'precommit' | 'commit'): Plan {
-  return { kind: 'refuse', code: 'TX_NOT_FOUND', message: `${path} for a transaction this participant never voted commit on`, violation: true };
+  return {
+    kind: 'refuse',
+    code: 'TX_NOT_FOUND',
+    message: `${path} for a transaction this participant never voted commit on`,
+    violation: true,
+  };
 }
 
 function abortVote(reason: string | null): Vote {

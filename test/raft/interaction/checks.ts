@@ -25,8 +25,18 @@ const NODE_PROPS: Record<string, (c: Cluster, id: NodeId) => Value> = {
   last: (c, id) => `${c.core(id).status().lastIndex}`,
   /** The core's snapshot index (after compact or an installed snapshot). */
   snapshot: (c, id) => `${c.core(id).status().snapshotIndex}`,
-  voters: (c, id) => c.core(id).status().members.filter((m) => m.voter).map((m) => m.id),
-  learners: (c, id) => c.core(id).status().members.filter((m) => !m.voter).map((m) => m.id),
+  voters: (c, id) =>
+    c
+      .core(id)
+      .status()
+      .members.filter((m) => m.voter)
+      .map((m) => m.id),
+  learners: (c, id) =>
+    c
+      .core(id)
+      .status()
+      .members.filter((m) => !m.voter)
+      .map((m) => m.id),
   /** The state machine: payloads applied, in order, and the index it reached. */
   applied: (c, id) => c.node(id).applied,
   'applied-index': (c, id) => `${c.node(id).appliedIndex}`,
@@ -76,7 +86,8 @@ function check(env: InteractionEnv, args: Args): void {
       compare(key, clusterProp(c), args.required(key));
     } else if (key === 'in-flight-includes') {
       const sent = c.inFlight.map(describeMessage);
-      for (const want of args.all(key)) if (!sent.includes(want)) failures.push(`no message in flight is "${want}"; in flight: ${sent.join(' | ')}`);
+      for (const want of args.all(key))
+        if (!sent.includes(want)) failures.push(`no message in flight is "${want}"; in flight: ${sent.join(' | ')}`);
     } else if (key === 'same') {
       // The listed nodes agree on each property (e.g. the new leader's log, whatever it holds).
       const ids = args.positional;

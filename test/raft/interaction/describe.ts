@@ -13,7 +13,11 @@ const ENTRY_LINES_MAX = 8;
 const INLINE_ENTRIES_MAX = 4;
 
 export function describeMembers(members: readonly Member[]): string {
-  const ids = (voter: boolean): string => members.filter((m) => m.voter === voter).map((m) => m.id).join(',');
+  const ids = (voter: boolean): string =>
+    members
+      .filter((m) => m.voter === voter)
+      .map((m) => m.id)
+      .join(',');
   const learners = ids(false);
   return `voters=(${ids(true)})${learners === '' ? '' : ` learners=(${learners})`}`;
 }
@@ -67,9 +71,7 @@ export function describeMessage(m: Message): string {
       return `${head} prev=${m.prevLogIndex}@${m.prevLogTerm} commit=${m.leaderCommit}${entries}`;
     }
     case 'appendResp':
-      return m.success
-        ? `${head} match=${m.matchIndex}`
-        : `${head} rejected index=${m.matchIndex} hint=${m.rejectHint}@${m.rejectTerm}`;
+      return m.success ? `${head} match=${m.matchIndex}` : `${head} rejected index=${m.matchIndex} hint=${m.rejectHint}@${m.rejectTerm}`;
     case 'heartbeat':
       return `${head} commit=${m.leaderCommit}${m.readSeq === 0 ? '' : ` read=${m.readSeq}`}`;
     case 'heartbeatResp':
@@ -109,8 +111,14 @@ export function describeReady(rd: Ready): string[] {
   }
   section('Entries', entryLines(rd.entries));
   section('CommittedEntries', entryLines(rd.committedEntries));
-  section('ReadStates', rd.readStates.map((r) => `request=${r.requestId} index=${r.readIndex}`));
-  section('DroppedReads', rd.droppedReads.map((id) => `request=${id}`));
+  section(
+    'ReadStates',
+    rd.readStates.map((r) => `request=${r.requestId} index=${r.readIndex}`),
+  );
+  section(
+    'DroppedReads',
+    rd.droppedReads.map((id) => `request=${id}`),
+  );
   section('Messages', rd.messages.map(describeMessage));
   return out;
 }

@@ -116,7 +116,8 @@ export class InteractionEnv {
     this.cluster.deliver(filter);
     const byReceiver = new Map<NodeId, string[]>();
     for (const { m, fate } of this.handled) {
-      const line = fate === 'stepped' ? describeMessage(m) : `dropped ${describeMessage(m)} (${fate === 'cut' ? 'link cut' : 'no such node'})`;
+      const line =
+        fate === 'stepped' ? describeMessage(m) : `dropped ${describeMessage(m)} (${fate === 'cut' ? 'link cut' : 'no such node'})`;
       byReceiver.set(m.to, [...(byReceiver.get(m.to) ?? []), line]);
     }
     for (const [to, lines] of byReceiver) {

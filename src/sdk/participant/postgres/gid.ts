@@ -39,6 +39,7 @@ export function gidStart(prefix: string): string {
  * no bind parameters. Throws on a gid gidOf() cannot make (a programmer error).
  */
 export function gidLiteral(gid: string): string {
-  if (!GID_CHARS.test(gid) || gid.length > GID_BYTES_MAX) throw new RangeError(`refusing to quote ${JSON.stringify(gid.slice(0, 64))} as a gid`);
+  if (!GID_CHARS.test(gid) || gid.length > GID_BYTES_MAX)
+    throw new RangeError(`refusing to quote ${JSON.stringify(gid.slice(0, 64))} as a gid`);
   return `'${gid}'`;
 }

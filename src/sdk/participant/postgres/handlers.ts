@@ -42,7 +42,8 @@ export function postgresHandlers(s: HandlerSettings): ParticipantHandlers {
     prepare: (tx) => prepare(s, tx, gid(tx)),
     commit: async (tx) => {
       const how = await finishPrepared(s.pool, s.markers, gid(tx), 'commit');
-      if (how === 'already') s.logger.info({ txId: tx.txId, participant: tx.participant, gid: gid(tx) }, 'prepared transaction was already committed');
+      if (how === 'already')
+        s.logger.info({ txId: tx.txId, participant: tx.participant, gid: gid(tx) }, 'prepared transaction was already committed');
     },
     abort: async (tx) => {
       await finishPrepared(s.pool, s.markers, gid(tx), 'rollback');
@@ -73,7 +74,8 @@ async function prepare(s: HandlerSettings, tx: ParticipantTx, gid: string): Prom
     await client.query(`INSERT INTO ${s.markers} (gid, tx_id, participant) VALUES ($1, $2, $3)`, [gid, tx.txId, tx.participant]);
     prepareSent = true;
     const r = await client.query(`PREPARE TRANSACTION ${gidLiteral(gid)}`);
-    if (r.command !== 'PREPARE') return { vote: 'abort', reason: `PREPARE TRANSACTION answered ${r.command}: the transaction had failed and was rolled back` };
+    if (r.command !== 'PREPARE')
+      return { vote: 'abort', reason: `PREPARE TRANSACTION answered ${r.command}: the transaction had failed and was rolled back` };
     return { vote: 'commit' };
   } catch (e) {
     clean = await rollback(client);

@@ -60,11 +60,13 @@ export function createPostgresParticipant(o: PostgresParticipantOptions): Postgr
   if (typeof o.pool?.query !== 'function' || typeof o.pool.connect !== 'function') throw configError('pool must be a pg Pool');
   if (typeof o.work !== 'function') throw configError('work must be a function (client, tx) => Promise<vote | void>');
   const gidPrefix = o.gidPrefix ?? 'ratify';
-  if (!GID_PREFIX_PATTERN.test(gidPrefix)) throw configError(`gidPrefix (${JSON.stringify(gidPrefix)}) must match ${String(GID_PREFIX_PATTERN)}`);
+  if (!GID_PREFIX_PATTERN.test(gidPrefix))
+    throw configError(`gidPrefix (${JSON.stringify(gidPrefix)}) must match ${String(GID_PREFIX_PATTERN)}`);
   const schema = o.schema ?? DEFAULT_SCHEMA;
   if (!SCHEMA_PATTERN.test(schema)) throw configError(`schema (${JSON.stringify(schema)}) must match ${String(SCHEMA_PATTERN)}`);
   const isolationLevel = o.isolationLevel ?? 'read committed';
-  if (!ISOLATION_LEVELS.includes(isolationLevel)) throw configError(`isolationLevel (${String(isolationLevel)}) must be one of ${ISOLATION_LEVELS.join(', ')}`);
+  if (!ISOLATION_LEVELS.includes(isolationLevel))
+    throw configError(`isolationLevel (${String(isolationLevel)}) must be one of ${ISOLATION_LEVELS.join(', ')}`);
   const lockTimeoutMs = inRange('lockTimeoutMs', o.lockTimeoutMs ?? 2_000, 0, 600_000);
   const reconcileIntervalMs = inRange('reconcileIntervalMs', o.reconcileIntervalMs ?? 5_000, 10, 3_600_000);
 
@@ -114,7 +116,10 @@ class PgParticipant implements PostgresParticipant {
    * runs with batches; none in two runs without.
    */
   async handleBatch(_body: unknown, _headers?: HeaderBag): Promise<HandleResult> {
-    const e = new RatifyError('ROUTE_NOT_FOUND', 'the PostgreSQL participant takes single calls only (a batched prepare could wait on a lock held by another call of its own batch)');
+    const e = new RatifyError(
+      'ROUTE_NOT_FOUND',
+      'the PostgreSQL participant takes single calls only (a batched prepare could wait on a lock held by another call of its own batch)',
+    );
     return { status: e.status, body: e.toJSON() };
   }
 

@@ -39,7 +39,12 @@ export interface ReconcileReport {
   readonly failed: number;
 }
 
-export async function reconcilePrepared(pool: Pool, store: PostgresParticipantStore, gidPrefix: string, logger: ParticipantLogger): Promise<ReconcileReport> {
+export async function reconcilePrepared(
+  pool: Pool,
+  store: PostgresParticipantStore,
+  gidPrefix: string,
+  logger: ParticipantLogger,
+): Promise<ReconcileReport> {
   const gids = await preparedGids(pool, gidPrefix);
   const report = { prepared: gids.length, inDoubt: 0, rolledBack: 0, committed: 0, orphaned: [] as string[], failed: 0 };
   if (gids.length === 0) return report;
@@ -51,7 +56,10 @@ export async function reconcilePrepared(pool: Pool, store: PostgresParticipantSt
       switch (state) {
         case undefined:
           report.orphaned.push(gid);
-          logger.error({ gid }, 'ORPHANED prepared transaction: no participant record names it; ask the cluster about its transaction, then COMMIT PREPARED or ROLLBACK PREPARED it by hand');
+          logger.error(
+            { gid },
+            'ORPHANED prepared transaction: no participant record names it; ask the cluster about its transaction, then COMMIT PREPARED or ROLLBACK PREPARED it by hand',
+          );
           break;
         case 'preparing':
         case 'prepared':
@@ -61,12 +69,18 @@ export async function reconcilePrepared(pool: Pool, store: PostgresParticipantSt
         case 'aborted':
           await finishPrepared(pool, store.tables.markers, gid, 'rollback');
           report.rolledBack++;
-          logger.warn({ gid, txId: record!.txId, participant: record!.participant }, 'rolled back a prepared transaction whose record is aborted');
+          logger.warn(
+            { gid, txId: record!.txId, participant: record!.participant },
+            'rolled back a prepared transaction whose record is aborted',
+          );
           break;
         case 'committed':
           await finishPrepared(pool, store.tables.markers, gid, 'commit');
           report.committed++;
-          logger.error({ gid, txId: record!.txId, participant: record!.participant }, 'committed a prepared transaction whose record was already committed');
+          logger.error(
+            { gid, txId: record!.txId, participant: record!.participant },
+            'committed a prepared transaction whose record was already committed',
+          );
           break;
         default:
           assertNever(state);

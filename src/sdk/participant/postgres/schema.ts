@@ -58,7 +58,9 @@ export async function createTables(pool: Pool, schema: string): Promise<void> {
     await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS records_gid ON ${t.records} (gid)`);
     await client.query(`CREATE INDEX IF NOT EXISTS records_in_doubt ON ${t.records} (store) WHERE in_doubt`);
     await client.query(`CREATE INDEX IF NOT EXISTS records_finished ON ${t.records} (store, updated_at_ms, key) WHERE NOT in_doubt`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${t.terms} (store text PRIMARY KEY, highest_term bigint NOT NULL CHECK (highest_term >= 0))`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${t.terms} (store text PRIMARY KEY, highest_term bigint NOT NULL CHECK (highest_term >= 0))`,
+    );
     await client.query(`CREATE TABLE IF NOT EXISTS ${t.markers} (
       gid text PRIMARY KEY,
       tx_id text NOT NULL,

@@ -58,21 +58,32 @@ export class PostgresParticipantStore implements ParticipantStore {
     const fences: FenceEntry[] = [];
     for (const row of terms.rows) {
       const term = Number(row.highest_term);
-      if (!isTerm(term)) throw new RatifyError('DATA_CORRUPT', `${this.tables.terms} holds ${String(row.highest_term)} for ${row.store}, not a term`);
+      if (!isTerm(term))
+        throw new RatifyError('DATA_CORRUPT', `${this.tables.terms} holds ${String(row.highest_term)} for ${row.store}, not a term`);
       if (row.store === this.o.gidPrefix) highestTerm = term;
       else fences.push({ scope: row.store.slice(this.o.gidPrefix.length + 1), term });
     }
-    const rows = await this.pool.query<{ key: string; record: unknown }>(`SELECT key, record FROM ${this.tables.records} WHERE store = $1 AND in_doubt`, [this.o.gidPrefix]);
+    const rows = await this.pool.query<{ key: string; record: unknown }>(
+      `SELECT key, record FROM ${this.tables.records} WHERE store = $1 AND in_doubt`,
+      [this.o.gidPrefix],
+    );
     const inDoubt = rows.rows.map((r) => decodeRecord(r.record, r.key));
     const notInDoubt = inDoubt.find((r) => !isInDoubt(r.state));
-    if (notInDoubt !== undefined) throw new RatifyError('DATA_CORRUPT', `${this.tables.records}: ${recordKey(notInDoubt.txId, notInDoubt.participant)} is marked in doubt but is ${notInDoubt.state}`);
+    if (notInDoubt !== undefined)
+      throw new RatifyError(
+        'DATA_CORRUPT',
+        `${this.tables.records}: ${recordKey(notInDoubt.txId, notInDoubt.participant)} is marked in doubt but is ${notInDoubt.state}`,
+      );
     this.isOpen = true;
     return { highestTerm, fences, inDoubt };
   }
 
   async get(key: string): Promise<TxRecord | undefined> {
     this.assertOpen();
-    const r = await this.pool.query<{ record: unknown }>(`SELECT record FROM ${this.tables.records} WHERE store = $1 AND key = $2`, [this.o.gidPrefix, key]);
+    const r = await this.pool.query<{ record: unknown }>(`SELECT record FROM ${this.tables.records} WHERE store = $1 AND key = $2`, [
+      this.o.gidPrefix,
+      key,
+    ]);
     const row = r.rows[0];
     return row === undefined ? undefined : decodeRecord(row.record, key);
   }
@@ -80,7 +91,10 @@ export class PostgresParticipantStore implements ParticipantStore {
   /** The record whose prepared transaction has this gid (the reconciler's way from pg_prepared_xacts to records). */
   async byGids(gids: readonly string[]): Promise<Map<string, TxRecord>> {
     this.assertOpen();
-    const r = await this.pool.query<{ gid: string; key: string; record: unknown }>(`SELECT gid, key, record FROM ${this.tables.records} WHERE gid = ANY($1::text[])`, [gids]);
+    const r = await this.pool.query<{ gid: string; key: string; record: unknown }>(
+      `SELECT gid, key, record FROM ${this.tables.records} WHERE gid = ANY($1::text[])`,
+      [gids],
+    );
     return new Map(r.rows.map((row) => [row.gid, decodeRecord(row.record, row.key)]));
   }
 
@@ -123,7 +137,13 @@ export class PostgresParticipantStore implements ParticipantStore {
   }
 
   private row(r: TxRecord): RecordRow {
-    return { key: recordKey(r.txId, r.participant), gid: gidOf(this.o.gidPrefix, r.txId, r.participant), inDoubt: isInDoubt(r.state), updatedAtMs: r.updatedAtMs, record: encodeRecord(r) };
+    return {
+      key: recordKey(r.txId, r.participant),
+      gid: gidOf(this.o.gidPrefix, r.txId, r.participant),
+      inDoubt: isInDoubt(r.state),
+      updatedAtMs: r.updatedAtMs,
+      record: encodeRecord(r),
+    };
   }
 
   /** The terms of a write as rows of the terms table (see open). */
@@ -134,7 +154,11 @@ export class PostgresParticipantStore implements ParticipantStore {
   }
 
   /** Records and the terms in one statement (so one implicit transaction, one commit). */
-  private async upsert(db: Pick<Pool, 'query'>, rows: readonly RecordRow[], terms: ReadonlyArray<{ store: string; term: number }>): Promise<void> {
+  private async upsert(
+    db: Pick<Pool, 'query'>,
+    rows: readonly RecordRow[],
+    terms: ReadonlyArray<{ store: string; term: number }>,
+  ): Promise<void> {
     if (rows.length === 0 && terms.length === 0) return;
     await db.query(
       `WITH recs AS (
