@@ -25,7 +25,6 @@ import { RaftCore } from '../raft/raft.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import { assertNever } from '../util/assert-never.js';
 import type {
-  ConfChange,
   Entry,
   InitialState,
   Member,
@@ -37,20 +36,23 @@ import type {
   Ready,
   Role,
   Snapshot,
-  SoftState,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { PeerAdmission, RemovalNotice } from '../transport/peer-admission.js';
 import type { Transport } from '../transport/transport.js';
-import { BackgroundSnapshots } from './background-snapshots.js';
+import { AppliedPosition } from './applied-position.js';
 import type { StateDigest, StateDigests } from './state-digests.js';
 import type { NodeConfig } from './config.js';
 import { HardStateWrites } from './hard-state-writes.js';
 import { InboundGuard } from './inbound-guard.js';
+import { LeadershipEvents } from './leadership-events.js';
 import { planReady } from './ready-plan.js';
-import { electionOutcome } from './election-outcome.js';
 import { LoopProgress } from './liveness.js';
-import { describeRemoval, SelfRemoval, type SelfView } from './self-removal.js';
+import { MembershipChanges } from './membership-changes.js';
+import { MembershipTracking } from './membership-tracking.js';
+import { failed, hasFailed, NEW_NODE, type NodeLifecycle, started, stopped, stopRequested, takesCalls } from './node-lifecycle.js';
+import { NodeSnapshots } from './node-snapshots.js';
+import { SelfRemoval } from './self-removal.js';
 import { TransportMembership } from './transport-membership.js';
 import { PendingProposals } from './pending-proposals.js';
 import { PendingReads } from './pending-reads.js';
@@ -99,6 +101,10 @@ export interface RaftNodeOptions {
   readonly digests?: StateDigests;
 }
 
+/** Whether a pass of the Ready loop is in flight; `done` settles when it ends (stop() waits on it). */
+type ReadyLoop = { readonly kind: 'idle' } | { readonly kind: 'busy'; readonly done: Promise<void> };
+const LOOP_IDLE: ReadyLoop = { kind: 'idle' };
+
 export class RaftNode implements ClusterNode {
   readonly nodeId: NodeId;
   private readonly core: RaftCoreApi;
@@ -112,7 +118,6 @@ export class RaftNode implements ClusterNode {
   private readonly digests: StateDigests | null;
   private readonly proposals: PendingProposals;
   private readonly reads: PendingReads;
-  private readonly listeners = new Set<(e: LeadershipEvent) => void>();
   private readonly waiters = new Set<() => void>();
   /** What followers and learners acknowledged to this node as leader (for promotion). */
   private readonly peerMatch = new PeerMatch();
@@ -122,30 +127,23 @@ export class RaftNode implements ClusterNode {
   private readonly progress = new LoopProgress();
 
   private ticker: NodeJS.Timeout | null = null;
-  private started = false;
-  private stopped = false;
-  private failed = false;
-  private running = false;
-  private loopDone: Promise<void> = Promise.resolve();
+  private lifecycle: NodeLifecycle = NEW_NODE;
+  private loop: ReadyLoop = LOOP_IDLE;
   private kickScheduled = false;
-  /** Local snapshots: taken at a Ready boundary, written in the background, handed to the core between Readys. */
-  private readonly snapshots: BackgroundSnapshots;
-  /** The background write of snapshots.inFlight, for stop() to wait on. */
-  private snapshotting: Promise<void> | null = null;
 
-  // Invariant: appliedIndex only grows, by exactly one per applied entry, or jumps to a snapshot's index.
-  private appliedIndex: number;
-  private appliedTerm: number;
-  /** The transport's address book and admission (membership.applied: membership as of appliedIndex). */
+  private readonly applied: AppliedPosition;
+  /** The transport's address book and admission (membership.applied: membership as of the applied index). */
   private readonly membership: TransportMembership;
   private readonly removal = new SelfRemoval();
-  private soft: SoftState;
-  /** Term whose no-op must be applied before we announce leadership. */
-  private leaderAnnouncePendingTerm: number | null = null;
-  private lastEvent: LeadershipEvent;
-  private leaderCommitSeen = 0;
   /** What of each Ready's hard state reaches the disk, and when (MustSync). */
   private readonly writes: HardStateWrites;
+  /** Installed and local snapshots (node-snapshots.ts). */
+  private readonly snapshots: NodeSnapshots;
+  /** Soft state, leadership announcements and their listeners (leadership-events.ts). */
+  private readonly leadership: LeadershipEvents;
+  /** Address book, peer match retention and self-removal follow the configurations (membership-tracking.ts). */
+  private readonly tracking: MembershipTracking;
+  private readonly changes: MembershipChanges;
 
   private constructor(opts: RaftNodeOptions, core: RaftCoreApi, initial: InitialState, inbound: InboundGuard) {
     this.nodeId = opts.config.id;
@@ -162,9 +160,7 @@ export class RaftNode implements ClusterNode {
     this.proposals = new PendingProposals(opts.config.maxPendingProposals, (o) => this.metrics?.proposals.inc({ result: o }));
     this.reads = new PendingReads(opts.config.maxPendingReads, (o) => this.metrics?.readBarriers.inc({ result: o }));
     this.writes = new HardStateWrites(initial.hardState);
-    this.snapshots = new BackgroundSnapshots(opts.config.snapshotThresholdEntries);
-    this.appliedIndex = initial.appliedIndex;
-    this.appliedTerm = initial.snapshot?.meta.term ?? 0;
+    this.applied = new AppliedPosition(initial.appliedIndex, initial.snapshot?.meta.term ?? 0);
     this.membership = new TransportMembership(
       this.nodeId,
       this.transport,
@@ -172,16 +168,63 @@ export class RaftNode implements ClusterNode {
       initial.snapshot?.meta.members ?? null,
     );
     const st = core.status();
-    this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
-    this.lastEvent = { isLeader: false, term: st.term };
-    this.syncTransportMembers();
-    this.updateRemoval();
+    this.leadership = new LeadershipEvents(
+      { role: st.role, leaderId: st.leaderId, term: st.term },
+      { log: this.log, metrics: this.metrics, proposals: this.proposals, commitIndex: () => this.core.status().commitIndex },
+    );
+    this.snapshots = new NodeSnapshots({
+      thresholdEntries: opts.config.snapshotThresholdEntries,
+      storage: this.storage,
+      stateMachine: this.sm,
+      core: this.core,
+      applied: this.applied,
+      appliedMembers: this.membership.applied,
+      digests: this.digests,
+      proposals: this.proposals,
+      metrics: this.metrics,
+      log: this.log,
+      guard: (fn) => this.guard(fn),
+      lifecycle: () => this.lifecycle,
+      readyInFlight: () => this.loop.kind === 'busy',
+      fail: (err) => this.fail(err),
+    });
+    this.tracking = new MembershipTracking({
+      self: this.nodeId,
+      core: this.core,
+      membership: this.membership,
+      removal: this.removal,
+      peerMatch: this.peerMatch,
+      leadership: this.leadership,
+      proposals: this.proposals,
+      reads: this.reads,
+      appliedIndex: () => this.applied.index,
+      log: this.log,
+    });
+    this.changes = new MembershipChanges({
+      self: this.nodeId,
+      core: this.core,
+      peerMatch: this.peerMatch,
+      limits: {
+        promoteLagEntriesMax: this.cfg.promoteLagEntriesMax,
+        proposalTimeoutMs: this.cfg.proposalTimeoutMs,
+        electionTimeoutMs: this.electionTimeoutMs(),
+      },
+      soft: () => this.leadership.current,
+      assertServing: () => this.assertServing(),
+      guard: (fn) => this.guard(fn),
+      track: (res, timeoutMs) => this.track(res, timeoutMs),
+      refusal: (reason, leaderId) => this.refusal(reason, leaderId),
+      waitFor: (predicate, timeoutMs, what) => this.waitFor(predicate, timeoutMs, what),
+      scheduleKick: () => this.scheduleKick(),
+    });
+    this.tracking.sync();
+    this.tracking.update();
     this.metrics?.setStatusSource(() => {
       const now = this.core.status();
       return {
         term: now.term,
         commitIndex: now.commitIndex,
-        appliedIndex: this.appliedIndex,
+        appliedIndex: this.applied.index,
         snapshotIndex: now.snapshotIndex,
         role: now.role,
       };
@@ -224,10 +267,11 @@ export class RaftNode implements ClusterNode {
     return new RaftNode(opts, core, initial, inbound);
   }
 
-  /** Start ticking and accepting messages. */
+  /** Start ticking and accepting messages. Only a new node starts: a stopped or failed one never runs again. */
   start(): void {
-    if (this.started) return;
-    this.started = true;
+    const next = started(this.lifecycle);
+    if (next === this.lifecycle) return;
+    this.lifecycle = next;
     // A removed node does not tick: it must never campaign again (see self-removal.ts).
     this.ticker = setInterval(() => {
       if (!this.removal.removed) this.guard(() => this.core.tick());
@@ -238,26 +282,27 @@ export class RaftNode implements ClusterNode {
 
   /** Stop ticking, finish the Ready being processed, fail every waiter. Does not close storage or transport. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+    const next = stopped(this.lifecycle);
+    if (next === this.lifecycle) return;
+    this.lifecycle = next;
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
-    await this.loopDone;
-    await this.snapshotting;
+    if (this.loop.kind === 'busy') await this.loop.done;
+    await this.snapshots.writeSettled();
     await this.writeUnwrittenHard();
     this.proposals.rejectAllShutdown();
     this.reads.rejectAllShutdown();
-    this.notifyWaiters(); // each sees `stopped` and rejects with SHUTTING_DOWN
-    this.listeners.clear();
+    this.notifyWaiters(); // each sees the stop and rejects with SHUTTING_DOWN
+    this.leadership.clear();
   }
 
   /** Inbound messages from the transport (well-formed there; judged plausible here, one by one). */
   receive(messages: readonly Message[]): void {
-    if (!this.started || this.stopped || this.failed) return; // Raft tolerates the loss
+    if (this.lifecycle.kind !== 'running') return; // Raft tolerates the loss
     for (const m of messages) {
       // Against the state the core is in right now: earlier messages of the batch may have changed it.
       if (!this.inbound.admit(m, this.core.localState())) continue;
-      this.noteLeaderCommit(m);
+      this.leadership.noteLeaderCommit(m);
       this.peerMatch.observe(m);
       try {
         this.guard(() => this.core.step(m));
@@ -276,7 +321,7 @@ export class RaftNode implements ClusterNode {
       leaderId: st.leaderId,
       leaderUrl: st.members.find((m) => m.id === st.leaderId)?.url ?? null,
       commitIndex: st.commitIndex,
-      appliedIndex: this.appliedIndex,
+      appliedIndex: this.applied.index,
       members: st.members,
       removed: this.removal.removed,
     };
@@ -284,41 +329,45 @@ export class RaftNode implements ClusterNode {
 
   /**
    * The applied state as a snapshot, taken now, for a backup (GET /v1/cluster/snapshot).
-   * Between two inputs the state machine holds exactly the state at appliedIndex, which
-   * is committed (applied <= commit). Leader only: its state is the most recent one.
+   * Between two inputs the state machine holds exactly the state at the applied index,
+   * which is committed (applied <= commit). Leader only: its state is the most recent one.
    */
   backupSnapshot(): { readonly snapshot: Snapshot; readonly currentTerm: number } {
     this.assertServing();
-    if (this.soft.role !== 'leader') throw this.notLeaderError();
-    const meta = { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.applied.members };
-    return { snapshot: { meta, data: this.sm.snapshot() }, currentTerm: this.soft.term };
+    const soft = this.leadership.current;
+    if (soft.role !== 'leader') throw this.notLeaderError();
+    return { snapshot: this.snapshots.ofAppliedState(), currentTerm: soft.term };
   }
 
   /** This node's state digests (state-digests.ts), for GET /v1/cluster/digests. */
   stateDigests(): { readonly appliedIndex: number; readonly intervalEntries: number | null; readonly digests: readonly StateDigest[] } {
-    return { appliedIndex: this.appliedIndex, intervalEntries: this.digests?.intervalEntries ?? null, digests: this.digests?.list() ?? [] };
+    return {
+      appliedIndex: this.applied.index,
+      intervalEntries: this.digests?.intervalEntries ?? null,
+      digests: this.digests?.list() ?? [],
+    };
   }
 
   /** Whether the transport takes messages from `from` (see peer-admission.ts). */
   admitPeer(from: NodeId): PeerAdmission {
-    return this.membership.admit(this.core.members(), this.appliedIndex, from);
+    return this.membership.admit(this.core.members(), this.applied.index, from);
   }
 
   /** An admitted sender said where it listens; kept while no configuration lists it. */
   noteSenderUrl(from: NodeId, url: string): void {
-    if (this.stopped || this.failed || !this.membership.noteSenderUrl(this.core.members(), from, url)) return;
+    if (!takesCalls(this.lifecycle) || !this.membership.noteSenderUrl(this.core.members(), from, url)) return;
     this.log.info({ peer: from, url }, 'learned the address of a peer no configuration lists yet');
   }
 
   /** The transport heard MEMBER_REMOVED from a peer. */
   onRemovedByPeer(notice: RemovalNotice): void {
-    if (this.stopped || this.failed) return;
-    if (this.removal.told(notice, this.selfView())) this.onRemovalChanged();
+    if (!takesCalls(this.lifecycle)) return;
+    this.tracking.removedByPeer(notice);
   }
 
   /** Current term, cheap enough for every log line. */
   get term(): number {
-    return this.soft.term;
+    return this.leadership.current.term;
   }
 
   snapshotIndex(): number {
@@ -331,14 +380,14 @@ export class RaftNode implements ClusterNode {
 
   /** Since when the Ready loop has had work without finishing a Ready (performance.now() ms), or null. */
   loopStalledSince(): number | null {
-    if (this.stopped || this.failed || !this.started) return null;
+    if (this.lifecycle.kind !== 'running') return null;
     return this.progress.stalledSince(this.core.hasReady());
   }
 
   readiness(): Readiness {
     const st = this.core.status();
-    const leaderCommitIndex = st.role === 'leader' ? st.commitIndex : Math.max(this.leaderCommitSeen, st.commitIndex);
-    return { leaderKnown: st.leaderId !== null, removed: this.removal.removed, appliedIndex: this.appliedIndex, leaderCommitIndex };
+    const leaderCommitIndex = st.role === 'leader' ? st.commitIndex : Math.max(this.leadership.leaderCommitSeen, st.commitIndex);
+    return { leaderKnown: st.leaderId !== null, removed: this.removal.removed, appliedIndex: this.applied.index, leaderCommitIndex };
   }
 
   async propose(data: Uint8Array, opts?: { timeoutMs?: number }): Promise<unknown> {
@@ -370,70 +419,30 @@ export class RaftNode implements ClusterNode {
   }
 
   onLeadership(listener: (event: LeadershipEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.leadership.subscribe(listener);
   }
 
   /** Membership changes resolve with the new member list once the config entry is applied here. */
   addLearner(id: NodeId, url: string, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
-    return this.changeMembership({ type: 'addLearner', id, url }, opts);
+    return this.changes.addLearner(id, url, opts);
   }
 
   /** Refused with LEARNER_NOT_CAUGHT_UP unless the learner's log is within promoteLagEntriesMax of the leader's. */
-  async promote(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
-    this.assertServing();
-    this.assertCaughtUp(id);
-    return this.changeMembership({ type: 'promote', id }, opts);
-  }
-
-  /**
-   * A learner promoted while far behind becomes a voter that cannot acknowledge new
-   * entries until it has caught up: in a 3-node cluster going to 4 the quorum grows to
-   * 3, so one slow or dead node then stalls every commit (thesis §4.2.1). Checked
-   * only where the answer is known, on the leader; elsewhere the core refuses with
-   * NOT_LEADER and the request is forwarded to the leader, which checks it.
-   */
-  private assertCaughtUp(id: NodeId): void {
-    const st = this.core.status();
-    if (st.role !== 'leader') return;
-    if (st.members.find((m) => m.id === id)?.voter !== false) return; // not a learner: the core judges the change
-    const matchIndex = this.peerMatch.matchIndex(id, st.term);
-    const lagMax = this.cfg.promoteLagEntriesMax;
-    if (matchIndex !== null && st.lastIndex - matchIndex <= lagMax) return;
-    const where =
-      matchIndex === null ? 'has not acknowledged any entry to this leader yet' : `matches the leader's log up to index ${matchIndex}`;
-    throw new RatifyError(
-      'LEARNER_NOT_CAUGHT_UP',
-      `learner ${id} ${where}; the leader's last index is ${st.lastIndex} and promoteLagEntriesMax is ${lagMax}; retry once it has caught up`,
-      { details: { id, matchIndex, lastIndex: st.lastIndex, promoteLagEntriesMax: lagMax } },
-    );
+  promote(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
+    return this.changes.promote(id, opts);
   }
 
   remove(id: NodeId, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
-    return this.changeMembership({ type: 'remove', id }, opts);
+    return this.changes.remove(id, opts);
   }
 
   /** Resolves once `to` is the known leader (in a later term), or rejects with TIMEOUT. */
-  async transferLeadership(to: NodeId, opts?: { timeoutMs?: number }): Promise<void> {
-    this.assertServing();
-    const startTerm = this.soft.term;
-    const res = this.guard(() => this.core.transferLeadership(to));
-    if (!res.ok) throw this.refusal(res.reason, res.leaderId);
-    this.scheduleKick();
-    const timeoutMs = opts?.timeoutMs ?? this.electionTimeoutMs() * 4;
-    // To the node that already leads: the core accepts it as a no-op, and no new term will come.
-    const done = (): boolean => this.soft.leaderId === to && (this.soft.term > startTerm || to === this.nodeId);
-    await this.waitFor(done, timeoutMs, `leadership did not move to ${to}`);
+  transferLeadership(to: NodeId, opts?: { timeoutMs?: number }): Promise<void> {
+    return this.changes.transferLeadership(to, opts);
   }
 
   electionTimeoutMs(): number {
     return this.cfg.electionTicks * this.cfg.tickMs;
-  }
-
-  private async changeMembership(change: ConfChange, opts?: { timeoutMs?: number }): Promise<readonly Member[]> {
-    this.assertServing();
-    const res = this.guard(() => this.core.proposeConfChange(change));
-    return (await this.track(res, opts?.timeoutMs ?? this.cfg.proposalTimeoutMs)) as readonly Member[];
   }
 
   private track(res: ProposeResult, timeoutMs: number): Promise<unknown> {
@@ -466,14 +475,14 @@ export class RaftNode implements ClusterNode {
     }
   }
 
-  notLeaderError(leaderId: NodeId | null = this.soft.leaderId): RatifyError {
+  notLeaderError(leaderId: NodeId | null = this.leadership.current.leaderId): RatifyError {
     if (leaderId === null) return new RatifyError('NO_LEADER', 'no leader is known; retry shortly', { details: { leaderId: null } });
     const leaderUrl = this.core.status().members.find((m) => m.id === leaderId)?.url ?? null;
     return new RatifyError('NOT_LEADER', `this node is not the leader; the leader is ${leaderId}`, { details: { leaderId, leaderUrl } });
   }
 
   private assertServing(): void {
-    if (this.stopped || this.failed) throw new RatifyError('SHUTTING_DOWN', 'the node is stopping');
+    if (!takesCalls(this.lifecycle)) throw new RatifyError('SHUTTING_DOWN', 'the node is stopping');
     if (this.removal.removed)
       throw new RatifyError('MEMBER_REMOVED', `this node (${this.nodeId}) was removed from the cluster; it no longer serves`);
   }
@@ -491,47 +500,48 @@ export class RaftNode implements ClusterNode {
   }
 
   private kick(): void {
-    if (this.running || this.stopped || this.failed || !this.started) return;
+    if (this.loop.kind === 'busy' || this.lifecycle.kind !== 'running') return;
     if (!this.core.hasReady()) return;
-    this.running = true;
-    this.loopDone = this.runLoop();
+    // runLoop() reaches its first await before it can end (and set the loop idle), so
+    // `busy` is in place before anything can look at it.
+    this.loop = { kind: 'busy', done: this.runLoop() };
   }
 
   private async runLoop(): Promise<void> {
     try {
-      while (!this.stopped && !this.failed && this.core.hasReady()) {
+      while (this.lifecycle.kind === 'running' && this.core.hasReady()) {
         this.progress.begin();
         await this.handleReady(this.core.ready());
         this.progress.end();
-        this.handOverSnapshot();
+        this.snapshots.handOver();
       }
     } catch (err) {
       this.fail(err);
     } finally {
       // Synchronous with the last hasReady() check: no event can slip in between.
-      this.running = false;
+      this.loop = LOOP_IDLE;
     }
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState !== null) this.onSoftState(rd.softState);
+    if (rd.softState !== null) this.leadership.changed(rd.softState);
     // Config entries take effect when appended (thesis §4.1): address new members before sending.
-    this.syncTransportMembers();
-    const plan = planReady(rd, this.soft.role, this.writes.persisted);
+    this.tracking.sync();
+    const plan = planReady(rd, this.leadership.current.role, this.writes.persisted);
     if (plan.sendBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
     for (let i = 0; i < plan.applyBeforePersist; i++) this.applyEntry(rd.committedEntries[i]!);
     await this.persist(rd);
     if (!plan.sendBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
-    if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
+    if (rd.snapshot !== null) this.snapshots.install(rd.snapshot);
     for (let i = plan.applyBeforePersist; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
-    for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.readIndex, this.appliedIndex);
+    for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.readIndex, this.applied.index);
     for (const id of rd.droppedReads) this.reads.dropped(id, this.notLeaderError());
     this.core.advance(rd);
-    this.reads.applied(this.appliedIndex);
+    this.reads.applied(this.applied.index);
     // A removal applied in this Ready drops the peer here (the union keeps it until then).
-    this.syncTransportMembers();
-    this.updateRemoval();
-    this.maybeSnapshot();
+    this.tracking.sync();
+    this.tracking.update();
+    this.snapshots.maybeTake();
     this.notifyWaiters();
   }
 
@@ -550,7 +560,7 @@ export class RaftNode implements ClusterNode {
   /** At stop: the commit index learned since the last synced save, so a restart applies up to it at once. */
   private async writeUnwrittenHard(): Promise<void> {
     const hardState = this.writes.takeUnwritten();
-    if (hardState === null || this.failed) return;
+    if (hardState === null || hasFailed(this.lifecycle)) return;
     try {
       await this.storage.save({ hardState, entries: [], snapshot: null, sync: false });
     } catch (err) {
@@ -559,21 +569,8 @@ export class RaftNode implements ClusterNode {
     }
   }
 
-  private installSnapshot(s: Snapshot): void {
-    if (s.meta.index <= this.appliedIndex)
-      throw new Error(`snapshot at ${s.meta.index} is not ahead of applied index ${this.appliedIndex}`);
-    this.sm.restore(s.data);
-    this.appliedIndex = s.meta.index;
-    this.appliedTerm = s.meta.term;
-    this.membership.applied.apply(s.meta.members);
-    this.digests?.applied(this.appliedIndex, () => this.sm.snapshot());
-    this.proposals.rejectUpTo(s.meta.index);
-    this.metrics?.snapshotsInstalled.inc();
-    this.log.info({ snapshotIndex: s.meta.index, snapshotTerm: s.meta.term, bytes: s.data.length }, 'installed snapshot from leader');
-  }
-
   private applyEntry(e: Entry): void {
-    if (e.index !== this.appliedIndex + 1) throw new Error(`applying index ${e.index} after applied index ${this.appliedIndex}`);
+    this.applied.assertNext(e.index);
     let result: unknown;
     switch (e.kind) {
       case 'normal':
@@ -589,107 +586,18 @@ export class RaftNode implements ClusterNode {
       default:
         assertNever(e);
     }
-    this.appliedIndex = e.index;
-    this.appliedTerm = e.term;
+    this.applied.applied(e.index, e.term);
     // Here, between two entries, the state machine holds exactly the state at e.index.
     this.digests?.applied(e.index, () => this.sm.snapshot());
     this.proposals.applied(e.index, e.term, result);
-    if (e.kind === 'noop' && e.term === this.leaderAnnouncePendingTerm) this.announceLeadership(e.term);
-  }
-
-  /** Starts a local snapshot when one is due (see background-snapshots.ts). */
-  private maybeSnapshot(): void {
-    if (!this.snapshots.due(this.appliedIndex, this.core.snapshotIndex())) return;
-    // Serialized here, at a Ready boundary, so the bytes are exactly the state at appliedIndex.
-    const snapshot: Snapshot = {
-      meta: { index: this.appliedIndex, term: this.appliedTerm, members: this.membership.applied.members },
-      data: this.sm.snapshot(),
-    };
-    this.snapshots.started(snapshot);
-    this.snapshotting = this.storeSnapshot(snapshot).finally(() => {
-      this.snapshotting = null;
-    });
-  }
-
-  private async storeSnapshot(snapshot: Snapshot): Promise<void> {
-    try {
-      await this.storage.compact(snapshot);
-    } catch (err) {
-      this.snapshots.abandoned();
-      if (!this.stopped) this.fail(err);
-      return;
-    }
-    this.snapshots.written();
-    // With no Ready in flight the core takes it now; else runLoop hands it over after that Ready.
-    if (!this.running) this.handOverSnapshot();
-  }
-
-  private handOverSnapshot(): void {
-    if (this.stopped || this.failed) return;
-    const snapshot = this.snapshots.takeDurable(this.core.snapshotIndex());
-    if (snapshot === null) return;
-    try {
-      this.guard(() => this.core.compact(snapshot.meta, snapshot.data));
-    } catch {
-      return; // guard() already failed the node
-    }
-    this.metrics?.snapshotsTaken.inc();
-    this.log.info({ snapshotIndex: snapshot.meta.index, bytes: snapshot.data.length }, 'took snapshot and compacted the log');
-  }
-
-  // ---- leadership ----
-
-  private onSoftState(next: SoftState): void {
-    const prev = this.soft;
-    this.soft = next;
-    const election = electionOutcome(prev, next);
-    if (election !== null) this.metrics?.elections.inc({ result: election });
-    if (prev.leaderId !== next.leaderId) {
-      this.metrics?.leaderChanges.inc();
-      this.log.info({ leaderId: next.leaderId, role: next.role, term: next.term }, 'leader changed');
-    }
-    // Entries up to the commit index are committed: their proposals resolve once applied (a
-    // leader that committed its own removal steps down before it applies it). Above it, the
-    // fate is unknown.
-    if (prev.role === 'leader' && (next.role !== 'leader' || next.term !== prev.term))
-      this.proposals.rejectLostAbove(this.core.status().commitIndex);
-    if (next.role === 'leader') {
-      if (prev.role !== 'leader' || prev.term !== next.term) this.leaderAnnouncePendingTerm = next.term;
-      return;
-    }
-    this.leaderAnnouncePendingTerm = null;
-    this.emit({ isLeader: false, term: next.term });
-  }
-
-  private announceLeadership(term: number): void {
-    this.leaderAnnouncePendingTerm = null;
-    if (this.soft.role !== 'leader' || this.soft.term !== term) return;
-    this.log.info({ appliedIndex: this.appliedIndex }, 'became leader; state machine is up to date');
-    this.emit({ isLeader: true, term });
-  }
-
-  private emit(event: LeadershipEvent): void {
-    if (event.isLeader === this.lastEvent.isLeader && event.term === this.lastEvent.term) return;
-    this.lastEvent = event;
-    for (const l of [...this.listeners]) {
-      try {
-        l(event);
-      } catch (err) {
-        this.log.error({ err }, 'leadership listener threw');
-      }
-    }
-  }
-
-  private noteLeaderCommit(m: Message): void {
-    if (m.type === 'append' || m.type === 'heartbeat') this.leaderCommitSeen = Math.max(this.leaderCommitSeen, m.leaderCommit);
-    else if (m.type === 'snapshot') this.leaderCommitSeen = Math.max(this.leaderCommitSeen, m.meta.index);
+    if (e.kind === 'noop') this.leadership.noopApplied(e.term, this.applied.index);
   }
 
   private waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (predicate()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        if (this.stopped) finish(new RatifyError('SHUTTING_DOWN', 'the node is stopping'));
+        if (stopRequested(this.lifecycle)) finish(new RatifyError('SHUTTING_DOWN', 'the node is stopping'));
         else if (predicate()) finish(null);
       };
       const finish = (err: RatifyError | null): void => {
@@ -708,37 +616,6 @@ export class RaftNode implements ClusterNode {
     for (const w of [...this.waiters]) w();
   }
 
-  // ---- plumbing ----
-
-  /** The transport's address book follows the configurations (transport-membership.ts). */
-  private syncTransportMembers(): void {
-    const latest = this.core.members();
-    if (this.membership.sync(latest)) this.peerMatch.retain(new Set(latest.map((m) => m.id)));
-  }
-
-  // ---- removal from the cluster ----
-
-  private selfView(): SelfView {
-    const st = this.core.status();
-    return { id: this.nodeId, latest: st.members, latestConfigIndex: st.configIndex };
-  }
-
-  private updateRemoval(): void {
-    if (this.removal.update(this.membership.applied.selfRemoved, () => this.selfView())) this.onRemovalChanged();
-  }
-
-  private onRemovalChanged(): void {
-    const state = this.removal.state;
-    const { fields, message } = describeRemoval(state);
-    const line = { ...fields, appliedIndex: this.appliedIndex, role: this.soft.role };
-    if (state.kind === 'member') return this.log.info(line, message);
-    this.log.warn(line, message);
-    // Committed proposals still resolve as they are applied; the fate of the others is unknown.
-    this.proposals.rejectLostAbove(this.core.status().commitIndex);
-    this.reads.rejectAll(new RatifyError('MEMBER_REMOVED', `this node (${this.nodeId}) was removed from the cluster`));
-    this.emit({ isLeader: false, term: this.soft.term });
-  }
-
   /** Run a core call; an exception there is a bug, so the node fails hard. */
   private guard<T>(fn: () => T): T {
     try {
@@ -752,8 +629,9 @@ export class RaftNode implements ClusterNode {
   }
 
   private fail(err: unknown): void {
-    if (this.failed) return;
-    this.failed = true;
+    const next = failed(this.lifecycle, err);
+    if (next === this.lifecycle) return;
+    this.lifecycle = next;
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
     this.log.fatal({ err }, 'raft node failed: a bug or an unrecoverable storage error; stopping');
