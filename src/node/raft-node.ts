@@ -15,6 +15,12 @@
 // Exceptions from the core or the state machine are bugs: the node logs them as
 // fatal and hands them to onFatal (the process exits); it never keeps serving
 // with a state that may have diverged.
+//
+// This file keeps the loop and the public face. The loop calls out, at fixed
+// points, to snapshots (node-snapshots.ts), leadership events (leadership-events.ts)
+// and membership (membership-tracking.ts, membership-changes.ts); each gets what it
+// needs as a small deps object, none imports this file. The node's life is one
+// union (node-lifecycle.ts); the loop's own idle/busy state is another (ReadyLoop).
 import { randomBytes } from 'node:crypto';
 import { RatifyError } from '../errors.js';
 import type { Logger } from '../logger.js';
