@@ -1,7 +1,7 @@
 // The life of a locally taken snapshot: serialized at a Ready boundary, written
 // to storage off the Raft loop, handed to the core between two Readys once it is
 // durable. Pure bookkeeping, so the seeded simulation (test/sim/) runs the same
-// rules as the driver (raft-node.ts), with the write's completion (or a crash
+// rules as the driver (node-snapshots.ts), with the write's completion (or a crash
 // before it) at a step of its choosing.
 //
 // WHY in the background: awaited inside the Ready loop, writing a snapshot (a
