@@ -63,7 +63,9 @@ function envValues(env: Env): Record<string, string> {
 
 const TX_ENV_PREFIX = 'RATIFY_TX_';
 
-type TxFieldList = readonly (readonly [keyof TxConfig, Field<unknown>])[];
+type TxEntry = readonly [key: keyof TxConfig, field: Field<unknown>];
+/** Parses `value` for the setting and keeps it, or records why not. */
+type SetTx = (entry: TxEntry, value: unknown) => void;
 
 /**
  * Tx settings: defaults < file "tx" object < env RATIFY_TX_* < flags "--tx key=value".
@@ -73,44 +75,60 @@ type TxFieldList = readonly (readonly [keyof TxConfig, Field<unknown>])[];
  * (Other RATIFY_* variables are left alone: test and deploy tooling uses that prefix too.)
  */
 export function layerTxSources(fileTx: unknown, env: Env, txFlags: readonly string[], errors: string[]): TxConfig {
-  const fields = Object.entries(txFields) as unknown as TxFieldList;
   const out: Record<string, unknown> = defaultsOf(txFields);
-  const byName = (nameOf: (f: Field<unknown>) => string) => new Map(fields.map(([key, f]) => [nameOf(f), [key, f] as const]));
-  const set = (entry: readonly [keyof TxConfig, Field<unknown>], value: unknown): void => {
-    const [key, field] = entry;
+  const set: SetTx = ([key, field], value) => {
     try {
       out[key] = field.parse(value, `tx.${key}`);
     } catch (e) {
       errors.push((e as Error).message);
     }
   };
-  const byFileKey = byName(fileKey);
-  if (fileTx !== undefined) {
-    if (typeof fileTx !== 'object' || fileTx === null || Array.isArray(fileTx)) errors.push('config file: tx must be an object');
-    else
-      for (const [k, v] of Object.entries(fileTx)) {
-        const entry = byFileKey.get(k);
-        if (entry === undefined) errors.push(`config file: unknown tx setting "${k}" (valid: ${[...byFileKey.keys()].join(', ')})`);
-        else set(entry, v);
-      }
+  readTxFile(fileTx, set, errors);
+  readTxEnv(env, set, errors);
+  readTxFlags(txFlags, set, errors);
+  return out as unknown as TxConfig;
+}
+
+/** The tx settings by the name one source gives them (file key, env var or flag). */
+function txIndex(nameOf: (field: Field<unknown>) => string): Map<string, TxEntry> {
+  const entries = Object.entries(txFields) as unknown as readonly TxEntry[];
+  return new Map(entries.map((entry) => [nameOf(entry[1]), entry]));
+}
+
+function readTxFile(fileTx: unknown, set: SetTx, errors: string[]): void {
+  if (fileTx === undefined) return;
+  if (typeof fileTx !== 'object' || fileTx === null || Array.isArray(fileTx)) {
+    errors.push('config file: tx must be an object');
+    return;
   }
-  const byEnv = byName((f) => f.env);
-  for (const [name, v] of Object.entries(env)) {
-    if (v === undefined || !name.startsWith(TX_ENV_PREFIX)) continue;
-    const entry = byEnv.get(name);
-    if (entry === undefined) errors.push(`environment: unknown tx setting ${name} (valid: ${[...byEnv.keys()].join(', ')})`);
+  const index = txIndex(fileKey);
+  for (const [k, v] of Object.entries(fileTx)) {
+    const entry = index.get(k);
+    if (entry === undefined) errors.push(`config file: unknown tx setting "${k}" (valid: ${[...index.keys()].join(', ')})`);
     else set(entry, v);
   }
-  const byFlag = byName((f) => f.flag);
+}
+
+function readTxEnv(env: Env, set: SetTx, errors: string[]): void {
+  const index = txIndex((f) => f.env);
+  for (const [name, v] of Object.entries(env)) {
+    if (v === undefined || !name.startsWith(TX_ENV_PREFIX)) continue;
+    const entry = index.get(name);
+    if (entry === undefined) errors.push(`environment: unknown tx setting ${name} (valid: ${[...index.keys()].join(', ')})`);
+    else set(entry, v);
+  }
+}
+
+function readTxFlags(txFlags: readonly string[], set: SetTx, errors: string[]): void {
+  const index = txIndex((f) => f.flag);
   for (const kv of txFlags) {
     const eq = kv.indexOf('=');
     if (eq <= 0) {
       errors.push(`--tx (${show(kv)}) must look like key=value`);
       continue;
     }
-    const entry = byFlag.get(kv.slice(0, eq));
-    if (entry === undefined) errors.push(`--tx: unknown tx setting "${kv.slice(0, eq)}" (valid: ${[...byFlag.keys()].join(', ')})`);
+    const entry = index.get(kv.slice(0, eq));
+    if (entry === undefined) errors.push(`--tx: unknown tx setting "${kv.slice(0, eq)}" (valid: ${[...index.keys()].join(', ')})`);
     else set(entry, kv.slice(eq + 1));
   }
-  return out as unknown as TxConfig;
 }
