@@ -1,9 +1,13 @@
-// Every bound of the transaction coordinator, validated once at start-up.
+// Every bound of the transaction coordinator, declared once (txFields: flag, env var,
+// file key, default, range) and validated once at start-up. The node reads them
+// from its sources like its own settings (src/node/config/sources.ts).
 //
 // Limits that change what apply() does are NOT read from here by the state
 // machine: the leader copies them into the command it proposes, so two nodes
 // with different configs can never apply the same entry differently.
 import { RatifyError } from '../errors.js';
+import { defaultsOf, type Field, type Range } from '../node/config/field.js';
+import { parseList, parseNumber } from '../node/config/parse.js';
 import { parseAllowlist } from './participant-url-policy.js';
 
 export interface TxConfig {
@@ -99,86 +103,218 @@ export interface TxConfig {
   readonly participantHostAllowlist: readonly string[];
 }
 
-export const txConfigDefaults: TxConfig = {
-  maxParticipants: 16,
-  maxActiveTransactions: 10_000,
-  maxStuckTransactions: 50_000,
-  abandonAfterMs: 5 * 60 * 1000,
-  maxPayloadBytes: 64 * 1024,
-  maxBodyBytes: 1024 * 1024,
-  maxNameLength: 128,
-  maxUrlLength: 2048,
-  maxIdempotencyKeyLength: 256,
-  defaultTimeoutMs: 30_000,
-  maxTimeoutMs: 600_000,
-  prepareCallTimeoutMs: 5_000,
-  prepareMaxAttempts: 3,
-  prepareRetryDelayMs: 100,
-  phase2CallTimeoutMs: 5_000,
-  phase2BackoffBaseMs: 50,
-  phase2BackoffCapMs: 10_000,
-  participantFailingThreshold: 5,
-  progressRecordDelayMs: 500,
-  participantConnectionsPerOrigin: 32,
-  participantBatchCallsMax: 64,
-  retainFinishedMs: 24 * 60 * 60 * 1000,
-  retainFinishedMax: 100_000,
-  gcIntervalMs: 10_000,
-  sweepIntervalMs: 250,
-  listLimitDefault: 100,
-  listLimitMax: 1_000,
-  proposeTimeoutMs: 10_000,
-  readBarrierTimeoutMs: 5_000,
-  decisionWaitSlackMs: 10_000,
-  forwardTimeoutMs: 630_000,
-  participantHostAllowlist: [],
+/**
+ * A transaction setting's declaration: `--tx <flag>=value`, its RATIFY_TX_* variable, the
+ * key inside the config file's "tx" object (the flag), its default and, for a number,
+ * its range. A key of TxConfig without a declaration here, or a number without a
+ * range, does not compile.
+ */
+export type TxField<T> = Field<T> & { readonly default: T } & (T extends number ? { readonly range: Range } : unknown);
+
+export type TxFieldTable = { readonly [K in keyof TxConfig]: TxField<TxConfig[K]> };
+
+/** Every transaction setting, declared once; the order is --help's. */
+export const txFields: TxFieldTable = {
+  maxParticipants: { flag: 'maxParticipants', env: 'RATIFY_TX_MAX_PARTICIPANTS', default: 16, range: [1, 1024], parse: parseNumber },
+  maxActiveTransactions: {
+    flag: 'maxActiveTransactions',
+    env: 'RATIFY_TX_MAX_ACTIVE_TRANSACTIONS',
+    default: 10_000,
+    range: [1, 1_000_000],
+    parse: parseNumber,
+  },
+  maxStuckTransactions: {
+    flag: 'maxStuckTransactions',
+    env: 'RATIFY_TX_MAX_STUCK_TRANSACTIONS',
+    default: 50_000,
+    range: [1, 1_000_000],
+    parse: parseNumber,
+  },
+  abandonAfterMs: {
+    flag: 'abandonAfterMs',
+    env: 'RATIFY_TX_ABANDON_AFTER_MS',
+    default: 5 * 60 * 1000,
+    range: [1, 7 * 24 * 60 * 60 * 1000],
+    parse: parseNumber,
+  },
+  maxPayloadBytes: {
+    flag: 'maxPayloadBytes',
+    env: 'RATIFY_TX_MAX_PAYLOAD_BYTES',
+    default: 64 * 1024,
+    range: [0, 16 * 1024 * 1024],
+    parse: parseNumber,
+  },
+  maxBodyBytes: {
+    flag: 'maxBodyBytes',
+    env: 'RATIFY_TX_MAX_BODY_BYTES',
+    default: 1024 * 1024,
+    range: [1024, 64 * 1024 * 1024],
+    parse: parseNumber,
+  },
+  maxNameLength: { flag: 'maxNameLength', env: 'RATIFY_TX_MAX_NAME_LENGTH', default: 128, range: [1, 1024], parse: parseNumber },
+  maxUrlLength: { flag: 'maxUrlLength', env: 'RATIFY_TX_MAX_URL_LENGTH', default: 2048, range: [16, 8192], parse: parseNumber },
+  maxIdempotencyKeyLength: {
+    flag: 'maxIdempotencyKeyLength',
+    env: 'RATIFY_TX_MAX_IDEMPOTENCY_KEY_LENGTH',
+    default: 256,
+    range: [8, 1024],
+    parse: parseNumber,
+  },
+  defaultTimeoutMs: {
+    flag: 'defaultTimeoutMs',
+    env: 'RATIFY_TX_DEFAULT_TIMEOUT_MS',
+    default: 30_000,
+    range: [1, 24 * 60 * 60 * 1000],
+    parse: parseNumber,
+  },
+  maxTimeoutMs: {
+    flag: 'maxTimeoutMs',
+    env: 'RATIFY_TX_MAX_TIMEOUT_MS',
+    default: 600_000,
+    range: [1, 24 * 60 * 60 * 1000],
+    parse: parseNumber,
+  },
+  prepareCallTimeoutMs: {
+    flag: 'prepareCallTimeoutMs',
+    env: 'RATIFY_TX_PREPARE_CALL_TIMEOUT_MS',
+    default: 5_000,
+    range: [1, 600_000],
+    parse: parseNumber,
+  },
+  prepareMaxAttempts: {
+    flag: 'prepareMaxAttempts',
+    env: 'RATIFY_TX_PREPARE_MAX_ATTEMPTS',
+    default: 3,
+    range: [1, 100],
+    parse: parseNumber,
+  },
+  prepareRetryDelayMs: {
+    flag: 'prepareRetryDelayMs',
+    env: 'RATIFY_TX_PREPARE_RETRY_DELAY_MS',
+    default: 100,
+    range: [0, 60_000],
+    parse: parseNumber,
+  },
+  phase2CallTimeoutMs: {
+    flag: 'phase2CallTimeoutMs',
+    env: 'RATIFY_TX_PHASE2_CALL_TIMEOUT_MS',
+    default: 5_000,
+    range: [1, 600_000],
+    parse: parseNumber,
+  },
+  phase2BackoffBaseMs: {
+    flag: 'phase2BackoffBaseMs',
+    env: 'RATIFY_TX_PHASE2_BACKOFF_BASE_MS',
+    default: 50,
+    range: [1, 60_000],
+    parse: parseNumber,
+  },
+  phase2BackoffCapMs: {
+    flag: 'phase2BackoffCapMs',
+    env: 'RATIFY_TX_PHASE2_BACKOFF_CAP_MS',
+    default: 10_000,
+    range: [1, 3_600_000],
+    parse: parseNumber,
+  },
+  participantFailingThreshold: {
+    flag: 'participantFailingThreshold',
+    env: 'RATIFY_TX_PARTICIPANT_FAILING_THRESHOLD',
+    default: 5,
+    range: [1, 1_000_000],
+    parse: parseNumber,
+  },
+  progressRecordDelayMs: {
+    flag: 'progressRecordDelayMs',
+    env: 'RATIFY_TX_PROGRESS_RECORD_DELAY_MS',
+    default: 500,
+    range: [0, 600_000],
+    parse: parseNumber,
+  },
+  participantConnectionsPerOrigin: {
+    flag: 'participantConnectionsPerOrigin',
+    env: 'RATIFY_TX_PARTICIPANT_CONNECTIONS_PER_ORIGIN',
+    default: 32,
+    range: [1, 1024],
+    parse: parseNumber,
+  },
+  participantBatchCallsMax: {
+    flag: 'participantBatchCallsMax',
+    env: 'RATIFY_TX_PARTICIPANT_BATCH_CALLS_MAX',
+    default: 64,
+    range: [1, 256],
+    parse: parseNumber,
+  },
+  retainFinishedMs: {
+    flag: 'retainFinishedMs',
+    env: 'RATIFY_TX_RETAIN_FINISHED_MS',
+    default: 24 * 60 * 60 * 1000,
+    range: [0, 365 * 24 * 60 * 60 * 1000],
+    parse: parseNumber,
+  },
+  retainFinishedMax: {
+    flag: 'retainFinishedMax',
+    env: 'RATIFY_TX_RETAIN_FINISHED_MAX',
+    default: 100_000,
+    range: [0, 10_000_000],
+    parse: parseNumber,
+  },
+  gcIntervalMs: { flag: 'gcIntervalMs', env: 'RATIFY_TX_GC_INTERVAL_MS', default: 10_000, range: [10, 3_600_000], parse: parseNumber },
+  sweepIntervalMs: { flag: 'sweepIntervalMs', env: 'RATIFY_TX_SWEEP_INTERVAL_MS', default: 250, range: [5, 60_000], parse: parseNumber },
+  listLimitDefault: {
+    flag: 'listLimitDefault',
+    env: 'RATIFY_TX_LIST_LIMIT_DEFAULT',
+    default: 100,
+    range: [1, 100_000],
+    parse: parseNumber,
+  },
+  listLimitMax: { flag: 'listLimitMax', env: 'RATIFY_TX_LIST_LIMIT_MAX', default: 1_000, range: [1, 100_000], parse: parseNumber },
+  proposeTimeoutMs: {
+    flag: 'proposeTimeoutMs',
+    env: 'RATIFY_TX_PROPOSE_TIMEOUT_MS',
+    default: 10_000,
+    range: [1, 600_000],
+    parse: parseNumber,
+  },
+  readBarrierTimeoutMs: {
+    flag: 'readBarrierTimeoutMs',
+    env: 'RATIFY_TX_READ_BARRIER_TIMEOUT_MS',
+    default: 5_000,
+    range: [1, 600_000],
+    parse: parseNumber,
+  },
+  decisionWaitSlackMs: {
+    flag: 'decisionWaitSlackMs',
+    env: 'RATIFY_TX_DECISION_WAIT_SLACK_MS',
+    default: 10_000,
+    range: [0, 600_000],
+    parse: parseNumber,
+  },
+  forwardTimeoutMs: {
+    flag: 'forwardTimeoutMs',
+    env: 'RATIFY_TX_FORWARD_TIMEOUT_MS',
+    default: 630_000,
+    range: [1, 25 * 60 * 60 * 1000],
+    parse: parseNumber,
+  },
+  participantHostAllowlist: {
+    flag: 'participantHostAllowlist',
+    env: 'RATIFY_TX_PARTICIPANT_HOST_ALLOWLIST',
+    default: [],
+    parse: parseList,
+  },
 };
 
-type NumericKey = { [K in keyof TxConfig]: TxConfig[K] extends number ? K : never }[keyof TxConfig];
-
-/** Inclusive integer ranges for every numeric field. */
-const RANGES: Record<NumericKey, readonly [number, number]> = {
-  maxParticipants: [1, 1024],
-  maxActiveTransactions: [1, 1_000_000],
-  maxStuckTransactions: [1, 1_000_000],
-  abandonAfterMs: [1, 7 * 24 * 60 * 60 * 1000],
-  maxPayloadBytes: [0, 16 * 1024 * 1024],
-  maxBodyBytes: [1024, 64 * 1024 * 1024],
-  maxNameLength: [1, 1024],
-  maxUrlLength: [16, 8192],
-  maxIdempotencyKeyLength: [8, 1024],
-  defaultTimeoutMs: [1, 24 * 60 * 60 * 1000],
-  maxTimeoutMs: [1, 24 * 60 * 60 * 1000],
-  prepareCallTimeoutMs: [1, 600_000],
-  prepareMaxAttempts: [1, 100],
-  prepareRetryDelayMs: [0, 60_000],
-  phase2CallTimeoutMs: [1, 600_000],
-  phase2BackoffBaseMs: [1, 60_000],
-  phase2BackoffCapMs: [1, 3_600_000],
-  participantFailingThreshold: [1, 1_000_000],
-  progressRecordDelayMs: [0, 600_000],
-  participantConnectionsPerOrigin: [1, 1024],
-  participantBatchCallsMax: [1, 256],
-  retainFinishedMs: [0, 365 * 24 * 60 * 60 * 1000],
-  retainFinishedMax: [0, 10_000_000],
-  gcIntervalMs: [10, 3_600_000],
-  sweepIntervalMs: [5, 60_000],
-  listLimitDefault: [1, 100_000],
-  listLimitMax: [1, 100_000],
-  proposeTimeoutMs: [1, 600_000],
-  readBarrierTimeoutMs: [1, 600_000],
-  decisionWaitSlackMs: [0, 600_000],
-  forwardTimeoutMs: [1, 25 * 60 * 60 * 1000],
-};
+export const txConfigDefaults: TxConfig = defaultsOf(txFields) as unknown as TxConfig;
 
 function invalid(message: string): never {
   throw new RatifyError('CONFIG_INVALID', message);
 }
 
 export function validateTxConfig(c: TxConfig): void {
-  for (const key of Object.keys(RANGES) as NumericKey[]) {
-    const [min, max] = RANGES[key];
-    const value = c[key];
+  for (const [key, field] of Object.entries(txFields) as [keyof TxConfig, Field<unknown>][]) {
+    if (field.range === undefined) continue;
+    const [min, max] = field.range;
+    const value = c[key] as number;
     if (!Number.isInteger(value) || value < min || value > max) {
       invalid(`${key} (${String(value)}) must be an integer between ${min} and ${max}`);
     }
