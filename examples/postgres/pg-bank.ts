@@ -6,7 +6,7 @@
 // a debit past zero breaks the CHECK, and the adapter votes abort with PostgreSQL's
 // own reason.
 import type { Pool, PoolClient } from 'pg';
-import type { ParticipantTx, Vote } from '../../src/sdk/participant/types.js';
+import type { ParticipantTx, ParticipantVote } from '../../src/sdk/participant/types.js';
 
 export const BANK_TABLES_SQL: readonly string[] = [
   'CREATE TABLE IF NOT EXISTS accounts (name text PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0))',
@@ -27,7 +27,7 @@ export async function createBankTables(pool: Pool): Promise<void> {
 }
 
 /** The adapter's `work`: apply each op and record it as a leg. */
-export async function transferWork(client: PoolClient, tx: ParticipantTx): Promise<Vote | undefined> {
+export async function transferWork(client: PoolClient, tx: ParticipantTx): Promise<ParticipantVote | undefined> {
   const ops = parseOps(tx.payload);
   if (ops === null) return { vote: 'abort', reason: 'malformed payload: expected {ops: [{account, delta}]}' };
   // Rows in one order, whatever the payload's: two transfers over the same two accounts

@@ -6,7 +6,7 @@
 import { LevelParticipantStore } from '../../src/sdk/participant/level-store.js';
 import type { AccountState, BankSnapshot, Leg, ParticipantRecord } from './evidence.js';
 import { httpJson, isObject } from './http.js';
-import type { SeededRandom } from './rng.js';
+import type { Prng } from '../../src/util/random.js';
 
 export interface BankEndpoint {
   /** The name the bank is enlisted under (its participant name). */
@@ -54,7 +54,7 @@ export class BankBook {
   }
 
   /** A random transfer between two of this run's accounts; mostly across banks. */
-  randomLegs(rng: SeededRandom, amountMax: number): Leg[] {
+  randomLegs(rng: Prng, amountMax: number): Leg[] {
     const all = this.banks.flatMap((b) => this.accounts.get(b.name)!.map((account) => ({ bank: b.name, account })));
     const from = rng.pick(all);
     // Four in five transfers cross banks: those are the ones atomicity is about.

@@ -12,7 +12,7 @@ import { addBack, removeMember } from './churn.js';
 import { fetchStatus, type LeaderTracker } from './cluster-view.js';
 import { sleep } from './http.js';
 import type { FaultKind } from './options.js';
-import type { SeededRandom } from './rng.js';
+import type { Prng } from '../../src/util/random.js';
 import type { ChaosTarget } from './target.js';
 
 export type NodeCondition = 'up' | 'killed' | 'paused' | 'restarting' | 'partitioned' | 'churned';
@@ -41,7 +41,7 @@ export interface FaultEvent {
 export interface FaultSchedulerOptions {
   readonly target: ChaosTarget;
   readonly tracker: Pick<LeaderTracker, 'current'>;
-  readonly rng: SeededRandom;
+  readonly rng: Prng;
   readonly kinds: readonly FaultKind[];
   readonly quorumLossChance: number;
   readonly gapMinMs: number;

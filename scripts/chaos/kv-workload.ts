@@ -10,12 +10,12 @@
 import type { KvInput, KvOperation, KvOutput } from '../../test/linearizability/kv-model.js';
 import { HistoryRecorder } from './history.js';
 import { httpJson, isObject, sleep } from './http.js';
-import type { SeededRandom } from './rng.js';
+import type { Prng } from '../../src/util/random.js';
 import type { NodeEndpoint } from './target.js';
 
 export interface KvWorkloadOptions {
   readonly nodes: readonly NodeEndpoint[];
-  readonly rng: SeededRandom;
+  readonly rng: Prng;
   readonly concurrency: number;
   readonly keys: number;
   /** Keys are `${keyPrefix}-k<i>`. */

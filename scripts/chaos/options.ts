@@ -2,7 +2,7 @@
 // bound is here, checked up front with a message that names the value and the limit.
 import { parseArgs } from 'node:util';
 import { DEFAULT_LINEARIZABILITY_BUDGET } from './linearizability.js';
-import { randomSeed } from './rng.js';
+import { randomSeed } from '../../src/util/random.js';
 
 export const TARGETS = ['local', 'compose'] as const;
 export type TargetKind = (typeof TARGETS)[number];

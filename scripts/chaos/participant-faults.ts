@@ -4,12 +4,12 @@
 // with PostgreSQL, its prepared transactions) are durable before it answers, and the
 // coordinator retries every call until it is acknowledged.
 import { sleep } from './http.js';
-import type { SeededRandom } from './rng.js';
+import type { Prng } from '../../src/util/random.js';
 import type { ChaosTarget } from './target.js';
 
 export interface ParticipantKillerOptions {
   readonly target: ChaosTarget;
-  readonly rng: SeededRandom;
+  readonly rng: Prng;
   readonly log: (line: string) => void;
 }
 

@@ -21,7 +21,7 @@ import { ComposeTarget } from './compose-target.js';
 import { FAULT_KINDS, type ChaosOptions, type FaultKind } from './options.js';
 import { createProgress, kvProgress, txProgress, type ProgressSample, type ProgressSink } from './progress.js';
 import type { ChaosReport } from './report.js';
-import { SeededRandom } from './rng.js';
+import { Prng } from '../../src/util/random.js';
 import type { ChaosTarget } from './target.js';
 import { TransferWorkload } from './workload.js';
 
@@ -78,7 +78,7 @@ export async function runChaos(o: ChaosOptions, c: RunControls = {}): Promise<Ch
     runId,
     startedMs,
     target,
-    rng: new SeededRandom(o.seed),
+    rng: new Prng(o.seed),
     progress,
     abort,
     say: (line) => progress.log(line),
@@ -125,7 +125,7 @@ interface Run {
   readonly runId: string;
   readonly startedMs: number;
   readonly target: ChaosTarget;
-  readonly rng: SeededRandom;
+  readonly rng: Prng;
   readonly progress: ProgressSink;
   readonly abort: AbortSignal;
   say(line: string): void;

@@ -21,13 +21,13 @@ import type { Outcome, TransferFlow, TransferRecord } from './evidence.js';
 import { HistoryRecorder } from './history.js';
 import { sleep } from './http.js';
 import type { WorkloadProtocol } from './options.js';
-import type { SeededRandom } from './rng.js';
+import type { Prng } from '../../src/util/random.js';
 import { errorOutput, readView, viewOutput, type TxRecorder } from './tx-history.js';
 
 export interface WorkloadOptions {
   readonly nodeUrls: readonly string[];
   readonly book: BankBook;
-  readonly rng: SeededRandom;
+  readonly rng: Prng;
   readonly concurrency: number;
   readonly keyPrefix: string;
   readonly txTimeoutMs: number;
@@ -214,7 +214,7 @@ export class TransferWorkload {
   }
 
   /** GETs recent transactions' views from random nodes (followers included), recorded. */
-  private async reader(name: string, rng: SeededRandom): Promise<void> {
+  private async reader(name: string, rng: Prng): Promise<void> {
     while (!this.stopping) {
       const recent = this.transfers.slice(-READ_RECENT).filter((t) => t.txIds.length > 0);
       let answered = true;

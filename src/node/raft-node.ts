@@ -26,7 +26,7 @@ import { RatifyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RaftMetrics } from '../metrics.js';
 import type { CoreStatus, RaftCoreApi } from '../raft/api.js';
-import { seededRandom } from '../raft/random.js';
+import { Prng } from '../util/random.js';
 import { RaftCore } from '../raft/raft.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import { assertNever } from '../util/assert-never.js';
@@ -659,7 +659,7 @@ export function toRaftConfig(c: RaftNodeConfig): RaftConfig {
     maxUncommittedEntries: c.maxUncommittedEntries,
     preVote: c.preVote,
     checkQuorum: c.checkQuorum,
-    random: seededRandom(seed),
+    random: new Prng(seed).asFunction(),
   };
 }
 

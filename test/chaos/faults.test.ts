@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { BankEndpoint } from '../../scripts/chaos/bank.js';
 import { EVERY_NODE, FaultScheduler, freezeRangeMs } from '../../scripts/chaos/faults.js';
 import type { FaultKind } from '../../scripts/chaos/options.js';
-import { SeededRandom } from '../../scripts/chaos/rng.js';
+import { Prng } from '../../src/util/random.js';
 import type { ChaosTarget, NodeEndpoint, RecordsResult } from '../../scripts/chaos/target.js';
 
 /** Records which nodes are down; the URLs refuse connections (port 1), so nobody says "leader". */
@@ -80,7 +80,7 @@ async function runFor(
   const scheduler = new FaultScheduler({
     target,
     tracker: { current: () => 'n1' },
-    rng: new SeededRandom(seed),
+    rng: new Prng(seed),
     kinds,
     quorumLossChance,
     gapMinMs: 5,

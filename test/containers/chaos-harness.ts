@@ -11,7 +11,7 @@ import { BankBook } from '../../scripts/chaos/bank.js';
 import { LeaderTracker } from '../../scripts/chaos/cluster-view.js';
 import { listEveryNode, rereadOutcomes, waitQuiescent } from '../../scripts/chaos/collect.js';
 import type { BankSnapshot, ChaosEvidence, Outcome } from '../../scripts/chaos/evidence.js';
-import { SeededRandom } from '../../scripts/chaos/rng.js';
+import { Prng } from '../../src/util/random.js';
 import type { NodeEndpoint } from '../../scripts/chaos/target.js';
 import { TransferWorkload } from '../../scripts/chaos/workload.js';
 import { waitFor, waitForLeader, type Leader } from './cluster-status.js';
@@ -98,7 +98,7 @@ export async function runScenario(
     const wl = new TransferWorkload({
       nodeUrls: nodes.map((n) => n.url),
       book,
-      rng: new SeededRandom(parseInt(runId, 16)).fork('workload'),
+      rng: new Prng(parseInt(runId, 16)).fork('workload'),
       concurrency: 3,
       keyPrefix: `${name}-${runId}`,
       txTimeoutMs: TX_TIMEOUT_MS,

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParticipant, LevelParticipantStore, type Participant, type ParticipantOptions } from '../../src/sdk/participant/index.js';
 import { recordKey } from '../../src/sdk/participant/record.js';
-import type { CallPath, ParticipantLogger, ParticipantTx, TxRecord, Vote } from '../../src/sdk/participant/types.js';
+import type { CallPath, ParticipantLogger, ParticipantTx, ParticipantTxRecord, ParticipantVote } from '../../src/sdk/participant/types.js';
 import { waitUntil } from '../helpers/wait.js';
 import { TcpGate } from './tcp-gate.js';
 
@@ -78,7 +78,7 @@ export interface GatedParticipantOptions {
   readonly name: string;
   readonly coordinatorUrls?: readonly string[];
   /** Vote per transaction; default commit. */
-  readonly vote?: (txId: string) => Vote;
+  readonly vote?: (txId: string) => ParticipantVote;
   /** Hand every call to the SDK twice at once (a duplicated delivery). */
   readonly duplicate?: boolean;
   /** SDK timing options (the defaults are the SDK's). */
@@ -189,7 +189,7 @@ export class GatedParticipant {
   }
 
   /** The durable record the SDK keeps for `txId` under this participant's name. */
-  record(txId: string): Promise<TxRecord | undefined> {
+  record(txId: string): Promise<ParticipantTxRecord | undefined> {
     return this.store.get(recordKey(txId, this.name));
   }
 

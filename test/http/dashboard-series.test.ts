@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ActivitySeries } from '../../src/http/activity-series.js';
 import { LATENCY_BIN_COUNT, LatencyBins, binOf } from '../../src/http/latency-bins.js';
-import { seededRandom } from '../../src/raft/random.js';
+import { Prng } from '../../src/util/random.js';
 
 describe('LatencyBins', () => {
   it('has no summary without a sample', () => {
@@ -10,7 +10,7 @@ describe('LatencyBins', () => {
   });
 
   it('reads percentiles at most 25 % above the exact nearest-rank value, and the exact maximum', () => {
-    const random = seededRandom(7);
+    const random = new Prng(7).asFunction();
     const bins = new LatencyBins();
     const values: number[] = [];
     for (let i = 0; i < 5000; i++) {

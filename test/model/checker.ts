@@ -11,7 +11,7 @@ import { awaits, createdCommand, keyOf, runCall, TX_ID, type Bounds, type ModelC
 import { SmOracle } from './oracle.js';
 import { participantSteps } from './participant-steps.js';
 import type { ProtocolRules } from './rules.js';
-import type { CallPath, TxState as SdkState } from '../../src/sdk/participant/types.js';
+import type { CallPath, ParticipantTxState as SdkState } from '../../src/sdk/participant/types.js';
 import type { Ctx, Step, Violation } from './step.js';
 
 export interface CheckReport {

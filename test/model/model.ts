@@ -24,7 +24,7 @@
 // - A call's timeout is its loss: a leader resends (or, in prepare, gives up)
 //   only when neither the request nor its answer is in flight; a late copy is
 //   a duplicate.
-import type { CallPath, TxRecord as SdkRecord } from '../../src/sdk/participant/types.js';
+import type { CallPath, ParticipantTxRecord as SdkRecord } from '../../src/sdk/participant/types.js';
 import type { TxCommand, VoteEntry } from '../../src/tx/commands.js';
 import type { DeliverResult, PrepareResult } from '../../src/tx/participant-client.js';
 import type { PrecommitAnswer } from '../../src/tx/protocol-rules.js';

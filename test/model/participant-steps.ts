@@ -7,7 +7,12 @@
 import { ERROR_CODES } from '../../src/errors.js';
 import type { InquiryResult } from '../../src/sdk/participant/inquiry.js';
 import type { Plan } from '../../src/sdk/participant/transitions.js';
-import { isInDoubt, type CallPath, type TxRecord as SdkRecord, type TxState as SdkState } from '../../src/sdk/participant/types.js';
+import {
+  isInDoubt,
+  type CallPath,
+  type ParticipantTxRecord as SdkRecord,
+  type ParticipantTxState as SdkState,
+} from '../../src/sdk/participant/types.js';
 import { deliverResultOf, prepareResultOf, type DeliverResult, type PrepareResult } from '../../src/tx/participant-client.js';
 import {
   addMsg,

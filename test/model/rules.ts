@@ -7,7 +7,7 @@
 import * as sdk from '../../src/sdk/participant/transitions.js';
 import { decideTermination, type Termination, type TerminationTiming } from '../../src/sdk/participant/termination.js';
 import { interpretTx, type InquiryResult } from '../../src/sdk/participant/inquiry.js';
-import type { CallPath, TxRecord as SdkRecord } from '../../src/sdk/participant/types.js';
+import type { CallPath, ParticipantTxRecord as SdkRecord } from '../../src/sdk/participant/types.js';
 import type { TxCommand, VoteEntry } from '../../src/tx/commands.js';
 import * as run from '../../src/tx/protocol-rules.js';
 import * as abandon from '../../src/tx/abandon.js';

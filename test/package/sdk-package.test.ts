@@ -129,7 +129,7 @@ console.log(JSON.stringify({
     writeFileSync(
       join(app, 'client.ts'),
       `import { RatifyClient, isRatifyClientError, type TransactionView } from '${pkg.name}/sdk';
-import { createParticipant, ratifyParticipant, type ParticipantHandlers } from '${pkg.name}/sdk/participant';
+import { createParticipant, ratifyParticipant, type ParticipantHandlers, type ParticipantTxRecord, type TxRecord } from '${pkg.name}/sdk/participant';
 
 const client = new RatifyClient({ nodes: ['http://127.0.0.1:7001'] });
 export async function transfer(): Promise<TransactionView['outcome']> {
@@ -144,6 +144,8 @@ export async function transfer(): Promise<TransactionView['outcome']> {
 const handlers: ParticipantHandlers = { prepare: async () => ({ vote: 'commit' }), commit: async () => {}, abort: async () => {} };
 export const participant = createParticipant({ name: 'inventory', dataDir: './data', handlers });
 export const plugin = ratifyParticipant;
+// The deprecated name is still the record type (src/sdk/README.md, "Types").
+export const sameRecord = (r: TxRecord): ParticipantTxRecord => r;
 // @ts-expect-error: the declarations are real types, not any: there is no such method
 client.noSuchMethod();
 `,

@@ -3,7 +3,6 @@
 import { describe, expect, it } from 'vitest';
 import { isRatifyError } from '../../src/errors.js';
 import { RaftCore, validateRaftConfig } from '../../src/raft/raft.js';
-import { seededRandom } from '../../src/raft/random.js';
 import type { RaftConfig } from '../../src/raft/types.js';
 import { entriesWithTerms, initialState, testConfig, voters } from './helpers.js';
 
@@ -42,17 +41,5 @@ describe('validateRaftConfig', () => {
     expect(() => new RaftCore(testConfig('a'), commitBeyond)).toThrow(/commit index 5 is beyond the last index 1/);
     const termBelow = initialState(voters('a'), { hardState: { term: 1, vote: null, commitIndex: 0 }, entries: entriesWithTerms([2]) });
     expect(() => new RaftCore(testConfig('a'), termBelow)).toThrow(/term 1 is below the last log term 2/);
-  });
-});
-
-describe('seededRandom', () => {
-  it('is deterministic per seed and stays in [0, 1)', () => {
-    const a = seededRandom(42);
-    const b = seededRandom(42);
-    const xs = Array.from({ length: 1000 }, () => a());
-    expect(xs).toEqual(Array.from({ length: 1000 }, () => b()));
-    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
-    expect(new Set(xs).size).toBeGreaterThan(990);
-    expect(seededRandom(43)()).not.toBe(seededRandom(42)());
   });
 });

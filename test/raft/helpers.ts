@@ -4,7 +4,7 @@
 // messages until nothing moves (etcd's interaction-test "stabilize").
 import { expect } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
-import { seededRandom } from '../../src/raft/random.js';
+import { Prng } from '../../src/util/random.js';
 import type {
   Entry,
   HardState,
@@ -36,7 +36,7 @@ export function testConfig(id: NodeId, overrides: Partial<RaftConfig> = {}): Raf
     maxUncommittedEntries: 1000,
     preVote: true,
     checkQuorum: true,
-    random: seededRandom(id.split('').reduce((a, c) => a * 31 + c.charCodeAt(0), 7)),
+    random: new Prng(id.split('').reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7)).asFunction(),
     ...overrides,
   };
 }

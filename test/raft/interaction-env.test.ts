@@ -96,7 +96,7 @@ describe('commands fail loudly', () => {
 
   it('log-level= holds for its command alone', () => {
     const env = envWith('cluster a b c');
-    expect(env.run('campaign a')).toEqual(['a campaigns after 13 ticks: precandidate at term 0']);
+    expect(env.run('campaign a')).toEqual(['a campaigns after 10 ticks: precandidate at term 0']);
     expect(env.run('process-ready a log-level=none')).toEqual(['ok']);
     expect(env.run('deliver-msgs b')).toEqual(['> b receiving messages', '  a->b preVote term=1 last=0@0']);
   });

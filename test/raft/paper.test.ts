@@ -2,7 +2,7 @@
 // thesis (2014), each citing its section, in the spirit of etcd's raft_paper_test.go.
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
-import { seededRandom } from '../../src/raft/random.js';
+import { Prng } from '../../src/util/random.js';
 import type { Entry, InitialState, Message, NodeId, RaftConfig, Ready } from '../../src/raft/types.js';
 import { Cluster, dec, drain, enc, entriesWithTerms, initialState, stepAndCollect, testConfig, voters } from './helpers.js';
 
@@ -131,7 +131,7 @@ describe('§5.2 leader election', () => {
   it('election timeouts are randomized in [electionTicks, 2*electionTicks) (§5.2)', () => {
     const seen = new Set<number>();
     for (let seed = 1; seed <= 50; seed++) {
-      const c = newCore('a', { cfg: { random: seededRandom(seed) } });
+      const c = newCore('a', { cfg: { random: new Prng(seed).asFunction() } });
       let ticks = 0;
       while (c.status().role === 'follower') {
         c.tick();

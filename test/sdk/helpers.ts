@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { ParticipantHandlers, ParticipantTx, Vote } from '../../src/sdk/participant/index.js';
+import type { ParticipantHandlers, ParticipantTx, ParticipantVote } from '../../src/sdk/participant/index.js';
 
 export interface HandlerCall {
   readonly handler: 'prepare' | 'precommit' | 'commit' | 'abort';
@@ -16,7 +16,7 @@ export interface RecordingHandlers extends ParticipantHandlers {
   readonly calls: HandlerCall[];
   count(handler: HandlerCall['handler'], txId?: string): number;
   /** The vote the next prepares return (default commit). */
-  vote: Vote | (() => Promise<Vote>);
+  vote: ParticipantVote | (() => Promise<ParticipantVote>);
   failNext: Partial<Record<HandlerCall['handler'], Error>>;
 }
 

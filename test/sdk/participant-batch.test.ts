@@ -14,7 +14,7 @@ import {
   ratifyParticipant,
   type CallPath,
   type Participant,
-  type TxRecord,
+  type ParticipantTxRecord,
 } from '../../src/sdk/participant/index.js';
 import { recordKey } from '../../src/sdk/participant/record.js';
 import { callBody, eventually, ManualClock, prepareBody, quiet, recordingHandlers, type RecordingHandlers } from './helpers.js';
@@ -319,7 +319,7 @@ const EXPECTED_STATUSES = [200, 200, 200, 200, 200, 400, 400, 200, 200, 409, 404
 
 const EQUIVALENCE_TX_IDS = ['c1', 'no-1', 'c3', 'ab', 'boom', 'never', 'wrong-header', 'p5'];
 
-async function durableState(rig: Rig): Promise<{ highestTerm: number; records: (TxRecord | undefined)[] }> {
+async function durableState(rig: Rig): Promise<{ highestTerm: number; records: (ParticipantTxRecord | undefined)[] }> {
   await rig.p.close();
   const loaded = await rig.store.open();
   const records = await Promise.all(EQUIVALENCE_TX_IDS.map((txId) => rig.store.get(recordKey(txId, 'p1'))));

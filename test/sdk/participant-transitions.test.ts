@@ -1,13 +1,17 @@
 // The whole call-by-state table of transitions.ts, checked directly.
 import { describe, expect, it } from 'vitest';
 import { assertTransition, fenceTerm, planCall } from '../../src/sdk/participant/transitions.js';
-import type { CallPath, TxRecord, TxState } from '../../src/sdk/participant/types.js';
+import type { CallPath, ParticipantTxRecord, ParticipantTxState } from '../../src/sdk/participant/types.js';
 
-function rec(state: TxState, vote: TxRecord['vote'] = state === 'preparing' ? null : 'commit', reason: string | null = null): TxRecord {
+function rec(
+  state: ParticipantTxState,
+  vote: ParticipantTxRecord['vote'] = state === 'preparing' ? null : 'commit',
+  reason: string | null = null,
+): ParticipantTxRecord {
   return { txId: 't', participant: 'p', state, protocol: '2pc', payload: null, vote, reason, preparedTerm: 1, updatedAtMs: 0 };
 }
 
-type Row = [string, TxRecord | undefined, CallPath, string];
+type Row = [string, ParticipantTxRecord | undefined, CallPath, string];
 const table: Row[] = [
   ['none', undefined, 'prepare', 'run-prepare'],
   ['none', undefined, 'precommit', 'refuse:TX_NOT_FOUND'],

@@ -2,12 +2,12 @@
 // PostgreSQL) must pass the same suite. `withStore` hands the suite a factory that
 // opens the same underlying storage again, to simulate a restart.
 import { describe, expect, it } from 'vitest';
-import type { ParticipantStore, TxRecord } from '../../src/sdk/participant/index.js';
+import type { ParticipantStore, ParticipantTxRecord } from '../../src/sdk/participant/index.js';
 import { recordKey } from '../../src/sdk/participant/record.js';
 
 export type Reopen = (fn: (open: () => ParticipantStore) => Promise<void>) => Promise<void>;
 
-function rec(txId: string, state: TxRecord['state'], updatedAtMs = 1000, participant = 'p'): TxRecord {
+function rec(txId: string, state: ParticipantTxRecord['state'], updatedAtMs = 1000, participant = 'p'): ParticipantTxRecord {
   const voted = state === 'prepared' || state === 'precommitted' || state === 'committed';
   return {
     txId,
@@ -53,7 +53,7 @@ export function participantStoreContract(name: string, withStore: Reopen): void 
       await withStore(async (open) => {
         const s1 = open();
         await s1.open();
-        const scoped: TxRecord = { ...rec('scoped', 'prepared'), preparedBy: { clusterId: 'beta', incarnation: 'b1b1' } };
+        const scoped: ParticipantTxRecord = { ...rec('scoped', 'prepared'), preparedBy: { clusterId: 'beta', incarnation: 'b1b1' } };
         await s1.write({ records: [scoped, rec('plain', 'prepared')] });
         await expect(
           s1.write({ records: [{ ...rec('bad', 'prepared'), preparedBy: { clusterId: 'a/b', incarnation: 'x' } }] }),

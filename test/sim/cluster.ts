@@ -7,7 +7,7 @@ import type { ConfChange, Member, Message, NodeId, ProposeResult, RaftConfig } f
 import type { RemovalNotice } from '../../src/transport/peer-admission.js';
 import { InvariantChecker, type LeaderLog } from './invariants.js';
 import { SimNetwork, type LinkLimits, type NetworkFaults } from './network.js';
-import { Rng } from './rng.js';
+import { Prng } from '../../src/util/random.js';
 import { SimNode, type CoreFactory, type CrashPoint, type DriverRules } from './sim-node.js';
 import { fingerprint } from './state-machine.js';
 import { Trace, describeMessage } from './trace.js';
@@ -49,12 +49,12 @@ export class Cluster {
   readonly initialMembers: readonly Member[];
   /** Logical clock: one unit per step; message delays are counted in it. */
   now = 0;
-  private readonly rng: Rng;
+  private readonly rng: Prng;
   private nextNodeNumber: number;
   private nextRequestId = 1;
 
   constructor(private readonly options: ClusterOptions) {
-    const root = new Rng(options.seed);
+    const root = new Prng(options.seed);
     this.rng = root.fork('cluster');
     this.network = new SimNetwork(root.fork('network'), options.faults, options.maxInFlight, options.links);
     this.checker = new InvariantChecker(() => this.leaderLogs());
@@ -65,7 +65,7 @@ export class Cluster {
   }
 
   private createNode(id: NodeId): SimNode {
-    const root = new Rng(this.options.seed);
+    const root = new Prng(this.options.seed);
     const node = new SimNode(id, {
       checker: this.checker,
       network: this.network,

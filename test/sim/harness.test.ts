@@ -5,7 +5,7 @@ import type { Entry, HardState, Message, Snapshot } from '../../src/raft/types.j
 import { SimDisk } from './disk.js';
 import { InvariantChecker, type LeaderLog } from './invariants.js';
 import { SimNetwork } from './network.js';
-import { Rng } from './rng.js';
+import { Prng } from '../../src/util/random.js';
 import { ListStateMachine, decodeSnapshot } from './state-machine.js';
 import { SimViolation, type InvariantName } from './violation.js';
 
@@ -153,7 +153,7 @@ describe('SimNetwork', () => {
   const msg = (from: string, to: string): Message => ({ type: 'timeoutNow', from, to, term: 1 });
 
   it('blocks partitioned pairs at send and at delivery, and heals', () => {
-    const net = new SimNetwork(new Rng(1), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100);
+    const net = new SimNetwork(new Prng(1), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100);
     net.send(msg('a', 'b'), 0);
     net.partition([['a'], ['b']]);
     net.send(msg('a', 'b'), 0);
@@ -164,10 +164,10 @@ describe('SimNetwork', () => {
   });
 
   it('drops, duplicates and delays as configured', () => {
-    const dropAll = new SimNetwork(new Rng(2), { dropRate: 1, duplicateRate: 0, delayMaxSteps: 0 }, 100);
+    const dropAll = new SimNetwork(new Prng(2), { dropRate: 1, duplicateRate: 0, delayMaxSteps: 0 }, 100);
     dropAll.send(msg('a', 'b'), 0);
     expect(dropAll.inFlight).toBe(0);
-    const dup = new SimNetwork(new Rng(3), { dropRate: 0, duplicateRate: 1, delayMaxSteps: 5 }, 100);
+    const dup = new SimNetwork(new Prng(3), { dropRate: 0, duplicateRate: 1, delayMaxSteps: 5 }, 100);
     dup.send(msg('a', 'b'), 10);
     expect(dup.inFlight).toBe(2);
     expect(dup.takeRandom(9)).toBeNull();
@@ -177,7 +177,7 @@ describe('SimNetwork', () => {
   });
 
   it('cuts one direction only, and heals', () => {
-    const net = new SimNetwork(new Rng(5), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100);
+    const net = new SimNetwork(new Prng(5), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100);
     net.cutOneWay([['a', 'b']]);
     net.send(msg('a', 'b'), 0);
     net.send(msg('b', 'a'), 0);
@@ -188,7 +188,7 @@ describe('SimNetwork', () => {
   });
 
   it("links behave as the transport's: a full queue drops the newest, a failure loses what is in flight and backs off, doubling", () => {
-    const net = new SimNetwork(new Rng(6), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100, {
+    const net = new SimNetwork(new Prng(6), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 100, {
       queueMax: 2,
       streamFailures: true,
       backoffMinSteps: 2,
@@ -211,7 +211,7 @@ describe('SimNetwork', () => {
   });
 
   it('bounds in-flight messages by dropping the oldest', () => {
-    const net = new SimNetwork(new Rng(4), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 2);
+    const net = new SimNetwork(new Prng(4), { dropRate: 0, duplicateRate: 0, delayMaxSteps: 0 }, 2);
     for (const to of ['b', 'c', 'd']) net.send(msg('a', to), 0);
     expect(net.peek().map((m) => m.to)).toEqual(['c', 'd']);
     expect(net.stats.overflowed).toBe(1);
@@ -260,16 +260,5 @@ describe('ListStateMachine', () => {
     const mixed = new Uint8Array([...older.subarray(0, 4), ...data.subarray(4)]);
     expectViolation('state-machine-safety', () => decodeSnapshot(mixed));
     expect(decodeSnapshot(new ListStateMachine([]).snapshotData())).toEqual([]);
-  });
-});
-
-describe('Rng', () => {
-  it('replays from a seed and forks independent streams', () => {
-    const a = new Rng(42);
-    const b = new Rng(42);
-    const xs = Array.from({ length: 5 }, () => a.next());
-    expect(Array.from({ length: 5 }, () => b.next())).toEqual(xs);
-    expect(new Rng(42).fork('x').next()).not.toBe(new Rng(42).fork('y').next());
-    expect(xs.every((x) => x >= 0 && x < 1)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 // Simulated network: a bag of in-flight messages on a logical clock.
 //
-// Faults are drawn from a seeded Rng: drop, duplicate, delay (deliver no earlier
+// Faults are drawn from a seeded Prng: drop, duplicate, delay (deliver no earlier
 // than k steps later), and reorder (any deliverable message may go next).
 // Partitions, two-way (groups) or one-way (cut directed links), are checked both
 // when a message is sent and when it is delivered, so a message queued before a
@@ -14,7 +14,7 @@
 // which doubles with each failure and resets once a message gets through.
 import type { Message, NodeId } from '../../src/raft/types.js';
 import { StreamBackoff } from '../../src/transport/stream-backoff.js';
-import type { Rng } from './rng.js';
+import type { Prng } from '../../src/util/random.js';
 
 export interface NetworkFaults {
   /** Probability that a sent message is lost. */
@@ -95,7 +95,7 @@ export class SimNetwork {
   };
 
   constructor(
-    private readonly rng: Rng,
+    private readonly rng: Prng,
     faults: NetworkFaults,
     /** Bound on in-flight messages; the oldest is lost when it is exceeded (a full buffer). */
     private readonly maxInFlight: number,
@@ -167,7 +167,7 @@ export class SimNetwork {
         this.stats.queueFull++;
         continue;
       }
-      this.enqueue({ msg, deliverAt: now + this.rng.int(this.faults.delayMaxSteps + 1), link });
+      this.enqueue({ msg, deliverAt: now + this.rng.below(this.faults.delayMaxSteps + 1), link });
     }
   }
 
@@ -226,7 +226,7 @@ export class SimNetwork {
       let due = 0;
       for (const item of this.queue) if (item.deliverAt <= now && (filter === undefined || filter(item.msg))) due++;
       if (due === 0) return null;
-      let k = this.rng.int(due);
+      let k = this.rng.below(due);
       const index = this.queue.findIndex((item) => item.deliverAt <= now && (filter === undefined || filter(item.msg)) && k-- === 0);
       const [item] = this.queue.splice(index, 1);
       if (item === undefined) throw new Error('SimNetwork: lost track of a due message');

@@ -15,7 +15,7 @@ import type { Member, NodeId } from '../../src/raft/types.js';
 import { Cluster, member, type CrashKind, type RaftTuning } from './cluster.js';
 import { settle } from './liveness.js';
 import type { LinkLimits, NetworkFaults } from './network.js';
-import { Rng } from './rng.js';
+import { Prng } from '../../src/util/random.js';
 import { PRODUCTION_DRIVER, type CoreFactory, type DriverRules } from './sim-node.js';
 import { PRODUCTION_RULES, type TransportRules } from './transport-rules.js';
 import { SimViolation, violation, type InvariantName } from './violation.js';
@@ -125,17 +125,17 @@ export function votersForSeed(seed: number): number {
 }
 
 export function paramsForSeed(seed: number, steps: number): ScheduleParams {
-  const rng = new Rng(seed).fork('params');
+  const rng = new Prng(seed).fork('params');
   // Not 2: randomized timeouts would take only the values 2 and 3, and split votes
   // among three candidates can then outlast any fair liveness bound.
-  const electionTicks = rng.range(3, 10);
+  const electionTicks = rng.int(3, 10);
   return {
     seed,
     voters: votersForSeed(seed),
     steps,
     raft: {
       electionTicks,
-      heartbeatTicks: rng.range(1, Math.min(3, electionTicks - 1)),
+      heartbeatTicks: rng.int(1, Math.min(3, electionTicks - 1)),
       maxInflightAppends: rng.pick([1, 2, 4, 8]),
       maxAppendBytes: rng.pick([1, 64, 1024]),
       snapshotChunkBytes: rng.pick([16, 64, 512]),
@@ -148,7 +148,7 @@ export function paramsForSeed(seed: number, steps: number): ScheduleParams {
       duplicateRate: rng.pick([0, 0.02, 0.1]),
       delayMaxSteps: rng.pick([0, 2, 8, 30]),
     },
-    snapshotEveryEntries: rng.range(2, 20),
+    snapshotEveryEntries: rng.int(2, 20),
     drainProbability: rng.pick([0.5, 0.8, 1]),
     maxInFlight: rng.pick([50, 400]),
     chaosIntensity: rng.pick([0.3, 1, 2.5]),
@@ -223,7 +223,7 @@ export function runSchedule(
     driver: layers.driver,
     traceLines,
   });
-  const chaos = new Chaos(cluster, new Rng(seed).fork('schedule'), seed, params.chaosIntensity);
+  const chaos = new Chaos(cluster, new Prng(seed).fork('schedule'), seed, params.chaosIntensity);
   let step = 0;
   try {
     for (; step < params.steps; step++) {
@@ -305,7 +305,7 @@ class Chaos {
 
   constructor(
     private readonly cluster: Cluster,
-    private readonly rng: Rng,
+    private readonly rng: Prng,
     private readonly seed: number,
     intensity: number,
   ) {
@@ -337,7 +337,7 @@ class Chaos {
   }
 
   private deliver(): void {
-    const count = this.rng.range(1, 3);
+    const count = this.rng.int(1, 3);
     for (let i = 0; i < count; i++) this.cluster.deliverOne();
   }
 
@@ -370,7 +370,7 @@ class Chaos {
     // Now and then propose on a random node, to exercise NOT_LEADER refusals.
     const target = leader !== null && this.rng.chance(0.9) ? leader : this.someAlive();
     if (target === null) return;
-    const count = this.rng.range(1, 3);
+    const count = this.rng.int(1, 3);
     for (let i = 0; i < count && this.cluster.node(target).alive; i++) {
       this.cluster.propose(target, `s${this.seed}-p${this.proposalCount++}`);
     }
@@ -402,9 +402,9 @@ class Chaos {
       this.cluster.partition([[leader.id], ids.filter((id) => id !== leader.id)]);
       return;
     }
-    const groupCount = this.rng.range(2, 3);
+    const groupCount = this.rng.int(2, 3);
     const groups: NodeId[][] = Array.from({ length: groupCount }, () => []);
-    for (const id of ids) groups[this.rng.int(groupCount)]?.push(id);
+    for (const id of ids) groups[this.rng.below(groupCount)]?.push(id);
     this.cluster.partition(groups);
   }
 

@@ -1,6 +1,6 @@
 // backoffDelayMs: full jitter in [0, min(cap, base * 2^attempt)), with a 1 ms floor.
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../src/raft/random.js';
+import { Prng } from '../../src/util/random.js';
 import { BACKOFF_FLOOR_MS, backoffDelayMs } from '../../src/tx/backoff.js';
 
 const BASE_MS = 50;
@@ -8,7 +8,7 @@ const CAP_MS = 10_000;
 const DRAWS = 2_000;
 
 function draws(attempt: number, seed: number): number[] {
-  const random = seededRandom(seed);
+  const random = new Prng(seed).asFunction();
   return Array.from({ length: DRAWS }, () => backoffDelayMs(attempt, BASE_MS, CAP_MS, random));
 }
 
@@ -23,7 +23,7 @@ describe('backoffDelayMs', () => {
   });
 
   it.each([1, 2, 3, 42])('stays within [floor, min(cap, base * 2^attempt)) for every attempt (seed %i)', (seed) => {
-    const random = seededRandom(seed);
+    const random = new Prng(seed).asFunction();
     for (let attempt = 0; attempt < 40; attempt++) {
       const ceiling = Math.min(CAP_MS, BASE_MS * 2 ** attempt);
       for (let i = 0; i < 200; i++) {

@@ -13,7 +13,7 @@ import { BATCH_CALLS_MAX, decodeBatch } from './batch.js';
 import { decodeCall, PARTICIPANT_NAME_CHARS_MAX, TX_ID_CHARS_MAX } from './decode.js';
 import type { ParticipantOptions } from './options.js';
 import { createParticipant, type Participant, type ReceivedRequest } from './participant.js';
-import { CALL_PATHS, TX_STATES, type CallPath } from './types.js';
+import { CALL_PATHS, PARTICIPANT_TX_STATES, type CallPath } from './types.js';
 
 export type RatifyParticipantPluginOptions = ({ readonly participant: Participant } | ParticipantOptions) & {
   /** Largest request body in bytes (default 1 MiB). */
@@ -58,7 +58,11 @@ const okSchema = {
     properties: { vote: { type: 'string', enum: ['commit', 'abort'] }, reason: { type: 'string' } },
     required: ['vote'],
   },
-  ack: { type: 'object', properties: { ok: { type: 'boolean' }, state: { type: 'string', enum: TX_STATES } }, required: ['ok', 'state'] },
+  ack: {
+    type: 'object',
+    properties: { ok: { type: 'boolean' }, state: { type: 'string', enum: PARTICIPANT_TX_STATES } },
+    required: ['ok', 'state'],
+  },
   // `body: {}` has no type, so fast-json-stringify writes it with JSON.stringify:
   // each item's body leaves exactly as the core made it (a test checks this).
   batch: {

@@ -1,4 +1,6 @@
 // Participant SDK entry point.
+import type { ParticipantProtocol, ParticipantTxRecord, ParticipantTxState, ParticipantVote } from './types.js';
+
 export { createParticipant, type Participant, type ReceivedRequest, type RecordListing } from './participant.js';
 export {
   canonicalString,
@@ -27,9 +29,21 @@ export type {
   HandleResult,
   ParticipantHandlers,
   ParticipantLogger,
+  ParticipantProtocol,
   ParticipantTx,
-  Protocol,
-  TxRecord,
-  TxState,
-  Vote,
+  ParticipantTxRecord,
+  ParticipantTxState,
+  ParticipantVote,
 } from './types.js';
+
+// The names the four types above had before they took the Participant prefix: the
+// coordinator's types (src/tx/types.ts) use the same words for other things. Kept so
+// that code written against earlier releases still compiles (src/sdk/README.md, "Types").
+/** @deprecated use ParticipantTxRecord */
+export type TxRecord = ParticipantTxRecord;
+/** @deprecated use ParticipantTxState */
+export type TxState = ParticipantTxState;
+/** @deprecated use ParticipantVote */
+export type Vote = ParticipantVote;
+/** @deprecated use ParticipantProtocol */
+export type Protocol = ParticipantProtocol;

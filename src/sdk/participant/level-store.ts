@@ -15,7 +15,7 @@ import { RatifyError } from '../../errors.js';
 import { decodeRecord, encodeRecord, isTerm, recordKey } from './record.js';
 import type { FenceEntry } from './fence.js';
 import type { FinishedRef, LoadedState, ParticipantStore, StoreWrite } from './store.js';
-import { isInDoubt, type TxRecord } from './types.js';
+import { isInDoubt, type ParticipantTxRecord } from './types.js';
 
 type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
 
@@ -57,7 +57,7 @@ export class LevelParticipantStore implements ParticipantStore {
       if (!isTerm(value)) throw new RatifyError('DATA_CORRUPT', `participant database ${this.dataDir}: ${key} is not a term`);
       fences.push({ scope: key.slice(FENCE_PREFIX.length), term: value });
     }
-    const inDoubt: TxRecord[] = [];
+    const inDoubt: ParticipantTxRecord[] = [];
     for await (const key of this.db.keys({ gt: 'd!', lt: 'd"' })) {
       const recKey = key.slice(2);
       const record = await this.get(recKey);
@@ -72,7 +72,7 @@ export class LevelParticipantStore implements ParticipantStore {
     return { highestTerm: term, fences, inDoubt };
   }
 
-  async get(key: string): Promise<TxRecord | undefined> {
+  async get(key: string): Promise<ParticipantTxRecord | undefined> {
     const v = await this.db.get(txKey(key));
     return v === undefined ? undefined : decodeRecord(v, txKey(key));
   }

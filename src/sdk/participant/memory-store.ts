@@ -4,7 +4,7 @@
 import { RatifyError } from '../../errors.js';
 import { decodeRecord, encodeRecord, recordKey } from './record.js';
 import type { FinishedRef, LoadedState, ParticipantStore, StoreWrite } from './store.js';
-import { isInDoubt, type TxRecord } from './types.js';
+import { isInDoubt, type ParticipantTxRecord } from './types.js';
 
 export class MemoryParticipantStore implements ParticipantStore {
   private readonly records = new Map<string, unknown>();
@@ -19,7 +19,7 @@ export class MemoryParticipantStore implements ParticipantStore {
     return { highestTerm: this.highestTerm, fences: [...this.fences].map(([scope, term]) => ({ scope, term })), inDoubt };
   }
 
-  async get(key: string): Promise<TxRecord | undefined> {
+  async get(key: string): Promise<ParticipantTxRecord | undefined> {
     this.assertOpen();
     const v = this.records.get(key);
     return v === undefined ? undefined : decodeRecord(v, key);

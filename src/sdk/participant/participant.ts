@@ -25,9 +25,9 @@ import {
   type HandleResult,
   type ParticipantCall,
   type ParticipantTx,
-  type TxRecord,
-  type TxState,
-  type Vote,
+  type ParticipantTxRecord,
+  type ParticipantTxState,
+  type ParticipantVote,
 } from './types.js';
 
 /**
@@ -73,7 +73,7 @@ export interface Participant {
 }
 
 export interface RecordListing {
-  readonly records: readonly TxRecord[];
+  readonly records: readonly ParticipantTxRecord[];
   /** False when the scan stopped at scanMax finished records: there may be more. */
   readonly complete: boolean;
 }
@@ -84,7 +84,7 @@ export function createParticipant(opts: ParticipantOptions): Participant {
 
 /** Per in-doubt record: when the resolver should next look at it. */
 interface Tracked {
-  record: TxRecord;
+  record: ParticipantTxRecord;
   nextAttemptAtMs: number;
   /**
    * Start of the current unbroken run of inquiries that reached no coordinator
@@ -134,8 +134,8 @@ export class ParticipantCore implements Participant {
     this.inflight++;
     try {
       await this.ready();
-      const byKey = new Map<string, TxRecord>();
-      const keep = (key: string, r: TxRecord | undefined): void => {
+      const byKey = new Map<string, ParticipantTxRecord>();
+      const keep = (key: string, r: ParticipantTxRecord | undefined): void => {
         if (r !== undefined && r.updatedAtMs >= sinceMs) byKey.set(key, r);
       };
       // Every in-doubt record is tracked (loaded at open, kept by persist). A finished
@@ -237,7 +237,7 @@ export class ParticipantCore implements Participant {
   }
 
   /** Runs `fn` under the record's lock with a fresh copy, if it is still in doubt and due. */
-  withDueRecord(key: string, fn: (record: TxRecord) => Promise<void>): Promise<void> {
+  withDueRecord(key: string, fn: (record: ParticipantTxRecord) => Promise<void>): Promise<void> {
     return this.lock.run(key, async () => {
       const t = this.tracked.get(key);
       if (t === undefined || t.nextAttemptAtMs > this.o.now()) return;
@@ -274,19 +274,19 @@ export class ParticipantCore implements Participant {
 
   /** Moves a record to `to`, calling the matching handler first; returns the new record. Throws if the handler throws. */
   async advance(
-    record: TxRecord,
+    record: ParticipantTxRecord,
     to: 'precommitted' | 'committed' | 'aborted',
     source: CallSource,
     term: number | null,
     reason?: string,
-  ): Promise<TxRecord> {
+  ): Promise<ParticipantTxRecord> {
     assertTransition(record.state, to, record.txId);
     const tx = txOf(record, source, term);
     if (to === 'precommitted') await this.o.handlers.precommit?.(tx);
     else if (to === 'committed') await this.o.handlers.commit(tx);
     // A record that never voted commit (abort before prepare) has nothing to release.
     else if (record.state === 'preparing' || record.vote === 'commit') await this.o.handlers.abort(tx);
-    const next: TxRecord = { ...record, state: to, reason: reason ?? record.reason, updatedAtMs: this.o.now() };
+    const next: ParticipantTxRecord = { ...record, state: to, reason: reason ?? record.reason, updatedAtMs: this.o.now() };
     await this.persist(next);
     this.o.logger.info({ txId: record.txId, participant: record.participant, from: record.state, to, source }, `participant ${to}`);
     return next;
@@ -306,7 +306,12 @@ export class ParticipantCore implements Participant {
     return result;
   }
 
-  private async execute(plan: Plan, call: ParticipantCall, record: TxRecord | undefined, scope: FenceScope): Promise<HandleResult> {
+  private async execute(
+    plan: Plan,
+    call: ParticipantCall,
+    record: ParticipantTxRecord | undefined,
+    scope: FenceScope,
+  ): Promise<HandleResult> {
     switch (plan.kind) {
       case 'run-prepare':
         return ok(await this.prepare(call, scope));
@@ -346,7 +351,7 @@ export class ParticipantCore implements Participant {
     }
   }
 
-  private async prepare(call: ParticipantCall, scope: FenceScope): Promise<Vote> {
+  private async prepare(call: ParticipantCall, scope: FenceScope): Promise<ParticipantVote> {
     if (call.path !== 'prepare') throw new RatifyError('INTERNAL', `prepare planned for a ${call.path} call`);
     const now = this.o.now();
     // Which cluster prepared us: cooperative termination only believes its answers (answer-scope.ts).
@@ -365,10 +370,10 @@ export class ParticipantCore implements Participant {
       return { vote: 'abort', reason };
     }
     // The intent record: if we die inside the handler, restart finds it and aborts.
-    const preparing: TxRecord = { ...base, state: 'preparing', vote: null, reason: null, updatedAtMs: now };
+    const preparing: ParticipantTxRecord = { ...base, state: 'preparing', vote: null, reason: null, updatedAtMs: now };
     await this.persist(preparing);
     const vote = await this.runPrepareHandler(preparing, call.term);
-    const state: TxState = vote.vote === 'commit' ? 'prepared' : 'aborted';
+    const state: ParticipantTxState = vote.vote === 'commit' ? 'prepared' : 'aborted';
     assertTransition('preparing', state, call.txId);
     const reason = vote.vote === 'abort' ? (vote.reason ?? null) : null;
     await this.persist({ ...preparing, state, vote: vote.vote, reason, updatedAtMs: this.o.now() });
@@ -376,7 +381,7 @@ export class ParticipantCore implements Participant {
   }
 
   /** A throw or a malformed answer is an abort vote; the handler promised to leave nothing behind. */
-  private async runPrepareHandler(record: TxRecord, term: number): Promise<Vote> {
+  private async runPrepareHandler(record: ParticipantTxRecord, term: number): Promise<ParticipantVote> {
     let answer: unknown;
     try {
       answer = await this.o.handlers.prepare(txOf(record, 'coordinator', term));
@@ -427,7 +432,7 @@ export class ParticipantCore implements Participant {
     }
   }
 
-  private async persist(record: TxRecord): Promise<void> {
+  private async persist(record: ParticipantTxRecord): Promise<void> {
     const terms = this.fences.pending();
     await this.store.write({ records: [record], ...fenceWrite(terms) });
     this.fences.markDurable(terms);
@@ -440,7 +445,7 @@ export class ParticipantCore implements Participant {
     this.fences.markDurable(terms);
   }
 
-  private track(record: TxRecord): void {
+  private track(record: ParticipantTxRecord): void {
     const key = recordKey(record.txId, record.participant);
     if (!isInDoubt(record.state)) {
       this.tracked.delete(key);
@@ -463,7 +468,7 @@ export class ParticipantCore implements Participant {
    * timeout rule is only its fallback); without them a precommitted record
    * waits out threePcTimeoutMs and commits (termination.ts).
    */
-  private windowMs(record: TxRecord): number {
+  private windowMs(record: ParticipantTxRecord): number {
     if (record.state === 'preparing') return 0;
     return record.state === 'precommitted' && this.o.coordinatorUrls.length === 0 ? this.o.threePcTimeoutMs : this.o.resolveAfterMs;
   }
@@ -486,11 +491,11 @@ export class ParticipantCore implements Participant {
   }
 }
 
-function txOf(record: TxRecord, source: CallSource, term: number | null): ParticipantTx {
+function txOf(record: ParticipantTxRecord, source: CallSource, term: number | null): ParticipantTx {
   return { txId: record.txId, participant: record.participant, protocol: record.protocol, payload: record.payload, term, source };
 }
 
-function abortedBeforePrepare(call: ParticipantCall, nowMs: number): TxRecord {
+function abortedBeforePrepare(call: ParticipantCall, nowMs: number): ParticipantTxRecord {
   return {
     txId: call.txId,
     participant: call.participant,
@@ -514,7 +519,7 @@ function ok(body: unknown): HandleResult {
  * (on our own 3PC timeout, or because the cluster said so), and it decides
  * commit at once.
  */
-function ack(record: TxRecord): HandleResult {
+function ack(record: ParticipantTxRecord): HandleResult {
   return ok({ ok: true, state: record.state });
 }
 

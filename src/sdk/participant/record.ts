@@ -5,22 +5,22 @@
 import { RatifyError } from '../../errors.js';
 import type { ClusterScope } from './answer-scope.js';
 import { CLUSTER_ID_PATTERN, INCARNATION_PATTERN } from './signature.js';
-import { TX_STATES, isInDoubt, type Protocol, type TxRecord, type TxState } from './types.js';
+import { PARTICIPANT_TX_STATES, isInDoubt, type ParticipantProtocol, type ParticipantTxRecord, type ParticipantTxState } from './types.js';
 
 const RECORD_VERSION = 1;
 
 /** Stored form: the record plus a version so a future layout change can migrate. */
-interface StoredRecord extends TxRecord {
+interface StoredRecord extends ParticipantTxRecord {
   readonly v: typeof RECORD_VERSION;
 }
 
-export function assertRecord(r: TxRecord): void {
+export function assertRecord(r: ParticipantTxRecord): void {
   const problem = recordProblem(r);
   if (problem !== null)
     throw new RatifyError('INTERNAL', `refusing to write a bad participant record for ${r.participant}/${r.txId}: ${problem}`);
 }
 
-export function encodeRecord(r: TxRecord): StoredRecord {
+export function encodeRecord(r: ParticipantTxRecord): StoredRecord {
   assertRecord(r);
   return {
     v: RECORD_VERSION,
@@ -37,15 +37,15 @@ export function encodeRecord(r: TxRecord): StoredRecord {
   };
 }
 
-export function decodeRecord(value: unknown, key: string): TxRecord {
+export function decodeRecord(value: unknown, key: string): ParticipantTxRecord {
   if (typeof value !== 'object' || value === null) throw corrupt(key, 'not an object');
   const o = value as Record<string, unknown>;
   if (o['v'] !== RECORD_VERSION) throw corrupt(key, `unknown record version ${String(o['v'])}`);
-  const r: TxRecord = {
+  const r: ParticipantTxRecord = {
     txId: o['txId'] as string,
-    state: o['state'] as TxState,
+    state: o['state'] as ParticipantTxState,
     participant: o['participant'] as string,
-    protocol: o['protocol'] as Protocol | null,
+    protocol: o['protocol'] as ParticipantProtocol | null,
     payload: o['payload'],
     vote: o['vote'] as 'commit' | 'abort' | null,
     reason: o['reason'] as string | null,
@@ -59,9 +59,9 @@ export function decodeRecord(value: unknown, key: string): TxRecord {
   return r;
 }
 
-function recordProblem(r: TxRecord): string | null {
+function recordProblem(r: ParticipantTxRecord): string | null {
   if (typeof r.txId !== 'string' || r.txId.length === 0) return 'txId must be a non-empty string';
-  if (!TX_STATES.includes(r.state)) return `unknown state ${String(r.state)}`;
+  if (!PARTICIPANT_TX_STATES.includes(r.state)) return `unknown state ${String(r.state)}`;
   if (typeof r.participant !== 'string' || r.participant.length === 0) return 'participant must be a non-empty string';
   if (r.protocol !== null && r.protocol !== '2pc' && r.protocol !== '3pc') return `unknown protocol ${String(r.protocol)}`;
   if (r.vote !== null && r.vote !== 'commit' && r.vote !== 'abort') return `unknown vote ${String(r.vote)}`;
@@ -74,7 +74,7 @@ function recordProblem(r: TxRecord): string | null {
 }
 
 /** Invariants that tie the state to the other fields. */
-function stateProblem(r: TxRecord): string | null {
+function stateProblem(r: ParticipantTxRecord): string | null {
   // A commit vote is the promise that makes us wait for the coordinator; every
   // state past `prepared` must carry it.
   const needsCommitVote = r.state === 'prepared' || r.state === 'precommitted' || r.state === 'committed';

@@ -8,18 +8,24 @@ import { assertNever } from '../../util/assert-never.js';
 import type { TxInquiry } from './inquiry.js';
 import type { ResolvedOptions } from './options.js';
 import { decideTermination } from './termination.js';
-import type { CallSource, TxRecord } from './types.js';
+import type { CallSource, ParticipantTxRecord } from './types.js';
 
 export interface ResolverHost {
   dueKeys(nowMs: number, max: number): string[];
-  withDueRecord(key: string, fn: (record: TxRecord) => Promise<void>): Promise<void>;
+  withDueRecord(key: string, fn: (record: ParticipantTxRecord) => Promise<void>): Promise<void>;
   postpone(key: string, ms: number): void;
   /**
    * Records whether an inquiry about `key` reached a coordinator node; returns
    * how long inquiries have reached none (null when this one did).
    */
   noteInquiry(key: string, reachedNode: boolean, nowMs: number): number | null;
-  advance(record: TxRecord, to: 'committed' | 'aborted', source: CallSource, term: number | null, reason?: string): Promise<unknown>;
+  advance(
+    record: ParticipantTxRecord,
+    to: 'committed' | 'aborted',
+    source: CallSource,
+    term: number | null,
+    reason?: string,
+  ): Promise<unknown>;
   pruneFinished(nowMs: number, max: number): Promise<number>;
 }
 
@@ -97,7 +103,7 @@ export class Resolver {
     return tally;
   }
 
-  private async resolve(key: string, record: TxRecord, tally: Tally): Promise<void> {
+  private async resolve(key: string, record: ParticipantTxRecord, tally: Tally): Promise<void> {
     tally.examined++;
     const asked =
       record.state === 'preparing' || this.inquiry === null

@@ -29,7 +29,7 @@
 // without quorum) counts as reached: the log still exists and will decide.
 import { assertNever } from '../../util/assert-never.js';
 import type { InquiryResult } from './inquiry.js';
-import type { TxRecord } from './types.js';
+import type { ParticipantTxRecord } from './types.js';
 
 /** `source` tells the user's handler (and the logs) what settled the question. */
 type Act = { readonly why: string; readonly source: 'resolver' | 'timeout' | 'recovery' };
@@ -51,7 +51,7 @@ export interface TerminationTiming {
   readonly resolveAfterMs: number;
 }
 
-export function decideTermination(record: TxRecord, asked: InquiryResult | null, timing: TerminationTiming): Termination {
+export function decideTermination(record: ParticipantTxRecord, asked: InquiryResult | null, timing: TerminationTiming): Termination {
   if (record.state === 'preparing') {
     // We never answered this prepare (the process died inside it), so no commit
     // can depend on us: abort and let the user's abort handler clean up.
@@ -84,7 +84,7 @@ function followCluster(asked: InquiryResult | null): Termination | null {
 }
 
 /** 3PC with the outcome still open: a precommitted record commits once the cluster has been out of reach for a whole window; a prepared one waits. */
-function threePcFallback(record: TxRecord, asked: InquiryResult | null, timing: TerminationTiming): Termination {
+function threePcFallback(record: ParticipantTxRecord, asked: InquiryResult | null, timing: TerminationTiming): Termination {
   if (record.state !== 'precommitted') {
     return {
       kind: 'wait',

@@ -10,7 +10,7 @@
 // write: an illegal edge is a programmer error and crashes loudly.
 import { RatifyError } from '../../errors.js';
 import { assertNever } from '../../util/assert-never.js';
-import type { CallPath, TxRecord, TxState, Vote } from './types.js';
+import type { CallPath, ParticipantTxRecord, ParticipantTxState, ParticipantVote } from './types.js';
 
 export type RefusalCode = 'TX_ALREADY_ABORTED' | 'TX_ALREADY_COMMITTED' | 'TX_NOT_FOUND';
 
@@ -20,7 +20,7 @@ export type Plan =
   /** A `preparing` record survived a crash: we never answered, so abort and clean up. */
   | { readonly kind: 'abort-interrupted' }
   /** A repeated prepare: answer the vote we recorded, without calling the handler. */
-  | { readonly kind: 'reply-vote'; readonly vote: Vote }
+  | { readonly kind: 'reply-vote'; readonly vote: ParticipantVote }
   | { readonly kind: 'run-precommit' }
   | { readonly kind: 'run-commit' }
   | { readonly kind: 'run-abort' }
@@ -35,7 +35,7 @@ export type Plan =
    */
   | { readonly kind: 'refuse'; readonly code: RefusalCode; readonly message: string; readonly violation: boolean };
 
-export function planCall(record: TxRecord | undefined, path: CallPath): Plan {
+export function planCall(record: ParticipantTxRecord | undefined, path: CallPath): Plan {
   switch (path) {
     case 'prepare':
       return planPrepare(record);
@@ -50,7 +50,7 @@ export function planCall(record: TxRecord | undefined, path: CallPath): Plan {
   }
 }
 
-function planPrepare(record: TxRecord | undefined): Plan {
+function planPrepare(record: ParticipantTxRecord | undefined): Plan {
   if (record === undefined) return { kind: 'run-prepare' };
   switch (record.state) {
     case 'preparing':
@@ -66,7 +66,7 @@ function planPrepare(record: TxRecord | undefined): Plan {
   }
 }
 
-function planPrecommit(record: TxRecord | undefined): Plan {
+function planPrecommit(record: ParticipantTxRecord | undefined): Plan {
   if (record === undefined || record.state === 'preparing') return neverVotedCommit('precommit');
   switch (record.state) {
     case 'prepared':
@@ -90,7 +90,7 @@ function planPrecommit(record: TxRecord | undefined): Plan {
   }
 }
 
-function planCommit(record: TxRecord | undefined): Plan {
+function planCommit(record: ParticipantTxRecord | undefined): Plan {
   if (record === undefined || record.state === 'preparing') return neverVotedCommit('commit');
   switch (record.state) {
     case 'prepared':
@@ -110,7 +110,7 @@ function planCommit(record: TxRecord | undefined): Plan {
   }
 }
 
-function planAbort(record: TxRecord | undefined): Plan {
+function planAbort(record: ParticipantTxRecord | undefined): Plan {
   if (record === undefined) return { kind: 'record-abort' };
   switch (record.state) {
     case 'preparing':
@@ -149,11 +149,11 @@ function neverVotedCommit(path: 'precommit' | 'commit'): Plan {
   };
 }
 
-function abortVote(reason: string | null): Vote {
+function abortVote(reason: string | null): ParticipantVote {
   return reason === null ? { vote: 'abort' } : { vote: 'abort', reason };
 }
 
-const LEGAL_EDGES: Readonly<Record<TxState | 'none', readonly TxState[]>> = {
+const LEGAL_EDGES: Readonly<Record<ParticipantTxState | 'none', readonly ParticipantTxState[]>> = {
   none: ['preparing', 'aborted'],
   preparing: ['prepared', 'aborted'],
   prepared: ['precommitted', 'committed', 'aborted'],
@@ -162,7 +162,7 @@ const LEGAL_EDGES: Readonly<Record<TxState | 'none', readonly TxState[]>> = {
   aborted: [],
 };
 
-export function assertTransition(from: TxState | 'none', to: TxState, txId: string): void {
+export function assertTransition(from: ParticipantTxState | 'none', to: ParticipantTxState, txId: string): void {
   if (!LEGAL_EDGES[from].includes(to)) {
     throw new RatifyError('INTERNAL', `illegal participant transition ${from} -> ${to} for transaction ${txId}`);
   }

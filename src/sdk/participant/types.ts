@@ -2,7 +2,7 @@
 // handlers see and answer, and the durable per-transaction record.
 import type { ClusterScope } from './answer-scope.js';
 
-export type Protocol = '2pc' | '3pc';
+export type ParticipantProtocol = '2pc' | '3pc';
 export type CallPath = 'prepare' | 'precommit' | 'commit' | 'abort';
 export const CALL_PATHS = ['prepare', 'precommit', 'commit', 'abort'] as const satisfies readonly CallPath[];
 
@@ -13,12 +13,13 @@ export type ParticipantCall =
       readonly txId: string;
       readonly participant: string;
       readonly payload: unknown;
-      readonly protocol: Protocol;
+      readonly protocol: ParticipantProtocol;
       readonly term: number;
     }
   | { readonly path: 'precommit' | 'commit' | 'abort'; readonly txId: string; readonly participant: string; readonly term: number };
 
-export type Vote = { readonly vote: 'commit' } | { readonly vote: 'abort'; readonly reason?: string };
+/** What prepare answers, with an abort's reason (the coordinator's Vote in src/tx/types.ts is only the word). */
+export type ParticipantVote = { readonly vote: 'commit' } | { readonly vote: 'abort'; readonly reason?: string };
 
 /** Who caused a handler call: the coordinator, cooperative termination, or the 3PC timeout rule. */
 export type CallSource = 'coordinator' | 'resolver' | 'timeout' | 'recovery';
@@ -31,7 +32,7 @@ export interface ParticipantTx {
    * several names in one transaction; each (txId, participant) is its own record.
    */
   readonly participant: string;
-  readonly protocol: Protocol | null;
+  readonly protocol: ParticipantProtocol | null;
   /** The payload of the prepare call, kept in the record so commit/abort see it too. */
   readonly payload: unknown;
   /** Term of the call that triggered the handler; null when the SDK acts on its own. */
@@ -44,7 +45,7 @@ export interface ParticipantHandlers {
    * Reserve what the transaction needs and vote. A vote of abort (or a throw) must
    * leave nothing behind: abort() is not called for a transaction that voted abort.
    */
-  prepare(tx: ParticipantTx): Promise<Vote>;
+  prepare(tx: ParticipantTx): Promise<ParticipantVote>;
   /** Apply what prepare reserved. Called at most once per transaction unless it throws. */
   commit(tx: ParticipantTx): Promise<void>;
   /**
@@ -55,21 +56,28 @@ export interface ParticipantHandlers {
   precommit?(tx: ParticipantTx): Promise<void>;
 }
 
-export type TxState = 'preparing' | 'prepared' | 'precommitted' | 'committed' | 'aborted';
-export const TX_STATES = ['preparing', 'prepared', 'precommitted', 'committed', 'aborted'] as const satisfies readonly TxState[];
+/** A participant record's state (the coordinator's TxState in src/tx/types.ts is another set). */
+export type ParticipantTxState = 'preparing' | 'prepared' | 'precommitted' | 'committed' | 'aborted';
+export const PARTICIPANT_TX_STATES = [
+  'preparing',
+  'prepared',
+  'precommitted',
+  'committed',
+  'aborted',
+] as const satisfies readonly ParticipantTxState[];
 
 /** States in which the outcome is still unknown to us. */
-export function isInDoubt(state: TxState): boolean {
+export function isInDoubt(state: ParticipantTxState): boolean {
   return state === 'preparing' || state === 'prepared' || state === 'precommitted';
 }
 
 /** The durable state of one (txId, participant) pair. */
-export interface TxRecord {
+export interface ParticipantTxRecord {
   readonly txId: string;
   readonly participant: string;
-  readonly state: TxState;
+  readonly state: ParticipantTxState;
   /** null when an abort arrived before any prepare. */
-  readonly protocol: Protocol | null;
+  readonly protocol: ParticipantProtocol | null;
   readonly payload: unknown;
   /** Our vote as sent to the coordinator; null if we never answered a prepare. */
   readonly vote: 'commit' | 'abort' | null;

@@ -11,7 +11,7 @@
 // The core (participant.ts) records `preparing` before prepare runs, the vote after it,
 // and the outcome after commit/abort returns; these handlers only talk to PostgreSQL.
 import type { Pool, PoolClient } from 'pg';
-import type { ParticipantHandlers, ParticipantLogger, ParticipantTx, Vote } from '../types.js';
+import type { ParticipantHandlers, ParticipantLogger, ParticipantTx, ParticipantVote } from '../types.js';
 import { gidLiteral, gidOf } from './gid.js';
 import { describePgError, finishPrepared, sqlState } from './prepared.js';
 
@@ -21,7 +21,7 @@ import { describePgError, finishPrepared, sqlState } from './prepared.js';
  * PostgreSQL, is a vote of abort too. Do not COMMIT, ROLLBACK, PREPARE or release the
  * client: the adapter does.
  */
-export type PostgresWork = (client: PoolClient, tx: ParticipantTx) => Promise<Vote | void>;
+export type PostgresWork = (client: PoolClient, tx: ParticipantTx) => Promise<ParticipantVote | void>;
 
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
 
@@ -51,7 +51,7 @@ export function postgresHandlers(s: HandlerSettings): ParticipantHandlers {
   };
 }
 
-async function prepare(s: HandlerSettings, tx: ParticipantTx, gid: string): Promise<Vote> {
+async function prepare(s: HandlerSettings, tx: ParticipantTx, gid: string): Promise<ParticipantVote> {
   let client: PoolClient;
   try {
     client = await s.pool.connect();
@@ -65,7 +65,7 @@ async function prepare(s: HandlerSettings, tx: ParticipantTx, gid: string): Prom
     // An integer, not a parameter: SET takes none.
     if (s.lockTimeoutMs > 0) await client.query(`SET LOCAL lock_timeout = ${Math.floor(s.lockTimeoutMs)}`);
     const answer: unknown = await s.work(client, tx);
-    if (answer !== undefined && (answer as Vote | null)?.vote !== 'commit') {
+    if (answer !== undefined && (answer as ParticipantVote | null)?.vote !== 'commit') {
       await client.query('ROLLBACK');
       const refusal = answer as { vote?: unknown; reason?: unknown } | null;
       if (refusal?.vote !== 'abort') return { vote: 'abort', reason: 'the work function returned no valid vote' };

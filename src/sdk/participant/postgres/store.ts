@@ -14,7 +14,7 @@ import { RatifyError } from '../../../errors.js';
 import { decodeRecord, encodeRecord, isTerm, recordKey } from '../record.js';
 import type { FenceEntry } from '../fence.js';
 import type { FinishedRef, LoadedState, ParticipantStore, StoreWrite } from '../store.js';
-import { isInDoubt, type TxRecord } from '../types.js';
+import { isInDoubt, type ParticipantTxRecord } from '../types.js';
 import { gidOf } from './gid.js';
 import { checkServerSettings, createTables, tablesOf, type Tables } from './schema.js';
 
@@ -78,7 +78,7 @@ export class PostgresParticipantStore implements ParticipantStore {
     return { highestTerm, fences, inDoubt };
   }
 
-  async get(key: string): Promise<TxRecord | undefined> {
+  async get(key: string): Promise<ParticipantTxRecord | undefined> {
     this.assertOpen();
     const r = await this.pool.query<{ record: unknown }>(`SELECT record FROM ${this.tables.records} WHERE store = $1 AND key = $2`, [
       this.o.gidPrefix,
@@ -89,7 +89,7 @@ export class PostgresParticipantStore implements ParticipantStore {
   }
 
   /** The record whose prepared transaction has this gid (the reconciler's way from pg_prepared_xacts to records). */
-  async byGids(gids: readonly string[]): Promise<Map<string, TxRecord>> {
+  async byGids(gids: readonly string[]): Promise<Map<string, ParticipantTxRecord>> {
     this.assertOpen();
     const r = await this.pool.query<{ gid: string; key: string; record: unknown }>(
       `SELECT gid, key, record FROM ${this.tables.records} WHERE gid = ANY($1::text[])`,
@@ -136,7 +136,7 @@ export class PostgresParticipantStore implements ParticipantStore {
     this.isOpen = false;
   }
 
-  private row(r: TxRecord): RecordRow {
+  private row(r: ParticipantTxRecord): RecordRow {
     return {
       key: recordKey(r.txId, r.participant),
       gid: gidOf(this.o.gidPrefix, r.txId, r.participant),
