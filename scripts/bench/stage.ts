@@ -2,7 +2,7 @@
 // filled, failed over); every other cluster the benchmark has started is paused
 // with SIGSTOP. WHY: idle Ratify nodes still tick, heartbeat and serve their own
 // timers; on this 2-core machine two idle clusters raised etcd's two-put p50 at
-// concurrency 1 from 4.1 to 4.9 ms (README, "Performance"). A paused process
+// concurrency 1 by 0.3-0.8 ms (README, "Performance"). A paused process
 // uses no CPU and keeps its state, so the alternating phases at concurrency 1
 // need no restart and no new priming.
 import type { Supervised, Supervisor } from './supervisor.js';
