@@ -1,21 +1,27 @@
 // `npm run bench`: Ratify against a 3-member etcd on this machine, in one run.
-// Sections run one after another (never two clusters at once: the machine has
-// few cores and both systems must see the same one). Prints the tables, then
-// writes bench-results/bench-<date>.json and .svg. Options: --help.
+// Only the system being measured runs: every other cluster the benchmark has
+// started is paused (SIGSTOP, stage.ts), since the machine has few cores and
+// both systems must see the same ones. At concurrency 1 Ratify's and etcd's
+// phases alternate (pairs.ts). Prints the tables, then writes
+// bench-results/bench-<date>.json and .svg. Options: --help.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, type BenchContext } from './bench/context.js';
 import { findProfiles, formatProfileSummary, readProfile, summarizeProfile } from './bench/cpu-profile.js';
-import { runEtcdSection } from './bench/etcd-phase.js';
+import { compareReports, renderComparison } from './bench/compare.js';
+import { EtcdBaseline, finishEtcd, PAIRED_CONCURRENCY } from './bench/etcd-phase.js';
 import { HttpClients } from './bench/http.js';
 import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { Progress } from './bench/progress.js';
 import { computeGoals, renderReport } from './bench/report.js';
+import { payloads } from './bench/payloads.js';
+import { PeakRssBook } from './bench/resources.js';
 import type { BenchReport, TxSection, WritesSection } from './bench/results.js';
 import { RatifyCluster } from './bench/ratify-cluster.js';
+import { Stage } from './bench/stage.js';
 import { Supervisor } from './bench/supervisor.js';
 import { chartFromReport, renderSvg } from './bench/svg.js';
 import { runTxSections, skippedFailover, type TxOutcome } from './bench/tx-phase.js';
@@ -37,17 +43,35 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  // Read the earlier run first: a wrong path should fail in a second, not after the whole run.
+  const earlier = opts.compare === null ? null : (JSON.parse(readFileSync(opts.compare, 'utf8')) as unknown);
   const sup = new Supervisor();
   if (opts.keepTemp) sup.keepTempDirs();
+  const rss = new PeakRssBook();
+  sup.onBeforeExit((p) => rss.sample(p.name, p.pid));
   const progress = new Progress();
   sup.installSignalHandlers((signal) => progress.note(`${signal}: stopping every process the benchmark started`));
   const maxConcurrency = Math.max(...opts.concurrency, opts.failoverConcurrency, 64);
   const http = new HttpClients({ connectionsPerOrigin: maxConcurrency + 4, requestTimeoutMs: opts.requestTimeoutMs });
-  const ctx: BenchContext = { opts, sup, http, progress, cliPath: resolve(opts.cliPath ?? join(REPO_ROOT, 'dist', 'src', 'cli.js')) };
+  const cliPath = resolve(opts.cliPath ?? join(REPO_ROOT, 'dist', 'src', 'cli.js'));
+  const ctx: BenchContext = {
+    opts,
+    sup,
+    http,
+    progress,
+    cliPath,
+    stage: new Stage(sup),
+    rss,
+    processLabels: () => new Map([[process.pid, 'bench'], ...sup.runningNames()]),
+  };
   const startedAt = new Date();
   try {
-    const etcd = await runEtcdSection(ctx);
-    const { writes, tx, failover } = await runRatify(ctx);
+    const ratifyRuns = !opts.skipRatify && RatifyCluster.cliExists(cliPath) && (!opts.skipWrites || !opts.skipTx);
+    const started = await EtcdBaseline.start(ctx, ratifyRuns && opts.concurrency.includes(PAIRED_CONCURRENCY));
+    const baseline = started instanceof EtcdBaseline ? started : null;
+    const { writes, tx, failover } = await runRatify(ctx, baseline);
+    const etcd = await finishEtcd(started);
+    rss.sampleAll(sup.processes());
     const sections = { etcd, writes, tx, failover };
     const report: BenchReport = {
       startedAt: startedAt.toISOString(),
@@ -57,10 +81,15 @@ async function main(): Promise<number> {
       options: { ...opts },
       ...sections,
       goals: computeGoals(sections),
+      payloads: payloads(),
+      peakRssWholeRun: rss.all(),
     };
     process.stdout.write(`\n${renderReport(report)}\n\n`);
     const paths = writeOutputs(report, opts.outDir, startedAt);
     process.stdout.write(`Wrote ${paths.json} and ${paths.svg}\n`);
+    if (earlier !== null && opts.compare !== null) {
+      process.stdout.write(`\n${renderComparison(compareReports(report, earlier), opts.compare)}\n`);
+    }
     if (opts.cpuProfDir !== null) printProfiles(opts.cpuProfDir);
     return 0;
   } finally {
@@ -69,7 +98,7 @@ async function main(): Promise<number> {
   }
 }
 
-async function runRatify(ctx: BenchContext): Promise<{ writes: WritesSection } & TxOutcome> {
+async function runRatify(ctx: BenchContext, etcd: EtcdBaseline | null): Promise<{ writes: WritesSection } & TxOutcome> {
   const skippedWrites = (reason: string): WritesSection => ({ status: 'skipped', reason, path: null, runs: [], nodes: [] });
   const skippedTx = (reason: string): TxOutcome => ({
     tx: { status: 'skipped', reason, runs: [], finishedTx: 0, nodes: [], diskBytesPerTx: null } satisfies TxSection,
@@ -82,8 +111,8 @@ async function runRatify(ctx: BenchContext): Promise<{ writes: WritesSection } &
     ctx.progress.note(reason);
     return skip(reason);
   }
-  const writes = ctx.opts.skipWrites ? skippedWrites('--skip-writes') : await runWritesSection(ctx);
-  const txOutcome = ctx.opts.skipTx ? skippedTx('--skip-tx') : await runTxSections(ctx);
+  const writes = ctx.opts.skipWrites ? skippedWrites('--skip-writes') : await runWritesSection(ctx, etcd);
+  const txOutcome = ctx.opts.skipTx ? skippedTx('--skip-tx') : await runTxSections(ctx, etcd);
   return { writes, ...txOutcome };
 }
 

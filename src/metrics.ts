@@ -1,5 +1,6 @@
 // Prometheus metrics of one node. Each node owns its own Registry (several nodes
 // run inside one test process), exposed at GET /metrics.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECT_REASON_NAMES, type RejectReason } from './raft/plausibility.js';
 import type { Role } from './raft/types.js';
@@ -55,7 +56,10 @@ export interface MetricsOptions {
 export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: opts.nodeId });
-  if (opts.processMetrics) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics) {
+    collectDefaultMetrics({ register: registry });
+    registerEventLoopDelay(registry);
+  }
   const rejectedRequests = new Counter({
     name: 'ratify_http_requests_rejected_total',
     help: 'Requests answered with an error, by error code and HTTP status (429 TOO_MANY_PENDING, 503 NO_LEADER, 4xx ...).',
@@ -63,6 +67,39 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     registers: [registry],
   });
   return { registry, raft: createRaftMetrics(registry), rejectedRequests };
+}
+
+/** The quantiles of ratify_event_loop_delay_seconds; "1" is the maximum. */
+export const EVENT_LOOP_DELAY_QUANTILES = ['0.5', '0.99', '0.999', '1'] as const;
+/** Sampling period of the delay monitor: prom-client's own (nodejs_eventloop_lag_*) uses the same. */
+const EVENT_LOOP_DELAY_RESOLUTION_MS = 10;
+
+/**
+ * The event loop's delay since the previous scrape, as quantiles up to p99.9 and the maximum.
+ * WHY reset on scrape: a per-interval tail (README, "Performance": the benchmark reads it before
+ * and after each phase) says which phase stalled; a histogram since start-up would hide it.
+ * prom-client's nodejs_eventloop_lag_p99 resets the same way but has no p99.9 or maximum.
+ */
+function registerEventLoopDelay(registry: Registry): void {
+  const monitor = monitorEventLoopDelay({ resolution: EVENT_LOOP_DELAY_RESOLUTION_MS });
+  monitor.enable();
+  new Gauge({
+    name: 'ratify_event_loop_delay_seconds',
+    help: 'Event-loop delay beyond the 10 ms sampling period since the previous scrape (reset by every scrape), by quantile; quantile="1" is the maximum.',
+    labelNames: ['quantile'],
+    registers: [registry],
+    collect() {
+      // The monitor records the whole interval between its timer's runs, the sampling period
+      // included: an idle loop shows 10 ms. The delay is what exceeds the period.
+      // An empty histogram has no meaningful percentiles: show 0 throughout.
+      const empty = monitor.count === 0;
+      for (const q of EVENT_LOOP_DELAY_QUANTILES) {
+        const ns = empty ? 0 : q === '1' ? monitor.max : monitor.percentile(Number(q) * 100);
+        this.set({ quantile: q }, Math.max(0, ns - EVENT_LOOP_DELAY_RESOLUTION_MS * 1e6) / 1e9);
+      }
+      monitor.reset();
+    },
+  });
 }
 
 function createRaftMetrics(registry: Registry): RaftMetrics {

@@ -3,6 +3,8 @@
 import type { HttpClients } from './http.js';
 import type { BenchOptions } from './options.js';
 import type { Progress } from './progress.js';
+import type { PeakRssBook } from './resources.js';
+import type { Stage } from './stage.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface BenchContext {
@@ -12,6 +14,12 @@ export interface BenchContext {
   readonly progress: Progress;
   /** Absolute path of dist/src/cli.js. */
   readonly cliPath: string;
+  /** Which system runs; the others are paused. */
+  readonly stage: Stage;
+  /** Peak RSS of every process over the whole run. */
+  readonly rss: PeakRssBook;
+  /** The benchmark's own processes by PID (itself included), for the per-phase CPU of every process. */
+  processLabels(): ReadonlyMap<number, string>;
 }
 
 export function errorMessage(err: unknown): string {

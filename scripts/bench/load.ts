@@ -5,6 +5,7 @@
 // (README, "Performance").
 import { readFileSync } from 'node:fs';
 import { Histogram, type LatencySummary } from './histogram.js';
+import { busyMsBetween, phaseCpu, readProcessCpu, withCommandLines, type PhaseCpu } from './proc-cpu.js';
 import type { Progress } from './progress.js';
 
 export interface OpContext {
@@ -33,6 +34,11 @@ export interface LoadSpec {
   readonly errorBackoffMs: number;
   readonly op: Operation;
   readonly progress?: Progress;
+  /**
+   * When given, the CPU of every process on the machine is read around the phase
+   * (/proc/<pid>/stat), the benchmark's own processes named by this map.
+   */
+  readonly processLabels?: () => ReadonlyMap<number, string>;
 }
 
 export interface LoadResult {
@@ -51,6 +57,8 @@ export interface LoadResult {
   readonly clientCpuPercent: number;
   /** Busy share of every core of the machine over the phase (0-100, /proc/stat); null off Linux. Near 100 means the box is saturated. */
   readonly machineCpuPercent: number | null;
+  /** CPU of every process over the phase (warm-up included); null when not asked for. */
+  readonly processCpu: PhaseCpu | null;
 }
 
 const ERROR_KINDS_MAX = 16;
@@ -59,6 +67,8 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
   validate(spec);
   const histogram = new Histogram();
   const errorKinds: Record<string, number> = {};
+  // Read before t0 and after the last operation: the walk over /proc is not on any operation's clock.
+  const procs0 = spec.processLabels === undefined ? null : readProcessCpu();
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const machine0 = machineCpuTicks();
@@ -111,7 +121,12 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
   const cpu = process.cpuUsage(cpu0);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   const clientCpuPercent = (100 * (cpu.user + cpu.system)) / Math.max(1, wallUs);
-  const machineCpuPercent = busyPercent(machine0, machineCpuTicks());
+  const machine1 = machineCpuTicks();
+  const machineCpuPercent = busyPercent(machine0, machine1);
+  const processCpu =
+    procs0 === null || spec.processLabels === undefined
+      ? null
+      : withCommandLines(phaseCpu(procs0, readProcessCpu(), wallUs / 1000, spec.processLabels(), busyMsBetween(machine0, machine1)));
   spec.progress?.note(
     `[${spec.label}] ${Math.round(ok / (elapsedMs / 1000))} ops/s, p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms, ${ok} ok, ${errors} errors, client CPU ${clientCpuPercent.toFixed(0)}%${machineCpuPercent === null ? '' : `, machine CPU ${machineCpuPercent.toFixed(0)}%`}${errors > 0 ? ` ${JSON.stringify(errorKinds)}` : ''}`,
   );
@@ -127,6 +142,7 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
     latency,
     clientCpuPercent,
     machineCpuPercent,
+    processCpu,
     histogram,
   };
 }

@@ -19,6 +19,16 @@ export interface NodeCounters {
   readonly commitIndex: number | null;
   readonly envelopes: number | null;
   readonly participantRequests: number | null;
+  /** Event-loop delay since the node's previous scrape (the gauge resets on every scrape). */
+  readonly eventLoopDelay?: EventLoopDelay | null;
+}
+
+/** Quantiles of one node's event-loop delay over a phase (ratify_event_loop_delay_seconds). */
+export interface EventLoopDelay {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
 }
 
 export interface NodePhaseStats {
@@ -39,6 +49,8 @@ export interface NodePhaseStats {
   readonly envelopesPerOp: number | null;
   /** HTTP requests to participants per successful client operation (a batch counts once). */
   readonly participantRequestsPerOp: number | null;
+  /** The node's event-loop delay over the phase, warm-up included; null when the node does not export it. */
+  readonly eventLoopDelay?: EventLoopDelay | null;
 }
 
 /** Linux reports utime/stime in clock ticks; 100 per second on every mainstream kernel config. */
@@ -73,13 +85,43 @@ export function parsePrometheus(text: string): Map<string, number> {
   return sums;
 }
 
+/** Values of one metric by the value of one of its labels, e.g. quantile="0.99" → 0.004. */
+export function prometheusLabelled(text: string, metric: string, label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const labelRe = new RegExp(`(?:^|,)${label}="([^"]*)"`);
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (match === null || match[1] !== metric) continue;
+    const value = Number(match[3]);
+    const key = labelRe.exec(match[2] ?? '')?.[1];
+    if (key !== undefined && Number.isFinite(value)) out.set(key, value);
+  }
+  return out;
+}
+
+export const EVENT_LOOP_DELAY_METRIC = 'ratify_event_loop_delay_seconds';
+
+/** The node's event-loop delay quantiles from its metrics page; null when it has none. */
+export function eventLoopDelayFromMetrics(text: string): EventLoopDelay | null {
+  const q = prometheusLabelled(text, EVENT_LOOP_DELAY_METRIC, 'quantile');
+  const ms = (k: string): number | undefined => {
+    const v = q.get(k);
+    return v === undefined ? undefined : v * 1000;
+  };
+  const [p50Ms, p99Ms, p999Ms, maxMs] = [ms('0.5'), ms('0.99'), ms('0.999'), ms('1')];
+  if (p50Ms === undefined || p99Ms === undefined || p999Ms === undefined || maxMs === undefined) return null;
+  return { p50Ms, p99Ms, p999Ms, maxMs };
+}
+
 export async function readCounters(http: HttpClients, url: string, pid: number | null): Promise<NodeCounters> {
   let metrics = new Map<string, number>();
   let scraped = false;
+  let eventLoopDelay: EventLoopDelay | null = null;
   try {
     const res = await http.json(url, 'GET', '/metrics');
     if (res.status === 200 && typeof res.body === 'string') {
       metrics = parsePrometheus(res.body);
+      eventLoopDelay = eventLoopDelayFromMetrics(res.body);
       scraped = true;
     }
   } catch {
@@ -94,6 +136,7 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
     envelopes: metrics.get('ratify_raft_envelopes_total') ?? null,
     // A labelled counter appears with its first increment: on a node that scraped fine, absent is 0.
     participantRequests: metrics.get('ratify_tx_participant_requests_total') ?? (scraped ? 0 : null),
+    eventLoopDelay,
   };
 }
 
@@ -106,7 +149,7 @@ export function phaseStats(
   elapsedMs: number,
   ops: number,
 ): NodePhaseStats {
-  const d = (k: keyof NodeCounters): number | null => {
+  const d = (k: Exclude<keyof NodeCounters, 'eventLoopDelay'>): number | null => {
     const a = after[k];
     const b = before[k];
     return a === null || b === null ? null : a - b;
@@ -129,6 +172,8 @@ export function phaseStats(
     cpuMsPerOp: ratio(cpu, ops),
     envelopesPerOp: ratio(d('envelopes'), ops),
     participantRequestsPerOp: ratio(d('participantRequests'), ops),
+    // The scrape before the phase reset the node's histogram, so the reading after it covers the phase.
+    ...(after.eventLoopDelay === undefined ? {} : { eventLoopDelay: after.eventLoopDelay }),
   };
 }
 
@@ -188,6 +233,7 @@ export async function measureClosedLoop(
         warmupMs: ctx.opts.warmupSec * 1000,
         errorBackoffMs: 10,
         progress: ctx.progress,
+        processLabels: () => ctx.processLabels(),
         op,
       }),
     (r) => r.completed,

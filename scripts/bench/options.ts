@@ -35,6 +35,12 @@ export interface BenchOptions {
   readonly cpuProfDir: string | null;
   /** The Ratify CLI to start; null means dist/src/cli.js of this checkout. */
   readonly cliPath: string | null;
+  /** Alternating Ratify/etcd phase pairs at concurrency 1 (pairs.ts). */
+  readonly pairs: number;
+  /** An earlier run's JSON to print every figure beside, with the ratio. */
+  readonly compare: string | null;
+  /** Run `etcdctl check perf` (60 s) on the baseline cluster and quote it. */
+  readonly etcdCheckPerf: boolean;
   readonly help: boolean;
 }
 
@@ -62,6 +68,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --node-arg <arg>        extra argument for every Ratify node (repeatable)
   --cpu-prof <dir>        run the nodes under node --cpu-prof, profiles into <dir>
   --cli <path>            Ratify CLI to start (default dist/src/cli.js)      env BENCH_CLI
+  --pairs <n>             at concurrency 1, Ratify and etcd phases alternate n times;
+                          ratios are the median of the pairs (default 3)     env BENCH_PAIRS
+  --compare <file.json>   after the run, print every figure beside this earlier run's, with the ratio
+  --etcd-check-perf       also run \`etcdctl check perf\` (60 s) on etcd and quote it
   -h, --help              this text
 `;
 
@@ -92,6 +102,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       'node-arg': { type: 'string', multiple: true },
       'cpu-prof': { type: 'string' },
       cli: { type: 'string' },
+      pairs: { type: 'string' },
+      compare: { type: 'string' },
+      'etcd-check-perf': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -119,6 +132,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     nodeArgs: values['node-arg'] ?? [],
     cpuProfDir: values['cpu-prof'] ?? null,
     cliPath: values.cli ?? env['BENCH_CLI'] ?? null,
+    pairs: integerIn('pairs', values.pairs ?? env['BENCH_PAIRS'], 3, 1, 50),
+    compare: values.compare ?? null,
+    etcdCheckPerf: values['etcd-check-perf'] ?? false,
     help: values.help ?? false,
   };
 }

@@ -56,6 +56,11 @@ export class Participants {
     return new Participants(urls, proc);
   }
 
+  /** The child process, for pausing it while etcd is measured. */
+  get process(): Supervised {
+    return this.proc;
+  }
+
   async drain(): Promise<AckDrain> {
     const reply = await this.call({ type: 'drain', id: this.nextId++ });
     if (reply.type !== 'drained') throw new Error(`participants answered ${reply.type} to drain`);

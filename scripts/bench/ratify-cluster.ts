@@ -74,7 +74,7 @@ export class RatifyCluster {
   launch(node: RatifyNode): void {
     const peers = this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
     node.proc = this.sup.spawn({
-      name: `ratify ${this.spec.label} ${node.id}`,
+      name: this.processName(node),
       command: process.execPath,
       args: [
         // The V8 flags `ratify cluster` gives its nodes (see local-cluster.ts): measured as run.
@@ -97,6 +97,16 @@ export class RatifyCluster {
       logPath: node.logPath,
       env: nodeProcessEnv(),
     });
+  }
+
+  /** The name the supervisor knows the node's process by (the same for every incarnation). */
+  processName(node: RatifyNode): string {
+    return `ratify ${this.spec.label} ${node.id}`;
+  }
+
+  /** The live node processes, for pausing the cluster while another system is measured. */
+  processes(): Supervised[] {
+    return this.nodes.flatMap((n) => (n.proc === null ? [] : [n.proc]));
   }
 
   async kill(node: RatifyNode): Promise<void> {

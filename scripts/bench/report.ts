@@ -12,6 +12,7 @@ import type {
   TxSection,
   WritesSection,
 } from './results.js';
+import { checkPerfText, cpuLines, fairnessTables, payloadLine } from './report-fairness.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './table.js';
 
 const TX_GOAL_PER_SEC = 2000;
@@ -35,12 +36,25 @@ export function buildTables(r: Sections): Table[] {
   return tables.filter((t) => t.rows.length > 0);
 }
 
-export function renderReport(r: Sections & Pick<BenchReport, 'goals' | 'machine' | 'startedAt'>): string {
+export function renderReport(
+  r: Sections & Pick<BenchReport, 'goals' | 'machine' | 'startedAt'> & Partial<Pick<BenchReport, 'payloads' | 'peakRssWholeRun'>>,
+): string {
   const head = `Ratify benchmark, ${r.startedAt}: ${r.machine.cpus} x ${r.machine.cpuModel}, ${fmtBytes(r.machine.memoryBytes)} RAM, ${r.machine.os}, node ${r.machine.node}, etcd ${r.etcd.version ?? 'not run'}`;
   const notes = [r.etcd, r.writes, r.tx, r.failover]
     .map((s, i) => sectionNote(['etcd baseline', 'raw writes', 'transactions', 'failover'][i] ?? '', s))
     .filter((n): n is string => n !== null);
-  return [head, ...notes, ...buildTables(r).map(renderTable), renderTable(goalsTable(r.goals))].join('\n\n');
+  const checkPerf = checkPerfText(r);
+  const cpu = cpuLines(r);
+  return [
+    head,
+    ...notes,
+    ...(r.payloads === undefined ? [] : [payloadLine(r.payloads)]),
+    ...buildTables(r).map(renderTable),
+    ...fairnessTables(r).map(renderTable),
+    ...(cpu.length === 0 ? [] : [cpu.join('\n')]),
+    ...(checkPerf === null ? [] : [checkPerf]),
+    renderTable(goalsTable(r.goals)),
+  ].join('\n\n');
 }
 
 function sectionNote(name: string, s: Section): string | null {

@@ -49,36 +49,31 @@ export function directoryBytes(dir: string): number {
 }
 
 /**
- * Samples VmHWM of a changing set of processes and keeps the maximum per name.
- * WHY sample: a SIGKILLed process takes its VmHWM with it, and a restarted node
- * starts from zero; the maximum over incarnations is what a user provisions for.
+ * The peak RSS (VmHWM) of every process the benchmark ran, by the name it was
+ * started as, over the whole run: a SIGKILLed process takes its VmHWM with it
+ * and a restarted node starts from zero, so the supervisor reads it just before
+ * every kill and stop (Supervisor.onBeforeExit), and the maximum over
+ * incarnations is what a user provisions for. VmHWM is a high-water mark, so no
+ * periodic sampling is needed, and nothing ticks while a phase is measured.
  */
-export class PeakRssSampler {
+export class PeakRssBook {
   private readonly peaks = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly targets: () => ReadonlyArray<{ name: string; pid: number }>) {}
-
-  start(intervalMs: number): void {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs);
-    this.timer.unref();
+  sample(name: string, pid: number): void {
+    const bytes = peakRssBytes(pid);
+    if (bytes !== null && bytes > (this.peaks.get(name) ?? 0)) this.peaks.set(name, bytes);
   }
 
-  stop(): void {
-    this.sample();
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+  sampleAll(targets: ReadonlyArray<{ name: string; pid: number }>): void {
+    for (const t of targets) this.sample(t.name, t.pid);
   }
 
-  peakBytesByName(): ReadonlyMap<string, number> {
-    return this.peaks;
+  peakBytes(name: string): number | null {
+    return this.peaks.get(name) ?? null;
   }
 
-  sample(): void {
-    for (const t of this.targets()) {
-      const bytes = peakRssBytes(t.pid);
-      if (bytes !== null && bytes > (this.peaks.get(t.name) ?? 0)) this.peaks.set(t.name, bytes);
-    }
+  /** Every process seen, in the order first seen. */
+  all(): Array<{ name: string; peakRssBytes: number }> {
+    return [...this.peaks].map(([name, peakRssBytes]) => ({ name, peakRssBytes }));
   }
 }

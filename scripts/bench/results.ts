@@ -1,9 +1,11 @@
 // The shape of bench-results/bench-<date>.json. Each section says whether it ran,
 // so a run without etcd (or with a cluster that failed to start) still reports
 // everything it did measure.
-import type { LatencySummary } from './histogram.js';
+import { Histogram, type LatencySummary } from './histogram.js';
 import type { LoadResult } from './load.js';
 import type { NodePhaseStats } from './node-stats.js';
+import type { PairedComparison } from './pairs.js';
+import type { PhaseCpu } from './proc-cpu.js';
 
 export interface Series {
   readonly ok: number;
@@ -16,6 +18,10 @@ export interface Series {
   readonly clientCpuPercent?: number;
   /** Busy share of all the machine's cores during the phase (absent for derived series). */
   readonly machineCpuPercent?: number | null;
+  /** CPU of every process on the machine over the phase (absent for derived series and older runs). */
+  readonly processCpu?: PhaseCpu | null;
+  /** For a series pooled from several alternating phases: how many (absent: one phase). */
+  readonly phases?: number;
 }
 
 export type SectionStatus = 'ok' | 'skipped' | 'failed';
@@ -41,6 +47,16 @@ export interface EtcdSection extends Section {
   readonly nodes: readonly NodeResources[];
   /** Transaction-shaped operations written (warm-up included), the denominator of disk per tx. */
   readonly txWritten: number;
+  /** `etcdctl check perf` on the same cluster, with --etcd-check-perf. */
+  readonly checkPerf?: EtcdCheckPerf;
+}
+
+export interface EtcdCheckPerf {
+  readonly command: string;
+  /** etcdctl's exit status said PASS; null when it could not run. */
+  readonly passed: boolean | null;
+  /** Its PASS/FAIL lines (throughput, slowest request, standard deviation). */
+  readonly lines: readonly string[];
 }
 
 export interface WritesRun {
@@ -55,6 +71,8 @@ export interface WritesSection extends Section {
   readonly path: string | null;
   readonly runs: readonly WritesRun[];
   readonly nodes: readonly NodeResources[];
+  /** Concurrency 1, alternating with etcd's single puts (the c=1 run above pools Ratify's phases). */
+  readonly pairs?: PairedComparison | null;
 }
 
 export interface TxRun {
@@ -84,6 +102,8 @@ export interface TxSection extends Section {
   readonly nodes: readonly NodeResources[];
   /** Mean over nodes of data-folder bytes / finished transactions. */
   readonly diskBytesPerTx: number | null;
+  /** Concurrency 1, alternating with etcd's two sequential puts. */
+  readonly pairs?: PairedComparison | null;
 }
 
 export interface FailoverKill {
@@ -129,6 +149,23 @@ export interface BenchReport {
   readonly tx: TxSection;
   readonly failover: FailoverSection;
   readonly goals: readonly Goal[];
+  /** What each system writes per operation, in bytes. */
+  readonly payloads?: Payloads;
+  /** Peak RSS (VmHWM) of every process the benchmark ran, over the whole run: kills, restarts and every cluster included. */
+  readonly peakRssWholeRun?: ReadonlyArray<{ readonly name: string; readonly peakRssBytes: number }>;
+}
+
+export interface Payloads {
+  /** Transaction record / decision values, the same bytes in etcd's puts and Ratify's KV writes. */
+  readonly recordValueBytes: number;
+  readonly decisionValueBytes: number;
+  readonly recordKeyBytes: number;
+  readonly decisionKeyBytes: number;
+  /** JSON body of one etcd put (base64 key and value) and of one Ratify KV PUT ({"value": ...}), record / decision. */
+  readonly etcdPutBodyBytes: readonly [number, number];
+  readonly ratifyKvBodyBytes: readonly [number, number];
+  /** JSON body of Ratify's one-shot 2-participant POST /v1/transactions. */
+  readonly ratifyTxBodyBytes: number;
 }
 
 export function toSeries(r: LoadResult): Series {
@@ -141,5 +178,43 @@ export function toSeries(r: LoadResult): Series {
     latency: r.latency,
     clientCpuPercent: r.clientCpuPercent,
     machineCpuPercent: r.machineCpuPercent,
+    processCpu: r.processCpu,
+  };
+}
+
+/**
+ * One series from several phases of the same kind (the alternating phases at
+ * concurrency 1): latencies from the merged histograms, the rate over the summed
+ * measured time, the CPU shares averaged.
+ */
+export function pooledSeries(results: ReadonlyArray<LoadResult & { histogram: Histogram }>): Series | null {
+  if (results.length === 0) return null;
+  if (results.length === 1 && results[0] !== undefined) return toSeries(results[0]);
+  const histogram = new Histogram();
+  const errorKinds: Record<string, number> = {};
+  let ok = 0;
+  let errors = 0;
+  let elapsedMs = 0;
+  for (const r of results) {
+    histogram.merge(r.histogram);
+    ok += r.ok;
+    errors += r.errors;
+    elapsedMs += r.elapsedMs;
+    for (const [k, v] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
+  }
+  const mean = (values: ReadonlyArray<number | null>): number | null => {
+    const known = values.filter((v): v is number => v !== null);
+    return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
+  };
+  return {
+    ok,
+    errors,
+    errorKinds,
+    elapsedMs,
+    ratePerSec: ok / (Math.max(1e-3, elapsedMs) / 1000),
+    latency: histogram.summary(),
+    clientCpuPercent: mean(results.map((r) => r.clientCpuPercent)) ?? 0,
+    machineCpuPercent: mean(results.map((r) => r.machineCpuPercent)),
+    phases: results.length,
   };
 }

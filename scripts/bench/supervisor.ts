@@ -32,7 +32,43 @@ const STOP_GRACE_MS = 3000;
 export class Supervisor {
   private readonly running = new Map<number, Supervised>();
   private readonly dirs = new Set<string>();
+  private readonly paused = new Set<number>();
+  private readonly exitWatchers: Array<(proc: Supervised) => void> = [];
   private keepDirs = false;
+
+  /** Called just before the supervisor kills or stops a process (to read its peak RSS while it still has one). */
+  onBeforeExit(watch: (proc: Supervised) => void): void {
+    this.exitWatchers.push(watch);
+  }
+
+  /** Every process the benchmark runs now, by PID, with the name it was started as. */
+  runningNames(): Map<number, string> {
+    return new Map([...this.running.values()].map((p) => [p.pid, p.name]));
+  }
+
+  processes(): Supervised[] {
+    return [...this.running.values()];
+  }
+
+  /**
+   * SIGSTOP: the process keeps its memory and sockets but uses no CPU and no
+   * timer of it fires, so another system can be measured alone (README,
+   * "Performance"). Its timers fire late once it resumes.
+   */
+  pause(proc: Supervised): void {
+    if (!this.running.has(proc.pid) || this.paused.has(proc.pid)) return;
+    proc.child.kill('SIGSTOP');
+    this.paused.add(proc.pid);
+  }
+
+  resume(proc: Supervised): void {
+    if (!this.paused.delete(proc.pid)) return;
+    if (this.running.has(proc.pid)) proc.child.kill('SIGCONT');
+  }
+
+  isPaused(proc: Supervised): boolean {
+    return this.paused.has(proc.pid);
+  }
 
   spawn(spec: SpawnSpec): Supervised {
     const fd = openSync(spec.logPath, 'a');
@@ -62,20 +98,29 @@ export class Supervisor {
   /** SIGKILL and wait until the kernel has reaped it (used to fail a leader). */
   async kill(proc: Supervised): Promise<void> {
     if (!this.running.has(proc.pid)) return;
+    this.watchExit(proc);
     proc.child.kill('SIGKILL');
+    this.paused.delete(proc.pid);
     await proc.exited;
   }
 
   /** SIGTERM, then SIGKILL after a grace period. */
   async stop(proc: Supervised): Promise<void> {
     if (!this.running.has(proc.pid)) return;
+    this.watchExit(proc);
     proc.child.kill('SIGTERM');
+    // A stopped process holds the SIGTERM until it continues.
+    this.resume(proc);
     const timer = setTimeout(() => proc.child.kill('SIGKILL'), STOP_GRACE_MS);
     try {
       await proc.exited;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private watchExit(proc: Supervised): void {
+    for (const watch of this.exitWatchers) watch(proc);
   }
 
   isRunning(proc: Supervised): boolean {
@@ -108,6 +153,7 @@ export class Supervisor {
       }
     }
     this.running.clear();
+    this.paused.clear();
     this.removeDirs();
   }
 

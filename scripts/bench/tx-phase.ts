@@ -2,6 +2,7 @@
 // fast participants, then a fill up to the retained-transaction count, memory and
 // disk, and finally the leader kills.
 import { errorMessage, type BenchContext } from './context.js';
+import { PAIRED_CONCURRENCY, type EtcdBaseline } from './etcd-phase.js';
 import { runFailover } from './failover.js';
 import { Histogram } from './histogram.js';
 import { runClosedLoop, sleep, type Operation } from './load.js';
@@ -10,9 +11,9 @@ import { Participants } from './participants.js';
 import { RatifyCluster } from './ratify-cluster.js';
 import { measureClosedLoop } from './node-stats.js';
 import { primeCluster } from './prime.js';
-import { PeakRssSampler } from './resources.js';
-import { toSeries, type FailoverSection, type TxRun, type TxSection } from './results.js';
-import { nodeResources } from './writes-phase.js';
+import { runPaired, type RatifyPhase } from './paired-run.js';
+import { pooledSeries, toSeries, type FailoverSection, type TxRun, type TxSection } from './results.js';
+import { medianPhaseNodes, nodeResources, RESUME_TIMEOUT_MS } from './writes-phase.js';
 import { HttpStatusError } from './http.js';
 
 /** How long to wait after a phase for participants to receive every commit call. */
@@ -33,12 +34,14 @@ export function skippedFailover(reason: string, concurrency: number): FailoverSe
   return { status: 'skipped', reason, concurrency, kills: [], p50Ms: null, maxMs: null, peakRssBytes: null };
 }
 
-export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
+export const TX_STAGE = 'ratify tx';
+
+export async function runTxSections(ctx: BenchContext, etcd: EtcdBaseline | null): Promise<TxOutcome> {
   const runs: TxRun[] = [];
   const counter: TxCounter = { finished: 0 };
   let cluster: RatifyCluster | null = null;
   let participants: Participants | null = null;
-  let sampler: PeakRssSampler | null = null;
+  let pairs: TxSection['pairs'] = null;
   let tx: TxSection = { status: 'failed', reason: 'not started', runs, finishedTx: 0, nodes: [], diskBytesPerTx: null };
   let failover = skippedFailover('the transaction section did not complete', ctx.opts.failoverConcurrency);
   try {
@@ -50,30 +53,47 @@ export async function runTxSections(ctx: BenchContext): Promise<TxOutcome> {
       ctx.http,
     );
     const c = cluster;
-    sampler = new PeakRssSampler(() => c.nodes.flatMap((n) => (n.proc === null ? [] : [{ name: n.id, pid: n.proc.pid }])));
-    sampler.start(1000);
-    const target = await LeaderTarget.discover(cluster);
     const p = participants;
+    ctx.stage.add(TX_STAGE, () => [...c.processes(), p.process]);
+    ctx.stage.focus(TX_STAGE);
+    const target = await LeaderTarget.discover(cluster);
     await primeCluster(ctx, 'ratify tx', txOp(ctx, target, p.urls, counter, null));
-    for (const concurrency of ctx.opts.concurrency) runs.push(await txRun(ctx, cluster, target, p, counter, concurrency));
+    for (const concurrency of ctx.opts.concurrency) {
+      if (etcd !== null && concurrency === PAIRED_CONCURRENCY) {
+        let index = 0;
+        const phases: Array<{ run: TxRun; acks: Histogram }> = [];
+        const paired = await runPaired(ctx, etcd, TX_STAGE, 'ratify tx', 'two-put tx', async (): Promise<RatifyPhase> => {
+          await c.waitForStableLeader(RESUME_TIMEOUT_MS, { caughtUp: false });
+          await target.refresh();
+          index += 1;
+          const run = await txRun(ctx, c, target, p, counter, concurrency, ` #${index}`);
+          phases.push(run);
+          return run.phase;
+        });
+        pairs = paired.comparison;
+        runs.push(pooledTxRun(phases, paired.ratify, pairs));
+        continue;
+      }
+      runs.push((await txRun(ctx, cluster, target, p, counter, concurrency, '')).run);
+    }
     await fill(ctx, target, p, counter);
-    const nodes = nodeResources(cluster, sampler);
+    const nodes = nodeResources(ctx, cluster);
     const perTx = counter.finished > 0 ? nodes.reduce((a, n) => a + n.diskBytes, 0) / nodes.length / counter.finished : null;
-    tx = { status: 'ok', reason: null, runs, finishedTx: counter.finished, nodes, diskBytesPerTx: perTx };
+    tx = { status: 'ok', reason: null, runs, finishedTx: counter.finished, nodes, diskBytesPerTx: perTx, pairs };
     if (ctx.opts.skipFailover) {
       failover = skippedFailover('--skip-failover', ctx.opts.failoverConcurrency);
     } else {
       failover = await runFailover(ctx, cluster, target, txOp(ctx, target, p.urls, counter, null));
       // Restarted nodes catch up by snapshot; their peak is reported apart from the steady-state one above.
-      const peaks = nodeResources(cluster, sampler).map((n) => n.peakRssBytes ?? 0);
+      const peaks = nodeResources(ctx, cluster).map((n) => n.peakRssBytes ?? 0);
       failover = { ...failover, peakRssBytes: Math.max(0, ...peaks) || null };
     }
   } catch (err) {
     ctx.progress.note(`transactions failed: ${errorMessage(err)}`);
-    if (tx.status !== 'ok') tx = { ...tx, reason: errorMessage(err), finishedTx: counter.finished };
+    if (tx.status !== 'ok') tx = { ...tx, reason: errorMessage(err), finishedTx: counter.finished, pairs };
     else failover = { ...failover, status: 'failed', reason: errorMessage(err) };
   } finally {
-    sampler?.stop();
+    ctx.stage.remove(TX_STAGE);
     if (cluster !== null) await cluster.stop();
     if (participants !== null) await participants.stop(ctx.sup);
   }
@@ -117,24 +137,48 @@ async function txRun(
   participants: Participants,
   counter: TxCounter,
   concurrency: number,
-): Promise<TxRun> {
+  suffix: string,
+): Promise<{ run: TxRun; phase: RatifyPhase; acks: Histogram }> {
   await participants.reset();
   const started = new Map<string, bigint>();
   const { result, nodes } = await measureClosedLoop(
     ctx,
     cluster,
-    `ratify tx c=${concurrency}`,
+    `ratify tx c=${concurrency}${suffix}`,
     concurrency,
     txOp(ctx, target, participants.urls, counter, started),
   );
   const acks = await collectAcks(participants, started);
-  return {
+  const run: TxRun = {
     concurrency,
     tx: toSeries(result),
     acks: acks.histogram.summary(),
     acksMissing: started.size,
     participantAborts: acks.aborts,
     nodes,
+  };
+  return { run, phase: { result, nodes }, acks: acks.histogram };
+}
+
+/** The concurrency-1 row from its alternating phases: latencies pooled, node counters of the median pair. */
+function pooledTxRun(
+  measured: ReadonlyArray<{ run: TxRun; acks: Histogram }>,
+  phases: readonly RatifyPhase[],
+  pairs: NonNullable<TxSection['pairs']>,
+): TxRun {
+  const acks = new Histogram();
+  for (const m of measured) acks.merge(m.acks);
+  const runs = measured.map((m) => m.run);
+  const first = runs[0];
+  const tx = pooledSeries(phases.map((p) => p.result));
+  if (first === undefined || tx === null) throw new Error('no concurrency-1 transaction phase ran');
+  return {
+    concurrency: first.concurrency,
+    tx,
+    acks: acks.summary(),
+    acksMissing: runs.reduce((a, r) => a + r.acksMissing, 0),
+    participantAborts: runs.reduce((a, r) => a + r.participantAborts, 0),
+    nodes: medianPhaseNodes(phases, pairs),
   };
 }
 

@@ -4,16 +4,20 @@
 // (`--state-machine kv`, `PUT /v1/kv/:key`); fallback: a transaction with no
 // participants through the public API.
 import { errorMessage, type BenchContext } from './context.js';
+import { FAKE_PARTICIPANTS, PAIRED_CONCURRENCY, type EtcdBaseline } from './etcd-phase.js';
 import type { Operation } from './load.js';
-import { measureClosedLoop } from './node-stats.js';
+import { measureClosedLoop, type NodePhaseStats } from './node-stats.js';
 import { primeCluster } from './prime.js';
 import { LeaderTarget } from './leader-target.js';
 import { RatifyCluster } from './ratify-cluster.js';
 import { benchTxId, txRecords } from './records.js';
-import { directoryBytes, PeakRssSampler, rssBytes } from './resources.js';
-import { toSeries, type NodeResources, type WritesRun, type WritesSection } from './results.js';
+import { runPaired } from './paired-run.js';
+import { directoryBytes, rssBytes } from './resources.js';
+import { pooledSeries, toSeries, type NodeResources, type WritesRun, type WritesSection } from './results.js';
 
-const FAKE_PARTICIPANTS = ['http://127.0.0.1:9/p1', 'http://127.0.0.1:9/p2'];
+export const WRITES_STAGE = 'ratify writes';
+/** After an etcd phase the resumed cluster must agree on a leader before it is measured again. */
+export const RESUME_TIMEOUT_MS = 30_000;
 
 interface WritePath {
   readonly name: string;
@@ -50,11 +54,11 @@ async function withRefresh(target: LeaderTarget, call: () => Promise<unknown>): 
   }
 }
 
-export async function runWritesSection(ctx: BenchContext): Promise<WritesSection> {
+export async function runWritesSection(ctx: BenchContext, etcd: EtcdBaseline | null): Promise<WritesSection> {
   const paths = ctx.opts.writesPath === 'kv' ? [KV_PATH] : ctx.opts.writesPath === 'tx' ? [EMPTY_TX_PATH] : [KV_PATH, EMPTY_TX_PATH];
   const failures: string[] = [];
   for (const path of paths) {
-    const result = await tryPath(ctx, path);
+    const result = await tryPath(ctx, path, etcd);
     if (result.status === 'ok' || result.runs.length > 0) return result;
     failures.push(`${path.name}: ${result.reason ?? 'failed'}`);
     ctx.progress.note(`raw writes through ${path.name} failed: ${result.reason ?? ''}`);
@@ -62,10 +66,10 @@ export async function runWritesSection(ctx: BenchContext): Promise<WritesSection
   return { status: 'failed', reason: failures.join('; '), path: null, runs: [], nodes: [] };
 }
 
-async function tryPath(ctx: BenchContext, path: WritePath): Promise<WritesSection> {
+async function tryPath(ctx: BenchContext, path: WritePath, etcd: EtcdBaseline | null): Promise<WritesSection> {
   const runs: WritesRun[] = [];
   let cluster: RatifyCluster | null = null;
-  let sampler: PeakRssSampler | null = null;
+  let pairs: WritesSection['pairs'] = null;
   try {
     ctx.progress.note(`starting a 3-node Ratify cluster for raw writes (${path.name})`);
     cluster = await RatifyCluster.start(
@@ -80,37 +84,57 @@ async function tryPath(ctx: BenchContext, path: WritePath): Promise<WritesSectio
       ctx.http,
     );
     const c = cluster;
-    sampler = new PeakRssSampler(() => c.nodes.flatMap((n) => (n.proc === null ? [] : [{ name: n.id, pid: n.proc.pid }])));
-    sampler.start(1000);
+    ctx.stage.add(WRITES_STAGE, () => c.processes());
+    ctx.stage.focus(WRITES_STAGE);
     const target = await LeaderTarget.discover(cluster);
     // One probe write first: a path the node does not serve fails here, not as a phase of errors.
     await path.op(ctx, target, 0)({ worker: 0, seq: 0, startNs: 0n, measureStartNs: 0n });
     await primeCluster(ctx, 'ratify writes', path.op(ctx, target, 0));
     for (const concurrency of ctx.opts.concurrency) {
-      const { result, nodes } = await measureClosedLoop(
-        ctx,
-        cluster,
-        `ratify writes c=${concurrency}`,
-        concurrency,
-        path.op(ctx, target, concurrency),
-      );
+      const label = `ratify writes c=${concurrency}`;
+      if (etcd !== null && concurrency === PAIRED_CONCURRENCY) {
+        let index = 0;
+        const paired = await runPaired(ctx, etcd, WRITES_STAGE, 'ratify writes', 'put', async () => {
+          await c.waitForStableLeader(RESUME_TIMEOUT_MS, { caughtUp: false });
+          await target.refresh();
+          index += 1;
+          // The third argument only names keys: distinct per phase, so no phase overwrites another's.
+          return measureClosedLoop(ctx, c, `${label} #${index}`, concurrency, path.op(ctx, target, concurrency * 1000 + index));
+        });
+        pairs = paired.comparison;
+        const writes = pooledSeries(paired.ratify.map((r) => r.result));
+        // The node counters of the pooled row are those of the median pair's Ratify phase.
+        if (writes !== null) runs.push({ concurrency, writes, nodes: medianPhaseNodes(paired.ratify, pairs) });
+        continue;
+      }
+      const { result, nodes } = await measureClosedLoop(ctx, cluster, label, concurrency, path.op(ctx, target, concurrency));
       runs.push({ concurrency, writes: toSeries(result), nodes });
     }
-    return { status: 'ok', reason: null, path: path.name, runs, nodes: nodeResources(cluster, sampler) };
+    return { status: 'ok', reason: null, path: path.name, runs, nodes: nodeResources(ctx, cluster), pairs };
   } catch (err) {
-    return { status: 'failed', reason: errorMessage(err), path: path.name, runs, nodes: [] };
+    return { status: 'failed', reason: errorMessage(err), path: path.name, runs, nodes: [], pairs };
   } finally {
-    sampler?.stop();
+    ctx.stage.remove(WRITES_STAGE);
     if (cluster !== null) await cluster.stop();
   }
 }
 
-export function nodeResources(cluster: RatifyCluster, sampler: PeakRssSampler): NodeResources[] {
-  sampler.sample();
-  const peaks = sampler.peakBytesByName();
+/** The nodes of the Ratify phase whose pair has the median rate ratio (the pooled row's representative). */
+export function medianPhaseNodes(
+  phases: ReadonlyArray<{ nodes: NodePhaseStats[] }>,
+  pairs: { readonly pairs: ReadonlyArray<{ rateRatio: number }> },
+): NodePhaseStats[] {
+  const order = pairs.pairs.map((p, i) => ({ i, r: p.rateRatio })).sort((a, b) => a.r - b.r);
+  const median = order[Math.floor((order.length - 1) / 2)];
+  return (median === undefined ? undefined : phases[median.i]?.nodes) ?? phases[0]?.nodes ?? [];
+}
+
+/** Peak RSS (over the cluster's life so far, incarnations included), RSS now and data bytes of each node. */
+export function nodeResources(ctx: BenchContext, cluster: RatifyCluster): NodeResources[] {
+  for (const n of cluster.nodes) if (n.proc !== null) ctx.rss.sample(n.proc.name, n.proc.pid);
   return cluster.nodes.map((n) => ({
     id: n.id,
-    peakRssBytes: peaks.get(n.id) ?? null,
+    peakRssBytes: ctx.rss.peakBytes(cluster.processName(n)),
     rssBytes: n.proc === null ? null : rssBytes(n.proc.pid),
     diskBytes: directoryBytes(n.dataDir),
   }));

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parsePrometheus, phaseStats, processCpuMs, type NodeCounters } from '../../scripts/bench/node-stats.js';
+import {
+  eventLoopDelayFromMetrics,
+  parsePrometheus,
+  phaseStats,
+  processCpuMs,
+  prometheusLabelled,
+  type NodeCounters,
+} from '../../scripts/bench/node-stats.js';
 
 describe('parsePrometheus', () => {
   it('sums samples of a metric over its label sets and skips comments', () => {
@@ -93,5 +100,54 @@ describe('machine CPU', () => {
     expect(t).not.toBeNull();
     expect(t!.busy).toBeGreaterThan(0);
     expect(t!.total).toBeGreaterThanOrEqual(t!.busy);
+  });
+});
+
+describe('event-loop delay from the metrics page', () => {
+  const page = [
+    '# HELP ratify_event_loop_delay_seconds Event-loop delay.',
+    '# TYPE ratify_event_loop_delay_seconds gauge',
+    'ratify_event_loop_delay_seconds{quantile="0.5",node="n1"} 0.0001',
+    'ratify_event_loop_delay_seconds{node="n1",quantile="0.99"} 0.004',
+    'ratify_event_loop_delay_seconds{quantile="0.999",node="n1"} 0.03',
+    'ratify_event_loop_delay_seconds{quantile="1",node="n1"} 0.25',
+    'ratify_event_loop_delay_seconds_other{quantile="1",node="n1"} 9',
+    'nodejs_eventloop_lag_p99_seconds{node="n1"} 0.011',
+  ].join('\n');
+
+  it('reads one metric by one label, wherever the label sits in the set', () => {
+    const q = prometheusLabelled(page, 'ratify_event_loop_delay_seconds', 'quantile');
+    expect([...q]).toEqual([
+      ['0.5', 0.0001],
+      ['0.99', 0.004],
+      ['0.999', 0.03],
+      ['1', 0.25],
+    ]);
+  });
+
+  it('gives p50, p99, p99.9 and max in ms, and null for a node without the metric', () => {
+    const d = eventLoopDelayFromMetrics(page);
+    expect(d?.p50Ms).toBeCloseTo(0.1);
+    expect(d?.p99Ms).toBeCloseTo(4);
+    expect(d?.p999Ms).toBeCloseTo(30);
+    expect(d?.maxMs).toBeCloseTo(250);
+    expect(eventLoopDelayFromMetrics('nodejs_eventloop_lag_p99_seconds 0.01')).toBeNull();
+  });
+
+  it('reports the reading after the phase (the one before reset the histogram)', () => {
+    const base: NodeCounters = {
+      cpuMs: 0,
+      fsyncs: 0,
+      fsyncEntries: 0,
+      fsyncSeconds: 0,
+      commitIndex: 0,
+      envelopes: 0,
+      participantRequests: 0,
+    };
+    const before = { ...base, eventLoopDelay: { p50Ms: 9, p99Ms: 9, p999Ms: 9, maxMs: 9 } };
+    const after = { ...base, eventLoopDelay: { p50Ms: 1, p99Ms: 2, p999Ms: 3, maxMs: 4 } };
+    expect(phaseStats('n1', true, before, after, 1000, 10).eventLoopDelay).toEqual({ p50Ms: 1, p99Ms: 2, p999Ms: 3, maxMs: 4 });
+    expect(phaseStats('n1', true, before, { ...base, eventLoopDelay: null }, 1000, 10).eventLoopDelay).toBeNull();
+    expect(phaseStats('n1', true, before, base, 1000, 10)).not.toHaveProperty('eventLoopDelay');
   });
 });

@@ -51,6 +51,21 @@ describe('parseOptions', () => {
     expect(() => concurrencyList(' , ')).toThrow('must list between 1 and 16 values');
   });
 
+  it('alternates 3 pairs at concurrency 1 by default; --pairs and BENCH_PAIRS change it, within 1-50', () => {
+    expect(parseOptions([], {}).pairs).toBe(3);
+    expect(parseOptions(['--pairs', '5'], { BENCH_PAIRS: '7' }).pairs).toBe(5);
+    expect(parseOptions([], { BENCH_PAIRS: '7' }).pairs).toBe(7);
+    expect(() => parseOptions(['--pairs', '0'], {})).toThrow('--pairs (0) must be an integer between 1 and 50');
+  });
+
+  it('takes an earlier run to compare with, and etcd’s own check only when asked', () => {
+    const o = parseOptions(['--compare', 'bench-results/a.json', '--etcd-check-perf'], {});
+    expect(o.compare).toBe('bench-results/a.json');
+    expect(o.etcdCheckPerf).toBe(true);
+    expect(parseOptions([], {}).compare).toBeNull();
+    expect(parseOptions([], {}).etcdCheckPerf).toBe(false);
+  });
+
   it('rejects unknown flags', () => {
     expect(() => parseOptions(['--durations', '3'], {})).toThrow(/Unknown option/);
   });
