@@ -42,7 +42,7 @@ import type {
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { PeerAdmission, RemovalNotice } from '../transport/peer-admission.js';
 import type { Transport } from '../transport/transport.js';
-import { BackgroundSnapshots } from './background-snapshots.js';
+import { BackgroundSnapshots, snapshotPhaseEntries } from './background-snapshots.js';
 import type { StateDigest, StateDigests } from './state-digests.js';
 import type { NodeConfig } from './config.js';
 import { HardStateWrites } from './hard-state-writes.js';
@@ -162,7 +162,14 @@ export class RaftNode implements ClusterNode {
     this.proposals = new PendingProposals(opts.config.maxPendingProposals, (o) => this.metrics?.proposals.inc({ result: o }));
     this.reads = new PendingReads(opts.config.maxPendingReads, (o) => this.metrics?.readBarriers.inc({ result: o }));
     this.writes = new HardStateWrites(initial.hardState);
-    this.snapshots = new BackgroundSnapshots(opts.config.snapshotThresholdEntries);
+    this.snapshots = new BackgroundSnapshots(
+      opts.config.snapshotThresholdEntries,
+      snapshotPhaseEntries(
+        opts.config.snapshotThresholdEntries,
+        opts.config.id,
+        opts.config.peers.map((m) => m.id),
+      ),
+    );
     this.appliedIndex = initial.appliedIndex;
     this.appliedTerm = initial.snapshot?.meta.term ?? 0;
     this.membership = new TransportMembership(
