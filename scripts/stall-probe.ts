@@ -5,7 +5,8 @@
 //
 //   {t, delay: {p50, p99, p999, max} ms (monitorEventLoopDelay, 1 ms resolution),
 //    gc: [{kind, startMs, ms}] for each collection of GC_MS_MIN ms or more,
-//    gcMs: {minor, major, incremental, weakcb} summed, stalls: [{atMs, ms}]}
+//    gcMs: {minor, major, incremental, weakcb} summed, stalls: [{atMs, ms}],
+//    mem: process.memoryUsage() in MiB (rss, heapUsed, heapTotal, external, arrayBuffers)}
 //
 // A stall is a 5 ms timer that fired STALL_MS late: the loop was busy (or the
 // process not scheduled) that long. Each comes with its wall-clock time, so a
@@ -79,6 +80,8 @@ function start(out: string): void {
   }, TIMER_MS).unref();
   setInterval(() => {
     const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+    const mib = (b: number): number => Math.round(b / 10485.76) / 100;
+    const m = process.memoryUsage();
     const line = {
       t: Date.now(),
       pid: process.pid,
@@ -87,6 +90,13 @@ function start(out: string): void {
       gc,
       gcMs,
       stalls,
+      mem: {
+        rss: mib(m.rss),
+        heapUsed: mib(m.heapUsed),
+        heapTotal: mib(m.heapTotal),
+        external: mib(m.external),
+        arrayBuffers: mib(m.arrayBuffers),
+      },
     };
     delay.reset();
     gc = [];
