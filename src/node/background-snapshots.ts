@@ -11,6 +11,15 @@
 // in the log (and in memory) until the core is handed the durable snapshot.
 // Only between Readys: compacting the core's log while a Ready's save is in
 // flight would change the log under the advance() that follows it.
+//
+// WHY a phase per node: every node applies the same entries at about the same
+// time, so with one threshold all of them serialized their snapshot in the same
+// few hundred milliseconds (35-60 ms each for the benchmark's KV state at 50,000
+// keys on an idle core, 100-200 ms with three nodes on two busy cores). With
+// the leader and both followers stalled at once no quorum could form, and every
+// write in flight waited: the writes benchmark's p99.9 at concurrency 64
+// (README, Performance). Spread over one threshold by rank, at most one node
+// serializes at a time and the other two still make a majority.
 import type { Snapshot } from '../raft/types.js';
 
 export class BackgroundSnapshots {
@@ -19,11 +28,31 @@ export class BackgroundSnapshots {
   /** Durable in storage, not handed to the core yet. */
   private durable: Snapshot | null = null;
 
-  constructor(private readonly thresholdEntries: number) {}
+  /**
+   * @param phaseEntries where in each run of thresholdEntries this node
+   *   snapshots (0 <= phase < threshold; see snapshotPhaseEntries).
+   */
+  constructor(
+    private readonly thresholdEntries: number,
+    private readonly phaseEntries = 0,
+  ) {
+    if (!Number.isInteger(phaseEntries) || phaseEntries < 0 || phaseEntries >= Math.max(1, thresholdEntries))
+      throw new RangeError(`snapshot phase ${phaseEntries} is not in [0, ${thresholdEntries})`);
+  }
 
-  /** Whether to serialize a snapshot now, at this Ready boundary. */
+  /**
+   * Whether to serialize a snapshot now, at this Ready boundary: when the
+   * applied index (shifted by this node's phase) crossed a multiple of the
+   * threshold since the last snapshot, and at least half a threshold of entries
+   * came since (so a snapshot installed just before a crossing is not followed
+   * by another at once). So one snapshot per threshold entries, at most 1.5
+   * thresholds apart, at the same points on every restart.
+   */
   due(appliedIndex: number, coreSnapshotIndex: number): boolean {
-    return this.writing === null && this.durable === null && appliedIndex - coreSnapshotIndex >= this.thresholdEntries;
+    if (this.writing !== null || this.durable !== null) return false;
+    if (appliedIndex - coreSnapshotIndex < this.thresholdEntries / 2) return false;
+    const period = (index: number): number => Math.floor((index + this.phaseEntries) / this.thresholdEntries);
+    return period(appliedIndex) > period(coreSnapshotIndex);
   }
 
   get inFlight(): Snapshot | null {
@@ -55,4 +84,18 @@ export class BackgroundSnapshots {
     this.durable = null;
     return s !== null && s.meta.index > coreSnapshotIndex ? s : null;
   }
+}
+
+/**
+ * This node's snapshot phase: its rank among the voters it was configured
+ * with, spread evenly over one threshold (0 for the first, a third of it for
+ * the second of three...). A node absent from the list (added later) takes 0:
+ * only the spread suffers, never correctness (when a node snapshots is its own
+ * business).
+ */
+export function snapshotPhaseEntries(thresholdEntries: number, selfId: string, memberIds: readonly string[]): number {
+  const ids = [...new Set(memberIds)].sort();
+  const rank = ids.indexOf(selfId);
+  if (rank <= 0) return 0;
+  return Math.floor((rank * thresholdEntries) / ids.length);
 }

@@ -19,6 +19,8 @@ import type { StateDigests } from './state-digests.js';
 
 export interface NodeSnapshotsDeps {
   readonly thresholdEntries: number;
+  /** This node's offset within the threshold (snapshotPhaseEntries). */
+  readonly phaseEntries: number;
   readonly storage: Pick<RaftStorage, 'compact'>;
   readonly stateMachine: Pick<StateMachine, 'snapshot' | 'restore'>;
   readonly core: Pick<RaftCoreApi, 'snapshotIndex' | 'compact'>;
@@ -44,7 +46,7 @@ export class NodeSnapshots {
   private writing: Promise<void> | null = null;
 
   constructor(private readonly deps: NodeSnapshotsDeps) {
-    this.background = new BackgroundSnapshots(deps.thresholdEntries);
+    this.background = new BackgroundSnapshots(deps.thresholdEntries, deps.phaseEntries);
   }
 
   /** The applied state as a snapshot, taken now. Between two inputs the state machine holds exactly the state at the applied index. */

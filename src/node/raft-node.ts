@@ -47,6 +47,7 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import type { PeerAdmission, RemovalNotice } from '../transport/peer-admission.js';
 import type { Transport } from '../transport/transport.js';
 import { AppliedPosition } from './applied-position.js';
+import { snapshotPhaseEntries } from './background-snapshots.js';
 import type { StateDigest, StateDigests } from './state-digests.js';
 import type { NodeConfig } from './config.js';
 import { HardStateWrites } from './hard-state-writes.js';
@@ -180,6 +181,12 @@ export class RaftNode implements ClusterNode {
     );
     this.snapshots = new NodeSnapshots({
       thresholdEntries: opts.config.snapshotThresholdEntries,
+      // Spread by rank so no two nodes serialize a snapshot at once (see background-snapshots.ts).
+      phaseEntries: snapshotPhaseEntries(
+        opts.config.snapshotThresholdEntries,
+        opts.config.id,
+        opts.config.peers.map((m) => m.id),
+      ),
       storage: this.storage,
       stateMachine: this.sm,
       core: this.core,

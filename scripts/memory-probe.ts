@@ -1,0 +1,246 @@
+// Memory probe: where each node's resident memory goes with N finished
+// transactions retained, and through leader kills (a new leader, a restarted
+// node catching up by snapshot and log). Prints every node's peak RSS over the
+// whole run and, for the sample that set it, the breakdown: V8 heap used and
+// committed, external (ArrayBuffers and strings outside the heap), the malloc
+// heap (`[heap]` in /proc/PID/smaps) and what is left (code, stacks, other
+// mappings). The goal it checks is the README's memory goal: every node under
+// 150 MiB with 100,000 finished transactions.
+//
+//   npm run build && node dist/scripts/memory-probe.js [--fill-tx 100000] [--kills 3]
+//
+// Heap snapshots: NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 reaches the nodes
+// (they inherit the environment), and --pause-after-fill waits for Enter so a
+// `kill -USR2 PID` can be sent at the measured point.
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { BenchContext } from './bench/context.js';
+import { runFailover } from './bench/failover.js';
+import { HttpClients } from './bench/http.js';
+import { LeaderTarget } from './bench/leader-target.js';
+import { runClosedLoop } from './bench/load.js';
+import { parsePrometheus } from './bench/node-stats.js';
+import { parseOptions } from './bench/options.js';
+import { Participants } from './bench/participants.js';
+import { Progress } from './bench/progress.js';
+import { RatifyCluster } from './bench/ratify-cluster.js';
+import { Supervisor } from './bench/supervisor.js';
+import { txOp } from './bench/tx-phase.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MIB = 1024 * 1024;
+const GOAL_MIB = 150;
+const SAMPLE_MS = 1000;
+
+const USAGE = `Usage: node dist/scripts/memory-probe.js [options]
+
+  --fill-tx <n>           finished transactions to retain before the first measurement (default 100000)
+  --fill-concurrency <n>  workers for the fill (default 64)
+  --kills <n>             leader kills after the fill, each followed by a restart and catch-up (default 3; 0: none)
+  --node-arg <arg>        extra argument for every node (repeatable)
+  --pause-after-fill      wait for Enter after the fill (to take heap snapshots by signal)
+  -h, --help              this text
+`;
+
+/** One sample of one node process. Bytes; null where the source did not answer. */
+interface MemorySample {
+  readonly rss: number;
+  readonly heapUsed: number | null;
+  readonly heapTotal: number | null;
+  readonly external: number | null;
+  readonly mallocHeap: number | null;
+}
+
+interface NodeMemory {
+  /** Highest VmHWM over every incarnation of the node. */
+  peakRss: number;
+  /** The sample with the highest RSS seen by sampling (VmHWM may exceed it between samples). */
+  atPeak: MemorySample | null;
+  /** Incarnations after the first (a new PID under the same node id). */
+  restarts: number;
+  pid: number;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      'fill-tx': { type: 'string' },
+      'fill-concurrency': { type: 'string' },
+      kills: { type: 'string' },
+      'node-arg': { type: 'string', multiple: true },
+      'pause-after-fill': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const fillTx = Number(values['fill-tx'] ?? 100_000);
+  const fillConcurrency = Number(values['fill-concurrency'] ?? 64);
+  const kills = Number(values.kills ?? 3);
+  if (![fillTx, fillConcurrency, kills].every((n) => Number.isInteger(n) && n >= 0) || fillConcurrency === 0) {
+    process.stderr.write(`--fill-tx, --fill-concurrency and --kills take whole numbers\n\n${USAGE}`);
+    return 2;
+  }
+  const opts = { ...parseOptions([], {}), kills: Math.max(1, kills), fillTx, nodeArgs: values['node-arg'] ?? [] };
+  const sup = new Supervisor();
+  const progress = new Progress();
+  sup.installSignalHandlers((signal) => progress.note(`${signal}: stopping every process the probe started`));
+  const http = new HttpClients({ connectionsPerOrigin: fillConcurrency + 4, requestTimeoutMs: opts.requestTimeoutMs });
+  const ctx: BenchContext = { opts, sup, http, progress, cliPath: join(REPO_ROOT, 'dist', 'src', 'cli.js') };
+  const memory = new Map<string, NodeMemory>();
+  let participants: Participants | null = null;
+  let cluster: RatifyCluster | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  try {
+    participants = await Participants.start(sup, 2, sup.tempDir('ratify-probe-participants-'));
+    cluster = await RatifyCluster.start(
+      { cliPath: ctx.cliPath, size: 3, extraArgs: opts.nodeArgs, label: 'probe', cpuProfDir: null },
+      sup,
+      http,
+    );
+    const c = cluster;
+    const sample = (): Promise<void> => sampleAll(c, http, memory);
+    timer = setInterval(() => void sample(), SAMPLE_MS);
+    const target = await LeaderTarget.discover(cluster);
+    const counter = { finished: 0 };
+    const started = Date.now();
+    const fill = await runClosedLoop({
+      label: 'probe fill',
+      concurrency: fillConcurrency,
+      durationMs: 0,
+      warmupMs: 0,
+      countMax: fillTx,
+      errorBackoffMs: 10,
+      progress,
+      op: txOp(ctx, target, participants.urls, counter, null),
+    });
+    progress.note(`filled ${fill.ok.toLocaleString('en-US')} transactions in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await sample();
+    const leader = await cluster.leader();
+    printTable(`after the fill (${counter.finished.toLocaleString('en-US')} finished; leader ${leader?.id ?? '?'})`, memory);
+    if (values['pause-after-fill'] === true) await waitForEnter(cluster);
+    if (kills > 0) {
+      const failover = await runFailover(ctx, cluster, target, txOp(ctx, target, participants.urls, counter, null));
+      await sample();
+      const recovered = failover.kills.map((k) => `${k.killed}->${k.newLeader ?? '?'} ${k.recoveryMs?.toFixed(0) ?? 'TIMEOUT'} ms`);
+      printTable(`whole run, ${kills} kills (${recovered.join(', ')}; ${failover.status})`, memory);
+    }
+    return 0;
+  } finally {
+    if (timer !== null) clearInterval(timer);
+    if (cluster !== null) await cluster.stop();
+    if (participants !== null) await participants.stop(sup);
+    await http.close();
+    await sup.cleanup();
+  }
+}
+
+async function sampleAll(cluster: RatifyCluster, http: HttpClients, memory: Map<string, NodeMemory>): Promise<void> {
+  await Promise.all(
+    cluster.liveNodes().map(async (n) => {
+      const pid = n.proc?.pid;
+      if (pid === undefined) return;
+      const status = procStatus(pid);
+      if (status === null) return;
+      const m = memory.get(n.id) ?? { peakRss: 0, atPeak: null, restarts: 0, pid };
+      memory.set(n.id, m);
+      if (m.pid !== pid) {
+        m.pid = pid;
+        m.restarts += 1;
+      }
+      m.peakRss = Math.max(m.peakRss, status.hwm);
+      if (m.atPeak !== null && status.rss <= m.atPeak.rss) return;
+      m.atPeak = { rss: status.rss, mallocHeap: mallocHeapBytes(pid), ...(await v8Memory(http, n.url)) };
+    }),
+  );
+}
+
+function procStatus(pid: number): { rss: number; hwm: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+    return { rss: field('VmRSS'), hwm: field('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+/** Resident bytes of the `[heap]` mapping (glibc's main arena). */
+function mallocHeapBytes(pid: number): number | null {
+  try {
+    const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+    const at = smaps.indexOf('[heap]');
+    if (at < 0) return null;
+    const rss = /^Rss:\s+(\d+) kB/m.exec(smaps.slice(at));
+    return rss?.[1] === undefined ? null : Number(rss[1]) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** process.memoryUsage() as the node's default Prometheus metrics report it. */
+async function v8Memory(http: HttpClients, url: string): Promise<Pick<MemorySample, 'heapUsed' | 'heapTotal' | 'external'>> {
+  try {
+    const res = await http.json(url, 'GET', '/metrics');
+    const m = parsePrometheus(typeof res.body === 'string' ? res.body : '');
+    const get = (name: string): number | null => m.get(name) ?? null;
+    return {
+      heapUsed: get('nodejs_heap_size_used_bytes'),
+      heapTotal: get('nodejs_heap_size_total_bytes'),
+      external: get('nodejs_external_memory_bytes'),
+    };
+  } catch {
+    return { heapUsed: null, heapTotal: null, external: null };
+  }
+}
+
+function printTable(title: string, memory: ReadonlyMap<string, NodeMemory>): void {
+  const mib = (b: number | null): string => (b === null ? '-' : (b / MIB).toFixed(1));
+  const lines = [
+    `\n${title}`,
+    'node  peak RSS  (goal <150)  at the highest sample: RSS  heap used  heap committed  external  malloc [heap]  rest',
+  ];
+  for (const [id, m] of [...memory].sort(([a], [b]) => a.localeCompare(b))) {
+    const s = m.atPeak;
+    const rest =
+      s === null || s.heapTotal === null || s.external === null || s.mallocHeap === null
+        ? null
+        : s.rss - s.heapTotal - s.external - s.mallocHeap;
+    lines.push(
+      [
+        id.padEnd(4),
+        mib(m.peakRss).padStart(9),
+        (m.peakRss / MIB < GOAL_MIB ? 'ok' : 'OVER').padStart(12),
+        mib(s?.rss ?? null).padStart(27),
+        mib(s?.heapUsed ?? null).padStart(10),
+        mib(s?.heapTotal ?? null).padStart(15),
+        mib(s?.external ?? null).padStart(9),
+        mib(s?.mallocHeap ?? null).padStart(14),
+        mib(rest).padStart(5),
+        m.restarts > 0 ? `  (restarted ${m.restarts}x)` : '',
+      ].join(' '),
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function waitForEnter(cluster: RatifyCluster): Promise<void> {
+  const pids = cluster.liveNodes().map((n) => `${n.id}=${n.proc?.pid ?? '?'}`);
+  process.stdout.write(`paused; node PIDs ${pids.join(' ')}; press Enter to go on\n`);
+  const rl = createInterface({ input: process.stdin });
+  await new Promise<void>((resolve) => rl.once('line', () => resolve()));
+  rl.close();
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`memory probe failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
