@@ -141,9 +141,6 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     await waitUntil(async () => (await a.record(txId))?.state === 'aborted', { what: `a to abort ${txId} on its own`, timeoutMs: 45_000 });
     expect(a.handlerCount('commit', txId)).toBe(0);
     for (const n of c().live()) expect((await getTx(c(), n.id, txId)).status).toBe(404);
-    const late = await holdB.release();
-    expect(late.map((r) => [r.status, errorCode(r.body)])).toEqual([[409, 'STALE_TERM']]);
-    expect(b.handlerCount('prepare', txId)).toBe(0);
 
     // Every key retried on the new leader: one transaction per key, committed; a second retry finds the same.
     const finals = new Map<string, string>();
@@ -155,6 +152,10 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
       finals.set(key, retry.body.id);
     }
     expect(finals.get('kill-held')).not.toBe(txId);
+    // The held prepare reaches b late, after the new leader's calls raised its fence: refused, no handler runs.
+    const late = await holdB.release();
+    expect(late.map((r) => [r.status, errorCode(r.body)])).toEqual([[409, 'STALE_TERM']]);
+    expect(b.handlerCount('prepare', txId)).toBe(0);
     for (const id of finals.values()) await expectSettled(c(), id, [a, b], 'committed');
     // Every other attempt any participant heard of ends aborted there, never committed: no key commits twice.
     const finalIds = new Set(finals.values());
