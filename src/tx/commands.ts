@@ -14,6 +14,27 @@ export interface VoteEntry {
   readonly error: string | null;
 }
 
+/**
+ * What a created entry would have said, carried by the decided entry of a
+ * one-shot transaction (src/tx/one-shot.ts). The payloads stay out: a decided
+ * transaction is never prepared again, so apply() drops them anyway.
+ */
+export interface OneShotRecord {
+  readonly participants: ReadonlyArray<{ readonly name: string; readonly url: string }>;
+  readonly protocol: Protocol;
+  readonly createdAt: number;
+  readonly deadlineAt: number;
+  readonly idempotencyKey: string | null;
+  readonly requestHash: string | null;
+  readonly principal: string | null;
+  /**
+   * The leader's term when it sent prepare. apply() refuses the entry unless it
+   * is the entry's own term: a participant that a newer leader told "unknown"
+   * has aborted, and no entry of another term may then record the transaction.
+   */
+  readonly preparedTerm: number;
+}
+
 export type TxCommand =
   | {
       readonly type: 'created';
@@ -58,6 +79,13 @@ export type TxCommand =
       readonly votes: readonly VoteEntry[];
       readonly decidedAt: number;
       readonly reason: string;
+      /**
+       * A one-shot transaction's whole record: no created entry came before
+       * this one (README "Participant protocol", one consensus round). Absent
+       * for a transaction the table already holds, and in entries written
+       * before the one-shot path existed.
+       */
+      readonly oneShot?: OneShotRecord;
     }
   | {
       readonly type: 'participantFailing';
@@ -144,6 +172,21 @@ function isOptionalNames(v: unknown): boolean {
   return v === undefined || (Array.isArray(v) && v.every(isStr));
 }
 
+function isOneShotRecord(v: unknown): v is OneShotRecord {
+  return (
+    isObj(v) &&
+    Array.isArray(v.participants) &&
+    v.participants.every((p) => isObj(p) && isStr(p.name) && isStr(p.url)) &&
+    (v.protocol === '2pc' || v.protocol === '3pc') &&
+    isNum(v.createdAt) &&
+    isNum(v.deadlineAt) &&
+    isStrOrNull(v.idempotencyKey) &&
+    isStrOrNull(v.requestHash) &&
+    isStrOrNull(v.principal) &&
+    isNum(v.preparedTerm)
+  );
+}
+
 function hasTx(v: Obj): boolean {
   return isStr(v.txId) && v.txId.length > 0;
 }
@@ -184,7 +227,8 @@ export function isTxCommand(v: unknown): v is TxCommand {
         Array.isArray(v.votes) &&
         v.votes.every(isVoteEntry) &&
         isNum(v.decidedAt) &&
-        isStr(v.reason)
+        isStr(v.reason) &&
+        (v.oneShot === undefined || isOneShotRecord(v.oneShot))
       );
     case 'participantFailing':
       return hasTx(v) && isStr(v.participant) && isStr(v.error) && isNum(v.failingSince);

@@ -12,6 +12,10 @@ import { runTransaction, type RunContext, type RunDeps, type RunHandle } from '.
 import { proposeTx } from './proposer.js';
 import { DEADLINE_BEFORE_COMMIT_REQUEST, sweepAction } from './protocol-rules.js';
 import { isFinished } from './transitions.js';
+import { oneShotRecord, type OneShotSpec } from './one-shot.js';
+import { runOneShot, type OneShotResult } from './one-shot-run.js';
+import { keyIndex } from './tx-table.js';
+import type { TxRecord } from './types.js';
 
 /** How long stop() waits for runs to notice the abort. */
 const STOP_WAIT_MS = 2_000;
@@ -21,6 +25,22 @@ interface Epoch {
   readonly controller: AbortController;
   readonly runs: Map<string, RunHandle & { done: Promise<void> }>;
   readonly timers: NodeJS.Timeout[];
+  /**
+   * One-shot transactions this term holds in memory: prepare sent, decided
+   * entry not yet applied (one-shot.ts). They die with the term: their
+   * decided entry could only count in it.
+   */
+  readonly oneShots: Map<string, OneShotFlight>;
+  /** The same flights by keyIndex(principal, idempotency key), for retries that join them. */
+  readonly oneShotKeys: Map<string, OneShotFlight>;
+}
+
+/** A one-shot transaction in memory on the leader. */
+export interface OneShotFlight {
+  /** The in-memory record (`preparing`); never changed. */
+  readonly tx: TxRecord;
+  /** Settles once the decided entry is applied (or refused), or rejects when the term ends first. */
+  readonly done: Promise<OneShotResult>;
 }
 
 export class TxDriver {
@@ -50,6 +70,56 @@ export class TxDriver {
     // Aborted runs make no more participant calls; one may still await a
     // proposal (up to proposeTimeoutMs), which need not hold up shutdown.
     await Promise.race([Promise.allSettled(runs.map((r) => r.done)), sleep(STOP_WAIT_MS, new AbortController().signal)]);
+  }
+
+  /**
+   * Starts a one-shot transaction with no created entry, or returns null when
+   * this node cannot: it does not lead, or not yet (the driver leads only once
+   * its term's first entry is applied, which is what makes the caller's
+   * idempotency-key lookup in the table final for older terms).
+   */
+  startOneShot(spec: OneShotSpec): OneShotFlight | null {
+    const epoch = this.epoch;
+    if (epoch === null || this.deps.log.status().term !== epoch.term) return null;
+    const tx = oneShotRecord(spec);
+    const key = spec.idempotencyKey === null ? null : keyIndex(spec.principal, spec.idempotencyKey);
+    const ctx: RunContext = { deps: this.deps, term: epoch.term, signal: epoch.controller.signal, failing: this.failing };
+    const done = runOneShot(ctx, tx).then(
+      (result) => {
+        forget();
+        // Phase 2 is the ordinary run's, in this same term only.
+        if (result.kind === 'decided' && this.epoch === epoch) this.drive(tx.id);
+        return result;
+      },
+      (e: unknown) => {
+        forget();
+        throw e;
+      },
+    );
+    const flight: OneShotFlight = { tx, done };
+    // After the entry applied (so a read finds it in the table) or failed; never before.
+    const forget = (): void => {
+      if (epoch.oneShots.get(tx.id) === flight) epoch.oneShots.delete(tx.id);
+      if (key !== null && epoch.oneShotKeys.get(key) === flight) epoch.oneShotKeys.delete(key);
+    };
+    epoch.oneShots.set(tx.id, flight);
+    if (key !== null) epoch.oneShotKeys.set(key, flight);
+    return flight;
+  }
+
+  /** The one-shot transaction in memory under this idempotency key, if any. */
+  oneShotByKey(key: string, principal: string | null): OneShotFlight | null {
+    return this.epoch?.oneShotKeys.get(keyIndex(principal, key)) ?? null;
+  }
+
+  /** The in-memory record of a one-shot transaction this leader is preparing, or null. */
+  oneShotRecordOf(txId: string): TxRecord | null {
+    return this.epoch?.oneShots.get(txId)?.tx ?? null;
+  }
+
+  /** One-shot transactions held in memory: undecided, so they count against maxActiveTransactions. */
+  oneShotCount(): number {
+    return this.epoch?.oneShots.size ?? 0;
   }
 
   /** The term this node currently drives, or null when it is not leading. */
@@ -98,7 +168,14 @@ export class TxDriver {
       return;
     }
     this.follow();
-    const epoch: Epoch = { term, controller: new AbortController(), runs: new Map(), timers: [] };
+    const epoch: Epoch = {
+      term,
+      controller: new AbortController(),
+      runs: new Map(),
+      timers: [],
+      oneShots: new Map(),
+      oneShotKeys: new Map(),
+    };
     this.epoch = epoch;
     this.deps.logger.info({ term, inFlight: this.deps.sm.activeCount() }, 'leading: finishing in-flight transactions');
     const { sweepIntervalMs, gcIntervalMs } = this.deps.config;
@@ -110,7 +187,10 @@ export class TxDriver {
     const epoch = this.epoch;
     if (epoch === null) return;
     this.epoch = null;
+    // Aborting also fails every one-shot flight of the term (LEADERSHIP_LOST): none may propose in a later one.
     epoch.controller.abort();
+    epoch.oneShots.clear();
+    epoch.oneShotKeys.clear();
     for (const timer of epoch.timers) clearInterval(timer);
     this.failing.clear();
     this.pendingExpiries.clear();

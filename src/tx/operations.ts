@@ -17,6 +17,7 @@ import type { ParticipantUrlPolicy } from './participant-url-policy.js';
 import { fixedOutcome } from './transitions.js';
 import type { ParticipantSpec, Protocol, TxListFilter, TxListPage, TxRecord, TxStateMachine } from './types.js';
 import type { TxMetrics } from './metrics.js';
+import type { OneShotResult } from './one-shot-run.js';
 import type { TxWaiters } from './waiters.js';
 
 export interface ParticipantInput {
@@ -78,28 +79,28 @@ export class TxOperations {
     const requestHash = idempotencyKey === null ? null : hashRequest(input, participants);
     const replay = idempotencyKey === null ? null : sm.findByIdempotencyKey(idempotencyKey, caller.principal);
     if (replay !== null) return this.afterCreate(checkReplay(replay, requestHash), commit, caller);
-    // apply() repeats both checks (quotaRefusal), counting what it counts.
-    if (sm.undecidedCount() >= config.maxActiveTransactions) {
-      throw new RatifyError(
-        'TOO_MANY_PENDING',
-        `active transactions (${sm.undecidedCount()}, not yet decided) reached maxActiveTransactions (${config.maxActiveTransactions})`,
-      );
-    }
-    if (sm.finishingCount() >= config.maxStuckTransactions) {
-      throw new RatifyError(
-        'TOO_MANY_PENDING',
-        `decided but unfinished transactions (${sm.finishingCount()}) reached maxStuckTransactions (${config.maxStuckTransactions}); see GET /v1/admin/stuck-transactions`,
-      );
-    }
+    // A retry while the first attempt is still in this leader's memory joins it.
+    const joined = idempotencyKey === null ? null : this.deps.driver.oneShotByKey(idempotencyKey, caller.principal);
+    if (joined !== null) return this.afterOneShot(await checkReplayOf(joined.tx, requestHash, joined.done), requestHash, caller);
+    this.checkQuotas();
     const createdAt = now();
+    const protocol = input.protocol ?? '2pc';
+    const txId = this.deps.newId?.() ?? randomUUID();
+    const deadlineAt = createdAt + (input.timeoutMs ?? config.defaultTimeoutMs);
+    // One consensus round (one-shot.ts); 3PC keeps its created entry, and so does a node not (yet) leading.
+    if (commit && protocol === '2pc') {
+      const spec = { txId, participants, protocol, createdAt, deadlineAt, idempotencyKey, requestHash, principal: caller.principal };
+      const flight = this.deps.driver.startOneShot(spec);
+      if (flight !== null) return this.afterOneShot(await flight.done, requestHash, caller);
+    }
     const result = unwrap(
       await this.propose({
         type: 'created',
-        txId: this.deps.newId?.() ?? randomUUID(),
+        txId,
         participants,
-        protocol: input.protocol ?? '2pc',
+        protocol,
         createdAt,
-        deadlineAt: createdAt + (input.timeoutMs ?? config.defaultTimeoutMs),
+        deadlineAt,
         idempotencyKey,
         requestHash,
         commitRequested: commit,
@@ -110,6 +111,36 @@ export class TxOperations {
     );
     if (result.tx === null) throw new RatifyError('INTERNAL', 'created entry applied without a transaction');
     return this.afterCreate(result.tx, commit, caller);
+  }
+
+  /** Refuses a create past the quotas; the one-shot transactions in this leader's memory are undecided too. apply() repeats the checks for created entries (quotaRefusal). */
+  private checkQuotas(): void {
+    const { config, sm, driver } = this.deps;
+    const undecided = sm.undecidedCount() + driver.oneShotCount();
+    if (undecided >= config.maxActiveTransactions) {
+      throw new RatifyError(
+        'TOO_MANY_PENDING',
+        `active transactions (${undecided}, not yet decided) reached maxActiveTransactions (${config.maxActiveTransactions})`,
+      );
+    }
+    // A one-shot transaction's decided entry is not refused at apply (its participants are prepared), so the ones in memory count here as well.
+    const finishing = sm.finishingCount() + driver.oneShotCount();
+    if (finishing >= config.maxStuckTransactions) {
+      throw new RatifyError(
+        'TOO_MANY_PENDING',
+        `decided but unfinished transactions (${finishing}) reached maxStuckTransactions (${config.maxStuckTransactions}); see GET /v1/admin/stuck-transactions`,
+      );
+    }
+  }
+
+  /** A one-shot attempt's end: its decided record, or (the key was taken meanwhile) the holder's, as a replay. */
+  private async afterOneShot(
+    result: OneShotResult,
+    requestHash: string | null,
+    caller: Caller,
+  ): Promise<{ status: 200 | 201; tx: TxRecord }> {
+    if (result.kind === 'decided') return { status: 200, tx: this.deps.sm.get(result.tx.id) ?? result.tx };
+    return this.afterCreate(checkReplay(result.holder, requestHash), true, caller);
   }
 
   private async afterCreate(tx: TxRecord, commit: boolean, caller: Caller): Promise<{ status: 200 | 201; tx: TxRecord }> {
@@ -178,9 +209,16 @@ export class TxOperations {
     return this.deps.sm.get(txId) ?? after;
   }
 
+  /**
+   * A one-shot transaction this leader holds in memory reads as `preparing`
+   * (outcome open: a participant asking asks again), never as TX_NOT_FOUND,
+   * which a participant reads as "unknown" (src/sdk/participant/inquiry.ts).
+   */
   async get(txId: string, caller: Caller): Promise<TxRecord> {
     await this.deps.log.readBarrier({ timeoutMs: this.deps.config.readBarrierTimeoutMs });
-    return this.visible(txId, caller);
+    const tx = this.deps.sm.get(txId) ?? this.deps.driver.oneShotRecordOf(txId);
+    if (tx === null || (caller.ownOnly && tx.principal !== caller.principal)) throw notFound(txId);
+    return tx;
   }
 
   async list(filter: TxListFilter, caller: Caller): Promise<TxListPage> {
@@ -241,6 +279,12 @@ function refuseAbort(tx: TxRecord): void {
   if (tx.decision === 'commit')
     throw new RatifyError('TX_ALREADY_COMMITTED', `transaction ${tx.id} cannot be aborted: the decision was commit`);
   if (tx.state === 'precommitted') throw new RatifyError('TX_PRECOMMITTED', precommittedRefusal(tx.id));
+}
+
+/** A retry joining a one-shot attempt in flight: the same request, or IDEMPOTENCY_KEY_REUSED before waiting. */
+function checkReplayOf(tx: TxRecord, requestHash: string | null, done: Promise<OneShotResult>): Promise<OneShotResult> {
+  checkReplay(tx, requestHash);
+  return done;
 }
 
 function checkReplay(tx: TxRecord, requestHash: string | null): TxRecord {

@@ -111,22 +111,36 @@ async function step(ctx: RunContext, tx: TxRecord, handle: RunHandle): Promise<v
 // ---- prepare ----------------------------------------------------------------
 
 async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, deadlineAt: number | null): Promise<void> {
-  // The decision entry carries every vote; a slow prepare also replicates them as they come (the view's "some votes in").
-  const recorder = new DeferredRecorder<VoteEntry>(ctx.deps.config.progressRecordDelayMs, tx.participants.length, (vote) =>
-    recordVote(ctx, tx.id, vote),
-  );
-  let votes: Array<VoteEntry | null>;
+  const votes = await collectVotes(ctx, tx, handle, deadlineAt, true);
+  if (ctx.signal.aborted) return;
+  // A client abort may have decided meanwhile; then the decision stands and the loop moves to phase 2.
+  if (ctx.deps.sm.get(tx.id)?.state !== 'preparing') return;
+  return conclude(ctx, tx, concludePrepare(tx, votes, ctx.deps.now()));
+}
+
+/**
+ * Asks every participant of `tx` to prepare; the votes in participant order,
+ * null where none came (cancelled, deadline). `recordProgress`: a slow prepare
+ * also replicates the votes as they come (the view's "some votes in"); off for
+ * a one-shot transaction, which has no record to add them to yet.
+ */
+export async function collectVotes(
+  ctx: RunContext,
+  tx: TxRecord,
+  handle: RunHandle,
+  deadlineAt: number | null,
+  recordProgress: boolean,
+): Promise<Array<VoteEntry | null>> {
+  // The decision entry carries every vote; a slow prepare also replicates them as they come.
+  const record = recordProgress ? (vote: VoteEntry): void => recordVote(ctx, tx.id, vote) : (): void => {};
+  const recorder = new DeferredRecorder<VoteEntry>(ctx.deps.config.progressRecordDelayMs, tx.participants.length, record);
   try {
-    votes = await undecidedPhase(ctx, handle, deadlineAt, (cancel) =>
+    return await undecidedPhase(ctx, handle, deadlineAt, (cancel) =>
       Promise.all(tx.participants.map((p) => prepareOne(ctx, tx, p, cancel, recorder))),
     );
   } finally {
     recorder.close();
   }
-  if (ctx.signal.aborted) return;
-  // A client abort may have decided meanwhile; then the decision stands and the loop moves to phase 2.
-  if (ctx.deps.sm.get(tx.id)?.state !== 'preparing') return;
-  return conclude(ctx, tx, concludePrepare(tx, votes, ctx.deps.now()));
 }
 
 /**

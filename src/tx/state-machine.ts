@@ -9,7 +9,7 @@ import type { AppliedEntry } from '../raft/state-machine.js';
 import { assertNever } from '../util/assert-never.js';
 import { RatifyError, type ErrorCode } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
-import { decodeCommand, type TxCommand, type VoteEntry } from './commands.js';
+import { decodeCommand, type OneShotRecord, type TxCommand, type VoteEntry } from './commands.js';
 import type { TxConfig } from './config.js';
 import { assertTransition, canTransition, finishedState, isFinished, phase2State } from './transitions.js';
 import { ownString } from './finished-tx.js';
@@ -20,6 +20,7 @@ import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
 import {
   TX_STATES,
   type ApplyResult,
+  type ParticipantRecord,
   type TransitionListener,
   type TxListFilter,
   type TxListPage,
@@ -53,12 +54,12 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     // Skipping (rather than throwing) keeps every node alive and identical if a
     // malformed entry ever got into the log; the proposer sees the rejection.
     if (cmd === null) return reject('INTERNAL', `entry ${entry.index} is not a transaction command`);
-    const result = this.dispatch(cmd, entry.index);
+    const result = this.dispatch(cmd, entry.index, entry.term);
     if ('txId' in cmd) this.notify(cmd.txId);
     return result;
   }
 
-  private dispatch(cmd: TxCommand, index: number): ApplyResult {
+  private dispatch(cmd: TxCommand, index: number, term: number): ApplyResult {
     switch (cmd.type) {
       case 'created':
         return this.created(cmd, index);
@@ -71,7 +72,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       case 'precommitted':
         return this.precommitted(cmd);
       case 'decided':
-        return this.decided(cmd);
+        return cmd.oneShot === undefined ? this.decided(cmd) : this.decidedOneShot(cmd, cmd.oneShot, index, term);
       case 'participantFailing':
         return this.participantFailing(cmd);
       case 'acknowledged':
@@ -225,6 +226,72 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     tx.decidedAt ??= cmd.decidedAt;
     this.move(tx, next);
     return ok(tx);
+  }
+
+  /**
+   * A one-shot transaction's first and deciding entry (src/tx/one-shot.ts): it
+   * adds the record already decided. Refused, the same way on every node:
+   * - from another term than the prepare's: a newer leader may already have
+   *   told a participant "unknown", which then aborted (README "Participant
+   *   protocol"); the leader drops such transactions when its term ends, and
+   *   this makes a late or replayed entry harmless all the same;
+   * - with an idempotency key another transaction holds: at most one
+   *   transaction per key, so a retry that started anew beside a first attempt
+   *   whose entry landed after all never commits too. The proposer then
+   *   records its own attempt aborted, without the key.
+   * No quota check: the participants are prepared already, and a refusal would
+   * leave them waiting for a newer term. The leader counted its in-memory
+   * one-shot transactions against the quotas before it sent prepare.
+   */
+  private decidedOneShot(cmd: Cmd<'decided'>, rec: OneShotRecord, index: number, term: number): ApplyResult {
+    if (term !== rec.preparedTerm) {
+      return reject(
+        'LEADERSHIP_LOST',
+        `one-shot transaction ${cmd.txId} was prepared in term ${rec.preparedTerm}; its decision cannot be recorded in term ${term}`,
+      );
+    }
+    const same = this.lookup(cmd.txId);
+    if (same !== null) return ok(same, true);
+    if (rec.idempotencyKey !== null) {
+      const holder = this.lookup(this.table.byKey.get(keyIndex(rec.principal, rec.idempotencyKey)));
+      if (holder !== null) return reject('IDEMPOTENCY_KEY_REUSED', `the Idempotency-Key is held by transaction ${holder.id}`, holder);
+    }
+    if (new Set(rec.participants.map((p) => p.name)).size !== rec.participants.length)
+      return reject('VALIDATION_FAILED', 'participant names must be unique');
+    const participants: ParticipantRecord[] = rec.participants.map((p) => ({
+      name: p.name,
+      url: p.url,
+      payload: null,
+      vote: null,
+      acknowledged: false,
+      lastError: null,
+      failingSince: null,
+      abandoned: null,
+    }));
+    if (cmd.decision === 'commit') {
+      if (rec.protocol === '3pc') return reject('INTERNAL', `3PC transaction ${cmd.txId} decided commit before precommit`);
+      if (!participants.every((p) => cmd.votes.some((v) => v.participant === p.name && v.vote === 'commit')))
+        return reject('INTERNAL', `commit of ${cmd.txId} without a commit vote from every participant`);
+    }
+    const tx: TxRecord = {
+      id: ownString(cmd.txId),
+      seq: index,
+      state: 'preparing',
+      protocol: rec.protocol,
+      participants,
+      createdAt: rec.createdAt,
+      deadlineAt: rec.deadlineAt,
+      decision: null,
+      decisionReason: null,
+      decidedAt: null,
+      completedAt: null,
+      idempotencyKey: rec.idempotencyKey === null ? null : ownString(rec.idempotencyKey),
+      requestHash: rec.requestHash === null ? null : ownString(rec.requestHash),
+      principal: rec.principal === null ? null : ownString(rec.principal),
+    };
+    this.table.insert(tx);
+    // The rest is decided()'s, from the state the created entry would have left: preparing.
+    return this.decided(cmd);
   }
 
   private participantFailing(cmd: Cmd<'participantFailing'>): ApplyResult {

@@ -79,11 +79,10 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
     const [a, b] = await twoParticipants();
     const { leaderId, term } = await c().waitForLeader();
     const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term);
-    const answer = postInBackground(c(), leaderId, '/v1/transactions', {
-      participants: [a.spec(), b.spec()],
-      commit: true,
-      timeoutMs: 120_000,
-    });
+    // Interactive (created, then commit): a one-shot transaction has no record before its decision; (b') is that case.
+    const created = await post<TxView>(c(), leaderId, '/v1/transactions', { participants: [a.spec(), b.spec()], timeoutMs: 120_000 });
+    expect(created.status).toBe(201);
+    const answer = postInBackground(c(), leaderId, `${txUrl(created.body.id)}/commit`, undefined);
 
     const { txId } = await holdB.arrived;
     const watcher = watch(txId);
@@ -108,6 +107,72 @@ describe('2PC: SIGKILL of the leader at each protocol point', () => {
 
     await restartAndExpect(c(), killed, new Map([[txId, outcome]]));
     expect(await watcher.stop(), 'linearizable reads seen').toBeGreaterThan(0);
+  });
+
+  it("(b') one-shot, between prepare and the decided entry, under a one-shot load: nothing was recorded, every participant aborts it, each key's retry commits once", async () => {
+    const [a, b] = await twoParticipants();
+    const { leaderId, term } = await c().waitForLeader();
+    const body = { participants: [a.spec(), b.spec()], commit: true, timeoutMs: 120_000 };
+    // The transaction the kill lands on: a votes at once, b holds its prepare until the kill.
+    let target: string | null = null;
+    const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term && (target ??= call.txId) === call.txId);
+    const held = postInBackground(c(), leaderId, '/v1/transactions', body, { 'idempotency-key': 'kill-held' });
+    const { txId } = await holdB.arrived;
+    await a.answered('prepare', txId);
+    // In the leader's memory only: it shows it as preparing; no other node knows it.
+    expect((await getTx(c(), leaderId, txId)).body).toMatchObject({ state: 'preparing', outcome: null });
+    const follower = c()
+      .live()
+      .find((n) => n.id !== leaderId)!.id;
+    expect((await getTx(c(), follower, txId)).status).toBe(404);
+    // A one-shot load alongside, each with its own key, some of it in flight at the kill.
+    const keys = Array.from({ length: 12 }, (_, i) => `load-${i}`);
+    const load = keys.map(async (key, i) => {
+      await new Promise((r) => setTimeout(r, i * 5));
+      return postInBackground(c(), leaderId, '/v1/transactions', body, { 'idempotency-key': key });
+    });
+    await new Promise((r) => setTimeout(r, 20));
+
+    const killed = await killLeaderOf(c(), term);
+    const next = await waitForNewLeader(c(), term);
+    await held;
+    await Promise.all(load);
+    // The new leader never heard of it: a's resolver reads 404 under a newer term (presumed abort) and aborts.
+    await waitUntil(async () => (await a.record(txId))?.state === 'aborted', { what: `a to abort ${txId} on its own`, timeoutMs: 45_000 });
+    expect(a.handlerCount('commit', txId)).toBe(0);
+    for (const n of c().live()) expect((await getTx(c(), n.id, txId)).status).toBe(404);
+
+    // Every key retried on the new leader: one transaction per key, committed; a second retry finds the same.
+    const finals = new Map<string, string>();
+    for (const key of ['kill-held', ...keys]) {
+      const retry = await post<TxView>(c(), next.leaderId, '/v1/transactions', body, { 'idempotency-key': key });
+      expect([key, retry.status, retry.body.outcome]).toEqual([key, 200, 'committed']);
+      const again = await post<TxView>(c(), next.leaderId, '/v1/transactions', body, { 'idempotency-key': key });
+      expect(again.body.id).toBe(retry.body.id);
+      finals.set(key, retry.body.id);
+    }
+    expect(finals.get('kill-held')).not.toBe(txId);
+    // The held prepare reaches b late, after the new leader's calls raised its fence: refused, no handler runs.
+    const late = await holdB.release();
+    expect(late.map((r) => [r.status, errorCode(r.body)])).toEqual([[409, 'STALE_TERM']]);
+    expect(b.handlerCount('prepare', txId)).toBe(0);
+    for (const id of finals.values()) await expectSettled(c(), id, [a, b], 'committed');
+    // Every other attempt any participant heard of ends aborted there, never committed: no key commits twice.
+    const finalIds = new Set(finals.values());
+    for (const p of [a, b]) {
+      for (const id of p.txIdsSeen()) {
+        if (finalIds.has(id)) continue;
+        await waitUntil(
+          async () => {
+            const r = await p.record(id);
+            return r === undefined || r.state === 'aborted';
+          },
+          { what: `${p.name} to end the attempt ${id} aborted`, timeoutMs: 45_000 },
+        );
+        expect(p.handlerCount('commit', id), `${p.name} committed a superseded attempt ${id}`).toBe(0);
+      }
+    }
+    await restartAndExpect(c(), killed, new Map([...finalIds].map((id) => [id, 'committed' as const])));
   });
 
   it('(c) after the decision, before phase 2 completes: commit calls held at both, kill once GET shows committed', async () => {

@@ -129,7 +129,9 @@ describe('participant faults', () => {
     const b = await participant('b');
     const { leaderId: oldId, term: oldTerm } = await c().waitForLeader();
     const holdB = b.hold((call) => call.path === 'prepare' && call.term <= oldTerm);
-    const answer = postInBackground(c(), oldId, '/v1/transactions', oneShot([a, b]));
+    // 3PC keeps its created entry before prepare, so the survivors know the transaction and finish it
+    // (a 2PC one-shot one lives in the stopped leader's memory only: kill-points-2pc.test.ts (b')).
+    const answer = postInBackground(c(), oldId, '/v1/transactions', oneShot([a, b], { protocol: '3pc' }));
     const { txId } = await holdB.arrived;
     const watcher = watch(txId);
     await a.answered('prepare', txId);
@@ -182,7 +184,9 @@ describe('participant faults', () => {
     const a = await participant('a');
     const b = await participant('b');
     const key = `failover-${randomUUID()}`;
-    const body = oneShot([a, b]);
+    // 3PC: the created entry is in the log before prepare, so the retry finds it (a 2PC one-shot
+    // transaction killed before its decision starts anew: kill-points-2pc.test.ts (b')).
+    const body = oneShot([a, b], { protocol: '3pc' });
     const { leaderId, term } = await c().waitForLeader();
     const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term);
     const first = postInBackground(c(), leaderId, '/v1/transactions', body, { 'idempotency-key': key });
@@ -227,7 +231,13 @@ describe('participant faults', () => {
     onCleanup(() => client.close());
     const { term } = await c().waitForLeader();
     const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term);
-    const running = client.run({ participants: [a.spec(), b.spec()], timeoutMs: 120_000, idempotencyKey: `sdk-${randomUUID()}` });
+    // 3PC, as above: its created entry is durable before prepare.
+    const running = client.run({
+      participants: [a.spec(), b.spec()],
+      protocol: '3pc',
+      timeoutMs: 120_000,
+      idempotencyKey: `sdk-${randomUUID()}`,
+    });
     running.catch(() => undefined);
     const { txId } = await holdB.arrived;
     const killed = await killLeaderOf(c(), term);
@@ -238,5 +248,28 @@ describe('participant faults', () => {
     await holdB.release();
     expect([...a.txIdsSeen(), ...b.txIdsSeen()].every((id) => id === txId)).toBe(true);
     await restartAndExpect(c(), killed, new Map([[txId, outcome]]));
+  });
+
+  it('the client SDK retries run() across a leader kill during a 2PC one-shot prepare: nothing was recorded, the retry commits once, the first attempt aborts', async () => {
+    const a = await participant('a');
+    const b = await participant('b');
+    const client = new RatifyClient({ nodes: c().nodes.map((n) => n.url), timeoutMs: 10_000, retries: 20, backoffMaxMs: 1_000 });
+    onCleanup(() => client.close());
+    const { term } = await c().waitForLeader();
+    const holdB = b.hold((call) => call.path === 'prepare' && call.term <= term);
+    const running = client.run({ participants: [a.spec(), b.spec()], timeoutMs: 120_000, idempotencyKey: `sdk-${randomUUID()}` });
+    running.catch(() => undefined);
+    const { txId } = await holdB.arrived;
+    await a.answered('prepare', txId);
+    const killed = await killLeaderOf(c(), term);
+    const view = await running;
+    expect(view.id).not.toBe(txId);
+    expect(view.outcome).toBe('committed');
+    await expectSettled(c(), view.id, [a, b], 'committed');
+    await waitUntil(async () => (await a.record(txId))?.state === 'aborted', { timeoutMs: SETTLE_TIMEOUT_MS, what: `a to abort ${txId}` });
+    expect(a.handlerCount('commit', txId)).toBe(0);
+    const late = await holdB.release();
+    expect(late.map((r) => [r.status, errorCode(r.body)])).toEqual([[409, 'STALE_TERM']]);
+    await restartAndExpect(c(), killed, new Map([[view.id, 'committed']]));
   });
 });

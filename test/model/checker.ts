@@ -7,7 +7,21 @@
 // with faults off, by a backward search over the healed graph.
 import { coordinatorSteps } from './coordinator-steps.js';
 import { checkState, isFinished, OutcomeCache } from './invariants.js';
-import { awaits, createdCommand, keyOf, runCall, TX_ID, type Bounds, type ModelConfig, type State } from './model.js';
+import {
+  addMsg,
+  awaits,
+  createdCommand,
+  keyOf,
+  request,
+  runCall,
+  TX_ID,
+  type Bounds,
+  type ModelConfig,
+  type Msg,
+  type Run,
+  type State,
+} from './model.js';
+import type { VoteEntry } from '../../src/tx/commands.js';
 import { SmOracle } from './oracle.js';
 import { participantSteps } from './participant-steps.js';
 import type { ProtocolRules } from './rules.js';
@@ -115,16 +129,22 @@ export function checkModel(config: ModelConfig, rules: ProtocolRules, statesMax 
 
 function initialState(ctx: Ctx): State {
   // (the initial state has no messages, so no answer to tidy away)
-  const created = ctx.oracle.replay(TX_ID, [createdCommand(ctx.config)]);
+  const memory = ctx.config.noCreatedEntry === true;
+  const created = ctx.oracle.replay(TX_ID, memory ? [] : [createdCommand(ctx.config)]);
+  // One-shot without a created entry: the first leader has the request in memory and sends prepare at once.
+  const n = ctx.config.participants;
+  const run: Run = memory ? { k: 'prepare', votes: Array<VoteEntry | null>(n).fill(null), deadline: true, mem: 1 } : { k: 'idle' };
+  let msgs: Msg[] = [];
+  if (memory) for (let p = 0; p < n; p++) msgs = addMsg(msgs, request(1, p, 'prepare'));
   return {
     hist: [created],
     pending: [],
-    leaders: [{ term: 1, running: true, view: 0, run: { k: 'idle' } }],
+    leaders: [{ term: 1, running: true, view: 0, run }],
     term: 1,
     frozen: false,
     deadlinePassed: false,
     commitAsked: ctx.config.oneShot,
-    msgs: [],
+    msgs,
     parts: Array.from({ length: ctx.config.participants }, () => ({ rec: null, hi: 0, cut: false })),
     budget: ctx.config.bounds,
   };

@@ -86,6 +86,40 @@ export const CI_CONFIGS: readonly ModelConfig[] = (['2pc', '3pc'] as const).flat
     : config('2pc, 3 participants: a participant crash', { protocol, participants: 3, bounds: { participantCrashes: 1 } }),
 ]);
 
+/**
+ * The 2PC one-shot path without a created entry (src/tx/one-shot.ts): the first
+ * leader prepares from memory, and the decided entry is the transaction's first.
+ * Leader crashes and pauses fall before the decided entry is proposed, after it
+ * is proposed and before it commits, and after it commits; a new leader answers
+ * the participants' inquiries (in memory, 404 behind its read barrier, or the
+ * record). Losses and participant faults meet the same path.
+ */
+export const ONE_SHOT_CONFIGS: readonly ModelConfig[] = [
+  config('2pc one-shot without a created entry, 2 participants: a leader crash and a pause, a new leader', {
+    protocol: '2pc',
+    noCreatedEntry: true,
+    bounds: { leaderCrashes: 1, leaderPauses: 1, elections: 1 },
+  }),
+  config('2pc one-shot without a created entry, 2 participants: 2 losses, 1 duplicate', {
+    protocol: '2pc',
+    noCreatedEntry: true,
+    bounds: { losses: 2, duplicates: 1 },
+  }),
+  config('2pc one-shot without a created entry, 2 participants: a leader crash, a new leader, a participant crash', {
+    protocol: '2pc',
+    noCreatedEntry: true,
+    bounds: { leaderCrashes: 1, elections: 1, participantCrashes: 1 },
+  }),
+  config('2pc one-shot without a created entry, 3 participants: a leader crash, a new leader (no deadline)', {
+    protocol: '2pc',
+    noCreatedEntry: true,
+    participants: 3,
+    abortVoters: 0,
+    deadline: false,
+    bounds: { leaderCrashes: 1, elections: 1 },
+  }),
+];
+
 export const DEEP_CONFIGS: readonly ModelConfig[] = (['2pc', '3pc'] as const).flatMap((protocol) => [
   config(`${protocol}, 2 participants: two leader crashes and pauses, two new leaders`, {
     protocol,
@@ -135,6 +169,22 @@ export const SCENARIOS = {
   }),
   /** A deposed leader's calls arriving after a newer term's. */
   fencing: config("leader change: a deposed leader's calls arrive late", { bounds: { leaderPauses: 1, elections: 1 } }),
+  /** One-shot without a created entry: the leader dies with its decided entry on its way, a new one is elected. */
+  oneShotCrash: config('2pc one-shot without a created entry: a leader crash, a new leader', {
+    protocol: '2pc',
+    noCreatedEntry: true,
+    abortVoters: 0,
+    deadline: false,
+    bounds: { leaderCrashes: 1, elections: 1 },
+  }),
+  /** One-shot without a created entry: the leader pauses mid-prepare, another leads, then the first is elected again. */
+  oneShotPause: config('2pc one-shot without a created entry: a leader pause, two new terms', {
+    protocol: '2pc',
+    noCreatedEntry: true,
+    abortVoters: 0,
+    deadline: false,
+    bounds: { leaderPauses: 1, leaderCrashes: 1, elections: 2 },
+  }),
   /** No faults at all: every run must finish. */
   stubborn: config('2pc, an abort vote, no faults', { protocol: '2pc', deadline: false, bounds: {} }),
 } as const satisfies Record<string, ModelConfig>;

@@ -7,9 +7,12 @@ import type { DeliverResult, PrepareResult } from '../../src/tx/participant-clie
 import { DEADLINE_BEFORE_COMMIT_REQUEST, type Conclusion } from '../../src/tx/protocol-rules.js';
 import type { TxCommand } from '../../src/tx/commands.js';
 import type { TxRecord } from '../../src/tx/types.js';
+import { oneShotCommand, oneShotRecord } from '../../src/tx/one-shot.js';
 import {
   addMsg,
   awaits,
+  memoryOf,
+  oneShotSpec,
   pending,
   removeMsgAt,
   replaceAt,
@@ -57,7 +60,7 @@ function commitEntry(ctx: Ctx, s: State, entry: State['pending'][number]): Step 
   const last = s.hist[s.hist.length - 1]!;
   let next: number;
   try {
-    next = ctx.rules.apply(ctx.oracle, last, entry.cmd);
+    next = ctx.rules.apply(ctx.oracle, last, entry.cmd, entry.term);
   } catch (e) {
     return { label, state: s, violation: { kind: 'apply-crashed', message: `apply() threw on ${describeCmd(entry.cmd)}: ${String(e)}` } };
   }
@@ -118,7 +121,9 @@ function leaderSteps(ctx: Ctx, s: State, li: number, l: Leader, healed: boolean,
     const view = l.view + 1;
     out.push({ label: `${who} applies committed entry ${view}`, state: set({ ...l, view, run: afterApply(ctx, l.run, s.hist[view]!) }) });
   }
-  const tx = ctx.oracle.record(s.hist[l.view]!);
+  const tx = runRecord(ctx, s, l);
+  // Nothing recorded and nothing in memory: a new leader has nothing to drive (presumed abort).
+  if (tx === null) return;
   const now = nowMs(s);
   if (ctx.rules.sweepAction(tx, now) === 'expire' && !s.pending.some((p) => p.origin === 'sweep' && p.term === l.term)) {
     const cmd: TxCommand = {
@@ -154,7 +159,8 @@ function deposedSteps(ctx: Ctx, s: State, li: number, l: Leader, out: Step[]): v
   const rest = s.leaders.filter((_, i) => i !== li);
   out.push({ label: `${who} learns of term ${s.term} and steps down`, state: { ...s, leaders: rest } });
   if (s.frozen) return;
-  const tx = ctx.oracle.record(s.hist[l.view]!);
+  const tx = runRecord(ctx, s, l);
+  if (tx === null) return;
   const calls = deposedCalls(ctx, s, l, tx);
   if (calls.length === 0) return;
   let msgs: Msg[] = [...s.msgs];
@@ -320,9 +326,31 @@ function recordVote(ctx: Ctx, s: State, li: number, l: Leader, tx: TxRecord, p: 
   return conclude(ctx, s, li, l, c);
 }
 
-/** Proposes the conclusion's entry. */
+/** Proposes the conclusion's entry: for a one-shot transaction in memory, the decided entry that records it (src/tx/one-shot.ts). */
 function conclude(ctx: Ctx, s: State, li: number, l: Leader, c: Conclusion): State {
-  return proposeRun(ctx, s, li, l, ctx.rules.conclusionCommand(TX_ID, c, nowMs(s)));
+  const mem = memoryOf(l.run);
+  if (mem === null || c.kind !== 'decide') return proposeRun(ctx, s, li, l, ctx.rules.conclusionCommand(TX_ID, c, nowMs(s)));
+  const proposed = propose(s, l, oneShotCommand(memoryRecord(ctx), c, nowMs(s), mem), 'run');
+  if (proposed === null) return { ...s, leaders: s.leaders.filter((_, i) => i !== li) };
+  return { ...s, pending: proposed, leaders: replaceAt(s.leaders, li, { ...l, run: { k: 'proposed', mem } }) };
+}
+
+const memoryRecords = new Map<string, TxRecord>();
+
+/** The in-memory record a one-shot run prepares from (the real oneShotRecord of the configuration's request). */
+export function memoryRecord(ctx: Ctx): TxRecord {
+  let tx = memoryRecords.get(ctx.config.name);
+  if (tx === undefined) {
+    tx = oneShotRecord(oneShotSpec(ctx.config));
+    memoryRecords.set(ctx.config.name, tx);
+  }
+  return tx;
+}
+
+/** What a leader's run works from: its in-memory one-shot record while preparing one, else its applied view (null: nothing recorded). */
+function runRecord(ctx: Ctx, s: State, l: Leader): TxRecord | null {
+  if (l.run.k === 'prepare' && l.run.mem !== undefined) return memoryRecord(ctx);
+  return ctx.oracle.record(s.hist[l.view]!);
 }
 
 function proposeRun(_ctx: Ctx, s: State, li: number, l: Leader, cmd: TxCommand): State {
@@ -357,6 +385,15 @@ function clusterSteps(ctx: Ctx, s: State, healed: boolean, out: Step[]): void {
       msgs: s.msgs.filter((m) => m.k === 'req' || keep.some((l) => l.term === m.t)),
     });
     out.push({ label: `a leader is elected in term ${term}`, state: elect(last) });
+    // A faulty leader keeps its in-memory one-shot transaction when re-elected (the real driver drops it when its term ends).
+    const keeper = s.leaders.find((l) => l.run.k === 'prepare' && l.run.mem !== undefined);
+    if (!ctx.rules.dropsOneShotOnTermEnd && keeper !== undefined) {
+      const base = elect(last);
+      out.push({
+        label: `leader t${keeper.term} is re-elected in term ${term}, its one-shot transaction still in memory`,
+        state: { ...base, leaders: base.leaders.filter((l) => l !== keeper).map((l) => (l.term === term ? { ...l, run: keeper.run } : l)) },
+      });
+    }
     if (last > 0)
       out.push({ label: `a leader is elected in term ${term}, one committed entry behind in applying`, state: elect(last - 1) });
   }
@@ -406,8 +443,8 @@ function dropRepliesTo(msgs: readonly Msg[], term: number): Msg[] {
 
 /** A run whose phase no longer matches the applied state starts over (the run re-reads the state; the driver cancels an undecided phase). */
 function afterApply(ctx: Ctx, run: Run, stateId: number): Run {
-  if (run.k === 'proposed' || run.k === 'idle') return run;
-  return phaseState(run) === ctx.oracle.record(stateId).state ? run : IDLE;
+  if (run.k === 'proposed' || run.k === 'idle' || memoryOf(run) !== null) return run;
+  return phaseState(run) === ctx.oracle.record(stateId)?.state ? run : IDLE;
 }
 
 /** The record state a run's phase belongs to. */

@@ -86,9 +86,10 @@ export const stubbornParticipantRules: ProtocolRules = {
  * the same transaction replayed to `preparing` with its commit votes, then the
  * abort applied by the real state machine.
  */
-function oldApply(oracle: SmOracle, state: number, cmd: TxCommand): number {
+function oldApply(oracle: SmOracle, state: number, cmd: TxCommand, term: number): number {
   const tx = oracle.record(state);
-  if (cmd.type !== 'decided' || cmd.decision !== 'abort' || tx.state !== 'precommitted') return oracle.apply(state, cmd);
+  if (tx === null || cmd.type !== 'decided' || cmd.decision !== 'abort' || tx.state !== 'precommitted')
+    return oracle.apply(state, cmd, term);
   return oracle.replay(tx.id, [...preparingWithVotes(tx), cmd]);
 }
 
@@ -152,3 +153,23 @@ function oldConcludePrecommit(tx: TxRecord, answers: ReadonlyArray<PrecommitAnsw
   if (nowMs < tx.deadlineAt) return null;
   return { kind: 'decide', decision: 'abort', votes: [], reason: 'deadline passed before every participant acknowledged precommit' };
 }
+
+/**
+ * A coordinator that answers an inquiry with TX_NOT_FOUND without the read
+ * barrier: a new leader that has not yet committed an entry of its term says
+ * "not found" while an older term's decided entry may still commit.
+ */
+export const noReadBarrierRules: ProtocolRules = { ...realRules, name: 'TX_NOT_FOUND without the read barrier', readBarrier: false };
+
+/**
+ * A leader that keeps its in-memory one-shot transaction across a term change
+ * (re-elected) and proposes its decided entry in the new term, with an apply()
+ * that does not check the entry's term against the prepare's.
+ */
+export const oneShotAcrossTermsRules: ProtocolRules = {
+  ...realRules,
+  name: 'one-shot decided proposed after a term change, apply without the term check',
+  dropsOneShotOnTermEnd: false,
+  apply: (oracle, state, cmd, term) =>
+    oracle.apply(state, cmd, cmd.type === 'decided' && cmd.oneShot !== undefined ? cmd.oneShot.preparedTerm : term),
+};

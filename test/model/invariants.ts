@@ -8,7 +8,7 @@
 //   clients and participants read) is set, it never changes, and every
 //   participant that finished applied that outcome.
 import type { Outcome } from '../../src/tx/types.js';
-import { names, type State } from './model.js';
+import { memoryOf, names, type State } from './model.js';
 import { clusterRecord, type Ctx, type Violation } from './step.js';
 
 export function checkState(ctx: Ctx, s: State, outcomes: OutcomeCache): Violation | null {
@@ -38,9 +38,12 @@ export function checkState(ctx: Ctx, s: State, outcomes: OutcomeCache): Violatio
 
 /** Every participant finished, and so did the cluster: nothing left in doubt anywhere. */
 export function isFinished(ctx: Ctx, s: State): boolean {
-  const state = clusterRecord(ctx, s).state;
-  if (state !== 'committed' && state !== 'aborted') return false;
-  return s.parts.every((p) => p.rec === null || p.rec.state === 'committed' || p.rec.state === 'aborted');
+  const partsDone = s.parts.every((p) => p.rec === null || p.rec.state === 'committed' || p.rec.state === 'aborted');
+  const tx = clusterRecord(ctx, s);
+  // Never recorded (one-shot): finished once nothing can record it any more and nobody is in doubt (presumed abort).
+  if (tx === null) return partsDone && s.pending.length === 0 && !s.leaders.some((l) => memoryOf(l.run) !== null);
+  if (tx.state !== 'committed' && tx.state !== 'aborted') return false;
+  return partsDone;
 }
 
 /** The view's outcome per record state, computed once per state. */
@@ -50,7 +53,8 @@ export class OutcomeCache {
   of(ctx: Ctx, id: number): Outcome | null {
     let o = this.known.get(id);
     if (o === undefined) {
-      o = ctx.rules.viewOf(ctx.oracle.record(id)).outcome;
+      const tx = ctx.oracle.record(id);
+      o = tx === null ? null : ctx.rules.viewOf(tx).outcome;
       this.known.set(id, o);
     }
     return o;

@@ -4,18 +4,32 @@
 // 1. Every configuration passes with the real rules: atomicity, validity,
 //    decision stability and fencing after every step, and termination after
 //    healing from every reachable state.
+//    The one-shot configurations (no created entry: prepare from memory, one
+//    decided entry) are among them.
 // 2. It catches the rules before issue 11 in both scenarios of the issue, each
 //    with its shortest trace, and catches the other broken variants of
-//    faulty-rules.ts: it can fail.
+//    faulty-rules.ts: it can fail. For the one-shot path: a leader answering
+//    TX_NOT_FOUND before its read barrier, and one proposing its decided entry
+//    after a term change under an apply() that does not check the term.
 //
 //   npx vitest run test/model                       # the CI configurations
 //   MODEL_DEEP=1 npx vitest run test/model          # plus the deep ones (minutes)
 import { describe, expect, it } from 'vitest';
 import { checkModel, type CheckReport } from './checker.js';
-import { CI_CONFIGS, DEEP_CONFIGS, SCENARIOS } from './configurations.js';
-import { oldCoordinatorRules, oldParticipantRules, oldRules, stubbornParticipantRules, unfencedParticipantRules } from './faulty-rules.js';
+import { CI_CONFIGS, DEEP_CONFIGS, ONE_SHOT_CONFIGS, SCENARIOS } from './configurations.js';
+import {
+  noReadBarrierRules,
+  oldCoordinatorRules,
+  oldParticipantRules,
+  oldRules,
+  oneShotAcrossTermsRules,
+  stubbornParticipantRules,
+  unfencedParticipantRules,
+} from './faulty-rules.js';
 import type { ModelConfig } from './model.js';
 import { realRules } from './rules.js';
+
+const realApply = realRules.apply;
 
 const deep = process.env['MODEL_DEEP'] === '1';
 
@@ -40,7 +54,7 @@ function run(config: ModelConfig, rules = realRules): CheckReport {
 }
 
 describe('the transaction protocol, every interleaving (real rules)', () => {
-  for (const config of [...CI_CONFIGS, ...(deep ? DEEP_CONFIGS : [])]) {
+  for (const config of [...CI_CONFIGS, ...ONE_SHOT_CONFIGS, ...(deep ? DEEP_CONFIGS : [])]) {
     it(`${config.name}: no violation, and every state can finish once healed`, { timeout: 600_000 }, () => {
       const r = run(config);
       expect(r.violation, describeViolation(r)).toBeNull();
@@ -92,5 +106,30 @@ describe('the checker catches broken rules', () => {
   it('termination: a participant that refuses abort after voting commit never lets the transaction finish', () => {
     const r = run(SCENARIOS.stubborn, stubbornParticipantRules);
     expect(r.violation?.kind, describeViolation(r)).toBe('termination');
+  });
+
+  it('one-shot: a new leader that answers TX_NOT_FOUND before its read barrier lets a participant abort what then commits', () => {
+    const r = run(SCENARIOS.oneShotCrash, noReadBarrierRules);
+    expect(r.violation?.kind, describeViolation(r)).toBe('decision-stability');
+    const trace = r.violation!.trace.join('\n');
+    expect(trace).toMatch(/leader t1 crashes/);
+    expect(trace).toMatch(/resolver: abort \(resolver\): the cluster has no such transaction/);
+    expect(trace).toMatch(/entry committed: decided commit/);
+    expect(run(SCENARIOS.oneShotCrash).violation).toBeNull();
+  });
+
+  it('one-shot: a leader that proposes its decided entry after a term change splits the outcome when apply() does not check the term', () => {
+    const r = run(SCENARIOS.oneShotPause, oneShotAcrossTermsRules);
+    expect(r.violation, describeViolation(r)).not.toBeNull();
+    const trace = r.violation!.trace.join('\n');
+    expect(trace).toMatch(/re-elected in term 3, its one-shot transaction still in memory/);
+    expect(trace).toMatch(/the cluster has no such transaction/);
+    expect(['atomicity', 'decision-stability']).toContain(r.violation!.kind);
+    // The real driver drops it on the term change.
+    expect(run(SCENARIOS.oneShotPause).violation).toBeNull();
+    // The real apply() alone keeps it safe: it refuses the entry of the wrong term. What is left is
+    // liveness (participants prepared by the refused attempt wait for a newer term), which the drop avoids.
+    const applyOnly = run(SCENARIOS.oneShotPause, { ...oneShotAcrossTermsRules, name: 'kept across terms, real apply', apply: realApply });
+    expect(applyOnly.violation?.kind ?? 'none').toBe('termination');
   });
 });

@@ -29,6 +29,7 @@ import type { TxCommand, VoteEntry } from '../../src/tx/commands.js';
 import type { DeliverResult, PrepareResult } from '../../src/tx/participant-client.js';
 import type { PrecommitAnswer } from '../../src/tx/protocol-rules.js';
 import type { Protocol } from '../../src/tx/types.js';
+import type { OneShotSpec } from '../../src/tx/one-shot.js';
 
 export const TX_ID = 'tx';
 export const CREATED_AT_MS = 0;
@@ -64,6 +65,12 @@ export interface ModelConfig {
   readonly bounds: Bounds;
   /** Created with commit requested (the one-shot flow) rather than active, waiting for the client's commit. */
   readonly oneShot: boolean;
+  /**
+   * The one-shot flow with no created entry (2PC, src/tx/one-shot.ts): the
+   * first leader prepares from memory and the decided entry is the first of
+   * the transaction. Needs `oneShot`.
+   */
+  readonly noCreatedEntry?: boolean;
   /** The transaction's deadline may pass. */
   readonly deadline: boolean;
   /** Check termination (healing every fault leads every participant to finish). */
@@ -79,9 +86,10 @@ export interface Pending {
 
 export type Run =
   | { readonly k: 'idle' }
-  /** Waiting for its own proposal to commit (or be dropped). */
-  | { readonly k: 'proposed' }
-  | { readonly k: 'prepare'; readonly votes: ReadonlyArray<VoteEntry | null>; readonly deadline: boolean }
+  /** Waiting for its own proposal to commit (or be dropped). `mem`: a one-shot decided entry, the transaction still in memory. */
+  | { readonly k: 'proposed'; readonly mem?: number }
+  /** `mem`: preparing a one-shot transaction from memory, prepare sent in that term (no record in the log). */
+  | { readonly k: 'prepare'; readonly votes: ReadonlyArray<VoteEntry | null>; readonly deadline: boolean; readonly mem?: number }
   | { readonly k: 'precommit'; readonly answers: ReadonlyArray<PrecommitAnswer | null>; readonly deadline: boolean }
   /** `abandoned`: participants this run gave up on (presumed abort, src/tx/abandon.ts). */
   | {
@@ -90,6 +98,25 @@ export type Run =
       readonly waiting: readonly boolean[];
       readonly abandoned: readonly boolean[];
     };
+
+/** The term a run's in-memory one-shot transaction was prepared in, or null when it holds none. */
+export function memoryOf(run: Run): number | null {
+  return (run.k === 'prepare' || run.k === 'proposed') && run.mem !== undefined ? run.mem : null;
+}
+
+/** The one-shot request of a configuration without a created entry. */
+export function oneShotSpec(config: ModelConfig): OneShotSpec {
+  return {
+    txId: TX_ID,
+    participants: names(config.participants).map((name) => ({ name, url: `http://${name}.invalid`, payload: null })),
+    protocol: config.protocol,
+    createdAt: CREATED_AT_MS,
+    deadlineAt: DEADLINE_MS,
+    idempotencyKey: 'key',
+    requestHash: 'hash',
+    principal: null,
+  };
+}
 
 /** The call a run is waiting on answers to, or null when it waits on none. */
 export function runCall(run: Run): CallPath | null {
@@ -283,9 +310,9 @@ function runKey(run: Run): string {
     case 'idle':
       return 'i';
     case 'proposed':
-      return 'w';
+      return `w${run.mem ?? ''}`;
     case 'prepare':
-      return `P${run.deadline ? 'd' : ''}${run.votes.map((v) => (v === null ? '' : intern(JSON.stringify(v)))).join(',')}`;
+      return `P${run.mem === undefined ? '' : `m${run.mem}`}${run.deadline ? 'd' : ''}${run.votes.map((v) => (v === null ? '' : intern(JSON.stringify(v)))).join(',')}`;
     case 'precommit':
       return `C${run.deadline ? 'd' : ''}${run.answers.map((a) => (a === null ? '' : a[0])).join('')}`;
     case 'phase2':

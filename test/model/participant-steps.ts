@@ -17,6 +17,7 @@ import { deliverResultOf, prepareResultOf, type DeliverResult, type PrepareResul
 import {
   addMsg,
   describeMsg,
+  memoryOf,
   names,
   removeMsgAt,
   replaceAt,
@@ -29,6 +30,7 @@ import {
   type State,
 } from './model.js';
 import { clusterRecord, clusterServes, type Ctx, type Step } from './step.js';
+import { memoryRecord } from './coordinator-steps.js';
 
 const ABORT_REASON = 'no';
 
@@ -226,7 +228,7 @@ function partSteps(ctx: Ctx, s: State, i: number, p: Part, name: string, healed:
  */
 function resolveStep(ctx: Ctx, s: State, i: number, p: Part, rec: SdkRecord, name: string, out: Step[]): void {
   const asked: InquiryResult | null =
-    rec.state === 'preparing' ? null : p.cut || s.frozen ? { kind: 'unreachable', errors: ['timed out'] } : inquiry(ctx, s);
+    rec.state === 'preparing' ? null : p.cut || s.frozen ? { kind: 'unreachable', errors: ['timed out'] } : inquiry(ctx, s, rec);
   const unreachableForMs = asked?.kind === 'unreachable' ? THREE_PC_TIMEOUT_MS : null;
   const t = ctx.rules.decideTermination(rec, asked, {
     unreachableForMs,
@@ -239,14 +241,35 @@ function resolveStep(ctx: Ctx, s: State, i: number, p: Part, rec: SdkRecord, nam
   out.push({ label: `${name}'s resolver${after}: ${t.kind} (${t.source}): ${t.why}`, state: { ...s, parts: replaceAt(s.parts, i, next) } });
 }
 
-/** GET /v1/transactions/{id} on some node: a linearizable read of the committed record, as the SDK reads it. */
-function inquiry(ctx: Ctx, s: State): InquiryResult {
+/**
+ * GET /v1/transactions/{id} on some node: a linearizable read of the committed
+ * record, as the SDK reads it. When the log holds no record (a one-shot
+ * transaction not recorded yet), the newest leader answers from memory if it
+ * holds the transaction (`preparing`: ask again); else 404, which the SDK's
+ * inquiry (inquiry.ts askOne, mirrored here) turns into `forgotten` only once
+ * it saw a leader of a newer term than its prepare's, and read 404 again,
+ * behind that leader's read barrier.
+ */
+function inquiry(ctx: Ctx, s: State, rec: SdkRecord): InquiryResult {
   if (!clusterServes(s)) return { kind: 'unavailable', errors: ['503 NO_LEADER'] };
   const id = s.hist[s.hist.length - 1]!;
+  if (clusterRecord(ctx, s) === null) return notRecorded(ctx, s, rec);
   let read = ctx.inquiries.get(id);
   if (read === undefined) {
-    read = ctx.rules.interpretTx({ status: 200, body: ctx.rules.viewOf(clusterRecord(ctx, s)) });
+    read = ctx.rules.interpretTx({ status: 200, body: ctx.rules.viewOf(clusterRecord(ctx, s)!) });
     ctx.inquiries.set(id, read);
   }
   return read;
+}
+
+function notRecorded(ctx: Ctx, s: State, rec: SdkRecord): InquiryResult {
+  const current = s.leaders.find((l) => l.term === s.term && l.running);
+  if (current !== undefined && memoryOf(current.run) !== null)
+    return ctx.rules.interpretTx({ status: 200, body: ctx.rules.viewOf(memoryRecord(ctx)) });
+  const first = ctx.rules.interpretTx({ status: 404, body: { error: { code: 'TX_NOT_FOUND' } } });
+  if (first.kind !== 'unknown' || rec.preparedTerm === null || s.term <= rec.preparedTerm) return first;
+  // The barrier: the newest leader serves reads once it has committed an entry of its term, after which an older entry either committed or never will.
+  if (ctx.rules.readBarrier && s.pending.some((p) => p.term < s.term))
+    return { kind: 'unavailable', errors: ['read barrier not passed yet'] };
+  return { kind: 'forgotten' };
 }

@@ -18,8 +18,16 @@ import type { SmOracle } from './oracle.js';
 export interface ProtocolRules {
   readonly name: string;
   // ---- coordinator ----
-  /** Applies a committed entry to the cluster's record (state id in, state id out). */
-  apply(oracle: SmOracle, state: number, cmd: TxCommand): number;
+  /** Applies a committed entry of `term` to the cluster's record (state id in, state id out). */
+  apply(oracle: SmOracle, state: number, cmd: TxCommand, term: number): number;
+  /**
+   * A 404 counts as final ("forgotten") only behind the read barrier: the
+   * newest leader has committed an entry of its term, so every older entry has
+   * committed or never will (src/sdk/participant/inquiry.ts).
+   */
+  readonly readBarrier: boolean;
+  /** A leader drops its in-memory one-shot transactions when its term ends (src/tx/driver.ts). */
+  readonly dropsOneShotOnTermEnd: boolean;
   viewOf(tx: TxRecord): TxView;
   nextStep(tx: TxRecord, nowMs: number): run.NextStep;
   sweepAction(tx: TxRecord, nowMs: number): 'drive' | 'expire' | 'none';
@@ -45,7 +53,9 @@ export interface ProtocolRules {
 
 export const realRules: ProtocolRules = {
   name: 'real',
-  apply: (oracle, state, cmd) => oracle.apply(state, cmd),
+  apply: (oracle, state, cmd, term) => oracle.apply(state, cmd, term),
+  readBarrier: true,
+  dropsOneShotOnTermEnd: true,
   viewOf: toView,
   nextStep: run.nextStep,
   sweepAction: run.sweepAction,

@@ -33,8 +33,8 @@ export function nowMs(s: State): number {
   return s.deadlinePassed ? DEADLINE_MS + 1 : DEADLINE_MS - 1;
 }
 
-/** The cluster's record: the last committed state. */
-export function clusterRecord(ctx: Ctx, s: State): TxRecord {
+/** The cluster's record: the last committed state; null while the log holds none (one-shot). */
+export function clusterRecord(ctx: Ctx, s: State): TxRecord | null {
   return ctx.oracle.record(s.hist[s.hist.length - 1]!);
 }
 

@@ -292,12 +292,12 @@ describe('3PC: a new leader that finds a precommitted transaction past its deadl
 });
 
 describe('idempotency keys across a failover', () => {
-  it('a retry on the new leader finds the transaction the old leader created', async () => {
+  it('a retry on the new leader finds the transaction the old leader created (3PC keeps its created entry)', async () => {
     const { cluster, nodes } = await clusterOf(['n1', 'n2']);
     const [a] = await participants(1);
     cluster.elect('n1');
     a!.setMode('hang', ['prepare']);
-    const body = { participants: [participant('a', a!.url)], commit: true, timeoutMs: 60_000 };
+    const body = { participants: [participant('a', a!.url)], protocol: '3pc', commit: true, timeoutMs: 60_000 };
     const first = post(nodes.n1!, '/v1/transactions', body, { 'idempotency-key': 'transfer-42' }).catch(() => undefined);
     await eventually(() => a!.callsOf('prepare').length > 0, 'prepare sent');
     // the leader dies mid-request; the client never got an answer
@@ -312,6 +312,112 @@ describe('idempotency keys across a failover', () => {
     const ids = cluster.entries.map((e) => decodeCommand(e.data)).filter((c) => c?.type === 'created');
     expect(ids).toHaveLength(1);
     expect(retry.json<TxView>().id).toBe(ids[0]!.type === 'created' ? ids[0]!.txId : '');
+  });
+
+  const oneShotEntries = (cluster: FakeCluster) =>
+    cluster.entries.flatMap((e) => {
+      const c = decodeCommand(e.data);
+      return c?.type === 'decided' && c.oneShot !== undefined ? [c] : [];
+    });
+
+  it('one-shot: the leader dies between prepare and its decided entry; nothing was recorded, the retry starts anew and commits once', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a] = await participants(1);
+    cluster.elect('n1');
+    a!.setMode('hang', ['prepare']);
+    const body = { participants: [participant('a', a!.url)], commit: true, timeoutMs: 60_000 };
+    const first = post(nodes.n1!, '/v1/transactions', body, { 'idempotency-key': 'transfer-42' }).catch(() => undefined);
+    await eventually(() => a!.callsOf('prepare').length > 0, 'prepare sent');
+    const firstId = a!.callsOf('prepare')[0]!.txId;
+    // in memory only: the leader shows it as preparing, and the log has nothing of it
+    expect((await nodes.n1!.app.inject({ method: 'GET', url: `/v1/transactions/${firstId}` })).json<TxView>().state).toBe('preparing');
+    expect(cluster.entries.map((e) => decodeCommand(e.data)).filter((c) => c !== null && 'txId' in c)).toEqual([]);
+    nodes.n1!.log.crash();
+    await nodes.n1!.close();
+    await first;
+    a!.setMode('ok');
+    cluster.elect('n2');
+    // the new leader never heard of it: TX_NOT_FOUND under a newer term is what lets the participant abort
+    expect((await nodes.n2!.app.inject({ method: 'GET', url: `/v1/transactions/${firstId}` })).statusCode).toBe(404);
+    const retry = await post(nodes.n2!, '/v1/transactions', body, { 'idempotency-key': 'transfer-42' });
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json<TxView>().outcome).toBe('committed');
+    expect(retry.json<TxView>().id).not.toBe(firstId);
+    expect(oneShotEntries(cluster).map((c) => [c.txId, c.decision, c.oneShot?.idempotencyKey])).toEqual([
+      [retry.json<TxView>().id, 'commit', 'transfer-42'],
+    ]);
+    const again = await post(nodes.n2!, '/v1/transactions', body, { 'idempotency-key': 'transfer-42' });
+    expect(again.json<TxView>().id).toBe(retry.json<TxView>().id);
+    expect(oneShotEntries(cluster)).toHaveLength(1);
+  });
+
+  it('one-shot: the leader dies once its decided entry is committed, before answering; the retry finds the transaction', async () => {
+    const { cluster, nodes } = await clusterOf(['n1', 'n2']);
+    const [a] = await participants(1);
+    cluster.elect('n1');
+    cluster.interceptor = (data, node) => {
+      if (decodeCommand(data)?.type !== 'decided') return;
+      cluster.append(data, node); // committed on n2 too
+      cluster.interceptor = null;
+      node.crash(); // and the proposer never hears of it
+    };
+    const body = { participants: [participant('a', a!.url)], commit: true };
+    const first = await post(nodes.n1!, '/v1/transactions', body, { 'idempotency-key': 'transfer-43' });
+    expect(first.statusCode).toBe(503);
+    await nodes.n1!.close();
+    cluster.elect('n2');
+    const retry = await post(nodes.n2!, '/v1/transactions', body, { 'idempotency-key': 'transfer-43' });
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json<TxView>().outcome).toBe('committed');
+    expect(oneShotEntries(cluster).map((c) => c.txId)).toEqual([retry.json<TxView>().id]);
+    expect(a!.callsOf('prepare')).toHaveLength(1);
+    await eventually(() => nodes.n2!.sm.get(retry.json<TxView>().id)?.state === 'committed', 'committed by n2');
+  });
+
+  it('one-shot: a retry while the first attempt prepares joins it', async () => {
+    const { cluster, nodes } = await clusterOf(['n1']);
+    const [a] = await participants(1);
+    cluster.elect('n1');
+    a!.setMode('hang', ['prepare']);
+    const body = { participants: [participant('a', a!.url)], commit: true };
+    const first = post(nodes.n1!, '/v1/transactions', body, { 'idempotency-key': 'k' });
+    await eventually(() => a!.callsOf('prepare').length > 0, 'prepare sent');
+    const second = post(nodes.n1!, '/v1/transactions', body, { 'idempotency-key': 'k' });
+    const other = await post(nodes.n1!, '/v1/transactions', { ...body, timeoutMs: 5_000 }, { 'idempotency-key': 'k' });
+    expect(other.json<{ error: { code: string } }>().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    a!.setMode('ok');
+    a!.releaseHanging();
+    const [r1, r2] = await Promise.all([first, second]);
+    expect(r1.json<TxView>().id).toBe(r2.json<TxView>().id);
+    expect(r2.json<TxView>().outcome).toBe('committed');
+    // one attempt prepared (its prepare may have been retried), one recorded
+    expect(new Set(a!.callsOf('prepare').map((c) => c.txId))).toEqual(new Set([r1.json<TxView>().id]));
+    expect(oneShotEntries(cluster)).toHaveLength(1);
+  });
+
+  it('one-shot: a created entry that took the key first leaves the one-shot attempt aborted without the key, its participant told', async () => {
+    const { cluster, nodes } = await clusterOf(['n1']);
+    const [a] = await participants(1);
+    cluster.elect('n1');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    cluster.interceptor = async () => held;
+    // an interactive create with the key, proposed but not applied, races a one-shot with it
+    const interactive = post(nodes.n1!, '/v1/transactions', {}, { 'idempotency-key': 'race' });
+    await eventually(() => nodes.n1!.log.proposals >= 1, 'created proposed');
+    const body = { participants: [participant('a', a!.url)], commit: true };
+    const oneShot = post(nodes.n1!, '/v1/transactions', body, { 'idempotency-key': 'race' });
+    await eventually(() => nodes.n1!.log.proposals >= 2, 'one-shot decided proposed');
+    cluster.interceptor = null;
+    release();
+    expect((await interactive).statusCode).toBe(201);
+    const refused = await oneShot;
+    expect(refused.json<{ error: { code: string } }>().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const attempt = a!.callsOf('prepare')[0]!.txId;
+    const aborted = await eventually(() => nodes.n1!.sm.get(attempt)?.state === 'aborted' && nodes.n1!.sm.get(attempt), 'attempt aborted');
+    expect(aborted).toMatchObject({ idempotencyKey: null, decision: 'abort' });
+    expect(aborted ? aborted.decisionReason : null).toMatch(/Idempotency-Key was taken/);
+    expect(a!.callsOf('abort', attempt)).toHaveLength(1);
   });
 
   it('two concurrent creates with one key make one transaction', async () => {

@@ -329,7 +329,7 @@ describe('entries per transaction', () => {
       return cmd !== null && 'txId' in cmd && cmd.txId === txId ? [cmd.type] : [];
     });
 
-  it('a fast 2PC transaction costs three entries: votes ride in decided, acknowledgements in completed', async () => {
+  it('a fast one-shot 2PC transaction costs two entries: the record and the votes ride in decided, acknowledgements in completed', async () => {
     // A delay no test run reaches, so the count does not depend on the machine's speed.
     const { node, cluster } = await startLeader({ config: { progressRecordDelayMs: 600_000 } });
     const a = await FakeParticipant.start();
@@ -342,7 +342,17 @@ describe('entries per transaction', () => {
       });
       const id = res.json<TxView>().id;
       await eventually(() => node.sm.get(id)?.state === 'committed', 'committed');
-      expect(types(cluster, id)).toEqual(['created', 'decided', 'completed']);
+      expect(types(cluster, id)).toEqual(['decided', 'completed']);
+      // The one entry on the client's path carries the whole record.
+      const decided = cluster.entries.map((e) => decodeCommand(e.data)).find((c) => c?.type === 'decided' && c.txId === id);
+      expect(decided?.type === 'decided' && decided.oneShot).toMatchObject({
+        participants: [
+          { name: 'a', url: a.url },
+          { name: 'b', url: b.url },
+        ],
+        protocol: '2pc',
+        preparedTerm: cluster.term,
+      });
       const view = await getView(node, id);
       expect(view.participants.map((p) => [p.name, p.vote, p.acknowledged])).toEqual([
         ['a', 'commit', true],
@@ -352,6 +362,33 @@ describe('entries per transaction', () => {
       await node.close();
       await a.close();
       await b.close();
+    }
+  });
+
+  it('an interactive 2PC transaction (and a 3PC one-shot) keeps its created entry', async () => {
+    const { node, cluster } = await startLeader({ config: { progressRecordDelayMs: 600_000 } });
+    const a = await FakeParticipant.start();
+    try {
+      const created = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: { participants: [participant('a', a.url)] },
+      });
+      const id = created.json<TxView>().id;
+      await node.app.inject({ method: 'POST', url: `/v1/transactions/${id}/commit` });
+      await eventually(() => node.sm.get(id)?.state === 'committed', 'interactive committed');
+      expect(types(cluster, id)).toEqual(['created', 'commitRequested', 'decided', 'completed']);
+      const threePc = await node.app.inject({
+        method: 'POST',
+        url: '/v1/transactions',
+        payload: { participants: [participant('a', a.url)], protocol: '3pc', commit: true },
+      });
+      const id3 = threePc.json<TxView>().id;
+      await eventually(() => node.sm.get(id3)?.state === 'committed', '3pc committed');
+      expect(types(cluster, id3)[0]).toBe('created');
+    } finally {
+      await node.close();
+      await a.close();
     }
   });
 

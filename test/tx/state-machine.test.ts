@@ -8,6 +8,8 @@ import { createTxStateMachine } from '../../src/tx/state-machine.js';
 import { assertTransition, canTransition } from '../../src/tx/transitions.js';
 import { TX_STATES, type ApplyResult, type TxStateMachine } from '../../src/tx/types.js';
 import { toView } from '../../src/tx/views.js';
+import { keylessAbortCommand, oneShotCommand, oneShotRecord, type OneShotSpec } from '../../src/tx/one-shot.js';
+import type { Decide } from '../../src/tx/protocol-rules.js';
 
 const config = { ...txConfigDefaults, listLimitDefault: 2 };
 
@@ -797,6 +799,95 @@ const arbCommand: fc.Arbitrary<TxCommand> = fc.oneof(
     .record({ now: fc.nat(2000), ms: fc.nat(1000), max: fc.nat(3) })
     .map(({ now, ms, max }): TxCommand => ({ type: 'gc', now, retainFinishedMs: ms, retainFinishedMax: max })),
 );
+
+describe('one-shot decided entries (no created entry before them)', () => {
+  const spec = (txId: string, key: string | null = null): OneShotSpec => ({
+    txId,
+    participants: [
+      { name: 'a', url: 'http://127.0.0.1:1', payload: { amount: 5 } },
+      { name: 'b', url: 'http://127.0.0.1:2', payload: null },
+    ],
+    protocol: '2pc',
+    createdAt: 1_000,
+    deadlineAt: 11_000,
+    idempotencyKey: key,
+    requestHash: key === null ? null : `hash-${key}`,
+    principal: null,
+  });
+  const commit: Decide = { kind: 'decide', decision: 'commit', votes: commitVotes, reason: 'every participant voted commit' };
+  const at = (sm: TxStateMachine, index: number, term: number, cmd: TxCommand): ApplyResult =>
+    sm.apply({ index, term, data: encodeCommand(cmd) }) as ApplyResult;
+
+  it('one entry adds the whole record, decided, with the same view a created entry and a decision give', () => {
+    const sm = createTxStateMachine(config);
+    const r = at(sm, 7, 3, oneShotCommand(oneShotRecord(spec('t1', 'k')), commit, 2_000, 3));
+    expect(r.ok).toBe(true);
+    const viaCreated = createTxStateMachine(config);
+    const feed = feeder(viaCreated);
+    feed(created('t1', { idempotencyKey: 'k', requestHash: 'hash-k', commitRequested: true }));
+    feed({
+      type: 'decided',
+      txId: 't1',
+      decision: 'commit',
+      votes: commitVotes,
+      decidedAt: 2_000,
+      reason: 'every participant voted commit',
+    });
+    expect(sm.get('t1')).toEqual({ ...viaCreated.get('t1'), seq: 7 });
+    expect(sm.findByIdempotencyKey('k', null)?.id).toBe('t1');
+    expect(sm.finishingCount()).toBe(1);
+    // and it survives a snapshot
+    const restored = createTxStateMachine(config);
+    restored.restore(sm.snapshot());
+    expect(restored.get('t1')).toEqual(sm.get('t1'));
+    expect(restored.findByIdempotencyKey('k', null)?.id).toBe('t1');
+  });
+
+  it('is refused in any term but the one its prepare was sent in, on every node alike', () => {
+    const sm = createTxStateMachine(config);
+    const r = at(sm, 1, 4, oneShotCommand(oneShotRecord(spec('t1')), commit, 2_000, 3));
+    expect(r).toMatchObject({ ok: false, code: 'LEADERSHIP_LOST' });
+    expect(sm.get('t1')).toBeNull();
+  });
+
+  it('one key, one transaction: a second decided entry for the key is refused, and its keyless abort is accepted', () => {
+    const sm = createTxStateMachine(config);
+    expect(at(sm, 1, 2, oneShotCommand(oneShotRecord(spec('first', 'k')), commit, 2_000, 2)).ok).toBe(true);
+    // a retry that started anew under a newer leader, while the first attempt's entry was still on its way
+    const second = oneShotCommand(oneShotRecord(spec('second', 'k')), commit, 3_000, 3);
+    const refused = at(sm, 2, 3, second);
+    expect(refused).toMatchObject({ ok: false, code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(refused.tx?.id).toBe('first');
+    expect(sm.get('second')).toBeNull();
+    expect(at(sm, 3, 3, keylessAbortCommand(second, 'first', 3_001)).ok).toBe(true);
+    expect(sm.get('second')).toMatchObject({ state: 'aborting', decision: 'abort', idempotencyKey: null });
+    expect(sm.findByIdempotencyKey('k', null)?.id).toBe('first');
+    // a created entry for a key a one-shot transaction holds is the same request replayed, or refused
+    expect(feeder(sm)(created('third', { idempotencyKey: 'k', requestHash: 'other' }))).toMatchObject({
+      ok: false,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+  });
+
+  it('refuses a commit without every commit vote, and a 3PC commit (which needs precommitted first)', () => {
+    const sm = createTxStateMachine(config);
+    const oneVote = { ...commit, votes: commitVotes.slice(0, 1) };
+    expect(at(sm, 1, 1, oneShotCommand(oneShotRecord(spec('t1')), oneVote, 2_000, 1))).toMatchObject({ ok: false, code: 'INTERNAL' });
+    expect(at(sm, 2, 1, oneShotCommand(oneShotRecord({ ...spec('t2'), protocol: '3pc' }), commit, 2_000, 1))).toMatchObject({
+      ok: false,
+      code: 'INTERNAL',
+    });
+    expect(sm.get('t1')).toBeNull();
+    expect(sm.get('t2')).toBeNull();
+  });
+
+  it('round-trips through msgpack; a malformed record is not a command', () => {
+    const cmd = oneShotCommand(oneShotRecord(spec('t1', 'k')), commit, 2_000, 3);
+    expect(decodeCommand(encodeCommand(cmd))).toEqual(cmd);
+    const bad = { ...cmd, oneShot: { ...cmd.oneShot, preparedTerm: 'three' } };
+    expect(decodeCommand(new Packr({ useRecords: false }).pack(bad))).toBeNull();
+  });
+});
 
 describe('determinism', () => {
   it('the same entries give the same results and snapshot bytes, also across a snapshot', () => {
