@@ -27,6 +27,8 @@ import { parseOptions } from './bench/options.js';
 import { Participants } from './bench/participants.js';
 import { Progress } from './bench/progress.js';
 import { RatifyCluster } from './bench/ratify-cluster.js';
+import { PeakRssBook } from './bench/resources.js';
+import { Stage } from './bench/stage.js';
 import { Supervisor } from './bench/supervisor.js';
 import { txOp } from './bench/tx-phase.js';
 
@@ -91,7 +93,16 @@ async function main(): Promise<number> {
   const progress = new Progress();
   sup.installSignalHandlers((signal) => progress.note(`${signal}: stopping every process the probe started`));
   const http = new HttpClients({ connectionsPerOrigin: fillConcurrency + 4, requestTimeoutMs: opts.requestTimeoutMs });
-  const ctx: BenchContext = { opts, sup, http, progress, cliPath: join(REPO_ROOT, 'dist', 'src', 'cli.js') };
+  const ctx: BenchContext = {
+    opts,
+    sup,
+    http,
+    progress,
+    cliPath: join(REPO_ROOT, 'dist', 'src', 'cli.js'),
+    stage: new Stage(sup),
+    rss: new PeakRssBook(),
+    processLabels: () => new Map([[process.pid, 'probe'], ...sup.runningNames()]),
+  };
   const memory = new Map<string, NodeMemory>();
   let participants: Participants | null = null;
   let cluster: RatifyCluster | null = null;
