@@ -81,6 +81,13 @@ export async function waitQuiescent(
   sinceMs: number,
   timeoutMs: number,
   signal?: AbortSignal,
+  /**
+   * Whether no participant record is in doubt, where the caller can read them while the
+   * banks run. A one-shot transaction whose leader died before its decided entry is in no
+   * listing: only its participants know it, and they settle it on their own resolve timer
+   * (cooperative termination), so the listing alone can look quiescent too early.
+   */
+  participantsSettled?: () => Promise<boolean>,
 ): Promise<boolean> {
   const done = await pollUntil(
     timeoutMs,
@@ -88,7 +95,8 @@ export async function waitQuiescent(
       const listing = await listAnyNode(nodes, sinceMs);
       if (listing === null || [...listing.values()].some((t) => !FINISHED_TX_STATES.includes(t.state))) return undefined;
       const banks = await book.snapshot();
-      return banks.some((b) => [...b.accounts.values()].some((a) => a.held !== 0)) ? undefined : true;
+      if (banks.some((b) => [...b.accounts.values()].some((a) => a.held !== 0))) return undefined;
+      return participantsSettled === undefined || (await participantsSettled()) ? true : undefined;
     },
     1_000,
     signal,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BankBook } from '../../scripts/chaos/bank.js';
 import { LeaderTracker } from '../../scripts/chaos/cluster-view.js';
 import { listEveryNode, rereadOutcomes, waitQuiescent } from '../../scripts/chaos/collect.js';
-import type { BankSnapshot, ChaosEvidence, Outcome } from '../../scripts/chaos/evidence.js';
+import { type BankSnapshot, type ChaosEvidence, IN_DOUBT_STATES, type Outcome } from '../../scripts/chaos/evidence.js';
 import { Prng } from '../../src/util/random.js';
 import type { NodeEndpoint } from '../../scripts/chaos/target.js';
 import { TransferWorkload } from '../../scripts/chaos/workload.js';
@@ -136,7 +136,7 @@ export async function runScenario(
     await tracker.stop();
     log(`workload stopped: ${summary()}`);
     const resolved = await wl.resendUnknown(RESEND_TIMEOUT_MS);
-    const quiescent = await waitQuiescent(nodes, book, SINCE_MS, SETTLE_TIMEOUT_MS);
+    const quiescent = await waitQuiescent(nodes, book, SINCE_MS, SETTLE_TIMEOUT_MS, undefined, () => noRecordInDoubt(cluster, book));
     log(`${resolved} unknown transfers resolved by resending; quiescent: ${quiescent}`);
     const evidence: ChaosEvidence = {
       transfers: wl.transfers,
@@ -172,6 +172,16 @@ export async function runScenario(
  * Balances, then each bank's participant records over HTTP. A bank whose records cannot
  * be read gets none (and the reason): the atomicity invariant then fails the scenario.
  */
+/** True once every bank's records read, and none of them is still preparing, prepared or precommitted. */
+async function noRecordInDoubt(cluster: ContainerCluster, book: BankBook): Promise<boolean> {
+  const balances = await book.snapshot();
+  for (const b of balances) {
+    const r = await fetchParticipantRecords(cluster.bankUrl(b.bank), BANK_RECORDS_TOKEN, SINCE_MS);
+    if (r.kind !== 'records' || r.records.some((x) => IN_DOUBT_STATES.includes(x.state))) return false;
+  }
+  return true;
+}
+
 async function banksAfter(cluster: ContainerCluster, book: BankBook): Promise<BankSnapshot[]> {
   const balances = await book.snapshot();
   return Promise.all(
