@@ -26,7 +26,7 @@
 // one-shot-run.ts does the I/O.
 import type { TxCommand } from './commands.js';
 import type { Decide } from './protocol-rules.js';
-import type { ParticipantSpec, Protocol, TxRecord } from './types.js';
+import { freshParticipant, type ParticipantSpec, type Protocol, type TxRecord } from './types.js';
 
 /** What the client asked for, stamped by the leader. */
 export interface OneShotSpec {
@@ -53,16 +53,7 @@ export function oneShotRecord(spec: OneShotSpec): TxRecord {
     seq: 0,
     state: 'preparing',
     protocol: spec.protocol,
-    participants: spec.participants.map((p) => ({
-      name: p.name,
-      url: p.url,
-      payload: p.payload,
-      vote: null,
-      acknowledged: false,
-      lastError: null,
-      failingSince: null,
-      abandoned: null,
-    })),
+    participants: spec.participants.map(freshParticipant),
     createdAt: spec.createdAt,
     deadlineAt: spec.deadlineAt,
     decision: null,

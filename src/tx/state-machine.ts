@@ -18,6 +18,7 @@ import { FORCE_FINISH_REASON, planForceFinish } from './force-finish.js';
 import { mayAbandon } from './abandon.js';
 import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
 import {
+  freshParticipant,
   TX_STATES,
   type ApplyResult,
   type ParticipantRecord,
@@ -110,16 +111,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
       seq: index,
       state: cmd.commitRequested ? 'preparing' : 'active',
       protocol: cmd.protocol,
-      participants: cmd.participants.map((p) => ({
-        name: p.name,
-        url: p.url,
-        payload: p.payload,
-        vote: null,
-        acknowledged: false,
-        lastError: null,
-        failingSince: null,
-        abandoned: null,
-      })),
+      participants: cmd.participants.map(freshParticipant),
       createdAt: cmd.createdAt,
       deadlineAt: cmd.deadlineAt,
       decision: null,
@@ -258,16 +250,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     }
     if (new Set(rec.participants.map((p) => p.name)).size !== rec.participants.length)
       return reject('VALIDATION_FAILED', 'participant names must be unique');
-    const participants: ParticipantRecord[] = rec.participants.map((p) => ({
-      name: p.name,
-      url: p.url,
-      payload: null,
-      vote: null,
-      acknowledged: false,
-      lastError: null,
-      failingSince: null,
-      abandoned: null,
-    }));
+    const participants: ParticipantRecord[] = rec.participants.map((p) => freshParticipant({ ...p, payload: null }));
     if (cmd.decision === 'commit') {
       if (rec.protocol === '3pc') return reject('INTERNAL', `3PC transaction ${cmd.txId} decided commit before precommit`);
       if (!participants.every((p) => cmd.votes.some((v) => v.participant === p.name && v.vote === 'commit')))

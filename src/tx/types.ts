@@ -56,6 +56,20 @@ export interface ParticipantRecord extends ParticipantSpec {
   abandoned: AbandonReason | null;
 }
 
+/** A participant as enlisted: no vote, no acknowledgement, no failure yet. */
+export function freshParticipant(p: ParticipantSpec): ParticipantRecord {
+  return {
+    name: p.name,
+    url: p.url,
+    payload: p.payload,
+    vote: null,
+    acknowledged: false,
+    lastError: null,
+    failingSince: null,
+    abandoned: null,
+  };
+}
+
 /** One row of the replicated table. Mutated only by the state machine's apply(). */
 export interface TxRecord {
   readonly id: string;
