@@ -12,10 +12,10 @@ import {
   awaits,
   createdCommand,
   keyOf,
+  NO_FAULTS,
   request,
   runCall,
   TX_ID,
-  type Bounds,
   type ModelConfig,
   type Msg,
   type Run,
@@ -44,18 +44,6 @@ export interface CheckReport {
   readonly cpuMs: number;
   readonly violation: (Violation & { readonly trace: readonly string[] }) | null;
 }
-
-const NO_FAULTS: Bounds = {
-  losses: 0,
-  leaderCrashes: 0,
-  leaderPauses: 0,
-  elections: 0,
-  participantCrashes: 0,
-  duplicates: 0,
-  clientAborts: 0,
-  cuts: 0,
-  freezes: 0,
-};
 
 export function checkModel(config: ModelConfig, rules: ProtocolRules, statesMax = 5_000_000): CheckReport {
   const started = performance.now();

@@ -25,19 +25,7 @@
 // the leader change without the deadline): what a third participant adds is
 // another mix of states at the moment of a fault, one precommitted, one
 // prepared, one not yet asked.
-import type { Bounds, ModelConfig } from './model.js';
-
-const NONE: Bounds = {
-  losses: 0,
-  leaderCrashes: 0,
-  leaderPauses: 0,
-  elections: 0,
-  participantCrashes: 0,
-  duplicates: 0,
-  clientAborts: 0,
-  cuts: 0,
-  freezes: 0,
-};
+import { type Bounds, NO_FAULTS, type ModelConfig } from './model.js';
 
 function config(name: string, o: Partial<Omit<ModelConfig, 'bounds' | 'name'>> & { bounds: Partial<Bounds> }): ModelConfig {
   return {
@@ -49,7 +37,7 @@ function config(name: string, o: Partial<Omit<ModelConfig, 'bounds' | 'name'>> &
     deadline: true,
     termination: true,
     ...o,
-    bounds: { ...NONE, ...o.bounds },
+    bounds: { ...NO_FAULTS, ...o.bounds },
   };
 }
 

@@ -56,6 +56,19 @@ export interface Bounds {
   readonly freezes: number;
 }
 
+/** No fault of any kind: the base the configurations add their bounds to, and the healed budget. */
+export const NO_FAULTS: Bounds = {
+  losses: 0,
+  leaderCrashes: 0,
+  leaderPauses: 0,
+  elections: 0,
+  participantCrashes: 0,
+  duplicates: 0,
+  clientAborts: 0,
+  cuts: 0,
+  freezes: 0,
+};
+
 export interface ModelConfig {
   readonly name: string;
   readonly protocol: Protocol;
