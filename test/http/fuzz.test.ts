@@ -540,8 +540,10 @@ describe('fuzzing every route through inject()', () => {
         }),
         { numRuns: RUNS, ...(process.env.FUZZ_SEED === undefined ? {} : { seed: seedKnob('FUZZ_SEED', 0) }) },
       );
-      // The right credential does change state, often: the property above is not vacuous.
-      expect(changes).toBeGreaterThan(RUNS / 40);
+      // The right credential does change state, often: the property above is not vacuous. (A one-shot
+      // transaction changes state only with its decided entry, so fewer random requests do than before:
+      // 10 of 400 in one CI run, against a bar of 10.)
+      expect(changes).toBeGreaterThan(RUNS / 80);
       const auth = setup.tokens ? { authorization: `Bearer ${TOKENS.client}` } : {};
       const ok = await w.txApp.inject({ method: 'POST', url: '/v1/transactions', headers: auth, payload: {} });
       expect(ok.statusCode).toBe(201);
