@@ -73,6 +73,7 @@ async function main(): Promise<number> {
     const etcd = await finishEtcd(started);
     rss.sampleAll(sup.processes());
     const sections = { etcd, writes, tx, failover };
+    const peakRssWholeRun = rss.all();
     const report: BenchReport = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
@@ -80,9 +81,9 @@ async function main(): Promise<number> {
       machine: machine(),
       options: { ...opts },
       ...sections,
-      goals: computeGoals(sections),
+      goals: computeGoals({ ...sections, peakRssWholeRun }),
       payloads: payloads(),
-      peakRssWholeRun: rss.all(),
+      peakRssWholeRun,
     };
     process.stdout.write(`\n${renderReport(report)}\n\n`);
     const paths = writeOutputs(report, opts.outDir, startedAt);

@@ -12,6 +12,7 @@ import type {
   TxSection,
   WritesSection,
 } from './results.js';
+import { secondRoundGoals } from './goals-second-round.js';
 import { checkPerfText, cpuLines, fairnessTables, payloadLine } from './report-fairness.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './table.js';
 
@@ -231,8 +232,9 @@ function goalsTable(goals: readonly Goal[]): Table {
   };
 }
 
-export function computeGoals(r: Sections): Goal[] {
-  return [writesGoal(r.writes, r.etcd), txGoal(r.tx), failoverGoal(r.failover), rssGoal(r.tx)];
+/** The first round's four goals, then the second round's (goals-second-round.ts). */
+export function computeGoals(r: Sections & Partial<Pick<BenchReport, 'peakRssWholeRun'>>): Goal[] {
+  return [writesGoal(r.writes, r.etcd), txGoal(r.tx), failoverGoal(r.failover), rssGoal(r.tx), ...secondRoundGoals(r)];
 }
 
 function writesGoal(w: WritesSection, etcd: EtcdSection): Goal {

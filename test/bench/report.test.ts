@@ -28,7 +28,7 @@ describe('computeGoals', () => {
       failover: { ...r.failover, kills: [], p50Ms: null, maxMs: null },
     };
     const goals = computeGoals(slow);
-    expect(goals.map((g) => g.met)).toEqual([false, null, null, false]);
+    expect(goals.slice(0, 4).map((g) => g.met)).toEqual([false, null, null, false]);
     expect(goals[0]?.actual).toMatch(/at c=64/);
   });
 
