@@ -18,6 +18,7 @@ import {
   PARTICIPANT_FIELDS,
   type Row,
   type SnapshotTarget,
+  type TableCapture,
 } from './table-snapshot.js';
 import { isFinished } from './transitions.js';
 import { ABANDON_REASONS, TX_STATES, type AbandonReason, type ParticipantRecord, type TxRecord } from './types.js';
@@ -137,6 +138,20 @@ export class TxTable {
     const rows = this.rows;
     const finishedPositions = this.finishedPositions();
     return encodeTableSnapshot({ rowCount: rows.size, rows: () => rows.values(), finishedPositions });
+  }
+
+  /**
+   * The table as it is now, for an encoding in slices (tableSnapshotSteps) that
+   * gives encode()'s bytes of this moment while apply() goes on: the rows by
+   * reference, except the live records (unfinished ones, and finished ones that
+   * did not compact), which apply() may change and are copied. One pass over
+   * the rows and one over the finished ids, copying references only.
+   */
+  capture(): TableCapture {
+    const rows = new Array<Row>(this.rows.size);
+    let i = 0;
+    for (const row of this.rows.values()) rows[i++] = row instanceof FinishedTx ? row : copyRecord(row);
+    return { rows, finished: Array.from(this.finished) };
   }
 
   /** Row positions (creation order) of the finished transactions, in completion order. */
