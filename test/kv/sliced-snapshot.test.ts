@@ -54,7 +54,7 @@ describe('kv snapshot', () => {
     );
   });
 
-  it("writes any string as msgpackr does, lone surrogates included (a state restored from a JSON snapshot may hold them)", () => {
+  it('writes any string as msgpackr does, lone surrogates included (a state restored from a JSON snapshot may hold them)', () => {
     fc.assert(
       fc.property(fc.array(anyString, { maxLength: 20 }), (strings) => {
         const w = new ScratchWriter('msgpackr');
