@@ -111,7 +111,7 @@ describe('tx snapshot encoded in slices', () => {
       const t = new Twins(rng, 40 + rng.below(1500));
       t.apply(500 + rng.below(3000));
       for (let round = 0; round < 4; round++) {
-        const enc = t.live.captureSnapshot();
+        const enc = t.live.captureSnapshot!();
         const expected = t.twin.snapshot();
         const restoreAt = rng.chance(0.3) ? rng.below(4) : -1;
         let steps = 0;
@@ -147,7 +147,7 @@ describe('tx snapshot encoded in slices', () => {
       activeMax: 10,
     });
     const before = sm.snapshot();
-    const enc = sm.captureSnapshot();
+    const enc = sm.captureSnapshot!();
     apply({ type: 'voteRecorded', txId: 't1', participant: 'a', vote: 'commit', reason: null, error: null });
     apply({
       type: 'decided',
@@ -166,6 +166,6 @@ describe('tx snapshot encoded in slices', () => {
 
   it('of an empty table is the empty table', () => {
     const sm = createTxStateMachine(config);
-    expect(sameBytes(drain(sm.captureSnapshot(), () => {}).bytes, sm.snapshot())).toBe(true);
+    expect(sameBytes(drain(sm.captureSnapshot!(), () => {}).bytes, sm.snapshot())).toBe(true);
   });
 });
