@@ -144,14 +144,18 @@ export class TxTable {
    * The table as it is now, for an encoding in slices (tableSnapshotSteps) that
    * gives encode()'s bytes of this moment while apply() goes on: the rows by
    * reference, except the live records (unfinished ones, and finished ones that
-   * did not compact), which apply() may change and are copied. One pass over
-   * the rows and one over the finished ids, copying references only.
+   * did not compact), which apply() may change and are copied; and the finished
+   * ids in completion order. References only, and no lookup by id.
    */
   capture(): TableCapture {
-    const rows = new Array<Row>(this.rows.size);
-    let i = 0;
-    for (const row of this.rows.values()) rows[i++] = row instanceof FinishedTx ? row : copyRecord(row);
-    return { rows, finished: Array.from(this.finished) };
+    const rows = Array.from(this.rows.values());
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      if (!(row instanceof FinishedTx)) rows[i] = copyRecord(row);
+    }
+    // This table's own map: a restore replaces the table, so it is never cleared under the capture.
+    const live = this.rows;
+    return { rows, finished: Array.from(this.finished), lookup: (id) => live.get(id) };
   }
 
   /** Row positions (creation order) of the finished transactions, in completion order. */
