@@ -68,6 +68,45 @@ describe('sliced digests and snapshots in a cluster', () => {
     await waitUntil(() => c.running().every((n) => n.snapshotIndex() > 0) || undefined, { what: 'every node to compact' });
   });
 
+  it('encodes once where a digest and a local snapshot fall on the same index (the node whose phase is 0)', async () => {
+    const captures = new Map<string, number>();
+    const digests = new Map<string, StateDigests>();
+    const c = new InProcessCluster({
+      ids: ['n1', 'n2', 'n3'],
+      createStateMachine: (id) => {
+        const kv = createKvStateMachine();
+        const capture = kv.captureSnapshot!.bind(kv);
+        kv.captureSnapshot = () => {
+          captures.set(id, (captures.get(id) ?? 0) + 1);
+          return capture();
+        };
+        return kv;
+      },
+      config: { snapshotThresholdEntries: 10 },
+      digests: (id) => {
+        const d = new StateDigests(10);
+        digests.set(id, d);
+        return d;
+      },
+    });
+    cluster = c;
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    let last = 0;
+    for (let i = 0; i < 60; i++) last = ((await leader.propose(put(`k${i}`, `v${i}`))) as KvPutResult).index;
+    const newest = Math.floor(last / 10) * 10;
+    await waitUntil(
+      () => (digests.get('n1')!.list().at(-1)?.index === newest && c.member('n1').node!.snapshotIndex() >= newest - 10) || undefined,
+      {
+        what: "n1's digests and snapshots to catch up",
+      },
+    );
+    // n1 (phase 0) snapshots at the digests' indexes: every local snapshot shared a digest's encoding.
+    expect(captures.get('n1')).toBe(digests.get('n1')!.list().length);
+    // n2 (phase a third of the threshold) snapshots elsewhere: more encodings than digests.
+    expect(captures.get('n2')!).toBeGreaterThan(digests.get('n2')!.list().length);
+  });
+
   it('stops with an encoding under way: stop() resolves, no step runs after, no digest and no snapshot is stored', async () => {
     const encodings: Array<SnapshotEncoding & { steps: number }> = [];
     let compactions = 0;
