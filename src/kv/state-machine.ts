@@ -14,8 +14,16 @@
 // earlier versions hold JSON ({"op":"put",...} and sorted [[key, value], ...]);
 // a JSON text starts with '{' or '[', which no MessagePack array does, so both
 // are still read.
+//
+// The snapshot is written by our own writer, byte for byte what msgpackr's
+// pack() of the flat array gives (older nodes wrote it that way, and the state
+// digests compare bytes across replicas), so it can also be written in slices
+// from a capture (captureSnapshot): the flat array of the map's keys and values
+// (strings never change, so the references are the state), copied in one pass.
 import { Packr } from 'msgpackr';
 import type { AppliedEntry, StateMachine } from '../raft/state-machine.js';
+import type { ScratchWriter } from '../tx/msgpack-writer.js';
+import { encodeAtOnce, steppedEncoding } from '../tx/stepped-encoding.js';
 
 export const KV_KEY_BYTES_MAX = 256;
 
@@ -62,14 +70,28 @@ function decodeKvCommand(data: Uint8Array): KvCommand | null {
   return null;
 }
 
-function encodeKvSnapshot(data: ReadonlyMap<string, string>): Uint8Array {
+/** Strings written between two yields of a sliced snapshot. */
+const STRINGS_PER_STEP = 2048;
+
+/** The map as [key1, value1, key2, value2, ...]. */
+function flatten(data: ReadonlyMap<string, string>): readonly string[] {
   const flat = new Array<string>(data.size * 2);
   let i = 0;
   for (const [key, value] of data) {
     flat[i++] = key;
     flat[i++] = value;
   }
-  return packr.pack(flat);
+  return flat;
+}
+
+function kvSnapshotSteps(flat: readonly string[]): (w: ScratchWriter) => Generator<void, void, void> {
+  return function* (w) {
+    w.array(flat.length);
+    for (let i = 0; i < flat.length; i++) {
+      w.str(flat[i]!);
+      if (i % STRINGS_PER_STEP === STRINGS_PER_STEP - 1) yield;
+    }
+  };
 }
 
 function decodeKvSnapshot(bytes: Uint8Array): Map<string, string> {
@@ -103,7 +125,8 @@ export function createKvStateMachine(): KvStateMachine {
     },
     get: (key) => data.get(key),
     size: () => data.size,
-    snapshot: () => encodeKvSnapshot(data),
+    snapshot: () => encodeAtOnce(kvSnapshotSteps(flatten(data)), 'msgpackr'),
+    captureSnapshot: () => steppedEncoding(kvSnapshotSteps(flatten(data)), 'msgpackr'),
     restore(bytes) {
       data = decodeKvSnapshot(bytes);
     },

@@ -1,5 +1,6 @@
-// The life of a locally taken snapshot: serialized at a Ready boundary, written
-// to storage off the Raft loop, handed to the core between two Readys once it is
+// The life of a locally taken snapshot: captured at a Ready boundary and encoded
+// in slices (snapshot-slicer.ts; started() comes once it is), written to storage
+// off the Raft loop, handed to the core between two Readys once it is
 // durable. Pure bookkeeping, so the seeded simulation (test/sim/) runs the same
 // rules as the driver (node-snapshots.ts), with the write's completion (or a crash
 // before it) at a step of its choosing.
@@ -19,7 +20,9 @@
 // the leader and both followers stalled at once no quorum could form, and every
 // write in flight waited: the writes benchmark's p99.9 at concurrency 64
 // (README, Performance). Spread over one threshold by rank, at most one node
-// serializes at a time and the other two still make a majority.
+// serializes at a time and the other two still make a majority. (Encoded in
+// slices now, a snapshot no longer stalls its node; the spread still keeps the
+// nodes' encoding work apart.)
 import type { Snapshot } from '../raft/types.js';
 
 export class BackgroundSnapshots {

@@ -25,9 +25,10 @@
 // entry and the snapshot envelope start with bytes no transaction command or
 // table snapshot (MessagePack maps, or JSON in old versions) starts with.
 import { randomBytes } from 'node:crypto';
-import type { AppliedEntry, StateMachine } from '../raft/state-machine.js';
+import type { AppliedEntry, SnapshotEncoding, StateMachine } from '../raft/state-machine.js';
 import { INCARNATION_PATTERN } from '../sdk/participant/signature.js';
 import type { ReplicatedLog } from './replicated-log.js';
+import { encodedAlready, prefixedEncoding } from './snapshot-slicer.js';
 
 const ENTRY_MAGIC = Buffer.from('ratify.incarnation\u0000', 'latin1');
 const SNAPSHOT_MAGIC = Buffer.from('ratify.incarnation.snapshot\u0000', 'latin1');
@@ -81,7 +82,17 @@ export class IncarnatedStateMachine implements StateMachine {
   snapshot(): Uint8Array {
     const inner = this.inner.snapshot();
     if (this.current === null) return inner;
-    return new Uint8Array(Buffer.concat([SNAPSHOT_MAGIC, Buffer.from([this.current.length]), Buffer.from(this.current, 'latin1'), inner]));
+    return new Uint8Array(Buffer.concat([this.envelope(this.current), inner]));
+  }
+
+  /** snapshot()'s bytes, encoded in slices (snapshot-slicer.ts): the envelope, then the inner state machine's. */
+  captureSnapshot(): SnapshotEncoding {
+    const inner = this.inner.captureSnapshot?.() ?? encodedAlready(this.inner.snapshot());
+    return this.current === null ? inner : prefixedEncoding(this.envelope(this.current), inner);
+  }
+
+  private envelope(incarnation: string): Buffer {
+    return Buffer.concat([SNAPSHOT_MAGIC, Buffer.from([incarnation.length]), Buffer.from(incarnation, 'latin1')]);
   }
 
   restore(data: Uint8Array): void {

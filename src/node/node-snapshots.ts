@@ -4,17 +4,25 @@
 // this class does the I/O around them). Also the applied state as a snapshot, for a
 // backup. The Ready loop (raft-node.ts) calls in at fixed points; what this needs
 // of the node comes in NodeSnapshotsDeps, so nothing here reaches back into it.
+//
+// Local snapshots and state digests are captured where the state is exactly
+// that of their index and encoded in slices off the loop (snapshot-slicer.ts).
+// A local snapshot due at the end of a Ready takes the latest digest's encoding
+// when that one is recent enough to count as this period's snapshot (the node
+// whose phase is 0 snapshots where every node digests): one serialization.
+import { RatifyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RaftMetrics } from '../metrics.js';
 import type { RaftCoreApi } from '../raft/api.js';
 import type { StateMachine } from '../raft/state-machine.js';
-import type { Snapshot } from '../raft/types.js';
+import type { Snapshot, SnapshotMeta } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { AppliedMembership } from './applied-membership.js';
 import type { AppliedPosition } from './applied-position.js';
 import { BackgroundSnapshots } from './background-snapshots.js';
 import { stopRequested, takesCalls, type NodeLifecycle } from './node-lifecycle.js';
 import type { PendingProposals } from './pending-proposals.js';
+import { encodedAlready, SnapshotSlicer, type EncodedSnapshot } from './snapshot-slicer.js';
 import type { StateDigests } from './state-digests.js';
 
 export interface NodeSnapshotsDeps {
@@ -22,7 +30,7 @@ export interface NodeSnapshotsDeps {
   /** This node's offset within the threshold (snapshotPhaseEntries). */
   readonly phaseEntries: number;
   readonly storage: Pick<RaftStorage, 'compact'>;
-  readonly stateMachine: Pick<StateMachine, 'snapshot' | 'restore'>;
+  readonly stateMachine: Pick<StateMachine, 'snapshot' | 'restore' | 'captureSnapshot'>;
   readonly core: Pick<RaftCoreApi, 'snapshotIndex' | 'compact'>;
   /** Moved by an installed snapshot; read for a local one. */
   readonly applied: AppliedPosition;
@@ -38,15 +46,57 @@ export interface NodeSnapshotsDeps {
   readonly readyInFlight: () => boolean;
   /** A storage error: the node fails. */
   readonly fail: (err: unknown) => void;
+  /** Encoding work per event-loop turn (SLICE_MS_DEFAULT if absent). */
+  readonly sliceMs?: number;
+}
+
+/** A state captured at an index, being encoded. */
+interface Capture {
+  readonly meta: SnapshotMeta;
+  readonly encoded: Promise<EncodedSnapshot>;
 }
 
 export class NodeSnapshots {
   private readonly background: BackgroundSnapshots;
-  /** The background write of background.inFlight, for stop() to wait on. */
+  /** The encoding and then the background write of a local snapshot, for stop() to wait on. */
   private writing: Promise<void> | null = null;
+  private readonly slicer: SnapshotSlicer;
+  /** The newest digest's capture, for a local snapshot to share. */
+  private lastDigest: Capture | null = null;
 
   constructor(private readonly deps: NodeSnapshotsDeps) {
     this.background = new BackgroundSnapshots(deps.thresholdEntries, deps.phaseEntries);
+    this.slicer = new SnapshotSlicer(deps.sliceMs);
+  }
+
+  /**
+   * Right after the state reached `index` (an entry applied, or a snapshot
+   * installed), while it holds exactly the state at `index`: captures it for a
+   * digest if one is due there. The digest is recorded once encoded.
+   */
+  appliedTo(index: number): void {
+    const { digests, log } = this.deps;
+    if (digests === null || !digests.due(index)) return;
+    const capture = this.capture();
+    this.lastDigest = capture;
+    capture.encoded.then(
+      (e) => digests.record({ index: e.index, sha256: e.sha256 }),
+      (err: unknown) => {
+        if (stopRequested(this.deps.lifecycle())) return;
+        if (err instanceof RatifyError && err.code === 'TOO_MANY_PENDING') log.warn({ index, err }, 'skipped the state digest');
+        else this.deps.fail(err);
+      },
+    );
+  }
+
+  /** The state now (at the applied index), captured and queued for encoding. */
+  private capture(): Capture {
+    const { applied, appliedMembers, stateMachine } = this.deps;
+    const meta = { index: applied.index, term: applied.term, members: appliedMembers.members };
+    const encoded = this.slicer.encode(meta.index, () =>
+      stateMachine.captureSnapshot !== undefined ? stateMachine.captureSnapshot() : encodedAlready(stateMachine.snapshot()),
+    );
+    return { meta, encoded };
   }
 
   /** The applied state as a snapshot, taken now. Between two inputs the state machine holds exactly the state at the applied index. */
@@ -57,12 +107,12 @@ export class NodeSnapshots {
 
   /** A snapshot from the leader, persisted in this Ready: the state machine jumps to it. */
   install(s: Snapshot): void {
-    const { applied, stateMachine, appliedMembers, digests, proposals, metrics, log } = this.deps;
+    const { applied, stateMachine, appliedMembers, proposals, metrics, log } = this.deps;
     applied.assertAhead(s.meta);
     stateMachine.restore(s.data);
     applied.restored(s.meta);
     appliedMembers.apply(s.meta.members);
-    digests?.applied(applied.index, () => stateMachine.snapshot());
+    this.appliedTo(applied.index);
     proposals.rejectUpTo(s.meta.index);
     metrics?.snapshotsInstalled.inc();
     log.info({ snapshotIndex: s.meta.index, snapshotTerm: s.meta.term, bytes: s.data.length }, 'installed snapshot from leader');
@@ -70,18 +120,44 @@ export class NodeSnapshots {
 
   /** At the end of a Ready: starts a local snapshot when one is due (see background-snapshots.ts). */
   maybeTake(): void {
-    if (!this.background.due(this.deps.applied.index, this.deps.core.snapshotIndex())) return;
-    // Serialized here, at a Ready boundary, so the bytes are exactly the state at the applied index.
-    const snapshot = this.ofAppliedState();
-    this.background.started(snapshot);
-    this.writing = this.store(snapshot).finally(() => {
+    // Only within the Ready that captured it: kept longer, its bytes would stay in memory until the next digest.
+    const shared = this.lastDigest;
+    this.lastDigest = null;
+    if (this.writing !== null) return;
+    const coreSnapshotIndex = this.deps.core.snapshotIndex();
+    if (!this.background.due(this.deps.applied.index, coreSnapshotIndex)) return;
+    // Captured here, at a Ready boundary, so the bytes are exactly the state at the applied index;
+    // or at the index of a digest captured in this Ready, if that alone would have been due.
+    const capture = shared !== null && this.background.due(shared.meta.index, coreSnapshotIndex) ? shared : this.capture();
+    this.writing = this.encodeAndStore(capture).finally(() => {
       this.writing = null;
     });
   }
 
-  /** The write in flight, if any, for stop() to wait on. */
-  writeSettled(): Promise<void> | null {
-    return this.writing;
+  /**
+   * At stop: abandons the encodings under way (a digest or snapshot not encoded
+   * yet is not taken) and waits for a snapshot write in flight.
+   */
+  async settle(): Promise<void> {
+    await this.slicer.abandon();
+    await this.writing;
+  }
+
+  private async encodeAndStore(capture: Capture): Promise<void> {
+    let encoded: EncodedSnapshot;
+    try {
+      encoded = await capture.encoded;
+    } catch (err) {
+      if (stopRequested(this.deps.lifecycle())) return;
+      // Too many encodings queued: the next Ready tries again. Anything else is a bug, as a throw of snapshot() was.
+      if (err instanceof RatifyError && err.code === 'TOO_MANY_PENDING') this.deps.log.warn({ err }, 'deferred a local snapshot');
+      else this.deps.fail(err);
+      return;
+    }
+    if (!takesCalls(this.deps.lifecycle())) return;
+    const snapshot: Snapshot = { meta: capture.meta, data: encoded.bytes };
+    this.background.started(snapshot);
+    await this.store(snapshot);
   }
 
   private async store(snapshot: Snapshot): Promise<void> {

@@ -301,7 +301,7 @@ export class RaftNode implements ClusterNode {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
     if (this.loop.kind === 'busy') await this.loop.done;
-    await this.snapshots.writeSettled();
+    await this.snapshots.settle();
     await this.writeUnwrittenHard();
     this.proposals.rejectAllShutdown();
     this.reads.rejectAllShutdown();
@@ -600,8 +600,8 @@ export class RaftNode implements ClusterNode {
         assertNever(e);
     }
     this.applied.applied(e.index, e.term);
-    // Here, between two entries, the state machine holds exactly the state at e.index.
-    this.digests?.applied(e.index, () => this.sm.snapshot());
+    // Here, between two entries, the state machine holds exactly the state at e.index: captured if a digest is due.
+    this.snapshots.appliedTo(e.index);
     this.proposals.applied(e.index, e.term, result);
     if (e.kind === 'noop') this.leadership.noopApplied(e.term, this.applied.index);
   }

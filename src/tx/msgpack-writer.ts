@@ -5,6 +5,11 @@
 // caller emits values straight into a buffer of the exact size, measured by a
 // first pass over the same emit function. msgpackr reads the result (it is
 // plain MessagePack: nil, booleans, numbers, UTF-8 strings, arrays, maps).
+//
+// ScratchWriter is the same writer over a buffer that grows as needed and can
+// start over: a snapshot encoded in slices (stepped-encoding.ts) cannot measure
+// first (the state it measured is gone by the second pass), so each slice's
+// piece is written into one small buffer, reused from slice to slice.
 import { RatifyError } from '../errors.js';
 
 export interface MsgpackSink {
@@ -121,7 +126,7 @@ class Sizer extends Sink {
 
 class Writer extends Sink {
   pos = 0;
-  constructor(readonly buf: Buffer) {
+  constructor(public buf: Buffer) {
     super();
   }
   /** One type byte, then `v` big-endian in `bytes` bytes (0: the value is in the type byte). */
@@ -174,5 +179,110 @@ class Writer extends Sink {
     } else {
       this.pos += this.buf.write(v, this.pos, n, 'utf8');
     }
+  }
+}
+
+/** How strings are written: as Buffer.write does (lone surrogates become U+FFFD), or byte for byte as msgpackr does. */
+export type StringEncoding = 'utf8' | 'msgpackr';
+
+/** The longest UTF-8 form of one UTF-16 code unit. */
+const UTF8_BYTES_PER_UNIT_MAX = 3;
+/** msgpackr encodes strings shorter than this itself (lone surrogates as 3 bytes of their own), longer ones with Buffer's UTF-8. */
+const MSGPACKR_MANUAL_MAX = 0x40;
+const SCRATCH_INITIAL_BYTES = 16 * 1024;
+
+/**
+ * A MsgpackSink over a buffer that grows as needed and is reused: write, then
+ * bytes() is a view of what was written since reset() (valid until the next
+ * write or reset), and copy() the exact bytes in a buffer of their own.
+ */
+export class ScratchWriter extends Writer {
+  constructor(private readonly strings: StringEncoding = 'utf8') {
+    super(Buffer.allocUnsafeSlow(SCRATCH_INITIAL_BYTES));
+  }
+
+  /** Starts over at the start of the buffer (it keeps its size). */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  copy(): Uint8Array {
+    const out = Buffer.allocUnsafeSlow(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  override array(length: number): void {
+    this.room(5);
+    super.array(length);
+  }
+  override map(size: number): void {
+    this.room(5);
+    super.map(size);
+  }
+  override nil(): void {
+    this.room(1);
+    super.nil();
+  }
+  override bool(v: boolean): void {
+    this.room(1);
+    super.bool(v);
+  }
+  override num(v: number): void {
+    this.room(9);
+    super.num(v);
+  }
+  override str(v: string): void {
+    this.room(5 + v.length * UTF8_BYTES_PER_UNIT_MAX);
+    if (this.strings === 'msgpackr' && v.length < MSGPACKR_MANUAL_MAX) this.strManual(v);
+    else super.str(v);
+  }
+
+  /** msgpackr's own encoding of a short string (pack.js): a lone surrogate as its 3-byte form, not U+FFFD. */
+  private strManual(v: string): void {
+    const b = this.buf;
+    // The header is 1 or 2 bytes here (at most 63 units, 189 bytes): encode after a 2-byte gap, then close it if 1 did.
+    const start = this.pos + 2;
+    let p = start;
+    for (let i = 0; i < v.length; i++) {
+      let c1 = v.charCodeAt(i);
+      let c2: number;
+      if (c1 < 0x80) b[p++] = c1;
+      else if (c1 < 0x800) {
+        b[p++] = (c1 >> 6) | 0xc0;
+        b[p++] = (c1 & 0x3f) | 0x80;
+      } else if ((c1 & 0xfc00) === 0xd800 && ((c2 = v.charCodeAt(i + 1)) & 0xfc00) === 0xdc00) {
+        c1 = 0x10000 + ((c1 & 0x03ff) << 10) + (c2 & 0x03ff);
+        i++;
+        b[p++] = (c1 >> 18) | 0xf0;
+        b[p++] = ((c1 >> 12) & 0x3f) | 0x80;
+        b[p++] = ((c1 >> 6) & 0x3f) | 0x80;
+        b[p++] = (c1 & 0x3f) | 0x80;
+      } else {
+        b[p++] = (c1 >> 12) | 0xe0;
+        b[p++] = ((c1 >> 6) & 0x3f) | 0x80;
+        b[p++] = (c1 & 0x3f) | 0x80;
+      }
+    }
+    const n = p - start;
+    if (n < 32) {
+      b[this.pos++] = 0xa0 | n;
+      b.copyWithin(this.pos, start, p);
+    } else {
+      b[this.pos++] = 0xd9;
+      b[this.pos++] = n;
+    }
+    this.pos += n;
   }
 }

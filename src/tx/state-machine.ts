@@ -5,7 +5,7 @@
 // that a race made stale (a second decision, a vote after the decision, an
 // enlist after commit was requested) is answered with a result, not thrown,
 // so every node rejects it the same way and no node crashes on it.
-import type { AppliedEntry } from '../raft/state-machine.js';
+import type { AppliedEntry, SnapshotEncoding } from '../raft/state-machine.js';
 import { assertNever } from '../util/assert-never.js';
 import { RatifyError, type ErrorCode } from '../errors.js';
 import { canonicalJson } from '../util/canonical-json.js';
@@ -17,6 +17,8 @@ import { countByState, oldestUnfinishedCreatedAt, type TableStats } from './tabl
 import { FORCE_FINISH_REASON, planForceFinish } from './force-finish.js';
 import { mayAbandon } from './abandon.js';
 import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
+import { steppedEncoding } from './stepped-encoding.js';
+import { tableSnapshotSteps } from './table-snapshot.js';
 import {
   freshParticipant,
   TX_STATES,
@@ -467,6 +469,12 @@ class ReplicatedTxStateMachine implements TxStateMachine {
 
   snapshot(): Uint8Array {
     return this.table.encode();
+  }
+
+  /** The same bytes as snapshot() now, encoded later in slices (tableSnapshotSteps) from a capture of the table. */
+  captureSnapshot(): SnapshotEncoding {
+    const capture = this.table.capture();
+    return steppedEncoding((w) => tableSnapshotSteps(capture, w), 'utf8');
   }
 
   restore(data: Uint8Array): void {

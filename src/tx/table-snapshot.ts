@@ -63,24 +63,120 @@ export interface SnapshotTarget {
 export function encodeTableSnapshot(src: SnapshotSource): Uint8Array {
   const strings = sharedStrings(src.rows());
   return packExact((w) => {
-    w.map(4);
-    w.str('version');
-    w.num(SNAPSHOT_VERSION);
-    w.str('strings');
-    w.array(strings.size);
+    writeHeader(w, strings.size);
     for (const s of strings.keys()) w.str(s);
     w.str('txs');
     w.array(src.rowCount);
     const prev = { seq: 0, createdAt: 0 };
     for (const row of src.rows()) writeRow(w, row, strings, prev);
-    w.str('finishedOrder');
-    w.array(src.finishedPositions.length);
-    let last = 0;
-    for (const position of src.finishedPositions) {
-      w.num(position - last);
-      last = position;
-    }
+    writeFinishedOrder(w, src.finishedPositions);
   });
+}
+
+/**
+ * The table as it was at one moment, for an encoding in slices while apply()
+ * goes on: the rows in creation order (finished ones are immutable; a capture
+ * copies the others), the ids of the finished ones in completion order, and a
+ * lookup of a row by id in the live table (which may have moved on).
+ */
+export interface TableCapture {
+  readonly rows: readonly Row[];
+  readonly finished: readonly string[];
+  readonly lookup: (id: string) => Row | undefined;
+}
+
+/** Rows scanned or written between two yields (a few hundred microseconds). */
+const ROWS_PER_STEP = 256;
+/** Strings or positions written between two yields. */
+const VALUES_PER_STEP = 2048;
+
+/**
+ * Writes the same bytes as encodeTableSnapshot, yielding every few hundred
+ * rows: what an encoding in slices steps through (stepped-encoding.ts).
+ */
+export function* tableSnapshotSteps(cap: TableCapture, w: MsgpackSink): Generator<void, void, void> {
+  const { rows, finished } = cap;
+  const strings = new Map<string, number>();
+  for (let i = 0; i < rows.length; i++) {
+    addStrings(strings, rows[i]!);
+    if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield;
+  }
+  writeHeader(w, strings.size);
+  let n = 0;
+  for (const s of strings.keys()) {
+    w.str(s);
+    if (++n % VALUES_PER_STEP === 0) yield;
+  }
+  w.str('txs');
+  w.array(rows.length);
+  const prev = { seq: 0, createdAt: 0 };
+  for (let i = 0; i < rows.length; i++) {
+    writeRow(w, rows[i]!, strings, prev);
+    if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield;
+  }
+  w.str('finishedOrder');
+  w.array(finished.length);
+  const positions = new Positions(cap);
+  let last = 0;
+  for (let i = 0; i < finished.length; i++) {
+    // As finishedPositions() in tx-table.ts: an id without a row (only a corrupt table) is 0.
+    const p = positions.of(finished[i]!) ?? 0;
+    w.num(p - last);
+    last = p;
+    if (i % VALUES_PER_STEP === VALUES_PER_STEP - 1) yield;
+  }
+}
+
+/**
+ * The creation-order position of a captured row, by id, without a map of every
+ * id (built for 100,000 rows it cost 3x the rest of the encoding, and growing
+ * it rehashed in single steps of 10-40 ms, the stalls slicing is there to
+ * avoid). A row still in the live table is found by its seq (the index that
+ * created it, increasing in creation order) in the captured rows; one removed
+ * since the capture (retention removes the oldest first) by a scan from the
+ * front of the captured rows, remembering what it passed.
+ */
+class Positions {
+  private readonly scanned = new Map<string, number>();
+  private scanTo = 0;
+
+  constructor(private readonly cap: TableCapture) {}
+
+  of(id: string): number | undefined {
+    const live = this.cap.lookup(id);
+    if (live !== undefined) {
+      const at = bySeq(this.cap.rows, live.seq);
+      if (at >= 0 && this.cap.rows[at]!.id === id) return at;
+    }
+    return this.scan(id);
+  }
+
+  private scan(id: string): number | undefined {
+    const seen = this.scanned.get(id);
+    if (seen !== undefined) return seen;
+    const { rows } = this.cap;
+    while (this.scanTo < rows.length) {
+      const at = this.scanTo++;
+      const rowId = rows[at]!.id;
+      this.scanned.set(rowId, at);
+      if (rowId === id) return at;
+    }
+    return undefined;
+  }
+}
+
+/** The position of the row created at `seq` in rows sorted by seq, or -1. */
+function bySeq(rows: readonly Row[], seq: number): number {
+  let lo = 0;
+  let hi = rows.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = rows[mid]!.seq;
+    if (at === seq) return mid;
+    if (at < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 /** True when `data` starts like a version 3, 4 or 5 snapshot (anything else is left to the older readers). */
@@ -123,25 +219,46 @@ export function decodeTableSnapshot(data: Uint8Array, target: SnapshotTarget): v
 /** Every name, URL, decision reason and principal, each once, in first-use order. */
 function sharedStrings(rows: Iterable<Row>): Map<string, number> {
   const strings = new Map<string, number>();
+  for (const row of rows) addStrings(strings, row);
+  return strings;
+}
+
+function addStrings(strings: Map<string, number>, row: Row): void {
   const add = (s: string | null): void => {
     if (s !== null && !strings.has(s)) strings.set(s, strings.size);
   };
-  for (const row of rows) {
-    if ('parts' in row) {
-      for (let i = 0; i < row.parts.length; i += 3) {
-        add(row.parts[i] as string);
-        add(row.parts[i + 1] as string);
-      }
-    } else {
-      for (const p of row.participants) {
-        add(p.name);
-        add(p.url);
-      }
+  if ('parts' in row) {
+    for (let i = 0; i < row.parts.length; i += 3) {
+      add(row.parts[i] as string);
+      add(row.parts[i + 1] as string);
     }
-    add(row.decisionReason);
-    add(row.principal);
+  } else {
+    for (const p of row.participants) {
+      add(p.name);
+      add(p.url);
+    }
   }
-  return strings;
+  add(row.decisionReason);
+  add(row.principal);
+}
+
+/** Up to the string table's header: the strings themselves, 'txs' and the rows come next. */
+function writeHeader(w: MsgpackSink, stringCount: number): void {
+  w.map(4);
+  w.str('version');
+  w.num(SNAPSHOT_VERSION);
+  w.str('strings');
+  w.array(stringCount);
+}
+
+function writeFinishedOrder(w: MsgpackSink, finishedPositions: Uint32Array): void {
+  w.str('finishedOrder');
+  w.array(finishedPositions.length);
+  let last = 0;
+  for (const position of finishedPositions) {
+    w.num(position - last);
+    last = position;
+  }
 }
 
 function writeRow(w: MsgpackSink, row: Row, strings: Map<string, number>, prev: { seq: number; createdAt: number }): void {

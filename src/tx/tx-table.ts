@@ -18,6 +18,7 @@ import {
   PARTICIPANT_FIELDS,
   type Row,
   type SnapshotTarget,
+  type TableCapture,
 } from './table-snapshot.js';
 import { isFinished } from './transitions.js';
 import { ABANDON_REASONS, TX_STATES, type AbandonReason, type ParticipantRecord, type TxRecord } from './types.js';
@@ -137,6 +138,24 @@ export class TxTable {
     const rows = this.rows;
     const finishedPositions = this.finishedPositions();
     return encodeTableSnapshot({ rowCount: rows.size, rows: () => rows.values(), finishedPositions });
+  }
+
+  /**
+   * The table as it is now, for an encoding in slices (tableSnapshotSteps) that
+   * gives encode()'s bytes of this moment while apply() goes on: the rows by
+   * reference, except the live records (unfinished ones, and finished ones that
+   * did not compact), which apply() may change and are copied; and the finished
+   * ids in completion order. References only, and no lookup by id.
+   */
+  capture(): TableCapture {
+    const rows = Array.from(this.rows.values());
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      if (!(row instanceof FinishedTx)) rows[i] = copyRecord(row);
+    }
+    // This table's own map: a restore replaces the table, so it is never cleared under the capture.
+    const live = this.rows;
+    return { rows, finished: Array.from(this.finished), lookup: (id) => live.get(id) };
   }
 
   /** Row positions (creation order) of the finished transactions, in completion order. */

@@ -10,6 +10,7 @@ import type { Logger } from '../../src/logger.js';
 import { silentLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { RaftNode, type RaftNodeConfig } from '../../src/node/raft-node.js';
+import type { StateDigests } from '../../src/node/state-digests.js';
 import type { StateMachine } from '../../src/raft/state-machine.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { MemoryRaftStorage, createMemoryBacking, type MemoryStorageBacking } from '../../src/storage/memory-storage.js';
@@ -61,6 +62,8 @@ export interface InProcessClusterOptions<S extends StateMachine> {
    * node's own rule, RaftNode.admitPeer. Tests swap in a faulty one to show what it breaks.
    */
   readonly admission?: (node: RaftNode, from: NodeId) => PeerAdmission;
+  /** State digests of a node (state-digests.ts), made anew on every start; none by default. */
+  readonly digests?: (id: NodeId) => StateDigests;
 }
 
 export interface InProcessMember<S extends StateMachine> {
@@ -141,6 +144,7 @@ export class InProcessCluster<S extends StateMachine> {
       logger: (this.opts.logger ?? silentLogger()).child({ nodeId: id }),
       metrics: m.metrics.raft,
       onFatal: (err) => this.fatalErrors.push(err),
+      ...(this.opts.digests !== undefined && { digests: this.opts.digests(id) }),
     });
     m.node = node;
     m.transport = transport;

@@ -1,0 +1,196 @@
+// Encodes captured snapshots (StateMachine.captureSnapshot) off the Raft loop's
+// critical path: a few milliseconds of encoding per turn of the event loop,
+// then setImmediate, so proposals, messages and Readys run between the slices.
+// The sha256 is computed as the bytes come, so a state digest (state-digests.ts)
+// costs no second pass.
+//
+// WHY: serializing the whole state in one go on the loop (35-66 ms for the
+// benchmark's KV state at 50,000 keys, more for a table of 100,000 finished
+// transactions) stalled every write in flight, on every node at once for a
+// digest (all replicas digest the same index): most of the writes benchmark's
+// p99.9 at concurrency 64 (README, Performance). The capture is taken at the
+// index the bytes are for (cheap: references, the few live records copied), so
+// the bytes are the same whenever the slices run.
+//
+// The pieces are appended to an output buffer kept from one snapshot to the
+// next, and the exact bytes copied out once at the end: a buffer grown from
+// small for every snapshot left 7-20 MB of dead ArrayBuffers behind each time,
+// in RSS until a major GC. One encoding at a time, in the order they were asked
+// for; one asked for an index already queued joins it, so a digest and a local
+// snapshot at the same index encode once.
+import { createHash } from 'node:crypto';
+import { RatifyError } from '../errors.js';
+import type { SnapshotEncoding } from '../raft/state-machine.js';
+
+export interface EncodedSnapshot {
+  readonly index: number;
+  /** The exact bytes, in a buffer of their own. */
+  readonly bytes: Uint8Array;
+  /** Hex sha256 of bytes. */
+  readonly sha256: string;
+}
+
+/** Encoding work per turn of the event loop before it yields to the loop. */
+export const SLICE_MS_DEFAULT = 3;
+/**
+ * Encodings queued at most: each holds a capture (an array of references to
+ * the whole state, about 1.6 MB at 100,000 transactions). As many as the
+ * digests kept: more waiting means the node cannot keep up with its interval.
+ */
+export const QUEUED_MAX = 16;
+const OUTPUT_INITIAL_BYTES = 64 * 1024;
+/** Bytes hashed and copied per step of encodedAlready. */
+const ALREADY_PIECE_BYTES = 256 * 1024;
+/** An output buffer this many times larger than the last snapshot, and past OUTPUT_KEEP_BYTES_MIN, is let go. */
+const OUTPUT_SHRINK_FACTOR = 4;
+const OUTPUT_KEEP_BYTES_MIN = 1 << 20;
+
+interface Job {
+  readonly index: number;
+  readonly encoding: SnapshotEncoding;
+  readonly done: Promise<EncodedSnapshot>;
+  readonly resolve: (s: EncodedSnapshot) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export class SnapshotSlicer {
+  /** Waiting or running, oldest first; the first runs. */
+  private readonly jobs: Job[] = [];
+  /** The run over `jobs`, while there is one. */
+  private running: Promise<void> | null = null;
+  private abandoned = false;
+  private readonly out = new OutputBuffer();
+  /** Slices run so far (for tests and logs). */
+  slices = 0;
+
+  constructor(private readonly sliceMs = SLICE_MS_DEFAULT) {
+    if (!(sliceMs > 0)) throw new RangeError(`sliceMs (${sliceMs}) must be positive`);
+  }
+
+  /**
+   * The snapshot of the state at `index`, which the state machine holds now:
+   * `capture` is called at once unless an encoding of `index` is queued (then
+   * that one's result is shared). Rejects with SHUTTING_DOWN once abandoned, and
+   * with TOO_MANY_PENDING when QUEUED_MAX encodings are waiting.
+   */
+  encode(index: number, capture: () => SnapshotEncoding): Promise<EncodedSnapshot> {
+    if (this.abandoned) return Promise.reject(new RatifyError('SHUTTING_DOWN', 'snapshot encoding abandoned: the node is stopping'));
+    const queued = this.jobs.find((j) => j.index === index);
+    if (queued !== undefined) return queued.done;
+    if (this.jobs.length >= QUEUED_MAX)
+      return Promise.reject(new RatifyError('TOO_MANY_PENDING', `${QUEUED_MAX} snapshot encodings are waiting already`));
+    let resolve!: (s: EncodedSnapshot) => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<EncodedSnapshot>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // A rejection nobody awaits (an abandoned digest) is expected, not an unhandled error.
+    done.catch(() => {});
+    this.jobs.push({ index, encoding: capture(), done, resolve, reject });
+    this.running ??= this.run();
+    return done;
+  }
+
+  /** At stop: no slice runs after this resolves; what was waiting or running rejects with SHUTTING_DOWN. */
+  async abandon(): Promise<void> {
+    this.abandoned = true;
+    await this.running;
+  }
+
+  get busy(): boolean {
+    return this.jobs.length > 0;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (let job = this.jobs[0]; job !== undefined; job = this.jobs[0]) {
+        await this.runJob(job);
+        this.jobs.shift();
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    const hash = createHash('sha256');
+    this.out.reset();
+    try {
+      for (let more = true; more; ) {
+        await nextTurn();
+        if (this.abandoned) throw new RatifyError('SHUTTING_DOWN', 'snapshot encoding abandoned: the node is stopping');
+        this.slices++;
+        const start = performance.now();
+        do {
+          more = job.encoding.step();
+          const piece = job.encoding.piece();
+          hash.update(piece);
+          this.out.append(piece);
+        } while (more && performance.now() - start < this.sliceMs);
+      }
+      job.resolve({ index: job.index, bytes: this.out.copy(), sha256: hash.digest('hex') });
+    } catch (err) {
+      job.reject(err);
+    }
+  }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Pieces appended to one buffer, reused from snapshot to snapshot; the exact bytes copied out once. */
+class OutputBuffer {
+  private buf = Buffer.allocUnsafeSlow(OUTPUT_INITIAL_BYTES);
+  private length = 0;
+
+  /** Starts a new snapshot; lets go of a buffer far larger than the last snapshot needed. */
+  reset(): void {
+    if (this.buf.length > OUTPUT_KEEP_BYTES_MIN && this.buf.length > OUTPUT_SHRINK_FACTOR * this.length)
+      this.buf = Buffer.allocUnsafeSlow(Math.max(OUTPUT_INITIAL_BYTES, this.length * 2));
+    this.length = 0;
+  }
+
+  append(piece: Uint8Array): void {
+    if (this.length + piece.length > this.buf.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.length + piece.length));
+      this.buf.copy(next, 0, 0, this.length);
+      this.buf = next;
+    }
+    this.buf.set(piece, this.length);
+    this.length += piece.length;
+  }
+
+  copy(): Uint8Array {
+    const out = Buffer.allocUnsafeSlow(this.length);
+    this.buf.copy(out, 0, 0, this.length);
+    return out;
+  }
+}
+
+/** Bytes already made (a state machine without captureSnapshot), in pieces: only the hashing and copying are sliced. */
+export function encodedAlready(bytes: Uint8Array): SnapshotEncoding {
+  let at = 0;
+  let piece = bytes.subarray(0, 0);
+  return {
+    step() {
+      piece = bytes.subarray(at, at + ALREADY_PIECE_BYTES);
+      at += piece.length;
+      return at < bytes.length;
+    },
+    piece: () => piece,
+  };
+}
+
+/** `prefix` (an envelope's header), then the pieces of `inner`. */
+export function prefixedEncoding(prefix: Uint8Array, inner: SnapshotEncoding): SnapshotEncoding {
+  let inPrefix: boolean | null = null;
+  return {
+    step() {
+      inPrefix = inPrefix === null;
+      return inPrefix ? true : inner.step();
+    },
+    piece: () => (inPrefix === true ? prefix : inner.piece()),
+  };
+}
