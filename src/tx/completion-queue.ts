@@ -148,5 +148,8 @@ function estimateBytes(cmd: CompletedCommand): number {
 }
 
 function closedError(): RatifyError {
-  return new RatifyError('LEADERSHIP_LOST', 'leadership ended before the completion was proposed; the next leader completes the transaction');
+  return new RatifyError(
+    'LEADERSHIP_LOST',
+    'leadership ended before the completion was proposed; the next leader completes the transaction',
+  );
 }
