@@ -96,21 +96,15 @@ export type TxCommand =
       readonly failingSince: number;
     }
   | { readonly type: 'acknowledged'; readonly txId: string; readonly participant: string }
+  | CompletedCommand
   | {
-      readonly type: 'completed';
-      readonly txId: string;
-      readonly completedAt: number;
       /**
-       * Participants acknowledged by this same entry (the fast path records no
-       * acknowledged entries). Absent in entries written before it existed.
+       * The completions of several transactions in one entry (completion-queue.ts):
+       * each applies exactly as its own `completed` entry would, in this order.
+       * At most COMPLETIONS_PER_ENTRY_MAX of them.
        */
-      readonly acknowledged?: readonly string[];
-      /**
-       * Participants the coordinator stopped delivering an abort to (presumed
-       * abort: none of them voted commit; src/tx/abandon.ts). Absent in entries
-       * written before it existed.
-       */
-      readonly abandoned?: readonly string[];
+      readonly type: 'completedBatch';
+      readonly completions: readonly CompletedCommand[];
     }
   | {
       /** An operator finished the transaction by hand (src/tx/force-finish.ts); never against its outcome. */
@@ -123,6 +117,30 @@ export type TxCommand =
       readonly at: number;
     }
   | { readonly type: 'gc'; readonly now: number; readonly retainFinishedMs: number; readonly retainFinishedMax: number };
+
+/** Every participant acknowledged (or was abandoned): the transaction is finished. */
+export interface CompletedCommand {
+  readonly type: 'completed';
+  readonly txId: string;
+  readonly completedAt: number;
+  /**
+   * Participants acknowledged by this same entry (the fast path records no
+   * acknowledged entries). Absent in entries written before it existed.
+   */
+  readonly acknowledged?: readonly string[];
+  /**
+   * Participants the coordinator stopped delivering an abort to (presumed
+   * abort: none of them voted commit; src/tx/abandon.ts). Absent in entries
+   * written before it existed.
+   */
+  readonly abandoned?: readonly string[];
+}
+
+/**
+ * Bound on the completions one completedBatch entry may carry; apply() refuses
+ * a bigger one as malformed. The leader's queue flushes well below it.
+ */
+export const COMPLETIONS_PER_ENTRY_MAX = 1024;
 
 export type TxCommandType = TxCommand['type'];
 
@@ -187,6 +205,10 @@ function isOneShotRecord(v: unknown): v is OneShotRecord {
   );
 }
 
+function isCompleted(v: Obj): boolean {
+  return hasTx(v) && isNum(v.completedAt) && isOptionalNames(v.acknowledged) && isOptionalNames(v.abandoned);
+}
+
 function hasTx(v: Obj): boolean {
   return isStr(v.txId) && v.txId.length > 0;
 }
@@ -235,7 +257,14 @@ export function isTxCommand(v: unknown): v is TxCommand {
     case 'acknowledged':
       return hasTx(v) && isStr(v.participant);
     case 'completed':
-      return hasTx(v) && isNum(v.completedAt) && isOptionalNames(v.acknowledged) && isOptionalNames(v.abandoned);
+      return isCompleted(v);
+    case 'completedBatch':
+      return (
+        Array.isArray(v.completions) &&
+        v.completions.length > 0 &&
+        v.completions.length <= COMPLETIONS_PER_ENTRY_MAX &&
+        v.completions.every((c) => isObj(c) && c.type === 'completed' && isCompleted(c))
+      );
     case 'forceFinished':
       return (
         hasTx(v) && (v.outcome === null || v.outcome === 'committed' || v.outcome === 'aborted') && isStrOrNull(v.principal) && isNum(v.at)

@@ -12,6 +12,7 @@ import { runTransaction, type RunContext, type RunDeps, type RunHandle } from '.
 import { proposeTx } from './proposer.js';
 import { DEADLINE_BEFORE_COMMIT_REQUEST, sweepAction } from './protocol-rules.js';
 import { isFinished } from './transitions.js';
+import { COMPLETION_QUEUE_DEFAULTS, CompletionQueue } from './completion-queue.js';
 import { oneShotRecord, type OneShotSpec } from './one-shot.js';
 import { runOneShot, type OneShotResult } from './one-shot-run.js';
 import { keyIndex } from './tx-table.js';
@@ -33,6 +34,8 @@ interface Epoch {
   readonly oneShots: Map<string, OneShotFlight>;
   /** The same flights by keyIndex(principal, idempotency key), for retries that join them. */
   readonly oneShotKeys: Map<string, OneShotFlight>;
+  /** The term's completions waiting for a decision to go with (completion-queue.ts). */
+  readonly completions: CompletionQueue;
 }
 
 /** A one-shot transaction in memory on the leader. */
@@ -83,12 +86,13 @@ export class TxDriver {
     if (epoch === null || this.deps.log.status().term !== epoch.term) return null;
     const tx = oneShotRecord(spec);
     const key = spec.idempotencyKey === null ? null : keyIndex(spec.principal, spec.idempotencyKey);
-    const ctx: RunContext = { deps: this.deps, term: epoch.term, signal: epoch.controller.signal, failing: this.failing };
+    const ctx = this.context(epoch);
     const done = runOneShot(ctx, tx).then(
       (result) => {
         forget();
-        // Phase 2 is the ordinary run's, in this same term only.
-        if (result.kind === 'decided' && this.epoch === epoch) this.drive(tx.id);
+        // Phase 2 is the ordinary run's, in this same term only; it starts after this
+        // turn, so the client's answer (resumed by this same promise) is written first.
+        if (result.kind === 'decided') setImmediate(() => this.epoch === epoch && this.drive(tx.id));
         return result;
       },
       (e: unknown) => {
@@ -142,7 +146,7 @@ export class TxDriver {
     }
     const handle: RunHandle & { done: Promise<void> } = { cancelUndecided: null, done: Promise.resolve() };
     epoch.runs.set(txId, handle);
-    const ctx: RunContext = { deps: this.deps, term: epoch.term, signal: epoch.controller.signal, failing: this.failing };
+    const ctx = this.context(epoch);
     handle.done = runTransaction(ctx, txId, handle)
       .catch((e: unknown) => this.deps.logger.error({ err: e, txId }, 'transaction run crashed'))
       .finally(() => {
@@ -150,6 +154,10 @@ export class TxDriver {
         // The state may have moved (e.g. commit requested) between the run's last read and now.
         if (this.epoch === epoch && this.needsRun(txId)) this.drive(txId);
       });
+  }
+
+  private context(epoch: Epoch): RunContext {
+    return { deps: this.deps, term: epoch.term, signal: epoch.controller.signal, failing: this.failing, completions: epoch.completions };
   }
 
   private needsRun(txId: string): boolean {
@@ -175,6 +183,11 @@ export class TxDriver {
       timers: [],
       oneShots: new Map(),
       oneShotKeys: new Map(),
+      completions: new CompletionQueue(this.deps.log, {
+        ...COMPLETION_QUEUE_DEFAULTS,
+        ...this.deps.completionQueue,
+        proposeTimeoutMs: this.deps.config.proposeTimeoutMs,
+      }),
     };
     this.epoch = epoch;
     this.deps.logger.info({ term, inFlight: this.deps.sm.activeCount() }, 'leading: finishing in-flight transactions');
@@ -191,6 +204,7 @@ export class TxDriver {
     epoch.controller.abort();
     epoch.oneShots.clear();
     epoch.oneShotKeys.clear();
+    epoch.completions.close();
     for (const timer of epoch.timers) clearInterval(timer);
     this.failing.clear();
     this.pendingExpiries.clear();
@@ -225,6 +239,7 @@ export class TxDriver {
       decidedAt: this.deps.now(),
       reason: DEADLINE_BEFORE_COMMIT_REQUEST,
     } as const;
+    this.epoch?.completions.flush(); // the same Ready as the decision (completion-queue.ts)
     proposeTx(this.deps.log, cmd, this.deps.config.proposeTimeoutMs)
       .then((result) => {
         if (result.ok && result.existed !== true) this.deps.metrics.decision('abort');

@@ -27,6 +27,7 @@ export async function runOneShot(ctx: RunContext, tx: TxRecord): Promise<OneShot
   const conclusion = concludePrepare(tx, votes, deps.now());
   if (conclusion.kind !== 'decide') throw new RatifyError('INTERNAL', `one-shot ${tx.protocol} transaction ${tx.id} cannot precommit`);
   const cmd = oneShotCommand(tx, conclusion, deps.now(), ctx.term);
+  ctx.completions?.flush(); // the same Ready as the decision (completion-queue.ts)
   const result = await proposeTx(deps.log, cmd, deps.config.proposeTimeoutMs);
   if (result.ok) {
     if (result.tx === null) throw new RatifyError('INTERNAL', `decided entry of ${tx.id} applied without a transaction`);

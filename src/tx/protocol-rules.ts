@@ -22,7 +22,7 @@
 //   abort to a participant that never voted commit is given up abandonAfterMs
 //   after the decision, and the completion names it abandoned (abandon.ts).
 import { assertNever } from '../util/assert-never.js';
-import type { TxCommand, VoteEntry } from './commands.js';
+import type { CompletedCommand, TxCommand, VoteEntry } from './commands.js';
 import type { DeliverResult, PrepareResult } from './participant-client.js';
 import type { Decision, ParticipantRecord, TxRecord, TxState } from './types.js';
 
@@ -111,7 +111,7 @@ export function completionCommand(
   acknowledged: readonly string[],
   nowMs: number,
   abandoned: readonly string[] = [],
-): TxCommand {
+): CompletedCommand {
   if (abandoned.length === 0) return { type: 'completed', txId, completedAt: nowMs, acknowledged };
   return { type: 'completed', txId, completedAt: nowMs, acknowledged, abandoned };
 }

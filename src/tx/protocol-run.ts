@@ -11,6 +11,7 @@ import type pino from 'pino';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { assertNever } from '../util/assert-never.js';
 import { backoffDelayMs, sleep } from './backoff.js';
+import type { CompletionQueue, CompletionQueueOptions } from './completion-queue.js';
 import { DeferredRecorder } from './deferred-recorder.js';
 import type { TxCommand, VoteEntry } from './commands.js';
 import type { TxConfig } from './config.js';
@@ -50,6 +51,8 @@ export interface RunDeps {
   readonly random: () => number;
   /** The leader's record of its calls, for the view (participant-attempts.ts); absent in some tests. */
   readonly attempts?: ParticipantAttempts;
+  /** Overrides of the completion queue's bounds (COMPLETION_QUEUE_DEFAULTS); tests set them. */
+  readonly completionQueue?: Partial<Omit<CompletionQueueOptions, 'proposeTimeoutMs'>>;
 }
 
 /** One leadership term. `signal` aborts the moment this node stops leading. */
@@ -58,6 +61,11 @@ export interface RunContext {
   readonly term: number;
   readonly signal: AbortSignal;
   readonly failing: FailingTracker;
+  /**
+   * The term's completions, proposed with the next decision
+   * (completion-queue.ts); absent: each completion is its own entry at once.
+   */
+  readonly completions?: CompletionQueue;
 }
 
 /** Lets the driver cut prepare or precommit short when a decision arrives from elsewhere (client abort). */
@@ -215,7 +223,9 @@ function recordVote(ctx: RunContext, txId: string, vote: VoteEntry): void {
 // ---- decision ---------------------------------------------------------------
 
 async function decide(ctx: RunContext, txId: string, d: Decide): Promise<void> {
-  const result = unwrap(await propose(ctx, conclusionCommand(txId, d, ctx.deps.now())));
+  const cmd = conclusionCommand(txId, d, ctx.deps.now());
+  ctx.completions?.flush(); // the same Ready as the decision (completion-queue.ts)
+  const result = unwrap(await propose(ctx, cmd));
   if (result.existed !== true) {
     ctx.deps.metrics.decision(d.decision);
     ctx.deps.logger.info({ txId, decision: d.decision, reason: d.reason }, 'transaction decided');
@@ -295,7 +305,8 @@ async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', n
   if (ctx.signal.aborted || outcomes.includes('stopped')) return;
   const acknowledged = pending.filter((_, i) => outcomes[i] === 'ack').map((p) => p.name);
   const abandoned = pending.filter((_, i) => outcomes[i] === 'abandoned').map((p) => p.name);
-  unwrap(await propose(ctx, completionCommand(tx.id, acknowledged, ctx.deps.now(), abandoned)));
+  const completion = completionCommand(tx.id, acknowledged, ctx.deps.now(), abandoned);
+  unwrap(await (ctx.completions?.complete(completion) ?? propose(ctx, completion)));
   if (abandoned.length > 0) {
     ctx.deps.metrics.abandoned(abandoned.length);
     ctx.deps.logger.warn(

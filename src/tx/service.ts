@@ -6,6 +6,7 @@ import { clusterCaller, replicateIncarnation, type IncarnatedStateMachine } from
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { validateTxConfig, type TxConfig } from './config.js';
 import { TxDriver } from './driver.js';
+import type { RunDeps } from './protocol-run.js';
 import { createTxMetrics } from './metrics.js';
 import { TxOperations } from './operations.js';
 import { createHttpParticipantClient, type ParticipantClient } from './participant-client.js';
@@ -41,6 +42,8 @@ export interface TxServiceOptions {
   readonly cluster?: { readonly clusterId: string; readonly incarnation: IncarnatedStateMachine };
   /** Keys that sign participant calls (needs `cluster`). */
   readonly participantKeys?: ParticipantKeys;
+  /** Overrides of the completion queue's bounds (completion-queue.ts); tests set them. */
+  readonly completionQueue?: RunDeps['completionQueue'];
 }
 
 export function createTxService(opts: TxServiceOptions): TxService {
@@ -79,7 +82,18 @@ export function createTxService(opts: TxServiceOptions): TxService {
       }),
     { metrics, attempts, now },
   );
-  const driver = new TxDriver({ log, sm, config, client, logger, metrics, now, random: opts.random ?? Math.random, attempts });
+  const driver = new TxDriver({
+    log,
+    sm,
+    config,
+    client,
+    logger,
+    metrics,
+    now,
+    random: opts.random ?? Math.random,
+    attempts,
+    ...(opts.completionQueue && { completionQueue: opts.completionQueue }),
+  });
   const waiters = new TxWaiters(sm);
   const ops = new TxOperations({ log, sm, config, driver, waiters, metrics, now, urlPolicy });
   const stuck = new StuckOperations({ log, sm, config, driver, logger, now });

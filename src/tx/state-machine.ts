@@ -33,6 +33,13 @@ import {
 
 type Cmd<T extends TxCommand['type']> = Extract<TxCommand, { type: T }>;
 
+/** What apply() answers for a completedBatch entry: one result per completion, in the entry's order. */
+export type BatchApplyResult = ApplyResult & { readonly ok: true; readonly items: readonly ApplyResult[] };
+
+export function isBatchApplyResult(r: ApplyResult): r is BatchApplyResult {
+  return r.ok && Array.isArray((r as { items?: unknown }).items);
+}
+
 const ok = (tx: TxRecord | null, existed = false): ApplyResult => ({ ok: true, tx: tx && copyRecord(tx), existed });
 const reject = (code: ErrorCode, message: string, tx: TxRecord | null = null): ApplyResult => ({
   ok: false,
@@ -59,6 +66,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     if (cmd === null) return reject('INTERNAL', `entry ${entry.index} is not a transaction command`);
     const result = this.dispatch(cmd, entry.index, entry.term);
     if ('txId' in cmd) this.notify(cmd.txId);
+    else if (cmd.type === 'completedBatch') for (const c of cmd.completions) this.notify(c.txId);
     return result;
   }
 
@@ -82,6 +90,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
         return this.acknowledged(cmd);
       case 'completed':
         return this.completed(cmd);
+      case 'completedBatch':
+        return this.completedBatch(cmd);
       case 'forceFinished':
         return this.forceFinished(cmd);
       case 'gc':
@@ -301,6 +311,11 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     p.lastError = null;
     p.failingSince = null;
     return ok(tx);
+  }
+
+  /** Each completion as its own entry would apply (a refused one changes nothing, the others still apply); `items` in order. */
+  private completedBatch(cmd: Cmd<'completedBatch'>): BatchApplyResult {
+    return { ok: true, tx: null, items: cmd.completions.map((c) => this.completed(c)) };
   }
 
   private completed(cmd: Cmd<'completed'>): ApplyResult {

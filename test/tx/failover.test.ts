@@ -6,7 +6,7 @@ import { decodeCommand } from '../../src/tx/commands.js';
 import type { TxView } from '../../src/tx/types.js';
 import { FakeCluster } from './fake-log.js';
 import { FakeParticipant } from './fake-participant.js';
-import { eventually, participant, startNode, type TestNode } from './harness.js';
+import { eventually, participant, startNode, type NodeOptions, type TestNode } from './harness.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -19,11 +19,14 @@ async function participants(n: number, fenceByTerm = false): Promise<FakePartici
   return ps;
 }
 
-async function clusterOf(ids: string[]): Promise<{ cluster: FakeCluster; nodes: Record<string, TestNode> }> {
+async function clusterOf(
+  ids: string[],
+  optsOf: (id: string) => NodeOptions = () => ({}),
+): Promise<{ cluster: FakeCluster; nodes: Record<string, TestNode> }> {
   const cluster = new FakeCluster();
   const nodes: Record<string, TestNode> = {};
   for (const id of ids) {
-    const node = await startNode(cluster, id);
+    const node = await startNode(cluster, id, optsOf(id));
     nodes[id] = node;
     cleanups.push(() => node.close());
   }
@@ -35,6 +38,35 @@ const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function post(node: TestNode, url: string, payload?: object, headers: Record<string, string> = {}) {
   return node.app.inject({ method: 'POST', url, headers, ...(payload && { payload }) });
 }
+
+describe('completions held by a leader that stops leading (completion-queue.ts)', () => {
+  it('the next leader delivers the decision again and completes the transaction; the outcome stays', async () => {
+    const [a, b] = await participants(2);
+    // n1 holds completions for good: only a decision of its own would propose them.
+    const { cluster, nodes } = await clusterOf(['n1', 'n2'], (id) => (id === 'n1' ? { completionQueue: { delayMs: 600_000 } } : {}));
+    cluster.elect('n1');
+    const res = await post(nodes.n1!, '/v1/transactions', {
+      participants: [participant('a', a!.url), participant('b', b!.url)],
+      commit: true,
+    });
+    expect(res.statusCode).toBe(200);
+    const id = res.json<TxView>().id;
+    await eventually(() => a!.callsOf('commit', id).length > 0 && b!.callsOf('commit', id).length > 0, 'commit delivered by n1');
+    await pause(100); // the acknowledgements reach n1's queue (not asserted on time: the state below is what counts)
+    expect(nodes.n2!.sm.get(id)?.state).toBe('committing');
+    cluster.elect('n2');
+    await eventually(() => nodes.n2!.sm.get(id)?.state === 'committed', 'completed by n2');
+    expect(nodes.n1!.sm.get(id)?.state).toBe('committed');
+    // n2 delivered the same decision again (participants answer a repeated commit the same); nobody heard abort.
+    expect(a!.callsOf('commit', id).length).toBeGreaterThanOrEqual(2);
+    expect([...a!.callsOf('abort', id), ...b!.callsOf('abort', id)]).toEqual([]);
+    const completions = cluster.entries.flatMap((e) => {
+      const cmd = decodeCommand(e.data);
+      return cmd?.type === 'completed' && cmd.txId === id ? [cmd] : [];
+    });
+    expect(completions).toHaveLength(1);
+  });
+});
 
 describe('fencing a deposed leader', () => {
   it('after a term change the old driver makes no further participant calls', async () => {

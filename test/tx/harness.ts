@@ -9,7 +9,7 @@ import { LeaderForwarder } from '../../src/http/leader-forward.js';
 import type { ClientTokens } from '../../src/http/tokens.js';
 import { Registry } from 'prom-client';
 import { txConfigDefaults, type TxConfig } from '../../src/tx/config.js';
-import { createTxService } from '../../src/tx/service.js';
+import { createTxService, type TxServiceOptions } from '../../src/tx/service.js';
 import { createTxStateMachine } from '../../src/tx/state-machine.js';
 import type { TxService, TxStateMachine, TxView } from '../../src/tx/types.js';
 import type { ParticipantClient } from '../../src/tx/participant-client.js';
@@ -58,6 +58,8 @@ export interface NodeOptions {
   readonly appLogger?: pino.Logger;
   /** Where the node says it listens (participant URL policy); default 127.0.0.1, so loopback participants are allowed. */
   readonly listen?: HostPort;
+  /** The completion queue's bounds (src/tx/completion-queue.ts); default COMPLETION_QUEUE_DEFAULTS. */
+  readonly completionQueue?: TxServiceOptions['completionQueue'];
 }
 
 export async function startNode(cluster: FakeCluster, id: string, opts: NodeOptions = {}): Promise<TestNode> {
@@ -74,6 +76,7 @@ export async function startNode(cluster: FakeCluster, id: string, opts: NodeOpti
     ...(opts.participantClient && { participantClient: opts.participantClient }),
     ...(opts.now && { now: opts.now }),
     ...(opts.ownTransactionsOnly !== undefined && { ownTransactionsOnly: opts.ownTransactionsOnly }),
+    ...(opts.completionQueue && { completionQueue: opts.completionQueue }),
     listen: opts.listen ?? { host: '127.0.0.1', port: 0 },
   });
   const app = (opts.appLogger === undefined

@@ -1,6 +1,7 @@
 // 2PC and 3PC end to end on one leader (fake log) with real HTTP participants.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeCommand } from '../../src/tx/commands.js';
+import type { DeliverResult, ParticipantClient, PrepareResult } from '../../src/tx/participant-client.js';
 import type { TxView } from '../../src/tx/types.js';
 import type { FakeCluster } from './fake-log.js';
 import { FakeParticipant } from './fake-participant.js';
@@ -326,8 +327,119 @@ describe('entries per transaction', () => {
   const types = (cluster: FakeCluster, txId: string): string[] =>
     cluster.entries.flatMap((e) => {
       const cmd = decodeCommand(e.data);
+      if (cmd?.type === 'completedBatch') return cmd.completions.some((c) => c.txId === txId) ? [cmd.type] : [];
       return cmd !== null && 'txId' in cmd && cmd.txId === txId ? [cmd.type] : [];
     });
+  /** Positions in the log of the entries that touch `txId`, with their types. */
+  const positions = (cluster: FakeCluster, txId: string): Array<[number, string]> =>
+    cluster.entries.flatMap((e, i) => {
+      const cmd = decodeCommand(e.data);
+      const touches =
+        cmd?.type === 'completedBatch' ? cmd.completions.some((c) => c.txId === txId) : cmd !== null && 'txId' in cmd && cmd.txId === txId;
+      return touches && cmd !== null ? [[i, cmd.type] as [number, string]] : [];
+    });
+
+  /** Votes commit at once, acknowledges once `gate` (default: open) resolves, and counts the phase-2 calls it answered. */
+  function instantClient(gate: Promise<void> = Promise.resolve()): ParticipantClient & { readonly answered: Map<string, number> } {
+    const answered = new Map<string, number>();
+    return {
+      answered,
+      prepare: async (): Promise<PrepareResult> => ({ kind: 'vote', vote: 'commit' }),
+      deliver: async (_kind, req): Promise<DeliverResult> => {
+        await gate;
+        answered.set(req.txId, (answered.get(req.txId) ?? 0) + 1);
+        return { kind: 'ack', state: null };
+      },
+      close: async () => {},
+    };
+  }
+
+  const oneShot = async (node: TestNode): Promise<string> => {
+    const res = await node.app.inject({
+      method: 'POST',
+      url: '/v1/transactions',
+      payload: { participants: [participant('a', 'http://127.0.0.1:9/a'), participant('b', 'http://127.0.0.1:9/b')], commit: true },
+    });
+    expect(res.statusCode).toBe(200);
+    return res.json<TxView>().id;
+  };
+  const turns = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it('a completion waits for the next decision and is proposed just before it, in the same turn (one Ready, one write)', async () => {
+    const client = instantClient();
+    // No timer in reach: only the next decision proposes the completion.
+    const { node, cluster } = await startLeader({ participantClient: client, completionQueue: { delayMs: 600_000 } });
+    try {
+      const first = await oneShot(node);
+      await eventually(() => client.answered.get(first) === 2, 'commit acknowledged by both');
+      await turns(3); // the acknowledgements reach phase 2 and the completion is queued
+      // Acknowledged, but held: decided and unfinished, as while a completed entry is in flight.
+      expect(node.sm.get(first)?.state).toBe('committing');
+      expect(types(cluster, first)).toEqual(['decided']);
+      const second = await oneShot(node);
+      // No waiting: the completion was applied before the second decision, which the answer waited for.
+      expect(node.sm.get(first)?.state).toBe('committed');
+      const [completion] = positions(cluster, first).filter(([, type]) => type !== 'decided');
+      const [decided] = positions(cluster, second);
+      expect(completion?.[1]).toBe('completed');
+      expect(decided?.[1]).toBe('decided');
+      expect(decided![0]).toBe(completion![0] + 1);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('with no next decision a completion is proposed after delayMs; several share one completedBatch entry that applies each', async () => {
+    let openAcks = (): void => {};
+    const acks = new Promise<void>((resolve) => {
+      openAcks = resolve;
+    });
+    const client = instantClient(acks);
+    const { node, cluster } = await startLeader({ participantClient: client, completionQueue: { delayMs: 300 } });
+    try {
+      // Acknowledged only once every decision is in: no decision comes after the completions.
+      const ids = await Promise.all([oneShot(node), oneShot(node), oneShot(node)]);
+      openAcks();
+      await eventually(() => ids.every((id) => node.sm.get(id)?.state === 'committed'), 'all completed by the timer');
+      const batches = cluster.entries.flatMap((e) => {
+        const cmd = decodeCommand(e.data);
+        return cmd?.type === 'completedBatch' ? [cmd.completions.map((c) => c.txId)] : [];
+      });
+      expect(batches).toHaveLength(1);
+      expect([...batches[0]!].sort()).toEqual([...ids].sort());
+      for (const id of ids) {
+        const view = await getView(node, id);
+        expect(view.participants.map((p) => [p.name, p.acknowledged])).toEqual([
+          ['a', true],
+          ['b', true],
+        ]);
+      }
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('a full completion queue is proposed at once (itemsMax), without waiting for its timer or a decision', async () => {
+    let openAcks = (): void => {};
+    const acks = new Promise<void>((resolve) => {
+      openAcks = resolve;
+    });
+    const client = instantClient(acks);
+    const { node, cluster } = await startLeader({ participantClient: client, completionQueue: { delayMs: 600_000, itemsMax: 2 } });
+    try {
+      const ids = await Promise.all([oneShot(node), oneShot(node)]);
+      openAcks();
+      await eventually(() => ids.every((id) => node.sm.get(id)?.state === 'committed'), 'completed when the queue filled');
+      expect(ids.map((id) => types(cluster, id))).toEqual([
+        ['decided', 'completedBatch'],
+        ['decided', 'completedBatch'],
+      ]);
+    } finally {
+      await node.close();
+    }
+  });
 
   it('a fast one-shot 2PC transaction costs two entries: the record and the votes ride in decided, acknowledgements in completed', async () => {
     // A delay no test run reaches, so the count does not depend on the machine's speed.

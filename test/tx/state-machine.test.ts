@@ -2,9 +2,16 @@ import fc from 'fast-check';
 import { Packr, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
-import { encodeCommand, decodeCommand, type TxCommand, type VoteEntry } from '../../src/tx/commands.js';
+import {
+  COMPLETIONS_PER_ENTRY_MAX,
+  encodeCommand,
+  decodeCommand,
+  type CompletedCommand,
+  type TxCommand,
+  type VoteEntry,
+} from '../../src/tx/commands.js';
 import { txConfigDefaults } from '../../src/tx/config.js';
-import { createTxStateMachine } from '../../src/tx/state-machine.js';
+import { createTxStateMachine, isBatchApplyResult } from '../../src/tx/state-machine.js';
 import { assertTransition, canTransition } from '../../src/tx/transitions.js';
 import { TX_STATES, type ApplyResult, type TxStateMachine } from '../../src/tx/types.js';
 import { toView } from '../../src/tx/views.js';
@@ -914,5 +921,100 @@ describe('determinism', () => {
       }),
       { numRuns: 300, seed: 42 },
     );
+  });
+});
+
+describe('completedBatch entries (completion-queue.ts)', () => {
+  const completed = (txId: string, completedAt: number): CompletedCommand => ({
+    type: 'completed',
+    txId,
+    completedAt,
+    acknowledged: ['a', 'b'],
+  });
+  /** Three transactions decided (one commit, one abort, one commit with an acknowledged entry), not yet completed. */
+  function decidedThree(apply: (c: TxCommand) => ApplyResult): void {
+    apply(created('t1', { commitRequested: true }));
+    apply(decided('t1', 'commit'));
+    apply(created('t2', { commitRequested: true }));
+    apply(decided('t2', 'abort'));
+    apply(created('t3', { commitRequested: true }));
+    apply(decided('t3', 'commit'));
+    apply({ type: 'acknowledged', txId: 't3', participant: 'a' });
+  }
+
+  it('applies each completion exactly as its own completed entry: same records, same snapshot bytes, one result each in order', () => {
+    const one = createTxStateMachine(config);
+    const applyOne = feeder(one);
+    decidedThree(applyOne);
+    const singleTransitions: string[] = [];
+    one.onTransition((tx, from) => singleTransitions.push(`${tx.id} ${from}->${tx.state}`));
+    const singles = [completed('t1', 5_000), completed('t2', 5_001), completed('t3', 5_002)].map((c) => applyOne(c));
+    applyOne({ type: 'gc', now: 5_000, retainFinishedMs: 60_000, retainFinishedMax: 1_000 });
+
+    const many = createTxStateMachine(config);
+    const applyMany = feeder(many);
+    decidedThree(applyMany);
+    const notified: string[] = [];
+    many.onChange((txId) => notified.push(txId));
+    const transitions: string[] = [];
+    many.onTransition((tx, from) => transitions.push(`${tx.id} ${from}->${tx.state}`));
+    const batch = applyMany({
+      type: 'completedBatch',
+      completions: [completed('t1', 5_000), completed('t2', 5_001), completed('t3', 5_002)],
+    });
+    // The same number of entries, so the same indexes afterwards (seq comes from them).
+    applyMany({ type: 'gc', now: 5_000, retainFinishedMs: 60_000, retainFinishedMax: 1_000 });
+    applyMany({ type: 'gc', now: 5_000, retainFinishedMs: 60_000, retainFinishedMax: 1_000 });
+    applyMany({ type: 'gc', now: 5_000, retainFinishedMs: 60_000, retainFinishedMax: 1_000 });
+
+    expect(isBatchApplyResult(batch)).toBe(true);
+    expect(isBatchApplyResult(batch) && batch.items).toEqual(singles);
+    expect(notified).toEqual(['t1', 't2', 't3']);
+    expect(transitions).toEqual(singleTransitions.slice(0, 3)); // before the gc entries
+    expect(transitions).toHaveLength(3);
+    for (const id of ['t1', 't2', 't3']) expect(many.get(id)).toEqual(one.get(id));
+    expect(['t1', 't2', 't3'].map((id) => many.get(id)?.state)).toEqual(['committed', 'aborted', 'committed']);
+    expect(many.finishingCount()).toBe(0);
+    expect(many.retentionStats()).toEqual(one.retentionStats());
+    expect(Buffer.from(many.snapshot()).equals(Buffer.from(one.snapshot()))).toBe(true);
+  });
+
+  it('a refused completion changes nothing and does not stop the others', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    decidedThree(apply);
+    const before = sm.get('t2');
+    const result = apply({
+      type: 'completedBatch',
+      completions: [
+        completed('t1', 5_000),
+        { type: 'completed', txId: 't2', completedAt: 5_001, acknowledged: ['a'] }, // b never acknowledged
+        completed('gone', 5_001),
+        completed('t3', 5_002),
+      ],
+    });
+    expect(isBatchApplyResult(result)).toBe(true);
+    const items = isBatchApplyResult(result) ? result.items : [];
+    expect(items.map((r) => (r.ok ? 'ok' : r.code))).toEqual(['ok', 'INTERNAL', 'TX_NOT_FOUND', 'ok']);
+    expect(sm.get('t2')).toEqual(before);
+    expect(sm.get('t1')?.state).toBe('committed');
+    expect(sm.get('t3')?.state).toBe('committed');
+    // Completing again is a no-op replay, as for a completed entry.
+    const again = apply({ type: 'completedBatch', completions: [completed('t1', 6_000), completed('t3', 6_000)] });
+    expect(isBatchApplyResult(again) && again.items.map((r) => r.ok && r.existed)).toEqual([true, true]);
+    expect(sm.get('t1')?.completedAt).toBe(5_000);
+  });
+
+  it('round-trips through msgpack; the guard refuses an empty one, an oversized one and items that are not completions', () => {
+    const cmd: TxCommand = { type: 'completedBatch', completions: [completed('t1', 1), completed('t2', 2)] };
+    expect(decodeCommand(encodeCommand(cmd))).toEqual(cmd);
+    const raw = (v: unknown): Uint8Array => new Packr({ useRecords: false }).pack(v);
+    expect(decodeCommand(raw({ type: 'completedBatch', completions: [] }))).toBeNull();
+    expect(decodeCommand(raw({ type: 'completedBatch' }))).toBeNull();
+    expect(decodeCommand(raw({ type: 'completedBatch', completions: [{ type: 'commitRequested', txId: 't1' }] }))).toBeNull();
+    expect(decodeCommand(raw({ type: 'completedBatch', completions: [{ type: 'completed', txId: 't1' }] }))).toBeNull();
+    const many = Array.from({ length: COMPLETIONS_PER_ENTRY_MAX + 1 }, (_, i) => completed(`t${i}`, 1));
+    expect(decodeCommand(raw({ type: 'completedBatch', completions: many }))).toBeNull();
+    expect(decodeCommand(raw({ type: 'completedBatch', completions: many.slice(1) }))).not.toBeNull();
   });
 });
