@@ -26,6 +26,7 @@ const TX_RATE_CONCURRENCIES: readonly number[] = [16, 64];
 /** Every node under 150 MiB, with this many finished transactions retained. */
 export const RSS_SECOND_GOAL_BYTES = 150 * 1024 * 1024;
 const RSS_SECOND_GOAL_TX = 100_000;
+const TX_NODE_PREFIX = 'ratify tx ';
 
 type Sections = Pick<BenchReport, 'etcd' | 'writes' | 'tx'> & Partial<Pick<BenchReport, 'peakRssWholeRun'>>;
 
@@ -96,10 +97,13 @@ function tailsGoal(r: Sections): Goal {
 
 function memoryGoal(r: Sections): Goal {
   const base = {
-    name: `every node's peak RSS, whole run, ${RSS_SECOND_GOAL_TX.toLocaleString('en-US')} finished tx`,
+    name: `every tx node's peak RSS, whole run, ${RSS_SECOND_GOAL_TX.toLocaleString('en-US')} finished tx`,
     target: `< ${fmtBytes(RSS_SECOND_GOAL_BYTES)}`,
   };
-  const nodes = (r.peakRssWholeRun ?? []).filter((p) => p.name.startsWith('ratify '));
+  // The goal is about the cluster that retains the finished transactions, through
+  // its kills. The raw-writes cluster holds a KV store of every key the writes
+  // phase wrote instead; its peaks are in the report, not in this goal.
+  const nodes = (r.peakRssWholeRun ?? []).filter((p) => p.name.startsWith(TX_NODE_PREFIX));
   if (nodes.length === 0) return { ...base, actual: 'not measured', met: null };
   const worst = nodes.reduce((a, b) => (b.peakRssBytes > a.peakRssBytes ? b : a));
   const actual = `max ${fmtBytes(worst.peakRssBytes)} (${worst.name}) with ${r.tx.finishedTx.toLocaleString('en-US')} tx`;
