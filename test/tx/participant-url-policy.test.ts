@@ -102,6 +102,22 @@ describe('the participant URL policy when a URL is enlisted', () => {
     expect(await enlistVerdict(p, 'http://127.0.0.1:7101/ratify')).toBe('ok');
   });
 
+  it('a URL accepted before is refused at enlist once its host:port becomes a member (the verdict is kept per member list)', async () => {
+    const members = ['http://127.0.0.1:7001', 'http://127.0.0.1:7002'];
+    const p = new ParticipantUrlPolicy({ allowlist: [], listen: LOOPBACK_NODE, memberUrls: () => members });
+    expect(await enlistVerdict(p, 'http://127.0.0.1:7004/ratify')).toBe('ok');
+    expect(await enlistVerdict(p, 'http://127.0.0.1:7004/ratify')).toBe('ok');
+    // The same array, changed in place: a member joins on that address.
+    members.push('http://127.0.0.1:7004');
+    expect(await enlistVerdict(p, 'http://127.0.0.1:7004/ratify')).toMatch(/member of this cluster/);
+    // ... and leaves again: allowed again.
+    members.pop();
+    expect(await enlistVerdict(p, 'http://127.0.0.1:7004/ratify')).toBe('ok');
+    // A refusal is never kept as a pass, and a pass never hides a refusal of another URL.
+    expect(await enlistVerdict(p, 'http://169.254.169.254/')).toMatch(/metadata/);
+    expect(await enlistVerdict(p, 'http://169.254.169.254/')).toMatch(/metadata/);
+  });
+
   it('allows loopback while the node listens on loopback; beyond loopback only what the allowlist names', async () => {
     expect(await enlistVerdict(policy().p, 'http://127.0.0.1:7101/ratify')).toBe('ok');
     expect(await enlistVerdict(policy().p, 'http://localhost:7101/ratify')).toBe('ok');
