@@ -37,6 +37,13 @@ declare module 'fastify' {
     /** Log every call of this route to the audit log (audit.ts). */
     audit?: AuditAction;
   }
+  interface FastifyRequest {
+    /**
+     * The transaction a tx.* call answered about, set by the route that knows it
+     * (a create: the id it made), so the audit line need not parse the reply back.
+     */
+    auditTxId: string | null;
+  }
 }
 
 export interface AuditLine {
@@ -54,6 +61,7 @@ export interface AuditLine {
 
 /** Install on the root instance before any route is registered (edge.ts does). */
 export function installAudit(app: FastifyInstance): void {
+  app.decorateRequest('auditTxId', null);
   app.addHook('onSend', async (request, reply, payload) => {
     const action = (request.routeOptions.config as { audit?: AuditAction } | undefined)?.audit;
     // A relayed request is the leader's to log (it knows the outcome and has the client's address).
@@ -79,7 +87,11 @@ function auditLine(action: AuditAction, request: FastifyRequest, reply: FastifyR
 /** The transaction a call is about: the `:id` of its path, or the id a create answered with. */
 function txIdOf(request: FastifyRequest, reply: FastifyReply, payload: unknown): string | null {
   const id = stringField(request.params, 'id');
-  if (id !== null || reply.statusCode >= 300 || typeof payload !== 'string') return id;
+  if (id !== null || reply.statusCode >= 300) return id;
+  // The route said which transaction it answered about: parsing the whole view
+  // back (JSON.parse of the reply) cost about 1% of a leader's CPU at 2,400 creates/s.
+  if (request.auditTxId !== null) return request.auditTxId;
+  if (typeof payload !== 'string') return null;
   try {
     return stringField(JSON.parse(payload), 'id');
   } catch {

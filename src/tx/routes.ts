@@ -77,6 +77,7 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOpt
       // the table current first, so a transaction the old leader created is found.
       if (deps.leadingTerm() !== status.term) await log.readBarrier({ timeoutMs: config.readBarrierTimeoutMs });
       const { status: code, tx } = await op();
+      req.auditTxId = tx.id;
       await reply.code(code).send(toView(tx));
     }
     const withStatus = (status: number) => (tx: TxRecord) => ({ status, tx });
