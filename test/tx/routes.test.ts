@@ -107,6 +107,15 @@ describe('transaction routes', () => {
       expect(creates()).toBe(before); // nothing was created
     });
 
+    it('still refuses a bad participant URL after a good one was accepted (only exact passing strings are remembered)', async () => {
+      const created = await post('/v1/transactions', { participants: [participant('a', 'http://127.0.0.1:1')] });
+      expect(created.statusCode).toBe(201);
+      for (const url of ['http://127.0.0.1:1/?x=1', 'http://127.0.0.1:1/#f', 'ftp://127.0.0.1:1']) {
+        expectError(await post('/v1/transactions', { participants: [{ name: 'a', url }] }), 400, 'VALIDATION_FAILED');
+      }
+      expect((await post('/v1/transactions', { participants: [participant('a', 'http://127.0.0.1:1')] })).statusCode).toBe(201);
+    });
+
     it('answers 400 PARTICIPANT_URL_REFUSED for a host not in participantHostAllowlist, and creates nothing', async () => {
       const creates = (): number => cluster.entries.filter((e) => decodeCommand(e.data)?.type === 'created').length;
       const before = creates();
