@@ -36,8 +36,13 @@ export const LOCAL_CLUSTER_NODES_MAX = 9;
  * more collections (about 15% fewer transactions per second in short runs on
  * a busy 2-core machine). Neither caps the heap: a large configured retention
  * grows it as needed instead of failing with out-of-memory.
+ * 2 MiB semi-spaces since 2026-12-05 (scripts/memory-probe.ts, 100,000
+ * finished transactions): heap committed fell from 80-105 to 65-87 MiB per
+ * node and peak RSS by about 15 MiB, with no fill rate difference we could
+ * tell from the noise of a shared 2-core machine (see the memory notes in
+ * scripts/bench/results/README.md).
  */
-export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=8'];
+export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=2'];
 
 /**
  * Environment defaults for a Ratify node process; the caller's environment wins.

@@ -77,7 +77,8 @@ export class NodeSnapshots {
   appliedTo(index: number): void {
     const { digests, log } = this.deps;
     if (digests === null || !digests.due(index)) return;
-    const capture = this.capture();
+    // The digest needs only the sha256; a local snapshot sharing this capture asks for the bytes (maybeTake).
+    const capture = this.capture(false);
     this.lastDigest = capture;
     capture.encoded.then(
       (e) => digests.record({ index: e.index, sha256: e.sha256 }),
@@ -90,11 +91,13 @@ export class NodeSnapshots {
   }
 
   /** The state now (at the applied index), captured and queued for encoding. */
-  private capture(): Capture {
+  private capture(keepBytes: boolean): Capture {
     const { applied, appliedMembers, stateMachine } = this.deps;
     const meta = { index: applied.index, term: applied.term, members: appliedMembers.members };
-    const encoded = this.slicer.encode(meta.index, () =>
-      stateMachine.captureSnapshot !== undefined ? stateMachine.captureSnapshot() : encodedAlready(stateMachine.snapshot()),
+    const encoded = this.slicer.encode(
+      meta.index,
+      () => (stateMachine.captureSnapshot !== undefined ? stateMachine.captureSnapshot() : encodedAlready(stateMachine.snapshot())),
+      keepBytes,
     );
     return { meta, encoded };
   }
@@ -128,7 +131,9 @@ export class NodeSnapshots {
     if (!this.background.due(this.deps.applied.index, coreSnapshotIndex)) return;
     // Captured here, at a Ready boundary, so the bytes are exactly the state at the applied index;
     // or at the index of a digest captured in this Ready, if that alone would have been due.
-    const capture = shared !== null && this.background.due(shared.meta.index, coreSnapshotIndex) ? shared : this.capture();
+    const sharedBytes =
+      shared !== null && this.background.due(shared.meta.index, coreSnapshotIndex) ? this.slicer.keepBytesOf(shared.meta.index) : null;
+    const capture = shared !== null && sharedBytes !== null ? { meta: shared.meta, encoded: sharedBytes } : this.capture(true);
     this.writing = this.encodeAndStore(capture).finally(() => {
       this.writing = null;
     });
@@ -155,6 +160,10 @@ export class NodeSnapshots {
       return;
     }
     if (!takesCalls(this.deps.lifecycle())) return;
+    if (encoded.bytes === null) {
+      this.deps.fail(new RatifyError('INTERNAL', `the encoding of snapshot ${capture.meta.index} kept no bytes`));
+      return;
+    }
     const snapshot: Snapshot = { meta: capture.meta, data: encoded.bytes };
     this.background.started(snapshot);
     await this.store(snapshot);

@@ -12,20 +12,28 @@
 // index the bytes are for (cheap: references, the few live records copied), so
 // the bytes are the same whenever the slices run.
 //
-// The pieces are appended to an output buffer kept from one snapshot to the
-// next, and the exact bytes copied out once at the end: a buffer grown from
-// small for every snapshot left 7-20 MB of dead ArrayBuffers behind each time,
-// in RSS until a major GC. One encoding at a time, in the order they were asked
-// for; one asked for an index already queued joins it, so a digest and a local
-// snapshot at the same index encode once.
+// Only an encoding whose bytes are wanted (a local snapshot) keeps them; a
+// digest's is hashed piece by piece and nothing else. WHY: a digest's bytes
+// copied out and then let go were a snapshot-sized dead ArrayBuffer (6 MB at
+// 100,000 transactions) in RSS until a major GC, at every digest interval on
+// every node. The pieces of a kept encoding are appended to an output buffer
+// kept from one snapshot to the next, and the exact bytes copied out once at
+// the end: a buffer grown from small for every snapshot left 7-20 MB of dead
+// ArrayBuffers behind each time, in RSS until a major GC. (A buffer allocated
+// per snapshot, sized from the last one and handed out as the result, was
+// tried instead: the 8 MB kept went, but freeing snapshot-sized buffers raised
+// glibc's mmap threshold and the malloc heap grew by as much; no lower RSS in
+// scripts/memory-probe.ts.) One encoding at a time, in the order they were
+// asked for; one asked for an index already queued joins it, so a digest and a
+// local snapshot at the same index encode once.
 import { createHash } from 'node:crypto';
 import { RatifyError } from '../errors.js';
 import type { SnapshotEncoding } from '../raft/state-machine.js';
 
 export interface EncodedSnapshot {
   readonly index: number;
-  /** The exact bytes, in a buffer of their own. */
-  readonly bytes: Uint8Array;
+  /** The exact bytes, in a buffer of their own; null when the encoding was asked for its digest only. */
+  readonly bytes: Uint8Array | null;
   /** Hex sha256 of bytes. */
   readonly sha256: string;
 }
@@ -48,6 +56,9 @@ const OUTPUT_KEEP_BYTES_MIN = 1 << 20;
 interface Job {
   readonly index: number;
   readonly encoding: SnapshotEncoding;
+  /** Whether the bytes are kept (else only hashed); set before the job starts. */
+  keepBytes: boolean;
+  started: boolean;
   readonly done: Promise<EncodedSnapshot>;
   readonly resolve: (s: EncodedSnapshot) => void;
   readonly reject: (err: unknown) => void;
@@ -71,12 +82,19 @@ export class SnapshotSlicer {
    * The snapshot of the state at `index`, which the state machine holds now:
    * `capture` is called at once unless an encoding of `index` is queued (then
    * that one's result is shared). Rejects with SHUTTING_DOWN once abandoned, and
-   * with TOO_MANY_PENDING when QUEUED_MAX encodings are waiting.
+   * with TOO_MANY_PENDING when QUEUED_MAX encodings are waiting. With
+   * `keepBytes` false the result's bytes are null (a digest needs the sha256
+   * only); a queued encoding of `index` that does not keep its bytes is joined
+   * only if it has not started (it then keeps them), else `index` is captured
+   * again (the state is still that of `index`, as for any call).
    */
-  encode(index: number, capture: () => SnapshotEncoding): Promise<EncodedSnapshot> {
+  encode(index: number, capture: () => SnapshotEncoding, keepBytes = true): Promise<EncodedSnapshot> {
     if (this.abandoned) return Promise.reject(new RatifyError('SHUTTING_DOWN', 'snapshot encoding abandoned: the node is stopping'));
-    const queued = this.jobs.find((j) => j.index === index);
-    if (queued !== undefined) return queued.done;
+    const queued = this.jobs.find((j) => j.index === index && (j.keepBytes || !keepBytes || !j.started));
+    if (queued !== undefined) {
+      if (keepBytes) queued.keepBytes = true;
+      return queued.done;
+    }
     if (this.jobs.length >= QUEUED_MAX)
       return Promise.reject(new RatifyError('TOO_MANY_PENDING', `${QUEUED_MAX} snapshot encodings are waiting already`));
     let resolve!: (s: EncodedSnapshot) => void;
@@ -87,9 +105,21 @@ export class SnapshotSlicer {
     });
     // A rejection nobody awaits (an abandoned digest) is expected, not an unhandled error.
     done.catch(() => {});
-    this.jobs.push({ index, encoding: capture(), done, resolve, reject });
+    this.jobs.push({ index, encoding: capture(), keepBytes, started: false, done, resolve, reject });
     this.running ??= this.run();
     return done;
+  }
+
+  /**
+   * The queued encoding of `index`, made to keep its bytes: null when there is
+   * none, or when it started without keeping them (a local snapshot sharing a
+   * digest's capture then captures its own).
+   */
+  keepBytesOf(index: number): Promise<EncodedSnapshot> | null {
+    const queued = this.jobs.find((j) => j.index === index && (j.keepBytes || !j.started));
+    if (queued === undefined) return null;
+    queued.keepBytes = true;
+    return queued.done;
   }
 
   /** At stop: no slice runs after this resolves; what was waiting or running rejects with SHUTTING_DOWN. */
@@ -115,22 +145,27 @@ export class SnapshotSlicer {
 
   private async runJob(job: Job): Promise<void> {
     const hash = createHash('sha256');
-    this.out.reset();
     try {
       for (let more = true; more; ) {
         await nextTurn();
         if (this.abandoned) throw new RatifyError('SHUTTING_DOWN', 'snapshot encoding abandoned: the node is stopping');
+        // Decided at the first slice: a join asking for the bytes (encode) can come until then.
+        if (!job.started) {
+          job.started = true;
+          if (job.keepBytes) this.out.start();
+        }
         this.slices++;
         const start = performance.now();
         do {
           more = job.encoding.step();
           const piece = job.encoding.piece();
           hash.update(piece);
-          this.out.append(piece);
+          if (job.keepBytes) this.out.append(piece);
         } while (more && performance.now() - start < this.sliceMs);
       }
-      job.resolve({ index: job.index, bytes: this.out.copy(), sha256: hash.digest('hex') });
+      job.resolve({ index: job.index, bytes: job.keepBytes ? this.out.finish() : null, sha256: hash.digest('hex') });
     } catch (err) {
+      this.out.drop();
       job.reject(err);
     }
   }
@@ -146,7 +181,7 @@ class OutputBuffer {
   private length = 0;
 
   /** Starts a new snapshot; lets go of a buffer far larger than the last snapshot needed. */
-  reset(): void {
+  start(): void {
     if (this.buf.length > OUTPUT_KEEP_BYTES_MIN && this.buf.length > OUTPUT_SHRINK_FACTOR * this.length)
       this.buf = Buffer.allocUnsafeSlow(Math.max(OUTPUT_INITIAL_BYTES, this.length * 2));
     this.length = 0;
@@ -162,11 +197,15 @@ class OutputBuffer {
     this.length += piece.length;
   }
 
-  copy(): Uint8Array {
+  /** The bytes appended since start(), in a buffer of their own. */
+  finish(): Uint8Array {
     const out = Buffer.allocUnsafeSlow(this.length);
     this.buf.copy(out, 0, 0, this.length);
     return out;
   }
+
+  /** An encoding failed or was abandoned: nothing to let go of (the buffer is kept for the next). */
+  drop(): void {}
 }
 
 /** Bytes already made (a state machine without captureSnapshot), in pieces: only the hashing and copying are sliced. */

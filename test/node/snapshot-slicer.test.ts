@@ -63,7 +63,7 @@ describe('snapshot slicer', () => {
     }
     const r = await done;
     expect(r.index).toBe(7);
-    expect(Buffer.from(r.bytes).equals(Buffer.from(expected))).toBe(true);
+    expect(Buffer.from(r.bytes!).equals(Buffer.from(expected))).toBe(true);
     expect(r.sha256).toBe(sha256(expected));
     expect(slicer.slices).toBeGreaterThan(3);
     expect(writes).toBeGreaterThan(3);
@@ -78,9 +78,49 @@ describe('snapshot slicer', () => {
     put('key-0', 'x'.repeat(1000));
     const second = sm.snapshot();
     const b = slicer.encode(2, () => sm.captureSnapshot!());
-    expect(Buffer.from((await a).bytes).equals(Buffer.from(first))).toBe(true);
-    expect(Buffer.from((await b).bytes).equals(Buffer.from(second))).toBe(true);
-    expect(Buffer.from((await a).bytes).equals(Buffer.from(first))).toBe(true);
+    expect(Buffer.from((await a).bytes!).equals(Buffer.from(first))).toBe(true);
+    expect(Buffer.from((await b).bytes!).equals(Buffer.from(second))).toBe(true);
+    expect(Buffer.from((await a).bytes!).equals(Buffer.from(first))).toBe(true);
+  });
+
+  it('keeps no bytes for a digest (sha256 only), and the bytes of one asked for before it starts', async () => {
+    const { sm, put } = filledKv(5_000);
+    slicer = new SnapshotSlicer();
+    const expected = sm.snapshot();
+    const digest = await slicer.encode(1, () => sm.captureSnapshot!(), false);
+    expect(digest.bytes).toBeNull();
+    expect(digest.sha256).toBe(sha256(expected));
+    // A local snapshot sharing a digest's capture in the same turn: one encoding, with the bytes.
+    let captures = 0;
+    const shared = slicer.encode(2, () => (captures++, sm.captureSnapshot!()), false);
+    const kept = slicer.keepBytesOf(2);
+    expect(kept).toBe(shared);
+    expect(Buffer.from((await kept!).bytes!).equals(Buffer.from(expected))).toBe(true);
+    expect(captures).toBe(1);
+    expect(slicer.keepBytesOf(3)).toBeNull();
+    // Once a digest-only encoding has started, its bytes are gone: keepBytesOf says so, and encode() captures again.
+    put('key-1', 'y'.repeat(100));
+    const later = sm.snapshot();
+    const started = slicer.encode(4, () => sm.captureSnapshot!(), false);
+    await turn();
+    await turn();
+    expect(slicer.keepBytesOf(4)).toBeNull();
+    const again = slicer.encode(4, () => (captures++, sm.captureSnapshot!()));
+    expect(again).not.toBe(started);
+    expect(Buffer.from((await again).bytes!).equals(Buffer.from(later))).toBe(true);
+    expect((await started).bytes).toBeNull();
+    expect(captures).toBe(2);
+  });
+
+  it('hands out the bytes in a buffer of their own, snapshots growing and shrinking', async () => {
+    const { sm, put } = filledKv(20_000);
+    slicer = new SnapshotSlicer();
+    for (let i = 0; i < 4; i++) {
+      const r = await slicer.encode(i, () => sm.captureSnapshot!());
+      expect(r.bytes!.buffer.byteLength).toBe(r.bytes!.byteLength);
+      expect(Buffer.from(r.bytes!).equals(Buffer.from(sm.snapshot()))).toBe(true);
+      for (let k = 0; k < 2_000 * i; k++) put(`more-${i}-${k}`, 'v');
+    }
   });
 
   it('encodes an index asked for twice once (a digest and a local snapshot at the same index)', async () => {
@@ -126,7 +166,7 @@ describe('snapshot slicer', () => {
     const bytes = new Uint8Array(1_000_000).map((_, i) => i % 251);
     slicer = new SnapshotSlicer(0.01);
     const r = await slicer.encode(1, () => encodedAlready(bytes));
-    expect(Buffer.from(r.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(r.bytes!).equals(Buffer.from(bytes))).toBe(true);
     expect(r.sha256).toBe(sha256(bytes));
     expect(slicer.slices).toBeGreaterThan(1);
   });
@@ -135,7 +175,7 @@ describe('snapshot slicer', () => {
     const sm = new IncarnatedStateMachine(createTxStateMachine(txConfigDefaults));
     slicer = new SnapshotSlicer();
     const before = sm.snapshot();
-    expect(Buffer.from((await slicer.encode(1, () => sm.captureSnapshot())).bytes).equals(Buffer.from(before))).toBe(true);
+    expect(Buffer.from((await slicer.encode(1, () => sm.captureSnapshot())).bytes!).equals(Buffer.from(before))).toBe(true);
     sm.apply({ index: 1, term: 1, data: encodeIncarnationEntry('0123456789abcdef0123456789abcdef') });
     sm.apply({
       index: 2,
@@ -156,7 +196,7 @@ describe('snapshot slicer', () => {
     const after = sm.snapshot();
     expect(after.length).toBeGreaterThan(before.length + 32);
     const r = await slicer.encode(2, () => sm.captureSnapshot());
-    expect(Buffer.from(r.bytes).equals(Buffer.from(after))).toBe(true);
+    expect(Buffer.from(r.bytes!).equals(Buffer.from(after))).toBe(true);
     expect(r.sha256).toBe(sha256(after));
   });
 });
