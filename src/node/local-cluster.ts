@@ -36,13 +36,12 @@ export const LOCAL_CLUSTER_NODES_MAX = 9;
  * more collections (about 15% fewer transactions per second in short runs on
  * a busy 2-core machine). Neither caps the heap: a large configured retention
  * grows it as needed instead of failing with out-of-memory.
- * 2 MiB semi-spaces since 2026-12-05 (scripts/memory-probe.ts, 100,000
- * finished transactions): heap committed fell from 80-105 to 65-87 MiB per
- * node and peak RSS by about 15 MiB, with no fill rate difference we could
- * tell from the noise of a shared 2-core machine (see the memory notes in
- * scripts/bench/results/README.md).
+ * 2 MiB semi-spaces were tried on 2026-12-05: ~15 MiB less RSS per node, but
+ * in alternating bench runs (`bench --skip-etcd --skip-failover --fill-tx 0
+ * --concurrency 16,64`, 2 runs each) 6-8% fewer transactions per second and a
+ * p99 at c=64 of 63-65 instead of 57-58 ms, so 8 MiB stays.
  */
-export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=2'];
+export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=8'];
 
 /**
  * Environment defaults for a Ratify node process; the caller's environment wins.
