@@ -31,6 +31,8 @@ export interface BenchOptions {
   readonly requestTimeoutMs: number;
   /** Extra arguments for every Ratify node. */
   readonly nodeArgs: readonly string[];
+  /** Extra flags for every Ratify node's `node` process (V8 and Node flags), after the heap flags it always gets. */
+  readonly nodeFlags: readonly string[];
   /** When set, nodes run with `node --cpu-prof` and write their profiles here. */
   readonly cpuProfDir: string | null;
   /** The Ratify CLI to start; null means dist/src/cli.js of this checkout. */
@@ -66,6 +68,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --keep-temp             keep data folders and logs of the run
   --timeout <ms>          per-request timeout (default 10000)
   --node-arg <arg>        extra argument for every Ratify node (repeatable)
+  --node-flag <flag>      extra flag for every Ratify node's node process, after
+                          its heap flags, as --node-flag=<flag>, e.g. --node-flag=--single-threaded-gc (repeatable)
   --cpu-prof <dir>        run the nodes under node --cpu-prof, profiles into <dir>
   --cli <path>            Ratify CLI to start (default dist/src/cli.js)      env BENCH_CLI
   --pairs <n>             at concurrency 1, Ratify and etcd phases alternate n times;
@@ -100,6 +104,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       'keep-temp': { type: 'boolean' },
       timeout: { type: 'string' },
       'node-arg': { type: 'string', multiple: true },
+      'node-flag': { type: 'string', multiple: true },
       'cpu-prof': { type: 'string' },
       cli: { type: 'string' },
       pairs: { type: 'string' },
@@ -130,6 +135,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     keepTemp: flag('BENCH_KEEP_TEMP', values['keep-temp']),
     requestTimeoutMs: integerIn('timeout', values.timeout, 10_000, 100, 600_000),
     nodeArgs: values['node-arg'] ?? [],
+    nodeFlags: nodeFlags(values['node-flag'] ?? []),
     cpuProfDir: values['cpu-prof'] ?? null,
     cliPath: values.cli ?? env['BENCH_CLI'] ?? null,
     pairs: integerIn('pairs', values.pairs ?? env['BENCH_PAIRS'], 3, 1, 50),
@@ -176,4 +182,11 @@ export function concurrencyList(raw: string): number[] {
 function writesPath(raw: string): WritesPath {
   if (raw === 'auto' || raw === 'kv' || raw === 'tx') return raw;
   throw new RangeError(`--writes-path (${raw}) must be one of auto, kv, tx`);
+}
+
+/** Every --node-flag must be a flag: a bare word would land before the CLI path and run as the script. */
+function nodeFlags(raw: readonly string[]): readonly string[] {
+  for (const f of raw)
+    if (!f.startsWith('-')) throw new RangeError(`--node-flag (${f}) must be a flag, for example --node-flag=--single-threaded-gc`);
+  return raw;
 }

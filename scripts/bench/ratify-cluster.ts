@@ -32,6 +32,8 @@ export interface ClusterSpec {
   readonly size: number;
   /** Extra arguments for every node (for example `--state-machine kv`). */
   readonly extraArgs: readonly string[];
+  /** Extra flags for every node's `node` process, after NODE_HEAP_FLAGS (for example a V8 GC flag to compare). */
+  readonly nodeFlags: readonly string[];
   readonly label: string;
   /**
    * When set, nodes run under `node --cpu-prof` with profiles in <dir>/<label>-<id>.
@@ -79,6 +81,7 @@ export class RatifyCluster {
       args: [
         // The V8 flags `ratify cluster` gives its nodes (see local-cluster.ts): measured as run.
         ...NODE_HEAP_FLAGS,
+        ...this.spec.nodeFlags,
         ...(this.spec.cpuProfDir === null
           ? []
           : ['--cpu-prof', '--cpu-prof-dir', join(this.spec.cpuProfDir, `${this.spec.label}-${node.id}`)]),

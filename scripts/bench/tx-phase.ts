@@ -48,7 +48,14 @@ export async function runTxSections(ctx: BenchContext, etcd: EtcdBaseline | null
     ctx.progress.note('starting 2 participants and a 3-node Ratify cluster for transactions');
     participants = await Participants.start(ctx.sup, 2, ctx.sup.tempDir('ratify-bench-participants-'));
     cluster = await RatifyCluster.start(
-      { cliPath: ctx.cliPath, size: 3, extraArgs: ctx.opts.nodeArgs, label: 'tx', cpuProfDir: ctx.opts.cpuProfDir },
+      {
+        cliPath: ctx.cliPath,
+        size: 3,
+        extraArgs: ctx.opts.nodeArgs,
+        nodeFlags: ctx.opts.nodeFlags,
+        label: 'tx',
+        cpuProfDir: ctx.opts.cpuProfDir,
+      },
       ctx.sup,
       ctx.http,
     );

@@ -77,6 +77,7 @@ async function tryPath(ctx: BenchContext, path: WritePath, etcd: EtcdBaseline | 
         cliPath: ctx.cliPath,
         size: 3,
         extraArgs: [...path.extraArgs, ...ctx.opts.nodeArgs],
+        nodeFlags: ctx.opts.nodeFlags,
         label: 'writes',
         cpuProfDir: ctx.opts.cpuProfDir,
       },

@@ -15,6 +15,15 @@ describe('parseOptions', () => {
     expect(o.primeSec).toBe(5);
   });
 
+  it('passes --node-flag to every node process, in order, and refuses a bare word', () => {
+    expect(parseOptions([], {}).nodeFlags).toEqual([]);
+    expect(parseOptions(['--node-flag=--single-threaded-gc', '--node-flag=--trace-gc'], {}).nodeFlags).toEqual([
+      '--single-threaded-gc',
+      '--trace-gc',
+    ]);
+    expect(() => parseOptions(['--node-flag', 'single-threaded-gc'], {})).toThrow('--node-flag (single-threaded-gc) must be a flag');
+  });
+
   it('primes each new cluster for --prime seconds; 0 turns it off', () => {
     expect(parseOptions(['--quick'], {}).primeSec).toBe(2);
     expect(parseOptions(['--prime', '0'], { BENCH_PRIME: '3' }).primeSec).toBe(0);
