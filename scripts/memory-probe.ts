@@ -16,14 +16,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { BenchContext } from './bench/context.js';
 import { runFailover } from './bench/failover.js';
 import { HttpClients } from './bench/http.js';
 import { LeaderTarget } from './bench/leader-target.js';
 import { runClosedLoop } from './bench/load.js';
-import { parsePrometheus } from './bench/node-stats.js';
-import { parseOptions } from './bench/options.js';
+import { PROBE_USAGE, parseProbeArgs, v8MemoryOf, type V8Memory } from './bench/probe-options.js';
 import { Participants } from './bench/participants.js';
 import { Progress } from './bench/progress.js';
 import { RatifyCluster } from './bench/ratify-cluster.js';
@@ -31,27 +29,20 @@ import { PeakRssBook } from './bench/resources.js';
 import { Stage } from './bench/stage.js';
 import { Supervisor } from './bench/supervisor.js';
 import { txOp } from './bench/tx-phase.js';
+import { assertNever } from '../src/util/assert-never.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MIB = 1024 * 1024;
 const GOAL_MIB = 150;
 const SAMPLE_MS = 1000;
 
-const USAGE = `Usage: node dist/scripts/memory-probe.js [options]
-
-  --fill-tx <n>           finished transactions to retain before the first measurement (default 100000)
-  --fill-concurrency <n>  workers for the fill (default 64)
-  --kills <n>             leader kills after the fill, each followed by a restart and catch-up (default 3; 0: none)
-  --node-arg <arg>        extra argument for every node (repeatable)
-  --pause-after-fill      wait for Enter after the fill (to take heap snapshots by signal)
-  -h, --help              this text
-`;
-
 /** One sample of one node process. Bytes; null where the source did not answer. */
 interface MemorySample {
   readonly rss: number;
   readonly heapUsed: number | null;
   readonly heapTotal: number | null;
+  /** Of heapTotal, the young generation (V8's new space: two semi-spaces). The rest is old generation, code and large objects. */
+  readonly youngTotal: number | null;
   readonly external: number | null;
   readonly mallocHeap: number | null;
 }
@@ -67,28 +58,20 @@ interface NodeMemory {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      'fill-tx': { type: 'string' },
-      'fill-concurrency': { type: 'string' },
-      kills: { type: 'string' },
-      'node-arg': { type: 'string', multiple: true },
-      'pause-after-fill': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help === true) {
-    process.stdout.write(USAGE);
-    return 0;
+  const args = parseProbeArgs(process.argv.slice(2));
+  switch (args.kind) {
+    case 'help':
+      process.stdout.write(PROBE_USAGE);
+      return 0;
+    case 'usage':
+      process.stderr.write(`${args.error}\n\n${PROBE_USAGE}`);
+      return 2;
+    case 'run':
+      break;
+    default:
+      return assertNever(args);
   }
-  const fillTx = Number(values['fill-tx'] ?? 100_000);
-  const fillConcurrency = Number(values['fill-concurrency'] ?? 64);
-  const kills = Number(values.kills ?? 3);
-  if (![fillTx, fillConcurrency, kills].every((n) => Number.isInteger(n) && n >= 0) || fillConcurrency === 0) {
-    process.stderr.write(`--fill-tx, --fill-concurrency and --kills take whole numbers\n\n${USAGE}`);
-    return 2;
-  }
-  const opts = { ...parseOptions([], {}), kills: Math.max(1, kills), fillTx, nodeArgs: values['node-arg'] ?? [] };
+  const { bench: opts, fillConcurrency, kills, pauseAfterFill } = args.opts;
   const sup = new Supervisor();
   const progress = new Progress();
   sup.installSignalHandlers((signal) => progress.note(`${signal}: stopping every process the probe started`));
@@ -125,7 +108,7 @@ async function main(): Promise<number> {
       concurrency: fillConcurrency,
       durationMs: 0,
       warmupMs: 0,
-      countMax: fillTx,
+      countMax: opts.fillTx,
       errorBackoffMs: 10,
       progress,
       op: txOp(ctx, target, participants.urls, counter, null),
@@ -134,7 +117,7 @@ async function main(): Promise<number> {
     await sample();
     const leader = await cluster.leader();
     printTable(`after the fill (${counter.finished.toLocaleString('en-US')} finished; leader ${leader?.id ?? '?'})`, memory);
-    if (values['pause-after-fill'] === true) await waitForEnter(cluster);
+    if (pauseAfterFill) await waitForEnter(cluster);
     if (kills > 0) {
       const failover = await runFailover(ctx, cluster, target, txOp(ctx, target, participants.urls, counter, null));
       await sample();
@@ -194,19 +177,13 @@ function mallocHeapBytes(pid: number): number | null {
   }
 }
 
-/** process.memoryUsage() as the node's default Prometheus metrics report it. */
-async function v8Memory(http: HttpClients, url: string): Promise<Pick<MemorySample, 'heapUsed' | 'heapTotal' | 'external'>> {
+/** The node's V8 memory from its /metrics (probe-options.ts reads the text). */
+async function v8Memory(http: HttpClients, url: string): Promise<V8Memory> {
   try {
     const res = await http.json(url, 'GET', '/metrics');
-    const m = parsePrometheus(typeof res.body === 'string' ? res.body : '');
-    const get = (name: string): number | null => m.get(name) ?? null;
-    return {
-      heapUsed: get('nodejs_heap_size_used_bytes'),
-      heapTotal: get('nodejs_heap_size_total_bytes'),
-      external: get('nodejs_external_memory_bytes'),
-    };
+    return v8MemoryOf(typeof res.body === 'string' ? res.body : '');
   } catch {
-    return { heapUsed: null, heapTotal: null, external: null };
+    return { heapUsed: null, heapTotal: null, youngTotal: null, external: null };
   }
 }
 
@@ -214,7 +191,7 @@ function printTable(title: string, memory: ReadonlyMap<string, NodeMemory>): voi
   const mib = (b: number | null): string => (b === null ? '-' : (b / MIB).toFixed(1));
   const lines = [
     `\n${title}`,
-    'node  peak RSS  (goal <150)  at the highest sample: RSS  heap used  heap committed  external  malloc [heap]  rest',
+    'node  peak RSS  (goal <150)  at the highest sample: RSS  heap used  heap committed (young)  external  malloc [heap]  rest',
   ];
   for (const [id, m] of [...memory].sort(([a], [b]) => a.localeCompare(b))) {
     const s = m.atPeak;
@@ -230,6 +207,7 @@ function printTable(title: string, memory: ReadonlyMap<string, NodeMemory>): voi
         mib(s?.rss ?? null).padStart(27),
         mib(s?.heapUsed ?? null).padStart(10),
         mib(s?.heapTotal ?? null).padStart(15),
+        `(${mib(s?.youngTotal ?? null)})`.padStart(8),
         mib(s?.external ?? null).padStart(9),
         mib(s?.mallocHeap ?? null).padStart(14),
         mib(rest).padStart(5),
