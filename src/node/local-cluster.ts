@@ -40,6 +40,10 @@ export const LOCAL_CLUSTER_NODES_MAX = 9;
  * in alternating bench runs (`bench --skip-etcd --skip-failover --fill-tx 0
  * --concurrency 16,64`, 2 runs each) 6-8% fewer transactions per second and a
  * p99 at c=64 of 63-65 instead of 57-58 ms, so 8 MiB stays.
+ * --heap-growing-percent=25 was tried on 2026-12-06 (5 alternating pairs, same
+ * command): the leader 15-25 MiB smaller, but 0.56 instead of 0.48 CPU ms per
+ * transaction and fewer transactions per second at c=64 in every pair, so 50
+ * stays (scripts/bench/results/README.md, "The memory experiments of 2026-12-06").
  */
 export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=8'];
 
