@@ -9,6 +9,9 @@ import type { NodeEndpoint } from './target.js';
 const LIST_PAGE = 1_000;
 const LIST_PAGES_MAX = 1_000;
 const LIST_TIMEOUT_MS = 15_000;
+/** How long a node may fail its listing at the end of a run before it counts as unlisted. */
+const LIST_PATIENCE_MS = 10_000;
+const LIST_RETRY_MS = 500;
 
 export function parseTx(body: unknown): CoordinatorTx | null {
   if (!isObject(body) || typeof body['id'] !== 'string' || typeof body['state'] !== 'string') return null;
@@ -53,8 +56,13 @@ export async function listEveryNode(
   const byNode = new Map<string, Map<string, CoordinatorTx>>();
   const unlisted: string[] = [];
   for (const n of nodes) {
-    // One retry: right after a restart a node may still be catching up its read barrier.
-    const listing = (await listTransactions(n.url, sinceMs)) ?? (await listTransactions(n.url, sinceMs));
+    // Retried for a while: a list passes a read barrier, which a follower forwards to the
+    // leader, and right after a restart or a healed partition its outbound Raft stream may
+    // still be down (torn down after peerRequestTimeoutMs without acknowledgement, reopened
+    // after a backoff of up to 1 s, and a connection attempt made during the partition can
+    // itself wait that long again); meanwhile its barriers fail with NOT_LEADER. A node that
+    // cannot answer for LIST_PATIENCE_MS is reported (nodes-agree then fails).
+    const listing = await pollUntil(LIST_PATIENCE_MS, async () => (await listTransactions(n.url, sinceMs)) ?? undefined, LIST_RETRY_MS);
     if (listing === null) unlisted.push(n.id);
     else byNode.set(n.id, listing);
   }
