@@ -18,7 +18,7 @@ import { RAFT_STREAM_PATH, STREAM_CONTENT_TYPE } from '../../src/transport/raft-
 import { makeCa, makeCert, type TestCa } from '../helpers/certs.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { httpJson } from '../helpers/http.js';
-import { sleep, waitUntil } from '../helpers/wait.js';
+import { eventually, sleep, waitUntil } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ratify-tls-'));
 let cluster: TestCluster | null = null;
@@ -97,14 +97,17 @@ describe('a cluster over HTTPS with mutual TLS', () => {
 
   it('a node with a certificate of another CA can neither vote, append nor join', async () => {
     const { leaderId } = await c().waitForLeader({ timeoutMs: 60_000 });
-    await sleep(2000); // several election timeouts of n4 campaigning
+    // The leader may be elected before n4 even listens (a loaded machine starts it last,
+    // seconds later): wait for n4 to answer, then for its campaign to be refused.
+    await waitUntil(() => c().view('n4'), { timeoutMs: 30_000, what: 'n4 to answer' });
+    // Its pre-votes and votes were refused by the cluster's auth hook...
+    await eventually(() => expect(c().node('n4').logs.join('\n')).toMatch(/the client certificate is not trusted/), 20_000);
+    await sleep(2000); // several more election timeouts of n4 campaigning
     const n4 = await c().view('n4');
     expect(n4.leaderId).toBeNull();
     expect(n4.commitIndex).toBe(0);
     expect(n4.appliedIndex).toBe(0);
     expect(n4.role).not.toBe('leader');
-    // Its pre-votes and votes were refused by the cluster's auth hook...
-    expect(c().node('n4').logs.join('\n')).toMatch(/the client certificate is not trusted/);
     // ...and the leader cannot reach it: the term never moved for its sake.
     expect((await c().view(leaderId)).term).toBe((await c().waitForLeader()).term);
     // Join: added as a learner under another id at its address, it never catches up.
