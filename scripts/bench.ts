@@ -10,6 +10,7 @@ import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, type BenchContext } from './bench/context.js';
+import { ALLOC_PROFILE_SUFFIX, formatAllocSummary, readAllocProfile, summarizeAllocProfile } from './bench/alloc-profile.js';
 import { findProfiles, formatProfileSummary, readProfile, summarizeProfile } from './bench/cpu-profile.js';
 import { compareReports, renderComparison } from './bench/compare.js';
 import { EtcdBaseline, finishEtcd, PAIRED_CONCURRENCY } from './bench/etcd-phase.js';
@@ -92,6 +93,7 @@ async function main(): Promise<number> {
       process.stdout.write(`\n${renderComparison(compareReports(report, earlier), opts.compare)}\n`);
     }
     if (opts.cpuProfDir !== null) printProfiles(opts.cpuProfDir);
+    if (opts.allocProfDir !== null) printAllocProfiles(opts.allocProfDir);
     return 0;
   } finally {
     await http.close();
@@ -127,6 +129,18 @@ function printProfiles(dir: string): void {
   for (const path of paths) {
     const summary = summarizeProfile(readProfile(path), REPO_ROOT);
     process.stdout.write(`\n${formatProfileSummary(relative(process.cwd(), path), summary, PROFILE_FRAMES)}\n`);
+  }
+}
+
+function printAllocProfiles(dir: string): void {
+  const paths = existsSync(dir) ? findProfiles(dir, ALLOC_PROFILE_SUFFIX) : [];
+  if (paths.length === 0) {
+    process.stdout.write(`No allocation profiles in ${dir}\n`);
+    return;
+  }
+  for (const path of paths) {
+    const summary = summarizeAllocProfile(readAllocProfile(path), REPO_ROOT);
+    process.stdout.write(`\n${formatAllocSummary(relative(process.cwd(), path), summary, PROFILE_FRAMES)}\n`);
   }
 }
 

@@ -93,7 +93,15 @@ async function main(): Promise<number> {
   try {
     participants = await Participants.start(sup, 2, sup.tempDir('ratify-probe-participants-'));
     cluster = await RatifyCluster.start(
-      { cliPath: ctx.cliPath, size: 3, extraArgs: opts.nodeArgs, nodeFlags: opts.nodeFlags, label: 'probe', cpuProfDir: null },
+      {
+        cliPath: ctx.cliPath,
+        size: 3,
+        extraArgs: opts.nodeArgs,
+        nodeFlags: opts.nodeFlags,
+        label: 'probe',
+        cpuProfDir: null,
+        allocProfDir: null,
+      },
       sup,
       http,
     );

@@ -10,6 +10,7 @@
 export const SIM_TESTS: readonly string[] = ['test/raft/simulation.test.ts', 'test/sim/**/*.test.ts'];
 
 export const PROCESS_TESTS: readonly string[] = [
+  'test/bench/alloc-sampler.test.ts',
   'test/browser/dashboard.browser.test.ts',
   'test/chaos/process-chaos.test.ts',
   'test/chaos/postgres-chaos.test.ts',

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-interface CallFrame {
+export interface CallFrame {
   readonly functionName: string;
   readonly url: string;
   readonly lineNumber: number;
@@ -71,10 +71,16 @@ export function summarizeProfile(p: CpuProfile, repoRoot: string): ProfileSummar
   return { wallMs: (p.endTime - p.startTime) / 1000, busyMs: busyUs / 1000, frames };
 }
 
-function frameName(f: CallFrame, repoRoot: string): string {
+/** `name path:line`, the path relative to the repository (what both profile summaries print). */
+export function frameName(f: CallFrame, repoRoot: string): string {
   const name = f.functionName === '' ? '(anonymous)' : f.functionName;
   if (f.url === '') return name;
-  const path = f.url.startsWith('file://') ? relative(repoRoot, new URL(f.url).pathname) : f.url;
+  // ES modules are named by file URL, CommonJS ones (most of node_modules) by absolute path.
+  const path = f.url.startsWith('file://')
+    ? relative(repoRoot, new URL(f.url).pathname)
+    : f.url.startsWith('/')
+      ? relative(repoRoot, f.url)
+      : f.url;
   return `${name} ${path}:${f.lineNumber + 1}`;
 }
 
@@ -88,14 +94,14 @@ export function formatProfileSummary(label: string, s: ProfileSummary, limit: nu
   return lines.join('\n');
 }
 
-/** Every .cpuprofile under `dir`, one level of sub-folders deep (one per node). */
-export function findProfiles(dir: string): string[] {
+/** Every file ending in `suffix` (.cpuprofile by default) under `dir`, one level of sub-folders deep (one per node). */
+export function findProfiles(dir: string, suffix = '.cpuprofile'): string[] {
   const out: string[] = [];
   const walk = (d: string, depth: number): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory() && depth > 0) walk(p, depth - 1);
-      else if (e.isFile() && e.name.endsWith('.cpuprofile')) out.push(p);
+      else if (e.isFile() && e.name.endsWith(suffix)) out.push(p);
     }
   };
   walk(dir, 1);

@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly nodeFlags: readonly string[];
   /** When set, nodes run with `node --cpu-prof` and write their profiles here. */
   readonly cpuProfDir: string | null;
+  /** When set, nodes run with alloc-sampler.ts preloaded and write allocation profiles here. */
+  readonly allocProfDir: string | null;
   /** The Ratify CLI to start; null means dist/src/cli.js of this checkout. */
   readonly cliPath: string | null;
   /** Alternating Ratify/etcd phase pairs at concurrency 1 (pairs.ts). */
@@ -71,6 +73,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --node-flag <flag>      extra flag for every Ratify node's node process, after
                           its heap flags, as --node-flag=<flag>, e.g. --node-flag=--single-threaded-gc (repeatable)
   --cpu-prof <dir>        run the nodes under node --cpu-prof, profiles into <dir>
+  --alloc-prof <dir>      sample every node's allocations (collected objects included),
+                          profiles into <dir>; the report adds what allocates most
   --cli <path>            Ratify CLI to start (default dist/src/cli.js)      env BENCH_CLI
   --pairs <n>             at concurrency 1, Ratify and etcd phases alternate n times;
                           ratios are the median of the pairs (default 3)     env BENCH_PAIRS
@@ -106,6 +110,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       'node-arg': { type: 'string', multiple: true },
       'node-flag': { type: 'string', multiple: true },
       'cpu-prof': { type: 'string' },
+      'alloc-prof': { type: 'string' },
       cli: { type: 'string' },
       pairs: { type: 'string' },
       compare: { type: 'string' },
@@ -137,6 +142,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     nodeArgs: values['node-arg'] ?? [],
     nodeFlags: nodeFlags(values['node-flag'] ?? []),
     cpuProfDir: values['cpu-prof'] ?? null,
+    allocProfDir: values['alloc-prof'] ?? null,
     cliPath: values.cli ?? env['BENCH_CLI'] ?? null,
     pairs: integerIn('pairs', values.pairs ?? env['BENCH_PAIRS'], 3, 1, 50),
     compare: values.compare ?? null,

@@ -3,11 +3,15 @@
 import { NODE_HEAP_FLAGS, nodeProcessEnv } from '../../src/node/local-cluster.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ALLOC_PROF_DIR_ENV } from './alloc-profile.js';
 import type { HttpClients } from './http.js';
 import { sleep } from './load.js';
 import type { ProbedNode } from './node-stats.js';
 import { freeLoopbackPorts } from './ports.js';
 import type { Supervised, Supervisor } from './supervisor.js';
+
+/** The allocation sampler a node preloads under --alloc-prof: the compiled file beside this one. */
+const ALLOC_SAMPLER_URL = new URL('./alloc-sampler.js', import.meta.url).href;
 
 export interface ClusterView {
   readonly nodeId: string;
@@ -40,6 +44,8 @@ export interface ClusterSpec {
    * Node writes a profile only on a clean exit, so the CLI must exit on SIGTERM.
    */
   readonly cpuProfDir: string | null;
+  /** When set, nodes preload alloc-sampler.ts, with profiles in <dir>/<label>-<id> (alloc-profile.ts). */
+  readonly allocProfDir: string | null;
 }
 
 const READY_TIMEOUT_MS = 60_000;
@@ -85,6 +91,7 @@ export class RatifyCluster {
         ...(this.spec.cpuProfDir === null
           ? []
           : ['--cpu-prof', '--cpu-prof-dir', join(this.spec.cpuProfDir, `${this.spec.label}-${node.id}`)]),
+        ...(this.spec.allocProfDir === null ? [] : [`--import=${ALLOC_SAMPLER_URL}`]),
         this.spec.cliPath,
         'node',
         '--id',
@@ -98,7 +105,10 @@ export class RatifyCluster {
         ...this.spec.extraArgs,
       ],
       logPath: node.logPath,
-      env: nodeProcessEnv(),
+      env:
+        this.spec.allocProfDir === null
+          ? nodeProcessEnv()
+          : { ...nodeProcessEnv(), [ALLOC_PROF_DIR_ENV]: join(this.spec.allocProfDir, `${this.spec.label}-${node.id}`) },
     });
   }
 

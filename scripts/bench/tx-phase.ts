@@ -55,6 +55,7 @@ export async function runTxSections(ctx: BenchContext, etcd: EtcdBaseline | null
         nodeFlags: ctx.opts.nodeFlags,
         label: 'tx',
         cpuProfDir: ctx.opts.cpuProfDir,
+        allocProfDir: ctx.opts.allocProfDir,
       },
       ctx.sup,
       ctx.http,

@@ -80,6 +80,7 @@ async function tryPath(ctx: BenchContext, path: WritePath, etcd: EtcdBaseline | 
         nodeFlags: ctx.opts.nodeFlags,
         label: 'writes',
         cpuProfDir: ctx.opts.cpuProfDir,
+        allocProfDir: ctx.opts.allocProfDir,
       },
       ctx.sup,
       ctx.http,

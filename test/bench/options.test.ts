@@ -24,6 +24,11 @@ describe('parseOptions', () => {
     expect(() => parseOptions(['--node-flag', 'single-threaded-gc'], {})).toThrow('--node-flag (single-threaded-gc) must be a flag');
   });
 
+  it('--alloc-prof names the folder of the allocation profiles; off by default', () => {
+    expect(parseOptions([], {}).allocProfDir).toBeNull();
+    expect(parseOptions(['--alloc-prof', '/tmp/alloc'], {}).allocProfDir).toBe('/tmp/alloc');
+  });
+
   it('primes each new cluster for --prime seconds; 0 turns it off', () => {
     expect(parseOptions(['--quick'], {}).primeSec).toBe(2);
     expect(parseOptions(['--prime', '0'], { BENCH_PRIME: '3' }).primeSec).toBe(0);
