@@ -122,6 +122,17 @@ async function balances(): Promise<AccountsReply[]> {
   );
 }
 
+/** Each bank's participant records preparing, prepared or precommitted (the SDK's own count). */
+async function inDoubtAtBanks(): Promise<number[]> {
+  return Promise.all(
+    banks.map(async (b) => {
+      const res = await request(`${b.url}/transactions?limit=1`);
+      const body = (await res.body.json()) as { participantInDoubt?: unknown };
+      return typeof body.participantInDoubt === 'number' ? body.participantInDoubt : Number.NaN;
+    }),
+  );
+}
+
 describe('bank invariant under concurrent transfers and a leader kill', () => {
   it('conserves money, and no transfer is committed at one bank and aborted at the other', async ({ onTestFailed }) => {
     onTestFailed(() => {
@@ -207,13 +218,15 @@ describe('bank invariant under concurrent transfers and a leader kill', () => {
     // A client retry after the kill may start anew: the first attempt's one-shot prepares, which
     // its leader never recorded, are settled by each bank on its own resolve timer (README,
     // "Participant protocol"), so holds may linger for resolveAfterMs plus an inquiry per node.
+    // So may prepared records that hold no money (the credit side of a transfer): the banks'
+    // own count of records in doubt must reach 0 too before their stores are read below.
     const noneHeld = (bs: AccountsReply[]): boolean => bs.every((r) => r.accounts.every((a) => a.held === 0));
     const after = await waitUntil(
       async () => {
         const bs = await balances();
-        return noneHeld(bs) ? bs : undefined;
+        return noneHeld(bs) && (await inDoubtAtBanks()).every((n) => n === 0) ? bs : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 250, what: 'no money held at any bank' },
+      { timeoutMs: 60_000, intervalMs: 250, what: 'no money held and nothing in doubt at any bank' },
     ).catch(() => balances());
     const expected = new Map<string, number>();
     for (const b of BANKS) for (let i = 0; i < ACCOUNTS_PER_BANK; i++) expected.set(`${b}/${accountName(b, i)}`, OPENING_BALANCE);
