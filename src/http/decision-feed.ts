@@ -20,11 +20,11 @@
 // changes); later changes (acknowledgements, failures, completion, retention) do
 // not count again. The memory is bounded by the transactions in flight; a table
 // restored from a snapshot notifies every id, which clears what left it.
-import type { TxRecord, TxStateMachine } from '../tx/types.js';
+import type { TxDecisionView, TxStateMachine } from '../tx/types.js';
 import type { ActivitySeries } from './activity-series.js';
 
 /** The part of the replicated transaction table the dashboard reads. */
-export type TxTableReader = Pick<TxStateMachine, 'get' | 'onChange' | 'inFlight'>;
+export type TxTableReader = Pick<TxStateMachine, 'get' | 'decisionOf' | 'onChange' | 'inFlight'>;
 
 export interface DecisionFeedOptions {
   readonly table: TxTableReader;
@@ -82,9 +82,10 @@ export class DecisionFeed {
   flush(): void {
     if (this.changed.size === 0) return;
     const seenBefore = this.seqMax;
-    const decided: TxRecord[] = [];
+    // Rows, not copies (decisionOf): read within this call, before any apply can change them.
+    const decided: TxDecisionView[] = [];
     for (const id of this.changed) {
-      const tx = this.opts.table.get(id);
+      const tx = this.opts.table.decisionOf(id);
       if (tx === null) {
         this.undecided.delete(id);
         continue;
@@ -110,7 +111,7 @@ export class DecisionFeed {
     this.changed.clear();
   }
 
-  private count(tx: TxRecord, decidedAt: number): void {
+  private count(tx: TxDecisionView, decidedAt: number): void {
     const outcome = tx.decision === 'commit' ? 'committed' : 'aborted';
     this.opts.series.recordDecision({ outcome, decidedAtMs: decidedAt, latencyMs: Math.max(0, decidedAt - tx.createdAt) }, this.now());
     this.recent.push(tx.id);

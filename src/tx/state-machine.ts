@@ -27,6 +27,7 @@ import {
   type TransitionListener,
   type TxListFilter,
   type TxListPage,
+  type TxDecisionView,
   type TxRecord,
   type TxStateMachine,
 } from './types.js';
@@ -514,6 +515,10 @@ class ReplicatedTxStateMachine implements TxStateMachine {
 
   get(id: string): TxRecord | null {
     return this.table.detached(id) ?? null;
+  }
+
+  decisionOf(id: string): TxDecisionView | null {
+    return this.table.row(id) ?? null;
   }
 
   findByIdempotencyKey(key: string, principal: string | null): TxRecord | null {

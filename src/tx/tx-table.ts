@@ -75,6 +75,11 @@ export class TxTable {
     return row instanceof FinishedTx ? row.toRecord() : row;
   }
 
+  /** The row itself (live record or compact finished one), for reads that take a few fields at once and build nothing. */
+  row(id: string): Row | undefined {
+    return this.rows.get(id);
+  }
+
   /** A copy the caller may keep and change: the table's own record never leaves through it. */
   detached(id: string): TxRecord | undefined {
     const row = this.rows.get(id);

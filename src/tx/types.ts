@@ -151,9 +151,21 @@ export interface TxListPage {
   readonly nextCursor: string | null;
 }
 
+/**
+ * What a reader that only counts decisions needs of a transaction (the dashboard's
+ * decision feed), read from the table's own row without copying it.
+ */
+export type TxDecisionView = Readonly<Pick<TxRecord, 'id' | 'seq' | 'createdAt' | 'decision' | 'decidedAt'>>;
+
 export interface TxStateMachine extends StateMachine {
   /** Detached copies; callers may not mutate the table. */
   get(id: string): TxRecord | null;
+  /**
+   * The table's own row, not a copy: no record is built (get() builds one, and for a
+   * feed that reads every transaction that was the cost of its apply again). Read it
+   * at once: a later apply() changes a live row, and the row may leave the table.
+   */
+  decisionOf(id: string): TxDecisionView | null;
   list(filter: TxListFilter): TxListPage;
   /** Keys are per principal: the same key from two principals names two transactions. */
   findByIdempotencyKey(key: string, principal: string | null): TxRecord | null;

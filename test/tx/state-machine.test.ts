@@ -305,6 +305,29 @@ describe('tx state machine', () => {
     expect(sm.get('t1')).toMatchObject({ state: 'active', participants: [{ acknowledged: false }, { acknowledged: false }] });
   });
 
+  it('decisionOf reads the decision fields of a live or a finished transaction, as get() has them', () => {
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    const fields = (id: string) => {
+      const v = sm.decisionOf(id);
+      return v === null ? null : { id: v.id, seq: v.seq, createdAt: v.createdAt, decision: v.decision, decidedAt: v.decidedAt };
+    };
+    const ofGet = (id: string) => {
+      const tx = sm.get(id)!;
+      return { id: tx.id, seq: tx.seq, createdAt: tx.createdAt, decision: tx.decision, decidedAt: tx.decidedAt };
+    };
+    apply(created('live'));
+    expect(fields('live')).toEqual({ id: 'live', seq: 1, createdAt: 1_000, decision: null, decidedAt: null });
+    apply(decided('live', 'abort', [], 2_500));
+    expect(fields('live')).toEqual(ofGet('live'));
+    expect(fields('live')).toMatchObject({ decision: 'abort', decidedAt: 2_500 });
+    finish(apply, 'done', 'commit', 3_000);
+    expect(sm.get('done')?.state).toBe('committed');
+    expect(fields('done')).toEqual(ofGet('done'));
+    expect(fields('done')).toMatchObject({ decision: 'commit', decidedAt: 2_000, createdAt: 1_000 });
+    expect(sm.decisionOf('nope')).toBeNull();
+  });
+
   it('retains finished transactions by time, then by count, through gc entries', () => {
     const sm = createTxStateMachine(config);
     const apply = feeder(sm);
