@@ -1,10 +1,10 @@
 // Preloaded into a Ratify node process (`node --import <this file>`) by the bench's
 // --alloc-prof: runs V8's sampling heap profiler for the life of the process,
 // counting objects already collected, and writes the profile to
-// $RATIFY_ALLOC_PROF_DIR/alloc-<pid>.heapprofile every few seconds (a node the
-// failover phase kills with SIGKILL keeps its last one) and at exit. What taking
-// and writing a profile allocates is left out of the summaries (alloc-profile.ts). Without the
-// variable it does nothing. Summaries: alloc-profile.ts.
+// $RATIFY_ALLOC_PROF_DIR/alloc-<pid>.heapprofile every 10 s (a node the failover
+// phase kills with SIGKILL keeps its last one) and at exit. Without the variable
+// it does nothing. Summaries: alloc-profile.ts, which leaves out what taking and
+// writing the profiles allocates.
 //
 // The in-process inspector session answers synchronously, so the exit handler can
 // still take the profile.
