@@ -36,14 +36,9 @@ const MIB = 1024 * 1024;
 const GOAL_MIB = 150;
 const SAMPLE_MS = 1000;
 
-/** One sample of one node process. Bytes; null where the source did not answer. */
-interface MemorySample {
+/** One sample of one node process: its V8 memory from /metrics, RSS and malloc heap from /proc. Bytes; null where the source did not answer. */
+interface MemorySample extends V8Memory {
   readonly rss: number;
-  readonly heapUsed: number | null;
-  readonly heapTotal: number | null;
-  /** Of heapTotal, the young generation (V8's new space: two semi-spaces). The rest is old generation, code and large objects. */
-  readonly youngTotal: number | null;
-  readonly external: number | null;
   readonly mallocHeap: number | null;
 }
 

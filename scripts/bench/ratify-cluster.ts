@@ -81,6 +81,8 @@ export class RatifyCluster {
   /** Starts (or restarts, on the same data folder) one node. */
   launch(node: RatifyNode): void {
     const peers = this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
+    /** This node's own folder under a profile folder (one per node, every incarnation in it). */
+    const profilesOf = (dir: string): string => join(dir, `${this.spec.label}-${node.id}`);
     node.proc = this.sup.spawn({
       name: this.processName(node),
       command: process.execPath,
@@ -88,9 +90,7 @@ export class RatifyCluster {
         // The V8 flags `ratify cluster` gives its nodes (see local-cluster.ts): measured as run.
         ...NODE_HEAP_FLAGS,
         ...this.spec.nodeFlags,
-        ...(this.spec.cpuProfDir === null
-          ? []
-          : ['--cpu-prof', '--cpu-prof-dir', join(this.spec.cpuProfDir, `${this.spec.label}-${node.id}`)]),
+        ...(this.spec.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profilesOf(this.spec.cpuProfDir)]),
         ...(this.spec.allocProfDir === null ? [] : [`--import=${ALLOC_SAMPLER_URL}`]),
         this.spec.cliPath,
         'node',
@@ -108,7 +108,7 @@ export class RatifyCluster {
       env:
         this.spec.allocProfDir === null
           ? nodeProcessEnv()
-          : { ...nodeProcessEnv(), [ALLOC_PROF_DIR_ENV]: join(this.spec.allocProfDir, `${this.spec.label}-${node.id}`) },
+          : { ...nodeProcessEnv(), [ALLOC_PROF_DIR_ENV]: profilesOf(this.spec.allocProfDir) },
     });
   }
 
