@@ -24,6 +24,7 @@ export const PROCESS_TESTS: readonly string[] = [
   'test/node/multiprocess.test.ts',
   'test/node/tls-cluster.test.ts',
   'test/sdk/postgres-participant.test.ts',
+  'test/transport/stream-connect.test.ts',
 ];
 
 export const CONTAINER_TESTS: readonly string[] = ['test/containers/chaos.containers.test.ts'];

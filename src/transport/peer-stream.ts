@@ -15,10 +15,21 @@
 // Raft re-sends what matters (heartbeats, probes), and a queue of stale messages
 // would only delay the fresh ones.
 //
+// A TCP connect gets a shorter limit of its own (CONNECT_TIMEOUT_MAX_MS). WHY: a
+// connect started while the peer is cut off (a partition, `docker network
+// disconnect`) sends a SYN nobody answers, and the kernel resends it only after
+// 1 s and then 3 s; once the network heals, that attempt would sit out the rest of
+// requestTimeoutMs (2 s by default) and a backoff before a new one, so the leader's
+// messages reached a rejoined node seconds late and its forwarded reads failed
+// with NOT_LEADER meanwhile (the container chaos "partition heals" scenario). A
+// new attempt also looks the peer's name up again: a container reconnected to its
+// network may have a new address.
+//
 // A peer that answers 404 predates streams; the transport then sends to it per
 // request (PeerChannel) and tries the stream again after a while.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP, type Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { encodeEnvelope } from './codec.js';
 import { OutboundQueue, takeBatch } from './envelope-batch.js';
@@ -35,6 +46,13 @@ import { StreamBackoff } from './stream-backoff.js';
 /** First and last delay before reopening a failed stream; doubles in between. */
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 1000;
+/**
+ * Longest wait for a TCP connection to a peer once its address is known (DNS time
+ * is not counted); requestTimeoutMs when that is shorter. A SYN answered later than
+ * this on a network a Raft cluster runs on was lost, and a new attempt after the
+ * backoff is the kernel's retransmission, sooner.
+ */
+export const CONNECT_TIMEOUT_MAX_MS = 500;
 /** How long a peer that answered 404 is served per request before the stream is tried again. */
 const UNSUPPORTED_RETRY_MS = 60_000;
 
@@ -174,6 +192,7 @@ export class PeerStream {
     // A connection of its own (no agent): the stream holds it for its whole life.
     const req = https ? httpsRequest({ ...options, ...(tls === null ? {} : peerConnectOptions(tls, this.peerId)) }) : httpRequest(options);
     req.setNoDelay(true);
+    req.on('socket', (socket) => this.limitConnect(req, socket));
     req.on('response', (res) => this.onResponse(req, res));
     req.on('error', (err) => this.fail(req, { err: describeError(err) }, 'Raft stream failed'));
     req.on('close', () => this.fail(req, { err: 'connection closed' }, 'Raft stream closed'));
@@ -182,6 +201,27 @@ export class PeerStream {
     this.state = { kind: 'connecting', req };
     // The watchdog covers a peer that accepts the connection and never answers.
     this.unackedSinceMs = Date.now();
+  }
+
+  /** Fails the stream when its TCP connect is not answered within the connect limit, counted from the address lookup. */
+  private limitConnect(req: ClientRequest, socket: Socket): void {
+    if (!socket.connecting) return;
+    const limitMs = Math.min(CONNECT_TIMEOUT_MAX_MS, this.config.requestTimeoutMs);
+    let timer: NodeJS.Timeout | null = null;
+    const start = (): void => {
+      timer ??= setTimeout(() => {
+        if (socket.connecting) this.fail(req, { err: `no answer to the TCP connect within ${limitMs} ms` }, 'Raft stream failed');
+      }, limitMs);
+      timer.unref();
+    };
+    const stop = (): void => {
+      if (timer !== null) clearTimeout(timer);
+    };
+    // A name is looked up first, and a slow resolver is not a lost SYN.
+    if (isIP(this.url.hostname.replace(/^\[|\]$/g, '')) !== 0) start();
+    else socket.once('lookup', start);
+    socket.once('connect', stop);
+    socket.once('close', stop);
   }
 
   private onResponse(req: ClientRequest, res: IncomingMessage): void {
