@@ -23,13 +23,13 @@
 // serializes at a time and the other two still make a majority. (Encoded in
 // slices now, a snapshot no longer stalls its node; the spread still keeps the
 // nodes' encoding work apart.)
-import type { Snapshot } from '../raft/types.js';
+import type { SendableSnapshot, Snapshot, SnapshotBytes } from '../raft/types.js';
 
 export class BackgroundSnapshots {
   /** Being written to storage; one at a time. */
   private writing: Snapshot | null = null;
-  /** Durable in storage, not handed to the core yet. */
-  private durable: Snapshot | null = null;
+  /** Durable in storage, not handed to the core yet: its bytes as the storage gave them back (RaftStorage.compact). */
+  private durable: SendableSnapshot | null = null;
 
   /**
    * @param phaseEntries where in each run of thresholdEntries this node
@@ -66,9 +66,12 @@ export class BackgroundSnapshots {
     this.writing = s;
   }
 
-  /** The write of the snapshot in flight completed. */
-  written(): void {
-    this.durable = this.writing;
+  /**
+   * The write of the snapshot in flight completed; `stored` is what the storage
+   * gave back for the core to keep (a reader over its file, or the bytes).
+   */
+  written(stored: SnapshotBytes): void {
+    this.durable = this.writing === null ? null : { meta: this.writing.meta, data: stored };
     this.writing = null;
   }
 
@@ -82,7 +85,7 @@ export class BackgroundSnapshots {
    * Between Readys: the durable snapshot for core.compact(), or null. A leader's
    * snapshot installed meanwhile is at least as new: ours then has nothing to add.
    */
-  takeDurable(coreSnapshotIndex: number): Snapshot | null {
+  takeDurable(coreSnapshotIndex: number): SendableSnapshot | null {
     const s = this.durable;
     this.durable = null;
     return s !== null && s.meta.index > coreSnapshotIndex ? s : null;

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import type { RaftMetrics } from '../metrics.js';
 import type { RaftCoreApi } from '../raft/api.js';
 import type { StateMachine } from '../raft/state-machine.js';
-import type { Snapshot, SnapshotMeta } from '../raft/types.js';
+import type { Snapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { AppliedMembership } from './applied-membership.js';
 import type { AppliedPosition } from './applied-position.js';
@@ -170,14 +170,16 @@ export class NodeSnapshots {
   }
 
   private async store(snapshot: Snapshot): Promise<void> {
+    let stored: SnapshotBytes;
     try {
-      await this.deps.storage.compact(snapshot);
+      stored = await this.deps.storage.compact(snapshot);
     } catch (err) {
       this.background.abandoned();
       if (!stopRequested(this.deps.lifecycle())) this.deps.fail(err);
       return;
     }
-    this.background.written();
+    // The core keeps what the storage gave back (a reader over the file): the encoded bytes can go.
+    this.background.written(stored);
     // With no Ready in flight the core takes it now; else the loop hands it over after that Ready.
     if (!this.deps.readyInFlight()) this.handOver();
   }
@@ -194,6 +196,6 @@ export class NodeSnapshots {
       return; // guard() already failed the node
     }
     metrics?.snapshotsTaken.inc();
-    log.info({ snapshotIndex: snapshot.meta.index, bytes: snapshot.data.length }, 'took snapshot and compacted the log');
+    log.info({ snapshotIndex: snapshot.meta.index, bytes: snapshot.data.byteLength }, 'took snapshot and compacted the log');
   }
 }

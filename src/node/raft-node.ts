@@ -254,7 +254,8 @@ export class RaftNode implements ClusterNode {
     if (stored.snapshot !== null) opts.stateMachine.restore(stored.snapshot.data);
     const initial: InitialState = {
       hardState: stored.hardState,
-      snapshot: stored.snapshot,
+      // Restored: the core keeps the storage's reader over the file, if it gave one, and the array goes.
+      snapshot: stored.snapshot === null ? null : { meta: stored.snapshot.meta, data: stored.sendable ?? stored.snapshot.data },
       entries: stored.entries,
       // A joining node is not an initial voter: it must never campaign before the leader adds it.
       bootstrapMembers: opts.config.join ? opts.config.peers.filter((p) => p.id !== opts.config.id) : opts.config.peers,

@@ -1,7 +1,7 @@
 // The public surface of the pure Raft core (implemented in ./raft.ts).
 // The driver (src/node/) and the simulation harness (test/sim/) use only this.
 import type { LocalState } from './plausibility.js';
-import type { ConfChange, HardState, Member, Message, NodeId, ProposeResult, Ready, Role, SnapshotMeta } from './types.js';
+import type { ConfChange, HardState, Member, Message, NodeId, ProposeResult, Ready, Role, SnapshotBytes, SnapshotMeta } from './types.js';
 
 export interface CoreStatus {
   readonly id: NodeId;
@@ -39,9 +39,10 @@ export interface RaftCoreApi {
   /**
    * The driver took a state-machine snapshot at meta.index (<= applied index) and
    * persisted it; the core drops log entries up to meta.index and keeps `data`
-   * to send to followers that fell behind the log.
+   * (the bytes, or a reader over where they were stored) to send to followers
+   * that fell behind the log.
    */
-  compact(meta: SnapshotMeta, data: Uint8Array): void;
+  compact(meta: SnapshotMeta, data: SnapshotBytes): void;
   status(): CoreStatus;
   /** status().snapshotIndex, without building a status (the driver asks on every Ready). */
   snapshotIndex(): number;

@@ -8,7 +8,7 @@
 //   applied <= commit <= lastIndex; only stable, committed entries are handed
 //   out for apply, so nothing is applied before it is durable.
 import { assert } from './assert.js';
-import type { Entry, Member, Snapshot, SnapshotMeta } from './types.js';
+import type { Entry, Member, SendableSnapshot, Snapshot, SnapshotBytes, SnapshotMeta } from './types.js';
 import { assertNever } from './types.js';
 
 /** Rough per-entry framing cost, so that tiny entries still count against byte budgets. */
@@ -28,7 +28,7 @@ export function entryBytes(e: Entry): number {
 }
 
 export interface LogInit {
-  readonly snapshot: Snapshot | null;
+  readonly snapshot: SendableSnapshot | null;
   /** Durable entries after the snapshot, contiguous. */
   readonly entries: readonly Entry[];
   readonly commitIndex: number;
@@ -49,7 +49,7 @@ export class RaftLog {
   private snapMembers: readonly Member[] | null;
   private entries: Entry[];
   /** Latest snapshot (taken locally or installed), kept to send to lagging followers. */
-  private sendable: Snapshot | null;
+  private sendable: SendableSnapshot | null;
   /** A snapshot received from the leader that the driver has not persisted yet. */
   private pendingSnap: Snapshot | null = null;
   // Invariant: snapIndex <= stable <= lastIndex(). Entries up to `stable` are
@@ -84,7 +84,7 @@ export class RaftLog {
     return this.stable;
   }
   /** The snapshot to send to followers whose next index was compacted away. */
-  get snapshot(): Snapshot | null {
+  get snapshot(): SendableSnapshot | null {
     return this.sendable;
   }
   /** A received snapshot waiting to be persisted and restored by the driver. */
@@ -231,7 +231,7 @@ export class RaftLog {
   }
 
   /** Drops entries covered by a snapshot the driver took at meta.index (<= applied). */
-  compact(meta: SnapshotMeta, data: Uint8Array): boolean {
+  compact(meta: SnapshotMeta, data: SnapshotBytes): boolean {
     assert(meta.index <= this.applied, () => `compact at ${meta.index} beyond applied ${this.applied}`);
     if (meta.index <= this.snapIndex) return false;
     assert(this.matchTerm(meta.index, meta.term), () => `compact meta term ${meta.term} != log term at ${meta.index}`);

@@ -6,7 +6,7 @@
 //              (advance `next` on send), at most maxInflightAppends in flight.
 //   snapshot:  `next` was compacted away; send the snapshot in chunks, one in flight.
 import { assert } from './assert.js';
-import type { Snapshot } from './types.js';
+import type { SendableSnapshot } from './types.js';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
@@ -52,7 +52,7 @@ export class Inflights {
 
 /** Sender side of a chunked snapshot transfer. */
 export interface SnapshotSend {
-  readonly snapshot: Snapshot;
+  readonly snapshot: SendableSnapshot;
   /** Offset of the next chunk to send (or of the one in flight). */
   offset: number;
   inflight: boolean;
@@ -99,7 +99,7 @@ export class Progress {
     this.check();
   }
 
-  becomeSnapshot(snapshot: Snapshot): void {
+  becomeSnapshot(snapshot: SendableSnapshot): void {
     this.resetState('snapshot');
     this.snapshotSend = { snapshot, offset: 0, inflight: false, idleTicks: 0 };
   }

@@ -59,6 +59,7 @@ import {
   type RaftConfig,
   type Ready,
   type Role,
+  type SnapshotBytes,
   type SnapshotMeta,
   type SoftState,
 } from './types.js';
@@ -409,7 +410,8 @@ export class RaftCore implements RaftCoreApi {
     return { index, term, members: this.config.membersAt(index) };
   }
 
-  compact(meta: SnapshotMeta, data: Uint8Array): void {
+  /** `data`: the snapshot's bytes, or a reader over where the driver stored them (SnapshotBytes). */
+  compact(meta: SnapshotMeta, data: SnapshotBytes): void {
     if (meta.index <= this.log.snapshotIndex) return;
     const expected = this.snapshotMetaAt(meta.index);
     assert(

@@ -50,6 +50,26 @@ export interface Snapshot {
   readonly data: Uint8Array;
 }
 
+/**
+ * The bytes of a snapshot the core keeps to send to lagging followers: the
+ * array itself, or a reader over where the driver stored them (a file), so a
+ * node need not hold a copy of its whole state for the rare follower that needs
+ * it. The core only measures them and takes one chunk at a time; a reader
+ * answers every range of the bytes it was made for, for as long as it is
+ * reachable (the driver's reader keeps its file open even once it is replaced).
+ */
+export interface SnapshotBytes {
+  readonly byteLength: number;
+  /** A copy or view of bytes [begin, end), 0 <= begin <= end <= byteLength. */
+  subarray(begin: number, end: number): Uint8Array;
+}
+
+/** A snapshot as the core keeps it to send (see SnapshotBytes). */
+export interface SendableSnapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: SnapshotBytes;
+}
+
 export type Role = 'follower' | 'candidate' | 'precandidate' | 'leader' | 'learner';
 
 /**
@@ -192,7 +212,8 @@ export interface Ready {
 /** What a restarting node hands the core: exactly what was synced to disk. */
 export interface InitialState {
   readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
+  /** The stored snapshot (the state machine restored it already): only its meta and, to send, its bytes. */
+  readonly snapshot: SendableSnapshot | null;
   /** Entries after the snapshot, contiguous. */
   readonly entries: readonly Entry[];
   /** Membership used when there is neither a snapshot nor a config entry (bootstrap). */

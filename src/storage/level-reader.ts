@@ -18,7 +18,7 @@ import {
   parseNumberedKey,
 } from './level-keys.js';
 import { dataCorrupt, decodeRecord } from './record.js';
-import { readSnapshotFile } from './snapshot-file.js';
+import { readSnapshotFile, type SnapshotFileRef } from './snapshot-file.js';
 import { EMPTY_HARD_STATE } from './save-plan.js';
 import { decodeEntryRecord, decodeFormat, decodeHardState, decodeSnapshotMeta, type StoredSnapshotMeta } from './stored-records.js';
 
@@ -34,7 +34,8 @@ interface RawRecords {
 export interface LevelState {
   readonly state: StoredState;
   readonly format: number;
-  readonly snapshotFile: string | null;
+  /** The snapshot file the meta names, verified; null without one. */
+  readonly snapshotFile: SnapshotFileRef | null;
 }
 
 /** The decoded state, or null when the directory holds no records at all (a new node). */
@@ -55,7 +56,7 @@ export async function readLevelState(db: Level<string, Uint8Array>, dir: string)
     snapshot: await readSnapshot(raw, meta, format, dir),
     entries: raw.entries.map(([index, value]) => decodeEntryRecord(index, value)),
   };
-  return { state, format, snapshotFile: meta?.layout === 'file' ? meta.file : null };
+  return { state, format, snapshotFile: meta?.layout === 'file' ? { file: meta.file, dataBytes: meta.dataBytes, crc: meta.crc } : null };
 }
 
 async function scan(db: Level<string, Uint8Array>): Promise<RawRecords> {

@@ -15,7 +15,7 @@
 // snapshot file is written before it joins the queue (it names no state yet).
 import { Level } from 'level';
 import { RatifyError } from '../errors.js';
-import type { HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
+import type { HardState, Snapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
 import { CHUNK_PREFIX, FORMAT_KEY, FORMAT_VERSION, HARD_STATE_KEY, SNAPSHOT_META_KEY, entryKey, prefixRange } from './level-keys.js';
 import { readLevelState } from './level-reader.js';
 import type { RaftStorage, SaveBatch, StoredState } from './raft-storage.js';
@@ -29,7 +29,7 @@ import {
   type LogBounds,
   type WritePlan,
 } from './save-plan.js';
-import { removeSnapshotFile, removeSnapshotFiles, writeSnapshotFile, type SnapshotFileRef } from './snapshot-file.js';
+import { removeSnapshotFile, removeSnapshotFiles, SnapshotFileBytes, writeSnapshotFile, type SnapshotFileRef } from './snapshot-file.js';
 import { decodeEntryRecord, encodeEntryRecord, encodeFormat, encodeHardState, encodeSnapshotMeta } from './stored-records.js';
 import { verifyStoredState } from './verify-state.js';
 
@@ -91,9 +91,9 @@ export class LevelRaftStorage implements RaftStorage {
       const { state, format, snapshotFile } = read;
       const bounds = verifyStoredState(state);
       // Files a crash left behind: written but never named by a durable meta, or replaced but not yet deleted.
-      await removeSnapshotFiles(this.dir, snapshotFile);
-      this.loaded = { bounds, hardState: state.hardState, format, snapshotFile };
-      return state;
+      await removeSnapshotFiles(this.dir, snapshotFile?.file ?? null);
+      this.loaded = { bounds, hardState: state.hardState, format, snapshotFile: snapshotFile?.file ?? null };
+      return snapshotFile === null ? state : { ...state, sendable: SnapshotFileBytes.open(this.dir, snapshotFile) };
     });
   }
 
@@ -112,7 +112,7 @@ export class LevelRaftStorage implements RaftStorage {
     });
   }
 
-  async compact(snapshot: Snapshot): Promise<void> {
+  async compact(snapshot: Snapshot): Promise<SnapshotBytes> {
     this.requireLoaded('compact');
     if (this.closed) throw new RatifyError('SHUTTING_DOWN', `storage at ${this.dir} is closed`);
     // The file outside the serialized section: it changes no log state until a
@@ -124,12 +124,14 @@ export class LevelRaftStorage implements RaftStorage {
       if (snapshot.meta.index < bounds.snapshotIndex) {
         // A snapshot installed from the leader while the file was written is newer.
         await removeSnapshotFile(this.dir, ref.file);
-        return;
+        return snapshot.data;
       }
       const term = await this.termAt(bounds, snapshot.meta.index);
       const plan = planCompact(bounds, hardState, snapshot.meta, term);
       const snapshotFile = await this.nameSnapshot(snapshot.meta, ref, this.deleteOps(plan));
       this.loaded = { ...this.loaded!, bounds: plan.bounds, hardState: plan.hardState, snapshotFile };
+      // Opened before anything else runs in this section: only the next snapshot's batch deletes the file.
+      return SnapshotFileBytes.open(this.dir, ref);
     });
   }
 

@@ -7,7 +7,7 @@
 // MemoryRaftStorage over the old instance's `backing`.
 import { RatifyError } from '../errors.js';
 import { assertNever } from '../util/assert-never.js';
-import type { Entry, HardState, Member, Snapshot } from '../raft/types.js';
+import type { Entry, HardState, Member, Snapshot, SnapshotBytes } from '../raft/types.js';
 import type { RaftStorage, SaveBatch, StoredState } from './raft-storage.js';
 import { EMPTY_HARD_STATE, planCompact, planSave, termFromBounds, type LogBounds, type WritePlan } from './save-plan.js';
 import { verifyStoredState } from './verify-state.js';
@@ -53,12 +53,14 @@ export class MemoryRaftStorage implements RaftStorage {
     this.bounds = plan.bounds;
   }
 
-  async compact(snapshot: Snapshot): Promise<void> {
+  async compact(snapshot: Snapshot): Promise<SnapshotBytes> {
     const bounds = this.requireLoaded('compact');
     const plan = planCompact(bounds, this.backing.hardState, snapshot.meta, this.termAt(bounds, snapshot.meta.index));
     this.applyDeletes(plan);
     this.backing.snapshot = cloneSnapshot(snapshot);
     this.bounds = plan.bounds;
+    // Kept in memory here anyway: the core keeps the caller's array.
+    return snapshot.data;
   }
 
   async close(): Promise<void> {

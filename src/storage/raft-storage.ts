@@ -4,11 +4,17 @@
 // so the log store and stable store share a single `save()`; the snapshot store
 // is its own method set but writes through the same database so that installing
 // a snapshot and truncating the log are atomic too.
-import type { Entry, HardState, Snapshot } from '../raft/types.js';
+import type { Entry, HardState, Snapshot, SnapshotBytes } from '../raft/types.js';
 
 export interface StoredState {
   readonly hardState: HardState;
   readonly snapshot: Snapshot | null;
+  /**
+   * The snapshot's bytes as the core should keep them to send to followers: a
+   * reader over the stored file, so that snapshot.data can go once the state
+   * machine has restored it. Absent: the core keeps snapshot.data.
+   */
+  readonly sendable?: SnapshotBytes;
   /** Contiguous entries after the snapshot (or from index 1). */
   readonly entries: readonly Entry[];
 }
@@ -38,7 +44,11 @@ export interface RaftStorage {
    * the next synced one at the latest, never after it.
    */
   save(batch: SaveBatch): Promise<void>;
-  /** Persist a locally taken snapshot and delete log entries up to its index, atomically. */
-  compact(snapshot: Snapshot): Promise<void>;
+  /**
+   * Persist a locally taken snapshot and delete log entries up to its index,
+   * atomically. Resolves with the bytes as the core should keep them to send
+   * (StoredState.sendable): a reader over the stored copy, or snapshot.data.
+   */
+  compact(snapshot: Snapshot): Promise<SnapshotBytes>;
   close(): Promise<void>;
 }

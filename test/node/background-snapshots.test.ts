@@ -44,11 +44,15 @@ describe('BackgroundSnapshots.due', () => {
   it('never starts a second snapshot while one is written or not yet handed over', () => {
     const s = new BackgroundSnapshots(10);
     expect(s.due(10, 0)).toBe(true);
-    s.started({ meta: { index: 10, term: 1, members: [] }, data: new Uint8Array() });
+    s.started({ meta: { index: 10, term: 1, members: [] }, data: new Uint8Array([1, 2]) });
     expect(s.due(30, 0)).toBe(false);
-    s.written();
+    const stored = { byteLength: 2, subarray: (b: number, e: number) => new Uint8Array([7, 8]).subarray(b, e) };
+    s.written(stored);
     expect(s.due(30, 0)).toBe(false);
-    expect(s.takeDurable(0)?.meta.index).toBe(10);
+    const durable = s.takeDurable(0);
+    expect(durable?.meta.index).toBe(10);
+    // What the storage gave back, not the encoded bytes: those can go once written.
+    expect(durable?.data).toBe(stored);
     expect(s.due(30, 10)).toBe(true);
   });
 

@@ -101,7 +101,7 @@ class FailingStorage implements RaftStorage {
     this.hold = null;
   }
 
-  compact(...args: Parameters<RaftStorage['compact']>): Promise<void> {
+  compact(...args: Parameters<RaftStorage['compact']>): ReturnType<RaftStorage['compact']> {
     return this.inner.compact(...args);
   }
 

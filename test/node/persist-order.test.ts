@@ -55,7 +55,7 @@ class GatedStorage implements RaftStorage {
     this.opts.onSaved?.();
   }
 
-  compact(...args: Parameters<RaftStorage['compact']>): Promise<void> {
+  compact(...args: Parameters<RaftStorage['compact']>): ReturnType<RaftStorage['compact']> {
     return this.inner.compact(...args);
   }
 

@@ -46,7 +46,10 @@ export function entriesWithTerms(terms: readonly number[], from = 1): Entry[] {
   return terms.map((term, k) => ({ kind: 'normal', index: from + k, term, data: enc(`${from + k}@${term}`) }));
 }
 
-export function initialState(members: readonly Member[], opts: Partial<InitialState> = {}): InitialState {
+/** What these tests start a core from: the snapshot with its bytes (the core takes any SnapshotBytes). */
+export type StoredInitialState = InitialState & { readonly snapshot: Snapshot | null };
+
+export function initialState(members: readonly Member[], opts: Partial<StoredInitialState> = {}): StoredInitialState {
   return {
     hardState: { term: 0, vote: null, commitIndex: 0 },
     snapshot: null,
@@ -133,7 +136,7 @@ export class Cluster {
     for (const id of ids) this.add(id, initialState(this.members));
   }
 
-  add(id: NodeId, initial: InitialState, config: Partial<RaftConfig> = {}): TestNode {
+  add(id: NodeId, initial: StoredInitialState, config: Partial<RaftConfig> = {}): TestNode {
     const node: TestNode = {
       id,
       core: new RaftCore(testConfig(id, { ...this.opts.config, ...config }), initial),
@@ -296,7 +299,7 @@ export class Cluster {
   restart(id: NodeId, config: Partial<RaftConfig> = {}): TestNode {
     const old = this.node(id);
     this.inFlight = this.inFlight.filter((m) => m.to !== id);
-    const initial: InitialState = {
+    const initial: StoredInitialState = {
       hardState: old.disk.hardState,
       snapshot: old.disk.snapshot,
       entries: old.disk.entries,

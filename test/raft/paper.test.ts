@@ -3,14 +3,25 @@
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
 import { Prng } from '../../src/util/random.js';
-import type { Entry, InitialState, Message, NodeId, RaftConfig, Ready } from '../../src/raft/types.js';
-import { Cluster, dec, drain, enc, entriesWithTerms, initialState, stepAndCollect, testConfig, voters } from './helpers.js';
+import type { Entry, Message, NodeId, RaftConfig, Ready } from '../../src/raft/types.js';
+import {
+  Cluster,
+  dec,
+  drain,
+  enc,
+  entriesWithTerms,
+  initialState,
+  stepAndCollect,
+  testConfig,
+  voters,
+  type StoredInitialState,
+} from './helpers.js';
 
 const IDS = ['a', 'b', 'c'];
 
 interface CoreOpts {
   readonly ids?: readonly NodeId[];
-  readonly initial?: Partial<InitialState>;
+  readonly initial?: Partial<StoredInitialState>;
   readonly cfg?: Partial<RaftConfig>;
 }
 

@@ -126,7 +126,7 @@ export class SimDisk {
   }
 
   /** What a restarting node gets: exactly the synced state. */
-  load(bootstrapMembers: readonly Member[]): InitialState {
+  load(bootstrapMembers: readonly Member[]): InitialState & { readonly snapshot: Snapshot | null } {
     return {
       hardState: this.hardState,
       snapshot: this.snap,

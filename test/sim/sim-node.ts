@@ -409,7 +409,8 @@ export class SimNode {
     if (s.meta.index <= this.disk.snapshotIndex)
       throw new Error(`harness bug: local snapshot ${s.meta.index} is behind the disk's ${this.disk.snapshotIndex}`);
     this.disk.compact(s);
-    this.snapshots.written();
+    // The simulated disk keeps the bytes in memory, as MemoryRaftStorage does: the core keeps the array.
+    this.snapshots.written(s.data);
     this.snapshotsTaken++;
   }
 

@@ -46,7 +46,7 @@ class WatchedStorage implements RaftStorage {
     await this.inner.save(batch);
   }
 
-  compact(...args: Parameters<RaftStorage['compact']>): Promise<void> {
+  compact(...args: Parameters<RaftStorage['compact']>): ReturnType<RaftStorage['compact']> {
     return this.inner.compact(...args);
   }
 

@@ -9,6 +9,7 @@ import type { Entry, Member } from '../../src/raft/types.js';
 import { encodeValue } from '../../src/transport/codec.js';
 import { FORMAT_KEY, HARD_STATE_KEY, SNAPSHOT_META_KEY, chunkKey, entryKey } from '../../src/storage/level-keys.js';
 import { LevelRaftStorage } from '../../src/storage/leveldb-storage.js';
+import { SnapshotFileBytes } from '../../src/storage/snapshot-file.js';
 import { encodeRecord } from '../../src/storage/record.js';
 import { encodeEntryRecord, encodeFormat, encodeHardState } from '../../src/storage/stored-records.js';
 import { makeTempDir, withRawLevel } from './harness.js';
@@ -138,6 +139,38 @@ describe('LevelRaftStorage integrity', () => {
     expectError(await loadError(dir), 'DATA_CORRUPT', new RegExp(`${file}: snapshot file named by the snapshot meta cannot be read`));
     await writeFile(path, good);
     expect(await loadError(dir)).toBeNull();
+  });
+
+  it('gives the core a reader over the snapshot file that refuses bytes which rotted on disk since they were written', async () => {
+    const [file] = await snapshotFiles();
+    const path = join(dir, file!);
+    await withStorage(dir, async (storage) => {
+      const state = await storage.load();
+      const reader = state.sendable!;
+      expect(reader).toBeInstanceOf(SnapshotFileBytes);
+      expect(reader.byteLength).toBe(10_000);
+      // Verified at load; then a byte flips on disk. Reads out of order are served as they are...
+      const rotted = await readFile(path);
+      rotted[9_000] = rotted[9_000]! ^ 0x01;
+      await writeFile(path, rotted);
+      expect(reader.subarray(8_192, 10_000)[808]).toBe(7 ^ 0x01);
+      // ...and a transfer, which reads from the start in order, fails before its last chunk leaves.
+      expect(Array.from(reader.subarray(0, 4_096))).toEqual(new Array(4_096).fill(7));
+      expect(reader.subarray(4_096, 8_192).byteLength).toBe(4_096);
+      expectError(
+        (() => {
+          try {
+            reader.subarray(8_192, 10_000);
+            return null;
+          } catch (e) {
+            return e;
+          }
+        })(),
+        'DATA_CORRUPT',
+        new RegExp(`${file}: checksum mismatch`),
+      );
+      expect(() => reader.subarray(9_000, 10_001)).toThrow(RangeError);
+    });
   });
 
   it('keeps one snapshot file: a replaced one is deleted, and load() removes what a crash left behind', async () => {
