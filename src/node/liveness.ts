@@ -60,11 +60,11 @@ export class WatchedStorage implements RaftStorage {
   compact: RaftStorage['compact'] = (snapshot) => this.inner.compact(snapshot);
   close: RaftStorage['close'] = () => this.inner.close();
 
-  async save(batch: Parameters<RaftStorage['save']>[0]): Promise<void> {
+  async save(batch: Parameters<RaftStorage['save']>[0]): ReturnType<RaftStorage['save']> {
     const id = this.nextId++;
     this.inFlight.set(id, this.now());
     try {
-      await this.inner.save(batch);
+      return await this.inner.save(batch);
     } finally {
       this.inFlight.delete(id);
     }

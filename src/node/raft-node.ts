@@ -42,6 +42,7 @@ import type {
   Ready,
   Role,
   Snapshot,
+  SnapshotBytes,
 } from '../raft/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { PeerAdmission, RemovalNotice } from '../transport/peer-admission.js';
@@ -544,13 +545,15 @@ export class RaftNode implements ClusterNode {
     const plan = planReady(rd, this.leadership.current.role, this.writes.persisted);
     if (plan.sendBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
     for (let i = 0; i < plan.applyBeforePersist; i++) this.applyEntry(rd.committedEntries[i]!);
-    await this.persist(rd);
+    const storedSnapshot = await this.persist(rd);
     if (!plan.sendBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot !== null) this.snapshots.install(rd.snapshot);
     for (let i = plan.applyBeforePersist; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
     for (const rs of rd.readStates) this.reads.confirmed(rs.requestId, rs.readIndex, this.applied.index);
     for (const id of rd.droppedReads) this.reads.dropped(id, this.notLeaderError());
     this.core.advance(rd);
+    // A snapshot installed from the leader: the core sends it from the stored file from now on, not from the received array.
+    if (rd.snapshot !== null && storedSnapshot !== null) this.core.snapshotStored(rd.snapshot.meta, storedSnapshot);
     this.reads.applied(this.applied.index);
     // A removal applied in this Ready drops the peer here (the union keeps it until then).
     this.tracking.sync();
@@ -559,16 +562,20 @@ export class RaftNode implements ClusterNode {
     this.notifyWaiters();
   }
 
-  /** One synced save, unless only the commit index changed (see hard-state-writes.ts). */
-  private async persist(rd: Ready): Promise<void> {
+  /**
+   * One synced save, unless only the commit index changed (see hard-state-writes.ts).
+   * Resolves with the stored bytes of the Ready's snapshot (RaftStorage.save), or null.
+   */
+  private async persist(rd: Ready): Promise<SnapshotBytes | null> {
     const batch = this.writes.plan(rd);
-    if (batch === null) return;
+    if (batch === null) return null;
     const t0 = performance.now();
-    await this.storage.save(batch);
+    const stored = await this.storage.save(batch);
     this.writes.saved(rd);
     this.metrics?.storageBatches.inc();
     this.metrics?.storageBatchEntries.observe(rd.entries.length);
     this.metrics?.storageSaveSeconds.observe((performance.now() - t0) / 1000);
+    return stored;
   }
 
   /** At stop: the commit index learned since the last synced save, so a restart applies up to it at once. */

@@ -43,6 +43,12 @@ export interface RaftCoreApi {
    * that fell behind the log.
    */
   compact(meta: SnapshotMeta, data: SnapshotBytes): void;
+  /**
+   * A snapshot received from the leader was persisted (its Ready advanced), and
+   * the storage gave back its bytes as stored: the core sends from those
+   * instead of the received array, if that snapshot is still its latest.
+   */
+  snapshotStored(meta: SnapshotMeta, data: SnapshotBytes): void;
   status(): CoreStatus;
   /** status().snapshotIndex, without building a status (the driver asks on every Ready). */
   snapshotIndex(): number;

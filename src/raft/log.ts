@@ -264,6 +264,20 @@ export class RaftLog {
   }
 
   /** The driver persisted and restored `meta`'s snapshot. */
+  /**
+   * The driver stored the snapshot at meta.index and gives its bytes as stored
+   * (a reader over its file): the latest snapshot, if it is still that one and
+   * no longer waits to be persisted, is sent from those from now on. A transfer
+   * already under way keeps the bytes it started with.
+   */
+  snapshotStored(meta: SnapshotMeta, data: SnapshotBytes): boolean {
+    const s = this.sendable;
+    if (s === null || this.pendingSnap !== null || s.meta.index !== meta.index || s.meta.term !== meta.term) return false;
+    if (data.byteLength !== s.data.byteLength) return false;
+    this.sendable = { meta: s.meta, data };
+    return true;
+  }
+
   snapshotPersisted(meta: SnapshotMeta): void {
     const p = this.pendingSnap;
     if (p === null || p.meta.index !== meta.index || p.meta.term !== meta.term) return;

@@ -410,6 +410,11 @@ export class RaftCore implements RaftCoreApi {
     return { index, term, members: this.config.membersAt(index) };
   }
 
+  /** See RaftCoreApi.snapshotStored. */
+  snapshotStored(meta: SnapshotMeta, data: SnapshotBytes): void {
+    this.log.snapshotStored(meta, data);
+  }
+
   /** `data`: the snapshot's bytes, or a reader over where the driver stored them (SnapshotBytes). */
   compact(meta: SnapshotMeta, data: SnapshotBytes): void {
     if (meta.index <= this.log.snapshotIndex) return;

@@ -93,11 +93,12 @@ export class LevelRaftStorage implements RaftStorage {
       // Files a crash left behind: written but never named by a durable meta, or replaced but not yet deleted.
       await removeSnapshotFiles(this.dir, snapshotFile?.file ?? null);
       this.loaded = { bounds, hardState: state.hardState, format, snapshotFile: snapshotFile?.file ?? null };
-      return snapshotFile === null ? state : { ...state, sendable: SnapshotFileBytes.open(this.dir, snapshotFile) };
+      if (snapshotFile === null || state.snapshot === null) return state;
+      return { ...state, sendable: SnapshotFileBytes.openOr(this.dir, snapshotFile, state.snapshot.data) };
     });
   }
 
-  save(batch: SaveBatch): Promise<void> {
+  save(batch: SaveBatch): Promise<SnapshotBytes | null> {
     return this.serialized(async () => {
       const loaded = this.requireLoaded('save');
       const term = batch.snapshot === null ? null : await this.termAt(loaded.bounds, batch.snapshot.meta.index);
@@ -106,9 +107,15 @@ export class LevelRaftStorage implements RaftStorage {
       for (const entry of batch.entries) ops.push({ type: 'put', key: entryKey(entry.index), value: encodeEntryRecord(entry) });
       if (batch.hardState !== null) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(batch.hardState) });
       const sync = batch.sync !== false || mustSync(loaded.hardState, batch);
-      const snapshotFile = batch.snapshot === null ? loaded.snapshotFile : await this.writeWithSnapshot(batch.snapshot, ops);
-      if (batch.snapshot === null) await this.write(ops, sync);
-      this.loaded = { ...this.loaded!, bounds: plan.bounds, hardState: plan.hardState, snapshotFile };
+      if (batch.snapshot === null) {
+        await this.write(ops, sync);
+        this.loaded = { ...this.loaded!, bounds: plan.bounds, hardState: plan.hardState };
+        return null;
+      }
+      const ref = await this.writeWithSnapshot(batch.snapshot, ops);
+      this.loaded = { ...this.loaded!, bounds: plan.bounds, hardState: plan.hardState, snapshotFile: ref.file };
+      // As in compact(): opened before the next snapshot's batch can delete the file.
+      return SnapshotFileBytes.openOr(this.dir, ref, batch.snapshot.data);
     });
   }
 
@@ -131,15 +138,16 @@ export class LevelRaftStorage implements RaftStorage {
       const snapshotFile = await this.nameSnapshot(snapshot.meta, ref, this.deleteOps(plan));
       this.loaded = { ...this.loaded!, bounds: plan.bounds, hardState: plan.hardState, snapshotFile };
       // Opened before anything else runs in this section: only the next snapshot's batch deletes the file.
-      return SnapshotFileBytes.open(this.dir, ref);
+      return SnapshotFileBytes.openOr(this.dir, ref, snapshot.data);
     });
   }
 
   /** Writes the snapshot's file, then names it (see nameSnapshot). Returns the new file. */
-  private async writeWithSnapshot(snapshot: Snapshot, ops: Op[]): Promise<string> {
+  private async writeWithSnapshot(snapshot: Snapshot, ops: Op[]): Promise<SnapshotFileRef> {
     this.requireLoaded('write a snapshot');
     const ref = await writeSnapshotFile(this.dir, snapshot.meta.index, snapshot.meta.term, snapshot.data);
-    return this.nameSnapshot(snapshot.meta, ref, ops);
+    await this.nameSnapshot(snapshot.meta, ref, ops);
+    return ref;
   }
 
   /**

@@ -42,7 +42,7 @@ export class MemoryRaftStorage implements RaftStorage {
     return state;
   }
 
-  async save(batch: SaveBatch): Promise<void> {
+  async save(batch: SaveBatch): Promise<SnapshotBytes | null> {
     const bounds = this.requireLoaded('save');
     const term = batch.snapshot === null ? null : this.termAt(bounds, batch.snapshot.meta.index);
     const plan = planSave(bounds, this.backing.hardState, batch, term);
@@ -51,6 +51,8 @@ export class MemoryRaftStorage implements RaftStorage {
     for (const entry of batch.entries) this.backing.entries.set(entry.index, cloneEntry(entry));
     this.backing.hardState = { ...plan.hardState };
     this.bounds = plan.bounds;
+    // Kept in memory here anyway: the core keeps the received array.
+    return batch.snapshot?.data ?? null;
   }
 
   async compact(snapshot: Snapshot): Promise<SnapshotBytes> {

@@ -41,9 +41,11 @@ export interface RaftStorage {
    * One atomic write (group commit: the driver batches many entries into one
    * call), synced unless batch.sync is false and mustSync() says it need not be.
    * Writes become durable in call order: an unsynced write is made durable by
-   * the next synced one at the latest, never after it.
+   * the next synced one at the latest, never after it. Resolves with the
+   * bytes of batch.snapshot as the core should keep them (see compact), or
+   * null when the batch holds no snapshot.
    */
-  save(batch: SaveBatch): Promise<void>;
+  save(batch: SaveBatch): Promise<SnapshotBytes | null>;
   /**
    * Persist a locally taken snapshot and delete log entries up to its index,
    * atomically. Resolves with the bytes as the core should keep them to send

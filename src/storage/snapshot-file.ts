@@ -106,6 +106,19 @@ export class SnapshotFileBytes implements SnapshotBytes {
     private readonly ref: SnapshotFileRef,
   ) {}
 
+  /**
+   * A reader over the file `ref` names in `dir`, which the caller just wrote or
+   * verified, or `inMemory` (the same bytes) if the file cannot be opened (no
+   * descriptor left, say): sending from memory costs memory, never correctness.
+   */
+  static openOr(dir: string, ref: SnapshotFileRef, inMemory: Uint8Array): SnapshotBytes {
+    try {
+      return SnapshotFileBytes.open(dir, ref);
+    } catch {
+      return inMemory;
+    }
+  }
+
   /** Opens the file `ref` names in `dir` (it must exist: the caller just wrote or verified it). */
   static open(dir: string, ref: SnapshotFileRef): SnapshotFileBytes {
     if (!isSnapshotFileName(ref.file)) throw dataCorrupt('snapshot meta', `names ${JSON.stringify(ref.file)}, not a snapshot file`);

@@ -81,7 +81,7 @@ class FailingStorage implements RaftStorage {
     return this.inner.load();
   }
 
-  async save(batch: SaveBatch): Promise<void> {
+  async save(batch: SaveBatch): ReturnType<RaftStorage['save']> {
     this.saves.push(batch);
     if (this.holdNext) {
       this.holdNext = false;
@@ -89,7 +89,7 @@ class FailingStorage implements RaftStorage {
         this.hold = { fail: reject };
       });
     }
-    await this.inner.save(batch);
+    return this.inner.save(batch);
   }
 
   get holding(): boolean {

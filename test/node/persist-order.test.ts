@@ -47,12 +47,13 @@ class GatedStorage implements RaftStorage {
     return this.inner.load();
   }
 
-  async save(batch: SaveBatch): Promise<void> {
+  async save(batch: SaveBatch): ReturnType<RaftStorage['save']> {
     const hold = this.holdPredicate !== null && (this.held.length > 0 || this.holdPredicate(batch));
     if (hold) await new Promise<void>((release) => this.held.push({ batch, release }));
     else if ((this.opts.randomDelayMsMax ?? 0) > 0) await sleep(Math.random() * (this.opts.randomDelayMsMax ?? 0));
-    await this.inner.save(batch);
+    const stored = await this.inner.save(batch);
     this.opts.onSaved?.();
+    return stored;
   }
 
   compact(...args: Parameters<RaftStorage['compact']>): ReturnType<RaftStorage['compact']> {
@@ -267,6 +268,7 @@ class ScriptedCore implements RaftCoreApi {
     this.advances++;
   }
   compact(): void {}
+  snapshotStored(): void {}
   status(): CoreStatus {
     const hardState: HardState = { term: 2, vote: 'n2', commitIndex: 1 };
     return {
@@ -390,7 +392,7 @@ describe('a commit-index-only change', () => {
       load: () => inner.load(),
       save: async (batch) => {
         saved.push(batch);
-        await inner.save(batch);
+        return inner.save(batch);
       },
       compact: (...args) => inner.compact(...args),
       close: () => inner.close(),

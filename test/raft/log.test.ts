@@ -58,6 +58,24 @@ describe('RaftLog', () => {
     expect(log.slice(1, 10_000, 2)).toHaveLength(2);
     expect(log.slice(4, 10_000, 2)).toEqual([]);
   });
+
+  it('sends an installed snapshot from the stored bytes once it is persisted, and only that snapshot', () => {
+    const log = logWith([1, 1], 1);
+    const meta = { index: 5, term: 2, members: voters('a', 'b') };
+    const received = { meta, data: new Uint8Array([1, 2, 3]) };
+    log.restore(received);
+    const stored = { byteLength: 3, subarray: (b: number, e: number) => new Uint8Array([1, 2, 3]).subarray(b, e) };
+    // Not before it is durable: until then only the received array is known to be right.
+    expect(log.snapshotStored(meta, stored)).toBe(false);
+    log.snapshotPersisted(meta);
+    // Another snapshot's bytes, or bytes of another length, are refused.
+    expect(log.snapshotStored({ ...meta, term: 3 }, stored)).toBe(false);
+    expect(log.snapshotStored({ ...meta, index: 4 }, stored)).toBe(false);
+    expect(log.snapshotStored(meta, { ...stored, byteLength: 4 })).toBe(false);
+    expect(log.snapshot?.data).toBe(received.data);
+    expect(log.snapshotStored(meta, stored)).toBe(true);
+    expect(log.snapshot).toEqual({ meta, data: stored });
+  });
 });
 
 describe('Progress and Inflights', () => {

@@ -3,7 +3,7 @@
 // back to the real core in advance(), so only the harness sees the lie.
 import type { CoreStatus, RaftCoreApi } from '../../src/raft/api.js';
 import type { LocalState } from '../../src/raft/plausibility.js';
-import type { ConfChange, Member, Message, NodeId, ProposeResult, Ready, SnapshotMeta } from '../../src/raft/types.js';
+import type { ConfChange, Member, Message, NodeId, ProposeResult, Ready, SnapshotBytes, SnapshotMeta } from '../../src/raft/types.js';
 import type { CoreFactory } from './sim-node.js';
 
 export type ReadyRewrite = (rd: Ready) => Ready;
@@ -46,8 +46,11 @@ class RewritingCore implements RaftCoreApi {
   advance(ready: Ready): void {
     this.inner.advance(this.originals.get(ready) ?? ready);
   }
-  compact(meta: SnapshotMeta, data: Uint8Array): void {
+  compact(meta: SnapshotMeta, data: SnapshotBytes): void {
     this.inner.compact(meta, data);
+  }
+  snapshotStored(meta: SnapshotMeta, data: SnapshotBytes): void {
+    this.inner.snapshotStored(meta, data);
   }
   status(): CoreStatus {
     return this.inner.status();

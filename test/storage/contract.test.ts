@@ -170,8 +170,11 @@ function storageContract(name: string, factory: HarnessFactory): void {
     it('installs a snapshot beyond the log, together with entries after it', async () => {
       await storage.load();
       await storage.save({ hardState: hs(1, null, 2), entries: run(1, 3, 1), snapshot: null });
-      const snap = snapshot(20, 4);
-      await storage.save({ hardState: hs(4, 'n2', 20), entries: run(21, 22, 4), snapshot: snap });
+      const snap = snapshot(20, 4, 2500);
+      const stored = await storage.save({ hardState: hs(4, 'n2', 20), entries: run(21, 22, 4), snapshot: snap });
+      // What the core keeps to send from now on: the same bytes (a reader over the file, for LevelDB).
+      expect(readAll(stored!, 1000)).toBe(sha256(snap.data));
+      expect(await storage.save({ hardState: hs(4, 'n2', 20), entries: [], snapshot: null })).toBeNull();
       await expectDurable({ hardState: hs(4, 'n2', 20), snapshot: snap, entries: run(21, 22, 4) });
     });
 

@@ -39,11 +39,11 @@ class WatchedStorage implements RaftStorage {
     return this.inner.load();
   }
 
-  async save(batch: SaveBatch): Promise<void> {
+  async save(batch: SaveBatch): ReturnType<RaftStorage['save']> {
     const { term, vote } = this.backing.hardState;
     this.saves.push({ batch, before: { term, vote } });
     if (this.holding) await new Promise<void>((go) => this.parked.push(go));
-    await this.inner.save(batch);
+    return this.inner.save(batch);
   }
 
   compact(...args: Parameters<RaftStorage['compact']>): ReturnType<RaftStorage['compact']> {

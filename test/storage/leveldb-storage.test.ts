@@ -173,6 +173,13 @@ describe('LevelRaftStorage integrity', () => {
     });
   });
 
+  it('falls back to the bytes in memory when a snapshot file cannot be opened for reading', () => {
+    const inMemory = new Uint8Array([4, 5, 6]);
+    const gone = { file: 'snapshot-0000000000000009-0000000000000002-0badf00d.bin', dataBytes: 3, crc: 0 };
+    expect(SnapshotFileBytes.openOr(dir, gone, inMemory)).toBe(inMemory);
+    expect(() => SnapshotFileBytes.open(dir, gone)).toThrow(/cannot be opened/);
+  });
+
   it('keeps one snapshot file: a replaced one is deleted, and load() removes what a crash left behind', async () => {
     const [first] = await snapshotFiles();
     const orphan = 'snapshot-0000000000000009-0000000000000002-0badf00d.bin';
