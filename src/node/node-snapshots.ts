@@ -159,14 +159,19 @@ export class NodeSnapshots {
       else this.deps.fail(err);
       return;
     }
-    if (!takesCalls(this.deps.lifecycle())) return;
-    if (encoded.bytes === null) {
-      this.deps.fail(new RatifyError('INTERNAL', `the encoding of snapshot ${capture.meta.index} kept no bytes`));
-      return;
+    // The bytes are the slicer's, lent until release(): no other local snapshot starts before (this.writing).
+    try {
+      if (!takesCalls(this.deps.lifecycle())) return;
+      if (encoded.bytes === null) {
+        this.deps.fail(new RatifyError('INTERNAL', `the encoding of snapshot ${capture.meta.index} kept no bytes`));
+        return;
+      }
+      const snapshot: Snapshot = { meta: capture.meta, data: encoded.bytes };
+      this.background.started(snapshot);
+      await this.store(snapshot);
+    } finally {
+      encoded.release();
     }
-    const snapshot: Snapshot = { meta: capture.meta, data: encoded.bytes };
-    this.background.started(snapshot);
-    await this.store(snapshot);
   }
 
   private async store(snapshot: Snapshot): Promise<void> {
@@ -178,8 +183,9 @@ export class NodeSnapshots {
       if (!stopRequested(this.deps.lifecycle())) this.deps.fail(err);
       return;
     }
-    // The core keeps what the storage gave back (a reader over the file): the encoded bytes can go.
-    this.background.written(stored);
+    // The core keeps what the storage gave back (a reader over the file). The encoded bytes go back
+    // to the slicer, so a storage that gave back those very bytes (kept in memory) gets a copy kept.
+    this.background.written(stored === snapshot.data ? snapshot.data.slice() : stored);
     // With no Ready in flight the core takes it now; else the loop hands it over after that Ready.
     if (!this.deps.readyInFlight()) this.handOver();
   }

@@ -17,13 +17,16 @@
 // copied out and then let go were a snapshot-sized dead ArrayBuffer (6 MB at
 // 100,000 transactions) in RSS until a major GC, at every digest interval on
 // every node. The pieces of a kept encoding are appended to an output buffer
-// kept from one snapshot to the next, and the exact bytes copied out once at
-// the end: a buffer grown from small for every snapshot left 7-20 MB of dead
-// ArrayBuffers behind each time, in RSS until a major GC. (A buffer allocated
-// per snapshot, sized from the last one and handed out as the result, was
-// tried instead: the 8 MB kept went, but freeing snapshot-sized buffers raised
-// glibc's mmap threshold and the malloc heap grew by as much; no lower RSS in
-// scripts/memory-probe.ts.) One encoding at a time, in the order they were
+// kept from one snapshot to the next, and the result is a view of it, lent to
+// the caller until it calls release(): a buffer grown from small for every
+// snapshot left 7-20 MB of dead ArrayBuffers behind each time, in RSS until a
+// major GC. (A buffer allocated per snapshot, sized from the last one and
+// handed out as the result, was tried instead: the 8 MB kept went, but freeing
+// snapshot-sized buffers raised glibc's mmap threshold and the malloc heap
+// grew by as much; no lower RSS in scripts/memory-probe.ts. An exact copy per
+// snapshot, freed once the snapshot is on disk, is the same free.) An
+// encoding that keeps bytes while the last one's are still lent fails with
+// INTERNAL rather than write over them. One encoding at a time, in the order they were
 // asked for; one asked for an index already queued joins it, so a digest and a
 // local snapshot at the same index encode once.
 import { createHash } from 'node:crypto';
@@ -32,10 +35,16 @@ import type { SnapshotEncoding } from '../raft/state-machine.js';
 
 export interface EncodedSnapshot {
   readonly index: number;
-  /** The exact bytes, in a buffer of their own; null when the encoding was asked for its digest only. */
+  /**
+   * The exact bytes, a view of the slicer's output buffer lent until release()
+   * (copy them to keep them longer); null when the encoding was asked for its
+   * digest only.
+   */
   readonly bytes: Uint8Array | null;
   /** Hex sha256 of bytes. */
   readonly sha256: string;
+  /** Gives the bytes back, for the next encoding that keeps bytes to write over; idempotent, and a no-op without bytes. */
+  release(): void;
 }
 
 /** Encoding work per turn of the event loop before it yields to the loop. */
@@ -163,9 +172,10 @@ export class SnapshotSlicer {
           if (job.keepBytes) this.out.append(piece);
         } while (more && performance.now() - start < this.sliceMs);
       }
-      job.resolve({ index: job.index, bytes: job.keepBytes ? this.out.finish() : null, sha256: hash.digest('hex') });
+      const sha256 = hash.digest('hex');
+      if (!job.keepBytes) job.resolve({ index: job.index, bytes: null, sha256, release: () => {} });
+      else job.resolve({ index: job.index, bytes: this.out.lend(), sha256, release: this.out.releaser() });
     } catch (err) {
-      this.out.drop();
       job.reject(err);
     }
   }
@@ -175,13 +185,17 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Pieces appended to one buffer, reused from snapshot to snapshot; the exact bytes copied out once. */
+/** Pieces appended to one buffer, reused from snapshot to snapshot; the bytes lent out as a view of it. */
 class OutputBuffer {
   private buf = Buffer.allocUnsafeSlow(OUTPUT_INITIAL_BYTES);
   private length = 0;
+  /** Number of the current loan (0: none yet); `lent` while its bytes are out. */
+  private loan = 0;
+  private lent = false;
 
-  /** Starts a new snapshot; lets go of a buffer far larger than the last snapshot needed. */
+  /** Starts a new snapshot; lets go of a buffer far larger than the last snapshot needed. Throws INTERNAL while bytes are lent. */
   start(): void {
+    if (this.lent) throw new RatifyError('INTERNAL', 'snapshot encoding: the bytes of the last one are still lent (release() them first)');
     if (this.buf.length > OUTPUT_KEEP_BYTES_MIN && this.buf.length > OUTPUT_SHRINK_FACTOR * this.length)
       this.buf = Buffer.allocUnsafeSlow(Math.max(OUTPUT_INITIAL_BYTES, this.length * 2));
     this.length = 0;
@@ -197,15 +211,20 @@ class OutputBuffer {
     this.length += piece.length;
   }
 
-  /** The bytes appended since start(), in a buffer of their own. */
-  finish(): Uint8Array {
-    const out = Buffer.allocUnsafeSlow(this.length);
-    this.buf.copy(out, 0, 0, this.length);
-    return out;
+  /** The bytes appended since start(), as a view: lent until the releaser() of this loan is called. */
+  lend(): Uint8Array {
+    this.loan++;
+    this.lent = true;
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.length);
   }
 
-  /** An encoding failed or was abandoned: nothing to let go of (the buffer is kept for the next). */
-  drop(): void {}
+  /** Ends the current loan; a stale releaser (of an earlier loan) does nothing. */
+  releaser(): () => void {
+    const loan = this.loan;
+    return () => {
+      if (this.loan === loan) this.lent = false;
+    };
+  }
 }
 
 /** Bytes already made (a state machine without captureSnapshot), in pieces: only the hashing and copying are sliced. */

@@ -70,17 +70,29 @@ describe('snapshot slicer', () => {
     expect(Buffer.from(sm.snapshot()).equals(Buffer.from(expected))).toBe(false);
   });
 
-  it('keeps each result its own while the output buffer is reused for the next', async () => {
+  it('lends the bytes until release(): a kept encoding that would write over lent bytes fails instead', async () => {
     const { sm, put } = filledKv(5_000);
     slicer = new SnapshotSlicer();
     const first = sm.snapshot();
-    const a = slicer.encode(1, () => sm.captureSnapshot!());
+    const a = await slicer.encode(1, () => sm.captureSnapshot!());
     put('key-0', 'x'.repeat(1000));
     const second = sm.snapshot();
-    const b = slicer.encode(2, () => sm.captureSnapshot!());
-    expect(Buffer.from((await a).bytes!).equals(Buffer.from(first))).toBe(true);
-    expect(Buffer.from((await b).bytes!).equals(Buffer.from(second))).toBe(true);
-    expect(Buffer.from((await a).bytes!).equals(Buffer.from(first))).toBe(true);
+    // Still lent: the next encoding that keeps bytes refuses to start, and the lent bytes stay intact.
+    await expect(slicer.encode(2, () => sm.captureSnapshot!())).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(Buffer.from(a.bytes!).equals(Buffer.from(first))).toBe(true);
+    // A digest (no bytes kept) runs meanwhile.
+    expect((await slicer.encode(2, () => sm.captureSnapshot!(), false)).sha256).toBe(sha256(second));
+    a.release();
+    a.release(); // idempotent
+    const b = await slicer.encode(3, () => sm.captureSnapshot!());
+    expect(Buffer.from(b.bytes!).equals(Buffer.from(second))).toBe(true);
+    // One buffer, reused: the view handed out before now shows the newer bytes.
+    expect(b.bytes!.buffer).toBe(a.bytes!.buffer);
+    // A stale release (of an earlier loan) does not end the current one.
+    a.release();
+    await expect(slicer.encode(4, () => sm.captureSnapshot!())).rejects.toMatchObject({ code: 'INTERNAL' });
+    b.release();
+    expect((await slicer.encode(5, () => sm.captureSnapshot!())).bytes).not.toBeNull();
   });
 
   it('keeps no bytes for a digest (sha256 only), and the bytes of one asked for before it starts', async () => {
@@ -96,6 +108,7 @@ describe('snapshot slicer', () => {
     const kept = slicer.keepBytesOf(2);
     expect(kept).toBe(shared);
     expect(Buffer.from((await kept!).bytes!).equals(Buffer.from(expected))).toBe(true);
+    (await kept!).release();
     expect(captures).toBe(1);
     expect(slicer.keepBytesOf(3)).toBeNull();
     // Once a digest-only encoding has started, its bytes are gone: keepBytesOf says so, and encode() captures again.
@@ -112,13 +125,13 @@ describe('snapshot slicer', () => {
     expect(captures).toBe(2);
   });
 
-  it('hands out the bytes in a buffer of their own, snapshots growing and shrinking', async () => {
+  it('hands out the exact bytes, snapshots growing and shrinking', async () => {
     const { sm, put } = filledKv(20_000);
     slicer = new SnapshotSlicer();
     for (let i = 0; i < 4; i++) {
       const r = await slicer.encode(i, () => sm.captureSnapshot!());
-      expect(r.bytes!.buffer.byteLength).toBe(r.bytes!.byteLength);
       expect(Buffer.from(r.bytes!).equals(Buffer.from(sm.snapshot()))).toBe(true);
+      r.release();
       for (let k = 0; k < 2_000 * i; k++) put(`more-${i}-${k}`, 'v');
     }
   });
@@ -175,7 +188,9 @@ describe('snapshot slicer', () => {
     const sm = new IncarnatedStateMachine(createTxStateMachine(txConfigDefaults));
     slicer = new SnapshotSlicer();
     const before = sm.snapshot();
-    expect(Buffer.from((await slicer.encode(1, () => sm.captureSnapshot())).bytes!).equals(Buffer.from(before))).toBe(true);
+    const first = await slicer.encode(1, () => sm.captureSnapshot());
+    expect(Buffer.from(first.bytes!).equals(Buffer.from(before))).toBe(true);
+    first.release();
     sm.apply({ index: 1, term: 1, data: encodeIncarnationEntry('0123456789abcdef0123456789abcdef') });
     sm.apply({
       index: 2,
