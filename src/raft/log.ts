@@ -263,7 +263,6 @@ export class RaftLog {
     this.checkInvariants();
   }
 
-  /** The driver persisted and restored `meta`'s snapshot. */
   /**
    * The driver stored the snapshot at meta.index and gives its bytes as stored
    * (a reader over its file): the latest snapshot, if it is still that one and
@@ -278,6 +277,7 @@ export class RaftLog {
     return true;
   }
 
+  /** The driver persisted and restored `meta`'s snapshot. */
   snapshotPersisted(meta: SnapshotMeta): void {
     const p = this.pendingSnap;
     if (p === null || p.meta.index !== meta.index || p.meta.term !== meta.term) return;
