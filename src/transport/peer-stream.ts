@@ -53,6 +53,17 @@ const BACKOFF_MAX_MS = 1000;
  * backoff is the kernel's retransmission, sooner.
  */
 export const CONNECT_TIMEOUT_MAX_MS = 500;
+/**
+ * Bytes of messages one stream frame gathers at most (or the envelope limit, if
+ * smaller; a single larger message still goes alone), and about how many bytes
+ * the socket may hold unsent before frames wait in the queue. WHY: batched up to
+ * the envelope limit (8 MiB by default), a new leader catching a restarted
+ * follower up wrote frames of about 7 MB, three of them buffered at once, and
+ * msgpackr's shared output buffer grew to 8.7 MB and stayed: about 30 MB of a
+ * node's memory in a heap snapshot taken at the failover peak of
+ * scripts/memory-probe.ts. Frames of 1 MiB keep a LAN link just as busy.
+ */
+export const STREAM_BATCH_BYTES_MAX = 1024 * 1024;
 /** How long a peer that answered 404 is served per request before the stream is tried again. */
 const UNSUPPORTED_RETRY_MS = 60_000;
 
@@ -72,6 +83,8 @@ export class PeerStream {
   private readonly watchdog: NodeJS.Timeout;
   /** Socket bytes buffered beyond which frames wait in the queue (the queue's cap then drops). */
   private readonly bufferedBytesMax: number;
+  /** The batch limits of a frame: the transport's, with envelopes of at most STREAM_BATCH_BYTES_MAX. */
+  private readonly batchLimits: PeerChannelConfig;
   private state: StreamState = { kind: 'down' };
   /** When the oldest byte not yet acknowledged by the peer was written; null when all are. */
   private unackedSinceMs: number | null = null;
@@ -90,7 +103,8 @@ export class PeerStream {
     this.path = url.pathname.replace(/\/+$/, '') + RAFT_STREAM_PATH;
     this.failures = new ThrottledPeerLog(config.logger);
     this.queue = new OutboundQueue(config.maxQueuedMessages, counters, () => this.flush());
-    this.bufferedBytesMax = 2 * config.maxEnvelopeBytes;
+    this.batchLimits = { ...config, maxEnvelopeBytes: Math.min(config.maxEnvelopeBytes, STREAM_BATCH_BYTES_MAX) };
+    this.bufferedBytesMax = 2 * this.batchLimits.maxEnvelopeBytes;
     this.watchdog = setInterval(() => this.checkAcks(), Math.max(10, Math.floor(config.requestTimeoutMs / 4)));
     this.watchdog.unref();
   }
@@ -121,7 +135,7 @@ export class PeerStream {
     if (this.state.kind !== 'open') return;
     const req = this.state.req;
     while (this.queue.messages.length > 0 && req.writableLength < this.bufferedBytesMax) {
-      const batch = takeBatch(this.queue.messages, this.config);
+      const batch = takeBatch(this.queue.messages, this.batchLimits);
       let envelope: Uint8Array;
       try {
         envelope = this.encode(batch);

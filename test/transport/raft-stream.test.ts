@@ -11,6 +11,7 @@ import type { Member, Message } from '../../src/raft/types.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frames.js';
 import { HttpTransport, type HttpTransportOptions } from '../../src/transport/http-transport.js';
+import { STREAM_BATCH_BYTES_MAX } from '../../src/transport/peer-stream.js';
 import { installEdge } from '../../src/http/edge.js';
 import {
   CLUSTER_ID_HEADER,
@@ -49,7 +50,7 @@ describe('Raft streams', () => {
     { id: 'n2', url: peerUrl, voter: true },
   ];
 
-  async function startPeer(port = 0, received: Message[] = []): Promise<Peer> {
+  async function startPeer(port = 0, received: Message[] = [], bodyLimitBytes = 64 * 1024): Promise<Peer> {
     const warnings: object[] = [];
     const app = Fastify({ logger: false });
     installEdge(app, { clusterSecret: SECRET, clusterId: 'c1', nodeId: 'n2' });
@@ -58,7 +59,7 @@ describe('Raft streams', () => {
       nodeId: 'n2',
       admit: (id) => (id === 'n9' ? { kind: 'removed', appliedIndex: 3 } : { kind: 'admit' }),
       onMessages: (messages) => received.push(...messages),
-      bodyLimitBytes: 64 * 1024,
+      bodyLimitBytes,
     });
     // raftRoutes logs through app.log; capture its warnings.
     app.log.warn = ((obj: object) => warnings.push(obj)) as typeof app.log.warn;
@@ -97,6 +98,28 @@ describe('Raft streams', () => {
     expect(commits(n2.received)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     expect(t.counters()).toMatchObject({ sent: 1000, dropped: 0, failed: 0 });
     expect(t.counters().envelopes).toBeGreaterThanOrEqual(Math.ceil(1000 / 7));
+  });
+
+  it('gathers at most STREAM_BATCH_BYTES_MAX of messages per frame, however high the envelope limit (a follower catching up)', async () => {
+    const n2 = await startPeer(0, [], 16 * 1024 * 1024);
+    const t = transport(n2.url, { maxEnvelopeBytes: 8 * 1024 * 1024, maxMessagesPerEnvelope: 1000 });
+    // 12 appends of 300 KiB each: 3.6 MB, one 8 MiB envelope before.
+    const appends: Message[] = Array.from({ length: 12 }, (_, i) => ({
+      type: 'append',
+      from: 'n1',
+      to: 'n2',
+      term: 1,
+      prevLogIndex: i,
+      prevLogTerm: 1,
+      entries: [{ kind: 'normal', index: i + 1, term: 1, data: new Uint8Array(300 * 1024).fill(i) }],
+      leaderCommit: 0,
+    }));
+    t.send(appends);
+    await eventually(() => expect(n2.received).toHaveLength(12));
+    expect(n2.received.map((m) => (m.type === 'append' ? m.prevLogIndex : -1))).toEqual(appends.map((_, i) => i));
+    const { envelopes } = t.counters();
+    expect(envelopes).toBeGreaterThanOrEqual(Math.ceil((12 * 300 * 1024) / STREAM_BATCH_BYTES_MAX));
+    expect(envelopes).toBeLessThanOrEqual(12);
   });
 
   it('puts a frame on the wire within the microtasks of the send, not on the next tick', async () => {
