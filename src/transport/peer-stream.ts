@@ -61,7 +61,9 @@ export const CONNECT_TIMEOUT_MAX_MS = 500;
  * follower up wrote frames of about 7 MB, three of them buffered at once, and
  * msgpackr's shared output buffer grew to 8.7 MB and stayed: about 30 MB of a
  * node's memory in a heap snapshot taken at the failover peak of
- * scripts/memory-probe.ts. Frames of 1 MiB keep a LAN link just as busy.
+ * scripts/memory-probe.ts. With 1 MiB frames the probe's restarted followers
+ * still caught up (its failover checks pass); a link with a large
+ * bandwidth-delay product (a WAN) may want more unsent bytes, not measured.
  */
 export const STREAM_BATCH_BYTES_MAX = 1024 * 1024;
 /** How long a peer that answered 404 is served per request before the stream is tried again. */
