@@ -64,10 +64,10 @@ export async function writeSnapshotFile(dir: string, index: number, term: number
 
 /** Reads and verifies a snapshot file; DATA_CORRUPT names the file and the failed check. */
 export async function readSnapshotFile(dir: string, ref: SnapshotFileRef): Promise<Uint8Array> {
-  if (!isSnapshotFileName(ref.file)) throw dataCorrupt(`snapshot meta`, `names ${JSON.stringify(ref.file)}, not a snapshot file`);
+  const path = pathOf(dir, ref);
   let data: Buffer;
   try {
-    data = await readFile(join(dir, ref.file));
+    data = await readFile(path);
   } catch (e) {
     throw dataCorrupt(ref.file, 'snapshot file named by the snapshot meta cannot be read', e);
   }
@@ -121,10 +121,10 @@ export class SnapshotFileBytes implements SnapshotBytes {
 
   /** Opens the file `ref` names in `dir` (it must exist: the caller just wrote or verified it). */
   static open(dir: string, ref: SnapshotFileRef): SnapshotFileBytes {
-    if (!isSnapshotFileName(ref.file)) throw dataCorrupt('snapshot meta', `names ${JSON.stringify(ref.file)}, not a snapshot file`);
+    const path = pathOf(dir, ref);
     let fd: number;
     try {
-      fd = openSync(join(dir, ref.file), 'r');
+      fd = openSync(path, 'r');
     } catch (e) {
       throw dataCorrupt(ref.file, 'snapshot file cannot be opened', e);
     }
@@ -162,6 +162,12 @@ export class SnapshotFileBytes implements SnapshotBytes {
     if (end === this.byteLength && this.crc !== this.ref.crc)
       throw dataCorrupt(this.ref.file, `checksum mismatch (stored ${hex8(this.ref.crc)}, computed ${hex8(this.crc)})`);
   }
+}
+
+/** The file `ref` names, in `dir`; DATA_CORRUPT if the meta names something that is not a snapshot file. */
+function pathOf(dir: string, ref: SnapshotFileRef): string {
+  if (!isSnapshotFileName(ref.file)) throw dataCorrupt('snapshot meta', `names ${JSON.stringify(ref.file)}, not a snapshot file`);
+  return join(dir, ref.file);
 }
 
 /** Deletes every snapshot file (and leftover temporary file) but `keep`: orphans of a crash, or replaced snapshots. */
