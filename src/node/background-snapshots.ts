@@ -1,9 +1,9 @@
-// The life of a locally taken snapshot: captured at a Ready boundary and encoded
-// in slices (snapshot-slicer.ts; started() comes once it is), written to storage
-// off the Raft loop, handed to the core between two Readys once it is
-// durable. Pure bookkeeping, so the seeded simulation (test/sim/) runs the same
-// rules as the driver (node-snapshots.ts), with the write's completion (or a crash
-// before it) at a step of its choosing.
+// The life of a locally taken snapshot: captured at a Ready boundary (started()),
+// encoded in slices straight into storage off the Raft loop (snapshot-slicer.ts),
+// handed to the core between two Readys once it is durable. Pure bookkeeping,
+// so the seeded simulation (test/sim/) runs the same rules as the driver
+// (node-snapshots.ts), with the write's completion (or a crash before it) at a
+// step of its choosing.
 //
 // WHY in the background: awaited inside the Ready loop, writing a snapshot (a
 // file of megabytes, an fsync, a batch deleting the compacted entries) stalled
@@ -23,11 +23,15 @@
 // serializes at a time and the other two still make a majority. (Encoded in
 // slices now, a snapshot no longer stalls its node; the spread still keeps the
 // nodes' encoding work apart.)
-import type { SendableSnapshot, Snapshot, SnapshotBytes } from '../raft/types.js';
+import type { SendableSnapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
 
-export class BackgroundSnapshots {
-  /** Being written to storage; one at a time. */
-  private writing: Snapshot | null = null;
+/**
+ * `T` is what the caller tracks of a snapshot in flight: the node its meta (the
+ * bytes go to storage as they are encoded), the simulation the whole snapshot.
+ */
+export class BackgroundSnapshots<T extends { readonly meta: SnapshotMeta } = { readonly meta: SnapshotMeta }> {
+  /** Being encoded and written to storage; one at a time. */
+  private writing: T | null = null;
   /** Durable in storage, not handed to the core yet: its bytes as the storage gave them back (RaftStorage.compact). */
   private durable: SendableSnapshot | null = null;
 
@@ -58,11 +62,11 @@ export class BackgroundSnapshots {
     return period(appliedIndex) > period(coreSnapshotIndex);
   }
 
-  get inFlight(): Snapshot | null {
+  get inFlight(): T | null {
     return this.writing;
   }
 
-  started(s: Snapshot): void {
+  started(s: T): void {
     this.writing = s;
   }
 

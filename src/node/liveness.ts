@@ -58,6 +58,7 @@ export class WatchedStorage implements RaftStorage {
   load: RaftStorage['load'] = () => this.inner.load();
   // Snapshot writes are not watched: a large one may rightly take long, and the Raft loop does not wait on it.
   compact: RaftStorage['compact'] = (snapshot) => this.inner.compact(snapshot);
+  snapshotWriter: RaftStorage['snapshotWriter'] = (meta) => this.inner.snapshotWriter(meta);
   close: RaftStorage['close'] = () => this.inner.close();
 
   async save(batch: Parameters<RaftStorage['save']>[0]): ReturnType<RaftStorage['save']> {

@@ -16,7 +16,7 @@ import type { RaftMetrics } from '../metrics.js';
 import type { RaftCoreApi } from '../raft/api.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import type { Snapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
-import type { RaftStorage } from '../storage/raft-storage.js';
+import type { RaftStorage, SnapshotWriter } from '../storage/raft-storage.js';
 import type { AppliedMembership } from './applied-membership.js';
 import type { AppliedPosition } from './applied-position.js';
 import { BackgroundSnapshots } from './background-snapshots.js';
@@ -29,7 +29,7 @@ export interface NodeSnapshotsDeps {
   readonly thresholdEntries: number;
   /** This node's offset within the threshold (snapshotPhaseEntries). */
   readonly phaseEntries: number;
-  readonly storage: Pick<RaftStorage, 'compact'>;
+  readonly storage: Pick<RaftStorage, 'snapshotWriter'>;
   readonly stateMachine: Pick<StateMachine, 'snapshot' | 'restore' | 'captureSnapshot'>;
   readonly core: Pick<RaftCoreApi, 'snapshotIndex' | 'compact'>;
   /** Moved by an installed snapshot; read for a local one. */
@@ -77,8 +77,8 @@ export class NodeSnapshots {
   appliedTo(index: number): void {
     const { digests, log } = this.deps;
     if (digests === null || !digests.due(index)) return;
-    // The digest needs only the sha256; a local snapshot sharing this capture asks for the bytes (maybeTake).
-    const capture = this.capture(false);
+    // The digest needs only the sha256; a local snapshot sharing this capture sends the bytes to storage (maybeTake).
+    const capture = this.capture(null);
     this.lastDigest = capture;
     capture.encoded.then(
       (e) => digests.record({ index: e.index, sha256: e.sha256 }),
@@ -90,22 +90,26 @@ export class NodeSnapshots {
     );
   }
 
-  /** The state now (at the applied index), captured and queued for encoding. */
-  private capture(keepBytes: boolean): Capture {
-    const { applied, appliedMembers, stateMachine } = this.deps;
-    const meta = { index: applied.index, term: applied.term, members: appliedMembers.members };
+  /** The meta of the state now: the applied index and term, and the applied members. */
+  private appliedMeta(): SnapshotMeta {
+    const { applied, appliedMembers } = this.deps;
+    return { index: applied.index, term: applied.term, members: appliedMembers.members };
+  }
+
+  /** The state now (at the applied index), captured and queued for encoding; its bytes go to `sink`, if any. */
+  private capture(sink: SnapshotWriter | null, meta = this.appliedMeta()): Capture {
+    const { stateMachine } = this.deps;
     const encoded = this.slicer.encode(
       meta.index,
       () => (stateMachine.captureSnapshot !== undefined ? stateMachine.captureSnapshot() : encodedAlready(stateMachine.snapshot())),
-      keepBytes,
+      sink,
     );
     return { meta, encoded };
   }
 
   /** The applied state as a snapshot, taken now. Between two inputs the state machine holds exactly the state at the applied index. */
   ofAppliedState(): Snapshot {
-    const { applied, appliedMembers, stateMachine } = this.deps;
-    return { meta: { index: applied.index, term: applied.term, members: appliedMembers.members }, data: stateMachine.snapshot() };
+    return { meta: this.appliedMeta(), data: this.deps.stateMachine.snapshot() };
   }
 
   /** A snapshot from the leader, persisted in this Ready: the state machine jumps to it. */
@@ -123,7 +127,7 @@ export class NodeSnapshots {
 
   /** At the end of a Ready: starts a local snapshot when one is due (see background-snapshots.ts). */
   maybeTake(): void {
-    // Only within the Ready that captured it: kept longer, its bytes would stay in memory until the next digest.
+    // Only within the Ready that captured it: later its encoding has started, with nowhere to send the bytes.
     const shared = this.lastDigest;
     this.lastDigest = null;
     if (this.writing !== null) return;
@@ -131,10 +135,20 @@ export class NodeSnapshots {
     if (!this.background.due(this.deps.applied.index, coreSnapshotIndex)) return;
     // Captured here, at a Ready boundary, so the bytes are exactly the state at the applied index;
     // or at the index of a digest captured in this Ready, if that alone would have been due.
-    const sharedBytes =
-      shared !== null && this.background.due(shared.meta.index, coreSnapshotIndex) ? this.slicer.keepBytesOf(shared.meta.index) : null;
-    const capture = shared !== null && sharedBytes !== null ? { meta: shared.meta, encoded: sharedBytes } : this.capture(true);
-    this.writing = this.encodeAndStore(capture).finally(() => {
+    let take: { readonly capture: Capture; readonly writer: SnapshotWriter } | null = null;
+    if (shared !== null && this.background.due(shared.meta.index, coreSnapshotIndex)) {
+      const writer = this.deps.storage.snapshotWriter(shared.meta);
+      const encoded = this.slicer.writeInto(shared.meta.index, writer);
+      if (encoded !== null) take = { capture: { meta: shared.meta, encoded }, writer };
+      else void writer.abort(); // nothing written yet: a no-op, said for the writer's sake
+    }
+    if (take === null) {
+      const meta = this.appliedMeta();
+      const writer = this.deps.storage.snapshotWriter(meta);
+      take = { capture: this.capture(writer, meta), writer };
+    }
+    this.background.started({ meta: take.capture.meta });
+    this.writing = this.encodeAndStore(take.capture, take.writer).finally(() => {
       this.writing = null;
     });
   }
@@ -148,44 +162,34 @@ export class NodeSnapshots {
     await this.writing;
   }
 
-  private async encodeAndStore(capture: Capture): Promise<void> {
-    let encoded: EncodedSnapshot;
+  /** Waits for the encoding to have sent every byte to `writer`, then commits it: durable, and the log compacted. */
+  private async encodeAndStore(capture: Capture, writer: SnapshotWriter): Promise<void> {
     try {
-      encoded = await capture.encoded;
+      await capture.encoded;
     } catch (err) {
+      this.background.abandoned();
+      await writer.abort();
       if (stopRequested(this.deps.lifecycle())) return;
-      // Too many encodings queued: the next Ready tries again. Anything else is a bug, as a throw of snapshot() was.
+      // Too many encodings queued: the next Ready tries again. A failed file write or a throw of snapshot() fails the node.
       if (err instanceof RatifyError && err.code === 'TOO_MANY_PENDING') this.deps.log.warn({ err }, 'deferred a local snapshot');
       else this.deps.fail(err);
       return;
     }
-    // The bytes are the slicer's, lent until release(): no other local snapshot starts before (this.writing).
-    try {
-      if (!takesCalls(this.deps.lifecycle())) return;
-      if (encoded.bytes === null) {
-        this.deps.fail(new RatifyError('INTERNAL', `the encoding of snapshot ${capture.meta.index} kept no bytes`));
-        return;
-      }
-      const snapshot: Snapshot = { meta: capture.meta, data: encoded.bytes };
-      this.background.started(snapshot);
-      await this.store(snapshot);
-    } finally {
-      encoded.release();
+    if (!takesCalls(this.deps.lifecycle())) {
+      this.background.abandoned();
+      await writer.abort();
+      return;
     }
-  }
-
-  private async store(snapshot: Snapshot): Promise<void> {
     let stored: SnapshotBytes;
     try {
-      stored = await this.deps.storage.compact(snapshot);
+      stored = await writer.commit();
     } catch (err) {
       this.background.abandoned();
       if (!stopRequested(this.deps.lifecycle())) this.deps.fail(err);
       return;
     }
-    // The core keeps what the storage gave back (a reader over the file). The encoded bytes go back
-    // to the slicer, so a storage that gave back those very bytes (kept in memory) gets a copy kept.
-    this.background.written(stored === snapshot.data ? snapshot.data.slice() : stored);
+    // The core keeps what the storage gave back: a reader over the file.
+    this.background.written(stored);
     // With no Ready in flight the core takes it now; else the loop hands it over after that Ready.
     if (!this.deps.readyInFlight()) this.handOver();
   }

@@ -12,39 +12,33 @@
 // index the bytes are for (cheap: references, the few live records copied), so
 // the bytes are the same whenever the slices run.
 //
-// Only an encoding whose bytes are wanted (a local snapshot) keeps them; a
-// digest's is hashed piece by piece and nothing else. WHY: a digest's bytes
-// copied out and then let go were a snapshot-sized dead ArrayBuffer (6 MB at
-// 100,000 transactions) in RSS until a major GC, at every digest interval on
-// every node. The pieces of a kept encoding are appended to an output buffer
-// kept from one snapshot to the next, and the result is a view of it, lent to
-// the caller until it calls release(): a buffer grown from small for every
-// snapshot left 7-20 MB of dead ArrayBuffers behind each time, in RSS until a
-// major GC. (A buffer allocated per snapshot, sized from the last one and
-// handed out as the result, was tried instead: the 8 MB kept went, but freeing
-// snapshot-sized buffers raised glibc's mmap threshold and the malloc heap
-// grew by as much; no lower RSS in scripts/memory-probe.ts. An exact copy per
-// snapshot, freed once the snapshot is on disk, is the same free.) An
-// encoding that keeps bytes while the last one's are still lent fails with
-// INTERNAL rather than write over them. One encoding at a time, in the order they were
-// asked for; one asked for an index already queued joins it, so a digest and a
-// local snapshot at the same index encode once.
+// Only an encoding whose bytes are wanted (a local snapshot) hands them on, to
+// a sink (the storage's SnapshotWriter, which writes them to the snapshot
+// file as they come); a digest's is hashed piece by piece and nothing else.
+// The pieces go through one chunk buffer of CHUNK_BYTES, kept from one
+// encoding to the next, and the sink's write is awaited before the next slice.
+// WHY: the whole encoding in memory was an output buffer the size of the
+// state (8 MiB at 100,000 retained transactions), kept on every node from one
+// snapshot to the next (a buffer allocated and freed per snapshot instead
+// raised glibc's mmap threshold, and the malloc heap grew by as much; a digest's
+// bytes copied out were a dead ArrayBuffer in RSS until a major GC). One
+// encoding at a time, in the order they were asked for; one asked for an index
+// already queued joins it, so a digest and a local snapshot at the same index
+// encode once.
 import { createHash } from 'node:crypto';
 import { RatifyError } from '../errors.js';
 import type { SnapshotEncoding } from '../raft/state-machine.js';
 
 export interface EncodedSnapshot {
   readonly index: number;
-  /**
-   * The exact bytes, a view of the slicer's output buffer lent until release()
-   * (copy them to keep them longer); null when the encoding was asked for its
-   * digest only.
-   */
-  readonly bytes: Uint8Array | null;
-  /** Hex sha256 of bytes. */
+  /** Hex sha256 of the bytes. */
   readonly sha256: string;
-  /** Gives the bytes back, for the next encoding that keeps bytes to write over; idempotent, and a no-op without bytes. */
-  release(): void;
+}
+
+/** Where the bytes of an encoding go, in order (a storage's SnapshotWriter). */
+export interface PieceSink {
+  /** Takes the next bytes; `piece` is the slicer's to reuse once this resolves, so a sink that keeps bytes copies them. */
+  write(piece: Uint8Array): Promise<void>;
 }
 
 /** Encoding work per turn of the event loop before it yields to the loop. */
@@ -55,18 +49,19 @@ export const SLICE_MS_DEFAULT = 3;
  * digests kept: more waiting means the node cannot keep up with its interval.
  */
 export const QUEUED_MAX = 16;
-const OUTPUT_INITIAL_BYTES = 64 * 1024;
-/** Bytes hashed and copied per step of encodedAlready. */
+/**
+ * Bytes gathered before they go to the sink: one write to the file per 256 KiB,
+ * and the only buffer the slicer keeps. A piece larger than this goes whole.
+ */
+export const CHUNK_BYTES = 256 * 1024;
+/** Bytes hashed per step of encodedAlready. */
 const ALREADY_PIECE_BYTES = 256 * 1024;
-/** An output buffer this many times larger than the last snapshot, and past OUTPUT_KEEP_BYTES_MIN, is let go. */
-const OUTPUT_SHRINK_FACTOR = 4;
-const OUTPUT_KEEP_BYTES_MIN = 1 << 20;
 
 interface Job {
   readonly index: number;
   readonly encoding: SnapshotEncoding;
-  /** Whether the bytes are kept (else only hashed); set before the job starts. */
-  keepBytes: boolean;
+  /** Where the bytes go (else they are only hashed); set before the job starts. */
+  sink: PieceSink | null;
   started: boolean;
   readonly done: Promise<EncodedSnapshot>;
   readonly resolve: (s: EncodedSnapshot) => void;
@@ -79,7 +74,7 @@ export class SnapshotSlicer {
   /** The run over `jobs`, while there is one. */
   private running: Promise<void> | null = null;
   private abandoned = false;
-  private readonly out = new OutputBuffer();
+  private readonly chunk = new Chunk(CHUNK_BYTES);
   /** Slices run so far (for tests and logs). */
   slices = 0;
 
@@ -89,21 +84,20 @@ export class SnapshotSlicer {
 
   /**
    * The snapshot of the state at `index`, which the state machine holds now:
-   * `capture` is called at once unless an encoding of `index` is queued (then
-   * that one's result is shared). Rejects with SHUTTING_DOWN once abandoned, and
-   * with TOO_MANY_PENDING when QUEUED_MAX encodings are waiting. With
-   * `keepBytes` false the result's bytes are null (a digest needs the sha256
-   * only); a queued encoding of `index` that does not keep its bytes is joined
-   * only if it has not started (it then keeps them), else `index` is captured
-   * again (the state is still that of `index`, as for any call).
+   * `capture` is called at once unless an encoding of `index` is queued that
+   * can be shared (then that one's result is). With a `sink`, the bytes go to
+   * it, in order, and the result comes once the sink took the last of them;
+   * with none, the bytes are only hashed (a digest). A digest joins any queued
+   * encoding of `index`; a sink joins one that has none and has not started.
+   * Rejects with SHUTTING_DOWN once abandoned, with TOO_MANY_PENDING when
+   * QUEUED_MAX encodings are waiting, and as the sink's write rejects.
    */
-  encode(index: number, capture: () => SnapshotEncoding, keepBytes = true): Promise<EncodedSnapshot> {
+  encode(index: number, capture: () => SnapshotEncoding, sink: PieceSink | null): Promise<EncodedSnapshot> {
     if (this.abandoned) return Promise.reject(new RatifyError('SHUTTING_DOWN', 'snapshot encoding abandoned: the node is stopping'));
-    const queued = this.jobs.find((j) => j.index === index && (j.keepBytes || !keepBytes || !j.started));
-    if (queued !== undefined) {
-      if (keepBytes) queued.keepBytes = true;
-      return queued.done;
-    }
+    const queued = sink === null ? this.jobs.find((j) => j.index === index) : null;
+    if (queued !== undefined && queued !== null) return queued.done;
+    const joined = sink === null ? null : this.writeInto(index, sink);
+    if (joined !== null) return joined;
     if (this.jobs.length >= QUEUED_MAX)
       return Promise.reject(new RatifyError('TOO_MANY_PENDING', `${QUEUED_MAX} snapshot encodings are waiting already`));
     let resolve!: (s: EncodedSnapshot) => void;
@@ -114,20 +108,21 @@ export class SnapshotSlicer {
     });
     // A rejection nobody awaits (an abandoned digest) is expected, not an unhandled error.
     done.catch(() => {});
-    this.jobs.push({ index, encoding: capture(), keepBytes, started: false, done, resolve, reject });
+    this.jobs.push({ index, encoding: capture(), sink, started: false, done, resolve, reject });
     this.running ??= this.run();
     return done;
   }
 
   /**
-   * The queued encoding of `index`, made to keep its bytes: null when there is
-   * none, or when it started without keeping them (a local snapshot sharing a
-   * digest's capture then captures its own).
+   * The queued encoding of `index`, its bytes now going to `sink`: null when
+   * there is none that can take a sink (none queued, or it started without one,
+   * or it has one already). A local snapshot sharing a digest's capture.
    */
-  keepBytesOf(index: number): Promise<EncodedSnapshot> | null {
-    const queued = this.jobs.find((j) => j.index === index && (j.keepBytes || !j.started));
+  writeInto(index: number, sink: PieceSink): Promise<EncodedSnapshot> | null {
+    if (this.abandoned) return null;
+    const queued = this.jobs.find((j) => j.index === index && j.sink === null && !j.started);
     if (queued === undefined) return null;
-    queued.keepBytes = true;
+    queued.sink = sink;
     return queued.done;
   }
 
@@ -154,29 +149,33 @@ export class SnapshotSlicer {
 
   private async runJob(job: Job): Promise<void> {
     const hash = createHash('sha256');
+    const chunk = this.chunk;
+    chunk.clear();
     try {
       for (let more = true; more; ) {
         await nextTurn();
         if (this.abandoned) throw new RatifyError('SHUTTING_DOWN', 'snapshot encoding abandoned: the node is stopping');
-        // Decided at the first slice: a join asking for the bytes (encode) can come until then.
-        if (!job.started) {
-          job.started = true;
-          if (job.keepBytes) this.out.start();
-        }
+        // Decided at the first slice: a sink (writeInto) can join until then.
+        job.started = true;
+        const sink = job.sink;
         this.slices++;
         const start = performance.now();
         do {
           more = job.encoding.step();
           const piece = job.encoding.piece();
           hash.update(piece);
-          if (job.keepBytes) this.out.append(piece);
-        } while (more && performance.now() - start < this.sliceMs);
+          if (sink !== null) chunk.append(piece);
+        } while (more && !chunk.full && performance.now() - start < this.sliceMs);
+        if (sink !== null && (chunk.full || (!more && chunk.length > 0))) {
+          await sink.write(chunk.bytes());
+          chunk.clear();
+        }
       }
-      const sha256 = hash.digest('hex');
-      if (!job.keepBytes) job.resolve({ index: job.index, bytes: null, sha256, release: () => {} });
-      else job.resolve({ index: job.index, bytes: this.out.lend(), sha256, release: this.out.releaser() });
+      job.resolve({ index: job.index, sha256: hash.digest('hex') });
     } catch (err) {
       job.reject(err);
+    } finally {
+      chunk.clear();
     }
   }
 }
@@ -185,25 +184,26 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Pieces appended to one buffer, reused from snapshot to snapshot; the bytes lent out as a view of it. */
-class OutputBuffer {
-  private buf = Buffer.allocUnsafeSlow(OUTPUT_INITIAL_BYTES);
-  private length = 0;
-  /** Number of the current loan (0: none yet); `lent` while its bytes are out. */
-  private loan = 0;
-  private lent = false;
+/**
+ * The pieces of one slice, gathered for one write. Kept from one encoding to
+ * the next at `size` bytes; it grows only to take a single piece larger than
+ * that, and shrinks back at the next clear().
+ */
+class Chunk {
+  private buf: Buffer;
+  length = 0;
 
-  /** Starts a new snapshot; lets go of a buffer far larger than the last snapshot needed. Throws INTERNAL while bytes are lent. */
-  start(): void {
-    if (this.lent) throw new RatifyError('INTERNAL', 'snapshot encoding: the bytes of the last one are still lent (release() them first)');
-    if (this.buf.length > OUTPUT_KEEP_BYTES_MIN && this.buf.length > OUTPUT_SHRINK_FACTOR * this.length)
-      this.buf = Buffer.allocUnsafeSlow(Math.max(OUTPUT_INITIAL_BYTES, this.length * 2));
-    this.length = 0;
+  constructor(private readonly size: number) {
+    this.buf = Buffer.allocUnsafeSlow(size);
+  }
+
+  get full(): boolean {
+    return this.length >= this.size;
   }
 
   append(piece: Uint8Array): void {
     if (this.length + piece.length > this.buf.length) {
-      const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.length + piece.length));
+      const next = Buffer.allocUnsafeSlow(this.length + piece.length);
       this.buf.copy(next, 0, 0, this.length);
       this.buf = next;
     }
@@ -211,19 +211,14 @@ class OutputBuffer {
     this.length += piece.length;
   }
 
-  /** The bytes appended since start(), as a view: lent until the releaser() of this loan is called. */
-  lend(): Uint8Array {
-    this.loan++;
-    this.lent = true;
+  /** The bytes appended since clear(), as a view: valid until the next append or clear. */
+  bytes(): Uint8Array {
     return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.length);
   }
 
-  /** Ends the current loan; a stale releaser (of an earlier loan) does nothing. */
-  releaser(): () => void {
-    const loan = this.loan;
-    return () => {
-      if (this.loan === loan) this.lent = false;
-    };
+  clear(): void {
+    this.length = 0;
+    if (this.buf.length > this.size) this.buf = Buffer.allocUnsafeSlow(this.size);
   }
 }
 

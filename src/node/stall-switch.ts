@@ -11,6 +11,7 @@ export function stallableStorage(inner: RaftStorage, file: string): RaftStorage 
   return {
     load: () => inner.load(),
     compact: (snapshot) => inner.compact(snapshot),
+    snapshotWriter: (meta) => inner.snapshotWriter(meta),
     close: () => inner.close(),
     async save(batch) {
       while (existsSync(file)) await delay(POLL_MS);

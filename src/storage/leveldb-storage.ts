@@ -11,14 +11,15 @@
 // suffix of unsynced commit-index writes: what is left is always the state
 // after some earlier save, and each of those passed checkHardState().
 // Calls are serialized internally: a compaction racing a save must not plan
-// its deletes from bounds the other call is about to change. Only compact()'s
-// snapshot file is written before it joins the queue (it names no state yet).
+// its deletes from bounds the other call is about to change. Only a local
+// snapshot's file (compact(), snapshotWriter()) is written before it joins the
+// queue (it names no state yet).
 import { Level } from 'level';
 import { RatifyError } from '../errors.js';
 import type { HardState, Snapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
 import { CHUNK_PREFIX, FORMAT_KEY, FORMAT_VERSION, HARD_STATE_KEY, SNAPSHOT_META_KEY, entryKey, prefixRange } from './level-keys.js';
 import { readLevelState } from './level-reader.js';
-import type { RaftStorage, SaveBatch, StoredState } from './raft-storage.js';
+import type { RaftStorage, SaveBatch, SnapshotWriter, StoredState } from './raft-storage.js';
 import {
   EMPTY_BOUNDS,
   EMPTY_HARD_STATE,
@@ -29,7 +30,15 @@ import {
   type LogBounds,
   type WritePlan,
 } from './save-plan.js';
-import { removeSnapshotFile, removeSnapshotFiles, SnapshotFileBytes, writeSnapshotFile, type SnapshotFileRef } from './snapshot-file.js';
+import {
+  readSnapshotFile,
+  removeSnapshotFile,
+  removeSnapshotFiles,
+  SnapshotFileBytes,
+  SnapshotFileWriter,
+  writeSnapshotFile,
+  type SnapshotFileRef,
+} from './snapshot-file.js';
 import { decodeEntryRecord, encodeEntryRecord, encodeFormat, encodeHardState, encodeSnapshotMeta } from './stored-records.js';
 import { verifyStoredState } from './verify-state.js';
 
@@ -120,25 +129,72 @@ export class LevelRaftStorage implements RaftStorage {
   }
 
   async compact(snapshot: Snapshot): Promise<SnapshotBytes> {
-    this.requireLoaded('compact');
-    if (this.closed) throw new RatifyError('SHUTTING_DOWN', `storage at ${this.dir} is closed`);
-    // The file outside the serialized section: it changes no log state until a
-    // batch names it, and saves (every proposal's fsync) need not queue behind
-    // megabytes reaching the disk. The node compacts in the background.
-    const ref = await writeSnapshotFile(this.dir, snapshot.meta.index, snapshot.meta.term, snapshot.data);
+    const writer = this.snapshotWriter(snapshot.meta);
+    try {
+      await writer.write(snapshot.data);
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    return writer.commit();
+  }
+
+  snapshotWriter(meta: SnapshotMeta): SnapshotWriter {
+    this.requireLoaded('snapshotWriter');
+    // The file is written outside the serialized section: it changes no log state
+    // until a batch names it, and saves (every proposal's fsync) need not queue
+    // behind megabytes reaching the disk. The node compacts in the background.
+    let file: Promise<SnapshotFileWriter> | null = null;
+    let state: 'open' | 'committing' | 'done' = 'open';
+    const opened = (): Promise<SnapshotFileWriter> => {
+      if (this.closed) return Promise.reject(new RatifyError('SHUTTING_DOWN', `storage at ${this.dir} is closed`));
+      file ??= SnapshotFileWriter.create(this.dir, meta.index, meta.term);
+      return file;
+    };
+    const usable = (op: string): void => {
+      if (state !== 'open') throw new RatifyError('INTERNAL', `snapshot writer of ${meta.index}: ${op} after commit() or abort()`);
+    };
+    return {
+      write: async (piece) => {
+        usable('write()');
+        await (await opened()).write(piece);
+      },
+      commit: async () => {
+        usable('commit()');
+        state = 'committing';
+        try {
+          return await this.commitSnapshotFile(meta, await (await opened()).finish());
+        } finally {
+          state = 'done';
+        }
+      },
+      abort: async () => {
+        if (state !== 'open') return;
+        state = 'done';
+        const writing = await file?.catch(() => null);
+        await writing?.discard();
+      },
+    };
+  }
+
+  /** Names the durable file `ref` of a local snapshot at `meta` and deletes the log up to it: compact()'s commit point. */
+  private commitSnapshotFile(meta: SnapshotMeta, ref: SnapshotFileRef): Promise<SnapshotBytes> {
     return this.serialized(async () => {
       const { bounds, hardState } = this.requireLoaded('compact');
-      if (snapshot.meta.index < bounds.snapshotIndex) {
-        // A snapshot installed from the leader while the file was written is newer.
+      if (meta.index < bounds.snapshotIndex) {
+        // A snapshot installed from the leader while the file was written is newer: the
+        // caller drops this one (BackgroundSnapshots.takeDurable); the bytes, read back
+        // once, are what it is owed.
+        const bytes = await readSnapshotFile(this.dir, ref);
         await removeSnapshotFile(this.dir, ref.file);
-        return snapshot.data;
+        return bytes;
       }
-      const term = await this.termAt(bounds, snapshot.meta.index);
-      const plan = planCompact(bounds, hardState, snapshot.meta, term);
-      const snapshotFile = await this.nameSnapshot(snapshot.meta, ref, this.deleteOps(plan));
+      const term = await this.termAt(bounds, meta.index);
+      const plan = planCompact(bounds, hardState, meta, term);
+      const snapshotFile = await this.nameSnapshot(meta, ref, this.deleteOps(plan));
       this.loaded = { ...this.loaded!, bounds: plan.bounds, hardState: plan.hardState, snapshotFile };
       // Opened before anything else runs in this section: only the next snapshot's batch deletes the file.
-      return SnapshotFileBytes.openOr(this.dir, ref, snapshot.data);
+      return SnapshotFileBytes.openOrRead(this.dir, ref);
     });
   }
 

@@ -7,8 +7,8 @@
 // MemoryRaftStorage over the old instance's `backing`.
 import { RatifyError } from '../errors.js';
 import { assertNever } from '../util/assert-never.js';
-import type { Entry, HardState, Member, Snapshot, SnapshotBytes } from '../raft/types.js';
-import type { RaftStorage, SaveBatch, StoredState } from './raft-storage.js';
+import type { Entry, HardState, Member, Snapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
+import type { RaftStorage, SaveBatch, SnapshotWriter, StoredState } from './raft-storage.js';
 import { EMPTY_HARD_STATE, planCompact, planSave, termFromBounds, type LogBounds, type WritePlan } from './save-plan.js';
 import { verifyStoredState } from './verify-state.js';
 
@@ -65,6 +65,32 @@ export class MemoryRaftStorage implements RaftStorage {
     return snapshot.data;
   }
 
+  snapshotWriter(meta: SnapshotMeta): SnapshotWriter {
+    this.requireLoaded('snapshotWriter');
+    // The pieces are copied (the caller reuses its buffer) and joined at commit().
+    const pieces: Uint8Array[] = [];
+    let open = true;
+    const usable = (op: string): void => {
+      if (!open) throw new RatifyError('INTERNAL', `snapshot writer of ${meta.index}: ${op} after commit() or abort()`);
+    };
+    return {
+      write: async (piece) => {
+        usable('write()');
+        this.checkOpen();
+        pieces.push(piece.slice());
+      },
+      commit: async () => {
+        usable('commit()');
+        open = false;
+        return this.compact({ meta, data: concat(pieces) });
+      },
+      abort: async () => {
+        open = false;
+        pieces.length = 0;
+      },
+    };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }
@@ -89,6 +115,16 @@ export class MemoryRaftStorage implements RaftStorage {
       for (let i = from; i <= to; i++) this.backing.entries.delete(i);
     }
   }
+}
+
+function concat(pieces: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 function cloneMembers(members: readonly Member[]): Member[] {

@@ -4,7 +4,7 @@
 // so the log store and stable store share a single `save()`; the snapshot store
 // is its own method set but writes through the same database so that installing
 // a snapshot and truncating the log are atomic too.
-import type { Entry, HardState, Snapshot, SnapshotBytes } from '../raft/types.js';
+import type { Entry, HardState, Snapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
 
 export interface StoredState {
   readonly hardState: HardState;
@@ -52,5 +52,25 @@ export interface RaftStorage {
    * (StoredState.sendable): a reader over the stored copy, or snapshot.data.
    */
   compact(snapshot: Snapshot): Promise<SnapshotBytes>;
+  /**
+   * compact() with the bytes given piece by piece, as they are encoded, so the
+   * whole snapshot is never in memory at once (snapshot-slicer.ts). Nothing is
+   * written before the first write(); nothing of it counts before commit().
+   */
+  snapshotWriter(meta: SnapshotMeta): SnapshotWriter;
   close(): Promise<void>;
+}
+
+/** A local snapshot on its way to storage (RaftStorage.snapshotWriter). One user, calls in order. */
+export interface SnapshotWriter {
+  /** Appends `piece`; the caller may reuse its memory once this resolves. */
+  write(piece: Uint8Array): Promise<void>;
+  /**
+   * Every byte is written: persists the snapshot and deletes the log entries
+   * up to its index, atomically, as compact() does, and resolves with what
+   * compact() resolves with. After it, neither write() nor commit() may come.
+   */
+  commit(): Promise<SnapshotBytes>;
+  /** Gives up (the encoding failed, the node stops): what was written goes. Idempotent; a no-op after commit(). */
+  abort(): Promise<void>;
 }

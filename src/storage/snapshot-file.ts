@@ -20,9 +20,10 @@
 // 100,000 retained transactions) on every node, for a transfer that rarely runs.
 import { randomBytes } from 'node:crypto';
 import { close, openSync, readSync } from 'node:fs';
-import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { RatifyError } from '../errors.js';
 import type { SnapshotBytes } from '../raft/types.js';
 import { dataCorrupt } from './record.js';
 
@@ -42,24 +43,76 @@ export function isSnapshotFileName(name: string): boolean {
 
 /** Writes `data` durably under a new name; the caller then commits the name in a synced batch. */
 export async function writeSnapshotFile(dir: string, index: number, term: number, data: Uint8Array): Promise<SnapshotFileRef> {
-  // Unique even for the same index and term: the file the durable meta names is never overwritten.
-  const file = `snapshot-${hex16(index)}-${hex16(term)}-${randomBytes(4).toString('hex')}.bin`;
-  const tmp = join(dir, file + TMP_SUFFIX);
+  const writer = await SnapshotFileWriter.create(dir, index, term);
   try {
-    const handle = await open(tmp, 'wx');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, join(dir, file));
-    await syncDirectory(dir);
+    await writer.write(data);
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    await writer.discard();
     throw e;
   }
-  return { file, dataBytes: data.byteLength, crc: crc32(data) };
+  return writer.finish();
+}
+
+/**
+ * A snapshot file written piece by piece under its temporary name (a local
+ * snapshot as it is encoded), then made durable under its final name by
+ * finish(); discard() removes it instead. The CRC32 is computed as the bytes go.
+ */
+export class SnapshotFileWriter {
+  private bytes = 0;
+  private crc = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly handle: FileHandle,
+    private readonly file: string,
+  ) {}
+
+  static async create(dir: string, index: number, term: number): Promise<SnapshotFileWriter> {
+    // Unique even for the same index and term: the file the durable meta names is never overwritten.
+    const file = `snapshot-${hex16(index)}-${hex16(term)}-${randomBytes(4).toString('hex')}.bin`;
+    const handle = await open(join(dir, file + TMP_SUFFIX), 'wx');
+    return new SnapshotFileWriter(dir, handle, file);
+  }
+
+  async write(piece: Uint8Array): Promise<void> {
+    if (this.closed) throw new RatifyError('INTERNAL', `snapshot file ${this.file}: write after finish() or discard()`);
+    for (let done = 0; done < piece.byteLength; ) {
+      const { bytesWritten } = await this.handle.write(piece, done, piece.byteLength - done, this.bytes + done);
+      done += bytesWritten;
+    }
+    this.crc = crc32(piece, this.crc);
+    this.bytes += piece.byteLength;
+  }
+
+  /** fsync, the final name, and the directory's fsync; on failure the temporary file is removed. */
+  async finish(): Promise<SnapshotFileRef> {
+    if (this.closed) throw new RatifyError('INTERNAL', `snapshot file ${this.file}: finish() after finish() or discard()`);
+    this.closed = true;
+    const tmp = join(this.dir, this.file + TMP_SUFFIX);
+    try {
+      try {
+        await this.handle.sync();
+      } finally {
+        await this.handle.close();
+      }
+      await rename(tmp, join(this.dir, this.file));
+      await syncDirectory(this.dir);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    return { file: this.file, dataBytes: this.bytes, crc: this.crc };
+  }
+
+  /** Closes and removes the temporary file; a no-op after finish() or discard(). */
+  async discard(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close().catch(() => undefined);
+    await unlink(join(this.dir, this.file + TMP_SUFFIX)).catch(() => undefined);
+  }
 }
 
 /** Reads and verifies a snapshot file; DATA_CORRUPT names the file and the failed check. */
@@ -116,6 +169,20 @@ export class SnapshotFileBytes implements SnapshotBytes {
       return SnapshotFileBytes.open(dir, ref);
     } catch {
       return inMemory;
+    }
+  }
+
+  /**
+   * A reader over the file `ref` names in `dir`, which the caller just wrote,
+   * or its bytes read whole and verified if it cannot be opened that way (the
+   * same fallback as openOr, for a snapshot written piece by piece: no copy in
+   * memory to fall back on).
+   */
+  static async openOrRead(dir: string, ref: SnapshotFileRef): Promise<SnapshotBytes> {
+    try {
+      return SnapshotFileBytes.open(dir, ref);
+    } catch {
+      return readSnapshotFile(dir, ref);
     }
   }
 

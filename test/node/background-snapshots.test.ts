@@ -44,14 +44,14 @@ describe('BackgroundSnapshots.due', () => {
   it('never starts a second snapshot while one is written or not yet handed over', () => {
     const s = new BackgroundSnapshots(10);
     expect(s.due(10, 0)).toBe(true);
-    s.started({ meta: { index: 10, term: 1, members: [] }, data: new Uint8Array([1, 2]) });
+    s.started({ meta: { index: 10, term: 1, members: [] } });
     expect(s.due(30, 0)).toBe(false);
     const stored = { byteLength: 2, subarray: (b: number, e: number) => new Uint8Array([7, 8]).subarray(b, e) };
     s.written(stored);
     expect(s.due(30, 0)).toBe(false);
     const durable = s.takeDurable(0);
     expect(durable?.meta.index).toBe(10);
-    // What the storage gave back, not the encoded bytes: those can go once written.
+    // What the storage gave back: the bytes went to it as they were encoded.
     expect(durable?.data).toBe(stored);
     expect(s.due(30, 10)).toBe(true);
   });

@@ -105,6 +105,10 @@ class FailingStorage implements RaftStorage {
     return this.inner.compact(...args);
   }
 
+  snapshotWriter(...args: Parameters<RaftStorage['snapshotWriter']>): ReturnType<RaftStorage['snapshotWriter']> {
+    return this.inner.snapshotWriter(...args);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -60,6 +60,10 @@ class GatedStorage implements RaftStorage {
     return this.inner.compact(...args);
   }
 
+  snapshotWriter(...args: Parameters<RaftStorage['snapshotWriter']>): ReturnType<RaftStorage['snapshotWriter']> {
+    return this.inner.snapshotWriter(...args);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }
@@ -395,6 +399,7 @@ describe('a commit-index-only change', () => {
         return inner.save(batch);
       },
       compact: (...args) => inner.compact(...args),
+      snapshotWriter: (meta) => inner.snapshotWriter(meta),
       close: () => inner.close(),
     };
     return { storage: new GatedStorage(recording, { onSaved: () => events.push('saved') }), saved };

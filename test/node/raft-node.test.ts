@@ -193,9 +193,17 @@ describe('RaftNode over MemoryNetwork', () => {
         load: () => storage.load(),
         save: (batch) => storage.save(batch),
         close: () => storage.close(),
-        compact: async (snapshot) => {
-          if (!open) await new Promise<void>((r) => waiting.push(r));
-          return storage.compact(snapshot);
+        compact: (snapshot) => storage.compact(snapshot),
+        snapshotWriter: (meta) => {
+          const writer = storage.snapshotWriter(meta);
+          return {
+            write: (piece) => writer.write(piece),
+            abort: () => writer.abort(),
+            commit: async () => {
+              if (!open) await new Promise<void>((r) => waiting.push(r));
+              return writer.commit();
+            },
+          };
         },
       }),
     });

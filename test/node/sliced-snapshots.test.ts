@@ -138,6 +138,17 @@ describe('sliced digests and snapshots in a cluster', () => {
           compactions++;
           return storage.compact(snapshot);
         },
+        snapshotWriter: (meta) => {
+          const writer = storage.snapshotWriter(meta);
+          return {
+            write: (piece) => writer.write(piece),
+            abort: () => writer.abort(),
+            commit: () => {
+              compactions++;
+              return writer.commit();
+            },
+          };
+        },
       }),
     });
     cluster = c;

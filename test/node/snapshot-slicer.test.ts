@@ -1,13 +1,14 @@
 // The slicer encodes captured snapshots over several event-loop turns: the
-// result is the bytes of the state at the capture and their sha256 (what a state
-// digest publishes), with writes applied between the slices; an index asked for
-// twice is encoded once; abandon() stops it between two slices; the envelope of
-// the incarnated tx state machine comes through the same way.
+// bytes of the state at the capture go to a sink in chunks, with their sha256
+// (what a state digest publishes), while writes are applied between the
+// slices; an index asked for twice is encoded once; abandon() stops it between
+// two slices; the envelope of the incarnated tx state machine comes through
+// the same way.
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKvStateMachine, encodeKvCommand, type KvStateMachine } from '../../src/kv/state-machine.js';
 import { encodeIncarnationEntry, IncarnatedStateMachine } from '../../src/node/cluster-incarnation.js';
-import { encodedAlready, QUEUED_MAX, SnapshotSlicer } from '../../src/node/snapshot-slicer.js';
+import { CHUNK_BYTES, encodedAlready, QUEUED_MAX, SnapshotSlicer, type PieceSink } from '../../src/node/snapshot-slicer.js';
 import type { SnapshotEncoding } from '../../src/raft/state-machine.js';
 import { encodeCommand } from '../../src/tx/commands.js';
 import { txConfigDefaults } from '../../src/tx/config.js';
@@ -25,6 +26,23 @@ function filledKv(keys: number): { sm: KvStateMachine; put: (k: string, v: strin
   for (let i = 0; i < keys; i++) put(`key-${i}`, `value-${i}`);
   return { sm, put };
 }
+
+/** A sink that keeps a copy of every piece it is given (the slicer reuses its chunk), and each write's size. */
+function collecting(): PieceSink & { bytes(): Uint8Array; readonly writes: number[] } {
+  const pieces: Buffer[] = [];
+  const writes: number[] = [];
+  return {
+    writes,
+    async write(piece) {
+      writes.push(piece.byteLength);
+      pieces.push(Buffer.from(piece));
+      await turn(); // as a file write: the slicer waits for it
+    },
+    bytes: () => new Uint8Array(Buffer.concat(pieces)),
+  };
+}
+
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
 
 /** An encoding that never ends, counting its steps: a state too large to finish before the test stops it. */
 function endless(): SnapshotEncoding & { steps: number } {
@@ -50,7 +68,8 @@ describe('snapshot slicer', () => {
     const { sm, put } = filledKv(30_000);
     slicer = new SnapshotSlicer(0.05);
     const expected = sm.snapshot();
-    const done = slicer.encode(7, () => sm.captureSnapshot!());
+    const sink = collecting();
+    const done = slicer.encode(7, () => sm.captureSnapshot!(), sink);
     let writes = 0;
     let finished = false;
     void done.finally(() => {
@@ -63,75 +82,107 @@ describe('snapshot slicer', () => {
     }
     const r = await done;
     expect(r.index).toBe(7);
-    expect(Buffer.from(r.bytes!).equals(Buffer.from(expected))).toBe(true);
+    expect(same(sink.bytes(), expected)).toBe(true);
     expect(r.sha256).toBe(sha256(expected));
     expect(slicer.slices).toBeGreaterThan(3);
     expect(writes).toBeGreaterThan(3);
     expect(Buffer.from(sm.snapshot()).equals(Buffer.from(expected))).toBe(false);
   });
 
-  it('lends the bytes until release(): a kept encoding that would write over lent bytes fails instead', async () => {
-    const { sm, put } = filledKv(5_000);
-    slicer = new SnapshotSlicer();
-    const first = sm.snapshot();
-    const a = await slicer.encode(1, () => sm.captureSnapshot!());
-    put('key-0', 'x'.repeat(1000));
-    const second = sm.snapshot();
-    // Still lent: the next encoding that keeps bytes refuses to start, and the lent bytes stay intact.
-    await expect(slicer.encode(2, () => sm.captureSnapshot!())).rejects.toMatchObject({ code: 'INTERNAL' });
-    expect(Buffer.from(a.bytes!).equals(Buffer.from(first))).toBe(true);
-    // A digest (no bytes kept) runs meanwhile.
-    expect((await slicer.encode(2, () => sm.captureSnapshot!(), false)).sha256).toBe(sha256(second));
-    a.release();
-    a.release(); // idempotent
-    const b = await slicer.encode(3, () => sm.captureSnapshot!());
-    expect(Buffer.from(b.bytes!).equals(Buffer.from(second))).toBe(true);
-    // One buffer, reused: the view handed out before now shows the newer bytes.
-    expect(b.bytes!.buffer).toBe(a.bytes!.buffer);
-    // A stale release (of an earlier loan) does not end the current one.
-    a.release();
-    await expect(slicer.encode(4, () => sm.captureSnapshot!())).rejects.toMatchObject({ code: 'INTERNAL' });
-    b.release();
-    expect((await slicer.encode(5, () => sm.captureSnapshot!())).bytes).not.toBeNull();
+  it('sends the bytes in chunks of at most CHUNK_BYTES, from one buffer, and awaits each write', async () => {
+    const { sm } = filledKv(60_000);
+    slicer = new SnapshotSlicer(1_000); // slices long enough to fill a chunk
+    const expected = sm.snapshot();
+    expect(expected.length).toBeGreaterThan(3 * CHUNK_BYTES);
+    let inFlight = 0;
+    let overlapped = false;
+    const pieces: Buffer[] = [];
+    const sink: PieceSink = {
+      async write(piece) {
+        overlapped ||= inFlight > 0;
+        inFlight++;
+        const copy = Buffer.from(piece);
+        await turn();
+        // The slicer must not touch the chunk while the write is in flight.
+        expect(Buffer.from(piece).equals(copy)).toBe(true);
+        pieces.push(copy);
+        inFlight--;
+      },
+    };
+    const r = await slicer.encode(1, () => sm.captureSnapshot!(), sink);
+    expect(overlapped).toBe(false);
+    expect(same(new Uint8Array(Buffer.concat(pieces)), expected)).toBe(true);
+    expect(r.sha256).toBe(sha256(expected));
+    expect(pieces.length).toBeGreaterThanOrEqual(Math.ceil(expected.length / (CHUNK_BYTES + 64 * 1024)));
+    // A chunk goes once it is full: only the last may be short, and none is much over CHUNK_BYTES (one piece over at most).
+    for (const p of pieces.slice(0, -1)) expect(p.length).toBeGreaterThanOrEqual(CHUNK_BYTES);
+    for (const p of pieces) expect(p.length).toBeLessThan(CHUNK_BYTES + 64 * 1024);
   });
 
-  it('keeps no bytes for a digest (sha256 only), and the bytes of one asked for before it starts', async () => {
+  it('fails the encoding when the sink fails, and goes on with the next one', async () => {
+    const { sm } = filledKv(5_000);
+    slicer = new SnapshotSlicer();
+    const failing: PieceSink = { write: () => Promise.reject(new Error('disk full')) };
+    const digest = slicer.encode(1, () => sm.captureSnapshot!(), null);
+    const joined = slicer.writeInto(1, failing);
+    await expect(joined).rejects.toThrow('disk full');
+    // The digest shared the failed encoding.
+    await expect(digest).rejects.toThrow('disk full');
+    const sink = collecting();
+    const r = await slicer.encode(2, () => sm.captureSnapshot!(), sink);
+    expect(same(sink.bytes(), sm.snapshot())).toBe(true);
+    expect(r.sha256).toBe(sha256(sm.snapshot()));
+  });
+
+  it('sends nothing for a digest (sha256 only), and the bytes of one joined before it starts', async () => {
     const { sm, put } = filledKv(5_000);
     slicer = new SnapshotSlicer();
     const expected = sm.snapshot();
-    const digest = await slicer.encode(1, () => sm.captureSnapshot!(), false);
-    expect(digest.bytes).toBeNull();
+    const digest = await slicer.encode(1, () => sm.captureSnapshot!(), null);
     expect(digest.sha256).toBe(sha256(expected));
-    // A local snapshot sharing a digest's capture in the same turn: one encoding, with the bytes.
+    // A local snapshot sharing a digest's capture in the same turn: one encoding, its bytes to the sink.
     let captures = 0;
-    const shared = slicer.encode(2, () => (captures++, sm.captureSnapshot!()), false);
-    const kept = slicer.keepBytesOf(2);
+    const shared = slicer.encode(2, () => (captures++, sm.captureSnapshot!()), null);
+    const sink = collecting();
+    const kept = slicer.writeInto(2, sink);
     expect(kept).toBe(shared);
-    expect(Buffer.from((await kept!).bytes!).equals(Buffer.from(expected))).toBe(true);
-    (await kept!).release();
+    await kept;
+    expect(same(sink.bytes(), expected)).toBe(true);
     expect(captures).toBe(1);
-    expect(slicer.keepBytesOf(3)).toBeNull();
-    // Once a digest-only encoding has started, its bytes are gone: keepBytesOf says so, and encode() captures again.
+    expect(slicer.writeInto(3, collecting())).toBeNull();
+    // A second sink cannot join an encoding that has one: encode() captures again.
+    const first = collecting();
+    const withSink = slicer.encode(3, () => (captures++, sm.captureSnapshot!()), first);
+    expect(slicer.writeInto(3, collecting())).toBeNull();
+    const second = collecting();
+    const again3 = slicer.encode(3, () => (captures++, sm.captureSnapshot!()), second);
+    expect(again3).not.toBe(withSink);
+    await Promise.all([withSink, again3]);
+    expect(same(first.bytes(), expected) && same(second.bytes(), expected)).toBe(true);
+    expect(captures).toBe(3);
+    // Once a digest-only encoding has started, its bytes went nowhere: writeInto says so, and encode() captures again.
     put('key-1', 'y'.repeat(100));
     const later = sm.snapshot();
-    const started = slicer.encode(4, () => sm.captureSnapshot!(), false);
+    const started = slicer.encode(4, () => sm.captureSnapshot!(), null);
     await turn();
     await turn();
-    expect(slicer.keepBytesOf(4)).toBeNull();
-    const again = slicer.encode(4, () => (captures++, sm.captureSnapshot!()));
+    expect(slicer.writeInto(4, collecting())).toBeNull();
+    const late = collecting();
+    const again = slicer.encode(4, () => (captures++, sm.captureSnapshot!()), late);
     expect(again).not.toBe(started);
-    expect(Buffer.from((await again).bytes!).equals(Buffer.from(later))).toBe(true);
-    expect((await started).bytes).toBeNull();
-    expect(captures).toBe(2);
+    await again;
+    expect(same(late.bytes(), later)).toBe(true);
+    expect((await started).sha256).toBe(sha256(later));
+    expect(captures).toBe(4);
   });
 
-  it('hands out the exact bytes, snapshots growing and shrinking', async () => {
+  it('sends the exact bytes, snapshots growing and shrinking', async () => {
     const { sm, put } = filledKv(20_000);
     slicer = new SnapshotSlicer();
     for (let i = 0; i < 4; i++) {
-      const r = await slicer.encode(i, () => sm.captureSnapshot!());
-      expect(Buffer.from(r.bytes!).equals(Buffer.from(sm.snapshot()))).toBe(true);
-      r.release();
+      const sink = collecting();
+      await slicer.encode(i, () => sm.captureSnapshot!(), sink);
+      expect(same(sink.bytes(), sm.snapshot())).toBe(true);
       for (let k = 0; k < 2_000 * i; k++) put(`more-${i}-${k}`, 'v');
     }
   });
@@ -144,18 +195,20 @@ describe('snapshot slicer', () => {
       captures++;
       return sm.captureSnapshot!();
     };
-    const a = slicer.encode(5, capture);
-    const b = slicer.encode(5, capture);
+    const sink = collecting();
+    const a = slicer.encode(5, capture, null);
+    const b = slicer.encode(5, capture, sink);
     expect(await a).toBe(await b);
     expect(captures).toBe(1);
+    expect(same(sink.bytes(), sm.snapshot())).toBe(true);
   });
 
   it('stops between two slices once abandoned: the encodings under way reject with SHUTTING_DOWN and no step runs after', async () => {
     slicer = new SnapshotSlicer(0.05);
     const running = endless();
     const waiting = endless();
-    const a = slicer.encode(1, () => running);
-    const b = slicer.encode(2, () => waiting);
+    const a = slicer.encode(1, () => running, collecting());
+    const b = slicer.encode(2, () => waiting, null);
     while (running.steps < 10) await turn();
     await slicer.abandon();
     const stepsAtStop = running.steps;
@@ -164,13 +217,13 @@ describe('snapshot slicer', () => {
     expect(waiting.steps).toBe(0);
     await expect(a).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
     await expect(b).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
-    await expect(slicer.encode(3, () => endless())).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    await expect(slicer.encode(3, () => endless(), null)).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
   });
 
   it(`refuses more than ${QUEUED_MAX} encodings waiting`, async () => {
     slicer = new SnapshotSlicer();
-    const queued = Array.from({ length: QUEUED_MAX }, (_, i) => slicer!.encode(i, () => endless()));
-    await expect(slicer.encode(QUEUED_MAX, () => endless())).rejects.toMatchObject({ code: 'TOO_MANY_PENDING' });
+    const queued = Array.from({ length: QUEUED_MAX }, (_, i) => slicer!.encode(i, () => endless(), null));
+    await expect(slicer.encode(QUEUED_MAX, () => endless(), null)).rejects.toMatchObject({ code: 'TOO_MANY_PENDING' });
     await slicer.abandon();
     for (const q of queued) await expect(q).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
   });
@@ -178,8 +231,9 @@ describe('snapshot slicer', () => {
   it('hashes bytes made at once (a state machine without captureSnapshot) in pieces', async () => {
     const bytes = new Uint8Array(1_000_000).map((_, i) => i % 251);
     slicer = new SnapshotSlicer(0.01);
-    const r = await slicer.encode(1, () => encodedAlready(bytes));
-    expect(Buffer.from(r.bytes!).equals(Buffer.from(bytes))).toBe(true);
+    const sink = collecting();
+    const r = await slicer.encode(1, () => encodedAlready(bytes), sink);
+    expect(same(sink.bytes(), bytes)).toBe(true);
     expect(r.sha256).toBe(sha256(bytes));
     expect(slicer.slices).toBeGreaterThan(1);
   });
@@ -188,9 +242,9 @@ describe('snapshot slicer', () => {
     const sm = new IncarnatedStateMachine(createTxStateMachine(txConfigDefaults));
     slicer = new SnapshotSlicer();
     const before = sm.snapshot();
-    const first = await slicer.encode(1, () => sm.captureSnapshot());
-    expect(Buffer.from(first.bytes!).equals(Buffer.from(before))).toBe(true);
-    first.release();
+    const first = collecting();
+    await slicer.encode(1, () => sm.captureSnapshot(), first);
+    expect(same(first.bytes(), before)).toBe(true);
     sm.apply({ index: 1, term: 1, data: encodeIncarnationEntry('0123456789abcdef0123456789abcdef') });
     sm.apply({
       index: 2,
@@ -210,8 +264,9 @@ describe('snapshot slicer', () => {
     });
     const after = sm.snapshot();
     expect(after.length).toBeGreaterThan(before.length + 32);
-    const r = await slicer.encode(2, () => sm.captureSnapshot());
-    expect(Buffer.from(r.bytes!).equals(Buffer.from(after))).toBe(true);
+    const sink = collecting();
+    const r = await slicer.encode(2, () => sm.captureSnapshot(), sink);
+    expect(same(sink.bytes(), after)).toBe(true);
     expect(r.sha256).toBe(sha256(after));
   });
 });

@@ -86,7 +86,7 @@ export class SimNode {
   // The driver's state, rebuilt from the disk at every start.
   private soft: SoftState = { role: 'follower', leaderId: null, term: 0 };
   private writes = new HardStateWrites({ term: 0, vote: null, commitIndex: 0 });
-  private snapshots: BackgroundSnapshots;
+  private snapshots: BackgroundSnapshots<Snapshot>;
   membership: AppliedMembership;
   private removal = new SelfRemoval();
   /** Ids the transport has addresses for, and the configurations they came from. */

@@ -199,6 +199,23 @@ describe('LevelRaftStorage integrity', () => {
     expect(state.entries.map((e) => e.index)).toEqual([8, 9]);
   });
 
+  it('creates no file for a snapshot writer before its first piece, and removes the temporary file of an aborted one', async () => {
+    await withStorage(dir, async (storage) => {
+      await storage.load();
+      const before = await snapshotFiles();
+      const meta = { index: 7, term: 2, members: MEMBERS };
+      const unused = storage.snapshotWriter(meta);
+      expect(await snapshotFiles()).toEqual(before);
+      await unused.abort();
+      const writer = storage.snapshotWriter(meta);
+      await writer.write(new Uint8Array(1000).fill(1));
+      expect((await snapshotFiles()).filter((f) => f.endsWith('.tmp'))).toHaveLength(1);
+      await writer.abort();
+      expect(await snapshotFiles()).toEqual(before);
+    });
+    expect((await reload(dir)).snapshot?.meta.index).not.toBe(7);
+  });
+
   it('drops a compaction overtaken by a newer snapshot installed while its file was written, file included', async () => {
     await withStorage(dir, async (storage) => {
       await storage.load();
