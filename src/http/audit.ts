@@ -62,12 +62,13 @@ export interface AuditLine {
 /** Install on the root instance before any route is registered (edge.ts does). */
 export function installAudit(app: FastifyInstance): void {
   app.decorateRequest('auditTxId', null);
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const action = (request.routeOptions.config as { audit?: AuditAction } | undefined)?.audit;
     // A relayed request is the leader's to log (it knows the outcome and has the client's address).
-    if (action === undefined || (request.forwardedTo !== null && reply.statusCode < 500)) return payload;
-    request.log.info(auditLine(action, request, reply, payload), 'audit');
-    return payload;
+    if (action !== undefined && (request.forwardedTo === null || reply.statusCode >= 500)) {
+      request.log.info(auditLine(action, request, reply, payload), 'audit');
+    }
+    done(null, payload);
   });
 }
 

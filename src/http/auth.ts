@@ -98,24 +98,28 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     if (!isAccess(access))
       throw new RatifyError('INTERNAL', `route ${route.method.toString()} ${route.url} declares no access (config.access)`);
   });
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style (see draining.ts): a throw here fails the request as a
+  // rejected async hook would (fastify's hook runner catches it), and done() is
+  // then never reached.
+  app.addHook('onRequest', (request, reply, done) => {
     hopOf(request);
     // The not-found handler has no route config: nothing to protect there.
     const access = (request.routeOptions.config as { access?: Access } | undefined)?.access ?? 'public';
     switch (access) {
       case 'public':
-        return;
+        break;
       case 'peer':
         request.peerAuth = peer(request);
-        return;
+        break;
       case 'reader':
       case 'client':
       case 'admin':
         request.principal = authenticate(request, reply, access);
-        return;
+        break;
       default:
-        return assertNever(access);
+        assertNever(access);
     }
+    done();
   });
 }
 

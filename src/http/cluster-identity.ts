@@ -20,10 +20,10 @@ export interface ClusterIdentity {
 
 export function installClusterIdentity(app: FastifyInstance, id: ClusterIdentity): void {
   // onSend runs for error replies too (401, 404, 503...), which is where it matters most.
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     void reply.header(CLUSTER_HEADER, id.clusterId);
     const incarnation = id.incarnation();
     if (incarnation !== null) void reply.header(INCARNATION_HEADER, incarnation);
-    return payload;
+    done(null, payload);
   });
 }

@@ -49,16 +49,23 @@ export class Draining {
 
   /** Hooks on the root instance, before any route is registered. `exempt` requests are served normally while draining. */
   install(app: FastifyInstance, exempt: (request: FastifyRequest) => boolean): void {
-    app.addHook('onRequest', async (request, reply) => {
-      if (this.draining && !exempt(request)) return sendShuttingDown(request, reply);
+    // Callback-style hooks, like every hook a request passes (auth, cluster identity,
+    // audit, transaction visibility): an async hook costs a promise and a microtask
+    // turn per request (scripts/bench/results/README.md, "hooks" of 2026-12-06).
+    app.addHook('onRequest', (request, reply, done) => {
+      if (this.draining && !exempt(request)) {
+        // Answered here: the chain stops (done is not called).
+        sendShuttingDown(request, reply);
+        return;
+      }
       this.pending.add(reply);
       // 'close' fires once the response is written or the connection is gone.
       reply.raw.once('close', () => this.pending.delete(reply));
-      return undefined;
+      done();
     });
-    app.addHook('onSend', async (_request, reply, payload) => {
+    app.addHook('onSend', (_request, reply, payload, done) => {
       if (this.draining) void reply.header('connection', 'close');
-      return payload;
+      done(null, payload);
     });
   }
 }

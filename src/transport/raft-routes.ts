@@ -70,8 +70,9 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
     done(null, body);
   });
   // A refused stream must not leave the connection reading a body that never ends.
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (reply.statusCode >= 400 && request.routeOptions.url === RAFT_STREAM_PATH) void reply.header('connection', 'close');
+    done(null, payload);
   });
 
   app.post(
@@ -80,7 +81,10 @@ export const raftRoutes: FastifyPluginAsync<RaftRoutesOptions> = async (app, opt
       bodyLimit: opts.bodyLimitBytes,
       config: { ...PEER, bodyLimitSetting: 'raftBodyLimitBytes' },
       // Before the body is parsed, so the message names the type this route takes.
-      onRequest: async (request) => requireContentType(request, MSGPACK_CONTENT_TYPE),
+      onRequest: (request, _reply, done) => {
+        requireContentType(request, MSGPACK_CONTENT_TYPE);
+        done();
+      },
     },
     async (request, reply) => {
       const envelope = admit(signedBody(request.body, request.peerAuth), opts, limits, request.peerAuth);

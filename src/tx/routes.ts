@@ -61,9 +61,9 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOpt
     // sees only the transactions it created, so a 404 may just mean "not yours".
     // Cooperative termination presumes abort only on a 404 marked "all"
     // (src/sdk/participant/answer-scope.ts).
-    app.addHook('onSend', async (req, reply, payload) => {
+    app.addHook('onSend', (req, reply, payload, done) => {
       void reply.header(TX_VISIBILITY_HEADER, caller(req).ownOnly ? 'own' : 'all');
-      return payload;
+      done(null, payload);
     });
 
     /** Runs `op` here if this node leads, else hands the request to the leader. */
@@ -89,8 +89,9 @@ export function createTxRoutes(deps: RoutesDeps): FastifyPluginAsync<TxPluginOpt
         bodyLimit: config.maxBodyBytes,
         config: write('tx.create'),
         // Every field is optional, so no body at all means the same as {}.
-        preValidation: async (req) => {
+        preValidation: (req, _reply, done) => {
           if (req.body === undefined) req.body = {};
+          done();
         },
       },
       async (req, reply) => onLeader(req, reply, () => ops.create(req.body ?? {}, req.headers['idempotency-key'] ?? null, caller(req))),

@@ -109,8 +109,10 @@ export async function ratifyParticipant(app: FastifyInstance, opts: RatifyPartic
         bodyLimit,
         // The app's Ajv may coerce types ("42" for 42); the core's decoder is strict,
         // and running it before schema validation keeps the wire contract exact.
-        preValidation: async (req: FastifyRequest) => {
+        // Callback style: no promise per call; a throw fails the call as a rejection would.
+        preValidation: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => {
           decodeCall(path, req.body, req.headers);
+          done();
         },
         schema: {
           body: bodySchemas[path],
@@ -129,8 +131,9 @@ export async function ratifyParticipant(app: FastifyInstance, opts: RatifyPartic
     {
       bodyLimit,
       // Strict before Ajv for the same reason as above (a coerced `calls` would wrap a non-array).
-      preValidation: async (req: FastifyRequest) => {
+      preValidation: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => {
         decodeBatch(req.body, req.headers);
+        done();
       },
       schema: { body: batchBodySchema, headers: termHeaderSchema, response: { 200: okSchema.batch, ...errorResponses } },
     },
