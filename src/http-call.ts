@@ -7,10 +7,11 @@
 // for dispatch() with a plain handler (client and a node:http server together,
 // 64 concurrent calls). The handler gathers the answer into a bounded buffer.
 //
-// Cancellation without a listener per call: every call registers its abort in a
-// set kept per signal (the leader's term), which gets ONE listener; a timer bounds
-// the whole call, connection included.
+// Cancellation without a listener per call: every call registers its abort with
+// util/abort-registry.ts (one listener per signal); a timer bounds the whole
+// call, connection included.
 import type { Dispatcher } from 'undici';
+import { abortReason, onAbort, type Abort } from './util/abort-registry.js';
 
 export interface CallOptions {
   readonly origin: string;
@@ -28,38 +29,6 @@ export interface CallOptions {
 export interface CallAnswer {
   readonly status: number;
   readonly text: string;
-}
-
-type Abort = (reason: Error) => void;
-
-/** Per signal, the aborts of the calls in flight under it. */
-const inFlightBySignal = new WeakMap<AbortSignal, Set<Abort>>();
-
-/** Runs `abort` when `signal` aborts (one listener per signal, whatever the number of calls); returns the unregister. */
-export function onAbort(signal: AbortSignal, abort: Abort): () => void {
-  let set = inFlightBySignal.get(signal);
-  if (set === undefined) {
-    const calls = new Set<Abort>();
-    set = calls;
-    inFlightBySignal.set(signal, calls);
-    signal.addEventListener(
-      'abort',
-      () => {
-        const reason = abortReason(signal);
-        for (const a of [...calls]) a(reason);
-        calls.clear();
-      },
-      { once: true },
-    );
-  }
-  const calls = set;
-  calls.add(abort);
-  return () => calls.delete(abort);
-}
-
-/** What a call cancelled by `signal` rejects with. */
-export function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new DOMException('the call was cancelled', 'AbortError');
 }
 
 export function httpCall(dispatcher: Dispatcher, opts: CallOptions): Promise<CallAnswer> {

@@ -27,6 +27,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AppliedEntry, SnapshotEncoding, StateMachine } from '../raft/state-machine.js';
 import { INCARNATION_PATTERN } from '../sdk/participant/signature.js';
+import type { ClusterCaller } from '../tx/participant-client.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import { encodedAlready, prefixedEncoding } from './snapshot-slicer.js';
 
@@ -176,9 +177,10 @@ export function replicateIncarnation(log: ReplicatedLog, sm: IncarnatedStateMach
 export function clusterCaller(
   clusterId: string,
   sm: IncarnatedStateMachine,
-): { clusterId: string; incarnation(signal: AbortSignal, timeoutMs: number): Promise<string> } {
+): ClusterCaller {
   return {
     clusterId,
+    known: () => sm.incarnation(),
     incarnation(signal, timeoutMs) {
       const known = sm.incarnation();
       if (known !== null) return Promise.resolve(known);

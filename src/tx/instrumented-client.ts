@@ -14,7 +14,9 @@ export interface InstrumentOptions {
 }
 
 export function instrumentParticipantClient(inner: ParticipantClient, opts: InstrumentOptions): ParticipantClient {
-  const timed = async <T>(
+  // Not async: the caller gets the inner call's own promise, and the timing rides
+  // on one reaction to it (an async frame per call cost as much again).
+  const timed = <T>(
     kind: CallKind,
     req: { txId: string; participant: string; term: number },
     call: CallOptions,
@@ -22,12 +24,14 @@ export function instrumentParticipantClient(inner: ParticipantClient, opts: Inst
   ): Promise<T> => {
     opts.attempts.called(req.txId, req.participant, kind, req.term, opts.now());
     const t0 = performance.now();
-    try {
-      return await run();
-    } finally {
+    const observe = (): void => {
       // A call cut short by us (term ended, a decision made elsewhere) says nothing about the participant.
       if (!call.signal.aborted) opts.metrics.participantCall(req.participant, kind, (performance.now() - t0) / 1000);
-    }
+    };
+    const result = run();
+    // Rejections stay the caller's to handle (on `result`); this branch only observes them.
+    result.then(observe, observe);
+    return result;
   };
   return {
     prepare: (req, call) => timed('prepare', req, call, () => inner.prepare(req, call)),

@@ -17,7 +17,8 @@
 // error or timeout fails every call of the batch, as it would have failed each
 // one, and the driver's usual retry rules apply.
 import type { Dispatcher } from 'undici';
-import { abortReason, httpCall, onAbort } from '../http-call.js';
+import { httpCall } from '../http-call.js';
+import { abortReason, onAbort } from '../util/abort-registry.js';
 import { CLUSTER_HEADER, INCARNATION_HEADER, signatureHeaders } from '../sdk/participant/signature.js';
 import type { SigningKey } from './participant-keys.js';
 

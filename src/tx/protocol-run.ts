@@ -8,6 +8,7 @@
 // What to do at each step is decided by the pure rules of protocol-rules.ts,
 // which the model checker (test/model/) explores; this file only does the I/O.
 import type pino from 'pino';
+import { onAbort } from '../util/abort-registry.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { assertNever } from '../util/assert-never.js';
 import { backoffDelayMs, sleep } from './backoff.js';
@@ -164,9 +165,11 @@ async function undecidedPhase<T>(
   run: (cancel: AbortController) => Promise<T>,
 ): Promise<T> {
   const cancel = new AbortController();
-  const onTermEnd = (): void => cancel.abort();
+  // onAbort keeps one listener on the term's signal for every phase in flight: an
+  // EventTarget listener each walks the others' list on add and on remove.
+  let unregister: (() => void) | null = null;
   if (ctx.signal.aborted) cancel.abort();
-  else ctx.signal.addEventListener('abort', onTermEnd, { once: true });
+  else unregister = onAbort(ctx.signal, () => cancel.abort());
   const deadlineTimer = deadlineAt === null ? null : setTimeout(() => cancel.abort(), Math.max(0, deadlineAt - ctx.deps.now()));
   deadlineTimer?.unref();
   handle.cancelUndecided = () => cancel.abort();
@@ -174,7 +177,7 @@ async function undecidedPhase<T>(
     return await run(cancel);
   } finally {
     if (deadlineTimer !== null) clearTimeout(deadlineTimer);
-    ctx.signal.removeEventListener('abort', onTermEnd);
+    unregister?.();
     handle.cancelUndecided = null;
   }
 }

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeCommand } from '../../src/tx/commands.js';
 import type { DeliverResult, ParticipantClient, PrepareResult } from '../../src/tx/participant-client.js';
 import type { TxView } from '../../src/tx/types.js';
+import { waiting } from '../../src/util/abort-registry.js';
 import type { FakeCluster } from './fake-log.js';
 import { FakeParticipant } from './fake-participant.js';
 import { eventually, getView, participant, startLeader, type TestNode } from './harness.js';
@@ -366,6 +367,47 @@ describe('entries per transaction', () => {
   const turns = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
   };
+
+  it('a finished prepare leaves no waiter on the term signal; the end of the term cancels the prepares in flight', async () => {
+    let hang = false;
+    const termSignals = new Set<AbortSignal>();
+    const prepareSignals: AbortSignal[] = [];
+    const client: ParticipantClient = {
+      prepare: (_req, call): Promise<PrepareResult> => {
+        prepareSignals.push(call.signal);
+        if (!hang) return Promise.resolve({ kind: 'vote', vote: 'commit' });
+        return new Promise((resolve) => call.signal.addEventListener('abort', () => resolve({ kind: 'failure', error: 'cancelled' })));
+      },
+      deliver: async (_kind, _req, call): Promise<DeliverResult> => {
+        termSignals.add(call.signal); // phase 2 calls run under the term's own signal
+        return { kind: 'ack', state: null };
+      },
+      close: async () => {},
+    };
+    const { node, cluster } = await startLeader({ participantClient: client });
+    try {
+      for (let i = 0; i < 5; i++) await oneShot(node);
+      await eventually(() => termSignals.size === 1, 'phase 2 ran');
+      const [term] = [...termSignals];
+      expect(waiting(term!)).toBe(0);
+      hang = true;
+      const pending = [0, 1, 2].map(() =>
+        node.app.inject({
+          method: 'POST',
+          url: '/v1/transactions',
+          payload: { participants: [participant('a', 'http://127.0.0.1:9/a'), participant('b', 'http://127.0.0.1:9/b')], commit: true },
+        }),
+      );
+      await eventually(() => prepareSignals.length === 10 + 6, 'three transactions preparing');
+      expect(waiting(term!)).toBe(3); // one per phase, whatever the number of its calls
+      cluster.noLeader();
+      await eventually(() => prepareSignals.slice(10).every((s) => s.aborted), 'prepares cancelled with the term');
+      expect((await Promise.all(pending)).map((r) => r.statusCode).every((code) => code !== 200)).toBe(true);
+      expect(waiting(term!)).toBe(0);
+    } finally {
+      await node.close();
+    }
+  });
 
   it('a completion waits for the next decision and is proposed just before it, in the same turn (one Ready, one write)', async () => {
     const client = instantClient();
