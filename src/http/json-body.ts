@@ -44,9 +44,30 @@ export function parseJsonBody(text: string, depthMax: number): unknown {
   } catch {
     throw new RatifyError('VALIDATION_FAILED', 'the body is not valid JSON');
   }
-  checkJsonValue(value, depthMax);
+  if (!plainlyWithinLimits(text, depthMax)) checkJsonValue(value, depthMax);
   return value;
 }
+
+/**
+ * True when the text alone shows the body passes checkJsonValue, so the walk
+ * (an allocation per object, on every request) can be skipped: no backslash (so
+ * every key is spelled literally in the text), neither "__proto__" nor
+ * "constructor" anywhere, and no more opening brackets than depthMax (each level
+ * of nesting takes one; brackets inside strings only make the count larger).
+ * False means only "walk it", not that the body is refused.
+ */
+export function plainlyWithinLimits(text: string, depthMax: number): boolean {
+  if (text.includes('\\') || text.includes('__proto__') || text.includes('constructor')) return false;
+  let open = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === OPEN_BRACE || c === OPEN_BRACKET) && ++open > depthMax) return false;
+  }
+  return true;
+}
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
 
 interface Frame {
   readonly value: object;

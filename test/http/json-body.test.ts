@@ -6,7 +6,8 @@ import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PUBLIC } from '../../src/http/auth.js';
 import { installEdge } from '../../src/http/edge.js';
-import { checkJsonValue, JSON_DEPTH_MAX_DEFAULT } from '../../src/http/json-body.js';
+import fc from 'fast-check';
+import { checkJsonValue, JSON_DEPTH_MAX_DEFAULT, parseJsonBody, plainlyWithinLimits } from '../../src/http/json-body.js';
 import { FakeCluster } from '../tx/fake-log.js';
 import { startNode, type TestNode } from '../tx/harness.js';
 
@@ -63,6 +64,48 @@ describe('JSON bodies at the edge', () => {
     expect((await post('{"a":')).json().error).toMatchObject({ code: 'VALIDATION_FAILED', message: 'the body is not valid JSON' });
     expect((await post('')).statusCode).toBe(400);
     expect((await post('{"a":1}', 'application/json; charset=utf-8')).json()).toEqual({ body: { a: 1 } });
+  });
+
+  it('skips the walk only for bodies the walk would pass: the shortcut never lets a refused body through', () => {
+    // JSON texts written by hand, so "__proto__" can be an own key (an object literal would set the prototype).
+    const key = fc.oneof(
+      fc.constantFrom('__proto__', 'constructor', 'prototype', 'a', 'b'),
+      fc.constantFrom('\\u005f_proto__', 'x\\"y', '{', '['),
+      fc.string({ maxLength: 4 }).map((k) => JSON.stringify(k).slice(1, -1)),
+    );
+    const { text } = fc.letrec<{ text: string }>((tie) => ({
+      text: fc.oneof(
+        { depthSize: 'small' },
+        fc.constantFrom('null', '1', '"s"', '"{["', '"__proto__"'),
+        fc.array(tie('text'), { maxLength: 3 }).map((items) => `[${items.join(',')}]`),
+        fc.array(fc.tuple(key, tie('text')), { maxLength: 3 }).map((kv) => `{${kv.map(([k, v]) => `"${k}":${v}`).join(',')}}`),
+      ),
+    }));
+    fc.assert(
+      fc.property(text, fc.integer({ min: 1, max: 6 }), (body, depthMax) => {
+        const value: unknown = JSON.parse(body);
+        let walkRefuses = false;
+        try {
+          checkJsonValue(value, depthMax);
+        } catch {
+          walkRefuses = true;
+        }
+        if (plainlyWithinLimits(body, depthMax)) expect(walkRefuses).toBe(false);
+        // And the parser as a whole refuses exactly what the walk refuses.
+        expect(() => parseJsonBody(body, depthMax)).toSatisfy((parse: () => unknown) => {
+          try {
+            parse();
+            return !walkRefuses;
+          } catch {
+            return walkRefuses;
+          }
+        });
+      }),
+      { numRuns: 2_000 },
+    );
+    // The shortcut is taken for the bodies the API sees most.
+    expect(plainlyWithinLimits('{"participants":[{"name":"a","url":"http://127.0.0.1:1/a"}],"commit":true}', JSON_DEPTH_MAX_DEFAULT)).toBe(true);
+    expect(plainlyWithinLimits('{"value":"x"}', 1)).toBe(true);
   });
 
   it('walks any depth without recursion', () => {
