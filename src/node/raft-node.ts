@@ -138,6 +138,11 @@ export class RaftNode implements ClusterNode {
   private lifecycle: NodeLifecycle = NEW_NODE;
   private loop: ReadyLoop = LOOP_IDLE;
   private kickScheduled = false;
+  /** One function for every scheduled kick, not a closure per burst (one per proposal or inbound batch). */
+  private readonly scheduledKick = (): void => {
+    this.kickScheduled = false;
+    this.kick();
+  };
 
   private readonly applied: AppliedPosition;
   /** The transport's address book and admission (membership.applied: membership as of the applied index). */
@@ -508,10 +513,7 @@ export class RaftNode implements ClusterNode {
     if (this.kickScheduled) return;
     this.kickScheduled = true;
     // Coalesce the calls of one synchronous burst (a batch of inbound messages).
-    queueMicrotask(() => {
-      this.kickScheduled = false;
-      this.kick();
-    });
+    queueMicrotask(this.scheduledKick);
   }
 
   private kick(): void {

@@ -19,6 +19,11 @@ export interface BatchLimits {
 export class OutboundQueue {
   readonly messages: Message[] = [];
   private drainScheduled = false;
+  /** One function for every scheduled drain, not a closure per message burst. */
+  private readonly scheduledDrain = (): void => {
+    this.drainScheduled = false;
+    this.drain();
+  };
 
   constructor(
     private readonly max: number,
@@ -34,10 +39,7 @@ export class OutboundQueue {
     this.messages.push(message);
     if (this.drainScheduled) return;
     this.drainScheduled = true;
-    queueMicrotask(() => {
-      this.drainScheduled = false;
-      this.drain();
-    });
+    queueMicrotask(this.scheduledDrain);
   }
 
   /** Empties the queue and returns how many messages it held. */
