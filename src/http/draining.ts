@@ -51,7 +51,7 @@ export class Draining {
   install(app: FastifyInstance, exempt: (request: FastifyRequest) => boolean): void {
     // Callback-style hooks, like every hook a request passes (auth, cluster identity,
     // audit, transaction visibility): an async hook costs a promise and a microtask
-    // turn per request (scripts/bench/results/README.md, "hooks" of 2026-12-06).
+    // turn per request (scripts/bench/results/README.md, "Fewer promises per request").
     app.addHook('onRequest', (request, reply, done) => {
       if (this.draining && !exempt(request)) {
         // Answered here: the chain stops (done is not called).

@@ -14,8 +14,8 @@ export interface InstrumentOptions {
 }
 
 export function instrumentParticipantClient(inner: ParticipantClient, opts: InstrumentOptions): ParticipantClient {
-  // Not async: the caller gets the inner call's own promise, and the timing rides
-  // on one reaction to it (an async frame per call cost as much again).
+  // Not async: an async wrapper adds a promise and a suspended frame to every call.
+  // The caller gets the inner call's own promise; the timing rides on one reaction to it.
   const timed = <T>(
     kind: CallKind,
     req: { txId: string; participant: string; term: number },

@@ -121,14 +121,14 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
   });
 
-  const identityOf = (participant: string, incarnation: string): CallIdentity => ({
-    clusterId: opts.caller!.clusterId,
+  const identityOf = (cluster: ClusterCaller, participant: string, incarnation: string): CallIdentity => ({
+    clusterId: cluster.clusterId,
     incarnation,
     signing: opts.keys?.keyFor(participant) ?? null,
   });
-  // Not async, and no promise awaited once the incarnation is known: four calls per
-  // transaction each went through two async frames here, about 7 % of what a leader
-  // allocates at 64 concurrent transactions (scripts/bench/results/README.md).
+  // Not async, and no promise awaited once the incarnation is known: every call (four
+  // per transaction) went through two async frames here, a promise and a suspended
+  // frame each, on the leader's busiest path.
   const post = (name: CallName, req: Phase2Request, body: object, call: CallOptions): Promise<CallAnswer> => {
     const refused = opts.urlPolicy.checkUrl(req.url);
     if (refused !== null) return Promise.reject(refused);
@@ -142,10 +142,11 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
         timeoutMs: call.timeoutMs,
         signal: call.signal,
       });
-    if (opts.caller === undefined) return send(null);
-    const known = opts.caller.known();
-    if (known !== null) return send(identityOf(req.participant, known));
-    return opts.caller.incarnation(call.signal, call.timeoutMs).then((incarnation) => send(identityOf(req.participant, incarnation)));
+    const cluster = opts.caller;
+    if (cluster === undefined) return send(null);
+    const known = cluster.known();
+    if (known !== null) return send(identityOf(cluster, req.participant, known));
+    return cluster.incarnation(call.signal, call.timeoutMs).then((incarnation) => send(identityOf(cluster, req.participant, incarnation)));
   };
   const failed = (call: CallName, req: Phase2Request, e: unknown): string => {
     errorLog.failed({ call, url: req.url, txId: req.txId, participant: req.participant }, e);
