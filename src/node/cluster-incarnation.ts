@@ -174,10 +174,7 @@ export function replicateIncarnation(log: ReplicatedLog, sm: IncarnatedStateMach
 }
 
 /** The participant client's view of the cluster (participant-client.ts ClusterCaller). */
-export function clusterCaller(
-  clusterId: string,
-  sm: IncarnatedStateMachine,
-): ClusterCaller {
+export function clusterCaller(clusterId: string, sm: IncarnatedStateMachine): ClusterCaller {
   return {
     clusterId,
     known: () => sm.incarnation(),

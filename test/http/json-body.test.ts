@@ -104,7 +104,9 @@ describe('JSON bodies at the edge', () => {
       { numRuns: 2_000 },
     );
     // The shortcut is taken for the bodies the API sees most.
-    expect(plainlyWithinLimits('{"participants":[{"name":"a","url":"http://127.0.0.1:1/a"}],"commit":true}', JSON_DEPTH_MAX_DEFAULT)).toBe(true);
+    expect(plainlyWithinLimits('{"participants":[{"name":"a","url":"http://127.0.0.1:1/a"}],"commit":true}', JSON_DEPTH_MAX_DEFAULT)).toBe(
+      true,
+    );
     expect(plainlyWithinLimits('{"value":"x"}', 1)).toBe(true);
   });
 

@@ -23,7 +23,11 @@ const KEY_A = 'key-of-bank-a-0123456789abcdef0123';
 const KEY_B = 'key-of-bank-b-0123456789abcdef0123';
 const keys = ParticipantKeys.parse(`bank-a ${KEY_A}\nbank-b ${KEY_B}\n`, 'test');
 const call = () => ({ timeoutMs: 3_000, signal: new AbortController().signal });
-const caller = (clusterId: string, incarnation: string): ClusterCaller => ({ clusterId, known: () => incarnation, incarnation: async () => incarnation });
+const caller = (clusterId: string, incarnation: string): ClusterCaller => ({
+  clusterId,
+  known: () => incarnation,
+  incarnation: async () => incarnation,
+});
 
 interface Rig {
   readonly app: FastifyInstance;
