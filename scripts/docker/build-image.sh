@@ -41,11 +41,13 @@ if [[ $LOCAL_BASE -eq 1 ]]; then
 fi
 
 log="$(mktemp /tmp/ratify-image-build.XXXXXX.log)"
-echo "build-image: docker build ${args[*]} . (log: $log)"
+echo "build-image: docker build ${args[*]} . (log: $log, kept if the build fails)"
 # The classic builder prints a deprecation banner on every build; keep the output but quiet.
 if ! docker build "${args[@]}" . >"$log" 2>&1; then
   echo "build-image: FAILED; last lines of $log:"; tail -n 30 "$log" | sed 's/^/  /'; exit 1
 fi
+# Kept only when the build failed (above): every CI run builds, and /tmp is not ours to fill.
+rm -f "$log"
 # Earlier builds of the image, now untagged, only take disk space (build-stage layers stay as cache).
 docker image prune -f --filter label=org.ratify.source-hash >/dev/null 2>&1 || true
 echo "build-image: built $TAG ($(docker image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%.0f MB", $1/1e6}'))"

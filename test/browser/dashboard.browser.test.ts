@@ -4,7 +4,7 @@
 // leader to its successor, and opens a transaction's detail view. It takes the
 // screenshots the README shows (dashboard.png, dashboard-detail.png): set
 // RATIFY_SCREENSHOT_DIR=docs to write them there (otherwise they go to a temp
-// directory, whose path is printed).
+// directory that is removed after the run, like every other temp dir of the tests).
 //
 // Skipped, saying why, without Chromium; a failure instead under CI=true (see
 // browser-support.ts).
@@ -46,6 +46,8 @@ describe('the dashboard in Chromium', () => {
     let leaderId = '';
     let pageNode = '';
     let shotsDir = '';
+    /** A temp dir of this run (no RATIFY_SCREENSHOT_DIR): removed in afterAll. */
+    let ownShotsDir = false;
     const pageErrors: string[] = [];
 
     beforeAll(async () => {
@@ -57,7 +59,9 @@ describe('the dashboard in Chromium', () => {
       // The page is served by a follower, which lives through the leader's death.
       pageNode = cluster.nodes.find((n) => n.id !== leaderId)!.id;
       profileDir = mkdtempSync(join(tmpdir(), 'ratify-chromium-'));
-      shotsDir = process.env['RATIFY_SCREENSHOT_DIR'] ?? mkdtempSync(join(tmpdir(), 'ratify-screenshots-'));
+      const keepDir = process.env['RATIFY_SCREENSHOT_DIR'];
+      shotsDir = keepDir ?? mkdtempSync(join(tmpdir(), 'ratify-screenshots-'));
+      ownShotsDir = keepDir === undefined;
       context = await chromium.launchPersistentContext(profileDir, {
         executablePath: support.kind === 'ready' ? support.executablePath : '',
         headless: true,
@@ -78,6 +82,7 @@ describe('the dashboard in Chromium', () => {
       await cluster?.cleanup();
       for (const p of [bankA, bankB, ledger]) await p?.close();
       if (profileDir !== '') rmSync(profileDir, { recursive: true, force: true });
+      if (ownShotsDir) rmSync(shotsDir, { recursive: true, force: true });
     });
 
     const run = async (participants: FakeParticipant[], names: string[]): Promise<TxView> => {
@@ -138,7 +143,7 @@ describe('the dashboard in Chromium', () => {
       leaderId = next.leaderId;
       const path = join(shotsDir, 'dashboard.png');
       await page.screenshot({ path, fullPage: false });
-      console.info(`[dashboard.browser] screenshot: ${path}`);
+      if (!ownShotsDir) console.info(`[dashboard.browser] screenshot: ${path}`);
     });
 
     it("opens a transaction's detail view: participants, votes, acknowledgements, timeline", { timeout: 60_000 }, async () => {
@@ -162,7 +167,7 @@ describe('the dashboard in Chromium', () => {
 
       const path = join(shotsDir, 'dashboard-detail.png');
       await page.locator('#detail').screenshot({ path });
-      console.info(`[dashboard.browser] screenshot: ${path}`);
+      if (!ownShotsDir) console.info(`[dashboard.browser] screenshot: ${path}`);
       expect(pageErrors).toEqual([]);
     });
   });
