@@ -30,6 +30,7 @@ import { Prng } from '../util/random.js';
 import { RaftCore } from '../raft/raft.js';
 import type { StateMachine } from '../raft/state-machine.js';
 import { assertNever } from '../util/assert-never.js';
+import { oncePerTurn } from '../util/once-per-turn.js';
 import type {
   Entry,
   InitialState,
@@ -137,12 +138,8 @@ export class RaftNode implements ClusterNode {
   private ticker: NodeJS.Timeout | null = null;
   private lifecycle: NodeLifecycle = NEW_NODE;
   private loop: ReadyLoop = LOOP_IDLE;
-  private kickScheduled = false;
-  /** One function for every scheduled kick, not a closure per burst (one per proposal or inbound batch). */
-  private readonly scheduledKick = (): void => {
-    this.kickScheduled = false;
-    this.kick();
-  };
+  /** Coalesces the kicks of one synchronous burst (a batch of inbound messages, a run of proposals). */
+  private readonly scheduleKick = oncePerTurn(() => this.kick());
 
   private readonly applied: AppliedPosition;
   /** The transport's address book and admission (membership.applied: membership as of the applied index). */
@@ -508,13 +505,6 @@ export class RaftNode implements ClusterNode {
   }
 
   // ---- the ready loop ----
-
-  private scheduleKick(): void {
-    if (this.kickScheduled) return;
-    this.kickScheduled = true;
-    // Coalesce the calls of one synchronous burst (a batch of inbound messages).
-    queueMicrotask(this.scheduledKick);
-  }
 
   private kick(): void {
     if (this.loop.kind === 'busy' || this.lifecycle.kind !== 'running') return;

@@ -2,6 +2,7 @@
 // stream frame): the longest queue prefix within a message cap and a byte cap,
 // with the byte size estimated rather than measured by encoding twice.
 import { assertNever } from '../util/assert-never.js';
+import { oncePerTurn } from '../util/once-per-turn.js';
 import type { Entry, Member, Message, NodeId } from '../raft/types.js';
 
 export interface BatchLimits {
@@ -18,18 +19,15 @@ export interface BatchLimits {
  */
 export class OutboundQueue {
   readonly messages: Message[] = [];
-  private drainScheduled = false;
-  /** One function for every scheduled drain, not a closure per message burst. */
-  private readonly scheduledDrain = (): void => {
-    this.drainScheduled = false;
-    this.drain();
-  };
+  private readonly scheduleDrain: () => void;
 
   constructor(
     private readonly max: number,
     private readonly counters: { dropped: number },
-    private readonly drain: () => void,
-  ) {}
+    drain: () => void,
+  ) {
+    this.scheduleDrain = oncePerTurn(drain);
+  }
 
   push(message: Message): void {
     if (this.messages.length >= this.max) {
@@ -37,9 +35,7 @@ export class OutboundQueue {
       return;
     }
     this.messages.push(message);
-    if (this.drainScheduled) return;
-    this.drainScheduled = true;
-    queueMicrotask(this.scheduledDrain);
+    this.scheduleDrain();
   }
 
   /** Empties the queue and returns how many messages it held. */

@@ -19,6 +19,7 @@
 import type { Dispatcher } from 'undici';
 import { httpCall } from '../http-call.js';
 import { abortReason, onAbort } from '../util/abort-registry.js';
+import { oncePerTurn } from '../util/once-per-turn.js';
 import { CLUSTER_HEADER, INCARNATION_HEADER, signatureHeaders } from '../sdk/participant/signature.js';
 import type { SigningKey } from './participant-keys.js';
 
@@ -92,7 +93,8 @@ export class ParticipantCaller {
   private readonly targets = new Map<string, Target>();
   private readonly unsupportedUntil = new Map<string, number>();
   private readonly queues = new Map<string, Queue>();
-  private flushScheduled = false;
+  /** After the current turn's microtasks: every call the applied entries started has queued by then. */
+  private readonly scheduleFlush = oncePerTurn(() => this.flush(), setImmediate);
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -123,11 +125,7 @@ export class ParticipantCaller {
         this.send(queue.items);
         return;
       }
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // After the current turn's microtasks: every call the applied entries started has queued by then.
-        setImmediate(() => this.flush());
-      }
+      this.scheduleFlush();
     });
   }
 
@@ -141,7 +139,6 @@ export class ParticipantCaller {
   }
 
   private flush(): void {
-    this.flushScheduled = false;
     const queues = [...this.queues.values()];
     this.queues.clear();
     for (const q of queues) this.send(q.items);
