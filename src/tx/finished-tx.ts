@@ -1,31 +1,29 @@
-// A finished transaction as the table keeps it: only what the view, an
-// idempotent replay, list() and retention read, in about a sixth of the memory
-// of a live TxRecord. A node retains up to retainFinishedMax (100,000) of
-// these, so every field counts: no payloads (sent in prepare only), no
+// The compact form of a finished transaction: only what the view, an idempotent
+// replay, list() and retention read, written into a slot of a Chunk (columns,
+// not an object per transaction; finished-store.ts holds the chunks) and read
+// back through a FinishedRow. A node retains up to retainFinishedMax (100,000)
+// of these, so every byte counts: no payloads (sent in prepare only), no
 // per-participant objects (every participant acknowledged, nothing failing or
-// abandoned: a record with one stays a full TxRecord),
-// names, URLs, decision reasons and whole participant lists shared between
-// transactions, state/decision/protocol in one small integer, times as small
-// offsets (a timestamp field costs a 16-byte heap number), and the three
-// client fields (idempotency key, request hash, principal), null for most
-// transactions, in one field. Node builds without pointer compression, so each
-// field is 8 bytes: at 100,000 retained, 3 fields fewer and no heap number for
-// createdAt is about 4 MB of heap (scripts/memory-probe.ts).
+// abandoned: a record with one is kept whole), names, URLs, decision reasons
+// and whole participant lists shared between transactions, numbers in typed
+// arrays (off the V8 heap: nothing for the garbage collector to walk), and the
+// three client fields (idempotency key, request hash, principal), null for
+// most transactions, in one slot.
 import type { Decision, Protocol, TxRecord, TxState, Vote } from './types.js';
 
-/** Offsets kept as small integers (V8 Smis on every build): no heap number each, unlike a timestamp. */
+/** Slots per chunk: a power of two, so a handle splits into chunk and slot with a shift and a mask. */
+export const CHUNK_BITS = 12;
+export const CHUNK_SLOTS = 1 << CHUNK_BITS;
+/** Offsets kept in an Int32Array; a time further from createdAt keeps the record whole. */
 const OFFSET_LIMIT_MS = 2 ** 30;
-/** Bit of `kind`: createdAt is stored as it is, not as an offset from createdBaseMs. */
-const KIND_CREATED_ABSOLUTE = 4;
 
-/**
- * What createdAt is stored as an offset from: the first createdAt this process
- * compacts. Any base gives the same values back (offsetFrom checks that the
- * round trip is exact, else createdAt is stored whole), so it need not agree
- * between nodes; the first one seen keeps the offsets of one deployment's
- * transactions small for about 12 days either side.
- */
-let createdBaseMs: number | null = null;
+/** Bits of Chunk.flags. */
+const FLAG_COMMIT = 1;
+const FLAG_3PC = 2;
+/** The slot holds a whole record (Chunk.whole): one that does not compact. */
+const FLAG_WHOLE = 4;
+/** Removed from the store. The values stay: a capture taken before may still read them. */
+const FLAG_DEAD = 8;
 
 /** The idempotency key, request hash and principal of a transaction that has any of them. */
 export interface ClientFields {
@@ -34,73 +32,220 @@ export interface ClientFields {
   readonly principal: string | null;
 }
 
-export class FinishedTx {
+type Parts = ReadonlyArray<string | Vote | null>;
+
+/**
+ * CHUNK_SLOTS finished transactions, column by column. Slots are filled in
+ * order and never written again (the store never reuses one), so whoever holds
+ * a chunk reads the same values for as long as it holds it.
+ */
+export class Chunk {
+  /** Slots filled so far. */
+  used = 0;
+  /** Filled slots not removed. */
+  live = 0;
+  readonly ids: string[] = new Array<string>(CHUNK_SLOTS);
+  readonly seqs = new Float64Array(CHUNK_SLOTS);
+  readonly created = new Float64Array(CHUNK_SLOTS);
+  /** deadlineAt, decidedAt and completedAt of slot i at 3i, 3i+1, 3i+2, as offsets from createdAt. */
+  readonly offsets = new Int32Array(CHUNK_SLOTS * 3);
+  readonly flags = new Uint8Array(CHUNK_SLOTS);
+  /** name, url, vote of each participant, flat, shared between transactions (createPartsInterner). */
+  readonly parts: Parts[] = new Array<Parts>(CHUNK_SLOTS);
+  /**
+   * Decision reasons and client fields, each made at its chunk's first
+   * non-null one: most transactions have neither (a commit has no reason, and
+   * a client field only comes with an idempotency key or a token).
+   */
+  reasons: Array<string | null> | null = null;
+  clients: Array<ClientFields | null> | null = null;
+  /** The records kept whole, by slot; a copy nobody else holds, so never changed. */
+  whole: Map<number, TxRecord> | null = null;
+
+  get full(): boolean {
+    return this.used === CHUNK_SLOTS;
+  }
+
+  isDead(i: number): boolean {
+    return (this.flags[i]! & FLAG_DEAD) !== 0;
+  }
+
+  markDead(i: number): void {
+    this.flags[i]! |= FLAG_DEAD;
+    this.live--;
+  }
+
+  /** The record of slot i when it was kept whole, else undefined. */
+  wholeAt(i: number): TxRecord | undefined {
+    return (this.flags[i]! & FLAG_WHOLE) === 0 ? undefined : this.whole?.get(i);
+  }
+
+  /**
+   * Fills the next slot with finished record `tx`: compacted when it can be,
+   * else a copy kept whole. Every node makes the same choice from the same
+   * values, and snapshots write both forms alike, so the choice is never seen.
+   * Returns the slot.
+   */
+  append(tx: TxRecord, intern: FinishedInterners): number {
+    const i = this.used++;
+    this.live++;
+    this.ids[i] = tx.id;
+    this.seqs[i] = tx.seq;
+    if (!this.compact(i, tx, intern)) {
+      this.flags[i] = FLAG_WHOLE;
+      this.whole ??= new Map();
+      this.whole.set(i, copyWhole(tx));
+    }
+    return i;
+  }
+
+  /** Fills the next slot with what slot `i` of `from` holds (a move within a store). */
+  appendCopy(from: Chunk, i: number): number {
+    const j = this.used++;
+    this.live++;
+    this.ids[j] = from.ids[i]!;
+    this.seqs[j] = from.seqs[i]!;
+    this.created[j] = from.created[i]!;
+    this.offsets.set(from.offsets.subarray(3 * i, 3 * i + 3), 3 * j);
+    this.flags[j] = from.flags[i]! & ~FLAG_DEAD;
+    this.parts[j] = from.parts[i]!;
+    this.setReason(j, from.reasonAt(i));
+    this.setClient(j, from.clientAt(i));
+    const whole = from.wholeAt(i);
+    if (whole !== undefined) {
+      this.whole ??= new Map();
+      this.whole.set(j, whole);
+    }
+    return j;
+  }
+
+  private compact(i: number, tx: TxRecord, intern: FinishedInterners): boolean {
+    if ((tx.state !== 'committed' && tx.state !== 'aborted') || tx.decision === null || tx.completedAt === null || tx.decidedAt === null)
+      return false;
+    const deadline = offsetFrom(tx.createdAt, tx.deadlineAt);
+    const decided = offsetFrom(tx.createdAt, tx.decidedAt);
+    const completed = offsetFrom(tx.createdAt, tx.completedAt);
+    if (deadline === null || decided === null || completed === null) return false;
+    // Sized once: an array grown by push() keeps spare capacity for the rest of its life.
+    const parts = new Array<string | Vote | null>(tx.participants.length * 3);
+    let k = 0;
+    for (const p of tx.participants) {
+      if (!p.acknowledged || p.lastError !== null || p.failingSince !== null || p.abandoned !== null) return false;
+      parts[k++] = intern.str(p.name);
+      parts[k++] = intern.str(p.url);
+      parts[k++] = voteConstant(p.vote);
+    }
+    this.created[i] = tx.createdAt;
+    this.offsets[3 * i] = deadline;
+    this.offsets[3 * i + 1] = decided;
+    this.offsets[3 * i + 2] = completed;
+    this.flags[i] = (tx.decision === 'commit' ? FLAG_COMMIT : 0) | (tx.protocol === '3pc' ? FLAG_3PC : 0);
+    this.parts[i] = intern.parts(parts);
+    if (tx.decisionReason !== null) this.setReason(i, intern.str(tx.decisionReason));
+    if (tx.idempotencyKey !== null || tx.requestHash !== null || tx.principal !== null) {
+      this.setClient(i, {
+        idempotencyKey: tx.idempotencyKey,
+        requestHash: tx.requestHash,
+        principal: tx.principal === null ? null : intern.str(tx.principal),
+      });
+    }
+    return true;
+  }
+
+  reasonAt(i: number): string | null {
+    return this.reasons?.[i] ?? null;
+  }
+
+  clientAt(i: number): ClientFields | null {
+    return this.clients?.[i] ?? null;
+  }
+
+  private setReason(i: number, reason: string | null): void {
+    if (reason === null && this.reasons === null) return;
+    this.reasons ??= new Array<string | null>(CHUNK_SLOTS).fill(null);
+    this.reasons[i] = reason;
+  }
+
+  private setClient(i: number, client: ClientFields | null): void {
+    if (client === null && this.clients === null) return;
+    this.clients ??= new Array<ClientFields | null>(CHUNK_SLOTS).fill(null);
+    this.clients[i] = client;
+  }
+}
+
+/**
+ * One compacted slot read as a row: the fields of a TxRecord that a finished
+ * transaction has (no payloads), as getters. Made fresh for a reader that keeps
+ * it, or moved from slot to slot (at()) by a scan that reads one row at a time.
+ */
+export class FinishedRow {
   constructor(
-    readonly id: string,
-    readonly seq: number,
-    /**
-     * Bit 0: the decision was commit; bit 1: 3PC; bit 2 (KIND_CREATED_ABSOLUTE):
-     * `created` is createdAt itself. State, decision and protocol in one small integer.
-     */
-    private readonly kind: number,
-    readonly decisionReason: string | null,
-    /** createdAt as an offset from createdBaseMs, or itself (see kind). */
-    private readonly created: number,
-    /** deadlineAt, decidedAt and completedAt as offsets from createdAt (see compactFinished). */
-    private readonly deadlineOffsetMs: number,
-    private readonly decidedOffsetMs: number,
-    private readonly completedOffsetMs: number,
-    /** Null when all three are null (most transactions). */
-    private readonly client: ClientFields | null,
-    /**
-     * name, url, vote of each participant, flat: one array instead of one object
-     * per participant, and the same (frozen) array for every transaction with
-     * the same participants and votes (see createPartsInterner).
-     */
-    readonly parts: ReadonlyArray<string | Vote | null>,
+    private chunk: Chunk,
+    private i: number,
   ) {}
 
+  /** Points this row at slot `i` of `chunk` (a compacted one: see Chunk.wholeAt). */
+  at(chunk: Chunk, i: number): this {
+    this.chunk = chunk;
+    this.i = i;
+    return this;
+  }
+
+  get id(): string {
+    return this.chunk.ids[this.i]!;
+  }
+  get seq(): number {
+    return this.chunk.seqs[this.i]!;
+  }
   get createdAt(): number {
-    return (this.kind & KIND_CREATED_ABSOLUTE) !== 0 ? this.created : (createdBaseMs ?? 0) + this.created;
+    return this.chunk.created[this.i]!;
+  }
+  get deadlineAt(): number {
+    return this.createdAt + this.chunk.offsets[3 * this.i]!;
+  }
+  get decidedAt(): number {
+    return this.createdAt + this.chunk.offsets[3 * this.i + 1]!;
+  }
+  get completedAt(): number {
+    return this.createdAt + this.chunk.offsets[3 * this.i + 2]!;
+  }
+  get state(): TxState {
+    return (this.chunk.flags[this.i]! & FLAG_COMMIT) !== 0 ? 'committed' : 'aborted';
+  }
+  get decision(): Decision {
+    return (this.chunk.flags[this.i]! & FLAG_COMMIT) !== 0 ? 'commit' : 'abort';
+  }
+  get protocol(): Protocol {
+    return (this.chunk.flags[this.i]! & FLAG_3PC) !== 0 ? '3pc' : '2pc';
+  }
+  get decisionReason(): string | null {
+    return this.chunk.reasonAt(this.i);
+  }
+  /** name, url, vote of each participant, flat. */
+  get parts(): Parts {
+    return this.chunk.parts[this.i]!;
   }
   get idempotencyKey(): string | null {
-    return this.client?.idempotencyKey ?? null;
+    return this.chunk.clientAt(this.i)?.idempotencyKey ?? null;
   }
   get requestHash(): string | null {
-    return this.client?.requestHash ?? null;
+    return this.chunk.clientAt(this.i)?.requestHash ?? null;
   }
   /** Interned: a deployment has few principals. */
   get principal(): string | null {
-    return this.client?.principal ?? null;
-  }
-  get state(): TxState {
-    return (this.kind & 1) === 1 ? 'committed' : 'aborted';
-  }
-  get decision(): Decision {
-    return (this.kind & 1) === 1 ? 'commit' : 'abort';
-  }
-  get protocol(): Protocol {
-    return (this.kind & 2) === 2 ? '3pc' : '2pc';
-  }
-  get deadlineAt(): number {
-    return this.createdAt + this.deadlineOffsetMs;
-  }
-  get decidedAt(): number {
-    return this.createdAt + this.decidedOffsetMs;
-  }
-  get completedAt(): number {
-    return this.createdAt + this.completedOffsetMs;
+    return this.chunk.clientAt(this.i)?.principal ?? null;
   }
 
   /** A fresh TxRecord with the same values as the record this was made from (payloads aside). */
   toRecord(): TxRecord {
+    const parts = this.parts;
     const participants: TxRecord['participants'] = [];
-    for (let i = 0; i < this.parts.length; i += 3) {
+    for (let k = 0; k < parts.length; k += 3) {
       participants.push({
-        name: this.parts[i] as string,
-        url: this.parts[i + 1] as string,
+        name: parts[k] as string,
+        url: parts[k + 1] as string,
         payload: null,
-        vote: this.parts[i + 2] as Vote | null,
+        vote: parts[k + 2] as Vote | null,
         acknowledged: true,
         lastError: null,
         failingSince: null,
@@ -126,57 +271,15 @@ export class FinishedTx {
   }
 }
 
-/** What compactFinished shares between records: strings, and whole participant lists. */
+/** A copy of a record to keep whole: its own participant objects, so nothing outside the store can change it. */
+export function copyWhole(tx: TxRecord): TxRecord {
+  return { ...tx, participants: tx.participants.map((p) => ({ ...p })) };
+}
+
+/** What compaction shares between records: strings, and whole participant lists. */
 export interface FinishedInterners {
   readonly str: (s: string) => string;
   readonly parts: (parts: Array<string | Vote | null>) => ReadonlyArray<string | Vote | null>;
-}
-
-/**
- * The compact form of a finished record, or null when it holds something the
- * compact form drops (a participant not acknowledged or still showing an
- * error, a time too far from createdAt to keep as an offset). Every node runs
- * the same check on the same values, so all of them keep the same form, and
- * snapshots (which encode both forms alike) agree.
- */
-export function compactFinished(tx: TxRecord, intern: FinishedInterners): FinishedTx | null {
-  if ((tx.state !== 'committed' && tx.state !== 'aborted') || tx.decision === null || tx.completedAt === null || tx.decidedAt === null)
-    return null;
-  const deadline = offsetFrom(tx.createdAt, tx.deadlineAt);
-  const decided = offsetFrom(tx.createdAt, tx.decidedAt);
-  const completed = offsetFrom(tx.createdAt, tx.completedAt);
-  if (deadline === null || decided === null || completed === null) return null;
-  // Sized once: an array grown by push() keeps spare capacity for the rest of its life.
-  const parts = new Array<string | Vote | null>(tx.participants.length * 3);
-  let i = 0;
-  for (const p of tx.participants) {
-    if (!p.acknowledged || p.lastError !== null || p.failingSince !== null || p.abandoned !== null) return null;
-    parts[i++] = intern.str(p.name);
-    parts[i++] = intern.str(p.url);
-    parts[i++] = voteConstant(p.vote);
-  }
-  if (createdBaseMs === null && Number.isSafeInteger(tx.createdAt)) createdBaseMs = tx.createdAt;
-  const created = createdBaseMs === null ? null : offsetFrom(createdBaseMs, tx.createdAt);
-  const client =
-    tx.idempotencyKey === null && tx.requestHash === null && tx.principal === null
-      ? null
-      : {
-          idempotencyKey: tx.idempotencyKey,
-          requestHash: tx.requestHash,
-          principal: tx.principal === null ? null : intern.str(tx.principal),
-        };
-  return new FinishedTx(
-    tx.id,
-    tx.seq,
-    (tx.decision === 'commit' ? 1 : 0) | (tx.protocol === '3pc' ? 2 : 0) | (created === null ? KIND_CREATED_ABSOLUTE : 0),
-    tx.decisionReason === null ? null : intern.str(tx.decisionReason),
-    created ?? tx.createdAt,
-    deadline,
-    decided,
-    completed,
-    client,
-    intern.parts(parts),
-  );
 }
 
 /** `to - from` when it is a small integer that gives `to` back exactly, else null. */

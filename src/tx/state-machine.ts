@@ -416,15 +416,15 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     const removed: string[] = [];
     // Completion order approximates time order (leaders' clocks may differ a
     // little), so stop at the first one still inside the retention window.
-    for (const id of this.table.finished) {
+    for (const id of this.table.finishedIds()) {
       if (this.table.completedAt(id) + cmd.retainFinishedMs > cmd.now) break;
       removed.push(id);
     }
-    // Then by count: the oldest beyond retainFinishedMax (collected first: removing while iterating a Set is legal, but plainer this way).
-    let excess = this.table.finished.size - removed.length - cmd.retainFinishedMax;
+    // Then by count: the oldest beyond retainFinishedMax (collected first, then removed).
+    let excess = this.table.finishedCount - removed.length - cmd.retainFinishedMax;
     if (excess > 0) {
       let skip = removed.length;
-      for (const id of this.table.finished) {
+      for (const id of this.table.finishedIds()) {
         if (skip > 0) {
           skip--;
           continue;
@@ -566,8 +566,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   }
 
   retentionStats(): { finishedCount: number; oldestCompletedAt: number | null } {
-    const first = this.table.finished.values().next();
-    return { finishedCount: this.table.finished.size, oldestCompletedAt: first.done === true ? null : this.table.completedAt(first.value) };
+    return { finishedCount: this.table.finishedCount, oldestCompletedAt: this.table.oldestCompletedAt() };
   }
 
   list(filter: TxListFilter): TxListPage {

@@ -24,7 +24,7 @@
 // vote, acknowledged, lastError, failingSince, abandoned; 7 before version 5). A time is an integer offset,
 // or [the time itself] when no int32 offset gives it back exactly.
 import { RatifyError } from '../errors.js';
-import type { FinishedTx } from './finished-tx.js';
+import type { FinishedRow } from './finished-tx.js';
 import { MsgpackReader } from './msgpack-reader.js';
 import { packExact, type MsgpackSink } from './msgpack-writer.js';
 import { TX_STATES, type AbandonReason, type Decision, type ParticipantRecord, type Protocol, type TxRecord, type Vote } from './types.js';
@@ -44,8 +44,8 @@ const OFFSET_MIN = -(2 ** 31);
 const OFFSET_MAX = 2 ** 31 - 1;
 const STATE_CODES = new Map(TX_STATES.map((s, i) => [s, i]));
 
-/** A row of either form, as the table holds it. */
-export type Row = TxRecord | FinishedTx;
+/** A row of either form, as the table gives it out: a live (or whole) record, or a compacted finished one. */
+export type Row = TxRecord | FinishedRow;
 
 export interface SnapshotSource {
   readonly rowCount: number;
@@ -76,13 +76,15 @@ export function encodeTableSnapshot(src: SnapshotSource): Uint8Array {
 /**
  * The table as it was at one moment, for an encoding in slices while apply()
  * goes on: the rows in creation order (finished ones are immutable; a capture
- * copies the others), the ids of the finished ones in completion order, and a
- * lookup of a row by id in the live table (which may have moved on).
+ * copies the others), the ids of the finished ones in completion order, and
+ * the seq of a row by id in the live table (which may have moved on).
  */
 export interface TableCapture {
-  readonly rows: readonly Row[];
+  readonly count: number;
+  /** The row at creation-order position `i`; a finished one is valid only until the next call. */
+  rowAt(i: number): Row;
   readonly finished: readonly string[];
-  readonly lookup: (id: string) => Row | undefined;
+  readonly liveSeq: (id: string) => number | undefined;
 }
 
 /** Rows scanned or written between two yields (a few hundred microseconds). */
@@ -95,10 +97,10 @@ const VALUES_PER_STEP = 2048;
  * rows: what an encoding in slices steps through (stepped-encoding.ts).
  */
 export function* tableSnapshotSteps(cap: TableCapture, w: MsgpackSink): Generator<void, void, void> {
-  const { rows, finished } = cap;
+  const { count, finished } = cap;
   const strings = new Map<string, number>();
-  for (let i = 0; i < rows.length; i++) {
-    addStrings(strings, rows[i]!);
+  for (let i = 0; i < count; i++) {
+    addStrings(strings, cap.rowAt(i));
     if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield;
   }
   writeHeader(w, strings.size);
@@ -108,10 +110,10 @@ export function* tableSnapshotSteps(cap: TableCapture, w: MsgpackSink): Generato
     if (++n % VALUES_PER_STEP === 0) yield;
   }
   w.str('txs');
-  w.array(rows.length);
+  w.array(count);
   const prev = { seq: 0, createdAt: 0 };
-  for (let i = 0; i < rows.length; i++) {
-    writeRow(w, rows[i]!, strings, prev);
+  for (let i = 0; i < count; i++) {
+    writeRow(w, cap.rowAt(i), strings, prev);
     if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield;
   }
   w.str('finishedOrder');
@@ -143,10 +145,10 @@ class Positions {
   constructor(private readonly cap: TableCapture) {}
 
   of(id: string): number | undefined {
-    const live = this.cap.lookup(id);
-    if (live !== undefined) {
-      const at = bySeq(this.cap.rows, live.seq);
-      if (at >= 0 && this.cap.rows[at]!.id === id) return at;
+    const seq = this.cap.liveSeq(id);
+    if (seq !== undefined) {
+      const at = bySeq(this.cap, seq);
+      if (at >= 0 && this.cap.rowAt(at).id === id) return at;
     }
     return this.scan(id);
   }
@@ -154,10 +156,9 @@ class Positions {
   private scan(id: string): number | undefined {
     const seen = this.scanned.get(id);
     if (seen !== undefined) return seen;
-    const { rows } = this.cap;
-    while (this.scanTo < rows.length) {
+    while (this.scanTo < this.cap.count) {
       const at = this.scanTo++;
-      const rowId = rows[at]!.id;
+      const rowId = this.cap.rowAt(at).id;
       this.scanned.set(rowId, at);
       if (rowId === id) return at;
     }
@@ -165,13 +166,13 @@ class Positions {
   }
 }
 
-/** The position of the row created at `seq` in rows sorted by seq, or -1. */
-function bySeq(rows: readonly Row[], seq: number): number {
+/** The position of the row created at `seq` in the captured rows (sorted by seq), or -1. */
+function bySeq(cap: TableCapture, seq: number): number {
   let lo = 0;
-  let hi = rows.length - 1;
+  let hi = cap.count - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const at = rows[mid]!.seq;
+    const at = cap.rowAt(mid).seq;
     if (at === seq) return mid;
     if (at < seq) lo = mid + 1;
     else hi = mid - 1;
@@ -301,7 +302,7 @@ function writeParticipants(w: MsgpackSink, participants: readonly ParticipantRec
 }
 
 /** What toRecord() would yield: no payload, acknowledged, nothing failing. Both forms of a row write the same bytes. */
-function writeFinishedParticipants(w: MsgpackSink, parts: FinishedTx['parts'], strings: Map<string, number>): void {
+function writeFinishedParticipants(w: MsgpackSink, parts: FinishedRow['parts'], strings: Map<string, number>): void {
   w.array((parts.length / 3) * PARTICIPANT_VALUES[SNAPSHOT_VERSION]);
   for (let i = 0; i < parts.length; i += 3) {
     w.num(ref(strings, parts[i] as string));

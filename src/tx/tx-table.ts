@@ -5,12 +5,14 @@
 // restored table iterates exactly like the original.
 //
 // Unfinished transactions are live TxRecords that apply() mutates. A finished
-// one is kept as a FinishedTx (finished-tx.ts) when it compacts, which is what
-// bounds memory with 100,000 retained; finished records are never mutated, so
-// reads hand out fresh TxRecords made from it.
+// one moves to the FinishedStore (finished-store.ts: columns, in completion
+// order), which is what bounds memory with 100,000 retained, and its row in
+// `rows` becomes the store's handle; finished records are never mutated, so
+// reads hand out fresh TxRecords made from the store.
 import { Packr } from 'msgpackr';
 import { RatifyError } from '../errors.js';
-import { compactFinished, createFinishedInterners, FinishedTx, ownString } from './finished-tx.js';
+import { type FinishedHandle, FinishedStore } from './finished-store.js';
+import { createFinishedInterners, FinishedRow, ownString } from './finished-tx.js';
 import {
   decodeTableSnapshot,
   encodeTableSnapshot,
@@ -33,8 +35,8 @@ const INTERNED_PARTS_MAX = 1024;
 const packr = new Packr({ useRecords: false });
 
 export class TxTable {
-  /** Every known transaction, in creation order. */
-  private readonly rows = new Map<string, Row>();
+  /** Every known transaction, in creation order: the live record of an unfinished one, the store's handle of a finished one. */
+  private readonly rows = new Map<string, TxRecord | FinishedHandle>();
   /** keyIndex(principal, idempotency key) -> txId. Invariant: only keys of transactions present in `rows`. */
   readonly byKey = new Map<string, string>();
   /** Ids of transactions not finished, in creation order. */
@@ -46,16 +48,22 @@ export class TxTable {
    * maxActiveTransactions bounds.
    */
   readonly finishing = new Set<string>();
-  /**
-   * Ids of finished transactions in completion order (retention removes from
-   * the front). A Set, not a Map to completedAt: the row has it, and a
-   * timestamp as a Map value costs a heap number per transaction.
-   */
-  readonly finished = new Set<string>();
-  private readonly intern = createFinishedInterners(INTERNED_STRINGS_MAX, INTERNED_PARTS_MAX);
+  /** The finished transactions, in completion order (retention removes from the front). */
+  private readonly finished: FinishedStore;
+
+  constructor(handleLimit?: number) {
+    const intern = createFinishedInterners(INTERNED_STRINGS_MAX, INTERNED_PARTS_MAX);
+    // Map.set on an existing key keeps its place: renumbering leaves the creation order alone.
+    this.finished = new FinishedStore(intern, (id, h) => this.rows.set(id, h), handleLimit);
+  }
 
   get size(): number {
     return this.rows.size;
+  }
+
+  /** Finished transactions held. */
+  get finishedCount(): number {
+    return this.finished.size;
   }
 
   has(id: string): boolean {
@@ -66,41 +74,63 @@ export class TxTable {
     return this.rows.keys();
   }
 
+  /** Ids of the finished transactions in completion order (oldest first). */
+  *finishedIds(): IterableIterator<string> {
+    for (const h of this.finished.handles()) yield this.finished.id(h);
+  }
+
+  /** completedAt of the first finished transaction in completion order, or null when none is. */
+  oldestCompletedAt(): number | null {
+    const h = this.finished.first();
+    return h === undefined ? null : (this.finished.peek(h).completedAt ?? 0);
+  }
+
   /**
    * The live record of an unfinished transaction (apply() mutates it), or a
    * fresh record of a finished one (nothing mutates those).
    */
   get(id: string): TxRecord | undefined {
     const row = this.rows.get(id);
-    return row instanceof FinishedTx ? row.toRecord() : row;
+    return typeof row === 'number' ? this.finished.record(row) : row;
   }
 
-  /** The row itself (live record or compact finished one), for reads that take a few fields at once and build nothing. */
+  /** The row itself (live record, or a finished one as the store gives it), for reads that take a few fields at once and build nothing. */
   row(id: string): Row | undefined {
-    return this.rows.get(id);
+    const row = this.rows.get(id);
+    return typeof row === 'number' ? this.finished.row(row) : row;
   }
 
   /** A copy the caller may keep and change: the table's own record never leaves through it. */
   detached(id: string): TxRecord | undefined {
     const row = this.rows.get(id);
-    return row === undefined ? undefined : detach(row);
+    if (row === undefined) return undefined;
+    return typeof row === 'number' ? this.finished.record(row) : copyRecord(row);
   }
 
   /** completedAt of a finished transaction (0 if it has none: only a corrupt table could hold that). */
   completedAt(id: string): number {
-    return this.rows.get(id)?.completedAt ?? 0;
+    const row = this.rows.get(id);
+    if (row === undefined) return 0;
+    return (typeof row === 'number' ? this.finished.peek(row).completedAt : row.completedAt) ?? 0;
   }
 
-  /** Every row in creation order, for scans that filter on seq and state before paying for a record. */
-  scan(): IterableIterator<Row> {
-    return this.rows.values();
+  /**
+   * Every row in creation order, for scans that filter on seq and state before
+   * paying for a record. A finished row is valid only until the next step:
+   * read it, or detach() it, before going on.
+   */
+  *scan(): IterableIterator<Row> {
+    for (const row of this.rows.values()) yield typeof row === 'number' ? this.finished.peek(row) : row;
   }
 
   insert(tx: TxRecord): void {
-    this.rows.set(tx.id, tx);
     if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), tx.id);
-    if (isFinished(tx.state)) this.finished.add(tx.id);
-    else this.unfinished.add(tx.id);
+    if (isFinished(tx.state)) {
+      this.rows.set(tx.id, this.finished.add(tx));
+      return;
+    }
+    this.rows.set(tx.id, tx);
+    this.unfinished.add(tx.id);
     this.noteState(tx);
   }
 
@@ -110,24 +140,24 @@ export class TxTable {
     else this.finishing.delete(tx.id);
   }
 
-  /** `tx` (a row of this table) just reached committed or aborted, completedAt set. */
+  /** `tx` (a row of this table) just reached committed or aborted, completedAt set: it moves to the store. */
   markFinished(tx: TxRecord): void {
     this.unfinished.delete(tx.id);
     this.finishing.delete(tx.id);
-    this.finished.add(tx.id);
     // Same position in `rows`: Map.set on an existing key keeps the creation order.
-    this.rows.set(tx.id, compactFinished(tx, this.intern) ?? tx);
+    this.rows.set(tx.id, this.finished.add(tx));
   }
 
   remove(id: string): void {
     const row = this.rows.get(id);
     if (row === undefined) return;
+    const { principal, idempotencyKey } = typeof row === 'number' ? this.finished.peek(row) : row;
     this.rows.delete(id);
+    if (typeof row === 'number') this.finished.remove(row);
     this.unfinished.delete(id);
     this.finishing.delete(id);
-    this.finished.delete(id);
-    if (row.idempotencyKey === null) return;
-    const key = keyIndex(row.principal, row.idempotencyKey);
+    if (idempotencyKey === null) return;
+    const key = keyIndex(principal, idempotencyKey);
     if (this.byKey.get(key) === id) this.byKey.delete(key);
   }
 
@@ -140,36 +170,47 @@ export class TxTable {
   }
 
   encode(): Uint8Array {
-    const rows = this.rows;
-    const finishedPositions = this.finishedPositions();
-    return encodeTableSnapshot({ rowCount: rows.size, rows: () => rows.values(), finishedPositions });
+    return encodeTableSnapshot({ rowCount: this.rows.size, rows: () => this.scan(), finishedPositions: this.finishedPositions() });
   }
 
   /**
    * The table as it is now, for an encoding in slices (tableSnapshotSteps) that
-   * gives encode()'s bytes of this moment while apply() goes on: the rows by
-   * reference, except the live records (unfinished ones, and finished ones that
-   * did not compact), which apply() may change and are copied; and the finished
-   * ids in completion order. References only, and no lookup by id.
+   * gives encode()'s bytes of this moment while apply() goes on: the unfinished
+   * records copied (apply() changes them), the finished ones by handle through a
+   * reader of the store as it is now (their slots are never written again),
+   * and the finished ids in completion order. No lookup by id.
    */
   capture(): TableCapture {
-    const rows = Array.from(this.rows.values());
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      if (!(row instanceof FinishedTx)) rows[i] = copyRecord(row);
-    }
-    // This table's own map: a restore replaces the table, so it is never cleared under the capture.
+    const rows = Array.from(this.rows.values(), (row) => (typeof row === 'number' ? row : copyRecord(row)));
+    const reader = this.finished.capture();
+    // This table's own rows and store: a restore replaces the table, so they are never cleared under the capture.
     const live = this.rows;
-    return { rows, finished: Array.from(this.finished), lookup: (id) => live.get(id) };
+    const store = this.finished;
+    return {
+      count: rows.length,
+      rowAt: (i) => {
+        const row = rows[i]!;
+        return typeof row === 'number' ? reader.peek(row) : row;
+      },
+      finished: Array.from(this.finishedIds()),
+      liveSeq: (id) => {
+        const row = live.get(id);
+        return row === undefined ? undefined : typeof row === 'number' ? store.peek(row).seq : row.seq;
+      },
+    };
   }
 
   /** Row positions (creation order) of the finished transactions, in completion order. */
   private finishedPositions(): Uint32Array {
-    const position = new Map<string, number>();
-    for (const id of this.rows.keys()) position.set(id, position.size);
+    const position = new Map<FinishedHandle, number>();
+    let at = 0;
+    for (const row of this.rows.values()) {
+      if (typeof row === 'number') position.set(row, at);
+      at++;
+    }
     const out = new Uint32Array(this.finished.size);
     let i = 0;
-    for (const id of this.finished) out[i++] = position.get(id) ?? 0;
+    for (const h of this.finished.handles()) out[i++] = position.get(h) ?? 0;
     return out;
   }
 
@@ -189,20 +230,24 @@ export class TxTable {
           return;
         }
         if (tx.completedAt === null) corrupt(`snapshot holds finished transaction ${tx.id} without completedAt`);
-        // Compacted as if completed here, so this table keeps the form every other node keeps; at
-        // once, so a restore never holds every finished record in full.
-        this.rows.set(tx.id, compactFinished(tx, this.intern) ?? tx);
+        // Into the store at once, so a restore never holds every finished record in full; in
+        // creation order for now, moved into completion order below.
+        this.rows.set(tx.id, this.finished.add(tx));
       },
       finished: (position) => {
         const id = ids[position];
         const row = id === undefined ? undefined : this.rows.get(id);
-        if (row === undefined || !isFinished(row.state) || this.finished.has(row.id)) corrupt('snapshot finishedOrder is inconsistent');
-        this.finished.add(row.id);
+        if (row === undefined || typeof row !== 'number' || ordered.has(row)) corrupt('snapshot finishedOrder is inconsistent');
+        ordered.add(row);
+        completion.push(id!);
       },
     };
+    const ordered = new Set<FinishedHandle>();
+    const completion: string[] = [];
     if (isCurrentSnapshot(data)) decodeTableSnapshot(data, target);
     else decodeLegacy(data, target);
-    if (this.finished.size + this.unfinished.size !== this.rows.size) corrupt('snapshot finishedOrder misses transactions');
+    if (completion.length + this.unfinished.size !== this.rows.size) corrupt('snapshot finishedOrder misses transactions');
+    for (const id of completion) this.rows.set(id, this.finished.moveToEnd(this.rows.get(id) as FinishedHandle));
   }
 }
 
@@ -227,7 +272,7 @@ export function copyRecord(tx: TxRecord): TxRecord {
 
 /** A detached TxRecord of a row of either form. */
 export function detach(row: Row): TxRecord {
-  return row instanceof FinishedTx ? row.toRecord() : copyRecord(row);
+  return row instanceof FinishedRow ? row.toRecord() : copyRecord(row);
 }
 
 // ---- versions 1 and 2 -----------------------------------------------------------
