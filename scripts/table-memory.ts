@@ -1,0 +1,87 @@
+// Table memory: what the replicated transaction table keeps per finished
+// transaction, measured exactly in one process (no cluster, no load, no
+// garbage in flight): the V8 heap and the memory outside it (typed arrays)
+// that N finished transactions add, after full collections. The rows are like
+// the benchmark's: UUID ids, two participants with payloads (dropped when the
+// transaction finishes), no idempotency key unless --keys.
+//
+//   npm run build && node --expose-gc dist/scripts/table-memory.js [--count 100000] [--keys]
+//
+// What a node's resident memory is made of under load is memory-probe.ts's.
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { ownString } from '../src/tx/finished-tx.js';
+import { TxTable } from '../src/tx/tx-table.js';
+import type { TxRecord } from '../src/tx/types.js';
+
+const COUNT_MAX = 10_000_000;
+const MIB = 1024 * 1024;
+
+function main(): number {
+  const { values } = parseArgs({ options: { count: { type: 'string', default: '100000' }, keys: { type: 'boolean', default: false } } });
+  const count = Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > COUNT_MAX) {
+    process.stderr.write(`--count must be an integer in 1..${COUNT_MAX}\n`);
+    return 2;
+  }
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) {
+    process.stderr.write('run with node --expose-gc: the measurement needs full collections before and after\n');
+    return 2;
+  }
+  const settle = (): NodeJS.MemoryUsage => {
+    for (let i = 0; i < 4; i++) gc();
+    return process.memoryUsage();
+  };
+  const before = settle();
+  const table = new TxTable();
+  for (let i = 0; i < count; i++) {
+    // As apply() keeps them: strings of their own (ownString), not slices of a decoded entry.
+    const tx = record(ownString(randomUUID()), i + 1, values.keys ? ownString(`key-${i}`) : null);
+    table.insert(tx);
+    tx.state = 'committed';
+    tx.completedAt = tx.createdAt + 4;
+    for (const p of tx.participants) p.payload = null;
+    table.markFinished(tx);
+  }
+  const after = settle();
+  const heap = after.heapUsed - before.heapUsed;
+  const outside = after.external - before.external;
+  process.stdout.write(
+    `${count.toLocaleString('en-US')} finished transactions${values.keys ? ' with idempotency keys' : ''}: ` +
+      `V8 heap +${(heap / MIB).toFixed(2)} MiB, outside the heap +${(outside / MIB).toFixed(2)} MiB, ` +
+      `${Math.round((heap + outside) / count)} bytes per transaction (${table.finishedCount} retained)\n`,
+  );
+  return 0;
+}
+
+function record(id: string, seq: number, idempotencyKey: string | null): TxRecord {
+  const createdAt = 1_780_000_000_000 + seq;
+  return {
+    id,
+    seq,
+    state: 'committing',
+    protocol: '2pc',
+    participants: ['alpha', 'beta'].map((name) => ({
+      name,
+      url: `http://127.0.0.1:4000/${name}`,
+      payload: { amount: seq },
+      vote: 'commit' as const,
+      acknowledged: true,
+      lastError: null,
+      failingSince: null,
+      abandoned: null,
+    })),
+    createdAt,
+    deadlineAt: createdAt + 30_000,
+    decision: 'commit',
+    decisionReason: null,
+    decidedAt: createdAt + 2,
+    completedAt: null,
+    idempotencyKey,
+    requestHash: idempotencyKey === null ? null : ownString(`hash-${seq}`),
+    principal: null,
+  };
+}
+
+process.exitCode = main();
