@@ -21,6 +21,8 @@ export interface NodeCounters {
   readonly participantRequests: number | null;
   /** Event-loop delay since the node's previous scrape (the gauge resets on every scrape). */
   readonly eventLoopDelay?: EventLoopDelay | null;
+  /** Time the node's main thread has spent runnable but waiting for a core (mainThreadRunWaitMs). */
+  readonly runWaitMs?: number | null;
 }
 
 /** Quantiles of one node's event-loop delay over a phase (ratify_event_loop_delay_seconds). */
@@ -51,6 +53,13 @@ export interface NodePhaseStats {
   readonly participantRequestsPerOp: number | null;
   /** The node's event-loop delay over the phase, warm-up included; null when the node does not export it. */
   readonly eventLoopDelay?: EventLoopDelay | null;
+  /**
+   * Share of the phase (%) the node's main thread, which runs its event loop,
+   * was ready to run but waited for a core: on a machine running every node,
+   * the load generator and the participants, the part of the loop's delay that
+   * is not the node's own work. Null without /proc/<pid>/schedstat.
+   */
+  readonly loopWaitPercent?: number | null;
 }
 
 /** Linux reports utime/stime in clock ticks; 100 per second on every mainstream kernel config. */
@@ -65,6 +74,21 @@ export function processCpuMs(pid: number): number | null {
     const stime = Number(fields[12]);
     if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
     return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Milliseconds the main thread of `pid` has spent runnable but not running
+ * (waiting in a run queue), from the second field of /proc/<pid>/schedstat;
+ * null where that file does not exist (not Linux, or a kernel without
+ * schedstats) or the process is gone.
+ */
+export function mainThreadRunWaitMs(pid: number): number | null {
+  try {
+    const waitNs = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ')[1]);
+    return Number.isFinite(waitNs) ? waitNs / 1e6 : null;
   } catch {
     return null;
   }
@@ -137,6 +161,7 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
     // A labelled counter appears with its first increment: on a node that scraped fine, absent is 0.
     participantRequests: metrics.get('ratify_tx_participant_requests_total') ?? (scraped ? 0 : null),
     eventLoopDelay,
+    runWaitMs: pid === null ? null : mainThreadRunWaitMs(pid),
   };
 }
 
@@ -152,8 +177,9 @@ export function phaseStats(
   const d = (k: Exclude<keyof NodeCounters, 'eventLoopDelay'>): number | null => {
     const a = after[k];
     const b = before[k];
-    return a === null || b === null ? null : a - b;
+    return a === null || a === undefined || b === null || b === undefined ? null : a - b;
   };
+  const runWait = d('runWaitMs');
   const cpu = d('cpuMs');
   const fsyncs = d('fsyncs');
   const entries = d('fsyncEntries');
@@ -174,6 +200,7 @@ export function phaseStats(
     participantRequestsPerOp: ratio(d('participantRequests'), ops),
     // The scrape before the phase reset the node's histogram, so the reading after it covers the phase.
     ...(after.eventLoopDelay === undefined ? {} : { eventLoopDelay: after.eventLoopDelay }),
+    ...(after.runWaitMs === undefined ? {} : { loopWaitPercent: runWait === null || elapsedMs <= 0 ? null : (100 * runWait) / elapsedMs }),
   };
 }
 

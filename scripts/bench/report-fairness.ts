@@ -79,14 +79,15 @@ function eventLoopTable(r: Input): Table {
               fmtMs(n.eventLoopDelay.p99Ms),
               fmtMs(n.eventLoopDelay.p999Ms),
               fmtMs(n.eventLoopDelay.maxMs),
+              n.loopWaitPercent === undefined || n.loopWaitPercent === null ? '-' : n.loopWaitPercent.toFixed(0),
             ],
           ],
     ),
   );
   return {
     title:
-      'Event-loop delay of each Ratify node per phase, warm-up included (ratify_event_loop_delay_seconds: lateness of a timer due every 10 ms)',
-    headers: ['phase', 'node', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
+      "Event-loop delay of each Ratify node per phase, warm-up included (ratify_event_loop_delay_seconds: lateness of a timer due every 10 ms), and the share of the phase its main thread was ready to run but waited for a core (/proc/PID/schedstat)",
+    headers: ['phase', 'node', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'waiting for a core %'],
     rows,
   };
 }

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   eventLoopDelayFromMetrics,
+  mainThreadRunWaitMs,
   parsePrometheus,
   phaseStats,
   processCpuMs,
@@ -79,6 +81,21 @@ describe('phaseStats', () => {
     expect(s.meanFsyncMs).toBeNull();
     expect(s.entriesPerOp).toBeNull();
     expect(s.fsyncsPerSec).toBe(0);
+    expect('loopWaitPercent' in s).toBe(false);
+  });
+  it("gives the share of the phase the node's main thread waited for a core", () => {
+    const s = phaseStats('n1', true, { ...before, runWaitMs: 200 }, { ...before, runWaitMs: 450 }, 1000, 10);
+    expect(s.loopWaitPercent).toBe(25);
+    const unread = phaseStats('n1', true, { ...before, runWaitMs: null }, { ...before, runWaitMs: 450 }, 1000, 10);
+    expect(unread.loopWaitPercent).toBeNull();
+  });
+});
+
+describe('mainThreadRunWaitMs', () => {
+  it('reads this process where the kernel keeps schedstats, and returns null for a PID that does not exist', () => {
+    const ms = mainThreadRunWaitMs(process.pid);
+    if (existsSync('/proc/self/schedstat')) expect(ms).toBeGreaterThanOrEqual(0);
+    expect(mainThreadRunWaitMs(2 ** 30)).toBeNull();
   });
 });
 
