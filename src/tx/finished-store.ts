@@ -143,6 +143,10 @@ export class FinishedStore {
     return this.reader.chunkOf(h).ids[h & SLOT_MASK]!;
   }
 
+  seqOf(h: FinishedHandle): number {
+    return this.reader.chunkOf(h).seqs[h & SLOT_MASK]!;
+  }
+
   /** Slot `h` as a row that stays valid. */
   row(h: FinishedHandle): FinishedRowOrRecord {
     return this.reader.row(h);

@@ -83,6 +83,8 @@ export interface TableCapture {
   readonly count: number;
   /** The row at creation-order position `i`; a finished one is valid only until the next call. */
   rowAt(i: number): Row;
+  /** seq of each captured row, by position: what the search by seq reads (increasing). */
+  readonly seqs: Float64Array;
   readonly finished: readonly string[];
   readonly liveSeq: (id: string) => number | undefined;
 }
@@ -172,7 +174,7 @@ function bySeq(cap: TableCapture, seq: number): number {
   let hi = cap.count - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const at = cap.rowAt(mid).seq;
+    const at = cap.seqs[mid]!;
     if (at === seq) return mid;
     if (at < seq) lo = mid + 1;
     else hi = mid - 1;

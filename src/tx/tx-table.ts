@@ -181,7 +181,18 @@ export class TxTable {
    * and the finished ids in completion order. No lookup by id.
    */
   capture(): TableCapture {
-    const rows = Array.from(this.rows.values(), (row) => (typeof row === 'number' ? row : copyRecord(row)));
+    const rows: Array<TxRecord | FinishedHandle> = new Array(this.rows.size);
+    const seqs = new Float64Array(this.rows.size);
+    let at = 0;
+    for (const row of this.rows.values()) {
+      if (typeof row === 'number') {
+        rows[at] = row;
+        seqs[at++] = this.finished.seqOf(row);
+      } else {
+        rows[at] = copyRecord(row);
+        seqs[at++] = row.seq;
+      }
+    }
     const reader = this.finished.capture();
     // This table's own rows and store: a restore replaces the table, so they are never cleared under the capture.
     const live = this.rows;
@@ -192,10 +203,11 @@ export class TxTable {
         const row = rows[i]!;
         return typeof row === 'number' ? reader.peek(row) : row;
       },
+      seqs,
       finished: Array.from(this.finishedIds()),
       liveSeq: (id) => {
         const row = live.get(id);
-        return row === undefined ? undefined : typeof row === 'number' ? store.peek(row).seq : row.seq;
+        return row === undefined ? undefined : typeof row === 'number' ? store.seqOf(row) : row.seq;
       },
     };
   }
