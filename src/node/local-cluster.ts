@@ -24,7 +24,8 @@ export interface LocalClusterOptions {
 export const LOCAL_CLUSTER_NODES_MAX = 9;
 
 /**
- * V8 heap flags for a Ratify node process (`node <flags> cli.js node ...`).
+ * V8 flags for a Ratify node process (`node <flags> cli.js node ...`): the heap's
+ * growth and young generation, and the size of V8's worker pool.
  * Measured on a 3-node tx cluster filled with 100,000 finished transactions
  * (64 concurrent clients): with V8's defaults the leader peaked at ~325 MiB
  * resident, about 200 MiB of it old-space garbage waiting for a full GC (V8
@@ -45,7 +46,22 @@ export const LOCAL_CLUSTER_NODES_MAX = 9;
  * transaction and fewer transactions per second at c=64 in every pair, so 50
  * stays (scripts/bench/results/README.md, "The memory experiments of 2026-12-06").
  */
-export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=8'];
+/*
+ * --v8-pool-size=1: V8's worker threads (parallel scavenges, concurrent
+ * marking, background compiles) are 4 per process by default, whatever the
+ * machine. Three nodes, the participants and a load generator on two cores
+ * then have a dozen GC helpers contending with the event loops: on the
+ * benchmark, the transaction leader's main thread was ready to run but waiting
+ * for a core 29-37 % of each phase at 16 and 64 (/proc/PID/schedstat, the
+ * bench's "waiting for a core" column). With one worker each, 3 alternating
+ * pairs (`bench --skip-etcd --skip-failover --fill-tx 0 --concurrency 16,64`,
+ * 2026-12-06): the leader waiting 21-29 %, p99 at 16 lower in every pair
+ * (writes 16.7-16.8 against 21.6-25.4 ms, transactions 31.0-34.4 against
+ * 40.8-45.2 ms), at 64 lower or equal, throughput unchanged within the noise;
+ * two workers waited 26 % and were no better than one. A node alone on a
+ * large machine may do better with Node's default: start it with your own flags.
+ */
+export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=8', '--v8-pool-size=1'];
 
 /**
  * Environment defaults for a Ratify node process; the caller's environment wins.

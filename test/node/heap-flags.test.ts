@@ -17,7 +17,7 @@ const heapLimit = (flags: readonly string[]): number => {
 
 describe('NODE_HEAP_FLAGS', () => {
   it('are accepted by this node and leave the old-space limit where it was', () => {
-    expect(NODE_HEAP_FLAGS).toEqual(['--heap-growing-percent=50', '--max-semi-space-size=8']);
+    expect(NODE_HEAP_FLAGS).toEqual(['--heap-growing-percent=50', '--max-semi-space-size=8', '--v8-pool-size=1']);
     const withFlags = heapLimit(NODE_HEAP_FLAGS);
     const without = heapLimit([]);
     // Only the young generation shrinks (16 MiB less); nothing caps what the old space may grow to.
