@@ -86,7 +86,7 @@ function eventLoopTable(r: Input): Table {
   );
   return {
     title:
-      "Event-loop delay of each Ratify node per phase, warm-up included (ratify_event_loop_delay_seconds: lateness of a timer due every 10 ms), and the share of the phase its main thread was ready to run but waited for a core (/proc/PID/schedstat)",
+      'Event-loop delay of each Ratify node per phase, warm-up included (ratify_event_loop_delay_seconds: lateness of a timer due every 10 ms), and the share of the phase its main thread was ready to run but waited for a core (/proc/PID/schedstat)',
     headers: ['phase', 'node', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'waiting for a core %'],
     rows,
   };
