@@ -173,6 +173,16 @@ export class FinishedStore {
     }
   }
 
+  /** Slots of the chunks held now (live, removed, and not yet filled): the range of denseIndex(). */
+  get denseSize(): number {
+    return this.chunks.length * CHUNK_SLOTS;
+  }
+
+  /** `h`'s place among the slots of the chunks held now, in completion order: an array index for a pass over the store. */
+  denseIndex(h: FinishedHandle): number {
+    return h - this.firstChunk * CHUNK_SLOTS;
+  }
+
   /** The oldest live handle (first completed), or undefined when the store is empty. */
   first(): FinishedHandle | undefined {
     for (const h of this.handles()) return h;

@@ -49,7 +49,8 @@ export type Row = TxRecord | FinishedRow;
 
 export interface SnapshotSource {
   readonly rowCount: number;
-  rows(): Iterable<Row>;
+  /** Calls `visit` with every row in creation order; a finished row is valid only during its call. */
+  forEachRow(visit: (row: Row) => void): void;
   /** Row positions (creation order) of the finished transactions, in completion order. */
   readonly finishedPositions: Uint32Array;
 }
@@ -61,14 +62,15 @@ export interface SnapshotTarget {
 }
 
 export function encodeTableSnapshot(src: SnapshotSource): Uint8Array {
-  const strings = sharedStrings(src.rows());
+  const strings = new Map<string, number>();
+  src.forEachRow((row) => addStrings(strings, row));
   return packExact((w) => {
     writeHeader(w, strings.size);
     for (const s of strings.keys()) w.str(s);
     w.str('txs');
     w.array(src.rowCount);
     const prev = { seq: 0, createdAt: 0 };
-    for (const row of src.rows()) writeRow(w, row, strings, prev);
+    src.forEachRow((row) => writeRow(w, row, strings, prev));
     writeFinishedOrder(w, src.finishedPositions);
   });
 }
@@ -219,13 +221,7 @@ export function decodeTableSnapshot(data: Uint8Array, target: SnapshotTarget): v
 
 // ---- writing -------------------------------------------------------------------
 
-/** Every name, URL, decision reason and principal, each once, in first-use order. */
-function sharedStrings(rows: Iterable<Row>): Map<string, number> {
-  const strings = new Map<string, number>();
-  for (const row of rows) addStrings(strings, row);
-  return strings;
-}
-
+/** Adds every name, URL, decision reason and principal of `row` not seen yet, in first-use order. */
 function addStrings(strings: Map<string, number>, row: Row): void {
   const add = (s: string | null): void => {
     if (s !== null && !strings.has(s)) strings.set(s, strings.size);

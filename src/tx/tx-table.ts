@@ -170,7 +170,11 @@ export class TxTable {
   }
 
   encode(): Uint8Array {
-    return encodeTableSnapshot({ rowCount: this.rows.size, rows: () => this.scan(), finishedPositions: this.finishedPositions() });
+    const finished = this.finished;
+    const forEachRow = (visit: (row: Row) => void): void => {
+      for (const row of this.rows.values()) visit(typeof row === 'number' ? finished.peek(row) : row);
+    };
+    return encodeTableSnapshot({ rowCount: this.rows.size, forEachRow, finishedPositions: this.finishedPositions() });
   }
 
   /**
@@ -214,15 +218,17 @@ export class TxTable {
 
   /** Row positions (creation order) of the finished transactions, in completion order. */
   private finishedPositions(): Uint32Array {
-    const position = new Map<FinishedHandle, number>();
+    const store = this.finished;
+    // By slot, not in a Map: the store's handles are dense within its chunks.
+    const position = new Uint32Array(store.denseSize);
     let at = 0;
     for (const row of this.rows.values()) {
-      if (typeof row === 'number') position.set(row, at);
+      if (typeof row === 'number') position[store.denseIndex(row)] = at;
       at++;
     }
-    const out = new Uint32Array(this.finished.size);
+    const out = new Uint32Array(store.size);
     let i = 0;
-    for (const h of this.finished.handles()) out[i++] = position.get(h) ?? 0;
+    for (const h of store.handles()) out[i++] = position[store.denseIndex(h)]!;
     return out;
   }
 
