@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ownString } from '../src/tx/finished-tx.js';
 import { TxTable } from '../src/tx/tx-table.js';
-import type { TxRecord } from '../src/tx/types.js';
+import { freshParticipant, type TxRecord } from '../src/tx/types.js';
 
 const COUNT_MAX = 10_000_000;
 const MIB = 1024 * 1024;
@@ -63,14 +63,9 @@ function record(id: string, seq: number, idempotencyKey: string | null): TxRecor
     state: 'committing',
     protocol: '2pc',
     participants: ['alpha', 'beta'].map((name) => ({
-      name,
-      url: `http://127.0.0.1:4000/${name}`,
-      payload: { amount: seq },
+      ...freshParticipant({ name, url: `http://127.0.0.1:4000/${name}`, payload: { amount: seq } }),
       vote: 'commit' as const,
       acknowledged: true,
-      lastError: null,
-      failingSince: null,
-      abandoned: null,
     })),
     createdAt,
     deadlineAt: createdAt + 30_000,

@@ -16,8 +16,8 @@
 // chunk is dropped once every slot in it is dead. So a capture (the chunk list
 // at one moment) reads the same values for as long as it is kept while the
 // store goes on, which is what a snapshot encoded in slices needs.
-import { Chunk, CHUNK_BITS, CHUNK_SLOTS, copyWhole, type FinishedInterners, FinishedRow } from './finished-tx.js';
-import type { TxRecord } from './types.js';
+import { Chunk, CHUNK_BITS, CHUNK_SLOTS, type FinishedInterners, FinishedRow } from './finished-tx.js';
+import { copyRecord, type TxRecord } from './types.js';
 
 /** A slot of the store: stable for the slot's life (until renumbering, which tells the table). */
 export type FinishedHandle = number;
@@ -160,7 +160,7 @@ export class FinishedStore {
   /** A fresh TxRecord of slot `h` that the caller may keep and change. */
   record(h: FinishedHandle): TxRecord {
     const row = this.reader.peek(h);
-    return row instanceof FinishedRow ? row.toRecord() : copyWhole(row);
+    return row instanceof FinishedRow ? row.toRecord() : copyRecord(row);
   }
 
   /** The live handles in completion order. */

@@ -9,7 +9,7 @@
 // arrays (off the V8 heap: nothing for the garbage collector to walk), and the
 // three client fields (idempotency key, request hash, principal), null for
 // most transactions, in one slot.
-import type { Decision, Protocol, TxRecord, TxState, Vote } from './types.js';
+import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
 
 /** Slots per chunk: a power of two, so a handle splits into chunk and slot with a shift and a mask. */
 export const CHUNK_BITS = 12;
@@ -94,7 +94,8 @@ export class Chunk {
     if (!this.compact(i, tx, intern)) {
       this.flags[i] = FLAG_WHOLE;
       this.whole ??= new Map();
-      this.whole.set(i, copyWhole(tx));
+      // A copy of its own: nothing outside the store can change it.
+      this.whole.set(i, copyRecord(tx));
     }
     return i;
   }
@@ -269,11 +270,6 @@ export class FinishedRow {
       principal: this.principal,
     };
   }
-}
-
-/** A copy of a record to keep whole: its own participant objects, so nothing outside the store can change it. */
-export function copyWhole(tx: TxRecord): TxRecord {
-  return { ...tx, participants: tx.participants.map((p) => ({ ...p })) };
 }
 
 /** What compaction shares between records: strings, and whole participant lists. */

@@ -16,10 +16,11 @@ import { ownString } from './finished-tx.js';
 import { countByState, oldestUnfinishedCreatedAt, type TableStats } from './table-stats.js';
 import { FORCE_FINISH_REASON, planForceFinish } from './force-finish.js';
 import { mayAbandon } from './abandon.js';
-import { copyRecord, detach, keyIndex, TxTable } from './tx-table.js';
+import { detach, keyIndex, TxTable } from './tx-table.js';
 import { steppedEncoding } from './stepped-encoding.js';
 import { tableSnapshotSteps } from './table-snapshot.js';
 import {
+  copyRecord,
   freshParticipant,
   TX_STATES,
   type ApplyResult,

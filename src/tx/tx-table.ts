@@ -23,7 +23,7 @@ import {
   type TableCapture,
 } from './table-snapshot.js';
 import { isFinished } from './transitions.js';
-import { ABANDON_REASONS, TX_STATES, type AbandonReason, type ParticipantRecord, type TxRecord } from './types.js';
+import { ABANDON_REASONS, copyRecord, TX_STATES, type AbandonReason, type ParticipantRecord, type TxRecord } from './types.js';
 
 export type { Row } from './table-snapshot.js';
 
@@ -282,10 +282,6 @@ export function isFinishing(state: TxRecord['state']): boolean {
  */
 export function keyIndex(principal: string | null, key: string): string {
   return principal === null ? key : `\u0000${principal}\u0000${key}`;
-}
-
-export function copyRecord(tx: TxRecord): TxRecord {
-  return { ...tx, participants: tx.participants.map((p) => ({ ...p })) };
 }
 
 /** A detached TxRecord of a row of either form. */

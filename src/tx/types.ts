@@ -70,6 +70,11 @@ export function freshParticipant(p: ParticipantSpec): ParticipantRecord {
   };
 }
 
+/** A copy of a record with participant objects of its own: changing the copy changes nothing of the original. */
+export function copyRecord(tx: TxRecord): TxRecord {
+  return { ...tx, participants: tx.participants.map((p) => ({ ...p })) };
+}
+
 /** One row of the replicated table. Mutated only by the state machine's apply(). */
 export interface TxRecord {
   readonly id: string;

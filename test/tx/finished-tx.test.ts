@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FinishedStore } from '../../src/tx/finished-store.js';
 import { CHUNK_SLOTS, createFinishedInterners, FinishedRow } from '../../src/tx/finished-tx.js';
-import type { TxRecord } from '../../src/tx/types.js';
+import { freshParticipant, type TxRecord } from '../../src/tx/types.js';
 
 function finished(over: Partial<TxRecord> = {}): TxRecord {
   const createdAt = over.createdAt ?? 1_780_000_000_000;
@@ -15,18 +15,7 @@ function finished(over: Partial<TxRecord> = {}): TxRecord {
     seq: 7,
     state: 'committed',
     protocol: '2pc',
-    participants: [
-      {
-        name: 'a',
-        url: 'http://127.0.0.1:1/a',
-        payload: null,
-        vote: 'commit',
-        acknowledged: true,
-        lastError: null,
-        failingSince: null,
-        abandoned: null,
-      },
-    ],
+    participants: [{ ...freshParticipant({ name: 'a', url: 'http://127.0.0.1:1/a', payload: null }), vote: 'commit', acknowledged: true }],
     createdAt,
     deadlineAt: createdAt + 30_000,
     decision: 'commit',

@@ -10,7 +10,7 @@ import { CHUNK_SLOTS } from '../../src/tx/finished-tx.js';
 import { steppedEncoding } from '../../src/tx/stepped-encoding.js';
 import { tableSnapshotSteps } from '../../src/tx/table-snapshot.js';
 import { TxTable } from '../../src/tx/tx-table.js';
-import type { TxRecord } from '../../src/tx/types.js';
+import { freshParticipant, type TxRecord } from '../../src/tx/types.js';
 import { Prng } from '../../src/util/random.js';
 
 function unfinished(id: string, seq: number, rng: Prng): TxRecord {
@@ -21,14 +21,8 @@ function unfinished(id: string, seq: number, rng: Prng): TxRecord {
     state: 'committing',
     protocol: rng.chance(0.2) ? '3pc' : '2pc',
     participants: ['a', 'b'].map((name) => ({
-      name,
-      url: `http://127.0.0.1:1/${name}`,
-      payload: { n: seq },
+      ...freshParticipant({ name, url: `http://127.0.0.1:1/${name}`, payload: { n: seq } }),
       vote: 'commit' as const,
-      acknowledged: false,
-      lastError: null,
-      failingSince: null,
-      abandoned: null,
     })),
     createdAt,
     deadlineAt: createdAt + 30_000,
