@@ -101,12 +101,16 @@ describe('participant call batching', () => {
   const agent = new Agent({ connections: 8 });
   let nowMs = 1_000;
   const requests: Array<[string, number]> = [];
+  const kinds: CallName[] = [];
   const options = (over: Partial<BatchOptions> = {}): BatchOptions => ({
     callsMax: 64,
     bytesMax: 256 * 1024,
     unsupportedForMs: 60_000,
     now: () => nowMs,
-    onRequest: (shape, calls) => requests.push([shape, calls]),
+    onRequest: (shape, calls, name) => {
+      requests.push([shape, calls]);
+      kinds.push(name);
+    },
     ...over,
   });
   const one = (name: CallName, txId: string, over: Partial<OneCall> = {}): OneCall => ({
@@ -132,6 +136,7 @@ describe('participant call batching', () => {
     p.batchMode = 'ok';
     p.answer = BatchParticipant.defaultAnswer;
     requests.length = 0;
+    kinds.length = 0;
   });
 
   it('sends calls of one kind, term and URL issued in one turn as one batch, and gives each call its own answer', async () => {
@@ -171,6 +176,24 @@ describe('participant call batching', () => {
       caller.call(one('commit', 'b4', { baseUrl: `${p.url}/` })),
     ]);
     expect(p.paths().sort()).toEqual(['/p/abort', '/p/commit', '/p/commit', '/p/commit']);
+  });
+
+  it('sends the calls a decision waits for (prepare, precommit) before phase 2 calls queued earlier in the turn', async () => {
+    const caller = new ParticipantCaller(agent, options());
+    await Promise.all([
+      caller.call(one('commit', 'f1')),
+      caller.call(one('commit', 'f2')),
+      caller.call(one('abort', 'f3')),
+      caller.call(one('prepare', 'f4')),
+      caller.call(one('precommit', 'f5')),
+    ]);
+    expect(kinds).toEqual(['prepare', 'precommit', 'commit', 'abort']);
+    expect(requests).toEqual([
+      ['single', 1],
+      ['single', 1],
+      ['batch', 2],
+      ['single', 1],
+    ]);
   });
 
   it('splits at callsMax and at bytesMax', async () => {
