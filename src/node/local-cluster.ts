@@ -25,7 +25,8 @@ export const LOCAL_CLUSTER_NODES_MAX = 9;
 
 /**
  * V8 flags for a Ratify node process (`node <flags> cli.js node ...`): the heap's
- * growth and young generation, and the size of V8's worker pool.
+ * growth and young generation, the size of V8's worker pool, and no optimizing
+ * compiler for WebAssembly.
  * Measured on a 3-node tx cluster filled with 100,000 finished transactions
  * (64 concurrent clients): with V8's defaults the leader peaked at ~325 MiB
  * resident, about 200 MiB of it old-space garbage waiting for a full GC (V8
@@ -61,7 +62,26 @@ export const LOCAL_CLUSTER_NODES_MAX = 9;
  * two workers waited 26 % and were no better than one. A node alone on a
  * large machine may do better with Node's default: start it with your own flags.
  */
-export const NODE_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=50', '--max-semi-space-size=8', '--v8-pool-size=1'];
+/*
+ * --no-wasm-dynamic-tiering --no-wasm-tier-up: WebAssembly stays in Liftoff,
+ * V8's baseline compiler. The only WebAssembly a node runs is undici's HTTP
+ * parser (llhttp), the participant calls' answers. Once it is hot, V8 recompiles
+ * it with TurboFan, whose register allocator needs about 36 MiB of malloc for
+ * llhttp's one huge state-machine function (heaptrack, 2026-12-07: 36.0 of the
+ * leader's 41.3 MiB malloc peak; a follower, which calls no participant, peaks
+ * at 19.5). The memory is freed at once, but glibc keeps the grown heap: that
+ * was the leader's 40-43 MiB `[heap]` against a follower's 20-25. Both flags
+ * are needed: --no-wasm-tier-up alone still tiers up dynamically (the test
+ * checks this node keeps a hot function in Liftoff). Measured in
+ * scripts/bench/results/README.md, "WebAssembly kept in Liftoff".
+ */
+export const NODE_HEAP_FLAGS: readonly string[] = [
+  '--heap-growing-percent=50',
+  '--max-semi-space-size=8',
+  '--v8-pool-size=1',
+  '--no-wasm-dynamic-tiering',
+  '--no-wasm-tier-up',
+];
 
 /**
  * Environment defaults for a Ratify node process; the caller's environment wins.

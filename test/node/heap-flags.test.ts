@@ -1,5 +1,6 @@
 // The V8 flags every node process gets (`ratify cluster`, the benchmark, the container image):
-// this node accepts them, they do not cap the old space, and the image uses the same ones.
+// this node accepts them, they do not cap the old space, they keep WebAssembly out of
+// TurboFan, and the image uses the same ones.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -17,11 +18,41 @@ const heapLimit = (flags: readonly string[]): number => {
 
 describe('NODE_HEAP_FLAGS', () => {
   it('are accepted by this node and leave the old-space limit where it was', () => {
-    expect(NODE_HEAP_FLAGS).toEqual(['--heap-growing-percent=50', '--max-semi-space-size=8', '--v8-pool-size=1']);
+    expect(NODE_HEAP_FLAGS).toEqual([
+      '--heap-growing-percent=50',
+      '--max-semi-space-size=8',
+      '--v8-pool-size=1',
+      '--no-wasm-dynamic-tiering',
+      '--no-wasm-tier-up',
+    ]);
     const withFlags = heapLimit(NODE_HEAP_FLAGS);
     const without = heapLimit([]);
     // Only the young generation shrinks (16 MiB less); nothing caps what the old space may grow to.
     expect(without - withFlags).toBeLessThanOrEqual(64 * 1024 * 1024);
+  });
+
+  it('keep a hot WebAssembly function in Liftoff, where without them this node tiers it up to TurboFan', () => {
+    // A loop summing n..1, called until V8's tiering budget is spent many times over; the
+    // tier-up compiles in the background, so the check polls for a while.
+    const script = `
+      const bytes = new Uint8Array([0,97,115,109,1,0,0,0, 1,6,1,96,1,127,1,127, 3,2,1,0, 7,5,1,1,102,0,0,
+        10,27,1,25, 1,1,127, 3,64, 32,1,32,0,106,33,1, 32,0,65,1,107,34,0, 13,0, 11, 32,1, 11]);
+      const f = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.f;
+      if (f(4) !== 10) throw new Error('the module does not compute what it should');
+      const until = Date.now() + 2000;
+      (function spin() {
+        for (let i = 0; i < 50; i++) f(100000);
+        if (%IsTurboFanFunction(f)) return process.stdout.write('turbofan');
+        if (Date.now() > until) return process.stdout.write(%IsLiftoffFunction(f) ? 'liftoff' : 'neither');
+        setTimeout(spin, 5);
+      })();`;
+    const tier = (flags: readonly string[]): string => {
+      const r = spawnSync(process.execPath, [...flags, '--allow-natives-syntax', '-e', script], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(tier([])).toBe('turbofan');
+    expect(tier(NODE_HEAP_FLAGS)).toBe('liftoff');
   });
 
   it('are the flags the container image starts node with', () => {
