@@ -536,8 +536,9 @@ export class RaftNode implements ClusterNode {
     this.tracking.sync();
     const plan = planReady(rd, this.leadership.current.role, this.writes.persisted);
     if (plan.sendBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
-    for (let i = 0; i < plan.applyBeforePersist; i++) this.applyEntry(rd.committedEntries[i]!);
-    const storedSnapshot = await this.persist(rd);
+    const persisting = this.persist(rd);
+    await this.applyWhilePersisting(rd, plan.applyBeforePersist, persisting);
+    const storedSnapshot = await persisting;
     if (!plan.sendBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot !== null) this.snapshots.install(rd.snapshot);
     for (let i = plan.applyBeforePersist; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i]!);
@@ -552,6 +553,34 @@ export class RaftNode implements ClusterNode {
     this.tracking.update();
     this.snapshots.maybeTake();
     this.notifyWaiters();
+  }
+
+  /**
+   * Applies rd.committedEntries[0, n), already durable, once the network and the
+   * disk have their work: the appends (a leader's, queued by transport.send) and
+   * this Ready's save are each waiting on a microtask queued before this one
+   * (the send's flush, and the storage's serialized op, which runs without a
+   * break until it hands the batch to LevelDB's writer thread), so one turn lets
+   * them out first.
+   * WHY: applying first kept both behind the state machine, and on a leader also
+   * behind the first step of every caller the applied entries resume (the
+   * proposals' promises settle during apply, and their reactions were queued
+   * before the save's). A follower applies the previous commit index with every append,
+   * so at low load its fsync, on every write's path, waited for that apply. The
+   * order changes nothing else: these entries are durable, and the Ready's own
+   * messages and entries were fixed by ready(). Timing only: if the storage is
+   * busy with an earlier operation, the save simply starts later, as before.
+   */
+  private async applyWhilePersisting(rd: Ready, n: number, persisting: Promise<unknown>): Promise<void> {
+    if (n === 0) return;
+    await Promise.resolve();
+    try {
+      for (let i = 0; i < n; i++) this.applyEntry(rd.committedEntries[i]!);
+    } catch (err) {
+      // The node fails on err (runLoop); the save's own outcome no longer matters to anyone.
+      persisting.catch(() => undefined);
+      throw err;
+    }
   }
 
   /**

@@ -436,3 +436,57 @@ describe('a commit-index-only change', () => {
     expect(events).toEqual(['apply 1', 'send appendResp', 'saved']);
   });
 });
+
+describe('durable entries applied while the save runs', () => {
+  // A follower's Ready at low load: the append of entry 2 carries the commit of entry 1,
+  // which an earlier save made durable. Entry 1 may be applied at any time (it is
+  // durable); the driver starts saving entry 2 first, so the fsync on every write's path
+  // does not wait for the state machine, and only then applies entry 1.
+  it('starts the save of the new entries, applies the durable ones while it runs, and acknowledges after it', async () => {
+    const entry1: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
+    const entry2: Entry = { kind: 'normal', index: 2, term: 2, data: put('k', 'w') };
+    const ready: Ready = {
+      softState: null,
+      hardState: { term: 2, vote: 'n2', commitIndex: 1 },
+      entries: [entry2],
+      snapshot: null,
+      messages: [{ type: 'appendResp', from: 'n1', to: 'n2', term: 2, success: true, matchIndex: 2, rejectHint: 0, rejectTerm: 0 }],
+      committedEntries: [entry1],
+      readStates: [],
+      droppedReads: [],
+    };
+    const events: string[] = [];
+    const backing: MemoryStorageBacking = {
+      hardState: { term: 2, vote: 'n2', commitIndex: 0 },
+      snapshot: null,
+      entries: new Map([[1, entry1]]),
+    };
+    const gated = new GatedStorage(new MemoryRaftStorage(backing), { onSaved: () => events.push('saved') });
+    const storage: RaftStorage = {
+      load: () => gated.load(),
+      save: (batch) => {
+        events.push(`save ${batch.entries.map((e) => e.index).join(',')}`);
+        return gated.save(batch);
+      },
+      compact: (...args) => gated.compact(...args),
+      snapshotWriter: (meta) => gated.snapshotWriter(meta),
+      close: () => gated.close(),
+    };
+    gated.holdFrom(() => true);
+    const core = new ScriptedCore(ready);
+    const node = await openScriptedNode(storage, core, events);
+    try {
+      node.start();
+      await waitUntil(() => gated.held.length === 1, { what: 'the save of entry 2' });
+      await waitUntil(() => events.includes('apply 1'), { what: 'entry 1 applied while the save is held' });
+      expect(events).toEqual(['save 2', 'apply 1']);
+      expect(core.advanced).toBe(false);
+      gated.openGate();
+      await waitUntil(() => core.advanced, { what: 'advance()' });
+      expect(events).toEqual(['save 2', 'apply 1', 'saved', 'send appendResp']);
+    } finally {
+      gated.openGate();
+      await node.stop();
+    }
+  });
+});

@@ -237,8 +237,9 @@ export class SimNode {
       this.earlySends++;
       this.send(rd);
     }
-    this.applyEntries(rd, 0, plan.applyBeforePersist, status.term);
+    // As the driver: the save is planned and under way, then the durable entries are applied while it runs.
     const batch = this.writes.plan(rd);
+    this.applyEntries(rd, 0, plan.applyBeforePersist, status.term);
     if (batch === null && rd.hardState !== null && rd.entries.length === 0 && rd.snapshot === null) this.deferredCommits++;
     this.outstanding = { rd, term: status.term, plan, batch };
   }
