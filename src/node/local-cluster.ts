@@ -65,7 +65,8 @@ export const LOCAL_CLUSTER_NODES_MAX = 9;
 /*
  * --no-wasm-dynamic-tiering --no-wasm-tier-up: WebAssembly stays in Liftoff,
  * V8's baseline compiler. The only WebAssembly a node runs is undici's HTTP
- * parser (llhttp), the participant calls' answers. Once it is hot, V8 recompiles
+ * parser (llhttp), which reads the answers to the node's own HTTP calls: the
+ * leader's participant calls above all. Once it is hot, V8 recompiles
  * it with TurboFan, whose register allocator needs about 36 MiB of malloc for
  * llhttp's one huge state-machine function (heaptrack, 2026-12-07: 36.0 of the
  * leader's 41.3 MiB malloc peak; a follower, which calls no participant, peaks

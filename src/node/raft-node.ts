@@ -565,11 +565,11 @@ export class RaftNode implements ClusterNode {
    * WHY: applying first kept both behind the state machine, and on a leader also
    * behind the first step of every caller the applied entries resume (the
    * proposals' promises settle during apply, and their reactions were queued
-   * before the save's). A follower applies the previous commit index with every append,
-   * so at low load its fsync, on every write's path, waited for that apply. The
-   * order changes nothing else: these entries are durable, and the Ready's own
-   * messages and entries were fixed by ready(). Timing only: if the storage is
-   * busy with an earlier operation, the save simply starts later, as before.
+   * before the save's). A follower applies the previous commit index with every
+   * append, so at low load its fsync, on every write's path, waited for that
+   * apply. The order changes nothing else: these entries are durable, and the
+   * Ready's own messages and entries were fixed by ready(). Timing only: if the
+   * storage is busy with an earlier operation, the save simply starts later.
    */
   private async applyWhilePersisting(rd: Ready, n: number, persisting: Promise<unknown>): Promise<void> {
     if (n === 0) return;
