@@ -96,14 +96,26 @@ export const NODE_HEAP_FLAGS: readonly string[] = [
  * with). Read by glibc at process start, so it must be set by whoever starts
  * the process: `ratify cluster`, the benchmark and the container image do.
  *
- * Tried and taken out again: a fixed MALLOC_MMAP_THRESHOLD_=65536 (with
- * MALLOC_TRIM_THRESHOLD_). It shrank the leader's main malloc heap from 40 to
- * 15-16 MiB in two runs of three, but with it the container chaos scenario that
+ * MALLOC_MMAP_THRESHOLD_=262144: an allocation of 256 KiB or more gets pages of
+ * its own and gives them back when freed. glibc's default threshold moves up to
+ * the size of the largest block freed (up to 32 MiB), so after a restart (the
+ * snapshot file read whole, 1 MiB Raft frames while catching up) such buffers
+ * came from the main heap, which never shrinks past what is still in use above
+ * them: in 2 of 6 memory-probe runs (2026-12-07) a node's `[heap]` reached 51-57
+ * MiB during the leader kills and its whole-run peak 181-196 MiB, against at most
+ * 24 MiB and 165-177 MiB in 5 of 5 runs with the threshold fixed. Nothing in the
+ * steady state allocates that much at once, so it costs no measurable CPU
+ * (alternating bench runs, scripts/bench/results/README.md, "A fixed mmap
+ * threshold").
+ * Tried before and taken out again: a fixed MALLOC_MMAP_THRESHOLD_=65536 (with
+ * MALLOC_TRIM_THRESHOLD_), when the leader's heap was grown by V8's WebAssembly
+ * compiler (see NODE_HEAP_FLAGS). With it the container chaos scenario that
  * freezes the leader for 30 s failed 2 runs of 3 (the unfrozen node, back as a
  * follower, went on to campaign before it heard from the new leader, and could
- * not be listed), against 13 of 13 passing without it (on three commits).
+ * not be listed), against 13 of 13 passing without it (on three commits); at
+ * 64 KiB many of every request's buffers get pages of their own.
  */
-export const NODE_ENV_DEFAULTS: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+export const NODE_ENV_DEFAULTS: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144' };
 
 /** The environment to start a node process with: NODE_ENV_DEFAULTS under `base`. */
 export function nodeProcessEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

@@ -64,8 +64,8 @@ describe('NODE_HEAP_FLAGS', () => {
 });
 
 describe('NODE_ENV_DEFAULTS', () => {
-  it('limit glibc to two malloc arenas unless the caller says otherwise', () => {
-    expect(NODE_ENV_DEFAULTS).toEqual({ MALLOC_ARENA_MAX: '2' });
+  it('limit glibc to two malloc arenas and fix its mmap threshold, unless the caller says otherwise', () => {
+    expect(NODE_ENV_DEFAULTS).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144' });
     expect(nodeProcessEnv({ PATH: '/bin' })).toEqual({ ...NODE_ENV_DEFAULTS, PATH: '/bin' });
     expect(nodeProcessEnv({ MALLOC_ARENA_MAX: '8' })['MALLOC_ARENA_MAX']).toBe('8');
   });
@@ -76,6 +76,39 @@ describe('NODE_ENV_DEFAULTS', () => {
       env: nodeProcessEnv({ PATH: process.env['PATH'] }),
     });
     expect(r.stdout).toBe('2');
+  });
+
+  it('keep buffers of 256 KiB or more out of the main malloc heap, also after a larger one was freed', () => {
+    // glibc's default raises its mmap threshold to the largest block freed: after an 8 MiB buffer
+    // (a snapshot file read whole) is freed, 512 KiB buffers come from the main heap ([heap]).
+    const script = `
+      const heapKiB = () => {
+        let kb = 0, inHeap = false;
+        for (const l of require('fs').readFileSync('/proc/self/smaps', 'utf8').split('\\n')) {
+          if (/^[0-9a-f]+-[0-9a-f]+ /.test(l)) inHeap = l.endsWith('[heap]');
+          else if (inHeap && l.startsWith('Rss:')) kb += Number(l.split(/\\s+/)[1]);
+        }
+        return kb;
+      };
+      let big = Buffer.allocUnsafeSlow(8 * 1024 * 1024);
+      big.fill(1);
+      big = null;
+      globalThis.gc();
+      setTimeout(() => {
+        globalThis.gc();
+        const before = heapKiB();
+        const keep = [];
+        for (let i = 0; i < 64; i++) keep.push(Buffer.allocUnsafeSlow(512 * 1024).fill(2));
+        process.stdout.write(String(Math.round((heapKiB() - before) / 1024)));
+      }, 50);`;
+    const heapGrowthMiB = (env: NodeJS.ProcessEnv): number => {
+      const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', env });
+      expect(r.status, r.stderr).toBe(0);
+      return Number(r.stdout);
+    };
+    const path = { PATH: process.env['PATH'] };
+    expect(heapGrowthMiB(path)).toBeGreaterThanOrEqual(16); // 32 MiB of buffers, most in [heap]
+    expect(heapGrowthMiB(nodeProcessEnv(path))).toBeLessThanOrEqual(2);
   });
 
   it('are set in the container image', () => {
