@@ -6,15 +6,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NODE_ENV_DEFAULTS, NODE_HEAP_FLAGS, nodeProcessEnv } from '../../src/node/local-cluster.js';
 
-const heapLimit = (flags: readonly string[]): number => {
-  const r = spawnSync(
-    process.execPath,
-    [...flags, '-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'],
-    { encoding: 'utf8' },
-  );
+/** Runs this node with `args` (and `env`, else this process's); fails the test unless it exits 0. Its stdout. */
+const runNode = (args: readonly string[], env?: NodeJS.ProcessEnv): string => {
+  const r = spawnSync(process.execPath, [...args], { encoding: 'utf8', ...(env === undefined ? {} : { env }) });
   expect(r.status, r.stderr).toBe(0);
-  return Number(r.stdout);
+  return r.stdout;
 };
+
+const heapLimit = (flags: readonly string[]): number =>
+  Number(runNode([...flags, '-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))']));
 
 describe('NODE_HEAP_FLAGS', () => {
   it('are accepted by this node and leave the old-space limit where it was', () => {
@@ -48,11 +48,8 @@ describe('NODE_HEAP_FLAGS', () => {
       })();`;
     // waitMs: how long to give the background compile (a busy machine may delay it); the
     // Liftoff answer always waits it out, so that one is short.
-    const tier = (flags: readonly string[], waitMs: number): string => {
-      const r = spawnSync(process.execPath, [...flags, '--allow-natives-syntax', '-e', script, String(waitMs)], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      return r.stdout;
-    };
+    const tier = (flags: readonly string[], waitMs: number): string =>
+      runNode([...flags, '--allow-natives-syntax', '-e', script, String(waitMs)]);
     expect(tier([], 20_000)).toBe('turbofan');
     expect(tier(NODE_HEAP_FLAGS, 2_000)).toBe('liftoff');
   });
@@ -103,11 +100,7 @@ describe('NODE_ENV_DEFAULTS', () => {
         for (let i = 0; i < 64; i++) keep.push(Buffer.allocUnsafeSlow(512 * 1024).fill(2));
         process.stdout.write(String(Math.round((heapKiB() - before) / 1024)));
       }, 50);`;
-    const heapGrowthMiB = (env: NodeJS.ProcessEnv): number => {
-      const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', env });
-      expect(r.status, r.stderr).toBe(0);
-      return Number(r.stdout);
-    };
+    const heapGrowthMiB = (env: NodeJS.ProcessEnv): number => Number(runNode(['--expose-gc', '-e', script], env));
     const path = { PATH: process.env['PATH'] };
     expect(heapGrowthMiB(path)).toBeGreaterThanOrEqual(16); // 32 MiB of buffers, most in [heap]
     expect(heapGrowthMiB(nodeProcessEnv(path))).toBeLessThanOrEqual(2);

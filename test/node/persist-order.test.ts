@@ -31,7 +31,12 @@ class GatedStorage implements RaftStorage {
 
   constructor(
     private readonly inner: RaftStorage,
-    private readonly opts: { readonly randomDelayMsMax?: number; readonly onSaved?: () => void } = {},
+    private readonly opts: {
+      readonly randomDelayMsMax?: number;
+      /** Told of every save() as it is called, before any hold. */
+      readonly onSave?: (batch: SaveBatch) => void;
+      readonly onSaved?: () => void;
+    } = {},
   ) {}
 
   holdFrom(predicate: (batch: SaveBatch) => boolean): void {
@@ -48,6 +53,7 @@ class GatedStorage implements RaftStorage {
   }
 
   async save(batch: SaveBatch): ReturnType<RaftStorage['save']> {
+    this.opts.onSave?.(batch);
     const hold = this.holdPredicate !== null && (this.held.length > 0 || this.holdPredicate(batch));
     if (hold) await new Promise<void>((release) => this.held.push({ batch, release }));
     else if ((this.opts.randomDelayMsMax ?? 0) > 0) await sleep(Math.random() * (this.opts.randomDelayMsMax ?? 0));
@@ -366,12 +372,36 @@ describe('persist before send and apply, one Ready', () => {
   });
 });
 
+// ---- a node whose storage already holds entry 1 of term 2, with the vote ----
+
+const entry1: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
+const entry2: Entry = { kind: 'normal', index: 2, term: 2, data: put('k', 'w') };
+
+/**
+ * That storage, gated; `saved` gets every batch as save() is called, and with
+ * `logSaves` `events` gets "save N,..." then too (always "saved" once one resolved).
+ */
+function storageWithEntry1(events: string[], opts: { readonly logSaves?: boolean } = {}): { storage: GatedStorage; saved: SaveBatch[] } {
+  const saved: SaveBatch[] = [];
+  const backing: MemoryStorageBacking = {
+    hardState: { term: 2, vote: 'n2', commitIndex: 0 },
+    snapshot: null,
+    entries: new Map([[1, entry1]]),
+  };
+  const storage = new GatedStorage(new MemoryRaftStorage(backing), {
+    onSave: (batch) => {
+      saved.push(batch);
+      if (opts.logSaves === true) events.push(`save ${batch.entries.map((e) => e.index).join(',')}`);
+    },
+    onSaved: () => events.push('saved'),
+  });
+  return { storage, saved };
+}
+
 describe('a commit-index-only change', () => {
   // The node's storage already holds entry 1 of term 2 with the vote; the first Ready only
   // learns that entry 1 is committed. Nothing needs that on disk (a restarted node relearns
   // the commit index), so the driver writes it with the next synced save, or at stop().
-  const entry1: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
-  const entry2: Entry = { kind: 'normal', index: 2, term: 2, data: put('k', 'w') };
   const commitOnly: Ready = {
     softState: null,
     hardState: { term: 2, vote: 'n2', commitIndex: 1 },
@@ -383,27 +413,6 @@ describe('a commit-index-only change', () => {
     droppedReads: [],
   };
   const nextEntry: Ready = { ...commitOnly, hardState: null, entries: [entry2], committedEntries: [], messages: [] };
-
-  function storageWithEntry1(events: string[]): { storage: GatedStorage; saved: SaveBatch[] } {
-    const saved: SaveBatch[] = [];
-    const backing: MemoryStorageBacking = {
-      hardState: { term: 2, vote: 'n2', commitIndex: 0 },
-      snapshot: null,
-      entries: new Map([[1, entry1]]),
-    };
-    const inner = new MemoryRaftStorage(backing);
-    const recording: RaftStorage = {
-      load: () => inner.load(),
-      save: async (batch) => {
-        saved.push(batch);
-        return inner.save(batch);
-      },
-      compact: (...args) => inner.compact(...args),
-      snapshotWriter: (meta) => inner.snapshotWriter(meta),
-      close: () => inner.close(),
-    };
-    return { storage: new GatedStorage(recording, { onSaved: () => events.push('saved') }), saved };
-  }
 
   it('is not written on its own: it rides on the next synced save', async () => {
     const events: string[] = [];
@@ -443,8 +452,6 @@ describe('durable entries applied while the save runs', () => {
   // durable); the driver starts saving entry 2 first, so the fsync on every write's path
   // does not wait for the state machine, and only then applies entry 1.
   it('starts the save of the new entries, applies the durable ones while it runs, and acknowledges after it', async () => {
-    const entry1: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
-    const entry2: Entry = { kind: 'normal', index: 2, term: 2, data: put('k', 'w') };
     const ready: Ready = {
       softState: null,
       hardState: { term: 2, vote: 'n2', commitIndex: 1 },
@@ -456,36 +463,21 @@ describe('durable entries applied while the save runs', () => {
       droppedReads: [],
     };
     const events: string[] = [];
-    const backing: MemoryStorageBacking = {
-      hardState: { term: 2, vote: 'n2', commitIndex: 0 },
-      snapshot: null,
-      entries: new Map([[1, entry1]]),
-    };
-    const gated = new GatedStorage(new MemoryRaftStorage(backing), { onSaved: () => events.push('saved') });
-    const storage: RaftStorage = {
-      load: () => gated.load(),
-      save: (batch) => {
-        events.push(`save ${batch.entries.map((e) => e.index).join(',')}`);
-        return gated.save(batch);
-      },
-      compact: (...args) => gated.compact(...args),
-      snapshotWriter: (meta) => gated.snapshotWriter(meta),
-      close: () => gated.close(),
-    };
-    gated.holdFrom(() => true);
+    const { storage } = storageWithEntry1(events, { logSaves: true });
+    storage.holdFrom(() => true);
     const core = new ScriptedCore(ready);
     const node = await openScriptedNode(storage, core, events);
     try {
       node.start();
-      await waitUntil(() => gated.held.length === 1, { what: 'the save of entry 2' });
+      await waitUntil(() => storage.held.length === 1, { what: 'the save of entry 2' });
       await waitUntil(() => events.includes('apply 1'), { what: 'entry 1 applied while the save is held' });
       expect(events).toEqual(['save 2', 'apply 1']);
       expect(core.advanced).toBe(false);
-      gated.openGate();
+      storage.openGate();
       await waitUntil(() => core.advanced, { what: 'advance()' });
       expect(events).toEqual(['save 2', 'apply 1', 'saved', 'send appendResp']);
     } finally {
-      gated.openGate();
+      storage.openGate();
       await node.stop();
     }
   });
