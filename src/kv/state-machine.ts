@@ -24,6 +24,7 @@ import { Packr } from 'msgpackr';
 import type { AppliedEntry, StateMachine } from '../raft/state-machine.js';
 import type { ScratchWriter } from '../tx/msgpack-writer.js';
 import { encodeAtOnce, steppedEncoding } from '../tx/stepped-encoding.js';
+import { packBounded } from '../util/bounded-pack.js';
 
 export const KV_KEY_BYTES_MAX = 256;
 
@@ -48,7 +49,7 @@ const JSON_ARRAY_START = 0x5b; // '['
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
 
 export function encodeKvCommand(cmd: KvCommand): Uint8Array {
-  return packr.pack([PUT, cmd.key, cmd.value]);
+  return packBounded(packr, [PUT, cmd.key, cmd.value]);
 }
 
 function decodeKvCommand(data: Uint8Array): KvCommand | null {

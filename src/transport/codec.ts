@@ -25,6 +25,7 @@
 import { Packr } from 'msgpackr';
 import { RatifyError } from '../errors.js';
 import type { Entry } from '../raft/types.js';
+import { packBounded } from '../util/bounded-pack.js';
 import { DEFAULT_WIRE_LIMITS, parseEntry, parseEnvelope, type Envelope, type WireLimits } from './message-guard.js';
 
 const UNTRUSTED_DECODE_OPTIONS = {
@@ -38,7 +39,7 @@ const wirePackr = new Packr({ useRecords: true, ...UNTRUSTED_DECODE_OPTIONS });
 const diskPackr = new Packr({ useRecords: false, ...UNTRUSTED_DECODE_OPTIONS });
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  return wirePackr.pack(envelope);
+  return packBounded(wirePackr, envelope);
 }
 
 /** Decodes and validates; throws RatifyError('VALIDATION_FAILED') on any malformed input. */
@@ -47,7 +48,7 @@ export function decodeEnvelope(bytes: Uint8Array, limits: WireLimits = DEFAULT_W
 }
 
 export function encodeEntry(entry: Entry): Uint8Array {
-  return diskPackr.pack(entry);
+  return packBounded(diskPackr, entry);
 }
 
 /** Decodes and validates one stored entry; throws RatifyError('VALIDATION_FAILED'). */
@@ -57,7 +58,7 @@ export function decodeEntry(bytes: Uint8Array): Entry {
 
 /** Generic MessagePack value for small stored records (hard state, snapshot meta). */
 export function encodeValue(value: unknown): Uint8Array {
-  return diskPackr.pack(value);
+  return packBounded(diskPackr, value);
 }
 
 export function decodeValue(bytes: Uint8Array, what: string): unknown {

@@ -3,6 +3,7 @@
 // the limits apply() enforces, so apply() never reads a clock, a random source
 // or this node's config.
 import { Packr } from 'msgpackr';
+import { packBounded } from '../util/bounded-pack.js';
 import type { Decision, Outcome, ParticipantSpec, Protocol, Vote } from './types.js';
 
 export interface VoteEntry {
@@ -150,11 +151,11 @@ const packr = new Packr({ useRecords: false });
 
 export function encodeCommand(cmd: TxCommand): Uint8Array {
   // A copy with its own memory: pack() returns a view into msgpackr's write
-  // buffer, which every Packr in the process shares and which grows to 4x the
-  // largest message ever packed (a 16 MB snapshot makes it 64 MB). An entry
-  // keeps its data until the log is compacted, and a view would keep that whole
-  // buffer alive with it (as would a slice of Node's shared 8 KiB Buffer pool).
-  return new Uint8Array(packr.pack(cmd));
+  // buffer, which every Packr in the process shares (up to PACK_BUFFER_BYTES_MAX,
+  // see bounded-pack.ts). An entry keeps its data until the log is compacted, and
+  // a view would keep that whole buffer alive with it (as would a slice of Node's
+  // shared 8 KiB Buffer pool).
+  return new Uint8Array(packBounded(packr, cmd));
 }
 
 /** Returns null when the bytes are not a well-formed command. */

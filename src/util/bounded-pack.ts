@@ -1,0 +1,37 @@
+// msgpackr's pack(), with its shared write buffer kept small.
+//
+// Every Packr in the process packs into one module-level buffer and returns a
+// view of it. A message that does not fit makes msgpackr replace that buffer
+// with one 4x the message's size, and from then on each buffer it starts when
+// the current one is full has that size too. So one catch-up append of 1 MiB
+// (a restarted follower, a lagging one) made a node allocate 4 MiB write
+// buffers for good, one after another: each lives in the old generation until
+// a full collection, and a view kept in the log pins a whole one. In the
+// benchmark's failover (heaptrack, 2026-12-07) write buffers of 3-4 MiB were
+// 17-26 MiB of a new leader's 41-44 MiB malloc peak; the leader of the fill,
+// which never packed a large message, peaked at 23 MiB.
+import type { Packr } from 'msgpackr';
+
+/** The size msgpackr starts its shared buffer with. */
+export const PACK_BUFFER_BYTES_INITIAL = 8192;
+
+/**
+ * A shared buffer larger than this is dropped after the pack that grew it: a
+ * message over about a quarter of it is rare (catch-up, a large KV value), and
+ * buffers of this size and above get their own pages from malloc
+ * (MALLOC_MMAP_THRESHOLD_, see local-cluster.ts), so they cost a mapping each.
+ */
+export const PACK_BUFFER_BYTES_MAX = 256 * 1024;
+
+/**
+ * packr.pack(value); when that left msgpackr's shared buffer larger than
+ * PACK_BUFFER_BYTES_MAX, the next message starts a fresh buffer of the initial
+ * size. The view returned keeps the large buffer alive only as long as the
+ * caller keeps it.
+ */
+export function packBounded(packr: Packr, value: unknown): Uint8Array {
+  const out = packr.pack(value);
+  // The views handed out before stay valid: msgpackr never writes to a buffer again once it has moved to another.
+  if (out.buffer.byteLength > PACK_BUFFER_BYTES_MAX) packr.useBuffer(Buffer.allocUnsafeSlow(PACK_BUFFER_BYTES_INITIAL));
+  return out;
+}
