@@ -26,6 +26,7 @@ import { Packr } from 'msgpackr';
 import { RatifyError } from '../errors.js';
 import type { Entry } from '../raft/types.js';
 import { packBounded } from '../util/bounded-pack.js';
+import { envelopeBytesAtMost } from './envelope-batch.js';
 import { DEFAULT_WIRE_LIMITS, parseEntry, parseEnvelope, type Envelope, type WireLimits } from './message-guard.js';
 
 const UNTRUSTED_DECODE_OPTIONS = {
@@ -39,7 +40,8 @@ const wirePackr = new Packr({ useRecords: true, ...UNTRUSTED_DECODE_OPTIONS });
 const diskPackr = new Packr({ useRecords: false, ...UNTRUSTED_DECODE_OPTIONS });
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  return packBounded(wirePackr, envelope);
+  // The bound sizes the buffer of a large envelope (catch-up, snapshot chunks): see packBounded.
+  return packBounded(wirePackr, envelope, envelopeBytesAtMost(envelope));
 }
 
 /** Decodes and validates; throws RatifyError('VALIDATION_FAILED') on any malformed input. */

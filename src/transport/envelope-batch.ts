@@ -77,6 +77,17 @@ export function estimateBytes(m: Message): number {
   }
 }
 
+/** An upper bound of an envelope's encoded size: its fields and estimateBytes of each message. */
+export function envelopeBytesAtMost(e: {
+  readonly clusterId: string;
+  readonly from: NodeId;
+  readonly messages: readonly Message[];
+}): number {
+  let bytes = envelopeOverheadBytes(e.clusterId, e.from);
+  for (const m of e.messages) bytes += estimateBytes(m);
+  return bytes;
+}
+
 /** The envelope's own fields, around its messages. */
 export function envelopeOverheadBytes(clusterId: string, from: NodeId): number {
   return 64 + stringBytes(clusterId) + stringBytes(from);

@@ -23,13 +23,27 @@ export const PACK_BUFFER_BYTES_INITIAL = 8192;
  */
 export const PACK_BUFFER_BYTES_MAX = 256 * 1024;
 
+/** A message whose caller-given size bound is above this is packed into a buffer of its own, sized to the bound. */
+export const PACK_ALONE_BYTES = PACK_BUFFER_BYTES_MAX / 4;
+
+/** Room past the bound: msgpackr grows its buffer when a write comes within 10 bytes of the end. */
+const PACK_ALONE_SLACK_BYTES = 64;
+
 /**
  * packr.pack(value); when that left msgpackr's shared buffer larger than
  * PACK_BUFFER_BYTES_MAX, the next message starts a fresh buffer of the initial
  * size. The view returned keeps the large buffer alive only as long as the
  * caller keeps it.
+ *
+ * `bytesAtMost`, an upper bound of the encoded size when the caller has one
+ * (envelopeBytesAtMost): above PACK_ALONE_BYTES the message gets a buffer of
+ * that size to itself. WHY: msgpackr grows its buffer 4x at a time and copies
+ * what it wrote so far each time, so a 1 MiB append went through buffers of
+ * about 32 KiB, 128 KiB, 600 KiB and 2.4 MiB, all garbage once packed. A bound
+ * that is too low costs nothing worse than that growth.
  */
-export function packBounded(packr: Packr, value: unknown): Uint8Array {
+export function packBounded(packr: Packr, value: unknown, bytesAtMost = 0): Uint8Array {
+  if (bytesAtMost > PACK_ALONE_BYTES) packr.useBuffer(Buffer.allocUnsafeSlow(bytesAtMost + PACK_ALONE_SLACK_BYTES));
   const out = packr.pack(value);
   // The views handed out before stay valid: msgpackr never writes to a buffer again once it has moved to another.
   if (out.buffer.byteLength > PACK_BUFFER_BYTES_MAX) packr.useBuffer(Buffer.allocUnsafeSlow(PACK_BUFFER_BYTES_INITIAL));
