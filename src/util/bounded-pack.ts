@@ -4,12 +4,12 @@
 // view of it. A message that does not fit makes msgpackr replace that buffer
 // with one 4x the message's size, and from then on each buffer it starts when
 // the current one is full has that size too. So one catch-up append of 1 MiB
-// (a restarted follower, a lagging one) made a node allocate 4 MiB write
-// buffers for good, one after another: each lives in the old generation until
-// a full collection, and a view kept in the log pins a whole one. In the
-// benchmark's failover (heaptrack, 2026-12-07) write buffers of 3-4 MiB were
-// 17-26 MiB of a new leader's 41-44 MiB malloc peak; the leader of the fill,
-// which never packed a large message, peaked at 23 MiB.
+// (a restarted follower, a lagging one) made a node allocate 2.5-4 MiB write
+// buffers for good, one after another: one that outlives two young collections
+// waits for a full one, and a view kept in the log pins a whole one. In the
+// benchmark's failover (heaptrack, 2026-12-07) three and four such 4 MiB buffers
+// were 12 and 16 MiB of two new leaders' malloc peaks of 39 and 42 MiB; the
+// fill's leader peaked at 22 MiB.
 import type { Packr } from 'msgpackr';
 
 /** The size msgpackr starts its shared buffer with. */
