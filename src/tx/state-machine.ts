@@ -495,12 +495,16 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   }
 
   restore(data: Uint8Array): void {
-    const before = [...this.table.ids()];
+    const prev = this.table;
     const next = new TxTable();
     next.decodeInto(data); // throws DATA_CORRUPT, leaving the current table in place
     this.table = next;
-    // Waiters on transactions that changed or vanished must hear about it.
-    for (const id of new Set([...before, ...this.table.ids()])) this.notify(id);
+    // Waiters on transactions that changed or vanished must hear about it: every id of
+    // either table, once. Read from the two tables rather than gathered into an array
+    // and a Set: at 100,000 transactions those were about 7 MiB of large objects at once,
+    // on top of both tables, on a node that installs a snapshot after a restart.
+    for (const id of prev.ids()) this.notify(id);
+    for (const id of next.ids()) if (!prev.has(id)) this.notify(id);
   }
 
   checkSnapshot(data: Uint8Array): string | null {

@@ -385,6 +385,24 @@ describe('tx state machine', () => {
     expect(copy.findByIdempotencyKey('key-1', null)).toBeNull();
   });
 
+  it('restore tells listeners of every id of the old and the new table, once each', () => {
+    const source = createTxStateMachine(config);
+    const applySource = feeder(source);
+    applySource(created('both'));
+    applySource(created('arrives'));
+    const sm = createTxStateMachine(config);
+    const apply = feeder(sm);
+    apply(created('leaves'));
+    apply(created('both'));
+    const notified: string[] = [];
+    sm.onChange((txId) => notified.push(txId));
+    sm.restore(source.snapshot());
+    expect(notified).toEqual(['leaves', 'both', 'arrives']);
+    // A listener reads the restored table.
+    expect(sm.get('leaves')).toBeNull();
+    expect(sm.get('arrives')?.id).toBe('arrives');
+  });
+
   it('rejects a corrupt snapshot and keeps its table', () => {
     const sm = createTxStateMachine(config);
     feeder(sm)(created('t1'));
