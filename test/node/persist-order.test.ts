@@ -335,6 +335,30 @@ async function openScriptedNode(storage: RaftStorage, core: ScriptedCore, events
   });
 }
 
+/**
+ * Starts `node`, whose storage holds every save, runs `whileHeld`, then lets the
+ * saves through, waits for the core's advance() and runs `afterAdvance`; the node
+ * stops either way, after both.
+ */
+async function runWithSaveHeld(
+  node: RaftNode,
+  storage: GatedStorage,
+  core: ScriptedCore,
+  whileHeld: () => Promise<void>,
+  afterAdvance: () => void,
+): Promise<void> {
+  try {
+    node.start();
+    await whileHeld();
+    storage.openGate();
+    await waitUntil(() => core.advanced, { what: 'advance()' });
+    afterAdvance();
+  } finally {
+    storage.openGate();
+    await node.stop();
+  }
+}
+
 describe('persist before send and apply, one Ready', () => {
   it('sends a granted vote and an append acknowledgement, and applies, only once the save resolved', async () => {
     const entry: Entry = { kind: 'normal', index: 1, term: 2, data: put('k', 'v') };
@@ -356,19 +380,18 @@ describe('persist before send and apply, one Ready', () => {
     const storage = new GatedStorage(new MemoryRaftStorage(createMemoryBacking()), { onSaved: () => events.push('saved') });
     storage.holdFrom(() => true);
     const node = await openScriptedNode(storage, core, events);
-    try {
-      node.start();
-      await waitUntil(() => storage.held.length === 1, { what: 'the Ready to be saved' });
-      await sleep(FAST_RAFT.tickMs * 5);
-      expect(events).toEqual([]);
-      expect(core.advanced).toBe(false);
-      storage.openGate();
-      await waitUntil(() => core.advanced, { what: 'advance()' });
-      expect(events).toEqual(['saved', 'send voteResp', 'send appendResp', 'apply 1']);
-    } finally {
-      storage.openGate();
-      await node.stop();
-    }
+    await runWithSaveHeld(
+      node,
+      storage,
+      core,
+      async () => {
+        await waitUntil(() => storage.held.length === 1, { what: 'the Ready to be saved' });
+        await sleep(FAST_RAFT.tickMs * 5);
+        expect(events).toEqual([]);
+        expect(core.advanced).toBe(false);
+      },
+      () => expect(events).toEqual(['saved', 'send voteResp', 'send appendResp', 'apply 1']),
+    );
   });
 });
 
@@ -467,18 +490,17 @@ describe('durable entries applied while the save runs', () => {
     storage.holdFrom(() => true);
     const core = new ScriptedCore(ready);
     const node = await openScriptedNode(storage, core, events);
-    try {
-      node.start();
-      await waitUntil(() => storage.held.length === 1, { what: 'the save of entry 2' });
-      await waitUntil(() => events.includes('apply 1'), { what: 'entry 1 applied while the save is held' });
-      expect(events).toEqual(['save 2', 'apply 1']);
-      expect(core.advanced).toBe(false);
-      storage.openGate();
-      await waitUntil(() => core.advanced, { what: 'advance()' });
-      expect(events).toEqual(['save 2', 'apply 1', 'saved', 'send appendResp']);
-    } finally {
-      storage.openGate();
-      await node.stop();
-    }
+    await runWithSaveHeld(
+      node,
+      storage,
+      core,
+      async () => {
+        await waitUntil(() => storage.held.length === 1, { what: 'the save of entry 2' });
+        await waitUntil(() => events.includes('apply 1'), { what: 'entry 1 applied while the save is held' });
+        expect(events).toEqual(['save 2', 'apply 1']);
+        expect(core.advanced).toBe(false);
+      },
+      () => expect(events).toEqual(['save 2', 'apply 1', 'saved', 'send appendResp']),
+    );
   });
 });
