@@ -39,9 +39,12 @@ const UNTRUSTED_DECODE_OPTIONS = {
 const wirePackr = new Packr({ useRecords: true, ...UNTRUSTED_DECODE_OPTIONS });
 const diskPackr = new Packr({ useRecords: false, ...UNTRUSTED_DECODE_OPTIONS });
 
-export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  // The bound sizes the buffer of a large envelope (catch-up, snapshot chunks): see packBounded.
-  return packBounded(wirePackr, envelope, envelopeBytesAtMost(envelope));
+/**
+ * `bytesAtMost` sizes the buffer of a large envelope (catch-up, snapshot chunks): see
+ * packBounded. A sender that batched the messages passes the bound takeBatch summed.
+ */
+export function encodeEnvelope(envelope: Envelope, bytesAtMost = envelopeBytesAtMost(envelope)): Uint8Array {
+  return packBounded(wirePackr, envelope, bytesAtMost);
 }
 
 /** Decodes and validates; throws RatifyError('VALIDATION_FAILED') on any malformed input. */

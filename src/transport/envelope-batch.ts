@@ -46,8 +46,14 @@ export class OutboundQueue {
   }
 }
 
+/** Messages taken for one envelope, and envelopeBytesAtMost of them, summed as they were taken. */
+export interface Batch {
+  readonly messages: Message[];
+  readonly bytesAtMost: number;
+}
+
 /** Removes and returns the longest prefix of `queue` within the caps; always at least one message. */
-export function takeBatch(queue: Message[], limits: BatchLimits): Message[] {
+export function takeBatch(queue: Message[], limits: BatchLimits): Batch {
   let count = 0;
   let bytes = envelopeOverheadBytes(limits.clusterId, limits.nodeId);
   for (const m of queue) {
@@ -56,7 +62,7 @@ export function takeBatch(queue: Message[], limits: BatchLimits): Message[] {
     count++;
     bytes += size;
   }
-  return queue.splice(0, count);
+  return { messages: queue.splice(0, count), bytesAtMost: bytes };
 }
 
 /**

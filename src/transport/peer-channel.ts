@@ -93,19 +93,19 @@ export class PeerChannel {
 
   private pump(): void {
     while (!this.closed && this.inflight < this.config.maxInflightRequests && this.queue.messages.length > 0) {
-      const batch = takeBatch(this.queue.messages, this.config);
+      const { messages, bytesAtMost } = takeBatch(this.queue.messages, this.config);
       this.inflight++;
-      void this.post(batch).finally(() => {
+      void this.post(messages, bytesAtMost).finally(() => {
         this.inflight--;
         this.pump();
       });
     }
   }
 
-  private async post(messages: Message[]): Promise<void> {
+  private async post(messages: Message[], bytesAtMost?: number): Promise<void> {
     let body: Uint8Array;
     try {
-      body = encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages });
+      body = encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages }, bytesAtMost);
     } catch (err) {
       this.fail(messages.length, { err: describeError(err) }, 'encoding Raft messages failed');
       return;

@@ -137,10 +137,10 @@ export class PeerStream {
     if (this.state.kind !== 'open') return;
     const req = this.state.req;
     while (this.queue.messages.length > 0 && req.writableLength < this.bufferedBytesMax) {
-      const batch = takeBatch(this.queue.messages, this.batchLimits);
+      const { messages: batch, bytesAtMost } = takeBatch(this.queue.messages, this.batchLimits);
       let envelope: Uint8Array;
       try {
-        envelope = this.encode(batch);
+        envelope = this.encode(batch, bytesAtMost);
       } catch (err) {
         this.counters.failed += batch.length;
         this.failures.report('warn', { peer: this.peerId, err: describeError(err) }, 'encoding Raft messages failed');
@@ -172,8 +172,8 @@ export class PeerStream {
     this.write(this.state.req, this.encode([m]), 1);
   }
 
-  private encode(messages: Message[]): Uint8Array {
-    return encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages });
+  private encode(messages: Message[], bytesAtMost?: number): Uint8Array {
+    return encodeEnvelope({ v: ENVELOPE_VERSION, clusterId: this.config.clusterId, from: this.config.nodeId, messages }, bytesAtMost);
   }
 
   /** Frames, tags (numbering frames in the order they are written) and writes one envelope. */
