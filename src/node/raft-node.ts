@@ -79,6 +79,7 @@ export type RaftNodeConfig = Pick<
   | 'maxInflightAppends'
   | 'maxAppendBytes'
   | 'snapshotThresholdEntries'
+  | 'snapshotCatchUpEntries'
   | 'snapshotChunkBytes'
   | 'snapshotBytesMax'
   | 'maxUncommittedEntries'
@@ -693,6 +694,7 @@ export function toRaftConfig(c: RaftNodeConfig): RaftConfig {
     maxAppendBytes: c.maxAppendBytes,
     snapshotChunkBytes: c.snapshotChunkBytes,
     maxUncommittedEntries: c.maxUncommittedEntries,
+    snapshotCatchUpEntries: c.snapshotCatchUpEntries,
     preVote: c.preVote,
     checkQuorum: c.checkQuorum,
     random: new Prng(seed).asFunction(),

@@ -12,6 +12,8 @@ export interface CoreStatus {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly snapshotIndex: number;
+  /** The first entry the log holds: snapshotIndex + 1, or lower by the trail kept behind it (snapshotCatchUpEntries). */
+  readonly firstIndex: number;
   /** Latest membership in the log (may be uncommitted). */
   readonly members: readonly Member[];
   /** Index of the entry (or snapshot) that set `members`; 0 for the bootstrap membership. */

@@ -13,6 +13,7 @@ const RANGES = {
   maxAppendBytes: [1, 64 * 1024 * 1024],
   snapshotChunkBytes: [1, 64 * 1024 * 1024],
   maxUncommittedEntries: [1, 10_000_000],
+  snapshotCatchUpEntries: [0, 10_000_000],
 } as const satisfies Partial<Record<keyof RaftConfig, readonly [number, number]>>;
 
 function invalid(message: string): RatifyError {

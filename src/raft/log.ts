@@ -3,10 +3,17 @@
 //
 // Layout (indexes grow to the right):
 //
-//   snapshotIndex | entries ..................................... lastIndex
-//                 |-- stable (persisted) --|-- unstable (to persist) --|
+//   baseIndex | entries ......................................... lastIndex
+//             |-- trail --| snapshotIndex
+//             |-- stable (persisted) ------|-- unstable (to persist) --|
 //   applied <= commit <= lastIndex; only stable, committed entries are handed
 //   out for apply, so nothing is applied before it is durable.
+//
+// The trail: compact() may keep some entries the snapshot already covers, as
+// etcd (SnapshotCatchUpEntries) and hashicorp/raft (TrailingLogs) do, so that a
+// follower a little behind the snapshot (a node restarted after a few seconds)
+// catches up from the log instead of receiving and restoring the whole
+// snapshot. Trail entries are committed and applied; they are only ever read.
 import { assert } from './assert.js';
 import type { Entry, Member, SendableSnapshot, Snapshot, SnapshotBytes, SnapshotMeta } from './types.js';
 import { assertNever } from './types.js';
@@ -42,8 +49,11 @@ export interface ConfigAt {
 }
 
 export class RaftLog {
-  // Invariant: entries[k].index === snapIndex + 1 + k, and terms never decrease
-  // along the log, starting at snapTerm.
+  // Invariant: entries[k].index === baseIndex + 1 + k, and terms never decrease
+  // along the log, starting at baseTerm. baseIndex <= snapIndex, and the entry
+  // at snapIndex, if held, has snapTerm.
+  private baseIndex: number;
+  private baseTerm: number;
   private snapIndex: number;
   private snapTerm: number;
   private snapMembers: readonly Member[] | null;
@@ -63,6 +73,8 @@ export class RaftLog {
     this.snapIndex = init.snapshot?.meta.index ?? 0;
     this.snapTerm = init.snapshot?.meta.term ?? 0;
     this.snapMembers = init.snapshot?.meta.members ?? null;
+    this.baseIndex = this.snapIndex;
+    this.baseTerm = this.snapTerm;
     this.sendable = init.snapshot;
     this.entries = [...init.entries];
     this.stable = this.lastIndex();
@@ -92,20 +104,21 @@ export class RaftLog {
     return this.pendingSnap;
   }
 
+  /** The first entry held: snapshotIndex + 1, or lower by the trail kept behind the snapshot. */
   firstIndex(): number {
-    return this.snapIndex + 1;
+    return this.baseIndex + 1;
   }
   lastIndex(): number {
-    return this.snapIndex + this.entries.length;
+    return this.baseIndex + this.entries.length;
   }
   lastTerm(): number {
-    return this.entries.at(-1)?.term ?? this.snapTerm;
+    return this.entries.at(-1)?.term ?? this.baseTerm;
   }
 
   /** Term of the entry at `i`; undefined if compacted away or beyond the end. */
   termAt(i: number): number | undefined {
-    if (i === this.snapIndex) return this.snapTerm;
-    if (i < this.snapIndex || i > this.lastIndex()) return undefined;
+    if (i === this.baseIndex) return this.baseTerm;
+    if (i < this.baseIndex || i > this.lastIndex()) return undefined;
     return this.entryAt(i).term;
   }
 
@@ -114,7 +127,7 @@ export class RaftLog {
   }
 
   entryAt(i: number): Entry {
-    const e = this.entries[i - this.snapIndex - 1];
+    const e = this.entries[i - this.baseIndex - 1];
     assert(e !== undefined && e.index === i, () => `no entry ${i} in log (${this.firstIndex()}..${this.lastIndex()})`);
     return e;
   }
@@ -180,7 +193,7 @@ export class RaftLog {
     // Committed entries are never overwritten: that would break State Machine Safety.
     assert(first.index > this.commit, () => `truncating committed entry ${first.index} (commit ${this.commit})`);
     assert(first.index > this.snapIndex && first.index <= this.lastIndex() + 1, 'truncation outside the log');
-    this.entries.length = first.index - this.snapIndex - 1;
+    this.entries.length = first.index - this.baseIndex - 1;
     this.entries.push(...ents);
     this.stable = Math.min(this.stable, first.index - 1);
     assert(this.lastTerm() >= (this.termAt(first.index - 1) ?? 0), 'terms decrease after truncation');
@@ -188,7 +201,7 @@ export class RaftLog {
 
   /** Entries from `lo` on, within `maxBytes` (at least one) and `maxCount`. */
   slice(lo: number, maxBytes: number, maxCount: number): Entry[] {
-    assert(lo > this.snapIndex, () => `slice from compacted index ${lo}`);
+    assert(lo > this.baseIndex, () => `slice from compacted index ${lo}`);
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i <= this.lastIndex() && out.length < maxCount; i++) {
@@ -202,7 +215,7 @@ export class RaftLog {
 
   /** Entries the driver still has to persist. */
   unstableEntries(): Entry[] {
-    return this.entries.slice(this.stable - this.snapIndex);
+    return this.entries.slice(this.stable - this.baseIndex);
   }
 
   /** The driver persisted entries up to (index, term). Ignored if they were since overwritten. */
@@ -216,7 +229,7 @@ export class RaftLog {
     const hi = Math.min(this.commit, this.stable, this.applied + maxCount);
     if (hi <= this.applied) return [];
     assert(this.applied >= this.snapIndex, () => `applied ${this.applied} below snapshot ${this.snapIndex}`);
-    return this.entries.slice(this.applied - this.snapIndex, hi - this.snapIndex);
+    return this.entries.slice(this.applied - this.baseIndex, hi - this.baseIndex);
   }
 
   appliedTo(index: number): void {
@@ -230,12 +243,22 @@ export class RaftLog {
     this.commit = index;
   }
 
-  /** Drops entries covered by a snapshot the driver took at meta.index (<= applied). */
-  compact(meta: SnapshotMeta, data: SnapshotBytes): boolean {
+  /**
+   * Drops entries covered by a snapshot the driver took at meta.index (<= applied),
+   * but for the last `trailEntries` of them (see the trail, above).
+   */
+  compact(meta: SnapshotMeta, data: SnapshotBytes, trailEntries = 0): boolean {
     assert(meta.index <= this.applied, () => `compact at ${meta.index} beyond applied ${this.applied}`);
     if (meta.index <= this.snapIndex) return false;
     assert(this.matchTerm(meta.index, meta.term), () => `compact meta term ${meta.term} != log term at ${meta.index}`);
-    this.entries.splice(0, meta.index - this.snapIndex);
+    const base = Math.max(this.baseIndex, meta.index - trailEntries);
+    if (base > this.baseIndex) {
+      const term = this.termAt(base);
+      assert(term !== undefined, () => `no term at new base ${base}`);
+      this.baseTerm = term;
+      this.entries.splice(0, base - this.baseIndex);
+      this.baseIndex = base;
+    }
     this.snapIndex = meta.index;
     this.snapTerm = meta.term;
     this.snapMembers = meta.members;
@@ -253,6 +276,8 @@ export class RaftLog {
     assert(snap.meta.index > this.commit, 'restoring a snapshot at or below the commit index');
     assert(!this.matchTerm(snap.meta.index, snap.meta.term), 'restoring a snapshot the log already contains');
     this.entries = [];
+    this.baseIndex = snap.meta.index;
+    this.baseTerm = snap.meta.term;
     this.snapIndex = snap.meta.index;
     this.snapTerm = snap.meta.term;
     this.snapMembers = snap.meta.members;
@@ -301,6 +326,11 @@ export class RaftLog {
   }
 
   checkInvariants(): void {
+    assert(this.baseIndex <= this.snapIndex, () => `base ${this.baseIndex} above snapshot ${this.snapIndex}`);
+    assert(
+      this.snapIndex === this.baseIndex || this.termAt(this.snapIndex) === this.snapTerm,
+      () => `entry at snapshot ${this.snapIndex} has term ${this.termAt(this.snapIndex)}, not ${this.snapTerm}`,
+    );
     assert(
       this.snapIndex <= this.stable && this.stable <= this.lastIndex(),
       () => `stable ${this.stable} outside ${this.snapIndex}..${this.lastIndex()}`,
@@ -308,9 +338,9 @@ export class RaftLog {
     assert(this.snapIndex <= this.commit, () => `commit ${this.commit} below snapshot ${this.snapIndex}`);
     assert(this.applied <= this.commit, () => `applied ${this.applied} > commit ${this.commit}`);
     assert(this.commit <= this.lastIndex(), () => `commit ${this.commit} > last index ${this.lastIndex()}`);
-    let prevTerm = this.snapTerm;
+    let prevTerm = this.baseTerm;
     this.entries.forEach((e, k) => {
-      assert(e.index === this.snapIndex + 1 + k, () => `entry ${e.index} at position ${k} after snapshot ${this.snapIndex}`);
+      assert(e.index === this.baseIndex + 1 + k, () => `entry ${e.index} at position ${k} after base ${this.baseIndex}`);
       assert(e.term >= prevTerm, () => `term decreases at entry ${e.index}`);
       prevTerm = e.term;
     });

@@ -423,7 +423,7 @@ export class RaftCore implements RaftCoreApi {
       expected.term === meta.term && sameMembers(expected.members, meta.members),
       () => `compact meta ${JSON.stringify(meta)} does not match the log`,
     );
-    this.log.compact(meta, data);
+    this.log.compact(meta, data, this.cfg.snapshotCatchUpEntries);
   }
 
   snapshotIndex(): number {
@@ -448,6 +448,7 @@ export class RaftCore implements RaftCoreApi {
       appliedIndex: this.log.appliedIndex,
       lastIndex: this.log.lastIndex(),
       snapshotIndex: this.log.snapshotIndex,
+      firstIndex: this.log.firstIndex(),
       members: this.config.members,
       configIndex: this.config.index,
       hardState: this.hardState(),

@@ -149,8 +149,8 @@ export class Replicator {
         break;
       case 'snapshot':
         // The follower has the log up to match: stream from there if we still
-        // hold it, else start over with our current snapshot.
-        if (pr.match >= this.host.log.snapshotIndex) pr.becomeReplicate();
+        // hold it (the trail included), else start over with our current snapshot.
+        if (pr.match >= this.host.log.firstIndex() - 1) pr.becomeReplicate();
         else pr.becomeProbe();
         break;
       case 'replicate':

@@ -235,6 +235,11 @@ export interface RaftConfig {
   readonly snapshotChunkBytes: number;
   /** Proposals refused with TOO_MANY_PENDING when this many entries are uncommitted. */
   readonly maxUncommittedEntries: number;
+  /**
+   * Entries compact() keeps behind each snapshot (RaftLog's trail), so a follower
+   * that far behind catches up from the log rather than by the whole snapshot. 0 keeps none.
+   */
+  readonly snapshotCatchUpEntries: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   /** Seeded random source in [0, 1). Only the driver may pass Math.random. */

@@ -31,6 +31,8 @@ export const FAST_RAFT: Omit<RaftNodeConfig, 'id' | 'peers'> = {
   snapshotChunkBytes: 4096,
   snapshotBytesMax: 64 * 1024 * 1024,
   maxUncommittedEntries: 4096,
+  // None, so that the tests of snapshot installs get one; the trail has its own tests.
+  snapshotCatchUpEntries: 0,
   maxPendingProposals: 1024,
   maxPendingReads: 1024,
   proposalTimeoutMs: 5000,

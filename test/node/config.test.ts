@@ -58,6 +58,7 @@ describe('resolveNodeConfig', () => {
     expect(c.clusterId).toBe('from-file');
     expect(c.clusterSecret).toBe('env-secret-1234567');
     expect(c.snapshotThresholdEntries).toBe(10_000); // default
+    expect(c.snapshotCatchUpEntries).toBe(5_000); // default
   });
 
   it('reads peers from a file as an array or an object, and tx settings from file, env and flags', () => {

@@ -16,7 +16,12 @@ const SNAPSHOT_THRESHOLD = 20;
 let cluster: TestCluster | null = null;
 
 beforeAll(async () => {
-  cluster = await startCluster({ nodes: 3, stateMachine: 'kv', args: ['--snapshot-threshold-entries', String(SNAPSHOT_THRESHOLD)] });
+  // No trail behind snapshots (--snapshot-catchup-entries 0): the killed node must catch up by InstallSnapshot.
+  cluster = await startCluster({
+    nodes: 3,
+    stateMachine: 'kv',
+    args: ['--snapshot-threshold-entries', String(SNAPSHOT_THRESHOLD), '--snapshot-catchup-entries', '0'],
+  });
 });
 
 afterAll(async () => {

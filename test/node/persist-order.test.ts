@@ -290,6 +290,7 @@ class ScriptedCore implements RaftCoreApi {
       appliedIndex: 0,
       lastIndex: 1,
       snapshotIndex: 0,
+      firstIndex: 1,
       configIndex: 0,
       members: this.members(),
       hardState,

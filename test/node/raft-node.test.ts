@@ -182,6 +182,26 @@ describe('RaftNode over MemoryNetwork', () => {
     await waitUntil(() => hasKeys(c.member(lagging).stateMachine, 0, 65), { what: 'restart from local snapshot' });
   });
 
+  it('catches a node that missed a snapshot up from the trail of entries kept behind it, without InstallSnapshot', async () => {
+    const c = makeCluster({ snapshotThresholdEntries: 10, snapshotCatchUpEntries: 40 });
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    await writeKeys(leader, 0, 5);
+    const lagging = c.running().find((n) => n !== leader)!.nodeId;
+    await waitUntil(() => hasKeys(c.member(lagging).stateMachine, 0, 5), { what: 'the node to apply before it stops' });
+    const stoppedAt = c.member(lagging).node!.coreStatus().lastIndex;
+    await c.stop(lagging);
+    await writeKeys(leader, 5, 30);
+    // The leader took snapshots past everything the stopped node has: without the
+    // trail, it could catch up only by the whole snapshot.
+    await waitUntil(() => leader.snapshotIndex() > stoppedAt + 10, { what: 'the leader to compact past the stopped node' });
+    expect(leader.coreStatus().firstIndex).toBeLessThanOrEqual(stoppedAt + 1);
+    await c.start(lagging);
+    await waitUntil(() => hasKeys(c.member(lagging).stateMachine, 0, 30), { what: 'the node to catch up' });
+    const installed = (await c.member(lagging).metrics.raft.snapshotsInstalled.get()).values[0]?.value ?? 0;
+    expect(installed).toBe(0);
+  });
+
   it('writes snapshots in the background: proposals commit while one is held, and the core compacts once it is durable', async () => {
     let open = false;
     const waiting: Array<() => void> = [];

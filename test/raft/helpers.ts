@@ -34,6 +34,7 @@ export function testConfig(id: NodeId, overrides: Partial<RaftConfig> = {}): Raf
     maxAppendBytes: 1024 * 1024,
     snapshotChunkBytes: 1024,
     maxUncommittedEntries: 1000,
+    snapshotCatchUpEntries: 0,
     preVote: true,
     checkQuorum: true,
     random: new Prng(id.split('').reduce((a, c) => (a * 31 + c.charCodeAt(0)) >>> 0, 7)).asFunction(),

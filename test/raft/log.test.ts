@@ -59,6 +59,41 @@ describe('RaftLog', () => {
     expect(log.slice(4, 10_000, 2)).toEqual([]);
   });
 
+  it('compact keeps a trail of entries behind the snapshot, and a later snapshot moves it up', () => {
+    const log = logWith([1, 1, 2, 2, 2, 3, 3, 3], 8);
+    for (let i = 1; i <= 8; i++) log.appliedTo(i);
+    const snap = (index: number, term: number) => ({ index, term, members: voters('a') });
+    expect(log.compact(snap(6, 3), new Uint8Array(), 3)).toBe(true);
+    // Entries 4..6 stay behind the snapshot at 6; 1..3 are gone, and 3 is the base.
+    expect([log.snapshotIndex, log.firstIndex(), log.lastIndex()]).toEqual([6, 4, 8]);
+    expect([log.termAt(2), log.termAt(3), log.termAt(4), log.termAt(6), log.termAt(7)]).toEqual([undefined, 2, 2, 3, 3]);
+    expect(log.slice(4, 10_000, 10).map((e) => e.index)).toEqual([4, 5, 6, 7, 8]);
+    expect(() => log.slice(3, 10_000, 10)).toThrow(/slice from compacted index 3/);
+    // Membership is still that of the snapshot, not of the trail's config entries.
+    expect(log.lastConfig()).toEqual({ index: 6, members: voters('a') });
+    // A follower whose log matches at 4 (in the trail) gets appends, not the snapshot.
+    expect(log.matchTerm(4, 2)).toBe(true);
+    // The next snapshot drops what falls out of its own trail; a trail longer than the log keeps all.
+    expect(log.compact(snap(8, 3), new Uint8Array(), 1)).toBe(true);
+    expect([log.snapshotIndex, log.firstIndex(), log.termAt(7)]).toEqual([8, 8, 3]);
+    const whole = logWith([1, 1, 1], 3);
+    for (let i = 1; i <= 3; i++) whole.appliedTo(i);
+    whole.compact(snap(3, 1), new Uint8Array(), 100);
+    expect([whole.snapshotIndex, whole.firstIndex(), whole.termAt(0)]).toEqual([3, 1, 0]);
+  });
+
+  it('a trail never moves the base backwards, and an installed snapshot drops the trail', () => {
+    const log = logWith([1, 1, 1, 1, 1, 1], 6);
+    for (let i = 1; i <= 6; i++) log.appliedTo(i);
+    log.compact({ index: 5, term: 1, members: voters('a') }, new Uint8Array(), 1);
+    expect(log.firstIndex()).toBe(5);
+    // A longer trail at the next snapshot cannot bring back what was dropped.
+    log.compact({ index: 6, term: 1, members: voters('a') }, new Uint8Array(), 4);
+    expect([log.snapshotIndex, log.firstIndex()]).toEqual([6, 5]);
+    log.restore({ meta: { index: 9, term: 2, members: voters('a') }, data: new Uint8Array() });
+    expect([log.snapshotIndex, log.firstIndex(), log.lastIndex(), log.termAt(6)]).toEqual([9, 10, 9, undefined]);
+  });
+
   it('sends an installed snapshot from the stored bytes once it is persisted, and only that snapshot', () => {
     const log = logWith([1, 1], 1);
     const meta = { index: 5, term: 2, members: voters('a', 'b') };

@@ -15,6 +15,7 @@ export const SCENARIO_TUNING: RaftTuning = {
   maxAppendBytes: 64 * 1024,
   snapshotChunkBytes: 1024,
   maxUncommittedEntries: 256,
+  snapshotCatchUpEntries: 0,
   preVote: false,
   checkQuorum: false,
 };

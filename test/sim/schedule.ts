@@ -129,7 +129,7 @@ export function paramsForSeed(seed: number, steps: number): ScheduleParams {
   // Not 2: randomized timeouts would take only the values 2 and 3, and split votes
   // among three candidates can then outlast any fair liveness bound.
   const electionTicks = rng.int(3, 10);
-  return {
+  const params = {
     seed,
     voters: votersForSeed(seed),
     steps,
@@ -140,6 +140,7 @@ export function paramsForSeed(seed: number, steps: number): ScheduleParams {
       maxAppendBytes: rng.pick([1, 64, 1024]),
       snapshotChunkBytes: rng.pick([16, 64, 512]),
       maxUncommittedEntries: rng.pick([4, 16, 256]),
+      snapshotCatchUpEntries: 0,
       preVote: rng.chance(0.5),
       checkQuorum: rng.chance(0.5),
     },
@@ -156,6 +157,9 @@ export function paramsForSeed(seed: number, steps: number): ScheduleParams {
     links: { queueMax: rng.pick([4, 16, 10_000]), streamFailures: true, backoffMinSteps: 1, backoffMaxSteps: rng.pick([2, 8, 32]) },
     snapshotWriteChance: rng.pick([0.05, 0.3, 1]),
   };
+  // Drawn after the rest, as above. A trail of 0 (no entry behind a snapshot), shorter than,
+  // or longer than the snapshot interval (2-20 entries).
+  return { ...params, raft: { ...params.raft, snapshotCatchUpEntries: rng.pick([0, 3, 30]) } };
 }
 
 /** Run one seed; on failure, re-run it traced and throw a SimFailure. */

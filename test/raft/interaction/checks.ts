@@ -25,6 +25,8 @@ const NODE_PROPS: Record<string, (c: Cluster, id: NodeId) => Value> = {
   last: (c, id) => `${c.core(id).status().lastIndex}`,
   /** The core's snapshot index (after compact or an installed snapshot). */
   snapshot: (c, id) => `${c.core(id).status().snapshotIndex}`,
+  /** The first entry the core's log holds (below snapshot+1 by the trail, snapshot-catchup-entries). */
+  first: (c, id) => `${c.core(id).status().firstIndex}`,
   voters: (c, id) =>
     c
       .core(id)

@@ -26,6 +26,7 @@ function clusterConfig(args: Args): Partial<RaftConfig> {
     'max-append-bytes': 'maxAppendBytes',
     'snapshot-chunk-bytes': 'snapshotChunkBytes',
     'max-uncommitted-entries': 'maxUncommittedEntries',
+    'snapshot-catchup-entries': 'snapshotCatchUpEntries',
   } as const;
   for (const [key, field] of Object.entries(ints)) {
     const v = args.get(key);
