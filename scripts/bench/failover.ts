@@ -71,17 +71,12 @@ export async function runFailover(
       w.resolve = null;
       watch = null;
       const newLeader = await cluster.leader();
-      const kill: FailoverKill = {
-        killed: leader.id,
-        newLeader: newLeader?.id ?? null,
-        recoveryMs: recoveryNs === null ? null : Number(recoveryNs) / 1e6,
-        failedRequests: w.failed,
-      };
-      kills.push(kill);
+      const recoveryMs = recoveryNs === null ? null : Number(recoveryNs) / 1e6;
       ctx.progress.note(
-        `kill ${i + 1}: ${kill.killed} -> ${kill.newLeader ?? 'none'}, recovered in ${kill.recoveryMs?.toFixed(1) ?? 'TIMEOUT'} ms`,
+        `kill ${i + 1}: ${leader.id} -> ${newLeader?.id ?? 'none'}, recovered in ${recoveryMs?.toFixed(1) ?? 'TIMEOUT'} ms`,
       );
-      await restart(cluster, leader.id);
+      const restartSnapshotsInstalled = await restart(cluster, leader.id);
+      kills.push({ killed: leader.id, newLeader: newLeader?.id ?? null, recoveryMs, failedRequests: w.failed, restartSnapshotsInstalled });
     }
     return { status: 'ok', reason: null, concurrency, kills, ...stats(kills), peakRssBytes: null };
   } catch (err) {
@@ -92,13 +87,16 @@ export async function runFailover(
   }
 }
 
-async function restart(cluster: RatifyCluster, id: string): Promise<void> {
+/** Restarts `id` and waits until it caught up; returns the snapshots it installed meanwhile (null: unknown). */
+async function restart(cluster: RatifyCluster, id: string): Promise<number | null> {
   const node = cluster.nodes.find((n) => n.id === id);
   if (node === undefined) throw new Error(`unknown node ${id}`);
   const leader = await cluster.leader();
   const view = leader === null ? null : await cluster.view(leader);
   cluster.launch(node);
   await cluster.waitCaughtUp(node, view?.commitIndex ?? 0, CATCH_UP_TIMEOUT_MS);
+  // A fresh process: its counter holds this incarnation's installs only.
+  return cluster.metric(node, 'ratify_raft_snapshots_installed_total');
 }
 
 /**

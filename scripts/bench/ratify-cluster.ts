@@ -5,6 +5,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALLOC_PROF_DIR_ENV } from './alloc-profile.js';
 import type { HttpClients } from './http.js';
+import { parsePrometheus } from './node-stats.js';
 import { sleep } from './load.js';
 import type { ProbedNode } from './node-stats.js';
 import { freeLoopbackPorts } from './ports.js';
@@ -185,6 +186,16 @@ export class RatifyCluster {
       await sleep(POLL_MS);
     }
     throw new Error(`no stable leader within ${timeoutMs} ms; last views ${last}; logs: ${this.nodes[0]?.logPath ?? ''}`);
+  }
+
+  /** The sum of one metric's samples on `node`'s metrics page; null when it cannot be read. */
+  async metric(node: RatifyNode, name: string): Promise<number | null> {
+    try {
+      const res = await this.http.json(node.url, 'GET', '/metrics');
+      return res.status === 200 && typeof res.body === 'string' ? (parsePrometheus(res.body).get(name) ?? null) : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Waits until `node` follows a leader and has applied at least `index`. */

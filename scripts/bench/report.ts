@@ -194,11 +194,19 @@ function boundsTable(w: WritesSection, tx: TxSection): Table {
 }
 
 function failoverTable(f: FailoverSection): Table {
-  const rows = f.kills.map((k, i) => [String(i + 1), k.killed, k.newLeader ?? '-', fmtMs(k.recoveryMs), String(k.failedRequests)]);
-  rows.push(['p50', '', '', fmtMs(f.p50Ms), ''], ['max', '', '', fmtMs(f.maxMs), '']);
+  const caughtUpBy = (n: number | null | undefined): string => (n === undefined || n === null ? '-' : n === 0 ? 'log' : `snapshot (${n})`);
+  const rows = f.kills.map((k, i) => [
+    String(i + 1),
+    k.killed,
+    k.newLeader ?? '-',
+    fmtMs(k.recoveryMs),
+    String(k.failedRequests),
+    caughtUpBy(k.restartSnapshotsInstalled),
+  ]);
+  rows.push(['p50', '', '', fmtMs(f.p50Ms), '', ''], ['max', '', '', fmtMs(f.maxMs), '', '']);
   return {
     title: `Failover: SIGKILL the leader under ${f.concurrency}-way transaction load; time until a transaction started after the kill commits (peak RSS of any node by the end: ${fmtBytes(f.peakRssBytes)})`,
-    headers: ['kill', 'killed', 'new leader', 'recovery ms', 'failed requests'],
+    headers: ['kill', 'killed', 'new leader', 'recovery ms', 'failed requests', 'restart caught up by'],
     rows,
   };
 }

@@ -112,6 +112,12 @@ export interface FailoverKill {
   /** SIGKILL until the first transaction started after it succeeded; null if none did in time. */
   readonly recoveryMs: number | null;
   readonly failedRequests: number;
+  /**
+   * Snapshots the restarted node installed from the leader until it caught up (its
+   * ratify_raft_snapshots_installed_total): 0 when it caught up from the log alone,
+   * null when its metrics could not be read. Optional: runs before 2026-12-07 lack it.
+   */
+  readonly restartSnapshotsInstalled?: number | null;
 }
 
 export interface FailoverSection extends Section {

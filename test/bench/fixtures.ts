@@ -92,8 +92,8 @@ export function sampleReport(overrides: Partial<BenchReport> = {}): BenchReport 
       reason: null,
       concurrency: 16,
       kills: [
-        { killed: 'n1', newLeader: 'n2', recoveryMs: 450, failedRequests: 16 },
-        { killed: 'n2', newLeader: 'n3', recoveryMs: 700, failedRequests: 12 },
+        { killed: 'n1', newLeader: 'n2', recoveryMs: 450, failedRequests: 16, restartSnapshotsInstalled: 0 },
+        { killed: 'n2', newLeader: 'n3', recoveryMs: 700, failedRequests: 12, restartSnapshotsInstalled: 1 },
         { killed: 'n3', newLeader: 'n1', recoveryMs: 1300, failedRequests: 20 },
       ],
       p50Ms: 700,

@@ -83,6 +83,10 @@ describe('renderReport', () => {
     // The bounds table: machine CPU 97, leader CPU 30+c, busiest follower 25, leader counters.
     expect(text).toMatch(/\| tx +\| +64 \| +97 \| +94 \| +25 \| +500 \| +1\.50 \| +2\.00 \| +4\.00 \| +3\.00 \| +0\.800 \| +1\.20 \|/);
     expect(text).toMatch(/\| etcd e1 +\| +60\.0 MiB \| +100\.0 MiB \| +64\.0 MiB \| +671 B \|/);
+    // How each restarted node caught up: from the log, by a snapshot, or unknown (an older run).
+    expect(text).toMatch(/\| 1 +\| +n1 \| +n2 \| +450 \| +16 \| +log \|/);
+    expect(text).toMatch(/\| 2 +\| +n2 \| +n3 \| +700 \| +12 \| +snapshot \(1\) \|/);
+    expect(text).toMatch(/\| 3 +\| +n3 \| +n1 \| +1,300 \| +20 \| +- \|/);
   });
 
   it('shows the reason of a skipped section and dashes for its cells', () => {
