@@ -37,7 +37,8 @@ export interface StateMachine {
   /**
    * Whether restore(data) would succeed, without changing any state: null if so,
    * else what is wrong. Asked before a snapshot received from a leader replaces the
-   * log (RaftConfig.acceptSnapshot); without it every snapshot is accepted.
+   * log (RaftConfig.acceptSnapshot); without it every snapshot is accepted. It may
+   * keep what it decoded for the restore(data) that usually follows, but not for long.
    */
   checkSnapshot?(data: Uint8Array): string | null;
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Packr, unpack } from 'msgpackr';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RatifyError } from '../../src/errors.js';
 import {
   COMPLETIONS_PER_ENTRY_MAX,
@@ -15,6 +15,7 @@ import { createTxStateMachine, isBatchApplyResult } from '../../src/tx/state-mac
 import { assertTransition, canTransition } from '../../src/tx/transitions.js';
 import { TX_STATES, type ApplyResult, type TxStateMachine } from '../../src/tx/types.js';
 import { toView } from '../../src/tx/views.js';
+import { TxTable } from '../../src/tx/tx-table.js';
 import { keylessAbortCommand, oneShotCommand, oneShotRecord, type OneShotSpec } from '../../src/tx/one-shot.js';
 import type { Decide } from '../../src/tx/protocol-rules.js';
 
@@ -401,6 +402,43 @@ describe('tx state machine', () => {
     // A listener reads the restored table.
     expect(sm.get('leaves')).toBeNull();
     expect(sm.get('arrives')?.id).toBe('arrives');
+  });
+
+  it('restore reuses the table checkSnapshot decoded from the same bytes, and only those', () => {
+    const source = createTxStateMachine(config);
+    const applySource = feeder(source);
+    applySource(created('first'));
+    const first = source.snapshot();
+    applySource(created('second'));
+    const second = source.snapshot();
+    const decodes = vi.spyOn(TxTable.prototype, 'decodeInto');
+    try {
+      const sm = createTxStateMachine(config);
+      // The install path: check, then restore the same bytes (here a copy of them): one decode.
+      expect(sm.checkSnapshot!(first)).toBeNull();
+      sm.restore(Uint8Array.from(first));
+      expect(decodes).toHaveBeenCalledTimes(1);
+      expect(sm.get('first')?.id).toBe('first');
+      // Other bytes than the checked ones are decoded themselves, never replaced by the checked table.
+      expect(sm.checkSnapshot!(first)).toBeNull();
+      sm.restore(second);
+      expect(decodes).toHaveBeenCalledTimes(3);
+      expect(sm.get('second')?.id).toBe('second');
+      // A checked table is handed out once, and an apply() in between drops it.
+      sm.restore(first);
+      expect(decodes).toHaveBeenCalledTimes(4);
+      expect(sm.checkSnapshot!(second)).toBeNull();
+      feeder(sm)(created('third'));
+      sm.restore(second);
+      expect(decodes).toHaveBeenCalledTimes(6);
+      expect([sm.get('second')?.id, sm.get('third')]).toEqual(['second', null]);
+      // A refused check keeps nothing: the next restore decodes its bytes.
+      expect(sm.checkSnapshot!(new Uint8Array([0xc1]))).toEqual(expect.any(String));
+      sm.restore(first);
+      expect(decodes).toHaveBeenCalledTimes(8);
+    } finally {
+      decodes.mockRestore();
+    }
   });
 
   it('rejects a corrupt snapshot and keeps its table', () => {
