@@ -71,6 +71,11 @@ export class Leader {
     this.appendLocal({ kind: 'noop', index: host.log.lastIndex() + 1, term: host.term() });
   }
 
+  /** See Replicator.lowestPeerMatch. */
+  lowestPeerMatch(): number | null {
+    return this.rep.lowestPeerMatch();
+  }
+
   tick(): void {
     const { cfg } = this.host;
     this.heartbeatElapsed++;

@@ -423,7 +423,23 @@ export class RaftCore implements RaftCoreApi {
       expected.term === meta.term && sameMembers(expected.members, meta.members),
       () => `compact meta ${JSON.stringify(meta)} does not match the log`,
     );
-    this.log.compact(meta, data, this.cfg.snapshotCatchUpEntries);
+    this.log.compact(meta, data, this.catchUpTrail(meta.index));
+  }
+
+  /**
+   * Entries to keep behind a snapshot at `snapshotIndex`: on a leader, those its
+   * furthest-behind peer still lacks (a peer not heard from counts as lacking
+   * all), up to snapshotCatchUpEntries; none when every peer has the snapshot's
+   * entries, as in steady state. A follower keeps none: it cannot tell who lags.
+   * What it compacts is committed, so the leader of the time held it, and a killed
+   * leader back on its disk lacks at most its last unsynced batch of it (the
+   * benchmark's failover); a node further behind before the change of leader may
+   * get the snapshot. The trail only saves work: nothing depends on it for safety.
+   */
+  private catchUpTrail(snapshotIndex: number): number {
+    const lowest = this.leader?.lowestPeerMatch() ?? null;
+    if (lowest === null) return 0;
+    return Math.min(this.cfg.snapshotCatchUpEntries, Math.max(0, snapshotIndex - lowest));
   }
 
   snapshotIndex(): number {

@@ -67,6 +67,13 @@ export class Replicator {
     return committedIndex(voters, this.matchOf);
   }
 
+  /** The lowest match of any peer, voter or learner (0 for one not heard from yet); null without peers. */
+  lowestPeerMatch(): number | null {
+    let lowest: number | null = null;
+    for (const pr of this.peers.values()) if (lowest === null || pr.match < lowest) lowest = pr.match;
+    return lowest;
+  }
+
   /** CheckQuorum: a quorum of voters was heard from since the last call; resets the marks. */
   takeQuorumActive(voters: readonly NodeId[]): boolean {
     const ok = hasQuorum(voters, (id) => id === this.host.id || this.peers.get(id)?.recentActive === true);

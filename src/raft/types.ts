@@ -236,8 +236,9 @@ export interface RaftConfig {
   /** Proposals refused with TOO_MANY_PENDING when this many entries are uncommitted. */
   readonly maxUncommittedEntries: number;
   /**
-   * Entries compact() keeps behind each snapshot (RaftLog's trail), so a follower
-   * that far behind catches up from the log rather than by the whole snapshot. 0 keeps none.
+   * At most this many entries compact() keeps behind each snapshot (RaftLog's trail)
+   * on a leader, for the peer furthest behind, so that it catches up from the log
+   * rather than by the whole snapshot. 0 keeps none.
    */
   readonly snapshotCatchUpEntries: number;
   readonly preVote: boolean;

@@ -138,15 +138,16 @@ export const nodeFields = {
     range: [1, 10_000_000],
     parse: int,
   },
-  // etcd keeps 5,000 (SnapshotCatchUpEntries), hashicorp/raft 10,240 (TrailingLogs).
-  // A node killed and restarted under load misses a few thousand entries; without
-  // a trail, a leader snapshot in between makes it receive and restore the whole
-  // state machine, holding its old and new state at once (the failover peaks of
-  // the benchmark). Costs the memory of that many more entries on every node.
+  // etcd keeps 5,000 (SnapshotCatchUpEntries), hashicorp/raft 10,240 (TrailingLogs),
+  // always. A node killed and restarted under load misses a few thousand entries;
+  // without a trail, a leader snapshot in between makes it receive and restore the
+  // whole state machine, holding its old and new state at once (the failover peaks
+  // of the benchmark). Ratify's leader keeps only what its furthest-behind peer
+  // lacks (RaftCore.catchUpTrail), so with every node up it costs nothing.
   snapshotCatchUpEntries: {
     flag: 'snapshot-catchup-entries',
     env: 'RATIFY_SNAPSHOT_CATCHUP_ENTRIES',
-    description: 'applied entries kept behind each snapshot, so a lagging follower catches up from the log',
+    description: 'entries a leader keeps behind each snapshot for a lagging follower, to catch up from the log',
     default: 5_000,
     range: [0, 10_000_000],
     parse: int,

@@ -49,7 +49,7 @@ export interface NodeConfig {
   readonly maxInflightAppends: number;
   readonly maxAppendBytes: number;
   readonly snapshotThresholdEntries: number;
-  /** Applied entries kept in the log behind each snapshot, for followers that fell a little behind. */
+  /** At most this many applied entries a leader keeps behind each snapshot, for a follower that fell a little behind. */
   readonly snapshotCatchUpEntries: number;
   readonly snapshotChunkBytes: number;
   /** Bytes of one incoming snapshot gathered in memory; a larger one is refused. */
