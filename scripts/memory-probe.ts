@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext } from './bench/context.js';
-import { runFailover } from './bench/failover.js';
+import { caughtUpBy, runFailover } from './bench/failover.js';
 import { HttpClients } from './bench/http.js';
 import { LeaderTarget } from './bench/leader-target.js';
 import { runClosedLoop } from './bench/load.js';
@@ -124,7 +124,9 @@ async function main(): Promise<number> {
     if (kills > 0) {
       const failover = await runFailover(ctx, cluster, target, txOp(ctx, target, participants.urls, counter, null));
       await sample();
-      const recovered = failover.kills.map((k) => `${k.killed}->${k.newLeader ?? '?'} ${k.recoveryMs?.toFixed(0) ?? 'TIMEOUT'} ms`);
+      const recovered = failover.kills.map(
+        (k) => `${k.killed}->${k.newLeader ?? '?'} ${k.recoveryMs?.toFixed(0) ?? 'TIMEOUT'} ms, restart caught up by ${caughtUpBy(k)}`,
+      );
       printTable(`whole run, ${kills} kills (${recovered.join(', ')}; ${failover.status})`, memory);
     }
     return 0;

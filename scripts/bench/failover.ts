@@ -99,6 +99,13 @@ async function restart(cluster: RatifyCluster, id: string): Promise<number | nul
   return cluster.metric(node, 'ratify_raft_snapshots_installed_total');
 }
 
+/** How a kill's restarted node caught up: `log`, `snapshot (N)`, or `-` when unknown (an older run). */
+export function caughtUpBy(kill: FailoverKill): string {
+  const n = kill.restartSnapshotsInstalled;
+  if (n === undefined || n === null) return '-';
+  return n === 0 ? 'log' : `snapshot (${n})`;
+}
+
 /**
  * p50 (nearest rank) and max over all kills, a kill that never recovered
  * counting as infinitely slow: it makes max null, and p50 null if it is the median.

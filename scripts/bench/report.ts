@@ -12,6 +12,7 @@ import type {
   TxSection,
   WritesSection,
 } from './results.js';
+import { caughtUpBy } from './failover.js';
 import { secondRoundGoals } from './goals-second-round.js';
 import { checkPerfText, cpuLines, fairnessTables, payloadLine } from './report-fairness.js';
 import { fmtBytes, fmtMs, fmtRate, fmtRatio, renderTable, type Table } from './table.js';
@@ -194,14 +195,13 @@ function boundsTable(w: WritesSection, tx: TxSection): Table {
 }
 
 function failoverTable(f: FailoverSection): Table {
-  const caughtUpBy = (n: number | null | undefined): string => (n === undefined || n === null ? '-' : n === 0 ? 'log' : `snapshot (${n})`);
   const rows = f.kills.map((k, i) => [
     String(i + 1),
     k.killed,
     k.newLeader ?? '-',
     fmtMs(k.recoveryMs),
     String(k.failedRequests),
-    caughtUpBy(k.restartSnapshotsInstalled),
+    caughtUpBy(k),
   ]);
   rows.push(['p50', '', '', fmtMs(f.p50Ms), '', ''], ['max', '', '', fmtMs(f.maxMs), '', '']);
   return {
