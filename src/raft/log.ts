@@ -14,6 +14,8 @@
 // follower a little behind the snapshot (a node restarted after a few seconds)
 // catches up from the log instead of receiving and restoring the whole
 // snapshot. Trail entries are committed and applied; they are only ever read.
+// How long a trail to keep is the caller's policy (RaftCore.catchUpTrail: on a
+// leader, what its furthest-behind peer lacks, bounded).
 import { assert } from './assert.js';
 import type { Entry, Member, SendableSnapshot, Snapshot, SnapshotBytes, SnapshotMeta } from './types.js';
 import { assertNever } from './types.js';
