@@ -22,6 +22,7 @@ import type { Cluster } from '../sim/cluster.js';
 import {
   corruptFirstApplied,
   corruptStoredEntries,
+  eagerLeaderFactory,
   faultyFactory,
   forgetVotes,
   lastVoterRemovingFactory,
@@ -458,6 +459,29 @@ describe('raft simulation: the checkers can fail', () => {
       c.readIndex('n1');
       runUntil(c, 'read answered', () => false, { maxTicks: 50 });
     });
+  });
+
+  it('Election Safety catches two leaders of one term, each with its vote for itself on disk', () => {
+    // A core that calls itself leader as a candidate: split votes give two of them in a term.
+    let failure: unknown;
+    for (let seed = 1; seed <= 20 && failure === undefined; seed++) {
+      try {
+        runSeed(seed, eagerLeaderFactory(realCore), 300, 0);
+      } catch (e) {
+        failure = e;
+      }
+    }
+    expect(failure).toBeInstanceOf(SimFailure);
+    expect((failure as SimFailure).invariant).toBe('election-safety');
+  });
+
+  it('a sole voter that won in memory and crashed before its write may grant that term to another node: no second leader (seed 108336)', () => {
+    // n1, the only voter of its latest configuration, became leader of term 6 in
+    // memory and crashed before its term and vote reached disk; back on term 5,
+    // it voted for n2 in term 6. Nothing of n1's term 6 ever left the node, so
+    // Election Safety counts leaders from their durable vote (SimNode.observeLeader).
+    // The check counted the in-memory one until 2026-12-07 and failed here.
+    expect(runSeed(108336, realCore, DEFAULT_STEPS, 0).steps).toBeGreaterThan(0);
   });
 
   it('a failing seed reports the SIM FAILED line and the replay command', () => {

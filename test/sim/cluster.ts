@@ -379,7 +379,7 @@ export class Cluster {
     for (const n of this.alive()) {
       const st = this.status(n.id);
       if (st.role === 'leader') {
-        this.checker.onLeaderObserved(n.id, st.term);
+        n.observeLeader(st.term);
         // Leader Completeness needs the leader's whole log on disk to look at.
         if (!this.checker.leaderLogChecked(n.id, st.term) && n.inSync()) this.checker.onLeaderLog(n.id, st.term, n.disk);
       }

@@ -100,6 +100,26 @@ export function lastVoterRemovingFactory(real: CoreFactory): CoreFactory {
   return (config, initial) => new LastVoterRemovingCore(real(config, initial));
 }
 
+/**
+ * Reports itself leader as soon as it is a candidate, as a core that counted
+ * its own vote as a quorum would: two candidates of one term, each with its
+ * vote for itself on disk, are then two leaders of that term.
+ */
+class EagerLeaderCore extends RewritingCore {
+  constructor(inner: RaftCoreApi) {
+    super(inner, (rd) => (rd.softState?.role === 'candidate' ? { ...rd, softState: { ...rd.softState, role: 'leader' } } : rd));
+  }
+
+  override status(): CoreStatus {
+    const st = super.status();
+    return st.role === 'candidate' ? { ...st, role: 'leader' } : st;
+  }
+}
+
+export function eagerLeaderFactory(real: CoreFactory): CoreFactory {
+  return (config, initial) => new EagerLeaderCore(real(config, initial));
+}
+
 const corrupt = new TextEncoder().encode('CORRUPTED');
 
 /** Applies a different payload than the log holds for the first normal entry it applies. */

@@ -228,8 +228,8 @@ export class SimNode {
     if (this.outstanding !== null || !this.guard('hasReady', () => this.core.hasReady())) return;
     const rd = this.guard('ready', () => this.core.ready());
     const status = this.guard('status', () => this.core.status());
-    if (rd.softState?.role === 'leader') this.env.checker.onLeaderObserved(this.id, rd.softState.term);
-    if (status.role === 'leader') this.env.checker.onLeaderObserved(this.id, status.term);
+    if (rd.softState?.role === 'leader') this.observeLeader(rd.softState.term);
+    if (status.role === 'leader') this.observeLeader(status.term);
     if (rd.softState !== null) this.soft = rd.softState;
     this.syncPeers();
     const plan = this.env.driver.planReady(rd, this.soft.role, this.writes.persisted);
@@ -254,6 +254,7 @@ export class SimNode {
       this.completeSnapshotWrite();
       this.persist(batch, rd);
       this.writes.saved(rd);
+      if (this.soft.role === 'leader') this.observeLeader(this.soft.term);
     }
     if (this.armedCrash === 'afterPersist') return this.crash();
     if (!plan.sendBeforePersist) this.send(rd);
@@ -267,6 +268,19 @@ export class SimNode {
     this.updateRemoval();
     this.maybeSnapshot();
     this.handOverSnapshot();
+  }
+
+  /**
+   * Election Safety counts this node as leader of `term` once its term and its
+   * vote for itself are on disk. Before that it has sent nothing (a new term or
+   * vote goes out only after the write: ready-plan.ts, and the persist-before-send
+   * check), so a crash leaves no trace of a leadership held only in memory: a sole
+   * voter wins its election inside one Ready, and after a crash before that
+   * Ready's write it may rightly grant its vote in that term to another node.
+   */
+  observeLeader(term: number): void {
+    const hs = this.disk.hardState;
+    if (hs.term === term && hs.vote === this.id) this.env.checker.onLeaderObserved(this.id, term);
   }
 
   /** Memory log equals the synced log: no Ready outstanding and nothing unstable. */
