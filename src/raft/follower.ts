@@ -31,11 +31,13 @@ export class FollowerReplication {
     const log = this.host.log;
     if (m.prevLogIndex < log.commitIndex) {
       // Everything up to our commit index matches the leader already.
+      this.receiver.dropCoveredBy(log.commitIndex);
       this.ack(m.from, log.commitIndex);
       return;
     }
     const lastNew = log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.entries);
     if (lastNew !== null) {
+      this.receiver.dropCoveredBy(lastNew);
       this.host.onAppended(m.entries);
       this.ack(m.from, lastNew);
       return;

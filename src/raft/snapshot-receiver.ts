@@ -41,6 +41,16 @@ export class SnapshotReceiver {
   reset(): void {
     this.current = null;
   }
+
+  /**
+   * Our log now matches the leader's through `matchIndex`: a snapshot being gathered
+   * whose last entry is at or below it can no longer be needed (§7: it would not be
+   * installed), so its chunks are dropped. A leader that left snapshot state for
+   * plain appends (its log still reached our match) sends no more of them.
+   */
+  dropCoveredBy(matchIndex: number): void {
+    if (this.current !== null && this.current.meta.index <= matchIndex) this.current = null;
+  }
 }
 
 function concat(chunks: readonly Uint8Array[], bytes: number): Uint8Array {

@@ -2,6 +2,7 @@
 // thesis (2014), each citing its section, in the spirit of etcd's raft_paper_test.go.
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
+import { SnapshotReceiver } from '../../src/raft/snapshot-receiver.js';
 import { Prng } from '../../src/util/random.js';
 import type { Entry, Message, NodeId, RaftConfig, Ready } from '../../src/raft/types.js';
 import {
@@ -944,6 +945,55 @@ describe('§7 log compaction and InstallSnapshot', () => {
     expect(rd.committedEntries).toEqual([]);
     c.advance(rd);
     expect(c.status()).toMatchObject({ snapshotIndex: 6, commitIndex: 6, appliedIndex: 6, lastIndex: 6 });
+  });
+
+  it('a follower drops a half-gathered snapshot once appends bring its log past the snapshot (the leader streams from its trail)', () => {
+    const c = newCore('b', {
+      initial: { hardState: { term: 1, vote: null, commitIndex: 2 }, entries: entriesWithTerms([1, 1, 1]) },
+    });
+    const meta = { index: 5, term: 1, members: voters(...IDS) };
+    const chunk = (offset: number, bytes: string): Message => ({
+      type: 'snapshot',
+      from: 'a',
+      to: 'b',
+      term: 1,
+      meta,
+      offset,
+      chunk: enc(bytes),
+      done: false,
+    });
+    const resp = (m: Message) => ofType(stepAndCollect(c, m), 'snapshotResp')[0];
+    expect(resp(chunk(0, 'abcd'))).toMatchObject({ nextOffset: 4 });
+    // An append that matches only up to 4 leaves the snapshot at 5 still needed.
+    const append = (prev: number, terms: number[]): Message => ({
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: 1,
+      prevLogIndex: prev,
+      prevLogTerm: 1,
+      entries: entriesWithTerms(terms, prev + 1),
+      leaderCommit: 2,
+    });
+    stepAndCollect(c, append(3, [1]));
+    expect(resp(chunk(4, 'efgh'))).toMatchObject({ nextOffset: 8 });
+    // Once the log matches through 5 the snapshot is not needed: a late chunk is answered as covered.
+    stepAndCollect(c, append(4, [1]));
+    expect(stepAndCollect(c, chunk(8, 'ijkl'))).toEqual([
+      { type: 'appendResp', from: 'b', to: 'a', term: 1, success: true, matchIndex: 5, rejectHint: 0, rejectTerm: 0 },
+    ]);
+  });
+
+  it('the snapshot receiver drops gathered chunks once the log covers the snapshot, and only then', () => {
+    const r = new SnapshotReceiver();
+    const meta = { index: 5, term: 1, members: voters(...IDS) };
+    const chunk = (offset: number, bytes: string) =>
+      ({ type: 'snapshot', from: 'a', to: 'b', term: 1, meta, offset, chunk: enc(bytes), done: false }) as const;
+    expect(r.accept(chunk(0, 'abcd')).nextOffset).toBe(4);
+    r.dropCoveredBy(4);
+    expect(r.accept(chunk(4, 'efgh')).nextOffset).toBe(8);
+    r.dropCoveredBy(5);
+    expect(r.accept(chunk(8, 'ijkl')).nextOffset).toBe(0);
   });
 
   it('restart from the initial state re-delivers committed entries after the snapshot', () => {
