@@ -143,7 +143,8 @@ export const nodeFields = {
   // without a trail, a leader snapshot in between makes it receive and restore the
   // whole state machine, holding its old and new state at once (the failover peaks
   // of the benchmark). Ratify's leader keeps only what its furthest-behind peer
-  // lacks (RaftCore.catchUpTrail), so with every node up it costs nothing.
+  // lacks (RaftCore.catchUpTrail), so with every node up to date it costs nothing
+  // (a new leader counts a peer it has not heard from yet as lacking everything).
   snapshotCatchUpEntries: {
     flag: 'snapshot-catchup-entries',
     env: 'RATIFY_SNAPSHOT_CATCHUP_ENTRIES',
