@@ -3,12 +3,14 @@
 // garbage in flight): the V8 heap and the memory outside it (typed arrays)
 // that N finished transactions add, after full collections. The rows are like
 // the benchmark's: UUID ids, two participants with payloads (dropped when the
-// transaction finishes), no idempotency key unless --keys.
+// transaction finishes), no idempotency key unless --keys, which gives each one
+// a key and request hash as the SDK's create() does by default (a random UUID
+// key; the hash is a sha256 in base64url).
 //
 //   npm run build && node --expose-gc dist/scripts/table-memory.js [--count 100000] [--keys]
 //
 // What a node's resident memory is made of under load is memory-probe.ts's.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ownString } from '../src/tx/finished-tx.js';
 import { TxTable } from '../src/tx/tx-table.js';
@@ -37,7 +39,7 @@ function main(): number {
   const table = new TxTable();
   for (let i = 0; i < count; i++) {
     // As apply() keeps them: strings of their own (ownString), not slices of a decoded entry.
-    const tx = record(ownString(randomUUID()), i + 1, values.keys ? ownString(`key-${i}`) : null);
+    const tx = record(ownString(randomUUID()), i + 1, values.keys ? ownString(randomUUID()) : null);
     table.insert(tx);
     tx.state = 'committed';
     tx.completedAt = tx.createdAt + 4;
@@ -74,7 +76,7 @@ function record(id: string, seq: number, idempotencyKey: string | null): TxRecor
     decidedAt: createdAt + 2,
     completedAt: null,
     idempotencyKey,
-    requestHash: idempotencyKey === null ? null : ownString(`hash-${seq}`),
+    requestHash: idempotencyKey === null ? null : createHash('sha256').update(`request-${seq}`).digest('base64url'),
     principal: null,
   };
 }

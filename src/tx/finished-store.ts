@@ -140,7 +140,7 @@ export class FinishedStore {
   }
 
   id(h: FinishedHandle): string {
-    return this.reader.chunkOf(h).ids[h & SLOT_MASK]!;
+    return this.reader.chunkOf(h).idAt(h & SLOT_MASK);
   }
 
   seqOf(h: FinishedHandle): number {
@@ -223,6 +223,6 @@ export class FinishedStore {
   private renumber(): void {
     this.firstChunk = 0;
     this.reader = new FinishedReader(this.chunks, 0);
-    for (const h of this.handles()) this.renumbered(this.reader.chunkOf(h).ids[h & SLOT_MASK]!, h);
+    for (const h of this.handles()) this.renumbered(this.reader.chunkOf(h).idAt(h & SLOT_MASK), h);
   }
 }

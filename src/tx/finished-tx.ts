@@ -10,6 +10,7 @@
 // three client fields (idempotency key, request hash, principal), null for
 // most transactions, in one slot.
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
+import { packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
 
 /** Slots per chunk: a power of two, so a handle splits into chunk and slot with a shift and a mask. */
 export const CHUNK_BITS = 12;
@@ -44,7 +45,10 @@ export class Chunk {
   used = 0;
   /** Filled slots not removed. */
   live = 0;
-  readonly ids: string[] = new Array<string>(CHUNK_SLOTS);
+  /** Slot i's id packed at UUID_WORDS * i (uuid-words.ts), unless oddIds holds it. */
+  readonly idWords = new Uint32Array(CHUNK_SLOTS * UUID_WORDS);
+  /** Ids that are not canonical UUIDs, by slot; made at the chunk's first one. */
+  oddIds: Map<number, string> | null = null;
   readonly seqs = new Float64Array(CHUNK_SLOTS);
   readonly created = new Float64Array(CHUNK_SLOTS);
   /** deadlineAt, decidedAt and completedAt of slot i at 3i, 3i+1, 3i+2, as offsets from createdAt. */
@@ -64,6 +68,15 @@ export class Chunk {
 
   get full(): boolean {
     return this.used === CHUNK_SLOTS;
+  }
+
+  /** Slot i's id: a fresh string for a packed one. */
+  idAt(i: number): string {
+    return this.oddIds?.get(i) ?? unpackUuid(this.idWords, i * UUID_WORDS);
+  }
+
+  private setId(i: number, id: string): void {
+    if (!packUuid(id, this.idWords, i * UUID_WORDS)) (this.oddIds ??= new Map()).set(i, id);
   }
 
   isDead(i: number): boolean {
@@ -89,7 +102,7 @@ export class Chunk {
   append(tx: TxRecord, intern: FinishedInterners): number {
     const i = this.used++;
     this.live++;
-    this.ids[i] = tx.id;
+    this.setId(i, tx.id);
     this.seqs[i] = tx.seq;
     if (!this.compact(i, tx, intern)) {
       this.flags[i] = FLAG_WHOLE;
@@ -104,7 +117,9 @@ export class Chunk {
   appendCopy(from: Chunk, i: number): number {
     const j = this.used++;
     this.live++;
-    this.ids[j] = from.ids[i]!;
+    this.idWords.set(from.idWords.subarray(i * UUID_WORDS, (i + 1) * UUID_WORDS), j * UUID_WORDS);
+    const odd = from.oddIds?.get(i);
+    if (odd !== undefined) (this.oddIds ??= new Map()).set(j, odd);
     this.seqs[j] = from.seqs[i]!;
     this.created[j] = from.created[i]!;
     this.offsets.set(from.offsets.subarray(3 * i, 3 * i + 3), 3 * j);
@@ -193,7 +208,7 @@ export class FinishedRow {
   }
 
   get id(): string {
-    return this.chunk.ids[this.i]!;
+    return this.chunk.idAt(this.i);
   }
   get seq(): number {
     return this.chunk.seqs[this.i]!;

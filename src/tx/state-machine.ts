@@ -16,7 +16,7 @@ import { ownString } from './finished-tx.js';
 import { countByState, oldestUnfinishedCreatedAt, type TableStats } from './table-stats.js';
 import { FORCE_FINISH_REASON, planForceFinish } from './force-finish.js';
 import { mayAbandon } from './abandon.js';
-import { detach, keyIndex, TxTable } from './tx-table.js';
+import { detach, TxTable } from './tx-table.js';
 import { steppedEncoding } from './stepped-encoding.js';
 import { tableSnapshotSteps } from './table-snapshot.js';
 import {
@@ -118,8 +118,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     if (cmd.idempotencyKey !== null) {
       // Two creates with one key can both pass the leader's check; the first applied wins.
       // Keys are per principal: another principal's key is another key.
-      const existing = this.lookup(this.table.byKey.get(keyIndex(principal, cmd.idempotencyKey)));
-      if (existing !== null) {
+      const existing = this.table.getByKey(principal, cmd.idempotencyKey);
+      if (existing !== undefined) {
         if (existing.requestHash === cmd.requestHash) return ok(existing, true);
         return reject('IDEMPOTENCY_KEY_REUSED', 'the Idempotency-Key was already used for a different request', existing);
       }
@@ -269,8 +269,8 @@ class ReplicatedTxStateMachine implements TxStateMachine {
     const same = this.lookup(cmd.txId);
     if (same !== null) return ok(same, true);
     if (rec.idempotencyKey !== null) {
-      const holder = this.lookup(this.table.byKey.get(keyIndex(rec.principal, rec.idempotencyKey)));
-      if (holder !== null) return reject('IDEMPOTENCY_KEY_REUSED', `the Idempotency-Key is held by transaction ${holder.id}`, holder);
+      const holder = this.table.getByKey(rec.principal, rec.idempotencyKey);
+      if (holder !== undefined) return reject('IDEMPOTENCY_KEY_REUSED', `the Idempotency-Key is held by transaction ${holder.id}`, holder);
     }
     if (new Set(rec.participants.map((p) => p.name)).size !== rec.participants.length)
       return reject('VALIDATION_FAILED', 'participant names must be unique');
@@ -546,8 +546,7 @@ class ReplicatedTxStateMachine implements TxStateMachine {
   }
 
   findByIdempotencyKey(key: string, principal: string | null): TxRecord | null {
-    const id = this.table.byKey.get(keyIndex(principal, key));
-    return id === undefined ? null : (this.table.detached(id) ?? null);
+    return this.table.detachedByKey(principal, key) ?? null;
   }
 
   inFlight(): TxRecord[] {

@@ -23,6 +23,7 @@ import {
   type TableCapture,
 } from './table-snapshot.js';
 import { isFinished } from './transitions.js';
+import { TxIdMap } from './tx-id-map.js';
 import { ABANDON_REASONS, copyRecord, TX_STATES, type AbandonReason, type ParticipantRecord, type TxRecord } from './types.js';
 
 export type { Row } from './table-snapshot.js';
@@ -35,10 +36,19 @@ const INTERNED_PARTS_MAX = 1024;
 const packr = new Packr({ useRecords: false });
 
 export class TxTable {
-  /** Every known transaction, in creation order: the live record of an unfinished one, the store's handle of a finished one. */
-  private readonly rows = new Map<string, TxRecord | FinishedHandle>();
-  /** keyIndex(principal, idempotency key) -> txId. Invariant: only keys of transactions present in `rows`. */
-  readonly byKey = new Map<string, string>();
+  /**
+   * Every known transaction, in creation order: the live record of an
+   * unfinished one, the store's handle of a finished one. Ids packed, not kept
+   * as strings (tx-id-map.ts): at full retention this index is most of what a
+   * finished transaction costs on the V8 heap.
+   */
+  private readonly rows = new TxIdMap<TxRecord | FinishedHandle>();
+  /**
+   * keyIndex(principal, idempotency key) -> the holder's row, the same value
+   * `rows` has for it (not its id: that would keep the id's string alive).
+   * Invariant: only keys of transactions present in `rows`, with their row.
+   */
+  private readonly byKey = new TxIdMap<TxRecord | FinishedHandle>();
   /** Ids of transactions not finished, in creation order. */
   readonly unfinished = new Set<string>();
   /**
@@ -54,7 +64,7 @@ export class TxTable {
   constructor(handleLimit?: number) {
     const intern = createFinishedInterners(INTERNED_STRINGS_MAX, INTERNED_PARTS_MAX);
     // Map.set on an existing key keeps its place: renumbering leaves the creation order alone.
-    this.finished = new FinishedStore(intern, (id, h) => this.rows.set(id, h), handleLimit);
+    this.finished = new FinishedStore(intern, (id, h) => this.moveRow(id, h), handleLimit);
   }
 
   get size(): number {
@@ -94,6 +104,19 @@ export class TxTable {
     return typeof row === 'number' ? this.finished.record(row) : row;
   }
 
+  /** The transaction holding idempotency key `key` of `principal`, as get() gives it. */
+  getByKey(principal: string | null, key: string): TxRecord | undefined {
+    const row = this.byKey.get(keyIndex(principal, key));
+    return typeof row === 'number' ? this.finished.record(row) : row;
+  }
+
+  /** The transaction holding idempotency key `key` of `principal`, as detached() gives it. */
+  detachedByKey(principal: string | null, key: string): TxRecord | undefined {
+    const row = this.byKey.get(keyIndex(principal, key));
+    if (row === undefined) return undefined;
+    return typeof row === 'number' ? this.finished.record(row) : copyRecord(row);
+  }
+
   /** The row itself (live record, or a finished one as the store gives it), for reads that take a few fields at once and build nothing. */
   row(id: string): Row | undefined {
     const row = this.rows.get(id);
@@ -124,12 +147,10 @@ export class TxTable {
   }
 
   insert(tx: TxRecord): void {
-    if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), tx.id);
-    if (isFinished(tx.state)) {
-      this.rows.set(tx.id, this.finished.add(tx));
-      return;
-    }
-    this.rows.set(tx.id, tx);
+    const row = isFinished(tx.state) ? this.finished.add(tx) : tx;
+    this.rows.set(tx.id, row);
+    if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), row);
+    if (row !== tx) return;
     this.unfinished.add(tx.id);
     this.noteState(tx);
   }
@@ -144,8 +165,21 @@ export class TxTable {
   markFinished(tx: TxRecord): void {
     this.unfinished.delete(tx.id);
     this.finishing.delete(tx.id);
-    // Same position in `rows`: Map.set on an existing key keeps the creation order.
-    this.rows.set(tx.id, this.finished.add(tx));
+    this.moveRow(tx.id, this.finished.add(tx));
+  }
+
+  /**
+   * Gives present transaction `id` a new row value (finished: the store's
+   * handle; renumbered or moved: a new handle), in `rows` (same position: a set
+   * on an existing id keeps the creation order) and in `byKey` if it holds a key.
+   */
+  private moveRow(id: string, to: TxRecord | FinishedHandle): void {
+    const from = this.rows.get(id);
+    this.rows.set(id, to);
+    const { principal, idempotencyKey } = typeof to === 'number' ? this.finished.peek(to) : to;
+    if (idempotencyKey === null) return;
+    const key = keyIndex(principal, idempotencyKey);
+    if (this.byKey.get(key) === from) this.byKey.set(key, to);
   }
 
   remove(id: string): void {
@@ -158,7 +192,7 @@ export class TxTable {
     this.finishing.delete(id);
     if (idempotencyKey === null) return;
     const key = keyIndex(principal, idempotencyKey);
-    if (this.byKey.get(key) === id) this.byKey.delete(key);
+    if (this.byKey.get(key) === row) this.byKey.delete(key);
   }
 
   clear(): void {
@@ -240,9 +274,9 @@ export class TxTable {
       row: (tx) => {
         if (!isTxRecord(tx) || this.rows.has(tx.id)) corrupt('snapshot holds an invalid or duplicate transaction');
         ids.push(tx.id);
-        if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), tx.id);
         if (!isFinished(tx.state)) {
           this.rows.set(tx.id, tx);
+          if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), tx);
           this.unfinished.add(tx.id);
           this.noteState(tx);
           return;
@@ -250,7 +284,9 @@ export class TxTable {
         if (tx.completedAt === null) corrupt(`snapshot holds finished transaction ${tx.id} without completedAt`);
         // Into the store at once, so a restore never holds every finished record in full; in
         // creation order for now, moved into completion order below.
-        this.rows.set(tx.id, this.finished.add(tx));
+        const h = this.finished.add(tx);
+        this.rows.set(tx.id, h);
+        if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), h);
       },
       finished: (position) => {
         const id = ids[position];
@@ -265,7 +301,7 @@ export class TxTable {
     if (isCurrentSnapshot(data)) decodeTableSnapshot(data, target);
     else decodeLegacy(data, target);
     if (completion.length + this.unfinished.size !== this.rows.size) corrupt('snapshot finishedOrder misses transactions');
-    for (const id of completion) this.rows.set(id, this.finished.moveToEnd(this.rows.get(id) as FinishedHandle));
+    for (const id of completion) this.moveRow(id, this.finished.moveToEnd(this.rows.get(id) as FinishedHandle));
   }
 }
 

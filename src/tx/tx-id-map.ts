@@ -1,0 +1,220 @@
+// A Map from transaction id to V that keeps insertion order, as a JS Map does,
+// with the ids packed as words (uuid-words.ts) instead of held as strings.
+//
+// WHY: the table's index of every transaction it knows was a Map<string, ...>:
+// about 36 bytes of V8 heap per entry for the Map's backing store, plus the
+// 56-byte id string it kept alive, so some 9 MB at 100,000 retained
+// transactions, multiplied again by V8's heap growth. Here an entry is 16 bytes
+// of id words, a byte of kind and 8 bytes of hash slots, off the V8 heap, and
+// a 4-byte element of a values array on it.
+//
+// The layout is V8's own for Map (an ordered hash table, as in CPython's dict):
+// entries are appended in insertion order to columns, and an open-addressing
+// table of slots (linear probing, at most half full) points at them. A delete
+// marks its entry removed and leaves the slot pointing at it (a tombstone); a
+// rebuild, when the entry columns are full, drops removed entries, keeping the
+// order, and sizes everything again. Setting an existing id changes its value in
+// place, so its position in the order stays, as with Map.set.
+//
+// Ids that are not canonical lowercase UUIDs (tests make their own) are kept as
+// strings in a side Map by entry, and hashed as strings.
+import { hashString, hashWords, packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
+
+/** Entry kinds. */
+const REMOVED = 0;
+const PACKED = 1;
+const STRING = 2;
+
+/** Entries the columns start with; they grow by doubling. */
+const MIN_CAPACITY = 64;
+/**
+ * A rebuild grows the columns when live entries would fill more than this share
+ * of them. High, because the store's steady state is full retention (as many
+ * removed as added): 100,000 live entries fit 131,072 columns, and a rebuild
+ * comes every ~30,000 inserts.
+ */
+const FILL_MAX = 0.875;
+
+export class TxIdMap<V> {
+  /** Entries appended so far (live and removed): the next entry's index. */
+  private used = 0;
+  private live = 0;
+  private words: Uint32Array;
+  private kinds: Uint8Array;
+  private vals: Array<V | undefined>;
+  /** Ids of STRING entries, by entry index. */
+  private strings = new Map<number, string>();
+  /** entry index + 1 of each occupied slot, 0 for an empty one; length a power of two, at least 2x the entry capacity. */
+  private slots: Int32Array;
+  /** Counts rebuilds and clears: a walk that sees it change stops (see keys()). */
+  private generation = 0;
+  /** The probe's id, packed (reused: lookups allocate nothing). */
+  private readonly probe = new Uint32Array(UUID_WORDS);
+
+  constructor() {
+    this.words = new Uint32Array(MIN_CAPACITY * UUID_WORDS);
+    this.kinds = new Uint8Array(MIN_CAPACITY);
+    this.vals = new Array<V | undefined>(MIN_CAPACITY);
+    this.slots = new Int32Array(MIN_CAPACITY * 2);
+  }
+
+  get size(): number {
+    return this.live;
+  }
+
+  has(id: string): boolean {
+    return this.find(id) >= 0;
+  }
+
+  get(id: string): V | undefined {
+    const e = this.find(id);
+    return e < 0 ? undefined : this.vals[e];
+  }
+
+  /** Sets id's value: in place when the id is present (its position stays), else appended last. */
+  set(id: string, value: V): this {
+    const packed = packUuid(id, this.probe, 0);
+    const hash = packed ? hashWords(this.probe, 0) : hashString(id);
+    const found = this.findHashed(id, packed, hash);
+    if (found >= 0) {
+      this.vals[found] = value;
+      return this;
+    }
+    if (this.used === this.kinds.length) this.rebuild(this.live + 1);
+    const e = this.used++;
+    this.live++;
+    if (packed) {
+      this.words.set(this.probe, e * UUID_WORDS);
+      this.kinds[e] = PACKED;
+    } else {
+      this.strings.set(e, id);
+      this.kinds[e] = STRING;
+    }
+    this.vals[e] = value;
+    this.place(hash, e);
+    return this;
+  }
+
+  delete(id: string): boolean {
+    const e = this.find(id);
+    if (e < 0) return false;
+    if (this.kinds[e] === STRING) this.strings.delete(e);
+    this.kinds[e] = REMOVED;
+    this.vals[e] = undefined;
+    this.live--;
+    return true;
+  }
+
+  clear(): void {
+    this.generation++;
+    this.used = 0;
+    this.live = 0;
+    this.words = new Uint32Array(MIN_CAPACITY * UUID_WORDS);
+    this.kinds = new Uint8Array(MIN_CAPACITY);
+    this.vals = new Array<V | undefined>(MIN_CAPACITY);
+    this.strings = new Map();
+    this.slots = new Int32Array(MIN_CAPACITY * 2);
+  }
+
+  /**
+   * Ids in insertion order, each a fresh string. Like the walks below, it
+   * visits the entries present when it started and skips those deleted since.
+   * Unlike a Map's, it refuses sets and clears meanwhile: a set may rebuild
+   * the columns, and the walk then throws rather than read stale ones. (The
+   * table never changes itself while it walks.)
+   */
+  *keys(): IterableIterator<string> {
+    const { words, kinds, strings, generation } = this;
+    for (let e = 0, end = this.used; e < end; e++) {
+      this.checkGeneration(generation);
+      const kind = kinds[e];
+      if (kind === PACKED) yield unpackUuid(words, e * UUID_WORDS);
+      else if (kind === STRING) yield strings.get(e)!;
+    }
+  }
+
+  /** Values in insertion order (see keys()). */
+  *values(): IterableIterator<V> {
+    const { kinds, vals, generation } = this;
+    for (let e = 0, end = this.used; e < end; e++) {
+      this.checkGeneration(generation);
+      if (kinds[e] !== REMOVED) yield vals[e]!;
+    }
+  }
+
+  /** Calls visit(value) for each entry in insertion order: values() without a generator, for full passes. */
+  forEachValue(visit: (value: V) => void): void {
+    const { kinds, vals } = this;
+    for (let e = 0, end = this.used; e < end; e++) if (kinds[e] !== REMOVED) visit(vals[e]!);
+  }
+
+  private checkGeneration(generation: number): void {
+    if (generation !== this.generation) throw new Error('TxIdMap: set() rebuilt or clear() emptied the map during a walk of it');
+  }
+
+  /** The entry index of `id`, or -1. */
+  private find(id: string): number {
+    const packed = packUuid(id, this.probe, 0);
+    return this.findHashed(id, packed, packed ? hashWords(this.probe, 0) : hashString(id));
+  }
+
+  private findHashed(id: string, packed: boolean, hash: number): number {
+    const slots = this.slots;
+    const { kinds, words, probe } = this;
+    const mask = slots.length - 1;
+    // Terminates: the slots are at most half full.
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      const taken = slots[s]!;
+      if (taken === 0) return -1;
+      const e = taken - 1;
+      const kind = kinds[e];
+      if (kind === PACKED) {
+        if (!packed) continue;
+        const at = e * UUID_WORDS;
+        if (words[at] === probe[0] && words[at + 1] === probe[1] && words[at + 2] === probe[2] && words[at + 3] === probe[3]) return e;
+      } else if (kind === STRING && !packed && this.strings.get(e) === id) {
+        return e;
+      }
+    }
+  }
+
+  private place(hash: number, e: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let s = hash & mask;
+    while (slots[s] !== 0) s = (s + 1) & mask;
+    slots[s] = e + 1;
+  }
+
+  /** New columns and slots for at least `need` live entries, the live ones copied over in order. */
+  private rebuild(need: number): void {
+    this.generation++;
+    let capacity = MIN_CAPACITY;
+    while (need > capacity * FILL_MAX) capacity *= 2;
+    const { words, kinds, vals, strings, used } = this;
+    this.words = new Uint32Array(capacity * UUID_WORDS);
+    this.kinds = new Uint8Array(capacity);
+    this.vals = new Array<V | undefined>(capacity);
+    this.strings = new Map();
+    this.slots = new Int32Array(capacity * 2);
+    let to = 0;
+    for (let e = 0; e < used; e++) {
+      const kind = kinds[e]!;
+      if (kind === REMOVED) continue;
+      let hash: number;
+      if (kind === PACKED) {
+        this.words.set(words.subarray(e * UUID_WORDS, (e + 1) * UUID_WORDS), to * UUID_WORDS);
+        hash = hashWords(this.words, to * UUID_WORDS);
+      } else {
+        const id = strings.get(e)!;
+        this.strings.set(to, id);
+        hash = hashString(id);
+      }
+      this.kinds[to] = kind;
+      this.vals[to] = vals[e];
+      this.place(hash, to);
+      to++;
+    }
+    this.used = to;
+  }
+}

@@ -1,0 +1,85 @@
+// A transaction id as four 32-bit words instead of a string.
+//
+// WHY: a node retains up to retainFinishedMax (100,000) finished transactions,
+// and each one's id, a 36-character string, was 56 bytes of V8 heap (plus its
+// slot in a Map): about 9 MB for the ids alone, which V8's heap growth
+// (--heap-growing-percent) turns into more committed memory still. The leader
+// makes its ids with randomUUID(), so they are canonical lowercase UUIDs:
+// 16 bytes of information. Held as words in typed arrays they cost 16 bytes off
+// the V8 heap, and the string is made again only when a reader asks for it.
+//
+// Only the canonical lowercase form is packed, so unpacking gives back the very
+// same string; any other id (a test's, an upper-case one from an old snapshot)
+// is not a UUID to this module and stays a string where it is kept.
+
+/** Words of one packed id. */
+export const UUID_WORDS = 4;
+
+const HEX = '0123456789abcdef';
+/** Hex digit value of a lowercase hex char code, -1 for anything else. */
+const DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) DIGIT[HEX.charCodeAt(i)] = i;
+
+/**
+ * Packs `id` into out[at..at+3] when it is a canonical lowercase UUID
+ * (8-4-4-4-12 lowercase hex digits); returns false, writing nothing useful,
+ * for any other string.
+ */
+export function packUuid(id: string, out: Uint32Array, at: number): boolean {
+  if (id.length !== 36) return false;
+  let word = 0;
+  let digits = 0;
+  for (let i = 0; i < 36; i++) {
+    const c = id.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false; // '-'
+      continue;
+    }
+    const d = c < 128 ? DIGIT[c]! : -1;
+    if (d < 0) return false;
+    word = (word << 4) | d;
+    if (++digits % 8 === 0) {
+      out[at + (digits >>> 3) - 1] = word >>> 0;
+      word = 0;
+    }
+  }
+  return true;
+}
+
+/** Where the 32 digits go in the 36 characters (the rest are dashes). */
+const DIGIT_AT = new Uint8Array(32);
+for (let d = 0, pos = 0; d < 32; d++, pos++) {
+  if (pos === 8 || pos === 13 || pos === 18 || pos === 23) pos++;
+  DIGIT_AT[d] = pos;
+}
+const codes: number[] = new Array<number>(36).fill(45);
+
+/** The canonical string of the id packed at words[at..at+3]. */
+export function unpackUuid(words: Uint32Array, at: number): string {
+  let d = 0;
+  for (let w = 0; w < UUID_WORDS; w++) {
+    const word = words[at + w]!;
+    for (let shift = 28; shift >= 0; shift -= 4) codes[DIGIT_AT[d++]!] = HEX.charCodeAt((word >>> shift) & 15);
+  }
+  // One flat string (concatenation would make a rope that every hash flattens again).
+  return String.fromCharCode.apply(null, codes);
+}
+
+/** A well-mixed 31-bit hash of four words (ids made by tests are far from random). */
+export function hashWords(words: Uint32Array, at: number): number {
+  let h = 0x9e3779b9;
+  for (let w = 0; w < UUID_WORDS; w++) {
+    h = Math.imul(h ^ words[at + w]!, 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & 0x7fffffff;
+}
+
+/** FNV-1a over the UTF-16 code units of a string that is not a packed id. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  return (h ^ (h >>> 13)) & 0x7fffffff;
+}
