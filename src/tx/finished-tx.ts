@@ -7,8 +7,10 @@
 // abandoned: a record with one is kept whole), names, URLs, decision reasons
 // and whole participant lists shared between transactions, numbers in typed
 // arrays (off the V8 heap: nothing for the garbage collector to walk), and the
-// three client fields (idempotency key, request hash, principal), null for
-// most transactions, in one slot.
+// three client fields (idempotency key, request hash, principal) packed into
+// columns of their own when they take the SDK's form (a UUID key, a sha256 in
+// base64url), else kept as strings: the SDK gives every create a key, and as
+// two strings and an object they were about 140 bytes of V8 heap each.
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
 import { packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
 
@@ -25,6 +27,11 @@ const FLAG_3PC = 2;
 const FLAG_WHOLE = 4;
 /** Removed from the store. The values stay: a capture taken before may still read them. */
 const FLAG_DEAD = 8;
+/** The idempotency key is packed in Chunk.keyWords, the request hash in Chunk.hashBytes. */
+const FLAG_KEY = 16;
+const FLAG_HASH = 32;
+/** Bytes of a packed request hash: a sha256 (hashRequest() in operations.ts). */
+const HASH_BYTES = 32;
 
 /** The idempotency key, request hash and principal of a transaction that has any of them. */
 export interface ClientFields {
@@ -57,12 +64,16 @@ export class Chunk {
   /** name, url, vote of each participant, flat, shared between transactions (createPartsInterner). */
   readonly parts: Parts[] = new Array<Parts>(CHUNK_SLOTS);
   /**
-   * Decision reasons and client fields, each made at its chunk's first
-   * non-null one: most transactions have neither (a commit has no reason, and
-   * a client field only comes with an idempotency key or a token).
+   * Decision reasons, client fields that do not pack, principals (interned),
+   * packed keys and hashes: each made at its chunk's first slot that has one.
+   * Most transactions have no reason (a commit has none), and a client field
+   * only comes with an idempotency key or a token.
    */
   reasons: Array<string | null> | null = null;
   clients: Array<ClientFields | null> | null = null;
+  principals: Array<string | null> | null = null;
+  keyWords: Uint32Array | null = null;
+  hashBytes: Uint8Array | null = null;
   /** The records kept whole, by slot; a copy nobody else holds, so never changed. */
   whole: Map<number, TxRecord> | null = null;
 
@@ -123,10 +134,10 @@ export class Chunk {
     this.seqs[j] = from.seqs[i]!;
     this.created[j] = from.created[i]!;
     this.offsets.set(from.offsets.subarray(3 * i, 3 * i + 3), 3 * j);
-    this.flags[j] = from.flags[i]! & ~FLAG_DEAD;
+    this.flags[j] = from.flags[i]! & ~(FLAG_DEAD | FLAG_KEY | FLAG_HASH);
     this.parts[j] = from.parts[i]!;
     this.setReason(j, from.reasonAt(i));
-    this.setClient(j, from.clientAt(i));
+    this.setClient(j, from.keyAt(i), from.hashAt(i), from.principalAt(i));
     const whole = from.wholeAt(i);
     if (whole !== undefined) {
       this.whole ??= new Map();
@@ -158,13 +169,7 @@ export class Chunk {
     this.flags[i] = (tx.decision === 'commit' ? FLAG_COMMIT : 0) | (tx.protocol === '3pc' ? FLAG_3PC : 0);
     this.parts[i] = intern.parts(parts);
     if (tx.decisionReason !== null) this.setReason(i, intern.str(tx.decisionReason));
-    if (tx.idempotencyKey !== null || tx.requestHash !== null || tx.principal !== null) {
-      this.setClient(i, {
-        idempotencyKey: tx.idempotencyKey,
-        requestHash: tx.requestHash,
-        principal: tx.principal === null ? null : intern.str(tx.principal),
-      });
-    }
+    this.setClient(i, tx.idempotencyKey, tx.requestHash, tx.principal === null ? null : intern.str(tx.principal));
     return true;
   }
 
@@ -172,8 +177,21 @@ export class Chunk {
     return this.reasons?.[i] ?? null;
   }
 
-  clientAt(i: number): ClientFields | null {
-    return this.clients?.[i] ?? null;
+  keyAt(i: number): string | null {
+    if ((this.flags[i]! & FLAG_KEY) !== 0) return unpackUuid(this.keyWords!, i * UUID_WORDS);
+    return this.clients?.[i]?.idempotencyKey ?? null;
+  }
+
+  hashAt(i: number): string | null {
+    if ((this.flags[i]! & FLAG_HASH) !== 0) {
+      const bytes = this.hashBytes!;
+      return Buffer.from(bytes.buffer, bytes.byteOffset + i * HASH_BYTES, HASH_BYTES).toString('base64url');
+    }
+    return this.clients?.[i]?.requestHash ?? null;
+  }
+
+  principalAt(i: number): string | null {
+    return this.principals?.[i] ?? this.clients?.[i]?.principal ?? null;
   }
 
   private setReason(i: number, reason: string | null): void {
@@ -182,10 +200,25 @@ export class Chunk {
     this.reasons[i] = reason;
   }
 
-  private setClient(i: number, client: ClientFields | null): void {
-    if (client === null && this.clients === null) return;
+  /**
+   * Slot i's client fields: packed when both the key and the hash pack (or are
+   * null), else as one object. Called once per slot, which is fresh.
+   */
+  private setClient(i: number, key: string | null, hash: string | null, principal: string | null): void {
+    if (key === null && hash === null && principal === null) return;
+    this.keyWords ??= key === null ? null : new Uint32Array(CHUNK_SLOTS * UUID_WORDS);
+    this.hashBytes ??= hash === null ? null : new Uint8Array(CHUNK_SLOTS * HASH_BYTES);
+    const keyPacked = key !== null && packUuid(key, this.keyWords!, i * UUID_WORDS);
+    const hashPacked = hash !== null && packHash(hash, this.hashBytes!, i * HASH_BYTES);
+    if ((key === null || keyPacked) && (hash === null || hashPacked)) {
+      this.flags[i]! |= (keyPacked ? FLAG_KEY : 0) | (hashPacked ? FLAG_HASH : 0);
+      if (principal === null) return;
+      this.principals ??= new Array<string | null>(CHUNK_SLOTS).fill(null);
+      this.principals[i] = principal;
+      return;
+    }
     this.clients ??= new Array<ClientFields | null>(CHUNK_SLOTS).fill(null);
-    this.clients[i] = client;
+    this.clients[i] = { idempotencyKey: key, requestHash: hash, principal };
   }
 }
 
@@ -242,14 +275,14 @@ export class FinishedRow {
     return this.chunk.parts[this.i]!;
   }
   get idempotencyKey(): string | null {
-    return this.chunk.clientAt(this.i)?.idempotencyKey ?? null;
+    return this.chunk.keyAt(this.i);
   }
   get requestHash(): string | null {
-    return this.chunk.clientAt(this.i)?.requestHash ?? null;
+    return this.chunk.hashAt(this.i);
   }
   /** Interned: a deployment has few principals. */
   get principal(): string | null {
-    return this.chunk.clientAt(this.i)?.principal ?? null;
+    return this.chunk.principalAt(this.i);
   }
 
   /** A fresh TxRecord with the same values as the record this was made from (payloads aside). */
@@ -291,6 +324,19 @@ export class FinishedRow {
 export interface FinishedInterners {
   readonly str: (s: string) => string;
   readonly parts: (parts: Array<string | Vote | null>) => ReadonlyArray<string | Vote | null>;
+}
+
+/**
+ * Packs a request hash into out[at..at+31] when it is 32 bytes in canonical
+ * base64url (43 characters, unpadded), so that unpacking gives the same string.
+ */
+function packHash(hash: string, out: Uint8Array, at: number): boolean {
+  if (hash.length !== 43) return false;
+  const bytes = Buffer.from(hash, 'base64url');
+  // The decoder skips what is not base64url and ignores trailing bits: only a round trip shows the form is canonical.
+  if (bytes.length !== HASH_BYTES || bytes.toString('base64url') !== hash) return false;
+  out.set(bytes, at);
+  return true;
 }
 
 /** `to - from` when it is a small integer that gives `to` back exactly, else null. */

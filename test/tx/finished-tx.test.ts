@@ -3,6 +3,7 @@
 // fields folded into one or absent, the decision, protocol and times. And the
 // store that holds them: completion order, removal, captures that outlive it,
 // and handles renumbered at their limit.
+import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FinishedStore } from '../../src/tx/finished-store.js';
 import { CHUNK_SLOTS, createFinishedInterners, FinishedRow } from '../../src/tx/finished-tx.js';
@@ -56,16 +57,30 @@ describe('the compact form', () => {
     }
   });
 
-  it('gives back the client fields, any of them set', () => {
+  it('gives back the client fields, any of them set, packed (the SDK UUID key and sha256 hash) or not', () => {
+    const sdkKey = randomUUID();
+    const sdkHash = createHash('sha256').update('request').digest('base64url');
+    // Same length as a sha256 in base64url, but its last character has bits a decode drops: it must not pack.
+    const lossyHash = `${sdkHash.slice(0, 42)}${sdkHash.endsWith('B') ? 'C' : 'B'}`;
     for (const over of [
       { idempotencyKey: 'k-1', requestHash: 'h'.repeat(64), principal: 'alice' },
       { idempotencyKey: null, requestHash: null, principal: 'bob' },
       { idempotencyKey: 'k-2', requestHash: null, principal: null },
+      { idempotencyKey: sdkKey, requestHash: sdkHash, principal: null },
+      { idempotencyKey: sdkKey, requestHash: sdkHash, principal: 'carol' },
+      { idempotencyKey: sdkKey, requestHash: null, principal: null },
+      { idempotencyKey: null, requestHash: sdkHash, principal: null },
+      { idempotencyKey: sdkKey.toUpperCase(), requestHash: sdkHash, principal: null },
+      { idempotencyKey: sdkKey, requestHash: lossyHash, principal: 'dave' },
+      { idempotencyKey: sdkKey, requestHash: `${sdkHash.slice(0, 42)}=`, principal: null },
+      { idempotencyKey: 'k-3', requestHash: sdkHash, principal: null },
     ]) {
       const tx = finished(over);
       const row = store.row(store.add(tx));
       expect([row.idempotencyKey, row.requestHash, row.principal]).toEqual([over.idempotencyKey, over.requestHash, over.principal]);
       expect(store.record(store.add(tx))).toEqual(tx);
+      // A move within the store (a restore's) copies them, whichever form they took.
+      expect(store.record(store.moveToEnd(store.add(tx)))).toEqual(tx);
     }
   });
 
