@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     default:
       return assertNever(args);
   }
-  const { bench: opts, fillConcurrency, kills, pauseAfterFill } = args.opts;
+  const { bench: opts, fillConcurrency, kills, pauseAfterFill, idempotencyKeys } = args.opts;
   const sup = new Supervisor();
   const progress = new Progress();
   sup.installSignalHandlers((signal) => progress.note(`${signal}: stopping every process the probe started`));
@@ -114,7 +114,7 @@ async function main(): Promise<number> {
       countMax: opts.fillTx,
       errorBackoffMs: 10,
       progress,
-      op: txOp(ctx, target, participants.urls, counter, null),
+      op: txOp(ctx, target, participants.urls, counter, null, idempotencyKeys),
     });
     progress.note(`filled ${fill.ok.toLocaleString('en-US')} transactions in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await sample();

@@ -37,13 +37,19 @@ export class HttpClients {
 
   constructor(private readonly opts: HttpOptions) {}
 
-  async json(origin: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<JsonResponse> {
+  async json(
+    origin: string,
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<JsonResponse> {
     // dispatch() rather than request(): the load generator shares the 2 cores with what it measures.
     const res = await httpCall(this.pool(origin), {
       origin,
       method,
       path,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? { ...headers } : { 'content-type': 'application/json', ...headers },
       body: body === undefined ? null : JSON.stringify(body),
       timeoutMs: this.opts.requestTimeoutMs,
       answerBytesMax: ANSWER_BYTES_MAX,
@@ -52,8 +58,14 @@ export class HttpClients {
   }
 
   /** Like json(), but a non-2xx status throws HttpStatusError. */
-  async ok(origin: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<unknown> {
-    const res = await this.json(origin, method, path, body);
+  async ok(
+    origin: string,
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<unknown> {
+    const res = await this.json(origin, method, path, body, headers);
     if (res.status < 200 || res.status > 299) throw new HttpStatusError(res.status, res.body, `${method} ${origin}${path}`);
     return res.body;
   }

@@ -13,6 +13,8 @@ export const PROBE_USAGE = `Usage: node dist/scripts/memory-probe.js [options]
   --node-arg <arg>        extra argument for every node, as --node-arg=<arg> when it starts with - (repeatable)
   --node-flag <flag>      extra flag for every node's node process, as --node-flag=<flag>,
                           e.g. --node-flag=--heap-growing-percent=25 (repeatable; as in the bench)
+  --idempotency-keys      give every transaction of the fill an Idempotency-Key, as the SDK's
+                          create() does by default (a random UUID)
   --pause-after-fill      wait for Enter after the fill (to take heap snapshots by signal)
   -h, --help              this text
 `;
@@ -24,6 +26,7 @@ export interface ProbeOptions {
   /** Leader kills after the fill; 0: none (bench.kills is at least 1, as the bench's failover phase needs). */
   readonly kills: number;
   readonly pauseAfterFill: boolean;
+  readonly idempotencyKeys: boolean;
 }
 
 export type ProbeArgs =
@@ -38,6 +41,7 @@ const PROBE_ARGS = {
   'node-arg': { type: 'string', multiple: true },
   'node-flag': { type: 'string', multiple: true },
   'pause-after-fill': { type: 'boolean' },
+  'idempotency-keys': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -74,6 +78,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
       fillConcurrency,
       kills,
       pauseAfterFill: values['pause-after-fill'] === true,
+      idempotencyKeys: values['idempotency-keys'] === true,
     },
   };
 }

@@ -1,6 +1,7 @@
 // Section 1 (and 4, 5 on the same cluster): one-shot 2PC transactions with two
 // fast participants, then a fill up to the retained-transaction count, memory and
 // disk, and finally the leader kills.
+import { randomUUID } from 'node:crypto';
 import { errorMessage, type BenchContext } from './context.js';
 import { PAIRED_CONCURRENCY, type EtcdBaseline } from './etcd-phase.js';
 import { runFailover } from './failover.js';
@@ -111,7 +112,9 @@ export async function runTxSections(ctx: BenchContext, etcd: EtcdBaseline | null
 /**
  * One-shot transaction: POST with commit: true; the 200 means the decision is
  * durable. `started` (when given) maps the transaction id to the POST's start,
- * for the acknowledgement latency.
+ * for the acknowledgement latency. With `idempotencyKeys`, each POST carries a
+ * fresh random Idempotency-Key, as the SDK's create() sends by default (the
+ * memory probe's --idempotency-keys; the benchmark's phases send none).
  */
 export function txOp(
   ctx: BenchContext,
@@ -119,12 +122,14 @@ export function txOp(
   urls: readonly string[],
   counter: TxCounter,
   started: Map<string, bigint> | null,
+  idempotencyKeys = false,
 ): Operation {
   const participants = urls.map((url, i) => ({ name: `p${i + 1}`, url }));
   return async ({ startNs, measureStartNs }) => {
     let body: unknown;
     try {
-      body = await ctx.http.ok(target.url, 'POST', '/v1/transactions', { participants, commit: true });
+      const headers = idempotencyKeys ? { 'idempotency-key': randomUUID() } : undefined;
+      body = await ctx.http.ok(target.url, 'POST', '/v1/transactions', { participants, commit: true }, headers);
     } catch (err) {
       void target.refresh();
       throw err;

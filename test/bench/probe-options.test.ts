@@ -11,6 +11,13 @@ describe('parseProbeArgs', () => {
     expect(a.opts.bench.kills).toBe(3);
     expect(a.opts.bench.nodeFlags).toEqual([]);
     expect(a.opts.pauseAfterFill).toBe(false);
+    expect(a.opts.idempotencyKeys).toBe(false);
+  });
+
+  it('--idempotency-keys gives the fill SDK-style keys', () => {
+    const a = parseProbeArgs(['--idempotency-keys']);
+    if (a.kind !== 'run') throw new Error(`expected run, got ${a.kind}`);
+    expect(a.opts.idempotencyKeys).toBe(true);
   });
 
   it('passes --node-flag and --node-arg to every node, in order', () => {
