@@ -12,6 +12,7 @@
 // base64url), else kept as strings: the SDK gives every create a key, and as
 // two strings and an object they were about 140 bytes of V8 heap each.
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
+import { HASH_BYTES, packHash, unpackHash } from './packed-hash.js';
 import { packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
 
 /** Slots per chunk: a power of two, so a handle splits into chunk and slot with a shift and a mask. */
@@ -30,8 +31,9 @@ const FLAG_DEAD = 8;
 /** The idempotency key is packed in Chunk.keyWords, the request hash in Chunk.hashBytes. */
 const FLAG_KEY = 16;
 const FLAG_HASH = 32;
-/** Bytes of a packed request hash: a sha256 (hashRequest() in operations.ts). */
-const HASH_BYTES = 32;
+/** A key and a hash packed before they are stored (so a chunk makes its columns only for what packs). */
+const keyScratch = new Uint32Array(UUID_WORDS);
+const hashScratch = new Uint8Array(HASH_BYTES);
 
 /** The idempotency key, request hash and principal of a transaction that has any of them. */
 export interface ClientFields {
@@ -183,10 +185,7 @@ export class Chunk {
   }
 
   hashAt(i: number): string | null {
-    if ((this.flags[i]! & FLAG_HASH) !== 0) {
-      const bytes = this.hashBytes!;
-      return Buffer.from(bytes.buffer, bytes.byteOffset + i * HASH_BYTES, HASH_BYTES).toString('base64url');
-    }
+    if ((this.flags[i]! & FLAG_HASH) !== 0) return unpackHash(this.hashBytes!, i * HASH_BYTES);
     return this.clients?.[i]?.requestHash ?? null;
   }
 
@@ -206,11 +205,11 @@ export class Chunk {
    */
   private setClient(i: number, key: string | null, hash: string | null, principal: string | null): void {
     if (key === null && hash === null && principal === null) return;
-    this.keyWords ??= key === null ? null : new Uint32Array(CHUNK_SLOTS * UUID_WORDS);
-    this.hashBytes ??= hash === null ? null : new Uint8Array(CHUNK_SLOTS * HASH_BYTES);
-    const keyPacked = key !== null && packUuid(key, this.keyWords!, i * UUID_WORDS);
-    const hashPacked = hash !== null && packHash(hash, this.hashBytes!, i * HASH_BYTES);
+    const keyPacked = key !== null && packUuid(key, keyScratch, 0);
+    const hashPacked = hash !== null && packHash(hash, hashScratch, 0);
     if ((key === null || keyPacked) && (hash === null || hashPacked)) {
+      if (keyPacked) (this.keyWords ??= new Uint32Array(CHUNK_SLOTS * UUID_WORDS)).set(keyScratch, i * UUID_WORDS);
+      if (hashPacked) (this.hashBytes ??= new Uint8Array(CHUNK_SLOTS * HASH_BYTES)).set(hashScratch, i * HASH_BYTES);
       this.flags[i]! |= (keyPacked ? FLAG_KEY : 0) | (hashPacked ? FLAG_HASH : 0);
       if (principal === null) return;
       this.principals ??= new Array<string | null>(CHUNK_SLOTS).fill(null);
@@ -324,19 +323,6 @@ export class FinishedRow {
 export interface FinishedInterners {
   readonly str: (s: string) => string;
   readonly parts: (parts: Array<string | Vote | null>) => ReadonlyArray<string | Vote | null>;
-}
-
-/**
- * Packs a request hash into out[at..at+31] when it is 32 bytes in canonical
- * base64url (43 characters, unpadded), so that unpacking gives the same string.
- */
-function packHash(hash: string, out: Uint8Array, at: number): boolean {
-  if (hash.length !== 43) return false;
-  const bytes = Buffer.from(hash, 'base64url');
-  // The decoder skips what is not base64url and ignores trailing bits: only a round trip shows the form is canonical.
-  if (bytes.length !== HASH_BYTES || bytes.toString('base64url') !== hash) return false;
-  out.set(bytes, at);
-  return true;
 }
 
 /** `to - from` when it is a small integer that gives `to` back exactly, else null. */

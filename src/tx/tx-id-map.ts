@@ -50,6 +50,13 @@ export class TxIdMap<V> {
   private generation = 0;
   /** The probe's id, packed (reused: lookups allocate nothing). */
   private readonly probe = new Uint32Array(UUID_WORDS);
+  /**
+   * The id `probe` holds, whether it packed, and its hash: the table looks an
+   * id up and then sets it (a row finishing), so the second call packs nothing.
+   */
+  private probeId: string | null = null;
+  private probePacked = false;
+  private probeHash = 0;
 
   constructor() {
     this.words = new Uint32Array(MIN_CAPACITY * UUID_WORDS);
@@ -73,8 +80,8 @@ export class TxIdMap<V> {
 
   /** Sets id's value: in place when the id is present (its position stays), else appended last. */
   set(id: string, value: V): this {
-    const packed = packUuid(id, this.probe, 0);
-    const hash = packed ? hashWords(this.probe, 0) : hashString(id);
+    const hash = this.prepare(id);
+    const packed = this.probePacked;
     const found = this.findHashed(id, packed, hash);
     if (found >= 0) {
       this.vals[found] = value;
@@ -142,20 +149,24 @@ export class TxIdMap<V> {
     }
   }
 
-  /** Calls visit(value) for each entry in insertion order: values() without a generator, for full passes. */
-  forEachValue(visit: (value: V) => void): void {
-    const { kinds, vals } = this;
-    for (let e = 0, end = this.used; e < end; e++) if (kinds[e] !== REMOVED) visit(vals[e]!);
-  }
-
   private checkGeneration(generation: number): void {
     if (generation !== this.generation) throw new Error('TxIdMap: set() rebuilt or clear() emptied the map during a walk of it');
   }
 
   /** The entry index of `id`, or -1. */
   private find(id: string): number {
-    const packed = packUuid(id, this.probe, 0);
-    return this.findHashed(id, packed, packed ? hashWords(this.probe, 0) : hashString(id));
+    const hash = this.prepare(id);
+    return this.findHashed(id, this.probePacked, hash);
+  }
+
+  /** Packs `id` into `probe` (unless it holds it already) and returns its hash. */
+  private prepare(id: string): number {
+    if (id !== this.probeId) {
+      this.probePacked = packUuid(id, this.probe, 0);
+      this.probeHash = this.probePacked ? hashWords(this.probe, 0) : hashString(id);
+      this.probeId = id;
+    }
+    return this.probeHash;
   }
 
   private findHashed(id: string, packed: boolean, hash: number): number {

@@ -175,6 +175,8 @@ export class TxTable {
    */
   private moveRow(id: string, to: TxRecord | FinishedHandle): void {
     const from = this.rows.get(id);
+    // An absent id would match (undefined) any key not in the index and give it a stray entry.
+    if (from === undefined) throw new Error(`TxTable: moveRow of transaction ${id}, which the table does not hold`);
     this.rows.set(id, to);
     const { principal, idempotencyKey } = typeof to === 'number' ? this.finished.peek(to) : to;
     if (idempotencyKey === null) return;

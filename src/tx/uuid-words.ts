@@ -20,38 +20,36 @@ const HEX = '0123456789abcdef';
 const DIGIT = new Int8Array(128).fill(-1);
 for (let i = 0; i < 16; i++) DIGIT[HEX.charCodeAt(i)] = i;
 
-/**
- * Packs `id` into out[at..at+3] when it is a canonical lowercase UUID
- * (8-4-4-4-12 lowercase hex digits); returns false, writing nothing useful,
- * for any other string.
- */
-export function packUuid(id: string, out: Uint32Array, at: number): boolean {
-  if (id.length !== 36) return false;
-  let word = 0;
-  let digits = 0;
-  for (let i = 0; i < 36; i++) {
-    const c = id.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 45) return false; // '-'
-      continue;
-    }
-    const d = c < 128 ? DIGIT[c]! : -1;
-    if (d < 0) return false;
-    word = (word << 4) | d;
-    if (++digits % 8 === 0) {
-      out[at + (digits >>> 3) - 1] = word >>> 0;
-      word = 0;
-    }
-  }
-  return true;
-}
-
-/** Where the 32 digits go in the 36 characters (the rest are dashes). */
+/** Where the 32 digits are in the 36 characters (the rest are dashes). */
 const DIGIT_AT = new Uint8Array(32);
 for (let d = 0, pos = 0; d < 32; d++, pos++) {
   if (pos === 8 || pos === 13 || pos === 18 || pos === 23) pos++;
   DIGIT_AT[d] = pos;
 }
+
+/**
+ * Packs `id` into out[at..at+3] when it is a canonical lowercase UUID
+ * (8-4-4-4-12 lowercase hex digits); returns false, writing nothing useful,
+ * for any other string. Runs on every lookup by id, so it is written flat.
+ */
+export function packUuid(id: string, out: Uint32Array, at: number): boolean {
+  if (id.length !== 36) return false;
+  if (id.charCodeAt(8) !== 45 || id.charCodeAt(13) !== 45 || id.charCodeAt(18) !== 45 || id.charCodeAt(23) !== 45) return false;
+  // Any char that is not a lowercase hex digit gives -1, which sets every bit of `bad`.
+  let bad = 0;
+  for (let w = 0; w < UUID_WORDS; w++) {
+    let word = 0;
+    for (let k = w * 8, end = k + 8; k < end; k++) {
+      const c = id.charCodeAt(DIGIT_AT[k]!);
+      const d = c < 128 ? DIGIT[c]! : -1;
+      bad |= d;
+      word = (word << 4) | (d & 15);
+    }
+    out[at + w] = word >>> 0;
+  }
+  return bad >= 0;
+}
+
 const codes: number[] = new Array<number>(36).fill(45);
 
 /** The canonical string of the id packed at words[at..at+3]. */

@@ -6,6 +6,7 @@
 // fed the same operations: the same reads, the same snapshot bytes, and a
 // capture encoded in slices gives the bytes of its moment. Most ids are UUIDs,
 // as the leader makes them (packed into words by the table), the rest are not.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_SLOTS } from '../../src/tx/finished-tx.js';
 import { steppedEncoding } from '../../src/tx/stepped-encoding.js';
@@ -34,7 +35,8 @@ function unfinished(id: string, seq: number, rng: Prng): TxRecord {
     decidedAt: createdAt + 2,
     completedAt: null,
     idempotencyKey: key,
-    requestHash: key === null ? null : `hash-${seq}`,
+    // The SDK's form (a sha256 in base64url, packed by the store) or not.
+    requestHash: key === null ? null : rng.chance(0.5) ? createHash('sha256').update(`${seq}`).digest('base64url') : `hash-${seq}`,
     principal: rng.chance(0.2) ? 'alice' : null,
   };
 }
@@ -63,7 +65,8 @@ class Twins {
   step(): void {
     if (this.open.length < 8 || this.rng.chance(0.5)) {
       const seq = ++this.seq;
-      const id = this.rng.chance(0.8) ? uuidFrom(this.rng) : `tx-${seq}`;
+      // Upper-case UUIDs are not the canonical form: they stay strings, as do ids that are no UUID.
+      const id = this.rng.chance(0.8) ? uuidFrom(this.rng) : this.rng.chance(0.5) ? uuidFrom(this.rng).toUpperCase() : `tx-${seq}`;
       const rec = unfinished(id, seq, this.rng);
       this.small.insert(rec);
       this.plain.insert(structuredClone(rec));
