@@ -12,6 +12,7 @@
 // base64url), else kept as strings: the SDK gives every create a key, and as
 // two strings and an object they were about 140 bytes of V8 heap each.
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
+import type { MsgpackSink } from './msgpack-writer.js';
 import { HASH_BYTES, packHash, unpackHash } from './packed-hash.js';
 import { packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
 
@@ -179,6 +180,29 @@ export class Chunk {
     return this.reasons?.[i] ?? null;
   }
 
+  /** w.str(idAt(i)), without making the string of a packed id. */
+  writeId(w: MsgpackSink, i: number): void {
+    const odd = this.oddIds?.get(i);
+    if (odd === undefined) w.uuid(this.idWords, i * UUID_WORDS);
+    else w.str(odd);
+  }
+
+  /** w.str(keyAt(i)), or w.nil() for none, without making the string of a packed key. */
+  writeKey(w: MsgpackSink, i: number): void {
+    if ((this.flags[i]! & FLAG_KEY) !== 0) return w.uuid(this.keyWords!, i * UUID_WORDS);
+    const key = this.clients?.[i]?.idempotencyKey ?? null;
+    if (key === null) w.nil();
+    else w.str(key);
+  }
+
+  /** w.str(hashAt(i)), or w.nil() for none, without making the string of a packed hash. */
+  writeHash(w: MsgpackSink, i: number): void {
+    if ((this.flags[i]! & FLAG_HASH) !== 0) return w.hash(this.hashBytes!, i * HASH_BYTES);
+    const hash = this.clients?.[i]?.requestHash ?? null;
+    if (hash === null) w.nil();
+    else w.str(hash);
+  }
+
   keyAt(i: number): string | null {
     if ((this.flags[i]! & FLAG_KEY) !== 0) return unpackUuid(this.keyWords!, i * UUID_WORDS);
     return this.clients?.[i]?.idempotencyKey ?? null;
@@ -241,6 +265,16 @@ export class FinishedRow {
 
   get id(): string {
     return this.chunk.idAt(this.i);
+  }
+  /** The id, key and hash as a snapshot writes them (w.str or w.nil of the getters' values), without their strings. */
+  writeId(w: MsgpackSink): void {
+    this.chunk.writeId(w, this.i);
+  }
+  writeKey(w: MsgpackSink): void {
+    this.chunk.writeKey(w, this.i);
+  }
+  writeHash(w: MsgpackSink): void {
+    this.chunk.writeHash(w, this.i);
   }
   get seq(): number {
     return this.chunk.seqs[this.i]!;

@@ -11,6 +11,8 @@
 // first (the state it measured is gone by the second pass), so each slice's
 // piece is written into one small buffer, reused from slice to slice.
 import { RatifyError } from '../errors.js';
+import { HASH_CHARS, writeHashAscii } from './packed-hash.js';
+import { UUID_CHARS, writeUuidAscii } from './uuid-words.js';
 
 export interface MsgpackSink {
   array(length: number): void;
@@ -20,6 +22,10 @@ export interface MsgpackSink {
   /** 32-bit integers as MessagePack ints, every other number as float64 (as msgpackr does). */
   num(v: number): void;
   str(v: string): void;
+  /** str() of the UUID packed at words[at..] (uuid-words.ts): the same bytes, without making the string. */
+  uuid(words: Uint32Array, at: number): void;
+  /** str() of the request hash packed at bytes[at..] (packed-hash.ts): the same bytes, without making the string. */
+  hash(bytes: Uint8Array, at: number): void;
   /** Any JSON-like value (null, boolean, number, string, array, plain object), e.g. a payload. */
   value(v: unknown): void;
 }
@@ -69,6 +75,8 @@ abstract class Sink implements MsgpackSink {
   abstract bool(v: boolean): void;
   abstract num(v: number): void;
   abstract str(v: string): void;
+  abstract uuid(words: Uint32Array, at: number): void;
+  abstract hash(bytes: Uint8Array, at: number): void;
 
   value(v: unknown): void {
     if (v === null || v === undefined) return this.nil();
@@ -121,6 +129,12 @@ class Sizer extends Sink {
   str(v: string): void {
     const n = utf8Length(v);
     this.bytes += (n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5) + n;
+  }
+  uuid(): void {
+    this.bytes += 2 + UUID_CHARS;
+  }
+  hash(): void {
+    this.bytes += 2 + HASH_CHARS;
   }
 }
 
@@ -179,6 +193,17 @@ class Writer extends Sink {
     } else {
       this.pos += this.buf.write(v, this.pos, n, 'utf8');
     }
+  }
+  // Both are ASCII of 32 to 255 characters: str8 (0xd9, the length), then the characters.
+  uuid(words: Uint32Array, at: number): void {
+    this.put(0xd9, UUID_CHARS, 1);
+    writeUuidAscii(words, at, this.buf, this.pos);
+    this.pos += UUID_CHARS;
+  }
+  hash(bytes: Uint8Array, at: number): void {
+    this.put(0xd9, HASH_CHARS, 1);
+    writeHashAscii(bytes, at, this.buf, this.pos);
+    this.pos += HASH_CHARS;
   }
 }
 
@@ -242,6 +267,14 @@ export class ScratchWriter extends Writer {
   override num(v: number): void {
     this.room(9);
     super.num(v);
+  }
+  override uuid(words: Uint32Array, at: number): void {
+    this.room(2 + UUID_CHARS);
+    super.uuid(words, at);
+  }
+  override hash(bytes: Uint8Array, at: number): void {
+    this.room(2 + HASH_CHARS);
+    super.hash(bytes, at);
   }
   override str(v: string): void {
     this.room(5 + v.length * UTF8_BYTES_PER_UNIT_MAX);

@@ -10,7 +10,8 @@
 // gives back the very same string. Anything else stays a string where it is kept.
 
 export const HASH_BYTES = 32;
-const HASH_CHARS = 43;
+/** Characters of a packed hash's string. */
+export const HASH_CHARS = 43;
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 /** 6-bit value of a base64url char code, -1 for anything else. */
@@ -42,21 +43,28 @@ export function packHash(hash: string, out: Uint8Array, at: number): boolean {
 }
 
 const codes: number[] = new Array<number>(HASH_CHARS).fill(0);
+const ascii = new Uint8Array(HASH_CHARS);
 
 /** The canonical base64url string of the 32 bytes at bytes[at..at+31]. */
 export function unpackHash(bytes: Uint8Array, at: number): string {
+  writeHashAscii(bytes, at, ascii, 0);
+  for (let i = 0; i < HASH_CHARS; i++) codes[i] = ascii[i]!;
+  return String.fromCharCode.apply(null, codes);
+}
+
+/** Writes the canonical base64url of the 32 bytes at bytes[at..] as 43 ASCII bytes at out[to..]: unpackHash's string, encoded, without the string. */
+export function writeHashAscii(bytes: Uint8Array, at: number, out: Uint8Array, to: number): void {
   let acc = 0;
   let bits = 0;
-  let c = 0;
+  let c = to;
   for (let i = 0; i < HASH_BYTES; i++) {
     acc = ((acc << 8) | bytes[at + i]!) & 0xffffff;
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
-      codes[c++] = CODE[(acc >>> bits) & 63]!;
+      out[c++] = CODE[(acc >>> bits) & 63]!;
     }
   }
   // 256 bits leave 4: the last char holds them in its high bits.
-  codes[c] = CODE[(acc << (6 - bits)) & 63]!;
-  return String.fromCharCode.apply(null, codes);
+  out[c] = CODE[(acc << (6 - bits)) & 63]!;
 }

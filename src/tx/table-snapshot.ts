@@ -24,7 +24,7 @@
 // vote, acknowledged, lastError, failingSince, abandoned; 7 before version 5). A time is an integer offset,
 // or [the time itself] when no int32 offset gives it back exactly.
 import { RatifyError } from '../errors.js';
-import type { FinishedRow } from './finished-tx.js';
+import { FinishedRow } from './finished-tx.js';
 import { MsgpackReader } from './msgpack-reader.js';
 import { packExact, type MsgpackSink } from './msgpack-writer.js';
 import { TX_STATES, type AbandonReason, type Decision, type ParticipantRecord, type Protocol, type TxRecord, type Vote } from './types.js';
@@ -262,7 +262,10 @@ function writeFinishedOrder(w: MsgpackSink, finishedPositions: Uint32Array): voi
 
 function writeRow(w: MsgpackSink, row: Row, strings: Map<string, number>, prev: { seq: number; createdAt: number }): void {
   w.array(ROW_FIELDS[SNAPSHOT_VERSION]);
-  w.str(row.id);
+  // A finished row's id, key and hash are packed: written from their words and bytes, no strings made.
+  const finished = row instanceof FinishedRow ? row : null;
+  if (finished !== null) finished.writeId(w);
+  else w.str(row.id);
   writeTime(w, row.seq, prev.seq);
   prev.seq = row.seq;
   w.num(STATE_CODES.get(row.state) ?? -1);
@@ -277,8 +280,13 @@ function writeRow(w: MsgpackSink, row: Row, strings: Map<string, number>, prev: 
   else w.num(ref(strings, row.decisionReason));
   writeTimeOrNil(w, row.decidedAt, row.createdAt);
   writeTimeOrNil(w, row.completedAt, row.createdAt);
-  strOrNil(w, row.idempotencyKey);
-  strOrNil(w, row.requestHash);
+  if (finished !== null) {
+    finished.writeKey(w);
+    finished.writeHash(w);
+  } else {
+    strOrNil(w, row.idempotencyKey);
+    strOrNil(w, row.requestHash);
+  }
   if (row.principal === null) w.nil();
   else w.num(ref(strings, row.principal));
 }
