@@ -32,18 +32,16 @@ export interface HttpOptions {
   readonly requestTimeoutMs: number;
 }
 
+type Method = 'GET' | 'POST' | 'PUT';
+/** Headers a caller adds (content-type is set from the body). */
+type ExtraHeaders = Readonly<Record<string, string>>;
+
 export class HttpClients {
   private readonly pools = new Map<string, Pool>();
 
   constructor(private readonly opts: HttpOptions) {}
 
-  async json(
-    origin: string,
-    method: 'GET' | 'POST' | 'PUT',
-    path: string,
-    body?: unknown,
-    headers?: Readonly<Record<string, string>>,
-  ): Promise<JsonResponse> {
+  async json(origin: string, method: Method, path: string, body?: unknown, headers?: ExtraHeaders): Promise<JsonResponse> {
     // dispatch() rather than request(): the load generator shares the 2 cores with what it measures.
     const res = await httpCall(this.pool(origin), {
       origin,
@@ -58,13 +56,7 @@ export class HttpClients {
   }
 
   /** Like json(), but a non-2xx status throws HttpStatusError. */
-  async ok(
-    origin: string,
-    method: 'GET' | 'POST' | 'PUT',
-    path: string,
-    body?: unknown,
-    headers?: Readonly<Record<string, string>>,
-  ): Promise<unknown> {
+  async ok(origin: string, method: Method, path: string, body?: unknown, headers?: ExtraHeaders): Promise<unknown> {
     const res = await this.json(origin, method, path, body, headers);
     if (res.status < 200 || res.status > 299) throw new HttpStatusError(res.status, res.body, `${method} ${origin}${path}`);
     return res.body;

@@ -12,7 +12,7 @@
 // base64url), else kept as strings: the SDK gives every create a key, and as
 // two strings and an object they were about 140 bytes of V8 heap each.
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
-import type { MsgpackSink } from './msgpack-writer.js';
+import { strOrNil, type MsgpackSink } from './msgpack-writer.js';
 import { HASH_BYTES, packHash, unpackHash } from './packed-hash.js';
 import { packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
 
@@ -137,10 +137,10 @@ export class Chunk {
     this.seqs[j] = from.seqs[i]!;
     this.created[j] = from.created[i]!;
     this.offsets.set(from.offsets.subarray(3 * i, 3 * i + 3), 3 * j);
-    this.flags[j] = from.flags[i]! & ~(FLAG_DEAD | FLAG_KEY | FLAG_HASH);
+    this.flags[j] = from.flags[i]! & ~FLAG_DEAD;
     this.parts[j] = from.parts[i]!;
     this.setReason(j, from.reasonAt(i));
-    this.setClient(j, from.keyAt(i), from.hashAt(i), from.principalAt(i));
+    this.copyClient(j, from, i);
     const whole = from.wholeAt(i);
     if (whole !== undefined) {
       this.whole ??= new Map();
@@ -189,18 +189,14 @@ export class Chunk {
 
   /** w.str(keyAt(i)), or w.nil() for none, without making the string of a packed key. */
   writeKey(w: MsgpackSink, i: number): void {
-    if ((this.flags[i]! & FLAG_KEY) !== 0) return w.uuid(this.keyWords!, i * UUID_WORDS);
-    const key = this.clients?.[i]?.idempotencyKey ?? null;
-    if (key === null) w.nil();
-    else w.str(key);
+    if ((this.flags[i]! & FLAG_KEY) !== 0) w.uuid(this.keyWords!, i * UUID_WORDS);
+    else strOrNil(w, this.clients?.[i]?.idempotencyKey ?? null);
   }
 
   /** w.str(hashAt(i)), or w.nil() for none, without making the string of a packed hash. */
   writeHash(w: MsgpackSink, i: number): void {
-    if ((this.flags[i]! & FLAG_HASH) !== 0) return w.hash(this.hashBytes!, i * HASH_BYTES);
-    const hash = this.clients?.[i]?.requestHash ?? null;
-    if (hash === null) w.nil();
-    else w.str(hash);
+    if ((this.flags[i]! & FLAG_HASH) !== 0) w.hash(this.hashBytes!, i * HASH_BYTES);
+    else strOrNil(w, this.clients?.[i]?.requestHash ?? null);
   }
 
   keyAt(i: number): string | null {
@@ -223,6 +219,27 @@ export class Chunk {
     this.reasons[i] = reason;
   }
 
+  private keyColumn(): Uint32Array {
+    this.keyWords ??= new Uint32Array(CHUNK_SLOTS * UUID_WORDS);
+    return this.keyWords;
+  }
+
+  private hashColumn(): Uint8Array {
+    this.hashBytes ??= new Uint8Array(CHUNK_SLOTS * HASH_BYTES);
+    return this.hashBytes;
+  }
+
+  /** Slot j's client fields as slot i of `from` holds them (its flags copied already): packed ones stay packed. */
+  private copyClient(j: number, from: Chunk, i: number): void {
+    const flags = from.flags[i]!;
+    if ((flags & FLAG_KEY) !== 0) this.keyColumn().set(from.keyWords!.subarray(i * UUID_WORDS, (i + 1) * UUID_WORDS), j * UUID_WORDS);
+    if ((flags & FLAG_HASH) !== 0) this.hashColumn().set(from.hashBytes!.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES), j * HASH_BYTES);
+    const principal = from.principals?.[i] ?? null;
+    if (principal !== null) (this.principals ??= new Array<string | null>(CHUNK_SLOTS).fill(null))[j] = principal;
+    const client = from.clients?.[i] ?? null;
+    if (client !== null) (this.clients ??= new Array<ClientFields | null>(CHUNK_SLOTS).fill(null))[j] = client;
+  }
+
   /**
    * Slot i's client fields: packed when both the key and the hash pack (or are
    * null), else as one object. Called once per slot, which is fresh.
@@ -232,8 +249,8 @@ export class Chunk {
     const keyPacked = key !== null && packUuid(key, keyScratch, 0);
     const hashPacked = hash !== null && packHash(hash, hashScratch, 0);
     if ((key === null || keyPacked) && (hash === null || hashPacked)) {
-      if (keyPacked) (this.keyWords ??= new Uint32Array(CHUNK_SLOTS * UUID_WORDS)).set(keyScratch, i * UUID_WORDS);
-      if (hashPacked) (this.hashBytes ??= new Uint8Array(CHUNK_SLOTS * HASH_BYTES)).set(hashScratch, i * HASH_BYTES);
+      if (keyPacked) this.keyColumn().set(keyScratch, i * UUID_WORDS);
+      if (hashPacked) this.hashColumn().set(hashScratch, i * HASH_BYTES);
       this.flags[i]! |= (keyPacked ? FLAG_KEY : 0) | (hashPacked ? FLAG_HASH : 0);
       if (principal === null) return;
       this.principals ??= new Array<string | null>(CHUNK_SLOTS).fill(null);

@@ -30,6 +30,12 @@ export interface MsgpackSink {
   value(v: unknown): void;
 }
 
+/** `v` as a string, or nil. */
+export function strOrNil(w: MsgpackSink, v: string | null): void {
+  if (v === null) w.nil();
+  else w.str(v);
+}
+
 /** Runs `emit` twice: once to measure, once to write into a buffer of exactly that size. */
 export function packExact(emit: (sink: MsgpackSink) => void): Uint8Array {
   const sizer = new Sizer();

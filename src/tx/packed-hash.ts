@@ -42,18 +42,20 @@ export function packHash(hash: string, out: Uint8Array, at: number): boolean {
   return true;
 }
 
-const codes: number[] = new Array<number>(HASH_CHARS).fill(0);
-const ascii = new Uint8Array(HASH_CHARS);
+const codes: number[] = new Array<number>(HASH_CHARS);
 
 /** The canonical base64url string of the 32 bytes at bytes[at..at+31]. */
 export function unpackHash(bytes: Uint8Array, at: number): string {
-  writeHashAscii(bytes, at, ascii, 0);
-  for (let i = 0; i < HASH_CHARS; i++) codes[i] = ascii[i]!;
+  writeHashAscii(bytes, at, codes, 0);
   return String.fromCharCode.apply(null, codes);
 }
 
-/** Writes the canonical base64url of the 32 bytes at bytes[at..] as 43 ASCII bytes at out[to..]: unpackHash's string, encoded, without the string. */
-export function writeHashAscii(bytes: Uint8Array, at: number, out: Uint8Array, to: number): void {
+/**
+ * Writes the canonical base64url of the 32 bytes at bytes[at..] as 43 ASCII
+ * codes at out[to..]: into a snapshot's bytes (msgpack-writer.ts), or the codes
+ * unpackHash() makes its string of.
+ */
+export function writeHashAscii(bytes: Uint8Array, at: number, out: Uint8Array | number[], to: number): void {
   let acc = 0;
   let bits = 0;
   let c = to;

@@ -26,7 +26,7 @@
 import { RatifyError } from '../errors.js';
 import { FinishedRow } from './finished-tx.js';
 import { MsgpackReader } from './msgpack-reader.js';
-import { packExact, type MsgpackSink } from './msgpack-writer.js';
+import { packExact, strOrNil, type MsgpackSink } from './msgpack-writer.js';
 import { TX_STATES, type AbandonReason, type Decision, type ParticipantRecord, type Protocol, type TxRecord, type Vote } from './types.js';
 
 export const SNAPSHOT_VERSION = 5;
@@ -342,11 +342,6 @@ function writeTimeOrNil(w: MsgpackSink, t: number | null, base: number): void {
 function writeCode(w: MsgpackSink, v: Vote | Decision | null): void {
   if (v === null) w.nil();
   else w.num(v === 'commit' ? 0 : 1);
-}
-
-function strOrNil(w: MsgpackSink, v: string | null): void {
-  if (v === null) w.nil();
-  else w.str(v);
 }
 
 function ref(strings: Map<string, number>, s: string): number {

@@ -39,13 +39,14 @@ export class TxIdMap<V> {
   /** Entries appended so far (live and removed): the next entry's index. */
   private used = 0;
   private live = 0;
-  private words: Uint32Array;
-  private kinds: Uint8Array;
-  private vals: Array<V | undefined>;
+  // The columns and slots, all made by allocate().
+  private words!: Uint32Array;
+  private kinds!: Uint8Array;
+  private vals!: Array<V | undefined>;
   /** Ids of STRING entries, by entry index. */
-  private strings = new Map<number, string>();
+  private strings!: Map<number, string>;
   /** entry index + 1 of each occupied slot, 0 for an empty one; length a power of two, at least 2x the entry capacity. */
-  private slots: Int32Array;
+  private slots!: Int32Array;
   /** Counts rebuilds and clears: a walk that sees it change stops (see keys()). */
   private generation = 0;
   /** The probe's id, packed (reused: lookups allocate nothing). */
@@ -59,10 +60,7 @@ export class TxIdMap<V> {
   private probeHash = 0;
 
   constructor() {
-    this.words = new Uint32Array(MIN_CAPACITY * UUID_WORDS);
-    this.kinds = new Uint8Array(MIN_CAPACITY);
-    this.vals = new Array<V | undefined>(MIN_CAPACITY);
-    this.slots = new Int32Array(MIN_CAPACITY * 2);
+    this.allocate(MIN_CAPACITY);
   }
 
   get size(): number {
@@ -116,11 +114,16 @@ export class TxIdMap<V> {
     this.generation++;
     this.used = 0;
     this.live = 0;
-    this.words = new Uint32Array(MIN_CAPACITY * UUID_WORDS);
-    this.kinds = new Uint8Array(MIN_CAPACITY);
-    this.vals = new Array<V | undefined>(MIN_CAPACITY);
+    this.allocate(MIN_CAPACITY);
+  }
+
+  /** Fresh, empty columns for `capacity` entries and slots for them. */
+  private allocate(capacity: number): void {
+    this.words = new Uint32Array(capacity * UUID_WORDS);
+    this.kinds = new Uint8Array(capacity);
+    this.vals = new Array<V | undefined>(capacity);
     this.strings = new Map();
-    this.slots = new Int32Array(MIN_CAPACITY * 2);
+    this.slots = new Int32Array(capacity * 2);
   }
 
   /**
@@ -203,11 +206,7 @@ export class TxIdMap<V> {
     let capacity = MIN_CAPACITY;
     while (need > capacity * FILL_MAX) capacity *= 2;
     const { words, kinds, vals, strings, used } = this;
-    this.words = new Uint32Array(capacity * UUID_WORDS);
-    this.kinds = new Uint8Array(capacity);
-    this.vals = new Array<V | undefined>(capacity);
-    this.strings = new Map();
-    this.slots = new Int32Array(capacity * 2);
+    this.allocate(capacity);
     let to = 0;
     for (let e = 0; e < used; e++) {
       const kind = kinds[e]!;

@@ -276,19 +276,10 @@ export class TxTable {
       row: (tx) => {
         if (!isTxRecord(tx) || this.rows.has(tx.id)) corrupt('snapshot holds an invalid or duplicate transaction');
         ids.push(tx.id);
-        if (!isFinished(tx.state)) {
-          this.rows.set(tx.id, tx);
-          if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), tx);
-          this.unfinished.add(tx.id);
-          this.noteState(tx);
-          return;
-        }
-        if (tx.completedAt === null) corrupt(`snapshot holds finished transaction ${tx.id} without completedAt`);
-        // Into the store at once, so a restore never holds every finished record in full; in
-        // creation order for now, moved into completion order below.
-        const h = this.finished.add(tx);
-        this.rows.set(tx.id, h);
-        if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), h);
+        if (isFinished(tx.state) && tx.completedAt === null) corrupt(`snapshot holds finished transaction ${tx.id} without completedAt`);
+        // A finished one goes into the store at once, so a restore never holds every finished
+        // record in full; in creation order for now, moved into completion order below.
+        this.insert(tx);
       },
       finished: (position) => {
         const id = ids[position];

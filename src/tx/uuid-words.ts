@@ -53,21 +53,22 @@ export function packUuid(id: string, out: Uint32Array, at: number): boolean {
 /** Characters of a canonical UUID. */
 export const UUID_CHARS = 36;
 const HEX_CODES = Uint8Array.from(HEX, (c) => c.charCodeAt(0));
-const codes: number[] = new Array<number>(UUID_CHARS).fill(45);
+const codes: number[] = new Array<number>(UUID_CHARS);
 
 /** The canonical string of the id packed at words[at..at+3]. */
 export function unpackUuid(words: Uint32Array, at: number): string {
-  let d = 0;
-  for (let w = 0; w < UUID_WORDS; w++) {
-    const word = words[at + w]!;
-    for (let shift = 28; shift >= 0; shift -= 4) codes[DIGIT_AT[d++]!] = HEX_CODES[(word >>> shift) & 15]!;
-  }
-  // One flat string (concatenation would make a rope that every hash flattens again).
+  writeUuidAscii(words, at, codes, 0);
+  // One flat string (concatenation would make a rope that every hash flattens again); from a
+  // plain array, which apply() takes about 3x faster than a typed one.
   return String.fromCharCode.apply(null, codes);
 }
 
-/** Writes the canonical string of the id at words[at..at+3] as 36 ASCII bytes at out[to..]: what unpackUuid's string encodes to, without the string. */
-export function writeUuidAscii(words: Uint32Array, at: number, out: Uint8Array, to: number): void {
+/**
+ * Writes the canonical string of the id at words[at..at+3] as 36 ASCII codes at
+ * out[to..]: into a snapshot's bytes (msgpack-writer.ts), or the codes
+ * unpackUuid() makes its string of.
+ */
+export function writeUuidAscii(words: Uint32Array, at: number, out: Uint8Array | number[], to: number): void {
   out[to + 8] = out[to + 13] = out[to + 18] = out[to + 23] = 45;
   let d = 0;
   for (let w = 0; w < UUID_WORDS; w++) {
