@@ -11,6 +11,13 @@ import { type CallFrame, frameName } from './cpu-profile.js';
 
 /** The environment variable that switches alloc-sampler.ts on: the folder its profiles go to. */
 export const ALLOC_PROF_DIR_ENV = 'RATIFY_ALLOC_PROF_DIR';
+/**
+ * Set to 1 by --alloc-prof-survivors: objects a young-generation collection (a
+ * scavenge) frees are left out, so the profile counts what outlived the young
+ * generation, promoted to the old one, which is what fills the old generation
+ * between full collections.
+ */
+export const ALLOC_PROF_SURVIVORS_ENV = 'RATIFY_ALLOC_PROF_SURVIVORS';
 /** Bytes between samples: V8's default is 32 KiB; the bench's runs allocate gigabytes. */
 export const ALLOC_SAMPLING_INTERVAL_BYTES = 32 * 1024;
 export const ALLOC_PROFILE_SUFFIX = '.heapprofile';

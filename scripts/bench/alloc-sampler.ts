@@ -3,7 +3,8 @@
 // counting objects already collected, and writes the profile to
 // $RATIFY_ALLOC_PROF_DIR/alloc-<pid>.heapprofile every 10 s (a node the failover
 // phase kills with SIGKILL keeps its last one) and at exit. Without the variable
-// it does nothing. Summaries: alloc-profile.ts, which leaves out what taking and
+// it does nothing. With RATIFY_ALLOC_PROF_SURVIVORS=1 it leaves out what a
+// scavenge freed, so the profile shows what was promoted to the old generation. Summaries: alloc-profile.ts, which leaves out what taking and
 // writing the profiles allocates.
 //
 // The in-process inspector session answers synchronously, so the exit handler can
@@ -11,7 +12,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
-import { ALLOC_PROF_DIR_ENV, ALLOC_PROFILE_SUFFIX, ALLOC_SAMPLING_INTERVAL_BYTES } from './alloc-profile.js';
+import { ALLOC_PROF_DIR_ENV, ALLOC_PROF_SURVIVORS_ENV, ALLOC_PROFILE_SUFFIX, ALLOC_SAMPLING_INTERVAL_BYTES } from './alloc-profile.js';
 
 /** Often enough that a node killed by the failover phase leaves most of its life behind; each write costs a few ms of CPU. */
 const WRITE_EVERY_MS = 10_000;
@@ -28,7 +29,7 @@ function start(folder: string): void {
   session.post('HeapProfiler.startSampling', {
     samplingInterval: ALLOC_SAMPLING_INTERVAL_BYTES,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMinorGC: process.env[ALLOC_PROF_SURVIVORS_ENV] !== '1',
   });
   const write = (): void => {
     session.post('HeapProfiler.getSamplingProfile', (err, res) => {

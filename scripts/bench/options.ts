@@ -74,7 +74,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                           its heap flags, as --node-flag=<flag>, e.g. --node-flag=--single-threaded-gc (repeatable)
   --cpu-prof <dir>        run the nodes under node --cpu-prof, profiles into <dir>
   --alloc-prof <dir>      sample every node's allocations (collected objects included),
-                          profiles into <dir>; the report adds what allocates most
+                          profiles into <dir>; the report adds what allocates most.
+                          With env RATIFY_ALLOC_PROF_SURVIVORS=1, only what outlived the
+                          young generation: what fills the old one between full collections
   --cli <path>            Ratify CLI to start (default dist/src/cli.js)      env BENCH_CLI
   --pairs <n>             at concurrency 1, Ratify and etcd phases alternate n times;
                           ratios are the median of the pairs (default 3)     env BENCH_PAIRS

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOC_PROF_DIR_ENV, readAllocProfile, summarizeAllocProfile } from '../../scripts/bench/alloc-profile.js';
+import { ALLOC_PROF_DIR_ENV, ALLOC_PROF_SURVIVORS_ENV, readAllocProfile, summarizeAllocProfile } from '../../scripts/bench/alloc-profile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SAMPLER = join(ROOT, 'dist', 'scripts', 'bench', 'alloc-sampler.js');
@@ -53,6 +53,17 @@ describe('alloc-sampler', () => {
     const top = s.self[0];
     expect(top?.frame).toMatch(/^allocateLots work\.mjs:1$/);
     expect(top?.bytes ?? 0).toBeGreaterThan(s.totalBytes / 2);
+  });
+
+  it('with the survivors variable, leaves out what young-generation collections freed', () => {
+    const out = join(dir, 'survivors');
+    run({ [ALLOC_PROF_DIR_ENV]: out, [ALLOC_PROF_SURVIVORS_ENV]: '1' });
+    const files = readdirSync(out);
+    expect(files).toHaveLength(1);
+    const s = summarizeAllocProfile(readAllocProfile(join(out, files[0] ?? '')), dir);
+    // The 40 MB of short-lived objects die young: a sliver of them is left, if any.
+    const work = s.self.find((f) => f.frame.startsWith('allocateLots '))?.bytes ?? 0;
+    expect(work).toBeLessThan(4 * 1024 * 1024);
   });
 
   it('does nothing without the variable', () => {
