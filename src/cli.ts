@@ -19,9 +19,12 @@ import { resolveNodeConfig, type NodeConfig } from './node/config.js';
 import { planLocalCluster, runLocalCluster, validateLocalCluster } from './node/local-cluster.js';
 import { addNodeOptions, nodeSources } from './node/node-options.js';
 import { installSignalHandlers, startNode } from './node/server.js';
-import { configureForIo, operatorCommands, parseWithExitCode } from './cli/main.js';
 import { PROCESS_IO } from './cli/output.js';
+import { parseWithExitCode } from './cli/parse.js';
 import type { ExitBox } from './cli/run.js';
+
+/** The commands that serve rather than ask: they run without the operator commands loaded. */
+const LONG_RUNNING_COMMANDS: ReadonlySet<string> = new Set(['node', 'cluster']);
 
 const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
@@ -118,8 +121,14 @@ program.addCommand(nodeCommand());
 program.addCommand(clusterCommand());
 // The operator commands report an exit code (src/cli/exit-codes.ts) instead of exiting.
 const box: ExitBox = { code: 0 };
-for (const c of operatorCommands(PROCESS_IO, box)) {
-  configureForIo(c, PROCESS_IO);
-  program.addCommand(c);
+// `ratify node` and `ratify cluster` run for hours: they do not load the operator
+// commands, which bring the SDK and with it all of undici (src/util/undici-parts.ts
+// says what that cost every node). Their --help lists only their own flags anyway.
+if (!LONG_RUNNING_COMMANDS.has(process.argv[2] ?? '')) {
+  const { configureForIo, operatorCommands } = await import('./cli/main.js');
+  for (const c of operatorCommands(PROCESS_IO, box)) {
+    configureForIo(c, PROCESS_IO);
+    program.addCommand(c);
+  }
 }
 process.exitCode = await parseWithExitCode(program.exitOverride(), process.argv.slice(2), box);

@@ -22,6 +22,7 @@ export const PROCESS_TESTS: readonly string[] = [
   'test/node/heap-flags.test.ts',
   'test/node/membership-multiprocess.test.ts',
   'test/node/multiprocess.test.ts',
+  'test/node/node-footprint.test.ts',
   'test/node/tls-cluster.test.ts',
   'test/sdk/postgres-participant.test.ts',
   'test/transport/stream-connect.test.ts',

@@ -1,12 +1,13 @@
 // The operator commands of `ratify` (status, tx, members, leader, snapshot,
 // check), which talk to a running cluster. src/cli.ts adds them to the `ratify`
 // program; runOperatorCli() runs one with its own output, as tests do.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { checkCommand } from './check.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { leaderCommand } from './leader.js';
 import { membersCommand } from './members.js';
 import type { CliIo } from './output.js';
+import { parseWithExitCode } from './parse.js';
 import type { ExitBox } from './run.js';
 import { snapshotCommand } from './snapshot.js';
 import { statusCommand } from './status.js';
@@ -36,15 +37,4 @@ export async function runOperatorCli(args: readonly string[], io: CliIo): Promis
   for (const c of operatorCommands(io, box)) program.addCommand(c);
   configureForIo(program, io);
   return parseWithExitCode(program, args, box);
-}
-
-export async function parseWithExitCode(program: Command, args: readonly string[], box: ExitBox): Promise<ExitCode> {
-  try {
-    await program.parseAsync([...args], { from: 'user' });
-    return box.code;
-  } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-    // --help and --version "fail" with exit code 0; everything else commander refuses is a usage error.
-    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
 }

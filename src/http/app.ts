@@ -110,8 +110,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     rejections: { rejected: (code, status) => opts.metrics.rejectedRequests.inc({ code, status: String(status) }) },
   });
   installClusterIdentity(app, { clusterId: config.clusterId, incarnation: opts.incarnation ?? (() => null) });
-  // Before any route: the generator collects the routes as they are added.
-  await installOpenApi(app);
+  // Before any route: the routes are recorded as they are added.
+  const openApi = installOpenApi(app);
   const assets = new AssetStore();
   const draining = opts.draining ?? new Draining();
   draining.install(app, (req) => EXEMPT_FROM_DRAINING.has(req.routeOptions.url ?? ''));
@@ -155,7 +155,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ...(opts.txTable === undefined ? {} : { txTable: opts.txTable }),
     ...(opts.dashboard === undefined ? {} : { tuning: opts.dashboard }),
   });
-  await app.register(openApiRoutes, { assets });
+  await app.register(openApiRoutes, { assets, openApi });
   return app;
 }
 

@@ -9,7 +9,7 @@
 // reach is "unreachable" from here even if the leader still hears it.
 // Concurrent callers share one survey in flight, so a dozen open dashboards cost
 // one round of probes.
-import { Agent, request } from 'undici';
+import { Agent, request } from '../util/undici-parts.js';
 import { nodeConnectOptions, type TlsMaterial } from '../transport/peer-tls.js';
 import type { Member } from '../raft/types.js';
 import { publicRole } from '../node/raft-node.js';
@@ -152,10 +152,9 @@ export function judge(
 }
 
 async function probeOverHttp(agent: Agent, member: Member, timeoutMs: number, authorization: string | null): Promise<SelfReport> {
-  const res = await request(`${member.url.replace(/\/+$/, '')}/v1/cluster`, {
+  const res = await request(agent, `${member.url.replace(/\/+$/, '')}/v1/cluster`, {
     method: 'GET',
     ...(authorization === null ? {} : { headers: { authorization } }),
-    dispatcher: agent,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     signal: AbortSignal.timeout(timeoutMs),

@@ -12,7 +12,7 @@
 // nothing it could use (no id, URL or payload; the state is far beyond guessing).
 import type { FastifyPluginAsync } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../util/undici-parts.js';
 import type { Logger } from '../logger.js';
 import type { StateDigest } from '../node/state-digests.js';
 import type { Member, NodeId, Role } from '../raft/types.js';
@@ -147,9 +147,8 @@ export const consistencyRoutes: FastifyPluginAsync<ConsistencyRoutesOptions> = a
 };
 
 async function probe(agent: Agent, member: Member, timeoutMs: number): Promise<DigestReport> {
-  const res = await request(`${member.url.replace(/\/+$/, '')}/v1/cluster/digests`, {
+  const res = await request(agent, `${member.url.replace(/\/+$/, '')}/v1/cluster/digests`, {
     method: 'GET',
-    dispatcher: agent,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     signal: AbortSignal.timeout(timeoutMs),

@@ -22,7 +22,7 @@
 // does not pass the peer check, or does not name a member, is ignored and the
 // request is served as any other (a client that sends the header gets no 503).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Agent, request as undiciRequest } from 'undici';
+import { Agent, request as undiciRequest } from '../util/undici-parts.js';
 import { RatifyError, isRatifyError } from '../errors.js';
 import { nodeConnectOptions, type TlsMaterial } from '../transport/peer-tls.js';
 import { describeError } from '../util/describe-error.js';
@@ -139,11 +139,10 @@ export class LeaderForwarder {
     let text: string;
     let passedBack: Array<[string, string]>;
     try {
-      const res = await undiciRequest(leaderUrl.replace(/\/+$/, '') + request.url, {
+      const res = await undiciRequest(this.agent, leaderUrl.replace(/\/+$/, '') + request.url, {
         method: request.method as 'POST',
         headers,
         body: hasBody ? JSON.stringify(request.body) : null,
-        dispatcher: this.agent,
         signal: this.stopping.signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,

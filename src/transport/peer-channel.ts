@@ -6,7 +6,7 @@
 // the new message, a failed request drops its messages, and both are counted.
 // Under load, messages pile up while requests are in flight, so batching grows
 // exactly when it pays.
-import { Pool } from 'undici';
+import { Pool } from '../util/undici-parts.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { encodeEnvelope } from './codec.js';
 import { OutboundQueue, takeBatch, type BatchLimits } from './envelope-batch.js';

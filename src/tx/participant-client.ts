@@ -16,7 +16,7 @@
 // (participant-connector.ts). A refused call is never sent. What a failure says
 // to readers of the view, and what goes to the log, is participant-error.ts's.
 import type pino from 'pino';
-import { Agent } from 'undici';
+import { Agent } from '../util/undici-parts.js';
 import { ParticipantCaller, parseJson, type CallAnswer, type CallIdentity, type CallName } from './participant-batch.js';
 import type { ParticipantKeys } from './participant-keys.js';
 import type { Protocol } from './types.js';

@@ -9,10 +9,14 @@
 // Connections are pooled per origin (keep-alive), so this runs once per new
 // connection, not per call.
 import { isIP } from 'node:net';
-import { buildConnector } from 'undici';
+import type * as Undici from 'undici';
+import { buildConnector } from '../util/undici-parts.js';
 import type { ParticipantUrlPolicy } from './participant-url-policy.js';
 
-export function policyConnector(policy: ParticipantUrlPolicy, options: buildConnector.BuildOptions = {}): buildConnector.connector {
+export function policyConnector(
+  policy: ParticipantUrlPolicy,
+  options: Undici.buildConnector.BuildOptions = {},
+): Undici.buildConnector.connector {
   const connect = buildConnector(options);
   return (target, callback) => {
     const port = target.port === '' ? (target.protocol === 'https:' ? 443 : 80) : Number(target.port);

@@ -3,11 +3,14 @@
 // not, every error code of src/errors.ts is, and the README's endpoint tables name
 // the same operations.
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/errors.js';
 import { buildApp } from '../../src/http/app.js';
-import { openApiPath, packageVersion } from '../../src/http/openapi.js';
+import { ADMIN, CLIENT, PEER, PUBLIC } from '../../src/http/auth.js';
+import { installOpenApi, openApiPath, packageVersion, swaggerOptions } from '../../src/http/openapi.js';
+import { errorBodySchema } from '../../src/http/schemas.js';
 import { silentLogger } from '../../src/logger.js';
 import { createKvStateMachine, type KvStateMachine } from '../../src/kv/state-machine.js';
 import { InProcessCluster } from '../helpers/in-process-cluster.js';
@@ -173,6 +176,55 @@ describe('GET /openapi.json', () => {
       'aborted',
     ]);
     expect(view.properties['protocol']?.enum).toEqual(['2pc', '3pc']);
+  });
+});
+
+describe('the document, made on first use', () => {
+  it('is the one @fastify/swagger makes when registered on the app itself', async () => {
+    // Routes of every shape the node has: under a prefix, with params, a body, error
+    // answers, a GET and its HEAD twin, an admin route and a peer route (left out).
+    const app = Fastify();
+    const openApi = installOpenApi(app, { version: '9.9.9' });
+    await app.register(fastifySwagger, swaggerOptions('9.9.9'));
+    const handler = async (): Promise<object> => ({});
+    const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] };
+    await app.register(
+      async (scope) => {
+        scope.post(
+          '/transactions/:id/commit',
+          {
+            config: CLIENT,
+            schema: {
+              params: idParams,
+              body: { type: 'object', properties: { reason: { type: ['string', 'null'] } }, additionalProperties: false },
+              response: {
+                200: { type: 'object', properties: { state: { type: 'string', enum: ['committed', 'aborted'] } } },
+                409: errorBodySchema,
+              },
+            },
+          },
+          handler,
+        );
+        scope.get('/transactions/:id', { config: CLIENT, schema: { params: idParams, response: { 404: errorBodySchema } } }, handler);
+        scope.delete('/cluster/members/:id', { config: ADMIN, schema: { params: idParams } }, handler);
+      },
+      { prefix: '/v1' },
+    );
+    app.get('/healthz', { config: PUBLIC }, handler);
+    app.post('/raft/messages', { config: PEER }, handler);
+    await app.ready();
+    const eager = app.swagger() as unknown as Doc;
+    const made = (await openApi.document()) as Doc;
+    expect(made).toEqual(eager);
+    expect(Object.keys(made.paths).sort()).toEqual([
+      '/healthz',
+      '/v1/cluster/members/{id}',
+      '/v1/transactions/{id}',
+      '/v1/transactions/{id}/commit',
+    ]);
+    expect(made.paths['/v1/cluster/members/{id}']!['delete']!.security).toEqual([{ clusterSecret: [] }]);
+    expect(await openApi.document()).toBe(made); // made once
+    await app.close();
   });
 });
 
