@@ -55,7 +55,11 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
 function decodeKvCommand(data: Uint8Array): KvCommand | null {
   let v: unknown;
   try {
-    v = data[0] === JSON_OBJECT_START ? JSON.parse(new TextDecoder().decode(data)) : packr.unpack(data);
+    // A view of its own for msgpackr to hang its DataView on, not the log's entry (see decodeCommand).
+    v =
+      data[0] === JSON_OBJECT_START
+        ? JSON.parse(new TextDecoder().decode(data))
+        : packr.unpack(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   } catch {
     return null;
   }

@@ -162,7 +162,11 @@ export function encodeCommand(cmd: TxCommand): Uint8Array {
 export function decodeCommand(data: Uint8Array): TxCommand | null {
   let value: unknown;
   try {
-    value = packr.unpack(data);
+    // Through a view of its own: msgpackr caches a DataView on the buffer it reads
+    // (a property it adds), and `data` is a log entry's, kept until the log is
+    // compacted. On the entry's own buffer that cost every retained entry a
+    // DataView and a property array, about 120 bytes (0.7 MiB of 6,000 entries).
+    value = packr.unpack(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   } catch {
     return null;
   }
