@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOC_PROF_DIR_ENV, ALLOC_PROF_SURVIVORS_ENV, readAllocProfile, summarizeAllocProfile } from '../../scripts/bench/alloc-profile.js';
+import {
+  ALLOC_PROF_DIR_ENV,
+  ALLOC_PROF_SURVIVORS_ENV,
+  readAllocProfile,
+  summarizeAllocProfile,
+} from '../../scripts/bench/alloc-profile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SAMPLER = join(ROOT, 'dist', 'scripts', 'bench', 'alloc-sampler.js');

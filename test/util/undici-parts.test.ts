@@ -25,7 +25,10 @@ const requireHere = createRequire(import.meta.url);
 
 describe('undici-parts', () => {
   it("give every dispatcher undici's request API without the index, as the index does", async () => {
-    expect(requireHere.cache[requireHere.resolve('undici')], "undici's index is loaded already: this test would prove nothing").toBeUndefined();
+    expect(
+      requireHere.cache[requireHere.resolve('undici')],
+      "undici's index is loaded already: this test would prove nothing",
+    ).toBeUndefined();
     for (const method of ['request', 'stream', 'pipeline', 'connect', 'upgrade'] as const) {
       expect(typeof Pool.prototype[method], method).toBe('function');
     }
