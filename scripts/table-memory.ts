@@ -72,7 +72,9 @@ function record(id: string, seq: number, idempotencyKey: string | null): TxRecor
     createdAt,
     deadlineAt: createdAt + 30_000,
     decision: 'commit',
-    decisionReason: null,
+    // What protocol-rules.ts records for a commit: every finished transaction of the
+    // benchmark has it, so the table stores it (run history, "What a node loads").
+    decisionReason: 'every participant voted commit',
     decidedAt: createdAt + 2,
     completedAt: null,
     idempotencyKey,

@@ -11,6 +11,7 @@
 // columns of their own when they take the SDK's form (a UUID key, a sha256 in
 // base64url), else kept as strings: the SDK gives every create a key, and as
 // two strings and an object they were about 140 bytes of V8 heap each.
+import { CodedColumn } from './coded-column.js';
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
 import { strOrNil, type MsgpackSink } from './msgpack-writer.js';
 import { HASH_BYTES, packHash, unpackHash } from './packed-hash.js';
@@ -64,17 +65,16 @@ export class Chunk {
   /** deadlineAt, decidedAt and completedAt of slot i at 3i, 3i+1, 3i+2, as offsets from createdAt. */
   readonly offsets = new Int32Array(CHUNK_SLOTS * 3);
   readonly flags = new Uint8Array(CHUNK_SLOTS);
-  /** name, url, vote of each participant, flat, shared between transactions (createPartsInterner). */
-  readonly parts: Parts[] = new Array<Parts>(CHUNK_SLOTS);
+  /** name, url, vote of each participant, flat, shared between transactions (createPartsInterner); none for a whole record. */
+  private readonly parts = new CodedColumn<Parts>(CHUNK_SLOTS);
   /**
    * Decision reasons, client fields that do not pack, principals (interned),
    * packed keys and hashes: each made at its chunk's first slot that has one.
-   * Most transactions have no reason (a commit has none), and a client field
-   * only comes with an idempotency key or a token.
+   * A client field only comes with an idempotency key or a token.
    */
-  reasons: Array<string | null> | null = null;
+  private reasons: CodedColumn<string> | null = null;
   clients: Array<ClientFields | null> | null = null;
-  principals: Array<string | null> | null = null;
+  private principals: CodedColumn<string> | null = null;
   keyWords: Uint32Array | null = null;
   hashBytes: Uint8Array | null = null;
   /** The records kept whole, by slot; a copy nobody else holds, so never changed. */
@@ -124,6 +124,7 @@ export class Chunk {
       // A copy of its own: nothing outside the store can change it.
       this.whole.set(i, copyRecord(tx));
     }
+    this.sealIfFull();
     return i;
   }
 
@@ -138,7 +139,7 @@ export class Chunk {
     this.created[j] = from.created[i]!;
     this.offsets.set(from.offsets.subarray(3 * i, 3 * i + 3), 3 * j);
     this.flags[j] = from.flags[i]! & ~FLAG_DEAD;
-    this.parts[j] = from.parts[i]!;
+    this.parts.set(j, from.parts.get(i));
     this.setReason(j, from.reasonAt(i));
     this.copyClient(j, from, i);
     const whole = from.wholeAt(i);
@@ -146,7 +147,16 @@ export class Chunk {
       this.whole ??= new Map();
       this.whole.set(j, whole);
     }
+    this.sealIfFull();
     return j;
+  }
+
+  /** A full chunk is never written again: its coded columns drop the indexes that only writes use. */
+  private sealIfFull(): void {
+    if (!this.full) return;
+    this.parts.seal();
+    this.reasons?.seal();
+    this.principals?.seal();
   }
 
   private compact(i: number, tx: TxRecord, intern: FinishedInterners): boolean {
@@ -170,14 +180,21 @@ export class Chunk {
     this.offsets[3 * i + 1] = decided;
     this.offsets[3 * i + 2] = completed;
     this.flags[i] = (tx.decision === 'commit' ? FLAG_COMMIT : 0) | (tx.protocol === '3pc' ? FLAG_3PC : 0);
-    this.parts[i] = intern.parts(parts);
+    this.parts.set(i, intern.parts(parts));
     if (tx.decisionReason !== null) this.setReason(i, intern.str(tx.decisionReason));
     this.setClient(i, tx.idempotencyKey, tx.requestHash, tx.principal === null ? null : intern.str(tx.principal));
     return true;
   }
 
   reasonAt(i: number): string | null {
-    return this.reasons?.[i] ?? null;
+    return this.reasons?.get(i) ?? null;
+  }
+
+  /** Slot i's participants (name, url, vote, flat); slot i must be compacted (see wholeAt). */
+  partsAt(i: number): Parts {
+    const parts = this.parts.get(i);
+    if (parts === null) throw new Error(`slot ${i} holds a whole record: it has no compacted participants`);
+    return parts;
   }
 
   /** w.str(idAt(i)), without making the string of a packed id. */
@@ -210,13 +227,17 @@ export class Chunk {
   }
 
   principalAt(i: number): string | null {
-    return this.principals?.[i] ?? this.clients?.[i]?.principal ?? null;
+    return this.principals?.get(i) ?? this.clients?.[i]?.principal ?? null;
   }
 
   private setReason(i: number, reason: string | null): void {
-    if (reason === null && this.reasons === null) return;
-    this.reasons ??= new Array<string | null>(CHUNK_SLOTS).fill(null);
-    this.reasons[i] = reason;
+    if (reason === null) return; // a fresh slot has none
+    (this.reasons ??= new CodedColumn<string>(CHUNK_SLOTS)).set(i, reason);
+  }
+
+  private setPrincipal(i: number, principal: string | null): void {
+    if (principal === null) return;
+    (this.principals ??= new CodedColumn<string>(CHUNK_SLOTS)).set(i, principal);
   }
 
   private keyColumn(): Uint32Array {
@@ -234,8 +255,7 @@ export class Chunk {
     const flags = from.flags[i]!;
     if ((flags & FLAG_KEY) !== 0) this.keyColumn().set(from.keyWords!.subarray(i * UUID_WORDS, (i + 1) * UUID_WORDS), j * UUID_WORDS);
     if ((flags & FLAG_HASH) !== 0) this.hashColumn().set(from.hashBytes!.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES), j * HASH_BYTES);
-    const principal = from.principals?.[i] ?? null;
-    if (principal !== null) (this.principals ??= new Array<string | null>(CHUNK_SLOTS).fill(null))[j] = principal;
+    this.setPrincipal(j, from.principals?.get(i) ?? null);
     const client = from.clients?.[i] ?? null;
     if (client !== null) (this.clients ??= new Array<ClientFields | null>(CHUNK_SLOTS).fill(null))[j] = client;
   }
@@ -252,9 +272,7 @@ export class Chunk {
       if (keyPacked) this.keyColumn().set(keyScratch, i * UUID_WORDS);
       if (hashPacked) this.hashColumn().set(hashScratch, i * HASH_BYTES);
       this.flags[i]! |= (keyPacked ? FLAG_KEY : 0) | (hashPacked ? FLAG_HASH : 0);
-      if (principal === null) return;
-      this.principals ??= new Array<string | null>(CHUNK_SLOTS).fill(null);
-      this.principals[i] = principal;
+      this.setPrincipal(i, principal);
       return;
     }
     this.clients ??= new Array<ClientFields | null>(CHUNK_SLOTS).fill(null);
@@ -322,7 +340,7 @@ export class FinishedRow {
   }
   /** name, url, vote of each participant, flat. */
   get parts(): Parts {
-    return this.chunk.parts[this.i]!;
+    return this.chunk.partsAt(this.i);
   }
   get idempotencyKey(): string | null {
     return this.chunk.keyAt(this.i);
