@@ -5,8 +5,12 @@
 // about 36 bytes of V8 heap per entry for the Map's backing store, plus the
 // 56-byte id string it kept alive, so some 9 MB at 100,000 retained
 // transactions, multiplied again by V8's heap growth. Here an entry is 16 bytes
-// of id words, a byte of kind and 8 bytes of hash slots, off the V8 heap, and
-// a 4-byte element of a values array on it.
+// of id words, a byte of kind, 8 bytes of hash slots and 9 bytes of value, all
+// off the V8 heap: a number value (the finished store's handle, what almost
+// every entry holds) sits in a Float64Array, and only an object value (an
+// active transaction's record) in a Map by entry. A values Array had been an
+// 8-byte pointer per entry on the V8 heap (Node's V8 has no pointer
+// compression): 1 MiB at 100,000 transactions (run history, "What a node loads").
 //
 // The layout is V8's own for Map (an ordered hash table, as in CPython's dict):
 // entries are appended in insertion order to columns, and an open-addressing
@@ -42,7 +46,11 @@ export class TxIdMap<V> {
   // The columns and slots, all made by allocate().
   private words!: Uint32Array;
   private kinds!: Uint8Array;
-  private vals!: Array<V | undefined>;
+  /** Each entry's value when it is a number; else 0, and `boxed` says the value is in `objects`. */
+  private nums!: Float64Array;
+  private boxed!: Uint8Array;
+  /** Values that are not numbers, by entry index. */
+  private objects!: Map<number, V>;
   /** Ids of STRING entries, by entry index. */
   private strings!: Map<number, string>;
   /** entry index + 1 of each occupied slot, 0 for an empty one; length a power of two, at least 2x the entry capacity. */
@@ -73,7 +81,7 @@ export class TxIdMap<V> {
 
   get(id: string): V | undefined {
     const e = this.find(id);
-    return e < 0 ? undefined : this.vals[e];
+    return e < 0 ? undefined : this.valueAt(e);
   }
 
   /** Sets id's value: in place when the id is present (its position stays), else appended last. */
@@ -82,7 +90,7 @@ export class TxIdMap<V> {
     const packed = this.probePacked;
     const found = this.findHashed(id, packed, hash);
     if (found >= 0) {
-      this.vals[found] = value;
+      this.setValue(found, value);
       return this;
     }
     if (this.used === this.kinds.length) this.rebuild(this.live + 1);
@@ -95,7 +103,7 @@ export class TxIdMap<V> {
       this.strings.set(e, id);
       this.kinds[e] = STRING;
     }
-    this.vals[e] = value;
+    this.setValue(e, value);
     this.place(hash, e);
     return this;
   }
@@ -105,7 +113,7 @@ export class TxIdMap<V> {
     if (e < 0) return false;
     if (this.kinds[e] === STRING) this.strings.delete(e);
     this.kinds[e] = REMOVED;
-    this.vals[e] = undefined;
+    this.setValue(e, 0 as V);
     this.live--;
     return true;
   }
@@ -121,7 +129,9 @@ export class TxIdMap<V> {
   private allocate(capacity: number): void {
     this.words = new Uint32Array(capacity * UUID_WORDS);
     this.kinds = new Uint8Array(capacity);
-    this.vals = new Array<V | undefined>(capacity);
+    this.nums = new Float64Array(capacity);
+    this.boxed = new Uint8Array(capacity);
+    this.objects = new Map();
     this.strings = new Map();
     this.slots = new Int32Array(capacity * 2);
   }
@@ -145,10 +155,29 @@ export class TxIdMap<V> {
 
   /** Values in insertion order (see keys()). */
   *values(): IterableIterator<V> {
-    const { kinds, vals, generation } = this;
+    const { kinds, generation } = this;
     for (let e = 0, end = this.used; e < end; e++) {
       this.checkGeneration(generation);
-      if (kinds[e] !== REMOVED) yield vals[e]!;
+      if (kinds[e] !== REMOVED) yield this.valueAt(e);
+    }
+  }
+
+  private valueAt(e: number): V {
+    // A number was stored only for a number value, so it reads back as one.
+    return this.boxed[e] === 1 ? this.objects.get(e)! : (this.nums[e]! as V);
+  }
+
+  private setValue(e: number, value: V): void {
+    if (typeof value === 'number') {
+      this.nums[e] = value;
+      if (this.boxed[e] === 1) {
+        this.boxed[e] = 0;
+        this.objects.delete(e);
+      }
+    } else {
+      this.nums[e] = 0;
+      this.boxed[e] = 1;
+      this.objects.set(e, value);
     }
   }
 
@@ -205,7 +234,7 @@ export class TxIdMap<V> {
     this.generation++;
     let capacity = MIN_CAPACITY;
     while (need > capacity * FILL_MAX) capacity *= 2;
-    const { words, kinds, vals, strings, used } = this;
+    const { words, kinds, nums, boxed, objects, strings, used } = this;
     this.allocate(capacity);
     let to = 0;
     for (let e = 0; e < used; e++) {
@@ -221,7 +250,8 @@ export class TxIdMap<V> {
         hash = hashString(id);
       }
       this.kinds[to] = kind;
-      this.vals[to] = vals[e];
+      if (boxed[e] === 1) this.setValue(to, objects.get(e)!);
+      else this.nums[to] = nums[e]!;
       this.place(hash, to);
       to++;
     }

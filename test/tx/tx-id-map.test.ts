@@ -80,8 +80,13 @@ describe('TxIdMap', () => {
   // Ids drawn from a small pool, so sets hit present ids and deletes hit absent ones.
   const pool = [...Array(12)].map((_, i) => uuidOf(new Uint8Array(16).fill(i * 17)));
   pool.push('tx-1', 'tx-2', '', pool[0]!.toUpperCase(), 'caf\u00e9', `${pool[1]!.slice(0, 35)}z`);
+  // Values as the table's: numbers (store handles) in a column, objects (records) boxed by
+  // entry; -0 and NaN included, and objects told apart by identity.
+  type Value = number | { readonly record: number };
+  const records = [{ record: 1 }, { record: 1 }, { record: 2 }];
+  const value = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(...records));
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('set' as const), id: fc.constantFrom(...pool), value: fc.integer() }),
+    fc.record({ kind: fc.constant('set' as const), id: fc.constantFrom(...pool), value }),
     fc.record({ kind: fc.constant('delete' as const), id: fc.constantFrom(...pool) }),
     fc.record({ kind: fc.constant('clear' as const) }),
   );
@@ -89,8 +94,8 @@ describe('TxIdMap', () => {
   it('does what a Map does, op by op, for packed ids, string ids and both', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
-        const map = new TxIdMap<number>();
-        const model = new Map<string, number>();
+        const map = new TxIdMap<Value>();
+        const model = new Map<string, Value>();
         for (const o of ops) {
           switch (o.kind) {
             case 'set':
@@ -118,15 +123,22 @@ describe('TxIdMap', () => {
 
   it('keeps order and contents through many rebuilds at full retention, as the table runs', () => {
     const rng = new Prng(5);
-    const map = new TxIdMap<number>();
-    const model = new Map<string, number>();
+    // A record while active, a handle once finished: values move between the two forms.
+    const map = new TxIdMap<number | { readonly n: number }>();
+    const model = new Map<string, number | { readonly n: number }>();
     const keep = 5_000;
     const order: string[] = [];
     for (let n = 0; n < 60_000; n++) {
       const id = rng.chance(0.9) ? randomUUID() : `odd-${n}`;
-      map.set(id, n);
-      model.set(id, n);
+      const active = { n };
+      map.set(id, active);
+      model.set(id, active);
       order.push(id);
+      const finishing = order[order.length - 1 - rng.below(Math.min(order.length, 50))]!;
+      if (model.has(finishing)) {
+        map.set(finishing, n);
+        model.set(finishing, n);
+      }
       // Retention takes the oldest; now and then a random one goes (a failed create), or a present one is set again.
       if (model.size > keep) {
         const oldest = order.shift()!;
