@@ -90,7 +90,11 @@ export class Chunk {
   }
 
   private setId(i: number, id: string): void {
-    if (!packUuid(id, this.idWords, i * UUID_WORDS)) (this.oddIds ??= new Map()).set(i, id);
+    if (!packUuid(id, this.idWords, i * UUID_WORDS)) this.setOddId(i, id);
+  }
+
+  private setOddId(i: number, id: string): void {
+    (this.oddIds ??= new Map()).set(i, id);
   }
 
   isDead(i: number): boolean {
@@ -134,7 +138,7 @@ export class Chunk {
     this.live++;
     this.idWords.set(from.idWords.subarray(i * UUID_WORDS, (i + 1) * UUID_WORDS), j * UUID_WORDS);
     const odd = from.oddIds?.get(i);
-    if (odd !== undefined) (this.oddIds ??= new Map()).set(j, odd);
+    if (odd !== undefined) this.setOddId(j, odd);
     this.seqs[j] = from.seqs[i]!;
     this.created[j] = from.created[i]!;
     this.offsets.set(from.offsets.subarray(3 * i, 3 * i + 3), 3 * j);
@@ -257,7 +261,12 @@ export class Chunk {
     if ((flags & FLAG_HASH) !== 0) this.hashColumn().set(from.hashBytes!.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES), j * HASH_BYTES);
     this.setPrincipal(j, from.principals?.get(i) ?? null);
     const client = from.clients?.[i] ?? null;
-    if (client !== null) (this.clients ??= new Array<ClientFields | null>(CHUNK_SLOTS).fill(null))[j] = client;
+    if (client !== null) this.setClientFields(j, client);
+  }
+
+  /** Client fields that do not pack, as one object (the column made at the chunk's first). */
+  private setClientFields(i: number, client: ClientFields): void {
+    (this.clients ??= new Array<ClientFields | null>(CHUNK_SLOTS).fill(null))[i] = client;
   }
 
   /**
@@ -275,8 +284,7 @@ export class Chunk {
       this.setPrincipal(i, principal);
       return;
     }
-    this.clients ??= new Array<ClientFields | null>(CHUNK_SLOTS).fill(null);
-    this.clients[i] = { idempotencyKey: key, requestHash: hash, principal };
+    this.setClientFields(i, { idempotencyKey: key, requestHash: hash, principal });
   }
 }
 

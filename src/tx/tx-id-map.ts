@@ -113,7 +113,7 @@ export class TxIdMap<V> {
     if (e < 0) return false;
     if (this.kinds[e] === STRING) this.strings.delete(e);
     this.kinds[e] = REMOVED;
-    this.setValue(e, 0 as V);
+    this.dropValue(e);
     this.live--;
     return true;
   }
@@ -169,15 +169,21 @@ export class TxIdMap<V> {
 
   private setValue(e: number, value: V): void {
     if (typeof value === 'number') {
+      this.dropValue(e);
       this.nums[e] = value;
-      if (this.boxed[e] === 1) {
-        this.boxed[e] = 0;
-        this.objects.delete(e);
-      }
     } else {
       this.nums[e] = 0;
       this.boxed[e] = 1;
       this.objects.set(e, value);
+    }
+  }
+
+  /** Entry e holds no object any more (removed, or given a number): its boxed one is let go. */
+  private dropValue(e: number): void {
+    this.nums[e] = 0;
+    if (this.boxed[e] === 1) {
+      this.boxed[e] = 0;
+      this.objects.delete(e);
     }
   }
 

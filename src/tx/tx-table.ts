@@ -100,21 +100,17 @@ export class TxTable {
    * fresh record of a finished one (nothing mutates those).
    */
   get(id: string): TxRecord | undefined {
-    const row = this.rows.get(id);
-    return typeof row === 'number' ? this.finished.record(row) : row;
+    return this.recordOf(this.rows.get(id));
   }
 
   /** The transaction holding idempotency key `key` of `principal`, as get() gives it. */
   getByKey(principal: string | null, key: string): TxRecord | undefined {
-    const row = this.byKey.get(keyIndex(principal, key));
-    return typeof row === 'number' ? this.finished.record(row) : row;
+    return this.recordOf(this.byKey.get(keyIndex(principal, key)));
   }
 
   /** The transaction holding idempotency key `key` of `principal`, as detached() gives it. */
   detachedByKey(principal: string | null, key: string): TxRecord | undefined {
-    const row = this.byKey.get(keyIndex(principal, key));
-    if (row === undefined) return undefined;
-    return typeof row === 'number' ? this.finished.record(row) : copyRecord(row);
+    return this.detachedOf(this.byKey.get(keyIndex(principal, key)));
   }
 
   /** The row itself (live record, or a finished one as the store gives it), for reads that take a few fields at once and build nothing. */
@@ -125,7 +121,16 @@ export class TxTable {
 
   /** A copy the caller may keep and change: the table's own record never leaves through it. */
   detached(id: string): TxRecord | undefined {
-    const row = this.rows.get(id);
+    return this.detachedOf(this.rows.get(id));
+  }
+
+  /** A row value as get() gives it: the live record, or a fresh one of a finished transaction. */
+  private recordOf(row: TxRecord | FinishedHandle | undefined): TxRecord | undefined {
+    return typeof row === 'number' ? this.finished.record(row) : row;
+  }
+
+  /** A row value as detached() gives it: a record nothing else holds. */
+  private detachedOf(row: TxRecord | FinishedHandle | undefined): TxRecord | undefined {
     if (row === undefined) return undefined;
     return typeof row === 'number' ? this.finished.record(row) : copyRecord(row);
   }
