@@ -68,6 +68,7 @@ import { PendingReads } from './pending-reads.js';
 import { PeerMatch } from './peer-match.js';
 import type { ClusterNode, Readiness } from '../http/cluster-node.js';
 import type { LeadershipEvent, NodeStatus } from './replicated-log.js';
+import { counterCellsBy } from '../util/metric-cells.js';
 
 export type RaftNodeConfig = Pick<
   NodeConfig,
@@ -168,8 +169,11 @@ export class RaftNode implements ClusterNode {
     this.metrics = opts.metrics;
     this.onFatal = opts.onFatal ?? crashProcess;
     this.digests = opts.digests ?? null;
-    this.proposals = new PendingProposals(opts.config.maxPendingProposals, (o) => this.metrics?.proposals.inc({ result: o }));
-    this.reads = new PendingReads(opts.config.maxPendingReads, (o) => this.metrics?.readBarriers.inc({ result: o }));
+    // Settled per proposal: cells, not inc(labels) (util/metric-cells.ts).
+    const proposalCount = opts.metrics === undefined ? null : counterCellsBy(opts.metrics.proposals, 'result');
+    const readCount = opts.metrics === undefined ? null : counterCellsBy(opts.metrics.readBarriers, 'result');
+    this.proposals = new PendingProposals(opts.config.maxPendingProposals, (o) => proposalCount?.(o));
+    this.reads = new PendingReads(opts.config.maxPendingReads, (o) => readCount?.(o));
     this.writes = new HardStateWrites(initial.hardState);
     this.applied = new AppliedPosition(initial.appliedIndex, initial.snapshot?.meta.term ?? 0);
     this.membership = new TransportMembership(

@@ -12,6 +12,7 @@ import type { Phase2Kind } from './participant-client.js';
 import { ParticipantLabels } from './participant-label.js';
 import type { TableStats } from './table-stats.js';
 import { TX_STATES, type Protocol, type TxRecord, type TxState } from './types.js';
+import { counterCell, histogramCell } from '../util/metric-cells.js';
 
 export type CallKind = 'prepare' | Phase2Kind;
 
@@ -156,8 +157,25 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
   );
   if (sources.stats !== undefined) registerTableGauges(registry, sources.stats, sources.now ?? Date.now);
   const labels = new ParticipantLabels();
+  // The per-transaction series as cells (metric-cells.ts): participant labels are bounded, so are these maps.
+  const decisionCells = { commit: counterCell(decisions, { decision: 'commit' }), abort: counterCell(decisions, { decision: 'abort' }) };
+  const callCells = new Map<string, Map<CallKind, (seconds: number) => void>>();
+  const callCell = (participant: string, kind: CallKind): ((seconds: number) => void) => {
+    const label = labels.label(participant);
+    let byKind = callCells.get(label);
+    if (byKind === undefined) callCells.set(label, (byKind = new Map()));
+    let cell = byKind.get(kind);
+    if (cell === undefined) byKind.set(kind, (cell = histogramCell(callSeconds, { participant: label, call: kind })));
+    return cell;
+  };
+  const latencyCells = (h: Histogram<'protocol'>): Record<Protocol, (seconds: number) => void> => ({
+    '2pc': histogramCell(h, { protocol: '2pc' }),
+    '3pc': histogramCell(h, { protocol: '3pc' }),
+  });
+  const decisionLatency = latencyCells(decisionSeconds);
+  const completionLatency = latencyCells(completionSeconds);
   return {
-    decision: (d) => decisions.inc({ decision: d }),
+    decision: (d) => decisionCells[d](),
     callFailed: (kind) => failures.inc({ call: kind }),
     protocolViolation: (kind) => violations.inc({ call: kind }),
     abandoned: (count) => abandoned.inc(count),
@@ -165,12 +183,11 @@ export function createTxMetrics(registry: Registry, sources: TxGaugeSources): Tx
       requests.inc({ shape });
       if (shape === 'batch') batchedCalls.inc(calls);
     },
-    participantCall: (participant, kind, seconds) => callSeconds.observe({ participant: labels.label(participant), call: kind }, seconds),
+    participantCall: (participant, kind, seconds) => callCell(participant, kind)(seconds),
     transition: (tx, nowMs) => {
       const seconds = Math.max(0, nowMs - tx.createdAt) / 1000;
-      const protocol: Protocol = tx.protocol;
-      if (tx.state === 'committing' || tx.state === 'aborting') decisionSeconds.observe({ protocol }, seconds);
-      else if (tx.state === 'committed' || tx.state === 'aborted') completionSeconds.observe({ protocol }, seconds);
+      if (tx.state === 'committing' || tx.state === 'aborting') decisionLatency[tx.protocol](seconds);
+      else if (tx.state === 'committed' || tx.state === 'aborted') completionLatency[tx.protocol](seconds);
     },
   };
 }
