@@ -141,7 +141,7 @@ export class TxDriver {
     if (epoch === null) return;
     const existing = epoch.runs.get(txId);
     if (existing !== undefined) {
-      if (this.deps.sm.get(txId)?.decision != null) existing.cancelUndecided?.();
+      if (this.deps.sm.decisionOf(txId)?.decision != null) existing.cancelUndecided?.();
       return;
     }
     const handle: RunHandle & { done: Promise<void> } = { cancelUndecided: null, done: Promise.resolve() };
@@ -161,8 +161,8 @@ export class TxDriver {
   }
 
   private needsRun(txId: string): boolean {
-    const tx = this.deps.sm.get(txId);
-    return tx !== null && tx.state !== 'active' && !isFinished(tx.state);
+    const state = this.deps.sm.stateOf(txId);
+    return state !== null && state !== 'active' && !isFinished(state);
   }
 
   private onLeadership(event: LeadershipEvent): void {

@@ -77,8 +77,11 @@ export interface RunHandle {
 /** Drives `txId` until it is finished, back to `active`, gone, or the term ends. */
 export async function runTransaction(ctx: RunContext, txId: string, handle: RunHandle): Promise<void> {
   for (let failures = 0; !ctx.signal.aborted; ) {
+    // The state first: the check that ends a run needs no copy of the record (a finished one is rebuilt from its chunk).
+    const state = ctx.deps.sm.stateOf(txId);
+    if (state === null || state === 'active' || isFinished(state)) return;
     const tx = ctx.deps.sm.get(txId);
-    if (tx === null || tx.state === 'active' || isFinished(tx.state)) return;
+    if (tx === null) return;
     try {
       await step(ctx, tx, handle);
       failures = 0;
@@ -123,7 +126,7 @@ async function preparePhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, de
   const votes = await collectVotes(ctx, tx, handle, deadlineAt, true);
   if (ctx.signal.aborted) return;
   // A client abort may have decided meanwhile; then the decision stands and the loop moves to phase 2.
-  if (ctx.deps.sm.get(tx.id)?.state !== 'preparing') return;
+  if (ctx.deps.sm.stateOf(tx.id) !== 'preparing') return;
   return conclude(ctx, tx, concludePrepare(tx, votes, ctx.deps.now()));
 }
 
@@ -252,7 +255,7 @@ async function precommitPhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, 
     Promise.all(tx.participants.map((p) => precommitOne(ctx, tx, p, cancel))),
   );
   if (ctx.signal.aborted) return;
-  if (ctx.deps.sm.get(tx.id)?.state !== 'precommitted') return; // decided meanwhile
+  if (ctx.deps.sm.stateOf(tx.id) !== 'precommitted') return; // decided meanwhile
   const conclusion = concludePrecommit(tx, answers);
   // Not every answer came (the phase was cancelled): the loop runs the step again.
   if (conclusion !== null) return decide(ctx, tx.id, conclusion);
@@ -372,8 +375,8 @@ async function deliverUntilAck(
 }
 
 function stillUnfinished(ctx: RunContext, txId: string): boolean {
-  const state = ctx.deps.sm.get(txId)?.state;
-  return state !== undefined && !isFinished(state);
+  const state = ctx.deps.sm.stateOf(txId);
+  return state !== null && !isFinished(state);
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   type TxDecisionView,
   type TxRecord,
   type TxStateMachine,
+  type TxState,
 } from './types.js';
 
 type Cmd<T extends TxCommand['type']> = Extract<TxCommand, { type: T }>;
@@ -539,6 +540,10 @@ class ReplicatedTxStateMachine implements TxStateMachine {
 
   get(id: string): TxRecord | null {
     return this.table.detached(id) ?? null;
+  }
+
+  stateOf(id: string): TxState | null {
+    return this.table.stateOf(id) ?? null;
   }
 
   decisionOf(id: string): TxDecisionView | null {

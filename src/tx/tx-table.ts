@@ -24,7 +24,15 @@ import {
 } from './table-snapshot.js';
 import { isFinished } from './transitions.js';
 import { TxIdMap } from './tx-id-map.js';
-import { ABANDON_REASONS, copyRecord, TX_STATES, type AbandonReason, type ParticipantRecord, type TxRecord } from './types.js';
+import {
+  ABANDON_REASONS,
+  copyRecord,
+  TX_STATES,
+  type AbandonReason,
+  type ParticipantRecord,
+  type TxRecord,
+  type TxState,
+} from './types.js';
 
 export type { Row } from './table-snapshot.js';
 
@@ -111,6 +119,12 @@ export class TxTable {
   /** The transaction holding idempotency key `key` of `principal`, as detached() gives it. */
   detachedByKey(principal: string | null, key: string): TxRecord | undefined {
     return this.detachedOf(this.byKey.get(keyIndex(principal, key)));
+  }
+
+  /** The state of `id`'s row, read in place. */
+  stateOf(id: string): TxState | undefined {
+    const row = this.rows.get(id);
+    return typeof row === 'number' ? this.finished.peek(row).state : row?.state;
   }
 
   /** The row itself (live record, or a finished one as the store gives it), for reads that take a few fields at once and build nothing. */

@@ -165,6 +165,8 @@ export type TxDecisionView = Readonly<Pick<TxRecord, 'id' | 'seq' | 'createdAt' 
 export interface TxStateMachine extends StateMachine {
   /** Detached copies; callers may not mutate the table. */
   get(id: string): TxRecord | null;
+  /** The state alone, with no record built (get() copies one): for the leader's checks between steps. */
+  stateOf(id: string): TxState | null;
   /**
    * The table's own row, not a copy: no record is built (get() builds one, and for a
    * feed that reads every transaction that was the cost of its apply again). Read it

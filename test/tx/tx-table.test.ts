@@ -102,12 +102,15 @@ function expectSame(a: TxTable, b: TxTable): void {
   for (const id of b.ids()) {
     const tx = b.get(id)!;
     expect(a.get(id)).toEqual(tx);
+    // Read in place, without a record: the same state as the record's.
+    expect(a.stateOf(id)).toBe(tx.state);
     // The key index follows each row through finishing, renumbering and restores.
     if (tx.idempotencyKey === null) continue;
     expect(a.getByKey(tx.principal, tx.idempotencyKey)).toEqual(tx);
     expect(a.detachedByKey(tx.principal, tx.idempotencyKey)).toEqual(tx);
     expect(a.getByKey(tx.principal === null ? 'mallory' : null, tx.idempotencyKey)).toBeUndefined();
   }
+  expect(a.stateOf('no-such-transaction')).toBeUndefined();
   expect(Buffer.from(a.encode()).equals(Buffer.from(b.encode()))).toBe(true);
 }
 
