@@ -11,7 +11,7 @@
 // util/abort-registry.ts (one listener per signal); a timer bounds the whole
 // call, connection included.
 import type { Dispatcher } from 'undici';
-import { abortReason, onAbort, type Abort } from './util/abort-registry.js';
+import { abortReason, onAbort, type Abort, type CancelSignal } from './util/abort-registry.js';
 
 export interface CallOptions {
   readonly origin: string;
@@ -21,7 +21,7 @@ export interface CallOptions {
   readonly body: string | null;
   readonly timeoutMs: number;
   /** Aborts every call registered under it at once (the leader's term). */
-  readonly signal?: AbortSignal;
+  readonly signal?: CancelSignal;
   /** A larger answer fails the call. */
   readonly answerBytesMax: number;
 }

@@ -28,6 +28,7 @@ import { randomBytes } from 'node:crypto';
 import type { AppliedEntry, SnapshotEncoding, StateMachine } from '../raft/state-machine.js';
 import { INCARNATION_PATTERN } from '../sdk/participant/signature.js';
 import type { ClusterCaller } from '../tx/participant-client.js';
+import { abortReason, onAbort } from '../util/abort-registry.js';
 import type { ReplicatedLog } from './replicated-log.js';
 import { encodedAlready, prefixedEncoding } from './snapshot-slicer.js';
 
@@ -184,12 +185,12 @@ export function clusterCaller(clusterId: string, sm: IncarnatedStateMachine): Cl
       return new Promise<string>((resolve, reject) => {
         const done = (): void => {
           clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
+          unregister();
           unsubscribe();
         };
-        const onAbort = (): void => {
+        const cancelled = (reason: Error): void => {
           done();
-          reject(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
+          reject(reason);
         };
         const timer = setTimeout(() => {
           done();
@@ -199,7 +200,8 @@ export function clusterCaller(clusterId: string, sm: IncarnatedStateMachine): Cl
           done();
           resolve(incarnation);
         });
-        signal.addEventListener('abort', onAbort, { once: true });
+        const unregister = signal.aborted ? () => false : onAbort(signal, cancelled);
+        if (signal.aborted) cancelled(abortReason(signal));
       });
     },
   };

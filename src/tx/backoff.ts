@@ -1,5 +1,5 @@
 // Retry pacing for phase 2, and a sleep that a deposed leader can cut short.
-import { setTimeout as delay } from 'node:timers/promises';
+import { onAbort, type CancelSignal } from '../util/abort-registry.js';
 
 /**
  * Smallest delay returned. Full jitter draws from [0, ceiling), and a 0 ms
@@ -21,12 +21,17 @@ export function backoffDelayMs(attempt: number, baseMs: number, capMs: number, r
   return Math.max(BACKOFF_FLOOR_MS, Math.floor(random() * ceilingMs));
 }
 
-/** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
-export async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return;
-  try {
-    await delay(ms, undefined, { signal, ref: false });
-  } catch {
-    // aborted: the caller re-checks its epoch
-  }
+/** Resolves after `ms`, or early (without throwing) when `signal` aborts; the timer keeps no process alive. */
+export function sleep(ms: number, signal: CancelSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      unregister();
+      resolve(); // aborted or not: the caller re-checks its epoch
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    const unregister = onAbort(signal, done);
+  });
 }

@@ -18,7 +18,7 @@
 // one, and the driver's usual retry rules apply.
 import type { Dispatcher } from 'undici';
 import { httpCall } from '../http-call.js';
-import { abortReason, onAbort } from '../util/abort-registry.js';
+import { abortReason, Cancel, onAbort, type CancelSignal } from '../util/abort-registry.js';
 import { oncePerTurn } from '../util/once-per-turn.js';
 import { CLUSTER_HEADER, INCARNATION_HEADER, signatureHeaders } from '../sdk/participant/signature.js';
 import type { SigningKey } from './participant-keys.js';
@@ -34,7 +34,7 @@ export interface OneCall {
   readonly json: string;
   readonly timeoutMs: number;
   /** Cancels the call (the transaction's phase or the leader's term). */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** The cluster's fence and the key that signs the call; null sends neither (tests, a cluster without identity). */
   readonly identity: CallIdentity | null;
 }
@@ -187,7 +187,7 @@ export class ParticipantCaller {
     identity: CallIdentity | null;
     body: string;
     timeoutMs: number;
-    signal: AbortSignal;
+    signal: CancelSignal;
     answerBytesMax: number;
   }): ReturnType<typeof httpCall> {
     const target = this.targetOf(p.baseUrl);
@@ -217,7 +217,7 @@ export class ParticipantCaller {
 
   private sendBatch(first: OneCall, items: Pending[]): void {
     // The batch request ends early only when every call in it was cancelled.
-    const batchAbort = new AbortController();
+    const batchAbort = new Cancel();
     let live = items.length;
     const unregisters: Array<() => void> = [];
     for (const item of items) {
@@ -245,7 +245,7 @@ export class ParticipantCaller {
       identity: first.identity,
       body,
       timeoutMs,
-      signal: batchAbort.signal,
+      signal: batchAbort,
       answerBytesMax,
     }).then(
       ({ status, text }) => {

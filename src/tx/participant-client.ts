@@ -16,6 +16,7 @@
 // (participant-connector.ts). A refused call is never sent. What a failure says
 // to readers of the view, and what goes to the log, is participant-error.ts's.
 import type pino from 'pino';
+import type { CancelSignal } from '../util/abort-registry.js';
 import { Agent } from '../util/undici-parts.js';
 import { ParticipantCaller, parseJson, type CallAnswer, type CallIdentity, type CallName } from './participant-batch.js';
 import type { ParticipantKeys } from './participant-keys.js';
@@ -55,8 +56,8 @@ export type DeliverResult =
 
 export interface CallOptions {
   readonly timeoutMs: number;
-  /** Aborted when this node stops leading: in-flight calls end at once. */
-  readonly signal: AbortSignal;
+  /** Aborted when this node stops leading (the term's signal), or when the phase ends early (its Cancel): in-flight calls end at once. */
+  readonly signal: CancelSignal;
 }
 
 export interface ParticipantClient {
@@ -96,7 +97,7 @@ export interface ClusterCaller {
    * rejecting when `signal` aborts or `timeoutMs` passes. No call leaves
    * without it: a call with no incarnation could not be fenced per cluster.
    */
-  incarnation(signal: AbortSignal, timeoutMs: number): Promise<string>;
+  incarnation(signal: CancelSignal, timeoutMs: number): Promise<string>;
 }
 
 /** Bytes of one batch request body: well under the participant SDK's default body limit (1 MiB). */

@@ -8,7 +8,7 @@
 // What to do at each step is decided by the pure rules of protocol-rules.ts,
 // which the model checker (test/model/) explores; this file only does the I/O.
 import type pino from 'pino';
-import { onAbort } from '../util/abort-registry.js';
+import { Cancel, onAbort, type CancelSignal } from '../util/abort-registry.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
 import { assertNever } from '../util/assert-never.js';
 import { backoffDelayMs, sleep } from './backoff.js';
@@ -165,9 +165,10 @@ async function undecidedPhase<T>(
   ctx: RunContext,
   handle: RunHandle,
   deadlineAt: number | null,
-  run: (cancel: AbortController) => Promise<T>,
+  run: (cancel: Cancel) => Promise<T>,
 ): Promise<T> {
-  const cancel = new AbortController();
+  // A Cancel, not an AbortController: a plain object (abort-registry.ts says what the other cost).
+  const cancel = new Cancel();
   // onAbort keeps one listener on the term's signal for every phase in flight: an
   // EventTarget listener each walks the others' list on add and on remove.
   let unregister: (() => void) | null = null;
@@ -195,17 +196,17 @@ async function prepareOne(
   ctx: RunContext,
   tx: TxRecord,
   p: ParticipantRecord,
-  cancel: AbortController,
+  cancel: Cancel,
   recorder: DeferredRecorder<VoteEntry>,
 ): Promise<VoteEntry | null> {
   const { client, config, now, metrics } = ctx.deps;
   for (let attempt = 1; ; attempt++) {
     const left = tx.deadlineAt - now();
-    if (cancel.signal.aborted || left <= 0) return null;
+    if (cancel.aborted || left <= 0) return null;
     const request = { url: p.url, txId: tx.id, participant: p.name, payload: p.payload, protocol: tx.protocol, term: ctx.term };
-    const result = await client.prepare(request, { timeoutMs: Math.min(config.prepareCallTimeoutMs, left), signal: cancel.signal });
+    const result = await client.prepare(request, { timeoutMs: Math.min(config.prepareCallTimeoutMs, left), signal: cancel });
     if (result.kind === 'failure') {
-      if (cancel.signal.aborted) return null;
+      if (cancel.aborted) return null;
       recorder.hurry();
       metrics.callFailed('prepare');
     }
@@ -215,7 +216,7 @@ async function prepareOne(
       recorder.add(vote);
       return vote;
     }
-    await retryAfter(ctx, tx, p, config.prepareRetryDelayMs, cancel.signal);
+    await retryAfter(ctx, tx, p, config.prepareRetryDelayMs, cancel);
   }
 }
 
@@ -262,12 +263,12 @@ async function precommitPhase(ctx: RunContext, tx: TxRecord, handle: RunHandle, 
 }
 
 /** Retries (rate-bounded) until the participant answers; null only when cancelled. */
-async function precommitOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel: AbortController): Promise<PrecommitAnswer | null> {
+async function precommitOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel: Cancel): Promise<PrecommitAnswer | null> {
   const { client, config, random } = ctx.deps;
-  for (let attempt = 0; !cancel.signal.aborted; attempt++) {
+  for (let attempt = 0; !cancel.aborted; attempt++) {
     const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
-    const result = await client.deliver('precommit', request, { timeoutMs: config.phase2CallTimeoutMs, signal: cancel.signal });
-    if (result.kind === 'failure' && cancel.signal.aborted) return null;
+    const result = await client.deliver('precommit', request, { timeoutMs: config.phase2CallTimeoutMs, signal: cancel });
+    if (result.kind === 'failure' && cancel.aborted) return null;
     const answer = answerOf('precommit', result);
     if (answer.kind === 'ack') ctx.failing.succeeded(failingKey(tx, p));
     if (answer.kind === 'violation') protocolViolation(ctx, tx, p, 'precommit', answer.code);
@@ -277,7 +278,7 @@ async function precommitOne(ctx: RunContext, tx: TxRecord, p: ParticipantRecord,
       return settled;
     }
     callFailed(ctx, tx, p, 'precommit', result.kind === 'failure' ? result.error : 'precommit failed');
-    await retryAfter(ctx, tx, p, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), cancel.signal);
+    await retryAfter(ctx, tx, p, backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random), cancel);
   }
   return null;
 }
@@ -396,7 +397,7 @@ function protocolViolation(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, 
 }
 
 /** Waits before the next call to `p`, and tells the view when that will be. */
-function retryAfter(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, delayMs: number, signal: AbortSignal): Promise<void> {
+function retryAfter(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, delayMs: number, signal: CancelSignal): Promise<void> {
   ctx.deps.attempts?.retryAt(tx.id, p.name, ctx.deps.now() + delayMs);
   return sleep(delayMs, signal);
 }

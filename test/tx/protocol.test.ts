@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeCommand } from '../../src/tx/commands.js';
 import type { DeliverResult, ParticipantClient, PrepareResult } from '../../src/tx/participant-client.js';
 import type { TxView } from '../../src/tx/types.js';
-import { waiting } from '../../src/util/abort-registry.js';
+import { onAbort, waiting, type CancelSignal } from '../../src/util/abort-registry.js';
 import type { FakeCluster } from './fake-log.js';
 import { FakeParticipant } from './fake-participant.js';
 import { eventually, getView, participant, startLeader, type TestNode } from './harness.js';
@@ -370,13 +370,13 @@ describe('entries per transaction', () => {
 
   it('a finished prepare leaves no waiter on the term signal; the end of the term cancels the prepares in flight', async () => {
     let hang = false;
-    const termSignals = new Set<AbortSignal>();
-    const prepareSignals: AbortSignal[] = [];
+    const termSignals = new Set<CancelSignal>();
+    const prepareSignals: CancelSignal[] = [];
     const client: ParticipantClient = {
       prepare: (_req, call): Promise<PrepareResult> => {
         prepareSignals.push(call.signal);
         if (!hang) return Promise.resolve({ kind: 'vote', vote: 'commit' });
-        return new Promise((resolve) => call.signal.addEventListener('abort', () => resolve({ kind: 'failure', error: 'cancelled' })));
+        return new Promise((resolve) => onAbort(call.signal, () => resolve({ kind: 'failure', error: 'cancelled' })));
       },
       deliver: async (_kind, _req, call): Promise<DeliverResult> => {
         termSignals.add(call.signal); // phase 2 calls run under the term's own signal

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { abortReason, onAbort } from '../../src/util/abort-registry.js';
+import { sleep } from '../../src/tx/backoff.js';
+import { abortReason, Cancel, onAbort, waiting } from '../../src/util/abort-registry.js';
 
 describe('abort registry', () => {
   it('puts one listener on a signal for any number of waiters, and runs every waiter still registered once', () => {
@@ -36,5 +37,61 @@ describe('abort registry', () => {
     const e = new Error('why');
     d.abort(e);
     expect(abortReason(d.signal)).toBe(e);
+  });
+});
+
+describe('Cancel', () => {
+  it('runs every waiter still registered once, with the reason given, and then none again', () => {
+    const cancel = new Cancel();
+    const reasons: Error[] = [];
+    const unregisters = Array.from({ length: 10 }, () => onAbort(cancel, (r) => reasons.push(r)));
+    expect(waiting(cancel)).toBe(10);
+    for (const u of unregisters.slice(0, 4)) u();
+    expect(waiting(cancel)).toBe(6);
+    const why = new Error('decided elsewhere');
+    expect(cancel.aborted).toBe(false);
+    cancel.abort(why);
+    expect(cancel.aborted).toBe(true);
+    expect(reasons).toHaveLength(6);
+    expect(reasons.every((r) => r === why)).toBe(true);
+    expect(abortReason(cancel)).toBe(why);
+    cancel.abort(new Error('again'));
+    expect(reasons).toHaveLength(6);
+    expect(waiting(cancel)).toBe(0);
+  });
+
+  it('gives an AbortError when aborted without a reason, as an AbortController does', () => {
+    const cancel = new Cancel();
+    let seen: Error | null = null;
+    onAbort(cancel, (r) => {
+      seen = r;
+    });
+    cancel.abort();
+    expect(seen).not.toBeNull();
+    expect(seen!.name).toBe('AbortError');
+    expect(abortReason(cancel).name).toBe('AbortError');
+  });
+
+  it('cuts a sleep short, and a sleep that ends leaves no waiter behind', async () => {
+    const cancel = new Cancel();
+    const t0 = Date.now();
+    const long = sleep(60_000, cancel);
+    expect(waiting(cancel)).toBe(1);
+    cancel.abort();
+    await long;
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const other = new Cancel();
+    await sleep(1, other);
+    expect(waiting(other)).toBe(0);
+    other.abort();
+    await sleep(60_000, other); // already aborted: at once
+  });
+
+  it('is cut short by an AbortSignal too', async () => {
+    const c = new AbortController();
+    const long = sleep(60_000, c.signal);
+    c.abort();
+    await long;
+    expect(waiting(c.signal)).toBe(0);
   });
 });
