@@ -12,6 +12,7 @@
 import type { CallKind } from './metrics.js';
 
 export interface ParticipantAttempt {
+  readonly participant: string;
   readonly call: CallKind;
   /** Calls of `call` made in `term` by this node, including one in flight. */
   readonly attempts: number;
@@ -23,30 +24,37 @@ export interface ParticipantAttempt {
 
 export class ParticipantAttempts {
   // Invariant: at most `txMax` transactions, the oldest recorded dropped first.
-  private readonly byTx = new Map<string, Map<string, ParticipantAttempt>>();
+  // Per transaction an array, not a Map: it has one entry per participant called
+  // (two, usually), and it lives as long as the transaction runs, so the leader
+  // promotes it to the old generation (scripts/bench/results/README.md, "Fewer
+  // cuts per transaction").
+  private readonly byTx = new Map<string, ParticipantAttempt[]>();
 
   /** `txMax`: maxActiveTransactions; finished transactions are forgotten sooner (forget()). */
   constructor(private readonly txMax: number) {}
 
   called(txId: string, participant: string, call: CallKind, term: number, at: number): void {
     const parts = this.parts(txId);
-    const prev = parts.get(participant);
+    const i = indexOf(parts, participant);
+    const prev = i < 0 ? undefined : parts[i]!;
     const same = prev !== undefined && prev.call === call && prev.term === term;
-    parts.set(participant, { call, term, attempts: same ? prev.attempts + 1 : 1, lastAttemptAt: at, nextRetryAt: null });
+    const next = { participant, call, term, attempts: same ? prev.attempts + 1 : 1, lastAttemptAt: at, nextRetryAt: null };
+    if (i < 0) parts.push(next);
+    else parts[i] = next;
   }
 
   retryAt(txId: string, participant: string, at: number): void {
     const parts = this.byTx.get(txId);
-    const prev = parts?.get(participant);
-    if (parts === undefined || prev === undefined) return;
-    parts.set(participant, { ...prev, nextRetryAt: at });
+    if (parts === undefined) return;
+    const i = indexOf(parts, participant);
+    if (i >= 0) parts[i] = { ...parts[i]!, nextRetryAt: at };
   }
 
   /** What this node did in `term` (the term it leads now); empty for any other term. */
   of(txId: string, term: number | null): ReadonlyMap<string, ParticipantAttempt> {
     const out = new Map<string, ParticipantAttempt>();
     if (term === null) return out;
-    for (const [name, a] of this.byTx.get(txId) ?? []) if (a.term === term) out.set(name, a);
+    for (const a of this.byTx.get(txId) ?? []) if (a.term === term) out.set(a.participant, a);
     return out;
   }
 
@@ -58,15 +66,20 @@ export class ParticipantAttempts {
     return this.byTx.size;
   }
 
-  private parts(txId: string): Map<string, ParticipantAttempt> {
+  private parts(txId: string): ParticipantAttempt[] {
     let parts = this.byTx.get(txId);
     if (parts !== undefined) return parts;
     if (this.byTx.size >= this.txMax) {
       const oldest = this.byTx.keys().next();
       if (oldest.done !== true) this.byTx.delete(oldest.value);
     }
-    parts = new Map();
+    parts = [];
     this.byTx.set(txId, parts);
     return parts;
   }
+}
+
+function indexOf(parts: readonly ParticipantAttempt[], participant: string): number {
+  for (let i = 0; i < parts.length; i++) if (parts[i]!.participant === participant) return i;
+  return -1;
 }

@@ -21,7 +21,8 @@ export type CancelSignal = AbortSignal | Cancel;
 export class Cancel {
   private done = false;
   private why: unknown = undefined;
-  private waiters: Set<Abort> | null = null;
+  /** An array, not a Set: a phase has a waiter or two per participant, and a Set's table is rebuilt as it shrinks. */
+  private waiters: Abort[] | null = null;
 
   get aborted(): boolean {
     return this.done;
@@ -41,24 +42,30 @@ export class Cancel {
     this.waiters = null;
     if (waiters === null) return;
     const err = abortReason(this);
-    for (const a of [...waiters]) a(err);
+    // A copy: a waiter may unregister itself (or another) as it runs.
+    for (const a of waiters.slice()) a(err);
   }
 
-  /** onAbort() for a Cancel: the Set lives on the object, no WeakMap entry. */
+  /** onAbort() for a Cancel: the waiters live on the object, no WeakMap entry. */
   register(abort: Abort): () => void {
-    let set = this.waiters;
-    if (set === null) {
-      set = new Set<Abort>();
-      this.waiters = set;
+    let list = this.waiters;
+    if (list === null) {
+      list = [];
+      this.waiters = list;
     }
-    const calls = set;
-    calls.add(abort);
-    return () => calls.delete(abort);
+    const calls = list;
+    calls.push(abort);
+    return () => {
+      const i = calls.indexOf(abort);
+      if (i < 0) return;
+      calls[i] = calls[calls.length - 1]!;
+      calls.pop();
+    };
   }
 
   /** How many aborts wait on it (tests). */
   get waiting(): number {
-    return this.waiters?.size ?? 0;
+    return this.waiters?.length ?? 0;
   }
 }
 

@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpParticipantClient, parseVote } from '../../src/tx/participant-client.js';
 import { NO_ANSWER } from '../../src/tx/participant-error.js';
+import { Cancel } from '../../src/util/abort-registry.js';
 import { FakeParticipant } from './fake-participant.js';
 import { loopbackUrlPolicy } from './harness.js';
 
@@ -90,6 +91,22 @@ describe('HTTP participant client', () => {
     controller.abort();
     expect(await pending).toEqual({ kind: 'failure', error: 'prepare failed: cancelled' });
     p.setMode('ok');
+  });
+
+  it("ends a call at once when its phase's Cancel aborts", async () => {
+    p.setMode('hang');
+    const phase = new Cancel();
+    const pending = client.prepare(prepareReq(p.url), { timeoutMs: 60_000, signal: phase });
+    await new Promise((r) => setTimeout(r, 50));
+    phase.abort();
+    expect(await pending).toEqual({ kind: 'failure', error: 'prepare failed: cancelled' });
+    expect(phase.waiting).toBe(0);
+    p.setMode('ok');
+  });
+
+  it('answers a call that cannot even be sent (a payload JSON cannot hold) with a failure, not a rejection', async () => {
+    const req = { ...prepareReq(p.url), payload: { amount: 10n } };
+    await expect(client.prepare(req, call())).resolves.toMatchObject({ kind: 'failure', error: expect.stringMatching(/^prepare failed/) });
   });
 
   it('fails an answer larger than 64 KiB', async () => {

@@ -148,7 +148,14 @@ describe("the leader's attempts and lastError in phase 2", () => {
     log.called('t1', 'a', 'commit', 5, 1000);
     log.called('t1', 'a', 'commit', 5, 1100);
     log.retryAt('t1', 'a', 1500);
-    expect(log.of('t1', 5).get('a')).toEqual({ call: 'commit', term: 5, attempts: 2, lastAttemptAt: 1100, nextRetryAt: 1500 });
+    expect(log.of('t1', 5).get('a')).toEqual({
+      participant: 'a',
+      call: 'commit',
+      term: 5,
+      attempts: 2,
+      lastAttemptAt: 1100,
+      nextRetryAt: 1500,
+    });
     expect(log.of('t1', 6).size).toBe(0);
     expect(log.of('t1', null).size).toBe(0);
     log.called('t1', 'a', 'commit', 6, 1200); // a new term counts anew

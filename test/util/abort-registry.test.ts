@@ -95,3 +95,21 @@ describe('Cancel', () => {
     expect(waiting(c.signal)).toBe(0);
   });
 });
+
+describe('Cancel with waiters that unregister as they run', () => {
+  it('still runs every waiter registered when it aborted', () => {
+    const cancel = new Cancel();
+    const ran: number[] = [];
+    const unregisters: Array<() => void> = [];
+    for (let i = 0; i < 5; i++) {
+      unregisters.push(
+        onAbort(cancel, () => {
+          ran.push(i);
+          for (const u of unregisters) u(); // a settled call unregisters every abort of its batch
+        }),
+      );
+    }
+    cancel.abort();
+    expect(ran.sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+});
