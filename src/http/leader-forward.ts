@@ -79,15 +79,22 @@ export class LeaderForwarder {
   }
 
   /** Run `local`; on NOT_LEADER, relay the request to the leader and send its reply instead. */
-  async run<T>(request: FastifyRequest, reply: FastifyReply, local: () => Promise<T>): Promise<T | FastifyReply> {
+  run<T>(request: FastifyRequest, reply: FastifyReply, local: () => Promise<T>): Promise<T | FastifyReply> {
+    // Not async: every raw write of the benchmark's KV path comes through here, and an
+    // async frame per request is garbage the leader collects under load. A synchronous
+    // throw from local() is handled as a rejection, as the await did.
+    let ran: Promise<T>;
     try {
-      return await local();
+      ran = local();
     } catch (err) {
+      ran = Promise.reject(err);
+    }
+    return ran.catch((err: unknown) => {
       if (!isRatifyError(err, 'NOT_LEADER') || isForwarded(request)) throw err;
       const leaderUrl = err.details?.['leaderUrl'];
       if (typeof leaderUrl !== 'string') throw err;
       return this.forward(request, reply, leaderUrl, this.opts.timeoutMs, () => err);
-    }
+    });
   }
 
   /** Relay to the leader named by `hint`: NO_LEADER when none is known, NOT_LEADER when the request was forwarded already or the hop fails. */

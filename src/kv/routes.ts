@@ -41,10 +41,11 @@ export const kvRoutes: FastifyPluginAsync<KvRoutesOptions> = async (app, { node,
       },
     },
     (req, reply) =>
-      forwarder.run(req, reply, async () => {
-        const result = (await node.propose(encodeKvCommand({ op: 'put', key: req.params.key, value: req.body.value }))) as KvPutResult;
-        return { key: req.params.key, index: result.index };
-      }),
+      forwarder.run(req, reply, () =>
+        node
+          .propose(encodeKvCommand({ op: 'put', key: req.params.key, value: req.body.value }))
+          .then((result) => ({ key: req.params.key, index: (result as KvPutResult).index })),
+      ),
   );
 
   app.get<{ Params: { key: string } }>(

@@ -4,13 +4,24 @@ import type { ReplicatedLog } from '../node/replicated-log.js';
 import { encodeCommand, type TxCommand } from './commands.js';
 import type { ApplyResult } from './types.js';
 
-/** Resolves with apply()'s result once the entry is committed and applied locally (durable). */
-export async function proposeTx(log: ReplicatedLog, cmd: TxCommand, timeoutMs: number): Promise<ApplyResult> {
-  const result = await log.propose(encodeCommand(cmd), { timeoutMs });
-  if (!isApplyResult(result)) {
-    throw new RatifyError('INTERNAL', `the log returned an unexpected apply result for a ${cmd.type} command`);
+/**
+ * Resolves with apply()'s result once the entry is committed and applied locally
+ * (durable). Not async (one reaction instead of a suspended frame per proposal);
+ * a command that cannot be encoded rejects, as it did.
+ */
+export function proposeTx(log: ReplicatedLog, cmd: TxCommand, timeoutMs: number): Promise<ApplyResult> {
+  let applied: Promise<unknown>;
+  try {
+    applied = log.propose(encodeCommand(cmd), { timeoutMs });
+  } catch (err) {
+    return Promise.reject(err);
   }
-  return result;
+  return applied.then((result) => {
+    if (!isApplyResult(result)) {
+      throw new RatifyError('INTERNAL', `the log returned an unexpected apply result for a ${cmd.type} command`);
+    }
+    return result;
+  });
 }
 
 function isApplyResult(v: unknown): v is ApplyResult {
