@@ -1,6 +1,7 @@
 // buildApp(): the fastify instance of one node, built without listening (tests use
 // app.inject(); src/node/server.ts listens). Every route group is its own plugin.
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { requestLoggerFactory } from './request-logger.js';
 import type { TxPluginOptions } from '../tx/routes.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -93,6 +94,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimitBytes,
     // Per-request info lines would drown the Raft logs; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log without a pino child per request (request-logger.ts).
+    childLoggerFactory: requestLoggerFactory,
     // Draining answers in the project's error shape instead (see draining.ts).
     return503OnClosing: false,
     routerOptions: { maxParamLength: PARAM_LENGTH_MAX },
