@@ -21,6 +21,9 @@ import type { TxRecord } from './types.js';
 /** How long stop() waits for runs to notice the abort. */
 const STOP_WAIT_MS = 2_000;
 
+/** A run's `done` until its run starts (the same settled promise for all). */
+const DONE: Promise<void> = Promise.resolve();
+
 interface Epoch {
   readonly term: number;
   readonly controller: AbortController;
@@ -36,6 +39,8 @@ interface Epoch {
   readonly oneShotKeys: Map<string, OneShotFlight>;
   /** The term's completions waiting for a decision to go with (completion-queue.ts). */
   readonly completions: CompletionQueue;
+  /** What every run of the term is given: the same for all of them, so made once. */
+  ctx: RunContext | null;
 }
 
 /** A one-shot transaction in memory on the leader. */
@@ -144,20 +149,29 @@ export class TxDriver {
       if (this.deps.sm.decisionOf(txId)?.decision != null) existing.cancelUndecided?.();
       return;
     }
-    const handle: RunHandle & { done: Promise<void> } = { cancelUndecided: null, done: Promise.resolve() };
+    const handle: RunHandle & { done: Promise<void> } = { cancelUndecided: null, done: DONE };
     epoch.runs.set(txId, handle);
-    const ctx = this.context(epoch);
-    handle.done = runTransaction(ctx, txId, handle)
-      .catch((e: unknown) => this.deps.logger.error({ err: e, txId }, 'transaction run crashed'))
-      .finally(() => {
-        epoch.runs.delete(txId);
-        // The state may have moved (e.g. commit requested) between the run's last read and now.
-        if (this.epoch === epoch && this.needsRun(txId)) this.drive(txId);
-      });
+    const ended = (): void => {
+      epoch.runs.delete(txId);
+      // The state may have moved (e.g. commit requested) between the run's last read and now.
+      if (this.epoch === epoch && this.needsRun(txId)) this.drive(txId);
+    };
+    // One reaction, not .catch().finally(): two promises fewer per transaction.
+    handle.done = runTransaction(this.context(epoch), txId, handle).then(ended, (e: unknown) => {
+      this.deps.logger.error({ err: e, txId }, 'transaction run crashed');
+      ended();
+    });
   }
 
   private context(epoch: Epoch): RunContext {
-    return { deps: this.deps, term: epoch.term, signal: epoch.controller.signal, failing: this.failing, completions: epoch.completions };
+    epoch.ctx ??= {
+      deps: this.deps,
+      term: epoch.term,
+      signal: epoch.controller.signal,
+      failing: this.failing,
+      completions: epoch.completions,
+    };
+    return epoch.ctx;
   }
 
   private needsRun(txId: string): boolean {
@@ -188,6 +202,7 @@ export class TxDriver {
         ...this.deps.completionQueue,
         proposeTimeoutMs: this.deps.config.proposeTimeoutMs,
       }),
+      ctx: null,
     };
     this.epoch = epoch;
     this.deps.logger.info({ term, inFlight: this.deps.sm.activeCount() }, 'leading: finishing in-flight transactions');

@@ -295,12 +295,15 @@ async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', n
   let settled: Array<PromiseSettledResult<Delivery>>;
   try {
     // allSettled, not all: a failure must not leave sibling deliveries running into the next round.
+    // A reaction per participant, not an async arrow: its suspended frame lived as long as the call.
+    const hurry = (): void => recorder.hurry();
     settled = await Promise.allSettled(
-      pending.map(async (p) => {
-        const delivery = await deliverUntilAck(ctx, tx, p, kind, () => recorder.hurry());
-        if (delivery === 'ack') recorder.add(p.name);
-        return delivery;
-      }),
+      pending.map((p) =>
+        deliverUntilAck(ctx, tx, p, kind, hurry).then((delivery) => {
+          if (delivery === 'ack') recorder.add(p.name);
+          return delivery;
+        }),
+      ),
     );
   } finally {
     recorder.close();
