@@ -3,7 +3,7 @@
 // WHY: fastify binds every request's id through logger.child(), and since it
 // always passes an options object, pino's child() takes its slow path: it
 // rebuilds the formatters and every level method. Under load that was about 1 %
-// of the leader's CPU and close to 1 KB of garbage per request, for requests
+// of the leader's CPU and about half a KB of garbage per request, for requests
 // that mostly log nothing (scripts/bench/results/README.md, "Fewer cuts per
 // transaction"). A RequestLogger makes the child only when a line is written at
 // a level that is on, and then without options (pino's fast path); a request
