@@ -42,7 +42,15 @@ describe('ratify snapshot save and restore', () => {
       if (i % 3 === 1) expect((await ratify(['tx', 'abort', tx.id], env)).code).toBe(0);
       // i % 3 === 2 stays active, its deadline far away.
     }
-    const before = await transactions(env);
+    // A decided transaction finishes a few ms after its decision (its completion entry rides
+    // the completion queue); on a loaded machine the listing can come first. Wait for that, so
+    // the backup holds finished transactions and the new cluster has nothing left to finish.
+    let before = await transactions(env);
+    for (let waited = 0; [...before.values()].some((t) => t.state === 'committing' || t.state === 'aborting'); waited += 100) {
+      expect(waited, 'decided transactions still unfinished after 10 s').toBeLessThan(10_000);
+      await new Promise((r) => setTimeout(r, 100));
+      before = await transactions(env);
+    }
     expect(before.size).toBe(12);
     expect([...before.values()].filter((t) => t.outcome === 'committed')).toHaveLength(4);
 
