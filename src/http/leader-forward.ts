@@ -26,6 +26,7 @@ import { Agent, request as undiciRequest } from '../util/undici-parts.js';
 import { RatifyError, isRatifyError } from '../errors.js';
 import { nodeConnectOptions, type TlsMaterial } from '../transport/peer-tls.js';
 import { describeError } from '../util/describe-error.js';
+import { promiseOf } from '../util/promise-of.js';
 
 export const FORWARDED_HEADER = 'x-ratify-forwarded';
 /** The address the client's request came from, for the leader's audit line; trusted only on a trusted hop. */
@@ -81,15 +82,8 @@ export class LeaderForwarder {
   /** Run `local`; on NOT_LEADER, relay the request to the leader and send its reply instead. */
   run<T>(request: FastifyRequest, reply: FastifyReply, local: () => Promise<T>): Promise<T | FastifyReply> {
     // Not async: every raw write of the benchmark's KV path comes through here, and an
-    // async frame per request is garbage the leader collects under load. A synchronous
-    // throw from local() is handled as a rejection, as the await did.
-    let ran: Promise<T>;
-    try {
-      ran = local();
-    } catch (err) {
-      ran = Promise.reject(err);
-    }
-    return ran.catch((err: unknown) => {
+    // async frame per request is garbage the leader collects under load.
+    return promiseOf(local).catch((err: unknown) => {
       if (!isRatifyError(err, 'NOT_LEADER') || isForwarded(request)) throw err;
       const leaderUrl = err.details?.['leaderUrl'];
       if (typeof leaderUrl !== 'string') throw err;

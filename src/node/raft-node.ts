@@ -69,6 +69,7 @@ import { PeerMatch } from './peer-match.js';
 import type { ClusterNode, Readiness } from '../http/cluster-node.js';
 import type { LeadershipEvent, NodeStatus } from './replicated-log.js';
 import { counterCellsBy } from '../util/metric-cells.js';
+import { promiseOf } from '../util/promise-of.js';
 
 export type RaftNodeConfig = Pick<
   NodeConfig,
@@ -418,7 +419,7 @@ export class RaftNode implements ClusterNode {
    * proposal. Refusals reject, as they did.
    */
   propose(data: Uint8Array, opts?: { timeoutMs?: number }): Promise<unknown> {
-    try {
+    return promiseOf(() => {
       this.assertServing();
       if (!this.proposals.hasRoom()) {
         this.metrics?.proposals.inc({ result: 'refused' });
@@ -429,9 +430,7 @@ export class RaftNode implements ClusterNode {
       }
       const res = this.guard(() => this.core.propose(data));
       return this.track(res, opts?.timeoutMs ?? this.cfg.proposalTimeoutMs);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    });
   }
 
   async readBarrier(opts?: { timeoutMs?: number }): Promise<void> {

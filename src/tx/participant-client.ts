@@ -17,6 +17,7 @@
 // to readers of the view, and what goes to the log, is participant-error.ts's.
 import type pino from 'pino';
 import type { CancelSignal } from '../util/abort-registry.js';
+import { promiseOf } from '../util/promise-of.js';
 import { Agent } from '../util/undici-parts.js';
 import { ParticipantCaller, parseJson, type CallAnswer, type CallIdentity, type CallName } from './participant-batch.js';
 import type { ParticipantKeys } from './participant-keys.js';
@@ -158,21 +159,14 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
   // largest thing the leader promoted per transaction (scripts/bench/results/README.md, "Fewer
   // cuts per transaction"). One reaction does what the try/await/catch did: whatever throws,
   // sending or reading the answer, is a failure, never a rejection.
-  const settle = <R>(start: () => Promise<CallAnswer>, read: (a: CallAnswer) => R, failure: (e: unknown) => R): Promise<R> => {
-    let sent: Promise<CallAnswer>;
-    try {
-      sent = start();
-    } catch (e) {
-      return Promise.resolve(failure(e));
-    }
-    return sent.then((answer) => {
+  const settle = <R>(start: () => Promise<CallAnswer>, read: (a: CallAnswer) => R, failure: (e: unknown) => R): Promise<R> =>
+    promiseOf(start).then((answer) => {
       try {
         return read(answer);
       } catch (e) {
         return failure(e);
       }
     }, failure);
-  };
 
   return {
     prepare(req, call) {

@@ -1,6 +1,7 @@
 // Proposing a TxCommand through the replicated log and narrowing what comes back.
 import { RatifyError } from '../errors.js';
 import type { ReplicatedLog } from '../node/replicated-log.js';
+import { promiseOf } from '../util/promise-of.js';
 import { encodeCommand, type TxCommand } from './commands.js';
 import type { ApplyResult } from './types.js';
 
@@ -10,13 +11,7 @@ import type { ApplyResult } from './types.js';
  * a command that cannot be encoded rejects, as it did.
  */
 export function proposeTx(log: ReplicatedLog, cmd: TxCommand, timeoutMs: number): Promise<ApplyResult> {
-  let applied: Promise<unknown>;
-  try {
-    applied = log.propose(encodeCommand(cmd), { timeoutMs });
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  return applied.then((result) => {
+  return promiseOf(() => log.propose(encodeCommand(cmd), { timeoutMs })).then((result) => {
     if (!isApplyResult(result)) {
       throw new RatifyError('INTERNAL', `the log returned an unexpected apply result for a ${cmd.type} command`);
     }
