@@ -77,10 +77,20 @@ interface Target {
   readonly pathPrefix: string;
 }
 
+/**
+ * Told how one call ended: exactly one of the two, once. The participant client
+ * passes an object of its own (participant-client.ts), so a call in flight is one
+ * object and one promise rather than a promise and its reactions per layer.
+ */
+export interface CallSink {
+  /** Neither method may throw: they run inside the caller's own answer handling. */
+  answered(answer: CallAnswer): void;
+  failed(err: Error): void;
+}
+
 interface Pending {
   readonly call: OneCall;
-  readonly resolve: (answer: CallAnswer) => void;
-  readonly reject: (err: Error) => void;
+  readonly sink: CallSink;
   settled: boolean;
 }
 
@@ -103,30 +113,33 @@ export class ParticipantCaller {
 
   /** Resolves with the participant's answer; rejects as httpCall does (timeout, cancelled, refused, ...). */
   call(call: OneCall): Promise<CallAnswer> {
-    return new Promise<CallAnswer>((resolve, reject) => {
-      const item: Pending = { call, resolve, reject, settled: false };
-      if (!this.canBatch(call.baseUrl)) return this.sendSingle(item);
-      // One batch is one signature, so one key: calls signed for different participants never share one.
-      const key = `${call.baseUrl}\u0000${call.name}\u0000${call.term}\u0000${call.identity?.signing?.owner ?? ''}`;
-      let queue = this.queues.get(key);
-      if (queue !== undefined && queue.bytes + call.json.length > this.opts.bytesMax) {
-        this.queues.delete(key);
-        this.send(queue.items);
-        queue = undefined;
-      }
-      if (queue === undefined) {
-        queue = { items: [], bytes: 0 };
-        this.queues.set(key, queue);
-      }
-      queue.items.push(item);
-      queue.bytes += call.json.length;
-      if (queue.items.length >= this.opts.callsMax) {
-        this.queues.delete(key);
-        this.send(queue.items);
-        return;
-      }
-      this.scheduleFlush();
-    });
+    return new Promise<CallAnswer>((resolve, reject) => this.dispatch(call, { answered: resolve, failed: reject }));
+  }
+
+  /** Sends `call` (now, or with its turn's batch) and tells `sink` how it ended: the answer, or why there is none. */
+  dispatch(call: OneCall, sink: CallSink): void {
+    const item: Pending = { call, sink, settled: false };
+    if (!this.canBatch(call.baseUrl)) return this.sendSingle(item);
+    // One batch is one signature, so one key: calls signed for different participants never share one.
+    const key = `${call.baseUrl}\u0000${call.name}\u0000${call.term}\u0000${call.identity?.signing?.owner ?? ''}`;
+    let queue = this.queues.get(key);
+    if (queue !== undefined && queue.bytes + call.json.length > this.opts.bytesMax) {
+      this.queues.delete(key);
+      this.send(queue.items);
+      queue = undefined;
+    }
+    if (queue === undefined) {
+      queue = { items: [], bytes: 0 };
+      this.queues.set(key, queue);
+    }
+    queue.items.push(item);
+    queue.bytes += call.json.length;
+    if (queue.items.length >= this.opts.callsMax) {
+      this.queues.delete(key);
+      this.send(queue.items);
+      return;
+    }
+    this.scheduleFlush();
   }
 
   private canBatch(baseUrl: string): boolean {
@@ -293,13 +306,13 @@ function decisionWaitsFor(q: Queue): boolean {
 function settle(item: Pending, answer: CallAnswer): void {
   if (item.settled) return;
   item.settled = true;
-  item.resolve(answer);
+  item.sink.answered(answer);
 }
 
 function fail(item: Pending, err: Error): void {
   if (item.settled) return;
   item.settled = true;
-  item.reject(err);
+  item.sink.failed(err);
 }
 
 function toError(e: unknown): Error {

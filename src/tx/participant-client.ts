@@ -17,9 +17,17 @@
 // to readers of the view, and what goes to the log, is participant-error.ts's.
 import type pino from 'pino';
 import type { CancelSignal } from '../util/abort-registry.js';
-import { promiseOf } from '../util/promise-of.js';
 import { Agent } from '../util/undici-parts.js';
-import { ParticipantCaller, parseJson, type CallAnswer, type CallIdentity, type CallName } from './participant-batch.js';
+import {
+  ParticipantCaller,
+  parseJson,
+  type CallAnswer,
+  type CallIdentity,
+  type CallName,
+  type CallSink,
+  type OneCall,
+} from './participant-batch.js';
+import type { CallObserver } from './instrumented-client.js';
 import type { ParticipantKeys } from './participant-keys.js';
 import type { Protocol } from './types.js';
 import { policyConnector } from './participant-connector.js';
@@ -85,6 +93,8 @@ export interface ParticipantClientOptions {
   readonly caller?: ClusterCaller;
   /** Keys that sign calls, per participant name (participant-keys.ts). */
   readonly keys?: ParticipantKeys;
+  /** Told of every call as it goes out and as it ends (instrumented-client.ts: timing and attempts). */
+  readonly observer?: CallObserver;
 }
 
 /** The cluster a coordinator speaks for (src/node/cluster-incarnation.ts makes the real one). */
@@ -123,72 +133,146 @@ export function createHttpParticipantClient(opts: ParticipantClientOptions): Par
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
   });
 
-  const identityOf = (cluster: ClusterCaller, participant: string, incarnation: string): CallIdentity => ({
-    clusterId: cluster.clusterId,
-    incarnation,
-    signing: opts.keys?.keyFor(participant) ?? null,
-  });
-  // Not async, and no promise awaited once the incarnation is known: every call (four
-  // per transaction) went through two async frames here, a promise and a suspended
-  // frame each, on the leader's busiest path.
-  const post = (name: CallName, req: Phase2Request, body: object, call: CallOptions): Promise<CallAnswer> => {
-    const refused = opts.urlPolicy.checkUrl(req.url);
-    if (refused !== null) return Promise.reject(refused);
-    const send = (identity: CallIdentity | null): Promise<CallAnswer> =>
-      caller.call({
-        name,
-        baseUrl: req.url,
-        term: req.term,
-        identity,
-        json: JSON.stringify(body),
-        timeoutMs: call.timeoutMs,
-        signal: call.signal,
-      });
-    const cluster = opts.caller;
-    if (cluster === undefined) return send(null);
-    const known = cluster.known();
-    if (known !== null) return send(identityOf(cluster, req.participant, known));
-    return cluster.incarnation(call.signal, call.timeoutMs).then((incarnation) => send(identityOf(cluster, req.participant, incarnation)));
+  const shared: CallShared = {
+    caller,
+    urlPolicy: opts.urlPolicy,
+    cluster: opts.caller ?? null,
+    keys: opts.keys ?? null,
+    errorLog,
+    observer: opts.observer ?? null,
   };
-  const failed = (call: CallName, req: Phase2Request, e: unknown): string => {
-    errorLog.failed({ call, url: req.url, txId: req.txId, participant: req.participant }, e);
-    return `${call} failed: ${publicCallError(e)}`;
-  };
-
-  // Not async either: a suspended async frame per call lived as long as the call and was the
-  // largest thing the leader promoted per transaction (scripts/bench/results/README.md, "Fewer
-  // cuts per transaction"). One reaction does what the try/await/catch did: whatever throws,
-  // sending or reading the answer, is a failure, never a rejection.
-  const settle = <R>(start: () => Promise<CallAnswer>, read: (a: CallAnswer) => R, failure: (e: unknown) => R): Promise<R> =>
-    promiseOf(start).then((answer) => {
-      try {
-        return read(answer);
-      } catch (e) {
-        return failure(e);
-      }
-    }, failure);
-
   return {
     prepare(req, call) {
       const body = { txId: req.txId, participant: req.participant, payload: req.payload ?? null, protocol: req.protocol, term: req.term };
-      return settle(
-        () => post('prepare', req, body, call),
-        (answer): PrepareResult => prepareResultOf(answer.status, answer.body),
-        (e): PrepareResult => ({ kind: 'failure', error: failed('prepare', req, e) }),
-      );
+      return new Promise<PrepareResult>((resolve) => new ClientCall('prepare', req, call, PREPARE_READING, shared, resolve).start(body));
     },
     deliver(kind, req, call) {
       const body = { txId: req.txId, participant: req.participant, term: req.term };
-      return settle(
-        () => post(kind, req, body, call),
-        (answer): DeliverResult => deliverResultOf(kind, answer.status, answer.body),
-        (e): DeliverResult => ({ kind: 'failure', error: failed(kind, req, e), code: null }),
-      );
+      return new Promise<DeliverResult>((resolve) => new ClientCall(kind, req, call, DELIVER_READING, shared, resolve).start(body));
     },
     async close() {
       await agent.close();
     },
   };
+}
+
+/** What every call of one client shares. */
+interface CallShared {
+  readonly caller: ParticipantCaller;
+  readonly urlPolicy: ParticipantUrlPolicy;
+  readonly cluster: ClusterCaller | null;
+  readonly keys: ParticipantKeys | null;
+  readonly errorLog: CallErrorLog;
+  readonly observer: CallObserver | null;
+}
+
+/** How a kind of call reads its answer, and what its failure looks like: module constants, so a call makes no closures. */
+interface Reading<R> {
+  answer(kind: CallName, answer: CallAnswer): R;
+  failure(error: string): R;
+}
+
+const PREPARE_READING: Reading<PrepareResult> = {
+  answer: (_kind, a) => prepareResultOf(a.status, a.body),
+  failure: (error) => ({ kind: 'failure', error }),
+};
+
+const DELIVER_READING: Reading<DeliverResult> = {
+  answer: (kind, a) => deliverResultOf(kind as Phase2Kind, a.status, a.body),
+  failure: (error) => ({ kind: 'failure', error, code: null }),
+};
+
+/**
+ * One participant call in flight: the call the batch caller sends (OneCall) and
+ * the sink it reports to (CallSink), in one object.
+ *
+ * WHY one object: a call used to pass through the instrumented client, this
+ * client's settle and post, and the batch caller's own promise: four promises,
+ * their reactions and about ten closures, all alive for the whole call (about
+ * 10-20 ms under load, long enough to be promoted to the old generation). Now it
+ * is this object and the promise the caller awaits. Whatever goes wrong,
+ * sending or reading the answer, the result is a failure, never a rejection.
+ */
+class ClientCall<R> implements OneCall, CallSink {
+  readonly baseUrl: string;
+  readonly term: number;
+  json = '';
+  readonly timeoutMs: number;
+  readonly signal: CancelSignal;
+  identity: CallIdentity | null = null;
+  private readonly t0 = performance.now();
+
+  constructor(
+    readonly name: CallName,
+    private readonly req: Phase2Request,
+    call: CallOptions,
+    private readonly reading: Reading<R>,
+    private readonly shared: CallShared,
+    private readonly resolve: (result: R) => void,
+  ) {
+    this.baseUrl = req.url;
+    this.term = req.term;
+    this.timeoutMs = call.timeoutMs;
+    this.signal = call.signal;
+  }
+
+  /** Sends `body` once the URL passes the policy and the cluster's incarnation is known. */
+  start(body: object): void {
+    const { urlPolicy, cluster, observer } = this.shared;
+    observer?.started(this.name, this.req);
+    try {
+      this.json = JSON.stringify(body);
+    } catch (e) {
+      return this.failed(e); // a payload JSON cannot carry (a BigInt): a failure like any other
+    }
+    const refused = urlPolicy.checkUrl(this.baseUrl);
+    if (refused !== null) return this.failed(refused);
+    if (cluster === null) return this.send(null);
+    // No promise awaited once the incarnation is known: read first.
+    const known = cluster.known();
+    if (known !== null) return this.send(known);
+    cluster.incarnation(this.signal, this.timeoutMs).then(
+      (incarnation) => this.send(incarnation),
+      (e: unknown) => this.failed(e),
+    );
+  }
+
+  answered(answer: CallAnswer): void {
+    let result: R;
+    try {
+      result = this.reading.answer(this.name, answer);
+    } catch (e) {
+      result = this.failure(e);
+    }
+    this.end(result);
+  }
+
+  failed(err: unknown): void {
+    this.end(this.failure(err));
+  }
+
+  private send(incarnation: string | null): void {
+    const { caller, cluster, keys } = this.shared;
+    try {
+      if (cluster !== null && incarnation !== null) {
+        this.identity = { clusterId: cluster.clusterId, incarnation, signing: keys?.keyFor(this.req.participant) ?? null };
+      }
+      caller.dispatch(this, this);
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  private failure(e: unknown): R {
+    const { req, name } = this;
+    this.shared.errorLog.failed({ call: name, url: req.url, txId: req.txId, participant: req.participant }, e);
+    return this.reading.failure(`${name} failed: ${publicCallError(e)}`);
+  }
+
+  private end(result: R): void {
+    this.shared.observer?.ended(this.name, this.req, (performance.now() - this.t0) / 1000, this.signal.aborted);
+    this.resolve(result);
+  }
 }
 
 /** A prepare answer (status and parsed body, undefined when it was not JSON) as a result. */

@@ -16,7 +16,7 @@ import { createTxRoutes } from './routes.js';
 import { StuckOperations } from './stuck-operations.js';
 import type { TxService, TxStateMachine } from './types.js';
 import { TxWaiters } from './waiters.js';
-import { instrumentParticipantClient } from './instrumented-client.js';
+import { callObserver, instrumentParticipantClient } from './instrumented-client.js';
 import { ParticipantAttempts } from './participant-attempts.js';
 
 export interface TxServiceOptions {
@@ -69,19 +69,21 @@ export function createTxService(opts: TxServiceOptions): TxService {
     listen: opts.listen,
     memberUrls: () => log.status().members.map((m) => m.url),
   });
-  const client = instrumentParticipantClient(
-    opts.participantClient ??
-      createHttpParticipantClient({
-        connectionsPerOrigin: config.participantConnectionsPerOrigin,
-        batchCallsMax: config.participantBatchCallsMax,
-        onRequest: (shape, calls) => metrics.participantRequest(shape, calls),
-        urlPolicy,
-        logger,
-        ...(opts.cluster === undefined ? {} : { caller: clusterCaller(opts.cluster.clusterId, opts.cluster.incarnation) }),
-        ...(opts.participantKeys === undefined ? {} : { keys: opts.participantKeys }),
-      }),
-    { metrics, attempts, now },
-  );
+  // Every call is timed and counted as an attempt: by the HTTP client itself, or around an injected one.
+  const observer = callObserver({ metrics, attempts, now });
+  const client =
+    opts.participantClient === undefined
+      ? createHttpParticipantClient({
+          connectionsPerOrigin: config.participantConnectionsPerOrigin,
+          batchCallsMax: config.participantBatchCallsMax,
+          onRequest: (shape, calls) => metrics.participantRequest(shape, calls),
+          urlPolicy,
+          logger,
+          observer,
+          ...(opts.cluster === undefined ? {} : { caller: clusterCaller(opts.cluster.clusterId, opts.cluster.incarnation) }),
+          ...(opts.participantKeys === undefined ? {} : { keys: opts.participantKeys }),
+        })
+      : instrumentParticipantClient(opts.participantClient, observer);
   const driver = new TxDriver({
     log,
     sm,

@@ -1,5 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallObserver } from '../../src/tx/instrumented-client.js';
 import { createHttpParticipantClient, parseVote } from '../../src/tx/participant-client.js';
 import { NO_ANSWER } from '../../src/tx/participant-error.js';
 import { Cancel } from '../../src/util/abort-registry.js';
@@ -136,6 +137,55 @@ describe('HTTP participant client', () => {
       kind: 'failure',
       error: 'prepare failed: cancelled',
     });
+  });
+
+  it('tells its observer of every call as it goes out and as it ends, whatever the ending', async () => {
+    const seen: string[] = [];
+    const observer: CallObserver = {
+      started: (kind, req) => seen.push(`start ${kind} ${req.txId} ${req.participant} ${req.term}`),
+      ended: (kind, req, seconds, cancelled) => {
+        expect(seconds).toBeGreaterThanOrEqual(0);
+        seen.push(`end ${kind} ${req.txId}${cancelled ? ' cancelled' : ''}`);
+      },
+    };
+    const observed = createHttpParticipantClient({ connectionsPerOrigin: 2, batchCallsMax: 64, urlPolicy: loopbackUrlPolicy(), observer });
+    try {
+      expect(await observed.prepare({ ...prepareReq(p.url), txId: 'o1' }, call())).toEqual({ kind: 'vote', vote: 'commit' });
+      expect(await observed.deliver('commit', { url: p.url, txId: 'o2', participant: 'b', term: 4 }, call())).toMatchObject({
+        kind: 'ack',
+      });
+      // Refused by the URL policy, never sent; a payload JSON cannot hold; a call its phase cancels.
+      expect(await observed.prepare({ ...prepareReq('http://user:pw@127.0.0.1:9/p'), txId: 'o3' }, call())).toMatchObject({
+        kind: 'failure',
+        error: expect.stringMatching(/refused by the participant URL policy/),
+      });
+      expect(await observed.prepare({ ...prepareReq(p.url), txId: 'o4', payload: 1n }, call())).toMatchObject({ kind: 'failure' });
+      p.setMode('hang');
+      const phase = new Cancel();
+      const pending = observed.deliver(
+        'abort',
+        { url: p.url, txId: 'o5', participant: 'a', term: 4 },
+        { timeoutMs: 60_000, signal: phase },
+      );
+      await new Promise((r) => setTimeout(r, 20));
+      phase.abort();
+      expect(await pending).toMatchObject({ kind: 'failure', error: 'abort failed: cancelled' });
+    } finally {
+      p.setMode('ok');
+      await observed.close();
+    }
+    expect(seen).toEqual([
+      'start prepare o1 a 7',
+      'end prepare o1',
+      'start commit o2 b 4',
+      'end commit o2',
+      'start prepare o3 a 7',
+      'end prepare o3',
+      'start prepare o4 a 7',
+      'end prepare o4',
+      'start abort o5 a 4',
+      'end abort o5 cancelled',
+    ]);
   });
 
   it('treats a malformed prepare answer as a failure', () => {
