@@ -16,6 +16,7 @@ import { COMPLETION_QUEUE_DEFAULTS, CompletionQueue } from './completion-queue.j
 import { oneShotRecord, type OneShotSpec } from './one-shot.js';
 import { runOneShot, type OneShotResult } from './one-shot-run.js';
 import { keyIndex } from './tx-table.js';
+import { oncePerTurn } from '../util/once-per-turn.js';
 import type { TxRecord } from './types.js';
 
 /** How long stop() waits for runs to notice the abort. */
@@ -41,6 +42,8 @@ interface Epoch {
   readonly completions: CompletionQueue;
   /** What every run of the term is given: the same for all of them, so made once. */
   ctx: RunContext | null;
+  /** One-shot transactions decided this turn, whose phase 2 starts after it (TxDriver.driveDecided). */
+  decidedOneShots: string[];
 }
 
 /** A one-shot transaction in memory on the leader. */
@@ -58,6 +61,8 @@ export class TxDriver {
   /** Deadline aborts of active transactions already proposed and not yet applied. */
   private readonly pendingExpiries = new Set<string>();
   private gcPending = false;
+  /** One immediate per turn for every one-shot transaction decided in it, not one each. */
+  private readonly scheduleDecided = oncePerTurn(() => this.driveDecided(), setImmediate);
 
   constructor(private readonly deps: RunDeps) {
     this.failing = createFailingTracker(deps.config.participantFailingThreshold, deps.now);
@@ -97,7 +102,10 @@ export class TxDriver {
         forget();
         // Phase 2 is the ordinary run's, in this same term only; it starts after this
         // turn, so the client's answer (resumed by this same promise) is written first.
-        if (result.kind === 'decided') setImmediate(() => this.epoch === epoch && this.drive(tx.id));
+        if (result.kind === 'decided') {
+          epoch.decidedOneShots.push(tx.id);
+          this.scheduleDecided();
+        }
         return result;
       },
       (e: unknown) => {
@@ -114,6 +122,15 @@ export class TxDriver {
     epoch.oneShots.set(tx.id, flight);
     if (key !== null) epoch.oneShotKeys.set(key, flight);
     return flight;
+  }
+
+  /** Starts phase 2 of the one-shot transactions decided in the current term; those of an ended term are dropped with it. */
+  private driveDecided(): void {
+    const epoch = this.epoch;
+    if (epoch === null) return;
+    const ids = epoch.decidedOneShots;
+    epoch.decidedOneShots = [];
+    for (const id of ids) this.drive(id);
   }
 
   /** The one-shot transaction in memory under this idempotency key, if any. */
@@ -203,6 +220,7 @@ export class TxDriver {
         proposeTimeoutMs: this.deps.config.proposeTimeoutMs,
       }),
       ctx: null,
+      decidedOneShots: [],
     };
     this.epoch = epoch;
     this.deps.logger.info({ term, inFlight: this.deps.sm.activeCount() }, 'leading: finishing in-flight transactions');

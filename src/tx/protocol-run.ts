@@ -18,7 +18,7 @@ import type { TxCommand, VoteEntry } from './commands.js';
 import type { TxConfig } from './config.js';
 import type { FailingTracker } from './failing-tracker.js';
 import type { TxMetrics } from './metrics.js';
-import type { ParticipantClient, Phase2Kind } from './participant-client.js';
+import type { DeliverResult, ParticipantClient, Phase2Kind, PrepareResult } from './participant-client.js';
 import type { ParticipantAttempts } from './participant-attempts.js';
 import { proposeTx, unwrap } from './proposer.js';
 import {
@@ -33,6 +33,7 @@ import {
   settlesPrepare,
   violationMessage,
   voteOfPrepare,
+  type CallAnswer,
   type Conclusion,
   type Decide,
   type PrecommitAnswer,
@@ -192,32 +193,71 @@ async function conclude(ctx: RunContext, tx: TxRecord, conclusion: Conclusion): 
 }
 
 /** Resolves with the participant's vote (a failure after bounded retries is an abort vote), or null if cancelled. */
-async function prepareOne(
+function prepareOne(
   ctx: RunContext,
   tx: TxRecord,
   p: ParticipantRecord,
   cancel: Cancel,
   recorder: DeferredRecorder<VoteEntry>,
 ): Promise<VoteEntry | null> {
-  const { client, config, now, metrics } = ctx.deps;
-  for (let attempt = 1; ; attempt++) {
-    const left = tx.deadlineAt - now();
-    if (cancel.aborted || left <= 0) return null;
-    const request = { url: p.url, txId: tx.id, participant: p.name, payload: p.payload, protocol: tx.protocol, term: ctx.term };
-    const result = await client.prepare(request, { timeoutMs: Math.min(config.prepareCallTimeoutMs, left), signal: cancel });
-    if (result.kind === 'failure') {
-      if (cancel.aborted) return null;
-      recorder.hurry();
-      metrics.callFailed('prepare');
-    }
-    const vote = voteOfPrepare(p.name, result, attempt, config.prepareMaxAttempts);
-    if (vote !== null) {
-      if (settlesPrepare(vote)) cancel.abort(); // stop waiting for the others
-      recorder.add(vote);
-      return vote;
-    }
-    await retryAfter(ctx, tx, p, config.prepareRetryDelayMs, cancel);
+  // The first attempt is a reaction, not an async frame: most votes come on it, and a
+  // suspended frame per participant lived as long as the call (long enough to be
+  // promoted under load). Retries, rare and slow, loop in prepareRetries.
+  const first = callPrepare(ctx, tx, p, cancel);
+  if (first === null) return NO_VOTE;
+  return first.then((result) => {
+    const vote = takeVote(ctx, p, cancel, recorder, result, 1);
+    return vote === RETRY ? prepareRetries(ctx, tx, p, cancel, recorder) : vote;
+  });
+}
+
+async function prepareRetries(
+  ctx: RunContext,
+  tx: TxRecord,
+  p: ParticipantRecord,
+  cancel: Cancel,
+  recorder: DeferredRecorder<VoteEntry>,
+): Promise<VoteEntry | null> {
+  for (let attempt = 2; ; attempt++) {
+    await retryAfter(ctx, tx, p, ctx.deps.config.prepareRetryDelayMs, cancel);
+    const call = callPrepare(ctx, tx, p, cancel);
+    if (call === null) return null;
+    const vote = takeVote(ctx, p, cancel, recorder, await call, attempt);
+    if (vote !== RETRY) return vote;
   }
+}
+
+const NO_VOTE: Promise<null> = Promise.resolve(null);
+/** takeVote's answer when the participant is to be asked again. */
+const RETRY = Symbol('retry');
+
+/** One prepare call to `p`, or null when the phase was cancelled or the deadline has passed. */
+function callPrepare(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel: Cancel): Promise<PrepareResult> | null {
+  const left = tx.deadlineAt - ctx.deps.now();
+  if (cancel.aborted || left <= 0) return null;
+  const request = { url: p.url, txId: tx.id, participant: p.name, payload: p.payload, protocol: tx.protocol, term: ctx.term };
+  return ctx.deps.client.prepare(request, { timeoutMs: Math.min(ctx.deps.config.prepareCallTimeoutMs, left), signal: cancel });
+}
+
+/** The vote the answer to attempt `attempt` gives (recorded, and settling the phase if it does), null when cancelled, or RETRY. */
+function takeVote(
+  ctx: RunContext,
+  p: ParticipantRecord,
+  cancel: Cancel,
+  recorder: DeferredRecorder<VoteEntry>,
+  result: PrepareResult,
+  attempt: number,
+): VoteEntry | null | typeof RETRY {
+  if (result.kind === 'failure') {
+    if (cancel.aborted) return null;
+    recorder.hurry();
+    ctx.deps.metrics.callFailed('prepare');
+  }
+  const vote = voteOfPrepare(p.name, result, attempt, ctx.deps.config.prepareMaxAttempts);
+  if (vote === null) return RETRY;
+  if (settlesPrepare(vote)) cancel.abort(); // stop waiting for the others
+  recorder.add(vote);
+  return vote;
 }
 
 /** Only for the view ("some votes in"); the decision entry carries the votes that count. */
@@ -308,13 +348,19 @@ async function phase2(ctx: RunContext, tx: TxRecord, kind: 'commit' | 'abort', n
   } finally {
     recorder.close();
   }
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  // deliverUntilAck stops otherwise only when the term ends or the transaction finished elsewhere (force-finish).
-  const outcomes = settled.map((s) => (s.status === 'fulfilled' ? s.value : 'stopped'));
-  if (ctx.signal.aborted || outcomes.includes('stopped')) return;
-  const acknowledged = pending.filter((_, i) => outcomes[i] === 'ack').map((p) => p.name);
-  const abandoned = pending.filter((_, i) => outcomes[i] === 'abandoned').map((p) => p.name);
+  // One pass: the first failure is thrown; deliverUntilAck stops otherwise only when
+  // the term ends or the transaction finished elsewhere (force-finish).
+  const acknowledged: string[] = [];
+  const abandoned: string[] = [];
+  let stopped = false;
+  for (let i = 0; i < settled.length; i++) {
+    const s = settled[i]!;
+    if (s.status === 'rejected') throw s.reason;
+    if (s.value === 'ack') acknowledged.push(pending[i]!.name);
+    else if (s.value === 'abandoned') abandoned.push(pending[i]!.name);
+    else stopped = true;
+  }
+  if (ctx.signal.aborted || stopped) return;
   const completion = completionCommand(tx.id, acknowledged, ctx.deps.now(), abandoned);
   unwrap(await (ctx.completions?.complete(completion) ?? propose(ctx, completion)));
   if (abandoned.length > 0) {
@@ -341,26 +387,50 @@ type Delivery = 'ack' | 'abandoned' | 'stopped';
  * given up at abandonAtMs (abandon.ts). 'stopped' when the term ends or the
  * transaction finished without this run (force-finish).
  */
-async function deliverUntilAck(
+function deliverUntilAck(
   ctx: RunContext,
   tx: TxRecord,
   p: ParticipantRecord,
   kind: 'commit' | 'abort',
   onFailure: () => void,
 ): Promise<Delivery> {
-  const { client, config, random, now } = ctx.deps;
-  const giveUpAt = mayAbandon(tx, p) ? abandonAtMs(tx, config.abandonAfterMs) : null;
-  let violationSeen = false;
-  for (let attempt = 0; !ctx.signal.aborted; attempt++) {
-    if (giveUpAt !== null && now() >= giveUpAt) return 'abandoned';
-    if (attempt > 0 && !stillUnfinished(ctx, tx.id)) return 'stopped';
-    const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
-    const result = await client.deliver(kind, request, { timeoutMs: config.phase2CallTimeoutMs, signal: ctx.signal });
+  const giveUpAt = mayAbandon(tx, p) ? abandonAtMs(tx, ctx.deps.config.abandonAfterMs) : null;
+  if (ctx.signal.aborted) return STOPPED;
+  if (giveUpAt !== null && ctx.deps.now() >= giveUpAt) return ABANDONED;
+  // The first attempt is a reaction, not an async frame (as in prepareOne); retries,
+  // which may go on for as long as the participant is down, loop in redeliver.
+  return deliverOnce(ctx, tx, p, kind).then((result) => {
     const answer = answerOf(kind, result);
-    if (answer.kind === 'ack') {
-      ctx.failing.succeeded(failingKey(tx, p));
-      return 'ack';
-    }
+    return answer.kind === 'ack' ? acked(ctx, tx, p) : redeliver(ctx, tx, p, kind, onFailure, giveUpAt, answer);
+  });
+}
+
+const STOPPED: Promise<Delivery> = Promise.resolve('stopped');
+const ABANDONED: Promise<Delivery> = Promise.resolve('abandoned');
+
+function deliverOnce(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort'): Promise<DeliverResult> {
+  const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
+  return ctx.deps.client.deliver(kind, request, { timeoutMs: ctx.deps.config.phase2CallTimeoutMs, signal: ctx.signal });
+}
+
+function acked(ctx: RunContext, tx: TxRecord, p: ParticipantRecord): Delivery {
+  ctx.failing.succeeded(failingKey(tx, p));
+  return 'ack';
+}
+
+/** After attempt 0 failed with `answer`: backs off and calls again until an acknowledgement, the bound, or the end of the run. */
+async function redeliver(
+  ctx: RunContext,
+  tx: TxRecord,
+  p: ParticipantRecord,
+  kind: 'commit' | 'abort',
+  onFailure: () => void,
+  giveUpAt: number | null,
+  answer: Exclude<CallAnswer, { kind: 'ack' }>,
+): Promise<Delivery> {
+  const { config, random, now } = ctx.deps;
+  let violationSeen = false;
+  for (let attempt = 0; ; ) {
     if (ctx.signal.aborted) return 'stopped';
     onFailure();
     if (answer.kind === 'violation') {
@@ -374,8 +444,14 @@ async function deliverUntilAck(
     const backoff = backoffDelayMs(attempt, config.phase2BackoffBaseMs, config.phase2BackoffCapMs, random);
     // Never sleep past the bound: the participant is given up on time, not a backoff later.
     await retryAfter(ctx, tx, p, giveUpAt === null ? backoff : Math.max(0, Math.min(backoff, giveUpAt - now())), ctx.signal);
+    attempt++;
+    if (ctx.signal.aborted) return 'stopped';
+    if (giveUpAt !== null && now() >= giveUpAt) return 'abandoned';
+    if (!stillUnfinished(ctx, tx.id)) return 'stopped';
+    const next = answerOf(kind, await deliverOnce(ctx, tx, p, kind));
+    if (next.kind === 'ack') return acked(ctx, tx, p);
+    answer = next;
   }
-  return 'stopped';
 }
 
 function stillUnfinished(ctx: RunContext, txId: string): boolean {
