@@ -66,6 +66,16 @@ export class TxIdMap<V> {
   private probeId: string | null = null;
   private probePacked = false;
   private probeHash = 0;
+  /**
+   * Where the probe's id was last found (-1: not looked up, or absent), and the
+   * generation that finding belongs to. A transaction's id is looked up several
+   * times in a row as an entry applies (its state, its row, then set), and about
+   * half of all lookups repeat the one before: those need no probing. A delete
+   * marks the entry removed, which find() checks; a rebuild or clear changes the
+   * generation.
+   */
+  private probeEntry = -1;
+  private probeGeneration = -1;
 
   constructor() {
     this.allocate(MIN_CAPACITY);
@@ -86,13 +96,13 @@ export class TxIdMap<V> {
 
   /** Sets id's value: in place when the id is present (its position stays), else appended last. */
   set(id: string, value: V): this {
-    const hash = this.prepare(id);
-    const packed = this.probePacked;
-    const found = this.findHashed(id, packed, hash);
+    const found = this.find(id);
     if (found >= 0) {
       this.setValue(found, value);
       return this;
     }
+    const packed = this.probePacked;
+    const hash = this.probeHash;
     if (this.used === this.kinds.length) this.rebuild(this.live + 1);
     const e = this.used++;
     this.live++;
@@ -105,6 +115,7 @@ export class TxIdMap<V> {
     }
     this.setValue(e, value);
     this.place(hash, e);
+    this.remember(e);
     return this;
   }
 
@@ -194,7 +205,11 @@ export class TxIdMap<V> {
   /** The entry index of `id`, or -1. */
   private find(id: string): number {
     const hash = this.prepare(id);
-    return this.findHashed(id, this.probePacked, hash);
+    const known = this.probeEntry;
+    if (known >= 0 && this.probeGeneration === this.generation && this.kinds[known] !== REMOVED) return known;
+    const e = this.findHashed(id, this.probePacked, hash);
+    this.remember(e);
+    return e;
   }
 
   /** Packs `id` into `probe` (unless it holds it already) and returns its hash. */
@@ -203,8 +218,14 @@ export class TxIdMap<V> {
       this.probePacked = packUuid(id, this.probe, 0);
       this.probeHash = this.probePacked ? hashWords(this.probe, 0) : hashString(id);
       this.probeId = id;
+      this.probeEntry = -1;
     }
     return this.probeHash;
+  }
+
+  private remember(e: number): void {
+    this.probeEntry = e;
+    this.probeGeneration = this.generation;
   }
 
   private findHashed(id: string, packed: boolean, hash: number): number {
