@@ -236,7 +236,11 @@ function callPrepare(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, cancel
   const left = tx.deadlineAt - ctx.deps.now();
   if (cancel.aborted || left <= 0) return null;
   const request = { url: p.url, txId: tx.id, participant: p.name, payload: p.payload, protocol: tx.protocol, term: ctx.term };
-  return ctx.deps.client.prepare(request, { timeoutMs: Math.min(ctx.deps.config.prepareCallTimeoutMs, left), signal: cancel });
+  try {
+    return ctx.deps.client.prepare(request, { timeoutMs: Math.min(ctx.deps.config.prepareCallTimeoutMs, left), signal: cancel });
+  } catch (e) {
+    return Promise.reject(e); // as from the async function this was: a rejection, never a throw
+  }
 }
 
 /** The vote the answer to attempt `attempt` gives (recorded, and settling the phase if it does), null when cancelled, or RETRY. */
@@ -410,7 +414,12 @@ const ABANDONED: Promise<Delivery> = Promise.resolve('abandoned');
 
 function deliverOnce(ctx: RunContext, tx: TxRecord, p: ParticipantRecord, kind: 'commit' | 'abort'): Promise<DeliverResult> {
   const request = { url: p.url, txId: tx.id, participant: p.name, term: ctx.term };
-  return ctx.deps.client.deliver(kind, request, { timeoutMs: ctx.deps.config.phase2CallTimeoutMs, signal: ctx.signal });
+  try {
+    return ctx.deps.client.deliver(kind, request, { timeoutMs: ctx.deps.config.phase2CallTimeoutMs, signal: ctx.signal });
+  } catch (e) {
+    // A rejection, never a throw: phase 2's allSettled must see it, so sibling deliveries finish first.
+    return Promise.reject(e);
+  }
 }
 
 function acked(ctx: RunContext, tx: TxRecord, p: ParticipantRecord): Delivery {

@@ -409,6 +409,45 @@ describe('entries per transaction', () => {
     }
   });
 
+  it('a participant client that throws instead of rejecting: phase 2 lets the sibling delivery finish before it retries', async () => {
+    let openGate = (): void => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    let inFlightToA = 0;
+    let mostInFlightToA = 0;
+    let thrown = 0;
+    const answered = new Map<string, number>();
+    const client: ParticipantClient = {
+      prepare: async (): Promise<PrepareResult> => ({ kind: 'vote', vote: 'commit' }),
+      // Not async: the first commit to b throws where a promise was due.
+      deliver: (_kind, req): Promise<DeliverResult> => {
+        if (req.participant === 'b' && thrown++ === 0) throw new Error('client bug');
+        if (req.participant !== 'a') return Promise.resolve({ kind: 'ack', state: null });
+        inFlightToA++;
+        mostInFlightToA = Math.max(mostInFlightToA, inFlightToA);
+        return gate.then(() => {
+          inFlightToA--;
+          answered.set(req.txId, (answered.get(req.txId) ?? 0) + 1);
+          return { kind: 'ack', state: null };
+        });
+      },
+      close: async () => {},
+    };
+    const { node } = await startLeader({ participantClient: client, config: { phase2BackoffBaseMs: 1, phase2BackoffCapMs: 5 } });
+    try {
+      const id = await oneShot(node);
+      // The failed round retries within a few ms; a's first commit is still held.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      openGate();
+      await eventually(() => node.sm.get(id)?.state === 'committed', 'committed');
+      expect(thrown).toBeGreaterThanOrEqual(2);
+      expect(mostInFlightToA).toBe(1);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('a completion waits for the next decision and is proposed just before it, in the same turn (one Ready, one write)', async () => {
     const client = instantClient();
     // No timer in reach: only the next decision proposes the completion.
