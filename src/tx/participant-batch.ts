@@ -111,12 +111,10 @@ export class ParticipantCaller {
     private readonly opts: BatchOptions,
   ) {}
 
-  /** Resolves with the participant's answer; rejects as httpCall does (timeout, cancelled, refused, ...). */
-  call(call: OneCall): Promise<CallAnswer> {
-    return new Promise<CallAnswer>((resolve, reject) => this.dispatch(call, { answered: resolve, failed: reject }));
-  }
-
-  /** Sends `call` (now, or with its turn's batch) and tells `sink` how it ended: the answer, or why there is none. */
+  /**
+   * Sends `call` (now, or with its turn's batch) and tells `sink` how it ended: the
+   * participant's answer, or why there is none (timeout, cancelled, refused, ... as httpCall fails).
+   */
   dispatch(call: OneCall, sink: CallSink): void {
     const item: Pending = { call, sink, settled: false };
     if (!this.canBatch(call.baseUrl)) return this.sendSingle(item);

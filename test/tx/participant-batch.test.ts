@@ -5,7 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { getEventListeners } from 'node:events';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { batchResults, ParticipantCaller, type BatchOptions, type CallName, type OneCall } from '../../src/tx/participant-batch.js';
+import {
+  batchResults,
+  ParticipantCaller,
+  type BatchOptions,
+  type CallAnswer,
+  type CallName,
+  type OneCall,
+} from '../../src/tx/participant-batch.js';
 import { createHttpParticipantClient } from '../../src/tx/participant-client.js';
 import { waitUntil } from '../helpers/wait.js';
 import { loopbackUrlPolicy } from './harness.js';
@@ -113,6 +120,9 @@ describe('participant call batching', () => {
     },
     ...over,
   });
+  /** The caller's answer to one call, as a promise (the client passes a sink object of its own). */
+  const ask = (caller: ParticipantCaller, call: OneCall): Promise<CallAnswer> =>
+    new Promise((resolve, reject) => caller.dispatch(call, { answered: resolve, failed: reject }));
   const one = (name: CallName, txId: string, over: Partial<OneCall> = {}): OneCall => ({
     name,
     baseUrl: p.url,
@@ -142,9 +152,9 @@ describe('participant call batching', () => {
   it('sends calls of one kind, term and URL issued in one turn as one batch, and gives each call its own answer', async () => {
     const caller = new ParticipantCaller(agent, options());
     const answers = await Promise.all([
-      caller.call(one('prepare', 'yes1')),
-      caller.call(one('prepare', 'no2')),
-      caller.call(one('prepare', 'yes3')),
+      ask(caller, one('prepare', 'yes1')),
+      ask(caller, one('prepare', 'no2')),
+      ask(caller, one('prepare', 'yes3')),
     ]);
     expect(answers).toEqual([
       { status: 200, body: { vote: 'commit' } },
@@ -166,14 +176,14 @@ describe('participant call batching', () => {
 
   it('sends a lone call singly, and never mixes kinds, terms or URLs in a batch', async () => {
     const caller = new ParticipantCaller(agent, options());
-    expect(await caller.call(one('commit', 'a1'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
+    expect(await ask(caller, one('commit', 'a1'))).toEqual({ status: 200, body: { ok: true, state: 'committed' } });
     expect(p.paths()).toEqual(['/p/commit']);
     p.seen.length = 0;
     await Promise.all([
-      caller.call(one('commit', 'b1')),
-      caller.call(one('abort', 'b2')),
-      caller.call(one('commit', 'b3', { term: 6, json: JSON.stringify({ txId: 'b3', participant: 'a', term: 6 }) })),
-      caller.call(one('commit', 'b4', { baseUrl: `${p.url}/` })),
+      ask(caller, one('commit', 'b1')),
+      ask(caller, one('abort', 'b2')),
+      ask(caller, one('commit', 'b3', { term: 6, json: JSON.stringify({ txId: 'b3', participant: 'a', term: 6 }) })),
+      ask(caller, one('commit', 'b4', { baseUrl: `${p.url}/` })),
     ]);
     expect(p.paths().sort()).toEqual(['/p/abort', '/p/commit', '/p/commit', '/p/commit']);
   });
@@ -181,11 +191,11 @@ describe('participant call batching', () => {
   it('sends the calls a decision waits for (prepare, precommit) before phase 2 calls queued earlier in the turn', async () => {
     const caller = new ParticipantCaller(agent, options());
     await Promise.all([
-      caller.call(one('commit', 'f1')),
-      caller.call(one('commit', 'f2')),
-      caller.call(one('abort', 'f3')),
-      caller.call(one('prepare', 'f4')),
-      caller.call(one('precommit', 'f5')),
+      ask(caller, one('commit', 'f1')),
+      ask(caller, one('commit', 'f2')),
+      ask(caller, one('abort', 'f3')),
+      ask(caller, one('prepare', 'f4')),
+      ask(caller, one('precommit', 'f5')),
     ]);
     expect(kinds).toEqual(['prepare', 'precommit', 'commit', 'abort']);
     expect(requests).toEqual([
@@ -198,7 +208,7 @@ describe('participant call batching', () => {
 
   it('splits at callsMax and at bytesMax', async () => {
     const caller = new ParticipantCaller(agent, options({ callsMax: 2 }));
-    await Promise.all(['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => caller.call(one('commit', id))));
+    await Promise.all(['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => ask(caller, one('commit', id))));
     expect(requests).toEqual([
       ['batch', 2],
       ['batch', 2],
@@ -207,7 +217,7 @@ describe('participant call batching', () => {
     requests.length = 0;
     const small = new ParticipantCaller(agent, options({ bytesMax: 100 }));
     // Each body is ~45 bytes: two fit in 100, a third does not.
-    await Promise.all(['d1', 'd2', 'd3'].map((id) => small.call(one('commit', id))));
+    await Promise.all(['d1', 'd2', 'd3'].map((id) => ask(small, one('commit', id))));
     expect(requests).toEqual([
       ['batch', 2],
       ['single', 1],
@@ -216,23 +226,23 @@ describe('participant call batching', () => {
 
   it('never batches with callsMax 1', async () => {
     const caller = new ParticipantCaller(agent, options({ callsMax: 1 }));
-    await Promise.all(['e1', 'e2'].map((id) => caller.call(one('commit', id))));
+    await Promise.all(['e1', 'e2'].map((id) => ask(caller, one('commit', id))));
     expect(p.paths()).toEqual(['/p/commit', '/p/commit']);
   });
 
   it('after a 404 sends the calls singly, and keeps to single calls for unsupportedForMs', async () => {
     const caller = new ParticipantCaller(agent, options());
     p.batchMode = '404';
-    const first = await Promise.all([caller.call(one('prepare', 'f1')), caller.call(one('prepare', 'no-f2'))]);
+    const first = await Promise.all([ask(caller, one('prepare', 'f1')), ask(caller, one('prepare', 'no-f2'))]);
     expect(first.map((a) => a.body)).toEqual([{ vote: 'commit' }, { vote: 'abort', reason: 'no to no-f2' }]);
     expect(p.paths()).toEqual(['/p/batch', '/p/prepare', '/p/prepare']);
     p.seen.length = 0;
     p.batchMode = 'ok';
-    await Promise.all([caller.call(one('commit', 'f1')), caller.call(one('commit', 'f2'))]);
+    await Promise.all([ask(caller, one('commit', 'f1')), ask(caller, one('commit', 'f2'))]);
     expect(p.paths()).toEqual(['/p/commit', '/p/commit']);
     p.seen.length = 0;
     nowMs += 60_000;
-    await Promise.all([caller.call(one('commit', 'f1')), caller.call(one('commit', 'f2'))]);
+    await Promise.all([ask(caller, one('commit', 'f1')), ask(caller, one('commit', 'f2'))]);
     expect(p.paths()).toEqual(['/p/batch']);
   });
 
@@ -240,7 +250,7 @@ describe('participant call batching', () => {
     const caller = new ParticipantCaller(agent, options());
     for (const mode of ['500', 'short'] as const) {
       p.batchMode = mode;
-      const answers = await Promise.all([caller.call(one('commit', 'g1')), caller.call(one('commit', 'g2'))]);
+      const answers = await Promise.all([ask(caller, one('commit', 'g1')), ask(caller, one('commit', 'g2'))]);
       expect(answers).toEqual([
         { status: 200, body: { ok: true, state: 'committed' } },
         { status: 200, body: { ok: true, state: 'committed' } },
@@ -253,7 +263,7 @@ describe('participant call batching', () => {
   it('fails every call of a batch whose connection drops, without resending them', async () => {
     const caller = new ParticipantCaller(agent, options());
     p.batchMode = 'drop';
-    const settled = await Promise.allSettled([caller.call(one('commit', 'h1')), caller.call(one('commit', 'h2'))]);
+    const settled = await Promise.allSettled([ask(caller, one('commit', 'h1')), ask(caller, one('commit', 'h2'))]);
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
     expect(p.paths()).toEqual(['/p/batch']);
   });
@@ -262,8 +272,8 @@ describe('participant call batching', () => {
     const caller = new ParticipantCaller(agent, options());
     p.batchMode = 'hang';
     const settled = await Promise.allSettled([
-      caller.call(one('commit', 'i1', { timeoutMs: 100 })),
-      caller.call(one('commit', 'i2', { timeoutMs: 60_000 })),
+      ask(caller, one('commit', 'i1', { timeoutMs: 100 })),
+      ask(caller, one('commit', 'i2', { timeoutMs: 60_000 })),
     ]);
     for (const s of settled) expect(s).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
   });
@@ -274,9 +284,9 @@ describe('participant call batching', () => {
     const term = new AbortController();
     const own = new AbortController();
     const calls = [
-      caller.call(one('commit', 'j1', { signal: own.signal })),
-      caller.call(one('commit', 'j2', { signal: term.signal })),
-      caller.call(one('commit', 'j3', { signal: term.signal })),
+      ask(caller, one('commit', 'j1', { signal: own.signal })),
+      ask(caller, one('commit', 'j2', { signal: term.signal })),
+      ask(caller, one('commit', 'j3', { signal: term.signal })),
     ];
     await waitUntil(() => p.seen.length === 1);
     // Two calls share the term's signal: still one listener on it.
@@ -302,8 +312,8 @@ describe('participant call batching', () => {
     gone.abort();
     p.seen.length = 0;
     const settled = await Promise.allSettled([
-      caller.call(one('commit', 'k1', { signal: gone.signal })),
-      caller.call(one('commit', 'k2', { signal: gone.signal })),
+      ask(caller, one('commit', 'k1', { signal: gone.signal })),
+      ask(caller, one('commit', 'k2', { signal: gone.signal })),
     ]);
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
     expect(p.seen).toEqual([]);
