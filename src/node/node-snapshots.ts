@@ -10,11 +10,19 @@
 // A local snapshot due at the end of a Ready takes the latest digest's encoding
 // when that one is recent enough to count as this period's snapshot (the node
 // whose phase is 0 snapshots where every node digests): one serialization.
+//
+// WHY a digest captured during a Ready is queued for encoding only at its end:
+// the Ready awaits its save after applying, and a LevelDB save completes in a
+// later turn of the event loop, after the slicer's first slice of a digest
+// queued at once had run; an encoding under way can no longer send its bytes to
+// a snapshot file, so the snapshot due at the end of that Ready encoded the
+// state a second time (test/node/sliced-snapshots.test.ts, saves that settle in
+// a later turn).
 import { RatifyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RaftMetrics } from '../metrics.js';
 import type { RaftCoreApi } from '../raft/api.js';
-import type { StateMachine } from '../raft/state-machine.js';
+import type { SnapshotEncoding, StateMachine } from '../raft/state-machine.js';
 import type { Snapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
 import type { RaftStorage, SnapshotWriter } from '../storage/raft-storage.js';
 import type { AppliedMembership } from './applied-membership.js';
@@ -56,13 +64,19 @@ interface Capture {
   readonly encoded: Promise<EncodedSnapshot>;
 }
 
+/** A digest's state, captured at its index during a Ready and not queued for encoding yet. */
+interface HeldDigest {
+  readonly meta: SnapshotMeta;
+  readonly encoding: SnapshotEncoding;
+}
+
 export class NodeSnapshots {
   private readonly background: BackgroundSnapshots;
   /** The encoding and then the background write of a local snapshot, for stop() to wait on. */
   private writing: Promise<void> | null = null;
   private readonly slicer: SnapshotSlicer;
-  /** The newest digest's capture, for a local snapshot to share. */
-  private lastDigest: Capture | null = null;
+  /** Digests captured in the Ready under way, oldest first; queued for encoding at its end (maybeTake). */
+  private heldDigests: HeldDigest[] = [];
 
   constructor(private readonly deps: NodeSnapshotsDeps) {
     this.background = new BackgroundSnapshots(deps.thresholdEntries, deps.phaseEntries);
@@ -71,15 +85,22 @@ export class NodeSnapshots {
 
   /**
    * Right after the state reached `index` (an entry applied, or a snapshot
-   * installed), while it holds exactly the state at `index`: captures it for a
-   * digest if one is due there. The digest is recorded once encoded.
+   * installed), within a Ready, while the state machine holds exactly the state
+   * at `index`: captures it for a digest if one is due there. The capture is
+   * queued for encoding at the end of the Ready (maybeTake), and the digest
+   * recorded once encoded.
    */
   appliedTo(index: number): void {
-    const { digests, log } = this.deps;
+    const { digests } = this.deps;
     if (digests === null || !digests.due(index)) return;
-    // The digest needs only the sha256; a local snapshot sharing this capture sends the bytes to storage (maybeTake).
-    const capture = this.capture(null);
-    this.lastDigest = capture;
+    this.heldDigests.push({ meta: this.appliedMeta(), encoding: this.captureEncoding() });
+  }
+
+  /** Queues a held digest for encoding (only the sha256 is wanted unless a local snapshot joins it: maybeTake). */
+  private queueDigest(held: HeldDigest, digests: StateDigests): Capture {
+    const { log } = this.deps;
+    const index = held.meta.index;
+    const capture: Capture = { meta: held.meta, encoded: this.slicer.encode(index, () => held.encoding, null) };
     capture.encoded.then(
       (e) => digests.record({ index: e.index, sha256: e.sha256 }),
       (err: unknown) => {
@@ -88,6 +109,7 @@ export class NodeSnapshots {
         else this.deps.fail(err);
       },
     );
+    return capture;
   }
 
   /** The meta of the state now: the applied index and term, and the applied members. */
@@ -98,13 +120,13 @@ export class NodeSnapshots {
 
   /** The state now (at the applied index), captured and queued for encoding; its bytes go to `sink`, if any. */
   private capture(sink: SnapshotWriter | null, meta = this.appliedMeta()): Capture {
+    return { meta, encoded: this.slicer.encode(meta.index, () => this.captureEncoding(), sink) };
+  }
+
+  /** The state now, captured for encoding (cheap: references; see StateMachine.captureSnapshot). */
+  private captureEncoding(): SnapshotEncoding {
     const { stateMachine } = this.deps;
-    const encoded = this.slicer.encode(
-      meta.index,
-      () => (stateMachine.captureSnapshot !== undefined ? stateMachine.captureSnapshot() : encodedAlready(stateMachine.snapshot())),
-      sink,
-    );
-    return { meta, encoded };
+    return stateMachine.captureSnapshot !== undefined ? stateMachine.captureSnapshot() : encodedAlready(stateMachine.snapshot());
   }
 
   /** The applied state as a snapshot, taken now. Between two inputs the state machine holds exactly the state at the applied index. */
@@ -125,11 +147,17 @@ export class NodeSnapshots {
     log.info({ snapshotIndex: s.meta.index, snapshotTerm: s.meta.term, bytes: s.data.length }, 'installed snapshot from leader');
   }
 
-  /** At the end of a Ready: starts a local snapshot when one is due (see background-snapshots.ts). */
+  /**
+   * At the end of a Ready: queues the digests it captured, and starts a local
+   * snapshot when one is due (see background-snapshots.ts).
+   */
   maybeTake(): void {
-    // Only within the Ready that captured it: later its encoding has started, with nowhere to send the bytes.
-    const shared = this.lastDigest;
-    this.lastDigest = null;
+    const held = this.heldDigests;
+    this.heldDigests = [];
+    const { digests } = this.deps;
+    let shared: Capture | null = null;
+    if (digests !== null) for (const h of held) shared = this.queueDigest(h, digests);
+    // The newest digest's encoding has not started (it starts in a later turn), so a snapshot can still take its bytes.
     if (this.writing !== null) return;
     const coreSnapshotIndex = this.deps.core.snapshotIndex();
     if (!this.background.due(this.deps.applied.index, coreSnapshotIndex)) return;

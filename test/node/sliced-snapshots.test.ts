@@ -68,7 +68,24 @@ describe('sliced digests and snapshots in a cluster', () => {
     await waitUntil(() => c.running().every((n) => n.snapshotIndex() > 0) || undefined, { what: 'every node to compact' });
   });
 
-  it('encodes once where a digest and a local snapshot fall on the same index (the node whose phase is 0)', async () => {
+  // A save that completes in a later turn of the event loop, as LevelDB's does (its fsync runs on
+  // another thread and completes in a later poll phase): the Ready awaits it after applying, so a
+  // digest's first slice (setImmediate) can run before the Ready ends. MemoryRaftStorage alone
+  // settles a save within the same turn.
+  const laterTurnSaves = (_id: string, storage: RaftStorage): RaftStorage => ({
+    load: () => storage.load(),
+    save: (batch) => new Promise((r) => setTimeout(r, 1)).then(() => storage.save(batch)),
+    close: () => storage.close(),
+    compact: (snapshot) => storage.compact(snapshot),
+    snapshotWriter: (meta) => storage.snapshotWriter(meta),
+  });
+
+  /** Captures and digests per node after 60 writes, with snapshots and digests every 10 entries. */
+  async function encodingsAndDigests(
+    wrapStorage?: (id: string, storage: RaftStorage) => RaftStorage,
+  ): Promise<{ captures: Map<string, number>; digests: Map<string, StateDigests> }> {
+    const thresholdEntries = 10;
+    const intervalEntries = 10;
     const captures = new Map<string, number>();
     const digests = new Map<string, StateDigests>();
     const c = new InProcessCluster({
@@ -82,30 +99,42 @@ describe('sliced digests and snapshots in a cluster', () => {
         };
         return kv;
       },
-      config: { snapshotThresholdEntries: 10 },
+      config: { snapshotThresholdEntries: thresholdEntries },
       digests: (id) => {
-        const d = new StateDigests(10);
+        const d = new StateDigests(intervalEntries);
         digests.set(id, d);
         return d;
       },
+      ...(wrapStorage === undefined ? {} : { wrapStorage }),
     });
     cluster = c;
     await c.startAll();
     const leader = await c.waitForLeader();
     let last = 0;
     for (let i = 0; i < 60; i++) last = ((await leader.propose(put(`k${i}`, `v${i}`))) as KvPutResult).index;
-    const newest = Math.floor(last / 10) * 10;
+    const newest = Math.floor(last / intervalEntries) * intervalEntries;
+    const newestSnapshot = Math.floor(last / thresholdEntries) * thresholdEntries - thresholdEntries;
     await waitUntil(
-      () => (digests.get('n1')!.list().at(-1)?.index === newest && c.member('n1').node!.snapshotIndex() >= newest - 10) || undefined,
-      {
-        what: "n1's digests and snapshots to catch up",
-      },
+      () =>
+        c.running().every((n) => digests.get(n.nodeId)!.list().at(-1)?.index === newest && n.snapshotIndex() >= newestSnapshot) ||
+        undefined,
+      { what: "every node's digests and snapshots to catch up" },
     );
-    // n1 (phase 0) snapshots at the digests' indexes: every local snapshot shared a digest's encoding.
-    expect(captures.get('n1')).toBe(digests.get('n1')!.list().length);
-    // n2 (phase a third of the threshold) snapshots elsewhere: more encodings than digests.
-    expect(captures.get('n2')!).toBeGreaterThan(digests.get('n2')!.list().length);
-  });
+    return { captures, digests };
+  }
+
+  for (const [name, wrap] of [
+    ['saves that settle at once', undefined],
+    ['saves that settle in a later turn, as on disk', laterTurnSaves],
+  ] as const) {
+    it(`encodes once where a digest and a local snapshot fall on the same index, on the node whose phase is 0 (${name})`, async () => {
+      const { captures, digests } = await encodingsAndDigests(wrap);
+      // n1 (phase 0) snapshots at the digests' indexes: every local snapshot shared a digest's encoding.
+      expect(captures.get('n1')).toBe(digests.get('n1')!.list().length);
+      // n2 (phase a third of the threshold) snapshots elsewhere: more encodings than digests.
+      expect(captures.get('n2')!).toBeGreaterThan(digests.get('n2')!.list().length);
+    });
+  }
 
   it('stops with an encoding under way: stop() resolves, no step runs after, no digest and no snapshot is stored', async () => {
     const encodings: Array<SnapshotEncoding & { steps: number }> = [];
