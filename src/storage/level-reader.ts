@@ -36,6 +36,12 @@ export interface LevelState {
   readonly format: number;
   /** The snapshot file the meta names, verified; null without one. */
   readonly snapshotFile: SnapshotFileRef | null;
+  /**
+   * Indexes of entries at or below the snapshot's index, left out of `state`:
+   * what a crash left of a compaction's trimming (leveldb-storage.ts, trim).
+   * The snapshot covers them, so they are neither decoded nor checked.
+   */
+  readonly compactedEntries: readonly number[];
 }
 
 /** The decoded state, or null when the directory holds no records at all (a new node). */
@@ -51,12 +57,21 @@ export async function readLevelState(db: Level<string, Uint8Array>, dir: string)
     throw dataCorrupt(FORMAT_KEY, `unknown format version ${format} (this build reads versions ${FORMAT_VERSIONS_READ.join(', ')})`);
   }
   const meta = raw.snapshotMeta === undefined ? null : decodeSnapshotMeta(raw.snapshotMeta);
+  const snapshotIndex = meta?.index ?? 0;
+  // Keys sort by index (level-keys.ts), so the compacted ones come first.
+  let live = 0;
+  while (live < raw.entries.length && raw.entries[live]![0] <= snapshotIndex) live++;
   const state: StoredState = {
     hardState: raw.hardState === undefined ? EMPTY_HARD_STATE : decodeHardState(raw.hardState),
     snapshot: await readSnapshot(raw, meta, format, dir),
-    entries: raw.entries.map(([index, value]) => decodeEntryRecord(index, value)),
+    entries: raw.entries.slice(live).map(([index, value]) => decodeEntryRecord(index, value)),
   };
-  return { state, format, snapshotFile: meta?.layout === 'file' ? { file: meta.file, dataBytes: meta.dataBytes, crc: meta.crc } : null };
+  return {
+    state,
+    format,
+    snapshotFile: meta?.layout === 'file' ? { file: meta.file, dataBytes: meta.dataBytes, crc: meta.crc } : null,
+    compactedEntries: raw.entries.slice(0, live).map(([index]) => index),
+  };
 }
 
 async function scan(db: Level<string, Uint8Array>): Promise<RawRecords> {

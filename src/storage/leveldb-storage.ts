@@ -13,7 +13,8 @@
 // Calls are serialized internally: a compaction racing a save must not plan
 // its deletes from bounds the other call is about to change. Only a local
 // snapshot's file (compact(), snapshotWriter()) is written before it joins the
-// queue (it names no state yet).
+// queue (it names no state yet). A local snapshot's batch names the snapshot
+// only; the entries it covers are deleted after it, a slice at a time (trim).
 import { Level } from 'level';
 import { RatifyError } from '../errors.js';
 import type { HardState, Snapshot, SnapshotBytes, SnapshotMeta } from '../raft/types.js';
@@ -52,6 +53,20 @@ import { verifyStoredState } from './verify-state.js';
  */
 export const LEVEL_MEMORY_OPTIONS = { cacheSize: 1024 * 1024, writeBufferSize: 1024 * 1024 } as const;
 
+/**
+ * Entries deleted per batch when a local snapshot has compacted the log.
+ * WHY not in the batch that names the snapshot: deleting the whole covered
+ * prefix there (10,000 entries at the default threshold) held the storage's
+ * queue for 10-25 ms on the benchmark machine, with every save (each
+ * proposal's fsync) behind it, on every node once per threshold
+ * (scripts/bench/results/README.md, "The log's prefix deleted in slices").
+ * Each slice is its own unsynced batch, queued behind whatever came in
+ * meanwhile, so a save waits for one slice at most. The deletes need no sync
+ * and no atomicity: entries at or below the durable snapshot's index are
+ * never read again, and load() deletes any that a crash left.
+ */
+export const TRIM_BATCH_ENTRIES = 500;
+
 type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
 interface Loaded {
@@ -68,6 +83,8 @@ export class LevelRaftStorage implements RaftStorage {
   private loaded: Loaded | null = null;
   private closed = false;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Slices of trim() queued or running. */
+  private trimsInFlight = 0;
 
   private constructor(
     private readonly db: Level<string, Uint8Array>,
@@ -97,8 +114,14 @@ export class LevelRaftStorage implements RaftStorage {
         this.loaded = { bounds: EMPTY_BOUNDS, hardState: EMPTY_HARD_STATE, format: FORMAT_VERSION, snapshotFile: null };
         return { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
       }
-      const { state, format, snapshotFile } = read;
+      const { state, format, snapshotFile, compactedEntries } = read;
       const bounds = verifyStoredState(state);
+      // What a crash left of a trim (see TRIM_BATCH_ENTRIES); no node is waiting on a save yet.
+      if (compactedEntries.length > 0)
+        await this.write(
+          compactedEntries.map((i) => ({ type: 'del', key: entryKey(i) })),
+          true,
+        );
       // Files a crash left behind: written but never named by a durable meta, or replaced but not yet deleted.
       await removeSnapshotFiles(this.dir, snapshotFile?.file ?? null);
       this.loaded = { bounds, hardState: state.hardState, format, snapshotFile: snapshotFile?.file ?? null };
@@ -191,8 +214,9 @@ export class LevelRaftStorage implements RaftStorage {
       }
       const term = await this.termAt(bounds, meta.index);
       const plan = planCompact(bounds, hardState, meta, term);
-      const snapshotFile = await this.nameSnapshot(meta, ref, this.deleteOps(plan));
+      const snapshotFile = await this.nameSnapshot(meta, ref, []);
       this.loaded = { ...this.loaded!, bounds: plan.bounds, hardState: plan.hardState, snapshotFile };
+      for (const { from, to } of plan.deletes) this.trim(from, to);
       // Opened before anything else runs in this section: only the next snapshot's batch deletes the file.
       return SnapshotFileBytes.openOrRead(this.dir, ref);
     });
@@ -254,7 +278,32 @@ export class LevelRaftStorage implements RaftStorage {
     return decodeEntryRecord(index, value).term;
   }
 
-  private deleteOps(plan: WritePlan): Op[] {
+  /**
+   * Deletes entries [from, to], all covered by the durable snapshot, one slice
+   * of TRIM_BATCH_ENTRIES at a time: each slice joins the queue only when the
+   * previous one is done, so saves queued meanwhile go first. Stops at close()
+   * or at a failed write; load() deletes what is left.
+   */
+  private trim(from: number, to: number): void {
+    if (from > to || this.closed) return;
+    const last = Math.min(to, from + TRIM_BATCH_ENTRIES - 1);
+    this.trimsInFlight++;
+    this.serialized(() => this.write(this.deleteOps({ deletes: [{ from, to: last }] }), false))
+      .then(
+        () => this.trim(last + 1, to),
+        // A failed delete changes nothing that is read (see TRIM_BATCH_ENTRIES); a failing disk
+        // fails the next save, which the node does not survive.
+        () => undefined,
+      )
+      .finally(() => this.trimsInFlight--);
+  }
+
+  /** Whether compacted entries are still being deleted (tests). */
+  get trimming(): boolean {
+    return this.trimsInFlight > 0;
+  }
+
+  private deleteOps(plan: Pick<WritePlan, 'deletes'>): Op[] {
     const ops: Op[] = [];
     for (const { from, to } of plan.deletes) {
       for (let i = from; i <= to; i++) ops.push({ type: 'del', key: entryKey(i) });

@@ -8,7 +8,7 @@ import { isRatifyError, type ErrorCode } from '../../src/errors.js';
 import type { Entry, Member } from '../../src/raft/types.js';
 import { encodeValue } from '../../src/transport/codec.js';
 import { FORMAT_KEY, HARD_STATE_KEY, SNAPSHOT_META_KEY, chunkKey, entryKey } from '../../src/storage/level-keys.js';
-import { LevelRaftStorage } from '../../src/storage/leveldb-storage.js';
+import { LevelRaftStorage, TRIM_BATCH_ENTRIES } from '../../src/storage/leveldb-storage.js';
 import { SnapshotFileBytes } from '../../src/storage/snapshot-file.js';
 import { encodeRecord } from '../../src/storage/record.js';
 import { encodeEntryRecord, encodeFormat, encodeHardState } from '../../src/storage/stored-records.js';
@@ -348,7 +348,110 @@ describe('LevelRaftStorage fsyncs (MustSync)', () => {
     } finally {
       await storage.close();
     }
-    // entries, commit only, commit only without permission, new term, new vote, entries, commit only, compaction
-    expect(syncs).toEqual([true, false, true, true, true, true, false, true]);
+    // entries, commit only, commit only without permission, new term, new vote, entries, commit only,
+    // the compaction's naming batch, then its trim of entry 1 (no fsync: see TRIM_BATCH_ENTRIES)
+    expect(syncs).toEqual([true, false, true, true, true, true, false, true, false]);
+  });
+});
+
+describe('LevelRaftStorage compaction: the covered entries deleted in slices after the naming batch', () => {
+  let dir: string;
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const ENTRIES = 3 * TRIM_BATCH_ENTRIES + 7;
+
+  /** A store holding entries 1..ENTRIES at term 1, loaded. */
+  async function filled(): Promise<LevelRaftStorage> {
+    dir = await makeTempDir();
+    const storage = await LevelRaftStorage.open(dir);
+    await storage.load();
+    for (let from = 1; from <= ENTRIES; from += 100) {
+      const entries: Entry[] = [];
+      for (let i = from; i < from + 100 && i <= ENTRIES; i++) entries.push(normal(i, 1));
+      await storage.save({ hardState: { term: 1, vote: 'n1', commitIndex: entries.at(-1)!.index }, entries, snapshot: null });
+    }
+    return storage;
+  }
+
+  async function entryKeysAtOrBelow(index: number): Promise<number> {
+    let n = 0;
+    await withRawLevel(dir, async (db) => {
+      for await (const key of db.keys({ gte: entryKey(1), lte: entryKey(index) })) if (key) n++;
+    });
+    return n;
+  }
+
+  it('names the snapshot in a batch of its own; saves queued meanwhile run between the slices; nothing covered is left', async () => {
+    const storage = await filled();
+    const order: string[] = [];
+    type Chained = { del: (key: string) => void; write: (options: { sync: boolean }) => Promise<void> };
+    const db = (storage as unknown as { db: { batch: () => Chained } }).db;
+    const batch = db.batch.bind(db);
+    db.batch = () => {
+      const chained = batch();
+      let dels = 0;
+      const del = chained.del.bind(chained);
+      chained.del = (key) => {
+        dels++;
+        del(key);
+      };
+      const write = chained.write.bind(chained);
+      chained.write = async (options) => {
+        order.push(dels > 0 ? `trim ${dels}${options.sync ? ' synced' : ''}` : options.sync ? 'synced' : 'unsynced');
+        return write(options);
+      };
+      return chained;
+    };
+    const snapshotAt = ENTRIES - 5;
+    try {
+      await storage.compact({ meta: { index: snapshotAt, term: 1, members: MEMBERS }, data: new Uint8Array(100).fill(5) });
+      expect(storage.trimming).toBe(true);
+      // Saves as a busy node's Ready loop makes them: each queued before the previous slice ends.
+      let next = ENTRIES + 1;
+      while (storage.trimming) {
+        await storage.save({ hardState: { term: 1, vote: 'n1', commitIndex: next }, entries: [normal(next, 1)], snapshot: null });
+        next++;
+      }
+    } finally {
+      await storage.close();
+    }
+    const slices = order.filter((o) => o.startsWith('trim'));
+    // The naming batch holds no delete; the slices are unsynced and TRIM_BATCH_ENTRIES at most.
+    expect(order[0]).toBe('synced');
+    expect(slices).toEqual([...Array<string>(3).fill(`trim ${TRIM_BATCH_ENTRIES}`), `trim ${snapshotAt - 3 * TRIM_BATCH_ENTRIES}`]);
+    // A save ran between every two slices.
+    for (let i = 1; i < order.length; i++)
+      if (order[i]!.startsWith('trim')) expect(order[i - 1], `before slice at ${i}`).not.toMatch(/^trim/);
+    expect(await entryKeysAtOrBelow(snapshotAt)).toBe(0);
+    const state = await reload(dir);
+    expect(state.snapshot?.meta.index).toBe(snapshotAt);
+    expect(state.entries[0]?.index).toBe(snapshotAt + 1);
+  });
+
+  it('stops trimming at close(); the next load() skips what is left below the snapshot, and deletes it', async () => {
+    const storage = await filled();
+    const snapshotAt = ENTRIES - 5;
+    await storage.compact({ meta: { index: snapshotAt, term: 1, members: MEMBERS }, data: new Uint8Array(100).fill(5) });
+    await storage.close();
+    // The slice under way when close() came ran; the rest did not.
+    const left = await entryKeysAtOrBelow(snapshotAt);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(snapshotAt);
+    const state = await reload(dir);
+    expect(state.snapshot?.meta.index).toBe(snapshotAt);
+    expect(state.entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5].map((i) => snapshotAt + i));
+    expect(await entryKeysAtOrBelow(snapshotAt)).toBe(0);
+  });
+
+  it('loads a store with a covered entry that a crash left damaged: the snapshot covers it, so it is not read', async () => {
+    const storage = await filled();
+    await storage.compact({ meta: { index: 100, term: 1, members: MEMBERS }, data: new Uint8Array(100).fill(5) });
+    await storage.close();
+    await withRawLevel(dir, (db) => db.put(entryKey(3), new Uint8Array([1, 2, 3])));
+    const state = await reload(dir);
+    expect(state.entries[0]?.index).toBe(101);
+    expect(await entryKeysAtOrBelow(100)).toBe(0);
   });
 });
