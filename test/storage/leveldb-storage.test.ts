@@ -9,7 +9,7 @@ import type { Entry, Member } from '../../src/raft/types.js';
 import { encodeValue } from '../../src/transport/codec.js';
 import { FORMAT_KEY, HARD_STATE_KEY, SNAPSHOT_META_KEY, chunkKey, entryKey } from '../../src/storage/level-keys.js';
 import { LevelRaftStorage, TRIM_BATCH_ENTRIES } from '../../src/storage/leveldb-storage.js';
-import { SnapshotFileBytes } from '../../src/storage/snapshot-file.js';
+import { SNAPSHOT_FLUSH_BYTES, SnapshotFileBytes, SnapshotFileWriter } from '../../src/storage/snapshot-file.js';
 import { encodeRecord } from '../../src/storage/record.js';
 import { encodeEntryRecord, encodeFormat, encodeHardState } from '../../src/storage/stored-records.js';
 import { makeTempDir, withRawLevel } from './harness.js';
@@ -453,5 +453,29 @@ describe('LevelRaftStorage compaction: the covered entries deleted in slices aft
     const state = await reload(dir);
     expect(state.entries[0]?.index).toBe(101);
     expect(await entryKeysAtOrBelow(100)).toBe(0);
+  });
+});
+
+describe('SnapshotFileWriter', () => {
+  let dir: string;
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('flushes every SNAPSHOT_FLUSH_BYTES as the pieces come, not only at finish(), and keeps every byte', async () => {
+    dir = await makeTempDir();
+    const writer = await SnapshotFileWriter.create(dir, 9, 2);
+    const piece = SNAPSHOT_FLUSH_BYTES / 4;
+    const pieces = 4 * 3 + 2;
+    const expected = new Uint8Array(piece * pieces);
+    for (let i = 0; i < pieces; i++) {
+      const bytes = new Uint8Array(piece).fill(i + 1);
+      expected.set(bytes, i * piece);
+      await writer.write(bytes);
+      expect(writer.flushes, `after piece ${i + 1}`).toBe(Math.floor(((i + 1) * piece) / SNAPSHOT_FLUSH_BYTES));
+    }
+    const ref = await writer.finish();
+    expect(ref.dataBytes).toBe(expected.length);
+    expect(new Uint8Array(await readFile(join(dir, ref.file)))).toEqual(expected);
   });
 });
