@@ -23,6 +23,8 @@ export interface NodeCounters {
   readonly eventLoopDelay?: EventLoopDelay | null;
   /** Time the node's main thread has spent runnable but waiting for a core (mainThreadRunWaitMs). */
   readonly runWaitMs?: number | null;
+  /** Saves that took longer than SLOW_SAVE_SECONDS, queueing included (slowSavesFromMetrics). */
+  readonly slowSaves?: number | null;
 }
 
 /** Quantiles of one node's event-loop delay over a phase (ratify_event_loop_delay_seconds). */
@@ -60,6 +62,25 @@ export interface NodePhaseStats {
    * is not the node's own work. Null without /proc/<pid>/schedstat.
    */
   readonly loopWaitPercent?: number | null;
+  /**
+   * The node's saves over the phase that took longer than SLOW_SAVE_SECONDS,
+   * waiting in the storage's queue included: each one held the node's Ready
+   * loop, and with it every write in flight through the node, that long (a
+   * snapshot's commit ahead in the queue, a slow fsync). Null when unread.
+   */
+  readonly slowSaves?: number | null;
+}
+
+/** What counts as a slow save: a bucket bound of ratify_raft_storage_save_seconds. */
+export const SLOW_SAVE_SECONDS = 0.01;
+const SAVE_SECONDS_METRIC = 'ratify_raft_storage_save_seconds';
+
+/** Saves slower than SLOW_SAVE_SECONDS so far, from the node's histogram: all saves minus those in the bucket. */
+export function slowSavesFromMetrics(text: string): number | null {
+  const le = prometheusLabelled(text, `${SAVE_SECONDS_METRIC}_bucket`, 'le');
+  const within = le.get(String(SLOW_SAVE_SECONDS));
+  const all = le.get('+Inf');
+  return within === undefined || all === undefined ? null : all - within;
 }
 
 /** Linux reports utime/stime in clock ticks; 100 per second on every mainstream kernel config. */
@@ -141,11 +162,13 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
   let metrics = new Map<string, number>();
   let scraped = false;
   let eventLoopDelay: EventLoopDelay | null = null;
+  let slowSaves: number | null = null;
   try {
     const res = await http.json(url, 'GET', '/metrics');
     if (res.status === 200 && typeof res.body === 'string') {
       metrics = parsePrometheus(res.body);
       eventLoopDelay = eventLoopDelayFromMetrics(res.body);
+      slowSaves = slowSavesFromMetrics(res.body);
       scraped = true;
     }
   } catch {
@@ -162,6 +185,7 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
     participantRequests: metrics.get('ratify_tx_participant_requests_total') ?? (scraped ? 0 : null),
     eventLoopDelay,
     runWaitMs: pid === null ? null : mainThreadRunWaitMs(pid),
+    slowSaves,
   };
 }
 
@@ -201,6 +225,7 @@ export function phaseStats(
     // The scrape before the phase reset the node's histogram, so the reading after it covers the phase.
     ...(after.eventLoopDelay === undefined ? {} : { eventLoopDelay: after.eventLoopDelay }),
     ...(after.runWaitMs === undefined ? {} : { loopWaitPercent: runWait === null || elapsedMs <= 0 ? null : (100 * runWait) / elapsedMs }),
+    ...(after.slowSaves === undefined ? {} : { slowSaves: d('slowSaves') }),
   };
 }
 

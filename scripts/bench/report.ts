@@ -1,6 +1,6 @@
 // Turns the measured sections into the printed tables and the goal checks
 // (README, "Performance"). Pure: no I/O, so it is unit-tested on hand-made results.
-import type { NodePhaseStats } from './node-stats.js';
+import { SLOW_SAVE_SECONDS, type NodePhaseStats } from './node-stats.js';
 import type {
   BenchReport,
   EtcdSection,
@@ -151,6 +151,7 @@ function boundsTable(w: WritesSection, tx: TxSection): Table {
   const row = (phase: string, c: number, series: Series, nodes: readonly NodePhaseStats[]): string[] => {
     const leader = nodes.find((n) => n.leader);
     const followerCpu = nodes.filter((n) => !n.leader).map((n) => n.cpuPercent ?? Number.NaN);
+    const followerSlowSaves = nodes.filter((n) => !n.leader).map((n) => n.slowSaves ?? Number.NaN);
     const num = (v: number | null | undefined, digits: number): string =>
       v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
     return [
@@ -167,6 +168,7 @@ function boundsTable(w: WritesSection, tx: TxSection): Table {
       num(leader?.cpuMsPerOp, 3),
       num(leader?.envelopesPerOp, 2),
       num(leader?.participantRequestsPerOp, 2),
+      `${num(leader?.slowSaves, 0)} / ${num(followerSlowSaves.length === 0 ? null : Math.max(...followerSlowSaves), 0)}`,
     ];
   };
   return {
@@ -186,6 +188,7 @@ function boundsTable(w: WritesSection, tx: TxSection): Table {
       'leader CPU ms/op',
       'raft envelopes/op',
       'participant requests/op',
+      `saves > ${SLOW_SAVE_SECONDS * 1000} ms, leader / follower (max)`,
     ],
     rows: [
       ...w.runs.map((r) => row('writes', r.concurrency, r.writes, r.nodes)),

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
   eventLoopDelayFromMetrics,
@@ -7,6 +8,8 @@ import {
   phaseStats,
   processCpuMs,
   prometheusLabelled,
+  SLOW_SAVE_SECONDS,
+  slowSavesFromMetrics,
   type NodeCounters,
 } from '../../scripts/bench/node-stats.js';
 
@@ -88,6 +91,36 @@ describe('phaseStats', () => {
     expect(s.loopWaitPercent).toBe(25);
     const unread = phaseStats('n1', true, { ...before, runWaitMs: null }, { ...before, runWaitMs: 450 }, 1000, 10);
     expect(unread.loopWaitPercent).toBeNull();
+  });
+});
+
+describe('slow saves', () => {
+  it("counts the saves above SLOW_SAVE_SECONDS from a node's histogram, as prom-client writes it", async () => {
+    const registry = new Registry();
+    const h = new Histogram({
+      name: 'ratify_raft_storage_save_seconds',
+      help: 'h',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
+      registers: [registry],
+    });
+    for (const s of [0.0004, 0.003, 0.01, 0.011, 0.03, 2]) h.observe(s);
+    expect(SLOW_SAVE_SECONDS).toBe(0.01);
+    expect(slowSavesFromMetrics(await registry.metrics())).toBe(3);
+    expect(slowSavesFromMetrics('ratify_raft_storage_batches_total 5\n')).toBeNull();
+  });
+  it('gives the slow saves of the phase, when the node was read', () => {
+    const base: NodeCounters = {
+      cpuMs: 1,
+      fsyncs: 1,
+      fsyncEntries: 1,
+      fsyncSeconds: 1,
+      commitIndex: 1,
+      envelopes: 1,
+      participantRequests: 1,
+    };
+    expect(phaseStats('n1', true, { ...base, slowSaves: 4 }, { ...base, slowSaves: 9 }, 1000, 10).slowSaves).toBe(5);
+    expect(phaseStats('n1', true, { ...base, slowSaves: null }, { ...base, slowSaves: 9 }, 1000, 10).slowSaves).toBeNull();
+    expect(phaseStats('n1', true, base, base, 1000, 10)).not.toHaveProperty('slowSaves');
   });
 });
 
