@@ -10,11 +10,12 @@
 // the snapshot encoding canonical), so equal states digest equal at equal indexes.
 // Nothing needs checkpointing either: a node restored from a snapshot, a backup
 // or a leader's InstallSnapshot digests its own state at the next multiple.
-// The cost is one serialization per interval, as for a local snapshot
-// (snapshotThresholdEntries has the same default). The node captures the state
-// at the index and encodes it in slices off the Raft loop (snapshot-slicer.ts),
-// recording the digest when done: a digest appears a little after its index was
-// applied, and is still the digest of the state at that index.
+// The cost is one serialization per interval, as for a local snapshot (the
+// default interval is five snapshot thresholds; config/fields.ts says why). The
+// node captures the state at the index and encodes it in slices off the Raft
+// loop (snapshot-slicer.ts), recording the digest when done: a digest appears a
+// little after its index was applied, and is still the digest of the state at
+// that index.
 import { createHash } from 'node:crypto';
 
 export interface StateDigest {

@@ -59,6 +59,9 @@ describe('resolveNodeConfig', () => {
     expect(c.clusterSecret).toBe('env-secret-1234567');
     expect(c.snapshotThresholdEntries).toBe(10_000); // default
     expect(c.snapshotCatchUpEntries).toBe(5_000); // default
+    // Default; a multiple of the threshold, so the phase-0 node's snapshots fall on digests (node-snapshots.ts).
+    expect(c.consistencyIntervalEntries).toBe(50_000);
+    expect(c.consistencyIntervalEntries % c.snapshotThresholdEntries).toBe(0);
   });
 
   it('reads peers from a file as an array or an object, and tx settings from file, env and flags', () => {
