@@ -13,6 +13,17 @@ import {
   type NodeCounters,
 } from '../../scripts/bench/node-stats.js';
 
+/** A node's counters, all zero, for tests that vary one field. */
+const base: NodeCounters = {
+  cpuMs: 0,
+  fsyncs: 0,
+  fsyncEntries: 0,
+  fsyncSeconds: 0,
+  commitIndex: 0,
+  envelopes: 0,
+  participantRequests: 0,
+};
+
 describe('parsePrometheus', () => {
   it('sums samples of a metric over its label sets and skips comments', () => {
     const text = [
@@ -109,15 +120,6 @@ describe('slow saves', () => {
     expect(slowSavesFromMetrics('ratify_raft_storage_batches_total 5\n')).toBeNull();
   });
   it('gives the slow saves of the phase, when the node was read', () => {
-    const base: NodeCounters = {
-      cpuMs: 1,
-      fsyncs: 1,
-      fsyncEntries: 1,
-      fsyncSeconds: 1,
-      commitIndex: 1,
-      envelopes: 1,
-      participantRequests: 1,
-    };
     expect(phaseStats('n1', true, { ...base, slowSaves: 4 }, { ...base, slowSaves: 9 }, 1000, 10).slowSaves).toBe(5);
     expect(phaseStats('n1', true, { ...base, slowSaves: null }, { ...base, slowSaves: 9 }, 1000, 10).slowSaves).toBeNull();
     expect(phaseStats('n1', true, base, base, 1000, 10)).not.toHaveProperty('slowSaves');
@@ -185,15 +187,6 @@ describe('event-loop delay from the metrics page', () => {
   });
 
   it('reports the reading after the phase (the one before reset the histogram)', () => {
-    const base: NodeCounters = {
-      cpuMs: 0,
-      fsyncs: 0,
-      fsyncEntries: 0,
-      fsyncSeconds: 0,
-      commitIndex: 0,
-      envelopes: 0,
-      participantRequests: 0,
-    };
     const before = { ...base, eventLoopDelay: { p50Ms: 9, p99Ms: 9, p999Ms: 9, maxMs: 9 } };
     const after = { ...base, eventLoopDelay: { p50Ms: 1, p99Ms: 2, p999Ms: 3, maxMs: 4 } };
     expect(phaseStats('n1', true, before, after, 1000, 10).eventLoopDelay).toEqual({ p50Ms: 1, p99Ms: 2, p999Ms: 3, maxMs: 4 });

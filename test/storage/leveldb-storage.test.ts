@@ -45,6 +45,28 @@ async function loadError(dir: string): Promise<unknown> {
   }
 }
 
+/** Spies on the storage's LevelDB batches: `seen` hears each write, with how many deletes it holds and whether it syncs. */
+function onBatchWrites(storage: LevelRaftStorage, seen: (dels: number, sync: boolean) => void): void {
+  type Chained = { del: (key: string) => void; write: (options: { sync: boolean }) => Promise<void> };
+  const db = (storage as unknown as { db: { batch: () => Chained } }).db;
+  const batch = db.batch.bind(db);
+  db.batch = () => {
+    const chained = batch();
+    let dels = 0;
+    const del = chained.del.bind(chained);
+    chained.del = (key) => {
+      dels++;
+      del(key);
+    };
+    const write = chained.write.bind(chained);
+    chained.write = async (options) => {
+      seen(dels, options.sync);
+      return write(options);
+    };
+    return chained;
+  };
+}
+
 function expectError(err: unknown, code: ErrorCode, message: RegExp): void {
   expect(isRatifyError(err, code), `expected RatifyError ${code}, got ${String(err)}`).toBe(true);
   expect((err as Error).message).toMatch(message);
@@ -323,19 +345,8 @@ describe('LevelRaftStorage fsyncs (MustSync)', () => {
     dir = await makeTempDir();
     const storage = await LevelRaftStorage.open(dir);
     await storage.load();
-    type Chained = { write: (options: { sync: boolean }) => Promise<void> };
-    const db = (storage as unknown as { db: { batch: () => Chained } }).db;
     const syncs: boolean[] = [];
-    const batch = db.batch.bind(db);
-    db.batch = () => {
-      const chained = batch();
-      const write = chained.write.bind(chained);
-      chained.write = async (options) => {
-        syncs.push(options.sync);
-        return write(options);
-      };
-      return chained;
-    };
+    onBatchWrites(storage, (_dels, sync) => syncs.push(sync));
     try {
       await storage.save({ hardState: { term: 1, vote: 'n1', commitIndex: 0 }, entries: [normal(1, 1)], snapshot: null, sync: false });
       await storage.save({ hardState: { term: 1, vote: 'n1', commitIndex: 1 }, entries: [], snapshot: null, sync: false });
@@ -386,24 +397,7 @@ describe('LevelRaftStorage compaction: the covered entries deleted in slices aft
   it('names the snapshot in a batch of its own; saves queued meanwhile run between the slices; nothing covered is left', async () => {
     const storage = await filled();
     const order: string[] = [];
-    type Chained = { del: (key: string) => void; write: (options: { sync: boolean }) => Promise<void> };
-    const db = (storage as unknown as { db: { batch: () => Chained } }).db;
-    const batch = db.batch.bind(db);
-    db.batch = () => {
-      const chained = batch();
-      let dels = 0;
-      const del = chained.del.bind(chained);
-      chained.del = (key) => {
-        dels++;
-        del(key);
-      };
-      const write = chained.write.bind(chained);
-      chained.write = async (options) => {
-        order.push(dels > 0 ? `trim ${dels}${options.sync ? ' synced' : ''}` : options.sync ? 'synced' : 'unsynced');
-        return write(options);
-      };
-      return chained;
-    };
+    onBatchWrites(storage, (dels, sync) => order.push(dels > 0 ? `trim ${dels}${sync ? ' synced' : ''}` : sync ? 'synced' : 'unsynced'));
     const snapshotAt = ENTRIES - 5;
     try {
       await storage.compact({ meta: { index: snapshotAt, term: 1, members: MEMBERS }, data: new Uint8Array(100).fill(5) });
