@@ -6,13 +6,14 @@
 // bench-results/bench-<date>.json and .svg. Options: --help.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, type BenchContext } from './bench/context.js';
 import { ALLOC_PROFILE_SUFFIX, formatAllocSummary, readAllocProfile, summarizeAllocProfile } from './bench/alloc-profile.js';
 import { findProfiles, formatProfileSummary, readProfile, summarizeProfile } from './bench/cpu-profile.js';
 import { compareReports, renderComparison } from './bench/compare.js';
+import { DiskStallMonitor } from './bench/disk-stalls.js';
 import { EtcdBaseline, finishEtcd, PAIRED_CONCURRENCY } from './bench/etcd-phase.js';
 import { HttpClients } from './bench/http.js';
 import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
@@ -55,6 +56,9 @@ async function main(): Promise<number> {
   const maxConcurrency = Math.max(...opts.concurrency, opts.failoverConcurrency, 64);
   const http = new HttpClients({ connectionsPerOrigin: maxConcurrency + 4, requestTimeoutMs: opts.requestTimeoutMs });
   const cliPath = resolve(opts.cliPath ?? join(REPO_ROOT, 'dist', 'src', 'cli.js'));
+  // Every cluster's data goes under the temp folder (Supervisor.tempDir).
+  const diskStalls = DiskStallMonitor.start(tmpdir());
+  if (diskStalls === null) progress.note(`disk stalls not sampled: no block device's stat file found for ${tmpdir()}`);
   const ctx: BenchContext = {
     opts,
     sup,
@@ -64,6 +68,7 @@ async function main(): Promise<number> {
     stage: new Stage(sup),
     rss,
     processLabels: () => new Map([[process.pid, 'bench'], ...sup.runningNames()]),
+    diskStalls,
   };
   const startedAt = new Date();
   try {
@@ -96,6 +101,7 @@ async function main(): Promise<number> {
     if (opts.allocProfDir !== null) printAllocProfiles(opts.allocProfDir);
     return 0;
   } finally {
+    await diskStalls?.stop();
     await http.close();
     await sup.cleanup();
   }

@@ -80,6 +80,8 @@ async function main(): Promise<number> {
     stage: new Stage(sup),
     rss: new PeakRssBook(),
     processLabels: () => new Map([[process.pid, 'probe'], ...sup.runningNames()]),
+    // The probe measures memory, not latency.
+    diskStalls: null,
   };
   const memory = new Map<string, NodeMemory>();
   let participants: Participants | null = null;

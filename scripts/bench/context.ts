@@ -1,5 +1,6 @@
 // What every benchmark section gets: options, the process supervisor, the
 // shared keep-alive HTTP pools and the progress line.
+import type { DiskStallMonitor } from './disk-stalls.js';
 import type { HttpClients } from './http.js';
 import type { BenchOptions } from './options.js';
 import type { Progress } from './progress.js';
@@ -20,6 +21,8 @@ export interface BenchContext {
   readonly rss: PeakRssBook;
   /** The benchmark's own processes by PID (itself included), for the per-phase CPU of every process. */
   processLabels(): ReadonlyMap<number, string>;
+  /** Stalls of the disk under the clusters' data; null where it cannot be sampled. */
+  readonly diskStalls: DiskStallMonitor | null;
 }
 
 export function errorMessage(err: unknown): string {

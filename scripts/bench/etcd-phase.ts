@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { errorMessage, type BenchContext } from './context.js';
 import { ETCD_INSTALL_HINT, etcdPut, etcdVersion, startEtcd, stopEtcd, type EtcdCluster } from './etcd.js';
 import { Histogram } from './histogram.js';
+import { SlowestSpans } from './slowest-spans.js';
 import { runClosedLoop, type LoadResult } from './load.js';
 import { primeCluster } from './prime.js';
 import { benchTxId, txRecords } from './records.js';
@@ -139,6 +140,7 @@ export class EtcdBaseline {
     const ctx = this.ctx;
     const origin = this.cluster.leaderUrl;
     const puts = new Histogram();
+    const putSpans = new SlowestSpans();
     let putErrors = 0;
     const timedPut = async (key: string, value: string, measureStartNs: bigint): Promise<void> => {
       const start = process.hrtime.bigint();
@@ -149,7 +151,10 @@ export class EtcdBaseline {
         throw err;
       }
       const end = process.hrtime.bigint();
-      if (end >= measureStartNs) puts.recordSpanNs(start, end);
+      if (end >= measureStartNs) {
+        puts.recordSpanNs(start, end);
+        putSpans.offer(start, end);
+      }
     };
     const index = this.phases.filter((p) => p.concurrency === concurrency).length;
     const result = await runClosedLoop({
@@ -160,6 +165,7 @@ export class EtcdBaseline {
       errorBackoffMs: 10,
       progress: ctx.progress,
       processLabels: () => ctx.processLabels(),
+      diskStalls: ctx.diskStalls,
       op: async ({ worker, seq, measureStartNs }) => {
         // The phase index keeps keys unique across the alternating phases of one concurrency.
         const r = txRecords(benchTxId(`c${concurrency}-${index}`, worker, seq), FAKE_PARTICIPANTS, Date.now());
@@ -176,6 +182,8 @@ export class EtcdBaseline {
       errorKinds: {},
       ratePerSec: puts.count / (result.elapsedMs / 1000),
       latency: puts.summary(),
+      // The loop's summary is about the two-put operations; the puts' slowest are their own.
+      diskStalls: ctx.diskStalls?.phase(result.measuredFromNs, result.measuredToNs, putSpans, puts.count) ?? null,
       histogram: puts,
     };
     const phase: EtcdPhase = { concurrency, puts: putsResult, tx: result };

@@ -4,9 +4,11 @@
 // which is exactly the comparison the benchmark makes at concurrency 1/16/64
 // (README, "Performance").
 import { readFileSync } from 'node:fs';
+import type { DiskStallSource, PhaseDiskStalls } from './disk-stalls.js';
 import { Histogram, type LatencySummary } from './histogram.js';
 import { busyMsBetween, phaseCpu, readProcessCpu, withCommandLines, type PhaseCpu } from './proc-cpu.js';
 import type { Progress } from './progress.js';
+import { SlowestSpans } from './slowest-spans.js';
 
 export interface OpContext {
   readonly worker: number;
@@ -39,6 +41,8 @@ export interface LoadSpec {
    * (/proc/<pid>/stat), the benchmark's own processes named by this map.
    */
   readonly processLabels?: () => ReadonlyMap<number, string>;
+  /** When given, the result says which disk stalls the measured window saw (disk-stalls.ts). */
+  readonly diskStalls?: DiskStallSource | null;
 }
 
 export interface LoadResult {
@@ -59,6 +63,11 @@ export interface LoadResult {
   readonly machineCpuPercent: number | null;
   /** CPU of every process over the phase (warm-up included); null when not asked for. */
   readonly processCpu: PhaseCpu | null;
+  /** Disk stalls in the measured window and the slowest operations they overlapped; null when not sampled. */
+  readonly diskStalls: PhaseDiskStalls | null;
+  /** The measured window: process.hrtime.bigint() at its start and at the last measured operation's end. */
+  readonly measuredFromNs: bigint;
+  readonly measuredToNs: bigint;
 }
 
 const ERROR_KINDS_MAX = 16;
@@ -66,6 +75,7 @@ const ERROR_KINDS_MAX = 16;
 export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { histogram: Histogram }> {
   validate(spec);
   const histogram = new Histogram();
+  const slowest = new SlowestSpans();
   const errorKinds: Record<string, number> = {};
   // Read before t0 and after the last operation: the walk over /proc is not on any operation's clock.
   const procs0 = spec.processLabels === undefined ? null : readProcessCpu();
@@ -93,6 +103,7 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
         completed += 1;
         if (doneNs >= measureStartNs) {
           histogram.recordSpanNs(startNs, doneNs);
+          slowest.offer(startNs, doneNs);
           ok += 1;
           if (doneNs > lastDoneNs) lastDoneNs = doneNs;
         }
@@ -143,6 +154,9 @@ export async function runClosedLoop(spec: LoadSpec): Promise<LoadResult & { hist
     clientCpuPercent,
     machineCpuPercent,
     processCpu,
+    diskStalls: spec.diskStalls?.phase(measureStartNs, lastDoneNs, slowest, ok) ?? null,
+    measuredFromNs: measureStartNs,
+    measuredToNs: lastDoneNs,
     histogram,
   };
 }

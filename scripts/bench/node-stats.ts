@@ -25,6 +25,10 @@ export interface NodeCounters {
   readonly runWaitMs?: number | null;
   /** Saves that took longer than SLOW_SAVE_SECONDS, queueing included (slowSavesFromMetrics). */
   readonly slowSaves?: number | null;
+  /** Milliseconds of garbage-collection pauses so far, every kind (prom-client's nodejs_gc_duration_seconds). */
+  readonly gcMs?: number | null;
+  /** GC pauses so far longer than LONG_GC_SECONDS. */
+  readonly longGcPauses?: number | null;
 }
 
 /** Quantiles of one node's event-loop delay over a phase (ratify_event_loop_delay_seconds). */
@@ -69,18 +73,47 @@ export interface NodePhaseStats {
    * snapshot's commit ahead in the queue, a slow fsync). Null when unread.
    */
   readonly slowSaves?: number | null;
+  /** Milliseconds the node's main thread spent paused in garbage collection over the phase; null when unread. */
+  readonly gcMs?: number | null;
+  /** Of those pauses, how many lasted longer than LONG_GC_SECONDS. */
+  readonly longGcPauses?: number | null;
 }
 
 /** What counts as a slow save: a bucket bound of ratify_raft_storage_save_seconds. */
 export const SLOW_SAVE_SECONDS = 0.01;
 const SAVE_SECONDS_METRIC = 'ratify_raft_storage_save_seconds';
 
-/** Saves slower than SLOW_SAVE_SECONDS so far, from the node's histogram: all saves minus those in the bucket. */
+/** What counts as a long GC pause: a bucket bound of prom-client's nodejs_gc_duration_seconds. */
+export const LONG_GC_SECONDS = 0.01;
+const GC_SECONDS_METRIC = 'nodejs_gc_duration_seconds';
+
+/**
+ * Observations of histogram `metric` above bucket bound `bound` so far, summed
+ * over every label set (GC pauses come one series per kind): all observations
+ * minus those in the bucket. Null when the metric or the bound is missing.
+ */
+export function countAboveFromMetrics(text: string, metric: string, bound: number): number | null {
+  let within = 0;
+  let all = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (match === null || match[1] !== `${metric}_bucket`) continue;
+    const le = /(?:^|,)le="([^"]*)"/.exec(match[2] ?? '')?.[1];
+    const value = Number(match[3]);
+    if (!Number.isFinite(value)) continue;
+    if (le === '+Inf') all += value;
+    else if (le !== undefined && Number(le) === bound) {
+      within += value;
+      found = true;
+    }
+  }
+  return found ? all - within : null;
+}
+
+/** Saves slower than SLOW_SAVE_SECONDS so far, from the node's histogram. */
 export function slowSavesFromMetrics(text: string): number | null {
-  const le = prometheusLabelled(text, `${SAVE_SECONDS_METRIC}_bucket`, 'le');
-  const within = le.get(String(SLOW_SAVE_SECONDS));
-  const all = le.get('+Inf');
-  return within === undefined || all === undefined ? null : all - within;
+  return countAboveFromMetrics(text, SAVE_SECONDS_METRIC, SLOW_SAVE_SECONDS);
 }
 
 /** Linux reports utime/stime in clock ticks; 100 per second on every mainstream kernel config. */
@@ -163,17 +196,20 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
   let scraped = false;
   let eventLoopDelay: EventLoopDelay | null = null;
   let slowSaves: number | null = null;
+  let longGcPauses: number | null = null;
   try {
     const res = await http.json(url, 'GET', '/metrics');
     if (res.status === 200 && typeof res.body === 'string') {
       metrics = parsePrometheus(res.body);
       eventLoopDelay = eventLoopDelayFromMetrics(res.body);
       slowSaves = slowSavesFromMetrics(res.body);
+      longGcPauses = countAboveFromMetrics(res.body, GC_SECONDS_METRIC, LONG_GC_SECONDS);
       scraped = true;
     }
   } catch {
     // A node without metrics still gets its CPU measured.
   }
+  const gcSeconds = metrics.get(`${GC_SECONDS_METRIC}_sum`);
   return {
     cpuMs: pid === null ? null : processCpuMs(pid),
     fsyncs: metrics.get('ratify_raft_storage_batches_total') ?? null,
@@ -186,6 +222,8 @@ export async function readCounters(http: HttpClients, url: string, pid: number |
     eventLoopDelay,
     runWaitMs: pid === null ? null : mainThreadRunWaitMs(pid),
     slowSaves,
+    gcMs: gcSeconds === undefined ? null : gcSeconds * 1000,
+    longGcPauses,
   };
 }
 
@@ -226,6 +264,8 @@ export function phaseStats(
     ...(after.eventLoopDelay === undefined ? {} : { eventLoopDelay: after.eventLoopDelay }),
     ...(after.runWaitMs === undefined ? {} : { loopWaitPercent: runWait === null || elapsedMs <= 0 ? null : (100 * runWait) / elapsedMs }),
     ...(after.slowSaves === undefined ? {} : { slowSaves: d('slowSaves') }),
+    ...(after.gcMs === undefined ? {} : { gcMs: d('gcMs') }),
+    ...(after.longGcPauses === undefined ? {} : { longGcPauses: d('longGcPauses') }),
   };
 }
 
@@ -286,6 +326,7 @@ export async function measureClosedLoop(
         errorBackoffMs: 10,
         progress: ctx.progress,
         processLabels: () => ctx.processLabels(),
+        diskStalls: ctx.diskStalls,
         op,
       }),
     (r) => r.completed,

@@ -55,6 +55,7 @@ function side(r: LoadResult, nodes?: readonly NodePhaseStats[]): PairSide {
     p50Ms: r.latency.p50Ms,
     p99Ms: r.latency.p99Ms,
     processCpu: r.processCpu,
+    diskStalls: r.diskStalls,
     ...(nodes === undefined ? {} : { nodes }),
   };
 }

@@ -3,6 +3,7 @@
 // machine the baseline itself swings by 2x within minutes (README,
 // "Performance"); a pair measured back to back sees the same neighbours, and
 // the median of several pairs is robust to one pair that did not. Pure.
+import type { PhaseDiskStalls } from './disk-stalls.js';
 import type { NodePhaseStats } from './node-stats.js';
 import type { PhaseCpu } from './proc-cpu.js';
 
@@ -12,6 +13,8 @@ export interface PairSide {
   readonly p99Ms: number;
   /** CPU of every process on the machine during this phase. */
   readonly processCpu?: PhaseCpu | null;
+  /** Disk stalls during this phase (disk-stalls.ts); absent in older runs. */
+  readonly diskStalls?: PhaseDiskStalls | null;
   /** Ratify's nodes during this phase (CPU, event-loop delay); absent for etcd. */
   readonly nodes?: readonly NodePhaseStats[];
 }

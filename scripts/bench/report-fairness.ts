@@ -1,8 +1,9 @@
 // The parts of the report that say how fair the comparison was (README,
 // "Performance"): the alternating pairs at concurrency 1 and their spread, the
 // payload sizes, the CPU of every process per phase, each Ratify node's
-// event-loop delay per phase, the peak RSS of every process over the whole run,
+// event-loop delay per phase, the disk's stalls per phase, the peak RSS of every process over the whole run,
 // and etcd's own `etcdctl check perf`. Pure, like report.ts.
+import { DISK_STALL_MIN_MS, DISK_STALL_SAMPLE_MS, type PhaseDiskStalls, type TailOverlap } from './disk-stalls.js';
 import type { NodePhaseStats } from './node-stats.js';
 import { formatSpread, type PairedComparison } from './pairs.js';
 import { formatPhaseCpu, type PhaseCpu } from './proc-cpu.js';
@@ -17,6 +18,7 @@ export function fairnessTables(r: Input): Table[] {
       p === undefined || p === null ? [] : [pairsTable(i === 0 ? 'Ratify writes' : 'Ratify 2-participant tx', p)],
     ),
     eventLoopTable(r),
+    diskStallTable(r),
     ...(r.peakRssWholeRun === undefined ? [] : [peakTable(r.peakRssWholeRun)]),
   ];
   return tables.filter((t) => t.rows.length > 0);
@@ -80,15 +82,42 @@ function eventLoopTable(r: Input): Table {
               fmtMs(n.eventLoopDelay.p999Ms),
               fmtMs(n.eventLoopDelay.maxMs),
               n.loopWaitPercent === undefined || n.loopWaitPercent === null ? '-' : n.loopWaitPercent.toFixed(0),
+              n.gcMs === undefined || n.gcMs === null ? '-' : n.gcMs.toFixed(0),
+              n.longGcPauses === undefined || n.longGcPauses === null ? '-' : String(n.longGcPauses),
             ],
           ],
     ),
   );
   return {
     title:
-      'Event-loop delay of each Ratify node per phase, warm-up included (ratify_event_loop_delay_seconds: lateness of a timer due every 10 ms), and the share of the phase its main thread was ready to run but waited for a core (/proc/PID/schedstat)',
-    headers: ['phase', 'node', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'waiting for a core %'],
+      'Event-loop delay of each Ratify node per phase, warm-up included (ratify_event_loop_delay_seconds: lateness of a timer due every 10 ms), the share of the phase its main thread was ready to run but waited for a core (/proc/PID/schedstat), and its garbage-collection pauses (nodejs_gc_duration_seconds: their sum, and how many lasted over 10 ms)',
+    headers: ['phase', 'node', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'waiting for a core %', 'GC ms', 'GC pauses > 10 ms'],
     rows,
+  };
+}
+
+/**
+ * Disk stalls per phase, etcd's and Ratify's alike, and how many of each
+ * phase's slowest operations ran into one (disk-stalls.ts): every replica of
+ * both clusters writes to the one device, so a stall holds every quorum.
+ */
+export function diskStallTable(r: Input): Table {
+  const phases = measuredPhases(r, true).flatMap(({ label, side }) =>
+    side.diskStalls === null || side.diskStalls === undefined ? [] : [{ label, d: side.diskStalls }],
+  );
+  const share = (t: TailOverlap): string => `${t.duringStall} of ${t.ops}`;
+  const device = phases[0]?.d.device;
+  return {
+    title: `Disk stalls per phase: stretches in which the block device under every cluster's data${device === undefined ? '' : ` (${device})`} had requests in flight and completed none for at least ${DISK_STALL_MIN_MS} ms (its /sys/dev/block stat file read every ${DISK_STALL_SAMPLE_MS} ms), and how many of the phase's slowest operations overlapped one`,
+    headers: ['phase', 'stalls', 'longest ms', 'stalled ms', 'slowest 1 % in a stall', 'slowest 0.1 % in a stall'],
+    rows: phases.map(({ label, d }) => [
+      label,
+      String(d.stalls),
+      d.stalls === 0 ? '-' : String(d.longestMs),
+      String(d.stalledMs),
+      share(d.slowest1),
+      share(d.slowest01),
+    ]),
   };
 }
 
@@ -105,24 +134,44 @@ export function payloadLine(p: Payloads): string {
   return `Payloads: etcd put values and Ratify KV values are the same bytes, record ${p.recordValueBytes} B (key ${p.recordKeyBytes} B) and decision ${p.decisionValueBytes} B (key ${p.decisionKeyBytes} B); request bodies: etcd put ${p.etcdPutBodyBytes.join(' / ')} B (base64), Ratify KV PUT ${p.ratifyKvBodyBytes.join(' / ')} B, Ratify 2-participant tx POST ${p.ratifyTxBodyBytes} B`;
 }
 
-/** One line per measured phase with the CPU of every process on the machine. */
-export function cpuLines(r: Input): string[] {
-  const lines: string[] = [];
-  const add = (label: string, cpu: PhaseCpu | null | undefined): void => {
-    if (cpu !== null && cpu !== undefined) lines.push(formatPhaseCpu(label, cpu));
-  };
-  for (const run of r.etcd.runs) if (run.tx.phases === undefined) add(`etcd c=${run.concurrency}`, run.tx.processCpu);
+/** What every measured phase reports about the machine around it. */
+interface PhaseSide {
+  readonly processCpu?: PhaseCpu | null;
+  readonly diskStalls?: PhaseDiskStalls | null;
+}
+
+/**
+ * Every measured phase, labelled, in the order the report lists them: etcd's
+ * unpaired phases (as two-put operations; with `etcdPuts`, as single puts too),
+ * the alternating pairs, then Ratify's unpaired phases.
+ */
+function measuredPhases(r: Input, etcdPuts: boolean): Array<{ readonly label: string; readonly side: PhaseSide }> {
+  const out: Array<{ label: string; side: PhaseSide }> = [];
+  for (const run of r.etcd.runs) {
+    if (run.tx.phases !== undefined) continue;
+    if (etcdPuts) out.push({ label: `etcd put c=${run.concurrency}`, side: run.puts });
+    out.push({ label: etcdPuts ? `etcd two-put c=${run.concurrency}` : `etcd c=${run.concurrency}`, side: run.tx });
+  }
   for (const [name, p] of [
     ['writes', r.writes.pairs],
     ['tx', r.tx.pairs],
   ] as const) {
     for (const [i, pair] of (p?.pairs ?? []).entries()) {
-      add(`ratify ${name} c=${p?.concurrency} #${i + 1}`, pair.ratify.processCpu);
-      add(`etcd (${p?.etcdOp}) c=${p?.concurrency} #${i + 1}`, pair.etcd.processCpu);
+      out.push({ label: `ratify ${name} c=${p?.concurrency} #${i + 1}`, side: pair.ratify });
+      out.push({ label: `etcd (${p?.etcdOp}) c=${p?.concurrency} #${i + 1}`, side: pair.etcd });
     }
   }
-  for (const run of r.writes.runs) if (run.writes.phases === undefined) add(`ratify writes c=${run.concurrency}`, run.writes.processCpu);
-  for (const run of r.tx.runs) if (run.tx.phases === undefined) add(`ratify tx c=${run.concurrency}`, run.tx.processCpu);
+  for (const run of r.writes.runs)
+    if (run.writes.phases === undefined) out.push({ label: `ratify writes c=${run.concurrency}`, side: run.writes });
+  for (const run of r.tx.runs) if (run.tx.phases === undefined) out.push({ label: `ratify tx c=${run.concurrency}`, side: run.tx });
+  return out;
+}
+
+/** One line per measured phase with the CPU of every process on the machine. */
+export function cpuLines(r: Input): string[] {
+  const lines = measuredPhases(r, false).flatMap(({ label, side }) =>
+    side.processCpu === null || side.processCpu === undefined ? [] : [formatPhaseCpu(label, side.processCpu)],
+  );
   return lines.length === 0
     ? []
     : [

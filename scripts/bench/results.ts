@@ -1,6 +1,7 @@
 // The shape of bench-results/bench-<date>.json. Each section says whether it ran,
 // so a run without etcd (or with a cluster that failed to start) still reports
 // everything it did measure.
+import type { PhaseDiskStalls } from './disk-stalls.js';
 import { Histogram, type LatencySummary } from './histogram.js';
 import type { LoadResult } from './load.js';
 import type { NodePhaseStats } from './node-stats.js';
@@ -20,6 +21,8 @@ export interface Series {
   readonly machineCpuPercent?: number | null;
   /** CPU of every process on the machine over the phase (absent for derived series and older runs). */
   readonly processCpu?: PhaseCpu | null;
+  /** Disk stalls in the measured window and the slowest operations they overlapped (absent for derived series and older runs). */
+  readonly diskStalls?: PhaseDiskStalls | null;
   /** For a series pooled from several alternating phases: how many (absent: one phase). */
   readonly phases?: number;
 }
@@ -185,6 +188,7 @@ export function toSeries(r: LoadResult): Series {
     clientCpuPercent: r.clientCpuPercent,
     machineCpuPercent: r.machineCpuPercent,
     processCpu: r.processCpu,
+    diskStalls: r.diskStalls,
   };
 }
 

@@ -25,6 +25,45 @@ describe('runClosedLoop', () => {
     expect(result.errors).toBe(0);
   });
 
+  it('hands its measured window and slowest operations to the disk-stall source', async () => {
+    let asked: { startNs: bigint; endNs: bigint; slowestMs: number[]; ok: number } | null = null;
+    const summary = {
+      device: '1:2',
+      stalls: 0,
+      longestMs: 0,
+      stalledMs: 0,
+      slowest1: { ops: 1, duringStall: 0 },
+      slowest01: { ops: 1, duringStall: 0 },
+    };
+    let n = 0;
+    const result = await runClosedLoop({
+      label: 't',
+      concurrency: 1,
+      durationMs: 0,
+      warmupMs: 0,
+      countMax: 6,
+      errorBackoffMs: 0,
+      diskStalls: {
+        phase: (startNs, endNs, spans, ok) => {
+          asked = { startNs, endNs, slowestMs: spans.slowest(2).map((s) => Math.round((s.endNs - s.startNs) / 1e6)), ok };
+          return summary;
+        },
+      },
+      op: async () => {
+        n += 1;
+        // One operation far slower than the rest.
+        await new Promise((r) => setTimeout(r, n === 3 ? 60 : 1));
+      },
+    });
+    expect(result.diskStalls).toBe(summary);
+    expect(asked).not.toBeNull();
+    const a = asked as unknown as { startNs: bigint; endNs: bigint; slowestMs: number[]; ok: number };
+    expect(a.ok).toBe(result.ok);
+    expect([a.startNs, a.endNs]).toEqual([result.measuredFromNs, result.measuredToNs]);
+    expect(a.slowestMs[0]).toBeGreaterThanOrEqual(55);
+    expect(a.slowestMs[1]).toBeLessThan(55);
+  });
+
   it('counts failures by kind and keeps going', async () => {
     let calls = 0;
     const result = await runClosedLoop({

@@ -8,6 +8,8 @@ import {
   phaseStats,
   processCpuMs,
   prometheusLabelled,
+  countAboveFromMetrics,
+  LONG_GC_SECONDS,
   SLOW_SAVE_SECONDS,
   slowSavesFromMetrics,
   type NodeCounters,
@@ -123,6 +125,39 @@ describe('slow saves', () => {
     expect(phaseStats('n1', true, { ...base, slowSaves: 4 }, { ...base, slowSaves: 9 }, 1000, 10).slowSaves).toBe(5);
     expect(phaseStats('n1', true, { ...base, slowSaves: null }, { ...base, slowSaves: 9 }, 1000, 10).slowSaves).toBeNull();
     expect(phaseStats('n1', true, base, base, 1000, 10)).not.toHaveProperty('slowSaves');
+  });
+});
+
+describe('garbage-collection pauses', () => {
+  it('counts the pauses over LONG_GC_SECONDS summed over every kind, as prom-client writes them', async () => {
+    const registry = new Registry();
+    const h = new Histogram({
+      name: 'nodejs_gc_duration_seconds',
+      help: 'h',
+      labelNames: ['kind'],
+      // prom-client's default GC buckets.
+      buckets: [0.001, 0.01, 0.1, 1, 2, 5],
+      registers: [registry],
+    });
+    for (const s of [0.0005, 0.004, 0.012]) h.observe({ kind: 'minor' }, s);
+    for (const s of [0.009, 0.02, 0.15]) h.observe({ kind: 'major' }, s);
+    h.observe({ kind: 'incremental' }, 0.002);
+    expect(LONG_GC_SECONDS).toBe(0.01);
+    const text = await registry.metrics();
+    expect(countAboveFromMetrics(text, 'nodejs_gc_duration_seconds', LONG_GC_SECONDS)).toBe(3);
+    expect(countAboveFromMetrics(text, 'nodejs_gc_duration_seconds', 0.001)).toBe(6);
+    // A bound that is not a bucket of the histogram cannot be answered.
+    expect(countAboveFromMetrics(text, 'nodejs_gc_duration_seconds', 0.05)).toBeNull();
+    expect(countAboveFromMetrics(text, 'ratify_missing_seconds', LONG_GC_SECONDS)).toBeNull();
+    expect(parsePrometheus(text).get('nodejs_gc_duration_seconds_sum')).toBeCloseTo(0.1975, 6);
+  });
+
+  it('gives the GC time and long pauses of the phase, when the node was read', () => {
+    const s = phaseStats('n1', true, { ...base, gcMs: 100, longGcPauses: 2 }, { ...base, gcMs: 340, longGcPauses: 7 }, 1000, 10);
+    expect(s.gcMs).toBe(240);
+    expect(s.longGcPauses).toBe(5);
+    expect(phaseStats('n1', true, { ...base, gcMs: null }, { ...base, gcMs: 3 }, 1000, 10).gcMs).toBeNull();
+    expect(phaseStats('n1', true, base, base, 1000, 10)).not.toHaveProperty('gcMs');
   });
 });
 

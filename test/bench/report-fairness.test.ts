@@ -17,8 +17,17 @@ const cpu = {
   unattributedPercent: 5,
 };
 
+const stalls = {
+  device: '254:0',
+  stalls: 2,
+  longestMs: 184,
+  stalledMs: 210,
+  slowest1: { ops: 40, duringStall: 12 },
+  slowest01: { ops: 4, duringStall: 4 },
+};
+
 function reportWithPairs() {
-  const side = (ratePerSec: number, p50Ms: number) => ({ ratePerSec, p50Ms, p99Ms: 9, processCpu: cpu });
+  const side = (ratePerSec: number, p50Ms: number) => ({ ratePerSec, p50Ms, p99Ms: 9, processCpu: cpu, diskStalls: stalls });
   const nodes = [
     {
       id: 'n1',
@@ -33,6 +42,9 @@ function reportWithPairs() {
       envelopesPerOp: 1,
       participantRequestsPerOp: 0,
       eventLoopDelay: { p50Ms: 0.2, p99Ms: 4.5, p999Ms: 61, maxMs: 230 },
+      loopWaitPercent: 21,
+      gcMs: 812.4,
+      longGcPauses: 6,
     },
   ];
   const r = sampleReport();
@@ -62,12 +74,19 @@ describe('the fairness part of the report', () => {
   });
 
   it('shows each node’s event-loop delay per phase, the whole-run peak RSS, the payloads, the CPU of every process and etcd’s own check', () => {
-    expect(text).toMatch(/\| tx c=1 #1\s+\|\s+n1 \(leader\) \|\s+0\.200 \|\s+4\.50 \|\s+61\.0 \|\s+230 \|/);
+    expect(text).toMatch(/\| tx c=1 #1\s+\|\s+n1 \(leader\) \|\s+0\.200 \|\s+4\.50 \|\s+61\.0 \|\s+230 \|\s+21 \|\s+812 \|\s+6 \|/);
     expect(text).toMatch(/\| ratify tx n2 \|\s+222\.0 MiB \|/);
     expect(text).toMatch(/record \d+ B \(key \d+ B\) and decision \d+ B/);
     expect(text).toContain('etcd (two-put tx) c=1 #2: bench 100%, others 80%, unattributed 5%');
     expect(text).toContain('vitest[77] 80%');
     expect(text).toContain("etcd's own check, `etcdctl check perf --load=s`: PASS\n  PASS: Throughput is 150 writes/s");
+  });
+
+  it('shows the disk stalls of every phase, etcd’s beside Ratify’s, and the slowest operations that overlapped one', () => {
+    expect(text).toContain('### Disk stalls per phase');
+    expect(text).toContain("under every cluster's data (254:0)");
+    expect(text).toMatch(/\| ratify tx c=1 #2\s+\|\s+2 \|\s+184 \|\s+210 \|\s+12 of 40 \|\s+4 of 4 \|/);
+    expect(text).toMatch(/\| etcd \(two-put tx\) c=1 #1\s+\|\s+2 \|/);
   });
 });
 
@@ -100,6 +119,9 @@ describe('pooledSeries', () => {
       clientCpuPercent: 10,
       machineCpuPercent: machine,
       processCpu: null,
+      diskStalls: null,
+      measuredFromNs: 0n,
+      measuredToNs: 0n,
       histogram,
     };
   };
