@@ -10,12 +10,14 @@
 // told apart from what the system under test did.
 //
 // How: a worker thread (disk-stall-worker.ts) reads the device's
-// /sys/dev/block/<major>:<minor>/stat every DISK_STALL_SAMPLE_MS. Between two
-// readings that show a completion, a stretch with none in which the device was
-// busy (io_ticks, the milliseconds it had requests in flight) for at least
-// DISK_STALL_MIN_MS is a stall. Counting busy time, not wall time, keeps a
-// worker that was itself held off a core from reporting an idle device as
-// stalled. Passive: the sampler issues no I/O of its own.
+// /sys/dev/block/<major>:<minor>/stat every DISK_STALL_SAMPLE_MS. A stall runs
+// from a reading to the last later reading that still shows the same count of
+// completions (the counters only grow, so none happened in between), when the
+// device was busy (io_ticks: the milliseconds it had requests in flight) for at
+// least DISK_STALL_MIN_MS of it. Both ends are readings: a worker held off a
+// core for a while, between two readings whose counts differ, proves nothing
+// and reports nothing, whether the device was idle or busy completing requests
+// meanwhile. Passive: the sampler issues no I/O of its own.
 import { existsSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { SlowestSpans, Span } from './slowest-spans.js';
@@ -27,11 +29,11 @@ export const DISK_STALL_SAMPLE_MS = 2;
 export const DISK_STALLS_MAX = 10_000;
 
 export interface DiskStall {
-  /** process.hrtime.bigint() of the last reading before it that showed a completion, as a number. */
+  /** process.hrtime.bigint() of the reading it starts at, as a number. */
   readonly startNs: number;
-  /** The first reading after it that showed a completion. */
+  /** The last reading with the same count of completions: the stall may have gone on until the next. */
   readonly endNs: number;
-  /** Milliseconds the device was busy in between (io_ticks): the stall's length. */
+  /** Milliseconds the device was busy in between (io_ticks): the stall's length, at least. */
   readonly busyMs: number;
 }
 
@@ -77,20 +79,30 @@ export function blockStatPath(dir: string): string | null {
   return existsSync(path) ? path : null;
 }
 
+interface Reading {
+  readonly atNs: number;
+  readonly stat: BlockStat;
+}
+
 /** Turns readings into stalls; pure, so the worker and the tests run the same code. */
 export class StallDetector {
-  private last: { atNs: number; stat: BlockStat } | null = null;
+  /** The first reading with the current count of completions, and the latest. */
+  private first: Reading | null = null;
+  private latest: Reading | null = null;
 
   constructor(private readonly minMs = DISK_STALL_MIN_MS) {}
 
-  /** One reading; returns the stall it ends, if any. */
+  /** One reading; returns the stall that a new count of completions ends, if any. */
   sample(atNs: number, stat: BlockStat): DiskStall | null {
-    const last = this.last;
-    if (last !== null && stat.completed === last.stat.completed) return null;
-    this.last = { atNs, stat };
-    if (last === null) return null;
-    const busyMs = stat.busyMs - last.stat.busyMs;
-    return busyMs >= this.minMs ? { startNs: last.atNs, endNs: atNs, busyMs } : null;
+    const reading = { atNs, stat };
+    const first = this.first;
+    const latest = this.latest;
+    this.latest = reading;
+    if (first !== null && stat.completed === first.stat.completed) return null;
+    this.first = reading;
+    if (first === null || latest === null) return null;
+    const busyMs = latest.stat.busyMs - first.stat.busyMs;
+    return busyMs >= this.minMs ? { startNs: first.atNs, endNs: latest.atNs, busyMs } : null;
   }
 }
 
@@ -160,7 +172,7 @@ export class DiskStallMonitor implements DiskStallSource {
       switch (msg.type) {
         case 'sampling':
           this.sampling = true;
-          for (const resolve of this.waiting.splice(0)) resolve();
+          this.settle();
           return;
         case 'stall':
           this.stalls.push(msg.stall);
@@ -168,11 +180,17 @@ export class DiskStallMonitor implements DiskStallSource {
           return;
         case 'unreadable':
           this.failure = msg.reason;
+          this.settle();
           return;
       }
     });
     worker.on('error', (err) => {
       this.failure = err.message;
+      this.settle();
+    });
+    worker.on('exit', () => {
+      this.failure ??= 'the sampler stopped';
+      this.settle();
     });
     // Never the reason the benchmark stays alive.
     worker.unref();
@@ -195,9 +213,25 @@ export class DiskStallMonitor implements DiskStallSource {
     return new DiskStallMonitor(device, worker);
   }
 
-  /** Resolves once the worker has read the device once (tests; the benchmark starts long before its first phase). */
+  private settle(): void {
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+
+  /**
+   * Resolves once the worker has read the device once, or has failed (then
+   * `failed` says why); for the disk probe and the tests, since the benchmark
+   * starts it long before its first phase.
+   */
   whenSampling(): Promise<void> {
-    return this.sampling ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
+    if (this.sampling || this.failure !== null) return Promise.resolve();
+    // While someone waits for it, the worker is what keeps the process alive.
+    this.worker.ref();
+    return new Promise((resolve) =>
+      this.waiting.push(() => {
+        this.worker.unref();
+        resolve();
+      }),
+    );
   }
 
   /** Why sampling stopped, or null while it runs. */

@@ -40,12 +40,13 @@ describe('parseBlockStat', () => {
 });
 
 describe('StallDetector', () => {
-  it('reports a stretch without completions in which the device was busy for the threshold or more', () => {
+  it('reports a stretch of readings without a completion in which the device was busy for the threshold or more', () => {
     const d = new StallDetector(20);
     expect(d.sample(0, { completed: 10, busyMs: 100 })).toBeNull();
     // Requests in flight, none completing: readings with the same count say nothing yet.
     for (let t = 2; t < 60; t += 2) expect(d.sample(t * MS, { completed: 10, busyMs: 100 + t })).toBeNull();
-    expect(d.sample(60 * MS, { completed: 11, busyMs: 160 })).toEqual<DiskStall>({ startNs: 0, endNs: 60 * MS, busyMs: 60 });
+    // The stall ends at the last reading that still showed no completion.
+    expect(d.sample(60 * MS, { completed: 11, busyMs: 160 })).toEqual<DiskStall>({ startNs: 0, endNs: 58 * MS, busyMs: 58 });
     // Completions every reading: no stall.
     expect(d.sample(62 * MS, { completed: 12, busyMs: 162 })).toBeNull();
   });
@@ -56,6 +57,14 @@ describe('StallDetector', () => {
     // 80 ms between readings (the sampler off a core), the device busy for 3 of them.
     expect(d.sample(80 * MS, { completed: 10, busyMs: 103 })).toBeNull();
     expect(d.sample(82 * MS, { completed: 11, busyMs: 104 })).toBeNull();
+  });
+
+  it('does not call a busy device stalled when the sampler missed its completions', () => {
+    const d = new StallDetector(20);
+    d.sample(0, { completed: 10, busyMs: 100 });
+    // 100 ms off a core while the device completed 500 requests, busy all along.
+    expect(d.sample(100 * MS, { completed: 510, busyMs: 200 })).toBeNull();
+    expect(d.sample(102 * MS, { completed: 512, busyMs: 202 })).toBeNull();
   });
 
   it('does not report a busy stretch shorter than the threshold', () => {
@@ -145,24 +154,23 @@ describe('DiskStallMonitor', () => {
     await m.whenSampling();
     const before = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, 50));
-    // The device "busy" for 40 ms with nothing completed, then a completion.
+    // The device "busy" for 40 ms with nothing completed, long enough for the worker to read it, then a completion.
     writeFileSync(stat, statLine({ writes: 1, busyMs: 1040 }));
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
     writeFileSync(stat, statLine({ writes: 2, busyMs: 1041 }));
     // The worker reports a stall when it reads the completion that ends it.
     await expect.poll(() => m.between(before, process.hrtime.bigint()).length, { timeout: 5000 }).toBe(1);
     const after = process.hrtime.bigint();
     const stalls = m.between(before, after);
     expect(stalls).toHaveLength(1);
-    // Busy time between the two readings that showed a completion: the 40 ms, then 1 more.
-    expect(stalls[0]?.busyMs).toBe(41);
+    expect(stalls[0]?.busyMs).toBe(40);
     expect(m.between(after, after + 1_000_000_000n)).toEqual([]);
     const spans = new SlowestSpans();
     spans.offer(before, after);
     expect(m.phase(before, after, spans, 1)).toMatchObject({
       device: stat,
       stalls: 1,
-      longestMs: 41,
+      longestMs: 40,
       slowest01: { ops: 1, duringStall: 1 },
     });
     expect(m.failed).toBeNull();
@@ -172,7 +180,9 @@ describe('DiskStallMonitor', () => {
     dir = mkdtempSync(join(tmpdir(), 'ratify-disk-stalls-'));
     monitor = DiskStallMonitor.start(dir, workerUrl, join(dir, 'missing'));
     const m = monitor as DiskStallMonitor;
-    await expect.poll(() => m.failed, { timeout: 5000 }).toMatch(/cannot open .*missing/);
+    // Waiting for the first reading ends with the failure, not never.
+    await m.whenSampling();
+    expect(m.failed).toMatch(/cannot open .*missing/);
     expect(m.phase(0n, 1n, new SlowestSpans(), 1)).toBeNull();
   });
 });
