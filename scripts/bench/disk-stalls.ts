@@ -20,6 +20,7 @@
 // meanwhile. Passive: the sampler issues no I/O of its own.
 import { existsSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { assertNever } from '../../src/util/assert-never.js';
 import type { SlowestSpans, Span } from './slowest-spans.js';
 
 /** The shortest stall reported: a synced write on this machine's disk normally takes 0.2-3 ms. */
@@ -182,6 +183,8 @@ export class DiskStallMonitor implements DiskStallSource {
           this.failure = msg.reason;
           this.settle();
           return;
+        default:
+          assertNever(msg);
       }
     });
     worker.on('error', (err) => {
