@@ -86,13 +86,25 @@ function tailsGoal(r: Sections): Goal {
   }
   if (checks.length === 0) return { ...base, actual: 'not measured', met: null };
   const ratios = checks.flatMap((c) => [
-    { label: `${c.what} p99`, ratio: c.ratify.latency.p99Ms / c.etcd.latency.p99Ms },
-    { label: `${c.what} p99.9`, ratio: c.ratify.latency.p999Ms / c.etcd.latency.p999Ms },
+    { label: `${c.what} p99`, ratio: c.ratify.latency.p99Ms / c.etcd.latency.p99Ms, stallHeld: allInStall(c.ratify, 'slowest1') },
+    { label: `${c.what} p99.9`, ratio: c.ratify.latency.p999Ms / c.etcd.latency.p999Ms, stallHeld: allInStall(c.ratify, 'slowest01') },
   ]);
   const missed = ratios.filter((x) => !(x.ratio <= 1));
   const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
-  const actual = `worst ${worst.ratio.toFixed(2)}x (${worst.label}); ${missed.length} of ${ratios.length} above etcd`;
+  // Said, not excused: the goal is judged on the figures as measured.
+  const held = missed.filter((x) => x.stallHeld).map((x) => x.label);
+  const stalls = held.length === 0 ? '' : `, ${held.length} of them with all of that phase's slowest in a disk stall (${held.join(', ')})`;
+  const actual = `worst ${worst.ratio.toFixed(2)}x (${worst.label}); ${missed.length} of ${ratios.length} above etcd${stalls}`;
   return { ...base, actual, met: missed.length === 0 };
+}
+
+/**
+ * Whether every one of the phase's slowest 1 % (p99) or 0.1 % (p99.9)
+ * overlapped a disk stall (disk-stalls.ts): the figure is then the stall's.
+ */
+function allInStall(s: Series, share: 'slowest1' | 'slowest01'): boolean {
+  const t = s.diskStalls?.[share];
+  return t !== undefined && t.ops > 0 && t.duringStall === t.ops;
 }
 
 function memoryGoal(r: Sections): Goal {

@@ -76,6 +76,30 @@ describe('secondRoundGoals', () => {
     expect(goal).toMatchObject({ met: false, actual: 'worst 3.33x (tx c=64 p99); 2 of 12 above etcd' });
   });
 
+  it('says which tails above etcd had all of their slowest operations in a disk stall, and still counts them as missed', () => {
+    const r = passing();
+    const stalls = (slowest1: [number, number], slowest01: [number, number]) => ({
+      device: '254:0',
+      stalls: 1,
+      longestMs: 90,
+      stalledMs: 90,
+      slowest1: { ops: slowest1[0], duringStall: slowest1[1] },
+      slowest01: { ops: slowest01[0], duringStall: slowest01[1] },
+    });
+    const tx = {
+      ...r.tx,
+      runs: r.tx.runs.map((run) =>
+        // p99.9 above etcd's with every one of its 40 slowest in the stall; p99 above with only some of its 400.
+        run.concurrency === 64 ? { ...run, tx: { ...series(4000, 3, 30), diskStalls: stalls([400, 120], [40, 40]) } } : run,
+      ),
+    };
+    const goal = byName(secondRoundGoals({ ...r, tx }))['p99 and p99.9 vs etcd (writes vs puts, tx vs two-put)'];
+    expect(goal).toMatchObject({
+      met: false,
+      actual: "worst 3.33x (tx c=64 p99); 2 of 12 above etcd, 1 of them with all of that phase's slowest in a disk stall (tx c=64 p99.9)",
+    });
+  });
+
   it('fails the memory goal on any node at or over 150 MiB, and passes nothing below 100,000 tx', () => {
     const r = passing();
     const over = [...(r.peakRssWholeRun ?? []), { name: 'ratify tx n3', peakRssBytes: RSS_SECOND_GOAL_BYTES }];
