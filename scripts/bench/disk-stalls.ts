@@ -3,8 +3,9 @@
 // both clusters writes to that one device, so a stall holds every synced write
 // of every replica at once: no quorum can commit through it, whatever the
 // protocol does. On the shared machines this benchmark runs on, the device
-// stalls for 40-260 ms a few times a minute with nothing but a single
-// fdatasync loop running (scripts/bench/results/README.md, "Disk stalls").
+// stalls for tens to hundreds of milliseconds a few times a minute, with
+// nothing but a single fdatasync loop running (scripts/disk-probe.ts;
+// scripts/bench/results/README.md, "Disk stalls").
 // The report shows them per phase, for etcd's phases and Ratify's alike, and
 // how many of each phase's slowest operations overlapped one, so a tail can be
 // told apart from what the system under test did.
