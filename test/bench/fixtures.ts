@@ -1,10 +1,24 @@
 // Hand-made benchmark results for the report, chart and goal tests.
+import type { PhaseDiskStalls } from '../../scripts/bench/disk-stalls.js';
 import type { LatencySummary } from '../../scripts/bench/histogram.js';
 import type { NodePhaseStats } from '../../scripts/bench/node-stats.js';
 import type { BenchReport, Series } from '../../scripts/bench/results.js';
 
 export function latency(p50Ms: number, p99Ms: number): LatencySummary {
   return { count: 100, minMs: p50Ms / 2, meanMs: p50Ms, p50Ms, p90Ms: p99Ms * 0.8, p99Ms, p999Ms: p99Ms * 1.5, maxMs: p99Ms * 2 };
+}
+
+/** A phase's disk-stall summary: no stall, one slowest operation of each share, unless overridden. */
+export function phaseDiskStalls(overrides: Partial<PhaseDiskStalls> = {}): PhaseDiskStalls {
+  return {
+    device: '254:0',
+    stalls: 0,
+    longestMs: 0,
+    stalledMs: 0,
+    slowest1: { ops: 1, duringStall: 0 },
+    slowest01: { ops: 1, duringStall: 0 },
+    ...overrides,
+  };
 }
 
 export function series(ratePerSec: number, p50Ms: number, p99Ms: number): Series {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RSS_SECOND_GOAL_BYTES, secondRoundGoals } from '../../scripts/bench/goals-second-round.js';
 import { comparePairs, makePair } from '../../scripts/bench/pairs.js';
 import type { BenchReport, Goal } from '../../scripts/bench/results.js';
-import { sampleReport, series } from './fixtures.js';
+import { phaseDiskStalls, sampleReport, series } from './fixtures.js';
 
 const MIB = 1024 * 1024;
 
@@ -78,14 +78,14 @@ describe('secondRoundGoals', () => {
 
   it('says which tails above etcd had all of their slowest operations in a disk stall, and still counts them as missed', () => {
     const r = passing();
-    const stalls = (slowest1: [number, number], slowest01: [number, number]) => ({
-      device: '254:0',
-      stalls: 1,
-      longestMs: 90,
-      stalledMs: 90,
-      slowest1: { ops: slowest1[0], duringStall: slowest1[1] },
-      slowest01: { ops: slowest01[0], duringStall: slowest01[1] },
-    });
+    const stalls = (slowest1: [number, number], slowest01: [number, number]) =>
+      phaseDiskStalls({
+        stalls: 1,
+        longestMs: 90,
+        stalledMs: 90,
+        slowest1: { ops: slowest1[0], duringStall: slowest1[1] },
+        slowest01: { ops: slowest01[0], duringStall: slowest01[1] },
+      });
     const tx = {
       ...r.tx,
       runs: r.tx.runs.map((run) =>

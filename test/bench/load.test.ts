@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { errorKind, runClosedLoop } from '../../scripts/bench/load.js';
+import { phaseDiskStalls } from './fixtures.js';
 
 describe('runClosedLoop', () => {
   it('stops at countMax and gives every worker its own sequence', async () => {
@@ -27,14 +28,7 @@ describe('runClosedLoop', () => {
 
   it('hands its measured window and slowest operations to the disk-stall source', async () => {
     let asked: { startNs: bigint; endNs: bigint; slowestMs: number[]; ok: number } | null = null;
-    const summary = {
-      device: '1:2',
-      stalls: 0,
-      longestMs: 0,
-      stalledMs: 0,
-      slowest1: { ops: 1, duringStall: 0 },
-      slowest01: { ops: 1, duringStall: 0 },
-    };
+    const summary = phaseDiskStalls();
     let n = 0;
     const result = await runClosedLoop({
       label: 't',

@@ -7,7 +7,7 @@ import { payloads } from '../../scripts/bench/payloads.js';
 import { computeGoals, renderReport } from '../../scripts/bench/report.js';
 import { benchTxId, txRecords } from '../../scripts/bench/records.js';
 import { pooledSeries } from '../../scripts/bench/results.js';
-import { sampleReport } from './fixtures.js';
+import { phaseDiskStalls, sampleReport } from './fixtures.js';
 
 const cpu = {
   elapsedMs: 1000,
@@ -17,14 +17,13 @@ const cpu = {
   unattributedPercent: 5,
 };
 
-const stalls = {
-  device: '254:0',
+const stalls = phaseDiskStalls({
   stalls: 2,
   longestMs: 184,
   stalledMs: 210,
   slowest1: { ops: 40, duringStall: 12 },
   slowest01: { ops: 4, duringStall: 4 },
-};
+});
 
 function reportWithPairs() {
   const side = (ratePerSec: number, p50Ms: number) => ({ ratePerSec, p50Ms, p99Ms: 9, processCpu: cpu, diskStalls: stalls });
