@@ -78,17 +78,15 @@ export function encodeTableSnapshot(src: SnapshotSource): Uint8Array {
 /**
  * The table as it was at one moment, for an encoding in slices while apply()
  * goes on: the rows in creation order (finished ones are immutable; a capture
- * copies the others), the ids of the finished ones in completion order, and
- * the seq of a row by id in the live table (which may have moved on).
+ * copies the others) and where each finished one stands among them, in
+ * completion order, both fixed when the capture was made.
  */
 export interface TableCapture {
   readonly count: number;
   /** The row at creation-order position `i`; a finished one is valid only until the next call. */
   rowAt(i: number): Row;
-  /** seq of each captured row, by position: what the search by seq reads (increasing). */
-  readonly seqs: Float64Array;
-  readonly finished: readonly string[];
-  readonly liveSeq: (id: string) => number | undefined;
+  /** Creation-order positions of the finished rows, in completion order (SnapshotSource.finishedPositions). */
+  readonly finishedPositions: Uint32Array;
 }
 
 /** Rows scanned or written between two yields (a few hundred microseconds). */
@@ -101,7 +99,7 @@ const VALUES_PER_STEP = 2048;
  * rows: what an encoding in slices steps through (stepped-encoding.ts).
  */
 export function* tableSnapshotSteps(cap: TableCapture, w: MsgpackSink): Generator<void, void, void> {
-  const { count, finished } = cap;
+  const { count, finishedPositions } = cap;
   const strings = new Map<string, number>();
   for (let i = 0; i < count; i++) {
     addStrings(strings, cap.rowAt(i));
@@ -121,67 +119,14 @@ export function* tableSnapshotSteps(cap: TableCapture, w: MsgpackSink): Generato
     if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield;
   }
   w.str('finishedOrder');
-  w.array(finished.length);
-  const positions = new Positions(cap);
+  w.array(finishedPositions.length);
   let last = 0;
-  for (let i = 0; i < finished.length; i++) {
-    // As finishedPositions() in tx-table.ts: an id without a row (only a corrupt table) is 0.
-    const p = positions.of(finished[i]!) ?? 0;
-    w.num(p - last);
-    last = p;
+  for (let i = 0; i < finishedPositions.length; i++) {
+    const position = finishedPositions[i]!;
+    w.num(position - last);
+    last = position;
     if (i % VALUES_PER_STEP === VALUES_PER_STEP - 1) yield;
   }
-}
-
-/**
- * The creation-order position of a captured row, by id, without a map of every
- * id (built for 100,000 rows it cost 3x the rest of the encoding, and growing
- * it rehashed in single steps of 10-40 ms, the stalls slicing is there to
- * avoid). A row still in the live table is found by its seq (the index that
- * created it, increasing in creation order) in the captured rows; one removed
- * since the capture (retention removes the oldest first) by a scan from the
- * front of the captured rows, remembering what it passed.
- */
-class Positions {
-  private readonly scanned = new Map<string, number>();
-  private scanTo = 0;
-
-  constructor(private readonly cap: TableCapture) {}
-
-  of(id: string): number | undefined {
-    const seq = this.cap.liveSeq(id);
-    if (seq !== undefined) {
-      const at = bySeq(this.cap, seq);
-      if (at >= 0 && this.cap.rowAt(at).id === id) return at;
-    }
-    return this.scan(id);
-  }
-
-  private scan(id: string): number | undefined {
-    const seen = this.scanned.get(id);
-    if (seen !== undefined) return seen;
-    while (this.scanTo < this.cap.count) {
-      const at = this.scanTo++;
-      const rowId = this.cap.rowAt(at).id;
-      this.scanned.set(rowId, at);
-      if (rowId === id) return at;
-    }
-    return undefined;
-  }
-}
-
-/** The position of the row created at `seq` in the captured rows (sorted by seq), or -1. */
-function bySeq(cap: TableCapture, seq: number): number {
-  let lo = 0;
-  let hi = cap.count - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const at = cap.seqs[mid]!;
-    if (at === seq) return mid;
-    if (at < seq) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }
 
 /** True when `data` starts like a version 3, 4 or 5 snapshot (anything else is left to the older readers). */
