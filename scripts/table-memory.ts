@@ -7,20 +7,35 @@
 // a key and request hash as the SDK's create() does by default (a random UUID
 // key; the hash is a sha256 in base64url).
 //
-//   npm run build && node --expose-gc dist/scripts/table-memory.js [--count 100000] [--keys]
+//   npm run build && node --expose-gc dist/scripts/table-memory.js [--count 100000] [--keys] [--encode]
+//
+// --encode also times what every node does every snapshotThresholdEntries: a
+// capture of the table (synchronous, in apply()) and its encoding in slices
+// (tableSnapshotSteps), medians of 10 runs after 2, each checked to give
+// encode()'s bytes.
 //
 // What a node's resident memory is made of under load is memory-probe.ts's.
 import { createHash, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ownString } from '../src/tx/finished-tx.js';
+import { steppedEncoding } from '../src/tx/stepped-encoding.js';
+import { tableSnapshotSteps } from '../src/tx/table-snapshot.js';
 import { TxTable } from '../src/tx/tx-table.js';
 import { freshParticipant, type TxRecord } from '../src/tx/types.js';
 
 const COUNT_MAX = 10_000_000;
 const MIB = 1024 * 1024;
+const ENCODE_WARMUPS = 2;
+const ENCODE_RUNS = 10;
 
 function main(): number {
-  const { values } = parseArgs({ options: { count: { type: 'string', default: '100000' }, keys: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      count: { type: 'string', default: '100000' },
+      keys: { type: 'boolean', default: false },
+      encode: { type: 'boolean', default: false },
+    },
+  });
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > COUNT_MAX) {
     process.stderr.write(`--count must be an integer in 1..${COUNT_MAX}\n`);
@@ -54,7 +69,39 @@ function main(): number {
       `V8 heap +${(heap / MIB).toFixed(2)} MiB, outside the heap +${(outside / MIB).toFixed(2)} MiB, ` +
       `${Math.round((heap + outside) / count)} bytes per transaction (${table.finishedCount} retained)\n`,
   );
+  if (values.encode) timeSnapshot(table);
   return 0;
+}
+
+function timeSnapshot(table: TxTable): void {
+  const expected = Buffer.from(table.encode());
+  const captureMs: number[] = [];
+  const encodeMs: number[] = [];
+  for (let run = 0; run < ENCODE_WARMUPS + ENCODE_RUNS; run++) {
+    const t0 = performance.now();
+    const capture = table.capture();
+    const t1 = performance.now();
+    const encoding = steppedEncoding((w) => tableSnapshotSteps(capture, w), 'utf8');
+    const pieces: Buffer[] = [];
+    for (let more = true; more; ) {
+      more = encoding.step();
+      pieces.push(Buffer.from(encoding.piece()));
+    }
+    const t2 = performance.now();
+    if (!Buffer.concat(pieces).equals(expected)) throw new Error('the sliced encoding differs from encode()');
+    if (run < ENCODE_WARMUPS) continue;
+    captureMs.push(t1 - t0);
+    encodeMs.push(t2 - t1);
+  }
+  process.stdout.write(
+    `snapshot of ${table.size.toLocaleString('en-US')} rows: capture median ${median(captureMs).toFixed(1)} ms, ` +
+      `sliced encoding median ${median(encodeMs).toFixed(1)} ms (${ENCODE_RUNS} runs after ${ENCODE_WARMUPS}), ${expected.length} bytes\n`,
+  );
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
 }
 
 function record(id: string, seq: number, idempotencyKey: string | null): TxRecord {
