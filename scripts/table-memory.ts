@@ -12,11 +12,16 @@
 // --encode also times what every node does every snapshotThresholdEntries: a
 // capture of the table (synchronous, in apply()) and its encoding in slices
 // (tableSnapshotSteps), medians of 10 runs after 2, each checked to give
-// encode()'s bytes.
+// encode()'s bytes; and what a node does when it restores that snapshot (at
+// start, or installing one from the leader): decodeInto() a fresh table, timed,
+// with how much the old and large-object spaces grew over it (what outlived
+// the young generation's collections, garbage included: no full collection
+// runs within), each checked to encode back to the same bytes.
 //
 // What a node's resident memory is made of under load is memory-probe.ts's.
 import { createHash, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { ownString } from '../src/tx/finished-tx.js';
 import { steppedEncoding } from '../src/tx/stepped-encoding.js';
 import { tableSnapshotSteps } from '../src/tx/table-snapshot.js';
@@ -69,7 +74,10 @@ function main(): number {
       `V8 heap +${(heap / MIB).toFixed(2)} MiB, outside the heap +${(outside / MIB).toFixed(2)} MiB, ` +
       `${Math.round((heap + outside) / count)} bytes per transaction (${table.finishedCount} retained)\n`,
   );
-  if (values.encode) timeSnapshot(table);
+  if (values.encode) {
+    timeSnapshot(table);
+    timeRestore(table, gc);
+  }
   return 0;
 }
 
@@ -97,6 +105,37 @@ function timeSnapshot(table: TxTable): void {
     `snapshot of ${table.size.toLocaleString('en-US')} rows: capture median ${median(captureMs).toFixed(1)} ms, ` +
       `sliced encoding median ${median(encodeMs).toFixed(1)} ms (${ENCODE_RUNS} runs after ${ENCODE_WARMUPS}), ${expected.length} bytes\n`,
   );
+}
+
+function timeRestore(table: TxTable, gc: () => void): void {
+  const bytes = table.encode();
+  const decodeMs: number[] = [];
+  const grewMiB: number[] = [];
+  for (let run = 0; run < ENCODE_WARMUPS + ENCODE_RUNS; run++) {
+    gc();
+    const before = oldAndLargeObjectBytes();
+    const t0 = performance.now();
+    const restored = new TxTable();
+    restored.decodeInto(bytes);
+    const t1 = performance.now();
+    const grew = oldAndLargeObjectBytes() - before;
+    if (!Buffer.from(restored.encode()).equals(Buffer.from(bytes))) throw new Error('the restored table encodes to other bytes');
+    if (run < ENCODE_WARMUPS) continue;
+    decodeMs.push(t1 - t0);
+    grewMiB.push(grew / MIB);
+  }
+  process.stdout.write(
+    `restore of ${table.size.toLocaleString('en-US')} rows: decodeInto median ${median(decodeMs).toFixed(1)} ms, ` +
+      `old + large-object spaces grew by ${median(grewMiB).toFixed(1)} MiB over it (median)\n`,
+  );
+}
+
+function oldAndLargeObjectBytes(): number {
+  let bytes = 0;
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name === 'old_space' || space.space_name === 'large_object_space') bytes += space.space_used_size;
+  }
+  return bytes;
 }
 
 function median(values: number[]): number {

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CHUNK_SLOTS } from '../../src/tx/finished-tx.js';
 import { steppedEncoding } from '../../src/tx/stepped-encoding.js';
-import { tableSnapshotSteps } from '../../src/tx/table-snapshot.js';
+import { encodeTableSnapshot, tableSnapshotSteps } from '../../src/tx/table-snapshot.js';
 import { TxTable } from '../../src/tx/tx-table.js';
 import { freshParticipant, type TxRecord } from '../../src/tx/types.js';
 import { Prng } from '../../src/util/random.js';
@@ -144,6 +144,60 @@ describe('TxTable with the finished store', () => {
       expect(Buffer.concat(pieces).equals(expected), `round ${round}`).toBe(true);
     }
     expectSame(t.small, t.plain);
+  });
+
+  it('restores into a store that renumbers its handles while it moves the rows into completion order', () => {
+    // Completed in creation order: the moves empty the oldest chunks first, so the store
+    // drops them and then, at the limit of 4 chunks of handles, renumbers every handle
+    // with a quarter of the rows still to move. A restore that kept the handles it read
+    // before the moves would move the wrong rows, or none.
+    const rng = new Prng(5);
+    const source = new TxTable();
+    const ids: string[] = [];
+    for (let seq = 1; seq <= 2.5 * CHUNK_SLOTS; seq++) {
+      const id = uuidFrom(rng);
+      source.insert(unfinished(id, seq, rng));
+      ids.push(id);
+    }
+    for (const id of ids) {
+      const tx = source.get(id)!;
+      tx.state = 'committed';
+      tx.completedAt = tx.createdAt + 5;
+      for (const p of tx.participants) p.acknowledged = true;
+      source.markFinished(tx);
+    }
+    const restored = new TxTable(4 * CHUNK_SLOTS);
+    restored.decodeInto(source.encode());
+    expectSame(restored, source);
+  });
+
+  it('refuses a finishedOrder that names an unfinished row, a row twice, no row, or not every finished row', () => {
+    const rng = new Prng(9);
+    const done = unfinished(uuidFrom(rng), 1, rng);
+    done.state = 'committed';
+    done.completedAt = done.createdAt + 5;
+    for (const p of done.participants) p.acknowledged = true;
+    const open = unfinished(uuidFrom(rng), 2, rng);
+    const snapshot = (positions: number[]): Uint8Array =>
+      encodeTableSnapshot({
+        rowCount: 2,
+        forEachRow: (visit) => [done, open].forEach((row) => visit(row)),
+        finishedPositions: Uint32Array.from(positions),
+      });
+    const refusal = (positions: number[]): string | null => {
+      try {
+        new TxTable().decodeInto(snapshot(positions));
+        return null;
+      } catch (e) {
+        expect(e).toMatchObject({ code: 'DATA_CORRUPT' });
+        return (e as Error).message;
+      }
+    };
+    expect(refusal([0])).toBeNull();
+    expect(refusal([1])).toMatch(/finishedOrder is inconsistent/);
+    expect(refusal([0, 0])).toMatch(/finishedOrder is inconsistent/);
+    expect(refusal([2])).toMatch(/finishedOrder is inconsistent/);
+    expect(refusal([])).toMatch(/finishedOrder misses transactions/);
   });
 
   it('restores a snapshot into completion order, whatever the creation order', () => {
