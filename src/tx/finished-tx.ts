@@ -426,18 +426,51 @@ export function createFinishedInterners(stringsMax: number, partsMax: number): F
  * mutated and snapshots encode values), so its bound only costs memory: when
  * `max` distinct lists are known it starts over, which keeps adapting to the
  * lists in use now.
+ * The lists are found in a trie, one Map per value. WHY: the key had been the
+ * list's JSON, a new string of some 100 bytes per finished transaction on every
+ * node and per row of every restore, where a known list now costs a Map lookup
+ * per value and allocates nothing.
  */
 export function createPartsInterner(max: number): (parts: Array<string | Vote | null>) => ReadonlyArray<string | Vote | null> {
-  const seen = new Map<string, ReadonlyArray<string | Vote | null>>();
+  let root = new PartsNode();
+  let known = 0;
   return (parts) => {
-    const key = JSON.stringify(parts);
-    const known = seen.get(key);
-    if (known !== undefined) return known;
-    if (seen.size >= max) seen.clear();
-    const shared = Object.freeze(parts);
-    seen.set(key, shared);
-    return shared;
+    let node = root.find(parts);
+    if (node?.list !== undefined) return node.list;
+    if (known >= max) {
+      root = new PartsNode();
+      known = 0;
+    }
+    node = root.add(parts);
+    known++;
+    node.list = Object.freeze(parts);
+    return node.list;
   };
+}
+
+/** A node of the participant-list trie: the list that ends here, if any, and the values that go on. */
+class PartsNode {
+  list: ReadonlyArray<string | Vote | null> | undefined = undefined;
+  private readonly next = new Map<string | null, PartsNode>();
+
+  find(parts: ReadonlyArray<string | Vote | null>): PartsNode | undefined {
+    let node: PartsNode | undefined = this;
+    for (let i = 0; i < parts.length && node !== undefined; i++) node = node.next.get(parts[i] as string | null);
+    return node;
+  }
+
+  add(parts: ReadonlyArray<string | Vote | null>): PartsNode {
+    let node: PartsNode = this;
+    for (const value of parts) {
+      let child = node.next.get(value);
+      if (child === undefined) {
+        child = new PartsNode();
+        node.next.set(value, child);
+      }
+      node = child;
+    }
+    return node;
+  }
 }
 
 /**

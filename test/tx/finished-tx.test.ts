@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FinishedStore } from '../../src/tx/finished-store.js';
-import { CHUNK_SLOTS, createFinishedInterners, FinishedRow } from '../../src/tx/finished-tx.js';
+import { CHUNK_SLOTS, createFinishedInterners, createPartsInterner, FinishedRow } from '../../src/tx/finished-tx.js';
 import { freshParticipant, type TxRecord } from '../../src/tx/types.js';
 
 function finished(over: Partial<TxRecord> = {}): TxRecord {
@@ -105,6 +105,43 @@ describe('the compact form', () => {
       store.record(h).participants[0]!.lastError = 'changed by a reader';
       expect(store.record(h)).toEqual(before);
     }
+  });
+});
+
+describe('the participant-list interner', () => {
+  it('shares equal lists, and only equal ones: another value, a null, a prefix or a longer list is another list', () => {
+    const intern = createPartsInterner(100);
+    const list = (...values: Array<string | null>): Array<'commit' | 'abort' | string | null> => values;
+    const ab = intern(list('a', 'http://a', 'commit', 'b', 'http://b', 'commit'));
+    expect(Object.isFrozen(ab)).toBe(true);
+    expect(intern(list('a', 'http://a', 'commit', 'b', 'http://b', 'commit'))).toBe(ab);
+    const others = [
+      list('a', 'http://a', 'commit', 'b', 'http://b', 'abort'),
+      list('a', 'http://a', 'commit', 'b', 'http://b', null),
+      list('a', 'http://a', 'commit'),
+      list('a', 'http://a', 'commit', 'b', 'http://b', 'commit', 'c', 'http://c', 'commit'),
+      list('a', 'http://a,commit', 'b', 'http://b', 'commit'),
+      list(),
+    ];
+    const shared = others.map((o) => intern([...o]));
+    for (const [i, o] of others.entries()) {
+      expect(shared[i]).toEqual(o);
+      expect(shared[i]).not.toBe(ab);
+      expect(intern([...o])).toBe(shared[i]);
+    }
+    expect(intern(list('a', 'http://a', 'commit'))).toBe(shared[2]);
+  });
+
+  it('starts over past its bound, and still gives back equal values', () => {
+    const intern = createPartsInterner(2);
+    const first = intern(['a', 'http://a', 'commit']);
+    intern(['b', 'http://b', 'commit']);
+    // A third distinct list: the two known ones are forgotten.
+    const third = intern(['c', 'http://c', 'commit']);
+    expect(intern(['c', 'http://c', 'commit'])).toBe(third);
+    const again = intern(['a', 'http://a', 'commit']);
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first);
   });
 });
 
