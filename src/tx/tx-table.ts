@@ -251,8 +251,9 @@ export class TxTable {
    * WHY not the finished ids, looked up while encoding: that made a string of
    * every id here, synchronously in apply(), and a lookup by id, a search by seq
    * and another id string per finished row in the slices; at 100,000 rows the
-   * capture took 25-28 ms and the encoding 132-144 ms, on every node every
-   * snapshotThresholdEntries (run history, "A snapshot's finished order by slot").
+   * capture took 26-31 ms and the encoding 121-130 ms (table-memory.js --encode),
+   * on every node every snapshotThresholdEntries (run history, "A snapshot's
+   * finished order by slot").
    */
   capture(): TableCapture {
     const store = this.finished;
@@ -301,9 +302,10 @@ export class TxTable {
     this.clear();
     // Each row's kind by creation-order position, and the finished ones' positions in
     // completion order: numbers, not the ids. WHY: an array of every id string and a Set
-    // of every handle lived as long as the decode (half a second at 100,000 rows), so the
-    // collector promoted them: some 9 MiB of old generation on a node that restores at
-    // start or installs a snapshot (run history, "A snapshot's finished order by slot").
+    // of every handle lived as long as the decode (a third of a second at 100,000 rows), so
+    // the collector promoted them: about 10 MiB more of old and large-object space on a node
+    // that restores at start or installs a snapshot (run history, "A snapshot's finished
+    // order by slot").
     const kinds: RowKind[] = [];
     const order: number[] = [];
     const target: SnapshotTarget = {
