@@ -245,9 +245,8 @@ export class DiskStallMonitor implements DiskStallSource {
 
   /** Stalls that overlapped [startNs, endNs]; ones still going on are not known yet. */
   between(startNs: bigint, endNs: bigint): DiskStall[] {
-    const s = Number(startNs);
-    const e = Number(endNs);
-    return this.stalls.filter((st) => st.startNs < e && st.endNs > s);
+    const window: Span = { startNs: Number(startNs), endNs: Number(endNs) };
+    return this.stalls.filter((st) => overlaps(window, st));
   }
 
   /** A phase's summary; null once sampling has failed (a partial count would read as "no stalls"). */
