@@ -7,7 +7,7 @@
 // a key and request hash as the SDK's create() does by default (a random UUID
 // key; the hash is a sha256 in base64url).
 //
-//   npm run build && node --expose-gc dist/scripts/table-memory.js [--count 100000] [--keys] [--encode]
+//   npm run build && node --expose-gc dist/scripts/table-memory.js [--count 100000] [--keys] [--encode] [--churn]
 //
 // --encode also times what every node does every snapshotThresholdEntries: a
 // capture of the table (synchronous, in apply()) and its encoding in slices
@@ -17,6 +17,13 @@
 // with how much the old and large-object spaces grew over it (what outlived
 // the young generation's collections, garbage included: no full collection
 // runs within), each checked to encode back to the same bytes.
+//
+// --churn times the steady state at full retention, what every node does for
+// each transaction once the table holds `count`: a lookup by idempotency key
+// that misses (the create checks for a replay; with --keys), the insert, the
+// finish, and retention removing the oldest; then lookups by key that hit (a
+// retry's replay), each building the record it returns. Medians per operation
+// over rounds of count/2 transactions.
 //
 // What a node's resident memory is made of under load is memory-probe.ts's.
 import { createHash, randomUUID } from 'node:crypto';
@@ -39,6 +46,7 @@ function main(): number {
       count: { type: 'string', default: '100000' },
       keys: { type: 'boolean', default: false },
       encode: { type: 'boolean', default: false },
+      churn: { type: 'boolean', default: false },
     },
   });
   const count = Number(values.count);
@@ -57,15 +65,7 @@ function main(): number {
   };
   const before = settle();
   const table = new TxTable();
-  for (let i = 0; i < count; i++) {
-    // As apply() keeps them: strings of their own (ownString), not slices of a decoded entry.
-    const tx = record(ownString(randomUUID()), i + 1, values.keys ? ownString(randomUUID()) : null);
-    table.insert(tx);
-    tx.state = 'committed';
-    tx.completedAt = tx.createdAt + 4;
-    for (const p of tx.participants) p.payload = null;
-    table.markFinished(tx);
-  }
+  for (let i = 0; i < count; i++) addFinished(table, i + 1, values.keys);
   const after = settle();
   const heap = after.heapUsed - before.heapUsed;
   const outside = after.external - before.external;
@@ -78,7 +78,50 @@ function main(): number {
     timeSnapshot(table);
     timeRestore(table, gc);
   }
+  if (values.churn) timeChurn(table, count, values.keys);
   return 0;
+}
+
+/** Inserts transaction `seq` and finishes it, as apply() does; returns its key (null without keys). */
+function addFinished(table: TxTable, seq: number, keys: boolean): string | null {
+  // As apply() keeps them: strings of their own (ownString), not slices of a decoded entry.
+  const tx = record(ownString(randomUUID()), seq, keys ? ownString(randomUUID()) : null);
+  // A create with a key looks for a replay first.
+  if (tx.idempotencyKey !== null && table.getByKey(null, tx.idempotencyKey) !== undefined)
+    throw new Error('a fresh key found a transaction');
+  table.insert(tx);
+  tx.state = 'committed';
+  tx.completedAt = tx.createdAt + 4;
+  for (const p of tx.participants) p.payload = null;
+  table.markFinished(tx);
+  return tx.idempotencyKey;
+}
+
+function timeChurn(table: TxTable, count: number, keys: boolean): void {
+  const perRound = Math.max(1, count >> 1);
+  const churnNs: number[] = [];
+  const hitNs: number[] = [];
+  let seq = count;
+  for (let round = 0; round < ENCODE_WARMUPS + ENCODE_RUNS; round++) {
+    const added: string[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < perRound; i++) {
+      const key = addFinished(table, ++seq, keys);
+      if (key !== null) added.push(key);
+      table.remove(table.finishedIds().next().value!);
+    }
+    const t1 = performance.now();
+    for (const key of added) if (table.getByKey(null, key) === undefined) throw new Error('a retained key was not found');
+    const t2 = performance.now();
+    if (round < ENCODE_WARMUPS) continue;
+    churnNs.push(((t1 - t0) * 1e6) / perRound);
+    if (added.length > 0) hitNs.push(((t2 - t1) * 1e6) / added.length);
+  }
+  const hits = hitNs.length === 0 ? '' : `, lookup by key that hits median ${median(hitNs).toFixed(0)} ns`;
+  process.stdout.write(
+    `churn at ${table.finishedCount.toLocaleString('en-US')} retained: create, finish and retire median ` +
+      `${median(churnNs).toFixed(0)} ns per transaction${hits} (${ENCODE_RUNS} rounds of ${perRound.toLocaleString('en-US')} after ${ENCODE_WARMUPS})\n`,
+  );
 }
 
 function timeSnapshot(table: TxTable): void {

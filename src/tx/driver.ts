@@ -15,7 +15,7 @@ import { isFinished } from './transitions.js';
 import { COMPLETION_QUEUE_DEFAULTS, CompletionQueue } from './completion-queue.js';
 import { oneShotRecord, type OneShotSpec } from './one-shot.js';
 import { runOneShot, type OneShotResult } from './one-shot-run.js';
-import { keyIndex } from './tx-table.js';
+import { keyIndex } from './key-index.js';
 import { oncePerTurn } from '../util/once-per-turn.js';
 import type { TxRecord } from './types.js';
 

@@ -17,6 +17,7 @@
 // at one moment) reads the same values for as long as it is kept while the
 // store goes on, which is what a snapshot encoded in slices needs.
 import { Chunk, CHUNK_BITS, CHUNK_SLOTS, type FinishedInterners, FinishedRow } from './finished-tx.js';
+import type { KeyedSlots, KeyProbe } from './key-index.js';
 import { copyRecord, type TxRecord } from './types.js';
 
 /** A slot of the store: stable for the slot's life (until renumbering, which tells the table). */
@@ -69,7 +70,15 @@ export class FinishedReader {
   }
 }
 
-export class FinishedStore {
+/** What the store tells its table when it numbers its chunks from 0 again (at its handle limit). */
+export interface RenumberListener {
+  /** Every live handle is now its old value plus `by` (negative): told once, before moved(). */
+  shifted(by: number): void;
+  /** Live slot of transaction `id` now has handle `h`: told for each, in completion order. */
+  moved(id: string, h: FinishedHandle): void;
+}
+
+export class FinishedStore implements KeyedSlots {
   /** chunks[k] holds the handles of chunk number firstChunk + k. */
   private chunks: Chunk[] = [];
   private firstChunk = 0;
@@ -78,8 +87,8 @@ export class FinishedStore {
 
   constructor(
     private readonly intern: FinishedInterners,
-    /** Called for every live slot when handles are renumbered; the table stores the new handle. */
-    private readonly renumbered: (id: string, h: FinishedHandle) => void,
+    /** Told when handles are renumbered; the table stores the new ones. */
+    private readonly renumbered: RenumberListener,
     private readonly handleLimit: number = HANDLE_LIMIT,
   ) {
     if (handleLimit < 2 * CHUNK_SLOTS || handleLimit > HANDLE_LIMIT || handleLimit % CHUNK_SLOTS !== 0) {
@@ -163,6 +172,14 @@ export class FinishedStore {
     return row instanceof FinishedRow ? row.toRecord() : copyRecord(row);
   }
 
+  keyHashAt(h: FinishedHandle): number {
+    return this.reader.chunkOf(h).keyHashAt(h & SLOT_MASK);
+  }
+
+  holdsKey(h: FinishedHandle, probe: KeyProbe): boolean {
+    return this.reader.chunkOf(h).holdsKey(h & SLOT_MASK, probe);
+  }
+
   /** The live handles in completion order. */
   *handles(): IterableIterator<FinishedHandle> {
     // Over the list as it is now: a chunk dropped meanwhile has nothing live left to give.
@@ -221,8 +238,10 @@ export class FinishedStore {
 
   /** Numbers the chunks from 0 again; every live slot gets a new handle, which the table is told. */
   private renumber(): void {
+    const by = -this.firstChunk * CHUNK_SLOTS;
     this.firstChunk = 0;
     this.reader = new FinishedReader(this.chunks, 0);
-    for (const h of this.handles()) this.renumbered(this.reader.chunkOf(h).idAt(h & SLOT_MASK), h);
+    this.renumbered.shifted(by);
+    for (const h of this.handles()) this.renumbered.moved(this.reader.chunkOf(h).idAt(h & SLOT_MASK), h);
   }
 }

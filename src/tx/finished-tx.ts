@@ -12,6 +12,7 @@
 // base64url), else kept as strings: the SDK gives every create a key, and as
 // two strings and an object they were about 140 bytes of V8 heap each.
 import { CodedColumn } from './coded-column.js';
+import { type KeyProbe, keyHash, keyHashPacked } from './key-index.js';
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
 import { strOrNil, type MsgpackSink } from './msgpack-writer.js';
 import { HASH_BYTES, packHash, unpackHash } from './packed-hash.js';
@@ -232,6 +233,33 @@ export class Chunk {
 
   principalAt(i: number): string | null {
     return this.principals?.get(i) ?? this.clients?.[i]?.principal ?? null;
+  }
+
+  /** keyHash() of slot i's principal and idempotency key, without making the string of a packed key; -1 if it has no key. */
+  keyHashAt(i: number): number {
+    const whole = this.wholeAt(i);
+    if (whole !== undefined) return whole.idempotencyKey === null ? -1 : keyHash(whole.principal, whole.idempotencyKey);
+    if ((this.flags[i]! & FLAG_KEY) !== 0) return keyHashPacked(this.principalAt(i), this.keyWords!, i * UUID_WORDS);
+    const key = this.clients?.[i]?.idempotencyKey ?? null;
+    return key === null ? -1 : keyHash(this.principalAt(i), key);
+  }
+
+  /** Whether slot i holds the probe's principal and idempotency key, compared in place. */
+  holdsKey(i: number, probe: KeyProbe): boolean {
+    const whole = this.wholeAt(i);
+    if (whole !== undefined) return whole.idempotencyKey === probe.key && whole.principal === probe.principal;
+    if ((this.flags[i]! & FLAG_KEY) !== 0) {
+      // Packed: a canonical UUID, which the probe packed too if it is the same key.
+      if (!probe.packed) return false;
+      const k = this.keyWords!;
+      const at = i * UUID_WORDS;
+      const w = probe.words;
+      if (k[at] !== w[0] || k[at + 1] !== w[1] || k[at + 2] !== w[2] || k[at + 3] !== w[3]) return false;
+    } else if (this.clients?.[i]?.idempotencyKey !== probe.key) {
+      // A key kept as a string (it, or its request hash, did not pack) may still be a UUID: compared as strings.
+      return false;
+    }
+    return this.principalAt(i) === probe.principal;
   }
 
   private setReason(i: number, reason: string | null): void {

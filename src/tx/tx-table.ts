@@ -22,6 +22,7 @@ import {
   type SnapshotTarget,
   type TableCapture,
 } from './table-snapshot.js';
+import { KeyIndex } from './key-index.js';
 import { isFinished } from './transitions.js';
 import { TxIdMap } from './tx-id-map.js';
 import {
@@ -52,11 +53,12 @@ export class TxTable {
    */
   private readonly rows = new TxIdMap<TxRecord | FinishedHandle>();
   /**
-   * keyIndex(principal, idempotency key) -> the holder's row, the same value
-   * `rows` has for it (not its id: that would keep the id's string alive).
-   * Invariant: only keys of transactions present in `rows`, with their row.
+   * (principal, idempotency key) -> the holder's row, the same value `rows`
+   * has for it (not its id: that would keep the id's string alive).
+   * Invariant: only keys of transactions present in `rows`, with their row,
+   * and every handle live in the store (key-index.ts reads the keys there).
    */
-  private readonly byKey = new TxIdMap<TxRecord | FinishedHandle>();
+  private readonly byKey: KeyIndex<TxRecord>;
   /** Ids of transactions not finished, in creation order. */
   readonly unfinished = new Set<string>();
   /**
@@ -73,15 +75,20 @@ export class TxTable {
 
   constructor(handleLimit?: number) {
     const intern = createFinishedInterners(INTERNED_STRINGS_MAX, INTERNED_PARTS_MAX);
-    // Map.set on an existing key keeps its place: renumbering leaves the creation order alone.
     this.finished = new FinishedStore(
       intern,
-      (id, h) => {
-        this.renumberings++;
-        this.moveRow(id, h);
+      {
+        // One offset for every handle: the key index applies it in place, before the rows hear of their new handles.
+        shifted: (by) => {
+          this.renumberings++;
+          this.byKey.shiftHandles(by);
+        },
+        // Map.set on an existing key keeps its place: renumbering leaves the creation order alone.
+        moved: (id, h) => this.rows.set(id, h),
       },
       handleLimit,
     );
+    this.byKey = new KeyIndex(this.finished);
   }
 
   get size(): number {
@@ -122,12 +129,12 @@ export class TxTable {
 
   /** The transaction holding idempotency key `key` of `principal`, as get() gives it. */
   getByKey(principal: string | null, key: string): TxRecord | undefined {
-    return this.recordOf(this.byKey.get(keyIndex(principal, key)));
+    return this.recordOf(this.byKey.get(principal, key));
   }
 
   /** The transaction holding idempotency key `key` of `principal`, as detached() gives it. */
   detachedByKey(principal: string | null, key: string): TxRecord | undefined {
-    return this.detachedOf(this.byKey.get(keyIndex(principal, key)));
+    return this.detachedOf(this.byKey.get(principal, key));
   }
 
   /** The state of `id`'s row, read in place. */
@@ -177,7 +184,7 @@ export class TxTable {
   insert(tx: TxRecord): void {
     const row = isFinished(tx.state) ? this.finished.add(tx) : tx;
     this.rows.set(tx.id, row);
-    if (tx.idempotencyKey !== null) this.byKey.set(keyIndex(tx.principal, tx.idempotencyKey), row);
+    if (tx.idempotencyKey !== null) this.byKey.set(tx.principal, tx.idempotencyKey, row);
     if (row !== tx) return;
     this.unfinished.add(tx.id);
     this.noteState(tx);
@@ -198,31 +205,38 @@ export class TxTable {
 
   /**
    * Gives present transaction `id` a new row value (finished: the store's
-   * handle; renumbered or moved: a new handle), in `rows` (same position: a set
-   * on an existing id keeps the creation order) and in `byKey` if it holds a key.
+   * handle; moved: a new handle), in `rows` (same position: a set on an
+   * existing id keeps the creation order) and in `byKey` if it holds the key.
    */
   private moveRow(id: string, to: TxRecord | FinishedHandle): void {
     const from = this.rows.get(id);
     // An absent id would match (undefined) any key not in the index and give it a stray entry.
     if (from === undefined) throw new Error(`TxTable: moveRow of transaction ${id}, which the table does not hold`);
     this.rows.set(id, to);
-    const { principal, idempotencyKey } = typeof to === 'number' ? this.finished.peek(to) : to;
+    if (typeof from === 'number' && typeof to === 'number') {
+      // Moved within the store: `from` may be dead, its chunk dropped, so the index reads only `to`.
+      this.byKey.replaceHandle(from, to);
+      return;
+    }
+    // One of the two is the live record, with the key as strings: none made from the store's words.
+    const { principal, idempotencyKey } = typeof from === 'number' ? (to as TxRecord) : from;
     if (idempotencyKey === null) return;
-    const key = keyIndex(principal, idempotencyKey);
-    if (this.byKey.get(key) === from) this.byKey.set(key, to);
+    if (this.byKey.get(principal, idempotencyKey) === from) this.byKey.set(principal, idempotencyKey, to);
   }
 
   remove(id: string): void {
     const row = this.rows.get(id);
     if (row === undefined) return;
-    const { principal, idempotencyKey } = typeof row === 'number' ? this.finished.peek(row) : row;
     this.rows.delete(id);
-    if (typeof row === 'number') this.finished.remove(row);
+    if (typeof row === 'number') {
+      // Before the store removes it: the index reads the slot's key to find its entry.
+      this.byKey.deleteHandle(row);
+      this.finished.remove(row);
+    } else if (row.idempotencyKey !== null) {
+      this.byKey.deleteRecord(row.principal, row.idempotencyKey, row);
+    }
     this.unfinished.delete(id);
     this.finishing.delete(id);
-    if (idempotencyKey === null) return;
-    const key = keyIndex(principal, idempotencyKey);
-    if (this.byKey.get(key) === row) this.byKey.delete(key);
   }
 
   clear(): void {
@@ -364,16 +378,6 @@ const ROW_ORDERED = 2;
 /** The outcome is fixed but not every participant has acknowledged it (or been abandoned). */
 export function isFinishing(state: TxRecord['state']): boolean {
   return state === 'precommitted' || state === 'committing' || state === 'aborting';
-}
-
-/**
- * The byKey index's key: idempotency keys are per principal, so one principal's
- * key never finds (or blocks) another's transaction. A key without a principal
- * (no tokens, or an entry from before principals) indexes as it always did; a
- * scoped one starts with NUL, which no HTTP header value can hold.
- */
-export function keyIndex(principal: string | null, key: string): string {
-  return principal === null ? key : `\u0000${principal}\u0000${key}`;
 }
 
 /** A detached TxRecord of a row of either form. */
