@@ -18,6 +18,7 @@
 // store goes on, which is what a snapshot encoded in slices needs.
 import { Chunk, CHUNK_BITS, CHUNK_SLOTS, type FinishedInterners, FinishedRow } from './finished-tx.js';
 import type { KeyedSlots, KeyProbe } from './key-index.js';
+import type { IdProbe, IdSlots } from './row-index.js';
 import { copyRecord, type TxRecord } from './types.js';
 
 /** A slot of the store: stable for the slot's life (until renumbering, which tells the table). */
@@ -70,15 +71,13 @@ export class FinishedReader {
   }
 }
 
-/** What the store tells its table when it numbers its chunks from 0 again (at its handle limit). */
-export interface RenumberListener {
-  /** Every live handle is now its old value plus `by` (negative): told once, before moved(). */
-  shifted(by: number): void;
-  /** Live slot of transaction `id` now has handle `h`: told for each, in completion order. */
-  moved(id: string, h: FinishedHandle): void;
-}
+/**
+ * What the store tells its table when it numbers its chunks from 0 again (at its
+ * handle limit): every live handle is now its old value plus `by` (negative).
+ */
+export type RenumberListener = (by: number) => void;
 
-export class FinishedStore implements KeyedSlots {
+export class FinishedStore implements KeyedSlots, IdSlots {
   /** chunks[k] holds the handles of chunk number firstChunk + k. */
   private chunks: Chunk[] = [];
   private firstChunk = 0;
@@ -172,6 +171,14 @@ export class FinishedStore implements KeyedSlots {
     return row instanceof FinishedRow ? row.toRecord() : copyRecord(row);
   }
 
+  idHashAt(h: FinishedHandle): number {
+    return this.reader.chunkOf(h).idHashAt(h & SLOT_MASK);
+  }
+
+  holdsId(h: FinishedHandle, probe: IdProbe): boolean {
+    return this.reader.chunkOf(h).holdsId(h & SLOT_MASK, probe);
+  }
+
   keyHashAt(h: FinishedHandle): number {
     return this.reader.chunkOf(h).keyHashAt(h & SLOT_MASK);
   }
@@ -241,7 +248,6 @@ export class FinishedStore implements KeyedSlots {
     const by = -this.firstChunk * CHUNK_SLOTS;
     this.firstChunk = 0;
     this.reader = new FinishedReader(this.chunks, 0);
-    this.renumbered.shifted(by);
-    for (const h of this.handles()) this.renumbered.moved(this.reader.chunkOf(h).idAt(h & SLOT_MASK), h);
+    this.renumbered(by);
   }
 }

@@ -16,7 +16,8 @@ import { type KeyProbe, keyHash, keyHashPacked } from './key-index.js';
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
 import { strOrNil, type MsgpackSink } from './msgpack-writer.js';
 import { HASH_BYTES, packHash, unpackHash } from './packed-hash.js';
-import { packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
+import type { IdProbe } from './row-index.js';
+import { hashString, hashWords, packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
 
 /** Slots per chunk: a power of two, so a handle splits into chunk and slot with a shift and a mask. */
 export const CHUNK_BITS = 12;
@@ -88,6 +89,24 @@ export class Chunk {
   /** Slot i's id: a fresh string for a packed one. */
   idAt(i: number): string {
     return this.oddIds?.get(i) ?? unpackUuid(this.idWords, i * UUID_WORDS);
+  }
+
+  /** idHash() of slot i's id, without making the string of a packed one. */
+  idHashAt(i: number): number {
+    const odd = this.oddIds?.get(i);
+    return odd === undefined ? hashWords(this.idWords, i * UUID_WORDS) : hashString(odd);
+  }
+
+  /** Whether slot i holds the probe's id, compared in place. */
+  holdsId(i: number, probe: IdProbe): boolean {
+    const odd = this.oddIds?.get(i);
+    if (odd !== undefined) return odd === probe.id;
+    // Packed: a canonical UUID, which the probe packed too if it is the same id.
+    if (!probe.packed) return false;
+    const k = this.idWords;
+    const at = i * UUID_WORDS;
+    const w = probe.words;
+    return k[at] === w[0] && k[at + 1] === w[1] && k[at + 2] === w[2] && k[at + 3] === w[3];
   }
 
   private setId(i: number, id: string): void {

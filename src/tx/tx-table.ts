@@ -24,7 +24,7 @@ import {
 } from './table-snapshot.js';
 import { KeyIndex } from './key-index.js';
 import { isFinished } from './transitions.js';
-import { TxIdMap } from './tx-id-map.js';
+import { RowIndex } from './row-index.js';
 import {
   ABANDON_REASONS,
   copyRecord,
@@ -47,11 +47,11 @@ const packr = new Packr({ useRecords: false });
 export class TxTable {
   /**
    * Every known transaction, in creation order: the live record of an
-   * unfinished one, the store's handle of a finished one. Ids packed, not kept
-   * as strings (tx-id-map.ts): at full retention this index is most of what a
-   * finished transaction costs on the V8 heap.
+   * unfinished one, the store's handle of a finished one. No id kept as a
+   * string, nor twice: a finished row's id is read where the store holds it
+   * (row-index.ts). Invariant: every handle live in the store.
    */
-  private readonly rows = new TxIdMap<TxRecord | FinishedHandle>();
+  private readonly rows: RowIndex<TxRecord>;
   /**
    * (principal, idempotency key) -> the holder's row, the same value `rows`
    * has for it (not its id: that would keep the id's string alive).
@@ -72,22 +72,20 @@ export class TxTable {
   private readonly finished: FinishedStore;
   /** Handles the store has renumbered so far (it renumbers them all at its handle limit). */
   private renumberings = 0;
+  /** The sum of the offsets by which the store renumbered its handles. */
+  private handleShift = 0;
 
   constructor(handleLimit?: number) {
     const intern = createFinishedInterners(INTERNED_STRINGS_MAX, INTERNED_PARTS_MAX);
-    this.finished = new FinishedStore(
-      intern,
-      {
-        // One offset for every handle: the key index applies it in place, before the rows hear of their new handles.
-        shifted: (by) => {
-          this.renumberings++;
-          this.byKey.shiftHandles(by);
-        },
-        // Map.set on an existing key keeps its place: renumbering leaves the creation order alone.
-        moved: (id, h) => this.rows.set(id, h),
-      },
-      handleLimit,
-    );
+    // One offset for every handle: both indexes apply it in place, and keep their order.
+    const renumbered = (by: number): void => {
+      this.renumberings++;
+      this.handleShift += by;
+      this.rows.shiftHandles(by);
+      this.byKey.shiftHandles(by);
+    };
+    this.finished = new FinishedStore(intern, renumbered, handleLimit);
+    this.rows = new RowIndex(this.finished);
     this.byKey = new KeyIndex(this.finished);
   }
 
@@ -198,30 +196,15 @@ export class TxTable {
 
   /** `tx` (a row of this table) just reached committed or aborted, completedAt set: it moves to the store. */
   markFinished(tx: TxRecord): void {
+    // An absent row would give the store a slot, and the key index an entry, that no row names.
+    if (this.rows.get(tx.id) !== tx) throw new Error(`TxTable: markFinished of transaction ${tx.id}, which is not a live row of the table`);
     this.unfinished.delete(tx.id);
     this.finishing.delete(tx.id);
-    this.moveRow(tx.id, this.finished.add(tx));
-  }
-
-  /**
-   * Gives present transaction `id` a new row value (finished: the store's
-   * handle; moved: a new handle), in `rows` (same position: a set on an
-   * existing id keeps the creation order) and in `byKey` if it holds the key.
-   */
-  private moveRow(id: string, to: TxRecord | FinishedHandle): void {
-    const from = this.rows.get(id);
-    // An absent id would match (undefined) any key not in the index and give it a stray entry.
-    if (from === undefined) throw new Error(`TxTable: moveRow of transaction ${id}, which the table does not hold`);
-    this.rows.set(id, to);
-    if (typeof from === 'number' && typeof to === 'number') {
-      // Moved within the store: `from` may be dead, its chunk dropped, so the index reads only `to`.
-      this.byKey.replaceHandle(from, to);
-      return;
-    }
-    // One of the two is the live record, with the key as strings: none made from the store's words.
-    const { principal, idempotencyKey } = typeof from === 'number' ? (to as TxRecord) : from;
-    if (idempotencyKey === null) return;
-    if (this.byKey.get(principal, idempotencyKey) === from) this.byKey.set(principal, idempotencyKey, to);
+    const h = this.finished.add(tx);
+    // Same position: a set on an existing id keeps the creation order.
+    this.rows.set(tx.id, h);
+    const { principal, idempotencyKey } = tx;
+    if (idempotencyKey !== null && this.byKey.get(principal, idempotencyKey) === tx) this.byKey.set(principal, idempotencyKey, h);
   }
 
   remove(id: string): void {
@@ -229,7 +212,7 @@ export class TxTable {
     if (row === undefined) return;
     this.rows.delete(id);
     if (typeof row === 'number') {
-      // Before the store removes it: the index reads the slot's key to find its entry.
+      // Before the store removes it (the row is gone from `rows` already): the index reads the slot's key to find its entry.
       this.byKey.deleteHandle(row);
       this.finished.remove(row);
     } else if (row.idempotencyKey !== null) {
@@ -353,8 +336,13 @@ export class TxTable {
         handles = this.handlesByPosition();
         renumberings = this.renumberings;
       }
-      const to = this.finished.moveToEnd(handles[position]!);
-      this.moveRow(this.finished.id(to), to);
+      const from = handles[position]!;
+      const shift = this.handleShift;
+      const to = this.finished.moveToEnd(from);
+      // Making room for `to` may have renumbered `from` too; it may be dropped by now, so only `to` is read.
+      const fromNow = from + (this.handleShift - shift);
+      if (!this.rows.replaceHandle(fromNow, to)) throw new Error(`TxTable: no row holds handle ${fromNow} moved to ${to}`);
+      this.byKey.replaceHandle(fromNow, to);
     }
   }
 
