@@ -14,7 +14,7 @@ import { ALLOC_PROFILE_SUFFIX, formatAllocSummary, readAllocProfile, summarizeAl
 import { findProfiles, formatProfileSummary, readProfile, summarizeProfile } from './bench/cpu-profile.js';
 import { compareReports, renderComparison } from './bench/compare.js';
 import { DiskStallMonitor } from './bench/disk-stalls.js';
-import { EtcdBaseline, finishEtcd, PAIRED_CONCURRENCY } from './bench/etcd-phase.js';
+import { EtcdBaseline, finishEtcd } from './bench/etcd-phase.js';
 import { HttpClients } from './bench/http.js';
 import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { Progress } from './bench/progress.js';
@@ -73,7 +73,7 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   try {
     const ratifyRuns = !opts.skipRatify && RatifyCluster.cliExists(cliPath) && (!opts.skipWrites || !opts.skipTx);
-    const started = await EtcdBaseline.start(ctx, ratifyRuns && opts.concurrency.includes(PAIRED_CONCURRENCY));
+    const started = await EtcdBaseline.start(ctx, ratifyRuns);
     const baseline = started instanceof EtcdBaseline ? started : null;
     const { writes, tx, failover } = await runRatify(ctx, baseline);
     const etcd = await finishEtcd(started);

@@ -7,6 +7,15 @@
 // while nothing else of the benchmark exists, then paused (SIGSTOP, stage.ts).
 // Concurrency 1 is measured in phases that alternate with Ratify's
 // (measureBetween, pairs.ts); what was not paired is measured in finish().
+//
+// When Ratify runs, finish() measures every unpaired concurrency once more,
+// after Ratify's phases, and pools the two. WHY: those phases are minutes apart
+// from Ratify's, and this shared machine's speed drifts by more than the goals'
+// margins within minutes: in a full run on 2026-12-08 etcd's first phases at 16
+// and 64 came in at 0.64x and 0.73x of the previous run's, which made Ratify's
+// ratios 1.99x and 1.89x where the runs before gave 1.18x and 1.31x. A phase at
+// each end of the run brackets Ratify's, so one slow (or fast) moment of etcd's
+// no longer decides a ratio by itself.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { errorMessage, type BenchContext } from './context.js';
@@ -17,7 +26,7 @@ import { runClosedLoop, type LoadResult } from './load.js';
 import { primeCluster } from './prime.js';
 import { benchTxId, txRecords } from './records.js';
 import { directoryBytes, rssBytes } from './resources.js';
-import { pooledSeries, type EtcdCheckPerf, type EtcdRun, type EtcdSection, type NodeResources } from './results.js';
+import { pooledSeries, toSeries, type EtcdCheckPerf, type EtcdRun, type EtcdSection, type NodeResources } from './results.js';
 
 export const FAKE_PARTICIPANTS = ['http://127.0.0.1:9/p1', 'http://127.0.0.1:9/p2'];
 export const ETCD_STAGE = 'etcd';
@@ -34,6 +43,10 @@ export interface EtcdPhase {
 
 export class EtcdBaseline {
   private readonly phases: EtcdPhase[] = [];
+  /** Ratify runs between start() and finish(). */
+  private ratifyRuns = false;
+  /** Concurrency 1 is measured in phases alternating with Ratify's. */
+  private pairing = false;
   private readonly written = { tx: 0 };
   private checkPerf: EtcdCheckPerf | null = null;
 
@@ -43,8 +56,13 @@ export class EtcdBaseline {
     readonly version: string,
   ) {}
 
-  /** Starts, primes and measures the unpaired concurrencies; a section when etcd is skipped or fails. */
-  static async start(ctx: BenchContext, pairing: boolean): Promise<EtcdBaseline | EtcdSection> {
+  /**
+   * Starts, primes and measures the unpaired concurrencies; a section when etcd
+   * is skipped or fails. With `ratifyRuns`, concurrency 1 waits for the pairs,
+   * and finish() measures the others again.
+   */
+  static async start(ctx: BenchContext, ratifyRuns: boolean): Promise<EtcdBaseline | EtcdSection> {
+    const pairing = ratifyRuns && ctx.opts.concurrency.includes(PAIRED_CONCURRENCY);
     const skipped = (reason: string): EtcdSection => ({ status: 'skipped', reason, version: null, runs: [], nodes: [], txWritten: 0 });
     if (ctx.opts.skipEtcd) return skipped('--skip-etcd');
     const version = etcdVersion();
@@ -60,6 +78,8 @@ export class EtcdBaseline {
       ctx.stage.add(ETCD_STAGE, () => c.members.map((m) => m.proc));
       ctx.stage.focus(ETCD_STAGE);
       const baseline = new EtcdBaseline(ctx, cluster, version);
+      baseline.ratifyRuns = ratifyRuns;
+      baseline.pairing = pairing;
       const origin = cluster.leaderUrl;
       await primeCluster(ctx, `etcd ${version}`, async ({ worker, seq }) => {
         const r = txRecords(benchTxId('prime', worker, seq), FAKE_PARTICIPANTS, Date.now());
@@ -92,18 +112,26 @@ export class EtcdBaseline {
     }
   }
 
-  /** Measures what was not paired, stops the cluster and returns the section, concurrency 1 pooled over its phases. */
+  /**
+   * Measures what was not paired (again, when Ratify ran since), stops the
+   * cluster and returns the section, each concurrency pooled over its phases.
+   */
   async finish(): Promise<EtcdSection> {
     const runs: EtcdRun[] = [];
     try {
       for (const c of this.ctx.opts.concurrency) {
-        if (!this.phases.some((p) => p.concurrency === c)) await this.measureBetween(c, this.ctx.stage.focused ?? ETCD_STAGE);
+        const measured = this.phases.filter((p) => p.concurrency === c).length;
+        const wanted = etcdPhasesWanted(c, measured, this.pairing, this.ratifyRuns);
+        for (let n = measured; n < wanted; n++) await this.measureBetween(c, this.ctx.stage.focused ?? ETCD_STAGE);
       }
       for (const c of this.ctx.opts.concurrency) {
         const phases = this.phases.filter((p) => p.concurrency === c);
         const puts = pooledSeries(phases.map((p) => p.puts));
         const tx = pooledSeries(phases.map((p) => p.tx));
-        if (puts !== null && tx !== null) runs.push({ concurrency: c, puts, tx });
+        if (puts === null || tx === null) continue;
+        const bracketed = phases.length > 1 && !(this.pairing && c === PAIRED_CONCURRENCY);
+        const bracket = bracketed ? { bracket: phases.map((p) => ({ puts: toSeries(p.puts), tx: toSeries(p.tx) })) } : {};
+        runs.push({ concurrency: c, puts, tx, ...bracket });
       }
       const nodes = this.resources();
       return {
@@ -190,6 +218,17 @@ export class EtcdBaseline {
     this.phases.push(phase);
     return phase;
   }
+}
+
+/**
+ * How many etcd phases concurrency `c` should have by the end of the run,
+ * `measured` of them done: the paired concurrency its pairs' (one if no pair
+ * ran); any other two when Ratify ran since the first (one before Ratify's
+ * phases, one after), else one.
+ */
+export function etcdPhasesWanted(c: number, measured: number, pairing: boolean, ratifyRuns: boolean): number {
+  if (pairing && c === PAIRED_CONCURRENCY) return Math.max(measured, 1);
+  return ratifyRuns ? 2 : 1;
 }
 
 /** The etcd section when start() returned one, else what the baseline finishes with. */

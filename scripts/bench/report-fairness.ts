@@ -1,5 +1,6 @@
 // The parts of the report that say how fair the comparison was (README,
-// "Performance"): the alternating pairs at concurrency 1 and their spread, the
+// "Performance"): the alternating pairs at concurrency 1 and their spread,
+// etcd's phases before and after Ratify's at the other concurrencies, the
 // payload sizes, the CPU of every process per phase, each Ratify node's
 // event-loop delay per phase, the disk's stalls per phase, the peak RSS of every process over the whole run,
 // and etcd's own `etcdctl check perf`. Pure, like report.ts.
@@ -7,7 +8,7 @@ import { DISK_STALL_MIN_MS, DISK_STALL_SAMPLE_MS, type PhaseDiskStalls, type Tai
 import type { NodePhaseStats } from './node-stats.js';
 import { formatSpread, type PairedComparison } from './pairs.js';
 import { formatPhaseCpu, type PhaseCpu } from './proc-cpu.js';
-import type { BenchReport, Payloads } from './results.js';
+import type { BenchReport, Payloads, Series } from './results.js';
 import { fmtBytes, fmtMs, fmtRate, type Table } from './table.js';
 
 type Input = Pick<BenchReport, 'etcd' | 'writes' | 'tx'> & Partial<Pick<BenchReport, 'payloads' | 'peakRssWholeRun'>>;
@@ -17,6 +18,7 @@ export function fairnessTables(r: Input): Table[] {
     ...[r.writes.pairs, r.tx.pairs].flatMap((p, i) =>
       p === undefined || p === null ? [] : [pairsTable(i === 0 ? 'Ratify writes' : 'Ratify 2-participant tx', p)],
     ),
+    bracketTable(r),
     eventLoopTable(r),
     diskStallTable(r),
     ...(r.peakRssWholeRun === undefined ? [] : [peakTable(r.peakRssWholeRun)]),
@@ -42,6 +44,28 @@ function pairsTable(what: string, p: PairedComparison): Table {
     headers: ['pair', 'ratify ops/s', 'ratify p50', 'ratify p99', 'etcd ops/s', 'etcd p50', 'etcd p99', 'rate ratio', 'p50 ratio'],
     rows,
   };
+}
+
+/** etcd's two phases at each concurrency that did not alternate with Ratify's, beside the pooled figures the tables use. */
+function bracketTable(r: Input): Table {
+  const rows = r.etcd.runs.flatMap((run) =>
+    run.bracket === undefined
+      ? []
+      : [
+          ...run.bracket.map((p, i) => [String(run.concurrency), `#${i + 1}`, ...etcdFigures(p.puts, p.tx)]),
+          [String(run.concurrency), 'pooled', ...etcdFigures(run.puts, run.tx)],
+        ],
+  );
+  return {
+    title:
+      "etcd at the concurrencies that do not alternate with Ratify's: a phase before Ratify's phases (#1) and one after them (#2); the tables and goals use the two pooled",
+    headers: ['conc', 'phase', 'puts/s', 'put p50', 'put p99', 'put p99.9', 'two-put tx/s', 'two-put p50', 'two-put p99', 'two-put p99.9'],
+    rows,
+  };
+}
+
+function etcdFigures(puts: Series, tx: Series): string[] {
+  return [puts, tx].flatMap((s) => [fmtRate(s.ratePerSec), fmtMs(s.latency.p50Ms), fmtMs(s.latency.p99Ms), fmtMs(s.latency.p999Ms)]);
 }
 
 interface NamedNodes {
@@ -148,9 +172,13 @@ interface PhaseSide {
 function measuredPhases(r: Input, etcdPuts: boolean): Array<{ readonly label: string; readonly side: PhaseSide }> {
   const out: Array<{ label: string; side: PhaseSide }> = [];
   for (const run of r.etcd.runs) {
-    if (run.tx.phases !== undefined) continue;
-    if (etcdPuts) out.push({ label: `etcd put c=${run.concurrency}`, side: run.puts });
-    out.push({ label: etcdPuts ? `etcd two-put c=${run.concurrency}` : `etcd c=${run.concurrency}`, side: run.tx });
+    // A run pooled from the alternating pairs is listed with them; one bracketing Ratify's phases, phase by phase.
+    const phases = run.bracket ?? (run.tx.phases === undefined ? [run] : []);
+    for (const [i, p] of phases.entries()) {
+      const n = run.bracket === undefined ? '' : ` #${i + 1}`;
+      if (etcdPuts) out.push({ label: `etcd put c=${run.concurrency}${n}`, side: p.puts });
+      out.push({ label: etcdPuts ? `etcd two-put c=${run.concurrency}${n}` : `etcd c=${run.concurrency}${n}`, side: p.tx });
+    }
   }
   for (const [name, p] of [
     ['writes', r.writes.pairs],

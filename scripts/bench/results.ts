@@ -41,6 +41,18 @@ export interface EtcdRun {
   readonly puts: Series;
   /** A transaction record put, then its decision put, sequentially. */
   readonly tx: Series;
+  /**
+   * At a concurrency Ratify's phases did not alternate with: etcd's phase
+   * before Ratify's and its phase after them, which `puts` and `tx` pool
+   * (etcd-phase.ts says why). Absent in runs written before 2026-12-08.
+   */
+  readonly bracket?: readonly EtcdPhaseSeries[];
+}
+
+/** One measured etcd phase. */
+export interface EtcdPhaseSeries {
+  readonly puts: Series;
+  readonly tx: Series;
 }
 
 export interface EtcdSection extends Section {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPerfLines, FAKE_PARTICIPANTS } from '../../scripts/bench/etcd-phase.js';
+import { checkPerfLines, etcdPhasesWanted, FAKE_PARTICIPANTS } from '../../scripts/bench/etcd-phase.js';
 import { Histogram } from '../../scripts/bench/histogram.js';
 import type { LoadResult } from '../../scripts/bench/load.js';
 import { comparePairs, makePair } from '../../scripts/bench/pairs.js';
@@ -7,7 +7,7 @@ import { payloads } from '../../scripts/bench/payloads.js';
 import { computeGoals, renderReport } from '../../scripts/bench/report.js';
 import { benchTxId, txRecords } from '../../scripts/bench/records.js';
 import { pooledSeries } from '../../scripts/bench/results.js';
-import { phaseDiskStalls, sampleReport } from './fixtures.js';
+import { phaseDiskStalls, sampleReport, series } from './fixtures.js';
 
 const cpu = {
   elapsedMs: 1000,
@@ -86,6 +86,55 @@ describe('the fairness part of the report', () => {
     expect(text).toContain("under every cluster's data (254:0)");
     expect(text).toMatch(/\| ratify tx c=1 #2\s+\|\s+2 \|\s+184 \|\s+210 \|\s+12 of 40 \|\s+4 of 4 \|/);
     expect(text).toMatch(/\| etcd \(two-put tx\) c=1 #1\s+\|\s+2 \|/);
+  });
+});
+
+describe("etcd's phases before and after Ratify's", () => {
+  // At 16: a slow phase at the start and a fast one at the end, pooled as the tables show them.
+  const r = sampleReport();
+  const slow = {
+    puts: { ...series(2000, 7, 17), processCpu: cpu, diskStalls: stalls },
+    tx: { ...series(1000, 14, 30), processCpu: cpu, diskStalls: stalls },
+  };
+  const fast = {
+    puts: { ...series(3400, 4, 12), processCpu: cpu, diskStalls: null },
+    tx: { ...series(1700, 9, 21), processCpu: cpu, diskStalls: null },
+  };
+  const runs = r.etcd.runs.map((run) =>
+    run.concurrency === 16
+      ? { concurrency: 16, puts: { ...series(2700, 5, 15), phases: 2 }, tx: { ...series(1350, 11, 25), phases: 2 }, bracket: [slow, fast] }
+      : run,
+  );
+  const report = { ...r, etcd: { ...r.etcd, runs } };
+  const text = renderReport({ ...report, goals: computeGoals(report) });
+
+  it('shows both phases and the pooled figures that the tables and goals use', () => {
+    expect(text).toContain("a phase before Ratify's phases (#1) and one after them (#2)");
+    expect(text).toMatch(/\| 16\s+\|\s+#1\s+\|\s+2,000 \|/);
+    expect(text).toMatch(/\| 16\s+\|\s+#2\s+\|\s+3,400 \|/);
+    expect(text).toMatch(/\| 16\s+\|\s+pooled \|\s+2,700 \|/);
+  });
+
+  it('lists each phase in the CPU lines and the disk stalls, not the pooled one', () => {
+    expect(text).toContain('etcd c=16 #1: bench 100%');
+    expect(text).toContain('etcd c=16 #2: bench 100%');
+    expect(text).not.toMatch(/etcd c=16: bench/);
+    expect(text).toMatch(/\| etcd two-put c=16 #1\s+\|\s+2 \|/);
+  });
+});
+
+describe('etcdPhasesWanted', () => {
+  it('brackets every unpaired concurrency when Ratify runs, keeps the pairs, and measures once without Ratify', () => {
+    // Paired: the pairs' phases, or one if none ran.
+    expect(etcdPhasesWanted(1, 3, true, true)).toBe(3);
+    expect(etcdPhasesWanted(1, 0, true, true)).toBe(1);
+    // Unpaired with Ratify between: one at the start, one at the end.
+    expect(etcdPhasesWanted(16, 1, true, true)).toBe(2);
+    expect(etcdPhasesWanted(64, 1, true, true)).toBe(2);
+    expect(etcdPhasesWanted(1, 1, false, true)).toBe(2);
+    // etcd alone (--skip-ratify): one each.
+    expect(etcdPhasesWanted(16, 1, false, false)).toBe(1);
+    expect(etcdPhasesWanted(1, 0, false, false)).toBe(1);
   });
 });
 
