@@ -36,6 +36,12 @@ export interface RaftCoreApi {
   transferLeadership(to: NodeId): ProposeResult;
   hasReady(): boolean;
   ready(): Ready;
+  /**
+   * Heartbeats and their answers of the durable term queued since the last
+   * ready(), taken out of the next Ready: safe to send while a Ready's save is in
+   * flight (raft.ts says why).
+   */
+  takeHeartbeats(): Message[];
   /** The driver finished everything in `ready`. */
   advance(ready: Ready): void;
   /**

@@ -9,13 +9,32 @@ export interface OutboxContents {
   readonly droppedReads: readonly number[];
 }
 
+/** A leader's heartbeat or an answer to one: claims nothing about the sender's log or vote (see takeHeartbeats). */
+function isHeartbeat(m: Message): boolean {
+  return m.type === 'heartbeat' || m.type === 'heartbeatResp';
+}
+
 export class Outbox {
   private messages: Message[] = [];
+  /** How many of `messages` are heartbeats or answers to them. */
+  private heartbeats = 0;
   private readStates: ReadState[] = [];
   private droppedReads: number[] = [];
 
   send(m: Message): void {
     this.messages.push(m);
+    if (isHeartbeat(m)) this.heartbeats++;
+  }
+
+  /** Takes the heartbeats and answers to them of `term` out of the queue, leaving the rest in order. */
+  takeHeartbeats(term: number): Message[] {
+    if (this.heartbeats === 0) return [];
+    const taken: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of this.messages) (isHeartbeat(m) && m.term === term ? taken : rest).push(m);
+    this.messages = rest;
+    this.heartbeats -= taken.length;
+    return taken;
   }
 
   readConfirmed(rs: ReadState): void {
@@ -33,6 +52,7 @@ export class Outbox {
   take(): OutboxContents {
     const out = { messages: this.messages, readStates: this.readStates, droppedReads: this.droppedReads };
     this.messages = [];
+    this.heartbeats = 0;
     this.readStates = [];
     this.droppedReads = [];
     return out;

@@ -88,6 +88,8 @@ export class RaftCore implements RaftCoreApi {
   private randomizedElectionTicks = 0;
   private leader: Leader | null = null;
   private readonly outbox = new Outbox();
+  /** The term the driver has made durable: the last advanced Ready's (takeHeartbeats sends in no other). */
+  private durableTerm: number;
   private readonly election: Election;
   private readonly follower: FollowerReplication;
   private readonly reads: LinearizableReads;
@@ -108,6 +110,7 @@ export class RaftCore implements RaftCoreApi {
     this.config = new ConfigState(this.log, initial.bootstrapMembers);
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
+    this.durableTerm = initial.hardState.term;
     this.election = this.newElection();
     this.follower = this.newFollowerReplication();
     this.reads = this.newReads();
@@ -394,8 +397,25 @@ export class RaftCore implements RaftCoreApi {
     return this.readyTracker.take(this.hardState(), this.softState(), this.log, this.outbox);
   }
 
+  /**
+   * The heartbeats (a leader's) and answers to heartbeats queued since the last
+   * ready(), taken out of what the next Ready will carry. They claim nothing about
+   * this node's log or vote: a heartbeat carries the leader's term, durable since
+   * it won the election, and a commit index no higher than what the follower
+   * acknowledged holding; an answer carries our term and echoes a read sequence,
+   * which grants nothing (a vote is granted only in a voteResp, sent after its
+   * Ready is durable). So unlike the Ready's other messages they may go out while
+   * a Ready's save is still in flight. Only those of the durable term are taken:
+   * a term this node has not yet written goes out with the Ready that writes it,
+   * as every message does (no message names a term its sender could forget).
+   */
+  takeHeartbeats(): Message[] {
+    return this.outbox.takeHeartbeats(this.durableTerm);
+  }
+
   advance(rd: Ready): void {
     this.readyTracker.finish(rd, this.log);
+    if (rd.hardState !== null) this.durableTerm = rd.hardState.term;
     this.leader?.onPersisted();
     this.checkInvariants();
   }

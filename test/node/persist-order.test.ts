@@ -277,6 +277,9 @@ class ScriptedCore implements RaftCoreApi {
     this.advanced = true;
     this.advances++;
   }
+  takeHeartbeats(): Message[] {
+    return [];
+  }
   compact(): void {}
   snapshotStored(): void {}
   status(): CoreStatus {

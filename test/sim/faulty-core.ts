@@ -46,6 +46,9 @@ class RewritingCore implements RaftCoreApi {
   advance(ready: Ready): void {
     this.inner.advance(this.originals.get(ready) ?? ready);
   }
+  takeHeartbeats(): Message[] {
+    return this.inner.takeHeartbeats();
+  }
   compact(meta: SnapshotMeta, data: SnapshotBytes): void {
     this.inner.compact(meta, data);
   }

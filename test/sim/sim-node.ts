@@ -18,7 +18,7 @@
 // the write and the send, or between the send and the apply; a graceful stop
 // writes the deferred commit index unsynced (lost if the machine loses power).
 import type { RaftCoreApi } from '../../src/raft/api.js';
-import type { InitialState, Member, NodeId, RaftConfig, Ready, Snapshot, SoftState } from '../../src/raft/types.js';
+import type { InitialState, Member, Message, NodeId, RaftConfig, Ready, Snapshot, SoftState } from '../../src/raft/types.js';
 import { AppliedMembership } from '../../src/node/applied-membership.js';
 import { BackgroundSnapshots } from '../../src/node/background-snapshots.js';
 import { HardStateWrites } from '../../src/node/hard-state-writes.js';
@@ -200,9 +200,15 @@ export class SimNode {
     }
   }
 
-  /** A tick of the driver's ticker; a removed node does not tick (it must never campaign again). */
+  /**
+   * A tick of the driver's ticker; a removed node does not tick (it must never
+   * campaign again). As the driver's (RaftNode.sendHeartbeatsNow): while a Ready
+   * is being written, the heartbeats and answers to them go out at once.
+   */
   tick(): void {
-    if (!this.removal.removed) this.core.tick();
+    if (this.removal.removed) return;
+    this.core.tick();
+    if (this.outstanding !== null) this.sendMessages(this.guard('takeHeartbeats', () => this.core.takeHeartbeats()));
   }
 
   /** Finish the outstanding Ready, then process Readys until none is left (or the node crashed). */
@@ -344,7 +350,11 @@ export class SimNode {
   }
 
   private send(rd: Ready): void {
-    for (const msg of rd.messages) {
+    this.sendMessages(rd.messages);
+  }
+
+  private sendMessages(messages: readonly Message[]): void {
+    for (const msg of messages) {
       this.env.checker.onSend(this.id, msg, this.disk);
       if (!this.peers.has(msg.to)) {
         this.unaddressed++;

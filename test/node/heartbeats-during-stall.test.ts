@@ -1,0 +1,82 @@
+// A disk stall is not a change of leader. Three `ratify node --state-machine kv`
+// processes, each with the test-only switch RATIFY_TEST_STALL_STORAGE_FILE
+// (src/node/test-switches.ts) on a file of its own. The leader's log writes stall
+// for 2.5 s, four times the longest election timeout (300-600 ms), with a write
+// pending, so its Ready loop waits on a save the whole time; then every node's
+// stalls at once, as one shared disk would. Before raft-node.ts sent heartbeats
+// and their answers outside the Ready loop, the followers heard nothing and
+// elected another leader, or the leader's CheckQuorum deposed it: this test then
+// sees a new term. Now every node names the same leader in the same term
+// throughout, and the pending writes complete once the disk answers.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STALL_STORAGE_FILE_ENV } from '../../src/node/test-switches.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { httpJson } from '../helpers/http.js';
+import { sleep } from '../helpers/wait.js';
+
+const STALL_MS = 2_500;
+/** How often the stall is watched: several looks per election timeout. */
+const LOOK_MS = 100;
+const IDS = ['n1', 'n2', 'n3'] as const;
+
+const stallDir = mkdtempSync(join(tmpdir(), 'ratify-stall-'));
+const stallFile = (id: string): string => join(stallDir, id);
+let cluster: TestCluster | null = null;
+
+beforeAll(async () => {
+  cluster = await startCluster({
+    nodes: 3,
+    stateMachine: 'kv',
+    nodeEnv: Object.fromEntries(IDS.map((id) => [id, { NODE_ENV: 'test', [STALL_STORAGE_FILE_ENV]: stallFile(id) }])),
+  });
+}, 120_000);
+
+afterAll(async () => {
+  // A stalled write would hold up the nodes' stop.
+  for (const id of IDS) rmSync(stallFile(id), { force: true });
+  await cluster?.cleanup();
+  rmSync(stallDir, { recursive: true, force: true });
+});
+
+/** Every node's view of leader and term, looked at every LOOK_MS for `ms`. */
+async function watch(c: TestCluster, ms: number): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    for (const id of IDS) {
+      const v = await c.view(id);
+      seen.add(`${v.leaderId}@${v.term}`);
+    }
+    await sleep(LOOK_MS);
+  }
+  return seen;
+}
+
+describe('a stalled disk', () => {
+  it(
+    'keeps the leader and its term, on the leader alone and on every node at once; the writes complete after',
+    { timeout: 60_000 },
+    async () => {
+      const c = cluster!;
+      const { leaderId, term, url } = await c.waitForLeader();
+      const put = (key: string) => httpJson('PUT', `${url}/v1/kv/${key}`, { body: { value: key }, timeoutMs: 20_000 });
+      expect((await put('before')).status).toBe(200);
+      const steady = `${leaderId}@${term}`;
+
+      for (const stalled of [[leaderId], [...IDS]]) {
+        for (const id of stalled) writeFileSync(stallFile(id), '');
+        // Its entry waits on the stalled save: the leader's Ready loop is held the whole time.
+        const pending = put(`during-${stalled.length}`);
+        const seen = await watch(c, STALL_MS);
+        for (const id of stalled) rmSync(stallFile(id));
+        expect([...seen], `stalled ${stalled.join(', ')}`).toEqual([steady]);
+        expect((await pending).status).toBe(200);
+      }
+      expect((await put('after')).status).toBe(200);
+      expect([...(await watch(c, 500))]).toEqual([steady]);
+    },
+  );
+});
