@@ -13,6 +13,15 @@
 import type { RaftStorage } from '../storage/raft-storage.js';
 
 /** The Raft loop's side: RaftNode calls begin/end around each Ready. */
+/**
+ * How long (in election timeouts, electionTicks x tickMs) a Ready may run and
+ * the node still send heartbeats and their answers meanwhile
+ * (RaftNode.sendHeartbeatsNow): 3 s with the defaults, above the longest stall
+ * this machine's disk has shown (1.3 s), so a transient stall keeps its leader
+ * and a dead disk loses it within a few seconds.
+ */
+export const HEARTBEATS_DURING_SAVE_ELECTIONS = 10;
+
 export class LoopProgress {
   private readyStartedAt: number | null = null;
   private lastFinishedAt: number;
@@ -31,6 +40,11 @@ export class LoopProgress {
   end(): void {
     this.readyStartedAt = null;
     this.lastFinishedAt = this.now();
+  }
+
+  /** How long the Ready under way has run (its save, above all), or null when none is. */
+  readyRunningMs(): number | null {
+    return this.readyStartedAt === null ? null : this.now() - this.readyStartedAt;
   }
 
   /** Since when the loop has had work and made no progress, or null. `readyPending`: the core has a Ready. */

@@ -56,7 +56,7 @@ import { HardStateWrites } from './hard-state-writes.js';
 import { InboundGuard } from './inbound-guard.js';
 import { LeadershipEvents } from './leadership-events.js';
 import { planReady } from './ready-plan.js';
-import { LoopProgress } from './liveness.js';
+import { HEARTBEATS_DURING_SAVE_ELECTIONS, LoopProgress } from './liveness.js';
 import { MembershipChanges } from './membership-changes.js';
 import { MembershipTracking } from './membership-tracking.js';
 import { failed, hasFailed, NEW_NODE, type NodeLifecycle, started, stopped, stopRequested, takesCalls } from './node-lifecycle.js';
@@ -315,8 +315,14 @@ export class RaftNode implements ClusterNode {
    * stall of the disk became a change of leader, with every request in flight
    * failed (1,266 errors in one benchmark phase on 2026-12-08). These messages
    * may go before the save is durable (RaftCore.takeHeartbeats).
+   * Only for HEARTBEATS_DURING_SAVE_ELECTIONS election timeouts of one Ready,
+   * though: a leader whose disk has died must not keep its followers from
+   * electing another. Past that its heartbeats stop, as they did before, and
+   * they elect one.
    */
   private sendHeartbeatsNow(): void {
+    const running = this.progress.readyRunningMs();
+    if (running !== null && running > HEARTBEATS_DURING_SAVE_ELECTIONS * this.electionTimeoutMs()) return;
     const heartbeats = this.guard(() => this.core.takeHeartbeats());
     if (heartbeats.length > 0) this.transport.send(heartbeats);
   }

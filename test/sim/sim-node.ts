@@ -22,6 +22,7 @@ import type { InitialState, Member, Message, NodeId, RaftConfig, Ready, Snapshot
 import { AppliedMembership } from '../../src/node/applied-membership.js';
 import { BackgroundSnapshots } from '../../src/node/background-snapshots.js';
 import { HardStateWrites } from '../../src/node/hard-state-writes.js';
+import { HEARTBEATS_DURING_SAVE_ELECTIONS } from '../../src/node/liveness.js';
 import { planReady, type ReadyPlan } from '../../src/node/ready-plan.js';
 import { SelfRemoval, type SelfView } from '../../src/node/self-removal.js';
 import type { SaveBatch } from '../../src/storage/raft-storage.js';
@@ -74,6 +75,9 @@ interface Outstanding {
 export class SimNode {
   readonly disk = new SimDisk();
   private coreRef: RaftCoreApi | null = null;
+  private electionTicks = 0;
+  /** Ticks since the outstanding Ready was taken (the driver's clock of how long its save runs). */
+  private ticksSinceReady = 0;
   sm: ListStateMachine;
   incarnation = 0;
   /** Removed from the cluster and shut down for good (ids are never reused). */
@@ -147,7 +151,9 @@ export class SimNode {
       const records = this.sm.restore(snap.data, snap.meta.index, snap.meta.term, snap.meta.members);
       this.env.checker.onSnapshotRestored(this.id, records, initial.hardState.term);
     }
-    this.coreRef = this.guard('constructor', () => this.env.coreFactory(this.env.configFor(this.id, this.incarnation), initial));
+    const config = this.env.configFor(this.id, this.incarnation);
+    this.electionTicks = config.electionTicks;
+    this.coreRef = this.guard('constructor', () => this.env.coreFactory(config, initial));
     const st = this.core.status();
     this.soft = { role: st.role, leaderId: st.leaderId, term: st.term };
     this.syncPeers();
@@ -208,7 +214,10 @@ export class SimNode {
   tick(): void {
     if (this.removal.removed) return;
     this.core.tick();
-    if (this.outstanding !== null) this.sendMessages(this.guard('takeHeartbeats', () => this.core.takeHeartbeats()));
+    if (this.outstanding === null) return;
+    // As the driver, only for so many election timeouts of one Ready (HEARTBEATS_DURING_SAVE_ELECTIONS).
+    if (++this.ticksSinceReady > HEARTBEATS_DURING_SAVE_ELECTIONS * this.electionTicks) return;
+    this.sendMessages(this.guard('takeHeartbeats', () => this.core.takeHeartbeats()));
   }
 
   /** Finish the outstanding Ready, then process Readys until none is left (or the node crashed). */
@@ -248,6 +257,7 @@ export class SimNode {
     this.applyEntries(rd, 0, plan.applyBeforePersist, status.term);
     if (batch === null && rd.hardState !== null && rd.entries.length === 0 && rd.snapshot === null) this.deferredCommits++;
     this.outstanding = { rd, term: status.term, plan, batch };
+    this.ticksSinceReady = 0;
   }
 
   /** The save completed: send, apply, advance, then the between-Readys work. */
