@@ -12,7 +12,6 @@
 // Times are performance.now() milliseconds (monotonic: a clock step is no stall).
 import type { RaftStorage } from '../storage/raft-storage.js';
 
-/** The Raft loop's side: RaftNode calls begin/end around each Ready. */
 /**
  * How long (in election timeouts, electionTicks x tickMs) a Ready may run and
  * the node still send heartbeats and their answers meanwhile
@@ -22,6 +21,7 @@ import type { RaftStorage } from '../storage/raft-storage.js';
  */
 export const HEARTBEATS_DURING_SAVE_ELECTIONS = 10;
 
+/** The Raft loop's side: RaftNode calls begin/end around each Ready. */
 export class LoopProgress {
   private readyStartedAt: number | null = null;
   private lastFinishedAt: number;
