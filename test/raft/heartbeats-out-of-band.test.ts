@@ -5,7 +5,7 @@
 // test of what this is for is test/node/heartbeats-during-stall.test.ts.
 import { describe, expect, it } from 'vitest';
 import { RaftCore } from '../../src/raft/raft.js';
-import type { Message, NodeId } from '../../src/raft/types.js';
+import type { Message, NodeId, Ready } from '../../src/raft/types.js';
 import { drain, enc, initialState, testConfig, voters } from './helpers.js';
 
 const IDS = ['a', 'b', 'c'];
@@ -27,6 +27,24 @@ function leader(): RaftCore {
     c.step({ type: 'appendResp', from, to: 'a', term, success: true, matchIndex: last, rejectHint: 0, rejectTerm: 0 });
   drain(c);
   return c;
+}
+
+/** A follower of term 3 (written) whose Ready for an append from 'a' is taken and not advanced: its save in flight. */
+function followerSaving(): { c: RaftCore; held: Ready } {
+  const c = core('b');
+  c.step({ type: 'heartbeat', from: 'a', to: 'b', term: 3, leaderCommit: 0, readSeq: 0 });
+  drain(c);
+  c.step({
+    type: 'append',
+    from: 'a',
+    to: 'b',
+    term: 3,
+    prevLogIndex: 0,
+    prevLogTerm: 0,
+    entries: [{ kind: 'normal', index: 1, term: 3, data: enc('x') }],
+    leaderCommit: 0,
+  });
+  return { c, held: c.ready() };
 }
 
 const types = (ms: readonly Message[]): string[] => ms.map((m) => `${m.type}->${m.to}`);
@@ -55,21 +73,7 @@ describe('heartbeats taken while a Ready is with the driver', () => {
   });
 
   it("gives a follower's answer to a heartbeat at once, echoing its read sequence, and nothing else", () => {
-    const c = core('b');
-    c.step({ type: 'heartbeat', from: 'a', to: 'b', term: 3, leaderCommit: 0, readSeq: 0 });
-    drain(c);
-    // An append whose save is in flight: its answer waits with that Ready.
-    c.step({
-      type: 'append',
-      from: 'a',
-      to: 'b',
-      term: 3,
-      prevLogIndex: 0,
-      prevLogTerm: 0,
-      entries: [{ kind: 'normal', index: 1, term: 3, data: enc('x') }],
-      leaderCommit: 0,
-    });
-    const held = c.ready();
+    const { c, held } = followerSaving();
     expect(types(held.messages)).toEqual(['appendResp->a']);
     c.step({ type: 'heartbeat', from: 'a', to: 'b', term: 3, leaderCommit: 0, readSeq: 7 });
     expect(c.takeHeartbeats()).toEqual([{ type: 'heartbeatResp', from: 'b', to: 'a', term: 3, readSeq: 7 }]);
@@ -79,20 +83,7 @@ describe('heartbeats taken while a Ready is with the driver', () => {
   });
 
   it('keeps an answer in a term not yet written for the Ready that writes that term', () => {
-    const c = core('b');
-    c.step({ type: 'heartbeat', from: 'a', to: 'b', term: 3, leaderCommit: 0, readSeq: 0 });
-    drain(c);
-    c.step({
-      type: 'append',
-      from: 'a',
-      to: 'b',
-      term: 3,
-      prevLogIndex: 0,
-      prevLogTerm: 0,
-      entries: [{ kind: 'normal', index: 1, term: 3, data: enc('x') }],
-      leaderCommit: 0,
-    });
-    const held = c.ready();
+    const { c, held } = followerSaving();
     // A new leader's heartbeat: term 4 is in memory only until the next Ready is written.
     c.step({ type: 'heartbeat', from: 'c', to: 'b', term: 4, leaderCommit: 0, readSeq: 1 });
     expect(c.takeHeartbeats()).toEqual([]);

@@ -7,28 +7,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FinishedStore } from '../../src/tx/finished-store.js';
 import { CHUNK_SLOTS, createFinishedInterners, createPartsInterner, FinishedRow } from '../../src/tx/finished-tx.js';
-import { freshParticipant, type TxRecord } from '../../src/tx/types.js';
+import type { TxRecord } from '../../src/tx/types.js';
+import { finishedRecord } from './finished-record.js';
 
-function finished(over: Partial<TxRecord> = {}): TxRecord {
-  const createdAt = over.createdAt ?? 1_780_000_000_000;
-  return {
-    id: 'tx-1',
-    seq: 7,
-    state: 'committed',
-    protocol: '2pc',
-    participants: [{ ...freshParticipant({ name: 'a', url: 'http://127.0.0.1:1/a', payload: null }), vote: 'commit', acknowledged: true }],
-    createdAt,
-    deadlineAt: createdAt + 30_000,
-    decision: 'commit',
-    decisionReason: null,
-    decidedAt: createdAt + 5,
-    completedAt: createdAt + 9,
-    idempotencyKey: null,
-    requestHash: null,
-    principal: null,
-    ...over,
-  };
-}
+const finished = finishedRecord;
 
 function newStore(handleLimit?: number): FinishedStore {
   return new FinishedStore(createFinishedInterners(16, 16), () => {}, handleLimit);

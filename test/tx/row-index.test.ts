@@ -9,9 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { FinishedStore } from '../../src/tx/finished-store.js';
 import { CHUNK_SLOTS, createFinishedInterners } from '../../src/tx/finished-tx.js';
 import { RowIndex } from '../../src/tx/row-index.js';
-import { freshParticipant, type TxRecord } from '../../src/tx/types.js';
+import type { TxRecord } from '../../src/tx/types.js';
 import { hashWords, packUuid, UUID_WORDS, unpackUuid } from '../../src/tx/uuid-words.js';
 import { Prng } from '../../src/util/random.js';
+import { finishedRecord } from './finished-record.js';
 
 const uuidOf = (bytes: Uint8Array): string => {
   const hex = Buffer.from(bytes).toString('hex');
@@ -27,23 +28,7 @@ function expectSameAs(map: RowIndex<TxRecord>, model: Map<string, Row>): void {
 }
 
 function record(id: string, seq: number): TxRecord {
-  const createdAt = 1_780_000_000_000 + seq;
-  return {
-    id,
-    seq,
-    state: 'committed',
-    protocol: '2pc',
-    participants: [{ ...freshParticipant({ name: 'a', url: 'http://127.0.0.1:1/a', payload: null }), vote: 'commit', acknowledged: true }],
-    createdAt,
-    deadlineAt: createdAt + 30_000,
-    decision: 'commit',
-    decisionReason: null,
-    decidedAt: createdAt + 5,
-    completedAt: createdAt + 9,
-    idempotencyKey: null,
-    requestHash: null,
-    principal: null,
-  };
+  return finishedRecord({ id, seq, createdAt: 1_780_000_000_000 + seq });
 }
 
 /**
