@@ -18,7 +18,8 @@
 // store goes on, which is what a snapshot encoded in slices needs.
 import { Chunk, CHUNK_BITS, CHUNK_SLOTS, type FinishedInterners, FinishedRow } from './finished-tx.js';
 import type { KeyedSlots, KeyProbe } from './key-index.js';
-import type { IdProbe, IdSlots } from './row-index.js';
+import type { IdSlots } from './row-index.js';
+import type { UuidProbe } from './uuid-words.js';
 import { copyRecord, type TxRecord } from './types.js';
 
 /** A slot of the store: stable for the slot's life (until renumbering, which tells the table). */
@@ -175,7 +176,7 @@ export class FinishedStore implements KeyedSlots, IdSlots {
     return this.reader.chunkOf(h).idHashAt(h & SLOT_MASK);
   }
 
-  holdsId(h: FinishedHandle, probe: IdProbe): boolean {
+  holdsId(h: FinishedHandle, probe: UuidProbe): boolean {
     return this.reader.chunkOf(h).holdsId(h & SLOT_MASK, probe);
   }
 

@@ -16,8 +16,7 @@ import { type KeyProbe, keyHash, keyHashPacked } from './key-index.js';
 import { copyRecord, type Decision, type Protocol, type TxRecord, type TxState, type Vote } from './types.js';
 import { strOrNil, type MsgpackSink } from './msgpack-writer.js';
 import { HASH_BYTES, packHash, unpackHash } from './packed-hash.js';
-import type { IdProbe } from './row-index.js';
-import { hashString, hashWords, packUuid, UUID_WORDS, unpackUuid } from './uuid-words.js';
+import { hashString, hashWords, packUuid, sameUuid, unpackUuid, UUID_WORDS, type UuidProbe } from './uuid-words.js';
 
 /** Slots per chunk: a power of two, so a handle splits into chunk and slot with a shift and a mask. */
 export const CHUNK_BITS = 12;
@@ -98,15 +97,12 @@ export class Chunk {
   }
 
   /** Whether slot i holds the probe's id, compared in place. */
-  holdsId(i: number, probe: IdProbe): boolean {
+  holdsId(i: number, probe: UuidProbe): boolean {
     const odd = this.oddIds?.get(i);
-    if (odd !== undefined) return odd === probe.id;
+    if (odd !== undefined) return odd === probe.text;
     // Packed: a canonical UUID, which the probe packed too if it is the same id.
     if (!probe.packed) return false;
-    const k = this.idWords;
-    const at = i * UUID_WORDS;
-    const w = probe.words;
-    return k[at] === w[0] && k[at + 1] === w[1] && k[at + 2] === w[2] && k[at + 3] === w[3];
+    return sameUuid(this.idWords, i * UUID_WORDS, probe.words, 0);
   }
 
   private setId(i: number, id: string): void {
@@ -266,15 +262,12 @@ export class Chunk {
   /** Whether slot i holds the probe's principal and idempotency key, compared in place. */
   holdsKey(i: number, probe: KeyProbe): boolean {
     const whole = this.wholeAt(i);
-    if (whole !== undefined) return whole.idempotencyKey === probe.key && whole.principal === probe.principal;
+    const key = probe.key;
+    if (whole !== undefined) return whole.idempotencyKey === key.text && whole.principal === probe.principal;
     if ((this.flags[i]! & FLAG_KEY) !== 0) {
       // Packed: a canonical UUID, which the probe packed too if it is the same key.
-      if (!probe.packed) return false;
-      const k = this.keyWords!;
-      const at = i * UUID_WORDS;
-      const w = probe.words;
-      if (k[at] !== w[0] || k[at + 1] !== w[1] || k[at + 2] !== w[2] || k[at + 3] !== w[3]) return false;
-    } else if (this.clients?.[i]?.idempotencyKey !== probe.key) {
+      if (!key.packed || !sameUuid(this.keyWords!, i * UUID_WORDS, key.words, 0)) return false;
+    } else if (this.clients?.[i]?.idempotencyKey !== key.text) {
       // A key kept as a string (it, or its request hash, did not pack) may still be a UUID: compared as strings.
       return false;
     }

@@ -22,7 +22,7 @@
 // (finished-store.ts, renumber()), which shiftHandles() applies in place: a
 // key's hash does not depend on its handle.
 import type { FinishedHandle } from './finished-store.js';
-import { hashString, hashWords, packUuid, UUID_WORDS } from './uuid-words.js';
+import { hashString, hashTag, hashUuidOrString, hashWords, UuidProbe } from './uuid-words.js';
 
 /**
  * The key of a key-index entry as one string (the unfinished holders' Map, and
@@ -36,20 +36,16 @@ export function keyIndex(principal: string | null, key: string): string {
   return principal === null ? key : `\u0000${principal}\u0000${key}`;
 }
 
-/** A key looked up or set: the strings, and the key packed when it is a canonical UUID (as the store packs it). */
+/** A key looked up or set: its principal, the key (packed when it is a canonical UUID, as the store packs it), and keyHash() of both. */
 export class KeyProbe {
   principal: string | null = null;
-  key = '';
-  /** The key packed into `words` (the store packs exactly these keys, so a packed probe matches only packed slots). */
-  packed = false;
-  readonly words = new Uint32Array(UUID_WORDS);
+  readonly key = new UuidProbe();
   hash = 0;
 
   aim(principal: string | null, key: string): this {
     this.principal = principal;
-    this.key = key;
-    this.packed = packUuid(key, this.words, 0);
-    this.hash = withPrincipal(this.packed ? hashWords(this.words, 0) : hashString(key), principal);
+    this.key.aim(key);
+    this.hash = withPrincipal(this.key.hash, principal);
     return this;
   }
 }
@@ -62,11 +58,9 @@ export interface KeyedSlots {
   holdsKey(h: FinishedHandle, probe: KeyProbe): boolean;
 }
 
-const scratch = new Uint32Array(UUID_WORDS);
-
 /** The index's hash of (principal, key): the same whether the key is read as a string or packed (keyHashPacked). */
 export function keyHash(principal: string | null, key: string): number {
-  return withPrincipal(packUuid(key, scratch, 0) ? hashWords(scratch, 0) : hashString(key), principal);
+  return withPrincipal(hashUuidOrString(key), principal);
 }
 
 /** keyHash() of a key packed at `words[at]`. */
@@ -81,11 +75,6 @@ function withPrincipal(keyPart: number, principal: string | null): number {
   return (h ^ (h >>> 13)) & 0x7fffffff;
 }
 
-/** Bits of a key hash above any mask of the slots (a table of 2^23 slots would share them: still correct, only slower). */
-function tagOf(hash: number): number {
-  return (hash >>> 23) & 0xff;
-}
-
 const EMPTY = 0;
 const TOMBSTONE = -1;
 /** Slots the table starts with, and never goes below: a power of two. */
@@ -97,7 +86,7 @@ export class KeyIndex<R extends object> {
   /** handle + 1 of a finished holder, EMPTY, or TOMBSTONE; a power of two long. */
   private slots = new Int32Array(MIN_SLOTS);
   /**
-   * Eight more bits of each held slot's key hash (tagOf). WHY: a probe passes
+   * Eight more bits of each held slot's key hash (hashTag). WHY: a probe passes
    * up to a few slots of other keys, and comparing one means reading the store
    * (its chunk, flags, principal, key words); the tag turns away all but one
    * in 256 of them for a quarter of a MiB at 100,000 keys. Measured with
@@ -189,7 +178,7 @@ export class KeyIndex<R extends object> {
   /** The slot holding the probe's key, or -1. */
   private find(probe: KeyProbe): number {
     const mask = this.slots.length - 1;
-    const tag = tagOf(probe.hash);
+    const tag = hashTag(probe.hash);
     for (let s = probe.hash & mask; ; s = (s + 1) & mask) {
       const v = this.slots[s]!;
       if (v === EMPTY) return -1;
@@ -227,7 +216,7 @@ export class KeyIndex<R extends object> {
     while (this.slots[s]! > 0) s = (s + 1) & mask;
     if (this.slots[s] === TOMBSTONE) this.tombstones--;
     this.slots[s] = h + 1;
-    this.tags[s] = tagOf(hash);
+    this.tags[s] = hashTag(hash);
     this.handles++;
   }
 

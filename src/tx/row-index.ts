@@ -26,42 +26,16 @@
 // moves (a restore putting rows into completion order) changes hands by handle
 // (replaceHandle), reading only the new slot: the old one may be dropped by then.
 import type { FinishedHandle } from './finished-store.js';
-import { hashString, hashWords, packUuid, UUID_WORDS } from './uuid-words.js';
-
-/** An id looked up: the string, and its words when it is a canonical UUID (what the store packs). */
-export class IdProbe {
-  id = '';
-  packed = false;
-  readonly words = new Uint32Array(UUID_WORDS);
-  hash = 0;
-
-  aim(id: string): void {
-    this.id = id;
-    this.packed = packUuid(id, this.words, 0);
-    this.hash = this.packed ? hashWords(this.words, 0) : hashString(id);
-  }
-}
+import { hashTag, hashUuidOrString, UuidProbe } from './uuid-words.js';
 
 /** What the index reads of a finished row, by its handle: the finished store. */
 export interface IdSlots {
-  /** idHash() of the id of live slot `h`. */
+  /** hashUuidOrString() of the id of live slot `h`. */
   idHashAt(h: FinishedHandle): number;
   /** Whether live slot `h` holds the probe's id. */
-  holdsId(h: FinishedHandle, probe: IdProbe): boolean;
+  holdsId(h: FinishedHandle, probe: UuidProbe): boolean;
   /** The id of live slot `h`, a fresh string. */
   id(h: FinishedHandle): string;
-}
-
-const scratch = new Uint32Array(UUID_WORDS);
-
-/** The index's hash of an id: of its words when it packs (as the store hashes them), else of the string. */
-export function idHash(id: string): number {
-  return packUuid(id, scratch, 0) ? hashWords(scratch, 0) : hashString(id);
-}
-
-/** Bits of a hash above any mask of the slots the index reaches in practice (beyond 2^23 slots they overlap: still correct). */
-function tagOf(hash: number): number {
-  return (hash >>> 23) & 0xff;
 }
 
 /** An entry's value when it is not a handle. */
@@ -88,12 +62,12 @@ export class RowIndex<R extends { readonly id: string }> {
   private records!: Map<number, R>;
   /** entry index + 1 of each occupied slot, 0 for an empty one; length a power of two, 2x the column. */
   private slots!: Int32Array;
-  /** tagOf() of the hash of each occupied slot's id. */
+  /** hashTag() of the hash of each occupied slot's id. */
   private tags!: Uint8Array;
   /** Counts rebuilds and clears: a walk that sees it change stops (see keys()). */
   private generation = 0;
   /** The id last looked up, reused: lookups allocate nothing. */
-  private readonly probe = new IdProbe();
+  private readonly probe = new UuidProbe();
   private probeSet = false;
   /**
    * Where the probe's id was last found (-1: not looked up, or absent), and the
@@ -242,7 +216,7 @@ export class RowIndex<R extends { readonly id: string }> {
   /** The entry index of `id`, or -1. */
   private find(id: string): number {
     const probe = this.probe;
-    if (!this.probeSet || id !== probe.id) {
+    if (!this.probeSet || id !== probe.text) {
       probe.aim(id);
       this.probeSet = true;
       this.probeEntry = -1;
@@ -259,10 +233,10 @@ export class RowIndex<R extends { readonly id: string }> {
     this.probeGeneration = this.generation;
   }
 
-  private findProbe(probe: IdProbe): number {
+  private findProbe(probe: UuidProbe): number {
     const { slots, tags, vals } = this;
     const mask = slots.length - 1;
-    const tag = tagOf(probe.hash);
+    const tag = hashTag(probe.hash);
     // Terminates: the slots are at most half full.
     for (let s = probe.hash & mask; ; s = (s + 1) & mask) {
       const taken = slots[s]!;
@@ -270,7 +244,7 @@ export class RowIndex<R extends { readonly id: string }> {
       if (tags[s] !== tag) continue;
       const e = taken - 1;
       const v = vals[e]!;
-      if (v >= 0 ? this.store.holdsId(v, probe) : v === RECORD && this.records.get(e)!.id === probe.id) return e;
+      if (v >= 0 ? this.store.holdsId(v, probe) : v === RECORD && this.records.get(e)!.id === probe.text) return e;
     }
   }
 
@@ -280,7 +254,7 @@ export class RowIndex<R extends { readonly id: string }> {
     let s = hash & mask;
     while (slots[s] !== 0) s = (s + 1) & mask;
     slots[s] = e + 1;
-    this.tags[s] = tagOf(hash);
+    this.tags[s] = hashTag(hash);
   }
 
   /** A new column and slots for at least `need` live entries, the live ones copied over in order. */
@@ -296,7 +270,7 @@ export class RowIndex<R extends { readonly id: string }> {
       if (v === REMOVED) continue;
       const record = v === RECORD ? records.get(e)! : null;
       this.setValue(to, record ?? v);
-      this.place(record === null ? this.store.idHashAt(v) : idHash(record.id), to);
+      this.place(record === null ? this.store.idHashAt(v) : hashUuidOrString(record.id), to);
       to++;
     }
     this.used = to;

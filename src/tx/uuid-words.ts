@@ -95,3 +95,43 @@ export function hashString(s: string): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   return (h ^ (h >>> 13)) & 0x7fffffff;
 }
+
+/** hashWords() of `s` packed when it is a canonical UUID, else hashString(s): one hash for an id held either way. */
+export function hashUuidOrString(s: string): number {
+  return packUuid(s, scratch, 0) ? hashWords(scratch, 0) : hashString(s);
+}
+
+const scratch = new Uint32Array(UUID_WORDS);
+
+/** Whether the ids packed at a[at] and b[bt] are the same. */
+export function sameUuid(a: Uint32Array, at: number, b: Uint32Array, bt: number): boolean {
+  return a[at] === b[bt] && a[at + 1] === b[bt + 1] && a[at + 2] === b[bt + 2] && a[at + 3] === b[bt + 3];
+}
+
+/**
+ * A string looked up in a table that holds canonical UUIDs packed (the store's
+ * ids and keys): the string, its words when it packs, and hashUuidOrString()
+ * of it. Reused by its table, so a lookup allocates nothing.
+ */
+export class UuidProbe {
+  text = '';
+  /** `text` packed into `words`: only a canonical UUID packs, so a packed probe can match only packed words. */
+  packed = false;
+  readonly words = new Uint32Array(UUID_WORDS);
+  hash = 0;
+
+  aim(text: string): void {
+    this.text = text;
+    this.packed = packUuid(text, this.words, 0);
+    this.hash = this.packed ? hashWords(this.words, 0) : hashString(text);
+  }
+}
+
+/**
+ * Eight bits of a 31-bit hash above any slot mask a table reaches in practice
+ * (2^23 slots), kept beside a slot to turn away most other entries without
+ * reading them; a larger table only shares them (still correct, slower).
+ */
+export function hashTag(hash: number): number {
+  return (hash >>> 23) & 0xff;
+}
