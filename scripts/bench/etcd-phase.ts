@@ -45,8 +45,6 @@ export class EtcdBaseline {
   private readonly phases: EtcdPhase[] = [];
   /** Ratify runs between start() and finish(). */
   private ratifyRuns = false;
-  /** Concurrency 1 is measured in phases alternating with Ratify's. */
-  private pairing = false;
   private readonly written = { tx: 0 };
   private checkPerf: EtcdCheckPerf | null = null;
 
@@ -62,7 +60,6 @@ export class EtcdBaseline {
    * and finish() measures the others again.
    */
   static async start(ctx: BenchContext, ratifyRuns: boolean): Promise<EtcdBaseline | EtcdSection> {
-    const pairing = ratifyRuns && ctx.opts.concurrency.includes(PAIRED_CONCURRENCY);
     const skipped = (reason: string): EtcdSection => ({ status: 'skipped', reason, version: null, runs: [], nodes: [], txWritten: 0 });
     if (ctx.opts.skipEtcd) return skipped('--skip-etcd');
     const version = etcdVersion();
@@ -79,7 +76,6 @@ export class EtcdBaseline {
       ctx.stage.focus(ETCD_STAGE);
       const baseline = new EtcdBaseline(ctx, cluster, version);
       baseline.ratifyRuns = ratifyRuns;
-      baseline.pairing = pairing;
       const origin = cluster.leaderUrl;
       await primeCluster(ctx, `etcd ${version}`, async ({ worker, seq }) => {
         const r = txRecords(benchTxId('prime', worker, seq), FAKE_PARTICIPANTS, Date.now());
@@ -88,7 +84,7 @@ export class EtcdBaseline {
         baseline.written.tx += 1;
       });
       for (const conc of ctx.opts.concurrency) {
-        if (!(pairing && conc === PAIRED_CONCURRENCY)) await baseline.measure(conc);
+        if (!baseline.paired(conc)) await baseline.measure(conc);
       }
       if (ctx.opts.etcdCheckPerf) baseline.checkPerf = runCheckPerf(ctx, cluster);
       return baseline;
@@ -121,7 +117,7 @@ export class EtcdBaseline {
     try {
       for (const c of this.ctx.opts.concurrency) {
         const measured = this.phases.filter((p) => p.concurrency === c).length;
-        const wanted = etcdPhasesWanted(c, measured, this.pairing, this.ratifyRuns);
+        const wanted = etcdPhasesWanted(c, measured, this.paired(c), this.ratifyRuns);
         for (let n = measured; n < wanted; n++) await this.measureBetween(c, this.ctx.stage.focused ?? ETCD_STAGE);
       }
       for (const c of this.ctx.opts.concurrency) {
@@ -129,7 +125,7 @@ export class EtcdBaseline {
         const puts = pooledSeries(phases.map((p) => p.puts));
         const tx = pooledSeries(phases.map((p) => p.tx));
         if (puts === null || tx === null) continue;
-        const bracketed = phases.length > 1 && !(this.pairing && c === PAIRED_CONCURRENCY);
+        const bracketed = phases.length > 1 && !this.paired(c);
         const bracket = bracketed ? { bracket: phases.map((p) => ({ puts: toSeries(p.puts), tx: toSeries(p.tx) })) } : {};
         runs.push({ concurrency: c, puts, tx, ...bracket });
       }
@@ -150,6 +146,11 @@ export class EtcdBaseline {
       this.ctx.stage.remove(ETCD_STAGE);
       await stopEtcd(this.ctx.sup, this.ctx.http, this.cluster);
     }
+  }
+
+  /** Whether concurrency `c` is measured in phases alternating with Ratify's. */
+  private paired(c: number): boolean {
+    return this.ratifyRuns && c === PAIRED_CONCURRENCY && this.ctx.opts.concurrency.includes(PAIRED_CONCURRENCY);
   }
 
   private resources(): NodeResources[] {
